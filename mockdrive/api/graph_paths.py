@@ -1,0 +1,78 @@
+"""Graph/OneDrive URL grammar: drive part, item part (ids or ``root:/path:``), then an action.
+
+The raw path is split on ``/`` and each segment percent-decoded on its own, so a client may
+encode a whole ``root:/a/b:`` selector into one segment (as msgraph-sdk does) or send it plain.
+Names cannot contain ``/`` or ``:``, so re-joining the decoded segments is unambiguous.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from ..model.errors import InvalidRequest
+
+_COLON_FORM = re.compile(r"^(?P<head>[^:]*):(?P<path>[^:]*)(?::(?P<tail>.*))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class GraphPath:
+    drive_kind: str  # "me", "drives", "users", "groups", "sites"
+    drive_key: str | None
+    item_base: str | None  # None: the drive itself; "root" or an item id
+    item_path: str | None  # path relative to item_base (the text between the colons)
+    action: tuple[str, ...]  # e.g. (), ("children",), ("permissions", "ID"), ("invite",)
+
+
+def decode_path(raw_path: str) -> str:
+    """Percent-decode each ``/`` segment separately (``+`` stays ``+``)."""
+    try:
+        return "/".join(unquote(segment, errors="strict") for segment in raw_path.split("/"))
+    except UnicodeDecodeError:
+        raise InvalidRequest("the URL path is not valid UTF-8", "invalidPath") from None
+
+
+def parse_graph_path(logical: str) -> GraphPath:
+    """Parse a decoded path after the version prefix, e.g. ``/me/drive/root:/a:/children``."""
+    item_path: str | None = None
+    tail: str | None = None
+    match = _COLON_FORM.match(logical)
+    if match:
+        head, item_path, tail = match["head"], match["path"], match["tail"]
+        if item_path and not item_path.startswith("/"):
+            raise InvalidRequest("a path after ':' must start with '/'", "invalidPath")
+    else:
+        head = logical
+    segments = [s for s in head.split("/") if s]
+    drive_kind, drive_key, rest = _drive_part(segments)
+
+    item_base: str | None = None
+    if rest:
+        if rest[0] == "root":
+            item_base, rest = "root", rest[1:]
+        elif rest[0] == "items" and len(rest) >= 2:
+            item_base, rest = rest[1], rest[2:]
+        else:
+            raise InvalidRequest(f"unsupported segment {rest[0]!r}")
+    if match:
+        if item_base is None or rest:
+            raise InvalidRequest("a ':' path must follow 'root' or 'items/{id}'", "invalidPath")
+        action = tuple(s for s in (tail or "").split("/") if s)
+    else:
+        action = tuple(rest)
+    if item_base is None and action:
+        raise InvalidRequest(f"unsupported segment {action[0]!r}")
+    return GraphPath(drive_kind, drive_key, item_base, item_path, action)
+
+
+def _drive_part(segments: list[str]) -> tuple[str, str | None, list[str]]:
+    match segments:
+        case ["me", "drive", *rest] | ["drive", *rest]:
+            return "me", None, rest
+        case ["me", "drives", key, *rest] | ["drives", key, *rest]:
+            return "drives", key, rest
+        case [("users" | "groups" | "sites") as kind, key, "drive", *rest]:
+            return kind, key, rest
+    shown = "/" + "/".join(segments[:3])
+    raise InvalidRequest(f"no drive is addressed by {shown!r}")

@@ -1,0 +1,49 @@
+"""JSON in and out: one place that decides encoding, size limits and what a bad body is."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ..model.errors import InvalidRequest
+
+MAX_JSON_BODY = 1024 * 1024  # invite and permission bodies are small; uploads have their own limit
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None):
+    return web.Response(
+        text=dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Decode a request body that must be a JSON object, or raise InvalidRequest."""
+    if not raw.strip():
+        raise InvalidRequest("the request body is empty; a JSON object is required")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidRequest("the request body is not valid UTF-8") from None
+    except RecursionError:
+        raise InvalidRequest("the request body is nested too deeply") from None
+    except ValueError as error:
+        raise InvalidRequest(f"the request body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return data
+
+
+def optional(body: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """``body[key]`` if present and not null, checked against ``kind``; else None."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise InvalidRequest(f"{key} must be {what}")
+    return value

@@ -1,0 +1,27 @@
+"""The one object every way in shares: the current State, swappable for an O(1) reset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .model.state import State
+
+
+class Backend:
+    def __init__(
+        self, state: State | None = None, state_factory: Callable[[], State] | None = None
+    ):
+        self._factory = state_factory or State
+        self.state = state if state is not None else self._factory()
+        self.request_serial = 0
+
+    def reset(self, state: State | None = None) -> State:
+        """Swap in a fresh state (or the one given); requests in flight keep the old one."""
+        self.state = state if state is not None else self._factory()
+        self.request_serial = 0
+        return self.state
+
+    def next_request_id(self) -> str:
+        """Deterministic request ids, so two runs of the same requests answer identically."""
+        self.request_serial += 1
+        return f"00000000-0000-4000-8000-{self.request_serial:012x}"

@@ -1,0 +1,46 @@
+"""Invitation e-mails that would have been sent: recorded here instead of being delivered."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(slots=True)
+class OutboxMessage:
+    id: int
+    to: str
+    sender: str
+    sender_name: str
+    item_id: str
+    item_name: str
+    web_url: str
+    roles: list[str]
+    message: str | None
+    sign_in_required: bool
+    time: str
+    status: str = "delivered"  # or "failed"
+    error_code: str | None = None
+
+    def to_dict(self) -> dict:
+        """camelCase keys, absent values left out (as every JSON the mock emits)."""
+        return {_camel(k): v for k, v in asdict(self).items() if v is not None}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.messages: list[OutboxMessage] = []
+
+    def record(self, message: OutboxMessage) -> OutboxMessage:
+        self.messages.append(message)
+        return message
+
+    def clear(self) -> None:
+        self.messages.clear()
+
+    def to_list(self) -> list[dict]:
+        return [m.to_dict() for m in self.messages]

@@ -1,0 +1,234 @@
+"""Invites and permission changes: whole-request checks first, then one outcome per recipient."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import AccessDenied, InvalidRequest, NotAllowed
+from .outbox import OutboxMessage
+from .permissions import (
+    GRANTABLE_ROLES,
+    ROLE_RANK,
+    Permission,
+    effective_permissions,
+    find_effective,
+    highest_role,
+    require_role,
+)
+
+if TYPE_CHECKING:
+    from .identity import User
+    from .state import State
+    from .tree import Item
+
+MAX_MESSAGE_LENGTH = 2000
+EMAIL_PATTERN = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
+
+
+@dataclass(slots=True)
+class Recipient:
+    email: str | None = None
+    alias: str | None = None
+    object_id: str | None = None
+
+
+@dataclass(slots=True)
+class InviteRequest:
+    recipients: list[Recipient]
+    roles: list[str]
+    message: str | None = None
+    require_sign_in: bool = False
+    send_invitation: bool = False
+    retain_inherited_permissions: bool = True
+    expiration: str | None = None
+    password: str | None = None
+
+
+@dataclass(slots=True)
+class InviteOutcome:
+    """What happened for one recipient: the permission it now holds, and its notification."""
+
+    address: str
+    permission: Permission
+    created: bool
+    notification: OutboxMessage | None = None
+
+
+@dataclass(slots=True)
+class InviteResult:
+    outcomes: list[InviteOutcome] = field(default_factory=list)
+
+
+def check_roles(roles: object) -> list[str]:
+    """A non-empty list of grantable roles, duplicates dropped, order kept."""
+    if not isinstance(roles, list) or not roles:
+        raise InvalidRequest("roles must be a non-empty array of strings")
+    for role in roles:
+        if role not in GRANTABLE_ROLES:
+            raise InvalidRequest(f"role {role!r} is not one of {', '.join(GRANTABLE_ROLES)}")
+    return list(dict.fromkeys(roles))
+
+
+def validate_invite(request: InviteRequest) -> None:
+    if not request.recipients:
+        raise InvalidRequest("recipients must contain at least one recipient")
+    for index, recipient in enumerate(request.recipients):
+        given = [
+            v for v in (recipient.email, recipient.alias, recipient.object_id) if v is not None
+        ]
+        if len(given) != 1:
+            raise InvalidRequest(
+                f"recipients[{index}] must have exactly one of email, alias or objectId"
+            )
+    request.roles = check_roles(request.roles)
+    if request.message is not None and len(request.message) > MAX_MESSAGE_LENGTH:
+        raise InvalidRequest(
+            f"message is longer than {MAX_MESSAGE_LENGTH} characters", "parameterIsTooLong"
+        )
+
+
+def _resolve(state: State, recipient: Recipient, index: int) -> tuple[User | None, str]:
+    """The directory user (or None for an outside address) and the address to invite."""
+    directory = state.directory
+    if recipient.object_id is not None:
+        user = directory.by_id(recipient.object_id)
+        if user is None:
+            raise InvalidRequest(
+                f"recipients[{index}]: no directory object has id {recipient.object_id!r}",
+                "invalidRecipients",
+            )
+        return user, user.email
+    if recipient.alias is not None:
+        user = directory.by_alias(recipient.alias)
+        if user is None:
+            raise InvalidRequest(
+                f"recipients[{index}]: no directory object has alias {recipient.alias!r}",
+                "invalidRecipients",
+            )
+        return user, user.email
+    email = recipient.email or ""
+    if not EMAIL_PATTERN.match(email):
+        raise InvalidRequest(
+            f"recipients[{index}]: {email!r} is not a valid e-mail address", "invalidRecipients"
+        )
+    return directory.by_email(email), email
+
+
+def _direct_permission_for(item: Item, user: User | None, address: str) -> Permission | None:
+    for permission in item.permissions:
+        if permission.is_owner:
+            continue
+        if user is not None and permission.grantee_id == user.id:
+            return permission
+        if (
+            permission.grantee_id is None
+            and permission.invitation_email
+            and permission.invitation_email.casefold() == address.casefold()
+        ):
+            return permission
+    return None
+
+
+def _check_shareable(state: State, caller: User, item: Item) -> None:
+    require_role(state.store, caller, item, "write")
+    drive = state.store.drives[item.drive_id]
+    if drive.drive_type == "personal" and item.parent_id is None:
+        raise AccessDenied("permissions cannot be changed on the root of a personal drive")
+
+
+def invite(state: State, caller: User, item: Item, request: InviteRequest) -> InviteResult:
+    """Grant ``request.roles`` on ``item`` to every recipient, or change nothing and raise."""
+    _check_shareable(state, caller, item)
+    validate_invite(request)
+    resolved = [_resolve(state, r, i) for i, r in enumerate(request.recipients)]
+
+    # Everything is valid: from here on nothing raises, so the request applies atomically.
+    if not item.permissions and item.inherits and not request.retain_inherited_permissions:
+        _break_inheritance(state, item)
+    result = InviteResult()
+    for user, address in resolved:
+        permission = _direct_permission_for(item, user, address)
+        created = permission is None
+        if permission is None:
+            permission = Permission(
+                id=state.ids.guid().upper(),
+                item_id=item.id,
+                roles=list(request.roles),
+                grantee_id=user.id if user else None,
+                invitation_email=address,
+                sign_in_required=request.require_sign_in,
+                invited_by=caller.id,
+                expiration=request.expiration,
+                has_password=request.password is not None,
+            )
+            item.permissions.append(permission)
+        else:
+            best = max(
+                highest_role(permission.roles), highest_role(request.roles), key=ROLE_RANK.get
+            )
+            permission.roles = [best]
+        outcome = InviteOutcome(address=address, permission=permission, created=created)
+        if request.send_invitation:
+            outcome.notification = state.outbox.record(
+                OutboxMessage(
+                    id=state.ids.serial(),
+                    to=address,
+                    sender=caller.email,
+                    sender_name=caller.display_name,
+                    item_id=item.id,
+                    item_name=item.name,
+                    web_url=state.web_url(item),
+                    roles=list(permission.roles),
+                    message=request.message,
+                    sign_in_required=request.require_sign_in,
+                    time=state.clock.now(),
+                )
+            )
+        result.outcomes.append(outcome)
+    state.store.drives[item.drive_id].shared_item_ids.add(item.id)
+    return result
+
+
+def _break_inheritance(state: State, item: Item) -> None:
+    """Stop inheriting; keep the owners' access by copying their permissions onto the item."""
+    owners = [e.permission for e in effective_permissions(state.store, item) if e.inherited]
+    for inherited in owners:
+        if inherited.is_owner:
+            item.permissions.append(
+                Permission(
+                    id=state.ids.guid().upper(),
+                    item_id=item.id,
+                    roles=list(inherited.roles),
+                    grantee_id=inherited.grantee_id,
+                )
+            )
+    item.inherits = False
+
+
+def _changeable(state: State, caller: User, item: Item, permission_id: str) -> Permission:
+    _check_shareable(state, caller, item)
+    entry = find_effective(state.store, item, permission_id)
+    if entry.inherited:
+        raise NotAllowed(
+            "an inherited permission can only be changed on the item it is inherited from"
+        )
+    if entry.permission.is_owner:
+        raise NotAllowed("the owner permission cannot be changed or removed")
+    return entry.permission
+
+
+def update_roles(
+    state: State, caller: User, item: Item, permission_id: str, roles: object
+) -> Permission:
+    permission = _changeable(state, caller, item, permission_id)
+    permission.roles = check_roles(roles)
+    return permission
+
+
+def delete_permission(state: State, caller: User, item: Item, permission_id: str) -> None:
+    permission = _changeable(state, caller, item, permission_id)
+    item.permissions.remove(permission)
+    if not item.permissions:
+        state.store.drives[item.drive_id].shared_item_ids.discard(item.id)

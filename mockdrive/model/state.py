@@ -1,0 +1,350 @@
+"""State: the directory, the drives and the outbox of one mock tenant, plus its id source and clock.
+
+Every change to drives goes through here (or ``sharing``) so that checks and bookkeeping live in
+one place. The API layer never edits the dicts directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from urllib.parse import quote
+
+from .errors import InvalidRequest, NameConflict, NotFound
+from .identity import Directory, User
+from .ids import IdFactory, LogicalClock
+from .outbox import Outbox
+from .permissions import Permission, require_role
+from .tree import DRIVE_TYPES, Drive, DriveStore, Item, split_path, validate_name
+
+CONFLICT_BEHAVIORS = ("fail", "replace", "rename")
+WEB_BASE = "https://mockdrive.example"
+
+
+class State:
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.ids = IdFactory(seed)
+        self.clock = LogicalClock()
+        self.directory = Directory()
+        self.store = DriveStore()
+        self.outbox = Outbox()
+
+    # -- directory ----------------------------------------------------------------------------
+    def add_user(
+        self,
+        display_name: str,
+        email: str,
+        *,
+        token: str | None = None,
+        alias: str | None = None,
+        user_id: str | None = None,
+    ) -> User:
+        user = User(
+            id=user_id or self.ids.guid(),
+            display_name=display_name,
+            email=email,
+            token=token,
+            alias=alias,
+        )
+        return self.directory.add(user)
+
+    def user(self, key: str) -> User:
+        """A user by id or e-mail."""
+        user = self.directory.by_id(key) or self.directory.by_email(key)
+        if user is None:
+            raise NotFound(f"no user {key!r}")
+        return user
+
+    # -- drives -------------------------------------------------------------------------------
+    def add_drive(
+        self,
+        owner: User,
+        *,
+        drive_type: str = "business",
+        name: str = "OneDrive",
+        drive_id: str | None = None,
+        also_default_for: tuple[str, ...] = (),
+    ) -> Drive:
+        """A new drive with its root folder; the owner holds an ``owner`` permission on the root.
+
+        The first drive of a user becomes their default drive (``/me/drive``);
+        ``also_default_for`` names group or site ids whose ``/drive`` this is.
+        """
+        if drive_type not in DRIVE_TYPES:
+            raise InvalidRequest(f"driveType must be one of {', '.join(DRIVE_TYPES)}")
+        now = self.clock.now()
+        if drive_id is None:
+            drive_id = self.ids.drive_id() if drive_type != "personal" else self.ids.token()[:16]
+        root = Item(
+            id=self.ids.item_id(),
+            drive_id=drive_id,
+            name="root",
+            parent_id=None,
+            is_folder=True,
+            created=now,
+            modified=now,
+            created_by=owner.id,
+            modified_by=owner.id,
+            children={},
+        )
+        drive = Drive(drive_id, drive_type, name, owner.id, root.id, now)
+        self.store.add_drive(drive, root)
+        root.permissions.append(
+            Permission(
+                id="owner-" + owner.id, item_id=root.id, roles=["owner"], grantee_id=owner.id
+            )
+        )
+        drive.shared_item_ids.add(root.id)
+        self.store.default_drive.setdefault(owner.id, drive.id)
+        for key in also_default_for:
+            self.store.default_drive[key] = drive.id
+        return drive
+
+    def default_drive(self, owner_id: str) -> Drive:
+        drive_id = self.store.default_drive.get(owner_id)
+        if drive_id is None:
+            raise NotFound(f"{owner_id!r} has no drive")
+        return self.store.drives[drive_id]
+
+    # -- items --------------------------------------------------------------------------------
+    def create_item(
+        self,
+        caller: User,
+        parent: Item,
+        name: object,
+        *,
+        is_folder: bool,
+        conflict: str = "fail",
+        content: bytes = b"",
+        mime_type: str | None = None,
+    ) -> Item:
+        """Create a folder or file under ``parent`` (checks the caller's write role)."""
+        require_role(self.store, caller, parent, "write")
+        if not parent.is_folder:
+            raise InvalidRequest("the parent item is a file, not a folder")
+        if conflict not in CONFLICT_BEHAVIORS:
+            raise InvalidRequest(f"conflictBehavior must be one of {', '.join(CONFLICT_BEHAVIORS)}")
+        drive = self.store.drives[parent.drive_id]
+        name = validate_name(name, drive.drive_type, is_folder)
+        existing = self.store.child(parent, name)
+        if existing is not None:
+            if conflict == "fail":
+                raise NameConflict(f"an item named {existing.name!r} already exists")
+            if conflict == "rename":
+                name = self.store.free_name(parent, name)
+            else:
+                self.store.remove(existing)
+        return self._new_item(caller, parent, name, is_folder, content, mime_type)
+
+    def _new_item(
+        self,
+        caller: User,
+        parent: Item,
+        name: str,
+        is_folder: bool,
+        content: bytes = b"",
+        mime_type: str | None = None,
+        size: int | None = None,
+    ) -> Item:
+        now = self.clock.now()
+        item = Item(
+            id=self.ids.item_id(),
+            drive_id=parent.drive_id,
+            name=name,
+            parent_id=parent.id,
+            is_folder=is_folder,
+            created=now,
+            modified=now,
+            created_by=caller.id,
+            modified_by=caller.id,
+        )
+        if is_folder:
+            item.children = {}
+        else:
+            item.content = content
+            item.size = len(content) if size is None else size
+            item.mime_type = mime_type or guess_mime_type(name)
+        return self.store.attach(parent, item)
+
+    def upload(
+        self,
+        caller: User,
+        start: Item,
+        path: str,
+        content: bytes,
+        *,
+        conflict: str = "replace",
+        mime_type: str | None = None,
+    ) -> tuple[Item, bool]:
+        """Simple upload to ``path`` below ``start``: (item, created). Missing folders are made."""
+        names = split_path(path)
+        if not names:
+            raise InvalidRequest("an upload needs a file name", "invalidPath")
+        if conflict not in CONFLICT_BEHAVIORS:
+            raise InvalidRequest(f"conflictBehavior must be one of {', '.join(CONFLICT_BEHAVIORS)}")
+        require_role(self.store, caller, start, "write")
+        drive = self.store.drives[start.drive_id]
+        for index, name in enumerate(names):  # check every name before creating anything
+            validate_name(name, drive.drive_type, is_folder=index < len(names) - 1)
+        # Find what exists and refuse before creating anything, so a failure changes nothing.
+        parent, missing = start, names[:-1]
+        for index, name in enumerate(names[:-1]):
+            found = self.store.child(parent, name)
+            if found is None:
+                missing = names[index:-1]
+                break
+            if not found.is_folder:
+                raise InvalidRequest(f"{found.name!r} is a file, not a folder", "invalidPath")
+            parent, missing = found, []
+        existing = None if missing else self.store.child(parent, names[-1])
+        if (
+            existing is not None
+            and conflict != "rename"
+            and (conflict == "fail" or existing.is_folder)
+        ):
+            raise NameConflict(f"an item named {existing.name!r} already exists")
+        if existing is not None and conflict == "replace":
+            self.replace_content(caller, existing, content, mime_type)
+            return existing, False
+        for name in missing:
+            parent = self._new_item(caller, parent, name, True)
+        item = self.create_item(
+            caller,
+            parent,
+            names[-1],
+            is_folder=False,
+            conflict=conflict,
+            content=content,
+            mime_type=mime_type,
+        )
+        return item, True
+
+    def replace_content(
+        self, caller: User, item: Item, content: bytes, mime_type: str | None = None
+    ) -> Item:
+        require_role(self.store, caller, item, "write")
+        if item.is_folder:
+            raise InvalidRequest("a folder has no content")
+        self.store.set_file_content(item, content, mime_type)
+        item.modified = self.clock.now()
+        item.modified_by = caller.id
+        return item
+
+    def delete_item(self, caller: User, item: Item) -> None:
+        require_role(self.store, caller, item, "write")
+        if item.parent_id is None:
+            raise InvalidRequest("the root of a drive cannot be deleted")
+        self.store.remove(item)
+
+    # -- arranging (fixture, scenarios): the drive owner acts -------------------------------------
+    def make_path(self, drive: Drive, path: str, *, is_folder: bool = True, **file: object) -> Item:
+        """Create ``path`` in ``drive`` (parents included) as its owner; return the last item."""
+        owner = self.directory.users[drive.owner_id]
+        names = split_path(path)
+        parent = self.store.root(drive)
+        for index, name in enumerate(names):
+            last = index == len(names) - 1
+            folder = is_folder or not last
+            found = self.store.child(parent, name)
+            if found is None:
+                validate_name(name, drive.drive_type, folder)
+                found = self._new_item(owner, parent, name, folder, **(file if last else {}))
+            parent = found
+        return parent
+
+    def grant(self, item: Item, user: User, roles: list[str]) -> Permission:
+        """A direct permission for ``user`` on ``item``, as if invited without notification."""
+        drive = self.store.drives[item.drive_id]
+        permission = Permission(
+            id=self.ids.guid().upper(),
+            item_id=item.id,
+            roles=list(roles),
+            grantee_id=user.id,
+            invitation_email=user.email,
+            invited_by=drive.owner_id,
+        )
+        item.permissions.append(permission)
+        drive.shared_item_ids.add(item.id)
+        return permission
+
+    # -- presentation helpers shared by the dialects ------------------------------------------
+    def web_url(self, item: Item) -> str:
+        return f"{WEB_BASE}/{quote(item.drive_id)}{quote(self.store.path_of(item))}"
+
+    def export(self) -> dict:
+        """Everything as plain data in a stable order: for digests, diffs and scenario export."""
+        users = [
+            {
+                k: v
+                for k, v in {
+                    "id": u.id,
+                    "displayName": u.display_name,
+                    "email": u.email,
+                    "token": u.token,
+                    "alias": u.alias,
+                }.items()
+                if v is not None
+            }
+            for u in self.directory.users.values()
+        ]
+        drives = []
+        for drive in self.store.drives.values():
+            defaults = sorted(k for k, v in self.store.default_drive.items() if v == drive.id)
+            drives.append(
+                {
+                    "id": drive.id,
+                    "driveType": drive.drive_type,
+                    "name": drive.name,
+                    "owner": drive.owner_id,
+                    "defaultFor": defaults,
+                    "root": self._export_item(self.store.root(drive)),
+                }
+            )
+        return {
+            "seed": self.seed,
+            "users": users,
+            "drives": drives,
+            "outbox": self.outbox.to_list(),
+        }
+
+    def _export_item(self, item: Item) -> dict:
+        node: dict = {
+            "id": item.id,
+            "name": item.name,
+            "created": item.created,
+            "modified": item.modified,
+            "version": item.version,
+        }
+        if not item.is_folder:
+            node["size"] = item.size
+            node["mimeType"] = item.mime_type
+            if item.content:
+                node["contentBase64"] = base64.b64encode(item.content).decode()
+        if not item.inherits:
+            node["inherits"] = False
+        if item.permissions:
+            node["permissions"] = [_export_permission(p) for p in item.permissions]
+        if item.is_folder:
+            node["children"] = [self._export_item(c) for c in self.store.iter_children(item)]
+        return node
+
+
+def _export_permission(permission: Permission) -> dict:
+    data = {
+        "id": permission.id,
+        "roles": permission.roles,
+        "grantee": permission.grantee_id,
+        "email": permission.invitation_email,
+        "invitedBy": permission.invited_by,
+        "expiration": permission.expiration,
+    }
+    if permission.sign_in_required:
+        data["signInRequired"] = True
+    if permission.has_password:
+        data["hasPassword"] = True
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def guess_mime_type(name: str) -> str:
+    return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"

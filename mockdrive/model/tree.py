@@ -1,0 +1,231 @@
+"""Drives and their items. Names are case-insensitive and case-preserving; lookups are O(depth)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import InvalidRequest, NameConflict, NotFound
+
+if TYPE_CHECKING:
+    from .permissions import Permission
+
+DRIVE_TYPES = ("personal", "business", "documentLibrary")
+MAX_NAME_LENGTH = 255
+_ILLEGAL_PERSONAL = set('/\\*<>?:|"')
+_ILLEGAL_BUSINESS = _ILLEGAL_PERSONAL | {"#", "%"}
+
+
+@dataclass(slots=True, eq=False)
+class Item:
+    id: str
+    drive_id: str
+    name: str
+    parent_id: str | None
+    is_folder: bool
+    created: str
+    modified: str
+    created_by: str
+    modified_by: str
+    size: int = 0
+    mime_type: str | None = None
+    content: bytes | None = None
+    version: int = 1
+    content_version: int = 1
+    depth: int = 0
+    children: dict[str, str] | None = None  # case-folded name -> item id (folders only)
+    permissions: list[Permission] = field(default_factory=list)  # stored here, never copied down
+    inherits: bool = True
+
+    @property
+    def etag(self) -> str:
+        return f'"{{{self.id}}},{self.version}"'
+
+    @property
+    def ctag(self) -> str:
+        return f'"c:{{{self.id}}},{self.content_version}"'
+
+
+@dataclass(slots=True, eq=False)
+class Drive:
+    id: str
+    drive_type: str
+    name: str
+    owner_id: str  # a user id (or a group id for group drives)
+    root_id: str
+    created: str
+    quota_total: int = 1024**4
+    # ids of items in this drive that hold permissions of their own: who can see the drive
+    shared_item_ids: set[str] = field(default_factory=set)
+
+
+def validate_name(name: object, drive_type: str, is_folder: bool) -> str:
+    """Return ``name`` if it is a legal item name for the drive type, else raise InvalidRequest."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequest("name must be a non-empty string", "invalidName")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidRequest(
+            f"name is longer than {MAX_NAME_LENGTH} characters", "parameterIsTooLong"
+        )
+    illegal = _ILLEGAL_PERSONAL if drive_type == "personal" else _ILLEGAL_BUSINESS
+    bad = sorted({c for c in name if c in illegal or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise InvalidRequest(
+            f"name contains characters that are not allowed: {shown}", "invalidName"
+        )
+    if name in (".", "..") or name != name.strip():
+        raise InvalidRequest("name cannot be '.', '..' or start or end with a space", "invalidName")
+    if is_folder and name.endswith("."):
+        raise InvalidRequest("folder names cannot end with '.'", "invalidName")
+    if drive_type != "personal" and name.startswith("~"):
+        raise InvalidRequest("names cannot begin with '~' on this drive", "invalidName")
+    return name
+
+
+def split_path(path: str) -> list[str]:
+    """Split a drive-relative path such as ``/a/b/`` into names; refuses ``.`` and ``..``."""
+    names = [part for part in path.split("/") if part]
+    for name in names:
+        if name in (".", ".."):
+            raise InvalidRequest(f"the path {path!r} is not valid", "invalidPath")
+    return names
+
+
+class DriveStore:
+    """Every drive and every item, items in one dict by id."""
+
+    def __init__(self) -> None:
+        self.drives: dict[str, Drive] = {}
+        self.items: dict[str, Item] = {}
+        self.default_drive: dict[str, str] = {}  # user/group/site id -> drive id
+
+    # -- lookup -------------------------------------------------------------------------------
+    def drive(self, drive_id: str) -> Drive:
+        drive = self.drives.get(drive_id)
+        if drive is None:
+            raise NotFound(f"drive {drive_id!r} was not found")
+        return drive
+
+    def item(self, item_id: str) -> Item:
+        item = self.items.get(item_id)
+        if item is None:
+            raise NotFound(f"item {item_id!r} was not found")
+        return item
+
+    def root(self, drive: Drive) -> Item:
+        return self.items[drive.root_id]
+
+    def child(self, folder: Item, name: str) -> Item | None:
+        if folder.children is None:
+            return None
+        child_id = folder.children.get(name.casefold())
+        return self.items[child_id] if child_id else None
+
+    def resolve(self, start: Item, path: str) -> Item:
+        """The item at ``path`` relative to ``start`` (O(depth of path))."""
+        item = start
+        for name in split_path(path):
+            found = self.child(item, name)
+            if found is None:
+                raise NotFound(f"the item at path {path!r} was not found")
+            item = found
+        return item
+
+    def ancestors(self, item: Item) -> Iterator[Item]:
+        """The parent, the grandparent, ... up to the root (O(depth))."""
+        parent_id = item.parent_id
+        while parent_id is not None:
+            parent = self.items[parent_id]
+            yield parent
+            parent_id = parent.parent_id
+
+    def path_of(self, item: Item) -> str:
+        """Drive-relative path: ``/`` for the root, ``/Projects/Plan.docx`` below it."""
+        names = [item.name] if item.parent_id is not None else []
+        names.extend(a.name for a in self.ancestors(item) if a.parent_id is not None)
+        return "/" + "/".join(reversed(names))
+
+    def iter_children(self, folder: Item) -> Iterator[Item]:
+        for child_id in (folder.children or {}).values():
+            yield self.items[child_id]
+
+    def iter_subtree(self, item: Item) -> Iterator[Item]:
+        """The item and all its descendants, depth first (iterative, any depth)."""
+        stack = [item]
+        while stack:
+            current = stack.pop()
+            yield current
+            if current.children:
+                stack.extend(self.items[cid] for cid in reversed(current.children.values()))
+
+    # -- changes ------------------------------------------------------------------------------
+    def add_drive(self, drive: Drive, root: Item) -> Drive:
+        if drive.id in self.drives:
+            raise InvalidRequest(f"a drive with id {drive.id!r} already exists")
+        self.drives[drive.id] = drive
+        self.items[root.id] = root
+        return drive
+
+    def attach(self, parent: Item, item: Item) -> Item:
+        """Insert a new item under ``parent``; the caller has checked the name is free."""
+        if parent.children is None:
+            raise InvalidRequest("the parent is a file, not a folder")
+        key = item.name.casefold()
+        if key in parent.children:
+            raise NameConflict(f"an item named {item.name!r} already exists")
+        item.depth = parent.depth + 1
+        parent.children[key] = item.id
+        self.items[item.id] = item
+        parent.version += 1
+        self._add_size(parent, item.size)
+        return item
+
+    def free_name(self, folder: Item, name: str) -> str:
+        """``name`` if unused in ``folder``, else ``name 1``, ``name 2``... before the extension."""
+        if self.child(folder, name) is None:
+            return name
+        stem, dot, ext = name.rpartition(".")
+        if not dot or not stem:
+            stem, dot, ext = name, "", ""
+        n = 1
+        while True:
+            candidate = f"{stem} {n}{dot}{ext}"
+            if self.child(folder, candidate) is None:
+                return candidate
+            n += 1
+
+    def set_file_content(self, item: Item, content: bytes, mime_type: str | None) -> None:
+        delta = len(content) - item.size
+        item.content = content
+        item.size = len(content)
+        if mime_type:
+            item.mime_type = mime_type
+        item.version += 1
+        item.content_version += 1
+        if item.parent_id is not None:
+            self._add_size(self.items[item.parent_id], delta)
+
+    def remove(self, item: Item) -> int:
+        """Delete ``item`` and its subtree; returns how many items were removed."""
+        parent = self.items[item.parent_id] if item.parent_id else None
+        drive = self.drives[item.drive_id]
+        removed = 0
+        for gone in self.iter_subtree(item):
+            del self.items[gone.id]
+            drive.shared_item_ids.discard(gone.id)
+            removed += 1
+        if parent is not None:
+            del parent.children[item.name.casefold()]
+            parent.version += 1
+            self._add_size(parent, -item.size)
+        return removed
+
+    def _add_size(self, folder: Item, delta: int) -> None:
+        if not delta:
+            return
+        current: Item | None = folder
+        while current is not None:
+            current.size += delta
+            current = self.items[current.parent_id] if current.parent_id else None

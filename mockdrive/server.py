@@ -1,0 +1,116 @@
+"""MockDrive: the server handle. Runs the app on its own thread and loop (for sync callers) or in
+the caller's loop (``await start_async()``); arranging code reaches the state through ``call``."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
+
+from aiohttp import web
+
+from .api.app import build_app
+from .backend import Backend
+from .model.state import State
+
+T = TypeVar("T")
+
+
+class MockDrive:
+    def __init__(
+        self,
+        state: State | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_factory: Callable[[], State] | None = None,
+    ) -> None:
+        self.backend = Backend(state, state_factory)
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- addresses ----------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def graph_url(self) -> str:
+        return self.url + "/v1.0"
+
+    @property
+    def state(self) -> State:
+        return self.backend.state
+
+    # -- in the caller's loop -----------------------------------------------------------------
+    async def start_async(self) -> MockDrive:
+        self._loop = asyncio.get_running_loop()
+        self._runner = web.AppRunner(build_app(self.backend), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        return self
+
+    async def stop_async(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- on a thread of its own ---------------------------------------------------------------
+    def start(self) -> MockDrive:
+        """Start on a background thread; returns once the port is listening."""
+        started: Future[None] = Future()
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start_async())
+            except BaseException as error:  # report a bind failure to the starting thread
+                started.set_exception(error)
+                return
+            started.set_result(None)
+            loop.run_forever()
+            loop.run_until_complete(self.stop_async())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="mockdrive", daemon=True)
+        self._thread.start()
+        started.result(timeout=30)
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._thread = None
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the server's loop and return its result: never races a request."""
+        loop = self._loop
+        if loop is None or self._thread is None or threading.current_thread() is self._thread:
+            return fn()
+        try:
+            if asyncio.get_running_loop() is loop:
+                return fn()
+        except RuntimeError:
+            pass
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
+
+    def __enter__(self) -> MockDrive:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
