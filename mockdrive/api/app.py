@@ -15,19 +15,21 @@ from .jsonio import MAX_JSON_BODY
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
+BACKEND = web.AppKey("backend", Backend)
+REQUEST_ID = web.RequestKey("request_id", str) if hasattr(web, "RequestKey") else "request_id"
 # Uploads stream their body themselves (with their own limit); everything else is read whole.
 CLIENT_MAX_SIZE = MAX_JSON_BODY
 
 
 def build_app(backend: Backend) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
-    app["backend"] = backend
+    app[BACKEND] = backend
     admin.add_routes(app, backend)
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path
         prefix = next(p for p in GRAPH_PREFIXES if raw.startswith(p))
-        call = Call(backend.state, authenticate(backend, request), request["request_id"])
+        call = Call(backend.state, authenticate(backend, request), request[REQUEST_ID])
         return await graph.handle(request, call, raw[len(prefix) :])
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
@@ -53,9 +55,9 @@ def authenticate(backend: Backend, request: web.Request):
 @web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Every failure leaves as the dialect's JSON envelope; never an aiohttp HTML page."""
-    backend: Backend = request.app["backend"]
+    backend: Backend = request.app[BACKEND]
     request_id = backend.next_request_id()
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     client_request_id = request.headers.get("client-request-id")
     try:
         response = await handler(request)
@@ -77,7 +79,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 def render_error(
     request: web.Request, error: ApiError, request_id: str, client_request_id: str | None
 ) -> web.Response:
-    date = request.app["backend"].state.clock.peek()
+    date = request.app[BACKEND].state.clock.peek()
     return graph_error_response(error, request_id, date, client_request_id)
 
 

@@ -183,7 +183,6 @@ class State:
             raise InvalidRequest("an upload needs a file name", "invalidPath")
         if conflict not in CONFLICT_BEHAVIORS:
             raise InvalidRequest(f"conflictBehavior must be one of {', '.join(CONFLICT_BEHAVIORS)}")
-        require_role(self.store, caller, start, "write")
         drive = self.store.drives[start.drive_id]
         for index, name in enumerate(names):  # check every name before creating anything
             validate_name(name, drive.drive_type, is_folder=index < len(names) - 1)
@@ -198,6 +197,7 @@ class State:
                 raise InvalidRequest(f"{found.name!r} is a file, not a folder", "invalidPath")
             parent, missing = found, []
         existing = None if missing else self.store.child(parent, names[-1])
+        require_role(self.store, caller, existing or parent, "write")
         if (
             existing is not None
             and conflict != "rename"

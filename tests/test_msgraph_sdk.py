@@ -1,0 +1,124 @@
+"""The real msgraph-sdk (Kiota, httpx) against mockdrive: drive, children, invite, permissions."""
+
+from __future__ import annotations
+
+import pytest
+from kiota_abstractions.authentication import (
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    BaseBearerTokenAuthenticationProvider,
+)
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.drives.item.items.item.invite.invite_post_request_body import (
+    InvitePostRequestBody,
+)
+from msgraph.generated.models.drive_recipient import DriveRecipient
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+from mockdrive.pytest_plugin import MockDriveFixture
+
+# The SDK's generated builders warn about their own deprecated configuration classes.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+]
+
+
+class FixedToken(AccessTokenProvider):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def get_authorization_token(self, uri, additional_authentication_context=None) -> str:
+        return self.token
+
+    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+        return AllowedHostsValidator([])
+
+
+def sdk_client(mock_drive: MockDriveFixture) -> GraphServiceClient:
+    auth = BaseBearerTokenAuthenticationProvider(FixedToken(mock_drive.token))
+    adapter = GraphRequestAdapter(auth)
+    adapter.base_url = mock_drive.graph_url
+    return GraphServiceClient(request_adapter=adapter)
+
+
+def invite_body(emails: list[str], roles: list[str]) -> InvitePostRequestBody:
+    return InvitePostRequestBody(
+        recipients=[DriveRecipient(email=e) for e in emails],
+        roles=roles,
+        require_sign_in=True,
+        send_invitation=True,
+        message="Plan for Q3",
+    )
+
+
+async def test_invite_list_and_revoke_through_the_sdk(mock_drive: MockDriveFixture):
+    mock_drive.add_user("Carol", "carol@contoso.example")
+    mock_drive.add_user("Bob", "bob@contoso.example")
+    projects = mock_drive.add_folder("/Projects")
+    plan = mock_drive.add_file("/Projects/Plan.docx", "draft")
+    client = sdk_client(mock_drive)
+
+    drive = await client.me.drive.get()
+    assert drive is not None and drive.id == mock_drive.drive.id
+    items = client.drives.by_drive_id(drive.id).items
+    root = await client.drives.by_drive_id(drive.id).root.get()
+    assert root is not None and root.root is not None
+    children = await items.by_drive_item_id(root.id).children.get()
+    assert [c.name for c in children.value] == ["Projects"]
+    assert children.value[0].folder.child_count == 1
+
+    folder = await items.by_drive_item_id("root:/Projects:").get()
+    assert folder.id == projects.id and folder.name == "Projects"
+
+    emails = ["carol@contoso.example", "bob@contoso.example"]
+    invited = await items.by_drive_item_id(folder.id).invite.post(invite_body(emails, ["write"]))
+    assert len(invited.value) == 2
+    assert [p.roles for p in invited.value] == [["write"], ["write"]]
+    assert [p.granted_to_v2.user.display_name for p in invited.value] == ["Carol", "Bob"]
+    assert [p.invitation.email for p in invited.value] == emails
+    folder_pid = {p.granted_to_v2.user.display_name: p.id for p in invited.value}
+
+    child = items.by_drive_item_id(plan.id)
+    listed = await child.permissions.get()
+    inherited = {
+        p.granted_to_v2.user.display_name: p
+        for p in listed.value
+        if p.inherited_from is not None and p.inherited_from.id == folder.id
+    }
+    assert {"Carol", "Bob"} <= set(inherited)
+    assert inherited["Carol"].id == folder_pid["Carol"]
+    assert inherited["Carol"].roles == ["write"]
+
+    folder_permissions = items.by_drive_item_id(folder.id).permissions
+    await folder_permissions.by_permission_id(folder_pid["Carol"]).delete()
+
+    relisted = await child.permissions.get()
+    ids = {p.id for p in relisted.value}
+    assert folder_pid["Carol"] not in ids and folder_pid["Bob"] in ids
+    for path in ("/Projects", "/Projects/Plan.docx"):
+        server_ids = {p["id"] for p in mock_drive.permissions(path)}
+        assert folder_pid["Carol"] not in server_ids and folder_pid["Bob"] in server_ids
+    sent = mock_drive.outbox
+    assert [m["to"] for m in sent] == emails
+    assert all(m["itemId"] == folder.id and m["message"] == "Plan for Q3" for m in sent)
+
+
+async def test_errors_reach_the_sdk_as_odata_errors(mock_drive: MockDriveFixture):
+    mock_drive.add_user("Carol", "carol@contoso.example")
+    mock_drive.add_folder("/Projects")
+    client = sdk_client(mock_drive)
+    items = client.drives.by_drive_id(mock_drive.drive.id).items
+
+    with pytest.raises(ODataError) as missing:
+        await items.by_drive_item_id("root:/Nowhere:").get()
+    assert missing.value.response_status_code == 404
+    assert missing.value.error.code == "itemNotFound"
+
+    before = mock_drive.digest()
+    body = invite_body(["carol@contoso.example"], ["superuser"])
+    with pytest.raises(ODataError) as bad_role:
+        await items.by_drive_item_id("root:/Projects:").invite.post(body)
+    assert bad_role.value.response_status_code == 400
+    assert bad_role.value.error.code == "invalidRequest"
+    assert mock_drive.digest() == before  # nothing granted, no mail sent
