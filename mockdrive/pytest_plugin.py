@@ -13,8 +13,10 @@ from .api.graph import render_permission
 from .cli import default_state
 from .model.identity import User
 from .model.permissions import effective_permissions
+from .model.policy import SharingPolicy
 from .model.state import State
 from .model.tree import Drive, Item
+from .outcomes import Faults, Requests, set_policy
 from .server import MockDrive
 
 OWNER_TOKEN = "owner-token"
@@ -118,6 +120,20 @@ class MockDriveFixture:
     @property
     def outbox(self) -> list[dict[str, Any]]:
         return self.server.call(self.state.outbox.to_list)
+
+    @property
+    def faults(self) -> Faults:
+        """Fault rules: ``mock_drive.faults.add(effect="throttle", retryAfter=2)``."""
+        return Faults(self.server)
+
+    @property
+    def requests(self) -> Requests:
+        """The request journal: ``mock_drive.requests.assert_called("POST", path, json=...)``."""
+        return Requests(self.server)
+
+    def set_policy(self, **policy: Any) -> SharingPolicy:
+        """The tenant's sharing policy: ``set_policy(externalSharing=False)``."""
+        return set_policy(self.server, **policy)
 
     def export(self) -> dict[str, Any]:
         return self.server.call(self.state.export)

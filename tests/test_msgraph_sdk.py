@@ -122,3 +122,45 @@ async def test_errors_reach_the_sdk_as_odata_errors(mock_drive: MockDriveFixture
     assert bad_role.value.response_status_code == 400
     assert bad_role.value.error.code == "invalidRequest"
     assert mock_drive.digest() == before  # nothing granted, no mail sent
+
+
+async def test_a_207_reaches_the_sdk_as_a_normal_result_with_the_error_in_additional_data(
+    mock_drive: MockDriveFixture,
+):
+    mock_drive.add_user("Carol", "carol@contoso.example")
+    mock_drive.add_folder("/Projects")
+    mock_drive.faults.add(
+        effect="notificationFailure", recipient="x@ext.example", innerCode="exchangeInvalidUser"
+    )
+    items = sdk_client(mock_drive).drives.by_drive_id(mock_drive.drive.id).items
+    body = invite_body(["carol@contoso.example", "x@ext.example"], ["read"])
+    result = await items.by_drive_item_id("root:/Projects:").invite.post(body)
+    # msgraph-sdk treats 207 as success; the permission model has no `error` property, so the
+    # per-recipient error lands in additional_data, where a caller has to look for it.
+    carol, external = result.value
+    assert "error" not in carol.additional_data
+    assert external.additional_data["error"]["innererror"]["code"] == "exchangeInvalidUser"
+    assert external.invitation.email == "x@ext.example"
+    mock_drive.requests.assert_called(
+        "POST", f"/v1.0/drives/{mock_drive.drive.id}/items/root:/Projects:/invite", times=1
+    )
+
+
+async def test_a_429_is_retried_by_the_sdk_after_retry_after(mock_drive: MockDriveFixture):
+    mock_drive.faults.add(effect="throttle", path="/me/drive$", times=1, retryAfter=1)
+    drive = await sdk_client(mock_drive).me.drive.get()
+    assert drive.id == mock_drive.drive.id  # the SDK waited, retried and got the 200
+    statuses = [e["status"] for e in mock_drive.requests]
+    assert statuses == [429, 200]
+    assert [r["violations"] for r in mock_drive.faults] == [0]  # it honoured Retry-After
+
+
+async def test_a_persistent_429_surfaces_as_odata_error_after_the_sdk_gives_up(
+    mock_drive: MockDriveFixture,
+):
+    mock_drive.faults.add(effect="throttle", path="/me/drive$", retryAfter=1)
+    with pytest.raises(ODataError) as throttled:
+        await sdk_client(mock_drive).me.drive.get()
+    assert throttled.value.response_status_code == 429
+    assert throttled.value.error.code == "activityLimitReached"
+    assert len(mock_drive.requests) == 4  # the first try and the SDK's three retries

@@ -1,35 +1,59 @@
-"""build_app(backend) → the aiohttp Application serving every dialect over one Backend."""
+"""build_app(backend) → the aiohttp Application serving every dialect over one Backend.
+
+Middlewares, outermost first: the journal (records every API request and its answer), errors
+(every failure leaves as the dialect's envelope) and faults (authenticates the caller, then
+applies matching fault rules: delay, throttle, fail).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from typing import Any
 
 from aiohttp import web
 
 from ..backend import Backend
 from ..model.errors import Unauthenticated
-from . import admin, graph
+from ..model.identity import User
+from ..model.journal import JournalEntry
+from . import admin, admin_faults, graph
 from .context import Call
 from .errors import ApiError, as_api_error, graph_error_response
-from .jsonio import MAX_JSON_BODY
+from .jsonio import MAX_JSON_BODY, PARSED_BODY
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
-BACKEND = web.AppKey("backend", Backend)
-REQUEST_ID = web.RequestKey("request_id", str) if hasattr(web, "RequestKey") else "request_id"
+API_PREFIXES = GRAPH_PREFIXES
+JOURNALED_HEADERS = ("Content-Type", "Accept", "client-request-id", "If-Match", "If-None-Match")
 # Uploads stream their body themselves (with their own limit); everything else is read whole.
 CLIENT_MAX_SIZE = MAX_JSON_BODY
 
 
+def _key(name: str, kind: type) -> Any:
+    return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name
+
+
+BACKEND = web.AppKey("backend", Backend)
+REQUEST_ID = _key("request_id", str)
+CALLER = _key("caller", User)
+FIRED_FAULTS = _key("fired_faults", list)
+
+
 def build_app(backend: Backend) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
+    app = web.Application(
+        middlewares=[journal_middleware, error_middleware, fault_middleware],
+        client_max_size=CLIENT_MAX_SIZE,
+    )
     app[BACKEND] = backend
     admin.add_routes(app, backend)
+    admin_faults.add_routes(app, backend)
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path
         prefix = next(p for p in GRAPH_PREFIXES if raw.startswith(p))
-        call = Call(backend.state, authenticate(backend, request), request[REQUEST_ID])
+        call = Call(backend.state, request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
         return await graph.handle(request, call, raw[len(prefix) :])
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
@@ -41,7 +65,11 @@ def build_app(backend: Backend) -> web.Application:
     return app
 
 
-def authenticate(backend: Backend, request: web.Request):
+def is_api(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in API_PREFIXES)
+
+
+def authenticate(backend: Backend, request: web.Request) -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -53,11 +81,37 @@ def authenticate(backend: Backend, request: web.Request):
 
 
 @web.middleware
+async def journal_middleware(request: web.Request, handler) -> web.StreamResponse:
+    backend: Backend = request.app[BACKEND]
+    state = backend.state  # journal into the state the request started with
+    request[REQUEST_ID] = backend.next_request_id()
+    request[FIRED_FAULTS] = []
+    started = time.perf_counter()
+    response = await handler(request)
+    if is_api(request.path):
+        caller = request.get(CALLER)
+        state.journal.record(
+            JournalEntry(
+                id=state.journal.next_id(),
+                request_id=request[REQUEST_ID],
+                method=request.method,
+                path=request.path,
+                query=dict(request.query),
+                headers={h: request.headers[h] for h in JOURNALED_HEADERS if h in request.headers},
+                status=response.status,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                caller=caller.email if caller else None,
+                body=request.get(PARSED_BODY),
+                faults=request[FIRED_FAULTS],
+            )
+        )
+    return response
+
+
+@web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Every failure leaves as the dialect's JSON envelope; never an aiohttp HTML page."""
-    backend: Backend = request.app[BACKEND]
-    request_id = backend.next_request_id()
-    request[REQUEST_ID] = request_id
+    request_id = request[REQUEST_ID]
     client_request_id = request.headers.get("client-request-id")
     try:
         response = await handler(request)
@@ -67,13 +121,43 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         response = render_error(request, _from_http(error), request_id, client_request_id)
     except Exception as error:
         api_error = as_api_error(error)
-        if api_error.status >= 500:
+        if api_error.status >= 500 and not isinstance(error, ApiError):
             log.exception("unexpected error serving %s %s", request.method, request.path)
         response = render_error(request, api_error, request_id, client_request_id)
     response.headers["request-id"] = request_id
     if client_request_id:
         response.headers["client-request-id"] = client_request_id
     return response
+
+
+@web.middleware
+async def fault_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Authenticate API requests, then apply the fault rules that fire for them."""
+    if not is_api(request.path):
+        return await handler(request)
+    backend: Backend = request.app[BACKEND]
+    caller = authenticate(backend, request)
+    request[CALLER] = caller
+    firings = backend.state.faults.for_request(request.method, request.path, caller.email)
+    request[FIRED_FAULTS].extend(f.to_dict() for f in firings)
+    applied = [f.rule for f in firings if f.applies]
+    delay = sum(rule.delay_seconds() for rule in applied if rule.effect == "latency")
+    if delay:
+        await asyncio.sleep(delay)  # never blocks the loop: other requests go on meanwhile
+    for rule in applied:
+        if rule.effect == "throttle":
+            raise throttled(rule.status or 429, rule.retry_after)
+        if rule.effect == "error":
+            raise ApiError(rule.status or 500, rule.code or "generalException", rule.message or "")
+    return await handler(request)
+
+
+def throttled(status: int, retry_after: int) -> ApiError:
+    headers = {"Retry-After": str(retry_after)}
+    if status == 503:
+        return ApiError(503, "serviceNotAvailable", "The service is not available.", None, headers)
+    return ApiError(429, "activityLimitReached", "Please retry again later.", "throttledRequest",
+                    headers)  # fmt: skip
 
 
 def render_error(
@@ -84,8 +168,5 @@ def render_error(
 
 
 def _from_http(error: web.HTTPException) -> ApiError:
-    codes = {
-        405: "notSupported",
-        413: "invalidRequest",
-    }
+    codes = {405: "notSupported", 413: "invalidRequest"}
     return ApiError(error.status, codes.get(error.status, "invalidRequest"), error.reason)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..model.identity import User
 from ..model.state import State
@@ -13,3 +14,4 @@ class Call:
     state: State
     caller: User
     request_id: str
+    fired_faults: list[dict[str, Any]] = field(default_factory=list)  # journaled with the request

@@ -11,12 +11,20 @@ from .jsonio import json_response
 class ApiError(Exception):
     """An HTTP-level refusal that is not the model's business (bad route, method, body size)."""
 
-    def __init__(self, status: int, code: str, message: str, inner_code: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        inner_code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.inner_code = inner_code
+        self.headers = headers or {}
 
 
 GRAPH_STATUS: dict[type[model_errors.DomainError], tuple[int, str]] = {
@@ -33,6 +41,8 @@ GRAPH_STATUS: dict[type[model_errors.DomainError], tuple[int, str]] = {
 def as_api_error(error: Exception) -> ApiError:
     if isinstance(error, ApiError):
         return error
+    if isinstance(error, model_errors.InjectedFault):
+        return ApiError(error.status, error.code, error.message)
     if isinstance(error, model_errors.DomainError):
         status, code = GRAPH_STATUS[type(error)]
         return ApiError(status, code, error.message, error.inner_code)
@@ -49,4 +59,4 @@ def graph_error_response(
     if error.inner_code:
         inner["code"] = error.inner_code
     body = {"error": {"code": error.code, "message": error.message, "innerError": inner}}
-    return json_response(body, status=error.status)
+    return json_response(body, status=error.status, headers=error.headers)

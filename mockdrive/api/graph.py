@@ -12,7 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from ..model import sharing
-from ..model.errors import InvalidRequest, NotFound, PreconditionFailed
+from ..model.errors import InjectedFault, InvalidRequest, NotFound, PreconditionFailed
+from ..model.faults import NOTIFICATION_CODES
 from ..model.identity import User
 from ..model.permissions import (
     EffectivePermission,
@@ -28,7 +29,7 @@ from ..model.tree import Drive, Item
 from .context import Call
 from .errors import ApiError
 from .graph_paths import GraphPath, decode_path, parse_graph_path
-from .jsonio import json_response, optional, parse_json_object
+from .jsonio import json_response, optional, read_json_object
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
@@ -222,7 +223,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
                 raise InvalidRequest("a folder has no content")
             return web.Response(body=item.content or b"", content_type=item.mime_type)
         case ("invite",), "POST":
-            return await _invite(request, state, caller, item)
+            return await _invite(request, call, item)
         case ("permissions",), "GET":
             return _list_permissions(request, state, caller, item)
         case ("permissions", permission_id), "GET":
@@ -230,7 +231,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             entry = find_effective(state.store, item, permission_id)
             return json_response(render_permission(state, entry))
         case ("permissions", permission_id), "PATCH":
-            body = parse_json_object(await request.read())
+            body = await read_json_object(request)
             roles = _permission_patch(body)
             check_if_match(request, item)
             permission = sharing.update_roles(state, caller, item, permission_id, roles)
@@ -278,7 +279,7 @@ def _list_children(request: web.Request, state: State, caller: User, folder: Ite
 
 
 async def _create_child(request: web.Request, state: State, caller: User, parent: Item):
-    body = parse_json_object(await request.read())
+    body = await read_json_object(request)
     name = body.get("name")
     is_folder = body.get("folder") is not None
     if is_folder and not isinstance(body["folder"], dict):
@@ -382,8 +383,33 @@ def _check_datetime(value: str) -> None:
         raise InvalidRequest(f"expirationDateTime {value!r} is not a date-time") from None
 
 
-async def _invite(request: web.Request, state: State, caller: User, item: Item):
-    invite_request = parse_invite_body(parse_json_object(await request.read()))
-    result = sharing.invite(state, caller, item, invite_request)
-    value = [render_permission(state, EffectivePermission(o.permission)) for o in result.outcomes]
-    return json_response({"value": value})
+def render_notification_error(inner_code: str) -> dict[str, Any]:
+    """The per-recipient ``error`` of a 207 entry (note the lowercase ``innererror``)."""
+    message, fix_it_url = NOTIFICATION_CODES[inner_code]
+    return {
+        "code": "notAllowed",
+        "message": message,
+        "localizedMessage": message,
+        "fixItUrl": fix_it_url,
+        "innererror": {"code": inner_code},
+    }
+
+
+async def _invite(request: web.Request, call: Call, item: Item):
+    invite_request = parse_invite_body(await read_json_object(request))
+    context = sharing.RequestContext(request.method, request.path)
+    try:
+        result = sharing.invite(call.state, call.caller, item, invite_request, context)
+    except InjectedFault as fault:
+        call.fired_faults.append({"rule": fault.rule_id, "effect": "error"})
+        raise
+    call.fired_faults.extend(
+        {"rule": r, "effect": "notificationFailure"} for r in result.fired_rules
+    )
+    value = []
+    for outcome in result.outcomes:
+        entry = render_permission(call.state, EffectivePermission(outcome.permission))
+        if outcome.notification_error:
+            entry["error"] = render_notification_error(outcome.notification_error)
+        value.append(entry)
+    return json_response({"value": value}, status=207 if result.partial else 200)

@@ -22,6 +22,16 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+PARSED_BODY = web.RequestKey("parsed_body", object) if hasattr(web, "RequestKey") else "body"
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """Read and parse the body as a JSON object, keeping it on the request for the journal."""
+    data = parse_json_object(await request.read())
+    request[PARSED_BODY] = data
+    return data
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Decode a request body that must be a JSON object, or raise InvalidRequest."""
     if not raw.strip():

@@ -16,6 +16,16 @@ class Unauthenticated(DomainError):
     """No bearer token, or one that belongs to nobody."""
 
 
+class InjectedFault(DomainError):
+    """A fault rule's ``error`` effect: fails the request with the rule's own status and code."""
+
+    def __init__(self, status: int, code: str, message: str, rule_id: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.rule_id = rule_id
+
+
 class InvalidRequest(DomainError):
     """The request as a whole is malformed or breaks a rule (Graph: 400 invalidRequest)."""
 

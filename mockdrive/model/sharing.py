@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import AccessDenied, InvalidRequest, NotAllowed
+from .errors import AccessDenied, InjectedFault, InvalidRequest, NotAllowed
 from .outbox import OutboxMessage
 from .permissions import (
     GRANTABLE_ROLES,
@@ -46,19 +46,37 @@ class InviteRequest:
     password: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What fault rules match on: the request as the client sent it, and who sent it."""
+
+    method: str = "POST"
+    path: str = ""
+
+
 @dataclass(slots=True)
 class InviteOutcome:
-    """What happened for one recipient: the permission it now holds, and its notification."""
+    """What happened for one recipient: the permission it now holds, and its notification.
+
+    ``notification_error`` is the inner code of a failed e-mail (the grant still stands).
+    """
 
     address: str
     permission: Permission
     created: bool
     notification: OutboxMessage | None = None
+    notification_error: str | None = None
 
 
 @dataclass(slots=True)
 class InviteResult:
     outcomes: list[InviteOutcome] = field(default_factory=list)
+    fired_rules: list[str] = field(default_factory=list)  # notificationFailure rules that fired
+
+    @property
+    def partial(self) -> bool:
+        """Did any notification fail (Graph: 207 Multi-Status)?"""
+        return any(o.notification_error for o in self.outcomes)
 
 
 def check_roles(roles: object) -> list[str]:
@@ -138,11 +156,32 @@ def _check_shareable(state: State, caller: User, item: Item) -> None:
         raise AccessDenied("permissions cannot be changed on the root of a personal drive")
 
 
-def invite(state: State, caller: User, item: Item, request: InviteRequest) -> InviteResult:
-    """Grant ``request.roles`` on ``item`` to every recipient, or change nothing and raise."""
+def invite(
+    state: State,
+    caller: User,
+    item: Item,
+    request: InviteRequest,
+    context: RequestContext | None = None,
+) -> InviteResult:
+    """Grant ``request.roles`` on ``item`` to every recipient, or change nothing and raise.
+
+    Grant-level failures (bad address, policy, an ``error`` fault rule for a recipient) fail
+    the whole request; notification failures are per recipient and leave the grant in place.
+    """
+    context = context or RequestContext()
     _check_shareable(state, caller, item)
     validate_invite(request)
+    state.policy.check_count(len(request.recipients))
     resolved = [_resolve(state, r, i) for i, r in enumerate(request.recipients)]
+    for user, address in resolved:
+        if user is None:
+            state.policy.check_external(address)
+    for _, address in resolved:
+        rule = state.faults.for_recipient(
+            context.method, context.path, caller.email, address, "error"
+        )
+        if rule is not None:
+            raise InjectedFault(rule.status or 400, rule.code or "", rule.message or "", rule.id)
 
     # Everything is valid: from here on nothing raises, so the request applies atomically.
     if not item.permissions and item.inherits and not request.retain_inherited_permissions:
@@ -171,6 +210,12 @@ def invite(state: State, caller: User, item: Item, request: InviteRequest) -> In
             permission.roles = [best]
         outcome = InviteOutcome(address=address, permission=permission, created=created)
         if request.send_invitation:
+            failure = state.faults.for_recipient(
+                context.method, context.path, caller.email, address, "notificationFailure"
+            )
+            if failure is not None:
+                outcome.notification_error = failure.inner_code
+                result.fired_rules.append(failure.id)
             outcome.notification = state.outbox.record(
                 OutboxMessage(
                     id=state.ids.serial(),
@@ -184,6 +229,8 @@ def invite(state: State, caller: User, item: Item, request: InviteRequest) -> In
                     message=request.message,
                     sign_in_required=request.require_sign_in,
                     time=state.clock.now(),
+                    status="failed" if failure else "delivered",
+                    error_code=outcome.notification_error,
                 )
             )
         result.outcomes.append(outcome)

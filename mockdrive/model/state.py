@@ -11,10 +11,13 @@ import mimetypes
 from urllib.parse import quote
 
 from .errors import InvalidRequest, NameConflict, NotFound
+from .faults import FaultRules
 from .identity import Directory, User
 from .ids import IdFactory, LogicalClock
+from .journal import Journal
 from .outbox import Outbox
 from .permissions import Permission, require_role
+from .policy import SharingPolicy
 from .tree import DRIVE_TYPES, Drive, DriveStore, Item, split_path, validate_name
 
 CONFLICT_BEHAVIORS = ("fail", "replace", "rename")
@@ -29,6 +32,9 @@ class State:
         self.directory = Directory()
         self.store = DriveStore()
         self.outbox = Outbox()
+        self.faults = FaultRules(seed)
+        self.policy = SharingPolicy()
+        self.journal = Journal()
 
     # -- directory ----------------------------------------------------------------------------
     def add_user(
