@@ -18,14 +18,20 @@ from ..backend import Backend
 from ..model.errors import Unauthenticated
 from ..model.identity import User
 from ..model.journal import JournalEntry
-from . import admin, admin_faults, graph
+from . import admin, admin_faults, graph, onehub
 from .context import Call
-from .errors import ApiError, as_api_error, graph_error_response
+from .errors import (
+    ApiError,
+    as_api_error,
+    graph_error_response,
+    onedrive_error_response,
+    onehub_error_response,
+)
 from .jsonio import MAX_JSON_BODY, PARSED_BODY
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
-API_PREFIXES = GRAPH_PREFIXES
+API_PREFIXES = GRAPH_PREFIXES + onehub.PREFIXES
 JOURNALED_HEADERS = ("Content-Type", "Accept", "client-request-id", "If-Match", "If-None-Match")
 # Uploads stream their body themselves (with their own limit); everything else is read whole.
 CLIENT_MAX_SIZE = MAX_JSON_BODY
@@ -53,8 +59,12 @@ def build_app(backend: Backend) -> web.Application:
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path
         prefix = next(p for p in GRAPH_PREFIXES if raw.startswith(p))
-        call = Call(backend.state, request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
-        return await graph.handle(request, call, raw[len(prefix) :])
+        return await graph.handle(request, call_of(request), raw[len(prefix) :])
+
+    def call_of(request: web.Request) -> Call:
+        return Call(backend.state, request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
+
+    onehub.add_routes(app, call_of, lambda: backend.state)
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
@@ -160,9 +170,23 @@ def throttled(status: int, retry_after: int) -> ApiError:
                     headers)  # fmt: skip
 
 
+def dialect_of(path: str) -> str:
+    """Which API's error envelope a path gets: ``graph``, ``onedrive`` or ``onehub``."""
+    if path.startswith(onehub.PREFIXES):
+        return "onehub"
+    if path.endswith("/action.invite") and path.startswith(GRAPH_PREFIXES):
+        return "onedrive"
+    return "graph"
+
+
 def render_error(
     request: web.Request, error: ApiError, request_id: str, client_request_id: str | None
 ) -> web.Response:
+    dialect = dialect_of(request.path)
+    if dialect == "onehub":
+        return onehub_error_response(error)
+    if dialect == "onedrive":
+        return onedrive_error_response(error)
     date = request.app[BACKEND].state.clock.peek()
     return graph_error_response(error, request_id, date, client_request_id)
 

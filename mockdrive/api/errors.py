@@ -49,6 +49,23 @@ def as_api_error(error: Exception) -> ApiError:
     return ApiError(500, "generalException", "An unexpected error occurred.")
 
 
+def onedrive_error_response(error: ApiError) -> web.Response:
+    """The older OneDrive API's envelope: ``{"error": {code, message, innererror {code}}}``."""
+    inner = {"code": error.inner_code or error.code}
+    body = {"error": {"code": error.code, "message": error.message, "innererror": inner}}
+    return json_response(body, status=error.status, headers=error.headers)
+
+
+def onehub_error_response(error: ApiError) -> web.Response:
+    """Onehub's: ``{"error": "invalid_token"}`` for 401, else a Rails ``errors`` hash."""
+    if error.status == 401:
+        return json_response({"error": "invalid_token"}, status=401, headers=error.headers)
+    message = "Not found" if error.status == 404 else error.message
+    return json_response(
+        {"errors": {"base": [message]}}, status=error.status, headers=error.headers
+    )
+
+
 def graph_error_response(
     error: ApiError, request_id: str, date: str, client_request_id: str | None
 ) -> web.Response:

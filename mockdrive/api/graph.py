@@ -106,7 +106,7 @@ def render_item(state: State, item: Item) -> dict[str, Any]:
 def render_permission(state: State, entry: EffectivePermission) -> dict[str, Any]:
     permission = entry.permission
     data: dict[str, Any] = {"id": permission.id, "roles": list(permission.roles)}
-    if permission.grantee_id is not None:
+    if permission.grantee_id is not None and not permission.pending:
         user = identity(state, permission.grantee_id)
         data["@deprecated.GrantedTo"] = DEPRECATED_GRANTED_TO
         data["grantedTo"] = {"user": user}
@@ -224,6 +224,10 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             return web.Response(body=item.content or b"", content_type=item.mime_type)
         case ("invite",), "POST":
             return await _invite(request, call, item)
+        case ("action.invite",), "POST":
+            from . import onedrive_v1  # the legacy dialect builds on this module
+
+            return await onedrive_v1.invite(request, call, item)
         case ("permissions",), "GET":
             return _list_permissions(request, state, caller, item)
         case ("permissions", permission_id), "GET":
@@ -240,7 +244,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             check_if_match(request, item)
             sharing.delete_permission(state, caller, item, permission_id)
             return web.Response(status=204)
-    known = {(), ("children",), ("content",), ("invite",), ("permissions",)}
+    known = {(), ("children",), ("content",), ("invite",), ("action.invite",), ("permissions",)}
     if action in known or (len(action) == 2 and action[0] == "permissions"):
         raise _method_not_allowed(method)
     raise InvalidRequest(f"unsupported segment {'/'.join(action)!r}")
@@ -319,14 +323,21 @@ def _too_large() -> ApiError:
     )
 
 
+def list_permissions(state: State, item: Item, reader: User | None = None) -> list[dict[str, Any]]:
+    """The item's permissions as Graph lists them: own and inherited, without grants that
+    carry no Graph role (Onehub's Access Denied); for a ``reader``, only what applies to them."""
+    entries = [e for e in effective_permissions(state.store, item) if e.permission.roles]
+    if reader is not None:
+        entries = [e for e in entries if e.permission.holds(reader)]
+    return [render_permission(state, e) for e in entries]
+
+
 def _list_permissions(request: web.Request, state: State, caller: User, item: Item):
     roles = require_role(state.store, caller, item, "read")
     if not_modified(request, item):
         return web.Response(status=304)
-    entries = effective_permissions(state.store, item)
-    if highest_role(roles) == "read":  # readers see only what applies to them
-        entries = [e for e in entries if e.permission.holds(caller)]
-    return json_response({"value": [render_permission(state, e) for e in entries]})
+    reader = caller if highest_role(roles) == "read" else None  # readers see only their own
+    return json_response({"value": list_permissions(state, item, reader)})
 
 
 def _permission_patch(body: dict[str, Any]) -> object:

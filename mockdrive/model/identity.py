@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -12,6 +12,17 @@ class User:
     email: str
     token: str | None = None
     alias: str | None = None
+    group_ids: set[str] = field(default_factory=set)  # groups this user is a member of
+
+
+@dataclass(slots=True)
+class Group:
+    """A security or Microsoft 365 group: permissions granted to it apply to every member."""
+
+    id: str
+    display_name: str
+    member_ids: list[str] = field(default_factory=list)
+    email: str | None = None
 
 
 class Directory:
@@ -22,6 +33,7 @@ class Directory:
         self._by_email: dict[str, User] = {}
         self._by_alias: dict[str, User] = {}
         self._by_token: dict[str, User] = {}
+        self.groups: dict[str, Group] = {}
 
     def add(self, user: User) -> User:
         from .errors import InvalidRequest
@@ -39,6 +51,32 @@ class Directory:
         if user.token:
             self._by_token[user.token] = user
         return user
+
+    def add_group(self, group: Group) -> Group:
+        """Add ``group``; its members must already be users of the directory."""
+        from .errors import InvalidRequest
+
+        if group.id in self.groups or group.id in self.users:
+            raise InvalidRequest(f"a directory object with id {group.id!r} already exists")
+        for member_id in group.member_ids:
+            if member_id not in self.users:
+                raise InvalidRequest(f"group member {member_id!r} is not a user")
+        self.groups[group.id] = group
+        for member_id in group.member_ids:
+            self.users[member_id].group_ids.add(group.id)
+        return group
+
+    def set_token(self, user: User, token: str) -> None:
+        """Give ``user`` a (new) bearer token, e.g. once an invited person signs in."""
+        from .errors import InvalidRequest
+
+        holder = self._by_token.get(token)
+        if holder is not None and holder is not user:
+            raise InvalidRequest("two users cannot share one token")
+        if user.token:
+            self._by_token.pop(user.token, None)
+        user.token = token
+        self._by_token[token] = user
 
     def by_id(self, user_id: str) -> User | None:
         return self.users.get(user_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, NotFound
@@ -26,16 +26,19 @@ class Permission:
     invited_by: str | None = None
     expiration: str | None = None
     has_password: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    pending: bool = False  # an invitation not yet accepted: grants nothing until it is
+    native_role: str | None = None  # the role name in the dialect that granted it (Onehub)
 
     @property
     def is_owner(self) -> bool:
         return "owner" in self.roles
 
     def holds(self, user: User) -> bool:
-        """Does this permission apply to ``user`` (by account, or by the address it was sent to)?"""
+        """Does this permission apply to ``user`` (by account, group, or the address invited)?"""
+        if self.pending:
+            return False
         if self.grantee_id is not None:
-            return self.grantee_id == user.id
+            return self.grantee_id == user.id or self.grantee_id in user.group_ids
         return (
             self.invitation_email is not None
             and self.invitation_email.casefold() == user.email.casefold()

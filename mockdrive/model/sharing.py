@@ -134,7 +134,7 @@ def _resolve(state: State, recipient: Recipient, index: int) -> tuple[User | Non
     return directory.by_email(email), email
 
 
-def _direct_permission_for(item: Item, user: User | None, address: str) -> Permission | None:
+def direct_permission_for(item: Item, user: User | None, address: str) -> Permission | None:
     for permission in item.permissions:
         if permission.is_owner:
             continue
@@ -188,7 +188,7 @@ def invite(
         _break_inheritance(state, item)
     result = InviteResult()
     for user, address in resolved:
-        permission = _direct_permission_for(item, user, address)
+        permission = direct_permission_for(item, user, address)
         created = permission is None
         if permission is None:
             permission = Permission(

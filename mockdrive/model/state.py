@@ -15,6 +15,7 @@ from .faults import FaultRules
 from .identity import Directory, User
 from .ids import IdFactory, LogicalClock
 from .journal import Journal
+from .onehub import OnehubIds
 from .outbox import Outbox
 from .permissions import Permission, require_role
 from .policy import SharingPolicy
@@ -35,6 +36,7 @@ class State:
         self.faults = FaultRules(seed)
         self.policy = SharingPolicy()
         self.journal = Journal()
+        self.onehub = OnehubIds()
 
     # -- directory ----------------------------------------------------------------------------
     def add_user(
@@ -233,6 +235,25 @@ class State:
         if item.is_folder:
             raise InvalidRequest("a folder has no content")
         self.store.set_file_content(item, content, mime_type)
+        item.modified = self.clock.now()
+        item.modified_by = caller.id
+        return item
+
+    def rename_item(self, caller: User, item: Item, name: object) -> Item:
+        """Rename in place (same id); a sibling of that name → NameConflict."""
+        require_role(self.store, caller, item, "write")
+        if item.parent_id is None:
+            raise InvalidRequest("the root of a drive cannot be renamed")
+        drive = self.store.drives[item.drive_id]
+        new_name = validate_name(name, drive.drive_type, item.is_folder)
+        parent = self.store.items[item.parent_id]
+        existing = self.store.child(parent, new_name)
+        if existing is not None and existing is not item:
+            raise NameConflict(f"an item named {existing.name!r} already exists")
+        del parent.children[item.name.casefold()]
+        parent.children[new_name.casefold()] = item.id
+        item.name = new_name
+        item.version += 1
         item.modified = self.clock.now()
         item.modified_by = caller.id
         return item

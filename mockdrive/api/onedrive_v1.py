@@ -1,0 +1,79 @@
+"""The older OneDrive API's ``action.invite`` on the same paths as Graph (``/v1.0/drive/...``).
+
+Recipients may be plain strings or objects; ``suppressNotification`` (with ``type: "mail"``)
+or ``sendInvitation``; ``requireSignIn`` or the docs' misspelling ``requiresSignIn``. Answers
+are the minimal permissions of that API, with per-recipient errors on a 207 like Graph's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..model import sharing
+from ..model.errors import InjectedFault, InvalidRequest
+from ..model.faults import NOTIFICATION_CODES
+from ..model.permissions import Permission
+from ..model.state import State
+from ..model.tree import Item
+from .context import Call
+from .graph import identity, parse_invite_body
+from .jsonio import json_response, optional, read_json_object
+
+
+def parse_action_invite(body: dict[str, Any]) -> sharing.InviteRequest:
+    """Normalise the legacy body to Graph's and let Graph's parser check the rest."""
+    recipients = body.get("recipients")
+    if isinstance(recipients, list):
+        body = {
+            **body,
+            "recipients": [{"email": r} if isinstance(r, str) else r for r in recipients],
+        }
+    kind = optional(body, "type", str, "a string")
+    if kind is not None and kind != "mail":
+        raise InvalidRequest(f"type must be 'mail', not {kind!r}")
+    suppress = optional(body, "suppressNotification", bool, "true or false")
+    if body.get("sendInvitation") is None:  # this API notifies unless told not to
+        body = {**body, "sendInvitation": not suppress}
+    if "requireSignIn" not in body and "requiresSignIn" in body:
+        body = {**body, "requireSignIn": body["requiresSignIn"]}
+    return parse_invite_body(body)
+
+
+def render_permission(state: State, permission: Permission) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": permission.id, "roles": list(permission.roles)}
+    if permission.grantee_id is not None and not permission.pending:
+        user = identity(state, permission.grantee_id)
+        data["grantedTo"] = {"user": {"id": user["id"], "displayName": user.get("displayName", "")}}
+    if permission.invitation_email is not None:
+        data["invitation"] = {
+            "email": permission.invitation_email,
+            "signInRequired": permission.sign_in_required,
+        }
+    return data
+
+
+async def invite(request: web.Request, call: Call, item: Item) -> web.Response:
+    invite_request = parse_action_invite(await read_json_object(request))
+    context = sharing.RequestContext(request.method, request.path)
+    try:
+        result = sharing.invite(call.state, call.caller, item, invite_request, context)
+    except InjectedFault as fault:
+        call.fired_faults.append({"rule": fault.rule_id, "effect": "error"})
+        raise
+    call.fired_faults.extend(
+        {"rule": r, "effect": "notificationFailure"} for r in result.fired_rules
+    )
+    value = []
+    for outcome in result.outcomes:
+        entry = render_permission(call.state, outcome.permission)
+        if outcome.notification_error:
+            message, _ = NOTIFICATION_CODES[outcome.notification_error]
+            entry["error"] = {
+                "code": "notAllowed",
+                "message": message,
+                "innererror": {"code": outcome.notification_error},
+            }
+        value.append(entry)
+    return json_response({"value": value}, status=207 if result.partial else 200)

@@ -1,0 +1,391 @@
+"""Onehub at its own paths: workspaces, folders, files, invitations and rolemaps.
+
+Integer ids, ``{"folder": {...}}`` wrappers, offset pagination (30 a page) and Rails-style
+``errors`` hashes, over the same model Graph serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..model import onehub
+from ..model.errors import InvalidRequest, NotFound
+from ..model.identity import User
+from ..model.permissions import Permission, effective_permissions
+from ..model.sharing import RequestContext
+from ..model.state import State
+from ..model.tree import Drive, Item
+from .context import Call
+from .jsonio import json_response, read_json_object
+
+PREFIXES = ("/workspaces", "/folders", "/files", "/rolemaps")
+PER_PAGE = 30
+OBJECT_KINDS = {"workspaces", "folders", "files"}
+
+
+def timestamp(value: str | None) -> str | None:
+    """Onehub writes ISO-8601 with an offset."""
+    return value.replace("Z", "+00:00") if value else None
+
+
+# -- rendering --------------------------------------------------------------------------------
+def node_number(state: State, item: Item) -> int:
+    return state.onehub.number("node", item.id)
+
+
+def workspace_number(state: State, drive: Drive) -> int:
+    return state.onehub.number("workspace", drive.id)
+
+
+def user_number(state: State, user_id: str) -> int:
+    return state.onehub.number("user", user_id)
+
+
+def render_node(state: State, item: Item) -> dict[str, Any]:
+    """``{"folder": {...}}`` or ``{"file": {...}}``."""
+    ancestors = [a for a in state.store.ancestors(item)]
+    drive = state.store.drives[item.drive_id]
+    data: dict[str, Any] = {
+        "id": node_number(state, item),
+        "filename": item.name if item.parent_id else drive.name,
+        "created_at": timestamp(item.created),
+        "updated_at": timestamp(item.modified),
+        "user_id": user_number(state, item.created_by),
+        "workspace_id": workspace_number(state, drive),
+        "ancestor_ids": [node_number(state, a) for a in reversed(ancestors)],
+        "errors": {},
+        "hidden?": False,
+        "size": item.size,
+    }
+    if item.is_folder:
+        return {"folder": data}
+    data["thumbnail"] = None
+    data["content_type"] = item.mime_type
+    return {"file": data}
+
+
+def render_workspace(state: State, drive: Drive, caller: User) -> dict[str, Any]:
+    root = state.store.root(drive)
+    access = onehub.onehub_access(state, caller, root)
+    return {
+        "workspace": {
+            "id": workspace_number(state, drive),
+            "name": drive.name,
+            "root_folder_id": node_number(state, root),
+            "owner_id": user_number(state, drive.owner_id),
+            "is_owner": drive.owner_id == caller.id,
+            "effective_role": access.role if access else None,
+            "errors": {},
+            "created_at": timestamp(drive.created),
+            "updated_at": timestamp(drive.created),
+        }
+    }
+
+
+def render_user(state: State, permission: Permission) -> dict[str, Any]:
+    user = state.directory.by_id(permission.grantee_id or "")
+    if user is None:  # an invitation to an address with no account yet
+        address = permission.invitation_email or ""
+        key, first, last, email = "email:" + address.casefold(), "", "", address
+    else:
+        first, _, last = user.display_name.partition(" ")
+        key, email = user.id, user.email
+    return {
+        "id": state.onehub.number("user", key),
+        "first_name": first,
+        "last_name": last,
+        "email": email,
+        "address": None,
+        "profile_photo_url": None,
+    }
+
+
+def object_type(item: Item) -> str:
+    if item.parent_id is None:
+        return "Workspace"
+    return "Folder" if item.is_folder else "File"
+
+
+def render_rolemap(state: State, permission: Permission, holder: Item) -> dict[str, Any]:
+    user = render_user(state, permission)
+    return {
+        "rolemap": {
+            "id": state.onehub.number("rolemap", permission.id),
+            "state": "pending" if permission.pending or permission.grantee_id is None else "active",
+            "updated_at": timestamp(holder.modified),
+            "activated_at": None if permission.pending else timestamp(holder.created),
+            "suspended_at": None,
+            "deleted_at": None,
+            "object_type": object_type(holder),
+            "role_name": onehub.role_name(state, permission),
+            "available_roles": onehub.available_roles(holder),
+            "user_id": user["id"],
+            "user": user,
+        }
+    }
+
+
+def page(request: web.Request, rows: list[Any], with_offsets: bool = False) -> dict[str, Any]:
+    try:
+        offset = int(request.query.get("offset", 0))
+    except ValueError:
+        raise InvalidRequest("offset must be a whole number") from None
+    if offset < 0:
+        raise InvalidRequest("offset must not be negative")
+    total = len(rows)
+    data: dict[str, Any] = {
+        "current_page": offset // PER_PAGE + 1,
+        "total_entries": total,
+        "total_pages": max(1, -(-total // PER_PAGE)),
+        "per_page": PER_PAGE,
+        "items": rows[offset : offset + PER_PAGE],
+    }
+    if with_offsets:
+        data["offset"] = offset
+        data["previous_offset"] = offset - PER_PAGE if offset >= PER_PAGE else None
+        data["next_offset"] = offset + PER_PAGE if offset + PER_PAGE < total else None
+    return data
+
+
+# -- lookup -----------------------------------------------------------------------------------
+def find_node(state: State, caller: User, number: str, want_folder: bool | None) -> Item:
+    """The folder or file with this Onehub id, if the caller has a role on it (else 404)."""
+    item_id = state.onehub.key("node", int(number))
+    item = state.store.items.get(item_id or "")
+    if item is None or (want_folder is not None and item.is_folder != want_folder):
+        raise NotFound("Not found")
+    if onehub.onehub_access(state, caller, item) is None:
+        raise NotFound("Not found")
+    return item
+
+
+def find_workspace(state: State, caller: User, number: str) -> Drive:
+    drive = state.store.drives.get(state.onehub.key("workspace", int(number)) or "")
+    if drive is None or onehub.onehub_access(state, caller, state.store.root(drive)) is None:
+        raise NotFound("Not found")
+    return drive
+
+
+def find_object(state: State, caller: User, kind: str, number: str) -> Item:
+    if kind == "workspaces":
+        return state.store.root(find_workspace(state, caller, number))
+    return find_node(state, caller, number, kind == "folders")
+
+
+# -- handlers ---------------------------------------------------------------------------------
+def add_routes(
+    app: web.Application,
+    call_of: Callable[[web.Request], Call],
+    state_of: Callable[[], State],
+) -> None:
+    """Register Onehub's routes; ``call_of(request)`` gives the authenticated Call and
+    ``state_of()`` the current state (for the unauthenticated admin hook)."""
+    routes = web.RouteTableDef()
+    number = r"{id:\d+}"
+    kind = r"{kind:workspaces|folders|files}"
+
+    @routes.get("/workspaces")
+    async def list_workspaces(request: web.Request) -> web.Response:
+        call = call_of(request)
+        state = call.state
+        rows = [
+            render_workspace(state, drive, call.caller)
+            for drive in state.store.drives.values()
+            if onehub.onehub_access(state, call.caller, state.store.root(drive)) is not None
+        ]
+        return json_response(page(request, rows))
+
+    @routes.post("/workspaces")
+    async def create_workspace(request: web.Request) -> web.Response:
+        call = call_of(request)
+        body = await read_json_object(request)
+        fields = body.get("workspace", body)
+        name = fields.get("name") if isinstance(fields, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            return json_response({"workspace": {"errors": {"name": ["can't be blank"]}}}, 422)
+        drive = call.state.add_drive(call.caller, drive_type="documentLibrary", name=name.strip())
+        return json_response(render_workspace(call.state, drive, call.caller), 201)
+
+    @routes.get(f"/workspaces/{number}")
+    async def get_workspace(request: web.Request) -> web.Response:
+        call = call_of(request)
+        drive = find_workspace(call.state, call.caller, request.match_info["id"])
+        return json_response(render_workspace(call.state, drive, call.caller))
+
+    @routes.get(f"/workspaces/{number}/folders")
+    async def workspace_root(request: web.Request) -> web.Response:
+        call = call_of(request)
+        drive = find_workspace(call.state, call.caller, request.match_info["id"])
+        return json_response({"items": [render_node(call.state, call.state.store.root(drive))]})
+
+    async def create_folder(request: web.Request, parent: Item, call: Call) -> web.Response:
+        body = await read_json_object(request)
+        fields = body.get("folder", body)
+        name = fields.get("filename") if isinstance(fields, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            return json_response({"folder": {"errors": {"filename": ["can't be blank"]}}}, 422)
+        onehub.require_onehub_role(call.state, call.caller, parent, "Creator")
+        name = name.strip().replace("/", "-")
+        if call.state.store.child(parent, name) is not None:
+            errors = {"filename": ["has already been taken"]}
+            return json_response({"folder": {"filename": name, "errors": errors}}, 422)
+        created = call.state.create_item(call.caller, parent, name, is_folder=True)
+        return json_response(render_node(call.state, created), 201)
+
+    @routes.post(f"/workspaces/{number}/folders")
+    async def create_root_folder(request: web.Request) -> web.Response:
+        call = call_of(request)
+        drive = find_workspace(call.state, call.caller, request.match_info["id"])
+        return await create_folder(request, call.state.store.root(drive), call)
+
+    @routes.post(rf"/workspaces/{number}/folders/{{folder:\d+}}/folders")
+    async def create_sub_folder(request: web.Request) -> web.Response:
+        call = call_of(request)
+        drive = find_workspace(call.state, call.caller, request.match_info["id"])
+        parent = find_node(call.state, call.caller, request.match_info["folder"], True)
+        if parent.drive_id != drive.id:
+            raise NotFound("Not found")
+        return await create_folder(request, parent, call)
+
+    @routes.get(f"/folders/{number}")
+    async def list_folder(request: web.Request) -> web.Response:
+        call = call_of(request)
+        state = call.state
+        folder = find_node(state, call.caller, request.match_info["id"], True)
+        rows = [
+            render_node(state, child)
+            for child in state.store.iter_children(folder)
+            if onehub.onehub_access(state, call.caller, child) is not None
+        ]
+        return json_response(page(request, rows))
+
+    @routes.get(f"/files/{number}")
+    async def get_file(request: web.Request) -> web.Response:
+        call = call_of(request)
+        item = find_node(call.state, call.caller, request.match_info["id"], False)
+        return json_response(render_node(call.state, item))
+
+    @routes.post(f"/folders/{number}/files")
+    async def upload_file(request: web.Request) -> web.Response:
+        call = call_of(request)
+        folder = find_node(call.state, call.caller, request.match_info["id"], True)
+        onehub.require_onehub_role(call.state, call.caller, folder, "Creator")
+        if not request.content_type.startswith("multipart/"):
+            raise InvalidRequest("upload a file as multipart/form-data in the field 'file'")
+        form = await request.post()
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField):
+            raise InvalidRequest("the multipart field 'file' is missing")
+        name = (upload.filename or "upload").replace("/", "-")
+        item, _ = call.state.upload(call.caller, folder, "/" + name, upload.file.read())
+        return json_response(render_node(call.state, item), 201)
+
+    @routes.put(rf"/{{kind:folders|files}}/{number}")
+    async def rename(request: web.Request) -> web.Response:
+        call = call_of(request)
+        kind_name = request.match_info["kind"]
+        item = find_node(call.state, call.caller, request.match_info["id"], kind_name == "folders")
+        body = await read_json_object(request)
+        fields = body.get(kind_name[:-1], body)
+        name = fields.get("filename") if isinstance(fields, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            errors = {"filename": ["can't be blank"]}
+            return json_response({kind_name[:-1]: {"errors": errors}}, 422)
+        onehub.require_onehub_role(call.state, call.caller, item, "Collaborator")
+        call.state.rename_item(call.caller, item, name.strip().replace("/", "-"))
+        return json_response(render_node(call.state, item))
+
+    @routes.delete(rf"/{{kind:folders|files}}/{number}")
+    async def delete(request: web.Request) -> web.Response:
+        call = call_of(request)
+        kind_name = request.match_info["kind"]
+        item = find_node(call.state, call.caller, request.match_info["id"], kind_name == "folders")
+        onehub.require_onehub_role(call.state, call.caller, item, "Collaborator")
+        call.state.delete_item(call.caller, item)
+        return web.Response(status=204)
+
+    @routes.post(f"/{kind}/{number}/invitations")
+    async def invite(request: web.Request) -> web.Response:
+        call = call_of(request)
+        kind_name, number_text = request.match_info["kind"], request.match_info["id"]
+        item = find_object(call.state, call.caller, kind_name, number_text)
+        body = await read_json_object(request)
+        invitation = body.get("invitation", {})
+        if not isinstance(invitation, dict):
+            raise InvalidRequest("invitation must be an object")
+        emails = invitation.get("emails", "")
+        if isinstance(emails, list) and all(isinstance(e, str) for e in emails):
+            emails = ",".join(emails)
+        if not isinstance(emails, str):
+            raise InvalidRequest("invitation.emails must be a comma-separated string")
+        context = RequestContext(request.method, request.path)
+        result = onehub.invite_emails(
+            call.state, call.caller, item, emails, invitation.get("role_name"), context
+        )
+        call.fired_faults.extend({"rule": r, "effect": "fault"} for r in result.fired_rules)
+        share = {
+            "emails": ", ".join(result.unprocessed),
+            "email_errors": result.email_errors,
+            "join_errors": result.join_errors,
+            "invited_emails": [{email: user_id} for email, user_id in result.invited],
+            "errors": result.errors,
+        }
+        return json_response({"share": share}, status=422 if result.errors else 201)
+
+    @routes.get(f"/{kind}/{number}/rolemaps")
+    async def list_rolemaps(request: web.Request) -> web.Response:
+        call = call_of(request)
+        state = call.state
+        item = find_object(state, call.caller, request.match_info["kind"], request.match_info["id"])
+        onehub.require_onehub_role(state, call.caller, item, onehub.INVITER_ROLE)
+        rows = [
+            render_rolemap(state, e.permission, e.holder or item)
+            for e in effective_permissions(state.store, item)
+        ]
+        return json_response(page(request, rows, with_offsets=True))
+
+    @routes.get(f"/rolemaps/{number}")
+    async def get_rolemap(request: web.Request) -> web.Response:
+        call = call_of(request)
+        permission, holder = onehub.find_rolemap(call.state, int(request.match_info["id"]))
+        if onehub.onehub_access(call.state, call.caller, holder) is None:
+            raise NotFound("Not found")
+        return json_response(render_rolemap(call.state, permission, holder))
+
+    @routes.put(f"/rolemaps/{number}")
+    async def update_rolemap(request: web.Request) -> web.Response:
+        call = call_of(request)
+        body = await read_json_object(request)
+        fields = body.get("rolemap", body)
+        requested = fields.get("role_name") if isinstance(fields, dict) else None
+        rolemap_id = int(request.match_info["id"])
+        permission, holder = onehub.find_rolemap(call.state, rolemap_id)
+        try:
+            onehub.set_role(call.state, call.caller, rolemap_id, requested)
+        except InvalidRequest as refused:
+            shown = render_rolemap(call.state, permission, holder)
+            shown["rolemap"]["errors"] = {"role_name": [refused.message]}
+            return json_response(shown, status=422)
+        return web.Response(status=200)
+
+    @routes.delete(f"/rolemaps/{number}")
+    async def delete_rolemap(request: web.Request) -> web.Response:
+        call = call_of(request)
+        try:
+            onehub.delete_rolemap(call.state, call.caller, int(request.match_info["id"]))
+        except InvalidRequest as refused:
+            return json_response({"rolemap": {"errors": {"base": [refused.message]}}}, 422)
+        return web.Response(status=204)
+
+    @routes.post(f"/_mockdrive/onehub/rolemaps/{number}/accept")
+    async def accept(request: web.Request) -> web.Response:
+        """Test hook: the invitee followed the e-mail link; the pending rolemap becomes active."""
+        state = state_of()
+        permission = onehub.accept_invitation(state, int(request.match_info["id"]))
+        holder = state.store.items[permission.item_id]
+        return json_response(render_rolemap(state, permission, holder))
+
+    app.router.add_routes(routes)
