@@ -68,8 +68,8 @@ def parse_graph_path(logical: str) -> GraphPath:
 
 def _drive_part(segments: list[str]) -> tuple[str, str | None, list[str]]:
     match segments:
-        case ["me", "drive", *rest] | ["drive", *rest]:
-            return "me", None, rest
+        case ["me", "drive", *rest] | ["drive", *rest] | ["drives", "me", *rest]:
+            return "me", None, rest  # /drives/me: what the OneDrive SDK sends
         case ["me", "drives", key, *rest] | ["drives", key, *rest]:
             return "drives", key, rest
         case [("users" | "groups" | "sites") as kind, key, "drive", *rest]:

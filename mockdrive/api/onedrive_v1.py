@@ -25,6 +25,8 @@ from .jsonio import json_response, optional, read_json_object
 def parse_action_invite(body: dict[str, Any]) -> sharing.InviteRequest:
     """Normalise the legacy body to Graph's and let Graph's parser check the rest."""
     recipients = body.get("recipients")
+    if isinstance(recipients, (dict, str)):  # the OneDrive SDK sends one object, not a list
+        recipients = [recipients]
     if isinstance(recipients, list):
         body = {
             **body,
