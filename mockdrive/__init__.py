@@ -1,7 +1,15 @@
 """mockdrive: an in-memory test double for cloud-drive sharing APIs."""
 
 from .model.state import State
+from .scenario import ScenarioError, export_scenario, load_scenario
 from .server import MockDrive
 
 __version__ = "0.1.0"
-__all__ = ["MockDrive", "State", "__version__"]
+__all__ = [
+    "MockDrive",
+    "ScenarioError",
+    "State",
+    "__version__",
+    "export_scenario",
+    "load_scenario",
+]

@@ -1,22 +1,31 @@
-"""The ``mock_drive`` pytest fixture: one server per test process, a fresh state per test."""
+"""The ``mock_drive`` pytest fixture: one server per test process, a fresh state per test.
+
+Fixtures: ``mock_drive`` (a server on its own thread, for sync and async tests) and
+``mock_drive_app`` (an un-started app for ``aiohttp_client``, in the test's own loop). The marker
+``@pytest.mark.mock_drive(scenario="fixtures/x.yaml", seed=..., tls=..., demo=...)`` chooses the
+state each test starts from.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .api.graph import render_permission
 from .cli import default_state
-from .model.identity import User
-from .model.permissions import effective_permissions
+from .explain import Access, Changes, Snapshot, access, diff, snapshot
+from .model.identity import Group, User
+from .model.permissions import Permission, effective_permissions
 from .model.policy import SharingPolicy
 from .model.state import State
 from .model.tree import Drive, Item
 from .outcomes import Faults, Requests, set_policy
+from .scenario import build_state, read_scenario
 from .server import MockDrive
 
 OWNER_TOKEN = "owner-token"
@@ -42,13 +51,28 @@ class MockDriveFixture:
         return self.server.state
 
     @property
+    def ca_path(self) -> str | None:
+        """The CA bundle (PEM) to verify the server with, under ``tls=True``; else None."""
+        return self.server.ca_path
+
+    @property
     def owner(self) -> User:
-        return self.server.call(lambda: self.state.user("ada@contoso.example"))
+        """The owner of the first drive (``ada@contoso.example`` without a scenario)."""
+
+        def find() -> User:
+            first = next(iter(self.state.store.drives.values()))
+            return self.state.directory.users[first.owner_id]
+
+        return self.server.call(find)
 
     @property
     def token(self) -> str:
         """The bearer token of the default drive's owner."""
-        return OWNER_TOKEN
+        return self.owner.token or OWNER_TOKEN
+
+    def user(self, key: str) -> User:
+        """A directory user by e-mail or id."""
+        return self.server.call(lambda: self.state.user(key))
 
     @property
     def drive(self) -> Drive:
@@ -94,8 +118,65 @@ class MockDriveFixture:
             )
         )
 
-    def grant(self, path: str, user: User, roles: list[str], *, drive: Drive | None = None):
-        return self.server.call(lambda: self.state.grant(self.item(path, drive=drive), user, roles))
+    def add_group(
+        self, display_name: str, members: Sequence[User | str] = (), *, group_id: str | None = None
+    ) -> Group:
+        """A group of directory users (given as User or e-mail); grant it like a user."""
+
+        def add() -> Group:
+            ids = [m.id if isinstance(m, User) else self.state.user(m).id for m in members]
+            new_id = group_id or self.state.ids.guid()
+            return self.state.directory.add_group(Group(new_id, display_name, ids))
+
+        return self.server.call(add)
+
+    def grant(
+        self,
+        path: str,
+        who: User | Group | str,
+        roles: list[str],
+        *,
+        drive: Drive | None = None,
+    ) -> Permission:
+        """A direct permission on ``path`` for a user, a group, or (an e-mail outside the
+        directory) a pending invitation. Folders pass it on to everything below them."""
+
+        def apply() -> Permission:
+            item = self.item(path, drive=drive)
+            grantee = who
+            if isinstance(who, str):
+                grantee = self.state.directory.by_email(who) or who
+            if isinstance(grantee, User):
+                return self.state.grant(item, grantee, roles)
+            holder = self.state.store.drives[item.drive_id]
+            permission = Permission(
+                id=self.state.ids.guid().upper(),
+                item_id=item.id,
+                roles=list(roles),
+                grantee_id=grantee.id if isinstance(grantee, Group) else None,
+                invitation_email=None if isinstance(grantee, Group) else grantee,
+                invited_by=holder.owner_id,
+            )
+            item.permissions.append(permission)
+            holder.shared_item_ids.add(item.id)
+            return permission
+
+        return self.server.call(apply)
+
+    def stop_inheriting(self, path: str, *, drive: Drive | None = None) -> Item:
+        """``inherits: false``: the item no longer gets its folders' permissions."""
+
+        def apply() -> Item:
+            item = self.item(path, drive=drive)
+            item.inherits = False
+            return item
+
+        return self.server.call(apply)
+
+    def load(self, scenario: str | Path | dict[str, Any]) -> State:
+        """Replace the state by a scenario file or scenario data."""
+        state = build_state(scenario) if isinstance(scenario, dict) else _scenario_state(scenario)
+        return self.server.call(lambda: self.server.backend.reset(state))
 
     # -- inspect ------------------------------------------------------------------------------
     def item(self, path: str, *, drive: Drive | None = None) -> Item:
@@ -135,6 +216,39 @@ class MockDriveFixture:
         """The tenant's sharing policy: ``set_policy(externalSharing=False)``."""
         return set_policy(self.server, **policy)
 
+    # -- why, and what changed ----------------------------------------------------------------
+    def access(self, user: User | str, path: str, *, drive: Drive | None = None) -> Access:
+        """The user's effective roles on ``path`` and why: each permission, where it was granted,
+        which folder it is inherited from, and where inheritance stops."""
+
+        def explain() -> Access:
+            who = user if isinstance(user, User) else self.state.user(user)
+            return access(self.state, who, self.item(path, drive=drive))
+
+        return self.server.call(explain)
+
+    def assert_can(self, user: User | str, role: str, path: str, **where: Any) -> Access:
+        """Fail, explaining the grants found, unless ``user`` holds at least ``role``."""
+        result = self.access(user, path, **where)
+        if not result.can(role):
+            raise AssertionError(f"{result.who} cannot {role} {result.path}\n{result.explain()}")
+        return result
+
+    def assert_cannot(self, user: User | str, role: str, path: str, **where: Any) -> Access:
+        """Fail, naming the grants that allow it, if ``user`` holds ``role`` or higher."""
+        result = self.access(user, path, **where)
+        if result.can(role):
+            raise AssertionError(f"{result.who} can {role} {result.path}\n{result.explain()}")
+        return result
+
+    def snapshot(self) -> Snapshot:
+        """Who holds which role on every item, to compare later with ``diff``."""
+        return self.server.call(lambda: snapshot(self.state))
+
+    def diff(self, before: Snapshot, after: Snapshot | None = None) -> Changes:
+        """Readable changes since ``before`` (up to now, or to ``after``)."""
+        return diff(before, after if after is not None else self.snapshot())
+
     def export(self) -> dict[str, Any]:
         return self.server.call(self.state.export)
 
@@ -144,16 +258,106 @@ class MockDriveFixture:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+MARKER = "mock_drive"
+MARKER_HELP = (
+    "mock_drive(scenario=None, seed=None, tls=False, demo=False, users=25, items=500): "
+    "the state the mock_drive fixture starts from (scenario path: relative to the rootdir "
+    "or the test file), and whether it serves https"
+)
+_DOCUMENTS: dict[Path, Any] = {}  # parsed and validated scenarios, built afresh per test
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+
+
+def _scenario_state(path: str | Path, seed: int | None = None) -> State:
+    """A fresh State from a scenario file parsed once per process."""
+    resolved = Path(path).resolve()
+    document = _DOCUMENTS.get(resolved)
+    if document is None:
+        document = _DOCUMENTS[resolved] = read_scenario(path)
+    if seed is not None:
+        document = type(document)({**document.data, "seed": seed}, document.node, document.source)
+    return build_state(document)
+
+
+def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State], bool]:
+    """How to build this test's state (from its marker), and whether it needs TLS."""
+    marker = request.node.get_closest_marker(MARKER)
+    options = dict(marker.kwargs) if marker else {}
+    seed = options.get("seed")
+    if options.get("scenario"):
+        path = Path(options["scenario"])
+        if not path.is_absolute():
+            candidates = [request.config.rootpath / path, request.path.parent / path]
+            path = next((c for c in candidates if c.exists()), candidates[0])
+        return (lambda: _scenario_state(path, seed)), bool(options.get("tls"))
+    if options.get("demo"):
+        from .demo import demo_state
+
+        users, items = options.get("users", 25), options.get("items", 500)
+        return (lambda: demo_state(seed or 0, users, items)), bool(options.get("tls"))
+    return (lambda: default_state(OWNER_TOKEN, seed or 0)), bool(options.get("tls"))
+
+
+class _Servers:
+    """This process's servers, started on first use: plain http and (if asked) https."""
+
+    def __init__(self) -> None:
+        self.started: dict[bool, MockDrive] = {}
+
+    def get(self, tls: bool) -> MockDrive:
+        if tls not in self.started:
+            self.started[tls] = MockDrive(default_state(OWNER_TOKEN), tls=tls).start()
+        return self.started[tls]
+
+    def stop(self) -> None:
+        for server in self.started.values():
+            server.stop()
+
+
 @pytest.fixture(scope="session")
-def mock_drive_server() -> Iterator[MockDrive]:
-    """The one server of this test process (each xdist worker has its own)."""
-    server = MockDrive(default_state(OWNER_TOKEN)).start()
-    yield server
-    server.stop()
+def mock_drive_servers() -> Iterator[_Servers]:
+    """The servers of this test process (each xdist worker has its own)."""
+    servers = _Servers()
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def mock_drive_server(mock_drive_servers: _Servers) -> MockDrive:
+    """The one plain-http server of this test process (each xdist worker has its own)."""
+    return mock_drive_servers.get(tls=False)
 
 
 @pytest.fixture
-def mock_drive(mock_drive_server: MockDrive) -> MockDriveFixture:
-    """A running mockdrive with a fresh state: one owner (``token``) and an empty drive."""
-    mock_drive_server.call(lambda: mock_drive_server.backend.reset(default_state(OWNER_TOKEN)))
-    return MockDriveFixture(mock_drive_server)
+def mock_drive(request: pytest.FixtureRequest, mock_drive_servers: _Servers) -> MockDriveFixture:
+    """A running mockdrive with a fresh state: one owner (``token``) and an empty drive, or
+    what the ``mock_drive`` marker asks for. Resetting swaps in a new State (no restart)."""
+    factory, tls = _state_factory(request)
+    server = mock_drive_servers.get(tls)
+    state = factory()
+    server.call(lambda: server.backend.reset(state))
+    return MockDriveFixture(server)
+
+
+class MockDriveApp(MockDriveFixture):
+    """``mock_drive`` for aiohttp users: ``client = await aiohttp_client(mock_drive_app.app)``.
+
+    Nothing runs on another thread: the app is served in the test's own loop, and the helpers
+    work on the state directly.
+    """
+
+    def __init__(self, server: MockDrive) -> None:
+        super().__init__(server)
+        from .api.app import build_app
+
+        self.app = build_app(server.backend)
+
+
+@pytest.fixture
+def mock_drive_app(request: pytest.FixtureRequest) -> MockDriveApp:
+    """An un-started mockdrive app with a fresh state (honours the marker's scenario/seed)."""
+    factory, _tls = _state_factory(request)
+    return MockDriveApp(MockDrive(factory()))

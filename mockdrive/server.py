@@ -4,9 +4,13 @@ the caller's loop (``await start_async()``); arranging code reaches the state th
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import TypeVar
 
 from aiohttp import web
@@ -19,6 +23,8 @@ T = TypeVar("T")
 
 
 class MockDrive:
+    """A mockdrive server: ``start()`` on its own thread, or ``await start_async()`` in a loop."""
+
     def __init__(
         self,
         state: State | None = None,
@@ -26,10 +32,16 @@ class MockDrive:
         host: str = "127.0.0.1",
         port: int = 0,
         state_factory: Callable[[], State] | None = None,
+        tls: bool = False,
+        access_log: bool = False,
     ) -> None:
         self.backend = Backend(state, state_factory)
         self.host = host
         self.port = port
+        self.tls = tls
+        self.access_log = access_log
+        self.ca_path: str | None = None  # PEM bundle of the CA that signed the server certificate
+        self._tls_dir: str | None = None
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -38,22 +50,43 @@ class MockDrive:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def graph_url(self) -> str:
         return self.url + "/v1.0"
 
     @property
+    def admin_url(self) -> str:
+        return self.url + "/_mockdrive"
+
+    @property
     def state(self) -> State:
         return self.backend.state
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """A server certificate for the host (and localhost) signed by a fresh trustme CA."""
+        import trustme
+
+        ca = trustme.CA(organization_name="mockdrive test CA")
+        names = ["localhost", "127.0.0.1", "::1"]
+        if self.host not in names and self.host not in ("0.0.0.0", "::", ""):
+            names.insert(0, self.host)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert(*names).configure_cert(context)
+        self._tls_dir = tempfile.mkdtemp(prefix="mockdrive-tls-")
+        self.ca_path = str(Path(self._tls_dir) / "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_path)
+        return context
 
     # -- in the caller's loop -----------------------------------------------------------------
     async def start_async(self) -> MockDrive:
         self._loop = asyncio.get_running_loop()
-        self._runner = web.AppRunner(build_app(self.backend), access_log=None)
+        options = {} if self.access_log else {"access_log": None}
+        self._runner = web.AppRunner(build_app(self.backend), **options)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        context = self._ssl_context() if self.tls else None
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
         return self
@@ -62,6 +95,9 @@ class MockDrive:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._tls_dir is not None:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
+            self._tls_dir = None
 
     # -- on a thread of its own ---------------------------------------------------------------
     def start(self) -> MockDrive:

@@ -11,6 +11,8 @@ import requests
 
 from mockdrive.pytest_plugin import MockDriveFixture
 
+pytest_plugins = ["pytester"]  # tests/test_plugin.py runs an inner suite under xdist
+
 
 class Graph:
     """A tiny Graph client for tests: ``graph.get("/me/drive")`` → requests.Response."""

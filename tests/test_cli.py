@@ -94,3 +94,181 @@ def test_port_in_use_is_a_clear_error():
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+# -- every flag and subcommand -------------------------------------------------------------------
+MOCKDRIVE = [sys.executable, "-m", "mockdrive"]
+
+
+class Served:
+    """A ``mockdrive`` subprocess and its banner, read up to the Admin API (and CA) line."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [*MOCKDRIVE, "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.banner = [self.process.stdout.readline().rstrip("\n")]
+        assert self.banner[0].startswith("mockdrive listening on "), (
+            self.banner[0] + self.process.stderr.read()
+        )
+        self.url = self.banner[0].rsplit(" ", 1)[1]
+        while not self.banner[-1].startswith("  Admin API: "):
+            self.banner.append(self.process.stdout.readline().rstrip("\n"))
+        if "--tls" in args:
+            self.banner.append(self.process.stdout.readline().rstrip("\n"))
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        self.process.send_signal(sig)
+        _, stderr = self.process.communicate(timeout=10)
+        return self.process.returncode, stderr
+
+    def __enter__(self) -> Served:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.stop()
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*MOCKDRIVE, *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_version_flag_and_console_script():
+    from mockdrive import __version__
+
+    assert run("--version").stdout.strip() == f"mockdrive {__version__}"
+    script = Path(sys.executable).parent / "mockdrive"
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and result.stdout.strip() == f"mockdrive {__version__}"
+
+
+def test_banner_lists_graph_tokens_and_admin_url():
+    with Served("--scenario", str(FIXTURES / "team.yaml")) as served:
+        url = served.url
+        assert served.banner[0] == f"mockdrive listening on {url}"
+        assert served.banner[1] == f"  Graph API: {url}/v1.0"
+        assert "  token for erin@auditors.example: erin-token" in served.banner
+        assert served.banner[-1] == f"  Admin API: {url}/_mockdrive"
+        code, stderr = served.stop()
+    assert code == 0 and stderr == ""
+
+
+def test_validate_reports_ok_and_errors_with_file_and_line(tmp_path):
+    ok = run("validate", *(str(p) for p in sorted(FIXTURES.glob("*.yaml"))))
+    assert ok.returncode == 0, ok.stderr
+    assert f"{FIXTURES / 'team.yaml'}: ok (5 users, 1 groups, 2 drives, " in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("users:\n  - displayName: Ada\n    email: ada@x.example\n    tokn: t\n")
+    result = run("validate", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{bad}:4: users[0].tokn: unknown key"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_export_of_a_scenario_loads_and_exports_byte_identically(tmp_path):
+    first = run("export", "--scenario", str(FIXTURES / "team.yaml"))
+    assert first.returncode == 0, first.stderr
+    again = tmp_path / "again.yaml"
+    again.write_text(first.stdout)
+    second = run("export", "--scenario", str(again))
+    assert second.stdout == first.stdout
+    assert "group: finance-team" in first.stdout and "email: frank@auditors.example" in first.stdout
+
+
+def test_demo_export_is_reproducible_per_seed():
+    one = run("export", "--demo", "--seed", "3", "--users", "12", "--items", "200")
+    same = run("export", "--demo", "--seed", "3", "--users", "12", "--items", "200")
+    other = run("export", "--demo", "--seed", "4", "--users", "12", "--items", "200")
+    assert one.returncode == 0, one.stderr
+    assert one.stdout == same.stdout
+    assert one.stdout != other.stdout
+
+
+def test_demo_is_served_and_its_tokens_work():
+    with Served("--demo", "--seed", "5", "--users", "8", "--items", "120") as served:
+        tokens = [line.rsplit(": ", 1)[1] for line in served.banner if "token for" in line]
+        assert len(tokens) == 8
+        drive = requests.get(
+            served.url + "/v1.0/me/drive/root/children",
+            headers={"Authorization": f"Bearer {tokens[0]}"},
+            timeout=5,
+        )
+        assert drive.status_code == 200 and drive.json()["value"]
+
+
+def test_binding_beyond_loopback_warns_on_stderr():
+    with Served("--host", "0.0.0.0") as served:
+        port = served.url.rsplit(":", 1)[1]
+        assert served.banner[0] == f"mockdrive listening on http://0.0.0.0:{port}"
+        health = requests.get(f"http://127.0.0.1:{port}/_mockdrive/health", timeout=5)
+        assert health.status_code == 200
+        code, stderr = served.stop()
+    assert code == 0
+    assert "warning: binding 0.0.0.0 exposes the mock beyond this machine" in stderr
+
+
+def test_log_level_info_logs_each_request():
+    with Served("--log-level", "info") as served:
+        requests.get(served.url + "/_mockdrive/health", timeout=5)
+        code, stderr = served.stop()
+    assert code == 0 and "/_mockdrive/health" in stderr
+
+
+def test_tls_serves_https_verified_against_the_printed_ca():
+    with Served("--tls") as served:
+        assert served.url.startswith("https://127.0.0.1:")
+        assert served.banner[-1].startswith("  CA bundle: ")
+        ca_path = served.banner[-1].split(": ", 1)[1]
+        assert Path(ca_path).read_text().startswith("-----BEGIN CERTIFICATE-----")
+        drive = requests.get(
+            served.url + "/v1.0/me/drive",
+            headers={"Authorization": "Bearer mockdrive-token"},
+            verify=ca_path,
+            timeout=5,
+        )
+        assert drive.status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(served.url + "/_mockdrive/health", timeout=5)  # system CAs only
+        code, _ = served.stop()
+    assert code == 0
+    assert not Path(ca_path).exists()
+
+
+def test_admin_state_put_get_reset_over_http(tmp_path):
+    team = (FIXTURES / "team.yaml").read_text()
+    exported = run("export", "--scenario", str(FIXTURES / "team.yaml")).stdout
+    with Served() as served:
+        admin = served.url + "/_mockdrive"
+        put = requests.put(admin + "/state", data=team, timeout=5)
+        assert put.status_code == 200, put.text
+        as_yaml = requests.get(admin + "/state?format=yaml", timeout=5)
+        assert as_yaml.headers["Content-Type"].startswith("application/yaml")
+        assert as_yaml.text == exported
+        by_accept = requests.get(admin + "/state", headers={"Accept": "application/yaml"})
+        assert by_accept.text == exported
+        as_json = requests.get(admin + "/state", timeout=5).json()
+        assert [u["email"] for u in as_json["users"]][:2] == [
+            "ada@contoso.example",
+            "bob@contoso.example",
+        ]
+        # A JSON body loads too, and gives the same state back.
+        assert requests.put(admin + "/state", json=as_json, timeout=5).status_code == 200
+        assert requests.get(admin + "/state?format=yaml", timeout=5).text == exported
+
+        bad = requests.put(admin + "/state", data="users:\n  - email: nobody\n", timeout=5)
+        assert bad.status_code == 400
+        message = bad.json()["error"]["message"]
+        assert "<request body>:2: users[0]: 'displayName' is a required property" in message
+        assert requests.get(admin + "/state?format=yaml", timeout=5).text == exported
+        broken = requests.put(admin + "/state", data=b"\xff\xfe", timeout=5)
+        assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalidRequest"
+
+        assert requests.post(admin + "/reset", timeout=5).status_code == 204
+        after = requests.get(admin + "/state", timeout=5).json()
+        assert [u["email"] for u in after["users"]] == ["ada@contoso.example"]

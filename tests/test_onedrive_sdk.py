@@ -30,16 +30,20 @@ class StaticToken(AuthProviderBase):
         request.append_option(HeaderOption("Authorization", "Bearer " + self.token))
 
 
+@pytest.fixture
 def sdk_client(mock_drive):
-    return onedrivesdk.OneDriveClient(
-        mock_drive.graph_url + "/", StaticToken(mock_drive.token), HttpProvider()
+    """The SDK's client; it wants an event loop of its own for its (unused) async API."""
+    loop = asyncio.new_event_loop()
+    yield onedrivesdk.OneDriveClient(
+        mock_drive.graph_url + "/", StaticToken(mock_drive.token), HttpProvider(), loop=loop
     )
+    loop.close()
 
 
-def test_browse_and_invite_with_action_invite(mock_drive):
+def test_browse_and_invite_with_action_invite(mock_drive, sdk_client):
     mock_drive.add_file("/Docs/Report.docx", "r")
     mock_drive.add_user("Joe Doe", "joe@contoso.example")
-    client = sdk_client(mock_drive)
+    client = sdk_client
 
     assert [c.name for c in client.item(drive="me", id="root").children.get()] == ["Docs"]
     docs = client.item(drive="me", path="/Docs").get()
@@ -67,9 +71,9 @@ def test_browse_and_invite_with_action_invite(mock_drive):
     assert [m["to"] for m in mock_drive.outbox] == ["joe@contoso.example"]
 
 
-def test_errors_reach_the_sdk_as_onedrive_errors(mock_drive):
+def test_errors_reach_the_sdk_as_onedrive_errors(mock_drive, sdk_client):
     mock_drive.add_folder("/Docs")
-    client = sdk_client(mock_drive)
+    client = sdk_client
     with pytest.raises(OneDriveError) as missing:
         client.item(drive="me", path="/Nowhere").get()
     assert missing.value.code == "itemNotFound" and missing.value.status_code == 404

@@ -1,11 +1,26 @@
-"""The mock's own API under ``/_mockdrive``: health, reset, state export, outbox."""
+"""The mock's own API under ``/_mockdrive``: health, reset, state export and import, outbox."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..backend import Backend
+from ..scenario import ScenarioError, dump_yaml, export_scenario, load_scenario_text
+from .errors import ApiError
 from .jsonio import json_response
+
+MAX_SCENARIO_BODY = 64 * 1024 * 1024
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def wants_yaml(request: web.Request) -> bool:
+    """``?format=yaml`` or an Accept header naming YAML (and not JSON first)."""
+    if request.query.get("format", "").lower() in ("yaml", "yml"):
+        return True
+    if request.query.get("format", "").lower() == "json":
+        return False
+    accept = request.headers.get("Accept", "")
+    return any(t in accept for t in YAML_TYPES) and "application/json" not in accept
 
 
 def add_routes(app: web.Application, backend: Backend) -> None:
@@ -17,7 +32,31 @@ def add_routes(app: web.Application, backend: Backend) -> None:
         return web.Response(status=204)
 
     async def export_state(request: web.Request) -> web.Response:
-        return json_response(backend.state.export())
+        """The state as a scenario: JSON by default, YAML on request."""
+        scenario = export_scenario(backend.state)
+        if wants_yaml(request):
+            return web.Response(text=dump_yaml(scenario), content_type="application/yaml")
+        return json_response(scenario)
+
+    async def import_state(request: web.Request) -> web.Response:
+        """Load the scenario in the body (YAML or JSON); a bad one changes nothing."""
+        if request.content_length and request.content_length > MAX_SCENARIO_BODY:
+            raise ApiError(413, "invalidRequest", "the scenario is too large")
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(1 << 16):
+            body += chunk
+            if len(body) > MAX_SCENARIO_BODY:
+                raise ApiError(413, "invalidRequest", "the scenario is too large")
+        try:
+            text = bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalidRequest", "the scenario must be UTF-8 text") from None
+        try:
+            state = load_scenario_text(text, "<request body>")
+        except ScenarioError as error:
+            raise ApiError(400, "invalidRequest", str(error)) from None
+        backend.reset(state)
+        return json_response({"users": len(state.directory.users), "items": len(state.store.items)})
 
     async def outbox(request: web.Request) -> web.Response:
         return json_response({"value": backend.state.outbox.to_list()})
@@ -29,5 +68,6 @@ def add_routes(app: web.Application, backend: Backend) -> None:
     app.router.add_get("/_mockdrive/health", health)
     app.router.add_post("/_mockdrive/reset", reset)
     app.router.add_get("/_mockdrive/state", export_state)
+    app.router.add_put("/_mockdrive/state", import_state)
     app.router.add_get("/_mockdrive/outbox", outbox)
     app.router.add_delete("/_mockdrive/outbox", clear_outbox)

@@ -1,0 +1,200 @@
+"""Why a user can (or cannot) reach an item, and what changed between two states.
+
+``access(state, user, item)`` lists every permission that gives the user a role on the item:
+which permission, granted to whom (the user, a group they are in, or their invited address),
+on which item, and whether it is inherited. ``snapshot(state)`` records who holds which role on
+every item; ``diff(a, b)`` turns two snapshots into readable lines such as
+``bob@x.example: read → write on /Q3.xlsx (inherited from /Finance)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model.identity import User
+from .model.permissions import ROLE_RANK, Permission, effective_permissions, highest_role
+from .model.state import State
+from .model.tree import Drive, Item
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One permission that applies to the user on the item."""
+
+    permission_id: str
+    roles: tuple[str, ...]
+    via: str  # "directly", "via group Finance Team", "via an invitation to x@y"
+    granted_on: str  # path of the item holding the permission
+    inherited: bool
+
+    def __str__(self) -> str:
+        where = f"inherited from {self.granted_on}" if self.inherited else "granted on this item"
+        return f"{'/'.join(self.roles)} {self.via} (permission {self.permission_id}, {where})"
+
+
+@dataclass(slots=True)
+class Access:
+    """A user's effective roles on one item and the grants they come from."""
+
+    who: str
+    path: str
+    grants: list[Grant] = field(default_factory=list)
+    stops_at: str | None = None  # the nearest item (self or ancestor) that breaks inheritance
+
+    @property
+    def roles(self) -> list[str]:
+        roles = {r for g in self.grants for r in g.roles}
+        return sorted(roles, key=ROLE_RANK.__getitem__)
+
+    @property
+    def highest(self) -> str | None:
+        return highest_role(self.roles)
+
+    def can(self, role: str) -> bool:
+        """True if the user's highest role is at least ``role`` (owner > write > read)."""
+        highest = self.highest
+        return highest is not None and ROLE_RANK[highest] >= ROLE_RANK[role]
+
+    def explain(self) -> str:
+        if not self.grants:
+            lines = [f"{self.who} holds no permission on {self.path} or the folders above it"]
+        else:
+            lines = [f"{self.who} holds {', '.join(self.roles)} on {self.path}:"]
+            lines.extend(f"  - {g}" for g in self.grants)
+        if self.stops_at is not None:
+            lines.append(
+                f"  (inheritance stops at {self.stops_at}: permissions above it do not apply)"
+            )
+        return "\n".join(lines)
+
+    __str__ = explain
+
+
+def describe_path(state: State, item: Item) -> str:
+    """``/Finance/Q3.xlsx``; with several drives, prefixed by the drive (``Finance:/Q3.xlsx``)."""
+    path = state.store.path_of(item)
+    if len(state.store.drives) == 1:
+        return path
+    return f"{drive_label(state, state.store.drives[item.drive_id])}:{path}"
+
+
+def drive_label(state: State, drive: Drive) -> str:
+    same_name = [d for d in state.store.drives.values() if d.name == drive.name]
+    if len(same_name) == 1:
+        return drive.name
+    owner = state.directory.users.get(drive.owner_id)
+    return f"{drive.name} of {owner.email if owner else drive.owner_id}"
+
+
+def _via(state: State, permission: Permission, user: User) -> str:
+    if permission.grantee_id == user.id:
+        return "directly"
+    group = state.directory.groups.get(permission.grantee_id or "")
+    if group is not None:
+        return f"via group {group.display_name}"
+    return f"via an invitation to {permission.invitation_email}"
+
+
+def access(state: State, user: User, item: Item) -> Access:
+    """Every grant that gives ``user`` a role on ``item``, nearest first."""
+    result = Access(who=user.email, path=describe_path(state, item))
+    for entry in effective_permissions(state.store, item):
+        if entry.permission.holds(user):
+            holder = entry.holder or item
+            result.grants.append(
+                Grant(
+                    permission_id=entry.permission.id,
+                    roles=tuple(entry.permission.roles),
+                    via=_via(state, entry.permission, user),
+                    granted_on=describe_path(state, holder),
+                    inherited=entry.inherited,
+                )
+            )
+    current: Item | None = item
+    while current is not None:
+        if not current.inherits:
+            result.stops_at = describe_path(state, current)
+            break
+        current = state.store.items.get(current.parent_id) if current.parent_id else None
+    return result
+
+
+# -- snapshots and change sets ------------------------------------------------------------------
+# path → principal → (highest role, path it is granted on or "" when direct)
+SnapshotData = dict[str, dict[str, tuple[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Who holds which role on every item (by path), for golden-file tests and ``diff``."""
+
+    items: SnapshotData
+
+    def diff(self, other: Snapshot) -> Changes:
+        return diff(self, other)
+
+
+class Changes(list):
+    """A list of readable change lines; ``str()`` joins them, one per line."""
+
+    def __str__(self) -> str:
+        return "\n".join(self) if self else "(no changes)"
+
+
+def _principal(state: State, permission: Permission) -> str:
+    if permission.grantee_id is not None:
+        group = state.directory.groups.get(permission.grantee_id)
+        if group is not None:
+            return f"group {group.display_name}"
+        user = state.directory.users.get(permission.grantee_id)
+        return user.email if user else permission.grantee_id
+    return f"{permission.invitation_email} (invited)"
+
+
+def snapshot(state: State) -> Snapshot:
+    """Every item's effective grants, by principal: O(items * depth)."""
+    data: SnapshotData = {}
+    for drive in state.store.drives.values():
+        for item in state.store.iter_subtree(state.store.root(drive)):
+            path = describe_path(state, item)
+            holders: dict[str, tuple[str, str]] = {}
+            for entry in effective_permissions(state.store, item):
+                principal = _principal(state, entry.permission)
+                role = highest_role(entry.permission.roles) or ""
+                source = describe_path(state, entry.holder) if entry.holder else ""
+                known = holders.get(principal)
+                if known is None or ROLE_RANK.get(role, 0) > ROLE_RANK.get(known[0], 0):
+                    holders[principal] = (role, source)
+            data[path] = holders
+    return Snapshot(data)
+
+
+def _source(source: str) -> str:
+    return f"inherited from {source}" if source else "direct"
+
+
+def diff(before: Snapshot, after: Snapshot) -> Changes:
+    """Readable changes from ``before`` to ``after``, sorted by path then principal."""
+    changes = Changes()
+    for path in sorted(before.items.keys() | after.items.keys()):
+        if path not in after.items:
+            changes.append(f"- {path}")
+            continue
+        if path not in before.items:
+            changes.append(f"+ {path}")
+        old, new = before.items.get(path, {}), after.items[path]
+        for principal in sorted(old.keys() | new.keys()):
+            was, now = old.get(principal), new.get(principal)
+            if was == now or (path not in before.items and now is not None and now[1]):
+                continue  # a new item inheriting what its folder has is not news
+            if was is None:
+                changes.append(f"{principal}: + {now[0]} on {path} ({_source(now[1])})")
+            elif now is None:
+                changes.append(f"{principal}: - {was[0]} on {path} (was {_source(was[1])})")
+            elif was[0] != now[0]:
+                changes.append(f"{principal}: {was[0]} → {now[0]} on {path} ({_source(now[1])})")
+            else:
+                changes.append(
+                    f"{principal}: {now[0]} on {path} now {_source(now[1])} (was {_source(was[1])})"
+                )
+    return changes

@@ -1,0 +1,234 @@
+"""Scenario files: the schema, every error class (file:line, path, reason), export round trips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mockdrive.scenario import (
+    ScenarioError,
+    export_scenario,
+    export_yaml,
+    load_scenario,
+    load_scenario_text,
+    scenario_schema,
+)
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+SHIPPED = sorted(FIXTURES.glob("*.yaml"))
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    message = str(caught.value)
+    assert "Traceback" not in message
+    return message.replace(str(path), "FILE")
+
+
+def test_shipped_fixtures_are_the_four_documented_ones():
+    names = {p.name for p in SHIPPED}
+    assert {"quickstart.yaml", "team.yaml", "partial-failure.yaml", "throttling.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_fixture_validates_loads_and_round_trips(path):
+    state = load_scenario(path)
+    assert state.store.drives and state.directory.users
+    exported = export_yaml(state)
+    assert export_yaml(load_scenario_text(exported)) == exported
+
+
+def test_the_schema_is_shipped_in_the_package_and_is_draft_2020_12():
+    from jsonschema import Draft202012Validator
+
+    schema = scenario_schema()
+    Draft202012Validator.check_schema(schema)
+    assert {"users", "groups", "drives", "faults", "policy"} <= set(schema["properties"])
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    message = error_of(tmp_path, "users:\n  - displayName: Ada\n    email: [unclosed\n")
+    assert message.startswith("FILE:4: (document): not valid YAML"), message
+
+
+def test_unknown_key_names_line_path_and_key(tmp_path):
+    text = (
+        "users:\n"
+        "  - displayName: Ada\n"
+        "    email: ada@x.example\n"
+        "drives:\n"
+        "  - owner: ada@x.example\n"
+        "    root:\n"
+        "      children:\n"
+        "        - nmae: Plan.docx\n"
+    )
+    message = error_of(tmp_path, text)
+    assert "FILE:8: drives[0].root.children[0]: 'name' is a required property" in message
+    assert "FILE:8: drives[0].root.children[0].nmae: unknown key (expected one of: " in message
+
+
+def test_wrong_type_and_unknown_role(tmp_path):
+    text = (
+        "users:\n"
+        "  - displayName: Ada\n"
+        "    email: ada@x.example\n"
+        "drives:\n"
+        "  - owner: ada@x.example\n"
+        "    root:\n"
+        "      children:\n"
+        "        - name: Plan.docx\n"
+        "          file: {}\n"
+        "          size: big\n"
+        "          permissions:\n"
+        "            - user: ada@x.example\n"
+        "              roles: [admin]\n"
+    )
+    message = error_of(tmp_path, text)
+    assert "FILE:10: drives[0].root.children[0].size: 'big' is not of type 'integer'" in message
+    assert "FILE:13: drives[0].root.children[0].permissions[0].roles[0]: 'admin'" in message
+
+
+def test_malformed_email_is_a_schema_error(tmp_path):
+    message = error_of(tmp_path, "users:\n  - displayName: Ada\n    email: not-an-address\n")
+    assert message.startswith("FILE:3: users[0].email: 'not-an-address' does not match")
+
+
+def test_unknown_user_reference(tmp_path):
+    message = error_of(
+        tmp_path,
+        "users:\n  - {displayName: Ada, email: ada@x.example}\ndrives:\n  - owner: bob@x.example\n",
+    )
+    assert message == (
+        "FILE:4: drives[0].owner: 'bob@x.example' is not a user declared under 'users'"
+    )
+
+
+def test_duplicate_email_is_case_insensitive(tmp_path):
+    message = error_of(
+        tmp_path,
+        "users:\n"
+        "  - {displayName: Ada, email: ada@x.example}\n"
+        "  - displayName: Ada Again\n"
+        "    email: ADA@x.example\n",
+    )
+    assert message == "FILE:4: users[1].email: duplicate e-mail 'ADA@x.example'"
+
+
+def test_duplicate_token(tmp_path):
+    message = error_of(
+        tmp_path,
+        "users:\n"
+        "  - {displayName: Ada, email: ada@x.example, token: t}\n"
+        "  - {displayName: Bob, email: bob@x.example, token: t}\n",
+    )
+    assert message == "FILE:3: users[1].token: two users cannot share one token"
+
+
+def test_unknown_group_member_and_unknown_group_grant(tmp_path):
+    member = error_of(
+        tmp_path,
+        "users:\n"
+        "  - {displayName: Ada, email: ada@x.example}\n"
+        "groups:\n"
+        "  - displayName: Team\n"
+        "    members: [ada@x.example, zed@x.example]\n",
+    )
+    assert member == (
+        "FILE:5: groups[0].members[1]: 'zed@x.example' is not a user declared under 'users'"
+    )
+    grant = error_of(
+        tmp_path,
+        "users:\n"
+        "  - {displayName: Ada, email: ada@x.example}\n"
+        "drives:\n"
+        "  - owner: ada@x.example\n"
+        "    root:\n"
+        "      permissions:\n"
+        "        - {group: Nobody, roles: [read]}\n",
+    )
+    assert grant == (
+        "FILE:7: drives[0].root.permissions[0].group: 'Nobody' is not a group declared under "
+        "'groups'"
+    )
+
+
+def test_item_shape_errors(tmp_path):
+    head = (
+        "users:\n  - {displayName: Ada, email: ada@x.example}\n"
+        "drives:\n  - owner: ada@x.example\n    root:\n      children:\n"
+    )
+    assert (
+        error_of(tmp_path, head + "        - {name: A, file: {}, children: []}\n")
+        == "FILE:7: drives[0].root.children[0].children: a file cannot have children"
+    )
+    assert (
+        error_of(tmp_path, head + "        - {name: A, folder: {}, file: {}}\n")
+        == "FILE:7: drives[0].root.children[0]: an item is either a folder or a file, not both"
+    )
+    assert (
+        error_of(tmp_path, head + "        - {name: A.txt, folder: {}}\n        - {name: a.TXT}\n")
+        == "FILE:8: drives[0].root.children[1].name: 'a.TXT' already exists in this folder"
+    )
+    bad_name = error_of(tmp_path, head + "        - {name: 'a:b', file: {}}\n")
+    assert bad_name.startswith("FILE:7: drives[0].root.children[0].name: name contains")
+    assert (
+        error_of(tmp_path, head + "        - {name: A, file: {}, size: 3, content: abc}\n")
+        == "FILE:7: drives[0].root.children[0].content: give only one of size, content"
+    )
+
+
+def test_permission_needs_exactly_one_grantee(tmp_path):
+    message = error_of(
+        tmp_path,
+        "users:\n  - {displayName: Ada, email: ada@x.example}\n"
+        "drives:\n  - owner: ada@x.example\n    root:\n      permissions:\n"
+        "        - roles: [read]\n",
+    )
+    assert message == (
+        "FILE:7: drives[0].root.permissions[0]: a permission needs exactly one of user, group "
+        "or email"
+    )
+
+
+def test_not_a_mapping_and_unreadable_file(tmp_path):
+    assert error_of(tmp_path, "- just\n- a list\n").startswith(
+        "FILE:1: (document): ['just', 'a list'] is not of type 'object'"
+    )
+    with pytest.raises(ScenarioError, match=r"missing\.yaml: \(document\): cannot read"):
+        load_scenario(tmp_path / "missing.yaml")
+
+
+def test_several_problems_are_all_reported_in_line_order(tmp_path):
+    message = error_of(
+        tmp_path,
+        "users:\n  - displayName: 5\n    email: a@x.example\n  - email: b@x.example\nextra: 1\n",
+    )
+    lines = message.splitlines()
+    assert [line.split(":")[1] for line in lines] == ["2", "4", "5"], message
+    known = "drives, faults, groups, policy, seed, users"
+    assert lines[2] == f"FILE:5: extra: unknown key (expected one of: {known})"
+
+
+def test_json_scenarios_load_too():
+    text = json.dumps(
+        {
+            "users": [{"displayName": "Ada", "email": "ada@x.example", "token": "t"}],
+            "drives": [{"owner": "ada@x.example", "root": {"children": [{"name": "A"}]}}],
+        }
+    )
+    state = load_scenario_text(text, "inline.json")
+    assert [d["root"]["children"][0]["name"] for d in export_scenario(state)["drives"]] == ["A"]
+
+
+def test_faults_and_policy_are_accepted_free_form(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        "users: [{displayName: Ada, email: ada@x.example}]\n"
+        "policy: {anything: [1, 2]}\nfaults: [{effect: whatever}]\n"
+    )
+    assert load_scenario(path).directory.users
