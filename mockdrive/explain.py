@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .model import onehub
 from .model.identity import User
 from .model.permissions import ROLE_RANK, Permission, effective_permissions, highest_role
 from .model.state import State
@@ -26,10 +27,14 @@ class Grant:
     via: str  # "directly", "via group Finance Team", "via an invitation to x@y"
     granted_on: str  # path of the item holding the permission
     inherited: bool
+    onehub_role: str | None = None  # the Onehub role name, for rolemaps granted through Onehub
 
     def __str__(self) -> str:
         where = f"inherited from {self.granted_on}" if self.inherited else "granted on this item"
-        return f"{'/'.join(self.roles)} {self.via} (permission {self.permission_id}, {where})"
+        roles = "/".join(self.roles) or "no role"
+        if self.onehub_role:
+            roles += f" (Onehub {self.onehub_role})"
+        return f"{roles} {self.via} (permission {self.permission_id}, {where})"
 
 
 @dataclass(slots=True)
@@ -40,6 +45,9 @@ class Access:
     path: str
     grants: list[Grant] = field(default_factory=list)
     stops_at: str | None = None  # the nearest item (self or ancestor) that breaks inheritance
+    onehub_role: str | None = None  # what Onehub resolves (nearest rolemap wins)
+    onehub_from: str | None = None  # where that rolemap is
+    pending: list[str] = field(default_factory=list)  # invitations not yet accepted
 
     @property
     def roles(self) -> list[str]:
@@ -65,6 +73,12 @@ class Access:
             lines.append(
                 f"  (inheritance stops at {self.stops_at}: permissions above it do not apply)"
             )
+        if self.onehub_role is not None and any(g.onehub_role for g in self.grants):
+            lines.append(
+                f"  Onehub (nearest rolemap wins): {self.onehub_role} from {self.onehub_from}"
+            )
+        lines.extend(f"  (pending invitation on {where}: grants nothing until accepted)"
+                     for where in self.pending)  # fmt: skip
         return "\n".join(lines)
 
     __str__ = explain
@@ -99,8 +113,10 @@ def access(state: State, user: User, item: Item) -> Access:
     """Every grant that gives ``user`` a role on ``item``, nearest first."""
     result = Access(who=user.email, path=describe_path(state, item))
     for entry in effective_permissions(state.store, item):
+        holder = entry.holder or item
+        if entry.permission.pending and entry.permission.grantee_id == user.id:
+            result.pending.append(describe_path(state, holder))
         if entry.permission.holds(user):
-            holder = entry.holder or item
             result.grants.append(
                 Grant(
                     permission_id=entry.permission.id,
@@ -108,8 +124,13 @@ def access(state: State, user: User, item: Item) -> Access:
                     via=_via(state, entry.permission, user),
                     granted_on=describe_path(state, holder),
                     inherited=entry.inherited,
+                    onehub_role=entry.permission.native_role,
                 )
             )
+    nearest = onehub.onehub_access(state, user, item)
+    if nearest is not None:
+        result.onehub_role = nearest.role
+        result.onehub_from = describe_path(state, nearest.holder)
     current: Item | None = item
     while current is not None:
         if not current.inherits:

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from .api.graph import render_permission
+from .api.graph import list_permissions
 from .cli import default_state
 from .explain import Access, Changes, Snapshot, access, diff, snapshot
+from .model import onehub
 from .model.identity import Group, User
-from .model.permissions import Permission, effective_permissions
+from .model.permissions import Permission
 from .model.policy import SharingPolicy
 from .model.state import State
 from .model.tree import Drive, Item
@@ -189,14 +190,24 @@ class MockDriveFixture:
     def permissions(self, path: str, *, drive: Drive | None = None) -> list[dict[str, Any]]:
         """The item's effective permissions, rendered as Graph would list them."""
 
-        def render() -> list[dict[str, Any]]:
-            item = self.item(path, drive=drive)
-            return [
-                render_permission(self.state, e)
-                for e in effective_permissions(self.state.store, item)
-            ]
+        item = self.item(path, drive=drive)
+        return self.server.call(lambda: list_permissions(self.state, item))
 
-        return self.server.call(render)
+    # -- Onehub -------------------------------------------------------------------------------
+    def onehub_id(self, path: str, *, drive: Drive | None = None) -> int:
+        """The Onehub id of the folder or file at ``path`` (the root folder for ``/``)."""
+        item = self.item(path, drive=drive)
+        return self.server.call(lambda: self.state.onehub.number("node", item.id))
+
+    def workspace_id(self, drive: Drive | None = None) -> int:
+        """The Onehub id of the workspace that is ``drive`` (default: the owner's drive)."""
+        target = drive or self.drive
+        return self.server.call(lambda: self.state.onehub.number("workspace", target.id))
+
+    def accept_invitations(self, email: str) -> int:
+        """Accept every pending invitation of ``email`` (the e-mail link, out of band)."""
+
+        return self.server.call(lambda: onehub.accept_invitations_of(self.state, email))
 
     @property
     def outbox(self) -> list[dict[str, Any]]:

@@ -20,9 +20,11 @@ from typing import Any
 
 import yaml
 
+from .model import onehub
 from .model.errors import InvalidRequest
 from .model.identity import Group, User
 from .model.permissions import ROLE_RANK, Permission
+from .model.policy import SharingPolicy
 from .model.state import State, guess_mime_type
 from .model.tree import Drive, Item, validate_name
 
@@ -206,6 +208,18 @@ class _Builder:
             self._add_group(raw, ("groups", index))
         for index, raw in enumerate(self.data.get("drives") or []):
             self._add_drive(raw, ("drives", index))
+        for index, raw in enumerate(self.data.get("workspaces") or []):
+            self._add_drive({"driveType": "documentLibrary", **raw}, ("workspaces", index))
+        if "policy" in self.data:
+            try:
+                self.state.policy = SharingPolicy.from_dict(self.data["policy"])
+            except InvalidRequest as error:
+                raise self.fail(("policy",), error.message) from None
+        for index, raw in enumerate(self.data.get("faults") or []):
+            try:
+                self.state.faults.add(raw)
+            except InvalidRequest as error:
+                raise self.fail(("faults", index), error.message) from None
         return self.state
 
     # -- directory --------------------------------------------------------------------------
@@ -350,14 +364,20 @@ class _Builder:
         kinds = [k for k in ("user", "group", "email") if k in grant]
         if len(kinds) != 1:
             raise self.fail(where, "a permission needs exactly one of user, group or email")
-        roles = list(dict.fromkeys(grant["roles"]))
-        owner_role = "owner" in roles
+        onehub_role = grant.get("onehubRole")
+        if "roles" in grant:
+            roles = list(dict.fromkeys(grant["roles"]))
+        else:
+            roles = onehub.tier_roles(onehub_role)
+        owner_role = "owner" in roles and onehub_role is None
         permission = Permission(
             id=grant.get("id") or self.state.ids.guid().upper(),
             item_id=item.id,
             roles=roles,
             sign_in_required=bool(grant.get("signInRequired", False)),
             expiration=grant.get("expiration"),
+            pending=bool(grant.get("pending", False)),
+            native_role=onehub_role,
         )
         if "user" in grant:
             user = self._user(grant["user"], (*where, "user"))
@@ -412,6 +432,10 @@ def export_scenario(state: State) -> dict[str, Any]:
             for g in directory.groups.values()
         ]
     scenario["drives"] = [_export_drive(state, d) for d in state.store.drives.values()]
+    if not state.policy.is_default:
+        scenario["policy"] = state.policy.to_dict()
+    if state.faults.rules:
+        scenario["faults"] = [rule.definition() for rule in state.faults.rules]
     return scenario
 
 
@@ -490,6 +514,10 @@ def _export_permission(state: State, drive: Drive, permission: Permission) -> di
     if permission.invited_by != default_inviter and permission.invited_by is not None:
         inviter = directory.users.get(permission.invited_by)
         data["invitedBy"] = inviter.email if inviter else permission.invited_by
+    if permission.native_role:
+        data["onehubRole"] = permission.native_role
+    if permission.pending:
+        data["pending"] = True
     if permission.sign_in_required:
         data["signInRequired"] = True
     if permission.expiration:

@@ -324,3 +324,28 @@ def test_same_scenario_twice_gives_byte_identical_journal_and_outbox(mock_drive,
     assert first == second
     journal = json.loads(first[0])["value"]
     assert [e["status"] for e in journal] == [207, 429, 200, 400]
+
+
+# -- rules and policy from shipped scenario files -----------------------------------------------
+@pytest.mark.mock_drive(scenario="fixtures/partial-failure.yaml")
+def test_shipped_partial_failure_scenario(mock_drive, graph):
+    body = invite_body("bob@contoso.example", "lead@auditors.example")
+    response = graph.post(INVITE, json=body)
+    assert response.status_code == 207
+    bob, auditor = response.json()["value"]
+    assert "error" not in bob
+    assert auditor["error"]["innererror"]["code"] == "exchangeInvalidUser"
+
+
+@pytest.mark.mock_drive(scenario="fixtures/throttling.yaml")
+def test_shipped_throttling_scenario(mock_drive, graph):
+    assert mock_drive.state.policy.allowed_domains == ["partner.example"]
+    target = (
+        "/me/drive/root:/" + mock_drive.export()["drives"][0]["root"]["children"][0]["name"] + ":"
+    )
+    body = invite_body("guest@partner.example", send=False)
+    assert graph.post(target + "/invite", json=body).status_code == 200
+    throttled = graph.post(target + "/invite", json=body)
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "2"
+    outside = graph.post(target + "/invite", json=invite_body("x@elsewhere.example"))
+    assert outside.status_code == 429  # retried too early: throttled again, as the rule says

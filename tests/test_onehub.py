@@ -29,17 +29,10 @@ class Onehub:
         return self.request("POST", path, **kwargs)
 
     def node(self, path):
-        """The Onehub id of the folder or file at ``path`` in the owner's drive."""
-        item = self.mock_drive.item(path)
-        return self.mock_drive.server.call(
-            lambda: self.mock_drive.state.onehub.number("node", item.id)
-        )
+        return self.mock_drive.onehub_id(path)
 
     def workspace(self):
-        drive = self.mock_drive.drive
-        return self.mock_drive.server.call(
-            lambda: self.mock_drive.state.onehub.number("workspace", drive.id)
-        )
+        return self.mock_drive.workspace_id()
 
     def invite(self, kind, number, emails, role=None):
         invitation = {"emails": emails}
@@ -314,3 +307,18 @@ def test_graph_invite_shows_as_a_rolemap_with_the_mapped_role(hub, mock_drive, g
     rolemap = hub.get(f"/folders/{hub.node('/Finance')}/rolemaps").json()["items"][0]["rolemap"]
     assert rolemap["role_name"] == "Downloader" and rolemap["state"] == "active"
     assert_graph_error(graph.get("/me/drive/root:/Nope"), 404, "itemNotFound")
+
+
+def test_access_explains_onehub_grants_and_pending_invitations(hub, mock_drive):
+    hub.invite("workspaces", hub.workspace(), "bob@contoso.example", role="Collaborator")
+    hub.invite("folders", hub.node("/Finance"), "bob@contoso.example", role="Viewer")
+    hub.invite("folders", hub.node("/Finance"), "new@ext.example")
+    explained = str(mock_drive.access("bob@contoso.example", "/Finance/Q3"))
+    assert "read (Onehub Viewer) directly" in explained
+    assert "write (Onehub Collaborator) directly" in explained
+    assert "Onehub (nearest rolemap wins): Viewer from /Finance" in explained
+    mock_drive.assert_can("bob@contoso.example", "write", "/Finance/Q3")  # Graph adds up
+    newcomer = str(mock_drive.access("new@ext.example", "/Finance"))
+    assert "pending invitation on /Finance" in newcomer
+    assert mock_drive.accept_invitations("new@ext.example") == 1
+    mock_drive.assert_can("new@ext.example", "read", "/Finance")

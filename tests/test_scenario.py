@@ -210,7 +210,7 @@ def test_several_problems_are_all_reported_in_line_order(tmp_path):
     )
     lines = message.splitlines()
     assert [line.split(":")[1] for line in lines] == ["2", "4", "5"], message
-    known = "drives, faults, groups, policy, seed, users"
+    known = "drives, faults, groups, policy, seed, users, workspaces"
     assert lines[2] == f"FILE:5: extra: unknown key (expected one of: {known})"
 
 
@@ -225,10 +225,53 @@ def test_json_scenarios_load_too():
     assert [d["root"]["children"][0]["name"] for d in export_scenario(state)["drives"]] == ["A"]
 
 
-def test_faults_and_policy_are_accepted_free_form(tmp_path):
+def test_faults_policy_and_workspaces_are_loaded_and_exported(tmp_path):
     path = tmp_path / "x.yaml"
     path.write_text(
-        "users: [{displayName: Ada, email: ada@x.example}]\n"
-        "policy: {anything: [1, 2]}\nfaults: [{effect: whatever}]\n"
+        "users: [{displayName: Ada, email: ada@x.example},\n"
+        "        {displayName: Bo, email: bo@x.example}]\n"
+        "workspaces:\n"
+        "  - owner: ada@x.example\n"
+        "    name: Deals\n"
+        "    root: {children: [{name: Q3, folder: {}, permissions: [\n"
+        "      {user: bo@x.example, onehubRole: Moderator},\n"
+        "      {email: new@y.example, onehubRole: Viewer, pending: true}]}]}\n"
+        "policy: {externalSharing: false, maxRecipients: 3}\n"
+        "faults: [{id: slow, effect: latency, latencyMs: 5}]\n"
     )
-    assert load_scenario(path).directory.users
+    state = load_scenario(path)
+    assert state.policy.external_sharing is False and state.policy.max_recipients == 3
+    assert [r.id for r in state.faults.rules] == ["slow"]
+    (drive,) = state.store.drives.values()
+    assert drive.drive_type == "documentLibrary" and drive.name == "Deals"
+    q3 = state.store.resolve(state.store.root(drive), "/Q3")
+    moderator, pending = q3.permissions
+    assert (moderator.native_role, moderator.roles) == ("Moderator", ["owner"])
+    assert pending.pending and pending.roles == ["read"]
+    exported = export_scenario(state)
+    assert exported["policy"]["maxRecipients"] == 3
+    assert exported["faults"] == [
+        {"id": "slow", "effect": "latency", "latencyMs": 5, "jitterMs": 0}
+    ]
+    again = tmp_path / "again.yaml"
+    again.write_text(export_yaml(state))
+    assert export_yaml(load_scenario(again)) == export_yaml(state)
+
+
+@pytest.mark.parametrize(
+    "tail, where, reason",
+    [
+        ("faults: [{effect: explode}]", "faults[0].effect", "is not one of"),
+        ("faults: [{effect: latency, path: '('}]", "faults[0]", "not a valid regex"),
+        ("faults: [{effect: latency, times: -1}]", "faults[0].times", "minimum"),
+        ("faults: [{effect: error}]", "faults[0]", "needs a status"),
+        ("policy: {maxRecipients: 0}", "policy.maxRecipients", "minimum"),
+        ("policy: {shareEverything: true}", "policy.shareEverything", "unknown key"),
+    ],
+)
+def test_bad_faults_and_policy_name_the_place(tmp_path, tail, where, reason):
+    message = error_of(
+        tmp_path, "users: [{displayName: Ada, email: ada@x.example}]\n" + tail + "\n"
+    )
+    assert message.startswith(f"FILE:2: {where}: "), message
+    assert reason in message, message

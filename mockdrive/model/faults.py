@@ -112,11 +112,12 @@ class FaultRule:
         jitter = self._rng.randint(0, self.jitter_ms) if self.jitter_ms else 0
         return (self.latency_ms + jitter) / 1000
 
-    def to_dict(self) -> dict[str, Any]:
+    def definition(self) -> dict[str, Any]:
+        """The rule as it is written in a scenario or sent to the admin API."""
         data = {
             "id": self.id, "effect": self.effect, "method": self.method, "path": self.path,
             "caller": self.caller, "recipient": self.recipient, "domain": self.domain,
-            "nth": self.nth, "times": self.times, "matched": self.matched, "fired": self.fired,
+            "nth": self.nth, "times": self.times,
         }  # fmt: skip
         if self.effect == "notificationFailure":
             data["innerCode"] = self.inner_code
@@ -127,11 +128,17 @@ class FaultRule:
                 status=self.status,
                 retryAfter=self.retry_after,
                 throttleEarlyRetries=self.throttle_early_retries,
-                violations=self.violations,
             )
         else:
             data.update(latencyMs=self.latency_ms, jitterMs=self.jitter_ms)
         return {k: v for k, v in data.items() if v is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The definition plus what happened so far (matched, fired, early-retry violations)."""
+        data = {**self.definition(), "matched": self.matched, "fired": self.fired}
+        if self.effect == "throttle":
+            data["violations"] = self.violations
+        return data
 
 
 def parse_rule(data: object, rule_id: str, seed: int = 0) -> FaultRule:

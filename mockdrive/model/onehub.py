@@ -259,6 +259,19 @@ def delete_rolemap(state: State, caller: User, number: int) -> None:
         state.store.drives[item.drive_id].shared_item_ids.discard(item.id)
 
 
+def accept_invitations_of(state: State, email: str) -> int:
+    """Accept every pending invitation of ``email``; returns how many there were."""
+    user = state.directory.by_email(email)
+    accepted = 0
+    for drive in state.store.drives.values():
+        for item_id in drive.shared_item_ids:
+            for permission in state.store.items[item_id].permissions:
+                if permission.pending and user is not None and permission.grantee_id == user.id:
+                    permission.pending = False
+                    accepted += 1
+    return accepted
+
+
 def accept_invitation(state: State, number: int) -> Permission:
     """The test hook for the out-of-band e-mail link: a pending rolemap becomes active."""
     permission, _ = find_rolemap(state, number)

@@ -57,6 +57,10 @@ class SharingPolicy:
             data["allowedDomains"] = list(self.allowed_domains)
         return data
 
+    @property
+    def is_default(self) -> bool:
+        return self == SharingPolicy()
+
     def check_count(self, count: int) -> None:
         if count > self.max_recipients:
             raise InvalidRequest(
