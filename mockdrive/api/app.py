@@ -18,7 +18,7 @@ from ..backend import Backend
 from ..model.errors import Unauthenticated
 from ..model.identity import User
 from ..model.journal import JournalEntry
-from . import admin, admin_faults, graph, onehub
+from . import admin, admin_faults, dashboard, graph, onehub
 from .context import Call
 from .errors import (
     ApiError,
@@ -55,6 +55,7 @@ def build_app(backend: Backend) -> web.Application:
     app[BACKEND] = backend
     admin.add_routes(app, backend)
     admin_faults.add_routes(app, backend)
+    dashboard.add_routes(app, backend)
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path

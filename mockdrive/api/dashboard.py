@@ -1,0 +1,361 @@
+"""The dashboard: a web page at ``/_mockdrive/ui`` (and ``/`` for browsers), and its JSON.
+
+The page is static (``mockdrive/static/dashboard.*``, no build step, no CDN) and polls these
+admin routes, which only read the state:
+
+- ``GET /_mockdrive/dashboard/overview``: state id (changes on reset), drives, users, groups;
+- ``GET /_mockdrive/dashboard/tree?item=ID&limit=N&as=USER``: one folder and its children, each
+  with its effective permissions (and, with ``as``, that user's roles and why). Lazy: one folder
+  per call, so a 100k-item drive costs what its open folders cost;
+- ``GET /_mockdrive/dashboard/access?user=USER``: what a user can see and do: every item where a
+  permission applies to them, their roles there, and where inheritance stops below it;
+- ``GET /_mockdrive/dashboard/journal?after=ID``: journal entries newer than ``ID``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from ..backend import Backend
+from ..explain import access, describe_path, drive_label
+from ..model.errors import InvalidRequest, NotFound
+from ..model.identity import User
+from ..model.permissions import (
+    ROLE_RANK,
+    EffectivePermission,
+    Permission,
+    effective_permissions,
+    highest_role,
+)
+from ..model.state import State
+from ..model.tree import Drive, Item
+from .errors import ApiError
+from .jsonio import json_response
+
+DEFAULT_CHILDREN = 200
+MAX_CHILDREN = 5000
+ABILITIES = {
+    "read": ["view", "download", "see own permissions"],
+    "write": ["edit", "upload", "rename", "delete", "invite others", "change shares"],
+    "owner": ["manage every permission"],
+}
+STATIC_TYPES = {
+    "dashboard.js": "text/javascript",
+    "dashboard.css": "text/css",
+}
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+_STATE_SERIALS: weakref.WeakKeyDictionary[State, str] = weakref.WeakKeyDictionary()
+_NEXT_SERIAL = itertools.count(1)
+
+
+def state_id(state: State) -> str:
+    """A label that differs for every State this process made (the page sees resets by it)."""
+    found = _STATE_SERIALS.get(state)
+    if found is None:
+        found = _STATE_SERIALS[state] = str(next(_NEXT_SERIAL))
+    return found
+
+
+def static_text(name: str) -> str:
+    """A file shipped in ``mockdrive/static``."""
+    return resources.files("mockdrive").joinpath("static", name).read_text("utf-8")
+
+
+# -- rendering ------------------------------------------------------------------------------------
+def abilities(roles: list[str] | set[str]) -> list[str]:
+    """What the roles let someone do, cumulative (owner includes write includes read)."""
+    top = highest_role(roles)
+    if top is None:
+        return []
+    return [
+        a for role, rank in ROLE_RANK.items() if rank <= ROLE_RANK[top] for a in ABILITIES[role]
+    ]
+
+
+def render_principal(state: State, permission: Permission) -> dict[str, Any]:
+    """Who a permission is for: a user, a group, or an address invited from outside."""
+    grantee_id = permission.grantee_id
+    group = state.directory.groups.get(grantee_id or "")
+    if group is not None:
+        return {"kind": "group", "id": group.id, "name": group.display_name}
+    user = state.directory.users.get(grantee_id or "")
+    if user is not None:
+        return {"kind": "user", "id": user.id, "name": user.display_name, "email": user.email}
+    email = permission.invitation_email or grantee_id or "?"
+    return {"kind": "invitation", "name": email, "email": email}
+
+
+def render_permission(state: State, entry: EffectivePermission) -> dict[str, Any]:
+    permission = entry.permission
+    data: dict[str, Any] = {
+        "id": permission.id,
+        "roles": list(permission.roles),
+        "role": highest_role(permission.roles),
+        "grantee": render_principal(state, permission),
+        "inherited": entry.inherited,
+    }
+    if permission.native_role:
+        data["nativeRole"] = permission.native_role
+    if permission.pending:
+        data["pending"] = True
+    if permission.grantee_id is None:
+        data["pending"] = True  # an invitation to an outside address nobody has redeemed
+    if permission.expiration:
+        data["expiration"] = permission.expiration
+    if permission.invited_by:
+        inviter = state.directory.users.get(permission.invited_by)
+        data["invitedBy"] = inviter.email if inviter else permission.invited_by
+    if entry.holder is not None:
+        data["inheritedFrom"] = {
+            "id": entry.holder.id,
+            "path": state.store.path_of(entry.holder),
+            "name": entry.holder.name if entry.holder.parent_id else "(drive root)",
+        }
+    return data
+
+
+def render_access(state: State, user: User, item: Item) -> dict[str, Any]:
+    """One user's roles on one item, with the grants behind them (from the access oracle)."""
+    result = access(state, user, item)
+    data: dict[str, Any] = {
+        "roles": result.roles,
+        "highest": result.highest,
+        "abilities": abilities(result.roles),
+        "grants": [str(g) for g in result.grants],
+    }
+    if result.stops_at is not None:
+        data["stopsAt"] = result.stops_at
+    return data
+
+
+def render_item(
+    state: State, item: Item, as_user: User | None = None, *, permissions: bool = True
+) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "id": item.id,
+        "driveId": item.drive_id,
+        "name": item.name if item.parent_id else "(drive root)",
+        "path": state.store.path_of(item),
+        "folder": item.is_folder,
+        "size": item.size,
+        "inherits": item.inherits,
+    }
+    if item.is_folder:
+        node["childCount"] = len(item.children or {})
+    else:
+        node["mimeType"] = item.mime_type
+    if permissions:
+        node["permissions"] = [
+            render_permission(state, e) for e in effective_permissions(state.store, item)
+        ]
+    if as_user is not None:
+        node["access"] = render_access(state, as_user, item)
+    return node
+
+
+def is_onehub_workspace(state: State, drive: Drive) -> bool:
+    """A drive someone shared through Onehub (a permission there carries an Onehub role)."""
+    for item_id in drive.shared_item_ids:
+        item = state.store.items.get(item_id)
+        if item is not None and any(p.native_role for p in item.permissions):
+            return True
+    return False
+
+
+def render_drive(state: State, drive: Drive) -> dict[str, Any]:
+    owner = state.directory.users.get(drive.owner_id)
+    return {
+        "id": drive.id,
+        "name": drive.name,
+        "label": drive_label(state, drive),
+        "driveType": drive.drive_type,
+        "owner": owner.email if owner else drive.owner_id,
+        "rootId": drive.root_id,
+        "onehubWorkspace": is_onehub_workspace(state, drive),
+    }
+
+
+def render_user(state: State, user: User) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": user.id,
+        "displayName": user.display_name,
+        "email": user.email,
+        "groups": sorted(
+            state.directory.groups[g].display_name
+            for g in user.group_ids
+            if g in state.directory.groups
+        ),
+    }
+    if user.token:
+        data["token"] = user.token
+    if user.alias:
+        data["alias"] = user.alias
+    return data
+
+
+def overview(state: State) -> dict[str, Any]:
+    return {
+        "stateId": state_id(state),
+        "drives": [render_drive(state, d) for d in state.store.drives.values()],
+        "users": [render_user(state, u) for u in state.directory.users.values()],
+        "groups": [
+            {"id": g.id, "displayName": g.display_name, "members": len(g.member_ids)}
+            for g in state.directory.groups.values()
+        ],
+        "itemCount": len(state.store.items),
+        "outboxCount": len(state.outbox.messages),
+        "faultCount": len(state.faults.rules),
+    }
+
+
+def children_of(state: State, folder: Item) -> list[Item]:
+    """Folders first, then files, each by name (case-insensitive)."""
+    return sorted(
+        state.store.iter_children(folder), key=lambda c: (not c.is_folder, c.name.lower())
+    )
+
+
+def user_access(state: State, user: User) -> dict[str, Any]:
+    """Every item where a permission applies to ``user``, with roles and exceptions below it.
+
+    Permissions live only on shared items, so this walks those, not the whole drive; finding
+    where inheritance stops below an entry walks the items once (a flag check per item).
+    """
+    entries = []
+    for drive in state.store.drives.values():
+        for item_id in sorted(drive.shared_item_ids):
+            item = state.store.items.get(item_id)
+            if item is None or not any(p.holds(user) for p in item.permissions):
+                continue
+            entries.append((drive, item))
+    entry_ids = {item.id for _, item in entries}
+    stops: dict[str, list[str]] = {i: [] for i in entry_ids}
+    if entry_ids:
+        for candidate in state.store.items.values():
+            if candidate.inherits or candidate.id in entry_ids:
+                continue
+            for ancestor in state.store.ancestors(candidate):
+                if ancestor.id in entry_ids:
+                    stops[ancestor.id].append(state.store.path_of(candidate))
+                    break
+    rows = []
+    for drive, item in entries:
+        node = render_item(state, item, user, permissions=False)
+        node["drive"] = render_drive(state, drive)
+        node["exceptions"] = sorted(stops[item.id])
+        rows.append(node)
+    rows.sort(key=lambda r: (r["drive"]["name"].lower(), r["path"].lower()))
+    pending = [
+        {"path": describe_path(state, state.store.items[p.item_id]), "roles": list(p.roles)}
+        for drive in state.store.drives.values()
+        for item_id in drive.shared_item_ids
+        for p in state.store.items[item_id].permissions
+        if p.pending and p.grantee_id == user.id
+    ]
+    return {"user": render_user(state, user), "entries": rows, "pendingInvitations": pending}
+
+
+# -- request parsing ------------------------------------------------------------------------------
+def find_user(state: State, key: str | None) -> User | None:
+    if not key:
+        return None
+    user = state.directory.by_id(key) or state.directory.by_email(key)
+    if user is None:
+        raise NotFound(f"no user {key!r}")
+    return user
+
+
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an integer") from None
+    return max(low, min(high, value))
+
+
+def add_routes(app: web.Application, backend: Backend) -> None:
+    """Serve the page at ``/`` and ``/_mockdrive/ui``, its files, and its JSON routes."""
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(
+            text=static_text("dashboard.html"), content_type="text/html", headers=PAGE_HEADERS
+        )
+
+    async def home(request: web.Request) -> web.Response:
+        """The page for browsers; API clients asking for ``/`` still get the 404 envelope."""
+        if "text/html" not in request.headers.get("Accept", ""):
+            raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
+        return await page(request)
+
+    async def static_file(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        kind = STATIC_TYPES.get(name)
+        if kind is None:
+            raise NotFound(f"no dashboard file {name!r}")
+        return web.Response(text=static_text(name), content_type=kind, headers=PAGE_HEADERS)
+
+    async def get_overview(request: web.Request) -> web.Response:
+        return json_response(overview(backend.state))
+
+    async def get_tree(request: web.Request) -> web.Response:
+        """A folder (default: the first drive's root) and its first ``limit`` children."""
+        state = backend.state
+        as_user = find_user(state, request.query.get("as"))
+        item_id = request.query.get("item")
+        if item_id:
+            item = state.store.item(item_id)
+        elif state.store.drives:
+            item = state.store.root(next(iter(state.store.drives.values())))
+        else:
+            raise NotFound("the state has no drive")
+        limit = int_param(request, "limit", DEFAULT_CHILDREN, 1, MAX_CHILDREN)
+        children = children_of(state, item)
+        return json_response(
+            {
+                "stateId": state_id(state),
+                "item": render_item(state, item, as_user),
+                "children": [render_item(state, c, as_user) for c in children[:limit]],
+                "total": len(children),
+                "limit": limit,
+            }
+        )
+
+    async def get_access(request: web.Request) -> web.Response:
+        state = backend.state
+        user = find_user(state, request.query.get("user"))
+        if user is None:
+            raise InvalidRequest("user is required (an e-mail or id)")
+        return json_response(user_access(state, user))
+
+    async def get_journal(request: web.Request) -> web.Response:
+        state = backend.state
+        after = int_param(request, "after", 0, 0, 2**62)
+        entries = [e.to_dict() for e in state.journal.entries if e.id > after]
+        last = state.journal.entries[-1].id if state.journal.entries else after
+        return json_response({"stateId": state_id(state), "value": entries, "lastId": last})
+
+    app.router.add_get("/", home)
+    app.router.add_get("/_mockdrive/ui", page)
+    app.router.add_get("/_mockdrive/ui/", page)
+    app.router.add_get("/_mockdrive/ui/{name}", static_file)
+    app.router.add_get("/_mockdrive/dashboard/overview", get_overview)
+    app.router.add_get("/_mockdrive/dashboard/tree", get_tree)
+    app.router.add_get("/_mockdrive/dashboard/access", get_access)
+    app.router.add_get("/_mockdrive/dashboard/journal", get_journal)

@@ -1,0 +1,1 @@
+"""The dashboard page: HTML, JavaScript and CSS served by mockdrive.api.dashboard."""

@@ -1,0 +1,356 @@
+"""The dashboard: its JSON routes over HTTP, and the page itself in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from mockdrive.pytest_plugin import MockDriveFixture
+
+ROOT = Path(__file__).parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
+SCREENSHOT_ENV = "MOCKDRIVE_SCREENSHOT"  # set to a path to save the README screenshot there
+
+
+def admin(mock_drive: MockDriveFixture, path: str, **params: Any) -> requests.Response:
+    return requests.get(f"{mock_drive.url}/_mockdrive/dashboard/{path}", params=params)
+
+
+def tree(mock_drive: MockDriveFixture, **params: Any) -> dict[str, Any]:
+    response = admin(mock_drive, "tree", **params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def child(listing: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in listing["children"] if c["name"] == name)
+
+
+def invite(mock_drive: MockDriveFixture, path: str, email: str, role: str = "read"):
+    return requests.post(
+        f"{mock_drive.graph_url}/me/drive/root:{path}:/invite",
+        headers=mock_drive.headers(),
+        json={"recipients": [{"email": email}], "roles": [role], "sendInvitation": True},
+    )
+
+
+@pytest.fixture
+def shared_folder(mock_drive: MockDriveFixture) -> MockDriveFixture:
+    """Bob writes on /Folder (so on /Folder/Plan.docx); /Folder/Private stops inheriting."""
+    bob = mock_drive.add_user("Bob Builder", "bob@contoso.example")
+    mock_drive.add_user("Carol Jones", "carol@contoso.example")
+    mock_drive.add_file("/Folder/Plan.docx", "draft")
+    mock_drive.add_file("/Folder/Private/Secret.txt", "s")
+    mock_drive.add_file("/Notes.txt", "n")
+    mock_drive.grant("/Folder", bob, ["write"])
+    mock_drive.stop_inheriting("/Folder/Private")
+    return mock_drive
+
+
+# -- the page and its files ---------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/", "/_mockdrive/ui", "/_mockdrive/ui/"])
+def test_page_is_served_at_root_and_ui(mock_drive, path):
+    response = requests.get(mock_drive.url + path, headers={"Accept": "text/html,*/*;q=0.8"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "/_mockdrive/ui/dashboard.js" in response.text
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("dashboard.js", "javascript"), ("dashboard.css", "css")]
+)
+def test_page_files_are_served(mock_drive, name, kind):
+    response = requests.get(f"{mock_drive.url}/_mockdrive/ui/{name}")
+    assert response.status_code == 200 and kind in response.headers["Content-Type"]
+
+
+def test_page_loads_nothing_from_elsewhere_and_never_writes_html():
+    static = ROOT / "mockdrive" / "static"
+    for name in ("dashboard.html", "dashboard.js", "dashboard.css"):
+        text = (static / name).read_text()
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text), name
+        assert "@import" not in text
+    script = (static / "dashboard.js").read_text()
+    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", script)
+
+
+def test_root_without_accept_html_is_still_the_graph_404(mock_drive):
+    response = requests.get(mock_drive.url + "/", headers={"Accept": "application/json"})
+    assert response.status_code == 404 and response.json()["error"]["code"] == "itemNotFound"
+
+
+def test_unknown_page_file_and_other_methods_answer_404(mock_drive):
+    assert requests.get(f"{mock_drive.url}/_mockdrive/ui/../state").status_code in (200, 404)
+    missing = requests.get(f"{mock_drive.url}/_mockdrive/ui/nope.js")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "itemNotFound"
+    assert requests.post(mock_drive.url + "/").status_code == 404
+
+
+# -- JSON: tree, access, journal ----------------------------------------------------------------
+def test_tree_of_root_shows_each_childs_own_permissions(shared_folder):
+    root = tree(shared_folder)
+    assert root["item"]["path"] == "/" and root["total"] == 2
+    assert [c["name"] for c in root["children"]] == ["Folder", "Notes.txt"]  # folders first
+    folder = child(root, "Folder")
+    assert folder["folder"] and folder["childCount"] == 2
+    bob = next(
+        p for p in folder["permissions"] if p["grantee"].get("email") == "bob@contoso.example"
+    )
+    assert bob["roles"] == ["write"] and bob["inherited"] is False
+    owner = next(p for p in folder["permissions"] if p["role"] == "owner")
+    assert owner["inheritedFrom"]["path"] == "/"
+
+
+def test_tree_of_folder_shows_where_permissions_are_inherited_from(shared_folder):
+    folder_id = shared_folder.item("/Folder").id
+    listing = tree(shared_folder, item=folder_id)
+    plan = child(listing, "Plan.docx")
+    inherited = [p for p in plan["permissions"] if p["grantee"]["name"] == "Bob Builder"]
+    assert inherited and inherited[0]["inheritedFrom"] == {
+        "id": folder_id,
+        "path": "/Folder",
+        "name": "Folder",
+    }
+    private = child(listing, "Private")
+    assert private["inherits"] is False
+    assert all(p["grantee"]["name"] != "Bob Builder" for p in private["permissions"])
+
+
+def test_tree_as_a_user_gives_their_roles_and_why(shared_folder):
+    folder_id = shared_folder.item("/Folder").id
+    listing = tree(shared_folder, item=folder_id, **{"as": "bob@contoso.example"})
+    plan = child(listing, "Plan.docx")["access"]
+    assert plan["highest"] == "write" and "invite others" in plan["abilities"]
+    assert "inherited from /Folder" in plan["grants"][0]
+    private = child(listing, "Private")["access"]
+    assert private["roles"] == [] and private["stopsAt"] == "/Folder/Private"
+
+
+def test_tree_is_one_folder_at_a_time_and_paged(mock_drive):
+    for n in range(30):
+        mock_drive.add_file(f"/Big/f{n:02}.txt", "x")
+    big = mock_drive.item("/Big").id
+    listing = tree(mock_drive, item=big, limit=10)
+    assert listing["total"] == 30 and listing["limit"] == 10
+    assert [c["name"] for c in listing["children"]] == [f"f{n:02}.txt" for n in range(10)]
+
+
+def test_access_lists_where_a_user_holds_roles_and_where_inheritance_stops(shared_folder):
+    response = admin(shared_folder, "access", user="bob@contoso.example")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["user"]["email"] == "bob@contoso.example"
+    [entry] = data["entries"]
+    assert entry["path"] == "/Folder" and entry["access"]["roles"] == ["write"]
+    assert entry["exceptions"] == ["/Folder/Private"]
+    owner = admin(shared_folder, "access", user=shared_folder.owner.email).json()
+    assert [e["path"] for e in owner["entries"]] == ["/"]
+    assert owner["entries"][0]["access"]["highest"] == "owner"
+
+
+def test_overview_names_drives_users_and_a_state_that_changes_on_reset(shared_folder):
+    first = admin(shared_folder, "overview").json()
+    assert [d["driveType"] for d in first["drives"]] == ["business"]
+    assert {u["email"] for u in first["users"]} >= {"bob@contoso.example", "carol@contoso.example"}
+    assert first["itemCount"] == 6
+    assert requests.post(f"{shared_folder.url}/_mockdrive/reset").status_code == 204
+    assert admin(shared_folder, "overview").json()["stateId"] != first["stateId"]
+
+
+def test_journal_since_an_id_and_fired_faults(shared_folder):
+    shared_folder.faults.add(effect="error", status=503, path="children$")
+    requests.get(
+        f"{shared_folder.graph_url}/me/drive/root/children", headers=shared_folder.headers()
+    )
+    requests.get(f"{shared_folder.graph_url}/me/drive", headers=shared_folder.headers())
+    journal = admin(shared_folder, "journal").json()
+    assert [e["status"] for e in journal["value"]] == [503, 200]
+    assert journal["value"][0]["faults"][0]["effect"] == "error"
+    later = admin(shared_folder, "journal", after=journal["lastId"]).json()
+    assert later["value"] == [] and later["lastId"] == journal["lastId"]
+
+
+def test_onehub_roles_show_on_workspace_permissions(mock_drive):
+    hub = requests.Session()
+    hub.headers.update(mock_drive.headers())
+    created = hub.post(mock_drive.url + "/workspaces", json={"workspace": {"name": "Portal"}})
+    number = created.json()["workspace"]["id"]
+    invited = hub.post(
+        f"{mock_drive.url}/workspaces/{number}/invitations",
+        json={"invitation": {"emails": "pat@partner.example", "role_name": "Collaborator"}},
+    )
+    assert invited.status_code == 201, invited.text
+    drive = next(d for d in admin(mock_drive, "overview").json()["drives"] if d["name"] == "Portal")
+    assert drive["onehubWorkspace"] is True
+    root = tree(mock_drive, item=drive["rootId"])["item"]
+    pat = next(p for p in root["permissions"] if p["grantee"].get("email") == "pat@partner.example")
+    assert pat["nativeRole"] == "Collaborator" and pat["roles"] == ["write"] and pat["pending"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("tree", {"item": "nope"}, 404),
+        ("tree", {"item": "<script>"}, 404),
+        ("tree", {"limit": "ten"}, 400),
+        ("tree", {"as": "nobody@x.example"}, 404),
+        ("access", {}, 400),
+        ("access", {"user": "nobody@x.example"}, 404),
+        ("journal", {"after": "x"}, 400),
+    ],
+)
+def test_bad_queries_get_an_error_envelope_not_a_500(mock_drive, path, params, status):
+    response = admin(mock_drive, path, **params)
+    assert response.status_code == status
+    assert response.json()["error"]["message"]
+
+
+# -- in a real browser --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (never ``playwright install``)."""
+    if not Path(CHROMIUM).exists() and not IN_CI:
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); required when CI=true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.set_default_timeout(10_000)
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+def node(page: Any, path: str) -> Any:
+    return page.locator(f'li.node[data-path="{path}"]').first
+
+
+def test_browser_shows_inherited_permissions_and_an_invite_without_reloading(shared_folder, page):
+    from playwright.sync_api import expect
+
+    tricky = shared_folder.add_user("<img src=x onerror=window.pwned=1>Eve", "eve@contoso.example")
+    shared_folder.grant("/Folder", tricky, ["read"])
+    page.goto(shared_folder.url + "/")
+    folder = node(page, "/Folder")
+    expect(folder.locator(":scope > .row .perm", has_text="Bob Builder · write")).to_be_visible()
+    folder.locator(":scope > .row .toggle").click()
+    plan = node(page, "/Folder/Plan.docx").locator(".perm", has_text="Bob Builder")
+    expect(plan).to_contain_text("inherited from /Folder")
+    expect(node(page, "/Folder/Plan.docx")).to_contain_text("<img src=x onerror=window.pwned=1>Eve")
+    page.evaluate("window.notReloaded = true")
+
+    response = invite(shared_folder, "/Folder", "carol@contoso.example")
+    assert response.status_code == 200, response.text
+
+    carol = node(page, "/Folder/Plan.docx").locator(".perm", has_text="Carol Jones · read")
+    expect(carol).to_contain_text("inherited from /Folder")
+    expect(page.locator("#outbox tbody tr", has_text="carol@contoso.example")).to_have_count(1)
+    expect(page.locator("#journal tbody tr", has_text="/invite")).to_contain_text("200")
+    assert page.evaluate("window.notReloaded") is True
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#tree img").count() == 0
+
+
+def test_browser_user_view_faults_and_reset(shared_folder, page):
+    from playwright.sync_api import expect
+
+    page.goto(shared_folder.url + "/_mockdrive/ui")
+    page.select_option("#as-user", "bob@contoso.example")
+    entry = page.locator("#user-access li", has_text="/Folder")
+    expect(entry).to_contain_text("write")
+    expect(entry).to_contain_text("except below: /Folder/Private")
+    expect(node(page, "/Folder").locator(":scope > .row .as")).to_have_text("bob: write")
+
+    page.locator("#fault-add summary").click()
+    page.select_option("#fault-form select[name=effect]", "error")
+    page.fill("#fault-form input[name=status]", "503")
+    page.fill("#fault-form input[name=path]", "children$")
+    page.click("#fault-form button[type=submit]")
+    expect(page.locator("#faults li")).to_have_count(1)
+    assert [rule["status"] for rule in shared_folder.faults] == [503]
+
+    url = f"{shared_folder.graph_url}/me/drive/root/children"
+    assert requests.get(url, headers=shared_folder.headers()).status_code == 503
+    failed = page.locator("#journal tbody tr.status-5")
+    expect(failed).to_contain_text("rule-1 error")
+    page.select_option("#journal-status", "2")
+    expect(page.locator("#journal tbody tr.status-5")).to_have_count(0)
+
+    page.locator("#faults li button", has_text="Remove").click()
+    expect(page.locator("#faults li")).to_have_count(0)
+    assert list(shared_folder.faults) == []
+
+    invite(shared_folder, "/Notes.txt", "carol@contoso.example")
+    expect(page.locator("#outbox tbody tr")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#reset")
+    expect(page.locator("#outbox tbody tr")).to_have_count(0)
+    expect(node(page, "/Folder")).to_have_count(0)
+
+
+def test_browser_renders_a_team_with_a_onehub_workspace(mock_drive, page, tmp_path):
+    """The README screenshot: ``MOCKDRIVE_SCREENSHOT=docs/dashboard.png pytest -k team``."""
+    from playwright.sync_api import expect
+
+    mock_drive.load(ROOT / "fixtures" / "team.yaml")
+    ada = {"Authorization": "Bearer ada-token"}
+    hub = mock_drive.url
+    number = requests.post(
+        hub + "/workspaces", headers=ada, json={"workspace": {"name": "Client Portal"}}
+    ).json()["workspace"]["id"]
+    requests.post(
+        f"{hub}/workspaces/{number}/invitations",
+        headers=ada,
+        json={"invitation": {"emails": "pat@partner.example", "role_name": "Collaborator"}},
+    )
+    requests.post(
+        f"{mock_drive.graph_url}/me/drive/root:/Finance:/invite",
+        headers=ada,
+        json={"recipients": [{"email": "dan@contoso.example"}], "roles": ["read"]},
+    )
+    mock_drive.faults.add(effect="throttle", retryAfter=2, path="/children$")
+    requests.get(f"{mock_drive.graph_url}/me/drive/root/children", headers=ada)
+    requests.get(f"{mock_drive.graph_url}/me/drive/root/children", headers=ada)
+    requests.get(f"{mock_drive.graph_url}/me/drive/root:/Nope.txt", headers=ada)
+
+    page.goto(mock_drive.url + "/")
+    expect(page.locator(".badge.onehub", has_text="Onehub workspace")).to_be_visible()
+    node(page, "/Finance").locator(":scope > .row .toggle").first.click()
+    expect(node(page, "/Finance/Payroll")).to_contain_text("stops inheriting")
+    page.select_option("#as-user", "bob@contoso.example")
+    expect(page.locator("#user-access li").first).to_contain_text("Finance")
+    node(page, "/Finance/Q3.xlsx").locator(":scope > .row").click()
+    expect(page.locator("#details")).to_contain_text("inherited from /Finance")
+    workspace_root = page.locator(".drive-row", has_text="Client Portal")
+    expect(workspace_root).to_contain_text("Collaborator")
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    target = os.environ.get(SCREENSHOT_ENV)
+    if target:
+        shutil.copyfile(shot, ROOT / target)
