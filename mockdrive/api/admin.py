@@ -8,6 +8,7 @@ from ..backend import Backend
 from ..scenario import ScenarioError, dump_yaml, export_scenario, load_scenario_text
 from .errors import ApiError
 from .jsonio import json_response
+from .openapi import openapi_document
 
 MAX_SCENARIO_BODY = 64 * 1024 * 1024
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -65,7 +66,12 @@ def add_routes(app: web.Application, backend: Backend) -> None:
         backend.state.outbox.clear()
         return web.Response(status=204)
 
+    async def openapi(request: web.Request) -> web.Response:
+        server_url = f"{request.scheme}://{request.host}"
+        return json_response(openapi_document(backend.state, server_url))
+
     app.router.add_get("/_mockdrive/health", health)
+    app.router.add_get("/_mockdrive/openapi.json", openapi)
     app.router.add_post("/_mockdrive/reset", reset)
     app.router.add_get("/_mockdrive/state", export_state)
     app.router.add_put("/_mockdrive/state", import_state)

@@ -36,6 +36,22 @@ MAX_PAGE_SIZE = 1000
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # Graph's limit for a simple upload
 DEPRECATED_GRANTED_TO = "GrantedTo has been deprecated. Refer to GrantedToV2"
 CONFLICT_KEYS = ("@microsoft.graph.conflictBehavior", "@name.conflictBehavior")
+# Every operation on an addressed item: (action after the item, method). ``handle`` serves
+# exactly these; the OpenAPI document lists them for every addressing form.
+ITEM_OPERATIONS = (
+    ("", "GET"),
+    ("", "DELETE"),
+    ("children", "GET"),
+    ("children", "POST"),
+    ("content", "GET"),
+    ("content", "PUT"),
+    ("invite", "POST"),
+    ("action.invite", "POST"),
+    ("permissions", "GET"),
+    ("permissions/{permissionId}", "GET"),
+    ("permissions/{permissionId}", "PATCH"),
+    ("permissions/{permissionId}", "DELETE"),
+)
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -244,8 +260,8 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             check_if_match(request, item)
             sharing.delete_permission(state, caller, item, permission_id)
             return web.Response(status=204)
-    known = {(), ("children",), ("content",), ("invite",), ("action.invite",), ("permissions",)}
-    if action in known or (len(action) == 2 and action[0] == "permissions"):
+    shape = "/".join(action[:1] + (("{permissionId}",) if len(action) == 2 else ()))
+    if len(action) <= 2 and any(shape == known for known, _ in ITEM_OPERATIONS):
         raise _method_not_allowed(method)
     raise InvalidRequest(f"unsupported segment {'/'.join(action)!r}")
 

@@ -275,7 +275,10 @@ def add_routes(
         onehub.require_onehub_role(call.state, call.caller, folder, "Creator")
         if not request.content_type.startswith("multipart/"):
             raise InvalidRequest("upload a file as multipart/form-data in the field 'file'")
-        form = await request.post()
+        try:
+            form = await request.post()
+        except ValueError as error:  # e.g. a multipart Content-Type without a boundary
+            raise InvalidRequest(f"the multipart body cannot be read: {error}") from None
         upload = form.get("file")
         if not isinstance(upload, web.FileField):
             raise InvalidRequest("the multipart field 'file' is missing")

@@ -1,0 +1,490 @@
+"""The OpenAPI 3 document of every route: Graph (and OneDrive's action.invite), Onehub, admin.
+
+Served at ``/_mockdrive/openapi.json``. Graph routes are listed for each documented drive and
+item addressing form; examples carry ids from the live state so generated requests reach real
+items. A test keeps this document and the routes in step in both directions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model.state import State
+from .graph import ITEM_OPERATIONS
+
+JSON = "application/json"
+OBJECT: dict[str, Any] = {"type": "object"}
+STRING = {"type": "string"}
+
+# Item addressing forms documented for every item operation (spec sections 1.1 and 1.2).
+ITEM_BASES = (
+    "/drives/{driveId}/items/{itemId}",
+    "/drives/{driveId}/root",
+    "/drives/{driveId}/root:/{itemPath}:",
+    "/me/drive/items/{itemId}",
+    "/me/drive/root",
+    "/me/drive/root:/{itemPath}:",
+    "/drive/items/{itemId}",
+    "/drive/root",
+    "/users/{userId}/drive/items/{itemId}",
+    "/groups/{groupId}/drive/items/{itemId}",
+    "/sites/{siteId}/drive/items/{itemId}",
+)
+DRIVE_PATHS = (
+    "/me/drive",
+    "/drive",
+    "/me/drives/{driveId}",
+    "/drives/{driveId}",
+    "/users/{userId}/drive",
+    "/groups/{groupId}/drive",
+    "/sites/{siteId}/drive",
+)
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {JSON: {"schema": schema}}}
+
+
+def responses(ok: dict[str, Any], error: str) -> dict[str, Any]:
+    """Success responses plus every 4xx in the dialect's error envelope."""
+    return {**ok, "4XX": {"description": "refused", "content": {JSON: {"schema": ref(error)}}}}
+
+
+def returns(schema: dict[str, Any], status: str = "200") -> dict[str, Any]:
+    return {status: {"description": "OK", "content": {JSON: {"schema": schema}}}}
+
+
+NO_CONTENT = {"204": {"description": "No Content"}}
+NOT_MODIFIED = {"304": {"description": "Not Modified (If-None-Match)"}}
+
+
+def parameters_of(path: str, state: State | None) -> list[dict[str, Any]]:
+    examples = _examples(state)
+    params = []
+    for name in (
+        "driveId",
+        "itemId",
+        "itemPath",
+        "userId",
+        "groupId",
+        "siteId",
+        "permissionId",
+        "id",
+        "folderId",
+        "kind",
+        "ruleId",
+        "name",
+    ):
+        if "{" + name + "}" in path:
+            schema: dict[str, Any] = {"type": "string", "minLength": 1}
+            if name in ("id", "folderId"):
+                schema = {"type": "integer", "minimum": 1}
+            if name == "kind":
+                schema = {"enum": ["workspaces", "folders", "files"]}
+            param: dict[str, Any] = {"name": name, "in": "path", "required": True, "schema": schema}
+            if name in examples:
+                param["example"] = examples[name]
+            params.append(param)
+    return params
+
+
+def _examples(state: State | None) -> dict[str, Any]:
+    if state is None or not state.store.drives:
+        return {}
+    drive = next(iter(state.store.drives.values()))
+    root = state.store.root(drive)
+    first_child = next(state.store.iter_children(root), None)
+    examples: dict[str, Any] = {"driveId": drive.id, "userId": drive.owner_id}
+    examples["itemId"] = first_child.id if first_child else root.id
+    if first_child is not None:
+        examples["itemPath"] = "/" + first_child.name
+    return examples
+
+
+# -- Graph ------------------------------------------------------------------------------------
+def graph_operation(action: str, method: str) -> dict[str, Any]:
+    """One item operation (``action`` as in ITEM_OPERATIONS) in Graph's terms."""
+    error = "OneDriveError" if action == "action.invite" else "GraphError"
+    op: dict[str, Any] = {"tags": ["graph"], "security": [{"bearer": []}]}
+    if action == "action.invite":
+        op["tags"] = ["onedrive"]
+    match action, method:
+        case "", "GET":
+            op["responses"] = responses({**returns(ref("DriveItem")), **NOT_MODIFIED}, error)
+        case "", "DELETE":
+            op["responses"] = responses(NO_CONTENT, error)
+        case "children", "GET":
+            op["parameters"] = [
+                {"name": "$top", "in": "query", "schema": {"type": "integer"}},
+                {"name": "$skiptoken", "in": "query", "schema": STRING},
+            ]
+            op["responses"] = responses(returns(ref("DriveItemCollection")), error)
+        case "children", "POST":
+            op["requestBody"] = json_body(ref("NewItem"))
+            op["responses"] = responses(returns(ref("DriveItem"), "201"), error)
+        case "content", "GET":
+            content = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+            op["responses"] = responses(
+                {"200": {"description": "bytes", "content": content}}, error
+            )
+        case "content", "PUT":
+            op["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+            op["responses"] = responses(
+                {**returns(ref("DriveItem")), **returns(ref("DriveItem"), "201")}, error
+            )
+        case "invite", "POST":
+            op["requestBody"] = json_body(ref("InviteRequest"))
+            ok = {
+                **returns(ref("PermissionCollection")),
+                **returns(ref("PermissionCollection"), "207"),
+            }
+            op["responses"] = responses(ok, error)
+        case "action.invite", "POST":
+            op["requestBody"] = json_body(ref("ActionInviteRequest"))
+            ok = {
+                **returns(ref("PermissionCollection")),
+                **returns(ref("PermissionCollection"), "207"),
+            }
+            op["responses"] = responses(ok, error)
+        case "permissions", "GET":
+            op["responses"] = responses(
+                {**returns(ref("PermissionCollection")), **NOT_MODIFIED}, error
+            )
+        case "permissions/{permissionId}", "GET":
+            op["responses"] = responses(returns(ref("Permission")), error)
+        case "permissions/{permissionId}", "PATCH":
+            op["requestBody"] = json_body(ref("PermissionPatch"))
+            op["responses"] = responses(returns(ref("Permission")), error)
+        case "permissions/{permissionId}", "DELETE":
+            op["responses"] = responses(NO_CONTENT, error)
+        case _:
+            raise ValueError(f"undocumented item operation {method} {action}")
+    return op
+
+
+def graph_paths(state: State | None) -> dict[str, dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = {}
+    for path in DRIVE_PATHS:
+        op = {
+            "tags": ["graph"],
+            "security": [{"bearer": []}],
+            "responses": responses(returns(ref("Drive")), "GraphError"),
+        }
+        paths["/v1.0" + path] = {"get": op}
+    for base in ITEM_BASES:
+        for action, method in ITEM_OPERATIONS:
+            path = "/v1.0" + base + ("/" + action if action else "")
+            paths.setdefault(path, {})[method.lower()] = graph_operation(action, method)
+    for path, item in paths.items():
+        params = parameters_of(path, state)
+        if params:
+            item["parameters"] = params
+    return paths
+
+
+# -- Onehub -----------------------------------------------------------------------------------
+def onehub_paths() -> dict[str, dict[str, Any]]:
+    def op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
+        operation: dict[str, Any] = {
+            "tags": ["onehub"],
+            "security": [{"bearer": []}],
+            "responses": responses(ok, "OnehubError"),
+        }
+        if body is not None:
+            operation["requestBody"] = json_body(body)
+        return operation
+
+    node = ref("OnehubNode")
+    page = ref("OnehubPage")
+    return {
+        "/workspaces": {
+            "get": op(returns(page)),
+            "post": op(returns(ref("OnehubWorkspace"), "201"), OBJECT),
+        },
+        "/workspaces/{id}": {"get": op(returns(ref("OnehubWorkspace")))},
+        "/workspaces/{id}/folders": {
+            "get": op(returns(OBJECT)),
+            "post": op(returns(node, "201"), OBJECT),
+        },
+        "/workspaces/{id}/folders/{folderId}/folders": {"post": op(returns(node, "201"), OBJECT)},
+        "/folders/{id}": {"get": op(returns(page))},
+        "/files/{id}": {"get": op(returns(node))},
+        "/folders/{id}/files": {
+            "post": {
+                **op(returns(node, "201")),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        }
+                    },
+                },
+            }
+        },
+        "/{kind}/{id}": {"put": op(returns(node), OBJECT), "delete": op(NO_CONTENT)},
+        "/{kind}/{id}/invitations": {
+            "post": op({**returns(ref("OnehubShare"), "201")}, ref("OnehubInvitation"))
+        },
+        "/{kind}/{id}/rolemaps": {"get": op(returns(page))},
+        "/rolemaps/{id}": {
+            "get": op(returns(ref("OnehubRolemap"))),
+            "put": op({"200": {"description": "updated, empty body"}}, OBJECT),
+            "delete": op(NO_CONTENT),
+        },
+    }
+
+
+# -- admin ------------------------------------------------------------------------------------
+def admin_paths() -> dict[str, dict[str, Any]]:
+    def op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
+        operation: dict[str, Any] = {"tags": ["admin"], "responses": responses(ok, "GraphError")}
+        if body is not None:
+            operation["requestBody"] = json_body(body)
+        return operation
+
+    value = returns({"type": "object", "properties": {"value": {"type": "array"}}})
+    page = {"200": {"description": "HTML", "content": {"text/html": {"schema": STRING}}}}
+    asset = {"200": {"description": "a page asset", "content": {"*/*": {"schema": STRING}}}}
+    return {
+        "/_mockdrive/health": {"get": op(returns(OBJECT))},
+        "/_mockdrive/openapi.json": {"get": op(returns(OBJECT))},
+        "/_mockdrive/reset": {"post": op(NO_CONTENT)},
+        "/_mockdrive/state": {"get": op(returns(OBJECT)), "put": op(returns(OBJECT), OBJECT)},
+        "/_mockdrive/outbox": {"get": op(value), "delete": op(NO_CONTENT)},
+        "/_mockdrive/faults": {
+            "get": op(value),
+            "post": op(returns(OBJECT, "201"), ref("FaultRule")),
+            "delete": op(NO_CONTENT),
+        },
+        "/_mockdrive/faults/{ruleId}": {"delete": op(NO_CONTENT)},
+        "/_mockdrive/journal": {"get": op(value), "delete": op(NO_CONTENT)},
+        "/_mockdrive/policy": {"get": op(returns(OBJECT)), "put": op(returns(OBJECT), OBJECT)},
+        "/_mockdrive/onehub/rolemaps/{id}/accept": {"post": op(returns(ref("OnehubRolemap")))},
+        "/": {"get": op(page)},
+        "/_mockdrive/ui": {"get": op(page)},
+        "/_mockdrive/ui/": {"get": op(page)},
+        "/_mockdrive/ui/{name}": {"get": op(asset)},
+        "/_mockdrive/dashboard/overview": {"get": op(returns(OBJECT))},
+        "/_mockdrive/dashboard/tree": {"get": op(returns(OBJECT))},
+        "/_mockdrive/dashboard/access": {"get": op(returns(OBJECT))},
+        "/_mockdrive/dashboard/journal": {"get": op(returns(OBJECT))},
+    }
+
+
+# -- schemas ----------------------------------------------------------------------------------
+def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+IDENTITY_SET = _object({"user": _object({"id": STRING, "displayName": STRING, "email": STRING})})
+ROLES = {"type": "array", "items": {"enum": ["read", "write", "owner"]}}
+
+SCHEMAS: dict[str, Any] = {
+    "GraphError": _object(
+        {
+            "error": _object(
+                {"code": STRING, "message": STRING, "innerError": OBJECT},
+                ("code", "message", "innerError"),
+            )
+        },
+        ("error",),
+    ),
+    "OneDriveError": _object(
+        {
+            "error": _object(
+                {
+                    "code": STRING,
+                    "message": STRING,
+                    "innererror": _object({"code": STRING}, ("code",)),
+                },
+                ("code", "message", "innererror"),
+            )
+        },
+        ("error",),
+    ),
+    "OnehubError": {
+        "anyOf": [
+            _object({"errors": _object({"base": {"type": "array", "items": STRING}})}, ("errors",)),
+            _object({"error": STRING}, ("error",)),
+            _object({"share": OBJECT}, ("share",)),
+            {"type": "object", "minProperties": 1},  # a resource envelope with its errors hash
+        ]
+    },
+    "Drive": _object(
+        {
+            "id": STRING,
+            "driveType": {"enum": ["personal", "business", "documentLibrary"]},
+            "name": STRING,
+            "owner": OBJECT,
+            "quota": OBJECT,
+        },
+        ("id", "driveType", "owner", "quota"),
+    ),
+    "DriveItem": _object(
+        {
+            "id": STRING,
+            "name": STRING,
+            "eTag": STRING,
+            "cTag": STRING,
+            "size": {"type": "integer"},
+            "createdDateTime": STRING,
+            "lastModifiedDateTime": STRING,
+            "webUrl": STRING,
+            "createdBy": IDENTITY_SET,
+            "parentReference": OBJECT,
+            "folder": _object({"childCount": {"type": "integer"}}),
+            "file": OBJECT,
+        },
+        ("id", "name", "eTag", "size", "parentReference"),
+    ),
+    "DriveItemCollection": _object(
+        {"value": {"type": "array", "items": ref("DriveItem")}, "@odata.nextLink": STRING},
+        ("value",),
+    ),
+    "NewItem": _object(
+        {
+            "name": STRING,
+            "folder": OBJECT,
+            "file": OBJECT,
+            "@microsoft.graph.conflictBehavior": {"enum": ["fail", "replace", "rename"]},
+        },
+        ("name",),
+    ),
+    "Permission": _object(
+        {
+            "id": STRING,
+            "roles": ROLES,
+            "grantedTo": IDENTITY_SET,
+            "grantedToV2": OBJECT,
+            "invitation": _object({"email": STRING, "signInRequired": {"type": "boolean"}}),
+            "inheritedFrom": _object({"driveId": STRING, "id": STRING, "path": STRING}),
+            "error": OBJECT,
+        },
+        ("id", "roles"),
+    ),
+    "PermissionCollection": _object(
+        {"value": {"type": "array", "items": ref("Permission")}}, ("value",)
+    ),
+    "DriveRecipient": _object({"email": STRING, "alias": STRING, "objectId": STRING}),
+    "InviteRequest": _object(
+        {
+            "recipients": {"type": "array", "items": ref("DriveRecipient")},
+            "roles": {"type": "array", "items": {"enum": ["read", "write"]}},
+            "message": {"type": "string", "maxLength": 2000},
+            "requireSignIn": {"type": "boolean"},
+            "sendInvitation": {"type": "boolean"},
+            "retainInheritedPermissions": {"type": "boolean"},
+            "expirationDateTime": {"type": "string", "format": "date-time"},
+            "password": STRING,
+        },
+        ("recipients", "roles"),
+    ),
+    "ActionInviteRequest": _object(
+        {
+            "recipients": {"type": "array", "items": {"anyOf": [STRING, ref("DriveRecipient")]}},
+            "roles": {"type": "array", "items": {"enum": ["read", "write"]}},
+            "message": {"type": "string", "maxLength": 2000},
+            "requireSignIn": {"type": "boolean"},
+            "requiresSignIn": {"type": "boolean"},
+            "suppressNotification": {"type": "boolean"},
+            "sendInvitation": {"type": "boolean"},
+            "type": {"enum": ["mail"]},
+        },
+        ("recipients", "roles"),
+    ),
+    "PermissionPatch": _object(
+        {
+            "roles": {"type": "array", "items": {"enum": ["read", "write"]}},
+            "expirationDateTime": STRING,
+        },
+        ("roles",),
+    ),
+    "FaultRule": _object(
+        {"effect": {"enum": ["notificationFailure", "error", "throttle", "latency"]}}, ("effect",)
+    ),
+    "OnehubNode": {
+        "anyOf": [_object({"folder": OBJECT}, ("folder",)), _object({"file": OBJECT}, ("file",))]
+    },
+    "OnehubWorkspace": _object(
+        {
+            "workspace": _object(
+                {"id": {"type": "integer"}, "name": STRING, "root_folder_id": {"type": "integer"}}
+            )
+        },
+        ("workspace",),
+    ),
+    "OnehubPage": _object(
+        {
+            "current_page": {"type": "integer"},
+            "total_entries": {"type": "integer"},
+            "total_pages": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "items": {"type": "array"},
+        },
+        ("current_page", "total_entries", "total_pages", "per_page", "items"),
+    ),
+    "OnehubInvitation": _object({"invitation": _object({"emails": STRING, "role_name": STRING})}),
+    "OnehubShare": _object(
+        {
+            "share": _object(
+                {
+                    "emails": STRING,
+                    "email_errors": {"type": "array"},
+                    "join_errors": {"type": "array"},
+                    "invited_emails": {"type": "array"},
+                    "errors": OBJECT,
+                }
+            )
+        },
+        ("share",),
+    ),
+    "OnehubRolemap": _object(
+        {"rolemap": _object({"id": {"type": "integer"}, "role_name": STRING, "state": STRING})},
+        ("rolemap",),
+    ),
+}
+
+
+def openapi_document(state: State | None = None, server_url: str | None = None) -> dict[str, Any]:
+    """The document; ``state`` supplies example ids, ``server_url`` the server to call."""
+    paths = {**graph_paths(state), **onehub_paths(), **admin_paths()}
+    for path, item in paths.items():
+        if "parameters" not in item:
+            params = parameters_of(path, state)
+            if params:
+                item["parameters"] = params
+    document: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "mockdrive",
+            "version": "1",
+            "description": (
+                "An in-memory test double for Microsoft Graph v1.0 drive sharing (also served "
+                "under /beta), the older OneDrive API's action.invite, and Onehub."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document
