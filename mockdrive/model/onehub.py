@@ -155,11 +155,11 @@ def invite_emails(
         result.errors["emails"] = ["can't be blank"]
         return result
     limit = state.policy.max_recipients
-    for index, address in enumerate(addresses):
-        if index >= limit:
-            result.unprocessed.append(address)
-            result.errors["base"] = [f"You can invite at most {limit} people at once"]
-            continue
+    if len(addresses) > limit:  # a plan limit: nobody is invited
+        result.unprocessed = addresses
+        result.errors["base"] = [f"You can invite at most {limit} people at once"]
+        return result
+    for address in addresses:
         if not EMAIL_PATTERN.match(address):
             result.email_errors.append(f"{address} is not a valid email address")
             result.unprocessed.append(address)

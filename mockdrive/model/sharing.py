@@ -92,6 +92,7 @@ def check_roles(roles: object) -> list[str]:
 def validate_invite(request: InviteRequest) -> None:
     if not request.recipients:
         raise InvalidRequest("recipients must contain at least one recipient")
+    seen: dict[str, int] = {}
     for index, recipient in enumerate(request.recipients):
         given = [
             v for v in (recipient.email, recipient.alias, recipient.object_id) if v is not None
@@ -100,6 +101,10 @@ def validate_invite(request: InviteRequest) -> None:
             raise InvalidRequest(
                 f"recipients[{index}] must have exactly one of email, alias or objectId"
             )
+        key = given[0].casefold()
+        if key in seen:
+            raise InvalidRequest(f"recipients[{index}] repeats recipients[{seen[key]}]")
+        seen[key] = index
     request.roles = check_roles(request.roles)
     if request.message is not None and len(request.message) > MAX_MESSAGE_LENGTH:
         raise InvalidRequest(
