@@ -19,7 +19,8 @@ class Onehub:
                         "Accept": "application/json"}  # fmt: skip
 
     def request(self, method, path, **kwargs):
-        return requests.request(method, self.mock_drive.url + path, headers=self.headers,
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return requests.request(method, self.mock_drive.url + path, headers=headers,
                                 timeout=10, **kwargs)  # fmt: skip
 
     def get(self, path, **kwargs):
@@ -322,3 +323,22 @@ def test_access_explains_onehub_grants_and_pending_invitations(hub, mock_drive):
     assert "pending invitation on /Finance" in newcomer
     assert mock_drive.accept_invitations("new@ext.example") == 1
     mock_drive.assert_can("new@ext.example", "read", "/Finance")
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("multipart/form-data", b"--x--"),  # no boundary (found by schemathesis)
+        ("multipart/form-data; boundary=b", b"--b\r\n[]\r\n\r\nx\r\n--b--\r\n"),  # bad part header
+        (
+            "multipart/form-data; boundary=b",
+            b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--",
+        ),
+    ],
+)
+def test_broken_multipart_uploads_are_400(hub, mock_drive, content_type, body):
+    before = mock_drive.digest()
+    response = hub.post(f"/folders/{hub.node('/Finance')}/files", data=body,
+                        headers={"Content-Type": content_type})  # fmt: skip
+    assert_onehub_error(response, 400)
+    assert mock_drive.digest() == before

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..model import onehub
 from ..model.errors import InvalidRequest, NotFound
@@ -277,7 +278,7 @@ def add_routes(
             raise InvalidRequest("upload a file as multipart/form-data in the field 'file'")
         try:
             form = await request.post()
-        except ValueError as error:  # e.g. a multipart Content-Type without a boundary
+        except (ValueError, HttpProcessingError) as error:  # no boundary, broken part headers
             raise InvalidRequest(f"the multipart body cannot be read: {error}") from None
         upload = form.get("file")
         if not isinstance(upload, web.FileField):
