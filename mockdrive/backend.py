@@ -9,9 +9,13 @@ from .model.state import State
 
 class Backend:
     def __init__(
-        self, state: State | None = None, state_factory: Callable[[], State] | None = None
+        self,
+        state: State | None = None,
+        state_factory: Callable[[], State] | None = None,
+        admin_token: str | None = None,
     ):
         self._factory = state_factory or State
+        self.admin_token = admin_token  # when set, /_mockdrive/* (but health) requires it
         self.state = state if state is not None else self._factory()
         self.request_serial = 0
 

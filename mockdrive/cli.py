@@ -60,6 +60,10 @@ def server_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tls", action="store_true", help="serve https with a fresh trustme CA")
     parser.add_argument(
+        "--admin-token",
+        help="require this token (X-Mockdrive-Admin-Token or Bearer) on /_mockdrive/*",
+    )
+    parser.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],
@@ -126,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     if not _is_loopback(args.host):
         print(
             f"mockdrive: warning: binding {args.host} exposes the mock beyond this machine; "
-            "its tokens are not secrets and anyone who can reach it can read and change it",
+            "its tokens are not secrets and anyone who can reach it can read and change it"
+            + ("" if args.admin_token else " (consider --admin-token for /_mockdrive)"),
             file=sys.stderr,
             flush=True,
         )
@@ -137,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         state_factory=factory,
         tls=args.tls,
         access_log=args.log_level in ("debug", "info"),
+        admin_token=args.admin_token,
     )
     return asyncio.run(_serve(server))
 
@@ -186,6 +192,8 @@ def banner(server: MockDrive) -> list[str]:
     lines.extend(f"  token for {u.email}: {u.token}" for u in users[:BANNER_TOKENS])
     if len(users) > BANNER_TOKENS:
         lines.append(f"  ... and {len(users) - BANNER_TOKENS} more tokens (GET /_mockdrive/state)")
+    token = server.backend.admin_token
+    lines.append(f"  Dashboard: {server.url}/_mockdrive/ui" + (f"#token={token}" if token else ""))
     lines.append(f"  Admin API: {server.admin_url}")
     if server.ca_path:
         lines.append(f"  CA bundle: {server.ca_path}")

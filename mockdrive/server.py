@@ -34,8 +34,9 @@ class MockDrive:
         state_factory: Callable[[], State] | None = None,
         tls: bool = False,
         access_log: bool = False,
+        admin_token: str | None = None,
     ) -> None:
-        self.backend = Backend(state, state_factory)
+        self.backend = Backend(state, state_factory, admin_token)
         self.host = host
         self.port = port
         self.tls = tls

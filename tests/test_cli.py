@@ -272,3 +272,14 @@ def test_admin_state_put_get_reset_over_http(tmp_path):
         assert requests.post(admin + "/reset", timeout=5).status_code == 204
         after = requests.get(admin + "/state", timeout=5).json()
         assert [u["email"] for u in after["users"]] == ["ada@contoso.example"]
+
+
+def test_admin_token_guards_the_admin_api_and_is_printed_for_the_dashboard():
+    with Served("--admin-token", "s3cret") as served:
+        assert f"  Dashboard: {served.url}/_mockdrive/ui#token=s3cret" in served.banner
+        state = served.url + "/_mockdrive/state"
+        assert requests.get(state, timeout=5).status_code == 401
+        ok = requests.get(state, headers={"X-Mockdrive-Admin-Token": "s3cret"}, timeout=5)
+        assert ok.status_code == 200
+        code, _ = served.stop()
+    assert code == 0

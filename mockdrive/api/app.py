@@ -141,10 +141,30 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
+ADMIN_TOKEN_HEADER = "X-Mockdrive-Admin-Token"
+
+
+def check_admin_token(backend: Backend, request: web.Request) -> None:
+    """With an admin token configured, the mock's own routes require it; only health and the
+    dashboard's page and assets (which hold no data; the page sends the token) stay open."""
+    path = request.path
+    if backend.admin_token is None or path in ("/", "/_mockdrive/health"):
+        return
+    if path == "/_mockdrive/ui" or path.startswith("/_mockdrive/ui/"):
+        return
+    given = request.headers.get(ADMIN_TOKEN_HEADER)
+    if given is None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" else None
+    if given != backend.admin_token:
+        raise ApiError(401, "unauthenticated", f"the admin API needs {ADMIN_TOKEN_HEADER}")
+
+
 @web.middleware
 async def fault_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Authenticate API requests, then apply the fault rules that fire for them."""
     if not is_api(request.path):
+        check_admin_token(request.app[BACKEND], request)
         return await handler(request)
     backend: Backend = request.app[BACKEND]
     caller = authenticate(backend, request)

@@ -29,7 +29,7 @@ from ..model.tree import Drive, Item
 from .context import Call
 from .errors import ApiError
 from .graph_paths import GraphPath, decode_path, parse_graph_path
-from .jsonio import json_response, optional, read_json_object
+from .jsonio import fast_json_response, optional, read_json_object
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
@@ -88,8 +88,16 @@ def render_drive(state: State, drive: Drive) -> dict[str, Any]:
     }
 
 
-def render_item(state: State, item: Item) -> dict[str, Any]:
-    drive = state.store.drives[item.drive_id]
+def render_item(state: State, item: Item, parent_path: str | None = None) -> dict[str, Any]:
+    """``parent_path`` is ``store.path_of`` the parent when the caller knows it (children)."""
+    store = state.store
+    drive = store.drives[item.drive_id]
+    if item.parent_id is None:
+        path = "/"
+    else:  # one walk up the tree serves both webUrl and parentReference.path
+        if parent_path is None:
+            parent_path = store.path_of(store.items[item.parent_id])
+        path = "/" + item.name if parent_path == "/" else parent_path + "/" + item.name
     data: dict[str, Any] = {
         "id": item.id,
         "name": item.name,
@@ -98,15 +106,14 @@ def render_item(state: State, item: Item) -> dict[str, Any]:
         "size": item.size,
         "createdDateTime": item.created,
         "lastModifiedDateTime": item.modified,
-        "webUrl": state.web_url(item),
+        "webUrl": state.web_url(item, path),
         "createdBy": {"user": identity(state, item.created_by)},
         "lastModifiedBy": {"user": identity(state, item.modified_by)},
     }
     reference: dict[str, Any] = {"driveId": drive.id, "driveType": drive.drive_type}
     if item.parent_id is not None:
-        parent = state.store.items[item.parent_id]
-        reference["id"] = parent.id
-        reference["path"] = api_path(state, parent)
+        reference["id"] = item.parent_id
+        reference["path"] = "/drive/root:" if parent_path == "/" else "/drive/root:" + parent_path
     data["parentReference"] = reference
     if item.is_folder:
         data["folder"] = {"childCount": len(item.children or ())}
@@ -119,7 +126,10 @@ def render_item(state: State, item: Item) -> dict[str, Any]:
     return data
 
 
-def render_permission(state: State, entry: EffectivePermission) -> dict[str, Any]:
+def render_permission(
+    state: State, entry: EffectivePermission, holder_paths: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``holder_paths`` memoizes ``api_path`` of the holders across one listing."""
     permission = entry.permission
     data: dict[str, Any] = {"id": permission.id, "roles": list(permission.roles)}
     if permission.grantee_id is not None and not permission.pending:
@@ -149,11 +159,13 @@ def render_permission(state: State, entry: EffectivePermission) -> dict[str, Any
         data["hasPassword"] = True
     if entry.holder is not None:
         holder = entry.holder
-        data["inheritedFrom"] = {
-            "driveId": holder.drive_id,
-            "id": holder.id,
-            "path": api_path(state, holder),
-        }
+        if holder_paths is None:
+            path = api_path(state, holder)
+        else:
+            path = holder_paths.get(holder.id)
+            if path is None:
+                path = holder_paths[holder.id] = api_path(state, holder)
+        data["inheritedFrom"] = {"driveId": holder.drive_id, "id": holder.id, "path": path}
     return data
 
 
@@ -213,7 +225,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             raise _method_not_allowed(method)
         if not can_see_drive(state.store, caller, drive.id):
             raise NotFound("the drive was not found")
-        return json_response(render_drive(state, drive))
+        return fast_json_response(render_drive(state, drive))
 
     action = path.action
     if action and action[0] == "content" and len(action) == 1 and method == "PUT":
@@ -224,7 +236,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             require_role(state.store, caller, item, "read")
             if not_modified(request, item):
                 return web.Response(status=304)
-            return json_response(render_item(state, item))
+            return fast_json_response(render_item(state, item))
         case (), "DELETE":
             check_if_match(request, item)
             state.delete_item(caller, item)
@@ -247,15 +259,17 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
         case ("permissions",), "GET":
             return _list_permissions(request, state, caller, item)
         case ("permissions", permission_id), "GET":
-            require_role(state.store, caller, item, "read")
+            roles = require_role(state.store, caller, item, "read")
             entry = find_effective(state.store, item, permission_id)
-            return json_response(render_permission(state, entry))
+            if highest_role(roles) == "read" and not entry.permission.holds(caller):
+                raise NotFound(f"permission {permission_id!r} was not found on this item")
+            return fast_json_response(render_permission(state, entry))
         case ("permissions", permission_id), "PATCH":
             body = await read_json_object(request)
             roles = _permission_patch(body)
             check_if_match(request, item)
             permission = sharing.update_roles(state, caller, item, permission_id, roles)
-            return json_response(render_permission(state, EffectivePermission(permission)))
+            return fast_json_response(render_permission(state, EffectivePermission(permission)))
         case ("permissions", permission_id), "DELETE":
             check_if_match(request, item)
             sharing.delete_permission(state, caller, item, permission_id)
@@ -286,16 +300,17 @@ def _list_children(request: web.Request, state: State, caller: User, folder: Ite
     top, offset = _page_params(request)
     require_role(state.store, caller, folder, "read")
     if not folder.is_folder:
-        return json_response({"value": []})
+        return fast_json_response({"value": []})
     store = state.store
     visible = (c for c in store.iter_children(folder) if c.inherits or can_read(store, caller, c))
     page = list(islice(visible, offset, offset + top + 1))
-    body: dict[str, Any] = {"value": [render_item(state, c) for c in page[:top]]}
+    folder_path = store.path_of(folder)
+    body: dict[str, Any] = {"value": [render_item(state, c, folder_path) for c in page[:top]]}
     if len(page) > top:
         query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         body["@odata.nextLink"] = str(request.url.with_query(query))
-    return json_response(body)
+    return fast_json_response(body)
 
 
 async def _create_child(request: web.Request, state: State, caller: User, parent: Item):
@@ -310,7 +325,7 @@ async def _create_child(request: web.Request, state: State, caller: User, parent
     for key in CONFLICT_KEYS:
         conflict = optional(body, key, str, "one of fail, replace, rename") or conflict
     item = state.create_item(caller, parent, name, is_folder=is_folder, conflict=conflict or "fail")
-    return json_response(render_item(state, item), status=201)
+    return fast_json_response(render_item(state, item), status=201)
 
 
 async def _put_content(request: web.Request, call: Call, drive: Drive, path: GraphPath):
@@ -324,12 +339,12 @@ async def _put_content(request: web.Request, call: Call, drive: Drive, path: Gra
     if not path.item_path:
         check_if_match(request, base)
         state.replace_content(caller, base, content)
-        return json_response(render_item(state, base))
+        return fast_json_response(render_item(state, base))
     conflict = request.query.get(CONFLICT_KEYS[0]) or request.query.get(CONFLICT_KEYS[1])
     item, created = state.upload(
         caller, base, path.item_path, content, conflict=conflict or "replace"
     )
-    return json_response(render_item(state, item), status=201 if created else 200)
+    return fast_json_response(render_item(state, item), status=201 if created else 200)
 
 
 def _too_large() -> ApiError:
@@ -345,7 +360,8 @@ def list_permissions(state: State, item: Item, reader: User | None = None) -> li
     entries = [e for e in effective_permissions(state.store, item) if e.permission.roles]
     if reader is not None:
         entries = [e for e in entries if e.permission.holds(reader)]
-    return [render_permission(state, e) for e in entries]
+    holder_paths: dict[str, str] = {}
+    return [render_permission(state, e, holder_paths) for e in entries]
 
 
 def _list_permissions(request: web.Request, state: State, caller: User, item: Item):
@@ -353,7 +369,7 @@ def _list_permissions(request: web.Request, state: State, caller: User, item: It
     if not_modified(request, item):
         return web.Response(status=304)
     reader = caller if highest_role(roles) == "read" else None  # readers see only their own
-    return json_response({"value": list_permissions(state, item, reader)})
+    return fast_json_response({"value": list_permissions(state, item, reader)})
 
 
 def _permission_patch(body: dict[str, Any]) -> object:
@@ -439,4 +455,4 @@ async def _invite(request: web.Request, call: Call, item: Item):
         if outcome.notification_error:
             entry["error"] = render_notification_error(outcome.notification_error)
         value.append(entry)
-    return json_response({"value": value}, status=207 if result.partial else 200)
+    return fast_json_response({"value": value}, status=207 if result.partial else 200)

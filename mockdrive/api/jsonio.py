@@ -9,6 +9,11 @@ from aiohttp import web
 
 from ..model.errors import InvalidRequest
 
+try:  # optional speed-up (pip install orjson): 5-15x faster encoding of large listings
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the plain json path below is always correct
+    _orjson = None
+
 MAX_JSON_BODY = 1024 * 1024  # invite and permission bodies are small; uploads have their own limit
 
 
@@ -20,6 +25,30 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(
         text=dumps(data), status=status, content_type="application/json", headers=headers
     )
+
+
+def fast_json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None):
+    """``json_response`` through orjson when it is installed, for payloads without floats.
+
+    orjson writes the same bytes as ``dumps`` for strings, ints, bools, None, lists and dicts
+    with string keys, but not for some floats (``1e-05`` vs ``0.00001``): Graph items and
+    permissions carry none. Anything orjson refuses (a big int, a non-str key) takes the
+    plain path, so the answer never depends on whether orjson is installed.
+    """
+    if _orjson is not None:
+        try:
+            body = _orjson.dumps(data)
+        except TypeError:
+            pass
+        else:
+            return web.Response(
+                body=body,
+                status=status,
+                content_type="application/json",
+                charset="utf-8",
+                headers=headers,
+            )
+    return json_response(data, status, headers)
 
 
 PARSED_BODY = web.RequestKey("parsed_body", object) if hasattr(web, "RequestKey") else "body"

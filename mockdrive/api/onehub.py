@@ -245,9 +245,10 @@ def add_routes(
     @routes.post(rf"/workspaces/{number}/folders/{{folder:\d+}}/folders")
     async def create_sub_folder(request: web.Request) -> web.Response:
         call = call_of(request)
-        drive = find_workspace(call.state, call.caller, request.match_info["id"])
+        # Folder invitees may not see the workspace itself; the folder must only belong to it.
         parent = find_node(call.state, call.caller, request.match_info["folder"], True)
-        if parent.drive_id != drive.id:
+        workspace = call.state.onehub.key("workspace", int(request.match_info["id"]))
+        if parent.drive_id != workspace:
             raise NotFound("Not found")
         return await create_folder(request, parent, call)
 

@@ -78,10 +78,14 @@ def effective_permissions(store: DriveStore, item: Item) -> list[EffectivePermis
 def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
     """The roles ``user`` holds on ``item`` (Graph semantics: additive over all grants)."""
     roles: set[str] = set()
-    for entry in effective_permissions(store, item):
-        if entry.permission.holds(user):
-            roles.update(entry.permission.roles)
-    return roles
+    current = item  # the walk of effective_permissions, without building its entries
+    while True:
+        for permission in current.permissions:
+            if permission.holds(user):
+                roles.update(permission.roles)
+        if not current.inherits or current.parent_id is None:
+            return roles
+        current = store.items[current.parent_id]
 
 
 def can_read(store: DriveStore, user: User, item: Item) -> bool:

@@ -69,8 +69,12 @@ function formatSize(bytes) {
 }
 
 // -- talking to the admin API --------------------------------------------------------------------
+// With `mockdrive --admin-token T`, open the page as /_mockdrive/ui#token=T.
+const ADMIN_TOKEN = new URLSearchParams(location.hash.slice(1)).get("token");
+
 async function api(method, path, body) {
   const options = { method, headers: {} };
+  if (ADMIN_TOKEN) options.headers["X-Mockdrive-Admin-Token"] = ADMIN_TOKEN;
   if (body !== undefined) {
     options.body = JSON.stringify(body);
     options.headers["Content-Type"] = "application/json";
