@@ -352,3 +352,12 @@ def test_shipped_throttling_scenario(mock_drive, graph):
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "2"
     outside = graph.post(target + "/invite", json=invite_body("x@elsewhere.example"))
     assert outside.status_code == 429  # retried too early: throttled again, as the rule says
+
+
+def test_outbox_is_a_bounded_ring_buffer(team, graph):
+    from collections import deque
+
+    team.server.call(lambda: setattr(team.state.outbox, "messages", deque(maxlen=2)))
+    for n in range(4):
+        graph.post(INVITE, json=invite_body(f"p{n}@ext.example"))
+    assert [m["to"] for m in team.outbox] == ["p2@ext.example", "p3@ext.example"]

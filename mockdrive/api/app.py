@@ -130,6 +130,9 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if error.status < 400:
             raise
         response = render_error(request, _from_http(error), request_id, client_request_id)
+    except ConnectionResetError:  # the client hung up before its body arrived: nothing done
+        gone = ApiError(CLIENT_CLOSED_REQUEST, "clientClosedRequest", "the client hung up")
+        response = render_error(request, gone, request_id, client_request_id)
     except Exception as error:
         api_error = as_api_error(error)
         if api_error.status >= 500 and not isinstance(error, ApiError):
@@ -142,6 +145,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 
 ADMIN_TOKEN_HEADER = "X-Mockdrive-Admin-Token"
+CLIENT_CLOSED_REQUEST = 499  # as nginx logs it: journaled, never sent (nobody is listening)
 
 
 def check_admin_token(backend: Backend, request: web.Request) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass
 
 
@@ -31,9 +32,14 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+DEFAULT_OUTBOX_SIZE = 10_000
+
+
 class Outbox:
-    def __init__(self) -> None:
-        self.messages: list[OutboxMessage] = []
+    """The newest ``size`` messages (a ring buffer: a long soak cannot grow it without bound)."""
+
+    def __init__(self, size: int = DEFAULT_OUTBOX_SIZE) -> None:
+        self.messages: deque[OutboxMessage] = deque(maxlen=size)
 
     def record(self, message: OutboxMessage) -> OutboxMessage:
         self.messages.append(message)
