@@ -120,14 +120,19 @@ class MockDriveFixture:
         )
 
     def add_group(
-        self, display_name: str, members: Sequence[User | str] = (), *, group_id: str | None = None
+        self,
+        display_name: str,
+        members: Sequence[User | str] = (),
+        *,
+        group_id: str | None = None,
+        email: str | None = None,
     ) -> Group:
         """A group of directory users (given as User or e-mail); grant it like a user."""
 
         def add() -> Group:
             ids = [m.id if isinstance(m, User) else self.state.user(m).id for m in members]
             new_id = group_id or self.state.ids.guid()
-            return self.state.directory.add_group(Group(new_id, display_name, ids))
+            return self.state.directory.add_group(Group(new_id, display_name, ids, email))
 
         return self.server.call(add)
 

@@ -272,3 +272,20 @@ def test_personal_drive_root_cannot_be_shared(mock_drive, graph):
     personal = mock_drive.add_drive(owner, drive_type="personal", name="Personal")
     response = invite(graph, f"/drives/{personal.id}/root", "bob@contoso.example")
     assert_graph_error(response, 403, "accessDenied")
+
+
+def test_invite_a_group_by_object_id_and_its_members_gain_access(mock_drive, graph, team):
+    carol, bob = team
+    group = mock_drive.add_group("Finance Team", [bob], email="finance@contoso.example")
+    response = invite(graph, "/me/drive/root:/Projects:", {"objectId": group.id})
+    permission = response.json()["value"][0]
+    assert permission["grantedToV2"] == {
+        "group": {"id": group.id, "displayName": "Finance Team", "email": "finance@contoso.example"}
+    }
+    assert "grantedTo" not in permission
+    again = invite(graph, "/me/drive/root:/Projects:", "finance@contoso.example", roles=("write",))
+    assert again.json()["value"][0]["id"] == permission["id"]  # by its address: the same grant
+    drive = mock_drive.drive.id
+    assert graph.as_user("bob-token").get(f"/drives/{drive}/root:/Projects/Plan.docx").ok
+    assert_graph_error(graph.as_user("carol-token").get(f"/drives/{drive}/root:/Projects"), 404,
+                       "itemNotFound")  # fmt: skip

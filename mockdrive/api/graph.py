@@ -132,7 +132,12 @@ def render_permission(
     """``holder_paths`` memoizes ``api_path`` of the holders across one listing."""
     permission = entry.permission
     data: dict[str, Any] = {"id": permission.id, "roles": list(permission.roles)}
-    if permission.grantee_id is not None and not permission.pending:
+    group = state.directory.groups.get(permission.grantee_id or "")
+    if group is not None:  # a group grant: grantedToV2.group (identitySet has no group)
+        data["grantedToV2"] = {"group": {
+            k: v for k, v in (("id", group.id), ("displayName", group.display_name),
+                              ("email", group.email)) if v is not None}}  # fmt: skip
+    elif permission.grantee_id is not None and not permission.pending:
         user = identity(state, permission.grantee_id)
         data["@deprecated.GrantedTo"] = DEPRECATED_GRANTED_TO
         data["grantedTo"] = {"user": user}

@@ -178,7 +178,7 @@ def invite_emails(
         except DomainError as refused:
             result.join_errors.append(f"{address}: {refused.message}")
             continue
-        if direct_permission_for(item, user, address) is not None:
+        if direct_permission_for(item, user.id if user else None, address) is not None:
             result.join_errors.append(f"{address} already has access to this item")
             continue
         pending = user is None

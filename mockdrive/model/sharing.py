@@ -112,38 +112,48 @@ def validate_invite(request: InviteRequest) -> None:
         )
 
 
-def _resolve(state: State, recipient: Recipient, index: int) -> tuple[User | None, str]:
-    """The directory user (or None for an outside address) and the address to invite."""
+def _resolve(state: State, recipient: Recipient, index: int) -> tuple[str | None, str]:
+    """The directory object to grant (a user or group id; None for an outside address) and the
+    address the invitation goes to."""
     directory = state.directory
-    if recipient.object_id is not None:
-        user = directory.by_id(recipient.object_id)
-        if user is None:
-            raise InvalidRequest(
-                f"recipients[{index}]: no directory object has id {recipient.object_id!r}",
-                "invalidRecipients",
-            )
-        return user, user.email
-    if recipient.alias is not None:
-        user = directory.by_alias(recipient.alias)
-        if user is None:
-            raise InvalidRequest(
-                f"recipients[{index}]: no directory object has alias {recipient.alias!r}",
-                "invalidRecipients",
-            )
-        return user, user.email
+    key = recipient.object_id if recipient.object_id is not None else recipient.alias
+    if key is not None:
+        if recipient.object_id is not None:
+            user, group = directory.by_id(key), directory.groups.get(key)
+        else:
+            user = directory.by_alias(key)
+            group = next(
+                (g for g in directory.groups.values()
+                 if g.email and g.email.split("@")[0].casefold() == key.casefold()),
+                None,
+            )  # fmt: skip
+        if user is not None:
+            return user.id, user.email
+        if group is not None:
+            return group.id, group.email or group.display_name
+        kind = "id" if recipient.object_id is not None else "alias"
+        raise InvalidRequest(
+            f"recipients[{index}]: no directory object has {kind} {key!r}", "invalidRecipients"
+        )
     email = recipient.email or ""
     if not EMAIL_PATTERN.match(email):
         raise InvalidRequest(
             f"recipients[{index}]: {email!r} is not a valid e-mail address", "invalidRecipients"
         )
-    return directory.by_email(email), email
+    user = directory.by_email(email)
+    if user is not None:
+        return user.id, user.email
+    group = next((g for g in directory.groups.values()
+                  if g.email and g.email.casefold() == email.casefold()), None)  # fmt: skip
+    return (group.id if group else None), email
 
 
-def direct_permission_for(item: Item, user: User | None, address: str) -> Permission | None:
+def direct_permission_for(item: Item, grantee_id: str | None, address: str) -> Permission | None:
+    """The item's own (non-owner) permission for that grantee, or for that invited address."""
     for permission in item.permissions:
         if permission.is_owner:
             continue
-        if user is not None and permission.grantee_id == user.id:
+        if grantee_id is not None and permission.grantee_id == grantee_id:
             return permission
         if (
             permission.grantee_id is None
@@ -178,8 +188,8 @@ def invite(
     validate_invite(request)
     state.policy.check_count(len(request.recipients))
     resolved = [_resolve(state, r, i) for i, r in enumerate(request.recipients)]
-    for user, address in resolved:
-        if user is None:
+    for grantee_id, address in resolved:
+        if grantee_id is None:
             state.policy.check_external(address)
     for _, address in resolved:
         rule = state.faults.for_recipient(
@@ -192,15 +202,15 @@ def invite(
     if not item.permissions and item.inherits and not request.retain_inherited_permissions:
         _break_inheritance(state, item)
     result = InviteResult()
-    for user, address in resolved:
-        permission = direct_permission_for(item, user, address)
+    for grantee_id, address in resolved:
+        permission = direct_permission_for(item, grantee_id, address)
         created = permission is None
         if permission is None:
             permission = Permission(
                 id=state.ids.guid().upper(),
                 item_id=item.id,
                 roles=list(request.roles),
-                grantee_id=user.id if user else None,
+                grantee_id=grantee_id,
                 invitation_email=address,
                 sign_in_required=request.require_sign_in,
                 invited_by=caller.id,
