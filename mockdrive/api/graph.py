@@ -443,8 +443,11 @@ def render_notification_error(inner_code: str) -> dict[str, Any]:
     }
 
 
-async def _invite(request: web.Request, call: Call, item: Item):
-    invite_request = parse_invite_body(await read_json_object(request))
+def run_invite(
+    request: web.Request, call: Call, item: Item, invite_request: sharing.InviteRequest
+) -> sharing.InviteResult:
+    """One invite through the model (Graph and OneDrive), noting for the journal which fault
+    rules fired."""
     context = sharing.RequestContext(request.method, request.path)
     try:
         result = sharing.invite(call.state, call.caller, item, invite_request, context)
@@ -454,6 +457,12 @@ async def _invite(request: web.Request, call: Call, item: Item):
     call.fired_faults.extend(
         {"rule": r, "effect": "notificationFailure"} for r in result.fired_rules
     )
+    return result
+
+
+async def _invite(request: web.Request, call: Call, item: Item):
+    invite_request = parse_invite_body(await read_json_object(request))
+    result = run_invite(request, call, item, invite_request)
     value = []
     for outcome in result.outcomes:
         entry = render_permission(call.state, EffectivePermission(outcome.permission))

@@ -12,13 +12,13 @@ from typing import Any
 from aiohttp import web
 
 from ..model import sharing
-from ..model.errors import InjectedFault, InvalidRequest
+from ..model.errors import InvalidRequest
 from ..model.faults import NOTIFICATION_CODES
 from ..model.permissions import Permission
 from ..model.state import State
 from ..model.tree import Item
 from .context import Call
-from .graph import identity, parse_invite_body
+from .graph import identity, parse_invite_body, run_invite
 from .jsonio import json_response, optional, read_json_object
 
 
@@ -57,16 +57,7 @@ def render_permission(state: State, permission: Permission) -> dict[str, Any]:
 
 
 async def invite(request: web.Request, call: Call, item: Item) -> web.Response:
-    invite_request = parse_action_invite(await read_json_object(request))
-    context = sharing.RequestContext(request.method, request.path)
-    try:
-        result = sharing.invite(call.state, call.caller, item, invite_request, context)
-    except InjectedFault as fault:
-        call.fired_faults.append({"rule": fault.rule_id, "effect": "error"})
-        raise
-    call.fired_faults.extend(
-        {"rule": r, "effect": "notificationFailure"} for r in result.fired_rules
-    )
+    result = run_invite(request, call, item, parse_action_invite(await read_json_object(request)))
     value = []
     for outcome in result.outcomes:
         entry = render_permission(call.state, outcome.permission)

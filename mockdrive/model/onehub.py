@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, DomainError, InvalidRequest, NotFound
-from .outbox import OutboxMessage
 from .permissions import Permission
-from .sharing import EMAIL_PATTERN, RequestContext, direct_permission_for
+from .sharing import EMAIL_PATTERN, RequestContext, direct_permission_for, notify
 
 if TYPE_CHECKING:
     from .identity import User
@@ -198,28 +197,9 @@ def invite_emails(
         item.permissions.append(permission)
         state.store.drives[item.drive_id].shared_item_ids.add(item.id)
         result.invited.append((address, state.onehub.number("user", user.id)))
-        failure = state.faults.for_recipient(
-            context.method, context.path, caller.email, address, "notificationFailure"
-        )
-        if failure is not None:
-            result.fired_rules.append(failure.id)
-        state.outbox.record(
-            OutboxMessage(
-                id=state.ids.serial(),
-                to=address,
-                sender=caller.email,
-                sender_name=caller.display_name,
-                item_id=item.id,
-                item_name=item.name,
-                web_url=state.web_url(item),
-                roles=[role],
-                message=None,
-                sign_in_required=True,
-                time=state.clock.now(),
-                status="failed" if failure else "delivered",
-                error_code=failure.inner_code if failure else None,
-            )
-        )
+        sent = notify(state, caller, item, address, [role], None, True, context)
+        if sent.rule_id is not None:
+            result.fired_rules.append(sent.rule_id)
     return result
 
 

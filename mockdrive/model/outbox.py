@@ -21,6 +21,7 @@ class OutboxMessage:
     time: str
     status: str = "delivered"  # or "failed"
     error_code: str | None = None
+    rule_id: str | None = None  # the fault rule that failed it
 
     def to_dict(self) -> dict:
         """camelCase keys, absent values left out (as every JSON the mock emits)."""

@@ -225,32 +225,50 @@ def invite(
             permission.roles = [best]
         outcome = InviteOutcome(address=address, permission=permission, created=created)
         if request.send_invitation:
-            failure = state.faults.for_recipient(
-                context.method, context.path, caller.email, address, "notificationFailure"
-            )
-            if failure is not None:
-                outcome.notification_error = failure.inner_code
-                result.fired_rules.append(failure.id)
-            outcome.notification = state.outbox.record(
-                OutboxMessage(
-                    id=state.ids.serial(),
-                    to=address,
-                    sender=caller.email,
-                    sender_name=caller.display_name,
-                    item_id=item.id,
-                    item_name=item.name,
-                    web_url=state.web_url(item),
-                    roles=list(permission.roles),
-                    message=request.message,
-                    sign_in_required=request.require_sign_in,
-                    time=state.clock.now(),
-                    status="failed" if failure else "delivered",
-                    error_code=outcome.notification_error,
-                )
-            )
+            outcome.notification = notify(
+                state, caller, item, address, list(permission.roles), request.message,
+                request.require_sign_in, context,
+            )  # fmt: skip
+            if outcome.notification.rule_id is not None:
+                outcome.notification_error = outcome.notification.error_code
+                result.fired_rules.append(outcome.notification.rule_id)
         result.outcomes.append(outcome)
     state.store.drives[item.drive_id].shared_item_ids.add(item.id)
     return result
+
+
+def notify(
+    state: State,
+    caller: User,
+    item: Item,
+    address: str,
+    roles: list[str],
+    message: str | None,
+    sign_in_required: bool,
+    context: RequestContext,
+) -> OutboxMessage:
+    """Record the invitation e-mail in the outbox: delivered, or failed by a fault rule."""
+    failure = state.faults.for_recipient(
+        context.method, context.path, caller.email, address, "notificationFailure"
+    )
+    return state.outbox.record(
+        OutboxMessage(
+            id=state.ids.serial(),
+            to=address,
+            sender=caller.email,
+            sender_name=caller.display_name,
+            item_id=item.id,
+            item_name=item.name,
+            web_url=state.web_url(item),
+            roles=roles,
+            message=message,
+            sign_in_required=sign_in_required,
+            time=state.clock.now(),
+            status="failed" if failure else "delivered",
+            error_code=failure.inner_code if failure else None,
+            rule_id=failure.id if failure else None,
+        )
+    )
 
 
 def _break_inheritance(state: State, item: Item) -> None:
