@@ -1,9 +1,12 @@
-"""Per-test overhead of ``mock_drive`` against a bare test and pytest-httpserver's ``httpserver``.
+"""Per-test overhead of ``mock_drive`` against a bare test, pytest-httpserver's ``httpserver``
+and pytest-aiohttp's ``aiohttp_client`` with a fresh app per test.
 
-Runs three generated suites of N tests as pytest subprocesses (best of R runs each): bare tests
-that do nothing, ``httpserver`` tests with one expected request, and ``mock_drive`` tests with one
-Graph request. Prints milliseconds per test, the overhead over bare, and the ratios; then times
-the Faker demo generation of 100,000 items. Usage: ``python benchmarks/fixture_overhead.py``.
+Runs four generated suites of N tests as pytest subprocesses (best of R runs each): bare tests
+that do nothing, ``httpserver`` tests with one expected request, ``aiohttp_client`` tests that
+build an app with one route and make one request, and ``mock_drive`` tests with one Graph
+request. Prints milliseconds per test, the overhead over bare, and the ratios; then times the
+Faker demo generation of 100,000 items (skipped under ``--quick``; see scaling.py).
+Usage: ``python benchmarks/fixture_overhead.py [--quick]``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+try:
+    from . import _common as common
+except ImportError:  # run as a script
+    import _common as common
 
 SUITES = {
     "bare": """
@@ -32,6 +40,21 @@ SUITES = {
         def test_httpserver(httpserver, n):
             httpserver.expect_request("/me/drive").respond_with_json({{"id": "x"}})
             assert requests.get(httpserver.url_for("/me/drive")).status_code == 200
+    """,
+    "aiohttp_client": """
+        import pytest
+        from aiohttp import web
+
+        async def drive(request):
+            return web.json_response({{"id": "x"}})
+
+        @pytest.mark.parametrize("n", range({tests}))
+        async def test_aiohttp_client(aiohttp_client, n):
+            app = web.Application()
+            app.router.add_get("/me/drive", drive)
+            client = await aiohttp_client(app)
+            response = await client.get("/me/drive")
+            assert response.status == 200
     """,
     "mock_drive": """
         import pytest
@@ -54,10 +77,23 @@ def run_suite(directory: Path, name: str, tests: int, repeats: int) -> float:
     for _ in range(repeats):
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-o",
+                "asyncio_mode=auto",
+                "-o",
+                "asyncio_default_fixture_loop_scope=function",
+                str(path),
+            ],
             cwd=directory,
             capture_output=True,
             text=True,
+            timeout=600,
         )
         elapsed = time.perf_counter() - started
         if result.returncode != 0:
@@ -79,32 +115,76 @@ def time_demo(items: int) -> tuple[float, float]:
     return generated, time.perf_counter() - started
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="60 tests, 1 run, no demo timing")
     parser.add_argument("--tests", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--demo-items", type=int, default=100_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.tests, args.repeats, args.demo_items = 60, 1, 0
     with tempfile.TemporaryDirectory() as tmp:
+        # Per test = (N tests - 1 test) / (N - 1): pytest's start-up, the plugins' imports and
+        # a server's one start per process cancel out; what is left is what each test adds.
+        one = {name: run_suite(Path(tmp), name, 1, args.repeats) for name in SUITES}
         seconds = {name: run_suite(Path(tmp), name, args.tests, args.repeats) for name in SUITES}
-    per_test = {name: s / args.tests * 1000 for name, s in seconds.items()}
-    print(f"{args.tests} tests per suite, best of {args.repeats} runs")
+    per_test = {name: (s - one[name]) / (args.tests - 1) * 1000 for name, s in seconds.items()}
+    print(f"{args.tests} tests per suite minus 1 test, best of {args.repeats} runs")
     for name, ms in per_test.items():
-        print(f"  {name:<11} {seconds[name]:6.2f} s total  {ms:6.3f} ms/test")
-    over_bare = per_test["mock_drive"] - per_test["bare"]
-    over_httpserver = per_test["httpserver"] - per_test["bare"]
-    print(f"mock_drive overhead over bare: {over_bare:.3f} ms/test (target < 1 ms)")
-    print(f"httpserver overhead over bare: {over_httpserver:.3f} ms/test")
-    print(f"ratio mock_drive / bare:       {seconds['mock_drive'] / seconds['bare']:.2f}")
-    print(f"ratio mock_drive / httpserver: {seconds['mock_drive'] / seconds['httpserver']:.2f}")
-    print(
-        f"overhead ratio mock_drive / httpserver (over bare): {over_bare / over_httpserver:.2f}"
-        if over_httpserver > 0
-        else "httpserver adds no measurable overhead"
+        print(f"  {name:<15} {seconds[name]:6.2f} s total  {ms:6.3f} ms/test")
+    over = {name: per_test[name] - per_test["bare"] for name in SUITES}
+    print(f"mock_drive overhead over bare: {over['mock_drive']:.3f} ms/test (target < 1 ms)")
+    print(f"httpserver overhead over bare: {over['httpserver']:.3f} ms/test")
+    print(f"aiohttp_client overhead over bare: {over['aiohttp_client']:.3f} ms/test")
+    rows = [
+        common.row("bare pytest test, per test", per_test["bare"], "ms/test"),
+        common.row("pytest start-up, 1 bare test", one["bare"] * 1000, "ms"),
+        common.row(
+            "pytest start-up, 1 mock_drive test",
+            one["mock_drive"] * 1000,
+            "ms",
+            "1 bare test",
+            one["bare"] * 1000,
+        ),
+    ]
+    for name in ("httpserver", "aiohttp_client", "mock_drive"):
+        target = "≤ 1 ms over bare, the fastest" if name == "mock_drive" else ""
+        fastest = min(over[n] for n in ("httpserver", "aiohttp_client", "mock_drive"))
+        met = (over[name] <= 1.0 and over[name] <= fastest) if target else None
+        rows.append(
+            common.row(
+                f"`{name}`: overhead per test over bare",
+                over[name],
+                "ms/test",
+                "`httpserver` overhead" if name != "httpserver" else "",
+                over["httpserver"] if name != "httpserver" else None,
+                target,
+                met,
+                ms_per_test=per_test[name],
+                suite_seconds=seconds[name],
+            )
+        )
+    if args.demo_items:
+        generated, exported = time_demo(args.demo_items)
+        print(f"demo: {args.demo_items} items generated and loaded in {generated:.2f} s")
+        print(f"demo: exported as scenario YAML in {exported:.2f} s")
+        rows.append(
+            common.row(
+                f"demo generated and loaded, {args.demo_items:,} items",
+                generated,
+                "s",
+                target="≤ 5 s",
+                met=generated <= 5.0,
+            )
+        )
+        rows.append(common.row(f"demo exported as YAML, {args.demo_items:,} items", exported, "s"))
+    common.report(
+        "fixture_overhead",
+        f"Fixture overhead ({args.tests} tests per suite, best of {args.repeats})",
+        rows,
     )
-    generated, exported = time_demo(args.demo_items)
-    print(f"demo: {args.demo_items} items generated and loaded in {generated:.2f} s (target < 5 s)")
-    print(f"demo: exported as scenario YAML in {exported:.2f} s")
+    return rows
 
 
 if __name__ == "__main__":

@@ -51,8 +51,12 @@ async def client(session, graph, index: int, stop_at: float, statuses: Counter) 
             body = {"roles": [rng.choice(["read", "write"])]}
             method, path = "PATCH", f"{url}/permissions/{held[key]}"
         elif pick < 0.75:
-            body = {"recipients": [{"email": recipient}], "roles": ["read"],
-                    "sendInvitation": True, "message": "soak " * 20}  # fmt: skip
+            body = {
+                "recipients": [{"email": recipient}],
+                "roles": ["read"],
+                "sendInvitation": True,
+                "message": "soak " * 20,
+            }
             method, path = "POST", f"{url}/invite"
         elif pick < 0.95:
             method, path, body = "GET", f"{url}/permissions", None
@@ -68,8 +72,10 @@ async def client(session, graph, index: int, stop_at: float, statuses: Counter) 
 async def soak(seconds: float, clients: int, sample_every: float) -> dict:
     process = subprocess.Popen(
         [sys.executable, "-m", "mockdrive", "--port", "0", "--token", TOKEN],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         url = process.stdout.readline().strip().rsplit(" ", 1)[1]
         graph = url + "/v1.0"

@@ -1,0 +1,294 @@
+"""Scaling, in-process: invite on a huge folder vs a leaf, permissions by depth, memory per
+item, scenario load and demo generation by size.
+
+- invite (2 recipients, parse + model + render) on a folder with 1,000,000 descendants, against
+  the same invite on a leaf file (target: within 1.2x);
+- list permissions (access check + model + render + JSON) at depth 1, 10 and 50, against
+  depth 1 (target: <= 0.2 ms at depth 50);
+- memory per item at 1,000,000 items (tracemalloc; RSS delta beside it), against a bare dict
+  record per item in a dict by id (target: <= 1 KiB);
+- demo generation and scenario load at 10k and 100k items, against the 10k figure (linear
+  means a ratio of 10; target: 100k demo generated and loaded in <= 5 s).
+
+Usage: ``python benchmarks/scaling.py [--quick] [--items N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+try:
+    from . import _common as common
+except ImportError:  # run as a script
+    import _common as common
+
+from mockdrive.api import graph
+from mockdrive.api.jsonio import fast_json_response
+from mockdrive.model import sharing
+from mockdrive.model.permissions import require_role
+from mockdrive.model.state import State
+from mockdrive.model.tree import Item
+
+INVITES = [
+    {
+        "recipients": [{"email": "carol@contoso.example"}, {"email": "dave@fabrikam.example"}],
+        "roles": ["read"],
+        "sendInvitation": False,
+    },
+    {
+        "recipients": [{"email": "erin@contoso.example"}, {"email": "frank@fabrikam.example"}],
+        "roles": ["write"],
+        "sendInvitation": False,
+    },
+]
+
+
+def rss_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def new_state() -> tuple[State, Any, Any]:
+    state = State(seed=1)
+    owner = state.add_user("Ada Owner", "ada@contoso.example", token="t")
+    for name in ("Carol", "Erin"):
+        state.add_user(name, f"{name.lower()}@contoso.example")
+    return state, owner, state.add_drive(owner)
+
+
+def grow(state: State, parent: Item, descendants: int, fanout: int = 1000) -> None:
+    """``descendants`` items under ``parent``: folders of ``fanout - 1`` files each.
+
+    Built straight through the model (``DriveStore.attach``) with cheap unique ids, names and
+    timestamps, as a scenario load would, minus the validation and the YAML.
+    """
+    attach, owner = state.store.attach, parent.created_by
+    n, folder_no = 0, 0
+    while n < descendants:
+        folder_no += 1
+        stamp = f"2024-01-01T00:00:{folder_no % 60:02}Z"
+        folder = Item(
+            f"01F{folder_no:031d}",
+            parent.drive_id,
+            f"Folder {folder_no:05}",
+            parent.id,
+            True,
+            stamp,
+            stamp,
+            owner,
+            owner,
+            children={},
+        )
+        attach(parent, folder)
+        n += 1
+        for _ in range(min(fanout - 1, descendants - n)):
+            n += 1
+            when = f"2024-01-02T{n % 24:02}:{n % 60:02}:{n % 59:02}Z"
+            attach(
+                folder,
+                Item(
+                    f"01I{n:031d}",
+                    parent.drive_id,
+                    f"Document {n:07}.docx",
+                    folder.id,
+                    False,
+                    when,
+                    when,
+                    owner,
+                    owner,
+                    size=n % 90_000,
+                    mime_type="application/vnd.openxmlformats-officedocument",
+                ),
+            )
+
+
+def time_invites(state: State, owner: Any, item: Item, count: int) -> float:
+    """Seconds per invite: parse the body, run the model, render the answer."""
+    started = time.perf_counter()
+    for n in range(count):
+        request = graph.parse_invite_body(dict(INVITES[n % 2]))
+        result = sharing.invite(state, owner, item, request)
+        [graph.render_permission(state, sharing_entry(o)) for o in result.outcomes]
+    return (time.perf_counter() - started) / count
+
+
+def sharing_entry(outcome: Any) -> Any:
+    from mockdrive.model.permissions import EffectivePermission
+
+    return EffectivePermission(outcome.permission)
+
+
+def bench_invite(descendants: int, rounds: int, count: int) -> list[dict]:
+    state, owner, drive = new_state()
+    big = state.make_path(drive, "/Big")
+    leaf = state.make_path(drive, "/Small/Leaf.docx", is_folder=False, content=b"x")
+    started = time.perf_counter()
+    grow(state, big, descendants)
+    built = time.perf_counter() - started
+    big_times, leaf_times = [], []
+    for _ in range(rounds):  # interleaved
+        big_times.append(time_invites(state, owner, big, count))
+        leaf_times.append(time_invites(state, owner, leaf, count))
+    big_us, leaf_us = common.median(big_times) * 1e6, common.median(leaf_times) * 1e6
+    return [
+        common.row(
+            f"invite on a folder with {descendants:,} descendants",
+            big_us,
+            "µs",
+            "invite on a leaf file",
+            leaf_us,
+            "≤ 1.2x leaf",
+            big_us <= 1.2 * leaf_us,
+            tree_build_s=built,
+        )
+    ]
+
+
+def bench_depth(depths: tuple[int, ...], count: int) -> list[dict]:
+    state, owner, drive = new_state()
+    deepest = max(depths)
+    names = [f"Level {n}" for n in range(1, deepest)]
+    leaf = state.make_path(drive, "/" + "/".join(names) + "/Deep.docx", is_folder=False)
+    chain = [leaf, *state.store.ancestors(leaf)]  # leaf, its parent, ... root
+    users = [state.add_user(f"U{n}", f"u{n}@contoso.example") for n in range(deepest)]
+    for item in chain[:-1]:
+        if item.depth % 10 == 5:  # a grant every 10 levels: 5 inherited at depth 50
+            state.grant(item, users[item.depth], ["read"])
+    by_depth = {item.depth: item for item in chain}
+    times = {}
+    for depth in depths:
+        item = by_depth[depth]
+        samples = []
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(count):
+                require_role(state.store, owner, item, "read")
+                fast_json_response({"value": graph.list_permissions(state, item)})
+            samples.append((time.perf_counter() - started) / count)
+        times[depth] = common.median(samples) * 1000
+    rows = []
+    for depth in depths:
+        entries = len(graph.list_permissions(state, by_depth[depth]))
+        target = "≤ 0.2 ms" if depth == deepest else ""
+        rows.append(
+            common.row(
+                f"list permissions at depth {depth} ({entries} entries)",
+                times[depth],
+                "ms",
+                f"depth {depths[0]}",
+                times[depths[0]],
+                target,
+                times[depth] <= 0.2 if target else None,
+            )
+        )
+    return rows
+
+
+def bench_memory(items: int) -> list[dict]:
+    gc.collect()
+    tracemalloc.start()
+    rss_before = rss_bytes()
+    state, _, drive = new_state()
+    grow(state, state.make_path(drive, "/Big"), items)
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0]
+    rss = rss_bytes() - rss_before
+    tracemalloc.stop()
+    del state
+    gc.collect()
+    tracemalloc.start()
+    records: dict[str, dict] = {}
+    for n in range(items):
+        records[f"01I{n:031d}"] = {
+            "id": f"01I{n:031d}",
+            "name": f"Document {n:07}.docx",
+            "parentId": "01F0",
+            "size": n % 90_000,
+        }
+    bare = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del records
+    per_item, bare_per_item = traced / items, bare / items
+    return [
+        common.row(
+            f"memory per item at {items:,} items (tracemalloc)",
+            per_item,
+            "bytes",
+            "bare dict record per item",
+            bare_per_item,
+            "≤ 1024 bytes",
+            per_item <= 1024,
+            rss_delta_per_item=rss / items,
+        )
+    ]
+
+
+def bench_demo(sizes: tuple[int, ...], yaml_limit: int) -> list[dict]:
+    from mockdrive.demo import demo_scenario
+    from mockdrive.scenario import build_state, dump_yaml, export_scenario, load_scenario_text
+
+    figures: dict[str, dict[int, float]] = {"generate": {}, "build": {}, "total": {}, "yaml": {}}
+    for size in sizes:
+        started = time.perf_counter()
+        data = demo_scenario(seed=1, users=200, items=size)
+        generated = time.perf_counter() - started
+        started = time.perf_counter()
+        state = build_state(data)
+        built = time.perf_counter() - started
+        figures["generate"][size], figures["build"][size] = generated, built
+        figures["total"][size] = generated + built
+        if size <= yaml_limit:
+            text = dump_yaml(export_scenario(state))
+            started = time.perf_counter()
+            load_scenario_text(text)
+            figures["yaml"][size] = time.perf_counter() - started
+        del state, data
+    labels = {
+        "generate": "demo generation (Faker → scenario data)",
+        "build": "scenario load from data (validate refs + build State)",
+        "total": "demo generated and loaded (demo_state)",
+        "yaml": "scenario load from YAML text (parse + schema + build)",
+    }
+    rows, small = [], sizes[0]
+    for key, label in labels.items():
+        for size in sizes:
+            if size not in figures[key]:
+                continue
+            target = "≤ 5 s at 100k" if key == "total" and size == max(sizes) else ""
+            rows.append(
+                common.row(
+                    f"{label}, {size:,} items",
+                    figures[key][size],
+                    "s",
+                    f"same at {small:,} items" if size != small else "",
+                    figures[key][small] if size != small else None,
+                    target,
+                    figures[key][size] <= 5.0 if target and size >= 100_000 else None,
+                )
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
+    parser.add_argument("--items", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    items = 20_000 if args.quick else args.items
+    sizes = (1_000, 5_000) if args.quick else (10_000, 100_000)
+    rows = []
+    rows += bench_invite(items, rounds=3 if args.quick else 7, count=200 if args.quick else 2000)
+    rows += bench_depth((1, 10, 50), count=200 if args.quick else 2000)
+    rows += bench_memory(items)
+    rows += bench_demo(sizes, yaml_limit=max(sizes) if args.quick else 10_000)
+    common.report("scaling", f"Scaling (in-process, {items:,} items)", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
