@@ -179,7 +179,6 @@ async def test_latency_does_not_block_other_requests(team):
     team.faults.add(effect="latency", path="/root/children$", latencyMs=600)
     headers = team.headers()
     async with aiohttp.ClientSession(headers=headers) as session:
-
         finished = []
 
         async def fetch(path):

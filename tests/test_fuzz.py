@@ -46,6 +46,9 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
             "--exclude-path-regex", EXCLUDED,
             "--report", "har", "--report-har-path", str(har),
             "--workers", "2", "--seed", "1",
+            # CI shares two cores with the other tests: allow a slow answer, and retry a
+            # request whose connection failed (network level only; a 5xx is never retried)
+            "--request-timeout", "30", "--request-retries", "2",
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     entries = json.loads(har.read_text())["log"]["entries"]

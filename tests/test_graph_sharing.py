@@ -275,7 +275,7 @@ def test_personal_drive_root_cannot_be_shared(mock_drive, graph):
 
 
 def test_invite_a_group_by_object_id_and_its_members_gain_access(mock_drive, graph, team):
-    carol, bob = team
+    _, bob = team
     group = mock_drive.add_group("Finance Team", [bob], email="finance@contoso.example")
     response = invite(graph, "/me/drive/root:/Projects:", {"objectId": group.id})
     permission = response.json()["value"][0]
