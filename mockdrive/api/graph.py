@@ -28,7 +28,7 @@ from ..model.state import State
 from ..model.tree import Drive, Item
 from .context import Call
 from .errors import ApiError
-from .graph_paths import GraphPath, decode_path, parse_graph_path
+from .graph_paths import GraphPath, parse_raw_path
 from .jsonio import fast_json_response, optional, read_json_object
 
 DEFAULT_PAGE_SIZE = 200
@@ -221,7 +221,7 @@ def not_modified(request: web.Request, item: Item) -> bool:
 # -- handlers ---------------------------------------------------------------------------------
 async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     """Entry point for everything under ``/v1.0`` and ``/beta``."""
-    path = parse_graph_path(decode_path(rest))
+    path = parse_raw_path(rest)
     state, caller = call.state, call.caller
     drive = resolve_drive(state, caller, path)
     method = request.method

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote
 
 from ..model.errors import InvalidRequest
@@ -27,10 +28,19 @@ class GraphPath:
 
 def decode_path(raw_path: str) -> str:
     """Percent-decode each ``/`` segment separately (``+`` stays ``+``)."""
+    if "%" not in raw_path:
+        return raw_path
     try:
         return "/".join(unquote(segment, errors="strict") for segment in raw_path.split("/"))
     except UnicodeDecodeError:
         raise InvalidRequest("the URL path is not valid UTF-8", "invalidPath") from None
+
+
+@lru_cache(maxsize=4096)
+def parse_raw_path(raw_path: str) -> GraphPath:
+    """``parse_graph_path(decode_path(raw_path))``, remembered: clients repeat their paths, and a
+    GraphPath is immutable (a refused path raises, and is not remembered)."""
+    return parse_graph_path(decode_path(raw_path))
 
 
 def parse_graph_path(logical: str) -> GraphPath:
