@@ -26,7 +26,7 @@ from .model.policy import SharingPolicy
 from .model.state import State
 from .model.tree import Drive, Item
 from .outcomes import Faults, Requests, set_policy
-from .scenario import build_state, read_scenario
+from .scenario import build_state, export_scenario, read_scenario
 from .server import MockDrive
 
 OWNER_TOKEN = "owner-token"
@@ -266,12 +266,23 @@ class MockDriveFixture:
         return diff(before, after if after is not None else self.snapshot())
 
     def export(self) -> dict[str, Any]:
-        return self.server.call(self.state.export)
+        """The state as scenario data (what ``GET /_mockdrive/state`` answers)."""
+        return self.server.call(lambda: export_scenario(self.state))
 
     def digest(self) -> str:
-        """A hash of the whole exported state: equal digests mean nothing changed."""
-        text = json.dumps(self.export(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()
+        """A hash of the whole state: the scenario export plus what it leaves out (each item's
+        version and timestamps, the outbox). Equal digests mean nothing changed."""
+
+        def dump() -> str:
+            data = export_scenario(self.state)
+            data["outbox"] = self.state.outbox.to_list()
+            data["versions"] = {
+                item.id: [item.version, item.content_version, item.created, item.modified]
+                for item in self.state.store.items.values()
+            }
+            return json.dumps(data, sort_keys=True)
+
+        return hashlib.sha256(self.server.call(dump).encode()).hexdigest()
 
 
 MARKER = "mock_drive"

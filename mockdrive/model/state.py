@@ -6,7 +6,6 @@ one place. The API layer never edits the dicts directly.
 
 from __future__ import annotations
 
-import base64
 import mimetypes
 from functools import lru_cache
 from urllib.parse import quote
@@ -304,79 +303,6 @@ class State:
         """The item's webUrl; ``path`` is its ``store.path_of`` when the caller has it already."""
         path = self.store.path_of(item) if path is None else path
         return f"{WEB_BASE}/{_quote(item.drive_id)}{_quote(path)}"
-
-    def export(self) -> dict:
-        """Everything as plain data in a stable order: for digests, diffs and scenario export."""
-        users = [
-            {
-                k: v
-                for k, v in {
-                    "id": u.id,
-                    "displayName": u.display_name,
-                    "email": u.email,
-                    "token": u.token,
-                    "alias": u.alias,
-                }.items()
-                if v is not None
-            }
-            for u in self.directory.users.values()
-        ]
-        drives = []
-        for drive in self.store.drives.values():
-            defaults = sorted(k for k, v in self.store.default_drive.items() if v == drive.id)
-            drives.append(
-                {
-                    "id": drive.id,
-                    "driveType": drive.drive_type,
-                    "name": drive.name,
-                    "owner": drive.owner_id,
-                    "defaultFor": defaults,
-                    "root": self._export_item(self.store.root(drive)),
-                }
-            )
-        return {
-            "seed": self.seed,
-            "users": users,
-            "drives": drives,
-            "outbox": self.outbox.to_list(),
-        }
-
-    def _export_item(self, item: Item) -> dict:
-        node: dict = {
-            "id": item.id,
-            "name": item.name,
-            "created": item.created,
-            "modified": item.modified,
-            "version": item.version,
-        }
-        if not item.is_folder:
-            node["size"] = item.size
-            node["mimeType"] = item.mime_type
-            if item.content:
-                node["contentBase64"] = base64.b64encode(item.content).decode()
-        if not item.inherits:
-            node["inherits"] = False
-        if item.permissions:
-            node["permissions"] = [_export_permission(p) for p in item.permissions]
-        if item.is_folder:
-            node["children"] = [self._export_item(c) for c in self.store.iter_children(item)]
-        return node
-
-
-def _export_permission(permission: Permission) -> dict:
-    data = {
-        "id": permission.id,
-        "roles": permission.roles,
-        "grantee": permission.grantee_id,
-        "email": permission.invitation_email,
-        "invitedBy": permission.invited_by,
-        "expiration": permission.expiration,
-    }
-    if permission.sign_in_required:
-        data["signInRequired"] = True
-    if permission.has_password:
-        data["hasPassword"] = True
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def guess_mime_type(name: str) -> str:
