@@ -28,7 +28,7 @@ try:
 except ImportError:  # run as a script
     import _common as common
 
-from mockdrive.api import graph
+from mockdrive.api import graph, invites
 from mockdrive.api.jsonio import fast_json_response
 from mockdrive.model import sharing
 from mockdrive.model.permissions import require_role
@@ -111,7 +111,7 @@ def time_invites(state: State, owner: Any, item: Item, count: int) -> float:
     """Seconds per invite: parse the body, run the model, render the answer."""
     started = time.perf_counter()
     for n in range(count):
-        request = graph.parse_invite_body(dict(INVITES[n % 2]))
+        request = invites.parse_invite_body(dict(INVITES[n % 2]))
         result = sharing.invite(state, owner, item, request)
         [graph.render_permission(state, sharing_entry(o)) for o in result.outcomes]
     return (time.perf_counter() - started) / count

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from conftest import assert_graph_error
 
-from mockdrive.api.graph_paths import decode_path, parse_graph_path
+from mockdrive.api.graph.paths import decode_path, parse_graph_path
 from mockdrive.model.errors import InvalidRequest
 
 

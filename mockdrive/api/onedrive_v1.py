@@ -18,7 +18,8 @@ from ..model.permissions import Permission
 from ..model.state import State
 from ..model.tree import Item
 from .context import Call
-from .graph import identity, parse_invite_body, run_invite
+from .graph.render import identity
+from .invites import parse_invite_body, run_invite
 from .jsonio import json_response, optional, read_json_object
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote
 
-from ..model.errors import InvalidRequest
+from ...model.errors import InvalidRequest
 
 _COLON_FORM = re.compile(r"^(?P<head>[^:]*):(?P<path>[^:]*)(?::(?P<tail>.*))?$")
 

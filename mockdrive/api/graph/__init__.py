@@ -1,0 +1,16 @@
+"""The Microsoft Graph dialect, split by resource: ``routes`` dispatches, ``paths`` parses
+addresses, ``addressing`` resolves them, ``items``, ``content`` and ``permissions`` serve each
+resource, ``render`` shapes the JSON."""
+
+from .permissions import list_permissions
+from .render import identity, render_item, render_permission
+from .routes import ITEM_OPERATIONS, handle
+
+__all__ = [
+    "ITEM_OPERATIONS",
+    "handle",
+    "identity",
+    "list_permissions",
+    "render_item",
+    "render_permission",
+]

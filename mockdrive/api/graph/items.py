@@ -1,0 +1,64 @@
+"""driveItem collections: listing children with paging, creating folders and files."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Any
+
+from aiohttp import web
+
+from ...model.errors import InvalidRequest
+from ...model.identity import User
+from ...model.permissions import can_read, require_role
+from ...model.state import State
+from ...model.tree import Item
+from ..jsonio import fast_json_response, optional, read_json_object
+from .render import render_item
+
+DEFAULT_PAGE_SIZE = 200
+MAX_PAGE_SIZE = 1000
+CONFLICT_KEYS = ("@microsoft.graph.conflictBehavior", "@name.conflictBehavior")
+
+
+def page_params(request: web.Request) -> tuple[int, int]:
+    query = request.query
+    try:
+        top = int(query.get("$top", DEFAULT_PAGE_SIZE))
+        offset = int(query.get("$skiptoken", 0))
+    except ValueError:
+        raise InvalidRequest("$top and $skiptoken must be whole numbers") from None
+    if not 1 <= top <= MAX_PAGE_SIZE or offset < 0:
+        raise InvalidRequest(f"$top must be between 1 and {MAX_PAGE_SIZE}")
+    return top, offset
+
+
+def list_children(request: web.Request, state: State, caller: User, folder: Item):
+    top, offset = page_params(request)
+    require_role(state.store, caller, folder, "read")
+    if not folder.is_folder:
+        return fast_json_response({"value": []})
+    store = state.store
+    visible = (c for c in store.iter_children(folder) if c.inherits or can_read(store, caller, c))
+    page = list(islice(visible, offset, offset + top + 1))
+    folder_path = store.path_of(folder)
+    body: dict[str, Any] = {"value": [render_item(state, c, folder_path) for c in page[:top]]}
+    if len(page) > top:
+        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        query.update({"$top": str(top), "$skiptoken": str(offset + top)})
+        body["@odata.nextLink"] = str(request.url.with_query(query))
+    return fast_json_response(body)
+
+
+async def create_child(request: web.Request, state: State, caller: User, parent: Item):
+    body = await read_json_object(request)
+    name = body.get("name")
+    is_folder = body.get("folder") is not None
+    if is_folder and not isinstance(body["folder"], dict):
+        raise InvalidRequest("folder must be an object")
+    if not is_folder and not isinstance(body.get("file"), dict):
+        raise InvalidRequest("a new item needs a folder or file facet")
+    conflict = request.query.get(CONFLICT_KEYS[0]) or request.query.get(CONFLICT_KEYS[1])
+    for key in CONFLICT_KEYS:
+        conflict = optional(body, key, str, "one of fail, replace, rename") or conflict
+    item = state.create_item(caller, parent, name, is_folder=is_folder, conflict=conflict or "fail")
+    return fast_json_response(render_item(state, item), status=201)

@@ -1,0 +1,43 @@
+"""Listing and changing an item's permissions (own and inherited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ...model.errors import InvalidRequest
+from ...model.identity import User
+from ...model.permissions import effective_permissions, highest_role, require_role
+from ...model.state import State
+from ...model.tree import Item
+from ..jsonio import fast_json_response
+from .addressing import not_modified
+from .render import render_permission
+
+
+def list_permissions(state: State, item: Item, reader: User | None = None) -> list[dict[str, Any]]:
+    """The item's permissions as Graph lists them: own and inherited, without grants that
+    carry no Graph role (Onehub's Access Denied); for a ``reader``, only what applies to them."""
+    entries = [e for e in effective_permissions(state.store, item) if e.permission.roles]
+    if reader is not None:
+        entries = [e for e in entries if e.permission.holds(reader)]
+    holder_paths: dict[str, str] = {}
+    return [render_permission(state, e, holder_paths) for e in entries]
+
+
+def list_permissions_response(request: web.Request, state: State, caller: User, item: Item):
+    roles = require_role(state.store, caller, item, "read")
+    if not_modified(request, item):
+        return web.Response(status=304)
+    reader = caller if highest_role(roles) == "read" else None  # readers see only their own
+    return fast_json_response({"value": list_permissions(state, item, reader)})
+
+
+def permission_patch(body: dict[str, Any]) -> object:
+    for key in body:
+        if key not in ("roles", "expirationDateTime") and not key.startswith("@odata."):
+            raise InvalidRequest(f"{key} cannot be updated", "propertyNotUpdateable")
+    if "roles" not in body:
+        raise InvalidRequest("roles is required")
+    return body["roles"]

@@ -1,0 +1,143 @@
+"""How Graph renders drives, driveItems, permissions and per-recipient errors on the wire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...model.faults import NOTIFICATION_CODES
+from ...model.permissions import EffectivePermission
+from ...model.state import State
+from ...model.tree import Drive, Item
+
+DEPRECATED_GRANTED_TO = "GrantedTo has been deprecated. Refer to GrantedToV2"
+
+
+def identity(state: State, user_id: str) -> dict[str, str]:
+    user = state.directory.by_id(user_id)
+    if user is None:
+        return {"id": user_id}
+    return {"id": user.id, "displayName": user.display_name, "email": user.email}
+
+
+def api_path(state: State, item: Item) -> str:
+    """``/drive/root:`` for the root, ``/drive/root:/Projects`` below it (itemReference.path)."""
+    path = state.store.path_of(item)
+    return "/drive/root:" if path == "/" else "/drive/root:" + path
+
+
+def render_drive(state: State, drive: Drive) -> dict[str, Any]:
+    used = state.store.root(drive).size
+    return {
+        "id": drive.id,
+        "driveType": drive.drive_type,
+        "name": drive.name,
+        "createdDateTime": drive.created,
+        "lastModifiedDateTime": drive.created,
+        "webUrl": state.web_url(state.store.root(drive)),
+        "owner": {"user": identity(state, drive.owner_id)},
+        "quota": {
+            "total": drive.quota_total,
+            "used": used,
+            "remaining": max(drive.quota_total - used, 0),
+            "deleted": 0,
+            "state": "normal",
+        },
+    }
+
+
+def render_item(state: State, item: Item, parent_path: str | None = None) -> dict[str, Any]:
+    """``parent_path`` is ``store.path_of`` the parent when the caller knows it (children)."""
+    store = state.store
+    drive = store.drives[item.drive_id]
+    if item.parent_id is None:
+        path = "/"
+    else:  # one walk up the tree serves both webUrl and parentReference.path
+        if parent_path is None:
+            parent_path = store.path_of(store.items[item.parent_id])
+        path = "/" + item.name if parent_path == "/" else parent_path + "/" + item.name
+    data: dict[str, Any] = {
+        "id": item.id,
+        "name": item.name,
+        "eTag": item.etag,
+        "cTag": item.ctag,
+        "size": item.size,
+        "createdDateTime": item.created,
+        "lastModifiedDateTime": item.modified,
+        "webUrl": state.web_url(item, path),
+        "createdBy": {"user": identity(state, item.created_by)},
+        "lastModifiedBy": {"user": identity(state, item.modified_by)},
+    }
+    reference: dict[str, Any] = {"driveId": drive.id, "driveType": drive.drive_type}
+    if item.parent_id is not None:
+        reference["id"] = item.parent_id
+        reference["path"] = "/drive/root:" if parent_path == "/" else "/drive/root:" + parent_path
+    data["parentReference"] = reference
+    if item.is_folder:
+        data["folder"] = {"childCount": len(item.children or ())}
+    else:
+        data["file"] = {"mimeType": item.mime_type}
+    if item.parent_id is None:
+        data["root"] = {}
+    if any(not p.is_owner for p in item.permissions):
+        data["shared"] = {"scope": "users"}
+    return data
+
+
+def render_permission(
+    state: State, entry: EffectivePermission, holder_paths: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``holder_paths`` memoizes ``api_path`` of the holders across one listing."""
+    permission = entry.permission
+    data: dict[str, Any] = {"id": permission.id, "roles": list(permission.roles)}
+    group = state.directory.groups.get(permission.grantee_id or "")
+    if group is not None:  # a group grant: grantedToV2.group (identitySet has no group)
+        data["grantedToV2"] = {"group": {
+            k: v for k, v in (("id", group.id), ("displayName", group.display_name),
+                              ("email", group.email)) if v is not None}}  # fmt: skip
+    elif permission.grantee_id is not None and not permission.pending:
+        user = identity(state, permission.grantee_id)
+        data["@deprecated.GrantedTo"] = DEPRECATED_GRANTED_TO
+        data["grantedTo"] = {"user": user}
+        v2: dict[str, Any] = {"user": user}
+        drive = state.store.drives[state.store.items[permission.item_id].drive_id]
+        if drive.drive_type != "personal" and "email" in user:
+            v2["siteUser"] = {
+                "id": user["id"],
+                "displayName": user.get("displayName", ""),
+                "loginName": "i:0#.f|membership|" + user["email"],
+            }
+        data["grantedToV2"] = v2
+    if permission.invitation_email is not None:
+        invitation: dict[str, Any] = {
+            "email": permission.invitation_email,
+            "signInRequired": permission.sign_in_required,
+        }
+        if permission.invited_by:
+            invitation["invitedBy"] = {"user": identity(state, permission.invited_by)}
+        data["invitation"] = invitation
+    if permission.expiration:
+        data["expirationDateTime"] = permission.expiration
+    if permission.has_password:
+        data["hasPassword"] = True
+    if entry.holder is not None:
+        holder = entry.holder
+        if holder_paths is None:
+            path = api_path(state, holder)
+        else:
+            path = holder_paths.get(holder.id)
+            if path is None:
+                path = holder_paths[holder.id] = api_path(state, holder)
+        data["inheritedFrom"] = {"driveId": holder.drive_id, "id": holder.id, "path": path}
+    return data
+
+
+def render_notification_error(inner_code: str) -> dict[str, Any]:
+    """The per-recipient ``error`` of a 207 entry (note the lowercase ``innererror``)."""
+    message, fix_it_url = NOTIFICATION_CODES[inner_code]
+    return {
+        "code": "notAllowed",
+        "message": message,
+        "localizedMessage": message,
+        "fixItUrl": fix_it_url,
+        "innererror": {"code": inner_code},
+    }

@@ -1,0 +1,89 @@
+"""Parsing and running an invite, shared by Graph and the OneDrive dialect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..model import sharing
+from ..model.errors import InjectedFault, InvalidRequest
+from ..model.permissions import EffectivePermission
+from ..model.tree import Item
+from .context import Call
+from .graph.render import render_notification_error, render_permission
+from .jsonio import fast_json_response, optional, read_json_object
+
+
+def parse_invite_body(body: dict[str, Any]) -> sharing.InviteRequest:
+    """Graph's invite body → the model's request. Types are checked here, rules in the model."""
+    raw_recipients = body.get("recipients")
+    if not isinstance(raw_recipients, list):
+        raise InvalidRequest("recipients must be an array of driveRecipient objects")
+    recipients = []
+    for index, raw in enumerate(raw_recipients):
+        if not isinstance(raw, dict):
+            raise InvalidRequest(f"recipients[{index}] must be an object")
+        fields = {}
+        for key in ("email", "alias", "objectId"):
+            fields[key] = optional(raw, key, str, "a string")
+        recipients.append(
+            sharing.Recipient(
+                email=fields["email"], alias=fields["alias"], object_id=fields["objectId"]
+            )
+        )
+    roles = body.get("roles")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise InvalidRequest("roles must be an array of strings")
+    expiration = optional(body, "expirationDateTime", str, "a date-time string")
+    if expiration is not None:
+        check_datetime(expiration)
+    retain = optional(body, "retainInheritedPermissions", bool, "true or false")
+    return sharing.InviteRequest(
+        recipients=recipients,
+        roles=roles,
+        message=optional(body, "message", str, "a string"),
+        require_sign_in=bool(optional(body, "requireSignIn", bool, "true or false")),
+        send_invitation=bool(optional(body, "sendInvitation", bool, "true or false")),
+        retain_inherited_permissions=True if retain is None else retain,
+        expiration=expiration,
+        password=optional(body, "password", str, "a string"),
+    )
+
+
+def check_datetime(value: str) -> None:
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"expirationDateTime {value!r} is not a date-time") from None
+
+
+def run_invite(
+    request: web.Request, call: Call, item: Item, invite_request: sharing.InviteRequest
+) -> sharing.InviteResult:
+    """One invite through the model (Graph and OneDrive), noting for the journal which fault
+    rules fired."""
+    context = sharing.RequestContext(request.method, request.path)
+    try:
+        result = sharing.invite(call.state, call.caller, item, invite_request, context)
+    except InjectedFault as fault:
+        call.fired_faults.append({"rule": fault.rule_id, "effect": "error"})
+        raise
+    call.fired_faults.extend(
+        {"rule": r, "effect": "notificationFailure"} for r in result.fired_rules
+    )
+    return result
+
+
+async def graph_invite(request: web.Request, call: Call, item: Item):
+    invite_request = parse_invite_body(await read_json_object(request))
+    result = run_invite(request, call, item, invite_request)
+    value = []
+    for outcome in result.outcomes:
+        entry = render_permission(call.state, EffectivePermission(outcome.permission))
+        if outcome.notification_error:
+            entry["error"] = render_notification_error(outcome.notification_error)
+        value.append(entry)
+    return fast_json_response({"value": value}, status=207 if result.partial else 200)
