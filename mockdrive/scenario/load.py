@@ -71,6 +71,12 @@ class Document:
         self.source = source
         self.validated = False  # checked against the schema (set by validate_document)
 
+    def with_data(self, data: Any) -> Document:
+        """The same document with other data (already checked: e.g. another ``seed``)."""
+        document = Document(data, self.text, self.source)
+        document.validated = self.validated
+        return document
+
     def problems(self, found: list[tuple[PathParts, str, bool]]) -> list[Problem]:
         """``(path, reason, at_key)`` → problems with line numbers (one pass over the text).
 
@@ -153,6 +159,10 @@ def _read_yaml(text: str) -> Any:
 
 def _build(loader: Any) -> Any:
     get_event = loader.get_event
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+    resolvers = _RESOLVERS
     stack: list[_Frame] = []
     anchors: dict[str, tuple[Any, int, int]] = {}  # anchor → (value, elements, height)
     elements = aliased = 0
@@ -161,12 +171,15 @@ def _build(loader: Any) -> Any:
     while True:
         event = get_event()
         kind = type(event)
-        if kind is yaml.ScalarEvent:
+        if kind is scalar_event:
             elements += 1
-            value: Any = _scalar(event, stack)
+            value: Any = event.value
+            # the common case inline: quoted text, or plain text no implicit type starts with
+            if event.tag is not None or (event.implicit[0] and value[:1] in resolvers):
+                value = _scalar(event, stack)
             if event.anchor:
                 anchors[event.anchor] = (value, 1, 0)
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+        elif kind is mapping_start or kind is sequence_start:
             elements += 1
             if event.tag not in (None, "!", _TAG + "map", _TAG + "seq"):
                 raise _problem(event, stack, f"the tag {event.tag} is not supported")
@@ -174,10 +187,10 @@ def _build(loader: Any) -> Any:
                 raise _problem(event, stack, f"nested deeper than {MAX_DEPTH} levels")
             if elements > MAX_ELEMENTS:
                 raise _problem(event, stack, f"more than {MAX_ELEMENTS:,} values")
-            container: dict | list = {} if kind is yaml.MappingStartEvent else []
+            container: dict | list = {} if kind is mapping_start else []
             stack.append(_Frame(container, event.anchor, elements))
             continue
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+        elif kind is mapping_end or kind is sequence_end:
             frame = stack.pop()
             if frame.key is not _NO_KEY:
                 raise _problem(event, stack, "a key without a value")
@@ -186,7 +199,7 @@ def _build(loader: Any) -> Any:
                 anchors[frame.anchor] = (value, elements - frame.start + 1, frame.height)
             if stack:
                 stack[-1].height = max(stack[-1].height, frame.height + 1)
-        elif kind is yaml.AliasEvent:
+        elif kind is alias_event:
             if event.anchor not in anchors:
                 raise _problem(event, stack, f"unknown alias *{event.anchor}")
             value, size, height = anchors[event.anchor]
