@@ -108,7 +108,9 @@ class _ParseProblem(Exception):
 def parse(text: str, source: str = "<scenario>") -> Document:
     """YAML or JSON text → a Document; refuses (ScenarioError) what it cannot read safely."""
     stripped = text.lstrip()
-    if stripped[:1] in ("{", "["):
+    # JSON is read by ``json`` unless it may hold more values than allowed: the YAML reader
+    # counts them as it goes (``json`` would build them all first)
+    if stripped[:1] in ("{", "[") and text.count(",") + text.count(":") <= MAX_ELEMENTS:
         try:
             return Document(json.loads(text), text, source)
         except json.JSONDecodeError:
