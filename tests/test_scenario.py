@@ -275,3 +275,57 @@ def test_bad_faults_and_policy_name_the_place(tmp_path, tail, where, reason):
     )
     assert message.startswith(f"FILE:2: {where}: "), message
     assert reason in message, message
+
+
+def _mutations(data):
+    """Each variant breaks (or keeps) one value of ``data``: wrong type, unknown key, removal."""
+    stack = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                stack.append(((*path, key), child))
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                stack.append(((*path, index), child))
+        for replacement in ("text", 7, -1, None, [], {}, {"zz": 1}, True, "a@b"):
+            yield _replaced(data, path, replacement)
+        if path:
+            yield _replaced(data, path, _DROP)
+
+
+_DROP = object()
+
+
+def _replaced(data, path, replacement):
+    copy = json.loads(json.dumps(data))
+    if not path:
+        return replacement
+    holder = copy
+    for part in path[:-1]:
+        holder = holder[part]
+    if replacement is _DROP:
+        del holder[path[-1]]
+    else:
+        holder[path[-1]] = replacement
+    return copy
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_the_schema_check_agrees_with_jsonschema(path):
+    """``check_schema`` (our own, in words, stopping early) accepts exactly what jsonschema
+    accepts, over every one-value mutation of the shipped fixtures."""
+    from jsonschema import Draft202012Validator
+
+    from mockdrive.scenario import export_scenario as export
+    from mockdrive.scenario.validate import check_schema
+
+    validator = Draft202012Validator(scenario_schema())
+    data = export(load_scenario(path))
+    checked = 0
+    for variant in _mutations(data):
+        ours = not check_schema(variant)
+        theirs = validator.is_valid(variant)
+        assert ours == theirs, (variant, check_schema(variant))
+        checked += 1
+    assert checked > 100
