@@ -150,9 +150,10 @@ class DriveStore:
         names.extend(a.name for a in self.ancestors(item) if a.parent_id is not None)
         return "/" + "/".join(reversed(names))
 
-    def check_path_length(self, parent: Item, names: list[str]) -> None:
-        """Refuse (400 pathIsTooLong) ``names`` below ``parent`` if the path gets too long."""
-        length, current = sum(len(name) + 1 for name in names), parent
+    def check_path_length(self, parent: Item, added: int) -> None:
+        """Refuse (400 pathIsTooLong) ``added`` more characters below ``parent``'s path if
+        that makes it too long (O(depth))."""
+        length, current = added, parent
         while current.parent_id is not None:
             length += len(current.name) + 1
             current = self.items[current.parent_id]
@@ -190,7 +191,7 @@ class DriveStore:
         key = item.name.casefold()
         if key in parent.children:
             raise NameConflict(f"an item named {item.name!r} already exists")
-        self.check_path_length(parent, [item.name])
+        self.check_path_length(parent, len(item.name) + 1)
         item.depth = parent.depth + 1
         parent.children[key] = item.id
         self.items[item.id] = item

@@ -54,6 +54,8 @@ class Builder:
             add(*args)
         except _Skip:
             pass
+        except DomainError as error:  # a rule of the model the schema does not express
+            self.found.append((args[-1], error.message, False))
         except (KeyError, TypeError, AttributeError, ValueError):
             if not self.tolerant:
                 raise
