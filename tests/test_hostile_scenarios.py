@@ -48,6 +48,10 @@ CORPUS = {
         "        - name: a.bin\n          file: {}\n          contentBase64: '@@not base64@@'\n",
         "contentBase64: not valid base64",
     ),
+    "lone-surrogate-json": (
+        '{"users": [{"displayName": "a\\ud800b", "email": "a@b.example"}]}',
+        "displayName: not valid Unicode text",
+    ),
     "python-tag": ("!!python/object/apply:os.system ['true']\n", "is not supported"),
     "many-problems": (
         "users:\n" + "".join(f"  - displayName: U{n}\n    email: bad{n}\n" for n in range(20_000)),

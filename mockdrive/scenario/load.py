@@ -132,6 +132,8 @@ def parse(text: str, source: str = "<scenario>") -> Document:
         raise ScenarioError([Problem(source, line, (), reason)]) from None
     except yaml.YAMLError as error:
         raise ScenarioError([Problem(source, None, (), f"not valid YAML: {error}")]) from None
+    except UnicodeError:  # a lone surrogate in the text given to load_scenario_text
+        raise ScenarioError([Problem(source, None, (), "not valid Unicode text")]) from None
     return Document(data, text, source)
 
 

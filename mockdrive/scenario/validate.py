@@ -42,6 +42,7 @@ _TYPE_WORDS = {
     "boolean": "true or false",
 }
 _PATTERN_WORDS = {"email": "not an e-mail address"}
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\\ud800" escapes can make them
 
 
 @cache
@@ -121,7 +122,9 @@ def check_schema(data: Any, limit: int = MAX_REPORTED_PROBLEMS) -> list[Found]:
                 found.append((path, f"{value!r} is not one of: {shown}", False))
             continue
         if isinstance(value, str):
-            if len(value) < schema.get("minLength", 0):
+            if _SURROGATE.search(value):
+                found.append((path, "not valid Unicode text (a lone surrogate)", False))
+            elif len(value) < schema.get("minLength", 0):
                 found.append((path, "must not be empty", False))
             elif "pattern" in schema:
                 regex, name = patterns[schema["pattern"]]
