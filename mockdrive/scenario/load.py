@@ -138,10 +138,11 @@ def parse(text: str, source: str = "<scenario>") -> Document:
 
 
 class _Frame:
-    __slots__ = ("anchor", "container", "height", "key", "start")
+    __slots__ = ("anchor", "container", "height", "is_list", "key", "start")
 
     def __init__(self, container: dict | list, anchor: str | None, start: int) -> None:
         self.container = container
+        self.is_list = type(container) is list
         self.key: Any = _NO_KEY
         self.anchor = anchor
         self.start = start  # element count when this collection began
@@ -183,6 +184,20 @@ def _build(loader: Any) -> Any:
                 value = _scalar(event, stack)
             if event.anchor:
                 anchors[event.anchor] = (value, 1, 0)
+            elif stack and elements <= MAX_ELEMENTS:
+                # fast path: a plain value into the open collection (a scalar is hashable)
+                frame = stack[-1]
+                if frame.is_list:
+                    frame.container.append(value)
+                elif frame.key is _NO_KEY:
+                    frame.key = value
+                elif frame.key is not _MERGE_KEY:
+                    frame.container[frame.key] = value
+                    frame.key = _NO_KEY
+                else:
+                    _merge(frame.container, value, event, stack)
+                    frame.key = _NO_KEY
+                continue
         elif kind is mapping_start or kind is sequence_start:
             elements += 1
             if event.tag not in (None, "!", _TAG + "map", _TAG + "seq"):
