@@ -8,7 +8,10 @@ item, scenario load and demo generation by size.
 - memory per item at 1,000,000 items (tracemalloc; RSS delta beside it), against a bare dict
   record per item in a dict by id (target: <= 1 KiB);
 - demo generation and scenario load at 10k and 100k items, against the 10k figure (linear
-  means a ratio of 10; target: 100k demo generated and loaded in <= 5 s).
+  means a ratio of 10; target: 100k demo generated and loaded in <= 5 s);
+- scenario text: a 10,000-item YAML scenario loaded (parse + schema + build; target <= 0.3 s)
+  and a 100,000-item state exported as YAML (target <= 1.5 s), each against the same in JSON
+  in the same run, with PyYAML's libyaml loader/dumper beside them for reference.
 
 Usage: ``python benchmarks/scaling.py [--quick] [--items N]``.
 """
@@ -274,6 +277,84 @@ def bench_demo(sizes: tuple[int, ...], yaml_limit: int) -> list[dict]:
     return rows
 
 
+def _median_time(action: Any, rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        gc.collect()
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return common.median(samples)
+
+
+def bench_scenario_text(load_items: int, export_items: int, rounds: int = 3) -> list[dict]:
+    """YAML scenario load and export against JSON (and PyYAML/libyaml) in the same run."""
+    import json
+
+    import yaml
+
+    from mockdrive.demo import demo_scenario
+    from mockdrive.scenario import build_state, dump_yaml, export_scenario, load_scenario_text
+
+    small = export_scenario(build_state(demo_scenario(seed=1, users=200, items=load_items)))
+    yaml_text, json_text = dump_yaml(small), json.dumps(small)
+    loaders = {
+        "yaml": lambda: load_scenario_text(yaml_text),
+        "json": lambda: load_scenario_text(json_text),
+        "libyaml": lambda: yaml.load(yaml_text, Loader=yaml.CSafeLoader),
+    }
+    load = {key: _median_time(action, rounds) for key, action in loaders.items()}
+    del small
+    state = build_state(demo_scenario(seed=1, users=200, items=export_items))
+    data = export_scenario(state)
+    exporters = {
+        "yaml": lambda: dump_yaml(export_scenario(state)),
+        "json": lambda: json.dumps(export_scenario(state)),
+        "libyaml": lambda: yaml.dump(
+            data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=100
+        ),
+    }
+    export = {key: _median_time(action, rounds) for key, action in exporters.items()}
+    n, m = f"{load_items:,}", f"{export_items:,}"
+    target_load, target_export = load_items >= 10_000, export_items >= 100_000
+    return [
+        common.row(
+            f"scenario load from YAML text (parse + schema + build), {n} items",
+            load["yaml"],
+            "s",
+            "same scenario as JSON text",
+            load["json"],
+            "≤ 0.3 s" if target_load else "",
+            load["yaml"] <= 0.3 if target_load else None,
+            yaml_bytes=len(yaml_text),
+            json_bytes=len(json_text),
+        ),
+        common.row(
+            f"PyYAML CSafeLoader, parse only (no checks, no build), {n} items",
+            load["libyaml"],
+            "s",
+            "mockdrive YAML load (parse + schema + build)",
+            load["yaml"],
+        ),
+        common.row(
+            f"state exported as YAML (export_yaml), {m} items",
+            export["yaml"],
+            "s",
+            "same export as JSON (json.dumps)",
+            export["json"],
+            "≤ 1.5 s" if target_export else "",
+            export["yaml"] <= 1.5 if target_export else None,
+        ),
+        common.row(
+            f"PyYAML CSafeDumper, dump only, {m} items",
+            export["libyaml"],
+            "s",
+            "mockdrive YAML export (data + text)",
+            export["yaml"],
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
@@ -286,6 +367,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows += bench_depth((1, 10, 50), count=200 if args.quick else 2000)
     rows += bench_memory(items)
     rows += bench_demo(sizes, yaml_limit=max(sizes) if args.quick else 10_000)
+    rows += bench_scenario_text(*((1_000, 10_000) if args.quick else (10_000, 100_000)))
     common.report("scaling", f"Scaling (in-process, {items:,} items)", rows)
     return rows
 

@@ -26,7 +26,7 @@ from .model.policy import SharingPolicy
 from .model.state import State
 from .model.tree import Drive, Item
 from .outcomes import Faults, Requests, set_policy
-from .scenario import build_state, export_scenario, read_scenario
+from .scenario import Problem, ScenarioError, build_state, export_scenario, read_scenario
 from .server import MockDrive
 
 OWNER_TOKEN = "owner-token"
@@ -37,6 +37,7 @@ class MockDriveFixture:
 
     def __init__(self, server: MockDrive) -> None:
         self.server = server
+        self.scenario_dirs: list[Path] = []  # where a relative ``load()`` path is looked for
 
     # -- where it is --------------------------------------------------------------------------
     @property
@@ -180,8 +181,14 @@ class MockDriveFixture:
         return self.server.call(apply)
 
     def load(self, scenario: str | Path | dict[str, Any]) -> State:
-        """Replace the state by a scenario file or scenario data."""
-        state = build_state(scenario) if isinstance(scenario, dict) else _scenario_state(scenario)
+        """Replace the state by a scenario file or scenario data.
+
+        A relative path is looked for as the marker's is: under the rootdir, then beside the
+        test file."""
+        if isinstance(scenario, dict):
+            state = build_state(scenario)
+        else:
+            state = _scenario_state(_find_scenario(scenario, self.scenario_dirs))
         return self.server.call(lambda: self.server.backend.reset(state))
 
     # -- inspect ------------------------------------------------------------------------------
@@ -305,8 +312,26 @@ def _scenario_state(path: str | Path, seed: int | None = None) -> State:
     if document is None:
         document = _DOCUMENTS[resolved] = read_scenario(path)
     if seed is not None:
-        document = type(document)({**document.data, "seed": seed}, document.node, document.source)
+        document = document.with_data({**document.data, "seed": seed})
     return build_state(document)
+
+
+def _find_scenario(path: str | Path, bases: list[Path]) -> Path:
+    """``path`` itself if absolute, else the first of ``base / path`` that exists; a missing
+    scenario is a ScenarioError naming every path tried."""
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    candidates = [base / path for base in bases] or [Path.cwd() / path]
+    found = next((c for c in candidates if c.exists()), None)
+    if found is None:
+        tried = ", ".join(str(c) for c in candidates)
+        raise ScenarioError([Problem(str(path), None, (), f"no such file (tried: {tried})")])
+    return found
+
+
+def _scenario_dirs(request: pytest.FixtureRequest) -> list[Path]:
+    return [request.config.rootpath, request.path.parent]
 
 
 def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State], bool]:
@@ -315,10 +340,7 @@ def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State],
     options = dict(marker.kwargs) if marker else {}
     seed = options.get("seed")
     if options.get("scenario"):
-        path = Path(options["scenario"])
-        if not path.is_absolute():
-            candidates = [request.config.rootpath / path, request.path.parent / path]
-            path = next((c for c in candidates if c.exists()), candidates[0])
+        path = _find_scenario(options["scenario"], _scenario_dirs(request))
         return (lambda: _scenario_state(path, seed)), bool(options.get("tls"))
     if options.get("demo"):
         from .demo import demo_state
@@ -366,7 +388,9 @@ def mock_drive(request: pytest.FixtureRequest, mock_drive_servers: _Servers) -> 
     server = mock_drive_servers.get(tls)
     state = factory()
     server.call(lambda: server.backend.reset(state))
-    return MockDriveFixture(server)
+    handle = MockDriveFixture(server)
+    handle.scenario_dirs = _scenario_dirs(request)
+    return handle
 
 
 class MockDriveApp(MockDriveFixture):
@@ -387,4 +411,6 @@ class MockDriveApp(MockDriveFixture):
 def mock_drive_app(request: pytest.FixtureRequest) -> MockDriveApp:
     """An un-started mockdrive app with a fresh state (honours the marker's scenario/seed)."""
     factory, _tls = _state_factory(request)
-    return MockDriveApp(MockDrive(factory()))
+    handle = MockDriveApp(MockDrive(factory()))
+    handle.scenario_dirs = _scenario_dirs(request)
+    return handle

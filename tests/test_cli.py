@@ -264,7 +264,7 @@ def test_admin_state_put_get_reset_over_http(tmp_path):
         bad = requests.put(admin + "/state", data="users:\n  - email: nobody\n", timeout=5)
         assert bad.status_code == 400
         message = bad.json()["error"]["message"]
-        assert "<request body>:2: users[0]: 'displayName' is a required property" in message
+        assert "<request body>:2: users[0]: a user needs 'displayName'" in message
         assert requests.get(admin + "/state?format=yaml", timeout=5).text == exported
         broken = requests.put(admin + "/state", data=b"\xff\xfe", timeout=5)
         assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalidRequest"

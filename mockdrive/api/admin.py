@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from ..backend import Backend
@@ -25,6 +27,8 @@ def wants_yaml(request: web.Request) -> bool:
 
 
 def add_routes(app: web.Application, backend: Backend) -> None:
+    loading = asyncio.Lock()  # one scenario load at a time: bounds the memory they take
+
     async def health(request: web.Request) -> web.Response:
         return json_response({"status": "ok"})
 
@@ -33,14 +37,24 @@ def add_routes(app: web.Application, backend: Backend) -> None:
         return web.Response(status=204)
 
     async def export_state(request: web.Request) -> web.Response:
-        """The state as a scenario: JSON by default, YAML on request."""
+        """The state as a scenario: JSON by default, YAML on request.
+
+        The data is taken on the loop (consistent with the state); the text is written in a
+        thread, so a large export does not hold up other requests.
+        """
         scenario = export_scenario(backend.state)
         if wants_yaml(request):
-            return web.Response(text=dump_yaml(scenario), content_type="application/yaml")
+            text = await asyncio.to_thread(dump_yaml, scenario)
+            return web.Response(text=text, content_type="application/yaml")
         return json_response(scenario)
 
     async def import_state(request: web.Request) -> web.Response:
-        """Load the scenario in the body (YAML or JSON); a bad one changes nothing."""
+        """Load the scenario in the body (YAML or JSON); a bad one changes nothing.
+
+        Parsing, checking and building run in a thread (other requests keep being answered);
+        the new state is swapped in on the loop, in one step. An empty body is refused: ``{}``
+        is the explicit empty scenario.
+        """
         if request.content_length and request.content_length > MAX_SCENARIO_BODY:
             raise ApiError(413, "invalidRequest", "the scenario is too large")
         body = bytearray()
@@ -52,8 +66,12 @@ def add_routes(app: web.Application, backend: Backend) -> None:
             text = bytes(body).decode("utf-8")
         except UnicodeDecodeError:
             raise ApiError(400, "invalidRequest", "the scenario must be UTF-8 text") from None
+        if not text.strip():
+            reason = "the body is empty: send a scenario ({} for an empty one)"
+            raise ApiError(400, "invalidRequest", reason)
         try:
-            state = load_scenario_text(text, "<request body>")
+            async with loading:
+                state = await asyncio.to_thread(load_scenario_text, text, "<request body>")
         except ScenarioError as error:
             raise ApiError(400, "invalidRequest", str(error)) from None
         backend.reset(state)

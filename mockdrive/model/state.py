@@ -197,6 +197,7 @@ class State:
         drive = self.store.drives[start.drive_id]
         for index, name in enumerate(names):  # check every name before creating anything
             validate_name(name, drive.drive_type, is_folder=index < len(names) - 1)
+        self.store.check_path_length(start, sum(len(name) + 1 for name in names))
         # Find what exists and refuse before creating anything, so a failure changes nothing.
         parent, missing = start, names[:-1]
         for index, name in enumerate(names[:-1]):

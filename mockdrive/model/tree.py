@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 DRIVE_TYPES = ("personal", "business", "documentLibrary")
 MAX_NAME_LENGTH = 255
+# OneDrive for Business / SharePoint: "the entire decoded file path, including the file name,
+# can't contain more than 400 characters". Counted here on the drive-relative path.
+MAX_PATH_LENGTH = 400
 _ILLEGAL_PERSONAL = set('/\\*<>?:|"')
 _ILLEGAL_BUSINESS = _ILLEGAL_PERSONAL | {"#", "%"}
 
@@ -147,6 +150,19 @@ class DriveStore:
         names.extend(a.name for a in self.ancestors(item) if a.parent_id is not None)
         return "/" + "/".join(reversed(names))
 
+    def check_path_length(self, parent: Item, added: int) -> None:
+        """Refuse (400 pathIsTooLong) ``added`` more characters below ``parent``'s path if
+        that makes it too long (O(depth))."""
+        length, current = added, parent
+        while current.parent_id is not None:
+            length += len(current.name) + 1
+            current = self.items[current.parent_id]
+        if length > MAX_PATH_LENGTH:
+            raise InvalidRequest(
+                f"the path would be {length} characters long; the limit is {MAX_PATH_LENGTH}",
+                "pathIsTooLong",
+            )
+
     def iter_children(self, folder: Item) -> Iterator[Item]:
         for child_id in (folder.children or {}).values():
             yield self.items[child_id]
@@ -175,6 +191,7 @@ class DriveStore:
         key = item.name.casefold()
         if key in parent.children:
             raise NameConflict(f"an item named {item.name!r} already exists")
+        self.check_path_length(parent, len(item.name) + 1)
         item.depth = parent.depth + 1
         parent.children[key] = item.id
         self.items[item.id] = item

@@ -1,0 +1,290 @@
+"""Validated scenario data → a fresh State, reporting every reference problem at once.
+
+Problems (an unknown owner, a group member nobody declared, two items with one name, ...) are
+collected, the faulty entry is skipped and the build goes on, so one run names them all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from typing import Any
+
+from ..model import onehub
+from ..model.errors import DomainError, InvalidRequest
+from ..model.identity import Group, User
+from ..model.permissions import Permission
+from ..model.policy import SharingPolicy
+from ..model.state import State, guess_mime_type
+from ..model.tree import Drive, Item, validate_name
+from .load import MAX_REPORTED_PROBLEMS, Document, PathParts
+from .validate import Found
+
+
+class _Skip(Exception):
+    """This entry has a problem (already recorded): leave it out and go on."""
+
+
+class Builder:
+    def __init__(self, document: Document, tolerant: bool = False) -> None:
+        self.document = document
+        self.data: dict[str, Any] = document.data
+        self.found: list[Found] = []
+        # tolerant: the schema check already failed, so entries may be malformed; an entry
+        # that breaks the builder is skipped (its problem is among those already reported)
+        self.tolerant = tolerant
+        seed = self.data.get("seed", 0)
+        self.state = State(seed=seed if isinstance(seed, int) else 0)
+        self.groups_by_name: dict[str, Group] = {}
+
+    def fail(self, path: PathParts, reason: str, at_key: bool = False) -> _Skip:
+        self.found.append((path, reason, at_key))
+        return _Skip()
+
+    def _each(self, key: str, add: Any) -> None:
+        entries = self.data.get(key) or []
+        for index, raw in enumerate(entries if isinstance(entries, list) else []):
+            self._guard(add, raw, (key, index))
+
+    def _guard(self, add: Any, *args: Any) -> None:
+        if len(self.found) >= MAX_REPORTED_PROBLEMS:
+            return
+        try:
+            add(*args)
+        except _Skip:
+            pass
+        except DomainError as error:  # a rule of the model the schema does not express
+            self.found.append((args[-1], error.message, False))
+        except (KeyError, TypeError, AttributeError, ValueError):
+            if not self.tolerant:
+                raise
+
+    def build(self) -> State:
+        """The State; raises ScenarioError naming every problem found."""
+        self._each("users", self._add_user)
+        self._each("groups", self._add_group)
+        self._each("drives", self._add_drive)
+        self._each("workspaces", self._add_workspace)
+        if "policy" in self.data:
+            self._guard(self._set_policy, self.data["policy"])
+        self._each("faults", self._add_fault)
+        if self.found:
+            problems = self.document.problems(self.found[:MAX_REPORTED_PROBLEMS])
+            problems.sort(key=lambda p: p.line or 0)
+            from .load import ScenarioError
+
+            raise ScenarioError(problems)
+        return self.state
+
+    def _set_policy(self, raw: Any) -> None:
+        try:
+            self.state.policy = SharingPolicy.from_dict(raw)
+        except InvalidRequest as error:
+            raise self.fail(("policy",), error.message) from None
+
+    def _add_fault(self, raw: Any, where: PathParts) -> None:
+        try:
+            self.state.faults.add(raw)
+        except InvalidRequest as error:
+            raise self.fail(where, error.message) from None
+
+    # -- directory --------------------------------------------------------------------------
+    def _add_user(self, raw: dict, where: PathParts) -> None:
+        directory = self.state.directory
+        if directory.by_email(raw["email"]) is not None:
+            raise self.fail((*where, "email"), f"duplicate e-mail {raw['email']!r}")
+        if "id" in raw and (raw["id"] in directory.users or raw["id"] in directory.groups):
+            raise self.fail((*where, "id"), f"duplicate user id {raw['id']!r}")
+        if raw.get("token") and directory.by_token(raw["token"]) is not None:
+            raise self.fail((*where, "token"), "two users cannot share one token")
+        self.state.add_user(
+            raw["displayName"],
+            raw["email"],
+            token=raw.get("token"),
+            alias=raw.get("alias"),
+            user_id=raw.get("id"),
+        )
+
+    def _add_group(self, raw: dict, where: PathParts) -> None:
+        directory = self.state.directory
+        group_id = raw.get("id") or self.state.ids.guid()
+        if group_id in directory.groups or group_id in directory.users:
+            raise self.fail((*where, "id"), f"duplicate id {group_id!r}")
+        if raw["displayName"].casefold() in self.groups_by_name:
+            raise self.fail((*where, "displayName"), f"duplicate group {raw['displayName']!r}")
+        members = []
+        for index, key in enumerate(raw.get("members") or []):
+            with contextlib.suppress(_Skip):
+                members.append(self._user(key, (*where, "members", index)).id)
+        group = Group(group_id, raw["displayName"], list(dict.fromkeys(members)), raw.get("email"))
+        directory.add_group(group)
+        self.groups_by_name[group.display_name.casefold()] = group
+
+    def _user(self, key: Any, where: PathParts) -> User:
+        directory = self.state.directory
+        user = None
+        if isinstance(key, str):
+            user = directory.by_id(key) or directory.by_email(key)
+        if user is None:
+            raise self.fail(where, f"{key!r} is not a user declared under 'users'")
+        return user
+
+    def _group(self, key: str, where: PathParts) -> Group:
+        group = self.state.directory.groups.get(key) or self.groups_by_name.get(key.casefold())
+        if group is None:
+            raise self.fail(where, f"{key!r} is not a group declared under 'groups'")
+        return group
+
+    # -- drives and items -------------------------------------------------------------------
+    def _add_workspace(self, raw: dict, where: PathParts) -> None:
+        self._add_drive({"driveType": "documentLibrary", **raw}, where)
+
+    def _add_drive(self, raw: dict, where: PathParts) -> None:
+        owner = self._user(raw["owner"], (*where, "owner"))
+        if raw.get("id") in self.state.store.drives:
+            raise self.fail((*where, "id"), f"duplicate drive id {raw['id']!r}")
+        node = raw.get("root") or {}
+        if "id" in node and node["id"] in self.state.store.items:
+            raise self.fail((*where, "root", "id"), f"duplicate item id {node['id']!r}")
+        drive = self.state.add_drive(
+            owner,
+            drive_type=raw.get("driveType", "business"),
+            name=raw.get("name", "OneDrive"),
+            drive_id=raw.get("id"),
+            also_default_for=tuple(raw.get("defaultFor", ())),
+        )
+        root = self.state.store.root(drive)
+        if "id" in node:
+            self._rekey(drive, root, node["id"])
+        self._fill(drive, root, node, (*where, "root"))
+
+    def _rekey(self, drive: Drive, item: Item, new_id: str) -> None:
+        """Give a just-created root the id the scenario asks for."""
+        store = self.state.store
+        del store.items[item.id]
+        drive.shared_item_ids.discard(item.id)
+        item.id = new_id
+        store.items[new_id] = item
+        drive.root_id = new_id
+        drive.shared_item_ids.add(new_id)
+        for permission in item.permissions:
+            permission.item_id = new_id
+
+    def _fill(self, drive: Drive, folder: Item, node: dict, where: PathParts) -> None:
+        for index, grant in enumerate(node.get("permissions") or []):
+            self._guard(self._grant, drive, folder, grant, (*where, "permissions", index))
+        if node.get("inherits") is False:
+            if folder.parent_id is None:
+                self.fail((*where, "inherits"), "the root has nothing to inherit from")
+            else:
+                folder.inherits = False
+        for index, child in enumerate(node.get("children") or []):
+            self._guard(self._add_item, drive, folder, child, (*where, "children", index))
+
+    def _add_item(self, drive: Drive, parent: Item, node: dict, where: PathParts) -> None:
+        store, state = self.state.store, self.state
+        is_file = "file" in node
+        if is_file and "folder" in node:
+            raise self.fail(where, "an item is either a folder or a file, not both")
+        if not is_file:
+            for key in ("size", "content", "contentBase64"):
+                if key in node:
+                    raise self.fail((*where, key), f"a folder has no {key} (add 'file: {{}}')")
+        elif "children" in node:
+            raise self.fail((*where, "children"), "a file cannot have children")
+        given = [k for k in ("size", "content", "contentBase64") if k in node]
+        if len(given) > 1:
+            raise self.fail((*where, given[1]), f"give only one of {', '.join(given)}")
+        name = node["name"]
+        try:
+            validate_name(name, drive.drive_type, not is_file)
+        except InvalidRequest as error:
+            raise self.fail((*where, "name"), str(error)) from None
+        if store.child(parent, name) is not None:
+            raise self.fail((*where, "name"), f"{name!r} already exists in this folder")
+        item_id = node.get("id")
+        if item_id is None:
+            item_id = state.ids.item_id()
+        elif item_id in store.items:
+            raise self.fail((*where, "id"), f"duplicate item id {item_id!r}")
+        now = state.clock.now()
+        item = Item(
+            id=item_id,
+            drive_id=drive.id,
+            name=name,
+            parent_id=parent.id,
+            is_folder=not is_file,
+            created=now,
+            modified=now,
+            created_by=drive.owner_id,
+            modified_by=drive.owner_id,
+        )
+        if is_file:
+            content = self._content_of(node, where)
+            if content is None:
+                item.content, item.size = b"", int(node.get("size", 0))
+            else:
+                item.content, item.size = content, len(content)
+            item.mime_type = (node.get("file") or {}).get("mimeType") or guess_mime_type(name)
+        else:
+            item.children = {}
+        try:
+            store.attach(parent, item)
+        except DomainError as error:
+            raise self.fail((*where, "name"), error.message) from None
+        self._fill(drive, item, node, where)
+
+    def _content_of(self, node: dict, where: PathParts) -> bytes | None:
+        if "content" in node:
+            try:
+                return node["content"].encode("utf-8")
+            except UnicodeEncodeError:
+                raise self.fail((*where, "content"), "not valid Unicode text") from None
+        if "contentBase64" in node:
+            try:
+                return base64.b64decode(node["contentBase64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise self.fail((*where, "contentBase64"), "not valid base64") from None
+        return None
+
+    def _grant(self, drive: Drive, item: Item, grant: dict, where: PathParts) -> None:
+        kinds = [k for k in ("user", "group", "email") if k in grant]
+        if len(kinds) != 1:
+            raise self.fail(where, "a permission needs exactly one of user, group or email")
+        onehub_role = grant.get("onehubRole")
+        if "roles" in grant:
+            roles = list(dict.fromkeys(grant["roles"]))
+        else:
+            roles = onehub.tier_roles(onehub_role)
+        owner_role = "owner" in roles and onehub_role is None
+        permission = Permission(
+            id=grant.get("id") or self.state.ids.guid().upper(),
+            item_id=item.id,
+            roles=roles,
+            sign_in_required=bool(grant.get("signInRequired", False)),
+            expiration=grant.get("expiration"),
+            has_password=bool(grant.get("hasPassword", False)),
+            pending=bool(grant.get("pending", False)),
+            native_role=onehub_role,
+        )
+        if "user" in grant:
+            user = self._user(grant["user"], (*where, "user"))
+            permission.grantee_id = user.id
+            permission.invitation_email = None if owner_role else user.email
+        elif "group" in grant:
+            permission.grantee_id = self._group(grant["group"], (*where, "group")).id
+        else:
+            # an address that is also a directory user is kept as an address: the state can
+            # reach this (invited through Graph, provisioned later by a Onehub invitation)
+            permission.invitation_email = grant["email"]
+        if "invitationEmail" in grant:
+            permission.invitation_email = grant["invitationEmail"]
+        if "invitedBy" in grant:
+            permission.invited_by = self._user(grant["invitedBy"], (*where, "invitedBy")).id
+        elif not owner_role:
+            permission.invited_by = drive.owner_id
+        if any(p.id == permission.id for p in item.permissions):
+            raise self.fail((*where, "id"), f"duplicate permission id {permission.id!r}")
+        item.permissions.append(permission)
+        drive.shared_item_ids.add(item.id)

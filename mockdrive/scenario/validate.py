@@ -1,0 +1,187 @@
+"""Check scenario data against ``scenario.schema.json``, in words, without building every error.
+
+A small interpreter of the JSON Schema keywords the scenario schema uses (``type``, ``enum``,
+``properties``, ``required``, ``additionalProperties``, ``items``, ``minItems``, ``minLength``,
+``minimum``, ``maximum``, ``pattern``, ``anyOf`` of ``required``, ``$ref``). It walks the data
+with an explicit stack (any depth), reports problems in document order and stops after
+``limit`` of them. ``tests/test_scenario.py`` checks it agrees with ``jsonschema`` on the
+schema itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from .load import MAX_REPORTED_PROBLEMS, PathParts
+
+SCHEMA_FILE = "scenario.schema.json"
+Found = tuple[PathParts, str, bool]  # (path, reason, the problem is the key itself)
+
+# what each $defs entry is called in a message ("a permission needs roles")
+_NOUNS = {
+    "user": "a user",
+    "group": "a group",
+    "drive": "a drive",
+    "root": "a drive root",
+    "item": "an item",
+    "permission": "a permission",
+    "policy": "the policy",
+    "faultRule": "a fault rule",
+}
+_TYPE_WORDS = {
+    "object": "a mapping (key: value)",
+    "array": "a list",
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+}
+_PATTERN_WORDS = {"email": "not an e-mail address"}
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\\ud800" escapes can make them
+
+
+@cache
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema of the scenario format, as shipped in the package."""
+    return json.loads(resources.files("mockdrive").joinpath(SCHEMA_FILE).read_text("utf-8"))
+
+
+@cache
+def _compiled() -> dict[str, Any]:
+    """$ref → (name, schema); patterns compiled once."""
+    schema = scenario_schema()
+    patterns = {}
+    for name, definition in schema["$defs"].items():
+        if "pattern" in definition:
+            patterns[definition["pattern"]] = (re.compile(definition["pattern"]), name)
+    return {"defs": schema["$defs"], "patterns": patterns}
+
+
+def describe(value: Any) -> str:
+    """A value's kind in words (for "must be text, not a list")."""
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _type_ok(value: Any, expected: str) -> bool:
+    if expected == "string":
+        return isinstance(value, str)
+    if expected == "object":
+        return isinstance(value, dict)
+    if expected == "array":
+        return isinstance(value, list)
+    if expected == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "boolean":
+        return isinstance(value, bool)
+    if expected == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return True
+
+
+def check_schema(data: Any, limit: int = MAX_REPORTED_PROBLEMS) -> list[Found]:
+    """Problems of ``data`` against the scenario schema, in document order, at most ``limit``."""
+    compiled = _compiled()
+    defs, patterns = compiled["defs"], compiled["patterns"]
+    found: list[Found] = []
+    stack: list[tuple[dict[str, Any], Any, PathParts, str | None]] = [
+        (scenario_schema(), data, (), None)
+    ]
+    while stack and len(found) < limit:
+        schema, value, path, noun = stack.pop()
+        while "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            noun = _NOUNS.get(name, noun)
+            schema = defs[name]
+        expected = schema.get("type")
+        if expected is not None and not _type_ok(value, expected):
+            found.append((path, f"must be {_TYPE_WORDS[expected]}, not {describe(value)}", False))
+            continue
+        if "enum" in schema:
+            options = schema["enum"]
+            if isinstance(value, bool | dict | list) or value not in options:
+                shown = ", ".join(str(o) for o in options)
+                found.append((path, f"{value!r} is not one of: {shown}", False))
+            continue
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                found.append((path, "not valid Unicode text (a lone surrogate)", False))
+            elif len(value) < schema.get("minLength", 0):
+                found.append((path, "must not be empty", False))
+            elif "pattern" in schema:
+                regex, name = patterns[schema["pattern"]]
+                if not regex.search(value):
+                    words = _PATTERN_WORDS.get(name, f"does not match {schema['pattern']}")
+                    found.append((path, f"{value!r} is {words}", False))
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if "minimum" in schema and value < schema["minimum"]:
+                found.append((path, f"must be at least {schema['minimum']}", False))
+            elif "maximum" in schema and value > schema["maximum"]:
+                found.append((path, f"must be at most {schema['maximum']}", False))
+            continue
+        if isinstance(value, list):
+            if len(value) < schema.get("minItems", 0):
+                found.append((path, "needs at least one entry", False))
+            items = schema.get("items")
+            if items is not None:
+                for index in range(len(value) - 1, -1, -1):
+                    stack.append((items, value[index], (*path, index), noun))
+            continue
+        if isinstance(value, dict):
+            _check_mapping(schema, value, path, noun or "the scenario", found, stack)
+    return found[:limit]
+
+
+def _check_mapping(
+    schema: dict[str, Any],
+    value: dict[Any, Any],
+    path: PathParts,
+    noun: str,
+    found: list[Found],
+    stack: list[tuple[dict[str, Any], Any, PathParts, str | None]],
+) -> None:
+    properties = schema.get("properties", {})
+    for key in schema.get("required", ()):
+        if key not in value:
+            found.append((path, f"{noun} needs '{key}'", False))
+    alternatives = schema.get("anyOf")
+    if alternatives and not any(all(k in value for k in a["required"]) for a in alternatives):
+        names = " or ".join(f"'{k}'" for a in alternatives for k in a["required"])
+        found.append((path, f"{noun} needs {names}", False))
+    children = []
+    for key, child in value.items():
+        if key in properties:
+            children.append((properties[key], child, (*path, key), None))
+        elif schema.get("additionalProperties") is False:
+            found.append((_key_path(path, key), _unknown_key(key, properties), True))
+    stack.extend(reversed(children))
+
+
+def _key_path(path: PathParts, key: Any) -> PathParts:
+    return (*path, key if isinstance(key, str | int) and not isinstance(key, bool) else str(key))
+
+
+def _unknown_key(key: Any, properties: dict[str, Any]) -> str:
+    known = sorted(properties)
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key (expected one of: {', '.join(known)}{hint})"

@@ -1,0 +1,163 @@
+"""Every state the API can reach exports and loads back (issue 11, defect 5), over real HTTP:
+trees as deep as the 400-character path limit allows, names and contents with characters YAML
+itself cannot hold, Onehub "Access Denied", addresses provisioned later, passwords, group
+invitation addresses. The path limit itself is refused at create/upload/scenario-load time."""
+
+from __future__ import annotations
+
+import requests
+from conftest import assert_graph_error
+
+from mockdrive.model.tree import MAX_PATH_LENGTH
+
+# C1 controls, NEL (U+0085, a line break to YAML), DEL, noncharacters, a line separator
+ODD = "".join(chr(c) for c in range(0x80, 0xA0)) + "\ufffe\uffff\u2028"
+ODD_CONTENT = "\x7f" + ODD + "\x00 tab\t nl\n"
+
+
+def state_url(mock_drive, fmt: str = "json") -> str:
+    return f"{mock_drive.url}/_mockdrive/state?format={fmt}"
+
+
+def round_trip(mock_drive, fmt: str) -> None:
+    """GET the state, PUT it back, GET it again: the same text, and the same digest."""
+    before = requests.get(state_url(mock_drive, fmt), timeout=30)
+    assert before.status_code == 200, before.text
+    digest = mock_drive.digest()
+    loaded = requests.put(f"{mock_drive.url}/_mockdrive/state", data=before.content, timeout=30)
+    assert loaded.status_code == 200, loaded.text[:2000]
+    after = requests.get(state_url(mock_drive, fmt), timeout=30)
+    assert after.text == before.text
+    assert mock_drive.export() == requests.get(state_url(mock_drive), timeout=30).json()
+    assert isinstance(digest, str) and len(mock_drive.digest()) == 64
+
+
+def deepest_chain(mock_drive) -> str:
+    """Folders ``/a/a/.../a`` down to the path limit, plus a file at the very limit."""
+    levels = MAX_PATH_LENGTH // 2 - 1
+    path = "/a" * levels
+    mock_drive.add_folder(path)
+    last = "f" * (MAX_PATH_LENGTH - len(path) - 1)
+    mock_drive.add_file(f"{path}/{last}", "deep")
+    return path
+
+
+def test_a_tree_as_deep_as_the_path_limit_exports_and_loads_as_yaml_and_json(mock_drive, graph):
+    path = deepest_chain(mock_drive)
+    assert len(mock_drive.item(path).name) == 1 and mock_drive.item(path).depth == 199
+    round_trip(mock_drive, "yaml")
+    round_trip(mock_drive, "json")
+    listed = graph.get(f"/me/drive/root:{path}:/children")
+    assert listed.status_code == 200 and len(listed.json()["value"]) == 1
+
+
+def test_the_path_limit_is_refused_with_the_real_error_and_changes_nothing(mock_drive, graph):
+    path = deepest_chain(mock_drive)
+    digest = mock_drive.digest()
+    parent = mock_drive.item(path).id
+    created = graph.post(
+        f"/me/drive/items/{parent}/children", json={"name": "toolong", "folder": {}}
+    )
+    error = assert_graph_error(created, 400, "invalidRequest")
+    assert error["innerError"].get("code") == "pathIsTooLong", error
+    uploaded = graph.put(f"/me/drive/root:/new/a/b/c{path}/x.txt:/content", data=b"x")
+    assert_graph_error(uploaded, 400, "invalidRequest")
+    assert mock_drive.digest() == digest  # not even the missing folders were made
+
+
+def test_a_scenario_beyond_the_path_limit_names_the_item(mock_drive):
+    names = [{"name": "n" * 200, "folder": {}}, {"name": "m" * 200, "folder": {}}]
+    names[0]["children"] = [names[1]]
+    scenario = {
+        "users": [{"displayName": "Ada", "email": "ada@x.example"}],
+        "drives": [{"owner": "ada@x.example", "root": {"children": [names[0]]}}],
+    }
+    response = requests.put(f"{mock_drive.url}/_mockdrive/state", json=scenario, timeout=10)
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "drives[0].root.children[0].children[0].name: the path would be 402 characters" in (
+        message
+    ), message
+
+
+def test_names_and_contents_with_odd_characters_round_trip_through_json_and_yaml(mock_drive, graph):
+    name = "odd" + ODD + ".txt"
+    uploaded = graph.put(
+        f"/me/drive/root:/Docs/{requests.utils.quote(name)}:/content",
+        data=ODD_CONTENT.encode("utf-8"),
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    folder = graph.post("/me/drive/root/children", json={"name": "F" + ODD + "G", "folder": {}})
+    assert folder.status_code == 201, folder.text
+    for fmt in ("json", "yaml"):
+        round_trip(mock_drive, fmt)
+        assert mock_drive.item(f"/Docs/{name}").content == ODD_CONTENT.encode("utf-8")
+        assert mock_drive.item("/F" + ODD + "G").name == "F" + ODD + "G"
+
+
+def test_onehub_access_denied_and_a_graph_address_provisioned_by_onehub_round_trip(
+    mock_drive, graph
+):
+    mock_drive.add_folder("/Finance/Q3")
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    hub_headers = {**mock_drive.headers(), "Accept": "application/json"}
+    q3 = mock_drive.onehub_id("/Finance/Q3")
+    invited = requests.post(
+        f"{mock_drive.url}/folders/{q3}/invitations",
+        json={"invitation": {"emails": [bob.email], "role_name": "Viewer"}},
+        headers=hub_headers,
+        timeout=10,
+    )
+    assert invited.status_code < 300, invited.text
+    rolemap = requests.get(
+        f"{mock_drive.url}/folders/{q3}/rolemaps", headers=hub_headers, timeout=10
+    ).json()["items"][0]["rolemap"]
+    denied = requests.put(
+        f"{mock_drive.url}/rolemaps/{rolemap['id']}",
+        json={"role_name": "Access Denied"},
+        headers=hub_headers,
+        timeout=10,
+    )
+    assert denied.status_code == 200, denied.text
+    # an outside address invited through Graph, later provisioned by a Onehub invitation
+    outside = "olga@fabrikam.example"
+    shared = graph.post(
+        "/me/drive/root:/Finance:/invite",
+        json={"recipients": [{"email": outside}], "roles": ["read"], "sendInvitation": False},
+    )
+    assert shared.status_code == 200, shared.text
+    finance = mock_drive.onehub_id("/Finance")
+    provisioned = requests.post(
+        f"{mock_drive.url}/folders/{finance}/invitations",
+        json={"invitation": {"emails": [outside.upper()], "role_name": "Viewer"}},
+        headers=hub_headers,
+        timeout=10,
+    )
+    assert provisioned.status_code < 300, provisioned.text
+    before = mock_drive.access("bob@contoso.example", "/Finance/Q3")
+    round_trip(mock_drive, "yaml")
+    round_trip(mock_drive, "json")
+    assert mock_drive.access("bob@contoso.example", "/Finance/Q3") == before
+
+
+def test_has_password_and_a_group_invitation_address_are_kept(mock_drive, graph):
+    mock_drive.add_folder("/Shared")
+    mock_drive.add_user("Bob", "bob@contoso.example")
+    mock_drive.add_group("Team", ["bob@contoso.example"], email="team@contoso.example")
+    answer = graph.post(
+        "/me/drive/root:/Shared:/invite",
+        json={
+            "recipients": [{"email": "team@contoso.example"}, {"email": "x@fabrikam.example"}],
+            "roles": ["read"],
+            "password": "secret",
+            "sendInvitation": False,
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    listed = graph.get("/me/drive/root:/Shared:/permissions").json()["value"]
+    round_trip(mock_drive, "yaml")
+    round_trip(mock_drive, "json")
+    assert graph.get("/me/drive/root:/Shared:/permissions").json()["value"] == listed
+    exported = mock_drive.export()["drives"][0]["root"]["children"][0]["permissions"]
+    assert all(p.get("hasPassword") for p in exported)
+    assert any(p.get("invitationEmail") == "team@contoso.example" for p in exported)

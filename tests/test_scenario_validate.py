@@ -1,0 +1,148 @@
+"""``mockdrive validate`` and the fixture on bad scenario files (issue 12, items 7 and 8): every
+problem of a file in one run, in words, on the right line; empty files refused; relative paths
+found as the marker finds them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+BROKEN = """\
+users:
+  - displayName: Ada
+    email: ada@x.example
+  - displayName: Ada Again
+    email: ada@x.example
+  - displayName: Bad
+    email: not-an-email
+groups:
+  - displayName: Team
+    members: [ada@x.example, ghost@x.example]
+drives:
+  - owner: nobody@x.example
+  - owner: ada@x.example
+    root:
+      children:
+        - name: Plan.docx
+          file: {}
+        - name: plan.DOCX
+          file: {}
+        - name: Shared
+          folder: {}
+          permissions:
+            - user: ada@x.example
+          colour:
+            red: 1
+"""
+
+
+def validate(*paths: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mockdrive", "validate", *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_validate_reports_every_problem_of_a_file_in_one_run_in_words(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN)
+    result = validate(str(path))
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.replace(str(path), "FILE").splitlines()
+    expected = [
+        "FILE:5: users[1].email: duplicate e-mail 'ada@x.example'",
+        "FILE:7: users[2].email: 'not-an-email' is not an e-mail address",
+        "FILE:10: groups[0].members[1]: 'ghost@x.example' is not a user declared under 'users'",
+        "FILE:12: drives[0].owner: 'nobody@x.example' is not a user declared under 'users'",
+        "FILE:18: drives[1].root.children[1].name: 'plan.DOCX' already exists in this folder",
+        "FILE:23: drives[1].root.children[2].permissions[0]: a permission needs 'roles' or "
+        "'onehubRole'",
+        # the unknown key's own line, not the line of the block below it
+        "FILE:24: drives[1].root.children[2].colour: unknown key (expected one of: ",
+    ]
+    for want in expected:
+        assert any(line.startswith(want) for line in lines), (want, lines)
+    assert len(lines) == len(expected), lines
+    text = result.stderr
+    assert "is not valid under any of the given schemas" not in text
+    assert "^[" not in text and "does not match" not in text
+
+
+def test_an_empty_file_is_not_ok(tmp_path):
+    empty, comment, null = tmp_path / "empty.yaml", tmp_path / "c.yaml", tmp_path / "n.yaml"
+    empty.write_text("")
+    comment.write_text("# nothing here yet\n")
+    null.write_text("null\n")
+    explicit = tmp_path / "explicit.yaml"
+    explicit.write_text("{}\n")
+    result = validate(str(empty), str(comment), str(null), str(explicit))
+    assert result.returncode == 2
+    for path in (empty, comment, null):
+        assert f"{path}" in result.stderr and "the scenario is empty" in result.stderr
+    assert result.stdout == f"{explicit}: ok (0 users, 0 groups, 0 drives, 0 items)\n"
+
+
+def test_fixture_load_and_marker_find_paths_alike_and_refuse_empty_files(pytester):
+    pytester.makefile(
+        ".yaml",
+        **{
+            "sub/beside": "users: [{displayName: Ada, email: ada@x.example, token: t}]\n"
+            "drives: [{owner: ada@x.example}]\n",
+            "sub/empty": "",
+        },
+    )
+    pytester.makepyfile(
+        **{
+            "sub/test_inner": textwrap.dedent(
+                """
+                import pytest
+                from mockdrive.scenario import ScenarioError
+
+                def test_load_finds_a_file_beside_the_test(mock_drive):
+                    mock_drive.load("beside.yaml")
+                    assert mock_drive.token == "t"
+
+                def test_load_names_every_path_it_tried(mock_drive):
+                    with pytest.raises(ScenarioError) as caught:
+                        mock_drive.load("missing.yaml")
+                    message = str(caught.value)
+                    assert message.count("missing.yaml") == 3, message  # the name + 2 tries
+
+                def test_load_refuses_an_empty_file(mock_drive):
+                    with pytest.raises(ScenarioError, match="the scenario is empty"):
+                        mock_drive.load("empty.yaml")
+
+                @pytest.mark.mock_drive(scenario="nowhere.yaml")
+                def test_marker_missing(mock_drive):
+                    pass
+
+                @pytest.mark.mock_drive(scenario="empty.yaml")
+                def test_marker_empty(mock_drive):
+                    pass
+                """
+            )
+        }
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result.assert_outcomes(passed=3, errors=2)
+    output = result.stdout.str()
+    root, sub = pytester.path, pytester.path / "sub"
+    assert f"{root / 'nowhere.yaml'}, {sub / 'nowhere.yaml'}" in output
+    assert "the scenario is empty" in output and "StopIteration" not in output
+
+
+def test_load_parses_a_scenario_file_once_per_process(mock_drive, pytestconfig):
+    from mockdrive import pytest_plugin
+
+    path = (pytestconfig.rootpath / "fixtures" / "team.yaml").resolve()
+    mock_drive.load("fixtures/team.yaml")
+    parsed = pytest_plugin._DOCUMENTS[path]
+    mock_drive.add_folder("/Changed")
+    mock_drive.load("fixtures/team.yaml")  # built afresh from the same parsed document
+    assert pytest_plugin._DOCUMENTS[path] is parsed
+    assert mock_drive.token == "ada-token"
+    names = [item.name for item in mock_drive.state.store.items.values()]
+    assert "Changed" not in names
