@@ -182,6 +182,16 @@ def test_a_step_runs_as_the_batch_caller_whatever_token_it_names(team, graph):
     assert items["1"]["status"] == 404  # carol's batch cannot borrow ada's token
 
 
+def test_connection_headers_of_a_step_are_ignored(team, graph):
+    items = by_id(graph.post("/$batch", json={"requests": [
+        {"id": "1", "method": "POST", "url": "/me/drive/root/children",
+         "headers": {"Content-Type": "application/json", "Expect": "100-continue",
+                     "Content-Length": "999999", "Transfer-Encoding": "chunked"},
+         "body": {"name": "Reports", "folder": {}}},
+    ]}))  # fmt: skip
+    assert items["1"]["status"] == 201 and items["1"]["body"]["name"] == "Reports"
+
+
 def test_unknown_and_unimplemented_routes_inside_a_batch(team, graph):
     items = by_id(graph.post("/$batch", json={"requests": [
         {"id": "1", "method": "GET", "url": "/me/drive/items/nope"},

@@ -34,6 +34,9 @@ INHERITED_HEADERS = ("Authorization",)
 # Headers of a sub-response that say nothing about it (they belong to the outer answer).
 DROPPED_RESPONSE_HEADERS = {"content-length", "date", "server", "transfer-encoding"}
 FAILED_DEPENDENCY = 424
+# Headers about the connection or the framing of a body: a step has neither of its own.
+HOP_HEADERS = ("Connection", "Content-Encoding", "Content-Length", "Expect", "Host",
+               "Keep-Alive", "TE", "Trailer", "Transfer-Encoding", "Upgrade")  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -189,6 +192,8 @@ def _sub_request(batch: web.Request, version: str, step: BatchStep, batch_id: st
     has been read, so this does what ``clone`` does with a payload of the step's own.
     """
     headers = CIMultiDict(step.headers)
+    for name in HOP_HEADERS:
+        headers.popall(name, None)
     for name in INHERITED_HEADERS:
         if name in batch.headers:
             headers[name] = batch.headers[name]
