@@ -283,6 +283,8 @@ def test_beta_batch_and_step_urls_with_the_version(team, mock_drive):
     url = mock_drive.url + "/beta/$batch"
     response = requests.post(url, headers=mock_drive.headers(), json={"requests": [
         {"id": "1", "method": "GET", "url": mock_drive.url + "/beta/me/drive/root:/Alpha"},
+        {"id": "2", "method": "GET", "url": "/v1.0/me/drive/root:/Alpha"},  # as the JS SDK sends
     ]}, timeout=10)  # fmt: skip
-    item = by_id(response)["1"]
-    assert item["status"] == 200 and item["body"]["name"] == "Alpha"
+    items = by_id(response)
+    assert items["1"]["status"] == 200 and items["1"]["body"]["name"] == "Alpha"
+    assert items["2"]["status"] == 200 and items["2"]["body"]["name"] == "Alpha"

@@ -130,6 +130,10 @@ def _relative_url(where: str, url: str) -> str:
             raise InvalidRequest(f"{where}.url must be relative to the Graph version")
     if not url.startswith("/"):
         url = "/" + url
+    for version in ("/v1.0/", "/beta/"):  # the JavaScript SDK keeps the version in the URL
+        if url.startswith(version):
+            url = url[len(version) - 1 :]
+            break
     path = url.partition("?")[0]
     segments = [unquote(s) for s in path.split("/")[1:]]
     if any(c in url for c in "\r\n\0 ") or any(s in (".", "..") for s in segments):
