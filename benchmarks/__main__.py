@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import coldstart, fixture_overhead, scaling, throughput
+from . import batch, coldstart, fixture_overhead, scaling, throughput
 
 BENCHMARKS = {
     "throughput": throughput.main,
     "scaling": scaling.main,
     "fixture_overhead": fixture_overhead.main,
     "coldstart": coldstart.main,
+    "batch": batch.main,
 }
 
 

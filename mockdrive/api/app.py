@@ -27,6 +27,7 @@ from .errors import (
     onedrive_error_response,
     onehub_error_response,
 )
+from .graph import batch as graph_batch
 from .jsonio import MAX_JSON_BODY, PARSED_BODY
 
 log = logging.getLogger("mockdrive")
@@ -70,7 +71,14 @@ def build_app(backend: Backend) -> web.Application:
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
 
+    async def batch_entry(request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            raise ApiError(405, "notSupported", "a batch is sent with POST")
+        version = next(p for p in GRAPH_PREFIXES if request.path.startswith(p))
+        return await graph_batch.handle_batch(request, version, request[REQUEST_ID])
+
     for prefix in GRAPH_PREFIXES:
+        app.router.add_route("*", prefix + "/$batch", batch_entry)
         app.router.add_route("*", prefix + "/{rest:.*}", graph_entry)
     app.router.add_route("*", "/{tail:.*}", unknown_route)
     return app
@@ -157,6 +165,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
                 caller=caller.email if caller else None,
                 body=request.get(PARSED_BODY),
                 faults=fired,
+                batch=request.get(graph_batch.BATCH_OF),
             )
         )
     return response

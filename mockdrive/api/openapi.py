@@ -184,11 +184,54 @@ def graph_paths(state: State | None) -> dict[str, dict[str, Any]]:
         for action, method in ITEM_OPERATIONS:
             path = "/v1.0" + base + ("/" + action if action else "")
             paths.setdefault(path, {})[method.lower()] = graph_operation(action, method)
+    paths["/v1.0/$batch"] = {"post": batch_operation()}
     for path, item in paths.items():
         params = parameters_of(path, state)
         if params:
             item["parameters"] = params
     return paths
+
+
+def batch_operation() -> dict[str, Any]:
+    """JSON batching: up to 20 steps, each answered inside a 200 with its own status."""
+    step = {
+        "type": "object",
+        "required": ["id", "method", "url"],
+        "properties": {
+            "id": {"type": "string", "minLength": 1},
+            "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]},
+            "url": {"type": "string", "minLength": 1},
+            "headers": {"type": "object", "additionalProperties": STRING},
+            "body": {},
+            "dependsOn": {"type": "array", "items": STRING},
+        },
+    }
+    answer = {
+        "type": "object",
+        "required": ["id", "status", "headers", "body"],
+        "properties": {
+            "id": STRING,
+            "status": {"type": "integer"},
+            "headers": {"type": "object", "additionalProperties": STRING},
+            "body": {},
+        },
+    }
+    body = {
+        "type": "object",
+        "required": ["requests"],
+        "properties": {"requests": {"type": "array", "items": step, "minItems": 1, "maxItems": 20}},
+    }
+    outcome = {
+        "type": "object",
+        "required": ["responses"],
+        "properties": {"responses": {"type": "array", "items": answer}},
+    }
+    return {
+        "tags": ["graph"],
+        "security": [{"bearer": []}],
+        "requestBody": json_body(body),
+        "responses": responses(returns(outcome), "GraphError"),
+    }
 
 
 # -- Onehub -----------------------------------------------------------------------------------

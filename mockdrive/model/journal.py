@@ -22,6 +22,7 @@ class JournalEntry:
     caller: str | None = None
     body: Any = None
     faults: list[dict[str, Any]] = field(default_factory=list)
+    batch: dict[str, str] | None = None  # {"requestId", "id"} of the $batch this step ran in
 
     def to_dict(self, timing: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -41,6 +42,8 @@ class JournalEntry:
             data["body"] = self.body
         if self.faults:
             data["faults"] = self.faults
+        if self.batch is not None:
+            data["batch"] = self.batch
         return data
 
 
