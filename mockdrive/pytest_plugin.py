@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,9 +27,13 @@ from .model.state import State
 from .model.tree import Drive, Item
 from .outcomes import Faults, Requests, set_policy
 from .scenario import Problem, ScenarioError, build_state, export_scenario, read_scenario
-from .server import MockDrive
+from .server import DEFAULT_OWNER_TOKEN, MockDrive
 
-OWNER_TOKEN = "owner-token"
+if TYPE_CHECKING:
+    import httpx
+    import requests
+
+OWNER_TOKEN = DEFAULT_OWNER_TOKEN
 
 
 class MockDriveFixture:
@@ -70,7 +74,7 @@ class MockDriveFixture:
     @property
     def token(self) -> str:
         """The bearer token of the default drive's owner."""
-        return self.owner.token or OWNER_TOKEN
+        return self.server.owner_token()
 
     def user(self, key: str) -> User:
         """A directory user by e-mail or id."""
@@ -82,6 +86,38 @@ class MockDriveFixture:
 
     def headers(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}
+
+    # -- ready clients (built once per server, reused by every test) --------------------------
+    @property
+    def session(self) -> requests.Session:
+        """A keep-alive ``requests.Session`` as the owner; relative URLs are Graph paths:
+        ``mock_drive.session.get("/me/drive")``."""
+        return self.server.clients.session()
+
+    def session_for(self, user: User | str) -> requests.Session:
+        """The same, as ``user`` (a User, or an e-mail or id)."""
+        return self.server.clients.session(self._token_of(user))
+
+    def httpx_client(self, user: User | str | None = None) -> httpx.Client:
+        """An ``httpx.Client`` with ``base_url`` = the Graph URL, as the owner or ``user``."""
+        return self.server.clients.httpx_client(self._token_of(user))
+
+    def async_httpx_client(self, user: User | str | None = None) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` for the running loop, as the owner or ``user``."""
+        return self.server.clients.async_httpx_client(self._token_of(user))
+
+    def graph_client(self, user: User | str | None = None) -> Any:
+        """A msgraph-sdk ``GraphServiceClient`` pointed at the mock (token, base URL, allowed
+        hosts and CA done), as the owner or ``user``. Needs msgraph-sdk installed."""
+        return self.server.clients.graph_client(self._token_of(user))
+
+    def _token_of(self, user: User | str | None) -> str | None:
+        if user is None:
+            return None  # the owner's, looked up per request
+        found = user if isinstance(user, User) else self.user(user)
+        if not found.token:
+            raise ValueError(f"{found.email} has no token; give one with add_user(token=...)")
+        return found.token
 
     # -- arrange ------------------------------------------------------------------------------
     def add_user(

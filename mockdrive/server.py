@@ -17,9 +17,19 @@ from aiohttp import web
 
 from .api.app import build_app
 from .backend import Backend
+from .clients import ReadyClients
 from .model.state import State
 
 T = TypeVar("T")
+
+
+DEFAULT_OWNER_TOKEN = "owner-token"  # a state whose owner has no token of its own
+
+
+def _owner_token_of(state: State) -> str:
+    drive = next(iter(state.store.drives.values()), None)
+    owner = state.directory.users.get(drive.owner_id) if drive is not None else None
+    return (owner.token if owner is not None else None) or DEFAULT_OWNER_TOKEN
 
 
 class MockDrive:
@@ -46,6 +56,8 @@ class MockDrive:
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._clients: ReadyClients | None = None
+        self._owner_token: tuple[State, str] | None = None  # (state, its owner's token)
 
     # -- addresses ----------------------------------------------------------------------------
     @property
@@ -64,6 +76,23 @@ class MockDrive:
     @property
     def state(self) -> State:
         return self.backend.state
+
+    # -- ready clients ------------------------------------------------------------------------
+    def owner_token(self) -> str:
+        """The bearer token of the first drive's owner in the state served now."""
+        state = self.backend.state
+        cached = self._owner_token
+        if cached is None or cached[0] is not state:
+            token = self.call(lambda: _owner_token_of(state))
+            self._owner_token = cached = (state, token)
+        return cached[1]
+
+    @property
+    def clients(self) -> ReadyClients:
+        """Clients wired to this server (base URL, token, CA), built once and kept."""
+        if self._clients is None:
+            self._clients = ReadyClients(self, self.owner_token)
+        return self._clients
 
     def _ssl_context(self) -> ssl.SSLContext:
         """A server certificate for the host (and localhost) signed by a fresh trustme CA."""
@@ -124,6 +153,9 @@ class MockDrive:
         return self
 
     def stop(self) -> None:
+        if self._clients is not None:
+            self._clients.close()
+            self._clients = None
         if self._thread is None or self._loop is None:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -1,0 +1,103 @@
+"""The fixture's ready-wired clients: built once per server, right token, right CA, reused."""
+
+from __future__ import annotations
+
+import pytest
+from test_msgraph_sdk import invite_body
+
+
+@pytest.fixture
+def projects(mock_drive):
+    mock_drive.add_file("/Projects/Plan.docx", "draft")
+    mock_drive.add_user("Carol Jones", "carol@contoso.example")
+    return mock_drive
+
+
+def test_session_is_the_owner_with_graph_paths(projects):
+    response = projects.session.get("/me/drive/root:/Projects/Plan.docx")
+    assert response.status_code == 200 and response.json()["name"] == "Plan.docx"
+    # an absolute URL goes as given, with the same token
+    absolute = projects.session.get(projects.graph_url + "/me/drive")
+    assert absolute.json()["id"] == projects.drive.id
+
+
+def test_clients_are_reused_not_rebuilt(projects):
+    assert projects.session is projects.session
+    assert projects.session_for("carol@contoso.example") is projects.session_for(
+        projects.user("carol@contoso.example")
+    )
+    assert projects.httpx_client() is projects.httpx_client()
+    assert projects.graph_client() is projects.graph_client()
+
+
+def test_session_for_a_user_acts_as_that_user(projects):
+    carol = projects.session_for("carol@contoso.example")
+    folder = f"/drives/{projects.drive.id}/root:/Projects"
+    assert carol.get(folder).status_code == 404
+    projects.grant("/Projects", "carol@contoso.example", ["read"])
+    assert carol.get(folder).status_code == 200
+    assert carol.get(folder, headers={"Authorization": "Bearer x"}).status_code == 401
+
+
+@pytest.mark.mock_drive(scenario="fixtures/quickstart.yaml")
+def test_the_owner_session_follows_the_state_of_the_test(mock_drive):
+    assert mock_drive.token == "ada-token"
+    response = mock_drive.session.get("/me")
+    me = mock_drive.session.get("/me/drive").json()["owner"]["user"]
+    assert me["email"] == mock_drive.owner.email, response.text
+
+
+def test_httpx_client(projects):
+    response = projects.httpx_client().get("/me/drive/root:/Projects:/children")
+    assert [c["name"] for c in response.json()["value"]] == ["Plan.docx"]
+    as_carol = projects.httpx_client("carol@contoso.example")
+    assert as_carol.get("/me/drive/root:/Projects").status_code == 404
+
+
+async def test_async_httpx_client(projects):
+    client = projects.async_httpx_client()
+    assert client is projects.async_httpx_client()
+    response = await client.get("/me/drive/root:/Projects/Plan.docx:/content")
+    assert response.status_code in (200, 302)
+
+
+async def test_graph_client_invites(projects):
+    client = projects.graph_client()
+    folder = (
+        await client.drives.by_drive_id(projects.drive.id)
+        .items.by_drive_item_id("root:/Projects:")
+        .get()
+    )
+    invited = (
+        await client.drives.by_drive_id(projects.drive.id)
+        .items.by_drive_item_id(folder.id)
+        .invite.post(invite_body(["carol@contoso.example"], ["write"]))
+    )
+    assert invited.value[0].granted_to_v2.user.display_name == "Carol Jones"
+    assert projects.access("carol@contoso.example", "/Projects/Plan.docx").roles == ["write"]
+
+
+@pytest.mark.mock_drive(tls=True)
+def test_ready_clients_trust_the_mock_ca(mock_drive):
+    assert mock_drive.url.startswith("https://")
+    assert mock_drive.session.get("/me/drive").status_code == 200
+    assert mock_drive.httpx_client().get("/me/drive").status_code == 200
+
+
+def test_reused_across_tests(pytester):
+    """Two tests in one process get the very same session object."""
+    pytester.makepyfile(
+        """
+        SEEN = []
+
+        def test_one(mock_drive):
+            SEEN.append(id(mock_drive.session))
+            assert mock_drive.session.get("/me/drive").status_code == 200
+
+        def test_two(mock_drive):
+            assert mock_drive.session.get("/me/drive").status_code == 200
+            assert SEEN == [id(mock_drive.session)]
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
