@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, DomainError, InvalidRequest, NotFound
-from .permissions import Permission
+from .permissions import Permission, drive_owner_permission, owns_drive
 from .sharing import EMAIL_PATTERN, RequestContext, direct_permission_for, notify
 
 if TYPE_CHECKING:
@@ -85,7 +85,11 @@ class Access:
 
 
 def onehub_access(state: State, user: User, item: Item) -> Access | None:
-    """Nearest rolemap wins (an override may lower or hide); Administrator is never lowered."""
+    """Nearest rolemap wins (an override may lower or hide); Administrator is never lowered.
+    The workspace's owner is Administrator everywhere in it, whatever inheritance says."""
+    if owns_drive(state.store, user, item):
+        owner = drive_owner_permission(state.store, item)
+        return Access("Administrator", owner, state.store.items[owner.item_id])
     nearest: Access | None = None
     current: Item | None = item
     while current is not None:
