@@ -355,9 +355,8 @@ def add_routes(
     @routes.get(f"/rolemaps/{number}")
     async def get_rolemap(request: web.Request) -> web.Response:
         call = call_of(request)
-        permission, holder = onehub.find_rolemap(call.state, int(request.match_info["id"]))
-        if onehub.onehub_access(call.state, call.caller, holder) is None:
-            raise NotFound("Not found")
+        rolemap_id = int(request.match_info["id"])
+        permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
         return json_response(render_rolemap(call.state, permission, holder))
 
     @routes.put(f"/rolemaps/{number}")
@@ -367,7 +366,7 @@ def add_routes(
         fields = body.get("rolemap", body)
         requested = fields.get("role_name") if isinstance(fields, dict) else None
         rolemap_id = int(request.match_info["id"])
-        permission, holder = onehub.find_rolemap(call.state, rolemap_id)
+        permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
         try:
             onehub.set_role(call.state, call.caller, rolemap_id, requested)
         except InvalidRequest as refused:

@@ -45,6 +45,116 @@ class Permission:
         )
 
 
+INDEX_FROM = 16  # shorter lists are scanned: cheaper than keeping an index
+
+
+class PermissionList(list):
+    """An item's own permissions, in grant order, with an index by grantee and by invited
+    address so that finding a user's grants on an item with thousands of them costs
+    O(the user's groups), not O(permissions): an invite is O(recipients). The index is built
+    on first use and kept up to date by ``append``; any other change drops it.
+
+    A permission's ``grantee_id`` and ``invitation_email`` must be set before it is added.
+    """
+
+    __slots__ = ("_by_address", "_by_grantee")
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self._by_grantee: dict[str, list[tuple[int, Permission]]] | None = None
+        self._by_address: dict[str, list[tuple[int, Permission]]] = {}
+
+    def _index(self) -> dict[str, list[tuple[int, Permission]]]:
+        if self._by_grantee is None:
+            self._by_grantee, self._by_address = {}, {}
+            for position, permission in enumerate(self):
+                self._add(position, permission)
+        return self._by_grantee
+
+    def _add(self, position: int, permission: Permission) -> None:
+        if permission.grantee_id is not None:
+            self._by_grantee.setdefault(permission.grantee_id, []).append((position, permission))
+        elif permission.invitation_email is not None:
+            key = permission.invitation_email.casefold()
+            self._by_address.setdefault(key, []).append((position, permission))
+
+    def append(self, permission: Permission) -> None:
+        super().append(permission)
+        if self._by_grantee is not None:
+            self._add(len(self) - 1, permission)
+
+    def remove(self, permission: Permission) -> None:
+        super().remove(permission)
+        self._by_grantee = None
+
+    def insert(self, index: int, permission: Permission) -> None:  # type: ignore[override]
+        super().insert(index, permission)
+        self._by_grantee = None
+
+    def extend(self, permissions) -> None:  # type: ignore[override]
+        super().extend(permissions)
+        self._by_grantee = None
+
+    def pop(self, index: int = -1) -> Permission:  # type: ignore[override]
+        self._by_grantee = None
+        return super().pop(index)
+
+    def clear(self) -> None:
+        super().clear()
+        self._by_grantee = None
+
+    def __setitem__(self, index, value) -> None:  # type: ignore[override]
+        super().__setitem__(index, value)
+        self._by_grantee = None
+
+    def __delitem__(self, index) -> None:  # type: ignore[override]
+        super().__delitem__(index)
+        self._by_grantee = None
+
+    def __iadd__(self, permissions):  # type: ignore[override]
+        self._by_grantee = None
+        return super().__iadd__(permissions)
+
+    def sort(self, *args, **kwargs) -> None:  # type: ignore[override]
+        super().sort(*args, **kwargs)
+        self._by_grantee = None
+
+    def reverse(self) -> None:
+        super().reverse()
+        self._by_grantee = None
+
+    def candidates(self, user: User) -> list[Permission]:
+        """The permissions that may apply to ``user`` (a superset of those that do), in order."""
+        if len(self) < INDEX_FROM:
+            return self
+        by_grantee = self._index()
+        found = [*by_grantee.get(user.id, ()), *self._by_address.get(user.email.casefold(), ())]
+        for group_id in user.group_ids:
+            found.extend(by_grantee.get(group_id, ()))
+        return [permission for _, permission in sorted(found, key=lambda entry: entry[0])]
+
+    def direct_for(self, grantee_id: str | None, address: str) -> Permission | None:
+        """The first non-owner permission for that grantee, or for that invited address."""
+        if len(self) < INDEX_FROM:
+            for permission in self:
+                if permission.is_owner:
+                    continue
+                if grantee_id is not None and permission.grantee_id == grantee_id:
+                    return permission
+                if (
+                    permission.grantee_id is None
+                    and permission.invitation_email
+                    and permission.invitation_email.casefold() == address.casefold()
+                ):
+                    return permission
+            return None
+        by_grantee = self._index()
+        found = list(by_grantee.get(grantee_id, ())) if grantee_id is not None else []
+        found.extend(self._by_address.get(address.casefold(), ()))
+        found.sort(key=lambda entry: entry[0])
+        return next((p for _, p in found if not p.is_owner), None)
+
+
 @dataclass(frozen=True, slots=True)
 class EffectivePermission:
     """A permission as seen from one item: ``holder`` is the ancestor it is inherited from."""
@@ -103,12 +213,20 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
     roles: set[str] = {"owner"} if owns_drive(store, user, item) else set()
     current = item  # the walk of effective_permissions, without building its entries
     while True:
-        for permission in current.permissions:
+        for permission in held_candidates(current, user):
             if permission.holds(user):
                 roles.update(permission.roles)
         if not current.inherits or current.parent_id is None:
             return roles
         current = store.items[current.parent_id]
+
+
+def held_candidates(item: Item, user: User) -> list[Permission]:
+    """The item's own permissions that may apply to ``user`` (check each with ``holds``)."""
+    permissions = item.permissions
+    if isinstance(permissions, PermissionList):
+        return permissions.candidates(user)
+    return permissions
 
 
 def roles_down(store: DriveStore, user: User, chain: list[Item]) -> list[set[str]]:
@@ -119,7 +237,7 @@ def roles_down(store: DriveStore, user: User, chain: list[Item]) -> list[set[str
         if not result:
             roles = roles_of(store, user, item)
         else:
-            roles = {r for p in item.permissions if p.holds(user) for r in p.roles}
+            roles = {r for p in held_candidates(item, user) if p.holds(user) for r in p.roles}
             if item.inherits:
                 roles |= result[-1]
             elif owns_drive(store, user, item):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import InvalidRequest, NameConflict, NotFound
+from .permissions import PermissionList
 
 if TYPE_CHECKING:
     from .permissions import Permission
@@ -35,7 +36,8 @@ class Item:
     content_version: int = 1
     depth: int = 0
     children: dict[str, str] | None = None  # case-folded name -> item id (folders only)
-    permissions: list[Permission] = field(default_factory=list)  # stored here, never copied down
+    # stored here, never copied down; indexed by grantee (see PermissionList)
+    permissions: list[Permission] = field(default_factory=PermissionList)
     inherits: bool = True
 
     @property

@@ -63,9 +63,9 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
         if method != "GET":
             raise method_not_allowed(method)
         if not can_see_drive(state.store, caller, drive.id):
-            raise drive_not_found(path) if path.drive_kind == "drives" else NotFound(
-                "the drive was not found"
-            )
+            if path.drive_kind == "drives":  # as a drive id that does not exist
+                raise drive_not_found(path)
+            raise NotFound("the drive was not found")
         return fast_json_response(render_drive(state, drive))
 
     action = path.action
