@@ -6,7 +6,7 @@ Integer ids, ``{"folder": {...}}`` wrappers, offset pagination (30 a page) and R
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -129,7 +129,13 @@ def render_rolemap(state: State, permission: Permission, holder: Item) -> dict[s
     }
 
 
-def page(request: web.Request, rows: list[Any], with_offsets: bool = False) -> dict[str, Any]:
+def page(
+    request: web.Request,
+    rows: Sequence[Any],
+    with_offsets: bool = False,
+    render: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
+    """One page of ``rows``; ``render`` turns each row of that page (only) into its JSON."""
     try:
         offset = int(request.query.get("offset", 0))
     except ValueError:
@@ -137,12 +143,13 @@ def page(request: web.Request, rows: list[Any], with_offsets: bool = False) -> d
     if offset < 0:
         raise InvalidRequest("offset must not be negative")
     total = len(rows)
+    shown = rows[offset : offset + PER_PAGE]
     data: dict[str, Any] = {
         "current_page": offset // PER_PAGE + 1,
         "total_entries": total,
         "total_pages": max(1, -(-total // PER_PAGE)),
         "per_page": PER_PAGE,
-        "items": rows[offset : offset + PER_PAGE],
+        "items": [render(row) for row in shown] if render is not None else list(shown),
     }
     if with_offsets:
         data["offset"] = offset
@@ -257,12 +264,15 @@ def add_routes(
         call = call_of(request)
         state = call.state
         folder = find_node(state, call.caller, request.match_info["id"], True)
-        rows = [
-            render_node(state, child)
+        # A child with no rolemap of its own that inherits has the folder's access: only the
+        # others need a check. Then only the page is rendered.
+        visible = [
+            child
             for child in state.store.iter_children(folder)
-            if onehub.onehub_access(state, call.caller, child) is not None
+            if (child.inherits and not child.permissions)
+            or onehub.onehub_access(state, call.caller, child) is not None
         ]
-        return json_response(page(request, rows))
+        return json_response(page(request, visible, render=lambda c: render_node(state, c)))
 
     @routes.get(f"/files/{number}")
     async def get_file(request: web.Request) -> web.Response:
@@ -346,11 +356,14 @@ def add_routes(
         state = call.state
         item = find_object(state, call.caller, request.match_info["kind"], request.match_info["id"])
         onehub.require_onehub_role(state, call.caller, item, onehub.INVITER_ROLE)
-        rows = [
-            render_rolemap(state, e.permission, e.holder or item)
-            for e in effective_permissions(state.store, item)
-        ]
-        return json_response(page(request, rows, with_offsets=True))
+        entries = effective_permissions(state.store, item)
+        shown = page(
+            request,
+            entries,
+            with_offsets=True,
+            render=lambda e: render_rolemap(state, e.permission, e.holder or item),
+        )
+        return json_response(shown)
 
     @routes.get(f"/rolemaps/{number}")
     async def get_rolemap(request: web.Request) -> web.Response:

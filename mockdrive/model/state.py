@@ -266,6 +266,7 @@ class State:
         if existing is not None and existing is not item:
             raise NameConflict(f"an item named {existing.name!r} already exists")
         del parent.children[item.name.casefold()]
+        self.store.name_freed(parent, item.name)
         parent.children[new_name.casefold()] = item.id
         item.name = new_name
         item.version += 1

@@ -86,6 +86,14 @@ def validate_name(name: object, drive_type: str, is_folder: bool) -> str:
     return name
 
 
+def _split_extension(name: str) -> tuple[str, str, str]:
+    """``("Plan", ".", "docx")``; a name without one (or a dot file) is all stem."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return name, "", ""
+    return stem, dot, ext
+
+
 def split_path(path: str) -> list[str]:
     """Split a drive-relative path such as ``/a/b/`` into names; refuses ``.`` and ``..``."""
     names = [part for part in path.split("/") if part]
@@ -102,6 +110,8 @@ class DriveStore:
         self.drives: dict[str, Drive] = {}
         self.items: dict[str, Item] = {}
         self.default_drive: dict[str, str] = {}  # user/group/site id -> drive id
+        # folder id -> case-folded name -> the lowest number ``free_name`` may find free
+        self.rename_hints: dict[str, dict[str, int]] = {}
 
     # -- lookup -------------------------------------------------------------------------------
     def drive(self, drive_id: str) -> Drive:
@@ -185,18 +195,34 @@ class DriveStore:
         return item
 
     def free_name(self, folder: Item, name: str) -> str:
-        """``name`` if unused in ``folder``, else ``name 1``, ``name 2``... before the extension."""
+        """``name`` if unused in ``folder``, else ``name 1``, ``name 2``... before the extension:
+        the lowest number free. A hint per folder and name remembers where the taken numbers
+        end (every lower one is taken), so the n-th duplicate costs O(1) probes, not O(n)."""
         if self.child(folder, name) is None:
             return name
-        stem, dot, ext = name.rpartition(".")
-        if not dot or not stem:
-            stem, dot, ext = name, "", ""
-        n = 1
+        stem, dot, ext = _split_extension(name)
+        hints = self.rename_hints.setdefault(folder.id, {})
+        key = name.casefold()
+        n = hints.get(key, 1)
         while True:
             candidate = f"{stem} {n}{dot}{ext}"
             if self.child(folder, candidate) is None:
+                hints[key] = n  # every number below n is taken
                 return candidate
             n += 1
+
+    def name_freed(self, folder: Item, name: str) -> None:
+        """``name`` left ``folder`` (deleted, renamed or moved away): if it was a numbered
+        duplicate (``x 3.txt``), renames may use its number again."""
+        hints = self.rename_hints.get(folder.id)
+        if not hints:
+            return
+        stem, dot, ext = _split_extension(name)
+        base, space, number = stem.rpartition(" ")
+        if space and base and number.isascii() and number.isdigit():
+            key = f"{base}{dot}{ext}".casefold()
+            if hints.get(key, 0) > int(number):
+                hints[key] = int(number)
 
     def set_file_content(self, item: Item, content: bytes, mime_type: str | None) -> None:
         delta = len(content) - item.size
@@ -217,9 +243,11 @@ class DriveStore:
         for gone in self.iter_subtree(item):
             del self.items[gone.id]
             drive.shared_item_ids.discard(gone.id)
+            self.rename_hints.pop(gone.id, None)
             removed += 1
         if parent is not None:
             del parent.children[item.name.casefold()]
+            self.name_freed(parent, item.name)
             parent.version += 1
             self._add_size(parent, -item.size)
         return removed
