@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -110,8 +111,8 @@ class DriveStore:
         self.drives: dict[str, Drive] = {}
         self.items: dict[str, Item] = {}
         self.default_drive: dict[str, str] = {}  # user/group/site id -> drive id
-        # folder id -> case-folded name -> the lowest number ``free_name`` may find free
-        self.rename_hints: dict[str, dict[str, int]] = {}
+        # folder id -> case-folded name -> [where the numbers in use end, heap of freed ones]
+        self.rename_hints: dict[str, dict[str, list]] = {}
 
     # -- lookup -------------------------------------------------------------------------------
     def drive(self, drive_id: str) -> Drive:
@@ -196,33 +197,40 @@ class DriveStore:
 
     def free_name(self, folder: Item, name: str) -> str:
         """``name`` if unused in ``folder``, else ``name 1``, ``name 2``... before the extension:
-        the lowest number free. A hint per folder and name remembers where the taken numbers
-        end (every lower one is taken), so the n-th duplicate costs O(1) probes, not O(n)."""
+        the lowest number free, so the answer depends on the folder only, not on its history.
+
+        A hint per folder and name keeps where the numbers in use end and which lower ones were
+        freed since, so the n-th duplicate costs O(1) probes, not O(n) (the first rename of a
+        name after a state is loaded scans its numbers once).
+        """
         if self.child(folder, name) is None:
             return name
         stem, dot, ext = _split_extension(name)
-        hints = self.rename_hints.setdefault(folder.id, {})
-        key = name.casefold()
-        n = hints.get(key, 1)
+        hint = self.rename_hints.setdefault(folder.id, {}).setdefault(name.casefold(), [1, []])
+        while hint[1]:  # numbers freed below the end, lowest first (some may be taken again)
+            candidate = f"{stem} {heapq.heappop(hint[1])}{dot}{ext}"
+            if self.child(folder, candidate) is None:
+                return candidate
+        n = hint[0]
         while True:
             candidate = f"{stem} {n}{dot}{ext}"
             if self.child(folder, candidate) is None:
-                hints[key] = n  # every number below n is taken
+                hint[0] = n  # every number below n is in use, or in the freed list
                 return candidate
             n += 1
 
     def name_freed(self, folder: Item, name: str) -> None:
         """``name`` left ``folder`` (deleted, renamed or moved away): if it was a numbered
-        duplicate (``x 3.txt``), renames may use its number again."""
+        duplicate (``x 3.txt``), ``free_name`` may hand its number out again."""
         hints = self.rename_hints.get(folder.id)
         if not hints:
             return
         stem, dot, ext = _split_extension(name)
         base, space, number = stem.rpartition(" ")
         if space and base and number.isascii() and number.isdigit():
-            key = f"{base}{dot}{ext}".casefold()
-            if hints.get(key, 0) > int(number):
-                hints[key] = int(number)
+            hint = hints.get(f"{base}{dot}{ext}".casefold())
+            if hint is not None and int(number) < hint[0]:
+                heapq.heappush(hint[1], int(number))
 
     def set_file_content(self, item: Item, content: bytes, mime_type: str | None) -> None:
         delta = len(content) - item.size
