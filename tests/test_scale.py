@@ -135,6 +135,14 @@ def test_a_onehub_folder_page_renders_only_its_page(mock_drive, monkeypatch):
     assert body["total_entries"] == 3000 and len(body["items"]) == 30
     print(f"\nnodes rendered for a page of a 3000-child folder: {len(rendered)}")
     assert len(rendered) == 30  # before: 3000
+    mock_drive.grant("/Big", mock_drive.add_user("Col", "col@contoso.example"), ["write"])
+    mock_drive.stop_inheriting("/Big/sub7")  # hidden from the collaborator, and not counted
+    rendered.clear()
+    response = requests.get(f"{mock_drive.url}/folders/{node}?offset=60", timeout=10,
+                            headers=mock_drive.headers("col-token"))  # fmt: skip
+    body = response.json()
+    assert body["total_entries"] == 2999 and len(body["items"]) == 30
+    assert len(rendered) == 30
 
 
 def test_an_invite_scans_the_items_permissions_at_most_once(mock_drive):

@@ -7,6 +7,7 @@ Integer ids, ``{"folder": {...}}`` wrappers, offset pagination (30 a page) and R
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import islice
 from typing import Any
 
 from aiohttp import web
@@ -158,6 +159,23 @@ def page(
     return data
 
 
+class Children(Sequence[Item]):
+    """A folder's children as a sequence that slices without building the whole list."""
+
+    def __init__(self, state: State, folder: Item) -> None:
+        self.items = state.store.items
+        self.ids = (folder.children or {}).values()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if not isinstance(index, slice) or (index.step or 1) != 1:
+            raise TypeError("only plain slices of a folder's children are supported")
+        start, stop, _ = index.indices(len(self.ids))
+        return [self.items[i] for i in islice(self.ids, start, stop)]
+
+
 # -- lookup -----------------------------------------------------------------------------------
 def find_node(state: State, caller: User, number: str, want_folder: bool | None) -> Item:
     """The folder or file with this Onehub id, if the caller has a role on it (else 404)."""
@@ -264,14 +282,17 @@ def add_routes(
         call = call_of(request)
         state = call.state
         folder = find_node(state, call.caller, request.match_info["id"], True)
-        # A child with no rolemap of its own that inherits has the folder's access: only the
-        # others need a check. Then only the page is rendered.
-        visible = [
-            child
-            for child in state.store.iter_children(folder)
-            if (child.inherits and not child.permissions)
-            or onehub.onehub_access(state, call.caller, child) is not None
-        ]
+        access = onehub.onehub_access(state, call.caller, folder)
+        visible: Sequence[Item]
+        if access is not None and access.role == "Administrator":  # never lowered: sees all
+            visible = Children(state, folder)
+        else:  # a child that inherits and has no rolemap of its own has the folder's access
+            visible = [
+                child
+                for child in state.store.iter_children(folder)
+                if (child.inherits and not child.permissions)
+                or onehub.onehub_access(state, call.caller, child) is not None
+            ]
         return json_response(page(request, visible, render=lambda c: render_node(state, c)))
 
     @routes.get(f"/files/{number}")
