@@ -104,6 +104,9 @@ def test_upload_onto_or_below_a_hidden_item_answers_like_fail(mock_drive, graph,
     assert shape(below_file, "Q3.xlsx") == shape(below_folder, "Payroll")
     assert mock_drive.digest() == before
     assert mock_drive.server.call(lambda: mock_drive.item("/Finance/Q3.xlsx").content) == b"q3"
+    rename = {"@microsoft.graph.conflictBehavior": "rename"}
+    renamed = walt.put(drive + "/Finance/Q3.xlsx:/content", params=rename, data=b"mine")
+    assert renamed.status_code == 201 and renamed.json()["name"] == "Q3 1.xlsx", renamed.text
 
 
 def test_deleting_a_folder_that_holds_what_the_caller_cannot_write_is_refused(

@@ -216,7 +216,9 @@ class State:
             raise InvalidRequest(f"{last.name!r} is a file, not a folder", "invalidPath")
         if seen[-1] < len(chain) - 1:  # the next name is taken by an item the caller can't see
             require_role(self.store, caller, last, "write")
-            raise NameConflict(f"an item named {names[seen[-1]]!r} already exists")
+            if conflict != "rename" or seen[-1] != len(names) - 1:
+                raise NameConflict(f"an item named {names[seen[-1]]!r} already exists")
+            chain = chain[:-1]  # the file itself is hidden: rename picks a free name beside it
         existing = chain[-1] if len(chain) == len(names) + 1 else None
         parent = chain[-2] if existing is not None else chain[-1]
         missing = names[len(chain) - 1 : -1]
