@@ -195,3 +195,34 @@ def test_an_invite_scans_the_items_permissions_at_most_once(mock_drive):
                            json={"invitation": {"emails": emails}})  # fmt: skip
     assert shared.status_code == 201 and len(shared.json()["share"]["invited_emails"]) == 200
     assert CountingPermissions.scanned <= 2 * recipients
+
+
+def test_a_rolemap_is_found_without_scanning_every_grant(mock_drive):
+    """``/rolemaps/:id`` once scanned every permission of every shared item per request."""
+    from mockdrive.model.permissions import PermissionList
+
+    class CountingPermissions(PermissionList):
+        scanned = 0
+
+        def __iter__(self):
+            for permission in super().__iter__():
+                CountingPermissions.scanned += 1
+                yield permission
+
+    mock_drive.add_folder("/Crowd")
+    node = mock_drive.onehub_id("/Crowd")
+    emails = ", ".join(f"guest{n}@ext.example" for n in range(300))
+    requests.post(f"{mock_drive.url}/folders/{node}/invitations", headers=mock_drive.headers(),
+                  json={"invitation": {"emails": emails}}, timeout=10)  # fmt: skip
+    crowd = mock_drive.item("/Crowd")
+    mock_drive.server.call(lambda: setattr(crowd, "permissions",
+                                           CountingPermissions(crowd.permissions)))  # fmt: skip
+    listed = requests.get(f"{mock_drive.url}/folders/{node}/rolemaps?offset=270", timeout=10,
+                          headers=mock_drive.headers()).json()["items"]  # fmt: skip
+    CountingPermissions.scanned = 0
+    for row in listed:
+        shown = requests.get(f"{mock_drive.url}/rolemaps/{row['rolemap']['id']}", timeout=10,
+                             headers=mock_drive.headers())  # fmt: skip
+        assert shown.json()["rolemap"]["user"] == row["rolemap"]["user"]
+    # one pass to index the (swapped-in) list, then O(1) a lookup; before: a full scan each
+    assert len(listed) == 30 and CountingPermissions.scanned <= 300 + 30 * 2

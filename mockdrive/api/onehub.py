@@ -113,6 +113,7 @@ def object_type(item: Item) -> str:
 
 def render_rolemap(state: State, permission: Permission, holder: Item) -> dict[str, Any]:
     user = render_user(state, permission)
+    state.onehub.rolemaps[permission.id] = permission  # found again by its number in O(1)
     return {
         "rolemap": {
             "id": state.onehub.number("rolemap", permission.id),

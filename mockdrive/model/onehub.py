@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, DomainError, InvalidRequest, NotFound
-from .permissions import Permission, drive_owner_permission, held_candidates, owns_drive
+from .permissions import (
+    Permission,
+    PermissionList,
+    drive_owner_permission,
+    held_candidates,
+    owns_drive,
+)
 from .sharing import EMAIL_PATTERN, RequestContext, direct_permission_for, notify
 
 if TYPE_CHECKING:
@@ -38,6 +44,10 @@ class OnehubIds:
         self._numbers: dict[tuple[str, str], int] = {}
         self._keys: dict[tuple[str, int], str] = {}
         self._next: dict[str, int] = {}
+        # permission id -> Permission: every rolemap rendered, and every grant seen by the scan
+        # ``find_rolemap`` makes for one it does not know yet; finding one is O(1) from then on
+        self.rolemaps: dict[str, Permission] = {}
+        self.gone: set[str] = set()  # numbered permissions since revoked (ids are never reused)
 
     def number(self, kind: str, key: str) -> int:
         found = self._numbers.get((kind, key))
@@ -211,15 +221,35 @@ def invite_emails(
 
 # -- rolemaps ---------------------------------------------------------------------------------
 def find_rolemap(state: State, number: int) -> tuple[Permission, Item]:
-    permission_id = state.onehub.key("rolemap", number)
-    if permission_id is not None:
-        for drive in state.store.drives.values():
-            for item_id in drive.shared_item_ids:
-                item = state.store.items[item_id]
-                for permission in item.permissions:
-                    if permission.id == permission_id:
-                        return permission, item
+    """The rolemap with this number and the item that holds it. O(1) once known: a rolemap not
+    seen yet costs one scan of every grant, which remembers them all."""
+    ids = state.onehub
+    permission_id = ids.key("rolemap", number)
+    if permission_id is None or permission_id in ids.gone:
+        raise NotFound("Not found")
+    for attempt in range(2):
+        permission = ids.rolemaps.get(permission_id)
+        if permission is not None:
+            item = state.store.items.get(permission.item_id)
+            if item is not None and _holds(item, permission):
+                return permission, item
+        if attempt == 0:
+            ids.rolemaps = {
+                p.id: p
+                for drive in state.store.drives.values()
+                for item_id in drive.shared_item_ids
+                for p in state.store.items[item_id].permissions
+            }
+    ids.gone.add(permission_id)
     raise NotFound("Not found")
+
+
+def _holds(item: Item, permission: Permission) -> bool:
+    """Is ``permission`` (still) one of ``item``'s own?"""
+    permissions = item.permissions
+    if isinstance(permissions, PermissionList):
+        return permissions.contains(permission)
+    return any(p is permission for p in permissions)
 
 
 def is_owners_own(state: State, permission: Permission) -> bool:

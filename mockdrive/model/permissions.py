@@ -133,6 +133,19 @@ class PermissionList(list):
             found.extend(by_grantee.get(group_id, ()))
         return [permission for _, permission in sorted(found, key=lambda entry: entry[0])]
 
+    def contains(self, permission: Permission) -> bool:
+        """Is this very permission in the list (by identity; O(1) on a long list)?"""
+        if len(self) < INDEX_FROM or (
+            permission.grantee_id is None and permission.invitation_email is None
+        ):
+            return any(p is permission for p in self)
+        if permission.grantee_id is not None:
+            entries = self._index().get(permission.grantee_id, ())
+        else:
+            self._index()
+            entries = self._by_address.get((permission.invitation_email or "").casefold(), ())
+        return any(p is permission for _, p in entries)
+
     def direct_for(self, grantee_id: str | None, address: str) -> Permission | None:
         """The first non-owner permission for that grantee, or for that invited address."""
         if len(self) < INDEX_FROM:
