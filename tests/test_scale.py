@@ -29,6 +29,22 @@ class CountingItems(dict):
         return super().__iter__()
 
 
+def counting(permissions: list) -> list:
+    """The same permissions in a list of the same type that counts every element iterated
+    (``counting.scanned``); whatever list type the model uses."""
+
+    class Counting(type(permissions)):
+        def __iter__(self):
+            for permission in super().__iter__():
+                counting.scanned += 1
+                yield permission
+
+    return Counting(permissions)
+
+
+counting.scanned = 0
+
+
 def build_big_folder(mock_drive, folders: int, files_per_folder: int) -> None:
     def build() -> None:
         state = mock_drive.state
@@ -146,34 +162,25 @@ def test_a_onehub_folder_page_renders_only_its_page(mock_drive, monkeypatch):
 
 
 def test_an_invite_scans_the_items_permissions_at_most_once(mock_drive):
-    from mockdrive.model.permissions import Permission, PermissionList
-
-    class CountingPermissions(PermissionList):
-        scanned = 0
-
-        def __iter__(self):
-            for permission in super().__iter__():
-                CountingPermissions.scanned += 1
-                yield permission
+    from mockdrive.model.permissions import Permission
 
     existing, recipients = 5000, 200
 
     def build() -> None:
         state = mock_drive.state
         crowd = state.make_path(mock_drive.drive, "/Crowd")
-        permissions = CountingPermissions()
         for n in range(existing):
             address = f"guest{n}@ext.example"
-            permissions.append(
+            crowd.permissions.append(
                 Permission(id=f"P{n}", item_id=crowd.id, roles=["read"], invitation_email=address)
             )
-        crowd.permissions = permissions
+        crowd.permissions = counting(crowd.permissions)
         state.store.drives[crowd.drive_id].shared_item_ids.add(crowd.id)
 
     mock_drive.server.call(build)
     graph = Graph(mock_drive)
     for batch in range(2):
-        CountingPermissions.scanned = 0
+        counting.scanned = 0
         emails = [f"new{batch}-{n}@ext.example" for n in range(recipients - 1)]
         emails.append("guest42@ext.example")  # already invited: its permission is updated
         body = {"recipients": [{"email": e} for e in emails], "roles": ["write"]}
@@ -181,48 +188,37 @@ def test_an_invite_scans_the_items_permissions_at_most_once(mock_drive):
         assert response.status_code == 200, response.text
         assert len(response.json()["value"]) == recipients
         print(f"\npermissions scanned by invite {batch + 1} of {recipients} recipients at "
-              f"{existing} permissions: {CountingPermissions.scanned}")  # fmt: skip
+              f"{existing} permissions: {counting.scanned}")  # fmt: skip
         # once to index them (first invite only), never once per recipient (before: 1,000,000)
-        assert CountingPermissions.scanned <= existing + 2 * recipients
-    assert CountingPermissions.scanned <= 2 * recipients
+        assert counting.scanned <= existing + 2 * recipients
+    assert counting.scanned <= 2 * recipients
     stored = mock_drive.server.call(lambda: len(mock_drive.item("/Crowd").permissions))
     assert stored == existing + 2 * (recipients - 1)
     onehub_ws = mock_drive.onehub_id("/Crowd")
-    CountingPermissions.scanned = 0
+    counting.scanned = 0
     emails = ", ".join(f"hub{n}@ext.example" for n in range(recipients))
     shared = requests.post(f"{mock_drive.url}/folders/{onehub_ws}/invitations", timeout=10,
                            headers=mock_drive.headers(),
                            json={"invitation": {"emails": emails}})  # fmt: skip
     assert shared.status_code == 201 and len(shared.json()["share"]["invited_emails"]) == 200
-    assert CountingPermissions.scanned <= 2 * recipients
+    assert counting.scanned <= 2 * recipients
 
 
 def test_a_rolemap_is_found_without_scanning_every_grant(mock_drive):
     """``/rolemaps/:id`` once scanned every permission of every shared item per request."""
-    from mockdrive.model.permissions import PermissionList
-
-    class CountingPermissions(PermissionList):
-        scanned = 0
-
-        def __iter__(self):
-            for permission in super().__iter__():
-                CountingPermissions.scanned += 1
-                yield permission
-
     mock_drive.add_folder("/Crowd")
     node = mock_drive.onehub_id("/Crowd")
     emails = ", ".join(f"guest{n}@ext.example" for n in range(300))
     requests.post(f"{mock_drive.url}/folders/{node}/invitations", headers=mock_drive.headers(),
                   json={"invitation": {"emails": emails}}, timeout=10)  # fmt: skip
     crowd = mock_drive.item("/Crowd")
-    mock_drive.server.call(lambda: setattr(crowd, "permissions",
-                                           CountingPermissions(crowd.permissions)))  # fmt: skip
+    mock_drive.server.call(lambda: setattr(crowd, "permissions", counting(crowd.permissions)))
     listed = requests.get(f"{mock_drive.url}/folders/{node}/rolemaps?offset=270", timeout=10,
                           headers=mock_drive.headers()).json()["items"]  # fmt: skip
-    CountingPermissions.scanned = 0
+    counting.scanned = 0
     for row in listed:
         shown = requests.get(f"{mock_drive.url}/rolemaps/{row['rolemap']['id']}", timeout=10,
                              headers=mock_drive.headers())  # fmt: skip
         assert shown.json()["rolemap"]["user"] == row["rolemap"]["user"]
     # one pass to index the (swapped-in) list, then O(1) a lookup; before: a full scan each
-    assert len(listed) == 30 and CountingPermissions.scanned <= 300 + 30 * 2
+    assert len(listed) == 30 and counting.scanned <= 300 + 30 * 2
