@@ -57,21 +57,23 @@ class PermissionList(list):
     A permission's ``grantee_id`` and ``invitation_email`` must be set before it is added.
     """
 
-    __slots__ = ("_by_address", "_by_grantee")
+    # Class defaults, no __init__: an item's (usually empty) list is made at C speed, and the
+    # instance dict holding an index only appears on a long list that is searched.
+    _by_grantee: dict[str, list[tuple[int, Permission]]] | None = None
+    _by_address: dict[str, list[tuple[int, Permission]]] | None = None
 
-    def __init__(self, *args: object) -> None:
-        super().__init__(*args)
-        self._by_grantee: dict[str, list[tuple[int, Permission]]] | None = None
-        self._by_address: dict[str, list[tuple[int, Permission]]] = {}
-
-    def _index(self) -> dict[str, list[tuple[int, Permission]]]:
-        if self._by_grantee is None:
+    def _index(
+        self,
+    ) -> tuple[dict[str, list[tuple[int, Permission]]], dict[str, list[tuple[int, Permission]]]]:
+        """(by grantee id, by case-folded invited address), built on first use."""
+        if self._by_grantee is None or self._by_address is None:
             self._by_grantee, self._by_address = {}, {}
             for position, permission in enumerate(self):
                 self._add(position, permission)
-        return self._by_grantee
+        return self._by_grantee, self._by_address
 
     def _add(self, position: int, permission: Permission) -> None:
+        assert self._by_grantee is not None and self._by_address is not None
         if permission.grantee_id is not None:
             self._by_grantee.setdefault(permission.grantee_id, []).append((position, permission))
         elif permission.invitation_email is not None:
@@ -127,8 +129,8 @@ class PermissionList(list):
         """The permissions that may apply to ``user`` (a superset of those that do), in order."""
         if len(self) < INDEX_FROM:
             return self
-        by_grantee = self._index()
-        found = [*by_grantee.get(user.id, ()), *self._by_address.get(user.email.casefold(), ())]
+        by_grantee, by_address = self._index()
+        found = [*by_grantee.get(user.id, ()), *by_address.get(user.email.casefold(), ())]
         for group_id in user.group_ids:
             found.extend(by_grantee.get(group_id, ()))
         return [permission for _, permission in sorted(found, key=lambda entry: entry[0])]
@@ -139,11 +141,11 @@ class PermissionList(list):
             permission.grantee_id is None and permission.invitation_email is None
         ):
             return any(p is permission for p in self)
+        by_grantee, by_address = self._index()
         if permission.grantee_id is not None:
-            entries = self._index().get(permission.grantee_id, ())
+            entries = by_grantee.get(permission.grantee_id, ())
         else:
-            self._index()
-            entries = self._by_address.get((permission.invitation_email or "").casefold(), ())
+            entries = by_address.get((permission.invitation_email or "").casefold(), ())
         return any(p is permission for _, p in entries)
 
     def direct_for(self, grantee_id: str | None, address: str) -> Permission | None:
@@ -161,9 +163,9 @@ class PermissionList(list):
                 ):
                     return permission
             return None
-        by_grantee = self._index()
+        by_grantee, by_address = self._index()
         found = list(by_grantee.get(grantee_id, ())) if grantee_id is not None else []
-        found.extend(self._by_address.get(address.casefold(), ()))
+        found.extend(by_address.get(address.casefold(), ()))
         found.sort(key=lambda entry: entry[0])
         return next((p for _, p in found if not p.is_owner), None)
 
@@ -226,7 +228,10 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
     roles: set[str] = {"owner"} if owns_drive(store, user, item) else set()
     current = item  # the walk of effective_permissions, without building its entries
     while True:
-        for permission in held_candidates(current, user):
+        permissions = current.permissions
+        if len(permissions) >= INDEX_FROM and isinstance(permissions, PermissionList):
+            permissions = permissions.candidates(user)
+        for permission in permissions:
             if permission.holds(user):
                 roles.update(permission.roles)
         if not current.inherits or current.parent_id is None:
