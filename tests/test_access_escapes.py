@@ -327,3 +327,13 @@ def test_stop_inheriting_in_the_fixture_keeps_the_owner(mock_drive, graph):
     mock_drive.assert_can(mock_drive.owner, "owner", "/Private")
     invited = graph.post("/me/drive/root:/Private:/invite", json=INVITE)
     assert invited.status_code == 200, invited.text
+
+
+def test_renaming_onto_a_hidden_name_shows_only_the_name_asked_for(mock_drive, finance):
+    mock_drive.add_folder("/Finance/Notes")
+    notes = mock_drive.onehub_id("/Finance/Notes")
+    before = mock_drive.digest()
+    renamed = onehub(mock_drive, "PUT", f"/folders/{notes}", "walt-token",
+                     json={"folder": {"filename": "PAYROLL"}})  # fmt: skip
+    assert renamed.status_code == 409 and "Payroll" not in renamed.text, renamed.text
+    assert mock_drive.digest() == before

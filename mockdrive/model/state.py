@@ -266,7 +266,7 @@ class State:
         parent = self.store.items[item.parent_id]
         existing = self.store.child(parent, new_name)
         if existing is not None and existing is not item:
-            raise NameConflict(f"an item named {existing.name!r} already exists")
+            raise NameConflict(f"an item named {new_name!r} already exists")
         del parent.children[item.name.casefold()]
         self.store.name_freed(parent, item.name)
         parent.children[new_name.casefold()] = item.id
