@@ -59,6 +59,13 @@ ROUTES = [
      {"roles": ["write"]}, row(403, 200, 200)),
     ("DELETE permission", "DELETE", "/v1.0/drives/{d}/items/{p}/permissions/{perm}", None,
      row(403, 204, 204)),
+    # /Projects/Private stops inheriting: only the drive owner reaches it, and only the owner
+    # may delete /Projects with it
+    ("GET behind a stop in inheritance", "GET", "/v1.0/drives/{d}/root:/Projects/Private", None,
+     row(404, 404, 200)),
+    ("DELETE a folder holding one", "DELETE", "/v1.0/drives/{d}/items/{p}", None,
+     row(403, 403, 204)),
+    ("Onehub GET behind a stop", "GET", "/folders/{priv}", None, row(404, 404, 200)),
     ("Onehub GET workspaces", "GET", "/workspaces", None, (401, 401, 200, 200, 200, 200, 200)),
     ("Onehub GET workspace", "GET", "/workspaces/{ws}", None, row(404, 404, 200)),
     ("Onehub GET folder", "GET", "/folders/{f}", None, row(200, 200, 200)),
@@ -86,6 +93,8 @@ def arrange(mock_drive) -> dict:
     server = mock_drive.server
     server.call(lambda: server.backend.reset(default_state(OWNER_TOKEN)))
     mock_drive.add_file("/Projects/Plan.docx", "plan")
+    mock_drive.add_file("/Projects/Private/Notes.txt", "notes")
+    mock_drive.stop_inheriting("/Projects/Private")
     users = {name: mock_drive.add_user(name.title(), f"{name}@contoso.example")
              for name in ("rita", "walt", "bob", "olga", "sam")}  # fmt: skip
     mock_drive.grant("/Projects", users["walt"], ["write"])
@@ -98,6 +107,7 @@ def arrange(mock_drive) -> dict:
         "perm": bob.id,
         "ws": mock_drive.workspace_id(),
         "f": mock_drive.onehub_id("/Projects"),
+        "priv": mock_drive.onehub_id("/Projects/Private"),
         "rm": server.call(lambda: mock_drive.state.onehub.number("rolemap", bob.id)),
         "rrm": server.call(lambda: mock_drive.state.onehub.number("rolemap", rita.id)),
     }
