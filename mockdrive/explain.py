@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 from .model import onehub
 from .model.identity import User
-from .model.permissions import ROLE_RANK, Permission, effective_permissions, highest_role
+from .model.permissions import (
+    ROLE_RANK,
+    Permission,
+    drive_owner_permission,
+    effective_permissions,
+    highest_role,
+    owns_drive,
+)
 from .model.state import State
 from .model.tree import Drive, Item
 
@@ -127,6 +134,17 @@ def access(state: State, user: User, item: Item) -> Access:
                     onehub_role=entry.permission.native_role,
                 )
             )
+    if owns_drive(state.store, user, item) and not any("owner" in g.roles for g in result.grants):
+        owner = drive_owner_permission(state.store, item)  # cut off by a stop in inheritance
+        result.grants.append(
+            Grant(
+                permission_id=owner.id,
+                roles=tuple(owner.roles),
+                via="as the owner of the drive",
+                granted_on=describe_path(state, state.store.items[owner.item_id]),
+                inherited=owner.item_id != item.id,
+            )
+        )
     nearest = onehub.onehub_access(state, user, item)
     if nearest is not None:
         result.onehub_role = nearest.role

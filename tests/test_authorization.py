@@ -28,7 +28,8 @@ def row(reader, writer, owner):
 
 INVITE = {"recipients": [{"email": "x@ext.example"}], "roles": ["read"]}
 # (name, method, path, json body, expected status per caller). {d} drive, {p} /Projects id,
-# {perm} Bob's permission on /Projects, {f} Onehub id of /Projects, {rm} its rolemap for Bob.
+# {perm} Bob's permission on /Projects, {f} Onehub id of /Projects, {rm} its rolemap for Bob,
+# {rrm} the reader's own.
 ROUTES = [
     ("GET drive", "GET", "/v1.0/drives/{d}", None, row(200, 200, 200)),
     ("GET root", "GET", "/v1.0/drives/{d}/root", None, row(404, 404, 200)),
@@ -58,6 +59,13 @@ ROUTES = [
      {"roles": ["write"]}, row(403, 200, 200)),
     ("DELETE permission", "DELETE", "/v1.0/drives/{d}/items/{p}/permissions/{perm}", None,
      row(403, 204, 204)),
+    # /Projects/Private stops inheriting: only the drive owner reaches it, and only the owner
+    # may delete /Projects with it
+    ("GET behind a stop in inheritance", "GET", "/v1.0/drives/{d}/root:/Projects/Private", None,
+     row(404, 404, 200)),
+    ("DELETE a folder holding one", "DELETE", "/v1.0/drives/{d}/items/{p}", None,
+     row(403, 403, 204)),
+    ("Onehub GET behind a stop", "GET", "/folders/{priv}", None, row(404, 404, 200)),
     ("Onehub GET workspaces", "GET", "/workspaces", None, (401, 401, 200, 200, 200, 200, 200)),
     ("Onehub GET workspace", "GET", "/workspaces/{ws}", None, row(404, 404, 200)),
     ("Onehub GET folder", "GET", "/folders/{f}", None, row(200, 200, 200)),
@@ -66,9 +74,14 @@ ROUTES = [
     ("Onehub POST invitation", "POST", "/folders/{f}/invitations",
      {"invitation": {"emails": "x@ext.example"}}, row(403, 403, 201)),
     ("Onehub GET rolemaps", "GET", "/folders/{f}/rolemaps", None, row(403, 403, 200)),
-    ("Onehub GET rolemap", "GET", "/rolemaps/{rm}", None, row(200, 200, 200)),
-    ("Onehub PUT rolemap", "PUT", "/rolemaps/{rm}", {"role_name": "Viewer"}, row(403, 403, 200)),
-    ("Onehub DELETE rolemap", "DELETE", "/rolemaps/{rm}", None, row(403, 403, 204)),
+    # Someone else's rolemap is hidden from all but Moderators, as in the list route and Graph
+    ("Onehub GET rolemap", "GET", "/rolemaps/{rm}", None, row(404, 404, 200)),
+    ("Onehub PUT rolemap", "PUT", "/rolemaps/{rm}", {"role_name": "Viewer"}, row(404, 404, 200)),
+    ("Onehub DELETE rolemap", "DELETE", "/rolemaps/{rm}", None, row(404, 404, 204)),
+    # The reader's own rolemap: they may see it, not change it
+    ("Onehub GET own rolemap", "GET", "/rolemaps/{rrm}", None, row(200, 404, 200)),
+    ("Onehub PUT own rolemap", "PUT", "/rolemaps/{rrm}", {"role_name": "Viewer"},
+     row(403, 404, 200)),
 ]  # fmt: skip
 ALLOWED = {200, 201, 204}
 
@@ -80,10 +93,12 @@ def arrange(mock_drive) -> dict:
     server = mock_drive.server
     server.call(lambda: server.backend.reset(default_state(OWNER_TOKEN)))
     mock_drive.add_file("/Projects/Plan.docx", "plan")
+    mock_drive.add_file("/Projects/Private/Notes.txt", "notes")
+    mock_drive.stop_inheriting("/Projects/Private")
     users = {name: mock_drive.add_user(name.title(), f"{name}@contoso.example")
              for name in ("rita", "walt", "bob", "olga", "sam")}  # fmt: skip
-    mock_drive.grant("/Projects", users["rita"], ["read"])
     mock_drive.grant("/Projects", users["walt"], ["write"])
+    rita = mock_drive.grant("/Projects", users["rita"], ["read"])
     bob = mock_drive.grant("/Projects", users["bob"], ["read"])
     mock_drive.add_drive(users["olga"], name="Olga's")
     return {
@@ -92,7 +107,9 @@ def arrange(mock_drive) -> dict:
         "perm": bob.id,
         "ws": mock_drive.workspace_id(),
         "f": mock_drive.onehub_id("/Projects"),
+        "priv": mock_drive.onehub_id("/Projects/Private"),
         "rm": server.call(lambda: mock_drive.state.onehub.number("rolemap", bob.id)),
+        "rrm": server.call(lambda: mock_drive.state.onehub.number("rolemap", rita.id)),
     }
 
 

@@ -6,7 +6,8 @@ Integer ids, ``{"folder": {...}}`` wrappers, offset pagination (30 a page) and R
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import islice
 from typing import Any
 
 from aiohttp import web
@@ -112,6 +113,7 @@ def object_type(item: Item) -> str:
 
 def render_rolemap(state: State, permission: Permission, holder: Item) -> dict[str, Any]:
     user = render_user(state, permission)
+    state.onehub.rolemaps[permission.id] = permission  # found again by its number in O(1)
     return {
         "rolemap": {
             "id": state.onehub.number("rolemap", permission.id),
@@ -129,7 +131,13 @@ def render_rolemap(state: State, permission: Permission, holder: Item) -> dict[s
     }
 
 
-def page(request: web.Request, rows: list[Any], with_offsets: bool = False) -> dict[str, Any]:
+def page(
+    request: web.Request,
+    rows: Sequence[Any],
+    with_offsets: bool = False,
+    render: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
+    """One page of ``rows``; ``render`` turns each row of that page (only) into its JSON."""
     try:
         offset = int(request.query.get("offset", 0))
     except ValueError:
@@ -137,18 +145,36 @@ def page(request: web.Request, rows: list[Any], with_offsets: bool = False) -> d
     if offset < 0:
         raise InvalidRequest("offset must not be negative")
     total = len(rows)
+    shown = rows[offset : offset + PER_PAGE]
     data: dict[str, Any] = {
         "current_page": offset // PER_PAGE + 1,
         "total_entries": total,
         "total_pages": max(1, -(-total // PER_PAGE)),
         "per_page": PER_PAGE,
-        "items": rows[offset : offset + PER_PAGE],
+        "items": [render(row) for row in shown] if render is not None else list(shown),
     }
     if with_offsets:
         data["offset"] = offset
         data["previous_offset"] = offset - PER_PAGE if offset >= PER_PAGE else None
         data["next_offset"] = offset + PER_PAGE if offset + PER_PAGE < total else None
     return data
+
+
+class Children(Sequence[Item]):
+    """A folder's children as a sequence that slices without building the whole list."""
+
+    def __init__(self, state: State, folder: Item) -> None:
+        self.items = state.store.items
+        self.ids = (folder.children or {}).values()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if not isinstance(index, slice) or (index.step or 1) != 1:
+            raise TypeError("only plain slices of a folder's children are supported")
+        start, stop, _ = index.indices(len(self.ids))
+        return [self.items[i] for i in islice(self.ids, start, stop)]
 
 
 # -- lookup -----------------------------------------------------------------------------------
@@ -257,12 +283,18 @@ def add_routes(
         call = call_of(request)
         state = call.state
         folder = find_node(state, call.caller, request.match_info["id"], True)
-        rows = [
-            render_node(state, child)
-            for child in state.store.iter_children(folder)
-            if onehub.onehub_access(state, call.caller, child) is not None
-        ]
-        return json_response(page(request, rows))
+        access = onehub.onehub_access(state, call.caller, folder)
+        visible: Sequence[Item]
+        if access is not None and access.role == "Administrator":  # never lowered: sees all
+            visible = Children(state, folder)
+        else:  # a child that inherits and has no rolemap of its own has the folder's access
+            visible = [
+                child
+                for child in state.store.iter_children(folder)
+                if (child.inherits and not child.permissions)
+                or onehub.onehub_access(state, call.caller, child) is not None
+            ]
+        return json_response(page(request, visible, render=lambda c: render_node(state, c)))
 
     @routes.get(f"/files/{number}")
     async def get_file(request: web.Request) -> web.Response:
@@ -346,18 +378,20 @@ def add_routes(
         state = call.state
         item = find_object(state, call.caller, request.match_info["kind"], request.match_info["id"])
         onehub.require_onehub_role(state, call.caller, item, onehub.INVITER_ROLE)
-        rows = [
-            render_rolemap(state, e.permission, e.holder or item)
-            for e in effective_permissions(state.store, item)
-        ]
-        return json_response(page(request, rows, with_offsets=True))
+        entries = effective_permissions(state.store, item)
+        shown = page(
+            request,
+            entries,
+            with_offsets=True,
+            render=lambda e: render_rolemap(state, e.permission, e.holder or item),
+        )
+        return json_response(shown)
 
     @routes.get(f"/rolemaps/{number}")
     async def get_rolemap(request: web.Request) -> web.Response:
         call = call_of(request)
-        permission, holder = onehub.find_rolemap(call.state, int(request.match_info["id"]))
-        if onehub.onehub_access(call.state, call.caller, holder) is None:
-            raise NotFound("Not found")
+        rolemap_id = int(request.match_info["id"])
+        permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
         return json_response(render_rolemap(call.state, permission, holder))
 
     @routes.put(f"/rolemaps/{number}")
@@ -367,7 +401,7 @@ def add_routes(
         fields = body.get("rolemap", body)
         requested = fields.get("role_name") if isinstance(fields, dict) else None
         rolemap_id = int(request.match_info["id"])
-        permission, holder = onehub.find_rolemap(call.state, rolemap_id)
+        permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
         try:
             onehub.set_role(call.state, call.caller, rolemap_id, requested)
         except InvalidRequest as refused:

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, DomainError, InvalidRequest, NotFound
-from .permissions import Permission
+from .permissions import (
+    Permission,
+    PermissionList,
+    drive_owner_permission,
+    held_candidates,
+    owns_drive,
+)
 from .sharing import EMAIL_PATTERN, RequestContext, direct_permission_for, notify
 
 if TYPE_CHECKING:
@@ -38,6 +44,10 @@ class OnehubIds:
         self._numbers: dict[tuple[str, str], int] = {}
         self._keys: dict[tuple[str, int], str] = {}
         self._next: dict[str, int] = {}
+        # permission id -> Permission: every rolemap rendered, and every grant seen by the scan
+        # ``find_rolemap`` makes for one it does not know yet; finding one is O(1) from then on
+        self.rolemaps: dict[str, Permission] = {}
+        self.gone: set[str] = set()  # numbered permissions since revoked (ids are never reused)
 
     def number(self, kind: str, key: str) -> int:
         found = self._numbers.get((kind, key))
@@ -85,11 +95,15 @@ class Access:
 
 
 def onehub_access(state: State, user: User, item: Item) -> Access | None:
-    """Nearest rolemap wins (an override may lower or hide); Administrator is never lowered."""
+    """Nearest rolemap wins (an override may lower or hide); Administrator is never lowered.
+    The workspace's owner is Administrator everywhere in it, whatever inheritance says."""
+    if owns_drive(state.store, user, item):
+        owner = drive_owner_permission(state.store, item)
+        return Access("Administrator", owner, state.store.items[owner.item_id])
     nearest: Access | None = None
     current: Item | None = item
     while current is not None:
-        held = [p for p in current.permissions if p.holds(user)]
+        held = [p for p in held_candidates(current, user) if p.holds(user)]
         if held:
             best = max(held, key=lambda p: RANK[role_name(state, p)])
             access = Access(role_name(state, best), best, current)
@@ -140,10 +154,12 @@ def invite_emails(
 ) -> OnehubInviteResult:
     """Onehub invitations: each address on its own (not atomic). Unknown people are provisioned
     as users with a pending rolemap; existing users join at once."""
-    require_onehub_role(state, caller, item, INVITER_ROLE)
+    access = require_onehub_role(state, caller, item, INVITER_ROLE)
     role = canonical_role(requested_role)
     if role is None or role == "Access Denied" or (role == "Administrator" and item.parent_id):
         role = DEFAULT_ROLE
+    if RANK[role] > RANK[access.role]:  # the whole invitation: nobody is invited
+        raise AccessDenied(f"A {access.role} cannot invite people as {role}")
     unique: dict[str, str] = {}  # duplicates are invited once, in their first spelling
     for address in (a.strip() for a in emails.split(",")):
         if address:
@@ -205,35 +221,86 @@ def invite_emails(
 
 # -- rolemaps ---------------------------------------------------------------------------------
 def find_rolemap(state: State, number: int) -> tuple[Permission, Item]:
-    permission_id = state.onehub.key("rolemap", number)
-    if permission_id is not None:
-        for drive in state.store.drives.values():
-            for item_id in drive.shared_item_ids:
-                item = state.store.items[item_id]
-                for permission in item.permissions:
-                    if permission.id == permission_id:
-                        return permission, item
+    """The rolemap with this number and the item that holds it. O(1) once known: a rolemap not
+    seen yet costs one scan of every grant, which remembers them all."""
+    ids = state.onehub
+    permission_id = ids.key("rolemap", number)
+    if permission_id is None or permission_id in ids.gone:
+        raise NotFound("Not found")
+    for attempt in range(2):
+        permission = ids.rolemaps.get(permission_id)
+        if permission is not None:
+            item = state.store.items.get(permission.item_id)
+            if item is not None and _holds(item, permission):
+                return permission, item
+        if attempt == 0:
+            ids.rolemaps = {
+                p.id: p
+                for drive in state.store.drives.values()
+                for item_id in drive.shared_item_ids
+                for p in state.store.items[item_id].permissions
+            }
+    ids.gone.add(permission_id)
     raise NotFound("Not found")
 
 
-def set_role(state: State, caller: User, number: int, requested: object) -> Permission:
+def _holds(item: Item, permission: Permission) -> bool:
+    """Is ``permission`` (still) one of ``item``'s own?"""
+    permissions = item.permissions
+    if isinstance(permissions, PermissionList):
+        return permissions.contains(permission)
+    return any(p is permission for p in permissions)
+
+
+def is_owners_own(state: State, permission: Permission) -> bool:
+    """Is this the drive owner's own owner permission (the one grant nobody may touch)?"""
+    item = state.store.items[permission.item_id]
+    return (
+        permission.is_owner and permission.grantee_id == state.store.drives[item.drive_id].owner_id
+    )
+
+
+def visible_rolemap(state: State, caller: User, number: int) -> tuple[Permission, Item]:
+    """A rolemap the caller may see: their own, or any on an item they moderate. Others are
+    not found, as in the list route (which only Moderators may read) and in Graph."""
     permission, item = find_rolemap(state, number)
-    require_onehub_role(state, caller, item, INVITER_ROLE)
+    if permission.grantee_id == caller.id or permission.holds(caller):
+        return permission, item
+    access = onehub_access(state, caller, item)
+    if access is None or RANK[access.role] < RANK[INVITER_ROLE]:
+        raise NotFound("Not found")
+    return permission, item
+
+
+def set_role(state: State, caller: User, number: int, requested: object) -> Permission:
+    """Change a rolemap's role. Nobody gives or changes a role above their own, nor raises
+    their own; the drive owner's own rolemap never changes."""
+    permission, item = visible_rolemap(state, caller, number)
+    access = require_onehub_role(state, caller, item, INVITER_ROLE)
     role = canonical_role(requested)
     if role is None or role not in available_roles(item):
         raise InvalidRequest(f"role_name {requested!r} is not included in the list")
-    if role_name(state, permission) == "Administrator" and item.parent_id is None:
+    if is_owners_own(state, permission):
         raise InvalidRequest("the workspace owner's role cannot be changed")
+    current = role_name(state, permission)
+    if max(RANK[role], RANK[current]) > RANK[access.role]:
+        raise AccessDenied(f"A {access.role} cannot give or change a role above their own")
+    if permission.grantee_id == caller.id and RANK[role] > RANK[current]:
+        raise AccessDenied("Nobody can raise their own role")
     permission.native_role = role
     permission.roles = tier_roles(role)
     return permission
 
 
 def delete_rolemap(state: State, caller: User, number: int) -> None:
-    permission, item = find_rolemap(state, number)
-    require_onehub_role(state, caller, item, INVITER_ROLE)
-    if permission.is_owner and item.parent_id is None:
+    """Revoke a rolemap: not one above the caller's own role (the drive owner, Administrator
+    everywhere in the workspace, may revoke anyone's but their own)."""
+    permission, item = visible_rolemap(state, caller, number)
+    access = require_onehub_role(state, caller, item, INVITER_ROLE)
+    if is_owners_own(state, permission):
         raise InvalidRequest("the workspace owner's rolemap cannot be deleted")
+    if RANK[role_name(state, permission)] > RANK[access.role]:
+        raise AccessDenied(f"A {access.role} cannot revoke a role above their own")
     item.permissions.remove(permission)
     if not item.permissions:
         state.store.drives[item.drive_id].shared_item_ids.discard(item.id)

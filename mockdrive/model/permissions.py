@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import AccessDenied, NotFound
+from .errors import AccessDenied, NameConflict, NotFound
 
 if TYPE_CHECKING:
     from .identity import User
@@ -45,6 +45,131 @@ class Permission:
         )
 
 
+INDEX_FROM = 16  # shorter lists are scanned: cheaper than keeping an index
+
+
+class PermissionList(list):
+    """An item's own permissions, in grant order, with an index by grantee and by invited
+    address so that finding a user's grants on an item with thousands of them costs
+    O(the user's groups), not O(permissions): an invite is O(recipients). The index is built
+    on first use and kept up to date by ``append``; any other change drops it.
+
+    A permission's ``grantee_id`` and ``invitation_email`` must be set before it is added.
+    """
+
+    # Class defaults, no __init__: an item's (usually empty) list is made at C speed, and the
+    # instance dict holding an index only appears on a long list that is searched.
+    _by_grantee: dict[str, list[tuple[int, Permission]]] | None = None
+    _by_address: dict[str, list[tuple[int, Permission]]] | None = None
+
+    def _index(
+        self,
+    ) -> tuple[dict[str, list[tuple[int, Permission]]], dict[str, list[tuple[int, Permission]]]]:
+        """(by grantee id, by case-folded invited address), built on first use."""
+        if self._by_grantee is None or self._by_address is None:
+            self._by_grantee, self._by_address = {}, {}
+            for position, permission in enumerate(self):
+                self._add(position, permission)
+        return self._by_grantee, self._by_address
+
+    def _add(self, position: int, permission: Permission) -> None:
+        assert self._by_grantee is not None and self._by_address is not None
+        if permission.grantee_id is not None:
+            self._by_grantee.setdefault(permission.grantee_id, []).append((position, permission))
+        elif permission.invitation_email is not None:
+            key = permission.invitation_email.casefold()
+            self._by_address.setdefault(key, []).append((position, permission))
+
+    def append(self, permission: Permission) -> None:
+        super().append(permission)
+        if self._by_grantee is not None:
+            self._add(len(self) - 1, permission)
+
+    def remove(self, permission: Permission) -> None:
+        super().remove(permission)
+        self._by_grantee = None
+
+    def insert(self, index: int, permission: Permission) -> None:  # type: ignore[override]
+        super().insert(index, permission)
+        self._by_grantee = None
+
+    def extend(self, permissions) -> None:  # type: ignore[override]
+        super().extend(permissions)
+        self._by_grantee = None
+
+    def pop(self, index: int = -1) -> Permission:  # type: ignore[override]
+        self._by_grantee = None
+        return super().pop(index)
+
+    def clear(self) -> None:
+        super().clear()
+        self._by_grantee = None
+
+    def __setitem__(self, index, value) -> None:  # type: ignore[override]
+        super().__setitem__(index, value)
+        self._by_grantee = None
+
+    def __delitem__(self, index) -> None:  # type: ignore[override]
+        super().__delitem__(index)
+        self._by_grantee = None
+
+    def __iadd__(self, permissions):  # type: ignore[override]
+        self._by_grantee = None
+        return super().__iadd__(permissions)
+
+    def sort(self, *args, **kwargs) -> None:  # type: ignore[override]
+        super().sort(*args, **kwargs)
+        self._by_grantee = None
+
+    def reverse(self) -> None:
+        super().reverse()
+        self._by_grantee = None
+
+    def candidates(self, user: User) -> list[Permission]:
+        """The permissions that may apply to ``user`` (a superset of those that do), in order."""
+        if len(self) < INDEX_FROM:
+            return self
+        by_grantee, by_address = self._index()
+        found = [*by_grantee.get(user.id, ()), *by_address.get(user.email.casefold(), ())]
+        for group_id in user.group_ids:
+            found.extend(by_grantee.get(group_id, ()))
+        return [permission for _, permission in sorted(found, key=lambda entry: entry[0])]
+
+    def contains(self, permission: Permission) -> bool:
+        """Is this very permission in the list (by identity; O(1) on a long list)?"""
+        if len(self) < INDEX_FROM or (
+            permission.grantee_id is None and permission.invitation_email is None
+        ):
+            return any(p is permission for p in self)
+        by_grantee, by_address = self._index()
+        if permission.grantee_id is not None:
+            entries = by_grantee.get(permission.grantee_id, ())
+        else:
+            entries = by_address.get((permission.invitation_email or "").casefold(), ())
+        return any(p is permission for _, p in entries)
+
+    def direct_for(self, grantee_id: str | None, address: str) -> Permission | None:
+        """The first non-owner permission for that grantee, or for that invited address."""
+        if len(self) < INDEX_FROM:
+            for permission in self:
+                if permission.is_owner:
+                    continue
+                if grantee_id is not None and permission.grantee_id == grantee_id:
+                    return permission
+                if (
+                    permission.grantee_id is None
+                    and permission.invitation_email
+                    and permission.invitation_email.casefold() == address.casefold()
+                ):
+                    return permission
+            return None
+        by_grantee, by_address = self._index()
+        found = list(by_grantee.get(grantee_id, ())) if grantee_id is not None else []
+        found.extend(by_address.get(address.casefold(), ()))
+        found.sort(key=lambda entry: entry[0])
+        return next((p for _, p in found if not p.is_owner), None)
+
+
 @dataclass(frozen=True, slots=True)
 class EffectivePermission:
     """A permission as seen from one item: ``holder`` is the ancestor it is inherited from."""
@@ -75,17 +200,68 @@ def effective_permissions(store: DriveStore, item: Item) -> list[EffectivePermis
     return result
 
 
+def owns_drive(store: DriveStore, user: User, item: Item) -> bool:
+    """Is ``user`` the owner of the drive ``item`` is in (directly, or through the owning group)?
+
+    The drive owner holds an implicit ``owner`` role on everything in the drive, whatever
+    inheritance says: a folder that stops inheriting never locks its drive's owner out.
+    """
+    owner_id = store.drives[item.drive_id].owner_id
+    return owner_id == user.id or owner_id in user.group_ids
+
+
+def drive_owner_permission(store: DriveStore, item: Item) -> Permission:
+    """The permission that makes the drive's owner the owner: the ``owner`` grant on the root."""
+    drive = store.drives[item.drive_id]
+    root = store.items[drive.root_id]
+    for permission in root.permissions:
+        if permission.is_owner and permission.grantee_id == drive.owner_id:
+            return permission
+    return Permission(  # a drive arranged without one: the implicit grant, never stored
+        id="owner-" + drive.owner_id, item_id=root.id, roles=["owner"], grantee_id=drive.owner_id
+    )
+
+
 def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
-    """The roles ``user`` holds on ``item`` (Graph semantics: additive over all grants)."""
-    roles: set[str] = set()
+    """The roles ``user`` holds on ``item`` (Graph semantics: additive over all grants; the
+    drive's owner always holds ``owner``)."""
+    roles: set[str] = {"owner"} if owns_drive(store, user, item) else set()
     current = item  # the walk of effective_permissions, without building its entries
     while True:
-        for permission in current.permissions:
+        permissions = current.permissions
+        if len(permissions) >= INDEX_FROM and isinstance(permissions, PermissionList):
+            permissions = permissions.candidates(user)
+        for permission in permissions:
             if permission.holds(user):
                 roles.update(permission.roles)
         if not current.inherits or current.parent_id is None:
             return roles
         current = store.items[current.parent_id]
+
+
+def held_candidates(item: Item, user: User) -> list[Permission]:
+    """The item's own permissions that may apply to ``user`` (check each with ``holds``)."""
+    permissions = item.permissions
+    if isinstance(permissions, PermissionList):
+        return permissions.candidates(user)
+    return permissions
+
+
+def roles_down(store: DriveStore, user: User, chain: list[Item]) -> list[set[str]]:
+    """``roles_of`` for each item of ``chain``, each a child of the one before it, in one walk
+    down (O(depth of the first + length)), not one walk up per item."""
+    result: list[set[str]] = []
+    for item in chain:
+        if not result:
+            roles = roles_of(store, user, item)
+        else:
+            roles = {r for p in held_candidates(item, user) if p.holds(user) for r in p.roles}
+            if item.inherits:
+                roles |= result[-1]
+            elif owns_drive(store, user, item):
+                roles.add("owner")
+        result.append(roles)
+    return result
 
 
 def can_read(store: DriveStore, user: User, item: Item) -> bool:
@@ -100,6 +276,34 @@ def require_role(store: DriveStore, user: User, item: Item, needed: str) -> set[
     if ROLE_RANK[highest_role(roles)] < ROLE_RANK[needed]:
         raise AccessDenied(f"the caller needs the {needed} role on this item")
     return roles
+
+
+def require_removable(store: DriveStore, user: User, item: Item, name: str | None = None) -> None:
+    """Refuse unless ``user`` may delete ``item`` with everything below it (or replace it).
+
+    Write on ``item`` gives write on every descendant that inherits (roles only add up), so
+    only the descendants that stop inheriting need a look; the walk is O(subtree), like the
+    removal it guards. ``name``: the item is in the way of a new one of that name (a
+    ``replace``); a caller who cannot see it learns only that the name is taken, exactly as
+    ``fail`` would tell them. Otherwise a hidden item is not found.
+    """
+    if owns_drive(store, user, item):
+        return
+    roles = roles_of(store, user, item)
+    if not roles:
+        if name is not None:
+            raise NameConflict(f"an item named {name!r} already exists")
+        raise NotFound("the item was not found")
+    if ROLE_RANK[highest_role(roles)] < ROLE_RANK["write"]:
+        raise AccessDenied("the caller needs the write role on this item")
+    for below in store.iter_subtree(item):
+        if below is item or below.inherits:
+            continue
+        below_roles = roles_of(store, user, below)
+        if not below_roles or ROLE_RANK[highest_role(below_roles)] < ROLE_RANK["write"]:
+            raise AccessDenied(
+                "the folder contains items the caller may not delete; nothing was deleted"
+            )
 
 
 def can_see_drive(store: DriveStore, user: User, drive_id: str) -> bool:

@@ -12,6 +12,7 @@ from .permissions import (
     GRANTABLE_ROLES,
     ROLE_RANK,
     Permission,
+    PermissionList,
     effective_permissions,
     find_effective,
     highest_role,
@@ -149,26 +150,20 @@ def _resolve(state: State, recipient: Recipient, index: int) -> tuple[str | None
 
 
 def direct_permission_for(item: Item, grantee_id: str | None, address: str) -> Permission | None:
-    """The item's own (non-owner) permission for that grantee, or for that invited address."""
-    for permission in item.permissions:
-        if permission.is_owner:
-            continue
-        if grantee_id is not None and permission.grantee_id == grantee_id:
-            return permission
-        if (
-            permission.grantee_id is None
-            and permission.invitation_email
-            and permission.invitation_email.casefold() == address.casefold()
-        ):
-            return permission
-    return None
+    """The item's own (non-owner) permission for that grantee, or for that invited address
+    (O(1) on an item with many permissions: see ``PermissionList``)."""
+    permissions = item.permissions
+    if not isinstance(permissions, PermissionList):
+        permissions = PermissionList(permissions)
+    return permissions.direct_for(grantee_id, address)
 
 
-def _check_shareable(state: State, caller: User, item: Item) -> None:
-    require_role(state.store, caller, item, "write")
+def _check_shareable(state: State, caller: User, item: Item) -> set[str]:
+    roles = require_role(state.store, caller, item, "write")
     drive = state.store.drives[item.drive_id]
     if drive.drive_type == "personal" and item.parent_id is None:
         raise AccessDenied("permissions cannot be changed on the root of a personal drive")
+    return roles
 
 
 def invite(
@@ -222,7 +217,7 @@ def invite(
             best = max(
                 highest_role(permission.roles), highest_role(request.roles), key=ROLE_RANK.get
             )
-            permission.roles = [best]
+            set_roles(permission, [best])
         outcome = InviteOutcome(address=address, permission=permission, created=created)
         if request.send_invitation:
             outcome.notification = notify(
@@ -288,22 +283,34 @@ def _break_inheritance(state: State, item: Item) -> None:
 
 
 def _changeable(state: State, caller: User, item: Item, permission_id: str) -> Permission:
-    _check_shareable(state, caller, item)
+    roles = _check_shareable(state, caller, item)
     entry = find_effective(state.store, item, permission_id)
     if entry.inherited:
         raise NotAllowed(
             "an inherited permission can only be changed on the item it is inherited from"
         )
-    if entry.permission.is_owner:
+    permission = entry.permission
+    drive = state.store.drives[item.drive_id]
+    if permission.is_owner and permission.grantee_id == drive.owner_id:
         raise NotAllowed("the owner permission cannot be changed or removed")
-    return entry.permission
+    if permission.is_owner and highest_role(roles) != "owner":  # nobody takes a role above theirs
+        raise AccessDenied("only an owner may change or remove an owner's permission")
+    return permission
+
+
+def set_roles(permission: Permission, roles: list[str]) -> None:
+    """Change a permission's Graph roles; a Onehub role name that no longer matches them is
+    dropped, so Onehub derives the role from the new roles (one truth for both dialects)."""
+    if roles != permission.roles:
+        permission.native_role = None
+    permission.roles = roles
 
 
 def update_roles(
     state: State, caller: User, item: Item, permission_id: str, roles: object
 ) -> Permission:
     permission = _changeable(state, caller, item, permission_id)
-    permission.roles = check_roles(roles)
+    set_roles(permission, check_roles(roles))
     return permission
 
 

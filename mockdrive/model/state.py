@@ -17,7 +17,7 @@ from .ids import IdFactory, LogicalClock
 from .journal import Journal
 from .onehub import OnehubIds
 from .outbox import Outbox
-from .permissions import Permission, require_role
+from .permissions import Permission, require_removable, require_role, roles_down
 from .policy import SharingPolicy
 from .tree import DRIVE_TYPES, Drive, DriveStore, Item, split_path, validate_name
 
@@ -139,12 +139,13 @@ class State:
         drive = self.store.drives[parent.drive_id]
         name = validate_name(name, drive.drive_type, is_folder)
         existing = self.store.child(parent, name)
-        if existing is not None:
+        if existing is not None:  # the requested spelling: a hidden item's must not show
             if conflict == "fail":
-                raise NameConflict(f"an item named {existing.name!r} already exists")
+                raise NameConflict(f"an item named {name!r} already exists")
             if conflict == "rename":
                 name = self.store.free_name(parent, name)
-            else:
+            else:  # never replace what the caller could not delete (or cannot even see)
+                require_removable(self.store, caller, existing, name)
                 self.store.remove(existing)
         return self._new_item(caller, parent, name, is_folder, content, mime_type)
 
@@ -199,23 +200,36 @@ class State:
             validate_name(name, drive.drive_type, is_folder=index < len(names) - 1)
         self.store.check_path_length(start, sum(len(name) + 1 for name in names))
         # Find what exists and refuse before creating anything, so a failure changes nothing.
-        parent, missing = start, names[:-1]
-        for index, name in enumerate(names[:-1]):
-            found = self.store.child(parent, name)
+        # The walk goes through items the caller cannot see (a share further down still
+        # counts) and stops at the deepest one they can: a hidden item in the way answers as
+        # ``fail`` would, whether it is a file or a folder.
+        chain = [start]  # the existing items along the path
+        for name in names:
+            found = self.store.child(chain[-1], name) if chain[-1].is_folder else None
             if found is None:
-                missing = names[index:-1]
                 break
-            if not found.is_folder:
-                raise InvalidRequest(f"{found.name!r} is a file, not a folder", "invalidPath")
-            parent, missing = found, []
-        existing = None if missing else self.store.child(parent, names[-1])
+            chain.append(found)
+        seen = [i for i, roles in enumerate(roles_down(self.store, caller, chain)) if roles]
+        if not seen:
+            raise NotFound("the item was not found")
+        last = chain[seen[-1]]
+        if seen[-1] < len(names) and not last.is_folder:
+            raise InvalidRequest(f"{last.name!r} is a file, not a folder", "invalidPath")
+        if seen[-1] < len(chain) - 1:  # the next name is taken by an item the caller can't see
+            require_role(self.store, caller, last, "write")
+            if conflict != "rename" or seen[-1] != len(names) - 1:
+                raise NameConflict(f"an item named {names[seen[-1]]!r} already exists")
+            chain = chain[:-1]  # the file itself is hidden: rename picks a free name beside it
+        existing = chain[-1] if len(chain) == len(names) + 1 else None
+        parent = chain[-2] if existing is not None else chain[-1]
+        missing = names[len(chain) - 1 : -1]
         require_role(self.store, caller, existing or parent, "write")
         if (
             existing is not None
             and conflict != "rename"
             and (conflict == "fail" or existing.is_folder)
         ):
-            raise NameConflict(f"an item named {existing.name!r} already exists")
+            raise NameConflict(f"an item named {names[-1]!r} already exists")
         if existing is not None and conflict == "replace":
             self.replace_content(caller, existing, content, mime_type)
             return existing, False
@@ -253,8 +267,9 @@ class State:
         parent = self.store.items[item.parent_id]
         existing = self.store.child(parent, new_name)
         if existing is not None and existing is not item:
-            raise NameConflict(f"an item named {existing.name!r} already exists")
+            raise NameConflict(f"an item named {new_name!r} already exists")
         del parent.children[item.name.casefold()]
+        self.store.name_freed(parent, item.name)
         parent.children[new_name.casefold()] = item.id
         item.name = new_name
         item.version += 1
@@ -266,6 +281,7 @@ class State:
         require_role(self.store, caller, item, "write")
         if item.parent_id is None:
             raise InvalidRequest("the root of a drive cannot be deleted")
+        require_removable(self.store, caller, item)  # 403 if the subtree holds what they can't
         self.store.remove(item)
 
     # -- arranging (fixture, scenarios): the drive owner acts -------------------------------------

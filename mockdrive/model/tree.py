@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import InvalidRequest, NameConflict, NotFound
+from .permissions import PermissionList
 
 if TYPE_CHECKING:
     from .permissions import Permission
@@ -38,7 +40,8 @@ class Item:
     content_version: int = 1
     depth: int = 0
     children: dict[str, str] | None = None  # case-folded name -> item id (folders only)
-    permissions: list[Permission] = field(default_factory=list)  # stored here, never copied down
+    # stored here, never copied down; indexed by grantee (see PermissionList)
+    permissions: list[Permission] = field(default_factory=PermissionList)
     inherits: bool = True
 
     @property
@@ -87,6 +90,14 @@ def validate_name(name: object, drive_type: str, is_folder: bool) -> str:
     return name
 
 
+def _split_extension(name: str) -> tuple[str, str, str]:
+    """``("Plan", ".", "docx")``; a name without one (or a dot file) is all stem."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return name, "", ""
+    return stem, dot, ext
+
+
 def split_path(path: str) -> list[str]:
     """Split a drive-relative path such as ``/a/b/`` into names; refuses ``.`` and ``..``."""
     names = [part for part in path.split("/") if part]
@@ -103,6 +114,8 @@ class DriveStore:
         self.drives: dict[str, Drive] = {}
         self.items: dict[str, Item] = {}
         self.default_drive: dict[str, str] = {}  # user/group/site id -> drive id
+        # folder id -> case-folded name -> [where the numbers in use end, heap of freed ones]
+        self.rename_hints: dict[str, dict[str, list]] = {}
 
     # -- lookup -------------------------------------------------------------------------------
     def drive(self, drive_id: str) -> Drive:
@@ -200,18 +213,41 @@ class DriveStore:
         return item
 
     def free_name(self, folder: Item, name: str) -> str:
-        """``name`` if unused in ``folder``, else ``name 1``, ``name 2``... before the extension."""
+        """``name`` if unused in ``folder``, else ``name 1``, ``name 2``... before the extension:
+        the lowest number free, so the answer depends on the folder only, not on its history.
+
+        A hint per folder and name keeps where the numbers in use end and which lower ones were
+        freed since, so the n-th duplicate costs O(1) probes, not O(n) (the first rename of a
+        name after a state is loaded scans its numbers once).
+        """
         if self.child(folder, name) is None:
             return name
-        stem, dot, ext = name.rpartition(".")
-        if not dot or not stem:
-            stem, dot, ext = name, "", ""
-        n = 1
+        stem, dot, ext = _split_extension(name)
+        hint = self.rename_hints.setdefault(folder.id, {}).setdefault(name.casefold(), [1, []])
+        while hint[1]:  # numbers freed below the end, lowest first (some may be taken again)
+            candidate = f"{stem} {heapq.heappop(hint[1])}{dot}{ext}"
+            if self.child(folder, candidate) is None:
+                return candidate
+        n = hint[0]
         while True:
             candidate = f"{stem} {n}{dot}{ext}"
             if self.child(folder, candidate) is None:
+                hint[0] = n  # every number below n is in use, or in the freed list
                 return candidate
             n += 1
+
+    def name_freed(self, folder: Item, name: str) -> None:
+        """``name`` left ``folder`` (deleted, renamed or moved away): if it was a numbered
+        duplicate (``x 3.txt``), ``free_name`` may hand its number out again."""
+        hints = self.rename_hints.get(folder.id)
+        if not hints:
+            return
+        stem, dot, ext = _split_extension(name)
+        base, space, number = stem.rpartition(" ")
+        if space and base and number.isascii() and number.isdigit():
+            hint = hints.get(f"{base}{dot}{ext}".casefold())
+            if hint is not None and int(number) < hint[0]:
+                heapq.heappush(hint[1], int(number))
 
     def set_file_content(self, item: Item, content: bytes, mime_type: str | None) -> None:
         delta = len(content) - item.size
@@ -232,9 +268,11 @@ class DriveStore:
         for gone in self.iter_subtree(item):
             del self.items[gone.id]
             drive.shared_item_ids.discard(gone.id)
+            self.rename_hints.pop(gone.id, None)
             removed += 1
         if parent is not None:
             del parent.children[item.name.casefold()]
+            self.name_freed(parent, item.name)
             parent.version += 1
             self._add_size(parent, -item.size)
         return removed

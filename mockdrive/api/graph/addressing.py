@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ...model.errors import NotFound, PreconditionFailed
 from ...model.identity import User
+from ...model.permissions import can_read, can_see_drive
 from ...model.state import State
 from ...model.tree import Drive, Item
 from .paths import GraphPath
@@ -16,7 +17,9 @@ def resolve_drive(state: State, caller: User, path: GraphPath) -> Drive:
     if path.drive_kind == "me":
         drive = state.default_drive(caller.id)
     elif path.drive_kind == "drives":
-        drive = state.store.drive(path.drive_key or "")
+        drive = state.store.drives.get(path.drive_key or "")
+        if drive is None:
+            raise drive_not_found(path)
     elif path.drive_kind == "users":
         user = state.directory.by_id(path.drive_key or "") or state.directory.by_email(
             path.drive_key or ""
@@ -42,6 +45,40 @@ def resolve_base(state: State, drive: Drive, path: GraphPath) -> Item:
 def resolve_item(state: State, drive: Drive, path: GraphPath) -> Item:
     base = resolve_base(state, drive, path)
     return state.store.resolve(base, path.item_path) if path.item_path else base
+
+
+def drive_not_found(path: GraphPath) -> NotFound:
+    """What a missing drive answers; a drive the caller may not see answers the same."""
+    return NotFound(f"drive {path.drive_key!r} was not found")
+
+
+def item_not_found(path: GraphPath) -> NotFound:
+    """What a missing item answers: the message depends only on the address, so an item the
+    caller may not read answers exactly the same."""
+    if path.item_path:
+        return NotFound(f"the item at path {path.item_path!r} was not found")
+    return NotFound(f"item {path.item_base!r} was not found")
+
+
+def hidden(state: State, caller: User, drive: Drive, path: GraphPath) -> NotFound:
+    """The 404 for an item ``caller`` cannot read (or that does not exist): a drive they
+    cannot see, addressed by id, is itself not found (checked on this failure path only)."""
+    if path.drive_kind == "drives" and not can_see_drive(state.store, caller, drive.id):
+        return drive_not_found(path)
+    return item_not_found(path)
+
+
+def resolve_visible_item(state: State, caller: User, drive: Drive, path: GraphPath) -> Item:
+    """The addressed item, if ``caller`` may read it; else the 404 of a missing one. Every
+    item route calls this first, before preconditions or parameters that depend on the item,
+    so a caller without access learns nothing about what exists."""
+    try:
+        item = resolve_item(state, drive, path)
+    except NotFound:
+        raise hidden(state, caller, drive, path) from None
+    if not can_read(state.store, caller, item):
+        raise hidden(state, caller, drive, path)
+    return item
 
 
 def check_if_match(request: web.Request, item: Item) -> None:

@@ -33,8 +33,8 @@ def page_params(request: web.Request) -> tuple[int, int]:
 
 
 def list_children(request: web.Request, state: State, caller: User, folder: Item):
+    require_role(state.store, caller, folder, "read")  # access before parameters
     top, offset = page_params(request)
-    require_role(state.store, caller, folder, "read")
     if not folder.is_folder:
         return fast_json_response({"value": []})
     store = state.store

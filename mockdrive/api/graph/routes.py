@@ -21,7 +21,14 @@ from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
 from ..jsonio import fast_json_response, read_json_object
-from .addressing import check_if_match, not_modified, resolve_drive, resolve_item
+from .addressing import (
+    check_if_match,
+    drive_not_found,
+    hidden,
+    not_modified,
+    resolve_drive,
+    resolve_visible_item,
+)
 from .content import put_content
 from .items import create_child, list_children
 from .paths import parse_raw_path
@@ -56,13 +63,20 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
         if method != "GET":
             raise method_not_allowed(method)
         if not can_see_drive(state.store, caller, drive.id):
+            if path.drive_kind == "drives":  # as a drive id that does not exist
+                raise drive_not_found(path)
             raise NotFound("the drive was not found")
         return fast_json_response(render_drive(state, drive))
 
     action = path.action
     if action and action[0] == "content" and len(action) == 1 and method == "PUT":
-        return await put_content(request, call, drive, path)
-    item = resolve_item(state, drive, path)
+        if not path.item_path:  # an item the caller cannot read: 404 before If-Match or body
+            resolve_visible_item(state, caller, drive, path)
+        try:
+            return await put_content(request, call, drive, path)
+        except NotFound:  # nothing readable on the way: the same 404 as a missing item
+            raise hidden(state, caller, drive, path) from None
+    item = resolve_visible_item(state, caller, drive, path)
     match action, method:
         case (), "GET":
             require_role(state.store, caller, item, "read")
