@@ -33,6 +33,17 @@ def page_params(request: web.Request) -> tuple[int, int]:
     return top, offset
 
 
+def page_top(request: web.Request) -> int:
+    """``$top`` alone, for listings whose ``$skiptoken`` is not an offset (ordered by name)."""
+    try:
+        top = int(request.query.get("$top", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        raise InvalidRequest("$top must be a whole number") from None
+    if not 1 <= top <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"$top must be between 1 and {MAX_PAGE_SIZE}")
+    return top
+
+
 def list_children(request: web.Request, state: State, caller: User, folder: Item):
     top, offset = page_params(request)
     require_role(state.store, caller, folder, "read")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -142,11 +142,18 @@ def _orderby(raw: str | None) -> tuple[str, bool] | None:
     return prop, direction == "desc"
 
 
-def shape(data: dict[str, Any], select: frozenset[str] | None) -> dict[str, Any]:
-    """Only the selected properties, plus ``id`` and OData annotations."""
+def shape(
+    data: dict[str, Any], select: frozenset[str] | None, also: Collection[str] = ()
+) -> dict[str, Any]:
+    """Only the selected properties, plus ``id``, OData annotations and the relationships
+    expanded (``also``, with their ``…@odata.nextLink``)."""
     if select is None:
         return data
-    return {k: v for k, v in data.items() if k in select or k == "id" or k.startswith("@odata.")}
+    return {
+        k: v
+        for k, v in data.items()
+        if k in select or k == "id" or k.startswith("@odata.") or k.split("@")[0] in also
+    }
 
 
 def context_url(request: web.Request, fragment: str) -> str:

@@ -100,8 +100,8 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
                 return web.Response(status=304)
             data = render_item(state, item)
             data = odata.expand_item(request, state, caller, item, data, options.expand)
-            body = {"@odata.context": odata.item_context(request, item),
-                    **odata.shape(data, options.select)}  # fmt: skip
+            shaped = odata.shape(data, options.select, also=options.expand)
+            body = {"@odata.context": odata.item_context(request, item), **shaped}
             return fast_json_response(body, headers={"ETag": item.etag})
         case (), "PATCH":
             return await changes.patch_item(request, call, item)
@@ -200,11 +200,11 @@ def unserved(action: tuple[str, ...], method: str) -> Exception:
 def ordered_children(
     request: web.Request, call: Call, folder, options: odata.Options
 ) -> web.StreamResponse:
-    from .items import page_params
+    from .items import page_top
 
     state, caller = call.state, call.caller
     require_role(state.store, caller, folder, "read")
-    top, _ = page_params(request)
+    top = page_top(request)
     assert options.orderby is not None
     page, token = odata.ordered_page(
         state, caller, folder, options.orderby, top, odata.skip_token(request.query)
