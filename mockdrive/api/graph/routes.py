@@ -169,7 +169,7 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
 
 def template(action: tuple[str, ...]) -> str:
     """The ITEM_OPERATIONS spelling of an action: ids and the search term become names."""
-    if len(action) == 1 and function_name(action[0]) == "search":
+    if len(action) == 1 and _SEARCH.match(action[0]):
         return "search(q='{q}')"
     if len(action) == 2 and action[0] in ("permissions", "versions"):
         return f"{action[0]}/{{{action[0][:-1]}Id}}"
