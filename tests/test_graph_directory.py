@@ -182,3 +182,9 @@ def test_a_group_drive_is_owned_by_the_group(mock_drive, graph):
         "group": {"id": "g-fin", "displayName": "Finance", "email": "finance@contoso.example"}
     }
     assert "user" in graph.get("/me/drive").json()["owner"]
+
+
+def test_an_unimplemented_action_on_a_path_that_does_not_exist_yet_is_501(graph):
+    """createUploadSession targets a new path: the answer names the gap, not a missing item."""
+    response = graph.post("/me/drive/root:/new.bin:/createUploadSession", json={})
+    assert_graph_error(response, 501, "notImplemented")

@@ -31,7 +31,12 @@ ORDERABLE = {"name": "name", "size": "size", "lastmodifieddatetime": "lastModifi
 EXPANDABLE = ("children", "permissions", "thumbnails", "versions")
 UNSERVED_EXPANSIONS = ("activities", "analytics", "listItem", "retentionLabel", "subscriptions",
                        "workbook")  # fmt: skip
-INLINE_CHILDREN = 200  # children expanded inline; more are linked with children@odata.nextLink
+INLINE_CHILDREN = 200
+# Other driveItem properties (for telling a property mockdrive cannot order by from a typo).
+DRIVE_ITEM_PROPERTIES = frozenset(
+    ("createdDateTime", "createdBy", "cTag", "description", "eTag", "file", "fileSystemInfo",
+     "folder", "id", "lastModifiedBy", "parentReference", "webUrl", "shared")
+)  # fmt: skip  # children expanded inline; more are linked with children@odata.nextLink
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +139,12 @@ def _orderby(raw: str | None) -> tuple[str, bool] | None:
     if not words or len(words) > 2:
         raise InvalidRequest(f"$orderby={raw!r} is malformed")
     prop = ORDERABLE.get(words[0].casefold())
-    if prop is None:
+    if prop is None and words[0] in DRIVE_ITEM_PROPERTIES:
         raise not_implemented(f"$orderby={words[0]} (name, size and lastModifiedDateTime only)")
+    if prop is None:
+        raise InvalidRequest(
+            f"Could not find a property named '{words[0]}' on type 'microsoft.graph.driveItem'."
+        )
     direction = words[1].lower() if len(words) == 2 else "asc"
     if direction not in ("asc", "desc"):
         raise InvalidRequest(f"$orderby direction must be asc or desc, not {words[1]!r}")

@@ -91,6 +91,8 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
     action = path.action
     if action and action[0] == "content" and len(action) == 1 and method == "PUT":
         return await put_content(request, call, drive, path)
+    if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
+        raise unserved(action, method)
     item = resolve_item(state, drive, path)
     options = odata.parse_options(request.query) if method == "GET" else odata.Options()
     match action, method:
