@@ -343,3 +343,16 @@ def test_bad_copies_change_nothing(tree, graph):
 def test_unknown_monitor_is_not_found(mock_drive):
     response = requests.get(mock_drive.url + "/_api/v2.0/monitor/nope", timeout=10)
     assert_graph_error(response, 404, "itemNotFound")
+
+
+def test_a_destination_the_caller_cannot_see_is_not_found_even_in_another_drive(tree, graph):
+    """Existence of items the caller cannot see must not leak through the move's errors."""
+    tree.grant("/A", "bob@contoso.example", ["write"])
+    other = tree.add_drive(tree.owner, name="Other")
+    hidden = tree.add_folder("/Hidden", drive=other)
+    item = tree.item("/A/a.txt")
+    before = tree.digest()
+    response = bob(graph).patch(f"/drives/{tree.drive.id}/items/{item.id}",
+                                json={"parentReference": {"id": hidden.id}})  # fmt: skip
+    assert_graph_error(response, 404, "itemNotFound")
+    unchanged(tree, before)

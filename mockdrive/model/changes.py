@@ -75,6 +75,8 @@ def check_move(state: State, caller: User, item: Item, target: Item) -> None:
     """What the service requires of a move: a folder in the same drive, not below the item
     itself; write on the target and on the item's current parent (and on the item)."""
     store = state.store
+    if not can_read(store, caller, target):  # an unseen target must not be told apart
+        raise NotFound("the destination was not found")
     if target.drive_id != item.drive_id:
         raise InvalidRequest("items cannot be moved between drives", "invalidDestination")
     require_role(store, caller, target, "write")
