@@ -125,7 +125,9 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
                 {"name": "$select", "in": "query", "schema": STRING},
                 {"name": "$expand", "in": "query", "schema": STRING},
             ]
-            op["responses"] = responses({**returns(ref("DriveItem")), **NOT_MODIFIED}, error)
+            op["responses"] = responses(
+                {**returns(ref("SelectedDriveItem")), **NOT_MODIFIED}, error
+            )
         case "", "PATCH":
             op["requestBody"] = json_body(ref("ItemPatch"))
             op["responses"] = responses(returns(ref("DriveItem")), error)
@@ -369,7 +371,24 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 IDENTITY_SET = _object({"user": _object({"id": STRING, "displayName": STRING, "email": STRING})})
 ROLES = {"type": "array", "items": {"enum": ["read", "write", "owner"]}}
 
+DRIVE_ITEM_PROPERTIES: dict[str, Any] = {
+    "id": STRING,
+    "name": STRING,
+    "eTag": STRING,
+    "cTag": STRING,
+    "size": {"type": "integer"},
+    "createdDateTime": STRING,
+    "lastModifiedDateTime": STRING,
+    "webUrl": STRING,
+    "createdBy": IDENTITY_SET,
+    "parentReference": OBJECT,
+    "folder": _object({"childCount": {"type": "integer"}}),
+    "file": OBJECT,
+}
+
 SCHEMAS: dict[str, Any] = {
+    # a driveItem as $select shapes it: only the id is always there
+    "SelectedDriveItem": _object(DRIVE_ITEM_PROPERTIES, ("id",)),
     "GraphError": _object(
         {
             "error": _object(
@@ -428,7 +447,7 @@ SCHEMAS: dict[str, Any] = {
         ("id", "name", "eTag", "size", "parentReference"),
     ),
     "DriveItemCollection": _object(
-        {"value": {"type": "array", "items": ref("DriveItem")}, "@odata.nextLink": STRING},
+        {"value": {"type": "array", "items": ref("SelectedDriveItem")}, "@odata.nextLink": STRING},
         ("value",),
     ),
     "NewItem": _object(
