@@ -337,3 +337,27 @@ def test_renaming_onto_a_hidden_name_shows_only_the_name_asked_for(mock_drive, f
                      json={"folder": {"filename": "PAYROLL"}})  # fmt: skip
     assert renamed.status_code == 409 and "Payroll" not in renamed.text, renamed.text
     assert mock_drive.digest() == before
+
+
+def test_moves_never_carry_away_or_replace_what_the_caller_cannot_write(mock_drive, graph, finance):
+    """PATCH moves under the same rule as create and delete: Walt writes /Finance but cannot
+    move /Finance/Team away (it holds Secret, hidden from him) nor move something onto the
+    hidden Payroll with ``replace``."""
+    walt = graph.as_user("walt-token")
+    mock_drive.add_folder("/Finance/Drafts")
+    mock_drive.add_file("/Finance/Team/Secret/plan.txt", "plan")
+    mock_drive.stop_inheriting("/Finance/Team/Secret")
+    mock_drive.add_folder("/Archive")
+    mock_drive.grant("/Archive", "walt@contoso.example", ["write"])
+    before = mock_drive.digest()
+    team = f"/drives/{finance['d']}/root:/Finance/Team"
+    archive = mock_drive.item("/Archive").id
+    refused = walt.patch(team, json={"parentReference": {"id": archive}})
+    assert_graph_error(refused, 403, "accessDenied")
+    drafts = f"/drives/{finance['d']}/root:/Finance/Drafts"
+    onto_hidden = walt.patch(
+        drafts + "?@microsoft.graph.conflictBehavior=replace", json={"name": "Payroll"}
+    )
+    assert_graph_error(onto_hidden, 409, "nameAlreadyExists")
+    assert mock_drive.digest() == before
+    assert mock_drive.item("/Finance/Payroll/Salaries.xlsx").size == len("salaries")

@@ -58,6 +58,11 @@ def build_app(backend: Backend) -> web.Application:
     admin_faults.add_routes(app, backend)
     dashboard.add_routes(app, backend)
 
+    async def copy_monitor(request: web.Request) -> web.StreamResponse:
+        return await graph.monitor(request, backend.state)
+
+    app.router.add_get(graph.MONITOR_PREFIX + "{jobId}", copy_monitor)  # no token, as in Graph
+
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path
         prefix = next(p for p in GRAPH_PREFIXES if raw.startswith(p))
@@ -177,7 +182,7 @@ def check_admin_token(backend: Backend, request: web.Request) -> None:
     path = request.path
     if backend.admin_token is None or path in ("/", "/_mockdrive/health"):
         return
-    if path == "/_mockdrive/ui" or path.startswith("/_mockdrive/ui/"):
+    if path == "/_mockdrive/ui" or path.startswith(("/_mockdrive/ui/", graph.MONITOR_PREFIX)):
         return
     given = request.headers.get(ADMIN_TOKEN_HEADER)
     if given is None:

@@ -15,6 +15,7 @@ from .graph import ITEM_OPERATIONS
 JSON = "application/json"
 OBJECT: dict[str, Any] = {"type": "object"}
 STRING = {"type": "string"}
+VALUE: dict[str, Any] = {"type": "object", "properties": {"value": {"type": "array"}}}
 
 # Item addressing forms documented for every item operation (spec sections 1.1 and 1.2).
 ITEM_BASES = (
@@ -78,6 +79,10 @@ def parameters_of(path: str, state: State | None) -> list[dict[str, Any]]:
         "kind",
         "ruleId",
         "name",
+        "q",
+        "versionId",
+        "jobId",
+        "specialFolder",
     ):
         if "{" + name + "}" in path:
             schema: dict[str, Any] = {"type": "string", "minLength": 1}
@@ -85,6 +90,8 @@ def parameters_of(path: str, state: State | None) -> list[dict[str, Any]]:
                 schema = {"type": "integer", "minimum": 1}
             if name == "kind":
                 schema = {"enum": ["workspaces", "folders", "files"]}
+            if name == "specialFolder":
+                schema = {"enum": ["approot", "documents", "photos", "cameraroll", "music"]}
             param: dict[str, Any] = {"name": name, "in": "path", "required": True, "schema": schema}
             if name in examples:
                 param["example"] = examples[name]
@@ -114,13 +121,40 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
         op["tags"] = ["onedrive"]
     match action, method:
         case "", "GET":
-            op["responses"] = responses({**returns(ref("DriveItem")), **NOT_MODIFIED}, error)
+            op["parameters"] = [
+                {"name": "$select", "in": "query", "schema": STRING},
+                {"name": "$expand", "in": "query", "schema": STRING},
+            ]
+            op["responses"] = responses(
+                {**returns(ref("SelectedDriveItem")), **NOT_MODIFIED}, error
+            )
+        case "", "PATCH":
+            op["requestBody"] = json_body(ref("ItemPatch"))
+            op["responses"] = responses(returns(ref("DriveItem")), error)
         case "", "DELETE":
             op["responses"] = responses(NO_CONTENT, error)
+        case "copy", "POST":
+            op["requestBody"] = json_body(ref("CopyRequest"), required=False)
+            accepted = {
+                "description": "Accepted; Location is the monitor URL (no token needed)",
+                "headers": {"Location": {"schema": STRING}},
+            }
+            op["responses"] = responses({"202": accepted}, error)
+        case "search(q='{q}')", "GET":
+            op["responses"] = responses(returns(ref("DriveItemCollection")), error)
+        case "thumbnails", "GET":
+            op["responses"] = responses(returns(VALUE), error)
+        case "versions", "GET":
+            op["responses"] = responses(returns(VALUE), error)
+        case "versions/{versionId}", "GET":
+            op["responses"] = responses(returns(OBJECT), error)
         case "children", "GET":
             op["parameters"] = [
                 {"name": "$top", "in": "query", "schema": {"type": "integer"}},
                 {"name": "$skiptoken", "in": "query", "schema": STRING},
+                {"name": "$skipToken", "in": "query", "schema": STRING},
+                {"name": "$select", "in": "query", "schema": STRING},
+                {"name": "$orderby", "in": "query", "schema": STRING},
             ]
             op["responses"] = responses(returns(ref("DriveItemCollection")), error)
         case "children", "POST":
@@ -185,6 +219,7 @@ def graph_paths(state: State | None) -> dict[str, dict[str, Any]]:
             path = "/v1.0" + base + ("/" + action if action else "")
             paths.setdefault(path, {})[method.lower()] = graph_operation(action, method)
     paths["/v1.0/$batch"] = {"post": batch_operation()}
+    paths.update(directory_paths())
     for path, item in paths.items():
         params = parameters_of(path, state)
         if params:
@@ -231,6 +266,40 @@ def batch_operation() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "requestBody": json_body(body),
         "responses": responses(returns(outcome), "GraphError"),
+    }
+
+
+def directory_paths() -> dict[str, dict[str, Any]]:
+    """The user and drive collections, special folders and the OData key form."""
+
+    def op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
+        operation = {"tags": ["graph"], "security": [{"bearer": []}],
+                     "responses": responses(ok, "GraphError")}  # fmt: skip
+        if body is not None:
+            operation["requestBody"] = body
+        return operation
+
+    drives = returns(_object({"value": {"type": "array", "items": ref("Drive")}}, ("value",)))
+    item = returns(ref("DriveItem"))
+    octets = {"type": "string", "format": "binary"}
+    binary = {"content": {"application/octet-stream": {"schema": octets}}}
+    keyed = "/v1.0/me/drive/root/children('{name}')"
+    return {
+        "/v1.0/me": {"get": op(returns(ref("User")))},
+        "/v1.0/users/{userId}": {"get": op(returns(ref("User")))},
+        "/v1.0/me/drives": {"get": op(drives)},
+        "/v1.0/drives": {"get": op(drives)},
+        "/v1.0/users/{userId}/drives": {"get": op(drives)},
+        "/v1.0/me/drive/special/{specialFolder}": {"get": op(item)},
+        "/v1.0/me/drive/special/{specialFolder}/children": {
+            "get": op(returns(ref("DriveItemCollection"))),
+            "post": op(returns(ref("DriveItem"), "201"), json_body(ref("NewItem"))),
+        },
+        keyed: {"get": op(item)},
+        keyed + "/content": {
+            "get": op({"200": {"description": "bytes", **binary}}),
+            "put": op({**item, **returns(ref("DriveItem"), "201")}, {"required": True, **binary}),
+        },
     }
 
 
@@ -324,6 +393,13 @@ def admin_paths() -> dict[str, dict[str, Any]]:
         "/_mockdrive/dashboard/tree": {"get": op(returns(OBJECT))},
         "/_mockdrive/dashboard/access": {"get": op(returns(OBJECT))},
         "/_mockdrive/dashboard/journal": {"get": op(returns(OBJECT))},
+        "/_api/v2.0/monitor/{jobId}": {
+            "get": {
+                "tags": ["graph"],
+                "description": "A copy's monitor (Location of POST …/copy); needs no token.",
+                "responses": responses(returns(ref("CopyStatus")), "GraphError"),
+            }
+        },
     }
 
 
@@ -338,7 +414,24 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 IDENTITY_SET = _object({"user": _object({"id": STRING, "displayName": STRING, "email": STRING})})
 ROLES = {"type": "array", "items": {"enum": ["read", "write", "owner"]}}
 
+DRIVE_ITEM_PROPERTIES: dict[str, Any] = {
+    "id": STRING,
+    "name": STRING,
+    "eTag": STRING,
+    "cTag": STRING,
+    "size": {"type": "integer"},
+    "createdDateTime": STRING,
+    "lastModifiedDateTime": STRING,
+    "webUrl": STRING,
+    "createdBy": IDENTITY_SET,
+    "parentReference": OBJECT,
+    "folder": _object({"childCount": {"type": "integer"}}),
+    "file": OBJECT,
+}
+
 SCHEMAS: dict[str, Any] = {
+    # a driveItem as $select shapes it: only the id is always there
+    "SelectedDriveItem": _object(DRIVE_ITEM_PROPERTIES, ("id",)),
     "GraphError": _object(
         {
             "error": _object(
@@ -397,7 +490,7 @@ SCHEMAS: dict[str, Any] = {
         ("id", "name", "eTag", "size", "parentReference"),
     ),
     "DriveItemCollection": _object(
-        {"value": {"type": "array", "items": ref("DriveItem")}, "@odata.nextLink": STRING},
+        {"value": {"type": "array", "items": ref("SelectedDriveItem")}, "@odata.nextLink": STRING},
         ("value",),
     ),
     "NewItem": _object(
@@ -450,6 +543,42 @@ SCHEMAS: dict[str, Any] = {
             "type": {"enum": ["mail"]},
         },
         ("recipients", "roles"),
+    ),
+    "ItemPatch": _object(
+        {
+            "name": STRING,
+            "description": STRING,
+            "parentReference": _object({"driveId": STRING, "id": STRING, "path": STRING}),
+            "fileSystemInfo": _object({"createdDateTime": STRING, "lastModifiedDateTime": STRING}),
+            "@microsoft.graph.conflictBehavior": {"enum": ["fail", "replace", "rename"]},
+        }
+    ),
+    "CopyRequest": _object(
+        {
+            "name": STRING,
+            "parentReference": _object({"driveId": STRING, "id": STRING, "path": STRING}),
+        }
+    ),
+    "CopyStatus": _object(
+        {
+            "operation": STRING,
+            "percentageComplete": {"type": "number"},
+            "resourceId": STRING,
+            "status": {"enum": ["completed"]},
+        },
+        ("status", "resourceId"),
+    ),
+    "User": _object(
+        {
+            "id": STRING,
+            "displayName": STRING,
+            "mail": STRING,
+            "userPrincipalName": STRING,
+            "givenName": STRING,
+            "surname": STRING,
+            "businessPhones": {"type": "array", "items": STRING},
+        },
+        ("id", "displayName"),
     ),
     "PermissionPatch": _object(
         {

@@ -40,6 +40,7 @@ class State:
         self.policy = SharingPolicy()
         self.journal = Journal()
         self.onehub = OnehubIds()
+        self.copy_jobs: dict[str, str] = {}  # copy monitor id -> the copy's item id (changes.py)
 
     # -- directory ----------------------------------------------------------------------------
     def add_user(
@@ -271,6 +272,7 @@ class State:
         del parent.children[item.name.casefold()]
         self.store.name_freed(parent, item.name)
         parent.children[new_name.casefold()] = item.id
+        parent.version += 1
         item.name = new_name
         item.version += 1
         item.modified = self.clock.now()

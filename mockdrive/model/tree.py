@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,9 @@ class Item:
     # stored here, never copied down; indexed by grantee (see PermissionList)
     permissions: list[Permission] = field(default_factory=PermissionList)
     inherits: bool = True
+    description: str | None = None
+    fs_created: str | None = None  # fileSystemInfo as the client set it; else created/modified
+    fs_modified: str | None = None
 
     @property
     def etag(self) -> str:
@@ -284,3 +287,74 @@ class DriveStore:
         while current is not None:
             current.size += delta
             current = self.items[current.parent_id] if current.parent_id else None
+
+
+# -- moving and copying (used by State.update_item / State.copy_item) ---------------------------
+def is_within(store: DriveStore, item: Item, folder: Item) -> bool:
+    """Is ``item`` the ``folder`` itself or below it? (O(depth of item))"""
+    if item is folder:
+        return True
+    return any(ancestor is folder for ancestor in store.ancestors(item))
+
+
+def relink(store: DriveStore, item: Item, new_parent: Item, new_name: str) -> None:
+    """Move ``item`` (and its subtree) under ``new_parent`` as ``new_name``: O(depth).
+
+    Permissions stay where they are stored, so the moved subtree inherits from its new
+    ancestors at once. The caller has checked the name is free and the move is legal.
+    """
+    old_parent = store.items[item.parent_id or ""]
+    del old_parent.children[item.name.casefold()]
+    store.name_freed(old_parent, item.name)
+    old_parent.version += 1
+    store._add_size(old_parent, -item.size)
+    item.name = new_name
+    item.parent_id = new_parent.id
+    item.depth = new_parent.depth + 1  # descendants' depth is not kept (nothing reads it)
+    new_parent.children[new_name.casefold()] = item.id
+    new_parent.version += 1
+    store._add_size(new_parent, item.size)
+
+
+def clone_subtree(
+    store: DriveStore,
+    source: Item,
+    parent: Item,
+    name: str,
+    new_id: Callable[[], str],
+    now: str,
+    caller_id: str,
+) -> Item:
+    """Copy ``source`` and its subtree under ``parent`` as ``name``: O(size of the subtree).
+
+    Copies carry no permissions of their own (they inherit the target's) and new ids.
+    """
+    top: Item | None = None
+    stack: list[tuple[Item, Item, str]] = [(source, parent, name)]
+    while stack:
+        original, target, copy_name = stack.pop()
+        copy = Item(
+            id=new_id(),
+            drive_id=parent.drive_id,
+            name=copy_name,
+            parent_id=target.id,
+            is_folder=original.is_folder,
+            created=now,
+            modified=now,
+            created_by=caller_id,
+            modified_by=caller_id,
+            size=0 if original.is_folder else original.size,
+            mime_type=original.mime_type,
+            content=original.content,
+            children={} if original.is_folder else None,
+            description=original.description,
+            fs_created=original.fs_created or original.created,
+            fs_modified=original.fs_modified or original.modified,
+        )
+        store.attach(target, copy)
+        if top is None:
+            top = copy
+        for child in reversed(list(store.iter_children(original))):
+            stack.append((child, copy, child.name))
+    assert top is not None
+    return top

@@ -36,6 +36,10 @@ def resolve_base(state: State, drive: Drive, path: GraphPath) -> Item:
     """The item before any ':' path (``root`` or ``items/{id}``), checked to be in ``drive``."""
     if path.item_base == "root":
         return state.store.root(drive)
+    if path.item_base and path.item_base.startswith("special/"):
+        from .special import special_folder
+
+        return special_folder(state, drive, path.item_base[len("special/") :])
     item = state.store.items.get(path.item_base or "")
     if item is None or item.drive_id != drive.id:
         raise NotFound(f"item {path.item_base!r} was not found")

@@ -13,6 +13,7 @@ from ...model.permissions import can_read, require_role
 from ...model.state import State
 from ...model.tree import Item
 from ..jsonio import fast_json_response, optional, read_json_object
+from .odata import context_url, item_context, parse_select, shape, skip_token
 from .render import render_item
 
 DEFAULT_PAGE_SIZE = 200
@@ -24,12 +25,23 @@ def page_params(request: web.Request) -> tuple[int, int]:
     query = request.query
     try:
         top = int(query.get("$top", DEFAULT_PAGE_SIZE))
-        offset = int(query.get("$skiptoken", 0))
+        offset = int(skip_token(query) or 0)
     except ValueError:
         raise InvalidRequest("$top and $skiptoken must be whole numbers") from None
     if not 1 <= top <= MAX_PAGE_SIZE or offset < 0:
         raise InvalidRequest(f"$top must be between 1 and {MAX_PAGE_SIZE}")
     return top, offset
+
+
+def page_top(request: web.Request) -> int:
+    """``$top`` alone, for listings whose ``$skiptoken`` is not an offset (ordered by name)."""
+    try:
+        top = int(request.query.get("$top", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        raise InvalidRequest("$top must be a whole number") from None
+    if not 1 <= top <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"$top must be between 1 and {MAX_PAGE_SIZE}")
+    return top
 
 
 def list_children(request: web.Request, state: State, caller: User, folder: Item):
@@ -41,9 +53,13 @@ def list_children(request: web.Request, state: State, caller: User, folder: Item
     visible = (c for c in store.iter_children(folder) if c.inherits or can_read(store, caller, c))
     page = list(islice(visible, offset, offset + top + 1))
     folder_path = store.path_of(folder)
-    body: dict[str, Any] = {"value": [render_item(state, c, folder_path) for c in page[:top]]}
+    select = parse_select(request.query.get("$select"))
+    body: dict[str, Any] = {
+        "@odata.context": item_context(request, folder, "children"),
+        "value": [shape(render_item(state, c, folder_path), select) for c in page[:top]],
+    }
     if len(page) > top:
-        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$skipToken")}
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         body["@odata.nextLink"] = str(request.url.with_query(query))
     return fast_json_response(body)
@@ -61,4 +77,7 @@ async def create_child(request: web.Request, state: State, caller: User, parent:
     for key in CONFLICT_KEYS:
         conflict = optional(body, key, str, "one of fail, replace, rename") or conflict
     item = state.create_item(caller, parent, name, is_folder=is_folder, conflict=conflict or "fail")
-    return fast_json_response(render_item(state, item), status=201)
+    body = {"@odata.context": item_context(request, item), **render_item(state, item)}
+    location = context_url(request, "").split("/$metadata#")[0]
+    location += f"/drives/{item.drive_id}/items/{item.id}"
+    return fast_json_response(body, status=201, headers={"ETag": item.etag, "Location": location})

@@ -13,6 +13,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from ...model.errors import InvalidRequest
+from .gaps import DRIVE_SEGMENTS, bad_segment, function_name, not_implemented
 
 _COLON_FORM = re.compile(r"^(?P<head>[^:]*):(?P<path>[^:]*)(?::(?P<tail>.*))?$")
 
@@ -21,7 +22,7 @@ _COLON_FORM = re.compile(r"^(?P<head>[^:]*):(?P<path>[^:]*)(?::(?P<tail>.*))?$")
 class GraphPath:
     drive_kind: str  # "me", "drives", "users", "groups", "sites"
     drive_key: str | None
-    item_base: str | None  # None: the drive itself; "root" or an item id
+    item_base: str | None  # None: the drive itself; "root", "special/{name}" or an item id
     item_path: str | None  # path relative to item_base (the text between the colons)
     action: tuple[str, ...]  # e.g. (), ("children",), ("permissions", "ID"), ("invite",)
 
@@ -63,8 +64,14 @@ def parse_graph_path(logical: str) -> GraphPath:
             item_base, rest = "root", rest[1:]
         elif rest[0] == "items" and len(rest) >= 2:
             item_base, rest = rest[1], rest[2:]
+        elif rest[0] == "special" and len(rest) >= 2:
+            item_base, rest = "special/" + rest[1].lower(), rest[2:]
+        elif function_name(rest[0]) == "search":  # /drive/search(q=…): the root's search
+            item_base = "root"
+        elif rest[0] in DRIVE_SEGMENTS or rest[0] == "items":
+            raise not_implemented(f"the drive's {rest[0]!r} collection")
         else:
-            raise InvalidRequest(f"unsupported segment {rest[0]!r}")
+            raise bad_segment(rest[0])
     if match:
         if item_base is None or rest:
             raise InvalidRequest("a ':' path must follow 'root' or 'items/{id}'", "invalidPath")
@@ -72,8 +79,25 @@ def parse_graph_path(logical: str) -> GraphPath:
     else:
         action = tuple(rest)
     if item_base is None and action:
-        raise InvalidRequest(f"unsupported segment {action[0]!r}")
+        raise bad_segment(action[0])
+    action, item_path = _fold_child_keys(action, item_path)
     return GraphPath(drive_kind, drive_key, item_base, item_path, action)
+
+
+_CHILD_KEY = re.compile(r"^children\('((?:[^']|'')*)'\)$")
+
+
+def _fold_child_keys(
+    action: tuple[str, ...], item_path: str | None
+) -> tuple[tuple[str, ...], str | None]:
+    """The OData key form ``children('a')/children('b')/content`` → path ``/a/b``, ``content``."""
+    names: list[str] = []
+    while action and (match := _CHILD_KEY.match(action[0])):
+        names.append(match[1].replace("''", "'"))
+        action = action[1:]
+    if names:
+        item_path = (item_path or "").rstrip("/") + "/" + "/".join(names)
+    return action, item_path
 
 
 def _drive_part(segments: list[str]) -> tuple[str, str | None, list[str]]:

@@ -13,6 +13,7 @@ from ...model.state import State
 from ...model.tree import Item
 from ..jsonio import fast_json_response
 from .addressing import not_modified
+from .odata import item_context
 from .render import render_permission
 
 
@@ -31,7 +32,10 @@ def list_permissions_response(request: web.Request, state: State, caller: User, 
     if not_modified(request, item):
         return web.Response(status=304)
     reader = caller if highest_role(roles) == "read" else None  # readers see only their own
-    return fast_json_response({"value": list_permissions(state, item, reader)})
+    context = item_context(request, item, "permissions")
+    return fast_json_response(
+        {"@odata.context": context, "value": list_permissions(state, item, reader)}
+    )
 
 
 def permission_patch(body: dict[str, Any]) -> object:

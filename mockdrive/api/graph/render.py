@@ -8,6 +8,7 @@ from ...model.faults import NOTIFICATION_CODES
 from ...model.permissions import EffectivePermission
 from ...model.state import State
 from ...model.tree import Drive, Item
+from .viewer import root_prefix
 
 DEPRECATED_GRANTED_TO = "GrantedTo has been deprecated. Refer to GrantedToV2"
 
@@ -20,9 +21,11 @@ def identity(state: State, user_id: str) -> dict[str, str]:
 
 
 def api_path(state: State, item: Item) -> str:
-    """``/drive/root:`` for the root, ``/drive/root:/Projects`` below it (itemReference.path)."""
+    """``/drive/root:`` for the root, ``/drive/root:/Projects`` below it (itemReference.path);
+    ``/drives/{id}/root:…`` when the drive is not the viewer's default drive."""
     path = state.store.path_of(item)
-    return "/drive/root:" if path == "/" else "/drive/root:" + path
+    prefix = root_prefix(state, item.drive_id)
+    return prefix if path == "/" else prefix + path
 
 
 def render_drive(state: State, drive: Drive) -> dict[str, Any]:
@@ -34,7 +37,7 @@ def render_drive(state: State, drive: Drive) -> dict[str, Any]:
         "createdDateTime": drive.created,
         "lastModifiedDateTime": drive.created,
         "webUrl": state.web_url(state.store.root(drive)),
-        "owner": {"user": identity(state, drive.owner_id)},
+        "owner": drive_owner(state, drive),
         "quota": {
             "total": drive.quota_total,
             "used": used,
@@ -43,6 +46,18 @@ def render_drive(state: State, drive: Drive) -> dict[str, Any]:
             "state": "normal",
         },
     }
+
+
+def drive_owner(state: State, drive: Drive) -> dict[str, Any]:
+    """A group's drive is owned by the group (``owner.group``), any other by its user."""
+    group = state.directory.groups.get(drive.owner_id)
+    if group is None:  # a drive that is some group's /drive belongs to that group
+        group = next((g for g in state.directory.groups.values()
+                      if state.store.default_drive.get(g.id) == drive.id), None)  # fmt: skip
+    if group is None:
+        return {"user": identity(state, drive.owner_id)}
+    data = {"id": group.id, "displayName": group.display_name, "email": group.email}
+    return {"group": {k: v for k, v in data.items() if v is not None}}
 
 
 def render_item(state: State, item: Item, parent_path: str | None = None) -> dict[str, Any]:
@@ -70,8 +85,15 @@ def render_item(state: State, item: Item, parent_path: str | None = None) -> dic
     reference: dict[str, Any] = {"driveId": drive.id, "driveType": drive.drive_type}
     if item.parent_id is not None:
         reference["id"] = item.parent_id
-        reference["path"] = "/drive/root:" if parent_path == "/" else "/drive/root:" + parent_path
+        prefix = root_prefix(state, drive.id)
+        reference["path"] = prefix if parent_path == "/" else prefix + parent_path
     data["parentReference"] = reference
+    data["fileSystemInfo"] = {
+        "createdDateTime": item.fs_created or item.created,
+        "lastModifiedDateTime": item.fs_modified or item.modified,
+    }
+    if item.description is not None:
+        data["description"] = item.description
     if item.is_folder:
         data["folder"] = {"childCount": len(item.children or ())}
     else:

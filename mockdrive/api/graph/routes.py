@@ -6,6 +6,8 @@ checks live in the model; this package decides only how things look on the wire.
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from ...model import sharing
@@ -21,6 +23,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
 from ..jsonio import fast_json_response, read_json_object
+from . import changes, directory, odata
 from .addressing import (
     check_if_match,
     drive_not_found,
@@ -30,31 +33,54 @@ from .addressing import (
     resolve_visible_item,
 )
 from .content import put_content
+from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
 from .items import create_child, list_children
 from .paths import parse_raw_path
 from .permissions import list_permissions_response, permission_patch
 from .render import render_drive, render_item, render_permission
+from .special import search
+from .viewer import VIEWER
 
 # Every operation on an addressed item: (action after the item, method). ``handle`` serves
 # exactly these; the OpenAPI document lists them for every addressing form.
 ITEM_OPERATIONS = (
     ("", "GET"),
+    ("", "PATCH"),
     ("", "DELETE"),
     ("children", "GET"),
     ("children", "POST"),
     ("content", "GET"),
     ("content", "PUT"),
+    ("copy", "POST"),
     ("invite", "POST"),
     ("action.invite", "POST"),
     ("permissions", "GET"),
     ("permissions/{permissionId}", "GET"),
     ("permissions/{permissionId}", "PATCH"),
     ("permissions/{permissionId}", "DELETE"),
+    ("search(q='{q}')", "GET"),
+    ("thumbnails", "GET"),
+    ("versions", "GET"),
+    ("versions/{versionId}", "GET"),
 )
+_SEARCH = re.compile(r"^search\(q='((?:[^']|'')*)'\)$")
 
 
 async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     """Entry point for everything under ``/v1.0`` and ``/beta``."""
+    viewer = VIEWER.set(call.caller.id)
+    try:
+        response = await directory.dispatch(request, call, rest)
+        if response is None:
+            response = await serve_drive(request, call, rest)
+    finally:
+        VIEWER.reset(viewer)
+    response.headers["OData-Version"] = "4.0"
+    return response
+
+
+async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+    """A drive (``/me/drive``) or anything addressed through one."""
     path = parse_raw_path(rest)
     state, caller = call.state, call.caller
     drive = resolve_drive(state, caller, path)
@@ -66,7 +92,10 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             if path.drive_kind == "drives":  # as a drive id that does not exist
                 raise drive_not_found(path)
             raise NotFound("the drive was not found")
-        return fast_json_response(render_drive(state, drive))
+        data = render_drive(state, drive)
+        data = odata.shape(data, odata.parse_select(request.query.get("$select")))
+        context = odata.context_url(request, "drives/$entity")
+        return fast_json_response({"@odata.context": context, **data})
 
     action = path.action
     if action and action[0] == "content" and len(action) == 1 and method == "PUT":
@@ -76,18 +105,29 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             return await put_content(request, call, drive, path)
         except NotFound:  # nothing readable on the way: the same 404 as a missing item
             raise hidden(state, caller, drive, path) from None
+    if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
+        raise unserved(action, method)
     item = resolve_visible_item(state, caller, drive, path)
+    options = odata.parse_options(request.query) if method == "GET" else odata.Options()
     match action, method:
         case (), "GET":
             require_role(state.store, caller, item, "read")
             if not_modified(request, item):
                 return web.Response(status=304)
-            return fast_json_response(render_item(state, item))
+            data = render_item(state, item)
+            data = odata.expand_item(request, state, caller, item, data, options.expand)
+            shaped = odata.shape(data, options.select, also=options.expand)
+            body = {"@odata.context": odata.item_context(request, item), **shaped}
+            return fast_json_response(body, headers={"ETag": item.etag})
+        case (), "PATCH":
+            return await changes.patch_item(request, call, item)
         case (), "DELETE":
             check_if_match(request, item)
             state.delete_item(caller, item)
             return web.Response(status=204)
         case ("children",), "GET":
+            if options.orderby is not None:
+                return ordered_children(request, call, item, options)
             return list_children(request, state, caller, item)
         case ("children",), "POST":
             return await create_child(request, state, caller, item)
@@ -96,6 +136,8 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             if item.is_folder:
                 raise InvalidRequest("a folder has no content")
             return web.Response(body=item.content or b"", content_type=item.mime_type)
+        case ("copy",), "POST":
+            return await changes.copy(request, call, item)
         case ("invite",), "POST":
             return await graph_invite(request, call, item)
         case ("action.invite",), "POST":
@@ -120,10 +162,99 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             check_if_match(request, item)
             sharing.delete_permission(state, caller, item, permission_id)
             return web.Response(status=204)
-    shape = "/".join(action[:1] + (("{permissionId}",) if len(action) == 2 else ()))
-    if len(action) <= 2 and any(shape == known for known, _ in ITEM_OPERATIONS):
-        raise method_not_allowed(method)
-    raise InvalidRequest(f"unsupported segment {'/'.join(action)!r}")
+        case (segment,), "GET" if _SEARCH.match(segment):
+            return search_response(request, call, item, segment, options)
+        case ("thumbnails",), "GET":
+            require_role(state.store, caller, item, "read")
+            context = odata.item_context(request, item, "thumbnails")
+            return fast_json_response({"@odata.context": context, "value": []})
+        case ("versions",), "GET":
+            require_role(state.store, caller, item, "read")
+            context = odata.item_context(request, item, "versions")
+            versions = [odata.shape(v, options.select) for v in odata.versions_of(state, item)]
+            return fast_json_response({"@odata.context": context, "value": versions})
+        case ("versions", version_id), "GET":
+            require_role(state.store, caller, item, "read")
+            for version in odata.versions_of(state, item):
+                if version["id"] == version_id:
+                    context = odata.item_context(request, item, "versions/$entity")
+                    return fast_json_response({"@odata.context": context, **version})
+            raise NotFound(f"version {version_id!r} was not found (only the current is kept)")
+    raise unserved(action, method)
+
+
+def template(action: tuple[str, ...]) -> str:
+    """The ITEM_OPERATIONS spelling of an action: ids and the search term become names."""
+    if len(action) == 1 and _SEARCH.match(action[0]):
+        return "search(q='{q}')"
+    if len(action) == 2 and action[0] in ("permissions", "versions"):
+        return f"{action[0]}/{{{action[0][:-1]}Id}}"
+    return "/".join(action)
+
+
+def unserved(action: tuple[str, ...], method: str) -> Exception:
+    """405 for a method the resource lacks, 501 for a Graph feature mockdrive lacks, and the
+    gateway's 400 for a segment Graph does not have."""
+    if any(template(action) == known for known, _ in ITEM_OPERATIONS):
+        return method_not_allowed(method)
+    head = function_name(action[0])
+    if head == "search":
+        return InvalidRequest("search takes one parameter: search(q='text')")
+    if head in ITEM_SEGMENTS:
+        return not_implemented(f"the driveItem {head!r} operation")
+    if action[0] == "versions" and len(action) == 3 and action[2] in VERSION_SEGMENTS:
+        return not_implemented(f"versions/{{id}}/{action[2]} (only the current version is kept)")
+    if action[0] == "thumbnails" and len(action) > 1:
+        return not_implemented("thumbnail sets (items have no thumbnails)")
+    for segment in action:
+        known = segment in ("children", "content", "permissions", "versions", "thumbnails")
+        if not known and function_name(segment) not in ITEM_SEGMENTS:
+            return bad_segment(segment)
+    return bad_segment(action[-1])
+
+
+def ordered_children(
+    request: web.Request, call: Call, folder, options: odata.Options
+) -> web.StreamResponse:
+    from .items import page_top
+
+    state, caller = call.state, call.caller
+    require_role(state.store, caller, folder, "read")
+    top = page_top(request)
+    assert options.orderby is not None
+    page, token = odata.ordered_page(
+        state, caller, folder, options.orderby, top, odata.skip_token(request.query)
+    )
+    folder_path = state.store.path_of(folder)
+    body = {
+        "@odata.context": odata.item_context(request, folder, "children"),
+        "value": [odata.shape(render_item(state, c, folder_path), options.select) for c in page],
+    }
+    if token is not None:
+        body["@odata.nextLink"] = odata.next_link(request, top, token)
+    return fast_json_response(body)
+
+
+def search_response(
+    request: web.Request, call: Call, item, segment: str, options: odata.Options
+) -> web.StreamResponse:
+    """``search(q='…')``: names containing the text, among the items the caller can see."""
+    from itertools import islice
+
+    from .items import page_params
+
+    match = _SEARCH.match(segment)
+    assert match is not None
+    top, offset = page_params(request)
+    hits = search(call.state.store, call.caller, item, match[1].replace("''", "'"))
+    page = list(islice(hits, offset, offset + top + 1))
+    body = {
+        "@odata.context": odata.context_url(request, "Collection(driveItem)"),
+        "value": [odata.shape(render_item(call.state, hit), options.select) for hit in page[:top]],
+    }
+    if len(page) > top:
+        body["@odata.nextLink"] = odata.next_link(request, top, str(offset + top))
+    return fast_json_response(body)
 
 
 def method_not_allowed(method: str) -> ApiError:

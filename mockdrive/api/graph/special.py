@@ -1,0 +1,79 @@
+"""Special folders (``/drive/special/{name}``) and ``search(q='…')``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ...model.errors import InvalidRequest, NotFound
+from ...model.identity import User
+from ...model.permissions import ROLE_RANK, highest_role, roles_of
+from ...model.state import State
+from ...model.tree import Drive, DriveStore, Item
+from .gaps import SPECIAL_FOLDERS, not_implemented
+from .viewer import VIEWER
+
+# Where each special folder lives in the drive (approot: the app's own folder under /Apps).
+SPECIAL_PATHS = {
+    "approot": "/Apps/mockdrive",
+    "documents": "/Documents",
+    "photos": "/Pictures",
+    "cameraroll": "/Pictures/Camera Roll",
+    "music": "/Music",
+}
+
+
+def special_folder(state: State, drive: Drive, name: str) -> Item:
+    """The special folder, created on first use (as the service does) when the caller may
+    write the drive's root; otherwise it must exist already."""
+    path = SPECIAL_PATHS.get(name)
+    if path is None:
+        if name in SPECIAL_FOLDERS:
+            raise not_implemented(f"the special folder {name!r}")
+        raise InvalidRequest(f"{name!r} is not a special folder name")
+    store = state.store
+    root = store.root(drive)
+    try:
+        found = store.resolve(root, path)
+    except NotFound:
+        found = None
+    if found is not None and found.is_folder:
+        return found
+    viewer_id = VIEWER.get()
+    viewer = state.directory.by_id(viewer_id) if viewer_id else None
+    roles = roles_of(store, viewer, root) if viewer is not None else set()
+    if found is not None or not roles or ROLE_RANK[highest_role(roles) or "read"] < 2:
+        raise NotFound(f"the special folder {name!r} was not found")
+    return state.make_path(drive, path)
+
+
+def search(store: DriveStore, caller: User, start: Item, query: str) -> Iterator[Item]:
+    """Items below ``start`` whose name contains ``query`` (case-insensitive) that the caller
+    can see. Walks the part of the subtree the caller can see, then the items shared with them
+    inside parts they cannot: O(items the caller can see + depth x items shared in the drive)."""
+    needle = query.casefold()
+    visited: set[str] = set()
+
+    def walk(top: Item) -> Iterator[Item]:
+        stack = [top]
+        while stack:
+            current = stack.pop()
+            visited.add(current.id)
+            if current is not start and needle in current.name.casefold():
+                yield current
+            for child in reversed(list(store.iter_children(current))):
+                if child.inherits or any(p.holds(caller) for p in child.permissions):
+                    stack.append(child)
+
+    if roles_of(store, caller, start):
+        yield from walk(start)
+    shared = []  # grants held by the caller below start, inside parts not walked yet
+    for item_id in store.drives[start.drive_id].shared_item_ids:
+        item = store.items.get(item_id)
+        if item is None or item is start or not any(p.holds(caller) for p in item.permissions):
+            continue
+        ancestors = list(store.ancestors(item))
+        if start in ancestors:
+            shared.append((len(ancestors), item.id, item))
+    for _, _, item in sorted(shared, key=lambda entry: entry[:2]):  # shallowest first
+        if item.id not in visited:
+            yield from walk(item)

@@ -1,0 +1,172 @@
+"""Changing items in place: rename, move, description, fileSystemInfo (PATCH); copying.
+
+Each function checks everything first and changes nothing if any check fails. A move is
+O(depth): permissions stay stored where they were granted, so the moved subtree inherits from
+its new ancestors at once. A copy is O(size of the copied subtree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InvalidRequest, NameConflict, NotFound
+from .identity import User
+from .permissions import can_read, require_removable, require_role
+from .state import CONFLICT_BEHAVIORS, State
+from .tree import Item, clone_subtree, is_within, relink, validate_name
+
+
+@dataclass(slots=True)
+class ItemChange:
+    """What a PATCH asks for; ``None`` leaves a property as it is."""
+
+    name: str | None = None
+    parent: Item | None = None
+    description: str | None = None
+    fs_created: str | None = None
+    fs_modified: str | None = None
+    conflict: str = "fail"
+
+
+def update_item(state: State, caller: User, item: Item, change: ItemChange) -> Item:
+    """Apply ``change`` to ``item`` as ``caller``, all or nothing."""
+    store = state.store
+    require_role(store, caller, item, "write")
+    if change.conflict not in CONFLICT_BEHAVIORS:
+        raise InvalidRequest(f"conflictBehavior must be one of {', '.join(CONFLICT_BEHAVIORS)}")
+    moving = change.parent is not None and change.parent.id != item.parent_id
+    renaming = change.name is not None and change.name != item.name
+    if (moving or renaming) and item.parent_id is None:
+        raise InvalidRequest("the root of a drive cannot be moved or renamed")
+    target = change.parent if moving else None
+    if target is not None:
+        check_move(state, caller, item, target)
+    parent = target or (store.items[item.parent_id] if item.parent_id else None)
+    drive = store.drives[item.drive_id]
+    name = item.name
+    if change.name is not None:
+        name = validate_name(change.name, drive.drive_type, item.is_folder)
+    doomed: Item | None = None
+    if (moving or renaming) and parent is not None:
+        name, doomed = settle_conflict(state, caller, parent, name, change.conflict, item)
+    # Every check has passed: change the state.
+    if doomed is not None:
+        store.remove(doomed)
+    if target is not None:
+        relink(store, item, target, name)
+    elif name != item.name and parent is not None:
+        del parent.children[item.name.casefold()]
+        parent.children[name.casefold()] = item.id
+        parent.version += 1
+        item.name = name
+    if change.description is not None:
+        item.description = change.description
+    if change.fs_created is not None:
+        item.fs_created = change.fs_created
+    if change.fs_modified is not None:
+        item.fs_modified = change.fs_modified
+    item.version += 1
+    item.modified = state.clock.now()
+    item.modified_by = caller.id
+    return item
+
+
+def check_move(state: State, caller: User, item: Item, target: Item) -> None:
+    """What the service requires of a move: a folder in the same drive, not below the item
+    itself; write on the target and on the item's current parent (and on the item)."""
+    store = state.store
+    if not can_read(store, caller, target):  # an unseen target must not be told apart
+        raise NotFound("the destination was not found")
+    if target.drive_id != item.drive_id:
+        raise InvalidRequest("items cannot be moved between drives", "invalidDestination")
+    require_role(store, caller, target, "write")
+    if not target.is_folder:
+        raise InvalidRequest("the destination is a file, not a folder", "invalidDestination")
+    if is_within(store, target, item):
+        raise InvalidRequest(
+            "an item cannot be moved into itself or one of its own descendants",
+            "invalidDestination",
+        )
+    source_parent = store.items[item.parent_id or ""]
+    require_role(store, caller, source_parent, "write")
+    require_removable(store, caller, item)  # nothing the caller cannot write is moved away
+
+
+def settle_conflict(
+    state: State, caller: User, folder: Item, name: str, conflict: str, mover: Item | None
+) -> tuple[str, Item | None]:
+    """The name to use in ``folder`` and the sibling to remove first (``replace``).
+
+    A sibling the caller cannot see still holds its name (names are unique in a folder), so it
+    conflicts; it can be neither replaced nor revealed beyond that.
+    """
+    store = state.store
+    existing = store.child(folder, name)
+    if existing is None or existing is mover:
+        return name, None
+    if conflict == "rename":
+        return store.free_name(folder, name), None
+    if conflict == "fail" or not can_read(store, caller, existing):
+        raise NameConflict(f"an item named {name!r} already exists")
+    if mover is not None and is_within(store, mover, existing):
+        raise InvalidRequest("an item cannot replace a folder that contains it")
+    require_removable(store, caller, existing, name)  # nor anything below it it cannot write
+    return name, existing
+
+
+def copy_item(
+    state: State,
+    caller: User,
+    source: Item,
+    target: Item,
+    name: object | None,
+    conflict: str = "fail",
+) -> Item:
+    """Copy ``source`` (and its subtree) into the folder ``target``, as ``name`` if given.
+
+    The caller needs read on the source and write on the target; the copy carries none of the
+    source's own permissions and inherits the target's. Copies across drives are allowed.
+    """
+    store = state.store
+    require_role(store, caller, source, "read")
+    require_role(store, caller, target, "write")
+    if source.parent_id is None:
+        raise InvalidRequest("the root of a drive cannot be copied")
+    if not target.is_folder:
+        raise InvalidRequest("the destination is a file, not a folder", "invalidDestination")
+    if conflict not in CONFLICT_BEHAVIORS:
+        raise InvalidRequest(f"conflictBehavior must be one of {', '.join(CONFLICT_BEHAVIORS)}")
+    if is_within(store, target, source):
+        raise InvalidRequest(
+            "a folder cannot be copied into itself or one of its descendants",
+            "invalidDestination",
+        )
+    drive = store.drives[target.drive_id]
+    new_name = validate_name(source.name if name is None else name, drive.drive_type,
+                             source.is_folder)  # fmt: skip
+    new_name, doomed = settle_conflict(state, caller, target, new_name, conflict, None)
+    if doomed is not None:
+        if is_within(store, source, doomed):
+            raise InvalidRequest("a copy cannot replace the folder that holds its source")
+        store.remove(doomed)
+    return clone_subtree(
+        store, source, target, new_name, state.ids.item_id, state.clock.now(), caller.id
+    )
+
+
+def record_copy_job(state: State, item: Item) -> str:
+    """A finished copy's monitor id (the copy runs synchronously; the monitor reports it)."""
+    job_id = state.ids.guid()
+    jobs = state.copy_jobs
+    jobs[job_id] = item.id
+    while len(jobs) > 10_000:  # bounded: the oldest monitors are forgotten first
+        del jobs[next(iter(jobs))]
+    return job_id
+
+
+def copy_job(state: State, job_id: str) -> str:
+    """The id of the item a copy job made, or NotFound."""
+    item_id = state.copy_jobs.get(job_id)
+    if item_id is None:
+        raise NotFound(f"no copy operation {job_id!r}")
+    return item_id
