@@ -23,6 +23,7 @@ import yaml
 from .model import onehub
 from .model.errors import InvalidRequest
 from .model.identity import Group, User
+from .model.ids import DuplicateId, ids_in
 from .model.permissions import ROLE_RANK, Permission
 from .model.policy import SharingPolicy
 from .model.state import State, guess_mime_type
@@ -188,7 +189,10 @@ def build_state(document: _Document | dict[str, Any], source: str = "<scenario>"
         document = _Document(document, None, source)
     if not isinstance(document.data, dict):
         raise ScenarioError([document.problem((), "the document must be a mapping")])
-    return _Builder(document).build()
+    try:
+        return _Builder(document).build()
+    except DuplicateId as error:  # the store refused an id in use: a problem of the data
+        raise ScenarioError([document.problem((), str(error))]) from None
 
 
 class _Builder:
@@ -196,6 +200,7 @@ class _Builder:
         self.document = document
         self.data: dict[str, Any] = document.data
         self.state = State(seed=int(self.data.get("seed", 0)))
+        self.state.ids.reserve(ids_in(self.data))  # generated ids must miss the explicit ones
         self.groups_by_name: dict[str, Group] = {}
 
     def fail(self, path: PathParts, reason: str) -> ScenarioError:
