@@ -1,10 +1,19 @@
 """Issue 11, runtime defects: regression tests over real HTTP, written like an attacker.
 
 - 2: ids after a state load never collide with ids in use; the store refuses a duplicate id.
+- 3: a simple upload keeps the whole body or answers 413 (chunked, ``Expect: 100-continue``);
+  a corrupt compressed body is a 400 (defect 14).
+- 7: a request delayed by a latency rule runs against the state it began with, not one swapped
+  in meanwhile by a reset or a state load.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import http.client
+import json
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -154,3 +163,160 @@ def test_a_duplicate_explicit_id_is_a_clear_400_and_changes_nothing(server):
     assert response.status_code == 400
     assert "duplicate item id 'same'" in response.json()["error"]["message"]
     assert requests.get(server.admin_url + "/state", timeout=TIMEOUT).json() == before
+
+
+# -- defect 3: uploads keep the whole body ----------------------------------------------------
+def raw_request(
+    server: MockDrive, method: str, path: str, parts: Iterator[bytes] | list[bytes], headers: dict
+) -> tuple[int, bytes]:
+    """Send the body in ``parts`` (each flushed on its own), then read the answer."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+    try:
+        connection.putrequest(method, path)
+        if isinstance(parts, list) and "Transfer-Encoding" not in headers:
+            headers = {"Content-Length": str(sum(map(len, parts))), **headers}
+        for name, value in {**OWNER, **headers}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        chunked = headers.get("Transfer-Encoding") == "chunked"
+        for part in parts:
+            connection.send(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+            time.sleep(0.05)  # let the server see a partial body (what exposed the defect)
+        if chunked:
+            connection.send(b"0\r\n\r\n")
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def download(server: MockDrive, path: str) -> bytes:
+    url = f"{server.graph_url}/me/drive/root:{path}:/content"
+    response = requests.get(url, headers=OWNER, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def test_an_upload_that_arrives_in_pieces_is_stored_whole(server):
+    """A 1 MB upload used to answer 201 and keep what had arrived at the first read."""
+    body = bytes(range(256)) * 4096  # 1 MiB
+    parts = [body[i : i + 128 * 1024] for i in range(0, len(body), 128 * 1024)]
+    length = {"Content-Length": str(len(body)), "Content-Type": "application/octet-stream"}
+    status, answer = raw_request(
+        server, "PUT", "/v1.0/me/drive/root:/big.bin:/content", parts, length
+    )
+    assert status == 201, answer
+    assert json.loads(answer)["size"] == len(body)
+    assert download(server, "/big.bin") == body
+
+
+def test_a_chunked_upload_is_stored_whole_or_refused_past_the_limit(server):
+    body = b"x" * (1024 * 1024 + 17)
+    parts = [body[i : i + 64 * 1024] for i in range(0, len(body), 64 * 1024)]
+    chunked = {"Transfer-Encoding": "chunked"}
+    status, answer = raw_request(
+        server, "PUT", "/v1.0/me/drive/root:/c.bin:/content", parts, chunked
+    )
+    assert status == 201, answer
+    assert download(server, "/c.bin") == body
+    before = requests.get(server.admin_url + "/state", timeout=TIMEOUT).json()
+    over = (b"y" * (1024 * 1024) for _ in range(6))  # 6 MiB, no Content-Length
+    status, answer = raw_request(
+        server, "PUT", "/v1.0/me/drive/root:/huge.bin:/content", over, chunked
+    )
+    assert status == 413, answer
+    assert json.loads(answer)["error"]["innerError"]["code"] == "maxFileSizeExceeded"
+    assert requests.get(server.admin_url + "/state", timeout=TIMEOUT).json() == before
+
+
+def expect_continue_answer(server: MockDrive, path: str, length: int, method: str = "PUT") -> bytes:
+    """Send only the headers with ``Expect: 100-continue``; return the first answer line."""
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ada-token\r\n"
+            f"Content-Type: application/json\r\n"
+            f"Content-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        return sock.makefile("rb").readline()
+
+
+def test_expect_continue_with_an_oversized_body_gets_413_before_100_continue(server):
+    upload = "/v1.0/me/drive/root:/big.bin:/content"
+    assert expect_continue_answer(server, upload, 5 * 1024 * 1024).startswith(b"HTTP/1.1 413")
+    invite_path = "/v1.0/me/drive/root/invite"
+    line = expect_continue_answer(server, invite_path, 2 * 1024 * 1024, "POST")
+    assert line.startswith(b"HTTP/1.1 413")
+    # within the limit the body is invited, and then stored whole
+    assert expect_continue_answer(server, upload, 10).startswith(b"HTTP/1.1 100")
+    response = requests.put(
+        f"{server.graph_url}/me/drive/root:/small.txt:/content",
+        data=b"0123456789",
+        headers={**OWNER, "Expect": "100-continue"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 201, response.text
+    assert download(server, "/small.txt") == b"0123456789"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1.0/me/drive/root/children"),
+        ("PUT", "/v1.0/me/drive/root:/a.txt:/content"),
+        ("POST", "/v1.0/me/drive/root/invite"),
+        ("PUT", "/_mockdrive/state"),
+        ("POST", "/_mockdrive/faults"),
+    ],
+)
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_corrupt_compressed_body_is_400_and_changes_nothing(server, method, path, encoding):
+    """A body that claims gzip/deflate but is not used to answer 500."""
+    before = requests.get(server.admin_url + "/state", timeout=TIMEOUT).json()
+    body = (b"\x1f\x8b\x08\x00" if encoding == "gzip" else b"\x78\x9c") + b"not compressed" * 9
+    headers = {"Content-Encoding": encoding, "Content-Type": "application/json"}
+    status, answer = raw_request(server, method, path, [body], headers)
+    assert status == 400, answer
+    assert "cannot be read" in json.loads(answer)["error"]["message"]
+    assert requests.get(server.admin_url + "/state", timeout=TIMEOUT).json() == before
+
+
+# -- defect 7: a request runs against the state it began with -----------------------------------
+@pytest.mark.parametrize("swap", ["reset", "load"])
+def test_a_delayed_request_never_reaches_a_state_swapped_in_meanwhile(server, swap):
+    """A latency rule holds an invite; meanwhile the state is reset or loaded. The invite used to
+    authenticate against the old state and then run against the new one, unjournaled."""
+    admin = server.admin_url
+    exported = requests.get(admin + "/state", timeout=TIMEOUT).content
+    rule = {"effect": "latency", "method": "POST", "path": "/invite$", "latencyMs": 3000}
+    assert requests.post(admin + "/faults", json=rule, timeout=TIMEOUT).status_code == 201
+    old_state = server.state
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(invite, server, "/", "late@outside.example")
+        for _ in range(400):  # until the rule holds the request (bounded)
+            if requests.get(admin + "/faults", timeout=TIMEOUT).json()["value"][0]["matched"]:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the latency rule never matched")
+        if swap == "reset":
+            assert requests.post(admin + "/reset", timeout=TIMEOUT).status_code == 204
+        else:
+            loaded = requests.put(admin + "/state", data=exported, timeout=TIMEOUT)
+            assert loaded.status_code == 200, loaded.text
+        new_state = server.state
+        assert new_state is not old_state
+        new_before = requests.get(admin + "/state", timeout=TIMEOUT).json()
+        assert pending.result(timeout=TIMEOUT).status_code == 200
+    assert requests.get(admin + "/state", timeout=TIMEOUT).json() == new_before
+    assert requests.get(admin + "/journal", timeout=TIMEOUT).json()["value"] == []
+    assert requests.get(admin + "/outbox", timeout=TIMEOUT).json()["value"] == []
+
+    def old_view() -> tuple[list[str | None], list[str]]:
+        root = old_state.store.root(next(iter(old_state.store.drives.values())))
+        emails = [p.invitation_email for p in root.permissions]
+        return emails, [e.path for e in old_state.journal.entries]
+
+    emails, journaled = server.call(old_view)
+    assert "late@outside.example" in emails  # it ran, in the state it began with
+    assert journaled == ["/v1.0/me/drive/root:/:/invite"]

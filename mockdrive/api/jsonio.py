@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -54,9 +55,33 @@ def fast_json_response(data: Any, status: int = 200, headers: dict[str, str] | N
 PARSED_BODY = web.RequestKey("parsed_body", object) if hasattr(web, "RequestKey") else "body"
 
 
+def body_too_large(limit: int = MAX_JSON_BODY) -> web.HTTPRequestEntityTooLarge:
+    """aiohttp's own 413 (the pipeline renders it in the dialect's envelope)."""
+    return web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=limit + 1)
+
+
+async def read_body(
+    request: web.Request,
+    limit: int,
+    too_large: Callable[[], Exception] | None = None,
+) -> bytes:
+    """The whole body, read until the end of the stream (``content.read(n)`` returns only what
+    has arrived so far). Past ``limit`` bytes, announced or counted while reading (chunked
+    bodies announce nothing), raise ``too_large()`` without reading the rest."""
+    refuse = too_large or (lambda: body_too_large(limit))
+    if request.content_length is not None and request.content_length > limit:
+        raise refuse()
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise refuse()
+    return bytes(body)
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """Read and parse the body as a JSON object, keeping it on the request for the journal."""
-    data = parse_json_object(await request.read())
+    data = parse_json_object(await read_body(request, MAX_JSON_BODY))
     request[PARSED_BODY] = data
     return data
 
