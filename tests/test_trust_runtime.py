@@ -320,3 +320,159 @@ def test_a_delayed_request_never_reaches_a_state_swapped_in_meanwhile(server, sw
     emails, journaled = server.call(old_view)
     assert "late@outside.example" in emails  # it ran, in the state it began with
     assert journaled == ["/v1.0/me/drive/root:/:/invite"]
+
+
+# -- defect 4: text that is not valid Unicode is a 400, before anything is stored --------------
+LONE = "a\\ud800b"  # as written in the JSON text: a lone high surrogate between two letters
+
+
+def observable(server: MockDrive) -> dict:
+    """What a client can see of the state; every one of these used to answer 500 afterwards."""
+    seen = {}
+    for name, path in [
+        ("state", "/_mockdrive/state"),
+        ("outbox", "/_mockdrive/outbox"),
+        ("overview", "/_mockdrive/dashboard/overview"),
+        ("tree", "/_mockdrive/dashboard/tree"),
+    ]:
+        response = requests.get(server.url + path, timeout=TIMEOUT)
+        assert response.status_code == 200, (path, response.text)
+        seen[name] = response.json()
+    journal = requests.get(server.admin_url + "/journal", timeout=TIMEOUT)
+    assert journal.status_code == 200, journal.text
+    seen["journaled bodies"] = [e.get("body") for e in journal.json()["value"]]
+    children = requests.get(f"{server.graph_url}/me/drive/root/children", headers=OWNER)
+    assert children.status_code == 200, children.text
+    seen["children"] = children.json()
+    return seen
+
+
+def onehub_ids(server: MockDrive) -> tuple[int, int]:
+    workspaces = requests.get(server.url + "/workspaces", headers=OWNER, timeout=TIMEOUT)
+    workspace = workspaces.json()["items"][0]["workspace"]
+    return workspace["id"], workspace["root_folder_id"]
+
+
+def surrogate_requests(server: MockDrive) -> list[tuple[str, str, str, str]]:
+    """(dialect, method, path, JSON text) of requests whose strings hold a lone surrogate."""
+    workspace, root = onehub_ids(server)
+    graph, onehub = "/v1.0/me/drive/root", f"/folders/{root}"
+    invite = {"recipients": [{"email": "x@y.example"}], "roles": ["read"], "message": "hi ~"}
+    cases = [
+        ("graph", "POST", graph + "/children", {"name": "~", "folder": {}}),
+        ("graph", "POST", graph + "/invite", invite),
+        ("graph", "POST", graph + "/invite", {"recipients": [{"email": "~@y.example"}]}),
+        ("graph", "POST", graph + "/children", {"~": 1, "name": "n"}),
+        ("onedrive", "POST", "/v1.0/drive/root/action.invite", invite),
+        ("onehub", "POST", f"/workspaces/{workspace}/folders", {"folder": {"filename": "~"}}),
+        ("onehub", "POST", onehub + "/invitations", {"invitation": {"emails": "~@y.example"}}),
+        ("onehub", "PUT", onehub, {"folder": {"filename": "~"}}),
+        ("admin", "POST", "/_mockdrive/faults", {"effect": "latency", "message": "hi ~"}),
+        ("admin", "PUT", "/_mockdrive/policy", {"blockedDomains": ["~"]}),
+    ]
+    # "~" stands for the surrogate, which json.dumps would not write as a lone escape
+    return [(d, m, p, json.dumps(body).replace("~", LONE)) for d, m, p, body in cases]
+
+
+def test_a_lone_surrogate_in_any_json_string_is_400_and_nothing_changes(server):
+    """The item used to be stored (the create answered 500), and then listings, exports, the
+    dashboard, the outbox and the journal answered 500 from then on."""
+    before = observable(server)
+    for dialect, method, path, text in surrogate_requests(server):
+        response = requests.request(
+            method,
+            server.url + path,
+            data=text.encode(),
+            headers={**OWNER, "Content-Type": "application/json"},
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 400, (path, response.text)
+        body = response.json()
+        if dialect == "onehub":
+            assert "not valid Unicode" in body["errors"]["base"][0]
+        else:
+            assert "not valid Unicode" in body["error"]["message"], body
+    after = observable(server)
+    assert after["state"] == before["state"]
+    assert after["outbox"] == before["outbox"]
+    assert after["children"] == before["children"]
+    assert all(body is None for body in after["journaled bodies"])  # refused bodies: not kept
+
+
+def test_query_strings_and_headers_that_are_not_utf8_are_400_and_the_journal_survives(server):
+    cases = [
+        ("GET /v1.0/me/drive/root/children?x=%FF HTTP/1.1", b""),
+        ("GET /v1.0/me/drive/root/children?%ED%A0%80=1 HTTP/1.1", b""),
+        ("GET /v1.0/me/drive/root/children HTTP/1.1", b"client-request-id: \xff\xfe\r\n"),
+        ("GET /v1.0/me/drive/root/children HTTP/1.1", b"If-None-Match: \xed\xa0\x80\r\n"),
+        ("GET /v1.0/me/drive/root:/%ED%A0%80:/children HTTP/1.1", b""),
+    ]
+    for line, extra in cases:
+        with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
+            head = line.encode() + b"\r\nHost: x\r\nAuthorization: Bearer ada-token\r\n"
+            sock.sendall(head + extra + b"Connection: close\r\n\r\n")
+            answer = sock.makefile("rb").read()
+        assert answer.startswith(b"HTTP/1.1 400"), answer
+        assert b'"invalidRequest"' in answer
+    journal = requests.get(server.admin_url + "/journal", timeout=TIMEOUT).json()["value"]
+    assert [e["status"] for e in journal] == [400] * len(cases)
+    observable(server)  # journal, exports and dashboard still answer
+
+
+# -- defect 12: the journal is bounded in bytes --------------------------------------------------
+def rss_kib() -> int:
+    for line in open("/proc/self/status").read().splitlines():  # noqa: SIM115
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def test_refused_large_bodies_keep_the_journal_small(server):
+    """A reader's refused ~1 MiB invites were journaled whole: ~22 MB of parsed objects each
+    (20 of them: ~450 MB). Now a large body is kept as its size and the start of its text.
+    ``python -m benchmarks.journal_memory`` measures the server alone (RELIABILITY.md)."""
+
+    def arrange() -> str:
+        state = server.state
+        reader = state.add_user("Rae Reader", "rae@contoso.example", token="rae-token")
+        drive = next(iter(state.store.drives.values()))
+        state.grant(state.make_path(drive, "/Shared"), reader, ["read"])
+        return drive.id
+
+    drive_id = server.call(arrange)
+    url = f"{server.graph_url}/drives/{drive_id}/root:/Shared:/invite"
+    head, tail = b'{"roles":["read"],"recipients":[', b"]}"
+    body = head + b",".join([b"{}"] * 349_000) + tail  # just under the 1 MiB JSON limit
+    headers = {"Authorization": "Bearer rae-token", "Content-Type": "application/json"}
+    session = requests.Session()
+    assert session.post(url, data=body, headers=headers, timeout=TIMEOUT).status_code == 403
+    before = rss_kib()
+    for _ in range(20):
+        assert session.post(url, data=body, headers=headers, timeout=60).status_code == 403
+    growth_mib = (rss_kib() - before) / 1024
+    assert growth_mib < 150, f"RSS grew {growth_mib:.0f} MiB over 20 refused 1 MiB requests"
+    journal = requests.get(server.admin_url + "/journal", timeout=TIMEOUT).json()["value"]
+    assert len(journal) == 21
+    for entry in journal:
+        kept = entry["body"]["@mockdrive.truncated"]
+        assert kept["bytes"] == len(body)
+        assert len(kept["start"]) <= 16 * 1024
+        assert kept["start"].startswith('{"roles":["read"],"recipients":[{},{}')
+    assert server.call(lambda: server.state.journal.bytes) <= 21 * (512 + 16 * 1024)
+
+
+def test_small_bodies_are_journaled_whole_and_the_byte_budget_evicts_the_oldest():
+    """Model level: assert_called needs the whole body of ordinary requests."""
+    from mockdrive.model.journal import Journal, JournalEntry
+
+    journal = Journal(size=1000, max_bytes=10 * (512 + 16 * 1024))
+
+    def entry(n: int, body: object, size: int) -> JournalEntry:
+        return JournalEntry(n, "r", "POST", "/p", {}, {}, 200, 0.0, body=body, body_bytes=size)
+
+    journal.record(entry(1, {"small": True}, 20))
+    assert journal.entries[0].body == {"small": True}
+    for n in range(2, 30):
+        journal.record(entry(n, {"big": "x" * 40_000}, 40_020))
+    assert len(journal.entries) == 10 and journal.entries[0].id == 20
+    assert journal.bytes <= journal.max_bytes

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
@@ -30,7 +31,7 @@ from .errors import (
     onehub_error_response,
 )
 from .graph.content import MAX_UPLOAD_BYTES
-from .jsonio import MAX_JSON_BODY, PARSED_BODY, body_too_large
+from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
@@ -161,6 +162,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     api = is_api(path)
     started = time.perf_counter()
     try:
+        check_text(request)
         if api:
             caller = request[CALLER] = authenticate(state, request)
             if state.faults.rules:
@@ -188,7 +190,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         response = render_error(request, api_error, request_id)
     headers = response.headers
     headers["request-id"] = request_id
-    client_request_id = request.headers.get("client-request-id")
+    client_request_id = client_request_id_of(request)
     if client_request_id:
         headers["client-request-id"] = client_request_id
     if api:
@@ -206,6 +208,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
                 duration_ms=(time.perf_counter() - started) * 1000,
                 caller=caller.email if caller else None,
                 body=request.get(PARSED_BODY),
+                body_bytes=request.get(BODY_BYTES, 0),
                 faults=fired,
             )
         )
@@ -270,7 +273,29 @@ def render_error(request: web.Request, error: ApiError, request_id: str) -> web.
         return onedrive_error_response(error)
     state = request.get(STATE) or request.app[BACKEND].state
     date = state.clock.peek()
-    return graph_error_response(error, request_id, date, request.headers.get("client-request-id"))
+    return graph_error_response(error, request_id, date, client_request_id_of(request))
+
+
+def client_request_id_of(request: web.Request) -> str | None:
+    """The caller's ``client-request-id``, echoed back only if it is valid text."""
+    value = request.headers.get("client-request-id")
+    return value if value and is_unicode(value) else None
+
+
+def check_text(request: web.Request) -> None:
+    """Refuse a query string or journaled header that is not valid UTF-8 (aiohttp decodes
+    header bytes with surrogate escapes, and yarl query bytes with U+FFFD, silently)."""
+    raw_query = request.rel_url.raw_query_string
+    if "%" in raw_query or not raw_query.isascii():
+        try:
+            unquote_to_bytes(raw_query).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalidRequest", "the query string is not valid UTF-8") from None
+    headers = request.headers
+    for name in JOURNALED_HEADERS:
+        value = headers.get(name)
+        if value is not None and not is_unicode(value):
+            raise ApiError(400, "invalidRequest", f"the {name} header is not valid UTF-8")
 
 
 def _from_http(error: web.HTTPException) -> ApiError:
