@@ -5,6 +5,11 @@
   a corrupt compressed body is a 400 (defect 14).
 - 7: a request delayed by a latency rule runs against the state it began with, not one swapped
   in meanwhile by a reset or a state load.
+- 4: a lone surrogate in any JSON string, or a query or header that is not UTF-8, is a 400
+  before anything is stored or journaled.
+- 12: the journal is bounded in bytes: large bodies are kept as their size and first 16 KiB.
+- 14: Onehub ids of thousands of digits are 404; fault rules are bounded (numbers and path
+  regex); a half-sent request head is timed out.
 """
 
 from __future__ import annotations
@@ -476,3 +481,96 @@ def test_small_bodies_are_journaled_whole_and_the_byte_budget_evicts_the_oldest(
         journal.record(entry(n, {"big": "x" * 40_000}, 40_020))
     assert len(journal.entries) == 10 and journal.entries[0].id == 20
     assert journal.bytes <= journal.max_bytes
+
+
+# -- defect 14: bounded ids, bounded fault rules, no header trickle --------------------------------
+HUGE = "9" * 5000  # over Python's 4,300-digit limit for int("...")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/workspaces/{huge}"),
+        ("GET", "/workspaces/{huge}/folders"),
+        ("POST", "/workspaces/{huge}/folders"),
+        ("POST", "/workspaces/{ws}/folders/{huge}/folders"),
+        ("GET", "/folders/{huge}"),
+        ("GET", "/files/{huge}"),
+        ("POST", "/folders/{huge}/files"),
+        ("PUT", "/folders/{huge}"),
+        ("DELETE", "/files/{huge}"),
+        ("POST", "/folders/{huge}/invitations"),
+        ("GET", "/workspaces/{huge}/rolemaps"),
+        ("GET", "/rolemaps/{huge}"),
+        ("PUT", "/rolemaps/{huge}"),
+        ("DELETE", "/rolemaps/{huge}"),
+    ],
+)
+def test_onehub_ids_of_thousands_of_digits_are_404(server, method, path):
+    workspace, _ = onehub_ids(server)
+    url = server.url + path.format(huge=HUGE, ws=workspace)
+    response = requests.request(method, url, json={}, headers=OWNER, timeout=TIMEOUT)
+    assert response.status_code == 404, response.text
+    assert response.json() == {"errors": {"base": ["Not found"]}}
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"effect": "latency", "latencyMs": 10**12}, "'latencyMs' must be between 0 and 600000"),
+        ({"effect": "latency", "jitterMs": 10**12}, "'jitterMs' must be between 0 and 600000"),
+        ({"effect": "throttle", "retryAfter": 10**400}, "'retryAfter' must be between 0 and"),
+        ({"effect": "latency", "nth": 10**30}, "'nth' must be between 1 and"),
+        ({"effect": "latency", "path": "(a+)+$"}, "may not nest quantifiers"),
+        ({"effect": "latency", "path": "(x|xx)*y"}, "may not repeat an alternation"),
+        ({"effect": "latency", "path": ".*a.*a.*a.*b"}, "at most one unbounded quantifier"),
+        ({"effect": "latency", "path": "a?" * 20 + "a" * 20}, "at most one unbounded"),
+        ({"effect": "latency", "path": r"(a)\1"}, "backreferences or lookarounds"),
+        ({"effect": "latency", "path": "x" * 201}, "longer than 200 characters"),
+    ],
+)
+def test_fault_rules_that_would_break_the_server_are_refused_with_the_allowed_range(
+    server, rule, message
+):
+    """A huge latency or Retry-After used to make every matching request 500 afterwards; a
+    backtracking path regex blocked the loop for minutes on a long path."""
+    response = requests.post(server.admin_url + "/faults", json=rule, timeout=TIMEOUT)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]["message"]
+    assert requests.get(server.admin_url + "/faults", timeout=TIMEOUT).json()["value"] == []
+    long_path = "/v1.0/me/drive/root:/" + "a" * 4000 + ":/children"
+    status, _ = raw_request(server, "GET", long_path, [], {})
+    assert status == 404  # served at once: no rule holds it
+
+
+def test_useful_path_patterns_and_bounds_are_still_accepted(server):
+    for rule in [
+        {"effect": "latency", "path": "/invite$", "latencyMs": 600_000, "jitterMs": 0},
+        {"effect": "throttle", "path": r"root:/Finance/.*", "retryAfter": 86_400},
+        {"effect": "latency", "path": r"/drives/[^/]+/items"},
+        {"effect": "latency", "path": r"^/v1\.0/(?:me|drives)/x?y?/invite"},
+    ]:
+        response = requests.post(server.admin_url + "/faults", json=rule, timeout=TIMEOUT)
+        assert response.status_code == 201, response.text
+
+
+def test_a_client_trickling_half_a_request_head_is_dropped():
+    """Slowloris: a head sent a header line at a time was never timed out (aiohttp's timer is
+    an hour by default); the server now drops it after ``header_timeout``."""
+    with MockDrive(default_state("ada-token"), header_timeout=0.5) as running:
+        sock = socket.create_connection((running.host, running.port), timeout=TIMEOUT)
+        with sock:
+            sock.sendall(b"GET /v1.0/me/drive HTTP/1.1\r\nHost: x\r\n")
+            dropped = False
+            for n in range(400):  # bounded: ~20 s of trickling at most
+                try:
+                    sock.sendall(b"X-Trickle-%d: 1\r\n" % n)
+                except OSError:
+                    dropped = True
+                    break
+                time.sleep(0.05)
+            if not dropped:
+                assert sock.recv(1) == b""  # closed without an answer
+        # whole requests on a fresh connection are served as before
+        ok = requests.get(running.graph_url + "/me/drive", headers=OWNER, timeout=TIMEOUT)
+        assert ok.status_code == 200
