@@ -574,3 +574,13 @@ def test_a_client_trickling_half_a_request_head_is_dropped():
         # whole requests on a fresh connection are served as before
         ok = requests.get(running.graph_url + "/me/drive", headers=OWNER, timeout=TIMEOUT)
         assert ok.status_code == 200
+
+
+def test_an_announced_oversized_upload_keeps_graphs_own_413():
+    """Refused before reading, it still carries Graph's inner code."""
+    with MockDrive(default_state("ada-token")) as running:
+        body = b"z" * (4 * 1024 * 1024 + 1)
+        url = f"{running.graph_url}/me/drive/root:/big.bin:/content"
+        response = requests.put(url, data=body, headers=OWNER, timeout=TIMEOUT)
+        assert response.status_code == 413
+        assert response.json()["error"]["innerError"]["code"] == "maxFileSizeExceeded"

@@ -30,7 +30,7 @@ from .errors import (
     onedrive_error_response,
     onehub_error_response,
 )
-from .graph.content import MAX_UPLOAD_BYTES
+from .graph.content import MAX_UPLOAD_BYTES, too_large
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
 
 log = logging.getLogger("mockdrive")
@@ -105,6 +105,16 @@ def announces_too_much(request: web.Request) -> bool:
     return limit is not None and length is not None and length > limit
 
 
+def refusal_of_body(request: web.Request) -> Exception:
+    """The 413 the route itself would give for a body over its limit."""
+    limit = body_limit(request) or 0
+    if limit == MAX_UPLOAD_BYTES and request.path.startswith(GRAPH_PREFIXES):
+        return too_large()  # Graph's own: innerError maxFileSizeExceeded
+    if request.path == "/_mockdrive/state":
+        return ApiError(413, "invalidRequest", "the scenario is too large")
+    return body_too_large(limit)
+
+
 async def expect_continue(request: web.Request) -> None:
     """``Expect: 100-continue``: invite the body only if it may be sent. An announced body over
     the route's limit gets no ``100 Continue``; the pipeline answers 413 without reading it."""
@@ -170,7 +180,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         else:
             check_admin_token(backend, request)
         if announces_too_much(request):  # refused before reading (and before 100 Continue)
-            raise body_too_large(body_limit(request) or 0)
+            raise refusal_of_body(request)
         response = await handler(request)
     except web.HTTPException as error:  # aiohttp's own: body too large, bad method on admin
         if error.status < 400:
