@@ -21,6 +21,10 @@ from .clients import ReadyClients
 from .model.state import State
 
 T = TypeVar("T")
+# A connection must send a whole request head within this many seconds of opening (or of its
+# last answer): a client trickling half a header (slowloris) is dropped, as is an idle
+# keep-alive connection. aiohttp's own default is an hour.
+HEADER_TIMEOUT = 60.0
 
 
 DEFAULT_OWNER_TOKEN = "owner-token"  # a state whose owner has no token of its own
@@ -45,8 +49,10 @@ class MockDrive:
         tls: bool = False,
         access_log: bool = False,
         admin_token: str | None = None,
+        header_timeout: float = HEADER_TIMEOUT,
     ) -> None:
         self.backend = Backend(state, state_factory, admin_token)
+        self.header_timeout = header_timeout
         self.host = host
         self.port = port
         self.tls = tls
@@ -112,7 +118,10 @@ class MockDrive:
     # -- in the caller's loop -----------------------------------------------------------------
     async def start_async(self) -> MockDrive:
         self._loop = asyncio.get_running_loop()
-        options = {} if self.access_log else {"access_log": None}
+        options: dict = {} if self.access_log else {"access_log": None}
+        # aiohttp arms this timer when a connection opens and when an answer is sent, and only
+        # a complete request head disarms it: a half-sent head never keeps a connection.
+        options["keepalive_timeout"] = self.header_timeout
         self._runner = web.AppRunner(build_app(self.backend), **options)
         await self._runner.setup()
         context = self._ssl_context() if self.tls else None

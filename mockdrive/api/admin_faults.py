@@ -15,11 +15,11 @@ def add_routes(app: web.Application, backend: Backend) -> None:
         return json_response({"value": backend.state.faults.to_list()})
 
     async def add_fault(request: web.Request) -> web.Response:
+        faults = backend.state.faults  # the state this request began with, not a later one
         data = await read_json_object(request)
         rules = data.get("value") if "value" in data else [data]
         if not isinstance(rules, list):
             raise InvalidRequest("value must be an array of fault rules")
-        faults = backend.state.faults
         added = []
         try:
             for rule in rules:
@@ -52,8 +52,9 @@ def add_routes(app: web.Application, backend: Backend) -> None:
         return json_response(backend.state.policy.to_dict())
 
     async def put_policy(request: web.Request) -> web.Response:
-        backend.state.policy = SharingPolicy.from_dict(await read_json_object(request))
-        return json_response(backend.state.policy.to_dict())
+        state = backend.state  # the state this request began with, not a later one
+        state.policy = SharingPolicy.from_dict(await read_json_object(request))
+        return json_response(state.policy.to_dict())
 
     app.router.add_get("/_mockdrive/faults", list_faults)
     app.router.add_post("/_mockdrive/faults", add_fault)

@@ -10,8 +10,10 @@ import asyncio
 import logging
 import time
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from ..backend import Backend
 from ..model.errors import Unauthenticated
@@ -19,6 +21,7 @@ from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.state import State
 from . import admin, admin_faults, dashboard, graph, onehub
+from .admin import MAX_SCENARIO_BODY
 from .context import Call
 from .errors import (
     ApiError,
@@ -28,7 +31,8 @@ from .errors import (
     onehub_error_response,
 )
 from .graph import batch as graph_batch
-from .jsonio import MAX_JSON_BODY, PARSED_BODY
+from .graph.content import MAX_UPLOAD_BYTES, too_large
+from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
@@ -44,6 +48,7 @@ def _key(name: str, kind: type) -> Any:
 
 BACKEND = web.AppKey("backend", Backend)
 REQUEST_ID = _key("request_id", str)
+STATE = _key("state", State)
 CALLER = _key("caller", User)
 FIRED_FAULTS = _key("fired_faults", list)
 
@@ -69,7 +74,8 @@ def build_app(backend: Backend) -> web.Application:
         return await graph.handle(request, call_of(request), raw[len(prefix) :])
 
     def call_of(request: web.Request) -> Call:
-        return Call(backend.state, request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
+        """The request's own state (captured when it started), caller and bookkeeping."""
+        return Call(request[STATE], request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
 
     onehub.add_routes(app, call_of, lambda: backend.state)
 
@@ -86,7 +92,53 @@ def build_app(backend: Backend) -> web.Application:
         app.router.add_route("*", prefix + "/$batch", batch_entry)
         app.router.add_route("*", prefix + "/{rest:.*}", graph_entry)
     app.router.add_route("*", "/{tail:.*}", unknown_route)
+    for route in app.router.routes():
+        # aiohttp takes an expect handler only when a route is added; every module adds its
+        # own routes, so set ours on all of them here, in one place.
+        route._expect_handler = expect_continue
     return app
+
+
+def body_limit(request: web.Request) -> int | None:
+    """The most body bytes this route reads, or None where the route decides for itself (an
+    upload-session fragment, announced by Content-Range)."""
+    if "Content-Range" in request.headers:
+        return None
+    path = request.path
+    if request.method == "PUT" and path.startswith(GRAPH_PREFIXES):
+        return MAX_UPLOAD_BYTES  # the only Graph PUT is a simple upload
+    if path == "/_mockdrive/state":
+        return MAX_SCENARIO_BODY
+    return CLIENT_MAX_SIZE
+
+
+def announces_too_much(request: web.Request) -> bool:
+    limit = body_limit(request)
+    length = request.content_length
+    return limit is not None and length is not None and length > limit
+
+
+def refusal_of_body(request: web.Request) -> Exception:
+    """The 413 the route itself would give for a body over its limit."""
+    limit = body_limit(request) or 0
+    if limit == MAX_UPLOAD_BYTES and request.path.startswith(GRAPH_PREFIXES):
+        return too_large()  # Graph's own: innerError maxFileSizeExceeded
+    if request.path == "/_mockdrive/state":
+        return ApiError(413, "invalidRequest", "the scenario is too large")
+    return body_too_large(limit)
+
+
+async def expect_continue(request: web.Request) -> None:
+    """``Expect: 100-continue``: invite the body only if it may be sent. An announced body over
+    the route's limit gets no ``100 Continue``; the pipeline answers 413 without reading it."""
+    expect = request.headers.get("Expect", "")
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    if request.version < (1, 1) or announces_too_much(request):
+        return None
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the 100 is not part of the answer
+    return None
 
 
 _API_STARTS = tuple(p + "/" for p in API_PREFIXES)
@@ -97,12 +149,12 @@ def is_api(path: str) -> bool:
     return path.startswith(_API_STARTS) or path in API_PREFIXES
 
 
-def authenticate(backend: Backend, request: web.Request) -> User:
+def authenticate(state: State, request: web.Request) -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a bearer token is required")
-    user = backend.state.directory.by_token(token.strip())
+    user = state.directory.by_token(token.strip())
     if user is None:
         raise Unauthenticated("the bearer token is not valid")
     return user
@@ -122,7 +174,10 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     3. journal API requests with their answer.
     """
     backend: Backend = request.app[BACKEND]
-    state = backend.state  # journal into the state the request started with
+    # The request runs start to finish against the state it began with: authentication, the
+    # handler (through ``call_of``) and the journal. A reset or a state load while it waits
+    # (on a latency rule, on its body) swaps in a new state for later requests only.
+    state = request[STATE] = backend.state
     request_id = request[REQUEST_ID] = backend.next_request_id()
     fired: list[dict[str, Any]] = []
     request[FIRED_FAULTS] = fired
@@ -130,17 +185,24 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     api = is_api(path)
     started = time.perf_counter()
     try:
+        check_text(request)
         if api:
-            caller = request[CALLER] = authenticate(backend, request)
+            caller = request[CALLER] = authenticate(state, request)
             if state.faults.rules:
                 await apply_faults(request, state, caller, fired)
         else:
             check_admin_token(backend, request)
+        if announces_too_much(request):  # refused before reading (and before 100 Continue)
+            raise refusal_of_body(request)
         response = await handler(request)
     except web.HTTPException as error:  # aiohttp's own: body too large, bad method on admin
         if error.status < 400:
             raise
         response = render_error(request, _from_http(error), request_id)
+    except RequestPayloadError as error:  # e.g. a corrupt gzip or deflate body
+        reason = str(error).rpartition("message:")[2].strip() or "it is malformed"
+        unreadable = ApiError(400, "invalidRequest", f"the request body cannot be read: {reason}")
+        response = render_error(request, unreadable, request_id)
     except ConnectionResetError:  # the client hung up before its body arrived: nothing done
         gone = ApiError(CLIENT_CLOSED_REQUEST, "clientClosedRequest", "the client hung up")
         response = render_error(request, gone, request_id)
@@ -151,7 +213,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         response = render_error(request, api_error, request_id)
     headers = response.headers
     headers["request-id"] = request_id
-    client_request_id = request.headers.get("client-request-id")
+    client_request_id = client_request_id_of(request)
     if client_request_id:
         headers["client-request-id"] = client_request_id
     if api:
@@ -169,6 +231,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
                 duration_ms=(time.perf_counter() - started) * 1000,
                 caller=caller.email if caller else None,
                 body=request.get(PARSED_BODY),
+                body_bytes=request.get(BODY_BYTES, 0),
                 faults=fired,
                 batch=request.get(graph_batch.BATCH_OF),
             )
@@ -232,8 +295,31 @@ def render_error(request: web.Request, error: ApiError, request_id: str) -> web.
         return onehub_error_response(error)
     if dialect == "onedrive":
         return onedrive_error_response(error)
-    date = request.app[BACKEND].state.clock.peek()
-    return graph_error_response(error, request_id, date, request.headers.get("client-request-id"))
+    state = request.get(STATE) or request.app[BACKEND].state
+    date = state.clock.peek()
+    return graph_error_response(error, request_id, date, client_request_id_of(request))
+
+
+def client_request_id_of(request: web.Request) -> str | None:
+    """The caller's ``client-request-id``, echoed back only if it is valid text."""
+    value = request.headers.get("client-request-id")
+    return value if value and is_unicode(value) else None
+
+
+def check_text(request: web.Request) -> None:
+    """Refuse a query string or journaled header that is not valid UTF-8 (aiohttp decodes
+    header bytes with surrogate escapes, and yarl query bytes with U+FFFD, silently)."""
+    raw_query = request.rel_url.raw_query_string
+    if "%" in raw_query or not raw_query.isascii():
+        try:
+            unquote_to_bytes(raw_query).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalidRequest", "the query string is not valid UTF-8") from None
+    headers = request.headers
+    for name in JOURNALED_HEADERS:
+        value = headers.get(name)
+        if value is not None and not is_unicode(value):
+            raise ApiError(400, "invalidRequest", f"the {name} header is not valid UTF-8")
 
 
 def _from_http(error: web.HTTPException) -> ApiError:

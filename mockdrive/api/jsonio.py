@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -52,12 +54,41 @@ def fast_json_response(data: Any, status: int = 200, headers: dict[str, str] | N
 
 
 PARSED_BODY = web.RequestKey("parsed_body", object) if hasattr(web, "RequestKey") else "body"
+BODY_BYTES = web.RequestKey("body_bytes", int) if hasattr(web, "RequestKey") else "body_bytes"
+# A JSON escape of a UTF-16 surrogate: the only way a decoded body can hold a lone one.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def body_too_large(limit: int = MAX_JSON_BODY) -> web.HTTPRequestEntityTooLarge:
+    """aiohttp's own 413 (the pipeline renders it in the dialect's envelope)."""
+    return web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=limit + 1)
+
+
+async def read_body(
+    request: web.Request,
+    limit: int,
+    too_large: Callable[[], Exception] | None = None,
+) -> bytes:
+    """The whole body, read until the end of the stream (``content.read(n)`` returns only what
+    has arrived so far). Past ``limit`` bytes, announced or counted while reading (chunked
+    bodies announce nothing), raise ``too_large()`` without reading the rest."""
+    refuse = too_large or (lambda: body_too_large(limit))
+    if request.content_length is not None and request.content_length > limit:
+        raise refuse()
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise refuse()
+    return bytes(body)
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """Read and parse the body as a JSON object, keeping it on the request for the journal."""
-    data = parse_json_object(await request.read())
+    raw = await read_body(request, MAX_JSON_BODY)
+    data = parse_json_object(raw)
     request[PARSED_BODY] = data
+    request[BODY_BYTES] = len(raw)
     return data
 
 
@@ -75,7 +106,37 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"the request body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(raw):
+        require_unicode(data)
     return data
+
+
+def require_unicode(data: Any) -> None:
+    """Refuse a JSON value holding a string that is not valid Unicode (a lone surrogate such
+    as ``"a\\ud800b"``): it could be neither stored, rendered nor journaled."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and not is_unicode(value):
+            raise InvalidRequest(
+                "the request body holds a string that is not valid Unicode (a lone surrogate)"
+            )
+
+
+def is_unicode(text: str) -> bool:
+    """Can ``text`` be written as UTF-8 (no lone surrogates)?"""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def optional(body: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:

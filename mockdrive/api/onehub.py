@@ -211,7 +211,9 @@ def add_routes(
     """Register Onehub's routes; ``call_of(request)`` gives the authenticated Call and
     ``state_of()`` the current state (for the unauthenticated admin hook)."""
     routes = web.RouteTableDef()
-    number = r"{id:\d+}"
+    # Ids are bounded digit strings: a longer one names nothing (404), and int() of one over
+    # 4,300 digits would raise (Python's limit on int-from-string) and answer 500.
+    number = r"{id:\d{1,18}}"
     kind = r"{kind:workspaces|folders|files}"
 
     @routes.get("/workspaces")
@@ -268,7 +270,7 @@ def add_routes(
         drive = find_workspace(call.state, call.caller, request.match_info["id"])
         return await create_folder(request, call.state.store.root(drive), call)
 
-    @routes.post(rf"/workspaces/{number}/folders/{{folder:\d+}}/folders")
+    @routes.post(rf"/workspaces/{number}/folders/{{folder:\d{{1,18}}}}/folders")
     async def create_sub_folder(request: web.Request) -> web.Response:
         call = call_of(request)
         # Folder invitees may not see the workspace itself; the folder must only belong to it.

@@ -10,6 +10,11 @@ neither, on every match. Its effect is one of:
 - ``throttle``: 429 (or 503) with ``Retry-After: retryAfter`` seconds; an early retry is recorded
   as a violation and, with ``throttleEarlyRetries``, throttled again;
 - ``latency``: the answer is delayed ``latencyMs`` plus seeded jitter up to ``jitterMs``.
+
+Numbers are bounded when a rule is made (``LIMITS``), so a rule can never make the requests it
+matches fail. ``path`` is a Python regex searched in the request path, from a subset that cannot
+backtrack catastrophically (see ``check_path_pattern``): the loop serves every request, so a
+pattern that takes minutes on one path would stall them all.
 """
 
 from __future__ import annotations
@@ -17,6 +22,13 @@ from __future__ import annotations
 import random
 import re
 import time
+
+try:  # the regex parser: re._parser since Python 3.11, sre_parse before
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +63,22 @@ _FIELDS = {
     "message": str, "retryAfter": int, "throttleEarlyRetries": bool, "latencyMs": int,
     "jitterMs": int,
 }  # fmt: skip
+
+
+# Inclusive bounds of the numeric fields: beyond them a rule would only break the mock (a sleep
+# of years, a Retry-After that overflows), never model the service.
+LIMITS = {
+    "nth": (1, 1_000_000_000),
+    "times": (0, 1_000_000_000),
+    "retryAfter": (0, 86_400),  # a day
+    "latencyMs": (0, 600_000),  # ten minutes
+    "jitterMs": (0, 600_000),
+}
+MAX_PATH_PATTERN = 200  # characters
+# How many ways a path pattern may split a subject: the product, over its variable quantifiers,
+# of how many counts each allows (an unbounded one counts as a whole 8 KiB path). One ``*`` uses
+# it up; a search then costs at most ~path length x budget steps (about a second at 8 KiB).
+PATH_PATTERN_BUDGET = 8192
 
 
 @dataclass(slots=True, eq=False)
@@ -157,9 +185,11 @@ def parse_rule(data: object, rule_id: str, seed: int = 0) -> FaultRule:
         raise InvalidRequest(
             f"fault rule effect must be one of {', '.join(EFFECTS)}, not {effect!r}"
         )
-    for key in ("nth", "times", "retryAfter", "latencyMs", "jitterMs"):
-        if key in data and data[key] < (1 if key == "nth" else 0):
+    for key, (low, high) in LIMITS.items():
+        if key in data and data[key] < low:
             raise InvalidRequest(f"fault rule field {key!r} must not be negative or zero")
+        if key in data and data[key] > high:
+            raise InvalidRequest(f"fault rule field {key!r} must be between {low} and {high}")
     rule = FaultRule(
         id=data.get("id", rule_id),
         effect=effect,
@@ -183,12 +213,63 @@ def parse_rule(data: object, rule_id: str, seed: int = 0) -> FaultRule:
     if rule.path is not None:
         try:
             rule._path_re = re.compile(rule.path)
-        except re.error as error:
+        except (re.error, OverflowError, RecursionError) as error:
             raise InvalidRequest(
                 f"fault rule path {rule.path!r} is not a valid regex: {error}"
             ) from None
+        check_path_pattern(rule.path)
     _check_effect(rule)
     return rule
+
+
+def check_path_pattern(pattern: str) -> None:
+    """Refuse a ``path`` regex that could backtrack for long: Python's engine backtracks, and
+    ``(a+)+$`` or ``.*a.*b`` take minutes on a long path. Allowed: at most MAX_PATH_PATTERN
+    characters, quantifiers within PATH_PATTERN_BUDGET (one unbounded ``*``, ``+`` or ``{n,}``,
+    or bounded ones such as ``?`` and ``{1,5}`` whose counts multiply to at most that), no
+    quantifier or alternation inside a quantified group, no backreferences or lookarounds.
+    What remains searches any path aiohttp accepts (8 KiB) in at most quadratic time."""
+    if len(pattern) > MAX_PATH_PATTERN:
+        raise InvalidRequest(f"fault rule path is longer than {MAX_PATH_PATTERN} characters")
+    constants = sre_constants
+    repeats = {constants.MAX_REPEAT, constants.MIN_REPEAT}
+    repeats |= {getattr(constants, "POSSESSIVE_REPEAT", constants.MAX_REPEAT)}
+    refused = {constants.GROUPREF, constants.GROUPREF_EXISTS, constants.ASSERT}
+    refused |= {constants.ASSERT_NOT}
+    ways = 1
+    stack: list[tuple[object, bool]] = [(sre_parse.parse(pattern), False)]
+    while stack:
+        node, in_repeat = stack.pop()
+        for op, av in node:  # type: ignore[attr-defined]
+            if op in refused:
+                raise InvalidRequest("fault rule path may not use backreferences or lookarounds")
+            if op in repeats:
+                low, high, body = av
+                if in_repeat:
+                    raise InvalidRequest(
+                        "fault rule path may not nest quantifiers, as in (a+)+: "
+                        "it could take minutes to match"
+                    )
+                if high == constants.MAXREPEAT:
+                    high = low + PATH_PATTERN_BUDGET - 1
+                ways *= high - low + 1
+                stack.append((body, True))
+            elif op == constants.BRANCH:
+                if in_repeat:
+                    raise InvalidRequest(
+                        "fault rule path may not repeat an alternation, as in (a|ab)*: "
+                        "use a character class or one alternation outside the repeat"
+                    )
+                stack.extend((branch, in_repeat) for branch in av[1])
+            elif op == constants.SUBPATTERN:
+                stack.append((av[-1], in_repeat))
+            elif op == getattr(constants, "ATOMIC_GROUP", None):
+                stack.append((av, in_repeat))
+    if ways > PATH_PATTERN_BUDGET:
+        raise InvalidRequest(
+            "fault rule path may hold at most one unbounded quantifier (*, +, {n,}) and few "
+            "bounded ones: more, as in .*a.*b, can take minutes to match a long path"
+        )
 
 
 def _check_effect(rule: FaultRule) -> None:

@@ -1,39 +1,107 @@
-"""Deterministic ids and timestamps: the same seed and the same operations give the same values."""
+"""Deterministic ids and timestamps: the same seed and the same operations give the same values.
+
+A fresh id never collides with one in use. A loaded state (an export, a scenario with explicit
+ids) holds ids that this seed's generator hands out again, because the generator restarts with
+the seed; so the generator skips every candidate that is reserved (ids the loaded data names)
+or taken (an id the state's own indexes hold). Collisions are otherwise astronomically
+unlikely, so the skip costs nothing in practice and the ids of an ordinary run do not change.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+# A candidate repeats only after a restart of the generator, and then each reserved id costs
+# at most one skip; far more attempts than this means the generator is broken, not unlucky.
+_MAX_ATTEMPTS = 10_000
+
+
+class DuplicateId(Exception):
+    """An id that is already in use was about to be stored again (an internal error: a
+    scenario load reports it as a validation problem; from a request it is a 500)."""
 
 
 class IdFactory:
-    """Seeded generator of the id shapes Graph uses (GUIDs, item ids, business drive ids)."""
+    """Seeded generator of the id shapes Graph uses (GUIDs, item ids, business drive ids).
 
-    def __init__(self, seed: int = 0) -> None:
+    ``taken(candidate)`` tells whether the state already holds an id (items, drives, users,
+    groups); ``reserve`` adds ids the state is about to hold (e.g. every explicit id of a
+    scenario, before any id is generated for it).
+    """
+
+    def __init__(self, seed: int = 0, taken: Callable[[str], bool] | None = None) -> None:
         self._rng = random.Random(seed)
         self._serial = 0
+        self._taken = taken
+        self._reserved: set[str] = set()
+
+    def reserve(self, ids: Iterable[str]) -> None:
+        """Never hand out any of ``ids`` (compared as given and upper-cased, the two forms
+        a generated GUID is stored in)."""
+        for value in ids:
+            self._reserved.add(value)
+
+    def in_use(self, candidate: str) -> bool:
+        for form in (candidate, candidate.upper()):
+            if form in self._reserved or (self._taken is not None and self._taken(form)):
+                return True
+        return False
+
+    def _fresh(self, make: Callable[[], str]) -> str:
+        for _ in range(_MAX_ATTEMPTS):
+            candidate = make()
+            if not self.in_use(candidate):
+                return candidate
+        raise DuplicateId(f"no free id after {_MAX_ATTEMPTS} attempts")
 
     def guid(self) -> str:
+        return self._fresh(self._guid)
+
+    def item_id(self) -> str:
+        return self._fresh(lambda: "01" + "".join(self._rng.choice(_BASE32) for _ in range(32)))
+
+    def drive_id(self) -> str:
+        return self._fresh(lambda: "b!" + "".join(self._rng.choice(_URLSAFE) for _ in range(40)))
+
+    def personal_drive_id(self) -> str:
+        """A 16-character id, as OneDrive personal drives have."""
+        return self._fresh(lambda: self._token()[:16])
+
+    def token(self) -> str:
+        return self._fresh(self._token)
+
+    def _guid(self) -> str:
         h = f"{self._rng.getrandbits(128):032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
-    def item_id(self) -> str:
-        return "01" + "".join(self._rng.choice(_BASE32) for _ in range(32))
-
-    def drive_id(self) -> str:
-        return "b!" + "".join(self._rng.choice(_URLSAFE) for _ in range(40))
-
-    def token(self) -> str:
+    def _token(self) -> str:
         return "".join(self._rng.choice(_URLSAFE) for _ in range(32))
 
     def serial(self) -> int:
         """A strictly increasing integer (Onehub-style ids, skiptokens)."""
         self._serial += 1
         return self._serial
+
+
+def ids_in(data: Any) -> Iterator[str]:
+    """Every string under an ``id`` key in nested dicts and lists (scenario data), iteratively
+    so that any depth works."""
+    stack = [data]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            value = current.get("id")
+            if isinstance(value, str):
+                yield value
+            stack.extend(v for v in current.values() if isinstance(v, dict | list))
+        elif isinstance(current, list):
+            stack.extend(v for v in current if isinstance(v, dict | list))
 
 
 class LogicalClock:

@@ -1,12 +1,25 @@
-"""The request journal: every request and its answer, in a bounded ring buffer."""
+"""The request journal: every request and its answer, in a ring buffer bounded in entries and
+in bytes.
+
+A journaled body costs its parsed form (many times its size in Python objects), so a body over
+``MAX_BODY_BYTES`` of JSON is kept as a marker with its size and the start of its text, and the
+oldest entries go once the bodies held add up to more than ``MAX_JOURNAL_BYTES``. Strings that
+are not valid Unicode (header bytes decoded with surrogate escapes) are kept escaped, so the
+journal can always be rendered.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_JOURNAL_SIZE = 1000
+MAX_BODY_BYTES = 16 * 1024  # a larger body is journaled as TRUNCATED_KEY: {bytes, start}
+MAX_JOURNAL_BYTES = 8 * 1024 * 1024  # bodies (and a fixed cost per entry) held at most
+ENTRY_OVERHEAD = 512  # what an entry costs besides its body, as counted against the budget
+TRUNCATED_KEY = "@mockdrive.truncated"
 
 
 @dataclass(slots=True)
@@ -23,6 +36,7 @@ class JournalEntry:
     body: Any = None
     faults: list[dict[str, Any]] = field(default_factory=list)
     batch: dict[str, str] | None = None  # {"requestId", "id"} of the $batch this step ran in
+    body_bytes: int = 0  # the size of the body as it arrived (0: unknown or none)
 
     def to_dict(self, timing: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -48,8 +62,12 @@ class JournalEntry:
 
 
 class Journal:
-    def __init__(self, size: int = DEFAULT_JOURNAL_SIZE) -> None:
+    def __init__(
+        self, size: int = DEFAULT_JOURNAL_SIZE, max_bytes: int = MAX_JOURNAL_BYTES
+    ) -> None:
         self.entries: deque[JournalEntry] = deque(maxlen=size)
+        self.max_bytes = max_bytes
+        self.bytes = 0  # the budget the entries held use (see ``cost``)
         self._serial = 0
 
     def next_id(self) -> int:
@@ -57,10 +75,26 @@ class Journal:
         return self._serial
 
     def record(self, entry: JournalEntry) -> None:
+        """Keep ``entry`` (its body truncated past MAX_BODY_BYTES), dropping the oldest entries
+        while the journal is over its entry or byte budget."""
+        entry.path = clean_text(entry.path)
+        entry.query = {clean_text(k): clean_text(v) for k, v in entry.query.items()}
+        entry.headers = {k: clean_text(v) for k, v in entry.headers.items()}
+        if entry.caller is not None:
+            entry.caller = clean_text(entry.caller)
+        if entry.body is not None and entry.body_bytes > MAX_BODY_BYTES:
+            entry.body = truncated(entry.body, entry.body_bytes)
+            entry.body_bytes = MAX_BODY_BYTES
+        if len(self.entries) == self.entries.maxlen:
+            self.bytes -= cost(self.entries[0])
         self.entries.append(entry)
+        self.bytes += cost(entry)
+        while self.bytes > self.max_bytes and len(self.entries) > 1:
+            self.bytes -= cost(self.entries.popleft())
 
     def clear(self) -> None:
         self.entries.clear()
+        self.bytes = 0
 
     def to_list(self, timing: bool = True) -> list[dict[str, Any]]:
         return [e.to_dict(timing) for e in self.entries]
@@ -115,3 +149,24 @@ def contains(actual: Any, expected: Any) -> bool:
             and all(contains(a, e) for a, e in zip(actual, expected, strict=True))
         )
     return actual == expected
+
+
+def cost(entry: JournalEntry) -> int:
+    return ENTRY_OVERHEAD + min(entry.body_bytes, MAX_BODY_BYTES)
+
+
+def clean_text(text: str) -> str:
+    """``text`` with anything UTF-8 cannot hold (lone surrogates) written as ``\\udcff``."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def truncated(body: Any, size: int) -> dict[str, Any]:
+    """What the journal keeps of a large body: its size and the start of its JSON text."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return {TRUNCATED_KEY: {"bytes": size, "start": clean_text(text[:MAX_BODY_BYTES])}}

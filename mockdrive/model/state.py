@@ -31,7 +31,7 @@ _quote = lru_cache(maxsize=16384)(quote)
 class State:
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
-        self.ids = IdFactory(seed)
+        self.ids = IdFactory(seed, taken=self._id_taken)
         self.clock = LogicalClock()
         self.directory = Directory()
         self.store = DriveStore()
@@ -41,6 +41,16 @@ class State:
         self.journal = Journal()
         self.onehub = OnehubIds()
         self.copy_jobs: dict[str, str] = {}  # copy monitor id -> the copy's item id (changes.py)
+
+    def _id_taken(self, candidate: str) -> bool:
+        """Does the state hold this id already (the generator then skips it)?"""
+        store, directory = self.store, self.directory
+        return (
+            candidate in store.items
+            or candidate in store.drives
+            or candidate in directory.users
+            or candidate in directory.groups
+        )
 
     # -- directory ----------------------------------------------------------------------------
     def add_user(
@@ -87,7 +97,9 @@ class State:
             raise InvalidRequest(f"driveType must be one of {', '.join(DRIVE_TYPES)}")
         now = self.clock.now()
         if drive_id is None:
-            drive_id = self.ids.drive_id() if drive_type != "personal" else self.ids.token()[:16]
+            drive_id = (
+                self.ids.drive_id() if drive_type != "personal" else self.ids.personal_drive_id()
+            )
         root = Item(
             id=self.ids.item_id(),
             drive_id=drive_id,

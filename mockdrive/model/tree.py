@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import InvalidRequest, NameConflict, NotFound
+from .ids import DuplicateId
 from .permissions import PermissionList
 
 if TYPE_CHECKING:
@@ -196,6 +197,8 @@ class DriveStore:
     def add_drive(self, drive: Drive, root: Item) -> Drive:
         if drive.id in self.drives:
             raise InvalidRequest(f"a drive with id {drive.id!r} already exists")
+        if root.id in self.items:
+            raise DuplicateId(f"an item with id {root.id!r} already exists")
         self.drives[drive.id] = drive
         self.items[root.id] = root
         return drive
@@ -208,6 +211,8 @@ class DriveStore:
         if key in parent.children:
             raise NameConflict(f"an item named {item.name!r} already exists")
         self.check_path_length(parent, len(item.name) + 1)
+        if item.id in self.items:  # storing it would overwrite (and orphan) another item
+            raise DuplicateId(f"an item with id {item.id!r} already exists")
         item.depth = parent.depth + 1
         parent.children[key] = item.id
         self.items[item.id] = item

@@ -14,6 +14,7 @@ from typing import Any
 from ..model import onehub
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
+from ..model.ids import DuplicateId, ids_in
 from ..model.permissions import Permission
 from ..model.policy import SharingPolicy
 from ..model.state import State, guess_mime_type
@@ -36,6 +37,7 @@ class Builder:
         self.tolerant = tolerant
         seed = self.data.get("seed", 0)
         self.state = State(seed=seed if isinstance(seed, int) else 0)
+        self.state.ids.reserve(ids_in(self.data))  # generated ids must miss the explicit ones
         self.groups_by_name: dict[str, Group] = {}
 
     def fail(self, path: PathParts, reason: str, at_key: bool = False) -> _Skip:
@@ -56,6 +58,8 @@ class Builder:
             pass
         except DomainError as error:  # a rule of the model the schema does not express
             self.found.append((args[-1], error.message, False))
+        except DuplicateId as error:  # the store refused an id already in use
+            self.found.append((args[-1], str(error), False))
         except (KeyError, TypeError, AttributeError, ValueError):
             if not self.tolerant:
                 raise

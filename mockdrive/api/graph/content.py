@@ -7,7 +7,7 @@ from aiohttp import web
 from ...model.tree import Drive
 from ..context import Call
 from ..errors import ApiError
-from ..jsonio import fast_json_response
+from ..jsonio import fast_json_response, read_body
 from .addressing import check_if_match, resolve_base
 from .items import CONFLICT_KEYS
 from .paths import GraphPath
@@ -17,11 +17,7 @@ MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # Graph's limit for a simple upload
 
 
 async def put_content(request: web.Request, call: Call, drive: Drive, path: GraphPath):
-    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
-        raise too_large()
-    content = await request.content.read(MAX_UPLOAD_BYTES + 1)
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise too_large()
+    content = await read_body(request, MAX_UPLOAD_BYTES, too_large)
     state, caller = call.state, call.caller
     base = resolve_base(state, drive, path)
     if not path.item_path:
