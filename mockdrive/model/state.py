@@ -20,6 +20,7 @@ from .outbox import Outbox
 from .permissions import Permission, require_role
 from .policy import SharingPolicy
 from .tree import DRIVE_TYPES, Drive, DriveStore, Item, split_path, validate_name
+from .uploads import UploadSessions
 
 CONFLICT_BEHAVIORS = ("fail", "replace", "rename")
 WEB_BASE = "https://mockdrive.example"
@@ -40,6 +41,7 @@ class State:
         self.policy = SharingPolicy()
         self.journal = Journal()
         self.onehub = OnehubIds()
+        self.uploads = UploadSessions()  # open upload sessions (model/uploads.py)
 
     # -- directory ----------------------------------------------------------------------------
     def add_user(

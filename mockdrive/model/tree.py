@@ -37,6 +37,10 @@ class Item:
     children: dict[str, str] | None = None  # case-folded name -> item id (folders only)
     permissions: list[Permission] = field(default_factory=list)  # stored here, never copied down
     inherits: bool = True
+    # fileSystemInfo as the client set it (None: the item's own created / modified times)
+    fs_created: str | None = None
+    fs_modified: str | None = None
+    content_hashes: tuple[bytes, dict[str, str]] | None = None  # (content, hashes) see hashes.py
 
     @property
     def etag(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...model.faults import NOTIFICATION_CODES
+from ...model.hashes import file_hashes
 from ...model.permissions import EffectivePermission
 from ...model.state import State
 from ...model.tree import Drive, Item
@@ -72,10 +73,19 @@ def render_item(state: State, item: Item, parent_path: str | None = None) -> dic
         reference["id"] = item.parent_id
         reference["path"] = "/drive/root:" if parent_path == "/" else "/drive/root:" + parent_path
     data["parentReference"] = reference
+    data["fileSystemInfo"] = {
+        "createdDateTime": item.fs_created or item.created,
+        "lastModifiedDateTime": item.fs_modified or item.modified,
+    }
     if item.is_folder:
         data["folder"] = {"childCount": len(item.children or ())}
     else:
-        data["file"] = {"mimeType": item.mime_type}
+        data["file"] = {"mimeType": item.mime_type, "hashes": file_hashes(item, drive.drive_type)}
+        from .uploads import download_url  # uploads renders items too
+
+        url = download_url(state, item)
+        if url is not None:
+            data["@microsoft.graph.downloadUrl"] = url
     if item.parent_id is None:
         data["root"] = {}
     if any(not p.is_owner for p in item.permissions):

@@ -22,11 +22,12 @@ from ..errors import ApiError
 from ..invites import graph_invite
 from ..jsonio import fast_json_response, read_json_object
 from .addressing import check_if_match, not_modified, resolve_drive, resolve_item
-from .content import put_content
+from .content import get_content, put_content
 from .items import create_child, list_children
 from .paths import parse_raw_path
 from .permissions import list_permissions_response, permission_patch
 from .render import render_drive, render_item, render_permission
+from .uploads import create_upload_session, download_context, origin_of
 
 # Every operation on an addressed item: (action after the item, method). ``handle`` serves
 # exactly these; the OpenAPI document lists them for every addressing form.
@@ -43,6 +44,9 @@ ITEM_OPERATIONS = (
     ("permissions/{permissionId}", "GET"),
     ("permissions/{permissionId}", "PATCH"),
     ("permissions/{permissionId}", "DELETE"),
+    ("", "HEAD"),
+    ("content", "HEAD"),
+    ("createUploadSession", "POST"),
 )
 
 
@@ -50,6 +54,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta``."""
     path = parse_raw_path(rest)
     state, caller = call.state, call.caller
+    download_context.set((origin_of(request), caller.id))  # for downloadUrl on rendered files
     drive = resolve_drive(state, caller, path)
     method = request.method
     if path.item_base is None:
@@ -62,9 +67,11 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     action = path.action
     if action and action[0] == "content" and len(action) == 1 and method == "PUT":
         return await put_content(request, call, drive, path)
+    if action == ("createUploadSession",) and method == "POST":  # the file may not exist yet
+        return await create_upload_session(request, call, drive, path)
     item = resolve_item(state, drive, path)
     match action, method:
-        case (), "GET":
+        case (), "GET" | "HEAD":
             require_role(state.store, caller, item, "read")
             if not_modified(request, item):
                 return web.Response(status=304)
@@ -74,14 +81,14 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             state.delete_item(caller, item)
             return web.Response(status=204)
         case ("children",), "GET":
+            require_role(state.store, caller, item, "read")
+            if not_modified(request, item):
+                return web.Response(status=304)
             return list_children(request, state, caller, item)
         case ("children",), "POST":
             return await create_child(request, state, caller, item)
-        case ("content",), "GET":
-            require_role(state.store, caller, item, "read")
-            if item.is_folder:
-                raise InvalidRequest("a folder has no content")
-            return web.Response(body=item.content or b"", content_type=item.mime_type)
+        case ("content",), "GET" | "HEAD":
+            return get_content(request, call, item)
         case ("invite",), "POST":
             return await graph_invite(request, call, item)
         case ("action.invite",), "POST":
