@@ -35,12 +35,15 @@ class MockDrive:
         tls: bool = False,
         access_log: bool = False,
         admin_token: str | None = None,
+        proxy: bool = False,
     ) -> None:
         self.backend = Backend(state, state_factory, admin_token)
         self.host = host
         self.port = port
         self.tls = tls
         self.access_log = access_log
+        self.proxy = proxy  # the port is also a forward proxy for the served hosts (proxy.py)
+        self._proxy_server: asyncio.AbstractServer | None = None
         self.ca_path: str | None = None  # PEM bundle of the CA that signed the server certificate
         self._tls_dir: str | None = None
         self._runner: web.AppRunner | None = None
@@ -86,6 +89,14 @@ class MockDrive:
         options = {} if self.access_log else {"access_log": None}
         self._runner = web.AppRunner(build_app(self.backend), **options)
         await self._runner.setup()
+        if self.proxy:  # a front door to the same application (mockdrive/proxy.py)
+            from .proxy import start_proxy
+
+            self._proxy_server, self.ca_path, self._tls_dir = await start_proxy(
+                self._runner.server, self.host, self.port
+            )
+            self.port = self._proxy_server.sockets[0].getsockname()[1]
+            return self
         context = self._ssl_context() if self.tls else None
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=context)
         await site.start()
@@ -93,6 +104,9 @@ class MockDrive:
         return self
 
     async def stop_async(self) -> None:
+        if self._proxy_server is not None:
+            self._proxy_server.close()
+            self._proxy_server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
