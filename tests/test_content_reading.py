@@ -125,11 +125,11 @@ def test_if_none_match_on_items_content_and_children(mock_drive, graph, plan):
         assert same.status_code == 304
     url = item["@microsoft.graph.downloadUrl"]
     assert requests.get(url, headers={"If-None-Match": item["cTag"]}, timeout=10).status_code == 304
-    folder = graph.get("/me/drive/root:/Docs").json()
-    unchanged = graph.get("/me/drive/root:/Docs:/children", headers={"If-None-Match": folder["eTag"]})
+    folder_tag = {"If-None-Match": graph.get("/me/drive/root:/Docs").json()["eTag"]}
+    unchanged = graph.get("/me/drive/root:/Docs:/children", headers=folder_tag)
     assert unchanged.status_code == 304
     graph.put("/me/drive/root:/Docs/new.txt:/content", data=b"new")
-    changed = graph.get("/me/drive/root:/Docs:/children", headers={"If-None-Match": folder["eTag"]})
+    changed = graph.get("/me/drive/root:/Docs:/children", headers=folder_tag)
     assert changed.status_code == 200 and len(changed.json()["value"]) == 2
     stale = graph.get(f"/me/drive/items/{plan.id}/content", headers={"If-None-Match": '"old"'})
     assert stale.status_code == 200 and stale.content == DATA
@@ -199,7 +199,9 @@ async def test_msgraph_sdk_reads_content_through_the_redirect(mock_drive):
     mock_drive.add_file("/Docs/plan.bin", DATA)
     item = mock_drive.item("/Docs/plan.bin")
     client = sdk_client(mock_drive)
-    content = await client.drives.by_drive_id(mock_drive.drive.id).items.by_drive_item_id(
-        item.id
-    ).content.get()
+    content = (
+        await client.drives.by_drive_id(mock_drive.drive.id)
+        .items.by_drive_item_id(item.id)
+        .content.get()
+    )
     assert content == DATA

@@ -8,11 +8,10 @@ import os
 
 import pytest
 import requests
+from conftest import assert_graph_error
 
 from mockdrive.model.hashes import quick_xor_hash
 from mockdrive.model.uploads import UPLOAD_SESSION_LIFETIME
-
-from conftest import assert_graph_error
 
 FRAGMENT = 320 * 1024
 
@@ -108,8 +107,8 @@ def test_conflict_behaviour_in_item_and_beside_it(mock_drive, graph):
 
 
 def test_a_name_taken_during_the_session_fails_the_last_fragment(mock_drive, graph):
-    url = create(graph, "/me/drive/root:/late.txt:",
-                 {"item": {"@microsoft.graph.conflictBehavior": "fail"}}).json()["uploadUrl"]  # fmt: skip
+    fail = {"item": {"@microsoft.graph.conflictBehavior": "fail"}}
+    url = create(graph, "/me/drive/root:/late.txt:", fail).json()["uploadUrl"]
     assert put_range(url, b"12345", 0, 10).status_code == 202
     mock_drive.add_file("/late.txt", "someone else's")
     before = mock_drive.digest()
