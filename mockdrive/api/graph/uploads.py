@@ -174,6 +174,7 @@ def add_routes(app: web.Application, call_of: Callable[[web.Request], Call]) -> 
     async def upload_url(request: web.Request) -> web.StreamResponse:
         call = call_of(request)
         state, session_id = call.state, request.match_info["session"]
+        download_context.set((origin_of(request), call.caller.id))  # for the completed item
         if request.method == "PUT":
             return await put_fragment(request, state, session_id)
         session = state.uploads.get(state, session_id)
