@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import coldstart, fixture_overhead, scaling, throughput
+from . import coldstart, fixture_overhead, scaling, throughput, uploads
 
 BENCHMARKS = {
     "throughput": throughput.main,
     "scaling": scaling.main,
     "fixture_overhead": fixture_overhead.main,
     "coldstart": coldstart.main,
+    "uploads": uploads.main,
 }
 
 
