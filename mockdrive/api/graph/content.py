@@ -14,6 +14,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response
 from .addressing import check_if_match, not_modified, resolve_base
+from .downloads import download_url
 from .items import CONFLICT_KEYS
 from .paths import GraphPath
 from .render import render_item
@@ -55,8 +56,6 @@ def get_content(request: web.Request, call: Call, item: Item) -> web.StreamRespo
         raise InvalidRequest("a folder has no content")
     if not_modified(request, item):
         return web.Response(status=304, headers={"ETag": item.ctag})
-    from .uploads import download_url  # uploads builds on this module's serve_bytes
-
     location = download_url(call.state, item)
     return web.Response(status=302, headers={"Location": location or ""})
 

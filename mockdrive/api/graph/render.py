@@ -9,6 +9,7 @@ from ...model.hashes import file_hashes
 from ...model.permissions import EffectivePermission
 from ...model.state import State
 from ...model.tree import Drive, Item
+from .downloads import download_url
 
 DEPRECATED_GRANTED_TO = "GrantedTo has been deprecated. Refer to GrantedToV2"
 
@@ -81,8 +82,6 @@ def render_item(state: State, item: Item, parent_path: str | None = None) -> dic
         data["folder"] = {"childCount": len(item.children or ())}
     else:
         data["file"] = {"mimeType": item.mime_type, "hashes": file_hashes(item, drive.drive_type)}
-        from .uploads import download_url  # uploads renders items too
-
         url = download_url(state, item)
         if url is not None:
             data["@microsoft.graph.downloadUrl"] = url

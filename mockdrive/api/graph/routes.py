@@ -27,7 +27,7 @@ from .items import create_child, list_children
 from .paths import parse_raw_path
 from .permissions import list_permissions_response, permission_patch
 from .render import render_drive, render_item, render_permission
-from .uploads import create_upload_session, download_context, origin_of
+from .uploads import create_upload_session, set_download_context
 
 # Every operation on an addressed item: (action after the item, method). ``handle`` serves
 # exactly these; the OpenAPI document lists them for every addressing form.
@@ -54,7 +54,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta``."""
     path = parse_raw_path(rest)
     state, caller = call.state, call.caller
-    download_context.set((origin_of(request), caller.id))  # for downloadUrl on rendered files
+    set_download_context(request, caller.id)  # for downloadUrl on rendered files
     drive = resolve_drive(state, caller, path)
     method = request.method
     if path.item_base is None:

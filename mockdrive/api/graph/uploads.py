@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import web
@@ -21,33 +20,20 @@ from ...model import uploads
 from ...model.errors import InvalidRequest, NotFound
 from ...model.identity import User
 from ...model.state import State
-from ...model.tree import Drive, Item
+from ...model.tree import Drive
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, optional, parse_json_object
 from .addressing import resolve_base
+from .downloads import DOWNLOAD_PREFIX, set_download_context
 from .items import CONFLICT_KEYS
 from .paths import GraphPath
 from .render import render_item
 
 UPLOAD_PREFIX = "/up/"
-DOWNLOAD_PREFIX = "/download/"
 PRE_AUTHENTICATED_PREFIXES = (UPLOAD_PREFIX, DOWNLOAD_PREFIX)
 _CONTENT_RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
 UPLOAD_SESSION_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.uploadSession"
-
-# (origin, caller id) of the Graph request being served: render_item adds a download URL for
-# files when it is set. A context variable, so every handler that renders an item gets it.
-download_context: ContextVar[tuple[str, str] | None] = ContextVar("download_context", default=None)
-
-
-def download_url(state: State, item: Item) -> str | None:
-    """The pre-authenticated URL of a file's bytes for the current request, if there is one."""
-    context = download_context.get()
-    if context is None or item.is_folder:
-        return None
-    origin, user_id = context
-    return origin + DOWNLOAD_PREFIX + uploads.download_token(state, item, user_id)
 
 
 def origin_of(request: web.Request) -> str:
@@ -174,7 +160,7 @@ def add_routes(app: web.Application, call_of: Callable[[web.Request], Call]) -> 
     async def upload_url(request: web.Request) -> web.StreamResponse:
         call = call_of(request)
         state, session_id = call.state, request.match_info["session"]
-        download_context.set((origin_of(request), call.caller.id))  # for the completed item
+        set_download_context(request, call.caller.id)  # the completed item carries one
         if request.method == "PUT":
             return await put_fragment(request, state, session_id)
         session = state.uploads.get(state, session_id)
