@@ -23,7 +23,7 @@ from ...model.state import State
 from ...model.tree import Drive
 from ..context import Call
 from ..errors import ApiError
-from ..jsonio import fast_json_response, optional, parse_json_object
+from ..jsonio import PARSED_BODY, fast_json_response, optional, parse_json_object
 from .addressing import resolve_base
 from .downloads import DOWNLOAD_PREFIX, set_download_context
 from .items import CONFLICT_KEYS
@@ -47,6 +47,7 @@ async def create_upload_session(
     state, caller = call.state, call.caller
     raw = await request.read()
     body: dict[str, Any] = parse_json_object(raw) if raw.strip() else {}
+    request[PARSED_BODY] = body  # journaled with the request
     item_body = body.get("item", {})
     if not isinstance(item_body, dict):
         raise InvalidRequest("item must be an object")
