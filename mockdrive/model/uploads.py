@@ -81,9 +81,8 @@ class UploadSession:
 
     @property
     def next_expected_ranges(self) -> list[str]:
-        if self.complete:
-            return []
-        return [f"{len(self.data)}-" if self.size is None else f"{len(self.data)}-{self.size - 1}"]
+        """Where the next fragment starts, open-ended (``"26-"``), as the service reports it."""
+        return [] if self.complete else [f"{len(self.data)}-"]
 
 
 class UploadSessions:
@@ -158,8 +157,7 @@ def create_session(
             else:
                 parent = found
         require_role(store, caller, target or parent, "write")
-        taken = target is not None and (conflict == "fail" or target.is_folder)
-        if target is not None and taken and conflict != "rename":
+        if target is not None and conflict != "rename" and (conflict == "fail" or target.is_folder):
             raise NameConflict(f"an item named {target.name!r} already exists")
     else:
         require_role(store, caller, base, "write")

@@ -48,8 +48,10 @@ async def create_upload_session(
     raw = await request.read()
     body: dict[str, Any] = parse_json_object(raw) if raw.strip() else {}
     request[PARSED_BODY] = body  # journaled with the request
-    item_body = body.get("item", {})
-    if not isinstance(item_body, dict):
+    item_body = body.get("item")
+    if item_body is None:
+        item_body = {}
+    elif not isinstance(item_body, dict):
         raise InvalidRequest("item must be an object")
     defer_commit = optional(body, "deferCommit", bool, "true or false") or False
     conflict = request.query.get(CONFLICT_KEYS[0]) or request.query.get(CONFLICT_KEYS[1])
