@@ -17,11 +17,12 @@ DOWNLOAD_PREFIX = "/download/"
 class DownloadContext:
     """Where and for whom the current request renders download URLs (signer made on first use)."""
 
-    __slots__ = ("origin", "signer", "user_id")
+    __slots__ = ("origin", "request", "signer", "user_id")
 
-    def __init__(self, origin: str, user_id: str) -> None:
-        self.origin = origin + DOWNLOAD_PREFIX
+    def __init__(self, request: web.Request, user_id: str) -> None:
+        self.request = request
         self.user_id = user_id
+        self.origin = ""  # with the signer, on first use: most requests render no file
         self.signer: uploads.DownloadSigner | None = None
 
 
@@ -31,7 +32,7 @@ download_context: ContextVar[DownloadContext | None] = ContextVar("download_cont
 
 
 def set_download_context(request: web.Request, user_id: str) -> None:
-    download_context.set(DownloadContext(str(request.url.origin()), user_id))
+    download_context.set(DownloadContext(request, user_id))
 
 
 def download_url(state: State, item: Item) -> str | None:
@@ -40,5 +41,6 @@ def download_url(state: State, item: Item) -> str | None:
     if context is None or item.is_folder:
         return None
     if context.signer is None:
+        context.origin = str(context.request.url.origin()) + DOWNLOAD_PREFIX
         context.signer = uploads.DownloadSigner(state, context.user_id)
     return context.origin + context.signer.token(item)
