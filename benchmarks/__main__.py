@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import batch, coldstart, fixture_overhead, scaling, throughput
+from . import batch, coldstart, fixture_overhead, scaling, throughput, uploads
 
 BENCHMARKS = {
     "throughput": throughput.main,
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "fixture_overhead": fixture_overhead.main,
     "coldstart": coldstart.main,
     "batch": batch.main,
+    "uploads": uploads.main,
 }
 
 

@@ -60,6 +60,9 @@ def server_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tls", action="store_true", help="serve https with a fresh trustme CA")
     parser.add_argument(
+        "--proxy", action="store_true", help="also be an HTTP(S) proxy for graph.microsoft.com"
+    )
+    parser.add_argument(
         "--admin-token",
         help="require this token (X-Mockdrive-Admin-Token or Bearer) on /_mockdrive/*",
     )
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         tls=args.tls,
         access_log=args.log_level in ("debug", "info"),
         admin_token=args.admin_token,
+        proxy=args.proxy,
     )
     return asyncio.run(_serve(server))
 
@@ -197,6 +201,8 @@ def banner(server: MockDrive) -> list[str]:
     lines.append(f"  Admin API: {server.admin_url}")
     if server.ca_path:
         lines.append(f"  CA bundle: {server.ca_path}")
+    if server.proxy:
+        lines.append(f"  Proxy: HTTPS_PROXY={server.url} for graph.microsoft.com and kin")
     return lines
 
 

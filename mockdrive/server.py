@@ -50,6 +50,7 @@ class MockDrive:
         access_log: bool = False,
         admin_token: str | None = None,
         header_timeout: float = HEADER_TIMEOUT,
+        proxy: bool = False,
     ) -> None:
         self.backend = Backend(state, state_factory, admin_token)
         self.header_timeout = header_timeout
@@ -57,6 +58,8 @@ class MockDrive:
         self.port = port
         self.tls = tls
         self.access_log = access_log
+        self.proxy = proxy  # the port is also a forward proxy for the served hosts (proxy.py)
+        self._proxy_server: asyncio.AbstractServer | None = None
         self.ca_path: str | None = None  # PEM bundle of the CA that signed the server certificate
         self._tls_dir: str | None = None
         self._runner: web.AppRunner | None = None
@@ -124,6 +127,14 @@ class MockDrive:
         options["keepalive_timeout"] = self.header_timeout
         self._runner = web.AppRunner(build_app(self.backend), **options)
         await self._runner.setup()
+        if self.proxy:  # a front door to the same application (mockdrive/proxy.py)
+            from .proxy import start_proxy
+
+            self._proxy_server, self.ca_path, self._tls_dir = await start_proxy(
+                self._runner.server, self.host, self.port
+            )
+            self.port = self._proxy_server.sockets[0].getsockname()[1]
+            return self
         context = self._ssl_context() if self.tls else None
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=context)
         await site.start()
@@ -131,6 +142,9 @@ class MockDrive:
         return self
 
     async def stop_async(self) -> None:
+        if self._proxy_server is not None:
+            self._proxy_server.close()
+            self._proxy_server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -31,12 +31,15 @@ from .errors import (
     onehub_error_response,
 )
 from .graph import batch as graph_batch
+from .graph import uploads as graph_uploads
 from .graph.content import MAX_UPLOAD_BYTES, too_large
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
-API_PREFIXES = GRAPH_PREFIXES + onehub.PREFIXES
+# upload and download URLs: authenticated by their own token, not a bearer (api/graph/uploads.py)
+PRE_AUTHENTICATED = tuple(p.rstrip("/") for p in graph_uploads.PRE_AUTHENTICATED_PREFIXES)
+API_PREFIXES = GRAPH_PREFIXES + onehub.PREFIXES + PRE_AUTHENTICATED
 JOURNALED_HEADERS = ("Content-Type", "Accept", "client-request-id", "If-Match", "If-None-Match")
 # Uploads stream their body themselves (with their own limit); everything else is read whole.
 CLIENT_MAX_SIZE = MAX_JSON_BODY
@@ -78,6 +81,7 @@ def build_app(backend: Backend) -> web.Application:
         return Call(request[STATE], request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
 
     onehub.add_routes(app, call_of, lambda: backend.state)
+    graph_uploads.add_routes(app, call_of)
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
@@ -150,6 +154,8 @@ def is_api(path: str) -> bool:
 
 
 def authenticate(state: State, request: web.Request) -> User:
+    if request.path.startswith(graph_uploads.PRE_AUTHENTICATED_PREFIXES):
+        return graph_uploads.pre_authenticated_caller(state, request.path)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -92,6 +92,15 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     return data
 
 
+async def read_optional_json_object(request: web.Request) -> dict[str, Any]:
+    """Like ``read_json_object``, for routes whose body may be left out: empty is ``{}``."""
+    raw = await read_body(request, MAX_JSON_BODY)
+    data = parse_json_object(raw) if raw.strip() else {}
+    request[PARSED_BODY] = data
+    request[BODY_BYTES] = len(raw)
+    return data
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Decode a request body that must be a JSON object, or raise InvalidRequest."""
     if not raw.strip():

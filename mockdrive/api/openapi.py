@@ -61,6 +61,13 @@ def returns(schema: dict[str, Any], status: str = "200") -> dict[str, Any]:
 
 NO_CONTENT = {"204": {"description": "No Content"}}
 NOT_MODIFIED = {"304": {"description": "Not Modified (If-None-Match)"}}
+REDIRECT_TO_DOWNLOAD = {
+    "302": {
+        "description": "Found: the file's pre-authenticated download URL",
+        "headers": {"Location": {"schema": STRING}},
+    }
+}
+BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def parameters_of(path: str, state: State | None) -> list[dict[str, Any]]:
@@ -74,6 +81,8 @@ def parameters_of(path: str, state: State | None) -> list[dict[str, Any]]:
         "groupId",
         "siteId",
         "permissionId",
+        "session",
+        "token",
         "id",
         "folderId",
         "kind",
@@ -120,7 +129,7 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
     if action == "action.invite":
         op["tags"] = ["onedrive"]
     match action, method:
-        case "", "GET":
+        case "", "GET" | "HEAD":
             op["parameters"] = [
                 {"name": "$select", "in": "query", "schema": STRING},
                 {"name": "$expand", "in": "query", "schema": STRING},
@@ -160,11 +169,12 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
         case "children", "POST":
             op["requestBody"] = json_body(ref("NewItem"))
             op["responses"] = responses(returns(ref("DriveItem"), "201"), error)
-        case "content", "GET":
-            content = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
-            op["responses"] = responses(
-                {"200": {"description": "bytes", "content": content}}, error
-            )
+        case "content", "GET" | "HEAD":
+            op["parameters"] = [{"name": "Range", "in": "header", "schema": STRING}]
+            op["responses"] = responses({**REDIRECT_TO_DOWNLOAD, **NOT_MODIFIED}, error)
+        case "createUploadSession", "POST":
+            op["requestBody"] = json_body(ref("CreateUploadSession"), required=False)
+            op["responses"] = responses(returns(ref("UploadSession")), error)
         case "content", "PUT":
             op["requestBody"] = {
                 "required": True,
@@ -300,6 +310,56 @@ def directory_paths() -> dict[str, dict[str, Any]]:
             "get": op({"200": {"description": "bytes", **binary}}),
             "put": op({**item, **returns(ref("DriveItem"), "201")}, {"required": True, **binary}),
         },
+    }
+
+
+def transfer_paths() -> dict[str, dict[str, Any]]:
+    """Upload session URLs and download URLs: pre-authenticated, no bearer token."""
+    fragment = {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    status = returns(ref("UploadSession"))
+    ranged = {"name": "Range", "in": "header", "schema": STRING}
+    download = {
+        "tags": ["graph"],
+        "parameters": [ranged],
+        "responses": responses(
+            {
+                "200": {"description": "bytes", "content": BYTES},
+                "206": {"description": "the requested range", "content": BYTES},
+                **NOT_MODIFIED,
+            },
+            "GraphError",
+        ),
+    }
+    return {
+        "/up/{session}": {
+            "get": {"tags": ["graph"], "responses": responses(status, "GraphError")},
+            "put": {
+                "tags": ["graph"],
+                "parameters": [
+                    {"name": "Content-Range", "in": "header", "required": True, "schema": STRING}
+                ],
+                "requestBody": fragment,
+                "responses": responses(
+                    {
+                        **returns(ref("UploadSession"), "202"),
+                        **returns(ref("DriveItem"), "201"),
+                        **returns(ref("DriveItem")),
+                    },
+                    "GraphError",
+                ),
+            },
+            "post": {
+                "tags": ["graph"],
+                "responses": responses(
+                    {**returns(ref("DriveItem"), "201"), **returns(ref("DriveItem"))}, "GraphError"
+                ),
+            },
+            "delete": {"tags": ["graph"], "responses": responses(NO_CONTENT, "GraphError")},
+        },
+        "/download/{token}": {"get": download},  # HEAD too (aiohttp answers it like GET)
     }
 
 
@@ -514,6 +574,31 @@ SCHEMAS: dict[str, Any] = {
         },
         ("id", "roles"),
     ),
+    "CreateUploadSession": _object(
+        {
+            "item": _object(
+                {
+                    "@microsoft.graph.conflictBehavior": {"enum": ["fail", "replace", "rename"]},
+                    "name": STRING,
+                    "fileSize": {"type": "integer", "minimum": 0, "maximum": 250 * 1024**3},
+                    "fileSystemInfo": _object(
+                        {"createdDateTime": STRING, "lastModifiedDateTime": STRING}
+                    ),
+                    "description": STRING,
+                }
+            ),
+            "@microsoft.graph.conflictBehavior": {"enum": ["fail", "replace", "rename"]},
+            "deferCommit": {"type": "boolean"},
+        }
+    ),
+    "UploadSession": _object(
+        {
+            "uploadUrl": STRING,
+            "expirationDateTime": STRING,
+            "nextExpectedRanges": {"type": "array", "items": STRING},
+        },
+        ("expirationDateTime", "nextExpectedRanges"),
+    ),
     "PermissionCollection": _object(
         {"value": {"type": "array", "items": ref("Permission")}}, ("value",)
     ),
@@ -635,7 +720,7 @@ SCHEMAS: dict[str, Any] = {
 
 def openapi_document(state: State | None = None, server_url: str | None = None) -> dict[str, Any]:
     """The document; ``state`` supplies example ids, ``server_url`` the server to call."""
-    paths = {**graph_paths(state), **onehub_paths(), **admin_paths()}
+    paths = {**graph_paths(state), **transfer_paths(), **onehub_paths(), **admin_paths()}
     for path, item in paths.items():
         if "parameters" not in item:
             params = parameters_of(path, state)

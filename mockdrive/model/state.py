@@ -20,6 +20,7 @@ from .outbox import Outbox
 from .permissions import Permission, require_removable, require_role, roles_down
 from .policy import SharingPolicy
 from .tree import DRIVE_TYPES, Drive, DriveStore, Item, split_path, validate_name
+from .uploads import UploadSessions
 
 CONFLICT_BEHAVIORS = ("fail", "replace", "rename")
 WEB_BASE = "https://mockdrive.example"
@@ -41,6 +42,7 @@ class State:
         self.journal = Journal()
         self.onehub = OnehubIds()
         self.copy_jobs: dict[str, str] = {}  # copy monitor id -> the copy's item id (changes.py)
+        self.uploads = UploadSessions()  # open upload sessions (model/uploads.py)
 
     def _id_taken(self, candidate: str) -> bool:
         """Does the state hold this id already (the generator then skips it)?"""

@@ -45,8 +45,10 @@ class Item:
     permissions: list[Permission] = field(default_factory=PermissionList)
     inherits: bool = True
     description: str | None = None
-    fs_created: str | None = None  # fileSystemInfo as the client set it; else created/modified
+    # fileSystemInfo as the client set it (None: the item's own created / modified times)
+    fs_created: str | None = None
     fs_modified: str | None = None
+    content_hashes: tuple[bytes, dict[str, str]] | None = None  # (content, hashes) see hashes.py
 
     @property
     def etag(self) -> str:

@@ -16,7 +16,13 @@ from ...model.permissions import can_see_drive
 from ...model.state import State
 from ...model.tree import Item
 from ..context import Call
-from ..jsonio import fast_json_response, json_response, optional, read_json_object
+from ..jsonio import (
+    fast_json_response,
+    json_response,
+    optional,
+    read_json_object,
+    read_optional_json_object,
+)
 from .addressing import check_if_match
 from .items import CONFLICT_KEYS
 from .odata import item_context
@@ -127,8 +133,7 @@ def split_reference_path(state: State, caller: User, path: str, drive_id: str) -
 
 async def copy(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
     """``POST …/copy``: done at once; answers 202 with a monitor that reports it completed."""
-    raw = await request.read()
-    body = await read_json_object(request) if raw.strip() else {}
+    body = await read_optional_json_object(request)
     state, caller = call.state, call.caller
     for key in body:
         if key not in ("parentReference", "name", *CONFLICT_KEYS) and not key.startswith("@"):

@@ -9,7 +9,6 @@ from ..errors import ApiError
 # Top-level resources of Graph v1.0 (after /v1.0/) that mockdrive does not serve.
 TOP_LEVEL = frozenset(
     (
-        "$batch",
         "$metadata",
         "admin",
         "agreements",
@@ -127,7 +126,6 @@ ITEM_SEGMENTS = frozenset(
         "checkin",
         "checkout",
         "createLink",
-        "createUploadSession",
         "delta",
         "discardCheckout",
         "extractSensitivityLabels",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ...model.faults import NOTIFICATION_CODES
+from ...model.hashes import file_hashes
 from ...model.permissions import EffectivePermission
 from ...model.state import State
 from ...model.tree import Drive, Item
+from .downloads import download_url
 from .viewer import root_prefix
 
 DEPRECATED_GRANTED_TO = "GrantedTo has been deprecated. Refer to GrantedToV2"
@@ -97,7 +99,10 @@ def render_item(state: State, item: Item, parent_path: str | None = None) -> dic
     if item.is_folder:
         data["folder"] = {"childCount": len(item.children or ())}
     else:
-        data["file"] = {"mimeType": item.mime_type}
+        data["file"] = {"mimeType": item.mime_type, "hashes": file_hashes(item, drive.drive_type)}
+        url = download_url(state, item)
+        if url is not None:
+            data["@microsoft.graph.downloadUrl"] = url
     if item.parent_id is None:
         data["root"] = {}
     if any(not p.is_owner for p in item.permissions):

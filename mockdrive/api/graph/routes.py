@@ -32,13 +32,14 @@ from .addressing import (
     resolve_drive,
     resolve_visible_item,
 )
-from .content import put_content
+from .content import get_content, put_content
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
 from .items import create_child, list_children
 from .paths import parse_raw_path
 from .permissions import list_permissions_response, permission_patch
 from .render import render_drive, render_item, render_permission
 from .special import search
+from .uploads import create_upload_session, set_download_context
 from .viewer import VIEWER
 
 # Every operation on an addressed item: (action after the item, method). ``handle`` serves
@@ -62,6 +63,9 @@ ITEM_OPERATIONS = (
     ("thumbnails", "GET"),
     ("versions", "GET"),
     ("versions/{versionId}", "GET"),
+    ("", "HEAD"),
+    ("content", "HEAD"),
+    ("createUploadSession", "POST"),
 )
 _SEARCH = re.compile(r"^search\(q='((?:[^']|'')*)'\)$")
 
@@ -83,6 +87,7 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
     """A drive (``/me/drive``) or anything addressed through one."""
     path = parse_raw_path(rest)
     state, caller = call.state, call.caller
+    set_download_context(request, caller.id)  # for downloadUrl on rendered files
     drive = resolve_drive(state, caller, path)
     method = request.method
     if path.item_base is None:
@@ -105,12 +110,19 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
             return await put_content(request, call, drive, path)
         except NotFound:  # nothing readable on the way: the same 404 as a missing item
             raise hidden(state, caller, drive, path) from None
+    if action == ("createUploadSession",) and method == "POST":  # the file may not exist yet
+        if not path.item_path:
+            resolve_visible_item(state, caller, drive, path)
+        try:
+            return await create_upload_session(request, call, drive, path)
+        except NotFound:
+            raise hidden(state, caller, drive, path) from None
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
         raise unserved(action, method)
     item = resolve_visible_item(state, caller, drive, path)
     options = odata.parse_options(request.query) if method == "GET" else odata.Options()
     match action, method:
-        case (), "GET":
+        case (), "GET" | "HEAD":
             require_role(state.store, caller, item, "read")
             if not_modified(request, item):
                 return web.Response(status=304)
@@ -126,16 +138,16 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
             state.delete_item(caller, item)
             return web.Response(status=204)
         case ("children",), "GET":
+            require_role(state.store, caller, item, "read")
+            if not_modified(request, item):
+                return web.Response(status=304)
             if options.orderby is not None:
                 return ordered_children(request, call, item, options)
             return list_children(request, state, caller, item)
         case ("children",), "POST":
             return await create_child(request, state, caller, item)
-        case ("content",), "GET":
-            require_role(state.store, caller, item, "read")
-            if item.is_folder:
-                raise InvalidRequest("a folder has no content")
-            return web.Response(body=item.content or b"", content_type=item.mime_type)
+        case ("content",), "GET" | "HEAD":
+            return get_content(request, call, item)
         case ("copy",), "POST":
             return await changes.copy(request, call, item)
         case ("invite",), "POST":

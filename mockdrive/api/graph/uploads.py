@@ -1,0 +1,201 @@
+"""Upload sessions and pre-authenticated URLs on the wire.
+
+``POST …/createUploadSession`` opens a session (an authenticated Graph call); its ``uploadUrl``
+(``/up/{session}``) then takes ``PUT`` byte ranges, ``GET`` status and ``DELETE`` without a bearer
+token, as the service's does. ``@microsoft.graph.downloadUrl`` (``/download/{token}``) serves a
+file's bytes, ranges included, to whoever holds it. Both live on the host the client used, so
+they work through proxy mode unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ...model import uploads
+from ...model.errors import InvalidRequest, NotFound
+from ...model.identity import User
+from ...model.state import State
+from ...model.tree import Drive
+from ..context import Call
+from ..errors import ApiError
+from ..jsonio import fast_json_response, optional, read_optional_json_object
+from .addressing import resolve_base
+from .downloads import DOWNLOAD_PREFIX, set_download_context
+from .items import CONFLICT_KEYS
+from .paths import GraphPath
+from .render import render_item
+
+UPLOAD_PREFIX = "/up/"
+PRE_AUTHENTICATED_PREFIXES = (UPLOAD_PREFIX, DOWNLOAD_PREFIX)
+_CONTENT_RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
+UPLOAD_SESSION_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.uploadSession"
+
+
+def origin_of(request: web.Request) -> str:
+    return str(request.url.origin())
+
+
+# -- createUploadSession ------------------------------------------------------------------------
+async def create_upload_session(
+    request: web.Request, call: Call, drive: Drive, path: GraphPath
+) -> web.Response:
+    state, caller = call.state, call.caller
+    body = await read_optional_json_object(request)
+    item_body = body.get("item")
+    if item_body is None:
+        item_body = {}
+    elif not isinstance(item_body, dict):
+        raise InvalidRequest("item must be an object")
+    defer_commit = optional(body, "deferCommit", bool, "true or false") or False
+    conflict = request.query.get(CONFLICT_KEYS[0]) or request.query.get(CONFLICT_KEYS[1])
+    for source in (body, item_body):  # the docs show it inside ``item`` and, earlier, beside it
+        for key in CONFLICT_KEYS:
+            conflict = optional(source, key, str, "one of fail, replace, rename") or conflict
+    name = optional(item_body, "name", str, "a string")
+    file_size = optional(item_body, "fileSize", int, "a whole number of bytes")
+    info = optional(item_body, "fileSystemInfo", dict, "an object") or {}
+    fs_created = optional(info, "createdDateTime", str, "a date and time")
+    fs_modified = optional(info, "lastModifiedDateTime", str, "a date and time")
+    for stamp in (fs_created, fs_modified):
+        if stamp is not None:
+            try:
+                uploads.parse_time(stamp)
+            except ValueError:
+                raise InvalidRequest(f"{stamp!r} is not a date and time") from None
+    base = resolve_base(state, drive, path)
+    if path.item_path is None or path.item_path.strip("/") == "":
+        item_path = None
+    else:
+        item_path = path.item_path
+    try:
+        session = uploads.create_session(
+            state,
+            caller,
+            base,
+            item_path,
+            conflict=conflict,
+            name=name,
+            file_size=file_size,
+            if_match=request.headers.get("If-Match"),
+            fs_created=fs_created,
+            fs_modified=fs_modified,
+            defer_commit=defer_commit,
+        )
+    except uploads.QuotaExceeded as error:
+        raise ApiError(507, "quotaLimitReached", error.message, error.inner_code) from None
+    body = {
+        "@odata.context": UPLOAD_SESSION_CONTEXT,
+        "uploadUrl": origin_of(request) + UPLOAD_PREFIX + session.id,
+        "expirationDateTime": session.expires,
+        "nextExpectedRanges": session.next_expected_ranges,
+    }
+    return fast_json_response(body)
+
+
+# -- the upload URL -----------------------------------------------------------------------------
+def session_status(session: uploads.UploadSession) -> dict[str, Any]:
+    return {
+        "expirationDateTime": session.expires,
+        "nextExpectedRanges": session.next_expected_ranges,
+    }
+
+
+def parse_content_range(header: str | None) -> tuple[int, int, int]:
+    match = _CONTENT_RANGE.match((header or "").strip())
+    if match is None:
+        raise InvalidRequest(
+            "Content-Range must be 'bytes START-END/TOTAL'", "invalidContentRangeHeader"
+        )
+    start, end, total = (int(g) for g in match.groups())
+    if end < start or end >= total:
+        raise InvalidRequest(f"the range {start}-{end}/{total} is not valid", "invalidRange")
+    return start, end, total
+
+
+async def put_fragment(request: web.Request, state: State, session_id: str) -> web.Response:
+    session = state.uploads.get(state, session_id)
+    start, end, total = parse_content_range(request.headers.get("Content-Range"))
+    length = end - start + 1
+    if length > uploads.MAX_FRAGMENT_BYTES:
+        raise ApiError(413, "invalidRequest", "a fragment must be smaller than 60 MiB",
+                       "maxFragmentSizeExceeded")  # fmt: skip
+    if request.content_length is None:
+        raise ApiError(411, "invalidRequest", "a fragment needs a Content-Length")
+    if request.content_length != length:
+        raise InvalidRequest(
+            f"Content-Length {request.content_length} does not match the range's {length} bytes",
+            "invalidRange",
+        )
+    range_error(uploads.check_fragment, session, start, end, total)  # refuse before reading
+    try:
+        data = await request.content.readexactly(length)
+    except asyncio.IncompleteReadError:
+        raise ConnectionResetError("the client hung up mid-fragment") from None
+    session = state.uploads.get(state, session_id)  # it may have changed while we read
+    result = range_error(uploads.add_fragment, state, session, start, end, total, data)
+    if result is None:
+        return fast_json_response(session_status(session), status=202)
+    item, created = result
+    return fast_json_response(render_item(state, item), status=201 if created else 200)
+
+
+def range_error(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call ``fn``, answering a refused range as the service does (416) and a full drive 507."""
+    try:
+        return fn(*args)
+    except uploads.RangeNotSatisfiable as error:
+        raise ApiError(416, "invalidRange", error.message, error.inner_code) from None
+    except uploads.QuotaExceeded as error:
+        raise ApiError(507, "quotaLimitReached", error.message, error.inner_code) from None
+
+
+def add_routes(app: web.Application, call_of: Callable[[web.Request], Call]) -> None:
+    """The pre-authenticated routes; the pipeline resolves their caller with
+    ``pre_authenticated_caller`` instead of a bearer token."""
+
+    async def upload_url(request: web.Request) -> web.StreamResponse:
+        call = call_of(request)
+        state, session_id = call.state, request.match_info["session"]
+        set_download_context(request, call.caller.id)  # the completed item carries one
+        if request.method == "PUT":
+            return await put_fragment(request, state, session_id)
+        session = state.uploads.get(state, session_id)
+        if request.method == "POST":  # completes a deferCommit session (empty body)
+            if await request.content.read(1):
+                raise InvalidRequest("completing an upload session takes an empty body")
+            item, created = uploads.commit(state, session)
+            return fast_json_response(render_item(state, item), status=201 if created else 200)
+        if request.method == "DELETE":
+            uploads.cancel(state, session)
+            return web.Response(status=204)
+        return fast_json_response(session_status(session))
+
+    async def download(request: web.Request) -> web.StreamResponse:
+        from .content import serve_bytes
+
+        call = call_of(request)
+        item, _ = uploads.redeem_download_token(call.state, request.match_info["token"])
+        return serve_bytes(request, item)
+
+    route = UPLOAD_PREFIX + "{session}"
+    for method in ("GET", "PUT", "POST", "DELETE"):
+        app.router.add_route(method, route, upload_url)
+    app.router.add_route("GET", DOWNLOAD_PREFIX + "{token}", download)
+    app.router.add_route("HEAD", DOWNLOAD_PREFIX + "{token}", download)
+
+
+def pre_authenticated_caller(state: State, path: str) -> User:
+    """Who a pre-authenticated URL acts for: the session's owner or the token's holder."""
+    if path.startswith(UPLOAD_PREFIX):
+        session = state.uploads.get(state, path[len(UPLOAD_PREFIX) :])
+        user = state.directory.by_id(session.owner_id)
+    else:
+        _, user = uploads.redeem_download_token(state, path[len(DOWNLOAD_PREFIX) :])
+    if user is None:
+        raise NotFound("the upload session was not found or has expired", "uploadSessionNotFound")
+    return user

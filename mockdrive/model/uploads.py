@@ -1,0 +1,330 @@
+"""Pre-authenticated transfers: upload sessions (large uploads in byte ranges) and short-lived
+download URLs. Both are reached without a bearer token, so both carry who they act for.
+
+Everything here expires against the state's clock, through ``is_expired`` alone, so switching to
+another clock (a virtual one tests can advance) changes one function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac  # compare_digest
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from .errors import DomainError, InvalidRequest, NameConflict, NotFound, PreconditionFailed
+from .hashes import ContentHasher
+from .identity import User
+from .ids import format_time
+from .permissions import require_role
+from .tree import Item, split_path, validate_name
+
+if TYPE_CHECKING:  # state.py holds the sessions: import it only for the annotations
+    from .state import State
+
+# The service extends a session's expiry with every fragment it accepts; an idle session lapses.
+UPLOAD_SESSION_LIFETIME = timedelta(hours=1)
+DOWNLOAD_URL_LIFETIME = timedelta(hours=1)  # "valid for an hour", as the service's are
+MAX_FRAGMENT_BYTES = 60 * 1024 * 1024  # "less than 60 MiB" in any one request
+MAX_FILE_BYTES = 250 * 1024**3  # the service's largest file (250 GB)
+MAX_OPEN_SESSIONS = 1000  # per state: each holds its bytes in memory until it completes
+
+
+class RangeNotSatisfiable(DomainError):
+    """A fragment that overlaps bytes already received or leaves a gap (the service: 416)."""
+
+
+class QuotaExceeded(DomainError):
+    """The declared file size does not fit in the drive's remaining quota (the service: 507)."""
+
+
+# -- time -------------------------------------------------------------------------------------
+def clock_now(state: State) -> datetime:
+    """The state's current time (the logical clock's reading, without advancing it)."""
+    return parse_time(state.clock.peek())
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def is_expired(state: State, expires: str) -> bool:
+    """The one expiry check of pre-authenticated transfers."""
+    return clock_now(state) >= parse_time(expires)
+
+
+def expiry_from_now(state: State, lifetime: timedelta) -> str:
+    return format_time(clock_now(state) + lifetime)
+
+
+# -- upload sessions --------------------------------------------------------------------------
+@dataclass(slots=True, eq=False)
+class UploadSession:
+    id: str
+    owner_id: str
+    drive_id: str
+    base_id: str  # the item ``path`` is relative to, or the file being replaced
+    path: str | None  # None: replace the content of ``base_id`` (a file)
+    conflict: str
+    expires: str
+    size: int | None  # the file's total size, once declared (fileSize or the first fragment)
+    hasher: ContentHasher
+    fs_created: str | None = None
+    fs_modified: str | None = None
+    defer_commit: bool = False  # complete only on an explicit POST to the upload URL
+    data: bytearray = field(default_factory=bytearray)
+
+    @property
+    def complete(self) -> bool:
+        return self.size is not None and len(self.data) == self.size
+
+    @property
+    def next_expected_ranges(self) -> list[str]:
+        """Where the next fragment starts, open-ended (``"26-"``), as the service reports it."""
+        return [] if self.complete else [f"{len(self.data)}-"]
+
+
+class UploadSessions:
+    """The open upload sessions of one state, by id."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, UploadSession] = {}
+
+    def get(self, state: State, session_id: str) -> UploadSession:
+        """The open session, or NotFound (unknown, cancelled, completed or expired)."""
+        session = self.sessions.get(session_id)
+        if session is None or is_expired(state, session.expires):
+            if session is not None:
+                del self.sessions[session_id]
+            raise NotFound(
+                "the upload session was not found or has expired", "uploadSessionNotFound"
+            )
+        return session
+
+    def drop_expired(self, state: State) -> None:
+        for session_id in [s.id for s in self.sessions.values() if is_expired(state, s.expires)]:
+            del self.sessions[session_id]
+
+
+def create_session(
+    state: State,
+    caller: User,
+    base: Item,
+    path: str | None,
+    *,
+    conflict: str | None = None,
+    name: str | None = None,
+    file_size: int | None = None,
+    if_match: str | None = None,
+    fs_created: str | None = None,
+    fs_modified: str | None = None,
+    defer_commit: bool = False,
+) -> UploadSession:
+    """Open a session to upload a new file at ``path`` below ``base``, or new content for
+    ``base`` itself when it is a file and no path is given. Refuses now whatever would make the
+    final fragment fail (rights, names, an existing file under ``fail``) and changes nothing."""
+    store = state.store
+    drive = store.drives[base.drive_id]
+    conflict = conflict or "replace"
+    if conflict not in ("fail", "replace", "rename"):
+        raise InvalidRequest("conflictBehavior must be one of fail, replace, rename")
+    if file_size is not None:
+        check_size(file_size)
+    if path is None and base.is_folder:
+        if not name:
+            raise InvalidRequest("a new file needs its name in the path", "invalidPath")
+        path = "/" + name
+    target: Item | None = base
+    if path is not None:
+        names = split_path(path)
+        if not names:
+            raise InvalidRequest("an upload needs a file name", "invalidPath")
+        if name is not None and name != names[-1]:
+            raise InvalidRequest("item.name must be the name in the path", "invalidPath")
+        for index, part in enumerate(names):
+            validate_name(part, drive.drive_type, is_folder=index < len(names) - 1)
+        parent = base
+        target = None
+        for index, part in enumerate(names):
+            found = store.child(parent, part)
+            if found is None:
+                break
+            if index == len(names) - 1:
+                target = found
+            elif not found.is_folder:
+                raise InvalidRequest(f"{found.name!r} is a file, not a folder", "invalidPath")
+            else:
+                parent = found
+        require_role(store, caller, target or parent, "write")
+        if target is not None and conflict != "rename" and (conflict == "fail" or target.is_folder):
+            raise NameConflict(f"an item named {target.name!r} already exists")
+    else:
+        require_role(store, caller, base, "write")
+    tag = None if if_match is None else if_match.strip()
+    if tag not in (None, "*") and (target is None or tag not in (target.etag, target.ctag)):
+        raise PreconditionFailed("the item has changed since that eTag", "entityTagDoesNotMatch")
+    if file_size is not None:
+        check_quota(state, base, file_size)
+    sessions = state.uploads
+    sessions.drop_expired(state)
+    if len(sessions.sessions) >= MAX_OPEN_SESSIONS:
+        raise InvalidRequest("too many open upload sessions; complete or cancel some first")
+    session = UploadSession(
+        id=state.ids.token() + state.ids.token(),
+        owner_id=caller.id,
+        drive_id=drive.id,
+        base_id=base.id,
+        path=path,
+        conflict=conflict,
+        expires=expiry_from_now(state, UPLOAD_SESSION_LIFETIME),
+        size=file_size,
+        hasher=ContentHasher(drive.drive_type),
+        fs_created=fs_created,
+        fs_modified=fs_modified,
+        defer_commit=defer_commit,
+    )
+    sessions.sessions[session.id] = session
+    return session
+
+
+def check_size(size: int) -> None:
+    if isinstance(size, bool) or size < 0:
+        raise InvalidRequest("fileSize must be a whole number of bytes")
+    if size > MAX_FILE_BYTES:
+        raise InvalidRequest("the file is larger than the largest file a drive holds (250 GB)",
+                             "maxFileSizeExceeded")  # fmt: skip
+
+
+def check_quota(state: State, item: Item, size: int) -> None:
+    drive = state.store.drives[item.drive_id]
+    used = state.store.root(drive).size
+    if size > drive.quota_total - used:
+        raise QuotaExceeded(
+            "the file does not fit in the drive's remaining quota", "quotaLimitReached"
+        )
+
+
+def check_fragment(session: UploadSession, start: int, end: int, total: int) -> None:
+    """Refuse a fragment that does not continue the file exactly where it stands."""
+    if session.size is not None and total != session.size:
+        raise InvalidRequest(
+            f"the fragment declares a file of {total} bytes; the session expects {session.size}",
+            "invalidRange",
+        )
+    received = len(session.data)
+    if start < received:
+        raise RangeNotSatisfiable(
+            f"the fragment starting at byte {start} overlaps bytes already received "
+            f"(next expected: {received})",
+            "invalidRange",
+        )
+    if start > received:
+        raise RangeNotSatisfiable(
+            f"fragments must be uploaded in order: expected byte {received}, got {start}",
+            "invalidRange",
+        )
+
+
+def add_fragment(
+    state: State, session: UploadSession, start: int, end: int, total: int, data: bytes
+) -> tuple[Item, bool] | None:
+    """Append one fragment; on the last byte, commit the file: (item, created). Until then None.
+
+    A commit that fails (a name taken meanwhile under ``fail``, rights lost) keeps the session
+    and the bytes: the state is as it was, and the session lapses at its expiry.
+    """
+    check_fragment(session, start, end, total)
+    if session.size is None:
+        check_size(total)
+        base = state.store.items.get(session.base_id)
+        if base is None:
+            raise NotFound("the upload target no longer exists")
+        check_quota(state, base, total)
+        session.size = total
+    session.data += data
+    session.hasher.update(data)
+    session.expires = expiry_from_now(state, UPLOAD_SESSION_LIFETIME)
+    if len(session.data) < total or session.defer_commit:
+        return None
+    return commit(state, session)
+
+
+def commit(state: State, session: UploadSession) -> tuple[Item, bool]:
+    """Create or replace the file with the session's bytes (all of them must have arrived)."""
+    if not session.complete:
+        raise InvalidRequest("the upload session is missing bytes", "uploadSessionIncomplete")
+    caller = state.directory.by_id(session.owner_id)
+    base = state.store.items.get(session.base_id)
+    if caller is None or base is None:
+        raise NotFound("the upload target no longer exists")
+    content = bytes(session.data)
+    if session.path is None:
+        item = state.replace_content(caller, base, content)
+        created = False
+    else:
+        item, created = state.upload(caller, base, session.path, content, conflict=session.conflict)
+    item.content_hashes = (item.content or b"", session.hasher.hashes())
+    if session.fs_created:
+        item.fs_created = session.fs_created
+    if session.fs_modified:
+        item.fs_modified = session.fs_modified
+    state.uploads.sessions.pop(session.id, None)
+    return item, created
+
+
+def cancel(state: State, session: UploadSession) -> None:
+    state.uploads.sessions.pop(session.id, None)
+
+
+# -- download URLs ----------------------------------------------------------------------------
+def _download_key(state: State) -> bytes:
+    """Derived from the seed, so the same scenario renders the same URLs run after run."""
+    return hashlib.sha256(b"mockdrive download urls %d" % state.seed).digest()
+
+
+def _keyed(state: State) -> hashlib.blake2b:
+    return hashlib.blake2b(key=_download_key(state), digest_size=12)
+
+
+class DownloadSigner:
+    """Issues download tokens for one user, valid for an hour from now (state time): one per
+    request, so a listing pays for the clock and the key once, not once per file.
+
+    A token is ``{item id}.{user id}.{expiry, epoch seconds}.{keyed BLAKE2b of those}``: every
+    part is URL-safe as it is (item ids are base32, user ids GUIDs)."""
+
+    def __init__(self, state: State, user_id: str) -> None:
+        self.mac = _keyed(state)
+        self.suffix = f".{user_id}.{int((clock_now(state) + DOWNLOAD_URL_LIFETIME).timestamp())}"
+
+    def token(self, item: Item) -> str:
+        payload = item.id + self.suffix
+        mac = self.mac.copy()
+        mac.update(payload.encode())
+        return payload + "." + mac.hexdigest()
+
+
+def download_token(state: State, item: Item, user_id: str) -> str:
+    """A token naming the item and the user it was issued to, valid for an hour of state time."""
+    return DownloadSigner(state, user_id).token(item)
+
+
+def redeem_download_token(state: State, token: str) -> tuple[Item, User]:
+    """The item and user a download token stands for, or NotFound (forged, expired, gone)."""
+    gone = NotFound("the download URL is not valid or has expired")
+    payload, _, given = token.rpartition(".")
+    try:
+        item_id, user_id, expires_text = payload.split(".")
+        expires = datetime.fromtimestamp(int(expires_text), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise gone from None
+    mac = _keyed(state)
+    mac.update(payload.encode())
+    if not hmac.compare_digest(given, mac.hexdigest()) or is_expired(state, format_time(expires)):
+        raise gone
+    item = state.store.items.get(item_id)
+    user = state.directory.by_id(user_id)
+    if item is None or user is None or item.is_folder:
+        raise gone
+    return item, user
