@@ -54,7 +54,7 @@ def find_scenario(spec: str | Path, bases: Iterable[Path] = ()) -> tuple[Path | 
     current directory when no base is given), then a shipped name. Returns the file, or None
     with the places that were tried (for the error message)."""
     path = Path(spec)
-    relative = [base / path for base in bases] or [path]
+    relative = list(dict.fromkeys(base / path for base in bases)) or [path]
     candidates = [path] if path.is_absolute() else relative
     tried: list[str] = []
     for candidate in candidates:

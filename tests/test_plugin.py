@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import aiohttp
@@ -258,29 +259,32 @@ def test_assert_can_names_the_allowed_actions(mock_drive):
             check("bob@contoso.example", "edit", "/Finance/Q3.xlsx")
 
 
-@pytest.mark.parametrize(
-    ("marker", "message"),
-    [
-        ('scenrio="team"', "got unknown argument(s) scenrio; known: scenario=, seed=, tls="),
-        ('"team"', "takes keyword arguments only (scenario=, seed=, tls=, demo=, users=, items=)"),
-        ("users=3", "users= and items= only apply to demo=True"),
-        ('scenario="team", demo=True', "give scenario= or demo=True, not both"),
-        ('scenario="no-such-scenario"', "a shipped scenario named 'no-such-scenario' (one of:"),
-    ],
-)
-def test_marker_mistakes_fail_at_set_up_naming_what_is_known(pytester, marker, message):
-    pytester.makepyfile(
-        f"""
-        import pytest
+MARKER_MISTAKES = [
+    ('scenrio="team"', "got unknown argument(s) scenrio; known: scenario=, seed=, tls="),
+    ('"team"', "takes keyword arguments only (scenario=, seed=, tls=, demo=, users=, items=)"),
+    ("users=3", "users= and items= only apply to demo=True"),
+    ('scenario="team", demo=True', "give scenario= or demo=True, not both"),
+    ('scenario="no-such-scenario"', "a shipped scenario named 'no-such-scenario' (one of:"),
+]
 
-        @pytest.mark.mock_drive({marker})
-        def test_it(mock_drive):
-            pass
-        """
+
+def test_marker_mistakes_fail_at_set_up_naming_what_is_known(pytester):
+    """Each mistake is an error at set-up (not a test quietly run on the default state)."""
+    tests = "".join(
+        f"""
+@pytest.mark.mock_drive({marker})
+def test_mistake_{number}(mock_drive):
+    pass
+"""
+        for number, (marker, _message) in enumerate(MARKER_MISTAKES)
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
-    result.assert_outcomes(errors=1)
-    assert message in result.stdout.str()
+    pytester.makepyfile("import pytest\n" + tests)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "-rE")
+    result.assert_outcomes(errors=len(MARKER_MISTAKES))
+    parts = re.split(r"_+ ERROR at setup of (test_mistake_\d+) _+", result.stdout.str())
+    sections = dict(zip(parts[1::2], parts[2::2], strict=True))
+    for number, (_marker, message) in enumerate(MARKER_MISTAKES):
+        assert message in sections[f"test_mistake_{number}"], number
 
 
 @pytest.mark.mock_drive(scenario="team")
