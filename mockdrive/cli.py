@@ -12,17 +12,29 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from . import __version__
 from .model.state import State
-from .scenario import ScenarioError, build_state, dump_yaml, export_scenario, read_scenario
+from .scenario import (
+    Problem,
+    ScenarioError,
+    build_state,
+    dump_yaml,
+    export_scenario,
+    read_scenario,
+)
 from .server import MockDrive
+from .shipped import find_scenario, shipped_names
 
 DEFAULT_TOKEN = "mockdrive-token"
 DEFAULT_PORT = 8000
 BANNER_TOKENS = 25  # a demo with thousands of users lists only the first tokens
 EXIT_SCENARIO_ERROR = 2
-SUBCOMMANDS = ("validate", "export")
+EXIT_USAGE = 2  # what argparse uses
+SUBCOMMANDS = ("validate", "export", "help")
+DEMO_USERS = 25
+DEMO_ITEMS = 500
 
 
 def default_state(token: str = DEFAULT_TOKEN, seed: int = 0) -> State:
@@ -34,43 +46,73 @@ def default_state(token: str = DEFAULT_TOKEN, seed: int = 0) -> State:
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_argument_group("what to serve")
-    source.add_argument("--scenario", metavar="FILE", help="YAML or JSON scenario file")
+    source = parser.add_argument_group("what to serve (one empty drive unless told otherwise)")
     source.add_argument(
-        "--demo", action="store_true", help="generate a Faker organisation (see --seed, --users)"
+        "--scenario",
+        metavar="FILE",
+        help="a YAML or JSON scenario file, or the name of a shipped one "
+        f"({', '.join(shipped_names()) or 'none found'})",
     )
-    source.add_argument("--seed", type=int, default=0, help="seed for --demo and ids (default 0)")
-    source.add_argument("--users", type=int, default=25, help="people in the --demo directory")
-    source.add_argument("--items", type=int, default=500, help="drive items in the --demo data")
     source.add_argument(
-        "--token", default=DEFAULT_TOKEN, help="token of the default user (no scenario, no demo)"
+        "--demo", action="store_true", help="generate a Faker organisation (see --users, --items)"
     )
+    source.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the generated ids, and of the --demo data (default 0; overrides a "
+        "scenario's own seed)",
+    )
+    source.add_argument(
+        "--users", type=int, help=f"people in the --demo directory (default {DEMO_USERS})"
+    )
+    source.add_argument(
+        "--items", type=int, help=f"drive items in the --demo data (default {DEMO_ITEMS})"
+    )
+    source.add_argument(
+        "--token",
+        help=f"token of the default drive's owner, without --scenario or --demo "
+        f"(default {DEFAULT_TOKEN})",
+    )
+
+
+SERVER_EPILOG = """subcommands:
+  mockdrive validate FILE...   check scenario files (paths or shipped names); exit 2 if invalid
+  mockdrive export [--scenario FILE | --demo ...]
+                               print the state the server would start with as scenario YAML
+  mockdrive help [validate | export]
+                               print this help, or a subcommand's"""
 
 
 def server_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mockdrive",
         description="Serve an in-memory Microsoft Graph drive until Ctrl-C or SIGTERM.",
-        epilog="subcommands: 'mockdrive validate FILE...' checks scenario files; "
-        "'mockdrive export [--scenario FILE | --demo ...]' prints the state as scenario YAML.",
+        epilog=SERVER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks a free one"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port to listen on (default %(default)s; 0 picks a free one)",
     )
-    parser.add_argument("--tls", action="store_true", help="serve https with a fresh trustme CA")
+    parser.add_argument(
+        "--tls", action="store_true", help="serve https with a fresh trustme CA (default: http)"
+    )
     parser.add_argument(
         "--proxy", action="store_true", help="also be an HTTP(S) proxy for graph.microsoft.com"
     )
     parser.add_argument(
         "--admin-token",
-        help="require this token (X-Mockdrive-Admin-Token or Bearer) on /_mockdrive/*",
+        help="require this token (X-Mockdrive-Admin-Token or Bearer) on /_mockdrive/* "
+        "(default: none required)",
     )
     parser.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],
-        help="info and debug also log every request",
+        help="info and debug also log every request (default %(default)s)",
     )
     parser.add_argument("--version", action="version", version=f"mockdrive {__version__}")
     _add_source_options(parser)
@@ -81,7 +123,9 @@ def validate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mockdrive validate", description="Check scenario files; exit 2 if any is invalid."
     )
-    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE", help="a scenario file, or the name of a shipped one"
+    )
     return parser
 
 
@@ -93,23 +137,55 @@ def export_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_source_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse option combinations that would be silently ignored (exit 2 with usage)."""
+    if args.scenario and args.demo:
+        parser.error("give --scenario or --demo, not both")
+    ignored = [
+        option
+        for option, value in (("--users", args.users), ("--items", args.items))
+        if value is not None and not args.demo
+    ]
+    if ignored:
+        verb = "apply" if len(ignored) > 1 else "applies"
+        parser.error(f"{' and '.join(ignored)} only {verb} to --demo")
+    if args.token is not None and (args.scenario or args.demo):
+        parser.error(
+            "--token only applies to the default drive; a scenario or the demo sets its own "
+            "tokens (the banner prints them)"
+        )
+
+
+def scenario_path(spec: str) -> Path:
+    """A scenario given on the command line: an existing path first, then a shipped name."""
+    found, tried = find_scenario(spec)
+    if found is None:
+        reason = "no such file or shipped scenario; tried " + ", ".join(tried)
+        raise ScenarioError([Problem(spec, None, (), reason)])
+    return found
+
+
 def state_factory(args: argparse.Namespace) -> Callable[[], State]:
     """A function building the initial state afresh (what ``/_mockdrive/reset`` goes back to).
 
     The scenario is read and validated once here; each call rebuilds from the parsed data.
+    ``--seed`` overrides a scenario's own seed, as the marker's ``seed=`` does.
     """
-    if args.scenario and args.demo:
-        raise SystemExit("mockdrive: give --scenario or --demo, not both")
     if args.scenario:
-        document = read_scenario(args.scenario)
+        document = read_scenario(scenario_path(args.scenario))
+        if args.seed is not None:
+            document = document.with_data({**document.data, "seed": args.seed})
         return lambda: build_state(document)
+    seed = args.seed or 0
     if args.demo:
         from .demo import demo_scenario
 
-        data = demo_scenario(args.seed, args.users, args.items)
-        source = f"<demo seed={args.seed}>"
+        users = DEMO_USERS if args.users is None else args.users
+        items = DEMO_ITEMS if args.items is None else args.items
+        data = demo_scenario(seed, users, items)
+        source = f"<demo seed={seed}>"
         return lambda: build_state(data, source)
-    token, seed = args.token, args.seed
+    token = args.token or DEFAULT_TOKEN
     return lambda: default_state(token, seed)
 
 
@@ -119,8 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "validate":
         return validate(validate_parser().parse_args(argv[1:]))
     if argv and argv[0] == "export":
-        return export(export_parser().parse_args(argv[1:]))
-    args = server_parser().parse_args(argv)
+        parser = export_parser()
+        args = parser.parse_args(argv[1:])
+        check_source_options(parser, args)
+        return export(args)
+    if argv and argv[0] == "help":
+        return print_help(argv[1:])
+    parser = server_parser()
+    args = parser.parse_args(argv)
+    check_source_options(parser, args)
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
@@ -151,12 +234,29 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(_serve(server))
 
 
+def print_help(topics: list[str]) -> int:
+    """``mockdrive help [validate | export]``: the server's help, or a subcommand's."""
+    parsers = {"validate": validate_parser, "export": export_parser}
+    if not topics:
+        server_parser().print_help()
+        return 0
+    if len(topics) == 1 and topics[0] in parsers:
+        parsers[topics[0]]().print_help()
+        return 0
+    print(
+        f"mockdrive help: no help on {' '.join(topics)!r}; try 'mockdrive help', "
+        "'mockdrive help validate' or 'mockdrive help export'",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
 def validate(args: argparse.Namespace) -> int:
     """``mockdrive validate FILE...``: one line per file, problems on stderr."""
     status = 0
     for path in args.files:
         try:
-            state = build_state(read_scenario(path))
+            state = build_state(read_scenario(scenario_path(path)))
         except ScenarioError as error:
             print(error, file=sys.stderr)
             status = EXIT_SCENARIO_ERROR

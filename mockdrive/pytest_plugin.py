@@ -21,13 +21,15 @@ from .cli import default_state
 from .explain import Access, Changes, Snapshot, access, diff, snapshot
 from .model import onehub
 from .model.identity import Group, User
-from .model.permissions import Permission
+from .model.permissions import ROLE_RANK, Permission
 from .model.policy import SharingPolicy
+from .model.sharing import EMAIL_PATTERN
 from .model.state import State
 from .model.tree import Drive, Item
 from .outcomes import Faults, Requests, set_policy
 from .scenario import Problem, ScenarioError, build_state, export_scenario, read_scenario
 from .server import DEFAULT_OWNER_TOKEN, MockDrive
+from .shipped import find_scenario
 
 if TYPE_CHECKING:
     import httpx
@@ -177,25 +179,28 @@ class MockDriveFixture:
         self,
         path: str,
         who: User | Group | str,
-        roles: list[str],
+        roles: Sequence[str],
         *,
         drive: Drive | None = None,
     ) -> Permission:
-        """A direct permission on ``path`` for a user, a group, or (an e-mail outside the
-        directory) a pending invitation. Folders pass it on to everything below them."""
+        """A direct permission on ``path``, as a scenario's ``permissions:`` entry would give it.
+
+        ``who`` is a User or Group, or a string: a user's e-mail or id, a group's id or display
+        name, or an address outside the directory (a pending invitation). ``roles`` are among
+        ``read``, ``write``, ``owner``. Anything else raises ValueError saying what is allowed.
+        Folders pass the permission on to everything below them."""
+        checked = _check_roles(roles)
 
         def apply() -> Permission:
             item = self.item(path, drive=drive)
-            grantee = who
-            if isinstance(who, str):
-                grantee = self.state.directory.by_email(who) or who
+            grantee = self._grantee(who)
             if isinstance(grantee, User):
-                return self.state.grant(item, grantee, roles)
+                return self.state.grant(item, grantee, checked)
             holder = self.state.store.drives[item.drive_id]
             permission = Permission(
                 id=self.state.ids.guid().upper(),
                 item_id=item.id,
-                roles=list(roles),
+                roles=checked,
                 grantee_id=grantee.id if isinstance(grantee, Group) else None,
                 invitation_email=None if isinstance(grantee, Group) else grantee,
                 invited_by=holder.owner_id,
@@ -205,6 +210,31 @@ class MockDriveFixture:
             return permission
 
         return self.server.call(apply)
+
+    def _grantee(self, who: User | Group | str) -> User | Group | str:
+        """What ``grant`` was given, resolved as a scenario resolves a permission's holder."""
+        directory = self.state.directory
+        if isinstance(who, User | Group):
+            return who
+        if not isinstance(who, str):
+            raise TypeError(f"grant() takes a User, a Group or a string, not {who!r}")
+        user = directory.by_email(who) or directory.by_id(who)
+        if user is not None:
+            return user
+        group = directory.groups.get(who) or next(
+            (g for g in directory.groups.values() if g.display_name.casefold() == who.casefold()),
+            None,
+        )
+        if group is not None:
+            return group
+        if EMAIL_PATTERN.match(who):
+            return who
+        groups = ", ".join(repr(g.display_name) for g in list(directory.groups.values())[:10])
+        raise ValueError(
+            f"cannot grant to {who!r}: give a directory user (e-mail or id), a group (id or "
+            f"display name{': ' + groups if groups else '; there are none'}) or an e-mail "
+            "address outside the directory (a pending invitation)"
+        )
 
     def stop_inheriting(self, path: str, *, drive: Drive | None = None) -> Item:
         """``inherits: false``: the item no longer gets its folders' permissions."""
@@ -217,14 +247,13 @@ class MockDriveFixture:
         return self.server.call(apply)
 
     def load(self, scenario: str | Path | dict[str, Any]) -> State:
-        """Replace the state by a scenario file or scenario data.
-
-        A relative path is looked for as the marker's is: under the rootdir, then beside the
-        test file."""
+        """Replace the state by a scenario file, a shipped scenario's name (``"team"``) or
+        scenario data. A relative path is looked for as the marker's is: under the rootdir,
+        then beside the test file, then as a shipped name."""
         if isinstance(scenario, dict):
             state = build_state(scenario)
         else:
-            state = _scenario_state(_find_scenario(scenario, self.scenario_dirs))
+            state = _scenario_state(_scenario_file(scenario, self.scenario_dirs))
         return self.server.call(lambda: self.server.backend.reset(state))
 
     # -- inspect ------------------------------------------------------------------------------
@@ -287,7 +316,9 @@ class MockDriveFixture:
         return self.server.call(explain)
 
     def assert_can(self, user: User | str, role: str, path: str, **where: Any) -> Access:
-        """Fail, explaining the grants found, unless ``user`` holds at least ``role``."""
+        """Fail, explaining the grants found, unless ``user`` holds at least ``role``
+        (``read``, ``write`` or ``owner``)."""
+        _check_action(role)
         result = self.access(user, path, **where)
         if not result.can(role):
             raise AssertionError(f"{result.who} cannot {role} {result.path}\n{result.explain()}")
@@ -295,6 +326,7 @@ class MockDriveFixture:
 
     def assert_cannot(self, user: User | str, role: str, path: str, **where: Any) -> Access:
         """Fail, naming the grants that allow it, if ``user`` holds ``role`` or higher."""
+        _check_action(role)
         result = self.access(user, path, **where)
         if result.can(role):
             raise AssertionError(f"{result.who} can {role} {result.path}\n{result.explain()}")
@@ -328,17 +360,72 @@ class MockDriveFixture:
         return hashlib.sha256(self.server.call(dump).encode()).hexdigest()
 
 
+def _check_roles(roles: Sequence[str]) -> list[str]:
+    """``grant``'s roles as a list, or ValueError naming the allowed ones."""
+    allowed = ", ".join(ROLE_RANK)
+    if isinstance(roles, str) or not roles:
+        raise ValueError(f"roles must be a non-empty list of {allowed} (e.g. ['read']): {roles!r}")
+    unknown = [r for r in roles if r not in ROLE_RANK]
+    if unknown:
+        raise ValueError(f"unknown role {unknown[0]!r}: roles are {allowed}")
+    return list(dict.fromkeys(roles))
+
+
+def _check_action(role: str) -> None:
+    """``assert_can``/``assert_cannot`` take a role as the action; anything else is a mistake."""
+    if role not in ROLE_RANK:
+        raise ValueError(f"unknown action {role!r}: use one of {', '.join(ROLE_RANK)}")
+
+
 MARKER = "mock_drive"
+MARKER_OPTIONS = ("scenario", "seed", "tls", "demo", "users", "items")
 MARKER_HELP = (
     "mock_drive(scenario=None, seed=None, tls=False, demo=False, users=25, items=500): "
-    "the state the mock_drive fixture starts from (scenario path: relative to the rootdir "
-    "or the test file), and whether it serves https"
+    "the state the mock_drive fixture starts from (scenario: a path relative to the rootdir "
+    "or the test file, or a shipped scenario's name such as 'team'), and whether it serves https"
 )
 _DOCUMENTS: dict[Path, Any] = {}  # parsed and validated scenarios, built afresh per test
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+
+
+def _scenario_file(spec: str | Path, bases: Sequence[Path] = ()) -> Path:
+    """Where a scenario is: an existing path first (relative to each of ``bases`` in turn, else
+    to the current directory), then a shipped scenario's name (``team``)."""
+    found, tried = find_scenario(spec, bases)
+    if found is None:
+        reason = "no such file or shipped scenario; tried " + ", ".join(tried)
+        raise ScenarioError([Problem(str(spec), None, (), reason)])
+    return found
+
+
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The marker's keyword arguments; anything it would ignore fails the test's set-up."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:
+        return {}
+    known = ", ".join(f"{name}=" for name in MARKER_OPTIONS)
+    if marker.args:
+        pytest.fail(
+            f"@pytest.mark.mock_drive takes keyword arguments only ({known}), "
+            f"not {marker.args!r}; e.g. @pytest.mark.mock_drive(scenario='team')",
+            pytrace=False,
+        )
+    unknown = sorted(set(marker.kwargs) - set(MARKER_OPTIONS))
+    if unknown:
+        pytest.fail(
+            f"@pytest.mark.mock_drive got unknown argument(s) {', '.join(unknown)}; known: {known}",
+            pytrace=False,
+        )
+    options = dict(marker.kwargs)
+    if options.get("scenario") and options.get("demo"):
+        pytest.fail("@pytest.mark.mock_drive: give scenario= or demo=True, not both", pytrace=False)
+    if not options.get("demo") and ("users" in options or "items" in options):
+        message = "@pytest.mark.mock_drive: users= and items= only apply to demo=True"
+        pytest.fail(message, pytrace=False)
+    return options
 
 
 def _scenario_state(path: str | Path, seed: int | None = None) -> State:
@@ -352,31 +439,16 @@ def _scenario_state(path: str | Path, seed: int | None = None) -> State:
     return build_state(document)
 
 
-def _find_scenario(path: str | Path, bases: list[Path]) -> Path:
-    """``path`` itself if absolute, else the first of ``base / path`` that exists; a missing
-    scenario is a ScenarioError naming every path tried."""
-    path = Path(path)
-    if path.is_absolute():
-        return path
-    candidates = [base / path for base in bases] or [Path.cwd() / path]
-    found = next((c for c in candidates if c.exists()), None)
-    if found is None:
-        tried = ", ".join(str(c) for c in candidates)
-        raise ScenarioError([Problem(str(path), None, (), f"no such file (tried: {tried})")])
-    return found
-
-
 def _scenario_dirs(request: pytest.FixtureRequest) -> list[Path]:
     return [request.config.rootpath, request.path.parent]
 
 
 def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State], bool]:
     """How to build this test's state (from its marker), and whether it needs TLS."""
-    marker = request.node.get_closest_marker(MARKER)
-    options = dict(marker.kwargs) if marker else {}
+    options = _marker_options(request)
     seed = options.get("seed")
     if options.get("scenario"):
-        path = _find_scenario(options["scenario"], _scenario_dirs(request))
+        path = _scenario_file(options["scenario"], _scenario_dirs(request))
         return (lambda: _scenario_state(path, seed)), bool(options.get("tls"))
     if options.get("demo"):
         from .demo import demo_state

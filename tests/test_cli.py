@@ -283,3 +283,102 @@ def test_admin_token_guards_the_admin_api_and_is_printed_for_the_dashboard():
         assert ok.status_code == 200
         code, _ = served.stop()
     assert code == 0
+
+
+# -- what a newcomer tries first ----------------------------------------------------------------
+def test_seed_with_a_scenario_seeds_its_generated_ids(tmp_path):
+    plain = run("export", "--scenario", "team")
+    seeded = run("export", "--scenario", "team", "--seed", "5")
+    assert plain.returncode == seeded.returncode == 0, plain.stderr + seeded.stderr
+    assert plain.stdout != seeded.stdout  # the ids the file leaves out now come from seed 5
+    in_file = tmp_path / "team-seed-5.yaml"
+    in_file.write_text("seed: 5\n" + (FIXTURES / "team.yaml").read_text())
+    assert run("export", "--scenario", str(in_file)).stdout == seeded.stdout
+    with Served("--scenario", "team", "--seed", "5") as served:
+        state = requests.get(served.url + "/_mockdrive/state?format=yaml", timeout=5)
+        assert state.text == seeded.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "team", "--users", "3"], "--users only applies to --demo"),
+        (["--scenario", "team", "--items", "9", "--users", "3"], "--users and --items only apply"),
+        (["--items", "9"], "--items only applies to --demo"),
+        (["--scenario", "team", "--token", "t"], "--token only applies to the default drive"),
+        (["--scenario", "team", "--demo"], "give --scenario or --demo, not both"),
+        (["export", "--scenario", "team", "--users", "3"], "--users only applies to --demo"),
+    ],
+)
+def test_options_a_scenario_would_ignore_are_refused(args, message):
+    result = run(*args, "--port", "0") if args[0] != "export" else run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "usage: mockdrive" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_shows_the_defaults_and_help_is_a_subcommand():
+    shown = run("--help")
+    assert shown.returncode == 0
+    text = " ".join(shown.stdout.split())  # argparse wraps lines
+    for default in ("(default 127.0.0.1)", "(default 8000;", "(default 0;", "(default 25)",
+                    "(default 500)", "(default mockdrive-token)", "(default warning)"):  # fmt: skip
+        assert default in text, default
+    assert "partial-failure, quickstart, team, throttling" in text
+    assert run("help").stdout == shown.stdout and run("help").returncode == 0
+    assert run("help", "validate").stdout.startswith("usage: mockdrive validate")
+    assert run("help", "export").stdout.startswith("usage: mockdrive export")
+    wrong = run("help", "serve")
+    assert wrong.returncode == 2 and "mockdrive help validate" in wrong.stderr
+
+
+def test_shipped_scenarios_by_name_and_a_path_first(tmp_path):
+    assert run("validate", "team", "quickstart.yaml").stdout.splitlines() == [
+        "team: ok (5 users, 1 groups, 2 drives, 10 items)",
+        "quickstart.yaml: ok (2 users, 0 groups, 1 drives, 4 items)",
+    ]
+    local = tmp_path / "team"
+    local.write_text("users: [{displayName: L, email: l@x.example}]\n")
+    here = subprocess.run(
+        [*MOCKDRIVE, "validate", "team"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert here.stdout == "team: ok (1 users, 0 groups, 0 drives, 0 items)\n"  # the file wins
+    missing = run("validate", "nope")
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        "nope: (document): no such file or shipped scenario; tried nope, a shipped scenario "
+        "named 'nope' (one of: partial-failure, quickstart, team, throttling)\n"
+    )
+    with Served("--scenario", "team") as served:
+        assert "  token for bob@contoso.example: bob-token" in served.banner
+
+
+def test_the_banners_admin_url_answers_with_an_index_of_the_admin_routes():
+    from mockdrive.api.openapi import admin_paths
+
+    with Served("--admin-token", "s3cret") as served:
+        admin_url = next(line.split(": ", 1)[1] for line in served.banner if "Admin API" in line)
+        assert requests.get(admin_url, timeout=5).status_code == 401  # guarded like the rest
+        token = {"X-Mockdrive-Admin-Token": "s3cret"}
+        index = requests.get(admin_url, headers=token, timeout=5)
+        assert index.status_code == 200, index.text
+        assert index.headers["Content-Type"].startswith("application/json")
+        listed = {route["path"]: route["methods"] for route in index.json()["routes"]}
+        for path, operations in admin_paths().items():
+            if path.startswith("/_mockdrive") and path != "/_mockdrive/":
+                assert listed[path] == sorted(m.upper() for m in operations), path
+        assert index.json()["graph"] == served.url + "/v1.0"
+        page = requests.get(admin_url + "/", headers={**token, "Accept": "text/html"}, timeout=5)
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert '<a href="/_mockdrive/outbox">/_mockdrive/outbox</a>' in page.text
+
+
+def test_a_user_without_a_drive_is_named_by_e_mail():
+    with Served("--scenario", "quickstart") as served:
+        response = requests.get(
+            served.url + "/v1.0/me/drive", headers={"Authorization": "Bearer bob-token"}, timeout=5
+        )
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "itemNotFound"
+    assert error["message"] == "bob@contoso.example has no drive"

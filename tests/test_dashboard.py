@@ -15,7 +15,7 @@ import requests
 from mockdrive.pytest_plugin import MockDriveFixture
 
 ROOT = Path(__file__).parent.parent
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("MOCKDRIVE_CHROMIUM", "/usr/bin/chromium")  # Debian's package
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -222,8 +222,11 @@ def test_bad_queries_get_an_error_envelope_not_a_500(mock_drive, path, params, s
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's headless Chromium driven by Playwright (never ``playwright install``)."""
-    if not Path(CHROMIUM).exists() and not IN_CI:
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); required when CI=true")
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing: sudo apt-get install chromium (.ci/run installs it)"
+        if IN_CI:
+            pytest.fail(f"{reason}; CI=true requires the browser tests to run", pytrace=False)
+        pytest.skip(f"{reason}; CI=true turns this skip into a failure")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -354,3 +357,22 @@ def test_browser_renders_a_team_with_a_onehub_workspace(mock_drive, page, tmp_pa
     target = os.environ.get(SCREENSHOT_ENV)
     if target:
         shutil.copyfile(shot, ROOT / target)
+
+
+# -- the browser tests never skip silently in CI ------------------------------------------------
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "1 error"), ("", "1 skipped")])
+def test_a_missing_chromium_fails_in_ci_and_skips_visibly_elsewhere(tmp_path, ci, outcome):
+    """With CI=true a missing browser is an error, never a skip; elsewhere the skip says why."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CI": ci, "MOCKDRIVE_CHROMIUM": str(tmp_path / "no-chromium")}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-rs",
+         "-q", f"{__file__}::test_browser_user_view_faults_and_reset"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert outcome in result.stdout, result.stdout[-3000:]
+    assert "no-chromium is missing: sudo apt-get install chromium" in result.stdout
+    assert (result.returncode == 0) == (outcome == "1 skipped")

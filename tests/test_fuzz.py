@@ -45,7 +45,10 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
             "--phases", "examples,coverage,fuzzing",
             "--exclude-path-regex", EXCLUDED,
             "--report", "har", "--report-har-path", str(har),
-            "--workers", "2", "--seed", "1",
+            # one worker: with two, CPython 3.11's ast.parse is not thread-safe under
+            # schemathesis and the run failed now and then; one worker plus the seed also
+            # sends the same requests in the same order every run
+            "--workers", "1", "--seed", "1",
             # CI shares two cores with the other tests: allow a slow answer, and retry a
             # request whose connection failed (network level only; a 5xx is never retried)
             "--request-timeout", "30", "--request-retries", "2",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import aiohttp
@@ -204,3 +205,117 @@ def test_isolation_under_xdist(pytester):
     workers = {worker for worker, _ in seen}
     assert workers == {"gw0", "gw1"}
     assert len({url for _, url in seen}) == 2, "one server per worker"
+
+
+# -- helpers that refuse nonsense, naming what is allowed ---------------------------------------
+@pytest.mark.mock_drive(scenario=TEAM)
+def test_grant_takes_what_a_scenario_takes(mock_drive):
+    mock_drive.add_folder("/Shared")
+    before = mock_drive.digest()
+    mock_drive.grant("/Shared", "Finance Team", ["read"])  # a group by display name
+    mock_drive.grant("/Shared", "finance-team", ["write"])  # ... and by id
+    dan = mock_drive.user("dan@contoso.example")
+    mock_drive.grant("/Shared", dan.id, ["read"])  # a user by id
+    mock_drive.grant("/Shared", "guest2@outside.example", ["read"])  # outside: an invitation
+    assert mock_drive.digest() != before
+    listed = mock_drive.permissions("/Shared")
+    groups = [p["grantedToV2"]["group"]["displayName"] for p in listed if "group" in
+              p.get("grantedToV2", {})]  # fmt: skip
+    assert groups == ["Finance Team", "Finance Team"]
+    assert [p["invitation"]["email"] for p in listed if "grantedToV2" not in p] == [
+        "guest2@outside.example"
+    ]
+    mock_drive.assert_can("bob@contoso.example", "write", "/Shared")  # a Finance Team member
+    mock_drive.assert_can(dan, "read", "/Shared")
+
+
+@pytest.mark.parametrize(
+    ("who", "roles", "message"),
+    [
+        ("bob@contoso.example", ["editor"], "unknown role 'editor': roles are read, write, owner"),
+        ("bob@contoso.example", "read", "roles must be a non-empty list of read, write, owner"),
+        ("bob@contoso.example", [], "roles must be a non-empty list of read, write, owner"),
+        ("not-an-email", ["read"], "cannot grant to 'not-an-email': give a directory user"),
+        ("Marketing", ["read"], "a group (id or display name: 'Finance Team')"),
+    ],
+)
+@pytest.mark.mock_drive(scenario=TEAM)
+def test_grant_refuses_nonsense_at_the_call_and_changes_nothing(mock_drive, who, roles, message):
+    before = mock_drive.digest()
+    with pytest.raises(ValueError) as refused:
+        mock_drive.grant("/Finance", who, roles)
+    assert message in str(refused.value)
+    assert mock_drive.digest() == before
+    # and nothing broke later: Onehub and Graph still answer for the folder
+    mock_drive.assert_can("bob@contoso.example", "write", "/Finance/Q3.xlsx")
+
+
+@pytest.mark.mock_drive(scenario=TEAM)
+def test_assert_can_names_the_allowed_actions(mock_drive):
+    for check in (mock_drive.assert_can, mock_drive.assert_cannot):
+        with pytest.raises(
+            ValueError, match=r"unknown action 'edit': use one of read, write, owner"
+        ):
+            check("bob@contoso.example", "edit", "/Finance/Q3.xlsx")
+
+
+MARKER_MISTAKES = [
+    ('scenrio="team"', "got unknown argument(s) scenrio; known: scenario=, seed=, tls="),
+    ('"team"', "takes keyword arguments only (scenario=, seed=, tls=, demo=, users=, items=)"),
+    ("users=3", "users= and items= only apply to demo=True"),
+    ('scenario="team", demo=True', "give scenario= or demo=True, not both"),
+    ('scenario="no-such-scenario"', "a shipped scenario named 'no-such-scenario' (one of:"),
+]
+
+
+def test_marker_mistakes_fail_at_set_up_naming_what_is_known(pytester):
+    """Each mistake is an error at set-up (not a test quietly run on the default state)."""
+    tests = "".join(
+        f"""
+@pytest.mark.mock_drive({marker})
+def test_mistake_{number}(mock_drive):
+    pass
+"""
+        for number, (marker, _message) in enumerate(MARKER_MISTAKES)
+    )
+    pytester.makepyfile("import pytest\n" + tests)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "-rE")
+    result.assert_outcomes(errors=len(MARKER_MISTAKES))
+    parts = re.split(r"_+ ERROR at setup of (test_mistake_\d+) _+", result.stdout.str())
+    sections = dict(zip(parts[1::2], parts[2::2], strict=True))
+    for number, (_marker, message) in enumerate(MARKER_MISTAKES):
+        assert message in sections[f"test_mistake_{number}"], number
+
+
+@pytest.mark.mock_drive(scenario="team")
+def test_marker_and_load_take_a_shipped_scenario_by_name(mock_drive):
+    mock_drive.assert_can("bob@contoso.example", "write", "/Finance/Q3.xlsx")
+    mock_drive.load("quickstart")
+    mock_drive.assert_can("bob@contoso.example", "read", "/Projects/Plan.docx")
+    with pytest.raises(Exception, match="one of: partial-failure, quickstart, team, throttling"):
+        mock_drive.load("no-such-scenario")
+
+
+def test_marker_prefers_an_existing_file_over_a_shipped_name(pytester):
+    pytester.makefile(
+        ".yaml",
+        team="""
+        users: [{displayName: Local, email: local@x.example, token: local-token}]
+        drives: [{owner: local@x.example, root: {}}]
+        """,
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.mock_drive(scenario="team.yaml")
+        def test_local_file(mock_drive):
+            assert mock_drive.token == "local-token"
+
+        @pytest.mark.mock_drive(scenario="team")
+        def test_shipped_name(mock_drive):
+            assert mock_drive.token == "ada-token"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result.assert_outcomes(passed=2)

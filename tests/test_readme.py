@@ -1,23 +1,76 @@
-"""The README's set-up commands stay true: CI runs exactly the README's test command."""
+"""The README stays true: CI runs exactly its test command, and every code block that is a
+complete test or command runs as written, outside the repository (a fresh project with no
+conftest and no pytest configuration), in the order a reader would try them."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+import requests
+
 ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+JS_NODE_MODULES = Path(os.environ.get("MOCKDRIVE_JS_NODE_MODULES", ROOT / "tests/js/node_modules"))
+
+
+def code_blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", README, flags=re.MULTILINE | re.DOTALL)
 
 
 def readme_commands() -> list[str]:
-    return re.findall(r"```sh\n(python3 -m venv[^\n]*)\n```", (ROOT / "README.md").read_text())
+    return re.findall(r"```sh\n(python3 -m venv[^\n]*)\n```", README)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without what would tie a subprocess to this test run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONPATH"))}
+    return {**env, **extra}
+
+
+def serve(*args: str) -> Iterator[tuple[str, list[str]]]:
+    """``python -m mockdrive ARGS --port 0`` as a subprocess: (url, banner lines)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockdrive", *args, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        lines = [process.stdout.readline().rstrip("\n")]
+        assert lines[0].startswith("mockdrive listening on "), lines[0] + process.stderr.read()
+        while not lines[-1].startswith("  Admin API:"):
+            lines.append(process.stdout.readline().rstrip("\n"))
+        if "--tls" in args:  # then the CA bundle line
+            lines.append(process.stdout.readline().rstrip("\n"))
+        yield lines[0].rsplit(" ", 1)[1], lines
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
 
 
 def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
     commands = readme_commands()
     assert len(commands) == 2
-    serve, test = commands
-    assert "python -m mockdrive" in serve and "pytest" in test
+    serve_command, test = commands
+    assert "python -m mockdrive" in serve_command and "pytest" in test
     assert test in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_the_setup_serve_command_starts_the_demo():
+    serve_command = readme_commands()[0]
+    args = serve_command.split(".venv/bin/python -m mockdrive", 1)[1].split()
+    assert args == ["--demo", "--seed", "1"]
+    for url, banner in serve(*args):
+        assert requests.get(url + "/_mockdrive/health", timeout=10).ok
+        assert any(line.startswith("  token for ") for line in banner)
 
 
 def test_every_shipped_fixture_loads():
@@ -26,3 +79,77 @@ def test_every_shipped_fixture_loads():
     for path in sorted((ROOT / "fixtures").glob("*.yaml")):
         state = load_scenario(path)
         assert state.store.drives, path
+
+
+def test_every_python_test_block_runs_in_a_fresh_project(tmp_path):
+    """Each block defining a test is a file of a new project outside the repository; pytest
+    runs them there with the plugin installed and nothing else (asyncio in strict mode)."""
+    blocks = [b for b in code_blocks("python") if re.search(r"^(async )?def test_", b, re.M)]
+    assert len(blocks) >= 5
+    tests = 0
+    for number, block in enumerate(blocks):
+        assert not re.search(r"^\s*\.\.\.", block, re.M), f"incomplete README test:\n{block}"
+        (tmp_path / f"test_readme_{number}.py").write_text(block)
+        tests += len(re.findall(r"^(?:async )?def test_", block, re.M))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert f"{tests} passed" in result.stdout, result.stdout[-3000:]
+
+
+def test_the_curl_examples_run_in_order_on_one_server(tmp_path):
+    """The shell blocks that talk to the server, run top to bottom on one
+    ``mockdrive --scenario quickstart``: every answer is a success except the Onehub example's
+    deliberate bad address, and no example trips over an earlier one."""
+    blocks = [b for b in code_blocks("sh") if "curl" in b]
+    assert len(blocks) == 3
+    for url, _banner in serve("--scenario", "quickstart"):
+        script = "\n".join(blocks).replace("localhost:8000", url.removeprefix("http://"))
+        wrapper = "curl() { command curl -w '%{stderr}%{http_code}\\n' \"$@\"; }\nset -e\n"
+        result = subprocess.run(
+            ["bash", "-c", wrapper + script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        statuses = [int(s) for s in result.stderr.split()]
+        onehub_invite = statuses.pop()  # the last command of the last block
+        assert all(200 <= s < 300 for s in statuses), statuses
+        assert onehub_invite == 422
+        last = result.stdout.rsplit("}{", 1)[-1] if "}{" in result.stdout else result.stdout
+        assert '"join_errors":[]' in last.replace(" ", ""), result.stdout[-2000:]
+        assert "not-an-address" in last
+        outbox = requests.get(url + "/_mockdrive/outbox", timeout=10).json()["value"]
+        # the state PUT back in the first block brings a fresh outbox; then Joe, then Kim
+        assert [m["to"] for m in outbox] == ["joe@example.org", "kim@example.org"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_javascript_sdk_example_runs_against_tls(tmp_path):
+    """The README's JS Graph SDK example, over ``--tls`` with the printed CA bundle."""
+    package = JS_NODE_MODULES / "@microsoft" / "microsoft-graph-client"
+    if not package.is_dir():
+        pytest.skip(f"the JS Graph SDK is not installed in {JS_NODE_MODULES} (npm install)")
+    (block,) = code_blocks("js")
+    (tmp_path / "share.mjs").write_text(block)
+    (tmp_path / "node_modules").symlink_to(JS_NODE_MODULES)
+    for url, banner in serve("--tls", "--scenario", "quickstart"):
+        ca = next(line.split(": ", 1)[1] for line in banner if "CA bundle:" in line)
+        result = subprocess.run(
+            ["node", "share.mjs"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env=clean_env(NODE_EXTRA_CA_CERTS=ca, MOCKDRIVE_URL=url),
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == ["Projects, Notes.txt", "read"]

@@ -431,6 +431,8 @@ def admin_paths() -> dict[str, dict[str, Any]]:
     page = {"200": {"description": "HTML", "content": {"text/html": {"schema": STRING}}}}
     asset = {"200": {"description": "a page asset", "content": {"*/*": {"schema": STRING}}}}
     return {
+        "/_mockdrive": {"get": op(returns(OBJECT))},
+        "/_mockdrive/": {"get": op(returns(OBJECT))},
         "/_mockdrive/health": {"get": op(returns(OBJECT))},
         "/_mockdrive/openapi.json": {"get": op(returns(OBJECT))},
         "/_mockdrive/reset": {"post": op(NO_CONTENT)},

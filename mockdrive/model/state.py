@@ -130,7 +130,8 @@ class State:
     def default_drive(self, owner_id: str) -> Drive:
         drive_id = self.store.default_drive.get(owner_id)
         if drive_id is None:
-            raise NotFound(f"{owner_id!r} has no drive")
+            user = self.directory.by_id(owner_id)
+            raise NotFound(f"{user.email if user else owner_id} has no drive")
         return self.store.drives[drive_id]
 
     # -- items --------------------------------------------------------------------------------
