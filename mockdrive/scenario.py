@@ -202,6 +202,8 @@ class _Builder:
         return ScenarioError([self.document.problem(path, reason)])
 
     def build(self) -> State:
+        if "clock" in self.data:  # before the items (invitations expire from it) and after
+            self._set_clock()
         for index, raw in enumerate(self.data.get("users") or []):
             self._add_user(raw, ("users", index))
         for index, raw in enumerate(self.data.get("groups") or []):
@@ -220,7 +222,15 @@ class _Builder:
                 self.state.faults.add(raw)
             except InvalidRequest as error:
                 raise self.fail(("faults", index), error.message) from None
+        if "clock" in self.data:
+            self._set_clock()
         return self.state
+
+    def _set_clock(self) -> None:
+        try:
+            self.state.clock.set(self.data["clock"])
+        except InvalidRequest as error:
+            raise self.fail(("clock",), error.message) from None
 
     # -- directory --------------------------------------------------------------------------
     def _add_user(self, raw: dict, where: PathParts) -> None:
@@ -400,6 +410,10 @@ class _Builder:
             raise self.fail((*where, "id"), f"duplicate permission id {permission.id!r}")
         item.permissions.append(permission)
         drive.shared_item_ids.add(item.id)
+        try:
+            self.state.track(permission)  # expires on the clock (model/links.py)
+        except InvalidRequest as error:
+            raise self.fail((*where, "expiration"), error.message) from None
 
 
 def _content_of(node: dict) -> bytes | None:
@@ -436,6 +450,8 @@ def export_scenario(state: State) -> dict[str, Any]:
         scenario["policy"] = state.policy.to_dict()
     if state.faults.rules:
         scenario["faults"] = [rule.definition() for rule in state.faults.rules]
+    if state.clock.moved:
+        scenario["clock"] = state.clock.peek()
     return scenario
 
 

@@ -17,8 +17,9 @@ from ..backend import Backend
 from ..model.errors import Unauthenticated
 from ..model.identity import User
 from ..model.journal import JournalEntry
+from ..model.links import ANONYMOUS
 from ..model.state import State
-from . import admin, admin_faults, dashboard, graph, onehub
+from . import admin, admin_clock, admin_faults, dashboard, graph, onehub
 from .context import Call
 from .errors import (
     ApiError,
@@ -55,6 +56,7 @@ def build_app(backend: Backend) -> web.Application:
     app[BACKEND] = backend
     admin.add_routes(app, backend)
     admin_faults.add_routes(app, backend)
+    admin_clock.add_routes(app, backend)
     dashboard.add_routes(app, backend)
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
@@ -84,8 +86,14 @@ def is_api(path: str) -> bool:
     return path.startswith(_API_STARTS) or path in API_PREFIXES
 
 
-def authenticate(backend: Backend, request: web.Request) -> User:
+_SHARES = tuple(p + "/shares/" for p in GRAPH_PREFIXES)
+
+
+def authenticate(backend: Backend, request: web.Request, anonymous_ok: bool = False) -> User:
+    """The caller of an API request; ``anonymous_ok`` (``/shares``): no token is ANONYMOUS."""
     header = request.headers.get("Authorization", "")
+    if anonymous_ok and not header:
+        return ANONYMOUS
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a bearer token is required")
@@ -118,7 +126,8 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     started = time.perf_counter()
     try:
         if api:
-            caller = request[CALLER] = authenticate(backend, request)
+            state.expirations.sweep(state.clock.moment())  # what the virtual clock expired
+            caller = request[CALLER] = authenticate(backend, request, path.startswith(_SHARES))
             if state.faults.rules:
                 await apply_faults(request, state, caller, fired)
         else:
@@ -207,7 +216,7 @@ def dialect_of(path: str) -> str:
     """Which API's error envelope a path gets: ``graph``, ``onedrive`` or ``onehub``."""
     if path.startswith(onehub.PREFIXES):
         return "onehub"
-    if path.endswith("/action.invite") and path.startswith(GRAPH_PREFIXES):
+    if path.endswith(("/action.invite", "/action.createLink")) and path.startswith(GRAPH_PREFIXES):
         return "onedrive"
     return "graph"
 

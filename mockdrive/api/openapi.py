@@ -15,6 +15,7 @@ from .graph import ITEM_OPERATIONS
 JSON = "application/json"
 OBJECT: dict[str, Any] = {"type": "object"}
 STRING = {"type": "string"}
+BOOL = {"type": "boolean"}
 
 # Item addressing forms documented for every item operation (spec sections 1.1 and 1.2).
 ITEM_BASES = (
@@ -78,6 +79,7 @@ def parameters_of(path: str, state: State | None) -> list[dict[str, Any]]:
         "kind",
         "ruleId",
         "name",
+        "shareId",
     ):
         if "{" + name + "}" in path:
             schema: dict[str, Any] = {"type": "string", "minLength": 1}
@@ -189,6 +191,43 @@ def graph_paths(state: State | None) -> dict[str, dict[str, Any]]:
         if params:
             item["parameters"] = params
     return paths
+
+
+# -- sharing links, /shares, sharedWithMe, delta, the clock (issue 14) -------------------------
+def link_paths() -> dict[str, dict[str, Any]]:
+    from .graph.links import LINK_OPERATIONS
+
+    def op(ok: dict[str, Any], body: dict[str, Any] | None = None, tag: str = "graph"):
+        operation: dict[str, Any] = {"tags": [tag], "security": [{"bearer": []}]}
+        operation["responses"] = responses(
+            ok, "OneDriveError" if tag == "onedrive" else "GraphError"
+        )
+        if body is not None:
+            operation["requestBody"] = json_body(body)
+        return operation
+
+    permission, collection = ref("Permission"), ref("PermissionCollection")
+    created = {**returns(permission), **returns(permission, "201")}
+    operations = {
+        "createLink": op(created, ref("CreateLinkRequest")),
+        "action.createLink": op(created, ref("CreateLinkRequest"), "onedrive"),
+        "permissions/{permissionId}/grant": op(returns(collection), ref("GrantRequest")),
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for base in ITEM_BASES:
+        for action, method in LINK_OPERATIONS:
+            paths.setdefault("/v1.0" + base + "/" + action, {})[method.lower()] = operations[action]
+    admin = {"tags": ["admin"]}
+    clock = returns(OBJECT)
+    paths["/_mockdrive/clock"] = {
+        "get": {**admin, "responses": responses(clock, "GraphError")},
+        "post": {**admin, "responses": responses(clock, "GraphError"), **json_body_of(OBJECT)},
+    }
+    return paths
+
+
+def json_body_of(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": json_body(schema)}
 
 
 # -- Onehub -----------------------------------------------------------------------------------
@@ -375,8 +414,35 @@ SCHEMAS: dict[str, Any] = {
             "invitation": _object({"email": STRING, "signInRequired": {"type": "boolean"}}),
             "inheritedFrom": _object({"driveId": STRING, "id": STRING, "path": STRING}),
             "error": OBJECT,
+            "link": _object(
+                {"type": STRING, "scope": STRING, "webUrl": STRING, "preventsDownload": BOOL}
+            ),
+            "shareId": STRING,
+            "hasPassword": BOOL,
+            "expirationDateTime": STRING,
+            "grantedToIdentitiesV2": {"type": "array", "items": OBJECT},
         },
         ("id", "roles"),
+    ),
+    "CreateLinkRequest": _object(
+        {
+            "type": {"enum": ["view", "edit", "embed"]},
+            "scope": {"enum": ["anonymous", "organization", "users"]},
+            "password": STRING,
+            "expirationDateTime": {"type": "string", "format": "date-time"},
+            "retainInheritedPermissions": {"type": "boolean"},
+            "recipients": {"type": "array", "items": ref("DriveRecipient")},
+            "sendNotification": {"type": "boolean"},
+            "message": STRING,
+        },
+        ("type",),
+    ),
+    "GrantRequest": _object(
+        {
+            "recipients": {"type": "array", "items": ref("DriveRecipient")},
+            "roles": {"type": "array", "items": {"enum": ["read", "write"]}},
+        },
+        ("recipients",),
     ),
     "PermissionCollection": _object(
         {"value": {"type": "array", "items": ref("Permission")}}, ("value",)
@@ -463,7 +529,7 @@ SCHEMAS: dict[str, Any] = {
 
 def openapi_document(state: State | None = None, server_url: str | None = None) -> dict[str, Any]:
     """The document; ``state`` supplies example ids, ``server_url`` the server to call."""
-    paths = {**graph_paths(state), **onehub_paths(), **admin_paths()}
+    paths = {**graph_paths(state), **link_paths(), **onehub_paths(), **admin_paths()}
     for path, item in paths.items():
         if "parameters" not in item:
             params = parameters_of(path, state)

@@ -218,6 +218,7 @@ def invite(
                 has_password=request.password is not None,
             )
             item.permissions.append(permission)
+            state.track(permission)  # its expiration, or an invitation's lifetime
         else:
             best = max(
                 highest_role(permission.roles), highest_role(request.roles), key=ROLE_RANK.get

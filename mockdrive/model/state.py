@@ -10,11 +10,13 @@ import mimetypes
 from functools import lru_cache
 from urllib.parse import quote
 
+from .clock import Clock, Expirations
 from .errors import InvalidRequest, NameConflict, NotFound
 from .faults import FaultRules
 from .identity import Directory, User
-from .ids import IdFactory, LogicalClock
+from .ids import IdFactory
 from .journal import Journal
+from .links import LinkIndex, install_expiry, track
 from .onehub import OnehubIds
 from .outbox import Outbox
 from .permissions import Permission, require_role
@@ -32,7 +34,9 @@ class State:
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
         self.ids = IdFactory(seed)
-        self.clock = LogicalClock()
+        self.clock = Clock()
+        self.expirations = Expirations()  # what expires against the clock (model/links.py)
+        self.links = LinkIndex()
         self.directory = Directory()
         self.store = DriveStore()
         self.outbox = Outbox()
@@ -40,6 +44,12 @@ class State:
         self.policy = SharingPolicy()
         self.journal = Journal()
         self.onehub = OnehubIds()
+        install_expiry(self)
+
+    def track(self, permission: Permission) -> None:
+        """Schedule ``permission``'s expiry (its expirationDateTime; a pending invitation's
+        lifetime) on the clock. Call it when a permission is created or its expiration set."""
+        track(self, permission)
 
     # -- directory ----------------------------------------------------------------------------
     def add_user(
