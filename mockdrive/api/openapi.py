@@ -217,6 +217,20 @@ def link_paths() -> dict[str, dict[str, Any]]:
     for base in ITEM_BASES:
         for action, method in LINK_OPERATIONS:
             paths.setdefault("/v1.0" + base + "/" + action, {})[method.lower()] = operations[action]
+    from .graph.shares import SHARE_OPERATIONS
+
+    share_ok = {
+        "": returns(OBJECT),
+        "permission": returns(permission),
+        "permission/grant": returns(collection),
+    }
+    for action, method in SHARE_OPERATIONS:
+        path = "/v1.0/shares/{shareId}" + ("/" + action if action else "")
+        ok = share_ok.get(action) or returns(
+            OBJECT if action.endswith("children") else ref("DriveItem")
+        )
+        body = ref("GrantRequest") if method == "POST" else None
+        paths.setdefault(path, {})[method.lower()] = op(ok, body)
     admin = {"tags": ["admin"]}
     clock = returns(OBJECT)
     paths["/_mockdrive/clock"] = {

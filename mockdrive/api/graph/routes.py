@@ -21,7 +21,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
 from ..jsonio import fast_json_response, read_json_object
-from . import links
+from . import links, shares
 from .addressing import check_if_match, not_modified, resolve_drive, resolve_item
 from .content import put_content
 from .items import create_child, list_children
@@ -49,6 +49,8 @@ ITEM_OPERATIONS = (
 
 async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     """Entry point for everything under ``/v1.0`` and ``/beta``."""
+    if rest.startswith("/shares/"):  # using a sharing link (issue 14)
+        return await shares.handle(request, call, rest)
     path = parse_raw_path(rest)
     state, caller = call.state, call.caller
     drive = resolve_drive(state, caller, path)
