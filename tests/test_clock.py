@@ -135,3 +135,33 @@ def test_a_scenario_permission_expires_against_the_scenario_clock(mock_drive):
     mock_drive.assert_can("bob@contoso.example", "read", "/Finance")
     mock_drive.clock.advance(days=1)
     mock_drive.assert_cannot("bob@contoso.example", "read", "/Finance")
+
+
+def test_the_clock_stops_short_of_the_end_of_time(mock_drive):
+    url = mock_drive.url + "/_mockdrive/clock"
+    for _ in range(69):  # 69 centuries from 2024 stays below the year 9000
+        assert requests.post(url, json={"days": 36600}, timeout=10).status_code == 200
+    before = mock_drive.clock.now()
+    response = requests.post(url, json={"days": 36600}, timeout=10)
+    assert response.status_code == 400 and "9000" in response.json()["error"]["message"]
+    assert mock_drive.clock.now() == before
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00-01:00", "9999-12-31T23:59:59+00:00"])
+def test_expirations_out_of_range_are_refused_and_change_nothing(mock_drive, graph, when):
+    mock_drive.add_folder("/Projects")
+    before = mock_drive.digest()
+    invite = graph.post(
+        "/me/drive/root:/Projects:/invite",
+        json={
+            "recipients": [{"email": "guest@outside.example"}],
+            "roles": ["read"],
+            "expirationDateTime": when,
+        },
+    )
+    assert invite.status_code == 400, invite.text
+    link = graph.post(
+        "/me/drive/root:/Projects:/createLink", json={"type": "view", "expirationDateTime": when}
+    )
+    assert link.status_code == 400, link.text
+    assert mock_drive.digest() == before

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ..model import sharing
+from ..model.clock import parse_time
 from ..model.errors import InjectedFault, InvalidRequest
 from ..model.permissions import EffectivePermission
 from ..model.tree import Item
@@ -57,12 +58,8 @@ def parse_recipients(raw_recipients: object) -> list[sharing.Recipient]:
 
 
 def check_datetime(value: str) -> None:
-    from datetime import datetime
-
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"expirationDateTime {value!r} is not a date-time") from None
+    """A date-time the clock can compare (an expiration is scheduled on it once granted)."""
+    parse_time(value)
 
 
 def run_invite(

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 from .errors import InvalidRequest
 from .ids import EPOCH, LogicalClock, format_time
 
+LAST_YEAR = 9000  # far enough for any test, and clear of datetime's year 9999
+
 __all__ = ["Clock", "Expirations", "format_time", "parse_time"]
 
 
@@ -25,11 +27,14 @@ def parse_time(value: object, name: str = "expirationDateTime") -> datetime:
         raise InvalidRequest(f"{name} must be a date-time string")
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise InvalidRequest(f"{name} {value!r} is not a date-time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    if not 1900 <= moment.year <= LAST_YEAR:
+        raise InvalidRequest(f"{name} {value!r} is out of range (years 1900 to {LAST_YEAR})")
+    return moment
 
 
 class Clock(LogicalClock):
@@ -50,6 +55,8 @@ class Clock(LogicalClock):
         step = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
         if step < timedelta(0):
             raise InvalidRequest("the clock only moves forward")
+        if (self.moment() + step).year > LAST_YEAR:
+            raise InvalidRequest(f"the clock cannot pass the year {LAST_YEAR}")
         self._ticks += int(step.total_seconds())
         self.moved = True
         return self.peek()
