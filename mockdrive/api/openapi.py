@@ -231,6 +231,9 @@ def link_paths() -> dict[str, dict[str, Any]]:
         )
         body = ref("GrantRequest") if method == "POST" else None
         paths.setdefault(path, {})[method.lower()] = op(ok, body)
+    listing = {"type": "object", "properties": {"value": {"type": "array"}}}
+    for path in ("/me/drive/sharedWithMe", "/drive/sharedWithMe", "/drives/{driveId}/sharedWithMe"):
+        paths["/v1.0" + path] = {"get": op(returns(listing))}
     admin = {"tags": ["admin"]}
     clock = returns(OBJECT)
     paths["/_mockdrive/clock"] = {

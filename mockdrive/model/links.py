@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from . import sharing
@@ -120,7 +120,7 @@ def create_link(
     )  # fmt: skip
     if existing is not None:
         assert existing.link is not None
-        _add_members(existing.link, members)
+        _add_members(state, existing, members)
         _notify(state, caller, item, existing, members, request, context)
         return existing, False
     if not item.permissions and item.inherits and not request.retain_inherited_permissions:
@@ -132,7 +132,6 @@ def create_link(
         created_by=caller.id,
         password=request.password,
     )
-    _add_members(link, members)
     permission = Permission(
         id=state.ids.guid(),
         item_id=item.id,
@@ -143,6 +142,7 @@ def create_link(
         link=link,
     )
     add_link_permission(state, item, permission)
+    _add_members(state, permission, members)
     _notify(state, caller, item, permission, members, request, context)
     return permission, True
 
@@ -204,7 +204,7 @@ def grant_link(
     if roles is not None and sharing.check_roles(roles) != permission.roles:
         raise InvalidRequest(f"roles must match the link's roles {permission.roles}")
     members = _resolve_members(state, recipients, permission.roles[0])
-    _add_members(permission.link, members)
+    _add_members(state, permission, members)
     return permission
 
 
@@ -245,11 +245,16 @@ def _resolve_members(
     return resolved
 
 
-def _add_members(link: SharingLink, members: list[tuple[str | None, str]]) -> None:
+def _add_members(
+    state: State, permission: Permission, members: list[tuple[str | None, str]]
+) -> None:
+    link = permission.link
+    assert link is not None
     for grantee_id, address in members:
         if grantee_id is not None:
             if grantee_id not in link.member_ids:
                 link.member_ids.append(grantee_id)
+                state.shared_at[f"{permission.id}/{grantee_id}"] = state.clock.moment()
         elif all(e.casefold() != address.casefold() for e in link.member_emails):
             link.member_emails.append(address)
 
@@ -327,7 +332,7 @@ def redeem(state: State, caller: User | None, permission: Permission) -> None:
     """``Prefer: redeemSharingLink``: the caller keeps access through the link."""
     link = permission.link
     if caller is not None and link is not None and not link.holds(caller):
-        link.member_ids.append(caller.id)
+        _add_members(state, permission, [(caller.id, caller.email)])
 
 
 def within_link(store: DriveStore, link_item: Item, target: Item) -> bool:
@@ -340,11 +345,51 @@ def within_link(store: DriveStore, link_item: Item, target: Item) -> bool:
     return True
 
 
+# -- sharedWithMe -------------------------------------------------------------------------------
+def shared_with(state: State, user: User) -> list[tuple[Item, Permission]]:
+    """Items of other people's drives on which a permission applies to ``user`` (directly, via
+    a group, via a link granted or redeemed), each once, in the order they were shared (then
+    created); a share
+    shows ``policy.shared_with_me_delay_seconds`` after it happened. O(shared items), never
+    O(items)."""
+    delay = timedelta(seconds=state.policy.shared_with_me_delay_seconds)
+    now = state.clock.moment()
+    found: list[tuple[datetime, str, str, Item, Permission]] = []
+    for drive in state.store.drives.values():
+        if drive.owner_id == user.id:
+            continue
+        for item_id in drive.shared_item_ids:
+            item = state.store.items[item_id]
+            for permission in item.permissions:
+                if permission.is_owner or not permission.holds(user):
+                    continue
+                when = _shared_time(state, permission, user)
+                if when is None or when + delay <= now:
+                    found.append((when or _LONG_AGO, item.created, item.id, item, permission))
+                    break
+    found.sort(key=lambda entry: entry[:3])  # deterministic: shared_item_ids is a set
+    return [(item, permission) for *_, item, permission in found]
+
+
+_LONG_AGO = datetime(1900, 1, 1, tzinfo=timezone.utc)
+
+
+def _shared_time(state: State, permission: Permission, user: User) -> datetime | None:
+    """When ``user`` got ``permission`` (None: not recorded, e.g. arranged by a fixture)."""
+    if permission.link is not None:
+        for member in (user.id, *user.group_ids):
+            when = state.shared_at.get(f"{permission.id}/{member}")
+            if when is not None:
+                return when
+    return state.shared_at.get(permission.id)
+
+
 # -- expiry ------------------------------------------------------------------------------------
 def track(state: State, permission: Permission) -> None:
     """Schedule the expiry of ``permission``: its expirationDateTime, or for an invitation
-    nobody has accepted, INVITATION_LIFETIME_DAYS from now."""
+    nobody has accepted, INVITATION_LIFETIME_DAYS from now. Notes when it was shared."""
     key = (permission.item_id, permission.id)
+    state.shared_at.setdefault(permission.id, state.clock.moment())
     if permission.expiration is not None:
         state.expirations.schedule(parse_time(permission.expiration), "permission", *key)
     if _is_pending_invitation(permission):

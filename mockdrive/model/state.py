@@ -7,6 +7,7 @@ one place. The API layer never edits the dicts directly.
 from __future__ import annotations
 
 import mimetypes
+from datetime import datetime
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -37,6 +38,7 @@ class State:
         self.clock = Clock()
         self.expirations = Expirations()  # what expires against the clock (model/links.py)
         self.links = LinkIndex()
+        self.shared_at: dict[str, datetime] = {}  # permission id (/member): when it was shared
         self.directory = Directory()
         self.store = DriveStore()
         self.outbox = Outbox()

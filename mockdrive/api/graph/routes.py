@@ -51,6 +51,10 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta``."""
     if rest.startswith("/shares/"):  # using a sharing link (issue 14)
         return await shares.handle(request, call, rest)
+    if rest.endswith(("/sharedWithMe", "/sharedWithMe()")):
+        match = shares.SHARED_WITH_ME.match(rest)
+        if match:
+            return shares.shared_with_me(request, call, match["drive"])
     path = parse_raw_path(rest)
     state, caller = call.state, call.caller
     drive = resolve_drive(state, caller, path)

@@ -9,6 +9,7 @@ What a caller may do through a link is decided by ``model.links.check_link_use``
 
 from __future__ import annotations
 
+import re
 from itertools import islice
 from typing import Any
 
@@ -129,3 +130,53 @@ def serve_item(
 
 def not_allowed(method: str) -> ApiError:
     return ApiError(405, "notSupported", f"the method {method} is not supported on this resource")
+
+
+# -- sharedWithMe -------------------------------------------------------------------------------
+SHARED_WITH_ME = re.compile(
+    r"^/(?:me/drive|drive|drives/(?P<drive>[^/]+))/sharedWithMe(?:\(\))?/?$"
+)
+
+
+def shared_with_me(request: web.Request, call: Call, drive_key: str | None) -> web.Response:
+    """``GET /me/drive/sharedWithMe``: what others shared with the caller, as remoteItems."""
+    if request.method != "GET":
+        raise not_allowed(request.method)
+    state, caller = call.state, call.caller
+    if drive_key is not None:
+        state.store.drive(drive_key)  # 404 for a drive that does not exist
+    top, offset = page_params(request)
+    entries = links.shared_with(state, caller)
+    body: dict[str, Any] = {
+        "value": [remote_item(call, item) for item, _ in entries[offset : offset + top]]
+    }
+    if len(entries) > offset + top:
+        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        query.update({"$top": str(top), "$skiptoken": str(offset + top)})
+        body["@odata.nextLink"] = str(request.url.with_query(query))
+    return fast_json_response(body)
+
+
+REMOTE_KEYS = (
+    "id",
+    "name",
+    "size",
+    "webUrl",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "createdBy",
+)
+
+
+def remote_item(call: Call, item: Item) -> dict[str, Any]:
+    """An item of another drive as sharedWithMe lists it: the item and its ``remoteItem``."""
+    state = call.state
+    drive = state.store.drives[item.drive_id]
+    data = render_item(state, item)
+    remote = {key: data[key] for key in REMOTE_KEYS if key in data}
+    remote["folder" if item.is_folder else "file"] = data["folder" if item.is_folder else "file"]
+    remote["parentReference"] = {"driveId": drive.id, "driveType": drive.drive_type}
+    remote["shared"] = {"owner": {"user": identity(state, drive.owner_id)}}
+    data.pop("parentReference", None)
+    data["remoteItem"] = remote
+    return data
