@@ -232,6 +232,10 @@ def link_paths() -> dict[str, dict[str, Any]]:
         body = ref("GrantRequest") if method == "POST" else None
         paths.setdefault(path, {})[method.lower()] = op(ok, body)
     listing = {"type": "object", "properties": {"value": {"type": "array"}}}
+    delta_op = op(returns(listing))
+    delta_op["parameters"] = [{"name": "token", "in": "query", "schema": STRING}]
+    for base in ITEM_BASES:
+        paths["/v1.0" + base + "/delta"] = {"get": delta_op}
     for path in ("/me/drive/sharedWithMe", "/drive/sharedWithMe", "/drives/{driveId}/sharedWithMe"):
         paths["/v1.0" + path] = {"get": op(returns(listing))}
     admin = {"tags": ["admin"]}

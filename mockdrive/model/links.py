@@ -121,6 +121,7 @@ def create_link(
     if existing is not None:
         assert existing.link is not None
         _add_members(state, existing, members)
+        state.changed(item, "sharing")
         _notify(state, caller, item, existing, members, request, context)
         return existing, False
     if not item.permissions and item.inherits and not request.retain_inherited_permissions:
@@ -143,6 +144,7 @@ def create_link(
     )
     add_link_permission(state, item, permission)
     _add_members(state, permission, members)
+    state.changed(item, "sharing")
     _notify(state, caller, item, permission, members, request, context)
     return permission, True
 
@@ -205,6 +207,7 @@ def grant_link(
         raise InvalidRequest(f"roles must match the link's roles {permission.roles}")
     members = _resolve_members(state, recipients, permission.roles[0])
     _add_members(state, permission, members)
+    state.changed(item, "sharing")
     return permission
 
 
@@ -228,6 +231,7 @@ def update_link(state: State, caller: User, item: Item, permission_id: str, body
             raise InvalidRequest("links that work for anyone must have an expiration")
         permission.expiration = None if value is None else check_expiration(state, scope, value)
         state.track(permission)
+        state.changed(item, "sharing")
 
 
 def _resolve_members(
@@ -333,6 +337,7 @@ def redeem(state: State, caller: User | None, permission: Permission) -> None:
     link = permission.link
     if caller is not None and link is not None and not link.holds(caller):
         _add_members(state, permission, [(caller.id, caller.email)])
+        state.changed(state.store.items[permission.item_id], "sharing")
 
 
 def within_link(store: DriveStore, link_item: Item, target: Item) -> bool:
@@ -430,6 +435,7 @@ def _own_permission(state: State, key: tuple[str, ...]) -> tuple[Item | None, Pe
 def _remove(state: State, item: Item | None, permission: Permission) -> None:
     assert item is not None
     item.permissions.remove(permission)
+    state.changed(item, "sharing")
     if permission.link is not None:
         state.links.by_token.pop(permission.link.token, None)
     if not item.permissions:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from .clock import Clock, Expirations
+from .delta import ChangeLog
 from .errors import InvalidRequest, NameConflict, NotFound
 from .faults import FaultRules
 from .identity import Directory, User
@@ -39,6 +40,7 @@ class State:
         self.expirations = Expirations()  # what expires against the clock (model/links.py)
         self.links = LinkIndex()
         self.shared_at: dict[str, datetime] = {}  # permission id (/member): when it was shared
+        self.changes = ChangeLog()  # what delta reports (model/delta.py)
         self.directory = Directory()
         self.store = DriveStore()
         self.outbox = Outbox()
@@ -47,6 +49,11 @@ class State:
         self.journal = Journal()
         self.onehub = OnehubIds()
         install_expiry(self)
+
+    def changed(self, item: Item, kind: str = "item") -> None:
+        """Note a change for ``delta``: ``item`` (created, renamed, new content, moved),
+        ``deleted`` (call before removing it) or ``sharing`` (its permissions changed)."""
+        self.changes.record(self.store, item, kind)
 
     def track(self, permission: Permission) -> None:
         """Schedule ``permission``'s expiry (its expirationDateTime; a pending invitation's
@@ -188,7 +195,9 @@ class State:
             item.content = content
             item.size = len(content) if size is None else size
             item.mime_type = mime_type or guess_mime_type(name)
-        return self.store.attach(parent, item)
+        self.store.attach(parent, item)
+        self.changed(item)
+        return item
 
     def upload(
         self,
@@ -252,6 +261,7 @@ class State:
         self.store.set_file_content(item, content, mime_type)
         item.modified = self.clock.now()
         item.modified_by = caller.id
+        self.changed(item)
         return item
 
     def rename_item(self, caller: User, item: Item, name: object) -> Item:
@@ -271,12 +281,14 @@ class State:
         item.version += 1
         item.modified = self.clock.now()
         item.modified_by = caller.id
+        self.changed(item)
         return item
 
     def delete_item(self, caller: User, item: Item) -> None:
         require_role(self.store, caller, item, "write")
         if item.parent_id is None:
             raise InvalidRequest("the root of a drive cannot be deleted")
+        self.changed(item, "deleted")
         self.store.remove(item)
 
     # -- arranging (fixture, scenarios): the drive owner acts -------------------------------------

@@ -21,7 +21,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
 from ..jsonio import fast_json_response, read_json_object
-from . import links, shares
+from . import delta, links, shares
 from .addressing import check_if_match, not_modified, resolve_drive, resolve_item
 from .content import put_content
 from .items import create_child, list_children
@@ -70,6 +70,8 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     if action and action[0] == "content" and len(action) == 1 and method == "PUT":
         return await put_content(request, call, drive, path)
     item = resolve_item(state, drive, path)
+    if action and delta.is_delta(action):  # changes since a token (issue 14)
+        return delta.serve(request, call, item, action)
     if action and action[0] in links.LINK_ACTIONS:  # sharing links (issue 14)
         served = await links.dispatch(request, call, item, action)
         if served is not None:
