@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .model import onehub
+from .model import links, onehub
 from .model.errors import InvalidRequest
 from .model.identity import Group, User
 from .model.permissions import ROLE_RANK, Permission
@@ -371,6 +371,12 @@ class _Builder:
         self._fill(drive, item, node, where)
 
     def _grant(self, drive: Drive, item: Item, grant: dict, where: PathParts) -> None:
+        if "link" in grant:  # a sharing link (model/links.py)
+            try:
+                links.link_from_data(self.state, item, grant)
+            except InvalidRequest as error:
+                raise self.fail(where, error.message) from None
+            return
         kinds = [k for k in ("user", "group", "email") if k in grant]
         if len(kinds) != 1:
             raise self.fail(where, "a permission needs exactly one of user, group or email")
@@ -516,6 +522,8 @@ def _export_item(state: State, drive: Drive, item: Item) -> dict[str, Any]:
 
 
 def _export_permission(state: State, drive: Drive, permission: Permission) -> dict[str, Any]:
+    if permission.link is not None:
+        return links.link_to_data(state, permission)
     directory = state.directory
     data: dict[str, Any] = {"id": permission.id}
     if permission.grantee_id in directory.groups:

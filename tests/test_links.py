@@ -265,3 +265,115 @@ def test_fault_rules_fail_create_link_and_grant_like_any_route(arranged, graph):
 
 def test_create_link_accepts_only_post(arranged, graph):
     assert_graph_error(graph.get(PROJECTS + "/createLink"), 405, "notSupported")
+
+
+# -- the oracle, diff, scenarios --------------------------------------------------------------
+def test_access_explains_a_link(arranged, graph):
+    link = create(graph, {"type": "view", "scope": "anonymous"}).json()
+    carol = arranged.access("carol@contoso.example", "/Projects/Plan.docx")
+    assert not carol.can("read")
+    assert "read via anonymous view link on /Projects (through /shares" in carol.explain()
+    graph.as_user("carol-token").get(
+        f"/shares/{link['shareId']}/driveItem", headers={"Prefer": "redeemSharingLink"}
+    )
+    explained = arranged.assert_can("carol@contoso.example", "read", "/Projects/Plan.docx")
+    assert "read via anonymous view link (permission" in explained.explain()
+    assert "inherited from /Projects" in explained.explain()
+    with pytest.raises(AssertionError, match="via anonymous view link"):
+        arranged.assert_cannot("carol@contoso.example", "read", "/Projects/Plan.docx")
+
+
+def test_diff_shows_links_created_granted_and_expired(arranged, graph):
+    before = arranged.snapshot()
+    body = {"type": "view", "scope": "users", "expirationDateTime": "2024-01-03T00:00:00Z"}
+    link = create(graph, body).json()
+    token = link["link"]["webUrl"].rsplit("/", 1)[1][:6]
+    name = f"users view link {token}"
+    assert f"{name}: + read on /Projects (direct)" in arranged.diff(before)
+    granted = arranged.snapshot()
+    graph.post(
+        PROJECTS + f"/permissions/{link['id']}/grant",
+        json={"recipients": [{"email": "bob@contoso.example"}]},
+    )
+    assert f"bob@contoso.example (via {name}): + read on /Projects (direct)" in arranged.diff(
+        granted
+    )
+    expired = arranged.snapshot()
+    arranged.clock.advance(days=3)
+    changes = arranged.diff(expired)
+    assert f"{name}: - read on /Projects (was direct)" in changes
+    assert f"bob@contoso.example (via {name}): - read on /Projects (was direct)" in changes
+
+
+def test_scenarios_declare_links_and_export_round_trips_them(mock_drive, graph):
+    from mockdrive.scenario import build_state, dump_yaml, export_scenario
+
+    data = {
+        "clock": "2024-05-01T00:00:00Z",
+        "users": [
+            {"displayName": "Ada", "email": "ada@contoso.example", "token": "ada-token"},
+            {"displayName": "Bob", "email": "bob@contoso.example", "token": "bob-token"},
+        ],
+        "drives": [
+            {
+                "owner": "ada@contoso.example",
+                "root": {
+                    "children": [
+                        {
+                            "name": "Finance",
+                            "folder": {},
+                            "permissions": [
+                                {
+                                    "id": "L1",
+                                    "link": {"type": "view", "scope": "anonymous", "token": "fin"},
+                                    "expiration": "2024-05-08T00:00:00Z",
+                                },
+                                {
+                                    "link": {
+                                        "type": "edit",
+                                        "scope": "users",
+                                        "members": ["bob@contoso.example", "g@outside.example"],
+                                        "password": "pw",
+                                    }
+                                },
+                            ],
+                        }
+                    ]
+                },
+            }
+        ],
+        "policy": {"anonymousLinkMaxDays": 30, "defaultLinkScope": "organization"},
+    }
+    exported = export_scenario(build_state(data))
+    assert dump_yaml(export_scenario(build_state(exported))) == dump_yaml(exported)
+    assert exported["clock"] == "2024-05-01T00:00:00Z"
+    assert exported["policy"]["anonymousLinkMaxDays"] == 30
+    mock_drive.load(data)
+    anyone = graph.as_user(None)
+    assert anyone.get("/shares/s!fin/driveItem").json()["name"] == "Finance"
+    mock_drive.assert_can("bob@contoso.example", "write", "/Finance")
+    mock_drive.clock.advance(days=7)
+    assert_graph_error(anyone.get("/shares/s!fin/driveItem"), 404, "itemNotFound")
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"),
+    [
+        ({"type": "view", "scope": "anyone"}, "scope"),
+        ({"type": "view", "scope": "users", "members": ["nobody"]}, "no user, group or address"),
+        ({"type": "view"}, "scope"),
+    ],
+)
+def test_bad_scenario_links_say_where(link, reason):
+    import json
+
+    from mockdrive.scenario import ScenarioError, build_state, load_scenario_text
+
+    data = {
+        "users": [{"displayName": "Ada", "email": "ada@contoso.example"}],
+        "drives": [{"owner": "ada@contoso.example", "root": {"permissions": [{"link": link}]}}],
+    }
+    with pytest.raises(ScenarioError, match=reason):
+        build_state(data)
+    with pytest.raises(ScenarioError, match=reason):
+        load_scenario_text(json.dumps(data))  # the schema says it first
