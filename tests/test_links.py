@@ -377,3 +377,14 @@ def test_bad_scenario_links_say_where(link, reason):
         build_state(data)
     with pytest.raises(ScenarioError, match=reason):
         load_scenario_text(json.dumps(data))  # the schema says it first
+
+
+def test_onehub_rolemaps_do_not_list_links(arranged, graph):
+    import requests
+
+    create(graph, {"type": "view", "scope": "users", "recipients": [{"email": "g@out.example"}]})
+    folder = arranged.onehub_id("/Projects")
+    rolemaps = requests.get(
+        f"{arranged.url}/folders/{folder}/rolemaps", headers=arranged.headers(), timeout=10
+    ).json()
+    assert rolemaps["total_entries"] == 1  # the owner's, inherited; no link

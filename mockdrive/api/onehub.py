@@ -349,6 +349,7 @@ def add_routes(
         rows = [
             render_rolemap(state, e.permission, e.holder or item)
             for e in effective_permissions(state.store, item)
+            if e.permission.link is None  # Onehub has no sharing links
         ]
         return json_response(page(request, rows, with_offsets=True))
 
