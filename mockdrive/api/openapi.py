@@ -226,9 +226,12 @@ def link_paths() -> dict[str, dict[str, Any]]:
     }
     for action, method in SHARE_OPERATIONS:
         path = "/v1.0/shares/{shareId}" + ("/" + action if action else "")
+        binary = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
         ok = share_ok.get(action) or returns(
             OBJECT if action.endswith("children") else ref("DriveItem")
         )
+        if action.endswith("content"):
+            ok = {"200": {"description": "bytes", "content": binary}}
         body = ref("GrantRequest") if method == "POST" else None
         paths.setdefault(path, {})[method.lower()] = op(ok, body)
     listing = {"type": "object", "properties": {"value": {"type": "array"}}}
