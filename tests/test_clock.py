@@ -165,3 +165,25 @@ def test_expirations_out_of_range_are_refused_and_change_nothing(mock_drive, gra
     )
     assert link.status_code == 400, link.text
     assert mock_drive.digest() == before
+
+
+def test_an_unaccepted_onehub_invitation_is_withdrawn_after_its_lifetime(mock_drive):
+    mock_drive.add_folder("/Projects")
+    folder = mock_drive.onehub_id("/Projects")
+    response = requests.post(
+        f"{mock_drive.url}/folders/{folder}/invitations",
+        json={"invitation": {"emails": "joe@outside.example", "role_name": "Viewer"}},
+        headers=mock_drive.headers(),
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+
+    def pending() -> int:
+        listed = requests.get(
+            f"{mock_drive.url}/folders/{folder}/rolemaps", headers=mock_drive.headers(), timeout=10
+        ).json()
+        return sum(1 for row in listed["items"] if row["rolemap"]["state"] == "pending")
+
+    assert pending() == 1
+    mock_drive.clock.advance(days=INVITATION_LIFETIME_DAYS)
+    assert pending() == 0
