@@ -55,6 +55,7 @@ class Access:
     onehub_role: str | None = None  # what Onehub resolves (nearest rolemap wins)
     onehub_from: str | None = None  # where that rolemap is
     pending: list[str] = field(default_factory=list)  # invitations not yet accepted
+    links: list[str] = field(default_factory=list)  # links the user could use, not held
 
     @property
     def roles(self) -> list[str]:
@@ -86,6 +87,7 @@ class Access:
             )
         lines.extend(f"  (pending invitation on {where}: grants nothing until accepted)"
                      for where in self.pending)  # fmt: skip
+        lines.extend(f"  (anyone with the link: {link})" for link in self.links)
         return "\n".join(lines)
 
     __str__ = explain
@@ -108,6 +110,8 @@ def drive_label(state: State, drive: Drive) -> str:
 
 
 def _via(state: State, permission: Permission, user: User) -> str:
+    if permission.link is not None:
+        return f"via {permission.link.scope} {permission.link.type} link"
     if permission.grantee_id == user.id:
         return "directly"
     group = state.directory.groups.get(permission.grantee_id or "")
@@ -123,6 +127,13 @@ def access(state: State, user: User, item: Item) -> Access:
         holder = entry.holder or item
         if entry.permission.pending and entry.permission.grantee_id == user.id:
             result.pending.append(describe_path(state, holder))
+        link = entry.permission.link
+        usable = link is not None and link.scope in ("anonymous", "organization")
+        if link is not None and usable and not entry.permission.holds(user):
+            result.links.append(
+                f"{'/'.join(entry.permission.roles)} via {link.scope} {link.type} link on "
+                f"{describe_path(state, holder)} (through /shares, not yet redeemed)"
+            )
         if entry.permission.holds(user):
             result.grants.append(
                 Grant(
@@ -190,6 +201,20 @@ def _principal(state: State, permission: Permission) -> str:
     return f"{permission.invitation_email} (invited)"
 
 
+def _principals(state: State, permission: Permission) -> list[str]:
+    """Who a permission names: one principal, or a link and each of its members."""
+    link = permission.link
+    if link is None:
+        return [_principal(state, permission)]
+    name = f"{link.scope} {link.type} link {link.token[:6]}"
+    members = [
+        f"{_principal(state, Permission('', '', [], grantee_id=m))} (via {name})"
+        for m in link.member_ids
+    ]
+    members.extend(f"{e} (invited, via {name})" for e in link.member_emails)
+    return [name, *members]
+
+
 def snapshot(state: State) -> Snapshot:
     """Every item's effective grants, by principal: O(items * depth)."""
     data: SnapshotData = {}
@@ -198,12 +223,12 @@ def snapshot(state: State) -> Snapshot:
             path = describe_path(state, item)
             holders: dict[str, tuple[str, str]] = {}
             for entry in effective_permissions(state.store, item):
-                principal = _principal(state, entry.permission)
                 role = highest_role(entry.permission.roles) or ""
                 source = describe_path(state, entry.holder) if entry.holder else ""
-                known = holders.get(principal)
-                if known is None or ROLE_RANK.get(role, 0) > ROLE_RANK.get(known[0], 0):
-                    holders[principal] = (role, source)
+                for principal in _principals(state, entry.permission):
+                    known = holders.get(principal)
+                    if known is None or ROLE_RANK.get(role, 0) > ROLE_RANK.get(known[0], 0):
+                        holders[principal] = (role, source)
             data[path] = holders
     return Snapshot(data)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .api.admin_clock import ClockHandle
 from .api.graph import list_permissions
 from .cli import default_state
 from .explain import Access, Changes, Snapshot, access, diff, snapshot
@@ -299,6 +300,11 @@ class MockDriveFixture:
     def requests(self) -> Requests:
         """The request journal: ``mock_drive.requests.assert_called("POST", path, json=...)``."""
         return Requests(self.server)
+
+    @property
+    def clock(self) -> ClockHandle:
+        """The virtual clock: ``mock_drive.clock.advance(days=8)`` expires what is due."""
+        return ClockHandle(self.server)
 
     def set_policy(self, **policy: Any) -> SharingPolicy:
         """The tenant's sharing policy: ``set_policy(externalSharing=False)``."""

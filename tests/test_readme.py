@@ -108,7 +108,7 @@ def test_the_curl_examples_run_in_order_on_one_server(tmp_path):
     ``mockdrive --scenario quickstart``: every answer is a success except the Onehub example's
     deliberate bad address, and no example trips over an earlier one."""
     blocks = [b for b in code_blocks("sh") if "curl" in b]
-    assert len(blocks) == 3
+    assert len(blocks) == 5  # by hand, delta, the clock, OneDrive, Onehub
     for url, _banner in serve("--scenario", "quickstart"):
         script = "\n".join(blocks).replace("localhost:8000", url.removeprefix("http://"))
         wrapper = "curl() { command curl -w '%{stderr}%{http_code}\\n' \"$@\"; }\nset -e\n"

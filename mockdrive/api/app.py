@@ -19,8 +19,9 @@ from ..backend import Backend
 from ..model.errors import Unauthenticated
 from ..model.identity import User
 from ..model.journal import JournalEntry
+from ..model.links import ANONYMOUS
 from ..model.state import State
-from . import admin, admin_faults, dashboard, graph, onehub
+from . import admin, admin_clock, admin_faults, dashboard, graph, onehub
 from .admin import MAX_SCENARIO_BODY
 from .context import Call
 from .errors import (
@@ -64,6 +65,7 @@ def build_app(backend: Backend) -> web.Application:
     app[BACKEND] = backend
     admin.add_routes(app, backend)
     admin_faults.add_routes(app, backend)
+    admin_clock.add_routes(app, backend)
     dashboard.add_routes(app, backend)
 
     async def copy_monitor(request: web.Request) -> web.StreamResponse:
@@ -153,10 +155,16 @@ def is_api(path: str) -> bool:
     return path.startswith(_API_STARTS) or path in API_PREFIXES
 
 
-def authenticate(state: State, request: web.Request) -> User:
+_SHARES = tuple(p + "/shares/" for p in GRAPH_PREFIXES)
+
+
+def authenticate(state: State, request: web.Request, anonymous_ok: bool = False) -> User:
+    """The caller of an API request; ``anonymous_ok`` (``/shares``): no token is ANONYMOUS."""
     if request.path.startswith(graph_uploads.PRE_AUTHENTICATED_PREFIXES):
         return graph_uploads.pre_authenticated_caller(state, request.path)
     header = request.headers.get("Authorization", "")
+    if anonymous_ok and not header:
+        return ANONYMOUS
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a bearer token is required")
@@ -193,7 +201,8 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     try:
         check_text(request)
         if api:
-            caller = request[CALLER] = authenticate(state, request)
+            state.expirations.sweep(state.clock.moment())  # what the virtual clock expired
+            caller = request[CALLER] = authenticate(state, request, path.startswith(_SHARES))
             if state.faults.rules:
                 await apply_faults(request, state, caller, fired)
         else:
@@ -290,7 +299,7 @@ def dialect_of(path: str) -> str:
     """Which API's error envelope a path gets: ``graph``, ``onedrive`` or ``onehub``."""
     if path.startswith(onehub.PREFIXES):
         return "onehub"
-    if path.endswith("/action.invite") and path.startswith(GRAPH_PREFIXES):
+    if path.endswith(("/action.invite", "/action.createLink")) and path.startswith(GRAPH_PREFIXES):
         return "onedrive"
     return "graph"
 

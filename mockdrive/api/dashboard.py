@@ -88,6 +88,9 @@ def abilities(roles: list[str] | set[str]) -> list[str]:
 
 def render_principal(state: State, permission: Permission) -> dict[str, Any]:
     """Who a permission is for: a user, a group, or an address invited from outside."""
+    link = permission.link
+    if link is not None:
+        return {"kind": "link", "name": f"{link.scope} {link.type} link", "email": link.web_url}
     grantee_id = permission.grantee_id
     group = state.directory.groups.get(grantee_id or "")
     if group is not None:
@@ -112,7 +115,9 @@ def render_permission(state: State, entry: EffectivePermission) -> dict[str, Any
         data["nativeRole"] = permission.native_role
     if permission.pending:
         data["pending"] = True
-    if permission.grantee_id is None:
+    if permission.link is not None:
+        data["link"] = render_link(state, permission)
+    elif permission.grantee_id is None:
         data["pending"] = True  # an invitation to an outside address nobody has redeemed
     if permission.expiration:
         data["expiration"] = permission.expiration
@@ -126,6 +131,25 @@ def render_permission(state: State, entry: EffectivePermission) -> dict[str, Any
             "name": entry.holder.name if entry.holder.parent_id else "(drive root)",
         }
     return data
+
+
+def render_link(state: State, permission: Permission) -> dict[str, Any]:
+    """A sharing link: type, scope, URL, share id, password, and who it was granted to."""
+    link = permission.link
+    assert link is not None
+    members = [
+        getattr(state.directory.users.get(m), "email", None)
+        or getattr(state.directory.groups.get(m), "display_name", m)
+        for m in link.member_ids
+    ]
+    return {
+        "type": link.type,
+        "scope": link.scope,
+        "webUrl": link.web_url,
+        "shareId": link.share_id,
+        "hasPassword": link.password is not None,
+        "members": members + list(link.member_emails),
+    }
 
 
 def render_access(state: State, user: User, item: Item) -> dict[str, Any]:
@@ -219,6 +243,8 @@ def overview(state: State) -> dict[str, Any]:
         "itemCount": len(state.store.items),
         "outboxCount": len(state.outbox.messages),
         "faultCount": len(state.faults.rules),
+        "clock": state.clock.peek(),  # the virtual time (POST /_mockdrive/clock moves it)
+        "linkCount": len(state.links.by_token),
     }
 
 

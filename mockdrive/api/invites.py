@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ..model import sharing
+from ..model.clock import parse_time
 from ..model.errors import InjectedFault, InvalidRequest
 from ..model.permissions import EffectivePermission
 from ..model.tree import Item
@@ -17,21 +18,7 @@ from .jsonio import fast_json_response, optional, read_json_object
 
 def parse_invite_body(body: dict[str, Any]) -> sharing.InviteRequest:
     """Graph's invite body → the model's request. Types are checked here, rules in the model."""
-    raw_recipients = body.get("recipients")
-    if not isinstance(raw_recipients, list):
-        raise InvalidRequest("recipients must be an array of driveRecipient objects")
-    recipients = []
-    for index, raw in enumerate(raw_recipients):
-        if not isinstance(raw, dict):
-            raise InvalidRequest(f"recipients[{index}] must be an object")
-        fields = {}
-        for key in ("email", "alias", "objectId"):
-            fields[key] = optional(raw, key, str, "a string")
-        recipients.append(
-            sharing.Recipient(
-                email=fields["email"], alias=fields["alias"], object_id=fields["objectId"]
-            )
-        )
+    recipients = parse_recipients(body.get("recipients"))
     roles = body.get("roles")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise InvalidRequest("roles must be an array of strings")
@@ -51,13 +38,28 @@ def parse_invite_body(body: dict[str, Any]) -> sharing.InviteRequest:
     )
 
 
-def check_datetime(value: str) -> None:
-    from datetime import datetime
+def parse_recipients(raw_recipients: object) -> list[sharing.Recipient]:
+    """An array of driveRecipient objects (invite, createLink, grant), types checked."""
+    if not isinstance(raw_recipients, list):
+        raise InvalidRequest("recipients must be an array of driveRecipient objects")
+    recipients = []
+    for index, raw in enumerate(raw_recipients):
+        if not isinstance(raw, dict):
+            raise InvalidRequest(f"recipients[{index}] must be an object")
+        fields = {}
+        for key in ("email", "alias", "objectId"):
+            fields[key] = optional(raw, key, str, "a string")
+        recipients.append(
+            sharing.Recipient(
+                email=fields["email"], alias=fields["alias"], object_id=fields["objectId"]
+            )
+        )
+    return recipients
 
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"expirationDateTime {value!r} is not a date-time") from None
+
+def check_datetime(value: str) -> None:
+    """A date-time the clock can compare (an expiration is scheduled on it once granted)."""
+    parse_time(value)
 
 
 def run_invite(

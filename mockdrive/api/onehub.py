@@ -380,7 +380,11 @@ def add_routes(
         state = call.state
         item = find_object(state, call.caller, request.match_info["kind"], request.match_info["id"])
         onehub.require_onehub_role(state, call.caller, item, onehub.INVITER_ROLE)
-        entries = effective_permissions(state.store, item)
+        entries = [
+            e
+            for e in effective_permissions(state.store, item)
+            if e.permission.link is None  # Onehub has no sharing links
+        ]
         shown = page(
             request,
             entries,

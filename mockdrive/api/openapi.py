@@ -16,6 +16,7 @@ JSON = "application/json"
 OBJECT: dict[str, Any] = {"type": "object"}
 STRING = {"type": "string"}
 VALUE: dict[str, Any] = {"type": "object", "properties": {"value": {"type": "array"}}}
+BOOL = {"type": "boolean"}
 
 # Item addressing forms documented for every item operation (spec sections 1.1 and 1.2).
 ITEM_BASES = (
@@ -92,6 +93,7 @@ def parameters_of(path: str, state: State | None) -> list[dict[str, Any]]:
         "versionId",
         "jobId",
         "specialFolder",
+        "shareId",
     ):
         if "{" + name + "}" in path:
             schema: dict[str, Any] = {"type": "string", "minLength": 1}
@@ -363,6 +365,67 @@ def transfer_paths() -> dict[str, dict[str, Any]]:
     }
 
 
+# -- sharing links, /shares, sharedWithMe, delta, the clock (issue 14) -------------------------
+def link_paths() -> dict[str, dict[str, Any]]:
+    from .graph.links import LINK_OPERATIONS
+
+    def op(ok: dict[str, Any], body: dict[str, Any] | None = None, tag: str = "graph"):
+        operation: dict[str, Any] = {"tags": [tag], "security": [{"bearer": []}]}
+        operation["responses"] = responses(
+            ok, "OneDriveError" if tag == "onedrive" else "GraphError"
+        )
+        if body is not None:
+            operation["requestBody"] = json_body(body)
+        return operation
+
+    permission, collection = ref("Permission"), ref("PermissionCollection")
+    created = {**returns(permission), **returns(permission, "201")}
+    operations = {
+        "createLink": op(created, ref("CreateLinkRequest")),
+        "action.createLink": op(created, ref("CreateLinkRequest"), "onedrive"),
+        "permissions/{permissionId}/grant": op(returns(collection), ref("GrantRequest")),
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for base in ITEM_BASES:
+        for action, method in LINK_OPERATIONS:
+            paths.setdefault("/v1.0" + base + "/" + action, {})[method.lower()] = operations[action]
+    from .graph.shares import SHARE_OPERATIONS
+
+    share_ok = {
+        "": returns(OBJECT),
+        "permission": returns(permission),
+        "permission/grant": returns(collection),
+    }
+    for action, method in SHARE_OPERATIONS:
+        path = "/v1.0/shares/{shareId}" + ("/" + action if action else "")
+        binary = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+        ok = share_ok.get(action) or returns(
+            OBJECT if action.endswith("children") else ref("DriveItem")
+        )
+        if action.endswith("content"):
+            ok = {"200": {"description": "bytes", "content": binary}}
+        body = ref("GrantRequest") if method == "POST" else None
+        paths.setdefault(path, {})[method.lower()] = op(ok, body)
+    listing = {"type": "object", "properties": {"value": {"type": "array"}}}
+    delta_op = op(returns(listing))
+    delta_op["parameters"] = [{"name": "token", "in": "query", "schema": STRING}]
+    for base in ITEM_BASES:
+        paths["/v1.0" + base + "/delta"] = {"get": delta_op}
+    for path in ("/me/drive/sharedWithMe", "/drive/sharedWithMe", "/drives/{driveId}/sharedWithMe"):
+        paths["/v1.0" + path] = {"get": op(returns(listing))}
+    admin = {"tags": ["admin"]}
+    clock = returns(OBJECT)
+    paths["/_mockdrive/clock"] = {
+        "get": {**admin, "responses": responses(clock, "GraphError")},
+        "post": {**admin, "responses": responses(clock, "GraphError"), **json_body_of(OBJECT)},
+    }
+    return paths
+
+
+def json_body_of(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": json_body(schema)}
+
+
 # -- Onehub -----------------------------------------------------------------------------------
 def onehub_paths() -> dict[str, dict[str, Any]]:
     def op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -573,6 +636,13 @@ SCHEMAS: dict[str, Any] = {
             "invitation": _object({"email": STRING, "signInRequired": {"type": "boolean"}}),
             "inheritedFrom": _object({"driveId": STRING, "id": STRING, "path": STRING}),
             "error": OBJECT,
+            "link": _object(
+                {"type": STRING, "scope": STRING, "webUrl": STRING, "preventsDownload": BOOL}
+            ),
+            "shareId": STRING,
+            "hasPassword": BOOL,
+            "expirationDateTime": STRING,
+            "grantedToIdentitiesV2": {"type": "array", "items": OBJECT},
         },
         ("id", "roles"),
     ),
@@ -600,6 +670,26 @@ SCHEMAS: dict[str, Any] = {
             "nextExpectedRanges": {"type": "array", "items": STRING},
         },
         ("expirationDateTime", "nextExpectedRanges"),
+    ),
+    "CreateLinkRequest": _object(
+        {
+            "type": {"enum": ["view", "edit", "embed"]},
+            "scope": {"enum": ["anonymous", "organization", "users"]},
+            "password": STRING,
+            "expirationDateTime": {"type": "string", "format": "date-time"},
+            "retainInheritedPermissions": {"type": "boolean"},
+            "recipients": {"type": "array", "items": ref("DriveRecipient")},
+            "sendNotification": {"type": "boolean"},
+            "message": STRING,
+        },
+        ("type",),
+    ),
+    "GrantRequest": _object(
+        {
+            "recipients": {"type": "array", "items": ref("DriveRecipient")},
+            "roles": {"type": "array", "items": {"enum": ["read", "write"]}},
+        },
+        ("recipients",),
     ),
     "PermissionCollection": _object(
         {"value": {"type": "array", "items": ref("Permission")}}, ("value",)
@@ -722,7 +812,13 @@ SCHEMAS: dict[str, Any] = {
 
 def openapi_document(state: State | None = None, server_url: str | None = None) -> dict[str, Any]:
     """The document; ``state`` supplies example ids, ``server_url`` the server to call."""
-    paths = {**graph_paths(state), **transfer_paths(), **onehub_paths(), **admin_paths()}
+    paths = {
+        **graph_paths(state),
+        **transfer_paths(),
+        **link_paths(),
+        **onehub_paths(),
+        **admin_paths(),
+    }
     for path, item in paths.items():
         if "parameters" not in item:
             params = parameters_of(path, state)

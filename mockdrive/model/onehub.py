@@ -211,6 +211,7 @@ def invite_emails(
             native_role=role,
         )
         item.permissions.append(permission)
+        state.track(permission)  # an invitation nobody accepts is withdrawn (model/links.py)
         state.store.drives[item.drive_id].shared_item_ids.add(item.id)
         result.invited.append((address, state.onehub.number("user", user.id)))
         sent = notify(state, caller, item, address, [role], None, True, context)

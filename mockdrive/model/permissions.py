@@ -9,6 +9,7 @@ from .errors import AccessDenied, NameConflict, NotFound
 
 if TYPE_CHECKING:
     from .identity import User
+    from .links import SharingLink
     from .tree import DriveStore, Item
 
 ROLE_RANK = {"read": 1, "write": 2, "owner": 3}
@@ -28,6 +29,7 @@ class Permission:
     has_password: bool = False
     pending: bool = False  # an invitation not yet accepted: grants nothing until it is
     native_role: str | None = None  # the role name in the dialect that granted it (Onehub)
+    link: SharingLink | None = None  # a sharing link (createLink): held by its members only
 
     @property
     def is_owner(self) -> bool:
@@ -37,6 +39,8 @@ class Permission:
         """Does this permission apply to ``user`` (by account, group, or the address invited)?"""
         if self.pending:
             return False
+        if self.link is not None:
+            return self.link.holds(user)
         if self.grantee_id is not None:
             return self.grantee_id == user.id or self.grantee_id in user.group_ids
         return (

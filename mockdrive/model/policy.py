@@ -8,6 +8,7 @@ from typing import Any
 from .errors import InvalidRequest, NotAllowed
 
 DEFAULT_MAX_RECIPIENTS = 500
+LINK_SCOPES = ("anonymous", "organization", "users")
 
 
 @dataclass(slots=True)
@@ -16,12 +17,18 @@ class SharingPolicy:
     allowed_domains: list[str] | None = None  # None: any outside domain
     blocked_domains: list[str] = field(default_factory=list)
     max_recipients: int = DEFAULT_MAX_RECIPIENTS
+    # sharing links (createLink): anyone-links allowed, their longest life, the default scope
+    anonymous_links: bool = True
+    anonymous_link_max_days: int | None = None  # None: no limit
+    default_link_scope: str = "anonymous"
+    shared_with_me_delay_seconds: int = 0  # sharedWithMe shows a share this long after it
 
     @classmethod
     def from_dict(cls, data: object) -> SharingPolicy:
         if not isinstance(data, dict):
             raise InvalidRequest("policy must be an object")
         known = {"externalSharing", "allowedDomains", "blockedDomains", "maxRecipients"}
+        known |= set(_LINK_KEYS)
         for key in data:
             if key not in known:
                 raise InvalidRequest(
@@ -45,6 +52,7 @@ class SharingPolicy:
             allowed_domains=[d.casefold() for d in allowed] if allowed is not None else None,
             blocked_domains=[d.casefold() for d in blocked],
             max_recipients=limit,
+            **_link_settings(data),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,6 +63,10 @@ class SharingPolicy:
         }
         if self.allowed_domains is not None:
             data["allowedDomains"] = list(self.allowed_domains)
+        defaults = SharingPolicy()
+        for key, attribute in _LINK_KEYS.items():  # written only when set, as scenarios say it
+            if getattr(self, attribute) != getattr(defaults, attribute):
+                data[key] = getattr(self, attribute)
         return data
 
     @property
@@ -82,3 +94,33 @@ class SharingPolicy:
             raise NotAllowed(
                 f"the sharing policy does not allow sharing with {domain}", "domainNotAllowed"
             )
+
+
+_LINK_KEYS = {
+    "anonymousLinks": "anonymous_links",
+    "anonymousLinkMaxDays": "anonymous_link_max_days",
+    "defaultLinkScope": "default_link_scope",
+    "sharedWithMeDelaySeconds": "shared_with_me_delay_seconds",
+}
+
+
+def _link_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """The link settings of a policy document, checked (see README, 'Sharing links')."""
+    settings: dict[str, Any] = {}
+    anonymous = data.get("anonymousLinks", True)
+    if not isinstance(anonymous, bool):
+        raise InvalidRequest("policy anonymousLinks must be true or false")
+    settings["anonymous_links"] = anonymous
+    days = data.get("anonymousLinkMaxDays")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
+        raise InvalidRequest("policy anonymousLinkMaxDays must be a whole number of at least 1")
+    settings["anonymous_link_max_days"] = days
+    scope = data.get("defaultLinkScope", "anonymous")
+    if scope not in LINK_SCOPES:
+        raise InvalidRequest(f"policy defaultLinkScope must be one of {', '.join(LINK_SCOPES)}")
+    settings["default_link_scope"] = scope
+    delay = data.get("sharedWithMeDelaySeconds", 0)
+    if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
+        raise InvalidRequest("policy sharedWithMeDelaySeconds must be a whole number, 0 or more")
+    settings["shared_with_me_delay_seconds"] = delay
+    return settings

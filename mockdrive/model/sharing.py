@@ -213,6 +213,7 @@ def invite(
                 has_password=request.password is not None,
             )
             item.permissions.append(permission)
+            state.track(permission)  # its expiration, or an invitation's lifetime
         else:
             best = max(
                 highest_role(permission.roles), highest_role(request.roles), key=ROLE_RANK.get
@@ -229,6 +230,7 @@ def invite(
                 result.fired_rules.append(outcome.notification.rule_id)
         result.outcomes.append(outcome)
     state.store.drives[item.drive_id].shared_item_ids.add(item.id)
+    state.changed(item, "sharing")
     return result
 
 
@@ -311,11 +313,13 @@ def update_roles(
 ) -> Permission:
     permission = _changeable(state, caller, item, permission_id)
     set_roles(permission, check_roles(roles))
+    state.changed(item, "sharing")
     return permission
 
 
 def delete_permission(state: State, caller: User, item: Item, permission_id: str) -> None:
     permission = _changeable(state, caller, item, permission_id)
     item.permissions.remove(permission)
+    state.changed(item, "sharing")
     if not item.permissions:
         state.store.drives[item.drive_id].shared_item_ids.discard(item.id)

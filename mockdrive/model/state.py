@@ -7,14 +7,18 @@ one place. The API layer never edits the dicts directly.
 from __future__ import annotations
 
 import mimetypes
+from datetime import datetime
 from functools import lru_cache
 from urllib.parse import quote
 
+from .clock import Clock, Expirations
+from .delta import ChangeLog
 from .errors import InvalidRequest, NameConflict, NotFound
 from .faults import FaultRules
 from .identity import Directory, User
-from .ids import IdFactory, LogicalClock
+from .ids import IdFactory
 from .journal import Journal
+from .links import LinkIndex, install_expiry, track
 from .onehub import OnehubIds
 from .outbox import Outbox
 from .permissions import Permission, require_removable, require_role, roles_down
@@ -33,7 +37,11 @@ class State:
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
         self.ids = IdFactory(seed, taken=self._id_taken)
-        self.clock = LogicalClock()
+        self.clock = Clock()
+        self.expirations = Expirations()  # what expires against the clock (model/links.py)
+        self.links = LinkIndex()
+        self.shared_at: dict[str, datetime] = {}  # permission id (/member): when it was shared
+        self.changes = ChangeLog()  # what delta reports (model/delta.py)
         self.directory = Directory()
         self.store = DriveStore()
         self.outbox = Outbox()
@@ -43,6 +51,17 @@ class State:
         self.onehub = OnehubIds()
         self.copy_jobs: dict[str, str] = {}  # copy monitor id -> the copy's item id (changes.py)
         self.uploads = UploadSessions()  # open upload sessions (model/uploads.py)
+        install_expiry(self)
+
+    def changed(self, item: Item, kind: str = "item") -> None:
+        """Note a change for ``delta``: ``item`` (created, renamed, new content, moved),
+        ``deleted`` (call before removing it) or ``sharing`` (its permissions changed)."""
+        self.changes.record(self.store, item, kind)
+
+    def track(self, permission: Permission) -> None:
+        """Schedule ``permission``'s expiry (its expirationDateTime; a pending invitation's
+        lifetime) on the clock. Call it when a permission is created or its expiration set."""
+        track(self, permission)
 
     def _id_taken(self, candidate: str) -> bool:
         """Does the state hold this id already (the generator then skips it)?"""
@@ -193,7 +212,9 @@ class State:
             item.content = content
             item.size = len(content) if size is None else size
             item.mime_type = mime_type or guess_mime_type(name)
-        return self.store.attach(parent, item)
+        self.store.attach(parent, item)
+        self.changed(item)
+        return item
 
     def upload(
         self,
@@ -271,6 +292,7 @@ class State:
         self.store.set_file_content(item, content, mime_type)
         item.modified = self.clock.now()
         item.modified_by = caller.id
+        self.changed(item)
         return item
 
     def rename_item(self, caller: User, item: Item, name: object) -> Item:
@@ -292,6 +314,7 @@ class State:
         item.version += 1
         item.modified = self.clock.now()
         item.modified_by = caller.id
+        self.changed(item)
         return item
 
     def delete_item(self, caller: User, item: Item) -> None:
@@ -299,6 +322,7 @@ class State:
         if item.parent_id is None:
             raise InvalidRequest("the root of a drive cannot be deleted")
         require_removable(self.store, caller, item)  # 403 if the subtree holds what they can't
+        self.changed(item, "deleted")
         self.store.remove(item)
 
     # -- arranging (fixture, scenarios): the drive owner acts -------------------------------------

@@ -11,7 +11,7 @@ import binascii
 import contextlib
 from typing import Any
 
-from ..model import onehub
+from ..model import links, onehub
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
 from ..model.ids import DuplicateId, ids_in
@@ -66,6 +66,8 @@ class Builder:
 
     def build(self) -> State:
         """The State; raises ScenarioError naming every problem found."""
+        if "clock" in self.data:  # before the items (invitations expire from it) and after
+            self._guard(self._set_clock, ("clock",))
         self._each("users", self._add_user)
         self._each("groups", self._add_group)
         self._each("drives", self._add_drive)
@@ -73,6 +75,8 @@ class Builder:
         if "policy" in self.data:
             self._guard(self._set_policy, self.data["policy"])
         self._each("faults", self._add_fault)
+        if "clock" in self.data and not self.found:
+            self._guard(self._set_clock, ("clock",))
         if self.found:
             problems = self.document.problems(self.found[:MAX_REPORTED_PROBLEMS])
             problems.sort(key=lambda p: p.line or 0)
@@ -86,6 +90,12 @@ class Builder:
             self.state.policy = SharingPolicy.from_dict(raw)
         except InvalidRequest as error:
             raise self.fail(("policy",), error.message) from None
+
+    def _set_clock(self, where: PathParts) -> None:
+        try:
+            self.state.clock.set(self.data["clock"])
+        except InvalidRequest as error:
+            raise self.fail(where, error.message) from None
 
     def _add_fault(self, raw: Any, where: PathParts) -> None:
         try:
@@ -253,6 +263,12 @@ class Builder:
         return None
 
     def _grant(self, drive: Drive, item: Item, grant: dict, where: PathParts) -> None:
+        if "link" in grant:  # a sharing link (model/links.py)
+            try:
+                links.link_from_data(self.state, item, grant)
+            except InvalidRequest as error:
+                raise self.fail(where, error.message) from None
+            return
         kinds = [k for k in ("user", "group", "email") if k in grant]
         if len(kinds) != 1:
             raise self.fail(where, "a permission needs exactly one of user, group or email")
@@ -292,3 +308,7 @@ class Builder:
             raise self.fail((*where, "id"), f"duplicate permission id {permission.id!r}")
         item.permissions.append(permission)
         drive.shared_item_ids.add(item.id)
+        try:
+            self.state.track(permission)  # expires on the clock (model/links.py)
+        except InvalidRequest as error:
+            raise self.fail((*where, "expiration"), error.message) from None

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ..model import links
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
 from ..model.state import State, guess_mime_type
@@ -47,6 +48,8 @@ def export_scenario(state: State) -> dict[str, Any]:
         scenario["policy"] = state.policy.to_dict()
     if state.faults.rules:
         scenario["faults"] = [rule.definition() for rule in state.faults.rules]
+    if state.clock.moved:
+        scenario["clock"] = state.clock.peek()
     return scenario
 
 
@@ -122,6 +125,8 @@ def _export_item(state: State, drive: Drive, item: Item) -> dict[str, Any]:
 
 
 def _export_permission(state: State, drive: Drive, permission: Permission) -> dict[str, Any]:
+    if permission.link is not None:
+        return links.link_to_data(state, permission)
     directory = state.directory
     data: dict[str, Any] = {"id": permission.id}
     derived_address: str | None = None  # the invitation address a load gives by default

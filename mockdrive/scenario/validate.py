@@ -51,6 +51,20 @@ def scenario_schema() -> dict[str, Any]:
     return json.loads(resources.files("mockdrive").joinpath(SCHEMA_FILE).read_text("utf-8"))
 
 
+def _inline_patterns(schema: Any) -> list[str]:
+    """Every ``pattern`` anywhere in the schema, walked iteratively."""
+    found, stack = [], [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                found.append(node["pattern"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
 @cache
 def _compiled() -> dict[str, Any]:
     """$ref → (name, schema); patterns compiled once."""
@@ -59,6 +73,8 @@ def _compiled() -> dict[str, Any]:
     for name, definition in schema["$defs"].items():
         if "pattern" in definition:
             patterns[definition["pattern"]] = (re.compile(definition["pattern"]), name)
+    for inline in _inline_patterns(schema):  # a pattern written in place, not as a $def
+        patterns.setdefault(inline, (re.compile(inline), None))
     return {"defs": schema["$defs"], "patterns": patterns}
 
 
@@ -129,7 +145,7 @@ def check_schema(data: Any, limit: int = MAX_REPORTED_PROBLEMS) -> list[Found]:
             elif "pattern" in schema:
                 regex, name = patterns[schema["pattern"]]
                 if not regex.search(value):
-                    words = _PATTERN_WORDS.get(name, f"does not match {schema['pattern']}")
+                    words = _PATTERN_WORDS.get(name or "", f"does not match {schema['pattern']}")
                     found.append((path, f"{value!r} is {words}", False))
             continue
         if isinstance(value, int | float) and not isinstance(value, bool):

@@ -189,8 +189,9 @@ function drawSummary() {
   const text =
     `${o.drives.length} drive${o.drives.length === 1 ? "" : "s"} · ${o.itemCount} items · ` +
     `${o.users.length} users · ${o.groups.length} groups · ${o.outboxCount} e-mails · ` +
-    `${o.faultCount} fault rules`;
+    `${o.faultCount} fault rules · ${o.linkCount} links`;
   $("summary").textContent = text;
+  $("clock").textContent = `clock ${o.clock}`;
 }
 
 function drawUsers() {
@@ -213,9 +214,15 @@ function permissionChip(p) {
   const classes = ["badge", "perm", `role-${p.role || "none"}`];
   if (p.inherited) classes.push("inherited");
   if (p.pending) classes.push("pending");
+  if (p.link) classes.push("link");
   const source = p.inherited ? `inherited from ${p.inheritedFrom.path}` : "direct";
+  const link = p.link
+    ? ` · ${p.link.webUrl}${p.link.hasPassword ? " (password)" : ""}` +
+      `${p.link.members.length ? ` · granted to ${p.link.members.join(", ")}` : ""}` +
+      `${p.expiration ? ` · expires ${p.expiration}` : ""}`
+    : "";
   const title =
-    `${p.grantee.kind} ${p.grantee.email || p.grantee.name}: ${p.roles.join(", ")}` +
+    `${p.grantee.kind} ${p.grantee.email || p.grantee.name}: ${p.roles.join(", ")}${link}` +
     `${p.nativeRole ? ` (Onehub role ${p.nativeRole})` : ""}, ${source}` +
     `${p.pending ? ", invitation pending" : ""} · permission ${p.id}`;
   return el(
@@ -611,6 +618,7 @@ function wire() {
   );
   $("outbox-clear").addEventListener("click", () => act(() => api("DELETE", "/outbox")));
   $("faults-clear").addEventListener("click", () => act(() => api("DELETE", "/faults")));
+  $("clock-advance").addEventListener("click", () => act(() => api("POST", "/clock", { days: 1 })));
   $("reset").addEventListener("click", () => {
     if (!window.confirm("Reset the mock to the state it started with?")) return;
     act(async () => {

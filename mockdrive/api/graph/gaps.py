@@ -45,7 +45,6 @@ TOP_LEVEL = frozenset(
         "search",
         "security",
         "servicePrincipals",
-        "shares",
         "sites",
         "solutions",
         "storage",
@@ -114,7 +113,6 @@ DRIVE_SEGMENTS = frozenset(
         "following",
         "list",
         "recent",
-        "sharedWithMe",
     )
 )
 # Actions and navigation properties of a driveItem mockdrive does not serve.
@@ -125,8 +123,6 @@ ITEM_SEGMENTS = frozenset(
         "assignSensitivityLabel",
         "checkin",
         "checkout",
-        "createLink",
-        "delta",
         "discardCheckout",
         "extractSensitivityLabels",
         "follow",

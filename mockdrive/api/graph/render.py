@@ -6,7 +6,7 @@ from typing import Any
 
 from ...model.faults import NOTIFICATION_CODES
 from ...model.hashes import file_hashes
-from ...model.permissions import EffectivePermission
+from ...model.permissions import EffectivePermission, Permission
 from ...model.state import State
 from ...model.tree import Drive, Item
 from .downloads import download_url
@@ -116,6 +116,8 @@ def render_permission(
     """``holder_paths`` memoizes ``api_path`` of the holders across one listing."""
     permission = entry.permission
     data: dict[str, Any] = {"id": permission.id, "roles": list(permission.roles)}
+    if permission.link is not None:
+        data.update(render_link(state, permission))
     group = state.directory.groups.get(permission.grantee_id or "")
     if group is not None:  # a group grant: grantedToV2.group (identitySet has no group)
         data["grantedToV2"] = {"group": {
@@ -155,6 +157,35 @@ def render_permission(
             if path is None:
                 path = holder_paths[holder.id] = api_path(state, holder)
         data["inheritedFrom"] = {"driveId": holder.drive_id, "id": holder.id, "path": path}
+    return data
+
+
+def render_link(state: State, permission: Permission) -> dict[str, Any]:
+    """A link permission's facets: ``link``, ``shareId``, ``hasPassword`` and the people it
+    was granted to (``grantedToIdentitiesV2``, and the deprecated ``grantedToIdentities``)."""
+    link = permission.link
+    assert link is not None
+    facet: dict[str, Any] = {
+        "type": link.type,
+        "scope": link.scope,
+        "webUrl": link.web_url,
+        "preventsDownload": link.prevents_download,
+    }
+    if link.type == "embed":
+        facet["webHtml"] = f'<iframe src="{link.web_url}" frameborder="0"></iframe>'
+    data: dict[str, Any] = {"link": facet, "shareId": link.share_id,
+                            "hasPassword": permission.has_password}  # fmt: skip
+    people: list[dict[str, Any]] = []
+    for member_id in link.member_ids:
+        group = state.directory.groups.get(member_id)
+        if group is not None:
+            people.append({"group": {"id": group.id, "displayName": group.display_name}})
+        else:
+            people.append({"user": identity(state, member_id)})
+    people.extend({"user": {"email": email}} for email in link.member_emails)
+    if people:
+        data["grantedToIdentitiesV2"] = people
+        data["grantedToIdentities"] = [p for p in people if "user" in p]
     return data
 
 

@@ -23,7 +23,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
 from ..jsonio import fast_json_response, read_json_object
-from . import changes, directory, odata
+from . import changes, delta, directory, links, odata, shares
 from .addressing import (
     check_if_match,
     drive_not_found,
@@ -74,13 +74,28 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta``."""
     viewer = VIEWER.set(call.caller.id)
     try:
-        response = await directory.dispatch(request, call, rest)
+        response = await shared_resources(request, call, rest)
+        if response is None:
+            response = await directory.dispatch(request, call, rest)
         if response is None:
             response = await serve_drive(request, call, rest)
     finally:
         VIEWER.reset(viewer)
     response.headers["OData-Version"] = "4.0"
     return response
+
+
+async def shared_resources(
+    request: web.Request, call: Call, rest: str
+) -> web.StreamResponse | None:
+    """``/shares/{id}…`` (using a sharing link) and ``…/sharedWithMe``; None for anything else."""
+    if rest.startswith("/shares/"):
+        return await shares.handle(request, call, rest)
+    if rest.endswith(("/sharedWithMe", "/sharedWithMe()")):
+        match = shares.SHARED_WITH_ME.match(rest)
+        if match:
+            return shares.shared_with_me(request, call, match["drive"])
+    return None
 
 
 async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
@@ -121,6 +136,12 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         raise unserved(action, method)
     item = resolve_visible_item(state, caller, drive, path)
     options = odata.parse_options(request.query) if method == "GET" else odata.Options()
+    if action and delta.is_delta(action):  # changes since a token
+        return delta.serve(request, call, item, action)
+    if action and action[0] in links.LINK_ACTIONS:  # sharing links
+        served = await links.dispatch(request, call, item, action)
+        if served is not None:
+            return served
     match action, method:
         case (), "GET" | "HEAD":
             require_role(state.store, caller, item, "read")

@@ -1,0 +1,89 @@
+"""The virtual clock: ``GET /_mockdrive/clock`` reads it, ``POST /_mockdrive/clock`` moves it
+forward (``{"days": 8}``, also ``hours``, ``minutes``, ``seconds``) and expires what is due.
+``ClockHandle`` is the same for tests: ``mock_drive.clock.advance(days=8)``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..backend import Backend
+from ..model.errors import InvalidRequest
+from ..model.links import advance_clock, expire_due
+from ..model.state import State
+from .errors import ApiError
+from .jsonio import json_response
+
+if TYPE_CHECKING:
+    from ..server import MockDrive
+
+UNITS = ("days", "hours", "minutes", "seconds")
+MAX_STEP_DAYS = 100 * 366  # a step beyond a century is a typo, not a test
+
+
+def parse_step(body: object) -> dict[str, float]:
+    """``{"days": 8, "hours": 1}`` → keyword arguments of ``advance_clock``, checked."""
+    if not isinstance(body, dict) or not body:
+        raise InvalidRequest(f"the body must be an object with any of {', '.join(UNITS)}")
+    step: dict[str, float] = {}
+    for key, value in body.items():
+        if key not in UNITS:
+            raise InvalidRequest(f"unknown field {key!r} (known: {', '.join(UNITS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise InvalidRequest(f"{key} must be a number, 0 or more")
+        step[key] = value
+    total_days = sum(step.get(u, 0) / d for u, d in zip(UNITS, (1, 24, 1440, 86400), strict=True))
+    if total_days > MAX_STEP_DAYS:
+        raise InvalidRequest(f"the clock moves at most {MAX_STEP_DAYS} days at a time")
+    return step
+
+
+def clock_body(state: State, expired: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"now": state.clock.peek(), "pending": len(state.expirations)}
+    if expired is not None:
+        body["deadlinesReached"] = expired
+    return body
+
+
+def add_routes(app: web.Application, backend: Backend) -> None:
+    async def read_clock(request: web.Request) -> web.Response:
+        return json_response(clock_body(backend.state))
+
+    async def move_clock(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "invalidRequest", "the body must be JSON") from None
+        state = backend.state
+        try:
+            step = parse_step(body)
+        except InvalidRequest as error:
+            raise ApiError(400, "invalidRequest", error.message) from None
+        state.clock.advance(**step)
+        return json_response(clock_body(state, expire_due(state)))
+
+    app.router.add_get("/_mockdrive/clock", read_clock)
+    app.router.add_post("/_mockdrive/clock", move_clock)
+
+
+class ClockHandle:
+    """``mock_drive.clock``: read the virtual time and move it forward (runs on the server's
+    loop, so it never races a request)."""
+
+    def __init__(self, server: MockDrive) -> None:
+        self._server = server
+
+    def now(self) -> str:
+        """The current virtual time, ``2024-01-01T00:00:05Z``."""
+        return self._server.call(lambda: self._server.state.clock.peek())
+
+    def advance(
+        self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
+    ) -> str:
+        """Move the clock forward and expire links, permissions and invitations now due."""
+        try:
+            step = parse_step(dict(days=days, hours=hours, minutes=minutes, seconds=seconds))
+        except InvalidRequest as error:
+            raise ValueError(error.message) from None
+        return self._server.call(lambda: advance_clock(self._server.state, **step))

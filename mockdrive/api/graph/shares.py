@@ -1,0 +1,182 @@
+"""``/shares/{shareIdOrEncodedSharingUrl}``: using a sharing link.
+
+``GET /shares/{id}`` (the sharedDriveItem), ``/driveItem``, ``/root``, ``/items/{id}`` (each
+also with ``/children`` and ``/content``), ``/permission``, and ``POST /permission/grant``.
+What a caller may do through a link is decided by ``model.links.check_link_use``; the
+``Prefer: redeemSharingLink`` header makes the caller a member of the link (durable access),
+``redeemSharingLinkIfNecessary`` (and no header) gives access for this request only.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import islice
+from typing import Any
+
+from aiohttp import web
+
+from ...model import links
+from ...model.errors import InvalidRequest, NotFound, Unauthenticated
+from ...model.permissions import EffectivePermission
+from ...model.tree import Item
+from ..context import Call
+from ..errors import ApiError
+from ..jsonio import fast_json_response, read_json_object
+from .items import DEFAULT_PAGE_SIZE as PAGE
+from .items import page_params
+from .links import grant_response, parse_grant_body
+from .paths import decode_path
+from .render import identity, render_item, render_permission
+
+# (path after /shares/{shareId}, method), as the OpenAPI document lists them
+SHARE_OPERATIONS = (
+    ("", "GET"),
+    ("driveItem", "GET"),
+    ("driveItem/children", "GET"),
+    ("driveItem/content", "GET"),
+    ("root", "GET"),
+    ("root/children", "GET"),
+    ("items/{itemId}", "GET"),
+    ("items/{itemId}/children", "GET"),
+    ("items/{itemId}/content", "GET"),
+    ("permission", "GET"),
+    ("permission/grant", "POST"),
+)
+
+
+def wants_redeem(request: web.Request) -> bool:
+    """``Prefer: redeemSharingLink`` (durable), not ``redeemSharingLinkIfNecessary``."""
+    prefer = request.headers.getall("Prefer", [])
+    values = {v.strip().casefold() for header in prefer for v in header.split(",")}
+    return "redeemsharinglink" in values
+
+
+async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+    segments = [s for s in decode_path(rest).split("/") if s][1:]
+    if not segments:
+        raise InvalidRequest("a share id is required: /shares/{shareIdOrEncodedSharingUrl}")
+    share_id, tail = segments[0], tuple(segments[1:])
+    state, method = call.state, request.method
+    caller = None if call.caller is links.ANONYMOUS else call.caller
+    item, permission = links.find_share(state, share_id)
+    if tail == ("permission", "grant"):
+        if method != "POST":
+            raise not_allowed(method)
+        if caller is None:
+            raise Unauthenticated("granting a link needs a signed-in user")
+        recipients, roles = parse_grant_body(await read_json_object(request))
+        links.grant_link(state, caller, item, permission.id, recipients, roles)
+        return grant_response(call, permission)
+    if method != "GET":
+        raise not_allowed(method)
+    links.check_link_use(state, caller, item, permission)
+    if wants_redeem(request):
+        links.redeem(state, caller, permission)
+    match tail:
+        case ():
+            return fast_json_response(shared_drive_item(call, item, permission))
+        case ("permission",):
+            return fast_json_response(render_permission(state, EffectivePermission(permission)))
+        case (("driveItem" | "root"), *action):
+            return serve_item(request, call, item, tuple(action))
+        case ("items", item_id, *action):
+            target = state.store.items.get(item_id)
+            if target is None or not links.within_link(state.store, item, target):
+                raise NotFound(f"item {item_id!r} was not found through this link")
+            return serve_item(request, call, target, tuple(action))
+    raise InvalidRequest(f"unsupported segment {'/'.join(tail)!r}")
+
+
+def shared_drive_item(call: Call, item: Item, permission: Any) -> dict[str, Any]:
+    state = call.state
+    drive = state.store.drives[item.drive_id]
+    return {
+        "id": permission.link.share_id,
+        "name": item.name,
+        "webUrl": permission.link.web_url,
+        "owner": {"user": identity(state, drive.owner_id)},
+    }
+
+
+def serve_item(
+    request: web.Request, call: Call, item: Item, action: tuple[str, ...]
+) -> web.StreamResponse:
+    state = call.state
+    if action == ():
+        data = render_item(state, item)
+        if "children" in request.query.get("$expand", "") and item.is_folder:  # first page
+            path = state.store.path_of(item)
+            reached = (c for c in state.store.iter_children(item) if c.inherits)
+            data["children"] = [render_item(state, c, path) for c in islice(reached, PAGE)]
+        return fast_json_response(data)
+    if action == ("content",):
+        if item.is_folder:
+            raise InvalidRequest("a folder has no content")
+        return web.Response(body=item.content or b"", content_type=item.mime_type)
+    if action == ("children",):
+        top, offset = page_params(request)
+        store = state.store
+        visible = (c for c in store.iter_children(item) if c.inherits)  # what the link reaches
+        page = list(islice(visible, offset, offset + top + 1))
+        path = store.path_of(item)
+        body: dict[str, Any] = {"value": [render_item(state, c, path) for c in page[:top]]}
+        if len(page) > top:
+            query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+            query.update({"$top": str(top), "$skiptoken": str(offset + top)})
+            body["@odata.nextLink"] = str(request.url.with_query(query))
+        return fast_json_response(body)
+    raise InvalidRequest(f"unsupported segment {'/'.join(action)!r}")
+
+
+def not_allowed(method: str) -> ApiError:
+    return ApiError(405, "notSupported", f"the method {method} is not supported on this resource")
+
+
+# -- sharedWithMe -------------------------------------------------------------------------------
+SHARED_WITH_ME = re.compile(
+    r"^/(?:me/drive|drive|drives/(?P<drive>[^/]+))/sharedWithMe(?:\(\))?/?$"
+)
+
+
+def shared_with_me(request: web.Request, call: Call, drive_key: str | None) -> web.Response:
+    """``GET /me/drive/sharedWithMe``: what others shared with the caller, as remoteItems."""
+    if request.method != "GET":
+        raise not_allowed(request.method)
+    state, caller = call.state, call.caller
+    if drive_key is not None:
+        state.store.drive(drive_key)  # 404 for a drive that does not exist
+    top, offset = page_params(request)
+    entries = links.shared_with(state, caller)
+    body: dict[str, Any] = {
+        "value": [remote_item(call, item) for item, _ in entries[offset : offset + top]]
+    }
+    if len(entries) > offset + top:
+        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        query.update({"$top": str(top), "$skiptoken": str(offset + top)})
+        body["@odata.nextLink"] = str(request.url.with_query(query))
+    return fast_json_response(body)
+
+
+REMOTE_KEYS = (
+    "id",
+    "name",
+    "size",
+    "webUrl",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "createdBy",
+)
+
+
+def remote_item(call: Call, item: Item) -> dict[str, Any]:
+    """An item of another drive as sharedWithMe lists it: the item and its ``remoteItem``."""
+    state = call.state
+    drive = state.store.drives[item.drive_id]
+    data = render_item(state, item)
+    remote = {key: data[key] for key in REMOTE_KEYS if key in data}
+    remote["folder" if item.is_folder else "file"] = data["folder" if item.is_folder else "file"]
+    remote["parentReference"] = {"driveId": drive.id, "driveType": drive.drive_type}
+    remote["shared"] = {"owner": {"user": identity(state, drive.owner_id)}}
+    data.pop("parentReference", None)
+    data["remoteItem"] = remote
+    return data

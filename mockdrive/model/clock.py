@@ -1,0 +1,111 @@
+"""The state's one clock, and everything that expires against it.
+
+Time is virtual: each reading (``now()``) moves it one second, so events stay ordered and runs
+stay byte-identical, and tests move it further with ``advance(days=8)`` instead of sleeping.
+``Expirations`` is a min-heap of deadlines: a sweep pops only what is due, so checking on every
+request costs O(1) when nothing expires and O(log n) per thing that does.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from .errors import InvalidRequest
+from .ids import EPOCH, LogicalClock, format_time
+
+LAST_YEAR = 9000  # far enough for any test, and clear of datetime's year 9999
+
+__all__ = ["Clock", "Expirations", "format_time", "parse_time"]
+
+
+def parse_time(value: object, name: str = "expirationDateTime") -> datetime:
+    """An ISO 8601 date-time with a zone (``2024-01-08T00:00:00Z``), as an aware datetime."""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be a date-time string")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise InvalidRequest(f"{name} {value!r} is not a date-time") from None
+    if not 1900 <= moment.year <= LAST_YEAR:
+        raise InvalidRequest(f"{name} {value!r} is out of range (years 1900 to {LAST_YEAR})")
+    return moment
+
+
+class Clock(LogicalClock):
+    """The logical clock (one second per reading) that tests can also move forward."""
+
+    def __init__(self, start: datetime = EPOCH) -> None:
+        super().__init__(start)
+        self.moved = False  # set or advanced: exports then say what it reads
+
+    def moment(self) -> datetime:
+        """The current time as a datetime, without advancing."""
+        return self._start + timedelta(seconds=self._ticks)
+
+    def advance(
+        self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
+    ) -> str:
+        """Move the clock forward (never back) and return the new time."""
+        step = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        if step < timedelta(0):
+            raise InvalidRequest("the clock only moves forward")
+        if (self.moment() + step).year > LAST_YEAR:
+            raise InvalidRequest(f"the clock cannot pass the year {LAST_YEAR}")
+        self._ticks += int(step.total_seconds())
+        self.moved = True
+        return self.peek()
+
+    def set(self, when: str | datetime) -> str:
+        """Make the clock read ``when`` (scenarios' ``clock:``; loading only)."""
+        moment = parse_time(when, "clock") if isinstance(when, str) else when
+        self._start, self._ticks = moment.astimezone(timezone.utc).replace(microsecond=0), 0
+        self.moved = True
+        return self.peek()
+
+    def is_past(self, when: str | None) -> bool:
+        """Has the date-time ``when`` (None: never) been reached?"""
+        return when is not None and parse_time(when) <= self.moment()
+
+
+@dataclass(order=True, slots=True)
+class _Deadline:
+    when: datetime
+    serial: int
+    kind: str = field(compare=False)
+    key: tuple[str, ...] = field(compare=False)
+
+
+class Expirations:
+    """Deadlines by kind (``permission``, ``invitation``, ``uploadSession``...): ``sweep`` calls
+    the handler registered for a kind with each key whose deadline has passed. A handler checks
+    that the thing still exists and still has that deadline (it may have changed since)."""
+
+    def __init__(self) -> None:
+        self._heap: list[_Deadline] = []
+        self._serial = 0
+        self.handlers: dict[str, Callable[[tuple[str, ...], datetime], None]] = {}
+
+    def schedule(self, when: datetime | str, kind: str, *key: str) -> None:
+        moment = parse_time(when) if isinstance(when, str) else when
+        self._serial += 1
+        heapq.heappush(self._heap, _Deadline(moment, self._serial, kind, key))
+
+    def sweep(self, now: datetime) -> int:
+        """Run the handler of every deadline reached; how many fired."""
+        fired = 0
+        while self._heap and self._heap[0].when <= now:
+            deadline = heapq.heappop(self._heap)
+            handler = self.handlers.get(deadline.kind)
+            if handler is not None:
+                handler(deadline.key, deadline.when)
+                fired += 1
+        return fired
+
+    def __len__(self) -> int:
+        return len(self._heap)

@@ -1,0 +1,526 @@
+"""Sharing links: a link is a Permission (``permission.link``) stored once, on the item where it
+was created, and inherited lazily like every other permission. It is held by its members: the
+people a ``users`` link was granted to and whoever redeemed it durably. Anyone with the link
+(``/shares/{id}``) may use it as its scope allows. Expiry of links, permissions and pending
+invitations runs on the state's clock (see ``model/clock.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from . import sharing
+from .clock import format_time, parse_time
+from .errors import AccessDenied, InvalidRequest, NotAllowed, NotFound, Unauthenticated
+from .identity import User
+from .permissions import Permission, find_effective, roles_of
+from .policy import LINK_SCOPES
+
+if TYPE_CHECKING:
+    from .state import State
+    from .tree import DriveStore, Item
+
+LINK_TYPES = ("view", "edit", "embed")
+TYPE_ROLES = {"view": "read", "edit": "write", "embed": "read"}
+LINK_BASE = "https://mockdrive.example/s/"  # a link's webUrl is LINK_BASE + its token
+INVITATION_LIFETIME_DAYS = 90  # an invitation nobody accepted is withdrawn after this
+# The caller of a ``/shares`` request without a token: in no directory, holds nothing.
+ANONYMOUS = User(id="anonymous", display_name="Anyone with the link", email="anonymous")
+
+
+@dataclass(slots=True, eq=False)
+class SharingLink:
+    type: str
+    scope: str
+    token: str
+    created_by: str
+    member_ids: list[str] = field(default_factory=list)  # users and groups granted or redeemed
+    member_emails: list[str] = field(default_factory=list)  # outside addresses granted
+    password: str | None = None
+    prevents_download: bool = False
+
+    @property
+    def web_url(self) -> str:
+        return LINK_BASE + self.token
+
+    @property
+    def share_id(self) -> str:
+        return "s!" + self.token
+
+    def holds(self, user: User) -> bool:
+        if user.id in self.member_ids or any(g in self.member_ids for g in user.group_ids):
+            return True
+        email = user.email.casefold()
+        return any(e.casefold() == email for e in self.member_emails)
+
+
+class LinkIndex:
+    """Link token → (item id, permission id): ``/shares/{id}`` finds a link in O(1)."""
+
+    def __init__(self) -> None:
+        self.by_token: dict[str, tuple[str, str]] = {}
+
+    def add(self, permission: Permission) -> None:
+        assert permission.link is not None
+        self.by_token[permission.link.token] = (permission.item_id, permission.id)
+
+
+@dataclass(slots=True)
+class LinkRequest:
+    type: str
+    scope: str | None = None
+    password: str | None = None
+    expiration: str | None = None
+    retain_inherited_permissions: bool = True
+    recipients: list[sharing.Recipient] = field(default_factory=list)
+    send_notification: bool = False
+    message: str | None = None
+
+
+# -- creating, granting, changing ---------------------------------------------------------------
+def create_link(
+    state: State,
+    caller: User,
+    item: Item,
+    request: LinkRequest,
+    context: sharing.RequestContext | None = None,
+) -> tuple[Permission, bool]:
+    """The item's link of that type and scope: (permission, created). A link of the same type
+    and scope that exists already is returned (with any new recipients added) instead."""
+    sharing._check_shareable(state, caller, item)
+    drive = state.store.drives[item.drive_id]
+    if request.type not in LINK_TYPES:
+        raise InvalidRequest(f"type must be one of {', '.join(LINK_TYPES)}, not {request.type!r}")
+    if request.type == "embed" and (drive.drive_type != "personal" or item.is_folder):
+        raise InvalidRequest("embed links are only available for files in OneDrive personal")
+    scope = request.scope or default_scope(state, drive.drive_type)
+    if scope not in LINK_SCOPES:
+        raise InvalidRequest(f"scope must be one of {', '.join(LINK_SCOPES)}, not {scope!r}")
+    if scope == "organization" and drive.drive_type == "personal":
+        raise InvalidRequest("organization links are only available in OneDrive for Business")
+    if request.recipients and scope != "users":
+        raise InvalidRequest("recipients can only be given for links of scope 'users'")
+    if scope == "anonymous" and not state.policy.anonymous_links:
+        raise NotAllowed(
+            "the sharing policy does not allow links that work for anyone", "anonymousLinksDisabled"
+        )
+    expiration = check_expiration(state, scope, request.expiration)
+    role = TYPE_ROLES[request.type]
+    members = _resolve_members(state, request.recipients, role)
+
+    # Valid: from here on nothing raises, so the request applies atomically.
+    existing = next(
+        (p for p in item.permissions
+         if p.link is not None and p.link.type == request.type and p.link.scope == scope),
+        None,
+    )  # fmt: skip
+    if existing is not None:
+        assert existing.link is not None
+        _add_members(state, existing, members)
+        state.changed(item, "sharing")
+        _notify(state, caller, item, existing, members, request, context)
+        return existing, False
+    if not item.permissions and item.inherits and not request.retain_inherited_permissions:
+        sharing._break_inheritance(state, item)
+    link = SharingLink(
+        type=request.type,
+        scope=scope,
+        token=state.ids.token(),
+        created_by=caller.id,
+        password=request.password,
+    )
+    permission = Permission(
+        id=state.ids.guid(),
+        item_id=item.id,
+        roles=[role],
+        invited_by=caller.id,
+        expiration=expiration,
+        has_password=request.password is not None,
+        link=link,
+    )
+    add_link_permission(state, item, permission)
+    _add_members(state, permission, members)
+    state.changed(item, "sharing")
+    _notify(state, caller, item, permission, members, request, context)
+    return permission, True
+
+
+def add_link_permission(state: State, item: Item, permission: Permission) -> None:
+    """Store a link permission on ``item`` (createLink, scenarios) and index and schedule it."""
+    item.permissions.append(permission)
+    state.store.drives[item.drive_id].shared_item_ids.add(item.id)
+    state.links.add(permission)
+    state.track(permission)
+
+
+def default_scope(state: State, drive_type: str) -> str:
+    scope = state.policy.default_link_scope
+    if scope == "organization" and drive_type == "personal":
+        return "anonymous"  # personal accounts have no organization
+    return scope
+
+
+def check_expiration(state: State, scope: str, expiration: str | None) -> str | None:
+    """The link's expiration: in the future, within the policy's limit for anonymous links
+    (which also becomes the default when none is given)."""
+    now = state.clock.moment()
+    limit_days = state.policy.anonymous_link_max_days if scope == "anonymous" else None
+    if expiration is None:
+        return format_time(now + timedelta(days=limit_days)) if limit_days else None
+    moment = parse_time(expiration)
+    if moment <= now:
+        raise InvalidRequest(
+            f"expirationDateTime {expiration!r} is in the past", "invalidExpiration"
+        )
+    if limit_days is not None and moment > now + timedelta(days=limit_days):
+        raise InvalidRequest(
+            f"links that work for anyone must expire within {limit_days} days",
+            "expirationDateTimeTooFar",
+        )
+    return format_time(moment)
+
+
+def grant_link(
+    state: State,
+    caller: User,
+    item: Item,
+    permission_id: str,
+    recipients: list[sharing.Recipient],
+    roles: list[str] | None,
+    context: sharing.RequestContext | None = None,
+) -> Permission:
+    """Add recipients to the link ``permission_id`` on ``item`` (own, not inherited)."""
+    sharing._check_shareable(state, caller, item)
+    entry = find_effective(state.store, item, permission_id)
+    permission = entry.permission
+    if permission.link is None:
+        raise InvalidRequest("grant applies to sharing links only; this permission is not a link")
+    if entry.inherited:
+        raise NotAllowed("an inherited link can only be granted on the item it comes from")
+    if not recipients:
+        raise InvalidRequest("recipients must contain at least one recipient")
+    if roles is not None and sharing.check_roles(roles) != permission.roles:
+        raise InvalidRequest(f"roles must match the link's roles {permission.roles}")
+    members = _resolve_members(state, recipients, permission.roles[0])
+    _add_members(state, permission, members)
+    state.changed(item, "sharing")
+    return permission
+
+
+def update_link(state: State, caller: User, item: Item, permission_id: str, body: dict) -> None:
+    """PATCH of a link permission: its ``expirationDateTime`` can change, its roles cannot."""
+    permission = sharing._changeable(state, caller, item, permission_id)
+    assert permission.link is not None
+    for key in body:
+        if key not in ("roles", "expirationDateTime") and not key.startswith("@odata."):
+            raise InvalidRequest(f"{key} cannot be updated", "propertyNotUpdateable")
+    if "roles" in body and body["roles"] != permission.roles:
+        raise InvalidRequest(
+            "the roles of a sharing link cannot be changed: create a link of the other type"
+        )
+    if "expirationDateTime" in body:
+        value = body["expirationDateTime"]
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest("expirationDateTime must be a date-time string or null")
+        scope = permission.link.scope
+        if value is None and scope == "anonymous" and state.policy.anonymous_link_max_days:
+            raise InvalidRequest("links that work for anyone must have an expiration")
+        permission.expiration = None if value is None else check_expiration(state, scope, value)
+        state.track(permission)
+        state.changed(item, "sharing")
+
+
+def _resolve_members(
+    state: State, recipients: list[sharing.Recipient], role: str
+) -> list[tuple[str | None, str]]:
+    """(directory id or None, address) per recipient, all checked before anything changes."""
+    if not recipients:
+        return []
+    sharing.validate_invite(sharing.InviteRequest(recipients=recipients, roles=[role]))
+    state.policy.check_count(len(recipients))
+    resolved = [sharing._resolve(state, r, i) for i, r in enumerate(recipients)]
+    for grantee_id, address in resolved:
+        if grantee_id is None:
+            state.policy.check_external(address)
+    return resolved
+
+
+def _add_members(
+    state: State, permission: Permission, members: list[tuple[str | None, str]]
+) -> None:
+    link = permission.link
+    assert link is not None
+    for grantee_id, address in members:
+        if grantee_id is not None:
+            if grantee_id not in link.member_ids:
+                link.member_ids.append(grantee_id)
+                state.shared_at[f"{permission.id}/{grantee_id}"] = state.clock.moment()
+        elif all(e.casefold() != address.casefold() for e in link.member_emails):
+            link.member_emails.append(address)
+
+
+def _notify(
+    state: State,
+    caller: User,
+    item: Item,
+    permission: Permission,
+    members: list[tuple[str | None, str]],
+    request: LinkRequest,
+    context: sharing.RequestContext | None,
+) -> None:
+    if not request.send_notification:
+        return
+    for _, address in members:
+        sharing.notify(
+            state, caller, item, address, list(permission.roles), request.message, True,
+            context or sharing.RequestContext(),
+        )  # fmt: skip
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+def link_from_data(state: State, item: Item, data: dict) -> Permission:
+    """A link declared in a scenario (``{link: {type, scope, token, password, members}, id,
+    expiration, invitedBy}``, shapes checked by the schema), stored on ``item``."""
+    raw = data["link"]
+    if not isinstance(raw, dict) or raw.get("type") not in LINK_TYPES:
+        raise InvalidRequest(f"link type must be one of {', '.join(LINK_TYPES)}")
+    if raw.get("scope") not in LINK_SCOPES:
+        raise InvalidRequest(f"link scope must be one of {', '.join(LINK_SCOPES)}")
+    drive = state.store.drives[item.drive_id]
+    creator = drive.owner_id
+    if "invitedBy" in data:
+        user = state.directory.by_email(data["invitedBy"]) or state.directory.by_id(
+            data["invitedBy"]
+        )
+        if user is None:
+            raise InvalidRequest(f"invitedBy {data['invitedBy']!r} is not a user")
+        creator = user.id
+    token = raw.get("token") or state.ids.token()
+    if token in state.links.by_token:
+        raise InvalidRequest(f"two links have the token {token!r}")
+    link = SharingLink(raw["type"], raw["scope"], token, creator, password=raw.get("password"))
+    for index, member in enumerate(raw.get("members") or []):
+        user = state.directory.by_email(member) or state.directory.by_id(member)
+        group = state.directory.groups.get(member)
+        if user is not None or group is not None:
+            link.member_ids.append(user.id if user is not None else member)
+        elif sharing.EMAIL_PATTERN.match(member):
+            link.member_emails.append(member)
+        else:
+            raise InvalidRequest(f"members[{index}]: {member!r} is no user, group or address")
+    permission = Permission(
+        id=data.get("id") or state.ids.guid(),
+        item_id=item.id,
+        roles=[TYPE_ROLES[link.type]],
+        invited_by=creator,
+        expiration=data.get("expiration"),
+        has_password=link.password is not None,
+        link=link,
+    )
+    if any(p.id == permission.id for p in item.permissions):
+        raise InvalidRequest(f"duplicate permission id {permission.id!r}")
+    add_link_permission(state, item, permission)
+    return permission
+
+
+def link_to_data(state: State, permission: Permission) -> dict:
+    """A link permission as scenario data (what ``link_from_data`` reads back)."""
+    link = permission.link
+    assert link is not None
+    raw: dict = {"type": link.type, "scope": link.scope, "token": link.token}
+    if link.password is not None:
+        raw["password"] = link.password
+    members = []
+    for member_id in link.member_ids:
+        user = state.directory.users.get(member_id)
+        members.append(user.email if user is not None else member_id)
+    members.extend(link.member_emails)
+    if members:
+        raw["members"] = members
+    data: dict = {"id": permission.id, "link": raw}
+    drive = state.store.drives[state.store.items[permission.item_id].drive_id]
+    if link.created_by != drive.owner_id:
+        creator = state.directory.users.get(link.created_by)
+        data["invitedBy"] = creator.email if creator else link.created_by
+    if permission.expiration:
+        data["expiration"] = permission.expiration
+    return data
+
+
+# -- using a link: /shares/{id} ----------------------------------------------------------------
+def decode_share_id(share_id: str) -> str:
+    """The link token a share id names: ``s!{token}``, or ``u!`` + base64url of the link's URL
+    (unpadded as the docs encode it; padded accepted too)."""
+    if share_id.startswith("s!") and len(share_id) > 2:
+        return share_id[2:]
+    if share_id.startswith("u!") and len(share_id) > 2:
+        encoded = share_id[2:].rstrip("=")
+        try:
+            raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), b"-_", validate=True)
+            url = raw.decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise InvalidRequest(f"the share id {share_id!r} is not valid base64url") from None
+        if not url.startswith(LINK_BASE):
+            raise NotFound("the sharing URL does not name a sharing link of this tenant")
+        return url[len(LINK_BASE) :].split("?")[0]
+    raise InvalidRequest("a share id is 's!{token}' or 'u!' + the base64url of a sharing URL")
+
+
+def find_share(state: State, share_id: str) -> tuple[Item, Permission]:
+    """The item and link permission ``share_id`` names (404 if gone or expired)."""
+    token = decode_share_id(share_id)
+    found = state.links.by_token.get(token)
+    item = state.store.items.get(found[0]) if found else None
+    permission = None
+    if item is not None and found is not None:
+        permission = next((p for p in item.permissions if p.id == found[1]), None)
+    if item is None or permission is None or state.clock.is_past(permission.expiration):
+        raise NotFound("the sharing link was not found, was removed or has expired")
+    return item, permission
+
+
+def check_link_use(state: State, caller: User | None, item: Item, permission: Permission) -> str:
+    """May ``caller`` (None: no token) use this link? Returns the role it gives, else raises."""
+    link = permission.link
+    assert link is not None
+    holds_item = caller is not None and bool(roles_of(state.store, caller, item))
+    if link.scope == "anonymous":
+        if not state.policy.anonymous_links and not holds_item:
+            raise AccessDenied(
+                "links that work for anyone are turned off", "anonymousLinksDisabled"
+            )
+    elif caller is None:
+        raise Unauthenticated(f"a {link.scope} link needs a signed-in user")
+    elif link.scope == "users" and not link.holds(caller) and not holds_item:
+        raise AccessDenied("this link works only for the people it was shared with")
+    if link.password is not None and not holds_item:
+        raise AccessDenied("this link is protected by a password", "passwordRequired")
+    return permission.roles[0]
+
+
+def redeem(state: State, caller: User | None, permission: Permission) -> None:
+    """``Prefer: redeemSharingLink``: the caller keeps access through the link."""
+    link = permission.link
+    if caller is not None and link is not None and not link.holds(caller):
+        _add_members(state, permission, [(caller.id, caller.email)])
+        state.changed(state.store.items[permission.item_id], "sharing")
+
+
+def within_link(store: DriveStore, link_item: Item, target: Item) -> bool:
+    """Does a link on ``link_item`` reach ``target`` (itself or a descendant that inherits)?"""
+    current = target
+    while current is not link_item:
+        if not current.inherits or current.parent_id is None:
+            return False
+        current = store.items[current.parent_id]
+    return True
+
+
+# -- sharedWithMe -------------------------------------------------------------------------------
+def shared_with(state: State, user: User) -> list[tuple[Item, Permission]]:
+    """Items of other people's drives on which a permission applies to ``user`` (directly, via
+    a group, via a link granted or redeemed), each once, in the order they were shared (then
+    created); a share
+    shows ``policy.shared_with_me_delay_seconds`` after it happened. O(shared items), never
+    O(items)."""
+    delay = timedelta(seconds=state.policy.shared_with_me_delay_seconds)
+    now = state.clock.moment()
+    found: list[tuple[datetime, str, str, Item, Permission]] = []
+    for drive in state.store.drives.values():
+        if drive.owner_id == user.id:
+            continue
+        for item_id in drive.shared_item_ids:
+            item = state.store.items[item_id]
+            for permission in item.permissions:
+                if permission.is_owner or not permission.holds(user):
+                    continue
+                when = _shared_time(state, permission, user)
+                if when is None or when + delay <= now:
+                    found.append((when or _LONG_AGO, item.created, item.id, item, permission))
+                    break
+    found.sort(key=lambda entry: entry[:3])  # deterministic: shared_item_ids is a set
+    return [(item, permission) for *_, item, permission in found]
+
+
+_LONG_AGO = datetime(1900, 1, 1, tzinfo=timezone.utc)
+
+
+def _shared_time(state: State, permission: Permission, user: User) -> datetime | None:
+    """When ``user`` got ``permission`` (None: not recorded, e.g. arranged by a fixture)."""
+    if permission.link is not None:
+        for member in (user.id, *user.group_ids):
+            when = state.shared_at.get(f"{permission.id}/{member}")
+            if when is not None:
+                return when
+    return state.shared_at.get(permission.id)
+
+
+# -- expiry ------------------------------------------------------------------------------------
+def track(state: State, permission: Permission) -> None:
+    """Schedule the expiry of ``permission``: its expirationDateTime, or for an invitation
+    nobody has accepted, INVITATION_LIFETIME_DAYS from now. Notes when it was shared."""
+    key = (permission.item_id, permission.id)
+    state.shared_at.setdefault(permission.id, state.clock.moment())
+    if permission.expiration is not None:
+        state.expirations.schedule(parse_time(permission.expiration), "permission", *key)
+    if _is_pending_invitation(permission):
+        deadline = state.clock.moment() + timedelta(days=INVITATION_LIFETIME_DAYS)
+        state.expirations.schedule(deadline, "invitation", *key)
+
+
+def _is_pending_invitation(permission: Permission) -> bool:
+    return permission.link is None and (
+        permission.pending or (permission.grantee_id is None and bool(permission.invitation_email))
+    )
+
+
+def install_expiry(state: State) -> None:
+    """Register what happens when each kind of deadline passes."""
+
+    def expire_permission(key: tuple[str, ...], when: datetime) -> None:
+        item, permission = _own_permission(state, key)
+        if permission is not None and state.clock.is_past(permission.expiration):
+            _remove(state, item, permission)
+
+    def expire_invitation(key: tuple[str, ...], when: datetime) -> None:
+        item, permission = _own_permission(state, key)
+        if permission is not None and _is_pending_invitation(permission):
+            _remove(state, item, permission)
+
+    state.expirations.handlers["permission"] = expire_permission
+    state.expirations.handlers["invitation"] = expire_invitation
+
+
+def _own_permission(state: State, key: tuple[str, ...]) -> tuple[Item | None, Permission | None]:
+    item = state.store.items.get(key[0])
+    if item is None:
+        return None, None
+    return item, next((p for p in item.permissions if p.id == key[1]), None)
+
+
+def _remove(state: State, item: Item | None, permission: Permission) -> None:
+    assert item is not None
+    item.permissions.remove(permission)
+    state.changed(item, "sharing")
+    if permission.link is not None:
+        state.links.by_token.pop(permission.link.token, None)
+    if not item.permissions:
+        state.store.drives[item.drive_id].shared_item_ids.discard(item.id)
+
+
+def expire_due(state: State) -> int:
+    """Withdraw everything whose deadline the clock has reached; how many deadlines fired."""
+    return state.expirations.sweep(state.clock.moment())
+
+
+def advance_clock(
+    state: State, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
+) -> str:
+    """Move the virtual clock forward and expire what is due; the new time."""
+    now = state.clock.advance(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    expire_due(state)
+    return now

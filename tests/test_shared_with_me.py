@@ -1,0 +1,109 @@
+"""GET /me/drive/sharedWithMe: what others shared with the caller (directly, via a group, via
+a link granted or redeemed) as remoteItems, with the policy's visibility delay."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import assert_graph_error
+
+
+@pytest.fixture
+def arranged(mock_drive):
+    mock_drive.add_file("/Projects/Plan.docx", "plan")
+    mock_drive.add_file("/Finance/Q3.xlsx", "q3")
+    mock_drive.add_folder("/Private")
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    mock_drive.add_user("Carol", "carol@contoso.example")
+    mock_drive.add_drive(bob)  # Bob's own drive: never listed as shared with him
+    mock_drive.add_group("Finance Team", ["bob@contoso.example"], group_id="finance-team")
+    return mock_drive
+
+
+def names(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [entry["name"] for entry in response.json()["value"]]
+
+
+def test_direct_group_and_link_shares_are_listed_as_remote_items(arranged, graph):
+    bob = graph.as_user("bob-token")
+    assert names(bob.get("/me/drive/sharedWithMe")) == []
+    invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["write"]}
+    assert graph.post("/me/drive/root:/Projects:/invite", json=invite).status_code == 200
+    arranged.grant("/Finance/Q3.xlsx", arranged.state.directory.groups["finance-team"], ["read"])
+    link = graph.post(
+        "/me/drive/root:/Private:/createLink", json={"type": "view", "scope": "organization"}
+    ).json()
+    assert names(bob.get("/me/drive/sharedWithMe")) == ["Q3.xlsx", "Projects"]
+    assert bob.get(
+        f"/shares/{link['shareId']}/driveItem", headers={"Prefer": "redeemSharingLink"}
+    ).ok
+    listed = bob.get("/me/drive/sharedWithMe").json()["value"]
+    assert [e["name"] for e in listed] == ["Q3.xlsx", "Projects", "Private"]
+    remote = listed[1]["remoteItem"]
+    assert remote["id"] == arranged.item("/Projects").id and "folder" in remote
+    assert remote["parentReference"] == {
+        "driveId": arranged.drive.id,
+        "driveType": "business",
+    }
+    assert remote["shared"]["owner"]["user"]["email"] == arranged.owner.email
+    assert "file" in listed[0]["remoteItem"]
+    # the owner sees nothing of her own; Carol nothing at all
+    assert names(graph.get("/me/drive/sharedWithMe")) == []
+    assert names(graph.as_user("carol-token").get("/me/drive/sharedWithMe")) == []
+    # the SDK's form and paging
+    drive = arranged.drive.id
+    assert names(bob.get(f"/drives/{drive}/sharedWithMe()")) == ["Q3.xlsx", "Projects", "Private"]
+    page = bob.get("/me/drive/sharedWithMe", params={"$top": 2}).json()
+    assert len(page["value"]) == 2 and "$skiptoken=2" in page["@odata.nextLink"]
+
+
+def test_the_policy_delays_visibility_on_the_virtual_clock(arranged, graph):
+    arranged.set_policy(sharedWithMeDelaySeconds=300)
+    invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
+    assert graph.post("/me/drive/root:/Projects:/invite", json=invite).status_code == 200
+    bob = graph.as_user("bob-token")
+    assert names(bob.get("/me/drive/sharedWithMe")) == []
+    arranged.clock.advance(minutes=4)
+    assert names(bob.get("/me/drive/sharedWithMe")) == []
+    arranged.clock.advance(minutes=1)
+    assert names(bob.get("/me/drive/sharedWithMe")) == ["Projects"]
+
+
+def test_an_expired_share_leaves_shared_with_me(arranged, graph):
+    invite = {
+        "recipients": [{"email": "bob@contoso.example"}],
+        "roles": ["read"],
+        "expirationDateTime": "2024-01-02T00:00:00Z",
+    }
+    assert graph.post("/me/drive/root:/Projects:/invite", json=invite).status_code == 200
+    bob = graph.as_user("bob-token")
+    assert names(bob.get("/me/drive/sharedWithMe")) == ["Projects"]
+    arranged.clock.advance(days=1)
+    assert names(bob.get("/me/drive/sharedWithMe")) == []
+
+
+def test_bad_shared_with_me_requests(arranged, graph):
+    assert_graph_error(graph.post("/me/drive/sharedWithMe", json={}), 405, "notSupported")
+    assert_graph_error(graph.get("/drives/nope/sharedWithMe"), 404, "itemNotFound")
+    assert_graph_error(graph.get("/me/drive/sharedWithMe?$top=0"), 400, "invalidRequest")
+    assert_graph_error(graph.as_user(None).get("/me/drive/sharedWithMe"), 401, "unauthenticated")
+
+
+def test_readme_example_share_shows_up_later(mock_drive):
+    import requests
+
+    mock_drive.add_folder("/Projects")
+    mock_drive.add_user("Bob", "bob@contoso.example")  # token bob-token
+    mock_drive.set_policy(sharedWithMeDelaySeconds=300)
+    body = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
+    requests.post(
+        f"{mock_drive.graph_url}/me/drive/root:/Projects:/invite",
+        json=body,
+        headers=mock_drive.headers(),
+        timeout=10,
+    )
+    mine = f"{mock_drive.graph_url}/me/drive/sharedWithMe"
+    bob = mock_drive.headers("bob-token")
+    assert requests.get(mine, headers=bob, timeout=10).json()["value"] == []
+    mock_drive.clock.advance(minutes=5)
+    assert len(requests.get(mine, headers=bob, timeout=10).json()["value"]) == 1

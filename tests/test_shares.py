@@ -1,0 +1,180 @@
+"""/shares/{id}: reading through a link with any token, none, or only the right people;
+redemption with Prefer; grant through /shares; share ids that name nothing."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import requests
+from conftest import assert_graph_error
+
+
+@pytest.fixture
+def arranged(mock_drive):
+    mock_drive.add_file("/Projects/Plan.docx", "plan")
+    mock_drive.add_file("/Projects/Drafts/v1.txt", "one")
+    mock_drive.add_file("/Other.txt", "other")
+    mock_drive.add_user("Bob", "bob@contoso.example")
+    mock_drive.add_user("Carol", "carol@contoso.example")
+    return mock_drive
+
+
+def make_link(graph, body, path="/me/drive/root:/Projects:"):
+    response = graph.post(path + "/createLink", json=body)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def encode(url: str, padded: bool = False) -> str:
+    encoded = base64.urlsafe_b64encode(url.encode()).decode()
+    return "u!" + (encoded if padded else encoded.rstrip("="))
+
+
+def test_an_anonymous_link_works_with_any_token_and_with_none(arranged, graph):
+    link = make_link(graph, {"type": "view", "scope": "anonymous"})
+    projects = arranged.item("/Projects")
+    for reader in (graph.as_user("bob-token"), graph.as_user(None)):
+        for share in (link["shareId"], encode(link["link"]["webUrl"]),
+                      encode(link["link"]["webUrl"], padded=True)):  # fmt: skip
+            item = reader.get(f"/shares/{share}/driveItem")
+            assert item.status_code == 200, item.text
+            assert item.json()["id"] == projects.id and item.json()["name"] == "Projects"
+        root = reader.get(f"/shares/{link['shareId']}/root/children").json()["value"]
+        assert sorted(c["name"] for c in root) == ["Drafts", "Plan.docx"]
+        shared = reader.get(f"/shares/{link['shareId']}").json()
+        assert shared["name"] == "Projects" and shared["owner"]["user"]["id"] == arranged.owner.id
+        assert reader.get(f"/shares/{link['shareId']}/permission").json()["id"] == link["id"]
+    anyone = graph.as_user(None)
+    drafts = arranged.item("/Projects/Drafts")
+    inside = anyone.get(f"/shares/{link['shareId']}/items/{drafts.id}/children").json()
+    assert [c["name"] for c in inside["value"]] == ["v1.txt"]
+    v1 = arranged.item("/Projects/Drafts/v1.txt")
+    assert anyone.get(f"/shares/{link['shareId']}/items/{v1.id}/content").text == "one"
+    outside = arranged.item("/Other.txt")
+    response = anyone.get(f"/shares/{link['shareId']}/items/{outside.id}")
+    assert_graph_error(response, 404, "itemNotFound")
+    # an anonymous caller reaches /shares only
+    assert_graph_error(anyone.get("/me/drive"), 401, "unauthenticated")
+
+
+def test_an_organization_link_needs_a_signed_in_user(arranged, graph):
+    link = make_link(graph, {"type": "edit", "scope": "organization"})
+    url = f"/shares/{link['shareId']}/driveItem"
+    assert_graph_error(graph.as_user(None).get(url), 401, "unauthenticated")
+    assert graph.as_user("bob-token").get(url).status_code == 200
+    assert_graph_error(graph.as_user("nobody").get(url), 401, "unauthenticated")
+
+
+def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, graph):
+    link = make_link(
+        graph, {"type": "view", "scope": "users", "recipients": [{"email": "bob@contoso.example"}]}
+    )
+    url = f"/shares/{link['shareId']}/driveItem"
+    assert graph.as_user("bob-token").get(url).status_code == 200
+    assert_graph_error(graph.as_user("carol-token").get(url), 403, "accessDenied")
+    assert_graph_error(graph.as_user(None).get(url), 401, "unauthenticated")
+    response = graph.post(
+        f"/shares/{link['shareId']}/permission/grant",
+        json={"recipients": [{"email": "carol@contoso.example"}], "roles": ["read"]},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["value"][0]["link"]["scope"] == "users"
+    assert graph.as_user("carol-token").get(url).status_code == 200
+    anonymous_grant = graph.as_user(None).post(
+        f"/shares/{link['shareId']}/permission/grant",
+        json={"recipients": [{"email": "carol@contoso.example"}]},
+    )
+    assert_graph_error(anonymous_grant, 401, "unauthenticated")
+    bob_grant = graph.as_user("bob-token").post(
+        f"/shares/{link['shareId']}/permission/grant",
+        json={"recipients": [{"email": "carol@contoso.example"}]},
+    )
+    assert_graph_error(bob_grant, 403, "accessDenied")  # a reader cannot share
+
+
+def test_prefer_redeem_sharing_link_gives_durable_access(arranged, graph):
+    link = make_link(graph, {"type": "view", "scope": "organization"})
+    bob = graph.as_user("bob-token")
+    item = f"/drives/{arranged.drive.id}/items/{arranged.item('/Projects').id}"
+    assert_graph_error(bob.get(item), 404, "itemNotFound")
+    share = f"/shares/{link['shareId']}/driveItem"
+    assert bob.get(share, headers={"Prefer": "redeemSharingLinkIfNecessary"}).ok
+    assert_graph_error(bob.get(item), 404, "itemNotFound")  # for that request only
+    assert bob.get(share, headers={"Prefer": "redeemSharingLink"}).ok
+    assert bob.get(item).status_code == 200
+    arranged.assert_can("bob@contoso.example", "read", "/Projects/Plan.docx")
+    arranged.assert_cannot("bob@contoso.example", "write", "/Projects")
+    member = bob.get(f"/shares/{link['shareId']}/permission").json()
+    assert member["grantedToIdentitiesV2"][0]["user"]["email"] == "bob@contoso.example"
+
+
+def test_a_password_link_is_refused_to_people_without_other_access(arranged, graph):
+    link = make_link(graph, {"type": "view", "scope": "anonymous", "password": "s3cret"})
+    assert link["hasPassword"] is True
+    url = f"/shares/{link['shareId']}/driveItem"
+    error = assert_graph_error(graph.as_user("bob-token").get(url), 403, "accessDenied")
+    assert error["innerError"]["code"] == "passwordRequired"
+    assert graph.get(url).status_code == 200  # the owner holds the item anyway
+
+
+def test_an_expired_link_is_refused(arranged, graph):
+    link = make_link(
+        graph, {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-08T00:00:00Z"}
+    )
+    url = f"/shares/{link['shareId']}/driveItem"
+    assert graph.as_user(None).get(url).status_code == 200
+    arranged.clock.advance(days=8)
+    assert_graph_error(graph.as_user(None).get(url), 404, "itemNotFound")
+
+
+def test_a_deleted_link_or_item_is_not_found(arranged, graph):
+    link = make_link(graph, {"type": "view", "scope": "anonymous"})
+    url = f"/shares/{link['shareId']}/driveItem"
+    assert graph.delete(f"/me/drive/root:/Projects:/permissions/{link['id']}").status_code == 204
+    assert_graph_error(graph.get(url), 404, "itemNotFound")
+    link = make_link(graph, {"type": "view", "scope": "anonymous"})
+    assert graph.delete("/me/drive/root:/Projects").status_code == 204
+    assert_graph_error(graph.get(f"/shares/{link['shareId']}/driveItem"), 404, "itemNotFound")
+
+
+@pytest.mark.parametrize(
+    ("share", "status", "code"),
+    [
+        ("garbage", 400, "invalidRequest"),
+        ("u!@@@@", 400, "invalidRequest"),
+        ("u!" + base64.urlsafe_b64encode(b"\xff\xfe").decode(), 400, "invalidRequest"),
+        (encode("https://elsewhere.example/s/abc"), 404, "itemNotFound"),
+        (encode("https://mockdrive.example/s/unknown"), 404, "itemNotFound"),
+        ("s!unknown", 404, "itemNotFound"),
+    ],
+)
+def test_share_ids_that_name_nothing_change_nothing(arranged, graph, share, status, code):
+    make_link(graph, {"type": "view", "scope": "anonymous"})
+    before = arranged.digest()
+    for reader in (graph, graph.as_user(None)):
+        assert_graph_error(reader.get(f"/shares/{share}/driveItem"), status, code)
+        response = reader.post(
+            f"/shares/{share}/permission/grant",
+            json={"recipients": [{"email": "bob@contoso.example"}]},
+        )
+        assert response.status_code in (status, 401), response.text
+    assert arranged.digest() == before
+
+
+def test_only_get_reads_a_share(arranged, graph):
+    link = make_link(graph, {"type": "view", "scope": "anonymous"})
+    response = graph.delete(f"/shares/{link['shareId']}/driveItem")
+    assert_graph_error(response, 405, "notSupported")
+    assert_graph_error(graph.get(f"/shares/{link['shareId']}/nonsense"), 400, "invalidRequest")
+
+
+def test_readme_example_anonymous_link_expires(mock_drive):
+    mock_drive.add_folder("/Finance")
+    url = mock_drive.graph_url + "/me/drive/root:/Finance:/createLink"
+    body = {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-08T00:00:00Z"}
+    link = requests.post(url, json=body, headers=mock_drive.headers(), timeout=10).json()
+    share = f"{mock_drive.graph_url}/shares/{link['shareId']}/driveItem"
+    assert requests.get(share, timeout=10).ok
+    mock_drive.clock.advance(days=8)
+    assert requests.get(share, timeout=10).status_code == 404
