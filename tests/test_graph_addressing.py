@@ -142,7 +142,7 @@ def test_relative_path_from_a_shared_folder(mock_drive, graph, plan):
         # Graph features mockdrive does not implement: 501, never 400/404/405 (item 6)
         ("/me/drive/items", 501, "notImplemented"),
         ("/me/calendar", 501, "notImplemented"),
-        ("/me/drive/root/createLink", 501, "notImplemented"),
+        ("/me/drive/root/checkin", 501, "notImplemented"),
     ],
 )
 def test_bad_addresses(graph, plan, form, status, code):
