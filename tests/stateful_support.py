@@ -78,6 +78,14 @@ class RunStats(Counter):
         keys = ("sequences", "steps", "operations", "refused", "reloads", "probes")
         return f"{name}: " + ", ".join(f"{self[k]:,} {k}" for k in keys)
 
+    def sequence_done(self, name: str) -> None:
+        """Every 100 sequences of a long run, write the figures so far to the file named by
+        ``MOCKDRIVE_STATEFUL_STATS`` (a long run can be stopped and still report)."""
+        target = os.environ.get("MOCKDRIVE_STATEFUL_STATS")
+        if target and self["sequences"] % 100 == 0:
+            with open(target, "a", encoding="utf-8") as out:
+                out.write(self.report(name) + "\n")
+
 
 # -- the tenant -----------------------------------------------------------------------------------
 OWNER = ("Ada Owner", "ada@contoso.example", "ada-token")

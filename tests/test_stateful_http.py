@@ -30,7 +30,7 @@ from urllib.parse import quote
 import pytest
 import requests
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from stateful_support import (
     ADDRESSES,
     BAD_ROLES,
@@ -441,6 +441,9 @@ class HttpMachine(RuleBasedStateMachine):
         for server in self.live:
             server.call(lambda s=server: check_state(s.state, self.owner_check))
 
+    def teardown(self) -> None:
+        self.stats.sequence_done("http")
+
     @invariant()
     def twins_export_the_same(self) -> None:
         if not self.twin_live:
@@ -505,6 +508,14 @@ class FullHttpMachine(HttpMachine):
     fresh_ids_after_load = False
     owner_check = True
 
+    @initialize(name=names(False), depth=st.integers(SAFE_DEPTH, PATH_LIMIT_DEPTH))
+    def hostile_tree(self, name: str, depth: int) -> None:
+        """Start from a folder with a hostile name and a chain down to the path limit."""
+        if self.hostile:
+            self._create_folder(0, 0, name, "rename")
+        if self.to_the_limit:
+            self._upload(0, 0, ["d"] * depth + ["leaf.txt"], b"deep", "rename")
+
     @precondition(lambda self: self.hostile)
     @rule(who=CALLER, parent=INDEX, name=names(False), conflict=CONFLICTS)
     def create_hostile(self, who: int, parent: int, name: str, conflict: str) -> None:
@@ -533,7 +544,7 @@ def http_machine_with(**switches: bool) -> type[FullHttpMachine]:
 def test_http_state_machine(servers: list[Server]) -> None:
     """The green run: everything but the triggers of the known defects."""
     run = HttpMachine.TestCase
-    run.settings = machine_settings(examples=10, steps=20)
+    run.settings = machine_settings(examples=8, steps=15)
     HttpMachine.stats.clear()
     run().runTest()
     print("\n" + HttpMachine.stats.report("stateful HTTP machine"), "0 violations")
@@ -545,7 +556,7 @@ def test_http_state_machine(servers: list[Server]) -> None:
 )
 def test_http_state_machine_full(servers: list[Server]) -> None:
     run = FullHttpMachine.TestCase
-    run.settings = machine_settings(examples=10, steps=20, shrink=False)
+    run.settings = machine_settings(examples=6, steps=15, shrink=False)
     run().runTest()
 
 

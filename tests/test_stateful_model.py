@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from stateful_support import (
     ADDRESSES,
     BAD_ROLES,
@@ -402,6 +402,9 @@ class ModelMachine(RuleBasedStateMachine):
         for state in self.twins:
             check_state(state, owner_keeps_access=self.owner_check)
 
+    def teardown(self) -> None:
+        self.stats.sequence_done("model")
+
     @invariant()
     def twins_export_the_same(self) -> None:
         if len(self.twins) < 2:
@@ -419,6 +422,14 @@ class FullModelMachine(ModelMachine):
     owner_check = True
     fidelity = True
     fresh_ids_after_load = False
+
+    @initialize(name=names(False), depth=st.integers(SAFE_DEPTH, PATH_LIMIT_DEPTH))
+    def hostile_tree(self, name: str, depth: int) -> None:
+        """Start from a folder with a hostile name and a chain down to the path limit."""
+        if self.hostile:
+            self._create(0, 0, name, "rename", True)
+        if self.to_the_limit:
+            self._upload(0, 0, ["d"] * depth + ["leaf.txt"], b"deep", "rename")
 
     @precondition(lambda self: self.hostile)
     @rule(caller=CALLER, parent=INDEX, name=names(False), conflict=CONFLICTS, folder=st.booleans())
