@@ -11,10 +11,11 @@
 - hypothesis profiles: ``MOCKDRIVE_STATEFUL_EXAMPLES=10000`` turns the quick seeded CI run into
   the long run documented in RELIABILITY.md.
 
-``KNOWN`` lists the behaviours that are already known to be wrong (issue 11's numbered defects,
-being fixed on other branches, and the NEW findings in the stateful findings notes). The green
-machines stay away from them; the ``*_full`` machines do not and are strict xfails, so they turn
-red the day everything they hit is fixed.
+What is already known to be wrong (issue 11's numbered defects, being fixed on other branches,
+and the NEW findings in /work/notes/stateful-findings.md) is switched off in the green machines
+by class attributes (``hostile``, ``to_the_limit``, ``owner_check``, ``fidelity``,
+``fresh_ids_after_load``); the ``*_full`` machines turn every switch on and are strict xfails, so
+they turn red the day everything they hit is fixed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from mockdrive.explain import access
 from mockdrive.model import onehub
 from mockdrive.model.identity import Group, User
 from mockdrive.model.permissions import (
-    ROLE_RANK,
     effective_permissions,
     roles_of,
 )
@@ -175,10 +175,6 @@ def contents(known_safe: bool) -> st.SearchStrategy[bytes]:
         lambda s: s.encode("utf-8", "surrogatepass")
     )
     return st.one_of(st.just(b""), st.binary(max_size=40), text)
-
-
-def has_known_bad(text: str) -> bool:
-    return bool(KNOWN_BAD_CHARACTERS.search(text))
 
 
 # -- the invariants -------------------------------------------------------------------------------
@@ -344,7 +340,6 @@ def check_state(state: State, owner_keeps_access: bool = True) -> None:
 
 
 # -- comparing states -----------------------------------------------------------------------------
-ID_KEYS = {"id", "root_id"}
 _ID_SHAPES = re.compile(
     r"^(01[A-Z2-7]{32}|b![A-Za-z0-9_-]{40}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
     r"[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
@@ -392,7 +387,3 @@ def pick(seq: Iterable[Any], index: int) -> Any:
     """The ``index``-th element (modulo the length), or None for an empty sequence."""
     values = list(seq)
     return values[index % len(values)] if values else None
-
-
-def role_rank(roles: Iterable[str]) -> int:
-    return max((ROLE_RANK[r] for r in roles), default=0)

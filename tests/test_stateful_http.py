@@ -712,3 +712,25 @@ def test_two_workspaces_of_one_owner_have_distinct_owner_rolemaps(mock_drive):
         rows = _onehub(mock_drive, "GET", f"/workspaces/{workspace}/rolemaps", token).json()
         ids.append([r["rolemap"]["id"] for r in rows["items"]])
     assert set(ids[0]).isdisjoint(ids[1]), ids
+
+
+@pytest.mark.xfail(strict=True, reason="NEW finding F6 (stateful-findings.md), not fixed yet")
+def test_a_onehub_invitation_to_a_group_address_does_not_hijack_the_group(mock_drive, graph):
+    """F6: Onehub looks recipients up among users only, so inviting a group's address provisions
+    a pending user with that address; afterwards a Graph invite to the group's address grants that
+    shadow user instead of the group, and the group's members get nothing."""
+    bob = mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
+    mock_drive.add_group("Team", [bob], email="team@contoso.example")
+    for name in ("F", "G"):
+        assert graph.post("/me/drive/root/children", json={"name": name, "folder": {}}).ok
+    invitation = {"invitation": {"emails": "team@contoso.example", "role_name": "Viewer"}}
+    _onehub(
+        mock_drive,
+        "POST",
+        f"/folders/{mock_drive.onehub_id('/F')}/invitations",
+        mock_drive.token,
+        json=invitation,
+    )
+    invite = {"recipients": [{"email": "team@contoso.example"}], "roles": ["read"]}
+    assert graph.post("/me/drive/root:/G:/invite", json=invite).status_code == 200
+    mock_drive.assert_can("bob@contoso.example", "read", "/G")
