@@ -352,6 +352,9 @@ class Canon:
 
     labels: dict[str, str] = field(default_factory=dict)
 
+    def label(self, value: str) -> str:
+        return self.labels.setdefault(value, f"#id{len(self.labels)}")
+
     def __call__(self, value: Any) -> Any:
         if isinstance(value, dict):
             return {k: self(v) for k, v in value.items()}
@@ -359,13 +362,13 @@ class Canon:
             return [self(v) for v in value]
         if isinstance(value, str):
             if _ID_SHAPES.match(value):
-                return self.labels.setdefault(value, f"#id{len(self.labels)}")
-            return _ID_INSIDE.sub(lambda m: self(m.group(0)), value)
+                return self.label(value)
+            return _ID_INSIDE.sub(lambda m: self.label(m.group(0)), value)
         return value
 
 
-_ID_INSIDE = re.compile(
-    r"01[A-Z2-7]{32}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_ID_INSIDE = re.compile(  # ids inside longer strings (eTags, messages, webUrl's b%21 drive ids)
+    r"b(?:!|%21)[A-Za-z0-9_-]{40}|01[A-Z2-7]{32}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 )
 
 

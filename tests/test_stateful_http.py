@@ -132,6 +132,10 @@ def encode(name: str) -> str:
 
 
 def normalise(data: Any, fidelity: bool) -> Any:
+    """``data`` without what a reload does not keep today (unless ``fidelity``): the VOLATILE
+    fields (NEW finding F2) and the spelling of e-mail addresses (F4)."""
+    if isinstance(data, str) and not fidelity and "@" in data:
+        return data.casefold()
     if isinstance(data, dict):
         return {k: normalise(v, fidelity) for k, v in data.items() if fidelity or k not in VOLATILE}
     if isinstance(data, list):
@@ -143,7 +147,7 @@ class HttpMachine(RuleBasedStateMachine):
     servers: list[Server] = []
     hostile = False  # defects 4 and 5: surrogates, C1 controls, noncharacters
     to_the_limit = False  # defect 5: trees deeper than 150
-    fidelity = False  # NEW finding F2: times, eTags and Onehub numbers across a reload
+    fidelity = False  # NEW findings F2, F4: times, eTags, Onehub numbers, spellings
     fresh_ids_after_load = True  # defect 2: re-seed the twin's id source after a load
     owner_check = False  # NEW finding F1
     stats = RunStats()

@@ -78,7 +78,7 @@ class ModelMachine(RuleBasedStateMachine):
     hostile = False  # surrogates, C1 controls, U+FFFE/FFFF in names and contents: defects 4, 5
     to_the_limit = False  # trees deeper than 150 (up to the 400-character path): defect 5
     owner_check = False  # the drive owner keeps write everywhere: NEW finding F1
-    fidelity = False  # eTags, times, Onehub numbers survive a reload: NEW finding F2
+    fidelity = False  # eTags, times, Onehub numbers, spellings survive a reload: NEW F2, F4
     fresh_ids_after_load = True  # re-seed a loaded copy's id source: defect 2
 
     stats = RunStats()
@@ -150,11 +150,13 @@ class ModelMachine(RuleBasedStateMachine):
         return data
 
     def permission_summary(self, state: State, permission: Any) -> dict[str, Any]:
+        email = permission.invitation_email
         return {
             "id": permission.id,
             "roles": permission.roles,
             "grantee": permission.grantee_id,
-            "email": permission.invitation_email,
+            # NEW finding F4: a reload re-spells the address (compared exactly with fidelity on)
+            "email": email if self.fidelity or email is None else email.casefold(),
             "pending": permission.pending,
             "onehub": onehub.role_name(state, permission),
         }
