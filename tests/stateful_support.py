@@ -14,8 +14,8 @@
 What is already known to be wrong (issue 11's numbered defects, being fixed on other branches,
 and the NEW findings in /work/notes/stateful-findings.md) is switched off in the green machines
 by class attributes (``hostile``, ``to_the_limit``, ``owner_check``, ``fidelity``,
-``fresh_ids_after_load``); the ``*_full`` machines turn every switch on and are strict xfails, so
-they turn red the day everything they hit is fixed.
+``fresh_ids_after_load``, ``access_denied_rolemaps``); the ``*_full`` machines turn every
+switch on and are strict xfails, so they turn red the day everything they hit is fixed.
 """
 
 from __future__ import annotations

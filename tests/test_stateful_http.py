@@ -149,6 +149,7 @@ class HttpMachine(RuleBasedStateMachine):
     to_the_limit = False  # defect 5: trees deeper than 150
     fidelity = False  # NEW findings F2, F4: times, eTags, Onehub numbers, spellings
     fresh_ids_after_load = True  # defect 2: re-seed the twin's id source after a load
+    access_denied_rolemaps = False  # defect 5: an Access Denied rolemap does not export
     owner_check = False  # NEW finding F1
     stats = RunStats()
 
@@ -374,6 +375,8 @@ class HttpMachine(RuleBasedStateMachine):
 
     @rule(who=CALLER, victim=INDEX, which=INDEX, role=ONEHUB_ROLES)
     def onehub_set_role(self, who: int, victim: int, which: int, role: str) -> None:
+        if role.casefold() == "access denied" and not self.access_denied_rolemaps:
+            return  # issue 11 defect 5: an Access Denied rolemap makes the export unloadable
         key = self.item_key(victim)
         body = {"rolemap": {"role_name": role}}
         self.send_all(
@@ -510,6 +513,7 @@ class FullHttpMachine(HttpMachine):
     to_the_limit = True
     fidelity = True
     fresh_ids_after_load = False
+    access_denied_rolemaps = True
     owner_check = True
 
     @initialize(name=names(False), depth=st.integers(SAFE_DEPTH, PATH_LIMIT_DEPTH))

@@ -80,6 +80,7 @@ class ModelMachine(RuleBasedStateMachine):
     owner_check = False  # the drive owner keeps write everywhere: NEW finding F1
     fidelity = False  # eTags, times, Onehub numbers, spellings survive a reload: NEW F2, F4
     fresh_ids_after_load = True  # re-seed a loaded copy's id source: defect 2
+    access_denied_rolemaps = False  # rolemaps set to Access Denied do not export: defect 5
 
     stats = RunStats()
 
@@ -349,6 +350,8 @@ class ModelMachine(RuleBasedStateMachine):
 
     @rule(caller=CALLER, victim=INDEX, which=INDEX, role=ONEHUB_ROLES)
     def onehub_set_role(self, caller: int, victim: int, which: int, role: str) -> None:
+        if role.casefold() == "access denied" and not self.access_denied_rolemaps:
+            return  # issue 11 defect 5: an Access Denied rolemap makes the export unloadable
         key = self.item_key(victim)
 
         def operation(state: State) -> Any:
@@ -424,6 +427,7 @@ class FullModelMachine(ModelMachine):
     owner_check = True
     fidelity = True
     fresh_ids_after_load = False
+    access_denied_rolemaps = True
 
     @initialize(name=names(False), depth=st.integers(SAFE_DEPTH, PATH_LIMIT_DEPTH))
     def hostile_tree(self, name: str, depth: int) -> None:
