@@ -113,11 +113,10 @@ def object_type(item: Item) -> str:
 
 def render_rolemap(state: State, permission: Permission, holder: Item) -> dict[str, Any]:
     user = render_user(state, permission)
-    key = onehub.rolemap_key(permission)
-    state.onehub.rolemaps[key] = permission  # found again by its number in O(1)
+    state.onehub.rolemaps[permission.id] = permission  # found again by its number in O(1)
     return {
         "rolemap": {
-            "id": state.onehub.number("rolemap", key),
+            "id": state.onehub.number("rolemap", permission.id),
             "state": "pending" if permission.pending or permission.grantee_id is None else "active",
             "updated_at": timestamp(holder.modified),
             "activated_at": None if permission.pending else timestamp(holder.created),

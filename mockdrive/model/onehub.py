@@ -36,34 +36,24 @@ TIER = {
 FROM_TIER = {"owner": "Moderator", "write": "Collaborator", "read": "Downloader"}
 
 
-RolemapKey = tuple[str, str]  # (item id, permission id): permission ids are unique per item only
-Key = str | RolemapKey
-KINDS = ("workspace", "node", "user", "rolemap")
-
-
-def rolemap_key(permission: Permission) -> RolemapKey:
-    """What a rolemap is numbered by: two drives of one owner both hold ``owner-<user id>``."""
-    return (permission.item_id, permission.id)
-
-
 class OnehubIds:
     """Integer ids for Onehub: given on first sight, stable afterwards, one sequence per kind
     (folders and files share ``node``; ``workspace``, ``rolemap``, ``user``)."""
 
     def __init__(self) -> None:
-        self._numbers: dict[tuple[str, Key], int] = {}
-        self._keys: dict[tuple[str, int], Key] = {}
+        self._numbers: dict[tuple[str, str], int] = {}
+        self._keys: dict[tuple[str, int], str] = {}
         self._next: dict[str, int] = {}
-        # rolemap key -> Permission: every rolemap rendered, and every grant seen by the scan
+        # permission id -> Permission: every rolemap rendered, and every grant seen by the scan
         # ``find_rolemap`` makes for one it does not know yet; finding one is O(1) from then on
-        self.rolemaps: dict[RolemapKey, Permission] = {}
-        self.gone: set[RolemapKey] = set()  # numbered rolemaps since revoked (never reused)
+        self.rolemaps: dict[str, Permission] = {}
+        self.gone: set[str] = set()  # numbered permissions since revoked (ids are never reused)
 
-    def numbered(self, kind: str) -> list[Key]:
+    def numbered(self, kind: str) -> list[str]:
         """The keys of ``kind`` in number order (1, 2, ...): the whole numbering, for exports."""
         return [self._keys[(kind, n)] for n in range(1, self._next.get(kind, 0) + 1)]
 
-    def restore(self, kind: str, keys: list[Key]) -> None:
+    def restore(self, kind: str, keys: list[str]) -> None:
         """Number ``keys`` 1, 2, ... in this order (a load of ``numbered``); the next key seen
         gets the number after them. Raises ValueError on a key given twice."""
         if len(set(keys)) != len(keys):
@@ -71,7 +61,7 @@ class OnehubIds:
         for key in keys:
             self.number(kind, key)
 
-    def number(self, kind: str, key: Key) -> int:
+    def number(self, kind: str, key: str) -> int:
         found = self._numbers.get((kind, key))
         if found is None:
             found = self._next.get(kind, 0) + 1
@@ -80,7 +70,7 @@ class OnehubIds:
             self._keys[(kind, found)] = key
         return found
 
-    def key(self, kind: str, number: int) -> Key | None:
+    def key(self, kind: str, number: int) -> str | None:
         return self._keys.get((kind, number))
 
 
@@ -247,23 +237,23 @@ def find_rolemap(state: State, number: int) -> tuple[Permission, Item]:
     """The rolemap with this number and the item that holds it. O(1) once known: a rolemap not
     seen yet costs one scan of every grant, which remembers them all."""
     ids = state.onehub
-    key = ids.key("rolemap", number)
-    if not isinstance(key, tuple) or key in ids.gone:
+    permission_id = ids.key("rolemap", number)
+    if permission_id is None or permission_id in ids.gone:
         raise NotFound("Not found")
     for attempt in range(2):
-        permission = ids.rolemaps.get(key)
+        permission = ids.rolemaps.get(permission_id)
         if permission is not None:
             item = state.store.items.get(permission.item_id)
             if item is not None and _holds(item, permission):
                 return permission, item
         if attempt == 0:
             ids.rolemaps = {
-                rolemap_key(p): p
+                p.id: p
                 for drive in state.store.drives.values()
                 for item_id in drive.shared_item_ids
                 for p in state.store.items[item_id].permissions
             }
-    ids.gone.add(key)
+    ids.gone.add(permission_id)
     raise NotFound("Not found")
 
 

@@ -108,16 +108,12 @@ class Builder:
         """Onehub's numbering as exported (``OnehubIds.numbered``)."""
         numbering = self.data["onehub"]
         ids = self.state.onehub
-        for kind, key in (("workspace", "workspaces"), ("node", "nodes"), ("user", "users")):
+        kinds = (("workspace", "workspaces"), ("node", "nodes"), ("user", "users"))
+        for kind, key in (*kinds, ("rolemap", "rolemaps")):
             try:
                 ids.restore(kind, list(numbering.get(key) or []))
             except ValueError as error:
                 self.fail((*where, key), str(error))
-        rolemaps = [(r["item"], r["permission"]) for r in numbering.get("rolemaps") or []]
-        try:
-            ids.restore("rolemap", rolemaps)
-        except ValueError as error:
-            self.fail((*where, "rolemaps"), str(error))
 
     def _set_history(self, item: Item, node: dict, where: PathParts) -> None:
         """An exported item's times, versions and authors (after its children: attaching one

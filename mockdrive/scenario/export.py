@@ -20,7 +20,7 @@ from ..model import links
 from ..model.ids import EPOCH
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
-from ..model.state import State, guess_mime_type
+from ..model.state import State, guess_mime_type, is_root_owner_permission
 from ..model.tree import Drive, Item
 
 
@@ -62,13 +62,11 @@ def _export_onehub(state: State) -> dict[str, Any]:
     number handed out after a load is the one the original would hand out)."""
     ids = state.onehub
     data: dict[str, Any] = {}
-    for kind, key in (("workspace", "workspaces"), ("node", "nodes"), ("user", "users")):
+    kinds = (("workspace", "workspaces"), ("node", "nodes"), ("user", "users"))
+    for kind, key in (*kinds, ("rolemap", "rolemaps")):
         numbered = ids.numbered(kind)
         if numbered:
             data[key] = numbered
-    rolemaps = ids.numbered("rolemap")
-    if rolemaps:
-        data["rolemaps"] = [{"item": item, "permission": p} for item, p in rolemaps]
     return data
 
 
@@ -116,7 +114,7 @@ def _export_drive(state: State, drive: Drive) -> dict[str, Any]:
     permissions = [
         _export_permission(state, drive, p)
         for p in root.permissions
-        if p.id != "owner-" + drive.owner_id
+        if not is_root_owner_permission(drive, p)
     ]
     if permissions:
         root_node["permissions"] = permissions
