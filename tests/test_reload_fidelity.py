@@ -138,3 +138,22 @@ def test_two_workspaces_of_one_owner_have_distinct_owner_rolemaps(mock_drive, gr
     for workspace in (first, second):
         listing = _onehub(mock_drive, "GET", f"/workspaces/{workspace}/rolemaps", token)
         assert [r["rolemap"]["id"] for r in listing.json()["items"]] == rows[workspace]
+
+
+def test_bad_history_and_numbering_are_refused_with_their_path(mock_drive):
+    """The new keys are checked like the others: 400 naming the entry, the state unchanged."""
+    before = _export(mock_drive)
+    users = [{"displayName": "Ada", "email": "ada@x.example"}]
+    root = {"children": [{"name": "F", "folder": {}, "createdDateTime": "yesterday"}]}
+    cases = [
+        ({"drives": [{"owner": "ada@x.example", "root": root}]}, "createdDateTime"),
+        ({"onehub": {"nodes": ["a", "a"]}}, "onehub.nodes: a node is numbered twice"),
+        ({"drives": [{"owner": "ada@x.example", "root": {"version": 0}}]}, "root.version"),
+    ]
+    for scenario, expected in cases:
+        answer = requests.put(
+            mock_drive.url + "/_mockdrive/state", json={"users": users, **scenario}, timeout=30
+        )
+        assert answer.status_code == 400, answer.text
+        assert expected in answer.json()["error"]["message"], answer.text
+    assert _export(mock_drive) == before
