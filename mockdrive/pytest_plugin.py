@@ -356,6 +356,9 @@ class MockDriveFixture:
 
         def dump() -> str:
             data = export_scenario(self.state)
+            data.pop("onehub", None)  # Onehub numbers on first sight: a look, not a change
+            if not self.state.clock.moved:  # every reading ticks it (refusals too)
+                data.pop("clock", None)
             data["outbox"] = self.state.outbox.to_list()
             data["versions"] = {
                 item.id: [item.version, item.content_version, item.created, item.modified]

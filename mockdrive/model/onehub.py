@@ -49,6 +49,18 @@ class OnehubIds:
         self.rolemaps: dict[str, Permission] = {}
         self.gone: set[str] = set()  # numbered permissions since revoked (ids are never reused)
 
+    def numbered(self, kind: str) -> list[str]:
+        """The keys of ``kind`` in number order (1, 2, ...): the whole numbering, for exports."""
+        return [self._keys[(kind, n)] for n in range(1, self._next.get(kind, 0) + 1)]
+
+    def restore(self, kind: str, keys: list[str]) -> None:
+        """Number ``keys`` 1, 2, ... in this order (a load of ``numbered``); the next key seen
+        gets the number after them. Raises ValueError on a key given twice."""
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"a {kind} is numbered twice")
+        for key in keys:
+            self.number(kind, key)
+
     def number(self, kind: str, key: str) -> int:
         found = self._numbers.get((kind, key))
         if found is None:

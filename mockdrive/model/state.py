@@ -134,10 +134,15 @@ class State:
             children={},
         )
         drive = Drive(drive_id, drive_type, name, owner.id, root.id, now)
+        # the owner's first drive keeps the plain id; others name the drive too, so that
+        # Onehub's rolemap numbers (by permission id) never meet across an owner's drives
+        owner_permission_id = "owner-" + owner.id
+        if owner.id in self.store.default_drive:
+            owner_permission_id += "-" + drive_id
         self.store.add_drive(drive, root)
         root.permissions.append(
             Permission(
-                id="owner-" + owner.id, item_id=root.id, roles=["owner"], grantee_id=owner.id
+                id=owner_permission_id, item_id=root.id, roles=["owner"], grantee_id=owner.id
             )
         )
         drive.shared_item_ids.add(root.id)
@@ -361,6 +366,15 @@ class State:
         """The item's webUrl; ``path`` is its ``store.path_of`` when the caller has it already."""
         path = self.store.path_of(item) if path is None else path
         return f"{WEB_BASE}/{_quote(item.drive_id)}{_quote(path)}"
+
+
+def is_root_owner_permission(drive: Drive, permission: Permission) -> bool:
+    """Is this the owner grant ``add_drive`` puts on the root (``owner-<user id>[-<drive id>]``)?"""
+    owner_id = "owner-" + drive.owner_id
+    return permission.grantee_id == drive.owner_id and permission.id in (
+        owner_id,
+        f"{owner_id}-{drive.id}",
+    )
 
 
 def guess_mime_type(name: str) -> str:

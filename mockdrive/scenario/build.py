@@ -12,6 +12,7 @@ import contextlib
 from typing import Any
 
 from ..model import links, onehub
+from ..model.clock import format_time, parse_time
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
 from ..model.ids import DuplicateId, ids_in
@@ -38,6 +39,10 @@ class Builder:
         seed = self.data.get("seed", 0)
         self.state = State(seed=seed if isinstance(seed, int) else 0)
         self.state.ids.reserve(ids_in(self.data))  # generated ids must miss the explicit ones
+        numbering = self.data.get("onehub")
+        for kind in ("nodes", "workspaces"):  # and those of deleted items Onehub has numbered
+            keys = numbering.get(kind) if isinstance(numbering, dict) else None
+            self.state.ids.reserve(k for k in keys or () if isinstance(k, str))
         self.groups_by_name: dict[str, Group] = {}
 
     def fail(self, path: PathParts, reason: str, at_key: bool = False) -> _Skip:
@@ -75,6 +80,8 @@ class Builder:
         if "policy" in self.data:
             self._guard(self._set_policy, self.data["policy"])
         self._each("faults", self._add_fault)
+        if "onehub" in self.data:
+            self._guard(self._set_onehub, ("onehub",))
         if "clock" in self.data and not self.found:
             self._guard(self._set_clock, ("clock",))
         if self.found:
@@ -96,6 +103,35 @@ class Builder:
             self.state.clock.set(self.data["clock"])
         except InvalidRequest as error:
             raise self.fail(where, error.message) from None
+
+    def _set_onehub(self, where: PathParts) -> None:
+        """Onehub's numbering as exported (``OnehubIds.numbered``)."""
+        numbering = self.data["onehub"]
+        ids = self.state.onehub
+        kinds = (("workspace", "workspaces"), ("node", "nodes"), ("user", "users"))
+        for kind, key in (*kinds, ("rolemap", "rolemaps")):
+            try:
+                ids.restore(kind, list(numbering.get(key) or []))
+            except ValueError as error:
+                self.fail((*where, key), str(error))
+
+    def _set_history(self, item: Item, node: dict, where: PathParts) -> None:
+        """An exported item's times, versions and authors (after its children: attaching one
+        moves the folder's version)."""
+        for key, field in (("createdDateTime", "created"), ("lastModifiedDateTime", "modified")):
+            if key in node:
+                try:
+                    setattr(item, field, format_time(parse_time(node[key], key)))
+                except InvalidRequest as error:
+                    raise self.fail((*where, key), error.message) from None
+        if "createdDateTime" in node and "lastModifiedDateTime" not in node:
+            item.modified = item.created
+        item.version = node.get("version", item.version)
+        item.content_version = node.get("contentVersion", item.content_version)
+        if "createdBy" in node:
+            item.created_by = self._user(node["createdBy"], (*where, "createdBy")).id
+        if "lastModifiedBy" in node:
+            item.modified_by = self._user(node["lastModifiedBy"], (*where, "lastModifiedBy")).id
 
     def _add_fault(self, raw: Any, where: PathParts) -> None:
         try:
@@ -168,10 +204,16 @@ class Builder:
             drive_id=raw.get("id"),
             also_default_for=tuple(raw.get("defaultFor", ())),
         )
+        if "createdDateTime" in raw:
+            try:
+                drive.created = format_time(parse_time(raw["createdDateTime"], "createdDateTime"))
+            except InvalidRequest as error:
+                raise self.fail((*where, "createdDateTime"), error.message) from None
         root = self.state.store.root(drive)
         if "id" in node:
             self._rekey(drive, root, node["id"])
         self._fill(drive, root, node, (*where, "root"))
+        self._set_history(root, node, (*where, "root"))
 
     def _rekey(self, drive: Drive, item: Item, new_id: str) -> None:
         """Give a just-created root the id the scenario asks for."""
@@ -248,6 +290,7 @@ class Builder:
         except DomainError as error:
             raise self.fail((*where, "name"), error.message) from None
         self._fill(drive, item, node, where)
+        self._set_history(item, node, where)
 
     def _content_of(self, node: dict, where: PathParts) -> bytes | None:
         if "content" in node:

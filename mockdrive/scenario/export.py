@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from ..model import links
+from ..model.ids import EPOCH
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
-from ..model.state import State, guess_mime_type
+from ..model.state import State, guess_mime_type, is_root_owner_permission
 from ..model.tree import Drive, Item
 
 
@@ -48,9 +49,40 @@ def export_scenario(state: State) -> dict[str, Any]:
         scenario["policy"] = state.policy.to_dict()
     if state.faults.rules:
         scenario["faults"] = [rule.definition() for rule in state.faults.rules]
-    if state.clock.moved:
+    if state.clock.moved or state.clock.moment() != EPOCH:  # a reload continues it exactly
         scenario["clock"] = state.clock.peek()
+    numbering = _export_onehub(state)
+    if numbering:
+        scenario["onehub"] = numbering
     return scenario
+
+
+def _export_onehub(state: State) -> dict[str, Any]:
+    """Onehub's integer ids, each kind in number order (deleted objects too, so that the next
+    number handed out after a load is the one the original would hand out)."""
+    ids = state.onehub
+    data: dict[str, Any] = {}
+    kinds = (("workspace", "workspaces"), ("node", "nodes"), ("user", "users"))
+    for kind, key in (*kinds, ("rolemap", "rolemaps")):
+        numbered = ids.numbered(kind)
+        if numbered:
+            data[key] = numbered
+    return data
+
+
+def _export_history(state: State, drive: Drive, item: Item, node: dict[str, Any]) -> None:
+    """What a client sees of an item's past: its times, eTag/cTag versions, who made it."""
+    node["createdDateTime"] = item.created
+    if item.modified != item.created:
+        node["lastModifiedDateTime"] = item.modified
+    if item.version != 1:
+        node["version"] = item.version
+    if item.content_version != 1:
+        node["contentVersion"] = item.content_version
+    users = state.directory.users
+    for key, user_id in (("createdBy", item.created_by), ("lastModifiedBy", item.modified_by)):
+        if user_id != drive.owner_id and user_id in users:
+            node[key] = users[user_id].email
 
 
 def _export_user(user: Any) -> dict[str, Any]:
@@ -71,16 +103,18 @@ def _export_drive(state: State, drive: Drive) -> dict[str, Any]:
         "owner": owner.email,
         "driveType": drive.drive_type,
         "name": drive.name,
+        "createdDateTime": drive.created,
     }
     extra = [k for k in defaults if k != owner.id]
     if extra:
         data["defaultFor"] = extra
     root = state.store.root(drive)
     root_node: dict[str, Any] = {"id": root.id}
+    _export_history(state, drive, root, root_node)
     permissions = [
         _export_permission(state, drive, p)
         for p in root.permissions
-        if p.id != "owner-" + drive.owner_id
+        if not is_root_owner_permission(drive, p)
     ]
     if permissions:
         root_node["permissions"] = permissions
@@ -106,6 +140,7 @@ def _export_drive(state: State, drive: Drive) -> dict[str, Any]:
 def _export_item(state: State, drive: Drive, item: Item) -> dict[str, Any]:
     """One item without its children (the caller adds them)."""
     node: dict[str, Any] = {"id": item.id, "name": item.name}
+    _export_history(state, drive, item, node)
     if item.is_folder:
         node["folder"] = {}
     else:

@@ -1,0 +1,159 @@
+"""Export → load keeps what a client can observe (stateful findings F2, F4, F5).
+
+Each test takes the state as ``GET /_mockdrive/state`` answers it, puts it back with
+``PUT /_mockdrive/state`` and compares what a Graph or Onehub client sees before and after.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+def _onehub(mock_drive, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    return requests.request(method, mock_drive.url + path, headers=headers, timeout=30, **kwargs)
+
+
+def _export(mock_drive) -> bytes:
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=30)
+    assert exported.status_code == 200, exported.text
+    return exported.content
+
+
+def _load(mock_drive, exported: bytes) -> None:
+    loaded = requests.put(mock_drive.url + "/_mockdrive/state", data=exported, timeout=30)
+    assert loaded.status_code == 200, loaded.text
+
+
+def _reload(mock_drive) -> None:
+    _load(mock_drive, _export(mock_drive))
+
+
+def _invite(mock_drive, folder: int, emails: str, role: str) -> None:
+    body = {"invitation": {"emails": emails, "role_name": role}}
+    path = f"/folders/{folder}/invitations"
+    answer = _onehub(mock_drive, "POST", path, mock_drive.token, json=body)
+    assert answer.status_code == 201, answer.text
+
+
+TIMES = ("createdDateTime", "lastModifiedDateTime")
+
+
+def test_a_reload_keeps_etags_and_times(mock_drive, graph):
+    """F2: a stored eTag still matches after a reload (If-Match succeeds), and the times, the
+    eTag and cTag of files, folders and the root are those shown before."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    assert graph.put("/me/drive/root:/F/a.txt:/content", data=b"1").status_code == 201
+    assert graph.put("/me/drive/root:/F/a.txt:/content", data=b"22").status_code == 200
+    assert graph.patch("/me/drive/root:/F/a.txt:", json={"name": "b.txt"}).status_code == 200
+    paths = ("/me/drive/root", "/me/drive/root:/F:", "/me/drive/root:/F/b.txt:")
+    keys = ("eTag", "cTag", *TIMES)
+    before = {p: {k: graph.get(p).json().get(k) for k in keys} for p in paths}
+    drive_before = graph.get("/me/drive").json().get("createdDateTime")
+    _reload(mock_drive)
+    after = {p: {k: graph.get(p).json().get(k) for k in keys} for p in paths}
+    assert after == before
+    assert graph.get("/me/drive").json().get("createdDateTime") == drive_before
+    etag = before["/me/drive/root:/F/b.txt:"]["eTag"]
+    renamed = graph.patch(
+        "/me/drive/root:/F/b.txt:", json={"name": "c.txt"}, headers={"If-Match": etag}
+    )
+    assert renamed.status_code == 200, renamed.text
+
+
+def test_the_clock_continues_exactly_after_a_reload(mock_drive, graph):
+    """F2, differential: the same create made on the original and on its reloaded copy gets
+    the same times (the clock's position is part of the export)."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    assert graph.put("/me/drive/root:/F/a.txt:/content", data=b"1").status_code == 201
+    assert graph.put("/me/drive/root:/F/a.txt:/content", data=b"2").status_code == 200
+    exported = _export(mock_drive)
+    made = []
+    for round_ in range(2):
+        if round_:
+            _load(mock_drive, exported)
+        created = graph.put("/me/drive/root:/F/new.txt:/content", data=b"x")
+        assert created.status_code == 201, created.text
+        made.append([created.json()[k] for k in TIMES])
+    assert made[0] == made[1]
+
+
+def test_a_reload_keeps_onehub_ids(mock_drive, graph):
+    """F2: Onehub's integer ids (nodes, workspaces, users, rolemaps) are handed out on first
+    sight; a reload keeps them, and the next number handed out is the same as without it."""
+    mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
+    for name in ("A", "B", "C"):
+        assert graph.post("/me/drive/root/children", json={"name": name, "folder": {}}).ok
+    token = mock_drive.token
+    b_id = mock_drive.onehub_id("/B")  # B is seen first: it gets the lower number
+    a_id = mock_drive.onehub_id("/A")
+    _invite(mock_drive, a_id, "bob@contoso.example", "Viewer")
+    shown = [
+        _onehub(mock_drive, "GET", path, token).json()
+        for path in (f"/folders/{b_id}", f"/folders/{a_id}/rolemaps", "/workspaces")
+    ]
+    exported = _export(mock_drive)
+    c_first = mock_drive.onehub_id("/C")
+    _load(mock_drive, exported)
+    assert [
+        _onehub(mock_drive, "GET", path, token).json()
+        for path in (f"/folders/{b_id}", f"/folders/{a_id}/rolemaps", "/workspaces")
+    ] == shown
+    assert mock_drive.onehub_id("/C") == c_first  # the numbering continues where it was
+
+
+def test_a_reload_keeps_the_invited_spelling(mock_drive, graph):
+    """F4: a Onehub invitation typed BOB@… for the directory user bob shows the same address
+    before and after a reload."""
+    mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    _invite(mock_drive, mock_drive.onehub_id("/F"), "BOB@contoso.example", "Viewer")
+    before = graph.get("/me/drive/root:/F:/permissions").json()
+    _reload(mock_drive)
+    assert graph.get("/me/drive/root:/F:/permissions").json() == before
+
+
+def test_two_workspaces_of_one_owner_have_distinct_owner_rolemaps(mock_drive, graph):
+    """F5: the owner's rolemap in a second workspace is not the first one's, each resolves to
+    its own workspace, and Graph's owner permission ids do not change (nor after a reload)."""
+    token = mock_drive.token
+    created = _onehub(mock_drive, "POST", "/workspaces", token, json={"workspace": {"name": "T"}})
+    assert created.status_code == 201, created.text
+    second = created.json()["workspace"]["id"]
+    first = mock_drive.workspace_id()
+    graph_ids = [p["id"] for p in graph.get("/me/drive/root/permissions").json()["value"]]
+    rows = {}
+    for workspace in (first, second):
+        listing = _onehub(mock_drive, "GET", f"/workspaces/{workspace}/rolemaps", token)
+        rows[workspace] = [r["rolemap"]["id"] for r in listing.json()["items"]]
+    assert set(rows[first]).isdisjoint(rows[second]), rows
+    for number in rows[first] + rows[second]:
+        one = _onehub(mock_drive, "GET", f"/rolemaps/{number}", token)
+        assert one.status_code == 200, one.text
+        assert one.json()["rolemap"]["object_type"] == "Workspace"
+    _reload(mock_drive)
+    assert [p["id"] for p in graph.get("/me/drive/root/permissions").json()["value"]] == graph_ids
+    for workspace in (first, second):
+        listing = _onehub(mock_drive, "GET", f"/workspaces/{workspace}/rolemaps", token)
+        assert [r["rolemap"]["id"] for r in listing.json()["items"]] == rows[workspace]
+
+
+def test_bad_history_and_numbering_are_refused_with_their_path(mock_drive):
+    """The new keys are checked like the others: 400 naming the entry, the state unchanged."""
+    before = _export(mock_drive)
+    users = [{"displayName": "Ada", "email": "ada@x.example"}]
+    root = {"children": [{"name": "F", "folder": {}, "createdDateTime": "yesterday"}]}
+    cases = [
+        ({"drives": [{"owner": "ada@x.example", "root": root}]}, "createdDateTime"),
+        ({"onehub": {"nodes": ["a", "a"]}}, "onehub.nodes: a node is numbered twice"),
+        ({"drives": [{"owner": "ada@x.example", "root": {"version": 0}}]}, "root.version"),
+    ]
+    for scenario, expected in cases:
+        answer = requests.put(
+            mock_drive.url + "/_mockdrive/state", json={"users": users, **scenario}, timeout=30
+        )
+        assert answer.status_code == 400, answer.text
+        assert expected in answer.json()["error"]["message"], answer.text
+    assert _export(mock_drive) == before
