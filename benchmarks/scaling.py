@@ -155,7 +155,7 @@ def bench_invite(descendants: int, rounds: int, count: int) -> list[dict]:
 def bench_depth(depths: tuple[int, ...], count: int) -> list[dict]:
     state, owner, drive = new_state()
     deepest = max(depths)
-    names = [f"Level {n}" for n in range(1, deepest)]
+    names = [f"L{n}" for n in range(1, deepest)]  # depth 50 within the 400-character path limit
     leaf = state.make_path(drive, "/" + "/".join(names) + "/Deep.docx", is_folder=False)
     chain = [leaf, *state.store.ancestors(leaf)]  # leaf, its parent, ... root
     users = [state.add_user(f"U{n}", f"u{n}@contoso.example") for n in range(deepest)]
