@@ -133,3 +133,27 @@ def test_bad_delta_requests(arranged, graph):
     assert_graph_error(graph.as_user("bob-token").get(
         f"/drives/{arranged.drive.id}/root/delta"), 404, "itemNotFound")  # fmt: skip
     assert arranged.digest() == before
+
+
+def test_moves_renames_replacements_and_copies_through_the_api_show_in_delta(arranged, graph):
+    """PATCH and copy (issue 13) report what they change, so sync code sees them."""
+    arranged.add_folder("/Archive")
+    arranged.add_file("/Archive/Old.txt", "old")
+    replaced = arranged.add_file("/Readme.txt", "to be replaced")
+    _, link = follow(graph, arranged.graph_url + "/me/drive/root/delta")
+    archive = arranged.item("/Archive").id
+    moved = graph.patch(
+        "/me/drive/root:/Projects/Plan.docx", json={"parentReference": {"id": archive}}
+    )
+    assert moved.status_code == 200, moved.text
+    renamed = graph.patch("/me/drive/root:/Notes.txt?@microsoft.graph.conflictBehavior=replace",
+                          json={"name": "Readme.txt"})  # fmt: skip
+    assert renamed.status_code == 200, renamed.text
+    copied = graph.post("/me/drive/root:/Archive:/copy", json={"name": "Archive copy"})
+    assert copied.status_code == 202, copied.text
+    changes, _ = follow(graph, link)
+    seen = {(e["name"], e.get("parentReference", {}).get("id")) for e in changes}
+    assert ("Plan.docx", archive) in seen
+    assert any(e["name"] == "Readme.txt" and "deleted" not in e for e in changes)
+    assert any(e["id"] == replaced.id and "deleted" in e for e in changes)
+    assert {"Archive copy", "Old.txt"} <= {e["name"] for e in changes}

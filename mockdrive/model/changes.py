@@ -51,11 +51,13 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
         name, doomed = settle_conflict(state, caller, parent, name, change.conflict, item)
     # Every check has passed: change the state.
     if doomed is not None:
+        state.changed(doomed, "deleted")  # delta reports it (before it is gone)
         store.remove(doomed)
     if target is not None:
         relink(store, item, target, name)
     elif name != item.name and parent is not None:
         del parent.children[item.name.casefold()]
+        store.name_freed(parent, item.name)
         parent.children[name.casefold()] = item.id
         parent.version += 1
         item.name = name
@@ -68,6 +70,7 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
     item.version += 1
     item.modified = state.clock.now()
     item.modified_by = caller.id
+    state.changed(item)  # renamed, moved or changed: delta reports it
     return item
 
 
@@ -148,10 +151,14 @@ def copy_item(
     if doomed is not None:
         if is_within(store, source, doomed):
             raise InvalidRequest("a copy cannot replace the folder that holds its source")
+        state.changed(doomed, "deleted")
         store.remove(doomed)
-    return clone_subtree(
+    copy = clone_subtree(
         store, source, target, new_name, state.ids.item_id, state.clock.now(), caller.id
     )
+    for made in store.iter_subtree(copy):  # O(size of the copy), like the copy itself
+        state.changed(made)
+    return copy
 
 
 def record_copy_job(state: State, item: Item) -> str:
