@@ -42,8 +42,9 @@ class QuotaExceeded(DomainError):
 
 # -- time -------------------------------------------------------------------------------------
 def clock_now(state: State) -> datetime:
-    """The state's current time (the logical clock's reading, without advancing it)."""
-    return parse_time(state.clock.peek())
+    """The state's current time (the logical clock's reading, without advancing it): what
+    ``parse_time(state.clock.peek())`` reads (whole seconds, UTC), without the round trip."""
+    return state.clock.moment()
 
 
 @lru_cache(maxsize=256)  # the same clock reading is parsed by every render until it moves
