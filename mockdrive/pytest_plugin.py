@@ -8,382 +8,32 @@ state each test starts from.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .api.admin_clock import ClockHandle
-from .api.graph import list_permissions
-from .cli import default_state
-from .explain import Access, Changes, Snapshot, access, diff, snapshot
-from .model import onehub
-from .model.identity import Group, User
-from .model.permissions import ROLE_RANK, Permission
-from .model.policy import SharingPolicy
-from .model.sharing import EMAIL_PATTERN
-from .model.state import State
-from .model.tree import Drive, Item
-from .outcomes import Faults, Requests, set_policy
-from .scenario import Problem, ScenarioError, build_state, export_scenario, read_scenario
-from .server import DEFAULT_OWNER_TOKEN, MockDrive
-from .shipped import find_scenario
-
 if TYPE_CHECKING:
-    import httpx
-    import requests
-
-OWNER_TOKEN = DEFAULT_OWNER_TOKEN
-
-
-class MockDriveFixture:
-    """Arrange and inspect a running mockdrive from a test. Every call runs on the server loop."""
-
-    def __init__(self, server: MockDrive) -> None:
-        self.server = server
-        self.scenario_dirs: list[Path] = []  # where a relative ``load()`` path is looked for
-
-    # -- where it is --------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def graph_url(self) -> str:
-        return self.server.graph_url
-
-    @property
-    def state(self) -> State:
-        return self.server.state
-
-    @property
-    def ca_path(self) -> str | None:
-        """The CA bundle (PEM) to verify the server with, under ``tls=True``; else None."""
-        return self.server.ca_path
-
-    @property
-    def owner(self) -> User:
-        """The owner of the first drive (``ada@contoso.example`` without a scenario)."""
-
-        def find() -> User:
-            first = next(iter(self.state.store.drives.values()))
-            return self.state.directory.users[first.owner_id]
-
-        return self.server.call(find)
-
-    @property
-    def token(self) -> str:
-        """The bearer token of the default drive's owner."""
-        return self.server.owner_token()
-
-    def user(self, key: str) -> User:
-        """A directory user by e-mail or id."""
-        return self.server.call(lambda: self.state.user(key))
-
-    @property
-    def drive(self) -> Drive:
-        return self.server.call(lambda: self.state.default_drive(self.owner.id))
-
-    def headers(self, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token or self.token}"}
-
-    # -- ready clients (built once per server, reused by every test) --------------------------
-    @property
-    def session(self) -> requests.Session:
-        """A keep-alive ``requests.Session`` as the owner; relative URLs are Graph paths:
-        ``mock_drive.session.get("/me/drive")``."""
-        return self.server.clients.session()
-
-    def session_for(self, user: User | str) -> requests.Session:
-        """The same, as ``user`` (a User, or an e-mail or id)."""
-        return self.server.clients.session(self._token_of(user))
-
-    def httpx_client(self, user: User | str | None = None) -> httpx.Client:
-        """An ``httpx.Client`` with ``base_url`` = the Graph URL, as the owner or ``user``."""
-        return self.server.clients.httpx_client(self._token_of(user))
-
-    def async_httpx_client(self, user: User | str | None = None) -> httpx.AsyncClient:
-        """An ``httpx.AsyncClient`` for the running loop, as the owner or ``user``."""
-        return self.server.clients.async_httpx_client(self._token_of(user))
-
-    def graph_client(self, user: User | str | None = None) -> Any:
-        """A msgraph-sdk ``GraphServiceClient`` pointed at the mock (token, base URL, allowed
-        hosts and CA done), as the owner or ``user``. Needs msgraph-sdk installed."""
-        return self.server.clients.graph_client(self._token_of(user))
-
-    def _token_of(self, user: User | str | None) -> str | None:
-        if user is None:
-            return None  # the owner's, looked up per request
-        found = user if isinstance(user, User) else self.user(user)
-        if not found.token:
-            raise ValueError(f"{found.email} has no token; give one with add_user(token=...)")
-        return found.token
-
-    # -- arrange ------------------------------------------------------------------------------
-    def add_user(
-        self, display_name: str, email: str, *, token: str | None = None, alias: str | None = None
-    ) -> User:
-        """A directory user; the token defaults to ``<local part of the e-mail>-token``."""
-        token = token or email.split("@")[0] + "-token"
-        return self.server.call(
-            lambda: self.state.add_user(display_name, email, token=token, alias=alias)
-        )
-
-    def add_drive(self, owner: User, **options: Any) -> Drive:
-        return self.server.call(lambda: self.state.add_drive(owner, **options))
-
-    def add_folder(self, path: str, *, drive: Drive | None = None) -> Item:
-        return self.server.call(lambda: self.state.make_path(drive or self.drive, path))
-
-    def add_file(
-        self,
-        path: str,
-        content: bytes | str = b"",
-        *,
-        size: int | None = None,
-        mime_type: str | None = None,
-        drive: Drive | None = None,
-    ) -> Item:
-        data = content.encode() if isinstance(content, str) else content
-        return self.server.call(
-            lambda: self.state.make_path(
-                drive or self.drive,
-                path,
-                is_folder=False,
-                content=data,
-                mime_type=mime_type,
-                size=size,
-            )
-        )
-
-    def add_group(
-        self,
-        display_name: str,
-        members: Sequence[User | str] = (),
-        *,
-        group_id: str | None = None,
-        email: str | None = None,
-    ) -> Group:
-        """A group of directory users (given as User or e-mail); grant it like a user."""
-
-        def add() -> Group:
-            ids = [m.id if isinstance(m, User) else self.state.user(m).id for m in members]
-            new_id = group_id or self.state.ids.guid()
-            return self.state.directory.add_group(Group(new_id, display_name, ids, email))
-
-        return self.server.call(add)
-
-    def grant(
-        self,
-        path: str,
-        who: User | Group | str,
-        roles: Sequence[str],
-        *,
-        drive: Drive | None = None,
-    ) -> Permission:
-        """A direct permission on ``path``, as a scenario's ``permissions:`` entry would give it.
-
-        ``who`` is a User or Group, or a string: a user's e-mail or id, a group's id or display
-        name, or an address outside the directory (a pending invitation). ``roles`` are among
-        ``read``, ``write``, ``owner``. Anything else raises ValueError saying what is allowed.
-        Folders pass the permission on to everything below them."""
-        checked = _check_roles(roles)
-
-        def apply() -> Permission:
-            item = self.item(path, drive=drive)
-            grantee = self._grantee(who)
-            if isinstance(grantee, User):
-                return self.state.grant(item, grantee, checked)
-            holder = self.state.store.drives[item.drive_id]
-            permission = Permission(
-                id=self.state.ids.guid().upper(),
-                item_id=item.id,
-                roles=checked,
-                grantee_id=grantee.id if isinstance(grantee, Group) else None,
-                invitation_email=None if isinstance(grantee, Group) else grantee,
-                invited_by=holder.owner_id,
-            )
-            item.permissions.append(permission)
-            holder.shared_item_ids.add(item.id)
-            return permission
-
-        return self.server.call(apply)
-
-    def _grantee(self, who: User | Group | str) -> User | Group | str:
-        """What ``grant`` was given, resolved as a scenario resolves a permission's holder."""
-        directory = self.state.directory
-        if isinstance(who, User | Group):
-            return who
-        if not isinstance(who, str):
-            raise TypeError(f"grant() takes a User, a Group or a string, not {who!r}")
-        user = directory.by_email(who) or directory.by_id(who)
-        if user is not None:
-            return user
-        group = directory.groups.get(who) or next(
-            (g for g in directory.groups.values() if g.display_name.casefold() == who.casefold()),
-            None,
-        )
-        if group is not None:
-            return group
-        if EMAIL_PATTERN.match(who):
-            return who
-        groups = ", ".join(repr(g.display_name) for g in list(directory.groups.values())[:10])
-        raise ValueError(
-            f"cannot grant to {who!r}: give a directory user (e-mail or id), a group (id or "
-            f"display name{': ' + groups if groups else '; there are none'}) or an e-mail "
-            "address outside the directory (a pending invitation)"
-        )
-
-    def stop_inheriting(self, path: str, *, drive: Drive | None = None) -> Item:
-        """``inherits: false``: the item no longer gets its folders' permissions."""
-
-        def apply() -> Item:
-            item = self.item(path, drive=drive)
-            item.inherits = False
-            return item
-
-        return self.server.call(apply)
-
-    def load(self, scenario: str | Path | dict[str, Any]) -> State:
-        """Replace the state by a scenario file, a shipped scenario's name (``"team"``) or
-        scenario data. A relative path is looked for as the marker's is: under the rootdir,
-        then beside the test file, then as a shipped name."""
-        if isinstance(scenario, dict):
-            state = build_state(scenario)
-        else:
-            state = _scenario_state(_scenario_file(scenario, self.scenario_dirs))
-        return self.server.call(lambda: self.server.backend.reset(state))
-
-    # -- inspect ------------------------------------------------------------------------------
-    def item(self, path: str, *, drive: Drive | None = None) -> Item:
-        def find() -> Item:
-            target = drive or self.drive
-            return self.state.store.resolve(self.state.store.root(target), path)
-
-        return self.server.call(find)
-
-    def permissions(self, path: str, *, drive: Drive | None = None) -> list[dict[str, Any]]:
-        """The item's effective permissions, rendered as Graph would list them."""
-
-        item = self.item(path, drive=drive)
-        return self.server.call(lambda: list_permissions(self.state, item))
-
-    # -- Onehub -------------------------------------------------------------------------------
-    def onehub_id(self, path: str, *, drive: Drive | None = None) -> int:
-        """The Onehub id of the folder or file at ``path`` (the root folder for ``/``)."""
-        item = self.item(path, drive=drive)
-        return self.server.call(lambda: self.state.onehub.number("node", item.id))
-
-    def workspace_id(self, drive: Drive | None = None) -> int:
-        """The Onehub id of the workspace that is ``drive`` (default: the owner's drive)."""
-        target = drive or self.drive
-        return self.server.call(lambda: self.state.onehub.number("workspace", target.id))
-
-    def accept_invitations(self, email: str) -> int:
-        """Accept every pending invitation of ``email`` (the e-mail link, out of band)."""
-
-        return self.server.call(lambda: onehub.accept_invitations_of(self.state, email))
-
-    @property
-    def outbox(self) -> list[dict[str, Any]]:
-        return self.server.call(self.state.outbox.to_list)
-
-    @property
-    def faults(self) -> Faults:
-        """Fault rules: ``mock_drive.faults.add(effect="throttle", retryAfter=2)``."""
-        return Faults(self.server)
-
-    @property
-    def requests(self) -> Requests:
-        """The request journal: ``mock_drive.requests.assert_called("POST", path, json=...)``."""
-        return Requests(self.server)
-
-    @property
-    def clock(self) -> ClockHandle:
-        """The virtual clock: ``mock_drive.clock.advance(days=8)`` expires what is due."""
-        return ClockHandle(self.server)
-
-    def set_policy(self, **policy: Any) -> SharingPolicy:
-        """The tenant's sharing policy: ``set_policy(externalSharing=False)``."""
-        return set_policy(self.server, **policy)
-
-    # -- why, and what changed ----------------------------------------------------------------
-    def access(self, user: User | str, path: str, *, drive: Drive | None = None) -> Access:
-        """The user's effective roles on ``path`` and why: each permission, where it was granted,
-        which folder it is inherited from, and where inheritance stops."""
-
-        def explain() -> Access:
-            who = user if isinstance(user, User) else self.state.user(user)
-            return access(self.state, who, self.item(path, drive=drive))
-
-        return self.server.call(explain)
-
-    def assert_can(self, user: User | str, role: str, path: str, **where: Any) -> Access:
-        """Fail, explaining the grants found, unless ``user`` holds at least ``role``
-        (``read``, ``write`` or ``owner``)."""
-        _check_action(role)
-        result = self.access(user, path, **where)
-        if not result.can(role):
-            raise AssertionError(f"{result.who} cannot {role} {result.path}\n{result.explain()}")
-        return result
-
-    def assert_cannot(self, user: User | str, role: str, path: str, **where: Any) -> Access:
-        """Fail, naming the grants that allow it, if ``user`` holds ``role`` or higher."""
-        _check_action(role)
-        result = self.access(user, path, **where)
-        if result.can(role):
-            raise AssertionError(f"{result.who} can {role} {result.path}\n{result.explain()}")
-        return result
-
-    def snapshot(self) -> Snapshot:
-        """Who holds which role on every item, to compare later with ``diff``."""
-        return self.server.call(lambda: snapshot(self.state))
-
-    def diff(self, before: Snapshot, after: Snapshot | None = None) -> Changes:
-        """Readable changes since ``before`` (up to now, or to ``after``)."""
-        return diff(before, after if after is not None else self.snapshot())
-
-    def export(self) -> dict[str, Any]:
-        """The state as scenario data (what ``GET /_mockdrive/state`` answers)."""
-        return self.server.call(lambda: export_scenario(self.state))
-
-    def digest(self) -> str:
-        """A hash of the whole state: the scenario export plus what it leaves out (each item's
-        version and timestamps, the outbox). Equal digests mean nothing changed."""
-
-        def dump() -> str:
-            data = export_scenario(self.state)
-            data.pop("onehub", None)  # Onehub numbers on first sight: a look, not a change
-            if not self.state.clock.moved:  # every reading ticks it (refusals too)
-                data.pop("clock", None)
-            data["outbox"] = self.state.outbox.to_list()
-            data["versions"] = {
-                item.id: [item.version, item.content_version, item.created, item.modified]
-                for item in self.state.store.items.values()
-            }
-            return json.dumps(data, sort_keys=True)
-
-        return hashlib.sha256(self.server.call(dump).encode()).hexdigest()
-
-
-def _check_roles(roles: Sequence[str]) -> list[str]:
-    """``grant``'s roles as a list, or ValueError naming the allowed ones."""
-    allowed = ", ".join(ROLE_RANK)
-    if isinstance(roles, str) or not roles:
-        raise ValueError(f"roles must be a non-empty list of {allowed} (e.g. ['read']): {roles!r}")
-    unknown = [r for r in roles if r not in ROLE_RANK]
-    if unknown:
-        raise ValueError(f"unknown role {unknown[0]!r}: roles are {allowed}")
-    return list(dict.fromkeys(roles))
-
-
-def _check_action(role: str) -> None:
-    """``assert_can``/``assert_cannot`` take a role as the action; anything else is a mistake."""
-    if role not in ROLE_RANK:
-        raise ValueError(f"unknown action {role!r}: use one of {', '.join(ROLE_RANK)}")
+    from .fixture import MockDriveApp, MockDriveFixture
+    from .model.state import State
+    from .server import MockDrive
+
+# pytest imports this module in every run of a project that has mockdrive installed (the pytest11
+# entry point), so it imports nothing of mockdrive at the top: the server, the model and the
+# scenario loader load when a test first asks for a fixture.
+OWNER_TOKEN = "owner-token"  # mockdrive.server.DEFAULT_OWNER_TOKEN (checked by the tests)
+_LAZY = {"MockDriveFixture": ".fixture", "MockDriveApp": ".fixture"}
+
+
+def __getattr__(name: str) -> Any:
+    """``from mockdrive.pytest_plugin import MockDriveFixture`` keeps working (for type hints)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module, __package__), name)
 
 
 MARKER = "mock_drive"
@@ -403,6 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def _scenario_file(spec: str | Path, bases: Sequence[Path] = ()) -> Path:
     """Where a scenario is: an existing path first (relative to each of ``bases`` in turn, else
     to the current directory), then a shipped scenario's name (``team``)."""
+    from .scenario import Problem, ScenarioError
+    from .shipped import find_scenario
+
     found, tried = find_scenario(spec, bases)
     if found is None:
         reason = "no such file or shipped scenario; tried " + ", ".join(tried)
@@ -439,6 +92,8 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 def _scenario_state(path: str | Path, seed: int | None = None) -> State:
     """A fresh State from a scenario file parsed once per process."""
+    from .scenario import build_state, read_scenario
+
     resolved = Path(path).resolve()
     document = _DOCUMENTS.get(resolved)
     if document is None:
@@ -454,6 +109,8 @@ def _scenario_dirs(request: pytest.FixtureRequest) -> list[Path]:
 
 def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State], bool]:
     """How to build this test's state (from its marker), and whether it needs TLS."""
+    from .cli import default_state
+
     options = _marker_options(request)
     seed = options.get("seed")
     if options.get("scenario"):
@@ -475,6 +132,9 @@ class _Servers:
 
     def get(self, tls: bool) -> MockDrive:
         if tls not in self.started:
+            from .cli import default_state
+            from .server import MockDrive
+
             self.started[tls] = MockDrive(default_state(OWNER_TOKEN), tls=tls).start()
         return self.started[tls]
 
@@ -501,6 +161,8 @@ def mock_drive_server(mock_drive_servers: _Servers) -> MockDrive:
 def mock_drive(request: pytest.FixtureRequest, mock_drive_servers: _Servers) -> MockDriveFixture:
     """A running mockdrive with a fresh state: one owner (``token``) and an empty drive, or
     what the ``mock_drive`` marker asks for. Resetting swaps in a new State (no restart)."""
+    from .fixture import MockDriveFixture
+
     factory, tls = _state_factory(request)
     server = mock_drive_servers.get(tls)
     state = factory()
@@ -510,23 +172,12 @@ def mock_drive(request: pytest.FixtureRequest, mock_drive_servers: _Servers) -> 
     return handle
 
 
-class MockDriveApp(MockDriveFixture):
-    """``mock_drive`` for aiohttp users: ``client = await aiohttp_client(mock_drive_app.app)``.
-
-    Nothing runs on another thread: the app is served in the test's own loop, and the helpers
-    work on the state directly.
-    """
-
-    def __init__(self, server: MockDrive) -> None:
-        super().__init__(server)
-        from .api.app import build_app
-
-        self.app = build_app(server.backend)
-
-
 @pytest.fixture
 def mock_drive_app(request: pytest.FixtureRequest) -> MockDriveApp:
     """An un-started mockdrive app with a fresh state (honours the marker's scenario/seed)."""
+    from .fixture import MockDriveApp
+    from .server import MockDrive
+
     factory, _tls = _state_factory(request)
     handle = MockDriveApp(MockDrive(factory()))
     handle.scenario_dirs = _scenario_dirs(request)

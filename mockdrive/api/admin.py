@@ -10,10 +10,8 @@ from aiohttp import web
 
 from .. import __version__
 from ..backend import Backend
-from ..scenario import ScenarioError, dump_yaml, export_scenario, load_scenario_text
 from .errors import ApiError
 from .jsonio import json_response
-from .openapi import admin_paths, openapi_document
 
 MAX_SCENARIO_BODY = 64 * 1024 * 1024
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -48,6 +46,8 @@ ROUTE_SUMMARIES = {
 
 def admin_index(base_url: str) -> dict[str, object]:
     """Every admin route (from the OpenAPI document, so it stays in step) with its methods."""
+    from .openapi import admin_paths  # loaded on first use: keeps the server's import cheap
+
     routes = [
         {
             "path": path,
@@ -121,6 +121,8 @@ def add_routes(app: web.Application, backend: Backend) -> None:
         The data is taken on the loop (consistent with the state); the text is written in a
         thread, so a large export does not hold up other requests.
         """
+        from ..scenario import dump_yaml, export_scenario  # YAML loads on first use
+
         scenario = export_scenario(backend.state)
         if wants_yaml(request):
             text = await asyncio.to_thread(dump_yaml, scenario)
@@ -134,6 +136,8 @@ def add_routes(app: web.Application, backend: Backend) -> None:
         the new state is swapped in on the loop, in one step. An empty body is refused: ``{}``
         is the explicit empty scenario.
         """
+        from ..scenario import ScenarioError, load_scenario_text  # YAML loads on first use
+
         if request.content_length and request.content_length > MAX_SCENARIO_BODY:
             raise ApiError(413, "invalidRequest", "the scenario is too large")
         body = bytearray()
@@ -164,6 +168,8 @@ def add_routes(app: web.Application, backend: Backend) -> None:
         return web.Response(status=204)
 
     async def openapi(request: web.Request) -> web.Response:
+        from .openapi import openapi_document  # built on first use
+
         server_url = f"{request.scheme}://{request.host}"
         return json_response(openapi_document(backend.state, server_url))
 

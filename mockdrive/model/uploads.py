@@ -11,6 +11,7 @@ import hashlib
 import hmac  # compare_digest
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .errors import DomainError, InvalidRequest, NameConflict, NotFound, PreconditionFailed
@@ -41,10 +42,12 @@ class QuotaExceeded(DomainError):
 
 # -- time -------------------------------------------------------------------------------------
 def clock_now(state: State) -> datetime:
-    """The state's current time (the logical clock's reading, without advancing it)."""
-    return parse_time(state.clock.peek())
+    """The state's current time (the logical clock's reading, without advancing it): what
+    ``parse_time(state.clock.peek())`` reads (whole seconds, UTC), without the round trip."""
+    return state.clock.moment()
 
 
+@lru_cache(maxsize=256)  # the same clock reading is parsed by every render until it moves
 def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
@@ -278,13 +281,16 @@ def cancel(state: State, session: UploadSession) -> None:
 
 
 # -- download URLs ----------------------------------------------------------------------------
-def _download_key(state: State) -> bytes:
-    """Derived from the seed, so the same scenario renders the same URLs run after run."""
-    return hashlib.sha256(b"mockdrive download urls %d" % state.seed).digest()
-
-
 def _keyed(state: State) -> hashlib.blake2b:
-    return hashlib.blake2b(key=_download_key(state), digest_size=12)
+    return _keyed_by_seed(state.seed).copy()
+
+
+@lru_cache(maxsize=64)
+def _keyed_by_seed(seed: int) -> hashlib.blake2b:
+    """The keyed hash before any data, made once per seed (callers update a copy). The key is
+    derived from the seed, so the same scenario renders the same URLs run after run."""
+    key = hashlib.sha256(b"mockdrive download urls %d" % seed).digest()
+    return hashlib.blake2b(key=key, digest_size=12)
 
 
 class DownloadSigner:

@@ -269,6 +269,8 @@ def expand_item(
     expand: dict[str, Options],
 ) -> dict[str, Any]:
     """Add the expanded relationships to a rendered item (O(page) each)."""
+    if not expand:  # the usual request: skip the imports below (they cost on every call)
+        return data
     from .permissions import list_permissions
     from .render import render_item
 

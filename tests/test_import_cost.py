@@ -1,0 +1,51 @@
+"""`import mockdrive` and the pytest plugin (loaded by every pytest run in a user's project) stay
+cheap: they load no server, YAML, schema or OpenAPI code until it is used (issue 16)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mockdrive
+from mockdrive import pytest_plugin, server
+
+HEAVY = ("yaml", "jsonschema", "faker", "mockdrive.api.openapi", "mockdrive.scenario")
+
+
+def loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code``."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_import_mockdrive_loads_no_server_or_yaml() -> None:
+    modules = loaded_after("import mockdrive")
+    assert "mockdrive.server" not in modules
+    assert "aiohttp" not in modules
+    assert not modules & set(HEAVY)
+
+
+def test_the_pytest_plugin_loads_nothing_of_the_server() -> None:
+    modules = loaded_after("import mockdrive.pytest_plugin")
+    assert "mockdrive.server" not in modules
+    assert "aiohttp" not in modules
+    assert not modules & set(HEAVY)
+
+
+def test_the_server_loads_no_yaml_schema_or_openapi_until_used() -> None:
+    modules = loaded_after("import mockdrive.server")
+    assert not modules & set(HEAVY)
+
+
+def test_public_names_still_resolve() -> None:
+    assert mockdrive.MockDrive is server.MockDrive
+    assert callable(mockdrive.load_scenario) and callable(mockdrive.export_scenario)
+    assert issubclass(mockdrive.ScenarioError, Exception)
+    assert mockdrive.State.__name__ == "State"
+    assert set(mockdrive.__all__) <= set(dir(mockdrive))
+    assert pytest_plugin.OWNER_TOKEN == server.DEFAULT_OWNER_TOKEN
+    assert pytest_plugin.MockDriveFixture.__name__ == "MockDriveFixture"
