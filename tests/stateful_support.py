@@ -237,7 +237,11 @@ def naive_role_name(state: State, permission: Any) -> str:
 
 
 def naive_onehub_role(state: State, user: User, item: Item) -> str | None:
-    """Onehub: the nearest rolemap wins, except that Administrator anywhere above wins."""
+    """Onehub: the drive's owner is Administrator everywhere in it (issue 12: the owner always
+    reaches everything in their drive); else the nearest rolemap wins, except that
+    Administrator anywhere above wins."""
+    if state.store.drives[item.drive_id].owner_id == user.id:
+        return "Administrator"
     nearest = None
     for holder in naive_chain(state, item):
         held = [naive_role_name(state, p) for p in holder.permissions

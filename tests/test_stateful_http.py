@@ -567,10 +567,6 @@ def test_http_state_machine(servers: list[Server]) -> None:
     print("\n" + HttpMachine.stats.report("stateful HTTP machine"), "0 violations")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 defects 2, 4, 5 and the NEW findings in /work/notes/stateful-findings.md",
-)
 def test_http_state_machine_full(servers: list[Server]) -> None:
     run = FullHttpMachine.TestCase
     run.settings = machine_settings(examples=6, steps=15, shrink=False)
