@@ -9,23 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-
-JS = Path(__file__).parent / "js"
+from test_js_sdk import JS, node_with_sdk
 
 
 @pytest.mark.mock_drive(tls=True)
 def test_js_batch_of_invites_with_one_failing(mock_drive):
-    node = shutil.which("node")
-    if node is None or not (JS / "node_modules" / "@microsoft").is_dir():
-        message = "the JS SDK is not installed: run `npm ci` in tests/js (and install node)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    node = node_with_sdk()
     mock_drive.add_user("Carol Jones", "carol@contoso.example")
     folders = ["Alpha", "Beta", "Gamma"]
     for name in folders:
