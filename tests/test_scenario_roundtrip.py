@@ -9,6 +9,7 @@ import requests
 from conftest import assert_graph_error
 
 from mockdrive.model.tree import MAX_PATH_LENGTH
+from mockdrive.scenario import export_scenario
 
 # C1 controls, NEL (U+0085, a line break to YAML), DEL, noncharacters, a line separator
 ODD = "".join(chr(c) for c in range(0x80, 0xA0)) + "\ufffe\uffff\u2028"
@@ -161,3 +162,26 @@ def test_has_password_and_a_group_invitation_address_are_kept(mock_drive, graph)
     exported = mock_drive.export()["drives"][0]["root"]["children"][0]["permissions"]
     assert all(p.get("hasPassword") for p in exported)
     assert any(p.get("invitationEmail") == "team@contoso.example" for p in exported)
+
+
+def test_renames_and_moves_cannot_push_a_path_past_the_limit(mock_drive, graph):
+    """A long stateful run found a rename that made a 402-character path the loader refuses: a
+    rename or move that would pass the limit, for the item or anything below it, is refused."""
+    deep = "/" + "/".join(["d" * 9] * 38)  # 380 characters
+    mock_drive.add_file(deep + "/x.txt", "x")  # 386
+    mock_drive.add_folder("/" + "e" * 40)
+    before = mock_drive.digest()
+    top = "/" + "d" * 9
+    grown = graph.patch(f"/me/drive/root:{top}", json={"name": "d" * 30})  # below: 407
+    assert (
+        grown.status_code == 400 and grown.json()["error"]["innerError"]["code"] == "pathIsTooLong"
+    )
+    target = mock_drive.item("/" + "e" * 40).id
+    moved = graph.patch(f"/me/drive/root:{top}", json={"parentReference": {"id": target}})
+    assert moved.status_code == 400, moved.text
+    leaf = graph.patch(f"/me/drive/root:{deep}/x.txt", json={"name": "y" * 20})  # 401
+    assert leaf.status_code == 400, leaf.text
+    assert mock_drive.digest() == before
+    assert graph.patch(f"/me/drive/root:{deep}/x.txt", json={"name": "y" * 14}).status_code == 200
+    exported = mock_drive.server.call(lambda: export_scenario(mock_drive.state))
+    mock_drive.load(exported)  # and the state still loads back

@@ -49,6 +49,7 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
     doomed: Item | None = None
     if (moving or renaming) and parent is not None:
         name, doomed = settle_conflict(state, caller, parent, name, change.conflict, item)
+        store.check_path_after_move(item, parent, name)
     # Every check has passed: change the state.
     if doomed is not None:
         state.changed(doomed, "deleted")  # delta reports it (before it is gone)

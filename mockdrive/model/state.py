@@ -311,6 +311,7 @@ class State:
         existing = self.store.child(parent, new_name)
         if existing is not None and existing is not item:
             raise NameConflict(f"an item named {new_name!r} already exists")
+        self.store.check_path_after_move(item, parent, new_name)
         del parent.children[item.name.casefold()]
         self.store.name_freed(parent, item.name)
         parent.children[new_name.casefold()] = item.id

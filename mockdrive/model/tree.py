@@ -182,6 +182,21 @@ class DriveStore:
                 "pathIsTooLong",
             )
 
+    def check_path_after_move(self, item: Item, parent: Item, name: str) -> None:
+        """Refuse (400 pathIsTooLong) renaming or moving ``item`` to ``parent/name`` when it or
+        anything below it would pass the limit. Only a folder whose path grows needs its subtree
+        walked for the longest path below it (O(subtree), like copying it); a file is O(depth)."""
+        longest_below = 0
+        grows = parent.id != item.parent_id or len(name) > len(item.name)
+        if item.is_folder and item.children and grows:
+            lengths = {item.id: 0}
+            for below in self.iter_subtree(item):  # parents come before their children
+                if below is not item:
+                    length = lengths[below.parent_id or ""] + 1 + len(below.name)
+                    lengths[below.id] = length
+                    longest_below = max(longest_below, length)
+        self.check_path_length(parent, len(name) + 1 + longest_below)
+
     def iter_children(self, folder: Item) -> Iterator[Item]:
         for child_id in (folder.children or {}).values():
             yield self.items[child_id]
