@@ -598,20 +598,7 @@ SCHEMAS: dict[str, Any] = {
         ("id", "driveType", "owner", "quota"),
     ),
     "DriveItem": _object(
-        {
-            "id": STRING,
-            "name": STRING,
-            "eTag": STRING,
-            "cTag": STRING,
-            "size": {"type": "integer"},
-            "createdDateTime": STRING,
-            "lastModifiedDateTime": STRING,
-            "webUrl": STRING,
-            "createdBy": IDENTITY_SET,
-            "parentReference": OBJECT,
-            "folder": _object({"childCount": {"type": "integer"}}),
-            "file": OBJECT,
-        },
+        dict(DRIVE_ITEM_PROPERTIES),
         ("id", "name", "eTag", "size", "parentReference"),
     ),
     "DriveItemCollection": _object(
