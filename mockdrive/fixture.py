@@ -250,7 +250,7 @@ class MockDriveFixture:
             state = build_state(scenario)
         else:
             state = _scenario_state(_scenario_file(scenario, self.scenario_dirs))
-        return self.server.call(lambda: self.server.backend.reset(state))
+        return self.server.reset(state)
 
     # -- inspect ------------------------------------------------------------------------------
     def item(self, path: str, *, drive: Drive | None = None) -> Item:

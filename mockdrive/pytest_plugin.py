@@ -166,7 +166,7 @@ def mock_drive(request: pytest.FixtureRequest, mock_drive_servers: _Servers) -> 
     factory, tls = _state_factory(request)
     server = mock_drive_servers.get(tls)
     state = factory()
-    server.call(lambda: server.backend.reset(state))
+    server.reset(state)
     handle = MockDriveFixture(server)
     handle.scenario_dirs = _scenario_dirs(request)
     return handle

@@ -86,6 +86,18 @@ class MockDrive:
     def state(self) -> State:
         return self.backend.state
 
+    def reset(self, state: State | None = None) -> State:
+        """Serve ``state`` (or a fresh one from the factory) from now on: one hop onto the
+        loop, which also looks up the owner's token the ready clients will send."""
+
+        def swap() -> tuple[State, str]:
+            served = self.backend.reset(state)
+            return served, _owner_token_of(served)
+
+        served, token = self.call(swap)
+        self._owner_token = (served, token)
+        return served
+
     # -- ready clients ------------------------------------------------------------------------
     def owner_token(self) -> str:
         """The bearer token of the first drive's owner in the state served now."""
@@ -196,10 +208,18 @@ class MockDrive:
         except RuntimeError:
             pass
 
-        async def run() -> T:
-            return fn()
+        # A plain callback and a concurrent Future: no coroutine or Task to build (this hop is
+        # on every test's path: the fixture's reset)
+        future: Future[T] = Future()
 
-        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
+        def run() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as error:  # handed to the caller, raised there
+                future.set_exception(error)
+
+        loop.call_soon_threadsafe(run)
+        return future.result(timeout=30)
 
     def __enter__(self) -> MockDrive:
         return self.start()

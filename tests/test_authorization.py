@@ -91,7 +91,7 @@ def arrange(mock_drive) -> dict:
     /Projects; Bob holds the permission that gets changed; Olga owns a drive of her own; Sam
     has nothing. Returns the ids the paths need."""
     server = mock_drive.server
-    server.call(lambda: server.backend.reset(default_state(OWNER_TOKEN)))
+    server.reset(default_state(OWNER_TOKEN))
     mock_drive.add_file("/Projects/Plan.docx", "plan")
     mock_drive.add_file("/Projects/Private/Notes.txt", "notes")
     mock_drive.stop_inheriting("/Projects/Private")

@@ -306,7 +306,7 @@ def run_script(mock_drive, graph):
     from mockdrive.cli import default_state
     from mockdrive.pytest_plugin import OWNER_TOKEN
 
-    mock_drive.server.call(lambda: mock_drive.server.backend.reset(default_state(OWNER_TOKEN)))
+    mock_drive.server.reset(default_state(OWNER_TOKEN))
     mock_drive.add_file("/Projects/Plan.docx", "plan")
     mock_drive.add_user("Carol Jones", "carol@contoso.example")
     mock_drive.faults.add(effect="notificationFailure", recipient="x@ext.example")

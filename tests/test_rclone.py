@@ -72,7 +72,7 @@ class Rclone:
 
 @pytest.fixture
 def rclone(server: MockDrive, tmp_path: Path) -> Rclone:
-    server.call(lambda: server.backend.reset(default_state(TOKEN)))
+    server.reset(default_state(TOKEN))
     return Rclone(server, tmp_path)
 
 
