@@ -720,11 +720,11 @@ def test_two_workspaces_of_one_owner_have_distinct_owner_rolemaps(mock_drive):
     assert set(ids[0]).isdisjoint(ids[1]), ids
 
 
-@pytest.mark.xfail(strict=True, reason="NEW finding F6 (stateful-findings.md), not fixed yet")
 def test_a_onehub_invitation_to_a_group_address_does_not_hijack_the_group(mock_drive, graph):
-    """F6: Onehub looks recipients up among users only, so inviting a group's address provisions
-    a pending user with that address; afterwards a Graph invite to the group's address grants that
-    shadow user instead of the group, and the group's members get nothing."""
+    """F6: Onehub looked recipients up among users only, so inviting a group's address provisioned
+    a pending user with that address; afterwards a Graph invite to the group's address granted
+    that shadow user instead of the group, and the group's members got nothing. Now a Onehub
+    invitation to a group's address grants the group, as a Graph invite does."""
     bob = mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
     mock_drive.add_group("Team", [bob], email="team@contoso.example")
     for name in ("F", "G"):
@@ -737,6 +737,9 @@ def test_a_onehub_invitation_to_a_group_address_does_not_hijack_the_group(mock_d
         mock_drive.token,
         json=invitation,
     )
+    mock_drive.assert_can("bob@contoso.example", "read", "/F")  # through the group
+    directory = mock_drive.state.directory
+    assert mock_drive.server.call(lambda: directory.by_email("team@contoso.example")) is None
     invite = {"recipients": [{"email": "team@contoso.example"}], "roles": ["read"]}
     assert graph.post("/me/drive/root:/G:/invite", json=invite).status_code == 200
     mock_drive.assert_can("bob@contoso.example", "read", "/G")

@@ -84,6 +84,13 @@ class Directory:
     def by_email(self, email: str) -> User | None:
         return self._by_email.get(email.casefold())
 
+    def group_by_email(self, email: str) -> Group | None:
+        """The group with this address (case-folded); groups are few, so a scan."""
+        folded = email.casefold()
+        return next(
+            (g for g in self.groups.values() if g.email and g.email.casefold() == folded), None
+        )
+
     def by_alias(self, alias: str) -> User | None:
         return self._by_alias.get(alias.casefold())
 

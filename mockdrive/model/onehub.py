@@ -193,8 +193,10 @@ def invite_emails(
             result.errors["emails"] = ["contain invalid addresses"]
             continue
         user = state.directory.by_email(address)
+        # a group's address grants the group (as a Graph invite does): never a shadow user
+        group = state.directory.group_by_email(address) if user is None else None
         try:
-            if user is None:
+            if user is None and group is None:
                 state.policy.check_external(address)
             rule = state.faults.for_recipient(
                 context.method, context.path, caller.email, address, "error"
@@ -205,18 +207,20 @@ def invite_emails(
         except DomainError as refused:
             result.join_errors.append(f"{address}: {refused.message}")
             continue
-        if direct_permission_for(item, user.id if user else None, address) is not None:
+        grantee_id = user.id if user else group.id if group else None
+        if direct_permission_for(item, grantee_id, address) is not None:
             result.join_errors.append(f"{address} already has access to this item")
             continue
-        pending = user is None
-        if user is None:
+        pending = grantee_id is None
+        if pending:
             local = address.split("@")[0]
             user = state.add_user(local.replace(".", " ").title(), address)
+            grantee_id = user.id
         permission = Permission(
             id=state.ids.guid().upper(),
             item_id=item.id,
             roles=tier_roles(role),
-            grantee_id=user.id,
+            grantee_id=grantee_id,
             invitation_email=address,
             invited_by=caller.id,
             pending=pending,
@@ -225,7 +229,9 @@ def invite_emails(
         item.permissions.append(permission)
         state.track(permission)  # an invitation nobody accepts is withdrawn (model/links.py)
         state.store.drives[item.drive_id].shared_item_ids.add(item.id)
-        result.invited.append((address, state.onehub.number("user", user.id)))
+        # the user number Onehub shows for the grantee (a group shows as its address)
+        shown = user.id if user is not None else "email:" + address.casefold()
+        result.invited.append((address, state.onehub.number("user", shown)))
         sent = notify(state, caller, item, address, [role], None, True, context)
         if sent.rule_id is not None:
             result.fired_rules.append(sent.rule_id)

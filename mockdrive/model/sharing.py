@@ -144,8 +144,7 @@ def _resolve(state: State, recipient: Recipient, index: int) -> tuple[str | None
     user = directory.by_email(email)
     if user is not None:
         return user.id, user.email
-    group = next((g for g in directory.groups.values()
-                  if g.email and g.email.casefold() == email.casefold()), None)  # fmt: skip
+    group = directory.group_by_email(email)
     return (group.id if group else None), email
 
 
