@@ -21,6 +21,7 @@ class Graph:
         self.drive = drive
         self.token = token or drive.token
         self.session = requests.Session()
+        self.session.trust_env = False  # loopback: no proxy variables or ~/.netrc per request
 
     def as_user(self, token: str | None) -> Graph:
         other = Graph(self.drive, self.token)

@@ -90,6 +90,7 @@ class Server:
     def __init__(self) -> None:
         self.server = MockDrive(initial_state(), state_factory=initial_state).start()
         self.session = requests.Session()
+        self.session.trust_env = False  # loopback: ~150 µs a request less (proxies, netrc)
 
     @property
     def state(self):
