@@ -47,6 +47,24 @@ def test_the_owner_session_follows_the_state_of_the_test(mock_drive):
     assert me["email"] == mock_drive.owner.email, response.text
 
 
+def test_ready_clients_ignore_proxy_variables_and_netrc(projects, monkeypatch, tmp_path):
+    """The mock is on loopback: a proxy configured for the machine (nothing listens on port 9)
+    or a ~/.netrc entry for 127.0.0.1 must not reach its clients."""
+    import requests
+
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login eve password secret\n")
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(requests.exceptions.ProxyError):  # what a plain session would do
+        requests.Session().get(projects.graph_url + "/me/drive", timeout=5)
+    assert projects.session.get("/me/drive").status_code == 200
+    assert projects.session_for("carol@contoso.example").get("/me").status_code == 200
+    assert projects.httpx_client().get("/me/drive").status_code == 200
+
+
 def test_httpx_client(projects):
     response = projects.httpx_client().get("/me/drive/root:/Projects:/children")
     assert [c["name"] for c in response.json()["value"]] == ["Plan.docx"]
