@@ -93,15 +93,20 @@ def ids_in(data: Any) -> Iterator[str]:
     """Every string under an ``id`` key in nested dicts and lists (scenario data), iteratively
     so that any depth works."""
     stack = [data]
+    pop, push = stack.pop, stack.append
     while stack:
-        current = stack.pop()
+        current = pop()
         if isinstance(current, dict):
             value = current.get("id")
             if isinstance(value, str):
                 yield value
-            stack.extend(v for v in current.values() if isinstance(v, dict | list))
+            for child in current.values():
+                if isinstance(child, (dict, list)):  # a tuple: faster than dict | list
+                    push(child)
         elif isinstance(current, list):
-            stack.extend(v for v in current if isinstance(v, dict | list))
+            for child in current:
+                if isinstance(child, (dict, list)):
+                    push(child)
 
 
 class LogicalClock:
@@ -126,4 +131,8 @@ class LogicalClock:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``2024-01-01T00:00:05Z``: the moment in UTC, to the second."""
+    utc = moment.astimezone(timezone.utc)
+    if utc.year < 1000:  # strftime writes such a year without leading zeros
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc.isoformat(timespec="seconds")[:-6] + "Z"  # "+00:00" → "Z"

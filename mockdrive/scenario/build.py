@@ -12,7 +12,7 @@ import contextlib
 from typing import Any
 
 from ..model import links, onehub
-from ..model.clock import format_time, parse_time
+from ..model.clock import CANONICAL_TIME, format_time, parse_time
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
 from ..model.ids import DuplicateId, ids_in
@@ -22,6 +22,12 @@ from ..model.state import State, guess_mime_type
 from ..model.tree import Drive, Item, validate_name
 from .load import MAX_REPORTED_PROBLEMS, Document, PathParts
 from .validate import Found
+
+
+def _time_text(value: Any, name: str) -> str:
+    """``format_time(parse_time(value, name))``; text already in that form is only checked."""
+    moment = parse_time(value, name)
+    return value if CANONICAL_TIME.fullmatch(value) else format_time(moment)
 
 
 class _Skip(Exception):
@@ -121,7 +127,7 @@ class Builder:
         for key, field in (("createdDateTime", "created"), ("lastModifiedDateTime", "modified")):
             if key in node:
                 try:
-                    setattr(item, field, format_time(parse_time(node[key], key)))
+                    setattr(item, field, _time_text(node[key], key))
                 except InvalidRequest as error:
                     raise self.fail((*where, key), error.message) from None
         if "createdDateTime" in node and "lastModifiedDateTime" not in node:
@@ -206,7 +212,7 @@ class Builder:
         )
         if "createdDateTime" in raw:
             try:
-                drive.created = format_time(parse_time(raw["createdDateTime"], "createdDateTime"))
+                drive.created = _time_text(raw["createdDateTime"], "createdDateTime")
             except InvalidRequest as error:
                 raise self.fail((*where, "createdDateTime"), error.message) from None
         root = self.state.store.root(drive)

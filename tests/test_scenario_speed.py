@@ -1,0 +1,141 @@
+"""The faster scenario loading (issue 16, item 3) changes no answer: each rewritten function is
+compared with the plain implementation it replaced, on arbitrary input (no timing here)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from mockdrive.model.clock import LAST_YEAR, parse_time
+from mockdrive.model.errors import InvalidRequest
+from mockdrive.model.ids import format_time
+from mockdrive.model.tree import MAX_NAME_LENGTH, validate_name
+
+# -- the implementations as they were before ------------------------------------------------
+_ILLEGAL_PERSONAL = set('/\\*<>?:|"')
+_ILLEGAL_BUSINESS = _ILLEGAL_PERSONAL | {"#", "%"}
+
+
+def reference_validate_name(name: object, drive_type: str, is_folder: bool) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequest("name must be a non-empty string", "invalidName")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidRequest(
+            f"name is longer than {MAX_NAME_LENGTH} characters", "parameterIsTooLong"
+        )
+    illegal = _ILLEGAL_PERSONAL if drive_type == "personal" else _ILLEGAL_BUSINESS
+    bad = sorted({c for c in name if c in illegal or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise InvalidRequest(
+            f"name contains characters that are not allowed: {shown}", "invalidName"
+        )
+    if name in (".", "..") or name != name.strip():
+        raise InvalidRequest("name cannot be '.', '..' or start or end with a space", "invalidName")
+    if is_folder and name.endswith("."):
+        raise InvalidRequest("folder names cannot end with '.'", "invalidName")
+    if drive_type != "personal" and name.startswith("~"):
+        raise InvalidRequest("names cannot begin with '~' on this drive", "invalidName")
+    return name
+
+
+def reference_parse_time(value: object, name: str = "expirationDateTime") -> datetime:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be a date-time string")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise InvalidRequest(f"{name} {value!r} is not a date-time") from None
+    if not 1900 <= moment.year <= LAST_YEAR:
+        raise InvalidRequest(f"{name} {value!r} is out of range (years 1900 to {LAST_YEAR})")
+    return moment
+
+
+def reference_format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def outcome(function: Any, *args: Any) -> tuple[Any, ...]:
+    """What a call gives: ("ok", value, tzinfo) or ("error", message, code)."""
+    try:
+        value = function(*args)
+    except InvalidRequest as error:
+        return ("error", error.message, error.inner_code)
+    return ("ok", value, getattr(value, "tzinfo", None))
+
+
+# names: mostly ordinary characters, with the refused ones, controls, spaces, dots and tildes
+NAME_CHARACTERS = st.one_of(
+    st.characters(codec="utf-8"),
+    st.sampled_from(list('/\\*<>?:|"#%~. \t\x00\x1f\x7f\x80\u2028é')),
+)
+NAMES = st.one_of(st.text(NAME_CHARACTERS, max_size=12), st.text(NAME_CHARACTERS, min_size=250))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    name=st.one_of(NAMES, st.none(), st.integers()),
+    drive_type=st.sampled_from(["personal", "business", "documentLibrary"]),
+    is_folder=st.booleans(),
+)
+@example(name="a\ud800b", drive_type="business", is_folder=False)
+@example(name="a#b", drive_type="personal", is_folder=True)
+@example(name="x" * 256, drive_type="business", is_folder=False)
+def test_validate_name_answers_as_before(name: object, drive_type: str, is_folder: bool) -> None:
+    assert outcome(validate_name, name, drive_type, is_folder) == outcome(
+        reference_validate_name, name, drive_type, is_folder
+    )
+
+
+DIGIT = st.sampled_from("0123456789")
+TIME_TEXT = st.builds(
+    "{}{}{}{}-{}{}-{}{}T{}{}:{}{}:{}{}{}".format,
+    *([DIGIT] * 14),
+    st.sampled_from(["Z", "Z ", "+00:00", "+05:30", "", "z"]),
+)
+DATE_TIMES = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=st.one_of(
+        TIME_TEXT,
+        DATE_TIMES.map(lambda m: m.isoformat()),
+        DATE_TIMES.map(reference_format_time),
+        st.text(max_size=30),
+        st.none(),
+    )
+)
+@example(value="2024-02-30T00:00:00Z")
+@example(value="2024-01-01T24:00:00Z")
+@example(value="1899-12-31T23:59:59Z")
+@example(value="9000-12-31T23:59:59Z")
+@example(value="9001-01-01T00:00:00Z")
+@example(value="\uff11\uff19\uff19\uff19-01-01T00:00:00Z")  # full-width digits
+@example(value="2024-01-01T00:00:00Z\n")
+def test_parse_time_answers_as_before(value: object) -> None:
+    assert outcome(parse_time, value, "clock") == outcome(reference_parse_time, value, "clock")
+
+
+@settings(max_examples=500, deadline=None)
+@given(moment=DATE_TIMES)
+@example(moment=datetime(999, 5, 1, tzinfo=timezone.utc))
+@example(moment=datetime(2024, 1, 1, 0, 0, 0, 999_999, tzinfo=timezone.utc))
+@example(moment=datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=5, seconds=7))))
+def test_format_time_writes_as_before(moment: datetime) -> None:
+    try:
+        expected = reference_format_time(moment)
+    except OverflowError:  # moved into year 0 or 10000 by its zone
+        with pytest.raises(OverflowError):
+            format_time(moment)
+        return
+    assert format_time(moment) == expected
