@@ -3,17 +3,22 @@ compared with the plain implementation it replaced, on arbitrary input (no timin
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from mockdrive.demo import demo_scenario
 from mockdrive.model.clock import LAST_YEAR, parse_time
 from mockdrive.model.errors import InvalidRequest
 from mockdrive.model.ids import format_time
 from mockdrive.model.tree import MAX_NAME_LENGTH, validate_name
+from mockdrive.scenario import build_state, export_scenario, load_scenario
+from mockdrive.scenario.validate import check_schema, is_valid, schema_problems
 
 # -- the implementations as they were before ------------------------------------------------
 _ILLEGAL_PERSONAL = set('/\\*<>?:|"')
@@ -139,3 +144,110 @@ def test_format_time_writes_as_before(moment: datetime) -> None:
             format_time(moment)
         return
     assert format_time(moment) == expected
+
+
+# -- the quick schema check agrees with the full one -----------------------------------------
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def _bases() -> list[Any]:
+    """Valid scenario data: the shipped fixtures and a small generated tenant, as exported."""
+    bases = [export_scenario(load_scenario(path)) for path in sorted(FIXTURES.glob("*.yaml"))]
+    bases.append(export_scenario(build_state(demo_scenario(seed=3, users=3, items=8))))
+    return bases
+
+
+BASES = _bases()
+REPLACEMENTS = (
+    "text", "", "\ud800", "a\udfffb", "é", 7, 0, -1, 1.5, -0.5, None, True, False, [], [1],
+    ["read"], ["read", 1], [{}], {}, {"zz": 1}, {"name": "x"}, "a@b", "a@b.example",
+    "read", "owner", "view", "anonymous", "Viewer", "personal", "GET", "a\ud800@b.example", 10**30,
+)  # fmt: skip
+
+
+def _paths(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
+    found, stack = [], [((), data)]
+    while stack:
+        path, value = stack.pop()
+        found.append((path, value))
+        if isinstance(value, dict | list):
+            children = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend(((*path, key), child) for key, child in children)
+    return found
+
+
+def _changed(data: Any, path: tuple[Any, ...], change: Any) -> Any:
+    copy = json.loads(json.dumps(data))
+    if not path:
+        return change(copy)
+    holder = copy
+    for part in path[:-1]:
+        holder = holder[part]
+    holder[path[-1]] = change(holder[path[-1]])
+    return copy
+
+
+def _variants(data: Any) -> Any:
+    """Each variant changes one place: another value, a key dropped or added."""
+    for path, value in _paths(data):
+        for replacement in REPLACEMENTS:
+            yield _changed(data, path, lambda _, r=replacement: r)
+        if isinstance(value, dict):
+            for key in value:
+                yield _changed(data, path, lambda v, k=key: {x: y for x, y in v.items() if x != k})
+            for extra in ("zz", "id", "name", "children", "roles", "link", "file"):
+                yield _changed(data, path, lambda v, k=extra: {**v, k: "x"})
+        if isinstance(value, list) and value:
+            yield _changed(data, path, lambda v: v[:1] * 2)
+            yield _changed(data, path, lambda v: [])
+
+
+def agree(data: Any) -> bool:
+    """The quick answer and the full one agree; returns whether the data is valid."""
+    problems = schema_problems(data)
+    assert is_valid(data) == (not problems), problems
+    assert check_schema(data) == problems
+    return not problems
+
+
+def test_quick_and_full_schema_checks_agree_on_every_one_place_change() -> None:
+    outcomes = [agree(variant) for base in BASES for variant in _variants(base)]
+    assert all(agree(base) for base in BASES)
+    assert outcomes.count(True) > 100 and outcomes.count(False) > 1000  # both sides exercised
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+    | st.sampled_from(REPLACEMENTS[:-1]),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["id", "name", "zz", "roles", "type", "file"]), inner),
+    max_leaves=8,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_quick_and_full_schema_checks_agree_on_random_changes(data: st.DataObject) -> None:
+    scenario = data.draw(st.sampled_from(BASES))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path, _ = data.draw(st.sampled_from(_paths(scenario)))
+        scenario = _changed(scenario, path, lambda _: data.draw(JSON_VALUES))
+    agree(scenario)
+
+
+def _nested(levels: int, leaf: Any) -> dict[str, Any]:
+    """A drive whose root holds ``levels`` folders, one inside the other, ``leaf`` innermost."""
+    node: dict[str, Any] = {"name": "f", "folder": {}, "children": [leaf]}
+    for _ in range(levels - 1):
+        node = {"name": "f", "folder": {}, "children": [node]}
+    user = {"displayName": "A", "email": "a@x.example"}
+    return {"users": [user], "drives": [{"owner": "a@x.example", "root": {"children": [node]}}]}
+
+
+@pytest.mark.parametrize("levels", [5, 300, 2000])
+def test_deep_data_is_decided_by_the_full_check(levels: int) -> None:
+    """Deeper than the quick check can recurse, the full check answers (same answer)."""
+    assert check_schema(_nested(levels, {"name": "x.txt", "file": {}})) == []
+    bad = check_schema(_nested(levels, {"name": "x.txt", "file": {}, "size": -1}))
+    assert [reason for _, reason, _ in bad] == ["must be at least 0"]
+    assert len(bad[0][0]) == 2 * levels + 6
