@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,7 @@ from mockdrive.model.clock import LAST_YEAR, parse_time
 from mockdrive.model.errors import InvalidRequest
 from mockdrive.model.ids import format_time
 from mockdrive.model.tree import MAX_NAME_LENGTH, validate_name
-from mockdrive.scenario import build_state, export_scenario, load_scenario
+from mockdrive.scenario import ScenarioError, build_state, export_scenario, load_scenario, parse
 from mockdrive.scenario.validate import check_schema, is_valid, schema_problems
 
 # -- the implementations as they were before ------------------------------------------------
@@ -251,3 +252,54 @@ def test_deep_data_is_decided_by_the_full_check(levels: int) -> None:
     bad = check_schema(_nested(levels, {"name": "x.txt", "file": {}, "size": -1}))
     assert [reason for _, reason, _ in bad] == ["must be at least 0"]
     assert len(bad[0][0]) == 2 * levels + 6
+
+
+# -- the YAML reader types plain scalars as PyYAML's safe loader does -----------------------
+PLAIN_WORDS = st.sampled_from(
+    ["0", "00", "007", "08", "0x1F", "0o17", "0b101", "1_000", "1:30", "-1:30", "+12", "-0",
+     "1.5", "1e3", "1.0e+3", ".5", ".inf", "-.Inf", ".nan", "yes", "No", "ON", "off", "y", "n",
+     "~", "null", "Null", "true", "FALSE", "=", "name", "file", "folder", "01P4H22O", "9" * 18,
+     "9" * 19, "9" * 40, "1" + "0" * 18, "12abc", "3.", "1_", "0_1"]
+)  # fmt: skip
+PLAIN_TEXT = st.text(st.sampled_from("0123456789_-+.:xobeEaAnNyY"), min_size=1, max_size=8)
+
+
+def _typed_as_pyyaml(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return ("nan",)
+    return (type(value).__name__, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.one_of(PLAIN_WORDS, PLAIN_TEXT), min_size=1, max_size=12))
+def test_plain_scalars_are_typed_as_pyyaml_does(words: list[str]) -> None:
+    """Each word as a list entry, as a key and as a value, repeated (the reader remembers the
+    type of text it has seen)."""
+    text = "".join(f"- {w}\n- {{{w}: {w}}}\n- {w}\n" for w in words)
+    try:
+        expected = yaml.load(text, Loader=yaml.CSafeLoader)
+    except (yaml.YAMLError, ValueError, TypeError):
+        return  # not something both read (a timestamp, a key PyYAML cannot hash, ...)
+    if any(isinstance(v, datetime) for v in expected):
+        return
+    try:
+        data = parse(text).data
+    except ScenarioError as error:  # ours refuses only numbers Python cannot convert
+        assert "is not a usable number" in str(error)
+        return
+    flat = [(k, v) if isinstance(e, dict) else (e,) for e in data for k, v in _items(e)]
+    reference = [(k, v) if isinstance(e, dict) else (e,) for e in expected for k, v in _items(e)]
+    assert [tuple(map(_typed_as_pyyaml, t)) for t in flat] == [
+        tuple(map(_typed_as_pyyaml, t)) for t in reference
+    ]
+
+
+def _items(entry: Any) -> list[tuple[Any, Any]]:
+    return list(entry.items()) if isinstance(entry, dict) else [(entry, None)]
+
+
+def test_text_seen_before_keeps_its_place_dependent_meaning() -> None:
+    """``<<`` is text as a value and a merge as a key; each NaN is a value of its own."""
+    data = parse("a: <<\nc:\n  <<: {x: 1}\n  y: 2\nd: [.nan, {.nan: 1, .NaN: 2, .nan: 3}]\n").data
+    assert data["a"] == "<<" and data["c"] == {"x": 1, "y": 2}
+    assert len(data["d"][1]) == 3
