@@ -299,7 +299,8 @@ def _items(entry: Any) -> list[tuple[Any, Any]]:
 
 
 def test_text_seen_before_keeps_its_place_dependent_meaning() -> None:
-    """``<<`` is text as a value and a merge as a key; each NaN is a value of its own."""
-    data = parse("a: <<\nc:\n  <<: {x: 1}\n  y: 2\nd: [.nan, {.nan: 1, .NaN: 2, .nan: 3}]\n").data
-    assert data["a"] == "<<" and data["c"] == {"x": 1, "y": 2}
-    assert len(data["d"][1]) == 3
+    """``<<`` is text as a value and a merge as a key, whichever comes first."""
+    data = parse("a: <<\nc:\n  <<: {x: 1}\n  y: 2\nd: [<<]\n").data
+    assert data == {"a": "<<", "c": {"x": 1, "y": 2}, "d": ["<<"]}
+    data = parse("c:\n  <<: {x: 1}\n  y: 2\na: <<\n").data
+    assert data == {"c": {"x": 1, "y": 2}, "a": "<<"}

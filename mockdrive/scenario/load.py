@@ -205,7 +205,7 @@ def _build(loader: Any) -> Any:
                 else:
                     text = value
                     value = _typed(event, stack, container, is_list, key)
-                    if text[:1] != "<" and type(value) is not float:  # not a merge key, nor NaN
+                    if text[:1] != "<":  # "<<" is a merge key or text, by its place
                         typed[text] = value
             if event.anchor:
                 anchors[event.anchor] = (value, 1, 0)
