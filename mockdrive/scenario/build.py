@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+from datetime import datetime
 from typing import Any
 
 from ..model import links, onehub
@@ -25,9 +26,15 @@ from .validate import Found
 
 
 def _time_text(value: Any, name: str) -> str:
-    """``format_time(parse_time(value, name))``; text already in that form is only checked."""
-    moment = parse_time(value, name)
-    return value if CANONICAL_TIME.fullmatch(value) else format_time(moment)
+    """``format_time(parse_time(value, name))``; text already in that form is only checked
+    (a date that exists, in the years parse_time accepts)."""
+    if type(value) is str and CANONICAL_TIME.fullmatch(value) and "1900" <= value <= "9001":
+        try:
+            datetime.fromisoformat(value[:-1])
+            return value
+        except ValueError:
+            pass  # no such date (parse_time says so)
+    return format_time(parse_time(value, name))
 
 
 class _Skip(Exception):
@@ -124,16 +131,21 @@ class Builder:
     def _set_history(self, item: Item, node: dict, where: PathParts) -> None:
         """An exported item's times, versions and authors (after its children: attaching one
         moves the folder's version)."""
-        for key, field in (("createdDateTime", "created"), ("lastModifiedDateTime", "modified")):
+        key = "createdDateTime"
+        try:
             if key in node:
-                try:
-                    setattr(item, field, _time_text(node[key], key))
-                except InvalidRequest as error:
-                    raise self.fail((*where, key), error.message) from None
-        if "createdDateTime" in node and "lastModifiedDateTime" not in node:
-            item.modified = item.created
-        item.version = node.get("version", item.version)
-        item.content_version = node.get("contentVersion", item.content_version)
+                item.created = _time_text(node[key], key)
+            key = "lastModifiedDateTime"
+            if key in node:
+                item.modified = _time_text(node[key], key)
+            elif "createdDateTime" in node:
+                item.modified = item.created
+        except InvalidRequest as error:
+            raise self.fail((*where, key), error.message) from None
+        if "version" in node:
+            item.version = node["version"]
+        if "contentVersion" in node:
+            item.content_version = node["contentVersion"]
         if "createdBy" in node:
             item.created_by = self._user(node["createdBy"], (*where, "createdBy")).id
         if "lastModifiedBy" in node:
@@ -253,11 +265,12 @@ class Builder:
             for key in ("size", "content", "contentBase64"):
                 if key in node:
                     raise self.fail((*where, key), f"a folder has no {key} (add 'file: {{}}')")
-        elif "children" in node:
-            raise self.fail((*where, "children"), "a file cannot have children")
-        given = [k for k in ("size", "content", "contentBase64") if k in node]
-        if len(given) > 1:
-            raise self.fail((*where, given[1]), f"give only one of {', '.join(given)}")
+        else:
+            if "children" in node:
+                raise self.fail((*where, "children"), "a file cannot have children")
+            given = [k for k in ("size", "content", "contentBase64") if k in node]
+            if len(given) > 1:
+                raise self.fail((*where, given[1]), f"give only one of {', '.join(given)}")
         name = node["name"]
         try:
             validate_name(name, drive.drive_type, not is_file)

@@ -13,6 +13,7 @@ report (a second pass over the events).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,14 @@ _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
 _TAG = "tag:yaml.org,2002:"
 _STR, _NULL, _BOOL, _INT, _FLOAT = (_TAG + t for t in ("str", "null", "bool", "int", "float"))
 _MERGE = _TAG + "merge"
+# first characters after which only numbers and timestamps are resolved; those are written
+# with these characters alone, so text with any other (an id such as 01P4H2...) is text
+_NUMERIC_STARTS = frozenset(
+    start
+    for start, candidates in _RESOLVERS.items()
+    if {tag for tag, _ in candidates} <= {_INT, _FLOAT, _TAG + "timestamp"}
+)
+_NOT_NUMERIC = re.compile("[^-+0-9_.:a-fA-FxoTtZinINaA \t\n]")  # inf, nan, 0x, 0o, 1e3, ...
 
 PathParts = tuple[str | int, ...]
 
@@ -172,7 +181,9 @@ def _build(loader: Any) -> Any:
     mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     resolvers = _RESOLVERS
-    max_elements = MAX_ELEMENTS
+    numeric_starts, not_numeric = _NUMERIC_STARTS, _NOT_NUMERIC.search
+    max_elements, max_depth = MAX_ELEMENTS, MAX_DEPTH
+    collection_tags = ("!", _TAG + "map", _TAG + "seq")
     no_key = _NO_KEY
     merge_key = _MERGE_KEY
     # the open collection (None: none, at the document's top level)
@@ -195,13 +206,15 @@ def _build(loader: Any) -> Any:
             elements += 1
             value: Any = event.value
             # the common case inline: quoted text, or plain text no implicit type starts with
-            if event.tag is not None or (event.implicit[0] and value[:1] in resolvers):
-                if event.tag is not None:
-                    value = _typed(event, stack, container, is_list, key)
-                elif value in typed:
+            if event.tag is not None:
+                value = _typed(event, stack, container, is_list, key)
+            elif value[:1] in resolvers and event.implicit[0]:
+                if value in typed:
                     value = typed[value]
                 elif value.isdigit() and value.isascii() and value[0] != "0" and len(value) < 19:
                     value = int(value)  # a plain decimal number (a leading 0 is octal in YAML 1.1)
+                elif value[:1] in numeric_starts and not_numeric(value):
+                    pass  # text
                 else:
                     text = value
                     value = _typed(event, stack, container, is_list, key)
@@ -228,10 +241,10 @@ def _build(loader: Any) -> Any:
                 continue
         elif kind is mapping_start or kind is sequence_start:
             elements += 1
-            if event.tag not in (None, "!", _TAG + "map", _TAG + "seq"):
+            if event.tag is not None and event.tag not in collection_tags:
                 reason = f"the tag {event.tag} is not supported"
                 raise _problem(event, _open(stack, container, key), reason)
-            if len(stack) >= MAX_DEPTH:
+            if len(stack) >= max_depth:
                 reason = f"nested deeper than {MAX_DEPTH} levels"
                 raise _problem(event, _open(stack, container, key), reason)
             if elements > max_elements:
