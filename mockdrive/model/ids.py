@@ -132,7 +132,16 @@ class LogicalClock:
 
 def format_time(moment: datetime) -> str:
     """``2024-01-01T00:00:05Z``: the moment in UTC, to the second."""
-    utc = moment.astimezone(timezone.utc)
-    if utc.year < 1000:  # strftime writes such a year without leading zeros
+    utc = moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+    year = utc.year
+    if year < 1000:  # strftime writes such a year without leading zeros
         return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return utc.isoformat(timespec="seconds")[:-6] + "Z"  # "+00:00" → "Z"
+    # what that strftime writes, several times faster
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031
+        year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+    )
