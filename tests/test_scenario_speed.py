@@ -18,7 +18,15 @@ from mockdrive.model.clock import LAST_YEAR, parse_time
 from mockdrive.model.errors import InvalidRequest
 from mockdrive.model.ids import format_time
 from mockdrive.model.tree import MAX_NAME_LENGTH, validate_name
-from mockdrive.scenario import ScenarioError, build_state, export_scenario, load_scenario, parse
+from mockdrive.scenario import (
+    ScenarioError,
+    build_state,
+    dump_yaml,
+    export_scenario,
+    load_scenario,
+    load_scenario_text,
+    parse,
+)
 from mockdrive.scenario.validate import check_schema, is_valid, schema_problems
 
 # -- the implementations as they were before ------------------------------------------------
@@ -309,3 +317,45 @@ def test_text_seen_before_keeps_its_place_dependent_meaning() -> None:
     assert data == {"a": "<<", "c": {"x": 1, "y": 2}, "d": ["<<"]}
     data = parse("c:\n  <<: {x: 1}\n  y: 2\na: <<\n").data
     assert data == {"c": {"x": 1, "y": 2}, "a": "<<"}
+
+
+# -- the built state is the one built before ---------------------------------------------------
+MIXED_TIMES = """
+users:
+  - {displayName: Ada, email: ada@x.example}
+drives:
+  - owner: ada@x.example
+    root:
+      children:
+        - {name: a.txt, file: {}, createdDateTime: "2030-05-01T10:00:00Z"}
+        - {name: b.txt, file: {}}
+        - name: F
+          folder: {}
+          createdDateTime: "2031-01-01T00:00:00+00:00"
+          lastModifiedDateTime: "2031-01-02T01:00:00+01:00"
+          children:
+            - {name: c.txt, file: {}}
+        - {name: d.txt, file: {}}
+"""
+
+
+def test_items_with_and_without_times_advance_the_clock_as_before() -> None:
+    """An item with its own time still moves the clock one second (values from before)."""
+    state = load_scenario_text(MIXED_TIMES)
+    times = {i.name: (i.created, i.modified) for i in state.store.items.values()}
+    assert times == {
+        "root": ("2024-01-01T00:00:01Z", "2024-01-01T00:00:01Z"),
+        "a.txt": ("2030-05-01T10:00:00Z", "2030-05-01T10:00:00Z"),
+        "b.txt": ("2024-01-01T00:00:03Z", "2024-01-01T00:00:03Z"),
+        "F": ("2031-01-01T00:00:00Z", "2031-01-02T00:00:00Z"),
+        "c.txt": ("2024-01-01T00:00:05Z", "2024-01-01T00:00:05Z"),
+        "d.txt": ("2024-01-01T00:00:06Z", "2024-01-01T00:00:06Z"),
+    }
+    assert state.clock.peek() == "2024-01-01T00:00:06Z"
+
+
+def test_a_generated_tenant_round_trips_byte_identical_through_yaml_and_json() -> None:
+    exported = export_scenario(build_state(demo_scenario(seed=5, users=20, items=600)))
+    text = dump_yaml(exported)
+    assert dump_yaml(export_scenario(load_scenario_text(text))) == text
+    assert export_scenario(load_scenario_text(json.dumps(exported))) == exported

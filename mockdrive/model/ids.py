@@ -125,6 +125,10 @@ class LogicalClock:
         self._ticks += 1
         return self.peek()
 
+    def tick(self) -> None:
+        """Advance one second, as ``now()`` does, when the time itself is not needed."""
+        self._ticks += 1
+
     def peek(self) -> str:
         """The current time, without advancing (for response metadata that changes nothing)."""
         return format_time(self._start + timedelta(seconds=self._ticks))

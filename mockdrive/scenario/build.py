@@ -268,9 +268,10 @@ class Builder:
         else:
             if "children" in node:
                 raise self.fail((*where, "children"), "a file cannot have children")
-            given = [k for k in ("size", "content", "contentBase64") if k in node]
-            if len(given) > 1:
-                raise self.fail((*where, given[1]), f"give only one of {', '.join(given)}")
+            if "content" in node or "contentBase64" in node:  # with size, or both
+                given = [k for k in ("size", "content", "contentBase64") if k in node]
+                if len(given) > 1:
+                    raise self.fail((*where, given[1]), f"give only one of {', '.join(given)}")
         name = node["name"]
         try:
             validate_name(name, drive.drive_type, not is_file)
@@ -283,7 +284,11 @@ class Builder:
             item_id = state.ids.item_id()
         elif item_id in store.items:
             raise self.fail((*where, "id"), f"duplicate item id {item_id!r}")
-        now = state.clock.now()
+        if "createdDateTime" in node:  # the times are the node's (set by _set_history)
+            state.clock.tick()
+            now = ""
+        else:
+            now = state.clock.now()
         item = Item(
             id=item_id,
             drive_id=drive.id,
