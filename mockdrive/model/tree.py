@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,6 +22,16 @@ MAX_NAME_LENGTH = 255
 MAX_PATH_LENGTH = 400
 _ILLEGAL_PERSONAL = set('/\\*<>?:|"')
 _ILLEGAL_BUSINESS = _ILLEGAL_PERSONAL | {"#", "%"}
+
+
+def _any_of(characters: set[str]) -> re.Pattern[str]:
+    """One search for any of ``characters`` or a control character (C0 or DEL)."""
+    return re.compile("[" + re.escape("".join(sorted(characters))) + "\\x00-\\x1f\\x7f]")
+
+
+# one search finds a refused character; the list of them is built only when there is one
+_ILLEGAL_PERSONAL_SEARCH = _any_of(_ILLEGAL_PERSONAL)
+_ILLEGAL_BUSINESS_SEARCH = _any_of(_ILLEGAL_BUSINESS)
 
 
 @dataclass(slots=True, eq=False)
@@ -80,9 +91,10 @@ def validate_name(name: object, drive_type: str, is_folder: bool) -> str:
         raise InvalidRequest(
             f"name is longer than {MAX_NAME_LENGTH} characters", "parameterIsTooLong"
         )
-    illegal = _ILLEGAL_PERSONAL if drive_type == "personal" else _ILLEGAL_BUSINESS
-    bad = sorted({c for c in name if c in illegal or ord(c) < 32 or ord(c) == 127})
-    if bad:
+    personal = drive_type == "personal"
+    if (_ILLEGAL_PERSONAL_SEARCH if personal else _ILLEGAL_BUSINESS_SEARCH).search(name):
+        illegal = _ILLEGAL_PERSONAL if personal else _ILLEGAL_BUSINESS
+        bad = sorted({c for c in name if c in illegal or ord(c) < 32 or ord(c) == 127})
         shown = ", ".join(repr(c) for c in bad)
         raise InvalidRequest(
             f"name contains characters that are not allowed: {shown}", "invalidName"

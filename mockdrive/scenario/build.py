@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+from datetime import datetime
 from typing import Any
 
 from ..model import links, onehub
-from ..model.clock import format_time, parse_time
+from ..model.clock import CANONICAL_TIME, format_time, parse_time
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
 from ..model.ids import DuplicateId, ids_in
@@ -22,6 +23,18 @@ from ..model.state import State, guess_mime_type
 from ..model.tree import Drive, Item, validate_name
 from .load import MAX_REPORTED_PROBLEMS, Document, PathParts
 from .validate import Found
+
+
+def _time_text(value: Any, name: str) -> str:
+    """``format_time(parse_time(value, name))``; text already in that form is only checked
+    (a date that exists, in the years parse_time accepts)."""
+    if type(value) is str and CANONICAL_TIME.fullmatch(value) and "1900" <= value <= "9001":
+        try:
+            datetime.fromisoformat(value[:-1])
+            return value
+        except ValueError:
+            pass  # no such date (parse_time says so)
+    return format_time(parse_time(value, name))
 
 
 class _Skip(Exception):
@@ -118,16 +131,21 @@ class Builder:
     def _set_history(self, item: Item, node: dict, where: PathParts) -> None:
         """An exported item's times, versions and authors (after its children: attaching one
         moves the folder's version)."""
-        for key, field in (("createdDateTime", "created"), ("lastModifiedDateTime", "modified")):
+        key = "createdDateTime"
+        try:
             if key in node:
-                try:
-                    setattr(item, field, format_time(parse_time(node[key], key)))
-                except InvalidRequest as error:
-                    raise self.fail((*where, key), error.message) from None
-        if "createdDateTime" in node and "lastModifiedDateTime" not in node:
-            item.modified = item.created
-        item.version = node.get("version", item.version)
-        item.content_version = node.get("contentVersion", item.content_version)
+                item.created = _time_text(node[key], key)
+            key = "lastModifiedDateTime"
+            if key in node:
+                item.modified = _time_text(node[key], key)
+            elif "createdDateTime" in node:
+                item.modified = item.created
+        except InvalidRequest as error:
+            raise self.fail((*where, key), error.message) from None
+        if "version" in node:
+            item.version = node["version"]
+        if "contentVersion" in node:
+            item.content_version = node["contentVersion"]
         if "createdBy" in node:
             item.created_by = self._user(node["createdBy"], (*where, "createdBy")).id
         if "lastModifiedBy" in node:
@@ -206,7 +224,7 @@ class Builder:
         )
         if "createdDateTime" in raw:
             try:
-                drive.created = format_time(parse_time(raw["createdDateTime"], "createdDateTime"))
+                drive.created = _time_text(raw["createdDateTime"], "createdDateTime")
             except InvalidRequest as error:
                 raise self.fail((*where, "createdDateTime"), error.message) from None
         root = self.state.store.root(drive)
@@ -247,11 +265,13 @@ class Builder:
             for key in ("size", "content", "contentBase64"):
                 if key in node:
                     raise self.fail((*where, key), f"a folder has no {key} (add 'file: {{}}')")
-        elif "children" in node:
-            raise self.fail((*where, "children"), "a file cannot have children")
-        given = [k for k in ("size", "content", "contentBase64") if k in node]
-        if len(given) > 1:
-            raise self.fail((*where, given[1]), f"give only one of {', '.join(given)}")
+        else:
+            if "children" in node:
+                raise self.fail((*where, "children"), "a file cannot have children")
+            if "content" in node or "contentBase64" in node:  # with size, or both
+                given = [k for k in ("size", "content", "contentBase64") if k in node]
+                if len(given) > 1:
+                    raise self.fail((*where, given[1]), f"give only one of {', '.join(given)}")
         name = node["name"]
         try:
             validate_name(name, drive.drive_type, not is_file)
@@ -264,7 +284,11 @@ class Builder:
             item_id = state.ids.item_id()
         elif item_id in store.items:
             raise self.fail((*where, "id"), f"duplicate item id {item_id!r}")
-        now = state.clock.now()
+        if "createdDateTime" in node:  # the times are the node's (set by _set_history)
+            state.clock.tick()
+            now = ""
+        else:
+            now = state.clock.now()
         item = Item(
             id=item_id,
             drive_id=drive.id,

@@ -13,6 +13,7 @@ report (a second pass over the events).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,14 @@ _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
 _TAG = "tag:yaml.org,2002:"
 _STR, _NULL, _BOOL, _INT, _FLOAT = (_TAG + t for t in ("str", "null", "bool", "int", "float"))
 _MERGE = _TAG + "merge"
+# first characters after which only numbers and timestamps are resolved; those are written
+# with these characters alone, so text with any other (an id such as 01P4H2...) is text
+_NUMERIC_STARTS = frozenset(
+    start
+    for start, candidates in _RESOLVERS.items()
+    if {tag for tag, _ in candidates} <= {_INT, _FLOAT, _TAG + "timestamp"}
+)
+_NOT_NUMERIC = re.compile("[^-+0-9_.:a-fA-FxoTtZinINaA \t\n]")  # inf, nan, 0x, 0o, 1e3, ...
 
 PathParts = tuple[str | int, ...]
 
@@ -137,20 +146,16 @@ def parse(text: str, source: str = "<scenario>") -> Document:
     return Document(data, text, source)
 
 
-class _Frame:
-    __slots__ = ("anchor", "container", "height", "is_list", "key", "start")
-
-    def __init__(self, container: dict | list, anchor: str | None, start: int) -> None:
-        self.container = container
-        self.is_list = type(container) is list
-        self.key: Any = _NO_KEY
-        self.anchor = anchor
-        self.start = start  # element count when this collection began
-        self.height = 0  # nesting below this collection
-
-
 _NO_KEY = object()
 _MERGE_KEY = object()
+
+
+class _Refused(Exception):
+    """A value the reader refuses; ``_build`` adds where it is."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _read_yaml(text: str) -> Any:
@@ -162,14 +167,35 @@ def _read_yaml(text: str) -> Any:
         loader.dispose()
 
 
+# what ``_build`` saves of an enclosing collection while a nested one is read:
+# (container or None at the top, is a list, its pending key, anchor, elements at its start,
+# nesting below it)
+_Saved = tuple[Any, bool, Any, Any, int, int]
+
+
 def _build(loader: Any) -> Any:
+    """The events → data. The open collection is held in local variables (most events are
+    scalars added to it); the enclosing ones are saved on ``stack``, one entry each."""
     get_event = loader.get_event
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     resolvers = _RESOLVERS
-    stack: list[_Frame] = []
+    numeric_starts, not_numeric = _NUMERIC_STARTS, _NOT_NUMERIC.search
+    max_elements, max_depth = MAX_ELEMENTS, MAX_DEPTH
+    collection_tags = ("!", _TAG + "map", _TAG + "seq")
+    no_key = _NO_KEY
+    merge_key = _MERGE_KEY
+    # the open collection (None: none, at the document's top level)
+    container: Any = None
+    is_list = False
+    key: Any = no_key  # of a mapping: the key read, whose value comes next
+    anchor: Any = None
+    start = 0  # element count when it began
+    height = 0  # nesting below it
+    stack: list[_Saved] = []
     anchors: dict[str, tuple[Any, int, int]] = {}  # anchor → (value, elements, height)
+    typed: dict[str, Any] = {}  # plain text already typed (keys such as name: repeat)
     elements = aliased = 0
     root: Any = None
     documents = 0
@@ -180,103 +206,144 @@ def _build(loader: Any) -> Any:
             elements += 1
             value: Any = event.value
             # the common case inline: quoted text, or plain text no implicit type starts with
-            if event.tag is not None or (event.implicit[0] and value[:1] in resolvers):
-                value = _scalar(event, stack)
+            if event.tag is not None:
+                value = _typed(event, stack, container, is_list, key)
+            elif value[:1] in resolvers and event.implicit[0]:
+                if value in typed:
+                    value = typed[value]
+                elif value.isdigit() and value.isascii() and value[0] != "0" and len(value) < 19:
+                    value = int(value)  # a plain decimal number (a leading 0 is octal in YAML 1.1)
+                elif value[:1] in numeric_starts and not_numeric(value):
+                    pass  # text
+                else:
+                    text = value
+                    value = _typed(event, stack, container, is_list, key)
+                    if text[:1] != "<":  # "<<" is a merge key or text, by its place
+                        typed[text] = value
             if event.anchor:
                 anchors[event.anchor] = (value, 1, 0)
-            elif stack and elements <= MAX_ELEMENTS:
+            elif container is not None and elements <= max_elements:
                 # fast path: a plain value into the open collection (a scalar is hashable)
-                frame = stack[-1]
-                if frame.is_list:
-                    frame.container.append(value)
-                elif frame.key is _NO_KEY:
-                    frame.key = value
-                elif frame.key is not _MERGE_KEY:
-                    frame.container[frame.key] = value
-                    frame.key = _NO_KEY
+                if is_list:
+                    container.append(value)
+                elif key is no_key:
+                    key = value
+                elif key is not merge_key:
+                    container[key] = value
+                    key = no_key
                 else:
-                    _merge(frame.container, value, event, stack)
-                    frame.key = _NO_KEY
+                    try:
+                        _merge(container, value)
+                    except _Refused as refused:
+                        frames = _open(stack, container, key)
+                        raise _problem(event, frames, refused.reason) from None
+                    key = no_key
                 continue
         elif kind is mapping_start or kind is sequence_start:
             elements += 1
-            if event.tag not in (None, "!", _TAG + "map", _TAG + "seq"):
-                raise _problem(event, stack, f"the tag {event.tag} is not supported")
-            if len(stack) >= MAX_DEPTH:
-                raise _problem(event, stack, f"nested deeper than {MAX_DEPTH} levels")
-            if elements > MAX_ELEMENTS:
-                raise _problem(event, stack, f"more than {MAX_ELEMENTS:,} values")
-            container: dict | list = {} if kind is mapping_start else []
-            stack.append(_Frame(container, event.anchor, elements))
+            if event.tag is not None and event.tag not in collection_tags:
+                reason = f"the tag {event.tag} is not supported"
+                raise _problem(event, _open(stack, container, key), reason)
+            if len(stack) >= max_depth:
+                reason = f"nested deeper than {MAX_DEPTH} levels"
+                raise _problem(event, _open(stack, container, key), reason)
+            if elements > max_elements:
+                reason = f"more than {MAX_ELEMENTS:,} values"
+                raise _problem(event, _open(stack, container, key), reason)
+            stack.append((container, is_list, key, anchor, start, height))
+            is_list = kind is sequence_start
+            container = [] if is_list else {}
+            key, anchor, start, height = no_key, event.anchor, elements, 0
             continue
         elif kind is mapping_end or kind is sequence_end:
-            frame = stack.pop()
-            if frame.key is not _NO_KEY:
-                raise _problem(event, stack, "a key without a value")
-            value = frame.container
-            if frame.anchor:
-                anchors[frame.anchor] = (value, elements - frame.start + 1, frame.height)
-            if stack:
-                stack[-1].height = max(stack[-1].height, frame.height + 1)
+            if key is not no_key:
+                raise _problem(event, _open(stack, None, None), "a key without a value")
+            value = container
+            if anchor:
+                anchors[anchor] = (value, elements - start + 1, height)
+            below = height + 1
+            container, is_list, key, anchor, start, height = stack.pop()
+            if container is not None and below > height:
+                height = below
         elif kind is alias_event:
             if event.anchor not in anchors:
-                raise _problem(event, stack, f"unknown alias *{event.anchor}")
-            value, size, height = anchors[event.anchor]
-            if len(stack) + height >= MAX_DEPTH:
-                raise _problem(event, stack, f"nested deeper than {MAX_DEPTH} levels")
+                reason = f"unknown alias *{event.anchor}"
+                raise _problem(event, _open(stack, container, key), reason)
+            value, size, alias_height = anchors[event.anchor]
+            if len(stack) + alias_height >= MAX_DEPTH:
+                reason = f"nested deeper than {MAX_DEPTH} levels"
+                raise _problem(event, _open(stack, container, key), reason)
             aliased += size
             elements += size
             if aliased > MAX_ALIAS_ELEMENTS:
                 reason = f"aliases expand to more than {MAX_ALIAS_ELEMENTS:,} values"
-                raise _problem(event, stack, reason)
-            if stack:
-                stack[-1].height = max(stack[-1].height, height)
+                raise _problem(event, _open(stack, container, key), reason)
+            if container is not None and alias_height > height:
+                height = alias_height
         elif kind is yaml.DocumentStartEvent:
             documents += 1
             if documents > 1:
-                raise _problem(event, stack, "more than one YAML document (---) in one scenario")
+                reason = "more than one YAML document (---) in one scenario"
+                raise _problem(event, _open(stack, container, key), reason)
             continue
         elif kind is yaml.StreamEndEvent:
             return root
         else:  # StreamStart, DocumentEnd
             continue
-        if elements > MAX_ELEMENTS:
-            raise _problem(event, stack, f"more than {MAX_ELEMENTS:,} values")
-        if not stack:
+        if elements > max_elements:
+            reason = f"more than {MAX_ELEMENTS:,} values"
+            raise _problem(event, _open(stack, container, key), reason)
+        if container is None:
             root = value
-            continue
-        frame = stack[-1]
-        container = frame.container
-        if type(container) is list:
+        elif is_list:
             container.append(value)
-        elif frame.key is _NO_KEY:
-            if value is _MERGE_KEY:
-                frame.key = value
-            else:
+        elif key is no_key:
+            if value is not merge_key:
                 try:
                     hash(value)
                 except TypeError:
-                    raise _problem(event, stack, "a key must be text or a number") from None
-                frame.key = value
+                    reason = "a key must be text or a number"
+                    raise _problem(event, _open(stack, container, key), reason) from None
+            key = value
         else:
-            if frame.key is _MERGE_KEY:
-                _merge(container, value, event, stack)
+            if key is merge_key:
+                try:
+                    _merge(container, value)
+                except _Refused as refused:
+                    raise _problem(event, _open(stack, container, key), refused.reason) from None
             else:
-                container[frame.key] = value
-            frame.key = _NO_KEY
+                container[key] = value
+            key = no_key
 
 
-def _merge(container: dict, value: Any, event: Any, stack: list[_Frame]) -> None:
+def _typed(event: Any, stack: list[_Saved], container: Any, is_list: bool, key: Any) -> Any:
+    """``_scalar`` at the reader's place (where a problem is then reported)."""
+    try:
+        return _scalar(event, key is _NO_KEY and container is not None and not is_list)
+    except _Refused as refused:
+        raise _problem(event, _open(stack, container, key), refused.reason) from None
+
+
+def _open(stack: list[_Saved], container: Any, key: Any) -> list[tuple[Any, Any]]:
+    """The open collections, outermost first, each with its pending key: where the reader is."""
+    frames = [(saved[0], saved[2]) for saved in stack[1:]]
+    if stack and container is not None:
+        frames.append((container, key))
+    return frames
+
+
+def _merge(container: dict, value: Any) -> None:
     """``<<: *base`` (or a list of them): keys not given explicitly come from the base."""
     sources = value if isinstance(value, list) else [value]
     for source in sources:
         if not isinstance(source, dict):
-            raise _problem(event, stack, "'<<' merges mappings only")
+            raise _Refused("'<<' merges mappings only")
         for key, item in source.items():
             container.setdefault(key, item)
 
 
-def _scalar(event: Any, stack: list[_Frame]) -> Any:
+def _scalar(event: Any, in_key: bool) -> Any:
+    """A scalar typed as YAML 1.1 does (``in_key``: it is a mapping's key, where ``<<`` merges)."""
     value: str = event.value
     tag = event.tag
     if tag is None or tag == "!":
@@ -293,7 +360,6 @@ def _scalar(event: Any, stack: list[_Frame]) -> Any:
     if tag == _STR or tag == _TAG + "timestamp" or tag == _TAG + "value":
         return value
     if tag == _MERGE:
-        in_key = bool(stack) and type(stack[-1].container) is dict and stack[-1].key is _NO_KEY
         return _MERGE_KEY if in_key else value
     if tag == _NULL:
         return None
@@ -307,8 +373,8 @@ def _scalar(event: Any, stack: list[_Frame]) -> Any:
             return yaml.constructor.SafeConstructor.construct_yaml_float(_CONSTRUCTOR, node)
     except ValueError:
         shown = value if len(value) <= 40 else f"{value[:20]}…({len(value):,} characters)"
-        raise _problem(event, stack, f"{shown} is not a usable number") from None
-    raise _problem(event, stack, f"the tag {tag} is not supported")
+        raise _Refused(f"{shown} is not a usable number") from None
+    raise _Refused(f"the tag {tag} is not supported")
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -338,13 +404,14 @@ def _int(text: str) -> int:
     return sign * int(value)
 
 
-def _problem(event: Any, stack: list[_Frame], reason: str) -> _ParseProblem:
+def _problem(event: Any, frames: list[tuple[Any, Any]], reason: str) -> _ParseProblem:
+    """The problem at ``event``; ``frames``: the open collections and their pending keys."""
     path: list[str | int] = []
-    for frame in stack[:12]:  # enough to find the place; a deep path is not read
-        if type(frame.container) is list:
-            path.append(len(frame.container))
-        elif frame.key is not _NO_KEY and isinstance(frame.key, str | int):
-            path.append(frame.key)
+    for container, key in frames[:12]:  # enough to find the place; a deep path is not read
+        if type(container) is list:
+            path.append(len(container))
+        elif key is not _NO_KEY and isinstance(key, str | int):
+            path.append(key)
     line = event.start_mark.line + 1 if event.start_mark else None
     return _ParseProblem(line, tuple(path), reason)
 

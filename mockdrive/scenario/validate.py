@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -114,7 +115,27 @@ def _type_ok(value: Any, expected: str) -> bool:
 
 
 def check_schema(data: Any, limit: int = MAX_REPORTED_PROBLEMS) -> list[Found]:
-    """Problems of ``data`` against the scenario schema, in document order, at most ``limit``."""
+    """Problems of ``data`` against the scenario schema, in document order, at most ``limit``.
+
+    Valid data (the common case) is recognised by a quick check that builds no message; only
+    when that finds something wrong are the problems worked out (by ``schema_problems``).
+    """
+    if is_valid(data):
+        return []
+    return schema_problems(data, limit)
+
+
+def is_valid(data: Any) -> bool:
+    """Does ``data`` follow the scenario schema? Exactly when ``schema_problems`` finds none;
+    False also when the data is nested too deep for this recursive check to decide."""
+    try:
+        return _validator()(data)
+    except RecursionError:
+        return False
+
+
+def schema_problems(data: Any, limit: int = MAX_REPORTED_PROBLEMS) -> list[Found]:
+    """What ``check_schema`` reports, worked out in full (any depth, messages and paths)."""
     compiled = _compiled()
     defs, patterns = compiled["defs"], compiled["patterns"]
     found: list[Found] = []
@@ -201,3 +222,157 @@ def _unknown_key(key: Any, properties: dict[str, Any]) -> str:
     close = difflib.get_close_matches(str(key), known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"unknown key (expected one of: {', '.join(known)}{hint})"
+
+
+# -- the quick check: the schema compiled once into small functions value → bool ------------
+# Each mirrors, keyword for keyword and in the same order, what ``schema_problems`` does with
+# its node, so that a value passes here exactly when no problem would be reported there.
+Check = Callable[[Any], bool]
+
+
+def _accept(value: Any) -> bool:
+    return True
+
+
+def _no_surrogate(text: str) -> bool:
+    return text.isascii() or not _SURROGATE.search(text)
+
+
+@cache
+def _validator() -> Check:
+    defs = scenario_schema()["$defs"]
+    patterns = _compiled()["patterns"]
+    done: dict[str, Check] = {}
+    building: set[str] = set()
+
+    def reference(name: str) -> Check:
+        if name in done:
+            return done[name]
+        if name in building:  # a definition that contains itself (an item's children)
+            return lambda value: done[name](value)
+        building.add(name)
+        done[name] = compile_node(defs[name])
+        return done[name]
+
+    def compile_node(schema: dict[str, Any]) -> Check:
+        if "$ref" in schema:  # what schema_problems does: the $ref replaces the node
+            return reference(schema["$ref"].rsplit("/", 1)[-1])
+        expected = schema.get("type")
+        if "enum" in schema:
+            return _enum_check(schema["enum"], expected)
+        strings = _string_check(schema, patterns)
+        numbers = _number_check(schema)
+        lists = _list_check(schema, compile_node)
+        mappings = _mapping_check(schema, compile_node)
+        if expected == "string":
+            return strings
+        if expected in ("integer", "number"):
+            number_type = int if expected == "integer" else (int, float)
+            return lambda value: (
+                isinstance(value, number_type) and not isinstance(value, bool) and numbers(value)
+            )
+        if expected == "boolean":
+            return lambda value: isinstance(value, bool)
+        if expected == "array":
+            return lists
+        if expected == "object":
+            return mappings
+
+        def any_type(value: Any) -> bool:  # no type given (or one that accepts anything)
+            if isinstance(value, str):
+                return strings(value)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return numbers(value)
+            if isinstance(value, list):
+                return lists(value)
+            if isinstance(value, dict):
+                return mappings(value)
+            return True
+
+        return any_type
+
+    return compile_node(scenario_schema())
+
+
+def _enum_check(options: list[Any], expected: str | None) -> Check:
+    def check(value: Any) -> bool:
+        if expected is not None and not _type_ok(value, expected):
+            return False
+        return not isinstance(value, bool | dict | list) and value in options
+
+    return check
+
+
+def _string_check(schema: dict[str, Any], patterns: dict[str, Any]) -> Check:
+    """``str`` values (anything else fails: only called where text is expected or known)."""
+    min_length = schema.get("minLength", 0)
+    regex = patterns[schema["pattern"]][0] if "pattern" in schema else None
+    if regex is not None:
+        search = regex.search
+        return lambda value: (
+            isinstance(value, str)
+            and _no_surrogate(value)
+            and len(value) >= min_length
+            and search(value) is not None
+        )
+    if min_length:
+        return lambda value: (
+            isinstance(value, str)
+            and len(value) >= min_length
+            and (value.isascii() or not _SURROGATE.search(value))
+        )
+    return lambda value: (
+        isinstance(value, str) and (value.isascii() or not _SURROGATE.search(value))
+    )
+
+
+def _number_check(schema: dict[str, Any]) -> Check:
+    """Numbers already known to be numbers (not bool)."""
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is None and high is None:
+        return _accept
+    return lambda value: (low is None or value >= low) and (high is None or value <= high)
+
+
+def _list_check(schema: dict[str, Any], compile_node: Callable[[dict[str, Any]], Check]) -> Check:
+    min_items = schema.get("minItems", 0)
+    items = schema.get("items")
+    if items is None:
+        return lambda value: isinstance(value, list) and len(value) >= min_items
+    check_item = compile_node(items)
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, list) or len(value) < min_items:
+            return False
+        return all(map(check_item, value))
+
+    return check
+
+
+def _mapping_check(
+    schema: dict[str, Any], compile_node: Callable[[dict[str, Any]], Check]
+) -> Check:
+    properties = {key: compile_node(child) for key, child in schema.get("properties", {}).items()}
+    required = tuple(schema.get("required", ()))
+    alternatives = [tuple(a["required"]) for a in schema.get("anyOf", ())]
+    closed = schema.get("additionalProperties") is False
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return False
+        for key in required:
+            if key not in value:
+                return False
+        if alternatives and not any(all(k in value for k in keys) for keys in alternatives):
+            return False
+        get = properties.get
+        for key, child in value.items():
+            check_child = get(key)
+            if check_child is None:
+                if closed:
+                    return False
+            elif not check_child(child):
+                return False
+        return True
+
+    return check
