@@ -41,6 +41,12 @@ def reference_validate_name(name: object, drive_type: str, is_folder: bool) -> s
         raise InvalidRequest(
             f"name is longer than {MAX_NAME_LENGTH} characters", "parameterIsTooLong"
         )
+    try:  # added with the full stateful machine's finding: the model took a lone surrogate
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(
+            "name is not valid Unicode text (a lone surrogate)", "invalidName"
+        ) from None
     illegal = _ILLEGAL_PERSONAL if drive_type == "personal" else _ILLEGAL_BUSINESS
     bad = sorted({c for c in name if c in illegal or ord(c) < 32 or ord(c) == 127})
     if bad:

@@ -14,9 +14,10 @@ A reload loads the primary's export into a second server (the twin): the twin's 
 byte-identical, and from then on every request goes to both and must get the same answer
 (the differential test).
 
-CI runs a quick seeded set; the long run is::
+CI runs a quick seeded set; the long run (random seeds, the machine with every switch on) is::
 
-    MOCKDRIVE_STATEFUL_EXAMPLES=10000 .venv/bin/pytest -p no:xdist -q tests/test_stateful_http.py
+    MOCKDRIVE_STATEFUL_EXAMPLES=10000 \\
+        .venv/bin/pytest -p no:xdist -s tests/test_stateful_http.py -k full
 """
 
 from __future__ import annotations
@@ -572,9 +573,12 @@ def test_http_state_machine(servers: list[Server]) -> None:
 
 
 def test_http_state_machine_full(servers: list[Server]) -> None:
+    """Every switch on (see the model's full machine); the long run uses this machine."""
     run = FullHttpMachine.TestCase
-    run.settings = machine_settings(examples=6, steps=15, shrink=False)
+    run.settings = machine_settings(examples=6, steps=15)
+    FullHttpMachine.stats.clear()
     run().runTest()
+    print("\n" + FullHttpMachine.stats.report("full stateful HTTP machine"), "0 violations")
 
 
 # -- regression tests for what the machines found (see /work/notes/stateful-findings.md) ----------

@@ -29,6 +29,8 @@ def _any_of(characters: set[str]) -> re.Pattern[str]:
     return re.compile("[" + re.escape("".join(sorted(characters))) + "\\x00-\\x1f\\x7f]")
 
 
+# a lone surrogate is not text: it cannot be stored, exported or sent (UTF-8 has no form for it)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # one search finds a refused character; the list of them is built only when there is one
 _ILLEGAL_PERSONAL_SEARCH = _any_of(_ILLEGAL_PERSONAL)
 _ILLEGAL_BUSINESS_SEARCH = _any_of(_ILLEGAL_BUSINESS)
@@ -91,6 +93,8 @@ def validate_name(name: object, drive_type: str, is_folder: bool) -> str:
         raise InvalidRequest(
             f"name is longer than {MAX_NAME_LENGTH} characters", "parameterIsTooLong"
         )
+    if not name.isascii() and _SURROGATE.search(name):
+        raise InvalidRequest("name is not valid Unicode text (a lone surrogate)", "invalidName")
     personal = drive_type == "personal"
     if (_ILLEGAL_PERSONAL_SEARCH if personal else _ILLEGAL_BUSINESS_SEARCH).search(name):
         illegal = _ILLEGAL_PERSONAL if personal else _ILLEGAL_BUSINESS
