@@ -217,6 +217,70 @@ def time_demo(items: int) -> tuple[float, float]:
     return generated, time.perf_counter() - started
 
 
+def per_test_parts(count: int) -> dict[str, float]:
+    """In process, as the fixture has it (a server on a thread): µs per step, best of 5 x
+    ``count``. Splits a test's cost into the client's request and the fixture's reset."""
+    import asyncio
+    import http.client
+    import threading
+
+    import requests
+    from aiohttp import web
+
+    from mockdrive.cli import default_state
+    from mockdrive.fixture import MockDriveFixture
+    from mockdrive.pytest_plugin import OWNER_TOKEN
+    from mockdrive.server import MockDrive
+
+    async def drive(request: web.Request) -> web.Response:
+        return web.json_response({"id": "x"})
+
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_get("/me/drive", drive)
+    runner = web.AppRunner(app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
+    bare_url = f"http://127.0.0.1:{runner.addresses[0][1]}/me/drive"
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    server = MockDrive(default_state(OWNER_TOKEN)).start()
+    session = MockDriveFixture(server).session
+    plain = requests.Session()
+    plain.trust_env = False
+    raw = http.client.HTTPConnection(server.host, server.port)
+    headers = {"Authorization": f"Bearer {OWNER_TOKEN}"}
+
+    def raw_get() -> None:
+        raw.request("GET", "/v1.0/me/drive", headers=headers)
+        raw.getresponse().read()
+
+    steps = {
+        "mock_drive.session GET /me/drive": lambda: session.get("/me/drive"),
+        "the same session class on a bare aiohttp handler": lambda: plain.get(bare_url),
+        "http.client GET /me/drive (no requests)": raw_get,
+        "reset: build the default State and swap it in": lambda: server.reset(
+            default_state(OWNER_TOKEN)
+        ),
+        "build the default State alone": lambda: default_state(OWNER_TOKEN),
+    }
+    best: dict[str, float] = {}
+    try:
+        for label, step in steps.items():
+            for _ in range(5):
+                started = time.perf_counter()
+                for _ in range(count):
+                    step()
+                elapsed = (time.perf_counter() - started) / count * 1e6
+                best[label] = min(best.get(label, elapsed), elapsed)
+    finally:
+        raw.close()
+        plain.close()
+        server.stop()
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+    return best
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="60 tests, 1 run, no demo timing")
@@ -269,6 +333,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 process_ms=wall[name],
             )
         )
+    parts = per_test_parts(300 if args.quick else 3000)
+    for label, micros in parts.items():
+        print(f"  in process: {label:<50} {micros:8.1f} µs")
+        rows.append(common.row(f"in process: {label}", micros, "µs"))
     if args.demo_items:
         generated, exported = time_demo(args.demo_items)
         print(f"demo: {args.demo_items} items generated and loaded in {generated:.2f} s")

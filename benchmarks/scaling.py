@@ -231,11 +231,12 @@ def bench_memory(items: int) -> list[dict]:
     ]
 
 
-def bench_demo(sizes: tuple[int, ...], yaml_limit: int) -> list[dict]:
+def bench_demo(sizes: tuple[int, ...]) -> list[dict]:
+    """Faker demo data generated and built; YAML text is bench_scenario_text's (median of 3)."""
     from mockdrive.demo import demo_scenario
-    from mockdrive.scenario import build_state, dump_yaml, export_scenario, load_scenario_text
+    from mockdrive.scenario import build_state
 
-    figures: dict[str, dict[int, float]] = {"generate": {}, "build": {}, "total": {}, "yaml": {}}
+    figures: dict[str, dict[int, float]] = {"generate": {}, "build": {}, "total": {}}
     for size in sizes:
         started = time.perf_counter()
         data = demo_scenario(seed=1, users=200, items=size)
@@ -245,23 +246,15 @@ def bench_demo(sizes: tuple[int, ...], yaml_limit: int) -> list[dict]:
         built = time.perf_counter() - started
         figures["generate"][size], figures["build"][size] = generated, built
         figures["total"][size] = generated + built
-        if size <= yaml_limit:
-            text = dump_yaml(export_scenario(state))
-            started = time.perf_counter()
-            load_scenario_text(text)
-            figures["yaml"][size] = time.perf_counter() - started
         del state, data
     labels = {
         "generate": "demo generation (Faker → scenario data)",
         "build": "scenario load from data (validate refs + build State)",
         "total": "demo generated and loaded (demo_state)",
-        "yaml": "scenario load from YAML text (parse + schema + build)",
     }
     rows, small = [], sizes[0]
     for key, label in labels.items():
         for size in sizes:
-            if size not in figures[key]:
-                continue
             target = "≤ 5 s at 100k" if key == "total" and size == max(sizes) else ""
             rows.append(
                 common.row(
@@ -366,7 +359,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows += bench_invite(items, rounds=3 if args.quick else 7, count=200 if args.quick else 2000)
     rows += bench_depth((1, 10, 50), count=200 if args.quick else 2000)
     rows += bench_memory(items)
-    rows += bench_demo(sizes, yaml_limit=max(sizes) if args.quick else 10_000)
+    rows += bench_demo(sizes)
     rows += bench_scenario_text(*((1_000, 10_000) if args.quick else (10_000, 100_000)))
     common.report("scaling", f"Scaling (in-process, {items:,} items)", rows)
     return rows
