@@ -748,3 +748,41 @@ def test_a_onehub_invitation_to_a_group_address_does_not_hijack_the_group(mock_d
     invite = {"recipients": [{"email": "team@contoso.example"}], "roles": ["read"]}
     assert graph.post("/me/drive/root:/G:/invite", json=invite).status_code == 200
     mock_drive.assert_can("bob@contoso.example", "read", "/G")
+
+
+def test_an_owner_copy_for_an_invited_address_keeps_the_address(mock_drive, graph):
+    """Found by the long run: a folder that stops inheriting copies every inherited owner
+    permission onto itself, but the copy kept only the grantee's account. An outsider invited by
+    address (no account yet) and raised to Moderator (owner tier) got a copy with neither
+    account nor address: it applied to nobody, and the export held ``email: null``, which does
+    not load back."""
+    for parent, name in (("/me/drive/root", "Projects"), ("/me/drive/root:/Projects:", "Deep")):
+        created = graph.post(f"{parent}/children", json={"name": name, "folder": {}})
+        assert created.status_code == 201, created.text
+    invite = {"recipients": [{"email": "eve@outside.example"}], "roles": ["write"]}
+    assert graph.post("/me/drive/root:/Projects:/invite", json=invite).status_code == 200
+    folder = mock_drive.onehub_id("/Projects")
+    owner = mock_drive.token
+    rows = _onehub(mock_drive, "GET", f"/folders/{folder}/rolemaps", owner).json()["items"]
+    eve = next(r["rolemap"] for r in rows if r["rolemap"]["user"]["email"] == "eve@outside.example")
+    raised = _onehub(
+        mock_drive, "PUT", f"/rolemaps/{eve['id']}", owner,
+        json={"rolemap": {"role_name": "Moderator"}},
+    )  # fmt: skip
+    assert raised.status_code == 200, raised.text
+    stop = {
+        "recipients": [{"email": "carol@contoso.example"}],
+        "roles": ["read"],
+        "retainInheritedPermissions": False,
+    }
+    mock_drive.add_user("Carol", "carol@contoso.example")
+    assert graph.post("/me/drive/root:/Projects/Deep:/invite", json=stop).status_code == 200
+    listed = graph.get("/me/drive/root:/Projects/Deep:/permissions").json()["value"]
+    copies = [p for p in listed if "owner" in p["roles"] and "inheritedFrom" not in p]
+    assert any(
+        (p.get("invitation") or {}).get("email") == "eve@outside.example"
+        or (p.get("grantedToV2") or p.get("grantedTo") or {}).get("user", {}).get("email")
+        == "eve@outside.example"
+        for p in copies
+    ), copies
+    _reload(mock_drive)  # the export loads back

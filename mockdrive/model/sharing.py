@@ -268,7 +268,8 @@ def notify(
 
 
 def _break_inheritance(state: State, item: Item) -> None:
-    """Stop inheriting; keep the owners' access by copying their permissions onto the item."""
+    """Stop inheriting; keep the owners' access by copying their permissions onto the item
+    (whom each applies to: an account, or an address invited before it has one)."""
     owners = [e.permission for e in effective_permissions(state.store, item) if e.inherited]
     for inherited in owners:
         if inherited.is_owner:
@@ -278,6 +279,9 @@ def _break_inheritance(state: State, item: Item) -> None:
                     item_id=item.id,
                     roles=list(inherited.roles),
                     grantee_id=inherited.grantee_id,
+                    invitation_email=inherited.invitation_email
+                    if inherited.grantee_id is None
+                    else None,
                 )
             )
     item.inherits = False
