@@ -185,3 +185,25 @@ def test_renames_and_moves_cannot_push_a_path_past_the_limit(mock_drive, graph):
     assert graph.patch(f"/me/drive/root:{deep}/x.txt", json={"name": "y" * 14}).status_code == 200
     exported = mock_drive.server.call(lambda: export_scenario(mock_drive.state))
     mock_drive.load(exported)  # and the state still loads back
+
+
+def test_a_rename_past_the_path_limit_moves_neither_the_clock_nor_the_ids(mock_drive, graph):
+    """The long run of the full model machine: an upload with ``conflictBehavior: rename`` whose
+    free name ("abcde 1.txt") no longer fits the 400 characters was refused only after the new
+    item had read the clock and taken an id, so the refusal changed the state."""
+    deep = "/" + "/".join(["d" * 9] * 39)  # 390 characters
+    mock_drive.add_file(deep + "/abcde.txt", "x")  # 400: "abcde 1.txt" would be 402
+    mock_drive.add_file(deep + "/ab.txt", "x")  # 397: "ab 1.txt" is 399
+    state = mock_drive.state
+
+    def clock_and_next_id() -> tuple[str, str]:
+        return state.clock.peek(), state.ids._rng.getstate()[1][:8]
+
+    before, digest = mock_drive.server.call(clock_and_next_id), mock_drive.digest()
+    url = f"/me/drive/root:{deep}/abcde.txt:/content?@microsoft.graph.conflictBehavior=rename"
+    refused = graph.put(url, data=b"y")
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["innerError"]["code"] == "pathIsTooLong"
+    assert mock_drive.server.call(clock_and_next_id) == before
+    assert mock_drive.digest() == digest
+    assert graph.put(url.replace("abcde.txt", "ab.txt"), data=b"y").status_code == 201  # fits

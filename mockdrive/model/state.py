@@ -199,6 +199,9 @@ class State:
         mime_type: str | None = None,
         size: int | None = None,
     ) -> Item:
+        # refused before the clock or the id source moves: a refusal changes nothing (a
+        # ``rename`` may have lengthened the name past what the caller's checks measured)
+        self.store.check_path_length(parent, len(name) + 1)
         now = self.clock.now()
         item = Item(
             id=self.ids.item_id(),
