@@ -207,3 +207,43 @@ def test_a_rename_past_the_path_limit_moves_neither_the_clock_nor_the_ids(mock_d
     assert mock_drive.server.call(clock_and_next_id) == before
     assert mock_drive.digest() == digest
     assert graph.put(url.replace("abcde.txt", "ab.txt"), data=b"y").status_code == 201  # fits
+
+
+def test_an_owner_tier_onehub_grant_without_an_inviter_round_trips(mock_drive, graph):
+    """The full model machine's long run: a folder that stops inheriting copies Bob's Moderator
+    (owner tier) permission without an inviter; set to Moderator again through Onehub, it was
+    exported without ``invitedBy`` and loaded with the drive owner as inviter, so export → load
+    → export differed. Loading now gives owner-tier grants no default inviter, as the export
+    assumes."""
+    mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
+    mock_drive.add_user("Carol", "carol@contoso.example")
+    mock_drive.add_folder("/A/B")
+    owner = mock_drive.token
+    invitation = {"invitation": {"emails": "bob@contoso.example", "role_name": "Moderator"}}
+    base = mock_drive.url
+    folder_a, folder_b = mock_drive.onehub_id("/A"), mock_drive.onehub_id("/A/B")
+    headers = {"Authorization": f"Bearer {owner}"}
+    invited = requests.post(
+        f"{base}/folders/{folder_a}/invitations", json=invitation, headers=headers, timeout=30
+    )
+    assert invited.status_code == 201, invited.text
+    stop = {
+        "recipients": [{"email": "carol@contoso.example"}],
+        "roles": ["read"],
+        "retainInheritedPermissions": False,
+    }
+    assert graph.post("/me/drive/root:/A/B:/invite", json=stop).status_code == 200
+    rows = requests.get(f"{base}/folders/{folder_b}/rolemaps", headers=headers, timeout=30)
+    bobs = [
+        r["rolemap"]["id"]
+        for r in rows.json()["items"]
+        if r["rolemap"]["user"]["email"] == "bob@contoso.example"
+    ]
+    assert bobs, rows.text
+    for rolemap in bobs:
+        body = {"rolemap": {"role_name": "Moderator"}}
+        changed = requests.put(f"{base}/rolemaps/{rolemap}", json=body, headers=headers, timeout=30)
+        assert changed.status_code == 200, changed.text
+    first = mock_drive.export()
+    mock_drive.load(first)
+    assert mock_drive.export() == first

@@ -369,7 +369,7 @@ class Builder:
             permission.invitation_email = grant["invitationEmail"]
         if "invitedBy" in grant:
             permission.invited_by = self._user(grant["invitedBy"], (*where, "invitedBy")).id
-        elif not owner_role:
+        elif "owner" not in roles:  # the export's default too: an owner-tier grant has none
             permission.invited_by = drive.owner_id
         if any(p.id == permission.id for p in item.permissions):
             raise self.fail((*where, "id"), f"duplicate permission id {permission.id!r}")
