@@ -99,5 +99,12 @@ def read_token(state: State, token: str) -> int:
     return serial
 
 
-def in_scope(change: Change, scope: Item) -> bool:
-    return change.item_id == scope.id or scope.id in change.above
+def in_scope(store: DriveStore, change: Change, scope: Item) -> bool:
+    """Does ``change`` concern the folder ``scope`` or something below it: the item was there
+    when it changed, or a move took it out of there (O(depth) for a move, else O(1))."""
+    if change.item_id == scope.id or scope.id in change.above:
+        return True
+    left = store.items.get(change.moved_from or "")
+    if left is None:
+        return False
+    return left is scope or any(a is scope for a in store.ancestors(left))

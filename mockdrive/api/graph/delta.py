@@ -8,7 +8,8 @@ otherwise too.
 What each caller gets is their view (``model/view.py``): the first round lists what they see
 below the folder, pruned at what they cannot see; later rounds report a change only for an item
 in that view now. An item that left the view since the token (its permission removed, or moved
-under a folder the caller cannot see) is reported as the service reports removals: with the
+under a folder the caller cannot see, or out of the folder) is reported as the service reports
+removals: with the
 ``deleted`` facet and only ``id`` and ``parentReference`` (``driveId``, ``driveType``), never
 its name or where it went; OneDrive for Business omits ``name`` from deletions too. mockdrive
 reports such removals whether or not ``Prefer: deltashowremovedasdeleted`` is sent (a client
@@ -103,7 +104,7 @@ def _changes(
     seen: dict[str, _Seen] = {}  # item id → what its changes in the window were
     last_serial, more = since, False
     for change in state.changes.since(since):
-        if not delta.in_scope(change, folder):
+        if not delta.in_scope(state.store, change, folder):
             continue
         entry = seen.get(change.item_id)
         if entry is None:
