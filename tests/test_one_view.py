@@ -390,3 +390,20 @@ def test_dashboard_access_view_finds_inheritance_stops_in_what_the_user_sees(tea
                        params={"user": "ada@contoso.example"}, timeout=10).json()  # fmt: skip
     [root] = ada["entries"]
     assert root["exceptions"] == ["/Finance/Payroll"]
+
+
+def test_copy_takes_the_parameters_msgraph_sdk_always_sends(team):
+    """msgraph-sdk sends ``childrenOnly`` and ``includeAllVersionHistory`` (false) on every
+    copy; ``childrenOnly: true`` is not served, anything not a boolean is refused."""
+    session = bob(team)
+    finance, desk = team.item("/Finance"), team.item("/Desk")
+    url = f"/drives/{finance.drive_id}/items/{finance.id}/copy"
+    target = {"driveId": desk.drive_id, "id": desk.id}
+    before = team.digest()
+    refused = session.post(url, json={"parentReference": target, "childrenOnly": True})
+    assert refused.status_code == 501, refused.text
+    refused = session.post(url, json={"parentReference": target, "childrenOnly": "no"})
+    assert refused.status_code == 400, refused.text
+    assert team.digest() == before
+    body = {"parentReference": target, "childrenOnly": False, "includeAllVersionHistory": False}
+    assert session.post(url, json=body).status_code == 202
