@@ -151,7 +151,7 @@ def random_state(seed: int, permissions_per_item: int) -> tuple[State, list]:
             elif kind == "link":
                 scope = rng.choice(["users", "organization", "anonymous"])
                 link = SharingLink(type="view", scope=scope, token=pid, created_by=users[0].id)
-                link.member_ids.append(rng.choice(users).id)
+                link.member_ids.append(rng.choice([*(u.id for u in users), group.id]))
                 p = Permission(pid, item.id, ["read"], link=link)
             else:  # someone else's grant: makes long lists
                 p = Permission(pid, item.id, roles, grantee_id=f"other-{k}")
