@@ -31,9 +31,12 @@ from ..model.permissions import (
     Permission,
     effective_permissions,
     highest_role,
+    owns_drive,
+    roles_of,
 )
 from ..model.state import State
 from ..model.tree import Drive, Item
+from ..model.view import child_roles
 from .errors import ApiError
 from .jsonio import json_response
 
@@ -258,8 +261,9 @@ def children_of(state: State, folder: Item) -> list[Item]:
 def user_access(state: State, user: User) -> dict[str, Any]:
     """Every item where a permission applies to ``user``, with roles and exceptions below it.
 
-    Permissions live only on shared items, so this walks those, not the whole drive; finding
-    where inheritance stops below an entry walks the items once (a flag check per item).
+    Permissions live only on shared items, so this walks those, not the whole drive; where
+    inheritance stops below an entry is found in the part of it the user sees (``model/view.py``):
+    O(what they see there + its hidden children), never the whole state.
     """
     entries = []
     for drive in state.store.drives.values():
@@ -269,15 +273,7 @@ def user_access(state: State, user: User) -> dict[str, Any]:
                 continue
             entries.append((drive, item))
     entry_ids = {item.id for _, item in entries}
-    stops: dict[str, list[str]] = {i: [] for i in entry_ids}
-    if entry_ids:
-        for candidate in state.store.items.values():
-            if candidate.inherits or candidate.id in entry_ids:
-                continue
-            for ancestor in state.store.ancestors(candidate):
-                if ancestor.id in entry_ids:
-                    stops[ancestor.id].append(state.store.path_of(candidate))
-                    break
+    stops = {item.id: exceptions_below(state, user, item, entry_ids) for _, item in entries}
     rows = []
     for drive, item in entries:
         node = render_item(state, item, user, permissions=False)
@@ -293,6 +289,29 @@ def user_access(state: State, user: User) -> dict[str, Any]:
         if p.pending and p.grantee_id == user.id
     ]
     return {"user": render_user(state, user), "entries": rows, "pendingInvitations": pending}
+
+
+def exceptions_below(state: State, user: User, entry: Item, entry_ids: set[str]) -> list[str]:
+    """Paths of the items that stop inheriting in the part of ``entry`` the user sees, and at
+    its edge (a hidden one is listed, nothing below it); another entry's part is its own row's."""
+    store = state.store
+    roles = roles_of(store, user, entry)
+    if not roles:
+        return []
+    owner = owns_drive(store, user, entry)
+    found: list[str] = []
+    stack = [(entry, roles)]
+    while stack:
+        folder, folder_roles = stack.pop()
+        for child in store.iter_children(folder):
+            if not child.inherits:
+                found.append(store.path_of(child))
+            if child.id in entry_ids or not child.children:
+                continue
+            below = child_roles(user, child, folder_roles, owner)
+            if below:
+                stack.append((child, below))
+    return found
 
 
 # -- request parsing ------------------------------------------------------------------------------

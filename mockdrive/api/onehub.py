@@ -16,7 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ..model import onehub
 from ..model.errors import InvalidRequest, NotFound
 from ..model.identity import User
-from ..model.permissions import Permission, effective_permissions
+from ..model.permissions import Permission, effective_permissions, owns_drive
 from ..model.sharing import RequestContext
 from ..model.state import State
 from ..model.tree import Drive, Item
@@ -286,16 +286,12 @@ def add_routes(
         state = call.state
         folder = find_node(state, call.caller, request.match_info["id"], True)
         access = onehub.onehub_access(state, call.caller, folder)
+        assert access is not None  # find_node found it
         visible: Sequence[Item]
-        if access is not None and access.role == "Administrator":  # never lowered: sees all
+        if owns_drive(state.store, call.caller, folder):  # the owner sees every child
             visible = Children(state, folder)
-        else:  # a child that inherits and has no rolemap of its own has the folder's access
-            visible = [
-                child
-                for child in state.store.iter_children(folder)
-                if (child.inherits and not child.permissions)
-                or onehub.onehub_access(state, call.caller, child) is not None
-            ]
+        else:
+            visible = onehub.visible_children(state, call.caller, folder, access)
         return json_response(page(request, visible, render=lambda c: render_node(state, c)))
 
     @routes.get(f"/files/{number}")

@@ -2,7 +2,13 @@
 
 Each function checks everything first and changes nothing if any check fails. A move is
 O(depth): permissions stay stored where they were granted, so the moved subtree inherits from
-its new ancestors at once. A copy is O(size of the copied subtree).
+its new ancestors at once. A copy is O(size of the copied subtree the caller sees).
+
+**A copy holds only what the caller can read.** The service copies as the caller, and the
+copy inherits the destination's permissions, so copying a hidden item along would put it
+where the caller (and whoever can read the destination) can read it. The copy walks the
+caller's view (``model/view.py``): items the caller cannot see, and everything below them,
+are left out without an error, and the copy's answer says nothing about them.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from .errors import InvalidRequest, NameConflict, NotFound
 from .identity import User
 from .permissions import can_read, require_removable, require_role
 from .state import CONFLICT_BEHAVIORS, State
-from .tree import Item, clone_subtree, is_within, relink, validate_name
+from .tree import Item, is_within, relink, validate_name
+from .view import visible_below
 
 
 @dataclass(slots=True)
@@ -54,6 +61,7 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
     if doomed is not None:
         state.changed(doomed, "deleted")  # delta reports it (before it is gone)
         store.remove(doomed)
+    moved_from = item.parent_id if target is not None else None
     if target is not None:
         relink(store, item, target, name)
     elif name != item.name and parent is not None:
@@ -71,7 +79,8 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
     item.version += 1
     item.modified = state.clock.now()
     item.modified_by = caller.id
-    state.changed(item)  # renamed, moved or changed: delta reports it
+    # renamed, moved or changed: delta reports it (a move out of a caller's view as a removal)
+    state.changes.record(store, item, moved_from=moved_from)
     return item
 
 
@@ -126,13 +135,15 @@ def copy_item(
     name: object | None,
     conflict: str = "fail",
 ) -> Item:
-    """Copy ``source`` (and its subtree) into the folder ``target``, as ``name`` if given.
+    """Copy ``source`` (and the part of its subtree the caller sees) into the folder
+    ``target``, as ``name`` if given.
 
     The caller needs read on the source and write on the target; the copy carries none of the
     source's own permissions and inherits the target's. Copies across drives are allowed.
+    Every path the copy makes is checked against the limit before anything changes.
     """
     store = state.store
-    require_role(store, caller, source, "read")
+    roles = require_role(store, caller, source, "read")
     require_role(store, caller, target, "write")
     if source.parent_id is None:
         raise InvalidRequest("the root of a drive cannot be copied")
@@ -149,17 +160,60 @@ def copy_item(
     new_name = validate_name(source.name if name is None else name, drive.drive_type,
                              source.is_folder)  # fmt: skip
     new_name, doomed = settle_conflict(state, caller, target, new_name, conflict, None)
+    if doomed is not None and is_within(store, source, doomed):
+        raise InvalidRequest("a copy cannot replace the folder that holds its source")
+    seen = [item for item, _ in visible_below(store, caller, source, roles)]
+    store.check_path_length(target, len(new_name) + 1 + _longest_below(seen))
+    # Every check has passed: change the state.
     if doomed is not None:
-        if is_within(store, source, doomed):
-            raise InvalidRequest("a copy cannot replace the folder that holds its source")
         state.changed(doomed, "deleted")
         store.remove(doomed)
-    copy = clone_subtree(
-        store, source, target, new_name, state.ids.item_id, state.clock.now(), caller.id
-    )
+    copy = _clone(state, caller, seen, target, new_name)
     for made in store.iter_subtree(copy):  # O(size of the copy), like the copy itself
         state.changed(made)
     return copy
+
+
+def _longest_below(items: list[Item]) -> int:
+    """The longest path below the first of ``items`` (a folder, then items below it, each
+    after its parent), in characters, counted from the end of the first item's name."""
+    lengths = {items[0].id: 0}
+    longest = 0
+    for item in items[1:]:
+        length = lengths[item.parent_id or ""] + 1 + len(item.name)
+        lengths[item.id] = length
+        longest = max(longest, length)
+    return longest
+
+
+def _clone(state: State, caller: User, items: list[Item], target: Item, name: str) -> Item:
+    """Copies of ``items`` (the source first, each item after its parent) under ``target``,
+    the source's copy named ``name``: new ids, no permissions of their own."""
+    store, now = state.store, state.clock.now()
+    copies: dict[str, Item] = {}
+    for original in items:
+        parent = copies[original.parent_id or ""] if copies else target
+        copy = Item(
+            id=state.ids.item_id(),
+            drive_id=target.drive_id,
+            name=original.name if copies else name,
+            parent_id=parent.id,
+            is_folder=original.is_folder,
+            created=now,
+            modified=now,
+            created_by=caller.id,
+            modified_by=caller.id,
+            size=0 if original.is_folder else original.size,
+            mime_type=original.mime_type,
+            content=original.content,
+            children={} if original.is_folder else None,
+            description=original.description,
+            fs_created=original.fs_created or original.created,
+            fs_modified=original.fs_modified or original.modified,
+        )
+        store.attach(parent, copy)
+        copies[original.id] = copy
+    return copies[items[0].id]
 
 
 def record_copy_job(state: State, item: Item) -> str:

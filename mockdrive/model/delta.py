@@ -37,6 +37,8 @@ class Change:
     kind: str  # "item", "deleted" or "sharing"
     name: str
     parent_id: str | None
+    inherits: bool = True  # did the item inherit its parent's permissions (then)
+    moved_from: str | None = None  # a move: the folder the item left
 
 
 class ChangeLog:
@@ -45,12 +47,16 @@ class ChangeLog:
         self.serial = 0
         self.generation = 0  # which state this is (set by the backend on every reset)
 
-    def record(self, store: DriveStore, item: Item, kind: str = "item") -> None:
+    def record(
+        self, store: DriveStore, item: Item, kind: str = "item", moved_from: str | None = None
+    ) -> None:
         self.serial += 1
         above = tuple(a.id for a in store.ancestors(item))
-        self.changes.append(
-            Change(self.serial, item.id, item.drive_id, above, kind, item.name, item.parent_id)
-        )
+        change = Change(
+            self.serial, item.id, item.drive_id, above, kind, item.name, item.parent_id,
+            item.inherits, moved_from,
+        )  # fmt: skip
+        self.changes.append(change)
 
     def since(self, serial: int) -> list[Change]:
         """Changes after ``serial``, oldest first (O(changes since), from the end of the log)."""
@@ -93,5 +99,12 @@ def read_token(state: State, token: str) -> int:
     return serial
 
 
-def in_scope(change: Change, scope: Item) -> bool:
-    return change.item_id == scope.id or scope.id in change.above
+def in_scope(store: DriveStore, change: Change, scope: Item) -> bool:
+    """Does ``change`` concern the folder ``scope`` or something below it: the item was there
+    when it changed, or a move took it out of there (O(depth) for a move, else O(1))."""
+    if change.item_id == scope.id or scope.id in change.above:
+        return True
+    left = store.items.get(change.moved_from or "")
+    if left is None:
+        return False
+    return left is scope or any(a is scope for a in store.ancestors(left))

@@ -24,11 +24,13 @@ from ..jsonio import (
     read_optional_json_object,
 )
 from .addressing import check_if_match
+from .gaps import not_implemented
 from .items import CONFLICT_KEYS
 from .odata import item_context
 from .render import render_item
 
 PATCHABLE = frozenset(("name", "parentReference", "description", "fileSystemInfo", *CONFLICT_KEYS))
+COPY_KEYS = ("parentReference", "name", "childrenOnly", "includeAllVersionHistory", *CONFLICT_KEYS)
 MONITOR_PREFIX = "/_api/v2.0/monitor/"  # as SharePoint's monitor URLs read; needs no token
 
 
@@ -136,8 +138,13 @@ async def copy(request: web.Request, call: Call, item: Item) -> web.StreamRespon
     body = await read_optional_json_object(request)
     state, caller = call.state, call.caller
     for key in body:
-        if key not in ("parentReference", "name", *CONFLICT_KEYS) and not key.startswith("@"):
+        if key not in COPY_KEYS and not key.startswith("@"):
             raise InvalidRequest(f"{key} is not a parameter of copy")
+    # msgraph-sdk always sends both, false by default; only the current version is kept, so
+    # there is no history to include
+    if optional(body, "childrenOnly", bool, "true or false"):
+        raise not_implemented("copy with childrenOnly")
+    optional(body, "includeAllVersionHistory", bool, "true or false")
     name = optional(body, "name", str, "a string")
     reference = optional(body, "parentReference", dict, "an object")
     target = destination(state, caller, item, reference, moving=False) if reference else None

@@ -9,9 +9,10 @@ from aiohttp import web
 
 from ...model.errors import InvalidRequest
 from ...model.identity import User
-from ...model.permissions import can_read, require_role
+from ...model.permissions import require_role
 from ...model.state import State
 from ...model.tree import Item
+from ...model.view import visible_children
 from ..jsonio import fast_json_response, optional, read_json_object
 from .odata import context_url, item_context, parse_select, shape, skip_token
 from .render import render_item
@@ -45,12 +46,12 @@ def page_top(request: web.Request) -> int:
 
 
 def list_children(request: web.Request, state: State, caller: User, folder: Item):
-    require_role(state.store, caller, folder, "read")  # access before parameters
+    roles = require_role(state.store, caller, folder, "read")  # access before parameters
     top, offset = page_params(request)
     if not folder.is_folder:
         return fast_json_response({"value": []})
     store = state.store
-    visible = (c for c in store.iter_children(folder) if c.inherits or can_read(store, caller, c))
+    visible = (child for child, _ in visible_children(store, caller, folder, roles))
     page = list(islice(visible, offset, offset + top + 1))
     folder_path = store.path_of(folder)
     select = parse_select(request.query.get("$select"))

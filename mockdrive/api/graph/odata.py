@@ -21,9 +21,10 @@ from aiohttp import web
 
 from ...model.errors import InvalidRequest
 from ...model.identity import User
-from ...model.permissions import can_read, highest_role, require_role
+from ...model.permissions import highest_role, owns_drive, require_role, roles_of
 from ...model.state import State
 from ...model.tree import DriveStore, Item
+from ...model.view import child_roles, visible_children
 from ..errors import ApiError
 from .gaps import not_implemented
 
@@ -178,9 +179,21 @@ def item_context(request: web.Request, item: Item, suffix: str = "") -> str:
     return context_url(request, f"drives('{item.drive_id}')/items('{item.id}')/{suffix}")
 
 
-def visible_children(store: DriveStore, caller: User, folder: Item) -> Iterator[Item]:
-    """Children the caller can see, given that they can read ``folder``."""
-    return (c for c in store.iter_children(folder) if c.inherits or can_read(store, caller, c))
+def children_seen(store: DriveStore, caller: User, folder: Item) -> Iterator[Item]:
+    """The folder's children in the caller's view (``model/view.py``); none if the caller
+    cannot see the folder."""
+    roles = roles_of(store, caller, folder)
+    if not roles:
+        return iter(())
+    return (child for child, _ in visible_children(store, caller, folder, roles))
+
+
+def _seen_filter(store: DriveStore, caller: User, folder: Item):
+    """A test of one child of ``folder`` against the caller's view (for listings that order
+    the children first): O(1) for a child that inherits and holds nothing."""
+    roles = roles_of(store, caller, folder)
+    owner = owns_drive(store, caller, folder)
+    return lambda child: bool(roles) and bool(child_roles(caller, child, roles, owner))
 
 
 # -- ordered listing ---------------------------------------------------------------------------
@@ -229,8 +242,8 @@ def ordered_page(
         indexes = range(start, -1, -1) if descending else range(start, len(keys), step)
         children = folder.children or {}
         candidates = (store.items[children[keys[i]]] for i in indexes)
-        visible = (c for c in candidates if c.inherits or can_read(store, caller, c))
-        page = list(islice(visible, top + 1))
+        seen = _seen_filter(store, caller, folder)
+        page = list(islice(filter(seen, candidates), top + 1))
         more = len(page) > top
         page = page[:top]
         return page, ("n:" + page[-1].name.casefold()) if more and page else None
@@ -247,8 +260,8 @@ def ordered_page(
         ordered = sorted(store.iter_children(folder),
                          key=lambda c: (c.fs_modified or c.modified, c.name.casefold()),
                          reverse=descending)  # fmt: skip
-    visible = (c for c in ordered if c.inherits or can_read(store, caller, c))
-    page = list(islice(visible, offset, offset + top + 1))
+    page = list(islice(filter(_seen_filter(store, caller, folder), ordered), offset,
+                       offset + top + 1))  # fmt: skip
     more = len(page) > top
     return page[:top], f"o:{offset + top}" if more else None
 
@@ -280,7 +293,7 @@ def expand_item(
             if not item.is_folder:
                 continue
             limit = options.top or INLINE_CHILDREN
-            page = list(islice(visible_children(store, caller, item), limit + 1))
+            page = list(islice(children_seen(store, caller, item), limit + 1))
             path = store.path_of(item)
             data["children"] = [shape(render_item(state, c, path), options.select)
                                 for c in page[:limit]]  # fmt: skip

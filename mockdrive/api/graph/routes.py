@@ -33,6 +33,7 @@ from .addressing import (
     resolve_visible_item,
 )
 from .content import get_content, put_content
+from .downloads import serving
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
 from .items import create_child, list_children
 from .paths import parse_raw_path
@@ -74,11 +75,12 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta``."""
     viewer = VIEWER.set(call.caller.id)
     try:
-        response = await shared_resources(request, call, rest)
-        if response is None:
-            response = await directory.dispatch(request, call, rest)
-        if response is None:
-            response = await serve_drive(request, call, rest)
+        with serving():  # download URLs for this request only (a $batch step's own)
+            response = await shared_resources(request, call, rest)
+            if response is None:
+                response = await directory.dispatch(request, call, rest)
+            if response is None:
+                response = await serve_drive(request, call, rest)
     finally:
         VIEWER.reset(viewer)
     response.headers["OData-Version"] = "4.0"

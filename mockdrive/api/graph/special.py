@@ -9,6 +9,7 @@ from ...model.identity import User
 from ...model.permissions import ROLE_RANK, highest_role, roles_of
 from ...model.state import State
 from ...model.tree import Drive, DriveStore, Item
+from ...model.view import visible_below
 from .gaps import SPECIAL_FOLDERS, not_implemented
 from .viewer import VIEWER
 
@@ -48,24 +49,20 @@ def special_folder(state: State, drive: Drive, name: str) -> Item:
 
 def search(store: DriveStore, caller: User, start: Item, query: str) -> Iterator[Item]:
     """Items below ``start`` whose name contains ``query`` (case-insensitive) that the caller
-    can see. Walks the part of the subtree the caller can see, then the items shared with them
-    inside parts they cannot: O(items the caller can see + depth x items shared in the drive)."""
+    can see: the caller's view below ``start`` (``model/view.py``), then, as the service's
+    search includes what was shared with the caller, the view below each item shared with them
+    inside parts of it they cannot see. O(items the caller can see + their hidden children +
+    depth x items shared in the drive)."""
     needle = query.casefold()
     visited: set[str] = set()
 
     def walk(top: Item) -> Iterator[Item]:
-        stack = [top]
-        while stack:
-            current = stack.pop()
-            visited.add(current.id)
-            if current is not start and needle in current.name.casefold():
-                yield current
-            for child in reversed(list(store.iter_children(current))):
-                if child.inherits or any(p.holds(caller) for p in child.permissions):
-                    stack.append(child)
+        for item, _ in visible_below(store, caller, top):
+            visited.add(item.id)
+            if item is not start and needle in item.name.casefold():
+                yield item
 
-    if roles_of(store, caller, start):
-        yield from walk(start)
+    yield from walk(start)
     shared = []  # grants held by the caller below start, inside parts not walked yet
     for item_id in store.drives[start.drive_id].shared_item_ids:
         item = store.items.get(item_id)

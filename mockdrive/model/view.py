@@ -1,0 +1,111 @@
+"""What one caller sees at and below an item, and with which roles: the one walk every
+operation that lists, syncs, searches or copies on a caller's behalf goes through.
+
+Roles are computed top-down, as ``roles_down`` does along one path: a child's roles are its own
+held permissions, plus its parent's roles if it inherits, plus ``owner`` if the caller owns the
+drive. A child that inherits from a visible parent is therefore always visible (roles only add
+up), so only children that stop inheriting need a look at their own permissions. The walk
+prunes at an item the caller cannot see and never descends below it: the cost is O(depth of the
+start + visible items + hidden children of visible folders), never O(drive).
+
+**An item shared with the caller below a folder they cannot see is not in the view.** As in
+Graph, listing (or delta, or copying) the folder above does not show it, even though the
+caller may read it: they reach it through ``sharedWithMe``, by its id, or as a search hit
+(``search`` adds such items on purpose, as the service's search includes what was shared with
+the caller).
+
+Roles sets handed out may be shared between items (a child that inherits and holds nothing of
+its own gets its parent's set): read them, never change them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from .permissions import held_candidates, owns_drive, roles_down, roles_of
+
+if TYPE_CHECKING:
+    from .identity import User
+    from .tree import DriveStore, Item
+
+NO_ROLES: frozenset[str] = frozenset()
+
+
+def child_roles(
+    caller: User, child: Item, parent_roles: set[str] | frozenset[str], owner: bool
+) -> set[str] | frozenset[str]:
+    """The caller's roles on ``child`` given their roles on its parent (O(the child's own
+    permissions that may apply to the caller)); empty: hidden. ``owner``: the caller owns
+    the drive (``owns_drive``)."""
+    permissions = child.permissions
+    if not permissions:
+        if child.inherits:
+            return parent_roles
+        return {"owner"} if owner else NO_ROLES
+    held = {r for p in held_candidates(child, caller) if p.holds(caller) for r in p.roles}
+    if child.inherits:
+        return held | parent_roles if held else parent_roles
+    if owner:
+        held.add("owner")
+    return held
+
+
+def visible_children(
+    store: DriveStore, caller: User, folder: Item, folder_roles: set[str] | frozenset[str]
+) -> Iterator[tuple[Item, set[str] | frozenset[str]]]:
+    """(child, roles) for each child of ``folder`` the caller sees, in the folder's order,
+    given the caller's (non-empty) roles on the folder."""
+    if not folder.children:
+        return
+    owner = owns_drive(store, caller, folder)
+    items = store.items
+    for child_id in folder.children.values():
+        child = items[child_id]
+        roles = child_roles(caller, child, folder_roles, owner)
+        if roles:
+            yield child, roles
+
+
+def visible_below(
+    store: DriveStore, caller: User, item: Item, roles: set[str] | frozenset[str] | None = None
+) -> Iterator[tuple[Item, set[str] | frozenset[str]]]:
+    """(item, roles) for ``item`` and everything below it the caller sees, depth first in the
+    order ``store.iter_subtree`` gives (a folder, then each child's subtree in the folder's
+    order), pruning at items the caller cannot see. Nothing if the caller cannot see ``item``.
+    ``roles``: the caller's roles on ``item`` when already known (saves the walk up)."""
+    top_roles = roles_of(store, caller, item) if roles is None else roles
+    if not top_roles:
+        return
+    owner = owns_drive(store, caller, item)
+    items = store.items
+    stack: list[tuple[Item, set[str] | frozenset[str]]] = [(item, top_roles)]
+    while stack:
+        current, current_roles = stack.pop()
+        yield current, current_roles
+        children = current.children
+        if not children:
+            continue
+        shown = []
+        for child_id in children.values():
+            child = items[child_id]
+            roles_here = child_roles(caller, child, current_roles, owner)
+            if roles_here:
+                shown.append((child, roles_here))
+        shown.reverse()
+        stack.extend(shown)
+
+
+def roles_within(store: DriveStore, caller: User, top: Item, item: Item) -> set[str]:
+    """The caller's roles on ``item`` if it is in the view from ``top`` (``top`` itself or
+    below it, with every item on the way down visible); empty otherwise. O(depth)."""
+    chain = [item]
+    current = item
+    while current is not top:
+        if current.parent_id is None:
+            return set()
+        current = store.items[current.parent_id]
+        chain.append(current)
+    chain.reverse()
+    found = roles_down(store, caller, chain)
+    return found[-1] if all(found) else set()
