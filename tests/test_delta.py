@@ -157,3 +157,17 @@ def test_moves_renames_replacements_and_copies_through_the_api_show_in_delta(arr
     assert any(e["name"] == "Readme.txt" and "deleted" not in e for e in changes)
     assert any(e["id"] == replaced.id and "deleted" in e for e in changes)
     assert {"Archive copy", "Old.txt"} <= {e["name"] for e in changes}
+
+
+def test_a_file_replaced_by_a_new_one_of_its_name_is_reported_deleted(arranged, graph):
+    """POST children with conflictBehavior=replace removes the old item: delta says so, or a
+    sync client keeps a file whose id no longer exists."""
+    old = arranged.item("/Notes.txt")
+    _, link = follow(graph, arranged.graph_url + "/me/drive/root/delta")
+    body = {"name": "Notes.txt", "file": {}, "@microsoft.graph.conflictBehavior": "replace"}
+    created = graph.post("/me/drive/root/children", json=body)
+    assert created.status_code == 201, created.text
+    changes, _ = follow(graph, link)
+    by_id = {e["id"]: e for e in changes}
+    assert by_id[old.id]["deleted"] == {"state": "deleted"}
+    assert "deleted" not in by_id[created.json()["id"]]

@@ -186,6 +186,7 @@ class State:
                 name = self.store.free_name(parent, name)
             else:  # never replace what the caller could not delete (or cannot even see)
                 require_removable(self.store, caller, existing, name)
+                self.changed(existing, "deleted")  # delta reports it (before it is gone)
                 self.store.remove(existing)
         return self._new_item(caller, parent, name, is_folder, content, mime_type)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -352,47 +352,3 @@ def relink(store: DriveStore, item: Item, new_parent: Item, new_name: str) -> No
     new_parent.children[new_name.casefold()] = item.id
     new_parent.version += 1
     store._add_size(new_parent, item.size)
-
-
-def clone_subtree(
-    store: DriveStore,
-    source: Item,
-    parent: Item,
-    name: str,
-    new_id: Callable[[], str],
-    now: str,
-    caller_id: str,
-) -> Item:
-    """Copy ``source`` and its subtree under ``parent`` as ``name``: O(size of the subtree).
-
-    Copies carry no permissions of their own (they inherit the target's) and new ids.
-    """
-    top: Item | None = None
-    stack: list[tuple[Item, Item, str]] = [(source, parent, name)]
-    while stack:
-        original, target, copy_name = stack.pop()
-        copy = Item(
-            id=new_id(),
-            drive_id=parent.drive_id,
-            name=copy_name,
-            parent_id=target.id,
-            is_folder=original.is_folder,
-            created=now,
-            modified=now,
-            created_by=caller_id,
-            modified_by=caller_id,
-            size=0 if original.is_folder else original.size,
-            mime_type=original.mime_type,
-            content=original.content,
-            children={} if original.is_folder else None,
-            description=original.description,
-            fs_created=original.fs_created or original.created,
-            fs_modified=original.fs_modified or original.modified,
-        )
-        store.attach(target, copy)
-        if top is None:
-            top = copy
-        for child in reversed(list(store.iter_children(original))):
-            stack.append((child, copy, child.name))
-    assert top is not None
-    return top
