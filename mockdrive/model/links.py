@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -209,7 +209,8 @@ def grant_link(
     roles: list[str] | None,
     context: sharing.RequestContext | None = None,
 ) -> Permission:
-    """Add recipients to the link ``permission_id`` on ``item`` (own, not inherited)."""
+    """Add recipients to the link ``permission_id`` on ``item`` (own, not inherited); the
+    link as the answer shows it (``granted_view``)."""
     sharing._check_shareable(state, caller, item)
     entry = find_effective(state.store, item, permission_id)
     permission = entry.permission
@@ -235,7 +236,24 @@ def grant_link(
                 )
     _add_members(state, permission, members)
     state.changed(item, "sharing")
-    return permission
+    return granted_view(permission, members)
+
+
+def granted_view(permission: Permission, members: list[tuple[str | None, str]]) -> Permission:
+    """The link as a grant answers it: listing only the people of that grant, so that the
+    answer costs O(recipients), not O(members of the link). Not stored."""
+    link = permission.link
+    assert link is not None
+    view = SharingLink(
+        link.type, link.scope, link.token, link.created_by,
+        password=link.password, prevents_download=link.prevents_download,
+    )  # fmt: skip
+    for grantee_id, address in members:
+        if grantee_id is not None:
+            view.add_member_id(grantee_id)
+        else:
+            view.add_member_email(address)
+    return replace(permission, link=view)
 
 
 def update_link(state: State, caller: User, item: Item, permission_id: str, body: dict) -> None:

@@ -82,8 +82,8 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
         recipients, roles = parse_grant_body(await read_json_object(request))
         if not may_manage(state, caller, item):
             raise AccessDenied("the caller needs the write role on this item to share it")
-        links.grant_link(state, caller, item, permission.id, recipients, roles)
-        return grant_response(call, permission)
+        granted = links.grant_link(state, caller, item, permission.id, recipients, roles)
+        return grant_response(call, granted)
     if wants_redeem(request):
         links.redeem(state, caller, item, permission)
     match tail:
