@@ -305,3 +305,18 @@ def test_granting_a_link_is_linear_in_recipients_not_members(arranged, graph):
     best = min(grant_time(start) for start in (0, 500, 1000))
     assert best < 0.25, f"granting 500 recipients on a 40,000-member link took {best:.2f} s"
     assert arranged.server.call(lambda: len(the_link().member_emails)) == 40_000 + 1500
+
+
+def test_a_links_member_keeps_access_on_an_item_with_many_permissions(arranged, graph):
+    """Past the size where the permission index takes over, links are still found."""
+    recipients = [{"email": f"person{i}@outside.example"} for i in range(20)]
+    invited = graph.post(PROJECTS + "/invite", json={"recipients": recipients, "roles": ["read"]})
+    assert invited.status_code == 200, invited.text
+    make_link(
+        graph, {"type": "edit", "scope": "users", "recipients": [{"email": "bob@contoso.example"}]}
+    )
+    projects = f"/drives/{arranged.drive.id}/items/{arranged.item('/Projects').id}"
+    bob = graph.as_user("bob-token")
+    assert bob.get(projects).status_code == 200
+    assert bob.get(f"/drives/{arranged.drive.id}").status_code == 200
+    arranged.assert_can("bob@contoso.example", "write", "/Projects/Plan.docx")
