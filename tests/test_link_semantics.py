@@ -217,6 +217,16 @@ def test_a_drive_the_caller_cannot_see_answers_as_one_that_does_not_exist(arrang
         same_answer_but_id(hidden.json(), missing.json(), drive_id, random_id)
 
 
+def test_a_users_drive_the_caller_cannot_see_answers_as_a_user_that_does_not_exist(arranged, graph):
+    bob = graph.as_user("bob-token")
+    owner, nobody = arranged.owner.id, "00000000-0000-0000-0000-000000000000"
+    for tail in ("/drive", "/drive/root", "/drive/root/children", "/drive/items/nothing",
+                 "/drive/root:/Projects:"):  # fmt: skip
+        hidden, missing = bob.get(f"/users/{owner}{tail}"), bob.get(f"/users/{nobody}{tail}")
+        assert hidden.status_code == missing.status_code == 404, (tail, hidden.text)
+        same_answer_but_id(hidden.json(), missing.json(), owner, nobody)
+
+
 def same_answer_but_id(left: dict, right: dict, left_id: str, right_id: str) -> None:
     assert left["error"]["code"] == right["error"]["code"]
     assert left["error"]["message"].replace(left_id, "ID") == (

@@ -108,10 +108,8 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
     if path.item_base is None:
         if method != "GET":
             raise method_not_allowed(method)
-        if not can_see_drive(state.store, caller, drive.id):
-            if path.drive_kind == "drives":  # as a drive id that does not exist
-                raise drive_not_found(path)
-            raise NotFound("the drive was not found")
+        if not can_see_drive(state.store, caller, drive.id):  # as one that does not exist
+            raise drive_not_found(path)
         data = render_drive(state, drive)
         data = odata.shape(data, odata.parse_select(request.query.get("$select")))
         context = odata.context_url(request, "drives/$entity")
