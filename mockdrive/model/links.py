@@ -455,7 +455,7 @@ def in_organization(state: State, user: User, item: Item) -> bool:
     """Is ``user`` a member of the tenant that holds ``item`` (not a guest from another
     domain, not someone outside the directory)? The mock has no guest flag: a directory user
     is a member when their address has the drive owner's domain."""
-    if state.directory.users.get(user.id) is not user:
+    if state.directory.users.get(user.id) is None:  # no token, or not of this directory
         return False
     domain = organization_domain(state, item)
     return domain is None or user.email.rpartition("@")[2].casefold() == domain
