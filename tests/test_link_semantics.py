@@ -175,7 +175,10 @@ def test_a_member_who_may_not_share_sees_only_themselves_among_a_links_holders(a
     assert "carol" not in str(one) and one["grantedToIdentities"][0]["user"]["email"] == (
         "bob@contoso.example"
     )
+    for seen_link in (seen, one, next(p for p in listed if p["id"] == link["id"])):
+        assert "shareId" not in seen_link and "webUrl" not in seen_link["link"]  # its secrets
     everyone = graph.get(f"/shares/{link['shareId']}/permission").json()  # the owner sees all
+    assert everyone["shareId"] == link["shareId"]
     assert len(everyone["grantedToIdentitiesV2"]) == 3
     anonymous = make_link(graph, {"type": "view", "scope": "anonymous"})
     assert bob.get(f"/shares/{anonymous['shareId']}/driveItem", headers=redeem()).ok

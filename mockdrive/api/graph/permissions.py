@@ -40,10 +40,18 @@ def render_permission_for(
     holder_paths: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A permission as ``viewer`` may see it (None: someone who may share the item, who sees
-    everything). Of a link's holders a viewer who may not share sees only themselves (their
-    account, their groups, their address): who else holds a link is not theirs to know."""
+    everything). Of a link, a viewer who may not share sees neither its secrets (``shareId``,
+    ``webUrl``) nor its other holders: only themselves (their account, their groups, their
+    address)."""
     data = render_permission(state, entry, holder_paths)
-    if viewer is None or entry.permission.link is None or "grantedToIdentitiesV2" not in data:
+    if viewer is None or entry.permission.link is None:
+        return data
+    # a link's secrets go only to those who could create it (the service's documented rule)
+    data.pop("shareId", None)
+    facet = data["link"] = dict(data["link"])
+    facet.pop("webUrl", None)
+    facet.pop("webHtml", None)
+    if "grantedToIdentitiesV2" not in data:
         return data
     email = viewer.email.casefold()
 
