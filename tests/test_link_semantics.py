@@ -337,3 +337,15 @@ def test_a_links_member_keeps_access_on_an_item_with_many_permissions(arranged, 
     assert bob.get(projects).status_code == 200
     assert bob.get(f"/drives/{arranged.drive.id}").status_code == 200
     arranged.assert_can("bob@contoso.example", "write", "/Projects/Plan.docx")
+
+
+def test_anonymous_links_turned_off_admit_nobody_new(arranged, graph):
+    link = make_link(graph, {"type": "view", "scope": "anonymous"})
+    arranged.set_policy(anonymousLinks=False)
+    url = f"/shares/{link['shareId']}/driveItem"
+    before = fingerprint(arranged)
+    for token in (None, "bob-token"):
+        reader = graph.as_user(token)
+        same_answer(reader.get(url, headers=redeem()), reader.get(f"/shares/{NOWHERE}/driveItem"))
+    assert fingerprint(arranged) == before
+    assert graph.get(url).status_code == 200  # the owner holds the item anyway
