@@ -61,7 +61,8 @@ def test_an_anonymous_link_works_with_any_token_and_with_none(arranged, graph):
 def test_an_organization_link_needs_a_signed_in_user(arranged, graph):
     link = make_link(graph, {"type": "edit", "scope": "organization"})
     url = f"/shares/{link['shareId']}/driveItem"
-    assert_graph_error(graph.as_user(None).get(url), 401, "unauthenticated")
+    # without a token the link answers as one that does not exist: its existence stays hidden
+    assert_graph_error(graph.as_user(None).get(url), 404, "itemNotFound")
     assert graph.as_user("bob-token").get(url).status_code == 200
     assert_graph_error(graph.as_user("nobody").get(url), 401, "unauthenticated")
 
@@ -72,8 +73,9 @@ def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, gr
     )
     url = f"/shares/{link['shareId']}/driveItem"
     assert graph.as_user("bob-token").get(url).status_code == 200
-    assert_graph_error(graph.as_user("carol-token").get(url), 403, "accessDenied")
-    assert_graph_error(graph.as_user(None).get(url), 401, "unauthenticated")
+    # anyone else learns nothing: the answer of a link that does not exist
+    assert_graph_error(graph.as_user("carol-token").get(url), 404, "itemNotFound")
+    assert_graph_error(graph.as_user(None).get(url), 404, "itemNotFound")
     response = graph.post(
         f"/shares/{link['shareId']}/permission/grant",
         json={"recipients": [{"email": "carol@contoso.example"}], "roles": ["read"]},

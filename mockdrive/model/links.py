@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from . import sharing
-from .clock import format_time, parse_time
-from .errors import AccessDenied, InvalidRequest, NotAllowed, NotFound, Unauthenticated
+from .clock import parse_time
+from .errors import AccessDenied, InvalidRequest, NotAllowed, NotFound
 from .identity import User
-from .permissions import Permission, find_effective, roles_of
+from .permissions import ROLE_RANK, Permission, find_effective, highest_role, roles_of
 from .policy import LINK_SCOPES
 
 if TYPE_CHECKING:
@@ -34,6 +34,10 @@ ANONYMOUS = User(id="anonymous", display_name="Anyone with the link", email="ano
 
 @dataclass(slots=True, eq=False)
 class SharingLink:
+    """A link's facet. Its members are kept in grant order (``member_ids``, ``member_emails``:
+    read them, add through ``add_member_id`` / ``add_member_email``) and in sets, so that
+    ``holds`` and adding a member cost O(1) however many members the link has."""
+
     type: str
     scope: str
     token: str
@@ -42,6 +46,12 @@ class SharingLink:
     member_emails: list[str] = field(default_factory=list)  # outside addresses granted
     password: str | None = None
     prevents_download: bool = False
+    _id_set: set[str] = field(default_factory=set, repr=False)
+    _email_set: set[str] = field(default_factory=set, repr=False)  # case-folded
+
+    def __post_init__(self) -> None:
+        self._id_set.update(self.member_ids)
+        self._email_set.update(e.casefold() for e in self.member_emails)
 
     @property
     def web_url(self) -> str:
@@ -51,11 +61,29 @@ class SharingLink:
     def share_id(self) -> str:
         return "s!" + self.token
 
+    def add_member_id(self, member_id: str) -> bool:
+        """Add a user or group; False if it is a member already."""
+        if member_id in self._id_set:
+            return False
+        self._id_set.add(member_id)
+        self.member_ids.append(member_id)
+        return True
+
+    def add_member_email(self, address: str) -> bool:
+        """Add an outside address; False if it is a member already (case-insensitively)."""
+        key = address.casefold()
+        if key in self._email_set:
+            return False
+        self._email_set.add(key)
+        self.member_emails.append(address)
+        return True
+
     def holds(self, user: User) -> bool:
-        if user.id in self.member_ids or any(g in self.member_ids for g in user.group_ids):
+        """Is ``user`` a member (by account, a group, or the address granted)?"""
+        ids = self._id_set
+        if user.id in ids or any(g in ids for g in user.group_ids):
             return True
-        email = user.email.casefold()
-        return any(e.casefold() == email for e in self.member_emails)
+        return user.email.casefold() in self._email_set
 
 
 class LinkIndex:
@@ -109,6 +137,7 @@ def create_link(
             "the sharing policy does not allow links that work for anyone", "anonymousLinksDisabled"
         )
     expiration = check_expiration(state, scope, request.expiration)
+    sharing.check_message(request.message)
     role = TYPE_ROLES[request.type]
     members = _resolve_members(state, request.recipients, role)
 
@@ -166,22 +195,9 @@ def default_scope(state: State, drive_type: str) -> str:
 
 def check_expiration(state: State, scope: str, expiration: str | None) -> str | None:
     """The link's expiration: in the future, within the policy's limit for anonymous links
-    (which also becomes the default when none is given)."""
-    now = state.clock.moment()
+    (which also becomes the default when none is given); the rule invite follows too."""
     limit_days = state.policy.anonymous_link_max_days if scope == "anonymous" else None
-    if expiration is None:
-        return format_time(now + timedelta(days=limit_days)) if limit_days else None
-    moment = parse_time(expiration)
-    if moment <= now:
-        raise InvalidRequest(
-            f"expirationDateTime {expiration!r} is in the past", "invalidExpiration"
-        )
-    if limit_days is not None and moment > now + timedelta(days=limit_days):
-        raise InvalidRequest(
-            f"links that work for anyone must expire within {limit_days} days",
-            "expirationDateTimeTooFar",
-        )
-    return format_time(moment)
+    return sharing.check_expiration(state, expiration, limit_days)
 
 
 def grant_link(
@@ -193,7 +209,8 @@ def grant_link(
     roles: list[str] | None,
     context: sharing.RequestContext | None = None,
 ) -> Permission:
-    """Add recipients to the link ``permission_id`` on ``item`` (own, not inherited)."""
+    """Add recipients to the link ``permission_id`` on ``item`` (own, not inherited); the
+    link as the answer shows it (``granted_view``)."""
     sharing._check_shareable(state, caller, item)
     entry = find_effective(state.store, item, permission_id)
     permission = entry.permission
@@ -206,9 +223,37 @@ def grant_link(
     if roles is not None and sharing.check_roles(roles) != permission.roles:
         raise InvalidRequest(f"roles must match the link's roles {permission.roles}")
     members = _resolve_members(state, recipients, permission.roles[0])
+    if permission.link.scope == "organization":
+        for index, (grantee_id, address) in enumerate(members):
+            user = state.directory.users.get(grantee_id or "")
+            if grantee_id is not None and user is None:
+                continue  # a group of the directory
+            if user is None or not in_organization(state, user, item):
+                raise InvalidRequest(
+                    f"recipients[{index}]: {address!r} is outside the organization this "
+                    "link is for",
+                    "invalidRecipients",
+                )
     _add_members(state, permission, members)
     state.changed(item, "sharing")
-    return permission
+    return granted_view(permission, members)
+
+
+def granted_view(permission: Permission, members: list[tuple[str | None, str]]) -> Permission:
+    """The link as a grant answers it: listing only the people of that grant, so that the
+    answer costs O(recipients), not O(members of the link). Not stored."""
+    link = permission.link
+    assert link is not None
+    view = SharingLink(
+        link.type, link.scope, link.token, link.created_by,
+        password=link.password, prevents_download=link.prevents_download,
+    )  # fmt: skip
+    for grantee_id, address in members:
+        if grantee_id is not None:
+            view.add_member_id(grantee_id)
+        else:
+            view.add_member_email(address)
+    return replace(permission, link=view)
 
 
 def update_link(state: State, caller: User, item: Item, permission_id: str, body: dict) -> None:
@@ -254,13 +299,13 @@ def _add_members(
 ) -> None:
     link = permission.link
     assert link is not None
-    for grantee_id, address in members:
+    now = state.clock.moment()
+    for grantee_id, address in members:  # O(1) each, however many members the link has
         if grantee_id is not None:
-            if grantee_id not in link.member_ids:
-                link.member_ids.append(grantee_id)
-                state.shared_at[f"{permission.id}/{grantee_id}"] = state.clock.moment()
-        elif all(e.casefold() != address.casefold() for e in link.member_emails):
-            link.member_emails.append(address)
+            if link.add_member_id(grantee_id):
+                state.shared_at[f"{permission.id}/{grantee_id}"] = now
+        else:
+            link.add_member_email(address)
 
 
 def _notify(
@@ -307,9 +352,9 @@ def link_from_data(state: State, item: Item, data: dict) -> Permission:
         user = state.directory.by_email(member) or state.directory.by_id(member)
         group = state.directory.groups.get(member)
         if user is not None or group is not None:
-            link.member_ids.append(user.id if user is not None else member)
+            link.add_member_id(user.id if user is not None else member)
         elif sharing.EMAIL_PATTERN.match(member):
-            link.member_emails.append(member)
+            link.add_member_email(member)
         else:
             raise InvalidRequest(f"members[{index}]: {member!r} is no user, group or address")
     permission = Permission(
@@ -370,6 +415,9 @@ def decode_share_id(share_id: str) -> str:
     raise InvalidRequest("a share id is 's!{token}' or 'u!' + the base64url of a sharing URL")
 
 
+LINK_NOT_FOUND = "the sharing link was not found, was removed or has expired"
+
+
 def find_share(state: State, share_id: str) -> tuple[Item, Permission]:
     """The item and link permission ``share_id`` names (404 if gone or expired)."""
     token = decode_share_id(share_id)
@@ -378,36 +426,106 @@ def find_share(state: State, share_id: str) -> tuple[Item, Permission]:
     permission = None
     if item is not None and found is not None:
         permission = next((p for p in item.permissions if p.id == found[1]), None)
-    if item is None or permission is None or state.clock.is_past(permission.expiration):
-        raise NotFound("the sharing link was not found, was removed or has expired")
+    if (
+        item is None
+        or permission is None
+        or permission.link is None
+        or permission.link.token != token
+        or state.clock.is_past(permission.expiration)
+    ):
+        raise NotFound(LINK_NOT_FOUND)
     return item, permission
 
 
-def check_link_use(state: State, caller: User | None, item: Item, permission: Permission) -> str:
-    """May ``caller`` (None: no token) use this link? Returns the role it gives, else raises."""
+def organization_domain(state: State, item: Item) -> str | None:
+    """The organization a link on ``item`` is for: the domain of the drive owner's address
+    (a user's, or the owning group's); None when the owner has none."""
+    owner_id = state.store.drives[item.drive_id].owner_id
+    owner = state.directory.users.get(owner_id)
+    address = owner.email if owner is not None else None
+    if address is None:
+        group = state.directory.groups.get(owner_id)
+        address = group.email if group is not None else None
+    if not address or "@" not in address:
+        return None
+    return address.rpartition("@")[2].casefold()
+
+
+def in_organization(state: State, user: User, item: Item) -> bool:
+    """Is ``user`` a member of the tenant that holds ``item`` (not a guest from another
+    domain, not someone outside the directory)? The mock has no guest flag: a directory user
+    is a member when their address has the drive owner's domain."""
+    if state.directory.users.get(user.id) is None:  # no token, or not of this directory
+        return False
+    domain = organization_domain(state, item)
+    return domain is None or user.email.rpartition("@")[2].casefold() == domain
+
+
+def _audience_role(
+    state: State, caller: User | None, item: Item, permission: Permission
+) -> str | None:
+    """The role the link gives ``caller`` by its scope alone (its password aside)."""
     link = permission.link
     assert link is not None
-    holds_item = caller is not None and bool(roles_of(state.store, caller, item))
+    role = permission.roles[0]
     if link.scope == "anonymous":
-        if not state.policy.anonymous_links and not holds_item:
-            raise AccessDenied(
-                "links that work for anyone are turned off", "anonymousLinksDisabled"
-            )
-    elif caller is None:
-        raise Unauthenticated(f"a {link.scope} link needs a signed-in user")
-    elif link.scope == "users" and not link.holds(caller) and not holds_item:
-        raise AccessDenied("this link works only for the people it was shared with")
-    if link.password is not None and not holds_item:
+        return role if state.policy.anonymous_links else None
+    if caller is None:
+        return None
+    if link.scope == "organization":
+        return role if in_organization(state, caller, item) else None
+    if link.scope == "users":
+        return role if link.holds(caller) else None
+    return None  # a scope that grants nothing new
+
+
+def link_role_for(
+    state: State, caller: User | None, item: Item, permission: Permission
+) -> str | None:
+    """The role this link itself grants ``caller`` through the API (None: nothing). An
+    expired link grants nothing; neither does a password link: Graph has no way to present a
+    password, the service asks for it in a browser."""
+    if state.clock.is_past(permission.expiration) or permission.link is None:
+        return None
+    if permission.link.password is not None:
+        return None
+    return _audience_role(state, caller, item, permission)
+
+
+def check_link_use(state: State, caller: User | None, item: Item, permission: Permission) -> str:
+    """The role ``caller`` (None: no token) acts with through the link: what the link grants
+    them, or what they hold on the item anyway, whichever is higher. Nothing: a password link
+    its audience could open with the password is ``403 passwordRequired``; anything else
+    answers exactly as a link that does not exist."""
+    granted = link_role_for(state, caller, item, permission)
+    own = highest_role(roles_of(state.store, caller, item)) if caller is not None else None
+    roles = [r for r in (granted, own) if r is not None]
+    if roles:
+        return max(roles, key=ROLE_RANK.__getitem__)
+    assert permission.link is not None
+    if (
+        permission.link.password is not None
+        and not state.clock.is_past(permission.expiration)
+        and _audience_role(state, caller, item, permission) is not None
+    ):
         raise AccessDenied("this link is protected by a password", "passwordRequired")
-    return permission.roles[0]
+    raise NotFound(LINK_NOT_FOUND)
 
 
-def redeem(state: State, caller: User | None, permission: Permission) -> None:
-    """``Prefer: redeemSharingLink``: the caller keeps access through the link."""
+def redeem(state: State, caller: User | None, item: Item, permission: Permission) -> bool:
+    """``Prefer: redeemSharingLink``: a caller the link itself admits becomes its member and
+    keeps the link's role through the normal routes. Anyone else (no token, a password link,
+    someone who only holds the item otherwise) gains nothing: redeeming never gives more than
+    the link grants that caller, and never adds anyone to a link's audience. True if the
+    caller became a member."""
     link = permission.link
-    if caller is not None and link is not None and not link.holds(caller):
-        _add_members(state, permission, [(caller.id, caller.email)])
-        state.changed(state.store.items[permission.item_id], "sharing")
+    if caller is None or link is None or link.holds(caller):
+        return False
+    if link_role_for(state, caller, item, permission) is None:
+        return False
+    _add_members(state, permission, [(caller.id, caller.email)])
+    state.changed(item, "sharing")
+    return True
 
 
 def within_link(store: DriveStore, link_item: Item, target: Item) -> bool:

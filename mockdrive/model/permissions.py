@@ -55,34 +55,43 @@ INDEX_FROM = 16  # shorter lists are scanned: cheaper than keeping an index
 class PermissionList(list):
     """An item's own permissions, in grant order, with an index by grantee and by invited
     address so that finding a user's grants on an item with thousands of them costs
-    O(the user's groups), not O(permissions): an invite is O(recipients). The index is built
-    on first use and kept up to date by ``append``; any other change drops it.
+    O(the user's groups + links on the item), not O(permissions): an invite is O(recipients).
+    A permission whose holders no key names (a sharing link, held by its members) sits in a
+    third bucket that every lookup scans. The index is built on first use and kept up to date
+    by ``append``; any other change drops it.
 
-    A permission's ``grantee_id`` and ``invitation_email`` must be set before it is added.
+    A permission's ``grantee_id``, ``invitation_email`` and ``link`` must be set before it is
+    added.
     """
 
     # Class defaults, no __init__: an item's (usually empty) list is made at C speed, and the
     # instance dict holding an index only appears on a long list that is searched.
     _by_grantee: dict[str, list[tuple[int, Permission]]] | None = None
     _by_address: dict[str, list[tuple[int, Permission]]] | None = None
+    _others: list[tuple[int, Permission]] | None = None
 
     def _index(
         self,
     ) -> tuple[dict[str, list[tuple[int, Permission]]], dict[str, list[tuple[int, Permission]]]]:
         """(by grantee id, by case-folded invited address), built on first use."""
-        if self._by_grantee is None or self._by_address is None:
-            self._by_grantee, self._by_address = {}, {}
+        if self._by_grantee is None or self._by_address is None or self._others is None:
+            self._by_grantee, self._by_address, self._others = {}, {}, []
             for position, permission in enumerate(self):
                 self._add(position, permission)
         return self._by_grantee, self._by_address
 
     def _add(self, position: int, permission: Permission) -> None:
         assert self._by_grantee is not None and self._by_address is not None
-        if permission.grantee_id is not None:
+        assert self._others is not None
+        if permission.link is not None:
+            self._others.append((position, permission))
+        elif permission.grantee_id is not None:
             self._by_grantee.setdefault(permission.grantee_id, []).append((position, permission))
         elif permission.invitation_email is not None:
             key = permission.invitation_email.casefold()
             self._by_address.setdefault(key, []).append((position, permission))
+        else:
+            self._others.append((position, permission))
 
     def append(self, permission: Permission) -> None:
         super().append(permission)
@@ -135,18 +144,21 @@ class PermissionList(list):
             return self
         by_grantee, by_address = self._index()
         found = [*by_grantee.get(user.id, ()), *by_address.get(user.email.casefold(), ())]
+        found.extend(self._others or ())
         for group_id in user.group_ids:
             found.extend(by_grantee.get(group_id, ()))
         return [permission for _, permission in sorted(found, key=lambda entry: entry[0])]
 
     def contains(self, permission: Permission) -> bool:
         """Is this very permission in the list (by identity; O(1) on a long list)?"""
-        if len(self) < INDEX_FROM or (
-            permission.grantee_id is None and permission.invitation_email is None
-        ):
+        if len(self) < INDEX_FROM:
             return any(p is permission for p in self)
         by_grantee, by_address = self._index()
-        if permission.grantee_id is not None:
+        if permission.link is not None or (
+            permission.grantee_id is None and permission.invitation_email is None
+        ):
+            entries = self._others or ()
+        elif permission.grantee_id is not None:
             entries = by_grantee.get(permission.grantee_id, ())
         else:
             entries = by_address.get((permission.invitation_email or "").casefold(), ())
@@ -311,12 +323,14 @@ def require_removable(store: DriveStore, user: User, item: Item, name: str | Non
 
 
 def can_see_drive(store: DriveStore, user: User, drive_id: str) -> bool:
-    """Owners see their drive; anyone holding a permission on an item in it sees it too."""
+    """Owners see their drive (directly or through the owning group); anyone holding a
+    permission on an item in it sees it too: the same answer as "some item of the drive is
+    readable by ``user``", in O(shared items) instead of O(items)."""
     drive = store.drive(drive_id)
-    if drive.owner_id == user.id:
+    if drive.owner_id == user.id or drive.owner_id in user.group_ids:
         return True
     for item_id in drive.shared_item_ids:
-        if any(p.holds(user) for p in store.items[item_id].permissions):
+        if any(p.holds(user) for p in held_candidates(store.items[item_id], user)):
             return True
     return False
 

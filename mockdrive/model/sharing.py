@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from .clock import LAST_YEAR, format_time, parse_time
 from .errors import AccessDenied, InjectedFault, InvalidRequest, NotAllowed
 from .outbox import OutboxMessage
 from .permissions import (
@@ -107,10 +109,50 @@ def validate_invite(request: InviteRequest) -> None:
             raise InvalidRequest(f"recipients[{index}] repeats recipients[{seen[key]}]")
         seen[key] = index
     request.roles = check_roles(request.roles)
-    if request.message is not None and len(request.message) > MAX_MESSAGE_LENGTH:
+    check_message(request.message)
+
+
+def check_message(message: str | None) -> None:
+    """The invitation message of an invite, a createLink or a grant: at most 2,000 characters."""
+    if message is not None and len(message) > MAX_MESSAGE_LENGTH:
         raise InvalidRequest(
             f"message is longer than {MAX_MESSAGE_LENGTH} characters", "parameterIsTooLong"
         )
+
+
+def check_expiration(
+    state: State, expiration: str | None, limit_days: int | None = None
+) -> str | None:
+    """An ``expirationDateTime`` of an invite or a link, normalised (UTC, to the second): in
+    the future and, with ``limit_days``, within that many days (which is then also the default
+    when none is given). One rule for every sharing request."""
+    now = state.clock.moment()
+    limit = None
+    if limit_days:
+        try:
+            limit = now + timedelta(days=limit_days)
+        except OverflowError:  # past datetime's range: no expiration the clock reads is beyond
+            limit = None
+    if expiration is None:
+        if not limit_days:
+            return None
+        if limit is None or limit.year > LAST_YEAR:
+            raise InvalidRequest(
+                f"the default expiration would fall after the year {LAST_YEAR}",
+                "invalidExpiration",
+            )
+        return format_time(limit)
+    moment = parse_time(expiration)
+    if moment <= now:
+        raise InvalidRequest(
+            f"expirationDateTime {expiration!r} is in the past", "invalidExpiration"
+        )
+    if limit is not None and moment > limit:
+        raise InvalidRequest(
+            f"links that work for anyone must expire within {limit_days} days",
+            "expirationDateTimeTooFar",
+        )
+    return format_time(moment)
 
 
 def _resolve(state: State, recipient: Recipient, index: int) -> tuple[str | None, str]:
@@ -180,6 +222,7 @@ def invite(
     context = context or RequestContext()
     _check_shareable(state, caller, item)
     validate_invite(request)
+    expiration = check_expiration(state, request.expiration)
     state.policy.check_count(len(request.recipients))
     resolved = [_resolve(state, r, i) for i, r in enumerate(request.recipients)]
     for grantee_id, address in resolved:
@@ -208,7 +251,7 @@ def invite(
                 invitation_email=address,
                 sign_in_required=request.require_sign_in,
                 invited_by=caller.id,
-                expiration=request.expiration,
+                expiration=expiration,
                 has_password=request.password is not None,
             )
             item.permissions.append(permission)

@@ -13,22 +13,26 @@ from .paths import GraphPath
 
 
 def resolve_drive(state: State, caller: User, path: GraphPath) -> Drive:
-    """The addressed drive, if the caller may see it (else 404: existence must not leak)."""
+    """The addressed drive. Addressed through someone else (``/drives/{id}``, ``/users/{id}``,
+    ``/groups/{id}``, ``/sites/{id}``), a missing drive, user, group or site all answer alike
+    (``drive_not_found``), as must a drive the caller may not see (checked by the caller)."""
     if path.drive_kind == "me":
-        drive = state.default_drive(caller.id)
-    elif path.drive_kind == "drives":
-        drive = state.store.drives.get(path.drive_key or "")
-        if drive is None:
-            raise drive_not_found(path)
-    elif path.drive_kind == "users":
-        user = state.directory.by_id(path.drive_key or "") or state.directory.by_email(
-            path.drive_key or ""
-        )
-        if user is None:
-            raise NotFound(f"user {path.drive_key!r} was not found")
-        drive = state.default_drive(user.id)
-    else:
-        drive = state.default_drive(path.drive_key or "")
+        return state.default_drive(caller.id)
+    try:
+        if path.drive_kind == "drives":
+            drive = state.store.drives.get(path.drive_key or "")
+            if drive is None:
+                raise drive_not_found(path)
+        elif path.drive_kind == "users":
+            key = path.drive_key or ""
+            user = state.directory.by_id(key) or state.directory.by_email(key)
+            if user is None:
+                raise drive_not_found(path)
+            drive = state.default_drive(user.id)
+        else:
+            drive = state.default_drive(path.drive_key or "")
+    except NotFound:
+        raise drive_not_found(path) from None
     return drive
 
 
@@ -66,8 +70,9 @@ def item_not_found(path: GraphPath) -> NotFound:
 
 def hidden(state: State, caller: User, drive: Drive, path: GraphPath) -> NotFound:
     """The 404 for an item ``caller`` cannot read (or that does not exist): a drive they
-    cannot see, addressed by id, is itself not found (checked on this failure path only)."""
-    if path.drive_kind == "drives" and not can_see_drive(state.store, caller, drive.id):
+    cannot see, addressed through anyone but themselves, is itself not found (checked on this
+    failure path only)."""
+    if path.drive_kind != "me" and not can_see_drive(state.store, caller, drive.id):
         return drive_not_found(path)
     return item_not_found(path)
 

@@ -105,7 +105,8 @@ def parse_grant_body(body: dict[str, Any]) -> tuple[list[sharing.Recipient], lis
 
 
 def grant_response(call: Call, permission: Permission) -> web.Response:
-    """Graph answers a collection with the updated link first."""
+    """Graph answers a collection with the updated link first (here listing the people of
+    this grant: ``links.granted_view``)."""
     return fast_json_response(
         {"value": [render_permission(call.state, EffectivePermission(permission))]}
     )

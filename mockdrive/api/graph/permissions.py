@@ -8,7 +8,12 @@ from aiohttp import web
 
 from ...model.errors import InvalidRequest
 from ...model.identity import User
-from ...model.permissions import effective_permissions, highest_role, require_role
+from ...model.permissions import (
+    EffectivePermission,
+    effective_permissions,
+    highest_role,
+    require_role,
+)
 from ...model.state import State
 from ...model.tree import Item
 from ..jsonio import fast_json_response
@@ -19,12 +24,52 @@ from .render import render_permission
 
 def list_permissions(state: State, item: Item, reader: User | None = None) -> list[dict[str, Any]]:
     """The item's permissions as Graph lists them: own and inherited, without grants that
-    carry no Graph role (Onehub's Access Denied); for a ``reader``, only what applies to them."""
+    carry no Graph role (Onehub's Access Denied); for a ``reader``, only what applies to them,
+    and of a link's holders only themselves."""
     entries = [e for e in effective_permissions(state.store, item) if e.permission.roles]
     if reader is not None:
         entries = [e for e in entries if e.permission.holds(reader)]
     holder_paths: dict[str, str] = {}
-    return [render_permission(state, e, holder_paths) for e in entries]
+    return [render_permission_for(state, e, reader, holder_paths) for e in entries]
+
+
+def render_permission_for(
+    state: State,
+    entry: EffectivePermission,
+    viewer: User | None,
+    holder_paths: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A permission as ``viewer`` may see it (None: someone who may share the item, who sees
+    everything). Of a link, a viewer who may not share sees neither its secrets (``shareId``,
+    ``webUrl``) nor its other holders: only themselves (their account, their groups, their
+    address)."""
+    data = render_permission(state, entry, holder_paths)
+    if viewer is None or entry.permission.link is None:
+        return data
+    # a link's secrets go only to those who could create it (the service's documented rule)
+    data.pop("shareId", None)
+    facet = data["link"] = dict(data["link"])
+    facet.pop("webUrl", None)
+    facet.pop("webHtml", None)
+    if "grantedToIdentitiesV2" not in data:
+        return data
+    email = viewer.email.casefold()
+
+    def is_viewer(identity_set: dict[str, Any]) -> bool:
+        group = identity_set.get("group")
+        if group is not None:
+            return group.get("id") in viewer.group_ids
+        user = identity_set.get("user") or {}
+        if "id" in user:
+            return user["id"] == viewer.id
+        return str(user.get("email", "")).casefold() == email
+
+    people = [p for p in data.pop("grantedToIdentitiesV2") if is_viewer(p)]
+    data.pop("grantedToIdentities", None)
+    if people:
+        data["grantedToIdentitiesV2"] = people
+        data["grantedToIdentities"] = [p for p in people if "user" in p]
+    return data
 
 
 def list_permissions_response(request: web.Request, state: State, caller: User, item: Item):

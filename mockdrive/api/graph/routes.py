@@ -37,7 +37,7 @@ from .downloads import serving
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
 from .items import create_child, list_children
 from .paths import parse_raw_path
-from .permissions import list_permissions_response, permission_patch
+from .permissions import list_permissions_response, permission_patch, render_permission_for
 from .render import render_drive, render_item, render_permission
 from .special import search
 from .uploads import create_upload_session, set_download_context
@@ -110,10 +110,8 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
     if path.item_base is None:
         if method != "GET":
             raise method_not_allowed(method)
-        if not can_see_drive(state.store, caller, drive.id):
-            if path.drive_kind == "drives":  # as a drive id that does not exist
-                raise drive_not_found(path)
-            raise NotFound("the drive was not found")
+        if not can_see_drive(state.store, caller, drive.id):  # as one that does not exist
+            raise drive_not_found(path)
         data = render_drive(state, drive)
         data = odata.shape(data, odata.parse_select(request.query.get("$select")))
         context = odata.context_url(request, "drives/$entity")
@@ -184,9 +182,10 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         case ("permissions", permission_id), "GET":
             roles = require_role(state.store, caller, item, "read")
             entry = find_effective(state.store, item, permission_id)
-            if highest_role(roles) == "read" and not entry.permission.holds(caller):
+            reader = caller if highest_role(roles) == "read" else None
+            if reader is not None and not entry.permission.holds(reader):
                 raise NotFound(f"permission {permission_id!r} was not found on this item")
-            return fast_json_response(render_permission(state, entry))
+            return fast_json_response(render_permission_for(state, entry, reader))
         case ("permissions", permission_id), "PATCH":
             body = await read_json_object(request)
             roles = permission_patch(body)

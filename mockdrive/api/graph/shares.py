@@ -2,9 +2,11 @@
 
 ``GET /shares/{id}`` (the sharedDriveItem), ``/driveItem``, ``/root``, ``/items/{id}`` (each
 also with ``/children`` and ``/content``), ``/permission``, and ``POST /permission/grant``.
-What a caller may do through a link is decided by ``model.links.check_link_use``; the
-``Prefer: redeemSharingLink`` header makes the caller a member of the link (durable access),
-``redeemSharingLinkIfNecessary`` (and no header) gives access for this request only.
+What a caller may do through a link is decided by ``model.links.check_link_use``: a caller the
+link does not admit (and who does not hold the item anyway) gets the answer of a link that does
+not exist. ``Prefer: redeemSharingLink`` makes a caller the link admits a member of the link
+(durable access), ``redeemSharingLinkIfNecessary`` (and no header) gives access for this request
+only. Who holds a link is shown only to those who may share the item.
 """
 
 from __future__ import annotations
@@ -16,8 +18,15 @@ from typing import Any
 from aiohttp import web
 
 from ...model import links
-from ...model.errors import InvalidRequest, NotFound, Unauthenticated
-from ...model.permissions import EffectivePermission
+from ...model.errors import AccessDenied, InvalidRequest, NotFound, Unauthenticated
+from ...model.identity import User
+from ...model.permissions import (
+    ROLE_RANK,
+    EffectivePermission,
+    can_see_drive,
+    highest_role,
+    roles_of,
+)
 from ...model.tree import Item
 from ..context import Call
 from ..errors import ApiError
@@ -26,7 +35,8 @@ from .items import DEFAULT_PAGE_SIZE as PAGE
 from .items import page_params
 from .links import grant_response, parse_grant_body
 from .paths import decode_path
-from .render import identity, render_item, render_permission
+from .permissions import render_permission_for
+from .render import identity, render_item
 
 # (path after /shares/{shareId}, method), as the OpenAPI document lists them
 SHARE_OPERATIONS = (
@@ -58,25 +68,32 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     share_id, tail = segments[0], tuple(segments[1:])
     state, method = call.state, request.method
     caller = None if call.caller is links.ANONYMOUS else call.caller
-    item, permission = links.find_share(state, share_id)
     if tail == ("permission", "grant"):
         if method != "POST":
             raise not_allowed(method)
-        if caller is None:
+        if caller is None:  # before the link is looked up: the answer says nothing about it
             raise Unauthenticated("granting a link needs a signed-in user")
-        recipients, roles = parse_grant_body(await read_json_object(request))
-        links.grant_link(state, caller, item, permission.id, recipients, roles)
-        return grant_response(call, permission)
-    if method != "GET":
+    elif method != "GET":
         raise not_allowed(method)
-    links.check_link_use(state, caller, item, permission)
+    item, permission = links.find_share(state, share_id)
+    links.check_link_use(state, caller, item, permission)  # as a missing link when unusable
+    if tail == ("permission", "grant"):
+        assert caller is not None
+        recipients, roles = parse_grant_body(await read_json_object(request))
+        if not may_manage(state, caller, item):
+            raise AccessDenied("the caller needs the write role on this item to share it")
+        granted = links.grant_link(state, caller, item, permission.id, recipients, roles)
+        return grant_response(call, granted)
     if wants_redeem(request):
-        links.redeem(state, caller, permission)
+        links.redeem(state, caller, item, permission)
     match tail:
         case ():
             return fast_json_response(shared_drive_item(call, item, permission))
         case ("permission",):
-            return fast_json_response(render_permission(state, EffectivePermission(permission)))
+            entry = EffectivePermission(permission)
+            manager = caller is not None and may_manage(state, caller, item)
+            viewer = None if manager else (caller or links.ANONYMOUS)
+            return fast_json_response(render_permission_for(state, entry, viewer))
         case (("driveItem" | "root"), *action):
             return serve_item(request, call, item, tuple(action))
         case ("items", item_id, *action):
@@ -85,6 +102,12 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
                 raise NotFound(f"item {item_id!r} was not found through this link")
             return serve_item(request, call, target, tuple(action))
     raise InvalidRequest(f"unsupported segment {'/'.join(tail)!r}")
+
+
+def may_manage(state: Any, caller: User, item: Item) -> bool:
+    """May ``caller`` share ``item`` (and so see who holds its links)? Write or more."""
+    role = highest_role(roles_of(state.store, caller, item))
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK["write"]
 
 
 def shared_drive_item(call: Call, item: Item, permission: Any) -> dict[str, Any]:
@@ -143,8 +166,10 @@ def shared_with_me(request: web.Request, call: Call, drive_key: str | None) -> w
     if request.method != "GET":
         raise not_allowed(request.method)
     state, caller = call.state, call.caller
-    if drive_key is not None:
-        state.store.drive(drive_key)  # 404 for a drive that does not exist
+    if drive_key is not None and (
+        drive_key not in state.store.drives or not can_see_drive(state.store, caller, drive_key)
+    ):  # a drive the caller cannot see answers as one that does not exist
+        raise NotFound(f"drive {drive_key!r} was not found")
     top, offset = page_params(request)
     entries = links.shared_with(state, caller)
     body: dict[str, Any] = {
