@@ -40,10 +40,11 @@ What the oracle says where the service's documentation had to decide it:
 - A later delta round names only items in the caller's view now, or reports as ``deleted`` an
   item the caller has seen before (an item that left the view is reported as deleted: "Deleted
   items are returned with the deleted facet ... should be removed from your local state"). After
-  applying a round, the caller's local copy holds nothing outside the view and every item
-  created since the token inside the view. Items that enter the view through a sharing change
-  alone need not be reported (the service reports those only under ``Prefer:
-  hierarchicalsharing``, which mockdrive does not implement).
+  applying a round (a deleted folder takes what the client holds below it), the caller's local
+  copy holds nothing outside the view, whether the item was deleted, moved out or lost to a
+  change of permissions, and every item created since the token inside the view. Items that
+  enter the view through a sharing change alone need not be reported (the service reports those
+  only under ``Prefer: hierarchicalsharing``, which mockdrive does not implement).
 - ``sharedWithMe``: the items of drives the caller does not own that carry a non-owner
   permission of their own applying to the caller (inherited access is not a share).
 - ``/shares/{id}``: anyone may use an anonymous link, any signed-in member an organization link,
@@ -687,7 +688,7 @@ class ViewMachine(RuleBasedStateMachine):
             existed = self.server.call(lambda: set(self.server.state.store.items))
             # the local copy a client keeps: what it was shown, minus what it should not have been
             shown = {i: n for i, n in got.items() if i in view["delta"]}
-            self.tokens[(who, folder)] = (link, shown, existed)
+            self.tokens[(who, folder)] = (link, shown, self.parents_of(shown), existed)
         if extra == 1:
             got = self.listing(who, self.url(folder) + "?$expand=children", view, key="children")
             self.compare(f"GET {path}?$expand=children", who, got, view["children"])
@@ -771,6 +772,7 @@ class ViewMachine(RuleBasedStateMachine):
     def delta_round(self, who: int, url: str, view: dict):
         """(id → name of a whole round, its deltaLink); deleted entries map to None."""
         token, found, link, first = CALLERS[who], {}, None, url
+        self.parents: dict[str, str | None] = {}  # the round's parentReference ids
         while url:
             response = self.follow(who, url, token, f"GET {first}")
             if response is None:
@@ -782,13 +784,18 @@ class ViewMachine(RuleBasedStateMachine):
             for entry in body["value"]:
                 self.check_entry(who, entry, view, url)
                 found[entry["id"]] = None if "deleted" in entry else entry.get("name")
+                self.parents[entry["id"]] = (entry.get("parentReference") or {}).get("id")
             url, link = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
         return found, link
+
+    def parents_of(self, ids) -> dict[str, str | None]:
+        items = self.server.state.store.items
+        return self.server.call(lambda: {i: items[i].parent_id for i in ids if i in items})
 
     def check_delta_tokens(self, who: int, view: dict) -> None:
         """Follow the deltaLinks this caller kept: later rounds name nothing outside the view."""
         token = CALLERS[who]
-        for (owner, folder), (link, local, existed) in list(self.tokens.items()):
+        for (owner, folder), (link, local, parents, existed) in list(self.tokens.items()):
             if owner != who:
                 continue
             del self.tokens[(owner, folder)]
@@ -817,10 +824,12 @@ class ViewMachine(RuleBasedStateMachine):
                 if name is None and item_id not in self.ever_seen[who]:
                     self.fail(route, who, f"reports the deletion of {item_id}, never visible")
             for item_id, name in got.items():
-                if name is None:
-                    local.pop(item_id, None)
+                if name is None:  # a deleted folder takes what the client holds below it
+                    for below in descendants(parents, local, item_id):
+                        local.pop(below, None)
                 elif item_id in current:  # (a leak is reported above, not kept)
                     local[item_id] = name
+                    parents[item_id] = self.parents.get(item_id)
             stale = {i: n for i, n in local.items() if i not in current}
             if stale:
                 self.fail(route, who, f"left the view unreported: {sorted(stale.values())}")
@@ -829,7 +838,7 @@ class ViewMachine(RuleBasedStateMachine):
                 self.fail(route, who, f"new items not reported: {self.paths(unreported)}")
             if next_link is not None:
                 existed = self.server.call(lambda: set(self.server.state.store.items))
-                self.tokens[(who, folder)] = (next_link, current, existed)
+                self.tokens[(who, folder)] = (next_link, current, self.parents_of(current), existed)
 
     def check_batch(self, who: int, folder: str, path: str, view: dict) -> None:
         """children and delta of the folder as two $batch steps: the same view."""
@@ -962,6 +971,19 @@ class ViewMachine(RuleBasedStateMachine):
 
 
 # -- small pieces --------------------------------------------------------------------------------
+def descendants(parents: dict[str, str | None], local: dict[str, str], top: str) -> set[str]:
+    """``top`` and everything the client holds below it (by the parents it was told)."""
+    found = {top}
+    for item_id in local:
+        chain, current = [], item_id
+        while current is not None and current not in found and len(chain) <= len(parents):
+            chain.append(current)
+            current = parents.get(current)
+        if current in found:
+            found.update(chain)
+    return found
+
+
 def name_of(who: int) -> str:
     token = CALLERS[who]
     return token.removesuffix("-token") if token else "anonymous"
