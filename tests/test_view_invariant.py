@@ -37,14 +37,17 @@ What the oracle says where the service's documentation had to decide it:
 - ``search`` is security-trimmed per item, as SharePoint search is: every readable item below
   the folder whose name contains the text, including items shared with the caller inside parts
   they cannot read (mockdrive's documented behaviour).
-- A later delta round names only items in the caller's view now, or reports as ``deleted`` an
-  item the caller has seen before (an item that left the view is reported as deleted: "Deleted
-  items are returned with the deleted facet ... should be removed from your local state"). After
+- ``delta`` is asked with ``Prefer: deltashowremovedasdeleted`` (the service's header that
+  reports an item removed from the caller's view as deleted) and without
+  ``deltatraversepermissiongaps`` (so it does not descend below folders the caller cannot read).
+  A later round names only items in the caller's view now, or reports as ``deleted`` an item the
+  caller has seen before ("Deleted items are returned with the deleted facet ... should be
+  removed from your local state"). After
   applying a round (a deleted folder takes what the client holds below it), the caller's local
   copy holds nothing outside the view, whether the item was deleted, moved out or lost to a
   change of permissions, and every item created since the token inside the view. Items that
-  enter the view through a sharing change alone need not be reported (the service reports those
-  only under ``Prefer: hierarchicalsharing``, which mockdrive does not implement).
+  enter the view through a sharing change alone need not be reported (the service's own
+  behaviour there depends on ``deltashowsharingchanges`` and is not pinned down here).
 - ``sharedWithMe``: the items of drives the caller does not own that carry a non-owner
   permission of their own applying to the caller (inherited access is not a share).
 - ``/shares/{id}``: anyone may use an anonymous link, any signed-in member an organization link,
@@ -106,6 +109,8 @@ PAGE = 2  # $top: every listing of more than two items is paged
 DOWNLOAD_URL = "@microsoft.graph.downloadUrl"
 COLLECT = os.environ.get("MOCKDRIVE_VIEW_COLLECT")
 NO_SUCH_SHARE = "s!no-such-link-token"
+# items that leave the caller's view are reported as deleted only when asked to
+DELTA_PREFER = {"Prefer": "deltashowremovedasdeleted"}
 EXTRA_GROUPS = 4  # the routes beyond children and delta, probed in turn
 
 
@@ -747,10 +752,10 @@ class ViewMachine(RuleBasedStateMachine):
             self.fail(route, who, f"the downloadUrl of {entry.get('name')!r} answers "
                                   f"{got.status_code}")  # fmt: skip
 
-    def follow(self, who: int, url: str, token: str | None, route: str):
+    def follow(self, who: int, url: str, token: str | None, route: str, **kwargs: Any):
         """GET a URL the service handed out; None (and a violation) if it leads nowhere."""
         try:
-            return self.server.send("GET", url, token)
+            return self.server.send("GET", url, token, **kwargs)
         except requests.ConnectionError:
             pass  # (outside the handler: the violation without the socket's traceback)
         self.fail(route, who, f"handed out {url!r}, which does not reach the server")
@@ -774,7 +779,7 @@ class ViewMachine(RuleBasedStateMachine):
         token, found, link, first = CALLERS[who], {}, None, url
         self.parents: dict[str, str | None] = {}  # the round's parentReference ids
         while url:
-            response = self.follow(who, url, token, f"GET {first}")
+            response = self.follow(who, url, token, f"GET {first}", headers=dict(DELTA_PREFER))
             if response is None:
                 return None, None
             if response.status_code != 200:
@@ -808,7 +813,7 @@ class ViewMachine(RuleBasedStateMachine):
                 return names_of(o, o.connected(user, item))
 
             current = self.oracle_call(now)
-            response = self.follow(who, link, token, "GET deltaLink")
+            response = self.follow(who, link, token, "GET deltaLink", headers=dict(DELTA_PREFER))
             if current is None or response is None or response.status_code == 410:
                 continue  # the folder is gone for the caller, or a resync (after a load)
             if response.status_code != 200:
@@ -845,7 +850,7 @@ class ViewMachine(RuleBasedStateMachine):
         base = self.url(folder).removeprefix("/v1.0")
         body = {"requests": [
             {"id": "1", "method": "GET", "url": base + "/children"},
-            {"id": "2", "method": "GET", "url": base + "/delta"},
+            {"id": "2", "method": "GET", "url": base + "/delta", "headers": DELTA_PREFER},
         ]}  # fmt: skip
         response = self.server.send("POST", "/v1.0/$batch", CALLERS[who], json=body)
         if response.status_code != 200:
