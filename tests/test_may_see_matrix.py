@@ -1,14 +1,14 @@
-"""The matrix grows from "may call" to "may see": for every route of the OpenAPI document (Graph
-items in every addressing form, drives, ``/shares``, sharedWithMe, delta, links, Onehub and the
-older OneDrive API's actions on the same paths) and every kind of caller, a target that exists
-but that the caller may not see answers exactly as one that does not exist: the same status,
-the same error code, the same body shape (keys, recursively) and the same message once the
-target's id, path or number is replaced by a placeholder.
+"""The matrix grows from "may call" to "may see": for every route of the OpenAPI document, under
+``/v1.0`` and ``/beta`` (Graph items in every addressing form, drives, ``/shares``, sharedWithMe,
+delta, links, Onehub and the older OneDrive API's actions on the same paths) and every kind of
+caller, a target that exists but that the caller may not see answers exactly as one that does
+not exist: the same status, the same error code, the same body shape (keys, recursively) and the
+same message once the target's id, path or number is replaced by a placeholder.
 
 Callers are those of ``test_authorization.py``: no token, an unknown token, a stranger, a
 reader and a writer of /Projects, the drive's owner, and the owner of another drive. What each
 may not see: /Secret (and /Projects/Private, which stops inheriting) of Ada's drive for all but
-Ada; for Ada, /Olgas of Olgas drive. Links: specific-people links for Bob (not a caller) on
+Ada; for Ada, /Olgas of Olga's drive. Links: specific-people links for Bob (not a caller) on
 /Secret and on /Olgas.
 """
 
@@ -55,7 +55,7 @@ def routes() -> list[tuple[str, str]]:
     """(method, path template) of every route with a target a caller may not see."""
     found = []
     for path, operations in openapi_document(None).get("paths", {}).items():
-        if path.startswith(("/_mockdrive", "/up/", "/download/", "/beta")):
+        if path.startswith(("/_mockdrive", "/up/", "/download/")):
             continue
         if "/sites/" in path or "/groups/" in path or "special" in path:
             continue
@@ -64,6 +64,8 @@ def routes() -> list[tuple[str, str]]:
         for method in METHODS:
             if method in operations:
                 found.append((method.upper(), path))
+                if path.startswith("/v1.0/"):  # the same routes under /beta
+                    found.append((method.upper(), "/beta" + path.removeprefix("/v1.0")))
     return found
 
 
