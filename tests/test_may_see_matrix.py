@@ -255,3 +255,34 @@ def test_a_hidden_target_answers_as_a_missing_one(mock_drive, method: str, path:
     assert not mismatches, "a hidden target is told apart from a missing one:\n" + "\n".join(
         mismatches
     )
+
+
+ON_A_PERMISSION = "/v1.0/drives/{driveId}/items/{itemId}/permissions/"
+PERMISSION_ROUTES = [(m, p) for m, p in ROUTES if p.startswith(ON_A_PERMISSION)]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), PERMISSION_ROUTES, ids=[f"{m} {p}" for m, p in PERMISSION_ROUTES]
+)
+def test_a_permission_hidden_from_a_reader_answers_as_a_missing_one(
+    mock_drive, method: str, path: str
+) -> None:
+    """A reader of /Projects sees only their own permissions there: Bob's answers as a
+    permission id that does not exist, on every permission route."""
+    answers = []
+    for permission in ("bob", "01NOSUCHPERMISSION"):
+        arrange(mock_drive)
+        projects = mock_drive.item("/Projects")
+
+        def bobs(projects=projects) -> str:
+            bob = mock_drive.state.directory.by_email("bob@contoso.example")
+            return next(p.id for p in projects.permissions if p.grantee_id == bob.id)
+
+        permission_id = mock_drive.server.call(bobs) if permission == "bob" else permission
+        url = (path.replace("{driveId}", mock_drive.drive.id).replace("{itemId}", projects.id)
+               .replace("{permissionId}", permission_id))  # fmt: skip
+        response = requests.request(method, mock_drive.url + url, timeout=10,
+                                    headers={"Authorization": "Bearer rita-token"},
+                                    **body_for(method, path))  # fmt: skip
+        answers.append((answer_of(response, permission_id), response.text[:300]))
+    assert answers[0][0] == answers[1][0], f"{method} {path} as the reader:\n{answers}"
