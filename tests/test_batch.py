@@ -288,3 +288,21 @@ def test_beta_batch_and_step_urls_with_the_version(team, mock_drive):
     items = by_id(response)
     assert items["1"]["status"] == 200 and items["1"]["body"]["name"] == "Alpha"
     assert items["2"]["status"] == 200 and items["2"]["body"]["name"] == "Alpha"
+
+
+def test_urls_a_step_hands_out_work_on_the_batch_host(team, graph):
+    """A step is served on the host the batch came to: its download URL and Location reach this
+    server (its Host was once dropped with the hop headers, and URLs lost the port)."""
+    items = by_id(graph.post("/$batch", json={"requests": [
+        {"id": "1", "method": "GET", "url": "/me/drive/root:/Alpha:/children",
+         "headers": {"Host": "elsewhere.example:1"}},
+        {"id": "2", "method": "POST", "url": "/me/drive/root/children",
+         "headers": {"Content-Type": "application/json"},
+         "body": {"name": "Reports", "folder": {}}},
+    ]}))  # fmt: skip
+    (plan,) = items["1"]["body"]["value"]
+    download = graph.session.get(plan["@microsoft.graph.downloadUrl"])
+    assert download.status_code == 200 and download.content == b"plan"
+    created = graph.get(items["2"]["headers"]["Location"].split("/v1.0", 1)[1])
+    assert items["2"]["headers"]["Location"].startswith(team.graph_url.split("/v1.0")[0] + "/")
+    assert created.status_code == 200 and created.json()["name"] == "Reports"

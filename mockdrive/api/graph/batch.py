@@ -28,15 +28,15 @@ from ..jsonio import PARSED_BODY, fast_json_response, read_json_object
 
 MAX_BATCH_REQUESTS = 20  # the service's limit
 BATCH_OF = web.RequestKey("batch_of", dict) if hasattr(web, "RequestKey") else "batch_of"
-# The batch's own header every sub-request carries, replacing any of the step's own: a step
-# runs as the batch's caller.
-INHERITED_HEADERS = ("Authorization",)
+# The batch's own headers every sub-request carries, replacing any of the step's own: a step
+# runs as the batch's caller, on the host the batch came to (so the URLs it hands out work).
+INHERITED_HEADERS = ("Authorization", "Host")
 # Headers of a sub-response that say nothing about it (they belong to the outer answer).
 DROPPED_RESPONSE_HEADERS = {"content-length", "date", "server", "transfer-encoding"}
 FAILED_DEPENDENCY = 424
 # Headers about the connection or the framing of a body: a step has neither of its own.
-HOP_HEADERS = ("Connection", "Content-Encoding", "Content-Length", "Expect", "Host",
-               "Keep-Alive", "TE", "Trailer", "Transfer-Encoding", "Upgrade")  # fmt: skip
+HOP_HEADERS = ("Connection", "Content-Encoding", "Content-Length", "Expect", "Keep-Alive", "TE",
+               "Trailer", "Transfer-Encoding", "Upgrade")  # fmt: skip
 
 
 @dataclass(slots=True)
