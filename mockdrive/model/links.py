@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import sharing
 from .clock import parse_time
-from .errors import AccessDenied, InvalidRequest, NotAllowed, NotFound
+from .errors import InvalidRequest, NotAllowed, NotFound
 from .identity import User
 from .permissions import ROLE_RANK, Permission, find_effective, highest_role, roles_of
 from .policy import LINK_SCOPES
@@ -494,21 +494,14 @@ def link_role_for(
 
 def check_link_use(state: State, caller: User | None, item: Item, permission: Permission) -> str:
     """The role ``caller`` (None: no token) acts with through the link: what the link grants
-    them, or what they hold on the item anyway, whichever is higher. Nothing: a password link
-    its audience could open with the password is ``403 passwordRequired``; anything else
-    answers exactly as a link that does not exist."""
+    them, or what they hold on the item anyway, whichever is higher. Nothing (a password link,
+    which the API has no way to open, included) answers exactly as a link that does not exist:
+    holding a link's URL tells nobody without access that it exists."""
     granted = link_role_for(state, caller, item, permission)
     own = highest_role(roles_of(state.store, caller, item)) if caller is not None else None
     roles = [r for r in (granted, own) if r is not None]
     if roles:
         return max(roles, key=ROLE_RANK.__getitem__)
-    assert permission.link is not None
-    if (
-        permission.link.password is not None
-        and not state.clock.is_past(permission.expiration)
-        and _audience_role(state, caller, item, permission) is not None
-    ):
-        raise AccessDenied("this link is protected by a password", "passwordRequired")
     raise NotFound(LINK_NOT_FOUND)
 
 

@@ -12,6 +12,7 @@ only. Who holds a link is shown only to those who may share the item.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
@@ -23,11 +24,12 @@ from ...model.identity import User
 from ...model.permissions import (
     ROLE_RANK,
     EffectivePermission,
+    can_read,
     can_see_drive,
     highest_role,
     roles_of,
 )
-from ...model.tree import Item
+from ...model.tree import Item, is_within
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, read_json_object
@@ -98,10 +100,32 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             return serve_item(request, call, item, tuple(action))
         case ("items", item_id, *action):
             target = state.store.items.get(item_id)
-            if target is None or not links.within_link(state.store, item, target):
+            if target is None or not reaches(state, caller, item, target):
                 raise NotFound(f"item {item_id!r} was not found through this link")
             return serve_item(request, call, target, tuple(action))
     raise InvalidRequest(f"unsupported segment {'/'.join(tail)!r}")
+
+
+def reaches(state: Any, caller: User | None, link_item: Item, target: Item) -> bool:
+    """Is ``target`` reached through a link on ``link_item``: within the link's reach, or at or
+    below ``link_item`` where the caller may read it anyway (they see what they hold)?"""
+    if links.within_link(state.store, link_item, target):
+        return True
+    return (
+        caller is not None
+        and is_within(state.store, target, link_item)
+        and can_read(state.store, caller, target)
+    )
+
+
+def reached_children(call: Call, folder: Item) -> Iterator[Item]:
+    """The children of a folder reached through a link: those the link reaches (they inherit
+    it) and those the caller may read anyway."""
+    store = call.state.store
+    caller = None if call.caller is links.ANONYMOUS else call.caller
+    for child in store.iter_children(folder):
+        if child.inherits or (caller is not None and can_read(store, caller, child)):
+            yield child
 
 
 def may_manage(state: Any, caller: User, item: Item) -> bool:
@@ -129,7 +153,7 @@ def serve_item(
         data = render_item(state, item)
         if "children" in request.query.get("$expand", "") and item.is_folder:  # first page
             path = state.store.path_of(item)
-            reached = (c for c in state.store.iter_children(item) if c.inherits)
+            reached = reached_children(call, item)
             data["children"] = [render_item(state, c, path) for c in islice(reached, PAGE)]
         return fast_json_response(data)
     if action == ("content",):
@@ -139,8 +163,7 @@ def serve_item(
     if action == ("children",):
         top, offset = page_params(request)
         store = state.store
-        visible = (c for c in store.iter_children(item) if c.inherits)  # what the link reaches
-        page = list(islice(visible, offset, offset + top + 1))
+        page = list(islice(reached_children(call, item), offset, offset + top + 1))
         path = store.path_of(item)
         body: dict[str, Any] = {"value": [render_item(state, c, path) for c in page[:top]]}
         if len(page) > top:
