@@ -6,7 +6,8 @@ work may at most double the time: the target is a ratio (2n / n) of at most 2.2.
 - link grant against the link's members: a ``users`` link with n members is granted to n/80
   new people (``POST …/permissions/{id}/grant``; its answer lists every member);
 - invite against the item's permissions: an item holding n permissions invites n/50 new people;
-- delta against changes: n files created after a delta token, read to the last page;
+- delta against changes: n files created after a delta token, read to the last page (and,
+  beside it, the first round without a token over n files);
 - search against hits: n matching files among 2n, every page read;
 - copy against copied items: a folder of n files (in folders of 100) copied;
 - sharedWithMe against shares: n items shared with the caller, every page read.
@@ -18,8 +19,9 @@ client's and the server's work: both run on this thread) over the repetitions af
 warm-up; CPU time moves far less than wall time on a shared machine (both are in the JSON). The
 garbage collector is off while one runs, as in ``timeit``.
 
-Usage: ``python -m benchmarks.growth [--quick] [--repeat N] [--only NAME]``; ``--quick`` uses
-sizes / 10 (CI runs it so the script never rots; nothing asserts on timing).
+Usage: ``python -m benchmarks.growth [--quick] [--repeat N] [--only NAME] [--scale F]``;
+``--quick`` uses sizes / 10 (CI runs it so the script never rots; nothing asserts on timing),
+``--scale`` multiplies every size (a cost that is quadratic but small shows at larger sizes).
 """
 
 from __future__ import annotations
@@ -164,6 +166,18 @@ def delta_changes(n: int) -> tuple[State, Operation]:
     return state, read
 
 
+def delta_first_round(n: int) -> tuple[State, Operation]:
+    state, owner, drive = owner_state()
+    folder = state.make_path(drive, "/Listed")
+    spread_files(state, owner, folder, [f"file{i}.txt" for i in range(n)])
+
+    async def read(client: aiohttp.ClientSession, server: MockDrive, rep: int) -> None:
+        count = await read_all_pages(client, f"{server.graph_url}/me/drive/root/delta", OWNER_TOKEN)
+        assert count >= n, count
+
+    return state, read
+
+
 def search_hits(n: int) -> tuple[State, Operation]:
     state, owner, drive = owner_state()
     folder = state.make_path(drive, "/Search")
@@ -215,6 +229,8 @@ CASES = [
     Case("grant", "link grant against members", "members n, recipients n/80", 20_000, link_grant),
     Case("invite", "invite against permissions", "permissions n, recipients n/50", 12_500, invite),
     Case("delta", "delta against changes", "changes n, all pages", 10_000, delta_changes),
+    Case("delta-first", "delta first round against items", "items n, all pages", 10_000,
+         delta_first_round),
     Case("search", "search against hits", "hits n of 2n files, all pages", 10_000, search_hits),
     Case("copy", "copy against copied items", "files n (+ n/100 folders)", 5_000, copy_items),
     Case("sharedWithMe", "sharedWithMe against shares", "shares n, all pages", 5_000,
@@ -274,13 +290,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--quick", action="store_true", help="sizes / 10, 3 repetitions (CI)")
     parser.add_argument("--repeat", type=int, help="timed repetitions per size (default 5)")
     parser.add_argument("--only", choices=[c.name for c in CASES], action="append")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size by this")
     args = parser.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 5)
     rows = []
     for case in CASES:
         if args.only and case.name not in args.only:
             continue
-        n = case.size // 10 if args.quick else case.size
+        n = max(1, int(case.size * args.scale) // (10 if args.quick else 1))
         rows.append(asyncio.run(measure(case, n, repeat)))
         print(f"{case.figure}: {rows[-1]['ratio']:.2f}x", flush=True)
     title = f"Growth: CPU time at 2n / at n (median of {repeat}, in process)"
