@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import batch, coldstart, fixture_overhead, scaling, throughput, uploads
+from . import batch, coldstart, fixture_overhead, growth, scaling, throughput, uploads
 
 BENCHMARKS = {
     "throughput": throughput.main,
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "coldstart": coldstart.main,
     "batch": batch.main,
     "uploads": uploads.main,
+    "growth": growth.main,
 }
 
 

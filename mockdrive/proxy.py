@@ -16,6 +16,10 @@ connection is read up to the end of its first request head, then
 - an origin-form request (``GET /v1.0/me``) is an ordinary request to mockdrive: handed over;
 - anything else, every other host included, is refused with ``403`` and never forwarded:
   nothing leaves the machine.
+
+A connection that has not sent its first head within ``head_timeout`` seconds of opening is
+closed, as on the direct port; for ``CONNECT`` the same deadline also covers the TLS hand-shake.
+Inside a tunnel, and after a hand-over, the application's own timer bounds every later head.
 """
 
 from __future__ import annotations
@@ -79,18 +83,36 @@ class FrontDoor(asyncio.Protocol):
         app_protocol: ProtocolFactory,
         context: ssl.SSLContext,
         own_port: Callable[[], int],
+        head_timeout: float,
     ) -> None:
         self.app_protocol = app_protocol
         self.context = context
         self.own_port = own_port
+        self.head_timeout = head_timeout
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.decided = False
         self.tls_task: asyncio.Future[None] | None = None
+        self.deadline = 0.0  # loop time by which the head (and a CONNECT's hand-shake) is done
+        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + self.head_timeout
+        self.timer = loop.call_at(self.deadline, self.head_timed_out)
+
+    def head_timed_out(self) -> None:
+        """No complete head in time: closed without an answer, as the direct port does."""
+        self.timer = None
+        if not self.decided and self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def data_received(self, data: bytes) -> None:
         if self.decided:  # bytes that raced the hand-over: the TLS hand-over pauses reading
@@ -103,6 +125,9 @@ class FrontDoor(asyncio.Protocol):
                 self.refuse(431, "Request Header Fields Too Large")
             return
         self.decided = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         head = bytes(self.buffer[: end + 4])
         rest = bytes(self.buffer[end + 4 :])
         self.buffer.clear()
@@ -142,8 +167,16 @@ class FrontDoor(asyncio.Protocol):
         assert transport is not None
         loop = asyncio.get_running_loop()
         handler = self.app_protocol()
+        # what is left of the head's deadline, so that a stalled hand-shake is no longer kept
+        handshake_timeout = max(self.deadline - loop.time(), 0.001)
         try:
-            tls = await loop.start_tls(transport, handler, self.context, server_side=True)
+            tls = await loop.start_tls(
+                transport,
+                handler,
+                self.context,
+                server_side=True,
+                ssl_handshake_timeout=handshake_timeout,
+            )
         except (OSError, ssl.SSLError, ConnectionError) as error:
             log.info("proxy: TLS hand-shake failed: %s", error)
             transport.close()
@@ -193,16 +226,17 @@ class FrontDoor(asyncio.Protocol):
 
 
 async def start_proxy(
-    app_protocol: ProtocolFactory, host: str, port: int
+    app_protocol: ProtocolFactory, host: str, port: int, head_timeout: float
 ) -> tuple[asyncio.AbstractServer, str, str]:
-    """Listen on ``host:port`` as the front door; returns the server, the CA bundle's path and
-    the temporary directory holding it (remove it when done)."""
+    """Listen on ``host:port`` as the front door, closing a connection whose first head is not
+    complete within ``head_timeout`` seconds; returns the server, the CA bundle's path and the
+    temporary directory holding it (remove it when done)."""
     tls_dir = tempfile.mkdtemp(prefix="mockdrive-proxy-")
     context, ca_path = proxy_ssl_context(tls_dir)
     loop = asyncio.get_running_loop()
     bound: list[int] = []
     server = await loop.create_server(
-        lambda: FrontDoor(app_protocol, context, lambda: bound[0]), host, port
+        lambda: FrontDoor(app_protocol, context, lambda: bound[0], head_timeout), host, port
     )
     bound.append(server.sockets[0].getsockname()[1])
     return server, ca_path, tls_dir

@@ -22,9 +22,11 @@ from .model.state import State
 
 T = TypeVar("T")
 # A connection must send a whole request head within this many seconds of opening (or of its
-# last answer): a client trickling half a header (slowloris) is dropped, as is an idle
-# keep-alive connection. aiohttp's own default is an hour.
-HEADER_TIMEOUT = 60.0
+# last answer), on every port: a client trickling half a header (slowloris) is dropped, as is an
+# idle keep-alive connection (aiohttp's own default is an hour). A TLS hand-shake, on the --tls
+# port and inside the proxy's tunnels, must also finish within it. A body is not timed: once the
+# head is complete, a slow upload is the client's own work and holds only its own connection.
+HEADER_TIMEOUT = 15.0
 
 
 DEFAULT_OWNER_TOKEN = "owner-token"  # a state whose owner has no token of its own
@@ -59,7 +61,7 @@ class MockDrive:
         self.tls = tls
         self.access_log = access_log
         self.proxy = proxy  # the port is also a forward proxy for the served hosts (proxy.py)
-        self._proxy_server: asyncio.AbstractServer | None = None
+        self._listener: asyncio.AbstractServer | None = None  # --tls and --proxy listen here
         self.ca_path: str | None = None  # PEM bundle of the CA that signed the server certificate
         self._tls_dir: str | None = None
         self._runner: web.AppRunner | None = None
@@ -142,21 +144,31 @@ class MockDrive:
         if self.proxy:  # a front door to the same application (mockdrive/proxy.py)
             from .proxy import start_proxy
 
-            self._proxy_server, self.ca_path, self._tls_dir = await start_proxy(
-                self._runner.server, self.host, self.port
+            self._listener, self.ca_path, self._tls_dir = await start_proxy(
+                self._runner.server, self.host, self.port, self.header_timeout
             )
-            self.port = self._proxy_server.sockets[0].getsockname()[1]
+        elif self.tls:
+            # Not a TCPSite: it cannot bound the hand-shake (asyncio's default is 60 s), and the
+            # head timer above only starts once the hand-shake is done.
+            self._listener = await asyncio.get_running_loop().create_server(
+                self._runner.server,
+                self.host,
+                self.port,
+                ssl=self._ssl_context(),
+                ssl_handshake_timeout=self.header_timeout,
+            )
+        else:
+            site = web.TCPSite(self._runner, self.host, self.port)
+            await site.start()
+            self.port = site.port  # the real port when 0 was asked
             return self
-        context = self._ssl_context() if self.tls else None
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=context)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        self.port = self._listener.sockets[0].getsockname()[1]
         return self
 
     async def stop_async(self) -> None:
-        if self._proxy_server is not None:
-            self._proxy_server.close()
-            self._proxy_server = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
