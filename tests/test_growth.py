@@ -51,11 +51,6 @@ def link_with_members(mock_drive, count: int) -> tuple[str, str]:
     return mock_drive.server.call(arrange)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each recipient is compared with every member (model/links.py _add_members); the "
-    "member index on the links branch makes it O(1): remove this marker when it is merged",
-)
 @pytest.mark.parametrize("members", [1_000, 2_000])
 def test_granting_a_link_scans_its_members_a_bounded_number_of_times(mock_drive, members):
     item_id, permission_id = link_with_members(mock_drive, members)

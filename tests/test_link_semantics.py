@@ -9,8 +9,6 @@ refused createLink, grant, invite or redeem changes nothing.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import assert_graph_error
 
@@ -288,7 +286,9 @@ def test_a_create_link_refused_near_the_end_of_the_clock_leaves_no_link(arranged
     assert all("link" not in p for p in graph.get(PROJECTS + "/permissions").json()["value"])
 
 
-def test_granting_a_link_is_linear_in_recipients_not_members(arranged, graph):
+def test_a_grant_on_a_link_with_many_members_answers_with_this_grants_people(arranged, graph):
+    """The answer lists the people of this grant, not the link's 40,000 members (its cost is
+    guarded by counting in tests/test_growth.py and measured in benchmarks/growth.py)."""
     link = make_link(graph, {"type": "view", "scope": "users",
                              "recipients": [{"email": "bob@contoso.example"}]})  # fmt: skip
 
@@ -306,20 +306,17 @@ def test_granting_a_link_is_linear_in_recipients_not_members(arranged, graph):
 
         arranged.server.call(apply)
 
-    def grant_time(start: int) -> float:
+    def grant(start: int) -> None:
         recipients = [{"email": f"new{start + i}@outside.example"} for i in range(500)]
-        began = time.perf_counter()
         response = graph.post(f"/shares/{link['shareId']}/permission/grant",
                               json={"recipients": recipients})  # fmt: skip
-        elapsed = time.perf_counter() - began
         assert response.status_code == 200, response.text[:300]
         people = response.json()["value"][0]["grantedToIdentitiesV2"]  # this grant's people only
         assert [p["user"]["email"] for p in people] == [r["email"] for r in recipients]
-        return elapsed
 
     add_members(40_000)
-    best = min(grant_time(start) for start in (0, 500, 1000))
-    assert best < 0.25, f"granting 500 recipients on a 40,000-member link took {best:.2f} s"
+    for start in (0, 500, 1000):
+        grant(start)
     assert arranged.server.call(lambda: len(the_link().member_emails)) == 40_000 + 1500
 
 
