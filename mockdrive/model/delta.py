@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from .errors import DomainError, InvalidRequest
@@ -58,15 +60,14 @@ class ChangeLog:
         )  # fmt: skip
         self.changes.append(change)
 
-    def since(self, serial: int) -> list[Change]:
-        """Changes after ``serial``, oldest first (O(changes since), from the end of the log)."""
-        newer: list[Change] = []
-        for change in reversed(self.changes):
-            if change.serial <= serial:
-                break
-            newer.append(change)
-        newer.reverse()
-        return newer
+    def since(self, serial: int) -> Iterator[Change]:
+        """Changes after ``serial``, oldest first, read lazily: a reader that takes one page
+        touches one page. The log's serials are consecutive (``record`` is its only writer), so
+        the first is found by its index; the deque skips those before it in C (~10 ns each, at
+        most ``MAX_CHANGES``)."""
+        changes = self.changes
+        start = max(serial + 1 - changes[0].serial, 0) if changes else 0
+        return islice(changes, start, None)
 
     @property
     def oldest_kept(self) -> int:

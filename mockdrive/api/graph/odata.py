@@ -3,8 +3,9 @@
 
 Costs: ``$select`` and ``$expand`` are O(page). ``$orderby=name`` pages through a sorted index
 of the folder's names, built once per change of the folder (O(n log n)) and then O(log n + page)
-a page; ``$orderby`` on ``size`` or ``lastModifiedDateTime`` sorts the folder's children on every
-page (O(n log n) for a folder of n children).
+a page; ``$orderby`` on ``size`` or ``lastModifiedDateTime`` sorts the folder's children on the
+first page (O(n log n) for a folder of n children) and each next page resumes that sorted walk
+(O(page), ``paging``) while nothing changed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ...model.state import State
 from ...model.tree import DriveStore, Item
 from ...model.view import child_roles, visible_children
 from ..errors import ApiError
+from . import paging
 from .gaps import not_implemented
 
 ORDERABLE = {"name": "name", "size": "size", "lastmodifieddatetime": "lastModifiedDateTime"}
@@ -253,17 +255,23 @@ def ordered_page(
         raise InvalidRequest("the $skiptoken is not valid") from None
     if token is not None and not token.startswith("o:"):
         raise InvalidRequest("the $skiptoken does not belong to this listing")
-    if prop == "size":
-        ordered = sorted(store.iter_children(folder), key=lambda c: (c.size, c.name.casefold()),
-                         reverse=descending)  # fmt: skip
-    else:
-        ordered = sorted(store.iter_children(folder),
-                         key=lambda c: (c.fs_modified or c.modified, c.name.casefold()),
-                         reverse=descending)  # fmt: skip
-    page = list(islice(filter(_seen_filter(store, caller, folder), ordered), offset,
-                       offset + top + 1))  # fmt: skip
-    more = len(page) > top
-    return page[:top], f"o:{offset + top}" if more else None
+
+    def walk() -> Iterator[Item]:
+        if prop == "size":
+            ordered = sorted(
+                store.iter_children(folder),
+                key=lambda c: (c.size, c.name.casefold()),
+                reverse=descending,
+            )
+        else:
+            ordered = sorted(store.iter_children(folder),
+                             key=lambda c: (c.fs_modified or c.modified, c.name.casefold()),
+                             reverse=descending)  # fmt: skip
+        return filter(_seen_filter(store, caller, folder), ordered)
+
+    key = (caller.id, "ordered", folder.id, prop, descending)  # the sort once per listing
+    page, more = paging.page(state, key, offset, top, walk, extra=folder.version)
+    return page, f"o:{offset + top}" if more else None
 
 
 def next_link(request: web.Request, top: int, token: str) -> str:
