@@ -6,6 +6,8 @@ tree changed between pages, for another caller presenting the link, after a rese
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 from conftest import Graph
 
@@ -285,6 +287,51 @@ def test_a_skiptoken_past_any_listing_is_refused(big, graph):
     assert response.status_code == 400, response.text
 
 
+class CountingLog(deque):
+    """A change log's deque that counts every change read out of it."""
+
+    read = 0
+
+    def __iter__(self):
+        for change in super().__iter__():
+            CountingLog.read += 1
+            yield change
+
+    def __reversed__(self):
+        for change in super().__reversed__():
+            CountingLog.read += 1
+            yield change
+
+    def __getitem__(self, index):
+        CountingLog.read += 1
+        return super().__getitem__(index)
+
+
+def test_reading_delta_from_a_token_to_its_end_reads_each_change_a_bounded_number_of_times(
+    mock_drive, graph
+):
+    latest = graph.get("/me/drive/root/delta?token=latest").json()["@odata.deltaLink"]
+
+    def arrange() -> None:
+        state = mock_drive.state
+        log = state.changes
+        log.changes = CountingLog(log.changes, maxlen=log.changes.maxlen)
+        folder = state.make_path(mock_drive.drive, "/Changed")
+        for i in range(FILES):
+            state.create_item(mock_drive.owner, folder, f"f{i}.txt", is_folder=False)
+
+    mock_drive.server.call(arrange)
+    CountingLog.read = 0
+    pages, link = 0, relative(graph, latest) + f"&$top={TOP}"
+    while link:
+        body = graph.get(link).json()
+        pages += 1
+        link = body.get("@odata.nextLink") and relative(graph, body["@odata.nextLink"])
+    assert pages >= FILES // TOP
+    # from the end of the log back to each page's token: ~ pages x FILES / 2 in all
+    assert CountingLog.read <= 2 * FILES + 5 * pages, CountingLog.read
+
+
 def test_the_change_log_is_read_from_the_token_on():
     log = ChangeLog()
     for serial in (3, 4, 5, 9, 12):  # a loaded log may have gaps
@@ -295,3 +342,17 @@ def test_the_change_log_is_read_from_the_token_on():
     assert list(log.since(12)) == []
     lazy = log.since(3)
     assert next(lazy).serial == 4
+
+
+def test_the_change_log_read_from_a_token_is_what_the_log_keeps_after_it():
+    log = ChangeLog()
+    log.changes = deque(maxlen=7)  # a short log: changes drop out as they are recorded
+    for serial in range(1, 60):
+        log.changes.append(Change(serial, f"i{serial}", "d", (), "item", "n", None))
+        if serial % 3:
+            continue
+        for token in range(0, serial + 1):
+            expected = [c.serial for c in log.changes if c.serial > token]
+            assert [c.serial for c in log.since(token)] == expected, (serial, token)
+    log.changes = deque([Change(2, "i", "d", (), "item", "n", None)])  # a log loaded anew
+    assert [c.serial for c in log.since(0)] == [2]
