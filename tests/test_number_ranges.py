@@ -4,11 +4,14 @@ a case that once answered 500 or was taken as a number."""
 
 from __future__ import annotations
 
+import http.client
+import json
 from datetime import datetime, timezone
 
 import pytest
 import requests
 from conftest import assert_graph_error
+from yarl import URL
 
 HUGE = str(2**63 + 5)  # past every C integer: islice() and timedelta() refuse it
 # digits of other scripts, which int() and \d take: ARABIC-INDIC, FULLWIDTH, EXTENDED
@@ -218,3 +221,36 @@ def test_onehub_offsets_have_a_range(arranged, offset):
                             headers=headers, timeout=10)  # fmt: skip
     assert response.status_code == 400, response.text
     assert response.json()["errors"]["base"]
+
+
+@pytest.mark.parametrize("header", ["bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 5000])
+def test_a_range_header_with_a_huge_number_is_ignored(arranged, graph, header):
+    response = graph.get("/me/drive/root:/Projects/Plan.docx:/content", headers={"Range": header})
+    assert response.status_code == 200, response.text
+    assert response.content == b"plan"
+
+
+@pytest.mark.parametrize("top", ["\u00b2", ARABIC, "0", HUGE])
+def test_top_inside_expand_has_a_range(arranged, graph, top):
+    response = graph.get("/me/drive/root", params={"$expand": f"children($top={top})"})
+    assert_graph_error(response, 400, "invalidRequest")
+
+
+def test_a_content_range_in_other_digits_is_a_400(arranged, graph):
+    session = graph.post("/me/drive/root:/Up.bin:/createUploadSession", json={})
+    url = URL(session.json()["uploadUrl"])
+    before = arranged.digest()
+    connection = http.client.HTTPConnection(url.host, url.port)
+    try:
+        connection.putrequest("PUT", url.raw_path_qs, skip_accept_encoding=True)
+        digits = f"bytes 0-1/{ARABIC}{ARABIC}".encode()
+        connection.putheader("Content-Range", digits)
+        connection.putheader("Content-Length", "2")
+        connection.endheaders(b"ab")
+        response = connection.getresponse()
+        status, body = response.status, json.loads(response.read())
+    finally:
+        connection.close()
+    assert status == 400, body
+    assert body["error"]["code"] == "invalidRequest"
+    assert arranged.digest() == before
