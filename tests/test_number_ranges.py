@@ -4,6 +4,7 @@ a case that once answered 500 or was taken as a number."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 from datetime import datetime, timezone
@@ -254,3 +255,28 @@ def test_a_content_range_in_other_digits_is_a_400(arranged, graph):
     assert status == 400, body
     assert body["error"]["code"] == "invalidRequest"
     assert arranged.digest() == before
+
+
+@pytest.mark.parametrize("issued", ["9" * 19, "999999999999", "-99999999999", ARABIC, "1e3"])
+def test_a_delta_token_with_numbers_past_their_range_is_a_400(arranged, graph, issued):
+    latest = graph.get("/me/drive/root/delta", params={"token": "latest"}).json()
+    token = latest["@odata.deltaLink"].rpartition("token=")[2]
+    generation, serial, _ = base64.urlsafe_b64decode(token + "==").decode().split(".")
+    forged = f"{generation}.{serial}.{issued}".encode()
+    before = arranged.digest()
+    response = graph.get("/me/drive/root/delta",
+                         params={"token": base64.urlsafe_b64encode(forged).decode()})  # fmt: skip
+    assert_graph_error(response, 400, "invalidRequest")
+    assert arranged.digest() == before
+
+
+def test_a_delta_token_issued_before_1970_still_works(mock_drive, graph):
+    mock_drive.load({"clock": "1950-06-01T00:00:00Z",
+                     "users": [{"displayName": "Ada", "email": "ada@contoso.example",
+                                "token": "ada-token"}],
+                     "drives": [{"owner": "ada@contoso.example"}]})  # fmt: skip
+    ada = graph.as_user("ada-token")
+    latest = ada.get("/me/drive/root/delta", params={"token": "latest"})
+    assert latest.status_code == 200, latest.text
+    follow = ada.get(latest.json()["@odata.deltaLink"].split("/v1.0", 1)[1])
+    assert follow.status_code == 200, follow.text
