@@ -280,3 +280,10 @@ def test_a_delta_token_issued_before_1970_still_works(mock_drive, graph):
     assert latest.status_code == 200, latest.text
     follow = ada.get(latest.json()["@odata.deltaLink"].split("/v1.0", 1)[1])
     assert follow.status_code == 200, follow.text
+
+
+def test_a_policy_with_blocked_domains_null_is_a_400(arranged):
+    before = admin(arranged, "GET", "/policy").json()
+    response = admin(arranged, "PUT", "/policy", json={"blockedDomains": None})
+    assert_graph_error(response, 400, "invalidRequest")
+    assert admin(arranged, "GET", "/policy").json() == before

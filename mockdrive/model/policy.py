@@ -46,7 +46,7 @@ class SharingPolicy:
         allowed = data.get("allowedDomains")
         blocked = data.get("blockedDomains", [])
         for name, value in (("allowedDomains", allowed), ("blockedDomains", blocked)):
-            if value is not None and (
+            if (value is not None or name == "blockedDomains") and (  # null: any (allowed only)
                 not isinstance(value, list) or not all(isinstance(d, str) for d in value)
             ):
                 raise InvalidRequest(f"policy {name} must be a list of domain names")
