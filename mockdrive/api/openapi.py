@@ -819,7 +819,6 @@ SCHEMAS: dict[str, Any] = {
             "message": STRING,
             "throttleEarlyRetries": BOOL,
             **{name: _whole(low, high) for name, (low, high) in FAULT_LIMITS.items()},
-            "status": _whole(400, 599),
         },
         ("effect",),
     ),
