@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidRequest
-from .ranges import whole_number
 
 EFFECTS = ("notificationFailure", "error", "throttle", "latency")
 NOTIFICATION_CODES = {
@@ -187,9 +186,11 @@ def parse_rule(data: object, rule_id: str, seed: int = 0) -> FaultRule:
         raise InvalidRequest(
             f"fault rule effect must be one of {', '.join(EFFECTS)}, not {effect!r}"
         )
-    for key, (low, high) in LIMITS.items():
-        if key in data:
-            whole_number(data[key], f"fault rule field {key!r}", low, high)
+    for key, (low, high) in LIMITS.items():  # (each is an int by now: checked above)
+        if key in data and data[key] < low and low <= 1:
+            raise InvalidRequest(f"fault rule field {key!r} must not be negative or zero")
+        if key in data and not low <= data[key] <= high:
+            raise InvalidRequest(f"fault rule field {key!r} must be between {low} and {high}")
     rule = FaultRule(
         id=data.get("id", rule_id),
         effect=effect,
