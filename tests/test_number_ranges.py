@@ -287,3 +287,20 @@ def test_a_policy_with_blocked_domains_null_is_a_400(arranged):
     response = admin(arranged, "PUT", "/policy", json={"blockedDomains": None})
     assert_graph_error(response, 400, "invalidRequest")
     assert admin(arranged, "GET", "/policy").json() == before
+
+
+def test_the_documented_ranges_are_the_enforced_ones():
+    from pathlib import Path
+
+    from mockdrive.api.admin_clock import MAX_STEP_DAYS
+    from mockdrive.api.graph.items import MAX_PAGE_SIZE
+    from mockdrive.api.graph.odata import INLINE_CHILDREN
+    from mockdrive.model import clock, faults, policy, ranges
+
+    page = (Path(__file__).parent.parent / "docs" / "number-ranges.md").read_text()
+    for number in (MAX_PAGE_SIZE, ranges.LARGEST_OFFSET, INLINE_CHILDREN, MAX_STEP_DAYS,
+                   policy.MAX_RECIPIENTS_LIMIT, policy.MAX_LINK_DAYS,
+                   policy.MAX_SHARED_WITH_ME_DELAY, faults.LIMITS["retryAfter"][1],
+                   faults.LIMITS["latencyMs"][1], clock.CLOCK_LAST_YEAR,
+                   clock.LOADED_CLOCK_LAST_YEAR, clock.LAST_YEAR):  # fmt: skip
+        assert f"{number:,}" in page or f"**{number}**" in page or f"– {number} " in page, number

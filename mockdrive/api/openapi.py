@@ -73,7 +73,7 @@ REDIRECT_TO_DOWNLOAD = {
 }
 BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 
-# Numbers from outside, with the ranges the server enforces (README, "Number ranges").
+# Numbers from outside, with the ranges the server enforces (docs/number-ranges.md).
 TOP = {"name": "$top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
 OFFSET_TOKEN = {"type": "string", "pattern": "^[0-9]{1,10}$"}  # an offset up to 10^9
 PAGING = [

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from .errors import InvalidRequest
 from .ids import EPOCH, LogicalClock, format_time
 
-# The ranges of time (README, "Number ranges"). Callers move the clock up to CLOCK_LAST_YEAR.
+# The ranges of time (docs/number-ranges.md). Callers move the clock up to CLOCK_LAST_YEAR.
 # Past that it still reads one second further per reading, and what the mock derives from it
 # lies at most a century ahead (an anonymous link's longest life): a loaded clock may read up to
 # LOADED_CLOCK_LAST_YEAR (an export of a clock that ticked past CLOCK_LAST_YEAR reloads), and

@@ -9,7 +9,7 @@ from .errors import InvalidRequest, NotAllowed
 from .ranges import whole_number
 
 DEFAULT_MAX_RECIPIENTS = 500
-# The ranges of the numbers (README, "Number ranges"): each far past what a test needs, and
+# The ranges of the numbers (docs/number-ranges.md): each far past what a test needs, and
 # each keeps what is computed from it inside the clock's range.
 MAX_RECIPIENTS_LIMIT = 1_000_000
 MAX_LINK_DAYS = 36_500  # an anonymous link's longest life: a century

@@ -1,4 +1,4 @@
-"""Numbers from outside, checked in one place: every one has a range (README, "Number ranges").
+"""Numbers from outside, checked in one place: every one has a range (docs/number-ranges.md).
 
 A number arrives as text (a query parameter, a header, a path segment) or as a JSON value.
 Text is read as ASCII digits only (``int()`` would also take other scripts' digits, ``" 5 "``,
