@@ -303,5 +303,5 @@ def test_the_documented_ranges_are_the_enforced_ones():
                    policy.MAX_SHARED_WITH_ME_DELAY, faults.LIMITS["retryAfter"][1],
                    faults.LIMITS["latencyMs"][1], clock.CLOCK_LAST_YEAR,
                    clock.LOADED_CLOCK_LAST_YEAR, clock.LAST_YEAR):  # fmt: skip
-        forms = (f"{number:,}", f"**{number}**", f"\u2013 {number} ")  # "1,000", "**9000**", "(dash) 1000"
+        forms = (f"{number:,}", f"**{number}**", f"\u2013 {number} ")  # as the table writes them
         assert any(form in page for form in forms), number
