@@ -207,3 +207,42 @@ def test_every_item_operation_is_among_the_routes_tried():
     for action, method in ITEM_OPERATIONS:
         path = "/v1.0/me/drive/items/{itemId}" + ("/" + action if action else "")
         assert method.lower() in paths[path], (method, path)
+
+
+def test_inside_a_batch_each_bad_number_gets_the_answer_it_gets_alone(arranged):
+    """A ``$batch`` step answers as the same request alone: the same 4xx, the same envelope."""
+    document = requests.get(arranged.url + "/_mockdrive/openapi.json", timeout=30).json()
+    http = requests.Session()
+    http.trust_env = False
+    auth = {"Authorization": f"Bearer {arranged.token}"}
+    steps = []
+    for path, item in document["paths"].items():
+        operation = item.get("get")
+        if operation is None or not path.startswith("/v1.0/"):
+            continue
+        path_params = [p for p in item.get("parameters", []) if p["in"] == "path"]
+        relative = url_of("", path, path_params, {}).removeprefix("/v1.0")
+        for param in operation.get("parameters", []):
+            if param["in"] == "query" and param["name"] in NUMERIC_QUERY:
+                for text in BAD_TEXT:
+                    url = f"{relative}?{quote(param['name'])}={quote(text)}"
+                    steps.append({"id": str(len(steps)), "method": "GET", "url": url})
+    assert len(steps) >= 1000
+    before = arranged.digest()
+    failures = []
+    for first in range(0, len(steps), 20):
+        chunk = steps[first : first + 20]
+        batch = http.post(arranged.graph_url + "/$batch", json={"requests": chunk}, headers=auth,
+                          timeout=60)  # fmt: skip
+        assert batch.status_code == 200, (batch.text, chunk)
+        for answer in batch.json()["responses"]:
+            step = steps[int(answer["id"])]
+            alone = http.get(arranged.graph_url + step["url"], headers=auth, timeout=60)
+            error = answer["body"].get("error", {}) if isinstance(answer["body"], dict) else {}
+            if answer["status"] != alone.status_code or not 400 <= answer["status"] < 500:
+                failures.append(f"{step['url']}: {answer['status']} in a batch, "
+                                f"{alone.status_code} alone")  # fmt: skip
+            elif not {"code", "message", "innerError"} <= set(error):
+                failures.append(f"{step['url']}: not Graph's envelope: {answer['body']}")
+    assert failures == [], "\n".join(failures[:20]) + f"\n({len(failures)} in all)"
+    assert arranged.digest() == before

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -116,10 +117,13 @@ def _parse_step(index: int, raw: object) -> BatchStep:
     )
 
 
+_ABSOLUTE = re.compile("[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _relative_url(where: str, url: str) -> str:
     """``/me/drive``, ``me/drive`` or (as some SDKs send it) an absolute URL with its version."""
     url = url.strip()
-    if "://" in url:
+    if _ABSOLUTE.match(url):  # a scheme first: ``root://Plan.docx:`` is a relative path
         try:  # a malformed host or port: ``http://[::1``, ``http://a:b/``, port 65536
             parsed = URL(url)
             query = parsed.raw_query_string
