@@ -2,8 +2,10 @@
 conforms to the document (status, content type, body schema).
 
 CI runs a quick pass: every operation's coverage phase (boundary values, missing and wrong-typed
-fields: ~12,000 requests) plus 2 generated examples per operation (at least 2,000 requests in
-all). The long local run::
+fields, each number at and past its documented range: ~13,000 requests) plus 2 generated
+examples per operation (~15,000 requests in all, at least 2,000). The document's examples name
+a live upload session, sharing link and permission, so fragment ranges, /shares and grants are
+reached; the clock and policy admin routes are fuzzed too. The long local run::
 
     MOCKDRIVE_FUZZ_EXAMPLES=40 MOCKDRIVE_FUZZ_MIN_REQUESTS=10000 \
         .venv/bin/pytest tests/test_fuzz.py -s

@@ -308,10 +308,21 @@ def batch_operation() -> dict[str, Any]:
         "required": ["responses"],
         "properties": {"responses": {"type": "array", "items": answer}},
     }
+    request_body = json_body(body)
+    request_body["content"][JSON]["example"] = {  # relative, absolute and chained steps
+        "requests": [
+            {"id": "1", "method": "GET", "url": "/me/drive/root/children?$top=2"},
+            {"id": "2", "method": "GET", "url": "https://graph.microsoft.com/v1.0/me/drive",
+             "dependsOn": ["1"]},
+            {"id": "3", "method": "POST", "url": "/me/drive/root/children",
+             "headers": {"Content-Type": "application/json"},
+             "body": {"name": "Made in a batch", "folder": {}}},
+        ]
+    }  # fmt: skip
     return {
         "tags": ["graph"],
         "security": [{"bearer": []}],
-        "requestBody": json_body(body),
+        "requestBody": request_body,
         "responses": responses(returns(outcome), "GraphError"),
     }
 
