@@ -17,7 +17,16 @@ from datetime import datetime, timedelta, timezone
 from .errors import InvalidRequest
 from .ids import EPOCH, LogicalClock, format_time
 
-LAST_YEAR = 9000  # far enough for any test, and clear of datetime's year 9999
+# The ranges of time (docs/number-ranges.md). Callers move the clock up to CLOCK_LAST_YEAR.
+# Past that it still reads one second further per reading, and what the mock derives from it
+# lies at most a century ahead (an anonymous link's longest life): a loaded clock may read up to
+# LOADED_CLOCK_LAST_YEAR (an export of a clock that ticked past CLOCK_LAST_YEAR reloads), and
+# date-times, from requests or scenarios, go up to LAST_YEAR. A century of ticks is about three
+# billion requests, so no sequence of ordinary operations leaves these ranges, and every
+# derived date-time stays clear of datetime's year 9999.
+CLOCK_LAST_YEAR = 9000
+LOADED_CLOCK_LAST_YEAR = CLOCK_LAST_YEAR + 100
+LAST_YEAR = LOADED_CLOCK_LAST_YEAR + 400
 # what format_time writes: UTC to the second (ASCII digits only: \d would take any script's)
 CANONICAL_TIME = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
@@ -28,7 +37,7 @@ def parse_time(value: object, name: str = "expirationDateTime") -> datetime:
     """An ISO 8601 date-time with a zone (``2024-01-08T00:00:00Z``), as an aware datetime."""
     if not isinstance(value, str):
         raise InvalidRequest(f"{name} must be a date-time string")
-    if CANONICAL_TIME.fullmatch(value) and "1900" <= value <= "9001":
+    if CANONICAL_TIME.fullmatch(value) and "1900" <= value < str(LAST_YEAR + 1):
         try:  # the common form, read without rewriting it (an impossible date falls through)
             return datetime.fromisoformat(value[:-1] + "+00:00")  # its zone is timezone.utc
         except ValueError:
@@ -63,8 +72,8 @@ class Clock(LogicalClock):
         step = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
         if step < timedelta(0):
             raise InvalidRequest("the clock only moves forward")
-        if (self.moment() + step).year > LAST_YEAR:
-            raise InvalidRequest(f"the clock cannot pass the year {LAST_YEAR}")
+        if (self.moment() + step).year > CLOCK_LAST_YEAR:
+            raise InvalidRequest(f"the clock cannot pass the year {CLOCK_LAST_YEAR}")
         self._ticks += int(step.total_seconds())
         self.moved = True
         return self.peek()
@@ -72,6 +81,8 @@ class Clock(LogicalClock):
     def set(self, when: str | datetime) -> str:
         """Make the clock read ``when`` (scenarios' ``clock:``; loading only)."""
         moment = parse_time(when, "clock") if isinstance(when, str) else when
+        if moment.year > LOADED_CLOCK_LAST_YEAR:
+            raise InvalidRequest(f"the clock cannot read past the year {LOADED_CLOCK_LAST_YEAR}")
         self._start, self._ticks = moment.astimezone(timezone.utc).replace(microsecond=0), 0
         self.moved = True
         return self.peek()

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from .clock import LAST_YEAR
 from .errors import DomainError, InvalidRequest
+from .ranges import whole_number_text
 
 if TYPE_CHECKING:
     from .state import State
@@ -22,6 +24,13 @@ if TYPE_CHECKING:
 
 MAX_CHANGES = 100_000  # the log keeps this many; older tokens resync
 TOKEN_RETENTION_DAYS = 30  # a delta token older than this (virtual time) resyncs
+# generation, serial, issued (seconds since 1970, within the clock's years)
+_TOKEN_PART_RANGES = (
+    (0, 2**63 - 1),
+    (0, 2**63 - 1),
+    (int(datetime(1900, 1, 1, tzinfo=timezone.utc).timestamp()),
+     int(datetime(LAST_YEAR, 12, 31, tzinfo=timezone.utc).timestamp())),
+)  # fmt: skip
 
 
 class ResyncRequired(DomainError):
@@ -83,10 +92,14 @@ def read_token(state: State, token: str) -> int:
     """The log position a token names, or ResyncRequired / InvalidRequest."""
     try:
         padded = token + "=" * (-len(token) % 4)
+        parts = base64.urlsafe_b64decode(padded).decode().split(".")
+        # each part within its range (ASCII digits; a time the clock can read), so a forged
+        # token is refused here rather than overflowing datetime below
         generation, serial, issued = (
-            int(part) for part in base64.urlsafe_b64decode(padded).decode().split(".")
+            whole_number_text(part, "a delta token's part", low, high)
+            for part, (low, high) in zip(parts, _TOKEN_PART_RANGES, strict=True)
         )
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, InvalidRequest):
         raise InvalidRequest(f"the delta token {token!r} is not valid") from None
     log = state.changes
     if generation != log.generation or serial > log.serial:

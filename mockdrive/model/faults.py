@@ -73,6 +73,7 @@ LIMITS = {
     "retryAfter": (0, 86_400),  # a day
     "latencyMs": (0, 600_000),  # ten minutes
     "jitterMs": (0, 600_000),
+    "status": (400, 599),  # an HTTP error status (a throttle takes 429 or 503 only)
 }
 MAX_PATH_PATTERN = 200  # characters
 # How many ways a path pattern may split a subject: the product, over its variable quantifiers,
@@ -185,10 +186,10 @@ def parse_rule(data: object, rule_id: str, seed: int = 0) -> FaultRule:
         raise InvalidRequest(
             f"fault rule effect must be one of {', '.join(EFFECTS)}, not {effect!r}"
         )
-    for key, (low, high) in LIMITS.items():
-        if key in data and data[key] < low:
+    for key, (low, high) in LIMITS.items():  # (each is an int by now: checked above)
+        if key in data and data[key] < low and low <= 1:
             raise InvalidRequest(f"fault rule field {key!r} must not be negative or zero")
-        if key in data and data[key] > high:
+        if key in data and not low <= data[key] <= high:
             raise InvalidRequest(f"fault rule field {key!r} must be between {low} and {high}")
     rule = FaultRule(
         id=data.get("id", rule_id),

@@ -22,6 +22,7 @@ from aiohttp import web
 from ...model.errors import InvalidRequest
 from ...model.identity import User
 from ...model.permissions import highest_role, owns_drive, require_role, roles_of
+from ...model.ranges import LARGEST_OFFSET, whole_number_text
 from ...model.state import State
 from ...model.tree import DriveStore, Item
 from ...model.view import child_roles, visible_children
@@ -123,9 +124,7 @@ def _expand(raw: str | None) -> dict[str, Options]:
                 nested[key] = value
         top = None
         if "$top" in nested:
-            if not nested["$top"].isdigit() or not 1 <= int(nested["$top"]) <= INLINE_CHILDREN:
-                raise InvalidRequest(f"$top in $expand must be between 1 and {INLINE_CHILDREN}")
-            top = int(nested["$top"])
+            top = whole_number_text(nested["$top"], "$top in $expand", 1, INLINE_CHILDREN)
         expanded[name] = Options(select=parse_select(nested.get("$select")), top=top)
     return expanded
 
@@ -247,12 +246,9 @@ def ordered_page(
         more = len(page) > top
         page = page[:top]
         return page, ("n:" + page[-1].name.casefold()) if more and page else None
-    try:
-        offset = int(token[2:]) if token is not None and token.startswith("o:") else 0
-    except ValueError:
-        raise InvalidRequest("the $skiptoken is not valid") from None
     if token is not None and not token.startswith("o:"):
         raise InvalidRequest("the $skiptoken does not belong to this listing")
+    offset = 0 if token is None else whole_number_text(token[2:], "$skiptoken", 0, LARGEST_OFFSET)
     if prop == "size":
         ordered = sorted(store.iter_children(folder), key=lambda c: (c.size, c.name.casefold()),
                          reverse=descending)  # fmt: skip
