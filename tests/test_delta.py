@@ -4,6 +4,7 @@ scoping to a folder, paging, and 410 resyncRequired after a reset or past the re
 
 from __future__ import annotations
 
+import base64
 from collections import deque
 
 import pytest
@@ -394,3 +395,12 @@ def test_the_per_item_index_drops_what_the_bounded_log_drops(finance):
     serials, kept = finance.server.call(index)
     assert len(serials) == 3 and kept == {ids[0]: serials[:2], ids[1]: serials[2:]}
     assert sum(len(v) for v in finance.server.call(lambda: list(log.by_item.values()))) == 3
+
+
+def test_a_token_whose_round_begins_after_its_page_is_invalid(arranged, graph):
+    link = graph.get("/me/drive/root/delta", params={"token": "latest"}).json()["@odata.deltaLink"]
+    token = link.split("token=")[1]
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    forged = base64.urlsafe_b64encode(f"{raw}.999999".encode()).decode().rstrip("=")
+    assert_graph_error(graph.get("/me/drive/root/delta", params={"token": forged}), 400,
+                       "invalidRequest")  # fmt: skip

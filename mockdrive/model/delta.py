@@ -149,10 +149,12 @@ def read_token(state: State, token: str) -> tuple[int, int]:
         if len(parts) == 3:
             parts.append(parts[1])
         generation, serial, issued, origin = parts
+        if not 0 <= origin <= serial:
+            raise ValueError("a round cannot begin after its page")
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest(f"the delta token {token!r} is not valid") from None
     log = state.changes
-    if generation != log.generation or serial > log.serial or not 0 <= origin <= serial:
+    if generation != log.generation or serial > log.serial:
         raise ResyncRequired("the delta token is from another state (reset); resync", "resync")
     issued_at = datetime.fromtimestamp(issued, timezone.utc)
     if state.clock.moment() - issued_at > timedelta(days=TOKEN_RETENTION_DAYS):
