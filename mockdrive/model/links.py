@@ -78,6 +78,15 @@ class SharingLink:
         self.member_emails.append(address)
         return True
 
+    def member_keys(self, user: User) -> list[str]:
+        """How ``user`` is a member: their id, their groups' ids, their case-folded address
+        (each that is one), as ``_add_members`` names them to the change log."""
+        ids = self._id_set
+        keys = [key for key in (user.id, *user.group_ids) if key in ids]
+        if user.email.casefold() in self._email_set:
+            keys.append(user.email.casefold())
+        return keys
+
     def holds(self, user: User) -> bool:
         """Is ``user`` a member (by account, a group, or the address granted)?"""
         ids = self._id_set
@@ -149,8 +158,8 @@ def create_link(
     )  # fmt: skip
     if existing is not None:
         assert existing.link is not None
-        _add_members(state, existing, members)
-        state.changed(item, "sharing")
+        added = _add_members(state, existing, members)
+        state.changed(item, "sharing", granted=added)
         _notify(state, caller, item, existing, members, request, context)
         return existing, False
     if not item.permissions and item.inherits and not request.retain_inherited_permissions:
@@ -172,8 +181,8 @@ def create_link(
         link=link,
     )
     add_link_permission(state, item, permission)
-    _add_members(state, permission, members)
-    state.changed(item, "sharing")
+    added = _add_members(state, permission, members)
+    state.changed(item, "sharing", granted=(permission.id, *added))
     _notify(state, caller, item, permission, members, request, context)
     return permission, True
 
@@ -234,8 +243,8 @@ def grant_link(
                     "link is for",
                     "invalidRecipients",
                 )
-    _add_members(state, permission, members)
-    state.changed(item, "sharing")
+    added = _add_members(state, permission, members)
+    state.changed(item, "sharing", granted=added)
     return granted_view(permission, members)
 
 
@@ -296,16 +305,21 @@ def _resolve_members(
 
 def _add_members(
     state: State, permission: Permission, members: list[tuple[str | None, str]]
-) -> None:
+) -> tuple[str, ...]:
+    """Add ``members`` to the link; ``{permission id}/{member}`` for each one it did not have
+    (the change log's ``granted``)."""
     link = permission.link
     assert link is not None
     now = state.clock.moment()
+    added: list[str] = []
     for grantee_id, address in members:  # O(1) each, however many members the link has
         if grantee_id is not None:
             if link.add_member_id(grantee_id):
                 state.shared_at[f"{permission.id}/{grantee_id}"] = now
-        else:
-            link.add_member_email(address)
+                added.append(f"{permission.id}/{grantee_id}")
+        elif link.add_member_email(address):
+            added.append(f"{permission.id}/{address.casefold()}")
+    return tuple(added)
 
 
 def _notify(
@@ -516,8 +530,8 @@ def redeem(state: State, caller: User | None, item: Item, permission: Permission
         return False
     if link_role_for(state, caller, item, permission) is None:
         return False
-    _add_members(state, permission, [(caller.id, caller.email)])
-    state.changed(item, "sharing")
+    added = _add_members(state, permission, [(caller.id, caller.email)])
+    state.changed(item, "sharing", granted=added)
     return True
 
 
@@ -616,7 +630,7 @@ def _own_permission(state: State, key: tuple[str, ...]) -> tuple[Item | None, Pe
 def _remove(state: State, item: Item | None, permission: Permission) -> None:
     assert item is not None
     item.permissions.remove(permission)
-    state.changed(item, "sharing")
+    state.changed(item, "sharing", lost=(permission,))  # delta: who saw it through this
     if permission.link is not None:
         state.links.by_token.pop(permission.link.token, None)
     if not item.permissions:
