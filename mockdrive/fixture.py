@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .api.admin_clock import ClockHandle
-from .api.graph import list_permissions
+from .api.graph.permissions import list_permissions
 from .explain import Access, Changes, Snapshot, access, diff, snapshot
 from .model import onehub
 from .model.identity import Group, User

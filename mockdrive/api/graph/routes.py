@@ -7,6 +7,7 @@ checks live in the model; this package decides only how things look on the wire.
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from ...model.permissions import (
     highest_role,
     require_role,
 )
+from .. import onedrive_v1  # the legacy dialect builds on the invite engine
 from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
@@ -35,7 +37,7 @@ from .addressing import (
 from .content import get_content, put_content
 from .downloads import serving
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
-from .items import create_child, list_children
+from .items import create_child, list_children, page_params, page_top
 from .paths import parse_raw_path
 from .permissions import list_permissions_response, permission_patch, render_permission_for
 from .render import render_drive, render_item, render_permission
@@ -174,8 +176,6 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         case ("invite",), "POST":
             return await graph_invite(request, call, item)
         case ("action.invite",), "POST":
-            from .. import onedrive_v1  # the legacy dialect builds on the invite engine
-
             return await onedrive_v1.invite(request, call, item)
         case ("permissions",), "GET":
             return list_permissions_response(request, state, caller, item)
@@ -250,8 +250,6 @@ def unserved(action: tuple[str, ...], method: str) -> Exception:
 def ordered_children(
     request: web.Request, call: Call, folder, options: odata.Options
 ) -> web.StreamResponse:
-    from .items import page_top
-
     state, caller = call.state, call.caller
     require_role(state.store, caller, folder, "read")
     top = page_top(request)
@@ -273,10 +271,6 @@ def search_response(
     request: web.Request, call: Call, item, segment: str, options: odata.Options
 ) -> web.StreamResponse:
     """``search(q='…')``: names containing the text, among the items the caller can see."""
-    from itertools import islice
-
-    from .items import page_params
-
     match = _SEARCH.match(segment)
     assert match is not None
     top, offset = page_params(request)
