@@ -23,9 +23,10 @@ from .model.sharing import EMAIL_PATTERN
 from .model.state import State
 from .model.tree import Drive, Item
 from .outcomes import Faults, Requests, set_policy
-from .pytest_plugin import _scenario_file, _scenario_state
 from .scenario import build_state, export_scenario
 from .server import DEFAULT_OWNER_TOKEN, MockDrive
+from .testing.scenarios import scenario_file as _scenario_file
+from .testing.scenarios import scenario_state as _scenario_state
 
 if TYPE_CHECKING:
     import httpx
