@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from mockdrive.api.graph import ITEM_OPERATIONS
+from mockdrive.api.graph.routes import ITEM_OPERATIONS
 from mockdrive.api.onehub import PREFIXES as ONEHUB_PREFIXES
 
 HUGE = str(2**63 + 5)

@@ -13,7 +13,7 @@ from ..model.faults import LIMITS as FAULT_LIMITS
 from ..model.policy import MAX_LINK_DAYS, MAX_RECIPIENTS_LIMIT, MAX_SHARED_WITH_ME_DELAY
 from ..model.state import State
 from .admin_clock import UNIT_PER_DAY
-from .graph import ITEM_OPERATIONS
+from .graph.routes import ITEM_OPERATIONS
 
 JSON = "application/json"
 OBJECT: dict[str, Any] = {"type": "object"}

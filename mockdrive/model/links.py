@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from . import sharing
 from .clock import parse_time
 from .errors import InvalidRequest, NotAllowed, NotFound
+from .grants import LINK_BASE, Permission, SharingLink
 from .identity import User
-from .permissions import ROLE_RANK, Permission, find_effective, highest_role, roles_of
+from .permissions import ROLE_RANK, find_effective, highest_role, roles_of
 from .policy import LINK_SCOPES
 
 if TYPE_CHECKING:
@@ -26,73 +27,9 @@ if TYPE_CHECKING:
 
 LINK_TYPES = ("view", "edit", "embed")
 TYPE_ROLES = {"view": "read", "edit": "write", "embed": "read"}
-LINK_BASE = "https://mockdrive.example/s/"  # a link's webUrl is LINK_BASE + its token
 INVITATION_LIFETIME_DAYS = 90  # an invitation nobody accepted is withdrawn after this
 # The caller of a ``/shares`` request without a token: in no directory, holds nothing.
 ANONYMOUS = User(id="anonymous", display_name="Anyone with the link", email="anonymous")
-
-
-@dataclass(slots=True, eq=False)
-class SharingLink:
-    """A link's facet. Its members are kept in grant order (``member_ids``, ``member_emails``:
-    read them, add through ``add_member_id`` / ``add_member_email``) and in sets, so that
-    ``holds`` and adding a member cost O(1) however many members the link has."""
-
-    type: str
-    scope: str
-    token: str
-    created_by: str
-    member_ids: list[str] = field(default_factory=list)  # users and groups granted or redeemed
-    member_emails: list[str] = field(default_factory=list)  # outside addresses granted
-    password: str | None = None
-    prevents_download: bool = False
-    _id_set: set[str] = field(default_factory=set, repr=False)
-    _email_set: set[str] = field(default_factory=set, repr=False)  # case-folded
-
-    def __post_init__(self) -> None:
-        self._id_set.update(self.member_ids)
-        self._email_set.update(e.casefold() for e in self.member_emails)
-
-    @property
-    def web_url(self) -> str:
-        return LINK_BASE + self.token
-
-    @property
-    def share_id(self) -> str:
-        return "s!" + self.token
-
-    def add_member_id(self, member_id: str) -> bool:
-        """Add a user or group; False if it is a member already."""
-        if member_id in self._id_set:
-            return False
-        self._id_set.add(member_id)
-        self.member_ids.append(member_id)
-        return True
-
-    def add_member_email(self, address: str) -> bool:
-        """Add an outside address; False if it is a member already (case-insensitively)."""
-        key = address.casefold()
-        if key in self._email_set:
-            return False
-        self._email_set.add(key)
-        self.member_emails.append(address)
-        return True
-
-    def member_keys(self, user: User) -> list[str]:
-        """How ``user`` is a member: their id, their groups' ids, their case-folded address
-        (each that is one), as ``_add_members`` names them to the change log."""
-        ids = self._id_set
-        keys = [key for key in (user.id, *user.group_ids) if key in ids]
-        if user.email.casefold() in self._email_set:
-            keys.append(user.email.casefold())
-        return keys
-
-    def holds(self, user: User) -> bool:
-        """Is ``user`` a member (by account, a group, or the address granted)?"""
-        ids = self._id_set
-        if user.id in ids or any(g in ids for g in user.group_ids):
-            return True
-        return user.email.casefold() in self._email_set
 
 
 class LinkIndex:

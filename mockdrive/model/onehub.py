@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, DomainError, InvalidRequest, NotFound
+from .grants import Permission, PermissionList
 from .permissions import (
-    Permission,
-    PermissionList,
     drive_owner_permission,
     held_candidates,
     owns_drive,

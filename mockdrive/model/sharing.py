@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 
 from .clock import LAST_YEAR, format_time, parse_time
 from .errors import AccessDenied, InjectedFault, InvalidRequest, NotAllowed
+from .grants import Permission, PermissionList
 from .outbox import OutboxMessage
 from .permissions import (
     GRANTABLE_ROLES,
     ROLE_RANK,
-    Permission,
-    PermissionList,
     effective_permissions,
     find_effective,
     highest_role,

@@ -15,7 +15,8 @@ from ...model.state import State
 from ...model.tree import Item
 from ...model.view import visible_children
 from ..jsonio import fast_json_response, optional, read_json_object
-from .odata import context_url, item_context, parse_select, shape, skip_token
+from .envelope import context_url, item_context, shape
+from .odata import parse_select, skip_token
 from .render import render_item
 
 DEFAULT_PAGE_SIZE = 200
