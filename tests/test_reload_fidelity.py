@@ -157,3 +157,36 @@ def test_bad_history_and_numbering_are_refused_with_their_path(mock_drive):
         assert answer.status_code == 400, answer.text
         assert expected in answer.json()["error"]["message"], answer.text
     assert _export(mock_drive) == before
+
+
+def _rolemap_numbers(mock_drive, folder: int) -> set[int]:
+    listing = _onehub(mock_drive, "GET", f"/folders/{folder}/rolemaps", mock_drive.token)
+    assert listing.status_code == 200, listing.text
+    return {row["rolemap"]["id"] for row in listing.json()["items"]}
+
+
+def test_a_deleted_rolemaps_number_is_not_handed_out_again_after_a_reload(mock_drive, graph):
+    """F8: Onehub never reuses an id. A rolemap numbered and then deleted keeps its number
+    after a reload: the next grant gets a new number, the same as without the reload (the
+    reloaded copy must not give the new grant the deleted one's permission id, which the
+    numbering still names)."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    _reload(mock_drive)  # a loaded state: its id source starts again from the seed
+    folder = mock_drive.onehub_id("/F")
+    body = {"recipients": [{"email": "x@fabrikam.example"}], "roles": ["read"]}
+    invited = graph.post("/me/drive/root:/F:/invite", json=body)
+    assert invited.status_code == 200, invited.text
+    deleted = _rolemap_numbers(mock_drive, folder)
+    permission = invited.json()["value"][0]["id"]
+    assert graph.delete(f"/me/drive/root:/F:/permissions/{permission}").status_code == 204
+    exported = _export(mock_drive)
+    made = []
+    for round_ in range(2):
+        if round_:
+            _load(mock_drive, exported)
+        body = {"recipients": [{"email": "y@fabrikam.example"}], "roles": ["read"]}
+        assert graph.post("/me/drive/root:/F:/invite", json=body).status_code == 200
+        made.append(_rolemap_numbers(mock_drive, folder))
+    gone = deleted - made[0]  # the deleted grant's number
+    assert gone and made[1].isdisjoint(gone), (deleted, made)
+    assert made[0] == made[1]

@@ -53,7 +53,9 @@ class Builder:
         self.state = State(seed=seed if isinstance(seed, int) else 0)
         self.state.ids.reserve(ids_in(self.data))  # generated ids must miss the explicit ones
         numbering = self.data.get("onehub")
-        for kind in ("nodes", "workspaces"):  # and those of deleted items Onehub has numbered
+        # and the keys of deleted objects Onehub has numbered (items, drives, permissions,
+        # users): a generated id that matched one would be given its old number again
+        for kind in ("nodes", "workspaces", "rolemaps", "users"):
             keys = numbering.get(kind) if isinstance(numbering, dict) else None
             self.state.ids.reserve(k for k in keys or () if isinstance(k, str))
         self.groups_by_name: dict[str, Group] = {}
