@@ -6,6 +6,8 @@ Each test takes the state as ``GET /_mockdrive/state`` answers it, puts it back 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import requests
@@ -190,3 +192,40 @@ def test_a_deleted_rolemaps_number_is_not_handed_out_again_after_a_reload(mock_d
     gone = deleted - made[0]  # the deleted grant's number
     assert gone and made[1].isdisjoint(gone), (deleted, made)
     assert made[0] == made[1]
+
+
+def _download_url(graph, path: str) -> str:
+    item = graph.get(f"/me/drive/root:{path}").json()
+    return item["@microsoft.graph.downloadUrl"]
+
+
+def test_download_urls_cannot_be_forged_from_the_exported_seed(mock_drive, graph):
+    """A download URL's signature uses a secret of the server's state that no export holds:
+    a token signed with a key derived from the seed (which every export shows) is refused."""
+    assert graph.put("/me/drive/root:/a.txt:/content", data=b"secret").status_code == 201
+    url = _download_url(graph, "/a.txt")
+    assert requests.get(url, timeout=10).content == b"secret"
+    seed = json.loads(_export(mock_drive))["seed"]
+    payload = url.rsplit("/", 1)[1].rpartition(".")[0]
+    for key in (
+        hashlib.sha256(b"mockdrive download urls %d" % seed).digest(),
+        str(seed).encode(),
+    ):
+        mac = hashlib.blake2b(payload.encode(), key=key, digest_size=12).hexdigest()
+        forged = requests.get(f"{mock_drive.url}/download/{payload}.{mac}", timeout=10)
+        assert forged.status_code == 404, forged.text
+
+
+def test_a_download_url_does_not_outlive_a_reset_or_a_load(mock_drive, graph):
+    """A URL issued before the state was replaced downloads nothing from the new state, not
+    even its file of the same id; a URL issued after works."""
+    assert graph.put("/me/drive/root:/a.txt:/content", data=b"old").status_code == 201
+    exported = _export(mock_drive)
+    before = _download_url(graph, "/a.txt")
+    _load(mock_drive, exported)  # the same file, the same id
+    assert requests.get(before, timeout=10).status_code == 404
+    after = _download_url(graph, "/a.txt")
+    assert after.rsplit("/", 1)[1].split(".")[0] == before.rsplit("/", 1)[1].split(".")[0]
+    assert requests.get(after, timeout=10).content == b"old"
+    requests.post(mock_drive.url + "/_mockdrive/reset", timeout=10).raise_for_status()
+    assert requests.get(after, timeout=10).status_code == 404

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac  # compare_digest
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -89,10 +90,16 @@ class UploadSession:
 
 
 class UploadSessions:
-    """The open upload sessions of one state, by id."""
+    """The open upload sessions of one state, by id, and the key its download URLs are signed
+    with."""
 
     def __init__(self) -> None:
         self.sessions: dict[str, UploadSession] = {}
+        # Random for each state and never exported: a URL cannot be forged from anything public
+        # (the seed), and a URL issued before a reset or a load downloads nothing from the new
+        # state, not even its file of the same id (as a service restored from a backup would
+        # not honour URLs signed before). Callers update a copy of this keyed hash.
+        self.download_mac = hashlib.blake2b(key=secrets.token_bytes(32), digest_size=12)
 
     def get(self, state: State, session_id: str) -> UploadSession:
         """The open session, or NotFound (unknown, cancelled, completed or expired)."""
@@ -282,20 +289,13 @@ def cancel(state: State, session: UploadSession) -> None:
 
 # -- download URLs ----------------------------------------------------------------------------
 def _keyed(state: State) -> hashlib.blake2b:
-    return _keyed_by_seed(state.seed).copy()
-
-
-@lru_cache(maxsize=64)
-def _keyed_by_seed(seed: int) -> hashlib.blake2b:
-    """The keyed hash before any data, made once per seed (callers update a copy). The key is
-    derived from the seed, so the same scenario renders the same URLs run after run."""
-    key = hashlib.sha256(b"mockdrive download urls %d" % seed).digest()
-    return hashlib.blake2b(key=key, digest_size=12)
+    return state.uploads.download_mac.copy()
 
 
 class DownloadSigner:
-    """Issues download tokens for one user, valid for an hour from now (state time): one per
-    request, so a listing pays for the clock and the key once, not once per file.
+    """Issues download tokens for one user, valid for an hour from now (state time), signed
+    with the state's secret key: one per request, so a listing pays for the clock and the key
+    once, not once per file.
 
     A token is ``{item id}.{user id}.{expiry, epoch seconds}.{keyed BLAKE2b of those}``: every
     part is URL-safe as it is (item ids are base32, user ids GUIDs)."""
