@@ -229,3 +229,46 @@ def test_a_download_url_does_not_outlive_a_reset_or_a_load(mock_drive, graph):
     assert requests.get(after, timeout=10).content == b"old"
     requests.post(mock_drive.url + "/_mockdrive/reset", timeout=10).raise_for_status()
     assert requests.get(after, timeout=10).status_code == 404
+
+
+def _advance(mock_drive, days: int) -> None:
+    answer = requests.post(mock_drive.url + "/_mockdrive/clock", json={"days": days}, timeout=30)
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_reload_keeps_a_pending_invitations_deadline(mock_drive, graph):
+    """An invitation nobody accepted is withdrawn 90 days after it was sent; a reload on day 60
+    does not give it 90 days more."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    body = {"recipients": [{"email": "x@fabrikam.example"}], "roles": ["read"]}
+    assert graph.post("/me/drive/root:/F:/invite", json=body).status_code == 200
+    _advance(mock_drive, 60)
+    _reload(mock_drive)
+    listed = graph.get("/me/drive/root:/F:/permissions").json()["value"]
+    assert any(p.get("invitation", {}).get("email") == "x@fabrikam.example" for p in listed)
+    _advance(mock_drive, 31)
+    listed = graph.get("/me/drive/root:/F:/permissions").json()["value"]
+    assert not any(p.get("invitation", {}).get("email") == "x@fabrikam.example" for p in listed)
+
+
+def test_a_reload_keeps_shared_with_me_order_and_delay(mock_drive, graph):
+    """sharedWithMe lists shares in the order they happened and each only after the policy's
+    delay: both count from when it was shared, which a reload keeps."""
+    mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
+    policy = requests.put(
+        mock_drive.url + "/_mockdrive/policy", json={"sharedWithMeDelaySeconds": 3600}, timeout=30
+    )
+    assert policy.status_code == 200, policy.text
+    bob = graph.as_user("bob-token")
+    for name in ("B", "A"):
+        assert graph.post("/me/drive/root/children", json={"name": name, "folder": {}}).ok
+        body = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
+        assert graph.post(f"/me/drive/root:/{name}:/invite", json=body).status_code == 200
+        if name == "B":
+            _advance(mock_drive, 1)  # B shows after an hour; A was shared a day later
+    answers = []
+    for round_ in range(2):
+        if round_:
+            _reload(mock_drive)
+        answers.append([i["name"] for i in bob.get("/me/drive/sharedWithMe").json()["value"]])
+    assert answers == [["B"], ["B"]]

@@ -377,7 +377,14 @@ class Builder:
             raise self.fail((*where, "id"), f"duplicate permission id {permission.id!r}")
         item.permissions.append(permission)
         drive.shared_item_ids.add(item.id)
+        shared: datetime | None = links.SHARED_NOW  # when the scenario loads
+        if "sharedDateTime" in grant:  # an export's: when it was shared, or null (unknown)
+            try:
+                raw_time = grant["sharedDateTime"]
+                shared = None if raw_time is None else parse_time(raw_time, "sharedDateTime")
+            except InvalidRequest as error:
+                raise self.fail((*where, "sharedDateTime"), error.message) from None
         try:
-            self.state.track(permission)  # expires on the clock (model/links.py)
+            links.track(self.state, permission, shared)  # expires on the clock
         except InvalidRequest as error:
             raise self.fail((*where, "expiration"), error.message) from None

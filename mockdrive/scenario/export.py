@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ..model import links
-from ..model.ids import EPOCH
+from ..model.ids import EPOCH, format_time
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
 from ..model.state import State, guess_mime_type, is_root_owner_permission
@@ -193,6 +193,9 @@ def _export_permission(state: State, drive: Drive, permission: Permission) -> di
         data["expiration"] = permission.expiration
     if permission.invitation_email != derived_address and permission.invitation_email:
         data["invitationEmail"] = permission.invitation_email
+    # sharedWithMe's order and delay, and a pending invitation's deadline, count from it
+    when = state.shared_at.get(permission.id)
+    data["sharedDateTime"] = None if when is None else format_time(when)
     return data
 
 
