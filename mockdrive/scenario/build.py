@@ -12,7 +12,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
-from ..model import links, onehub
+from ..model import delta, links, onehub
 from ..model.clock import CANONICAL_TIME, format_time, parse_time
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
@@ -58,6 +58,11 @@ class Builder:
         for kind in ("nodes", "workspaces", "rolemaps", "users"):
             keys = numbering.get(kind) if isinstance(numbering, dict) else None
             self.state.ids.reserve(k for k in keys or () if isinstance(k, str))
+        changes = self.data.get("changes")  # and deleted items delta still reports
+        entries = changes.get("log") if isinstance(changes, dict) else None
+        if isinstance(entries, list):
+            found = (e[1] for e in entries if isinstance(e, list) and len(e) > 1)
+            self.state.ids.reserve(i for i in found if isinstance(i, str))
         self.groups_by_name: dict[str, Group] = {}
 
     def fail(self, path: PathParts, reason: str, at_key: bool = False) -> _Skip:
@@ -97,6 +102,8 @@ class Builder:
         self._each("faults", self._add_fault)
         if "onehub" in self.data:
             self._guard(self._set_onehub, ("onehub",))
+        if "changes" in self.data:
+            self._guard(self._set_changes, ("changes",))
         if "clock" in self.data and not self.found:
             self._guard(self._set_clock, ("clock",))
         if self.found:
@@ -116,6 +123,13 @@ class Builder:
     def _set_clock(self, where: PathParts) -> None:
         try:
             self.state.clock.set(self.data["clock"])
+        except InvalidRequest as error:
+            raise self.fail(where, error.message) from None
+
+    def _set_changes(self, where: PathParts) -> None:
+        """The change log delta reads (``delta.log_to_data``), and which state it is."""
+        try:
+            delta.log_from_data(self.state.changes, self.data["changes"])
         except InvalidRequest as error:
             raise self.fail(where, error.message) from None
 

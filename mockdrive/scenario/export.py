@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..model import links
+from ..model import delta, links
 from ..model.ids import EPOCH, format_time
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
@@ -54,6 +54,8 @@ def export_scenario(state: State) -> dict[str, Any]:
     numbering = _export_onehub(state)
     if numbering:
         scenario["onehub"] = numbering
+    if state.changes.serial:  # delta tokens handed out continue on the reloaded copy
+        scenario["changes"] = delta.log_to_data(state.changes)
     return scenario
 
 
