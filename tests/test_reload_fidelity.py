@@ -304,3 +304,30 @@ def test_a_delta_token_taken_before_a_reload_continues_after_it(mock_drive, grap
     _load(mock_drive, json.dumps(another).encode())
     gone = graph.session.get(link, headers={"Authorization": f"Bearer {graph.token}"})
     assert gone.status_code == 410, gone.text
+
+
+def test_a_half_done_upload_and_a_copy_monitor_continue_after_a_reload(mock_drive, graph):
+    """Open upload sessions (their bytes so far) and copy monitors are exported: the upload
+    completes on the reloaded copy and the monitor still names the copy."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    copied = graph.post("/me/drive/root:/F:/copy", json={"name": "G"})
+    assert copied.status_code == 202, copied.text
+    monitor = copied.headers["Location"]
+    opened = graph.post("/me/drive/root:/F/big.bin:/createUploadSession", json={})
+    assert opened.status_code == 200, opened.text
+    url = opened.json()["uploadUrl"]
+    first = requests.put(url, data=b"abc", headers={"Content-Range": "bytes 0-2/6"}, timeout=10)
+    assert first.status_code == 202, first.text
+    _reload(mock_drive)
+    status = requests.get(url, timeout=10).json()
+    assert status["nextExpectedRanges"] == ["3-"]
+    last = requests.put(url, data=b"def", headers={"Content-Range": "bytes 3-5/6"}, timeout=10)
+    assert last.status_code == 201, last.text
+    assert graph.get("/me/drive/root:/F/big.bin:/content").content == b"abcdef"
+    assert (
+        last.json()["file"]["hashes"]
+        == graph.get("/me/drive/root:/F/big.bin").json()["file"]["hashes"]
+    )
+    followed = requests.get(monitor, timeout=10)
+    assert followed.status_code in (200, 202, 303), followed.text
+    assert followed.json().get("resourceId") == mock_drive.item("/G").id

@@ -12,7 +12,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
-from ..model import delta, links, onehub
+from ..model import delta, links, onehub, uploads
 from ..model.clock import CANONICAL_TIME, format_time, parse_time
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
@@ -63,6 +63,9 @@ class Builder:
         if isinstance(entries, list):
             found = (e[1] for e in entries if isinstance(e, list) and len(e) > 1)
             self.state.ids.reserve(i for i in found if isinstance(i, str))
+        jobs = self.data.get("copyJobs")  # copy monitor ids
+        if isinstance(jobs, dict):
+            self.state.ids.reserve(k for k in jobs if isinstance(k, str))
         self.groups_by_name: dict[str, Group] = {}
 
     def fail(self, path: PathParts, reason: str, at_key: bool = False) -> _Skip:
@@ -104,6 +107,9 @@ class Builder:
             self._guard(self._set_onehub, ("onehub",))
         if "changes" in self.data:
             self._guard(self._set_changes, ("changes",))
+        self._each("uploadSessions", self._add_upload_session)
+        if "copyJobs" in self.data:
+            self._guard(self._set_copy_jobs, ("copyJobs",))
         if "clock" in self.data and not self.found:
             self._guard(self._set_clock, ("clock",))
         if self.found:
@@ -132,6 +138,19 @@ class Builder:
             delta.log_from_data(self.state.changes, self.data["changes"])
         except InvalidRequest as error:
             raise self.fail(where, error.message) from None
+
+    def _add_upload_session(self, raw: Any, where: PathParts) -> None:
+        try:
+            uploads.session_from_data(self.state, raw)
+        except InvalidRequest as error:
+            raise self.fail(where, error.message) from None
+
+    def _set_copy_jobs(self, where: PathParts) -> None:
+        """Copy monitors: monitor id -> the id of the item the copy made."""
+        jobs = self.data["copyJobs"]
+        if not all(isinstance(v, str) for v in jobs.values()):
+            raise self.fail(where, "each copy job names the id of the item it made")
+        self.state.copy_jobs.update(jobs)
 
     def _set_onehub(self, where: PathParts) -> None:
         """Onehub's numbering as exported (``OnehubIds.numbered``)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..model import delta, links
+from ..model import delta, links, uploads
 from ..model.ids import EPOCH, format_time
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
@@ -56,6 +56,11 @@ def export_scenario(state: State) -> dict[str, Any]:
         scenario["onehub"] = numbering
     if state.changes.serial:  # delta tokens handed out continue on the reloaded copy
         scenario["changes"] = delta.log_to_data(state.changes)
+    sessions = uploads.sessions_to_data(state)
+    if sessions:  # half-done uploads continue on the reloaded copy
+        scenario["uploadSessions"] = sessions
+    if state.copy_jobs:  # and copy monitors answer as before
+        scenario["copyJobs"] = dict(state.copy_jobs)
     return scenario
 
 
