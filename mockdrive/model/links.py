@@ -509,18 +509,39 @@ def _is_pending_invitation(permission: Permission) -> bool:
 def install_expiry(state: State) -> None:
     """Register what happens when each kind of deadline passes."""
 
-    def expire_permission(key: tuple[str, ...], when: datetime) -> None:
+    def permission_due(key: tuple[str, ...], when: datetime) -> bool:
+        _, permission = _own_permission(state, key)
+        return (
+            permission is not None
+            and permission.expiration is not None
+            and parse_time(permission.expiration) == when
+        )
+
+    def invitation_due(key: tuple[str, ...], when: datetime) -> bool:
+        _, permission = _own_permission(state, key)
+        if permission is None or not _is_pending_invitation(permission):
+            return False
+        shared = state.shared_at.get(permission.id)
+        return shared is not None and shared + timedelta(days=INVITATION_LIFETIME_DAYS) == when
+
+    def expire_permission(key: tuple[str, ...], when: datetime) -> bool:
         item, permission = _own_permission(state, key)
         if permission is not None and state.clock.is_past(permission.expiration):
             _remove(state, item, permission)
+            return True
+        return False
 
-    def expire_invitation(key: tuple[str, ...], when: datetime) -> None:
+    def expire_invitation(key: tuple[str, ...], when: datetime) -> bool:
         item, permission = _own_permission(state, key)
         if permission is not None and _is_pending_invitation(permission):
             _remove(state, item, permission)
+            return True
+        return False
 
     state.expirations.handlers["permission"] = expire_permission
     state.expirations.handlers["invitation"] = expire_invitation
+    state.expirations.live["permission"] = permission_due
+    state.expirations.live["invitation"] = invitation_due
 
 
 def _own_permission(state: State, key: tuple[str, ...]) -> tuple[Item | None, Permission | None]:

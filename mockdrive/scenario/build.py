@@ -177,6 +177,17 @@ class Builder:
                 item.modified = item.created
         except InvalidRequest as error:
             raise self.fail((*where, key), error.message) from None
+        client_times = node.get("fileSystemInfo") or {}
+        for key, attribute in (("createdDateTime", "fs_created"), ("lastModifiedDateTime",
+                                                                  "fs_modified")):  # fmt: skip
+            if key in client_times:
+                try:
+                    parse_time(client_times[key], key)  # kept as the client wrote it
+                    setattr(item, attribute, client_times[key])
+                except InvalidRequest as error:
+                    raise self.fail((*where, "fileSystemInfo", key), error.message) from None
+        if "description" in node:
+            item.description = node["description"]
         if "version" in node:
             item.version = node["version"]
         if "contentVersion" in node:

@@ -86,6 +86,11 @@ def _export_history(state: State, drive: Drive, item: Item, node: dict[str, Any]
         node["version"] = item.version
     if item.content_version != 1:
         node["contentVersion"] = item.content_version
+    if item.description is not None:
+        node["description"] = item.description
+    client_times = {"createdDateTime": item.fs_created, "lastModifiedDateTime": item.fs_modified}
+    if item.fs_created or item.fs_modified:
+        node["fileSystemInfo"] = _drop_none(client_times)
     users = state.directory.users
     for key, user_id in (("createdBy", item.created_by), ("lastModifiedBy", item.modified_by)):
         if user_id != drive.owner_id and user_id in users:

@@ -1,0 +1,457 @@
+"""Differential reload test over the whole HTTP API: a reloaded copy behaves as the original.
+
+Each run resets server A to a small tenant, sends it a short generated sequence of requests
+(creates, uploads, renames, moves, deletes, copies, invitations of members and outsiders, links
+of every scope with passwords and expiries, redemptions, permission changes and removals,
+half-done upload sessions, delta tokens, Onehub folders, invitations, rolemap changes and
+deletions, policy changes, fault rules, clock advances), exports A (``GET /_mockdrive/state``)
+and loads the export into server B (``PUT /_mockdrive/state``, how users reload a state). B's
+export must be the same bytes. Then the same next requests go to both, and their answers must
+agree: delta tokens taken before the export, every member's sharedWithMe (before and after the
+clock passes share delays, link and invitation deadlines), children and permissions for a
+member or anonymous, links used anonymously and by a member (redeeming), the half-done uploads
+continued, a new Onehub folder (the sequences), policy, faults and the clock; last, both
+exports again.
+
+Answers are compared with each server's origin replaced, request ids (a per-server counter that
+a load restarts) left out, download URL signatures (each state signs with its own secret) left
+out, and ids the two servers generate after the load relabelled in order of appearance (a
+loaded state's id source restarts from the seed). Every download URL is also followed, on its
+own server, and must give the same bytes.
+
+CI runs 1,000 seeded runs; the long run (random seeds) is::
+
+    MOCKDRIVE_RELOAD_EXAMPLES=10000 \\
+        .venv/bin/pytest -p no:xdist -s tests/test_reload_differential.py
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from stateful_support import Canon
+
+from mockdrive.model.identity import Group
+from mockdrive.model.state import State
+from mockdrive.server import MockDrive
+
+EXAMPLES = int(os.environ.get("MOCKDRIVE_RELOAD_EXAMPLES", "0"))
+RUNS = EXAMPLES or 1000
+
+PEOPLE = [
+    ("Ada Owner", "ada@contoso.example", "ada-token"),
+    ("Bob Writer", "bob@contoso.example", "bob-token"),
+    ("Carol Reader", "carol@contoso.example", "carol-token"),
+]
+OWNER, BOB, CAROL = (token for _, _, token in PEOPLE)
+CALLERS = [OWNER, OWNER, BOB, CAROL]  # the owner half the time: most others' writes are refused
+ANONYMOUS = None
+ADDRESSES = [
+    "bob@contoso.example",
+    "carol@contoso.example",
+    "team@contoso.example",
+    "eve@outside.example",
+    "zed@fabrikam.example",
+]
+PATHS = ["/F", "/F/a.txt", "/F/Sub", "/G", "/G/b.txt", "/F/Sub/n", "/G/n"]
+FOLDERS = ["/F", "/F/Sub", "/G", "/"]
+NAMES = ["n", "m.txt", "a.txt", "Sub"]
+CLOCK_STEPS = [{"seconds": 30}, {"hours": 2}, {"days": 8}, {"days": 31}, {"days": 91}]
+
+
+def initial_state() -> State:
+    """Ada owns the drive: /F/a.txt, /F/Sub/, /G/b.txt; Bob and Carol are members, Bob is
+    in the group Team."""
+    state = State()
+    users = [state.add_user(name, email, token=token) for name, email, token in PEOPLE]
+    drive = state.add_drive(users[0])
+    team = Group(state.ids.guid(), "Team", [users[1].id], "team@contoso.example")
+    state.directory.add_group(team)
+    root = state.store.root(drive)
+    state.upload(users[0], root, "/F/a.txt", b"alpha")
+    folder = state.store.child(root, "F")
+    state.create_item(users[0], folder, "Sub", is_folder=True)
+    state.upload(users[0], root, "/G/b.txt", b"beta")
+    return state
+
+
+class Server:
+    def __init__(self) -> None:
+        self.server = MockDrive(initial_state(), state_factory=initial_state).start()
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.drive = self.server.call(lambda: next(iter(self.server.state.store.drives)))
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def send(
+        self, method: str, path: str, token: str | None = OWNER, **kwargs: Any
+    ) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        target = path if path.startswith("http") else self.url + path
+        answer = self.session.request(method, target, headers=headers, timeout=60, **kwargs)
+        injected = "by a mockdrive fault rule" in answer.text  # a 503 asked for
+        assert answer.status_code < 500 or injected, f"{method} {path}: {answer.text}"
+        return answer
+
+    def stop(self) -> None:
+        self.session.close()
+        self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[Server, Server]]:
+    pair = (Server(), Server())
+    yield pair
+    for server in pair:
+        server.stop()
+
+
+def item_path(server: Server, path: str) -> str:
+    return f"/v1.0/drives/{server.drive}/root" + ("" if path == "/" else f":{path}:")
+
+
+def share_id(web_url: str) -> str:
+    return "u!" + base64.urlsafe_b64encode(web_url.encode()).decode().rstrip("=")
+
+
+# -- the operations before the export ---------------------------------------------------------
+class Run:
+    """What the operations left behind for the probes: delta links, links, upload URLs."""
+
+    def __init__(self, a: Server) -> None:
+        self.a = a
+        self.delta_links: list[str] = []
+        self.link_urls: list[str] = []
+        self.uploads: list[tuple[str, bytes, int]] = []  # (path after the origin, rest, start)
+        self.ops: list[str] = []
+
+    def do(self, op: tuple) -> None:
+        kind, *args = op
+        self.ops.append(repr(op))
+        getattr(self, kind)(*args)
+
+    def create(self, who: str, parent: str, name: str, conflict: str) -> None:
+        body = {"name": name, "folder": {}, "@microsoft.graph.conflictBehavior": conflict}
+        self.a.send("POST", item_path(self.a, parent) + "/children", who, json=body)
+
+    def upload(self, who: str, path: str, content: bytes) -> None:
+        self.a.send("PUT", item_path(self.a, path) + "/content", who, data=content)
+
+    def rename(self, who: str, path: str, name: str) -> None:
+        self.a.send("PATCH", item_path(self.a, path), who, json={"name": name})
+
+    def move(self, who: str, path: str, folder: str) -> None:
+        target = self.a.send("GET", item_path(self.a, folder), OWNER)
+        if target.status_code == 200:
+            body = {"parentReference": {"id": target.json()["id"]}}
+            self.a.send("PATCH", item_path(self.a, path), who, json=body)
+
+    def delete(self, who: str, path: str) -> None:
+        self.a.send("DELETE", item_path(self.a, path), who)
+
+    def copy(self, who: str, path: str, folder: str, name: str) -> None:
+        target = self.a.send("GET", item_path(self.a, folder), OWNER)
+        if target.status_code == 200:
+            body = {"parentReference": {"id": target.json()["id"]}, "name": name}
+            self.a.send("POST", item_path(self.a, path) + "/copy", who, json=body)
+
+    def invite(self, who: str, path: str, address: str, role: str, expires: int | None) -> None:
+        body: dict[str, Any] = {
+            "recipients": [{"email": address}],
+            "roles": [role],
+            "requireSignIn": True,
+            "sendInvitation": False,
+        }
+        if expires is not None:
+            body["expirationDateTime"] = self.later(expires)
+        self.a.send("POST", item_path(self.a, path) + "/invite", who, json=body)
+
+    def later(self, days: int) -> str:
+        now = self.a.send("GET", "/_mockdrive/clock", None).json()["now"]
+        moment = time.strptime(now, "%Y-%m-%dT%H:%M:%SZ")
+        seconds = time.mktime(moment) - time.timezone + days * 86400
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+    def link(
+        self, who: str, path: str, kind: str, scope: str, password: bool, expires: int | None
+    ) -> None:
+        body: dict[str, Any] = {"type": kind, "scope": scope}
+        if password:
+            body["password"] = "s3cret!"
+        if expires is not None:
+            body["expirationDateTime"] = self.later(expires)
+        if scope == "users":
+            body["recipients"] = [{"email": "carol@contoso.example"}]
+        made = self.a.send("POST", item_path(self.a, path) + "/createLink", who, json=body)
+        if made.status_code in (200, 201):
+            self.link_urls.append(made.json()["link"]["webUrl"])
+
+    def redeem(self, who: str | None, index: int) -> None:
+        if self.link_urls:
+            url = self.link_urls[index % len(self.link_urls)]
+            headers = {"Prefer": "redeemSharingLink"}
+            self.a.send("GET", f"/v1.0/shares/{share_id(url)}/driveItem", who, headers=headers)
+
+    def permission(self, who: str, path: str, index: int, role: str | None) -> None:
+        listed = self.a.send("GET", item_path(self.a, path) + "/permissions", OWNER)
+        if listed.status_code != 200 or not listed.json()["value"]:
+            return
+        values = listed.json()["value"]
+        target = item_path(self.a, path) + "/permissions/" + values[index % len(values)]["id"]
+        if role is None:
+            self.a.send("DELETE", target, who)
+        else:
+            self.a.send("PATCH", target, who, json={"roles": [role]})
+
+    def session(self, who: str, path: str, size: int, sent: int) -> None:
+        opened = self.a.send("POST", item_path(self.a, path) + "/createUploadSession", who, json={})
+        if opened.status_code != 200:
+            return
+        url = opened.json()["uploadUrl"]
+        content = bytes(range(size))
+        if sent:
+            headers = {"Content-Range": f"bytes 0-{sent - 1}/{size}"}
+            self.a.send("PUT", url, None, data=content[:sent], headers=headers)
+        self.uploads.append((url[len(self.a.url) :], content[sent:], sent))
+
+    def delta(self, who: str, path: str) -> None:
+        answer = self.a.send("GET", item_path(self.a, path) + "/delta", who)
+        if answer.status_code == 200 and "@odata.deltaLink" in answer.json():
+            self.delta_links.append(answer.json()["@odata.deltaLink"][len(self.a.url) :])
+
+    def onehub_folder(self, who: str, name: str) -> None:
+        body = {"folder": {"filename": name}}
+        self.a.send("POST", "/workspaces/1/folders", who, json=body)
+
+    def onehub_invite(self, who: str, node: int, address: str, role: str) -> None:
+        body = {"invitation": {"emails": address, "role_name": role}}
+        self.a.send("POST", f"/folders/{node}/invitations", who, json=body)
+
+    def onehub_node_delete(self, who: str, node: int) -> None:
+        self.a.send("DELETE", f"/folders/{node}", who)
+
+    def rolemap(self, who: str, number: int, role: str | None) -> None:
+        if role is None:
+            self.a.send("DELETE", f"/rolemaps/{number}", who)
+        else:
+            self.a.send("PUT", f"/rolemaps/{number}", who, json={"rolemap": {"role_name": role}})
+
+    def onehub_accept(self, number: int) -> None:
+        self.a.send("POST", f"/_mockdrive/onehub/rolemaps/{number}/accept", None)
+
+    def policy(self, changes: dict[str, Any]) -> None:
+        self.a.send("PUT", "/_mockdrive/policy", None, json=changes)
+
+    def fault(self, rule: dict[str, Any]) -> None:
+        self.a.send("POST", "/_mockdrive/faults", None, json=rule)
+
+    def clock(self, step: dict[str, int]) -> None:
+        self.a.send("POST", "/_mockdrive/clock", None, json=step)
+
+
+WHO = st.sampled_from(CALLERS)
+PATH = st.sampled_from(PATHS)
+FOLDER = st.sampled_from(FOLDERS)
+NAME = st.sampled_from(NAMES)
+EXPIRES = st.none() | st.sampled_from([1, 10, 40])
+ONEHUB_ROLE = st.sampled_from(["Viewer", "Downloader", "Collaborator", "Moderator"])
+SMALL = st.integers(min_value=0, max_value=6)
+POLICIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "sharedWithMeDelaySeconds": st.sampled_from([0, 60, 3600, 86400]),
+        "anonymousLinks": st.booleans(),
+        "anonymousLinkMaxDays": st.sampled_from([7, 30]),
+        "externalSharing": st.booleans(),
+        "maxRecipients": st.sampled_from([1, 50]),
+    },
+)
+FAULTS = st.fixed_dictionaries(
+    {
+        "effect": st.just("error"),
+        "status": st.sampled_from([503, 429]),
+        "code": st.just("serviceNotAvailable"),
+        "path": st.sampled_from(["sharedWithMe", "children", "permissions", "delta"]),
+    },
+    optional={"nth": st.sampled_from([1, 2]), "times": st.sampled_from([1, 2])},
+)
+OPERATION = st.one_of(
+    st.tuples(st.just("create"), WHO, FOLDER, NAME, st.sampled_from(["fail", "rename"])),
+    st.tuples(st.just("upload"), WHO, PATH, st.sampled_from([b"x", b"new content"])),
+    st.tuples(st.just("rename"), WHO, PATH, NAME),
+    st.tuples(st.just("move"), WHO, PATH, FOLDER),
+    st.tuples(st.just("delete"), WHO, PATH),
+    st.tuples(st.just("copy"), WHO, PATH, FOLDER, NAME),
+    st.tuples(
+        st.just("invite"),
+        WHO,
+        PATH,
+        st.sampled_from(ADDRESSES),
+        st.sampled_from(["read", "write"]),
+        EXPIRES,
+    ),
+    st.tuples(
+        st.just("link"),
+        WHO,
+        PATH,
+        st.sampled_from(["view", "edit"]),
+        st.sampled_from(["anonymous", "organization", "users"]),
+        st.booleans(),
+        EXPIRES,
+    ),
+    st.tuples(st.just("redeem"), st.sampled_from([BOB, CAROL, ANONYMOUS]), SMALL),
+    st.tuples(st.just("permission"), WHO, PATH, SMALL, st.sampled_from([None, "read", "write"])),
+    st.tuples(
+        st.just("session"),
+        WHO,
+        st.sampled_from(["/F/up.bin", "/G/b.txt"]),
+        st.sampled_from([4, 9]),
+        st.sampled_from([0, 3]),
+    ),
+    st.tuples(st.just("delta"), WHO, st.sampled_from(["/", "/F"])),
+    st.tuples(st.just("onehub_folder"), WHO, NAME),
+    st.tuples(st.just("onehub_invite"), WHO, SMALL, st.sampled_from(ADDRESSES), ONEHUB_ROLE),
+    st.tuples(st.just("onehub_node_delete"), WHO, SMALL),
+    st.tuples(st.just("rolemap"), WHO, SMALL, st.none() | ONEHUB_ROLE),
+    st.tuples(st.just("onehub_accept"), SMALL),
+    st.tuples(st.just("policy"), POLICIES),
+    st.tuples(st.just("fault"), FAULTS),
+    st.tuples(st.just("clock"), st.sampled_from(CLOCK_STEPS)),
+)
+PROBES = st.fixed_dictionaries(
+    {
+        "viewer": st.sampled_from([OWNER, BOB, CAROL, ANONYMOUS]),
+        "folder": st.sampled_from(["/F", "/G", "/"]),
+        "redeemer": st.sampled_from([BOB, CAROL]),
+        "clock": st.sampled_from(CLOCK_STEPS),
+    }
+)
+
+
+# -- comparing answers ------------------------------------------------------------------------
+SIGNATURE = re.compile(r"(/download/[A-Za-z0-9._-]*\.)[0-9a-f]{24}")
+DOWNLOAD_URL = re.compile(r'"(https?://[^"]*/download/[^"]*)"')
+
+
+class Side:
+    """One server's answers, normalised as they arrive (ids relabelled in order)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.canon = Canon()
+        self.answers: list[Any] = []
+
+    def record(self, label: str, answer: requests.Response) -> None:
+        text = answer.text.replace(self.server.url, "ORIGIN")
+        downloads = []
+        for url in DOWNLOAD_URL.findall(answer.text):
+            followed = self.server.send("GET", url, None)
+            downloads.append((followed.status_code, followed.content))
+        text = SIGNATURE.sub(r"\1SIGNED", text)
+        try:
+            body: Any = json.loads(text)
+        except ValueError:
+            body = text
+        body = _without_request_ids(body)
+        location = answer.headers.get("Location", "").replace(self.server.url, "ORIGIN")
+        self.answers.append(
+            (label, answer.status_code, self.canon(body), self.canon(location), downloads)
+        )
+
+
+def _without_request_ids(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_request_ids(v) for k, v in data.items() if k != "request-id"}
+    if isinstance(data, list):
+        return [_without_request_ids(v) for v in data]
+    return data
+
+
+def probe(side: Side, run: Run, probes: dict[str, Any]) -> None:
+    """The same next requests, on one server."""
+    server, send, record = side.server, side.server.send, side.record
+    for link in run.delta_links:
+        headers = {"Prefer": "deltashowsharingchanges"}
+        record("delta", send("GET", link, OWNER, headers=headers))
+    for who in (BOB, CAROL):
+        record("sharedWithMe", send("GET", "/v1.0/me/drive/sharedWithMe", who))
+    folder = item_path(server, probes["folder"])
+    record("children", send("GET", folder + "/children", probes["viewer"]))
+    record("permissions", send("GET", folder + "/permissions", probes["viewer"]))
+    for url in run.link_urls:
+        item = f"/v1.0/shares/{share_id(url)}/driveItem"
+        record("link anonymous", send("GET", item, ANONYMOUS))
+        headers = {"Prefer": "redeemSharingLink"}
+        record("link redeemed", send("GET", item, probes["redeemer"], headers=headers))
+    for path, rest, start in run.uploads:
+        size = start + len(rest)
+        if rest:
+            headers = {"Content-Range": f"bytes {start}-{size - 1}/{size}"}
+            record("upload", send("PUT", server.url + path, None, data=rest, headers=headers))
+    record("onehub folder", send("POST", "/workspaces/1/folders", OWNER,
+                                 json={"folder": {"filename": "probe"}}))  # fmt: skip
+    record("clock", send("POST", "/_mockdrive/clock", None, json=probes["clock"]))
+    for who in (BOB, CAROL):
+        record("sharedWithMe later", send("GET", "/v1.0/me/drive/sharedWithMe", who))
+    record("permissions later", send("GET", item_path(server, "/F") + "/permissions", OWNER))
+    for admin in ("policy", "faults"):
+        record(admin, send("GET", f"/_mockdrive/{admin}", None))
+    record("state", send("GET", "/_mockdrive/state", None))
+
+
+def differences(one: list[Any], two: list[Any]) -> str:
+    for left, right in zip(one, two, strict=False):
+        if left != right:
+            return f"\n original: {left!r:.3000}\n reloaded: {right!r:.3000}"
+    return f"{len(one)} answers against {len(two)}"
+
+
+STATS = {"runs": 0, "operations": 0, "requests": 0, "seconds": 0.0}
+
+
+@settings(
+    max_examples=RUNS,
+    deadline=None,
+    derandomize=not EXAMPLES,  # CI: the same runs every time
+    suppress_health_check=list(HealthCheck),
+    database=None,
+    print_blob=True,
+    # shrinking a failure can take minutes: the long run shrinks, CI reports it as found
+    phases=list(Phase) if EXAMPLES else [Phase.explicit, Phase.generate],
+)
+@given(operations=st.lists(OPERATION, min_size=1, max_size=5), probes=PROBES)
+def test_a_reloaded_copy_answers_as_the_original(servers, operations, probes) -> None:
+    a, b = servers
+    a.send("POST", "/_mockdrive/reset", None)
+    run = Run(a)
+    for op in operations:
+        run.do(op)
+    exported = a.send("GET", "/_mockdrive/state", None)
+    loaded = b.send("PUT", "/_mockdrive/state", None, data=exported.content)
+    assert loaded.status_code == 200, f"the export does not load: {loaded.text}\n{run.ops}"
+    again = b.send("GET", "/_mockdrive/state", None)
+    assert again.content == exported.content, f"export → load → export differs\n{run.ops}"
+    sides = (Side(a), Side(b))
+    for side in sides:
+        probe(side, run, probes)
+    assert sides[0].answers == sides[1].answers, (
+        f"the reloaded copy answers differently after {run.ops} and {probes}:"
+        + differences(sides[0].answers, sides[1].answers)
+    )
+    STATS["runs"] += 1
+    STATS["operations"] += len(operations)
