@@ -48,7 +48,7 @@ def export_scenario(state: State) -> dict[str, Any]:
     if not state.policy.is_default:
         scenario["policy"] = state.policy.to_dict()
     if state.faults.rules:
-        scenario["faults"] = [rule.definition() for rule in state.faults.rules]
+        scenario["faults"] = [rule.state() for rule in state.faults.rules]
     if state.clock.moved or state.clock.moment() != EPOCH:  # a reload continues it exactly
         scenario["clock"] = state.clock.peek()
     numbering = _export_onehub(state)
