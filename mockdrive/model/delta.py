@@ -45,6 +45,7 @@ class ChangeLog:
         self.changes: deque[Change] = deque(maxlen=MAX_CHANGES)
         self.serial = 0
         self.generation = 0  # which state this is (set by the backend on every reset)
+        self.issued = False  # a token was handed out: an export carries the log for it
 
     def record(self, store: DriveStore, item: Item, kind: str = "item") -> None:
         self.serial += 1
@@ -69,6 +70,7 @@ class ChangeLog:
 
 
 def make_token(state: State) -> str:
+    state.changes.issued = True
     issued = int(state.clock.moment().timestamp())
     raw = f"{state.changes.generation}.{state.changes.serial}.{issued}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -161,4 +163,4 @@ def log_from_data(log: ChangeLog, data: object) -> None:
         above = chains[chain] if chain >= 0 else ()
         log.changes.append(Change(number, item_id, drive_id, above, kind, name, parent_id))
         last = number
-    log.generation, log.serial = generation, serial
+    log.generation, log.serial, log.issued = generation, serial, True

@@ -54,7 +54,7 @@ def export_scenario(state: State) -> dict[str, Any]:
     numbering = _export_onehub(state)
     if numbering:
         scenario["onehub"] = numbering
-    if state.changes.serial:  # delta tokens handed out continue on the reloaded copy
+    if state.changes.issued:  # delta tokens handed out continue on the reloaded copy
         scenario["changes"] = delta.log_to_data(state.changes)
     sessions = uploads.sessions_to_data(state)
     if sessions:  # half-done uploads continue on the reloaded copy
