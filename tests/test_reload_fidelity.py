@@ -1,4 +1,5 @@
-"""Export → load keeps what a client can observe (stateful findings F2, F4, F5).
+"""Export → load keeps what a client can observe (stateful findings F2, F4, F5, F8), and what
+a reload must not carry (download URL keys).
 
 Each test takes the state as ``GET /_mockdrive/state`` answers it, puts it back with
 ``PUT /_mockdrive/state`` and compares what a Graph or Onehub client sees before and after.
