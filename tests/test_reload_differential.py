@@ -7,11 +7,14 @@ half-done upload sessions, delta tokens, Onehub folders, invitations, rolemap ch
 deletions, policy changes, fault rules, clock advances), exports A (``GET /_mockdrive/state``)
 and loads the export into server B (``PUT /_mockdrive/state``, how users reload a state). B's
 export must be the same bytes. Then the same next requests go to both, and their answers must
-agree: delta tokens taken before the export, every member's sharedWithMe (before and after the
-clock passes share delays, link and invitation deadlines), children and permissions for a
-member or anonymous, links used anonymously and by a member (redeeming), the half-done uploads
-continued, a new Onehub folder (the sequences), policy, faults and the clock; last, both
-exports again.
+agree: delta tokens taken before the export, a member's sharedWithMe (before and after the
+clock passes share delays, link and invitation deadlines), children and permissions for the
+owner, a member or anonymous, a link used anonymously and by a member (redeeming), the
+half-done uploads continued, a new Onehub folder (the sequences), the clock; last, both whole
+states (items, permissions, links and their members, policy, fault rules and their counters).
+The tenant a run starts from already holds a grant, a group grant, a pending invitation, a
+link and a Onehub rolemap, so that a short run reaches them. Which member, viewer, folder,
+link and clock step the probes use is drawn with the operations.
 
 Answers are compared with each server's origin replaced, request ids (a per-server counter that
 a load restarts) left out, download URL signatures (each state signs with its own secret) left
