@@ -332,3 +332,32 @@ def test_a_half_done_upload_and_a_copy_monitor_continue_after_a_reload(mock_driv
     followed = requests.get(monitor, timeout=10)
     assert followed.status_code in (200, 202, 303), followed.text
     assert followed.json().get("resourceId") == mock_drive.item("/G").id
+
+
+def test_permissions_expiring_at_the_same_moment_go_in_the_same_order_after_a_reload(
+    mock_drive, graph
+):
+    """Deadlines that fall together are withdrawn in an order of their own (not the order they
+    were scheduled in, which a load changes), so delta lists the withdrawals alike."""
+    mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    assert graph.put("/me/drive/root:/F/a.txt:/content", data=b"1").status_code == 201
+    when = "2024-01-05T00:00:00Z"
+    invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
+    invite["expirationDateTime"] = when
+    assert graph.post("/me/drive/root:/F/a.txt:/invite", json=invite).status_code == 200
+    link = {"type": "view", "scope": "anonymous", "expirationDateTime": when}
+    assert graph.post("/me/drive/root:/F:/createLink", json=link).status_code in (200, 201)
+    delta = graph.get("/me/drive/root/delta").json()["@odata.deltaLink"]
+    exported = _export(mock_drive)
+    answers = []
+    for round_ in range(2):
+        if round_:
+            _load(mock_drive, exported)
+        _advance(mock_drive, 10)
+        headers = {"Authorization": f"Bearer {graph.token}", "Prefer": "deltashowsharingchanges"}
+        changed = graph.session.get(delta, headers=headers)
+        assert changed.status_code == 200, changed.text
+        answers.append([e["name"] for e in changed.json()["value"]])
+    assert sorted(answers[0]) == ["F", "a.txt"]
+    assert answers[1] == answers[0]

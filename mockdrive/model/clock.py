@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .errors import InvalidRequest
@@ -83,10 +83,12 @@ class Clock(LogicalClock):
 
 @dataclass(order=True, slots=True)
 class _Deadline:
+    """Deadlines that fall together are swept by kind and key, not in the order they were
+    scheduled: a load schedules them in another order, and a reload must withdraw alike."""
+
     when: datetime
-    serial: int
-    kind: str = field(compare=False)
-    key: tuple[str, ...] = field(compare=False)
+    kind: str
+    key: tuple[str, ...]
 
 
 class Expirations:
@@ -100,14 +102,12 @@ class Expirations:
 
     def __init__(self) -> None:
         self._heap: list[_Deadline] = []
-        self._serial = 0
         self.handlers: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
         self.live: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
 
     def schedule(self, when: datetime | str, kind: str, *key: str) -> None:
         moment = parse_time(when) if isinstance(when, str) else when
-        self._serial += 1
-        heapq.heappush(self._heap, _Deadline(moment, self._serial, kind, key))
+        heapq.heappush(self._heap, _Deadline(moment, kind, key))
 
     def sweep(self, now: datetime) -> int:
         """Run the handler of every deadline reached; how many withdrew something."""
