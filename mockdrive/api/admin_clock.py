@@ -41,7 +41,7 @@ def parse_step(body: object) -> dict[str, float]:
 
 
 def clock_body(state: State, expired: int | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"now": state.clock.peek(), "pending": len(state.expirations)}
+    body: dict[str, Any] = {"now": state.clock.peek(), "pending": state.expirations.pending()}
     if expired is not None:
         body["deadlinesReached"] = expired
     return body

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .errors import InvalidRequest
@@ -94,37 +94,54 @@ class Clock(LogicalClock):
 
 @dataclass(order=True, slots=True)
 class _Deadline:
+    """Deadlines that fall together are swept by kind and key, not in the order they were
+    scheduled: a load schedules them in another order, and a reload must withdraw alike."""
+
     when: datetime
-    serial: int
-    kind: str = field(compare=False)
-    key: tuple[str, ...] = field(compare=False)
+    kind: str
+    key: tuple[str, ...]
 
 
 class Expirations:
     """Deadlines by kind (``permission``, ``invitation``, ``uploadSession``...): ``sweep`` calls
     the handler registered for a kind with each key whose deadline has passed. A handler checks
-    that the thing still exists and still has that deadline (it may have changed since)."""
+    that the thing still exists and still has that deadline (it may have changed since), and
+    says whether it withdrew it. ``live`` tells, per kind, whether a deadline still stands for
+    something: a deadline of a thing since deleted or changed stays in the heap until due, and
+    is counted by neither ``sweep`` nor ``pending`` (so a reloaded state, which schedules only
+    the deadlines that stand, counts the same)."""
 
     def __init__(self) -> None:
         self._heap: list[_Deadline] = []
-        self._serial = 0
-        self.handlers: dict[str, Callable[[tuple[str, ...], datetime], None]] = {}
+        self.handlers: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
+        self.live: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
 
     def schedule(self, when: datetime | str, kind: str, *key: str) -> None:
         moment = parse_time(when) if isinstance(when, str) else when
-        self._serial += 1
-        heapq.heappush(self._heap, _Deadline(moment, self._serial, kind, key))
+        heapq.heappush(self._heap, _Deadline(moment, kind, key))
 
     def sweep(self, now: datetime) -> int:
-        """Run the handler of every deadline reached; how many fired."""
+        """Run the handler of every deadline reached; how many withdrew something."""
         fired = 0
         while self._heap and self._heap[0].when <= now:
             deadline = heapq.heappop(self._heap)
             handler = self.handlers.get(deadline.kind)
-            if handler is not None:
-                handler(deadline.key, deadline.when)
+            if handler is not None and handler(deadline.key, deadline.when):
                 fired += 1
         return fired
+
+    def pending(self) -> int:
+        """How many distinct deadlines still stand for something (O(deadlines): for the admin
+        clock route, not for every request)."""
+        standing = set()
+        for deadline in self._heap:
+            entry = (deadline.kind, deadline.key, deadline.when)
+            if entry in standing:
+                continue
+            check = self.live.get(deadline.kind)
+            if check is None or check(deadline.key, deadline.when):
+                standing.add(entry)
+        return len(standing)
 
     def __len__(self) -> int:
         return len(self._heap)

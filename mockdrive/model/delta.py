@@ -26,16 +26,17 @@ from typing import TYPE_CHECKING
 
 from .clock import LAST_YEAR
 from .errors import DomainError, InvalidRequest
+from .grants import Permission, SharingLink
 from .permissions import held_candidates, owns_drive
 from .ranges import whole_number_text
 
 if TYPE_CHECKING:
     from .identity import User
-    from .permissions import Permission
     from .state import State
     from .tree import DriveStore, Item
 
 MAX_CHANGES = 100_000  # the log keeps this many; older tokens resync
+CHANGE_KINDS = ("item", "deleted", "sharing")
 TOKEN_RETENTION_DAYS = 30  # a delta token older than this (virtual time) resyncs
 # generation, serial, issued (seconds since 1970, within the clock's years)
 _TOKEN_PART_RANGES = (
@@ -75,6 +76,7 @@ class ChangeLog:
         self.by_item: dict[str, list[Change]] = {}  # the same changes, per item, oldest first
         self.serial = 0
         self.generation = 0  # which state this is (set by the backend on every reset)
+        self.issued = False  # a token was handed out: an export carries the log for it
 
     def record(
         self,
@@ -102,6 +104,11 @@ class ChangeLog:
             self.serial, item.id, item.drive_id, above, kind, item.name, item.parent_id,
             item.inherits, moved_from, left_above, created, broke, lost, granted,
         )  # fmt: skip
+        self.append(change)
+
+    def append(self, change: Change) -> None:
+        """Add a change made by ``record`` (or read back from an export) to the log and its
+        per-item index, dropping the oldest from both when the log is full."""
         changes = self.changes
         if len(changes) == changes.maxlen:  # the oldest is about to drop out of the log
             oldest = changes[0]
@@ -111,7 +118,7 @@ class ChangeLog:
             else:
                 del kept[0]
         changes.append(change)
-        self.by_item.setdefault(item.id, []).append(change)
+        self.by_item.setdefault(change.item_id, []).append(change)
 
     def history(self, item_id: str, serial: int) -> list[Change]:
         """The changes of one item after ``serial``, oldest first (O(log + those changes))."""
@@ -142,6 +149,7 @@ def _serial(change: Change) -> int:
 def make_token(state: State, serial: int | None = None, origin: int | None = None) -> str:
     """A token for log position ``serial`` (default: now). ``origin``: a page of a later round
     goes on from ``serial`` but still answers "was it in the view" for the round's own token."""
+    state.changes.issued = True
     issued = int(state.clock.moment().timestamp())
     position = state.changes.serial if serial is None else serial
     raw = f"{state.changes.generation}.{position}.{issued}"
@@ -269,3 +277,156 @@ def _held_then(permission: Permission, caller: User, granted: set[str]) -> bool:
     if link is None:
         return True
     return any(f"{permission.id}/{key}" not in granted for key in link.member_keys(caller))
+
+
+# -- export and load ----------------------------------------------------------------------------
+def log_to_data(log: ChangeLog) -> dict:
+    """The log as scenario data (a reload answers every delta token as before): which state
+    it is, its position, and each change ``[serial, item, drive, kind, name, parent, chain]``,
+    with an eighth element holding what ``ViewThen`` reads when it is not the default
+    (``inherits``, ``movedFrom``, ``leftChain``, ``created``, ``broke``, ``granted``, and
+    ``lost``: each lost permission as ``[id, grantee, address, pending, link member ids or
+    null, link member addresses]``). The folders above each change are shared: ``chains``
+    holds ``[folder, chain above it]`` pairs (-1: none), and a change names the chain of the
+    folder it was in."""
+    chains: list[list] = []
+    index: dict[tuple[str, int], int] = {}
+    by_above: dict[tuple[str, ...], int] = {}
+
+    def chain_of(above: tuple[str, ...]) -> int:
+        chain = by_above.get(above)
+        if chain is None:
+            chain = -1
+            for folder in reversed(above):  # the root first
+                key = (folder, chain)
+                found = index.get(key)
+                if found is None:
+                    found = index[key] = len(chains)
+                    chains.append([folder, chain])
+                chain = found
+            by_above[above] = chain
+        return chain
+
+    entries = []
+    for change in log.changes:
+        entry = [change.serial, change.item_id, change.drive_id, change.kind, change.name,
+                 change.parent_id, chain_of(change.above)]  # fmt: skip
+        extra: dict = {}
+        if not change.inherits:
+            extra["inherits"] = False
+        if change.moved_from is not None:
+            extra["movedFrom"] = change.moved_from
+            extra["leftChain"] = chain_of(change.left_above)
+        if change.created:
+            extra["created"] = True
+        if change.broke:
+            extra["broke"] = True
+        if change.granted:
+            extra["granted"] = list(change.granted)
+        if change.lost:
+            extra["lost"] = [_lost_to_data(p) for p in change.lost]
+        if extra:
+            entry.append(extra)
+        entries.append(entry)
+    return {"generation": log.generation, "serial": log.serial, "chains": chains, "log": entries}
+
+
+def log_from_data(log: ChangeLog, data: object) -> None:
+    """Restore what ``log_to_data`` wrote; InvalidRequest names what is wrong."""
+    if not isinstance(data, dict) or set(data) - {"generation", "serial", "chains", "log"}:
+        raise InvalidRequest("changes must hold generation, serial, chains and log")
+    generation, serial = data.get("generation", 0), data.get("serial", 0)
+    for name, value in (("generation", generation), ("serial", serial)):
+        if type(value) is not int or not 0 <= value < 2**53:
+            raise InvalidRequest(f"changes.{name} must be a whole number from 0 to 2^53")
+    chains: list[tuple[str, ...]] = []
+    for entry in data.get("chains") or []:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise InvalidRequest("each of changes.chains is [folder id, chain index]")
+        above = entry[1]
+        if type(above) is not int or not -1 <= above < len(chains):
+            raise InvalidRequest("a change chain names a chain after it")
+        chains.append((entry[0], *(chains[above] if above >= 0 else ())))
+    last = 0
+    for entry in data.get("log") or []:
+        if not (isinstance(entry, list) and len(entry) in (7, 8)):
+            raise InvalidRequest("each of changes.log is [serial, item, drive, kind, name, "
+                                 "parent, chain] and what else it records")  # fmt: skip
+        number, item_id, drive_id, kind, name, parent_id, chain = entry[:7]
+        extra = entry[7] if len(entry) == 8 else {}
+        texts = (item_id, drive_id, name)
+        if type(number) is not int or not last < number <= serial:
+            raise InvalidRequest("changes.log must be in serial order, up to changes.serial")
+        if not all(isinstance(t, str) for t in texts) or kind not in CHANGE_KINDS:
+            raise InvalidRequest(f"change {number} is not a valid change")
+        if parent_id is not None and not isinstance(parent_id, str):
+            raise InvalidRequest(f"change {number} has an invalid parent")
+        if type(chain) is not int or not -1 <= chain < len(chains):
+            raise InvalidRequest(f"change {number} names no chain")
+        above = chains[chain] if chain >= 0 else ()
+        change = Change(number, item_id, drive_id, above, kind, name, parent_id)
+        log.append(_with_extra(change, extra, chains, item_id))
+        last = number
+    log.generation, log.serial, log.issued = generation, serial, True
+
+
+_EXTRA_KEYS = {"inherits", "movedFrom", "leftChain", "created", "broke", "granted", "lost"}
+
+
+def _lost_to_data(permission: Permission) -> list:
+    link = permission.link
+    return [
+        permission.id, permission.grantee_id, permission.invitation_email, permission.pending,
+        list(link.member_ids) if link is not None else None,
+        list(link.member_emails) if link is not None else [],
+    ]  # fmt: skip
+
+
+def _with_extra(change: Change, extra: object, chains: list[tuple[str, ...]], item_id: str):
+    """``change`` with what ``log_to_data`` wrote in a change's eighth element."""
+    where = f"change {change.serial}"
+    if not isinstance(extra, dict) or set(extra) - _EXTRA_KEYS:
+        raise InvalidRequest(f"{where}: its last element holds only {sorted(_EXTRA_KEYS)}")
+    flags = {key: extra.get(key, default) for key, default in
+             (("inherits", True), ("created", False), ("broke", False))}  # fmt: skip
+    if not all(isinstance(v, bool) for v in flags.values()):
+        raise InvalidRequest(f"{where}: inherits, created and broke are true or false")
+    moved_from, left = extra.get("movedFrom"), extra.get("leftChain", -1)
+    if moved_from is not None and not isinstance(moved_from, str):
+        raise InvalidRequest(f"{where}: movedFrom is an item id")
+    if type(left) is not int or not -1 <= left < len(chains):
+        raise InvalidRequest(f"{where}: leftChain names no chain")
+    granted = extra.get("granted", [])
+    if not isinstance(granted, list) or not all(isinstance(g, str) for g in granted):
+        raise InvalidRequest(f"{where}: granted is a list of permission keys")
+    lost = tuple(_lost_from_data(p, where, item_id) for p in _list(extra.get("lost", []), where))
+    return Change(
+        change.serial, change.item_id, change.drive_id, change.above, change.kind, change.name,
+        change.parent_id, flags["inherits"], moved_from, chains[left] if left >= 0 else (),
+        flags["created"], flags["broke"], lost, tuple(granted),
+    )  # fmt: skip
+
+
+def _list(value: object, where: str) -> list:
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{where}: lost is a list")
+    return value
+
+
+def _lost_from_data(data: object, where: str, item_id: str) -> Permission:
+    if not (isinstance(data, list) and len(data) == 6):
+        raise InvalidRequest(f"{where}: a lost permission is [id, grantee, address, pending, "
+                             "member ids, member addresses]")  # fmt: skip
+    permission_id, grantee, address, pending, member_ids, member_emails = data
+    texts_ok = isinstance(permission_id, str) and all(
+        v is None or isinstance(v, str) for v in (grantee, address)
+    )
+    members_ok = (member_ids is None or (isinstance(member_ids, list) and all(
+        isinstance(m, str) for m in member_ids))) and isinstance(member_emails, list) and all(
+        isinstance(m, str) for m in member_emails)  # fmt: skip
+    if not texts_ok or not members_ok or not isinstance(pending, bool):
+        raise InvalidRequest(f"{where}: a lost permission is not valid")
+    link = None
+    if member_ids is not None:  # what ``holds`` and ``member_keys`` read of a link
+        link = SharingLink("view", "users", "", "", list(member_ids), list(member_emails))
+    return Permission(permission_id, item_id, [], grantee, address, pending=pending, link=link)

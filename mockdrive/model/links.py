@@ -124,12 +124,15 @@ def create_link(
     return permission, True
 
 
-def add_link_permission(state: State, item: Item, permission: Permission) -> None:
-    """Store a link permission on ``item`` (createLink, scenarios) and index and schedule it."""
+def add_link_permission(
+    state: State, item: Item, permission: Permission, shared: datetime | None = None
+) -> None:
+    """Store a link permission on ``item`` (createLink, scenarios) and index and schedule it
+    (shared now, or at ``shared``: a load)."""
     item.permissions.append(permission)
     state.store.drives[item.drive_id].shared_item_ids.add(item.id)
     state.links.add(permission)
-    state.track(permission)
+    track(state, permission, SHARED_NOW if shared is None else shared)
 
 
 def default_scope(state: State, drive_type: str) -> str:
@@ -299,11 +302,19 @@ def link_from_data(state: State, item: Item, data: dict) -> Permission:
     if token in state.links.by_token:
         raise InvalidRequest(f"two links have the token {token!r}")
     link = SharingLink(raw["type"], raw["scope"], token, creator, password=raw.get("password"))
+    shared = None
+    if data.get("sharedDateTime") is not None:
+        shared = parse_time(data["sharedDateTime"], "sharedDateTime")
+    joined: dict[str, datetime] = {}  # member id -> when it was granted or redeemed
+    member_times = raw.get("memberSharedDateTimes") or {}
     for index, member in enumerate(raw.get("members") or []):
         user = state.directory.by_email(member) or state.directory.by_id(member)
         group = state.directory.groups.get(member)
         if user is not None or group is not None:
-            link.add_member_id(user.id if user is not None else member)
+            member_id = user.id if user is not None else member
+            link.add_member_id(member_id)
+            if member in member_times:
+                joined[member_id] = parse_time(member_times[member], "sharedDateTime")
         elif sharing.EMAIL_PATTERN.match(member):
             link.add_member_email(member)
         else:
@@ -319,7 +330,9 @@ def link_from_data(state: State, item: Item, data: dict) -> Permission:
     )
     if any(p.id == permission.id for p in item.permissions):
         raise InvalidRequest(f"duplicate permission id {permission.id!r}")
-    add_link_permission(state, item, permission)
+    add_link_permission(state, item, permission, shared)
+    for member_id, when in joined.items():
+        state.shared_at[f"{permission.id}/{member_id}"] = when
     return permission
 
 
@@ -331,13 +344,21 @@ def link_to_data(state: State, permission: Permission) -> dict:
     if link.password is not None:
         raw["password"] = link.password
     members = []
+    member_times: dict[str, str] = {}
     for member_id in link.member_ids:
         user = state.directory.users.get(member_id)
         members.append(user.email if user is not None else member_id)
+        when = state.shared_at.get(f"{permission.id}/{member_id}")
+        if when is not None:
+            member_times[members[-1]] = format_time(when)
     members.extend(link.member_emails)
     if members:
         raw["members"] = members
+    if member_times:
+        raw["memberSharedDateTimes"] = member_times
     data: dict = {"id": permission.id, "link": raw}
+    when = state.shared_at.get(permission.id)
+    data["sharedDateTime"] = None if when is None else format_time(when)
     drive = state.store.drives[state.store.items[permission.item_id].drive_id]
     if link.created_by != drive.owner_id:
         creator = state.directory.users.get(link.created_by)
@@ -522,15 +543,23 @@ def _shared_time(state: State, permission: Permission, user: User) -> datetime |
 
 
 # -- expiry ------------------------------------------------------------------------------------
-def track(state: State, permission: Permission) -> None:
+SHARED_NOW = datetime.min.replace(tzinfo=timezone.utc)  # ``track``'s default: shared now
+
+
+def track(state: State, permission: Permission, shared: datetime | None = SHARED_NOW) -> None:
     """Schedule the expiry of ``permission``: its expirationDateTime, or for an invitation
-    nobody has accepted, INVITATION_LIFETIME_DAYS from now. Notes when it was shared."""
+    nobody has accepted, INVITATION_LIFETIME_DAYS after it was shared. Notes when it was
+    shared: now, unless noted before or given (a load: the moment exported; None: not
+    recorded, so no invitation deadline either)."""
     key = (permission.item_id, permission.id)
-    state.shared_at.setdefault(permission.id, state.clock.moment())
+    if shared is SHARED_NOW:
+        shared = state.shared_at.setdefault(permission.id, state.clock.moment())
+    elif shared is not None:
+        state.shared_at[permission.id] = shared
     if permission.expiration is not None:
         state.expirations.schedule(parse_time(permission.expiration), "permission", *key)
-    if _is_pending_invitation(permission):
-        deadline = state.clock.moment() + timedelta(days=INVITATION_LIFETIME_DAYS)
+    if shared is not None and _is_pending_invitation(permission):
+        deadline = shared + timedelta(days=INVITATION_LIFETIME_DAYS)
         state.expirations.schedule(deadline, "invitation", *key)
 
 
@@ -543,18 +572,39 @@ def _is_pending_invitation(permission: Permission) -> bool:
 def install_expiry(state: State) -> None:
     """Register what happens when each kind of deadline passes."""
 
-    def expire_permission(key: tuple[str, ...], when: datetime) -> None:
+    def permission_due(key: tuple[str, ...], when: datetime) -> bool:
+        _, permission = _own_permission(state, key)
+        return (
+            permission is not None
+            and permission.expiration is not None
+            and parse_time(permission.expiration) == when
+        )
+
+    def invitation_due(key: tuple[str, ...], when: datetime) -> bool:
+        _, permission = _own_permission(state, key)
+        if permission is None or not _is_pending_invitation(permission):
+            return False
+        shared = state.shared_at.get(permission.id)
+        return shared is not None and shared + timedelta(days=INVITATION_LIFETIME_DAYS) == when
+
+    def expire_permission(key: tuple[str, ...], when: datetime) -> bool:
         item, permission = _own_permission(state, key)
         if permission is not None and state.clock.is_past(permission.expiration):
             _remove(state, item, permission)
+            return True
+        return False
 
-    def expire_invitation(key: tuple[str, ...], when: datetime) -> None:
+    def expire_invitation(key: tuple[str, ...], when: datetime) -> bool:
         item, permission = _own_permission(state, key)
         if permission is not None and _is_pending_invitation(permission):
             _remove(state, item, permission)
+            return True
+        return False
 
     state.expirations.handlers["permission"] = expire_permission
     state.expirations.handlers["invitation"] = expire_invitation
+    state.expirations.live["permission"] = permission_due
+    state.expirations.live["invitation"] = invitation_due
 
 
 def _own_permission(state: State, key: tuple[str, ...]) -> tuple[Item | None, Permission | None]:
