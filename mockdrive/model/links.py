@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from . import sharing
-from .clock import parse_time
+from .clock import format_time, parse_time
 from .errors import InvalidRequest, NotAllowed, NotFound
 from .grants import LINK_BASE, Permission, SharingLink
 from .identity import User
