@@ -57,7 +57,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if RULES_ON and (CHECKER.refusals_checked or CHECKER.followed):
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(CHECKER.followed.items()))
         terminalreporter.write_line(
-            f"rules: {CHECKER.refusals_checked} refusals left the state unchanged; "
+            f"rules: {CHECKER.refusals_checked} refusals left the state unchanged "
+            f"({CHECKER.unchecked} requests of big states not digested, to bound the cost); "
             f"URLs followed: {kinds or 'none'}"
         )
 
