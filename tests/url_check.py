@@ -40,8 +40,8 @@ from mockdrive.server import MockDrive
 
 CLIENT_CLOSED_REQUEST = 499
 # Digests may cost this many seconds per test, plus this share of the time spent serving.
-BUDGET_FLOOR = 0.05
-BUDGET_SHARE = 0.1
+BUDGET_FLOOR = 0.1
+BUDGET_SHARE = 0.25
 URL_KEYS = {
     "@odata.nextLink": "nextLink",
     "@odata.deltaLink": "deltaLink",
