@@ -59,7 +59,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"rules: {CHECKER.refusals_checked} refusals left the state unchanged "
             f"({CHECKER.unchecked} requests of big states not digested, to bound the cost); "
-            f"URLs followed: {kinds or 'none'}"
+            f"URLs followed: {kinds or 'none'}; seconds spent: "
+            + ", ".join(f"{what} {spent:.2f}" for what, spent in CHECKER.seconds.items())
         )
 
 

@@ -140,7 +140,8 @@ def vandalised() -> Iterator[tuple[MockDrive, RuleChecker]]:
 def test_the_checker_fails_a_refusal_that_moved_the_state(vandalised, what):
     server, checker = vandalised
     checker.start_test()
-    answer = requests.get(server.graph_url + "/me/drive", headers={"X-Vandal": what}, timeout=10)
+    url = server.graph_url + "/me/drive/root/children"
+    answer = requests.post(url, json={}, headers={"X-Vandal": what}, timeout=10)
     assert answer.status_code == 400
     failures = checker.finish_test()
     assert len(failures) == 1 and f"refused, yet {what} changed" in failures[0], failures
@@ -150,7 +151,8 @@ def test_the_checker_passes_a_refusal_that_changed_nothing(vandalised):
     server, checker = vandalised
     checker.start_test()
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    answer = requests.get(server.graph_url + "/me/drive/items/nothing", headers=auth, timeout=10)
+    url = server.graph_url + "/me/drive/items/nothing/children"
+    answer = requests.post(url, json={"name": "x", "folder": {}}, headers=auth, timeout=10)
     assert answer.status_code == 404
     assert checker.finish_test() == []
 

@@ -1,8 +1,9 @@
 """Two rules every answer of every suite is checked against (installed by tests/conftest.py).
 
-* **A refused request changes nothing.** Around every request the state's digest is taken; an
-  answer of 400 or more (a fault rule that fired aside) must leave it as it was: no item, link,
-  permission, outbox entry, clock tick, id or upload session.
+* **A refused request changes nothing.** Around every write (every method but GET, HEAD and
+  OPTIONS) the state's digest is taken; an answer of 400 or more (a fault rule that fired
+  aside) must leave it as it was: no item, link, permission, outbox entry, clock tick, id or
+  upload session.
 * **Every URL handed out works when followed, by its holder only.** Every JSON answer (and every
   ``$batch`` step in it) is searched for the URLs the service hands out: ``@odata.nextLink``,
   ``@odata.deltaLink``, ``@microsoft.graph.downloadUrl``, ``uploadUrl``, ``Location`` and the
@@ -40,6 +41,9 @@ from mockdrive.scenario import export_scenario
 from mockdrive.server import MockDrive
 
 CLIENT_CLOSED_REQUEST = 499
+# Reads are not digested: the rule is about writes (a read may still make a special folder or
+# give Onehub numbers on first sight, as the services do), and most requests are reads.
+READS = ("GET", "HEAD", "OPTIONS")
 # Digests may cost this many seconds per test, plus this share of the time spent serving.
 BUDGET_FLOOR = 0.1
 BUDGET_SHARE = 0.25
@@ -208,6 +212,7 @@ class RuleChecker:
         self.unchecked = 0  # requests not digested, to keep within the budget
         self._spent = self._served = 0.0  # seconds digesting, and serving, in this test
         self.followed: dict[str, int] = {}  # URLs followed, by kind
+        self.seconds = {"digest": 0.0, "copy": 0.0, "follow": 0.0}  # what the checks cost
         self._in_flight = 0
         self._events = 0  # requests started or finished: another one between means no verdict
         self._shadow: MockDrive | None = None
@@ -232,10 +237,11 @@ class RuleChecker:
         self._events += 1
         mark = self._events
         before = None
-        if others == 0 and self._affordable():
+        if others == 0 and request.method not in READS and self._affordable():
             started = time.perf_counter()
             before = state_parts(state)
             self._spent += time.perf_counter() - started
+            self.seconds["digest"] += time.perf_counter() - started
         started = time.perf_counter()
         try:
             response = await handler(request)
@@ -250,6 +256,7 @@ class RuleChecker:
             started = time.perf_counter()
             after = state_parts(state)
             self._spent += time.perf_counter() - started
+            self.seconds["digest"] += time.perf_counter() - started
             moved = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
             if "/special/" in request.path and set(moved) <= SPECIAL_FOLDER_PARTS:
                 moved = [] if _special_folders_made(state, before, after) else moved
@@ -280,7 +287,9 @@ class RuleChecker:
         if not fresh:
             return
         try:
+            started = time.perf_counter()
             snapshot = copy.deepcopy(state)
+            self.seconds["copy"] += time.perf_counter() - started
         except Exception as error:  # a state that cannot be copied cannot be checked
             self.failures.append(f"the state cannot be copied after {answer}: {error!r}")
             return
@@ -294,6 +303,7 @@ class RuleChecker:
     def finish_test(self) -> list[str]:
         """Follow every URL collected; every failure found during the test and now."""
         self.active = False
+        started = time.perf_counter()
         for handed in self.handed:
             self.followed[handed.kind] = self.followed.get(handed.kind, 0) + 1
             try:
@@ -302,6 +312,7 @@ class RuleChecker:
                 problem = f"following it failed: {error!r}"
             if problem:
                 self.failures.append(f"{handed.kind} {handed.url} from {handed.answer}: {problem}")
+        self.seconds["follow"] += time.perf_counter() - started
         failures, self.failures, self.handed = self.failures, [], []
         return failures
 
