@@ -216,6 +216,9 @@ class RuleChecker:
         self._in_flight = 0
         self._events = 0  # requests started or finished: another one between means no verdict
         self._shadow: MockDrive | None = None
+        self._session = requests.Session()  # keep-alive to the shadow
+        # shapes whose "only by them" was checked: once per run (their holder's follow: per test)
+        self._exclusive: set[tuple[Any, ...]] = set()
 
     # -- during the test --------------------------------------------------------------------
     def start_test(self) -> None:
@@ -318,6 +321,8 @@ class RuleChecker:
 
     def shadow(self) -> MockDrive:
         if self._shadow is None:
+            self._session = requests.Session()
+            self._session.trust_env = False
             self._shadow = MockDrive(default_state("shadow-token")).start()
         return self._shadow
 
@@ -329,21 +334,27 @@ class RuleChecker:
     def follow(self, handed: Handed) -> str | None:
         """Follow one URL on a server holding the state of the moment it was handed out."""
         shadow = self.shadow()
-        state = copy.deepcopy(handed.state)  # each URL on the moment itself
-        shadow.call(lambda: setattr(shadow.backend, "state", state))
-        session = requests.Session()
-        session.trust_env = False
-        return follow_on(shadow, session, shadow.url, handed)
+        if shadow.backend.state is not handed.state:  # URLs of one answer share their moment
+            shadow.call(lambda: setattr(shadow.backend, "state", handed.state))
+        exclusive = shape_of(handed.kind, handed.url, handed.detail) not in self._exclusive
+        self._exclusive.add(shape_of(handed.kind, handed.url, handed.detail))
+        return follow_on(shadow, self._session, shadow.url, handed, exclusive=exclusive)
 
 
 def follow_on(
-    server: MockDrive, session: requests.Session, base: str, handed: Handed
+    server: MockDrive,
+    session: requests.Session,
+    base: str,
+    handed: Handed,
+    *,
+    exclusive: bool = True,
 ) -> str | None:
     """The problem with ``handed`` followed through ``session`` at ``base`` (the origin of
-    ``server``, which serves the state to follow it on), or None if it works."""
+    ``server``, which serves the state to follow it on), or None if it works. ``exclusive``:
+    also check that others cannot use it (no token, a stranger, a tampered copy)."""
     kind, url = handed.kind, handed.url
     if kind == "link":
-        return _follow_link(server, session, base, handed)
+        return _follow_link(server, session, base, handed, exclusive)
     if not url.startswith(handed.origin + "/"):
         return f"it is not on the origin the caller used ({handed.origin})"
     target = base + url[len(handed.origin) :]
@@ -359,6 +370,8 @@ def follow_on(
     whole = int(answer.headers.get("Content-Length", -1)) == len(answer.content)
     if kind == "downloadUrl" and not whole:
         return "does not serve its bytes whole"
+    if not exclusive:
+        return None
     # only by them: a bearer URL needs the bearer; a signed one does not survive tampering
     if bearer_free:
         if kind not in ("downloadUrl", "uploadUrl"):
@@ -379,7 +392,7 @@ def follow_on(
 
 
 def _follow_link(
-    server: MockDrive, session: requests.Session, base: str, handed: Handed
+    server: MockDrive, session: requests.Session, base: str, handed: Handed, exclusive: bool
 ) -> str | None:
     """A sharing link is followed as a client does: redeemed through ``/shares``."""
     encoded = base64.urlsafe_b64encode(handed.url.encode()).decode().rstrip("=")
@@ -388,6 +401,8 @@ def _follow_link(
     answer = session.get(target, headers=own, timeout=30)
     if answer.status_code >= 400:
         return f"its holder cannot redeem it: {answer.status_code}: {answer.text[:300]}"
+    if not exclusive:
+        return None
     scope = handed.detail.get("scope")
     if scope == "users":
         refused = session.get(target, headers=_stranger(server), timeout=30)
