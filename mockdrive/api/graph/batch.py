@@ -211,8 +211,6 @@ def _sub_request(batch: web.Request, version: str, step: BatchStep, batch_id: st
             headers[name] = batch.headers[name]
         else:
             headers.popall(name, None)
-    if hdrs.HOST in batch.headers:  # URLs a step hands out name the host the batch was sent to
-        headers[hdrs.HOST] = batch.headers[hdrs.HOST]
     if "client-request-id" in batch.headers:
         headers.setdefault("client-request-id", batch.headers["client-request-id"])
     if step.body:
