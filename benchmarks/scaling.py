@@ -31,7 +31,9 @@ try:
 except ImportError:  # run as a script
     import _common as common
 
-from mockdrive.api import graph, invites
+from mockdrive.api import invites
+from mockdrive.api.graph.permissions import list_permissions
+from mockdrive.api.graph.render import render_permission
 from mockdrive.api.jsonio import fast_json_response
 from mockdrive.model import sharing
 from mockdrive.model.permissions import require_role
@@ -116,7 +118,7 @@ def time_invites(state: State, owner: Any, item: Item, count: int) -> float:
     for n in range(count):
         request = invites.parse_invite_body(dict(INVITES[n % 2]))
         result = sharing.invite(state, owner, item, request)
-        [graph.render_permission(state, sharing_entry(o)) for o in result.outcomes]
+        [render_permission(state, sharing_entry(o)) for o in result.outcomes]
     return (time.perf_counter() - started) / count
 
 
@@ -171,12 +173,12 @@ def bench_depth(depths: tuple[int, ...], count: int) -> list[dict]:
             started = time.perf_counter()
             for _ in range(count):
                 require_role(state.store, owner, item, "read")
-                fast_json_response({"value": graph.list_permissions(state, item)})
+                fast_json_response({"value": list_permissions(state, item)})
             samples.append((time.perf_counter() - started) / count)
         times[depth] = common.median(samples) * 1000
     rows = []
     for depth in depths:
-        entries = len(graph.list_permissions(state, by_depth[depth]))
+        entries = len(list_permissions(state, by_depth[depth]))
         target = "≤ 0.2 ms" if depth == deepest else ""
         rows.append(
             common.row(

@@ -16,16 +16,20 @@ class Backend:
     ):
         self._factory = state_factory or State
         self.admin_token = admin_token  # when set, /_mockdrive/* (but health) requires it
-        self.state = state if state is not None else self._factory()
         self.request_serial = 0
         self.generation = 0
+        self.reset(state)
 
     def reset(self, state: State | None = None) -> State:
         """Swap in a fresh state (or the one given); requests in flight keep the old one."""
         self.state = state if state is not None else self._factory()
         self.request_serial = 0
         self.generation += 1  # delta tokens of an earlier state answer 410 resyncRequired
-        self.state.changes.generation = self.generation
+        changes = self.state.changes
+        if changes.generation:  # a loaded export: its own tokens continue; no later state
+            self.generation = max(self.generation, changes.generation)  # here takes its number
+        else:
+            changes.generation = self.generation
         return self.state
 
     def next_request_id(self) -> str:

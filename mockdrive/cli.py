@@ -24,10 +24,10 @@ from .scenario import (
     export_scenario,
     read_scenario,
 )
+from .scenario.defaults import DEFAULT_TOKEN, default_state
 from .server import MockDrive
 from .shipped import find_scenario, shipped_names
 
-DEFAULT_TOKEN = "mockdrive-token"
 DEFAULT_PORT = 8000
 BANNER_TOKENS = 25  # a demo with thousands of users lists only the first tokens
 EXIT_SCENARIO_ERROR = 2
@@ -35,14 +35,6 @@ EXIT_USAGE = 2  # what argparse uses
 SUBCOMMANDS = ("validate", "export", "help")
 DEMO_USERS = 25
 DEMO_ITEMS = 500
-
-
-def default_state(token: str = DEFAULT_TOKEN, seed: int = 0) -> State:
-    """One user with one empty business drive: enough to try every route by hand."""
-    state = State(seed=seed)
-    owner = state.add_user("Ada Owner", "ada@contoso.example", token=token)
-    state.add_drive(owner)
-    return state
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:

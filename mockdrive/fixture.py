@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .api.admin_clock import ClockHandle
-from .api.graph import list_permissions
+from .api.graph.permissions import list_permissions
 from .explain import Access, Changes, Snapshot, access, diff, snapshot
 from .model import onehub
 from .model.identity import Group, User
@@ -23,9 +23,10 @@ from .model.sharing import EMAIL_PATTERN
 from .model.state import State
 from .model.tree import Drive, Item
 from .outcomes import Faults, Requests, set_policy
-from .pytest_plugin import _scenario_file, _scenario_state
 from .scenario import build_state, export_scenario
 from .server import DEFAULT_OWNER_TOKEN, MockDrive
+from .testing.scenarios import scenario_file as _scenario_file
+from .testing.scenarios import scenario_state as _scenario_state
 
 if TYPE_CHECKING:
     import httpx
@@ -352,6 +353,8 @@ class MockDriveFixture:
         def dump() -> str:
             data = export_scenario(self.state)
             data.pop("onehub", None)  # Onehub numbers on first sight: a look, not a change
+            if "faults" in data:  # a rule counts what it matched: not a change of the state
+                data["faults"] = [rule.definition() for rule in self.state.faults.rules]
             if not self.state.clock.moved:  # every reading ticks it (refusals too)
                 data.pop("clock", None)
             data["outbox"] = self.state.outbox.to_list()

@@ -8,7 +8,7 @@ state each test starts from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,24 +43,10 @@ MARKER_HELP = (
     "the state the mock_drive fixture starts from (scenario: a path relative to the rootdir "
     "or the test file, or a shipped scenario's name such as 'team'), and whether it serves https"
 )
-_DOCUMENTS: dict[Path, Any] = {}  # parsed and validated scenarios, built afresh per test
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-
-
-def _scenario_file(spec: str | Path, bases: Sequence[Path] = ()) -> Path:
-    """Where a scenario is: an existing path first (relative to each of ``bases`` in turn, else
-    to the current directory), then a shipped scenario's name (``team``)."""
-    from .scenario import Problem, ScenarioError
-    from .shipped import find_scenario
-
-    found, tried = find_scenario(spec, bases)
-    if found is None:
-        reason = "no such file or shipped scenario; tried " + ", ".join(tried)
-        raise ScenarioError([Problem(str(spec), None, (), reason)])
-    return found
 
 
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -90,32 +76,20 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     return options
 
 
-def _scenario_state(path: str | Path, seed: int | None = None) -> State:
-    """A fresh State from a scenario file parsed once per process."""
-    from .scenario import build_state, read_scenario
-
-    resolved = Path(path).resolve()
-    document = _DOCUMENTS.get(resolved)
-    if document is None:
-        document = _DOCUMENTS[resolved] = read_scenario(path)
-    if seed is not None:
-        document = document.with_data({**document.data, "seed": seed})
-    return build_state(document)
-
-
 def _scenario_dirs(request: pytest.FixtureRequest) -> list[Path]:
     return [request.config.rootpath, request.path.parent]
 
 
 def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State], bool]:
     """How to build this test's state (from its marker), and whether it needs TLS."""
-    from .cli import default_state
+    from .scenario.defaults import default_state
+    from .testing.scenarios import scenario_file, scenario_state
 
     options = _marker_options(request)
     seed = options.get("seed")
     if options.get("scenario"):
-        path = _scenario_file(options["scenario"], _scenario_dirs(request))
-        return (lambda: _scenario_state(path, seed)), bool(options.get("tls"))
+        path = scenario_file(options["scenario"], _scenario_dirs(request))
+        return (lambda: scenario_state(path, seed)), bool(options.get("tls"))
     if options.get("demo"):
         from .demo import demo_state
 
@@ -132,7 +106,7 @@ class _Servers:
 
     def get(self, tls: bool) -> MockDrive:
         if tls not in self.started:
-            from .cli import default_state
+            from .scenario.defaults import default_state
             from .server import MockDrive
 
             self.started[tls] = MockDrive(default_state(OWNER_TOKEN), tls=tls).start()

@@ -148,6 +148,17 @@ def test_tree_is_one_folder_at_a_time_and_paged(mock_drive):
     assert [c["name"] for c in listing["children"]] == [f"f{n:02}.txt" for n in range(10)]
 
 
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("tree", {"limit": "0"}), ("tree", {"limit": "5001"}), ("tree", {"limit": "\u0661\u0660"}),
+     ("journal", {"after": "-1"}), ("journal", {"after": "9" * 40})],
+)  # fmt: skip
+def test_numbers_past_their_range_are_refused_not_clamped(mock_drive, path, params):
+    response = admin(mock_drive, path, **params)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalidRequest"
+
+
 def test_access_lists_where_a_user_holds_roles_and_where_inheritance_stops(shared_folder):
     response = admin(shared_folder, "access", user="bob@contoso.example")
     assert response.status_code == 200

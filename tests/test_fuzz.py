@@ -2,8 +2,10 @@
 conforms to the document (status, content type, body schema).
 
 CI runs a quick pass: every operation's coverage phase (boundary values, missing and wrong-typed
-fields: ~12,000 requests) plus 2 generated examples per operation (at least 2,000 requests in
-all). The long local run::
+fields, each number at and past its documented range: ~13,000 requests) plus 2 generated
+examples per operation (~15,000 requests in all, at least 2,000). The document's examples name
+a live upload session, sharing link and permission, so fragment ranges, /shares and grants are
+reached; the clock and policy admin routes are fuzzed too. The long local run::
 
     MOCKDRIVE_FUZZ_EXAMPLES=40 MOCKDRIVE_FUZZ_MIN_REQUESTS=10000 \
         .venv/bin/pytest tests/test_fuzz.py -s
@@ -18,6 +20,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import requests
+from url_check import RuleChecker
+
 from mockdrive.cli import default_state
 from mockdrive.server import MockDrive
 
@@ -28,15 +33,34 @@ CHECKS = ",".join(
      "response_schema_conformance")
 )  # fmt: skip
 # Routes that reconfigure the mock itself: fault rules inject 5xx on purpose, and reset/state
-# would swap the data the examples point at.
-EXCLUDED = r"^/_mockdrive/(faults|reset|state|policy)"
+# would swap the data the examples point at. The clock and the policy are fuzzed: whatever they
+# are set to, no answer may be a 5xx.
+EXCLUDED = r"^/_mockdrive/(faults|reset|state)"
+
+
+def arrange(server: MockDrive) -> None:
+    """A file, an open upload session and a sharing link: the document's examples name them,
+    so generated requests reach fragment ranges, /shares and grants, not only their 404s."""
+    headers = {"Authorization": "Bearer fuzz-token"}
+    with requests.Session() as http:
+        http.trust_env = False
+        put = http.put(f"{server.url}/v1.0/me/drive/root:/Projects/Plan.docx:/content",
+                       data=b"plan", headers=headers, timeout=30)  # fmt: skip
+        assert put.status_code == 201, put.text
+        link = http.post(f"{server.url}/v1.0/me/drive/root:/Projects:/createLink",
+                         json={"type": "edit", "scope": "users"}, headers=headers,
+                         timeout=30)  # fmt: skip
+        assert link.status_code in (200, 201), link.text
+        session = http.post(f"{server.url}/v1.0/me/drive/root:/Upload.bin:/createUploadSession",
+                            json={}, headers=headers, timeout=30)  # fmt: skip
+        assert session.status_code == 200, session.text
 
 
 def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
-    with MockDrive(default_state("fuzz-token")) as server:
-        server.call(lambda: server.state.make_path(server.state.default_drive(
-            server.state.user("ada@contoso.example").id), "/Projects/Plan.docx", is_folder=False,
-            content=b"plan"))  # fmt: skip
+    checker = RuleChecker(budget=False)  # every refusal changes nothing; every URL handed out works
+    checker.start_test()
+    with MockDrive(default_state("fuzz-token"), middlewares=[checker.middleware]) as server:
+        arrange(server)
         har = tmp_path / "run.har"
         command = [
             str(Path(sys.executable).parent / "schemathesis"), "run",
@@ -56,12 +80,21 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
             "--request-timeout", "30", "--request-retries", "2",
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+        broken_rules = checker.finish_test()
+    checker.stop()
     entries = json.loads(har.read_text())["log"]["entries"]
     statuses = Counter(entry["response"]["status"] for entry in entries)
     server_errors = sum(n for status, n in statuses.items() if status >= 500)
     print(
         f"\nschemathesis: {len(entries)} requests, {server_errors} 5xx, statuses {dict(statuses)}"
     )
+    failing = [
+        f"{e['request']['method']} {e['request']['url']} {e['request'].get('postData', {})}"[:600]
+        for e in entries
+        if e["response"]["status"] >= 500
+    ]
+    assert server_errors == 0, "\n".join(failing[:5])
     assert result.returncode == 0, result.stdout[-6000:]
-    assert server_errors == 0
     assert len(entries) >= MIN_REQUESTS
+    print(f"rules: {checker.refusals_checked} refusals checked; URLs followed {checker.followed}")
+    assert broken_rules == [], "\n".join(broken_rules[:40])

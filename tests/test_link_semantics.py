@@ -12,6 +12,8 @@ from __future__ import annotations
 import pytest
 from conftest import assert_graph_error
 
+from mockdrive.model.clock import CLOCK_LAST_YEAR, LAST_YEAR
+
 PROJECTS = "/me/drive/root:/Projects:"
 NOWHERE = "s!no-such-link-token"
 
@@ -270,20 +272,27 @@ def test_create_link_caps_its_message_as_invite_does(arranged, graph):
 
 
 def test_a_create_link_refused_near_the_end_of_the_clock_leaves_no_link(arranged, graph):
+    """At the last moment callers may move the clock to, a link's default expiry still fits the
+    range of times (the clock cannot be run out by ordinary requests); an expiry past that
+    range is refused, and the refusal leaves no link behind."""
     arranged.set_policy(anonymousLinkMaxDays=30)
 
-    def days_left() -> int:  # until 20 days before the clock's last moment
+    def days_left() -> int:  # until the last day callers may move the clock to
         now = arranged.state.clock.moment()
-        return (now.replace(year=9000, month=12, day=11) - now).days
+        return (now.replace(year=CLOCK_LAST_YEAR, month=12, day=31) - now).days
 
     while (left := arranged.server.call(days_left)) > 0:
         arranged.clock.advance(days=min(left, 36_000))
     before = fingerprint(arranged)
-    response = graph.post(PROJECTS + "/createLink", json={"type": "view", "scope": "anonymous"})
-    error = assert_graph_error(response, 400, "invalidRequest")
-    assert error["innerError"]["code"] == "invalidExpiration"
+    past_the_range = {"type": "view", "scope": "anonymous",
+                      "expirationDateTime": f"{LAST_YEAR + 1}-01-01T00:00:00Z"}  # fmt: skip
+    response = graph.post(PROJECTS + "/createLink", json=past_the_range)
+    assert_graph_error(response, 400, "invalidRequest")
     assert fingerprint(arranged) == before
     assert all("link" not in p for p in graph.get(PROJECTS + "/permissions").json()["value"])
+    created = graph.post(PROJECTS + "/createLink", json={"type": "view", "scope": "anonymous"})
+    assert created.status_code == 201, created.text
+    assert created.json()["expirationDateTime"].startswith(f"{CLOCK_LAST_YEAR + 1}-01-30")
 
 
 def test_a_grant_on_a_link_with_many_members_answers_with_this_grants_people(arranged, graph):

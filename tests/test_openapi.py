@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from mockdrive.api.app import build_app
-from mockdrive.api.graph import ITEM_OPERATIONS
+from mockdrive.api.graph.routes import ITEM_OPERATIONS
 from mockdrive.api.openapi import ITEM_BASES, openapi_document
 from mockdrive.backend import Backend
 

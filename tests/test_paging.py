@@ -77,10 +77,12 @@ LISTINGS = {
 
 
 def listing_path(graph: Graph, listing: str) -> tuple[str, str]:
-    """(who, path) of a listing; through a link: an anonymous link on /Big, made now."""
+    """(who, path) of a listing; through a link: an organization link on /Big, made now."""
     who, path = LISTINGS[listing]
     if "{share}" in path:
-        made = graph.post("/me/drive/root:/Big:/createLink", json={"type": "view"})
+        made = graph.post(
+            "/me/drive/root:/Big:/createLink", json={"type": "view", "scope": "organization"}
+        )
         assert made.status_code in (200, 201), made.text
         path = path.format(share=made.json()["shareId"])
     return who, path
@@ -124,6 +126,7 @@ def caller(graph: Graph, who: str) -> Graph:
     return graph if who == "ada" else graph.as_user("bob-token")
 
 
+@pytest.mark.unchecked_rules  # counts the work of each request
 @pytest.mark.parametrize("listing", LISTINGS)
 def test_reading_a_listing_to_its_end_reads_each_child_a_bounded_number_of_times(
     big, graph, listing
@@ -139,7 +142,12 @@ def test_reading_a_listing_to_its_end_reads_each_child_a_bounded_number_of_times
     assert max(reads[1:]) <= 2 * TOP + 2 or listing in ("delta", "search"), reads
 
 
-@pytest.mark.parametrize("listing", LISTINGS)
+@pytest.mark.parametrize("listing", [
+    *(name for name in LISTINGS if "link" not in name),
+    # the rule checker expects 401 from a nextLink followed without a token, and /shares answers
+    # one that does not admit the caller as a link that does not exist (404)
+    pytest.param("children through a link", marks=pytest.mark.unchecked_rules),
+])  # fmt: skip
 def test_the_pages_are_those_computed_from_each_offset(big, graph, listing):
     who, path = listing_path(graph, listing)
     client = caller(graph, who)
@@ -210,6 +218,7 @@ def test_a_share_removed_between_pages_of_shared_with_me_moves_the_rest_up(big, 
     assert [e["id"] for e in resumed] == [e["id"] for e in everything[TOP : 2 * TOP]]
 
 
+@pytest.mark.unchecked_rules  # counts the work of each request
 def test_another_caller_presenting_the_link_gets_the_page_of_their_own_view(big, graph):
     hidden = big.server.call(lambda: _stop_inheriting_every_third(big))
     bob = graph.as_user("bob-token")
@@ -257,6 +266,7 @@ def test_a_page_after_a_reload_is_the_loaded_states_page(big, graph):
     assert answer[0]["name"] != first["value"][-1]["name"]
 
 
+@pytest.mark.unchecked_rules  # counts the work of each request
 def test_a_batch_step_resumes_the_walk_of_the_page_before(big, graph):
     first = graph.get(f"/me/drive/root:/Big:/children?$top={TOP}").json()
     second = relative(graph, first["@odata.nextLink"])
@@ -269,6 +279,7 @@ def test_a_batch_step_resumes_the_walk_of_the_page_before(big, graph):
     assert strip_links(step["body"]) == strip_links(graph.get(second).json())
 
 
+@pytest.mark.unchecked_rules  # counts the work of each request
 def test_paused_walks_are_capped_and_an_evicted_one_answers_the_same(big, graph, monkeypatch):
     monkeypatch.setattr(paging, "MAX_WALKS", 3)
     links = []
@@ -307,6 +318,7 @@ class CountingLog(deque):
         return super().__getitem__(index)
 
 
+@pytest.mark.unchecked_rules  # counts the work of each request
 def test_reading_delta_from_a_token_to_its_end_reads_each_change_a_bounded_number_of_times(
     mock_drive, graph
 ):

@@ -1,4 +1,5 @@
-"""Export → load keeps what a client can observe (stateful findings F2, F4, F5).
+"""Export → load keeps what a client can observe (stateful findings F2, F4, F5, F8), and what
+a reload must not carry (download URL keys).
 
 Each test takes the state as ``GET /_mockdrive/state`` answers it, puts it back with
 ``PUT /_mockdrive/state`` and compares what a Graph or Onehub client sees before and after.
@@ -6,6 +7,9 @@ Each test takes the state as ``GET /_mockdrive/state`` answers it, puts it back 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from typing import Any
 
 import requests
@@ -157,3 +161,203 @@ def test_bad_history_and_numbering_are_refused_with_their_path(mock_drive):
         assert answer.status_code == 400, answer.text
         assert expected in answer.json()["error"]["message"], answer.text
     assert _export(mock_drive) == before
+
+
+def _rolemap_numbers(mock_drive, folder: int) -> set[int]:
+    listing = _onehub(mock_drive, "GET", f"/folders/{folder}/rolemaps", mock_drive.token)
+    assert listing.status_code == 200, listing.text
+    return {row["rolemap"]["id"] for row in listing.json()["items"]}
+
+
+def test_a_deleted_rolemaps_number_is_not_handed_out_again_after_a_reload(mock_drive, graph):
+    """F8: Onehub never reuses an id. A rolemap numbered and then deleted keeps its number
+    after a reload: the next grant gets a new number, the same as without the reload (the
+    reloaded copy must not give the new grant the deleted one's permission id, which the
+    numbering still names)."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    _reload(mock_drive)  # a loaded state: its id source starts again from the seed
+    folder = mock_drive.onehub_id("/F")
+    body = {"recipients": [{"email": "x@fabrikam.example"}], "roles": ["read"]}
+    invited = graph.post("/me/drive/root:/F:/invite", json=body)
+    assert invited.status_code == 200, invited.text
+    deleted = _rolemap_numbers(mock_drive, folder)
+    permission = invited.json()["value"][0]["id"]
+    assert graph.delete(f"/me/drive/root:/F:/permissions/{permission}").status_code == 204
+    exported = _export(mock_drive)
+    made = []
+    for round_ in range(2):
+        if round_:
+            _load(mock_drive, exported)
+        body = {"recipients": [{"email": "y@fabrikam.example"}], "roles": ["read"]}
+        assert graph.post("/me/drive/root:/F:/invite", json=body).status_code == 200
+        made.append(_rolemap_numbers(mock_drive, folder))
+    gone = deleted - made[0]  # the deleted grant's number
+    assert gone and made[1].isdisjoint(gone), (deleted, made)
+    assert made[0] == made[1]
+
+
+def _unsigned(answer: Any) -> str:
+    """``answer`` as JSON text with download URL signatures left out."""
+    return re.sub(r"(/download/[^\"]*\.)[0-9a-f]+\"", r'\1"', json.dumps(answer))
+
+
+def _download_url(graph, path: str) -> str:
+    item = graph.get(f"/me/drive/root:{path}").json()
+    return item["@microsoft.graph.downloadUrl"]
+
+
+def test_download_urls_cannot_be_forged_from_the_exported_seed(mock_drive, graph):
+    """A download URL's signature uses a secret of the server's state that no export holds:
+    a token signed with a key derived from the seed (which every export shows) is refused."""
+    assert graph.put("/me/drive/root:/a.txt:/content", data=b"secret").status_code == 201
+    url = _download_url(graph, "/a.txt")
+    assert requests.get(url, timeout=10).content == b"secret"
+    seed = json.loads(_export(mock_drive))["seed"]
+    payload = url.rsplit("/", 1)[1].rpartition(".")[0]
+    for key in (
+        hashlib.sha256(b"mockdrive download urls %d" % seed).digest(),
+        str(seed).encode(),
+    ):
+        mac = hashlib.blake2b(payload.encode(), key=key, digest_size=12).hexdigest()
+        forged = requests.get(f"{mock_drive.url}/download/{payload}.{mac}", timeout=10)
+        assert forged.status_code == 404, forged.text
+
+
+def test_a_download_url_does_not_outlive_a_reset_or_a_load(mock_drive, graph):
+    """A URL issued before the state was replaced downloads nothing from the new state, not
+    even its file of the same id; a URL issued after works."""
+    assert graph.put("/me/drive/root:/a.txt:/content", data=b"old").status_code == 201
+    exported = _export(mock_drive)
+    before = _download_url(graph, "/a.txt")
+    _load(mock_drive, exported)  # the same file, the same id
+    assert requests.get(before, timeout=10).status_code == 404
+    after = _download_url(graph, "/a.txt")
+    assert after.rsplit("/", 1)[1].split(".")[0] == before.rsplit("/", 1)[1].split(".")[0]
+    assert requests.get(after, timeout=10).content == b"old"
+    requests.post(mock_drive.url + "/_mockdrive/reset", timeout=10).raise_for_status()
+    assert requests.get(after, timeout=10).status_code == 404
+
+
+def _advance(mock_drive, days: int) -> None:
+    answer = requests.post(mock_drive.url + "/_mockdrive/clock", json={"days": days}, timeout=30)
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_reload_keeps_a_pending_invitations_deadline(mock_drive, graph):
+    """An invitation nobody accepted is withdrawn 90 days after it was sent; a reload on day 60
+    does not give it 90 days more."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    body = {"recipients": [{"email": "x@fabrikam.example"}], "roles": ["read"]}
+    assert graph.post("/me/drive/root:/F:/invite", json=body).status_code == 200
+    _advance(mock_drive, 60)
+    _reload(mock_drive)
+    listed = graph.get("/me/drive/root:/F:/permissions").json()["value"]
+    assert any(p.get("invitation", {}).get("email") == "x@fabrikam.example" for p in listed)
+    _advance(mock_drive, 31)
+    listed = graph.get("/me/drive/root:/F:/permissions").json()["value"]
+    assert not any(p.get("invitation", {}).get("email") == "x@fabrikam.example" for p in listed)
+
+
+def test_a_reload_keeps_shared_with_me_order_and_delay(mock_drive, graph):
+    """sharedWithMe lists shares in the order they happened and each only after the policy's
+    delay: both count from when it was shared, which a reload keeps."""
+    mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
+    policy = requests.put(
+        mock_drive.url + "/_mockdrive/policy", json={"sharedWithMeDelaySeconds": 3600}, timeout=30
+    )
+    assert policy.status_code == 200, policy.text
+    bob = graph.as_user("bob-token")
+    for name in ("B", "A"):
+        assert graph.post("/me/drive/root/children", json={"name": name, "folder": {}}).ok
+        body = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
+        assert graph.post(f"/me/drive/root:/{name}:/invite", json=body).status_code == 200
+        if name == "B":
+            _advance(mock_drive, 1)  # B shows after an hour; A was shared a day later
+    answers = []
+    for round_ in range(2):
+        if round_:
+            _reload(mock_drive)
+        answers.append([i["name"] for i in bob.get("/me/drive/sharedWithMe").json()["value"]])
+    assert answers == [["B"], ["B"]]
+
+
+def test_a_delta_token_taken_before_a_reload_continues_after_it(mock_drive, graph):
+    """The change log and which state it is are exported: a token handed out before the
+    export names the same changes on the reloaded copy, and a token of another state still
+    resyncs."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    assert graph.put("/me/drive/root:/F/a.txt:/content", data=b"1").status_code == 201
+    link = graph.get("/me/drive/root/delta").json()["@odata.deltaLink"]
+    assert graph.put("/me/drive/root:/F/b.txt:/content", data=b"2").status_code == 201
+    assert graph.delete("/me/drive/root:/F/a.txt").status_code == 204
+    exported = _export(mock_drive)
+    answers = []
+    for round_ in range(2):
+        if round_:
+            _load(mock_drive, exported)
+        answer = graph.session.get(link, headers={"Authorization": f"Bearer {graph.token}"})
+        assert answer.status_code == 200, answer.text
+        answers.append(answer.json())
+    assert [e["name"] for e in answers[0]["value"]] == ["b.txt", "a.txt"]
+    assert _unsigned(answers[1]) == _unsigned(answers[0])  # each state signs with its own key
+    another = json.loads(exported)
+    del another["changes"]  # the same items, but another state: its tokens are not these
+    _load(mock_drive, json.dumps(another).encode())
+    gone = graph.session.get(link, headers={"Authorization": f"Bearer {graph.token}"})
+    assert gone.status_code == 410, gone.text
+
+
+def test_a_half_done_upload_and_a_copy_monitor_continue_after_a_reload(mock_drive, graph):
+    """Open upload sessions (their bytes so far) and copy monitors are exported: the upload
+    completes on the reloaded copy and the monitor still names the copy."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    copied = graph.post("/me/drive/root:/F:/copy", json={"name": "G"})
+    assert copied.status_code == 202, copied.text
+    monitor = copied.headers["Location"]
+    opened = graph.post("/me/drive/root:/F/big.bin:/createUploadSession", json={})
+    assert opened.status_code == 200, opened.text
+    url = opened.json()["uploadUrl"]
+    first = requests.put(url, data=b"abc", headers={"Content-Range": "bytes 0-2/6"}, timeout=10)
+    assert first.status_code == 202, first.text
+    _reload(mock_drive)
+    status = requests.get(url, timeout=10).json()
+    assert status["nextExpectedRanges"] == ["3-"]
+    last = requests.put(url, data=b"def", headers={"Content-Range": "bytes 3-5/6"}, timeout=10)
+    assert last.status_code == 201, last.text
+    assert graph.get("/me/drive/root:/F/big.bin:/content").content == b"abcdef"
+    assert (
+        last.json()["file"]["hashes"]
+        == graph.get("/me/drive/root:/F/big.bin").json()["file"]["hashes"]
+    )
+    followed = requests.get(monitor, timeout=10)
+    assert followed.status_code in (200, 202, 303), followed.text
+    assert followed.json().get("resourceId") == mock_drive.item("/G").id
+
+
+def test_permissions_expiring_at_the_same_moment_go_in_the_same_order_after_a_reload(
+    mock_drive, graph
+):
+    """Deadlines that fall together are withdrawn in an order of their own (not the order they
+    were scheduled in, which a load changes), so delta lists the withdrawals alike."""
+    mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    assert graph.put("/me/drive/root:/F/a.txt:/content", data=b"1").status_code == 201
+    when = "2024-01-05T00:00:00Z"
+    invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
+    invite["expirationDateTime"] = when
+    assert graph.post("/me/drive/root:/F/a.txt:/invite", json=invite).status_code == 200
+    link = {"type": "view", "scope": "anonymous", "expirationDateTime": when}
+    assert graph.post("/me/drive/root:/F:/createLink", json=link).status_code in (200, 201)
+    delta = graph.get("/me/drive/root/delta").json()["@odata.deltaLink"]
+    exported = _export(mock_drive)
+    answers = []
+    for round_ in range(2):
+        if round_:
+            _load(mock_drive, exported)
+        _advance(mock_drive, 10)
+        headers = {"Authorization": f"Bearer {graph.token}", "Prefer": "deltashowsharingchanges"}
+        changed = graph.session.get(delta, headers=headers)
+        assert changed.status_code == 200, changed.text
+        answers.append([e["name"] for e in changed.json()["value"]])
+    assert sorted(answers[0]) == ["F", "a.txt"]
+    assert answers[1] == answers[0]

@@ -136,14 +136,14 @@ def test_fixture_load_and_marker_find_paths_alike_and_refuse_empty_files(pyteste
 
 
 def test_load_parses_a_scenario_file_once_per_process(mock_drive, pytestconfig):
-    from mockdrive import pytest_plugin
+    from mockdrive.testing import scenarios
 
     path = (pytestconfig.rootpath / "fixtures" / "team.yaml").resolve()
     mock_drive.load("fixtures/team.yaml")
-    parsed = pytest_plugin._DOCUMENTS[path]
+    parsed = scenarios.DOCUMENTS[path]
     mock_drive.add_folder("/Changed")
     mock_drive.load("fixtures/team.yaml")  # built afresh from the same parsed document
-    assert pytest_plugin._DOCUMENTS[path] is parsed
+    assert scenarios.DOCUMENTS[path] is parsed
     assert mock_drive.token == "ada-token"
     names = [item.name for item in mock_drive.state.store.items.values()]
     assert "Changed" not in names

@@ -49,6 +49,7 @@ from stateful_support import (
     pick,
     sample_items,
 )
+from url_check import RuleChecker
 
 from mockdrive.explain import access
 from mockdrive.model import onehub
@@ -89,7 +90,11 @@ class Server:
     """One live server and a session to it."""
 
     def __init__(self) -> None:
-        self.server = MockDrive(initial_state(), state_factory=initial_state).start()
+        self.checker = RuleChecker()  # refusals change nothing; URLs handed out work
+        self.checker.start_test()
+        self.server = MockDrive(
+            initial_state(), state_factory=initial_state, middlewares=[self.checker.middleware]
+        ).start()
         self.session = requests.Session()
         self.session.trust_env = False  # loopback: ~150 µs a request less (proxies, netrc)
 
@@ -110,11 +115,16 @@ class Server:
         assert response.status_code < 500, (
             f"{method} {path} answered {response.status_code}: {response.text[:500]}"
         )
+        assert not self.checker.failures, self.checker.failures
         return response
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
+        """Stop; what the rule checker found when following the URLs handed out."""
         self.session.close()
         self.server.stop()
+        failures = self.checker.finish_test()
+        self.checker.stop()
+        return failures
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +132,8 @@ def servers() -> Iterator[list[Server]]:
     started = [Server(), Server()]
     HttpMachine.servers = started
     yield started
-    for server in started:
-        server.stop()
+    failures = [failure for server in started for failure in server.stop()]
+    assert failures == []
 
 
 ItemKey = tuple[int, tuple[str, ...]]

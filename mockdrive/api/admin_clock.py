@@ -11,14 +11,15 @@ from aiohttp import web
 from ..backend import Backend
 from ..model.errors import InvalidRequest
 from ..model.links import advance_clock, expire_due
+from ..model.ranges import finite_number
 from ..model.state import State
-from .errors import ApiError
-from .jsonio import json_response
+from .jsonio import json_response, read_json_object
 
 if TYPE_CHECKING:
     from ..server import MockDrive
 
 UNITS = ("days", "hours", "minutes", "seconds")
+UNIT_PER_DAY = {"days": 1, "hours": 24, "minutes": 1440, "seconds": 86400}
 MAX_STEP_DAYS = 100 * 366  # a step beyond a century is a typo, not a test
 
 
@@ -32,15 +33,15 @@ def parse_step(body: object) -> dict[str, float]:
             raise InvalidRequest(f"unknown field {key!r} (known: {', '.join(UNITS)})")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise InvalidRequest(f"{key} must be a number, 0 or more")
-        step[key] = value
-    total_days = sum(step.get(u, 0) / d for u, d in zip(UNITS, (1, 24, 1440, 86400), strict=True))
+        step[key] = finite_number(value, key, 0, MAX_STEP_DAYS * UNIT_PER_DAY[key])
+    total_days = sum(value / UNIT_PER_DAY[unit] for unit, value in step.items())
     if total_days > MAX_STEP_DAYS:
         raise InvalidRequest(f"the clock moves at most {MAX_STEP_DAYS} days at a time")
     return step
 
 
 def clock_body(state: State, expired: int | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"now": state.clock.peek(), "pending": len(state.expirations)}
+    body: dict[str, Any] = {"now": state.clock.peek(), "pending": state.expirations.pending()}
     if expired is not None:
         body["deadlinesReached"] = expired
     return body
@@ -51,15 +52,8 @@ def add_routes(app: web.Application, backend: Backend) -> None:
         return json_response(clock_body(backend.state))
 
     async def move_clock(request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ApiError(400, "invalidRequest", "the body must be JSON") from None
-        state = backend.state
-        try:
-            step = parse_step(body)
-        except InvalidRequest as error:
-            raise ApiError(400, "invalidRequest", error.message) from None
+        state = backend.state  # the state this request began with, not a later one
+        step = parse_step(await read_json_object(request))
         state.clock.advance(**step)
         return json_response(clock_body(state, expire_due(state)))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -21,7 +22,7 @@ from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
 from ..model.state import State
-from . import admin, admin_clock, admin_faults, dashboard, graph, onehub
+from . import admin, admin_clock, admin_faults, dashboard, onehub
 from .admin import MAX_SCENARIO_BODY
 from .context import Call
 from .errors import (
@@ -33,7 +34,9 @@ from .errors import (
 )
 from .graph import batch as graph_batch
 from .graph import uploads as graph_uploads
+from .graph.changes import MONITOR_PREFIX, monitor
 from .graph.content import MAX_UPLOAD_BYTES, too_large
+from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
 
 log = logging.getLogger("mockdrive")
@@ -57,9 +60,11 @@ CALLER = _key("caller", User)
 FIRED_FAULTS = _key("fired_faults", list)
 
 
-def build_app(backend: Backend) -> web.Application:
+def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
+    """The application; ``middlewares`` run outside the pipeline, around every request and
+    every ``$batch`` step (a test harness observing answers, for instance)."""
     app = web.Application(
-        middlewares=[pipeline],
+        middlewares=[*middlewares, pipeline],
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[BACKEND] = backend
@@ -69,14 +74,14 @@ def build_app(backend: Backend) -> web.Application:
     dashboard.add_routes(app, backend)
 
     async def copy_monitor(request: web.Request) -> web.StreamResponse:
-        return await graph.monitor(request, backend.state)
+        return await monitor(request, backend.state)
 
-    app.router.add_get(graph.MONITOR_PREFIX + "{jobId}", copy_monitor)  # no token, as in Graph
+    app.router.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor)  # no token, as in Graph
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path
         prefix = next(p for p in GRAPH_PREFIXES if raw.startswith(p))
-        return await graph.handle(request, call_of(request), raw[len(prefix) :])
+        return await handle_graph(request, call_of(request), raw[len(prefix) :])
 
     def call_of(request: web.Request) -> Call:
         """The request's own state (captured when it started), caller and bookkeeping."""
@@ -261,7 +266,7 @@ def check_admin_token(backend: Backend, request: web.Request) -> None:
     path = request.path
     if backend.admin_token is None or path in ("/", "/_mockdrive/health"):
         return
-    if path == "/_mockdrive/ui" or path.startswith(("/_mockdrive/ui/", graph.MONITOR_PREFIX)):
+    if path == "/_mockdrive/ui" or path.startswith(("/_mockdrive/ui/", MONITOR_PREFIX)):
         return
     given = request.headers.get(ADMIN_TOKEN_HEADER)
     if given is None:

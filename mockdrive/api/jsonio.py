@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -101,12 +102,29 @@ async def read_optional_json_object(request: web.Request) -> dict[str, Any]:
     return data
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: a literal JSON allows, whose value a float cannot hold
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` without NaN and the infinities (Python would take ``NaN``, ``Infinity``
+    and ``1e400`` as floats that no range check compares sensibly)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Decode a request body that must be a JSON object, or raise InvalidRequest."""
     if not raw.strip():
         raise InvalidRequest("the request body is empty; a JSON object is required")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidRequest("the request body is not valid UTF-8") from None
     except RecursionError:

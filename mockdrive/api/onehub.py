@@ -17,6 +17,7 @@ from ..model import onehub
 from ..model.errors import InvalidRequest, NotFound
 from ..model.identity import User
 from ..model.permissions import Permission, effective_permissions, owns_drive
+from ..model.ranges import LARGEST_OFFSET, whole_number_text
 from ..model.sharing import RequestContext
 from ..model.state import State
 from ..model.tree import Drive, Item
@@ -138,12 +139,8 @@ def page(
     render: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
     """One page of ``rows``; ``render`` turns each row of that page (only) into its JSON."""
-    try:
-        offset = int(request.query.get("offset", 0))
-    except ValueError:
-        raise InvalidRequest("offset must be a whole number") from None
-    if offset < 0:
-        raise InvalidRequest("offset must not be negative")
+    raw = request.query.get("offset")
+    offset = 0 if raw is None else whole_number_text(raw, "offset", 0, LARGEST_OFFSET)
     total = len(rows)
     shown = rows[offset : offset + PER_PAGE]
     data: dict[str, Any] = {
@@ -213,7 +210,7 @@ def add_routes(
     routes = web.RouteTableDef()
     # Ids are bounded digit strings: a longer one names nothing (404), and int() of one over
     # 4,300 digits would raise (Python's limit on int-from-string) and answer 500.
-    number = r"{id:\d{1,18}}"
+    number = r"{id:[0-9]{1,18}}"  # ASCII digits: \d would take any script's
     kind = r"{kind:workspaces|folders|files}"
 
     @routes.get("/workspaces")
@@ -270,7 +267,7 @@ def add_routes(
         drive = find_workspace(call.state, call.caller, request.match_info["id"])
         return await create_folder(request, call.state.store.root(drive), call)
 
-    @routes.post(rf"/workspaces/{number}/folders/{{folder:\d{{1,18}}}}/folders")
+    @routes.post(rf"/workspaces/{number}/folders/{{folder:[0-9]{{1,18}}}}/folders")
     async def create_sub_folder(request: web.Request) -> web.Response:
         call = call_of(request)
         # Folder invitees may not see the workspace itself; the folder must only belong to it.

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model.faults import LIMITS as FAULT_LIMITS
+from ..model.policy import MAX_LINK_DAYS, MAX_RECIPIENTS_LIMIT, MAX_SHARED_WITH_ME_DELAY
 from ..model.state import State
-from .graph import ITEM_OPERATIONS
+from .admin_clock import UNIT_PER_DAY
+from .graph.routes import ITEM_OPERATIONS
 
 JSON = "application/json"
 OBJECT: dict[str, Any] = {"type": "object"}
@@ -70,6 +73,27 @@ REDIRECT_TO_DOWNLOAD = {
 }
 BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 
+# Numbers from outside, with the ranges the server enforces (docs/number-ranges.md).
+TOP = {"name": "$top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+OFFSET_TOKEN = {"type": "string", "pattern": "^[0-9]{1,10}$"}  # an offset up to 10^9
+PAGING = [
+    TOP,
+    {"name": "$skiptoken", "in": "query", "schema": OFFSET_TOKEN},
+    {"name": "$skipToken", "in": "query", "schema": OFFSET_TOKEN},
+]
+ONEHUB_OFFSET = {
+    "name": "offset",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
+}
+CONTENT_RANGE = {
+    "name": "Content-Range",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^bytes [0-9]{1,15}-[0-9]{1,15}/[0-9]{1,15}$"},
+}
+RANGE = {"name": "Range", "in": "header", "schema": {"type": "string"}}
+
 
 def parameters_of(path: str, state: State | None) -> list[dict[str, Any]]:
     examples = _examples(state)
@@ -97,8 +121,8 @@ def parameters_of(path: str, state: State | None) -> list[dict[str, Any]]:
     ):
         if "{" + name + "}" in path:
             schema: dict[str, Any] = {"type": "string", "minLength": 1}
-            if name in ("id", "folderId"):
-                schema = {"type": "integer", "minimum": 1}
+            if name in ("id", "folderId"):  # Onehub's numbers: up to 18 ASCII digits
+                schema = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
             if name == "kind":
                 schema = {"enum": ["workspaces", "folders", "files"]}
             if name == "specialFolder":
@@ -120,6 +144,16 @@ def _examples(state: State | None) -> dict[str, Any]:
     examples["itemId"] = first_child.id if first_child else root.id
     if first_child is not None:
         examples["itemPath"] = "/" + first_child.name
+        if first_child.permissions:
+            examples["permissionId"] = first_child.permissions[0].id
+    # a live upload session and sharing link, when there are any: fuzzing then reaches the
+    # fragment ranges and /shares instead of only their 404s
+    session = next(iter(state.uploads.sessions), None)
+    if session is not None:
+        examples["session"] = session
+    token = next(iter(state.links.by_token), None)
+    if token is not None:
+        examples["shareId"] = "s!" + token
     return examples
 
 
@@ -152,6 +186,7 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
             }
             op["responses"] = responses({"202": accepted}, error)
         case "search(q='{q}')", "GET":
+            op["parameters"] = list(PAGING)
             op["responses"] = responses(returns(ref("DriveItemCollection")), error)
         case "thumbnails", "GET":
             op["responses"] = responses(returns(VALUE), error)
@@ -160,8 +195,8 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
         case "versions/{versionId}", "GET":
             op["responses"] = responses(returns(OBJECT), error)
         case "children", "GET":
-            op["parameters"] = [
-                {"name": "$top", "in": "query", "schema": {"type": "integer"}},
+            op["parameters"] = [  # with $orderby the token is not an offset: any string
+                TOP,
                 {"name": "$skiptoken", "in": "query", "schema": STRING},
                 {"name": "$skipToken", "in": "query", "schema": STRING},
                 {"name": "$select", "in": "query", "schema": STRING},
@@ -172,7 +207,7 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
             op["requestBody"] = json_body(ref("NewItem"))
             op["responses"] = responses(returns(ref("DriveItem"), "201"), error)
         case "content", "GET" | "HEAD":
-            op["parameters"] = [{"name": "Range", "in": "header", "schema": STRING}]
+            op["parameters"] = [RANGE]
             op["responses"] = responses({**REDIRECT_TO_DOWNLOAD, **NOT_MODIFIED}, error)
         case "createUploadSession", "POST":
             op["requestBody"] = json_body(ref("CreateUploadSession"), required=False)
@@ -273,10 +308,21 @@ def batch_operation() -> dict[str, Any]:
         "required": ["responses"],
         "properties": {"responses": {"type": "array", "items": answer}},
     }
+    request_body = json_body(body)
+    request_body["content"][JSON]["example"] = {  # relative, absolute and chained steps
+        "requests": [
+            {"id": "1", "method": "GET", "url": "/me/drive/root/children?$top=2"},
+            {"id": "2", "method": "GET", "url": "https://graph.microsoft.com/v1.0/me/drive",
+             "dependsOn": ["1"]},
+            {"id": "3", "method": "POST", "url": "/me/drive/root/children",
+             "headers": {"Content-Type": "application/json"},
+             "body": {"name": "Made in a batch", "folder": {}}},
+        ]
+    }  # fmt: skip
     return {
         "tags": ["graph"],
         "security": [{"bearer": []}],
-        "requestBody": json_body(body),
+        "requestBody": request_body,
         "responses": responses(returns(outcome), "GraphError"),
     }
 
@@ -322,7 +368,7 @@ def transfer_paths() -> dict[str, dict[str, Any]]:
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
     status = returns(ref("UploadSession"))
-    ranged = {"name": "Range", "in": "header", "schema": STRING}
+    ranged = RANGE
     download = {
         "tags": ["graph"],
         "parameters": [ranged],
@@ -340,9 +386,7 @@ def transfer_paths() -> dict[str, dict[str, Any]]:
             "get": {"tags": ["graph"], "responses": responses(status, "GraphError")},
             "put": {
                 "tags": ["graph"],
-                "parameters": [
-                    {"name": "Content-Range", "in": "header", "required": True, "schema": STRING}
-                ],
+                "parameters": [CONTENT_RANGE],
                 "requestBody": fragment,
                 "responses": responses(
                     {
@@ -406,18 +450,24 @@ def link_paths() -> dict[str, dict[str, Any]]:
             ok = {"200": {"description": "bytes", "content": binary}}
         body = ref("GrantRequest") if method == "POST" else None
         paths.setdefault(path, {})[method.lower()] = op(ok, body)
+        if action.endswith("children"):
+            paths[path][method.lower()]["parameters"] = list(PAGING)
     listing = {"type": "object", "properties": {"value": {"type": "array"}}}
     delta_op = op(returns(listing))
-    delta_op["parameters"] = [{"name": "token", "in": "query", "schema": STRING}]
+    delta_op["parameters"] = [{"name": "token", "in": "query", "schema": STRING}, *PAGING]
     for base in ITEM_BASES:
         paths["/v1.0" + base + "/delta"] = {"get": delta_op}
     for path in ("/me/drive/sharedWithMe", "/drive/sharedWithMe", "/drives/{driveId}/sharedWithMe"):
         paths["/v1.0" + path] = {"get": op(returns(listing))}
     admin = {"tags": ["admin"]}
-    clock = returns(OBJECT)
+    clock = returns(ref("Clock"))
     paths["/_mockdrive/clock"] = {
         "get": {**admin, "responses": responses(clock, "GraphError")},
-        "post": {**admin, "responses": responses(clock, "GraphError"), **json_body_of(OBJECT)},
+        "post": {
+            **admin,
+            "responses": responses(clock, "GraphError"),
+            **json_body_of(ref("ClockMove")),
+        },
     }
     return paths
 
@@ -440,9 +490,13 @@ def onehub_paths() -> dict[str, dict[str, Any]]:
 
     node = ref("OnehubNode")
     page = ref("OnehubPage")
+
+    def listing() -> dict[str, Any]:
+        return {**op(returns(page)), "parameters": [ONEHUB_OFFSET]}
+
     return {
         "/workspaces": {
-            "get": op(returns(page)),
+            "get": listing(),
             "post": op(returns(ref("OnehubWorkspace"), "201"), OBJECT),
         },
         "/workspaces/{id}": {"get": op(returns(ref("OnehubWorkspace")))},
@@ -451,7 +505,7 @@ def onehub_paths() -> dict[str, dict[str, Any]]:
             "post": op(returns(node, "201"), OBJECT),
         },
         "/workspaces/{id}/folders/{folderId}/folders": {"post": op(returns(node, "201"), OBJECT)},
-        "/folders/{id}": {"get": op(returns(page))},
+        "/folders/{id}": {"get": listing()},
         "/files/{id}": {"get": op(returns(node))},
         "/folders/{id}/files": {
             "post": {
@@ -473,7 +527,7 @@ def onehub_paths() -> dict[str, dict[str, Any]]:
         "/{kind}/{id}/invitations": {
             "post": op({**returns(ref("OnehubShare"), "201")}, ref("OnehubInvitation"))
         },
-        "/{kind}/{id}/rolemaps": {"get": op(returns(page))},
+        "/{kind}/{id}/rolemaps": {"get": listing()},
         "/rolemaps/{id}": {
             "get": op(returns(ref("OnehubRolemap"))),
             "put": op({"200": {"description": "updated, empty body"}}, OBJECT),
@@ -508,7 +562,10 @@ def admin_paths() -> dict[str, dict[str, Any]]:
         },
         "/_mockdrive/faults/{ruleId}": {"delete": op(NO_CONTENT)},
         "/_mockdrive/journal": {"get": op(value), "delete": op(NO_CONTENT)},
-        "/_mockdrive/policy": {"get": op(returns(OBJECT)), "put": op(returns(OBJECT), OBJECT)},
+        "/_mockdrive/policy": {
+            "get": op(returns(ref("Policy"))),
+            "put": op(returns(ref("Policy")), ref("Policy")),
+        },
         "/_mockdrive/onehub/rolemaps/{id}/accept": {"post": op(returns(ref("OnehubRolemap")))},
         "/": {"get": op(page)},
         "/_mockdrive/ui": {"get": op(page)},
@@ -534,6 +591,14 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
     if required:
         schema["required"] = list(required)
     return schema
+
+
+def _whole(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _number(low: float, high: float) -> dict[str, Any]:
+    return {"type": "number", "minimum": low, "maximum": high}
 
 
 IDENTITY_SET = _object({"user": _object({"id": STRING, "displayName": STRING, "email": STRING})})
@@ -752,8 +817,47 @@ SCHEMAS: dict[str, Any] = {
         ("roles",),
     ),
     "FaultRule": _object(
-        {"effect": {"enum": ["notificationFailure", "error", "throttle", "latency"]}}, ("effect",)
+        {
+            "effect": {"enum": ["notificationFailure", "error", "throttle", "latency"]},
+            "id": STRING,
+            "method": STRING,
+            "path": {"type": "string", "maxLength": 200},
+            "caller": STRING,
+            "recipient": STRING,
+            "domain": STRING,
+            "innerCode": STRING,
+            "code": STRING,
+            "message": STRING,
+            "throttleEarlyRetries": BOOL,
+            **{name: _whole(low, high) for name, (low, high) in FAULT_LIMITS.items()},
+        },
+        ("effect",),
     ),
+    "ClockMove": {
+        **_object({unit: _number(0, 36_600 * per_day) for unit, per_day in UNIT_PER_DAY.items()}),
+        "minProperties": 1,
+        "additionalProperties": False,
+        "description": "moves the clock forward, at most 36,600 days in all, never past 9000",
+    },
+    "Clock": _object(
+        {"now": STRING, "pending": {"type": "integer"}, "deadlinesReached": {"type": "integer"}},
+        ("now", "pending"),
+    ),
+    "Policy": {
+        **_object(
+            {
+                "externalSharing": BOOL,
+                "allowedDomains": {"type": "array", "items": STRING},
+                "blockedDomains": {"type": "array", "items": STRING},
+                "maxRecipients": _whole(1, MAX_RECIPIENTS_LIMIT),
+                "anonymousLinks": BOOL,
+                "anonymousLinkMaxDays": _whole(1, MAX_LINK_DAYS),
+                "defaultLinkScope": {"enum": ["anonymous", "organization", "users"]},
+                "sharedWithMeDelaySeconds": _whole(0, MAX_SHARED_WITH_ME_DELAY),
+            }
+        ),
+        "additionalProperties": False,
+    },
     "OnehubNode": {
         "anyOf": [_object({"folder": OBJECT}, ("folder",)), _object({"file": OBJECT}, ("file",))]
     },

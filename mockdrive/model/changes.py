@@ -170,7 +170,7 @@ def copy_item(
         store.remove(doomed)
     copy = _clone(state, caller, seen, target, new_name)
     for made in store.iter_subtree(copy):  # O(size of the copy), like the copy itself
-        state.changed(made)
+        state.changed(made, created=True)
     return copy
 
 

@@ -11,13 +11,22 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .errors import InvalidRequest
 from .ids import EPOCH, LogicalClock, format_time
 
-LAST_YEAR = 9000  # far enough for any test, and clear of datetime's year 9999
+# The ranges of time (docs/number-ranges.md). Callers move the clock up to CLOCK_LAST_YEAR.
+# Past that it still reads one second further per reading, and what the mock derives from it
+# lies at most a century ahead (an anonymous link's longest life): a loaded clock may read up to
+# LOADED_CLOCK_LAST_YEAR (an export of a clock that ticked past CLOCK_LAST_YEAR reloads), and
+# date-times, from requests or scenarios, go up to LAST_YEAR. A century of ticks is about three
+# billion requests, so no sequence of ordinary operations leaves these ranges, and every
+# derived date-time stays clear of datetime's year 9999.
+CLOCK_LAST_YEAR = 9000
+LOADED_CLOCK_LAST_YEAR = CLOCK_LAST_YEAR + 100
+LAST_YEAR = LOADED_CLOCK_LAST_YEAR + 400
 # what format_time writes: UTC to the second (ASCII digits only: \d would take any script's)
 CANONICAL_TIME = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
@@ -28,7 +37,7 @@ def parse_time(value: object, name: str = "expirationDateTime") -> datetime:
     """An ISO 8601 date-time with a zone (``2024-01-08T00:00:00Z``), as an aware datetime."""
     if not isinstance(value, str):
         raise InvalidRequest(f"{name} must be a date-time string")
-    if CANONICAL_TIME.fullmatch(value) and "1900" <= value <= "9001":
+    if CANONICAL_TIME.fullmatch(value) and "1900" <= value < str(LAST_YEAR + 1):
         try:  # the common form, read without rewriting it (an impossible date falls through)
             return datetime.fromisoformat(value[:-1] + "+00:00")  # its zone is timezone.utc
         except ValueError:
@@ -63,8 +72,8 @@ class Clock(LogicalClock):
         step = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
         if step < timedelta(0):
             raise InvalidRequest("the clock only moves forward")
-        if (self.moment() + step).year > LAST_YEAR:
-            raise InvalidRequest(f"the clock cannot pass the year {LAST_YEAR}")
+        if (self.moment() + step).year > CLOCK_LAST_YEAR:
+            raise InvalidRequest(f"the clock cannot pass the year {CLOCK_LAST_YEAR}")
         self._ticks += int(step.total_seconds())
         self.moved = True
         return self.peek()
@@ -72,6 +81,8 @@ class Clock(LogicalClock):
     def set(self, when: str | datetime) -> str:
         """Make the clock read ``when`` (scenarios' ``clock:``; loading only)."""
         moment = parse_time(when, "clock") if isinstance(when, str) else when
+        if moment.year > LOADED_CLOCK_LAST_YEAR:
+            raise InvalidRequest(f"the clock cannot read past the year {LOADED_CLOCK_LAST_YEAR}")
         self._start, self._ticks = moment.astimezone(timezone.utc).replace(microsecond=0), 0
         self.moved = True
         return self.peek()
@@ -83,37 +94,54 @@ class Clock(LogicalClock):
 
 @dataclass(order=True, slots=True)
 class _Deadline:
+    """Deadlines that fall together are swept by kind and key, not in the order they were
+    scheduled: a load schedules them in another order, and a reload must withdraw alike."""
+
     when: datetime
-    serial: int
-    kind: str = field(compare=False)
-    key: tuple[str, ...] = field(compare=False)
+    kind: str
+    key: tuple[str, ...]
 
 
 class Expirations:
     """Deadlines by kind (``permission``, ``invitation``, ``uploadSession``...): ``sweep`` calls
     the handler registered for a kind with each key whose deadline has passed. A handler checks
-    that the thing still exists and still has that deadline (it may have changed since)."""
+    that the thing still exists and still has that deadline (it may have changed since), and
+    says whether it withdrew it. ``live`` tells, per kind, whether a deadline still stands for
+    something: a deadline of a thing since deleted or changed stays in the heap until due, and
+    is counted by neither ``sweep`` nor ``pending`` (so a reloaded state, which schedules only
+    the deadlines that stand, counts the same)."""
 
     def __init__(self) -> None:
         self._heap: list[_Deadline] = []
-        self._serial = 0
-        self.handlers: dict[str, Callable[[tuple[str, ...], datetime], None]] = {}
+        self.handlers: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
+        self.live: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
 
     def schedule(self, when: datetime | str, kind: str, *key: str) -> None:
         moment = parse_time(when) if isinstance(when, str) else when
-        self._serial += 1
-        heapq.heappush(self._heap, _Deadline(moment, self._serial, kind, key))
+        heapq.heappush(self._heap, _Deadline(moment, kind, key))
 
     def sweep(self, now: datetime) -> int:
-        """Run the handler of every deadline reached; how many fired."""
+        """Run the handler of every deadline reached; how many withdrew something."""
         fired = 0
         while self._heap and self._heap[0].when <= now:
             deadline = heapq.heappop(self._heap)
             handler = self.handlers.get(deadline.kind)
-            if handler is not None:
-                handler(deadline.key, deadline.when)
+            if handler is not None and handler(deadline.key, deadline.when):
                 fired += 1
         return fired
+
+    def pending(self) -> int:
+        """How many distinct deadlines still stand for something (O(deadlines): for the admin
+        clock route, not for every request)."""
+        standing = set()
+        for deadline in self._heap:
+            entry = (deadline.kind, deadline.key, deadline.when)
+            if entry in standing:
+                continue
+            check = self.live.get(deadline.kind)
+            if check is None or check(deadline.key, deadline.when):
+                standing.add(entry)
+        return len(standing)
 
     def __len__(self) -> int:
         return len(self._heap)

@@ -1,8 +1,17 @@
-"""The change log behind ``delta``: every create, rename, content change, delete and sharing
-change of an item, in order, with the folders above it at that moment (so a delta scoped to a
-folder filters in O(depth) per change). Tokens name a state, a position in the log and when
-they were issued: a token of another state (before a reset), one older than the retention on
-the virtual clock, or one whose changes were dropped from the bounded log needs a resync.
+"""The change log behind ``delta``: every create, rename, content change, move, delete and
+sharing change of an item, in order, with the folders above it at that moment (so a delta
+scoped to a folder filters in O(depth) per change). Tokens name a state, a position in the log
+and when they were issued: a token of another state (before a reset), one older than the
+retention on the virtual clock, or one whose changes were dropped from the bounded log needs a
+resync.
+
+A change that can shrink what a caller sees carries what was there before it, so that a later
+round can tell whether the caller saw an item at the token's time (``ViewThen``): a removed or
+expired permission is kept (O(1)), a deletion keeps the item's own permissions (the delete is
+O(subtree) anyway), a break of inheritance is its own change (the item inherited before it), a
+move names the folder it left. Changes that give something name what they gave (``granted``:
+new permission ids, and ``{permission id}/{member}`` for a link's new members), O(recipients)
+per change, so a permission that did not exist at the token's time is not counted then.
 """
 
 from __future__ import annotations
@@ -16,14 +25,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from .clock import LAST_YEAR
 from .errors import DomainError, InvalidRequest
+from .grants import Permission, SharingLink
+from .permissions import held_candidates, owns_drive
+from .ranges import whole_number_text
 
 if TYPE_CHECKING:
+    from .identity import User
     from .state import State
     from .tree import DriveStore, Item
 
 MAX_CHANGES = 100_000  # the log keeps this many; older tokens resync
+CHANGE_KINDS = ("item", "deleted", "sharing")
 TOKEN_RETENTION_DAYS = 30  # a delta token older than this (virtual time) resyncs
+# generation, serial, issued (seconds since 1970, within the clock's years)
+_TOKEN_PART_RANGES = (
+    (0, 2**63 - 1),  # the state's generation
+    (0, 2**63 - 1),  # the log position
+    (int(datetime(1900, 1, 1, tzinfo=timezone.utc).timestamp()),
+     int(datetime(LAST_YEAR, 12, 31, tzinfo=timezone.utc).timestamp())),  # when it was issued
+    (0, 2**63 - 1),  # the position the round began at
+)  # fmt: skip
 
 
 class ResyncRequired(DomainError):
@@ -39,26 +62,71 @@ class Change:
     kind: str  # "item", "deleted" or "sharing"
     name: str
     parent_id: str | None
-    inherits: bool = True  # did the item inherit its parent's permissions (then)
+    inherits: bool = True  # did the item inherit its parent's permissions (after the change)
     moved_from: str | None = None  # a move: the folder the item left
+    left_above: tuple[str, ...] = ()  # a move: the folders above the one it left
+    created: bool = False  # the item was made by this change (it did not exist before)
+    broke: bool = False  # the item stopped inheriting here (so it inherited before)
+    lost: tuple[Permission, ...] = ()  # permissions it lost (a deletion: all its own)
+    granted: tuple[str, ...] = ()  # permission ids it gained, "{permission id}/{member}" too
 
 
 class ChangeLog:
     def __init__(self) -> None:
         self.changes: deque[Change] = deque(maxlen=MAX_CHANGES)
+        self.by_item: dict[str, list[Change]] = {}  # the same changes, per item, oldest first
         self.serial = 0
         self.generation = 0  # which state this is (set by the backend on every reset)
+        self.issued = False  # a token was handed out: an export carries the log for it
 
     def record(
-        self, store: DriveStore, item: Item, kind: str = "item", moved_from: str | None = None
+        self,
+        store: DriveStore,
+        item: Item,
+        kind: str = "item",
+        *,
+        moved_from: str | None = None,
+        created: bool = False,
+        broke: bool = False,
+        lost: tuple[Permission, ...] = (),
+        granted: tuple[str, ...] = (),
     ) -> None:
+        """Log a change of ``item``; a deletion (recorded before the item goes) keeps the
+        item's own permissions as ``lost``. O(depth + what is lost or granted)."""
         self.serial += 1
         above = tuple(a.id for a in store.ancestors(item))
+        left_above: tuple[str, ...] = ()
+        left = store.items.get(moved_from or "")
+        if left is not None:
+            left_above = tuple(a.id for a in store.ancestors(left))
+        if kind == "deleted":
+            lost = (*lost, *item.permissions)
         change = Change(
             self.serial, item.id, item.drive_id, above, kind, item.name, item.parent_id,
-            item.inherits, moved_from,
+            item.inherits, moved_from, left_above, created, broke, lost, granted,
         )  # fmt: skip
-        self.changes.append(change)
+        self.append(change)
+
+    def append(self, change: Change) -> None:
+        """Add a change made by ``record`` (or read back from an export) to the log and its
+        per-item index, dropping the oldest from both when the log is full."""
+        changes = self.changes
+        if len(changes) == changes.maxlen:  # the oldest is about to drop out of the log
+            oldest = changes[0]
+            kept = self.by_item[oldest.item_id]
+            if len(kept) == 1:
+                del self.by_item[oldest.item_id]
+            else:
+                del kept[0]
+        changes.append(change)
+        self.by_item.setdefault(change.item_id, []).append(change)
+
+    def history(self, item_id: str, serial: int) -> list[Change]:
+        """The changes of one item after ``serial``, oldest first (O(log + those changes))."""
+        kept = self.by_item.get(item_id)
+        if not kept:
+            return []
+        return kept[bisect_right(kept, serial, key=_serial) :]
 
     def since(self, serial: int) -> Iterator[Change]:
         """Changes after ``serial``, oldest first, read lazily: O(log n) to find the first (by
@@ -68,7 +136,7 @@ class ChangeLog:
             return iter(())
         kept = self._indexable()
         floor = self.changes[0].serial - 1  # older ones may linger in the list: not kept
-        start = bisect_right(kept, max(serial, floor), key=_serial_of)
+        start = bisect_right(kept, max(serial, floor), key=_serial)
         return map(kept.__getitem__, range(start, len(kept)))
 
     def _indexable(self) -> list[Change]:
@@ -87,7 +155,7 @@ class ChangeLog:
             newer.append(change)
         newer.reverse()
         mirror.extend(newer)
-        cut = bisect_right(mirror, changes[0].serial - 1, key=_serial_of)
+        cut = bisect_right(mirror, changes[0].serial - 1, key=_serial)
         if cut * 2 > len(mirror):
             mirror = mirror[cut:]
         self.__dict__["_mirror"] = mirror
@@ -98,24 +166,39 @@ class ChangeLog:
         return self.changes[0].serial if self.changes else self.serial + 1
 
 
-def _serial_of(change: Change) -> int:
+def _serial(change: Change) -> int:
     return change.serial
 
 
-def make_token(state: State) -> str:
+def make_token(state: State, serial: int | None = None, origin: int | None = None) -> str:
+    """A token for log position ``serial`` (default: now). ``origin``: a page of a later round
+    goes on from ``serial`` but still answers "was it in the view" for the round's own token."""
+    state.changes.issued = True
     issued = int(state.clock.moment().timestamp())
-    raw = f"{state.changes.generation}.{state.changes.serial}.{issued}"
+    position = state.changes.serial if serial is None else serial
+    raw = f"{state.changes.generation}.{position}.{issued}"
+    if origin is not None and origin != position:
+        raw += f".{origin}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def read_token(state: State, token: str) -> int:
-    """The log position a token names, or ResyncRequired / InvalidRequest."""
+def read_token(state: State, token: str) -> tuple[int, int]:
+    """(the log position a token names, the position of the round it continues), or
+    ResyncRequired / InvalidRequest."""
     try:
         padded = token + "=" * (-len(token) % 4)
-        generation, serial, issued = (
-            int(part) for part in base64.urlsafe_b64decode(padded).decode().split(".")
+        parts = base64.urlsafe_b64decode(padded).decode().split(".")
+        if len(parts) == 3:  # a token that starts its round (the round's origin is itself)
+            parts.append(parts[1])
+        # each part within its range (ASCII digits; a time the clock can read), so a forged
+        # token is refused here rather than overflowing datetime below
+        generation, serial, issued, origin = (
+            whole_number_text(part, "a delta token's part", low, high)
+            for part, (low, high) in zip(parts, _TOKEN_PART_RANGES, strict=True)
         )
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        if not 0 <= origin <= serial:
+            raise ValueError("a round cannot begin after its page")
+    except (ValueError, binascii.Error, UnicodeDecodeError, InvalidRequest):
         raise InvalidRequest(f"the delta token {token!r} is not valid") from None
     log = state.changes
     if generation != log.generation or serial > log.serial:
@@ -123,17 +206,251 @@ def read_token(state: State, token: str) -> int:
     issued_at = datetime.fromtimestamp(issued, timezone.utc)
     if state.clock.moment() - issued_at > timedelta(days=TOKEN_RETENTION_DAYS):
         raise ResyncRequired(f"the delta token is older than {TOKEN_RETENTION_DAYS} days")
-    if serial + 1 < log.oldest_kept:
+    if origin + 1 < log.oldest_kept:
         raise ResyncRequired("the changes since this delta token are no longer kept")
-    return serial
+    return serial, origin
 
 
-def in_scope(store: DriveStore, change: Change, scope: Item) -> bool:
+def in_scope(change: Change, scope: Item) -> bool:
     """Does ``change`` concern the folder ``scope`` or something below it: the item was there
-    when it changed, or a move took it out of there (O(depth) for a move, else O(1))."""
-    if change.item_id == scope.id or scope.id in change.above:
-        return True
-    left = store.items.get(change.moved_from or "")
-    if left is None:
+    when it changed, or a move took it out of there. O(depth)."""
+    return (
+        change.item_id == scope.id
+        or scope.id in change.above
+        or change.moved_from == scope.id
+        or scope.id in change.left_above
+    )
+
+
+class ViewThen:
+    """Was an item in ``caller``'s view from ``scope`` at log position ``since`` (the token's
+    time)? Rebuilt from the log: the item existed then (not created since), its parent then
+    (where its first move since took it from, else its parent now, or when deleted) was in the
+    view then, and it was visible given that parent: the caller owns the drive, or the item
+    inherited then (not broken since), or a permission it held then applies to the caller. Its
+    permissions then are those it holds now plus those lost since, less those granted since;
+    a link's members then are those now less those granted since. ``scope`` itself counts as
+    in the view then (the caller read it for the token).
+
+    Where the log cannot tell, the answer is no: a permission granted and removed since the
+    token, an ancestor gone with its folder and no change of its own. A caller is then not
+    told of an item they may have seen, rather than told of one they never saw. O(depth x
+    changes of each item on the way since the token) per item, memoised per request.
+    """
+
+    def __init__(self, store: DriveStore, log: ChangeLog, caller: User, scope: Item, since: int):
+        self.store, self.log, self.caller, self.since = store, log, caller, since
+        self.owner = owns_drive(store, caller, scope)
+        self.known: dict[str, bool] = {scope.id: True}
+
+    def __call__(self, item_id: str) -> bool:
+        known = self.known
+        pending: list[tuple[str, bool]] = []  # (item, visible given its parent then), upwards
+        current: str | None = item_id
+        answer = False
+        while current is not None:
+            if current in known:
+                answer = known[current]
+                break
+            if any(seen == current for seen, _ in pending):
+                break  # a loop cannot happen in a tree; be safe
+            step = self._then(current)
+            if step is None:
+                break
+            parent_then, visible = step
+            pending.append((current, visible))
+            current = parent_then
+        for seen, visible in reversed(pending):
+            answer = answer and visible
+            known[seen] = answer
+        return known.get(item_id, False)
+
+    def _then(self, item_id: str) -> tuple[str | None, bool] | None:
+        """(its parent then, was it visible given a visible parent then); None: it did not
+        exist then, or the log cannot tell."""
+        history = self.log.history(item_id, self.since)
+        item = self.store.items.get(item_id)
+        if any(change.created for change in history):
+            return None
+        if history:
+            first = history[0]
+            inherits = True if first.broke else first.inherits
+            move = next((c for c in history if c.moved_from is not None), None)
+            parent = move.moved_from if move is not None else first.parent_id
+        elif item is not None:
+            inherits, parent = item.inherits, item.parent_id
+        else:
+            return None  # gone with a folder, no change of its own: unknown
+        if self.owner or inherits:
+            return parent, True
+        granted = {key for change in history for key in change.granted}
+        held = held_candidates(item, self.caller) if item is not None else []
+        lost = (p for change in history for p in change.lost)
+        caller = self.caller
+        visible = any(_held_then(p, caller, granted) for p in held) or any(
+            _held_then(p, caller, granted) for p in lost
+        )
+        return parent, visible
+
+
+def _held_then(permission: Permission, caller: User, granted: set[str]) -> bool:
+    """Did ``permission`` apply to ``caller`` before the grants in ``granted``?"""
+    if permission.id in granted or not permission.holds(caller):
         return False
-    return left is scope or any(a is scope for a in store.ancestors(left))
+    link = permission.link
+    if link is None:
+        return True
+    return any(f"{permission.id}/{key}" not in granted for key in link.member_keys(caller))
+
+
+# -- export and load ----------------------------------------------------------------------------
+def log_to_data(log: ChangeLog) -> dict:
+    """The log as scenario data (a reload answers every delta token as before): which state
+    it is, its position, and each change ``[serial, item, drive, kind, name, parent, chain]``,
+    with an eighth element holding what ``ViewThen`` reads when it is not the default
+    (``inherits``, ``movedFrom``, ``leftChain``, ``created``, ``broke``, ``granted``, and
+    ``lost``: each lost permission as ``[id, grantee, address, pending, link member ids or
+    null, link member addresses]``). The folders above each change are shared: ``chains``
+    holds ``[folder, chain above it]`` pairs (-1: none), and a change names the chain of the
+    folder it was in."""
+    chains: list[list] = []
+    index: dict[tuple[str, int], int] = {}
+    by_above: dict[tuple[str, ...], int] = {}
+
+    def chain_of(above: tuple[str, ...]) -> int:
+        chain = by_above.get(above)
+        if chain is None:
+            chain = -1
+            for folder in reversed(above):  # the root first
+                key = (folder, chain)
+                found = index.get(key)
+                if found is None:
+                    found = index[key] = len(chains)
+                    chains.append([folder, chain])
+                chain = found
+            by_above[above] = chain
+        return chain
+
+    entries = []
+    for change in log.changes:
+        entry = [change.serial, change.item_id, change.drive_id, change.kind, change.name,
+                 change.parent_id, chain_of(change.above)]  # fmt: skip
+        extra: dict = {}
+        if not change.inherits:
+            extra["inherits"] = False
+        if change.moved_from is not None:
+            extra["movedFrom"] = change.moved_from
+            extra["leftChain"] = chain_of(change.left_above)
+        if change.created:
+            extra["created"] = True
+        if change.broke:
+            extra["broke"] = True
+        if change.granted:
+            extra["granted"] = list(change.granted)
+        if change.lost:
+            extra["lost"] = [_lost_to_data(p) for p in change.lost]
+        if extra:
+            entry.append(extra)
+        entries.append(entry)
+    return {"generation": log.generation, "serial": log.serial, "chains": chains, "log": entries}
+
+
+def log_from_data(log: ChangeLog, data: object) -> None:
+    """Restore what ``log_to_data`` wrote; InvalidRequest names what is wrong."""
+    if not isinstance(data, dict) or set(data) - {"generation", "serial", "chains", "log"}:
+        raise InvalidRequest("changes must hold generation, serial, chains and log")
+    generation, serial = data.get("generation", 0), data.get("serial", 0)
+    for name, value in (("generation", generation), ("serial", serial)):
+        if type(value) is not int or not 0 <= value < 2**53:
+            raise InvalidRequest(f"changes.{name} must be a whole number from 0 to 2^53")
+    chains: list[tuple[str, ...]] = []
+    for entry in data.get("chains") or []:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise InvalidRequest("each of changes.chains is [folder id, chain index]")
+        above = entry[1]
+        if type(above) is not int or not -1 <= above < len(chains):
+            raise InvalidRequest("a change chain names a chain after it")
+        chains.append((entry[0], *(chains[above] if above >= 0 else ())))
+    last = 0
+    for entry in data.get("log") or []:
+        if not (isinstance(entry, list) and len(entry) in (7, 8)):
+            raise InvalidRequest("each of changes.log is [serial, item, drive, kind, name, "
+                                 "parent, chain] and what else it records")  # fmt: skip
+        number, item_id, drive_id, kind, name, parent_id, chain = entry[:7]
+        extra = entry[7] if len(entry) == 8 else {}
+        texts = (item_id, drive_id, name)
+        if type(number) is not int or not last < number <= serial:
+            raise InvalidRequest("changes.log must be in serial order, up to changes.serial")
+        if not all(isinstance(t, str) for t in texts) or kind not in CHANGE_KINDS:
+            raise InvalidRequest(f"change {number} is not a valid change")
+        if parent_id is not None and not isinstance(parent_id, str):
+            raise InvalidRequest(f"change {number} has an invalid parent")
+        if type(chain) is not int or not -1 <= chain < len(chains):
+            raise InvalidRequest(f"change {number} names no chain")
+        above = chains[chain] if chain >= 0 else ()
+        change = Change(number, item_id, drive_id, above, kind, name, parent_id)
+        log.append(_with_extra(change, extra, chains, item_id))
+        last = number
+    log.generation, log.serial, log.issued = generation, serial, True
+
+
+_EXTRA_KEYS = {"inherits", "movedFrom", "leftChain", "created", "broke", "granted", "lost"}
+
+
+def _lost_to_data(permission: Permission) -> list:
+    link = permission.link
+    return [
+        permission.id, permission.grantee_id, permission.invitation_email, permission.pending,
+        list(link.member_ids) if link is not None else None,
+        list(link.member_emails) if link is not None else [],
+    ]  # fmt: skip
+
+
+def _with_extra(change: Change, extra: object, chains: list[tuple[str, ...]], item_id: str):
+    """``change`` with what ``log_to_data`` wrote in a change's eighth element."""
+    where = f"change {change.serial}"
+    if not isinstance(extra, dict) or set(extra) - _EXTRA_KEYS:
+        raise InvalidRequest(f"{where}: its last element holds only {sorted(_EXTRA_KEYS)}")
+    flags = {key: extra.get(key, default) for key, default in
+             (("inherits", True), ("created", False), ("broke", False))}  # fmt: skip
+    if not all(isinstance(v, bool) for v in flags.values()):
+        raise InvalidRequest(f"{where}: inherits, created and broke are true or false")
+    moved_from, left = extra.get("movedFrom"), extra.get("leftChain", -1)
+    if moved_from is not None and not isinstance(moved_from, str):
+        raise InvalidRequest(f"{where}: movedFrom is an item id")
+    if type(left) is not int or not -1 <= left < len(chains):
+        raise InvalidRequest(f"{where}: leftChain names no chain")
+    granted = extra.get("granted", [])
+    if not isinstance(granted, list) or not all(isinstance(g, str) for g in granted):
+        raise InvalidRequest(f"{where}: granted is a list of permission keys")
+    lost = tuple(_lost_from_data(p, where, item_id) for p in _list(extra.get("lost", []), where))
+    return Change(
+        change.serial, change.item_id, change.drive_id, change.above, change.kind, change.name,
+        change.parent_id, flags["inherits"], moved_from, chains[left] if left >= 0 else (),
+        flags["created"], flags["broke"], lost, tuple(granted),
+    )  # fmt: skip
+
+
+def _list(value: object, where: str) -> list:
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{where}: lost is a list")
+    return value
+
+
+def _lost_from_data(data: object, where: str, item_id: str) -> Permission:
+    if not (isinstance(data, list) and len(data) == 6):
+        raise InvalidRequest(f"{where}: a lost permission is [id, grantee, address, pending, "
+                             "member ids, member addresses]")  # fmt: skip
+    permission_id, grantee, address, pending, member_ids, member_emails = data
+    texts_ok = isinstance(permission_id, str) and all(
+        v is None or isinstance(v, str) for v in (grantee, address)
+    )
+    members_ok = (member_ids is None or (isinstance(member_ids, list) and all(
+        isinstance(m, str) for m in member_ids))) and isinstance(member_emails, list) and all(
+        isinstance(m, str) for m in member_emails)  # fmt: skip
+    if not texts_ok or not members_ok or not isinstance(pending, bool):
+        raise InvalidRequest(f"{where}: a lost permission is not valid")
+    link = None
+    if member_ids is not None:  # what ``holds`` and ``member_keys`` read of a link
+        link = SharingLink("view", "users", "", "", list(member_ids), list(member_emails))
+    return Permission(permission_id, item_id, [], grantee, address, pending=pending, link=link)

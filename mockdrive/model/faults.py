@@ -61,7 +61,7 @@ _FIELDS = {
     "id": str, "effect": str, "method": str, "path": str, "caller": str, "recipient": str,
     "domain": str, "nth": int, "times": int, "innerCode": str, "status": int, "code": str,
     "message": str, "retryAfter": int, "throttleEarlyRetries": bool, "latencyMs": int,
-    "jitterMs": int,
+    "jitterMs": int, "matched": int, "fired": int, "violations": int,
 }  # fmt: skip
 
 
@@ -73,6 +73,11 @@ LIMITS = {
     "retryAfter": (0, 86_400),  # a day
     "latencyMs": (0, 600_000),  # ten minutes
     "jitterMs": (0, 600_000),
+    "status": (400, 599),  # an HTTP error status (a throttle takes 429 or 503 only)
+    # what happened so far (an export's, so that a reloaded rule goes on counting)
+    "matched": (0, 2**53),
+    "fired": (0, 2**53),
+    "violations": (0, 2**53),
 }
 MAX_PATH_PATTERN = 200  # characters
 # How many ways a path pattern may split a subject: the product, over its variable quantifiers,
@@ -161,6 +166,11 @@ class FaultRule:
             data.update(latencyMs=self.latency_ms, jitterMs=self.jitter_ms)
         return {k: v for k, v in data.items() if v is not None}
 
+    def state(self) -> dict[str, Any]:
+        """The definition plus the counters that are not zero: what an export holds."""
+        counters = {"matched": self.matched, "fired": self.fired, "violations": self.violations}
+        return {**self.definition(), **{k: v for k, v in counters.items() if v}}
+
     def to_dict(self) -> dict[str, Any]:
         """The definition plus what happened so far (matched, fired, early-retry violations)."""
         data = {**self.definition(), "matched": self.matched, "fired": self.fired}
@@ -185,10 +195,10 @@ def parse_rule(data: object, rule_id: str, seed: int = 0) -> FaultRule:
         raise InvalidRequest(
             f"fault rule effect must be one of {', '.join(EFFECTS)}, not {effect!r}"
         )
-    for key, (low, high) in LIMITS.items():
-        if key in data and data[key] < low:
+    for key, (low, high) in LIMITS.items():  # (each is an int by now: checked above)
+        if key in data and data[key] < low and low <= 1:
             raise InvalidRequest(f"fault rule field {key!r} must not be negative or zero")
-        if key in data and data[key] > high:
+        if key in data and not low <= data[key] <= high:
             raise InvalidRequest(f"fault rule field {key!r} must be between {low} and {high}")
     rule = FaultRule(
         id=data.get("id", rule_id),
@@ -208,6 +218,9 @@ def parse_rule(data: object, rule_id: str, seed: int = 0) -> FaultRule:
         throttle_early_retries=data.get("throttleEarlyRetries", False),
         latency_ms=data.get("latencyMs", 0),
         jitter_ms=data.get("jitterMs", 0),
+        matched=data.get("matched", 0),
+        fired=data.get("fired", 0),
+        violations=data.get("violations", 0),
         _rng=random.Random(f"{seed}:{rule_id}"),
     )
     if rule.path is not None:
@@ -299,6 +312,11 @@ class Firing:
     rule: FaultRule
     applies: bool = True
     early_retry: bool = False
+
+    def state(self) -> dict[str, Any]:
+        """The definition plus the counters that are not zero: what an export holds."""
+        counters = {"matched": self.matched, "fired": self.fired, "violations": self.violations}
+        return {**self.definition(), **{k: v for k, v in counters.items() if v}}
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"rule": self.rule.id, "effect": self.rule.effect}

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from . import sharing
-from .clock import parse_time
+from .clock import format_time, parse_time
 from .errors import InvalidRequest, NotAllowed, NotFound
+from .grants import LINK_BASE, Permission, SharingLink
 from .identity import User
-from .permissions import ROLE_RANK, Permission, find_effective, highest_role, roles_of
+from .permissions import ROLE_RANK, find_effective, highest_role, roles_of
 from .policy import LINK_SCOPES
 
 if TYPE_CHECKING:
@@ -26,64 +27,9 @@ if TYPE_CHECKING:
 
 LINK_TYPES = ("view", "edit", "embed")
 TYPE_ROLES = {"view": "read", "edit": "write", "embed": "read"}
-LINK_BASE = "https://mockdrive.example/s/"  # a link's webUrl is LINK_BASE + its token
 INVITATION_LIFETIME_DAYS = 90  # an invitation nobody accepted is withdrawn after this
 # The caller of a ``/shares`` request without a token: in no directory, holds nothing.
 ANONYMOUS = User(id="anonymous", display_name="Anyone with the link", email="anonymous")
-
-
-@dataclass(slots=True, eq=False)
-class SharingLink:
-    """A link's facet. Its members are kept in grant order (``member_ids``, ``member_emails``:
-    read them, add through ``add_member_id`` / ``add_member_email``) and in sets, so that
-    ``holds`` and adding a member cost O(1) however many members the link has."""
-
-    type: str
-    scope: str
-    token: str
-    created_by: str
-    member_ids: list[str] = field(default_factory=list)  # users and groups granted or redeemed
-    member_emails: list[str] = field(default_factory=list)  # outside addresses granted
-    password: str | None = None
-    prevents_download: bool = False
-    _id_set: set[str] = field(default_factory=set, repr=False)
-    _email_set: set[str] = field(default_factory=set, repr=False)  # case-folded
-
-    def __post_init__(self) -> None:
-        self._id_set.update(self.member_ids)
-        self._email_set.update(e.casefold() for e in self.member_emails)
-
-    @property
-    def web_url(self) -> str:
-        return LINK_BASE + self.token
-
-    @property
-    def share_id(self) -> str:
-        return "s!" + self.token
-
-    def add_member_id(self, member_id: str) -> bool:
-        """Add a user or group; False if it is a member already."""
-        if member_id in self._id_set:
-            return False
-        self._id_set.add(member_id)
-        self.member_ids.append(member_id)
-        return True
-
-    def add_member_email(self, address: str) -> bool:
-        """Add an outside address; False if it is a member already (case-insensitively)."""
-        key = address.casefold()
-        if key in self._email_set:
-            return False
-        self._email_set.add(key)
-        self.member_emails.append(address)
-        return True
-
-    def holds(self, user: User) -> bool:
-        """Is ``user`` a member (by account, a group, or the address granted)?"""
-        ids = self._id_set
-        if user.id in ids or any(g in ids for g in user.group_ids):
-            return True
-        return user.email.casefold() in self._email_set
 
 
 class LinkIndex:
@@ -149,8 +95,8 @@ def create_link(
     )  # fmt: skip
     if existing is not None:
         assert existing.link is not None
-        _add_members(state, existing, members)
-        state.changed(item, "sharing")
+        added = _add_members(state, existing, members)
+        state.changed(item, "sharing", granted=added)
         _notify(state, caller, item, existing, members, request, context)
         return existing, False
     if not item.permissions and item.inherits and not request.retain_inherited_permissions:
@@ -172,18 +118,21 @@ def create_link(
         link=link,
     )
     add_link_permission(state, item, permission)
-    _add_members(state, permission, members)
-    state.changed(item, "sharing")
+    added = _add_members(state, permission, members)
+    state.changed(item, "sharing", granted=(permission.id, *added))
     _notify(state, caller, item, permission, members, request, context)
     return permission, True
 
 
-def add_link_permission(state: State, item: Item, permission: Permission) -> None:
-    """Store a link permission on ``item`` (createLink, scenarios) and index and schedule it."""
+def add_link_permission(
+    state: State, item: Item, permission: Permission, shared: datetime | None = None
+) -> None:
+    """Store a link permission on ``item`` (createLink, scenarios) and index and schedule it
+    (shared now, or at ``shared``: a load)."""
     item.permissions.append(permission)
     state.store.drives[item.drive_id].shared_item_ids.add(item.id)
     state.links.add(permission)
-    state.track(permission)
+    track(state, permission, SHARED_NOW if shared is None else shared)
 
 
 def default_scope(state: State, drive_type: str) -> str:
@@ -234,8 +183,8 @@ def grant_link(
                     "link is for",
                     "invalidRecipients",
                 )
-    _add_members(state, permission, members)
-    state.changed(item, "sharing")
+    added = _add_members(state, permission, members)
+    state.changed(item, "sharing", granted=added)
     return granted_view(permission, members)
 
 
@@ -296,16 +245,21 @@ def _resolve_members(
 
 def _add_members(
     state: State, permission: Permission, members: list[tuple[str | None, str]]
-) -> None:
+) -> tuple[str, ...]:
+    """Add ``members`` to the link; ``{permission id}/{member}`` for each one it did not have
+    (the change log's ``granted``)."""
     link = permission.link
     assert link is not None
     now = state.clock.moment()
+    added: list[str] = []
     for grantee_id, address in members:  # O(1) each, however many members the link has
         if grantee_id is not None:
             if link.add_member_id(grantee_id):
                 state.shared_at[f"{permission.id}/{grantee_id}"] = now
-        else:
-            link.add_member_email(address)
+                added.append(f"{permission.id}/{grantee_id}")
+        elif link.add_member_email(address):
+            added.append(f"{permission.id}/{address.casefold()}")
+    return tuple(added)
 
 
 def _notify(
@@ -348,11 +302,19 @@ def link_from_data(state: State, item: Item, data: dict) -> Permission:
     if token in state.links.by_token:
         raise InvalidRequest(f"two links have the token {token!r}")
     link = SharingLink(raw["type"], raw["scope"], token, creator, password=raw.get("password"))
+    shared = None
+    if data.get("sharedDateTime") is not None:
+        shared = parse_time(data["sharedDateTime"], "sharedDateTime")
+    joined: dict[str, datetime] = {}  # member id -> when it was granted or redeemed
+    member_times = raw.get("memberSharedDateTimes") or {}
     for index, member in enumerate(raw.get("members") or []):
         user = state.directory.by_email(member) or state.directory.by_id(member)
         group = state.directory.groups.get(member)
         if user is not None or group is not None:
-            link.add_member_id(user.id if user is not None else member)
+            member_id = user.id if user is not None else member
+            link.add_member_id(member_id)
+            if member in member_times:
+                joined[member_id] = parse_time(member_times[member], "sharedDateTime")
         elif sharing.EMAIL_PATTERN.match(member):
             link.add_member_email(member)
         else:
@@ -368,7 +330,9 @@ def link_from_data(state: State, item: Item, data: dict) -> Permission:
     )
     if any(p.id == permission.id for p in item.permissions):
         raise InvalidRequest(f"duplicate permission id {permission.id!r}")
-    add_link_permission(state, item, permission)
+    add_link_permission(state, item, permission, shared)
+    for member_id, when in joined.items():
+        state.shared_at[f"{permission.id}/{member_id}"] = when
     return permission
 
 
@@ -380,13 +344,21 @@ def link_to_data(state: State, permission: Permission) -> dict:
     if link.password is not None:
         raw["password"] = link.password
     members = []
+    member_times: dict[str, str] = {}
     for member_id in link.member_ids:
         user = state.directory.users.get(member_id)
         members.append(user.email if user is not None else member_id)
+        when = state.shared_at.get(f"{permission.id}/{member_id}")
+        if when is not None:
+            member_times[members[-1]] = format_time(when)
     members.extend(link.member_emails)
     if members:
         raw["members"] = members
+    if member_times:
+        raw["memberSharedDateTimes"] = member_times
     data: dict = {"id": permission.id, "link": raw}
+    when = state.shared_at.get(permission.id)
+    data["sharedDateTime"] = None if when is None else format_time(when)
     drive = state.store.drives[state.store.items[permission.item_id].drive_id]
     if link.created_by != drive.owner_id:
         creator = state.directory.users.get(link.created_by)
@@ -516,8 +488,8 @@ def redeem(state: State, caller: User | None, item: Item, permission: Permission
         return False
     if link_role_for(state, caller, item, permission) is None:
         return False
-    _add_members(state, permission, [(caller.id, caller.email)])
-    state.changed(item, "sharing")
+    added = _add_members(state, permission, [(caller.id, caller.email)])
+    state.changed(item, "sharing", granted=added)
     return True
 
 
@@ -571,15 +543,23 @@ def _shared_time(state: State, permission: Permission, user: User) -> datetime |
 
 
 # -- expiry ------------------------------------------------------------------------------------
-def track(state: State, permission: Permission) -> None:
+SHARED_NOW = datetime.min.replace(tzinfo=timezone.utc)  # ``track``'s default: shared now
+
+
+def track(state: State, permission: Permission, shared: datetime | None = SHARED_NOW) -> None:
     """Schedule the expiry of ``permission``: its expirationDateTime, or for an invitation
-    nobody has accepted, INVITATION_LIFETIME_DAYS from now. Notes when it was shared."""
+    nobody has accepted, INVITATION_LIFETIME_DAYS after it was shared. Notes when it was
+    shared: now, unless noted before or given (a load: the moment exported; None: not
+    recorded, so no invitation deadline either)."""
     key = (permission.item_id, permission.id)
-    state.shared_at.setdefault(permission.id, state.clock.moment())
+    if shared is SHARED_NOW:
+        shared = state.shared_at.setdefault(permission.id, state.clock.moment())
+    elif shared is not None:
+        state.shared_at[permission.id] = shared
     if permission.expiration is not None:
         state.expirations.schedule(parse_time(permission.expiration), "permission", *key)
-    if _is_pending_invitation(permission):
-        deadline = state.clock.moment() + timedelta(days=INVITATION_LIFETIME_DAYS)
+    if shared is not None and _is_pending_invitation(permission):
+        deadline = shared + timedelta(days=INVITATION_LIFETIME_DAYS)
         state.expirations.schedule(deadline, "invitation", *key)
 
 
@@ -592,18 +572,39 @@ def _is_pending_invitation(permission: Permission) -> bool:
 def install_expiry(state: State) -> None:
     """Register what happens when each kind of deadline passes."""
 
-    def expire_permission(key: tuple[str, ...], when: datetime) -> None:
+    def permission_due(key: tuple[str, ...], when: datetime) -> bool:
+        _, permission = _own_permission(state, key)
+        return (
+            permission is not None
+            and permission.expiration is not None
+            and parse_time(permission.expiration) == when
+        )
+
+    def invitation_due(key: tuple[str, ...], when: datetime) -> bool:
+        _, permission = _own_permission(state, key)
+        if permission is None or not _is_pending_invitation(permission):
+            return False
+        shared = state.shared_at.get(permission.id)
+        return shared is not None and shared + timedelta(days=INVITATION_LIFETIME_DAYS) == when
+
+    def expire_permission(key: tuple[str, ...], when: datetime) -> bool:
         item, permission = _own_permission(state, key)
         if permission is not None and state.clock.is_past(permission.expiration):
             _remove(state, item, permission)
+            return True
+        return False
 
-    def expire_invitation(key: tuple[str, ...], when: datetime) -> None:
+    def expire_invitation(key: tuple[str, ...], when: datetime) -> bool:
         item, permission = _own_permission(state, key)
         if permission is not None and _is_pending_invitation(permission):
             _remove(state, item, permission)
+            return True
+        return False
 
     state.expirations.handlers["permission"] = expire_permission
     state.expirations.handlers["invitation"] = expire_invitation
+    state.expirations.live["permission"] = permission_due
+    state.expirations.live["invitation"] = invitation_due
 
 
 def _own_permission(state: State, key: tuple[str, ...]) -> tuple[Item | None, Permission | None]:
@@ -616,7 +617,7 @@ def _own_permission(state: State, key: tuple[str, ...]) -> tuple[Item | None, Pe
 def _remove(state: State, item: Item | None, permission: Permission) -> None:
     assert item is not None
     item.permissions.remove(permission)
-    state.changed(item, "sharing")
+    state.changed(item, "sharing", lost=(permission,))  # delta: who saw it through this
     if permission.link is not None:
         state.links.by_token.pop(permission.link.token, None)
     if not item.permissions:

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, DomainError, InvalidRequest, NotFound
+from .grants import Permission, PermissionList
 from .permissions import (
-    Permission,
-    PermissionList,
     drive_owner_permission,
     held_candidates,
     owns_drive,
@@ -254,6 +253,7 @@ def invite_emails(
         item.permissions.append(permission)
         state.track(permission)  # an invitation nobody accepts is withdrawn (model/links.py)
         state.store.drives[item.drive_id].shared_item_ids.add(item.id)
+        state.changed(item, "sharing", granted=(permission.id,))  # delta: a new permission
         # the user number Onehub shows for the grantee (a group shows as its address)
         shown = user.id if user is not None else "email:" + address.casefold()
         result.invited.append((address, state.onehub.number("user", shown)))
@@ -346,6 +346,7 @@ def delete_rolemap(state: State, caller: User, number: int) -> None:
     if RANK[role_name(state, permission)] > RANK[access.role]:
         raise AccessDenied(f"A {access.role} cannot revoke a role above their own")
     item.permissions.remove(permission)
+    state.changed(item, "sharing", lost=(permission,))  # delta: who saw it through this
     if not item.permissions:
         state.store.drives[item.drive_id].shared_item_ids.discard(item.id)
 
@@ -360,11 +361,15 @@ def accept_invitations_of(state: State, email: str) -> int:
                 if permission.pending and user is not None and permission.grantee_id == user.id:
                     permission.pending = False
                     accepted += 1
+                    item = state.store.items[item_id]
+                    state.changed(item, "sharing", granted=(permission.id,))
     return accepted
 
 
 def accept_invitation(state: State, number: int) -> Permission:
     """The test hook for the out-of-band e-mail link: a pending rolemap becomes active."""
-    permission, _ = find_rolemap(state, number)
-    permission.pending = False
+    permission, item = find_rolemap(state, number)
+    if permission.pending:
+        permission.pending = False
+        state.changed(item, "sharing", granted=(permission.id,))  # delta: it applies now
     return permission

@@ -6,8 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidRequest, NotAllowed
+from .ranges import whole_number
 
 DEFAULT_MAX_RECIPIENTS = 500
+# The ranges of the numbers (docs/number-ranges.md): each far past what a test needs, and
+# each keeps what is computed from it inside the clock's range.
+MAX_RECIPIENTS_LIMIT = 1_000_000
+MAX_LINK_DAYS = 36_500  # an anonymous link's longest life: a century
+MAX_SHARED_WITH_ME_DELAY = 10 * 366 * 86_400  # ten years, in seconds
 LINK_SCOPES = ("anonymous", "organization", "users")
 
 
@@ -40,13 +46,12 @@ class SharingPolicy:
         allowed = data.get("allowedDomains")
         blocked = data.get("blockedDomains", [])
         for name, value in (("allowedDomains", allowed), ("blockedDomains", blocked)):
-            if value is not None and (
+            if (value is not None or name == "blockedDomains") and (  # null: any (allowed only)
                 not isinstance(value, list) or not all(isinstance(d, str) for d in value)
             ):
                 raise InvalidRequest(f"policy {name} must be a list of domain names")
-        limit = data.get("maxRecipients", DEFAULT_MAX_RECIPIENTS)
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            raise InvalidRequest("policy maxRecipients must be a whole number of at least 1")
+        limit = whole_number(data.get("maxRecipients", DEFAULT_MAX_RECIPIENTS),
+                             "policy maxRecipients", 1, MAX_RECIPIENTS_LIMIT)  # fmt: skip
         return cls(
             external_sharing=external,
             allowed_domains=[d.casefold() for d in allowed] if allowed is not None else None,
@@ -112,15 +117,15 @@ def _link_settings(data: dict[str, Any]) -> dict[str, Any]:
         raise InvalidRequest("policy anonymousLinks must be true or false")
     settings["anonymous_links"] = anonymous
     days = data.get("anonymousLinkMaxDays")
-    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
-        raise InvalidRequest("policy anonymousLinkMaxDays must be a whole number of at least 1")
+    if days is not None:
+        days = whole_number(days, "policy anonymousLinkMaxDays", 1, MAX_LINK_DAYS)
     settings["anonymous_link_max_days"] = days
     scope = data.get("defaultLinkScope", "anonymous")
     if scope not in LINK_SCOPES:
         raise InvalidRequest(f"policy defaultLinkScope must be one of {', '.join(LINK_SCOPES)}")
     settings["default_link_scope"] = scope
-    delay = data.get("sharedWithMeDelaySeconds", 0)
-    if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
-        raise InvalidRequest("policy sharedWithMeDelaySeconds must be a whole number, 0 or more")
-    settings["shared_with_me_delay_seconds"] = delay
+    settings["shared_with_me_delay_seconds"] = whole_number(
+        data.get("sharedWithMeDelaySeconds", 0), "policy sharedWithMeDelaySeconds", 0,
+        MAX_SHARED_WITH_ME_DELAY,
+    )  # fmt: skip
     return settings

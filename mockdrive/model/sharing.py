@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 
 from .clock import LAST_YEAR, format_time, parse_time
 from .errors import AccessDenied, InjectedFault, InvalidRequest, NotAllowed
+from .grants import Permission, PermissionList
 from .outbox import OutboxMessage
 from .permissions import (
     GRANTABLE_ROLES,
     ROLE_RANK,
-    Permission,
-    PermissionList,
     effective_permissions,
     find_effective,
     highest_role,
@@ -239,6 +238,7 @@ def invite(
     if not item.permissions and item.inherits and not request.retain_inherited_permissions:
         _break_inheritance(state, item)
     result = InviteResult()
+    granted: list[str] = []
     for grantee_id, address in resolved:
         permission = direct_permission_for(item, grantee_id, address)
         created = permission is None
@@ -255,6 +255,7 @@ def invite(
                 has_password=request.password is not None,
             )
             item.permissions.append(permission)
+            granted.append(permission.id)
             state.track(permission)  # its expiration, or an invitation's lifetime
         else:
             best = max(
@@ -272,7 +273,7 @@ def invite(
                 result.fired_rules.append(outcome.notification.rule_id)
         result.outcomes.append(outcome)
     state.store.drives[item.drive_id].shared_item_ids.add(item.id)
-    state.changed(item, "sharing")
+    state.changed(item, "sharing", granted=tuple(granted))
     return result
 
 
@@ -314,20 +315,22 @@ def _break_inheritance(state: State, item: Item) -> None:
     """Stop inheriting; keep the owners' access by copying their permissions onto the item
     (whom each applies to: an account, or an address invited before it has one)."""
     owners = [e.permission for e in effective_permissions(state.store, item) if e.inherited]
+    copied: list[str] = []
     for inherited in owners:
         if inherited.is_owner:
-            item.permissions.append(
-                Permission(
-                    id=state.ids.guid().upper(),
-                    item_id=item.id,
-                    roles=list(inherited.roles),
-                    grantee_id=inherited.grantee_id,
-                    invitation_email=inherited.invitation_email
-                    if inherited.grantee_id is None
-                    else None,
-                )
+            permission = Permission(
+                id=state.ids.guid().upper(),
+                item_id=item.id,
+                roles=list(inherited.roles),
+                grantee_id=inherited.grantee_id,
+                invitation_email=inherited.invitation_email
+                if inherited.grantee_id is None
+                else None,
             )
+            item.permissions.append(permission)
+            copied.append(permission.id)
     item.inherits = False
+    state.changed(item, "sharing", broke=True, granted=tuple(copied))  # who lost it: delta
 
 
 def _changeable(state: State, caller: User, item: Item, permission_id: str) -> Permission:
@@ -366,6 +369,6 @@ def update_roles(
 def delete_permission(state: State, caller: User, item: Item, permission_id: str) -> None:
     permission = _changeable(state, caller, item, permission_id)
     item.permissions.remove(permission)
-    state.changed(item, "sharing")
+    state.changed(item, "sharing", lost=(permission,))
     if not item.permissions:
         state.store.drives[item.drive_id].shared_item_ids.discard(item.id)

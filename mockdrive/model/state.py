@@ -53,10 +53,24 @@ class State:
         self.uploads = UploadSessions()  # open upload sessions (model/uploads.py)
         install_expiry(self)
 
-    def changed(self, item: Item, kind: str = "item") -> None:
+    def changed(
+        self,
+        item: Item,
+        kind: str = "item",
+        *,
+        created: bool = False,
+        broke: bool = False,
+        lost: tuple[Permission, ...] = (),
+        granted: tuple[str, ...] = (),
+    ) -> None:
         """Note a change for ``delta``: ``item`` (created, renamed, new content, moved),
-        ``deleted`` (call before removing it) or ``sharing`` (its permissions changed)."""
-        self.changes.record(self.store, item, kind)
+        ``deleted`` (call before removing it) or ``sharing`` (its permissions changed). What
+        a change took away (``lost`` permissions, ``broke`` inheritance) or gave (``granted``
+        permission ids, ``{permission id}/{member}`` of a link) and whether it ``created``
+        the item let delta tell what a caller saw before it (``model/delta.py``)."""
+        self.changes.record(
+            self.store, item, kind, created=created, broke=broke, lost=lost, granted=granted
+        )
 
     def track(self, permission: Permission) -> None:
         """Schedule ``permission``'s expiry (its expirationDateTime; a pending invitation's
@@ -222,7 +236,7 @@ class State:
             item.size = len(content) if size is None else size
             item.mime_type = mime_type or guess_mime_type(name)
         self.store.attach(parent, item)
-        self.changed(item)
+        self.changed(item, created=True)
         return item
 
     def upload(

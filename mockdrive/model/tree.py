@@ -6,14 +6,10 @@ import heapq
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .errors import InvalidRequest, NameConflict, NotFound
+from .grants import Permission, PermissionList
 from .ids import DuplicateId
-from .permissions import PermissionList
-
-if TYPE_CHECKING:
-    from .permissions import Permission
 
 DRIVE_TYPES = ("personal", "business", "documentLibrary")
 MAX_NAME_LENGTH = 255

@@ -7,13 +7,17 @@ another clock (a virtual one tests can advance) changes one function.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac  # compare_digest
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from .clock import parse_time as read_time
 from .errors import DomainError, InvalidRequest, NameConflict, NotFound, PreconditionFailed
 from .hashes import ContentHasher
 from .identity import User
@@ -89,10 +93,16 @@ class UploadSession:
 
 
 class UploadSessions:
-    """The open upload sessions of one state, by id."""
+    """The open upload sessions of one state, by id, and the key its download URLs are signed
+    with."""
 
     def __init__(self) -> None:
         self.sessions: dict[str, UploadSession] = {}
+        # Random for each state and never exported: a URL cannot be forged from anything public
+        # (the seed), and a URL issued before a reset or a load downloads nothing from the new
+        # state, not even its file of the same id (as a service restored from a backup would
+        # not honour URLs signed before). Plain bytes, so a state can be copied (deepcopy).
+        self.download_key = secrets.token_bytes(32)
 
     def get(self, state: State, session_id: str) -> UploadSession:
         """The open session, or NotFound (unknown, cancelled, completed or expired)."""
@@ -234,10 +244,12 @@ def add_fragment(
 ) -> tuple[Item, bool] | None:
     """Append one fragment; on the last byte, commit the file: (item, created). Until then None.
 
-    A commit that fails (a name taken meanwhile under ``fail``, rights lost) keeps the session
-    and the bytes: the state is as it was, and the session lapses at its expiry.
+    A commit that fails (a name taken meanwhile under ``fail``, rights lost) leaves the session
+    as it was before this fragment (its bytes, size and expiry): the refused request changes
+    nothing, and the session lapses at its expiry.
     """
     check_fragment(session, start, end, total)
+    received, size, expires = len(session.data), session.size, session.expires
     if session.size is None:
         check_size(total)
         base = state.store.items.get(session.base_id)
@@ -250,7 +262,14 @@ def add_fragment(
     session.expires = expiry_from_now(state, UPLOAD_SESSION_LIFETIME)
     if len(session.data) < total or session.defer_commit:
         return None
-    return commit(state, session)
+    try:
+        return commit(state, session)
+    except DomainError:
+        del session.data[received:]
+        session.size, session.expires = size, expires
+        session.hasher = ContentHasher(state.store.drives[session.drive_id].drive_type)
+        session.hasher.update(session.data)
+        raise
 
 
 def commit(state: State, session: UploadSession) -> tuple[Item, bool]:
@@ -282,20 +301,13 @@ def cancel(state: State, session: UploadSession) -> None:
 
 # -- download URLs ----------------------------------------------------------------------------
 def _keyed(state: State) -> hashlib.blake2b:
-    return _keyed_by_seed(state.seed).copy()
-
-
-@lru_cache(maxsize=64)
-def _keyed_by_seed(seed: int) -> hashlib.blake2b:
-    """The keyed hash before any data, made once per seed (callers update a copy). The key is
-    derived from the seed, so the same scenario renders the same URLs run after run."""
-    key = hashlib.sha256(b"mockdrive download urls %d" % seed).digest()
-    return hashlib.blake2b(key=key, digest_size=12)
+    return hashlib.blake2b(key=state.uploads.download_key, digest_size=12)
 
 
 class DownloadSigner:
-    """Issues download tokens for one user, valid for an hour from now (state time): one per
-    request, so a listing pays for the clock and the key once, not once per file.
+    """Issues download tokens for one user, valid for an hour from now (state time), signed
+    with the state's secret key: one per request, so a listing pays for the clock and the key
+    once, not once per file.
 
     A token is ``{item id}.{user id}.{expiry, epoch seconds}.{keyed BLAKE2b of those}``: every
     part is URL-safe as it is (item ids are base32, user ids GUIDs)."""
@@ -334,3 +346,79 @@ def redeem_download_token(state: State, token: str) -> tuple[Item, User]:
     if item is None or user is None or item.is_folder:
         raise gone
     return item, user
+
+
+# -- export and load --------------------------------------------------------------------------
+_SESSION_KEYS = ("id", "owner", "drive", "base", "path", "conflictBehavior", "expirationDateTime",
+                 "fileSize", "contentBase64", "fileSystemCreated", "fileSystemModified",
+                 "deferCommit")  # fmt: skip
+
+
+def sessions_to_data(state: State) -> list[dict]:
+    """The open upload sessions as scenario data (a reload continues each where it stands)."""
+    found = []
+    for session in state.uploads.sessions.values():
+        raw: dict = {
+            "id": session.id,
+            "owner": session.owner_id,
+            "drive": session.drive_id,
+            "base": session.base_id,
+            "path": session.path,
+            "conflictBehavior": session.conflict,
+            "expirationDateTime": session.expires,
+            "fileSize": session.size,
+            "contentBase64": base64.b64encode(bytes(session.data)).decode("ascii"),
+            "fileSystemCreated": session.fs_created,
+            "fileSystemModified": session.fs_modified,
+            "deferCommit": session.defer_commit,
+        }
+        found.append(raw)
+    return found
+
+
+def session_from_data(state: State, raw: object) -> UploadSession:
+    """An upload session as ``sessions_to_data`` wrote it; InvalidRequest says what is wrong."""
+    if not isinstance(raw, dict) or set(raw) != set(_SESSION_KEYS):
+        raise InvalidRequest(f"an upload session has exactly the keys {', '.join(_SESSION_KEYS)}")
+    texts = ("id", "owner", "drive", "base", "conflictBehavior", "expirationDateTime")
+    if not all(isinstance(raw[key], str) and raw[key] for key in texts):
+        raise InvalidRequest(f"an upload session's {', '.join(texts)} are text")
+    optional = ("path", "fileSystemCreated", "fileSystemModified")
+    if not all(raw[key] is None or isinstance(raw[key], str) for key in optional):
+        raise InvalidRequest(f"an upload session's {', '.join(optional)} are text or null")
+    if raw["id"] in state.uploads.sessions:
+        raise InvalidRequest(f"two upload sessions have the id {raw['id']!r}")
+    drive = state.store.drives.get(raw["drive"])
+    if drive is None or state.directory.by_id(raw["owner"]) is None:
+        raise InvalidRequest("an upload session names a drive or owner that does not exist")
+    if raw["conflictBehavior"] not in ("fail", "replace", "rename"):
+        raise InvalidRequest("conflictBehavior must be one of fail, replace, rename")
+    size = raw["fileSize"]
+    if size is not None and (type(size) is not int or not 0 <= size <= MAX_FILE_BYTES):
+        raise InvalidRequest("fileSize must be a whole number of bytes or null")
+    if type(raw["deferCommit"]) is not bool:
+        raise InvalidRequest("deferCommit must be true or false")
+    try:
+        data = base64.b64decode(raw["contentBase64"], validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidRequest("an upload session's contentBase64 is not valid base64") from None
+    if size is not None and len(data) > size:
+        raise InvalidRequest("an upload session holds more bytes than its fileSize")
+    session = UploadSession(
+        id=raw["id"],
+        owner_id=raw["owner"],
+        drive_id=drive.id,
+        base_id=raw["base"],
+        path=raw["path"],
+        conflict=raw["conflictBehavior"],
+        expires=format_time(read_time(raw["expirationDateTime"], "expirationDateTime")),
+        size=size,
+        hasher=ContentHasher(drive.drive_type),
+        fs_created=raw["fileSystemCreated"],
+        fs_modified=raw["fileSystemModified"],
+        defer_commit=raw["deferCommit"],
+        data=bytearray(data),
+    )
+    session.hasher.update(data)
+    state.uploads.sessions[session.id] = session
+    return session

@@ -12,7 +12,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
-from ..model import links, onehub
+from ..model import delta, links, onehub, uploads
 from ..model.clock import CANONICAL_TIME, format_time, parse_time
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
@@ -53,9 +53,19 @@ class Builder:
         self.state = State(seed=seed if isinstance(seed, int) else 0)
         self.state.ids.reserve(ids_in(self.data))  # generated ids must miss the explicit ones
         numbering = self.data.get("onehub")
-        for kind in ("nodes", "workspaces"):  # and those of deleted items Onehub has numbered
+        # and the keys of deleted objects Onehub has numbered (items, drives, permissions,
+        # users): a generated id that matched one would be given its old number again
+        for kind in ("nodes", "workspaces", "rolemaps", "users"):
             keys = numbering.get(kind) if isinstance(numbering, dict) else None
             self.state.ids.reserve(k for k in keys or () if isinstance(k, str))
+        changes = self.data.get("changes")  # and deleted items delta still reports
+        entries = changes.get("log") if isinstance(changes, dict) else None
+        if isinstance(entries, list):
+            found = (e[1] for e in entries if isinstance(e, list) and len(e) > 1)
+            self.state.ids.reserve(i for i in found if isinstance(i, str))
+        jobs = self.data.get("copyJobs")  # copy monitor ids
+        if isinstance(jobs, dict):
+            self.state.ids.reserve(k for k in jobs if isinstance(k, str))
         self.groups_by_name: dict[str, Group] = {}
 
     def fail(self, path: PathParts, reason: str, at_key: bool = False) -> _Skip:
@@ -95,6 +105,11 @@ class Builder:
         self._each("faults", self._add_fault)
         if "onehub" in self.data:
             self._guard(self._set_onehub, ("onehub",))
+        if "changes" in self.data:
+            self._guard(self._set_changes, ("changes",))
+        self._each("uploadSessions", self._add_upload_session)
+        if "copyJobs" in self.data:
+            self._guard(self._set_copy_jobs, ("copyJobs",))
         if "clock" in self.data and not self.found:
             self._guard(self._set_clock, ("clock",))
         if self.found:
@@ -116,6 +131,26 @@ class Builder:
             self.state.clock.set(self.data["clock"])
         except InvalidRequest as error:
             raise self.fail(where, error.message) from None
+
+    def _set_changes(self, where: PathParts) -> None:
+        """The change log delta reads (``delta.log_to_data``), and which state it is."""
+        try:
+            delta.log_from_data(self.state.changes, self.data["changes"])
+        except InvalidRequest as error:
+            raise self.fail(where, error.message) from None
+
+    def _add_upload_session(self, raw: Any, where: PathParts) -> None:
+        try:
+            uploads.session_from_data(self.state, raw)
+        except InvalidRequest as error:
+            raise self.fail(where, error.message) from None
+
+    def _set_copy_jobs(self, where: PathParts) -> None:
+        """Copy monitors: monitor id -> the id of the item the copy made."""
+        jobs = self.data["copyJobs"]
+        if not all(isinstance(v, str) for v in jobs.values()):
+            raise self.fail(where, "each copy job names the id of the item it made")
+        self.state.copy_jobs.update(jobs)
 
     def _set_onehub(self, where: PathParts) -> None:
         """Onehub's numbering as exported (``OnehubIds.numbered``)."""
@@ -142,6 +177,17 @@ class Builder:
                 item.modified = item.created
         except InvalidRequest as error:
             raise self.fail((*where, key), error.message) from None
+        client_times = node.get("fileSystemInfo") or {}
+        for key, attribute in (("createdDateTime", "fs_created"), ("lastModifiedDateTime",
+                                                                  "fs_modified")):  # fmt: skip
+            if key in client_times:
+                try:
+                    parse_time(client_times[key], key)  # kept as the client wrote it
+                    setattr(item, attribute, client_times[key])
+                except InvalidRequest as error:
+                    raise self.fail((*where, "fileSystemInfo", key), error.message) from None
+        if "description" in node:
+            item.description = node["description"]
         if "version" in node:
             item.version = node["version"]
         if "contentVersion" in node:
@@ -375,7 +421,14 @@ class Builder:
             raise self.fail((*where, "id"), f"duplicate permission id {permission.id!r}")
         item.permissions.append(permission)
         drive.shared_item_ids.add(item.id)
+        shared: datetime | None = links.SHARED_NOW  # when the scenario loads
+        if "sharedDateTime" in grant:  # an export's: when it was shared, or null (unknown)
+            try:
+                raw_time = grant["sharedDateTime"]
+                shared = None if raw_time is None else parse_time(raw_time, "sharedDateTime")
+            except InvalidRequest as error:
+                raise self.fail((*where, "sharedDateTime"), error.message) from None
         try:
-            self.state.track(permission)  # expires on the clock (model/links.py)
+            links.track(self.state, permission, shared)  # expires on the clock
         except InvalidRequest as error:
             raise self.fail((*where, "expiration"), error.message) from None

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from ..model import links
-from ..model.ids import EPOCH
+from ..model import delta, links, uploads
+from ..model.ids import EPOCH, format_time
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
 from ..model.state import State, guess_mime_type, is_root_owner_permission
@@ -48,12 +48,19 @@ def export_scenario(state: State) -> dict[str, Any]:
     if not state.policy.is_default:
         scenario["policy"] = state.policy.to_dict()
     if state.faults.rules:
-        scenario["faults"] = [rule.definition() for rule in state.faults.rules]
+        scenario["faults"] = [rule.state() for rule in state.faults.rules]
     if state.clock.moved or state.clock.moment() != EPOCH:  # a reload continues it exactly
         scenario["clock"] = state.clock.peek()
     numbering = _export_onehub(state)
     if numbering:
         scenario["onehub"] = numbering
+    if state.changes.issued:  # delta tokens handed out continue on the reloaded copy
+        scenario["changes"] = delta.log_to_data(state.changes)
+    sessions = uploads.sessions_to_data(state)
+    if sessions:  # half-done uploads continue on the reloaded copy
+        scenario["uploadSessions"] = sessions
+    if state.copy_jobs:  # and copy monitors answer as before
+        scenario["copyJobs"] = dict(state.copy_jobs)
     return scenario
 
 
@@ -79,6 +86,11 @@ def _export_history(state: State, drive: Drive, item: Item, node: dict[str, Any]
         node["version"] = item.version
     if item.content_version != 1:
         node["contentVersion"] = item.content_version
+    if item.description is not None:
+        node["description"] = item.description
+    client_times = {"createdDateTime": item.fs_created, "lastModifiedDateTime": item.fs_modified}
+    if item.fs_created or item.fs_modified:
+        node["fileSystemInfo"] = _drop_none(client_times)
     users = state.directory.users
     for key, user_id in (("createdBy", item.created_by), ("lastModifiedBy", item.modified_by)):
         if user_id != drive.owner_id and user_id in users:
@@ -193,6 +205,9 @@ def _export_permission(state: State, drive: Drive, permission: Permission) -> di
         data["expiration"] = permission.expiration
     if permission.invitation_email != derived_address and permission.invitation_email:
         data["invitationEmail"] = permission.invitation_email
+    # sharedWithMe's order and delay, and a pending invitation's deadline, count from it
+    when = state.shared_at.get(permission.id)
+    data["sharedDateTime"] = None if when is None else format_time(when)
     return data
 
 

@@ -1,19 +1,8 @@
 """The Microsoft Graph dialect, split by resource: ``routes`` dispatches, ``paths`` parses
 addresses, ``addressing`` resolves them, ``items``, ``content`` and ``permissions`` serve each
-resource, ``render`` shapes the JSON."""
+resource, ``render`` shapes the JSON; ``odata`` parses query options, ``envelope`` adds the OData
+annotations, ``relations`` serves ``$expand`` and ``ordering`` serves ``$orderby``.
 
-from .changes import MONITOR_PREFIX, monitor
-from .permissions import list_permissions
-from .render import identity, render_item, render_permission
-from .routes import ITEM_OPERATIONS, handle
-
-__all__ = [
-    "ITEM_OPERATIONS",
-    "MONITOR_PREFIX",
-    "handle",
-    "identity",
-    "list_permissions",
-    "monitor",
-    "render_item",
-    "render_permission",
-]
+Import from the submodules: this package re-exports nothing, so importing any one of them never
+runs the others (a re-export here made ``api.invites`` → ``graph.render`` run ``routes``, which
+imports ``api.invites`` back)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -116,12 +117,19 @@ def _parse_step(index: int, raw: object) -> BatchStep:
     )
 
 
+_ABSOLUTE = re.compile("[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _relative_url(where: str, url: str) -> str:
     """``/me/drive``, ``me/drive`` or (as some SDKs send it) an absolute URL with its version."""
     url = url.strip()
-    if "://" in url:
-        parsed = URL(url)
-        url = parsed.raw_path + (f"?{parsed.raw_query_string}" if parsed.raw_query_string else "")
+    if _ABSOLUTE.match(url):  # a scheme first: ``root://Plan.docx:`` is a relative path
+        try:  # a malformed host or port: ``http://[::1``, ``http://a:b/``, port 65536
+            parsed = URL(url)
+            query = parsed.raw_query_string
+            url = parsed.raw_path + (f"?{query}" if query else "")
+        except ValueError as error:  # UnicodeError (a host IDNA refuses) included
+            raise InvalidRequest(f"{where}.url is not a valid URL: {error}") from None
         for version in ("/v1.0", "/beta"):
             if url.startswith(version + "/"):
                 url = url[len(version) :]

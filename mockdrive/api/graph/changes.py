@@ -24,9 +24,9 @@ from ..jsonio import (
     read_optional_json_object,
 )
 from .addressing import check_if_match
+from .envelope import item_context
 from .gaps import not_implemented
 from .items import CONFLICT_KEYS
-from .odata import item_context
 from .render import render_item
 
 PATCHABLE = frozenset(("name", "parentReference", "description", "fileSystemInfo", *CONFLICT_KEYS))

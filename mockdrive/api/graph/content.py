@@ -56,7 +56,8 @@ def get_content(request: web.Request, call: Call, item: Item) -> web.StreamRespo
     return web.Response(status=302, headers={"Location": location or ""})
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# ASCII digits, at most 19 (past any size): anything else is not a range, and is ignored
+_RANGE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")
 
 
 def requested_range(header: str | None, size: int) -> tuple[int, int] | bool | None:

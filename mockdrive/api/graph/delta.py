@@ -6,19 +6,19 @@ now. ``Prefer: deltashowsharingchanges`` also reports items whose permissions ch
 otherwise too.
 
 What each caller gets is their view (``model/view.py``): the first round lists what they see
-below the folder, pruned at what they cannot see; later rounds report a change only for an item
-in that view now. An item that left the view since the token (its permission removed, or moved
-under a folder the caller cannot see, or out of the folder) is reported as the service reports
-removals: with the
-``deleted`` facet and only ``id`` and ``parentReference`` (``driveId``, ``driveType``), never
-its name or where it went; OneDrive for Business omits ``name`` from deletions too. mockdrive
-reports such removals whether or not ``Prefer: deltashowremovedasdeleted`` is sent (a client
-that never learns of a removal keeps a stale copy). An item is reported as removed when it is
-hidden now and sits directly below a folder of the view, or was moved away from one in the
-window: like the service, which includes a change when it cannot cheaply tell it is
-irrelevant, this may name the id of an item the caller never saw, never more. Items changed
-below a hidden item are not reported at all. A real deletion the caller saw (its folder is in
-the view and it inherited from it) keeps its name and parent id, as before.
+below the folder, pruned at what they cannot see; later rounds report a changed item that is in
+that view now, as it is now. A changed item that is not in the view now is reported exactly
+when it was in the caller's view at the token's time (``delta.ViewThen``, rebuilt from the
+log): it was deleted, moved out of the folder or below a folder the caller cannot see, or lost
+through a permission removed or expired or a break of inheritance. Such an item is reported as
+the service reports removals: with the ``deleted`` facet and only ``id`` and
+``parentReference`` (``driveId``, ``driveType``), never its name or where it went; OneDrive
+for Business omits ``name`` from deletions too. mockdrive reports such removals whether or not
+``Prefer: deltashowremovedasdeleted`` is sent (a client that never learns of a removal keeps a
+stale copy). A real deletion of an item the caller saw, whose folder is in the view and which
+inherited from it, keeps its name and parent id. An item the caller never saw is never named,
+not even by id; where the log cannot tell (a permission granted and removed since the token),
+mockdrive leaves the item out rather than name one the caller may never have seen.
 
 Business drives offer delta only on the root in the service; mockdrive serves it on any folder
 (a scoped delta is a documented personal-drive feature and costs nothing to allow).
@@ -71,10 +71,10 @@ def serve(request: web.Request, call: Call, folder: Item, action: tuple[str, ...
             return _enumerate(request, call, folder, roles, top, offset)
         if token == "latest":
             return _respond(request, [], delta.make_token(state), more=False)
-        since = delta.read_token(state, token)
+        since, origin = delta.read_token(state, token)
     except delta.ResyncRequired as error:
         raise ApiError(410, "resyncRequired", error.message, "resyncRequired") from None
-    return _changes(request, call, folder, since, top, show_sharing)
+    return _changes(request, call, folder, since, origin, top, show_sharing)
 
 
 def _enumerate(
@@ -100,86 +100,78 @@ def _enumerate(
 
 
 def _changes(
-    request: web.Request, call: Call, folder: Item, since: int, top: int, show_sharing: bool
+    request: web.Request,
+    call: Call,
+    folder: Item,
+    since: int,
+    origin: int,
+    top: int,
+    show_sharing: bool,
 ):
     """What changed below ``folder`` after log position ``since``, as the caller sees it now:
     each item once, as it is now (or ``deleted``, or removed from the view), oldest change
-    first; more than a page continues with a nextLink."""
+    first; more than a page continues with a nextLink. ``origin``: the position of the token
+    that began this round (a page goes on from ``since``), the time "did the caller see it"
+    is asked for."""
     state = call.state
-    seen: dict[str, _Seen] = {}  # item id → what its changes in the window were
+    seen: dict[str, tuple[set[str], delta.Change]] = {}  # item id → (kinds, its last change)
     last_serial, more = since, False
     for change in state.changes.since(since):
-        if not delta.in_scope(state.store, change, folder):
+        if not delta.in_scope(change, folder):
             continue
         entry = seen.get(change.item_id)
         if entry is None:
             if len(seen) == top:
                 more = True
                 break
-            entry = seen[change.item_id] = _Seen()
-        entry.kinds.add(change.kind)
-        entry.last = change
-        if change.moved_from is not None:
-            entry.moved_from.append(change.moved_from)
+            seen[change.item_id] = ({change.kind}, change)
+        else:
+            entry[0].add(change.kind)
+            seen[change.item_id] = (entry[0], change)
         last_serial = change.serial
+    then = delta.ViewThen(state.store, state.changes, call.caller, folder, origin)
     value = []
-    for item_id, entry in seen.items():
-        reported = _report(call, folder, item_id, entry, show_sharing)
+    for item_id, (kinds, last) in seen.items():
+        reported = _report(call, folder, then, item_id, kinds, last, show_sharing)
         if reported is not None:
             value.append(reported)
-    token = _token_at(call, last_serial) if more else delta.make_token(state)
+    token = delta.make_token(state, last_serial, origin) if more else delta.make_token(state)
     return _respond(request, value, token, more)
 
 
-class _Seen:
-    __slots__ = ("kinds", "last", "moved_from")
-
-    def __init__(self) -> None:
-        self.kinds: set[str] = set()
-        self.last: delta.Change | None = None
-        self.moved_from: list[str] = []
-
-
 def _report(
-    call: Call, folder: Item, item_id: str, entry: _Seen, show_sharing: bool
+    call: Call,
+    folder: Item,
+    then: delta.ViewThen,
+    item_id: str,
+    kinds: set[str],
+    last: delta.Change,
+    show_sharing: bool,
 ) -> dict[str, Any] | None:
-    """One item's entry for this caller: the item as it is now, a deletion, a removal from
-    the caller's view, or nothing (it was and is hidden from them). O(depth)."""
+    """One item's entry for this caller: the item as it is now if it is in their view, else
+    a deletion or a removal if it was in their view at the token's time, else nothing.
+    O(depth x the changes of the items on the way since the token)."""
     state, caller = call.state, call.caller
     store = state.store
-    last = entry.last
-    assert last is not None
-
-    def in_view(folder_id: str | None) -> bool:
-        parent = store.items.get(folder_id or "")
-        return parent is not None and bool(roles_within(store, caller, folder, parent))
-
     item = store.items.get(item_id)
-    if item is not None and last.kind != "deleted":
-        if roles_within(store, caller, folder, item):
-            if entry.kinds == {"sharing"} and not show_sharing:
-                return None
-            rendered = render_item(state, item)
-            if "sharing" in entry.kinds and show_sharing:
-                rendered[SHARED_CHANGED] = "True"
-            return rendered
-        if in_view(item.parent_id) or any(in_view(p) for p in entry.moved_from):
-            return _removed(state, last)
-        return None
-    if in_view(last.parent_id):
-        return _deleted(state, last) if last.inherits else _removed(state, last)
-    if any(in_view(p) for p in entry.moved_from):
-        return _removed(state, last)
-    return None
-
-
-def _token_at(call: Call, serial: int) -> str:
-    state = call.state
-    current, state.changes.serial = state.changes.serial, serial
-    try:
-        return delta.make_token(state)
-    finally:
-        state.changes.serial = current
+    if item is not None and last.kind != "deleted" and roles_within(store, caller, folder, item):
+        if kinds == {"sharing"} and not show_sharing:
+            return None
+        rendered = render_item(state, item)
+        if "sharing" in kinds and show_sharing:
+            rendered[SHARED_CHANGED] = "True"
+        return rendered
+    if not then(item_id):
+        return None  # never in the caller's view: not a word of it
+    parent = store.items.get(last.parent_id or "")
+    if (
+        last.kind == "deleted"
+        and last.inherits
+        and parent is not None
+        and roles_within(store, caller, folder, parent)
+    ):
+        return _deleted(state, last)
+    return _removed(state, last)
 
 
 def _deleted(call_state: Any, change: delta.Change) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from ...model.state import State
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response
+from .envelope import context_url, shape
 from .gaps import TOP_LEVEL, USER_SEGMENTS, bad_segment, not_implemented
-from .odata import context_url, parse_select, shape
+from .odata import parse_select
 from .paths import decode_path
 from .render import render_drive
 

@@ -10,12 +10,14 @@ from aiohttp import web
 from ...model.errors import InvalidRequest
 from ...model.identity import User
 from ...model.permissions import require_role
+from ...model.ranges import LARGEST_OFFSET, whole_number_text
 from ...model.state import State
 from ...model.tree import Item
 from ...model.view import visible_children
 from ..jsonio import fast_json_response, optional, read_json_object
 from . import paging
-from .odata import context_url, item_context, parse_select, shape, skip_token
+from .envelope import context_url, item_context, shape
+from .odata import parse_select, skip_token
 from .render import render_item
 
 DEFAULT_PAGE_SIZE = 200
@@ -24,26 +26,16 @@ CONFLICT_KEYS = ("@microsoft.graph.conflictBehavior", "@name.conflictBehavior")
 
 
 def page_params(request: web.Request) -> tuple[int, int]:
-    query = request.query
-    try:
-        top = int(query.get("$top", DEFAULT_PAGE_SIZE))
-        offset = int(skip_token(query) or 0)
-    except ValueError:
-        raise InvalidRequest("$top and $skiptoken must be whole numbers") from None
-    if not 1 <= top <= MAX_PAGE_SIZE or offset < 0:
-        raise InvalidRequest(f"$top must be between 1 and {MAX_PAGE_SIZE}")
-    return top, offset
+    """``$top`` and the offset a ``$skiptoken`` of an offset-paged listing carries."""
+    token = skip_token(request.query)
+    offset = 0 if token is None else whole_number_text(token, "$skiptoken", 0, LARGEST_OFFSET)
+    return page_top(request), offset
 
 
 def page_top(request: web.Request) -> int:
     """``$top`` alone, for listings whose ``$skiptoken`` is not an offset (ordered by name)."""
-    try:
-        top = int(request.query.get("$top", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        raise InvalidRequest("$top must be a whole number") from None
-    if not 1 <= top <= MAX_PAGE_SIZE:
-        raise InvalidRequest(f"$top must be between 1 and {MAX_PAGE_SIZE}")
-    return top
+    top = request.query.get("$top")
+    return DEFAULT_PAGE_SIZE if top is None else whole_number_text(top, "$top", 1, MAX_PAGE_SIZE)
 
 
 def list_children(request: web.Request, state: State, caller: User, folder: Item):

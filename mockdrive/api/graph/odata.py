@@ -1,33 +1,19 @@
-"""OData query options that change answers: ``$select``, ``$expand``, ``$orderby``, ``$filter``
-(refused), ``$skipToken``/``$skiptoken``; and ``@odata.context``.
+"""OData query options that change answers, parsed and validated: ``$select``, ``$expand``,
+``$orderby``, ``$filter`` (refused), ``$skipToken``/``$skiptoken``.
 
-Costs: ``$select`` and ``$expand`` are O(page). ``$orderby=name`` pages through a sorted index
-of the folder's names, built once per change of the folder (O(n log n)) and then O(log n + page)
-a page; ``$orderby`` on ``size`` or ``lastModifiedDateTime`` sorts the folder's children on the
-first page (O(n log n) for a folder of n children) and each next page resumes that sorted walk
-(O(page), ``paging``) while nothing changed.
+Parsing only. What an answer carries (``@odata.context``, ``@odata.nextLink``, ``$select``
+applied) is in ``envelope``; ``$expand`` is served by ``relations``; ``$orderby`` pages by
+``ordering``.
 """
 
 from __future__ import annotations
 
-import weakref
-from bisect import bisect_left, bisect_right
-from collections import OrderedDict
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import islice
-from typing import Any
-
-from aiohttp import web
 
 from ...model.errors import InvalidRequest
-from ...model.identity import User
-from ...model.permissions import highest_role, owns_drive, require_role, roles_of
-from ...model.state import State
-from ...model.tree import DriveStore, Item
-from ...model.view import child_roles, visible_children
+from ...model.ranges import whole_number_text
 from ..errors import ApiError
-from . import paging
 from .gaps import not_implemented
 
 ORDERABLE = {"name": "name", "size": "size", "lastmodifieddatetime": "lastModifiedDateTime"}
@@ -125,9 +111,7 @@ def _expand(raw: str | None) -> dict[str, Options]:
                 nested[key] = value
         top = None
         if "$top" in nested:
-            if not nested["$top"].isdigit() or not 1 <= int(nested["$top"]) <= INLINE_CHILDREN:
-                raise InvalidRequest(f"$top in $expand must be between 1 and {INLINE_CHILDREN}")
-            top = int(nested["$top"])
+            top = whole_number_text(nested["$top"], "$top in $expand", 1, INLINE_CHILDREN)
         expanded[name] = Options(select=parse_select(nested.get("$select")), top=top)
     return expanded
 
@@ -152,186 +136,3 @@ def _orderby(raw: str | None) -> tuple[str, bool] | None:
     if direction not in ("asc", "desc"):
         raise InvalidRequest(f"$orderby direction must be asc or desc, not {words[1]!r}")
     return prop, direction == "desc"
-
-
-def shape(
-    data: dict[str, Any], select: frozenset[str] | None, also: Collection[str] = ()
-) -> dict[str, Any]:
-    """Only the selected properties, plus ``id``, OData annotations and the relationships
-    expanded (``also``, with their ``…@odata.nextLink``)."""
-    if select is None:
-        return data
-    return {
-        k: v
-        for k, v in data.items()
-        if k in select or k == "id" or k.startswith("@odata.") or k.split("@")[0] in also
-    }
-
-
-def context_url(request: web.Request, fragment: str) -> str:
-    """``@odata.context``: ``{base}/v1.0/$metadata#{fragment}`` on the host that was called."""
-    version = "/beta" if request.path.startswith("/beta") else "/v1.0"
-    return f"{request.scheme}://{request.host}{version}/$metadata#{fragment}"
-
-
-def item_context(request: web.Request, item: Item, suffix: str = "") -> str:
-    """The context of an item (``suffix`` empty) or of one of its collections."""
-    if not suffix:
-        return context_url(request, f"drives('{item.drive_id}')/items/$entity")
-    return context_url(request, f"drives('{item.drive_id}')/items('{item.id}')/{suffix}")
-
-
-def children_seen(store: DriveStore, caller: User, folder: Item) -> Iterator[Item]:
-    """The folder's children in the caller's view (``model/view.py``); none if the caller
-    cannot see the folder."""
-    roles = roles_of(store, caller, folder)
-    if not roles:
-        return iter(())
-    return (child for child, _ in visible_children(store, caller, folder, roles))
-
-
-def _seen_filter(store: DriveStore, caller: User, folder: Item):
-    """A test of one child of ``folder`` against the caller's view (for listings that order
-    the children first): O(1) for a child that inherits and holds nothing."""
-    roles = roles_of(store, caller, folder)
-    owner = owns_drive(store, caller, folder)
-    return lambda child: bool(roles) and bool(child_roles(caller, child, roles, owner))
-
-
-# -- ordered listing ---------------------------------------------------------------------------
-_NAME_INDEXES: weakref.WeakKeyDictionary[State, OrderedDict[str, tuple[int, list[str]]]]
-_NAME_INDEXES = weakref.WeakKeyDictionary()
-_INDEXES_PER_STATE = 64
-
-
-def name_index(state: State, folder: Item) -> list[str]:
-    """The folder's case-folded child names, sorted; rebuilt only when the folder changed
-    (every change to a folder's children bumps its version)."""
-    cache = _NAME_INDEXES.setdefault(state, OrderedDict())
-    entry = cache.get(folder.id)
-    if entry is not None and entry[0] == folder.version:
-        cache.move_to_end(folder.id)
-        return entry[1]
-    keys = sorted(folder.children or ())
-    cache[folder.id] = (folder.version, keys)
-    while len(cache) > _INDEXES_PER_STATE:
-        cache.popitem(last=False)
-    return keys
-
-
-def ordered_page(
-    state: State,
-    caller: User,
-    folder: Item,
-    orderby: tuple[str, bool],
-    top: int,
-    token: str | None,
-) -> tuple[list[Item], str | None]:
-    """One page of the folder's visible children in ``orderby`` order and the next token."""
-    store = state.store
-    prop, descending = orderby
-    if prop == "name":
-        keys = name_index(state, folder)
-        if token is None:
-            start = len(keys) - 1 if descending else 0
-        elif not token.startswith("n:"):
-            raise InvalidRequest("the $skiptoken does not belong to this listing")
-        elif descending:
-            start = bisect_left(keys, token[2:]) - 1
-        else:
-            start = bisect_right(keys, token[2:])
-        step = -1 if descending else 1
-        indexes = range(start, -1, -1) if descending else range(start, len(keys), step)
-        children = folder.children or {}
-        candidates = (store.items[children[keys[i]]] for i in indexes)
-        seen = _seen_filter(store, caller, folder)
-        page = list(islice(filter(seen, candidates), top + 1))
-        more = len(page) > top
-        page = page[:top]
-        return page, ("n:" + page[-1].name.casefold()) if more and page else None
-    try:
-        offset = int(token[2:]) if token is not None and token.startswith("o:") else 0
-    except ValueError:
-        raise InvalidRequest("the $skiptoken is not valid") from None
-    if token is not None and not token.startswith("o:"):
-        raise InvalidRequest("the $skiptoken does not belong to this listing")
-
-    def walk() -> Iterator[Item]:
-        if prop == "size":
-            ordered = sorted(
-                store.iter_children(folder),
-                key=lambda c: (c.size, c.name.casefold()),
-                reverse=descending,
-            )
-        else:
-            ordered = sorted(store.iter_children(folder),
-                             key=lambda c: (c.fs_modified or c.modified, c.name.casefold()),
-                             reverse=descending)  # fmt: skip
-        return filter(_seen_filter(store, caller, folder), ordered)
-
-    key = (caller.id, "ordered", folder.id, prop, descending)  # the sort once per listing
-    page, more = paging.page(state, key, offset, top, walk, extra=folder.version)
-    return page, f"o:{offset + top}" if more else None
-
-
-def next_link(request: web.Request, top: int, token: str) -> str:
-    query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$skipToken")}
-    query.update({"$top": str(top), "$skiptoken": token})
-    return str(request.url.with_query(query))
-
-
-# -- expansion ---------------------------------------------------------------------------------
-def expand_item(
-    request: web.Request,
-    state: State,
-    caller: User,
-    item: Item,
-    data: dict[str, Any],
-    expand: dict[str, Options],
-) -> dict[str, Any]:
-    """Add the expanded relationships to a rendered item (O(page) each)."""
-    if not expand:  # the usual request: skip the imports below (they cost on every call)
-        return data
-    from .permissions import list_permissions
-    from .render import render_item
-
-    store = state.store
-    for name, options in expand.items():
-        if name == "children":
-            if not item.is_folder:
-                continue
-            limit = options.top or INLINE_CHILDREN
-            page = list(islice(children_seen(store, caller, item), limit + 1))
-            path = store.path_of(item)
-            data["children"] = [shape(render_item(state, c, path), options.select)
-                                for c in page[:limit]]  # fmt: skip
-            if len(page) > limit:
-                version = "/beta" if request.path.startswith("/beta") else "/v1.0"
-                data["children@odata.nextLink"] = (
-                    f"{request.scheme}://{request.host}{version}/drives/{item.drive_id}"
-                    f"/items/{item.id}/children?$top={limit}&$skiptoken={limit}"
-                )
-        elif name == "permissions":
-            roles = require_role(store, caller, item, "read")
-            reader = caller if highest_role(roles) == "read" else None
-            data["permissions"] = [shape(p, options.select)
-                                   for p in list_permissions(state, item, reader)]  # fmt: skip
-        elif name == "thumbnails":
-            data["thumbnails"] = []
-        elif name == "versions":
-            data["versions"] = [shape(v, options.select) for v in versions_of(state, item)]
-    return data
-
-
-def versions_of(state: State, item: Item) -> list[dict[str, Any]]:
-    """The versions mockdrive keeps: the current one only."""
-    if item.is_folder:
-        return []
-    from .render import identity
-
-    return [{
-        "id": f"{item.content_version}.0",
-        "lastModifiedDateTime": item.modified,
-        "lastModifiedBy": {"user": identity(state, item.modified_by)},
-        "size": item.size,
-    }]  # fmt: skip

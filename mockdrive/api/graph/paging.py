@@ -29,12 +29,10 @@ from collections.abc import Callable, Hashable, Iterator
 from itertools import islice
 from typing import Any, TypeVar
 
-from ...model.errors import InvalidRequest
 from ...model.state import State
 
 T = TypeVar("T")
 MAX_WALKS = 1000
-MAX_OFFSET = 2**62  # past any listing (and within what islice takes)
 
 _WALKS: weakref.WeakKeyDictionary[State, OrderedDict[tuple, tuple[tuple, Any, Iterator]]]
 _WALKS = weakref.WeakKeyDictionary()
@@ -57,9 +55,8 @@ def page(
     """Items ``offset…offset+top`` of what ``walk()`` yields, and whether more follow.
 
     ``key`` names the caller and the listing (everything that decides what ``walk`` yields);
-    O(top) when the previous page of the same key paused there, else O(offset + top)."""
-    if not 0 <= offset <= MAX_OFFSET:
-        raise InvalidRequest(f"the $skiptoken must be an offset between 0 and {MAX_OFFSET}")
+    ``offset`` is within ``model.ranges.LARGEST_OFFSET`` (the caller checked it). O(top)
+    when the previous page of the same key paused there, else O(offset + top)."""
     walks = _WALKS.get(state)
     if walks is None:
         walks = _WALKS[state] = OrderedDict()

@@ -18,7 +18,7 @@ from ...model.state import State
 from ...model.tree import Item
 from ..jsonio import fast_json_response
 from .addressing import not_modified
-from .odata import item_context
+from .envelope import item_context
 from .render import render_permission
 
 

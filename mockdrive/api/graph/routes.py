@@ -19,6 +19,7 @@ from ...model.permissions import (
     highest_role,
     require_role,
 )
+from .. import onedrive_v1  # the legacy dialect builds on the invite engine
 from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
@@ -34,10 +35,13 @@ from .addressing import (
 )
 from .content import get_content, put_content
 from .downloads import serving
+from .envelope import context_url, item_context, next_link, shape
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
-from .items import create_child, list_children
+from .items import create_child, list_children, page_params, page_top
+from .ordering import ordered_page
 from .paths import parse_raw_path
 from .permissions import list_permissions_response, permission_patch, render_permission_for
+from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
 from .special import search
 from .uploads import create_upload_session, set_download_context
@@ -113,8 +117,8 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         if not can_see_drive(state.store, caller, drive.id):  # as one that does not exist
             raise drive_not_found(path)
         data = render_drive(state, drive)
-        data = odata.shape(data, odata.parse_select(request.query.get("$select")))
-        context = odata.context_url(request, "drives/$entity")
+        data = shape(data, odata.parse_select(request.query.get("$select")))
+        context = context_url(request, "drives/$entity")
         return fast_json_response({"@odata.context": context, **data})
 
     action = path.action
@@ -148,9 +152,9 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
             if not_modified(request, item):
                 return web.Response(status=304)
             data = render_item(state, item)
-            data = odata.expand_item(request, state, caller, item, data, options.expand)
-            shaped = odata.shape(data, options.select, also=options.expand)
-            body = {"@odata.context": odata.item_context(request, item), **shaped}
+            data = expand_item(request, state, caller, item, data, options.expand)
+            shaped = shape(data, options.select, also=options.expand)
+            body = {"@odata.context": item_context(request, item), **shaped}
             return fast_json_response(body, headers={"ETag": item.etag})
         case (), "PATCH":
             return await changes.patch_item(request, call, item)
@@ -174,8 +178,6 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         case ("invite",), "POST":
             return await graph_invite(request, call, item)
         case ("action.invite",), "POST":
-            from .. import onedrive_v1  # the legacy dialect builds on the invite engine
-
             return await onedrive_v1.invite(request, call, item)
         case ("permissions",), "GET":
             return list_permissions_response(request, state, caller, item)
@@ -200,18 +202,18 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
             return search_response(request, call, item, segment, options)
         case ("thumbnails",), "GET":
             require_role(state.store, caller, item, "read")
-            context = odata.item_context(request, item, "thumbnails")
+            context = item_context(request, item, "thumbnails")
             return fast_json_response({"@odata.context": context, "value": []})
         case ("versions",), "GET":
             require_role(state.store, caller, item, "read")
-            context = odata.item_context(request, item, "versions")
-            versions = [odata.shape(v, options.select) for v in odata.versions_of(state, item)]
+            context = item_context(request, item, "versions")
+            versions = [shape(v, options.select) for v in versions_of(state, item)]
             return fast_json_response({"@odata.context": context, "value": versions})
         case ("versions", version_id), "GET":
             require_role(state.store, caller, item, "read")
-            for version in odata.versions_of(state, item):
+            for version in versions_of(state, item):
                 if version["id"] == version_id:
-                    context = odata.item_context(request, item, "versions/$entity")
+                    context = item_context(request, item, "versions/$entity")
                     return fast_json_response({"@odata.context": context, **version})
             raise NotFound(f"version {version_id!r} was not found (only the current is kept)")
     raise unserved(action, method)
@@ -250,22 +252,20 @@ def unserved(action: tuple[str, ...], method: str) -> Exception:
 def ordered_children(
     request: web.Request, call: Call, folder, options: odata.Options
 ) -> web.StreamResponse:
-    from .items import page_top
-
     state, caller = call.state, call.caller
     require_role(state.store, caller, folder, "read")
     top = page_top(request)
     assert options.orderby is not None
-    page, token = odata.ordered_page(
+    page, token = ordered_page(
         state, caller, folder, options.orderby, top, odata.skip_token(request.query)
     )
     folder_path = state.store.path_of(folder)
     body = {
-        "@odata.context": odata.item_context(request, folder, "children"),
-        "value": [odata.shape(render_item(state, c, folder_path), options.select) for c in page],
+        "@odata.context": item_context(request, folder, "children"),
+        "value": [shape(render_item(state, c, folder_path), options.select) for c in page],
     }
     if token is not None:
-        body["@odata.nextLink"] = odata.next_link(request, top, token)
+        body["@odata.nextLink"] = next_link(request, top, token)
     return fast_json_response(body)
 
 
@@ -274,8 +274,6 @@ def search_response(
 ) -> web.StreamResponse:
     """``search(q='…')``: names containing the text, among the items the caller can see; a
     page resumes the walk the previous page paused (``paging``)."""
-    from .items import page_params
-
     match = _SEARCH.match(segment)
     assert match is not None
     top, offset = page_params(request)
@@ -285,11 +283,11 @@ def search_response(
         state, key, offset, top, lambda: search(state.store, caller, item, text)
     )
     body = {
-        "@odata.context": odata.context_url(request, "Collection(driveItem)"),
-        "value": [odata.shape(render_item(state, hit), options.select) for hit in page],
+        "@odata.context": context_url(request, "Collection(driveItem)"),
+        "value": [shape(render_item(state, hit), options.select) for hit in page],
     }
     if more:
-        body["@odata.nextLink"] = odata.next_link(request, top, str(offset + top))
+        body["@odata.nextLink"] = next_link(request, top, str(offset + top))
     return fast_json_response(body)
 
 

@@ -32,7 +32,7 @@ from .render import render_item
 
 UPLOAD_PREFIX = "/up/"
 PRE_AUTHENTICATED_PREFIXES = (UPLOAD_PREFIX, DOWNLOAD_PREFIX)
-_CONTENT_RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
+_CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})$")  # ASCII digits
 UPLOAD_SESSION_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.uploadSession"
 
 

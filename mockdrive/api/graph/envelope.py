@@ -1,0 +1,45 @@
+"""The OData parts of a Graph answer: ``@odata.context``, ``@odata.nextLink`` and ``$select``
+applied (O(page))."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from aiohttp import web
+
+from ...model.tree import Item
+
+
+def shape(
+    data: dict[str, Any], select: frozenset[str] | None, also: Collection[str] = ()
+) -> dict[str, Any]:
+    """Only the selected properties, plus ``id``, OData annotations and the relationships
+    expanded (``also``, with their ``…@odata.nextLink``)."""
+    if select is None:
+        return data
+    return {
+        k: v
+        for k, v in data.items()
+        if k in select or k == "id" or k.startswith("@odata.") or k.split("@")[0] in also
+    }
+
+
+def context_url(request: web.Request, fragment: str) -> str:
+    """``@odata.context``: ``{base}/v1.0/$metadata#{fragment}`` on the host that was called."""
+    version = "/beta" if request.path.startswith("/beta") else "/v1.0"
+    return f"{request.scheme}://{request.host}{version}/$metadata#{fragment}"
+
+
+def item_context(request: web.Request, item: Item, suffix: str = "") -> str:
+    """The context of an item (``suffix`` empty) or of one of its collections."""
+    if not suffix:
+        return context_url(request, f"drives('{item.drive_id}')/items/$entity")
+    return context_url(request, f"drives('{item.drive_id}')/items('{item.id}')/{suffix}")
+
+
+def next_link(request: web.Request, top: int, token: str) -> str:
+    """``@odata.nextLink``: the request's own URL with the next page's ``$top`` and token."""
+    query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$skipToken")}
+    query.update({"$top": str(top), "$skiptoken": token})
+    return str(request.url.with_query(query))

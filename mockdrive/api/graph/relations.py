@@ -1,0 +1,78 @@
+"""The relationships of a driveItem — children, permissions, thumbnails, versions — as
+``$expand`` inlines them (O(page) each) and as their own routes list them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+from aiohttp import web
+
+from ...model.identity import User
+from ...model.permissions import highest_role, require_role, roles_of
+from ...model.state import State
+from ...model.tree import DriveStore, Item
+from ...model.view import visible_children
+from .envelope import shape
+from .odata import INLINE_CHILDREN, Options
+from .permissions import list_permissions
+from .render import identity, render_item
+
+
+def children_seen(store: DriveStore, caller: User, folder: Item) -> Iterator[Item]:
+    """The folder's children in the caller's view (``model/view.py``); none if the caller
+    cannot see the folder."""
+    roles = roles_of(store, caller, folder)
+    if not roles:
+        return iter(())
+    return (child for child, _ in visible_children(store, caller, folder, roles))
+
+
+def expand_item(
+    request: web.Request,
+    state: State,
+    caller: User,
+    item: Item,
+    data: dict[str, Any],
+    expand: dict[str, Options],
+) -> dict[str, Any]:
+    """Add the expanded relationships to a rendered item (O(page) each)."""
+    store = state.store
+    for name, options in expand.items():
+        if name == "children":
+            if not item.is_folder:
+                continue
+            limit = options.top or INLINE_CHILDREN
+            page = list(islice(children_seen(store, caller, item), limit + 1))
+            path = store.path_of(item)
+            data["children"] = [shape(render_item(state, c, path), options.select)
+                                for c in page[:limit]]  # fmt: skip
+            if len(page) > limit:
+                version = "/beta" if request.path.startswith("/beta") else "/v1.0"
+                data["children@odata.nextLink"] = (
+                    f"{request.scheme}://{request.host}{version}/drives/{item.drive_id}"
+                    f"/items/{item.id}/children?$top={limit}&$skiptoken={limit}"
+                )
+        elif name == "permissions":
+            roles = require_role(store, caller, item, "read")
+            reader = caller if highest_role(roles) == "read" else None
+            data["permissions"] = [shape(p, options.select)
+                                   for p in list_permissions(state, item, reader)]  # fmt: skip
+        elif name == "thumbnails":
+            data["thumbnails"] = []
+        elif name == "versions":
+            data["versions"] = [shape(v, options.select) for v in versions_of(state, item)]
+    return data
+
+
+def versions_of(state: State, item: Item) -> list[dict[str, Any]]:
+    """The versions mockdrive keeps: the current one only."""
+    if item.is_folder:
+        return []
+    return [{
+        "id": f"{item.content_version}.0",
+        "lastModifiedDateTime": item.modified,
+        "lastModifiedBy": {"user": identity(state, item.modified_by)},
+        "size": item.size,
+    }]  # fmt: skip

@@ -1,0 +1,249 @@
+"""What a permission is — roles held on one item by an account, a group, an invited address or
+a sharing link's members — and an item's list of them.
+
+Plain data shared by the tree (which keeps each item's list), the access rules
+(``permissions``) and the links (``links``); it imports none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .identity import User
+
+LINK_BASE = "https://mockdrive.example/s/"  # a link's webUrl is LINK_BASE + its token
+
+
+@dataclass(slots=True, eq=False)
+class SharingLink:
+    """A link's facet. Its members are kept in grant order (``member_ids``, ``member_emails``:
+    read them, add through ``add_member_id`` / ``add_member_email``) and in sets, so that
+    ``holds`` and adding a member cost O(1) however many members the link has."""
+
+    type: str
+    scope: str
+    token: str
+    created_by: str
+    member_ids: list[str] = field(default_factory=list)  # users and groups granted or redeemed
+    member_emails: list[str] = field(default_factory=list)  # outside addresses granted
+    password: str | None = None
+    prevents_download: bool = False
+    _id_set: set[str] = field(default_factory=set, repr=False)
+    _email_set: set[str] = field(default_factory=set, repr=False)  # case-folded
+
+    def __post_init__(self) -> None:
+        self._id_set.update(self.member_ids)
+        self._email_set.update(e.casefold() for e in self.member_emails)
+
+    @property
+    def web_url(self) -> str:
+        return LINK_BASE + self.token
+
+    @property
+    def share_id(self) -> str:
+        return "s!" + self.token
+
+    def add_member_id(self, member_id: str) -> bool:
+        """Add a user or group; False if it is a member already."""
+        if member_id in self._id_set:
+            return False
+        self._id_set.add(member_id)
+        self.member_ids.append(member_id)
+        return True
+
+    def add_member_email(self, address: str) -> bool:
+        """Add an outside address; False if it is a member already (case-insensitively)."""
+        key = address.casefold()
+        if key in self._email_set:
+            return False
+        self._email_set.add(key)
+        self.member_emails.append(address)
+        return True
+
+    def member_keys(self, user: User) -> list[str]:
+        """How ``user`` is a member: their id, their groups' ids, their case-folded address
+        (each that is one), as ``links._add_members`` names them to the change log."""
+        ids = self._id_set
+        keys = [key for key in (user.id, *user.group_ids) if key in ids]
+        if user.email.casefold() in self._email_set:
+            keys.append(user.email.casefold())
+        return keys
+
+    def holds(self, user: User) -> bool:
+        """Is ``user`` a member (by account, a group, or the address granted)?"""
+        ids = self._id_set
+        if user.id in ids or any(g in ids for g in user.group_ids):
+            return True
+        return user.email.casefold() in self._email_set
+
+
+@dataclass(slots=True, eq=False)
+class Permission:
+    id: str
+    item_id: str
+    roles: list[str]
+    grantee_id: str | None = None  # a directory user; None for a pending external invitation
+    invitation_email: str | None = None
+    sign_in_required: bool = False
+    invited_by: str | None = None
+    expiration: str | None = None
+    has_password: bool = False
+    pending: bool = False  # an invitation not yet accepted: grants nothing until it is
+    native_role: str | None = None  # the role name in the dialect that granted it (Onehub)
+    link: SharingLink | None = None  # a sharing link (createLink): held by its members only
+
+    @property
+    def is_owner(self) -> bool:
+        return "owner" in self.roles
+
+    def holds(self, user: User) -> bool:
+        """Does this permission apply to ``user`` (by account, group, or the address invited)?"""
+        if self.pending:
+            return False
+        if self.link is not None:
+            return self.link.holds(user)
+        if self.grantee_id is not None:
+            return self.grantee_id == user.id or self.grantee_id in user.group_ids
+        return (
+            self.invitation_email is not None
+            and self.invitation_email.casefold() == user.email.casefold()
+        )
+
+
+INDEX_FROM = 16  # shorter lists are scanned: cheaper than keeping an index
+
+
+class PermissionList(list):
+    """An item's own permissions, in grant order, with an index by grantee and by invited
+    address so that finding a user's grants on an item with thousands of them costs
+    O(the user's groups + links on the item), not O(permissions): an invite is O(recipients).
+    A permission whose holders no key names (a sharing link, held by its members) sits in a
+    third bucket that every lookup scans. The index is built on first use and kept up to date
+    by ``append``; any other change drops it.
+
+    A permission's ``grantee_id``, ``invitation_email`` and ``link`` must be set before it is
+    added.
+    """
+
+    # Class defaults, no __init__: an item's (usually empty) list is made at C speed, and the
+    # instance dict holding an index only appears on a long list that is searched.
+    _by_grantee: dict[str, list[tuple[int, Permission]]] | None = None
+    _by_address: dict[str, list[tuple[int, Permission]]] | None = None
+    _others: list[tuple[int, Permission]] | None = None
+
+    def _index(
+        self,
+    ) -> tuple[dict[str, list[tuple[int, Permission]]], dict[str, list[tuple[int, Permission]]]]:
+        """(by grantee id, by case-folded invited address), built on first use."""
+        if self._by_grantee is None or self._by_address is None or self._others is None:
+            self._by_grantee, self._by_address, self._others = {}, {}, []
+            for position, permission in enumerate(self):
+                self._add(position, permission)
+        return self._by_grantee, self._by_address
+
+    def _add(self, position: int, permission: Permission) -> None:
+        assert self._by_grantee is not None and self._by_address is not None
+        assert self._others is not None
+        if permission.link is not None:
+            self._others.append((position, permission))
+        elif permission.grantee_id is not None:
+            self._by_grantee.setdefault(permission.grantee_id, []).append((position, permission))
+        elif permission.invitation_email is not None:
+            key = permission.invitation_email.casefold()
+            self._by_address.setdefault(key, []).append((position, permission))
+        else:
+            self._others.append((position, permission))
+
+    def append(self, permission: Permission) -> None:
+        super().append(permission)
+        if self._by_grantee is not None:
+            self._add(len(self) - 1, permission)
+
+    def remove(self, permission: Permission) -> None:
+        super().remove(permission)
+        self._by_grantee = None
+
+    def insert(self, index: int, permission: Permission) -> None:  # type: ignore[override]
+        super().insert(index, permission)
+        self._by_grantee = None
+
+    def extend(self, permissions) -> None:  # type: ignore[override]
+        super().extend(permissions)
+        self._by_grantee = None
+
+    def pop(self, index: int = -1) -> Permission:  # type: ignore[override]
+        self._by_grantee = None
+        return super().pop(index)
+
+    def clear(self) -> None:
+        super().clear()
+        self._by_grantee = None
+
+    def __setitem__(self, index, value) -> None:  # type: ignore[override]
+        super().__setitem__(index, value)
+        self._by_grantee = None
+
+    def __delitem__(self, index) -> None:  # type: ignore[override]
+        super().__delitem__(index)
+        self._by_grantee = None
+
+    def __iadd__(self, permissions):  # type: ignore[override]
+        self._by_grantee = None
+        return super().__iadd__(permissions)
+
+    def sort(self, *args, **kwargs) -> None:  # type: ignore[override]
+        super().sort(*args, **kwargs)
+        self._by_grantee = None
+
+    def reverse(self) -> None:
+        super().reverse()
+        self._by_grantee = None
+
+    def candidates(self, user: User) -> list[Permission]:
+        """The permissions that may apply to ``user`` (a superset of those that do), in order."""
+        if len(self) < INDEX_FROM:
+            return self
+        by_grantee, by_address = self._index()
+        found = [*by_grantee.get(user.id, ()), *by_address.get(user.email.casefold(), ())]
+        found.extend(self._others or ())
+        for group_id in user.group_ids:
+            found.extend(by_grantee.get(group_id, ()))
+        return [permission for _, permission in sorted(found, key=lambda entry: entry[0])]
+
+    def contains(self, permission: Permission) -> bool:
+        """Is this very permission in the list (by identity; O(1) on a long list)?"""
+        if len(self) < INDEX_FROM:
+            return any(p is permission for p in self)
+        by_grantee, by_address = self._index()
+        if permission.link is not None or (
+            permission.grantee_id is None and permission.invitation_email is None
+        ):
+            entries = self._others or ()
+        elif permission.grantee_id is not None:
+            entries = by_grantee.get(permission.grantee_id, ())
+        else:
+            entries = by_address.get((permission.invitation_email or "").casefold(), ())
+        return any(p is permission for _, p in entries)
+
+    def direct_for(self, grantee_id: str | None, address: str) -> Permission | None:
+        """The first non-owner permission for that grantee, or for that invited address."""
+        if len(self) < INDEX_FROM:
+            for permission in self:
+                if permission.is_owner:
+                    continue
+                if grantee_id is not None and permission.grantee_id == grantee_id:
+                    return permission
+                if (
+                    permission.grantee_id is None
+                    and permission.invitation_email
+                    and permission.invitation_email.casefold() == address.casefold()
+                ):
+                    return permission
+            return None
+        by_grantee, by_address = self._index()
+        found = list(by_grantee.get(grantee_id, ())) if grantee_id is not None else []
+        found.extend(by_address.get(address.casefold(), ()))
+        found.sort(key=lambda entry: entry[0])
+        return next((p for _, p in found if not p.is_owner), None)
