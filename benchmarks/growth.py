@@ -156,6 +156,7 @@ def invite(n: int) -> tuple[State, Operation]:
 
 def delta_changes(n: int) -> tuple[State, Operation]:
     state, owner, drive = owner_state()
+    state.changes.generation = 1  # the number its server gives it (a token of 0 would resync)
     token = delta.make_token(state)
     folder = state.make_path(drive, "/Changed")
     spread_files(state, owner, folder, [f"file{i}.txt" for i in range(n)])
