@@ -95,9 +95,11 @@ def ordered_page(
                 reverse=descending,
             )
         else:
-            ordered = sorted(store.iter_children(folder),
-                             key=lambda c: (c.fs_modified or c.modified, c.name.casefold()),
-                             reverse=descending)  # fmt: skip
+            ordered = sorted(
+                store.iter_children(folder),
+                key=lambda c: (c.fs_modified or c.modified, c.name.casefold()),
+                reverse=descending,
+            )
         return filter(_seen_filter(store, caller, folder), ordered)
 
     key = (caller.id, "ordered", folder.id, prop, descending)  # the sort once per listing
