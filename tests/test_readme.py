@@ -189,12 +189,26 @@ def test_every_scenario_block_validates(tmp_path):
     assert result.stdout.count(": ok (") == len(files), result.stdout
 
 
+def test_every_server_command_starts_a_server():
+    """A shell block that is one ``mockdrive ...`` command starts a server that answers."""
+    commands = [
+        block.split("#", 1)[0].split()
+        for _page, block in code_blocks("sh")
+        if block.startswith("mockdrive ") and block.count("\n") == 1
+    ]
+    assert ["mockdrive", "--scenario", "quickstart"] in commands  # what the curl examples use
+    for command in commands:
+        for url, _banner in serve(*command[1:]):
+            assert requests.get(url + "/_mockdrive/health", timeout=10).ok
+
+
 def test_the_curl_examples_run_in_order_on_one_server(tmp_path):
-    """The shell blocks that talk to the server, run top to bottom on one
+    """The shell blocks that talk to the server, run page after page, top to bottom, on one
     ``mockdrive --scenario quickstart``: every answer is a success except the Onehub example's
     deliberate bad address, and no example trips over an earlier one."""
     blocks = [b for _page, b in code_blocks("sh") if "curl" in b]
-    assert len(blocks) == 5  # by hand, delta, the clock, OneDrive, Onehub
+    # the README's first request, the tour and the clock (guide), delta (graph), OneDrive, Onehub
+    assert len(blocks) == 6
     for url, _banner in serve("--scenario", "quickstart"):
         script = "\n".join(blocks).replace("localhost:8000", url.removeprefix("http://"))
         wrapper = "curl() { command curl -w '%{stderr}%{http_code}\\n' \"$@\"; }\nset -e\n"
@@ -213,6 +227,11 @@ def test_the_curl_examples_run_in_order_on_one_server(tmp_path):
         last = result.stdout.rsplit("}{", 1)[-1] if "}{" in result.stdout else result.stdout
         assert '"join_errors":[]' in last.replace(" ", ""), result.stdout[-2000:]
         assert "not-an-address" in last
+        # an answer shown in a comment (``# {"now": ...}``) is what the command before it printed
+        shown = re.findall(r"^# (\{.*\})", script, flags=re.M)
+        assert shown
+        for answer in shown:
+            assert answer.replace(" ", "") in result.stdout.replace(" ", ""), answer
         outbox = requests.get(url + "/_mockdrive/outbox", timeout=10).json()["value"]
         # the state PUT back in the first block brings a fresh outbox; then Joe, then Kim
         assert [m["to"] for m in outbox] == ["joe@example.org", "kim@example.org"]
