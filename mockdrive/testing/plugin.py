@@ -3,7 +3,8 @@
 Fixtures: ``mock_drive`` (a server on its own thread, for sync and async tests) and
 ``mock_drive_app`` (an un-started app for ``aiohttp_client``, in the test's own loop). The marker
 ``@pytest.mark.mock_drive(scenario="fixtures/x.yaml", seed=..., tls=..., demo=...)`` chooses the
-state each test starts from.
+state each test starts from. pytest finds these through :mod:`mockdrive.pytest_plugin`, the
+entry point, which imports them from here.
 """
 
 from __future__ import annotations
@@ -15,25 +16,38 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from ..model.state import State
+    from ..server import MockDrive
     from .fixture import MockDriveApp, MockDriveFixture
-    from .model.state import State
-    from .server import MockDrive
 
 # pytest imports this module in every run of a project that has mockdrive installed (the pytest11
 # entry point), so it imports nothing of mockdrive at the top: the server, the model and the
 # scenario loader load when a test first asks for a fixture.
-OWNER_TOKEN = "owner-token"  # mockdrive.server.DEFAULT_OWNER_TOKEN (checked by the tests)
-_LAZY = {"MockDriveFixture": ".fixture", "MockDriveApp": ".fixture"}
+_LAZY = {
+    "MockDriveFixture": "mockdrive.testing.fixture",
+    "MockDriveApp": "mockdrive.testing.fixture",
+    "OWNER_TOKEN": "mockdrive.scenario.defaults",
+}
+
+# What the entry point takes from here: the hook and the fixtures (``__getattr__`` too).
+__all__ = [
+    "mock_drive",
+    "mock_drive_app",
+    "mock_drive_server",
+    "mock_drive_servers",
+    "pytest_configure",
+]
 
 
 def __getattr__(name: str) -> Any:
-    """``from mockdrive.pytest_plugin import MockDriveFixture`` keeps working (for type hints)."""
+    """``from mockdrive.pytest_plugin import MockDriveFixture`` (for type hints) and
+    ``OWNER_TOKEN`` keep working, loaded on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module
 
-    return getattr(import_module(module, __package__), name)
+    return getattr(import_module(module), name)
 
 
 MARKER = "mock_drive"
@@ -82,8 +96,8 @@ def _scenario_dirs(request: pytest.FixtureRequest) -> list[Path]:
 
 def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State], bool]:
     """How to build this test's state (from its marker), and whether it needs TLS."""
-    from .scenario.defaults import default_state
-    from .testing.scenarios import scenario_file, scenario_state
+    from ..scenario.defaults import OWNER_TOKEN, default_state
+    from .scenarios import scenario_file, scenario_state
 
     options = _marker_options(request)
     seed = options.get("seed")
@@ -91,7 +105,7 @@ def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State],
         path = scenario_file(options["scenario"], _scenario_dirs(request))
         return (lambda: scenario_state(path, seed)), bool(options.get("tls"))
     if options.get("demo"):
-        from .demo import demo_state
+        from ..demo import demo_state
 
         users, items = options.get("users", 25), options.get("items", 500)
         return (lambda: demo_state(seed or 0, users, items)), bool(options.get("tls"))
@@ -106,8 +120,8 @@ class _Servers:
 
     def get(self, tls: bool) -> MockDrive:
         if tls not in self.started:
-            from .scenario.defaults import default_state
-            from .server import MockDrive
+            from ..scenario.defaults import OWNER_TOKEN, default_state
+            from ..server import MockDrive
 
             self.started[tls] = MockDrive(default_state(OWNER_TOKEN), tls=tls).start()
         return self.started[tls]
@@ -149,8 +163,8 @@ def mock_drive(request: pytest.FixtureRequest, mock_drive_servers: _Servers) -> 
 @pytest.fixture
 def mock_drive_app(request: pytest.FixtureRequest) -> MockDriveApp:
     """An un-started mockdrive app with a fresh state (honours the marker's scenario/seed)."""
+    from ..server import MockDrive
     from .fixture import MockDriveApp
-    from .server import MockDrive
 
     factory, _tls = _state_factory(request)
     handle = MockDriveApp(MockDrive(factory()))

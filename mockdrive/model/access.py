@@ -1,0 +1,168 @@
+"""Why a user can (or cannot) reach an item.
+
+``access(state, user, item)`` lists every permission that gives the user a role on the item:
+which permission, granted to whom (the user, a group they are in, or their invited address),
+on which item, and whether it is inherited. The fixture's ``access``/``assert_can`` and the
+dashboard both read it; :mod:`mockdrive.testing.oracle` adds snapshots and their differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import onehub
+from .identity import User
+from .permissions import (
+    ROLE_RANK,
+    Permission,
+    drive_owner_permission,
+    effective_permissions,
+    highest_role,
+    owns_drive,
+)
+from .state import State
+from .tree import Drive, Item
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One permission that applies to the user on the item."""
+
+    permission_id: str
+    roles: tuple[str, ...]
+    via: str  # "directly", "via group Finance Team", "via an invitation to x@y"
+    granted_on: str  # path of the item holding the permission
+    inherited: bool
+    onehub_role: str | None = None  # the Onehub role name, for rolemaps granted through Onehub
+
+    def __str__(self) -> str:
+        where = f"inherited from {self.granted_on}" if self.inherited else "granted on this item"
+        roles = "/".join(self.roles) or "no role"
+        if self.onehub_role:
+            roles += f" (Onehub {self.onehub_role})"
+        return f"{roles} {self.via} (permission {self.permission_id}, {where})"
+
+
+@dataclass(slots=True)
+class Access:
+    """A user's effective roles on one item and the grants they come from."""
+
+    who: str
+    path: str
+    grants: list[Grant] = field(default_factory=list)
+    stops_at: str | None = None  # the nearest item (self or ancestor) that breaks inheritance
+    onehub_role: str | None = None  # what Onehub resolves (nearest rolemap wins)
+    onehub_from: str | None = None  # where that rolemap is
+    pending: list[str] = field(default_factory=list)  # invitations not yet accepted
+    links: list[str] = field(default_factory=list)  # links the user could use, not held
+
+    @property
+    def roles(self) -> list[str]:
+        roles = {r for g in self.grants for r in g.roles}
+        return sorted(roles, key=ROLE_RANK.__getitem__)
+
+    @property
+    def highest(self) -> str | None:
+        return highest_role(self.roles)
+
+    def can(self, role: str) -> bool:
+        """True if the user's highest role is at least ``role`` (owner > write > read)."""
+        highest = self.highest
+        return highest is not None and ROLE_RANK[highest] >= ROLE_RANK[role]
+
+    def explain(self) -> str:
+        if not self.grants:
+            lines = [f"{self.who} holds no permission on {self.path} or the folders above it"]
+        else:
+            lines = [f"{self.who} holds {', '.join(self.roles)} on {self.path}:"]
+            lines.extend(f"  - {g}" for g in self.grants)
+        if self.stops_at is not None:
+            lines.append(
+                f"  (inheritance stops at {self.stops_at}: permissions above it do not apply)"
+            )
+        if self.onehub_role is not None and any(g.onehub_role for g in self.grants):
+            lines.append(
+                f"  Onehub (nearest rolemap wins): {self.onehub_role} from {self.onehub_from}"
+            )
+        lines.extend(f"  (pending invitation on {where}: grants nothing until accepted)"
+                     for where in self.pending)  # fmt: skip
+        lines.extend(f"  (anyone with the link: {link})" for link in self.links)
+        return "\n".join(lines)
+
+    __str__ = explain
+
+
+def describe_path(state: State, item: Item) -> str:
+    """``/Finance/Q3.xlsx``; with several drives, prefixed by the drive (``Finance:/Q3.xlsx``)."""
+    path = state.store.path_of(item)
+    if len(state.store.drives) == 1:
+        return path
+    return f"{drive_label(state, state.store.drives[item.drive_id])}:{path}"
+
+
+def drive_label(state: State, drive: Drive) -> str:
+    same_name = [d for d in state.store.drives.values() if d.name == drive.name]
+    if len(same_name) == 1:
+        return drive.name
+    owner = state.directory.users.get(drive.owner_id)
+    return f"{drive.name} of {owner.email if owner else drive.owner_id}"
+
+
+def _via(state: State, permission: Permission, user: User) -> str:
+    if permission.link is not None:
+        return f"via {permission.link.scope} {permission.link.type} link"
+    if permission.grantee_id == user.id:
+        return "directly"
+    group = state.directory.groups.get(permission.grantee_id or "")
+    if group is not None:
+        return f"via group {group.display_name}"
+    return f"via an invitation to {permission.invitation_email}"
+
+
+def access(state: State, user: User, item: Item) -> Access:
+    """Every grant that gives ``user`` a role on ``item``, nearest first."""
+    result = Access(who=user.email, path=describe_path(state, item))
+    for entry in effective_permissions(state.store, item):
+        holder = entry.holder or item
+        if entry.permission.pending and entry.permission.grantee_id == user.id:
+            result.pending.append(describe_path(state, holder))
+        link = entry.permission.link
+        usable = link is not None and link.scope in ("anonymous", "organization")
+        if link is not None and usable and not entry.permission.holds(user):
+            result.links.append(
+                f"{'/'.join(entry.permission.roles)} via {link.scope} {link.type} link on "
+                f"{describe_path(state, holder)} (through /shares, not yet redeemed)"
+            )
+        if entry.permission.holds(user):
+            result.grants.append(
+                Grant(
+                    permission_id=entry.permission.id,
+                    roles=tuple(entry.permission.roles),
+                    via=_via(state, entry.permission, user),
+                    granted_on=describe_path(state, holder),
+                    inherited=entry.inherited,
+                    onehub_role=entry.permission.native_role,
+                )
+            )
+    if owns_drive(state.store, user, item) and not any("owner" in g.roles for g in result.grants):
+        owner = drive_owner_permission(state.store, item)  # cut off by a stop in inheritance
+        result.grants.append(
+            Grant(
+                permission_id=owner.id,
+                roles=tuple(owner.roles),
+                via="as the owner of the drive",
+                granted_on=describe_path(state, state.store.items[owner.item_id]),
+                inherited=owner.item_id != item.id,
+            )
+        )
+    nearest = onehub.onehub_access(state, user, item)
+    if nearest is not None:
+        result.onehub_role = nearest.role
+        result.onehub_from = describe_path(state, nearest.holder)
+    current: Item | None = item
+    while current is not None:
+        if not current.inherits:
+            result.stops_at = describe_path(state, current)
+            break
+        current = state.store.items.get(current.parent_id) if current.parent_id else None
+    return result
