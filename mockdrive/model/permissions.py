@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, NameConflict, NotFound
-from .grants import INDEX_FROM, Permission, PermissionList
+from .grants import Permission
 
 if TYPE_CHECKING:
     from .identity import User
@@ -74,10 +74,7 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
     roles: set[str] = {"owner"} if owns_drive(store, user, item) else set()
     current = item  # the walk of effective_permissions, without building its entries
     while True:
-        permissions = current.permissions
-        if len(permissions) >= INDEX_FROM and isinstance(permissions, PermissionList):
-            permissions = permissions.candidates(user)
-        for permission in permissions:
+        for permission in current.permissions.candidates(user):
             if permission.holds(user):
                 roles.update(permission.roles)
         if not current.inherits or current.parent_id is None:
@@ -87,10 +84,7 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
 
 def held_candidates(item: Item, user: User) -> list[Permission]:
     """The item's own permissions that may apply to ``user`` (check each with ``holds``)."""
-    permissions = item.permissions
-    if isinstance(permissions, PermissionList):
-        return permissions.candidates(user)
-    return permissions
+    return item.permissions.candidates(user)
 
 
 def roles_down(store: DriveStore, user: User, chain: list[Item]) -> list[set[str]]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import InvalidRequest, NameConflict, NotFound
-from .grants import Permission, PermissionList
+from .grants import PermissionList
 from .ids import DuplicateId
 
 DRIVE_TYPES = ("personal", "business", "documentLibrary")
@@ -51,7 +51,7 @@ class Item:
     depth: int = 0
     children: dict[str, str] | None = None  # case-folded name -> item id (folders only)
     # stored here, never copied down; indexed by grantee (see PermissionList)
-    permissions: list[Permission] = field(default_factory=PermissionList)
+    permissions: PermissionList = field(default_factory=PermissionList)
     inherits: bool = True
     description: str | None = None
     # fileSystemInfo as the client set it (None: the item's own created / modified times)
