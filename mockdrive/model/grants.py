@@ -7,7 +7,7 @@ Plain data shared by the tree (which keeps each item's list), the access rules
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -184,8 +184,9 @@ class PermissionList:
         self._items.remove(permission)
         self._by_grantee = None
 
-    def candidates(self, user: User) -> list[Permission]:
-        """The permissions that may apply to ``user`` (a superset of those that do), in order."""
+    def candidates(self, user: User) -> Sequence[Permission]:
+        """The permissions that may apply to ``user`` (a superset of those that do), in order
+        (a short list is returned as it is held: read it, never change it)."""
         if len(self._items) < INDEX_FROM:
             return self._items
         by_grantee, by_address = self._index()

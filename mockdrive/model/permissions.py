@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,7 +83,7 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
         current = store.items[current.parent_id]
 
 
-def held_candidates(item: Item, user: User) -> list[Permission]:
+def held_candidates(item: Item, user: User) -> Sequence[Permission]:
     """The item's own permissions that may apply to ``user`` (check each with ``holds``)."""
     return item.permissions.candidates(user)
 
