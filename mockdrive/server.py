@@ -17,8 +17,8 @@ from aiohttp import web
 
 from .api.app import build_app
 from .backend import Backend
-from .clients import ReadyClients
 from .model.state import State
+from .testing.clients import ReadyClients
 
 T = TypeVar("T")
 # A connection must send a whole request head within this many seconds of opening (or of its
@@ -29,13 +29,16 @@ T = TypeVar("T")
 HEADER_TIMEOUT = 15.0
 
 
-DEFAULT_OWNER_TOKEN = "owner-token"  # a state whose owner has no token of its own
-
-
 def _owner_token_of(state: State) -> str:
     drive = next(iter(state.store.drives.values()), None)
     owner = state.directory.users.get(drive.owner_id) if drive is not None else None
-    return (owner.token if owner is not None else None) or DEFAULT_OWNER_TOKEN
+    if owner is not None and owner.token:
+        return owner.token
+    # a state whose owner has no token of its own (here, not at the top: the scenario package
+    # loads YAML and the schema, which importing the server does not)
+    from .scenario.defaults import OWNER_TOKEN
+
+    return OWNER_TOKEN
 
 
 class MockDrive:

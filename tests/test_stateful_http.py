@@ -7,7 +7,7 @@ and resets, as the tenant's members (``stateful_support.MEMBERS``).
 
 After every step, on every live server: no answer was a 5xx; the model invariants of
 ``stateful_support.check_state`` hold on the server's state; for a sample of items and every
-member, what the oracle (``mockdrive.explain.access``, the naive Onehub recomputation) says
+member, what the oracle (``mockdrive.testing.oracle.access``, the naive Onehub recomputation) says
 equals what the API allows (Graph read: ``GET`` item; Graph write: a ``PATCH`` of a permission
 that does not exist answers 404 to a writer and 403 to a reader; Onehub: ``GET`` the node).
 A reload loads the primary's export into a second server (the twin): the twin's export must be
@@ -51,11 +51,11 @@ from stateful_support import (
 )
 from url_check import RuleChecker
 
-from mockdrive.explain import access
 from mockdrive.model import onehub
 from mockdrive.model.ids import IdFactory
 from mockdrive.model.tree import Item
 from mockdrive.server import MockDrive
+from mockdrive.testing.oracle import access
 
 INDEX = st.integers(min_value=0, max_value=10_000)
 CALLER = st.just(0) | INDEX  # the owner half the time, or most requests are refusals
