@@ -246,7 +246,8 @@ def _stop_inheriting_every_third(drive) -> set[str]:
     for index, child in enumerate(list(state.store.iter_children(folder))):
         if index % 3 == 0 and not child.is_folder:
             child.inherits = False
-            child.permissions[:] = [p for p in child.permissions if not p.holds(bob)]
+            for permission in [p for p in child.permissions if p.holds(bob)]:
+                child.permissions.remove(permission)
             hidden.add(child.id)
     state.changed(folder, "sharing")
     return hidden
