@@ -6,6 +6,8 @@ tree changed between pages, for another caller presenting the link, after a rese
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections import deque
 
 import pytest
@@ -292,6 +294,22 @@ def test_paused_walks_are_capped_and_an_evicted_one_answers_the_same(big, graph,
     evicted = graph.get(links[0]).json()
     assert CountingChildren.read > FILES  # walked again from the start
     assert [e["name"] for e in evicted["value"]] == [f"file{i:04}.txt" for i in range(TOP, 2 * TOP)]
+
+
+@pytest.mark.unchecked_rules  # the rule checker keeps copies of the states it saw
+@pytest.mark.parametrize("listing", LISTINGS)
+def test_a_paused_walk_does_not_keep_a_replaced_state_alive(big, graph, listing):
+    who, path = listing_path(graph, listing)
+    client = caller(graph, who)
+    first = client.get(path + ("&" if "?" in path else "?") + f"$top={TOP}")
+    assert "@odata.nextLink" in first.json()
+    old = weakref.ref(big.state)
+    assert big.server.call(lambda: paging.paused_walks(big.state)) == 1
+    big.server.reset()
+    for user in (graph, client):  # the connections' last requests name the state
+        user.get("/me/drive")
+    gc.collect()
+    assert old() is None  # the walks of a state go with it
 
 
 def test_a_skiptoken_past_any_listing_is_refused(big, graph):

@@ -54,7 +54,9 @@ def page(
 ) -> tuple[list[T], bool]:
     """Items ``offset…offset+top`` of what ``walk()`` yields, and whether more follow.
 
-    ``key`` names the caller and the listing (everything that decides what ``walk`` yields);
+    ``key`` names the caller and the listing (everything that decides what ``walk`` yields).
+    What ``walk()`` returns is kept in a table weakly keyed by ``state``: it must not hold the
+    state (nor a ``Call``), or the state would never be freed; the store and the caller are fine.
     ``offset`` is within ``model.ranges.LARGEST_OFFSET`` (the caller checked it). O(top)
     when the previous page of the same key paused there, else O(offset + top)."""
     walks = _WALKS.get(state)

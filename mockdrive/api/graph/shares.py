@@ -29,7 +29,7 @@ from ...model.permissions import (
     highest_role,
     roles_of,
 )
-from ...model.tree import Item, is_within
+from ...model.tree import DriveStore, Item, is_within
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, read_json_object
@@ -121,9 +121,14 @@ def reaches(state: Any, caller: User | None, link_item: Item, target: Item) -> b
 
 def reached_children(call: Call, folder: Item) -> Iterator[Item]:
     """The children of a folder reached through a link: those the link reaches (they inherit
-    it) and those the caller may read anyway."""
+    it) and those the caller may read anyway. Holds the store and the caller, not the call (a
+    paused walk must not keep its state alive: ``paging``)."""
     store = call.state.store
     caller = None if call.caller is links.ANONYMOUS else call.caller
+    return _reached(store, caller, folder)
+
+
+def _reached(store: DriveStore, caller: User | None, folder: Item) -> Iterator[Item]:
     for child in store.iter_children(folder):
         if child.inherits or (caller is not None and can_read(store, caller, child)):
             yield child
