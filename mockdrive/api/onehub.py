@@ -417,7 +417,7 @@ async def accept_pending_rolemap(request: web.Request) -> web.Response:
     return json_response(render_rolemap(state, permission, holder))
 
 
-# -- the route table --------------------------------------------------------------------------
+# -- the route table (aiohttp tries the rows in this order) -----------------------------------
 # Ids are bounded digit strings: a longer one names nothing (404), and int() of one over 4,300
 # digits would raise (Python's limit on int-from-string) and answer 500. ASCII digits: \d would
 # take any script's.
@@ -427,20 +427,24 @@ NODE = "{kind:folders|files}"
 OBJECT = "{kind:workspaces|folders|files}"
 
 ROUTES = (
-    Route("GET", "/workspaces", list_workspaces),
-    Route("POST", "/workspaces", create_workspace),
-    Route("GET", f"/workspaces/{NUMBER}", get_workspace),
-    Route("GET", f"/workspaces/{NUMBER}/folders", workspace_root),
-    Route("POST", f"/workspaces/{NUMBER}/folders", create_root_folder),
-    Route("POST", f"/workspaces/{NUMBER}/folders/{FOLDER_NUMBER}/folders", create_sub_folder),
-    Route("GET", f"/folders/{NUMBER}", list_folder),
-    Route("GET", f"/files/{NUMBER}", get_file),
-    Route("POST", f"/folders/{NUMBER}/files", upload_file),
-    Route("PUT", f"/{NODE}/{NUMBER}", rename),
-    Route("DELETE", f"/{NODE}/{NUMBER}", delete),
-    Route("POST", f"/{OBJECT}/{NUMBER}/invitations", invite),
-    Route("GET", f"/{OBJECT}/{NUMBER}/rolemaps", list_rolemaps),
-    Route("GET", f"/rolemaps/{NUMBER}", get_rolemap),
-    Route("PUT", f"/rolemaps/{NUMBER}", update_rolemap),
-    Route("DELETE", f"/rolemaps/{NUMBER}", delete_rolemap),
-)
+    Route("GET", "/workspaces", list_workspaces, "the workspaces the caller has a role in"),
+    Route("POST", "/workspaces", create_workspace, "create a workspace"),
+    Route("GET", f"/workspaces/{NUMBER}", get_workspace, "one workspace"),
+    Route("GET", f"/workspaces/{NUMBER}/folders", workspace_root, "a workspace's root folder"),
+    Route("POST", f"/workspaces/{NUMBER}/folders", create_root_folder,
+          "create a folder in the workspace's root"),
+    Route("POST", f"/workspaces/{NUMBER}/folders/{FOLDER_NUMBER}/folders", create_sub_folder,
+          "create a folder in a folder of the workspace"),
+    Route("GET", f"/folders/{NUMBER}", list_folder, "a folder's children, 30 a page"),
+    Route("GET", f"/files/{NUMBER}", get_file, "one file"),
+    Route("POST", f"/folders/{NUMBER}/files", upload_file, "upload a file (multipart 'file')"),
+    Route("PUT", f"/{NODE}/{NUMBER}", rename, "rename a folder or file"),
+    Route("DELETE", f"/{NODE}/{NUMBER}", delete, "delete a folder or file"),
+    Route("POST", f"/{OBJECT}/{NUMBER}/invitations", invite,
+          "invite e-mail addresses with a role"),
+    Route("GET", f"/{OBJECT}/{NUMBER}/rolemaps", list_rolemaps,
+          "who holds which role, 30 a page"),
+    Route("GET", f"/rolemaps/{NUMBER}", get_rolemap, "one rolemap"),
+    Route("PUT", f"/rolemaps/{NUMBER}", update_rolemap, "change a rolemap's role"),
+    Route("DELETE", f"/rolemaps/{NUMBER}", delete_rolemap, "remove a rolemap"),
+)  # fmt: skip
