@@ -43,11 +43,12 @@ try:
 except ImportError:  # run as a script
     import _common as common
 
-from mockdrive.model import delta, links
+from mockdrive.model import delta
 from mockdrive.model.identity import User
 from mockdrive.model.permissions import Permission
 from mockdrive.model.state import State
 from mockdrive.model.tree import Drive, Item
+from mockdrive.scenario.links import link_from_data
 from mockdrive.server import MockDrive
 
 OWNER_TOKEN = "ada-token"
@@ -116,7 +117,7 @@ def link_grant(n: int) -> tuple[State, Operation]:
     # declared as a scenario would (granting them through the API is what is measured)
     members = [f"member{i}@fabrikam.example" for i in range(n)]
     link = {"type": "view", "scope": "users", "members": members}
-    permission = links.link_from_data(state, item, {"link": link})
+    permission = link_from_data(state, item, {"link": link})
     recipients = max(1, n // 80)
     url_path = f"/v1.0/me/drive/items/{item.id}/permissions/{permission.id}/grant"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -48,9 +49,11 @@ JOURNALED_HEADERS = ("Content-Type", "Accept", "client-request-id", "If-Match", 
 CLIENT_MAX_SIZE = MAX_JSON_BODY
 
 
-def build_app(backend: Backend) -> web.Application:
+def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
+    """The application; ``middlewares`` run outside the pipeline, around every request and
+    every ``$batch`` step (a test harness observing answers, for instance)."""
     app = web.Application(
-        middlewares=[pipeline],
+        middlewares=[*middlewares, pipeline],
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[BACKEND] = backend

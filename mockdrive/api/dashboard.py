@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..explain import access, describe_path, drive_label
+from ..model.access import access, describe_path, drive_label
 from ..model.errors import InvalidRequest, NotFound
 from ..model.identity import User
 from ..model.permissions import (
