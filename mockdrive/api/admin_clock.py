@@ -1,6 +1,7 @@
 """The virtual clock: ``GET /_mockdrive/clock`` reads it, ``POST /_mockdrive/clock`` moves it
 forward (``{"days": 8}``, also ``hours``, ``minutes``, ``seconds``) and expires what is due.
-Tests have the same as ``mock_drive.clock.advance(days=8)`` (``mockdrive.testing.handles``)."""
+``admin.ROUTES`` routes them. Tests have the same as ``mock_drive.clock.advance(days=8)``
+(``mockdrive.testing.handles``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..backend import Backend
 from ..model.errors import InvalidRequest
 from ..model.links import expire_due
 from ..model.ranges import finite_number
 from ..model.state import State
+from .context import backend_of
 from .jsonio import json_response, read_json_object
 
 UNITS = ("days", "hours", "minutes", "seconds")
@@ -44,15 +45,12 @@ def clock_body(state: State, expired: int | None = None) -> dict[str, Any]:
     return body
 
 
-def add_routes(app: web.Application, backend: Backend) -> None:
-    async def read_clock(request: web.Request) -> web.Response:
-        return json_response(clock_body(backend.state))
+async def read_clock(request: web.Request) -> web.Response:
+    return json_response(clock_body(backend_of(request).state))
 
-    async def move_clock(request: web.Request) -> web.Response:
-        state = backend.state  # the state this request began with, not a later one
-        step = parse_step(await read_json_object(request))
-        state.clock.advance(**step)
-        return json_response(clock_body(state, expire_due(state)))
 
-    app.router.add_get("/_mockdrive/clock", read_clock)
-    app.router.add_post("/_mockdrive/clock", move_clock)
+async def move_clock(request: web.Request) -> web.Response:
+    state = backend_of(request).state  # the state this request began with, not a later one
+    step = parse_step(await read_json_object(request))
+    state.clock.advance(**step)
+    return json_response(clock_body(state, expire_due(state)))

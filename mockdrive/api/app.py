@@ -22,9 +22,8 @@ from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
 from ..model.state import State
-from . import admin, admin_clock, admin_faults, dashboard, onehub
-from .admin import MAX_SCENARIO_BODY
-from .context import Call
+from . import admin, dashboard, onedrive_v1, onehub
+from .context import BACKEND, CALLER, FIRED_FAULTS, REQUEST_ID, STATE, call_of
 from .errors import (
     ApiError,
     as_api_error,
@@ -38,6 +37,7 @@ from .graph.changes import MONITOR_PREFIX, monitor
 from .graph.content import MAX_UPLOAD_BYTES, too_large
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
+from .routing import add_table, route_of
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
@@ -49,17 +49,6 @@ JOURNALED_HEADERS = ("Content-Type", "Accept", "client-request-id", "If-Match", 
 CLIENT_MAX_SIZE = MAX_JSON_BODY
 
 
-def _key(name: str, kind: type) -> Any:
-    return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name
-
-
-BACKEND = web.AppKey("backend", Backend)
-REQUEST_ID = _key("request_id", str)
-STATE = _key("state", State)
-CALLER = _key("caller", User)
-FIRED_FAULTS = _key("fired_faults", list)
-
-
 def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
     """The application; ``middlewares`` run outside the pipeline, around every request and
     every ``$batch`` step (a test harness observing answers, for instance)."""
@@ -68,10 +57,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[BACKEND] = backend
-    admin.add_routes(app, backend)
-    admin_faults.add_routes(app, backend)
-    admin_clock.add_routes(app, backend)
-    dashboard.add_routes(app, backend)
+    app[admin.OPENAPI_DOCUMENT] = openapi_document
+    add_table(app, admin.ROUTES, expect_continue)
+    add_table(app, dashboard.ROUTES, expect_continue)
 
     async def copy_monitor(request: web.Request) -> web.StreamResponse:
         return await monitor(request, backend.state)
@@ -83,11 +71,7 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         prefix = next(p for p in GRAPH_PREFIXES if raw.startswith(p))
         return await handle_graph(request, call_of(request), raw[len(prefix) :])
 
-    def call_of(request: web.Request) -> Call:
-        """The request's own state (captured when it started), caller and bookkeeping."""
-        return Call(request[STATE], request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
-
-    onehub.add_routes(app, call_of, lambda: backend.state)
+    add_table(app, onehub.ROUTES, expect_continue)
     graph_uploads.add_routes(app, call_of)
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
@@ -110,16 +94,23 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     return app
 
 
+def openapi_document(state: State, server_url: str) -> dict[str, Any]:
+    """The OpenAPI document, built on first use (the server starts without loading it)."""
+    from .openapi import openapi_document as build
+
+    return build(state, server_url)
+
+
 def body_limit(request: web.Request) -> int | None:
-    """The most body bytes this route reads, or None where the route decides for itself (an
-    upload-session fragment, announced by Content-Range)."""
+    """The most body bytes this route reads (a table route: its row says), or None where the
+    route decides for itself (an upload-session fragment, announced by Content-Range)."""
     if "Content-Range" in request.headers:
         return None
-    path = request.path
-    if request.method == "PUT" and path.startswith(GRAPH_PREFIXES):
+    row = route_of(request)
+    if row is not None:
+        return row.max_body
+    if request.method == "PUT" and request.path.startswith(GRAPH_PREFIXES):
         return MAX_UPLOAD_BYTES  # the only Graph PUT is a simple upload
-    if path == "/_mockdrive/state":
-        return MAX_SCENARIO_BODY
     return CLIENT_MAX_SIZE
 
 
@@ -132,10 +123,11 @@ def announces_too_much(request: web.Request) -> bool:
 def refusal_of_body(request: web.Request) -> Exception:
     """The 413 the route itself would give for a body over its limit."""
     limit = body_limit(request) or 0
+    row = route_of(request)
+    if row is not None and row.too_large is not None:
+        return row.too_large()
     if limit == MAX_UPLOAD_BYTES and request.path.startswith(GRAPH_PREFIXES):
         return too_large()  # Graph's own: innerError maxFileSizeExceeded
-    if request.path == "/_mockdrive/state":
-        return ApiError(413, "invalidRequest", "the scenario is too large")
     return body_too_large(limit)
 
 
@@ -305,7 +297,7 @@ def dialect_of(path: str) -> str:
     """Which API's error envelope a path gets: ``graph``, ``onedrive`` or ``onehub``."""
     if path.startswith(onehub.PREFIXES):
         return "onehub"
-    if path.endswith(("/action.invite", "/action.createLink")) and path.startswith(GRAPH_PREFIXES):
+    if path.endswith(onedrive_v1.ACTION_SUFFIXES) and path.startswith(GRAPH_PREFIXES):
         return "onedrive"
     return "graph"
 
