@@ -85,6 +85,18 @@ def _rules(request: pytest.FixtureRequest, rule_checker: RuleChecker) -> Iterato
         pytest.fail("\n".join(failures[:20]), pytrace=False)
 
 
+@pytest.fixture
+def projects(mock_drive: MockDriveFixture) -> MockDriveFixture:
+    """The arrangement most suites start from: ``/Projects/Plan.docx`` (content ``plan``) in the
+    owner's drive, and Carol Jones and Bob Smith in the directory (tokens ``carol-token`` and
+    ``bob-token``; ``mock_drive.session_for("bob@contoso.example")`` is Bob's client).
+    A suite that needs more builds its own fixture on this one."""
+    mock_drive.add_file("/Projects/Plan.docx", "plan")
+    mock_drive.add_user("Carol Jones", "carol@contoso.example")
+    mock_drive.add_user("Bob Smith", "bob@contoso.example")
+    return mock_drive
+
+
 class Graph:
     """A tiny Graph client for tests: ``graph.get("/me/drive")`` → requests.Response."""
 
