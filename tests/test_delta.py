@@ -17,11 +17,10 @@ SHARING = {"Prefer": "deltashowsharingchanges, hierarchicalsharing"}
 
 
 @pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_file("/Notes.txt", "notes")
-    mock_drive.add_user("Bob", "bob@contoso.example")
-    return mock_drive
+def arranged(projects):
+    """The shared projects, plus /Notes.txt at the root."""
+    projects.add_file("/Notes.txt", "notes")
+    return projects
 
 
 def follow(graph, link: str, headers: dict | None = None) -> tuple[list[dict], str]:
