@@ -21,11 +21,10 @@ ARABIC, FULLWIDTH, PERSIAN, BOLD = "\u0661", "\uff11", "\u06f1", "\U0001d7cf"
 
 
 @pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_file("/Projects/Notes.txt", "notes")
-    mock_drive.add_user("Bob Smith", "bob@contoso.example")
-    return mock_drive
+def arranged(projects):
+    """The shared projects, plus a second file in /Projects."""
+    projects.add_file("/Projects/Notes.txt", "notes")
+    return projects
 
 
 def admin(mock_drive, method, path, **kwargs):
