@@ -19,14 +19,12 @@ NOWHERE = "s!no-such-link-token"
 
 
 @pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_file("/Other.txt", "other")
-    mock_drive.add_user("Bob", "bob@contoso.example")
-    mock_drive.add_user("Carol", "carol@contoso.example")
-    mock_drive.add_user("Dave", "dave@contoso.example")
-    mock_drive.add_user("Gina (Guest)", "gina@partner.example")  # a guest of another domain
-    return mock_drive
+def arranged(projects):
+    """The shared projects, plus /Other.txt, Dave, and Gina, a guest of another domain."""
+    projects.add_file("/Other.txt", "other")
+    projects.add_user("Dave", "dave@contoso.example")
+    projects.add_user("Gina (Guest)", "gina@partner.example")
+    return projects
 
 
 def redeem() -> dict[str, str]:
