@@ -8,15 +8,14 @@ from conftest import assert_graph_error
 
 
 @pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_file("/Finance/Q3.xlsx", "q3")
-    mock_drive.add_folder("/Private")
-    bob = mock_drive.add_user("Bob", "bob@contoso.example")
-    mock_drive.add_user("Carol", "carol@contoso.example")
-    mock_drive.add_drive(bob)  # Bob's own drive: never listed as shared with him
-    mock_drive.add_group("Finance Team", ["bob@contoso.example"], group_id="finance-team")
-    return mock_drive
+def arranged(projects):
+    """The shared projects, plus /Finance/Q3.xlsx, an unshared /Private, Bob's own drive (never
+    listed as shared with him) and a Finance Team group with Bob in it."""
+    projects.add_file("/Finance/Q3.xlsx", "q3")
+    projects.add_folder("/Private")
+    projects.add_drive(projects.user("bob@contoso.example"))
+    projects.add_group("Finance Team", ["bob@contoso.example"], group_id="finance-team")
+    return projects
 
 
 def names(response) -> list[str]:
