@@ -11,13 +11,11 @@ from conftest import assert_graph_error
 
 
 @pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_file("/Projects/Drafts/v1.txt", "one")
-    mock_drive.add_file("/Other.txt", "other")
-    mock_drive.add_user("Bob", "bob@contoso.example")
-    mock_drive.add_user("Carol", "carol@contoso.example")
-    return mock_drive
+def arranged(projects):
+    """The shared projects, plus /Projects/Drafts/v1.txt and /Other.txt."""
+    projects.add_file("/Projects/Drafts/v1.txt", "one")
+    projects.add_file("/Other.txt", "other")
+    return projects
 
 
 def make_link(graph, body, path="/me/drive/root:/Projects:"):
