@@ -88,11 +88,12 @@ def _rules(request: pytest.FixtureRequest, rule_checker: RuleChecker) -> Iterato
 @pytest.fixture
 def projects(mock_drive: MockDriveFixture) -> MockDriveFixture:
     """The arrangement most suites start from: ``/Projects/Plan.docx`` (content ``plan``) in the
-    owner's drive, and Carol Jones and Bob Smith in the directory (tokens ``carol-token`` and
-    ``bob-token``; ``mock_drive.session_for("bob@contoso.example")`` is Bob's client).
+    owner's drive, and Carol Jones (alias ``carolj``) and Bob Smith in the directory (tokens
+    ``carol-token`` and ``bob-token``; ``mock_drive.session_for("bob@contoso.example")`` is
+    Bob's client).
     A suite that needs more builds its own fixture on this one."""
     mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_user("Carol Jones", "carol@contoso.example")
+    mock_drive.add_user("Carol Jones", "carol@contoso.example", alias="carolj")
     mock_drive.add_user("Bob Smith", "bob@contoso.example")
     return mock_drive
 
