@@ -7,12 +7,9 @@ from conftest import assert_graph_error
 
 
 @pytest.fixture
-def team(mock_drive):
-    """Carol and Bob in the directory; /Projects/Plan.docx in the owner's drive."""
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    carol = mock_drive.add_user("Carol Jones", "carol@contoso.example", alias="carolj")
-    bob = mock_drive.add_user("Bob Smith", "bob@contoso.example")
-    return carol, bob
+def team(projects):
+    """The shared projects' Carol and Bob."""
+    return projects.user("carol@contoso.example"), projects.user("bob@contoso.example")
 
 
 def invite(graph, target, *recipients, roles=("write",), **extra):
