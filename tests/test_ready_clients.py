@@ -6,13 +6,6 @@ import pytest
 from test_msgraph_sdk import invite_body
 
 
-@pytest.fixture
-def projects(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "draft")
-    mock_drive.add_user("Carol Jones", "carol@contoso.example")
-    return mock_drive
-
-
 def test_session_is_the_owner_with_graph_paths(projects):
     response = projects.session.get("/me/drive/root:/Projects/Plan.docx")
     assert response.status_code == 200 and response.json()["name"] == "Plan.docx"
