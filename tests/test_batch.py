@@ -10,13 +10,13 @@ from conftest import assert_graph_error
 
 
 @pytest.fixture
-def team(mock_drive):
+def team(projects):
+    """The shared projects, plus three folders for a batch to invite to: Alpha (with a file),
+    Beta and Gamma."""
     for name in ("Alpha", "Beta", "Gamma"):
-        mock_drive.add_folder(f"/{name}")
-    mock_drive.add_file("/Alpha/Plan.docx", "plan")
-    mock_drive.add_user("Carol Jones", "carol@contoso.example")
-    mock_drive.add_user("Bob Smith", "bob@contoso.example")
-    return mock_drive
+        projects.add_folder(f"/{name}")
+    projects.add_file("/Alpha/Plan.docx", "plan")
+    return projects
 
 
 def invite(folder, *emails, request_id=None, **extra):
