@@ -426,17 +426,11 @@ def test_query_strings_and_headers_that_are_not_utf8_are_400_and_the_journal_sur
 
 
 # -- defect 12: the journal is bounded in bytes --------------------------------------------------
-def rss_kib() -> int:
-    for line in open("/proc/self/status").read().splitlines():  # noqa: SIM115
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 def test_refused_large_bodies_keep_the_journal_small(server):
     """A reader's refused ~1 MiB invites were journaled whole: ~22 MB of parsed objects each
-    (20 of them: ~450 MB). Now a large body is kept as its size and the start of its text.
-    ``python -m benchmarks.journal_memory`` measures the server alone (RELIABILITY.md)."""
+    (20 of them: ~450 MB). Now a large body is kept as its size and the start of its text, and
+    the journal's byte count stays bounded. The memory figure is a benchmark's, not a test's:
+    ``python -m benchmarks.journal_memory`` measures the server's RSS (RELIABILITY.md)."""
 
     def arrange() -> str:
         state = server.state
@@ -452,11 +446,8 @@ def test_refused_large_bodies_keep_the_journal_small(server):
     headers = {"Authorization": "Bearer rae-token", "Content-Type": "application/json"}
     session = requests.Session()
     assert session.post(url, data=body, headers=headers, timeout=TIMEOUT).status_code == 403
-    before = rss_kib()
     for _ in range(20):
         assert session.post(url, data=body, headers=headers, timeout=60).status_code == 403
-    growth_mib = (rss_kib() - before) / 1024
-    assert growth_mib < 150, f"RSS grew {growth_mib:.0f} MiB over 20 refused 1 MiB requests"
     journal = requests.get(server.admin_url + "/journal", timeout=TIMEOUT).json()["value"]
     assert len(journal) == 21
     for entry in journal:
