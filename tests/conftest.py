@@ -119,15 +119,8 @@ class Graph:
         return self.session.request(method, self.drive.graph_url + path, headers=headers, **kwargs)
 
     def raw(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict]:
-        """Send ``path`` byte for byte (requests would normalise ``..`` away): (status, json)."""
-        connection = http.client.HTTPConnection(self.drive.server.host, self.drive.server.port)
-        try:
-            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-            connection.request(method, "/v1.0" + path, body=body, headers=headers)
-            response = connection.getresponse()
-            return response.status, json.loads(response.read() or b"null")
-        finally:
-            connection.close()
+        """Send the Graph path ``path`` byte for byte: see :func:`raw`."""
+        return raw(self.drive, method, "/v1.0" + path, body, token=self.token)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
@@ -148,6 +141,21 @@ class Graph:
 @pytest.fixture
 def graph(mock_drive: MockDriveFixture) -> Graph:
     return Graph(mock_drive)
+
+
+def raw(
+    drive: MockDriveFixture, method: str, path: str, body: bytes = b"", *, token: str | None = None
+) -> tuple[int, Any]:
+    """Send ``path`` byte for byte, which requests cannot (it normalises ``..`` away), with
+    ``token`` if given: (status, parsed JSON body)."""
+    connection = http.client.HTTPConnection(drive.server.host, drive.server.port)
+    try:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()
 
 
 def assert_graph_error(response: requests.Response, status: int, code: str) -> dict:
