@@ -34,7 +34,7 @@ def redeem() -> dict[str, str]:
 
 def make_link(graph, body, path=PROJECTS):
     response = graph.post(path + "/createLink", json=body)
-    assert response.status_code in (200, 201), response.text
+    assert response.status_code == 201, response.text
     return response.json()
 
 
