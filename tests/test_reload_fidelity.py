@@ -330,7 +330,7 @@ def test_a_half_done_upload_and_a_copy_monitor_continue_after_a_reload(mock_driv
         == graph.get("/me/drive/root:/F/big.bin").json()["file"]["hashes"]
     )
     followed = requests.get(monitor, timeout=10)
-    assert followed.status_code in (200, 202, 303), followed.text
+    assert followed.status_code == 200, followed.text
     assert followed.json().get("resourceId") == mock_drive.item("/G").id
 
 
@@ -347,7 +347,7 @@ def test_permissions_expiring_at_the_same_moment_go_in_the_same_order_after_a_re
     invite["expirationDateTime"] = when
     assert graph.post("/me/drive/root:/F/a.txt:/invite", json=invite).status_code == 200
     link = {"type": "view", "scope": "anonymous", "expirationDateTime": when}
-    assert graph.post("/me/drive/root:/F:/createLink", json=link).status_code in (200, 201)
+    assert graph.post("/me/drive/root:/F:/createLink", json=link).status_code == 201
     delta = graph.get("/me/drive/root/delta").json()["@odata.deltaLink"]
     exported = _export(mock_drive)
     answers = []
