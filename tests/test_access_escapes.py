@@ -1,7 +1,7 @@
-"""Escapes found by attacking the server as a hostile user (issue 11 defects 8-11 and 15, issue
-12 item 2): nothing a caller cannot write is replaced, moved or deleted; a caller without read
-access learns nothing about what exists; Onehub roles never rise above the giver's own; Graph and
-Onehub agree on a role; the drive owner always reaches everything in their drive."""
+"""Escapes found by attacking the server as a hostile user: nothing a caller cannot write is
+replaced, moved or deleted; a caller without read access learns nothing about what exists; Onehub
+roles never rise above the giver's own; Graph and Onehub agree on a role; the drive owner always
+reaches everything in their drive."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def shape(response: requests.Response, *names: str) -> tuple[int, str]:
     return response.status_code, text
 
 
-# -- defect 8: nothing a caller cannot write is replaced or deleted -----------------------------
+# -- nothing a caller cannot write is replaced or deleted -----------------------------
 def test_replace_never_deletes_a_folder_the_caller_cannot_see(mock_drive, graph, finance):
     walt = graph.as_user("walt-token")
     before = mock_drive.digest()
@@ -127,7 +127,7 @@ def test_deleting_a_folder_that_holds_what_the_caller_cannot_write_is_refused(
     assert graph.delete(f"/drives/{finance['d']}/items/{finance['finance']}").status_code == 204
 
 
-# -- defect 11: without read access, every route answers as if the item did not exist ------------
+# -- without read access, every route answers as if the item did not exist ------------
 GRAPH_ROUTES = [  # (suffix after the item, method, keyword arguments)
     ("", "GET", {"headers": {"If-None-Match": '"x"'}}),
     ("", "DELETE", {"headers": {"If-Match": '"bogus"'}}),
@@ -170,7 +170,7 @@ def test_graph_hidden_and_missing_items_answer_alike(mock_drive, graph, finance,
         for suffix, method, kwargs in [*GRAPH_ROUTES, ("/content", "PUT", {"data": b"x"})]:
             if suffix == "/content" and method == "PUT":
                 if hidden.endswith(":") and caller == "walt-token":
-                    continue  # an upload to a free path creates it: see the defect 8 tests
+                    continue  # an upload to a free path creates it: see the replace tests
                 kwargs = {"data": b"x", "headers": {"If-Match": '"bogus"'}}
             suffix = suffix.format(perm=finance["carol_permission"])
             a = client.request(method, hidden + suffix, **kwargs)
@@ -277,7 +277,7 @@ def test_other_peoples_rolemaps_are_hidden_from_a_viewer(mock_drive):
     assert onehub(mock_drive, "GET", f"{folder}/rolemaps", "vi-token").status_code == 403
 
 
-# -- defect 15: a Graph role change is Onehub's too ---------------------------------------------
+# -- a Graph role change is Onehub's too ---------------------------------------------
 def test_graph_patch_of_a_onehub_rolemap_changes_the_onehub_role(mock_drive, graph):
     mock_drive.add_user("Bob", "bob@contoso.example")
     mock_drive.add_folder("/Shared")
@@ -300,7 +300,7 @@ def test_graph_patch_of_a_onehub_rolemap_changes_the_onehub_role(mock_drive, gra
     assert access.can("write") and access.onehub_role == "Collaborator"
 
 
-# -- issue 12 item 2: the drive owner reaches everything in their drive -------------------------
+# -- the drive owner reaches everything in their drive -------------------------
 @pytest.mark.mock_drive(scenario=TEAM)
 def test_the_owner_keeps_a_folder_that_stops_inheriting_in_every_dialect(mock_drive):
     ada = Graph(mock_drive, "ada-token")
