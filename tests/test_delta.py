@@ -138,7 +138,7 @@ def test_bad_delta_requests(arranged, graph):
 
 
 def test_moves_renames_replacements_and_copies_through_the_api_show_in_delta(arranged, graph):
-    """PATCH and copy (issue 13) report what they change, so sync code sees them."""
+    """PATCH and copy report what they change, so sync code sees them."""
     arranged.add_folder("/Archive")
     arranged.add_file("/Archive/Old.txt", "old")
     replaced = arranged.add_file("/Readme.txt", "to be replaced")
