@@ -1,4 +1,5 @@
-"""Export → load keeps what a client can observe (stateful findings F2, F4, F5, F8), and what
+"""Export → load keeps what a client can observe (versions and times, Onehub's numbers, spellings of
+addresses, owner rolemaps, ids never reused), and what
 a reload must not carry (download URL keys).
 
 Each test takes the state as ``GET /_mockdrive/state`` answers it, puts it back with
@@ -46,7 +47,7 @@ TIMES = ("createdDateTime", "lastModifiedDateTime")
 
 
 def test_a_reload_keeps_etags_and_times(mock_drive, graph):
-    """F2: a stored eTag still matches after a reload (If-Match succeeds), and the times, the
+    """a stored eTag still matches after a reload (If-Match succeeds), and the times, the
     eTag and cTag of files, folders and the root are those shown before."""
     assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
     assert graph.put("/me/drive/root:/F/a.txt:/content", data=b"1").status_code == 201
@@ -68,7 +69,7 @@ def test_a_reload_keeps_etags_and_times(mock_drive, graph):
 
 
 def test_the_clock_continues_exactly_after_a_reload(mock_drive, graph):
-    """F2, differential: the same create made on the original and on its reloaded copy gets
+    """Differential: the same create made on the original and on its reloaded copy gets
     the same times (the clock's position is part of the export)."""
     assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
     assert graph.put("/me/drive/root:/F/a.txt:/content", data=b"1").status_code == 201
@@ -85,7 +86,7 @@ def test_the_clock_continues_exactly_after_a_reload(mock_drive, graph):
 
 
 def test_a_reload_keeps_onehub_ids(mock_drive, graph):
-    """F2: Onehub's integer ids (nodes, workspaces, users, rolemaps) are handed out on first
+    """Onehub's integer ids (nodes, workspaces, users, rolemaps) are handed out on first
     sight; a reload keeps them, and the next number handed out is the same as without it."""
     mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
     for name in ("A", "B", "C"):
@@ -109,7 +110,7 @@ def test_a_reload_keeps_onehub_ids(mock_drive, graph):
 
 
 def test_a_reload_keeps_the_invited_spelling(mock_drive, graph):
-    """F4: a Onehub invitation typed BOB@… for the directory user bob shows the same address
+    """a Onehub invitation typed BOB@… for the directory user bob shows the same address
     before and after a reload."""
     mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
     assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
@@ -120,7 +121,7 @@ def test_a_reload_keeps_the_invited_spelling(mock_drive, graph):
 
 
 def test_two_workspaces_of_one_owner_have_distinct_owner_rolemaps(mock_drive, graph):
-    """F5: the owner's rolemap in a second workspace is not the first one's, each resolves to
+    """the owner's rolemap in a second workspace is not the first one's, each resolves to
     its own workspace, and Graph's owner permission ids do not change (nor after a reload)."""
     token = mock_drive.token
     created = _onehub(mock_drive, "POST", "/workspaces", token, json={"workspace": {"name": "T"}})
@@ -170,7 +171,7 @@ def _rolemap_numbers(mock_drive, folder: int) -> set[int]:
 
 
 def test_a_deleted_rolemaps_number_is_not_handed_out_again_after_a_reload(mock_drive, graph):
-    """F8: Onehub never reuses an id. A rolemap numbered and then deleted keeps its number
+    """Onehub never reuses an id. A rolemap numbered and then deleted keeps its number
     after a reload: the next grant gets a new number, the same as without the reload (the
     reloaded copy must not give the new grant the deleted one's permission id, which the
     numbering still names)."""
