@@ -109,7 +109,7 @@ def test_listing_permissions_at_depth_50_walks_ancestors_only(mock_drive):
     assert 50 <= touched <= 50 * 12, touched
 
 
-# -- issue 11 defect 13: work per request is O(page + recipients), counted, not timed ----------
+# -- work per request is O(page + recipients), counted, not timed ----------
 class CountingChildren(dict):
     """A folder's children dict, counting name probes (``get``)."""
 
