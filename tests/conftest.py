@@ -98,49 +98,29 @@ def projects(mock_drive: MockDriveFixture) -> MockDriveFixture:
     return mock_drive
 
 
-class Graph:
-    """A tiny Graph client for tests: ``graph.get("/me/drive")`` → requests.Response."""
-
-    def __init__(self, drive: MockDriveFixture, token: str | None = None) -> None:
-        self.drive = drive
-        self.token = token or drive.token
-        self.session = requests.Session()
-        self.session.trust_env = False  # loopback: no proxy variables or ~/.netrc per request
-
-    def as_user(self, token: str | None) -> Graph:
-        other = Graph(self.drive, self.token)
-        other.token = token
-        return other
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = kwargs.pop("headers", {})
-        if self.token is not None:
-            headers.setdefault("Authorization", f"Bearer {self.token}")
-        return self.session.request(method, self.drive.graph_url + path, headers=headers, **kwargs)
-
-    def raw(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict]:
-        """Send the Graph path ``path`` byte for byte: see :func:`raw`."""
-        return raw(self.drive, method, "/v1.0" + path, body, token=self.token)
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def put(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("PUT", path, **kwargs)
-
-    def patch(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("PATCH", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
-
-
 @pytest.fixture
-def graph(mock_drive: MockDriveFixture) -> Graph:
-    return Graph(mock_drive)
+def graph(mock_drive: MockDriveFixture) -> requests.Session:
+    """The owner's shipped ready client, ``mock_drive.session``: ``graph.get("/me/drive")``."""
+    return mock_drive.session
+
+
+class _NoToken(requests.auth.AuthBase):
+    """Takes the bearer token off a request: the caller is anonymous."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        return request
+
+
+def as_user(graph: requests.Session, token: str | None) -> requests.Session:
+    """A client of the same shipped kind as ``graph`` that sends ``token`` (any string, a wrong
+    one too) instead of the owner's; with ``None``, a client that sends no token at all.
+    ``mock_drive.session_for(user)`` is the way for a known user; this is for tests that name a
+    token, or none."""
+    client = type(graph)(graph.base_url, lambda: token or "", graph.verify)
+    if token is None:
+        client.auth = _NoToken()
+    return client
 
 
 def raw(
