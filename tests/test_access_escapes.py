@@ -10,7 +10,7 @@ import json
 
 import pytest
 import requests
-from conftest import Graph, assert_graph_error
+from conftest import as_user, assert_graph_error
 
 TEAM = "fixtures/team.yaml"
 INVITE = {"recipients": [{"email": "x@ext.example"}], "roles": ["read"]}
@@ -62,7 +62,7 @@ def shape(response: requests.Response, *names: str) -> tuple[int, str]:
 
 # -- nothing a caller cannot write is replaced or deleted -----------------------------
 def test_replace_never_deletes_a_folder_the_caller_cannot_see(mock_drive, graph, finance):
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     before = mock_drive.digest()
     url = f"/drives/{finance['d']}/items/{finance['finance']}/children"
     answers = {}
@@ -80,7 +80,7 @@ def test_replace_never_deletes_a_folder_the_caller_cannot_see(mock_drive, graph,
 
 
 def test_replace_of_a_visible_item_the_caller_cannot_write_is_refused(mock_drive, graph, finance):
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     before = mock_drive.digest()
     url = f"/drives/{finance['d']}/items/{finance['finance']}/children"
     body = {"name": "Memo.txt", "file": {}, "@microsoft.graph.conflictBehavior": "replace"}
@@ -91,7 +91,7 @@ def test_replace_of_a_visible_item_the_caller_cannot_write_is_refused(mock_drive
 
 
 def test_upload_onto_or_below_a_hidden_item_answers_like_fail(mock_drive, graph, finance):
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     before = mock_drive.digest()
     drive = f"/drives/{finance['d']}/root:"
     onto_file = walt.put(drive + "/Finance/Q3.xlsx:/content", data=b"overwrite")
@@ -112,7 +112,7 @@ def test_upload_onto_or_below_a_hidden_item_answers_like_fail(mock_drive, graph,
 def test_deleting_a_folder_that_holds_what_the_caller_cannot_write_is_refused(
     mock_drive, graph, finance
 ):
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     before = mock_drive.digest()
     refused = walt.delete(f"/drives/{finance['d']}/items/{finance['finance']}")
     assert_graph_error(refused, 403, "accessDenied")
@@ -152,7 +152,7 @@ GRAPH_ROUTES = [  # (suffix after the item, method, keyword arguments)
 def test_graph_hidden_and_missing_items_answer_alike(mock_drive, graph, finance, caller):
     """Every Graph/OneDrive item route, by id and by path, on a hidden folder and file and on
     a missing one: the same status and body (modulo the name); nothing changes."""
-    client = graph.as_user(caller)
+    client = as_user(graph, caller)
     drive = f"/drives/{finance['d']}"
     missing_id = "01" + "Z" * (len(finance["payroll"]) - 2)
     pairs = [
@@ -303,7 +303,7 @@ def test_graph_patch_of_a_onehub_rolemap_changes_the_onehub_role(mock_drive, gra
 # -- the drive owner reaches everything in their drive -------------------------
 @pytest.mark.mock_drive(scenario=TEAM)
 def test_the_owner_keeps_a_folder_that_stops_inheriting_in_every_dialect(mock_drive):
-    ada = Graph(mock_drive, "ada-token")
+    ada = as_user(mock_drive.session, "ada-token")
     path = "/Finance/Payroll"
     assert ada.get(f"/me/drive/root:{path}").status_code == 200
     listed = ada.get("/me/drive/root:/Finance:/children").json()["value"]
@@ -343,7 +343,7 @@ def test_moves_never_carry_away_or_replace_what_the_caller_cannot_write(mock_dri
     """PATCH moves under the same rule as create and delete: Walt writes /Finance but cannot
     move /Finance/Team away (it holds Secret, hidden from him) nor move something onto the
     hidden Payroll with ``replace``."""
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     mock_drive.add_folder("/Finance/Drafts")
     mock_drive.add_file("/Finance/Team/Secret/plan.txt", "plan")
     mock_drive.stop_inheriting("/Finance/Team/Secret")
