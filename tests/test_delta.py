@@ -9,7 +9,7 @@ from collections import deque
 
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 from mockdrive.model.delta import TOKEN_RETENTION_DAYS
 
@@ -27,9 +27,7 @@ def follow(graph, link: str, headers: dict | None = None) -> tuple[list[dict], s
     """Call a delta or next link until a deltaLink: (every entry, the deltaLink)."""
     entries: list[dict] = []
     for _ in range(100):
-        response = graph.session.get(
-            link, headers={"Authorization": f"Bearer {graph.token}", **(headers or {})}
-        )
+        response = graph.get(link, headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
         entries.extend(body["value"])
@@ -71,11 +69,11 @@ def test_a_sequence_of_changes_then_410_after_a_reset(arranged, graph):
     shared, link = follow(graph, link, SHARING)
     assert [e["name"] for e in shared] == ["Projects"]
 
-    token = graph.token
+    token = arranged.token
     assert requests.post(arranged.url + "/_mockdrive/reset", timeout=10).status_code == 204
     arranged.load({"users": [{"displayName": "Ada", "email": "ada@x.example", "token": token}],
                    "drives": [{"owner": "ada@x.example"}]})  # fmt: skip
-    gone = graph.session.get(link, headers={"Authorization": f"Bearer {token}"})
+    gone = graph.get(link, headers={"Authorization": f"Bearer {token}"})
     error = assert_graph_error(gone, 410, "resyncRequired")
     assert error["innerError"]["code"] == "resyncRequired"
 
@@ -121,7 +119,7 @@ def test_a_token_older_than_the_retention_resyncs(arranged, graph):
     arranged.clock.advance(days=TOKEN_RETENTION_DAYS - 1)
     assert follow(graph, link)[0] == []
     arranged.clock.advance(days=2)
-    gone = graph.session.get(link, headers={"Authorization": f"Bearer {arranged.token}"})
+    gone = graph.get(link, headers={"Authorization": f"Bearer {arranged.token}"})
     assert_graph_error(gone, 410, "resyncRequired")
 
 
@@ -132,7 +130,7 @@ def test_bad_delta_requests(arranged, graph):
                        "invalidRequest")  # fmt: skip
     assert_graph_error(graph.post("/me/drive/root/delta"), 405, "notSupported")
     assert_graph_error(graph.get("/me/drive/root/delta(nonsense)"), 400, "invalidRequest")
-    assert_graph_error(graph.as_user("bob-token").get(
+    assert_graph_error(as_user(graph, "bob-token").get(
         f"/drives/{arranged.drive.id}/root/delta"), 404, "itemNotFound")  # fmt: skip
     assert arranged.digest() == before
 
