@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 INVITE = "/me/drive/root:/Projects:/invite"
 
@@ -236,7 +236,7 @@ def test_caller_rule_only_hits_that_caller(projects, graph):
         effect="error", caller="carol@contoso.example", status=403, code="accessDenied"
     )
     assert graph.get("/me/drive").status_code == 200
-    carol = graph.as_user("carol-token")
+    carol = as_user(graph, "carol-token")
     assert carol.get(f"/drives/{projects.drive.id}").status_code == 403
 
 
