@@ -4,7 +4,7 @@ removed and granted, the policy's link settings, and bad input that changes noth
 from __future__ import annotations
 
 import pytest
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 PROJECTS = "/me/drive/root:/Projects:"
 
@@ -126,7 +126,7 @@ def test_retain_inherited_permissions_false_stops_inheritance_on_first_share(pro
 def test_readers_cannot_create_links(projects, graph):
     projects.grant("/Projects", "bob@contoso.example", ["read"])
     drive, item = projects.drive.id, projects.item("/Projects").id
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     response = bob.post(f"/drives/{drive}/items/{item}/createLink", json={"type": "view"})
     assert_graph_error(response, 403, "accessDenied")
 
@@ -217,7 +217,7 @@ def test_embed_links_on_personal_drives_and_organization_links_refused_there(moc
     owner = mock_drive.add_user("Pat", "pat@outlook.example", token="pat-token")
     drive = mock_drive.add_drive(owner, drive_type="personal", name="OneDrive")
     mock_drive.add_file("/photo.jpg", "jpg", drive=drive)
-    pat = graph.as_user("pat-token")
+    pat = as_user(graph, "pat-token")
     embed = pat.post("/me/drive/root:/photo.jpg:/createLink", json={"type": "embed"})
     assert embed.status_code == 201, embed.text
     assert embed.json()["link"]["webHtml"].startswith("<iframe")
@@ -265,7 +265,7 @@ def test_access_explains_a_link(projects, graph):
     carol = projects.access("carol@contoso.example", "/Projects/Plan.docx")
     assert not carol.can("read")
     assert "read via anonymous view link on /Projects (through /shares" in carol.explain()
-    graph.as_user("carol-token").get(
+    as_user(graph, "carol-token").get(
         f"/shares/{link['shareId']}/driveItem", headers={"Prefer": "redeemSharingLink"}
     )
     explained = projects.assert_can("carol@contoso.example", "read", "/Projects/Plan.docx")
@@ -341,7 +341,7 @@ def test_scenarios_declare_links_and_export_round_trips_them(mock_drive, graph):
     assert exported["clock"] == "2024-05-01T00:00:00Z"
     assert exported["policy"]["anonymousLinkMaxDays"] == 30
     mock_drive.load(data)
-    anyone = graph.as_user(None)
+    anyone = as_user(graph, None)
     assert anyone.get("/shares/s!fin/driveItem").json()["name"] == "Finance"
     mock_drive.assert_can("bob@contoso.example", "write", "/Finance")
     mock_drive.clock.advance(days=7)
