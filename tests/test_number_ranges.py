@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 from yarl import URL
 
 HUGE = str(2**63 + 5)  # past every C integer: islice() and timedelta() refuse it
@@ -125,14 +125,14 @@ def test_the_largest_anonymous_link_max_days_still_creates_links(arranged, graph
 def test_shared_with_me_delay_has_a_range_and_shared_with_me_keeps_working(arranged, graph, value):
     response = admin(arranged, "PUT", "/policy", json={"sharedWithMeDelaySeconds": value})
     assert_graph_error(response, 400, "invalidRequest")
-    listed = graph.as_user("bob-token").get("/me/drive/sharedWithMe")
+    listed = as_user(graph, "bob-token").get("/me/drive/sharedWithMe")
     assert listed.status_code == 200, listed.text
 
 
 def test_the_largest_shared_with_me_delay_still_lists(arranged, graph):
     assert admin(arranged, "PUT", "/policy",
                  json={"sharedWithMeDelaySeconds": 10 * 366 * 86400}).ok  # fmt: skip
-    listed = graph.as_user("bob-token").get("/me/drive/sharedWithMe")
+    listed = as_user(graph, "bob-token").get("/me/drive/sharedWithMe")
     assert listed.status_code == 200, listed.text
 
 
@@ -274,7 +274,7 @@ def test_a_delta_token_issued_before_1970_still_works(mock_drive, graph):
                      "users": [{"displayName": "Ada", "email": "ada@contoso.example",
                                 "token": "ada-token"}],
                      "drives": [{"owner": "ada@contoso.example"}]})  # fmt: skip
-    ada = graph.as_user("ada-token")
+    ada = as_user(graph, "ada-token")
     latest = ada.get("/me/drive/root/delta", params={"token": "latest"})
     assert latest.status_code == 200, latest.text
     follow = ada.get(latest.json()["@odata.deltaLink"].split("/v1.0", 1)[1])
