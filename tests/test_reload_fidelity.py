@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import requests
+from conftest import as_user
 
 
 def _onehub(mock_drive, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
@@ -267,7 +268,7 @@ def test_a_reload_keeps_shared_with_me_order_and_delay(mock_drive, graph):
         mock_drive.url + "/_mockdrive/policy", json={"sharedWithMeDelaySeconds": 3600}, timeout=30
     )
     assert policy.status_code == 200, policy.text
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     for name in ("B", "A"):
         assert graph.post("/me/drive/root/children", json={"name": name, "folder": {}}).ok
         body = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
@@ -296,7 +297,7 @@ def test_a_delta_token_taken_before_a_reload_continues_after_it(mock_drive, grap
     for round_ in range(2):
         if round_:
             _load(mock_drive, exported)
-        answer = graph.session.get(link, headers={"Authorization": f"Bearer {graph.token}"})
+        answer = graph.get(link)
         assert answer.status_code == 200, answer.text
         answers.append(answer.json())
     assert [e["name"] for e in answers[0]["value"]] == ["b.txt", "a.txt"]
@@ -304,7 +305,7 @@ def test_a_delta_token_taken_before_a_reload_continues_after_it(mock_drive, grap
     another = json.loads(exported)
     del another["changes"]  # the same items, but another state: its tokens are not these
     _load(mock_drive, json.dumps(another).encode())
-    gone = graph.session.get(link, headers={"Authorization": f"Bearer {graph.token}"})
+    gone = graph.get(link)
     assert gone.status_code == 410, gone.text
 
 
@@ -356,8 +357,7 @@ def test_permissions_expiring_at_the_same_moment_go_in_the_same_order_after_a_re
         if round_:
             _load(mock_drive, exported)
         _advance(mock_drive, 10)
-        headers = {"Authorization": f"Bearer {graph.token}", "Prefer": "deltashowsharingchanges"}
-        changed = graph.session.get(delta, headers=headers)
+        changed = graph.get(delta, headers={"Prefer": "deltashowsharingchanges"})
         assert changed.status_code == 200, changed.text
         answers.append([e["name"] for e in changed.json()["value"]])
     assert sorted(answers[0]) == ["F", "a.txt"]
