@@ -7,7 +7,7 @@ import base64
 
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def encode(url: str, padded: bool = False) -> str:
 def test_an_anonymous_link_works_with_any_token_and_with_none(arranged, graph):
     link = make_link(graph, {"type": "view", "scope": "anonymous"})
     projects = arranged.item("/Projects")
-    for reader in (graph.as_user("bob-token"), graph.as_user(None)):
+    for reader in (as_user(graph, "bob-token"), as_user(graph, None)):
         for share in (link["shareId"], encode(link["link"]["webUrl"]),
                       encode(link["link"]["webUrl"], padded=True)):  # fmt: skip
             item = reader.get(f"/shares/{share}/driveItem")
@@ -43,7 +43,7 @@ def test_an_anonymous_link_works_with_any_token_and_with_none(arranged, graph):
         shared = reader.get(f"/shares/{link['shareId']}").json()
         assert shared["name"] == "Projects" and shared["owner"]["user"]["id"] == arranged.owner.id
         assert reader.get(f"/shares/{link['shareId']}/permission").json()["id"] == link["id"]
-    anyone = graph.as_user(None)
+    anyone = as_user(graph, None)
     drafts = arranged.item("/Projects/Drafts")
     inside = anyone.get(f"/shares/{link['shareId']}/items/{drafts.id}/children").json()
     assert [c["name"] for c in inside["value"]] == ["v1.txt"]
@@ -60,9 +60,9 @@ def test_an_organization_link_needs_a_signed_in_user(arranged, graph):
     link = make_link(graph, {"type": "edit", "scope": "organization"})
     url = f"/shares/{link['shareId']}/driveItem"
     # without a token the link answers as one that does not exist: its existence stays hidden
-    assert_graph_error(graph.as_user(None).get(url), 404, "itemNotFound")
-    assert graph.as_user("bob-token").get(url).status_code == 200
-    assert_graph_error(graph.as_user("nobody").get(url), 401, "unauthenticated")
+    assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
+    assert as_user(graph, "bob-token").get(url).status_code == 200
+    assert_graph_error(as_user(graph, "nobody").get(url), 401, "unauthenticated")
 
 
 def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, graph):
@@ -70,23 +70,23 @@ def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, gr
         graph, {"type": "view", "scope": "users", "recipients": [{"email": "bob@contoso.example"}]}
     )
     url = f"/shares/{link['shareId']}/driveItem"
-    assert graph.as_user("bob-token").get(url).status_code == 200
+    assert as_user(graph, "bob-token").get(url).status_code == 200
     # anyone else learns nothing: the answer of a link that does not exist
-    assert_graph_error(graph.as_user("carol-token").get(url), 404, "itemNotFound")
-    assert_graph_error(graph.as_user(None).get(url), 404, "itemNotFound")
+    assert_graph_error(as_user(graph, "carol-token").get(url), 404, "itemNotFound")
+    assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
     response = graph.post(
         f"/shares/{link['shareId']}/permission/grant",
         json={"recipients": [{"email": "carol@contoso.example"}], "roles": ["read"]},
     )
     assert response.status_code == 200, response.text
     assert response.json()["value"][0]["link"]["scope"] == "users"
-    assert graph.as_user("carol-token").get(url).status_code == 200
-    anonymous_grant = graph.as_user(None).post(
+    assert as_user(graph, "carol-token").get(url).status_code == 200
+    anonymous_grant = as_user(graph, None).post(
         f"/shares/{link['shareId']}/permission/grant",
         json={"recipients": [{"email": "carol@contoso.example"}]},
     )
     assert_graph_error(anonymous_grant, 401, "unauthenticated")
-    bob_grant = graph.as_user("bob-token").post(
+    bob_grant = as_user(graph, "bob-token").post(
         f"/shares/{link['shareId']}/permission/grant",
         json={"recipients": [{"email": "carol@contoso.example"}]},
     )
@@ -95,7 +95,7 @@ def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, gr
 
 def test_prefer_redeem_sharing_link_gives_durable_access(arranged, graph):
     link = make_link(graph, {"type": "view", "scope": "organization"})
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     item = f"/drives/{arranged.drive.id}/items/{arranged.item('/Projects').id}"
     assert_graph_error(bob.get(item), 404, "itemNotFound")
     share = f"/shares/{link['shareId']}/driveItem"
@@ -113,9 +113,9 @@ def test_a_password_link_is_refused_to_people_without_other_access(arranged, gra
     link = make_link(graph, {"type": "view", "scope": "anonymous", "password": "s3cret"})
     assert link["hasPassword"] is True
     url = f"/shares/{link['shareId']}/driveItem"
-    refused = assert_graph_error(graph.as_user("bob-token").get(url), 404, "itemNotFound")
+    refused = assert_graph_error(as_user(graph, "bob-token").get(url), 404, "itemNotFound")
     nowhere = "/shares/s!no-such-link-token/driveItem"
-    missing = assert_graph_error(graph.as_user("bob-token").get(nowhere), 404, "itemNotFound")
+    missing = assert_graph_error(as_user(graph, "bob-token").get(nowhere), 404, "itemNotFound")
     assert refused["message"] == missing["message"]  # holding the URL reveals nothing
     assert graph.get(url).status_code == 200  # the owner holds the item anyway
 
@@ -125,9 +125,9 @@ def test_an_expired_link_is_refused(arranged, graph):
         graph, {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-08T00:00:00Z"}
     )
     url = f"/shares/{link['shareId']}/driveItem"
-    assert graph.as_user(None).get(url).status_code == 200
+    assert as_user(graph, None).get(url).status_code == 200
     arranged.clock.advance(days=8)
-    assert_graph_error(graph.as_user(None).get(url), 404, "itemNotFound")
+    assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
 
 
 def test_a_deleted_link_or_item_is_not_found(arranged, graph):
@@ -154,7 +154,7 @@ def test_a_deleted_link_or_item_is_not_found(arranged, graph):
 def test_share_ids_that_name_nothing_change_nothing(arranged, graph, share, status, code):
     make_link(graph, {"type": "view", "scope": "anonymous"})
     before = arranged.digest()
-    anonymous = graph.as_user(None)
+    anonymous = as_user(graph, None)
     for reader, refused in ((graph, (status, code)), (anonymous, (401, "unauthenticated"))):
         assert_graph_error(reader.get(f"/shares/{share}/driveItem"), status, code)
         response = reader.post(
