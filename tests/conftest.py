@@ -138,6 +138,14 @@ def raw(
         connection.close()
 
 
+def assert_item(response: requests.Response, drive: MockDriveFixture, path: str) -> dict:
+    """The answer is 200 and is the item at ``path``: not merely some success."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == drive.item(path).id, body
+    return body
+
+
 def assert_graph_error(response: requests.Response, status: int, code: str) -> dict:
     """The response is Graph's error envelope with this status and code."""
     assert response.status_code == status, response.text
