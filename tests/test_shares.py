@@ -7,7 +7,7 @@ import base64
 
 import pytest
 import requests
-from conftest import as_user, assert_graph_error
+from conftest import as_user, assert_graph_error, assert_item
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_an_organization_link_needs_a_signed_in_user(arranged, graph):
     url = f"/shares/{link['shareId']}/driveItem"
     # without a token the link answers as one that does not exist: its existence stays hidden
     assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
-    assert as_user(graph, "bob-token").get(url).status_code == 200
+    assert_item(as_user(graph, "bob-token").get(url), arranged, "/Projects")
     assert_graph_error(as_user(graph, "nobody").get(url), 401, "unauthenticated")
 
 
@@ -70,7 +70,7 @@ def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, gr
         graph, {"type": "view", "scope": "users", "recipients": [{"email": "bob@contoso.example"}]}
     )
     url = f"/shares/{link['shareId']}/driveItem"
-    assert as_user(graph, "bob-token").get(url).status_code == 200
+    assert_item(as_user(graph, "bob-token").get(url), arranged, "/Projects")
     # anyone else learns nothing: the answer of a link that does not exist
     assert_graph_error(as_user(graph, "carol-token").get(url), 404, "itemNotFound")
     assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
@@ -80,7 +80,7 @@ def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, gr
     )
     assert response.status_code == 200, response.text
     assert response.json()["value"][0]["link"]["scope"] == "users"
-    assert as_user(graph, "carol-token").get(url).status_code == 200
+    assert_item(as_user(graph, "carol-token").get(url), arranged, "/Projects")
     anonymous_grant = as_user(graph, None).post(
         f"/shares/{link['shareId']}/permission/grant",
         json={"recipients": [{"email": "carol@contoso.example"}]},
@@ -99,10 +99,11 @@ def test_prefer_redeem_sharing_link_gives_durable_access(arranged, graph):
     item = f"/drives/{arranged.drive.id}/items/{arranged.item('/Projects').id}"
     assert_graph_error(bob.get(item), 404, "itemNotFound")
     share = f"/shares/{link['shareId']}/driveItem"
-    assert bob.get(share, headers={"Prefer": "redeemSharingLinkIfNecessary"}).ok
+    redeemed = bob.get(share, headers={"Prefer": "redeemSharingLinkIfNecessary"})
+    assert_item(redeemed, arranged, "/Projects")
     assert_graph_error(bob.get(item), 404, "itemNotFound")  # for that request only
-    assert bob.get(share, headers={"Prefer": "redeemSharingLink"}).ok
-    assert bob.get(item).status_code == 200
+    assert_item(bob.get(share, headers={"Prefer": "redeemSharingLink"}), arranged, "/Projects")
+    assert_item(bob.get(item), arranged, "/Projects")
     arranged.assert_can("bob@contoso.example", "read", "/Projects/Plan.docx")
     arranged.assert_cannot("bob@contoso.example", "write", "/Projects")
     member = bob.get(f"/shares/{link['shareId']}/permission").json()
@@ -117,7 +118,7 @@ def test_a_password_link_is_refused_to_people_without_other_access(arranged, gra
     nowhere = "/shares/s!no-such-link-token/driveItem"
     missing = assert_graph_error(as_user(graph, "bob-token").get(nowhere), 404, "itemNotFound")
     assert refused["message"] == missing["message"]  # holding the URL reveals nothing
-    assert graph.get(url).status_code == 200  # the owner holds the item anyway
+    assert_item(graph.get(url), arranged, "/Projects")  # the owner holds the item anyway
 
 
 def test_an_expired_link_is_refused(arranged, graph):
@@ -125,7 +126,7 @@ def test_an_expired_link_is_refused(arranged, graph):
         graph, {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-08T00:00:00Z"}
     )
     url = f"/shares/{link['shareId']}/driveItem"
-    assert as_user(graph, None).get(url).status_code == 200
+    assert_item(as_user(graph, None).get(url), arranged, "/Projects")
     arranged.clock.advance(days=8)
     assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
 
