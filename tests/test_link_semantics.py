@@ -10,7 +10,7 @@ refused createLink, grant, invite or redeem changes nothing.
 from __future__ import annotations
 
 import pytest
-from conftest import as_user, assert_graph_error
+from conftest import as_user, assert_graph_error, assert_item
 
 from mockdrive.model.clock import CLOCK_LAST_YEAR, LAST_YEAR
 
@@ -87,7 +87,8 @@ def test_a_specific_people_link_answers_others_as_a_missing_link(arranged, graph
             hidden = reader.get(f"/shares/{link['shareId']}{tail}", headers=redeem())
             same_answer(hidden, reader.get(f"/shares/{NOWHERE}{tail}", headers=redeem()))
             assert "carol" not in hidden.text
-    assert as_user(graph, "carol-token").get(f"/shares/{link['shareId']}/driveItem").ok
+    carol = as_user(graph, "carol-token").get(f"/shares/{link['shareId']}/driveItem")
+    assert_item(carol, arranged, "/Projects")
 
 
 def test_a_password_link_is_redeemed_by_nobody_without_the_password(arranged, graph):
@@ -97,7 +98,8 @@ def test_a_password_link_is_redeemed_by_nobody_without_the_password(arranged, gr
     url = f"/shares/{link['shareId']}/driveItem"
     refused = as_user(graph, "carol-token").get(url, headers=redeem())
     same_answer(refused, as_user(graph, "carol-token").get(f"/shares/{NOWHERE}/driveItem"))
-    assert as_user(graph, "bob-token").get(url, headers=redeem()).ok  # his own read, no more
+    own = as_user(graph, "bob-token").get(url, headers=redeem())
+    assert_item(own, arranged, "/Projects")  # his own read, no more
     assert fingerprint(arranged) == before
     arranged.assert_cannot("carol@contoso.example", "read", "/Projects")
     arranged.assert_cannot("bob@contoso.example", "write", "/Projects")
@@ -111,7 +113,7 @@ def test_an_organization_link_admits_tenant_members_only(arranged, graph):
     same_answer(gina.get(url, headers=redeem()), gina.get(f"/shares/{NOWHERE}/driveItem"))
     assert fingerprint(arranged) == before
     arranged.assert_cannot("gina@partner.example", "read", "/Projects")
-    assert as_user(graph, "dave-token").get(url, headers=redeem()).ok
+    assert_item(as_user(graph, "dave-token").get(url, headers=redeem()), arranged, "/Projects")
     arranged.assert_can("dave@contoso.example", "write", "/Projects/Plan.docx")
 
 
@@ -133,7 +135,9 @@ def test_redeem_if_necessary_is_for_this_request_only(arranged, graph):
     before = fingerprint(arranged)
     bob = as_user(graph, "bob-token")
     headers = {"Prefer": "redeemSharingLinkIfNecessary"}
-    assert bob.get(f"/shares/{link['shareId']}/driveItem", headers=headers).ok
+    assert_item(
+        bob.get(f"/shares/{link['shareId']}/driveItem", headers=headers), arranged, "/Projects"
+    )
     assert bob.get(f"/shares/{link['shareId']}/root/children").ok
     assert fingerprint(arranged) == before
     arranged.assert_cannot("bob@contoso.example", "read", "/Projects")
@@ -144,7 +148,9 @@ def test_an_expired_link_grants_nothing_not_even_to_those_who_redeemed_it(arrang
         graph, {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-08T00:00:00Z"}
     )
     bob = as_user(graph, "bob-token")
-    assert bob.get(f"/shares/{link['shareId']}/driveItem", headers=redeem()).ok
+    assert_item(
+        bob.get(f"/shares/{link['shareId']}/driveItem", headers=redeem()), arranged, "/Projects"
+    )
     arranged.assert_can("bob@contoso.example", "read", "/Projects")
     arranged.clock.advance(days=8)
     hidden = bob.get(f"/shares/{link['shareId']}/driveItem", headers=redeem())
@@ -178,7 +184,8 @@ def test_a_member_who_may_not_share_sees_only_themselves_among_a_links_holders(a
     assert everyone["shareId"] == link["shareId"]
     assert len(everyone["grantedToIdentitiesV2"]) == 3
     anonymous = make_link(graph, {"type": "view", "scope": "anonymous"})
-    assert bob.get(f"/shares/{anonymous['shareId']}/driveItem", headers=redeem()).ok
+    redeemed = bob.get(f"/shares/{anonymous['shareId']}/driveItem", headers=redeem())
+    assert_item(redeemed, arranged, "/Projects")
     nobody = as_user(graph, None).get(f"/shares/{anonymous['shareId']}/permission").json()
     assert "grantedToIdentitiesV2" not in nobody and "bob" not in str(nobody)
 
