@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import as_user, assert_graph_error
+from conftest import as_user, assert_graph_error, assert_item
 
 
 @pytest.fixture
@@ -227,8 +227,10 @@ def test_reader_can_read_but_not_invite_or_write(mock_drive, graph, team):
     mock_drive.grant("/Projects", carol, ["read"])
     reader = as_user(graph, "carol-token")
     drive = mock_drive.drive
-    assert reader.get(f"/drives/{drive.id}").status_code == 200
-    assert reader.get(f"/drives/{drive.id}/root:/Projects/Plan.docx").status_code == 200
+    seen = reader.get(f"/drives/{drive.id}")
+    assert seen.status_code == 200 and seen.json()["id"] == drive.id, seen.text
+    assert_item(reader.get(f"/drives/{drive.id}/root:/Projects/Plan.docx"), mock_drive,
+                "/Projects/Plan.docx")  # fmt: skip
     assert_graph_error(reader.get(f"/drives/{drive.id}/root"), 404, "itemNotFound")
     own_view = reader.get(f"/drives/{drive.id}/root:/Projects:/permissions").json()["value"]
     assert [p["grantedTo"]["user"]["id"] for p in own_view] == [carol.id]  # only her own
@@ -283,6 +285,7 @@ def test_invite_a_group_by_object_id_and_its_members_gain_access(mock_drive, gra
     again = invite(graph, "/me/drive/root:/Projects:", "finance@contoso.example", roles=("write",))
     assert again.json()["value"][0]["id"] == permission["id"]  # by its address: the same grant
     drive = mock_drive.drive.id
-    assert as_user(graph, "bob-token").get(f"/drives/{drive}/root:/Projects/Plan.docx").ok
+    plan = as_user(graph, "bob-token").get(f"/drives/{drive}/root:/Projects/Plan.docx")
+    assert_item(plan, mock_drive, "/Projects/Plan.docx")
     assert_graph_error(as_user(graph, "carol-token").get(f"/drives/{drive}/root:/Projects"), 404,
                        "itemNotFound")  # fmt: skip
