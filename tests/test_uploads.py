@@ -17,8 +17,8 @@ FRAGMENT = 320 * 1024
 
 
 def advance_clock(mock_drive, seconds: float) -> None:
-    """Move the state's logical clock forward (internal hook until the public virtual clock of
-    issue 14 lands; then this becomes ``mock_drive.clock.advance(seconds=...)``)."""
+    """Move the state's logical clock forward through an internal hook (the public way,
+    ``mock_drive.clock.advance(seconds=...)``, may replace it)."""
 
     def advance() -> None:
         mock_drive.state.clock._ticks += int(seconds)
