@@ -409,7 +409,7 @@ def transfer_paths() -> dict[str, dict[str, Any]]:
     }
 
 
-# -- sharing links, /shares, sharedWithMe, delta, the clock (issue 14) -------------------------
+# -- sharing links, /shares, sharedWithMe, delta, the clock ------------------------------------
 def link_paths() -> dict[str, dict[str, Any]]:
     from .graph.links import LINK_OPERATIONS
 
