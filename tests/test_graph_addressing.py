@@ -12,9 +12,9 @@ from mockdrive.model.errors import InvalidRequest
 
 
 @pytest.fixture
-def plan(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    return mock_drive.item("/Projects/Plan.docx")
+def plan(projects):
+    """The shared projects' /Projects/Plan.docx."""
+    return projects.item("/Projects/Plan.docx")
 
 
 def test_drive_forms_all_answer_with_the_callers_drive(mock_drive, graph):
