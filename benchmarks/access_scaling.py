@@ -1,4 +1,4 @@
-"""Per-request cost of the paths issue 11 (defect 13) found quadratic, over real HTTP, each at a
+"""Per-request cost of paths that were once quadratic, over real HTTP, each at a
 small and a large size (a flat cost means a ratio near 1):
 
 - ``conflictBehavior: rename`` on a name with 1,000 vs 14,000 numbered duplicates;

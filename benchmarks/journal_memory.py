@@ -1,4 +1,4 @@
-"""Journal memory: server RSS while refused 1 MiB requests arrive (issue 11, defect 12).
+"""Journal memory: server RSS while refused 1 MiB requests arrive.
 
 A server subprocess serves ``fixtures/quickstart.yaml``; Bob, who may only read /Projects, sends
 ``--requests`` invites of just under 1 MiB each (a JSON body of many small objects, which costs

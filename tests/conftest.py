@@ -85,56 +85,65 @@ def _rules(request: pytest.FixtureRequest, rule_checker: RuleChecker) -> Iterato
         pytest.fail("\n".join(failures[:20]), pytrace=False)
 
 
-class Graph:
-    """A tiny Graph client for tests: ``graph.get("/me/drive")`` → requests.Response."""
-
-    def __init__(self, drive: MockDriveFixture, token: str | None = None) -> None:
-        self.drive = drive
-        self.token = token or drive.token
-        self.session = requests.Session()
-        self.session.trust_env = False  # loopback: no proxy variables or ~/.netrc per request
-
-    def as_user(self, token: str | None) -> Graph:
-        other = Graph(self.drive, self.token)
-        other.token = token
-        return other
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = kwargs.pop("headers", {})
-        if self.token is not None:
-            headers.setdefault("Authorization", f"Bearer {self.token}")
-        return self.session.request(method, self.drive.graph_url + path, headers=headers, **kwargs)
-
-    def raw(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict]:
-        """Send ``path`` byte for byte (requests would normalise ``..`` away): (status, json)."""
-        connection = http.client.HTTPConnection(self.drive.server.host, self.drive.server.port)
-        try:
-            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-            connection.request(method, "/v1.0" + path, body=body, headers=headers)
-            response = connection.getresponse()
-            return response.status, json.loads(response.read() or b"null")
-        finally:
-            connection.close()
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def put(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("PUT", path, **kwargs)
-
-    def patch(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("PATCH", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
+@pytest.fixture
+def projects(mock_drive: MockDriveFixture) -> MockDriveFixture:
+    """The arrangement most suites start from: ``/Projects/Plan.docx`` (content ``plan``) in the
+    owner's drive, and Carol Jones (alias ``carolj``) and Bob Smith in the directory (tokens
+    ``carol-token`` and ``bob-token``; ``mock_drive.session_for("bob@contoso.example")`` is
+    Bob's client).
+    A suite that needs more builds its own fixture on this one."""
+    mock_drive.add_file("/Projects/Plan.docx", "plan")
+    mock_drive.add_user("Carol Jones", "carol@contoso.example", alias="carolj")
+    mock_drive.add_user("Bob Smith", "bob@contoso.example")
+    return mock_drive
 
 
 @pytest.fixture
-def graph(mock_drive: MockDriveFixture) -> Graph:
-    return Graph(mock_drive)
+def graph(mock_drive: MockDriveFixture) -> requests.Session:
+    """The owner's shipped ready client, ``mock_drive.session``: ``graph.get("/me/drive")``."""
+    return mock_drive.session
+
+
+class _NoToken(requests.auth.AuthBase):
+    """Takes the bearer token off a request: the caller is anonymous."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        return request
+
+
+def as_user(graph: requests.Session, token: str | None) -> requests.Session:
+    """A client of the same shipped kind as ``graph`` that sends ``token`` (any string, a wrong
+    one too) instead of the owner's; with ``None``, a client that sends no token at all.
+    ``mock_drive.session_for(user)`` is the way for a known user; this is for tests that name a
+    token, or none."""
+    client = type(graph)(graph.base_url, lambda: token or "", graph.verify)
+    if token is None:
+        client.auth = _NoToken()
+    return client
+
+
+def raw(
+    drive: MockDriveFixture, method: str, path: str, body: bytes = b"", *, token: str | None = None
+) -> tuple[int, Any]:
+    """Send ``path`` byte for byte, which requests cannot (it normalises ``..`` away), with
+    ``token`` if given: (status, parsed JSON body)."""
+    connection = http.client.HTTPConnection(drive.server.host, drive.server.port)
+    try:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()
+
+
+def assert_item(response: requests.Response, drive: MockDriveFixture, path: str) -> dict:
+    """The answer is 200 and is the item at ``path``: not merely some success."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == drive.item(path).id, body
+    return body
 
 
 def assert_graph_error(response: requests.Response, status: int, code: str) -> dict:

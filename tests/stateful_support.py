@@ -11,9 +11,8 @@
 - hypothesis profiles: ``MOCKDRIVE_STATEFUL_EXAMPLES=10000`` turns the quick seeded CI run into
   the long run documented in RELIABILITY.md.
 
-What is already known to be wrong (issue 11's numbered defects, being fixed on other branches,
-and the NEW findings in /work/notes/stateful-findings.md) is switched off in the green machines
-by class attributes (``hostile``, ``to_the_limit``, ``owner_check``, ``fidelity``,
+What is known to be wrong, or was when the machines were written, is switched off in the green
+machines by class attributes (``hostile``, ``to_the_limit``, ``owner_check``, ``fidelity``,
 ``fresh_ids_after_load``, ``access_denied_rolemaps``); the ``*_full`` machines turn every
 switch on and are strict xfails, so they turn red the day everything they hit is fixed.
 """
@@ -133,8 +132,8 @@ def initial_state(seed: int = 0) -> State:
 
 
 # -- names ----------------------------------------------------------------------------------------
-SURROGATES = ["\ud800", "\udfff", "a\ud800b"]  # issue 11 defect 4
-C1_AND_NONCHARACTERS = ["\x7f", "\x85", "\x9f", "\ufffe", "\uffff", "x\x85y"]  # defect 5
+SURROGATES = ["\ud800", "\udfff", "a\ud800b"]
+C1_AND_NONCHARACTERS = ["\x7f", "\x85", "\x9f", "\ufffe", "\uffff", "x\x85y"]
 TWINS = [
     "\u00df", "SS", "ss", "Stra\u00dfe", "STRASSE", "\u212a", "k", "K", "\u0130", "i\u0307",
     "\ufb00", "ff", "\u01c5", "\u01c4", "\u03a3", "\u03c2", "\u03c3",
@@ -237,7 +236,7 @@ def naive_role_name(state: State, permission: Any) -> str:
 
 
 def naive_onehub_role(state: State, user: User, item: Item) -> str | None:
-    """Onehub: the drive's owner is Administrator everywhere in it (issue 12: the owner always
+    """Onehub: the drive's owner is Administrator everywhere in it (the owner always
     reaches everything in their drive); else the nearest rolemap wins, except that
     Administrator anywhere above wins."""
     if state.store.drives[item.drive_id].owner_id == user.id:

@@ -1,7 +1,7 @@
-"""Escapes found by attacking the server as a hostile user (issue 11 defects 8-11 and 15, issue
-12 item 2): nothing a caller cannot write is replaced, moved or deleted; a caller without read
-access learns nothing about what exists; Onehub roles never rise above the giver's own; Graph and
-Onehub agree on a role; the drive owner always reaches everything in their drive."""
+"""Escapes found by attacking the server as a hostile user: nothing a caller cannot write is
+replaced, moved or deleted; a caller without read access learns nothing about what exists; Onehub
+roles never rise above the giver's own; Graph and Onehub agree on a role; the drive owner always
+reaches everything in their drive."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 
 import pytest
 import requests
-from conftest import Graph, assert_graph_error
+from conftest import as_user, assert_graph_error
 
 TEAM = "fixtures/team.yaml"
 INVITE = {"recipients": [{"email": "x@ext.example"}], "roles": ["read"]}
@@ -60,9 +60,9 @@ def shape(response: requests.Response, *names: str) -> tuple[int, str]:
     return response.status_code, text
 
 
-# -- defect 8: nothing a caller cannot write is replaced or deleted -----------------------------
+# -- nothing a caller cannot write is replaced or deleted -----------------------------
 def test_replace_never_deletes_a_folder_the_caller_cannot_see(mock_drive, graph, finance):
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     before = mock_drive.digest()
     url = f"/drives/{finance['d']}/items/{finance['finance']}/children"
     answers = {}
@@ -80,7 +80,7 @@ def test_replace_never_deletes_a_folder_the_caller_cannot_see(mock_drive, graph,
 
 
 def test_replace_of_a_visible_item_the_caller_cannot_write_is_refused(mock_drive, graph, finance):
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     before = mock_drive.digest()
     url = f"/drives/{finance['d']}/items/{finance['finance']}/children"
     body = {"name": "Memo.txt", "file": {}, "@microsoft.graph.conflictBehavior": "replace"}
@@ -91,7 +91,7 @@ def test_replace_of_a_visible_item_the_caller_cannot_write_is_refused(mock_drive
 
 
 def test_upload_onto_or_below_a_hidden_item_answers_like_fail(mock_drive, graph, finance):
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     before = mock_drive.digest()
     drive = f"/drives/{finance['d']}/root:"
     onto_file = walt.put(drive + "/Finance/Q3.xlsx:/content", data=b"overwrite")
@@ -112,7 +112,7 @@ def test_upload_onto_or_below_a_hidden_item_answers_like_fail(mock_drive, graph,
 def test_deleting_a_folder_that_holds_what_the_caller_cannot_write_is_refused(
     mock_drive, graph, finance
 ):
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     before = mock_drive.digest()
     refused = walt.delete(f"/drives/{finance['d']}/items/{finance['finance']}")
     assert_graph_error(refused, 403, "accessDenied")
@@ -127,7 +127,7 @@ def test_deleting_a_folder_that_holds_what_the_caller_cannot_write_is_refused(
     assert graph.delete(f"/drives/{finance['d']}/items/{finance['finance']}").status_code == 204
 
 
-# -- defect 11: without read access, every route answers as if the item did not exist ------------
+# -- without read access, every route answers as if the item did not exist ------------
 GRAPH_ROUTES = [  # (suffix after the item, method, keyword arguments)
     ("", "GET", {"headers": {"If-None-Match": '"x"'}}),
     ("", "DELETE", {"headers": {"If-Match": '"bogus"'}}),
@@ -152,7 +152,7 @@ GRAPH_ROUTES = [  # (suffix after the item, method, keyword arguments)
 def test_graph_hidden_and_missing_items_answer_alike(mock_drive, graph, finance, caller):
     """Every Graph/OneDrive item route, by id and by path, on a hidden folder and file and on
     a missing one: the same status and body (modulo the name); nothing changes."""
-    client = graph.as_user(caller)
+    client = as_user(graph, caller)
     drive = f"/drives/{finance['d']}"
     missing_id = "01" + "Z" * (len(finance["payroll"]) - 2)
     pairs = [
@@ -170,7 +170,7 @@ def test_graph_hidden_and_missing_items_answer_alike(mock_drive, graph, finance,
         for suffix, method, kwargs in [*GRAPH_ROUTES, ("/content", "PUT", {"data": b"x"})]:
             if suffix == "/content" and method == "PUT":
                 if hidden.endswith(":") and caller == "walt-token":
-                    continue  # an upload to a free path creates it: see the defect 8 tests
+                    continue  # an upload to a free path creates it: see the replace tests
                 kwargs = {"data": b"x", "headers": {"If-Match": '"bogus"'}}
             suffix = suffix.format(perm=finance["carol_permission"])
             a = client.request(method, hidden + suffix, **kwargs)
@@ -277,7 +277,7 @@ def test_other_peoples_rolemaps_are_hidden_from_a_viewer(mock_drive):
     assert onehub(mock_drive, "GET", f"{folder}/rolemaps", "vi-token").status_code == 403
 
 
-# -- defect 15: a Graph role change is Onehub's too ---------------------------------------------
+# -- a Graph role change is Onehub's too ---------------------------------------------
 def test_graph_patch_of_a_onehub_rolemap_changes_the_onehub_role(mock_drive, graph):
     mock_drive.add_user("Bob", "bob@contoso.example")
     mock_drive.add_folder("/Shared")
@@ -300,10 +300,10 @@ def test_graph_patch_of_a_onehub_rolemap_changes_the_onehub_role(mock_drive, gra
     assert access.can("write") and access.onehub_role == "Collaborator"
 
 
-# -- issue 12 item 2: the drive owner reaches everything in their drive -------------------------
+# -- the drive owner reaches everything in their drive -------------------------
 @pytest.mark.mock_drive(scenario=TEAM)
 def test_the_owner_keeps_a_folder_that_stops_inheriting_in_every_dialect(mock_drive):
-    ada = Graph(mock_drive, "ada-token")
+    ada = as_user(mock_drive.session, "ada-token")
     path = "/Finance/Payroll"
     assert ada.get(f"/me/drive/root:{path}").status_code == 200
     listed = ada.get("/me/drive/root:/Finance:/children").json()["value"]
@@ -343,7 +343,7 @@ def test_moves_never_carry_away_or_replace_what_the_caller_cannot_write(mock_dri
     """PATCH moves under the same rule as create and delete: Walt writes /Finance but cannot
     move /Finance/Team away (it holds Secret, hidden from him) nor move something onto the
     hidden Payroll with ``replace``."""
-    walt = graph.as_user("walt-token")
+    walt = as_user(graph, "walt-token")
     mock_drive.add_folder("/Finance/Drafts")
     mock_drive.add_file("/Finance/Team/Secret/plan.txt", "plan")
     mock_drive.stop_inheriting("/Finance/Team/Secret")

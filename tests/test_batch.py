@@ -6,17 +6,17 @@ import base64
 
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 
 @pytest.fixture
-def team(mock_drive):
+def team(projects):
+    """The shared projects, plus three folders for a batch to invite to: Alpha (with a file),
+    Beta and Gamma."""
     for name in ("Alpha", "Beta", "Gamma"):
-        mock_drive.add_folder(f"/{name}")
-    mock_drive.add_file("/Alpha/Plan.docx", "plan")
-    mock_drive.add_user("Carol Jones", "carol@contoso.example")
-    mock_drive.add_user("Bob Smith", "bob@contoso.example")
-    return mock_drive
+        projects.add_folder(f"/{name}")
+    projects.add_file("/Alpha/Plan.docx", "plan")
+    return projects
 
 
 def invite(folder, *emails, request_id=None, **extra):
@@ -164,7 +164,7 @@ def test_partial_invite_is_a_207_item(team, graph):
 
 
 def test_steps_run_as_the_batch_caller(team, graph):
-    reader = graph.as_user("carol-token")
+    reader = as_user(graph, "carol-token")
     items = by_id(reader.post("/$batch", json={"requests": [
         {"id": "1", "method": "GET", "url": "/me/drive/root:/Alpha"},
         invite("Beta", "bob@contoso.example", request_id="2"),
@@ -175,7 +175,7 @@ def test_steps_run_as_the_batch_caller(team, graph):
 
 
 def test_a_step_runs_as_the_batch_caller_whatever_token_it_names(team, graph):
-    items = by_id(graph.as_user("carol-token").post("/$batch", json={"requests": [
+    items = by_id(as_user(graph, "carol-token").post("/$batch", json={"requests": [
         {"id": "1", "method": "GET", "url": "/me/drive/root:/Alpha",
          "headers": {"Authorization": f"Bearer {team.token}"}},
     ]}))  # fmt: skip
@@ -268,7 +268,7 @@ def test_a_malformed_batch_is_a_400_and_runs_nothing(team, graph, body, why):
 
 
 def test_batch_needs_a_token_and_post(team, graph):
-    assert_graph_error(graph.as_user(None).post("/$batch", json={"requests": []}), 401,
+    assert_graph_error(as_user(graph, None).post("/$batch", json={"requests": []}), 401,
                        "unauthenticated")  # fmt: skip
     assert_graph_error(graph.get("/$batch"), 405, "notSupported")
     assert (
@@ -301,7 +301,7 @@ def test_urls_a_step_hands_out_work_on_the_batch_host(team, graph):
          "body": {"name": "Reports", "folder": {}}},
     ]}))  # fmt: skip
     (plan,) = items["1"]["body"]["value"]
-    download = graph.session.get(plan["@microsoft.graph.downloadUrl"])
+    download = as_user(graph, None).get(plan["@microsoft.graph.downloadUrl"])  # no token
     assert download.status_code == 200 and download.content == b"plan"
     created = graph.get(items["2"]["headers"]["Location"].split("/v1.0", 1)[1])
     assert items["2"]["headers"]["Location"].startswith(team.graph_url.split("/v1.0")[0] + "/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from conftest import as_user
 
 from mockdrive.model.links import INVITATION_LIFETIME_DAYS
 from mockdrive.scenario import build_state, export_scenario
@@ -79,7 +80,7 @@ def test_a_permission_with_an_expiration_expires_when_the_clock_passes_it(mock_d
         },
     )
     assert response.status_code == 200, response.text
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     item_id = mock_drive.item("/Projects").id
     drive_id = mock_drive.drive.id
     assert bob.get(f"/drives/{drive_id}/items/{item_id}").status_code == 200

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 from test_msgraph_sdk import sdk_client
 from test_uploads import advance_clock
 
@@ -145,7 +145,7 @@ def test_personal_files_also_carry_sha1_and_sha256(mock_drive, graph):
     owner = mock_drive.add_user("Pat Personal", "pat@outlook.example", token="pat-token")
     drive = mock_drive.add_drive(owner, drive_type="personal")
     mock_drive.add_file("/photo.jpg", DATA, drive=drive)
-    item = graph.as_user("pat-token").get("/me/drive/root:/photo.jpg").json()
+    item = as_user(graph, "pat-token").get("/me/drive/root:/photo.jpg").json()
     assert item["file"]["hashes"] == {
         "quickXorHash": quick_xor_hash(DATA),
         "sha1Hash": hashlib.sha1(DATA).hexdigest().upper(),

@@ -6,15 +6,7 @@ import json
 import socket
 import time
 
-import pytest
-
 INVITE = "/v1.0/me/drive/root:/Projects:/invite"
-
-
-@pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    return mock_drive
 
 
 def raw_send(mock_drive, data: bytes) -> None:
@@ -43,30 +35,30 @@ def wait_for_journal(mock_drive, count: int) -> list[dict]:
     return list(mock_drive.requests)
 
 
-def test_hang_up_while_the_answer_is_delayed_changes_nothing(arranged):
+def test_hang_up_while_the_answer_is_delayed_changes_nothing(projects):
     """The connection is gone before the handler reads the body: the request is dropped whole
     (journaled as 499, as nginx would log it), never half-applied and never a 5xx."""
-    arranged.faults.add(effect="latency", path="/invite$", latencyMs=300)
-    before = arranged.digest()
+    projects.faults.add(effect="latency", path="/invite$", latencyMs=300)
+    before = projects.digest()
     body = json.dumps({"recipients": [{"email": "a@ext.example"}, {"email": "b@ext.example"}],
                        "roles": ["write"]}).encode()  # fmt: skip
-    raw_send(arranged, request_bytes(arranged, body))
-    entries = wait_for_journal(arranged, 1)
+    raw_send(projects, request_bytes(projects, body))
+    entries = wait_for_journal(projects, 1)
     assert [e["status"] for e in entries] == [499]
-    assert arranged.digest() == before
-    assert own_permissions(arranged) == []
+    assert projects.digest() == before
+    assert own_permissions(projects) == []
 
 
-def test_hang_up_in_the_middle_of_the_body_changes_nothing(arranged):
-    before = arranged.digest()
+def test_hang_up_in_the_middle_of_the_body_changes_nothing(projects):
+    before = projects.digest()
     body = b'{"recipients": [{"email": "a@ext.example"}], "ro'
-    raw_send(arranged, request_bytes(arranged, body, content_length=len(body) + 100))
-    entries = wait_for_journal(arranged, 1)
+    raw_send(projects, request_bytes(projects, body, content_length=len(body) + 100))
+    entries = wait_for_journal(projects, 1)
     assert [e["status"] for e in entries] == [499]
-    assert arranged.digest() == before
-    follow_up = arranged.server.call(lambda: len(arranged.state.journal.entries))
+    assert projects.digest() == before
+    follow_up = projects.server.call(lambda: len(projects.state.journal.entries))
     import requests
 
-    response = requests.get(arranged.graph_url + "/me/drive", headers=arranged.headers(), timeout=5)
+    response = requests.get(projects.graph_url + "/me/drive", headers=projects.headers(), timeout=5)
     assert response.status_code == 200  # still serving
-    assert len(arranged.requests) == follow_up + 1
+    assert len(projects.requests) == follow_up + 1

@@ -9,17 +9,9 @@ import time
 import aiohttp
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 INVITE = "/me/drive/root:/Projects:/invite"
-
-
-@pytest.fixture
-def team(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_user("Carol Jones", "carol@contoso.example")
-    mock_drive.add_user("Bob Smith", "bob@contoso.example")
-    return mock_drive
 
 
 def invite_body(*emails, send=True, **extra):
@@ -32,8 +24,8 @@ def admin(mock_drive, method, path, **kwargs):
 
 
 # -- per-recipient notification failures -------------------------------------------------------
-def test_mixed_outcome_is_207_and_every_recipient_keeps_the_grant(team, graph):
-    team.faults.add(effect="notificationFailure", recipient="bob@contoso.example",
+def test_mixed_outcome_is_207_and_every_recipient_keeps_the_grant(projects, graph):
+    projects.faults.add(effect="notificationFailure", recipient="bob@contoso.example",
                     innerCode="hipCheckRequired")  # fmt: skip
     response = graph.post(INVITE, json=invite_body("carol@contoso.example", "bob@contoso.example"))
     assert response.status_code == 207
@@ -46,10 +38,10 @@ def test_mixed_outcome_is_207_and_every_recipient_keeps_the_grant(team, graph):
         "fixItUrl": "http://g.live.com/8SESkydrive/HipCheck",
         "innererror": {"code": "hipCheckRequired"},
     }
-    held = {p["id"] for p in team.permissions("/Projects") if "inheritedFrom" not in p}
+    held = {p["id"] for p in projects.permissions("/Projects") if "inheritedFrom" not in p}
     assert {carol["id"], bob["id"]} <= held  # both were granted
-    delivered = [m["to"] for m in team.outbox if m["status"] == "delivered"]
-    failed = [(m["to"], m["errorCode"]) for m in team.outbox if m["status"] == "failed"]
+    delivered = [m["to"] for m in projects.outbox if m["status"] == "delivered"]
+    failed = [(m["to"], m["errorCode"]) for m in projects.outbox if m["status"] == "failed"]
     assert delivered == ["carol@contoso.example"]
     assert failed == [("bob@contoso.example", "hipCheckRequired")]
 
@@ -59,23 +51,23 @@ def test_mixed_outcome_is_207_and_every_recipient_keeps_the_grant(team, graph):
     ["accountVerificationRequired", "hipCheckRequired", "exchangeInvalidUser",
      "exchangeOutOfMailboxQuota", "exchangeMaxRecipients"],
 )  # fmt: skip
-def test_all_failing_is_still_207_with_every_entry_in_error(team, graph, code):
-    team.faults.add(effect="notificationFailure", innerCode=code)
+def test_all_failing_is_still_207_with_every_entry_in_error(projects, graph, code):
+    projects.faults.add(effect="notificationFailure", innerCode=code)
     response = graph.post(INVITE, json=invite_body("carol@contoso.example", "x@ext.example"))
     assert response.status_code == 207
     assert [e["error"]["innererror"]["code"] for e in response.json()["value"]] == [code, code]
-    assert len([p for p in team.permissions("/Projects") if "inheritedFrom" not in p]) == 2
+    assert len([p for p in projects.permissions("/Projects") if "inheritedFrom" not in p]) == 2
 
 
-def test_no_notification_failure_without_send_invitation(team, graph):
-    team.faults.add(effect="notificationFailure")
+def test_no_notification_failure_without_send_invitation(projects, graph):
+    projects.faults.add(effect="notificationFailure")
     response = graph.post(INVITE, json=invite_body("carol@contoso.example", send=False))
     assert response.status_code == 200 and "error" not in response.json()["value"][0]
-    assert team.outbox == []
+    assert projects.outbox == []
 
 
-def test_domain_rule_and_nth_recipient(team, graph):
-    team.faults.add(effect="notificationFailure", domain="ext.example", nth=2)
+def test_domain_rule_and_nth_recipient(projects, graph):
+    projects.faults.add(effect="notificationFailure", domain="ext.example", nth=2)
     first = graph.post(INVITE, json=invite_body("a@ext.example", "b@ext.example", "c@ext.example"))
     assert [("error" in e) for e in first.json()["value"]] == [False, True, False]
 
@@ -95,42 +87,42 @@ def test_domain_rule_and_nth_recipient(team, graph):
     ],
 )  # fmt: skip
 def test_policy_violations_fail_the_whole_request(
-    team, graph, policy, recipients, status, code, inner
+    projects, graph, policy, recipients, status, code, inner
 ):
-    team.set_policy(**policy)
-    before = team.digest()
+    projects.set_policy(**policy)
+    before = projects.digest()
     response = graph.post(INVITE, json=invite_body("carol@contoso.example", *recipients))
     error = assert_graph_error(response, status, code)
     assert error["innerError"]["code"] == inner
-    assert team.digest() == before and team.outbox == []
+    assert projects.digest() == before and projects.outbox == []
 
 
-def test_policy_allows_internal_users_and_allowed_domains(team, graph):
-    team.set_policy(externalSharing=True, allowedDomains=["partner.example"])
+def test_policy_allows_internal_users_and_allowed_domains(projects, graph):
+    projects.set_policy(externalSharing=True, allowedDomains=["partner.example"])
     response = graph.post(INVITE, json=invite_body("carol@contoso.example", "p@partner.example"))
     assert response.status_code == 200
 
 
-def test_policy_over_the_admin_api(team, graph):
-    assert admin(team, "PUT", "/policy", json={"externalSharing": False}).status_code == 200
-    assert admin(team, "GET", "/policy").json()["externalSharing"] is False
+def test_policy_over_the_admin_api(projects, graph):
+    assert admin(projects, "PUT", "/policy", json={"externalSharing": False}).status_code == 200
+    assert admin(projects, "GET", "/policy").json()["externalSharing"] is False
     assert_graph_error(graph.post(INVITE, json=invite_body("x@ext.example")), 403, "notAllowed")
-    bad = admin(team, "PUT", "/policy", json={"maxRecipients": -1})
+    bad = admin(projects, "PUT", "/policy", json={"maxRecipients": -1})
     assert_graph_error(bad, 400, "invalidRequest")
 
 
-def test_recipient_error_rule_fails_the_request_and_grants_nothing(team, graph):
-    team.faults.add(effect="error", recipient="bob@contoso.example", status=403,
+def test_recipient_error_rule_fails_the_request_and_grants_nothing(projects, graph):
+    projects.faults.add(effect="error", recipient="bob@contoso.example", status=403,
                     code="accessDenied", message="Bob is blocked")  # fmt: skip
-    before = team.digest()
+    before = projects.digest()
     response = graph.post(INVITE, json=invite_body("carol@contoso.example", "bob@contoso.example"))
     assert assert_graph_error(response, 403, "accessDenied")["message"] == "Bob is blocked"
-    assert team.digest() == before
+    assert projects.digest() == before
 
 
 # -- request-level rules: errors, throttling, latency --------------------------------------------
-def test_error_rule_on_a_route_with_times(team, graph):
-    team.faults.add(effect="error", method="GET", path="/children$", status=503,
+def test_error_rule_on_a_route_with_times(projects, graph):
+    projects.faults.add(effect="error", method="GET", path="/children$", status=503,
                     code="serviceNotAvailable", times=2)  # fmt: skip
     statuses = [graph.get("/me/drive/root/children").status_code for _ in range(3)]
     assert statuses == [503, 503, 200]
@@ -147,9 +139,9 @@ class Seconds:
         return self.now
 
 
-def test_throttle_then_success_after_waiting(team, graph):
-    seconds = team.state.faults.time_source = Seconds()
-    team.faults.add(effect="throttle", path="/invite$", nth=2, retryAfter=1)
+def test_throttle_then_success_after_waiting(projects, graph):
+    seconds = projects.state.faults.time_source = Seconds()
+    projects.faults.add(effect="throttle", path="/invite$", nth=2, retryAfter=1)
     assert graph.post(INVITE, json=invite_body("carol@contoso.example")).status_code == 200
     throttled = graph.post(INVITE, json=invite_body("bob@contoso.example"))
     assert_graph_error(throttled, 429, "activityLimitReached")
@@ -157,59 +149,59 @@ def test_throttle_then_success_after_waiting(team, graph):
     assert throttled.json()["error"]["innerError"]["code"] == "throttledRequest"
     seconds.now += 1.05  # the Retry-After window passes
     assert graph.post(INVITE, json=invite_body("bob@contoso.example")).status_code == 200
-    assert [r["fired"] for r in team.faults] == [1]
-    assert [r["violations"] for r in team.faults] == [0]  # the retry came after the window
+    assert [r["fired"] for r in projects.faults] == [1]
+    assert [r["violations"] for r in projects.faults] == [0]  # the retry came after the window
 
 
-def test_a_retry_one_instant_before_the_window_ends_is_early(team, graph):
-    seconds = team.state.faults.time_source = Seconds()
-    team.faults.add(effect="throttle", path="/invite$", retryAfter=5, times=1,
+def test_a_retry_one_instant_before_the_window_ends_is_early(projects, graph):
+    seconds = projects.state.faults.time_source = Seconds()
+    projects.faults.add(effect="throttle", path="/invite$", retryAfter=5, times=1,
                     throttleEarlyRetries=True)  # fmt: skip
     body = invite_body("carol@contoso.example")
     assert graph.post(INVITE, json=body).status_code == 429
     seconds.now += 4.99
     assert graph.post(INVITE, json=body).status_code == 429
-    assert [r["violations"] for r in team.faults] == [1]
+    assert [r["violations"] for r in projects.faults] == [1]
     seconds.now += 0.02
     assert graph.post(INVITE, json=body).status_code == 200
-    assert [(r["fired"], r["violations"]) for r in team.faults] == [(1, 1)]
+    assert [(r["fired"], r["violations"]) for r in projects.faults] == [(1, 1)]
 
 
-def test_early_retry_is_recorded_and_throttled_again_if_the_rule_says_so(team, graph):
-    rule = team.faults.add(effect="throttle", path="/invite$", retryAfter=30, times=1,
+def test_early_retry_is_recorded_and_throttled_again_if_the_rule_says_so(projects, graph):
+    rule = projects.faults.add(effect="throttle", path="/invite$", retryAfter=30, times=1,
                            throttleEarlyRetries=True)  # fmt: skip
     body = invite_body("carol@contoso.example")
     assert graph.post(INVITE, json=body).status_code == 429
     assert graph.post(INVITE, json=body).status_code == 429  # too early: throttled again
-    assert [r["violations"] for r in team.faults] == [1]
-    journal = admin(team, "GET", "/journal").json()["value"]
+    assert [r["violations"] for r in projects.faults] == [1]
+    journal = admin(projects, "GET", "/journal").json()["value"]
     assert journal[-1]["faults"] == [{"rule": rule.id, "effect": "throttle", "earlyRetry": True}]
 
 
-def test_early_retry_is_only_recorded_by_default(team, graph):
-    team.faults.add(effect="throttle", path="/invite$", retryAfter=30, times=1)
+def test_early_retry_is_only_recorded_by_default(projects, graph):
+    projects.faults.add(effect="throttle", path="/invite$", retryAfter=30, times=1)
     body = invite_body("carol@contoso.example")
     assert graph.post(INVITE, json=body).status_code == 429
     assert graph.post(INVITE, json=body).status_code == 200
-    assert [r["violations"] for r in team.faults] == [1]
+    assert [r["violations"] for r in projects.faults] == [1]
 
 
-def test_503_throttle(team, graph):
-    team.faults.add(effect="throttle", status=503, retryAfter=7)
+def test_503_throttle(projects, graph):
+    projects.faults.add(effect="throttle", status=503, retryAfter=7)
     response = graph.get("/me/drive")
     assert_graph_error(response, 503, "serviceNotAvailable")
     assert response.headers["Retry-After"] == "7"
 
 
-async def test_latency_does_not_block_other_requests(team):
-    team.faults.add(effect="latency", path="/root/children$", latencyMs=600)
-    headers = team.headers()
+async def test_latency_does_not_block_other_requests(projects):
+    projects.faults.add(effect="latency", path="/root/children$", latencyMs=600)
+    headers = projects.headers()
     async with aiohttp.ClientSession(headers=headers) as session:
         finished = []
 
         async def fetch(path):
             started = time.perf_counter()
-            async with session.get(team.graph_url + path) as response:
+            async with session.get(projects.graph_url + path) as response:
                 assert response.status == 200
             finished.append(path)
             return time.perf_counter() - started
@@ -231,39 +223,41 @@ def test_seeded_jitter_is_deterministic():
     assert len(set(delays())) > 1
 
 
-def test_context_manager_removes_the_rule(team, graph):
-    with team.faults.active(effect="error", status=500, code="generalException"):
+def test_context_manager_removes_the_rule(projects, graph):
+    with projects.faults.active(effect="error", status=500, code="generalException"):
         assert graph.get("/me/drive").status_code == 500
     assert graph.get("/me/drive").status_code == 200
-    assert len(team.faults) == 0
+    assert len(projects.faults) == 0
 
 
-def test_caller_rule_only_hits_that_caller(team, graph):
-    team.grant("/Projects", team.state.user("carol@contoso.example"), ["read"])
-    team.faults.add(effect="error", caller="carol@contoso.example", status=403, code="accessDenied")
+def test_caller_rule_only_hits_that_caller(projects, graph):
+    projects.grant("/Projects", projects.state.user("carol@contoso.example"), ["read"])
+    projects.faults.add(
+        effect="error", caller="carol@contoso.example", status=403, code="accessDenied"
+    )
     assert graph.get("/me/drive").status_code == 200
-    carol = graph.as_user("carol-token")
-    assert carol.get(f"/drives/{team.drive.id}").status_code == 403
+    carol = as_user(graph, "carol-token")
+    assert carol.get(f"/drives/{projects.drive.id}").status_code == 403
 
 
 # -- rules over the admin API and bad rules from every source -----------------------------------
-def test_admin_fault_api(team, graph):
+def test_admin_fault_api(projects, graph):
     created = admin(
-        team, "POST", "/faults", json={"effect": "error", "status": 418, "code": "teapot"}
+        projects, "POST", "/faults", json={"effect": "error", "status": 418, "code": "teapot"}
     )
     assert created.status_code == 201
     rule_id = created.json()["id"]
-    assert [r["id"] for r in admin(team, "GET", "/faults").json()["value"]] == [rule_id]
+    assert [r["id"] for r in admin(projects, "GET", "/faults").json()["value"]] == [rule_id]
     assert graph.get("/me/drive").status_code == 418
-    assert admin(team, "DELETE", f"/faults/{rule_id}").status_code == 204
+    assert admin(projects, "DELETE", f"/faults/{rule_id}").status_code == 204
     assert graph.get("/me/drive").status_code == 200
-    assert_graph_error(admin(team, "DELETE", f"/faults/{rule_id}"), 404, "itemNotFound")
+    assert_graph_error(admin(projects, "DELETE", f"/faults/{rule_id}"), 404, "itemNotFound")
     many = admin(
-        team, "POST", "/faults", json={"value": [{"effect": "latency"}, {"effect": "latency"}]}
+        projects, "POST", "/faults", json={"value": [{"effect": "latency"}, {"effect": "latency"}]}
     )
     assert len(many.json()["value"]) == 2
-    assert admin(team, "DELETE", "/faults").status_code == 204
-    assert admin(team, "GET", "/faults").json()["value"] == []
+    assert admin(projects, "DELETE", "/faults").status_code == 204
+    assert admin(projects, "GET", "/faults").json()["value"] == []
 
 
 BAD_RULES = {
@@ -281,50 +275,50 @@ BAD_RULES = {
 
 
 @pytest.mark.parametrize("rule, message", BAD_RULES.values(), ids=BAD_RULES.keys())
-def test_bad_rules_are_refused_from_the_fixture_and_the_admin_api(team, rule, message):
+def test_bad_rules_are_refused_from_the_fixture_and_the_admin_api(projects, rule, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        team.faults.add(**rule)
-    response = admin(team, "POST", "/faults", json=rule)
+        projects.faults.add(**rule)
+    response = admin(projects, "POST", "/faults", json=rule)
     assert message in assert_graph_error(response, 400, "invalidRequest")["message"]
-    batch = admin(team, "POST", "/faults", json={"value": [{"effect": "latency"}, rule]})
+    batch = admin(projects, "POST", "/faults", json={"value": [{"effect": "latency"}, rule]})
     assert_graph_error(batch, 400, "invalidRequest")
-    assert len(team.faults) == 0  # all or nothing
+    assert len(projects.faults) == 0  # all or nothing
 
 
 # -- journal and outbox ---------------------------------------------------------------------------
-def test_journal_records_requests_and_assert_called_explains_misses(team, graph):
+def test_journal_records_requests_and_assert_called_explains_misses(projects, graph):
     graph.post(
         INVITE, json=invite_body("carol@contoso.example"), headers={"client-request-id": "c1"}
     )
-    entry = team.requests.assert_called("POST", "/v1.0" + INVITE,
+    entry = projects.requests.assert_called("POST", "/v1.0" + INVITE,
                                         json={"roles": ["write"]}, times=1)[0]  # fmt: skip
     assert entry.status == 200 and entry.caller == "ada@contoso.example"
     assert entry.headers["client-request-id"] == "c1"
     with pytest.raises(AssertionError) as failure:
-        team.requests.assert_called("POST", "/v1.0" + INVITE, json={"roles": ["read"]})
+        projects.requests.assert_called("POST", "/v1.0" + INVITE, json={"roles": ["read"]})
     text = str(failure.value)
     assert "nearest requests that arrived" in text and "differs in: body" in text
     with pytest.raises(AssertionError, match=r"no request arrived|nearest"):
-        team.requests.assert_called("DELETE", "/v1.0/me/drive/root")
-    team.requests.assert_not_called("DELETE", "/v1.0/me/drive/root")
+        projects.requests.assert_called("DELETE", "/v1.0/me/drive/root")
+    projects.requests.assert_not_called("DELETE", "/v1.0/me/drive/root")
 
 
-def test_journal_is_a_bounded_ring_buffer(team, graph):
-    team.server.call(lambda: setattr(team.state.journal, "entries",
-                                     type(team.state.journal.entries)(maxlen=3)))  # fmt: skip
+def test_journal_is_a_bounded_ring_buffer(projects, graph):
+    projects.server.call(lambda: setattr(projects.state.journal, "entries",
+                                     type(projects.state.journal.entries)(maxlen=3)))  # fmt: skip
     for _ in range(5):
         graph.get("/me/drive")
-    entries = list(team.requests)
+    entries = list(projects.requests)
     assert [e["id"] for e in entries] == [3, 4, 5]
 
 
-def test_outbox_admin_api(team, graph):
+def test_outbox_admin_api(projects, graph):
     graph.post(INVITE, json=invite_body("carol@contoso.example", message="Hi"))
-    outbox = admin(team, "GET", "/outbox").json()["value"]
+    outbox = admin(projects, "GET", "/outbox").json()["value"]
     assert outbox[0]["to"] == "carol@contoso.example" and outbox[0]["message"] == "Hi"
     assert outbox[0]["webUrl"].endswith("/Projects") and outbox[0]["signInRequired"] is False
-    assert admin(team, "DELETE", "/outbox").status_code == 204
-    assert team.outbox == []
+    assert admin(projects, "DELETE", "/outbox").status_code == 204
+    assert projects.outbox == []
 
 
 def run_script(mock_drive, graph):
@@ -379,10 +373,10 @@ def test_shipped_throttling_scenario(mock_drive, graph):
     assert outside.status_code == 429  # retried too early: throttled again, as the rule says
 
 
-def test_outbox_is_a_bounded_ring_buffer(team, graph):
+def test_outbox_is_a_bounded_ring_buffer(projects, graph):
     from collections import deque
 
-    team.server.call(lambda: setattr(team.state.outbox, "messages", deque(maxlen=2)))
+    projects.server.call(lambda: setattr(projects.state.outbox, "messages", deque(maxlen=2)))
     for n in range(4):
         graph.post(INVITE, json=invite_body(f"p{n}@ext.example"))
-    assert [m["to"] for m in team.outbox] == ["p2@ext.example", "p3@ext.example"]
+    assert [m["to"] for m in projects.outbox] == ["p2@ext.example", "p3@ext.example"]

@@ -50,7 +50,7 @@ def arrange(server: MockDrive) -> None:
         link = http.post(f"{server.url}/v1.0/me/drive/root:/Projects:/createLink",
                          json={"type": "edit", "scope": "users"}, headers=headers,
                          timeout=30)  # fmt: skip
-        assert link.status_code in (200, 201), link.text
+        assert link.status_code == 201, link.text
         session = http.post(f"{server.url}/v1.0/me/drive/root:/Upload.bin:/createUploadSession",
                             json={}, headers=headers, timeout=30)  # fmt: skip
         assert session.status_code == 200, session.text

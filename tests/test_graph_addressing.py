@@ -5,16 +5,16 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from conftest import assert_graph_error
+from conftest import assert_graph_error, raw
 
 from mockdrive.api.graph.paths import decode_path, parse_graph_path
 from mockdrive.model.errors import InvalidRequest
 
 
 @pytest.fixture
-def plan(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    return mock_drive.item("/Projects/Plan.docx")
+def plan(projects):
+    """The shared projects' /Projects/Plan.docx."""
+    return projects.item("/Projects/Plan.docx")
 
 
 def test_drive_forms_all_answer_with_the_callers_drive(mock_drive, graph):
@@ -132,23 +132,23 @@ def test_relative_path_from_a_shared_folder(mock_drive, graph, plan):
         ("/groups/nogroup/drive", 404, "itemNotFound"),
         ("/me/drive/root:/Projects/../Projects/Plan.docx", 400, "invalidRequest"),
         ("/me/drive/root:/Projects/%2e%2e/Plan.docx", 400, "invalidRequest"),
-        # segments Graph does not have: its gateway's 400 BadRequest (issue 13, item 6)
+        # segments Graph does not have: its gateway's 400 BadRequest
         ("/me/drive/root/unknownSegment", 400, "BadRequest"),
         ("/me/drive/root:/Projects:/children/extra", 400, "BadRequest"),
         ("/me/unknownSegment", 400, "BadRequest"),
         ("/me/drive/special/nope", 400, "invalidRequest"),
         ("/me/drive/root:Projects", 400, "invalidRequest"),
         ("/me/drive/root:/a%ff", 400, "invalidRequest"),
-        # Graph features mockdrive does not implement: 501, never 400/404/405 (item 6)
+        # Graph features mockdrive does not implement: 501, never 400/404/405
         ("/me/drive/items", 501, "notImplemented"),
         ("/me/calendar", 501, "notImplemented"),
         ("/me/drive/root/checkin", 501, "notImplemented"),
     ],
 )
-def test_bad_addresses(graph, plan, form, status, code):
+def test_bad_addresses(mock_drive, graph, plan, form, status, code):
     if "/../" not in form:  # requests would resolve the dot segment before sending
         assert_graph_error(graph.get(form), status, code)
-    raw_status, body = graph.raw("GET", form)
+    raw_status, body = raw(mock_drive, "GET", "/v1.0" + form, token=mock_drive.token)
     assert (raw_status, body["error"]["code"]) == (status, code)
 
 

@@ -49,38 +49,31 @@ BAD_INVITES = {
 }
 
 
-@pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_user("Bob Smith", "bob@contoso.example")
-    return mock_drive
-
-
 @pytest.mark.parametrize("raw", BAD_INVITES.values(), ids=BAD_INVITES.keys())
-def test_bad_invite_bodies(arranged, graph, raw):
-    before = arranged.digest()
+def test_bad_invite_bodies(projects, graph, raw):
+    before = projects.digest()
     response = graph.post(
         "/me/drive/root:/Projects:/invite", data=raw, headers={"Content-Type": "application/json"}
     )
     assert_graph_error(response, 400, "invalidRequest")
-    assert arranged.digest() == before
-    assert arranged.outbox == []
+    assert projects.digest() == before
+    assert projects.outbox == []
 
 
-def test_message_of_exactly_2000_chars_is_fine(arranged, graph):
+def test_message_of_exactly_2000_chars_is_fine(projects, graph):
     response = graph.post("/me/drive/root:/Projects:/invite", data=body(message="m" * 2000))
     assert response.status_code == 200
 
 
-def test_oversize_body_is_413_before_parsing(arranged, graph):
-    before = arranged.digest()
+def test_oversize_body_is_413_before_parsing(projects, graph):
+    before = projects.digest()
     response = graph.post("/me/drive/root:/Projects:/invite", data=b" " * (10 * 1024 * 1024))
     assert_graph_error(response, 413, "invalidRequest")
-    assert arranged.digest() == before
+    assert projects.digest() == before
 
 
-def test_unknown_item_and_unknown_permission(arranged, graph):
-    before = arranged.digest()
+def test_unknown_item_and_unknown_permission(projects, graph):
+    before = projects.digest()
     assert_graph_error(graph.post("/me/drive/items/NOPE/invite", data=body()), 404, "itemNotFound")
     assert_graph_error(graph.post("/me/drive/root:/Nope:/invite", data=body()), 404, "itemNotFound")
     for method in ("GET", "PATCH", "DELETE"):
@@ -88,7 +81,7 @@ def test_unknown_item_and_unknown_permission(arranged, graph):
             method, "/me/drive/root:/Projects:/permissions/NOPE", json={"roles": ["read"]}
         )
         assert_graph_error(response, 404, "itemNotFound")
-    assert arranged.digest() == before
+    assert projects.digest() == before
 
 
 BAD_PATCHES = {
@@ -103,12 +96,12 @@ BAD_PATCHES = {
 
 
 @pytest.mark.parametrize("raw", BAD_PATCHES.values(), ids=BAD_PATCHES.keys())
-def test_bad_permission_patches(arranged, graph, raw):
+def test_bad_permission_patches(projects, graph, raw):
     granted = graph.post("/me/drive/root:/Projects:/invite", data=body()).json()["value"][0]
-    before = arranged.digest()
+    before = projects.digest()
     response = graph.patch(f"/me/drive/root:/Projects:/permissions/{granted['id']}", data=raw)
     assert_graph_error(response, 400, "invalidRequest")
-    assert arranged.digest() == before
+    assert projects.digest() == before
 
 
 BAD_FOLDERS = {
@@ -132,7 +125,7 @@ BAD_FOLDERS = {
 
 
 @pytest.mark.parametrize("data", BAD_FOLDERS.values(), ids=BAD_FOLDERS.keys())
-def test_bad_create_folder_bodies(arranged, graph, data):
-    before = arranged.digest()
+def test_bad_create_folder_bodies(projects, graph, data):
+    before = projects.digest()
     assert_graph_error(graph.post("/me/drive/root/children", json=data), 400, "invalidRequest")
-    assert arranged.digest() == before
+    assert projects.digest() == before

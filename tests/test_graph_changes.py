@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def tree(mock_drive):
 
 
 def bob(graph):
-    return graph.as_user("bob-token")
+    return as_user(graph, "bob-token")
 
 
 def unchanged(mock_drive, before: str) -> None:
@@ -225,7 +225,7 @@ def test_permissions_follow_the_new_ancestors_at_once(tree, graph):
     assert holders(a_txt.id) == [("ada@contoso.example", "/drive/root:"),
                                  ("carol@contoso.example", "/drive/root:/B")]  # fmt: skip
     assert bob(graph).get(f"/drives/{tree.drive.id}/items/{a_txt.id}").status_code == 404
-    assert graph.as_user("carol-token").get(f"/drives/{tree.drive.id}/items/{a_txt.id}").ok
+    assert as_user(graph, "carol-token").get(f"/drives/{tree.drive.id}/items/{a_txt.id}").ok
     # the broken-inheritance folder keeps exactly its own grants after the move
     before = holders(private.id)
     graph.patch(f"/me/drive/items/{private.id}", json={"parentReference": {"id": b.id}})

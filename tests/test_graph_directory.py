@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 
 def test_me_and_users(mock_drive, graph):
@@ -38,7 +38,7 @@ def test_drive_collections(mock_drive, graph):
         assert body["@odata.context"].endswith("/$metadata#drives")
         assert [d["id"] for d in body["value"]] == [mock_drive.drive.id, second.id]
     assert graph.get(f"/users/{bob.id}/drives").json()["value"] == []  # nothing shared with Ada
-    assert len(graph.as_user("bob-token").get(f"/users/{bob.id}/drives").json()["value"]) == 1
+    assert len(as_user(graph, "bob-token").get(f"/users/{bob.id}/drives").json()["value"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_special_folders_are_not_created_for_someone_who_cannot_write_the_root(m
     mock_drive.add_folder("/Shared")
     mock_drive.grant("/Shared", "bob@contoso.example", ["write"])
     before = mock_drive.digest()
-    response = graph.as_user("bob-token").get(f"/drives/{mock_drive.drive.id}/special/approot")
+    response = as_user(graph, "bob-token").get(f"/drives/{mock_drive.drive.id}/special/approot")
     assert_graph_error(response, 404, "itemNotFound")
     assert mock_drive.digest() == before
     assert_graph_error(graph.get("/me/drive/special/recordings"), 501, "notImplemented")
@@ -83,7 +83,7 @@ def test_search_finds_names_the_caller_can_see(mock_drive, graph):
     mock_drive.grant("/Plans", "bob@contoso.example", ["read"])
     mock_drive.stop_inheriting("/Plans/Secret")
     mock_drive.grant("/Plans/Secret/Shared", "bob@contoso.example", ["read"])
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     drive = mock_drive.drive.id
     body = bob.get(f"/drives/{drive}/items/{mock_drive.item('/Plans').id}/search(q='PLAN')").json()
     assert sorted(i["name"] for i in body["value"]) == ["Plan A.docx", "plan c.docx"]
@@ -166,7 +166,7 @@ def test_paths_of_a_drive_that_is_not_the_callers_default(mock_drive, graph):
     assert mine["parentReference"]["path"] == "/drive/root:/G"
     # Bob sees Ada's default drive as someone else's
     mock_drive.grant("/G", "bob@contoso.example", ["read"])
-    bobs = graph.as_user("bob-token").get(f"/drives/{mock_drive.drive.id}/root:/G/y.txt").json()
+    bobs = as_user(graph, "bob-token").get(f"/drives/{mock_drive.drive.id}/root:/G/y.txt").json()
     assert bobs["parentReference"]["path"] == f"/drives/{mock_drive.drive.id}/root:/G"
 
 

@@ -14,7 +14,7 @@ def test_children_paging_with_top_and_next_link(mock_drive, graph):
     link = first["@odata.nextLink"]
     while link:
         assert link.startswith(mock_drive.graph_url)
-        page = graph.session.get(link, headers={"Authorization": f"Bearer {graph.token}"}).json()
+        page = graph.get(link).json()
         seen += [c["name"] for c in page["value"]]
         link = page.get("@odata.nextLink")
     assert seen == ["F0", "F1", "F2", "F3", "F4"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def all_pages(graph, path: str) -> list[str]:
         link = body.get("@odata.nextLink")
         if not link:
             return names
-        body = graph.session.get(link, headers={"Authorization": f"Bearer {graph.token}"}).json()
+        body = graph.get(link).json()
         names += [c["name"] for c in body["value"]]
     raise AssertionError("more than 50 pages")
 
@@ -47,8 +47,7 @@ def test_expand_children_inline(folder, graph):
 def test_expanded_children_link_to_the_rest(folder, graph):
     body = graph.get("/me/drive/root:/F?$expand=children($top=3)").json()
     assert len(body["children"]) == 3
-    rest = graph.session.get(body["children@odata.nextLink"],
-                             headers={"Authorization": f"Bearer {graph.token}"}).json()  # fmt: skip
+    rest = graph.get(body["children@odata.nextLink"]).json()
     assert [c["name"] for c in rest["value"]] == ["D.txt"]
 
 
@@ -58,7 +57,7 @@ def test_expand_permissions_inline(folder, mock_drive, graph):
     body = graph.get("/me/drive/root:/F/a.txt?$expand=permissions").json()
     listed = graph.get("/me/drive/root:/F/a.txt:/permissions").json()["value"]
     assert body["permissions"] == listed and len(listed) == 2
-    bob_view = graph.as_user("bob-token").get(
+    bob_view = as_user(graph, "bob-token").get(
         f"/drives/{mock_drive.drive.id}/items/{folder.id}?$expand=permissions"
     )
     assert [p["roles"] for p in bob_view.json()["permissions"]] == [["read"]]  # only his own
@@ -106,7 +105,7 @@ def test_orderby_skips_children_the_caller_cannot_see(folder, mock_drive, graph)
     mock_drive.add_user("Bob", "bob@contoso.example")
     mock_drive.grant("/F", "bob@contoso.example", ["read"])
     mock_drive.stop_inheriting("/F/b.txt")
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     path = f"/drives/{mock_drive.drive.id}/items/{folder.id}/children?$orderby=name&$top=1"
     assert all_pages(bob, path) == ["a.txt", "C.txt", "D.txt"]
 
@@ -164,4 +163,4 @@ def test_created_items_carry_location_and_etag(mock_drive, graph):
     assert response.headers["ETag"] == body["eTag"]
     location = response.headers["Location"]
     assert location == f"{mock_drive.graph_url}/drives/{mock_drive.drive.id}/items/{body['id']}"
-    assert graph.session.get(location, headers={"Authorization": f"Bearer {graph.token}"}).ok
+    assert graph.get(location).ok

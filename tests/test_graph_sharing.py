@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error, assert_item
 
 
 @pytest.fixture
-def team(mock_drive):
-    """Carol and Bob in the directory; /Projects/Plan.docx in the owner's drive."""
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    carol = mock_drive.add_user("Carol Jones", "carol@contoso.example", alias="carolj")
-    bob = mock_drive.add_user("Bob Smith", "bob@contoso.example")
-    return carol, bob
+def team(projects):
+    """The shared projects' Carol and Bob."""
+    return projects.user("carol@contoso.example"), projects.user("bob@contoso.example")
 
 
 def invite(graph, target, *recipients, roles=("write",), **extra):
@@ -192,7 +189,7 @@ def test_retain_inherited_permissions_false_breaks_inheritance_on_first_share(
     assert all("inheritedFrom" not in p for p in listed)
     emails = sorted(p["grantedTo"]["user"]["email"] for p in listed)
     assert emails == ["ada@contoso.example", "bob@contoso.example"]  # owner kept, Carol gone
-    carol_view = graph.as_user("carol-token").get("/me/drive/root:/Projects:")
+    carol_view = as_user(graph, "carol-token").get("/me/drive/root:/Projects:")
     assert_graph_error(carol_view, 404, "itemNotFound")
 
 
@@ -204,15 +201,15 @@ def test_if_none_match_on_permissions(mock_drive, graph, team):
 
 # -- authentication and access ----------------------------------------------------------------
 def test_missing_or_unknown_token_is_401(mock_drive, graph):
-    assert_graph_error(graph.as_user(None).get("/me/drive"), 401, "unauthenticated")
-    assert_graph_error(graph.as_user("nope").get("/me/drive"), 401, "unauthenticated")
+    assert_graph_error(as_user(graph, None).get("/me/drive"), 401, "unauthenticated")
+    assert_graph_error(as_user(graph, "nope").get("/me/drive"), 401, "unauthenticated")
     basic = graph.get("/me/drive", headers={"Authorization": "Basic abc"})
     assert_graph_error(basic, 401, "unauthenticated")
 
 
 def test_stranger_sees_nothing_of_the_owners_drive(mock_drive, graph, team):
     mock_drive.add_user("Eve Stranger", "eve@contoso.example")
-    eve = graph.as_user("eve-token")
+    eve = as_user(graph, "eve-token")
     drive = mock_drive.drive
     folder = mock_drive.item("/Projects")
     assert_graph_error(eve.get(f"/drives/{drive.id}"), 404, "itemNotFound")
@@ -228,10 +225,12 @@ def test_stranger_sees_nothing_of_the_owners_drive(mock_drive, graph, team):
 def test_reader_can_read_but_not_invite_or_write(mock_drive, graph, team):
     carol, _ = team
     mock_drive.grant("/Projects", carol, ["read"])
-    reader = graph.as_user("carol-token")
+    reader = as_user(graph, "carol-token")
     drive = mock_drive.drive
-    assert reader.get(f"/drives/{drive.id}").status_code == 200
-    assert reader.get(f"/drives/{drive.id}/root:/Projects/Plan.docx").status_code == 200
+    seen = reader.get(f"/drives/{drive.id}")
+    assert seen.status_code == 200 and seen.json()["id"] == drive.id, seen.text
+    assert_item(reader.get(f"/drives/{drive.id}/root:/Projects/Plan.docx"), mock_drive,
+                "/Projects/Plan.docx")  # fmt: skip
     assert_graph_error(reader.get(f"/drives/{drive.id}/root"), 404, "itemNotFound")
     own_view = reader.get(f"/drives/{drive.id}/root:/Projects:/permissions").json()["value"]
     assert [p["grantedTo"]["user"]["id"] for p in own_view] == [carol.id]  # only her own
@@ -255,13 +254,13 @@ def test_writer_can_invite_and_the_invitee_gains_access(mock_drive, graph, team)
     carol, _ = team
     mock_drive.grant("/Projects", carol, ["write"])
     drive = mock_drive.drive
-    writer = graph.as_user("carol-token")
+    writer = as_user(graph, "carol-token")
     response = invite(
         writer, f"/drives/{drive.id}/root:/Projects:", "bob@contoso.example", roles=("read",)
     )
     assert response.status_code == 200
     assert response.json()["value"][0]["invitation"]["invitedBy"]["user"]["id"] == carol.id
-    bob_client = graph.as_user("bob-token")
+    bob_client = as_user(graph, "bob-token")
     assert (
         bob_client.get(f"/drives/{drive.id}/root:/Projects/Plan.docx:/content").content == b"plan"
     )
@@ -286,6 +285,7 @@ def test_invite_a_group_by_object_id_and_its_members_gain_access(mock_drive, gra
     again = invite(graph, "/me/drive/root:/Projects:", "finance@contoso.example", roles=("write",))
     assert again.json()["value"][0]["id"] == permission["id"]  # by its address: the same grant
     drive = mock_drive.drive.id
-    assert graph.as_user("bob-token").get(f"/drives/{drive}/root:/Projects/Plan.docx").ok
-    assert_graph_error(graph.as_user("carol-token").get(f"/drives/{drive}/root:/Projects"), 404,
+    plan = as_user(graph, "bob-token").get(f"/drives/{drive}/root:/Projects/Plan.docx")
+    assert_item(plan, mock_drive, "/Projects/Plan.docx")
+    assert_graph_error(as_user(graph, "carol-token").get(f"/drives/{drive}/root:/Projects"), 404,
                        "itemNotFound")  # fmt: skip

@@ -6,7 +6,6 @@ sizes, so that it cannot depend on the machine's load."""
 from __future__ import annotations
 
 import pytest
-from conftest import Graph
 
 from mockdrive.scenario.links import link_from_data
 
@@ -56,7 +55,7 @@ def test_granting_a_link_scans_its_members_a_bounded_number_of_times(mock_drive,
     item_id, permission_id = link_with_members(mock_drive, members)
     recipients = [{"email": f"new{i}@fabrikam.example"} for i in range(RECIPIENTS)]
     counting.scanned = 0
-    response = Graph(mock_drive).post(
+    response = mock_drive.session.post(
         f"/me/drive/items/{item_id}/permissions/{permission_id}/grant",
         json={"recipients": recipients, "roles": ["read"]},
     )

@@ -127,19 +127,12 @@ def send(mock_drive, method: str, path: str, body: bytes) -> tuple[int, dict]:
         connection.close()
 
 
-@pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_user("Bob", "bob@contoso.example")
-    return mock_drive
-
-
-def check(arranged, method, path, body, status, envelope):
-    before = arranged.digest()
-    got, answer = send(arranged, method, path, body)
+def check(projects, method, path, body, status, envelope):
+    before = projects.digest()
+    got, answer = send(projects, method, path, body)
     assert got == status, (got, answer)
     envelope(answer)
-    assert arranged.digest() == before
+    assert projects.digest() == before
 
 
 def graph_envelope(answer):
@@ -159,33 +152,33 @@ def onehub_envelope(answer):
 
 
 @pytest.mark.parametrize("name, method, path, body, status", GRAPH, ids=[c[0] for c in GRAPH])
-def test_graph(arranged, name, method, path, body, status):
-    check(arranged, method, path, body, status, graph_envelope)
+def test_graph(projects, name, method, path, body, status):
+    check(projects, method, path, body, status, graph_envelope)
 
 
 @pytest.mark.parametrize("name, method, path, body, status", ONEDRIVE, ids=[c[0] for c in ONEDRIVE])
-def test_onedrive(arranged, name, method, path, body, status):
-    check(arranged, method, path, body, status, onedrive_envelope)
+def test_onedrive(projects, name, method, path, body, status):
+    check(projects, method, path, body, status, onedrive_envelope)
 
 
 @pytest.mark.parametrize("name, method, path, body, status", ONEHUB, ids=[c[0] for c in ONEHUB])
-def test_onehub(arranged, name, method, path, body, status):
-    owner_map = next(p["id"] for p in arranged.permissions("/") if p["roles"] == ["owner"])
-    rolemap = arranged.server.call(lambda: arranged.state.onehub.number("rolemap", owner_map))
+def test_onehub(projects, name, method, path, body, status):
+    owner_map = next(p["id"] for p in projects.permissions("/") if p["roles"] == ["owner"])
+    rolemap = projects.server.call(lambda: projects.state.onehub.number("rolemap", owner_map))
     concrete = path.format(
-        folder=arranged.onehub_id("/Projects"), ws=arranged.workspace_id(), rolemap=rolemap
+        folder=projects.onehub_id("/Projects"), ws=projects.workspace_id(), rolemap=rolemap
     )
-    check(arranged, method, concrete, body, status, onehub_envelope)
+    check(projects, method, concrete, body, status, onehub_envelope)
 
 
-def test_onehub_rules_that_are_not_errors(arranged):
+def test_onehub_rules_that_are_not_errors(projects):
     """Unknown role → the default role; duplicates → invited once (Onehub's documented rules)."""
-    folder = arranged.onehub_id("/Projects")
+    folder = projects.onehub_id("/Projects")
     body = {
         "invitation": {"emails": "bob@contoso.example, BOB@contoso.example", "role_name": "God"}
     }
     status, answer = send(
-        arranged, "POST", f"/folders/{folder}/invitations", json.dumps(body).encode()
+        projects, "POST", f"/folders/{folder}/invitations", json.dumps(body).encode()
     )
     assert status == 201 and answer["share"]["invited_emails"] == [
         {"bob@contoso.example": answer["share"]["invited_emails"][0]["bob@contoso.example"]}

@@ -1,4 +1,4 @@
-"""A hostile scenario corpus (issue 11, defect 1) against all three ways in: ``mockdrive
+"""A hostile scenario corpus against all three ways in: ``mockdrive
 validate`` and ``mockdrive --scenario`` as subprocesses, and ``PUT /_mockdrive/state`` on a
 server subprocess. Each runs under a memory limit (RLIMIT_AS) and a timeout; each must answer
 with ``FILE:LINE: path: reason`` and exit 2 (or a 400), never a traceback, a crash or a 500,

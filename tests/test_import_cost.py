@@ -1,5 +1,5 @@
 """`import mockdrive` and the pytest plugin (loaded by every pytest run in a user's project) stay
-cheap: they load no server, YAML, schema or OpenAPI code until it is used (issue 16)."""
+cheap: they load no server, YAML, schema or OpenAPI code until it is used."""
 
 from __future__ import annotations
 

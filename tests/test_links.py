@@ -4,24 +4,16 @@ removed and granted, the policy's link settings, and bad input that changes noth
 from __future__ import annotations
 
 import pytest
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 PROJECTS = "/me/drive/root:/Projects:"
-
-
-@pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_user("Bob", "bob@contoso.example")
-    mock_drive.add_user("Carol", "carol@contoso.example")
-    return mock_drive
 
 
 def create(graph, body, path=PROJECTS):
     return graph.post(path + "/createLink", json=body)
 
 
-def test_an_anonymous_view_link_is_created_once_then_returned(arranged, graph):
+def test_an_anonymous_view_link_is_created_once_then_returned(projects, graph):
     first = create(graph, {"type": "view", "scope": "anonymous"})
     assert first.status_code == 201, first.text
     link = first.json()
@@ -41,7 +33,7 @@ def test_an_anonymous_view_link_is_created_once_then_returned(arranged, graph):
     assert edit.json()["id"] != link["id"]
 
 
-def test_a_link_is_listed_on_its_item_and_inherited_below_it(arranged, graph):
+def test_a_link_is_listed_on_its_item_and_inherited_below_it(projects, graph):
     link = create(graph, {"type": "view", "scope": "organization"}).json()
     own = graph.get(PROJECTS + "/permissions").json()["value"]
     assert next(p for p in own if p["id"] == link["id"])["link"]["scope"] == "organization"
@@ -59,7 +51,7 @@ def test_a_link_is_listed_on_its_item_and_inherited_below_it(arranged, graph):
     assert all("link" not in p for p in below)
 
 
-def test_a_users_link_lists_the_people_it_was_granted_to_and_notifies_them(arranged, graph):
+def test_a_users_link_lists_the_people_it_was_granted_to_and_notifies_them(projects, graph):
     response = create(
         graph,
         {
@@ -74,13 +66,13 @@ def test_a_users_link_lists_the_people_it_was_granted_to_and_notifies_them(arran
     people = response.json()["grantedToIdentitiesV2"]
     assert people[0]["user"]["email"] == "bob@contoso.example"
     assert people[1] == {"user": {"email": "guest@outside.example"}}
-    assert [m["to"] for m in arranged.outbox] == ["bob@contoso.example", "guest@outside.example"]
+    assert [m["to"] for m in projects.outbox] == ["bob@contoso.example", "guest@outside.example"]
     # the link is Bob's way in: he holds write on the folder and what is below it
-    arranged.assert_can("bob@contoso.example", "write", "/Projects/Plan.docx")
-    arranged.assert_cannot("carol@contoso.example", "read", "/Projects")
+    projects.assert_can("bob@contoso.example", "write", "/Projects/Plan.docx")
+    projects.assert_cannot("carol@contoso.example", "read", "/Projects")
 
 
-def test_grant_adds_people_to_a_link_and_keeps_its_roles(arranged, graph):
+def test_grant_adds_people_to_a_link_and_keeps_its_roles(projects, graph):
     link = create(graph, {"type": "view", "scope": "organization"}).json()
     response = graph.post(
         PROJECTS + f"/permissions/{link['id']}/grant",
@@ -92,49 +84,49 @@ def test_grant_adds_people_to_a_link_and_keeps_its_roles(arranged, graph):
     assert [p["user"]["email"] for p in value[0]["grantedToIdentitiesV2"]] == [
         "carol@contoso.example"
     ]
-    arranged.assert_can("carol@contoso.example", "read", "/Projects/Plan.docx")
-    arranged.assert_cannot("carol@contoso.example", "write", "/Projects")
+    projects.assert_can("carol@contoso.example", "read", "/Projects/Plan.docx")
+    projects.assert_cannot("carol@contoso.example", "write", "/Projects")
 
 
-def test_patch_of_a_link_changes_its_expiration_not_its_roles(arranged, graph):
+def test_patch_of_a_link_changes_its_expiration_not_its_roles(projects, graph):
     link = create(graph, {"type": "view", "scope": "anonymous"}).json()
     path = PROJECTS + f"/permissions/{link['id']}"
-    before = arranged.digest()
+    before = projects.digest()
     assert_graph_error(graph.patch(path, json={"roles": ["write"]}), 400, "invalidRequest")
-    assert arranged.digest() == before
+    assert projects.digest() == before
     response = graph.patch(path, json={"expirationDateTime": "2024-02-01T00:00:00Z"})
     assert response.status_code == 200, response.text
     assert response.json()["expirationDateTime"] == "2024-02-01T00:00:00Z"
     assert response.json()["roles"] == ["read"]
 
 
-def test_a_link_expires_with_the_clock(arranged, graph):
+def test_a_link_expires_with_the_clock(projects, graph):
     link = create(
         graph, {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-08T00:00:00Z"}
     ).json()
     assert link["expirationDateTime"] == "2024-01-08T00:00:00Z"
-    arranged.clock.advance(days=6)
+    projects.clock.advance(days=6)
     listed = graph.get(PROJECTS + "/permissions").json()["value"]
     assert any(p["id"] == link["id"] for p in listed)
-    arranged.clock.advance(days=2)
+    projects.clock.advance(days=2)
     listed = graph.get(PROJECTS + "/permissions").json()["value"]
     assert all(p["id"] != link["id"] for p in listed)
     assert create(graph, {"type": "view", "scope": "anonymous"}).status_code == 201  # a new one
 
 
-def test_retain_inherited_permissions_false_stops_inheritance_on_first_share(arranged, graph):
-    arranged.grant("/Projects", "bob@contoso.example", ["read"])
+def test_retain_inherited_permissions_false_stops_inheritance_on_first_share(projects, graph):
+    projects.grant("/Projects", "bob@contoso.example", ["read"])
     path = "/me/drive/root:/Projects/Plan.docx:"
     body = {"type": "view", "scope": "organization", "retainInheritedPermissions": False}
     assert create(graph, body, path).status_code == 201
-    arranged.assert_cannot("bob@contoso.example", "read", "/Projects/Plan.docx")
-    arranged.assert_can(arranged.owner.email, "owner", "/Projects/Plan.docx")
+    projects.assert_cannot("bob@contoso.example", "read", "/Projects/Plan.docx")
+    projects.assert_can(projects.owner.email, "owner", "/Projects/Plan.docx")
 
 
-def test_readers_cannot_create_links(arranged, graph):
-    arranged.grant("/Projects", "bob@contoso.example", ["read"])
-    drive, item = arranged.drive.id, arranged.item("/Projects").id
-    bob = graph.as_user("bob-token")
+def test_readers_cannot_create_links(projects, graph):
+    projects.grant("/Projects", "bob@contoso.example", ["read"])
+    drive, item = projects.drive.id, projects.item("/Projects").id
+    bob = as_user(graph, "bob-token")
     response = bob.post(f"/drives/{drive}/items/{item}/createLink", json={"type": "view"})
     assert_graph_error(response, 403, "accessDenied")
 
@@ -162,22 +154,22 @@ def test_readers_cannot_create_links(arranged, graph):
         ({"type": "view", "password": 7}, 400, "invalidRequest"),
     ],
 )
-def test_bad_create_link_requests_change_nothing(arranged, graph, body, status, code):
-    before = arranged.digest()
+def test_bad_create_link_requests_change_nothing(projects, graph, body, status, code):
+    before = projects.digest()
     assert_graph_error(create(graph, body), status, code)
-    assert arranged.digest() == before
+    assert projects.digest() == before
 
 
-def test_grant_on_a_permission_that_is_not_a_link_is_refused(arranged, graph):
-    permission = arranged.grant("/Projects", "bob@contoso.example", ["read"])
-    before = arranged.digest()
+def test_grant_on_a_permission_that_is_not_a_link_is_refused(projects, graph):
+    permission = projects.grant("/Projects", "bob@contoso.example", ["read"])
+    before = projects.digest()
     response = graph.post(
         PROJECTS + f"/permissions/{permission.id}/grant",
         json={"recipients": [{"email": "carol@contoso.example"}], "roles": ["read"]},
     )
     assert_graph_error(response, 400, "invalidRequest")
     link = create(graph, {"type": "view", "scope": "users"}).json()
-    before = arranged.digest()
+    before = projects.digest()
     for body in (
         {"recipients": [{"email": "carol@contoso.example"}], "roles": ["write"]},  # not its role
         {"recipients": [], "roles": ["read"]},
@@ -187,45 +179,45 @@ def test_grant_on_a_permission_that_is_not_a_link_is_refused(arranged, graph):
         assert_graph_error(response, 400, "invalidRequest")
     response = graph.post(PROJECTS + "/permissions/nope/grant", json={"recipients": []})
     assert_graph_error(response, 404, "itemNotFound")
-    assert arranged.digest() == before
+    assert projects.digest() == before
 
 
-def test_policy_refuses_anonymous_links_when_they_are_turned_off(arranged, graph):
-    arranged.set_policy(anonymousLinks=False)
-    before = arranged.digest()
+def test_policy_refuses_anonymous_links_when_they_are_turned_off(projects, graph):
+    projects.set_policy(anonymousLinks=False)
+    before = projects.digest()
     error = assert_graph_error(create(graph, {"type": "view", "scope": "anonymous"}), 403,
                                "notAllowed")  # fmt: skip
     assert error["innerError"]["code"] == "anonymousLinksDisabled"
-    assert arranged.digest() == before
+    assert projects.digest() == before
     assert create(graph, {"type": "view", "scope": "organization"}).status_code == 201
 
 
-def test_policy_caps_and_defaults_the_expiration_of_anonymous_links(arranged, graph):
-    arranged.set_policy(anonymousLinkMaxDays=7)
-    before = arranged.digest()
+def test_policy_caps_and_defaults_the_expiration_of_anonymous_links(projects, graph):
+    projects.set_policy(anonymousLinkMaxDays=7)
+    before = projects.digest()
     too_far = {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-03-01T00:00:00Z"}
     error = assert_graph_error(create(graph, too_far), 400, "invalidRequest")
     assert error["innerError"]["code"] == "expirationDateTimeTooFar"
-    assert arranged.digest() == before
+    assert projects.digest() == before
     link = create(graph, {"type": "view", "scope": "anonymous"}).json()
     assert link["expirationDateTime"].startswith("2024-01-08T")  # the limit is the default
     org = create(graph, {"type": "view", "scope": "organization"}).json()
     assert "expirationDateTime" not in org  # the cap is for anonymous links only
 
 
-def test_policy_default_link_scope(arranged, graph):
+def test_policy_default_link_scope(projects, graph):
     assert create(graph, {"type": "view"}).json()["link"]["scope"] == "anonymous"
-    arranged.set_policy(defaultLinkScope="organization")
+    projects.set_policy(defaultLinkScope="organization")
     assert create(graph, {"type": "edit"}).json()["link"]["scope"] == "organization"
     with pytest.raises(ValueError, match="defaultLinkScope"):
-        arranged.set_policy(defaultLinkScope="world")
+        projects.set_policy(defaultLinkScope="world")
 
 
 def test_embed_links_on_personal_drives_and_organization_links_refused_there(mock_drive, graph):
     owner = mock_drive.add_user("Pat", "pat@outlook.example", token="pat-token")
     drive = mock_drive.add_drive(owner, drive_type="personal", name="OneDrive")
     mock_drive.add_file("/photo.jpg", "jpg", drive=drive)
-    pat = graph.as_user("pat-token")
+    pat = as_user(graph, "pat-token")
     embed = pat.post("/me/drive/root:/photo.jpg:/createLink", json={"type": "embed"})
     assert embed.status_code == 201, embed.text
     assert embed.json()["link"]["webHtml"].startswith("<iframe")
@@ -235,7 +227,7 @@ def test_embed_links_on_personal_drives_and_organization_links_refused_there(moc
     assert_graph_error(org, 400, "invalidRequest")
 
 
-def test_onedrive_action_create_link_answers_in_its_own_shape(arranged, graph):
+def test_onedrive_action_create_link_answers_in_its_own_shape(projects, graph):
     response = graph.post("/drive/root:/Projects:/action.createLink", json={"type": "edit"})
     assert response.status_code == 201, response.text
     body = response.json()
@@ -246,15 +238,15 @@ def test_onedrive_action_create_link_answers_in_its_own_shape(arranged, graph):
     assert bad.json()["error"]["innererror"]["code"] == "invalidRequest"
 
 
-def test_fault_rules_fail_create_link_and_grant_like_any_route(arranged, graph):
-    arranged.faults.add(
+def test_fault_rules_fail_create_link_and_grant_like_any_route(projects, graph):
+    projects.faults.add(
         effect="error", path="/createLink$", nth=1, status=503, code="serviceNotAvailable"
     )
-    before = arranged.digest()
+    before = projects.digest()
     assert_graph_error(create(graph, {"type": "view"}), 503, "serviceNotAvailable")
-    assert arranged.digest() == before
+    assert projects.digest() == before
     link = create(graph, {"type": "view", "scope": "users"}).json()  # fired once
-    arranged.faults.add(effect="throttle", path="/grant$", retryAfter=3)
+    projects.faults.add(effect="throttle", path="/grant$", retryAfter=3)
     response = graph.post(
         PROJECTS + f"/permissions/{link['id']}/grant",
         json={"recipients": [{"email": "bob@contoso.example"}]},
@@ -263,44 +255,44 @@ def test_fault_rules_fail_create_link_and_grant_like_any_route(arranged, graph):
     assert response.headers["Retry-After"] == "3"
 
 
-def test_create_link_accepts_only_post(arranged, graph):
+def test_create_link_accepts_only_post(projects, graph):
     assert_graph_error(graph.get(PROJECTS + "/createLink"), 405, "notSupported")
 
 
 # -- the oracle, diff, scenarios --------------------------------------------------------------
-def test_access_explains_a_link(arranged, graph):
+def test_access_explains_a_link(projects, graph):
     link = create(graph, {"type": "view", "scope": "anonymous"}).json()
-    carol = arranged.access("carol@contoso.example", "/Projects/Plan.docx")
+    carol = projects.access("carol@contoso.example", "/Projects/Plan.docx")
     assert not carol.can("read")
     assert "read via anonymous view link on /Projects (through /shares" in carol.explain()
-    graph.as_user("carol-token").get(
+    as_user(graph, "carol-token").get(
         f"/shares/{link['shareId']}/driveItem", headers={"Prefer": "redeemSharingLink"}
     )
-    explained = arranged.assert_can("carol@contoso.example", "read", "/Projects/Plan.docx")
+    explained = projects.assert_can("carol@contoso.example", "read", "/Projects/Plan.docx")
     assert "read via anonymous view link (permission" in explained.explain()
     assert "inherited from /Projects" in explained.explain()
     with pytest.raises(AssertionError, match="via anonymous view link"):
-        arranged.assert_cannot("carol@contoso.example", "read", "/Projects/Plan.docx")
+        projects.assert_cannot("carol@contoso.example", "read", "/Projects/Plan.docx")
 
 
-def test_diff_shows_links_created_granted_and_expired(arranged, graph):
-    before = arranged.snapshot()
+def test_diff_shows_links_created_granted_and_expired(projects, graph):
+    before = projects.snapshot()
     body = {"type": "view", "scope": "users", "expirationDateTime": "2024-01-03T00:00:00Z"}
     link = create(graph, body).json()
     token = link["link"]["webUrl"].rsplit("/", 1)[1][:6]
     name = f"users view link {token}"
-    assert f"{name}: + read on /Projects (direct)" in arranged.diff(before)
-    granted = arranged.snapshot()
+    assert f"{name}: + read on /Projects (direct)" in projects.diff(before)
+    granted = projects.snapshot()
     graph.post(
         PROJECTS + f"/permissions/{link['id']}/grant",
         json={"recipients": [{"email": "bob@contoso.example"}]},
     )
-    assert f"bob@contoso.example (via {name}): + read on /Projects (direct)" in arranged.diff(
+    assert f"bob@contoso.example (via {name}): + read on /Projects (direct)" in projects.diff(
         granted
     )
-    expired = arranged.snapshot()
-    arranged.clock.advance(days=3)
-    changes = arranged.diff(expired)
+    expired = projects.snapshot()
+    projects.clock.advance(days=3)
+    changes = projects.diff(expired)
     assert f"{name}: - read on /Projects (was direct)" in changes
     assert f"bob@contoso.example (via {name}): - read on /Projects (was direct)" in changes
 
@@ -349,7 +341,7 @@ def test_scenarios_declare_links_and_export_round_trips_them(mock_drive, graph):
     assert exported["clock"] == "2024-05-01T00:00:00Z"
     assert exported["policy"]["anonymousLinkMaxDays"] == 30
     mock_drive.load(data)
-    anyone = graph.as_user(None)
+    anyone = as_user(graph, None)
     assert anyone.get("/shares/s!fin/driveItem").json()["name"] == "Finance"
     mock_drive.assert_can("bob@contoso.example", "write", "/Finance")
     mock_drive.clock.advance(days=7)
@@ -379,12 +371,12 @@ def test_bad_scenario_links_say_where(link, reason):
         load_scenario_text(json.dumps(data))  # the schema says it first
 
 
-def test_onehub_rolemaps_do_not_list_links(arranged, graph):
+def test_onehub_rolemaps_do_not_list_links(projects, graph):
     import requests
 
     create(graph, {"type": "view", "scope": "users", "recipients": [{"email": "g@out.example"}]})
-    folder = arranged.onehub_id("/Projects")
+    folder = projects.onehub_id("/Projects")
     rolemaps = requests.get(
-        f"{arranged.url}/folders/{folder}/rolemaps", headers=arranged.headers(), timeout=10
+        f"{projects.url}/folders/{folder}/rolemaps", headers=projects.headers(), timeout=10
     ).json()
     assert rolemaps["total_entries"] == 1  # the owner's, inherited; no link

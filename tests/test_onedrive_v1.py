@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import as_user
 
 
 @pytest.fixture
@@ -127,7 +128,7 @@ def test_malformed_json_unknown_item_and_reader(arranged, graph):
 
     arranged.grant("/Docs", arranged.state.user("joe@contoso.example"), ["read"])
     granted = arranged.digest()
-    reader = graph.as_user("joe-token").post(
+    reader = as_user(graph, "joe-token").post(
         f"/drives/{arranged.drive.id}/root:/Docs:/action.invite",
         json={"recipients": ["a@x.example"], "roles": ["read"]},
     )

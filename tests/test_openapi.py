@@ -58,13 +58,10 @@ def test_every_graph_form_documents_every_item_operation():
 
 
 @pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_user("Bob", "bob@contoso.example")
-    mock_drive.state.store.default_drive.update(
-        {"g1": mock_drive.drive.id, "s1": mock_drive.drive.id}
-    )
-    return mock_drive
+def arranged(projects):
+    """The shared projects, with the example group and site ids resolving to the owner's drive."""
+    projects.state.store.default_drive.update({"g1": projects.drive.id, "s1": projects.drive.id})
+    return projects
 
 
 def concrete(path: str, mock_drive, permission_id: str) -> str:

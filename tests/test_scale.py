@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import Graph
 
 # They count what each request touches, which the rule checker's digests would add to.
 pytestmark = pytest.mark.unchecked_rules
@@ -71,7 +70,7 @@ def build_big_folder(mock_drive, folders: int, files_per_folder: int) -> None:
 def test_invite_on_100k_descendants_stores_one_permission_per_recipient(mock_drive):
     build_big_folder(mock_drive, folders=1000, files_per_folder=99)  # 100,000 descendants
     mock_drive.add_user("Carol", "carol@contoso.example")
-    graph = Graph(mock_drive)
+    graph = mock_drive.session
     response = graph.post(
         "/me/drive/root:/Big:/invite",
         json={
@@ -100,7 +99,7 @@ def test_listing_permissions_at_depth_50_walks_ancestors_only(mock_drive):
     counting = CountingItems(store.items)
     mock_drive.server.call(lambda: setattr(store, "items", counting))
     CountingItems.touched = 0
-    response = Graph(mock_drive).get(f"/me/drive/root:{deep_path}:/permissions")
+    response = mock_drive.session.get(f"/me/drive/root:{deep_path}:/permissions")
     touched = CountingItems.touched
     assert response.status_code == 200
     assert len(response.json()["value"]) == 4  # owner + the three grants on the way up
@@ -109,7 +108,7 @@ def test_listing_permissions_at_depth_50_walks_ancestors_only(mock_drive):
     assert 50 <= touched <= 50 * 12, touched
 
 
-# -- issue 11 defect 13: work per request is O(page + recipients), counted, not timed ----------
+# -- work per request is O(page + recipients), counted, not timed ----------
 class CountingChildren(dict):
     """A folder's children dict, counting name probes (``get``)."""
 
@@ -188,7 +187,7 @@ def test_an_invite_scans_the_items_permissions_at_most_once(mock_drive):
         state.store.drives[crowd.drive_id].shared_item_ids.add(crowd.id)
 
     mock_drive.server.call(build)
-    graph = Graph(mock_drive)
+    graph = mock_drive.session
     for batch in range(2):
         counting.scanned = 0
         emails = [f"new{batch}-{n}@ext.example" for n in range(recipients - 1)]

@@ -1,4 +1,4 @@
-"""Every state the API can reach exports and loads back (issue 11, defect 5), over real HTTP:
+"""Every state the API can reach exports and loads back, over real HTTP:
 trees as deep as the 400-character path limit allows, names and contents with characters YAML
 itself cannot hold, Onehub "Access Denied", addresses provisioned later, passwords, group
 invitation addresses. The path limit itself is refused at create/upload/scenario-load time."""

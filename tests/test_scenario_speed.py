@@ -1,4 +1,4 @@
-"""The faster scenario loading (issue 16, item 3) changes no answer: each rewritten function is
+"""The faster scenario loading changes no answer: each rewritten function is
 compared with the plain implementation it replaced, on arbitrary input (no timing here)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``mockdrive validate`` and the fixture on bad scenario files (issue 12, items 7 and 8): every
+"""``mockdrive validate`` and the fixture on bad scenario files: every
 problem of a file in one run, in words, on the right line; empty files refused; relative paths
 found as the marker finds them."""
 

@@ -4,19 +4,18 @@ a link granted or redeemed) as remoteItems, with the policy's visibility delay."
 from __future__ import annotations
 
 import pytest
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 
 @pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_file("/Finance/Q3.xlsx", "q3")
-    mock_drive.add_folder("/Private")
-    bob = mock_drive.add_user("Bob", "bob@contoso.example")
-    mock_drive.add_user("Carol", "carol@contoso.example")
-    mock_drive.add_drive(bob)  # Bob's own drive: never listed as shared with him
-    mock_drive.add_group("Finance Team", ["bob@contoso.example"], group_id="finance-team")
-    return mock_drive
+def arranged(projects):
+    """The shared projects, plus /Finance/Q3.xlsx, an unshared /Private, Bob's own drive (never
+    listed as shared with him) and a Finance Team group with Bob in it."""
+    projects.add_file("/Finance/Q3.xlsx", "q3")
+    projects.add_folder("/Private")
+    projects.add_drive(projects.user("bob@contoso.example"))
+    projects.add_group("Finance Team", ["bob@contoso.example"], group_id="finance-team")
+    return projects
 
 
 def names(response) -> list[str]:
@@ -25,7 +24,7 @@ def names(response) -> list[str]:
 
 
 def test_direct_group_and_link_shares_are_listed_as_remote_items(arranged, graph):
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     assert names(bob.get("/me/drive/sharedWithMe")) == []
     invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["write"]}
     assert graph.post("/me/drive/root:/Projects:/invite", json=invite).status_code == 200
@@ -49,7 +48,7 @@ def test_direct_group_and_link_shares_are_listed_as_remote_items(arranged, graph
     assert "file" in listed[0]["remoteItem"]
     # the owner sees nothing of her own; Carol nothing at all
     assert names(graph.get("/me/drive/sharedWithMe")) == []
-    assert names(graph.as_user("carol-token").get("/me/drive/sharedWithMe")) == []
+    assert names(as_user(graph, "carol-token").get("/me/drive/sharedWithMe")) == []
     # the SDK's form and paging
     drive = arranged.drive.id
     assert names(bob.get(f"/drives/{drive}/sharedWithMe()")) == ["Q3.xlsx", "Projects", "Private"]
@@ -61,7 +60,7 @@ def test_the_policy_delays_visibility_on_the_virtual_clock(arranged, graph):
     arranged.set_policy(sharedWithMeDelaySeconds=300)
     invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
     assert graph.post("/me/drive/root:/Projects:/invite", json=invite).status_code == 200
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     assert names(bob.get("/me/drive/sharedWithMe")) == []
     arranged.clock.advance(minutes=4)
     assert names(bob.get("/me/drive/sharedWithMe")) == []
@@ -76,7 +75,7 @@ def test_an_expired_share_leaves_shared_with_me(arranged, graph):
         "expirationDateTime": "2024-01-02T00:00:00Z",
     }
     assert graph.post("/me/drive/root:/Projects:/invite", json=invite).status_code == 200
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     assert names(bob.get("/me/drive/sharedWithMe")) == ["Projects"]
     arranged.clock.advance(days=1)
     assert names(bob.get("/me/drive/sharedWithMe")) == []
@@ -86,7 +85,7 @@ def test_bad_shared_with_me_requests(arranged, graph):
     assert_graph_error(graph.post("/me/drive/sharedWithMe", json={}), 405, "notSupported")
     assert_graph_error(graph.get("/drives/nope/sharedWithMe"), 404, "itemNotFound")
     assert_graph_error(graph.get("/me/drive/sharedWithMe?$top=0"), 400, "invalidRequest")
-    assert_graph_error(graph.as_user(None).get("/me/drive/sharedWithMe"), 401, "unauthenticated")
+    assert_graph_error(as_user(graph, None).get("/me/drive/sharedWithMe"), 401, "unauthenticated")
 
 
 def test_readme_example_share_shows_up_later(mock_drive):

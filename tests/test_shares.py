@@ -7,22 +7,20 @@ import base64
 
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error, assert_item
 
 
 @pytest.fixture
-def arranged(mock_drive):
-    mock_drive.add_file("/Projects/Plan.docx", "plan")
-    mock_drive.add_file("/Projects/Drafts/v1.txt", "one")
-    mock_drive.add_file("/Other.txt", "other")
-    mock_drive.add_user("Bob", "bob@contoso.example")
-    mock_drive.add_user("Carol", "carol@contoso.example")
-    return mock_drive
+def arranged(projects):
+    """The shared projects, plus /Projects/Drafts/v1.txt and /Other.txt."""
+    projects.add_file("/Projects/Drafts/v1.txt", "one")
+    projects.add_file("/Other.txt", "other")
+    return projects
 
 
 def make_link(graph, body, path="/me/drive/root:/Projects:"):
     response = graph.post(path + "/createLink", json=body)
-    assert response.status_code in (200, 201), response.text
+    assert response.status_code == 201, response.text
     return response.json()
 
 
@@ -34,7 +32,7 @@ def encode(url: str, padded: bool = False) -> str:
 def test_an_anonymous_link_works_with_any_token_and_with_none(arranged, graph):
     link = make_link(graph, {"type": "view", "scope": "anonymous"})
     projects = arranged.item("/Projects")
-    for reader in (graph.as_user("bob-token"), graph.as_user(None)):
+    for reader in (as_user(graph, "bob-token"), as_user(graph, None)):
         for share in (link["shareId"], encode(link["link"]["webUrl"]),
                       encode(link["link"]["webUrl"], padded=True)):  # fmt: skip
             item = reader.get(f"/shares/{share}/driveItem")
@@ -45,7 +43,7 @@ def test_an_anonymous_link_works_with_any_token_and_with_none(arranged, graph):
         shared = reader.get(f"/shares/{link['shareId']}").json()
         assert shared["name"] == "Projects" and shared["owner"]["user"]["id"] == arranged.owner.id
         assert reader.get(f"/shares/{link['shareId']}/permission").json()["id"] == link["id"]
-    anyone = graph.as_user(None)
+    anyone = as_user(graph, None)
     drafts = arranged.item("/Projects/Drafts")
     inside = anyone.get(f"/shares/{link['shareId']}/items/{drafts.id}/children").json()
     assert [c["name"] for c in inside["value"]] == ["v1.txt"]
@@ -62,9 +60,9 @@ def test_an_organization_link_needs_a_signed_in_user(arranged, graph):
     link = make_link(graph, {"type": "edit", "scope": "organization"})
     url = f"/shares/{link['shareId']}/driveItem"
     # without a token the link answers as one that does not exist: its existence stays hidden
-    assert_graph_error(graph.as_user(None).get(url), 404, "itemNotFound")
-    assert graph.as_user("bob-token").get(url).status_code == 200
-    assert_graph_error(graph.as_user("nobody").get(url), 401, "unauthenticated")
+    assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
+    assert_item(as_user(graph, "bob-token").get(url), arranged, "/Projects")
+    assert_graph_error(as_user(graph, "nobody").get(url), 401, "unauthenticated")
 
 
 def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, graph):
@@ -72,23 +70,23 @@ def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, gr
         graph, {"type": "view", "scope": "users", "recipients": [{"email": "bob@contoso.example"}]}
     )
     url = f"/shares/{link['shareId']}/driveItem"
-    assert graph.as_user("bob-token").get(url).status_code == 200
+    assert_item(as_user(graph, "bob-token").get(url), arranged, "/Projects")
     # anyone else learns nothing: the answer of a link that does not exist
-    assert_graph_error(graph.as_user("carol-token").get(url), 404, "itemNotFound")
-    assert_graph_error(graph.as_user(None).get(url), 404, "itemNotFound")
+    assert_graph_error(as_user(graph, "carol-token").get(url), 404, "itemNotFound")
+    assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
     response = graph.post(
         f"/shares/{link['shareId']}/permission/grant",
         json={"recipients": [{"email": "carol@contoso.example"}], "roles": ["read"]},
     )
     assert response.status_code == 200, response.text
     assert response.json()["value"][0]["link"]["scope"] == "users"
-    assert graph.as_user("carol-token").get(url).status_code == 200
-    anonymous_grant = graph.as_user(None).post(
+    assert_item(as_user(graph, "carol-token").get(url), arranged, "/Projects")
+    anonymous_grant = as_user(graph, None).post(
         f"/shares/{link['shareId']}/permission/grant",
         json={"recipients": [{"email": "carol@contoso.example"}]},
     )
     assert_graph_error(anonymous_grant, 401, "unauthenticated")
-    bob_grant = graph.as_user("bob-token").post(
+    bob_grant = as_user(graph, "bob-token").post(
         f"/shares/{link['shareId']}/permission/grant",
         json={"recipients": [{"email": "carol@contoso.example"}]},
     )
@@ -97,14 +95,15 @@ def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, gr
 
 def test_prefer_redeem_sharing_link_gives_durable_access(arranged, graph):
     link = make_link(graph, {"type": "view", "scope": "organization"})
-    bob = graph.as_user("bob-token")
+    bob = as_user(graph, "bob-token")
     item = f"/drives/{arranged.drive.id}/items/{arranged.item('/Projects').id}"
     assert_graph_error(bob.get(item), 404, "itemNotFound")
     share = f"/shares/{link['shareId']}/driveItem"
-    assert bob.get(share, headers={"Prefer": "redeemSharingLinkIfNecessary"}).ok
+    redeemed = bob.get(share, headers={"Prefer": "redeemSharingLinkIfNecessary"})
+    assert_item(redeemed, arranged, "/Projects")
     assert_graph_error(bob.get(item), 404, "itemNotFound")  # for that request only
-    assert bob.get(share, headers={"Prefer": "redeemSharingLink"}).ok
-    assert bob.get(item).status_code == 200
+    assert_item(bob.get(share, headers={"Prefer": "redeemSharingLink"}), arranged, "/Projects")
+    assert_item(bob.get(item), arranged, "/Projects")
     arranged.assert_can("bob@contoso.example", "read", "/Projects/Plan.docx")
     arranged.assert_cannot("bob@contoso.example", "write", "/Projects")
     member = bob.get(f"/shares/{link['shareId']}/permission").json()
@@ -115,11 +114,11 @@ def test_a_password_link_is_refused_to_people_without_other_access(arranged, gra
     link = make_link(graph, {"type": "view", "scope": "anonymous", "password": "s3cret"})
     assert link["hasPassword"] is True
     url = f"/shares/{link['shareId']}/driveItem"
-    refused = assert_graph_error(graph.as_user("bob-token").get(url), 404, "itemNotFound")
+    refused = assert_graph_error(as_user(graph, "bob-token").get(url), 404, "itemNotFound")
     nowhere = "/shares/s!no-such-link-token/driveItem"
-    missing = assert_graph_error(graph.as_user("bob-token").get(nowhere), 404, "itemNotFound")
+    missing = assert_graph_error(as_user(graph, "bob-token").get(nowhere), 404, "itemNotFound")
     assert refused["message"] == missing["message"]  # holding the URL reveals nothing
-    assert graph.get(url).status_code == 200  # the owner holds the item anyway
+    assert_item(graph.get(url), arranged, "/Projects")  # the owner holds the item anyway
 
 
 def test_an_expired_link_is_refused(arranged, graph):
@@ -127,9 +126,9 @@ def test_an_expired_link_is_refused(arranged, graph):
         graph, {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-08T00:00:00Z"}
     )
     url = f"/shares/{link['shareId']}/driveItem"
-    assert graph.as_user(None).get(url).status_code == 200
+    assert_item(as_user(graph, None).get(url), arranged, "/Projects")
     arranged.clock.advance(days=8)
-    assert_graph_error(graph.as_user(None).get(url), 404, "itemNotFound")
+    assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
 
 
 def test_a_deleted_link_or_item_is_not_found(arranged, graph):
@@ -156,13 +155,14 @@ def test_a_deleted_link_or_item_is_not_found(arranged, graph):
 def test_share_ids_that_name_nothing_change_nothing(arranged, graph, share, status, code):
     make_link(graph, {"type": "view", "scope": "anonymous"})
     before = arranged.digest()
-    for reader in (graph, graph.as_user(None)):
+    anonymous = as_user(graph, None)
+    for reader, refused in ((graph, (status, code)), (anonymous, (401, "unauthenticated"))):
         assert_graph_error(reader.get(f"/shares/{share}/driveItem"), status, code)
         response = reader.post(
             f"/shares/{share}/permission/grant",
             json={"recipients": [{"email": "bob@contoso.example"}]},
         )
-        assert response.status_code in (status, 401), response.text
+        assert_graph_error(response, *refused)  # granting needs a caller
     assert arranged.digest() == before
 
 

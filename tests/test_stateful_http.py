@@ -65,7 +65,7 @@ SAFE_DEPTH = 150
 PATH_LIMIT_DEPTH = 200
 PROBED_ITEMS = 2
 # Fields that differ between a state and its reload by design of the export (times, versions,
-# Onehub's numbers): compared only with ``fidelity`` on (NEW finding F2).
+# Onehub's numbers): compared only with ``fidelity`` on.
 VOLATILE = {
     "createdDateTime",
     "lastModifiedDateTime",
@@ -148,7 +148,7 @@ DOWNLOAD_URL = "@microsoft.graph.downloadUrl"
 
 def normalise(data: Any, fidelity: bool) -> Any:
     """``data`` without what a reload does not keep today (unless ``fidelity``): the VOLATILE
-    fields (NEW finding F2) and the spelling of e-mail addresses (F4)."""
+    fields and the spelling of e-mail addresses."""
     if isinstance(data, str) and not fidelity and "@" in data:
         return data.casefold()
     if isinstance(data, dict):
@@ -166,12 +166,12 @@ def normalise(data: Any, fidelity: bool) -> Any:
 
 class HttpMachine(RuleBasedStateMachine):
     servers: list[Server] = []
-    hostile = False  # defects 4 and 5: surrogates, C1 controls, noncharacters
-    to_the_limit = False  # defect 5: trees deeper than 150
-    fidelity = False  # NEW findings F2, F4: times, eTags, Onehub numbers, spellings
-    fresh_ids_after_load = True  # defect 2: re-seed the twin's id source after a load
-    access_denied_rolemaps = False  # defect 5: an Access Denied rolemap does not export
-    owner_check = False  # NEW finding F1
+    hostile = False  # surrogates, C1 controls, noncharacters
+    to_the_limit = False  # trees deeper than 150
+    fidelity = False  # times, eTags, Onehub numbers, spellings
+    fresh_ids_after_load = True  # re-seed the twin's id source after a load
+    access_denied_rolemaps = False  # an Access Denied rolemap does not export
+    owner_check = False  # the drive owner keeps write everywhere
     stats = RunStats()
 
     def __init__(self) -> None:
@@ -400,7 +400,7 @@ class HttpMachine(RuleBasedStateMachine):
     @rule(who=CALLER, victim=INDEX, which=INDEX, role=ONEHUB_ROLES)
     def onehub_set_role(self, who: int, victim: int, which: int, role: str) -> None:
         if role.casefold() == "access denied" and not self.access_denied_rolemaps:
-            return  # issue 11 defect 5: an Access Denied rolemap makes the export unloadable
+            return  # an Access Denied rolemap makes the export unloadable
         key = self.item_key(victim)
         body = {"rolemap": {"role_name": role}}
         self.send_all(
@@ -453,7 +453,7 @@ class HttpMachine(RuleBasedStateMachine):
         assert again.content == exported.content, (
             f"export → load → export differs {differences(exported.text, again.text)}"
         )
-        if self.fresh_ids_after_load:  # issue 11 defect 2: see test_stateful_model.py
+        if self.fresh_ids_after_load:  # see test_stateful_model.py
             seed = random.Random(self.seq).getrandbits(64)
             self.twin.call(lambda: setattr(self.twin.state, "ids", IdFactory(seed)))
         self.seq += 1
@@ -591,7 +591,7 @@ def test_http_state_machine_full(servers: list[Server]) -> None:
     print("\n" + FullHttpMachine.stats.report("full stateful HTTP machine"), "0 violations")
 
 
-# -- regression tests for what the machines found (see /work/notes/stateful-findings.md) ----------
+# -- regression tests for what the machines found -------------------------------------------
 def _onehub(mock_drive, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"}
     return requests.request(method, mock_drive.url + path, headers=headers, timeout=30, **kwargs)
@@ -609,7 +609,7 @@ def _break_inheritance(graph, path: str) -> None:
 
 @pytest.mark.parametrize("action", ["demote", "delete"])
 def test_a_onehub_moderator_cannot_lock_the_drive_owner_out(mock_drive, graph, action: str):
-    """F1: on a folder that stopped inheriting, the owner's access is a copied owner permission;
+    """on a folder that stopped inheriting, the owner's access is a copied owner permission;
     a Moderator there demoted it to Access Denied (or deleted it) and the drive owner lost
     their own folder. Graph refuses to touch an owner permission; Onehub must too."""
     mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
@@ -649,7 +649,7 @@ def _reload(mock_drive) -> None:
 
 
 def test_a_reload_keeps_etags_and_times(mock_drive, graph):
-    """F2: an item's eTag/cTag (its version) and its times are not in the export, so after
+    """an item's eTag/cTag (its version) and its times are not in the export, so after
     export → load a client's stored eTag no longer matches (If-Match → 412) and
     lastModifiedDateTime moves."""
     assert graph.put("/me/drive/root:/a.txt:/content", data=b"1").status_code == 201
@@ -662,7 +662,7 @@ def test_a_reload_keeps_etags_and_times(mock_drive, graph):
 
 
 def test_a_reload_keeps_onehub_ids(mock_drive, graph):
-    """F2: Onehub's integer ids are handed out on first sight and not exported: after a reload
+    """Onehub's integer ids are handed out on first sight and not exported: after a reload
     the ids a client holds point at other objects (or nothing)."""
     for name in ("A", "B"):
         assert graph.post("/me/drive/root/children", json={"name": name, "folder": {}}).ok
@@ -676,7 +676,7 @@ def test_a_reload_keeps_onehub_ids(mock_drive, graph):
 
 
 def test_a_graph_reinvite_updates_the_onehub_role(mock_drive, graph):
-    """F3: bob holds Viewer through Onehub; a Graph invite raises the same permission to write,
+    """bob holds Viewer through Onehub; a Graph invite raises the same permission to write,
     but Onehub still says Viewer and refuses what Graph allows."""
     mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
     assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
@@ -702,7 +702,7 @@ def test_a_graph_reinvite_updates_the_onehub_role(mock_drive, graph):
 
 
 def test_a_reload_keeps_the_invited_spelling(mock_drive, graph):
-    """F4: a Onehub invitation typed as BOB@… keeps that spelling as the Graph permission's
+    """a Onehub invitation typed as BOB@… keeps that spelling as the Graph permission's
     invitation.email; the export only names the user, so after a reload it reads bob@…."""
     mock_drive.add_user("Bob", "bob@contoso.example", token="bob-token")
     assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
@@ -720,7 +720,7 @@ def test_a_reload_keeps_the_invited_spelling(mock_drive, graph):
 
 
 def test_two_workspaces_of_one_owner_have_distinct_owner_rolemaps(mock_drive):
-    """F5: every drive root's owner permission has the id ``owner-<user id>``; Onehub numbers
+    """every drive root's owner permission has the id ``owner-<user id>``; Onehub numbers
     rolemaps by permission id, so a second workspace's owner rolemap is the first one's and
     ``GET /rolemaps/{id}`` answers with the wrong workspace."""
     token = mock_drive.token
@@ -736,7 +736,7 @@ def test_two_workspaces_of_one_owner_have_distinct_owner_rolemaps(mock_drive):
 
 
 def test_a_onehub_invitation_to_a_group_address_does_not_hijack_the_group(mock_drive, graph):
-    """F6: Onehub looked recipients up among users only, so inviting a group's address provisioned
+    """Onehub looked recipients up among users only, so inviting a group's address provisioned
     a pending user with that address; afterwards a Graph invite to the group's address granted
     that shadow user instead of the group, and the group's members got nothing. Now a Onehub
     invitation to a group's address grants the group, as a Graph invite does."""

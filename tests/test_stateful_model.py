@@ -53,7 +53,7 @@ CALLER = st.just(0) | INDEX  # the owner half the time, or most requests are ref
 CONFLICTS = st.sampled_from(["fail", "replace", "rename", "bogus"])
 ONEHUB_ROLES = st.sampled_from([*onehub.ROLES, "moderator", "Owner", ""])
 MAX_TWINS = 3
-SAFE_DEPTH = 150  # issue 11 defect 5: deeper trees do not export/reload (recursion)
+SAFE_DEPTH = 150  # deeper trees did not export/reload (recursion)
 PATH_LIMIT_DEPTH = 200  # "d/" * 200 = the 400-character path limit of OneDrive for Business
 
 
@@ -76,12 +76,12 @@ class ModelMachine(RuleBasedStateMachine):
     """Operations run on every twin; twin 0 is the original, the others reloaded copies."""
 
     # What the green run stays away from (each switch names the finding that needs it off):
-    hostile = False  # surrogates, C1 controls, U+FFFE/FFFF in names and contents: defects 4, 5
-    to_the_limit = False  # trees deeper than 150 (up to the 400-character path): defect 5
-    owner_check = False  # the drive owner keeps write everywhere: NEW finding F1
-    fidelity = False  # eTags, times, Onehub numbers, spellings survive a reload: NEW F2, F4
-    fresh_ids_after_load = True  # re-seed a loaded copy's id source: defect 2
-    access_denied_rolemaps = False  # rolemaps set to Access Denied do not export: defect 5
+    hostile = False  # surrogates, C1 controls, U+FFFE/FFFF in names and contents
+    to_the_limit = False  # trees deeper than 150 (up to the 400-character path)
+    owner_check = False  # the drive owner keeps write everywhere
+    fidelity = False  # eTags, times, Onehub numbers, spellings survive a reload
+    fresh_ids_after_load = True  # re-seed a loaded copy's id source
+    access_denied_rolemaps = False  # rolemaps set to Access Denied did not export
 
     stats = RunStats()
 
@@ -147,7 +147,7 @@ class ModelMachine(RuleBasedStateMachine):
             "size": item.size,
             "folder": item.is_folder,
         }
-        if self.fidelity:  # NEW finding F2: versions and times do not survive a reload
+        if self.fidelity:  # versions and times do not survive a reload
             data.update(etag=item.etag, created=item.created, modified=item.modified)
         return data
 
@@ -157,7 +157,7 @@ class ModelMachine(RuleBasedStateMachine):
             "id": permission.id,
             "roles": permission.roles,
             "grantee": permission.grantee_id,
-            # NEW finding F4: a reload re-spells the address (compared exactly with fidelity on)
+            # a reload re-spells the address (compared exactly with fidelity on)
             "email": email if self.fidelity or email is None else email.casefold(),
             "pending": permission.pending,
             "onehub": onehub.role_name(state, permission),
@@ -337,7 +337,7 @@ class ModelMachine(RuleBasedStateMachine):
                 sharing.RequestContext(),
             )
             invited = [a for a, number in result.invited]
-            if self.fidelity:  # NEW finding F2: Onehub numbers change on reload
+            if self.fidelity:  # Onehub numbers change on reload
                 invited = result.invited
             return invited, result.join_errors, result.errors
 
@@ -352,7 +352,7 @@ class ModelMachine(RuleBasedStateMachine):
     @rule(caller=CALLER, victim=INDEX, which=INDEX, role=ONEHUB_ROLES)
     def onehub_set_role(self, caller: int, victim: int, which: int, role: str) -> None:
         if role.casefold() == "access denied" and not self.access_denied_rolemaps:
-            return  # issue 11 defect 5: an Access Denied rolemap makes the export unloadable
+            return  # an Access Denied rolemap makes the export unloadable
         key = self.item_key(victim)
 
         def operation(state: State) -> Any:
@@ -391,7 +391,7 @@ class ModelMachine(RuleBasedStateMachine):
         first, second = json.dumps(data, ensure_ascii=False), json.dumps(again, ensure_ascii=False)
         assert first == second, f"export → load → export differs {differences(first, second)}"
         if self.fresh_ids_after_load:
-            # Issue 11 defect 2 (fixed on another branch): a loaded state's id source restarts
+            # A loaded state's id source restarts
             # and hands out ids that exist. Until then, give the copy a fresh id source.
             loaded.ids = IdFactory(random.Random(len(self.twins) + self.steps).getrandbits(64))
         self.twins = [self.twins[0], *self.twins[1:][-(MAX_TWINS - 2) :], loaded]

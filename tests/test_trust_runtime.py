@@ -1,14 +1,14 @@
-"""Issue 11, runtime defects: regression tests over real HTTP, written like an attacker.
+"""Runtime defects: regression tests over real HTTP, written like an attacker.
 
-- 2: ids after a state load never collide with ids in use; the store refuses a duplicate id.
-- 3: a simple upload keeps the whole body or answers 413 (chunked, ``Expect: 100-continue``);
-  a corrupt compressed body is a 400 (defect 14).
-- 7: a request delayed by a latency rule runs against the state it began with, not one swapped
+- ids after a state load never collide with ids in use; the store refuses a duplicate id.
+- a simple upload keeps the whole body or answers 413 (chunked, ``Expect: 100-continue``);
+  a corrupt compressed body is a 400.
+- a request delayed by a latency rule runs against the state it began with, not one swapped
   in meanwhile by a reset or a state load.
-- 4: a lone surrogate in any JSON string, or a query or header that is not UTF-8, is a 400
+- a lone surrogate in any JSON string, or a query or header that is not UTF-8, is a 400
   before anything is stored or journaled.
-- 12: the journal is bounded in bytes: large bodies are kept as their size and first 16 KiB.
-- 14: Onehub ids of thousands of digits are 404; fault rules are bounded (numbers and path
+- the journal is bounded in bytes: large bodies are kept as their size and first 16 KiB.
+- Onehub ids of thousands of digits are 404; fault rules are bounded (numbers and path
   regex); a half-sent request head is timed out.
 """
 
@@ -76,7 +76,7 @@ def assert_tree_sound(server: MockDrive) -> None:
     server.call(check)
 
 
-# -- defect 2: ids after a state load ---------------------------------------------------------
+# -- ids after a state load ---------------------------------------------------------
 def test_after_loading_an_export_new_items_never_reuse_an_id(server):
     """The default state exported and loaded back: the generator restarts with the seed and,
     six invites later, used to hand the root's id to a new folder (the server then spun at
@@ -170,7 +170,7 @@ def test_a_duplicate_explicit_id_is_a_clear_400_and_changes_nothing(server):
     assert requests.get(server.admin_url + "/state", timeout=TIMEOUT).json() == before
 
 
-# -- defect 3: uploads keep the whole body ----------------------------------------------------
+# -- uploads keep the whole body ----------------------------------------------------
 def raw_request(
     server: MockDrive, method: str, path: str, parts: Iterator[bytes] | list[bytes], headers: dict
 ) -> tuple[int, bytes]:
@@ -286,7 +286,7 @@ def test_a_corrupt_compressed_body_is_400_and_changes_nothing(server, method, pa
     assert requests.get(server.admin_url + "/state", timeout=TIMEOUT).json() == before
 
 
-# -- defect 7: a request runs against the state it began with -----------------------------------
+# -- a request runs against the state it began with -----------------------------------
 @pytest.mark.parametrize("swap", ["reset", "load"])
 def test_a_delayed_request_never_reaches_a_state_swapped_in_meanwhile(server, swap):
     """A latency rule holds an invite; meanwhile the state is reset or loaded. The invite used to
@@ -327,7 +327,7 @@ def test_a_delayed_request_never_reaches_a_state_swapped_in_meanwhile(server, sw
     assert journaled == ["/v1.0/me/drive/root:/:/invite"]
 
 
-# -- defect 4: text that is not valid Unicode is a 400, before anything is stored --------------
+# -- text that is not valid Unicode is a 400, before anything is stored --------------
 LONE = "a\\ud800b"  # as written in the JSON text: a lone high surrogate between two letters
 
 
@@ -425,18 +425,12 @@ def test_query_strings_and_headers_that_are_not_utf8_are_400_and_the_journal_sur
     observable(server)  # journal, exports and dashboard still answer
 
 
-# -- defect 12: the journal is bounded in bytes --------------------------------------------------
-def rss_kib() -> int:
-    for line in open("/proc/self/status").read().splitlines():  # noqa: SIM115
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
+# -- the journal is bounded in bytes --------------------------------------------------
 def test_refused_large_bodies_keep_the_journal_small(server):
     """A reader's refused ~1 MiB invites were journaled whole: ~22 MB of parsed objects each
-    (20 of them: ~450 MB). Now a large body is kept as its size and the start of its text.
-    ``python -m benchmarks.journal_memory`` measures the server alone (RELIABILITY.md)."""
+    (20 of them: ~450 MB). Now a large body is kept as its size and the start of its text, and
+    the journal's byte count stays bounded. The memory figure is a benchmark's, not a test's:
+    ``python -m benchmarks.journal_memory`` measures the server's RSS (RELIABILITY.md)."""
 
     def arrange() -> str:
         state = server.state
@@ -452,11 +446,8 @@ def test_refused_large_bodies_keep_the_journal_small(server):
     headers = {"Authorization": "Bearer rae-token", "Content-Type": "application/json"}
     session = requests.Session()
     assert session.post(url, data=body, headers=headers, timeout=TIMEOUT).status_code == 403
-    before = rss_kib()
     for _ in range(20):
         assert session.post(url, data=body, headers=headers, timeout=60).status_code == 403
-    growth_mib = (rss_kib() - before) / 1024
-    assert growth_mib < 150, f"RSS grew {growth_mib:.0f} MiB over 20 refused 1 MiB requests"
     journal = requests.get(server.admin_url + "/journal", timeout=TIMEOUT).json()["value"]
     assert len(journal) == 21
     for entry in journal:
@@ -484,7 +475,7 @@ def test_small_bodies_are_journaled_whole_and_the_byte_budget_evicts_the_oldest(
     assert journal.bytes <= journal.max_bytes
 
 
-# -- defect 14: bounded ids, bounded fault rules, no header trickle --------------------------------
+# -- bounded ids, bounded fault rules, no header trickle --------------------------------
 HUGE = "9" * 5000  # over Python's 4,300-digit limit for int("...")
 
 

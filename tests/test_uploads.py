@@ -8,7 +8,7 @@ import os
 
 import pytest
 import requests
-from conftest import assert_graph_error
+from conftest import as_user, assert_graph_error
 
 from mockdrive.model.hashes import quick_xor_hash
 from mockdrive.model.uploads import UPLOAD_SESSION_LIFETIME
@@ -17,8 +17,8 @@ FRAGMENT = 320 * 1024
 
 
 def advance_clock(mock_drive, seconds: float) -> None:
-    """Move the state's logical clock forward (internal hook until the public virtual clock of
-    issue 14 lands; then this becomes ``mock_drive.clock.advance(seconds=...)``)."""
+    """Move the state's logical clock forward through an internal hook (the public way,
+    ``mock_drive.clock.advance(seconds=...)``, may replace it)."""
 
     def advance() -> None:
         mock_drive.state.clock._ticks += int(seconds)
@@ -189,7 +189,7 @@ def test_a_reader_cannot_open_a_session_and_nothing_changes(mock_drive, graph):
     reader = mock_drive.add_user("Rita Reader", "rita@contoso.example", token="rita-token")
     mock_drive.grant("/Shared", reader, ["read"])
     before = mock_drive.digest()
-    refused = create(graph.as_user("rita-token"), f"/drives/{mock_drive.drive.id}/root:/Shared/x:")
+    refused = create(as_user(graph, "rita-token"), f"/drives/{mock_drive.drive.id}/root:/Shared/x:")
     assert_graph_error(refused, 403, "accessDenied")
     assert mock_drive.digest() == before
 
