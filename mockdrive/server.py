@@ -160,7 +160,7 @@ class MockDrive:
         else:
             site = web.TCPSite(self._runner, self.host, self.port)
             await site.start()
-            self.port = site.port  # the real port when 0 was asked
+            self.port = self._runner.addresses[0][1]  # the real port when 0 was asked
             return self
         self.port = self._listener.sockets[0].getsockname()[1]
         return self

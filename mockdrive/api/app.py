@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
 
 from ..backend import Backend
 from ..model.errors import Unauthenticated
@@ -59,21 +59,65 @@ CALLER = _key("caller", User)
 FIRED_FAULTS = _key("fired_faults", list)
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RouteRecorder:
+    """Stands in for the application while a module adds its routes (``app.router.add_get``
+    and the like) and records them in order, so ``build_app`` adds every route with the expect
+    handler: aiohttp takes one only where a route is added."""
+
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, str, Handler]] = []
+
+    @property
+    def router(self) -> RouteRecorder:
+        return self
+
+    def add_route(self, method: str, path: str, handler: Handler) -> None:
+        self.routes.append((method, path, handler))
+
+    def add_get(self, path: str, handler: Handler, *, allow_head: bool = True) -> None:
+        if allow_head:  # as aiohttp's own add_get
+            self.add_route("HEAD", path, handler)
+        self.add_route("GET", path, handler)
+
+    def add_head(self, path: str, handler: Handler) -> None:
+        self.add_route("HEAD", path, handler)
+
+    def add_post(self, path: str, handler: Handler) -> None:
+        self.add_route("POST", path, handler)
+
+    def add_put(self, path: str, handler: Handler) -> None:
+        self.add_route("PUT", path, handler)
+
+    def add_patch(self, path: str, handler: Handler) -> None:
+        self.add_route("PATCH", path, handler)
+
+    def add_delete(self, path: str, handler: Handler) -> None:
+        self.add_route("DELETE", path, handler)
+
+    def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
+        for route in routes:  # a RouteTableDef: each calls the add_* above
+            route.register(self)
+
+
 def build_app(backend: Backend) -> web.Application:
     app = web.Application(
         middlewares=[pipeline],
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[BACKEND] = backend
-    admin.add_routes(app, backend)
-    admin_faults.add_routes(app, backend)
-    admin_clock.add_routes(app, backend)
-    dashboard.add_routes(app, backend)
+    recorder = RouteRecorder()
+    admin.add_routes(recorder, backend)
+    admin_faults.add_routes(recorder, backend)
+    admin_clock.add_routes(recorder, backend)
+    dashboard.add_routes(recorder, backend)
 
     async def copy_monitor(request: web.Request) -> web.StreamResponse:
         return await monitor(request, backend.state)
 
-    app.router.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor)  # no token, as in Graph
+    recorder.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor)  # no token, as in Graph
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path
@@ -84,8 +128,8 @@ def build_app(backend: Backend) -> web.Application:
         """The request's own state (captured when it started), caller and bookkeeping."""
         return Call(request[STATE], request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
 
-    onehub.add_routes(app, call_of, lambda: backend.state)
-    graph_uploads.add_routes(app, call_of)
+    onehub.add_routes(recorder, call_of, lambda: backend.state)
+    graph_uploads.add_routes(recorder, call_of)
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
@@ -97,13 +141,11 @@ def build_app(backend: Backend) -> web.Application:
         return await graph_batch.handle_batch(request, version, request[REQUEST_ID])
 
     for prefix in GRAPH_PREFIXES:
-        app.router.add_route("*", prefix + "/$batch", batch_entry)
-        app.router.add_route("*", prefix + "/{rest:.*}", graph_entry)
-    app.router.add_route("*", "/{tail:.*}", unknown_route)
-    for route in app.router.routes():
-        # aiohttp takes an expect handler only when a route is added; every module adds its
-        # own routes, so set ours on all of them here, in one place.
-        route._expect_handler = expect_continue
+        recorder.add_route("*", prefix + "/$batch", batch_entry)
+        recorder.add_route("*", prefix + "/{rest:.*}", graph_entry)
+    recorder.add_route("*", "/{tail:.*}", unknown_route)
+    for method, path, handler in recorder.routes:
+        app.router.add_route(method, path, handler, expect_handler=expect_continue)
     return app
 
 
@@ -217,7 +259,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         if error.status < 400:
             raise
         response = render_error(request, _from_http(error), request_id)
-    except RequestPayloadError as error:  # e.g. a corrupt gzip or deflate body
+    except web.RequestPayloadError as error:  # e.g. a corrupt gzip or deflate body
         reason = str(error).rpartition("message:")[2].strip() or "it is malformed"
         unreadable = ApiError(400, "invalidRequest", f"the request body cannot be read: {reason}")
         response = render_error(request, unreadable, request_id)
