@@ -228,9 +228,9 @@ def per_test_parts(count: int) -> dict[str, float]:
     from aiohttp import web
 
     from mockdrive.cli import default_state
-    from mockdrive.fixture import MockDriveFixture
     from mockdrive.pytest_plugin import OWNER_TOKEN
     from mockdrive.server import MockDrive
+    from mockdrive.testing.fixture import MockDriveFixture
 
     async def drive(request: web.Request) -> web.Response:
         return web.json_response({"id": "x"})

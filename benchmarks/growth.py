@@ -10,7 +10,9 @@ work may at most double the time: the target is a ratio (2n / n) of at most 2.2.
   beside it, the first round without a token over n files);
 - search against hits: n matching files among 2n, every page read;
 - copy against copied items: a folder of n files (in folders of 100) copied;
-- sharedWithMe against shares: n items shared with the caller, every page read.
+- sharedWithMe against shares: n items shared with the caller, every page read;
+- children against the folder's children: a folder of n files listed to its last page, in
+  the folder's order and with ``$orderby=size desc``.
 
 Both sizes run in one process, each with its own mockdrive on this loop (``MockDrive.
 start_async``) and an aiohttp client; the repetitions alternate between the two sizes so that
@@ -43,11 +45,12 @@ try:
 except ImportError:  # run as a script
     import _common as common
 
-from mockdrive.model import delta, links
+from mockdrive.model import delta
 from mockdrive.model.identity import User
 from mockdrive.model.permissions import Permission
 from mockdrive.model.state import State
 from mockdrive.model.tree import Drive, Item
+from mockdrive.scenario.links import link_from_data
 from mockdrive.server import MockDrive
 
 OWNER_TOKEN = "ada-token"
@@ -116,7 +119,7 @@ def link_grant(n: int) -> tuple[State, Operation]:
     # declared as a scenario would (granting them through the API is what is measured)
     members = [f"member{i}@fabrikam.example" for i in range(n)]
     link = {"type": "view", "scope": "users", "members": members}
-    permission = links.link_from_data(state, item, {"link": link})
+    permission = link_from_data(state, item, {"link": link})
     recipients = max(1, n // 80)
     url_path = f"/v1.0/me/drive/items/{item.id}/permissions/{permission.id}/grant"
 
@@ -154,6 +157,7 @@ def invite(n: int) -> tuple[State, Operation]:
 
 def delta_changes(n: int) -> tuple[State, Operation]:
     state, owner, drive = owner_state()
+    state.changes.generation = 1  # the number its server gives it (a token of 0 would resync)
     token = delta.make_token(state)
     folder = state.make_path(drive, "/Changed")
     spread_files(state, owner, folder, [f"file{i}.txt" for i in range(n)])
@@ -225,6 +229,24 @@ def shared_with_me(n: int) -> tuple[State, Operation]:
     return state, listing
 
 
+def children_listing(n: int, query: str = "") -> tuple[State, Operation]:
+    state, owner, drive = owner_state()
+    folder = state.make_path(drive, "/Wide")
+    for i in range(n):
+        state.create_item(owner, folder, f"file{i}.txt", is_folder=False, content=b"x" * (i % 9))
+
+    async def listing(client: aiohttp.ClientSession, server: MockDrive, rep: int) -> None:
+        url = f"{server.graph_url}/me/drive/root:/Wide:/children{query}"
+        count = await read_all_pages(client, url, OWNER_TOKEN)
+        assert count == n, count
+
+    return state, listing
+
+
+def children_by_size(n: int) -> tuple[State, Operation]:
+    return children_listing(n, "?$orderby=size%20desc")
+
+
 CASES = [
     Case("grant", "link grant against members", "members n, recipients n/80", 20_000, link_grant),
     Case("invite", "invite against permissions", "permissions n, recipients n/50", 12_500, invite),
@@ -235,6 +257,10 @@ CASES = [
     Case("copy", "copy against copied items", "files n (+ n/100 folders)", 5_000, copy_items),
     Case("sharedWithMe", "sharedWithMe against shares", "shares n, all pages", 5_000,
          shared_with_me),
+    Case("children", "children against the folder's children", "children n, all pages", 20_000,
+         children_listing),
+    Case("children-by-size", "children by size against the folder's children",
+         "children n, $orderby=size desc, all pages", 20_000, children_by_size),
 ]  # fmt: skip
 
 

@@ -196,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = server_parser()
     args = parser.parse_args(argv)
     check_source_options(parser, args)
+    if args.proxy and args.tls:  # the proxy's port speaks plain http; it does TLS in tunnels
+        parser.error("give --proxy or --tls, not both: the proxy's port speaks plain http and "
+                     "terminates TLS itself inside CONNECT tunnels")  # fmt: skip
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )

@@ -8,17 +8,17 @@ import shutil
 import ssl
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from .api.app import build_app
 from .backend import Backend
-from .clients import ReadyClients
 from .model.state import State
+from .testing.clients import ReadyClients
 
 T = TypeVar("T")
 # A connection must send a whole request head within this many seconds of opening (or of its
@@ -29,13 +29,16 @@ T = TypeVar("T")
 HEADER_TIMEOUT = 15.0
 
 
-DEFAULT_OWNER_TOKEN = "owner-token"  # a state whose owner has no token of its own
-
-
 def _owner_token_of(state: State) -> str:
     drive = next(iter(state.store.drives.values()), None)
     owner = state.directory.users.get(drive.owner_id) if drive is not None else None
-    return (owner.token if owner is not None else None) or DEFAULT_OWNER_TOKEN
+    if owner is not None and owner.token:
+        return owner.token
+    # a state whose owner has no token of its own (here, not at the top: the scenario package
+    # loads YAML and the schema, which importing the server does not)
+    from .scenario.defaults import OWNER_TOKEN
+
+    return OWNER_TOKEN
 
 
 class MockDrive:
@@ -53,6 +56,7 @@ class MockDrive:
         admin_token: str | None = None,
         header_timeout: float = HEADER_TIMEOUT,
         proxy: bool = False,
+        middlewares: Sequence[Any] = (),
     ) -> None:
         self.backend = Backend(state, state_factory, admin_token)
         self.header_timeout = header_timeout
@@ -60,6 +64,7 @@ class MockDrive:
         self.port = port
         self.tls = tls
         self.access_log = access_log
+        self.middlewares = tuple(middlewares)  # aiohttp middlewares outside the pipeline
         self.proxy = proxy  # the port is also a forward proxy for the served hosts (proxy.py)
         self._listener: asyncio.AbstractServer | None = None  # --tls and --proxy listen here
         self.ca_path: str | None = None  # PEM bundle of the CA that signed the server certificate
@@ -140,7 +145,7 @@ class MockDrive:
         # pyproject.toml) and when an answer is sent, and only a complete request head disarms
         # it: a half-sent head never keeps a connection.
         options["keepalive_timeout"] = self.header_timeout
-        self._runner = web.AppRunner(build_app(self.backend), **options)
+        self._runner = web.AppRunner(build_app(self.backend, self.middlewares), **options)
         await self._runner.setup()
         if self.proxy:  # a front door to the same application (mockdrive/proxy.py)
             from .proxy import start_proxy

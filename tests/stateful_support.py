@@ -31,7 +31,6 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
-from mockdrive.explain import access
 from mockdrive.model import onehub
 from mockdrive.model.identity import Group, User
 from mockdrive.model.permissions import (
@@ -40,6 +39,7 @@ from mockdrive.model.permissions import (
 )
 from mockdrive.model.state import State
 from mockdrive.model.tree import Item
+from mockdrive.testing.oracle import access
 
 # -- how long to run ------------------------------------------------------------------------------
 EXAMPLES = int(os.environ.get("MOCKDRIVE_STATEFUL_EXAMPLES", "0"))

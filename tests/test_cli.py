@@ -307,6 +307,7 @@ def test_seed_with_a_scenario_seeds_its_generated_ids(tmp_path):
         (["--items", "9"], "--items only applies to --demo"),
         (["--scenario", "team", "--token", "t"], "--token only applies to the default drive"),
         (["--scenario", "team", "--demo"], "give --scenario or --demo, not both"),
+        (["--proxy", "--tls"], "give --proxy or --tls, not both"),
         (["export", "--scenario", "team", "--users", "3"], "--users only applies to --demo"),
     ],
 )

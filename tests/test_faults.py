@@ -137,16 +137,42 @@ def test_error_rule_on_a_route_with_times(team, graph):
     assert graph.get("/me/drive/root").status_code == 200  # other routes unaffected
 
 
+class Seconds:
+    """A monotonic time source the test moves by hand, for throttle windows without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_throttle_then_success_after_waiting(team, graph):
+    seconds = team.state.faults.time_source = Seconds()
     team.faults.add(effect="throttle", path="/invite$", nth=2, retryAfter=1)
     assert graph.post(INVITE, json=invite_body("carol@contoso.example")).status_code == 200
     throttled = graph.post(INVITE, json=invite_body("bob@contoso.example"))
     assert_graph_error(throttled, 429, "activityLimitReached")
     assert throttled.headers["Retry-After"] == "1"
     assert throttled.json()["error"]["innerError"]["code"] == "throttledRequest"
-    time.sleep(1.05)
+    seconds.now += 1.05  # the Retry-After window passes
     assert graph.post(INVITE, json=invite_body("bob@contoso.example")).status_code == 200
     assert [r["fired"] for r in team.faults] == [1]
+    assert [r["violations"] for r in team.faults] == [0]  # the retry came after the window
+
+
+def test_a_retry_one_instant_before_the_window_ends_is_early(team, graph):
+    seconds = team.state.faults.time_source = Seconds()
+    team.faults.add(effect="throttle", path="/invite$", retryAfter=5, times=1,
+                    throttleEarlyRetries=True)  # fmt: skip
+    body = invite_body("carol@contoso.example")
+    assert graph.post(INVITE, json=body).status_code == 429
+    seconds.now += 4.99
+    assert graph.post(INVITE, json=body).status_code == 429
+    assert [r["violations"] for r in team.faults] == [1]
+    seconds.now += 0.02
+    assert graph.post(INVITE, json=body).status_code == 200
+    assert [(r["fired"], r["violations"]) for r in team.faults] == [(1, 1)]
 
 
 def test_early_retry_is_recorded_and_throttled_again_if_the_rule_says_so(team, graph):

@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import requests
+from url_check import RuleChecker
 
 from mockdrive.cli import default_state
 from mockdrive.server import MockDrive
@@ -56,7 +57,9 @@ def arrange(server: MockDrive) -> None:
 
 
 def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
-    with MockDrive(default_state("fuzz-token")) as server:
+    checker = RuleChecker(budget=False)  # every refusal changes nothing; every URL handed out works
+    checker.start_test()
+    with MockDrive(default_state("fuzz-token"), middlewares=[checker.middleware]) as server:
         arrange(server)
         har = tmp_path / "run.har"
         command = [
@@ -77,6 +80,8 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
             "--request-timeout", "30", "--request-retries", "2",
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+        broken_rules = checker.finish_test()
+    checker.stop()
     entries = json.loads(har.read_text())["log"]["entries"]
     statuses = Counter(entry["response"]["status"] for entry in entries)
     server_errors = sum(n for status, n in statuses.items() if status >= 500)
@@ -91,3 +96,5 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
     assert server_errors == 0, "\n".join(failing[:5])
     assert result.returncode == 0, result.stdout[-6000:]
     assert len(entries) >= MIN_REQUESTS
+    print(f"rules: {checker.refusals_checked} refusals checked; URLs followed {checker.followed}")
+    assert broken_rules == [], "\n".join(broken_rules[:40])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import Graph
 
-from mockdrive.model import links
+from mockdrive.scenario.links import link_from_data
 
 RECIPIENTS = 50
 
@@ -40,7 +40,7 @@ def link_with_members(mock_drive, count: int) -> tuple[str, str]:
         state = mock_drive.state
         item = state.make_path(mock_drive.drive, "/Linked.docx", is_folder=False)
         members = [f"member{i}@fabrikam.example" for i in range(count)]
-        permission = links.link_from_data(
+        permission = link_from_data(
             state, item, {"link": {"type": "view", "scope": "users", "members": members}}
         )
         link = permission.link

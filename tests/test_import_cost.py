@@ -9,6 +9,7 @@ import sys
 
 import mockdrive
 from mockdrive import pytest_plugin, server
+from mockdrive.scenario import defaults
 
 HEAVY = ("yaml", "jsonschema", "faker", "mockdrive.api.openapi", "mockdrive.scenario")
 
@@ -47,5 +48,5 @@ def test_public_names_still_resolve() -> None:
     assert issubclass(mockdrive.ScenarioError, Exception)
     assert mockdrive.State.__name__ == "State"
     assert set(mockdrive.__all__) <= set(dir(mockdrive))
-    assert pytest_plugin.OWNER_TOKEN == server.DEFAULT_OWNER_TOKEN
+    assert pytest_plugin.OWNER_TOKEN is defaults.OWNER_TOKEN  # one constant, not two in sync
     assert pytest_plugin.MockDriveFixture.__name__ == "MockDriveFixture"

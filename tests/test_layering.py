@@ -34,12 +34,8 @@ FORBIDDEN_BELOW = (
     "mockdrive.server",
     "mockdrive.proxy",
     "mockdrive.cli",
-    "mockdrive.testing",
-    "mockdrive.pytest_plugin",
-    "mockdrive.fixture",
-    "mockdrive.outcomes",
-    "mockdrive.clients",
-    "mockdrive.explain",
+    "mockdrive.testing",  # the plugin, fixture, handles, ready clients and access oracle
+    "mockdrive.pytest_plugin",  # the plugin's entry point
     "aiohttp",
     "pytest",
 )
@@ -272,6 +268,19 @@ def test_model_and_scenario_know_nothing_above_them(imports: ImportGraph) -> Non
                 shortest[target] = chain
     problems = sorted(" → ".join(chain) for chain in shortest.values())
     assert not problems, "a lower layer imports an upper one:\n" + "\n".join(problems)
+
+
+# The testing surface uses the API; what the API serves (the dashboard included) never needs it.
+TESTING_SURFACE = ("mockdrive.testing", "mockdrive.pytest_plugin")
+
+
+def test_the_api_knows_nothing_of_the_testing_surface(imports: ImportGraph) -> None:
+    problems = []
+    for name in sorted(imports.modules):
+        if name.startswith("mockdrive.api"):
+            found = imports.runtime[name] | imports.type_only[name]
+            problems += [f"{name} → {t}" for t in sorted(found) if t.startswith(TESTING_SURFACE)]
+    assert not problems, "the API imports the testing surface:\n" + "\n".join(problems)
 
 
 # Each module imported into a fresh ``sys.modules`` (third-party modules stay: they are not ours).

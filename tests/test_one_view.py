@@ -13,9 +13,10 @@ import random
 import pytest
 import requests
 
+from mockdrive.model.grants import INDEX_FROM
 from mockdrive.model.identity import Group
 from mockdrive.model.links import SharingLink
-from mockdrive.model.permissions import INDEX_FROM, Permission, roles_of
+from mockdrive.model.permissions import Permission, roles_of
 from mockdrive.model.state import State
 from mockdrive.model.view import roles_within, visible_below
 

@@ -1,6 +1,7 @@
-"""The README stays true: CI runs exactly its test command, and every code block that is a
-complete test or command runs as written, outside the repository (a fresh project with no
-conftest and no pytest configuration), in the order a reader would try them."""
+"""The README and the pages under docs/ stay true: CI runs exactly the README's test command, and
+every code block that is a complete test, command or scenario runs as written, outside the
+repository (a fresh project with no conftest and no pytest configuration), in the order a reader
+would try them: the README first, then each page in the order the README links it."""
 
 from __future__ import annotations
 
@@ -17,11 +18,34 @@ import requests
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
+DOCS = ROOT / "docs"
 JS_NODE_MODULES = Path(os.environ.get("MOCKDRIVE_JS_NODE_MODULES", ROOT / "tests/js/node_modules"))
+FENCED = re.compile(r"^```.*?^```$", flags=re.MULTILINE | re.DOTALL)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
-def code_blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```$", README, flags=re.MULTILINE | re.DOTALL)
+def linked_pages() -> list[Path]:
+    """README.md, then every page under docs/ in the order the README first links it."""
+    pages = [ROOT / "README.md"]
+    for target in LINK.findall(FENCED.sub("", README)):
+        path = (ROOT / target.split("#", 1)[0]).resolve()
+        if path.suffix == ".md" and path.is_relative_to(DOCS) and path not in pages:
+            pages.append(path)
+    return pages
+
+
+PAGES = linked_pages()
+
+
+def code_blocks(language: str) -> list[tuple[Path, str]]:
+    """Every ``language`` block of every page, in reading order, with the page it is on."""
+    return [
+        (page, block)
+        for page in PAGES
+        for block in re.findall(
+            rf"^```{language}\n(.*?)^```$", page.read_text(), flags=re.MULTILINE | re.DOTALL
+        )
+    ]
 
 
 def readme_commands() -> list[str]:
@@ -81,15 +105,57 @@ def test_every_shipped_fixture_loads():
         assert state.store.drives, path
 
 
+def test_every_page_is_linked_from_the_readme():
+    """The README is the front door: every page under docs/ is reachable from it (and so is
+    read, and its examples run, by the tests below)."""
+    assert sorted(DOCS.rglob("*.md")) == sorted(PAGES[1:])
+
+
+def test_every_relative_link_reaches_a_file_and_heading():
+    """Links between the pages (and to files of the repository) lead somewhere: the file
+    exists, and a ``#fragment`` names a heading of the page it points at."""
+    broken = []
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        for target in LINK.findall(FENCED.sub("", page.read_text())):
+            if re.match(r"[a-z]+:", target):  # https:, mailto:
+                continue
+            name, _, fragment = target.partition("#")
+            linked = (page.parent / name).resolve() if name else page
+            if not linked.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif fragment and fragment not in anchors(linked):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
+
+
+def anchors(page: Path) -> set[str]:
+    """The fragments GitHub gives the headings of a Markdown page."""
+    if page.suffix != ".md":
+        return set()
+    found: set[str] = set()
+    for heading in re.findall(r"^#+ (.*)$", FENCED.sub("", page.read_text()), flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        number, unique = 0, slug
+        while unique in found:
+            number += 1
+            unique = f"{slug}-{number}"
+        found.add(unique)
+    return found
+
+
 def test_every_python_test_block_runs_in_a_fresh_project(tmp_path):
     """Each block defining a test is a file of a new project outside the repository; pytest
     runs them there with the plugin installed and nothing else (asyncio in strict mode)."""
-    blocks = [b for b in code_blocks("python") if re.search(r"^(async )?def test_", b, re.M)]
+    blocks = [
+        (page, b) for page, b in code_blocks("python") if re.search(r"^(async )?def test_", b, re.M)
+    ]
     assert len(blocks) >= 5
     tests = 0
-    for number, block in enumerate(blocks):
-        assert not re.search(r"^\s*\.\.\.", block, re.M), f"incomplete README test:\n{block}"
-        (tmp_path / f"test_readme_{number}.py").write_text(block)
+    for number, (page, block) in enumerate(blocks):
+        incomplete = re.search(r"^\s*\.\.\.", block, re.M)
+        assert not incomplete, f"incomplete test in {page.name}:\n{block}"
+        module = re.sub(r"\W", "_", page.stem.lower())
+        (tmp_path / f"test_{module}_{number}.py").write_text(block)
         tests += len(re.findall(r"^(?:async )?def test_", block, re.M))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
@@ -103,12 +169,46 @@ def test_every_python_test_block_runs_in_a_fresh_project(tmp_path):
     assert f"{tests} passed" in result.stdout, result.stdout[-3000:]
 
 
+def test_every_scenario_block_validates(tmp_path):
+    """Each YAML block is a scenario that ``mockdrive validate`` accepts, outside the repository."""
+    blocks = code_blocks("yaml")
+    assert blocks
+    files = []
+    for number, (_page, block) in enumerate(blocks):
+        files.append(f"scenario_{number}.yaml")
+        (tmp_path / files[-1]).write_text(block)
+    result = subprocess.run(
+        [sys.executable, "-m", "mockdrive", "validate", *files],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": ok (") == len(files), result.stdout
+
+
+def test_every_server_command_starts_a_server():
+    """A shell block that is one ``mockdrive ...`` command starts a server that answers."""
+    commands = [
+        block.split("#", 1)[0].split()
+        for _page, block in code_blocks("sh")
+        if block.startswith("mockdrive ") and block.count("\n") == 1
+    ]
+    assert ["mockdrive", "--scenario", "quickstart"] in commands  # what the curl examples use
+    for command in commands:
+        for url, _banner in serve(*command[1:]):
+            assert requests.get(url + "/_mockdrive/health", timeout=10).ok
+
+
 def test_the_curl_examples_run_in_order_on_one_server(tmp_path):
-    """The shell blocks that talk to the server, run top to bottom on one
+    """The shell blocks that talk to the server, run page after page, top to bottom, on one
     ``mockdrive --scenario quickstart``: every answer is a success except the Onehub example's
     deliberate bad address, and no example trips over an earlier one."""
-    blocks = [b for b in code_blocks("sh") if "curl" in b]
-    assert len(blocks) == 5  # by hand, delta, the clock, OneDrive, Onehub
+    blocks = [b for _page, b in code_blocks("sh") if "curl" in b]
+    # the README's first request, the tour and the clock (guide), delta (graph), OneDrive, Onehub
+    assert len(blocks) == 6
     for url, _banner in serve("--scenario", "quickstart"):
         script = "\n".join(blocks).replace("localhost:8000", url.removeprefix("http://"))
         wrapper = "curl() { command curl -w '%{stderr}%{http_code}\\n' \"$@\"; }\nset -e\n"
@@ -127,6 +227,11 @@ def test_the_curl_examples_run_in_order_on_one_server(tmp_path):
         last = result.stdout.rsplit("}{", 1)[-1] if "}{" in result.stdout else result.stdout
         assert '"join_errors":[]' in last.replace(" ", ""), result.stdout[-2000:]
         assert "not-an-address" in last
+        # an answer shown in a comment (``# {"now": ...}``) is what the command before it printed
+        shown = re.findall(r"^# (\{.*\})", script, flags=re.M)
+        assert shown
+        for answer in shown:
+            assert answer.replace(" ", "") in result.stdout.replace(" ", ""), answer
         outbox = requests.get(url + "/_mockdrive/outbox", timeout=10).json()["value"]
         # the state PUT back in the first block brings a fresh outbox; then Joe, then Kim
         assert [m["to"] for m in outbox] == ["joe@example.org", "kim@example.org"]
@@ -134,11 +239,11 @@ def test_the_curl_examples_run_in_order_on_one_server(tmp_path):
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_the_javascript_sdk_example_runs_against_tls(tmp_path):
-    """The README's JS Graph SDK example, over ``--tls`` with the printed CA bundle."""
+    """The JS Graph SDK example, over ``--tls`` with the printed CA bundle."""
     package = JS_NODE_MODULES / "@microsoft" / "microsoft-graph-client"
     if not package.is_dir():
         pytest.skip(f"the JS Graph SDK is not installed in {JS_NODE_MODULES} (npm install)")
-    (block,) = code_blocks("js")
+    ((_page, block),) = code_blocks("js")
     (tmp_path / "share.mjs").write_text(block)
     (tmp_path / "node_modules").symlink_to(JS_NODE_MODULES)
     for url, banner in serve("--tls", "--scenario", "quickstart"):

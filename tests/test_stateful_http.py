@@ -7,7 +7,7 @@ and resets, as the tenant's members (``stateful_support.MEMBERS``).
 
 After every step, on every live server: no answer was a 5xx; the model invariants of
 ``stateful_support.check_state`` hold on the server's state; for a sample of items and every
-member, what the oracle (``mockdrive.explain.access``, the naive Onehub recomputation) says
+member, what the oracle (``mockdrive.testing.oracle.access``, the naive Onehub recomputation) says
 equals what the API allows (Graph read: ``GET`` item; Graph write: a ``PATCH`` of a permission
 that does not exist answers 404 to a writer and 403 to a reader; Onehub: ``GET`` the node).
 A reload loads the primary's export into a second server (the twin): the twin's export must be
@@ -49,12 +49,13 @@ from stateful_support import (
     pick,
     sample_items,
 )
+from url_check import RuleChecker
 
-from mockdrive.explain import access
 from mockdrive.model import onehub
 from mockdrive.model.ids import IdFactory
 from mockdrive.model.tree import Item
 from mockdrive.server import MockDrive
+from mockdrive.testing.oracle import access
 
 INDEX = st.integers(min_value=0, max_value=10_000)
 CALLER = st.just(0) | INDEX  # the owner half the time, or most requests are refusals
@@ -89,7 +90,11 @@ class Server:
     """One live server and a session to it."""
 
     def __init__(self) -> None:
-        self.server = MockDrive(initial_state(), state_factory=initial_state).start()
+        self.checker = RuleChecker()  # refusals change nothing; URLs handed out work
+        self.checker.start_test()
+        self.server = MockDrive(
+            initial_state(), state_factory=initial_state, middlewares=[self.checker.middleware]
+        ).start()
         self.session = requests.Session()
         self.session.trust_env = False  # loopback: ~150 µs a request less (proxies, netrc)
 
@@ -110,11 +115,16 @@ class Server:
         assert response.status_code < 500, (
             f"{method} {path} answered {response.status_code}: {response.text[:500]}"
         )
+        assert not self.checker.failures, self.checker.failures
         return response
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
+        """Stop; what the rule checker found when following the URLs handed out."""
         self.session.close()
         self.server.stop()
+        failures = self.checker.finish_test()
+        self.checker.stop()
+        return failures
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +132,8 @@ def servers() -> Iterator[list[Server]]:
     started = [Server(), Server()]
     HttpMachine.servers = started
     yield started
-    for server in started:
-        server.stop()
+    failures = [failure for server in started for failure in server.stop()]
+    assert failures == []
 
 
 ItemKey = tuple[int, tuple[str, ...]]

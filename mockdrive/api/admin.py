@@ -1,19 +1,29 @@
 """The mock's own API under ``/_mockdrive``: an index, health, reset, state export and import,
-outbox."""
+outbox, and (from ``admin_faults``, ``admin_clock`` and ``onehub``) fault rules, the journal, the
+sharing policy, the clock and the Onehub invitation hook. ``ROUTES`` is the table."""
 
 from __future__ import annotations
 
 import asyncio
 import html
+import weakref
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from .. import __version__
 from ..backend import Backend
+from ..model.state import State
+from . import admin_clock, admin_faults, dashboard, onehub
+from .context import backend_of
 from .errors import ApiError
 from .jsonio import json_response
+from .routing import Route
 
 MAX_SCENARIO_BODY = 64 * 1024 * 1024
+# where the app keeps the OpenAPI document's builder, ``(state, server_url) → document``
+OPENAPI_DOCUMENT = web.AppKey("openapi_document", Callable[[State, str], dict[str, Any]])
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -27,35 +37,20 @@ def wants_yaml(request: web.Request) -> bool:
     return any(t in accept for t in YAML_TYPES) and "application/json" not in accept
 
 
-ROUTE_SUMMARIES = {
-    "/_mockdrive": "this index of the admin routes (JSON, or HTML for a browser)",
-    "/_mockdrive/health": "liveness: {status: ok}",
-    "/_mockdrive/openapi.json": "the OpenAPI 3 document of every route",
-    "/_mockdrive/reset": "back to the state the server started with",
-    "/_mockdrive/state": "the whole state as a scenario (GET: JSON, or YAML with ?format=yaml; "
-    "PUT: load one)",
-    "/_mockdrive/outbox": "the invitation e-mails that would have been sent",
-    "/_mockdrive/faults": "fault rules: list, add, remove all",
-    "/_mockdrive/faults/{ruleId}": "remove one fault rule",
-    "/_mockdrive/journal": "the request journal (newest 1,000)",
-    "/_mockdrive/policy": "the tenant's sharing policy",
-    "/_mockdrive/onehub/rolemaps/{id}/accept": "accept a pending Onehub invitation",
-    "/_mockdrive/ui": "the dashboard",
-}
-
-
 def admin_index(base_url: str) -> dict[str, object]:
-    """Every admin route (from the OpenAPI document, so it stays in step) with its methods."""
-    from .openapi import admin_paths  # loaded on first use: keeps the server's import cheap
-
+    """Every admin and dashboard route (from their tables) with its methods and what it does."""
+    by_path: dict[str, list[Route]] = {}
+    for row in (*ROUTES, *dashboard.ROUTES):
+        path = row.plain_path
+        if path.startswith("/_mockdrive") and path != "/_mockdrive/":
+            by_path.setdefault(path, []).append(row)
     routes = [
         {
             "path": path,
-            "methods": sorted(m.upper() for m in operations if m != "parameters"),
-            "description": ROUTE_SUMMARIES.get(path, ""),
+            "methods": sorted({row.method for row in rows}),
+            "description": describe(rows),
         }
-        for path, operations in admin_paths().items()
-        if path.startswith("/_mockdrive") and path != "/_mockdrive/"
+        for path, rows in by_path.items()
     ]
     return {
         "name": "mockdrive",
@@ -65,6 +60,14 @@ def admin_index(base_url: str) -> dict[str, object]:
         "openapi": base_url + "/_mockdrive/openapi.json",
         "routes": routes,
     }
+
+
+def describe(rows: list[Route]) -> str:
+    """One line for the rows of one path: their summary, or each method's if they differ."""
+    summaries = dict.fromkeys(row.summary for row in rows if row.summary)
+    if len(summaries) <= 1:
+        return next(iter(summaries), "")
+    return "; ".join(f"{row.method}: {row.summary}" for row in rows if row.summary)
 
 
 def admin_index_html(index: dict[str, object]) -> str:
@@ -99,86 +102,132 @@ def prefers_html(request: web.Request) -> bool:
     )
 
 
-def add_routes(app: web.Application, backend: Backend) -> None:
-    loading = asyncio.Lock()  # one scenario load at a time: bounds the memory they take
+# -- handlers ---------------------------------------------------------------------------------
+# Each reads the server's Backend at the moment it runs, as the admin API always has: a reset or
+# a load is seen by the next admin request.
+_LOADING: weakref.WeakKeyDictionary[Backend, asyncio.Lock] = weakref.WeakKeyDictionary()
 
-    async def index(request: web.Request) -> web.Response:
-        data = admin_index(f"{request.scheme}://{request.host}")
-        if prefers_html(request):
-            return web.Response(text=admin_index_html(data), content_type="text/html")
-        return json_response(data)
 
-    async def health(request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
+def scenario_lock(backend: Backend) -> asyncio.Lock:
+    """One scenario load at a time per server: bounds the memory they take."""
+    lock = _LOADING.get(backend)
+    if lock is None:
+        lock = _LOADING[backend] = asyncio.Lock()
+    return lock
 
-    async def reset(request: web.Request) -> web.Response:
-        backend.reset()
-        return web.Response(status=204)
 
-    async def export_state(request: web.Request) -> web.Response:
-        """The state as a scenario: JSON by default, YAML on request.
+async def index(request: web.Request) -> web.Response:
+    data = admin_index(f"{request.scheme}://{request.host}")
+    if prefers_html(request):
+        return web.Response(text=admin_index_html(data), content_type="text/html")
+    return json_response(data)
 
-        The data is taken on the loop (consistent with the state); the text is written in a
-        thread, so a large export does not hold up other requests.
-        """
-        from ..scenario import dump_yaml, export_scenario  # YAML loads on first use
 
-        scenario = export_scenario(backend.state)
-        if wants_yaml(request):
-            text = await asyncio.to_thread(dump_yaml, scenario)
-            return web.Response(text=text, content_type="application/yaml")
-        return json_response(scenario)
+async def health(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
 
-    async def import_state(request: web.Request) -> web.Response:
-        """Load the scenario in the body (YAML or JSON); a bad one changes nothing.
 
-        Parsing, checking and building run in a thread (other requests keep being answered);
-        the new state is swapped in on the loop, in one step. An empty body is refused: ``{}``
-        is the explicit empty scenario.
-        """
-        from ..scenario import ScenarioError, load_scenario_text  # YAML loads on first use
+async def reset(request: web.Request) -> web.Response:
+    backend_of(request).reset()
+    return web.Response(status=204)
 
-        if request.content_length and request.content_length > MAX_SCENARIO_BODY:
-            raise ApiError(413, "invalidRequest", "the scenario is too large")
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(1 << 16):
-            body += chunk
-            if len(body) > MAX_SCENARIO_BODY:
-                raise ApiError(413, "invalidRequest", "the scenario is too large")
-        try:
-            text = bytes(body).decode("utf-8")
-        except UnicodeDecodeError:
-            raise ApiError(400, "invalidRequest", "the scenario must be UTF-8 text") from None
-        if not text.strip():
-            reason = "the body is empty: send a scenario ({} for an empty one)"
-            raise ApiError(400, "invalidRequest", reason)
-        try:
-            async with loading:
-                state = await asyncio.to_thread(load_scenario_text, text, "<request body>")
-        except ScenarioError as error:
-            raise ApiError(400, "invalidRequest", str(error)) from None
-        backend.reset(state)
-        return json_response({"users": len(state.directory.users), "items": len(state.store.items)})
 
-    async def outbox(request: web.Request) -> web.Response:
-        return json_response({"value": backend.state.outbox.to_list()})
+async def export_state(request: web.Request) -> web.Response:
+    """The state as a scenario: JSON by default, YAML on request.
 
-    async def clear_outbox(request: web.Request) -> web.Response:
-        backend.state.outbox.clear()
-        return web.Response(status=204)
+    The data is taken on the loop (consistent with the state); the text is written in a
+    thread, so a large export does not hold up other requests.
+    """
+    from ..scenario import dump_yaml, export_scenario  # YAML loads on first use
 
-    async def openapi(request: web.Request) -> web.Response:
-        from .openapi import openapi_document  # built on first use
+    scenario = export_scenario(backend_of(request).state)
+    if wants_yaml(request):
+        text = await asyncio.to_thread(dump_yaml, scenario)
+        return web.Response(text=text, content_type="application/yaml")
+    return json_response(scenario)
 
-        server_url = f"{request.scheme}://{request.host}"
-        return json_response(openapi_document(backend.state, server_url))
 
-    app.router.add_get("/_mockdrive", index)
-    app.router.add_get("/_mockdrive/", index)
-    app.router.add_get("/_mockdrive/health", health)
-    app.router.add_get("/_mockdrive/openapi.json", openapi)
-    app.router.add_post("/_mockdrive/reset", reset)
-    app.router.add_get("/_mockdrive/state", export_state)
-    app.router.add_put("/_mockdrive/state", import_state)
-    app.router.add_get("/_mockdrive/outbox", outbox)
-    app.router.add_delete("/_mockdrive/outbox", clear_outbox)
+def scenario_too_large() -> ApiError:
+    return ApiError(413, "invalidRequest", "the scenario is too large")
+
+
+async def import_state(request: web.Request) -> web.Response:
+    """Load the scenario in the body (YAML or JSON); a bad one changes nothing.
+
+    Parsing, checking and building run in a thread (other requests keep being answered);
+    the new state is swapped in on the loop, in one step. An empty body is refused: ``{}``
+    is the explicit empty scenario.
+    """
+    from ..scenario import ScenarioError, load_scenario_text  # YAML loads on first use
+
+    backend = backend_of(request)
+    if request.content_length and request.content_length > MAX_SCENARIO_BODY:
+        raise scenario_too_large()
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > MAX_SCENARIO_BODY:
+            raise scenario_too_large()
+    try:
+        text = bytes(body).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalidRequest", "the scenario must be UTF-8 text") from None
+    if not text.strip():
+        reason = "the body is empty: send a scenario ({} for an empty one)"
+        raise ApiError(400, "invalidRequest", reason)
+    try:
+        async with scenario_lock(backend):
+            state = await asyncio.to_thread(load_scenario_text, text, "<request body>")
+    except ScenarioError as error:
+        raise ApiError(400, "invalidRequest", str(error)) from None
+    backend.reset(state)
+    return json_response({"users": len(state.directory.users), "items": len(state.store.items)})
+
+
+async def outbox(request: web.Request) -> web.Response:
+    return json_response({"value": backend_of(request).state.outbox.to_list()})
+
+
+async def clear_outbox(request: web.Request) -> web.Response:
+    backend_of(request).state.outbox.clear()
+    return web.Response(status=204)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The document is built on first use (the server starts without it), by the builder the
+    app keeps: the document lists this very route, so this module cannot import it."""
+    server_url = f"{request.scheme}://{request.host}"
+    build = request.app[OPENAPI_DOCUMENT]
+    return json_response(build(backend_of(request).state, server_url))
+
+
+# -- the route table: the mock's own API ----------------------------------------------------
+ROUTES = (
+    Route("GET", "/_mockdrive", index,
+          "this index of the admin routes (JSON, or HTML for a browser)"),
+    Route("GET", "/_mockdrive/", index, "this index of the admin routes"),
+    Route("GET", "/_mockdrive/health", health, "liveness: {status: ok}"),
+    Route("GET", "/_mockdrive/openapi.json", openapi, "the OpenAPI 3 document of every route"),
+    Route("POST", "/_mockdrive/reset", reset, "back to the state the server started with"),
+    Route("GET", "/_mockdrive/state", export_state,
+          "the whole state as a scenario (JSON, or YAML with ?format=yaml)"),
+    Route("PUT", "/_mockdrive/state", import_state, "load a scenario (YAML or JSON)",
+          max_body=MAX_SCENARIO_BODY, too_large=scenario_too_large),
+    Route("GET", "/_mockdrive/outbox", outbox, "the invitation e-mails that would have been sent"),
+    Route("DELETE", "/_mockdrive/outbox", clear_outbox, "empty the outbox"),
+    Route("GET", "/_mockdrive/faults", admin_faults.list_faults, "the fault rules"),
+    Route("POST", "/_mockdrive/faults", admin_faults.add_fault, "add fault rules"),
+    Route("DELETE", "/_mockdrive/faults", admin_faults.clear_faults, "remove every fault rule"),
+    Route("DELETE", "/_mockdrive/faults/{ruleId}", admin_faults.remove_fault,
+          "remove one fault rule"),
+    Route("GET", "/_mockdrive/journal", admin_faults.journal, "the request journal (newest 1,000)"),
+    Route("DELETE", "/_mockdrive/journal", admin_faults.clear_journal, "empty the journal"),
+    Route("GET", "/_mockdrive/policy", admin_faults.get_policy, "the tenant's sharing policy"),
+    Route("PUT", "/_mockdrive/policy", admin_faults.put_policy, "replace the sharing policy"),
+    Route("GET", "/_mockdrive/clock", admin_clock.read_clock,
+          "the virtual time and how many deadlines are pending"),
+    Route("POST", "/_mockdrive/clock", admin_clock.move_clock,
+          "move the virtual clock forward and expire what is due"),
+    Route("POST", "/_mockdrive/onehub/rolemaps/{id:[0-9]{1,18}}/accept",
+          onehub.accept_pending_rolemap, "accept a pending Onehub invitation"),
+)  # fmt: skip

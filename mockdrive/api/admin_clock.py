@@ -1,22 +1,20 @@
 """The virtual clock: ``GET /_mockdrive/clock`` reads it, ``POST /_mockdrive/clock`` moves it
 forward (``{"days": 8}``, also ``hours``, ``minutes``, ``seconds``) and expires what is due.
-``ClockHandle`` is the same for tests: ``mock_drive.clock.advance(days=8)``."""
+``admin.ROUTES`` routes them. Tests have the same as ``mock_drive.clock.advance(days=8)``
+(``mockdrive.testing.handles``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from ..backend import Backend
 from ..model.errors import InvalidRequest
-from ..model.links import advance_clock, expire_due
+from ..model.links import expire_due
 from ..model.ranges import finite_number
 from ..model.state import State
+from .context import backend_of
 from .jsonio import json_response, read_json_object
-
-if TYPE_CHECKING:
-    from ..server import MockDrive
 
 UNITS = ("days", "hours", "minutes", "seconds")
 UNIT_PER_DAY = {"days": 1, "hours": 24, "minutes": 1440, "seconds": 86400}
@@ -47,37 +45,12 @@ def clock_body(state: State, expired: int | None = None) -> dict[str, Any]:
     return body
 
 
-def add_routes(app: web.Application, backend: Backend) -> None:
-    async def read_clock(request: web.Request) -> web.Response:
-        return json_response(clock_body(backend.state))
-
-    async def move_clock(request: web.Request) -> web.Response:
-        state = backend.state  # the state this request began with, not a later one
-        step = parse_step(await read_json_object(request))
-        state.clock.advance(**step)
-        return json_response(clock_body(state, expire_due(state)))
-
-    app.router.add_get("/_mockdrive/clock", read_clock)
-    app.router.add_post("/_mockdrive/clock", move_clock)
+async def read_clock(request: web.Request) -> web.Response:
+    return json_response(clock_body(backend_of(request).state))
 
 
-class ClockHandle:
-    """``mock_drive.clock``: read the virtual time and move it forward (runs on the server's
-    loop, so it never races a request)."""
-
-    def __init__(self, server: MockDrive) -> None:
-        self._server = server
-
-    def now(self) -> str:
-        """The current virtual time, ``2024-01-01T00:00:05Z``."""
-        return self._server.call(lambda: self._server.state.clock.peek())
-
-    def advance(
-        self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
-    ) -> str:
-        """Move the clock forward and expire links, permissions and invitations now due."""
-        try:
-            step = parse_step(dict(days=days, hours=hours, minutes=minutes, seconds=seconds))
-        except InvalidRequest as error:
-            raise ValueError(error.message) from None
-        return self._server.call(lambda: advance_clock(self._server.state, **step))
+async def move_clock(request: web.Request) -> web.Response:
+    state = backend_of(request).state  # the state this request began with, not a later one
+    step = parse_step(await read_json_object(request))
+    state.clock.advance(**step)
+    return json_response(clock_body(state, expire_due(state)))

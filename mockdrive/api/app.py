@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -21,9 +21,8 @@ from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
 from ..model.state import State
-from . import admin, admin_clock, admin_faults, dashboard, onehub
-from .admin import MAX_SCENARIO_BODY
-from .context import Call
+from . import admin, dashboard, onedrive_v1, onehub
+from .context import BACKEND, CALLER, FIRED_FAULTS, REQUEST_ID, STATE, call_of
 from .errors import (
     ApiError,
     as_api_error,
@@ -37,6 +36,7 @@ from .graph.changes import MONITOR_PREFIX, monitor
 from .graph.content import MAX_UPLOAD_BYTES, too_large
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
+from .routing import add_table, route_of
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
@@ -48,88 +48,31 @@ JOURNALED_HEADERS = ("Content-Type", "Accept", "client-request-id", "If-Match", 
 CLIENT_MAX_SIZE = MAX_JSON_BODY
 
 
-def _key(name: str, kind: type) -> Any:
-    return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name
-
-
-BACKEND = web.AppKey("backend", Backend)
-REQUEST_ID = _key("request_id", str)
-STATE = _key("state", State)
-CALLER = _key("caller", User)
-FIRED_FAULTS = _key("fired_faults", list)
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class RouteRecorder:
-    """Stands in for the application while a module adds its routes (``app.router.add_get``
-    and the like) and records them in order, so ``build_app`` adds every route with the expect
-    handler: aiohttp takes one only where a route is added."""
-
-    def __init__(self) -> None:
-        self.routes: list[tuple[str, str, Handler]] = []
-
-    @property
-    def router(self) -> RouteRecorder:
-        return self
-
-    def add_route(self, method: str, path: str, handler: Handler) -> None:
-        self.routes.append((method, path, handler))
-
-    def add_get(self, path: str, handler: Handler, *, allow_head: bool = True) -> None:
-        if allow_head:  # as aiohttp's own add_get
-            self.add_route("HEAD", path, handler)
-        self.add_route("GET", path, handler)
-
-    def add_head(self, path: str, handler: Handler) -> None:
-        self.add_route("HEAD", path, handler)
-
-    def add_post(self, path: str, handler: Handler) -> None:
-        self.add_route("POST", path, handler)
-
-    def add_put(self, path: str, handler: Handler) -> None:
-        self.add_route("PUT", path, handler)
-
-    def add_patch(self, path: str, handler: Handler) -> None:
-        self.add_route("PATCH", path, handler)
-
-    def add_delete(self, path: str, handler: Handler) -> None:
-        self.add_route("DELETE", path, handler)
-
-    def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
-        for route in routes:  # a RouteTableDef: each calls the add_* above
-            route.register(self)
-
-
-def build_app(backend: Backend) -> web.Application:
+def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
+    """The application; ``middlewares`` run outside the pipeline, around every request and
+    every ``$batch`` step (a test harness observing answers, for instance)."""
     app = web.Application(
-        middlewares=[pipeline],
+        middlewares=[*middlewares, pipeline],
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[BACKEND] = backend
-    recorder = RouteRecorder()
-    admin.add_routes(recorder, backend)
-    admin_faults.add_routes(recorder, backend)
-    admin_clock.add_routes(recorder, backend)
-    dashboard.add_routes(recorder, backend)
+    app[admin.OPENAPI_DOCUMENT] = openapi_document
+    add_table(app, admin.ROUTES, expect_continue)
+    add_table(app, dashboard.ROUTES, expect_continue)
 
     async def copy_monitor(request: web.Request) -> web.StreamResponse:
         return await monitor(request, backend.state)
 
-    recorder.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor)  # no token, as in Graph
+    # no token, as in Graph
+    app.router.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor, expect_handler=expect_continue)
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path
         prefix = next(p for p in GRAPH_PREFIXES if raw.startswith(p))
         return await handle_graph(request, call_of(request), raw[len(prefix) :])
 
-    def call_of(request: web.Request) -> Call:
-        """The request's own state (captured when it started), caller and bookkeeping."""
-        return Call(request[STATE], request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
-
-    onehub.add_routes(recorder, call_of, lambda: backend.state)
-    graph_uploads.add_routes(recorder, call_of)
+    add_table(app, onehub.ROUTES, expect_continue)
+    graph_uploads.add_routes(app, call_of, expect_continue)
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
@@ -141,24 +84,29 @@ def build_app(backend: Backend) -> web.Application:
         return await graph_batch.handle_batch(request, version, request[REQUEST_ID])
 
     for prefix in GRAPH_PREFIXES:
-        recorder.add_route("*", prefix + "/$batch", batch_entry)
-        recorder.add_route("*", prefix + "/{rest:.*}", graph_entry)
-    recorder.add_route("*", "/{tail:.*}", unknown_route)
-    for method, path, handler in recorder.routes:
-        app.router.add_route(method, path, handler, expect_handler=expect_continue)
+        for path, handler in (("/$batch", batch_entry), ("/{rest:.*}", graph_entry)):
+            app.router.add_route("*", prefix + path, handler, expect_handler=expect_continue)
+    app.router.add_route("*", "/{tail:.*}", unknown_route, expect_handler=expect_continue)
     return app
 
 
+def openapi_document(state: State, server_url: str) -> dict[str, Any]:
+    """The OpenAPI document, built on first use (the server starts without loading it)."""
+    from .openapi import openapi_document as build
+
+    return build(state, server_url)
+
+
 def body_limit(request: web.Request) -> int | None:
-    """The most body bytes this route reads, or None where the route decides for itself (an
-    upload-session fragment, announced by Content-Range)."""
+    """The most body bytes this route reads (a table route: its row says), or None where the
+    route decides for itself (an upload-session fragment, announced by Content-Range)."""
     if "Content-Range" in request.headers:
         return None
-    path = request.path
-    if request.method == "PUT" and path.startswith(GRAPH_PREFIXES):
+    row = route_of(request)
+    if row is not None:
+        return row.max_body
+    if request.method == "PUT" and request.path.startswith(GRAPH_PREFIXES):
         return MAX_UPLOAD_BYTES  # the only Graph PUT is a simple upload
-    if path == "/_mockdrive/state":
-        return MAX_SCENARIO_BODY
     return CLIENT_MAX_SIZE
 
 
@@ -171,10 +119,11 @@ def announces_too_much(request: web.Request) -> bool:
 def refusal_of_body(request: web.Request) -> Exception:
     """The 413 the route itself would give for a body over its limit."""
     limit = body_limit(request) or 0
+    row = route_of(request)
+    if row is not None and row.too_large is not None:
+        return row.too_large()
     if limit == MAX_UPLOAD_BYTES and request.path.startswith(GRAPH_PREFIXES):
         return too_large()  # Graph's own: innerError maxFileSizeExceeded
-    if request.path == "/_mockdrive/state":
-        return ApiError(413, "invalidRequest", "the scenario is too large")
     return body_too_large(limit)
 
 
@@ -344,7 +293,7 @@ def dialect_of(path: str) -> str:
     """Which API's error envelope a path gets: ``graph``, ``onedrive`` or ``onehub``."""
     if path.startswith(onehub.PREFIXES):
         return "onehub"
-    if path.endswith(("/action.invite", "/action.createLink")) and path.startswith(GRAPH_PREFIXES):
+    if path.endswith(onedrive_v1.ACTION_SUFFIXES) and path.startswith(GRAPH_PREFIXES):
         return "onedrive"
     return "graph"
 

@@ -1,10 +1,17 @@
-"""What a handler needs about the request it serves, resolved once by the app."""
+"""What a handler needs about the request it serves, resolved once by the pipeline.
+
+The keys under which the pipeline (``app.py``) keeps the request's state, caller, id and fired
+faults live here, so a dialect's module-level handlers read them without importing the app.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
+from ..backend import Backend
 from ..model.identity import User
 from ..model.state import State
 
@@ -15,3 +22,24 @@ class Call:
     caller: User
     request_id: str
     fired_faults: list[dict[str, Any]] = field(default_factory=list)  # journaled with the request
+
+
+def _key(name: str, kind: type) -> Any:
+    return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name
+
+
+BACKEND = web.AppKey("backend", Backend)
+REQUEST_ID = _key("request_id", str)
+STATE = _key("state", State)
+CALLER = _key("caller", User)
+FIRED_FAULTS = _key("fired_faults", list)
+
+
+def call_of(request: web.Request) -> Call:
+    """The request's own state (captured when it started), caller and bookkeeping."""
+    return Call(request[STATE], request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
+
+
+def backend_of(request: web.Request) -> Backend:
+    """The server's Backend (the admin routes reset and load it)."""
+    return request.app[BACKEND]

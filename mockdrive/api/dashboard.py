@@ -21,8 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..backend import Backend
-from ..explain import access, describe_path, drive_label
+from ..model.access import access, describe_path, drive_label
 from ..model.errors import InvalidRequest, NotFound
 from ..model.identity import User
 from ..model.permissions import (
@@ -38,8 +37,10 @@ from ..model.ranges import whole_number_text
 from ..model.state import State
 from ..model.tree import Drive, Item
 from ..model.view import child_roles
+from .context import backend_of
 from .errors import ApiError
 from .jsonio import json_response
+from .routing import Route
 
 DEFAULT_CHILDREN = 200
 MAX_CHILDREN = 5000
@@ -80,6 +81,7 @@ def static_text(name: str) -> str:
 
 
 # -- rendering ------------------------------------------------------------------------------------
+# ui_*: an object as the page (at /_mockdrive/ui) shows it; Graph's render_* are another shape.
 def abilities(roles: list[str] | set[str]) -> list[str]:
     """What the roles let someone do, cumulative (owner includes write includes read)."""
     top = highest_role(roles)
@@ -90,7 +92,7 @@ def abilities(roles: list[str] | set[str]) -> list[str]:
     ]
 
 
-def render_principal(state: State, permission: Permission) -> dict[str, Any]:
+def ui_principal(state: State, permission: Permission) -> dict[str, Any]:
     """Who a permission is for: a user, a group, or an address invited from outside."""
     link = permission.link
     if link is not None:
@@ -106,13 +108,13 @@ def render_principal(state: State, permission: Permission) -> dict[str, Any]:
     return {"kind": "invitation", "name": email, "email": email}
 
 
-def render_permission(state: State, entry: EffectivePermission) -> dict[str, Any]:
+def ui_permission(state: State, entry: EffectivePermission) -> dict[str, Any]:
     permission = entry.permission
     data: dict[str, Any] = {
         "id": permission.id,
         "roles": list(permission.roles),
         "role": highest_role(permission.roles),
-        "grantee": render_principal(state, permission),
+        "grantee": ui_principal(state, permission),
         "inherited": entry.inherited,
     }
     if permission.native_role:
@@ -120,7 +122,7 @@ def render_permission(state: State, entry: EffectivePermission) -> dict[str, Any
     if permission.pending:
         data["pending"] = True
     if permission.link is not None:
-        data["link"] = render_link(state, permission)
+        data["link"] = ui_link(state, permission)
     elif permission.grantee_id is None:
         data["pending"] = True  # an invitation to an outside address nobody has redeemed
     if permission.expiration:
@@ -137,7 +139,7 @@ def render_permission(state: State, entry: EffectivePermission) -> dict[str, Any
     return data
 
 
-def render_link(state: State, permission: Permission) -> dict[str, Any]:
+def ui_link(state: State, permission: Permission) -> dict[str, Any]:
     """A sharing link: type, scope, URL, share id, password, and who it was granted to."""
     link = permission.link
     assert link is not None
@@ -156,7 +158,7 @@ def render_link(state: State, permission: Permission) -> dict[str, Any]:
     }
 
 
-def render_access(state: State, user: User, item: Item) -> dict[str, Any]:
+def ui_access(state: State, user: User, item: Item) -> dict[str, Any]:
     """One user's roles on one item, with the grants behind them (from the access oracle)."""
     result = access(state, user, item)
     data: dict[str, Any] = {
@@ -170,7 +172,7 @@ def render_access(state: State, user: User, item: Item) -> dict[str, Any]:
     return data
 
 
-def render_item(
+def ui_item(
     state: State, item: Item, as_user: User | None = None, *, permissions: bool = True
 ) -> dict[str, Any]:
     node: dict[str, Any] = {
@@ -188,10 +190,10 @@ def render_item(
         node["mimeType"] = item.mime_type
     if permissions:
         node["permissions"] = [
-            render_permission(state, e) for e in effective_permissions(state.store, item)
+            ui_permission(state, e) for e in effective_permissions(state.store, item)
         ]
     if as_user is not None:
-        node["access"] = render_access(state, as_user, item)
+        node["access"] = ui_access(state, as_user, item)
     return node
 
 
@@ -204,7 +206,7 @@ def is_onehub_workspace(state: State, drive: Drive) -> bool:
     return False
 
 
-def render_drive(state: State, drive: Drive) -> dict[str, Any]:
+def ui_drive(state: State, drive: Drive) -> dict[str, Any]:
     owner = state.directory.users.get(drive.owner_id)
     return {
         "id": drive.id,
@@ -217,7 +219,7 @@ def render_drive(state: State, drive: Drive) -> dict[str, Any]:
     }
 
 
-def render_user(state: State, user: User) -> dict[str, Any]:
+def ui_user(state: State, user: User) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": user.id,
         "displayName": user.display_name,
@@ -238,8 +240,8 @@ def render_user(state: State, user: User) -> dict[str, Any]:
 def overview(state: State) -> dict[str, Any]:
     return {
         "stateId": state_id(state),
-        "drives": [render_drive(state, d) for d in state.store.drives.values()],
-        "users": [render_user(state, u) for u in state.directory.users.values()],
+        "drives": [ui_drive(state, d) for d in state.store.drives.values()],
+        "users": [ui_user(state, u) for u in state.directory.users.values()],
         "groups": [
             {"id": g.id, "displayName": g.display_name, "members": len(g.member_ids)}
             for g in state.directory.groups.values()
@@ -277,8 +279,8 @@ def user_access(state: State, user: User) -> dict[str, Any]:
     stops = {item.id: exceptions_below(state, user, item, entry_ids) for _, item in entries}
     rows = []
     for drive, item in entries:
-        node = render_item(state, item, user, permissions=False)
-        node["drive"] = render_drive(state, drive)
+        node = ui_item(state, item, user, permissions=False)
+        node["drive"] = ui_drive(state, drive)
         node["exceptions"] = sorted(stops[item.id])
         rows.append(node)
     rows.sort(key=lambda r: (r["drive"]["name"].lower(), r["path"].lower()))
@@ -289,7 +291,7 @@ def user_access(state: State, user: User) -> dict[str, Any]:
         for p in state.store.items[item_id].permissions
         if p.pending and p.grantee_id == user.id
     ]
-    return {"user": render_user(state, user), "entries": rows, "pendingInvitations": pending}
+    return {"user": ui_user(state, user), "entries": rows, "pendingInvitations": pending}
 
 
 def exceptions_below(state: State, user: User, entry: Item, entry_ids: set[str]) -> list[str]:
@@ -333,72 +335,84 @@ def int_param(request: web.Request, name: str, default: int, low: int, high: int
     return whole_number_text(raw, name, low, high)
 
 
-def add_routes(app: web.Application, backend: Backend) -> None:
-    """Serve the page at ``/`` and ``/_mockdrive/ui``, its files, and its JSON routes."""
+# -- handlers -------------------------------------------------------------------------------------
+async def serve_page(request: web.Request) -> web.Response:
+    return web.Response(
+        text=static_text("dashboard.html"), content_type="text/html", headers=PAGE_HEADERS
+    )
 
-    async def page(request: web.Request) -> web.Response:
-        return web.Response(
-            text=static_text("dashboard.html"), content_type="text/html", headers=PAGE_HEADERS
-        )
 
-    async def home(request: web.Request) -> web.Response:
-        """The page for browsers; API clients asking for ``/`` still get the 404 envelope."""
-        if "text/html" not in request.headers.get("Accept", ""):
-            raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
-        return await page(request)
+async def home(request: web.Request) -> web.Response:
+    """The page for browsers; API clients asking for ``/`` still get the 404 envelope."""
+    if "text/html" not in request.headers.get("Accept", ""):
+        raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
+    return await serve_page(request)
 
-    async def static_file(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        kind = STATIC_TYPES.get(name)
-        if kind is None:
-            raise NotFound(f"no dashboard file {name!r}")
-        return web.Response(text=static_text(name), content_type=kind, headers=PAGE_HEADERS)
 
-    async def get_overview(request: web.Request) -> web.Response:
-        return json_response(overview(backend.state))
+async def static_file(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    kind = STATIC_TYPES.get(name)
+    if kind is None:
+        raise NotFound(f"no dashboard file {name!r}")
+    return web.Response(text=static_text(name), content_type=kind, headers=PAGE_HEADERS)
 
-    async def get_tree(request: web.Request) -> web.Response:
-        """A folder (default: the first drive's root) and its first ``limit`` children."""
-        state = backend.state
-        as_user = find_user(state, request.query.get("as"))
-        item_id = request.query.get("item")
-        if item_id:
-            item = state.store.item(item_id)
-        elif state.store.drives:
-            item = state.store.root(next(iter(state.store.drives.values())))
-        else:
-            raise NotFound("the state has no drive")
-        limit = int_param(request, "limit", DEFAULT_CHILDREN, 1, MAX_CHILDREN)
-        children = children_of(state, item)
-        return json_response(
-            {
-                "stateId": state_id(state),
-                "item": render_item(state, item, as_user),
-                "children": [render_item(state, c, as_user) for c in children[:limit]],
-                "total": len(children),
-                "limit": limit,
-            }
-        )
 
-    async def get_access(request: web.Request) -> web.Response:
-        state = backend.state
-        user = find_user(state, request.query.get("user"))
-        if user is None:
-            raise InvalidRequest("user is required (an e-mail or id)")
-        return json_response(user_access(state, user))
+async def get_overview(request: web.Request) -> web.Response:
+    return json_response(overview(backend_of(request).state))
 
-    async def get_journal(request: web.Request) -> web.Response:
-        state = backend.state
-        after = int_param(request, "after", 0, 0, 2**62)
-        entries = [e.to_dict() for e in state.journal.entries if e.id > after]
-        last = state.journal.entries[-1].id if state.journal.entries else after
-        return json_response({"stateId": state_id(state), "value": entries, "lastId": last})
 
-    app.router.add_get("/", home)
-    app.router.add_get("/_mockdrive/ui", page)
-    app.router.add_get("/_mockdrive/ui/", page)
-    app.router.add_get("/_mockdrive/ui/{name}", static_file)
-    app.router.add_get("/_mockdrive/dashboard/overview", get_overview)
-    app.router.add_get("/_mockdrive/dashboard/tree", get_tree)
-    app.router.add_get("/_mockdrive/dashboard/access", get_access)
-    app.router.add_get("/_mockdrive/dashboard/journal", get_journal)
+async def get_tree(request: web.Request) -> web.Response:
+    """A folder (default: the first drive's root) and its first ``limit`` children."""
+    state = backend_of(request).state
+    as_user = find_user(state, request.query.get("as"))
+    item_id = request.query.get("item")
+    if item_id:
+        item = state.store.item(item_id)
+    elif state.store.drives:
+        item = state.store.root(next(iter(state.store.drives.values())))
+    else:
+        raise NotFound("the state has no drive")
+    limit = int_param(request, "limit", DEFAULT_CHILDREN, 1, MAX_CHILDREN)
+    children = children_of(state, item)
+    return json_response(
+        {
+            "stateId": state_id(state),
+            "item": ui_item(state, item, as_user),
+            "children": [ui_item(state, c, as_user) for c in children[:limit]],
+            "total": len(children),
+            "limit": limit,
+        }
+    )
+
+
+async def get_access(request: web.Request) -> web.Response:
+    state = backend_of(request).state
+    user = find_user(state, request.query.get("user"))
+    if user is None:
+        raise InvalidRequest("user is required (an e-mail or id)")
+    return json_response(user_access(state, user))
+
+
+async def get_journal(request: web.Request) -> web.Response:
+    state = backend_of(request).state
+    after = int_param(request, "after", 0, 0, 2**62)
+    entries = [e.to_dict() for e in state.journal.entries if e.id > after]
+    last = state.journal.entries[-1].id if state.journal.entries else after
+    return json_response({"stateId": state_id(state), "value": entries, "lastId": last})
+
+
+# -- the route table: the page, its files, its JSON ------------------------------------------------
+ROUTES = (
+    Route("GET", "/", home, "the dashboard, for a browser (API clients get a 404)"),
+    Route("GET", "/_mockdrive/ui", serve_page, "the dashboard"),
+    Route("GET", "/_mockdrive/ui/", serve_page, "the dashboard"),
+    Route("GET", "/_mockdrive/ui/{name}", static_file, "the dashboard's script and style sheet"),
+    Route("GET", "/_mockdrive/dashboard/overview", get_overview,
+          "state id, drives, users, groups and counts"),
+    Route("GET", "/_mockdrive/dashboard/tree", get_tree,
+          "one folder and its children with their permissions (?item=ID&limit=N&as=USER)"),
+    Route("GET", "/_mockdrive/dashboard/access", get_access,
+          "what a user can see and do (?user=USER)"),
+    Route("GET", "/_mockdrive/dashboard/journal", get_journal,
+          "journal entries newer than ?after=ID"),
+)  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ..model.errors import InvalidRequest
+from ..model.text import is_unicode
 
 try:  # optional speed-up (pip install orjson): 5-15x faster encoding of large listings
     import orjson as _orjson
@@ -153,17 +154,6 @@ def require_unicode(data: Any) -> None:
             raise InvalidRequest(
                 "the request body holds a string that is not valid Unicode (a lone surrogate)"
             )
-
-
-def is_unicode(text: str) -> bool:
-    """Can ``text`` be written as UTF-8 (no lone surrogates)?"""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def optional(body: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:

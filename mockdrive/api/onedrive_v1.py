@@ -1,4 +1,5 @@
-"""The older OneDrive API's ``action.invite`` on the same paths as Graph (``/v1.0/drive/...``).
+"""The older OneDrive API's ``action.invite`` and ``action.createLink`` on the same paths as Graph
+(``/v1.0/drive/...``); ``ROUTES`` is the table.
 
 Recipients may be plain strings or objects; ``suppressNotification`` (with ``type: "mail"``)
 or ``sendInvitation``; ``requireSignIn`` or the docs' misspelling ``requiresSignIn``. Answers
@@ -18,9 +19,11 @@ from ..model.permissions import Permission
 from ..model.state import State
 from ..model.tree import Item
 from .context import Call
+from .graph.links import onedrive_create_link
 from .graph.render import identity
 from .invites import parse_invite_body, run_invite
 from .jsonio import json_response, optional, read_json_object
+from .routing import ItemRoute
 
 
 def parse_action_invite(body: dict[str, Any]) -> sharing.InviteRequest:
@@ -71,3 +74,13 @@ async def invite(request: web.Request, call: Call, item: Item) -> web.Response:
             }
         value.append(entry)
     return json_response({"value": value}, status=207 if result.partial else 200)
+
+
+# -- the route table: actions on any of Graph's item addresses --------------------------------
+# ``/v1.0/me/drive/items/{itemId}/action.invite`` and the like. Errors here take this API's
+# envelope (``app.dialect_of``); the OpenAPI document lists each action for every address form.
+ROUTES = (
+    ItemRoute("POST", "action.invite", invite, "share with people (this API's body and answer)"),
+    ItemRoute("POST", "action.createLink", onedrive_create_link, "create a sharing link"),
+)
+ACTION_SUFFIXES = tuple("/" + row.action for row in ROUTES)

@@ -21,8 +21,9 @@ from ..model.sharing import RequestContext
 from ..model.state import State
 from ..model.tree import Drive, Item
 from .aiohttp_internals import HttpProcessingError
-from .context import Call
+from .context import Call, backend_of, call_of
 from .jsonio import json_response, read_json_object
+from .routing import Route
 
 PREFIXES = ("/workspaces", "/folders", "/files", "/rolemaps")
 PER_PAGE = 30
@@ -200,230 +201,250 @@ def find_object(state: State, caller: User, kind: str, number: str) -> Item:
 
 
 # -- handlers ---------------------------------------------------------------------------------
-def add_routes(
-    app: web.Application,
-    call_of: Callable[[web.Request], Call],
-    state_of: Callable[[], State],
-) -> None:
-    """Register Onehub's routes; ``call_of(request)`` gives the authenticated Call and
-    ``state_of()`` the current state (for the unauthenticated admin hook)."""
-    routes = web.RouteTableDef()
-    # Ids are bounded digit strings: a longer one names nothing (404), and int() of one over
-    # 4,300 digits would raise (Python's limit on int-from-string) and answer 500.
-    number = r"{id:[0-9]{1,18}}"  # ASCII digits: \d would take any script's
-    kind = r"{kind:workspaces|folders|files}"
+async def list_workspaces(request: web.Request) -> web.Response:
+    call = call_of(request)
+    state = call.state
+    rows = [
+        render_workspace(state, drive, call.caller)
+        for drive in state.store.drives.values()
+        if onehub.onehub_access(state, call.caller, state.store.root(drive)) is not None
+    ]
+    return json_response(page(request, rows))
 
-    @routes.get("/workspaces")
-    async def list_workspaces(request: web.Request) -> web.Response:
-        call = call_of(request)
-        state = call.state
-        rows = [
-            render_workspace(state, drive, call.caller)
-            for drive in state.store.drives.values()
-            if onehub.onehub_access(state, call.caller, state.store.root(drive)) is not None
-        ]
-        return json_response(page(request, rows))
 
-    @routes.post("/workspaces")
-    async def create_workspace(request: web.Request) -> web.Response:
-        call = call_of(request)
-        body = await read_json_object(request)
-        fields = body.get("workspace", body)
-        name = fields.get("name") if isinstance(fields, dict) else None
-        if not isinstance(name, str) or not name.strip():
-            return json_response({"workspace": {"errors": {"name": ["can't be blank"]}}}, 422)
-        drive = call.state.add_drive(call.caller, drive_type="documentLibrary", name=name.strip())
-        return json_response(render_workspace(call.state, drive, call.caller), 201)
+async def create_workspace(request: web.Request) -> web.Response:
+    call = call_of(request)
+    body = await read_json_object(request)
+    fields = body.get("workspace", body)
+    name = fields.get("name") if isinstance(fields, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        return json_response({"workspace": {"errors": {"name": ["can't be blank"]}}}, 422)
+    drive = call.state.add_drive(call.caller, drive_type="documentLibrary", name=name.strip())
+    return json_response(render_workspace(call.state, drive, call.caller), 201)
 
-    @routes.get(f"/workspaces/{number}")
-    async def get_workspace(request: web.Request) -> web.Response:
-        call = call_of(request)
-        drive = find_workspace(call.state, call.caller, request.match_info["id"])
-        return json_response(render_workspace(call.state, drive, call.caller))
 
-    @routes.get(f"/workspaces/{number}/folders")
-    async def workspace_root(request: web.Request) -> web.Response:
-        call = call_of(request)
-        drive = find_workspace(call.state, call.caller, request.match_info["id"])
-        return json_response({"items": [render_node(call.state, call.state.store.root(drive))]})
+async def get_workspace(request: web.Request) -> web.Response:
+    call = call_of(request)
+    drive = find_workspace(call.state, call.caller, request.match_info["id"])
+    return json_response(render_workspace(call.state, drive, call.caller))
 
-    async def create_folder(request: web.Request, parent: Item, call: Call) -> web.Response:
-        body = await read_json_object(request)
-        fields = body.get("folder", body)
-        name = fields.get("filename") if isinstance(fields, dict) else None
-        if not isinstance(name, str) or not name.strip():
-            return json_response({"folder": {"errors": {"filename": ["can't be blank"]}}}, 422)
-        onehub.require_onehub_role(call.state, call.caller, parent, "Creator")
-        name = name.strip().replace("/", "-")
-        if call.state.store.child(parent, name) is not None:
-            errors = {"filename": ["has already been taken"]}
-            return json_response({"folder": {"filename": name, "errors": errors}}, 422)
-        created = call.state.create_item(call.caller, parent, name, is_folder=True)
-        return json_response(render_node(call.state, created), 201)
 
-    @routes.post(f"/workspaces/{number}/folders")
-    async def create_root_folder(request: web.Request) -> web.Response:
-        call = call_of(request)
-        drive = find_workspace(call.state, call.caller, request.match_info["id"])
-        return await create_folder(request, call.state.store.root(drive), call)
+async def workspace_root(request: web.Request) -> web.Response:
+    call = call_of(request)
+    drive = find_workspace(call.state, call.caller, request.match_info["id"])
+    return json_response({"items": [render_node(call.state, call.state.store.root(drive))]})
 
-    @routes.post(rf"/workspaces/{number}/folders/{{folder:[0-9]{{1,18}}}}/folders")
-    async def create_sub_folder(request: web.Request) -> web.Response:
-        call = call_of(request)
-        # Folder invitees may not see the workspace itself; the folder must only belong to it.
-        parent = find_node(call.state, call.caller, request.match_info["folder"], True)
-        workspace = call.state.onehub.key("workspace", int(request.match_info["id"]))
-        if parent.drive_id != workspace:
-            raise NotFound("Not found")
-        return await create_folder(request, parent, call)
 
-    @routes.get(f"/folders/{number}")
-    async def list_folder(request: web.Request) -> web.Response:
-        call = call_of(request)
-        state = call.state
-        folder = find_node(state, call.caller, request.match_info["id"], True)
-        access = onehub.onehub_access(state, call.caller, folder)
-        assert access is not None  # find_node found it
-        visible: Sequence[Item]
-        if owns_drive(state.store, call.caller, folder):  # the owner sees every child
-            visible = Children(state, folder)
-        else:
-            visible = onehub.visible_children(state, call.caller, folder, access)
-        return json_response(page(request, visible, render=lambda c: render_node(state, c)))
+async def create_folder(request: web.Request, parent: Item, call: Call) -> web.Response:
+    body = await read_json_object(request)
+    fields = body.get("folder", body)
+    name = fields.get("filename") if isinstance(fields, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        return json_response({"folder": {"errors": {"filename": ["can't be blank"]}}}, 422)
+    onehub.require_onehub_role(call.state, call.caller, parent, "Creator")
+    name = name.strip().replace("/", "-")
+    if call.state.store.child(parent, name) is not None:
+        errors = {"filename": ["has already been taken"]}
+        return json_response({"folder": {"filename": name, "errors": errors}}, 422)
+    created = call.state.create_item(call.caller, parent, name, is_folder=True)
+    return json_response(render_node(call.state, created), 201)
 
-    @routes.get(f"/files/{number}")
-    async def get_file(request: web.Request) -> web.Response:
-        call = call_of(request)
-        item = find_node(call.state, call.caller, request.match_info["id"], False)
-        return json_response(render_node(call.state, item))
 
-    @routes.post(f"/folders/{number}/files")
-    async def upload_file(request: web.Request) -> web.Response:
-        call = call_of(request)
-        folder = find_node(call.state, call.caller, request.match_info["id"], True)
-        onehub.require_onehub_role(call.state, call.caller, folder, "Creator")
-        if not request.content_type.startswith("multipart/"):
-            raise InvalidRequest("upload a file as multipart/form-data in the field 'file'")
-        try:
-            form = await request.post()
-        except (ValueError, HttpProcessingError) as error:  # no boundary, broken part headers
-            raise InvalidRequest(f"the multipart body cannot be read: {error}") from None
-        upload = form.get("file")
-        if not isinstance(upload, web.FileField):
-            raise InvalidRequest("the multipart field 'file' is missing")
-        name = (upload.filename or "upload").replace("/", "-")
-        item, _ = call.state.upload(call.caller, folder, "/" + name, upload.file.read())
-        return json_response(render_node(call.state, item), 201)
+async def create_root_folder(request: web.Request) -> web.Response:
+    call = call_of(request)
+    drive = find_workspace(call.state, call.caller, request.match_info["id"])
+    return await create_folder(request, call.state.store.root(drive), call)
 
-    @routes.put(rf"/{{kind:folders|files}}/{number}")
-    async def rename(request: web.Request) -> web.Response:
-        call = call_of(request)
-        kind_name = request.match_info["kind"]
-        item = find_node(call.state, call.caller, request.match_info["id"], kind_name == "folders")
-        body = await read_json_object(request)
-        fields = body.get(kind_name[:-1], body)
-        name = fields.get("filename") if isinstance(fields, dict) else None
-        if not isinstance(name, str) or not name.strip():
-            errors = {"filename": ["can't be blank"]}
-            return json_response({kind_name[:-1]: {"errors": errors}}, 422)
-        onehub.require_onehub_role(call.state, call.caller, item, "Collaborator")
-        call.state.rename_item(call.caller, item, name.strip().replace("/", "-"))
-        return json_response(render_node(call.state, item))
 
-    @routes.delete(rf"/{{kind:folders|files}}/{number}")
-    async def delete(request: web.Request) -> web.Response:
-        call = call_of(request)
-        kind_name = request.match_info["kind"]
-        item = find_node(call.state, call.caller, request.match_info["id"], kind_name == "folders")
-        onehub.require_onehub_role(call.state, call.caller, item, "Collaborator")
-        call.state.delete_item(call.caller, item)
-        return web.Response(status=204)
+async def create_sub_folder(request: web.Request) -> web.Response:
+    call = call_of(request)
+    # Folder invitees may not see the workspace itself; the folder must only belong to it.
+    parent = find_node(call.state, call.caller, request.match_info["folderId"], True)
+    workspace = call.state.onehub.key("workspace", int(request.match_info["id"]))
+    if parent.drive_id != workspace:
+        raise NotFound("Not found")
+    return await create_folder(request, parent, call)
 
-    @routes.post(f"/{kind}/{number}/invitations")
-    async def invite(request: web.Request) -> web.Response:
-        call = call_of(request)
-        kind_name, number_text = request.match_info["kind"], request.match_info["id"]
-        item = find_object(call.state, call.caller, kind_name, number_text)
-        body = await read_json_object(request)
-        invitation = body.get("invitation", {})
-        if not isinstance(invitation, dict):
-            raise InvalidRequest("invitation must be an object")
-        emails = invitation.get("emails", "")
-        if isinstance(emails, list) and all(isinstance(e, str) for e in emails):
-            emails = ",".join(emails)
-        if not isinstance(emails, str):
-            raise InvalidRequest("invitation.emails must be a comma-separated string")
-        context = RequestContext(request.method, request.path)
-        result = onehub.invite_emails(
-            call.state, call.caller, item, emails, invitation.get("role_name"), context
-        )
-        call.fired_faults.extend({"rule": r, "effect": "fault"} for r in result.fired_rules)
-        share = {
-            "emails": ", ".join(result.unprocessed),
-            "email_errors": result.email_errors,
-            "join_errors": result.join_errors,
-            "invited_emails": [{email: user_id} for email, user_id in result.invited],
-            "errors": result.errors,
-        }
-        return json_response({"share": share}, status=422 if result.errors else 201)
 
-    @routes.get(f"/{kind}/{number}/rolemaps")
-    async def list_rolemaps(request: web.Request) -> web.Response:
-        call = call_of(request)
-        state = call.state
-        item = find_object(state, call.caller, request.match_info["kind"], request.match_info["id"])
-        onehub.require_onehub_role(state, call.caller, item, onehub.INVITER_ROLE)
-        entries = [
-            e
-            for e in effective_permissions(state.store, item)
-            if e.permission.link is None  # Onehub has no sharing links
-        ]
-        shown = page(
-            request,
-            entries,
-            with_offsets=True,
-            render=lambda e: render_rolemap(state, e.permission, e.holder or item),
-        )
-        return json_response(shown)
+async def list_folder(request: web.Request) -> web.Response:
+    call = call_of(request)
+    state = call.state
+    folder = find_node(state, call.caller, request.match_info["id"], True)
+    access = onehub.onehub_access(state, call.caller, folder)
+    assert access is not None  # find_node found it
+    visible: Sequence[Item]
+    if owns_drive(state.store, call.caller, folder):  # the owner sees every child
+        visible = Children(state, folder)
+    else:
+        visible = onehub.visible_children(state, call.caller, folder, access)
+    return json_response(page(request, visible, render=lambda c: render_node(state, c)))
 
-    @routes.get(f"/rolemaps/{number}")
-    async def get_rolemap(request: web.Request) -> web.Response:
-        call = call_of(request)
-        rolemap_id = int(request.match_info["id"])
-        permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
-        return json_response(render_rolemap(call.state, permission, holder))
 
-    @routes.put(f"/rolemaps/{number}")
-    async def update_rolemap(request: web.Request) -> web.Response:
-        call = call_of(request)
-        body = await read_json_object(request)
-        fields = body.get("rolemap", body)
-        requested = fields.get("role_name") if isinstance(fields, dict) else None
-        rolemap_id = int(request.match_info["id"])
-        permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
-        try:
-            onehub.set_role(call.state, call.caller, rolemap_id, requested)
-        except InvalidRequest as refused:
-            shown = render_rolemap(call.state, permission, holder)
-            shown["rolemap"]["errors"] = {"role_name": [refused.message]}
-            return json_response(shown, status=422)
-        return web.Response(status=200)
+async def get_file(request: web.Request) -> web.Response:
+    call = call_of(request)
+    item = find_node(call.state, call.caller, request.match_info["id"], False)
+    return json_response(render_node(call.state, item))
 
-    @routes.delete(f"/rolemaps/{number}")
-    async def delete_rolemap(request: web.Request) -> web.Response:
-        call = call_of(request)
-        try:
-            onehub.delete_rolemap(call.state, call.caller, int(request.match_info["id"]))
-        except InvalidRequest as refused:
-            return json_response({"rolemap": {"errors": {"base": [refused.message]}}}, 422)
-        return web.Response(status=204)
 
-    @routes.post(f"/_mockdrive/onehub/rolemaps/{number}/accept")
-    async def accept(request: web.Request) -> web.Response:
-        """Test hook: the invitee followed the e-mail link; the pending rolemap becomes active."""
-        state = state_of()
-        permission = onehub.accept_invitation(state, int(request.match_info["id"]))
-        holder = state.store.items[permission.item_id]
-        return json_response(render_rolemap(state, permission, holder))
+async def upload_file(request: web.Request) -> web.Response:
+    call = call_of(request)
+    folder = find_node(call.state, call.caller, request.match_info["id"], True)
+    onehub.require_onehub_role(call.state, call.caller, folder, "Creator")
+    if not request.content_type.startswith("multipart/"):
+        raise InvalidRequest("upload a file as multipart/form-data in the field 'file'")
+    try:
+        form = await request.post()
+    except (ValueError, HttpProcessingError) as error:  # no boundary, broken part headers
+        raise InvalidRequest(f"the multipart body cannot be read: {error}") from None
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        raise InvalidRequest("the multipart field 'file' is missing")
+    name = (upload.filename or "upload").replace("/", "-")
+    item, _ = call.state.upload(call.caller, folder, "/" + name, upload.file.read())
+    return json_response(render_node(call.state, item), 201)
 
-    app.router.add_routes(routes)
+
+async def rename(request: web.Request) -> web.Response:
+    call = call_of(request)
+    kind_name = request.match_info["kind"]
+    item = find_node(call.state, call.caller, request.match_info["id"], kind_name == "folders")
+    body = await read_json_object(request)
+    fields = body.get(kind_name[:-1], body)
+    name = fields.get("filename") if isinstance(fields, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        errors = {"filename": ["can't be blank"]}
+        return json_response({kind_name[:-1]: {"errors": errors}}, 422)
+    onehub.require_onehub_role(call.state, call.caller, item, "Collaborator")
+    call.state.rename_item(call.caller, item, name.strip().replace("/", "-"))
+    return json_response(render_node(call.state, item))
+
+
+async def delete(request: web.Request) -> web.Response:
+    call = call_of(request)
+    kind_name = request.match_info["kind"]
+    item = find_node(call.state, call.caller, request.match_info["id"], kind_name == "folders")
+    onehub.require_onehub_role(call.state, call.caller, item, "Collaborator")
+    call.state.delete_item(call.caller, item)
+    return web.Response(status=204)
+
+
+async def invite(request: web.Request) -> web.Response:
+    call = call_of(request)
+    kind_name, number_text = request.match_info["kind"], request.match_info["id"]
+    item = find_object(call.state, call.caller, kind_name, number_text)
+    body = await read_json_object(request)
+    invitation = body.get("invitation", {})
+    if not isinstance(invitation, dict):
+        raise InvalidRequest("invitation must be an object")
+    emails = invitation.get("emails", "")
+    if isinstance(emails, list) and all(isinstance(e, str) for e in emails):
+        emails = ",".join(emails)
+    if not isinstance(emails, str):
+        raise InvalidRequest("invitation.emails must be a comma-separated string")
+    context = RequestContext(request.method, request.path)
+    result = onehub.invite_emails(
+        call.state, call.caller, item, emails, invitation.get("role_name"), context
+    )
+    call.fired_faults.extend({"rule": r, "effect": "fault"} for r in result.fired_rules)
+    share = {
+        "emails": ", ".join(result.unprocessed),
+        "email_errors": result.email_errors,
+        "join_errors": result.join_errors,
+        "invited_emails": [{email: user_id} for email, user_id in result.invited],
+        "errors": result.errors,
+    }
+    return json_response({"share": share}, status=422 if result.errors else 201)
+
+
+async def list_rolemaps(request: web.Request) -> web.Response:
+    call = call_of(request)
+    state = call.state
+    item = find_object(state, call.caller, request.match_info["kind"], request.match_info["id"])
+    onehub.require_onehub_role(state, call.caller, item, onehub.INVITER_ROLE)
+    entries = [
+        e
+        for e in effective_permissions(state.store, item)
+        if e.permission.link is None  # Onehub has no sharing links
+    ]
+    shown = page(
+        request,
+        entries,
+        with_offsets=True,
+        render=lambda e: render_rolemap(state, e.permission, e.holder or item),
+    )
+    return json_response(shown)
+
+
+async def get_rolemap(request: web.Request) -> web.Response:
+    call = call_of(request)
+    rolemap_id = int(request.match_info["id"])
+    permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
+    return json_response(render_rolemap(call.state, permission, holder))
+
+
+async def update_rolemap(request: web.Request) -> web.Response:
+    call = call_of(request)
+    body = await read_json_object(request)
+    fields = body.get("rolemap", body)
+    requested = fields.get("role_name") if isinstance(fields, dict) else None
+    rolemap_id = int(request.match_info["id"])
+    permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
+    try:
+        onehub.set_role(call.state, call.caller, rolemap_id, requested)
+    except InvalidRequest as refused:
+        shown = render_rolemap(call.state, permission, holder)
+        shown["rolemap"]["errors"] = {"role_name": [refused.message]}
+        return json_response(shown, status=422)
+    return web.Response(status=200)
+
+
+async def delete_rolemap(request: web.Request) -> web.Response:
+    call = call_of(request)
+    try:
+        onehub.delete_rolemap(call.state, call.caller, int(request.match_info["id"]))
+    except InvalidRequest as refused:
+        return json_response({"rolemap": {"errors": {"base": [refused.message]}}}, 422)
+    return web.Response(status=204)
+
+
+async def accept_pending_rolemap(request: web.Request) -> web.Response:
+    """Test hook: the invitee followed the e-mail link; the pending rolemap becomes active.
+
+    An admin route (``admin.ROUTES`` serves it): no bearer token, today's state."""
+    state = backend_of(request).state
+    permission = onehub.accept_invitation(state, int(request.match_info["id"]))
+    holder = state.store.items[permission.item_id]
+    return json_response(render_rolemap(state, permission, holder))
+
+
+# -- the route table (aiohttp tries the rows in this order) -----------------------------------
+# Ids are bounded digit strings: a longer one names nothing (404), and int() of one over 4,300
+# digits would raise (Python's limit on int-from-string) and answer 500. ASCII digits: \d would
+# take any script's.
+NUMBER = "{id:[0-9]{1,18}}"
+FOLDER_NUMBER = "{folderId:[0-9]{1,18}}"
+NODE = "{kind:folders|files}"
+OBJECT = "{kind:workspaces|folders|files}"
+
+ROUTES = (
+    Route("GET", "/workspaces", list_workspaces, "the workspaces the caller has a role in"),
+    Route("POST", "/workspaces", create_workspace, "create a workspace"),
+    Route("GET", f"/workspaces/{NUMBER}", get_workspace, "one workspace"),
+    Route("GET", f"/workspaces/{NUMBER}/folders", workspace_root, "a workspace's root folder"),
+    Route("POST", f"/workspaces/{NUMBER}/folders", create_root_folder,
+          "create a folder in the workspace's root"),
+    Route("POST", f"/workspaces/{NUMBER}/folders/{FOLDER_NUMBER}/folders", create_sub_folder,
+          "create a folder in a folder of the workspace"),
+    Route("GET", f"/folders/{NUMBER}", list_folder, "a folder's children, 30 a page"),
+    Route("GET", f"/files/{NUMBER}", get_file, "one file"),
+    Route("POST", f"/folders/{NUMBER}/files", upload_file, "upload a file (multipart 'file')"),
+    Route("PUT", f"/{NODE}/{NUMBER}", rename, "rename a folder or file"),
+    Route("DELETE", f"/{NODE}/{NUMBER}", delete, "delete a folder or file"),
+    Route("POST", f"/{OBJECT}/{NUMBER}/invitations", invite,
+          "invite e-mail addresses with a role"),
+    Route("GET", f"/{OBJECT}/{NUMBER}/rolemaps", list_rolemaps,
+          "who holds which role, 30 a page"),
+    Route("GET", f"/rolemaps/{NUMBER}", get_rolemap, "one rolemap"),
+    Route("PUT", f"/rolemaps/{NUMBER}", update_rolemap, "change a rolemap's role"),
+    Route("DELETE", f"/rolemaps/{NUMBER}", delete_rolemap, "remove a rolemap"),
+)  # fmt: skip

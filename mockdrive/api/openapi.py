@@ -1,25 +1,32 @@
-"""The OpenAPI 3 document of every route: Graph (and OneDrive's action.invite), Onehub, admin.
+"""The OpenAPI 3 document of every route: Graph, the older OneDrive API, Onehub, admin.
 
-Served at ``/_mockdrive/openapi.json``. Graph routes are listed for each documented drive and
-item addressing form; examples carry ids from the live state so generated requests reach real
-items. A test keeps this document and the routes in step in both directions.
+Served at ``/_mockdrive/openapi.json``. The OneDrive, Onehub, admin and dashboard paths are the
+rows of their route tables (``onedrive_v1.ROUTES``, ``onehub.ROUTES``, ``admin.ROUTES``,
+``dashboard.ROUTES``); this module says only what each handler takes and answers. Graph routes
+are listed for each documented drive and item addressing form; examples carry ids from the live
+state so generated requests reach real items. Tests keep this document and the routes in step
+in both directions.
 """
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from typing import Any
 
 from ..model.faults import LIMITS as FAULT_LIMITS
 from ..model.policy import MAX_LINK_DAYS, MAX_RECIPIENTS_LIMIT, MAX_SHARED_WITH_ME_DELAY
 from ..model.state import State
-from .admin_clock import UNIT_PER_DAY
+from ..model.uploads import MAX_FILE_BYTES
+from . import admin, admin_clock, admin_faults, dashboard, onedrive_v1, onehub
+from .admin_clock import MAX_STEP_DAYS, UNIT_PER_DAY
 from .graph.routes import ITEM_OPERATIONS
+from .routing import Handler, Route
 
 JSON = "application/json"
 OBJECT: dict[str, Any] = {"type": "object"}
 STRING = {"type": "string"}
 VALUE: dict[str, Any] = {"type": "object", "properties": {"value": {"type": "array"}}}
-BOOL = {"type": "boolean"}
 
 # Item addressing forms documented for every item operation (spec sections 1.1 and 1.2).
 ITEM_BASES = (
@@ -160,10 +167,8 @@ def _examples(state: State | None) -> dict[str, Any]:
 # -- Graph ------------------------------------------------------------------------------------
 def graph_operation(action: str, method: str) -> dict[str, Any]:
     """One item operation (``action`` as in ITEM_OPERATIONS) in Graph's terms."""
-    error = "OneDriveError" if action == "action.invite" else "GraphError"
+    error = "GraphError"
     op: dict[str, Any] = {"tags": ["graph"], "security": [{"bearer": []}]}
-    if action == "action.invite":
-        op["tags"] = ["onedrive"]
     match action, method:
         case "", "GET" | "HEAD":
             op["parameters"] = [
@@ -229,13 +234,6 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
                 **returns(ref("PermissionCollection"), "207"),
             }
             op["responses"] = responses(ok, error)
-        case "action.invite", "POST":
-            op["requestBody"] = json_body(ref("ActionInviteRequest"))
-            ok = {
-                **returns(ref("PermissionCollection")),
-                **returns(ref("PermissionCollection"), "207"),
-            }
-            op["responses"] = responses(ok, error)
         case "permissions", "GET":
             op["responses"] = responses(
                 {**returns(ref("PermissionCollection")), **NOT_MODIFIED}, error
@@ -263,6 +261,8 @@ def graph_paths(state: State | None) -> dict[str, dict[str, Any]]:
         paths["/v1.0" + path] = {"get": op}
     for base in ITEM_BASES:
         for action, method in ITEM_OPERATIONS:
+            if (method, action) in ONEDRIVE_ACTIONS:
+                continue  # the OneDrive table's own rows (onedrive_paths)
             path = "/v1.0" + base + ("/" + action if action else "")
             paths.setdefault(path, {})[method.lower()] = graph_operation(action, method)
     paths["/v1.0/$batch"] = {"post": batch_operation()}
@@ -406,18 +406,23 @@ def transfer_paths() -> dict[str, dict[str, Any]]:
             "delete": {"tags": ["graph"], "responses": responses(NO_CONTENT, "GraphError")},
         },
         "/download/{token}": {"get": download},  # HEAD too (aiohttp answers it like GET)
+        "/_api/v2.0/monitor/{jobId}": {
+            "get": {
+                "tags": ["graph"],
+                "description": "A copy's monitor (Location of POST …/copy); needs no token.",
+                "responses": responses(returns(ref("CopyStatus")), "GraphError"),
+            }
+        },
     }
 
 
-# -- sharing links, /shares, sharedWithMe, delta, the clock (issue 14) -------------------------
+# -- sharing links, /shares, sharedWithMe, delta ----------------------------------------------
 def link_paths() -> dict[str, dict[str, Any]]:
     from .graph.links import LINK_OPERATIONS
 
-    def op(ok: dict[str, Any], body: dict[str, Any] | None = None, tag: str = "graph"):
-        operation: dict[str, Any] = {"tags": [tag], "security": [{"bearer": []}]}
-        operation["responses"] = responses(
-            ok, "OneDriveError" if tag == "onedrive" else "GraphError"
-        )
+    def op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
+        operation: dict[str, Any] = {"tags": ["graph"], "security": [{"bearer": []}]}
+        operation["responses"] = responses(ok, "GraphError")
         if body is not None:
             operation["requestBody"] = json_body(body)
         return operation
@@ -426,12 +431,13 @@ def link_paths() -> dict[str, dict[str, Any]]:
     created = {**returns(permission), **returns(permission, "201")}
     operations = {
         "createLink": op(created, ref("CreateLinkRequest")),
-        "action.createLink": op(created, ref("CreateLinkRequest"), "onedrive"),
         "permissions/{permissionId}/grant": op(returns(collection), ref("GrantRequest")),
     }
     paths: dict[str, dict[str, Any]] = {}
     for base in ITEM_BASES:
         for action, method in LINK_OPERATIONS:
+            if (method, action) in ONEDRIVE_ACTIONS:
+                continue  # the OneDrive table's own rows (onedrive_paths)
             paths.setdefault("/v1.0" + base + "/" + action, {})[method.lower()] = operations[action]
     from .graph.shares import SHARE_OPERATIONS
 
@@ -459,25 +465,62 @@ def link_paths() -> dict[str, dict[str, Any]]:
         paths["/v1.0" + base + "/delta"] = {"get": delta_op}
     for path in ("/me/drive/sharedWithMe", "/drive/sharedWithMe", "/drives/{driveId}/sharedWithMe"):
         paths["/v1.0" + path] = {"get": op(returns(listing))}
-    admin = {"tags": ["admin"]}
-    clock = returns(ref("Clock"))
-    paths["/_mockdrive/clock"] = {
-        "get": {**admin, "responses": responses(clock, "GraphError")},
-        "post": {
-            **admin,
-            "responses": responses(clock, "GraphError"),
-            **json_body_of(ref("ClockMove")),
-        },
-    }
     return paths
 
 
-def json_body_of(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"requestBody": json_body(schema)}
+# -- route tables -----------------------------------------------------------------------------
+def table_paths(
+    table: tuple[Route, ...], operations: dict[Handler, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The paths of a route table's rows, each with its handler's operation."""
+    paths: dict[str, dict[str, Any]] = {}
+    for row in table:
+        operation = operations[row.handler]
+        if row.summary:
+            operation = {"summary": row.summary, **operation}
+        paths.setdefault(row.plain_path, {})[row.method.lower()] = operation
+    return paths
+
+
+# -- the older OneDrive API -------------------------------------------------------------------
+ONEDRIVE_ACTIONS = {(row.method, row.action) for row in onedrive_v1.ROUTES}
+
+
+def onedrive_paths() -> dict[str, dict[str, Any]]:
+    """Each row of ``onedrive_v1.ROUTES`` on every item addressing form."""
+
+    def op(ok: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "tags": ["onedrive"],
+            "security": [{"bearer": []}],
+            "requestBody": json_body(body),
+            "responses": responses(ok, "OneDriveError"),
+        }
+
+    permission, collection = ref("Permission"), ref("PermissionCollection")
+    operations: dict[Any, dict[str, Any]] = {
+        onedrive_v1.invite: op(
+            {**returns(collection), **returns(collection, "207")}, ref("ActionInviteRequest")
+        ),
+        onedrive_v1.onedrive_create_link: op(
+            {**returns(permission), **returns(permission, "201")}, ref("CreateLinkRequest")
+        ),
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for base in ITEM_BASES:
+        for row in onedrive_v1.ROUTES:
+            operation = operations[row.handler]
+            if row.summary:
+                operation = {"summary": row.summary, **operation}
+            path = "/v1.0" + base + "/" + row.action
+            paths.setdefault(path, {})[row.method.lower()] = operation
+    return paths
 
 
 # -- Onehub -----------------------------------------------------------------------------------
 def onehub_paths() -> dict[str, dict[str, Any]]:
+    """The rows of ``onehub.ROUTES``."""
+
     def op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "tags": ["onehub"],
@@ -494,50 +537,42 @@ def onehub_paths() -> dict[str, dict[str, Any]]:
     def listing() -> dict[str, Any]:
         return {**op(returns(page)), "parameters": [ONEHUB_OFFSET]}
 
-    return {
-        "/workspaces": {
-            "get": listing(),
-            "post": op(returns(ref("OnehubWorkspace"), "201"), OBJECT),
-        },
-        "/workspaces/{id}": {"get": op(returns(ref("OnehubWorkspace")))},
-        "/workspaces/{id}/folders": {
-            "get": op(returns(OBJECT)),
-            "post": op(returns(node, "201"), OBJECT),
-        },
-        "/workspaces/{id}/folders/{folderId}/folders": {"post": op(returns(node, "201"), OBJECT)},
-        "/folders/{id}": {"get": listing()},
-        "/files/{id}": {"get": op(returns(node))},
-        "/folders/{id}/files": {
-            "post": {
-                **op(returns(node, "201")),
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"file": {"type": "string", "format": "binary"}},
-                            }
-                        }
-                    },
-                },
+    upload = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
             }
         },
-        "/{kind}/{id}": {"put": op(returns(node), OBJECT), "delete": op(NO_CONTENT)},
-        "/{kind}/{id}/invitations": {
-            "post": op({**returns(ref("OnehubShare"), "201")}, ref("OnehubInvitation"))
-        },
-        "/{kind}/{id}/rolemaps": {"get": listing()},
-        "/rolemaps/{id}": {
-            "get": op(returns(ref("OnehubRolemap"))),
-            "put": op({"200": {"description": "updated, empty body"}}, OBJECT),
-            "delete": op(NO_CONTENT),
-        },
     }
+    operations: dict[Handler, dict[str, Any]] = {
+        onehub.list_workspaces: listing(),
+        onehub.create_workspace: op(returns(ref("OnehubWorkspace"), "201"), OBJECT),
+        onehub.get_workspace: op(returns(ref("OnehubWorkspace"))),
+        onehub.workspace_root: op(returns(OBJECT)),
+        onehub.create_root_folder: op(returns(node, "201"), OBJECT),
+        onehub.create_sub_folder: op(returns(node, "201"), OBJECT),
+        onehub.list_folder: listing(),
+        onehub.get_file: op(returns(node)),
+        onehub.upload_file: {**op(returns(node, "201")), "requestBody": upload},
+        onehub.rename: op(returns(node), OBJECT),
+        onehub.delete: op(NO_CONTENT),
+        onehub.invite: op({**returns(ref("OnehubShare"), "201")}, ref("OnehubInvitation")),
+        onehub.list_rolemaps: listing(),
+        onehub.get_rolemap: op(returns(ref("OnehubRolemap"))),
+        onehub.update_rolemap: op({"200": {"description": "updated, empty body"}}, OBJECT),
+        onehub.delete_rolemap: op(NO_CONTENT),
+    }
+    return table_paths(onehub.ROUTES, operations)
 
 
 # -- admin ------------------------------------------------------------------------------------
 def admin_paths() -> dict[str, dict[str, Any]]:
+    """The rows of ``admin.ROUTES`` and ``dashboard.ROUTES``."""
+
     def op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
         operation: dict[str, Any] = {"tags": ["admin"], "responses": responses(ok, "GraphError")}
         if body is not None:
@@ -547,45 +582,45 @@ def admin_paths() -> dict[str, dict[str, Any]]:
     value = returns({"type": "object", "properties": {"value": {"type": "array"}}})
     page = {"200": {"description": "HTML", "content": {"text/html": {"schema": STRING}}}}
     asset = {"200": {"description": "a page asset", "content": {"*/*": {"schema": STRING}}}}
+    clock = returns(ref("Clock"))
+    operations: dict[Handler, dict[str, Any]] = {
+        admin.index: op(returns(OBJECT)),
+        admin.health: op(returns(OBJECT)),
+        admin.openapi: op(returns(OBJECT)),
+        admin.reset: op(NO_CONTENT),
+        admin.export_state: op(returns(OBJECT)),
+        admin.import_state: op(returns(OBJECT), OBJECT),
+        admin.outbox: op(value),
+        admin.clear_outbox: op(NO_CONTENT),
+        admin_faults.list_faults: op(value),
+        admin_faults.add_fault: op(returns(OBJECT, "201"), ref("FaultRule")),
+        admin_faults.clear_faults: op(NO_CONTENT),
+        admin_faults.remove_fault: op(NO_CONTENT),
+        admin_faults.journal: op(value),
+        admin_faults.clear_journal: op(NO_CONTENT),
+        admin_faults.get_policy: op(returns(ref("Policy"))),
+        admin_faults.put_policy: op(returns(ref("Policy")), ref("Policy")),
+        admin_clock.read_clock: op(clock),
+        admin_clock.move_clock: op(clock, ref("ClockMove")),
+        onehub.accept_pending_rolemap: op(returns(ref("OnehubRolemap"))),
+        dashboard.home: op(page),
+        dashboard.serve_page: op(page),
+        dashboard.static_file: op(asset),
+        dashboard.get_overview: op(returns(OBJECT)),
+        dashboard.get_tree: op(returns(OBJECT)),
+        dashboard.get_access: op(returns(OBJECT)),
+        dashboard.get_journal: op(returns(OBJECT)),
+    }
     return {
-        "/_mockdrive": {"get": op(returns(OBJECT))},
-        "/_mockdrive/": {"get": op(returns(OBJECT))},
-        "/_mockdrive/health": {"get": op(returns(OBJECT))},
-        "/_mockdrive/openapi.json": {"get": op(returns(OBJECT))},
-        "/_mockdrive/reset": {"post": op(NO_CONTENT)},
-        "/_mockdrive/state": {"get": op(returns(OBJECT)), "put": op(returns(OBJECT), OBJECT)},
-        "/_mockdrive/outbox": {"get": op(value), "delete": op(NO_CONTENT)},
-        "/_mockdrive/faults": {
-            "get": op(value),
-            "post": op(returns(OBJECT, "201"), ref("FaultRule")),
-            "delete": op(NO_CONTENT),
-        },
-        "/_mockdrive/faults/{ruleId}": {"delete": op(NO_CONTENT)},
-        "/_mockdrive/journal": {"get": op(value), "delete": op(NO_CONTENT)},
-        "/_mockdrive/policy": {
-            "get": op(returns(ref("Policy"))),
-            "put": op(returns(ref("Policy")), ref("Policy")),
-        },
-        "/_mockdrive/onehub/rolemaps/{id}/accept": {"post": op(returns(ref("OnehubRolemap")))},
-        "/": {"get": op(page)},
-        "/_mockdrive/ui": {"get": op(page)},
-        "/_mockdrive/ui/": {"get": op(page)},
-        "/_mockdrive/ui/{name}": {"get": op(asset)},
-        "/_mockdrive/dashboard/overview": {"get": op(returns(OBJECT))},
-        "/_mockdrive/dashboard/tree": {"get": op(returns(OBJECT))},
-        "/_mockdrive/dashboard/access": {"get": op(returns(OBJECT))},
-        "/_mockdrive/dashboard/journal": {"get": op(returns(OBJECT))},
-        "/_api/v2.0/monitor/{jobId}": {
-            "get": {
-                "tags": ["graph"],
-                "description": "A copy's monitor (Location of POST …/copy); needs no token.",
-                "responses": responses(returns(ref("CopyStatus")), "GraphError"),
-            }
-        },
+        **table_paths(admin.ROUTES, operations),
+        **table_paths(dashboard.ROUTES, operations),
     }
 
 
 # -- schemas ----------------------------------------------------------------------------------
+SCHEMA_FILE = "openapi.schemas.json"  # shipped next to scenario.schema.json
+
+
 def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
@@ -601,304 +636,32 @@ def _number(low: float, high: float) -> dict[str, Any]:
     return {"type": "number", "minimum": low, "maximum": high}
 
 
-IDENTITY_SET = _object({"user": _object({"id": STRING, "displayName": STRING, "email": STRING})})
-ROLES = {"type": "array", "items": {"enum": ["read", "write", "owner"]}}
+def load_schemas() -> dict[str, Any]:
+    """The document's schemas: the shipped file, with the ranges the model enforces."""
+    text = resources.files("mockdrive").joinpath(SCHEMA_FILE).read_text("utf-8")
+    schemas: dict[str, Any] = json.loads(text)["schemas"]
+    model_ranges(schemas)
+    return schemas
 
-DRIVE_ITEM_PROPERTIES: dict[str, Any] = {
-    "id": STRING,
-    "name": STRING,
-    "eTag": STRING,
-    "cTag": STRING,
-    "size": {"type": "integer"},
-    "createdDateTime": STRING,
-    "lastModifiedDateTime": STRING,
-    "webUrl": STRING,
-    "createdBy": IDENTITY_SET,
-    "parentReference": OBJECT,
-    "folder": _object({"childCount": {"type": "integer"}}),
-    "file": OBJECT,
-}
 
-SCHEMAS: dict[str, Any] = {
-    # a driveItem as $select shapes it: only the id is always there
-    "SelectedDriveItem": _object(DRIVE_ITEM_PROPERTIES, ("id",)),
-    "GraphError": _object(
-        {
-            "error": _object(
-                {"code": STRING, "message": STRING, "innerError": OBJECT},
-                ("code", "message", "innerError"),
-            )
-        },
-        ("error",),
-    ),
-    "OneDriveError": _object(
-        {
-            "error": _object(
-                {
-                    "code": STRING,
-                    "message": STRING,
-                    "innererror": _object({"code": STRING}, ("code",)),
-                },
-                ("code", "message", "innererror"),
-            )
-        },
-        ("error",),
-    ),
-    "OnehubError": {
-        "anyOf": [
-            _object({"errors": _object({"base": {"type": "array", "items": STRING}})}, ("errors",)),
-            _object({"error": STRING}, ("error",)),
-            _object({"share": OBJECT}, ("share",)),
-            {"type": "object", "minProperties": 1},  # a resource envelope with its errors hash
-        ]
-    },
-    "Drive": _object(
-        {
-            "id": STRING,
-            "driveType": {"enum": ["personal", "business", "documentLibrary"]},
-            "name": STRING,
-            "owner": OBJECT,
-            "quota": OBJECT,
-        },
-        ("id", "driveType", "owner", "quota"),
-    ),
-    "DriveItem": _object(
-        dict(DRIVE_ITEM_PROPERTIES),
-        ("id", "name", "eTag", "size", "parentReference"),
-    ),
-    "DriveItemCollection": _object(
-        {"value": {"type": "array", "items": ref("SelectedDriveItem")}, "@odata.nextLink": STRING},
-        ("value",),
-    ),
-    "NewItem": _object(
-        {
-            "name": STRING,
-            "folder": OBJECT,
-            "file": OBJECT,
-            "@microsoft.graph.conflictBehavior": {"enum": ["fail", "replace", "rename"]},
-        },
-        ("name",),
-    ),
-    "Permission": _object(
-        {
-            "id": STRING,
-            "roles": ROLES,
-            "grantedTo": IDENTITY_SET,
-            "grantedToV2": OBJECT,
-            "invitation": _object({"email": STRING, "signInRequired": {"type": "boolean"}}),
-            "inheritedFrom": _object({"driveId": STRING, "id": STRING, "path": STRING}),
-            "error": OBJECT,
-            "link": _object(
-                {"type": STRING, "scope": STRING, "webUrl": STRING, "preventsDownload": BOOL}
-            ),
-            "shareId": STRING,
-            "hasPassword": BOOL,
-            "expirationDateTime": STRING,
-            "grantedToIdentitiesV2": {"type": "array", "items": OBJECT},
-        },
-        ("id", "roles"),
-    ),
-    "CreateUploadSession": _object(
-        {
-            "item": _object(
-                {
-                    "@microsoft.graph.conflictBehavior": {"enum": ["fail", "replace", "rename"]},
-                    "name": STRING,
-                    "fileSize": {"type": "integer", "minimum": 0, "maximum": 250 * 1024**3},
-                    "fileSystemInfo": _object(
-                        {"createdDateTime": STRING, "lastModifiedDateTime": STRING}
-                    ),
-                    "description": STRING,
-                }
-            ),
-            "@microsoft.graph.conflictBehavior": {"enum": ["fail", "replace", "rename"]},
-            "deferCommit": {"type": "boolean"},
-        }
-    ),
-    "UploadSession": _object(
-        {
-            "uploadUrl": STRING,
-            "expirationDateTime": STRING,
-            "nextExpectedRanges": {"type": "array", "items": STRING},
-        },
-        ("expirationDateTime", "nextExpectedRanges"),
-    ),
-    "CreateLinkRequest": _object(
-        {
-            "type": {"enum": ["view", "edit", "embed"]},
-            "scope": {"enum": ["anonymous", "organization", "users"]},
-            "password": STRING,
-            "expirationDateTime": {"type": "string", "format": "date-time"},
-            "retainInheritedPermissions": {"type": "boolean"},
-            "recipients": {"type": "array", "items": ref("DriveRecipient")},
-            "sendNotification": {"type": "boolean"},
-            "message": STRING,
-        },
-        ("type",),
-    ),
-    "GrantRequest": _object(
-        {
-            "recipients": {"type": "array", "items": ref("DriveRecipient")},
-            "roles": {"type": "array", "items": {"enum": ["read", "write"]}},
-        },
-        ("recipients",),
-    ),
-    "PermissionCollection": _object(
-        {"value": {"type": "array", "items": ref("Permission")}}, ("value",)
-    ),
-    "DriveRecipient": _object({"email": STRING, "alias": STRING, "objectId": STRING}),
-    "InviteRequest": _object(
-        {
-            "recipients": {"type": "array", "items": ref("DriveRecipient")},
-            "roles": {"type": "array", "items": {"enum": ["read", "write"]}},
-            "message": {"type": "string", "maxLength": 2000},
-            "requireSignIn": {"type": "boolean"},
-            "sendInvitation": {"type": "boolean"},
-            "retainInheritedPermissions": {"type": "boolean"},
-            "expirationDateTime": {"type": "string", "format": "date-time"},
-            "password": STRING,
-        },
-        ("recipients", "roles"),
-    ),
-    "ActionInviteRequest": _object(
-        {
-            "recipients": {"type": "array", "items": {"anyOf": [STRING, ref("DriveRecipient")]}},
-            "roles": {"type": "array", "items": {"enum": ["read", "write"]}},
-            "message": {"type": "string", "maxLength": 2000},
-            "requireSignIn": {"type": "boolean"},
-            "requiresSignIn": {"type": "boolean"},
-            "suppressNotification": {"type": "boolean"},
-            "sendInvitation": {"type": "boolean"},
-            "type": {"enum": ["mail"]},
-        },
-        ("recipients", "roles"),
-    ),
-    "ItemPatch": _object(
-        {
-            "name": STRING,
-            "description": STRING,
-            "parentReference": _object({"driveId": STRING, "id": STRING, "path": STRING}),
-            "fileSystemInfo": _object({"createdDateTime": STRING, "lastModifiedDateTime": STRING}),
-            "@microsoft.graph.conflictBehavior": {"enum": ["fail", "replace", "rename"]},
-        }
-    ),
-    "CopyRequest": _object(
-        {
-            "name": STRING,
-            "parentReference": _object({"driveId": STRING, "id": STRING, "path": STRING}),
-        }
-    ),
-    "CopyStatus": _object(
-        {
-            "operation": STRING,
-            "percentageComplete": {"type": "number"},
-            "resourceId": STRING,
-            "status": {"enum": ["completed"]},
-        },
-        ("status", "resourceId"),
-    ),
-    "User": _object(
-        {
-            "id": STRING,
-            "displayName": STRING,
-            "mail": STRING,
-            "userPrincipalName": STRING,
-            "givenName": STRING,
-            "surname": STRING,
-            "businessPhones": {"type": "array", "items": STRING},
-        },
-        ("id", "displayName"),
-    ),
-    "PermissionPatch": _object(
-        {
-            "roles": {"type": "array", "items": {"enum": ["read", "write"]}},
-            "expirationDateTime": STRING,
-        },
-        ("roles",),
-    ),
-    "FaultRule": _object(
-        {
-            "effect": {"enum": ["notificationFailure", "error", "throttle", "latency"]},
-            "id": STRING,
-            "method": STRING,
-            "path": {"type": "string", "maxLength": 200},
-            "caller": STRING,
-            "recipient": STRING,
-            "domain": STRING,
-            "innerCode": STRING,
-            "code": STRING,
-            "message": STRING,
-            "throttleEarlyRetries": BOOL,
-            **{name: _whole(low, high) for name, (low, high) in FAULT_LIMITS.items()},
-        },
-        ("effect",),
-    ),
-    "ClockMove": {
-        **_object({unit: _number(0, 36_600 * per_day) for unit, per_day in UNIT_PER_DAY.items()}),
-        "minProperties": 1,
-        "additionalProperties": False,
-        "description": "moves the clock forward, at most 36,600 days in all, never past 9000",
-    },
-    "Clock": _object(
-        {"now": STRING, "pending": {"type": "integer"}, "deadlinesReached": {"type": "integer"}},
-        ("now", "pending"),
-    ),
-    "Policy": {
-        **_object(
-            {
-                "externalSharing": BOOL,
-                "allowedDomains": {"type": "array", "items": STRING},
-                "blockedDomains": {"type": "array", "items": STRING},
-                "maxRecipients": _whole(1, MAX_RECIPIENTS_LIMIT),
-                "anonymousLinks": BOOL,
-                "anonymousLinkMaxDays": _whole(1, MAX_LINK_DAYS),
-                "defaultLinkScope": {"enum": ["anonymous", "organization", "users"]},
-                "sharedWithMeDelaySeconds": _whole(0, MAX_SHARED_WITH_ME_DELAY),
-            }
-        ),
-        "additionalProperties": False,
-    },
-    "OnehubNode": {
-        "anyOf": [_object({"folder": OBJECT}, ("folder",)), _object({"file": OBJECT}, ("file",))]
-    },
-    "OnehubWorkspace": _object(
-        {
-            "workspace": _object(
-                {"id": {"type": "integer"}, "name": STRING, "root_folder_id": {"type": "integer"}}
-            )
-        },
-        ("workspace",),
-    ),
-    "OnehubPage": _object(
-        {
-            "current_page": {"type": "integer"},
-            "total_entries": {"type": "integer"},
-            "total_pages": {"type": "integer"},
-            "per_page": {"type": "integer"},
-            "items": {"type": "array"},
-        },
-        ("current_page", "total_entries", "total_pages", "per_page", "items"),
-    ),
-    "OnehubInvitation": _object({"invitation": _object({"emails": STRING, "role_name": STRING})}),
-    "OnehubShare": _object(
-        {
-            "share": _object(
-                {
-                    "emails": STRING,
-                    "email_errors": {"type": "array"},
-                    "join_errors": {"type": "array"},
-                    "invited_emails": {"type": "array"},
-                    "errors": OBJECT,
-                }
-            )
-        },
-        ("share",),
-    ),
-    "OnehubRolemap": _object(
-        {"rolemap": _object({"id": {"type": "integer"}, "role_name": STRING, "state": STRING})},
-        ("rolemap",),
-    ),
-}
+def model_ranges(schemas: dict[str, Any]) -> None:
+    """Fill in the bounds of every number whose range the model defines, so the file cannot
+    drift from them."""
+    fault_rule = schemas["FaultRule"]["properties"]
+    for name, (low, high) in FAULT_LIMITS.items():
+        fault_rule[name] = _whole(low, high)
+    clock_move = schemas["ClockMove"]["properties"]
+    for unit, per_day in UNIT_PER_DAY.items():
+        clock_move[unit] = _number(0, MAX_STEP_DAYS * per_day)
+    policy = schemas["Policy"]["properties"]
+    policy["maxRecipients"] = _whole(1, MAX_RECIPIENTS_LIMIT)
+    policy["anonymousLinkMaxDays"] = _whole(1, MAX_LINK_DAYS)
+    policy["sharedWithMeDelaySeconds"] = _whole(0, MAX_SHARED_WITH_ME_DELAY)
+    item = schemas["CreateUploadSession"]["properties"]["item"]["properties"]
+    item["fileSize"] = _whole(0, MAX_FILE_BYTES)
+
+
+SCHEMAS: dict[str, Any] = load_schemas()
 
 
 def openapi_document(state: State | None = None, server_url: str | None = None) -> dict[str, Any]:
@@ -907,6 +670,7 @@ def openapi_document(state: State | None = None, server_url: str | None = None) 
         **graph_paths(state),
         **transfer_paths(),
         **link_paths(),
+        **onedrive_paths(),
         **onehub_paths(),
         **admin_paths(),
     }

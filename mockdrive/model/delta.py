@@ -20,6 +20,7 @@ import base64
 import binascii
 from bisect import bisect_right
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -127,15 +128,38 @@ class ChangeLog:
             return []
         return kept[bisect_right(kept, serial, key=_serial) :]
 
-    def since(self, serial: int) -> list[Change]:
-        """Changes after ``serial``, oldest first (O(changes since), from the end of the log)."""
-        newer: list[Change] = []
-        for change in reversed(self.changes):
-            if change.serial <= serial:
+    def since(self, serial: int) -> Iterator[Change]:
+        """Changes after ``serial``, oldest first, read lazily: O(log n) to find the first (by
+        binary search on the serials, which increase), then O(1) per change read, so a reader
+        that takes one page touches one page."""
+        if not self.changes:
+            return iter(())
+        kept = self._indexable()
+        floor = self.changes[0].serial - 1  # older ones may linger in the list: not kept
+        start = bisect_right(kept, max(serial, floor), key=_serial)
+        return map(kept.__getitem__, range(start, len(kept)))
+
+    def _indexable(self) -> list[Change]:
+        """The log's changes in a list (a deque reaches its middle in O(n)), brought up to
+        date from the deque: O(changes recorded since the last call), and a copy of what is
+        kept once the changes the deque dropped are half of the list (amortised O(1))."""
+        changes = self.changes
+        mirror: list[Change] = self.__dict__.setdefault("_mirror", [])
+        last = mirror[-1].serial if mirror else None
+        if last is not None and changes[-1].serial < last:  # the deque was replaced: rebuild
+            mirror, last = [], None
+        newer = []
+        for change in reversed(changes):
+            if last is not None and change.serial <= last:
                 break
             newer.append(change)
         newer.reverse()
-        return newer
+        mirror.extend(newer)
+        cut = bisect_right(mirror, changes[0].serial - 1, key=_serial)
+        if cut * 2 > len(mirror):
+            mirror = mirror[cut:]
+        self.__dict__["_mirror"] = mirror
+        return mirror
 
     @property
     def oldest_kept(self) -> int:

@@ -29,6 +29,7 @@ try:  # the regex parser: re._parser since Python 3.11, sre_parse before
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -328,12 +329,18 @@ class Firing:
 
 
 class FaultRules:
-    """The active rules, in the order they were added."""
+    """The active rules, in the order they were added.
 
-    def __init__(self, seed: int = 0) -> None:
+    ``time_source`` says how many seconds have passed (monotonic; the real clock by default):
+    a throttle's ``Retry-After`` window is measured on it. A test that would otherwise sleep
+    through a window sets it to a clock of its own (``mock_drive.state.faults.time_source``).
+    """
+
+    def __init__(self, seed: int = 0, time_source: Callable[[], float] = time.monotonic) -> None:
         self.seed = seed
         self.rules: list[FaultRule] = []
         self._serial = 0
+        self.time_source = time_source
 
     def add(self, data: object) -> FaultRule:
         self._serial += 1
@@ -374,12 +381,11 @@ class FaultRules:
                 return rule
         return None
 
-    @staticmethod
-    def _fire(rule: FaultRule, caller_email: str | None) -> Firing | None:
+    def _fire(self, rule: FaultRule, caller_email: str | None) -> Firing | None:
         if rule.effect != "throttle":
             return Firing(rule) if rule.count_and_fire() else None
         who = caller_email or ""
-        now = time.monotonic()
+        now = self.time_source()
         if rule._blocked_until.get(who, 0.0) > now:
             rule.violations += 1  # retried before Retry-After elapsed
             return Firing(rule, applies=rule.throttle_early_retries, early_retry=True)

@@ -7,6 +7,7 @@ Plain data shared by the tree (which keeps each item's list), the access rules
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -115,23 +116,39 @@ class Permission:
 INDEX_FROM = 16  # shorter lists are scanned: cheaper than keeping an index
 
 
-class PermissionList(list):
+class PermissionList:
     """An item's own permissions, in grant order, with an index by grantee and by invited
     address so that finding a user's grants on an item with thousands of them costs
     O(the user's groups + links on the item), not O(permissions): an invite is O(recipients).
     A permission whose holders no key names (a sharing link, held by its members) sits in a
     third bucket that every lookup scans. The index is built on first use and kept up to date
-    by ``append``; any other change drops it.
+    by ``append``; ``remove`` drops it.
 
-    A permission's ``grantee_id``, ``invitation_email`` and ``link`` must be set before it is
-    added.
+    It holds a plain list and offers only what the model does with an item's permissions:
+    add (``append``), withdraw (``remove``), read (iterate, ``len``, truth, ``[i]``) and the
+    indexed lookups. A permission's ``grantee_id``, ``invitation_email`` and ``link`` must be
+    set before it is added.
     """
 
-    # Class defaults, no __init__: an item's (usually empty) list is made at C speed, and the
-    # instance dict holding an index only appears on a long list that is searched.
-    _by_grantee: dict[str, list[tuple[int, Permission]]] | None = None
-    _by_address: dict[str, list[tuple[int, Permission]]] | None = None
-    _others: list[tuple[int, Permission]] | None = None
+    __slots__ = ("_by_address", "_by_grantee", "_items", "_others")
+
+    def __init__(self, permissions: Iterable[Permission] = ()) -> None:
+        self._items: list[Permission] = list(permissions)
+        self._by_grantee: dict[str, list[tuple[int, Permission]]] | None = None
+        self._by_address: dict[str, list[tuple[int, Permission]]] | None = None
+        self._others: list[tuple[int, Permission]] | None = None
+
+    def __iter__(self) -> Iterator[Permission]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> Permission:
+        return self._items[index]
+
+    def __repr__(self) -> str:
+        return f"PermissionList({self._items!r})"
 
     def _index(
         self,
@@ -139,7 +156,7 @@ class PermissionList(list):
         """(by grantee id, by case-folded invited address), built on first use."""
         if self._by_grantee is None or self._by_address is None or self._others is None:
             self._by_grantee, self._by_address, self._others = {}, {}, []
-            for position, permission in enumerate(self):
+            for position, permission in enumerate(self._items):
                 self._add(position, permission)
         return self._by_grantee, self._by_address
 
@@ -157,54 +174,21 @@ class PermissionList(list):
             self._others.append((position, permission))
 
     def append(self, permission: Permission) -> None:
-        super().append(permission)
+        self._items.append(permission)
         if self._by_grantee is not None:
-            self._add(len(self) - 1, permission)
+            self._add(len(self._items) - 1, permission)
 
     def remove(self, permission: Permission) -> None:
-        super().remove(permission)
+        """Withdraw ``permission`` (ValueError if it is not here); the index is rebuilt on the
+        next lookup, as the positions after it have moved."""
+        self._items.remove(permission)
         self._by_grantee = None
 
-    def insert(self, index: int, permission: Permission) -> None:  # type: ignore[override]
-        super().insert(index, permission)
-        self._by_grantee = None
-
-    def extend(self, permissions) -> None:  # type: ignore[override]
-        super().extend(permissions)
-        self._by_grantee = None
-
-    def pop(self, index: int = -1) -> Permission:  # type: ignore[override]
-        self._by_grantee = None
-        return super().pop(index)
-
-    def clear(self) -> None:
-        super().clear()
-        self._by_grantee = None
-
-    def __setitem__(self, index, value) -> None:  # type: ignore[override]
-        super().__setitem__(index, value)
-        self._by_grantee = None
-
-    def __delitem__(self, index) -> None:  # type: ignore[override]
-        super().__delitem__(index)
-        self._by_grantee = None
-
-    def __iadd__(self, permissions):  # type: ignore[override]
-        self._by_grantee = None
-        return super().__iadd__(permissions)
-
-    def sort(self, *args, **kwargs) -> None:  # type: ignore[override]
-        super().sort(*args, **kwargs)
-        self._by_grantee = None
-
-    def reverse(self) -> None:
-        super().reverse()
-        self._by_grantee = None
-
-    def candidates(self, user: User) -> list[Permission]:
-        """The permissions that may apply to ``user`` (a superset of those that do), in order."""
-        if len(self) < INDEX_FROM:
-            return self
+    def candidates(self, user: User) -> Sequence[Permission]:
+        """The permissions that may apply to ``user`` (a superset of those that do), in order
+        (a short list is returned as it is held: read it, never change it)."""
+        if len(self._items) < INDEX_FROM:
+            return self._items
         by_grantee, by_address = self._index()
         found = [*by_grantee.get(user.id, ()), *by_address.get(user.email.casefold(), ())]
         found.extend(self._others or ())
@@ -214,8 +198,8 @@ class PermissionList(list):
 
     def contains(self, permission: Permission) -> bool:
         """Is this very permission in the list (by identity; O(1) on a long list)?"""
-        if len(self) < INDEX_FROM:
-            return any(p is permission for p in self)
+        if len(self._items) < INDEX_FROM:
+            return any(p is permission for p in self._items)
         by_grantee, by_address = self._index()
         if permission.link is not None or (
             permission.grantee_id is None and permission.invitation_email is None
@@ -229,8 +213,8 @@ class PermissionList(list):
 
     def direct_for(self, grantee_id: str | None, address: str) -> Permission | None:
         """The first non-owner permission for that grantee, or for that invited address."""
-        if len(self) < INDEX_FROM:
-            for permission in self:
+        if len(self._items) < INDEX_FROM:
+            for permission in self._items:
                 if permission.is_owner:
                     continue
                 if grantee_id is not None and permission.grantee_id == grantee_id:

@@ -83,6 +83,10 @@ class IdFactory:
     def _token(self) -> str:
         return "".join(self._rng.choice(_URLSAFE) for _ in range(32))
 
+    def position(self) -> tuple[object, int]:
+        """Where the generator is: equal positions hand out the same ids next."""
+        return self._rng.getstate(), self._serial
+
     def serial(self) -> int:
         """A strictly increasing integer (Onehub-style ids, skiptokens)."""
         self._serial += 1

@@ -15,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .text import escape_non_unicode
+
 DEFAULT_JOURNAL_SIZE = 1000
 MAX_BODY_BYTES = 16 * 1024  # a larger body is journaled as TRUNCATED_KEY: {bytes, start}
 MAX_JOURNAL_BYTES = 8 * 1024 * 1024  # bodies (and a fixed cost per entry) held at most
@@ -77,11 +79,11 @@ class Journal:
     def record(self, entry: JournalEntry) -> None:
         """Keep ``entry`` (its body truncated past MAX_BODY_BYTES), dropping the oldest entries
         while the journal is over its entry or byte budget."""
-        entry.path = clean_text(entry.path)
-        entry.query = {clean_text(k): clean_text(v) for k, v in entry.query.items()}
-        entry.headers = {k: clean_text(v) for k, v in entry.headers.items()}
+        entry.path = escape_non_unicode(entry.path)
+        entry.query = {escape_non_unicode(k): escape_non_unicode(v) for k, v in entry.query.items()}
+        entry.headers = {k: escape_non_unicode(v) for k, v in entry.headers.items()}
         if entry.caller is not None:
-            entry.caller = clean_text(entry.caller)
+            entry.caller = escape_non_unicode(entry.caller)
         if entry.body is not None and entry.body_bytes > MAX_BODY_BYTES:
             entry.body = truncated(entry.body, entry.body_bytes)
             entry.body_bytes = MAX_BODY_BYTES
@@ -155,18 +157,7 @@ def cost(entry: JournalEntry) -> int:
     return ENTRY_OVERHEAD + min(entry.body_bytes, MAX_BODY_BYTES)
 
 
-def clean_text(text: str) -> str:
-    """``text`` with anything UTF-8 cannot hold (lone surrogates) written as ``\\udcff``."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
 def truncated(body: Any, size: int) -> dict[str, Any]:
     """What the journal keeps of a large body: its size and the start of its JSON text."""
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return {TRUNCATED_KEY: {"bytes": size, "start": clean_text(text[:MAX_BODY_BYTES])}}
+    return {TRUNCATED_KEY: {"bytes": size, "start": escape_non_unicode(text[:MAX_BODY_BYTES])}}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, DomainError, InvalidRequest, NotFound
-from .grants import Permission, PermissionList
+from .grants import Permission
 from .permissions import (
     drive_owner_permission,
     held_candidates,
@@ -290,10 +290,7 @@ def find_rolemap(state: State, number: int) -> tuple[Permission, Item]:
 
 def _holds(item: Item, permission: Permission) -> bool:
     """Is ``permission`` (still) one of ``item``'s own?"""
-    permissions = item.permissions
-    if isinstance(permissions, PermissionList):
-        return permissions.contains(permission)
-    return any(p is permission for p in permissions)
+    return item.permissions.contains(permission)
 
 
 def is_owners_own(state: State, permission: Permission) -> bool:

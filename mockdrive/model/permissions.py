@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import AccessDenied, NameConflict, NotFound
-from .grants import INDEX_FROM, Permission, PermissionList
+from .grants import Permission
 
 if TYPE_CHECKING:
     from .identity import User
@@ -74,10 +75,7 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
     roles: set[str] = {"owner"} if owns_drive(store, user, item) else set()
     current = item  # the walk of effective_permissions, without building its entries
     while True:
-        permissions = current.permissions
-        if len(permissions) >= INDEX_FROM and isinstance(permissions, PermissionList):
-            permissions = permissions.candidates(user)
-        for permission in permissions:
+        for permission in current.permissions.candidates(user):
             if permission.holds(user):
                 roles.update(permission.roles)
         if not current.inherits or current.parent_id is None:
@@ -85,12 +83,9 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
         current = store.items[current.parent_id]
 
 
-def held_candidates(item: Item, user: User) -> list[Permission]:
+def held_candidates(item: Item, user: User) -> Sequence[Permission]:
     """The item's own permissions that may apply to ``user`` (check each with ``holds``)."""
-    permissions = item.permissions
-    if isinstance(permissions, PermissionList):
-        return permissions.candidates(user)
-    return permissions
+    return item.permissions.candidates(user)
 
 
 def roles_down(store: DriveStore, user: User, chain: list[Item]) -> list[set[str]]:

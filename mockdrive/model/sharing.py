@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .clock import LAST_YEAR, format_time, parse_time
 from .errors import AccessDenied, InjectedFault, InvalidRequest, NotAllowed
-from .grants import Permission, PermissionList
+from .grants import Permission
 from .outbox import OutboxMessage
 from .permissions import (
     GRANTABLE_ROLES,
@@ -192,10 +192,7 @@ def _resolve(state: State, recipient: Recipient, index: int) -> tuple[str | None
 def direct_permission_for(item: Item, grantee_id: str | None, address: str) -> Permission | None:
     """The item's own (non-owner) permission for that grantee, or for that invited address
     (O(1) on an item with many permissions: see ``PermissionList``)."""
-    permissions = item.permissions
-    if not isinstance(permissions, PermissionList):
-        permissions = PermissionList(permissions)
-    return permissions.direct_for(grantee_id, address)
+    return item.permissions.direct_for(grantee_id, address)
 
 
 def _check_shareable(state: State, caller: User, item: Item) -> set[str]:

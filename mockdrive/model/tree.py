@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import InvalidRequest, NameConflict, NotFound
-from .grants import Permission, PermissionList
+from .grants import PermissionList
 from .ids import DuplicateId
+from .text import is_unicode
 
 DRIVE_TYPES = ("personal", "business", "documentLibrary")
 MAX_NAME_LENGTH = 255
@@ -25,8 +26,6 @@ def _any_of(characters: set[str]) -> re.Pattern[str]:
     return re.compile("[" + re.escape("".join(sorted(characters))) + "\\x00-\\x1f\\x7f]")
 
 
-# a lone surrogate is not text: it cannot be stored, exported or sent (UTF-8 has no form for it)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # one search finds a refused character; the list of them is built only when there is one
 _ILLEGAL_PERSONAL_SEARCH = _any_of(_ILLEGAL_PERSONAL)
 _ILLEGAL_BUSINESS_SEARCH = _any_of(_ILLEGAL_BUSINESS)
@@ -51,7 +50,7 @@ class Item:
     depth: int = 0
     children: dict[str, str] | None = None  # case-folded name -> item id (folders only)
     # stored here, never copied down; indexed by grantee (see PermissionList)
-    permissions: list[Permission] = field(default_factory=PermissionList)
+    permissions: PermissionList = field(default_factory=PermissionList)
     inherits: bool = True
     description: str | None = None
     # fileSystemInfo as the client set it (None: the item's own created / modified times)
@@ -89,7 +88,7 @@ def validate_name(name: object, drive_type: str, is_folder: bool) -> str:
         raise InvalidRequest(
             f"name is longer than {MAX_NAME_LENGTH} characters", "parameterIsTooLong"
         )
-    if not name.isascii() and _SURROGATE.search(name):
+    if not is_unicode(name):
         raise InvalidRequest("name is not valid Unicode text (a lone surrogate)", "invalidName")
     personal = drive_type == "personal"
     if (_ILLEGAL_PERSONAL_SEARCH if personal else _ILLEGAL_BUSINESS_SEARCH).search(name):

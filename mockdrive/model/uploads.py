@@ -101,8 +101,8 @@ class UploadSessions:
         # Random for each state and never exported: a URL cannot be forged from anything public
         # (the seed), and a URL issued before a reset or a load downloads nothing from the new
         # state, not even its file of the same id (as a service restored from a backup would
-        # not honour URLs signed before). Callers update a copy of this keyed hash.
-        self.download_mac = hashlib.blake2b(key=secrets.token_bytes(32), digest_size=12)
+        # not honour URLs signed before). Plain bytes, so a state can be copied (deepcopy).
+        self.download_key = secrets.token_bytes(32)
 
     def get(self, state: State, session_id: str) -> UploadSession:
         """The open session, or NotFound (unknown, cancelled, completed or expired)."""
@@ -301,7 +301,7 @@ def cancel(state: State, session: UploadSession) -> None:
 
 # -- download URLs ----------------------------------------------------------------------------
 def _keyed(state: State) -> hashlib.blake2b:
-    return state.uploads.download_mac.copy()
+    return hashlib.blake2b(key=state.uploads.download_key, digest_size=12)
 
 
 class DownloadSigner:

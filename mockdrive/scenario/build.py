@@ -21,6 +21,7 @@ from ..model.permissions import Permission
 from ..model.policy import SharingPolicy
 from ..model.state import State, guess_mime_type
 from ..model.tree import Drive, Item, validate_name
+from .links import link_from_data
 from .load import MAX_REPORTED_PROBLEMS, Document, PathParts
 from .validate import Found
 
@@ -376,9 +377,9 @@ class Builder:
         return None
 
     def _grant(self, drive: Drive, item: Item, grant: dict, where: PathParts) -> None:
-        if "link" in grant:  # a sharing link (model/links.py)
+        if "link" in grant:  # a sharing link (scenario/links.py)
             try:
-                links.link_from_data(self.state, item, grant)
+                link_from_data(self.state, item, grant)
             except InvalidRequest as error:
                 raise self.fail(where, error.message) from None
             return

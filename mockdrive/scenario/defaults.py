@@ -1,10 +1,15 @@
-"""The state mockdrive serves when told nothing else: one owner with one empty drive."""
+"""The state mockdrive serves when told nothing else: one owner with one empty drive, and the
+owner tokens it uses when none is given."""
 
 from __future__ import annotations
 
 from ..model.state import State
 
-DEFAULT_TOKEN = "mockdrive-token"  # the command line's default bearer token
+# The owner's token in the pytest fixture's default state, and what the ready clients send for
+# a state whose first drive's owner has no token of its own.
+OWNER_TOKEN = "owner-token"
+# The owner's token in the default state of ``mockdrive serve`` (``--token`` replaces it).
+DEFAULT_TOKEN = "mockdrive-token"
 
 
 def default_state(token: str = DEFAULT_TOKEN, seed: int = 0) -> State:

@@ -16,12 +16,13 @@ from typing import Any
 
 import yaml
 
-from ..model import delta, links, uploads
+from ..model import delta, uploads
 from ..model.ids import EPOCH, format_time
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
 from ..model.state import State, guess_mime_type, is_root_owner_permission
 from ..model.tree import Drive, Item
+from .links import link_to_data
 
 
 def export_scenario(state: State) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def _export_item(state: State, drive: Drive, item: Item) -> dict[str, Any]:
 
 def _export_permission(state: State, drive: Drive, permission: Permission) -> dict[str, Any]:
     if permission.link is not None:
-        return links.link_to_data(state, permission)
+        return link_to_data(state, permission)
     directory = state.directory
     data: dict[str, Any] = {"id": permission.id}
     derived_address: str | None = None  # the invitation address a load gives by default

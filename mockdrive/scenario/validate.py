@@ -18,6 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ..model.text import is_unicode
 from .load import MAX_REPORTED_PROBLEMS, PathParts
 
 SCHEMA_FILE = "scenario.schema.json"
@@ -43,7 +44,6 @@ _TYPE_WORDS = {
     "boolean": "true or false",
 }
 _PATTERN_WORDS = {"email": "not an e-mail address"}
-_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\\ud800" escapes can make them
 
 
 @cache
@@ -159,7 +159,7 @@ def schema_problems(data: Any, limit: int = MAX_REPORTED_PROBLEMS) -> list[Found
                 found.append((path, f"{value!r} is not one of: {shown}", False))
             continue
         if isinstance(value, str):
-            if _SURROGATE.search(value):
+            if not is_unicode(value):
                 found.append((path, "not valid Unicode text (a lone surrogate)", False))
             elif len(value) < schema.get("minLength", 0):
                 found.append((path, "must not be empty", False))
@@ -232,10 +232,6 @@ Check = Callable[[Any], bool]
 
 def _accept(value: Any) -> bool:
     return True
-
-
-def _no_surrogate(text: str) -> bool:
-    return text.isascii() or not _SURROGATE.search(text)
 
 
 @cache
@@ -311,19 +307,15 @@ def _string_check(schema: dict[str, Any], patterns: dict[str, Any]) -> Check:
         search = regex.search
         return lambda value: (
             isinstance(value, str)
-            and _no_surrogate(value)
+            and is_unicode(value)
             and len(value) >= min_length
             and search(value) is not None
         )
     if min_length:
         return lambda value: (
-            isinstance(value, str)
-            and len(value) >= min_length
-            and (value.isascii() or not _SURROGATE.search(value))
+            isinstance(value, str) and len(value) >= min_length and is_unicode(value)
         )
-    return lambda value: (
-        isinstance(value, str) and (value.isascii() or not _SURROGATE.search(value))
-    )
+    return lambda value: isinstance(value, str) and is_unicode(value)
 
 
 def _number_check(schema: dict[str, Any]) -> Check:

@@ -27,7 +27,7 @@ Business drives offer delta only on the root in the service; mockdrive serves it
 from __future__ import annotations
 
 import re
-from itertools import islice
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +40,7 @@ from ...model.view import roles_within, visible_below
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response
+from . import paging
 from .items import page_params
 from .render import render_item
 
@@ -80,12 +81,16 @@ def _enumerate(
     request: web.Request, call: Call, folder: Item, roles: set[str], top: int, offset: int
 ):
     """The first round: the folder and everything below it the caller sees, a page at a time
-    (O(offset + page + hidden children passed)); the last page carries the deltaLink."""
-    state = call.state
-    seen = (item for item, _ in visible_below(state.store, call.caller, folder, roles))
-    page = list(islice(seen, offset, offset + top + 1))
-    value = [render_item(state, item) for item in page[:top]]
-    if len(page) > top:
+    (a page resumes the walk the previous one paused: O(page + hidden children passed); see
+    ``paging``); the last page carries the deltaLink."""
+    state, caller = call.state, call.caller
+
+    def walk() -> Iterator[Item]:
+        return (item for item, _ in visible_below(state.store, caller, folder, roles))
+
+    page, more = paging.page(state, (caller.id, "delta", folder.id), offset, top, walk)
+    value = [render_item(state, item) for item in page]
+    if more:
         query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         return fast_json_response(

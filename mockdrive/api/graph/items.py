@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import islice
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +15,7 @@ from ...model.state import State
 from ...model.tree import Item
 from ...model.view import visible_children
 from ..jsonio import fast_json_response, optional, read_json_object
+from . import paging
 from .envelope import context_url, item_context, shape
 from .odata import parse_select, skip_token
 from .render import render_item
@@ -43,15 +44,19 @@ def list_children(request: web.Request, state: State, caller: User, folder: Item
     if not folder.is_folder:
         return fast_json_response({"value": []})
     store = state.store
-    visible = (child for child, _ in visible_children(store, caller, folder, roles))
-    page = list(islice(visible, offset, offset + top + 1))
+
+    def walk() -> Iterator[Item]:
+        return (child for child, _ in visible_children(store, caller, folder, roles))
+
+    key = (caller.id, "children", folder.id)  # resumed while the folder is unchanged
+    page, more = paging.page(state, key, offset, top, walk, extra=folder.version)
     folder_path = store.path_of(folder)
     select = parse_select(request.query.get("$select"))
     body: dict[str, Any] = {
         "@odata.context": item_context(request, folder, "children"),
-        "value": [shape(render_item(state, c, folder_path), select) for c in page[:top]],
+        "value": [shape(render_item(state, c, folder_path), select) for c in page],
     }
-    if len(page) > top:
+    if more:
         query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$skipToken")}
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         body["@odata.nextLink"] = str(request.url.with_query(query))

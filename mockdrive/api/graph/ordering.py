@@ -2,8 +2,9 @@
 
 ``$orderby=name`` pages through a sorted index of the folder's names, built once per change of
 the folder (O(n log n)) and then O(log n + page) a page; ``$orderby`` on ``size`` or
-``lastModifiedDateTime`` sorts the folder's children on every page (O(n log n) for a folder of n
-children).
+``lastModifiedDateTime`` sorts the folder's children on the first page (O(n log n) for a folder of
+n children) and each next page resumes that sorted walk (O(page), ``paging``) while nothing
+changed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import weakref
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Iterator
 from itertools import islice
 
 from ...model.errors import InvalidRequest
@@ -20,6 +22,7 @@ from ...model.ranges import LARGEST_OFFSET, whole_number_text
 from ...model.state import State
 from ...model.tree import DriveStore, Item
 from ...model.view import child_roles
+from . import paging
 
 
 def _seen_filter(store: DriveStore, caller: User, folder: Item):
@@ -83,14 +86,22 @@ def ordered_page(
     if token is not None and not token.startswith("o:"):
         raise InvalidRequest("the $skiptoken does not belong to this listing")
     offset = 0 if token is None else whole_number_text(token[2:], "$skiptoken", 0, LARGEST_OFFSET)
-    if prop == "size":
-        ordered = sorted(store.iter_children(folder), key=lambda c: (c.size, c.name.casefold()),
-                         reverse=descending)  # fmt: skip
-    else:
-        ordered = sorted(store.iter_children(folder),
-                         key=lambda c: (c.fs_modified or c.modified, c.name.casefold()),
-                         reverse=descending)  # fmt: skip
-    page = list(islice(filter(_seen_filter(store, caller, folder), ordered), offset,
-                       offset + top + 1))  # fmt: skip
-    more = len(page) > top
-    return page[:top], f"o:{offset + top}" if more else None
+
+    def walk() -> Iterator[Item]:
+        if prop == "size":
+            ordered = sorted(
+                store.iter_children(folder),
+                key=lambda c: (c.size, c.name.casefold()),
+                reverse=descending,
+            )
+        else:
+            ordered = sorted(
+                store.iter_children(folder),
+                key=lambda c: (c.fs_modified or c.modified, c.name.casefold()),
+                reverse=descending,
+            )
+        return filter(_seen_filter(store, caller, folder), ordered)
+
+    key = (caller.id, "ordered", folder.id, prop, descending)  # the sort once per listing
+    page, more = paging.page(state, key, offset, top, walk, extra=folder.version)
+    return page, f"o:{offset + top}" if more else None

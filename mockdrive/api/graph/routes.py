@@ -7,7 +7,6 @@ checks live in the model; this package decides only how things look on the wire.
 from __future__ import annotations
 
 import re
-from itertools import islice
 
 from aiohttp import web
 
@@ -25,7 +24,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
 from ..jsonio import fast_json_response, read_json_object
-from . import changes, delta, directory, links, odata, shares
+from . import changes, delta, directory, links, odata, paging, shares
 from .addressing import (
     check_if_match,
     drive_not_found,
@@ -273,17 +272,21 @@ def ordered_children(
 def search_response(
     request: web.Request, call: Call, item, segment: str, options: odata.Options
 ) -> web.StreamResponse:
-    """``search(q='…')``: names containing the text, among the items the caller can see."""
+    """``search(q='…')``: names containing the text, among the items the caller can see; a
+    page resumes the walk the previous page paused (``paging``)."""
     match = _SEARCH.match(segment)
     assert match is not None
     top, offset = page_params(request)
-    hits = search(call.state.store, call.caller, item, match[1].replace("''", "'"))
-    page = list(islice(hits, offset, offset + top + 1))
+    state, caller, text = call.state, call.caller, match[1].replace("''", "'")
+    key = (caller.id, "search", item.id, text)
+    page, more = paging.page(
+        state, key, offset, top, lambda: search(state.store, caller, item, text)
+    )
     body = {
         "@odata.context": context_url(request, "Collection(driveItem)"),
-        "value": [shape(render_item(call.state, hit), options.select) for hit in page[:top]],
+        "value": [shape(render_item(state, hit), options.select) for hit in page],
     }
-    if len(page) > top:
+    if more:
         body["@odata.nextLink"] = next_link(request, top, str(offset + top))
     return fast_json_response(body)
 

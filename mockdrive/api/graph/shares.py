@@ -29,10 +29,11 @@ from ...model.permissions import (
     highest_role,
     roles_of,
 )
-from ...model.tree import Item, is_within
+from ...model.tree import DriveStore, Item, is_within
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, read_json_object
+from . import paging
 from .items import DEFAULT_PAGE_SIZE as PAGE
 from .items import page_params
 from .links import grant_response, parse_grant_body
@@ -120,9 +121,14 @@ def reaches(state: Any, caller: User | None, link_item: Item, target: Item) -> b
 
 def reached_children(call: Call, folder: Item) -> Iterator[Item]:
     """The children of a folder reached through a link: those the link reaches (they inherit
-    it) and those the caller may read anyway."""
+    it) and those the caller may read anyway. Holds the store and the caller, not the call (a
+    paused walk must not keep its state alive: ``paging``)."""
     store = call.state.store
     caller = None if call.caller is links.ANONYMOUS else call.caller
+    return _reached(store, caller, folder)
+
+
+def _reached(store: DriveStore, caller: User | None, folder: Item) -> Iterator[Item]:
     for child in store.iter_children(folder):
         if child.inherits or (caller is not None and can_read(store, caller, child)):
             yield child
@@ -163,10 +169,13 @@ def serve_item(
     if action == ("children",):
         top, offset = page_params(request)
         store = state.store
-        page = list(islice(reached_children(call, item), offset, offset + top + 1))
+        key = (call.caller.id, "shared-children", item.id)  # resumed while the folder is unchanged
+        page, more = paging.page(
+            state, key, offset, top, lambda: reached_children(call, item), extra=item.version
+        )
         path = store.path_of(item)
-        body: dict[str, Any] = {"value": [render_item(state, c, path) for c in page[:top]]}
-        if len(page) > top:
+        body: dict[str, Any] = {"value": [render_item(state, c, path) for c in page]}
+        if more:
             query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
             query.update({"$top": str(top), "$skiptoken": str(offset + top)})
             body["@odata.nextLink"] = str(request.url.with_query(query))
@@ -194,11 +203,17 @@ def shared_with_me(request: web.Request, call: Call, drive_key: str | None) -> w
     ):  # a drive the caller cannot see answers as one that does not exist
         raise NotFound(f"drive {drive_key!r} was not found")
     top, offset = page_params(request)
-    entries = links.shared_with(state, caller)
-    body: dict[str, Any] = {
-        "value": [remote_item(call, item) for item, _ in entries[offset : offset + top]]
-    }
-    if len(entries) > offset + top:
+    delay = state.policy.shared_with_me_delay_seconds  # decides what shows, as the clock does
+    page, more = paging.page(
+        state,
+        (caller.id, "sharedWithMe"),
+        offset,
+        top,
+        lambda: iter(links.shared_with(state, caller)),
+        extra=delay,
+    )
+    body: dict[str, Any] = {"value": [remote_item(call, item) for item, _ in page]}
+    if more:
         query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         body["@odata.nextLink"] = str(request.url.with_query(query))

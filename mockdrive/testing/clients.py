@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import httpx
     import requests
 
-    from .server import MockDrive
+    from ..server import MockDrive
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Fixture-side handles for outcomes: fault rules, the request journal, the sharing policy.
+"""The fixture's handles: fault rules, the request journal, the sharing policy, the clock.
 
 They run every call on the server's loop (``MockDrive.call``), so a sync test never races a
 request in flight.
@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .model.errors import InvalidRequest
-from .model.faults import FaultRule
-from .model.journal import JournalEntry
-from .model.policy import SharingPolicy
-from .server import MockDrive
+from ..api.admin_clock import parse_step
+from ..model.errors import InvalidRequest
+from ..model.faults import FaultRule
+from ..model.journal import JournalEntry
+from ..model.links import advance_clock
+from ..model.policy import SharingPolicy
+from ..server import MockDrive
 
 
 class Faults:
@@ -108,3 +110,25 @@ def set_policy(server: MockDrive, **policy: Any) -> SharingPolicy:
         return parsed
 
     return server.call(apply)
+
+
+class ClockHandle:
+    """``mock_drive.clock``: read the virtual time and move it forward (runs on the server's
+    loop, so it never races a request). ``POST /_mockdrive/clock`` is the same over HTTP."""
+
+    def __init__(self, server: MockDrive) -> None:
+        self._server = server
+
+    def now(self) -> str:
+        """The current virtual time, ``2024-01-01T00:00:05Z``."""
+        return self._server.call(lambda: self._server.state.clock.peek())
+
+    def advance(
+        self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
+    ) -> str:
+        """Move the clock forward and expire links, permissions and invitations now due."""
+        try:
+            step = parse_step(dict(days=days, hours=hours, minutes=minutes, seconds=seconds))
+        except InvalidRequest as error:
+            raise ValueError(error.message) from None
+        return self._server.call(lambda: advance_clock(self._server.state, **step))

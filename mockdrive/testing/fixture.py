@@ -1,6 +1,6 @@
 """The handle the ``mock_drive`` fixture gives a test: arrange and inspect a running mockdrive.
 
-It lives apart from :mod:`mockdrive.pytest_plugin` so that the plugin, which pytest imports in
+It lives apart from :mod:`mockdrive.testing.plugin` so that the plugin, which pytest imports in
 every run of a user's project, stays cheap: this module (and the server) load on first use.
 """
 
@@ -12,27 +12,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .api.admin_clock import ClockHandle
-from .api.graph.permissions import list_permissions
-from .explain import Access, Changes, Snapshot, access, diff, snapshot
-from .model import onehub
-from .model.identity import Group, User
-from .model.permissions import ROLE_RANK, Permission
-from .model.policy import SharingPolicy
-from .model.sharing import EMAIL_PATTERN
-from .model.state import State
-from .model.tree import Drive, Item
-from .outcomes import Faults, Requests, set_policy
-from .scenario import build_state, export_scenario
-from .server import DEFAULT_OWNER_TOKEN, MockDrive
-from .testing.scenarios import scenario_file as _scenario_file
-from .testing.scenarios import scenario_state as _scenario_state
+from ..api.graph.permissions import list_permissions
+from ..model import onehub
+from ..model.identity import Group, User
+from ..model.permissions import ROLE_RANK, Permission
+from ..model.policy import SharingPolicy
+from ..model.sharing import EMAIL_PATTERN
+from ..model.state import State
+from ..model.tree import Drive, Item
+from ..scenario import build_state, export_scenario
+from ..server import MockDrive
+from .handles import ClockHandle, Faults, Requests, set_policy
+from .oracle import Access, Changes, Snapshot, access, diff, snapshot
+from .scenarios import scenario_file, scenario_state
 
 if TYPE_CHECKING:
     import httpx
     import requests
-
-OWNER_TOKEN = DEFAULT_OWNER_TOKEN
 
 
 class MockDriveFixture:
@@ -250,7 +246,7 @@ class MockDriveFixture:
         if isinstance(scenario, dict):
             state = build_state(scenario)
         else:
-            state = _scenario_state(_scenario_file(scenario, self.scenario_dirs))
+            state = scenario_state(scenario_file(scenario, self.scenario_dirs))
         return self.server.reset(state)
 
     # -- inspect ------------------------------------------------------------------------------
@@ -393,6 +389,6 @@ class MockDriveApp(MockDriveFixture):
 
     def __init__(self, server: MockDrive) -> None:
         super().__init__(server)
-        from .api.app import build_app
+        from ..api.app import build_app
 
         self.app = build_app(server.backend)

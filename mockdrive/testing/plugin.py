@@ -1,0 +1,172 @@
+"""The ``mock_drive`` pytest fixture: one server per test process, a fresh state per test.
+
+Fixtures: ``mock_drive`` (a server on its own thread, for sync and async tests) and
+``mock_drive_app`` (an un-started app for ``aiohttp_client``, in the test's own loop). The marker
+``@pytest.mark.mock_drive(scenario="fixtures/x.yaml", seed=..., tls=..., demo=...)`` chooses the
+state each test starts from. pytest finds these through :mod:`mockdrive.pytest_plugin`, the
+entry point, which imports them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from ..model.state import State
+    from ..server import MockDrive
+    from .fixture import MockDriveApp, MockDriveFixture
+
+# pytest imports this module in every run of a project that has mockdrive installed (the pytest11
+# entry point), so it imports nothing of mockdrive at the top: the server, the model and the
+# scenario loader load when a test first asks for a fixture.
+_LAZY = {
+    "MockDriveFixture": "mockdrive.testing.fixture",
+    "MockDriveApp": "mockdrive.testing.fixture",
+    "OWNER_TOKEN": "mockdrive.scenario.defaults",
+}
+
+# What the entry point takes from here: the hook and the fixtures (``__getattr__`` too).
+__all__ = [
+    "mock_drive",
+    "mock_drive_app",
+    "mock_drive_server",
+    "mock_drive_servers",
+    "pytest_configure",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """``from mockdrive.pytest_plugin import MockDriveFixture`` (for type hints) and
+    ``OWNER_TOKEN`` keep working, loaded on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)
+
+
+MARKER = "mock_drive"
+MARKER_OPTIONS = ("scenario", "seed", "tls", "demo", "users", "items")
+MARKER_HELP = (
+    "mock_drive(scenario=None, seed=None, tls=False, demo=False, users=25, items=500): "
+    "the state the mock_drive fixture starts from (scenario: a path relative to the rootdir "
+    "or the test file, or a shipped scenario's name such as 'team'), and whether it serves https"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+
+
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The marker's keyword arguments; anything it would ignore fails the test's set-up."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:
+        return {}
+    known = ", ".join(f"{name}=" for name in MARKER_OPTIONS)
+    if marker.args:
+        pytest.fail(
+            f"@pytest.mark.mock_drive takes keyword arguments only ({known}), "
+            f"not {marker.args!r}; e.g. @pytest.mark.mock_drive(scenario='team')",
+            pytrace=False,
+        )
+    unknown = sorted(set(marker.kwargs) - set(MARKER_OPTIONS))
+    if unknown:
+        pytest.fail(
+            f"@pytest.mark.mock_drive got unknown argument(s) {', '.join(unknown)}; known: {known}",
+            pytrace=False,
+        )
+    options = dict(marker.kwargs)
+    if options.get("scenario") and options.get("demo"):
+        pytest.fail("@pytest.mark.mock_drive: give scenario= or demo=True, not both", pytrace=False)
+    if not options.get("demo") and ("users" in options or "items" in options):
+        message = "@pytest.mark.mock_drive: users= and items= only apply to demo=True"
+        pytest.fail(message, pytrace=False)
+    return options
+
+
+def _scenario_dirs(request: pytest.FixtureRequest) -> list[Path]:
+    return [request.config.rootpath, request.path.parent]
+
+
+def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State], bool]:
+    """How to build this test's state (from its marker), and whether it needs TLS."""
+    from ..scenario.defaults import OWNER_TOKEN, default_state
+    from .scenarios import scenario_file, scenario_state
+
+    options = _marker_options(request)
+    seed = options.get("seed")
+    if options.get("scenario"):
+        path = scenario_file(options["scenario"], _scenario_dirs(request))
+        return (lambda: scenario_state(path, seed)), bool(options.get("tls"))
+    if options.get("demo"):
+        from ..demo import demo_state
+
+        users, items = options.get("users", 25), options.get("items", 500)
+        return (lambda: demo_state(seed or 0, users, items)), bool(options.get("tls"))
+    return (lambda: default_state(OWNER_TOKEN, seed or 0)), bool(options.get("tls"))
+
+
+class _Servers:
+    """This process's servers, started on first use: plain http and (if asked) https."""
+
+    def __init__(self) -> None:
+        self.started: dict[bool, MockDrive] = {}
+
+    def get(self, tls: bool) -> MockDrive:
+        if tls not in self.started:
+            from ..scenario.defaults import OWNER_TOKEN, default_state
+            from ..server import MockDrive
+
+            self.started[tls] = MockDrive(default_state(OWNER_TOKEN), tls=tls).start()
+        return self.started[tls]
+
+    def stop(self) -> None:
+        for server in self.started.values():
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def mock_drive_servers() -> Iterator[_Servers]:
+    """The servers of this test process (each xdist worker has its own)."""
+    servers = _Servers()
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def mock_drive_server(mock_drive_servers: _Servers) -> MockDrive:
+    """The one plain-http server of this test process (each xdist worker has its own)."""
+    return mock_drive_servers.get(tls=False)
+
+
+@pytest.fixture
+def mock_drive(request: pytest.FixtureRequest, mock_drive_servers: _Servers) -> MockDriveFixture:
+    """A running mockdrive with a fresh state: one owner (``token``) and an empty drive, or
+    what the ``mock_drive`` marker asks for. Resetting swaps in a new State (no restart)."""
+    from .fixture import MockDriveFixture
+
+    factory, tls = _state_factory(request)
+    server = mock_drive_servers.get(tls)
+    state = factory()
+    server.reset(state)
+    handle = MockDriveFixture(server)
+    handle.scenario_dirs = _scenario_dirs(request)
+    return handle
+
+
+@pytest.fixture
+def mock_drive_app(request: pytest.FixtureRequest) -> MockDriveApp:
+    """An un-started mockdrive app with a fresh state (honours the marker's scenario/seed)."""
+    from ..server import MockDrive
+    from .fixture import MockDriveApp
+
+    factory, _tls = _state_factory(request)
+    handle = MockDriveApp(MockDrive(factory()))
+    handle.scenario_dirs = _scenario_dirs(request)
+    return handle

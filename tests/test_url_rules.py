@@ -1,0 +1,175 @@
+"""The URL rule over every way in: each kind of URL the service hands out, in direct answers and
+in ``$batch`` answers, is followed on the server that handed it out, over http, TLS and proxy
+mode. (tests/conftest.py follows the URLs of every other test too, on a copy of the state.)
+Also: the rule checker itself fails where it should."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from aiohttp import web
+from url_check import RuleChecker, follow_on
+
+from mockdrive.api.app import BACKEND
+from mockdrive.cli import default_state
+from mockdrive.server import MockDrive
+
+TOKEN = "rules-token"
+KINDS = {"nextLink", "deltaLink", "downloadUrl", "uploadUrl", "monitor", "redirect", "link"}
+
+
+def exercise(session: requests.Session, graph: str, auth: dict[str, str]) -> None:
+    """One request for each kind of URL the service hands out, alone and in a ``$batch``."""
+    for name in ("a.txt", "b.txt"):
+        put = session.put(f"{graph}/me/drive/root:/{name}:/content", data=b"abc", headers=auth)
+        assert put.status_code in (200, 201), put.text
+    steps = [
+        ("GET", "/me/drive/root/children?$top=1", None),
+        ("GET", "/me/drive/root/delta", None),
+        ("POST", "/me/drive/root:/up.bin:/createUploadSession", {}),
+        ("GET", "/me/drive/root:/a.txt:/content", None),
+        ("POST", "/me/drive/root:/a.txt:/copy", {"name": "a copy.txt"}),
+        ("POST", "/me/drive/root:/b.txt:/createLink", {"type": "view", "scope": "organization"}),
+        ("POST", "/me/drive/root:/b.txt:/createLink", {"type": "edit", "scope": "users"}),
+    ]
+    for method, path, body in steps:
+        body = {"name": "a second copy.txt"} if body == {"name": "a copy.txt"} else body
+        answer = session.request(
+            method, graph + path, json=body, headers=auth, allow_redirects=False, timeout=10
+        )
+        assert answer.status_code < 400, answer.text
+    batch = [
+        {"id": str(n), "method": m, "url": p, **({"body": b} if b is not None else {}),
+         **({"headers": {"Content-Type": "application/json"}} if b is not None else {})}
+        for n, (m, p, b) in enumerate(steps)
+    ]  # fmt: skip
+    steps[4] = ("POST", "/me/drive/root:/a.txt:/copy", {"name": "a third copy.txt"})
+    answer = session.post(f"{graph}/$batch", json={"requests": batch}, headers=auth, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert all(r["status"] < 400 for r in answer.json()["responses"]), answer.text
+
+
+def follow_live(checker: RuleChecker, server: MockDrive, session: requests.Session) -> list[str]:
+    """Follow every URL the checker collected on the live server, through ``session``."""
+    problems = []
+    for handed in checker.handed:
+        problem = follow_on(server, session, handed.origin, handed)
+        if problem:
+            problems.append(f"{handed.kind} {handed.url} from {handed.answer}: {problem}")
+    return problems
+
+
+def test_every_kind_of_url_works_over_http_directly_and_in_batch(mock_drive, rule_checker):
+    session = requests.Session()
+    session.trust_env = False
+    exercise(session, mock_drive.graph_url, mock_drive.headers())
+    assert {h.kind for h in rule_checker.handed} >= KINDS
+    batch = [h for h in rule_checker.handed if h.detail.get("batch")]
+    assert {h.kind for h in batch} >= KINDS
+    assert follow_live(rule_checker, mock_drive.server, session) == []
+
+
+@pytest.mark.mock_drive(tls=True)
+def test_every_kind_of_url_works_over_tls(mock_drive, rule_checker):
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = mock_drive.ca_path
+    exercise(session, mock_drive.graph_url, mock_drive.headers())
+    assert {h.kind for h in rule_checker.handed} >= KINDS
+    assert all(h.url.startswith("https://") for h in rule_checker.handed if h.kind != "link")
+    assert follow_live(rule_checker, mock_drive.server, session) == []
+
+
+@pytest.fixture
+def proxied() -> Iterator[tuple[MockDrive, RuleChecker]]:
+    checker = RuleChecker()
+    server = MockDrive(default_state(TOKEN), proxy=True, middlewares=[checker.middleware])
+    with server:
+        checker.start_test()
+        yield server, checker
+        checker.stop()
+
+
+def test_every_kind_of_url_works_through_the_proxy(proxied):
+    server, checker = proxied
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = {"http": server.url, "https": server.url}
+    session.verify = server.ca_path
+    exercise(session, "https://graph.microsoft.com/v1.0", {"Authorization": f"Bearer {TOKEN}"})
+    assert {h.kind for h in checker.handed} >= KINDS
+    foreign = [h.url for h in checker.handed if h.kind != "link" and "graph.microsoft" not in h.url]
+    assert foreign == []  # every URL stays on the host the client asked for
+    assert follow_live(checker, server, session) == []
+    assert checker.finish_test() == []  # and on a copy of the state of each moment
+
+
+# -- the checker fails where it must ------------------------------------------------------------
+@web.middleware
+async def vandal(request: web.Request, handler) -> web.StreamResponse:
+    """Misbehaves on request: a refusal that changes the state, or a URL that leads nowhere."""
+    state = request.app[BACKEND].state
+    what = request.headers.get("X-Vandal")
+    if what == "ids":
+        state.ids.guid()
+    elif what == "clock":
+        state.clock.tick()
+    elif what == "dead-link":
+        origin = str(request.url.origin())
+        return web.json_response({"value": [], "@odata.nextLink": origin + "/v1.0/nowhere"})
+    elif what == "open-download":  # a "signed" URL anyone can forge
+        origin = str(request.url.origin())
+        url = origin + "/_mockdrive/health?signature=abc"
+        return web.json_response({"value": [{"@microsoft.graph.downloadUrl": url}]})
+    else:
+        return await handler(request)
+    return web.json_response({"error": {"code": "invalidRequest"}}, status=400)
+
+
+@pytest.fixture(scope="module")
+def vandalised() -> Iterator[tuple[MockDrive, RuleChecker]]:
+    checker = RuleChecker()
+    with MockDrive(default_state(TOKEN), middlewares=[checker.middleware, vandal]) as server:
+        yield server, checker
+    checker.stop()
+
+
+@pytest.mark.parametrize("what", ["ids", "clock"])
+def test_the_checker_fails_a_refusal_that_moved_the_state(vandalised, what):
+    server, checker = vandalised
+    checker.start_test()
+    url = server.graph_url + "/me/drive/root/children"
+    answer = requests.post(url, json={}, headers={"X-Vandal": what}, timeout=10)
+    assert answer.status_code == 400
+    failures = checker.finish_test()
+    assert len(failures) == 1 and f"refused, yet {what} changed" in failures[0], failures
+
+
+def test_the_checker_passes_a_refusal_that_changed_nothing(vandalised):
+    server, checker = vandalised
+    checker.start_test()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    url = server.graph_url + "/me/drive/items/nothing/children"
+    answer = requests.post(url, json={"name": "x", "folder": {}}, headers=auth, timeout=10)
+    assert answer.status_code == 404
+    assert checker.finish_test() == []
+
+
+def test_the_checker_fails_a_url_that_does_not_work(vandalised):
+    server, checker = vandalised
+    checker.start_test()
+    auth = {"Authorization": f"Bearer {TOKEN}", "X-Vandal": "dead-link"}
+    requests.get(server.graph_url + "/me/drive/root/children", headers=auth, timeout=10)
+    failures = checker.finish_test()
+    assert len(failures) == 1 and "/v1.0/nowhere" in failures[0] and "answers 400" in failures[0]
+
+
+def test_the_checker_fails_a_download_url_that_a_forgery_also_opens(vandalised):
+    server, checker = vandalised
+    checker.start_test()
+    auth = {"Authorization": f"Bearer {TOKEN}", "X-Vandal": "open-download"}
+    requests.get(server.graph_url + "/me/drive/root/children", headers=auth, timeout=10)
+    failures = checker.finish_test()
+    assert len(failures) == 1 and "tampered copy still answers" in failures[0], failures
