@@ -93,7 +93,7 @@ async def serve(kind: str) -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        info["port"] = site._server.sockets[0].getsockname()[1]
+        info["port"] = runner.addresses[0][1]
         info["paths"] = {"bare": "/item"}
         stopper = runner.cleanup
     else:

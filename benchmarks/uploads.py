@@ -97,7 +97,7 @@ async def serve_bare() -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_reader(sys.stdin.fileno(), stop.set)
-    print(json.dumps({"port": site._server.sockets[0].getsockname()[1]}), flush=True)
+    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
     await stop.wait()
     await runner.cleanup()
 

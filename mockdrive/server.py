@@ -141,8 +141,9 @@ class MockDrive:
     async def start_async(self) -> MockDrive:
         self._loop = asyncio.get_running_loop()
         options: dict = {} if self.access_log else {"access_log": None}
-        # aiohttp arms this timer when a connection opens and when an answer is sent, and only
-        # a complete request head disarms it: a half-sent head never keeps a connection.
+        # aiohttp arms this timer when a connection opens (since 3.14.4: the floor in
+        # pyproject.toml) and when an answer is sent, and only a complete request head disarms
+        # it: a half-sent head never keeps a connection.
         options["keepalive_timeout"] = self.header_timeout
         self._runner = web.AppRunner(build_app(self.backend, self.middlewares), **options)
         await self._runner.setup()
@@ -165,7 +166,7 @@ class MockDrive:
         else:
             site = web.TCPSite(self._runner, self.host, self.port)
             await site.start()
-            self.port = site.port  # the real port when 0 was asked
+            self.port = self._runner.addresses[0][1]  # the real port when 0 was asked
             return self
         self.port = self._listener.sockets[0].getsockname()[1]
         return self

@@ -314,3 +314,50 @@ def test_every_module_imports_first(imports: ImportGraph, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     failures = json.loads(result.stdout.splitlines()[-1])
     assert not failures, "\n".join(f"{name}:\n{trace}" for name, trace in failures.items())
+
+
+# aiohttp: public API only (in the package and benchmarks/), except in the one module that lists
+# the private names it touches.
+AIOHTTP_INTERNALS = "mockdrive.api.aiohttp_internals"
+PUBLIC_AIOHTTP = {"aiohttp", "aiohttp.web", "aiohttp.hdrs", "aiohttp.abc", "aiohttp.test_utils"}
+
+
+def aiohttp_private_names() -> set[str]:
+    """Every private attribute or method name the installed aiohttp gives its own objects
+    (``self._x`` in its source): ``_handle``, ``_message``, ``_loop``, ``_expect_handler``..."""
+    import aiohttp
+
+    names: set[str] = set()
+    for path in Path(aiohttp.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if node.value.id == "self" and node.attr.startswith("_"):
+                    names.add(node.attr)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(node.name)
+    return {name for name in names if name.startswith("_") and not name.endswith("__")}
+
+
+def test_aiohttp_internals_are_touched_in_one_module_only(imports: ImportGraph) -> None:
+    private = aiohttp_private_names()
+    assert {"_handle", "_message", "_payload_writer", "_expect_handler"} <= private
+    problems = []
+    benchmarks = {f"benchmarks/{p.name}": p for p in (ROOT.parent / "benchmarks").glob("*.py")}
+    for name, path in {**imports.modules, **benchmarks}.items():
+        if name == AIOHTTP_INTERNALS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                modules = [node.module]
+            else:
+                modules = []
+            for module in modules:
+                if module.split(".")[0] == "aiohttp" and module not in PUBLIC_AIOHTTP:
+                    problems.append(f"{name}:{node.lineno} imports {module}")
+            if isinstance(node, ast.Attribute) and node.attr in private:
+                owner = node.value
+                if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")):
+                    problems.append(f"{name}:{node.lineno} uses aiohttp's private .{node.attr}")
+    assert not problems, f"aiohttp internals outside {AIOHTTP_INTERNALS}:\n" + "\n".join(problems)

@@ -265,6 +265,16 @@ def test_expect_continue_with_an_oversized_body_gets_413_before_100_continue(ser
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "limit"),
+    [("PUT", "/_mockdrive/state", 64 * 1024 * 1024), ("POST", "/workspaces", 1024 * 1024)],
+)
+def test_expect_continue_is_decided_on_the_admin_and_onehub_routes_too(server, method, path, limit):
+    """Every route, whichever module adds it, invites a body only when it may be sent."""
+    assert expect_continue_answer(server, path, limit + 1, method).startswith(b"HTTP/1.1 413")
+    assert expect_continue_answer(server, path, 10, method).startswith(b"HTTP/1.1 100")
+
+
+@pytest.mark.parametrize(
     ("method", "path"),
     [
         ("POST", "/v1.0/me/drive/root/children"),

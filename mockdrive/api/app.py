@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
 
 from ..backend import Backend
 from ..model.errors import Unauthenticated
@@ -64,7 +63,8 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     async def copy_monitor(request: web.Request) -> web.StreamResponse:
         return await monitor(request, backend.state)
 
-    app.router.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor)  # no token, as in Graph
+    # no token, as in Graph
+    app.router.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor, expect_handler=expect_continue)
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         raw = request.rel_url.raw_path
@@ -72,7 +72,7 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         return await handle_graph(request, call_of(request), raw[len(prefix) :])
 
     add_table(app, onehub.ROUTES, expect_continue)
-    graph_uploads.add_routes(app, call_of)
+    graph_uploads.add_routes(app, call_of, expect_continue)
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
@@ -84,13 +84,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         return await graph_batch.handle_batch(request, version, request[REQUEST_ID])
 
     for prefix in GRAPH_PREFIXES:
-        app.router.add_route("*", prefix + "/$batch", batch_entry)
-        app.router.add_route("*", prefix + "/{rest:.*}", graph_entry)
-    app.router.add_route("*", "/{tail:.*}", unknown_route)
-    for route in app.router.routes():
-        # aiohttp takes an expect handler only when a route is added; every module adds its
-        # own routes, so set ours on all of them here, in one place.
-        route._expect_handler = expect_continue
+        for path, handler in (("/$batch", batch_entry), ("/{rest:.*}", graph_entry)):
+            app.router.add_route("*", prefix + path, handler, expect_handler=expect_continue)
+    app.router.add_route("*", "/{tail:.*}", unknown_route, expect_handler=expect_continue)
     return app
 
 
@@ -212,7 +208,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         if error.status < 400:
             raise
         response = render_error(request, _from_http(error), request_id)
-    except RequestPayloadError as error:  # e.g. a corrupt gzip or deflate body
+    except web.RequestPayloadError as error:  # e.g. a corrupt gzip or deflate body
         reason = str(error).rpartition("message:")[2].strip() or "it is malformed"
         unreadable = ApiError(400, "invalidRequest", f"the request body cannot be read: {reason}")
         response = render_error(request, unreadable, request_id)

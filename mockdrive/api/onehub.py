@@ -11,7 +11,6 @@ from itertools import islice
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from ..model import onehub
 from ..model.errors import InvalidRequest, NotFound
@@ -21,6 +20,7 @@ from ..model.ranges import LARGEST_OFFSET, whole_number_text
 from ..model.sharing import RequestContext
 from ..model.state import State
 from ..model.tree import Drive, Item
+from .aiohttp_internals import HttpProcessingError
 from .context import Call, backend_of, call_of
 from .jsonio import json_response, read_json_object
 from .routing import Route

@@ -20,11 +20,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import hdrs, web
-from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 from yarl import URL
 
 from ...model.errors import InvalidRequest
+from ..aiohttp_internals import inner_request, serve
 from ..jsonio import PARSED_BODY, fast_json_response, read_json_object
 
 MAX_BATCH_REQUESTS = 20  # the service's limit
@@ -184,7 +184,7 @@ async def handle_batch(request: web.Request, version: str, batch_id: str) -> web
             item = _not_batchable(step)
         else:
             sub = _sub_request(request, version, step, batch_id)
-            response = await request.app._handle(sub)  # the whole pipeline, as for any request
+            response = await serve(request.app, sub)  # the whole pipeline, as for any request
             item = _response_item(step.id, response)
         statuses[step.id.casefold()] = item["status"]
         responses.append(item)
@@ -198,11 +198,8 @@ def _is_legacy_onedrive(url: str) -> bool:
 
 
 def _sub_request(batch: web.Request, version: str, step: BatchStep, batch_id: str) -> web.Request:
-    """A request the application serves like one that arrived on the batch's connection.
-
-    aiohttp has no public constructor for this; ``Request.clone`` refuses once the batch's body
-    has been read, so this does what ``clone`` does with a payload of the step's own.
-    """
+    """A request the application serves like one that arrived on the batch's connection: the
+    step's method, URL, headers and body, the batch's caller and host."""
     headers = CIMultiDict(step.headers)
     for name in HOP_HEADERS:
         headers.popall(name, None)
@@ -213,34 +210,7 @@ def _sub_request(batch: web.Request, version: str, step: BatchStep, batch_id: st
             headers.popall(name, None)
     if "client-request-id" in batch.headers:
         headers.setdefault("client-request-id", batch.headers["client-request-id"])
-    if step.body:
-        headers[hdrs.CONTENT_LENGTH] = str(len(step.body))
-    path = version + step.url
-    url = URL(path, encoded=True)
-    message = batch._message._replace(
-        method=step.method,
-        path=path,
-        url=url,
-        headers=CIMultiDictProxy(headers),
-        raw_headers=tuple((k.encode(), v.encode()) for k, v in headers.items()),
-        chunked=False,
-        compression=None,
-    )
-    if step.body:
-        payload = StreamReader(batch.protocol, 2**16, loop=batch._loop)
-        payload.feed_data(step.body)
-        payload.feed_eof()
-    else:
-        payload = EMPTY_PAYLOAD
-    sub = web.Request(
-        message,
-        payload,
-        batch.protocol,
-        batch._payload_writer,
-        batch.task,
-        batch._loop,
-        client_max_size=batch.client_max_size,
-    )
+    sub = inner_request(batch, step.method, version + step.url, headers, step.body)
     sub[BATCH_OF] = {"requestId": batch_id, "id": step.id}
     return sub
 

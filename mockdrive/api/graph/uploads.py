@@ -24,6 +24,7 @@ from ...model.tree import Drive
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, optional, read_optional_json_object
+from ..routing import ExpectHandler
 from .addressing import resolve_base
 from .downloads import DOWNLOAD_PREFIX, set_download_context
 from .items import CONFLICT_KEYS
@@ -154,7 +155,11 @@ def range_error(fn: Callable[..., Any], *args: Any) -> Any:
         raise ApiError(507, "quotaLimitReached", error.message, error.inner_code) from None
 
 
-def add_routes(app: web.Application, call_of: Callable[[web.Request], Call]) -> None:
+def add_routes(
+    app: web.Application,
+    call_of: Callable[[web.Request], Call],
+    expect_handler: ExpectHandler,
+) -> None:
     """The pre-authenticated routes; the pipeline resolves their caller with
     ``pre_authenticated_caller`` instead of a bearer token."""
 
@@ -184,9 +189,11 @@ def add_routes(app: web.Application, call_of: Callable[[web.Request], Call]) -> 
 
     route = UPLOAD_PREFIX + "{session}"
     for method in ("GET", "PUT", "POST", "DELETE"):
-        app.router.add_route(method, route, upload_url)
-    app.router.add_route("GET", DOWNLOAD_PREFIX + "{token}", download)
-    app.router.add_route("HEAD", DOWNLOAD_PREFIX + "{token}", download)
+        app.router.add_route(method, route, upload_url, expect_handler=expect_handler)
+    for method in ("GET", "HEAD"):
+        app.router.add_route(
+            method, DOWNLOAD_PREFIX + "{token}", download, expect_handler=expect_handler
+        )
 
 
 def pre_authenticated_caller(state: State, path: str) -> User:

@@ -1,0 +1,78 @@
+"""Every aiohttp name mockdrive uses that aiohttp does not offer as public API, in one place.
+
+A ``$batch`` step is served by the application like a request that arrived on the batch's
+connection, so it passes the whole pipeline (routing, the expect handler, the middleware).
+aiohttp has no public way to serve a request that did not come from a socket: ``Request.clone``
+keeps the batch's own body (and refuses once that body has been read), and the application's
+handler is reachable publicly only through the runner (``runner.server.request_handler``), which
+a handler never sees, or the deprecated ``Application.make_handler``. So this module touches,
+and only this module may touch (``tests/test_layering.py`` holds every other module to it):
+
+- ``web.Application._handle``: the application's request handler, the one the runner's
+  ``Server`` calls for every request that comes off a socket.
+- ``aiohttp.http.RawRequestMessage``: the parsed request head a request is built from (a named
+  tuple that neither ``aiohttp`` nor ``aiohttp.web`` exports).
+- the ``web.Request`` constructor (message, payload, protocol, writer, task, loop): documented
+  as not for user code; every argument is taken from the batch's public attributes.
+- ``aiohttp.http.HttpProcessingError``: what ``request.post()`` raises for broken multipart
+  part headers (neither ``aiohttp`` nor ``aiohttp.web`` exports it).
+
+All of them are the same from aiohttp 3.9 to 3.14 (the floor in ``pyproject.toml`` is set by the
+server's head timer, not by these). ``.ci/oldest-aiohttp`` runs the batch, expect and server
+tests on the oldest aiohttp allowed; the rest of CI runs on the newest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import EMPTY_PAYLOAD, StreamReader, hdrs, web
+from aiohttp.http import HttpProcessingError, RawRequestMessage
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+__all__ = ["HttpProcessingError", "inner_request", "serve"]
+
+
+def inner_request(
+    outer: web.Request, method: str, path: str, headers: CIMultiDict[str], body: bytes
+) -> web.Request:
+    """A request for ``method path`` with these headers and body, served as if it had arrived
+    on ``outer``'s connection (same protocol, writer, task, HTTP version and size limit)."""
+    headers = CIMultiDict(headers)
+    if body:
+        headers[hdrs.CONTENT_LENGTH] = str(len(body))
+    message = RawRequestMessage(
+        method=method,
+        path=path,
+        version=outer.version,
+        headers=CIMultiDictProxy(headers),
+        raw_headers=tuple((k.encode(), v.encode()) for k, v in headers.items()),
+        should_close=not outer.keep_alive,
+        compression=None,
+        upgrade=False,
+        chunked=False,
+        url=URL(path, encoded=True),
+    )
+    loop = asyncio.get_running_loop()
+    if body:
+        payload = StreamReader(outer.protocol, 2**16, loop=loop)
+        payload.feed_data(body)
+        payload.feed_eof()
+    else:
+        payload = EMPTY_PAYLOAD
+    return web.Request(
+        message,
+        payload,
+        outer.protocol,
+        outer.writer,
+        outer.task,
+        loop,
+        client_max_size=outer.client_max_size,
+    )
+
+
+async def serve(app: web.Application, request: web.Request) -> web.StreamResponse:
+    """The application's answer to ``request``, through its whole pipeline, as for any request
+    that comes off a socket; the answer is returned, not sent."""
+    return await app._handle(request)
