@@ -155,3 +155,19 @@ def assert_graph_error(response: requests.Response, status: int, code: str) -> d
     assert error["message"]
     assert set(error["innerError"]) >= {"date", "request-id"}
     return error
+
+
+def follow_delta(
+    session: requests.Session, link: str, headers: dict | None = None
+) -> tuple[list[dict], str]:
+    """Call a delta link, then each nextLink, until a deltaLink: (every entry, the deltaLink)."""
+    entries: list[dict] = []
+    for _ in range(100):
+        response = session.get(link, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        entries.extend(body["value"])
+        if "@odata.deltaLink" in body:
+            return entries, body["@odata.deltaLink"]
+        link = body["@odata.nextLink"]
+    raise AssertionError("no deltaLink after 100 pages")

@@ -12,6 +12,7 @@ import random
 
 import pytest
 import requests
+from conftest import follow_delta
 
 from mockdrive.model.grants import INDEX_FROM
 from mockdrive.model.identity import Group
@@ -84,19 +85,6 @@ def team(mock_drive):
 
 def bob(team) -> requests.Session:
     return team.session_for("bob@contoso.example")
-
-
-def delta_all(session: requests.Session, link: str) -> tuple[list[dict], str]:
-    entries: list[dict] = []
-    for _ in range(50):
-        response = session.get(link)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        entries.extend(body["value"])
-        if "@odata.deltaLink" in body:
-            return entries, body["@odata.deltaLink"]
-        link = body["@odata.nextLink"]
-    raise AssertionError("no deltaLink")
 
 
 # -- the view against the plain computation ----------------------------------------------------
@@ -210,26 +198,26 @@ def test_the_view_prunes_hidden_folders_without_walking_them():
 def test_delta_first_round_lists_only_what_bob_sees(team):
     finance = team.item("/Finance")
     session = bob(team)
-    entries, _ = delta_all(session, f"/drives/{finance.drive_id}/items/{finance.id}/delta")
+    entries, _ = follow_delta(session, f"/drives/{finance.drive_id}/items/{finance.id}/delta")
     assert sorted(e["name"] for e in entries) == ["Finance", "Q3.xlsx"]
-    paged, _ = delta_all(session, f"/drives/{finance.drive_id}/items/{finance.id}/delta?$top=1")
+    paged, _ = follow_delta(session, f"/drives/{finance.drive_id}/items/{finance.id}/delta?$top=1")
     assert [e["name"] for e in paged] == ["Finance", "Q3.xlsx"]
     carol = team.session_for("carol@contoso.example")
-    entries, _ = delta_all(carol, f"/drives/{finance.drive_id}/items/{finance.id}/delta")
+    entries, _ = follow_delta(carol, f"/drives/{finance.drive_id}/items/{finance.id}/delta")
     assert {e["name"] for e in entries} >= HIDDEN
 
 
 def test_delta_later_rounds_say_nothing_of_hidden_changes(team):
     finance = team.item("/Finance")
     session = bob(team)
-    _, link = delta_all(session, f"/drives/{finance.drive_id}/items/{finance.id}/delta")
+    _, link = follow_delta(session, f"/drives/{finance.drive_id}/items/{finance.id}/delta")
     ada = team.session
     assert ada.put("/me/drive/root:/Finance/Payroll/Bonus.xlsx:/content", data=b"b").ok
     assert ada.patch("/me/drive/root:/Finance/Payroll/Salaries 2024.xlsx",
                      json={"name": "Salaries 2025.xlsx"}).ok  # fmt: skip
     assert ada.delete("/me/drive/root:/Finance/Payroll/Bonus.xlsx").status_code == 204
     assert ada.put("/me/drive/root:/Finance/Q4.xlsx:/content", data=b"q4").ok
-    changes, link = delta_all(session, link)
+    changes, link = follow_delta(session, link)
     assert [e["name"] for e in changes] == ["Q4.xlsx"]
     assert "Salaries" not in str(changes) and "Bonus" not in str(changes)
 
@@ -242,20 +230,20 @@ def test_delta_reports_an_item_leaving_the_view_as_deleted_with_its_id_only(team
     made = session.put(f"/drives/{drive}/items/{finance.id}:/Notes.txt:/content", data=b"n")
     assert made.status_code == 201, made.text
     notes = made.json()["id"]
-    _, link = delta_all(session, f"/drives/{drive}/items/{finance.id}/delta")
+    _, link = follow_delta(session, f"/drives/{drive}/items/{finance.id}/delta")
     payroll = team.item("/Finance/Payroll").id
     moved = team.session.patch(
         f"/me/drive/items/{notes}", json={"parentReference": {"id": payroll}}
     )
     assert moved.status_code == 200, moved.text
-    changes, link = delta_all(session, link)
+    changes, link = follow_delta(session, link)
     reference = {"driveId": drive, "driveType": "business"}
     assert changes == [{"id": notes, "deleted": {"state": "deleted"}, "parentReference": reference}]
     # moved out of the folder (Bob still sees it elsewhere): gone from this folder's feed
     desk = team.item("/Desk")
     q3 = team.item("/Finance/Q3.xlsx").id
     assert team.session.patch(f"/me/drive/items/{q3}", json={"parentReference": {"id": desk.id}}).ok
-    changes, _ = delta_all(session, link)
+    changes, _ = follow_delta(session, link)
     assert [(c["id"], "deleted" in c, "name" in c) for c in changes] == [(q3, True, False)]
 
 
@@ -266,11 +254,11 @@ def test_delta_reports_an_item_whose_permission_was_removed_as_deleted(team):
     permission = team.grant("/Desk/Inner", "bob@contoso.example", ["read"])
     desk, inner = team.item("/Desk"), team.item("/Desk/Inner")
     session = bob(team)
-    entries, link = delta_all(session, f"/drives/{desk.drive_id}/items/{desk.id}/delta")
+    entries, link = follow_delta(session, f"/drives/{desk.drive_id}/items/{desk.id}/delta")
     assert sorted(e["name"] for e in entries) == ["Desk", "Inner", "Plan.docx"]
     removed = team.session.delete(f"/me/drive/items/{inner.id}/permissions/{permission.id}")
     assert removed.status_code == 204, removed.text
-    changes, _ = delta_all(session, link)
+    changes, _ = follow_delta(session, link)
     reference = {"driveId": desk.drive_id, "driveType": "business"}
     assert changes == [
         {"id": inner.id, "deleted": {"state": "deleted"}, "parentReference": reference}
@@ -279,7 +267,7 @@ def test_delta_reports_an_item_whose_permission_was_removed_as_deleted(team):
 
 def test_a_hidden_file_gets_no_download_url_in_delta(team):
     finance = team.item("/Finance")
-    entries, _ = delta_all(bob(team), f"/drives/{finance.drive_id}/items/{finance.id}/delta")
+    entries, _ = follow_delta(bob(team), f"/drives/{finance.drive_id}/items/{finance.id}/delta")
     urls = [e["@microsoft.graph.downloadUrl"] for e in entries if "file" in e]
     assert len(urls) == 1  # Q3.xlsx only
     assert requests.get(urls[0], timeout=10).content == b"q3"
