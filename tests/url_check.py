@@ -40,7 +40,8 @@ from mockdrive.model.uploads import is_expired
 from mockdrive.scenario import export_scenario
 from mockdrive.server import MockDrive
 
-PINNED = "2024-01-01T00:00:00Z"  # these tests compare exports: the clock must not follow the wall
+# servers whose refusals are digested: a clock that followed the wall would move under a refusal
+PINNED = "2024-01-01T00:00:00Z"
 
 CLIENT_CLOSED_REQUEST = 499
 # Reads are not digested: the rule is about writes (a read may still make a special folder or
