@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
+from .model.clock import parse_time
+from .model.errors import InvalidRequest
 from .model.state import State
 from .scenario import (
     Problem,
@@ -94,6 +96,15 @@ def server_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--proxy", action="store_true", help="also be an HTTP(S) proxy for graph.microsoft.com"
+    )
+    parser.add_argument(
+        "--clock",
+        type=clock_argument,
+        default="wall",
+        metavar="DATETIME",
+        help="pin the virtual clock at this ISO date-time (e.g. 2024-01-01T00:00:00Z) for "
+        "byte-identical runs (default: the wall time at start, keeping up with real time; a "
+        "scenario's clock: wins)",
     )
     parser.add_argument(
         "--admin-token",
@@ -225,8 +236,20 @@ def main(argv: list[str] | None = None) -> int:
         access_log=args.log_level in ("debug", "info"),
         admin_token=args.admin_token,
         proxy=args.proxy,
+        clock=args.clock,
     )
     return asyncio.run(_serve(server))
+
+
+def clock_argument(text: str) -> str:
+    """``--clock``: ``wall`` or an ISO date-time with a zone (argparse reports the rest)."""
+    if text == "wall":
+        return text
+    try:
+        parse_time(text, "--clock")
+    except InvalidRequest as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+    return text
 
 
 def print_help(topics: list[str]) -> int:

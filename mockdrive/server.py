@@ -10,13 +10,14 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from .api.app import build_app
-from .backend import Backend
+from .backend import WALL, Backend
 from .model.state import State
 from .testing.clients import ReadyClients
 
@@ -42,7 +43,11 @@ def _owner_token_of(state: State) -> str:
 
 
 class MockDrive:
-    """A mockdrive server: ``start()`` on its own thread, or ``await start_async()`` in a loop."""
+    """A mockdrive server: ``start()`` on its own thread, or ``await start_async()`` in a loop.
+
+    ``clock``: ``"wall"`` (the default: each state's clock starts at the wall time and keeps up
+    with it) or a date-time (``datetime`` or ISO text) every state's clock is pinned at, for
+    byte-identical runs; a scenario's own ``clock:`` wins over either."""
 
     def __init__(
         self,
@@ -57,8 +62,9 @@ class MockDrive:
         header_timeout: float = HEADER_TIMEOUT,
         proxy: bool = False,
         middlewares: Sequence[Any] = (),
+        clock: datetime | str = WALL,
     ) -> None:
-        self.backend = Backend(state, state_factory, admin_token)
+        self.backend = Backend(state, state_factory, admin_token, clock)
         self.header_timeout = header_timeout
         self.host = host
         self.port = port

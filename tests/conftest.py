@@ -32,9 +32,10 @@ class _CheckedServers:
     def get(self, tls: bool) -> Any:
         if tls not in self.started:
             from mockdrive.cli import default_state
+            from mockdrive.model.ids import EPOCH
             from mockdrive.server import MockDrive
 
-            server = MockDrive(default_state(OWNER_TOKEN), tls=tls,
+            server = MockDrive(default_state(OWNER_TOKEN), tls=tls, clock=EPOCH,
                                middlewares=[self.checker.middleware])  # fmt: skip
             self.started[tls] = server.start()
         return self.started[tls]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import requests
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
+PINNED = "2024-01-01T00:00:00Z"  # where a fresh clock starts: runs compare as `export` writes
 
 
 def start(*args: str) -> tuple[subprocess.Popen, str]:
@@ -243,7 +245,7 @@ def test_tls_serves_https_verified_against_the_printed_ca():
 def test_admin_state_put_get_reset_over_http(tmp_path):
     team = (FIXTURES / "team.yaml").read_text()
     exported = run("export", "--scenario", str(FIXTURES / "team.yaml")).stdout
-    with Served() as served:
+    with Served("--clock", PINNED) as served:  # compares bytes: the clock is pinned
         admin = served.url + "/_mockdrive"
         put = requests.put(admin + "/state", data=team, timeout=5)
         assert put.status_code == 200, put.text
@@ -294,7 +296,7 @@ def test_seed_with_a_scenario_seeds_its_generated_ids(tmp_path):
     in_file = tmp_path / "team-seed-5.yaml"
     in_file.write_text("seed: 5\n" + (FIXTURES / "team.yaml").read_text())
     assert run("export", "--scenario", str(in_file)).stdout == seeded.stdout
-    with Served("--scenario", "team", "--seed", "5") as served:
+    with Served("--scenario", "team", "--seed", "5", "--clock", PINNED) as served:
         state = requests.get(served.url + "/_mockdrive/state?format=yaml", timeout=5)
         assert state.text == seeded.stdout
 
@@ -383,3 +385,16 @@ def test_a_user_without_a_drive_is_named_by_e_mail():
     error = response.json()["error"]
     assert error["code"] == "itemNotFound"
     assert error["message"] == "bob@contoso.example has no drive"
+
+
+def test_the_clock_follows_the_wall_unless_the_clock_flag_pins_it():
+    with Served() as served:
+        state = requests.get(served.url + "/_mockdrive/clock", timeout=5).json()
+    now = datetime.now(timezone.utc)
+    read = datetime.fromisoformat(state["now"].replace("Z", "+00:00"))
+    assert abs(read - now) < timedelta(minutes=1), state
+    with Served("--clock", "2030-05-06T07:08:09Z") as served:
+        state = requests.get(served.url + "/_mockdrive/clock", timeout=5).json()
+    assert state["now"].startswith("2030-05-06T07:08:"), state
+    refused = run("--clock", "yesterday")
+    assert refused.returncode == 2 and "--clock" in refused.stderr, refused.stderr

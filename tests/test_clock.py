@@ -3,19 +3,23 @@ expires in the service expires in mockdrive when it passes, and nothing waits fo
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
+
 import pytest
 import requests
 from conftest import as_user
 
+from mockdrive.model.clock import Clock
 from mockdrive.model.links import INVITATION_LIFETIME_DAYS
 from mockdrive.scenario import build_state, export_scenario
+from mockdrive.server import MockDrive
 
 
 def test_the_fixture_advances_the_clock(mock_drive):
     start = mock_drive.clock.now()
-    assert start.startswith("2024-01-01T")
+    assert start.tzinfo is not None and start.date() == date(2024, 1, 1)
     assert mock_drive.clock.advance(days=8).startswith("2024-01-09T")
-    assert mock_drive.clock.now().startswith("2024-01-09T")
+    assert mock_drive.clock.now().date() == date(2024, 1, 9)
     with pytest.raises(ValueError, match="0 or more"):
         mock_drive.clock.advance(days=-1)
 
@@ -188,3 +192,72 @@ def test_an_unaccepted_onehub_invitation_is_withdrawn_after_its_lifetime(mock_dr
     assert pending() == 1
     mock_drive.clock.advance(days=INVITATION_LIFETIME_DAYS)
     assert pending() == 0
+
+
+def test_the_fixture_clock_is_a_datetime_and_set_moves_it_forward_only(mock_drive):
+    now = mock_drive.clock.now()
+    assert now == datetime(2024, 1, 1, tzinfo=timezone.utc) + (now - now.replace(second=0))
+    assert mock_drive.clock.set(datetime(2024, 3, 1, 9, tzinfo=timezone.utc)) == (
+        "2024-03-01T09:00:00Z"
+    )
+    assert mock_drive.clock.now() == datetime(2024, 3, 1, 9, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="only moves forward"):
+        mock_drive.clock.set(datetime(2024, 2, 1, tzinfo=timezone.utc))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        mock_drive.clock.set(datetime(2025, 1, 1))
+    assert mock_drive.clock.now() == datetime(2024, 3, 1, 9, tzinfo=timezone.utc)
+
+
+def test_clock_set_expires_what_falls_due(mock_drive, graph):
+    mock_drive.add_file("/a.txt", "a")
+    expiry = {"type": "view", "expirationDateTime": "2024-01-05T00:00:00Z"}
+    link = graph.post("/me/drive/root:/a.txt:/createLink", json=expiry)
+    assert link.status_code in (200, 201), link.text
+    permissions = "/me/drive/root:/a.txt:/permissions"
+    assert any("link" in p for p in graph.get(permissions).json()["value"])
+    mock_drive.clock.set(datetime(2024, 1, 6, tzinfo=timezone.utc))
+    assert not any("link" in p for p in graph.get(permissions).json()["value"])
+
+
+@pytest.mark.mock_drive(clock="wall")
+def test_the_marker_makes_the_clock_follow_the_wall(mock_drive, graph):
+    wall = datetime.now(timezone.utc)
+    assert abs(mock_drive.clock.now() - wall) < timedelta(seconds=5)
+    session = graph.post("/me/drive/root:/big.bin:/createUploadSession", json={}).json()
+    expires = datetime.fromisoformat(session["expirationDateTime"].replace("Z", "+00:00"))
+    assert expires > datetime.now(timezone.utc)  # what msgraph-core's upload task checks
+    mock_drive.clock.advance(days=1)
+    assert mock_drive.clock.now() - wall > timedelta(hours=23)
+
+
+@pytest.mark.mock_drive(clock="2030-05-06T07:08:09Z")
+def test_the_marker_pins_the_clock(mock_drive):
+    assert mock_drive.clock.now() == datetime(2030, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+
+
+def test_a_wall_clock_keeps_up_with_real_time_and_advances():
+    wall = [100.0]
+    clock = Clock()
+    clock.follow_wall(lambda: wall[0])
+    start = clock.moment()
+    assert abs(start - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    assert start.microsecond == 0
+    wall[0] += 90.7  # real time passes
+    assert clock.moment() == start + timedelta(seconds=90)
+    clock.advance(hours=1)
+    assert clock.moment() == start + timedelta(seconds=90 + 3600)
+    before = clock.now()  # readings still tick, so events stay ordered
+    assert clock.now() > before
+    clock.set("2024-01-01T00:00:00Z")  # a pin stops following the wall
+    wall[0] += 1000
+    assert clock.peek() == "2024-01-01T00:00:00Z"
+
+
+def test_a_server_follows_the_wall_unless_pinned():
+    with MockDrive() as server:
+        assert abs(server.state.clock.moment() - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    with MockDrive(clock="2024-06-01T00:00:00Z") as server:
+        assert server.state.clock.peek() == "2024-06-01T00:00:00Z"
+    pinned = build_state({"clock": "2025-02-03T04:05:06Z"})
+    with MockDrive(pinned) as server:  # the scenario's clock: wins over the default
+        assert server.state.clock.peek() == "2025-02-03T04:05:06Z"

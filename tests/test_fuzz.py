@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import requests
-from url_check import RuleChecker
+from url_check import PINNED, RuleChecker
 
 from mockdrive.cli import default_state
 from mockdrive.server import MockDrive
@@ -59,7 +59,9 @@ def arrange(server: MockDrive) -> None:
 def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
     checker = RuleChecker(budget=False)  # every refusal changes nothing; every URL handed out works
     checker.start_test()
-    with MockDrive(default_state("fuzz-token"), middlewares=[checker.middleware]) as server:
+    with MockDrive(
+        default_state("fuzz-token"), middlewares=[checker.middleware], clock=PINNED
+    ) as server:
         arrange(server)
         har = tmp_path / "run.har"
         command = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from kiota_abstractions.authentication import (
     AccessTokenProvider,
@@ -164,3 +166,26 @@ async def test_a_persistent_429_surfaces_as_odata_error_after_the_sdk_gives_up(
     assert throttled.value.response_status_code == 429
     assert throttled.value.error.code == "activityLimitReached"
     assert len(mock_drive.requests) == 4  # the first try and the SDK's three retries
+
+
+@pytest.mark.mock_drive(clock="wall")
+async def test_the_sdks_upload_task_takes_our_upload_session_as_live(mock_drive: MockDriveFixture):
+    """msgraph-core's LargeFileUploadTask compares expirationDateTime with its own wall clock
+    before sending a byte: with the clock following the wall, the session is live to it."""
+    from msgraph.generated.drives.item.items.item.create_upload_session.create_upload_session_post_request_body import (  # noqa: E501
+        CreateUploadSessionPostRequestBody,
+    )
+    from msgraph.generated.models.drive_item import DriveItem
+    from msgraph_core.tasks.large_file_upload import LargeFileUploadTask
+
+    client = sdk_client(mock_drive)
+    drive = mock_drive.drive
+    session = (
+        await client.drives.by_drive_id(drive.id)
+        .items.by_drive_item_id("root:/big.bin:")
+        .create_upload_session.post(CreateUploadSessionPostRequestBody())
+    )
+    data = b"x" * 1000
+    task = LargeFileUploadTask(session, client.request_adapter, io.BytesIO(data),
+                               DriveItem.create_from_discriminator_value)  # fmt: skip
+    assert not task.upload_session_expired(session)

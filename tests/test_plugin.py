@@ -261,7 +261,10 @@ def test_assert_can_names_the_allowed_actions(mock_drive):
 
 MARKER_MISTAKES = [
     ('scenrio="team"', "got unknown argument(s) scenrio; known: scenario=, seed=, tls="),
-    ('"team"', "takes keyword arguments only (scenario=, seed=, tls=, demo=, users=, items=)"),
+    (
+        '"team"',
+        "takes keyword arguments only (scenario=, seed=, tls=, demo=, users=, items=, clock=)",
+    ),
     ("users=3", "users= and items= only apply to demo=True"),
     ('scenario="team", demo=True', "give scenario= or demo=True, not both"),
     ('scenario="no-such-scenario"', "a shipped scenario named 'no-such-scenario' (one of:"),

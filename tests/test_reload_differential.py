@@ -54,6 +54,8 @@ from mockdrive.model.links import LINK_BASE
 from mockdrive.model.state import State
 from mockdrive.server import MockDrive
 
+PINNED = "2024-01-01T00:00:00Z"  # these tests compare exports: the clock must not follow the wall
+
 EXAMPLES = int(os.environ.get("MOCKDRIVE_RELOAD_EXAMPLES", "0"))
 RUNS = EXAMPLES or 1000
 
@@ -129,7 +131,7 @@ class Server:
     requests, and a fuller client's own work per request would be most of the test's time)."""
 
     def __init__(self) -> None:
-        self.server = MockDrive(initial_state(), state_factory=initial_state).start()
+        self.server = MockDrive(initial_state(), state_factory=initial_state, clock=PINNED).start()
         self.connection = http.client.HTTPConnection(self.server.host, self.server.port)
         self.drive = self.server.call(lambda: next(iter(self.server.state.store.drives)))
         self.last_status = 0

@@ -57,6 +57,8 @@ from mockdrive.model.tree import Item
 from mockdrive.server import MockDrive
 from mockdrive.testing.oracle import access
 
+PINNED = "2024-01-01T00:00:00Z"  # these tests compare exports: the clock must not follow the wall
+
 INDEX = st.integers(min_value=0, max_value=10_000)
 CALLER = st.just(0) | INDEX  # the owner half the time, or most requests are refusals
 CONFLICTS = st.sampled_from(["fail", "replace", "rename", "bogus"])
@@ -93,7 +95,10 @@ class Server:
         self.checker = RuleChecker()  # refusals change nothing; URLs handed out work
         self.checker.start_test()
         self.server = MockDrive(
-            initial_state(), state_factory=initial_state, middlewares=[self.checker.middleware]
+            initial_state(),
+            state_factory=initial_state,
+            middlewares=[self.checker.middleware],
+            clock=PINNED,
         ).start()
         self.session = requests.Session()
         self.session.trust_env = False  # loopback: ~150 µs a request less (proxies, netrc)

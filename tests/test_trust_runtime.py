@@ -28,6 +28,8 @@ from mockdrive.cli import default_state
 from mockdrive.model.ids import IdFactory
 from mockdrive.server import MockDrive
 
+PINNED = "2024-01-01T00:00:00Z"  # these tests compare exports: the clock must not follow the wall
+
 TIMEOUT = 20  # seconds: a hung server fails the test instead of hanging the suite
 OWNER = {"Authorization": "Bearer ada-token"}
 
@@ -35,7 +37,7 @@ OWNER = {"Authorization": "Bearer ada-token"}
 @pytest.fixture
 def server() -> Iterator[MockDrive]:
     """A server of its own, so that a defect which wedges its loop cannot take others down."""
-    with MockDrive(default_state("ada-token")) as running:
+    with MockDrive(default_state("ada-token"), clock=PINNED) as running:
         yield running
 
 
@@ -559,7 +561,7 @@ def test_useful_path_patterns_and_bounds_are_still_accepted(server):
 def test_a_client_trickling_half_a_request_head_is_dropped():
     """Slowloris: a head sent a header line at a time was never timed out (aiohttp's timer is
     an hour by default); the server now drops it after ``header_timeout``."""
-    with MockDrive(default_state("ada-token"), header_timeout=0.5) as running:
+    with MockDrive(default_state("ada-token"), header_timeout=0.5, clock=PINNED) as running:
         sock = socket.create_connection((running.host, running.port), timeout=TIMEOUT)
         with sock:
             sock.sendall(b"GET /v1.0/me/drive HTTP/1.1\r\nHost: x\r\n")
@@ -580,7 +582,7 @@ def test_a_client_trickling_half_a_request_head_is_dropped():
 
 def test_an_announced_oversized_upload_keeps_graphs_own_413():
     """Refused before reading, it still carries Graph's inner code."""
-    with MockDrive(default_state("ada-token")) as running:
+    with MockDrive(default_state("ada-token"), clock=PINNED) as running:
         body = b"z" * (4 * 1024 * 1024 + 1)
         url = f"{running.graph_url}/me/drive/root:/big.bin:/content"
         response = requests.put(url, data=body, headers=OWNER, timeout=TIMEOUT)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from aiohttp import web
-from url_check import RuleChecker, follow_on
+from url_check import PINNED, RuleChecker, follow_on
 
 from mockdrive.api.app import BACKEND
 from mockdrive.cli import default_state
@@ -85,7 +85,9 @@ def test_every_kind_of_url_works_over_tls(mock_drive, rule_checker):
 @pytest.fixture
 def proxied() -> Iterator[tuple[MockDrive, RuleChecker]]:
     checker = RuleChecker()
-    server = MockDrive(default_state(TOKEN), proxy=True, middlewares=[checker.middleware])
+    server = MockDrive(
+        default_state(TOKEN), proxy=True, middlewares=[checker.middleware], clock=PINNED
+    )
     with server:
         checker.start_test()
         yield server, checker
@@ -131,7 +133,9 @@ async def vandal(request: web.Request, handler) -> web.StreamResponse:
 @pytest.fixture(scope="module")
 def vandalised() -> Iterator[tuple[MockDrive, RuleChecker]]:
     checker = RuleChecker()
-    with MockDrive(default_state(TOKEN), middlewares=[checker.middleware, vandal]) as server:
+    with MockDrive(
+        default_state(TOKEN), middlewares=[checker.middleware, vandal], clock=PINNED
+    ) as server:
         yield server, checker
     checker.stop()
 

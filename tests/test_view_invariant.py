@@ -93,6 +93,8 @@ from mockdrive.model.clock import format_time, parse_time
 from mockdrive.model.tree import Item
 from mockdrive.server import MockDrive
 
+PINNED = "2024-01-01T00:00:00Z"  # these tests compare exports: the clock must not follow the wall
+
 INDEX = st.integers(min_value=0, max_value=10_000)
 CALLERS: list[str | None] = [token for _, _, token in MEMBERS] + [None]
 WHO = st.just(0) | st.integers(0, len(CALLERS) - 1)  # the owner often: most steps succeed
@@ -120,7 +122,7 @@ class Violation(AssertionError):
 
 class Server:
     def __init__(self) -> None:
-        self.server = MockDrive(initial_state(), state_factory=initial_state).start()
+        self.server = MockDrive(initial_state(), state_factory=initial_state, clock=PINNED).start()
         self.session = requests.Session()
         self.session.trust_env = False
 

@@ -40,6 +40,9 @@ from mockdrive.model.uploads import is_expired
 from mockdrive.scenario import export_scenario
 from mockdrive.server import MockDrive
 
+# servers whose refusals are digested: a clock that followed the wall would move under a refusal
+PINNED = "2024-01-01T00:00:00Z"
+
 CLIENT_CLOSED_REQUEST = 499
 # Reads are not digested: the rule is about writes (a read may still make a special folder or
 # give Onehub numbers on first sight, as the services do), and most requests are reads.
@@ -323,7 +326,7 @@ class RuleChecker:
         if self._shadow is None:
             self._session = requests.Session()
             self._session.trust_env = False
-            self._shadow = MockDrive(default_state("shadow-token")).start()
+            self._shadow = MockDrive(default_state("shadow-token"), clock=PINNED).start()
         return self._shadow
 
     def stop(self) -> None:

@@ -34,6 +34,7 @@ from .graph import batch as graph_batch
 from .graph import uploads as graph_uploads
 from .graph.changes import MONITOR_PREFIX, monitor
 from .graph.content import MAX_UPLOAD_BYTES, too_large
+from .graph.paths import normalize_path
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
 from .routing import add_table, route_of
@@ -148,7 +149,10 @@ def is_api(path: str) -> bool:
     return path.startswith(_API_STARTS) or path in API_PREFIXES
 
 
-_SHARES = tuple(p + "/shares/" for p in GRAPH_PREFIXES)
+def addresses_shares(raw_path: str) -> bool:
+    """Is this ``/shares/…`` in any form the Graph routes accept (``/v1.0//shares/…``)?"""
+    prefix = next((p for p in GRAPH_PREFIXES if raw_path.startswith(p + "/")), None)
+    return prefix is not None and normalize_path(raw_path[len(prefix) :]).startswith("/shares/")
 
 
 def authenticate(state: State, request: web.Request, anonymous_ok: bool = False) -> User:
@@ -196,7 +200,9 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         if api:
             if len(state.expirations):  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
-            caller = request[CALLER] = authenticate(state, request, path.startswith(_SHARES))
+            caller = request[CALLER] = authenticate(
+                state, request, addresses_shares(request.rel_url.raw_path)
+            )
             if state.faults.rules:
                 await apply_faults(request, state, caller, fired)
         else:

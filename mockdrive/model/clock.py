@@ -1,7 +1,11 @@
 """The state's one clock, and everything that expires against it.
 
-Time is virtual: each reading (``now()``) moves it one second, so events stay ordered and runs
-stay byte-identical, and tests move it further with ``advance(days=8)`` instead of sleeping.
+Time is virtual: each reading (``now()``) moves it one second, so events stay ordered, and tests
+move it further with ``advance(days=8)`` instead of sleeping. A clock either follows the wall
+(``follow_wall``: it starts at the wall time, in whole seconds, and never reads less than the
+wall time since then plus every advance, so clients that compare our timestamps with their own
+clock agree) or is pinned (``set``, and a fresh clock: it moves only by readings and advances,
+so runs stay byte-identical).
 ``Expirations`` is a min-heap of deadlines: a sweep pops only what is due, so checking on every
 request costs O(1) when nothing expires and O(log n) per thing that does.
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -60,9 +65,46 @@ class Clock(LogicalClock):
     def __init__(self, start: datetime = EPOCH) -> None:
         super().__init__(start)
         self.moved = False  # set or advanced: exports then say what it reads
+        self.pinned = False  # set or pinned: a server's default (the wall) leaves it alone
+        self._wall: Callable[[], float] | None = None  # a monotonic source, when following
+        self._origin = 0.0  # its reading when the clock started following it
+        self._advanced = 0  # seconds advanced since then
+
+    @property
+    def follows_wall(self) -> bool:
+        return self._wall is not None
+
+    def follow_wall(self, source: Callable[[], float] = time.monotonic) -> None:
+        """Start at the wall time now (whole seconds) and keep up with real time from here."""
+        self._start = datetime.now(timezone.utc).replace(microsecond=0)
+        self._ticks = self._advanced = 0
+        self._wall, self._origin, self.pinned = source, source(), False
+
+    def pin(self) -> None:
+        """Keep reading as now, moved only by readings and advances (``set`` also pins)."""
+        self._wall, self.pinned = None, True
+
+    def _catch_up(self) -> None:
+        if self._wall is not None:
+            real = int(self._wall() - self._origin) + self._advanced
+            if real > self._ticks:
+                self._ticks = real
+
+    def now(self) -> str:
+        self._catch_up()
+        return super().now()
+
+    def tick(self) -> None:
+        self._catch_up()
+        self._ticks += 1
+
+    def peek(self) -> str:
+        self._catch_up()
+        return super().peek()
 
     def moment(self) -> datetime:
         """The current time as a datetime, without advancing."""
+        self._catch_up()
         return self._start + timedelta(seconds=self._ticks)
 
     def advance(
@@ -75,15 +117,17 @@ class Clock(LogicalClock):
         if (self.moment() + step).year > CLOCK_LAST_YEAR:
             raise InvalidRequest(f"the clock cannot pass the year {CLOCK_LAST_YEAR}")
         self._ticks += int(step.total_seconds())
+        self._advanced += int(step.total_seconds())
         self.moved = True
         return self.peek()
 
     def set(self, when: str | datetime) -> str:
-        """Make the clock read ``when`` (scenarios' ``clock:``; loading only)."""
+        """Pin the clock to read ``when`` (scenarios' ``clock:``, ``--clock``; loading only)."""
         moment = parse_time(when, "clock") if isinstance(when, str) else when
         if moment.year > LOADED_CLOCK_LAST_YEAR:
             raise InvalidRequest(f"the clock cannot read past the year {LOADED_CLOCK_LAST_YEAR}")
         self._start, self._ticks = moment.astimezone(timezone.utc).replace(microsecond=0), 0
+        self._wall, self.pinned = None, True
         self.moved = True
         return self.peek()
 

@@ -242,11 +242,13 @@ class MockDriveFixture:
     def load(self, scenario: str | Path | dict[str, Any]) -> State:
         """Replace the state by a scenario file, a shipped scenario's name (``"team"``) or
         scenario data. A relative path is looked for as the marker's is: under the rootdir,
-        then beside the test file, then as a shipped name."""
+        then beside the test file, then as a shipped name. Its clock is pinned (at the
+        scenario's ``clock:`` or 2024-01-01T00:00:00Z), as the fixture's own state is."""
         if isinstance(scenario, dict):
             state = build_state(scenario)
         else:
             state = scenario_state(scenario_file(scenario, self.scenario_dirs))
+        state.clock.pin()
         return self.server.reset(state)
 
     # -- inspect ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from ..api.admin_clock import parse_step
@@ -119,9 +120,28 @@ class ClockHandle:
     def __init__(self, server: MockDrive) -> None:
         self._server = server
 
-    def now(self) -> str:
-        """The current virtual time, ``2024-01-01T00:00:05Z``."""
-        return self._server.call(lambda: self._server.state.clock.peek())
+    def now(self) -> datetime:
+        """The current virtual time, timezone-aware in UTC (``format_time`` writes it as the
+        API does: ``2024-01-01T00:00:05Z``). Reading it does not move the clock."""
+        return self._server.call(lambda: self._server.state.clock.moment())
+
+    def set(self, when: datetime) -> str:
+        """Move the clock forward to ``when`` (timezone-aware), expiring what falls due on the
+        way, as ``advance`` does; the clock never goes back, so an earlier time is refused
+        with ``ValueError``. Returns the new time as the API writes it."""
+        if not isinstance(when, datetime) or when.tzinfo is None:
+            raise ValueError("clock.set takes a timezone-aware datetime")
+
+        def apply() -> str:
+            step = (when - self._server.state.clock.moment()).total_seconds()
+            if step < 0:
+                raise ValueError(f"the clock only moves forward (it reads past {when})")
+            try:
+                return advance_clock(self._server.state, seconds=step)
+            except InvalidRequest as error:
+                raise ValueError(error.message) from None
+
+        return self._server.call(apply)
 
     def advance(
         self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0

@@ -2,14 +2,17 @@
 
 Fixtures: ``mock_drive`` (a server on its own thread, for sync and async tests) and
 ``mock_drive_app`` (an un-started app for ``aiohttp_client``, in the test's own loop). The marker
-``@pytest.mark.mock_drive(scenario="fixtures/x.yaml", seed=..., tls=..., demo=...)`` chooses the
-state each test starts from. pytest finds these through :mod:`mockdrive.pytest_plugin`, the
-entry point, which imports them from here.
+``@pytest.mark.mock_drive(scenario=..., seed=..., tls=..., demo=..., clock=...)`` chooses the
+state each test starts from. Its clock is pinned at 2024-01-01T00:00:00Z (or the scenario's
+``clock:``), so tests may compare bytes and fixed times; ``clock="wall"`` makes it follow the
+wall time, and a date-time (or ISO text) pins it there. pytest finds these through
+:mod:`mockdrive.pytest_plugin`, the entry point, which imports them from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,11 +54,13 @@ def __getattr__(name: str) -> Any:
 
 
 MARKER = "mock_drive"
-MARKER_OPTIONS = ("scenario", "seed", "tls", "demo", "users", "items")
+MARKER_OPTIONS = ("scenario", "seed", "tls", "demo", "users", "items", "clock")
 MARKER_HELP = (
-    "mock_drive(scenario=None, seed=None, tls=False, demo=False, users=25, items=500): "
-    "the state the mock_drive fixture starts from (scenario: a path relative to the rootdir "
-    "or the test file, or a shipped scenario's name such as 'team'), and whether it serves https"
+    "mock_drive(scenario=None, seed=None, tls=False, demo=False, users=25, items=500, "
+    "clock=None): the state the mock_drive fixture starts from (scenario: a path relative to "
+    "the rootdir or the test file, or a shipped scenario's name such as 'team'), whether it "
+    "serves https, and its clock ('wall', or a date-time to pin it at; default: the "
+    "scenario's clock: or 2024-01-01T00:00:00Z)"
 )
 
 
@@ -82,6 +87,10 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
             pytrace=False,
         )
     options = dict(marker.kwargs)
+    clock = options.get("clock")
+    if clock is not None and clock != "wall" and not isinstance(clock, (str, datetime)):
+        pytest.fail("@pytest.mark.mock_drive: clock= is 'wall', a datetime or ISO text",
+                    pytrace=False)  # fmt: skip
     if options.get("scenario") and options.get("demo"):
         pytest.fail("@pytest.mark.mock_drive: give scenario= or demo=True, not both", pytrace=False)
     if not options.get("demo") and ("users" in options or "items" in options):
@@ -103,13 +112,27 @@ def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State],
     seed = options.get("seed")
     if options.get("scenario"):
         path = scenario_file(options["scenario"], _scenario_dirs(request))
-        return (lambda: scenario_state(path, seed)), bool(options.get("tls"))
-    if options.get("demo"):
+        build = lambda: scenario_state(path, seed)  # noqa: E731
+    elif options.get("demo"):
         from ..demo import demo_state
 
         users, items = options.get("users", 25), options.get("items", 500)
-        return (lambda: demo_state(seed or 0, users, items)), bool(options.get("tls"))
-    return (lambda: default_state(OWNER_TOKEN, seed or 0)), bool(options.get("tls"))
+        build = lambda: demo_state(seed or 0, users, items)  # noqa: E731
+    else:
+        build = lambda: default_state(OWNER_TOKEN, seed or 0)  # noqa: E731
+    clock = options.get("clock")
+
+    def build_with_clock() -> State:
+        state = build()
+        if clock is None:  # the scenario's clock:, or EPOCH: tests compare bytes and times
+            state.clock.pin()
+        elif clock == "wall":  # the marker's clock= wins over the scenario's clock:
+            state.clock.follow_wall()
+        else:
+            state.clock.set(clock)
+        return state
+
+    return build_with_clock, bool(options.get("tls"))
 
 
 class _Servers:
@@ -120,10 +143,13 @@ class _Servers:
 
     def get(self, tls: bool) -> MockDrive:
         if tls not in self.started:
+            from ..model.ids import EPOCH
             from ..scenario.defaults import OWNER_TOKEN, default_state
             from ..server import MockDrive
 
-            self.started[tls] = MockDrive(default_state(OWNER_TOKEN), tls=tls).start()
+            # pinned at EPOCH: tests compare bytes and fixed times (the marker's clock= moves it)
+            server = MockDrive(default_state(OWNER_TOKEN), tls=tls, clock=EPOCH)
+            self.started[tls] = server.start()
         return self.started[tls]
 
     def stop(self) -> None:

@@ -41,6 +41,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response
 from . import paging
+from .envelope import own_url
 from .items import page_params
 from .render import render_item
 
@@ -94,7 +95,7 @@ def _enumerate(
         query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         return fast_json_response(
-            {"value": value, "@odata.nextLink": str(request.url.with_query(query))}
+            {"value": value, "@odata.nextLink": str(own_url(request).with_query(query))}
         )
     return _respond(request, value, delta.make_token(state), more=False)
 
@@ -201,7 +202,7 @@ def _removed(state: Any, change: delta.Change) -> dict[str, Any]:
 def _respond(request: web.Request, value: list[dict[str, Any]], token: str, more: bool):
     query = {k: v for k, v in request.query.items() if k not in ("token", "$skiptoken")}
     query["token"] = token
-    url = request.url
+    url = own_url(request)
     if not url.path.endswith("/delta"):  # delta() / delta(token='…'): link to the plain form
         url = url.with_path(url.path[: url.path.rindex("/")] + "/delta", encoded=False)
     link = str(url.with_query(query))

@@ -7,8 +7,10 @@ from collections.abc import Collection
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from ...model.tree import Item
+from .paths import normalize_path
 
 
 def shape(
@@ -38,8 +40,19 @@ def item_context(request: web.Request, item: Item, suffix: str = "") -> str:
     return context_url(request, f"drives('{item.drive_id}')/items('{item.id}')/{suffix}")
 
 
+def own_url(request: web.Request) -> URL:
+    """The request's URL with its path in the one normal form (``normalize_path``): the base
+    of the links an answer hands out, whichever form the client sent."""
+    raw = request.rel_url.raw_path
+    version = "/beta" if raw.startswith("/beta") else "/v1.0"
+    normal = version + normalize_path(raw[len(version) :])
+    if normal == raw:
+        return request.url
+    return request.url.with_path(normal, encoded=True).with_query(request.query)
+
+
 def next_link(request: web.Request, top: int, token: str) -> str:
     """``@odata.nextLink``: the request's own URL with the next page's ``$top`` and token."""
     query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$skipToken")}
     query.update({"$top": str(top), "$skiptoken": token})
-    return str(request.url.with_query(query))
+    return str(own_url(request).with_query(query))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from ...model.errors import InvalidRequest
 from .gaps import DRIVE_SEGMENTS, bad_segment, function_name, not_implemented
@@ -33,6 +33,41 @@ def decode_path(raw_path: str) -> str:
         return raw_path
     try:
         return "/".join(unquote(segment, errors="strict") for segment in raw_path.split("/"))
+    except UnicodeDecodeError:
+        raise InvalidRequest("the URL path is not valid UTF-8", "invalidPath") from None
+
+
+# what a canonical path leaves unencoded: RFC 3986's pchar (unreserved, sub-delims, ':' and '@')
+_PCHAR = "!$&'()*+,;=:@-._~"
+# a function call (``search(q='…')``, ``children('…')``): its argument may hold a '/'
+_CALL = re.compile(r"^[A-Za-z.]+\(.*\)$", re.DOTALL)
+
+
+@lru_cache(maxsize=4096)
+def normalize_path(raw_path: str) -> str:
+    """The one form of a raw path (after the version) that the routes read, as Graph's gateway
+    accepts it: empty and ``.`` segments dropped, each segment percent-decoded, an encoded
+    ``/`` (``%2F``) a separator (except inside a function call's argument), and every segment
+    re-encoded one way, so ``/drives/b%21x`` is ``/drives/b!x`` and ``root:/.%2Fa:`` is
+    ``root:/a:``. ``..`` stays, for the path rules to refuse (nothing climbs above the root).
+    """
+    if "%" not in raw_path and "//" not in raw_path and "/." not in raw_path:
+        return raw_path  # the common form: nothing to change
+    pieces: list[str] = []
+    for segment in _decoded(raw_path):
+        for piece in [segment] if _CALL.match(segment) else segment.split("/"):
+            if piece == ".:" and pieces:  # ``root:/a/.:`` is ``root:/a:``, ``root:/.:`` is root
+                last = pieces[-1]
+                pieces[-1] = last[:-1] if last.endswith(":") else last + ":"
+                continue
+            if piece not in ("", "."):
+                pieces.append(quote(piece, safe=_PCHAR))
+    return "/" + "/".join(pieces)
+
+
+def _decoded(raw_path: str) -> list[str]:
+    try:
+        return [unquote(segment, errors="strict") for segment in raw_path.split("/")]
     except UnicodeDecodeError:
         raise InvalidRequest("the URL path is not valid UTF-8", "invalidPath") from None
 

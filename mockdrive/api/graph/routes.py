@@ -39,7 +39,7 @@ from .envelope import context_url, item_context, next_link, shape
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
 from .items import create_child, list_children, page_params, page_top
 from .ordering import ordered_page
-from .paths import parse_raw_path
+from .paths import normalize_path, parse_raw_path
 from .permissions import list_permissions_response, permission_patch, render_permission_for
 from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
@@ -76,7 +76,9 @@ _SEARCH = re.compile(r"^search\(q='((?:[^']|'')*)'\)$")
 
 
 async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
-    """Entry point for everything under ``/v1.0`` and ``/beta``."""
+    """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
+    the version, read in its one normal form from here on)."""
+    rest = normalize_path(rest)
     viewer = VIEWER.set(call.caller.id)
     try:
         with serving():  # download URLs for this request only (a $batch step's own)
