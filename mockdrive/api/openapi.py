@@ -854,6 +854,7 @@ SCHEMAS: dict[str, Any] = {
                 "anonymousLinkMaxDays": _whole(1, MAX_LINK_DAYS),
                 "defaultLinkScope": {"enum": ["anonymous", "organization", "users"]},
                 "sharedWithMeDelaySeconds": _whole(0, MAX_SHARED_WITH_ME_DELAY),
+                "lenientUploadSessions": BOOL,
             }
         ),
         "additionalProperties": False,

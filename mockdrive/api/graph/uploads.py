@@ -131,6 +131,8 @@ async def put_fragment(request: web.Request, state: State, session_id: str) -> w
             f"Content-Length {request.content_length} does not match the range's {length} bytes",
             "invalidRange",
         )
+    if not state.policy.lenient_upload_sessions:
+        uploads.check_fragment_size(start, end, total)
     range_error(uploads.check_fragment, session, start, end, total)  # refuse before reading
     try:
         data = await request.content.readexactly(length)
@@ -163,6 +165,11 @@ def add_routes(app: web.Application, call_of: Callable[[web.Request], Call]) -> 
         state, session_id = call.state, request.match_info["session"]
         set_download_context(request, call.caller.id)  # the completed item carries one
         if request.method == "PUT":
+            if "Authorization" in request.headers and not state.policy.lenient_upload_sessions:
+                # the docs: a PUT to the uploadUrl with an Authorization header "may result in
+                # an HTTP 401 Unauthorized response"; a client that sends its token there fails
+                raise ApiError(401, "unauthenticated",
+                               "the uploadUrl is pre-authenticated: send no Authorization header")  # fmt: skip
             return await put_fragment(request, state, session_id)
         session = state.uploads.get(state, session_id)
         if request.method == "POST":  # completes a deferCommit session (empty body)
