@@ -36,8 +36,28 @@ _CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})$"
 UPLOAD_SESSION_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.uploadSession"
 
 
+# Graph's own hosts (proxy mode serves them). The service's uploadUrl is never on Graph's host
+# but on the storage's (``…-my.sharepoint.com``, ``api.onedrive.com``), so an SDK that sends its
+# token to Graph's hosts sends none with the fragments; a session opened through one of these
+# gets its uploadUrl on ``api.onedrive.com``, which proxy mode serves too.
+GRAPH_HOSTS = frozenset(
+    {"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us",
+     "microsoftgraph.chinacloudapi.cn"}
+)  # fmt: skip
+UPLOAD_HOST = "api.onedrive.com"
+
+
 def origin_of(request: web.Request) -> str:
     return str(request.url.origin())
+
+
+def upload_origin(request: web.Request) -> str:
+    """Where a new session's uploadUrl points: the host the client used, or, for a Graph host
+    (proxy mode), the storage host beside it."""
+    origin = request.url.origin()
+    if origin.host in GRAPH_HOSTS:
+        origin = origin.with_host(UPLOAD_HOST)
+    return str(origin)
 
 
 # -- createUploadSession ------------------------------------------------------------------------
@@ -90,7 +110,7 @@ async def create_upload_session(
         raise ApiError(507, "quotaLimitReached", error.message, error.inner_code) from None
     body = {
         "@odata.context": UPLOAD_SESSION_CONTEXT,
-        "uploadUrl": origin_of(request) + UPLOAD_PREFIX + session.id,
+        "uploadUrl": upload_origin(request) + UPLOAD_PREFIX + session.id,
         "expirationDateTime": session.expires,
         "nextExpectedRanges": session.next_expected_ranges,
     }
