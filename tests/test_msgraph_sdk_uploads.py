@@ -36,7 +36,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
 ]
 
-DEFAULT_CHUNK = 5 * 1024 * 1024  # the task's default max_chunk_size (16 × 320 KiB)
+DEFAULT_CHUNK = 5 * 1024 * 1024  # the task's default max_chunk_size (16 times 320 KiB)
 
 
 class GraphOnlyToken(AccessTokenProvider):

@@ -188,8 +188,8 @@ def add_routes(app: web.Application, call_of: Callable[[web.Request], Call]) -> 
             if "Authorization" in request.headers and not state.policy.lenient_upload_sessions:
                 # the docs: a PUT to the uploadUrl with an Authorization header "may result in
                 # an HTTP 401 Unauthorized response"; a client that sends its token there fails
-                raise ApiError(401, "unauthenticated",
-                               "the uploadUrl is pre-authenticated: send no Authorization header")  # fmt: skip
+                message = "the uploadUrl is pre-authenticated: send no Authorization header"
+                raise ApiError(401, "unauthenticated", message)
             return await put_fragment(request, state, session_id)
         session = state.uploads.get(state, session_id)
         if request.method == "POST":  # completes a deferCommit session (empty body)
