@@ -29,7 +29,7 @@ from ...model.permissions import (
     highest_role,
     roles_of,
 )
-from ...model.tree import Item, is_within
+from ...model.tree import Item, content_of, is_within
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, read_json_object
@@ -159,7 +159,7 @@ def serve_item(
     if action == ("content",):
         if item.is_folder:
             raise InvalidRequest("a folder has no content")
-        return web.Response(body=item.content or b"", content_type=item.mime_type)
+        return web.Response(body=content_of(item), content_type=item.mime_type)
     if action == ("children",):
         top, offset = page_params(request)
         store = state.store
