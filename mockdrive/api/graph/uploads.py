@@ -28,10 +28,11 @@ from .addressing import resolve_base
 from .downloads import DOWNLOAD_PREFIX, set_download_context
 from .items import CONFLICT_KEYS
 from .paths import GraphPath
+from .preview import PREVIEW_PREFIX, serve_preview
 from .render import render_item
 
 UPLOAD_PREFIX = "/up/"
-PRE_AUTHENTICATED_PREFIXES = (UPLOAD_PREFIX, DOWNLOAD_PREFIX)
+PRE_AUTHENTICATED_PREFIXES = (UPLOAD_PREFIX, DOWNLOAD_PREFIX, PREVIEW_PREFIX)
 _CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})$")  # ASCII digits
 UPLOAD_SESSION_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.uploadSession"
 
@@ -215,14 +216,21 @@ def add_routes(app: web.Application, call_of: Callable[[web.Request], Call]) -> 
     app.router.add_route("GET", DOWNLOAD_PREFIX + "{token}", download)
     app.router.add_route("HEAD", DOWNLOAD_PREFIX + "{token}", download)
 
+    async def preview(request: web.Request) -> web.StreamResponse:
+        return await serve_preview(request, call_of(request).state, request.match_info["token"])
+
+    for method in ("GET", "POST"):
+        app.router.add_route(method, PREVIEW_PREFIX + "{token}", preview)
+
 
 def pre_authenticated_caller(state: State, path: str) -> User:
     """Who a pre-authenticated URL acts for: the session's owner or the token's holder."""
     if path.startswith(UPLOAD_PREFIX):
         session = state.uploads.get(state, path[len(UPLOAD_PREFIX) :])
         user = state.directory.by_id(session.owner_id)
-    else:
-        _, user = uploads.redeem_download_token(state, path[len(DOWNLOAD_PREFIX) :])
+    else:  # a download or preview URL: the same signed token
+        prefix = DOWNLOAD_PREFIX if path.startswith(DOWNLOAD_PREFIX) else PREVIEW_PREFIX
+        _, user = uploads.redeem_download_token(state, path[len(prefix) :])
     if user is None:
         raise NotFound("the upload session was not found or has expired", "uploadSessionNotFound")
     return user
