@@ -64,6 +64,7 @@ def test_a_size_only_file_downloads_bytes_matching_its_size_and_hashes(mock_driv
 def test_the_bytes_are_the_same_after_a_reload_and_the_export_keeps_size(mock_drive):
     mock_drive.load(scenario("business"))
     data = get(mock_drive, "/Findings.docx:/content").content
+    assert len(data) == 31744
     state_url = f"{mock_drive.url}/_mockdrive/state?format=yaml"
     exported = requests.get(state_url, timeout=30).text
     node = next(
@@ -81,6 +82,7 @@ def test_the_bytes_are_the_same_after_a_reload_and_the_export_keeps_size(mock_dr
 def test_a_copy_keeps_the_bytes_and_new_content_replaces_them(mock_drive):
     mock_drive.load(scenario("business"))
     data = get(mock_drive, "/Findings.docx:/content").content
+    assert len(data) == 31744
     copied = requests.post(
         f"{mock_drive.graph_url}/me/drive/root:/Findings.docx:/copy",
         json={"name": "Copy.docx"},
