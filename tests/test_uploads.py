@@ -298,3 +298,16 @@ def test_the_journal_records_fragments_against_the_session_owner(mock_drive, gra
     entries = [e for e in mock_drive.requests if e["path"].startswith("/up/")]
     assert entries and entries[-1]["caller"] == mock_drive.owner.email
     assert entries[-1]["status"] == 201
+
+
+def test_next_expected_ranges_name_the_missing_bytes_once_a_fragment_arrived(mock_drive, graph):
+    """As the service: open-ended on creation (with or without fileSize), then the missing
+    bytes to the end of the file, which msgraph-core's upload task reads both ends of."""
+    total = FRAGMENT + 10
+    created = create(graph, "/me/drive/root:/r.bin:", {"item": {"fileSize": total}}).json()
+    assert created["nextExpectedRanges"] == ["0-"]
+    url = created["uploadUrl"]
+    assert requests.get(url, timeout=10).json()["nextExpectedRanges"] == ["0-"]
+    first = put_range(url, b"r" * FRAGMENT, 0, total)
+    assert first.json()["nextExpectedRanges"] == [f"{FRAGMENT}-{total - 1}"]
+    assert requests.get(url, timeout=10).json()["nextExpectedRanges"] == [f"{FRAGMENT}-{total - 1}"]

@@ -89,13 +89,13 @@ class UploadSession:
 
     @property
     def next_expected_ranges(self) -> list[str]:
-        """The bytes still missing, as the service reports them: ``"26-127"`` once the file's
-        size is known (declared or set by the first fragment), open-ended (``"0-"``) before.
-        Clients read the start of the first range; msgraph-core's upload task also reads its
-        end, and cannot continue from the open-ended form."""
+        """The bytes still missing, as the service reports them: open-ended (``"0-"``) until
+        the first fragment, then ``"26-127"`` (to the last byte of the file). Clients read the
+        start of the first range; msgraph-core's upload task also reads its end, and cannot
+        continue from the open-ended form."""
         if self.complete:
             return []
-        if self.size is None:
+        if self.size is None or not self.data:
             return [f"{len(self.data)}-"]
         return [f"{len(self.data)}-{self.size - 1}"]
 
