@@ -126,7 +126,7 @@ def test_thumbnails_and_versions(mock_drive, graph):
     "method, path",
     [
         ("POST", "/me/drive/root:/a.txt:/checkin"),
-        ("GET", "/me/drive/root:/a.txt:/preview"),
+        ("POST", "/me/drive/root:/a.txt:/checkout"),
         ("POST", "/me/drive/root:/a.txt:/follow"),
         ("GET", "/me/drive/root:/a.txt:/analytics"),
         ("GET", "/me/drive/root:/a.txt:/workbook"),

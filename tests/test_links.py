@@ -305,6 +305,7 @@ def test_scenarios_declare_links_and_export_round_trips_them(mock_drive, graph):
         "users": [
             {"displayName": "Ada", "email": "ada@contoso.example", "token": "ada-token"},
             {"displayName": "Bob", "email": "bob@contoso.example", "token": "bob-token"},
+            {"displayName": "Gus", "email": "gus@outside.example", "token": "gus-token"},
         ],
         "drives": [
             {
@@ -341,7 +342,7 @@ def test_scenarios_declare_links_and_export_round_trips_them(mock_drive, graph):
     assert exported["clock"] == "2024-05-01T00:00:00Z"
     assert exported["policy"]["anonymousLinkMaxDays"] == 30
     mock_drive.load(data)
-    anyone = as_user(graph, None)
+    anyone = as_user(graph, "gus-token")  # a business drive's links need a signed-in caller
     assert anyone.get("/shares/s!fin/driveItem").json()["name"] == "Finance"
     mock_drive.assert_can("bob@contoso.example", "write", "/Finance")
     mock_drive.clock.advance(days=7)

@@ -54,16 +54,18 @@ def test_https_to_graph_through_connect_is_served_by_the_mock(proxied):
     assert beta.json()["id"] == drive.json()["id"]
 
 
-def test_upload_and_download_urls_stay_on_the_graph_host(proxied):
+def test_upload_and_download_urls_work_through_the_proxy(proxied):
     session = session_through(proxied)
     base = "https://graph.microsoft.com/v1.0/me/drive/root:/proxied.bin:"
     created = session.post(base + "/createUploadSession", json={}, headers=AUTH, timeout=10)
     url = created.json()["uploadUrl"]
-    assert url.startswith("https://graph.microsoft.com/up/")
+    # as the service's, on a host other than Graph's: SDKs send their token to Graph only
+    assert url.startswith("https://api.onedrive.com/up/")
     done = session.put(url, data=b"abcdef", headers={"Content-Range": "bytes 0-5/6"}, timeout=10)
     assert done.status_code == 201, done.text
     download = done.json()["@microsoft.graph.downloadUrl"]
-    assert download.startswith("https://graph.microsoft.com/download/")
+    assert download.startswith("https://api.onedrive.com/download/")  # the host the PUT used
+    assert session.get(download, timeout=10).content == b"abcdef"
     ranged = session.get(base + "/content", headers={**AUTH, "Range": "bytes=2-3"}, timeout=10)
     assert ranged.status_code == 206 and ranged.content == b"cd"
 

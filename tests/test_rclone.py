@@ -20,6 +20,7 @@ import pytest
 
 from mockdrive.cli import default_state
 from mockdrive.model.hashes import quick_xor_hash
+from mockdrive.model.policy import SharingPolicy
 from mockdrive.server import MockDrive
 
 TOKEN = "rclone-token"
@@ -72,8 +73,20 @@ class Rclone:
 
 @pytest.fixture
 def rclone(server: MockDrive, tmp_path: Path) -> Rclone:
-    server.reset(default_state(TOKEN))
+    state = default_state(TOKEN)
+    if sends_token_with_fragments():
+        state.policy = SharingPolicy(lenient_upload_sessions=True)
+    server.reset(state)
     return Rclone(server, tmp_path)
+
+
+def sends_token_with_fragments() -> bool:
+    """rclone before 1.65 sends its bearer token with upload fragments, which the service may
+    refuse and strict upload sessions do (rclone issue 7405; fixed with an unauthenticated
+    client for the uploadUrl): such an rclone needs the lenient policy."""
+    first = subprocess.run(["rclone", "version"], capture_output=True, text=True).stdout
+    major, minor = first.split()[1].lstrip("v").split("-")[0].split(".")[:2]
+    return (int(major), int(minor)) < (1, 65)
 
 
 def item_at(server: MockDrive, path: str):

@@ -319,14 +319,22 @@ def test_a_half_done_upload_and_a_copy_monitor_continue_after_a_reload(mock_driv
     opened = graph.post("/me/drive/root:/F/big.bin:/createUploadSession", json={})
     assert opened.status_code == 200, opened.text
     url = opened.json()["uploadUrl"]
-    first = requests.put(url, data=b"abc", headers={"Content-Range": "bytes 0-2/6"}, timeout=10)
+    fragment = 320 * 1024  # every fragment but the last: a multiple of 320 KiB
+    head, tail = b"a" * fragment, b"def"
+    total = len(head) + len(tail)
+    first = requests.put(
+        url, data=head, headers={"Content-Range": f"bytes 0-{fragment - 1}/{total}"}, timeout=10
+    )
     assert first.status_code == 202, first.text
     _reload(mock_drive)
     status = requests.get(url, timeout=10).json()
-    assert status["nextExpectedRanges"] == ["3-"]
-    last = requests.put(url, data=b"def", headers={"Content-Range": "bytes 3-5/6"}, timeout=10)
+    assert status["nextExpectedRanges"] == [f"{fragment}-{total - 1}"]
+    last = requests.put(
+        url, data=tail, headers={"Content-Range": f"bytes {fragment}-{total - 1}/{total}"},
+        timeout=10,
+    )  # fmt: skip
     assert last.status_code == 201, last.text
-    assert graph.get("/me/drive/root:/F/big.bin:/content").content == b"abcdef"
+    assert graph.get("/me/drive/root:/F/big.bin:/content").content == head + tail
     assert (
         last.json()["file"]["hashes"]
         == graph.get("/me/drive/root:/F/big.bin").json()["file"]["hashes"]

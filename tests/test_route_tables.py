@@ -26,10 +26,11 @@ GRAPH_RESOURCES = {
     "/beta/{rest}",
     "/up/{session}",
     "/download/{token}",
+    "/preview/{token}",
     "/_api/v2.0/monitor/{jobId}",
     "/{tail}",  # the catch-all: Graph's 404 envelope for any other path
 }
-GRAPH_DOCUMENTED = ("/v1.0/", "/up/", "/download/", "/_api/")
+GRAPH_DOCUMENTED = ("/v1.0/", "/up/", "/download/", "/preview/", "/_api/")
 # Request bodies for rows that read one, by (method, plain path).
 BODIES = {
     ("POST", "/workspaces"): {"workspace": {"name": "Made"}},

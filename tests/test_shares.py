@@ -29,38 +29,71 @@ def encode(url: str, padded: bool = False) -> str:
     return "u!" + (encoded if padded else encoded.rstrip("="))
 
 
-def test_an_anonymous_link_works_with_any_token_and_with_none(arranged, graph):
+def check_anonymous_link_reads(reader, link, projects, owner) -> None:
+    """What a link that works for anyone lets ``reader`` read, through every share id form."""
+    for share in (link["shareId"], encode(link["link"]["webUrl"]),
+                  encode(link["link"]["webUrl"], padded=True)):  # fmt: skip
+        item = reader.get(f"/shares/{share}/driveItem")
+        assert item.status_code == 200, item.text
+        assert item.json()["id"] == projects.id and item.json()["name"] == "Projects"
+    root = reader.get(f"/shares/{link['shareId']}/root/children").json()["value"]
+    assert sorted(c["name"] for c in root) == ["Drafts", "Plan.docx"]
+    shared = reader.get(f"/shares/{link['shareId']}").json()
+    assert shared["name"] == "Projects" and shared["owner"]["user"]["id"] == owner.id
+    assert reader.get(f"/shares/{link['shareId']}/permission").json()["id"] == link["id"]
+
+
+def test_an_anonymous_link_on_a_business_drive_works_with_any_token_not_with_none(arranged, graph):
     link = make_link(graph, {"type": "view", "scope": "anonymous"})
     projects = arranged.item("/Projects")
-    for reader in (as_user(graph, "bob-token"), as_user(graph, None)):
-        for share in (link["shareId"], encode(link["link"]["webUrl"]),
-                      encode(link["link"]["webUrl"], padded=True)):  # fmt: skip
-            item = reader.get(f"/shares/{share}/driveItem")
-            assert item.status_code == 200, item.text
-            assert item.json()["id"] == projects.id and item.json()["name"] == "Projects"
-        root = reader.get(f"/shares/{link['shareId']}/root/children").json()["value"]
-        assert sorted(c["name"] for c in root) == ["Drafts", "Plan.docx"]
-        shared = reader.get(f"/shares/{link['shareId']}").json()
-        assert shared["name"] == "Projects" and shared["owner"]["user"]["id"] == arranged.owner.id
-        assert reader.get(f"/shares/{link['shareId']}/permission").json()["id"] == link["id"]
+    check_anonymous_link_reads(as_user(graph, "bob-token"), link, projects, arranged.owner)
+    # the Shares API always needs a signed-in caller on OneDrive for Business and SharePoint
     anyone = as_user(graph, None)
+    for tail in ("", "/driveItem", "/root/children", "/permission", "/driveItem/content"):
+        assert_graph_error(anyone.get(f"/shares/{link['shareId']}{tail}"), 401, "unauthenticated")
+    bob = as_user(graph, "bob-token")
     drafts = arranged.item("/Projects/Drafts")
+    inside = bob.get(f"/shares/{link['shareId']}/items/{drafts.id}/children").json()
+    assert [c["name"] for c in inside["value"]] == ["v1.txt"]
+
+
+def test_an_anonymous_link_on_a_personal_drive_works_without_a_token(mock_drive, graph):
+    dora = mock_drive.add_user("Dora", "dora@contoso.example")
+    mock_drive.add_user("Bob", "bob@contoso.example")
+    drive = mock_drive.add_drive(dora, drive_type="personal", name="OneDrive")
+    mock_drive.add_file("/Projects/Plan.docx", "plan", drive=drive)
+    mock_drive.add_file("/Projects/Drafts/v1.txt", "one", drive=drive)
+    mock_drive.add_file("/Other.txt", "other", drive=drive)
+    owner = as_user(graph, "dora-token")
+    link = make_link(
+        owner, {"type": "view", "scope": "anonymous"}, f"/drives/{drive.id}/root:/Projects:"
+    )
+    projects = mock_drive.item("/Projects", drive=drive)
+    anyone = as_user(graph, None)
+    for reader in (as_user(graph, "bob-token"), anyone):
+        check_anonymous_link_reads(reader, link, projects, dora)
+    drafts = mock_drive.item("/Projects/Drafts", drive=drive)
     inside = anyone.get(f"/shares/{link['shareId']}/items/{drafts.id}/children").json()
     assert [c["name"] for c in inside["value"]] == ["v1.txt"]
-    v1 = arranged.item("/Projects/Drafts/v1.txt")
+    v1 = mock_drive.item("/Projects/Drafts/v1.txt", drive=drive)
     assert anyone.get(f"/shares/{link['shareId']}/items/{v1.id}/content").text == "one"
-    outside = arranged.item("/Other.txt")
+    outside = mock_drive.item("/Other.txt", drive=drive)
     response = anyone.get(f"/shares/{link['shareId']}/items/{outside.id}")
     assert_graph_error(response, 404, "itemNotFound")
     # an anonymous caller reaches /shares only
     assert_graph_error(anyone.get("/me/drive"), 401, "unauthenticated")
+    # a link that does not work for anyone, or none at all: sign in (nothing shows)
+    people = {"type": "view", "scope": "users", "recipients": [{"email": "bob@contoso.example"}]}
+    users_link = make_link(owner, people, f"/drives/{drive.id}/root:/Projects:")
+    for share in (users_link["shareId"], "s!unknown"):
+        assert_graph_error(anyone.get(f"/shares/{share}/driveItem"), 401, "unauthenticated")
 
 
 def test_an_organization_link_needs_a_signed_in_user(arranged, graph):
     link = make_link(graph, {"type": "edit", "scope": "organization"})
     url = f"/shares/{link['shareId']}/driveItem"
-    # without a token the link answers as one that does not exist: its existence stays hidden
-    assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
+    # without a token a business drive's link answers 401, as a missing one does: nothing shows
+    assert_graph_error(as_user(graph, None).get(url), 401, "unauthenticated")
     assert_item(as_user(graph, "bob-token").get(url), arranged, "/Projects")
     assert_graph_error(as_user(graph, "nobody").get(url), 401, "unauthenticated")
 
@@ -73,7 +106,7 @@ def test_a_users_link_works_only_for_its_people_and_grant_adds_them(arranged, gr
     assert_item(as_user(graph, "bob-token").get(url), arranged, "/Projects")
     # anyone else learns nothing: the answer of a link that does not exist
     assert_graph_error(as_user(graph, "carol-token").get(url), 404, "itemNotFound")
-    assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
+    assert_graph_error(as_user(graph, None).get(url), 401, "unauthenticated")
     response = graph.post(
         f"/shares/{link['shareId']}/permission/grant",
         json={"recipients": [{"email": "carol@contoso.example"}], "roles": ["read"]},
@@ -126,9 +159,9 @@ def test_an_expired_link_is_refused(arranged, graph):
         graph, {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-08T00:00:00Z"}
     )
     url = f"/shares/{link['shareId']}/driveItem"
-    assert_item(as_user(graph, None).get(url), arranged, "/Projects")
+    assert_item(as_user(graph, "bob-token").get(url), arranged, "/Projects")
     arranged.clock.advance(days=8)
-    assert_graph_error(as_user(graph, None).get(url), 404, "itemNotFound")
+    assert_graph_error(as_user(graph, "bob-token").get(url), 404, "itemNotFound")
 
 
 def test_a_deleted_link_or_item_is_not_found(arranged, graph):
@@ -155,14 +188,18 @@ def test_a_deleted_link_or_item_is_not_found(arranged, graph):
 def test_share_ids_that_name_nothing_change_nothing(arranged, graph, share, status, code):
     make_link(graph, {"type": "view", "scope": "anonymous"})
     before = arranged.digest()
-    anonymous = as_user(graph, None)
-    for reader, refused in ((graph, (status, code)), (anonymous, (401, "unauthenticated"))):
-        assert_graph_error(reader.get(f"/shares/{share}/driveItem"), status, code)
+    for reader, missing in (
+        (graph, (status, code)),
+        (as_user(graph, None), (401, "unauthenticated")),
+    ):
+        # without a token an id that names nothing answers as a business drive's link does
+        expected = missing if status == 404 else (status, code)
+        assert_graph_error(reader.get(f"/shares/{share}/driveItem"), *expected)
         response = reader.post(
             f"/shares/{share}/permission/grant",
             json={"recipients": [{"email": "bob@contoso.example"}]},
         )
-        assert_graph_error(response, *refused)  # granting needs a caller
+        assert_graph_error(response, *missing)  # granting needs a caller, then a link
     assert arranged.digest() == before
 
 
@@ -179,6 +216,10 @@ def test_readme_example_anonymous_link_expires(mock_drive):
     body = {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-08T00:00:00Z"}
     link = requests.post(url, json=body, headers=mock_drive.headers(), timeout=10).json()
     share = f"{mock_drive.graph_url}/shares/{link['shareId']}/driveItem"
-    assert requests.get(share, timeout=10).ok
+    mock_drive.add_user("Gus", "gus@outside.example")  # anyone signed in
+    assert requests.get(share, headers=mock_drive.headers("gus-token"), timeout=10).ok
+    assert requests.get(share, timeout=10).status_code == 401  # a business drive: sign in
     mock_drive.clock.advance(days=8)
-    assert requests.get(share, timeout=10).status_code == 404
+    assert (
+        requests.get(share, headers=mock_drive.headers("gus-token"), timeout=10).status_code == 404
+    )

@@ -57,7 +57,7 @@ def test_a_new_file_in_fragments(mock_drive, graph):
     answers = upload(url, data)
     for answer, start in zip(answers[:-1], range(FRAGMENT, len(data), FRAGMENT), strict=False):
         assert answer.status_code == 202, answer.text
-        assert answer.json()["nextExpectedRanges"] == [f"{start}-"]
+        assert answer.json()["nextExpectedRanges"] == [f"{start}-{len(data) - 1}"]
     last = answers[-1]
     assert last.status_code == 201, last.text
     item = last.json()
@@ -68,13 +68,51 @@ def test_a_new_file_in_fragments(mock_drive, graph):
     assert_graph_error(requests.get(url, timeout=10), 404, "itemNotFound")
 
 
-def test_the_upload_url_needs_no_token_and_ignores_one(mock_drive, graph):
+def test_a_bearer_token_on_the_upload_url_is_refused_with_401_and_changes_nothing(
+    mock_drive, graph
+):
+    url = create(graph, "/me/drive/root:/a.bin:").json()["uploadUrl"]
+    before = mock_drive.digest()
+    sent = put_range(url, b"x" * 10, 0, 10, Authorization=f"Bearer {mock_drive.token}")
+    assert_graph_error(sent, 401, "unauthenticated")  # as the service: the URL is the credential
+    assert mock_drive.digest() == before
+    assert requests.get(url, timeout=10).json()["nextExpectedRanges"] == ["0-"]
+    assert put_range(url, b"x" * 10, 0, 10).status_code == 201
+
+
+def test_the_lenient_policy_lets_a_token_on_the_upload_url_through(mock_drive, graph):
+    mock_drive.set_policy(lenientUploadSessions=True)
     url = create(graph, "/me/drive/root:/a.bin:").json()["uploadUrl"]
     first = put_range(url, b"x" * 10, 0, 20, Authorization=f"Bearer {mock_drive.token}")
-    assert first.status_code == 202, first.text  # the JS SDK sends its token along
+    assert first.status_code == 202, first.text
     last = put_range(url, b"y" * 10, 10, 20)
     assert last.status_code == 201
     assert mock_drive.item("/a.bin").content == b"x" * 10 + b"y" * 10
+
+
+def test_fragments_but_the_last_must_be_multiples_of_320_kib(mock_drive, graph):
+    url = create(graph, "/me/drive/root:/m.bin:").json()["uploadUrl"]
+    total = 2 * FRAGMENT + 7
+    before = mock_drive.digest()
+    for size in (10, FRAGMENT - 1, FRAGMENT + 1):
+        odd = put_range(url, b"o" * size, 0, total)
+        assert_graph_error(odd, 400, "invalidRequest")
+        assert odd.json()["error"]["innerError"]["code"] == "invalidRange"
+        assert "320 KiB" in odd.json()["error"]["message"]
+    assert mock_drive.digest() == before
+    data = os.urandom(total)
+    assert put_range(url, data[: 2 * FRAGMENT], 0, total).status_code == 202  # two multiples
+    assert put_range(url, data[2 * FRAGMENT :], 2 * FRAGMENT, total).status_code == 201  # last
+    assert mock_drive.item("/m.bin").content == data
+
+
+def test_the_lenient_policy_takes_fragments_of_any_size(mock_drive, graph):
+    mock_drive.set_policy(lenientUploadSessions=True)
+    url = create(graph, "/me/drive/root:/m.bin:").json()["uploadUrl"]
+    data = os.urandom(100)
+    answers = upload(url, data, fragment=30)
+    assert [a.status_code for a in answers] == [202, 202, 202, 201]
+    assert mock_drive.item("/m.bin").content == data
 
 
 def test_replacing_an_existing_file_by_id_and_by_path(mock_drive, graph):
@@ -109,26 +147,27 @@ def test_conflict_behaviour_in_item_and_beside_it(mock_drive, graph):
 def test_a_name_taken_during_the_session_fails_the_last_fragment(mock_drive, graph):
     fail = {"item": {"@microsoft.graph.conflictBehavior": "fail"}}
     url = create(graph, "/me/drive/root:/late.txt:", fail).json()["uploadUrl"]
-    assert put_range(url, b"12345", 0, 10).status_code == 202
+    assert put_range(url, b"1" * FRAGMENT, 0, FRAGMENT + 5).status_code == 202
     mock_drive.add_file("/late.txt", "someone else's")
     before = mock_drive.digest()
-    assert_graph_error(put_range(url, b"67890", 5, 10), 409, "nameAlreadyExists")
+    assert_graph_error(put_range(url, b"67890", FRAGMENT, FRAGMENT + 5), 409, "nameAlreadyExists")
     assert mock_drive.digest() == before
 
 
 def test_out_of_order_and_overlapping_fragments_are_refused_with_416(mock_drive, graph):
     url = create(graph, "/me/drive/root:/f.bin:").json()["uploadUrl"]
-    assert put_range(url, b"a" * 100, 0, 300).status_code == 202
+    f, total = FRAGMENT, 3 * FRAGMENT
+    assert put_range(url, b"a" * f, 0, total).status_code == 202
     before = mock_drive.digest()
-    gap = put_range(url, b"c" * 100, 200, 300)
+    gap = put_range(url, b"c" * f, 2 * f, total)
     assert_graph_error(gap, 416, "invalidRange")
-    overlap = put_range(url, b"b" * 100, 50, 300)
+    overlap = put_range(url, b"b" * f, f // 2, total)
     assert_graph_error(overlap, 416, "invalidRange")
-    again = put_range(url, b"a" * 100, 0, 300)
+    again = put_range(url, b"a" * f, 0, total)
     assert_graph_error(again, 416, "invalidRange")
-    assert requests.get(url, timeout=10).json()["nextExpectedRanges"] == ["100-"]
+    assert requests.get(url, timeout=10).json()["nextExpectedRanges"] == [f"{f}-{total - 1}"]
     assert mock_drive.digest() == before
-    assert put_range(url, b"b" * 200, 100, 300).status_code == 201
+    assert put_range(url, b"b" * 2 * f, f, total).status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -152,19 +191,21 @@ def test_malformed_fragments_are_400_and_change_nothing(mock_drive, graph, conte
 
 def test_a_different_total_is_refused(mock_drive, graph):
     url = create(graph, "/me/drive/root:/t.bin:").json()["uploadUrl"]
-    assert put_range(url, b"abc", 0, 10).status_code == 202
-    assert_graph_error(put_range(url, b"def", 3, 11), 400, "invalidRequest")
+    assert put_range(url, b"a" * FRAGMENT, 0, 2 * FRAGMENT).status_code == 202
+    other_total = put_range(url, b"d" * FRAGMENT, FRAGMENT, 2 * FRAGMENT + 1)
+    assert_graph_error(other_total, 400, "invalidRequest")
+    assert "expects" in other_total.json()["error"]["message"]
 
 
 def test_status_and_cancel(mock_drive, graph):
     url = create(graph, "/me/drive/root:/c.bin:").json()["uploadUrl"]
-    put_range(url, b"12345", 0, 10)
+    put_range(url, b"1" * FRAGMENT, 0, FRAGMENT + 5)
     status = requests.get(url, timeout=10)
     assert status.status_code == 200
-    assert status.json()["nextExpectedRanges"] == ["5-"]
+    assert status.json()["nextExpectedRanges"] == [f"{FRAGMENT}-{FRAGMENT + 4}"]
     assert requests.delete(url, timeout=10).status_code == 204
     assert_graph_error(requests.get(url, timeout=10), 404, "itemNotFound")
-    assert_graph_error(put_range(url, b"67890", 5, 10), 404, "itemNotFound")
+    assert_graph_error(put_range(url, b"67890", FRAGMENT, FRAGMENT + 5), 404, "itemNotFound")
     assert_graph_error(graph.get("/me/drive/root:/c.bin"), 404, "itemNotFound")
 
 
@@ -172,7 +213,7 @@ def test_sessions_expire_on_the_state_clock_and_fragments_extend_them(mock_drive
     lifetime = int(UPLOAD_SESSION_LIFETIME.total_seconds())
     url = create(graph, "/me/drive/root:/e.bin:").json()["uploadUrl"]
     advance_clock(mock_drive, lifetime - 60)
-    extended = put_range(url, b"12345", 0, 10)  # a fragment pushes the expiry back
+    extended = put_range(url, b"1" * FRAGMENT, 0, FRAGMENT + 5)  # it pushes the expiry back
     assert extended.status_code == 202
     advance_clock(mock_drive, lifetime - 60)
     assert requests.get(url, timeout=10).status_code == 200
@@ -180,7 +221,7 @@ def test_sessions_expire_on_the_state_clock_and_fragments_extend_them(mock_drive
     expired = requests.get(url, timeout=10)
     assert_graph_error(expired, 404, "itemNotFound")
     assert expired.json()["error"]["innerError"]["code"] == "uploadSessionNotFound"
-    assert_graph_error(put_range(url, b"67890", 5, 10), 404, "itemNotFound")
+    assert_graph_error(put_range(url, b"67890", FRAGMENT, FRAGMENT + 5), 404, "itemNotFound")
     assert_graph_error(graph.get("/me/drive/root:/e.bin"), 404, "itemNotFound")
 
 
@@ -248,7 +289,7 @@ def test_quota_is_checked_against_the_declared_size(mock_drive, graph):
     full = create(graph, "/me/drive/root:/q.bin:", {"item": {"fileSize": 5000}})
     assert full.status_code == 507 and full.json()["error"]["code"] == "quotaLimitReached"
     url = create(graph, "/me/drive/root:/q.bin:").json()["uploadUrl"]
-    assert put_range(url, b"x" * 10, 0, 5000).status_code == 507
+    assert put_range(url, b"x" * FRAGMENT, 0, 5 * FRAGMENT).status_code == 507
 
 
 def test_the_journal_records_fragments_against_the_session_owner(mock_drive, graph):
@@ -257,3 +298,16 @@ def test_the_journal_records_fragments_against_the_session_owner(mock_drive, gra
     entries = [e for e in mock_drive.requests if e["path"].startswith("/up/")]
     assert entries and entries[-1]["caller"] == mock_drive.owner.email
     assert entries[-1]["status"] == 201
+
+
+def test_next_expected_ranges_name_the_missing_bytes_once_a_fragment_arrived(mock_drive, graph):
+    """As the service: open-ended on creation (with or without fileSize), then the missing
+    bytes to the end of the file, which msgraph-core's upload task reads both ends of."""
+    total = FRAGMENT + 10
+    created = create(graph, "/me/drive/root:/r.bin:", {"item": {"fileSize": total}}).json()
+    assert created["nextExpectedRanges"] == ["0-"]
+    url = created["uploadUrl"]
+    assert requests.get(url, timeout=10).json()["nextExpectedRanges"] == ["0-"]
+    first = put_range(url, b"r" * FRAGMENT, 0, total)
+    assert first.json()["nextExpectedRanges"] == [f"{FRAGMENT}-{total - 1}"]
+    assert requests.get(url, timeout=10).json()["nextExpectedRanges"] == [f"{FRAGMENT}-{total - 1}"]

@@ -270,6 +270,8 @@ class Oracle:
     def may_use(self, user, item: Item, permission) -> bool:
         if not self.link_live(permission):
             return False
+        if user is None and self.state.store.drives[item.drive_id].drive_type != "personal":
+            return False  # the Shares API needs a signed-in caller on business drives
         link = permission.link
         reads = self.reads(user, item)
         if permission.has_password or link.password is not None:

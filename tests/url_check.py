@@ -34,6 +34,7 @@ from aiohttp import web
 from mockdrive.api.app import BACKEND, FIRED_FAULTS, is_api
 from mockdrive.api.graph.batch import BATCH_OF
 from mockdrive.api.graph.special import SPECIAL_PATHS
+from mockdrive.api.graph.uploads import GRAPH_HOSTS, UPLOAD_HOST
 from mockdrive.cli import default_state
 from mockdrive.model.state import State
 from mockdrive.model.uploads import is_expired
@@ -358,9 +359,13 @@ def follow_on(
     kind, url = handed.kind, handed.url
     if kind == "link":
         return _follow_link(server, session, base, handed, exclusive)
-    if not url.startswith(handed.origin + "/"):
-        return f"it is not on the origin the caller used ({handed.origin})"
-    target = base + url[len(handed.origin) :]
+    origin = handed.origin
+    host = urlsplit(origin).hostname
+    if kind == "uploadUrl" and host in GRAPH_HOSTS:  # as the service's: on the storage host
+        origin = origin.replace(host, UPLOAD_HOST, 1)
+    if not url.startswith(origin + "/"):
+        return f"it is not on the origin the caller used ({origin})"
+    target = base + url[len(origin) :]
     own = {"Authorization": handed.holder} if handed.holder else {}
     bearer_free = kind in ("downloadUrl", "uploadUrl", "monitor", "redirect")
     answer = session.get(target, headers={} if bearer_free else own, timeout=30)

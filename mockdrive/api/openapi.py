@@ -164,6 +164,11 @@ def _examples(state: State | None) -> dict[str, Any]:
     return examples
 
 
+HTML_PAGE: dict[str, Any] = {
+    "200": {"description": "an HTML page", "content": {"text/html": {"schema": STRING}}}
+}
+
+
 # -- Graph ------------------------------------------------------------------------------------
 def graph_operation(action: str, method: str) -> dict[str, Any]:
     """One item operation (``action`` as in ITEM_OPERATIONS) in Graph's terms."""
@@ -214,6 +219,9 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
         case "content", "GET" | "HEAD":
             op["parameters"] = [RANGE]
             op["responses"] = responses({**REDIRECT_TO_DOWNLOAD, **NOT_MODIFIED}, error)
+        case "preview", "POST":
+            op["requestBody"] = json_body(OBJECT, required=False)
+            op["responses"] = responses(returns(ref("Preview")), error)
         case "createUploadSession", "POST":
             op["requestBody"] = json_body(ref("CreateUploadSession"), required=False)
             op["responses"] = responses(returns(ref("UploadSession")), error)
@@ -406,6 +414,10 @@ def transfer_paths() -> dict[str, dict[str, Any]]:
             "delete": {"tags": ["graph"], "responses": responses(NO_CONTENT, "GraphError")},
         },
         "/download/{token}": {"get": download},  # HEAD too (aiohttp answers it like GET)
+        "/preview/{token}": {  # the page a preview's getUrl / postUrl shows (no token)
+            "get": {"tags": ["graph"], "responses": responses(HTML_PAGE, "GraphError")},
+            "post": {"tags": ["graph"], "responses": responses(HTML_PAGE, "GraphError")},
+        },
         "/_api/v2.0/monitor/{jobId}": {
             "get": {
                 "tags": ["graph"],

@@ -206,6 +206,7 @@ def _clone(state: State, caller: User, items: list[Item], target: Item, name: st
             size=0 if original.is_folder else original.size,
             mime_type=original.mime_type,
             content=original.content,
+            filler=original.filler,
             children={} if original.is_folder else None,
             description=original.description,
             fs_created=original.fs_created or original.created,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from .tree import Item
+from .tree import Item, content_of
 
 WIDTH_BITS = 160
 WIDTH_BYTES = WIDTH_BITS // 8
@@ -116,8 +116,8 @@ def compute_hashes(data: bytes, drive_type: str) -> dict[str, str]:
 
 def file_hashes(item: Item, drive_type: str) -> dict[str, str]:
     """The hashes of the item's stored bytes, computed once per content (O(1) after that)."""
-    content = item.content or b""
+    key = (item.content or b"") if item.filler is None else item.filler  # what the bytes are
     cached = item.content_hashes
-    if cached is None or cached[0] is not content:
-        cached = item.content_hashes = (content, compute_hashes(content, drive_type))
+    if cached is None or cached[0] is not key:
+        cached = item.content_hashes = (key, compute_hashes(content_of(item), drive_type))
     return cached[1]

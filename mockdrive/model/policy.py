@@ -28,6 +28,9 @@ class SharingPolicy:
     anonymous_link_max_days: int | None = None  # None: no limit
     default_link_scope: str = "anonymous"
     shared_with_me_delay_seconds: int = 0  # sharedWithMe shows a share this long after it
+    # upload sessions: False refuses what the service refuses (fragments that are not multiples
+    # of 320 KiB but the last, a bearer token on the uploadUrl); True lets both through
+    lenient_upload_sessions: bool = False
 
     @classmethod
     def from_dict(cls, data: object) -> SharingPolicy:
@@ -106,6 +109,7 @@ _LINK_KEYS = {
     "anonymousLinkMaxDays": "anonymous_link_max_days",
     "defaultLinkScope": "default_link_scope",
     "sharedWithMeDelaySeconds": "shared_with_me_delay_seconds",
+    "lenientUploadSessions": "lenient_upload_sessions",
 }
 
 
@@ -128,4 +132,8 @@ def _link_settings(data: dict[str, Any]) -> dict[str, Any]:
         data.get("sharedWithMeDelaySeconds", 0), "policy sharedWithMeDelaySeconds", 0,
         MAX_SHARED_WITH_ME_DELAY,
     )  # fmt: skip
+    lenient = data.get("lenientUploadSessions", False)
+    if not isinstance(lenient, bool):
+        raise InvalidRequest("policy lenientUploadSessions must be true or false")
+    settings["lenient_upload_sessions"] = lenient
     return settings

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # state.py holds the sessions: import it only for the annotat
 UPLOAD_SESSION_LIFETIME = timedelta(hours=1)
 DOWNLOAD_URL_LIFETIME = timedelta(hours=1)  # "valid for an hour", as the service's are
 MAX_FRAGMENT_BYTES = 60 * 1024 * 1024  # "less than 60 MiB" in any one request
+FRAGMENT_MULTIPLE = 320 * 1024  # every fragment but the last: a multiple of 320 KiB (327,680)
 MAX_FILE_BYTES = 250 * 1024**3  # the service's largest file (250 GB)
 MAX_OPEN_SESSIONS = 1000  # per state: each holds its bytes in memory until it completes
 
@@ -88,8 +89,15 @@ class UploadSession:
 
     @property
     def next_expected_ranges(self) -> list[str]:
-        """Where the next fragment starts, open-ended (``"26-"``), as the service reports it."""
-        return [] if self.complete else [f"{len(self.data)}-"]
+        """The bytes still missing, as the service reports them: open-ended (``"0-"``) until
+        the first fragment, then ``"26-127"`` (to the last byte of the file). Clients read the
+        start of the first range; msgraph-core's upload task also reads its end, and cannot
+        continue from the open-ended form."""
+        if self.complete:
+            return []
+        if self.size is None or not self.data:
+            return [f"{len(self.data)}-"]
+        return [f"{len(self.data)}-{self.size - 1}"]
 
 
 class UploadSessions:
@@ -215,6 +223,18 @@ def check_quota(state: State, item: Item, size: int) -> None:
     if size > drive.quota_total - used:
         raise QuotaExceeded(
             "the file does not fit in the drive's remaining quota", "quotaLimitReached"
+        )
+
+
+def check_fragment_size(start: int, end: int, total: int) -> None:
+    """Refuse a fragment other than the last whose size is not a multiple of 320 KiB, as the
+    documentation requires ("the size of each byte range MUST be a multiple of 320 KiB")."""
+    length = end - start + 1
+    if end + 1 < total and length % FRAGMENT_MULTIPLE:
+        raise InvalidRequest(
+            f"a fragment of {length} bytes: every fragment but the last must be a multiple of "
+            f"320 KiB ({FRAGMENT_MULTIPLE} bytes)",
+            "invalidRange",
         )
 
 

@@ -20,7 +20,7 @@ from ..model.ids import DuplicateId, ids_in
 from ..model.permissions import Permission
 from ..model.policy import SharingPolicy
 from ..model.state import State, guess_mime_type
-from ..model.tree import Drive, Item, validate_name
+from ..model.tree import FILLER_LIMIT, Drive, Item, validate_name
 from .links import link_from_data
 from .load import MAX_REPORTED_PROBLEMS, Document, PathParts
 from .validate import Found
@@ -351,6 +351,8 @@ class Builder:
             content = self._content_of(node, where)
             if content is None:
                 item.content, item.size = b"", int(node.get("size", 0))
+                if 0 < item.size <= FILLER_LIMIT:  # bytes to match the size, made on read
+                    item.filler = item.id
             else:
                 item.content, item.size = content, len(content)
             item.mime_type = (node.get("file") or {}).get("mimeType") or guess_mime_type(name)

@@ -21,7 +21,7 @@ from ..model.ids import EPOCH, format_time
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
 from ..model.state import State, guess_mime_type, is_root_owner_permission
-from ..model.tree import Drive, Item
+from ..model.tree import Drive, Item, content_of
 from .links import link_to_data
 
 
@@ -158,7 +158,9 @@ def _export_item(state: State, drive: Drive, item: Item) -> dict[str, Any]:
         node["folder"] = {}
     else:
         node["file"] = {"mimeType": item.mime_type or guess_mime_type(item.name)}
-        if item.content:
+        if item.filler is not None and item.filler != item.id:  # a copy: its seed is not its id
+            node["content"] = content_of(item).decode("ascii")
+        elif item.content:
             try:
                 node["content"] = item.content.decode("utf-8")
             except UnicodeDecodeError:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ...model.errors import InvalidRequest
 from ...model.permissions import require_role
-from ...model.tree import Drive, Item
+from ...model.tree import Drive, Item, content_of
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, read_body
@@ -87,7 +87,7 @@ def requested_range(header: str | None, size: int) -> tuple[int, int] | bool | N
 def serve_bytes(request: web.Request, item: Item) -> web.StreamResponse:
     """A file's bytes: 200, or 206 for one range with ``Content-Range`` (416 when it cannot be
     satisfied); 304 for a matching ``If-None-Match``. HEAD gets the same headers, no body."""
-    content = item.content or b""
+    content = content_of(item)
     size = len(content)
     headers = {"ETag": item.ctag, "Accept-Ranges": "bytes"}
     if not_modified(request, item):

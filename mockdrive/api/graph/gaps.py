@@ -129,7 +129,6 @@ ITEM_SEGMENTS = frozenset(
         "getActivitiesByInterval",
         "listItem",
         "permanentDelete",
-        "preview",
         "restore",
         "retentionLabel",
         "subscriptions",

@@ -41,6 +41,7 @@ from .items import create_child, list_children, page_params, page_top
 from .ordering import ordered_page
 from .paths import normalize_path, parse_raw_path
 from .permissions import list_permissions_response, permission_patch, render_permission_for
+from .preview import preview_item
 from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
 from .special import search
@@ -71,6 +72,7 @@ ITEM_OPERATIONS = (
     ("", "HEAD"),
     ("content", "HEAD"),
     ("createUploadSession", "POST"),
+    ("preview", "POST"),
 )
 _SEARCH = re.compile(r"^search\(q='((?:[^']|'')*)'\)$")
 
@@ -177,6 +179,8 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
             return get_content(request, call, item)
         case ("copy",), "POST":
             return await changes.copy(request, call, item)
+        case ("preview",), "POST":
+            return await preview_item(request, call, item)
         case ("invite",), "POST":
             return await graph_invite(request, call, item)
         case ("action.invite",), "POST":

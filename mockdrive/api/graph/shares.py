@@ -29,7 +29,7 @@ from ...model.permissions import (
     highest_role,
     roles_of,
 )
-from ...model.tree import DriveStore, Item, is_within
+from ...model.tree import DriveStore, Item, content_of, is_within
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, read_json_object
@@ -78,8 +78,11 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             raise Unauthenticated("granting a link needs a signed-in user")
     elif method != "GET":
         raise not_allowed(method)
-    item, permission = links.find_share(state, share_id)
-    links.check_link_use(state, caller, item, permission)  # as a missing link when unusable
+    if caller is None:
+        item, permission = share_without_token(state, share_id)
+    else:
+        item, permission = links.find_share(state, share_id)
+        links.check_link_use(state, caller, item, permission)  # as a missing link when unusable
     if tail == ("permission", "grant"):
         assert caller is not None
         recipients, roles = parse_grant_body(await read_json_object(request))
@@ -105,6 +108,20 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
                 raise NotFound(f"item {item_id!r} was not found through this link")
             return serve_item(request, call, target, tuple(action))
     raise InvalidRequest(f"unsupported segment {'/'.join(tail)!r}")
+
+
+def share_without_token(state: Any, share_id: str) -> tuple[Item, Any]:
+    """Without a token only a link that works for anyone on a personal drive answers. The
+    Shares API always needs a signed-in caller on OneDrive for Business and SharePoint; any
+    other answer is 401, whatever the id (a missing one included), so it tells nothing."""
+    try:
+        item, permission = links.find_share(state, share_id)
+        if state.store.drives[item.drive_id].drive_type == "personal":
+            links.check_link_use(state, None, item, permission)
+            return item, permission
+    except NotFound:
+        pass
+    raise Unauthenticated("a bearer token is required: sharing links need a signed-in user")
 
 
 def reaches(state: Any, caller: User | None, link_item: Item, target: Item) -> bool:
@@ -165,7 +182,7 @@ def serve_item(
     if action == ("content",):
         if item.is_folder:
             raise InvalidRequest("a folder has no content")
-        return web.Response(body=item.content or b"", content_type=item.mime_type)
+        return web.Response(body=content_of(item), content_type=item.mime_type)
     if action == ("children",):
         top, offset = page_params(request)
         store = state.store

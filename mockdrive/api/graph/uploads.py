@@ -29,16 +29,37 @@ from .addressing import resolve_base
 from .downloads import DOWNLOAD_PREFIX, set_download_context
 from .items import CONFLICT_KEYS
 from .paths import GraphPath
+from .preview import PREVIEW_PREFIX, serve_preview
 from .render import render_item
 
 UPLOAD_PREFIX = "/up/"
-PRE_AUTHENTICATED_PREFIXES = (UPLOAD_PREFIX, DOWNLOAD_PREFIX)
+PRE_AUTHENTICATED_PREFIXES = (UPLOAD_PREFIX, DOWNLOAD_PREFIX, PREVIEW_PREFIX)
 _CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})$")  # ASCII digits
 UPLOAD_SESSION_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.uploadSession"
 
 
+# Graph's own hosts (proxy mode serves them). The service's uploadUrl is never on Graph's host
+# but on the storage's (``…-my.sharepoint.com``, ``api.onedrive.com``), so an SDK that sends its
+# token to Graph's hosts sends none with the fragments; a session opened through one of these
+# gets its uploadUrl on ``api.onedrive.com``, which proxy mode serves too.
+GRAPH_HOSTS = frozenset(
+    {"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us",
+     "microsoftgraph.chinacloudapi.cn"}
+)  # fmt: skip
+UPLOAD_HOST = "api.onedrive.com"
+
+
 def origin_of(request: web.Request) -> str:
     return str(request.url.origin())
+
+
+def upload_origin(request: web.Request) -> str:
+    """Where a new session's uploadUrl points: the host the client used, or, for a Graph host
+    (proxy mode), the storage host beside it."""
+    origin = request.url.origin()
+    if origin.host in GRAPH_HOSTS:
+        origin = origin.with_host(UPLOAD_HOST)
+    return str(origin)
 
 
 # -- createUploadSession ------------------------------------------------------------------------
@@ -91,7 +112,7 @@ async def create_upload_session(
         raise ApiError(507, "quotaLimitReached", error.message, error.inner_code) from None
     body = {
         "@odata.context": UPLOAD_SESSION_CONTEXT,
-        "uploadUrl": origin_of(request) + UPLOAD_PREFIX + session.id,
+        "uploadUrl": upload_origin(request) + UPLOAD_PREFIX + session.id,
         "expirationDateTime": session.expires,
         "nextExpectedRanges": session.next_expected_ranges,
     }
@@ -132,6 +153,8 @@ async def put_fragment(request: web.Request, state: State, session_id: str) -> w
             f"Content-Length {request.content_length} does not match the range's {length} bytes",
             "invalidRange",
         )
+    if not state.policy.lenient_upload_sessions:
+        uploads.check_fragment_size(start, end, total)
     range_error(uploads.check_fragment, session, start, end, total)  # refuse before reading
     try:
         data = await request.content.readexactly(length)
@@ -168,6 +191,11 @@ def add_routes(
         state, session_id = call.state, request.match_info["session"]
         set_download_context(request, call.caller.id)  # the completed item carries one
         if request.method == "PUT":
+            if "Authorization" in request.headers and not state.policy.lenient_upload_sessions:
+                # the docs: a PUT to the uploadUrl with an Authorization header "may result in
+                # an HTTP 401 Unauthorized response"; a client that sends its token there fails
+                message = "the uploadUrl is pre-authenticated: send no Authorization header"
+                raise ApiError(401, "unauthenticated", message)
             return await put_fragment(request, state, session_id)
         session = state.uploads.get(state, session_id)
         if request.method == "POST":  # completes a deferCommit session (empty body)
@@ -195,14 +223,21 @@ def add_routes(
             method, DOWNLOAD_PREFIX + "{token}", download, expect_handler=expect_handler
         )
 
+    async def preview(request: web.Request) -> web.StreamResponse:
+        return await serve_preview(request, call_of(request).state, request.match_info["token"])
+
+    for method in ("GET", "POST"):
+        app.router.add_route(method, PREVIEW_PREFIX + "{token}", preview)
+
 
 def pre_authenticated_caller(state: State, path: str) -> User:
     """Who a pre-authenticated URL acts for: the session's owner or the token's holder."""
     if path.startswith(UPLOAD_PREFIX):
         session = state.uploads.get(state, path[len(UPLOAD_PREFIX) :])
         user = state.directory.by_id(session.owner_id)
-    else:
-        _, user = uploads.redeem_download_token(state, path[len(DOWNLOAD_PREFIX) :])
+    else:  # a download or preview URL: the same signed token
+        prefix = DOWNLOAD_PREFIX if path.startswith(DOWNLOAD_PREFIX) else PREVIEW_PREFIX
+        _, user = uploads.redeem_download_token(state, path[len(prefix) :])
     if user is None:
         raise NotFound("the upload session was not found or has expired", "uploadSessionNotFound")
     return user
