@@ -47,6 +47,7 @@ except ImportError:  # run as a script
 
 from mockdrive.model import delta
 from mockdrive.model.identity import User
+from mockdrive.model.ids import EPOCH
 from mockdrive.model.permissions import Permission
 from mockdrive.model.state import State
 from mockdrive.model.tree import Drive, Item
@@ -282,7 +283,8 @@ async def timed(
 async def measure(case: Case, n: int, repeat: int) -> dict[str, Any]:
     """Median CPU ms at n and at 2n, repetitions alternating between the two."""
     built = [case.build(size) for size in (n, 2 * n)]
-    servers = [await MockDrive(state).start_async() for state, _ in built]
+    # pinned: the delta case's token was made on the state's clock before its server started
+    servers = [await MockDrive(state, clock=EPOCH).start_async() for state, _ in built]
     cpu: list[list[float]] = [[], []]
     wall: list[list[float]] = [[], []]
     try:
