@@ -129,7 +129,8 @@ class Server:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockdrive", "--port", "0"],
+            # pinned: the state is compared byte for byte, and a clock following the wall moves
+            [sys.executable, "-m", "mockdrive", "--port", "0", "--clock", "2024-01-01T00:00:00Z"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
