@@ -33,7 +33,7 @@ except ImportError:  # run as a script
 
 from mockdrive.api import invites
 from mockdrive.api.graph.permissions import list_permissions
-from mockdrive.api.graph.render import render_permission
+from mockdrive.api.graph.render import OWNER_VIEW, render_permission
 from mockdrive.api.jsonio import fast_json_response
 from mockdrive.model import sharing
 from mockdrive.model.permissions import require_role
@@ -118,7 +118,7 @@ def time_invites(state: State, owner: Any, item: Item, count: int) -> float:
     for n in range(count):
         request = invites.parse_invite_body(dict(INVITES[n % 2]))
         result = sharing.invite(state, owner, item, request)
-        [render_permission(state, sharing_entry(o)) for o in result.outcomes]
+        [render_permission(state, OWNER_VIEW, sharing_entry(o)) for o in result.outcomes]
     return (time.perf_counter() - started) / count
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from ..backend import Backend
 from ..model.identity import User
 from ..model.state import State
+from .graph.downloads import Downloads
 
 
 @dataclass(slots=True)
@@ -22,6 +23,10 @@ class Call:
     caller: User
     request_id: str
     fired_faults: list[dict[str, Any]] = field(default_factory=list)  # journaled with the request
+    # how answers are rendered for this request: for whom (None: each drive's owner) and the
+    # download URLs of files (None: rendered without them); the dialect sets them
+    viewer_id: str | None = None
+    downloads: Downloads | None = None
 
 
 def _key(name: str, kind: type) -> Any:

@@ -88,7 +88,7 @@ async def graph_invite(request: web.Request, call: Call, item: Item):
     result = run_invite(request, call, item, invite_request)
     value = []
     for outcome in result.outcomes:
-        entry = render_permission(call.state, EffectivePermission(outcome.permission))
+        entry = render_permission(call.state, call, EffectivePermission(outcome.permission))
         if outcome.notification_error:
             entry["error"] = render_notification_error(outcome.notification_error)
         value.append(entry)

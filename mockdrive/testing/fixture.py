@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..api.graph.permissions import list_permissions
+from ..api.graph.render import OWNER_VIEW
 from ..model import onehub
 from ..model.identity import Group, User
 from ..model.permissions import ROLE_RANK, Permission
@@ -263,7 +264,7 @@ class MockDriveFixture:
         """The item's effective permissions, rendered as Graph would list them."""
 
         item = self.item(path, drive=drive)
-        return self.server.call(lambda: list_permissions(self.state, item))
+        return self.server.call(lambda: list_permissions(self.state, OWNER_VIEW, item))
 
     # -- Onehub -------------------------------------------------------------------------------
     def onehub_id(self, path: str, *, drive: Drive | None = None) -> int:

@@ -36,22 +36,23 @@ def resolve_drive(state: State, caller: User, path: GraphPath) -> Drive:
     return drive
 
 
-def resolve_base(state: State, drive: Drive, path: GraphPath) -> Item:
-    """The item before any ':' path (``root`` or ``items/{id}``), checked to be in ``drive``."""
+def resolve_base(state: State, caller: User, drive: Drive, path: GraphPath) -> Item:
+    """The item before any ':' path (``root`` or ``items/{id}``), checked to be in ``drive``
+    (a special folder is made on first use if ``caller`` may write there)."""
     if path.item_base == "root":
         return state.store.root(drive)
     if path.item_base and path.item_base.startswith("special/"):
         from .special import special_folder
 
-        return special_folder(state, drive, path.item_base[len("special/") :])
+        return special_folder(state, caller, drive, path.item_base[len("special/") :])
     item = state.store.items.get(path.item_base or "")
     if item is None or item.drive_id != drive.id:
         raise NotFound(f"item {path.item_base!r} was not found")
     return item
 
 
-def resolve_item(state: State, drive: Drive, path: GraphPath) -> Item:
-    base = resolve_base(state, drive, path)
+def resolve_item(state: State, caller: User, drive: Drive, path: GraphPath) -> Item:
+    base = resolve_base(state, caller, drive, path)
     return state.store.resolve(base, path.item_path) if path.item_path else base
 
 
@@ -82,7 +83,7 @@ def resolve_visible_item(state: State, caller: User, drive: Drive, path: GraphPa
     item route calls this first, before preconditions or parameters that depend on the item,
     so a caller without access learns nothing about what exists."""
     try:
-        item = resolve_item(state, drive, path)
+        item = resolve_item(state, caller, drive, path)
     except NotFound:
         raise hidden(state, caller, drive, path) from None
     if not can_read(state.store, caller, item):

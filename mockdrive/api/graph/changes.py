@@ -34,9 +34,9 @@ COPY_KEYS = ("parentReference", "name", "childrenOnly", "includeAllVersionHistor
 MONITOR_PREFIX = "/_api/v2.0/monitor/"  # as SharePoint's monitor URLs read; needs no token
 
 
-def item_response(request: web.Request, state: State, item: Item, status: int = 200):
+def item_response(request: web.Request, call: Call, item: Item, status: int = 200):
     """A driveItem with ``@odata.context`` and its ``ETag`` header."""
-    body = {"@odata.context": item_context(request, item), **render_item(state, item)}
+    body = {"@odata.context": item_context(request, item), **render_item(call.state, call, item)}
     return fast_json_response(body, status=status, headers={"ETag": item.etag})
 
 
@@ -71,7 +71,7 @@ async def patch_item(request: web.Request, call: Call, item: Item) -> web.Stream
         change.parent = destination(state, caller, item, reference, moving=True)
     check_if_match(request, item)
     changes.update_item(state, caller, item, change)
-    return item_response(request, state, item)
+    return item_response(request, call, item)
 
 
 def timestamp(container: dict[str, Any], key: str) -> str | None:

@@ -25,16 +25,16 @@ MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # Graph's limit for a simple upload
 async def put_content(request: web.Request, call: Call, drive: Drive, path: GraphPath):
     content = await read_body(request, MAX_UPLOAD_BYTES, too_large)
     state, caller = call.state, call.caller
-    base = resolve_base(state, drive, path)
+    base = resolve_base(state, caller, drive, path)
     if not path.item_path:
         check_if_match(request, base)
         state.replace_content(caller, base, content)
-        return fast_json_response(render_item(state, base))
+        return fast_json_response(render_item(state, call, base))
     conflict = request.query.get(CONFLICT_KEYS[0]) or request.query.get(CONFLICT_KEYS[1])
     item, created = state.upload(
         caller, base, path.item_path, content, conflict=conflict or "replace"
     )
-    return fast_json_response(render_item(state, item), status=201 if created else 200)
+    return fast_json_response(render_item(state, call, item), status=201 if created else 200)
 
 
 def too_large() -> ApiError:
@@ -52,7 +52,7 @@ def get_content(request: web.Request, call: Call, item: Item) -> web.StreamRespo
         raise InvalidRequest("a folder has no content")
     if not_modified(request, item):
         return web.Response(status=304, headers={"ETag": item.ctag})
-    location = download_url(call.state, item)
+    location = download_url(call.state, call.downloads, item)
     return web.Response(status=302, headers={"Location": location or ""})
 
 

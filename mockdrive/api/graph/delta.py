@@ -90,7 +90,7 @@ def _enumerate(
         return (item for item, _ in visible_below(state.store, caller, folder, roles))
 
     page, more = paging.page(state, (caller.id, "delta", folder.id), offset, top, walk)
-    value = [render_item(state, item) for item in page]
+    value = [render_item(state, call, item) for item in page]
     if more:
         query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
@@ -158,7 +158,7 @@ def _report(
     if item is not None and last.kind != "deleted" and roles_within(store, caller, folder, item):
         if kinds == {"sharing"} and not show_sharing:
             return None
-        rendered = render_item(state, item)
+        rendered = render_item(state, call, item)
         if "sharing" in kinds and show_sharing:
             rendered[SHARED_CHANGED] = "True"
         return rendered

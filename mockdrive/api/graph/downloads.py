@@ -1,16 +1,9 @@
 """``@microsoft.graph.downloadUrl``: the pre-authenticated URL of a file's bytes, issued on the
 host the client used, for the caller of the request being rendered, and only for a file that
-caller may read.
-
-The context is set per request and reset when the request ends (``serving``), so a ``$batch``
-step answers exactly as the same request alone: a step that sets none (``/shares/…``,
-``sharedWithMe``) never inherits the URLs of a step before it."""
+caller may read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from functools import lru_cache
 
 from aiohttp import web
@@ -24,8 +17,10 @@ from ...model.tree import Item
 DOWNLOAD_PREFIX = "/download/"
 
 
-class DownloadContext:
-    """Where and for whom the current request renders download URLs (signer made on first use)."""
+class Downloads:
+    """Where and for whom one request renders download URLs (the signer made on first use).
+    Made once per request that renders them and carried by its ``Call``: a ``$batch`` step
+    has its own, and a request made with none (``/shares/…``, ``sharedWithMe``) renders none."""
 
     __slots__ = ("origin", "readable", "request", "signer", "user_id")
 
@@ -39,40 +34,19 @@ class DownloadContext:
         self.readable: set[str] = set()
 
 
-# Set for the Graph request being served: render_item adds a download URL to files when it is.
-# A context variable, so every handler that renders an item gets it without a parameter.
-download_context: ContextVar[DownloadContext | None] = ContextVar("download_context", default=None)
-
-
-def set_download_context(request: web.Request, user_id: str) -> None:
-    """Render download URLs for ``user_id`` until the request ends (see ``serving``)."""
-    download_context.set(DownloadContext(request, user_id))
-
-
-@contextmanager
-def serving() -> Iterator[None]:
-    """Around one request: it starts with no download context and leaves none behind."""
-    token = download_context.set(None)
-    try:
-        yield
-    finally:
-        download_context.reset(token)
-
-
-def download_url(state: State, item: Item) -> str | None:
-    """The pre-authenticated URL of a file's bytes for the current request, if there is one
-    and its user may read the file."""
-    context = download_context.get()
-    if context is None or item.is_folder or not _may_read(state, context, item):
+def download_url(state: State, downloads: Downloads | None, item: Item) -> str | None:
+    """The pre-authenticated URL of a file's bytes for the request ``downloads`` belongs to,
+    if it renders them and its user may read the file."""
+    if downloads is None or item.is_folder or not _may_read(state, downloads, item):
         return None
-    if context.signer is None:
-        request = context.request
-        context.origin = download_origin(request.scheme, request.host)
-        context.signer = uploads.DownloadSigner(state, context.user_id)
-    return context.origin + context.signer.token(item)
+    if downloads.signer is None:
+        request = downloads.request
+        downloads.origin = download_origin(request.scheme, request.host)
+        downloads.signer = uploads.DownloadSigner(state, downloads.user_id)
+    return downloads.origin + downloads.signer.token(item)
 
 
-def _may_read(state: State, context: DownloadContext, item: Item) -> bool:
+def _may_read(state: State, context: Downloads, item: Item) -> bool:
     """Does the context's user hold a role on ``item``? O(1) for a file that inherits from a
     folder already found readable in this request, else O(depth)."""
     parent_id = item.parent_id

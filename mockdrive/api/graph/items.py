@@ -8,12 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from ...model.errors import InvalidRequest
-from ...model.identity import User
 from ...model.permissions import require_role
 from ...model.ranges import LARGEST_OFFSET, whole_number_text
-from ...model.state import State
 from ...model.tree import Item
 from ...model.view import visible_children
+from ..context import Call
 from ..jsonio import fast_json_response, optional, read_json_object
 from . import paging
 from .envelope import context_url, item_context, shape
@@ -38,7 +37,8 @@ def page_top(request: web.Request) -> int:
     return DEFAULT_PAGE_SIZE if top is None else whole_number_text(top, "$top", 1, MAX_PAGE_SIZE)
 
 
-def list_children(request: web.Request, state: State, caller: User, folder: Item):
+def list_children(request: web.Request, call: Call, folder: Item):
+    state, caller = call.state, call.caller
     roles = require_role(state.store, caller, folder, "read")  # access before parameters
     top, offset = page_params(request)
     if not folder.is_folder:
@@ -54,7 +54,7 @@ def list_children(request: web.Request, state: State, caller: User, folder: Item
     select = parse_select(request.query.get("$select"))
     body: dict[str, Any] = {
         "@odata.context": item_context(request, folder, "children"),
-        "value": [shape(render_item(state, c, folder_path), select) for c in page],
+        "value": [shape(render_item(state, call, c, folder_path), select) for c in page],
     }
     if more:
         query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$skipToken")}
@@ -63,7 +63,8 @@ def list_children(request: web.Request, state: State, caller: User, folder: Item
     return fast_json_response(body)
 
 
-async def create_child(request: web.Request, state: State, caller: User, parent: Item):
+async def create_child(request: web.Request, call: Call, parent: Item):
+    state, caller = call.state, call.caller
     body = await read_json_object(request)
     name = body.get("name")
     is_folder = body.get("folder") is not None
@@ -75,7 +76,7 @@ async def create_child(request: web.Request, state: State, caller: User, parent:
     for key in CONFLICT_KEYS:
         conflict = optional(body, key, str, "one of fail, replace, rename") or conflict
     item = state.create_item(caller, parent, name, is_folder=is_folder, conflict=conflict or "fail")
-    body = {"@odata.context": item_context(request, item), **render_item(state, item)}
+    body = {"@odata.context": item_context(request, item), **render_item(state, call, item)}
     location = context_url(request, "").split("/$metadata#")[0]
     location += f"/drives/{item.drive_id}/items/{item.id}"
     return fast_json_response(body, status=201, headers={"ETag": item.etag, "Location": location})

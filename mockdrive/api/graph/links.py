@@ -74,7 +74,7 @@ async def create_link(request: web.Request, call: Call, item: Item) -> web.Respo
     permission, created = links.create_link(
         call.state, call.caller, item, link_request, _context(request)
     )
-    body = render_permission(call.state, EffectivePermission(permission))
+    body = render_permission(call.state, call, EffectivePermission(permission))
     return fast_json_response(body, status=201 if created else 200)
 
 
@@ -108,7 +108,7 @@ def grant_response(call: Call, permission: Permission) -> web.Response:
     """Graph answers a collection with the updated link first (here listing the people of
     this grant: ``links.granted_view``)."""
     return fast_json_response(
-        {"value": [render_permission(call.state, EffectivePermission(permission))]}
+        {"value": [render_permission(call.state, call, EffectivePermission(permission))]}
     )
 
 
@@ -133,4 +133,6 @@ async def patch_link(
     body = await read_json_object(request)
     check_if_match(request, item)
     links.update_link(call.state, call.caller, item, permission_id, body)
-    return fast_json_response(render_permission(call.state, EffectivePermission(entry.permission)))
+    return fast_json_response(
+        render_permission(call.state, call, EffectivePermission(entry.permission))
+    )

@@ -16,13 +16,16 @@ from ...model.permissions import (
 )
 from ...model.state import State
 from ...model.tree import Item
+from ..context import Call
 from ..jsonio import fast_json_response
 from .addressing import not_modified
 from .envelope import item_context
-from .render import render_permission
+from .render import View, render_permission
 
 
-def list_permissions(state: State, item: Item, reader: User | None = None) -> list[dict[str, Any]]:
+def list_permissions(
+    state: State, view: View, item: Item, reader: User | None = None
+) -> list[dict[str, Any]]:
     """The item's permissions as Graph lists them: own and inherited, without grants that
     carry no Graph role (Onehub's Access Denied); for a ``reader``, only what applies to them,
     and of a link's holders only themselves."""
@@ -30,11 +33,12 @@ def list_permissions(state: State, item: Item, reader: User | None = None) -> li
     if reader is not None:
         entries = [e for e in entries if e.permission.holds(reader)]
     holder_paths: dict[str, str] = {}
-    return [render_permission_for(state, e, reader, holder_paths) for e in entries]
+    return [render_permission_for(state, view, e, reader, holder_paths) for e in entries]
 
 
 def render_permission_for(
     state: State,
+    view: View,
     entry: EffectivePermission,
     viewer: User | None,
     holder_paths: dict[str, str] | None = None,
@@ -43,7 +47,7 @@ def render_permission_for(
     everything). Of a link, a viewer who may not share sees neither its secrets (``shareId``,
     ``webUrl``) nor its other holders: only themselves (their account, their groups, their
     address)."""
-    data = render_permission(state, entry, holder_paths)
+    data = render_permission(state, view, entry, holder_paths)
     if viewer is None or entry.permission.link is None:
         return data
     # a link's secrets go only to those who could create it (the service's documented rule)
@@ -72,14 +76,15 @@ def render_permission_for(
     return data
 
 
-def list_permissions_response(request: web.Request, state: State, caller: User, item: Item):
+def list_permissions_response(request: web.Request, call: Call, item: Item) -> web.Response:
+    state, caller = call.state, call.caller
     roles = require_role(state.store, caller, item, "read")
     if not_modified(request, item):
         return web.Response(status=304)
     reader = caller if highest_role(roles) == "read" else None  # readers see only their own
     context = item_context(request, item, "permissions")
     return fast_json_response(
-        {"@odata.context": context, "value": list_permissions(state, item, reader)}
+        {"@odata.context": context, "value": list_permissions(state, call, item, reader)}
     )
 
 

@@ -14,6 +14,7 @@ from ...model.permissions import highest_role, require_role, roles_of
 from ...model.state import State
 from ...model.tree import DriveStore, Item
 from ...model.view import visible_children
+from ..context import Call
 from .envelope import shape
 from .odata import INLINE_CHILDREN, Options
 from .permissions import list_permissions
@@ -31,13 +32,13 @@ def children_seen(store: DriveStore, caller: User, folder: Item) -> Iterator[Ite
 
 def expand_item(
     request: web.Request,
-    state: State,
-    caller: User,
+    call: Call,
     item: Item,
     data: dict[str, Any],
     expand: dict[str, Options],
 ) -> dict[str, Any]:
     """Add the expanded relationships to a rendered item (O(page) each)."""
+    state, caller = call.state, call.caller
     store = state.store
     for name, options in expand.items():
         if name == "children":
@@ -46,7 +47,7 @@ def expand_item(
             limit = options.top or INLINE_CHILDREN
             page = list(islice(children_seen(store, caller, item), limit + 1))
             path = store.path_of(item)
-            data["children"] = [shape(render_item(state, c, path), options.select)
+            data["children"] = [shape(render_item(state, call, c, path), options.select)
                                 for c in page[:limit]]  # fmt: skip
             if len(page) > limit:
                 version = "/beta" if request.path.startswith("/beta") else "/v1.0"
@@ -57,8 +58,8 @@ def expand_item(
         elif name == "permissions":
             roles = require_role(store, caller, item, "read")
             reader = caller if highest_role(roles) == "read" else None
-            data["permissions"] = [shape(p, options.select)
-                                   for p in list_permissions(state, item, reader)]  # fmt: skip
+            listed = list_permissions(state, call, item, reader)
+            data["permissions"] = [shape(p, options.select) for p in listed]
         elif name == "thumbnails":
             data["thumbnails"] = []
         elif name == "versions":

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from ...model.faults import NOTIFICATION_CODES
 from ...model.hashes import file_hashes
 from ...model.permissions import EffectivePermission, Permission
 from ...model.state import State
 from ...model.tree import Drive, Item
-from .downloads import download_url
+from .downloads import Downloads, download_url
 from .viewer import root_prefix
 
 DEPRECATED_GRANTED_TO = "GrantedTo has been deprecated. Refer to GrantedToV2"
+
+
+class View(Protocol):
+    """Whom an answer is rendered for: a request's ``Call``, or ``OWNER_VIEW``."""
+
+    viewer_id: str | None  # None: each drive as its owner sees it
+    downloads: Downloads | None  # None: files without ``@microsoft.graph.downloadUrl``
+
+
+class _OwnerView:
+    __slots__ = ()
+    viewer_id: str | None = None
+    downloads: Downloads | None = None
+
+
+# Outside a request (fixture helpers, exports): as each drive's owner, with no download URLs.
+OWNER_VIEW: View = _OwnerView()
 
 
 def identity(state: State, user_id: str) -> dict[str, str]:
@@ -22,11 +39,11 @@ def identity(state: State, user_id: str) -> dict[str, str]:
     return {"id": user.id, "displayName": user.display_name, "email": user.email}
 
 
-def api_path(state: State, item: Item) -> str:
+def api_path(state: State, view: View, item: Item) -> str:
     """``/drive/root:`` for the root, ``/drive/root:/Projects`` below it (itemReference.path);
     ``/drives/{id}/root:…`` when the drive is not the viewer's default drive."""
     path = state.store.path_of(item)
-    prefix = root_prefix(state, item.drive_id)
+    prefix = root_prefix(state, view.viewer_id, item.drive_id)
     return prefix if path == "/" else prefix + path
 
 
@@ -62,7 +79,9 @@ def drive_owner(state: State, drive: Drive) -> dict[str, Any]:
     return {"group": {k: v for k, v in data.items() if v is not None}}
 
 
-def render_item(state: State, item: Item, parent_path: str | None = None) -> dict[str, Any]:
+def render_item(
+    state: State, view: View, item: Item, parent_path: str | None = None
+) -> dict[str, Any]:
     """``parent_path`` is ``store.path_of`` the parent when the caller knows it (children)."""
     store = state.store
     drive = store.drives[item.drive_id]
@@ -87,7 +106,7 @@ def render_item(state: State, item: Item, parent_path: str | None = None) -> dic
     reference: dict[str, Any] = {"driveId": drive.id, "driveType": drive.drive_type}
     if item.parent_id is not None:
         reference["id"] = item.parent_id
-        prefix = root_prefix(state, drive.id)
+        prefix = root_prefix(state, view.viewer_id, drive.id)
         reference["path"] = prefix if parent_path == "/" else prefix + parent_path
     data["parentReference"] = reference
     data["fileSystemInfo"] = {
@@ -100,7 +119,7 @@ def render_item(state: State, item: Item, parent_path: str | None = None) -> dic
         data["folder"] = {"childCount": len(item.children or ())}
     else:
         data["file"] = {"mimeType": item.mime_type, "hashes": file_hashes(item, drive.drive_type)}
-        url = download_url(state, item)
+        url = download_url(state, view.downloads, item)
         if url is not None:
             data["@microsoft.graph.downloadUrl"] = url
     if item.parent_id is None:
@@ -111,7 +130,10 @@ def render_item(state: State, item: Item, parent_path: str | None = None) -> dic
 
 
 def render_permission(
-    state: State, entry: EffectivePermission, holder_paths: dict[str, str] | None = None
+    state: State,
+    view: View,
+    entry: EffectivePermission,
+    holder_paths: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``holder_paths`` memoizes ``api_path`` of the holders across one listing."""
     permission = entry.permission
@@ -151,11 +173,11 @@ def render_permission(
     if entry.holder is not None:
         holder = entry.holder
         if holder_paths is None:
-            path = api_path(state, holder)
+            path = api_path(state, view, holder)
         else:
             path = holder_paths.get(holder.id)
             if path is None:
-                path = holder_paths[holder.id] = api_path(state, holder)
+                path = holder_paths[holder.id] = api_path(state, view, holder)
         data["inheritedFrom"] = {"driveId": holder.drive_id, "id": holder.id, "path": path}
     return data
 

@@ -7,6 +7,7 @@ checks live in the model; this package decides only how things look on the wire.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -34,7 +35,7 @@ from .addressing import (
     resolve_visible_item,
 )
 from .content import get_content, put_content
-from .downloads import serving
+from .downloads import Downloads
 from .envelope import context_url, item_context, next_link, shape
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
 from .items import create_child, list_children, page_params, page_top
@@ -45,8 +46,7 @@ from .preview import preview_item
 from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
 from .special import search
-from .uploads import create_upload_session, set_download_context
-from .viewer import VIEWER
+from .uploads import create_upload_session
 
 # Every operation on an addressed item: (action after the item, method). ``handle`` serves
 # exactly these; the OpenAPI document lists them for every addressing form.
@@ -81,16 +81,12 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
     the version, read in its one normal form from here on)."""
     rest = normalize_path(rest)
-    viewer = VIEWER.set(call.caller.id)
-    try:
-        with serving():  # download URLs for this request only (a $batch step's own)
-            response = await shared_resources(request, call, rest)
-            if response is None:
-                response = await directory.dispatch(request, call, rest)
-            if response is None:
-                response = await serve_drive(request, call, rest)
-    finally:
-        VIEWER.reset(viewer)
+    call = replace(call, viewer_id=call.caller.id)  # rendered for the caller, no downloads yet
+    response = await shared_resources(request, call, rest)
+    if response is None:
+        response = await directory.dispatch(request, call, rest)
+    if response is None:
+        response = await serve_drive(request, call, rest)
     response.headers["OData-Version"] = "4.0"
     return response
 
@@ -111,8 +107,8 @@ async def shared_resources(
 async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     """A drive (``/me/drive``) or anything addressed through one."""
     path = parse_raw_path(rest)
+    call = replace(call, downloads=Downloads(request, call.caller.id))  # files carry theirs
     state, caller = call.state, call.caller
-    set_download_context(request, caller.id)  # for downloadUrl on rendered files
     drive = resolve_drive(state, caller, path)
     method = request.method
     if path.item_base is None:
@@ -155,8 +151,8 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
             require_role(state.store, caller, item, "read")
             if not_modified(request, item):
                 return web.Response(status=304)
-            data = render_item(state, item)
-            data = expand_item(request, state, caller, item, data, options.expand)
+            data = render_item(state, call, item)
+            data = expand_item(request, call, item, data, options.expand)
             shaped = shape(data, options.select, also=options.expand)
             body = {"@odata.context": item_context(request, item), **shaped}
             return fast_json_response(body, headers={"ETag": item.etag})
@@ -172,9 +168,9 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
                 return web.Response(status=304)
             if options.orderby is not None:
                 return ordered_children(request, call, item, options)
-            return list_children(request, state, caller, item)
+            return list_children(request, call, item)
         case ("children",), "POST":
-            return await create_child(request, state, caller, item)
+            return await create_child(request, call, item)
         case ("content",), "GET" | "HEAD":
             return get_content(request, call, item)
         case ("copy",), "POST":
@@ -186,20 +182,22 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         case ("action.invite",), "POST":
             return await onedrive_v1.invite(request, call, item)
         case ("permissions",), "GET":
-            return list_permissions_response(request, state, caller, item)
+            return list_permissions_response(request, call, item)
         case ("permissions", permission_id), "GET":
             roles = require_role(state.store, caller, item, "read")
             entry = find_effective(state.store, item, permission_id)
             reader = caller if highest_role(roles) == "read" else None
             if reader is not None and not entry.permission.holds(reader):
                 raise NotFound(f"permission {permission_id!r} was not found on this item")
-            return fast_json_response(render_permission_for(state, entry, reader))
+            return fast_json_response(render_permission_for(state, call, entry, reader))
         case ("permissions", permission_id), "PATCH":
             body = await read_json_object(request)
             roles = permission_patch(body)
             check_if_match(request, item)
             permission = sharing.update_roles(state, caller, item, permission_id, roles)
-            return fast_json_response(render_permission(state, EffectivePermission(permission)))
+            return fast_json_response(
+                render_permission(state, call, EffectivePermission(permission))
+            )
         case ("permissions", permission_id), "DELETE":
             check_if_match(request, item)
             sharing.delete_permission(state, caller, item, permission_id)
@@ -268,7 +266,7 @@ def ordered_children(
     folder_path = state.store.path_of(folder)
     body = {
         "@odata.context": item_context(request, folder, "children"),
-        "value": [shape(render_item(state, c, folder_path), options.select) for c in page],
+        "value": [shape(render_item(state, call, c, folder_path), options.select) for c in page],
     }
     if token is not None:
         body["@odata.nextLink"] = next_link(request, top, token)
@@ -290,7 +288,7 @@ def search_response(
     )
     body = {
         "@odata.context": context_url(request, "Collection(driveItem)"),
-        "value": [shape(render_item(state, hit), options.select) for hit in page],
+        "value": [shape(render_item(state, call, hit), options.select) for hit in page],
     }
     if more:
         body["@odata.nextLink"] = next_link(request, top, str(offset + top))

@@ -99,7 +99,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             entry = EffectivePermission(permission)
             manager = caller is not None and may_manage(state, caller, item)
             viewer = None if manager else (caller or links.ANONYMOUS)
-            return fast_json_response(render_permission_for(state, entry, viewer))
+            return fast_json_response(render_permission_for(state, call, entry, viewer))
         case (("driveItem" | "root"), *action):
             return serve_item(request, call, item, tuple(action))
         case ("items", item_id, *action):
@@ -173,11 +173,11 @@ def serve_item(
 ) -> web.StreamResponse:
     state = call.state
     if action == ():
-        data = render_item(state, item)
+        data = render_item(state, call, item)
         if "children" in request.query.get("$expand", "") and item.is_folder:  # first page
             path = state.store.path_of(item)
             reached = reached_children(call, item)
-            data["children"] = [render_item(state, c, path) for c in islice(reached, PAGE)]
+            data["children"] = [render_item(state, call, c, path) for c in islice(reached, PAGE)]
         return fast_json_response(data)
     if action == ("content",):
         if item.is_folder:
@@ -191,7 +191,7 @@ def serve_item(
             state, key, offset, top, lambda: reached_children(call, item), extra=item.version
         )
         path = store.path_of(item)
-        body: dict[str, Any] = {"value": [render_item(state, c, path) for c in page]}
+        body: dict[str, Any] = {"value": [render_item(state, call, c, path) for c in page]}
         if more:
             query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
             query.update({"$top": str(top), "$skiptoken": str(offset + top)})
@@ -252,7 +252,7 @@ def remote_item(call: Call, item: Item) -> dict[str, Any]:
     """An item of another drive as sharedWithMe lists it: the item and its ``remoteItem``."""
     state = call.state
     drive = state.store.drives[item.drive_id]
-    data = render_item(state, item)
+    data = render_item(state, call, item)
     remote = {key: data[key] for key in REMOTE_KEYS if key in data}
     remote["folder" if item.is_folder else "file"] = data["folder" if item.is_folder else "file"]
     remote["parentReference"] = {"driveId": drive.id, "driveType": drive.drive_type}

@@ -11,7 +11,6 @@ from ...model.state import State
 from ...model.tree import Drive, DriveStore, Item
 from ...model.view import visible_below
 from .gaps import SPECIAL_FOLDERS, not_implemented
-from .viewer import VIEWER
 
 # Where each special folder lives in the drive (approot: the app's own folder under /Apps).
 SPECIAL_PATHS = {
@@ -23,7 +22,7 @@ SPECIAL_PATHS = {
 }
 
 
-def special_folder(state: State, drive: Drive, name: str) -> Item:
+def special_folder(state: State, caller: User, drive: Drive, name: str) -> Item:
     """The special folder, created on first use (as the service does) when the caller may
     write the drive's root; otherwise it must exist already."""
     path = SPECIAL_PATHS.get(name)
@@ -39,9 +38,7 @@ def special_folder(state: State, drive: Drive, name: str) -> Item:
         found = None
     if found is not None and found.is_folder:
         return found
-    viewer_id = VIEWER.get()
-    viewer = state.directory.by_id(viewer_id) if viewer_id else None
-    roles = roles_of(store, viewer, root) if viewer is not None else set()
+    roles = roles_of(store, caller, root)
     if found is not None or not roles or ROLE_RANK[highest_role(roles) or "read"] < 2:
         raise NotFound(f"the special folder {name!r} was not found")
     return state.make_path(drive, path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +27,7 @@ from ..errors import ApiError
 from ..jsonio import fast_json_response, optional, read_optional_json_object
 from ..routing import ExpectHandler
 from .addressing import resolve_base
-from .downloads import DOWNLOAD_PREFIX, set_download_context
+from .downloads import DOWNLOAD_PREFIX, Downloads
 from .items import CONFLICT_KEYS
 from .paths import GraphPath
 from .preview import PREVIEW_PREFIX, serve_preview
@@ -89,7 +90,7 @@ async def create_upload_session(
                 uploads.parse_time(stamp)
             except ValueError:
                 raise InvalidRequest(f"{stamp!r} is not a date and time") from None
-    base = resolve_base(state, drive, path)
+    base = resolve_base(state, caller, drive, path)
     if path.item_path is None or path.item_path.strip("/") == "":
         item_path = None
     else:
@@ -139,7 +140,8 @@ def parse_content_range(header: str | None) -> tuple[int, int, int]:
     return start, end, total
 
 
-async def put_fragment(request: web.Request, state: State, session_id: str) -> web.Response:
+async def put_fragment(request: web.Request, call: Call, session_id: str) -> web.Response:
+    state = call.state
     session = state.uploads.get(state, session_id)
     start, end, total = parse_content_range(request.headers.get("Content-Range"))
     length = end - start + 1
@@ -165,7 +167,7 @@ async def put_fragment(request: web.Request, state: State, session_id: str) -> w
     if result is None:
         return fast_json_response(session_status(session), status=202)
     item, created = result
-    return fast_json_response(render_item(state, item), status=201 if created else 200)
+    return fast_json_response(render_item(state, call, item), status=201 if created else 200)
 
 
 def range_error(fn: Callable[..., Any], *args: Any) -> Any:
@@ -187,22 +189,24 @@ def add_routes(
     ``pre_authenticated_caller`` instead of a bearer token."""
 
     async def upload_url(request: web.Request) -> web.StreamResponse:
-        call = call_of(request)
+        call = call_of(request)  # the completed item carries a download URL
+        call = replace(call, downloads=Downloads(request, call.caller.id))
         state, session_id = call.state, request.match_info["session"]
-        set_download_context(request, call.caller.id)  # the completed item carries one
         if request.method == "PUT":
             if "Authorization" in request.headers and not state.policy.lenient_upload_sessions:
                 # the docs: a PUT to the uploadUrl with an Authorization header "may result in
                 # an HTTP 401 Unauthorized response"; a client that sends its token there fails
                 message = "the uploadUrl is pre-authenticated: send no Authorization header"
                 raise ApiError(401, "unauthenticated", message)
-            return await put_fragment(request, state, session_id)
+            return await put_fragment(request, call, session_id)
         session = state.uploads.get(state, session_id)
         if request.method == "POST":  # completes a deferCommit session (empty body)
             if await request.content.read(1):
                 raise InvalidRequest("completing an upload session takes an empty body")
             item, created = uploads.commit(state, session)
-            return fast_json_response(render_item(state, item), status=201 if created else 200)
+            return fast_json_response(
+                render_item(state, call, item), status=201 if created else 200
+            )
         if request.method == "DELETE":
             uploads.cancel(state, session)
             return web.Response(status=204)
