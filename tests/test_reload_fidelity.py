@@ -370,3 +370,23 @@ def test_permissions_expiring_at_the_same_moment_go_in_the_same_order_after_a_re
         answers.append([e["name"] for e in changed.json()["value"]])
     assert sorted(answers[0]) == ["F", "a.txt"]
     assert answers[1] == answers[0]
+
+
+def test_a_link_made_after_a_reload_gets_a_token_of_its_own(mock_drive, graph):
+    """A loaded state's id source starts again from the seed, so the first link made after each
+    load got the same token, and ``/shares`` then found the wrong item (found by the view
+    invariant)."""
+    mock_drive.add_folder("/Projects")
+    mock_drive.add_folder("/Other")
+    kind = {"type": "view", "scope": "organization"}
+    _reload(mock_drive)
+    first = graph.post("/me/drive/root:/Projects:/createLink", json=kind)
+    assert first.status_code == 201, first.text
+    _reload(mock_drive)
+    second = graph.post("/me/drive/root:/Other:/createLink", json=kind)
+    assert second.status_code == 201, second.text
+    assert second.json()["shareId"] != first.json()["shareId"]
+    for made, name in ((first, "Projects"), (second, "Other")):
+        shared = graph.get(f"/shares/{made.json()['shareId']}/driveItem")
+        assert shared.status_code == 200 and shared.json()["name"] == name, shared.text
+    _reload(mock_drive)  # the export holds two distinct tokens, so it loads

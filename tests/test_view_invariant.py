@@ -68,7 +68,7 @@ of the sequence so far: a readable reproduction.
 
 CI runs a small seeded set (about 30 s). The long run (≥ 10,000 steps)::
 
-    MOCKDRIVE_STATEFUL_EXAMPLES=700 MOCKDRIVE_STATEFUL_STEPS=15 \\
+    MOCKDRIVE_STATEFUL_EXAMPLES=800 MOCKDRIVE_STATEFUL_STEPS=15 \\
         .venv/bin/pytest -p no:xdist -s tests/test_view_invariant.py
 
 ``MOCKDRIVE_VIEW_COLLECT=FILE`` writes every violation to FILE (one JSON line each) and goes on,

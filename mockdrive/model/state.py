@@ -78,13 +78,15 @@ class State:
         track(self, permission)
 
     def _id_taken(self, candidate: str) -> bool:
-        """Does the state hold this id already (the generator then skips it)?"""
+        """Does the state hold this id (or link token) already (the generator then skips it)?
+        After a load the generator starts again from the seed, so it meets what it made before."""
         store, directory = self.store, self.directory
         return (
             candidate in store.items
             or candidate in store.drives
             or candidate in directory.users
             or candidate in directory.groups
+            or candidate in self.links.by_token
         )
 
     # -- directory ----------------------------------------------------------------------------
