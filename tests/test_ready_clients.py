@@ -145,3 +145,15 @@ def test_the_httpx_client_under_tls_warns_nothing(mock_drive):
         warnings.simplefilter("error")
         client = mock_drive.httpx_client(newcomer)
     assert client.get("/me").status_code == 200
+
+
+@pytest.mark.mock_drive(tls=True)
+async def test_async_and_sdk_clients_under_tls_warn_nothing(mock_drive):
+    newcomer = mock_drive.add_user("New Comer", "newcomer@contoso.example")  # clients to build
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client = mock_drive.async_httpx_client(newcomer)
+        sdk = mock_drive.graph_client()  # one per event loop: this test's is new
+    assert (await client.get("/me")).status_code == 200
+    drive = await sdk.drives.by_drive_id(mock_drive.drive.id).get()
+    assert drive.id == mock_drive.drive.id
