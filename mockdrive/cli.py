@@ -87,7 +87,7 @@ def server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     parser.add_argument(
         "--port",
-        type=int,
+        type=port_argument,
         default=DEFAULT_PORT,
         help="port to listen on (default %(default)s; 0 picks a free one)",
     )
@@ -239,6 +239,17 @@ def main(argv: list[str] | None = None) -> int:
         clock=args.clock,
     )
     return asyncio.run(_serve(server))
+
+
+def port_argument(text: str) -> int:
+    """``--port``: a TCP port, 0 to 65535 (0 picks a free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 to 65535")
+    return port
 
 
 def clock_argument(text: str) -> str:

@@ -398,3 +398,10 @@ def test_the_clock_follows_the_wall_unless_the_clock_flag_pins_it():
     assert state["now"].startswith("2030-05-06T07:08:"), state
     refused = run("--clock", "yesterday")
     assert refused.returncode == 2 and "--clock" in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(port):
+    result = run("--port", port)
+    assert result.returncode == 2, result.stderr
+    assert "argument --port" in result.stderr and "Traceback" not in result.stderr

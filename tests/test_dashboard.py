@@ -391,3 +391,22 @@ def test_a_missing_chromium_fails_in_ci_and_skips_visibly_elsewhere(
     assert outcome in stdout, stdout[-3000:]
     assert "no-chromium is missing: sudo apt-get install chromium" in stdout
     assert (result.ret == 0) == (outcome == "1 skipped")
+
+
+def test_browser_summary_counts_one_of_a_kind_in_the_singular(mock_drive, page):
+    from playwright.sync_api import expect
+
+    mock_drive.add_file("/Notes.txt", "n")
+    mock_drive.add_group("Readers", [mock_drive.owner])
+    link = requests.post(
+        f"{mock_drive.graph_url}/me/drive/root:/Notes.txt:/createLink",
+        headers=mock_drive.headers(),
+        json={"type": "view", "scope": "anonymous"},
+    )
+    assert link.status_code in (200, 201), link.text
+    assert invite(mock_drive, "/Notes.txt", "guest@partner.example").status_code == 200
+    page.goto(mock_drive.url + "/")
+    summary = page.locator("#summary")
+    expect(summary).to_contain_text("1 drive · ")
+    expect(summary).to_contain_text(" · 1 group · 1 e-mail · 0 fault rules · 1 link")
+    assert summary.inner_text().endswith("· 1 link")

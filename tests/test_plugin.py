@@ -322,3 +322,14 @@ def test_marker_prefers_an_existing_file_over_a_shipped_name(pytester):
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
     result.assert_outcomes(passed=2)
+
+
+def test_item_json_is_the_item_as_graph_renders_it_to_the_owner(projects):
+    item = projects.item("/Projects/Plan.docx")
+    rendered = projects.item_json("/Projects/Plan.docx")
+    served = projects.session.get(f"/drives/{projects.drive.id}/items/{item.id}").json()
+    assert rendered["id"] == item.id and rendered["name"] == "Plan.docx"
+    for key in ("@odata.context", "@microsoft.graph.downloadUrl"):  # per response / per request
+        served.pop(key, None)
+        rendered.pop(key, None)
+    assert rendered == served

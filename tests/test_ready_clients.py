@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import warnings
+
 import pytest
 from test_msgraph_sdk import invite_body
 
@@ -114,3 +118,42 @@ def test_reused_across_tests(pytester):
     )
     result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_a_missing_extra_is_named(projects, monkeypatch):
+    """Without requests or httpx installed, a ready client says which extra installs it."""
+    from functools import cache
+
+    from mockdrive.testing import clients
+
+    fresh = cache(clients._graph_session_class.__wrapped__)  # not the class built already
+    monkeypatch.setattr(clients, "_graph_session_class", fresh)
+    monkeypatch.setitem(sys.modules, "requests", None)
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    newcomer = projects.add_user("New Comer", "newcomer@contoso.example")  # no client built yet
+    with pytest.raises(ModuleNotFoundError, match=re.escape("pip install 'mockdrive[clients]'")):
+        projects.session_for(newcomer)
+    with pytest.raises(ModuleNotFoundError, match=re.escape("pip install 'mockdrive[clients]'")):
+        projects.httpx_client(newcomer)
+
+
+@pytest.mark.mock_drive(tls=True)
+def test_the_httpx_client_under_tls_warns_nothing(mock_drive):
+    """httpx deprecates a CA path as ``verify``: the client gets an SSL context instead."""
+    newcomer = mock_drive.add_user("New Comer", "newcomer@contoso.example")  # a client to build
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client = mock_drive.httpx_client(newcomer)
+    assert client.get("/me").status_code == 200
+
+
+@pytest.mark.mock_drive(tls=True)
+async def test_async_and_sdk_clients_under_tls_warn_nothing(mock_drive):
+    newcomer = mock_drive.add_user("New Comer", "newcomer@contoso.example")  # clients to build
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client = mock_drive.async_httpx_client(newcomer)
+        sdk = mock_drive.graph_client()  # one per event loop: this test's is new
+    assert (await client.get("/me")).status_code == 200
+    drive = await sdk.drives.by_drive_id(mock_drive.drive.id).get()
+    assert drive.id == mock_drive.drive.id

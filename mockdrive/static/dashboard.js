@@ -184,12 +184,22 @@ function drawAll() {
   drawFaults();
 }
 
+/** "1 link", "2 links", "0 links". */
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 function drawSummary() {
   const o = view.overview;
-  const text =
-    `${o.drives.length} drive${o.drives.length === 1 ? "" : "s"} · ${o.itemCount} items · ` +
-    `${o.users.length} users · ${o.groups.length} groups · ${o.outboxCount} e-mails · ` +
-    `${o.faultCount} fault rules · ${o.linkCount} links`;
+  const text = [
+    count(o.drives.length, "drive"),
+    count(o.itemCount, "item"),
+    count(o.users.length, "user"),
+    count(o.groups.length, "group"),
+    count(o.outboxCount, "e-mail"),
+    count(o.faultCount, "fault rule"),
+    count(o.linkCount, "link"),
+  ].join(" · ");
   $("summary").textContent = text;
   $("clock").textContent = `clock ${o.clock}`;
 }

@@ -10,6 +10,8 @@ after the fixture swaps in another state with another owner.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import ssl
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -21,13 +23,26 @@ if TYPE_CHECKING:
     from ..server import MockDrive
 
 
+def _require(module: str, extra: str, what: str) -> Any:
+    """Import ``module``, or say which of mockdrive's extras installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ModuleNotFoundError(
+            f"{what} needs {module}: pip install 'mockdrive[{extra}]'", name=module
+        ) from None
+
+
+def _verify(ca_path: str | None) -> ssl.SSLContext | bool:
+    """What httpx takes as ``verify``: a context trusting the server's own CA (a path string
+    is deprecated there), or ``True`` for a server without TLS."""
+    return True if ca_path is None else ssl.create_default_context(cafile=ca_path)
+
+
 @cache
 def _graph_session_class() -> type[requests.Session]:
     """Defined on first use: requests is a dependency of tests, not of the server."""
-    try:
-        import requests
-    except ImportError:
-        raise RuntimeError("session() needs requests: pip install requests") from None
+    requests = _require("requests", "clients", "session()")
 
     class GraphSession(requests.Session):
         """A keep-alive ``requests.Session`` whose relative URLs are Graph paths:
@@ -86,12 +101,11 @@ class ReadyClients:
     def httpx_client(self, token: str | None = None) -> httpx.Client:
         client = self._httpx.get(token)
         if client is None:
-            import httpx
-
+            httpx = _require("httpx", "clients", "httpx_client()")
             client = httpx.Client(
                 base_url=self._server.graph_url,
                 auth=_bearer(self._token_of(token)),
-                verify=self.verify,
+                verify=_verify(self._server.ca_path),
                 trust_env=False,  # loopback and its own CA, as the requests session
             )
             self._httpx[token] = client
@@ -103,12 +117,11 @@ class ReadyClients:
         key = (id(_running_loop()), token)
         client = self._async_httpx.get(key)
         if client is None:
-            import httpx
-
+            httpx = _require("httpx", "clients", "async_httpx_client()")
             client = httpx.AsyncClient(
                 base_url=self._server.graph_url,
                 auth=_bearer(self._token_of(token)),
-                verify=self.verify,
+                verify=_verify(self._server.ca_path),
                 trust_env=False,  # loopback and its own CA, as the requests session
             )
             self._async_httpx[key] = client
@@ -164,8 +177,8 @@ def _graph_service_client(base_url: str, token: Callable[[], str], ca_path: str 
         from msgraph import GraphRequestAdapter, GraphServiceClient
         from msgraph_core import GraphClientFactory
     except ImportError:
-        raise RuntimeError(
-            "graph_client() needs msgraph-sdk: pip install msgraph-sdk (or mockdrive[test])"
+        raise ModuleNotFoundError(
+            "graph_client() needs msgraph-sdk: pip install 'mockdrive[sdk]'", name="msgraph"
         ) from None
 
     class FixedToken(AccessTokenProvider):
@@ -181,7 +194,7 @@ def _graph_service_client(base_url: str, token: Callable[[], str], ca_path: str 
         import httpx
 
         http_client = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(verify=ca_path)
+            client=httpx.AsyncClient(verify=_verify(ca_path))
         )
     adapter = GraphRequestAdapter(auth, client=http_client)
     adapter.base_url = base_url

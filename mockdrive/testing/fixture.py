@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..api.graph.permissions import list_permissions
-from ..api.graph.render import OWNER_VIEW
+from ..api.graph.render import OWNER_VIEW, render_item
 from ..model import onehub
 from ..model.identity import Group, User
 from ..model.permissions import ROLE_RANK, Permission
@@ -254,11 +254,20 @@ class MockDriveFixture:
 
     # -- inspect ------------------------------------------------------------------------------
     def item(self, path: str, *, drive: Drive | None = None) -> Item:
+        """The model's ``Item`` at ``path`` (attributes: ``id``, ``name``, ``size``, ``etag``...);
+        ``item_json(path)`` gives it as Graph renders it."""
+
         def find() -> Item:
             target = drive or self.drive
             return self.state.store.resolve(self.state.store.root(target), path)
 
         return self.server.call(find)
+
+    def item_json(self, path: str, *, drive: Drive | None = None) -> dict[str, Any]:
+        """The driveItem at ``path`` as Graph renders it to the owner (``["id"]``, ``["eTag"]``)."""
+
+        item = self.item(path, drive=drive)
+        return self.server.call(lambda: render_item(self.state, OWNER_VIEW, item))
 
     def permissions(self, path: str, *, drive: Drive | None = None) -> list[dict[str, Any]]:
         """The item's effective permissions, rendered as Graph would list them."""
