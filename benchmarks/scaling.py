@@ -173,12 +173,12 @@ def bench_depth(depths: tuple[int, ...], count: int) -> list[dict]:
             started = time.perf_counter()
             for _ in range(count):
                 require_role(state.store, owner, item, "read")
-                fast_json_response({"value": list_permissions(state, item)})
+                fast_json_response({"value": list_permissions(state, OWNER_VIEW, item)})
             samples.append((time.perf_counter() - started) / count)
         times[depth] = common.median(samples) * 1000
     rows = []
     for depth in depths:
-        entries = len(list_permissions(state, by_depth[depth]))
+        entries = len(list_permissions(state, OWNER_VIEW, by_depth[depth]))
         target = "≤ 0.2 ms" if depth == deepest else ""
         rows.append(
             common.row(
