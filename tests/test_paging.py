@@ -388,3 +388,36 @@ def test_the_change_log_read_from_a_token_is_what_the_log_keeps_after_it():
             assert [c.serial for c in log.since(token)] == expected, (serial, token)
     log.changes = deque([Change(2, "i", "d", (), "item", "n", None)])  # a log loaded anew
     assert [c.serial for c in log.since(0)] == [2]
+
+
+class HandMovedWall:
+    """A monotonic source for a clock that follows the wall, moved by hand."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+@pytest.mark.unchecked_rules  # counts the work of each request
+@pytest.mark.parametrize("listing", ["children", "search", "delta"])
+def test_a_clock_following_the_wall_keeps_the_walk_resumable(big, graph, listing):
+    """The CLI's and MockDrive's default clock follows the wall: seconds passing between pages
+    (no request changed anything) must not turn each page back into a walk from the start."""
+    wall = HandMovedWall()
+    big.server.call(lambda: big.state.clock.follow_wall(wall))
+    who, path = listing_path(graph, listing)
+    client = caller(graph, who)
+    next_path: str | None = path + ("&" if "?" in path else "?") + f"$top={TOP}"
+    reads = []
+    while next_path is not None:
+        wall.seconds += 5
+        CountingChildren.read = 0
+        response = client.get(next_path)
+        assert response.status_code == 200, response.text[:300]
+        reads.append(CountingChildren.read)
+        link = response.json().get("@odata.nextLink")
+        next_path = relative(client, link) if link else None
+    assert len(reads) >= FILES // TOP
+    assert sum(reads) <= 2 * FILES + 3 * len(reads), reads

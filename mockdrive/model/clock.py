@@ -69,6 +69,9 @@ class Clock(LogicalClock):
         self._wall: Callable[[], float] | None = None  # a monotonic source, when following
         self._origin = 0.0  # its reading when the clock started following it
         self._advanced = 0  # seconds advanced since then
+        # readings, advances and sets: what moves the clock other than the wall passing (a
+        # listing paused between pages is still good while this and the change log stand)
+        self.version = 0
 
     @property
     def follows_wall(self) -> bool:
@@ -79,6 +82,7 @@ class Clock(LogicalClock):
         self._start = datetime.now(timezone.utc).replace(microsecond=0)
         self._ticks = self._advanced = 0
         self._wall, self._origin, self.pinned = source, source(), False
+        self.version += 1
 
     def pin(self) -> None:
         """Keep reading as now, moved only by readings and advances (``set`` also pins)."""
@@ -92,11 +96,13 @@ class Clock(LogicalClock):
 
     def now(self) -> str:
         self._catch_up()
+        self.version += 1
         return super().now()
 
     def tick(self) -> None:
         self._catch_up()
         self._ticks += 1
+        self.version += 1
 
     def peek(self) -> str:
         self._catch_up()
@@ -119,6 +125,7 @@ class Clock(LogicalClock):
         self._ticks += int(step.total_seconds())
         self._advanced += int(step.total_seconds())
         self.moved = True
+        self.version += 1
         return self.peek()
 
     def set(self, when: str | datetime) -> str:
@@ -129,6 +136,7 @@ class Clock(LogicalClock):
         self._start, self._ticks = moment.astimezone(timezone.utc).replace(microsecond=0), 0
         self._wall, self.pinned = None, True
         self.moved = True
+        self.version += 1
         return self.peek()
 
     def is_past(self, when: str | None) -> bool:

@@ -9,8 +9,10 @@ handed out, directly or inside ``$batch``) resumes it in O(page).
 
 A paused walk is resumed only while nothing that could change the listing has happened: the
 state's change log (every create, rename, move, content change, delete and sharing change that
-``delta`` reports), its generation (a reset) and its clock (which every write reads) are as they
-were, and so is anything else the listing names (``extra``: a folder's version, a policy value).
+``delta`` reports, expiries included), its generation (a reset) and its clock's version (every
+write reads the clock; the wall passing alone does not count, so a clock that follows the wall
+keeps walks resumable) are as they were, and so is anything else the listing names (``extra``: a
+folder's version, a policy value, the time where the listing depends on it).
 Otherwise, or when the walk is gone (evicted, another process, a reloaded state), the page is
 computed from the start by offset: the answer is the same either way, and the token's text is
 the offset as before. A walk belongs to the caller who got it: another caller presenting the
@@ -41,7 +43,7 @@ _WALKS = weakref.WeakKeyDictionary()
 def stamp(state: State, extra: Hashable = ()) -> tuple:
     """What must be unchanged for a paused walk to give what a fresh one would."""
     log = state.changes
-    return (log.generation, log.serial, state.clock.moment(), extra)
+    return (log.generation, log.serial, state.clock.version, extra)
 
 
 def page(

@@ -221,13 +221,15 @@ def shared_with_me(request: web.Request, call: Call, drive_key: str | None) -> w
         raise NotFound(f"drive {drive_key!r} was not found")
     top, offset = page_params(request)
     delay = state.policy.shared_with_me_delay_seconds  # decides what shows, as the clock does
+    # with a delay, what shows depends on the time itself (a share comes of age as it passes)
+    extra = (delay, state.clock.moment()) if delay else 0
     page, more = paging.page(
         state,
         (caller.id, "sharedWithMe"),
         offset,
         top,
         lambda: iter(links.shared_with(state, caller)),
-        extra=delay,
+        extra=extra,
     )
     body: dict[str, Any] = {"value": [remote_item(call, item) for item, _ in page]}
     if more:
