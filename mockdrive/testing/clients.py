@@ -98,16 +98,20 @@ class ReadyClients:
             self._sessions[token] = session
         return session
 
+    def _httpx_options(self, token: str | None) -> dict[str, Any]:
+        """What both httpx clients are made with: the Graph URL, the token, the mock's CA."""
+        return {
+            "base_url": self._server.graph_url,
+            "auth": _bearer(self._token_of(token)),
+            "verify": _verify(self._server.ca_path),
+            "trust_env": False,  # loopback and its own CA, as the requests session
+        }
+
     def httpx_client(self, token: str | None = None) -> httpx.Client:
         client = self._httpx.get(token)
         if client is None:
             httpx = _require("httpx", "clients", "httpx_client()")
-            client = httpx.Client(
-                base_url=self._server.graph_url,
-                auth=_bearer(self._token_of(token)),
-                verify=_verify(self._server.ca_path),
-                trust_env=False,  # loopback and its own CA, as the requests session
-            )
+            client = httpx.Client(**self._httpx_options(token))
             self._httpx[token] = client
         return client
 
@@ -118,12 +122,7 @@ class ReadyClients:
         client = self._async_httpx.get(key)
         if client is None:
             httpx = _require("httpx", "clients", "async_httpx_client()")
-            client = httpx.AsyncClient(
-                base_url=self._server.graph_url,
-                auth=_bearer(self._token_of(token)),
-                verify=_verify(self._server.ca_path),
-                trust_env=False,  # loopback and its own CA, as the requests session
-            )
+            client = httpx.AsyncClient(**self._httpx_options(token))
             self._async_httpx[key] = client
         return client
 
