@@ -50,7 +50,8 @@ def test_bad_preview_requests_are_refused_and_change_nothing(mock_drive, graph):
     mock_drive.add_user("Bob", "bob@contoso.example")
     before = mock_drive.digest()
     for body in ({"zoom": "big"}, {"zoom": 0}, {"page": True}, {"colour": "red"},
-                 {"allowEdit": "yes"}):  # fmt: skip
+                 {"allowEdit": "yes"}, {"zoom": 1e308}, {"page": 10**12}, {"page": -1},
+                 {"page": "p" * 256}, {"viewer": "v" * 256}):  # fmt: skip
         assert_graph_error(graph.post("/me/drive/root:/Docs/a.txt:/preview", json=body), 400,
                            "invalidRequest")  # fmt: skip
     folder = graph.post("/me/drive/root:/Docs:/preview", json={})

@@ -38,6 +38,11 @@ _PARAMETERS = {
 }
 
 
+MAX_ZOOM = 1000  # a zoom level above zero, at most this (a percentage or a factor alike)
+MAX_PAGE_NAME = 255  # characters of a page given by name
+LARGEST_PAGE = 1_000_000  # a page given by number: 0 to this
+
+
 def check_parameters(body: dict[str, Any]) -> None:
     """Refuse an unknown parameter or a value of the wrong type (the whole body, at once)."""
     for key, value in body.items():
@@ -49,16 +54,28 @@ def check_parameters(body: dict[str, Any]) -> None:
             continue
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if key == "page":
-            ok = isinstance(value, str) or (number and math.isfinite(value))
+            ok = (isinstance(value, str) and len(value) <= MAX_PAGE_NAME) or (
+                number and math.isfinite(value) and 0 <= value <= LARGEST_PAGE
+            )
         elif kind == _NUMBER:
-            ok = number and math.isfinite(value) and value > 0
+            ok = number and math.isfinite(value) and 0 < value <= MAX_ZOOM
+        elif kind == _FLAG:
+            ok = isinstance(value, bool)
+        elif key == "viewer":
+            ok = isinstance(value, str) and len(value) <= MAX_PAGE_NAME
         elif kind == _FLAG:
             ok = isinstance(value, bool)
         else:
             ok = isinstance(value, str)
         if not ok:
-            wanted = "a page number or name" if key == "page" else kind
-            wanted += " above zero" if key == "zoom" else ""
+            wanted = (
+                f"a page number from 0 to {LARGEST_PAGE:,} or a name of up to {MAX_PAGE_NAME} "
+                "characters"
+                if key == "page"
+                else kind
+            )
+            wanted += f" above zero, at most {MAX_ZOOM:,}" if key == "zoom" else ""
+            wanted += f" of up to {MAX_PAGE_NAME} characters" if key == "viewer" else ""
             raise InvalidRequest(f"preview {key} must be {wanted}")
 
 
