@@ -317,6 +317,9 @@ class State:
         self.store.set_file_content(item, content, mime_type)
         item.modified = self.clock.now()
         item.modified_by = caller.id
+        # new content is modified now: a time a client set for the old content no longer holds
+        # (an upload session that carries fileSystemInfo sets it again after this)
+        item.fs_modified = None
         self.changed(item)
         return item
 
