@@ -22,15 +22,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from onedrive_token_stub import TokenStubProxy
 
 from mockdrive.cli import default_state
+from mockdrive.model.entra import DEFAULT_DELEGATED_SCOPES
 from mockdrive.server import MockDrive
 from mockdrive.testing.fixture import MockDriveFixture
 
 TOKEN = "onedrive-client-token"
 OWNER = "ada@contoso.example"
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+CLIENT_ID = "d50ca740-c83f-4d1b-b616-12c519384f0c"  # the client's own public app id
 BIG = 5 * 1024 * 1024  # over the client's 4 MiB simple-upload limit: an upload session
 
 
@@ -122,6 +123,19 @@ class Client:
         return answer
 
 
+def refresh_token(server: MockDrive) -> str:
+    """What an earlier sign-in would have left in the client's config: a refresh token of the
+    drive's owner for the client's app id, issued by the mock's Entra."""
+
+    def issue() -> str:
+        state = server.state
+        scopes = (*DEFAULT_DELEGATED_SCOPES, "offline_access")
+        owner = state.user(OWNER)
+        return state.entra.issue_refresh_token(state.clock.moment(), owner, CLIENT_ID, scopes)
+
+    return server.call(issue)
+
+
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     home = tmp_path_factory.mktemp("onedrive")
@@ -131,30 +145,27 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
         mock.add_file("/Docs/readme.txt", b"read me\n")
         mock.add_file("/Docs/Old/2019.txt", b"an old note\n")
         mock.add_file("/top.txt", b"at the top\n")
-        stub = TokenStubProxy((server.host, server.port), TOKEN, home)
-        try:
-            assert server.ca_path is not None
-            bundle = home / "bundle.pem"
-            bundle.write_bytes(
-                SYSTEM_BUNDLE.read_bytes()
-                + Path(server.ca_path).read_bytes()
-                + stub.ca_path.read_bytes()
-            )
-            confdir, syncdir = home / "conf", home / "OneDrive"
-            confdir.mkdir()
-            syncdir.mkdir()
-            (confdir / "refresh_token").write_text("a-refresh-token-from-an-earlier-login")
-            yield Client(server, mock, stub.url, bundle, confdir, syncdir, home)
-        finally:
-            stub.close()
+        assert server.ca_path is not None
+        bundle = home / "bundle.pem"
+        bundle.write_bytes(SYSTEM_BUNDLE.read_bytes() + Path(server.ca_path).read_bytes())
+        confdir, syncdir = home / "conf", home / "OneDrive"
+        confdir.mkdir()
+        syncdir.mkdir()
+        (confdir / "refresh_token").write_text(refresh_token(server))
+        yield Client(server, mock, server.url, bundle, confdir, syncdir, home)
 
 
 # -- the steps ---------------------------------------------------------------------------------
 
 
 def first_sync_down(client: Client) -> None:
+    """From nothing but the refresh token: redeemed at the login host, then the drive."""
     before = client.remote()
     client.sync()
+    journal = client.requests()
+    [redeemed] = [e for e in journal if e["path"] == "/common/oauth2/v2.0/token"]
+    assert redeemed["method"] == "POST" and redeemed["status"] == 200
+    assert journal.index(redeemed) < min(i for i, e in enumerate(journal) if "/drive" in e["path"])
     assert client.local() == before
     assert client.remote() == before
     assert client.local()["/Docs/Old/2019.txt"] == b"an old note\n"
