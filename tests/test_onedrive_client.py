@@ -295,3 +295,8 @@ def test_onedrive_sync_client_steps(client: Client) -> None:
             step(client)
         except AssertionError as failure:
             raise AssertionError(f"step {name!r}: {failure}") from failure
+    # nothing refused on the way but the client's lookups of new paths before it uploads them
+    journal = client.requests()
+    refused = [(e["method"], e["path"], e["status"]) for e in journal if e["status"] >= 400]
+    assert all(method == "GET" and status == 404 and ":/./" in path
+               for method, path, status in refused), refused  # fmt: skip
