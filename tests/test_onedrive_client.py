@@ -24,7 +24,6 @@ import pytest
 import requests
 
 from mockdrive.cli import default_state
-from mockdrive.model.entra import DEFAULT_DELEGATED_SCOPES
 from mockdrive.server import MockDrive
 from mockdrive.testing.fixture import MockDriveFixture
 
@@ -123,19 +122,6 @@ class Client:
         return answer
 
 
-def refresh_token(server: MockDrive) -> str:
-    """What an earlier sign-in would have left in the client's config: a refresh token of the
-    drive's owner for the client's app id, issued by the mock's Entra."""
-
-    def issue() -> str:
-        state = server.state
-        scopes = (*DEFAULT_DELEGATED_SCOPES, "offline_access")
-        owner = state.user(OWNER)
-        return state.entra.issue_refresh_token(state.clock.moment(), owner, CLIENT_ID, scopes)
-
-    return server.call(issue)
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     home = tmp_path_factory.mktemp("onedrive")
@@ -151,7 +137,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
         confdir, syncdir = home / "conf", home / "OneDrive"
         confdir.mkdir()
         syncdir.mkdir()
-        (confdir / "refresh_token").write_text(refresh_token(server))
+        # what an earlier sign-in would have left in the client's config, issued by the mock
+        (confdir / "refresh_token").write_text(mock.refresh_token_for(OWNER, CLIENT_ID))
         yield Client(server, mock, server.url, bundle, confdir, syncdir, home)
 
 
