@@ -159,6 +159,22 @@ def test_a_file_replaced_by_a_new_one_of_its_name_is_reported_deleted(arranged, 
     assert "deleted" not in by_id[created.json()["id"]]
 
 
+def test_a_deletion_keeps_its_file_or_folder_facet_across_an_export(arranged, graph):
+    """Sync clients (Debian's ``onedrive``) read ``file``/``folder`` on every delta entry and
+    skip one with neither as unsupported, so a deletion without its facet is never applied."""
+    _, link = follow_delta(graph, arranged.graph_url + "/me/drive/root/delta")
+    notes, projects = arranged.item("/Notes.txt"), arranged.item("/Projects")
+    assert graph.delete("/me/drive/root:/Projects").status_code == 204
+    assert graph.delete("/me/drive/root:/Notes.txt").status_code == 204
+    arranged.load(arranged.export())  # the log, and what each change was, survive a reload
+    changes, _ = follow_delta(graph, link)
+    by_id = {e["id"]: e for e in changes}
+    assert set(by_id) == {notes.id, projects.id}  # a folder's deletion stands for its content
+    assert by_id[notes.id]["file"] == {} and "folder" not in by_id[notes.id]
+    assert by_id[projects.id]["folder"] == {"childCount": 0} and "file" not in by_id[projects.id]
+    assert all(e["deleted"] == {"state": "deleted"} for e in changes)
+
+
 # -- later rounds name exactly what left the caller's view ---------------------------------------
 # Dan reads /Finance; /Finance/Payroll stops inheriting and only Carol (and Ada, the owner) reads
 # it; /Finance/Board stops inheriting too and Dan reads it by a permission of his own.
@@ -214,7 +230,9 @@ def rounds(team, who: str, path: str = "/Finance", top: int | None = None):
 
 def removal(team, item_id: str) -> dict:
     reference = {"driveId": team.drive.id, "driveType": "business"}
-    return {"id": item_id, "deleted": {"state": "deleted"}, "parentReference": reference}
+    folder = team.server.call(lambda: team.state.store.items[item_id].is_folder)
+    facet = {"folder": {"childCount": 0}} if folder else {"file": {}}  # as each still is
+    return {"id": item_id, "deleted": {"state": "deleted"}, "parentReference": reference, **facet}
 
 
 def test_a_change_to_an_item_never_seen_is_not_reported(finance):

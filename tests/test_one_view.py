@@ -238,7 +238,9 @@ def test_delta_reports_an_item_leaving_the_view_as_deleted_with_its_id_only(team
     assert moved.status_code == 200, moved.text
     changes, link = follow_delta(session, link)
     reference = {"driveId": drive, "driveType": "business"}
-    assert changes == [{"id": notes, "deleted": {"state": "deleted"}, "parentReference": reference}]
+    assert changes == [
+        {"id": notes, "deleted": {"state": "deleted"}, "parentReference": reference, "file": {}}
+    ]  # the facet stays: sync clients skip an entry with neither file nor folder
     # moved out of the folder (Bob still sees it elsewhere): gone from this folder's feed
     desk = team.item("/Desk")
     q3 = team.item("/Finance/Q3.xlsx").id
@@ -261,7 +263,12 @@ def test_delta_reports_an_item_whose_permission_was_removed_as_deleted(team):
     changes, _ = follow_delta(session, link)
     reference = {"driveId": desk.drive_id, "driveType": "business"}
     assert changes == [
-        {"id": inner.id, "deleted": {"state": "deleted"}, "parentReference": reference}
+        {
+            "id": inner.id,
+            "deleted": {"state": "deleted"},
+            "parentReference": reference,
+            "folder": {"childCount": 0},
+        }
     ]
 
 

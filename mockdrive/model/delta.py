@@ -69,6 +69,7 @@ class Change:
     broke: bool = False  # the item stopped inheriting here (so it inherited before)
     lost: tuple[Permission, ...] = ()  # permissions it lost (a deletion: all its own)
     granted: tuple[str, ...] = ()  # permission ids it gained, "{permission id}/{member}" too
+    folder: bool = False  # the item is a folder (a removal still carries its facet)
 
 
 class ChangeLog:
@@ -103,7 +104,7 @@ class ChangeLog:
             lost = (*lost, *item.permissions)
         change = Change(
             self.serial, item.id, item.drive_id, above, kind, item.name, item.parent_id,
-            item.inherits, moved_from, left_above, created, broke, lost, granted,
+            item.inherits, moved_from, left_above, created, broke, lost, granted, item.is_folder,
         )  # fmt: skip
         self.append(change)
 
@@ -349,6 +350,8 @@ def log_to_data(log: ChangeLog) -> dict:
             extra["granted"] = list(change.granted)
         if change.lost:
             extra["lost"] = [_lost_to_data(p) for p in change.lost]
+        if change.folder:
+            extra["folder"] = True
         if extra:
             entry.append(extra)
         entries.append(entry)
@@ -394,7 +397,9 @@ def log_from_data(log: ChangeLog, data: object) -> None:
     log.generation, log.serial, log.issued = generation, serial, True
 
 
-_EXTRA_KEYS = {"inherits", "movedFrom", "leftChain", "created", "broke", "granted", "lost"}
+_EXTRA_KEYS = {
+    "inherits", "movedFrom", "leftChain", "created", "broke", "granted", "lost", "folder"
+}  # fmt: skip
 
 
 def _lost_to_data(permission: Permission) -> list:
@@ -411,10 +416,10 @@ def _with_extra(change: Change, extra: object, chains: list[tuple[str, ...]], it
     where = f"change {change.serial}"
     if not isinstance(extra, dict) or set(extra) - _EXTRA_KEYS:
         raise InvalidRequest(f"{where}: its last element holds only {sorted(_EXTRA_KEYS)}")
-    flags = {key: extra.get(key, default) for key, default in
-             (("inherits", True), ("created", False), ("broke", False))}  # fmt: skip
+    defaults = (("inherits", True), ("created", False), ("broke", False), ("folder", False))
+    flags = {key: extra.get(key, default) for key, default in defaults}
     if not all(isinstance(v, bool) for v in flags.values()):
-        raise InvalidRequest(f"{where}: inherits, created and broke are true or false")
+        raise InvalidRequest(f"{where}: inherits, created, broke and folder are true or false")
     moved_from, left = extra.get("movedFrom"), extra.get("leftChain", -1)
     if moved_from is not None and not isinstance(moved_from, str):
         raise InvalidRequest(f"{where}: movedFrom is an item id")
@@ -427,7 +432,7 @@ def _with_extra(change: Change, extra: object, chains: list[tuple[str, ...]], it
     return Change(
         change.serial, change.item_id, change.drive_id, change.above, change.kind, change.name,
         change.parent_id, flags["inherits"], moved_from, chains[left] if left >= 0 else (),
-        flags["created"], flags["broke"], lost, tuple(granted),
+        flags["created"], flags["broke"], lost, tuple(granted), flags["folder"],
     )  # fmt: skip
 
 
