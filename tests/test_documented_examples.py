@@ -23,6 +23,8 @@ import requests
 import yaml
 from conftest import as_user
 
+from mockdrive.model.identity import User
+from mockdrive.model.tree import Drive
 from mockdrive.pytest_plugin import MockDriveFixture
 
 EXAMPLES_DIR = Path(__file__).parent / "documented_examples"
@@ -62,18 +64,31 @@ class Arranged:
     values: dict[str, str]
 
 
-def person(drive: MockDriveFixture, name: str, email: str, *, personal: bool = False) -> Any:
+ARRANGEMENTS: dict[str, Callable[[MockDriveFixture], Arranged]] = {}
+
+
+def arrangement(
+    function: Callable[[MockDriveFixture], Arranged],
+) -> Callable[[MockDriveFixture], Arranged]:
+    """Register an arrangement under its name, for the examples' ``arrange:``."""
+    ARRANGEMENTS[function.__name__] = function
+    return function
+
+
+def person(drive: MockDriveFixture, name: str, email: str, *, personal: bool = False) -> User:
     """A directory user with a drive of their own (their default drive)."""
     user = drive.add_user(name, email)
     drive.add_drive(user, drive_type="personal" if personal else "business", name="OneDrive")
     return user
 
 
-def drive_of(drive: MockDriveFixture, user: Any) -> Any:
+def drive_of(drive: MockDriveFixture, user: User) -> Drive:
     return drive.server.call(lambda: drive.state.default_drive(user.id))
 
 
-def ryan(drive: MockDriveFixture, *, personal: bool = False) -> tuple[Any, Any, requests.Session]:
+def ryan(
+    drive: MockDriveFixture, *, personal: bool = False
+) -> tuple[User, Drive, requests.Session]:
     """Ryan Gregg, the docs' usual signed-in user, with his own drive and client."""
     user = person(drive, "Ryan Gregg", "rgregg@contoso.com", personal=personal)
     return user, drive_of(drive, user), drive.session_for(user)
@@ -84,24 +99,28 @@ def ok(response: requests.Response, status: int = 200) -> dict:
     return response.json() if response.content else {}
 
 
+@arrangement
 def personal_file(drive: MockDriveFixture) -> Arranged:
     _, own, client = ryan(drive, personal=True)
     item = drive.add_file("/contoso plan.txt", "plan", drive=own)
     return Arranged(client, {"item-id": item.id})
 
 
+@arrangement
 def business_file(drive: MockDriveFixture) -> Arranged:
     _, own, client = ryan(drive)
     item = drive.add_file("/contoso project.docx", size=109112, drive=own)
     return Arranged(client, {"item-id": item.id, "drive-id": own.id})
 
 
+@arrangement
 def shared_file(drive: MockDriveFixture) -> Arranged:
     user, own, _ = ryan(drive)
     drive.add_file("/contoso project.docx", size=109112, drive=own)
     return shared_as(drive, user, own, "/contoso project.docx")
 
 
+@arrangement
 def shared_folder(drive: MockDriveFixture) -> Arranged:
     user, own, _ = ryan(drive)
     drive.add_file("/Contoso Project/Propsoal.docx", size=19001, drive=own)
@@ -109,7 +128,7 @@ def shared_folder(drive: MockDriveFixture) -> Arranged:
     return shared_as(drive, user, own, "/Contoso Project")
 
 
-def shared_as(drive: MockDriveFixture, user: Any, own: Any, path: str) -> Arranged:
+def shared_as(drive: MockDriveFixture, user: User, own: Drive, path: str) -> Arranged:
     """``user`` shares ``path`` with a view link for the organization; Ellen opens it."""
     client = drive.session_for(user)
     item = drive.item(path, drive=own)
@@ -120,6 +139,7 @@ def shared_as(drive: MockDriveFixture, user: Any, own: Any, path: str) -> Arrang
     return Arranged(drive.session_for(ellen), {"encoded-sharing-url": encode_sharing_url(url)})
 
 
+@arrangement
 def users_link(drive: MockDriveFixture) -> Arranged:
     """A view link for chosen people on Ryan's file; John is in the directory, Ryan of
     external.com is not."""
@@ -132,12 +152,14 @@ def users_link(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {"encoded-sharing-url": encode_sharing_url(url)})
 
 
+@arrangement
 def invite_file(drive: MockDriveFixture) -> Arranged:
     arranged = business_file(drive)
     drive.add_user("Ryan Contoso", "ryan@contoso.com")
     return arranged
 
 
+@arrangement
 def delta_tree(drive: MockDriveFixture) -> Arranged:
     """folder2 and file.txt live; file5.txt made and deleted."""
     _, own, client = ryan(drive)
@@ -148,8 +170,9 @@ def delta_tree(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {})
 
 
+@arrangement
 def delta_changes(drive: MockDriveFixture) -> Arranged:
-    """After a full enumeration: folder2 deleted, file.txt modified."""
+    """After a deltaLink was taken (token=latest): folder2 deleted, file.txt modified."""
     _, own, client = ryan(drive)
     folder = drive.add_folder("/folder2", drive=own)
     drive.add_file("/file.txt", "text", drive=own)
@@ -159,6 +182,7 @@ def delta_changes(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {"token": parse_qs(urlsplit(link).query)["token"][0]})
 
 
+@arrangement
 def delta_since_time(drive: MockDriveFixture) -> Arranged:
     """The same changes, asked for since a time instead of a token."""
     _, own, client = ryan(drive)
@@ -172,6 +196,7 @@ def delta_since_time(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {"timestamp": quote(since, safe="")})
 
 
+@arrangement
 def delta_since_time_offset(drive: MockDriveFixture) -> Arranged:
     """The same, the time written with an offset as the page's second form does (+8:00)."""
     arranged = delta_since_time(drive)
@@ -184,12 +209,14 @@ def delta_since_time_offset(drive: MockDriveFixture) -> Arranged:
 FILE_128 = bytes(range(65, 91)) + bytes(97 + i % 26 for i in range(102))  # 26 + 102 bytes
 
 
+@arrangement
 def upload_folder(drive: MockDriveFixture) -> Arranged:
     _, own, client = ryan(drive)
     folder = drive.add_folder("/Uploads", drive=own)
     return Arranged(client, {"item-id": folder.id})
 
 
+@arrangement
 def upload_session(drive: MockDriveFixture) -> Arranged:
     arranged = upload_folder(drive)
     session = ok(arranged.client.post(
@@ -200,6 +227,7 @@ def upload_session(drive: MockDriveFixture) -> Arranged:
     return arranged
 
 
+@arrangement
 def upload_session_started(drive: MockDriveFixture) -> Arranged:
     arranged = upload_session(drive)
     anonymous = as_user(arranged.client, None)
@@ -209,6 +237,21 @@ def upload_session_started(drive: MockDriveFixture) -> Arranged:
     return arranged
 
 
+@arrangement
+def upload_deferred_whole(drive: MockDriveFixture) -> Arranged:
+    """A session with deferCommit whose 128 bytes are all uploaded, waiting to be completed."""
+    arranged = upload_folder(drive)
+    session = ok(arranged.client.post(
+        f"/me/drive/items/{arranged.values['item-id']}:/largefile.vhd:/createUploadSession",
+        json={"item": {"@microsoft.graph.conflictBehavior": "rename"}, "deferCommit": True},
+    ))  # fmt: skip
+    url = arranged.values["upload-url"] = session["uploadUrl"]
+    whole = {"Content-Range": "bytes 0-127/128"}
+    ok(as_user(arranged.client, None).put(url, data=FILE_128, headers=whole), 202)
+    return arranged
+
+
+@arrangement
 def copy_file(drive: MockDriveFixture) -> Arranged:
     _, own, client = ryan(drive)
     item = drive.add_file("/contoso plan.txt", "plan", drive=own)
@@ -216,6 +259,7 @@ def copy_file(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {"item-id": item.id, "drive-id": own.id, "folder-id": folder.id})
 
 
+@arrangement
 def copy_folder(drive: MockDriveFixture) -> Arranged:
     arranged = copy_file(drive)
     own = drive.server.call(lambda: drive.state.store.drives[arranged.values["drive-id"]])
@@ -225,6 +269,7 @@ def copy_folder(drive: MockDriveFixture) -> Arranged:
     return arranged
 
 
+@arrangement
 def copy_started(drive: MockDriveFixture) -> Arranged:
     arranged = copy_file(drive)
     values = arranged.values
@@ -236,6 +281,7 @@ def copy_started(drive: MockDriveFixture) -> Arranged:
     return arranged
 
 
+@arrangement
 def move_file(drive: MockDriveFixture) -> Arranged:
     _, own, client = ryan(drive)
     item = drive.add_file("/old-name.txt", "text", drive=own)
@@ -243,6 +289,7 @@ def move_file(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {"item-id": item.id, "new-parent-folder-id": folder.id})
 
 
+@arrangement
 def search_tree(drive: MockDriveFixture) -> Arranged:
     _, own, client = ryan(drive)
     drive.add_folder("/Contoso Project", drive=own)
@@ -251,6 +298,7 @@ def search_tree(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {})
 
 
+@arrangement
 def search_shared(drive: MockDriveFixture) -> Arranged:
     """Ryan's own "Contoso Project 2016"; Ellen's "Contoso Project", shared with him."""
     user, own, client = ryan(drive)
@@ -262,6 +310,7 @@ def search_shared(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {})
 
 
+@arrangement
 def shared_with_me(drive: MockDriveFixture) -> Arranged:
     user, _, client = ryan(drive)
     ellen = person(drive, "Ellen Adams", "ellen@contoso.com")
@@ -276,6 +325,7 @@ def shared_with_me(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {"remote-drive-id": his.id, "remote-item-id": review.id})
 
 
+@arrangement
 def permissions_item(drive: MockDriveFixture) -> Arranged:
     """Ellen's /Documents/report.docx: John Doe may write /Documents, Robin Danielsen and Ryan
     Gregg the file, and an edit link opens it."""
@@ -296,6 +346,7 @@ def permissions_item(drive: MockDriveFixture) -> Arranged:
                              "ryan-perm-id": ryan_permission.id})  # fmt: skip
 
 
+@arrangement
 def drive_root(drive: MockDriveFixture) -> Arranged:
     """Ryan's drive with 120 items at its root, 150 MiB in all."""
     _, own, client = ryan(drive)
@@ -305,6 +356,7 @@ def drive_root(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {})
 
 
+@arrangement
 def children_tree(drive: MockDriveFixture) -> Arranged:
     _, own, client = ryan(drive)
     drive.add_file("/myfile.jpg", size=2048, drive=own)
@@ -317,6 +369,7 @@ def children_tree(drive: MockDriveFixture) -> Arranged:
     return Arranged(client, {"drive-id": own.id, "root-id": root.id})
 
 
+@arrangement
 def children_in_folder(drive: MockDriveFixture) -> Arranged:
     _, own, client = ryan(drive)
     drive.add_file("/Workspace/myfile.jpg", size=2048, drive=own)
@@ -326,18 +379,6 @@ def children_in_folder(drive: MockDriveFixture) -> Arranged:
         drive.add_file(f"/Workspace/Photos/photo {number}.jpg", drive=own)
     drive.add_file("/Workspace/my sheet(1).xlsx", size=197, drive=own)
     return Arranged(client, {"drive-id": own.id})
-
-
-ARRANGEMENTS: dict[str, Callable[[MockDriveFixture], Arranged]] = {
-    function.__name__: function
-    for function in (
-        personal_file, business_file, shared_file, shared_folder, users_link, invite_file,
-        delta_tree, delta_changes, delta_since_time, delta_since_time_offset, upload_folder,
-        upload_session, upload_session_started, copy_file, copy_folder, copy_started,
-        move_file, search_tree, search_shared, shared_with_me, permissions_item, drive_root,
-        children_tree, children_in_folder,
-    )
-}  # fmt: skip
 
 
 # -- comparison
@@ -524,11 +565,14 @@ def test_every_example_names_its_source_and_an_arrangement() -> None:
             assert len(missing["reason"]) > 20, missing
 
 
-def test_the_docs_encoding_sample_round_trips() -> None:
-    """shares-get.md encodes its sample URL with base64url, unpadded, behind 'u!'."""
+def test_a_url_encoded_as_the_docs_encode_it_is_read_as_a_share_id(mock_drive) -> None:
+    """shares-get.md's own sample URL, encoded by its algorithm (unpadded base64url behind
+    'u!'), is a share id mockdrive decodes: a link it does not know is 404 itemNotFound to a
+    signed-in caller, not 400 for a malformed id."""
     document = yaml.safe_load((EXAMPLES_DIR / "shares.yaml").read_text())
     url = document["encoding_sample"]["url"]
     encoded = encode_sharing_url(url)
     assert encoded.startswith("u!") and "=" not in encoded and "/" not in encoded
-    body = encoded[2:]
-    assert base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode() == url
+    answer = mock_drive.session.get(f"/shares/{encoded}/driveItem")
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["code"] == "itemNotFound"
