@@ -126,6 +126,24 @@ def test_a_time_as_the_token_gives_the_changes_made_after_it(arranged, graph):
     assert_graph_error(graph.get(f"/me/drive/root/delta?token={since}"), 410, "resyncRequired")
 
 
+def test_a_time_token_on_a_loaded_scenario_counts_what_the_scenario_made_as_earlier(mock_drive):
+    """A scenario is built before its clock is set (back, to its ``clock:``): what it made
+    counts as made before that time, not at the hour the scenario was loaded."""
+    mock_drive.load({"clock": "2020-03-01T00:00:00Z",
+                     "users": [{"displayName": "Ada", "email": "ada@contoso.example",
+                                "token": "ada-token"}],
+                     "drives": [{"owner": "ada@contoso.example", "driveType": "business",
+                                 "root": {"children": [{"name": "Old.txt", "file": {},
+                                                        "content": "old"}]}}]})  # fmt: skip
+    ada = mock_drive.session_for("ada@contoso.example")
+    since = "2020-03-01T00:00:00Z"
+    assert follow_delta(ada, f"/me/drive/root/delta?token={since}")[0] == []
+    mock_drive.clock.advance(hours=1)
+    assert ada.put("/me/drive/root:/New.txt:/content", data=b"new").status_code == 201
+    changes = follow_delta(ada, f"/me/drive/root/delta?token={since}")[0]
+    assert [entry["name"] for entry in changes] == ["New.txt"]
+
+
 def test_a_time_as_the_token_is_refused_on_a_personal_drive(mock_drive, graph):
     dora = mock_drive.add_user("Dora", "dora@contoso.example")
     mock_drive.add_drive(dora, drive_type="personal", name="OneDrive")
