@@ -109,6 +109,54 @@ def test_a_token_older_than_the_retention_resyncs(arranged, graph):
     assert_graph_error(gone, 410, "resyncRequired")
 
 
+def test_a_time_as_the_token_gives_the_changes_made_after_it(arranged, graph):
+    """The docs' ?token=<time> (business drives): what changed after that second, with the
+    drive's own deltaLink to go on; a time past the retention resyncs."""
+    arranged.clock.advance(hours=1)
+    since = arranged.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    arranged.clock.advance(hours=1)
+    arranged.add_file("/Later.txt", "later")
+    changes, link = follow_delta(graph, f"/me/drive/root/delta?token={since}")
+    assert [entry["name"] for entry in changes] == ["Later.txt"]
+    arranged.add_file("/Later2.txt", "later")
+    assert [entry["name"] for entry in follow_delta(graph, link)[0]] == ["Later2.txt"]
+    future = "2099-01-01T00:00:00Z"
+    assert follow_delta(graph, f"/me/drive/root/delta?token={future}")[0] == []
+    arranged.clock.advance(days=TOKEN_RETENTION_DAYS + 1)
+    assert_graph_error(graph.get(f"/me/drive/root/delta?token={since}"), 410, "resyncRequired")
+
+
+def test_a_time_token_on_a_loaded_scenario_counts_what_the_scenario_made_as_earlier(mock_drive):
+    """A scenario is built before its clock is set (back, to its ``clock:``): what it made
+    counts as made before that time, not at the hour the scenario was loaded."""
+    mock_drive.load({"clock": "2020-03-01T00:00:00Z",
+                     "users": [{"displayName": "Ada", "email": "ada@contoso.example",
+                                "token": "ada-token"}],
+                     "drives": [{"owner": "ada@contoso.example", "driveType": "business",
+                                 "root": {"children": [{"name": "Old.txt", "file": {},
+                                                        "content": "old"}]}}]})  # fmt: skip
+    ada = mock_drive.session_for("ada@contoso.example")
+    since = "2020-03-01T00:00:00Z"
+    assert follow_delta(ada, f"/me/drive/root/delta?token={since}")[0] == []
+    mock_drive.clock.advance(hours=1)
+    assert ada.put("/me/drive/root:/New.txt:/content", data=b"new").status_code == 201
+    changes = follow_delta(ada, f"/me/drive/root/delta?token={since}")[0]
+    assert [entry["name"] for entry in changes] == ["New.txt"]
+
+
+def test_a_time_as_the_token_is_refused_on_a_personal_drive(mock_drive, graph):
+    dora = mock_drive.add_user("Dora", "dora@contoso.example")
+    mock_drive.add_drive(dora, drive_type="personal", name="OneDrive")
+    dora_client = as_user(graph, "dora-token")
+    before = mock_drive.digest()
+    for token in ("2024-01-01T00:00:00Z", "2024-01-01T08:00:00+8:00"):
+        answer = dora_client.get(f"/me/drive/root/delta?token={token}")
+        assert_graph_error(answer, 400, "invalidRequest")
+    assert_graph_error(graph.get("/me/drive/root/delta?token=2024-13-01T00:00:00Z"), 400,
+                       "invalidRequest")  # fmt: skip
+    assert mock_drive.digest() == before
+
+
 def test_bad_delta_requests(arranged, graph):
     before = arranged.digest()
     assert_graph_error(graph.get("/me/drive/root/delta?token=%%%"), 400, "invalidRequest")

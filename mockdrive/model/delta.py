@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
@@ -79,6 +80,9 @@ class ChangeLog:
         self.serial = 0
         self.generation = 0  # which state this is (set by the backend on every reset)
         self.issued = False  # a token was handed out: an export carries the log for it
+        # (second, serial): the first change recorded at each clock reading that moved, so a
+        # time stands for a log position (delta's ?token=<timestamp>); bounded like the log
+        self.marks: list[tuple[int, int]] = []
 
     def record(
         self,
@@ -91,10 +95,14 @@ class ChangeLog:
         broke: bool = False,
         lost: tuple[Permission, ...] = (),
         granted: tuple[str, ...] = (),
+        at: int | None = None,
     ) -> None:
         """Log a change of ``item``; a deletion (recorded before the item goes) keeps the
-        item's own permissions as ``lost``. O(depth + what is lost or granted)."""
+        item's own permissions as ``lost``; ``at``: the clock's reading in whole seconds.
+        O(depth + what is lost or granted)."""
         self.serial += 1
+        if at is not None and (not self.marks or at > self.marks[-1][0]):
+            self.marks.append((at, self.serial))
         above = tuple(a.id for a in store.ancestors(item))
         left_above: tuple[str, ...] = ()
         left = store.items.get(moved_from or "")
@@ -121,6 +129,9 @@ class ChangeLog:
                 del kept[0]
         changes.append(change)
         self.by_item.setdefault(change.item_id, []).append(change)
+        marks = self.marks
+        while len(marks) > 1 and marks[1][1] <= changes[0].serial:  # before what is kept
+            del marks[0]  # only once the log is full, one mark per second of changes at most
 
     def history(self, item_id: str, serial: int) -> list[Change]:
         """The changes of one item after ``serial``, oldest first (O(log + those changes))."""
@@ -166,6 +177,12 @@ class ChangeLog:
     def oldest_kept(self) -> int:
         return self.changes[0].serial if self.changes else self.serial + 1
 
+    def position_at(self, second: int) -> int:
+        """The log position at the end of ``second``: changes after it were made later.
+        O(log marks)."""
+        later = bisect_right(self.marks, second, key=lambda mark: mark[0])
+        return self.marks[later][1] - 1 if later < len(self.marks) else self.serial
+
 
 def _serial(change: Change) -> int:
     return change.serial
@@ -210,6 +227,40 @@ def read_token(state: State, token: str) -> tuple[int, int]:
     if origin + 1 < log.oldest_kept:
         raise ResyncRequired("the changes since this delta token are no longer kept")
     return serial, origin
+
+
+_TIME_TOKEN = re.compile(
+    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,7})?(Z|[+-]\d{1,2}:\d{2})", re.ASCII
+)
+
+
+def time_token(token: str) -> datetime | None:
+    """A delta token that is a time (``2021-09-29T20:00:00Z``, ``…T12:00:00+8:00``, as the docs
+    write them), as an aware datetime; None for any other token."""
+    match = _TIME_TOKEN.fullmatch(token)
+    if match is None:
+        return None
+    zone = match[2]
+    if zone != "Z":
+        hours, _, minutes = zone[1:].partition(":")
+        zone = f"{zone[0]}{int(hours):02d}:{minutes}"
+    try:
+        return datetime.fromisoformat(match[1] + zone.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"the delta token {token!r} is not a valid time") from None
+
+
+def position_at_time(state: State, when: datetime) -> int:
+    """The log position a time names (changes after it came later), or ResyncRequired when
+    the changes since then are no longer kept or the time is beyond the retention."""
+    log = state.changes
+    now = state.clock.moment()
+    if now - when > timedelta(days=TOKEN_RETENTION_DAYS):
+        raise ResyncRequired(f"the time is more than {TOKEN_RETENTION_DAYS} days ago")
+    position = log.position_at(int(min(when, now).timestamp()))
+    if position + 1 < log.oldest_kept:
+        raise ResyncRequired("the changes since this time are no longer kept")
+    return position
 
 
 def in_scope(change: Change, scope: Item) -> bool:
@@ -355,13 +406,16 @@ def log_to_data(log: ChangeLog) -> dict:
         if extra:
             entry.append(extra)
         entries.append(entry)
-    return {"generation": log.generation, "serial": log.serial, "chains": chains, "log": entries}
+    data = {"generation": log.generation, "serial": log.serial, "chains": chains, "log": entries}
+    if log.marks:
+        data["times"] = [list(mark) for mark in log.marks]
+    return data
 
 
 def log_from_data(log: ChangeLog, data: object) -> None:
     """Restore what ``log_to_data`` wrote; InvalidRequest names what is wrong."""
-    if not isinstance(data, dict) or set(data) - {"generation", "serial", "chains", "log"}:
-        raise InvalidRequest("changes must hold generation, serial, chains and log")
+    if not isinstance(data, dict) or set(data) - {"generation", "serial", "chains", "log", "times"}:
+        raise InvalidRequest("changes must hold generation, serial, chains, log and times")
     generation, serial = data.get("generation", 0), data.get("serial", 0)
     for name, value in (("generation", generation), ("serial", serial)):
         if type(value) is not int or not 0 <= value < 2**53:
@@ -395,6 +449,25 @@ def log_from_data(log: ChangeLog, data: object) -> None:
         log.append(_with_extra(change, extra, chains, item_id))
         last = number
     log.generation, log.serial, log.issued = generation, serial, True
+    log.marks = _marks_from_data(data.get("times") or [], serial)
+
+
+def _marks_from_data(times: object, serial: int) -> list[tuple[int, int]]:
+    """``changes.times``: [second, serial] pairs, both increasing."""
+    if not isinstance(times, list):
+        raise InvalidRequest("changes.times is a list of [second, serial]")
+    marks: list[tuple[int, int]] = []
+    for mark in times:
+        if not (isinstance(mark, list) and len(mark) == 2 and all(type(v) is int for v in mark)):
+            raise InvalidRequest("each of changes.times is [second, serial]")
+        second, position = mark
+        low, high = _TOKEN_PART_RANGES[2]
+        if not (low <= second <= high and 0 < position <= serial):
+            raise InvalidRequest("changes.times holds a time or a position out of range")
+        if marks and not (second > marks[-1][0] and position > marks[-1][1]):
+            raise InvalidRequest("changes.times must increase in both time and position")
+        marks.append((second, position))
+    return marks
 
 
 _EXTRA_KEYS = {

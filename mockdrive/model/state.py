@@ -71,8 +71,9 @@ class State:
         permission ids, ``{permission id}/{member}`` of a link) and whether it ``created``
         the item let delta tell what a caller saw before it (``model/delta.py``)."""
         self.changes.record(
-            self.store, item, kind, created=created, broke=broke, lost=lost, granted=granted
-        )
+            self.store, item, kind, created=created, broke=broke, lost=lost, granted=granted,
+            at=int(self.clock.moment().timestamp()),
+        )  # fmt: skip
 
     def track(self, permission: Permission) -> None:
         """Schedule ``permission``'s expiry (its expirationDateTime; a pending invitation's

@@ -75,7 +75,13 @@ def serve(request: web.Request, call: Call, folder: Item, action: tuple[str, ...
             return _enumerate(request, call, folder, roles, top, offset)
         if token == "latest":
             return _respond(request, [], delta.make_token(state), more=False)
-        since, origin = delta.read_token(state, token)
+        when = delta.time_token(token)
+        if when is None:
+            since, origin = delta.read_token(state, token)
+        elif state.store.drives[folder.drive_id].drive_type == "personal":
+            raise InvalidRequest("a time as the delta token works on business drives only")
+        else:  # the docs' ?token=<time>: the changes made after that time
+            since = origin = delta.position_at_time(state, when)
     except delta.ResyncRequired as error:
         raise ApiError(410, "resyncRequired", error.message, "resyncRequired") from None
     return _changes(request, call, folder, since, origin, top, show_sharing)

@@ -45,7 +45,7 @@ from .permissions import list_permissions_response, permission_patch, render_per
 from .preview import preview_item
 from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
-from .special import search
+from .special import search, search_hit
 from .uploads import create_upload_session
 
 # Every operation on an addressed item: (action after the item, method). ``handle`` serves
@@ -288,7 +288,7 @@ def search_response(
     )
     body = {
         "@odata.context": context_url(request, "Collection(driveItem)"),
-        "value": [shape(render_item(state, call, hit), options.select) for hit in page],
+        "value": [shape(search_hit(state, call, hit), options.select) for hit in page],
     }
     if more:
         body["@odata.nextLink"] = next_link(request, top, str(offset + top))

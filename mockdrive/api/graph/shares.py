@@ -258,6 +258,8 @@ def remote_item(call: Call, item: Item) -> dict[str, Any]:
     remote = {key: data[key] for key in REMOTE_KEYS if key in data}
     remote["folder" if item.is_folder else "file"] = data["folder" if item.is_folder else "file"]
     remote["parentReference"] = {"driveId": drive.id, "driveType": drive.drive_type}
+    if item.parent_id is not None:  # the documented sample names the folder it is in
+        remote["parentReference"]["id"] = item.parent_id
     remote["shared"] = {"owner": {"user": identity(state, drive.owner_id)}}
     data.pop("parentReference", None)
     data["remoteItem"] = remote
