@@ -296,7 +296,7 @@ def commit(state: State, session: UploadSession) -> tuple[Item, bool]:
     """Create or replace the file with the session's bytes (all of them must have arrived)."""
     if not session.complete:
         raise InvalidRequest("the upload session is missing bytes", "uploadSessionIncomplete")
-    caller = state.directory.by_id(session.owner_id)
+    caller = state.directory.caller_by_id(session.owner_id)
     base = state.store.items.get(session.base_id)
     if caller is None or base is None:
         raise NotFound("the upload target no longer exists")
@@ -362,7 +362,7 @@ def redeem_download_token(state: State, token: str) -> tuple[Item, User]:
     if not hmac.compare_digest(given, mac.hexdigest()) or is_expired(state, format_time(expires)):
         raise gone
     item = state.store.items.get(item_id)
-    user = state.directory.by_id(user_id)
+    user = state.directory.caller_by_id(user_id)
     if item is None or user is None or item.is_folder:
         raise gone
     return item, user
