@@ -20,9 +20,11 @@ from ..model.errors import Unauthenticated
 from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
+from ..model.principal import Principal
 from ..model.state import State
+from ..model.tokens import GRAPH_APP_ID, TokenRefused, looks_like_jwt
 from . import admin, dashboard, onedrive_v1, onehub
-from .context import BACKEND, CALLER, FIRED_FAULTS, REQUEST_ID, STATE, call_of
+from .context import BACKEND, CALLER, FIRED_FAULTS, PRINCIPAL, REQUEST_ID, STATE, call_of
 from .errors import (
     ApiError,
     as_api_error,
@@ -155,20 +157,39 @@ def addresses_shares(raw_path: str) -> bool:
     return prefix is not None and normalize_path(raw_path[len(prefix) :]).startswith("/shares/")
 
 
-def authenticate(state: State, request: web.Request, anonymous_ok: bool = False) -> User:
-    """The caller of an API request; ``anonymous_ok`` (``/shares``): no token is ANONYMOUS."""
+def authenticate(state: State, request: web.Request, anonymous_ok: bool = False) -> Principal:
+    """Who an API request acts for; ``anonymous_ok`` (``/shares``): no token is ANONYMOUS.
+
+    A scenario's opaque token is its user with every scope; a JWT this server issued (model/
+    entra.py) is a delegated or app-only principal, refused with Graph's 401 when it is
+    malformed, expired, for another audience or badly signed."""
     if request.path.startswith(graph_uploads.PRE_AUTHENTICATED_PREFIXES):
-        return graph_uploads.pre_authenticated_caller(state, request.path)
+        return Principal.static(graph_uploads.pre_authenticated_caller(state, request.path))
     header = request.headers.get("Authorization", "")
     if anonymous_ok and not header:
-        return ANONYMOUS
+        return Principal.static(ANONYMOUS)
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("a bearer token is required")
-    user = state.directory.by_token(token.strip())
-    if user is None:
+    user = state.directory.by_token(token)
+    if user is not None:
+        return Principal.static(user)
+    if not looks_like_jwt(token):
         raise Unauthenticated("the bearer token is not valid")
-    return user
+    try:
+        return state.entra.resolve(state.directory, state.clock.moment(), token)
+    except TokenRefused as refused:
+        challenge = {"WWW-Authenticate": CHALLENGE}
+        code = "InvalidAuthenticationToken"
+        raise ApiError(401, code, refused.message, None, challenge) from None
+
+
+# What Graph answers a refused token with, pointing the client at the authority to ask
+CHALLENGE = (
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
+    f'authorize", client_id="{GRAPH_APP_ID}"'
+)
 
 
 ADMIN_TOKEN_HEADER = "X-Mockdrive-Admin-Token"
@@ -200,9 +221,10 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         if api:
             if len(state.expirations):  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
-            caller = request[CALLER] = authenticate(
+            principal = request[PRINCIPAL] = authenticate(
                 state, request, addresses_shares(request.rel_url.raw_path)
             )
+            caller = request[CALLER] = state.entra.caller_of(principal)
             if state.faults.rules:
                 await apply_faults(request, state, caller, fired)
         else:

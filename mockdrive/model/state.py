@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from .clock import Clock, Expirations
 from .delta import ChangeLog
+from .entra import Entra
 from .errors import InvalidRequest, NameConflict, NotFound
 from .faults import FaultRules
 from .identity import Directory, User
@@ -51,6 +52,7 @@ class State:
         self.onehub = OnehubIds()
         self.copy_jobs: dict[str, str] = {}  # copy monitor id -> the copy's item id (changes.py)
         self.uploads = UploadSessions()  # open upload sessions (model/uploads.py)
+        self.entra = Entra()  # the tenant's identity service: apps, sign-ins (model/entra.py)
         install_expiry(self)
 
     def changed(

@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING, Any
 from ..api.graph.permissions import list_permissions
 from ..api.graph.render import OWNER_VIEW, render_item
 from ..model import onehub
+from ..model.entra import (
+    ACCESS_TOKEN_SECONDS,
+    DEFAULT_DELEGATED_SCOPES,
+    TEST_CLIENT_ID,
+)
 from ..model.identity import Group, User
 from ..model.permissions import ROLE_RANK, Permission
 from ..model.policy import SharingPolicy
@@ -251,6 +256,39 @@ class MockDriveFixture:
             state = scenario_state(scenario_file(scenario, self.scenario_dirs))
         state.clock.pin()
         return self.server.reset(state)
+
+    # -- identity (Entra) ---------------------------------------------------------------------
+    def token_for(
+        self,
+        user: User | str,
+        scopes: Sequence[str] | None = None,
+        client_id: str | None = None,
+        *,
+        lifetime: int = ACCESS_TOKEN_SECONDS,
+    ) -> str:
+        """A delegated access token (a JWT) for ``user`` (a User, or an e-mail or id) with
+        ``scp`` = ``scopes`` (default: ``DEFAULT_DELEGATED_SCOPES``), as ``client_id`` (default:
+        the fixture's own public client). No consent is checked: the test says what it holds."""
+
+        def issue() -> str:
+            who = user if isinstance(user, User) else self.state.user(user)
+            entra = self.state.entra
+            app = entra.app(client_id or TEST_CLIENT_ID)
+            granted = tuple(DEFAULT_DELEGATED_SCOPES if scopes is None else scopes)
+            now = self.state.clock.moment()
+            return entra.access_token(now, app, user=who, scopes=granted, lifetime=lifetime)
+
+        return self.server.call(issue)
+
+    def app_token(self, client_id: str, *, lifetime: int = ACCESS_TOKEN_SECONDS) -> str:
+        """An app-only access token (a JWT) for ``client_id``, with the app's ``roles``."""
+
+        def issue() -> str:
+            entra = self.state.entra
+            app = entra.app(client_id)
+            return entra.access_token(self.state.clock.moment(), app, lifetime=lifetime)
+
+        return self.server.call(issue)
 
     # -- inspect ------------------------------------------------------------------------------
     def item(self, path: str, *, drive: Drive | None = None) -> Item:
