@@ -34,24 +34,26 @@ def operation_of(method: str, action: tuple[str, ...] = ()) -> str:
 
 
 def enter(call: Call, rest: str) -> Call:
-    """The call as the Graph routes serve it: ``/me…`` refused to an app-only token, and an
+    """The call as the Graph routes serve it: ``/me…`` (and ``/drive…``, the signed-in user's
+    drive) refused to an app-only token, and an
     app-only caller standing for itself with the reach of its roles."""
     principal = principal_of(call)
     if principal is None or principal.kind != scopes.APPLICATION:
         return call
-    if rest == "/me" or rest.startswith("/me/"):
-        scopes.require_delegated(principal)
+    if rest in ("/me", "/drive") or rest.startswith(("/me/", "/drive/")):
+        scopes.require_delegated(principal)  # the signed-in user's, as /drive is
     return replace(call, caller=app_caller(call))
 
 
 def app_caller(call: Call) -> User:
     """The app as the model sees it: no permission and no drive of its own, the roles of its
-    token on every drive or on those granted to it (``Sites.Selected``)."""
-    principal = call.principal
-    state = call.state
-    access = scopes.app_access(principal.roles, state.app_drives(principal.app_id))
+    token on every drive, or the drives granted to it (``Sites.Selected``, read and write)."""
+    principal, state = call.principal, call.state
+    app = state.entra.apps.get(principal.app_id or "")
+    granted = {drive_id: scopes.WRITE for drive_id in app.drives} if app is not None else {}
+    access = scopes.app_access(principal.roles, granted)
     caller = replace(call.caller, app=access, group_ids=set())
-    state.directory.add_app_caller(caller)
+    state.directory.add_app_caller(caller)  # for the URLs handed to it (downloads, uploads)
     return caller
 
 
