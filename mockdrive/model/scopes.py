@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .errors import AccessDenied, InvalidRequest
+from .identity import READ, WRITE, AppAccess
 
 if TYPE_CHECKING:
     from .identity import User
     from .tree import Drive
 
-READ = "read"
-WRITE = "write"
+__all__ = ["READ", "WRITE", "AppAccess"]  # the app's reach lives with the caller it describes
+
 ONEDRIVE = "onedrive"
 REACHABLE = "reachable"
 EVERY = "every"
@@ -99,22 +100,6 @@ class DirectoryDenied(AccessDenied):
 
 class DelegatedOnly(InvalidRequest):
     """An app-only token on ``/me`` (Graph: 400 ``BadRequest``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AppAccess:
-    """What an app-only caller reaches, from its roles: ``role`` on every drive, or (``drives``
-    not None) the role granted on each listed drive (``Sites.Selected``), the better of the two
-    where both apply. The model gives an app caller these roles and nothing else: it holds no
-    permission and owns nothing."""
-
-    role: str | None
-    drives: Mapping[str, str] | None = None
-
-    def role_on(self, drive_id: str) -> str | None:
-        granted = self.drives.get(drive_id) if self.drives is not None else None
-        held = (self.role, granted)
-        return WRITE if WRITE in held else READ if READ in held else None
 
 
 def app_access(roles: frozenset[str], granted: Mapping[str, str]) -> AppAccess:
