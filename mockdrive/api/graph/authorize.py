@@ -63,9 +63,10 @@ def check_drive(call: Call, method: str, action: tuple[str, ...], drive: Drive) 
     principal = principal_of(call)
     if principal is None or principal.kind == scopes.STATIC:
         return
-    if not can_see_drive(call.state.store, call.caller, drive.id):
+    if scopes.allows(principal, operation_of(method, action), drive, call.caller):
         return
-    scopes.require_scope(principal, operation_of(method, action), drive, call.caller)
+    if can_see_drive(call.state.store, call.caller, drive.id):  # only a refusal looks
+        raise scopes.AccessDenied(scopes.ACCESS_DENIED)
 
 
 def check_item(call: Call, method: str, item: Item) -> None:
