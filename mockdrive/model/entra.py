@@ -172,6 +172,7 @@ class Entra:
         self.device_pending = 0  # polls each new device code stays pending
         self.device_outcome = "approve"  # then: approve, decline or expire
         self.device_user_id: str | None = None  # who approves (None: the default user)
+        self.device_interval = DEVICE_POLL_INTERVAL  # seconds a client waits between polls
         self.holders: dict[tuple[str, str, str], Holder] = {}  # (who, client, kind)
         self._made: dict[str, App] = {}  # undeclared apps met so far
         self._by_object_id: dict[str, App] = {}  # every app above, by service principal id
@@ -236,25 +237,9 @@ class Entra:
     def app_by_object_id(self, object_id: str) -> App | None:
         return self._by_object_id.get(object_id)
 
-    def check_secret(self, app: App, secret: str | None) -> None:
-        """A confidential client's secret; an undeclared app takes any it is sent."""
-        if secret is None or secret == "":
-            raise EntraError(
-                401,
-                "invalid_client",
-                7000218,
-                "The request body must contain the following parameter: 'client_assertion' or "
-                "'client_secret'.",
-            )
-        if app.declared and app.secret != secret:
-            raise EntraError(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is "
-                "the client secret value, not the client secret ID, for a secret added to app "
-                f"'{app.client_id}'.",
-            )
+    def known_apps(self) -> list[App]:
+        """The declared apps, then those met without being declared."""
+        return [*self.apps.values(), *self._made.values()]
 
     # -- scopes -------------------------------------------------------------------------------
     def delegated_scopes(self, user: User, app: App, requested: str) -> tuple[str, ...]:
@@ -505,17 +490,34 @@ class Entra:
         return device
 
     def set_device_flow(
-        self, *, pending: int = 0, outcome: str = "approve", user_id: str | None = None
+        self,
+        *,
+        pending: int = 0,
+        outcome: str = "approve",
+        user_id: str | None = None,
+        interval: int = DEVICE_POLL_INTERVAL,
     ) -> None:
         """How later device codes answer their polls: ``pending`` polls pending, then
-        ``outcome`` (approve, decline or expire), approved by ``user_id`` (None: the default)."""
+        ``outcome`` (approve, decline or expire), approved by ``user_id`` (None: the default
+        user); ``interval`` is the wait between polls the device-code answer asks for."""
         from .errors import InvalidRequest
 
         if outcome not in DEVICE_OUTCOMES:
             raise InvalidRequest(f"outcome must be one of {', '.join(DEVICE_OUTCOMES)}")
-        if not isinstance(pending, int) or isinstance(pending, bool) or not 0 <= pending <= 1000:
-            raise InvalidRequest("pending must be a whole number from 0 to 1,000")
-        self.device_pending, self.device_outcome, self.device_user_id = pending, outcome, user_id
+        for name, value in (("pending", pending), ("interval", interval)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1000:
+                raise InvalidRequest(f"{name} must be a whole number from 0 to 1,000")
+        self.device_pending, self.device_outcome = pending, outcome
+        self.device_user_id, self.device_interval = user_id, interval
+
+    def device_flow(self) -> dict[str, Any]:
+        """The device-code settings, as the admin API shows them."""
+        return {
+            "pending": self.device_pending,
+            "outcome": self.device_outcome,
+            "userId": self.device_user_id,
+            "interval": self.device_interval,
+        }
 
     # -- the token's way back ------------------------------------------------------------------
     def resolve(self, directory: Directory, now: datetime, token: str) -> Principal:
@@ -548,6 +550,27 @@ class Entra:
         client_id = principal.app_id or ""
         app = self.apps.get(client_id) or self._made.get(client_id)
         return app.caller() if app is not None else App(client_id, client_id).caller()
+
+
+def check_secret(app: App, secret: str | None) -> None:
+    """A confidential client's secret; an undeclared app takes any it is sent."""
+    if secret is None or secret == "":
+        raise EntraError(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or "
+            "'client_secret'.",
+        )
+    if app.declared and app.secret != secret:
+        raise EntraError(
+            401,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is "
+            "the client secret value, not the client secret ID, for a secret added to app "
+            f"'{app.client_id}'.",
+        )
 
 
 def graph_scope(word: str) -> str | None:
