@@ -559,3 +559,20 @@ def test_sites_selected_reaches_only_the_granted_drives(mock_drive) -> None:
                            headers=bearer(token), timeout=10)  # fmt: skip
     assert other.status_code == missing.status_code == 404  # as a drive that does not exist
     assert other.json()["error"]["code"] == missing.json()["error"]["code"] == "itemNotFound"
+
+
+def test_an_apps_upload_session_survives_export_and_load(mock_drive) -> None:
+    """The session's owner is the app: found again after a reload, never as a user."""
+    token = add_app(mock_drive, "uploader", ["Files.ReadWrite.All"])
+    session = requests.post(
+        f"{mock_drive.graph_url}/drives/{mock_drive.drive.id}/root:/new.txt:/createUploadSession",
+        json={},
+        headers=bearer(token),
+        timeout=10,
+    )
+    assert session.status_code == 200, session.text
+    mock_drive.load(mock_drive.export())
+    upload = requests.put(session.json()["uploadUrl"], data=b"hello", timeout=10,
+                          headers={"Content-Range": "bytes 0-4/5"})  # fmt: skip
+    assert upload.status_code == 201, upload.text
+    assert mock_drive.item_json("/new.txt")["size"] == 5

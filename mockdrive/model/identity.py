@@ -56,9 +56,6 @@ class Directory:
         self._by_alias: dict[str, User] = {}
         self._by_token: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
-        # app-only callers seen, by id: not users (never listed, exported or granted to), only
-        # found again by the URLs handed to them (downloads, upload sessions)
-        self.app_callers: dict[str, User] = {}
 
     def add(self, user: User) -> User:
         from .errors import InvalidRequest
@@ -105,14 +102,6 @@ class Directory:
 
     def by_id(self, user_id: str) -> User | None:
         return self.users.get(user_id)
-
-    def add_app_caller(self, caller: User) -> None:
-        """Remember an app-only caller (with its current reach) for the URLs handed to it."""
-        self.app_callers[caller.id] = caller
-
-    def caller_by_id(self, caller_id: str) -> User | None:
-        """A user, or an app-only caller seen before: who a pre-authenticated URL acts for."""
-        return self.users.get(caller_id) or self.app_callers.get(caller_id)
 
     def by_email(self, email: str) -> User | None:
         return self._by_email.get(email.casefold())

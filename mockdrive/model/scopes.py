@@ -20,8 +20,8 @@ docs/scopes.md documents the table and where it departs from Graph.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from .errors import AccessDenied, InvalidRequest
@@ -113,6 +113,13 @@ def app_access(roles: frozenset[str], granted: Mapping[str, str]) -> AppAccess:
             role = WRITE if WRITE in (role, allowance.access) else READ
     drives = dict(granted) if "Sites.Selected" in roles else None
     return AppAccess(role, drives)
+
+
+def app_caller(base: User, roles: Iterable[str], drives: Iterable[str]) -> User:
+    """``base`` (the User standing for an app) with the reach of ``roles``; ``drives``: those
+    granted to it for ``Sites.Selected`` (read and write). It holds no group, no permission."""
+    access = app_access(frozenset(roles), {drive_id: WRITE for drive_id in drives})
+    return replace(base, app=access, group_ids=set())
 
 
 def allows(principal: TokenHolder, operation: str, drive: Drive, caller: User) -> bool:

@@ -47,14 +47,10 @@ def enter(call: Call, rest: str) -> Call:
 
 def app_caller(call: Call) -> User:
     """The app as the model sees it: no permission and no drive of its own, the roles of its
-    token on every drive, or the drives granted to it (``Sites.Selected``, read and write)."""
+    token on every drive, or the drives granted to it (``Sites.Selected``)."""
     principal, state = call.principal, call.state
     app = state.entra.apps.get(principal.app_id or "")
-    granted = {drive_id: scopes.WRITE for drive_id in app.drives} if app is not None else {}
-    access = scopes.app_access(principal.roles, granted)
-    caller = replace(call.caller, app=access, group_ids=set())
-    state.directory.add_app_caller(caller)  # for the URLs handed to it (downloads, uploads)
-    return caller
+    return scopes.app_caller(call.caller, principal.roles, app.drives if app is not None else ())
 
 
 def check_drive(call: Call, method: str, action: tuple[str, ...], drive: Drive) -> None:
