@@ -320,6 +320,8 @@ def test_the_identity_overview_lists_apps_and_who_holds_tokens(mock_drive):
     holders = {(h["who"], h["clientId"], h["kind"]): h["scopes"] for h in overview["holders"]}
     assert holders[("Backup job", JOB, "application")] == ["Files.ReadWrite.All"]
     assert holders[("ada@fabrikam.example", RCLONE, "delegated")] == ["Files.Read"]
+    dashboard = requests.get(mock_drive.url + "/_mockdrive/dashboard/overview", timeout=10)
+    assert dashboard.json()["identity"]["holders"] == overview["holders"]
 
 
 # -- the scenario's tenant ----------------------------------------------------------------------

@@ -501,8 +501,9 @@ async def get_identity(request: web.Request) -> web.StreamResponse:
     return json_response(identity_overview(backend_of(request).state))
 
 
-def identity_overview(state: State) -> dict[str, Any]:
-    """The tenant, its apps and who holds tokens of which app with which scopes."""
+def identity_overview(state: State, limit: int | None = None) -> dict[str, Any]:
+    """The tenant, its apps and who holds tokens of which app with which scopes (the first
+    ``limit`` holders of each list, or all)."""
     entra = state.entra
     return {
         "tenant": {"id": entra.tenant_id, "domain": entra.domain},
@@ -514,7 +515,7 @@ def identity_overview(state: State) -> dict[str, Any]:
                 "confidential": a.secret is not None,
                 "roles": list(a.roles),
             }
-            for a in entra.known_apps()
+            for a in entra.known_apps()[:limit]
         ],
         "holders": [
             {
@@ -525,7 +526,7 @@ def identity_overview(state: State) -> dict[str, Any]:
                 "issued": h.issued,
                 "expires": h.expires,
             }
-            for h in entra.holders.values()
+            for h in list(entra.holders.values())[:limit]
         ],
         "deviceFlow": entra.device_flow(),
     }
