@@ -1,5 +1,5 @@
 """Scopes by routes by kinds of token: every answer is what the scope table (``model/scopes.py``,
-docs/scopes.md) and the resource permissions together allow.
+docs/identity.md) and the resource permissions together allow.
 
 The routes are those of the OpenAPI document, so a route is covered the day it is added: every
 operation on an item in the canonical form (``/drives/{driveId}/items/{itemId}…``), a read and
@@ -17,7 +17,7 @@ The expected answer is computed, never written down:
   Walt's static answers on bare items are checked against the access oracle
   (``mock_drive.access``);
 * the scopes are the table's entries (``DELEGATED``, ``APPLICATION_ROLES``, the directory sets),
-  read with the reach rule docs/scopes.md states.
+  read with the reach rule docs/identity.md states.
 
 So with a delegated token: what Walt cannot see answers as with his static token, whatever the
 scopes; what the scopes do not allow on a drive he sees is 403 ``accessDenied``; anything else
@@ -37,7 +37,6 @@ import requests
 
 from mockdrive.api.openapi import openapi_document
 from mockdrive.model import scopes
-from mockdrive.model.entra import App
 
 VERSION = "/v1.0"
 CANONICAL = VERSION + "/drives/{driveId}/items/{itemId}"
@@ -209,13 +208,8 @@ def arrange(mock_drive) -> World:
         assert answer.status_code == 201, answer.text
         ids[name]["shareId"] = answer.json()["shareId"]
 
-    def add_apps() -> None:
-        for client_id, (roles, granted) in APPS.items():
-            app = App(client_id, client_id, secret="s", roles=list(roles),
-                      drives=[drives[g].id for g in granted])  # fmt: skip
-            mock_drive.state.entra.add_app(app)
-
-    server.call(add_apps)
+    for client_id, (roles, granted) in APPS.items():
+        mock_drive.app(client_id, secret="s", roles=roles, drives=[drives[g] for g in granted])
     world = World(ids, None)
     for name in ("walt", "sam", "twinw", "twinr", "twinlib"):
         world.tokens[f"static:{name}"] = f"{name}-static-token"
@@ -292,7 +286,7 @@ def operation(route: Route) -> str:
 
 
 def delegated_allows(scope_set: tuple[str, ...], op: str, drive_type: str, own: bool) -> bool:
-    """The table's delegated rows with the reach rule of docs/scopes.md."""
+    """The table's delegated rows with the reach rule of docs/identity.md."""
     for name in scope_set:
         allowance = scopes.DELEGATED.get(name)
         if allowance is None or (op == scopes.WRITE and allowance.access != scopes.WRITE):
@@ -433,10 +427,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def add_app(mock_drive, client_id: str, roles: list[str], drives: tuple[str, ...] = ()) -> str:
-    """Register an app with these application roles (and ``Sites.Selected`` drives); its
+    """Declare an app with these application roles (and ``Sites.Selected`` drives); its
     app-only token."""
-    app = App(client_id, client_id, secret="s", roles=roles, drives=list(drives))
-    mock_drive.server.call(lambda: mock_drive.state.entra.add_app(app))
+    mock_drive.app(client_id, secret="s", roles=roles, drives=drives)
     return mock_drive.app_token(client_id)
 
 

@@ -15,7 +15,7 @@ Each scope or role allows an *access* (read, or read and write) over a *reach*:
 * ``selected``: app-only ``Sites.Selected``, only the drives granted to the app, each with the
   role of its grant.
 
-docs/scopes.md documents the table and where it departs from Graph.
+docs/identity.md (Authorization by scope) documents the table and where it departs from Graph.
 """
 
 from __future__ import annotations
