@@ -569,3 +569,27 @@ def test_an_apps_upload_session_survives_export_and_load(mock_drive) -> None:
                           headers={"Content-Range": "bytes 0-4/5"})  # fmt: skip
     assert upload.status_code == 201, upload.text
     assert mock_drive.item_json("/new.txt")["size"] == 5
+
+
+def test_a_copy_needs_the_scope_of_the_drive_it_writes_into(mock_drive) -> None:
+    """Copying from a OneDrive into a document library writes the library: Files.ReadWrite
+    reads the source but may not write there; Files.ReadWrite.All may."""
+    mock_drive.add_file("/Projects/Plan.docx", "plan")
+    walt = mock_drive.add_user("Walt Writer", "walt@contoso.example")
+    olga = mock_drive.add_user("Olga Other", "olga@contoso.example")
+    library = mock_drive.add_drive(olga, name="Team", drive_type="documentLibrary")
+    mock_drive.add_folder("/Team", drive=library)
+    mock_drive.grant("/Projects", walt, ["write"])
+    mock_drive.grant("/Team", walt, ["write"], drive=library)
+    team = mock_drive.item("/Team", drive=library)
+    url = f"{mock_drive.graph_url}/drives/{mock_drive.drive.id}/root:/Projects/Plan.docx:/copy"
+    body = {"parentReference": {"driveId": library.id, "id": team.id}}
+    narrow = mock_drive.token_for(walt, scopes=["Files.ReadWrite"])
+    refused = requests.post(url, json=body, headers=bearer(narrow), timeout=10)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "accessDenied"
+    beside = requests.post(url, json={"name": "Copy.docx"}, headers=bearer(narrow), timeout=10)
+    assert beside.status_code == 202  # within the OneDrive: its scope suffices
+    wide = mock_drive.token_for(walt, scopes=["Files.ReadWrite.All"])
+    copied = requests.post(url, json=body, headers=bearer(wide), timeout=10)
+    assert copied.status_code == 202, copied.text
+    assert mock_drive.item_json("/Team/Plan.docx", drive=library)["size"] == 4
