@@ -35,8 +35,8 @@ def operation_of(method: str, action: tuple[str, ...] = ()) -> str:
 
 def enter(call: Call, rest: str) -> Call:
     """The call as the Graph routes serve it: ``/me…`` (and ``/drive…``, the signed-in user's
-    drive) refused to an app-only token, and an
-    app-only caller standing for itself with the reach of its roles."""
+    drive) refused to an app-only token, and an app-only caller standing for itself with the
+    reach of its roles."""
     principal = principal_of(call)
     if principal is None or principal.kind != scopes.APPLICATION:
         return call
