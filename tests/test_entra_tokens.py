@@ -106,11 +106,18 @@ def test_an_unknown_opaque_token_is_refused_as_before(mock_drive):
     assert answer.json()["error"]["code"] == "unauthenticated"
 
 
-def test_an_app_token_carries_the_apps_roles_and_does_not_break_the_common_routes(mock_drive):
+def test_an_app_token_carries_the_apps_roles_and_gets_graphs_400_on_me(mock_drive):
     token = mock_drive.app_token("11111111-2222-3333-4444-555555555555")
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["idtyp"] == "app" and "scp" not in claims
     assert "Files.ReadWrite.All" in claims["roles"]
-    for path in ("/me/drive", f"/drives/{mock_drive.drive.id}/root/children", "/me"):
+    answer = get(mock_drive, f"/drives/{mock_drive.drive.id}/root/children", token)
+    assert answer.status_code < 500, answer.text
+    for path in ("/me", "/me/drive", "//me/drive/root/children", "/me/"):
         answer = get(mock_drive, path, token)
-        assert answer.status_code < 500, (path, answer.text)
+        assert answer.status_code == 400, (path, answer.text)
+        error = answer.json()["error"]
+        assert (error["code"], error["message"]) == (
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+        )

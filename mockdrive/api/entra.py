@@ -395,7 +395,6 @@ def signed_in(
         raise model.missing("scope")
     scopes = entra.delegated_scopes(user, app, wanted)
     graph_scopes = tuple(s for s in scopes if s not in model.OIDC_SCOPES)
-    asked = set(wanted.split())
     lifetime = model.ACCESS_TOKEN_SECONDS
     answer: dict[str, Any] = {
         "token_type": "Bearer",
@@ -404,10 +403,10 @@ def signed_in(
         "ext_expires_in": lifetime,
         "access_token": entra.access_token(now, app, user=user, scopes=graph_scopes),
     }
-    if refresh or "offline_access" in asked or "offline_access" in wanted:
+    if refresh or "offline_access" in scopes:
         kept = (*scopes, "offline_access") if "offline_access" not in scopes else scopes
         answer["refresh_token"] = entra.issue_refresh_token(now, user, app.client_id, kept)
-    if "openid" in asked:
+    if "openid" in scopes:
         answer["id_token"] = entra.id_token(now, app, user, nonce)
     if fields.get("client_info") == "1":
         answer["client_info"] = entra.client_info(user)
@@ -502,8 +501,9 @@ async def get_identity(request: web.Request) -> web.StreamResponse:
     return json_response(identity_overview(backend_of(request).state))
 
 
-def identity_overview(state: State) -> dict[str, Any]:
-    """The tenant, its apps and who holds tokens of which app with which scopes."""
+def identity_overview(state: State, limit: int | None = None) -> dict[str, Any]:
+    """The tenant, its apps and who holds tokens of which app with which scopes (the first
+    ``limit`` holders of each list, or all)."""
     entra = state.entra
     return {
         "tenant": {"id": entra.tenant_id, "domain": entra.domain},
@@ -515,7 +515,7 @@ def identity_overview(state: State) -> dict[str, Any]:
                 "confidential": a.secret is not None,
                 "roles": list(a.roles),
             }
-            for a in entra.known_apps()
+            for a in entra.known_apps()[:limit]
         ],
         "holders": [
             {
@@ -526,7 +526,7 @@ def identity_overview(state: State) -> dict[str, Any]:
                 "issued": h.issued,
                 "expires": h.expires,
             }
-            for h in entra.holders.values()
+            for h in list(entra.holders.values())[:limit]
         ],
         "deviceFlow": entra.device_flow(),
     }

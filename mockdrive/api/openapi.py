@@ -643,8 +643,10 @@ TENANT = {
 def entra_paths() -> dict[str, dict[str, Any]]:
     """The rows of ``entra.ROUTES`` (sign-in, open) and ``entra.ADMIN_ROUTES`` (the mock's)."""
 
-    def op(ok: dict[str, Any], form: str | None = None) -> dict[str, Any]:
-        operation: dict[str, Any] = {"tags": ["identity"], "responses": responses(ok, "EntraError")}
+    def op(
+        ok: dict[str, Any], form: str | None = None, error: str = "EntraError"
+    ) -> dict[str, Any]:
+        operation: dict[str, Any] = {"tags": ["identity"], "responses": responses(ok, error)}
         if form is not None:
             content = {"application/x-www-form-urlencoded": {"schema": ref(form)}}
             operation["requestBody"] = {"required": True, "content": content}
@@ -666,9 +668,9 @@ def entra_paths() -> dict[str, dict[str, Any]]:
         entra.token: op(returns(ref("EntraToken")), "EntraTokenRequest"),
         entra.authorize: {**op(redirect), "parameters": authorize_query},
         entra.devicecode: op(returns(ref("DeviceCode")), "DeviceCodeRequest"),
-        entra.get_identity: op(returns(OBJECT)),
+        entra.get_identity: op(returns(OBJECT), error="GraphError"),  # the mock's own
         entra.put_device_flow: {
-            **op(returns(ref("DeviceFlow"))),
+            **op(returns(ref("DeviceFlow")), error="GraphError"),
             "requestBody": json_body(ref("DeviceFlow")),
         },
     }

@@ -292,7 +292,8 @@ class ViewThen:
 
     def __init__(self, store: DriveStore, log: ChangeLog, caller: User, scope: Item, since: int):
         self.store, self.log, self.caller, self.since = store, log, caller, since
-        self.owner = owns_drive(store, caller, scope)
+        # the drive's owner, or an app-only caller (the same roles all through the drive)
+        self.owner = owns_drive(store, caller, scope) or caller.app is not None
         self.known: dict[str, bool] = {scope.id: True}
 
     def __call__(self, item_id: str) -> bool:

@@ -243,8 +243,9 @@ class Entra:
 
     # -- scopes -------------------------------------------------------------------------------
     def delegated_scopes(self, user: User, app: App, requested: str) -> tuple[str, ...]:
-        """The Graph scopes a user's token for ``app`` carries, or 65001 if the user has not
-        consented to one of them. ``requested`` is the request's ``scope`` parameter."""
+        """The scopes a user's sign-in for ``app`` grants: Graph's (the token's ``scp``) then
+        the OpenID ones asked for; or 65001 if the user has not consented to one of them.
+        ``requested`` is the request's ``scope`` parameter."""
         wanted: list[str] = []
         for word in requested.split():
             name = graph_scope(word)
@@ -266,7 +267,7 @@ class Entra:
                     f"ID '{app.client_id}' named '{app.display_name}'. Send an interactive "
                     "authorization request for this user and resource.",
                 )
-        kept = [s for s in wanted if s in ("openid", "profile", "email")]
+        kept = [s for s in wanted if s in OIDC_SCOPES]  # not in ``scp``; remembered by codes
         return tuple(dict.fromkeys([*asked, *kept]))
 
     # -- users --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..jsonio import (
     read_json_object,
     read_optional_json_object,
 )
+from . import authorize
 from .addressing import check_if_match
 from .envelope import item_context
 from .items import CONFLICT_KEYS
@@ -150,6 +151,7 @@ async def copy(request: web.Request, call: Call, item: Item) -> web.StreamRespon
         if item.parent_id is None:
             raise InvalidRequest("the root of a drive cannot be copied")
         target = state.store.items[item.parent_id]
+    authorize.check_drive(call, "POST", ("copy",), state.store.drives[target.drive_id])
     conflict = conflict_of(request, body) or "fail"
     if children_only:  # the children land in the target: the monitor reports the target
         if name is not None:
