@@ -270,6 +270,7 @@ def test_device_codes_answer_as_the_switch_says(mock_drive):
         (b"grant_type=magic&client_id=x", {"Content-Type": "application/x-www-form-urlencoded"},
          70003),
         (b"\xff\xfe=\xff", {"Content-Type": "application/x-www-form-urlencoded"}, 90100),
+        (b"grant_type=%FF", {"Content-Type": "application/x-www-form-urlencoded"}, 90100),
         (b'{"grant_type": "client_credentials"}', {"Content-Type": "application/json"}, 900144),
         (b"grant_type=refresh_token", {"Content-Type": "application/x-www-form-urlencoded"},
          900144),
