@@ -196,3 +196,20 @@ def test_msal_device_code_flow_declined_or_expired(trusted, outcome, error):
     assert result.get("error") == error, result
     assert "access_token" not in result
     assert token_polls(mock_drive) == [400, 400]
+
+
+@pytest.mark.mock_drive(tls=True)
+def test_azure_identity_retries_a_throttled_token_call(trusted):
+    mock_drive = trusted
+    mock_drive.faults.add(effect="throttle", path="/oauth2/v2.0/token$", retryAfter=1, times=1)
+    credential = ClientSecretCredential(
+        mock_drive.tenant_id, BACKUP_JOB, "backup-secret", authority=mock_drive.authority,
+        disable_instance_discovery=True,
+    )  # fmt: skip
+    token = credential.get_token(*GRAPH_DEFAULT)
+    assert claims_of_token(token.token)["appid"] == BACKUP_JOB
+    assert token_polls(mock_drive) == [429, 200]
+
+
+def claims_of_token(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})

@@ -270,6 +270,7 @@ def test_device_codes_answer_as_the_switch_says(mock_drive):
         (b"grant_type=magic&client_id=x", {"Content-Type": "application/x-www-form-urlencoded"},
          70003),
         (b"\xff\xfe=\xff", {"Content-Type": "application/x-www-form-urlencoded"}, 90100),
+        (b"grant_type=%FF", {"Content-Type": "application/x-www-form-urlencoded"}, 90100),
         (b'{"grant_type": "client_credentials"}', {"Content-Type": "application/json"}, 900144),
         (b"grant_type=refresh_token", {"Content-Type": "application/x-www-form-urlencoded"},
          900144),
@@ -385,3 +386,18 @@ def test_the_login_host_reaches_only_the_identity_routes():
             assert posted.status_code == 404 and posted.json()["error"] == "invalid_request"
         graph = http.get("https://graph.microsoft.com/v1.0/me/drive", headers=auth, timeout=10)
         assert graph.status_code == 200 and graph.json()["driveType"] == "business"
+
+
+def test_the_sign_in_routes_stay_open_under_an_admin_token():
+    with MockDrive(default_state("owner-token"), admin_token="adm") as server:
+        form = {"grant_type": "client_credentials", "client_id": JOB, "client_secret": "any",
+                "scope": GRAPH_DEFAULT}  # fmt: skip
+        token = requests.post(f"{server.url}/common/oauth2/v2.0/token", data=form, timeout=10)
+        assert token.status_code == 200, token.text
+        overview = server.admin_url + "/identity"
+        assert requests.get(overview, timeout=10).status_code == 401
+        guarded = requests.get(overview, headers={"X-Mockdrive-Admin-Token": "adm"}, timeout=10)
+        assert guarded.json()["holders"][0]["clientId"] == JOB
+        index = requests.get(server.admin_url, headers={"X-Mockdrive-Admin-Token": "adm"},
+                             timeout=10).json()  # fmt: skip
+        assert "/_mockdrive/identity/device-flow" in {r["path"] for r in index["routes"]}

@@ -7,6 +7,7 @@ import base64
 import json
 
 import jwt
+import pytest
 import requests
 
 from mockdrive.model.entra import DEFAULT_TENANT_ID, TEST_CLIENT_ID
@@ -121,3 +122,16 @@ def test_an_app_token_carries_the_apps_roles_and_gets_graphs_400_on_me(mock_driv
             "BadRequest",
             "/me request is only valid with delegated authentication flow.",
         )
+
+
+def test_the_fixture_refuses_a_token_for_an_app_the_tenant_does_not_know(mock_drive):
+    mock_drive.app("declared-app", secret="s")
+    with pytest.raises(ValueError, match="AADSTS700016"):
+        mock_drive.app_token("not-declared")
+    assert (
+        "Files.Read"
+        in jwt.decode(
+            mock_drive.token_for(mock_drive.owner, ["Files.Read"], client_id="declared-app"),
+            options={"verify_signature": False},
+        )["scp"]
+    )

@@ -15,7 +15,7 @@ from aiohttp import web
 from .. import __version__
 from ..backend import Backend
 from ..model.state import State
-from . import admin_clock, admin_faults, dashboard, onehub
+from . import admin_clock, admin_faults, dashboard, entra, onehub
 from .context import backend_of
 from .errors import ApiError
 from .jsonio import json_response
@@ -38,9 +38,10 @@ def wants_yaml(request: web.Request) -> bool:
 
 
 def admin_index(base_url: str) -> dict[str, object]:
-    """Every admin and dashboard route (from their tables) with its methods and what it does."""
+    """Every admin, dashboard and identity admin route (from their tables) with its methods and
+    what it does."""
     by_path: dict[str, list[Route]] = {}
-    for row in (*ROUTES, *dashboard.ROUTES):
+    for row in (*ROUTES, *dashboard.ROUTES, *entra.ADMIN_ROUTES):
         path = row.plain_path
         if path.startswith("/_mockdrive") and path != "/_mockdrive/":
             by_path.setdefault(path, []).append(row)

@@ -17,7 +17,7 @@ import binascii
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aiohttp import web
 
@@ -111,24 +111,18 @@ def tenant_of(request: web.Request) -> str:
 
 
 async def read_form(request: web.Request) -> dict[str, str]:
-    """The form body (``application/x-www-form-urlencoded``), first value of each field;
-    the journal keeps it with the secrets redacted."""
+    """The form body (``application/x-www-form-urlencoded``, UTF-8), first value of each
+    field; the journal keeps it with the secrets redacted."""
     if request.content_type not in ("application/x-www-form-urlencoded", ""):
-        raise EntraError(
-            400,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'grant_type'.",
-        )
+        raise model.missing("grant_type")
+    raw = await request.read()
     try:
-        (await request.read()).decode("utf-8")
-        form = await request.post()
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise model.invalid_request("The request body is not valid form data.", 90100) from None
     fields: dict[str, str] = {}
-    for key, value in form.items():
-        if isinstance(value, str) and key not in fields:
-            fields[key] = value
+    for key, value in pairs:
+        fields.setdefault(key, value)
     request[PARSED_BODY] = {k: REDACTED if k in SECRET_FIELDS else v for k, v in fields.items()}
     return fields
 

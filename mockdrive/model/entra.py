@@ -21,6 +21,7 @@ import base64
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -369,7 +370,9 @@ class Entra:
         raw = json.dumps({"uid": user.id, "utid": self.tenant_id}).encode()
         return _b64(raw)
 
-    def issue_refresh_token(self, now: datetime, user: User, client_id: str, scopes) -> str:
+    def issue_refresh_token(
+        self, now: datetime, user: User, client_id: str, scopes: Iterable[str]
+    ) -> str:
         value = "0.AmockRT." + secrets.token_urlsafe(48)
         expires = now + timedelta(seconds=REFRESH_TOKEN_SECONDS)
         _keep(self.refresh_tokens, value, Grant(user.id, client_id, tuple(scopes), expires))
@@ -445,7 +448,9 @@ class Entra:
         return code
 
     # -- device codes -------------------------------------------------------------------------
-    def start_device_flow(self, now: datetime, client_id: str, scopes) -> tuple[str, DeviceCode]:
+    def start_device_flow(
+        self, now: datetime, client_id: str, scopes: Iterable[str]
+    ) -> tuple[str, DeviceCode]:
         value = "DAQABAAEAAAmock" + secrets.token_urlsafe(32)
         user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
         device = DeviceCode(

@@ -20,6 +20,7 @@ from ..model.entra import (
     DEFAULT_DELEGATED_SCOPES,
     TEST_CLIENT_ID,
     App,
+    EntraError,
 )
 from ..model.identity import Group, User
 from ..model.permissions import ROLE_RANK, Permission
@@ -274,7 +275,7 @@ class MockDriveFixture:
         def issue() -> str:
             who = user if isinstance(user, User) else self.state.user(user)
             entra = self.state.entra
-            app = entra.app(client_id or TEST_CLIENT_ID)
+            app = _known_app(self.state, client_id or TEST_CLIENT_ID)
             granted = tuple(DEFAULT_DELEGATED_SCOPES if scopes is None else scopes)
             now = self.state.clock.moment()
             return entra.access_token(now, app, user=who, scopes=granted, lifetime=lifetime)
@@ -286,7 +287,7 @@ class MockDriveFixture:
 
         def issue() -> str:
             entra = self.state.entra
-            app = entra.app(client_id)
+            app = _known_app(self.state, client_id)
             return entra.access_token(self.state.clock.moment(), app, lifetime=lifetime)
 
         return self.server.call(issue)
@@ -325,7 +326,7 @@ class MockDriveFixture:
         def issue() -> str:
             who = user if isinstance(user, User) else self.state.user(user)
             entra = self.state.entra
-            entra.app(client_id)  # refused (700016) where the tenant does not know it
+            _known_app(self.state, client_id)
             granted = (*(DEFAULT_DELEGATED_SCOPES if scopes is None else scopes), "offline_access")
             now = self.state.clock.moment()
             return entra.issue_refresh_token(now, who, client_id, tuple(dict.fromkeys(granted)))
@@ -494,6 +495,15 @@ class MockDriveFixture:
             return json.dumps(data, sort_keys=True)
 
         return hashlib.sha256(self.server.call(dump).encode()).hexdigest()
+
+
+def _known_app(state: State, client_id: str) -> App:
+    """The app ``client_id`` names; ValueError (with Entra's AADSTS700016 text) where the
+    tenant does not know it (apps are declared and it is not one of them)."""
+    try:
+        return state.entra.app(client_id)
+    except EntraError as error:
+        raise ValueError(str(error)) from None
 
 
 def _check_roles(roles: Sequence[str]) -> list[str]:
