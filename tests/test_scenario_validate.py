@@ -211,8 +211,7 @@ def test_validate_reports_schema_reference_and_tree_problems_hidden_below_others
         "FILE:16: drives[0].root.children[0].permissions[1]: a permission needs exactly one of "
         "user, group or email",
         "FILE:19: drives[0].root.children[1].name: 'A' already exists in this folder",
-        "FILE:22: drives[1].driveType: 'shared' is not one of: personal, business, "
-        "documentLibrary",
+        "FILE:22: drives[1].driveType: 'shared' is not one of: personal, business, documentLibrary",
         "FILE:29: drives[1].root.children[0].content: give only one of size, content",
         "FILE:31: drives[1].root.children[0].children: a file cannot have children",
         "FILE:33: drives[1].root.children[0].children[1].name: 'inner' already exists in this "
