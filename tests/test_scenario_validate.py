@@ -220,3 +220,15 @@ def test_validate_reports_schema_reference_and_tree_problems_hidden_below_others
         "FILE:40: drives[1].root.children[1].children[1].name: 'twice' already exists in this "
         "folder",
     ]
+
+
+def test_validate_says_when_it_stopped_at_its_limit(tmp_path):
+    twins = "".join("        - name: a\n          folder: {}\n" for _ in range(30))
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        "users:\n  - displayName: Ada\n    email: ada@x.example\ndrives:\n"
+        "  - owner: ada@x.example\n    root:\n      children:\n" + twins
+    )
+    lines = validate(str(path)).stderr.replace(str(path), "FILE").splitlines()
+    assert len(lines) == 20 and lines[0].endswith("'a' already exists in this folder")
+    assert lines[-1] == "FILE: and more problems (the first 19 are shown); fix these and run again"
