@@ -6,6 +6,7 @@ and the request journal, in its DOM and in its screenshot; and nothing in the tr
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import zlib
@@ -131,6 +132,8 @@ def test_a_plain_headless_dom_dump_holds_the_tree_and_the_journal(busy, tmp_path
     ):
         assert f'<td class="mono path">{path}</td>' in dom, path
     assert dom.count('<tr class="entry status-4"') == 2
+    shown = [int(n) for n in re.findall(r'<tr class="entry status-\d" data-id="(\d+)"', dom)]
+    assert len(shown) == 4 and shown == sorted(shown, reverse=True)  # newest first
     assert '<p id="journal-empty" class="empty" hidden="">' in dom
     summary = dom.split('id="summary" class="summary">')[1].split("<")[0]
     assert summary.startswith("1 drive · 5 items · 1 user · 0 groups · 0 e-mails"), summary

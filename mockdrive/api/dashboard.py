@@ -47,7 +47,7 @@ from .jsonio import json_response
 from .routing import Route
 
 DEFAULT_CHILDREN = 200
-FIRST_VIEW_JOURNAL = 200  # journal rows drawn on the server; the script shows up to 1,000
+FIRST_VIEW_ROWS = 200  # journal and outbox rows drawn on the server (the script shows more)
 MAX_CHILDREN = 5000
 ABILITIES = {
     "read": ["view", "download", "see own permissions"],
@@ -383,17 +383,20 @@ def first_view(state: State) -> dict[str, str]:
         _el("option", {"value": u["email"]}, _text(f"{u['displayName']} <{u['email']}>"))
         for u in data["users"]
     )
-    entries = [e.to_dict() for e in list(state.journal.entries)[-FIRST_VIEW_JOURNAL:]]
-    messages = state.outbox.to_list()
+    newest = itertools.islice(reversed(state.journal.entries), FIRST_VIEW_ROWS)
+    entries = [entry.to_dict() for entry in newest]  # newest first, as the script shows them
+    messages = [
+        m.to_dict() for m in itertools.islice(reversed(state.outbox.messages), FIRST_VIEW_ROWS)
+    ]
     rules = [rule.to_dict() for rule in state.faults.rules]
     return {
         "summary": _text(summary),
         "clock": _text(f"clock {data['clock']}"),
         "users": users,
         "tree": _tree(state, data["drives"]),
-        "journal": "".join(_journal_row(e) for e in reversed(entries)),
+        "journal": "".join(_journal_row(e) for e in entries),
         "journal-empty": " hidden" if entries else "",
-        "outbox": "".join(_outbox_row(m) for m in reversed(messages)),
+        "outbox": "".join(_outbox_row(m) for m in messages),
         "outbox-empty": " hidden" if messages else "",
         "faults": "".join(_fault_item(rule) for rule in rules),
         "faults-empty": " hidden" if rules else "",
