@@ -34,10 +34,13 @@ from pathlib import Path
 log = logging.getLogger("mockdrive.proxy")
 
 # The hosts mockdrive answers for: Graph (global and national clouds), the older OneDrive API,
-# Onehub. Upload and download URLs are issued on the host the client used, so they are covered.
+# Onehub, and Entra's sign-in hosts (which reach only the identity routes: api/entra.py).
+# Upload and download URLs are issued on the host the client used, so they are covered.
 SERVED_HOSTS = frozenset(
     {
         "graph.microsoft.com",
+        "login.microsoftonline.com",
+        "login.microsoft.com",
         "graph.microsoft.us",
         "dod-graph.microsoft.us",
         "microsoftgraph.chinacloudapi.cn",

@@ -109,6 +109,54 @@ def test_a_token_older_than_the_retention_resyncs(arranged, graph):
     assert_graph_error(gone, 410, "resyncRequired")
 
 
+def test_a_time_as_the_token_gives_the_changes_made_after_it(arranged, graph):
+    """The docs' ?token=<time> (business drives): what changed after that second, with the
+    drive's own deltaLink to go on; a time past the retention resyncs."""
+    arranged.clock.advance(hours=1)
+    since = arranged.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    arranged.clock.advance(hours=1)
+    arranged.add_file("/Later.txt", "later")
+    changes, link = follow_delta(graph, f"/me/drive/root/delta?token={since}")
+    assert [entry["name"] for entry in changes] == ["Later.txt"]
+    arranged.add_file("/Later2.txt", "later")
+    assert [entry["name"] for entry in follow_delta(graph, link)[0]] == ["Later2.txt"]
+    future = "2099-01-01T00:00:00Z"
+    assert follow_delta(graph, f"/me/drive/root/delta?token={future}")[0] == []
+    arranged.clock.advance(days=TOKEN_RETENTION_DAYS + 1)
+    assert_graph_error(graph.get(f"/me/drive/root/delta?token={since}"), 410, "resyncRequired")
+
+
+def test_a_time_token_on_a_loaded_scenario_counts_what_the_scenario_made_as_earlier(mock_drive):
+    """A scenario is built before its clock is set (back, to its ``clock:``): what it made
+    counts as made before that time, not at the hour the scenario was loaded."""
+    mock_drive.load({"clock": "2020-03-01T00:00:00Z",
+                     "users": [{"displayName": "Ada", "email": "ada@contoso.example",
+                                "token": "ada-token"}],
+                     "drives": [{"owner": "ada@contoso.example", "driveType": "business",
+                                 "root": {"children": [{"name": "Old.txt", "file": {},
+                                                        "content": "old"}]}}]})  # fmt: skip
+    ada = mock_drive.session_for("ada@contoso.example")
+    since = "2020-03-01T00:00:00Z"
+    assert follow_delta(ada, f"/me/drive/root/delta?token={since}")[0] == []
+    mock_drive.clock.advance(hours=1)
+    assert ada.put("/me/drive/root:/New.txt:/content", data=b"new").status_code == 201
+    changes = follow_delta(ada, f"/me/drive/root/delta?token={since}")[0]
+    assert [entry["name"] for entry in changes] == ["New.txt"]
+
+
+def test_a_time_as_the_token_is_refused_on_a_personal_drive(mock_drive, graph):
+    dora = mock_drive.add_user("Dora", "dora@contoso.example")
+    mock_drive.add_drive(dora, drive_type="personal", name="OneDrive")
+    dora_client = as_user(graph, "dora-token")
+    before = mock_drive.digest()
+    for token in ("2024-01-01T00:00:00Z", "2024-01-01T08:00:00+8:00"):
+        answer = dora_client.get(f"/me/drive/root/delta?token={token}")
+        assert_graph_error(answer, 400, "invalidRequest")
+    assert_graph_error(graph.get("/me/drive/root/delta?token=2024-13-01T00:00:00Z"), 400,
+                       "invalidRequest")  # fmt: skip
+    assert mock_drive.digest() == before
+
+
 def test_bad_delta_requests(arranged, graph):
     before = arranged.digest()
     assert_graph_error(graph.get("/me/drive/root/delta?token=%%%"), 400, "invalidRequest")
@@ -157,6 +205,22 @@ def test_a_file_replaced_by_a_new_one_of_its_name_is_reported_deleted(arranged, 
     by_id = {e["id"]: e for e in changes}
     assert by_id[old.id]["deleted"] == {"state": "deleted"}
     assert "deleted" not in by_id[created.json()["id"]]
+
+
+def test_a_deletion_keeps_its_file_or_folder_facet_across_an_export(arranged, graph):
+    """Sync clients (Debian's ``onedrive``) read ``file``/``folder`` on every delta entry and
+    skip one with neither as unsupported, so a deletion without its facet is never applied."""
+    _, link = follow_delta(graph, arranged.graph_url + "/me/drive/root/delta")
+    notes, projects = arranged.item("/Notes.txt"), arranged.item("/Projects")
+    assert graph.delete("/me/drive/root:/Projects").status_code == 204
+    assert graph.delete("/me/drive/root:/Notes.txt").status_code == 204
+    arranged.load(arranged.export())  # the log, and what each change was, survive a reload
+    changes, _ = follow_delta(graph, link)
+    by_id = {e["id"]: e for e in changes}
+    assert set(by_id) == {notes.id, projects.id}  # a folder's deletion stands for its content
+    assert by_id[notes.id]["file"] == {} and "folder" not in by_id[notes.id]
+    assert by_id[projects.id]["folder"] == {"childCount": 0} and "file" not in by_id[projects.id]
+    assert all(e["deleted"] == {"state": "deleted"} for e in changes)
 
 
 # -- later rounds name exactly what left the caller's view ---------------------------------------
@@ -214,7 +278,9 @@ def rounds(team, who: str, path: str = "/Finance", top: int | None = None):
 
 def removal(team, item_id: str) -> dict:
     reference = {"driveId": team.drive.id, "driveType": "business"}
-    return {"id": item_id, "deleted": {"state": "deleted"}, "parentReference": reference}
+    folder = team.server.call(lambda: team.state.store.items[item_id].is_folder)
+    facet = {"folder": {"childCount": 0}} if folder else {"file": {}}  # as each still is
+    return {"id": item_id, "deleted": {"state": "deleted"}, "parentReference": reference, **facet}
 
 
 def test_a_change_to_an_item_never_seen_is_not_reported(finance):

@@ -340,6 +340,44 @@ def test_bad_copies_change_nothing(tree, graph):
     unchanged(tree, before)
 
 
+def test_copy_children_only_copies_what_is_inside_the_folder(tree, graph):
+    """childrenOnly: the folder's children (each with what is below it) land in the target
+    under their own names, the folder itself does not; the monitor names the target."""
+    b = tree.item("/B")
+    status = follow_monitor(graph.post("/me/drive/root:/A:/copy",
+                                       json={"parentReference": {"id": b.id},
+                                             "childrenOnly": True}))  # fmt: skip
+    assert status["resourceId"] == b.id
+    names = [c["name"] for c in graph.get("/me/drive/root:/B:/children").json()["value"]]
+    assert sorted(names) == ["Sub", "a.txt"]
+    assert graph.get("/me/drive/root:/B/Sub/deep.txt:/content").text == "deep"
+    assert graph.get("/me/drive/root:/A/a.txt:/content").text == "alpha"  # the source stays
+    # a second time: a conflict on any child fails the whole copy; rename names each anew
+    before = tree.digest()
+    again = graph.post("/me/drive/root:/A:/copy",
+                       json={"parentReference": {"id": b.id}, "childrenOnly": True})  # fmt: skip
+    assert_graph_error(again, 409, "nameAlreadyExists")
+    unchanged(tree, before)
+    follow_monitor(graph.post("/me/drive/root:/A:/copy?@microsoft.graph.conflictBehavior=rename",
+                              json={"parentReference": {"id": b.id},
+                                    "childrenOnly": True}))  # fmt: skip
+    names = [c["name"] for c in graph.get("/me/drive/root:/B:/children").json()["value"]]
+    assert sorted(names) == ["Sub", "Sub 1", "a 1.txt", "a.txt"]
+
+
+def test_copy_children_only_refusals_change_nothing(tree, graph):
+    b = tree.item("/B")
+    before = tree.digest()
+    for path, body in (
+        ("/me/drive/root:/A/a.txt:/copy", {"childrenOnly": True}),  # a file has no children
+        ("/me/drive/root:/A:/copy", {"childrenOnly": True, "name": "x", "parentReference":
+                                     {"id": b.id}}),  # each child keeps its own name
+        ("/me/drive/root:/A:/copy", {"childrenOnly": "yes"}),
+    ):  # fmt: skip
+        assert_graph_error(graph.post(path, json=body), 400, "invalidRequest")
+    unchanged(tree, before)
+
+
 def test_unknown_monitor_is_not_found(mock_drive):
     response = requests.get(mock_drive.url + "/_api/v2.0/monitor/nope", timeout=10)
     assert_graph_error(response, 404, "itemNotFound")

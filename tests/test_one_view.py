@@ -238,7 +238,9 @@ def test_delta_reports_an_item_leaving_the_view_as_deleted_with_its_id_only(team
     assert moved.status_code == 200, moved.text
     changes, link = follow_delta(session, link)
     reference = {"driveId": drive, "driveType": "business"}
-    assert changes == [{"id": notes, "deleted": {"state": "deleted"}, "parentReference": reference}]
+    assert changes == [
+        {"id": notes, "deleted": {"state": "deleted"}, "parentReference": reference, "file": {}}
+    ]  # the facet stays: sync clients skip an entry with neither file nor folder
     # moved out of the folder (Bob still sees it elsewhere): gone from this folder's feed
     desk = team.item("/Desk")
     q3 = team.item("/Finance/Q3.xlsx").id
@@ -261,7 +263,12 @@ def test_delta_reports_an_item_whose_permission_was_removed_as_deleted(team):
     changes, _ = follow_delta(session, link)
     reference = {"driveId": desk.drive_id, "driveType": "business"}
     assert changes == [
-        {"id": inner.id, "deleted": {"state": "deleted"}, "parentReference": reference}
+        {
+            "id": inner.id,
+            "deleted": {"state": "deleted"},
+            "parentReference": reference,
+            "folder": {"childCount": 0},
+        }
     ]
 
 
@@ -383,16 +390,19 @@ def test_dashboard_access_view_finds_inheritance_stops_in_what_the_user_sees(tea
 
 def test_copy_takes_the_parameters_msgraph_sdk_always_sends(team):
     """msgraph-sdk sends ``childrenOnly`` and ``includeAllVersionHistory`` (false) on every
-    copy; ``childrenOnly: true`` is not served, anything not a boolean is refused."""
+    copy; anything not a boolean is refused. ``childrenOnly: true`` copies the children Bob
+    sees (Q3.xlsx), not Payroll, which he cannot see."""
     session = bob(team)
     finance, desk = team.item("/Finance"), team.item("/Desk")
     url = f"/drives/{finance.drive_id}/items/{finance.id}/copy"
     target = {"driveId": desk.drive_id, "id": desk.id}
     before = team.digest()
-    refused = session.post(url, json={"parentReference": target, "childrenOnly": True})
-    assert refused.status_code == 501, refused.text
     refused = session.post(url, json={"parentReference": target, "childrenOnly": "no"})
     assert refused.status_code == 400, refused.text
     assert team.digest() == before
     body = {"parentReference": target, "childrenOnly": False, "includeAllVersionHistory": False}
     assert session.post(url, json=body).status_code == 202
+    children = session.post(url, json={"parentReference": target, "childrenOnly": True})
+    assert children.status_code == 202, children.text
+    listed = team.session.get(f"/drives/{desk.drive_id}/items/{desk.id}/children").json()
+    assert sorted(c["name"] for c in listed["value"]) == ["Finance", "Q3.xlsx"]

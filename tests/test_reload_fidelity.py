@@ -309,6 +309,26 @@ def test_a_delta_token_taken_before_a_reload_continues_after_it(mock_drive, grap
     assert gone.status_code == 410, gone.text
 
 
+def test_a_time_as_the_delta_token_names_the_same_changes_after_a_reload(mock_drive, graph):
+    """Which change was made at which second is exported with the log: ``?token=<time>``
+    answers alike on the reloaded copy (a deleted folder with its folder facet too)."""
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    mock_drive.clock.advance(hours=1)
+    since = mock_drive.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    mock_drive.clock.advance(hours=1)
+    assert graph.put("/me/drive/root:/b.txt:/content", data=b"2").status_code == 201
+    assert graph.delete("/me/drive/root:/F").status_code == 204
+    answers = []
+    for round_ in range(2):
+        if round_:
+            _reload(mock_drive)
+        answer = graph.get(f"/me/drive/root/delta?token={since}")
+        assert answer.status_code == 200, answer.text
+        answers.append([(e["name"], "folder" in e, "deleted" in e) for e in answer.json()["value"]])
+    assert answers[0] == [("b.txt", False, False), ("F", True, True)]
+    assert answers[1] == answers[0]
+
+
 def test_a_half_done_upload_and_a_copy_monitor_continue_after_a_reload(mock_drive, graph):
     """Open upload sessions (their bytes so far) and copy monitors are exported: the upload
     completes on the reloaded copy and the monitor still names the copy."""

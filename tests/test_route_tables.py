@@ -10,13 +10,19 @@ import socket
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from mockdrive.api import admin, dashboard, onedrive_v1, onehub
+from mockdrive.api import admin, dashboard, entra, onedrive_v1, onehub
 from mockdrive.api.app import build_app
 from mockdrive.api.openapi import ITEM_BASES, openapi_document
 from mockdrive.api.routing import Route, plain_template
 from mockdrive.backend import Backend
 
-TABLES = {"admin": admin.ROUTES, "dashboard": dashboard.ROUTES, "onehub": onehub.ROUTES}
+TABLES = {
+    "admin": admin.ROUTES,
+    "dashboard": dashboard.ROUTES,
+    "onehub": onehub.ROUTES,
+    "entra": entra.ROUTES,
+    "identity": entra.ADMIN_ROUTES,
+}
 ROWS = [row for table in TABLES.values() for row in table]
 # Graph's routes, registered by app.py and the graph package until Graph has its own table.
 GRAPH_RESOURCES = {
@@ -42,6 +48,26 @@ BODIES = {
     ("POST", "/_mockdrive/faults"): {"effect": "error", "status": 503, "path": "^/never$"},
     ("PUT", "/_mockdrive/policy"): {"externalSharing": True},
     ("POST", "/_mockdrive/clock"): {"seconds": 1},
+    ("PUT", "/_mockdrive/identity/device-flow"): {"pending": 0},
+}
+# Form bodies (Entra's endpoints take forms) and queries, by (method, plain path).
+CLIENT = "d50ca740-c83f-4d1b-b616-12c519384f0c"
+FORMS = {
+    ("POST", "/{tenant}/oauth2/v2.0/token"): {
+        "grant_type": "client_credentials",
+        "client_id": CLIENT,
+        "client_secret": "any",
+        "scope": "https://graph.microsoft.com/.default",
+    },
+    ("POST", "/{tenant}/oauth2/v2.0/devicecode"): {"client_id": CLIENT, "scope": "Files.Read"},
+}
+QUERIES = {
+    ("GET", "/{tenant}/oauth2/v2.0/authorize"): {
+        "client_id": CLIENT,
+        "response_type": "code",
+        "redirect_uri": "http://localhost/done",
+        "scope": "Files.Read",
+    },
 }
 
 # (body, status) of a request each OneDrive row serves: everyone invited; a new link.
@@ -78,7 +104,7 @@ def test_the_tables_have_no_duplicate_rows():
 async def test_the_router_gives_each_row_to_its_handler(row):
     """No earlier route shadows a row: a URL of its template reaches its handler."""
     app = build_app(Backend())
-    values = {"id": "12", "folderId": "34", "ruleId": "r1", "name": "dashboard.js"}
+    values = {"id": "12", "folderId": "34", "ruleId": "r1", "name": "dashboard.js", "tenant": "t"}
     request = make_mocked_request(row.method, concrete(row, values), app=app)
     match = await app.router.resolve(request)
     assert match.handler is row.handler, (row, match)
@@ -109,6 +135,7 @@ def ids(mock_drive) -> dict[str, str]:
         "rolemap": str(pending),
         "ruleId": rule.json()["id"],
         "name": "dashboard.js",
+        "tenant": "common",
     }
 
 
@@ -138,9 +165,15 @@ def test_every_row_is_served(mock_drive, ids, row):
         kwargs["data"] = b"{}"
     elif (row.method, row.plain_path) in BODIES:
         kwargs["json"] = BODIES[row.method, row.plain_path]
+    elif (row.method, row.plain_path) in FORMS:
+        kwargs["data"] = FORMS[row.method, row.plain_path]
+    kwargs["params"] = QUERIES.get((row.method, row.plain_path))
     if row.handler is dashboard.get_access:
         kwargs["params"] = {"user": mock_drive.owner.email}
     response = mock_drive.session.request(row.method, url, allow_redirects=False, **kwargs)
+    if row.handler is entra.authorize:  # signs in at once: the redirect carries the code
+        assert response.status_code == 302 and "code=" in response.headers["Location"]
+        return
     assert 200 <= response.status_code < 300, (row, response.status_code, response.text)
 
 

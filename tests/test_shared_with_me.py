@@ -43,6 +43,7 @@ def test_direct_group_and_link_shares_are_listed_as_remote_items(arranged, graph
     assert remote["parentReference"] == {
         "driveId": arranged.drive.id,
         "driveType": "business",
+        "id": arranged.item("/").id,
     }
     assert remote["shared"]["owner"]["user"]["email"] == arranged.owner.email
     assert "file" in listed[0]["remoteItem"]

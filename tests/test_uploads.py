@@ -272,6 +272,29 @@ def test_file_system_info_from_the_session_is_kept(mock_drive, graph):
     }
 
 
+def test_new_content_without_a_stamp_is_modified_now(mock_drive, graph):
+    """A time a client set for the old content does not survive new content written without
+    one (a simple PUT, or a session without fileSystemInfo): sync clients compare it to decide
+    whether to download the new content."""
+    stamp = "2020-05-06T07:08:09Z"
+    body = {"item": {"fileSystemInfo": {"lastModifiedDateTime": stamp}}}
+    url = create(graph, "/me/drive/root:/stamped.txt:", body).json()["uploadUrl"]
+    first = put_range(url, b"abc", 0, 3).json()
+    assert first["fileSystemInfo"]["lastModifiedDateTime"] == stamp
+    mock_drive.clock.advance(minutes=1)
+    put = graph.put("/me/drive/root:/stamped.txt:/content", data=b"abcd")
+    assert put.status_code == 200, put.text
+    after = graph.get(f"/me/drive/items/{first['id']}").json()
+    assert after["fileSystemInfo"]["lastModifiedDateTime"] == after["lastModifiedDateTime"]
+    assert after["lastModifiedDateTime"] > first["lastModifiedDateTime"]
+    again = create(graph, "/me/drive/root:/stamped.txt:", body).json()["uploadUrl"]
+    assert put_range(again, b"ab", 0, 2).json()["fileSystemInfo"]["lastModifiedDateTime"] == stamp
+    mock_drive.clock.advance(minutes=1)
+    plain = create(graph, "/me/drive/root:/stamped.txt:").json()["uploadUrl"]
+    last = put_range(plain, b"a", 0, 1).json()
+    assert last["fileSystemInfo"]["lastModifiedDateTime"] == last["lastModifiedDateTime"] != stamp
+
+
 def test_defer_commit_completes_on_an_empty_post(mock_drive, graph):
     url = create(graph, "/me/drive/root:/d.txt:", {"deferCommit": True}).json()["uploadUrl"]
     all_bytes = put_range(url, b"abc", 0, 3)

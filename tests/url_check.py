@@ -289,6 +289,8 @@ class RuleChecker:
     def _collect(
         self, request: web.Request, response: web.StreamResponse, state: State, answer: str
     ) -> None:
+        if request.path.endswith("/oauth2/v2.0/authorize"):
+            return  # Entra sends the browser back to the client's own redirect_uri
         found = urls_in(json_body(response), response.headers, response.status)
         fresh = [f for f in found if shape_of(*f) not in self.shapes]
         if not fresh:

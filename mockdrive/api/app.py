@@ -16,13 +16,15 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import web
 
 from ..backend import Backend
+from ..model.entra import EntraError
 from ..model.errors import Unauthenticated
-from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
+from ..model.principal import APPLICATION, Principal
 from ..model.state import State
-from . import admin, dashboard, onedrive_v1, onehub
-from .context import BACKEND, CALLER, FIRED_FAULTS, REQUEST_ID, STATE, call_of
+from ..model.tokens import GRAPH_APP_ID, TokenRefused, looks_like_jwt
+from . import admin, dashboard, entra, onedrive_v1, onehub
+from .context import BACKEND, CALLER, FIRED_FAULTS, PRINCIPAL, REQUEST_ID, STATE, call_of
 from .errors import (
     ApiError,
     as_api_error,
@@ -60,6 +62,7 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     app[admin.OPENAPI_DOCUMENT] = openapi_document
     add_table(app, admin.ROUTES, expect_continue)
     add_table(app, dashboard.ROUTES, expect_continue)
+    add_table(app, entra.ADMIN_ROUTES, expect_continue)
 
     async def copy_monitor(request: web.Request) -> web.StreamResponse:
         return await monitor(request, backend.state)
@@ -87,6 +90,7 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     for prefix in GRAPH_PREFIXES:
         for path, handler in (("/$batch", batch_entry), ("/{rest:.*}", graph_entry)):
             app.router.add_route("*", prefix + path, handler, expect_handler=expect_continue)
+    add_table(app, entra.ROUTES, expect_continue)  # after Graph's: /v1.0/... is never a tenant
     app.router.add_route("*", "/{tail:.*}", unknown_route, expect_handler=expect_continue)
     return app
 
@@ -149,29 +153,81 @@ def is_api(path: str) -> bool:
     return path.startswith(_API_STARTS) or path in API_PREFIXES
 
 
+def on_login_host(request: web.Request) -> bool:
+    """Was this sent to Entra's host (through the proxy)? Only the identity routes serve it."""
+    host = request.headers.get("Host", "")
+    return host.startswith("login.") and host.partition(":")[0].lower() in entra.LOGIN_HOSTS
+
+
+def is_identity(request: web.Request) -> bool:
+    """Is this one of Entra's endpoints (``api/entra.py``): open, faulted and journaled?"""
+    row = route_of(request)
+    return row is not None and row.handler in entra.HANDLERS
+
+
+async def login_host_fallback(request: web.Request) -> web.StreamResponse:
+    """Any other request to a login host: a GET answers plainly (clients probe it); the rest
+    is Entra's 404, never a Graph or admin route."""
+    if request.method in ("GET", "HEAD"):
+        return await entra.plain(request)
+    raise ApiError(404, "invalid_request", f"no endpoint at {request.path!r}")
+
+
+ME_NEEDS_A_USER = "/me request is only valid with delegated authentication flow."
+
+
+def addresses_me(raw_path: str) -> bool:
+    """Is this ``/me`` or below it, in any form the Graph routes accept?"""
+    prefix = next((p for p in GRAPH_PREFIXES if raw_path.startswith(p + "/")), None)
+    if prefix is None:
+        return False
+    path = normalize_path(raw_path[len(prefix) :])
+    return path == "/me" or path.startswith("/me/")
+
+
 def addresses_shares(raw_path: str) -> bool:
     """Is this ``/shares/…`` in any form the Graph routes accept (``/v1.0//shares/…``)?"""
     prefix = next((p for p in GRAPH_PREFIXES if raw_path.startswith(p + "/")), None)
     return prefix is not None and normalize_path(raw_path[len(prefix) :]).startswith("/shares/")
 
 
-def authenticate(state: State, request: web.Request, anonymous_ok: bool = False) -> User:
-    """The caller of an API request; ``anonymous_ok`` (``/shares``): no token is ANONYMOUS."""
+def authenticate(state: State, request: web.Request, anonymous_ok: bool = False) -> Principal:
+    """Who an API request acts for; ``anonymous_ok`` (``/shares``): no token is ANONYMOUS.
+
+    A scenario's opaque token is its user with every scope; a JWT this server issued (model/
+    entra.py) is a delegated or app-only principal, refused with Graph's 401 when it is
+    malformed, expired, for another audience or badly signed."""
     if request.path.startswith(graph_uploads.PRE_AUTHENTICATED_PREFIXES):
-        return graph_uploads.pre_authenticated_caller(state, request.path)
+        return Principal.static(graph_uploads.pre_authenticated_caller(state, request.path))
     header = request.headers.get("Authorization", "")
     if anonymous_ok and not header:
-        return ANONYMOUS
+        return Principal.static(ANONYMOUS)
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("a bearer token is required")
-    user = state.directory.by_token(token.strip())
-    if user is None:
+    user = state.directory.by_token(token)
+    if user is not None:
+        return Principal.static(user)
+    if not looks_like_jwt(token):
         raise Unauthenticated("the bearer token is not valid")
-    return user
+    try:
+        return state.entra.resolve(state.directory, state.clock.moment(), token)
+    except TokenRefused as refused:
+        challenge = {"WWW-Authenticate": CHALLENGE}
+        code = "InvalidAuthenticationToken"
+        raise ApiError(401, code, refused.message, None, challenge) from None
+
+
+# What Graph answers a refused token with, pointing the client at the authority to ask
+CHALLENGE = (
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
+    f'authorize", client_id="{GRAPH_APP_ID}"'
+)
 
 
 ADMIN_TOKEN_HEADER = "X-Mockdrive-Admin-Token"
+IDENTITY = web.RequestKey("identity", bool) if hasattr(web, "RequestKey") else "identity"
 CLIENT_CLOSED_REQUEST = 499  # as nginx logs it: journaled, never sent (nobody is listening)
 
 
@@ -193,18 +249,31 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     fired: list[dict[str, Any]] = []
     request[FIRED_FAULTS] = fired
     path = request.path
-    api = is_api(path)
+    if on_login_host(request):
+        api, identity = False, True
+        request[IDENTITY] = True
+        if not is_identity(request):
+            handler = login_host_fallback
+    else:
+        api = is_api(path)
+        identity = request[IDENTITY] = not api and is_identity(request)
     started = time.perf_counter()
     try:
         check_text(request)
         if api:
             if len(state.expirations):  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
-            caller = request[CALLER] = authenticate(
+            principal = request[PRINCIPAL] = authenticate(
                 state, request, addresses_shares(request.rel_url.raw_path)
             )
+            if principal.kind == APPLICATION and addresses_me(request.rel_url.raw_path):
+                raise ApiError(400, "BadRequest", ME_NEEDS_A_USER)
+            caller = request[CALLER] = state.entra.caller_of(principal)
             if state.faults.rules:
-                await apply_faults(request, state, caller, fired)
+                await apply_faults(request, state, caller.email, fired)
+        elif identity:
+            if state.faults.rules:
+                await apply_faults(request, state, None, fired)
         else:
             check_admin_token(backend, request)
         if announces_too_much(request):  # refused before reading (and before 100 Continue)
@@ -218,6 +287,8 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         reason = str(error).rpartition("message:")[2].strip() or "it is malformed"
         unreadable = ApiError(400, "invalidRequest", f"the request body cannot be read: {reason}")
         response = render_error(request, unreadable, request_id)
+    except EntraError as error:  # the identity endpoints' own refusals
+        response = entra.entra_error_response(error, request)
     except ConnectionResetError:  # the client hung up before its body arrived: nothing done
         gone = ApiError(CLIENT_CLOSED_REQUEST, "clientClosedRequest", "the client hung up")
         response = render_error(request, gone, request_id)
@@ -231,7 +302,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     client_request_id = client_request_id_of(request)
     if client_request_id:
         headers["client-request-id"] = client_request_id
-    if api:
+    if api or identity:
         caller = request.get(CALLER)
         request_headers = request.headers
         state.journal.record(
@@ -271,10 +342,10 @@ def check_admin_token(backend: Backend, request: web.Request) -> None:
 
 
 async def apply_faults(
-    request: web.Request, state: State, caller: User, fired: list[dict[str, Any]]
+    request: web.Request, state: State, caller_email: str | None, fired: list[dict[str, Any]]
 ) -> None:
     """Apply the request-level fault rules that fire: delay, then throttle or fail."""
-    firings = state.faults.for_request(request.method, request.path, caller.email)
+    firings = state.faults.for_request(request.method, request.path, caller_email)
     fired.extend(f.to_dict() for f in firings)
     applied = [f.rule for f in firings if f.applies]
     delay = sum(rule.delay_seconds() for rule in applied if rule.effect == "latency")
@@ -305,6 +376,9 @@ def dialect_of(path: str) -> str:
 
 
 def render_error(request: web.Request, error: ApiError, request_id: str) -> web.Response:
+    if request.get(IDENTITY):
+        refusal = entra.as_entra_error(error.status, error.message)
+        return entra.entra_error_response(refusal, request, error.headers)
     dialect = dialect_of(request.path)
     if dialect == "onehub":
         return onehub_error_response(error)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ..backend import Backend
 from ..model.identity import User
+from ..model.principal import Principal
 from ..model.state import State
 from .graph.downloads import Downloads
 
@@ -27,6 +28,13 @@ class Call:
     # download URLs of files (None: rendered without them); the dialect sets them
     viewer_id: str | None = None
     downloads: Downloads | None = None
+    # who the request acts for and with which scopes or roles (model/principal.py); the
+    # pipeline sets it; left out, the caller with every scope (a scenario's static token)
+    principal: Principal = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.principal is None:
+            self.principal = Principal.static(self.caller)
 
 
 def _key(name: str, kind: type) -> Any:
@@ -37,12 +45,19 @@ BACKEND = web.AppKey("backend", Backend)
 REQUEST_ID = _key("request_id", str)
 STATE = _key("state", State)
 CALLER = _key("caller", User)
+PRINCIPAL = _key("principal", Principal)
 FIRED_FAULTS = _key("fired_faults", list)
 
 
 def call_of(request: web.Request) -> Call:
     """The request's own state (captured when it started), caller and bookkeeping."""
-    return Call(request[STATE], request[CALLER], request[REQUEST_ID], request[FIRED_FAULTS])
+    return Call(
+        request[STATE],
+        request[CALLER],
+        request[REQUEST_ID],
+        request[FIRED_FAULTS],
+        principal=request.get(PRINCIPAL),
+    )
 
 
 def backend_of(request: web.Request) -> Backend:

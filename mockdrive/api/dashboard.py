@@ -42,6 +42,7 @@ from ..model.state import State
 from ..model.tree import Drive, Item
 from ..model.view import child_roles
 from .context import backend_of
+from .entra import identity_overview
 from .errors import ApiError
 from .jsonio import json_response
 from .routing import Route
@@ -242,6 +243,9 @@ def ui_user(state: State, user: User) -> dict[str, Any]:
     return data
 
 
+MAX_HOLDERS = 50  # token holders the dashboard lists (GET /_mockdrive/identity has all)
+
+
 def overview(state: State) -> dict[str, Any]:
     return {
         "stateId": state_id(state),
@@ -256,6 +260,7 @@ def overview(state: State) -> dict[str, Any]:
         "faultCount": len(state.faults.rules),
         "clock": state.clock.peek(),  # the virtual time (POST /_mockdrive/clock moves it)
         "linkCount": len(state.links.by_token),
+        "identity": identity_overview(state, MAX_HOLDERS),  # apps, and who holds tokens
     }
 
 

@@ -18,7 +18,7 @@ from ..model.faults import LIMITS as FAULT_LIMITS
 from ..model.policy import MAX_LINK_DAYS, MAX_RECIPIENTS_LIMIT, MAX_SHARED_WITH_ME_DELAY
 from ..model.state import State
 from ..model.uploads import MAX_FILE_BYTES
-from . import admin, admin_clock, admin_faults, dashboard, onedrive_v1, onehub
+from . import admin, admin_clock, admin_faults, dashboard, entra, onedrive_v1, onehub
 from .admin_clock import MAX_STEP_DAYS, UNIT_PER_DAY
 from .graph.routes import ITEM_OPERATIONS
 from .routing import Handler, Route
@@ -629,6 +629,61 @@ def admin_paths() -> dict[str, dict[str, Any]]:
     }
 
 
+# -- Entra ------------------------------------------------------------------------------------
+TENANT = {
+    "name": "tenant",
+    "in": "path",
+    "required": True,
+    "description": "the tenant's id or domain, common, organizations or consumers",
+    "schema": {"type": "string", "minLength": 1},
+    "example": "common",
+}
+
+
+def entra_paths() -> dict[str, dict[str, Any]]:
+    """The rows of ``entra.ROUTES`` (sign-in, open) and ``entra.ADMIN_ROUTES`` (the mock's)."""
+
+    def op(
+        ok: dict[str, Any], form: str | None = None, error: str = "EntraError"
+    ) -> dict[str, Any]:
+        operation: dict[str, Any] = {"tags": ["identity"], "responses": responses(ok, error)}
+        if form is not None:
+            content = {"application/x-www-form-urlencoded": {"schema": ref(form)}}
+            operation["requestBody"] = {"required": True, "content": content}
+        return operation
+
+    authorize_query = [
+        {"name": name, "in": "query", "required": name in ("client_id", "redirect_uri"),
+         "schema": STRING}
+        for name in ("client_id", "response_type", "redirect_uri", "scope", "state", "nonce",
+                     "login_hint", "code_challenge", "code_challenge_method", "response_mode")
+    ]  # fmt: skip
+    redirect = {"302": {"description": "back to redirect_uri with a code or Entra's error",
+                        "headers": {"Location": {"schema": STRING}}}}  # fmt: skip
+    discovery_query = [{"name": "authorization_endpoint", "in": "query", "schema": STRING}]
+    operations: dict[Handler, dict[str, Any]] = {
+        entra.openid_configuration: op(returns(OBJECT)),
+        entra.keys: op(returns(ref("Jwks"))),
+        entra.instance_discovery: {**op(returns(OBJECT)), "parameters": discovery_query},
+        entra.token: op(returns(ref("EntraToken")), "EntraTokenRequest"),
+        entra.authorize: {**op(redirect), "parameters": authorize_query},
+        entra.devicecode: op(returns(ref("DeviceCode")), "DeviceCodeRequest"),
+        entra.get_identity: op(returns(OBJECT), error="GraphError"),  # the mock's own
+        entra.put_device_flow: {
+            **op(returns(ref("DeviceFlow")), error="GraphError"),
+            "requestBody": json_body(ref("DeviceFlow")),
+        },
+    }
+    paths = {
+        **table_paths(entra.ROUTES, operations),
+        **table_paths(entra.ADMIN_ROUTES, operations),
+    }
+    for path, item in paths.items():
+        if "{tenant}" in path:
+            item["parameters"] = [TENANT]
+    return paths
+
+
 # -- schemas ----------------------------------------------------------------------------------
 SCHEMA_FILE = "openapi.schemas.json"  # shipped next to scenario.schema.json
 
@@ -685,6 +740,7 @@ def openapi_document(state: State | None = None, server_url: str | None = None) 
         **onedrive_paths(),
         **onehub_paths(),
         **admin_paths(),
+        **entra_paths(),
     }
     for path, item in paths.items():
         if "parameters" not in item:

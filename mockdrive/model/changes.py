@@ -142,8 +142,46 @@ def copy_item(
     source's own permissions and inherits the target's. Copies across drives are allowed.
     Every path the copy makes is checked against the limit before anything changes.
     """
+    roles = require_role(state.store, caller, source, "read")
+    plan = _check_copy(state, caller, source, roles, target, name, conflict)
+    return _apply_copy(state, caller, target, *plan)
+
+
+def copy_children(
+    state: State, caller: User, source: Item, target: Item, conflict: str = "fail"
+) -> list[Item]:
+    """``childrenOnly``: copy each child of the folder ``source`` that the caller sees (with
+    what it sees below it) into ``target`` under its own name, but not ``source`` itself.
+    Every child is checked before the first is copied, so a refusal copies nothing; with
+    ``rename`` each later child is named against the copies made before it."""
     store = state.store
     roles = require_role(store, caller, source, "read")
+    if not source.is_folder:
+        raise InvalidRequest("childrenOnly copies the children of a folder; this is a file")
+    children = [item for item, _ in visible_below(store, caller, source, roles)
+                if item.parent_id == source.id]  # fmt: skip
+    planned = [(child, require_role(store, caller, child, "read")) for child in children]
+    for child, child_roles in planned:
+        _check_copy(state, caller, child, child_roles, target, None, conflict)
+    copies = []
+    for child, child_roles in planned:  # names settled again: a rename counts earlier copies
+        plan = _check_copy(state, caller, child, child_roles, target, None, conflict)
+        copies.append(_apply_copy(state, caller, target, *plan))
+    return copies
+
+
+def _check_copy(
+    state: State,
+    caller: User,
+    source: Item,
+    roles: set[str],
+    target: Item,
+    name: object | None,
+    conflict: str,
+) -> tuple[str, Item | None, list[Item]]:
+    """Every check of a copy, changing nothing: (its name, the item it replaces, the items it
+    copies: ``source`` first, each item after its parent)."""
+    store = state.store
     require_role(store, caller, target, "write")
     if source.parent_id is None:
         raise InvalidRequest("the root of a drive cannot be copied")
@@ -164,11 +202,18 @@ def copy_item(
         raise InvalidRequest("a copy cannot replace the folder that holds its source")
     seen = [item for item, _ in visible_below(store, caller, source, roles)]
     store.check_path_length(target, len(new_name) + 1 + _longest_below(seen))
-    # Every check has passed: change the state.
+    return new_name, doomed, seen
+
+
+def _apply_copy(
+    state: State, caller: User, target: Item, name: str, doomed: Item | None, seen: list[Item]
+) -> Item:
+    """Make the copy ``_check_copy`` planned (every check has passed)."""
+    store = state.store
     if doomed is not None:
         state.changed(doomed, "deleted")
         store.remove(doomed)
-    copy = _clone(state, caller, seen, target, new_name)
+    copy = _clone(state, caller, seen, target, name)
     for made in store.iter_subtree(copy):  # O(size of the copy), like the copy itself
         state.changed(made, created=True)
     return copy

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
@@ -69,6 +70,7 @@ class Change:
     broke: bool = False  # the item stopped inheriting here (so it inherited before)
     lost: tuple[Permission, ...] = ()  # permissions it lost (a deletion: all its own)
     granted: tuple[str, ...] = ()  # permission ids it gained, "{permission id}/{member}" too
+    folder: bool = False  # the item is a folder (a removal still carries its facet)
 
 
 class ChangeLog:
@@ -78,6 +80,9 @@ class ChangeLog:
         self.serial = 0
         self.generation = 0  # which state this is (set by the backend on every reset)
         self.issued = False  # a token was handed out: an export carries the log for it
+        # (second, serial): the first change recorded at each clock reading that moved, so a
+        # time stands for a log position (delta's ?token=<timestamp>); bounded like the log
+        self.marks: list[tuple[int, int]] = []
 
     def record(
         self,
@@ -90,10 +95,14 @@ class ChangeLog:
         broke: bool = False,
         lost: tuple[Permission, ...] = (),
         granted: tuple[str, ...] = (),
+        at: int | None = None,
     ) -> None:
         """Log a change of ``item``; a deletion (recorded before the item goes) keeps the
-        item's own permissions as ``lost``. O(depth + what is lost or granted)."""
+        item's own permissions as ``lost``; ``at``: the clock's reading in whole seconds.
+        O(depth + what is lost or granted)."""
         self.serial += 1
+        if at is not None and (not self.marks or at > self.marks[-1][0]):
+            self.marks.append((at, self.serial))
         above = tuple(a.id for a in store.ancestors(item))
         left_above: tuple[str, ...] = ()
         left = store.items.get(moved_from or "")
@@ -103,7 +112,7 @@ class ChangeLog:
             lost = (*lost, *item.permissions)
         change = Change(
             self.serial, item.id, item.drive_id, above, kind, item.name, item.parent_id,
-            item.inherits, moved_from, left_above, created, broke, lost, granted,
+            item.inherits, moved_from, left_above, created, broke, lost, granted, item.is_folder,
         )  # fmt: skip
         self.append(change)
 
@@ -120,6 +129,9 @@ class ChangeLog:
                 del kept[0]
         changes.append(change)
         self.by_item.setdefault(change.item_id, []).append(change)
+        marks = self.marks
+        while len(marks) > 1 and marks[1][1] <= changes[0].serial:  # before what is kept
+            del marks[0]  # only once the log is full, one mark per second of changes at most
 
     def history(self, item_id: str, serial: int) -> list[Change]:
         """The changes of one item after ``serial``, oldest first (O(log + those changes))."""
@@ -164,6 +176,12 @@ class ChangeLog:
     @property
     def oldest_kept(self) -> int:
         return self.changes[0].serial if self.changes else self.serial + 1
+
+    def position_at(self, second: int) -> int:
+        """The log position at the end of ``second``: changes after it were made later.
+        O(log marks)."""
+        later = bisect_right(self.marks, second, key=lambda mark: mark[0])
+        return self.marks[later][1] - 1 if later < len(self.marks) else self.serial
 
 
 def _serial(change: Change) -> int:
@@ -211,6 +229,40 @@ def read_token(state: State, token: str) -> tuple[int, int]:
     return serial, origin
 
 
+_TIME_TOKEN = re.compile(
+    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,7})?(Z|[+-]\d{1,2}:\d{2})", re.ASCII
+)
+
+
+def time_token(token: str) -> datetime | None:
+    """A delta token that is a time (``2021-09-29T20:00:00Z``, ``…T12:00:00+8:00``, as the docs
+    write them), as an aware datetime; None for any other token."""
+    match = _TIME_TOKEN.fullmatch(token)
+    if match is None:
+        return None
+    zone = match[2]
+    if zone != "Z":
+        hours, _, minutes = zone[1:].partition(":")
+        zone = f"{zone[0]}{int(hours):02d}:{minutes}"
+    try:
+        return datetime.fromisoformat(match[1] + zone.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"the delta token {token!r} is not a valid time") from None
+
+
+def position_at_time(state: State, when: datetime) -> int:
+    """The log position a time names (changes after it came later), or ResyncRequired when
+    the changes since then are no longer kept or the time is beyond the retention."""
+    log = state.changes
+    now = state.clock.moment()
+    if now - when > timedelta(days=TOKEN_RETENTION_DAYS):
+        raise ResyncRequired(f"the time is more than {TOKEN_RETENTION_DAYS} days ago")
+    position = log.position_at(int(min(when, now).timestamp()))
+    if position + 1 < log.oldest_kept:
+        raise ResyncRequired("the changes since this time are no longer kept")
+    return position
+
+
 def in_scope(change: Change, scope: Item) -> bool:
     """Does ``change`` concern the folder ``scope`` or something below it: the item was there
     when it changed, or a move took it out of there. O(depth)."""
@@ -240,7 +292,8 @@ class ViewThen:
 
     def __init__(self, store: DriveStore, log: ChangeLog, caller: User, scope: Item, since: int):
         self.store, self.log, self.caller, self.since = store, log, caller, since
-        self.owner = owns_drive(store, caller, scope)
+        # the drive's owner, or an app-only caller (the same roles all through the drive)
+        self.owner = owns_drive(store, caller, scope) or caller.app is not None
         self.known: dict[str, bool] = {scope.id: True}
 
     def __call__(self, item_id: str) -> bool:
@@ -349,16 +402,21 @@ def log_to_data(log: ChangeLog) -> dict:
             extra["granted"] = list(change.granted)
         if change.lost:
             extra["lost"] = [_lost_to_data(p) for p in change.lost]
+        if change.folder:
+            extra["folder"] = True
         if extra:
             entry.append(extra)
         entries.append(entry)
-    return {"generation": log.generation, "serial": log.serial, "chains": chains, "log": entries}
+    data = {"generation": log.generation, "serial": log.serial, "chains": chains, "log": entries}
+    if log.marks:
+        data["times"] = [list(mark) for mark in log.marks]
+    return data
 
 
 def log_from_data(log: ChangeLog, data: object) -> None:
     """Restore what ``log_to_data`` wrote; InvalidRequest names what is wrong."""
-    if not isinstance(data, dict) or set(data) - {"generation", "serial", "chains", "log"}:
-        raise InvalidRequest("changes must hold generation, serial, chains and log")
+    if not isinstance(data, dict) or set(data) - {"generation", "serial", "chains", "log", "times"}:
+        raise InvalidRequest("changes must hold generation, serial, chains, log and times")
     generation, serial = data.get("generation", 0), data.get("serial", 0)
     for name, value in (("generation", generation), ("serial", serial)):
         if type(value) is not int or not 0 <= value < 2**53:
@@ -392,9 +450,30 @@ def log_from_data(log: ChangeLog, data: object) -> None:
         log.append(_with_extra(change, extra, chains, item_id))
         last = number
     log.generation, log.serial, log.issued = generation, serial, True
+    log.marks = _marks_from_data(data.get("times") or [], serial)
 
 
-_EXTRA_KEYS = {"inherits", "movedFrom", "leftChain", "created", "broke", "granted", "lost"}
+def _marks_from_data(times: object, serial: int) -> list[tuple[int, int]]:
+    """``changes.times``: [second, serial] pairs, both increasing."""
+    if not isinstance(times, list):
+        raise InvalidRequest("changes.times is a list of [second, serial]")
+    marks: list[tuple[int, int]] = []
+    for mark in times:
+        if not (isinstance(mark, list) and len(mark) == 2 and all(type(v) is int for v in mark)):
+            raise InvalidRequest("each of changes.times is [second, serial]")
+        second, position = mark
+        low, high = _TOKEN_PART_RANGES[2]
+        if not (low <= second <= high and 0 < position <= serial):
+            raise InvalidRequest("changes.times holds a time or a position out of range")
+        if marks and not (second > marks[-1][0] and position > marks[-1][1]):
+            raise InvalidRequest("changes.times must increase in both time and position")
+        marks.append((second, position))
+    return marks
+
+
+_EXTRA_KEYS = {
+    "inherits", "movedFrom", "leftChain", "created", "broke", "granted", "lost", "folder"
+}  # fmt: skip
 
 
 def _lost_to_data(permission: Permission) -> list:
@@ -411,10 +490,10 @@ def _with_extra(change: Change, extra: object, chains: list[tuple[str, ...]], it
     where = f"change {change.serial}"
     if not isinstance(extra, dict) or set(extra) - _EXTRA_KEYS:
         raise InvalidRequest(f"{where}: its last element holds only {sorted(_EXTRA_KEYS)}")
-    flags = {key: extra.get(key, default) for key, default in
-             (("inherits", True), ("created", False), ("broke", False))}  # fmt: skip
+    defaults = (("inherits", True), ("created", False), ("broke", False), ("folder", False))
+    flags = {key: extra.get(key, default) for key, default in defaults}
     if not all(isinstance(v, bool) for v in flags.values()):
-        raise InvalidRequest(f"{where}: inherits, created and broke are true or false")
+        raise InvalidRequest(f"{where}: inherits, created, broke and folder are true or false")
     moved_from, left = extra.get("movedFrom"), extra.get("leftChain", -1)
     if moved_from is not None and not isinstance(moved_from, str):
         raise InvalidRequest(f"{where}: movedFrom is an item id")
@@ -427,7 +506,7 @@ def _with_extra(change: Change, extra: object, chains: list[tuple[str, ...]], it
     return Change(
         change.serial, change.item_id, change.drive_id, change.above, change.kind, change.name,
         change.parent_id, flags["inherits"], moved_from, chains[left] if left >= 0 else (),
-        flags["created"], flags["broke"], lost, tuple(granted),
+        flags["created"], flags["broke"], lost, tuple(granted), flags["folder"],
     )  # fmt: skip
 
 

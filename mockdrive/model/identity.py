@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+READ = "read"
+WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class AppAccess:
+    """What an app-only caller reaches, from its roles (``scopes.app_access``): ``role`` on
+    every drive, or (``drives`` not None) the role granted on each listed drive
+    (``Sites.Selected``), the better of the two where both apply. The model gives an app
+    caller these roles and nothing else: it holds no permission and owns nothing."""
+
+    role: str | None
+    drives: Mapping[str, str] | None = None
+
+    def role_on(self, drive_id: str) -> str | None:
+        granted = self.drives.get(drive_id) if self.drives is not None else None
+        held = (self.role, granted)
+        return WRITE if WRITE in held else READ if READ in held else None
 
 
 @dataclass(slots=True)
@@ -13,6 +33,8 @@ class User:
     token: str | None = None
     alias: str | None = None
     group_ids: set[str] = field(default_factory=set)  # groups this user is a member of
+    # an app-only caller standing for itself (never in the directory): what its roles reach
+    app: AppAccess | None = None
 
 
 @dataclass(slots=True)

@@ -368,7 +368,10 @@ def link_role_for(
 ) -> str | None:
     """The role this link itself grants ``caller`` through the API (None: nothing). An
     expired link grants nothing; neither does a password link: Graph has no way to present a
-    password, the service asks for it in a browser."""
+    password, the service asks for it in a browser. An app-only caller acts by its roles alone:
+    a link grants it nothing."""
+    if caller is not None and caller.app is not None:
+        return None
     if state.clock.is_past(permission.expiration) or permission.link is None:
         return None
     if permission.link.password is not None:
@@ -396,7 +399,7 @@ def redeem(state: State, caller: User | None, item: Item, permission: Permission
     the link grants that caller, and never adds anyone to a link's audience. True if the
     caller became a member."""
     link = permission.link
-    if caller is None or link is None or link.holds(caller):
+    if caller is None or link is None or link.holds(caller) or caller.app is not None:
         return False
     if link_role_for(state, caller, item, permission) is None:
         return False

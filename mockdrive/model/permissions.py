@@ -71,7 +71,11 @@ def drive_owner_permission(store: DriveStore, item: Item) -> Permission:
 
 def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
     """The roles ``user`` holds on ``item`` (Graph semantics: additive over all grants; the
-    drive's owner always holds ``owner``)."""
+    drive's owner always holds ``owner``). An app-only caller holds what its roles give on
+    the item's drive, and nothing from permissions."""
+    if user.app is not None:
+        role = user.app.role_on(item.drive_id)
+        return {role} if role is not None else set()
     roles: set[str] = {"owner"} if owns_drive(store, user, item) else set()
     current = item  # the walk of effective_permissions, without building its entries
     while True:
@@ -91,6 +95,8 @@ def held_candidates(item: Item, user: User) -> Sequence[Permission]:
 def roles_down(store: DriveStore, user: User, chain: list[Item]) -> list[set[str]]:
     """``roles_of`` for each item of ``chain``, each a child of the one before it, in one walk
     down (O(depth of the first + length)), not one walk up per item."""
+    if user.app is not None:  # the same roles all through the drive
+        return [roles_of(store, user, item) for item in chain]
     result: list[set[str]] = []
     for item in chain:
         if not result:
@@ -152,6 +158,8 @@ def can_see_drive(store: DriveStore, user: User, drive_id: str) -> bool:
     permission on an item in it sees it too: the same answer as "some item of the drive is
     readable by ``user``", in O(shared items) instead of O(items)."""
     drive = store.drive(drive_id)
+    if user.app is not None:
+        return user.app.role_on(drive_id) is not None
     if drive.owner_id == user.id or drive.owner_id in user.group_ids:
         return True
     for item_id in drive.shared_item_ids:

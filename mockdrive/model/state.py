@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from .clock import Clock, Expirations
 from .delta import ChangeLog
+from .entra import Entra
 from .errors import InvalidRequest, NameConflict, NotFound
 from .faults import FaultRules
 from .identity import Directory, User
@@ -51,6 +52,7 @@ class State:
         self.onehub = OnehubIds()
         self.copy_jobs: dict[str, str] = {}  # copy monitor id -> the copy's item id (changes.py)
         self.uploads = UploadSessions()  # open upload sessions (model/uploads.py)
+        self.entra = Entra()  # the tenant's identity service: apps, sign-ins (model/entra.py)
         install_expiry(self)
 
     def changed(
@@ -69,8 +71,9 @@ class State:
         permission ids, ``{permission id}/{member}`` of a link) and whether it ``created``
         the item let delta tell what a caller saw before it (``model/delta.py``)."""
         self.changes.record(
-            self.store, item, kind, created=created, broke=broke, lost=lost, granted=granted
-        )
+            self.store, item, kind, created=created, broke=broke, lost=lost, granted=granted,
+            at=int(self.clock.moment().timestamp()),
+        )  # fmt: skip
 
     def track(self, permission: Permission) -> None:
         """Schedule ``permission``'s expiry (its expirationDateTime; a pending invitation's
@@ -317,6 +320,9 @@ class State:
         self.store.set_file_content(item, content, mime_type)
         item.modified = self.clock.now()
         item.modified_by = caller.id
+        # new content is modified now: a time a client set for the old content no longer holds
+        # (an upload session that carries fileSystemInfo sets it again after this)
+        item.fs_modified = None
         self.changed(item)
         return item
 

@@ -23,6 +23,7 @@ from .hashes import ContentHasher
 from .identity import User
 from .ids import format_time
 from .permissions import require_role
+from .scopes import app_caller
 from .tree import Item, split_path, validate_name
 
 if TYPE_CHECKING:  # state.py holds the sessions: import it only for the annotations
@@ -296,7 +297,7 @@ def commit(state: State, session: UploadSession) -> tuple[Item, bool]:
     """Create or replace the file with the session's bytes (all of them must have arrived)."""
     if not session.complete:
         raise InvalidRequest("the upload session is missing bytes", "uploadSessionIncomplete")
-    caller = state.directory.by_id(session.owner_id)
+    caller = caller_by_id(state, session.owner_id)
     base = state.store.items.get(session.base_id)
     if caller is None or base is None:
         raise NotFound("the upload target no longer exists")
@@ -348,6 +349,16 @@ def download_token(state: State, item: Item, user_id: str) -> str:
     return DownloadSigner(state, user_id).token(item)
 
 
+def caller_by_id(state: State, caller_id: str) -> User | None:
+    """Who a pre-authenticated URL (an upload session, a download token) acts for: a user of
+    the directory, or an app of the tenant with the reach of its roles (never a user)."""
+    user = state.directory.by_id(caller_id)
+    if user is not None:
+        return user
+    app = state.entra.app_by_object_id(caller_id)
+    return app_caller(app.caller(), app.roles, app.drives) if app is not None else None
+
+
 def redeem_download_token(state: State, token: str) -> tuple[Item, User]:
     """The item and user a download token stands for, or NotFound (forged, expired, gone)."""
     gone = NotFound("the download URL is not valid or has expired")
@@ -362,7 +373,7 @@ def redeem_download_token(state: State, token: str) -> tuple[Item, User]:
     if not hmac.compare_digest(given, mac.hexdigest()) or is_expired(state, format_time(expires)):
         raise gone
     item = state.store.items.get(item_id)
-    user = state.directory.by_id(user_id)
+    user = caller_by_id(state, user_id)
     if item is None or user is None or item.is_folder:
         raise gone
     return item, user
@@ -409,7 +420,7 @@ def session_from_data(state: State, raw: object) -> UploadSession:
     if raw["id"] in state.uploads.sessions:
         raise InvalidRequest(f"two upload sessions have the id {raw['id']!r}")
     drive = state.store.drives.get(raw["drive"])
-    if drive is None or state.directory.by_id(raw["owner"]) is None:
+    if drive is None or caller_by_id(state, raw["owner"]) is None:
         raise InvalidRequest("an upload session names a drive or owner that does not exist")
     if raw["conflictBehavior"] not in ("fail", "replace", "rename"):
         raise InvalidRequest("conflictBehavior must be one of fail, replace, rename")

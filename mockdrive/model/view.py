@@ -37,7 +37,9 @@ def child_roles(
 ) -> set[str] | frozenset[str]:
     """The caller's roles on ``child`` given their roles on its parent (O(the child's own
     permissions that may apply to the caller)); empty: hidden. ``owner``: the caller owns
-    the drive (``owns_drive``)."""
+    the drive (``owns_drive``). An app-only caller's roles are the same all through a drive."""
+    if caller.app is not None:
+        return parent_roles
     permissions = child.permissions
     if not permissions:
         if child.inherits:

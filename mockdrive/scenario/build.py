@@ -14,6 +14,7 @@ from typing import Any
 
 from ..model import delta, links, onehub, uploads
 from ..model.clock import CANONICAL_TIME, format_time, parse_time
+from ..model.entra import App
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
 from ..model.ids import DuplicateId, ids_in
@@ -103,6 +104,9 @@ class Builder:
         self._each("workspaces", self._add_workspace)
         if "policy" in self.data:
             self._guard(self._set_policy, self.data["policy"])
+        if "tenant" in self.data:
+            self._guard(self._set_tenant, ("tenant",))
+        self._each("apps", self._add_app)
         self._each("faults", self._add_fault)
         if "onehub" in self.data:
             self._guard(self._set_onehub, ("onehub",))
@@ -213,13 +217,18 @@ class Builder:
             raise self.fail((*where, "id"), f"duplicate user id {raw['id']!r}")
         if raw.get("token") and directory.by_token(raw["token"]) is not None:
             raise self.fail((*where, "token"), "two users cannot share one token")
-        self.state.add_user(
+        user = self.state.add_user(
             raw["displayName"],
             raw["email"],
             token=raw.get("token"),
             alias=raw.get("alias"),
             user_id=raw.get("id"),
         )
+        entra = self.state.entra
+        if "password" in raw:
+            entra.passwords[user.id] = raw["password"]
+        if "consent" in raw:
+            entra.consent[user.id] = tuple(dict.fromkeys(raw["consent"]))
 
     def _add_group(self, raw: dict, where: PathParts) -> None:
         directory = self.state.directory
@@ -235,6 +244,31 @@ class Builder:
         group = Group(group_id, raw["displayName"], list(dict.fromkeys(members)), raw.get("email"))
         directory.add_group(group)
         self.groups_by_name[group.display_name.casefold()] = group
+
+    def _set_tenant(self, where: PathParts) -> None:
+        tenant = self.data["tenant"]
+        entra = self.state.entra
+        entra.tenant_id = tenant.get("id", entra.tenant_id).lower()
+        entra.domain = tenant.get("domain", entra.domain)
+
+    def _add_app(self, raw: dict, where: PathParts) -> None:
+        """An app registration; the drives it names (Sites.Selected) must be declared."""
+        entra = self.state.entra
+        if raw["clientId"] in entra.apps:
+            raise self.fail((*where, "clientId"), f"duplicate app {raw['clientId']!r}")
+        for index, drive_id in enumerate(raw.get("drives") or []):
+            if drive_id not in self.state.store.drives:
+                raise self.fail((*where, "drives", index), f"{drive_id!r} is not a drive id")
+        entra.add_app(
+            App(
+                raw["clientId"],
+                raw.get("displayName", raw["clientId"]),
+                raw.get("clientSecret"),
+                list(raw.get("redirectUris") or []),
+                list(dict.fromkeys(raw.get("roles") or [])),
+                list(dict.fromkeys(raw.get("drives") or [])),
+            )
+        )
 
     def _user(self, key: Any, where: PathParts) -> User:
         directory = self.state.directory

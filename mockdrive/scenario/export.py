@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..model import delta, uploads
+from ..model.entra import DEFAULT_DOMAIN, DEFAULT_TENANT_ID
 from ..model.ids import EPOCH, format_time
 from ..model.onehub import tier_roles
 from ..model.permissions import ROLE_RANK, Permission
@@ -31,7 +32,7 @@ def export_scenario(state: State) -> dict[str, Any]:
     Loading the result and exporting again gives the same data, byte for byte once dumped.
     """
     directory = state.directory
-    users = [_drop_none(_export_user(u)) for u in directory.users.values()]
+    users = [_drop_none(_export_user(state, u)) for u in directory.users.values()]
     scenario: dict[str, Any] = {"seed": state.seed, "users": users}
     if directory.groups:
         scenario["groups"] = [
@@ -48,6 +49,7 @@ def export_scenario(state: State) -> dict[str, Any]:
     scenario["drives"] = [_export_drive(state, d) for d in state.store.drives.values()]
     if not state.policy.is_default:
         scenario["policy"] = state.policy.to_dict()
+    _export_identity(state, scenario)
     if state.faults.rules:
         scenario["faults"] = [rule.state() for rule in state.faults.rules]
     if state.clock.moved or state.clock.moment() != EPOCH:  # a reload continues it exactly
@@ -98,14 +100,44 @@ def _export_history(state: State, drive: Drive, item: Item, node: dict[str, Any]
             node[key] = users[user_id].email
 
 
-def _export_user(user: Any) -> dict[str, Any]:
+def _export_user(state: State, user: Any) -> dict[str, Any]:
+    consent = state.entra.consent.get(user.id)
     return {
         "id": user.id,
         "displayName": user.display_name,
         "email": user.email,
         "token": user.token,
         "alias": user.alias,
+        "password": state.entra.passwords.get(user.id),
+        "consent": list(consent) if consent is not None else None,
     }
+
+
+def _export_identity(state: State, scenario: dict[str, Any]) -> None:
+    """The tenant (when not the default one) and its declared apps; sign-ins (codes, refresh
+    tokens) are not exported: they belong to the run, as access tokens do."""
+    entra = state.entra
+    tenant = {}
+    if entra.tenant_id != DEFAULT_TENANT_ID:
+        tenant["id"] = entra.tenant_id
+    if entra.domain != DEFAULT_DOMAIN:
+        tenant["domain"] = entra.domain
+    if tenant:
+        scenario["tenant"] = tenant
+    if entra.apps:
+        scenario["apps"] = [
+            _drop_none(
+                {
+                    "clientId": app.client_id,
+                    "displayName": app.display_name,
+                    "clientSecret": app.secret,
+                    "redirectUris": app.redirect_uris or None,
+                    "roles": app.roles or None,
+                    "drives": app.drives or None,
+                }
+            )
+            for app in entra.apps.values()
+        ]
 
 
 def _export_drive(state: State, drive: Drive) -> dict[str, Any]:

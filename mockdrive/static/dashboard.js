@@ -182,6 +182,7 @@ function drawAll() {
   drawJournal();
   drawOutbox();
   drawFaults();
+  drawIdentity();
 }
 
 /** "1 link", "2 links", "0 links". */
@@ -579,6 +580,42 @@ function drawFaults() {
   });
   replaceChildren($("faults"), items);
   $("faults-empty").hidden = items.length > 0;
+}
+
+function drawIdentity() {
+  const identity = view.overview.identity;
+  if (!identity || !changed("identity", identity)) return;
+  const apps = identity.apps.map((a) =>
+    el(
+      "li",
+      { data: { app: a.clientId } },
+      el(
+        "div",
+        { class: "what" },
+        el("span", { class: "badge", text: a.confidential ? "confidential" : "public" }),
+        " ",
+        el("strong", { text: a.displayName }),
+        el("div", { class: "meta mono", text: a.clientId }),
+        a.roles.length ? el("div", { class: "meta", text: `roles ${a.roles.join(" ")}` }) : null
+      )
+    )
+  );
+  const holders = identity.holders.map((h) =>
+    el(
+      "li",
+      { data: { holder: `${h.who} ${h.clientId}` } },
+      el(
+        "div",
+        { class: "what" },
+        el("span", { class: "badge", text: h.kind }),
+        " ",
+        el("strong", { text: h.who }),
+        el("div", { class: "meta", text: `${h.scopes.join(" ") || "(no scope)"} · expires ${h.expires}` })
+      )
+    )
+  );
+  replaceChildren($("identity"), [...apps, ...holders]);
+  $("identity-empty").hidden = apps.length + holders.length > 0;
 }
 
 // -- actions -------------------------------------------------------------------------------------

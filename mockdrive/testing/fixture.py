@@ -15,6 +15,12 @@ from typing import TYPE_CHECKING, Any
 from ..api.graph.permissions import list_permissions
 from ..api.graph.render import OWNER_VIEW, render_item
 from ..model import onehub
+from ..model.entra import (
+    ACCESS_TOKEN_SECONDS,
+    DEFAULT_DELEGATED_SCOPES,
+    TEST_CLIENT_ID,
+    App,
+)
 from ..model.identity import Group, User
 from ..model.permissions import ROLE_RANK, Permission
 from ..model.policy import SharingPolicy
@@ -251,6 +257,121 @@ class MockDriveFixture:
             state = scenario_state(scenario_file(scenario, self.scenario_dirs))
         state.clock.pin()
         return self.server.reset(state)
+
+    # -- identity (Entra) ---------------------------------------------------------------------
+    def token_for(
+        self,
+        user: User | str,
+        scopes: Sequence[str] | None = None,
+        client_id: str | None = None,
+        *,
+        lifetime: int = ACCESS_TOKEN_SECONDS,
+    ) -> str:
+        """A delegated access token (a JWT) for ``user`` (a User, or an e-mail or id) with
+        ``scp`` = ``scopes`` (default: ``DEFAULT_DELEGATED_SCOPES``), as ``client_id`` (default:
+        the fixture's own public client). No consent is checked: the test says what it holds."""
+
+        def issue() -> str:
+            who = user if isinstance(user, User) else self.state.user(user)
+            entra = self.state.entra
+            app = entra.app(client_id or TEST_CLIENT_ID)
+            granted = tuple(DEFAULT_DELEGATED_SCOPES if scopes is None else scopes)
+            now = self.state.clock.moment()
+            return entra.access_token(now, app, user=who, scopes=granted, lifetime=lifetime)
+
+        return self.server.call(issue)
+
+    def app_token(self, client_id: str, *, lifetime: int = ACCESS_TOKEN_SECONDS) -> str:
+        """An app-only access token (a JWT) for ``client_id``, with the app's ``roles``."""
+
+        def issue() -> str:
+            entra = self.state.entra
+            app = entra.app(client_id)
+            return entra.access_token(self.state.clock.moment(), app, lifetime=lifetime)
+
+        return self.server.call(issue)
+
+    def app(
+        self,
+        client_id: str,
+        *,
+        secret: str | None = None,
+        display_name: str | None = None,
+        roles: Sequence[str] = (),
+        redirect_uris: Sequence[str] = (),
+        drives: Sequence[Drive | str] = (),
+    ) -> App:
+        """Declare an app registration, as a scenario's ``apps:`` entry would: confidential
+        with ``secret``, public without. Once one app is declared, undeclared client ids are
+        refused (AADSTS700016), but for the well-known public clients."""
+
+        def add() -> App:
+            ids = [d.id if isinstance(d, Drive) else d for d in drives]
+            for drive_id in ids:
+                if drive_id not in self.state.store.drives:
+                    raise ValueError(f"{drive_id!r} is not a drive id")
+            made = App(client_id, display_name or client_id, secret, list(redirect_uris),
+                       list(dict.fromkeys(roles)), ids)  # fmt: skip
+            return self.state.entra.add_app(made)
+
+        return self.server.call(add)
+
+    def refresh_token_for(
+        self, user: User | str, client_id: str, scopes: Sequence[str] | None = None
+    ) -> str:
+        """A refresh token of ``user`` for ``client_id`` (what a sign-in would have left, e.g.
+        in a sync client's config), good for ``scopes`` (default: DEFAULT_DELEGATED_SCOPES)."""
+
+        def issue() -> str:
+            who = user if isinstance(user, User) else self.state.user(user)
+            entra = self.state.entra
+            entra.app(client_id)  # refused (700016) where the tenant does not know it
+            granted = (*(DEFAULT_DELEGATED_SCOPES if scopes is None else scopes), "offline_access")
+            now = self.state.clock.moment()
+            return entra.issue_refresh_token(now, who, client_id, tuple(dict.fromkeys(granted)))
+
+        return self.server.call(issue)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.server.call(lambda: self.state.entra.tenant_id)
+
+    @property
+    def authority(self) -> str:
+        """The mock's origin as an Entra authority host: azure-identity's ``authority=`` (with
+        ``tenant_id=mock_drive.tenant_id``). It is https only: use ``tls=True`` and trust
+        ``ca_path``. MSAL wants the tenant too: ``tenant_authority``."""
+        if not self.server.tls:
+            raise ValueError("identity clients take https authorities only: use tls=True")
+        return self.url
+
+    @property
+    def tenant_authority(self) -> str:
+        """``authority`` with the tenant: MSAL's ``authority=`` (``https://host:port/tenant``)."""
+        return f"{self.authority}/{self.tenant_id}"
+
+    def device_flow(
+        self,
+        *,
+        pending: int = 0,
+        outcome: str = "approve",
+        user: User | str | None = None,
+        interval: int = 0,
+    ) -> None:
+        """How the device codes issued from now on answer their polls: ``pending`` polls
+        ``authorization_pending``, then ``outcome``: ``approve`` (signed in as ``user``, default
+        the default drive's owner), ``decline`` or ``expire``. ``interval`` is the wait between
+        polls the device-code answer asks for (0 here, so tests do not sleep; Entra says 5)."""
+
+        def apply() -> None:
+            who = None
+            if user is not None:
+                who = (user if isinstance(user, User) else self.state.user(user)).id
+            self.state.entra.set_device_flow(
+                pending=pending, outcome=outcome, user_id=who, interval=interval
+            )
+
+        self.server.call(apply)
 
     # -- inspect ------------------------------------------------------------------------------
     def item(self, path: str, *, drive: Drive | None = None) -> Item:

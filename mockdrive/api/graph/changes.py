@@ -23,9 +23,9 @@ from ..jsonio import (
     read_json_object,
     read_optional_json_object,
 )
+from . import authorize
 from .addressing import check_if_match
 from .envelope import item_context
-from .gaps import not_implemented
 from .items import CONFLICT_KEYS
 from .render import render_item
 
@@ -142,8 +142,7 @@ async def copy(request: web.Request, call: Call, item: Item) -> web.StreamRespon
             raise InvalidRequest(f"{key} is not a parameter of copy")
     # msgraph-sdk always sends both, false by default; only the current version is kept, so
     # there is no history to include
-    if optional(body, "childrenOnly", bool, "true or false"):
-        raise not_implemented("copy with childrenOnly")
+    children_only = optional(body, "childrenOnly", bool, "true or false")
     optional(body, "includeAllVersionHistory", bool, "true or false")
     name = optional(body, "name", str, "a string")
     reference = optional(body, "parentReference", dict, "an object")
@@ -152,8 +151,15 @@ async def copy(request: web.Request, call: Call, item: Item) -> web.StreamRespon
         if item.parent_id is None:
             raise InvalidRequest("the root of a drive cannot be copied")
         target = state.store.items[item.parent_id]
+    authorize.check_drive(call, "POST", ("copy",), state.store.drives[target.drive_id])
     conflict = conflict_of(request, body) or "fail"
-    copied = changes.copy_item(state, caller, item, target, name, conflict)
+    if children_only:  # the children land in the target: the monitor reports the target
+        if name is not None:
+            raise InvalidRequest("childrenOnly copies each child under its own name: no name")
+        changes.copy_children(state, caller, item, target, conflict)
+        copied = target
+    else:
+        copied = changes.copy_item(state, caller, item, target, name, conflict)
     job_id = changes.record_copy_job(state, copied)
     location = f"{request.scheme}://{request.host}{MONITOR_PREFIX}{job_id}"
     return web.Response(status=202, headers={"Location": location})

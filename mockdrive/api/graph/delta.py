@@ -11,14 +11,17 @@ that view now, as it is now. A changed item that is not in the view now is repor
 when it was in the caller's view at the token's time (``delta.ViewThen``, rebuilt from the
 log): it was deleted, moved out of the folder or below a folder the caller cannot see, or lost
 through a permission removed or expired or a break of inheritance. Such an item is reported as
-the service reports removals: with the ``deleted`` facet and only ``id`` and
-``parentReference`` (``driveId``, ``driveType``), never its name or where it went; OneDrive
-for Business omits ``name`` from deletions too. mockdrive reports such removals whether or not
-``Prefer: deltashowremovedasdeleted`` is sent (a client that never learns of a removal keeps a
-stale copy). A real deletion of an item the caller saw, whose folder is in the view and which
-inherited from it, keeps its name and parent id. An item the caller never saw is never named,
-not even by id; where the log cannot tell (a permission granted and removed since the token),
-mockdrive leaves the item out rather than name one the caller may never have seen.
+the service reports removals: with the ``deleted`` facet and only ``id``, ``parentReference``
+(``driveId``, ``driveType``) and an empty ``file`` or ``folder`` facet, never its name or where
+it went; OneDrive for Business omits ``name`` from deletions too. Every removal keeps its
+``file``/``folder`` facet, as the service's do: sync clients (the Debian ``onedrive`` client)
+skip an entry with neither as an unsupported item and so never delete their copy. mockdrive
+reports such removals whether or not ``Prefer: deltashowremovedasdeleted`` is sent (a client
+that never learns of a removal keeps a stale copy). A real deletion of an item the caller saw,
+whose folder is in the view and which inherited from it, keeps its name and parent id. An item
+the caller never saw is never named, not even by id; where the log cannot tell (a permission
+granted and removed since the token), mockdrive leaves the item out rather than name one the
+caller may never have seen.
 
 Business drives offer delta only on the root in the service; mockdrive serves it on any folder
 (a scoped delta is a documented personal-drive feature and costs nothing to allow).
@@ -72,7 +75,13 @@ def serve(request: web.Request, call: Call, folder: Item, action: tuple[str, ...
             return _enumerate(request, call, folder, roles, top, offset)
         if token == "latest":
             return _respond(request, [], delta.make_token(state), more=False)
-        since, origin = delta.read_token(state, token)
+        when = delta.time_token(token)
+        if when is None:
+            since, origin = delta.read_token(state, token)
+        elif state.store.drives[folder.drive_id].drive_type == "personal":
+            raise InvalidRequest("a time as the delta token works on business drives only")
+        else:  # the docs' ?token=<time>: the changes made after that time
+            since = origin = delta.position_at_time(state, when)
     except delta.ResyncRequired as error:
         raise ApiError(410, "resyncRequired", error.message, "resyncRequired") from None
     return _changes(request, call, folder, since, origin, top, show_sharing)
@@ -187,6 +196,7 @@ def _deleted(call_state: Any, change: delta.Change) -> dict[str, Any]:
         "name": change.name,
         "deleted": {"state": "deleted"},
         "parentReference": reference,
+        **_facet(change),
     }
 
 
@@ -196,7 +206,17 @@ def _removed(state: Any, change: delta.Change) -> dict[str, Any]:
     reference: dict[str, Any] = {"driveId": change.drive_id}
     if drive is not None:
         reference["driveType"] = drive.drive_type
-    return {"id": change.item_id, "deleted": {"state": "deleted"}, "parentReference": reference}
+    return {
+        "id": change.item_id,
+        "deleted": {"state": "deleted"},
+        "parentReference": reference,
+        **_facet(change),
+    }
+
+
+def _facet(change: delta.Change) -> dict[str, Any]:
+    """The empty ``file`` or ``folder`` facet a removal keeps."""
+    return {"folder": {"childCount": 0}} if change.folder else {"file": {}}
 
 
 def _respond(request: web.Request, value: list[dict[str, Any]], token: str, more: bool):

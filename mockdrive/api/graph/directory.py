@@ -14,6 +14,7 @@ from ...model.state import State
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response
+from . import authorize
 from .envelope import context_url, shape
 from .gaps import TOP_LEVEL, USER_SEGMENTS, bad_segment, not_implemented
 from .odata import parse_select
@@ -35,13 +36,16 @@ async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamRes
         case [("users" | "groups" | "sites"), _, "drive", *_]:
             return None
         case ["me"]:
+            authorize.check_user(call, True, caller)
             return user_response(request, caller)
         case ["users", key]:
+            authorize.check_user(call, False, state.directory.by_id(key) or
+                                 state.directory.by_email(key))  # fmt: skip
             return user_response(request, find_user(state, key))
         case ["me", "drives"] | ["drives"]:
-            return drives_response(request, state, caller, caller)
+            return drives_response(request, call, caller)
         case ["users", key, "drives"]:
-            return drives_response(request, state, caller, find_user(state, key))
+            return drives_response(request, call, find_user(state, key))
         case ["users"]:
             raise not_implemented("listing the users of the directory")
         case ["me", segment, *_] | ["users", _, segment, *_]:
@@ -82,18 +86,19 @@ def user_response(request: web.Request, user: User) -> web.StreamResponse:
     return fast_json_response(shape(body, parse_select(request.query.get("$select"))))
 
 
-def drives_response(
-    request: web.Request, state: State, caller: User, owner: User
-) -> web.StreamResponse:
-    """The drives ``owner`` owns that the caller can see, the default drive first (O(drives))."""
+def drives_response(request: web.Request, call: Call, owner: User) -> web.StreamResponse:
+    """The drives ``owner`` owns that the caller can see and the token reaches, the default
+    drive first (O(drives))."""
     only_get(request)
+    state, caller = call.state, call.caller
     store = state.store
     default = store.default_drive.get(owner.id)
     owned = [d for d in store.drives.values() if d.owner_id == owner.id]
     owned.sort(key=lambda d: d.id != default)
     select = parse_select(request.query.get("$select"))
     value = [shape(render_drive(state, d), select) for d in owned
-             if owner.id == caller.id or can_see_drive(store, caller, d.id)]  # fmt: skip
+             if (owner.id == caller.id or can_see_drive(store, caller, d.id))
+             and authorize.may_list_drive(call, d)]  # fmt: skip
     return fast_json_response({"@odata.context": context_url(request, "drives"), "value": value})
 
 

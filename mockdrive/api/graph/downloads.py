@@ -52,7 +52,7 @@ def _may_read(state: State, context: Downloads, item: Item) -> bool:
     parent_id = item.parent_id
     if item.inherits and parent_id in context.readable:
         return True
-    user = state.directory.by_id(context.user_id)
+    user = uploads.caller_by_id(state, context.user_id)
     if user is None:
         return False
     store = state.store

@@ -25,7 +25,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
 from ..jsonio import fast_json_response, read_json_object
-from . import changes, delta, directory, links, odata, paging, shares
+from . import authorize, changes, delta, directory, links, odata, paging, shares
 from .addressing import (
     check_if_match,
     drive_not_found,
@@ -45,7 +45,7 @@ from .permissions import list_permissions_response, permission_patch, render_per
 from .preview import preview_item
 from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
-from .special import search
+from .special import search, search_hit
 from .uploads import create_upload_session
 
 # Every operation on an addressed item: (action after the item, method). ``handle`` serves
@@ -81,6 +81,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
     the version, read in its one normal form from here on)."""
     rest = normalize_path(rest)
+    call = authorize.enter(call, rest)  # the token's kind and scopes (model/scopes.py)
     call = replace(call, viewer_id=call.caller.id)  # rendered for the caller, no downloads yet
     response = await shared_resources(request, call, rest)
     if response is None:
@@ -111,6 +112,7 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
     state, caller = call.state, call.caller
     drive = resolve_drive(state, caller, path)
     method = request.method
+    authorize.check_drive(call, method, path.action, drive)
     if path.item_base is None:
         if method != "GET":
             raise method_not_allowed(method)
@@ -288,7 +290,7 @@ def search_response(
     )
     body = {
         "@odata.context": context_url(request, "Collection(driveItem)"),
-        "value": [shape(render_item(state, call, hit), options.select) for hit in page],
+        "value": [shape(search_hit(state, call, hit), options.select) for hit in page],
     }
     if more:
         body["@odata.nextLink"] = next_link(request, top, str(offset + top))

@@ -33,7 +33,7 @@ from ...model.tree import DriveStore, Item, content_of, is_within
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, read_json_object
-from . import paging
+from . import authorize, paging
 from .items import DEFAULT_PAGE_SIZE as PAGE
 from .items import page_params
 from .links import grant_response, parse_grant_body
@@ -83,6 +83,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     else:
         item, permission = links.find_share(state, share_id)
         links.check_link_use(state, caller, item, permission)  # as a missing link when unusable
+    authorize.check_item(call, method, item)
     if tail == ("permission", "grant"):
         assert caller is not None
         recipients, roles = parse_grant_body(await read_json_object(request))
@@ -214,6 +215,7 @@ def shared_with_me(request: web.Request, call: Call, drive_key: str | None) -> w
     """``GET /me/drive/sharedWithMe``: what others shared with the caller, as remoteItems."""
     if request.method != "GET":
         raise not_allowed(request.method)
+    authorize.check_shared_list(call)
     state, caller = call.state, call.caller
     if drive_key is not None and (
         drive_key not in state.store.drives or not can_see_drive(state.store, caller, drive_key)
@@ -258,6 +260,8 @@ def remote_item(call: Call, item: Item) -> dict[str, Any]:
     remote = {key: data[key] for key in REMOTE_KEYS if key in data}
     remote["folder" if item.is_folder else "file"] = data["folder" if item.is_folder else "file"]
     remote["parentReference"] = {"driveId": drive.id, "driveType": drive.drive_type}
+    if item.parent_id is not None:  # the documented sample names the folder it is in
+        remote["parentReference"]["id"] = item.parent_id
     remote["shared"] = {"owner": {"user": identity(state, drive.owner_id)}}
     data.pop("parentReference", None)
     data["remoteItem"] = remote

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from ...model.errors import InvalidRequest, NotFound
 from ...model.identity import User
@@ -11,6 +12,7 @@ from ...model.state import State
 from ...model.tree import Drive, DriveStore, Item
 from ...model.view import visible_below
 from .gaps import SPECIAL_FOLDERS, not_implemented
+from .render import View, render_item
 
 # Where each special folder lives in the drive (approot: the app's own folder under /Apps).
 SPECIAL_PATHS = {
@@ -71,3 +73,11 @@ def search(store: DriveStore, caller: User, start: Item, query: str) -> Iterator
     for _, _, item in sorted(shared, key=lambda entry: entry[:2]):  # shallowest first
         if item.id not in visited:
             yield from walk(item)
+
+
+def search_hit(state: State, view: View, item: Item) -> dict[str, Any]:
+    """A search result: the item with the ``searchResult`` facet the service marks its hits
+    with (empty: mockdrive has no click telemetry to point at)."""
+    data = render_item(state, view, item)
+    data["searchResult"] = {}
+    return data

@@ -238,7 +238,7 @@ def pre_authenticated_caller(state: State, path: str) -> User:
     """Who a pre-authenticated URL acts for: the session's owner or the token's holder."""
     if path.startswith(UPLOAD_PREFIX):
         session = state.uploads.get(state, path[len(UPLOAD_PREFIX) :])
-        user = state.directory.by_id(session.owner_id)
+        user = uploads.caller_by_id(state, session.owner_id)
     else:  # a download or preview URL: the same signed token
         prefix = DOWNLOAD_PREFIX if path.startswith(DOWNLOAD_PREFIX) else PREVIEW_PREFIX
         _, user = uploads.redeem_download_token(state, path[len(prefix) :])

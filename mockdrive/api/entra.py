@@ -1,0 +1,577 @@
+"""Microsoft Entra's sign-in endpoints, for the mock tenant (the logic is ``model/entra.py``).
+
+Served on the mock's own origin and, in proxy mode, as ``login.microsoftonline.com`` and
+``login.microsoft.com``: OpenID configuration, the JWKS, MSAL's instance discovery, the token
+endpoint (client credentials, refresh token, authorization code with PKCE, device code,
+password), the authorize endpoint (no UI: it redirects at once) and the device-code endpoint.
+``{tenant}`` is the tenant's id or domain, ``common``, ``organizations`` or ``consumers``.
+
+Refusals are Entra's: ``{error, error_description, error_codes, timestamp, trace_id,
+correlation_id, error_uri}``, with the AADSTS number in the description.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from aiohttp import web
+
+from ..model import entra as model
+from ..model.entra import App, AuthCode, EntraError
+from ..model.errors import InvalidRequest
+from ..model.identity import User
+from ..model.state import State
+from ..model.tokens import jwks
+from .context import REQUEST_ID, STATE, backend_of
+from .jsonio import PARSED_BODY, json_response, read_json_object
+from .routing import Route
+
+LOGIN_HOSTS = frozenset({"login.microsoftonline.com", "login.microsoft.com"})
+DEVICE_LOGIN = "https://microsoft.com/devicelogin"
+# what the journal shows of these form fields: never the secret itself
+SECRET_FIELDS = frozenset(
+    {"client_secret", "password", "refresh_token", "code", "code_verifier", "assertion",
+     "client_assertion", "device_code"}
+)  # fmt: skip
+REDACTED = "[redacted]"
+GRANTS = {
+    "client_credentials",
+    "refresh_token",
+    "authorization_code",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "device_code",
+    "password",
+}
+MAX_FORM_BODY = 64 * 1024
+
+
+# -- answers ------------------------------------------------------------------------------------
+def entra_error_response(
+    error: EntraError, request: web.Request, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """Entra's error body for ``error``; the trace id is the request id, the correlation id
+    the client's ``client-request-id`` when it sent one."""
+    state: State = request.get(STATE) or backend_of(request).state
+    moment = state.clock.moment()
+    trace = request.get(REQUEST_ID, "")
+    correlation = request.headers.get("client-request-id") or trace
+    when = moment.strftime("%Y-%m-%d %H:%M:%SZ")
+    description = (
+        f"AADSTS{error.code}: {error.description} Trace ID: {trace} Correlation ID: "
+        f"{correlation} Timestamp: {when}"
+    )
+    body = {
+        "error": error.error,
+        "error_description": description,
+        "error_codes": [error.code],
+        "timestamp": when,
+        "trace_id": trace,
+        "correlation_id": correlation,
+        "error_uri": f"https://login.microsoftonline.com/error?code={error.code}",
+    }
+    return json_response(body, status=error.status, headers=dict(headers or {}))
+
+
+def as_entra_error(status: int, message: str) -> EntraError:
+    """An HTTP-level refusal (fault rule, body too large, bad method) as Entra words one."""
+    if status == 429:
+        return EntraError(429, "temporarily_unavailable", 50196, message or "Too many requests.")
+    if status >= 500:
+        text = message or "A transient error has occurred. Please try again."
+        return EntraError(status, "temporarily_unavailable", 90033, text)
+    return EntraError(status, "invalid_request", 90100, message or "The request is not valid.")
+
+
+def no_store(data: dict[str, Any]) -> web.Response:
+    """A token answer: never cached, as Entra sends it."""
+    headers = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+    return json_response(data, headers=headers)
+
+
+def origin_of(request: web.Request) -> str:
+    """The scheme and host the client used: the login host through the proxy, the mock's own
+    address otherwise."""
+    return f"{request.scheme}://{request.host}"
+
+
+def state_of(request: web.Request) -> State:
+    return request[STATE]
+
+
+def tenant_of(request: web.Request) -> str:
+    """The path's tenant, checked (90002 for one the mock does not serve)."""
+    tenant = request.match_info["tenant"]
+    state_of(request).entra.check_tenant(tenant)
+    return tenant
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """The form body (``application/x-www-form-urlencoded``), first value of each field;
+    the journal keeps it with the secrets redacted."""
+    if request.content_type not in ("application/x-www-form-urlencoded", ""):
+        raise EntraError(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        )
+    try:
+        (await request.read()).decode("utf-8")
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise model.invalid_request("The request body is not valid form data.", 90100) from None
+    fields: dict[str, str] = {}
+    for key, value in form.items():
+        if isinstance(value, str) and key not in fields:
+            fields[key] = value
+    request[PARSED_BODY] = {k: REDACTED if k in SECRET_FIELDS else v for k, v in fields.items()}
+    return fields
+
+
+def require(fields: Mapping[str, str], name: str) -> str:
+    value = fields.get(name, "")
+    if not value.strip():
+        raise model.missing(name)
+    return value
+
+
+def default_user(state: State) -> User:
+    """Who signs in when nobody is named: the first drive's owner, else the first user."""
+    directory = state.directory
+    drive = next(iter(state.store.drives.values()), None)
+    user = directory.users.get(drive.owner_id) if drive is not None else None
+    user = user or next(iter(directory.users.values()), None)
+    if user is None:
+        raise EntraError(
+            400, "invalid_grant", 50034, "The user account does not exist in the directory."
+        )
+    return user
+
+
+def user_named(state: State, hint: str) -> User:
+    directory = state.directory
+    user = directory.by_email(hint) or directory.by_alias(hint) or directory.by_id(hint)
+    if user is None:
+        raise EntraError(
+            400,
+            "invalid_grant",
+            50034,
+            f"The user account {{EUII Hidden}} does not exist in the {state.entra.tenant_id} "
+            "directory. To sign into this application, the account must be added to the "
+            "directory.",
+        )
+    return user
+
+
+# -- discovery ----------------------------------------------------------------------------------
+async def openid_configuration(request: web.Request) -> web.StreamResponse:
+    tenant = tenant_of(request)
+    base = f"{origin_of(request)}/{tenant}"
+    tenant_id = state_of(request).entra.tenant_id
+    issuer_tenant = "{tenantid}" if tenant.casefold() in model.TENANT_ALIASES else tenant_id
+    return json_response(
+        {
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "private_key_jwt",
+                "client_secret_basic",
+            ],
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"{origin_of(request)}/{issuer_tenant}/v2.0",
+            "request_uri_parameter_supported": False,
+            "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "claims_supported": [
+                "sub",
+                "iss",
+                "cloud_instance_name",
+                "cloud_instance_host_name",
+                "cloud_graph_host_name",
+                "msgraph_host",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "acr",
+                "nonce",
+                "preferred_username",
+                "name",
+                "tid",
+                "ver",
+                "at_hash",
+                "c_hash",
+                "email",
+            ],
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+            "rbac_url": "https://pas.windows.net",
+        }
+    )
+
+
+async def keys(request: web.Request) -> web.StreamResponse:
+    tenant_of(request)
+    return json_response(jwks())
+
+
+async def instance_discovery(request: web.Request) -> web.StreamResponse:
+    """MSAL's: which hosts are one cloud, and where the authority's configuration is."""
+    endpoint = request.query.get("authorization_endpoint", "")
+    origin = origin_of(request)
+    tenant = "common"
+    if endpoint:
+        parts = urlsplit(endpoint)
+        segments = [s for s in parts.path.split("/") if s]
+        if parts.scheme == "https" and parts.netloc and segments:
+            origin, tenant = f"https://{parts.netloc}", segments[0]
+    aliases = ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com",
+               "sts.windows.net"]  # fmt: skip
+    host = urlsplit(origin).netloc
+    metadata = [{"preferred_network": "login.microsoftonline.com",
+                 "preferred_cache": "login.windows.net", "aliases": aliases}]  # fmt: skip
+    if host not in aliases:
+        metadata.append({"preferred_network": host, "preferred_cache": host, "aliases": [host]})
+    return json_response(
+        {
+            "tenant_discovery_endpoint": f"{origin}/{tenant}/v2.0/.well-known/openid-configuration",
+            "api-version": "1.1",
+            "metadata": metadata,
+        }
+    )
+
+
+async def plain(request: web.Request) -> web.StreamResponse:
+    """Any other GET on a login host: clients probe it for connectivity."""
+    return web.Response(text="mockdrive: Microsoft Entra sign-in for the mock tenant\n")
+
+
+# -- tokens -------------------------------------------------------------------------------------
+def client_of(request: web.Request, fields: dict[str, str]) -> tuple[str, str | None]:
+    """The client id and secret, from the form or HTTP Basic (``client_secret_basic``)."""
+    client_id, secret = fields.get("client_id", ""), fields.get("client_secret")
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise model.invalid_request("The Authorization header is not valid.", 90100) from None
+        basic_id, _, basic_secret = decoded.partition(":")
+        client_id, secret = client_id or basic_id, secret or basic_secret
+    if not client_id.strip():
+        raise model.missing("client_id")
+    return client_id, secret
+
+
+def authenticate_client(app: App, secret: str | None, confidential_grant: bool) -> None:
+    """A confidential app (declared with a secret, or asking for app-only tokens) shows its
+    secret; a declared public one never does."""
+    if app.secret is not None or confidential_grant:
+        model.check_secret(app, secret)
+    elif secret and app.declared:
+        raise EntraError(
+            401,
+            "invalid_client",
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be "
+            "presented.",
+        )
+
+
+async def token(request: web.Request) -> web.StreamResponse:
+    state = state_of(request)
+    tenant_of(request)
+    fields = await read_form(request)
+    grant = require(fields, "grant_type")
+    if grant not in GRANTS:
+        raise EntraError(
+            400,
+            "unsupported_grant_type",
+            70003,
+            f"The app requested an unsupported grant type '{grant}'.",
+        )
+    client_id, secret = client_of(request, fields)
+    entra = state.entra
+    app = entra.app(client_id)
+    authenticate_client(app, secret, grant == "client_credentials")
+    now = state.clock.moment()
+    if grant == "client_credentials":
+        return no_store(app_only(state, app, fields, now))
+    if grant == "refresh_token":
+        value = require(fields, "refresh_token")
+        held = entra.redeem_refresh_token(now, value, client_id)
+        user = state.directory.by_id(held.user_id)
+        if user is None:
+            raise EntraError(
+                400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
+            )
+        wanted = fields.get("scope") or " ".join(held.scopes)
+        return no_store(signed_in(state, app, user, wanted, now, fields, refresh=True))
+    if grant == "authorization_code":
+        code = entra.redeem_code(
+            now,
+            require(fields, "code"),
+            client_id,
+            fields.get("redirect_uri", ""),
+            fields.get("code_verifier"),
+        )
+        user = user_named(state, code.user_id)
+        wanted = " ".join(code.scopes)
+        return no_store(signed_in(state, app, user, wanted, now, fields, nonce=code.nonce))
+    if grant == "password":
+        user = entra.check_password(
+            state.directory, require(fields, "username"), require(fields, "password")
+        )
+        return no_store(signed_in(state, app, user, fields.get("scope", ""), now, fields))
+    device = entra.poll_device_code(now, require(fields, "device_code"), client_id)
+    user = user_named(state, device.user_id) if device.user_id else default_user(state)
+    return no_store(signed_in(state, app, user, " ".join(device.scopes), now, fields))
+
+
+def app_only(state: State, app: App, fields: dict[str, str], now: datetime) -> dict[str, Any]:
+    scope = require(fields, "scope")
+    words = scope.split()
+    if len(words) != 1 or not words[0].endswith("/.default"):
+        raise EntraError(
+            400,
+            "invalid_scope",
+            1002012,
+            f"The provided value for scope {scope} is not valid. Client credential flows must "
+            "have a scope value with /.default suffixed to the resource identifier (application "
+            "ID URI).",
+        )
+    if model.graph_scope(words[0]) != ".default":
+        resource = words[0][: -len("/.default")]
+        raise EntraError(
+            400,
+            "invalid_resource",
+            500011,
+            f"The resource principal named {resource} was not found in the tenant named "
+            f"{state.entra.domain}. This can happen if the application has not been installed "
+            "by the administrator of the tenant or consented to by any user in the tenant. You "
+            "might have sent your authentication request to the wrong tenant.",
+        )
+    access = state.entra.access_token(now, app)
+    lifetime = model.ACCESS_TOKEN_SECONDS
+    return {
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "ext_expires_in": lifetime,
+        "access_token": access,
+    }
+
+
+def signed_in(
+    state: State,
+    app: App,
+    user: User,
+    wanted: str,
+    now: datetime,
+    fields: dict[str, str],
+    *,
+    refresh: bool = False,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """A user's tokens for ``app``: access token, refresh token (on ``offline_access`` or a
+    refresh), id token (on ``openid``) and MSAL's ``client_info`` when asked."""
+    entra = state.entra
+    if not wanted.strip():
+        raise model.missing("scope")
+    scopes = entra.delegated_scopes(user, app, wanted)
+    graph_scopes = tuple(s for s in scopes if s not in model.OIDC_SCOPES)
+    lifetime = model.ACCESS_TOKEN_SECONDS
+    answer: dict[str, Any] = {
+        "token_type": "Bearer",
+        "scope": " ".join(scopes),
+        "expires_in": lifetime,
+        "ext_expires_in": lifetime,
+        "access_token": entra.access_token(now, app, user=user, scopes=graph_scopes),
+    }
+    if refresh or "offline_access" in scopes:
+        kept = (*scopes, "offline_access") if "offline_access" not in scopes else scopes
+        answer["refresh_token"] = entra.issue_refresh_token(now, user, app.client_id, kept)
+    if "openid" in scopes:
+        answer["id_token"] = entra.id_token(now, app, user, nonce)
+    if fields.get("client_info") == "1":
+        answer["client_info"] = entra.client_info(user)
+    return answer
+
+
+# -- authorize and device code ------------------------------------------------------------------
+async def authorize(request: web.Request) -> web.StreamResponse:
+    """No UI: the user named by ``login_hint`` (or the default user) signs in at once, and the
+    browser is sent back to ``redirect_uri`` with a code (or Entra's error)."""
+    state = state_of(request)
+    tenant_of(request)
+    query = request.query
+    entra = state.entra
+    app = entra.app(require(query, "client_id"))
+    redirect_uri = require(query, "redirect_uri")
+    if app.declared and app.redirect_uris and redirect_uri not in app.redirect_uris:
+        raise EntraError(
+            400,
+            "invalid_request",
+            50011,
+            f"The redirect URI '{redirect_uri}' specified in the request does not match the "
+            f"redirect URIs configured for the application '{app.client_id}'. Make sure the "
+            "redirect URI sent in the request matches one added to your application in the "
+            "Azure portal.",
+        )
+    if not urlsplit(redirect_uri).scheme:
+        raise model.invalid_request(f"The redirect URI '{redirect_uri}' is not valid.", 50011)
+    answer: dict[str, str] = {}
+    try:
+        if query.get("response_type") != "code":
+            raise EntraError(
+                400,
+                "unsupported_response_type",
+                700054,
+                "response_type 'id_token' is not enabled for the application.",
+            )
+        hint = query.get("login_hint")
+        user = user_named(state, hint) if hint else default_user(state)
+        scopes = entra.delegated_scopes(user, app, require(query, "scope"))
+        challenge = query.get("code_challenge")
+        method = query.get("code_challenge_method", "plain")
+        if challenge is not None and method not in ("S256", "plain"):
+            raise model.invalid_request(
+                "The code_challenge_method is not valid: use 'S256' or 'plain'.", 501491
+            )
+        code = AuthCode(user.id, app.client_id, scopes, state.clock.moment(), redirect_uri,
+                        challenge, method, query.get("nonce"))  # fmt: skip
+        answer["code"] = entra.issue_code(state.clock.moment(), code)
+        answer["session_state"] = "00000000-0000-0000-0000-000000000000"
+    except EntraError as error:
+        if error.code == 65001:
+            error = EntraError(400, "consent_required", 65001, error.description)
+        answer = {"error": error.error, "error_description": f"AADSTS{error.code}: "
+                  f"{error.description}", "error_codes": str(error.code)}  # fmt: skip
+    if "state" in query:
+        answer["state"] = query["state"]
+    separator = "#" if query.get("response_mode") == "fragment" else "?"
+    if separator == "?" and "?" in redirect_uri:
+        separator = "&"
+    location = redirect_uri + separator + urlencode(answer)
+    return web.Response(status=302, headers={"Location": location})
+
+
+async def devicecode(request: web.Request) -> web.StreamResponse:
+    state = state_of(request)
+    tenant_of(request)
+    fields = await read_form(request)
+    client_id, _ = client_of(request, fields)
+    entra = state.entra
+    app = entra.app(client_id)
+    scope = require(fields, "scope")
+    for word in scope.split():
+        if model.graph_scope(word) is None:
+            raise model.invalid_scope(word)
+    value, device = entra.start_device_flow(state.clock.moment(), app.client_id, scope.split())
+    return json_response(
+        {
+            "user_code": device.user_code,
+            "device_code": value,
+            "verification_uri": DEVICE_LOGIN,
+            "expires_in": model.DEVICE_CODE_SECONDS,
+            "interval": entra.device_interval,
+            "message": f"To sign in, use a web browser to open the page {DEVICE_LOGIN} and "
+            f"enter the code {device.user_code} to authenticate.",
+        }
+    )
+
+
+# -- the mock's own: what the tenant holds, and how device codes answer -------------------------
+async def get_identity(request: web.Request) -> web.StreamResponse:
+    return json_response(identity_overview(backend_of(request).state))
+
+
+def identity_overview(state: State, limit: int | None = None) -> dict[str, Any]:
+    """The tenant, its apps and who holds tokens of which app with which scopes (the first
+    ``limit`` holders of each list, or all)."""
+    entra = state.entra
+    return {
+        "tenant": {"id": entra.tenant_id, "domain": entra.domain},
+        "apps": [
+            {
+                "clientId": a.client_id,
+                "displayName": a.display_name,
+                "declared": a.declared,
+                "confidential": a.secret is not None,
+                "roles": list(a.roles),
+            }
+            for a in entra.known_apps()[:limit]
+        ],
+        "holders": [
+            {
+                "who": h.who,
+                "clientId": h.client_id,
+                "kind": h.kind,
+                "scopes": list(h.scopes),
+                "issued": h.issued,
+                "expires": h.expires,
+            }
+            for h in list(entra.holders.values())[:limit]
+        ],
+        "deviceFlow": entra.device_flow(),
+    }
+
+
+async def put_device_flow(request: web.Request) -> web.StreamResponse:
+    """``{"pending": N, "outcome": "approve"|"decline"|"expire", "user": e-mail, "interval":
+    seconds}``: how the device codes issued from now on answer their polls."""
+    body = await read_json_object(request)
+    state = backend_of(request).state
+    unknown = set(body) - {"pending", "outcome", "user", "interval"}
+    if unknown:
+        raise InvalidRequest(f"unknown field {sorted(unknown)[0]!r}")
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise InvalidRequest("user must be an e-mail address or user id")
+    user_id = state.user(user).id if user else None
+    state.entra.set_device_flow(
+        pending=body.get("pending", 0),
+        outcome=body.get("outcome", "approve"),
+        user_id=user_id,
+        interval=body.get("interval", model.DEVICE_POLL_INTERVAL),
+    )
+    return json_response(state.entra.device_flow())
+
+
+TENANT = "/{tenant:[^/]+}"
+ROUTES = (
+    Route("GET", TENANT + "/v2.0/.well-known/openid-configuration", openid_configuration,
+          "Entra: the tenant's OpenID configuration"),
+    Route("GET", TENANT + "/discovery/v2.0/keys", keys, "Entra: the JWKS that verifies tokens"),
+    Route("GET", "/common/discovery/instance", instance_discovery,
+          "Entra: MSAL's instance discovery"),
+    Route("POST", TENANT + "/oauth2/v2.0/token", token,
+          "Entra: tokens (client credentials, refresh, code, device code, password)",
+          MAX_FORM_BODY),
+    Route("GET", TENANT + "/oauth2/v2.0/authorize", authorize,
+          "Entra: sign in at once and redirect with a code"),
+    Route("POST", TENANT + "/oauth2/v2.0/devicecode", devicecode,
+          "Entra: start a device-code sign-in", MAX_FORM_BODY),
+)  # fmt: skip
+ADMIN_ROUTES = (
+    Route("GET", "/_mockdrive/identity", get_identity,
+          "the tenant, its apps, and who holds tokens with which scopes"),
+    Route("PUT", "/_mockdrive/identity/device-flow", put_device_flow,
+          "how device codes answer their polls: pending N polls, then approve/decline/expire"),
+)  # fmt: skip
+HANDLERS = frozenset(row.handler for row in ROUTES)

@@ -1,0 +1,387 @@
+"""Entra's sign-in endpoints over HTTP: discovery, the five grants, authorize with PKCE, device
+codes, Entra's refusals (never a 500), the journal's redaction, fault rules, the login host's
+limits in proxy mode, and the tenant and apps of a scenario."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import requests
+
+from mockdrive.cli import default_state
+from mockdrive.model.entra import DEFAULT_TENANT_ID
+from mockdrive.server import MockDrive
+
+ONEDRIVE_CLIENT = "d50ca740-c83f-4d1b-b616-12c519384f0c"
+RCLONE = "b15665d9-eda6-4092-8539-0eec376afd59"
+JOB = "5a1f0c2e-1111-4222-8333-944455556666"
+GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
+TENANT = "4d6f636b-0000-4000-8000-0000000000aa"
+SCENARIO = {
+    "tenant": {"id": TENANT, "domain": "fabrikam.example"},
+    "users": [
+        {"displayName": "Ada", "email": "ada@fabrikam.example", "token": "ada-token",
+         "password": "correct horse"},
+        {"displayName": "Bob", "email": "bob@fabrikam.example", "consent": ["Files.Read"]},
+    ],
+    "drives": [{"id": "b!ada", "owner": "ada@fabrikam.example"}],
+    "apps": [
+        {"clientId": JOB, "clientSecret": "job-secret", "displayName": "Backup job",
+         "roles": ["Files.ReadWrite.All"], "drives": ["b!ada"]},
+        {"clientId": "web-app", "redirectUris": ["https://app.example/signed-in"]},
+    ],
+}  # fmt: skip
+
+
+def post_token(mock_drive, tenant: str = "common", **form: str) -> requests.Response:
+    url = f"{mock_drive.url}/{tenant}/oauth2/v2.0/token"
+    return requests.post(url, data=form, timeout=10)
+
+
+def assert_entra_error(answer: requests.Response, status: int, error: str, code: int) -> None:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert (body["error"], body["error_codes"]) == (error, [code]), body
+    assert body["error_description"].startswith(f"AADSTS{code}: ")
+    assert {"timestamp", "trace_id", "correlation_id"} <= set(body)
+    assert body["trace_id"] == answer.headers["request-id"]
+
+
+def claims_of(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+# -- discovery ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("tenant", [DEFAULT_TENANT_ID, "contoso.example", "common",
+                                    "organizations", "consumers"])  # fmt: skip
+def test_the_openid_configuration_names_the_mocks_own_endpoints(mock_drive, tenant):
+    url = f"{mock_drive.url}/{tenant}/v2.0/.well-known/openid-configuration"
+    config = requests.get(url, timeout=10).json()
+    base = f"{mock_drive.url}/{tenant}"
+    assert config["token_endpoint"] == base + "/oauth2/v2.0/token"
+    assert config["device_authorization_endpoint"] == base + "/oauth2/v2.0/devicecode"
+    assert config["authorization_endpoint"] == base + "/oauth2/v2.0/authorize"
+    keys = requests.get(config["jwks_uri"], timeout=10).json()["keys"]
+    token = mock_drive.token_for(mock_drive.owner)
+    key = next(k for k in keys if k["kid"] == jwt.get_unverified_header(token)["kid"])
+    verified = jwt.decode(  # the token's lifetime is on the mock's clock, not the wall's
+        token,
+        jwt.PyJWK(key).key,
+        algorithms=["RS256"],
+        audience="https://graph.microsoft.com",
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
+    assert verified["oid"] == mock_drive.owner.id
+
+
+def test_an_unknown_tenant_is_refused_as_entra_refuses_it(mock_drive):
+    answer = requests.get(
+        f"{mock_drive.url}/nowhere.example/v2.0/.well-known/openid-configuration", timeout=10
+    )
+    assert_entra_error(answer, 400, "invalid_request", 90002)
+    token = post_token(mock_drive, "nowhere.example", grant_type="client_credentials")
+    assert_entra_error(token, 400, "invalid_request", 90002)
+
+
+def test_instance_discovery_points_msal_at_the_authoritys_configuration(mock_drive):
+    endpoint = "https://login.microsoftonline.com/contoso.example/oauth2/v2.0/authorize"
+    answer = requests.get(
+        mock_drive.url + "/common/discovery/instance",
+        params={"api-version": "1.1", "authorization_endpoint": endpoint},
+        timeout=10,
+    ).json()
+    assert answer["tenant_discovery_endpoint"] == (
+        "https://login.microsoftonline.com/contoso.example/v2.0/.well-known/openid-configuration"
+    )
+    assert "login.microsoftonline.com" in answer["metadata"][0]["aliases"]
+
+
+# -- grants -------------------------------------------------------------------------------------
+def test_client_credentials_of_a_declared_app(mock_drive):
+    mock_drive.load(SCENARIO)
+    good = post_token(mock_drive, "fabrikam.example", grant_type="client_credentials",
+                      client_id=JOB, client_secret="job-secret", scope=GRAPH_DEFAULT)  # fmt: skip
+    assert good.status_code == 200, good.text
+    assert good.headers["Cache-Control"].startswith("no-store")
+    claims = claims_of(good.json()["access_token"])
+    assert (claims["tid"], claims["roles"], claims["idtyp"]) == (
+        TENANT,
+        ["Files.ReadWrite.All"],
+        "app",
+    )
+    wrong = post_token(mock_drive, TENANT, grant_type="client_credentials", client_id=JOB,
+                       client_secret="guess", scope=GRAPH_DEFAULT)  # fmt: skip
+    assert_entra_error(wrong, 401, "invalid_client", 7000215)
+    unknown = post_token(mock_drive, TENANT, grant_type="client_credentials", client_id="who",
+                         client_secret="x", scope=GRAPH_DEFAULT)  # fmt: skip
+    assert_entra_error(unknown, 400, "unauthorized_client", 700016)
+    no_secret = post_token(mock_drive, TENANT, grant_type="client_credentials", client_id=JOB,
+                           scope=GRAPH_DEFAULT)  # fmt: skip
+    assert_entra_error(no_secret, 401, "invalid_client", 7000218)
+    not_default = post_token(mock_drive, TENANT, grant_type="client_credentials", client_id=JOB,
+                             client_secret="job-secret", scope="Files.Read")  # fmt: skip
+    assert_entra_error(not_default, 400, "invalid_scope", 1002012)
+    basic = base64.b64encode(f"{JOB}:job-secret".encode()).decode()
+    as_basic = requests.post(
+        f"{mock_drive.url}/{TENANT}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials", "scope": GRAPH_DEFAULT},
+        headers={"Authorization": f"Basic {basic}"},
+        timeout=10,
+    )
+    assert as_basic.status_code == 200, as_basic.text
+
+
+@pytest.mark.parametrize("client_id", [ONEDRIVE_CLIENT, RCLONE])
+def test_refresh_tokens_rotate_and_expire_for_the_public_clients(mock_drive, client_id):
+    first = mock_drive.refresh_token_for(mock_drive.owner, client_id)
+    redeemed = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
+                          refresh_token=first)  # fmt: skip
+    assert redeemed.status_code == 200, redeemed.text
+    body = redeemed.json()
+    assert body["refresh_token"] != first
+    assert claims_of(body["access_token"])["upn"] == mock_drive.owner.email
+    drive = requests.get(mock_drive.graph_url + "/me/drive", timeout=10,
+                         headers={"Authorization": f"Bearer {body['access_token']}"})  # fmt: skip
+    assert drive.status_code == 200, drive.text
+    spent = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
+                       refresh_token=first)  # fmt: skip
+    assert_entra_error(spent, 400, "invalid_grant", 9002313)
+    mock_drive.clock.advance(days=91)
+    expired = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
+                         refresh_token=body["refresh_token"])  # fmt: skip
+    assert_entra_error(expired, 400, "invalid_grant", 700082)
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = "a-verifier-of-enough-length-0123456789-abcdefghijklmnop"
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def test_authorize_redirects_at_once_with_a_code_redeemed_with_pkce(mock_drive):
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    verifier, challenge = pkce_pair()
+    answer = requests.get(
+        f"{mock_drive.url}/common/oauth2/v2.0/authorize",
+        params={"client_id": ONEDRIVE_CLIENT, "response_type": "code",
+                "redirect_uri": "http://localhost:8400/", "scope": "Files.ReadWrite offline_access",
+                "state": "s-42", "nonce": "n-7", "login_hint": "bob@contoso.example",
+                "code_challenge": challenge, "code_challenge_method": "S256"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["Location"]
+    assert location.startswith("http://localhost:8400/?")
+    query = parse_qs(urlsplit(location).query)
+    assert query["state"] == ["s-42"]
+    code = query["code"][0]
+    form = {"grant_type": "authorization_code", "client_id": ONEDRIVE_CLIENT, "code": code,
+            "redirect_uri": "http://localhost:8400/"}  # fmt: skip
+    wrong = post_token(mock_drive, **form, code_verifier="not-the-verifier-at-all-0123456789")
+    assert_entra_error(wrong, 400, "invalid_grant", 501481)
+    answer = requests.get(answer.request.url, allow_redirects=False, timeout=10)  # a new code
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    good = post_token(mock_drive, **{**form, "code": code}, code_verifier=verifier)
+    assert good.status_code == 200, good.text
+    claims = claims_of(good.json()["access_token"])
+    assert (claims["oid"], claims["scp"]) == (bob.id, "Files.ReadWrite")
+    assert "refresh_token" in good.json()
+    again = post_token(mock_drive, **{**form, "code": code}, code_verifier=verifier)
+    assert_entra_error(again, 400, "invalid_grant", 70008)
+
+
+def test_authorize_checks_a_declared_apps_redirect_uris(mock_drive):
+    mock_drive.load(SCENARIO)
+    params = {"client_id": "web-app", "response_type": "code", "scope": "Files.Read"}
+    elsewhere = requests.get(
+        f"{mock_drive.url}/{TENANT}/oauth2/v2.0/authorize",
+        params={**params, "redirect_uri": "https://evil.example/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert_entra_error(elsewhere, 400, "invalid_request", 50011)
+    refused = requests.get(
+        f"{mock_drive.url}/{TENANT}/oauth2/v2.0/authorize",
+        params={**params, "redirect_uri": "https://app.example/signed-in", "state": "x",
+                "login_hint": "bob@fabrikam.example", "scope": "Files.ReadWrite"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    query = parse_qs(urlsplit(refused.headers["Location"]).query)
+    assert (query["error"], query["state"]) == (["consent_required"], ["x"])
+    assert query["error_description"][0].startswith("AADSTS65001: ")
+
+
+def test_the_password_grant_and_consent(mock_drive):
+    mock_drive.load(SCENARIO)
+    form = {"grant_type": "password", "client_id": ONEDRIVE_CLIENT, "scope": "Files.Read"}
+    good = post_token(mock_drive, **form, username="ada@fabrikam.example",
+                      password="correct horse")  # fmt: skip
+    assert good.status_code == 200, good.text
+    bad = post_token(mock_drive, **form, username="ada@fabrikam.example", password="wrong")
+    assert_entra_error(bad, 400, "invalid_grant", 50126)
+    nobody = post_token(mock_drive, **form, username="eve@fabrikam.example", password="x")
+    assert_entra_error(nobody, 400, "invalid_grant", 50034)
+    consented = post_token(mock_drive, **form, username="bob@fabrikam.example", password="x")
+    assert claims_of(consented.json()["access_token"])["scp"] == "Files.Read"
+    more = post_token(mock_drive, **{**form, "scope": "Files.ReadWrite.All"},
+                      username="bob@fabrikam.example", password="x")  # fmt: skip
+    assert_entra_error(more, 400, "invalid_grant", 65001)
+
+
+def test_device_codes_answer_as_the_switch_says(mock_drive):
+    start = requests.post(
+        f"{mock_drive.url}/common/oauth2/v2.0/devicecode",
+        data={"client_id": RCLONE, "scope": "Files.Read"},
+        timeout=10,
+    ).json()
+    assert start["interval"] == 5 and start["expires_in"] == 900
+    form = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "client_id": RCLONE,
+            "device_code": start["device_code"]}  # fmt: skip
+    assert post_token(mock_drive, **form).status_code == 200  # approved at the first poll
+
+    switch = requests.put(mock_drive.url + "/_mockdrive/identity/device-flow",
+                          json={"pending": 1, "outcome": "decline"}, timeout=10)  # fmt: skip
+    assert switch.status_code == 200, switch.text
+    start = requests.post(
+        f"{mock_drive.url}/common/oauth2/v2.0/devicecode",
+        data={"client_id": RCLONE, "scope": "Files.Read"},
+        timeout=10,
+    ).json()
+    form["device_code"] = start["device_code"]
+    assert_entra_error(post_token(mock_drive, **form), 400, "authorization_pending", 70016)
+    assert_entra_error(post_token(mock_drive, **form), 400, "authorization_declined", 70000)
+    for bad in ({"pending": -1}, {"outcome": "maybe"}, {"pending": True}, {"colour": 1}):
+        answer = requests.put(mock_drive.url + "/_mockdrive/identity/device-flow", json=bad,
+                              timeout=10)  # fmt: skip
+        assert answer.status_code == 400, (bad, answer.text)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "code"),
+    [
+        (b"", {"Content-Type": "application/x-www-form-urlencoded"}, 900144),
+        (b"grant_type=magic&client_id=x", {"Content-Type": "application/x-www-form-urlencoded"},
+         70003),
+        (b"\xff\xfe=\xff", {"Content-Type": "application/x-www-form-urlencoded"}, 90100),
+        (b'{"grant_type": "client_credentials"}', {"Content-Type": "application/json"}, 900144),
+        (b"grant_type=refresh_token", {"Content-Type": "application/x-www-form-urlencoded"},
+         900144),
+        (b"grant_type=refresh_token&client_id=x",
+         {"Content-Type": "application/x-www-form-urlencoded"}, 900144),
+        (b"grant_type=client_credentials&client_id=x&client_secret=y",
+         {"Authorization": "Basic !!!", "Content-Type": "application/x-www-form-urlencoded"},
+         90100),
+    ],
+)  # fmt: skip
+def test_malformed_token_requests_get_400_never_500(mock_drive, body, headers, code):
+    answer = requests.post(f"{mock_drive.url}/common/oauth2/v2.0/token", data=body,
+                           headers=headers, timeout=10)  # fmt: skip
+    assert_entra_error(answer, 400, answer.json()["error"], code)
+
+
+# -- observability --------------------------------------------------------------------------------
+def test_the_journal_keeps_token_requests_without_their_secrets(mock_drive):
+    secrets = {"client_secret": "s3cret-value", "password": "pa55-value",
+               "refresh_token": "rt-value", "code": "code-value", "code_verifier": "cv-value",
+               "assertion": "as-value", "device_code": "dc-value"}  # fmt: skip
+    post_token(mock_drive, grant_type="password", client_id=ONEDRIVE_CLIENT,
+               username="ada@contoso.example", scope="Files.Read", **secrets)  # fmt: skip
+    entry = [e for e in mock_drive.requests if e["path"].endswith("/token")][-1]
+    assert entry["body"]["username"] == "ada@contoso.example"
+    assert all(entry["body"][name] == "[redacted]" for name in secrets)
+    assert not any(value in json.dumps(list(mock_drive.requests)) for value in secrets.values())
+
+
+def test_fault_rules_reach_the_token_endpoint(mock_drive):
+    mock_drive.faults.add(effect="throttle", path="/oauth2/v2.0/token$", retryAfter=3, times=1)
+    form = {"grant_type": "password", "client_id": RCLONE, "username": "ada@contoso.example",
+            "password": "x", "scope": "Files.Read"}  # fmt: skip
+    throttled = post_token(mock_drive, **form)
+    assert_entra_error(throttled, 429, "temporarily_unavailable", 50196)
+    assert throttled.headers["Retry-After"] == "3"
+    assert post_token(mock_drive, **form).status_code == 200  # the app retries
+
+
+def test_the_identity_overview_lists_apps_and_who_holds_tokens(mock_drive):
+    mock_drive.load(SCENARIO)
+    post_token(mock_drive, TENANT, grant_type="client_credentials", client_id=JOB,
+               client_secret="job-secret", scope=GRAPH_DEFAULT)  # fmt: skip
+    mock_drive.token_for("ada@fabrikam.example", ["Files.Read"], client_id=RCLONE)
+    overview = requests.get(mock_drive.url + "/_mockdrive/identity", timeout=10).json()
+    assert overview["tenant"] == {"id": TENANT, "domain": "fabrikam.example"}
+    assert [a["clientId"] for a in overview["apps"] if a["declared"]] == [JOB, "web-app"]
+    holders = {(h["who"], h["clientId"], h["kind"]): h["scopes"] for h in overview["holders"]}
+    assert holders[("Backup job", JOB, "application")] == ["Files.ReadWrite.All"]
+    assert holders[("ada@fabrikam.example", RCLONE, "delegated")] == ["Files.Read"]
+    dashboard = requests.get(mock_drive.url + "/_mockdrive/dashboard/overview", timeout=10)
+    assert dashboard.json()["identity"]["holders"] == overview["holders"]
+
+
+# -- the scenario's tenant ----------------------------------------------------------------------
+def test_the_tenant_and_apps_round_trip_through_an_export(mock_drive):
+    from mockdrive.scenario import build_state, dump_yaml, export_scenario
+
+    state = build_state(SCENARIO)
+    exported = export_scenario(state)
+    assert exported["tenant"] == SCENARIO["tenant"]
+    assert exported["apps"][1] == {"clientId": "web-app", "displayName": "web-app",
+                                   "redirectUris": ["https://app.example/signed-in"]}  # fmt: skip
+    users = {u["email"]: u for u in exported["users"]}
+    assert users["bob@fabrikam.example"]["consent"] == ["Files.Read"]
+    assert dump_yaml(export_scenario(build_state(exported))) == dump_yaml(exported)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"apps": [{"clientId": "a", "drives": ["b!nowhere"]}]}, "'b!nowhere' is not a drive id"),
+        ({"apps": [{"clientId": "a"}, {"clientId": "a"}]}, "duplicate app 'a'"),
+        ({"tenant": {"id": "not-a-guid"}}, "tenant.id"),
+        ({"apps": [{"clientId": "a", "roles": ["Files Read"]}]}, "apps[0].roles[0]"),
+    ],
+)
+def test_a_scenarios_identity_problems_are_reported(change, problem):
+    from mockdrive.scenario import ScenarioError, build_state
+
+    with pytest.raises(ScenarioError) as raised:
+        build_state({**SCENARIO, **change})
+    assert problem in str(raised.value)
+
+
+def test_a_token_of_another_tenant_is_refused_after_a_load(mock_drive):
+    token = mock_drive.token_for(mock_drive.owner)
+    mock_drive.load({**SCENARIO, "users": [{**SCENARIO["users"][0],
+                                            "id": mock_drive.owner.id}]})  # fmt: skip
+    answer = requests.get(mock_drive.graph_url + "/me", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+# -- the login host through the proxy -----------------------------------------------------------
+def test_the_login_host_reaches_only_the_identity_routes():
+    with MockDrive(default_state("owner-token"), proxy=True) as server, requests.Session() as http:
+        http.trust_env = False
+        http.proxies = {"https": server.url, "http": server.url}
+        http.verify = server.ca_path
+        auth = {"Authorization": "Bearer owner-token"}
+        for host in ("login.microsoftonline.com", "login.microsoft.com"):
+            config = http.get(f"https://{host}/common/v2.0/.well-known/openid-configuration",
+                              timeout=10).json()  # fmt: skip
+            assert config["token_endpoint"] == f"https://{host}/common/oauth2/v2.0/token"
+            probe = http.get(f"https://{host}/v1.0/me/drive", headers=auth, timeout=10)
+            assert probe.status_code == 200 and "mockdrive" in probe.text  # plainly, not Graph
+            assert probe.headers["Content-Type"].startswith("text/plain")
+            admin = http.get(f"https://{host}/_mockdrive/state", timeout=10)
+            assert admin.status_code == 200 and "users" not in admin.text
+            posted = http.post(f"https://{host}/_mockdrive/reset", timeout=10)
+            assert posted.status_code == 404 and posted.json()["error"] == "invalid_request"
+        graph = http.get("https://graph.microsoft.com/v1.0/me/drive", headers=auth, timeout=10)
+        assert graph.status_code == 200 and graph.json()["driveType"] == "business"
