@@ -215,3 +215,13 @@ def test_a_click_on_the_server_drawn_tree_works_before_the_script_has_drawn(busy
         route.continue_()
     page.unroute("**/_mockdrive/dashboard/overview")
     expect(node(page, "/Projects/Plan.docx")).to_be_visible()
+
+
+def test_the_identity_card_is_drawn_with_the_token_holders(mock_drive):
+    empty = requests.get(mock_drive.url + "/_mockdrive/ui").text
+    assert '<p id="identity-empty" class="empty">' in empty
+    mock_drive.token_for(mock_drive.owner, ["Files.Read"])
+    text = requests.get(mock_drive.url + "/_mockdrive/ui").text
+    assert '<p id="identity-empty" class="empty" hidden>' in text
+    assert f'data-holder="{mock_drive.owner.email} ' in text
+    assert "Files.Read · expires " in text

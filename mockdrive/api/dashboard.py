@@ -341,6 +341,8 @@ EMPTY_VIEW = {
     "outbox-empty": "",
     "faults": "",
     "faults-empty": "",
+    "identity": "",
+    "identity-empty": "",
 }
 
 
@@ -394,6 +396,7 @@ def first_view(state: State) -> dict[str, str]:
         m.to_dict() for m in itertools.islice(reversed(state.outbox.messages), FIRST_VIEW_ROWS)
     ]
     rules = [rule.to_dict() for rule in state.faults.rules]
+    identity = _identity(data["identity"])
     return {
         "summary": _text(summary),
         "clock": _text(f"clock {data['clock']}"),
@@ -405,6 +408,8 @@ def first_view(state: State) -> dict[str, str]:
         "outbox-empty": " hidden" if messages else "",
         "faults": "".join(_fault_item(rule) for rule in rules),
         "faults-empty": " hidden" if rules else "",
+        "identity": identity,
+        "identity-empty": " hidden" if identity else "",
     }
 
 
@@ -558,6 +563,33 @@ def _fault_item(rule: dict[str, Any]) -> str:
             _el("div", {"class": "meta"}, counts),
         ),
     )
+
+
+def _identity(identity: dict[str, Any]) -> str:
+    """The apps, then who holds tokens of which app with which scopes."""
+    items = []
+    for app in identity["apps"]:
+        kind = "confidential" if app["confidential"] else "public"
+        roles = " ".join(app["roles"])
+        what = (
+            _el("span", {"class": "badge"}, kind)
+            + " "
+            + _el("strong", {}, _text(app["displayName"]))
+            + _el("div", {"class": "meta mono"}, _text(app["clientId"]))
+            + (_el("div", {"class": "meta"}, _text(f"roles {roles}")) if roles else "")
+        )
+        items.append(_el("li", {"data-app": app["clientId"]}, _el("div", {"class": "what"}, what)))
+    for holder in identity["holders"]:
+        scopes = " ".join(holder["scopes"]) or "(no scope)"
+        what = (
+            _el("span", {"class": "badge"}, _text(holder["kind"]))
+            + " "
+            + _el("strong", {}, _text(holder["who"]))
+            + _el("div", {"class": "meta"}, _text(f"{scopes} · expires {holder['expires']}"))
+        )
+        key = f"{holder['who']} {holder['clientId']}"
+        items.append(_el("li", {"data-holder": key}, _el("div", {"class": "what"}, what)))
+    return "".join(items)
 
 
 # -- request parsing ------------------------------------------------------------------------------
