@@ -45,7 +45,10 @@ def test_an_invited_address_gets_what_the_api_gives_the_guest_once_signed_in(fol
     assert message.startswith(f"{GUEST} cannot write /Folder/Plan.docx\n{GUEST} holds read")
     assert f"read via an invitation to {GUEST}" in message
     assert "inherited from /Folder" in message
-    assert f"{GUEST} is not in the directory: this is what it holds once it signs in" in message
+    assert (
+        f"({GUEST} is not in the directory: this is what the API gives it once it signs in"
+        in message
+    )
     folder.assert_cannot(GUEST, "read", "/Other/Budget.xlsx")
 
     # The guest signs in with the address invited: the API agrees with the oracle.
@@ -106,3 +109,35 @@ def test_what_is_not_a_caller_is_refused_with_the_reason(folder):
         folder.access("partners@partner.example", "/Folder")
     with pytest.raises(NotFound, match="no user 'nobody'"):
         folder.access("nobody", "/Folder")
+
+
+def test_a_pending_invitation_to_an_address_grants_nothing_and_says_so(mock_drive):
+    mock_drive.load(
+        {
+            "users": [{"displayName": "Ada", "email": "ada@contoso.example", "token": "ada-token"}],
+            "drives": [
+                {
+                    "owner": "ada@contoso.example",
+                    "root": {
+                        "children": [
+                            {
+                                "name": "Folder",
+                                "folder": {},
+                                "permissions": [
+                                    {"email": GUEST, "roles": ["read"], "pending": True}
+                                ],
+                                "children": [{"name": "Plan.docx", "file": {}, "content": "p"}],
+                            }
+                        ]
+                    },
+                }
+            ],
+        }
+    )
+    result = mock_drive.assert_cannot(GUEST, "read", "/Folder/Plan.docx")
+    assert result.guest and result.pending == ["/Folder"]
+    explained = str(result)
+    assert "(pending invitation on /Folder: grants nothing until accepted)" in explained
+    assert "is not in the directory: this is what the API gives it once it signs in" in explained
+    mock_drive.add_user("Guest", GUEST)
+    assert as_guest(mock_drive, "GET", "/Folder/Plan.docx").status_code == 404

@@ -91,9 +91,9 @@ class Access:
         lines.extend(f"  (anyone with the link: {link})" for link in self.links)
         if self.guest:
             lines.append(
-                f"  ({self.who} is not in the directory: this is what it holds once it signs in "
-                "with that address; a pending invitation to it grants nothing before)"
-                if any(g.via.startswith("via an invitation") for g in self.grants) or self.pending
+                f"  ({self.who} is not in the directory: this is what the API gives it once it "
+                "signs in with that address)"
+                if self.grants or self.pending
                 else f"  ({self.who} is not in the directory: no invitation to it applies here)"
             )
         return "\n".join(lines)
