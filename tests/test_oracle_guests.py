@@ -51,6 +51,8 @@ def test_an_invited_address_gets_what_the_api_gives_the_guest_once_signed_in(fol
     )
     folder.assert_cannot(GUEST, "read", "/Other/Budget.xlsx")
 
+    with pytest.raises(ValueError, match=r"not in the directory: add_user\(name, 'guest@"):
+        folder.session_for(GUEST)  # no account yet, so no token to call with
     # The guest signs in with the address invited: the API agrees with the oracle.
     folder.add_user("Guest", GUEST)
     assert as_guest(folder, "GET", "/Folder/Plan.docx:/content").text == "draft"

@@ -116,6 +116,13 @@ class MockDriveFixture:
     def _token_of(self, user: User | str | None) -> str | None:
         if user is None:
             return None  # the owner's, looked up per request
+        if isinstance(user, str) and EMAIL_PATTERN.match(user):
+            known = self.server.call(lambda: self.state.directory.by_email(user))
+            if known is None:  # an invited guest, say: it needs an account to call
+                raise ValueError(
+                    f"{user} is not in the directory: add_user(name, {user!r}) gives it an "
+                    "account and a token (what it was invited to then applies to it)"
+                )
         found = user if isinstance(user, User) else self.user(user)
         if not found.token:
             raise ValueError(f"{found.email} has no token; give one with add_user(token=...)")
