@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from . import onehub
 from .identity import User
+from .links import in_organization
 from .permissions import (
     ROLE_RANK,
     Permission,
@@ -55,6 +56,7 @@ class Access:
     onehub_from: str | None = None  # where that rolemap is
     pending: list[str] = field(default_factory=list)  # invitations not yet accepted
     links: list[str] = field(default_factory=list)  # links the user could use, not held
+    guest: bool = False  # an address outside the directory (see ``outside_caller``)
 
     @property
     def roles(self) -> list[str]:
@@ -87,6 +89,13 @@ class Access:
         lines.extend(f"  (pending invitation on {where}: grants nothing until accepted)"
                      for where in self.pending)  # fmt: skip
         lines.extend(f"  (anyone with the link: {link})" for link in self.links)
+        if self.guest:
+            lines.append(
+                f"  ({self.who} is not in the directory: this is what the API gives it once it "
+                "signs in with that address)"
+                if self.grants or self.pending
+                else f"  ({self.who} is not in the directory: no invitation to it applies here)"
+            )
         return "\n".join(lines)
 
     __str__ = explain
@@ -119,15 +128,34 @@ def _via(state: State, permission: Permission, user: User) -> str:
     return f"via an invitation to {permission.invitation_email}"
 
 
+def outside_caller(address: str) -> User:
+    """A caller for an address outside the directory, such as an invited guest's: no id, no
+    groups, no token. What a permission gives it is what the API answers to the guest once it
+    signs in with that address (an invitation applies by the address it was sent to)."""
+    return User(id="", display_name=address, email=address)
+
+
+def _invited(permission: Permission, user: User) -> bool:
+    address = permission.invitation_email
+    return address is not None and address.casefold() == user.email.casefold()
+
+
 def access(state: State, user: User, item: Item) -> Access:
-    """Every grant that gives ``user`` a role on ``item``, nearest first."""
-    result = Access(who=user.email, path=describe_path(state, item))
+    """Every grant that gives ``user`` a role on ``item``, nearest first; ``user`` may be an
+    ``outside_caller``."""
+    guest = state.directory.users.get(user.id) is None
+    result = Access(who=user.email, path=describe_path(state, item), guest=guest)
     for entry in effective_permissions(state.store, item):
         holder = entry.holder or item
-        if entry.permission.pending and entry.permission.grantee_id == user.id:
+        if entry.permission.pending and (
+            entry.permission.grantee_id == user.id or _invited(entry.permission, user)
+        ):
             result.pending.append(describe_path(state, holder))
         link = entry.permission.link
-        usable = link is not None and link.scope in ("anonymous", "organization")
+        usable = link is not None and (
+            link.scope == "anonymous"
+            or (link.scope == "organization" and in_organization(state, user, item))
+        )
         if link is not None and usable and not entry.permission.holds(user):
             result.links.append(
                 f"{'/'.join(entry.permission.roles)} via {link.scope} {link.type} link on "
