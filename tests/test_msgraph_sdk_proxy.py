@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 
 try:
+    import httpx
     from kiota_abstractions.authentication import (
         AccessTokenProvider,
         AllowedHostsValidator,
