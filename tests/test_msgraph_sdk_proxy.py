@@ -70,6 +70,7 @@ from mockdrive.server import MockDrive
 pytestmark = [
     pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:This API is deprecated:DeprecationWarning"),  # sharedWithMe
 ]
 
 TOKEN = "sdk-proxy-token"
@@ -218,6 +219,20 @@ async def grant_the_link(run: Run) -> None:
     run.mock.assert_can("carol@contoso.example", "read", "/Shared/plan.txt")
 
 
+async def shared_with_me(run: Run) -> None:
+    """The granted folder in Bob's sharedWithMe (``/v1.0//drives/{id}/sharedWithMe()``)."""
+    shared = await run.bob.drives.by_drive_id(run.mock.drive.id).shared_with_me.get()
+    found = {item.name: item for item in shared.value}
+    assert "Shared" in found, list(found)
+    assert found["Shared"].remote_item.id == run.mock.item("/Shared").id
+
+
+async def download_content(run: Run) -> None:
+    """``/content`` answers 302 to the downloadUrl; the SDK follows it through the proxy."""
+    data = await run.items.by_drive_item_id(run.mock.item("/Uploads/eight.bin").id).content.get()
+    assert data == run.mock.item("/Uploads/eight.bin").content
+
+
 async def delta_pages(run: Run, url: str | None) -> tuple[list[DriveItem], str]:
     """Every page of a delta round, from the start or from a deltaLink: (items, deltaLink)."""
     root = run.items.by_drive_item_id("root").delta
@@ -309,6 +324,8 @@ STEPS: list[tuple[str, Step]] = [
     ("create_link", create_a_sharing_link),
     ("redeem the link through /shares/u!", redeem_the_link),
     ("grant the link to a user", grant_the_link),
+    ("sharedWithMe of the redeemer", shared_with_me),
+    ("download content through the downloadUrl", download_content),
     ("delta: initial round", delta_initial),
     ("delta: changes since the token", delta_changes),
     ("delta: deletes since the token", delta_deletes),
