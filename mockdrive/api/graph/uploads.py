@@ -187,6 +187,8 @@ async def repeat_last_fragment(
     start, end, total = parse_content_range(request.headers.get("Content-Range"))
     length = end - start + 1
     data: bytes | None = None
+    if request.content_length is None:
+        raise ApiError(411, "invalidRequest", "a fragment needs a Content-Length")
     if request.content_length == 0 and state.policy.lenient_upload_sessions:
         pass
     elif request.content_length != length:
