@@ -16,7 +16,7 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import web
 
 from ..backend import Backend
-from ..model.errors import Unauthenticated
+from ..model.errors import InvalidRequest, Unauthenticated
 from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
@@ -33,11 +33,11 @@ from .errors import (
 from .graph import batch as graph_batch
 from .graph import uploads as graph_uploads
 from .graph.changes import MONITOR_PREFIX, monitor
-from .graph.content import MAX_UPLOAD_BYTES, too_large
 from .graph.paths import normalize_path
+from .graph.routes import body_row as graph_body_row
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
-from .routing import add_table, route_of
+from .routing import GraphRoute, Route, add_table, route_of
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
@@ -99,33 +99,37 @@ def openapi_document(state: State, server_url: str) -> dict[str, Any]:
 
 
 def body_limit(request: web.Request) -> int | None:
-    """The most body bytes this route reads (a table route: its row says), or None where the
-    route decides for itself (an upload-session fragment, announced by Content-Range)."""
+    """The most body bytes this route reads (its table row says), or None where the route
+    decides for itself (an upload-session fragment, announced by Content-Range)."""
     if "Content-Range" in request.headers:
         return None
-    row = route_of(request)
-    if row is not None:
-        return row.max_body
-    if request.method == "PUT" and request.path.startswith(GRAPH_PREFIXES):
-        return MAX_UPLOAD_BYTES  # the only Graph PUT is a simple upload
-    return CLIENT_MAX_SIZE
+    row = body_row_of(request)
+    return CLIENT_MAX_SIZE if row is None else row.max_body
+
+
+def body_row_of(request: web.Request) -> Route | GraphRoute | None:
+    """The row of a table (Graph's included) whose body limit this request takes."""
+    raw = request.rel_url.raw_path
+    prefix = next((p for p in GRAPH_PREFIXES if raw.startswith(p + "/")), None)
+    if prefix is not None:
+        return graph_body_row(request.method, raw[len(prefix) :])
+    return route_of(request)
 
 
 def announces_too_much(request: web.Request) -> bool:
-    limit = body_limit(request)
     length = request.content_length
-    return limit is not None and length is not None and length > limit
+    if length is None:
+        return False
+    limit = body_limit(request)
+    return limit is not None and length > limit
 
 
 def refusal_of_body(request: web.Request) -> Exception:
     """The 413 the route itself would give for a body over its limit."""
-    limit = body_limit(request) or 0
-    row = route_of(request)
+    row = body_row_of(request)
     if row is not None and row.too_large is not None:
         return row.too_large()
-    if limit == MAX_UPLOAD_BYTES and request.path.startswith(GRAPH_PREFIXES):
-        return too_large()  # Graph's own: innerError maxFileSizeExceeded
-    return body_too_large(limit)
+    return body_too_large(body_limit(request) or 0)
 
 
 async def expect_continue(request: web.Request) -> None:
@@ -295,17 +299,24 @@ def throttled(status: int, retry_after: int) -> ApiError:
                     headers)  # fmt: skip
 
 
-def dialect_of(path: str) -> str:
-    """Which API's error envelope a path gets: ``graph``, ``onedrive`` or ``onehub``."""
-    if path.startswith(onehub.PREFIXES):
+def dialect_of(request: web.Request) -> str:
+    """Which API's error envelope a request gets: ``graph``, ``onedrive`` (a path of one of
+    ``onedrive_v1.ROUTES``' actions, in any form Graph's routes accept) or ``onehub``."""
+    if request.path.startswith(onehub.PREFIXES):
         return "onehub"
-    if path.endswith(onedrive_v1.ACTION_SUFFIXES) and path.startswith(GRAPH_PREFIXES):
-        return "onedrive"
+    raw = request.rel_url.raw_path
+    prefix = next((p for p in GRAPH_PREFIXES if raw.startswith(p + "/")), None)
+    if prefix is not None:
+        try:
+            if normalize_path(raw[len(prefix) :]).endswith(onedrive_v1.ACTION_SUFFIXES):
+                return "onedrive"
+        except InvalidRequest:  # not UTF-8: refused as Graph refuses it
+            pass
     return "graph"
 
 
 def render_error(request: web.Request, error: ApiError, request_id: str) -> web.Response:
-    dialect = dialect_of(request.path)
+    dialect = dialect_of(request)
     if dialect == "onehub":
         return onehub_error_response(error)
     if dialect == "onedrive":

@@ -11,7 +11,6 @@ only. Who holds a link is shown only to those who may share the item.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -205,15 +204,23 @@ def not_allowed(method: str) -> ApiError:
 
 
 # -- sharedWithMe -------------------------------------------------------------------------------
-SHARED_WITH_ME = re.compile(
-    r"^/(?:me/drive|drive|drives/(?P<drive>[^/]+))/sharedWithMe(?:\(\))?/?$"
-)
+SHARED_WITH_ME = r"sharedWithMe(\(\))?"  # the segment's spellings (rows in ``routes.ROUTES``)
+
+
+def my_shared_with_me(request: web.Request, call: Call, segment: str) -> web.Response:
+    """``GET /me/drive/sharedWithMe`` (or ``sharedWithMe()``)."""
+    return shared_with_me(request, call, None)
+
+
+def drive_shared_with_me(
+    request: web.Request, call: Call, drive_key: str, segment: str
+) -> web.Response:
+    """``GET /drives/{driveId}/sharedWithMe``: a drive the caller cannot see is missing."""
+    return shared_with_me(request, call, drive_key)
 
 
 def shared_with_me(request: web.Request, call: Call, drive_key: str | None) -> web.Response:
-    """``GET /me/drive/sharedWithMe``: what others shared with the caller, as remoteItems."""
-    if request.method != "GET":
-        raise not_allowed(request.method)
+    """What others shared with the caller, as remoteItems."""
     state, caller = call.state, call.caller
     if drive_key is not None and (
         drive_key not in state.store.drives or not can_see_drive(state.store, caller, drive_key)
