@@ -272,6 +272,8 @@ def graph_paths(state: State | None) -> dict[str, dict[str, Any]]:
             bases = DRIVE_PATHS
         elif row.target == "{user}":
             bases = USER_PATHS
+        elif row.target == "{share}":
+            bases = ("/shares/{shareId}",)
         else:
             bases = ITEM_BASES
         for base in bases:
@@ -456,29 +458,25 @@ def transfer_paths() -> dict[str, dict[str, Any]]:
 
 
 # -- sharing links, /shares, sharedWithMe, delta ----------------------------------------------
-def share_paths() -> dict[str, dict[str, Any]]:
-    """``/shares/{shareId}`` and what a link reaches through it."""
-    op = graph_op
-    permission, collection = ref("Permission"), ref("PermissionCollection")
-    share_ok = {
-        "": returns(OBJECT),
-        "permission": returns(permission),
-        "permission/grant": returns(collection),
+def share_operations() -> dict[Any, Any]:
+    """The operations of the rows on ``/shares/{shareId}``, by handler."""
+    binary = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+    content = graph_op({"200": {"description": "bytes", "content": binary}})
+    children = {**graph_op(returns(OBJECT)), "parameters": list(PAGING)}
+    item = graph_op(returns(ref("DriveItem")))
+    return {
+        shares.share_summary: graph_op(returns(OBJECT)),
+        shares.shared_item: item,
+        shares.shared_children: children,
+        shares.shared_content: content,
+        shares.item_by_id: item,
+        shares.children_by_id: children,
+        shares.content_by_id: content,
+        shares.share_permission: graph_op(returns(ref("Permission"))),
+        shares.grant: graph_op(
+            returns(ref("PermissionCollection")), json_body(ref("GrantRequest"))
+        ),
     }
-    paths: dict[str, dict[str, Any]] = {}
-    for action, method in shares.SHARE_OPERATIONS:
-        path = "/v1.0/shares/{shareId}" + ("/" + action if action else "")
-        binary = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
-        ok = share_ok.get(action) or returns(
-            OBJECT if action.endswith("children") else ref("DriveItem")
-        )
-        if action.endswith("content"):
-            ok = {"200": {"description": "bytes", "content": binary}}
-        body = json_body(ref("GrantRequest")) if method == "POST" else None
-        paths.setdefault(path, {})[method.lower()] = op(ok, body)
-        if action.endswith("children"):
-            paths[path][method.lower()]["parameters"] = list(PAGING)
-    return paths
 
 
 def item_operations() -> dict[Any, Any]:
@@ -668,7 +666,11 @@ def model_ranges(schemas: dict[str, Any]) -> None:
 
 
 SCHEMAS: dict[str, Any] = load_schemas()
-ROW_OPERATIONS: dict[Any, dict[str, Any]] = {**directory_operations(), **item_operations()}
+ROW_OPERATIONS: dict[Any, dict[str, Any]] = {
+    **directory_operations(),
+    **share_operations(),
+    **item_operations(),
+}
 
 
 def openapi_document(state: State | None = None, server_url: str | None = None) -> dict[str, Any]:
@@ -676,7 +678,6 @@ def openapi_document(state: State | None = None, server_url: str | None = None) 
     paths = {
         **graph_paths(state),
         **transfer_paths(),
-        **share_paths(),
         **onehub_paths(),
         **admin_paths(),
     }

@@ -67,6 +67,8 @@ class GraphRoute:
     - ``{drive}``: a drive in any of its forms (``/me/drive``, ``/drives/{driveId}``, …): the
       handler takes the drive and the parsed address;
     - ``{user}``: ``/me`` or ``/users/{userId}``, a user that exists;
+    - ``{share}``: ``/shares/{shareId}``, a sharing link the caller may use: the handler takes
+      the shared item and the link's permission;
     - ``/…``: a resource of its own (``/me``, ``/shares/{shareId}``).
 
     Each ``{name}`` segment after that passes the segment's text, in order. ``pattern``, a
@@ -85,8 +87,8 @@ class GraphRoute:
 
     @property
     def target(self) -> str:
-        """``{item}``, ``{address}``, ``{drive}``, ``{user}``, or ``/`` for a resource of its
-        own."""
+        """``{item}``, ``{address}``, ``{drive}``, ``{user}``, ``{share}``, or ``/`` for a
+        resource of its own."""
         return "/" if self.path.startswith("/") else self.path.split("/", 1)[0]
 
     @property

@@ -7,12 +7,15 @@ for every addressing form, and the expect handler and the pipeline read a row's 
 (``body_row``). Each handler parses the request, makes one call into the model and renders the
 result; access checks live in the model.
 
-The dispatch, in the order of its checks: the path in its one normal form; ``/shares/…``;
-the rows of resources of their own (``/me``, ``sharedWithMe``); else the drive (``serve_drive``):
-drive resolved, then an ``{address}`` row (an upload, before the item must exist), then the item
-resolved (hidden is missing), then its row. What no row serves answers as Graph's gateway does
-(``unserved``): 405 for a path a row serves with another method, 501 for a Graph feature
-mockdrive lacks, the gateway's 400 for a segment Graph does not have.
+The dispatch, in the order of its checks: the path in its one normal form; ``/shares/…``
+(``serve_share``: the link found and usable, then its row); the rows of resources of their own
+(``/drives``, ``sharedWithMe``); a user's (``/me``, ``/users/{userId}``: the user found, then
+the row); else the drive (``serve_drive``): drive resolved, then an ``{address}`` row (an
+upload, before the item must exist), then the item resolved (hidden is missing), then its row.
+What no row serves answers as Graph's gateway does (``unserved``): 405 for a path a row serves
+with another method, 501 for a Graph feature mockdrive lacks, the gateway's 400 for a segment
+Graph does not have. A check every request of a kind needs goes where its target is resolved:
+``serve_share``, the user in ``dispatch``, the drive in ``serve_drive``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from ...model.errors import InvalidRequest, NotFound
+from ...model import links as link_model
+from ...model.errors import InvalidRequest, NotFound, Unauthenticated
 from .. import onedrive_v1  # its rows are served here, on Graph's item addresses
 from ..context import Call
 from ..errors import ApiError
@@ -56,6 +60,19 @@ ROUTES: tuple[GraphRoute, ...] = (
         shares.drive_shared_with_me,
         pattern=shares.SHARED_WITH_ME,
     ),
+    # -- a sharing link in use: /shares/{shareId} ---------------------------------------------
+    GraphRoute("GET", "{share}", shares.share_summary),
+    GraphRoute("GET", "{share}/driveItem", shares.shared_item),
+    GraphRoute("GET", "{share}/driveItem/children", shares.shared_children),
+    GraphRoute("GET", "{share}/driveItem/content", shares.shared_content),
+    GraphRoute("GET", "{share}/root", shares.shared_item),
+    GraphRoute("GET", "{share}/root/children", shares.shared_children),
+    GraphRoute("GET", "{share}/root/content", shares.shared_content),
+    GraphRoute("GET", "{share}/items/{itemId}", shares.item_by_id),
+    GraphRoute("GET", "{share}/items/{itemId}/children", shares.children_by_id),
+    GraphRoute("GET", "{share}/items/{itemId}/content", shares.content_by_id),
+    GraphRoute("GET", "{share}/permission", shares.share_permission),
+    GraphRoute("POST", "{share}/permission/grant", shares.grant),
     # -- a user -------------------------------------------------------------------------------
     GraphRoute("GET", "{user}", directory.get_user),
     GraphRoute("HEAD", "{user}", directory.get_user),
@@ -115,6 +132,7 @@ def _parts(row: GraphRoute) -> tuple[Part, ...]:
 
 
 _RESOURCES = [(row, _parts(row)) for row in ROUTES if row.target == "/"]
+_SHARES = [(row, _parts(row)) for row in ROUTES if row.target == "{share}"]
 _USERS = [(row, _parts(row)) for row in ROUTES if row.target == "{user}"]
 _DRIVES = [(row, _parts(row)) for row in ROUTES if row.target == "{drive}"]
 _ITEMS = [(row, _parts(row)) for row in ROUTES if row.target in ("{item}", "{address}")]
@@ -165,7 +183,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
 
 async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     if rest.startswith("/shares/"):  # using a sharing link
-        return await shares.handle(request, call, rest)
+        return await serve_share(request, call, rest)
     method = request.method
     segments = tuple(s for s in decode_path(rest).split("/") if s)
     row, values, known = find(_RESOURCES, segments, method)
@@ -185,6 +203,24 @@ async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamRes
     if not directory.addresses_drive(segments):
         raise directory.unserved(segments)
     return await serve_drive(request, call, rest)
+
+
+async def serve_share(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+    """``/shares/{shareId}/…``: what a sharing link reaches."""
+    share_id, tail = shares.share_address(rest)
+    method = request.method
+    row, values, known = find(_SHARES, tail, method)
+    if row is None and (known or method != "GET"):  # all but the grant is read with GET
+        raise method_not_allowed(method)
+    if row is not None and row.method != "GET" and shares.link_user(call) is None:
+        # before the link is looked up: the answer says nothing about it
+        raise Unauthenticated("granting a link needs a signed-in user")
+    item, permission = shares.resolve_share(call, share_id)
+    if method == "GET" and shares.wants_redeem(request):
+        link_model.redeem(call.state, shares.link_user(call), item, permission)
+    if row is None:
+        raise shares.unserved(call, item, tail)
+    return await served(row.handler(request, call, item, permission, *values))
 
 
 async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
@@ -251,7 +287,7 @@ def row_of(method: str, rest: str) -> GraphRoute | None:
     try:
         rest = normalize_path(rest)
         if rest.startswith("/shares/"):
-            return None
+            return find(_SHARES, shares.share_address(rest)[1], method)[0]
         segments = tuple(s for s in decode_path(rest).split("/") if s)
         row, _, _ = find(_RESOURCES, segments, method)
         user = directory.user_address(segments)
