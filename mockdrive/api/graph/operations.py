@@ -17,6 +17,7 @@ from ...model.permissions import (
     require_role,
 )
 from ...model.tree import Drive, Item
+from ...model.view import search
 from ..context import Call
 from ..jsonio import fast_json_response, read_json_object
 from . import links, odata, paging
@@ -28,7 +29,6 @@ from .paths import GraphPath
 from .permissions import permission_patch, render_permission_for
 from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
-from .special import search
 
 OPTIONS = (  # the request's OData options (``options_of``)
     web.RequestKey("graph_options", odata.Options)
