@@ -15,6 +15,7 @@ from ..backend import Backend
 from ..model.identity import User
 from ..model.state import State
 from .graph.downloads import Downloads
+from .graph.odata import Options
 
 
 @dataclass(slots=True)
@@ -27,6 +28,8 @@ class Call:
     # download URLs of files (None: rendered without them); the dialect sets them
     viewer_id: str | None = None
     downloads: Downloads | None = None
+    # a Graph GET's OData query options, parsed by the dispatch before its handler runs
+    options: Options | None = None
 
 
 def _key(name: str, kind: type) -> Any:

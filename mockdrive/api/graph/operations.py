@@ -30,20 +30,15 @@ from .permissions import permission_patch, render_permission_for
 from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
 
-OPTIONS = (  # the request's OData options (``options_of``)
-    web.RequestKey("graph_options", odata.Options)
-    if hasattr(web, "RequestKey")
-    else "graph_options"
-)
 NO_OPTIONS = odata.Options()
 SEARCH = r"search\(q='(?:[^']|'')*'\)"  # the segment of ``search(q='…')``
 _SEARCH_TERM = re.compile(r"^search\(q='((?:[^']|'')*)'\)$")
 
 
-def options_of(request: web.Request) -> odata.Options:
+def options_of(call: Call) -> odata.Options:
     """The OData options of a GET, parsed by the dispatch before its handler runs (a HEAD's
     are not read)."""
-    return request.get(OPTIONS, NO_OPTIONS)
+    return call.options or NO_OPTIONS
 
 
 def get_drive(request: web.Request, call: Call, drive: Drive, path: GraphPath):
@@ -60,7 +55,7 @@ def get_item(request: web.Request, call: Call, item: Item) -> web.StreamResponse
     require_role(state.store, call.caller, item, "read")
     if not_modified(request, item):
         return web.Response(status=304)
-    options = options_of(request)
+    options = options_of(call)
     data = render_item(state, call, item)
     data = expand_item(request, call, item, data, options.expand)
     shaped = shape(data, options.select, also=options.expand)
@@ -78,7 +73,7 @@ def get_children(request: web.Request, call: Call, item: Item) -> web.StreamResp
     require_role(call.state.store, call.caller, item, "read")
     if not_modified(request, item):
         return web.Response(status=304)
-    options = options_of(request)
+    options = options_of(call)
     if options.orderby is not None:
         return ordered_children(request, call, item, options)
     return list_children(request, call, item)
@@ -149,7 +144,7 @@ def search_items(request: web.Request, call: Call, item: Item, segment: str) -> 
     page, more = paging.page(
         state, key, offset, top, lambda: search(state.store, caller, item, text)
     )
-    select = options_of(request).select
+    select = options_of(call).select
     body = {
         "@odata.context": context_url(request, "Collection(driveItem)"),
         "value": [shape(render_item(state, call, hit), select) for hit in page],
@@ -168,7 +163,7 @@ def thumbnails(request: web.Request, call: Call, item: Item) -> web.StreamRespon
 def versions(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
     require_role(call.state.store, call.caller, item, "read")
     context = item_context(request, item, "versions")
-    select = options_of(request).select
+    select = options_of(call).select
     value = [shape(v, select) for v in versions_of(call.state, item)]
     return fast_json_response({"@odata.context": context, "value": value})
 

@@ -131,17 +131,27 @@ def _parts(row: GraphRoute) -> tuple[Part, ...]:
     return tuple(parts)
 
 
-_RESOURCES = [(row, _parts(row)) for row in ROUTES if row.target == "/"]
-_SHARES = [(row, _parts(row)) for row in ROUTES if row.target == "{share}"]
-_USERS = [(row, _parts(row)) for row in ROUTES if row.target == "{user}"]
-_DRIVES = [(row, _parts(row)) for row in ROUTES if row.target == "{drive}"]
-_ITEMS = [(row, _parts(row)) for row in ROUTES if row.target in ("{item}", "{address}")]
+class Rows:
+    """The rows of one target, by path, for ``find``: a path of literal segments is one dict
+    look-up; the few with ``{name}`` segments or a pattern are tried by their length."""
+
+    def __init__(self, rows: list[GraphRoute]) -> None:
+        self.literal: dict[tuple[str, ...], dict[str, GraphRoute]] = {}
+        self.shaped: dict[int, list[tuple[tuple[Part, ...], dict[str, GraphRoute]]]] = {}
+        shaped: dict[tuple[Part, ...], dict[str, GraphRoute]] = {}
+        for row in rows:
+            parts = _parts(row)
+            if all(isinstance(part, str) for part in parts):
+                self.literal.setdefault(parts, {})[row.method] = row  # type: ignore[arg-type]
+            else:
+                shaped.setdefault(parts, {})[row.method] = row
+        for parts, by_method in shaped.items():
+            self.shaped.setdefault(len(parts), []).append((parts, by_method))
 
 
 def _values(parts: tuple[Part, ...], segments: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The values the segments give a row with these parts, or None if they do not match."""
-    if len(parts) != len(segments):
-        return None
+    """The values the segments give a path of these parts (as long), or None if they do not
+    match."""
     values = []
     for part, segment in zip(parts, segments, strict=True):
         if part is None:
@@ -157,18 +167,28 @@ def _values(parts: tuple[Part, ...], segments: tuple[str, ...]) -> tuple[str, ..
 
 
 def find(
-    rows: list[tuple[GraphRoute, tuple[Part, ...]]], segments: tuple[str, ...], method: str
+    rows: Rows, segments: tuple[str, ...], method: str
 ) -> tuple[GraphRoute | None, tuple[str, ...], bool]:
-    """The row of ``rows`` serving ``method`` on ``segments`` and the values it takes; and
-    whether a row serves these segments with any method (else no such resource)."""
-    known = False
-    for row, parts in rows:
+    """The row serving ``method`` on ``segments`` and the values it takes; and whether a row
+    serves these segments with any method (else there is no such resource). Paths of rows
+    never overlap: ``tests/test_route_tables.py`` finds each row at its own addresses."""
+    by_method = rows.literal.get(segments)
+    if by_method is not None:
+        return by_method.get(method), (), True
+    for parts, by_method in rows.shaped.get(len(segments), ()):
         values = _values(parts, segments)
         if values is not None:
-            if row.method == method:
-                return row, values, True
-            known = True
-    return None, (), known
+            return by_method.get(method), values, True
+    return None, (), False
+
+
+_RESOURCES = Rows([row for row in ROUTES if row.target == "/"])
+_SHARES = Rows([row for row in ROUTES if row.target == "{share}"])
+_USERS = Rows([row for row in ROUTES if row.target == "{user}"])
+_DRIVES = Rows([row for row in ROUTES if row.target == "{drive}"])
+_ITEMS = Rows([row for row in ROUTES if row.target in ("{item}", "{address}")])
+# handlers that read a body are coroutines; the others answer at once
+_ASYNC = frozenset(row.handler for row in ROUTES if inspect.iscoroutinefunction(row.handler))
 
 
 async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
@@ -185,10 +205,10 @@ async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamRes
     if rest.startswith("/shares/"):  # using a sharing link
         return await serve_share(request, call, rest)
     method = request.method
-    segments = tuple(s for s in decode_path(rest).split("/") if s)
+    segments = tuple([s for s in decode_path(rest).split("/") if s])
     row, values, known = find(_RESOURCES, segments, method)
     if row is not None:
-        return await served(row.handler(request, call, *values))
+        return await answer(row, row.handler(request, call, *values))
     if known:
         raise method_not_allowed(method)
     user = directory.user_address(segments)
@@ -199,7 +219,7 @@ async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamRes
             target = directory.resolve_user(call, key)
             if row is None:
                 raise method_not_allowed(method)
-            return await served(row.handler(request, call, target, *values))
+            return await answer(row, row.handler(request, call, target, *values))
     if not directory.addresses_drive(segments):
         raise directory.unserved(segments)
     return await serve_drive(request, call, rest)
@@ -220,7 +240,7 @@ async def serve_share(request: web.Request, call: Call, rest: str) -> web.Stream
         link_model.redeem(call.state, shares.link_user(call), item, permission)
     if row is None:
         raise shares.unserved(call, item, tail)
-    return await served(row.handler(request, call, item, permission, *values))
+    return await answer(row, row.handler(request, call, item, permission, *values))
 
 
 async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
@@ -233,7 +253,7 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         row, values, _ = find(_DRIVES, (), method)
         if row is None:
             raise method_not_allowed(method)
-        return await served(row.handler(request, call, drive, path, *values))
+        return await answer(row, row.handler(request, call, drive, path, *values))
 
     action = path.action
     row, values, known = find(_ITEMS, action, method)
@@ -241,22 +261,22 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         if not path.item_path:  # an item the caller cannot read: 404 before If-Match or body
             resolve_visible_item(state, caller, drive, path)
         try:
-            return await served(row.handler(request, call, drive, path, *values))
+            return await answer(row, row.handler(request, call, drive, path, *values))
         except NotFound:  # nothing readable on the way: the same 404 as a missing item
             raise hidden(state, caller, drive, path) from None
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
         raise unserved(action, method, known)
     item = resolve_visible_item(state, caller, drive, path)
     if method == "GET":  # options are refused before anything is served
-        request[operations.OPTIONS] = odata.parse_options(request.query)
+        call.options = odata.parse_options(request.query)
     if row is None:
         raise unserved(action, method, known)
-    return await served(row.handler(request, call, item, *values))
+    return await answer(row, row.handler(request, call, item, *values))
 
 
-async def served(answer) -> web.StreamResponse:
-    """A handler's answer, awaited if it is a coroutine (handlers that read no body need not)."""
-    return await answer if inspect.isawaitable(answer) else answer
+async def answer(row: GraphRoute, result) -> web.StreamResponse:
+    """A row's answer: awaited if its handler is a coroutine (one that reads a body)."""
+    return await result if row.handler in _ASYNC else result
 
 
 def unserved(action: tuple[str, ...], method: str, known: bool) -> Exception:
@@ -288,7 +308,7 @@ def row_of(method: str, rest: str) -> GraphRoute | None:
         rest = normalize_path(rest)
         if rest.startswith("/shares/"):
             return find(_SHARES, shares.share_address(rest)[1], method)[0]
-        segments = tuple(s for s in decode_path(rest).split("/") if s)
+        segments = tuple([s for s in decode_path(rest).split("/") if s])
         row, _, _ = find(_RESOURCES, segments, method)
         user = directory.user_address(segments)
         if row is None and user is not None:
