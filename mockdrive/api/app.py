@@ -41,6 +41,7 @@ from .routing import GraphRoute, Route, add_table, route_of
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
+GRAPH_STARTS = tuple(p + "/" for p in GRAPH_PREFIXES)
 # upload and download URLs: authenticated by their own token, not a bearer (api/graph/uploads.py)
 PRE_AUTHENTICATED = tuple(p.rstrip("/") for p in graph_uploads.PRE_AUTHENTICATED_PREFIXES)
 API_PREFIXES = GRAPH_PREFIXES + onehub.PREFIXES + PRE_AUTHENTICATED
@@ -110,9 +111,8 @@ def body_limit(request: web.Request) -> int | None:
 def body_row_of(request: web.Request) -> Route | GraphRoute | None:
     """The row of a table (Graph's included) whose body limit this request takes."""
     raw = request.rel_url.raw_path
-    prefix = next((p for p in GRAPH_PREFIXES if raw.startswith(p + "/")), None)
-    if prefix is not None:
-        return graph_body_row(request.method, raw[len(prefix) :])
+    if raw.startswith(GRAPH_STARTS):  # the path after the version
+        return graph_body_row(request.method, raw[raw.index("/", 1) :])
     return route_of(request)
 
 

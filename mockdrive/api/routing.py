@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -84,12 +84,13 @@ class GraphRoute:
     pattern: str | None = None
     max_body: int = MAX_JSON_BODY
     too_large: Callable[[], Exception] | None = None
+    # ``{item}``, ``{address}``, ``{drive}``, ``{user}``, ``{share}``, or ``/`` for a resource
+    # of its own: taken from the path
+    target: str = field(init=False)
 
-    @property
-    def target(self) -> str:
-        """``{item}``, ``{address}``, ``{drive}``, ``{user}``, ``{share}``, or ``/`` for a
-        resource of its own."""
-        return "/" if self.path.startswith("/") else self.path.split("/", 1)[0]
+    def __post_init__(self) -> None:
+        target = "/" if self.path.startswith("/") else self.path.split("/", 1)[0]
+        object.__setattr__(self, "target", target)
 
     @property
     def action(self) -> str:

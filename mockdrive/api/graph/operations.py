@@ -30,15 +30,9 @@ from .permissions import permission_patch, render_permission_for
 from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
 
-NO_OPTIONS = odata.Options()
+NO_OPTIONS = odata.Options()  # a HEAD's: the dispatch parses a GET's into ``call.options``
 SEARCH = r"search\(q='(?:[^']|'')*'\)"  # the segment of ``search(q='…')``
 _SEARCH_TERM = re.compile(r"^search\(q='((?:[^']|'')*)'\)$")
-
-
-def options_of(call: Call) -> odata.Options:
-    """The OData options of a GET, parsed by the dispatch before its handler runs (a HEAD's
-    are not read)."""
-    return call.options or NO_OPTIONS
 
 
 def get_drive(request: web.Request, call: Call, drive: Drive, path: GraphPath):
@@ -55,7 +49,7 @@ def get_item(request: web.Request, call: Call, item: Item) -> web.StreamResponse
     require_role(state.store, call.caller, item, "read")
     if not_modified(request, item):
         return web.Response(status=304)
-    options = options_of(call)
+    options = call.options or NO_OPTIONS
     data = render_item(state, call, item)
     data = expand_item(request, call, item, data, options.expand)
     shaped = shape(data, options.select, also=options.expand)
@@ -73,7 +67,7 @@ def get_children(request: web.Request, call: Call, item: Item) -> web.StreamResp
     require_role(call.state.store, call.caller, item, "read")
     if not_modified(request, item):
         return web.Response(status=304)
-    options = options_of(call)
+    options = call.options or NO_OPTIONS
     if options.orderby is not None:
         return ordered_children(request, call, item, options)
     return list_children(request, call, item)
@@ -144,7 +138,7 @@ def search_items(request: web.Request, call: Call, item: Item, segment: str) -> 
     page, more = paging.page(
         state, key, offset, top, lambda: search(state.store, caller, item, text)
     )
-    select = options_of(call).select
+    select = (call.options or NO_OPTIONS).select
     body = {
         "@odata.context": context_url(request, "Collection(driveItem)"),
         "value": [shape(render_item(state, call, hit), select) for hit in page],
@@ -163,7 +157,7 @@ def thumbnails(request: web.Request, call: Call, item: Item) -> web.StreamRespon
 def versions(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
     require_role(call.state.store, call.caller, item, "read")
     context = item_context(request, item, "versions")
-    select = options_of(call).select
+    select = (call.options or NO_OPTIONS).select
     value = [shape(v, select) for v in versions_of(call.state, item)]
     return fast_json_response({"@odata.context": context, "value": value})
 

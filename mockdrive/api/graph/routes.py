@@ -205,7 +205,7 @@ async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamRes
     if rest.startswith("/shares/"):  # using a sharing link
         return await serve_share(request, call, rest)
     method = request.method
-    segments = tuple([s for s in decode_path(rest).split("/") if s])
+    segments = tuple(filter(None, decode_path(rest).split("/")))
     row, values, known = find(_RESOURCES, segments, method)
     if row is not None:
         return await answer(row, row.handler(request, call, *values))
@@ -308,7 +308,7 @@ def row_of(method: str, rest: str) -> GraphRoute | None:
         rest = normalize_path(rest)
         if rest.startswith("/shares/"):
             return find(_SHARES, shares.share_address(rest)[1], method)[0]
-        segments = tuple([s for s in decode_path(rest).split("/") if s])
+        segments = tuple(filter(None, decode_path(rest).split("/")))
         row, _, _ = find(_RESOURCES, segments, method)
         user = directory.user_address(segments)
         if row is None and user is not None:
@@ -323,15 +323,33 @@ def row_of(method: str, rest: str) -> GraphRoute | None:
     return find(_ITEMS, path.action, method)[0]
 
 
+def _body_rows() -> dict[str, list[GraphRoute]]:
+    """By method, one row for each body limit its rows have, the largest first."""
+    found: dict[str, dict[tuple, GraphRoute]] = {}
+    for row in ROUTES:
+        found.setdefault(row.method, {}).setdefault((row.max_body, row.too_large), row)
+    return {
+        method: sorted(rows.values(), key=lambda row: -row.max_body)
+        for method, rows in found.items()
+    }
+
+
+_BODY_ROWS = _body_rows()
+
+
 def body_row(method: str, rest: str) -> GraphRoute | None:
-    """The row whose body limit a request takes: the row that serves it, or for a request no
-    row serves, the row of its method that takes the most (its answer is a 405 or a 400, never
-    a 413 a served path would not give); None if no row has that method."""
-    row = row_of(method, rest)
-    if row is not None:
-        return row
-    rows = [r for r in ROUTES if r.method == method]
-    return max(rows, key=lambda r: r.max_body) if rows else None
+    """The row whose body limit a request takes: where the rows of its method differ in what
+    they take, the row that serves it, or for a request no row serves, the row of its method
+    that takes the most (its answer is a 405 or a 400, never a 413 a served path would not
+    give); None if no row has that method."""
+    rows = _BODY_ROWS.get(method)
+    if rows is None:
+        return None
+    if len(rows) > 1:
+        row = row_of(method, rest)
+        if row is not None:
+            return row
+    return rows[0]
 
 
 def method_not_allowed(method: str) -> ApiError:
