@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from aiohttp import web
 
@@ -166,20 +167,22 @@ def _values(parts: tuple[Part, ...], segments: tuple[str, ...]) -> tuple[str, ..
     return tuple(values)
 
 
-def find(
-    rows: Rows, segments: tuple[str, ...], method: str
-) -> tuple[GraphRoute | None, tuple[str, ...], bool]:
-    """The row serving ``method`` on ``segments`` and the values it takes; and whether a row
-    serves these segments with any method (else there is no such resource). Paths of rows
-    never overlap: ``tests/test_route_tables.py`` finds each row at its own addresses."""
+@lru_cache(maxsize=4096)
+def lookup(
+    rows: Rows, segments: tuple[str, ...]
+) -> tuple[dict[str, GraphRoute], tuple[str, ...]] | None:
+    """The rows (by method) of ``rows`` whose path these segments spell, and the values the
+    segments give them; None if no row serves them, with any method. Remembered (clients repeat
+    their paths): a path seen before costs no Python call. Paths of rows never overlap:
+    ``tests/test_route_tables.py`` finds each row at its own addresses."""
     by_method = rows.literal.get(segments)
     if by_method is not None:
-        return by_method.get(method), (), True
+        return by_method, ()
     for parts, by_method in rows.shaped.get(len(segments), ()):
         values = _values(parts, segments)
         if values is not None:
-            return by_method.get(method), values, True
-    return None, (), False
+            return by_method, values
+    return None
 
 
 _RESOURCES = Rows([row for row in ROUTES if row.target == "/"])
@@ -189,6 +192,30 @@ _DRIVES = Rows([row for row in ROUTES if row.target == "{drive}"])
 _ITEMS = Rows([row for row in ROUTES if row.target in ("{item}", "{address}")])
 # handlers that read a body are coroutines; the others answer at once
 _ASYNC = frozenset(row.handler for row in ROUTES if inspect.iscoroutinefunction(row.handler))
+NONE: tuple[dict[str, GraphRoute], tuple[str, ...]] = ({}, ())  # no row, with any method
+
+
+@lru_cache(maxsize=4096)
+def address_of(rest: str) -> tuple:
+    """What a path in its normal form addresses, whatever the method, in the dispatch's order:
+    ``("share", shareId, tail)``; ``("resource", rows by method, values)`` (a resource of its
+    own: ``/drives``, ``sharedWithMe``); ``("user", key or None for /me, rows by method,
+    values)``; ``("drive",)`` (a drive, or anything in one); ``("none", segments)``.
+    Remembered, as ``parse_raw_path`` is (a refused path raises, and is not remembered)."""
+    if rest.startswith("/shares/"):  # using a sharing link
+        return ("share", *shares.share_address(rest))
+    segments = tuple(filter(None, decode_path(rest).split("/")))
+    matched = lookup(_RESOURCES, segments)
+    if matched is not None:
+        return ("resource", *matched)
+    user = directory.user_address(segments)
+    if user is not None:
+        matched = lookup(_USERS, user[1])
+        if matched is not None:
+            return ("user", user[0], *matched)
+    if directory.addresses_drive(segments):
+        return ("drive",)
+    return ("none", segments)
 
 
 async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
@@ -202,35 +229,40 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
 
 
 async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
-    if rest.startswith("/shares/"):  # using a sharing link
-        return await serve_share(request, call, rest)
-    method = request.method
-    segments = tuple(filter(None, decode_path(rest).split("/")))
-    row, values, known = find(_RESOURCES, segments, method)
-    if row is not None:
-        return await answer(row, row.handler(request, call, *values))
-    if known:
-        raise method_not_allowed(method)
-    user = directory.user_address(segments)
-    if user is not None:
-        key, after = user
-        row, values, known = find(_USERS, after, method)
-        if known:  # a missing user is a 404 whatever the method
-            target = directory.resolve_user(call, key)
-            if row is None:
-                raise method_not_allowed(method)
-            return await answer(row, row.handler(request, call, target, *values))
-    if not directory.addresses_drive(segments):
-        raise directory.unserved(segments)
-    return await serve_drive(request, call, rest)
+    """The row of ``rest`` (in its normal form) for the request's method, once its target is
+    resolved. Each target is resolved in one place: a check every request to it needs goes
+    right after (a user here, a link in ``serve_share``, a drive in ``serve_drive``)."""
+    address, method = address_of(rest), request.method
+    kind = address[0]
+    if kind == "drive":
+        return await serve_drive(request, call, rest)
+    if kind == "share":
+        return await serve_share(request, call, address[1], address[2])
+    if kind == "resource":
+        row = address[1].get(method)
+        if row is None:
+            raise method_not_allowed(method)
+        result = row.handler(request, call, *address[2])
+        return await result if row.handler in _ASYNC else result
+    if kind == "user":
+        user = directory.resolve_user(call, address[1])  # missing: a 404 whatever the method
+        row = address[2].get(method)
+        if row is None:
+            raise method_not_allowed(method)
+        result = row.handler(request, call, user, *address[3])
+        return await result if row.handler in _ASYNC else result
+    raise directory.unserved(address[1])
 
 
-async def serve_share(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+async def serve_share(
+    request: web.Request, call: Call, share_id: str, tail: tuple[str, ...]
+) -> web.StreamResponse:
     """``/shares/{shareId}/…``: what a sharing link reaches."""
-    share_id, tail = shares.share_address(rest)
     method = request.method
-    row, values, known = find(_SHARES, tail, method)
-    if row is None and (known or method != "GET"):  # all but the grant is read with GET
+    matched = lookup(_SHARES, tail)
+    by_method, values = NONE if matched is None else matched
+    row = by_method.get(method)
+    if row is None and (matched is not None or method != "GET"):  # all but the grant: GET
         raise method_not_allowed(method)
     if row is not None and row.method != "GET" and shares.link_user(call) is None:
         # before the link is looked up: the answer says nothing about it
@@ -240,7 +272,8 @@ async def serve_share(request: web.Request, call: Call, rest: str) -> web.Stream
         link_model.redeem(call.state, shares.link_user(call), item, permission)
     if row is None:
         raise shares.unserved(call, item, tail)
-    return await answer(row, row.handler(request, call, item, permission, *values))
+    result = row.handler(request, call, item, permission, *values)
+    return await result if row.handler in _ASYNC else result
 
 
 async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
@@ -250,32 +283,32 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
     state, caller, method = call.state, call.caller, request.method
     drive = resolve_drive(state, caller, path)
     if path.item_base is None:
-        row, values, _ = find(_DRIVES, (), method)
+        row = (lookup(_DRIVES, ()) or NONE)[0].get(method)
         if row is None:
             raise method_not_allowed(method)
-        return await answer(row, row.handler(request, call, drive, path, *values))
+        result = row.handler(request, call, drive, path)
+        return await result if row.handler in _ASYNC else result
 
     action = path.action
-    row, values, known = find(_ITEMS, action, method)
+    matched = lookup(_ITEMS, action)
+    by_method, values = NONE if matched is None else matched
+    row = by_method.get(method)
     if row is not None and row.target == "{address}":  # the item may not exist yet
         if not path.item_path:  # an item the caller cannot read: 404 before If-Match or body
             resolve_visible_item(state, caller, drive, path)
         try:
-            return await answer(row, row.handler(request, call, drive, path, *values))
+            result = row.handler(request, call, drive, path, *values)
+            return await result if row.handler in _ASYNC else result
         except NotFound:  # nothing readable on the way: the same 404 as a missing item
             raise hidden(state, caller, drive, path) from None
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
-        raise unserved(action, method, known)
+        raise unserved(action, method, matched is not None)
     item = resolve_visible_item(state, caller, drive, path)
     if method == "GET":  # options are refused before anything is served
         call.options = odata.parse_options(request.query)
     if row is None:
-        raise unserved(action, method, known)
-    return await answer(row, row.handler(request, call, item, *values))
-
-
-async def answer(row: GraphRoute, result) -> web.StreamResponse:
-    """A row's answer: awaited if its handler is a coroutine (one that reads a body)."""
+        raise unserved(action, method, matched is not None)
+    result = row.handler(request, call, item, *values)
     return await result if row.handler in _ASYNC else result
 
 
@@ -306,21 +339,20 @@ def row_of(method: str, rest: str) -> GraphRoute | None:
     path alone (nothing resolved), or None."""
     try:
         rest = normalize_path(rest)
-        if rest.startswith("/shares/"):
-            return find(_SHARES, shares.share_address(rest)[1], method)[0]
-        segments = tuple(filter(None, decode_path(rest).split("/")))
-        row, _, _ = find(_RESOURCES, segments, method)
-        user = directory.user_address(segments)
-        if row is None and user is not None:
-            row = find(_USERS, user[1], method)[0]
-        if row is not None or not directory.addresses_drive(segments):
-            return row
+        address = address_of(rest)
+        kind = address[0]
+        if kind == "share":
+            return (lookup(_SHARES, address[2]) or NONE)[0].get(method)
+        if kind in ("resource", "user"):
+            return address[1 if kind == "resource" else 2].get(method)
+        if kind == "none":
+            return None
         path = parse_raw_path(rest)
     except (InvalidRequest, ApiError):  # refused by the dispatch before any body is read
         return None
     if path.item_base is None:
-        return find(_DRIVES, (), method)[0]
-    return find(_ITEMS, path.action, method)[0]
+        return (lookup(_DRIVES, ()) or NONE)[0].get(method)
+    return (lookup(_ITEMS, path.action) or NONE)[0].get(method)
 
 
 def _body_rows() -> dict[str, list[GraphRoute]]:
