@@ -28,6 +28,16 @@ class Call:
     viewer_id: str | None = None
     downloads: Downloads | None = None
 
+    def viewed_by(self, viewer_id: str | None) -> Call:
+        """This call rendering for ``viewer_id`` (``dataclasses.replace``, without its cost)."""
+        return Call(self.state, self.caller, self.request_id, self.fired_faults, viewer_id,
+                    self.downloads)  # fmt: skip
+
+    def with_downloads(self, downloads: Downloads | None) -> Call:
+        """This call rendering files with the download URLs of ``downloads``."""
+        return Call(self.state, self.caller, self.request_id, self.fired_faults, self.viewer_id,
+                    downloads)  # fmt: skip
+
 
 def _key(name: str, kind: type) -> Any:
     return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name

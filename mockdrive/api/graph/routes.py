@@ -7,7 +7,6 @@ checks live in the model; this package decides only how things look on the wire.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from aiohttp import web
 
@@ -81,7 +80,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
     the version, read in its one normal form from here on)."""
     rest = normalize_path(rest)
-    call = replace(call, viewer_id=call.caller.id)  # rendered for the caller, no downloads yet
+    call = call.viewed_by(call.caller.id)  # rendered for the caller, no downloads yet
     response = await shared_resources(request, call, rest)
     if response is None:
         response = await directory.dispatch(request, call, rest)
@@ -107,7 +106,7 @@ async def shared_resources(
 async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     """A drive (``/me/drive``) or anything addressed through one."""
     path = parse_raw_path(rest)
-    call = replace(call, downloads=Downloads(request, call.caller.id))  # files carry theirs
+    call = call.with_downloads(Downloads(request, call.caller.id))  # files carry theirs
     state, caller = call.state, call.caller
     drive = resolve_drive(state, caller, path)
     method = request.method
