@@ -42,6 +42,8 @@ from .routing import GraphRoute, Route, add_table, route_of
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
 GRAPH_STARTS = tuple(p + "/" for p in GRAPH_PREFIXES)
+GRAPH_PREFIX_LENGTH = len(GRAPH_PREFIXES[0])
+assert all(len(p) == GRAPH_PREFIX_LENGTH for p in GRAPH_PREFIXES)
 # upload and download URLs: authenticated by their own token, not a bearer (api/graph/uploads.py)
 PRE_AUTHENTICATED = tuple(p.rstrip("/") for p in graph_uploads.PRE_AUTHENTICATED_PREFIXES)
 API_PREFIXES = GRAPH_PREFIXES + onehub.PREFIXES + PRE_AUTHENTICATED
@@ -69,9 +71,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     app.router.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor, expect_handler=expect_continue)
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
+        # routed here under one of GRAPH_PREFIXES, all of one length
         raw = request.rel_url.raw_path
-        prefix = next(p for p in GRAPH_PREFIXES if raw.startswith(p))
-        return await handle_graph(request, call_of(request), raw[len(prefix) :])
+        return await handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
 
     add_table(app, onehub.ROUTES, expect_continue)
     graph_uploads.add_routes(app, call_of, expect_continue)
@@ -118,7 +120,7 @@ def body_row_of(request: web.Request) -> Route | GraphRoute | None:
 
 def announces_too_much(request: web.Request) -> bool:
     length = request.content_length
-    if length is None:
+    if length is None:  # most requests: no body announced, no limit to look up
         return False
     limit = body_limit(request)
     return limit is not None and length > limit
@@ -155,6 +157,8 @@ def is_api(path: str) -> bool:
 
 def addresses_shares(raw_path: str) -> bool:
     """Is this ``/shares/…`` in any form the Graph routes accept (``/v1.0//shares/…``)?"""
+    if "shares" not in raw_path and "%" not in raw_path:  # most paths: no need to normalize
+        return False
     prefix = next((p for p in GRAPH_PREFIXES if raw_path.startswith(p + "/")), None)
     return prefix is not None and normalize_path(raw_path[len(prefix) :]).startswith("/shares/")
 
@@ -176,6 +180,8 @@ def authenticate(state: State, request: web.Request, anonymous_ok: bool = False)
 
 
 ADMIN_TOKEN_HEADER = "X-Mockdrive-Admin-Token"
+# what ``pipeline`` stores on an API request (the caller once authenticated)
+PIPELINE_KEYS = (STATE, REQUEST_ID, FIRED_FAULTS, CALLER)
 CLIENT_CLOSED_REQUEST = 499  # as nginx logs it: journaled, never sent (nobody is listening)
 
 
@@ -198,6 +204,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     request[FIRED_FAULTS] = fired
     path = request.path
     api = is_api(path)
+    caller: User | None = None
     started = time.perf_counter()
     try:
         check_text(request)
@@ -236,8 +243,12 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     if client_request_id:
         headers["client-request-id"] = client_request_id
     if api:
-        caller = request.get(CALLER)
         request_headers = request.headers
+        # what a handler or a ``$batch`` step stored beside the pipeline's own keys (a body
+        # read, the batch a step runs in); none at all on most requests, whose look-ups
+        # would each raise and catch a KeyError
+        own_keys = len(PIPELINE_KEYS) if caller is not None else len(PIPELINE_KEYS) - 1
+        extra = len(request) > own_keys
         state.journal.record(
             JournalEntry(
                 id=state.journal.next_id(),
@@ -249,10 +260,10 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
                 status=response.status,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 caller=caller.email if caller else None,
-                body=request.get(PARSED_BODY),
-                body_bytes=request.get(BODY_BYTES, 0),
+                body=request.get(PARSED_BODY) if extra else None,
+                body_bytes=request.get(BODY_BYTES, 0) if extra else 0,
                 faults=fired,
-                batch=request.get(graph_batch.BATCH_OF),
+                batch=request.get(graph_batch.BATCH_OF) if extra else None,
             )
         )
     return response

@@ -31,6 +31,16 @@ class Call:
     # a Graph GET's OData query options, parsed by the dispatch before its handler runs
     options: Options | None = None
 
+    def viewed_by(self, viewer_id: str | None) -> Call:
+        """This call rendering for ``viewer_id`` (``dataclasses.replace``, without its cost)."""
+        return Call(self.state, self.caller, self.request_id, self.fired_faults, viewer_id,
+                    self.downloads)  # fmt: skip
+
+    def with_downloads(self, downloads: Downloads | None) -> Call:
+        """This call rendering files with the download URLs of ``downloads``."""
+        return Call(self.state, self.caller, self.request_id, self.fired_faults, self.viewer_id,
+                    downloads)  # fmt: skip
+
 
 def _key(name: str, kind: type) -> Any:
     return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name

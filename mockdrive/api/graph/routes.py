@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import replace
 from functools import lru_cache
 
 from aiohttp import web
@@ -222,7 +221,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
     the version, read in its one normal form from here on)."""
     rest = normalize_path(rest)
-    call = replace(call, viewer_id=call.caller.id)  # rendered for the caller, no downloads yet
+    call = call.viewed_by(call.caller.id)  # rendered for the caller, no downloads yet
     response = await dispatch(request, call, rest)
     response.headers["OData-Version"] = "4.0"
     return response
@@ -279,7 +278,7 @@ async def serve_share(
 async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     """A drive (``/me/drive``) or anything addressed through one."""
     path = parse_raw_path(rest)
-    call = replace(call, downloads=Downloads(request, call.caller.id))  # files carry theirs
+    call = call.with_downloads(Downloads(request, call.caller.id))  # files carry theirs
     state, caller, method = call.state, call.caller, request.method
     drive = resolve_drive(state, caller, path)
     if path.item_base is None:
