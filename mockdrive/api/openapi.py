@@ -172,7 +172,7 @@ HTML_PAGE: dict[str, Any] = {
 
 # -- Graph ------------------------------------------------------------------------------------
 def graph_operation(action: str, method: str) -> dict[str, Any]:
-    """One item operation (``action`` as in ITEM_OPERATIONS) in Graph's terms."""
+    """What an item row (``action`` after the item, and ``method``) takes and answers."""
     error = "GraphError"
     op: dict[str, Any] = {"tags": ["graph"], "security": [{"bearer": []}]}
     match action, method:

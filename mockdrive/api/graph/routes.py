@@ -14,8 +14,9 @@ the row); else the drive (``serve_drive``): drive resolved, then an ``{address}`
 upload, before the item must exist), then the item resolved (hidden is missing), then its row.
 What no row serves answers as Graph's gateway does (``unserved``): 405 for a path a row serves
 with another method, 501 for a Graph feature mockdrive lacks, the gateway's 400 for a segment
-Graph does not have. A check every request of a kind needs goes where its target is resolved:
-``serve_share``, the user in ``dispatch``, the drive in ``serve_drive``.
+Graph does not have. A check every request to a target needs (a permission scope, say) goes
+once, right where that target is resolved: the link in ``serve_share``, the user and the
+resources of their own in ``dispatch``, the drive in ``serve_drive``.
 """
 
 from __future__ import annotations
