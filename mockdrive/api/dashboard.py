@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..model.access import access, describe_path, drive_label
+from ..model.access import access, describe_path, drive_label, entries, pending_invitations
 from ..model.errors import InvalidRequest, NotFound
 from ..model.identity import User
 from ..model.permissions import (
@@ -34,13 +34,10 @@ from ..model.permissions import (
     Permission,
     effective_permissions,
     highest_role,
-    owns_drive,
-    roles_of,
 )
 from ..model.ranges import whole_number_text
 from ..model.state import State
 from ..model.tree import Drive, Item
-from ..model.view import child_roles
 from .context import backend_of
 from .entra import identity_overview
 from .errors import ApiError
@@ -272,59 +269,19 @@ def children_of(state: State, folder: Item) -> list[Item]:
 
 
 def user_access(state: State, user: User) -> dict[str, Any]:
-    """Every item where a permission applies to ``user``, with roles and exceptions below it.
-
-    Permissions live only on shared items, so this walks those, not the whole drive; where
-    inheritance stops below an entry is found in the part of it the user sees (``model/view.py``):
-    O(what they see there + its hidden children), never the whole state.
-    """
-    entries = []
-    for drive in state.store.drives.values():
-        for item_id in sorted(drive.shared_item_ids):
-            item = state.store.items.get(item_id)
-            if item is None or not any(p.holds(user) for p in item.permissions):
-                continue
-            entries.append((drive, item))
-    entry_ids = {item.id for _, item in entries}
-    stops = {item.id: exceptions_below(state, user, item, entry_ids) for _, item in entries}
+    """What the access page shows for ``user``: ``model.access.entries``, rendered."""
     rows = []
-    for drive, item in entries:
-        node = ui_item(state, item, user, permissions=False)
-        node["drive"] = ui_drive(state, drive)
-        node["exceptions"] = sorted(stops[item.id])
+    for entry in entries(state, user):
+        node = ui_item(state, entry.item, user, permissions=False)
+        node["drive"] = ui_drive(state, entry.drive)
+        node["exceptions"] = list(entry.exceptions)
         rows.append(node)
     rows.sort(key=lambda r: (r["drive"]["name"].lower(), r["path"].lower()))
     pending = [
-        {"path": describe_path(state, state.store.items[p.item_id]), "roles": list(p.roles)}
-        for drive in state.store.drives.values()
-        for item_id in drive.shared_item_ids
-        for p in state.store.items[item_id].permissions
-        if p.pending and p.grantee_id == user.id
+        {"path": describe_path(state, item), "roles": list(p.roles)}
+        for item, p in pending_invitations(state, user)
     ]
     return {"user": ui_user(state, user), "entries": rows, "pendingInvitations": pending}
-
-
-def exceptions_below(state: State, user: User, entry: Item, entry_ids: set[str]) -> list[str]:
-    """Paths of the items that stop inheriting in the part of ``entry`` the user sees, and at
-    its edge (a hidden one is listed, nothing below it); another entry's part is its own row's."""
-    store = state.store
-    roles = roles_of(store, user, entry)
-    if not roles:
-        return []
-    owner = owns_drive(store, user, entry)
-    found: list[str] = []
-    stack = [(entry, roles)]
-    while stack:
-        folder, folder_roles = stack.pop()
-        for child in store.iter_children(folder):
-            if not child.inherits:
-                found.append(store.path_of(child))
-            if child.id in entry_ids or not child.children:
-                continue
-            below = child_roles(user, child, folder_roles, owner)
-            if below:
-                stack.append((child, below))
-    return found
 
 
 # -- the first view, drawn on the server ----------------------------------------------------------

@@ -4,6 +4,9 @@
 which permission, granted to whom (the user, a group they are in, or their invited address),
 on which item, and whether it is inherited. The fixture's ``access``/``assert_can`` and the
 dashboard both read it; :mod:`mockdrive.testing.oracle` adds snapshots and their differences.
+``entries(state, user)`` is the other way round, what the dashboard's access page shows: every
+item where a permission applies to the user, with where inheritance stops in what they see
+below it (``view.visible_below``); ``pending_invitations`` what they have not accepted yet.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .permissions import (
 )
 from .state import State
 from .tree import Drive, Item
+from .view import visible_below
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,3 +198,54 @@ def access(state: State, user: User, item: Item) -> Access:
             break
         current = state.store.items.get(current.parent_id) if current.parent_id else None
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An item where a permission applies to the user (held by them or a group of theirs),
+    with the paths of the items that stop inheriting in the part of it they see and at its edge
+    (a hidden one is listed, nothing below it); another entry's part is its own."""
+
+    drive: Drive
+    item: Item
+    exceptions: tuple[str, ...]  # sorted
+
+
+def entries(state: State, user: User) -> list[Entry]:
+    """Every item where a permission applies to ``user``, drive by drive, by id.
+
+    Permissions live only on shared items, so this walks those, not the whole drive; the
+    exceptions below an entry are found in the part of it the user sees: O(what they see there
+    + its hidden children), never the whole state.
+    """
+    store = state.store
+    held = []
+    for drive in store.drives.values():
+        for item_id in sorted(drive.shared_item_ids):
+            item = store.items.get(item_id)
+            if item is not None and any(p.holds(user) for p in item.permissions):
+                held.append((drive, item))
+    entry_ids = {item.id for _, item in held}
+    found = []
+    for drive, item in held:
+        stops = [
+            store.path_of(child)
+            for folder, _ in visible_below(store, user, item, prune=entry_ids)
+            if folder is item or folder.id not in entry_ids
+            for child in store.iter_children(folder)
+            if not child.inherits
+        ]
+        found.append(Entry(drive, item, tuple(sorted(stops))))
+    return found
+
+
+def pending_invitations(state: State, user: User) -> list[tuple[Item, Permission]]:
+    """The invitations to ``user`` not yet accepted: (the item, the permission)."""
+    store = state.store
+    return [
+        (store.items[item_id], p)
+        for drive in store.drives.values()
+        for item_id in drive.shared_item_ids
+        for p in store.items[item_id].permissions
+        if p.pending and p.grantee_id == user.id
+    ]

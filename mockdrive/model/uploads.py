@@ -376,8 +376,37 @@ def cancel(state: State, session: UploadSession) -> None:
 
 
 # -- download URLs ----------------------------------------------------------------------------
+# The keyed hash of each download key before any data (copied for each token: keying costs
+# more than hashing a token), and the tokens signed lately. Both are pure functions of their
+# keys (the secret and the token's text), so a hit is the very value signing would give.
+_KEYED: dict[bytes, hashlib.blake2b] = {}
+_SIGNED: dict[tuple[bytes, str], str] = {}
+SIGNED_KEPT = 16_384  # then forgotten at once (a listing signs a page at a time)
+
+
 def _keyed(state: State) -> hashlib.blake2b:
-    return hashlib.blake2b(key=state.uploads.download_key, digest_size=12)
+    return _keyed_by(state.uploads.download_key)
+
+
+def _keyed_by(key: bytes) -> hashlib.blake2b:
+    keyed = _KEYED.get(key)
+    if keyed is None:
+        if len(_KEYED) >= 64:  # states come and go (a test's reset makes a new key)
+            _KEYED.clear()
+        keyed = _KEYED[key] = hashlib.blake2b(key=key, digest_size=12)
+    return keyed.copy()
+
+
+def _sign(key: bytes, payload: str) -> str:
+    """``payload.{keyed BLAKE2b of it}``."""
+    signed = _SIGNED.get((key, payload))
+    if signed is None:
+        if len(_SIGNED) >= SIGNED_KEPT:
+            _SIGNED.clear()
+        mac = _keyed_by(key)
+        mac.update(payload.encode())
+        signed = _SIGNED[(key, payload)] = payload + "." + mac.hexdigest()
+    return signed
 
 
 class DownloadSigner:
@@ -388,15 +417,14 @@ class DownloadSigner:
     A token is ``{item id}.{user id}.{expiry, epoch seconds}.{keyed BLAKE2b of those}``: every
     part is URL-safe as it is (item ids are base32, user ids GUIDs)."""
 
+    __slots__ = ("key", "suffix")
+
     def __init__(self, state: State, user_id: str) -> None:
-        self.mac = _keyed(state)
+        self.key = state.uploads.download_key
         self.suffix = f".{user_id}.{int((clock_now(state) + DOWNLOAD_URL_LIFETIME).timestamp())}"
 
     def token(self, item: Item) -> str:
-        payload = item.id + self.suffix
-        mac = self.mac.copy()
-        mac.update(payload.encode())
-        return payload + "." + mac.hexdigest()
+        return _sign(self.key, item.id + self.suffix)
 
 
 def download_token(state: State, item: Item, user_id: str) -> str:
