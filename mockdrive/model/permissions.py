@@ -40,10 +40,12 @@ def effective_permissions(store: DriveStore, item: Item) -> list[EffectivePermis
     breaks inheritance.
     """
     result = [EffectivePermission(p) for p in item.permissions]
+    items = store.items
     current = item
     while current.inherits and current.parent_id is not None:
-        current = store.items[current.parent_id]
-        result.extend(EffectivePermission(p, current) for p in current.permissions)
+        current = items[current.parent_id]
+        for permission in current.permissions:  # a loop: most ancestors hold none
+            result.append(EffectivePermission(permission, current))
     return result
 
 

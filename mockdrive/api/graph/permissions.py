@@ -33,7 +33,10 @@ def list_permissions(
     entries = [e for e in effective_permissions(state.store, item) if e.permission.roles]
     if reader is not None:
         entries = [e for e in entries if e.permission.holds(reader)]
-    holder_paths = ancestor_paths(state, view, item) if len(entries) > len(item.permissions) else {}
+    # more entries than the item's own: some are inherited, so name every ancestor's path at
+    # once (any holder not found there is still memoized one by one by render_permission)
+    inherited = len(entries) > len(item.permissions)
+    holder_paths = ancestor_paths(state, view, item) if inherited else {}
     return [render_permission_for(state, view, e, reader, holder_paths) for e in entries]
 
 
