@@ -209,8 +209,8 @@ def authenticate(state: State, request: web.Request, anonymous_ok: bool = False)
     user = state.directory.by_token(token)
     if user is not None:
         return Principal.static(user)
-    if not looks_like_jwt(token):
-        raise Unauthenticated("the bearer token is not valid")
+    if not looks_like_jwt(token) or not request.path.startswith(GRAPH_PREFIXES):
+        raise Unauthenticated("the bearer token is not valid")  # Onehub keeps its own tokens
     try:
         return state.entra.resolve(state.directory, state.clock.moment(), token)
     except TokenRefused as refused:
@@ -311,7 +311,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
                 request_id=request_id,
                 method=request.method,
                 path=path,
-                query=dict(request.query) if request.query_string else {},
+                query=journaled_query(request, identity),
                 headers={h: request_headers[h] for h in JOURNALED_HEADERS if h in request_headers},
                 status=response.status,
                 duration_ms=(time.perf_counter() - started) * 1000,
@@ -323,6 +323,15 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
             )
         )
     return response
+
+
+def journaled_query(request: web.Request, identity: bool) -> dict[str, str]:
+    """The query string as the journal keeps it: on Entra's routes, without its secrets (a
+    client may send ``client_secret`` or ``code`` there as well as in the form)."""
+    if not request.query_string:
+        return {}
+    query = dict(request.query)
+    return entra.redacted(query) if identity else query
 
 
 def check_admin_token(backend: Backend, request: web.Request) -> None:

@@ -123,8 +123,13 @@ async def read_form(request: web.Request) -> dict[str, str]:
     fields: dict[str, str] = {}
     for key, value in pairs:
         fields.setdefault(key, value)
-    request[PARSED_BODY] = {k: REDACTED if k in SECRET_FIELDS else v for k, v in fields.items()}
+    request[PARSED_BODY] = redacted(fields)
     return fields
+
+
+def redacted(fields: Mapping[str, str]) -> dict[str, str]:
+    """``fields`` as the journal keeps them: every secret (``SECRET_FIELDS``) redacted."""
+    return {k: REDACTED if k in SECRET_FIELDS else v for k, v in fields.items()}
 
 
 def require(fields: Mapping[str, str], name: str) -> str:

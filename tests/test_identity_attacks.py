@@ -1,0 +1,170 @@
+"""An attacker's look at the identity surface: Entra's sign-in routes, the JWTs they issue, and
+authorization by scope. Each test is an attack over HTTP that the mock must refuse, with the
+state (and the journal's secrets) left as they were."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import requests
+
+from mockdrive.cli import default_state
+from mockdrive.model.ids import EPOCH
+from mockdrive.model.tokens import GRAPH_APP_ID
+from mockdrive.server import MockDrive
+
+REDIRECT = "http://localhost/cb"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def token_url(mock_drive) -> str:
+    return f"{mock_drive.url}/{mock_drive.tenant_id}/oauth2/v2.0/token"
+
+
+def authorize(mock_drive, **params: str) -> requests.Response:
+    query = {"response_type": "code", "scope": "Files.Read", "redirect_uri": REDIRECT, **params}
+    url = f"{mock_drive.url}/{mock_drive.tenant_id}/oauth2/v2.0/authorize"
+    return requests.get(url, params=query, allow_redirects=False, timeout=10)
+
+
+def code_of(answer: requests.Response) -> str:
+    assert answer.status_code == 302, answer.text
+    return parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+
+
+# -- Onehub is not Graph: an Entra token is no Onehub token ------------------------------------
+def test_onehub_refuses_a_read_only_delegated_jwt_and_creates_nothing(mock_drive):
+    token = mock_drive.token_for(mock_drive.owner, scopes=["Files.Read"])
+    drives = len(mock_drive.state.store.drives)
+    answer = requests.post(mock_drive.url + "/workspaces", json={"name": "W"},
+                           headers=bearer(token), timeout=10)  # fmt: skip
+    assert answer.status_code == 401, answer.text
+    assert len(mock_drive.state.store.drives) == drives
+
+
+def test_onehub_refuses_an_app_only_jwt(mock_drive):
+    mock_drive.app("directory-reader", secret="s", roles=["User.Read.All"])
+    token = mock_drive.app_token("directory-reader")
+    drives = len(mock_drive.state.store.drives)
+    for method, path in (("POST", "/workspaces"), ("GET", "/workspaces")):
+        answer = requests.request(method, mock_drive.url + path, json={"name": "W"},
+                                  headers=bearer(token), timeout=10)  # fmt: skip
+        assert answer.status_code == 401, (method, answer.text)
+    assert len(mock_drive.state.store.drives) == drives
+
+
+def test_onehub_still_takes_a_static_token(mock_drive):
+    answer = requests.get(mock_drive.url + "/workspaces", headers=bearer(mock_drive.token),
+                          timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+# -- the journal keeps no secret, wherever the client put it -----------------------------------
+def test_secrets_in_the_token_endpoints_query_string_are_redacted(mock_drive):
+    form = {"grant_type": "client_credentials", "client_id": "c1", "client_secret": "form-secret",
+            "scope": "https://graph.microsoft.com/.default"}  # fmt: skip
+    query = {"client_secret": "query-secret", "password": "pw", "refresh_token": "rt",
+             "code": "cd", "code_verifier": "cv", "device_code": "dc",
+             "client_assertion": "ca", "grant_type": "client_credentials"}  # fmt: skip
+    answer = requests.post(token_url(mock_drive), params=query, data=form, timeout=10)
+    assert answer.status_code == 200, answer.text
+    entry = list(mock_drive.requests)[-1]
+    assert entry["query"]["grant_type"] == "client_credentials"
+    for name in set(query) - {"grant_type"}:
+        assert entry["query"][name] == "[redacted]", name
+    text = repr(entry)
+    for secret in ("query-secret", "form-secret", "'pw'", "'cv'", "'dc'"):
+        assert secret not in text
+
+
+# -- a token is an access token for Graph, issued by this server -------------------------------
+def test_an_id_token_is_no_access_token_even_for_graphs_own_client_id(mock_drive):
+    """With no apps declared any client id is an app, Graph's own included: the id token's
+    ``aud`` is then an audience Graph accepts, but its issuer is not the access tokens'."""
+    form = {"grant_type": "password", "client_id": GRAPH_APP_ID, "scope": "openid Files.Read",
+            "username": mock_drive.owner.email, "password": "any"}  # fmt: skip
+    answer = requests.post(token_url(mock_drive), data=form, timeout=10)
+    assert answer.status_code == 200, answer.text
+    id_token = answer.json()["id_token"]
+    assert jwt.decode(id_token, options={"verify_signature": False})["aud"] == GRAPH_APP_ID
+    refused = requests.get(mock_drive.graph_url + "/me", headers=bearer(id_token), timeout=10)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error"]["code"] == "InvalidAuthenticationToken"
+    access = answer.json()["access_token"]
+    assert requests.get(mock_drive.graph_url + "/me", headers=bearer(access),
+                        timeout=10).status_code == 200  # fmt: skip
+
+
+def test_a_token_of_another_mockdrive_server_is_refused(mock_drive):
+    """Two servers in one process, same tenant id, same seeded user ids: each signs with its
+    own key, so a token of one is not the other's."""
+    token = mock_drive.token_for(mock_drive.owner, scopes=["Files.ReadWrite.All"])
+    with MockDrive(default_state("other-token"), clock=EPOCH) as other:
+        answer = requests.get(other.graph_url + "/me/drive", headers=bearer(token), timeout=10)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]["code"] == "InvalidAuthenticationToken"
+        keys = requests.get(f"{other.url}/common/discovery/v2.0/keys", timeout=10).json()
+    kid = jwt.get_unverified_header(token)["kid"]
+    assert kid not in [key["kid"] for key in keys["keys"]]
+    assert requests.get(mock_drive.graph_url + "/me/drive", headers=bearer(token),
+                        timeout=10).status_code == 200  # fmt: skip
+
+
+def test_a_token_stays_good_across_a_load_for_the_same_user_only(mock_drive):
+    owner = mock_drive.owner
+    token = mock_drive.token_for(owner, scopes=["Files.Read"])
+    same = {"id": owner.id, "displayName": "Ada", "email": owner.email, "token": "t"}
+    mock_drive.load({"users": [same], "drives": [{"id": "b!ada", "owner": owner.email}]})
+    answer = requests.get(mock_drive.graph_url + "/me", headers=bearer(token), timeout=10)
+    assert answer.status_code == 200, answer.text
+    other = {"displayName": "Zed", "email": "zed@contoso.example", "token": "z"}
+    mock_drive.load({"users": [other], "drives": [{"id": "b!zed", "owner": other["email"]}]})
+    answer = requests.get(mock_drive.graph_url + "/me", headers=bearer(token), timeout=10)
+    assert answer.status_code == 401, answer.text
+
+
+# -- authorize: where the browser is sent -------------------------------------------------------
+def test_authorize_never_redirects_to_a_script_url(mock_drive):
+    """The well-known public clients (and, with no apps declared, any client) take any
+    redirect URI; never one that would run in the browser instead of going somewhere."""
+    for uri in ("javascript:alert(1)//", "JavaScript:alert(1)", "data:text/html,x",
+                "vbscript:x"):  # fmt: skip
+        answer = authorize(
+            mock_drive, client_id="d50ca740-c83f-4d1b-b616-12c519384f0c", redirect_uri=uri
+        )
+        assert answer.status_code == 400, (uri, answer.headers.get("Location"))
+        assert answer.json()["error_codes"] == [50011]
+    assert authorize(mock_drive, client_id="any-client").status_code == 302
+
+
+# -- a refused redemption spends nothing --------------------------------------------------------
+def test_a_code_presented_by_another_client_stays_good_for_its_own(mock_drive):
+    code = code_of(authorize(mock_drive, client_id="client-a"))
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    refused = requests.post(token_url(mock_drive), data={**form, "client_id": "client-b"},
+                            timeout=10)  # fmt: skip
+    assert (refused.status_code, refused.json()["error_codes"]) == (400, [70008])
+    good = requests.post(token_url(mock_drive), data={**form, "client_id": "client-a"},
+                         timeout=10)  # fmt: skip
+    assert good.status_code == 200, good.text
+    again = requests.post(token_url(mock_drive), data={**form, "client_id": "client-a"},
+                          timeout=10)  # fmt: skip
+    assert (again.status_code, again.json()["error_codes"]) == (400, [70008])
+
+
+def test_a_wrong_pkce_verifier_leaves_the_code_for_the_right_one(mock_drive):
+    verifier = "v" * 43
+    code = code_of(authorize(mock_drive, client_id="pkce-client", code_challenge=verifier,
+                             code_challenge_method="plain"))  # fmt: skip
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "client_id": "pkce-client"}  # fmt: skip
+    wrong = requests.post(token_url(mock_drive), data={**form, "code_verifier": "w" * 43},
+                          timeout=10)  # fmt: skip
+    assert (wrong.status_code, wrong.json()["error_codes"]) == (400, [501481])
+    right = requests.post(token_url(mock_drive), data={**form, "code_verifier": verifier},
+                          timeout=10)  # fmt: skip
+    assert right.status_code == 200, right.text
