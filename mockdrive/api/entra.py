@@ -48,6 +48,8 @@ GRANTS = {
     "password",
 }
 MAX_FORM_BODY = 64 * 1024
+# what a browser runs rather than goes to: never a redirect URI, registered or not
+SCRIPT_SCHEMES = ("javascript", "data", "vbscript")
 
 
 # -- answers ------------------------------------------------------------------------------------
@@ -227,7 +229,7 @@ async def openid_configuration(request: web.Request) -> web.StreamResponse:
 
 async def keys(request: web.Request) -> web.StreamResponse:
     tenant_of(request)
-    return json_response(jwks())
+    return json_response(jwks(state_of(request).entra.key))
 
 
 async def instance_discovery(request: web.Request) -> web.StreamResponse:
@@ -432,7 +434,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
             "redirect URI sent in the request matches one added to your application in the "
             "Azure portal.",
         )
-    if not urlsplit(redirect_uri).scheme:
+    if urlsplit(redirect_uri).scheme.lower() in ("", *SCRIPT_SCHEMES):
         raise model.invalid_request(f"The redirect URI '{redirect_uri}' is not valid.", 50011)
     answer: dict[str, str] = {}
     try:

@@ -34,6 +34,7 @@ from .tokens import (
     GRAPH_RESOURCE,
     NOT_YET_VALID,
     VALIDATION_FAILURE,
+    SigningKey,
     TokenRefused,
     Verified,
     sign,
@@ -177,6 +178,19 @@ class Entra:
         self.holders: dict[tuple[str, str, str], Holder] = {}  # (who, client, kind)
         self._made: dict[str, App] = {}  # undeclared apps met so far
         self._by_object_id: dict[str, App] = {}  # every app above, by service principal id
+        self._key: SigningKey | None = None  # the server's; made on first use
+
+    @property
+    def key(self) -> SigningKey:
+        """The key this server signs its tokens with (an RSA key: made once, on first use)."""
+        if self._key is None:
+            self._key = SigningKey()
+        return self._key
+
+    def keep_key(self, earlier: Entra) -> None:
+        """Sign with the key of the server's earlier state, so its tokens stay verifiable."""
+        if earlier._key is not None:
+            self._key = earlier._key
 
     # -- the tenant ---------------------------------------------------------------------------
     def knows_tenant(self, tenant: str) -> bool:
@@ -336,7 +350,7 @@ class Entra:
             kind, scope_list = APPLICATION, tuple(app.roles)
         who = user.email if user is not None else app.display_name
         self._hold(Holder(who, app.client_id, kind, scope_list, _iso(now), _iso(now, lifetime)))
-        return sign(claims)
+        return sign(claims, self.key)
 
     def id_token(self, now: datetime, app: App, user: User, nonce: str | None) -> str:
         """An OpenID Connect id token (v2.0) for ``app`` about ``user``."""
@@ -356,7 +370,7 @@ class Entra:
         }
         if nonce:
             claims["nonce"] = nonce
-        return sign(claims)
+        return sign(claims, self.key)
 
     def _hold(self, holder: Holder) -> None:
         key = (holder.who, holder.client_id, holder.kind)
@@ -415,7 +429,10 @@ class Entra:
     def redeem_code(
         self, now: datetime, value: str, client_id: str, redirect_uri: str, verifier: str | None
     ) -> AuthCode:
-        code = self.auth_codes.pop(value, None)
+        code = self.auth_codes.get(value)  # spent only by the redemption that succeeds
+        if code is not None and code.expires <= now:
+            del self.auth_codes[value]
+            code = None
         if code is None or code.client_id != client_id or code.expires <= now:
             raise EntraError(
                 400,
@@ -445,6 +462,7 @@ class Entra:
                     "The Code_Verifier does not match the code_challenge supplied in the "
                     "authorization request.",
                 )
+        del self.auth_codes[value]
         return code
 
     # -- device codes -------------------------------------------------------------------------
@@ -528,15 +546,15 @@ class Entra:
     # -- the token's way back ------------------------------------------------------------------
     def resolve(self, directory: Directory, now: datetime, token: str) -> Principal:
         """The Principal a bearer JWT stands for, or TokenRefused with Graph's message."""
-        found: Verified = verify(token)
+        found: Verified = verify(token, self.key)
         moment = now.timestamp()
         if found.exp <= moment:
             raise TokenRefused(EXPIRED)
         if found.nbf > moment + 300:  # Graph allows five minutes of clock skew
             raise TokenRefused(NOT_YET_VALID)
         claims = found.claims
-        if claims.get("tid") != self.tenant_id:
-            raise TokenRefused(VALIDATION_FAILURE)
+        if claims.get("tid") != self.tenant_id or claims.get("iss") != self.issuer:
+            raise TokenRefused(VALIDATION_FAILURE)  # another tenant's, or an id token
         app_id = claims.get("appid")
         uti = claims.get("uti")
         if claims.get("idtyp") == "app":
@@ -545,7 +563,7 @@ class Entra:
                 raise TokenRefused(VALIDATION_FAILURE)
             return Principal(APPLICATION, None, app_id, frozenset(), found.roles, uti)
         user = directory.by_id(str(claims.get("oid")))
-        if user is None:
+        if user is None or claims.get("upn") != user.email:  # ids repeat across loaded states
             raise TokenRefused(VALIDATION_FAILURE)
         return Principal(DELEGATED, user, app_id, found.scopes, frozenset(), uti)
 
