@@ -168,3 +168,66 @@ def test_a_wrong_pkce_verifier_leaves_the_code_for_the_right_one(mock_drive):
     right = requests.post(token_url(mock_drive), data={**form, "code_verifier": verifier},
                           timeout=10)  # fmt: skip
     assert right.status_code == 200, right.text
+
+
+def test_authorize_refuses_a_redirect_uri_that_cannot_stand_in_a_header(mock_drive):
+    """A control character would split the ``Location`` header: aiohttp refused to send it and
+    hung up with no answer at all."""
+    for uri in ("http://x/\r\nSet-Cookie: a=b", "http://x/\x00", "http://x/\u2028", "http://[::1"):
+        answer = authorize(mock_drive, client_id="any-client", redirect_uri=uri)
+        assert answer.status_code == 400, (uri, answer.headers.get("Location"))
+        assert answer.json()["error_codes"] == [50011]
+
+
+# -- the token endpoint: what a refusal leaves ---------------------------------------------------
+def identity_of(mock_drive) -> dict:
+    return requests.get(mock_drive.url + "/_mockdrive/identity", timeout=10).json()
+
+
+def test_refused_sign_ins_add_no_app_to_the_tenant(mock_drive):
+    """With no apps declared any client id is an app, once it signs in: a refused request (a
+    spent refresh token, an unknown code, a bad device code, a bad scope) leaves none behind,
+    whatever its size (each could hold a 60 KB client id)."""
+    before = identity_of(mock_drive)
+    refusals = (
+        {"grant_type": "refresh_token", "refresh_token": "nope"},
+        {"grant_type": "authorization_code", "code": "nope", "redirect_uri": REDIRECT},
+        {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": "nope"},
+        {"grant_type": "password", "username": "nobody@contoso.example", "password": "x",
+         "scope": "Files.Read"},
+        {"grant_type": "client_credentials", "client_secret": "s", "scope": "Files.Read"},
+    )  # fmt: skip
+    for index, form in enumerate(refusals):
+        client_id = f"stranger-{index}-" + "c" * 60_000
+        answer = requests.post(token_url(mock_drive), data={**form, "client_id": client_id},
+                               timeout=10)  # fmt: skip
+        assert answer.status_code in (400, 401), answer.text
+    answer = authorize(mock_drive, client_id="stranger-authorize", response_type="token")
+    assert "error=" in answer.headers["Location"]
+    assert identity_of(mock_drive) == before
+
+
+def test_a_refresh_refused_for_a_scope_not_consented_keeps_the_refresh_token(mock_drive):
+    owner = mock_drive.owner
+    mock_drive.server.call(lambda: mock_drive.state.entra.consent.update({owner.id: ("Files.Read",)}))
+    refresh = mock_drive.refresh_token_for(owner, "sync-client", scopes=["Files.Read"])
+    form = {"grant_type": "refresh_token", "client_id": "sync-client", "refresh_token": refresh}
+    refused = requests.post(token_url(mock_drive), data={**form, "scope": "Files.ReadWrite.All"},
+                            timeout=10)  # fmt: skip
+    assert (refused.status_code, refused.json()["error_codes"]) == (400, [65001])
+    bad_scope = requests.post(token_url(mock_drive), data={**form, "scope": "https://x.example/a"},
+                              timeout=10)  # fmt: skip
+    assert (bad_scope.status_code, bad_scope.json()["error_codes"]) == (400, [70011])
+    good = requests.post(token_url(mock_drive), data={**form, "scope": "Files.Read"}, timeout=10)
+    assert good.status_code == 200, good.text
+    assert good.json()["refresh_token"] != refresh
+    spent = requests.post(token_url(mock_drive), data=form, timeout=10)
+    assert (spent.status_code, spent.json()["error_codes"]) == (400, [9002313])
+
+
+def test_graphs_resource_with_no_scope_name_is_no_scope(mock_drive):
+    form = {"grant_type": "password", "client_id": "c", "username": mock_drive.owner.email,
+            "password": "x"}  # fmt: skip
+    for scope in ("https://graph.microsoft.com/", f"{GRAPH_APP_ID}/", "openid https://graph.microsoft.com/"):
+        answer = requests.post(token_url(mock_drive), data={**form, "scope": scope}, timeout=10)
+        assert (answer.status_code, answer.json().get("error_codes")) == (400, [70011]), scope

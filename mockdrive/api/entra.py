@@ -323,7 +323,9 @@ async def token(request: web.Request) -> web.StreamResponse:
                 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             )
         wanted = fields.get("scope") or " ".join(held.scopes)
-        return no_store(signed_in(state, app, user, wanted, now, fields, refresh=True))
+        answer = signed_in(state, app, user, wanted, now, fields, refresh=True)
+        entra.spend_refresh_token(value)  # only now: a refused redemption keeps it
+        return no_store(answer)
     if grant == "authorization_code":
         code = entra.redeem_code(
             now,
@@ -415,6 +417,18 @@ def signed_in(
 
 
 # -- authorize and device code ------------------------------------------------------------------
+def usable_redirect(uri: str) -> bool:
+    """A URL the browser can be sent to: a scheme, not one that runs a script, and nothing that
+    cannot stand in a ``Location`` header (a control character would end it)."""
+    if not uri.isprintable():
+        return False
+    try:
+        scheme = urlsplit(uri).scheme.lower()
+    except ValueError:  # an unclosed IPv6 bracket
+        return False
+    return bool(scheme) and scheme not in SCRIPT_SCHEMES
+
+
 async def authorize(request: web.Request) -> web.StreamResponse:
     """No UI: the user named by ``login_hint`` (or the default user) signs in at once, and the
     browser is sent back to ``redirect_uri`` with a code (or Entra's error)."""
@@ -434,7 +448,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
             "redirect URI sent in the request matches one added to your application in the "
             "Azure portal.",
         )
-    if urlsplit(redirect_uri).scheme.lower() in ("", *SCRIPT_SCHEMES):
+    if not usable_redirect(redirect_uri):
         raise model.invalid_request(f"The redirect URI '{redirect_uri}' is not valid.", 50011)
     answer: dict[str, str] = {}
     try:

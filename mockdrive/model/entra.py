@@ -244,10 +244,14 @@ class Entra:
                 "the administrator of the tenant or consented to by any user in the tenant. You "
                 "may have sent your authentication request to the wrong tenant.",
             )
-        if len(self._made) < MAX_PENDING:
-            self._made[client_id] = made
-            self._by_object_id[made.object_id] = made
-        return made
+        return made  # remembered once it signs in (``access_token``): a refusal leaves nothing
+
+    def _remember(self, app: App) -> None:
+        """An undeclared app that was issued a token: the tenant knows it from now on."""
+        if app.declared or app.client_id in self._made or len(self._made) >= MAX_PENDING:
+            return
+        self._made[app.client_id] = app
+        self._by_object_id[app.object_id] = app
 
     def app_by_object_id(self, object_id: str) -> App | None:
         return self._by_object_id.get(object_id)
@@ -319,6 +323,7 @@ class Entra:
     ) -> str:
         """A Graph access token (v1.0 claims, as Graph's are): delegated for ``user`` with
         ``scp``, else app-only with the app's ``roles``."""
+        self._remember(app)
         issued = int(now.timestamp())
         claims: dict[str, Any] = {
             "aud": GRAPH_RESOURCE,
@@ -393,7 +398,8 @@ class Entra:
         return value
 
     def redeem_refresh_token(self, now: datetime, value: str, client_id: str) -> Grant:
-        """The grant a refresh token stands for; it is spent (rotated) by the redemption."""
+        """The grant a refresh token stands for. It is spent (``spend_refresh_token``) only once
+        the new tokens are issued: a refused redemption leaves it as it was."""
         grant = self.refresh_tokens.get(value)
         if grant is None or grant.client_id != client_id:
             raise EntraError(
@@ -409,8 +415,11 @@ class Entra:
                 f"The refresh token has expired due to inactivity. The token was issued on "
                 f"{_iso(issued)} and was inactive for 90.00:00:00.",
             )
-        del self.refresh_tokens[value]
         return grant
+
+    def spend_refresh_token(self, value: str) -> None:
+        """A refresh token redeemed: rotated, never good again."""
+        self.refresh_tokens.pop(value, None)
 
     def revoke(self, user_id: str) -> int:
         """Revoke every refresh token of a user (``revokeSignInSessions``); how many."""
@@ -602,7 +611,7 @@ def graph_scope(word: str) -> str | None:
     for another resource's scope."""
     for prefix in (GRAPH_RESOURCE + "/", GRAPH_APP_ID + "/"):
         if word.startswith(prefix):
-            return word[len(prefix) :]
+            return word[len(prefix) :] or None  # the resource, but no scope of it
     if "/" in word or ":" in word:
         return None
     return word
