@@ -209,7 +209,8 @@ def test_refused_sign_ins_add_no_app_to_the_tenant(mock_drive):
 
 def test_a_refresh_refused_for_a_scope_not_consented_keeps_the_refresh_token(mock_drive):
     owner = mock_drive.owner
-    mock_drive.server.call(lambda: mock_drive.state.entra.consent.update({owner.id: ("Files.Read",)}))
+    consent = mock_drive.state.entra.consent
+    mock_drive.server.call(lambda: consent.update({owner.id: ("Files.Read",)}))
     refresh = mock_drive.refresh_token_for(owner, "sync-client", scopes=["Files.Read"])
     form = {"grant_type": "refresh_token", "client_id": "sync-client", "refresh_token": refresh}
     refused = requests.post(token_url(mock_drive), data={**form, "scope": "Files.ReadWrite.All"},
@@ -228,6 +229,10 @@ def test_a_refresh_refused_for_a_scope_not_consented_keeps_the_refresh_token(moc
 def test_graphs_resource_with_no_scope_name_is_no_scope(mock_drive):
     form = {"grant_type": "password", "client_id": "c", "username": mock_drive.owner.email,
             "password": "x"}  # fmt: skip
-    for scope in ("https://graph.microsoft.com/", f"{GRAPH_APP_ID}/", "openid https://graph.microsoft.com/"):
+    for scope in (
+        "https://graph.microsoft.com/",
+        f"{GRAPH_APP_ID}/",
+        "openid https://graph.microsoft.com/",
+    ):
         answer = requests.post(token_url(mock_drive), data={**form, "scope": scope}, timeout=10)
         assert (answer.status_code, answer.json().get("error_codes")) == (400, [70011]), scope
