@@ -236,3 +236,13 @@ def test_graphs_resource_with_no_scope_name_is_no_scope(mock_drive):
     ):
         answer = requests.post(token_url(mock_drive), data={**form, "scope": scope}, timeout=10)
         assert (answer.status_code, answer.json().get("error_codes")) == (400, [70011]), scope
+
+
+# -- the login hosts serve sign-in only ----------------------------------------------------------
+def test_a_login_host_in_capitals_serves_no_graph_route(mock_drive):
+    """Host names are case-insensitive: ``LOGIN.microsoftonline.com`` is Entra's host too."""
+    for host in ("login.microsoftonline.com", "LOGIN.microsoftonline.com", "Login.Microsoft.Com"):
+        answer = requests.get(mock_drive.graph_url + "/me", headers={
+            "Host": host, **bearer(mock_drive.token)}, timeout=10)  # fmt: skip
+        assert answer.headers["Content-Type"].startswith("text/plain"), (host, answer.text)
+        assert "userPrincipalName" not in answer.text

@@ -156,7 +156,7 @@ def is_api(path: str) -> bool:
 def on_login_host(request: web.Request) -> bool:
     """Was this sent to Entra's host (through the proxy)? Only the identity routes serve it."""
     host = request.headers.get("Host", "")
-    return host.startswith("login.") and host.partition(":")[0].lower() in entra.LOGIN_HOSTS
+    return host[:6].lower() == "login." and host.partition(":")[0].lower() in entra.LOGIN_HOSTS
 
 
 def is_identity(request: web.Request) -> bool:
