@@ -246,3 +246,21 @@ def test_a_login_host_in_capitals_serves_no_graph_route(mock_drive):
             "Host": host, **bearer(mock_drive.token)}, timeout=10)  # fmt: skip
         assert answer.headers["Content-Type"].startswith("text/plain"), (host, answer.text)
         assert "userPrincipalName" not in answer.text
+
+
+def test_an_undeclared_apps_token_outlives_a_load_as_a_users_does(mock_drive):
+    """With no apps declared any client id is an app: its token, like a user's, stays good
+    across a load of a state with no apps; once the state declares apps it is refused."""
+    token = mock_drive.app_token("backup-job")
+    owner = mock_drive.owner
+    same = {"id": owner.id, "displayName": "Ada", "email": owner.email, "token": "t"}
+    scenario = {"users": [same], "drives": [{"id": "b!ada", "owner": owner.email}]}
+    mock_drive.load(scenario)
+    answer = requests.get(mock_drive.graph_url + "/drives/b!ada/root", headers=bearer(token),
+                          timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert list(mock_drive.requests)[-1]["caller"] == "backup-job"
+    mock_drive.load({**scenario, "apps": [{"clientId": "another-app"}]})
+    answer = requests.get(mock_drive.graph_url + "/drives/b!ada/root", headers=bearer(token),
+                          timeout=10)  # fmt: skip
+    assert answer.status_code == 401, answer.text

@@ -253,6 +253,17 @@ class Entra:
         self._made[app.client_id] = app
         self._by_object_id[app.object_id] = app
 
+    def _met_again(self, client_id: object) -> App | None:
+        """The undeclared app of a token that outlived a reset, if this tenant would make it
+        now (no apps declared, or a well-known client): as its delegated tokens do, it goes
+        on."""
+        try:
+            app = self.app(str(client_id))
+        except EntraError:
+            return None
+        self._remember(app)
+        return app
+
     def app_by_object_id(self, object_id: str) -> App | None:
         return self._by_object_id.get(object_id)
 
@@ -567,8 +578,8 @@ class Entra:
         app_id = claims.get("appid")
         uti = claims.get("uti")
         if claims.get("idtyp") == "app":
-            app = self.app_by_object_id(str(claims.get("oid")))
-            if app is None:  # its app was declared in an earlier state
+            app = self.app_by_object_id(str(claims.get("oid"))) or self._met_again(app_id)
+            if app is None:  # its app was declared in an earlier state only
                 raise TokenRefused(VALIDATION_FAILURE)
             return Principal(APPLICATION, None, app_id, frozenset(), found.roles, uti)
         user = directory.by_id(str(claims.get("oid")))
