@@ -450,9 +450,6 @@ class Entra:
         self, now: datetime, value: str, client_id: str, redirect_uri: str, verifier: str | None
     ) -> AuthCode:
         code = self.auth_codes.get(value)  # spent only by the redemption that succeeds
-        if code is not None and code.expires <= now:
-            del self.auth_codes[value]
-            code = None
         if code is None or code.client_id != client_id or code.expires <= now:
             raise EntraError(
                 400,
