@@ -264,3 +264,26 @@ def test_an_undeclared_apps_token_outlives_a_load_as_a_users_does(mock_drive):
     answer = requests.get(mock_drive.graph_url + "/drives/b!ada/root", headers=bearer(token),
                           timeout=10)  # fmt: skip
     assert answer.status_code == 401, answer.text
+
+
+# -- a read scope never writes ---------------------------------------------------------------------
+def test_a_read_only_token_cannot_redeem_a_link_into_a_membership(mock_drive):
+    """``Prefer: redeemSharingLink`` on a GET makes the caller a member of the link for good: a
+    write, which ``Files.Read`` does not allow (reading through the link still does)."""
+    mock_drive.add_file("/Plan.txt", "plan")
+    walt = mock_drive.add_user("Walt", "walt@contoso.example")
+    link = mock_drive.session.post("/me/drive/root:/Plan.txt:/createLink",
+                                   json={"type": "view", "scope": "organization"})  # fmt: skip
+    share = link.json()["shareId"]
+    url = f"{mock_drive.graph_url}/shares/{share}/driveItem"
+    before = mock_drive.session.get("/me/drive/root:/Plan.txt:/permissions").json()
+    read_only = bearer(mock_drive.token_for(walt, scopes=["Files.Read"]))
+    refused = requests.get(url, headers={**read_only, "Prefer": "redeemSharingLink"}, timeout=10)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "accessDenied"
+    assert mock_drive.session.get("/me/drive/root:/Plan.txt:/permissions").json() == before
+    assert requests.get(url, headers=read_only, timeout=10).status_code == 200
+    writer = bearer(mock_drive.token_for(walt, scopes=["Files.ReadWrite"]))
+    redeemed = requests.get(url, headers={**writer, "Prefer": "redeemSharingLink"}, timeout=10)
+    assert redeemed.status_code == 200, redeemed.text
+    assert mock_drive.session.get("/me/drive/root:/Plan.txt:/permissions").json() != before

@@ -83,7 +83,8 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     else:
         item, permission = links.find_share(state, share_id)
         links.check_link_use(state, caller, item, permission)  # as a missing link when unusable
-    authorize.check_item(call, method, item)
+    redeem = wants_redeem(request)  # a membership for good: a write, whatever the method
+    authorize.check_item(call, "POST" if redeem else method, item)
     if tail == ("permission", "grant"):
         assert caller is not None
         recipients, roles = parse_grant_body(await read_json_object(request))
@@ -91,7 +92,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             raise AccessDenied("the caller needs the write role on this item to share it")
         granted = links.grant_link(state, caller, item, permission.id, recipients, roles)
         return grant_response(call, granted)
-    if wants_redeem(request):
+    if redeem:
         links.redeem(state, caller, item, permission)
     match tail:
         case ():
