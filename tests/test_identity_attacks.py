@@ -4,6 +4,7 @@ state (and the journal's secrets) left as they were."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -287,3 +288,118 @@ def test_a_read_only_token_cannot_redeem_a_link_into_a_membership(mock_drive):
     redeemed = requests.get(url, headers={**writer, "Prefer": "redeemSharingLink"}, timeout=10)
     assert redeemed.status_code == 200, redeemed.text
     assert mock_drive.session.get("/me/drive/root:/Plan.txt:/permissions").json() != before
+
+
+# -- export and reload ------------------------------------------------------------------------
+TENANT = "4d6f636b-0000-4000-8000-0000000000aa"
+IDENTITY_SCENARIO = {
+    "tenant": {"id": TENANT, "domain": "fabrikam.example"},
+    "users": [
+        {"displayName": "Ada", "email": "ada@fabrikam.example", "token": "ada-token",
+         "password": "correct horse"},
+        {"displayName": "Bob", "email": "bob@fabrikam.example", "consent": ["Files.Read"]},
+        {"displayName": "Cy", "email": "cy@fabrikam.example", "consent": []},
+    ],
+    "drives": [{"id": "b!ada", "owner": "ada@fabrikam.example"},
+               {"id": "b!bob", "owner": "bob@fabrikam.example"}],
+    "apps": [
+        {"clientId": "job", "clientSecret": "job-secret", "displayName": "Backup job",
+         "roles": ["Sites.Selected"], "drives": ["b!ada"]},
+        {"clientId": "web-app", "redirectUris": ["https://app.example/signed-in"]},
+        {"clientId": "reader", "clientSecret": "r", "roles": ["Files.Read.All"]},
+    ],
+}  # fmt: skip
+
+
+def identity_answers(mock_drive) -> list:
+    """What the tenant answers: each sign-in's status, error codes and scopes; each app token's
+    reach over the drives."""
+    url = f"{mock_drive.url}/{TENANT}/oauth2/v2.0/token"
+    forms = [
+        {"grant_type": "password", "client_id": "web-app", "username": user,
+         "password": password, "scope": scope}
+        for user in ("ada@fabrikam.example", "bob@fabrikam.example", "cy@fabrikam.example")
+        for password in ("correct horse", "wrong")
+        for scope in ("Files.Read", "Files.ReadWrite.All", ".default", "openid")
+    ] + [
+        {"grant_type": "client_credentials", "client_id": client, "client_secret": secret,
+         "scope": "https://graph.microsoft.com/.default"}
+        for client in ("job", "web-app", "reader", "unknown")
+        for secret in ("job-secret", "r", "", "x")
+    ]  # fmt: skip
+    answers: list = []
+    for form in forms:
+        answer = requests.post(url, data=form, timeout=10)
+        body = answer.json()
+        answers.append((answer.status_code, body.get("error_codes"), body.get("scope")))
+        token = body.get("access_token")
+        if token and form["grant_type"] == "client_credentials":
+            for drive in ("b!ada", "b!bob"):
+                reach = requests.get(f"{mock_drive.graph_url}/drives/{drive}/root",
+                                     headers=bearer(token), timeout=10)  # fmt: skip
+                answers.append((drive, reach.status_code))
+    for redirect in ("https://app.example/signed-in", "https://elsewhere.example/"):
+        answer = authorize(mock_drive, client_id="web-app", redirect_uri=redirect,
+                           login_hint="bob@fabrikam.example", scope="Files.ReadWrite")  # fmt: skip
+        location = answer.headers.get("Location", "")
+        answers.append((answer.status_code, parse_qs(urlsplit(location).query).get("error")))
+    return answers
+
+
+def test_the_tenant_answers_the_same_after_an_export_and_reload(mock_drive):
+    mock_drive.load(IDENTITY_SCENARIO)
+    before = identity_answers(mock_drive)
+    codes = {code for answer in before if isinstance(answer[1], list) for code in answer[1]}
+    assert {50126, 65001, 7000215, 700016} <= codes, codes  # every kind of refusal is probed
+    assert ("b!ada", 200) in before and ("b!bob", 404) in before  # Sites.Selected's reach
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10)
+    assert exported.status_code == 200
+    loaded = requests.put(mock_drive.url + "/_mockdrive/state", data=exported.content,
+                          headers={"Content-Type": "application/json"}, timeout=10)  # fmt: skip
+    assert loaded.status_code == 200, loaded.text
+    again = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10)
+    assert again.content == exported.content
+    assert identity_answers(mock_drive) == before
+
+
+# -- forgeries Graph refuses (coverage: refused before and after the fixes above) --------------
+def b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forged(claims: dict, header: dict, signature: bytes = b"") -> str:
+    import json
+
+    parts = (json.dumps(header).encode(), json.dumps(claims).encode())
+    return ".".join([*map(b64, parts), b64(signature)])
+
+
+def test_forged_tokens_are_refused(mock_drive):
+    import hashlib
+    import hmac
+
+    token = mock_drive.token_for(mock_drive.owner, scopes=["Files.Read"])
+    claims = jwt.decode(token, options={"verify_signature": False})
+    kid = jwt.get_unverified_header(token)["kid"]
+    header, _, signature = token.split(".")
+    jwk = requests.get(f"{mock_drive.url}/common/discovery/v2.0/keys", timeout=10).json()
+    public = json.dumps(jwk["keys"][0]).encode()
+    wide = {**claims, "scp": "Files.ReadWrite.All", "exp": 2**63}
+    signing_input = ".".join(map(b64, (json.dumps({"alg": "HS256", "kid": kid}).encode(),
+                                       json.dumps(wide).encode())))  # fmt: skip
+    hs256 = signing_input + "." + b64(hmac.new(public, signing_input.encode(),
+                                               hashlib.sha256).digest())  # fmt: skip
+    tokens = {
+        "alg none": forged(wide, {"alg": "none", "typ": "JWT"}),
+        "alg none, our kid": forged(wide, {"alg": "none", "kid": kid}),
+        "HS256 keyed with the JWKS": hs256,
+        "another kid": forged(wide, {"alg": "RS256", "kid": "not-ours"}, b"x" * 256),
+        "our signature, other claims": f"{header}.{b64(json.dumps(wide).encode())}.{signature}",
+    }
+    for name, value in tokens.items():
+        answer = requests.get(mock_drive.graph_url + "/me/drive", headers=bearer(value),
+                              timeout=10)  # fmt: skip
+        assert answer.status_code == 401, (name, answer.text)
+        assert answer.json()["error"]["code"] == "InvalidAuthenticationToken", name
