@@ -403,3 +403,16 @@ def test_forged_tokens_are_refused(mock_drive):
                               timeout=10)  # fmt: skip
         assert answer.status_code == 401, (name, answer.text)
         assert answer.json()["error"]["code"] == "InvalidAuthenticationToken", name
+
+
+def test_authorize_sends_the_browser_to_a_percent_encoded_location(mock_drive):
+    """A redirect URI with a space or a non-ASCII letter went out raw: UTF-8 bytes in the
+    ``Location`` header, which clients read as Latin-1 (``Ã©``)."""
+    uri = "https://app.example/signed in/é?x=%41"
+    answer = authorize(mock_drive, client_id="any-client", redirect_uri=uri)
+    location = answer.headers["Location"]
+    assert location.startswith("https://app.example/signed%20in/%C3%A9?x=%41&code="), location
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    form = {"grant_type": "authorization_code", "client_id": "any-client", "code": code,
+            "redirect_uri": uri}  # fmt: skip
+    assert requests.post(token_url(mock_drive), data=form, timeout=10).status_code == 200

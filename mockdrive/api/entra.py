@@ -17,7 +17,7 @@ import binascii
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from aiohttp import web
 
@@ -50,6 +50,8 @@ GRANTS = {
 MAX_FORM_BODY = 64 * 1024
 # what a browser runs rather than goes to: never a redirect URI, registered or not
 SCRIPT_SCHEMES = ("javascript", "data", "vbscript")
+# what a URL may hold as it is (RFC 3986, escapes included); the rest is percent-encoded
+URI_CHARACTERS = "!#$%&'()*+,-./:;=?@[]_~"
 
 
 # -- answers ------------------------------------------------------------------------------------
@@ -482,7 +484,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     separator = "#" if query.get("response_mode") == "fragment" else "?"
     if separator == "?" and "?" in redirect_uri:
         separator = "&"
-    location = redirect_uri + separator + urlencode(answer)
+    location = quote(redirect_uri, safe=URI_CHARACTERS) + separator + urlencode(answer)
     return web.Response(status=302, headers={"Location": location})
 
 
