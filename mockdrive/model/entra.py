@@ -178,19 +178,19 @@ class Entra:
         self.holders: dict[tuple[str, str, str], Holder] = {}  # (who, client, kind)
         self._made: dict[str, App] = {}  # undeclared apps met so far
         self._by_object_id: dict[str, App] = {}  # every app above, by service principal id
-        self._key: SigningKey | None = None  # the server's; made on first use
+        self._signer: SigningKey | None = None  # the server's; made on first use
 
     @property
     def key(self) -> SigningKey:
         """The key this server signs its tokens with (an RSA key: made once, on first use)."""
-        if self._key is None:
-            self._key = SigningKey()
-        return self._key
+        if self._signer is None:
+            self._signer = SigningKey()
+        return self._signer
 
     def keep_key(self, earlier: Entra) -> None:
         """Sign with the key of the server's earlier state, so its tokens stay verifiable."""
-        if earlier._key is not None:
-            self._key = earlier._key
+        if earlier._signer is not None:
+            self._signer = earlier._signer
 
     # -- the tenant ---------------------------------------------------------------------------
     def knows_tenant(self, tenant: str) -> bool:
