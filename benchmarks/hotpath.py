@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from mockdrive.api.aiohttp_internals import serve
+from mockdrive.api.aiohttp_internals import inner_request, serve
 
 try:
     from . import _common as common
@@ -27,21 +28,32 @@ except ImportError:  # run as a script
     import _serve
 
 
-async def cpu_per_request(app: web.Application, path: str, requests: int, rounds: int) -> float:
-    """Microseconds of CPU per GET of ``path`` through ``app`` (best round)."""
+async def cpu_per_request(
+    app: web.Application, path: str, requests: int, rounds: int, bodies: list[bytes] = ()
+) -> float:
+    """Microseconds of CPU per GET of ``path`` through ``app`` (best round); with ``bodies``,
+    a POST of each body in turn."""
     app.freeze()
     headers = {"Authorization": f"Bearer {_serve.TOKEN}", "Host": "127.0.0.1:8080"}
     best = float("inf")
     for _ in range(rounds):
-        batch = [
-            make_mocked_request("GET", path, headers=headers, app=app) for _ in range(requests)
-        ]
+        if bodies:
+            outer = make_mocked_request("POST", path, headers=headers, app=app)
+            post = {**headers, "Content-Type": "application/json"}
+            batch = [
+                inner_request(outer, "POST", path, post, bodies[n % len(bodies)])
+                for n in range(requests)
+            ]
+        else:
+            batch = [
+                make_mocked_request("GET", path, headers=headers, app=app) for _ in range(requests)
+            ]
         started = time.process_time()
         for request in batch:
             response = await serve(app, request)
         best = min(best, time.process_time() - started)
         if response.status != 200:
-            raise SystemExit(f"GET {path} answered {response.status}")
+            raise SystemExit(f"{batch[-1].method} {path} answered {response.status}")
     return best / requests * 1e6
 
 
@@ -57,6 +69,11 @@ async def measure(requests: int, rounds: int) -> list[dict]:
         value = await cpu_per_request(app, paths[target], requests, rounds)
         label = f"{_serve_label(target)}: server CPU per request"
         rows.append(common.row(label, value, "µs", "bare handler", bare, runs=rounds))
+    app = build_app(Backend(state))
+    bodies = [json.dumps(body).encode() for body in _serve.INVITE_BODIES]
+    value = await cpu_per_request(app, paths["invite"], requests, rounds, bodies)
+    label = "invite, 2 recipients: server CPU per request"
+    rows.append(common.row(label, value, "µs", "bare handler", bare, runs=rounds))
     return rows
 
 

@@ -14,6 +14,7 @@ import pytest
 import requests
 from conftest import follow_delta
 
+from mockdrive.model.access import entries
 from mockdrive.model.grants import INDEX_FROM
 from mockdrive.model.identity import Group
 from mockdrive.model.links import SharingLink
@@ -162,6 +163,43 @@ def test_the_view_agrees_with_the_plain_computation(seed, per_item):
             for item in store.iter_subtree(start):
                 expected = roles_of(store, user, item) if item.id in ids else set()
                 assert roles_within(store, user, start, item) == expected
+
+
+def plain_entries(state: State, user) -> list[tuple[str, tuple[str, ...]]]:
+    """(item id, exceptions) of every item where a permission applies to ``user``, computed
+    item by item: the non-inheriting children of the entry and of every item below it reached
+    through visible items that are not another entry."""
+    store = state.store
+    held = [
+        item
+        for drive in store.drives.values()
+        for item in sorted((store.items[i] for i in drive.shared_item_ids), key=lambda i: i.id)
+        if any(p.holds(user) for p in item.permissions)
+    ]
+    entry_ids = {item.id for item in held}
+    result = []
+    for entry in held:
+        stops = []
+        for folder in store.iter_subtree(entry):
+            chain = [folder]
+            while chain[-1] is not entry:
+                chain.append(store.items[chain[-1].parent_id])
+            if not all(roles_of(store, user, link) for link in chain):
+                continue
+            if any(link.id in entry_ids for link in chain[:-1]):
+                continue
+            stops += [store.path_of(c) for c in store.iter_children(folder) if not c.inherits]
+        result.append((entry.id, tuple(sorted(stops))))
+    return result
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_access_entries_agree_with_the_plain_computation(seed):
+    """The dashboard's per-user view (``model.access.entries``) keeps to the one view."""
+    state, users = random_state(seed, 3)
+    for user in users:
+        found = [(entry.item.id, entry.exceptions) for entry in entries(state, user)]
+        assert found == plain_entries(state, user), user.email
 
 
 def test_the_view_prunes_hidden_folders_without_walking_them():

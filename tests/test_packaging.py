@@ -1,9 +1,13 @@
 """The distribution works for someone who only installs it: build the sdist and the wheel from a
 copy of the checkout, check what they carry (licence, shipped scenarios, py.typed), install the
-wheel into a fresh venv outside the checkout, and use a shipped scenario by name there (the CLI,
-and a downstream project's own test with the marker, without a conftest).
+wheel with the user's extras (``[clients,sdk]``) into a fresh venv outside the checkout, and use
+it there as a user does: a shipped scenario by name (the CLI, and a downstream project's own test
+with the marker, without a conftest), then a downstream test suite that uses the ready clients
+(``session``, the httpx clients, ``graph_client()``), the oracle on an invited guest,
+``clock.set`` and strict upload sessions, with mockdrive's warnings turned into errors.
 
-It needs PyPI for the build backend and the dependencies (pip's cache keeps it quick).
+It needs PyPI for the build backend and the dependencies (pip's cache keeps it quick: set
+``PIP_CACHE_DIR`` to share one between runs).
 """
 
 from __future__ import annotations
@@ -41,6 +45,112 @@ def test_load_by_name(mock_drive):
     url = mock_drive.graph_url + "/me/drive/root:/Notes.txt:/content"
     with urlopen(Request(url, headers=mock_drive.headers("ada-token"))) as response:
         assert response.read() == b"Remember the milk."
+"""
+
+
+# A user's own test suite, written as the README and docs/pytest.md show, run with pytest alone.
+USER_DAY_TEST = """
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+import requests
+from msgraph.generated.drives.item.items.item.invite.invite_post_request_body import (
+    InvitePostRequestBody,
+)
+from msgraph.generated.models.drive_recipient import DriveRecipient
+
+GUEST = "guest@partner.example"
+FRAGMENT = 320 * 1024
+
+
+@pytest.fixture
+def docs(mock_drive):
+    mock_drive.add_file("/Docs/Plan.docx", "plan")
+    return mock_drive
+
+
+def test_session_and_the_httpx_clients(docs):
+    assert isinstance(docs.session, requests.Session)
+    assert docs.session.get("/me/drive/root:/Docs/Plan.docx").json()["name"] == "Plan.docx"
+    client = docs.httpx_client()
+    assert isinstance(client, httpx.Client)
+    listing = client.get("/me/drive/root:/Docs:/children").json()["value"]
+    assert [child["name"] for child in listing] == ["Plan.docx"]
+
+    async def read():
+        answer = await docs.async_httpx_client().get("/me/drive/root:/Docs/Plan.docx:/content")
+        return (await docs.async_httpx_client().get(answer.headers["Location"])).content
+
+    assert asyncio.run(read()) == b"plan"
+    assert docs.item_json("/Docs/Plan.docx")["id"] == docs.item("/Docs/Plan.docx").id
+
+
+def test_graph_client_invites_a_guest_and_the_oracle_reasons_about_it(docs):
+    async def invite():
+        client = docs.graph_client()
+        drive = client.drives.by_drive_id(docs.drive.id)
+        folder = await drive.items.by_drive_item_id("root:/Docs:").get()
+        body = InvitePostRequestBody(
+            recipients=[DriveRecipient(email=GUEST)], roles=["read"], require_sign_in=True,
+            send_invitation=True,
+        )
+        return await drive.items.by_drive_item_id(folder.id).invite.post(body)
+
+    invited = asyncio.run(invite())
+    assert invited.value[0].roles == ["read"]
+    result = docs.assert_can(GUEST, "read", "/Docs/Plan.docx")
+    assert result.guest and "via an invitation to " + GUEST in str(result)
+    with pytest.raises(AssertionError, match="cannot write"):
+        docs.assert_can(GUEST, "write", "/Docs/Plan.docx")
+    docs.add_user("Guest", GUEST)  # the guest signs in: the API agrees with the oracle
+    as_guest = docs.session_for(GUEST)
+    url = "/drives/" + docs.drive.id + "/root:/Docs/Plan.docx"
+    assert as_guest.get(url).status_code == 200
+    assert as_guest.patch(url, json={"name": "Mine.docx"}).status_code == 403
+
+
+def test_clock_set_expires_what_falls_due(docs):
+    created = docs.session.post(
+        "/me/drive/root:/Docs/Plan.docx:/createLink",
+        json={"type": "view", "scope": "anonymous",
+              "expirationDateTime": "2024-01-02T00:00:00Z"},
+    )
+    assert created.status_code in (200, 201), created.text
+    assert len(docs.permissions("/Docs/Plan.docx")) == 2
+    start = docs.clock.now()
+    assert start.tzinfo is not None
+    assert docs.clock.set(start + timedelta(days=2)).startswith("2024-01-03T00:00:")
+    assert len(docs.permissions("/Docs/Plan.docx")) == 1
+    with pytest.raises(ValueError, match="only moves forward"):
+        docs.clock.set(start)
+
+
+def test_upload_sessions_refuse_what_the_service_refuses(docs):
+    session = docs.session
+    created = session.post("/me/drive/root:/Docs/big.bin:/createUploadSession", json={})
+    url = created.json()["uploadUrl"]
+    total = FRAGMENT + 10
+
+    def put(data, start):
+        end = start + len(data) - 1
+        headers = {"Content-Range": f"bytes {start}-{end}/{total}"}
+        return requests.put(url, data=data, headers=headers)
+
+    odd = put(b"x" * 1000, 0)
+    assert odd.status_code == 400 and "320 KiB" in odd.json()["error"]["message"]
+    with_token = requests.put(url, data=b"x" * FRAGMENT, headers={
+        "Content-Range": f"bytes 0-{FRAGMENT - 1}/{total}", **docs.headers()})
+    assert with_token.status_code == 401
+    assert put(b"x" * FRAGMENT, 0).status_code == 202
+    assert put(b"y" * 10, FRAGMENT).status_code == 201
+    assert docs.item("/Docs/big.bin").size == total
+"""
+USER_DAY_INI = """
+[pytest]
+filterwarnings =
+    error:::mockdrive
 """
 
 
@@ -88,19 +198,25 @@ def test_wheel_carries_the_licence_the_scenarios_and_py_typed(dist: Path):
     assert licence.startswith("MIT License") and "the mockdrive authors" in licence
 
 
-def test_installed_wheel_serves_shipped_scenarios_by_name_outside_the_checkout(
-    dist: Path, tmp_path: Path
-):
+@pytest.fixture(scope="module")
+def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv outside the checkout with the wheel, its user extras and pytest."""
     (wheel,) = dist.glob("mockdrive-*.whl")
-    venv = tmp_path / "venv"
+    base = tmp_path_factory.mktemp("installed")
+    venv = base / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=base)
+    # this venv's pip installs into the new one (no ensurepip; pip's cache serves the wheels)
+    run(sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q",
+        "--no-compile", f"{wheel}[clients,sdk]", "pytest", cwd=base, timeout=900)  # fmt: skip
+    return venv
+
+
+def test_installed_wheel_serves_shipped_scenarios_by_name_outside_the_checkout(
+    venv: Path, tmp_path: Path
+):
+    python = venv / "bin" / "python"
     project = tmp_path / "downstream"
     project.mkdir()
-    run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path)
-    python = venv / "bin" / "python"
-    # this venv's pip installs into the new one (no ensurepip; pip's cache serves the wheels)
-    run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-compile", wheel,
-        "pytest", cwd=tmp_path)  # fmt: skip
-
     where = run(python, "-c", "import mockdrive; print(mockdrive.__file__)", cwd=project)
     assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout
     assert not Path(where.stdout.strip()).is_relative_to(ROOT)
@@ -113,3 +229,15 @@ def test_installed_wheel_serves_shipped_scenarios_by_name_outside_the_checkout(
     (project / "test_downstream.py").write_text(DOWNSTREAM_TEST)
     result = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
     assert "2 passed" in result.stdout, result.stdout
+
+
+def test_a_users_suite_runs_on_the_installed_wheel_with_the_user_extras(venv: Path, tmp_path: Path):
+    """Ready clients, graph_client(), the oracle on a guest, clock.set, strict uploads."""
+    project = tmp_path / "users-suite"
+    project.mkdir()
+    (project / "pytest.ini").write_text(USER_DAY_INI)
+    (project / "test_sharing.py").write_text(USER_DAY_TEST)
+    result = run(
+        venv / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project
+    )
+    assert "4 passed" in result.stdout, result.stdout

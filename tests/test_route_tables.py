@@ -1,9 +1,11 @@
 """The route tables are the truth about what is served: every row is served by its handler, the
 OpenAPI document lists exactly the rows, and nothing is registered outside a table (but Graph's
-routes, which get their table in a later step)."""
+routes: aiohttp hands every path under the version to Graph's dispatch, which reads Graph's
+table, ``graph.routes.ROUTES``, once the path is in its normal form)."""
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
 
@@ -12,7 +14,8 @@ from aiohttp.test_utils import make_mocked_request
 
 from mockdrive.api import admin, dashboard, entra, onedrive_v1, onehub
 from mockdrive.api.app import build_app
-from mockdrive.api.openapi import ITEM_BASES, openapi_document
+from mockdrive.api.graph import routes as graph_routes
+from mockdrive.api.openapi import DRIVE_PATHS, ITEM_BASES, USER_PATHS, openapi_document
 from mockdrive.api.routing import Route, plain_template
 from mockdrive.backend import Backend
 
@@ -24,7 +27,8 @@ TABLES = {
     "identity": entra.ADMIN_ROUTES,
 }
 ROWS = [row for table in TABLES.values() for row in table]
-# Graph's routes, registered by app.py and the graph package until Graph has its own table.
+# Graph's routes, registered by app.py and the graph package (Graph's own rows are matched by
+# its dispatch: the tests of ``graph_routes.ROUTES`` below).
 GRAPH_RESOURCES = {
     "/v1.0/$batch",
     "/v1.0/{rest}",
@@ -267,3 +271,145 @@ def test_the_expect_handler_invites_a_body_up_to_its_rows_limit(mock_drive):
     assert first_answer_line(mock_drive, "POST", "/_mockdrive/faults", size).startswith(
         b"HTTP/1.1 413"
     )
+
+
+# -- Graph's table ------------------------------------------------------------------------------
+GRAPH_BASES = {
+    "/": ("",),
+    "{share}": ("/shares/{shareId}",),
+    "{user}": USER_PATHS,
+    "{drive}": DRIVE_PATHS,
+    "{item}": ITEM_BASES,
+    "{address}": ITEM_BASES,
+}
+# a value for each name a documented Graph path holds (none is looked up: ``row_of`` reads paths)
+GRAPH_VALUES = {
+    "{driveId}": "b!drive",
+    "{itemId}": "01ITEM",
+    "{itemPath}": "/Projects/Plan.docx",
+    "{userId}": "ada@contoso.example",
+    "{groupId}": "g1",
+    "{siteId}": "s1",
+    "{permissionId}": "P1",
+    "{versionId}": "current",
+    "{shareId}": "u!aHR0cHM6Ly94",
+    "{q}": "plan",
+    "{specialFolder}": "documents",
+    "{name}": "Plan.docx",
+}
+
+
+def graph_paths_of(row) -> list[str]:
+    """The documented paths of a Graph row (after the version): its target's every form."""
+    if row.target == "/":
+        return [row.path]
+    return [base + ("/" + row.action if row.action else "") for base in GRAPH_BASES[row.target]]
+
+
+def concrete_graph(path: str) -> str:
+    for name, value in GRAPH_VALUES.items():
+        path = path.replace(name, value)
+    return path
+
+
+def test_graph_rows_are_unique():
+    keys = [(row.method, row.path) for row in graph_routes.ROUTES]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("row", graph_routes.ROUTES, ids=lambda row: f"{row.method} {row.path}")
+def test_the_graph_dispatch_finds_each_row_at_each_of_its_addresses(row):
+    for path in graph_paths_of(row):
+        assert graph_routes.row_of(row.method, concrete_graph(path)) is row, path
+
+
+def test_the_document_lists_exactly_graphs_rows():
+    """Every row at every address form, and nothing else but ``$batch`` and two more addressing
+    forms of the item rows (special folders and the OData key form), which the rows serve."""
+    documented = {
+        (method.upper(), path.removeprefix("/v1.0"))
+        for path, item in openapi_document()["paths"].items()
+        for method in item
+        if method != "parameters" and path.startswith("/v1.0/") and path != "/v1.0/$batch"
+    }
+    rows = {(row.method, path) for row in graph_routes.ROUTES for path in graph_paths_of(row)}
+    assert rows <= documented
+    for method, path in documented - rows:
+        assert path.startswith(("/me/drive/special/", "/me/drive/root/children(")), path
+        row = graph_routes.row_of(method, concrete_graph(path))
+        assert row is not None and row.target in ("{item}", "{address}"), (method, path)
+
+
+@pytest.fixture
+def graph_ids(mock_drive) -> dict[str, str]:
+    """Real targets for one request to each Graph row."""
+    mock_drive.add_user("Bob", "bob@contoso.example")
+    mock_drive.add_folder("/Projects")
+    plan = mock_drive.add_file("/Projects/Plan.docx", "plan")
+    spare = mock_drive.add_file("/Projects/Spare.docx", "spare")
+    graph = mock_drive.session
+    base = f"{mock_drive.url}/v1.0/me/drive/items"
+    invited = graph.post(f"{base}/{plan.id}/invite", json=GRAPH_BODIES["invite"])
+    linked = graph.post(f"{base}/{plan.id}/createLink", json=GRAPH_BODIES["createLink"])
+    assert invited.status_code == 200 and linked.status_code == 201, (invited.text, linked.text)
+    versions = graph.get(f"{base}/{plan.id}/versions").json()["value"]
+    return {
+        "plan": plan.id,
+        "spare": spare.id,
+        "folder": mock_drive.item("/Projects").id,
+        "drive": mock_drive.drive.id,
+        "user": mock_drive.owner.id,
+        "invited": invited.json()["value"][0]["id"],
+        "link": linked.json()["id"],
+        "share": linked.json()["link"]["webUrl"],
+        "version": versions[0]["id"],
+    }
+
+
+GRAPH_BODIES = {
+    "invite": {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]},
+    "action.invite": {"recipients": ["bob@contoso.example"], "roles": ["read"]},
+    "createLink": {"type": "view", "scope": "organization"},
+    "action.createLink": {"type": "edit", "scope": "organization"},
+    "children": {"name": "New", "folder": {}},
+    "copy": {"name": "Copy.docx"},
+    "": {"description": "changed"},
+    "permissions/{permissionId}": {"roles": ["write"]},
+    "permissions/{permissionId}/grant": {"recipients": [{"email": "bob@contoso.example"}]},
+    "permission/grant": {"recipients": [{"email": "bob@contoso.example"}]},
+}
+
+
+def graph_request(row, ids: dict[str, str]) -> tuple[str, dict]:
+    """One path (after the version) and the request options that a row serves with success."""
+    folder_actions = ("children", "delta", "search(q='{q}')")
+    target = ids["folder"] if row.action in folder_actions else ids["plan"]
+    if row.method == "DELETE" and row.action == "":
+        target = ids["spare"]
+    share = "u!" + base64.urlsafe_b64encode(ids["share"].encode()).decode().rstrip("=")
+    path = graph_paths_of(row)[0 if row.target != "{drive}" else 1]
+    permission = ids["link"] if row.action.endswith("grant") else ids["invited"]
+    path = (
+        path.replace("{driveId}", ids["drive"])
+        .replace("{itemId}", target)
+        .replace("{userId}", ids["user"])
+        .replace("{permissionId}", permission)
+        .replace("{versionId}", ids["version"])
+        .replace("{shareId}", share)
+        .replace("{q}", "plan")
+    )
+    options: dict = {"allow_redirects": False}
+    if row.method == "PUT":
+        options["data"] = b"new content"
+    elif row.method in ("POST", "PATCH"):
+        options["json"] = GRAPH_BODIES.get(row.action, {})
+    return path, options
+
+
+@pytest.mark.parametrize("row", graph_routes.ROUTES, ids=lambda row: f"{row.method} {row.path}")
+def test_every_graph_row_is_served(mock_drive, graph_ids, row):
+    """A request to each row (on its first address form), with real ids and a valid body, is
+    answered with success."""
+    path, options = graph_request(row, graph_ids)
+    response = mock_drive.session.request(row.method, mock_drive.url + "/v1.0" + path, **options)
+    assert 200 <= response.status_code < 400, (row, path, response.status_code, response.text)

@@ -147,3 +147,88 @@ def test_load_parses_a_scenario_file_once_per_process(mock_drive, pytestconfig):
     assert mock_drive.token == "ada-token"
     names = [item.name for item in mock_drive.state.store.items.values()]
     assert "Changed" not in names
+
+
+# Each problem here used to hide the ones below it: an unknown owner or drive type its drive's
+# tree, a file with children or a duplicate item what is inside them, a bad entry its siblings.
+HIDING = """\
+users:
+  - displayName: Ada
+    email: ada@x.example
+    colour: red
+groups:
+  - displayName: Team
+drives:
+  - owner: bob@x.example
+    root:
+      children:
+        - name: a
+          folder: {}
+          permissions:
+            - group: Nobody
+              roles: [read]
+            - user: ada@x.example
+              email: x@partner.example
+              roles: [read]
+        - name: A
+          folder: {}
+  - owner: ada@x.example
+    driveType: shared
+    name: Second
+    root:
+      children:
+        - name: Report.txt
+          file: {}
+          size: 3
+          content: abc
+          children:
+            - name: Inner
+              folder: {}
+            - name: inner
+              folder: {}
+        - name: Report.txt
+          folder: {}
+          children:
+            - name: Twice
+              folder: {}
+            - name: twice
+              folder: {}
+"""
+
+
+def test_validate_reports_schema_reference_and_tree_problems_hidden_below_others(tmp_path):
+    path = tmp_path / "hiding.yaml"
+    path.write_text(HIDING)
+    result = validate(str(path))
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.replace(str(path), "FILE").splitlines()
+    schema = "FILE:4: users[0].colour: unknown key (expected one of: alias, "
+    assert lines[0].startswith(schema) and "displayName, email" in lines[0]
+    assert lines[1:] == [
+        "FILE:8: drives[0].owner: 'bob@x.example' is not a user declared under 'users'",
+        "FILE:14: drives[0].root.children[0].permissions[0].group: 'Nobody' is not a group "
+        "declared under 'groups'",
+        "FILE:16: drives[0].root.children[0].permissions[1]: a permission needs exactly one of "
+        "user, group or email",
+        "FILE:19: drives[0].root.children[1].name: 'A' already exists in this folder",
+        "FILE:22: drives[1].driveType: 'shared' is not one of: personal, business, documentLibrary",
+        "FILE:29: drives[1].root.children[0].content: give only one of size, content",
+        "FILE:31: drives[1].root.children[0].children: a file cannot have children",
+        "FILE:33: drives[1].root.children[0].children[1].name: 'inner' already exists in this "
+        "folder",
+        "FILE:35: drives[1].root.children[1].name: 'Report.txt' already exists in this folder",
+        "FILE:40: drives[1].root.children[1].children[1].name: 'twice' already exists in this "
+        "folder",
+    ]
+
+
+def test_validate_says_when_it_stopped_at_its_limit(tmp_path):
+    twins = "".join("        - name: a\n          folder: {}\n" for _ in range(30))
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        "users:\n  - displayName: Ada\n    email: ada@x.example\ndrives:\n"
+        "  - owner: ada@x.example\n    root:\n      children:\n" + twins
+    )
+    lines = validate(str(path)).stderr.replace(str(path), "FILE").splitlines()
+    assert len(lines) == 20 and lines[0].endswith("'a' already exists in this folder")
+    assert lines[-1] == "FILE: and more problems (the first 19 are shown); fix these and run again"

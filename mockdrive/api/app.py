@@ -17,7 +17,8 @@ from aiohttp import web
 
 from ..backend import Backend
 from ..model.entra import EntraError
-from ..model.errors import Unauthenticated
+from ..model.errors import InvalidRequest, Unauthenticated
+from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
 from ..model.principal import APPLICATION, Principal
@@ -35,14 +36,17 @@ from .errors import (
 from .graph import batch as graph_batch
 from .graph import uploads as graph_uploads
 from .graph.changes import MONITOR_PREFIX, monitor
-from .graph.content import MAX_UPLOAD_BYTES, too_large
 from .graph.paths import normalize_path
+from .graph.routes import body_row as graph_body_row
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
-from .routing import add_table, route_of
+from .routing import GraphRoute, Route, add_table, route_of
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
+GRAPH_STARTS = tuple(p + "/" for p in GRAPH_PREFIXES)
+GRAPH_PREFIX_LENGTH = len(GRAPH_PREFIXES[0])
+assert all(len(p) == GRAPH_PREFIX_LENGTH for p in GRAPH_PREFIXES)
 # upload and download URLs: authenticated by their own token, not a bearer (api/graph/uploads.py)
 PRE_AUTHENTICATED = tuple(p.rstrip("/") for p in graph_uploads.PRE_AUTHENTICATED_PREFIXES)
 API_PREFIXES = GRAPH_PREFIXES + onehub.PREFIXES + PRE_AUTHENTICATED
@@ -71,9 +75,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     app.router.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor, expect_handler=expect_continue)
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
+        # routed here under one of GRAPH_PREFIXES, all of one length
         raw = request.rel_url.raw_path
-        prefix = next(p for p in GRAPH_PREFIXES if raw.startswith(p))
-        return await handle_graph(request, call_of(request), raw[len(prefix) :])
+        return await handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
 
     add_table(app, onehub.ROUTES, expect_continue)
     graph_uploads.add_routes(app, call_of, expect_continue)
@@ -103,33 +107,36 @@ def openapi_document(state: State, server_url: str) -> dict[str, Any]:
 
 
 def body_limit(request: web.Request) -> int | None:
-    """The most body bytes this route reads (a table route: its row says), or None where the
-    route decides for itself (an upload-session fragment, announced by Content-Range)."""
+    """The most body bytes this route reads (its table row says), or None where the route
+    decides for itself (an upload-session fragment, announced by Content-Range)."""
     if "Content-Range" in request.headers:
         return None
-    row = route_of(request)
-    if row is not None:
-        return row.max_body
-    if request.method == "PUT" and request.path.startswith(GRAPH_PREFIXES):
-        return MAX_UPLOAD_BYTES  # the only Graph PUT is a simple upload
-    return CLIENT_MAX_SIZE
+    row = body_row_of(request)
+    return CLIENT_MAX_SIZE if row is None else row.max_body
+
+
+def body_row_of(request: web.Request) -> Route | GraphRoute | None:
+    """The row of a table (Graph's included) whose body limit this request takes."""
+    raw = request.rel_url.raw_path
+    if raw.startswith(GRAPH_STARTS):  # the path after the version
+        return graph_body_row(request.method, raw[raw.index("/", 1) :])
+    return route_of(request)
 
 
 def announces_too_much(request: web.Request) -> bool:
-    limit = body_limit(request)
     length = request.content_length
-    return limit is not None and length is not None and length > limit
+    if length is None:  # most requests: no body announced, no limit to look up
+        return False
+    limit = body_limit(request)
+    return limit is not None and length > limit
 
 
 def refusal_of_body(request: web.Request) -> Exception:
     """The 413 the route itself would give for a body over its limit."""
-    limit = body_limit(request) or 0
-    row = route_of(request)
+    row = body_row_of(request)
     if row is not None and row.too_large is not None:
         return row.too_large()
-    if limit == MAX_UPLOAD_BYTES and request.path.startswith(GRAPH_PREFIXES):
-        return too_large()  # Graph's own: innerError maxFileSizeExceeded
-    return body_too_large(limit)
+    return body_too_large(body_limit(request) or 0)
 
 
 async def expect_continue(request: web.Request) -> None:
@@ -187,6 +194,8 @@ def addresses_me(raw_path: str) -> bool:
 
 def addresses_shares(raw_path: str) -> bool:
     """Is this ``/shares/…`` in any form the Graph routes accept (``/v1.0//shares/…``)?"""
+    if "shares" not in raw_path and "%" not in raw_path:  # most paths: no need to normalize
+        return False
     prefix = next((p for p in GRAPH_PREFIXES if raw_path.startswith(p + "/")), None)
     return prefix is not None and normalize_path(raw_path[len(prefix) :]).startswith("/shares/")
 
@@ -228,6 +237,8 @@ CHALLENGE = (
 
 ADMIN_TOKEN_HEADER = "X-Mockdrive-Admin-Token"
 IDENTITY = web.RequestKey("identity", bool) if hasattr(web, "RequestKey") else "identity"
+# what ``pipeline`` stores on an API request (the caller once authenticated)
+PIPELINE_KEYS = (STATE, REQUEST_ID, FIRED_FAULTS, PRINCIPAL, CALLER)
 CLIENT_CLOSED_REQUEST = 499  # as nginx logs it: journaled, never sent (nobody is listening)
 
 
@@ -249,14 +260,16 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     fired: list[dict[str, Any]] = []
     request[FIRED_FAULTS] = fired
     path = request.path
+    caller: User | None = None
     if on_login_host(request):
         api, identity = False, True
-        request[IDENTITY] = True
         if not is_identity(request):
             handler = login_host_fallback
     else:
         api = is_api(path)
-        identity = request[IDENTITY] = not api and is_identity(request)
+        identity = not api and is_identity(request)
+    if identity:
+        request[IDENTITY] = True
     started = time.perf_counter()
     try:
         check_text(request)
@@ -303,8 +316,12 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     if client_request_id:
         headers["client-request-id"] = client_request_id
     if api or identity:
-        caller = request.get(CALLER)
         request_headers = request.headers
+        # what a handler or a ``$batch`` step stored beside the pipeline's own keys (a body
+        # read, the batch a step runs in); none at all on most requests, whose look-ups
+        # would each raise and catch a KeyError
+        own_keys = len(PIPELINE_KEYS) - (0 if caller is not None else 2) + identity
+        extra = len(request) > own_keys
         state.journal.record(
             JournalEntry(
                 id=state.journal.next_id(),
@@ -316,10 +333,10 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
                 status=response.status,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 caller=caller.email if caller else None,
-                body=request.get(PARSED_BODY),
-                body_bytes=request.get(BODY_BYTES, 0),
+                body=request.get(PARSED_BODY) if extra else None,
+                body_bytes=request.get(BODY_BYTES, 0) if extra else 0,
                 faults=fired,
-                batch=request.get(graph_batch.BATCH_OF),
+                batch=request.get(graph_batch.BATCH_OF) if extra else None,
             )
         )
     return response
@@ -375,12 +392,19 @@ def throttled(status: int, retry_after: int) -> ApiError:
                     headers)  # fmt: skip
 
 
-def dialect_of(path: str) -> str:
-    """Which API's error envelope a path gets: ``graph``, ``onedrive`` or ``onehub``."""
-    if path.startswith(onehub.PREFIXES):
+def dialect_of(request: web.Request) -> str:
+    """Which API's error envelope a request gets: ``graph``, ``onedrive`` (a path of one of
+    ``onedrive_v1.ROUTES``' actions, in any form Graph's routes accept) or ``onehub``."""
+    if request.path.startswith(onehub.PREFIXES):
         return "onehub"
-    if path.endswith(onedrive_v1.ACTION_SUFFIXES) and path.startswith(GRAPH_PREFIXES):
-        return "onedrive"
+    raw = request.rel_url.raw_path
+    prefix = next((p for p in GRAPH_PREFIXES if raw.startswith(p + "/")), None)
+    if prefix is not None:
+        try:
+            if normalize_path(raw[len(prefix) :]).endswith(onedrive_v1.ACTION_SUFFIXES):
+                return "onedrive"
+        except InvalidRequest:  # not UTF-8: refused as Graph refuses it
+            pass
     return "graph"
 
 
@@ -388,7 +412,7 @@ def render_error(request: web.Request, error: ApiError, request_id: str) -> web.
     if request.get(IDENTITY):
         refusal = entra.as_entra_error(error.status, error.message)
         return entra.entra_error_response(refusal, request, error.headers)
-    dialect = dialect_of(request.path)
+    dialect = dialect_of(request)
     if dialect == "onehub":
         return onehub_error_response(error)
     if dialect == "onedrive":

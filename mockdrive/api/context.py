@@ -16,6 +16,7 @@ from ..model.identity import User
 from ..model.principal import Principal
 from ..model.state import State
 from .graph.downloads import Downloads
+from .graph.odata import Options
 
 
 @dataclass(slots=True)
@@ -29,12 +30,20 @@ class Call:
     viewer_id: str | None = None
     downloads: Downloads | None = None
     # who the request acts for and with which scopes or roles (model/principal.py); the
-    # pipeline sets it; left out, the caller with every scope (a scenario's static token)
-    principal: Principal = None  # type: ignore[assignment]
+    # pipeline sets it; None: the caller with every scope, as a scenario's static token
+    principal: Principal | None = None
+    # a Graph GET's OData query options, parsed by the dispatch before its handler runs
+    options: Options | None = None
 
-    def __post_init__(self) -> None:
-        if self.principal is None:
-            self.principal = Principal.static(self.caller)
+    def viewed_by(self, viewer_id: str | None) -> Call:
+        """This call rendering for ``viewer_id`` (``dataclasses.replace``, without its cost)."""
+        return Call(self.state, self.caller, self.request_id, self.fired_faults, viewer_id,
+                    self.downloads, self.principal, self.options)  # fmt: skip
+
+    def with_downloads(self, downloads: Downloads | None) -> Call:
+        """This call rendering files with the download URLs of ``downloads``."""
+        return Call(self.state, self.caller, self.request_id, self.fired_faults, self.viewer_id,
+                    downloads, self.principal, self.options)  # fmt: skip
 
 
 def _key(name: str, kind: type) -> Any:

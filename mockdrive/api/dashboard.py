@@ -1,7 +1,10 @@
 """The dashboard: a web page at ``/_mockdrive/ui`` (and ``/`` for browsers), and its JSON.
 
-The page is static (``mockdrive/static/dashboard.*``, no build step, no CDN) and polls these
-admin routes, which only read the state:
+The page (``mockdrive/static/dashboard.*``, no build step, no CDN) comes with its first view
+drawn here, on the server: the summary, the drive tree with the first drives open, the request
+journal, the outbox and the fault rules, so that a page that runs no script (a plain headless
+screenshot) shows them. Its script then takes over and polls these admin routes, which only
+read the state:
 
 - ``GET /_mockdrive/dashboard/overview``: state id (changes on reset), drives, users, groups;
 - ``GET /_mockdrive/dashboard/tree?item=ID&limit=N&as=USER``: one folder and its children, each
@@ -14,6 +17,7 @@ admin routes, which only read the state:
 
 from __future__ import annotations
 
+import html
 import itertools
 import weakref
 from importlib import resources
@@ -21,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..model.access import access, describe_path, drive_label
+from ..model.access import access, describe_path, drive_label, entries, pending_invitations
 from ..model.errors import InvalidRequest, NotFound
 from ..model.identity import User
 from ..model.permissions import (
@@ -30,13 +34,10 @@ from ..model.permissions import (
     Permission,
     effective_permissions,
     highest_role,
-    owns_drive,
-    roles_of,
 )
 from ..model.ranges import whole_number_text
 from ..model.state import State
 from ..model.tree import Drive, Item
-from ..model.view import child_roles
 from .context import backend_of
 from .entra import identity_overview
 from .errors import ApiError
@@ -44,6 +45,7 @@ from .jsonio import json_response
 from .routing import Route
 
 DEFAULT_CHILDREN = 200
+FIRST_VIEW_ROWS = 200  # journal and outbox rows drawn on the server (the script shows more)
 MAX_CHILDREN = 5000
 ABILITIES = {
     "read": ["view", "download", "see own permissions"],
@@ -267,59 +269,284 @@ def children_of(state: State, folder: Item) -> list[Item]:
 
 
 def user_access(state: State, user: User) -> dict[str, Any]:
-    """Every item where a permission applies to ``user``, with roles and exceptions below it.
-
-    Permissions live only on shared items, so this walks those, not the whole drive; where
-    inheritance stops below an entry is found in the part of it the user sees (``model/view.py``):
-    O(what they see there + its hidden children), never the whole state.
-    """
-    entries = []
-    for drive in state.store.drives.values():
-        for item_id in sorted(drive.shared_item_ids):
-            item = state.store.items.get(item_id)
-            if item is None or not any(p.holds(user) for p in item.permissions):
-                continue
-            entries.append((drive, item))
-    entry_ids = {item.id for _, item in entries}
-    stops = {item.id: exceptions_below(state, user, item, entry_ids) for _, item in entries}
+    """What the access page shows for ``user``: ``model.access.entries``, rendered."""
     rows = []
-    for drive, item in entries:
-        node = ui_item(state, item, user, permissions=False)
-        node["drive"] = ui_drive(state, drive)
-        node["exceptions"] = sorted(stops[item.id])
+    for entry in entries(state, user):
+        node = ui_item(state, entry.item, user, permissions=False)
+        node["drive"] = ui_drive(state, entry.drive)
+        node["exceptions"] = list(entry.exceptions)
         rows.append(node)
     rows.sort(key=lambda r: (r["drive"]["name"].lower(), r["path"].lower()))
     pending = [
-        {"path": describe_path(state, state.store.items[p.item_id]), "roles": list(p.roles)}
-        for drive in state.store.drives.values()
-        for item_id in drive.shared_item_ids
-        for p in state.store.items[item_id].permissions
-        if p.pending and p.grantee_id == user.id
+        {"path": describe_path(state, item), "roles": list(p.roles)}
+        for item, p in pending_invitations(state, user)
     ]
     return {"user": ui_user(state, user), "entries": rows, "pendingInvitations": pending}
 
 
-def exceptions_below(state: State, user: User, entry: Item, entry_ids: set[str]) -> list[str]:
-    """Paths of the items that stop inheriting in the part of ``entry`` the user sees, and at
-    its edge (a hidden one is listed, nothing below it); another entry's part is its own row's."""
-    store = state.store
-    roles = roles_of(store, user, entry)
-    if not roles:
-        return []
-    owner = owns_drive(store, user, entry)
-    found: list[str] = []
-    stack = [(entry, roles)]
-    while stack:
-        folder, folder_roles = stack.pop()
-        for child in store.iter_children(folder):
-            if not child.inherits:
-                found.append(store.path_of(child))
-            if child.id in entry_ids or not child.children:
-                continue
-            below = child_roles(user, child, folder_roles, owner)
-            if below:
-                stack.append((child, below))
-    return found
+# -- the first view, drawn on the server ----------------------------------------------------------
+# Each part mirrors what dashboard.js draws (same elements, classes and data attributes), so the
+# script's first redraw changes nothing a reader would notice. Every text is escaped.
+EMPTY_VIEW = {
+    "summary": "loading…",
+    "clock": "…",
+    "users": "",
+    "tree": "",
+    "journal": "",
+    "journal-empty": "",
+    "outbox": "",
+    "outbox-empty": "",
+    "faults": "",
+    "faults-empty": "",
+    "identity": "",
+    "identity-empty": "",
+}
+
+
+def page_text(view: dict[str, str] | None) -> str:
+    """``dashboard.html`` with its ``{{part}}`` slots filled (empty: the script fills them)."""
+    text = static_text("dashboard.html")
+    for name, value in (view or EMPTY_VIEW).items():
+        text = text.replace("{{" + name + "}}", value)
+    return text
+
+
+def _el(tag: str, attrs: dict[str, Any] | None = None, *children: str) -> str:
+    """An element; attribute values are escaped, ``children`` are HTML already."""
+    parts = [tag]
+    for key, value in (attrs or {}).items():
+        if value is None or value is False:
+            continue
+        parts.append(key if value is True else f'{key}="{html.escape(str(value))}"')
+    return f"<{' '.join(parts)}>{''.join(children)}</{tag}>"
+
+
+def _text(value: Any) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def first_view(state: State) -> dict[str, str]:
+    """The page's parts as HTML: what the script draws after its first poll."""
+    data = overview(state)
+    summary = " · ".join(
+        [
+            _count(len(data["drives"]), "drive"),
+            _count(data["itemCount"], "item"),
+            _count(len(data["users"]), "user"),
+            _count(len(data["groups"]), "group"),
+            _count(data["outboxCount"], "e-mail"),
+            _count(data["faultCount"], "fault rule"),
+            _count(data["linkCount"], "link"),
+        ]
+    )
+    users = "".join(
+        _el("option", {"value": u["email"]}, _text(f"{u['displayName']} <{u['email']}>"))
+        for u in data["users"]
+    )
+    newest = itertools.islice(reversed(state.journal.entries), FIRST_VIEW_ROWS)
+    entries = [entry.to_dict() for entry in newest]  # newest first, as the script shows them
+    messages = [
+        m.to_dict() for m in itertools.islice(reversed(state.outbox.messages), FIRST_VIEW_ROWS)
+    ]
+    rules = [rule.to_dict() for rule in state.faults.rules]
+    identity = _identity(data["identity"])
+    return {
+        "summary": _text(summary),
+        "clock": _text(f"clock {data['clock']}"),
+        "users": users,
+        "tree": _tree(state, data["drives"]),
+        "journal": "".join(_journal_row(e) for e in entries),
+        "journal-empty": " hidden" if entries else "",
+        "outbox": "".join(_outbox_row(m) for m in messages),
+        "outbox-empty": " hidden" if messages else "",
+        "faults": "".join(_fault_item(rule) for rule in rules),
+        "faults-empty": " hidden" if rules else "",
+        "identity": identity,
+        "identity-empty": " hidden" if identity else "",
+    }
+
+
+def _tree(state: State, drives: list[dict[str, Any]]) -> str:
+    open_drives = drives if len(drives) <= 4 else drives[:1]  # as the script opens them
+    open_ids = {d["rootId"] for d in open_drives}
+    rows = []
+    for drive in drives:
+        root = state.store.items[drive["rootId"]]
+        extras = _el("span", {"class": "badge"}, _text(drive["driveType"]))
+        if drive["onehubWorkspace"]:
+            extras += _el("span", {"class": "badge onehub"}, "Onehub workspace")
+        extras += _el("span", {"class": "meta"}, _text(f"owner {drive['owner']}"))
+        node = {**ui_item(state, root), "childCount": 1}
+        is_open = root.id in open_ids
+        row = _item_row(node, "drive-row", drive["label"], extras, is_open)
+        if is_open:
+            row += _folder_list(state, root)
+        attrs = {"class": "node drive", "data-path": "/", "data-drive": drive["id"]}
+        rows.append(_el("li", {**attrs, "data-id": root.id}, row))
+    return "".join(rows) or _el("li", {"class": "empty"}, "No drive.")
+
+
+def _folder_list(state: State, folder: Item) -> str:
+    children = children_of(state, folder)
+    items = []
+    for child in children[:DEFAULT_CHILDREN]:
+        node = ui_item(state, child)
+        meta = _count(node["childCount"], "item") if child.is_folder else _size(child.size)
+        row = _item_row(node, "item-row", child.name, _el("span", {"class": "meta"}, meta), False)
+        attrs = {"class": "node", "data-path": node["path"], "data-id": child.id}
+        items.append(_el("li", attrs, row))
+    rest = len(children) - DEFAULT_CHILDREN
+    if rest > 0:
+        label = f"show {min(DEFAULT_CHILDREN, rest)} more of {rest}"
+        items.append(_el("li", {}, _el("button", {"type": "button", "class": "more"}, label)))
+    if not items:
+        items.append(_el("li", {"class": "meta"}, "(empty folder)"))
+    return _el("ul", {}, *items)
+
+
+def _size(size: int) -> str:
+    """As the script formats it: ``0 B``, ``512 B``, ``1.5 KB``..."""
+    if not size:
+        return "0 B"
+    units = ["B", "KB", "MB", "GB", "TB"]
+    value, unit = float(size), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value /= 1024
+        unit += 1
+    return f"{value:.1f} {units[unit]}" if unit else f"{int(value)} B"
+
+
+def _item_row(node: dict[str, Any], kind: str, label: str, extras: str, is_open: bool) -> str:
+    toggle = _el(
+        "button",
+        {
+            "type": "button",
+            "class": "toggle",
+            "disabled": not node["folder"] or (node.get("childCount") == 0 and kind != "drive-row"),
+            "aria-expanded": ("true" if is_open else "false") if node["folder"] else None,
+            "aria-label": f"{'collapse' if is_open else 'expand'} {node['name']}",
+        },
+        "▾" if is_open else "▸",
+    )
+    icon = "drive" if kind == "drive-row" else "folder" if node["folder"] else "file"
+    stop = "" if node["inherits"] else _el("span", {"class": "badge stop"}, "stops inheriting")
+    chips = "".join(_permission_chip(p) for p in node.get("permissions", ()))
+    return _el(
+        "div",
+        {"class": f"row {kind}"},
+        toggle,
+        _el("span", {"class": f"icon {icon}"}),
+        _el("span", {"class": "name"}, _text(label)),
+        extras,
+        stop,
+        _el("span", {"class": "perms"}, chips),
+    )
+
+
+def _permission_chip(p: dict[str, Any]) -> str:
+    classes = ["badge", "perm", f"role-{p['role'] or 'none'}"]
+    classes += [name for name in ("inherited", "pending", "link") if p.get(name)]
+    roles = ", ".join(p["roles"])
+    role = f"{p['nativeRole']} ({roles})" if p.get("nativeRole") else roles
+    source = f"inherited from {p['inheritedFrom']['path']}" if p["inherited"] else "direct"
+    grantee = p["grantee"]
+    title = f"{grantee['kind']} {grantee.get('email') or grantee['name']}: {roles}, {source}"
+    label = _text(f"{grantee['name']} · {role}")
+    if p.get("pending"):
+        label += _el("span", {"class": "src"}, "(invited)")
+    if p["inherited"]:
+        label += _el("span", {"class": "src"}, _text(f"↳ {source}"))
+    attrs = {"class": " ".join(classes), "title": title, "data-permission": p["id"]}
+    return _el("span", {**attrs, "data-source": source}, label)
+
+
+def _journal_row(entry: dict[str, Any]) -> str:
+    status = str(entry["status"])
+    faults = "".join(
+        _el("span", {"class": "badge fault"}, _text(f"{f.get('rule')} {f.get('effect')}"))
+        for f in entry.get("faults") or ()
+    )
+    duration = entry.get("durationMs")
+    return _el(
+        "tr",
+        {"class": f"entry status-{status[0]}", "data-id": entry["id"]},
+        _el("td", {"class": "meta"}, _text(entry["id"])),
+        _el("td", {"class": "mono"}, _text(entry["method"])),
+        _el("td", {"class": "mono path"}, _text(entry["path"])),
+        _el("td", {"class": "status"}, _text(status)),
+        _el("td", {}, _text(entry.get("caller") or "—")),
+        _el("td", {"class": "meta"}, "" if duration is None else f"{duration:.1f}"),
+        _el("td", {}, faults),
+    )
+
+
+def _outbox_row(m: dict[str, Any]) -> str:
+    status = m["status"] + (f" ({m['errorCode']})" if m.get("errorCode") else "")
+    return _el(
+        "tr",
+        {"class": "failed" if m["status"] == "failed" else None, "data-to": m["to"]},
+        _el("td", {"class": "meta"}, _text(m["id"])),
+        _el("td", {}, _text(m["to"])),
+        _el("td", {}, _text(f"{m['senderName']} <{m['sender']}>")),
+        _el("td", {"title": m.get("webUrl")}, _text(m["itemName"])),
+        _el("td", {}, _text(", ".join(m["roles"]))),
+        _el("td", {"class": "status"}, _text(status)),
+        _el("td", {"class": "meta"}, _text(m["time"])),
+        _el("td", {}, _text(m.get("message") or "")),
+    )
+
+
+def _fault_item(rule: dict[str, Any]) -> str:
+    where = [
+        rule.get("method") or "any method",
+        f"path ~ {rule['path']}" if rule.get("path") else "any path",
+    ]
+    where += [f"{key} {rule[key]}" for key in ("caller", "recipient", "domain") if rule.get(key)]
+    counts = f"matched {rule['matched']}, fired {rule['fired']}"
+    return _el(
+        "li",
+        {"data-rule": rule["id"]},
+        _el(
+            "div",
+            {"class": "what"},
+            _el("span", {"class": "badge fault"}, _text(rule["effect"])),
+            " ",
+            _el("strong", {"class": "mono"}, _text(rule["id"])),
+            _el("div", {}, _text(" · ".join(where))),
+            _el("div", {"class": "meta"}, counts),
+        ),
+    )
+
+
+def _identity(identity: dict[str, Any]) -> str:
+    """The apps, then who holds tokens of which app with which scopes."""
+    items = []
+    for app in identity["apps"]:
+        kind = "confidential" if app["confidential"] else "public"
+        roles = " ".join(app["roles"])
+        what = (
+            _el("span", {"class": "badge"}, kind)
+            + " "
+            + _el("strong", {}, _text(app["displayName"]))
+            + _el("div", {"class": "meta mono"}, _text(app["clientId"]))
+            + (_el("div", {"class": "meta"}, _text(f"roles {roles}")) if roles else "")
+        )
+        items.append(_el("li", {"data-app": app["clientId"]}, _el("div", {"class": "what"}, what)))
+    for holder in identity["holders"]:
+        scopes = " ".join(holder["scopes"]) or "(no scope)"
+        what = (
+            _el("span", {"class": "badge"}, _text(holder["kind"]))
+            + " "
+            + _el("strong", {}, _text(holder["who"]))
+            + _el("div", {"class": "meta"}, _text(f"{scopes} · expires {holder['expires']}"))
+        )
+        key = f"{holder['who']} {holder['clientId']}"
+        items.append(_el("li", {"data-holder": key}, _el("div", {"class": "what"}, what)))
+    return "".join(items)
 
 
 # -- request parsing ------------------------------------------------------------------------------
@@ -342,9 +569,11 @@ def int_param(request: web.Request, name: str, default: int, low: int, high: int
 
 # -- handlers -------------------------------------------------------------------------------------
 async def serve_page(request: web.Request) -> web.Response:
-    return web.Response(
-        text=static_text("dashboard.html"), content_type="text/html", headers=PAGE_HEADERS
-    )
+    """The page with its first view drawn; with an admin token, without data (the page is open
+    to all, its data is not: the script fetches it with the token)."""
+    backend = backend_of(request)
+    view = None if backend.admin_token is not None else first_view(backend.state)
+    return web.Response(text=page_text(view), content_type="text/html", headers=PAGE_HEADERS)
 
 
 async def home(request: web.Request) -> web.Response:

@@ -23,7 +23,7 @@ from .graph.links import onedrive_create_link
 from .graph.render import identity
 from .invites import parse_invite_body, run_invite
 from .jsonio import json_response, optional, read_json_object
-from .routing import ItemRoute
+from .routing import GraphRoute
 
 
 def parse_action_invite(body: dict[str, Any]) -> sharing.InviteRequest:
@@ -77,10 +77,13 @@ async def invite(request: web.Request, call: Call, item: Item) -> web.Response:
 
 
 # -- the route table: actions on any of Graph's item addresses --------------------------------
-# ``/v1.0/me/drive/items/{itemId}/action.invite`` and the like. Errors here take this API's
+# ``/v1.0/me/drive/items/{itemId}/action.invite`` and the like, served by Graph's dispatch,
+# which reads these rows with its own (``graph.routes.ROUTES``). Errors here take this API's
 # envelope (``app.dialect_of``); the OpenAPI document lists each action for every address form.
 ROUTES = (
-    ItemRoute("POST", "action.invite", invite, "share with people (this API's body and answer)"),
-    ItemRoute("POST", "action.createLink", onedrive_create_link, "create a sharing link"),
+    GraphRoute(
+        "POST", "{item}/action.invite", invite, "share with people (this API's body and answer)"
+    ),
+    GraphRoute("POST", "{item}/action.createLink", onedrive_create_link, "create a sharing link"),
 )
 ACTION_SUFFIXES = tuple("/" + row.action for row in ROUTES)

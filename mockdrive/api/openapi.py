@@ -20,8 +20,8 @@ from ..model.state import State
 from ..model.uploads import MAX_FILE_BYTES
 from . import admin, admin_clock, admin_faults, dashboard, entra, onedrive_v1, onehub
 from .admin_clock import MAX_STEP_DAYS, UNIT_PER_DAY
-from .graph.routes import ITEM_OPERATIONS
-from .routing import Handler, Route
+from .graph import delta, directory, links, operations, routes, shares
+from .routing import GraphRoute, Handler, Route
 
 JSON = "application/json"
 OBJECT: dict[str, Any] = {"type": "object"}
@@ -42,6 +42,7 @@ ITEM_BASES = (
     "/groups/{groupId}/drive/items/{itemId}",
     "/sites/{siteId}/drive/items/{itemId}",
 )
+USER_PATHS = ("/me", "/users/{userId}")
 DRIVE_PATHS = (
     "/me/drive",
     "/drive",
@@ -171,7 +172,7 @@ HTML_PAGE: dict[str, Any] = {
 
 # -- Graph ------------------------------------------------------------------------------------
 def graph_operation(action: str, method: str) -> dict[str, Any]:
-    """One item operation (``action`` as in ITEM_OPERATIONS) in Graph's terms."""
+    """What an item row (``action`` after the item, and ``method``) takes and answers."""
     error = "GraphError"
     op: dict[str, Any] = {"tags": ["graph"], "security": [{"bearer": []}]}
     match action, method:
@@ -259,27 +260,44 @@ def graph_operation(action: str, method: str) -> dict[str, Any]:
 
 
 def graph_paths(state: State | None) -> dict[str, dict[str, Any]]:
+    """Each row of Graph's table (``routes.ROUTES``, OneDrive's rows included): a user's row for
+    ``/me`` and ``/users/{userId}``, a drive's for every drive form, an item's for every item
+    addressing form."""
     paths: dict[str, dict[str, Any]] = {}
-    for path in DRIVE_PATHS:
-        op = {
-            "tags": ["graph"],
-            "security": [{"bearer": []}],
-            "responses": responses(returns(ref("Drive")), "GraphError"),
-        }
-        paths["/v1.0" + path] = {"get": op}
-    for base in ITEM_BASES:
-        for action, method in ITEM_OPERATIONS:
-            if (method, action) in ONEDRIVE_ACTIONS:
-                continue  # the OneDrive table's own rows (onedrive_paths)
-            path = "/v1.0" + base + ("/" + action if action else "")
-            paths.setdefault(path, {})[method.lower()] = graph_operation(action, method)
+    for row in routes.ROUTES:
+        operation = graph_row_operation(row)
+        if row.target == "/":
+            bases = ("",)
+        elif row.target == "{drive}":
+            bases = DRIVE_PATHS
+        elif row.target == "{user}":
+            bases = USER_PATHS
+        elif row.target == "{share}":
+            bases = ("/shares/{shareId}",)
+        else:
+            bases = ITEM_BASES
+        for base in bases:
+            path = "/v1.0" + base + ("/" + row.action if row.action else "")
+            if row.target == "/":
+                path = "/v1.0" + row.path
+            paths.setdefault(path, {})[row.method.lower()] = operation
     paths["/v1.0/$batch"] = {"post": batch_operation()}
-    paths.update(directory_paths())
+    paths.update(addressing_paths())
     for path, item in paths.items():
         params = parameters_of(path, state)
         if params:
             item["parameters"] = params
     return paths
+
+
+def graph_row_operation(row: GraphRoute) -> dict[str, Any]:
+    """What the row's handler takes and answers."""
+    operation = ROW_OPERATIONS.get(row.handler)
+    if operation is None:
+        operation = graph_operation(row.action, row.method)
+    if row.summary:
+        operation = {"summary": row.summary, **operation}
+    return operation
 
 
 def batch_operation() -> dict[str, Any]:
@@ -335,27 +353,23 @@ def batch_operation() -> dict[str, Any]:
     }
 
 
-def directory_paths() -> dict[str, dict[str, Any]]:
-    """The user and drive collections, special folders and the OData key form."""
+def graph_op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
+    operation = {"tags": ["graph"], "security": [{"bearer": []}],
+                 "responses": responses(ok, "GraphError")}  # fmt: skip
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
 
-    def op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
-        operation = {"tags": ["graph"], "security": [{"bearer": []}],
-                     "responses": responses(ok, "GraphError")}  # fmt: skip
-        if body is not None:
-            operation["requestBody"] = body
-        return operation
 
-    drives = returns(_object({"value": {"type": "array", "items": ref("Drive")}}, ("value",)))
+def addressing_paths() -> dict[str, dict[str, Any]]:
+    """Addressing forms beyond ``ITEM_BASES``, shown on one drive: special folders and the
+    OData key form (their rows are the item rows)."""
+    op = graph_op
     item = returns(ref("DriveItem"))
     octets = {"type": "string", "format": "binary"}
     binary = {"content": {"application/octet-stream": {"schema": octets}}}
     keyed = "/v1.0/me/drive/root/children('{name}')"
     return {
-        "/v1.0/me": {"get": op(returns(ref("User")))},
-        "/v1.0/users/{userId}": {"get": op(returns(ref("User")))},
-        "/v1.0/me/drives": {"get": op(drives)},
-        "/v1.0/drives": {"get": op(drives)},
-        "/v1.0/users/{userId}/drives": {"get": op(drives)},
         "/v1.0/me/drive/special/{specialFolder}": {"get": op(item)},
         "/v1.0/me/drive/special/{specialFolder}/children": {
             "get": op(returns(ref("DriveItemCollection"))),
@@ -366,6 +380,21 @@ def directory_paths() -> dict[str, dict[str, Any]]:
             "get": op({"200": {"description": "bytes", **binary}}),
             "put": op({**item, **returns(ref("DriveItem"), "201")}, {"required": True, **binary}),
         },
+    }
+
+
+def directory_operations() -> dict[Any, Any]:
+    """The operations of the rows of resources of their own, by handler."""
+    drives = returns(_object({"value": {"type": "array", "items": ref("Drive")}}, ("value",)))
+    user = graph_op(returns(ref("User")))
+    listing = graph_op(returns({"type": "object", "properties": {"value": {"type": "array"}}}))
+    return {
+        directory.get_user: user,
+        directory.my_drives: graph_op(drives),
+        directory.user_drives: graph_op(drives),
+        shares.my_shared_with_me: listing,
+        shares.drive_shared_with_me: listing,
+        operations.get_drive: graph_op(returns(ref("Drive"))),
     }
 
 
@@ -429,55 +458,53 @@ def transfer_paths() -> dict[str, dict[str, Any]]:
 
 
 # -- sharing links, /shares, sharedWithMe, delta ----------------------------------------------
-def link_paths() -> dict[str, dict[str, Any]]:
-    from .graph.links import LINK_OPERATIONS
+def share_operations() -> dict[Any, Any]:
+    """The operations of the rows on ``/shares/{shareId}``, by handler."""
+    binary = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+    content = graph_op({"200": {"description": "bytes", "content": binary}})
+    children = {**graph_op(returns(OBJECT)), "parameters": list(PAGING)}
+    item = graph_op(returns(ref("DriveItem")))
+    return {
+        shares.share_summary: graph_op(returns(OBJECT)),
+        shares.shared_item: item,
+        shares.shared_children: children,
+        shares.shared_content: content,
+        shares.item_by_id: item,
+        shares.children_by_id: children,
+        shares.content_by_id: content,
+        shares.share_permission: graph_op(returns(ref("Permission"))),
+        shares.grant: graph_op(
+            returns(ref("PermissionCollection")), json_body(ref("GrantRequest"))
+        ),
+    }
 
-    def op(ok: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
-        operation: dict[str, Any] = {"tags": ["graph"], "security": [{"bearer": []}]}
-        operation["responses"] = responses(ok, "GraphError")
-        if body is not None:
-            operation["requestBody"] = json_body(body)
-        return operation
 
+def item_operations() -> dict[Any, Any]:
+    """The operations of item rows that ``graph_operation`` does not describe, by handler:
+    sharing links, delta and the older OneDrive API's actions."""
     permission, collection = ref("Permission"), ref("PermissionCollection")
     created = {**returns(permission), **returns(permission, "201")}
-    operations = {
-        "createLink": op(created, ref("CreateLinkRequest")),
-        "permissions/{permissionId}/grant": op(returns(collection), ref("GrantRequest")),
-    }
-    paths: dict[str, dict[str, Any]] = {}
-    for base in ITEM_BASES:
-        for action, method in LINK_OPERATIONS:
-            if (method, action) in ONEDRIVE_ACTIONS:
-                continue  # the OneDrive table's own rows (onedrive_paths)
-            paths.setdefault("/v1.0" + base + "/" + action, {})[method.lower()] = operations[action]
-    from .graph.shares import SHARE_OPERATIONS
-
-    share_ok = {
-        "": returns(OBJECT),
-        "permission": returns(permission),
-        "permission/grant": returns(collection),
-    }
-    for action, method in SHARE_OPERATIONS:
-        path = "/v1.0/shares/{shareId}" + ("/" + action if action else "")
-        binary = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
-        ok = share_ok.get(action) or returns(
-            OBJECT if action.endswith("children") else ref("DriveItem")
-        )
-        if action.endswith("content"):
-            ok = {"200": {"description": "bytes", "content": binary}}
-        body = ref("GrantRequest") if method == "POST" else None
-        paths.setdefault(path, {})[method.lower()] = op(ok, body)
-        if action.endswith("children"):
-            paths[path][method.lower()]["parameters"] = list(PAGING)
     listing = {"type": "object", "properties": {"value": {"type": "array"}}}
-    delta_op = op(returns(listing))
+    delta_op = graph_op(returns(listing))
     delta_op["parameters"] = [{"name": "token", "in": "query", "schema": STRING}, *PAGING]
-    for base in ITEM_BASES:
-        paths["/v1.0" + base + "/delta"] = {"get": delta_op}
-    for path in ("/me/drive/sharedWithMe", "/drive/sharedWithMe", "/drives/{driveId}/sharedWithMe"):
-        paths["/v1.0" + path] = {"get": op(returns(listing))}
-    return paths
+
+    def onedrive(ok: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "tags": ["onedrive"],
+            "security": [{"bearer": []}],
+            "requestBody": json_body(body),
+            "responses": responses(ok, "OneDriveError"),
+        }
+
+    return {
+        links.create_link: graph_op(created, json_body(ref("CreateLinkRequest"))),
+        links.grant: graph_op(returns(collection), json_body(ref("GrantRequest"))),
+        delta.serve: delta_op,
+        onedrive_v1.invite: onedrive(
+            {**returns(collection), **returns(collection, "207")}, ref("ActionInviteRequest")
+        ),
+        onedrive_v1.onedrive_create_link: onedrive(created, ref("CreateLinkRequest")),
+    }
 
 
 # -- route tables -----------------------------------------------------------------------------
@@ -491,41 +518,6 @@ def table_paths(
         if row.summary:
             operation = {"summary": row.summary, **operation}
         paths.setdefault(row.plain_path, {})[row.method.lower()] = operation
-    return paths
-
-
-# -- the older OneDrive API -------------------------------------------------------------------
-ONEDRIVE_ACTIONS = {(row.method, row.action) for row in onedrive_v1.ROUTES}
-
-
-def onedrive_paths() -> dict[str, dict[str, Any]]:
-    """Each row of ``onedrive_v1.ROUTES`` on every item addressing form."""
-
-    def op(ok: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "tags": ["onedrive"],
-            "security": [{"bearer": []}],
-            "requestBody": json_body(body),
-            "responses": responses(ok, "OneDriveError"),
-        }
-
-    permission, collection = ref("Permission"), ref("PermissionCollection")
-    operations: dict[Any, dict[str, Any]] = {
-        onedrive_v1.invite: op(
-            {**returns(collection), **returns(collection, "207")}, ref("ActionInviteRequest")
-        ),
-        onedrive_v1.onedrive_create_link: op(
-            {**returns(permission), **returns(permission, "201")}, ref("CreateLinkRequest")
-        ),
-    }
-    paths: dict[str, dict[str, Any]] = {}
-    for base in ITEM_BASES:
-        for row in onedrive_v1.ROUTES:
-            operation = operations[row.handler]
-            if row.summary:
-                operation = {"summary": row.summary, **operation}
-            path = "/v1.0" + base + "/" + row.action
-            paths.setdefault(path, {})[row.method.lower()] = operation
     return paths
 
 
@@ -729,6 +721,11 @@ def model_ranges(schemas: dict[str, Any]) -> None:
 
 
 SCHEMAS: dict[str, Any] = load_schemas()
+ROW_OPERATIONS: dict[Any, dict[str, Any]] = {
+    **directory_operations(),
+    **share_operations(),
+    **item_operations(),
+}
 
 
 def openapi_document(state: State | None = None, server_url: str | None = None) -> dict[str, Any]:
@@ -736,8 +733,6 @@ def openapi_document(state: State | None = None, server_url: str | None = None) 
     paths = {
         **graph_paths(state),
         **transfer_paths(),
-        **link_paths(),
-        **onedrive_paths(),
         **onehub_paths(),
         **admin_paths(),
         **entra_paths(),

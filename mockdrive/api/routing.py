@@ -1,10 +1,14 @@
 """A dialect's route table: rows of (method, path template) → handler.
 
-Each dialect module (``onehub``, ``admin``, ``dashboard``) declares one tuple of ``Route`` rows;
-``onedrive_v1``, whose actions sit on Graph's item addresses, declares ``ItemRoute`` rows.
+Each dialect module (``onehub``, ``admin``, ``dashboard``) declares one tuple of ``Route`` rows.
 Three readers share a table: ``add_table`` registers its rows on the aiohttp router, the
 OpenAPI document lists exactly these rows, and the expect handler and the pipeline read a
 row's body limit through ``route_of``. "What serves X?" is answered by reading one table.
+
+Graph's table (``graph/routes.py``, with ``onedrive_v1``'s rows, whose actions sit on Graph's
+item addresses) holds ``GraphRoute`` rows: aiohttp hands it every path under the version, and
+Graph's own dispatch matches the rows once the path is in its one normal form (``root:/a:``
+and percent-encoded forms are beyond a router's templates).
 
 A template is aiohttp's: ``{name}`` or ``{name:regex}``; ``plain_template`` drops the regexes
 (``/workspaces/{id}``), as OpenAPI spells it.
@@ -14,19 +18,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from .jsonio import MAX_JSON_BODY
 
-if TYPE_CHECKING:
-    from ..model.tree import Item
-    from .context import Call
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ItemHandler = Callable[[web.Request, "Call", "Item"], Awaitable[web.StreamResponse]]
 ExpectHandler = Callable[[web.Request], Awaitable[object]]
 
 # one level of braces inside a regex, as in {id:[0-9]{1,18}}
@@ -55,15 +53,49 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
-class ItemRoute:
-    """One row of operations on an addressed item: ``method`` on ``{item}/action`` is served by
-    ``handler(request, call, item)`` once Graph's addressing has found the item (every form:
-    ``/me/drive/items/{itemId}``, ``/drives/{driveId}/root:/{itemPath}:`` and the rest)."""
+class GraphRoute:
+    """One row of Graph's table (``graph/routes.py``; OneDrive's rows are the same kind):
+    ``method`` on ``path``, the path after the version, is served by ``handler``.
+
+    A path starts with what the dispatch resolves before the handler runs, and the handler
+    takes it after ``(request, call)``:
+
+    - ``{item}/…``: an item in any of Graph's addressing forms (``/me/drive/items/{itemId}``,
+      ``/drives/{driveId}/root:/{itemPath}:`` and the rest), found and readable by the caller;
+    - ``{address}/…``: the same forms, for an item that need not exist yet (an upload): the
+      handler takes the drive and the parsed address;
+    - ``{drive}``: a drive in any of its forms (``/me/drive``, ``/drives/{driveId}``, …): the
+      handler takes the drive and the parsed address;
+    - ``{user}``: ``/me`` or ``/users/{userId}``, a user that exists;
+    - ``{share}``: ``/shares/{shareId}``, a sharing link the caller may use: the handler takes
+      the shared item and the link's permission;
+    - ``/…``: a resource of its own (``/me``, ``/shares/{shareId}``).
+
+    Each ``{name}`` segment after that passes the segment's text, in order. ``pattern``, a
+    regular expression, is what the last segment matches instead of its literal text where it
+    has more than one spelling (``delta``, ``delta()``, ``delta(token='…')``); the segment is
+    then passed as spelled. ``max_body`` and ``too_large`` are as in ``Route``.
+    """
 
     method: str
-    action: str
-    handler: ItemHandler
+    path: str
+    handler: Callable[..., Awaitable[web.StreamResponse]]
     summary: str = ""
+    pattern: str | None = None
+    max_body: int = MAX_JSON_BODY
+    too_large: Callable[[], Exception] | None = None
+    # ``{item}``, ``{address}``, ``{drive}``, ``{user}``, ``{share}``, or ``/`` for a resource
+    # of its own: taken from the path
+    target: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        target = "/" if self.path.startswith("/") else self.path.split("/", 1)[0]
+        object.__setattr__(self, "target", target)
+
+    @property
+    def action(self) -> str:
+        """What follows the target: ``children``, ``permissions/{permissionId}``, ``""``."""
+        return "" if self.target == "/" else self.path.partition("/")[2]
 
 
 def plain_template(path: str) -> str:
@@ -88,7 +120,8 @@ def add_table(app: web.Application, table: Iterable[Route], expect_handler: Expe
 
 
 def route_of(request: web.Request) -> Route | None:
-    """The table row that serves this request, or None (Graph's routes, no route at all)."""
+    """The table row that serves this request, or None (Graph's routes: ``graph.routes.row_of``;
+    no route at all)."""
     rows = request.app.get(TABLE_ROUTES)
     if not rows:
         return None

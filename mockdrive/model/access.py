@@ -4,6 +4,9 @@
 which permission, granted to whom (the user, a group they are in, or their invited address),
 on which item, and whether it is inherited. The fixture's ``access``/``assert_can`` and the
 dashboard both read it; :mod:`mockdrive.testing.oracle` adds snapshots and their differences.
+``entries(state, user)`` is the other way round, what the dashboard's access page shows: every
+item where a permission applies to the user, with where inheritance stops in what they see
+below it (``view.visible_below``); ``pending_invitations`` what they have not accepted yet.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import onehub
 from .identity import User
+from .links import in_organization
 from .permissions import (
     ROLE_RANK,
     Permission,
@@ -22,6 +26,7 @@ from .permissions import (
 )
 from .state import State
 from .tree import Drive, Item
+from .view import visible_below
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,7 @@ class Access:
     onehub_from: str | None = None  # where that rolemap is
     pending: list[str] = field(default_factory=list)  # invitations not yet accepted
     links: list[str] = field(default_factory=list)  # links the user could use, not held
+    guest: bool = False  # an address outside the directory (see ``outside_caller``)
 
     @property
     def roles(self) -> list[str]:
@@ -87,6 +93,13 @@ class Access:
         lines.extend(f"  (pending invitation on {where}: grants nothing until accepted)"
                      for where in self.pending)  # fmt: skip
         lines.extend(f"  (anyone with the link: {link})" for link in self.links)
+        if self.guest:
+            lines.append(
+                f"  ({self.who} is not in the directory: this is what the API gives it once it "
+                "signs in with that address)"
+                if self.grants or self.pending
+                else f"  ({self.who} is not in the directory: no invitation to it applies here)"
+            )
         return "\n".join(lines)
 
     __str__ = explain
@@ -119,15 +132,34 @@ def _via(state: State, permission: Permission, user: User) -> str:
     return f"via an invitation to {permission.invitation_email}"
 
 
+def outside_caller(address: str) -> User:
+    """A caller for an address outside the directory, such as an invited guest's: no id, no
+    groups, no token. What a permission gives it is what the API answers to the guest once it
+    signs in with that address (an invitation applies by the address it was sent to)."""
+    return User(id="", display_name=address, email=address)
+
+
+def _invited(permission: Permission, user: User) -> bool:
+    address = permission.invitation_email
+    return address is not None and address.casefold() == user.email.casefold()
+
+
 def access(state: State, user: User, item: Item) -> Access:
-    """Every grant that gives ``user`` a role on ``item``, nearest first."""
-    result = Access(who=user.email, path=describe_path(state, item))
+    """Every grant that gives ``user`` a role on ``item``, nearest first; ``user`` may be an
+    ``outside_caller``."""
+    guest = state.directory.users.get(user.id) is None
+    result = Access(who=user.email, path=describe_path(state, item), guest=guest)
     for entry in effective_permissions(state.store, item):
         holder = entry.holder or item
-        if entry.permission.pending and entry.permission.grantee_id == user.id:
+        if entry.permission.pending and (
+            entry.permission.grantee_id == user.id or _invited(entry.permission, user)
+        ):
             result.pending.append(describe_path(state, holder))
         link = entry.permission.link
-        usable = link is not None and link.scope in ("anonymous", "organization")
+        usable = link is not None and (
+            link.scope == "anonymous"
+            or (link.scope == "organization" and in_organization(state, user, item))
+        )
         if link is not None and usable and not entry.permission.holds(user):
             result.links.append(
                 f"{'/'.join(entry.permission.roles)} via {link.scope} {link.type} link on "
@@ -166,3 +198,54 @@ def access(state: State, user: User, item: Item) -> Access:
             break
         current = state.store.items.get(current.parent_id) if current.parent_id else None
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An item where a permission applies to the user (held by them or a group of theirs),
+    with the paths of the items that stop inheriting in the part of it they see and at its edge
+    (a hidden one is listed, nothing below it); another entry's part is its own."""
+
+    drive: Drive
+    item: Item
+    exceptions: tuple[str, ...]  # sorted
+
+
+def entries(state: State, user: User) -> list[Entry]:
+    """Every item where a permission applies to ``user``, drive by drive, by id.
+
+    Permissions live only on shared items, so this walks those, not the whole drive; the
+    exceptions below an entry are found in the part of it the user sees: O(what they see there
+    + its hidden children), never the whole state.
+    """
+    store = state.store
+    held = []
+    for drive in store.drives.values():
+        for item_id in sorted(drive.shared_item_ids):
+            item = store.items.get(item_id)
+            if item is not None and any(p.holds(user) for p in item.permissions):
+                held.append((drive, item))
+    entry_ids = {item.id for _, item in held}
+    found = []
+    for drive, item in held:
+        stops = [
+            store.path_of(child)
+            for folder, _ in visible_below(store, user, item, prune=entry_ids)
+            if folder is item or folder.id not in entry_ids
+            for child in store.iter_children(folder)
+            if not child.inherits
+        ]
+        found.append(Entry(drive, item, tuple(sorted(stops))))
+    return found
+
+
+def pending_invitations(state: State, user: User) -> list[tuple[Item, Permission]]:
+    """The invitations to ``user`` not yet accepted: (the item, the permission)."""
+    store = state.store
+    return [
+        (store.items[item_id], p)
+        for drive in store.drives.values()
+        for item_id in drive.shared_item_ids
+        for p in store.items[item_id].permissions
+        if p.pending and p.grantee_id == user.id
+    ]

@@ -144,6 +144,14 @@ class PermissionList:
     def __len__(self) -> int:
         return len(self._items)
 
+    def any_shared(self) -> bool:
+        """Does any permission here grant less than ``owner`` (the item is shared)? Once per
+        rendered item: a plain loop, no generator frame."""
+        for permission in self._items:  # noqa: SIM110
+            if "owner" not in permission.roles:
+                return True
+        return False
+
     def __getitem__(self, index: int) -> Permission:
         return self._items[index]
 

@@ -79,19 +79,26 @@ class Journal:
     def record(self, entry: JournalEntry) -> None:
         """Keep ``entry`` (its body truncated past MAX_BODY_BYTES), dropping the oldest entries
         while the journal is over its entry or byte budget."""
-        entry.path = escape_non_unicode(entry.path)
-        entry.query = {escape_non_unicode(k): escape_non_unicode(v) for k, v in entry.query.items()}
-        entry.headers = {k: escape_non_unicode(v) for k, v in entry.headers.items()}
-        if entry.caller is not None:
+        if not entry.path.isascii():
+            entry.path = escape_non_unicode(entry.path)
+        if entry.query:
+            entry.query = {
+                escape_non_unicode(k): escape_non_unicode(v) for k, v in entry.query.items()
+            }
+        headers = entry.headers
+        if not "".join(headers.values()).isascii():
+            entry.headers = {k: escape_non_unicode(v) for k, v in headers.items()}
+        if entry.caller is not None and not entry.caller.isascii():
             entry.caller = escape_non_unicode(entry.caller)
         if entry.body is not None and entry.body_bytes > MAX_BODY_BYTES:
             entry.body = truncated(entry.body, entry.body_bytes)
             entry.body_bytes = MAX_BODY_BYTES
-        if len(self.entries) == self.entries.maxlen:
-            self.bytes -= cost(self.entries[0])
-        self.entries.append(entry)
+        entries = self.entries
+        if len(entries) == entries.maxlen:
+            self.bytes -= cost(entries[0])
+        entries.append(entry)
         self.bytes += cost(entry)
-        while self.bytes > self.max_bytes and len(self.entries) > 1:
+        while self.bytes > self.max_bytes and len(entries) > 1:
             self.bytes -= cost(self.entries.popleft())
 
     def clear(self) -> None:

@@ -21,7 +21,7 @@ from ..model.ids import DuplicateId, ids_in
 from ..model.permissions import Permission
 from ..model.policy import SharingPolicy
 from ..model.state import State, guess_mime_type
-from ..model.tree import FILLER_LIMIT, Drive, Item, validate_name
+from ..model.tree import DRIVE_TYPES, FILLER_LIMIT, Drive, Item, validate_name
 from .links import link_from_data
 from .load import MAX_REPORTED_PROBLEMS, Document, PathParts
 from .validate import Found
@@ -290,15 +290,22 @@ class Builder:
         self._add_drive({"driveType": "documentLibrary", **raw}, where)
 
     def _add_drive(self, raw: dict, where: PathParts) -> None:
-        owner = self._user(raw["owner"], (*where, "owner"))
+        try:
+            owner = self._user(raw["owner"], (*where, "owner"))
+        except _Skip:  # recorded; the drive's tree is still checked, under a stand-in owner
+            owner = User(self.state.ids.guid(), "(unknown owner)", "")
         if raw.get("id") in self.state.store.drives:
             raise self.fail((*where, "id"), f"duplicate drive id {raw['id']!r}")
         node = raw.get("root") or {}
         if "id" in node and node["id"] in self.state.store.items:
             raise self.fail((*where, "root", "id"), f"duplicate item id {node['id']!r}")
+        drive_type = raw.get("driveType", "business")
+        if drive_type not in DRIVE_TYPES:  # the schema's problem: check the tree as business
+            self.fail((*where, "driveType"), f"driveType must be one of {', '.join(DRIVE_TYPES)}")
+            drive_type = "business"
         drive = self.state.add_drive(
             owner,
-            drive_type=raw.get("driveType", "business"),
+            drive_type=drive_type,
             name=raw.get("name", "OneDrive"),
             drive_id=raw.get("id"),
             also_default_for=tuple(raw.get("defaultFor", ())),
@@ -338,28 +345,35 @@ class Builder:
             self._guard(self._add_item, drive, folder, child, (*where, "children", index))
 
     def _add_item(self, drive: Drive, parent: Item, node: dict, where: PathParts) -> None:
+        """Add one item and its subtree. A problem with the item is recorded and the rest of
+        it still checked (its children too), so one run names every problem of the tree; the
+        state is then never used."""
         store, state = self.state.store, self.state
         is_file = "file" in node
         if is_file and "folder" in node:
-            raise self.fail(where, "an item is either a folder or a file, not both")
+            self.fail(where, "an item is either a folder or a file, not both")
         if not is_file:
             for key in ("size", "content", "contentBase64"):
                 if key in node:
-                    raise self.fail((*where, key), f"a folder has no {key} (add 'file: {{}}')")
+                    self.fail((*where, key), f"a folder has no {key} (add 'file: {{}}')")
+                    break
         else:
             if "children" in node:
-                raise self.fail((*where, "children"), "a file cannot have children")
+                self.fail((*where, "children"), "a file cannot have children")
             if "content" in node or "contentBase64" in node:  # with size, or both
                 given = [k for k in ("size", "content", "contentBase64") if k in node]
                 if len(given) > 1:
-                    raise self.fail((*where, given[1]), f"give only one of {', '.join(given)}")
+                    self.fail((*where, given[1]), f"give only one of {', '.join(given)}")
         name = node["name"]
+        placed = True  # False: checked with its subtree, but kept out of its folder
         try:
             validate_name(name, drive.drive_type, not is_file)
         except InvalidRequest as error:
-            raise self.fail((*where, "name"), str(error)) from None
-        if store.child(parent, name) is not None:
-            raise self.fail((*where, "name"), f"{name!r} already exists in this folder")
+            self.fail((*where, "name"), str(error))
+            placed = False
+        if placed and store.child(parent, name) is not None:
+            self.fail((*where, "name"), f"{name!r} already exists in this folder")
+            placed = False
         item_id = node.get("id")
         if item_id is None:
             item_id = state.ids.item_id()
@@ -390,12 +404,18 @@ class Builder:
             else:
                 item.content, item.size = content, len(content)
             item.mime_type = (node.get("file") or {}).get("mimeType") or guess_mime_type(name)
+            if "children" in node:  # reported above: its children are still checked
+                item.children = {}
         else:
             item.children = {}
-        try:
-            store.attach(parent, item)
-        except DomainError as error:
-            raise self.fail((*where, "name"), error.message) from None
+        if not placed:
+            item.depth = parent.depth + 1
+            store.items[item.id] = item
+        else:
+            try:
+                store.attach(parent, item)
+            except DomainError as error:
+                raise self.fail((*where, "name"), error.message) from None
         self._fill(drive, item, node, where)
         self._set_history(item, node, where)
 

@@ -60,7 +60,14 @@ class ScenarioError(ValueError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        lines = [str(p) for p in problems]
+        if len(lines) >= MAX_REPORTED_PROBLEMS:  # the checks stopped there: say so, in the limit
+            del lines[MAX_REPORTED_PROBLEMS - 1 :]
+            lines.append(
+                f"{problems[0].source}: and more problems (the first {len(lines)} are shown); "
+                "fix these and run again"
+            )
+        super().__init__("\n".join(lines))
 
 
 def format_path(path: PathParts) -> str:

@@ -361,6 +361,7 @@ function drawTree() {
   });
   if (!rows.length) rows.push(el("li", { class: "empty", text: "No drive." }));
   replaceChildren($("tree"), rows);
+  $("tree").removeAttribute("data-first-view");
 }
 
 function findNode(id) {
@@ -647,7 +648,21 @@ function showEffectFields() {
   }
 }
 
+// Until the first poll draws it, the tree is the one the server drew, whose rows have no
+// handlers of their own: a click there does what it does on a drawn row.
+function wireFirstView() {
+  const tree = $("tree");
+  tree.addEventListener("click", (event) => {
+    if (!tree.hasAttribute("data-first-view")) return;
+    const node = event.target.closest("li.node");
+    if (!node) return;
+    if (event.target.closest(".toggle")) toggleFolder(node.dataset.id);
+    else if (event.target.closest(".row")) selectItem(node.dataset.id);
+  });
+}
+
 function wire() {
+  wireFirstView();
   $("as-user").addEventListener("change", (event) => {
     view.asUser = event.target.value;
     view.folders.clear();

@@ -31,7 +31,7 @@ from ..model.tree import Drive, Item
 from ..scenario import build_state, export_scenario
 from ..server import MockDrive
 from .handles import ClockHandle, Faults, Requests, set_policy
-from .oracle import Access, Changes, Snapshot, access, diff, snapshot
+from .oracle import Access, Changes, Snapshot, access, diff, outside_caller, snapshot
 from .scenarios import scenario_file, scenario_state
 
 if TYPE_CHECKING:
@@ -117,6 +117,13 @@ class MockDriveFixture:
     def _token_of(self, user: User | str | None) -> str | None:
         if user is None:
             return None  # the owner's, looked up per request
+        if isinstance(user, str) and EMAIL_PATTERN.match(user):
+            known = self.server.call(lambda: self.state.directory.by_email(user))
+            if known is None:  # an invited guest, say: it needs an account to call
+                raise ValueError(
+                    f"{user} is not in the directory: add_user(name, {user!r}) gives it an "
+                    "account and a token (what it was invited to then applies to it)"
+                )
         found = user if isinstance(user, User) else self.user(user)
         if not found.token:
             raise ValueError(f"{found.email} has no token; give one with add_user(token=...)")
@@ -439,13 +446,34 @@ class MockDriveFixture:
     # -- why, and what changed ----------------------------------------------------------------
     def access(self, user: User | str, path: str, *, drive: Drive | None = None) -> Access:
         """The user's effective roles on ``path`` and why: each permission, where it was granted,
-        which folder it is inherited from, and where inheritance stops."""
+        which folder it is inherited from, and where inheritance stops.
+
+        ``user`` is a User, a directory user's e-mail or id, or any e-mail address the API
+        takes as a recipient: an address outside the directory (an invited guest) gets what
+        the API answers to it once it signs in with that address (``Access.guest`` is True)."""
 
         def explain() -> Access:
-            who = user if isinstance(user, User) else self.state.user(user)
-            return access(self.state, who, self.item(path, drive=drive))
+            return access(self.state, self._caller(user), self.item(path, drive=drive))
 
         return self.server.call(explain)
+
+    def _caller(self, user: User | str) -> User:
+        """Whom ``access`` asks about: a directory user, or a caller for an outside address."""
+        if isinstance(user, User):
+            return user
+        directory = self.state.directory
+        found = directory.by_id(user) or directory.by_email(user)
+        if found is not None:
+            return found
+        if not EMAIL_PATTERN.match(user):
+            return self.state.user(user)  # NotFound: no user by that id, and not an address
+        group = directory.group_by_email(user)
+        if group is not None:
+            raise ValueError(
+                f"{user!r} is the address of group {group.display_name!r}: a group never "
+                "calls the API; ask about one of its members"
+            )
+        return outside_caller(user)
 
     def assert_can(self, user: User | str, role: str, path: str, **where: Any) -> Access:
         """Fail, explaining the grants found, unless ``user`` holds at least ``role``

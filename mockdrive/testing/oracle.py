@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model.access import Access, Grant, access, describe_path, drive_label
+from ..model.access import Access, Grant, access, describe_path, drive_label, outside_caller
 from ..model.permissions import ROLE_RANK, Permission, effective_permissions, highest_role
 from ..model.state import State
 
@@ -24,6 +24,7 @@ __all__ = [
     "describe_path",
     "diff",
     "drive_label",
+    "outside_caller",
     "snapshot",
 ]
 

@@ -98,4 +98,5 @@ def check_if_match(request: web.Request, item: Item) -> None:
 
 
 def not_modified(request: web.Request, item: Item) -> bool:
-    return request.headers.get("If-None-Match") in (item.etag, item.ctag)
+    tag = request.headers.get("If-None-Match")
+    return tag is not None and tag in (item.etag, item.ctag)

@@ -21,11 +21,6 @@ from ..context import Call
 READ_POSTS = (("preview",),)
 
 
-def principal_of(call: Call) -> scopes.TokenHolder | None:
-    """The request's principal; None for a caller without a token (``/shares`` only)."""
-    return call.principal
-
-
 def operation_of(method: str, action: tuple[str, ...] = ()) -> str:
     """``read`` or ``write``, as the scope table counts a request."""
     if method in ("GET", "HEAD") or (method == "POST" and action in READ_POSTS):
@@ -37,7 +32,7 @@ def enter(call: Call, rest: str) -> Call:
     """The call as the Graph routes serve it: ``/me…`` (and ``/drive…``, the signed-in user's
     drive) refused to an app-only token, and an app-only caller standing for itself with the
     reach of its roles."""
-    principal = principal_of(call)
+    principal = call.principal
     if principal is None or principal.kind != scopes.APPLICATION:
         return call
     if rest in ("/me", "/drive") or rest.startswith(("/me/", "/drive/")):
@@ -56,7 +51,7 @@ def app_caller(call: Call) -> User:
 def check_drive(call: Call, method: str, action: tuple[str, ...], drive: Drive) -> None:
     """The token may do this (read or write) on ``drive``? A drive the caller cannot see is
     left to the route, which answers as for one that does not exist."""
-    principal = principal_of(call)
+    principal = call.principal
     if principal is None or principal.kind == scopes.STATIC:
         return
     if scopes.allows(principal, operation_of(method, action), drive, call.caller):
@@ -67,7 +62,7 @@ def check_drive(call: Call, method: str, action: tuple[str, ...], drive: Drive) 
 
 def check_item(call: Call, method: str, item: Item) -> None:
     """An item reached through a sharing link (``/shares``): the scopes of its drive."""
-    principal = principal_of(call)
+    principal = call.principal
     if principal is None or principal.kind == scopes.STATIC:
         return
     drive = call.state.store.drives[item.drive_id]
@@ -76,21 +71,21 @@ def check_item(call: Call, method: str, item: Item) -> None:
 
 def check_shared_list(call: Call) -> None:
     """``sharedWithMe``: any delegated scope that reads files."""
-    principal = principal_of(call)
+    principal = call.principal
     if principal is not None and not scopes.may_list_shared(principal):
         raise scopes.AccessDenied(scopes.ACCESS_DENIED)
 
 
 def check_user(call: Call, me: bool, user: User | None) -> None:
     """``/me`` (``me``) or ``/users/{key}`` (``user``: who the key names, None if nobody)."""
-    principal = principal_of(call)
+    principal = call.principal
     if principal is not None:
         scopes.require_user_read(principal, own=me or user is call.caller, me=me)
 
 
 def may_list_drive(call: Call, drive: Drive) -> bool:
     """Does the token reach ``drive`` (for the drive collections, which list only those)?"""
-    principal = principal_of(call)
+    principal = call.principal
     if principal is None or principal.kind == scopes.STATIC:
         return True
     return scopes.allows(principal, scopes.READ, drive, call.caller)

@@ -52,20 +52,18 @@ _CALL_FORM = re.compile(r"^delta\((?:token=(?P<quote>'?)(?P<token>[^')]*)(?P=quo
 SHARED_CHANGED = "@microsoft.graph.sharedChanged"
 
 
-def is_delta(action: tuple[str, ...]) -> bool:
-    return len(action) == 1 and (action[0] == "delta" or action[0].startswith("delta("))
+# the segment's spellings: ``delta``, ``delta()``, ``delta(token='…')`` (row in ``routes.ROUTES``)
+SEGMENT = r"delta(\(.*)?"
 
 
-def serve(request: web.Request, call: Call, folder: Item, action: tuple[str, ...]) -> web.Response:
-    if request.method != "GET":
-        raise ApiError(405, "notSupported", f"the method {request.method} is not supported here")
+def serve(request: web.Request, call: Call, folder: Item, segment: str) -> web.Response:
     state = call.state
     roles = require_role(state.store, call.caller, folder, "read")
     token = request.query.get("token")
-    if action[0] != "delta":
-        match = _CALL_FORM.match(action[0])
+    if segment != "delta":
+        match = _CALL_FORM.match(segment)
         if match is None:
-            raise InvalidRequest(f"unsupported segment {action[0]!r}")
+            raise InvalidRequest(f"unsupported segment {segment!r}")
         token = match["token"] or token
     top, offset = page_params(request)
     prefer = ",".join(request.headers.getall("Prefer", [])).casefold()

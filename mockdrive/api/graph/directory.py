@@ -1,6 +1,7 @@
 """What sits beside the drives: ``/me`` and ``/users/{id | userPrincipalName}`` (the directory
 user), the drive collections ``/me/drives``, ``/drives`` and ``/users/{id}/drives``, and the
-honest answer (501 or the gateway's 400) for every other top-level resource."""
+honest answer (501 or the gateway's 400) for every other top-level resource. The rows that
+serve them are in ``routes.ROUTES``."""
 
 from __future__ import annotations
 
@@ -18,47 +19,64 @@ from . import authorize
 from .envelope import context_url, shape
 from .gaps import TOP_LEVEL, USER_SEGMENTS, bad_segment, not_implemented
 from .odata import parse_select
-from .paths import decode_path
 from .render import render_drive
 
-_DRIVE_STARTS = ("/me/drive/", "/drive/", "/drives/")
+
+def get_user(request: web.Request, call: Call, user: User) -> web.StreamResponse:
+    authorize.check_user(call, False, user)  # the token's scopes (an app-only /me: refused before)
+    body = {"@odata.context": context_url(request, "users/$entity"), **render_user(user)}
+    return fast_json_response(shape(body, parse_select(request.query.get("$select"))))
 
 
-async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamResponse | None:
-    """The answer for a non-drive route, or None when ``rest`` addresses a drive."""
-    if rest.startswith(_DRIVE_STARTS) or rest in ("/me/drive", "/drive"):
-        return None
-    segments = [s for s in decode_path(rest).split("/") if s]
-    state, caller = call.state, call.caller
-    match segments:
+def my_drives(request: web.Request, call: Call) -> web.StreamResponse:
+    """``/drives``: the caller's own."""
+    return drives_response(request, call, call.caller)
+
+
+def user_drives(request: web.Request, call: Call, user: User) -> web.StreamResponse:
+    return drives_response(request, call, user)
+
+
+def user_address(segments: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]] | None:
+    """``/me/…`` → (None: the caller, what follows); ``/users/{key}/…`` → (key, what follows);
+    None for anything else."""
+    if segments[:1] == ("me",):
+        return None, segments[1:]
+    if segments[:1] == ("users",) and len(segments) > 1:
+        return segments[1], segments[2:]
+    return None
+
+
+def resolve_user(call: Call, key: str | None) -> User:
+    """The caller (``/me``) or the user of ``/users/{id | userPrincipalName}``, else a 404."""
+    return call.caller if key is None else find_user(call.state, key)
+
+
+def addresses_drive(segments: tuple[str, ...]) -> bool:
+    """Is this a drive, or something in one (``/me/drive/…``, ``/drives/{id}/…``)?"""
+    match list(segments):
         case ["me", "drive", *_] | ["me", "drives", _, *_] | ["drive", *_] | ["drives", _, *_]:
-            return None
+            return True
         case [("users" | "groups" | "sites"), _, "drive", *_]:
-            return None
-        case ["me"]:
-            authorize.check_user(call, True, caller)
-            return user_response(request, caller)
-        case ["users", key]:
-            authorize.check_user(call, False, state.directory.by_id(key) or
-                                 state.directory.by_email(key))  # fmt: skip
-            return user_response(request, find_user(state, key))
-        case ["me", "drives"] | ["drives"]:
-            return drives_response(request, call, caller)
-        case ["users", key, "drives"]:
-            return drives_response(request, call, find_user(state, key))
+            return True
+    return False
+
+
+def unserved(segments: tuple[str, ...]) -> Exception:
+    """What a path no row serves and no drive holds answers: 501 for a resource of Graph that
+    mockdrive lacks, the gateway's 400 for a segment Graph does not have."""
+    match list(segments):
         case ["users"]:
-            raise not_implemented("listing the users of the directory")
+            return not_implemented("listing the users of the directory")
         case ["me", segment, *_] | ["users", _, segment, *_]:
             if segment in USER_SEGMENTS or segment == "drives":
-                raise not_implemented(f"the user's {segment!r}")
-            raise bad_segment(segment)
+                return not_implemented(f"the user's {segment!r}")
+            return bad_segment(segment)
         case [first, *_] if first in TOP_LEVEL:
-            raise not_implemented(f"the {first!r} resource")
+            return not_implemented(f"the {first!r} resource")
         case [first, *_]:
-            raise bad_segment(first)
-        case []:
-            raise not_implemented("the service document")
-    return None
+            return bad_segment(first)
+    return not_implemented("the service document")
 
 
 def find_user(state: State, key: str) -> User:
@@ -80,16 +98,9 @@ def render_user(user: User) -> dict[str, Any]:
     return data
 
 
-def user_response(request: web.Request, user: User) -> web.StreamResponse:
-    only_get(request)
-    body = {"@odata.context": context_url(request, "users/$entity"), **render_user(user)}
-    return fast_json_response(shape(body, parse_select(request.query.get("$select"))))
-
-
 def drives_response(request: web.Request, call: Call, owner: User) -> web.StreamResponse:
     """The drives ``owner`` owns that the caller can see and the token reaches, the default
     drive first (O(drives))."""
-    only_get(request)
     state, caller = call.state, call.caller
     store = state.store
     default = store.default_drive.get(owner.id)
@@ -100,9 +111,3 @@ def drives_response(request: web.Request, call: Call, owner: User) -> web.Stream
              if (owner.id == caller.id or can_see_drive(store, caller, d.id))
              and authorize.may_list_drive(call, d)]  # fmt: skip
     return fast_json_response({"@odata.context": context_url(request, "drives"), "value": value})
-
-
-def only_get(request: web.Request) -> None:
-    if request.method not in ("GET", "HEAD"):
-        message = f"the method {request.method} is not supported on this resource"
-        raise ApiError(405, "notSupported", message)

@@ -37,7 +37,11 @@ class Downloads:
 def download_url(state: State, downloads: Downloads | None, item: Item) -> str | None:
     """The pre-authenticated URL of a file's bytes for the request ``downloads`` belongs to,
     if it renders them and its user may read the file."""
-    if downloads is None or item.is_folder or not _may_read(state, downloads, item):
+    if downloads is None or item.is_folder:
+        return None
+    if not (item.inherits and item.parent_id in downloads.readable) and not _may_read(
+        state, downloads, item
+    ):  # (the first test: a file of a folder already found readable, as most of a page)
         return None
     if downloads.signer is None:
         request = downloads.request

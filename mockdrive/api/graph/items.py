@@ -54,7 +54,9 @@ def list_children(request: web.Request, call: Call, folder: Item):
     select = parse_select(request.query.get("$select"))
     body: dict[str, Any] = {
         "@odata.context": item_context(request, folder, "children"),
-        "value": [shape(render_item(state, call, c, folder_path), select) for c in page],
+        "value": [render_item(state, call, c, folder_path) for c in page]
+        if select is None
+        else [shape(render_item(state, call, c, folder_path), select) for c in page],
     }
     if more:
         query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$skipToken")}

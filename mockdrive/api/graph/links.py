@@ -1,5 +1,6 @@
 """Sharing links on an item: ``createLink`` (and OneDrive's ``action.createLink``), granting a
-link to more people (``permissions/{id}/grant``) and PATCH of a link permission."""
+link to more people (``permissions/{id}/grant``) and PATCH of a link permission (rows in
+``routes.ROUTES`` and ``onedrive_v1.ROUTES``)."""
 
 from __future__ import annotations
 
@@ -12,38 +13,10 @@ from ...model.errors import InvalidRequest
 from ...model.permissions import EffectivePermission, Permission, find_effective
 from ...model.tree import Item
 from ..context import Call
-from ..errors import ApiError
 from ..invites import parse_recipients
 from ..jsonio import fast_json_response, optional, read_json_object
 from .addressing import check_if_match
 from .render import render_permission
-
-# Operations on an addressed item served here: (action after the item, method).
-LINK_OPERATIONS = (
-    ("createLink", "POST"),
-    ("action.createLink", "POST"),
-    ("permissions/{permissionId}/grant", "POST"),
-)
-LINK_ACTIONS = ("createLink", "action.createLink", "permissions")
-
-
-async def dispatch(
-    request: web.Request, call: Call, item: Item, action: tuple[str, ...]
-) -> web.StreamResponse | None:
-    """Serve the link operations; None for anything else (the caller's routes go on)."""
-    method = request.method
-    match action, method:
-        case ("createLink",), "POST":
-            return await create_link(request, call, item)
-        case ("action.createLink",), "POST":
-            return await onedrive_create_link(request, call, item)
-        case ("permissions", permission_id, "grant"), "POST":
-            return await grant(request, call, item, permission_id)
-        case ("permissions", permission_id), "PATCH":
-            return await patch_link(request, call, item, permission_id)
-        case (((("createLink" | "action.createLink"),) | ("permissions", _, "grant")), _):
-            raise ApiError(405, "notSupported", f"the method {method} is not supported here")
-    return None
 
 
 def parse_link_body(body: dict[str, Any]) -> links.LinkRequest:

@@ -36,8 +36,13 @@ class Options:
     top: int | None = None
 
 
+NO_OPTIONS = Options()  # what a request without a query string asks for (never changed)
+
+
 def parse_options(query: Mapping[str, str]) -> Options:
     """The query options of a driveItem request, validated."""
+    if not query:
+        return NO_OPTIONS
     if query.get("$filter") is not None:
         raise ApiError(
             501,

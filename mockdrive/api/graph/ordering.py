@@ -1,4 +1,4 @@
-"""``$orderby`` on a folder's children, in the caller's view.
+"""``$orderby`` on a folder's children, in the caller's view (``model.view.sees_child``).
 
 ``$orderby=name`` pages through a sorted index of the folder's names, built once per change of
 the folder (O(n log n)) and then O(log n + page) a page; ``$orderby`` on ``size`` or
@@ -17,21 +17,11 @@ from itertools import islice
 
 from ...model.errors import InvalidRequest
 from ...model.identity import User
-from ...model.permissions import owns_drive, roles_of
 from ...model.ranges import LARGEST_OFFSET, whole_number_text
 from ...model.state import State
-from ...model.tree import DriveStore, Item
-from ...model.view import child_roles
+from ...model.tree import Item
+from ...model.view import sees_child
 from . import paging
-
-
-def _seen_filter(store: DriveStore, caller: User, folder: Item):
-    """A test of one child of ``folder`` against the caller's view (for listings that order
-    the children first): O(1) for a child that inherits and holds nothing."""
-    roles = roles_of(store, caller, folder)
-    owner = owns_drive(store, caller, folder)
-    return lambda child: bool(roles) and bool(child_roles(caller, child, roles, owner))
-
 
 _NAME_INDEXES: weakref.WeakKeyDictionary[State, OrderedDict[str, tuple[int, list[str]]]]
 _NAME_INDEXES = weakref.WeakKeyDictionary()
@@ -78,7 +68,7 @@ def ordered_page(
         indexes = range(start, -1, -1) if descending else range(start, len(keys), step)
         children = folder.children or {}
         candidates = (store.items[children[keys[i]]] for i in indexes)
-        seen = _seen_filter(store, caller, folder)
+        seen = sees_child(store, caller, folder)
         page = list(islice(filter(seen, candidates), top + 1))
         more = len(page) > top
         page = page[:top]
@@ -100,7 +90,7 @@ def ordered_page(
                 key=lambda c: (c.fs_modified or c.modified, c.name.casefold()),
                 reverse=descending,
             )
-        return filter(_seen_filter(store, caller, folder), ordered)
+        return filter(sees_child(store, caller, folder), ordered)
 
     key = (caller.id, "ordered", folder.id, prop, descending)  # the sort once per listing
     page, more = paging.page(state, key, offset, top, walk, extra=folder.version)

@@ -33,7 +33,7 @@ OWNER_VIEW: View = _OwnerView()
 
 
 def identity(state: State, user_id: str) -> dict[str, str]:
-    user = state.directory.by_id(user_id)
+    user = state.directory.users.get(user_id)  # ``by_id``, without a call: twice an item
     if user is None:
         return {"id": user_id}
     return {"id": user.id, "displayName": user.display_name, "email": user.email}
@@ -82,15 +82,23 @@ def drive_owner(state: State, drive: Drive) -> dict[str, Any]:
 def render_item(
     state: State, view: View, item: Item, parent_path: str | None = None
 ) -> dict[str, Any]:
-    """``parent_path`` is ``store.path_of`` the parent when the caller knows it (children)."""
+    """``parent_path`` is ``store.path_of`` the parent when the caller knows it (children).
+
+    Paid once per item of every page: one pass, each lookup made once (the creator's identity
+    serves ``lastModifiedBy`` too when they are the same user)."""
     store = state.store
     drive = store.drives[item.drive_id]
-    if item.parent_id is None:
+    parent_id = item.parent_id
+    if parent_id is None:
         path = "/"
     else:  # one walk up the tree serves both webUrl and parentReference.path
         if parent_path is None:
-            parent_path = store.path_of(store.items[item.parent_id])
+            parent_path = store.path_of(store.items[parent_id])
         path = "/" + item.name if parent_path == "/" else parent_path + "/" + item.name
+    created_by = identity(state, item.created_by)
+    modified_by = (
+        created_by if item.modified_by == item.created_by else identity(state, item.modified_by)
+    )
     data: dict[str, Any] = {
         "id": item.id,
         "name": item.name,
@@ -100,15 +108,19 @@ def render_item(
         "createdDateTime": item.created,
         "lastModifiedDateTime": item.modified,
         "webUrl": state.web_url(item, path),
-        "createdBy": {"user": identity(state, item.created_by)},
-        "lastModifiedBy": {"user": identity(state, item.modified_by)},
+        "createdBy": {"user": created_by},
+        "lastModifiedBy": {"user": dict(modified_by)},
     }
-    reference: dict[str, Any] = {"driveId": drive.id, "driveType": drive.drive_type}
-    if item.parent_id is not None:
-        reference["id"] = item.parent_id
+    if parent_id is None:
+        data["parentReference"] = {"driveId": drive.id, "driveType": drive.drive_type}
+    else:
         prefix = root_prefix(state, view.viewer_id, drive.id)
-        reference["path"] = prefix if parent_path == "/" else prefix + parent_path
-    data["parentReference"] = reference
+        data["parentReference"] = {
+            "driveId": drive.id,
+            "driveType": drive.drive_type,
+            "id": parent_id,
+            "path": prefix if parent_path == "/" else prefix + parent_path,
+        }
     data["fileSystemInfo"] = {
         "createdDateTime": item.fs_created or item.created,
         "lastModifiedDateTime": item.fs_modified or item.modified,
@@ -122,9 +134,9 @@ def render_item(
         url = download_url(state, view.downloads, item)
         if url is not None:
             data["@microsoft.graph.downloadUrl"] = url
-    if item.parent_id is None:
+    if parent_id is None:
         data["root"] = {}
-    if any(not p.is_owner for p in item.permissions):
+    if item.permissions.any_shared():
         data["shared"] = {"scope": "users"}
     return data
 

@@ -1,80 +1,221 @@
-"""Dispatch of everything under ``/v1.0`` and ``/beta`` to the handler of each resource.
+"""Graph's route table, ``ROUTES``, and the dispatch of everything under ``/v1.0`` and ``/beta``
+that reads it.
 
-Each handler parses the request, makes one call into the model and renders the result. Access
-checks live in the model; this package decides only how things look on the wire.
+"What serves X?" is one row of ``ROUTES`` (``routing.GraphRoute``: method, path, handler);
+OneDrive's rows (``onedrive_v1.ROUTES``) are part of it. The OpenAPI document lists the rows
+for every addressing form, and the expect handler and the pipeline read a row's body limit
+(``body_row``). Each handler parses the request, makes one call into the model and renders the
+result; access checks live in the model.
+
+The dispatch, in the order of its checks: the path in its one normal form; ``/shares/…``
+(``serve_share``: the link found and usable, then its row); the rows of resources of their own
+(``/drives``, ``sharedWithMe``); a user's (``/me``, ``/users/{userId}``: the user found, then
+the row); else the drive (``serve_drive``): drive resolved, then an ``{address}`` row (an
+upload, before the item must exist), then the item resolved (hidden is missing), then its row.
+What no row serves answers as Graph's gateway does (``unserved``): 405 for a path a row serves
+with another method, 501 for a Graph feature mockdrive lacks, the gateway's 400 for a segment
+Graph does not have. A check every request to a target needs (a permission scope, say) goes
+once, right where that target is resolved: the link in ``serve_share``, the user and the
+resources of their own in ``dispatch``, the drive in ``serve_drive``.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
-from dataclasses import replace
+from functools import lru_cache
 
 from aiohttp import web
 
-from ...model import sharing
-from ...model.errors import InvalidRequest, NotFound
-from ...model.permissions import (
-    EffectivePermission,
-    can_see_drive,
-    find_effective,
-    highest_role,
-    require_role,
-)
-from .. import onedrive_v1  # the legacy dialect builds on the invite engine
+from ...model import links as link_model
+from ...model.errors import InvalidRequest, NotFound, Unauthenticated
+from .. import onedrive_v1  # its rows are served here, on Graph's item addresses
 from ..context import Call
 from ..errors import ApiError
 from ..invites import graph_invite
-from ..jsonio import fast_json_response, read_json_object
-from . import authorize, changes, delta, directory, links, odata, paging, shares
-from .addressing import (
-    check_if_match,
-    drive_not_found,
-    hidden,
-    not_modified,
-    resolve_drive,
-    resolve_visible_item,
-)
-from .content import get_content, put_content
+from ..routing import GraphRoute
+from . import authorize, changes, delta, directory, links, odata, operations, shares
+from .addressing import hidden, resolve_drive, resolve_visible_item
+from .content import MAX_UPLOAD_BYTES, get_content, put_content, too_large
 from .downloads import Downloads
-from .envelope import context_url, item_context, next_link, shape
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
-from .items import create_child, list_children, page_params, page_top
-from .ordering import ordered_page
-from .paths import normalize_path, parse_raw_path
-from .permissions import list_permissions_response, permission_patch, render_permission_for
+from .items import create_child
+from .paths import decode_path, normalize_path, parse_raw_path
+from .permissions import list_permissions_response
 from .preview import preview_item
-from .relations import expand_item, versions_of
-from .render import render_drive, render_item, render_permission
-from .special import search, search_hit
 from .uploads import create_upload_session
 
-# Every operation on an addressed item: (action after the item, method). ``handle`` serves
-# exactly these; the OpenAPI document lists them for every addressing form.
-ITEM_OPERATIONS = (
-    ("", "GET"),
-    ("", "PATCH"),
-    ("", "DELETE"),
-    ("children", "GET"),
-    ("children", "POST"),
-    ("content", "GET"),
-    ("content", "PUT"),
-    ("copy", "POST"),
-    ("invite", "POST"),
-    ("action.invite", "POST"),
-    ("permissions", "GET"),
-    ("permissions/{permissionId}", "GET"),
-    ("permissions/{permissionId}", "PATCH"),
-    ("permissions/{permissionId}", "DELETE"),
-    ("search(q='{q}')", "GET"),
-    ("thumbnails", "GET"),
-    ("versions", "GET"),
-    ("versions/{versionId}", "GET"),
-    ("", "HEAD"),
-    ("content", "HEAD"),
-    ("createUploadSession", "POST"),
-    ("preview", "POST"),
+ROUTES: tuple[GraphRoute, ...] = (
+    # -- resources of their own ----------------------------------------------------------------
+    GraphRoute("GET", "/drives", directory.my_drives),
+    GraphRoute("HEAD", "/drives", directory.my_drives),
+    GraphRoute(
+        "GET", "/me/drive/sharedWithMe", shares.my_shared_with_me, pattern=shares.SHARED_WITH_ME
+    ),
+    GraphRoute(
+        "GET", "/drive/sharedWithMe", shares.my_shared_with_me, pattern=shares.SHARED_WITH_ME
+    ),
+    GraphRoute(
+        "GET",
+        "/drives/{driveId}/sharedWithMe",
+        shares.drive_shared_with_me,
+        pattern=shares.SHARED_WITH_ME,
+    ),
+    # -- a sharing link in use: /shares/{shareId} ---------------------------------------------
+    GraphRoute("GET", "{share}", shares.share_summary),
+    GraphRoute("GET", "{share}/driveItem", shares.shared_item),
+    GraphRoute("GET", "{share}/driveItem/children", shares.shared_children),
+    GraphRoute("GET", "{share}/driveItem/content", shares.shared_content),
+    GraphRoute("GET", "{share}/root", shares.shared_item),
+    GraphRoute("GET", "{share}/root/children", shares.shared_children),
+    GraphRoute("GET", "{share}/root/content", shares.shared_content),
+    GraphRoute("GET", "{share}/items/{itemId}", shares.item_by_id),
+    GraphRoute("GET", "{share}/items/{itemId}/children", shares.children_by_id),
+    GraphRoute("GET", "{share}/items/{itemId}/content", shares.content_by_id),
+    GraphRoute("GET", "{share}/permission", shares.share_permission),
+    GraphRoute("POST", "{share}/permission/grant", shares.grant),
+    # -- a user -------------------------------------------------------------------------------
+    GraphRoute("GET", "{user}", directory.get_user),
+    GraphRoute("HEAD", "{user}", directory.get_user),
+    GraphRoute("GET", "{user}/drives", directory.user_drives),
+    GraphRoute("HEAD", "{user}/drives", directory.user_drives),
+    # -- a drive -------------------------------------------------------------------------------
+    GraphRoute("GET", "{drive}", operations.get_drive),
+    # -- an item that need not exist yet -------------------------------------------------------
+    GraphRoute(
+        "PUT", "{address}/content", put_content, max_body=MAX_UPLOAD_BYTES, too_large=too_large
+    ),
+    GraphRoute("POST", "{address}/createUploadSession", create_upload_session),
+    # -- an item the caller may read -----------------------------------------------------------
+    GraphRoute("GET", "{item}", operations.get_item),
+    GraphRoute("HEAD", "{item}", operations.get_item),
+    GraphRoute("PATCH", "{item}", changes.patch_item),
+    GraphRoute("DELETE", "{item}", operations.delete_item),
+    GraphRoute("GET", "{item}/children", operations.get_children),
+    GraphRoute("POST", "{item}/children", create_child),
+    GraphRoute("GET", "{item}/content", get_content),
+    GraphRoute("HEAD", "{item}/content", get_content),
+    GraphRoute("POST", "{item}/copy", changes.copy),
+    GraphRoute("POST", "{item}/invite", graph_invite),
+    GraphRoute("POST", "{item}/createLink", links.create_link),
+    GraphRoute("GET", "{item}/permissions", list_permissions_response),
+    GraphRoute("GET", "{item}/permissions/{permissionId}", operations.get_permission),
+    GraphRoute("PATCH", "{item}/permissions/{permissionId}", operations.patch_permission),
+    GraphRoute("DELETE", "{item}/permissions/{permissionId}", operations.delete_permission),
+    GraphRoute("POST", "{item}/permissions/{permissionId}/grant", links.grant),
+    GraphRoute("GET", "{item}/search(q='{q}')", operations.search_items, pattern=operations.SEARCH),
+    GraphRoute("GET", "{item}/delta", delta.serve, pattern=delta.SEGMENT),
+    GraphRoute("GET", "{item}/thumbnails", operations.thumbnails),
+    GraphRoute("GET", "{item}/versions", operations.versions),
+    GraphRoute("GET", "{item}/versions/{versionId}", operations.version),
+    GraphRoute("POST", "{item}/preview", preview_item),
+    # -- the older OneDrive API's actions, on the same item addresses --------------------------
+    *onedrive_v1.ROUTES,
 )
-_SEARCH = re.compile(r"^search\(q='((?:[^']|'')*)'\)$")
+
+# Every operation on an addressed item, (action after the item, method), as tests walk them.
+ITEM_OPERATIONS = tuple(
+    (row.action, row.method) for row in ROUTES if row.target in ("{item}", "{address}")
+)
+
+# A segment of a row's path after its target: literal text, None for ``{name}`` (any text,
+# passed to the handler), or a compiled ``pattern`` (the text passed as spelled).
+Part = str | re.Pattern[str] | None
+
+
+def _parts(row: GraphRoute) -> tuple[Part, ...]:
+    text = row.path.removeprefix(row.target).removeprefix("/") if row.target != "/" else row.path
+    segments = [s for s in text.split("/") if s]
+    parts: list[Part] = [None if re.fullmatch(r"\{\w+\}", s) else s for s in segments]
+    if row.pattern is not None:
+        parts[-1] = re.compile(row.pattern, re.DOTALL)
+    return tuple(parts)
+
+
+class Rows:
+    """The rows of one target, by path, for ``find``: a path of literal segments is one dict
+    look-up; the few with ``{name}`` segments or a pattern are tried by their length."""
+
+    def __init__(self, rows: list[GraphRoute]) -> None:
+        self.literal: dict[tuple[str, ...], dict[str, GraphRoute]] = {}
+        self.shaped: dict[int, list[tuple[tuple[Part, ...], dict[str, GraphRoute]]]] = {}
+        shaped: dict[tuple[Part, ...], dict[str, GraphRoute]] = {}
+        for row in rows:
+            parts = _parts(row)
+            if all(isinstance(part, str) for part in parts):
+                self.literal.setdefault(parts, {})[row.method] = row  # type: ignore[arg-type]
+            else:
+                shaped.setdefault(parts, {})[row.method] = row
+        for parts, by_method in shaped.items():
+            self.shaped.setdefault(len(parts), []).append((parts, by_method))
+
+
+def _values(parts: tuple[Part, ...], segments: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The values the segments give a path of these parts (as long), or None if they do not
+    match."""
+    values = []
+    for part, segment in zip(parts, segments, strict=True):
+        if part is None:
+            values.append(segment)
+        elif isinstance(part, str):
+            if part != segment:
+                return None
+        elif part.fullmatch(segment):
+            values.append(segment)
+        else:
+            return None
+    return tuple(values)
+
+
+@lru_cache(maxsize=4096)
+def lookup(
+    rows: Rows, segments: tuple[str, ...]
+) -> tuple[dict[str, GraphRoute], tuple[str, ...]] | None:
+    """The rows (by method) of ``rows`` whose path these segments spell, and the values the
+    segments give them; None if no row serves them, with any method. Remembered (clients repeat
+    their paths): a path seen before costs no Python call. Paths of rows never overlap:
+    ``tests/test_route_tables.py`` finds each row at its own addresses."""
+    by_method = rows.literal.get(segments)
+    if by_method is not None:
+        return by_method, ()
+    for parts, by_method in rows.shaped.get(len(segments), ()):
+        values = _values(parts, segments)
+        if values is not None:
+            return by_method, values
+    return None
+
+
+_RESOURCES = Rows([row for row in ROUTES if row.target == "/"])
+_SHARES = Rows([row for row in ROUTES if row.target == "{share}"])
+_USERS = Rows([row for row in ROUTES if row.target == "{user}"])
+_DRIVES = Rows([row for row in ROUTES if row.target == "{drive}"])
+_ITEMS = Rows([row for row in ROUTES if row.target in ("{item}", "{address}")])
+# handlers that read a body are coroutines; the others answer at once
+_ASYNC = frozenset(row.handler for row in ROUTES if inspect.iscoroutinefunction(row.handler))
+NONE: tuple[dict[str, GraphRoute], tuple[str, ...]] = ({}, ())  # no row, with any method
+
+
+@lru_cache(maxsize=4096)
+def address_of(rest: str) -> tuple:
+    """What a path in its normal form addresses, whatever the method, in the dispatch's order:
+    ``("share", shareId, tail)``; ``("resource", rows by method, values)`` (a resource of its
+    own: ``/drives``, ``sharedWithMe``); ``("user", key or None for /me, rows by method,
+    values)``; ``("drive",)`` (a drive, or anything in one); ``("none", segments)``.
+    Remembered, as ``parse_raw_path`` is (a refused path raises, and is not remembered)."""
+    if rest.startswith("/shares/"):  # using a sharing link
+        return ("share", *shares.share_address(rest))
+    segments = tuple(filter(None, decode_path(rest).split("/")))
+    matched = lookup(_RESOURCES, segments)
+    if matched is not None:
+        return ("resource", *matched)
+    user = directory.user_address(segments)
+    if user is not None:
+        matched = lookup(_USERS, user[1])
+        if matched is not None:
+            return ("user", user[0], *matched)
+    if directory.addresses_drive(segments):
+        return ("drive",)
+    return ("none", segments)
 
 
 async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
@@ -82,162 +223,104 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     the version, read in its one normal form from here on)."""
     rest = normalize_path(rest)
     call = authorize.enter(call, rest)  # the token's kind and scopes (model/scopes.py)
-    call = replace(call, viewer_id=call.caller.id)  # rendered for the caller, no downloads yet
-    response = await shared_resources(request, call, rest)
-    if response is None:
-        response = await directory.dispatch(request, call, rest)
-    if response is None:
-        response = await serve_drive(request, call, rest)
+    call = call.viewed_by(call.caller.id)  # rendered for the caller, no downloads yet
+    response = await dispatch(request, call, rest)
     response.headers["OData-Version"] = "4.0"
     return response
 
 
-async def shared_resources(
-    request: web.Request, call: Call, rest: str
-) -> web.StreamResponse | None:
-    """``/shares/{id}…`` (using a sharing link) and ``…/sharedWithMe``; None for anything else."""
-    if rest.startswith("/shares/"):
-        return await shares.handle(request, call, rest)
-    if rest.endswith(("/sharedWithMe", "/sharedWithMe()")):
-        match = shares.SHARED_WITH_ME.match(rest)
-        if match:
-            return shares.shared_with_me(request, call, match["drive"])
-    return None
+async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+    """The row of ``rest`` (in its normal form) for the request's method, once its target is
+    resolved. Each target is resolved in one place: a check every request to it needs goes
+    right after (a user here, a link in ``serve_share``, a drive in ``serve_drive``)."""
+    address, method = address_of(rest), request.method
+    kind = address[0]
+    if kind == "drive":
+        return await serve_drive(request, call, rest)
+    if kind == "share":
+        return await serve_share(request, call, address[1], address[2])
+    if kind == "resource":
+        row = address[1].get(method)
+        if row is None:
+            raise method_not_allowed(method)
+        result = row.handler(request, call, *address[2])
+        return await result if row.handler in _ASYNC else result
+    if kind == "user":
+        user = directory.resolve_user(call, address[1])  # missing: a 404 whatever the method
+        row = address[2].get(method)
+        if row is None:
+            raise method_not_allowed(method)
+        result = row.handler(request, call, user, *address[3])
+        return await result if row.handler in _ASYNC else result
+    raise directory.unserved(address[1])
+
+
+async def serve_share(
+    request: web.Request, call: Call, share_id: str, tail: tuple[str, ...]
+) -> web.StreamResponse:
+    """``/shares/{shareId}/…``: what a sharing link reaches."""
+    method = request.method
+    matched = lookup(_SHARES, tail)
+    by_method, values = NONE if matched is None else matched
+    row = by_method.get(method)
+    if row is None and (matched is not None or method != "GET"):  # all but the grant: GET
+        raise method_not_allowed(method)
+    if row is not None and row.method != "GET" and shares.link_user(call) is None:
+        # before the link is looked up: the answer says nothing about it
+        raise Unauthenticated("granting a link needs a signed-in user")
+    item, permission = shares.resolve_share(call, share_id)
+    redeem = method == "GET" and shares.wants_redeem(request)  # a membership for good: a write
+    authorize.check_item(call, "POST" if redeem else method, item)  # the link's drive's scopes
+    if redeem:
+        link_model.redeem(call.state, shares.link_user(call), item, permission)
+    if row is None:
+        raise shares.unserved(call, item, tail)
+    result = row.handler(request, call, item, permission, *values)
+    return await result if row.handler in _ASYNC else result
 
 
 async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     """A drive (``/me/drive``) or anything addressed through one."""
     path = parse_raw_path(rest)
-    call = replace(call, downloads=Downloads(request, call.caller.id))  # files carry theirs
-    state, caller = call.state, call.caller
+    call = call.with_downloads(Downloads(request, call.caller.id))  # files carry theirs
+    state, caller, method = call.state, call.caller, request.method
     drive = resolve_drive(state, caller, path)
-    method = request.method
-    authorize.check_drive(call, method, path.action, drive)
+    authorize.check_drive(call, method, path.action, drive)  # the token's scopes
     if path.item_base is None:
-        if method != "GET":
+        row = (lookup(_DRIVES, ()) or NONE)[0].get(method)
+        if row is None:
             raise method_not_allowed(method)
-        if not can_see_drive(state.store, caller, drive.id):  # as one that does not exist
-            raise drive_not_found(path)
-        data = render_drive(state, drive)
-        data = shape(data, odata.parse_select(request.query.get("$select")))
-        context = context_url(request, "drives/$entity")
-        return fast_json_response({"@odata.context": context, **data})
+        result = row.handler(request, call, drive, path)
+        return await result if row.handler in _ASYNC else result
 
     action = path.action
-    if action and action[0] == "content" and len(action) == 1 and method == "PUT":
+    matched = lookup(_ITEMS, action)
+    by_method, values = NONE if matched is None else matched
+    row = by_method.get(method)
+    if row is not None and row.target == "{address}":  # the item may not exist yet
         if not path.item_path:  # an item the caller cannot read: 404 before If-Match or body
             resolve_visible_item(state, caller, drive, path)
         try:
-            return await put_content(request, call, drive, path)
+            result = row.handler(request, call, drive, path, *values)
+            return await result if row.handler in _ASYNC else result
         except NotFound:  # nothing readable on the way: the same 404 as a missing item
             raise hidden(state, caller, drive, path) from None
-    if action == ("createUploadSession",) and method == "POST":  # the file may not exist yet
-        if not path.item_path:
-            resolve_visible_item(state, caller, drive, path)
-        try:
-            return await create_upload_session(request, call, drive, path)
-        except NotFound:
-            raise hidden(state, caller, drive, path) from None
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
-        raise unserved(action, method)
+        raise unserved(action, method, matched is not None)
     item = resolve_visible_item(state, caller, drive, path)
-    options = odata.parse_options(request.query) if method == "GET" else odata.Options()
-    if action and delta.is_delta(action):  # changes since a token
-        return delta.serve(request, call, item, action)
-    if action and action[0] in links.LINK_ACTIONS:  # sharing links
-        served = await links.dispatch(request, call, item, action)
-        if served is not None:
-            return served
-    match action, method:
-        case (), "GET" | "HEAD":
-            require_role(state.store, caller, item, "read")
-            if not_modified(request, item):
-                return web.Response(status=304)
-            data = render_item(state, call, item)
-            data = expand_item(request, call, item, data, options.expand)
-            shaped = shape(data, options.select, also=options.expand)
-            body = {"@odata.context": item_context(request, item), **shaped}
-            return fast_json_response(body, headers={"ETag": item.etag})
-        case (), "PATCH":
-            return await changes.patch_item(request, call, item)
-        case (), "DELETE":
-            check_if_match(request, item)
-            state.delete_item(caller, item)
-            return web.Response(status=204)
-        case ("children",), "GET":
-            require_role(state.store, caller, item, "read")
-            if not_modified(request, item):
-                return web.Response(status=304)
-            if options.orderby is not None:
-                return ordered_children(request, call, item, options)
-            return list_children(request, call, item)
-        case ("children",), "POST":
-            return await create_child(request, call, item)
-        case ("content",), "GET" | "HEAD":
-            return get_content(request, call, item)
-        case ("copy",), "POST":
-            return await changes.copy(request, call, item)
-        case ("preview",), "POST":
-            return await preview_item(request, call, item)
-        case ("invite",), "POST":
-            return await graph_invite(request, call, item)
-        case ("action.invite",), "POST":
-            return await onedrive_v1.invite(request, call, item)
-        case ("permissions",), "GET":
-            return list_permissions_response(request, call, item)
-        case ("permissions", permission_id), "GET":
-            roles = require_role(state.store, caller, item, "read")
-            entry = find_effective(state.store, item, permission_id)
-            reader = caller if highest_role(roles) == "read" else None
-            if reader is not None and not entry.permission.holds(reader):
-                raise NotFound(f"permission {permission_id!r} was not found on this item")
-            return fast_json_response(render_permission_for(state, call, entry, reader))
-        case ("permissions", permission_id), "PATCH":
-            body = await read_json_object(request)
-            roles = permission_patch(body)
-            check_if_match(request, item)
-            permission = sharing.update_roles(state, caller, item, permission_id, roles)
-            return fast_json_response(
-                render_permission(state, call, EffectivePermission(permission))
-            )
-        case ("permissions", permission_id), "DELETE":
-            check_if_match(request, item)
-            sharing.delete_permission(state, caller, item, permission_id)
-            return web.Response(status=204)
-        case (segment,), "GET" if _SEARCH.match(segment):
-            return search_response(request, call, item, segment, options)
-        case ("thumbnails",), "GET":
-            require_role(state.store, caller, item, "read")
-            context = item_context(request, item, "thumbnails")
-            return fast_json_response({"@odata.context": context, "value": []})
-        case ("versions",), "GET":
-            require_role(state.store, caller, item, "read")
-            context = item_context(request, item, "versions")
-            versions = [shape(v, options.select) for v in versions_of(state, item)]
-            return fast_json_response({"@odata.context": context, "value": versions})
-        case ("versions", version_id), "GET":
-            require_role(state.store, caller, item, "read")
-            for version in versions_of(state, item):
-                if version["id"] == version_id:
-                    context = item_context(request, item, "versions/$entity")
-                    return fast_json_response({"@odata.context": context, **version})
-            raise NotFound(f"version {version_id!r} was not found (only the current is kept)")
-    raise unserved(action, method)
+    if method == "GET":  # options are refused before anything is served
+        call.options = odata.parse_options(request.query)
+    if row is None:
+        raise unserved(action, method, matched is not None)
+    result = row.handler(request, call, item, *values)
+    return await result if row.handler in _ASYNC else result
 
 
-def template(action: tuple[str, ...]) -> str:
-    """The ITEM_OPERATIONS spelling of an action: ids and the search term become names."""
-    if len(action) == 1 and _SEARCH.match(action[0]):
-        return "search(q='{q}')"
-    if len(action) == 2 and action[0] in ("permissions", "versions"):
-        return f"{action[0]}/{{{action[0][:-1]}Id}}"
-    return "/".join(action)
-
-
-def unserved(action: tuple[str, ...], method: str) -> Exception:
-    """405 for a method the resource lacks, 501 for a Graph feature mockdrive lacks, and the
-    gateway's 400 for a segment Graph does not have."""
-    if any(template(action) == known for known, _ in ITEM_OPERATIONS):
+def unserved(action: tuple[str, ...], method: str, known: bool) -> Exception:
+    """405 for a method the resource lacks (``known``: a row serves the action with another),
+    501 for a Graph feature mockdrive lacks, and the gateway's 400 for a segment Graph does not
+    have."""
+    if known:
         return method_not_allowed(method)
     head = function_name(action[0])
     if head == "search":
@@ -249,52 +332,60 @@ def unserved(action: tuple[str, ...], method: str) -> Exception:
     if action[0] == "thumbnails" and len(action) > 1:
         return not_implemented("thumbnail sets (items have no thumbnails)")
     for segment in action:
-        known = segment in ("children", "content", "permissions", "versions", "thumbnails")
-        if not known and function_name(segment) not in ITEM_SEGMENTS:
+        known_segment = segment in ("children", "content", "permissions", "versions", "thumbnails")
+        if not known_segment and function_name(segment) not in ITEM_SEGMENTS:
             return bad_segment(segment)
     return bad_segment(action[-1])
 
 
-def ordered_children(
-    request: web.Request, call: Call, folder, options: odata.Options
-) -> web.StreamResponse:
-    state, caller = call.state, call.caller
-    require_role(state.store, caller, folder, "read")
-    top = page_top(request)
-    assert options.orderby is not None
-    page, token = ordered_page(
-        state, caller, folder, options.orderby, top, odata.skip_token(request.query)
-    )
-    folder_path = state.store.path_of(folder)
-    body = {
-        "@odata.context": item_context(request, folder, "children"),
-        "value": [shape(render_item(state, call, c, folder_path), options.select) for c in page],
-    }
-    if token is not None:
-        body["@odata.nextLink"] = next_link(request, top, token)
-    return fast_json_response(body)
+def row_of(method: str, rest: str) -> GraphRoute | None:
+    """The row serving ``method`` on ``rest`` (the raw path after the version), found from the
+    path alone (nothing resolved), or None."""
+    try:
+        rest = normalize_path(rest)
+        address = address_of(rest)
+        kind = address[0]
+        if kind == "share":
+            return (lookup(_SHARES, address[2]) or NONE)[0].get(method)
+        if kind in ("resource", "user"):
+            return address[1 if kind == "resource" else 2].get(method)
+        if kind == "none":
+            return None
+        path = parse_raw_path(rest)
+    except (InvalidRequest, ApiError):  # refused by the dispatch before any body is read
+        return None
+    if path.item_base is None:
+        return (lookup(_DRIVES, ()) or NONE)[0].get(method)
+    return (lookup(_ITEMS, path.action) or NONE)[0].get(method)
 
 
-def search_response(
-    request: web.Request, call: Call, item, segment: str, options: odata.Options
-) -> web.StreamResponse:
-    """``search(q='…')``: names containing the text, among the items the caller can see; a
-    page resumes the walk the previous page paused (``paging``)."""
-    match = _SEARCH.match(segment)
-    assert match is not None
-    top, offset = page_params(request)
-    state, caller, text = call.state, call.caller, match[1].replace("''", "'")
-    key = (caller.id, "search", item.id, text)
-    page, more = paging.page(
-        state, key, offset, top, lambda: search(state.store, caller, item, text)
-    )
-    body = {
-        "@odata.context": context_url(request, "Collection(driveItem)"),
-        "value": [shape(search_hit(state, call, hit), options.select) for hit in page],
+def _body_rows() -> dict[str, list[GraphRoute]]:
+    """By method, one row for each body limit its rows have, the largest first."""
+    found: dict[str, dict[tuple, GraphRoute]] = {}
+    for row in ROUTES:
+        found.setdefault(row.method, {}).setdefault((row.max_body, row.too_large), row)
+    return {
+        method: sorted(rows.values(), key=lambda row: -row.max_body)
+        for method, rows in found.items()
     }
-    if more:
-        body["@odata.nextLink"] = next_link(request, top, str(offset + top))
-    return fast_json_response(body)
+
+
+_BODY_ROWS = _body_rows()
+
+
+def body_row(method: str, rest: str) -> GraphRoute | None:
+    """The row whose body limit a request takes: where the rows of its method differ in what
+    they take, the row that serves it, or for a request no row serves, the row of its method
+    that takes the most (its answer is a 405 or a 400, never a 413 a served path would not
+    give); None if no row has that method."""
+    rows = _BODY_ROWS.get(method)
+    if rows is None:
+        return None
+    if len(rows) > 1:
+        row = row_of(method, rest)
+        if row is not None:
+            return row
+    return rows[0]
 
 
 def method_not_allowed(method: str) -> ApiError:

@@ -11,7 +11,6 @@ only. Who holds a link is shown only to those who may share the item.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -24,6 +23,7 @@ from ...model.identity import User
 from ...model.permissions import (
     ROLE_RANK,
     EffectivePermission,
+    Permission,
     can_read,
     can_see_drive,
     highest_role,
@@ -31,7 +31,6 @@ from ...model.permissions import (
 )
 from ...model.tree import DriveStore, Item, content_of, is_within
 from ..context import Call
-from ..errors import ApiError
 from ..jsonio import fast_json_response, read_json_object
 from . import authorize, paging
 from .items import DEFAULT_PAGE_SIZE as PAGE
@@ -41,21 +40,6 @@ from .paths import decode_path
 from .permissions import render_permission_for
 from .render import identity, render_item
 
-# (path after /shares/{shareId}, method), as the OpenAPI document lists them
-SHARE_OPERATIONS = (
-    ("", "GET"),
-    ("driveItem", "GET"),
-    ("driveItem/children", "GET"),
-    ("driveItem/content", "GET"),
-    ("root", "GET"),
-    ("root/children", "GET"),
-    ("items/{itemId}", "GET"),
-    ("items/{itemId}/children", "GET"),
-    ("items/{itemId}/content", "GET"),
-    ("permission", "GET"),
-    ("permission/grant", "POST"),
-)
-
 
 def wants_redeem(request: web.Request) -> bool:
     """``Prefer: redeemSharingLink`` (durable), not ``redeemSharingLinkIfNecessary``."""
@@ -64,52 +48,116 @@ def wants_redeem(request: web.Request) -> bool:
     return "redeemsharinglink" in values
 
 
-async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+def share_address(rest: str) -> tuple[str, tuple[str, ...]]:
+    """``/shares/{shareId}/…`` → the share id and what follows it."""
     segments = [s for s in decode_path(rest).split("/") if s][1:]
     if not segments:
         raise InvalidRequest("a share id is required: /shares/{shareIdOrEncodedSharingUrl}")
-    share_id, tail = segments[0], tuple(segments[1:])
-    state, method = call.state, request.method
-    caller = None if call.caller is links.ANONYMOUS else call.caller
-    if tail == ("permission", "grant"):
-        if method != "POST":
-            raise not_allowed(method)
-        if caller is None:  # before the link is looked up: the answer says nothing about it
-            raise Unauthenticated("granting a link needs a signed-in user")
-    elif method != "GET":
-        raise not_allowed(method)
+    return segments[0], tuple(segments[1:])
+
+
+def link_user(call: Call) -> User | None:
+    """The caller of a request through a link; None without a token."""
+    return None if call.caller is links.ANONYMOUS else call.caller
+
+
+def resolve_share(call: Call, share_id: str) -> tuple[Item, Permission]:
+    """The item a link shares and the link's permission, if the caller may use it; else the
+    answer of a link that does not exist (401 without a token, see ``share_without_token``)."""
+    caller = link_user(call)
     if caller is None:
-        item, permission = share_without_token(state, share_id)
-    else:
-        item, permission = links.find_share(state, share_id)
-        links.check_link_use(state, caller, item, permission)  # as a missing link when unusable
-    redeem = wants_redeem(request)  # a membership for good: a write, whatever the method
-    authorize.check_item(call, "POST" if redeem else method, item)
-    if tail == ("permission", "grant"):
-        assert caller is not None
-        recipients, roles = parse_grant_body(await read_json_object(request))
-        if not may_manage(state, caller, item):
-            raise AccessDenied("the caller needs the write role on this item to share it")
-        granted = links.grant_link(state, caller, item, permission.id, recipients, roles)
-        return grant_response(call, granted)
-    if redeem:
-        links.redeem(state, caller, item, permission)
+        return share_without_token(call.state, share_id)
+    item, permission = links.find_share(call.state, share_id)
+    links.check_link_use(call.state, caller, item, permission)  # as a missing link when unusable
+    return item, permission
+
+
+def unserved(call: Call, item: Item, tail: tuple[str, ...]) -> Exception:
+    """What a GET of a path no row serves answers, once the link is found: an item reached by
+    id must be reached (404), then the segment is unsupported."""
     match tail:
-        case ():
-            return fast_json_response(shared_drive_item(call, item, permission))
-        case ("permission",):
-            entry = EffectivePermission(permission)
-            manager = caller is not None and may_manage(state, caller, item)
-            viewer = None if manager else (caller or links.ANONYMOUS)
-            return fast_json_response(render_permission_for(state, call, entry, viewer))
         case (("driveItem" | "root"), *action):
-            return serve_item(request, call, item, tuple(action))
+            return InvalidRequest(f"unsupported segment {'/'.join(action)!r}")
         case ("items", item_id, *action):
-            target = state.store.items.get(item_id)
-            if target is None or not reaches(state, caller, item, target):
-                raise NotFound(f"item {item_id!r} was not found through this link")
-            return serve_item(request, call, target, tuple(action))
-    raise InvalidRequest(f"unsupported segment {'/'.join(tail)!r}")
+            reached_item(call, item, item_id)
+            return InvalidRequest(f"unsupported segment {'/'.join(action)!r}")
+    return InvalidRequest(f"unsupported segment {'/'.join(tail)!r}")
+
+
+# -- the handlers of the rows of ``routes.ROUTES`` on ``{share}`` --------------------------------
+def share_summary(
+    request: web.Request, call: Call, item: Item, permission: Permission
+) -> web.StreamResponse:
+    """``GET /shares/{shareId}``: the sharedDriveItem."""
+    return fast_json_response(shared_drive_item(call, item, permission))
+
+
+def share_permission(
+    request: web.Request, call: Call, item: Item, permission: Permission
+) -> web.StreamResponse:
+    """The link's permission; who holds it only for those who may share the item."""
+    caller = link_user(call)
+    manager = caller is not None and may_manage(call.state, caller, item)
+    viewer = None if manager else (caller or links.ANONYMOUS)
+    entry = EffectivePermission(permission)
+    return fast_json_response(render_permission_for(call.state, call, entry, viewer))
+
+
+async def grant(
+    request: web.Request, call: Call, item: Item, permission: Permission
+) -> web.StreamResponse:
+    """``POST /shares/{shareId}/permission/grant``: the link for more people."""
+    caller = link_user(call)
+    assert caller is not None  # the dispatch refuses a change without a token
+    recipients, roles = parse_grant_body(await read_json_object(request))
+    if not may_manage(call.state, caller, item):
+        raise AccessDenied("the caller needs the write role on this item to share it")
+    granted = links.grant_link(call.state, caller, item, permission.id, recipients, roles)
+    return grant_response(call, granted)
+
+
+def shared_item(
+    request: web.Request, call: Call, item: Item, permission: Permission
+) -> web.StreamResponse:
+    return item_answer(request, call, item)
+
+
+def shared_children(
+    request: web.Request, call: Call, item: Item, permission: Permission
+) -> web.StreamResponse:
+    return children_answer(request, call, item)
+
+
+def shared_content(
+    request: web.Request, call: Call, item: Item, permission: Permission
+) -> web.StreamResponse:
+    return content_answer(item)
+
+
+def item_by_id(
+    request: web.Request, call: Call, item: Item, permission: Permission, item_id: str
+) -> web.StreamResponse:
+    return item_answer(request, call, reached_item(call, item, item_id))
+
+
+def children_by_id(
+    request: web.Request, call: Call, item: Item, permission: Permission, item_id: str
+) -> web.StreamResponse:
+    return children_answer(request, call, reached_item(call, item, item_id))
+
+
+def content_by_id(
+    request: web.Request, call: Call, item: Item, permission: Permission, item_id: str
+) -> web.StreamResponse:
+    return content_answer(reached_item(call, item, item_id))
+
+
+def reached_item(call: Call, link_item: Item, item_id: str) -> Item:
+    """``items/{itemId}`` through a link on ``link_item``: an item the link reaches, else 404."""
+    target = call.state.store.items.get(item_id)
+    if target is None or not reaches(call.state, link_user(call), link_item, target):
+        raise NotFound(f"item {item_id!r} was not found through this link")
+    return target
 
 
 def share_without_token(state: Any, share_id: str) -> tuple[Item, Any]:
@@ -170,53 +218,57 @@ def shared_drive_item(call: Call, item: Item, permission: Any) -> dict[str, Any]
     }
 
 
-def serve_item(
-    request: web.Request, call: Call, item: Item, action: tuple[str, ...]
-) -> web.StreamResponse:
+def item_answer(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
     state = call.state
-    if action == ():
-        data = render_item(state, call, item)
-        if "children" in request.query.get("$expand", "") and item.is_folder:  # first page
-            path = state.store.path_of(item)
-            reached = reached_children(call, item)
-            data["children"] = [render_item(state, call, c, path) for c in islice(reached, PAGE)]
-        return fast_json_response(data)
-    if action == ("content",):
-        if item.is_folder:
-            raise InvalidRequest("a folder has no content")
-        return web.Response(body=content_of(item), content_type=item.mime_type)
-    if action == ("children",):
-        top, offset = page_params(request)
-        store = state.store
-        key = (call.caller.id, "shared-children", item.id)  # resumed while the folder is unchanged
-        page, more = paging.page(
-            state, key, offset, top, lambda: reached_children(call, item), extra=item.version
-        )
-        path = store.path_of(item)
-        body: dict[str, Any] = {"value": [render_item(state, call, c, path) for c in page]}
-        if more:
-            query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
-            query.update({"$top": str(top), "$skiptoken": str(offset + top)})
-            body["@odata.nextLink"] = str(request.url.with_query(query))
-        return fast_json_response(body)
-    raise InvalidRequest(f"unsupported segment {'/'.join(action)!r}")
+    data = render_item(state, call, item)
+    if "children" in request.query.get("$expand", "") and item.is_folder:  # first page
+        path = state.store.path_of(item)
+        reached = reached_children(call, item)
+        data["children"] = [render_item(state, call, c, path) for c in islice(reached, PAGE)]
+    return fast_json_response(data)
 
 
-def not_allowed(method: str) -> ApiError:
-    return ApiError(405, "notSupported", f"the method {method} is not supported on this resource")
+def content_answer(item: Item) -> web.StreamResponse:
+    if item.is_folder:
+        raise InvalidRequest("a folder has no content")
+    return web.Response(body=content_of(item), content_type=item.mime_type)
+
+
+def children_answer(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
+    state = call.state
+    top, offset = page_params(request)
+    key = (call.caller.id, "shared-children", item.id)  # resumed while the folder is unchanged
+    page, more = paging.page(
+        state, key, offset, top, lambda: reached_children(call, item), extra=item.version
+    )
+    path = state.store.path_of(item)
+    body: dict[str, Any] = {"value": [render_item(state, call, c, path) for c in page]}
+    if more:
+        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        query.update({"$top": str(top), "$skiptoken": str(offset + top)})
+        body["@odata.nextLink"] = str(request.url.with_query(query))
+    return fast_json_response(body)
 
 
 # -- sharedWithMe -------------------------------------------------------------------------------
-SHARED_WITH_ME = re.compile(
-    r"^/(?:me/drive|drive|drives/(?P<drive>[^/]+))/sharedWithMe(?:\(\))?/?$"
-)
+SHARED_WITH_ME = r"sharedWithMe(\(\))?"  # the segment's spellings (rows in ``routes.ROUTES``)
+
+
+def my_shared_with_me(request: web.Request, call: Call, segment: str) -> web.Response:
+    """``GET /me/drive/sharedWithMe`` (or ``sharedWithMe()``)."""
+    return shared_with_me(request, call, None)
+
+
+def drive_shared_with_me(
+    request: web.Request, call: Call, drive_key: str, segment: str
+) -> web.Response:
+    """``GET /drives/{driveId}/sharedWithMe``: a drive the caller cannot see is missing."""
+    return shared_with_me(request, call, drive_key)
 
 
 def shared_with_me(request: web.Request, call: Call, drive_key: str | None) -> web.Response:
-    """``GET /me/drive/sharedWithMe``: what others shared with the caller, as remoteItems."""
-    if request.method != "GET":
-        raise not_allowed(request.method)
-    authorize.check_shared_list(call)
+    """What others shared with the caller, as remoteItems."""
+    authorize.check_shared_list(call)  # the token's scopes
     state, caller = call.state, call.caller
     if drive_key is not None and (
         drive_key not in state.store.drives or not can_see_drive(state.store, caller, drive_key)

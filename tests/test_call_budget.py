@@ -1,0 +1,162 @@
+"""A regression guard for the hot paths that load cannot fool: it counts the Python function
+calls the server makes for one request, and fails when a count passes its budget.
+
+Each request goes through the whole application in process (router, ``pipeline``, handler,
+JSON), with a state already warmed by the same request, and the count is taken with
+``sys.setprofile`` around the server's own work only (building the request object is the
+client's side). Counts do not vary with the machine's load, so the budgets are exact: a
+change that makes a hot path do more fails here even when no timing would notice.
+
+No ``mock_drive`` fixture and no socket: the tests/url_check.py rule checker (which only
+watches the fixture's servers) adds nothing to these counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+from mockdrive.api import jsonio
+from mockdrive.api.aiohttp_internals import inner_request, serve
+from mockdrive.api.app import build_app
+from mockdrive.backend import Backend
+from mockdrive.model.state import State
+
+# Python function calls per request (frames entered, coroutine and generator resumptions
+# included), measured with the code of this commit. A change that raises a budget must say
+# why in its commit message; one that lowers a count should lower its budget.
+BUDGETS = {
+    "GET item": 131,
+    "GET children, a page of 50": 887,
+    "list permissions, depth 10": 208,
+    "invite, 2 recipients": 215,
+    "$batch of 5 GET item": 1065,
+}
+# The counts before the hot paths were reworked (plain json, as installed then):
+# GET item 172, children 1,174, permissions 317, invite 240, $batch 1,251.
+
+# the requests' protocol and writer are aiohttp's test mocks: their calls are no server work
+MOCKED_TRANSPORT = "unittest/mock.py"
+TOKEN = "budget-token"
+HEADERS = {"Authorization": f"Bearer {TOKEN}", "Host": "127.0.0.1:8080"}
+INVITE = {
+    "recipients": [{"email": "carol@contoso.example"}, {"email": "dave@contoso.example"}],
+    "roles": ["read"],
+    "sendInvitation": False,
+}
+
+
+def arranged() -> tuple[State, dict[str, str]]:
+    """An owner, a folder of 50 files, a file 10 deep with 5 grants above it, an invite target."""
+    state = State(seed=1)
+    owner = state.add_user("Ada Owner", "ada@contoso.example", token=TOKEN)
+    users = [state.add_user(f"User {n}", f"user{n}@contoso.example") for n in range(10)]
+    for name in ("Carol", "Dave"):
+        state.add_user(name, f"{name.lower()}@contoso.example")
+    drive = state.add_drive(owner)
+    files = [
+        state.make_path(drive, f"/Fifty/Doc {n:02}.docx", is_folder=False, content=b"x" * 100)
+        for n in range(50)
+    ]
+    folder = state.store.resolve(state.store.root(drive), "/Fifty")
+    deep_path = "/" + "/".join(f"Level {n}" for n in range(1, 10)) + "/Deep.docx"
+    deep = state.make_path(drive, deep_path, is_folder=False, content=b"deep")
+    for index, ancestor in enumerate(state.store.ancestors(deep)):
+        if index % 2 == 0 and ancestor.parent_id is not None:
+            state.grant(ancestor, users[index], ["read" if index % 4 else "write"])
+    target = state.make_path(drive, "/Shared/Report.docx", is_folder=False, content=b"r")
+    steps = [
+        {"id": str(n), "method": "GET", "url": f"/me/drive/items/{files[n].id}"} for n in range(5)
+    ]
+    return state, {
+        "item": f"/v1.0/me/drive/items/{files[7].id}",
+        "children": f"/v1.0/me/drive/items/{folder.id}/children",
+        "permissions": f"/v1.0/me/drive/items/{deep.id}/permissions",
+        "invite": f"/v1.0/me/drive/items/{target.id}/invite",
+        "batch_body": json.dumps({"requests": steps}),
+    }
+
+
+def request_maker(app: web.Application, name: str, paths: dict[str, str]) -> Callable[[], Any]:
+    def get(path: str) -> Callable[[], web.Request]:
+        return lambda: make_mocked_request("GET", path, headers=HEADERS, app=app)
+
+    def post(path: str, body: bytes) -> Callable[[], web.Request]:
+        headers = {**HEADERS, "Content-Type": "application/json"}
+
+        def make() -> web.Request:
+            outer = make_mocked_request("POST", path, headers=HEADERS, app=app)
+            return inner_request(outer, "POST", path, headers, body)
+
+        return make
+
+    return {
+        "GET item": get(paths["item"]),
+        "GET children, a page of 50": get(paths["children"]),
+        "list permissions, depth 10": get(paths["permissions"]),
+        "invite, 2 recipients": post(paths["invite"], json.dumps(INVITE).encode()),
+        "$batch of 5 GET item": post("/v1.0/$batch", paths["batch_body"].encode()),
+    }[name]
+
+
+async def counted(app: web.Application, request: web.Request) -> Counter[str]:
+    """Python calls (by function) while the application serves ``request``."""
+    calls: Counter[str] = Counter()
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            code = frame.f_code
+            if code.co_filename.endswith(MOCKED_TRANSPORT):
+                return
+            calls[f"{code.co_filename.rpartition('/')[2]}:{code.co_name}"] += 1
+
+    sys.setprofile(profile)
+    try:
+        response = await serve(app, request)
+    finally:
+        sys.setprofile(None)
+    assert response.status == 200, (response.status, response.text)
+    return calls
+
+
+def counts_of(name: str, rounds: int = 3) -> list[Counter[str]]:
+    """The calls of ``name``'s request, ``rounds`` times, after two warm-up requests."""
+    state, paths = arranged()
+    app = build_app(Backend(state))
+    app.freeze()
+    make = request_maker(app, name, paths)
+
+    async def run() -> list[Counter[str]]:
+        for _ in range(2):  # first uses fill the caches (parsed paths, quoted names, hashes)
+            await counted(app, make())
+        return [await counted(app, make()) for _ in range(rounds)]
+
+    return asyncio.run(run())
+
+
+def test_orjson_is_installed() -> None:
+    """The budgets count the answers encoded by orjson (a dependency): the plain ``json``
+    fallback makes a few more calls per answer."""
+    assert jsonio._orjson is not None, "orjson is a dependency: pip install -e ."
+
+
+@pytest.mark.parametrize("name", list(BUDGETS))
+def test_call_budget(name: str) -> None:
+    runs = counts_of(name)
+    totals = [sum(run.values()) for run in runs]
+    assert len(set(totals)) == 1, f"{name}: the count moved between identical requests: {totals}"
+    total, budget = totals[0], BUDGETS[name]
+    top = ", ".join(f"{f} {n}" for f, n in runs[0].most_common(12))
+    print(f"{name}: {total} calls (budget {budget}); most called: {top}")
+    assert total <= budget, (
+        f"{name}: {total} Python calls, over its budget of {budget}. Most called: {top}. "
+        "If the extra work is meant, raise BUDGETS and say why in the commit."
+    )
