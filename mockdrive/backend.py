@@ -29,7 +29,10 @@ class Backend:
 
     def reset(self, state: State | None = None) -> State:
         """Swap in a fresh state (or the one given); requests in flight keep the old one."""
+        earlier = getattr(self, "state", None)
         self.state = state if state is not None else self._factory()
+        if earlier is not None:  # the server's signing key: its tokens outlive a reset
+            self.state.entra.keep_key(earlier.entra)
         start_clock(self.state, self.clock)
         self.request_serial = 0
         self.generation += 1  # delta tokens of an earlier state answer 410 resyncRequired

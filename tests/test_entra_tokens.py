@@ -89,7 +89,7 @@ def test_a_jwt_for_another_audience_is_refused(mock_drive):
     claims = jwt.decode(token, options={"verify_signature": False})
     claims["aud"] = "https://graph.windows.net"
     assert_refused(
-        get(mock_drive, "/me/drive", sign(claims)),
+        get(mock_drive, "/me/drive", sign(claims, mock_drive.state.entra.key)),
         "Access token validation failure. Invalid audience.",
     )
 

@@ -61,6 +61,7 @@ URL_KEYS = {
 # what making a special folder on first use moves (the service makes it whatever follows)
 SPECIAL_FOLDER_PARTS = {"changes", "clock", "drives", "ids", "versions"}
 STRANGER_TOKEN = "url-check-stranger-token"
+DEVICE_POLL_ANSWERS = ("authorization_pending", "authorization_declined", "expired_token")
 _ID_LIKE = re.compile(r"[0-9!]|^.{17,}$")
 
 
@@ -91,6 +92,14 @@ def state_parts(state: State) -> dict[str, str]:
     )
     data["changes"] = state.changes.serial
     data["copyJobs"] = sorted(state.copy_jobs.items())
+    entra = state.entra  # the sign-ins: what a code, a refresh token or a device code left
+    data["entra"] = [
+        sorted(entra.refresh_tokens),
+        sorted(entra.auth_codes),
+        sorted((value, device.pending) for value, device in entra.device_codes.items()),
+        [app.client_id for app in entra.known_apps()],
+        sorted(map(str, entra.holders.values())),
+    ]
     return {key: json.dumps(value, sort_keys=True, default=str) for key, value in data.items()}
 
 
@@ -131,6 +140,9 @@ def _allowed(request: web.Request, status: int, moved: list[str], body: Any) -> 
       commit it explicitly;
     * Onehub's 422 for invitations with some bad addresses: the good ones are still invited
       (a per-recipient outcome, like Graph's 207);
+    * a device code's poll that is pending, declined or expired (it counts down the switch
+      or ends the code, as the passing of time does in Entra), and a refresh token refused for
+      its age (Entra forgets it);
     * Onehub numbers given, on display, to objects that already existed (a 422 that shows a
       rolemap numbers its user as a GET would): a look, not a change.
 
@@ -139,6 +151,8 @@ def _allowed(request: web.Request, status: int, moved: list[str], body: Any) -> 
     """
     if moved == ["onehub"]:
         return True
+    if moved == ["entra"] and isinstance(body, dict):  # a device code's poll counts down its
+        return body.get("error") in DEVICE_POLL_ANSWERS or body.get("error_codes") == [700082]
     if request.path.startswith("/up/") and status in (409, 507):
         return moved == ["uploads"]
     share = body.get("share") if isinstance(body, dict) else None

@@ -163,7 +163,7 @@ def is_api(path: str) -> bool:
 def on_login_host(request: web.Request) -> bool:
     """Was this sent to Entra's host (through the proxy)? Only the identity routes serve it."""
     host = request.headers.get("Host", "")
-    return host.startswith("login.") and host.partition(":")[0].lower() in entra.LOGIN_HOSTS
+    return host[:6].lower() == "login." and host.partition(":")[0].lower() in entra.LOGIN_HOSTS
 
 
 def is_identity(request: web.Request) -> bool:
@@ -218,8 +218,8 @@ def authenticate(state: State, request: web.Request, anonymous_ok: bool = False)
     user = state.directory.by_token(token)
     if user is not None:
         return Principal.static(user)
-    if not looks_like_jwt(token):
-        raise Unauthenticated("the bearer token is not valid")
+    if not looks_like_jwt(token) or not request.path.startswith(GRAPH_PREFIXES):
+        raise Unauthenticated("the bearer token is not valid")  # Onehub keeps its own tokens
     try:
         return state.entra.resolve(state.directory, state.clock.moment(), token)
     except TokenRefused as refused:
@@ -328,7 +328,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
                 request_id=request_id,
                 method=request.method,
                 path=path,
-                query=dict(request.query) if request.query_string else {},
+                query=journaled_query(request, identity),
                 headers={h: request_headers[h] for h in JOURNALED_HEADERS if h in request_headers},
                 status=response.status,
                 duration_ms=(time.perf_counter() - started) * 1000,
@@ -340,6 +340,15 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
             )
         )
     return response
+
+
+def journaled_query(request: web.Request, identity: bool) -> dict[str, str]:
+    """The query string as the journal keeps it: on Entra's routes, without its secrets (a
+    client may send ``client_secret`` or ``code`` there as well as in the form)."""
+    if not request.query_string:
+        return {}
+    query = dict(request.query)
+    return entra.redacted(query) if identity else query
 
 
 def check_admin_token(backend: Backend, request: web.Request) -> None:

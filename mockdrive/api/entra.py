@@ -17,7 +17,7 @@ import binascii
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from aiohttp import web
 
@@ -48,6 +48,10 @@ GRANTS = {
     "password",
 }
 MAX_FORM_BODY = 64 * 1024
+# what a browser runs rather than goes to: never a redirect URI, registered or not
+SCRIPT_SCHEMES = ("javascript", "data", "vbscript")
+# what a URL may hold as it is (RFC 3986, escapes included); the rest is percent-encoded
+URI_CHARACTERS = "!#$%&'()*+,-./:;=?@[]_~"
 
 
 # -- answers ------------------------------------------------------------------------------------
@@ -123,8 +127,13 @@ async def read_form(request: web.Request) -> dict[str, str]:
     fields: dict[str, str] = {}
     for key, value in pairs:
         fields.setdefault(key, value)
-    request[PARSED_BODY] = {k: REDACTED if k in SECRET_FIELDS else v for k, v in fields.items()}
+    request[PARSED_BODY] = redacted(fields)
     return fields
+
+
+def redacted(fields: Mapping[str, str]) -> dict[str, str]:
+    """``fields`` as the journal keeps them: every secret (``SECRET_FIELDS``) redacted."""
+    return {k: REDACTED if k in SECRET_FIELDS else v for k, v in fields.items()}
 
 
 def require(fields: Mapping[str, str], name: str) -> str:
@@ -222,7 +231,7 @@ async def openid_configuration(request: web.Request) -> web.StreamResponse:
 
 async def keys(request: web.Request) -> web.StreamResponse:
     tenant_of(request)
-    return json_response(jwks())
+    return json_response(jwks(state_of(request).entra.key))
 
 
 async def instance_discovery(request: web.Request) -> web.StreamResponse:
@@ -316,7 +325,9 @@ async def token(request: web.Request) -> web.StreamResponse:
                 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             )
         wanted = fields.get("scope") or " ".join(held.scopes)
-        return no_store(signed_in(state, app, user, wanted, now, fields, refresh=True))
+        answer = signed_in(state, app, user, wanted, now, fields, refresh=True)
+        entra.spend_refresh_token(value)  # only now: a refused redemption keeps it
+        return no_store(answer)
     if grant == "authorization_code":
         code = entra.redeem_code(
             now,
@@ -408,6 +419,18 @@ def signed_in(
 
 
 # -- authorize and device code ------------------------------------------------------------------
+def usable_redirect(uri: str) -> bool:
+    """A URL the browser can be sent to: a scheme, not one that runs a script, and nothing that
+    cannot stand in a ``Location`` header (a control character would end it)."""
+    if not uri.isprintable():
+        return False
+    try:
+        scheme = urlsplit(uri).scheme.lower()
+    except ValueError:  # an unclosed IPv6 bracket
+        return False
+    return bool(scheme) and scheme not in SCRIPT_SCHEMES
+
+
 async def authorize(request: web.Request) -> web.StreamResponse:
     """No UI: the user named by ``login_hint`` (or the default user) signs in at once, and the
     browser is sent back to ``redirect_uri`` with a code (or Entra's error)."""
@@ -427,7 +450,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
             "redirect URI sent in the request matches one added to your application in the "
             "Azure portal.",
         )
-    if not urlsplit(redirect_uri).scheme:
+    if not usable_redirect(redirect_uri):
         raise model.invalid_request(f"The redirect URI '{redirect_uri}' is not valid.", 50011)
     answer: dict[str, str] = {}
     try:
@@ -461,7 +484,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     separator = "#" if query.get("response_mode") == "fragment" else "?"
     if separator == "?" and "?" in redirect_uri:
         separator = "&"
-    location = redirect_uri + separator + urlencode(answer)
+    location = quote(redirect_uri, safe=URI_CHARACTERS) + separator + urlencode(answer)
     return web.Response(status=302, headers={"Location": location})
 
 

@@ -34,6 +34,7 @@ from .tokens import (
     GRAPH_RESOURCE,
     NOT_YET_VALID,
     VALIDATION_FAILURE,
+    SigningKey,
     TokenRefused,
     Verified,
     sign,
@@ -177,6 +178,19 @@ class Entra:
         self.holders: dict[tuple[str, str, str], Holder] = {}  # (who, client, kind)
         self._made: dict[str, App] = {}  # undeclared apps met so far
         self._by_object_id: dict[str, App] = {}  # every app above, by service principal id
+        self._signer: SigningKey | None = None  # the server's; made on first use
+
+    @property
+    def key(self) -> SigningKey:
+        """The key this server signs its tokens with (an RSA key: made once, on first use)."""
+        if self._signer is None:
+            self._signer = SigningKey()
+        return self._signer
+
+    def keep_key(self, earlier: Entra) -> None:
+        """Sign with the key of the server's earlier state, so its tokens stay verifiable."""
+        if earlier._signer is not None:
+            self._signer = earlier._signer
 
     # -- the tenant ---------------------------------------------------------------------------
     def knows_tenant(self, tenant: str) -> bool:
@@ -230,10 +244,25 @@ class Entra:
                 "the administrator of the tenant or consented to by any user in the tenant. You "
                 "may have sent your authentication request to the wrong tenant.",
             )
-        if len(self._made) < MAX_PENDING:
-            self._made[client_id] = made
-            self._by_object_id[made.object_id] = made
-        return made
+        return made  # remembered once it signs in (``access_token``): a refusal leaves nothing
+
+    def _remember(self, app: App) -> None:
+        """An undeclared app that was issued a token: the tenant knows it from now on."""
+        if app.declared or app.client_id in self._made or len(self._made) >= MAX_PENDING:
+            return
+        self._made[app.client_id] = app
+        self._by_object_id[app.object_id] = app
+
+    def _met_again(self, client_id: object) -> App | None:
+        """The undeclared app of a token that outlived a reset, if this tenant would make it
+        now (no apps declared, or a well-known client): as its delegated tokens do, it goes
+        on."""
+        try:
+            app = self.app(str(client_id))
+        except EntraError:
+            return None
+        self._remember(app)
+        return app
 
     def app_by_object_id(self, object_id: str) -> App | None:
         return self._by_object_id.get(object_id)
@@ -305,6 +334,7 @@ class Entra:
     ) -> str:
         """A Graph access token (v1.0 claims, as Graph's are): delegated for ``user`` with
         ``scp``, else app-only with the app's ``roles``."""
+        self._remember(app)
         issued = int(now.timestamp())
         claims: dict[str, Any] = {
             "aud": GRAPH_RESOURCE,
@@ -336,7 +366,7 @@ class Entra:
             kind, scope_list = APPLICATION, tuple(app.roles)
         who = user.email if user is not None else app.display_name
         self._hold(Holder(who, app.client_id, kind, scope_list, _iso(now), _iso(now, lifetime)))
-        return sign(claims)
+        return sign(claims, self.key)
 
     def id_token(self, now: datetime, app: App, user: User, nonce: str | None) -> str:
         """An OpenID Connect id token (v2.0) for ``app`` about ``user``."""
@@ -356,7 +386,7 @@ class Entra:
         }
         if nonce:
             claims["nonce"] = nonce
-        return sign(claims)
+        return sign(claims, self.key)
 
     def _hold(self, holder: Holder) -> None:
         key = (holder.who, holder.client_id, holder.kind)
@@ -379,7 +409,8 @@ class Entra:
         return value
 
     def redeem_refresh_token(self, now: datetime, value: str, client_id: str) -> Grant:
-        """The grant a refresh token stands for; it is spent (rotated) by the redemption."""
+        """The grant a refresh token stands for. It is spent (``spend_refresh_token``) only once
+        the new tokens are issued: a refused redemption leaves it as it was."""
         grant = self.refresh_tokens.get(value)
         if grant is None or grant.client_id != client_id:
             raise EntraError(
@@ -395,8 +426,11 @@ class Entra:
                 f"The refresh token has expired due to inactivity. The token was issued on "
                 f"{_iso(issued)} and was inactive for 90.00:00:00.",
             )
-        del self.refresh_tokens[value]
         return grant
+
+    def spend_refresh_token(self, value: str) -> None:
+        """A refresh token redeemed: rotated, never good again."""
+        self.refresh_tokens.pop(value, None)
 
     def revoke(self, user_id: str) -> int:
         """Revoke every refresh token of a user (``revokeSignInSessions``); how many."""
@@ -415,7 +449,7 @@ class Entra:
     def redeem_code(
         self, now: datetime, value: str, client_id: str, redirect_uri: str, verifier: str | None
     ) -> AuthCode:
-        code = self.auth_codes.pop(value, None)
+        code = self.auth_codes.get(value)  # spent only by the redemption that succeeds
         if code is None or code.client_id != client_id or code.expires <= now:
             raise EntraError(
                 400,
@@ -445,6 +479,7 @@ class Entra:
                     "The Code_Verifier does not match the code_challenge supplied in the "
                     "authorization request.",
                 )
+        del self.auth_codes[value]
         return code
 
     # -- device codes -------------------------------------------------------------------------
@@ -528,24 +563,24 @@ class Entra:
     # -- the token's way back ------------------------------------------------------------------
     def resolve(self, directory: Directory, now: datetime, token: str) -> Principal:
         """The Principal a bearer JWT stands for, or TokenRefused with Graph's message."""
-        found: Verified = verify(token)
+        found: Verified = verify(token, self.key)
         moment = now.timestamp()
         if found.exp <= moment:
             raise TokenRefused(EXPIRED)
         if found.nbf > moment + 300:  # Graph allows five minutes of clock skew
             raise TokenRefused(NOT_YET_VALID)
         claims = found.claims
-        if claims.get("tid") != self.tenant_id:
-            raise TokenRefused(VALIDATION_FAILURE)
+        if claims.get("tid") != self.tenant_id or claims.get("iss") != self.issuer:
+            raise TokenRefused(VALIDATION_FAILURE)  # another tenant's, or an id token
         app_id = claims.get("appid")
         uti = claims.get("uti")
         if claims.get("idtyp") == "app":
-            app = self.app_by_object_id(str(claims.get("oid")))
-            if app is None:  # its app was declared in an earlier state
+            app = self.app_by_object_id(str(claims.get("oid"))) or self._met_again(app_id)
+            if app is None:  # its app was declared in an earlier state only
                 raise TokenRefused(VALIDATION_FAILURE)
             return Principal(APPLICATION, None, app_id, frozenset(), found.roles, uti)
         user = directory.by_id(str(claims.get("oid")))
-        if user is None:
+        if user is None or claims.get("upn") != user.email:  # ids repeat across loaded states
             raise TokenRefused(VALIDATION_FAILURE)
         return Principal(DELEGATED, user, app_id, found.scopes, frozenset(), uti)
 
@@ -584,7 +619,7 @@ def graph_scope(word: str) -> str | None:
     for another resource's scope."""
     for prefix in (GRAPH_RESOURCE + "/", GRAPH_APP_ID + "/"):
         if word.startswith(prefix):
-            return word[len(prefix) :]
+            return word[len(prefix) :] or None  # the resource, but no scope of it
     if "/" in word or ":" in word:
         return None
     return word

@@ -1,10 +1,11 @@
-"""Access tokens as Microsoft Graph receives them: JWTs signed RS256 with one key per process.
+"""Access tokens as Microsoft Graph receives them: JWTs signed RS256 with one key per server.
 
-The key is made on first use and kept for the life of the process, so a reset or a loaded
-scenario costs nothing here, and a token a client holds stays verifiable across resets. Its
-public half is published as a JWKS with a ``kid``. Verifying a token string (signature,
-audience) is done once and cached; what depends on the state (the clock, the tenant, the user)
-is checked on every request by the caller of ``verify``.
+The key is made on first use and handed from each state to the next (``Entra.keep_key``), so
+a reset or a loaded scenario costs nothing here and a token a client holds stays verifiable
+across resets, while another server's token (another key) is not. Its public half is
+published as a JWKS with a ``kid``. Verifying a token string (signature, audience) is done once
+per key and cached; what depends on the state (the clock, the tenant, the user) is checked on
+every request by the caller of ``verify``.
 
 PyJWT and cryptography are imported on first use: importing the server does not load them.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -86,30 +86,15 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-_key: SigningKey | None = None
-_key_lock = threading.Lock()
+def jwks(key: SigningKey) -> dict[str, Any]:
+    """The JSON Web Key Set that verifies every token ``key`` signs."""
+    return {"keys": [dict(key.jwk)]}
 
 
-def signing_key() -> SigningKey:
-    """The process's key, made on first use (every server in the process shares it)."""
-    global _key
-    if _key is None:
-        with _key_lock:
-            if _key is None:
-                _key = SigningKey()
-    return _key
-
-
-def jwks() -> dict[str, Any]:
-    """The JSON Web Key Set that verifies every token this process signs."""
-    return {"keys": [dict(signing_key().jwk)]}
-
-
-def sign(claims: dict[str, Any]) -> str:
-    """``claims`` as a compact JWS (RS256, ``typ`` JWT, ``kid`` the process key's)."""
+def sign(claims: dict[str, Any], key: SigningKey) -> str:
+    """``claims`` as a compact JWS (RS256, ``typ`` JWT, ``kid`` the key's)."""
     import jwt
 
-    key = signing_key()
     return jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": key.kid})
 
 
@@ -118,21 +103,21 @@ def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
 
 
-def verify(token: str) -> Verified:
-    """The token's verified claims, or TokenRefused with Graph's message. The signature and
-    audience are checked once per token string; the lifetime is the caller's to check."""
+def verify(token: str, key: SigningKey) -> Verified:
+    """The token's verified claims, or TokenRefused with Graph's message. The signature (by
+    ``key``) and audience are checked once per token string; the lifetime is the caller's."""
     if not token:
         raise TokenRefused(EMPTY)
     if "." not in token:
         raise TokenRefused(NOT_WELL_FORMED)
-    found = _verified(token)
+    found = _verified(token, key)
     if isinstance(found, str):
         raise TokenRefused(found)
     return found
 
 
 @lru_cache(maxsize=VERIFIED_CACHE)
-def _verified(token: str) -> Verified | str:
+def _verified(token: str, key: SigningKey) -> Verified | str:
     """Cached both ways: a refused token string is refused again at the cost of a lookup."""
     import jwt
 
@@ -140,12 +125,12 @@ def _verified(token: str) -> Verified | str:
         header = jwt.get_unverified_header(token)
     except jwt.DecodeError:
         return UNDECODABLE
-    if header.get("alg") != "RS256" or header.get("kid") != signing_key().kid:
+    if header.get("alg") != "RS256" or header.get("kid") != key.kid:
         return VALIDATION_FAILURE
     try:
         claims = jwt.decode(
             token,
-            signing_key().public,
+            key.public,
             algorithms=["RS256"],
             audience=list(AUDIENCES),
             options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},

@@ -269,8 +269,9 @@ async def serve_share(
         # before the link is looked up: the answer says nothing about it
         raise Unauthenticated("granting a link needs a signed-in user")
     item, permission = shares.resolve_share(call, share_id)
-    authorize.check_item(call, method, item)  # the token's scopes on the link's drive
-    if method == "GET" and shares.wants_redeem(request):
+    redeem = method == "GET" and shares.wants_redeem(request)  # a membership for good: a write
+    authorize.check_item(call, "POST" if redeem else method, item)  # the link's drive's scopes
+    if redeem:
         link_model.redeem(call.state, shares.link_user(call), item, permission)
     if row is None:
         raise shares.unserved(call, item, tail)
