@@ -261,7 +261,8 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     request[FIRED_FAULTS] = fired
     path = request.path
     caller: User | None = None
-    if on_login_host(request):
+    host = request.headers.get("Host", "")
+    if host[:6].lower() == "login." and on_login_host(request):  # most requests: one slice
         api, identity = False, True
         if not is_identity(request):
             handler = login_host_fallback
@@ -281,7 +282,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
             )
             if principal.kind == APPLICATION and addresses_me(request.rel_url.raw_path):
                 raise ApiError(400, "BadRequest", ME_NEEDS_A_USER)
-            caller = request[CALLER] = state.entra.caller_of(principal)
+            caller = request[CALLER] = principal.user or state.entra.caller_of(principal)
             if state.faults.rules:
                 await apply_faults(request, state, caller.email, fired)
         elif identity:
@@ -328,7 +329,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
                 request_id=request_id,
                 method=request.method,
                 path=path,
-                query=journaled_query(request, identity),
+                query=journaled_query(request, identity) if request.query_string else {},
                 headers={h: request_headers[h] for h in JOURNALED_HEADERS if h in request_headers},
                 status=response.status,
                 duration_ms=(time.perf_counter() - started) * 1000,
