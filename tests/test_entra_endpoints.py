@@ -235,6 +235,25 @@ def test_the_password_grant_and_consent(mock_drive):
     assert_entra_error(more, 400, "invalid_grant", 65001)
 
 
+def test_home_realm_discovery_answers_json_before_the_password_grant(mock_drive):
+    """MSAL asks ``/common/userrealm/{user}`` before the password grant and parses it as JSON:
+    the tenant's users are ``Managed`` (then the grant itself), anyone else ``Unknown``."""
+    mock_drive.load(SCENARIO)
+    realm = f"{mock_drive.url}/common/userrealm"
+    for user in ("ada@fabrikam.example", "someone.new@fabrikam.example"):
+        answer = requests.get(f"{realm}/{user}?api-version=1.0", timeout=10)
+        assert answer.status_code == 200 and answer.headers["Content-Type"].startswith(
+            "application/json"
+        )
+        body = answer.json()
+        assert (body["ver"], body["account_type"]) == ("1.0", "Managed"), body
+        assert body["domain_name"] == "fabrikam.example"
+        assert body["cloud_audience_urn"] == "urn:federation:MicrosoftOnline"
+    elsewhere = requests.get(f"{realm}/eve@elsewhere.example?api-version=1.0", timeout=10)
+    assert elsewhere.json() == {"ver": "1.0", "account_type": "Unknown",
+                                "cloud_instance_name": "microsoftonline.com"}  # fmt: skip
+
+
 def test_device_codes_answer_as_the_switch_says(mock_drive):
     start = requests.post(
         f"{mock_drive.url}/common/oauth2/v2.0/devicecode",

@@ -251,6 +251,29 @@ async def instance_discovery(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def user_realm(request: web.Request) -> web.StreamResponse:
+    """Home realm discovery (MSAL asks it before the password grant): the tenant's users and
+    its domain are ``Managed`` (they sign in with a password at the token endpoint); any other
+    account is ``Unknown``, as Entra answers for a domain it does not know. Never
+    ``Federated``: the mock has no federation server."""
+    username = request.match_info["username"]
+    domain = username.rpartition("@")[2].casefold()
+    entra_ = state_of(request).entra
+    if state_of(request).directory.by_email(username) or domain == entra_.domain.casefold():
+        return json_response(
+            {
+                "ver": "1.0",
+                "account_type": "Managed",
+                "domain_name": entra_.domain,
+                "cloud_instance_name": "microsoftonline.com",
+                "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+            }
+        )
+    return json_response(
+        {"ver": "1.0", "account_type": "Unknown", "cloud_instance_name": "microsoftonline.com"}
+    )
+
+
 async def plain(request: web.Request) -> web.StreamResponse:
     """Any other GET on a login host: clients probe it for connectivity."""
     return web.Response(text="mockdrive: Microsoft Entra sign-in for the mock tenant\n")
@@ -554,6 +577,8 @@ ROUTES = (
     Route("GET", TENANT + "/discovery/v2.0/keys", keys, "Entra: the JWKS that verifies tokens"),
     Route("GET", "/common/discovery/instance", instance_discovery,
           "Entra: MSAL's instance discovery"),
+    Route("GET", "/common/userrealm/{username}", user_realm,
+          "Entra: home realm discovery (MSAL's, before the password grant)"),
     Route("POST", TENANT + "/oauth2/v2.0/token", token,
           "Entra: tokens (client credentials, refresh, code, device code, password)",
           MAX_FORM_BODY),

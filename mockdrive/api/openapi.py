@@ -665,6 +665,10 @@ def entra_paths() -> dict[str, dict[str, Any]]:
         entra.openid_configuration: op(returns(OBJECT)),
         entra.keys: op(returns(ref("Jwks"))),
         entra.instance_discovery: {**op(returns(OBJECT)), "parameters": discovery_query},
+        entra.user_realm: {
+            **op(returns(OBJECT)),
+            "parameters": [{"name": "username", "in": "path", "required": True, "schema": STRING}],
+        },
         entra.token: op(returns(ref("EntraToken")), "EntraTokenRequest"),
         entra.authorize: {**op(redirect), "parameters": authorize_query},
         entra.devicecode: op(returns(ref("DeviceCode")), "DeviceCodeRequest"),
