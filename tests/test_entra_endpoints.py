@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -194,6 +196,42 @@ def test_authorize_redirects_at_once_with_a_code_redeemed_with_pkce(mock_drive):
     assert "refresh_token" in good.json()
     again = post_token(mock_drive, **{**form, "code": code}, code_verifier=verifier)
     assert_entra_error(again, 400, "invalid_grant", 70008)
+
+
+def test_authorize_with_form_post_answers_a_page_that_posts_the_code(mock_drive):
+    """``response_mode=form_post`` (web apps' choice): Entra answers 200 with a form that POSTs
+    ``code``, ``state`` and ``session_state`` to the redirect URI, not a redirect."""
+    verifier, challenge = pkce_pair()
+    redirect = "https://app.example/signed-in?x=1&y=<2>"
+    answer = requests.get(
+        f"{mock_drive.url}/common/oauth2/v2.0/authorize",
+        params={"client_id": ONEDRIVE_CLIENT, "response_type": "code", "redirect_uri": redirect,
+                "scope": "Files.Read", "state": 'a"b', "response_mode": "form_post",
+                "code_challenge": challenge, "code_challenge_method": "S256"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200 and "Location" not in answer.headers
+    assert answer.headers["Content-Type"].startswith("text/html")
+    page = answer.text
+    assert '<form method="POST" name="hiddenform" action="' + html.escape(redirect) + '">' in page
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)" />', page))
+    assert set(fields) == {"code", "state", "session_state"}
+    assert html.unescape(fields["state"]) == 'a"b'
+    form = {"grant_type": "authorization_code", "client_id": ONEDRIVE_CLIENT,
+            "code": html.unescape(fields["code"]), "redirect_uri": redirect}  # fmt: skip
+    good = post_token(mock_drive, **form, code_verifier=verifier)
+    assert good.status_code == 200, good.text
+    refused = requests.get(
+        f"{mock_drive.url}/common/oauth2/v2.0/authorize",
+        params={"client_id": ONEDRIVE_CLIENT, "response_type": "token", "redirect_uri": redirect,
+                "scope": "Files.Read", "response_mode": "form_post"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    assert refused.status_code == 200
+    errors = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', refused.text))
+    assert errors["error"] == "unsupported_response_type"
 
 
 def test_authorize_checks_a_declared_apps_redirect_uris(mock_drive):

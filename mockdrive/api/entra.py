@@ -16,6 +16,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from datetime import datetime
+from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -481,11 +482,30 @@ async def authorize(request: web.Request) -> web.StreamResponse:
                   f"{error.description}", "error_codes": str(error.code)}  # fmt: skip
     if "state" in query:
         answer["state"] = query["state"]
+    if query.get("response_mode") == "form_post":
+        return form_post(redirect_uri, answer)
     separator = "#" if query.get("response_mode") == "fragment" else "?"
     if separator == "?" and "?" in redirect_uri:
         separator = "&"
     location = redirect_uri + separator + urlencode(answer)
     return web.Response(status=302, headers={"Location": location})
+
+
+def form_post(redirect_uri: str, answer: Mapping[str, str]) -> web.Response:
+    """``response_mode=form_post``: Entra's page that POSTs the answer to ``redirect_uri`` at
+    once (a script submits its form; without scripts, a button)."""
+    fields = "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}" />'
+        for name, value in answer.items()
+    )
+    page = (
+        "<html><head><title>Working...</title></head><body>"
+        f'<form method="POST" name="hiddenform" action="{escape(redirect_uri)}">{fields}'
+        "<noscript><p>Script is disabled. Click Submit to continue.</p>"
+        '<input type="submit" value="Submit" /></noscript></form>'
+        '<script language="javascript">document.forms[0].submit();</script></body></html>'
+    )
+    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 async def devicecode(request: web.Request) -> web.StreamResponse:

@@ -659,7 +659,9 @@ def entra_paths() -> dict[str, dict[str, Any]]:
                      "login_hint", "code_challenge", "code_challenge_method", "response_mode")
     ]  # fmt: skip
     redirect = {"302": {"description": "back to redirect_uri with a code or Entra's error",
-                        "headers": {"Location": {"schema": STRING}}}}  # fmt: skip
+                        "headers": {"Location": {"schema": STRING}}},
+                "200": {"description": "response_mode=form_post: a page that POSTs it there",
+                        "content": {"text/html": {"schema": STRING}}}}  # fmt: skip
     discovery_query = [{"name": "authorization_endpoint", "in": "query", "schema": STRING}]
     operations: dict[Handler, dict[str, Any]] = {
         entra.openid_configuration: op(returns(OBJECT)),
