@@ -5,10 +5,18 @@ limits in proxy mode, and the tenant and apps of a scenario."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import json
+import os
 import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -458,3 +466,36 @@ def test_the_sign_in_routes_stay_open_under_an_admin_token():
         index = requests.get(server.admin_url, headers={"X-Mockdrive-Admin-Token": "adm"},
                              timeout=10).json()  # fmt: skip
         assert "/_mockdrive/identity/device-flow" in {r["path"] for r in index["routes"]}
+
+
+# -- the documented curl walkthrough --------------------------------------------------------------
+def test_the_documented_curl_flows_run_as_written(tmp_path: Path):
+    """docs/identity.md's shell script: authorization code with PKCE from the authorize
+    redirect, Graph with the token, the refresh token, then a device code pending once."""
+    if shutil.which("openssl") is None or shutil.which("curl") is None:
+        pytest.skip("the example needs curl and openssl")
+    page = (Path(__file__).parent.parent / "docs" / "identity.md").read_text()
+    section = page.split("\n## By hand, with curl\n", 1)[1]
+    script = re.search(r"^```bash\n(.*?)^```$", section, flags=re.M | re.S).group(1)
+    with socket.socket() as probe:  # a free port for the example's 8000
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # mockdrive
+    process = subprocess.Popen(
+        ["bash", "-e", "-c", script.replace("8000", str(port))],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # the server it starts shares its process group
+    )
+    try:
+        out, _ = process.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the server, if the script stopped early
+    assert process.returncode == 0, out
+    shown = re.findall(r"\|\s*field \w+.*?#\s*(.+)$", script, flags=re.M)
+    assert out.splitlines() == [answer.strip() for answer in shown], out
