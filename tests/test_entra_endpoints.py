@@ -281,6 +281,32 @@ def test_the_password_grant_and_consent(mock_drive):
     assert_entra_error(more, 400, "invalid_grant", 65001)
 
 
+def test_a_certificates_client_assertion_authenticates_a_confidential_client(mock_drive):
+    """``client_assertion`` (CertificateCredential, MSAL with a certificate) stands for the
+    secret: accepted without verifying the certificate, refused from a declared public client,
+    and it needs its ``client_assertion_type``."""
+    mock_drive.load(SCENARIO)
+    assertion = {
+        "client_assertion": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    }
+    form = {"grant_type": "client_credentials", "scope": GRAPH_DEFAULT, **assertion}  # fmt: skip
+    declared = post_token(mock_drive, TENANT, client_id=JOB, **form)
+    assert declared.status_code == 200, declared.text
+    assert claims_of(declared.json()["access_token"])["roles"] == ["Files.ReadWrite.All"]
+    public = post_token(mock_drive, TENANT, client_id="web-app", **form)
+    assert_entra_error(public, 401, "invalid_client", 700025)
+    untyped = {k: v for k, v in form.items() if k != "client_assertion_type"}
+    assert_entra_error(post_token(mock_drive, TENANT, client_id=JOB, **untyped), 400,
+                       "invalid_request", 900144)  # fmt: skip
+    mock_drive.load({k: v for k, v in SCENARIO.items() if k != "apps"})  # nothing declared
+    anyone = post_token(mock_drive, client_id="cert-app", **form)
+    assert anyone.status_code == 200, anyone.text
+    assert claims_of(anyone.json()["access_token"])["appid"] == "cert-app"
+    journal = [e for e in mock_drive.requests if e["path"].endswith("/oauth2/v2.0/token")]
+    assert journal[-1]["body"]["client_assertion"] == "[redacted]"
+
+
 def test_home_realm_discovery_answers_json_before_the_password_grant(mock_drive):
     """MSAL asks ``/common/userrealm/{user}`` before the password grant and parses it as JSON:
     the tenant's users are ``Managed`` (then the grant itself), anyone else ``Unknown``."""

@@ -297,9 +297,22 @@ def client_of(request: web.Request, fields: dict[str, str]) -> tuple[str, str | 
     return client_id, secret
 
 
-def authenticate_client(app: App, secret: str | None, confidential_grant: bool) -> None:
+def authenticate_client(
+    app: App, secret: str | None, confidential_grant: bool, assertion: bool = False
+) -> None:
     """A confidential app (declared with a secret, or asking for app-only tokens) shows its
-    secret; a declared public one never does."""
+    secret or a certificate's signed assertion (accepted, never verified); a declared public
+    one shows neither."""
+    if assertion:
+        if app.declared and app.secret is None:
+            raise EntraError(
+                401,
+                "invalid_client",
+                700025,
+                "Client is public so neither 'client_assertion' nor 'client_secret' should be "
+                "presented.",
+            )
+        return
     if app.secret is not None or confidential_grant:
         model.check_secret(app, secret)
     elif secret and app.declared:
@@ -327,7 +340,10 @@ async def token(request: web.Request) -> web.StreamResponse:
     client_id, secret = client_of(request, fields)
     entra = state.entra
     app = entra.app(client_id)
-    authenticate_client(app, secret, grant == "client_credentials")
+    assertion = bool(fields.get("client_assertion"))
+    if assertion:
+        require(fields, "client_assertion_type")
+    authenticate_client(app, secret, grant == "client_credentials", assertion)
     now = state.clock.moment()
     if grant == "client_credentials":
         return no_store(app_only(state, app, fields, now))
