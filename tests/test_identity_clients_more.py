@@ -2,7 +2,8 @@
 
 Over the mock's TLS origin (``authority=`` and ``disable_instance_discovery=True``, the CA in
 ``REQUESTS_CA_BUNDLE`` and ``SSL_CERT_FILE``): azure-identity's ``DeviceCodeCredential`` and
-``AuthorizationCodeCredential`` (its code from the authorize redirect), and ``azure.identity.aio``
+``AuthorizationCodeCredential`` (its code from the authorize redirect), ``CertificateCredential``
+(its assertion is not verified), and ``azure.identity.aio``
 credentials driving msgraph-sdk. Through ``--proxy`` at their default URLs: the password grant
 (MSAL, ``UsernamePasswordCredential``; MSAL asks home realm discovery first), and
 Office365-REST-Python-Client, a third-party Graph library, signing in with a client secret and with
@@ -29,8 +30,10 @@ try:
     import jwt
     import msal
     import requests
+    import trustme
     from azure.identity import (
         AuthorizationCodeCredential,
+        CertificateCredential,
         DeviceCodeCredential,
         UsernamePasswordCredential,
     )
@@ -159,6 +162,21 @@ def authorization_code_credential(run: Run) -> None:
     again = credential.get_token("Files.Read")  # cached: no second redemption of the code
     assert again.token == token.token
     assert token_grants(run.tls).count(("authorization_code", 200)) == 1
+
+
+def certificate_credential(run: Run) -> None:
+    ca = trustme.CA(key_type=trustme.KeyType.RSA)  # RS256 assertions need an RSA key
+    pem = ca.issue_cert("backup.example", key_type=trustme.KeyType.RSA)
+    credential = CertificateCredential(
+        run.tls.tenant_id,
+        "cert-job",
+        certificate_data=pem.private_key_and_cert_chain_pem.bytes(),
+        **run.at_the_mock(),
+    )
+    token = credential.get_token(GRAPH_DEFAULT)
+    assert claims(token.token)["appid"] == "cert-job"
+    sent = [e["body"] for e in run.tls.requests if e["path"].endswith("/oauth2/v2.0/token")]
+    assert sent[-1]["client_assertion"] == "[redacted]" and "client_secret" not in sent[-1]
 
 
 async def list_and_invite(client: GraphServiceClient, drive_id: str) -> tuple[list[str], Any]:
@@ -293,6 +311,7 @@ def office365_signs_in_with_a_password(run: Run) -> None:
 STEPS: list[tuple[str, Callable[[Run], None]]] = [
     ("DeviceCodeCredential", device_code_credential),
     ("AuthorizationCodeCredential", authorization_code_credential),
+    ("CertificateCredential", certificate_credential),
     ("azure.identity.aio ClientSecretCredential with msgraph-sdk", aio_client_secret_with_the_sdk),
     ("azure.identity.aio AuthorizationCodeCredential with msgraph-sdk",
      aio_authorization_code_with_the_sdk),
