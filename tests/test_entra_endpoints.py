@@ -242,6 +242,33 @@ def test_authorize_with_form_post_answers_a_page_that_posts_the_code(mock_drive)
     assert errors["error"] == "unsupported_response_type"
 
 
+@pytest.mark.parametrize("tenant", [DEFAULT_TENANT_ID, "common"])
+def test_the_id_tokens_issuer_is_the_one_discovery_names(mock_drive, tenant):
+    """An OpenID client compares the id token's ``iss`` with the discovered ``issuer`` (its
+    ``{tenantid}`` filled in): they are the same on the mock's own origin too."""
+    config = requests.get(
+        f"{mock_drive.url}/{tenant}/v2.0/.well-known/openid-configuration", timeout=10
+    ).json()
+    answer = requests.get(
+        config["authorization_endpoint"],
+        params={"client_id": ONEDRIVE_CLIENT, "response_type": "code", "nonce": "n-1",
+                "redirect_uri": "http://localhost:8400/", "scope": "openid profile Files.Read"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    tokens = requests.post(
+        config["token_endpoint"],
+        data={"grant_type": "authorization_code", "client_id": ONEDRIVE_CLIENT, "code": code,
+              "redirect_uri": "http://localhost:8400/"},
+        timeout=10,
+    ).json()  # fmt: skip
+    claims = claims_of(tokens["id_token"])
+    assert claims["iss"] == config["issuer"].replace("{tenantid}", claims["tid"])
+    assert claims["iss"] == f"{mock_drive.url}/{DEFAULT_TENANT_ID}/v2.0"
+    assert claims["nonce"] == "n-1"
+
+
 def test_authorize_checks_a_declared_apps_redirect_uris(mock_drive):
     mock_drive.load(SCENARIO)
     params = {"client_id": "web-app", "response_type": "code", "scope": "Files.Read"}

@@ -345,6 +345,7 @@ async def token(request: web.Request) -> web.StreamResponse:
         require(fields, "client_assertion_type")
     authenticate_client(app, secret, grant == "client_credentials", assertion)
     now = state.clock.moment()
+    issuer = f"{origin_of(request)}/{entra.tenant_id}/v2.0"  # as discovery names it
     if grant == "client_credentials":
         return no_store(app_only(state, app, fields, now))
     if grant == "refresh_token":
@@ -356,7 +357,9 @@ async def token(request: web.Request) -> web.StreamResponse:
                 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             )
         wanted = fields.get("scope") or " ".join(held.scopes)
-        return no_store(signed_in(state, app, user, wanted, now, fields, refresh=True))
+        return no_store(
+            signed_in(state, app, user, wanted, now, fields, refresh=True, issuer=issuer)
+        )
     if grant == "authorization_code":
         code = entra.redeem_code(
             now,
@@ -367,15 +370,21 @@ async def token(request: web.Request) -> web.StreamResponse:
         )
         user = user_named(state, code.user_id)
         wanted = " ".join(code.scopes)
-        return no_store(signed_in(state, app, user, wanted, now, fields, nonce=code.nonce))
+        return no_store(
+            signed_in(state, app, user, wanted, now, fields, nonce=code.nonce, issuer=issuer)
+        )
     if grant == "password":
         user = entra.check_password(
             state.directory, require(fields, "username"), require(fields, "password")
         )
-        return no_store(signed_in(state, app, user, fields.get("scope", ""), now, fields))
+        return no_store(
+            signed_in(state, app, user, fields.get("scope", ""), now, fields, issuer=issuer)
+        )
     device = entra.poll_device_code(now, require(fields, "device_code"), client_id)
     user = user_named(state, device.user_id) if device.user_id else default_user(state)
-    return no_store(signed_in(state, app, user, " ".join(device.scopes), now, fields))
+    return no_store(
+        signed_in(state, app, user, " ".join(device.scopes), now, fields, issuer=issuer)
+    )
 
 
 def app_only(state: State, app: App, fields: dict[str, str], now: datetime) -> dict[str, Any]:
@@ -421,9 +430,11 @@ def signed_in(
     *,
     refresh: bool = False,
     nonce: str | None = None,
+    issuer: str | None = None,
 ) -> dict[str, Any]:
     """A user's tokens for ``app``: access token, refresh token (on ``offline_access`` or a
-    refresh), id token (on ``openid``) and MSAL's ``client_info`` when asked."""
+    refresh), id token (on ``openid``, its ``iss`` the ``issuer`` that discovery names) and
+    MSAL's ``client_info`` when asked."""
     entra = state.entra
     if not wanted.strip():
         raise model.missing("scope")
@@ -441,7 +452,7 @@ def signed_in(
         kept = (*scopes, "offline_access") if "offline_access" not in scopes else scopes
         answer["refresh_token"] = entra.issue_refresh_token(now, user, app.client_id, kept)
     if "openid" in scopes:
-        answer["id_token"] = entra.id_token(now, app, user, nonce)
+        answer["id_token"] = entra.id_token(now, app, user, nonce, issuer)
     if fields.get("client_info") == "1":
         answer["client_info"] = entra.client_info(user)
     return answer
