@@ -5,8 +5,18 @@ limits in proxy mode, and the tenant and apps of a scenario."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import html
 import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -196,6 +206,69 @@ def test_authorize_redirects_at_once_with_a_code_redeemed_with_pkce(mock_drive):
     assert_entra_error(again, 400, "invalid_grant", 70008)
 
 
+def test_authorize_with_form_post_answers_a_page_that_posts_the_code(mock_drive):
+    """``response_mode=form_post`` (web apps' choice): Entra answers 200 with a form that POSTs
+    ``code``, ``state`` and ``session_state`` to the redirect URI, not a redirect."""
+    verifier, challenge = pkce_pair()
+    redirect = "https://app.example/signed-in?x=1&y=<2>"
+    answer = requests.get(
+        f"{mock_drive.url}/common/oauth2/v2.0/authorize",
+        params={"client_id": ONEDRIVE_CLIENT, "response_type": "code", "redirect_uri": redirect,
+                "scope": "Files.Read", "state": 'a"b', "response_mode": "form_post",
+                "code_challenge": challenge, "code_challenge_method": "S256"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200 and "Location" not in answer.headers
+    assert answer.headers["Content-Type"].startswith("text/html")
+    page = answer.text
+    assert '<form method="POST" name="hiddenform" action="' + html.escape(redirect) + '">' in page
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)" />', page))
+    assert set(fields) == {"code", "state", "session_state"}
+    assert html.unescape(fields["state"]) == 'a"b'
+    form = {"grant_type": "authorization_code", "client_id": ONEDRIVE_CLIENT,
+            "code": html.unescape(fields["code"]), "redirect_uri": redirect}  # fmt: skip
+    good = post_token(mock_drive, **form, code_verifier=verifier)
+    assert good.status_code == 200, good.text
+    refused = requests.get(
+        f"{mock_drive.url}/common/oauth2/v2.0/authorize",
+        params={"client_id": ONEDRIVE_CLIENT, "response_type": "token", "redirect_uri": redirect,
+                "scope": "Files.Read", "response_mode": "form_post"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    assert refused.status_code == 200
+    errors = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', refused.text))
+    assert errors["error"] == "unsupported_response_type"
+
+
+@pytest.mark.parametrize("tenant", [DEFAULT_TENANT_ID, "common"])
+def test_the_id_tokens_issuer_is_the_one_discovery_names(mock_drive, tenant):
+    """An OpenID client compares the id token's ``iss`` with the discovered ``issuer`` (its
+    ``{tenantid}`` filled in): they are the same on the mock's own origin too."""
+    config = requests.get(
+        f"{mock_drive.url}/{tenant}/v2.0/.well-known/openid-configuration", timeout=10
+    ).json()
+    answer = requests.get(
+        config["authorization_endpoint"],
+        params={"client_id": ONEDRIVE_CLIENT, "response_type": "code", "nonce": "n-1",
+                "redirect_uri": "http://localhost:8400/", "scope": "openid profile Files.Read"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    tokens = requests.post(
+        config["token_endpoint"],
+        data={"grant_type": "authorization_code", "client_id": ONEDRIVE_CLIENT, "code": code,
+              "redirect_uri": "http://localhost:8400/"},
+        timeout=10,
+    ).json()  # fmt: skip
+    claims = claims_of(tokens["id_token"])
+    assert claims["iss"] == config["issuer"].replace("{tenantid}", claims["tid"])
+    assert claims["iss"] == f"{mock_drive.url}/{DEFAULT_TENANT_ID}/v2.0"
+    assert claims["nonce"] == "n-1"
+
+
 def test_authorize_checks_a_declared_apps_redirect_uris(mock_drive):
     mock_drive.load(SCENARIO)
     params = {"client_id": "web-app", "response_type": "code", "scope": "Files.Read"}
@@ -233,6 +306,51 @@ def test_the_password_grant_and_consent(mock_drive):
     more = post_token(mock_drive, **{**form, "scope": "Files.ReadWrite.All"},
                       username="bob@fabrikam.example", password="x")  # fmt: skip
     assert_entra_error(more, 400, "invalid_grant", 65001)
+
+
+def test_a_certificates_client_assertion_authenticates_a_confidential_client(mock_drive):
+    """``client_assertion`` (CertificateCredential, MSAL with a certificate) stands for the
+    secret: accepted without verifying the certificate, refused from a declared public client,
+    and it needs its ``client_assertion_type``."""
+    mock_drive.load(SCENARIO)
+    assertion = {
+        "client_assertion": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    }
+    form = {"grant_type": "client_credentials", "scope": GRAPH_DEFAULT, **assertion}  # fmt: skip
+    declared = post_token(mock_drive, TENANT, client_id=JOB, **form)
+    assert declared.status_code == 200, declared.text
+    assert claims_of(declared.json()["access_token"])["roles"] == ["Files.ReadWrite.All"]
+    public = post_token(mock_drive, TENANT, client_id="web-app", **form)
+    assert_entra_error(public, 401, "invalid_client", 700025)
+    untyped = {k: v for k, v in form.items() if k != "client_assertion_type"}
+    assert_entra_error(post_token(mock_drive, TENANT, client_id=JOB, **untyped), 400,
+                       "invalid_request", 900144)  # fmt: skip
+    mock_drive.load({k: v for k, v in SCENARIO.items() if k != "apps"})  # nothing declared
+    anyone = post_token(mock_drive, client_id="cert-app", **form)
+    assert anyone.status_code == 200, anyone.text
+    assert claims_of(anyone.json()["access_token"])["appid"] == "cert-app"
+    journal = [e for e in mock_drive.requests if e["path"].endswith("/oauth2/v2.0/token")]
+    assert journal[-1]["body"]["client_assertion"] == "[redacted]"
+
+
+def test_home_realm_discovery_answers_json_before_the_password_grant(mock_drive):
+    """MSAL asks ``/common/userrealm/{user}`` before the password grant and parses it as JSON:
+    the tenant's users are ``Managed`` (then the grant itself), anyone else ``Unknown``."""
+    mock_drive.load(SCENARIO)
+    realm = f"{mock_drive.url}/common/userrealm"
+    for user in ("ada@fabrikam.example", "someone.new@fabrikam.example"):
+        answer = requests.get(f"{realm}/{user}?api-version=1.0", timeout=10)
+        assert answer.status_code == 200 and answer.headers["Content-Type"].startswith(
+            "application/json"
+        )
+        body = answer.json()
+        assert (body["ver"], body["account_type"]) == ("1.0", "Managed"), body
+        assert body["domain_name"] == "fabrikam.example"
+        assert body["cloud_audience_urn"] == "urn:federation:MicrosoftOnline"
+    elsewhere = requests.get(f"{realm}/eve@elsewhere.example?api-version=1.0", timeout=10)
+    assert elsewhere.json() == {"ver": "1.0", "account_type": "Unknown",
+                                "cloud_instance_name": "microsoftonline.com"}  # fmt: skip
 
 
 def test_device_codes_answer_as_the_switch_says(mock_drive):
@@ -401,3 +519,36 @@ def test_the_sign_in_routes_stay_open_under_an_admin_token():
         index = requests.get(server.admin_url, headers={"X-Mockdrive-Admin-Token": "adm"},
                              timeout=10).json()  # fmt: skip
         assert "/_mockdrive/identity/device-flow" in {r["path"] for r in index["routes"]}
+
+
+# -- the documented curl walkthrough --------------------------------------------------------------
+def test_the_documented_curl_flows_run_as_written(tmp_path: Path):
+    """docs/identity.md's shell script: authorization code with PKCE from the authorize
+    redirect, Graph with the token, the refresh token, then a device code pending once."""
+    if shutil.which("openssl") is None or shutil.which("curl") is None:
+        pytest.skip("the example needs curl and openssl")
+    page = (Path(__file__).parent.parent / "docs" / "identity.md").read_text()
+    section = page.split("\n## By hand, with curl\n", 1)[1]
+    script = re.search(r"^```bash\n(.*?)^```$", section, flags=re.M | re.S).group(1)
+    with socket.socket() as probe:  # a free port for the example's 8000
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # mockdrive
+    process = subprocess.Popen(
+        ["bash", "-e", "-c", script.replace("8000", str(port))],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # the server it starts shares its process group
+    )
+    try:
+        out, _ = process.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the server, if the script stopped early
+    assert process.returncode == 0, out
+    shown = re.findall(r"\|\s*field \w+.*?#\s*(.+)$", script, flags=re.M)
+    assert out.splitlines() == [answer.strip() for answer in shown], out

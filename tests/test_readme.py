@@ -244,18 +244,24 @@ def test_the_javascript_sdk_example_runs_against_tls(tmp_path):
     package = JS_NODE_MODULES / "@microsoft" / "microsoft-graph-client"
     if not package.is_dir():
         pytest.skip(f"the JS Graph SDK is not installed in {JS_NODE_MODULES} (npm install)")
-    ((_page, block),) = code_blocks("js")
-    (tmp_path / "share.mjs").write_text(block)
+    blocks = {
+        block.split(":", 1)[0].removeprefix("// "): block for _page, block in code_blocks("js")
+    }
+    # share.mjs (proxy-and-tls.md), signin.mjs (clients.md: @azure/identity, then the SDK)
+    assert sorted(blocks) == ["share.mjs", "signin.mjs"]
     (tmp_path / "node_modules").symlink_to(JS_NODE_MODULES)
-    for url, banner in serve("--tls", "--scenario", "quickstart"):
-        ca = next(line.split(": ", 1)[1] for line in banner if "CA bundle:" in line)
-        result = subprocess.run(
-            ["node", "share.mjs"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-            env=clean_env(NODE_EXTRA_CA_CERTS=ca, MOCKDRIVE_URL=url),
-        )
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines() == ["Projects, Notes.txt", "read"]
+    for name, block in blocks.items():
+        (tmp_path / name).write_text(block)
+        for url, banner in serve("--tls", "--scenario", "quickstart"):
+            ca = next(line.split(": ", 1)[1] for line in banner if "CA bundle:" in line)
+            result = subprocess.run(
+                ["node", name],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=tmp_path,
+                env=clean_env(NODE_EXTRA_CA_CERTS=ca, MOCKDRIVE_URL=url),
+            )
+            assert result.returncode == 0, result.stderr
+            shown = [line for line in result.stdout.splitlines() if "devicelogin" not in line]
+            assert shown == ["Projects, Notes.txt", "read"], result.stdout

@@ -108,7 +108,14 @@ def test_the_tables_have_no_duplicate_rows():
 async def test_the_router_gives_each_row_to_its_handler(row):
     """No earlier route shadows a row: a URL of its template reaches its handler."""
     app = build_app(Backend())
-    values = {"id": "12", "folderId": "34", "ruleId": "r1", "name": "dashboard.js", "tenant": "t"}
+    values = {
+        "id": "12",
+        "folderId": "34",
+        "ruleId": "r1",
+        "name": "dashboard.js",
+        "tenant": "t",
+        "username": "ada@contoso.example",
+    }
     request = make_mocked_request(row.method, concrete(row, values), app=app)
     match = await app.router.resolve(request)
     assert match.handler is row.handler, (row, match)
@@ -140,6 +147,7 @@ def ids(mock_drive) -> dict[str, str]:
         "ruleId": rule.json()["id"],
         "name": "dashboard.js",
         "tenant": "common",
+        "username": mock_drive.owner.email,
     }
 
 

@@ -16,6 +16,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from datetime import datetime
+from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -260,6 +261,29 @@ async def instance_discovery(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def user_realm(request: web.Request) -> web.StreamResponse:
+    """Home realm discovery (MSAL asks it before the password grant): the tenant's users and
+    its domain are ``Managed`` (they sign in with a password at the token endpoint); any other
+    account is ``Unknown``, as Entra answers for a domain it does not know. Never
+    ``Federated``: the mock has no federation server."""
+    username = request.match_info["username"]
+    domain = username.rpartition("@")[2].casefold()
+    entra_ = state_of(request).entra
+    if state_of(request).directory.by_email(username) or domain == entra_.domain.casefold():
+        return json_response(
+            {
+                "ver": "1.0",
+                "account_type": "Managed",
+                "domain_name": entra_.domain,
+                "cloud_instance_name": "microsoftonline.com",
+                "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+            }
+        )
+    return json_response(
+        {"ver": "1.0", "account_type": "Unknown", "cloud_instance_name": "microsoftonline.com"}
+    )
+
+
 async def plain(request: web.Request) -> web.StreamResponse:
     """Any other GET on a login host: clients probe it for connectivity."""
     return web.Response(text="mockdrive: Microsoft Entra sign-in for the mock tenant\n")
@@ -282,9 +306,22 @@ def client_of(request: web.Request, fields: dict[str, str]) -> tuple[str, str | 
     return client_id, secret
 
 
-def authenticate_client(app: App, secret: str | None, confidential_grant: bool) -> None:
+def authenticate_client(
+    app: App, secret: str | None, confidential_grant: bool, assertion: bool = False
+) -> None:
     """A confidential app (declared with a secret, or asking for app-only tokens) shows its
-    secret; a declared public one never does."""
+    secret or a certificate's signed assertion (accepted, never verified); a declared public
+    one shows neither."""
+    if assertion:
+        if app.declared and app.secret is None:
+            raise EntraError(
+                401,
+                "invalid_client",
+                700025,
+                "Client is public so neither 'client_assertion' nor 'client_secret' should be "
+                "presented.",
+            )
+        return
     if app.secret is not None or confidential_grant:
         model.check_secret(app, secret)
     elif secret and app.declared:
@@ -312,8 +349,12 @@ async def token(request: web.Request) -> web.StreamResponse:
     client_id, secret = client_of(request, fields)
     entra = state.entra
     app = entra.app(client_id)
-    authenticate_client(app, secret, grant == "client_credentials")
+    assertion = bool(fields.get("client_assertion"))
+    if assertion:
+        require(fields, "client_assertion_type")
+    authenticate_client(app, secret, grant == "client_credentials", assertion)
     now = state.clock.moment()
+    issuer = f"{origin_of(request)}/{entra.tenant_id}/v2.0"  # as discovery names it
     if grant == "client_credentials":
         return no_store(app_only(state, app, fields, now))
     if grant == "refresh_token":
@@ -325,7 +366,7 @@ async def token(request: web.Request) -> web.StreamResponse:
                 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             )
         wanted = fields.get("scope") or " ".join(held.scopes)
-        answer = signed_in(state, app, user, wanted, now, fields, refresh=True)
+        answer = signed_in(state, app, user, wanted, now, fields, refresh=True, issuer=issuer)
         entra.spend_refresh_token(value)  # only now: a refused redemption keeps it
         return no_store(answer)
     if grant == "authorization_code":
@@ -338,15 +379,21 @@ async def token(request: web.Request) -> web.StreamResponse:
         )
         user = user_named(state, code.user_id)
         wanted = " ".join(code.scopes)
-        return no_store(signed_in(state, app, user, wanted, now, fields, nonce=code.nonce))
+        return no_store(
+            signed_in(state, app, user, wanted, now, fields, nonce=code.nonce, issuer=issuer)
+        )
     if grant == "password":
         user = entra.check_password(
             state.directory, require(fields, "username"), require(fields, "password")
         )
-        return no_store(signed_in(state, app, user, fields.get("scope", ""), now, fields))
+        return no_store(
+            signed_in(state, app, user, fields.get("scope", ""), now, fields, issuer=issuer)
+        )
     device = entra.poll_device_code(now, require(fields, "device_code"), client_id)
     user = user_named(state, device.user_id) if device.user_id else default_user(state)
-    return no_store(signed_in(state, app, user, " ".join(device.scopes), now, fields))
+    return no_store(
+        signed_in(state, app, user, " ".join(device.scopes), now, fields, issuer=issuer)
+    )
 
 
 def app_only(state: State, app: App, fields: dict[str, str], now: datetime) -> dict[str, Any]:
@@ -392,9 +439,11 @@ def signed_in(
     *,
     refresh: bool = False,
     nonce: str | None = None,
+    issuer: str | None = None,
 ) -> dict[str, Any]:
     """A user's tokens for ``app``: access token, refresh token (on ``offline_access`` or a
-    refresh), id token (on ``openid``) and MSAL's ``client_info`` when asked."""
+    refresh), id token (on ``openid``, its ``iss`` the ``issuer`` that discovery names) and
+    MSAL's ``client_info`` when asked."""
     entra = state.entra
     if not wanted.strip():
         raise model.missing("scope")
@@ -412,7 +461,7 @@ def signed_in(
         kept = (*scopes, "offline_access") if "offline_access" not in scopes else scopes
         answer["refresh_token"] = entra.issue_refresh_token(now, user, app.client_id, kept)
     if "openid" in scopes:
-        answer["id_token"] = entra.id_token(now, app, user, nonce)
+        answer["id_token"] = entra.id_token(now, app, user, nonce, issuer)
     if fields.get("client_info") == "1":
         answer["client_info"] = entra.client_info(user)
     return answer
@@ -481,11 +530,30 @@ async def authorize(request: web.Request) -> web.StreamResponse:
                   f"{error.description}", "error_codes": str(error.code)}  # fmt: skip
     if "state" in query:
         answer["state"] = query["state"]
+    if query.get("response_mode") == "form_post":
+        return form_post(redirect_uri, answer)
     separator = "#" if query.get("response_mode") == "fragment" else "?"
     if separator == "?" and "?" in redirect_uri:
         separator = "&"
     location = quote(redirect_uri, safe=URI_CHARACTERS) + separator + urlencode(answer)
     return web.Response(status=302, headers={"Location": location})
+
+
+def form_post(redirect_uri: str, answer: Mapping[str, str]) -> web.Response:
+    """``response_mode=form_post``: Entra's page that POSTs the answer to ``redirect_uri`` at
+    once (a script submits its form; without scripts, a button)."""
+    fields = "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}" />'
+        for name, value in answer.items()
+    )
+    page = (
+        "<html><head><title>Working...</title></head><body>"
+        f'<form method="POST" name="hiddenform" action="{escape(redirect_uri)}">{fields}'
+        "<noscript><p>Script is disabled. Click Submit to continue.</p>"
+        '<input type="submit" value="Submit" /></noscript></form>'
+        '<script language="javascript">document.forms[0].submit();</script></body></html>'
+    )
+    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 async def devicecode(request: web.Request) -> web.StreamResponse:
@@ -577,6 +645,8 @@ ROUTES = (
     Route("GET", TENANT + "/discovery/v2.0/keys", keys, "Entra: the JWKS that verifies tokens"),
     Route("GET", "/common/discovery/instance", instance_discovery,
           "Entra: MSAL's instance discovery"),
+    Route("GET", "/common/userrealm/{username}", user_realm,
+          "Entra: home realm discovery (MSAL's, before the password grant)"),
     Route("POST", TENANT + "/oauth2/v2.0/token", token,
           "Entra: tokens (client credentials, refresh, code, device code, password)",
           MAX_FORM_BODY),

@@ -651,12 +651,18 @@ def entra_paths() -> dict[str, dict[str, Any]]:
                      "login_hint", "code_challenge", "code_challenge_method", "response_mode")
     ]  # fmt: skip
     redirect = {"302": {"description": "back to redirect_uri with a code or Entra's error",
-                        "headers": {"Location": {"schema": STRING}}}}  # fmt: skip
+                        "headers": {"Location": {"schema": STRING}}},
+                "200": {"description": "response_mode=form_post: a page that POSTs it there",
+                        "content": {"text/html": {"schema": STRING}}}}  # fmt: skip
     discovery_query = [{"name": "authorization_endpoint", "in": "query", "schema": STRING}]
     operations: dict[Handler, dict[str, Any]] = {
         entra.openid_configuration: op(returns(OBJECT)),
         entra.keys: op(returns(ref("Jwks"))),
         entra.instance_discovery: {**op(returns(OBJECT)), "parameters": discovery_query},
+        entra.user_realm: {
+            **op(returns(OBJECT)),
+            "parameters": [{"name": "username", "in": "path", "required": True, "schema": STRING}],
+        },
         entra.token: op(returns(ref("EntraToken")), "EntraTokenRequest"),
         entra.authorize: {**op(redirect), "parameters": authorize_query},
         entra.devicecode: op(returns(ref("DeviceCode")), "DeviceCodeRequest"),

@@ -368,12 +368,15 @@ class Entra:
         self._hold(Holder(who, app.client_id, kind, scope_list, _iso(now), _iso(now, lifetime)))
         return sign(claims, self.key)
 
-    def id_token(self, now: datetime, app: App, user: User, nonce: str | None) -> str:
-        """An OpenID Connect id token (v2.0) for ``app`` about ``user``."""
+    def id_token(
+        self, now: datetime, app: App, user: User, nonce: str | None, issuer: str | None = None
+    ) -> str:
+        """An OpenID Connect id token (v2.0) for ``app`` about ``user``; ``iss`` is ``issuer``
+        (what the OpenID configuration the client read names), else Entra's."""
         issued = int(now.timestamp())
         claims: dict[str, Any] = {
             "aud": app.client_id,
-            "iss": f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
+            "iss": issuer or f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
             "iat": issued,
             "nbf": issued,
             "exp": issued + ACCESS_TOKEN_SECONDS,
