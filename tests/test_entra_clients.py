@@ -4,6 +4,7 @@ MSAL's confidential client and its public client's device-code flow (pending and
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 
 import httpx
@@ -82,7 +83,8 @@ async def test_client_secret_credential_with_the_fixtures_authority(mock_drive, 
     auth = AzureIdentityAuthenticationProvider(
         credential, scopes=GRAPH_DEFAULT, allowed_hosts=["127.0.0.1"]
     )
-    async with httpx.AsyncClient(verify=mock_drive.ca_path, trust_env=False) as http:
+    trust = ssl.create_default_context(cafile=mock_drive.ca_path)
+    async with httpx.AsyncClient(verify=trust, trust_env=False) as http:
         adapter = GraphRequestAdapter(auth, client=http)
         adapter.base_url = mock_drive.graph_url
         client = GraphServiceClient(request_adapter=adapter)
