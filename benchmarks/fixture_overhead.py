@@ -1,14 +1,16 @@
 """Per-test overhead of ``mock_drive`` against a bare test, pytest-httpserver's ``httpserver``
 and pytest-aiohttp's ``aiohttp_client`` with a fresh app per test.
 
-Runs seven generated suites of N tests as pytest subprocesses (best of R runs each): bare tests
+Runs seven generated suites of N tests as pytest subprocesses (best of R interleaved rounds,
+wall and CPU time per test): bare tests
 that do nothing; ``httpserver`` tests with one expected request, sent with ``requests.get`` (a
 new connection) and with one keep-alive session; ``aiohttp_client`` tests that build an app with
 one route and make one request; a bare aiohttp handler on a thread of the test process with
 the same keep-alive session (the floor for any in-process server and this client); and
 ``mock_drive`` tests with one Graph request, sent with
 ``requests.get`` and with the fixture's ready ``mock_drive.session``. Prints milliseconds per
-test, the overhead over bare, and the ratios; then times the Faker demo generation of 100,000
+test (wall and the process's CPU), the overhead over bare, ``mock_drive``'s distance above the
+floor (target: 0.2 ms) and above ``httpserver``; then times the Faker demo generation of 100,000
 items (skipped under ``--quick``; see scaling.py).
 Usage: ``python benchmarks/fixture_overhead.py [--quick]``.
 """
@@ -135,13 +137,16 @@ LABELS = {
     "mock_drive": "`mock_drive` + `requests.get`",
     "mock_drive_session": "`mock_drive` + `mock_drive.session`",
 }
-TARGET_MS = 0.5  # mock_drive + its ready session, over a bare test
+FLOOR_MARGIN_MS = 0.2  # mock_drive + its ready session, over the floor (a bare handler + session)
 
 
 # A plugin in each suite's directory: the clock starts when the second test starts (the first
 # pays for session fixtures such as a server's start) and stops when the last one has finished
 # (set-up, call, teardown and the report of every test are inside). pytest's own start-up and
-# imports stay outside, so they cannot move the per-test figure.
+# imports stay outside, so they cannot move the per-test figure. Beside the wall clock it reads
+# the process's CPU time: every server here (mockdrive, the floor's handler, pytest-httpserver)
+# runs on a thread of the test process, so CPU per test is the whole work of a test, client and
+# server, and moves far less than wall time when other processes load the machine.
 TIMING_PLUGIN = """
 import json, os, time
 
@@ -149,11 +154,11 @@ _STARTS, _FINISHES = [], []
 
 
 def pytest_runtest_logstart(nodeid, location):
-    _STARTS.append(time.perf_counter())
+    _STARTS.append((time.perf_counter(), time.process_time()))
 
 
 def pytest_runtest_logfinish(nodeid, location):
-    _FINISHES.append(time.perf_counter())
+    _FINISHES.append((time.perf_counter(), time.process_time()))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -162,46 +167,57 @@ def pytest_sessionfinish(session, exitstatus):
 """
 
 
-def run_suite(directory: Path, name: str, tests: int, repeats: int) -> tuple[float, float]:
-    """Best of ``repeats`` runs of the suite ``name``: (ms per test from the second test to the
-    end, whole process wall ms)."""
+def run_suite(directory: Path, name: str, tests: int) -> tuple[float, float, float]:
+    """One run of the suite ``name``: (wall ms per test from the second test to the end, CPU
+    ms per test over the same span, whole process wall ms)."""
     path = directory / f"test_{name}.py"
-    path.write_text(textwrap.dedent(SUITES[name].format(tests=tests)))
+    if not path.exists():
+        path.write_text(textwrap.dedent(SUITES[name].format(tests=tests)))
     (directory / "conftest.py").write_text(TIMING_PLUGIN)
-    out = directory / "timing.json"
-    best_per_test = best_wall = float("inf")
+    out = directory / f"timing_{name}.json"
+    started = time.perf_counter()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "asyncio_mode=auto",
+            "-o",
+            "asyncio_default_fixture_loop_scope=function",
+            str(path),
+        ],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "FIXTURE_OVERHEAD_OUT": str(out)},
+    )
+    wall = (time.perf_counter() - started) * 1000
+    if result.returncode != 0:
+        raise SystemExit(f"{name} suite failed:\n{result.stdout}\n{result.stderr}")
+    timing = json.loads(out.read_text())
+    if len(timing["starts"]) != tests:
+        raise SystemExit(f"{name}: {len(timing['starts'])} tests timed, {tests} expected")
+    (first_wall, first_cpu), (last_wall, last_cpu) = timing["starts"][1], timing["finishes"][-1]
+    per_test = (last_wall - first_wall) * 1000 / (tests - 1)
+    cpu_per_test = (last_cpu - first_cpu) * 1000 / (tests - 1)
+    return per_test, cpu_per_test, wall
+
+
+def run_suites(directory: Path, tests: int, repeats: int) -> dict[str, tuple[float, float, float]]:
+    """Best of ``repeats`` rounds for every suite; the rounds are interleaved (every suite once,
+    then every suite again), so a change of load on the machine falls on all suites alike."""
+    best: dict[str, tuple[float, float, float]] = {}
     for _ in range(repeats):
-        started = time.perf_counter()
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-o",
-                "asyncio_mode=auto",
-                "-o",
-                "asyncio_default_fixture_loop_scope=function",
-                str(path),
-            ],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env={**os.environ, "FIXTURE_OVERHEAD_OUT": str(out)},
-        )
-        wall = (time.perf_counter() - started) * 1000
-        if result.returncode != 0:
-            raise SystemExit(f"{name} suite failed:\n{result.stdout}\n{result.stderr}")
-        timing = json.loads(out.read_text())
-        if len(timing["starts"]) != tests:
-            raise SystemExit(f"{name}: {len(timing['starts'])} tests timed, {tests} expected")
-        loop = (timing["finishes"][-1] - timing["starts"][1]) * 1000
-        best_per_test = min(best_per_test, loop / (tests - 1))
-        best_wall = min(best_wall, wall)
-    return best_per_test, best_wall
+        for name in SUITES:
+            measured = run_suite(directory, name, tests)
+            old = best.get(name, (float("inf"),) * 3)
+            best[name] = tuple(min(a, b) for a, b in zip(old, measured, strict=True))  # type: ignore[assignment]
+    return best
 
 
 def time_demo(items: int) -> tuple[float, float]:
@@ -291,15 +307,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.quick:
         args.tests, args.repeats, args.demo_items = 60, 1, 0
     with tempfile.TemporaryDirectory() as tmp:
-        measured = {name: run_suite(Path(tmp), name, args.tests, args.repeats) for name in SUITES}
-    per_test = {name: ms for name, (ms, _) in measured.items()}
-    wall = {name: ms for name, (_, ms) in measured.items()}
-    print(f"{args.tests} tests per suite, timed from the 2nd test's start, best of {args.repeats}")
-    for name, ms in per_test.items():
-        print(f"  {name:<19} {wall[name] / 1000:6.2f} s process  {ms:6.3f} ms/test")
+        measured = run_suites(Path(tmp), args.tests, args.repeats)
+    per_test = {name: m[0] for name, m in measured.items()}
+    cpu = {name: m[1] for name, m in measured.items()}
+    wall = {name: m[2] for name, m in measured.items()}
+    print(
+        f"{args.tests} tests per suite, timed from the 2nd test's start, best of {args.repeats} "
+        "interleaved rounds"
+    )
+    for name in SUITES:
+        print(
+            f"  {name:<19} {wall[name] / 1000:6.2f} s process  {per_test[name]:6.3f} ms/test  "
+            f"{cpu[name]:6.3f} ms CPU/test"
+        )
     over = {name: per_test[name] - per_test["bare"] for name in SUITES}
+    cpu_over = {name: cpu[name] - cpu["bare"] for name in SUITES}
     rows = [
         common.row("bare pytest test, per test", per_test["bare"], "ms/test"),
+        common.row("bare pytest test, CPU per test", cpu["bare"], "ms/test"),
         common.row(f"bare suite of {args.tests}: whole pytest process", wall["bare"], "ms"),
         common.row(
             f"`mock_drive` + session suite of {args.tests}: whole pytest process",
@@ -309,29 +334,40 @@ def main(argv: list[str] | None = None) -> list[dict]:
             wall["bare"],
         ),
     ]
+    floor = "bare_server_session"
     for name in LABELS:
-        if name == "mock_drive_session":
-            target = f"≤ {TARGET_MS} ms over bare, below httpserver + session"
-            met = over[name] <= TARGET_MS and over[name] < over["httpserver_session"]
-            baseline = ("`httpserver` + keep-alive session", over["httpserver_session"])
-        else:
+        # the suite each is compared with: mock_drive's with the floor, the floor with
+        # mock_drive's (what any server in the test process costs at least), the rest with
+        # httpserver's
+        base = {"httpserver": None, floor: "mock_drive_session", "mock_drive_session": floor}.get(
+            name, "httpserver"
+        )
+        base_label = "the floor" if base == floor else LABELS.get(base or "", "")
+        for what, figures in (("overhead", over), ("CPU overhead", cpu_over)):
             target, met = "", None
-            baseline = ("`httpserver` + `requests.get`", over["httpserver"])
-        if name == "httpserver":
-            baseline = ("", None)
-        if name == "bare_server_session":  # what any server in the test process costs at least
-            baseline = ("`mock_drive` + `mock_drive.session`", over["mock_drive_session"])
-        rows.append(
-            common.row(
-                f"{LABELS[name]}: overhead per test over bare",
-                over[name],
-                "ms/test",
-                *baseline,
-                target,
-                met,
-                ms_per_test=per_test[name],
-                process_ms=wall[name],
+            if name == "mock_drive_session":
+                target = f"≤ the floor + {FLOOR_MARGIN_MS} ms"
+                met = figures[name] <= figures[floor] + FLOOR_MARGIN_MS
+            rows.append(
+                common.row(
+                    f"{LABELS[name]}: {what} per test over bare",
+                    figures[name],
+                    "ms/test",
+                    base_label,
+                    figures[base] if base else None,
+                    target,
+                    met,
+                    ms_per_test=per_test[name],
+                    cpu_ms_per_test=cpu[name],
+                    process_ms=wall[name],
+                )
             )
+    for figures, what in ((over, "wall"), (cpu_over, "CPU")):
+        above = figures["mock_drive_session"] - figures[floor]
+        versus = figures["mock_drive_session"] - figures["httpserver_session"]
+        print(
+            f"  mock_drive + session, {what}: {above:+.3f} ms/test against the floor "
+            f"(target ≤ +{FLOOR_MARGIN_MS}), {versus:+.3f} against httpserver + session"
         )
     parts = per_test_parts(300 if args.quick else 3000)
     for label, micros in parts.items():

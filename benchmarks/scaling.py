@@ -9,11 +9,14 @@ item, scenario load and demo generation by size.
   record per item in a dict by id (target: <= 1 KiB);
 - demo generation and scenario load at 10k and 100k items, against the 10k figure (linear
   means a ratio of 10; target: 100k demo generated and loaded in <= 5 s);
-- scenario text: a 10,000-item YAML scenario loaded (parse + schema + build; target <= 0.3 s)
-  and a 100,000-item state exported as YAML (target <= 1.5 s), each against the same in JSON
-  in the same run, with PyYAML's libyaml loader/dumper beside them for reference.
+- scenario text: a 10,000-item YAML scenario loaded (parse + schema + build, which is what
+  ``mockdrive validate`` does; target <= 0.25 s), a 100,000-item state exported as YAML
+  (target <= 1.5 s), and a
+  100,000-item YAML scenario loaded and exported back to back (target <= 4.5 s), against the
+  same in JSON in the same run, with PyYAML's libyaml loader/dumper beside them for reference;
+  wall time, with the CPU time in the JSON results (``cpu_s``).
 
-Usage: ``python benchmarks/scaling.py [--quick] [--items N]``.
+Usage: ``python benchmarks/scaling.py [--quick] [--items N] [--text-only]``.
 """
 
 from __future__ import annotations
@@ -272,18 +275,22 @@ def bench_demo(sizes: tuple[int, ...]) -> list[dict]:
     return rows
 
 
-def _median_time(action: Any, rounds: int) -> float:
-    samples = []
+def _median_time(action: Any, rounds: int) -> tuple[float, float]:
+    """Median wall and median CPU seconds (``time.process_time``) of ``rounds`` calls."""
+    walls, cpus = [], []
     for _ in range(rounds):
         gc.collect()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         action()
-        samples.append(time.perf_counter() - started)
-    return common.median(samples)
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    return common.median(walls), common.median(cpus)
 
 
 def bench_scenario_text(load_items: int, export_items: int, rounds: int = 3) -> list[dict]:
-    """YAML scenario load and export against JSON (and PyYAML/libyaml) in the same run."""
+    """YAML scenario load and export against JSON (and PyYAML/libyaml) in the same run; the
+    big size loaded and exported back to back (targets: the small load, which is what
+    ``mockdrive validate`` does, ≤ 0.25 s; the big load + export ≤ 4.5 s)."""
     import json
 
     import yaml
@@ -310,42 +317,83 @@ def bench_scenario_text(load_items: int, export_items: int, rounds: int = 3) -> 
         ),
     }
     export = {key: _median_time(action, rounds) for key, action in exporters.items()}
+    big_text = dump_yaml(data)
+    loaded: dict[str, Any] = {}
+
+    def load_and_export() -> None:
+        loaded["state"] = load_scenario_text(big_text)
+        dump_yaml(export_scenario(loaded.pop("state")))
+
+    big = _median_time(load_and_export, rounds)
     n, m = f"{load_items:,}", f"{export_items:,}"
     target_load, target_export = load_items >= 10_000, export_items >= 100_000
     return [
         common.row(
-            f"scenario load from YAML text (parse + schema + build), {n} items",
-            load["yaml"],
+            f"scenario load from YAML text (parse + schema + build, as `mockdrive validate`), "
+            f"{n} items",
+            load["yaml"][0],
             "s",
             "same scenario as JSON text",
-            load["json"],
-            "≤ 0.3 s" if target_load else "",
-            load["yaml"] <= 0.3 if target_load else None,
+            load["json"][0],
+            "≤ 0.25 s" if target_load else "",
+            load["yaml"][0] <= 0.25 if target_load else None,
+            cpu_s=load["yaml"][1],
+            json_cpu_s=load["json"][1],
             yaml_bytes=len(yaml_text),
             json_bytes=len(json_text),
         ),
         common.row(
+            f"the same load, CPU time (`time.process_time`), {n} items",
+            load["yaml"][1],
+            "s",
+            "same scenario as JSON text, CPU",
+            load["json"][1],
+            "≤ 0.25 s" if target_load else "",
+            load["yaml"][1] <= 0.25 if target_load else None,
+        ),
+        common.row(
             f"PyYAML CSafeLoader, parse only (no checks, no build), {n} items",
-            load["libyaml"],
+            load["libyaml"][0],
             "s",
             "mockdrive YAML load (parse + schema + build)",
-            load["yaml"],
+            load["yaml"][0],
         ),
         common.row(
             f"state exported as YAML (export_yaml), {m} items",
-            export["yaml"],
+            export["yaml"][0],
             "s",
             "same export as JSON (json.dumps)",
-            export["json"],
+            export["json"][0],
             "≤ 1.5 s" if target_export else "",
-            export["yaml"] <= 1.5 if target_export else None,
+            export["yaml"][0] <= 1.5 if target_export else None,
+            cpu_s=export["yaml"][1],
         ),
         common.row(
             f"PyYAML CSafeDumper, dump only, {m} items",
-            export["libyaml"],
+            export["libyaml"][0],
             "s",
             "mockdrive YAML export (data + text)",
-            export["yaml"],
+            export["yaml"][0],
+        ),
+        common.row(
+            f"YAML scenario of {m} items loaded, then exported as YAML",
+            big[0],
+            "s",
+            "the export alone",
+            export["yaml"][0],
+            "≤ 4.5 s" if target_export else "",
+            big[0] <= 4.5 if target_export else None,
+            cpu_s=big[1],
+            yaml_bytes=len(big_text),
+        ),
+        common.row(
+            f"the same load and export, CPU time (`time.process_time`), {m} items",
+            big[1],
+            "s",
+            "the export alone, CPU",
+            export["yaml"][1],
+            "≤ 4.5 s" if target_export else "",
+            big[1] <= 4.5 if target_export else None,
         ),
     ]
 
@@ -354,15 +402,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
     parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument(
+        "--text-only", action="store_true", help="only the scenario text (YAML) figures"
+    )
     args = parser.parse_args(argv)
     items = 20_000 if args.quick else args.items
     sizes = (1_000, 5_000) if args.quick else (10_000, 100_000)
+    text_sizes = (1_000, 10_000) if args.quick else (10_000, 100_000)
+    if args.text_only:
+        rows = bench_scenario_text(*text_sizes)
+        common.report("scaling", "Scenario text (in-process)", rows)
+        return rows
     rows = []
     rows += bench_invite(items, rounds=3 if args.quick else 7, count=200 if args.quick else 2000)
     rows += bench_depth((1, 10, 50), count=200 if args.quick else 2000)
     rows += bench_memory(items)
     rows += bench_demo(sizes)
-    rows += bench_scenario_text(*((1_000, 10_000) if args.quick else (10_000, 100_000)))
+    rows += bench_scenario_text(*text_sizes)
     common.report("scaling", f"Scaling (in-process, {items:,} items)", rows)
     return rows
 

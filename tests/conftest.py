@@ -1,4 +1,19 @@
-"""Shared test helpers: every test talks HTTP to a real mockdrive server on loopback."""
+"""Shared test helpers: every test talks HTTP to a real mockdrive server on loopback.
+
+Servers: start none of your own in a test. ``mock_drive`` (the plugin's fixture, with the rule
+checker of tests/url_check.py installed here) is one server per xdist worker with a fresh state
+per test. A test that needs a server of other options (a token of its own, ``admin_token=``,
+``clock=``, ``header_timeout=``, ...) or one without the rule checker takes ``worker_server``:
+
+    @pytest.fixture
+    def server(worker_server):
+        return worker_server(default_state("ada-token"), clock=PINNED)
+
+``worker_server(state, **options)`` gives the worker's server for those ``MockDrive(...)``
+options, started on its first use and kept for the session, with ``state`` swapped in (the O(1)
+reset of ``MockDrive.reset``: no restart). Only a test about starting or stopping a server
+itself, or whose server could be left unusable on purpose, starts its own ``MockDrive``.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +62,42 @@ class _CheckedServers:
 
 
 CHECKER = RuleChecker()
+
+
+class WorkerServers:
+    """This worker's servers for ``worker_server``: one per distinct set of options."""
+
+    def __init__(self) -> None:
+        self.started: dict[tuple[tuple[str, Any], ...], Any] = {}
+
+    def get(self, state: Any, **options: Any) -> Any:
+        from mockdrive.server import MockDrive
+
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
+        server = self.started.get(key)
+        if server is not None and server._thread is not None and server._thread.is_alive():
+            server.reset(state)
+            return server
+        self.started[key] = server = MockDrive(state, **options).start()
+        return server
+
+    def stop(self) -> None:
+        for server in self.started.values():
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_servers() -> Iterator[WorkerServers]:
+    servers = WorkerServers()
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture
+def worker_server(worker_servers: WorkerServers) -> Any:
+    """``worker_server(state, **MockDrive options)``: this worker's server for those options,
+    serving ``state`` (see the module's docstring)."""
+    return worker_servers.get
 
 
 @pytest.fixture(scope="session")

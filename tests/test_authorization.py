@@ -137,21 +137,19 @@ def test_matrix(mock_drive, subtests):
     assert escapes == []
 
 
-def test_admin_api_can_require_its_own_token():
-    from mockdrive.server import MockDrive
-
-    with MockDrive(default_state("t"), admin_token="admin-secret") as server:
-        health = requests.get(server.url + "/_mockdrive/health", timeout=10)
-        assert health.status_code == 200  # readiness probes need no token
-        for path in ("/_mockdrive/state", "/_mockdrive/journal", "/_mockdrive/dashboard/overview"):
-            assert requests.get(server.url + path, timeout=10).status_code == 401
-            wrong = {"X-Mockdrive-Admin-Token": "nope"}
-            assert requests.get(server.url + path, headers=wrong, timeout=10).status_code == 401
-            right = {"X-Mockdrive-Admin-Token": "admin-secret"}
-            assert requests.get(server.url + path, headers=right, timeout=10).status_code == 200
-        assert requests.post(server.url + "/_mockdrive/reset", timeout=10).status_code == 401
-        page = requests.get(server.url + "/_mockdrive/ui", timeout=10)
-        assert page.status_code == 200  # the page holds no data; it sends the token itself
-        graph = requests.get(server.url + "/v1.0/me/drive", timeout=10,
-                             headers={"Authorization": "Bearer t"})  # fmt: skip
-        assert graph.status_code == 200  # the APIs keep their own bearer tokens
+def test_admin_api_can_require_its_own_token(worker_server):
+    server = worker_server(default_state("t"), admin_token="admin-secret")
+    health = requests.get(server.url + "/_mockdrive/health", timeout=10)
+    assert health.status_code == 200  # readiness probes need no token
+    for path in ("/_mockdrive/state", "/_mockdrive/journal", "/_mockdrive/dashboard/overview"):
+        assert requests.get(server.url + path, timeout=10).status_code == 401
+        wrong = {"X-Mockdrive-Admin-Token": "nope"}
+        assert requests.get(server.url + path, headers=wrong, timeout=10).status_code == 401
+        right = {"X-Mockdrive-Admin-Token": "admin-secret"}
+        assert requests.get(server.url + path, headers=right, timeout=10).status_code == 200
+    assert requests.post(server.url + "/_mockdrive/reset", timeout=10).status_code == 401
+    page = requests.get(server.url + "/_mockdrive/ui", timeout=10)
+    assert page.status_code == 200  # the page holds no data; it sends the token itself
+    graph = requests.get(server.url + "/v1.0/me/drive", timeout=10,
+                         headers={"Authorization": "Bearer t"})  # fmt: skip
+    assert graph.status_code == 200  # the APIs keep their own bearer tokens

@@ -5,7 +5,11 @@ CI runs a quick pass: every operation's coverage phase (boundary values, missing
 fields, each number at and past its documented range: ~13,000 requests) plus 2 generated
 examples per operation (~15,000 requests in all, at least 2,000). The document's examples name
 a live upload session, sharing link and permission, so fragment ranges, /shares and grants are
-reached; the clock and policy admin routes are fuzzed too. The long local run::
+reached; the clock and policy admin routes are fuzzed too.
+
+The operations are fuzzed in four groups by path (``GROUPS``), each on a server of its own with
+the same arrangement, so that ``pytest -n 2`` spreads them over its workers; a test checks that
+the groups cover every operation of the document exactly once. The long local run::
 
     MOCKDRIVE_FUZZ_EXAMPLES=40 MOCKDRIVE_FUZZ_MIN_REQUESTS=10000 \
         .venv/bin/pytest tests/test_fuzz.py -s
@@ -15,11 +19,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import requests
 from url_check import PINNED, RuleChecker
 
@@ -36,6 +42,35 @@ CHECKS = ",".join(
 # would swap the data the examples point at. The clock and the policy are fuzzed: whatever they
 # are set to, no answer may be a 5xx.
 EXCLUDED = r"^/_mockdrive/(faults|reset|state)"
+# The path groups fuzzed apart (each a regex over the document's paths, matched as schemathesis
+# matches them: re.search); "rest" is every path none of the others takes.
+GROUPS = {
+    "me": r"^/v1\.0/me(/|$)",
+    "drives": r"^/v1\.0/drives(/|$)",
+    "drive-shares-batch-groups": r"^/v1\.0/(drive|shares|\$batch|groups)(/|$)",
+}
+REST = "rest"
+METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
+
+
+def group_filters(group: str) -> list[str]:
+    """The schemathesis options that select ``group``'s operations."""
+    if group == REST:
+        return ["--exclude-path-regex", "|".join([EXCLUDED, *GROUPS.values()])]
+    return ["--include-path-regex", GROUPS[group], "--exclude-path-regex", EXCLUDED]
+
+
+def group_of(path: str) -> str | None:
+    """The group that fuzzes ``path`` (None: excluded); what ``group_filters`` selects."""
+    if re.search(EXCLUDED, path):
+        return None
+    taken = [name for name, pattern in GROUPS.items() if re.search(pattern, path)]
+    assert len(taken) <= 1, f"{path} is in {taken}"
+    return taken[0] if taken else REST
+
+
+def operations(document: dict) -> list[tuple[str, str]]:
+    return [(m, path) for path, ops in document["paths"].items() for m in ops if m in METHODS]
 
 
 def arrange(server: MockDrive) -> None:
@@ -56,13 +91,30 @@ def arrange(server: MockDrive) -> None:
         assert session.status_code == 200, session.text
 
 
-def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
+def test_the_groups_cover_every_operation_once():
+    """Splitting the run drops nothing: every operation of the served document but the excluded
+    admin routes is in one group (``group_of`` asserts "at most one"), and no group is empty."""
+    with MockDrive(default_state("fuzz-token"), clock=PINNED) as server:
+        document = requests.get(f"{server.url}/_mockdrive/openapi.json", timeout=30).json()
+    groups = Counter(group_of(path) for _, path in operations(document))
+    assert set(groups) == {*GROUPS, REST, None}, groups
+    assert groups[None] == sum(bool(re.search(EXCLUDED, p)) for _, p in operations(document))
+    assert min(groups[name] for name in [*GROUPS, REST]) >= 20, groups
+
+
+@pytest.mark.parametrize("group", [*GROUPS, REST])
+def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path, group: str):
     checker = RuleChecker(budget=False)  # every refusal changes nothing; every URL handed out works
     checker.start_test()
     with MockDrive(
         default_state("fuzz-token"), middlewares=[checker.middleware], clock=PINNED
     ) as server:
         arrange(server)
+        document = requests.get(f"{server.url}/_mockdrive/openapi.json", timeout=30).json()
+        every = operations(document)
+        mine = [op for op in every if group_of(op[1]) == group]
+        # this group's share of the run's minimum
+        minimum = MIN_REQUESTS * len(mine) // len([op for op in every if group_of(op[1])])
         har = tmp_path / "run.har"
         command = [
             str(Path(sys.executable).parent / "schemathesis"), "run",
@@ -71,7 +123,7 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
             "--checks", CHECKS,
             "--max-examples", str(EXAMPLES),
             "--phases", "examples,coverage,fuzzing",
-            "--exclude-path-regex", EXCLUDED,
+            *group_filters(group),
             "--report", "har", "--report-har-path", str(har),
             # one worker: with two, CPython 3.11's ast.parse is not thread-safe under
             # schemathesis and the run failed now and then; one worker plus the seed also
@@ -88,7 +140,8 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
     statuses = Counter(entry["response"]["status"] for entry in entries)
     server_errors = sum(n for status, n in statuses.items() if status >= 500)
     print(
-        f"\nschemathesis: {len(entries)} requests, {server_errors} 5xx, statuses {dict(statuses)}"
+        f"\nschemathesis, {group} ({len(mine)} operations): {len(entries)} requests, "
+        f"{server_errors} 5xx, statuses {dict(statuses)}"
     )
     failing = [
         f"{e['request']['method']} {e['request']['url']} {e['request'].get('postData', {})}"[:600]
@@ -97,6 +150,6 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path):
     ]
     assert server_errors == 0, "\n".join(failing[:5])
     assert result.returncode == 0, result.stdout[-6000:]
-    assert len(entries) >= MIN_REQUESTS
+    assert len(entries) >= minimum, f"{len(entries)} requests, fewer than {minimum}"
     print(f"rules: {checker.refusals_checked} refusals checked; URLs followed {checker.followed}")
     assert broken_rules == [], "\n".join(broken_rules[:40])

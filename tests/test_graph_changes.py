@@ -396,21 +396,20 @@ def test_a_destination_the_caller_cannot_see_is_not_found_even_in_another_drive(
     unchanged(tree, before)
 
 
-def test_the_copy_monitor_needs_no_token_even_with_an_admin_token():
+def test_the_copy_monitor_needs_no_token_even_with_an_admin_token(worker_server):
     """The monitor is outside /v1.0 like the admin API, but it must stay open as in Graph."""
     from mockdrive.cli import default_state
-    from mockdrive.server import MockDrive
 
-    with MockDrive(default_state("t"), admin_token="secret") as server:
-        server.call(lambda: server.state.make_path(
-            server.state.default_drive(server.state.user("ada@contoso.example").id), "/x.txt",
-            is_folder=False, content=b"x"))  # fmt: skip
-        response = requests.post(
-            server.url + "/v1.0/me/drive/root:/x.txt:/copy",
-            json={"name": "y.txt"},
-            headers={"Authorization": "Bearer t"},
-            timeout=10,
-        )
-        status = follow_monitor(response)
-        assert status["resourceId"]
-        assert requests.get(server.url + "/_mockdrive/journal", timeout=10).status_code == 401
+    server = worker_server(default_state("t"), admin_token="secret")
+    server.call(lambda: server.state.make_path(
+        server.state.default_drive(server.state.user("ada@contoso.example").id), "/x.txt",
+        is_folder=False, content=b"x"))  # fmt: skip
+    response = requests.post(
+        server.url + "/v1.0/me/drive/root:/x.txt:/copy",
+        json={"name": "y.txt"},
+        headers={"Authorization": "Bearer t"},
+        timeout=10,
+    )
+    status = follow_monitor(response)
+    assert status["resourceId"]
+    assert requests.get(server.url + "/_mockdrive/journal", timeout=10).status_code == 401

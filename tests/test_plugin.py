@@ -173,6 +173,18 @@ async def test_in_loop_app_with_aiohttp_client(aiohttp_client, mock_drive_app):
     mock_drive_app.assert_can("bob@contoso.example", "write", "/Finance")
 
 
+# An inner run that needs no process of its own (no xdist) runs in this one: the same plugin,
+# without a Python and pytest start-up of its own (~2 s of CPU each).
+INNER = (
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:xdist",
+    "-o",
+    "asyncio_default_fixture_loop_scope=function",
+)
+
+
 def test_isolation_under_xdist(pytester):
     """Two workers, each with its own server; every test sees only what it arranged."""
     pytester.makepyfile(
@@ -282,7 +294,7 @@ def test_mistake_{number}(mock_drive):
         for number, (marker, _message) in enumerate(MARKER_MISTAKES)
     )
     pytester.makepyfile("import pytest\n" + tests)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "-rE")
+    result = pytester.runpytest_inprocess(*INNER, "-rE")
     result.assert_outcomes(errors=len(MARKER_MISTAKES))
     parts = re.split(r"_+ ERROR at setup of (test_mistake_\d+) _+", result.stdout.str())
     sections = dict(zip(parts[1::2], parts[2::2], strict=True))
@@ -320,7 +332,7 @@ def test_marker_prefers_an_existing_file_over_a_shipped_name(pytester):
             assert mock_drive.token == "ada-token"
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result = pytester.runpytest_inprocess(*INNER)
     result.assert_outcomes(passed=2)
 
 

@@ -23,7 +23,7 @@ from ..model.policy import SharingPolicy
 from ..model.state import State, guess_mime_type
 from ..model.tree import DRIVE_TYPES, FILLER_LIMIT, Drive, Item, validate_name
 from .links import link_from_data
-from .load import MAX_REPORTED_PROBLEMS, Document, PathParts
+from .load import MAX_REPORTED_PROBLEMS, Document, PathParts, collector_paused
 from .validate import Found
 
 
@@ -94,6 +94,7 @@ class Builder:
             if not self.tolerant:
                 raise
 
+    @collector_paused()
     def build(self) -> State:
         """The State; raises ScenarioError naming every problem found."""
         if "clock" in self.data:  # before the items (invitations expire from it) and after

@@ -24,8 +24,10 @@ from ..model.permissions import ROLE_RANK, Permission
 from ..model.state import State, guess_mime_type, is_root_owner_permission
 from ..model.tree import Drive, Item, content_of
 from .links import link_to_data
+from .load import collector_paused
 
 
+@collector_paused()
 def export_scenario(state: State) -> dict[str, Any]:
     """The whole state as scenario data (ids included), in a stable order.
 
@@ -306,6 +308,7 @@ def _scalar(value: Any, cache: dict[str, str]) -> str:
     raise TypeError(f"cannot write {type(value).__name__} in a scenario")
 
 
+@collector_paused()
 def dump_yaml(data: Any) -> str:
     """Scenario data as block-style YAML, keys in the order given (what ``mockdrive export``
     prints); ``parse`` reads it back to equal data."""
