@@ -130,7 +130,7 @@ def validate_name(name: object, drive_type: str, is_folder: bool) -> str:
     return name
 
 
-def _split_extension(name: str) -> tuple[str, str, str]:
+def split_extension(name: str) -> tuple[str, str, str]:
     """``("Plan", ".", "docx")``; a name without one (or a dot file) is all stem."""
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
@@ -281,7 +281,7 @@ class DriveStore:
         """
         if self.child(folder, name) is None:
             return name
-        stem, dot, ext = _split_extension(name)
+        stem, dot, ext = split_extension(name)
         hint = self.rename_hints.setdefault(folder.id, {}).setdefault(name.casefold(), [1, []])
         while hint[1]:  # numbers freed below the end, lowest first (some may be taken again)
             candidate = f"{stem} {heapq.heappop(hint[1])}{dot}{ext}"
@@ -301,7 +301,7 @@ class DriveStore:
         hints = self.rename_hints.get(folder.id)
         if not hints:
             return
-        stem, dot, ext = _split_extension(name)
+        stem, dot, ext = split_extension(name)
         base, space, number = stem.rpartition(" ")
         if space and base and number.isascii() and number.isdigit():
             hint = hints.get(f"{base}{dot}{ext}".casefold())
