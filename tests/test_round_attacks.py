@@ -3,7 +3,9 @@ sharedWithMe's remoteItem parent, search hits, new content and fileSystemInfo.""
 
 from __future__ import annotations
 
-from conftest import assert_graph_error
+from urllib.parse import quote
+
+from conftest import assert_graph_error, follow_delta
 
 MAX_PATH = 400
 RENAME = "?@microsoft.graph.conflictBehavior=rename"
@@ -39,3 +41,21 @@ def test_children_only_rename_at_the_path_limit_copies_all_or_nothing(mock_drive
     assert children_names(graph, up) == ["a 1 1.txt", "a 1.txt", "a.txt", deep.rsplit("/")[-1]]
     assert graph.get(f"/me/drive/root:{up}/a 1.txt:/content").text == "1"
     assert graph.get(f"/me/drive/root:{up}/a 1 1.txt:/content").text == "2"
+
+
+# -- delta with a time as the token ------------------------------------------------------------
+def time_token(value: str) -> str:
+    return "/me/drive/root/delta?token=" + quote(value, safe="")
+
+
+def test_a_time_token_includes_what_changed_later_in_the_same_second(mock_drive, graph):
+    """The clock counts whole seconds and a deletion reads no new second: a change made after
+    the one a client saw, but within its second, is still after that time. Leaving it out
+    loses it for good (a time token is how a client says what it already has)."""
+    gone = mock_drive.add_file("/y.txt", "y")
+    seen = graph.put("/me/drive/root:/x.txt:/content", data=b"x").json()
+    assert graph.delete("/me/drive/root:/y.txt").status_code == 204
+    changes, _ = follow_delta(graph, time_token(seen["lastModifiedDateTime"]))
+    by_id = {entry["id"]: entry for entry in changes}
+    assert gone.id in by_id, changes
+    assert by_id[gone.id]["deleted"] == {"state": "deleted"} and by_id[gone.id]["file"] == {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from bisect import bisect_right
 from collections import deque
@@ -252,12 +253,15 @@ def time_token(token: str) -> datetime | None:
 
 def position_at_time(state: State, when: datetime) -> int:
     """The log position a time names (changes after it came later), or ResyncRequired when
-    the changes since then are no longer kept or the time is beyond the retention."""
+    the changes since then are no longer kept or the time is beyond the retention. The log
+    knows changes to the second, so those made within the time's own second count as later:
+    one made after the time is never left out. A time yet to come names the log's end."""
     log = state.changes
     now = state.clock.moment()
     if now - when > timedelta(days=TOKEN_RETENTION_DAYS):
         raise ResyncRequired(f"the time is more than {TOKEN_RETENTION_DAYS} days ago")
-    position = log.position_at(int(min(when, now).timestamp()))
+    second = min(math.floor(when.timestamp()) - 1, int(now.timestamp()))  # the one before
+    position = log.position_at(second)
     if position + 1 < log.oldest_kept:
         raise ResyncRequired("the changes since this time are no longer kept")
     return position
