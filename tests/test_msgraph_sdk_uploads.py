@@ -73,13 +73,19 @@ def bring_clock_to_wall_time(mock_drive: MockDriveFixture) -> None:
         mock_drive.clock.advance(seconds=gap)
 
 
-async def sdk_upload(mock_drive: MockDriveFixture, path: str, data: bytes, chunk: int) -> None:
+async def sdk_upload(
+    mock_drive: MockDriveFixture, path: str, data: bytes, chunk: int, lenient: bool = False
+) -> None:
     """Open a session with the SDK and run the task over ``data``.
 
-    After the last fragment has completed the file, msgraph-core 1.x sends that fragment once
-    more (its loop ends with an unconditional ``last_chunk``; msgraph-sdk-python-core issue 718
-    reports the service refusing it too). That repeat, and only it, may fail: the upload itself
-    must have gone through whole, which the caller checks."""
+    After the last fragment has completed the file, msgraph-core 1.x sends the last range once
+    more (its loop ends with an unconditional ``last_chunk``). Of a file of several fragments it
+    repeats the bytes, which mockdrive answers with the file (200); of a file of one fragment it
+    sends no bytes, which the service refuses with 400 (msgraph-sdk-python-core issue 718) and
+    the lenient policy answers with the file. The upload itself must go through whole either
+    way, which the caller checks."""
+    if lenient:
+        mock_drive.set_policy(lenientUploadSessions=True)
     bring_clock_to_wall_time(mock_drive)
     client = sdk_client(mock_drive)
     body = CreateUploadSessionPostRequestBody(
@@ -93,26 +99,33 @@ async def sdk_upload(mock_drive: MockDriveFixture, path: str, data: bytes, chunk
     task = LargeFileUploadTask(
         session, client.request_adapter, io.BytesIO(data), DriveItem, max_chunk_size=chunk
     )
-    try:
-        await task.upload()
-    except APIError as error:  # the repeat of a fragment of a completed session
-        assert error.response_status_code == 404
+    refused = len(data) <= chunk and not lenient  # the empty repeat, as the service answers it
+    if refused:
+        with pytest.raises(APIError) as error:
+            await task.upload()
+        assert error.value.response_status_code == 400
+    else:
+        result = await task.upload()
+        assert result.item_response.id == mock_drive.item(path).id
     statuses = [e["status"] for e in mock_drive.requests if e["path"].startswith("/up/")]
     completed = statuses.index(201)  # the fragment that completed the file
     assert set(statuses[:completed]) <= {202}, statuses  # every fragment before it accepted
-    assert statuses[completed + 1 :] in ([], [404]), statuses
+    assert statuses[completed + 1 :] == [400 if refused else 200], statuses
 
 
 @pytest.mark.parametrize(
-    "size",
+    ("size", "lenient"),
     [
-        1_000_000,  # one fragment
-        DEFAULT_CHUNK + 3 * 1024 * 1024 + 123,  # two: 5 MiB, then the rest
+        (1_000_000, False),  # one fragment, then its empty repeat refused
+        (1_000_000, True),  # one fragment, its empty repeat answered
+        (DEFAULT_CHUNK + 3 * 1024 * 1024 + 123, False),  # two: 5 MiB, then the rest
     ],
 )
-async def test_the_sdk_uploads_a_large_file_whole(mock_drive: MockDriveFixture, size: int):
+async def test_the_sdk_uploads_a_large_file_whole(
+    mock_drive: MockDriveFixture, size: int, lenient: bool
+):
     data = os.urandom(size)
-    await sdk_upload(mock_drive, "/Uploads/big.bin", data, DEFAULT_CHUNK)
+    await sdk_upload(mock_drive, "/Uploads/big.bin", data, DEFAULT_CHUNK, lenient)
     item = mock_drive.item("/Uploads/big.bin")
     assert item.content == data
     listed = mock_drive.session.get(f"{mock_drive.graph_url}/me/drive/root:/Uploads/big.bin")
@@ -126,7 +139,6 @@ async def test_the_sdk_uploads_in_many_fragments_under_the_lenient_policy(
     # From its second fragment on, the task sends one byte more than max_chunk_size (its end
     # is inclusive), which is no multiple of 320 KiB: the service's rule refuses it, the
     # lenient policy takes it.
-    mock_drive.set_policy(lenientUploadSessions=True)
     data = os.urandom(3 * 1024 * 1024 + 5)
-    await sdk_upload(mock_drive, "/many.bin", data, 1024 * 1024)
+    await sdk_upload(mock_drive, "/many.bin", data, 1024 * 1024, lenient=True)
     assert mock_drive.item("/many.bin").content == data

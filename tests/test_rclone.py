@@ -64,11 +64,17 @@ class Rclone:
             HOME=str(home),
         )
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        command = ["rclone", "--retries", "1", "--low-level-retries", "1", *args]
-        result = subprocess.run(command, env=self.env, capture_output=True, timeout=180)
+    def __call__(
+        self, *args: str, input: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        result = self.run(*args, input=input)
         assert result.returncode == 0, (args, result.stderr.decode()[-3000:])
         return result
+
+    def run(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        """rclone with ``args`` (and ``input`` on its stdin), whatever its exit code."""
+        command = ["rclone", "--retries", "1", "--low-level-retries", "1", *args]
+        return subprocess.run(command, env=self.env, input=input, capture_output=True, timeout=180)
 
 
 @pytest.fixture

@@ -334,3 +334,59 @@ def test_next_expected_ranges_name_the_missing_bytes_once_a_fragment_arrived(moc
     first = put_range(url, b"r" * FRAGMENT, 0, total)
     assert first.json()["nextExpectedRanges"] == [f"{FRAGMENT}-{total - 1}"]
     assert requests.get(url, timeout=10).json()["nextExpectedRanges"] == [f"{FRAGMENT}-{total - 1}"]
+
+
+def test_a_repeat_of_the_completing_fragment_answers_the_file_and_changes_nothing(
+    mock_drive, graph
+):
+    data = os.urandom(FRAGMENT + 1000)
+    url = create(graph, "/me/drive/root:/Docs/done.bin:").json()["uploadUrl"]
+    *_, completed = upload(url, data)
+    assert completed.status_code == 201, completed.text
+    before = mock_drive.digest()
+
+    again = put_range(url, data[FRAGMENT:], FRAGMENT, len(data))  # its answer was lost
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == completed.json()["id"]
+    assert again.json()["size"] == len(data)
+    assert mock_drive.digest() == before
+
+    other_bytes = put_range(url, os.urandom(1000), FRAGMENT, len(data))
+    assert_graph_error(other_bytes, 404, "itemNotFound")
+    earlier = put_range(url, data[:FRAGMENT], 0, len(data))
+    assert_graph_error(earlier, 404, "itemNotFound")
+    assert requests.get(url, timeout=10).status_code == 404  # the session itself is gone
+    assert mock_drive.digest() == before
+    assert mock_drive.item("/Docs/done.bin").content == data
+
+
+def empty_repeat(url: str, start: int, end: int, total: int) -> requests.Response:
+    """What msgraph-core's upload task sends after a file of one fragment: its range again,
+    with no bytes."""
+    headers = {"Content-Range": f"bytes {start}-{end}/{total}", "Content-Length": "0"}
+    return requests.put(url, data=b"", headers=headers, timeout=30)
+
+
+def test_an_empty_repeat_is_refused_as_the_service_does_unless_lenient(mock_drive, graph):
+    data = os.urandom(5000)
+    url = create(graph, "/me/drive/root:/one.bin:").json()["uploadUrl"]
+    assert put_range(url, data, 0, len(data)).status_code == 201
+    before = mock_drive.digest()
+    assert_graph_error(empty_repeat(url, 0, 4999, 5000), 400, "invalidRequest")
+
+    assert mock_drive.digest() == before
+    mock_drive.set_policy(lenientUploadSessions=True)
+    before = mock_drive.digest()
+    answered = empty_repeat(url, 0, 4999, 5000)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["size"] == 5000
+    assert_graph_error(empty_repeat(url, 0, 99, 5000), 404, "itemNotFound")  # not its range
+    assert mock_drive.digest() == before
+
+
+def test_a_repeat_after_the_session_would_have_lapsed_finds_nothing(mock_drive, graph):
+    data = os.urandom(100)
+    url = create(graph, "/me/drive/root:/late.bin:").json()["uploadUrl"]
+    assert put_range(url, data, 0, len(data)).status_code == 201
+    mock_drive.clock.advance(seconds=UPLOAD_SESSION_LIFETIME.total_seconds() + 1)
+    assert_graph_error(put_range(url, data, 0, len(data)), 404, "itemNotFound")

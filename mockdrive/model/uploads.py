@@ -101,12 +101,28 @@ class UploadSession:
         return [f"{len(self.data)}-{self.size - 1}"]
 
 
+@dataclass(frozen=True, slots=True)
+class LastFragment:
+    """The fragment that completed a session, kept until the session would have lapsed: a
+    client whose answer to it was lost sends it again, and msgraph-core's upload task always
+    does (its loop ends with one more send of the last range)."""
+
+    owner_id: str
+    item_id: str
+    start: int
+    end: int
+    total: int
+    digest: bytes  # of the fragment's bytes
+    expires: str
+
+
 class UploadSessions:
-    """The open upload sessions of one state, by id, and the key its download URLs are signed
-    with."""
+    """The open upload sessions of one state, by id, the last fragments of the sessions that
+    completed, and the key its download URLs are signed with."""
 
     def __init__(self) -> None:
         self.sessions: dict[str, UploadSession] = {}
+        self.completed: dict[str, LastFragment] = {}  # not exported: a courtesy, not state
         # Random for each state and never exported: a URL cannot be forged from anything public
         # (the seed), and a URL issued before a reset or a load downloads nothing from the new
         # state, not even its file of the same id (as a service restored from a backup would
@@ -127,6 +143,37 @@ class UploadSessions:
     def drop_expired(self, state: State) -> None:
         for session_id in [s.id for s in self.sessions.values() if is_expired(state, s.expires)]:
             del self.sessions[session_id]
+        for session_id, last in list(self.completed.items()):
+            if is_expired(state, last.expires):
+                del self.completed[session_id]
+
+    def last_fragment(self, state: State, session_id: str) -> LastFragment | None:
+        """The fragment that completed this session, while the session would still be live."""
+        last = self.completed.get(session_id)
+        if last is not None and is_expired(state, last.expires):
+            del self.completed[session_id]
+            return None
+        return last
+
+
+def fragment_digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def repeat_last_fragment(
+    state: State, last: LastFragment, start: int, end: int, total: int, data: bytes | None
+) -> Item:
+    """The file a completed session made, for a repeat of the fragment that completed it: the
+    same range with the same bytes (``data``), or with none (``None``: msgraph-core repeats a
+    single-fragment file with an empty body). Anything else finds no session, as before."""
+    if (start, end, total) != (last.start, last.end, last.total) or (
+        data is not None and fragment_digest(data) != last.digest
+    ):
+        raise NotFound("the upload session was not found or has expired", "uploadSessionNotFound")
+    item = state.store.items.get(last.item_id)
+    if item is None:
+        raise NotFound("the uploaded file no longer exists")
+    return item
 
 
 def create_session(
@@ -284,13 +331,21 @@ def add_fragment(
     if len(session.data) < total or session.defer_commit:
         return None
     try:
-        return commit(state, session)
+        item, created = commit(state, session)
     except DomainError:
         del session.data[received:]
         session.size, session.expires = size, expires
         session.hasher = ContentHasher(state.store.drives[session.drive_id].drive_type)
         session.hasher.update(session.data)
         raise
+    last = LastFragment(
+        session.owner_id, item.id, start, end, total, fragment_digest(data), session.expires
+    )
+    completed = state.uploads.completed
+    completed[session.id] = last
+    if len(completed) > MAX_OPEN_SESSIONS:  # the oldest go first: the memory stays bounded
+        del completed[next(iter(completed))]
+    return item, created
 
 
 def commit(state: State, session: UploadSession) -> tuple[Item, bool]:
