@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import requests
 from conftest import assert_graph_error, follow_delta
 
 MAX_PATH = 400
@@ -59,3 +60,40 @@ def test_a_time_token_includes_what_changed_later_in_the_same_second(mock_drive,
     by_id = {entry["id"]: entry for entry in changes}
     assert gone.id in by_id, changes
     assert by_id[gone.id]["deleted"] == {"state": "deleted"} and by_id[gone.id]["file"] == {}
+
+
+# -- upload sessions: a repeat of the completing fragment --------------------------------------
+def put_range(url: str, data: bytes, start: int, total: int) -> requests.Response:
+    headers = {"Content-Range": f"bytes {start}-{start + len(data) - 1}/{total}"}
+    return requests.put(url, data=data, headers=headers, timeout=30)
+
+
+def test_a_repeat_tells_nothing_of_a_file_its_uploader_can_no_longer_see(mock_drive, graph):
+    """The answer to a repeated last fragment is the file as it is now: once the uploader has
+    lost sight of it (moved into a folder they cannot read), the repeat finds nothing, as a GET
+    by id does, instead of answering its new name and path."""
+    mock_drive.add_folder("/Shared")
+    private = mock_drive.add_folder("/Private")
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    mock_drive.grant("/Shared", bob, ["write"])
+    as_bob = mock_drive.session_for("bob@contoso.example")
+    drive = f"/drives/{mock_drive.drive.id}"
+    url = as_bob.post(f"{drive}/root:/Shared/b.txt:/createUploadSession", json={}).json()
+    done = put_range(url["uploadUrl"], b"hello", 0, 5)
+    assert done.status_code == 201, done.text
+    assert put_range(url["uploadUrl"], b"hello", 0, 5).status_code == 200  # still visible
+    into_private = {"parentReference": {"id": private.id}, "name": "plan.txt"}
+    moved = graph.patch(f"/me/drive/items/{done.json()['id']}", json=into_private)
+    assert moved.status_code == 200, moved.text
+    assert_graph_error(as_bob.get(f"{drive}/items/{done.json()['id']}"), 404, "itemNotFound")
+    before = mock_drive.digest()
+    again = put_range(url["uploadUrl"], b"hello", 0, 5)
+    assert_graph_error(again, 404, "itemNotFound")
+    assert "plan" not in again.text and "Private" not in again.text
+    assert mock_drive.digest() == before
+    mock_drive.set_policy(lenientUploadSessions=True)
+    before = mock_drive.digest()
+    no_bytes = {"Content-Range": "bytes 0-4/5", "Content-Length": "0"}
+    empty = requests.put(url["uploadUrl"], data=b"", headers=no_bytes, timeout=30)
+    assert_graph_error(empty, 404, "itemNotFound")
+    assert mock_drive.digest() == before
