@@ -3,8 +3,10 @@ sharedWithMe's remoteItem parent, search hits, new content and fileSystemInfo.""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
+import pytest
 import requests
 from conftest import assert_graph_error, follow_delta
 
@@ -97,3 +99,21 @@ def test_a_repeat_tells_nothing_of_a_file_its_uploader_can_no_longer_see(mock_dr
     empty = requests.put(url["uploadUrl"], data=b"", headers=no_bytes, timeout=30)
     assert_graph_error(empty, 404, "itemNotFound")
     assert mock_drive.digest() == before
+
+
+# -- the change log in a scenario ----------------------------------------------------------------
+@pytest.mark.parametrize("key", ["times", "chains", "log"])
+@pytest.mark.parametrize("value", [{}, {"a": 1}, "", 0, False, True])
+def test_a_change_log_part_that_is_not_a_list_is_refused(mock_drive, graph, key, value):
+    """``changes.times``, ``chains`` and ``log`` are lists: anything else (an empty object, a
+    number, false) is a mistake the load names, not a list it reads as empty."""
+    mock_drive.add_file("/a.txt", "a")
+    assert graph.get("/me/drive/root/delta?token=latest").status_code == 200
+    scenario = mock_drive.export()
+    scenario["changes"][key] = value
+    url = mock_drive.url + "/_mockdrive/state"
+    before = requests.get(url, params={"format": "yaml"}, timeout=30).text
+    answer = requests.put(url, data=json.dumps(scenario), timeout=30)
+    assert answer.status_code == 400, answer.text
+    assert f"changes.{key}" in answer.text
+    assert requests.get(url, params={"format": "yaml"}, timeout=30).text == before

@@ -426,7 +426,7 @@ def log_from_data(log: ChangeLog, data: object) -> None:
         if type(value) is not int or not 0 <= value < 2**53:
             raise InvalidRequest(f"changes.{name} must be a whole number from 0 to 2^53")
     chains: list[tuple[str, ...]] = []
-    for entry in data.get("chains") or []:
+    for entry in _list_in(data, "chains"):
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
             raise InvalidRequest("each of changes.chains is [folder id, chain index]")
         above = entry[1]
@@ -434,7 +434,7 @@ def log_from_data(log: ChangeLog, data: object) -> None:
             raise InvalidRequest("a change chain names a chain after it")
         chains.append((entry[0], *(chains[above] if above >= 0 else ())))
     last = 0
-    for entry in data.get("log") or []:
+    for entry in _list_in(data, "log"):
         if not (isinstance(entry, list) and len(entry) in (7, 8)):
             raise InvalidRequest("each of changes.log is [serial, item, drive, kind, name, "
                                  "parent, chain] and what else it records")  # fmt: skip
@@ -454,13 +454,21 @@ def log_from_data(log: ChangeLog, data: object) -> None:
         log.append(_with_extra(change, extra, chains, item_id))
         last = number
     log.generation, log.serial, log.issued = generation, serial, True
-    log.marks = _marks_from_data(data.get("times") or [], serial)
+    log.marks = _marks_from_data(_list_in(data, "times"), serial)
 
 
-def _marks_from_data(times: object, serial: int) -> list[tuple[int, int]]:
+def _list_in(data: dict, key: str) -> list:
+    """``changes[key]``, a list (missing or null: empty); anything else is refused."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest(f"changes.{key} must be a list")
+    return value
+
+
+def _marks_from_data(times: list, serial: int) -> list[tuple[int, int]]:
     """``changes.times``: [second, serial] pairs, both increasing."""
-    if not isinstance(times, list):
-        raise InvalidRequest("changes.times is a list of [second, serial]")
     marks: list[tuple[int, int]] = []
     for mark in times:
         if not (isinstance(mark, list) and len(mark) == 2 and all(type(v) is int for v in mark)):
