@@ -117,3 +117,16 @@ def test_a_change_log_part_that_is_not_a_list_is_refused(mock_drive, graph, key,
     assert answer.status_code == 400, answer.text
     assert f"changes.{key}" in answer.text
     assert requests.get(url, params={"format": "yaml"}, timeout=30).text == before
+
+
+def test_a_time_token_names_the_same_changes_after_a_reload_without_a_token_issued(
+    mock_drive, graph
+):
+    """A time needs no token handed out before it: what changed after it is the same on the
+    reloaded copy of a state whose changes no delta call has seen yet."""
+    mock_drive.clock.advance(hours=1)
+    since = time_token(mock_drive.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+    mock_drive.clock.advance(hours=1)
+    made = mock_drive.add_file("/made.txt", "m")
+    mock_drive.load(mock_drive.export())
+    assert [entry["id"] for entry in follow_delta(graph, since)[0]] == [made.id]

@@ -57,7 +57,9 @@ def export_scenario(state: State) -> dict[str, Any]:
     numbering = _export_onehub(state)
     if numbering:
         scenario["onehub"] = numbering
-    if state.changes.issued:  # delta tokens handed out continue on the reloaded copy
+    # delta tokens handed out, and a time as the token (which needs none), continue on the
+    # reloaded copy: the log goes along once a token was issued or anything changed
+    if state.changes.issued or state.changes.marks:
         scenario["changes"] = delta.log_to_data(state.changes)
     sessions = uploads.sessions_to_data(state)
     if sessions:  # half-done uploads continue on the reloaded copy
