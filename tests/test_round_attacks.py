@@ -130,3 +130,11 @@ def test_a_time_token_names_the_same_changes_after_a_reload_without_a_token_issu
     made = mock_drive.add_file("/made.txt", "m")
     mock_drive.load(mock_drive.export())
     assert [entry["id"] for entry in follow_delta(graph, since)[0]] == [made.id]
+
+
+def test_a_time_token_with_an_offset_of_sixty_minutes_is_refused(mock_drive, graph):
+    """An offset's minutes go to 59: ``+8:60`` is no time (it was read as nine hours)."""
+    before = mock_drive.digest()
+    for token in ("2024-01-01T00:00:00+8:60", "2024-01-01T00:00:00-00:99"):
+        assert_graph_error(graph.get(time_token(token)), 400, "invalidRequest")
+    assert mock_drive.digest() == before

@@ -231,7 +231,7 @@ def read_token(state: State, token: str) -> tuple[int, int]:
 
 
 _TIME_TOKEN = re.compile(
-    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,7})?(Z|[+-]\d{1,2}:\d{2})", re.ASCII
+    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,7})?(Z|[+-]\d{1,2}:[0-5]\d)", re.ASCII
 )
 
 
