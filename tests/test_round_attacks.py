@@ -138,3 +138,23 @@ def test_a_time_token_with_an_offset_of_sixty_minutes_is_refused(mock_drive, gra
     for token in ("2024-01-01T00:00:00+8:60", "2024-01-01T00:00:00-00:99"):
         assert_graph_error(graph.get(time_token(token)), 400, "invalidRequest")
     assert mock_drive.digest() == before
+
+
+def test_a_time_token_in_the_function_form_is_read_as_a_time(mock_drive, graph):
+    """``delta(token='…')`` (msgraph-sdk's delta_with_token, the time percent-encoded or not)
+    takes a time as the query form does; its colons are not the ':' of a path address, nor is
+    one in a search query."""
+    mock_drive.clock.advance(hours=1)
+    since = mock_drive.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    mock_drive.clock.advance(hours=1)
+    made = mock_drive.add_file("/a b.txt", "made")
+    folder = f"/drives/{mock_drive.drive.id}/items/{mock_drive.item('/').id}"
+    for url in (f"/me/drive/root/delta(token='{since}')",
+                f"/me/drive/root/delta(token='{quote(since, safe='')}')",
+                f"{folder}/delta(token='{since}')"):  # fmt: skip
+        changes, link = follow_delta(graph, url)
+        assert [entry["id"] for entry in changes] == [made.id], url
+        assert follow_delta(graph, link)[0] == []
+    for url in ("/me/drive/root/search(q='a:b')", "/me/drive/search(q='a:b')"):
+        answer = graph.get(url)
+        assert answer.status_code == 200, answer.text
