@@ -158,3 +158,23 @@ def test_a_time_token_in_the_function_form_is_read_as_a_time(mock_drive, graph):
     for url in ("/me/drive/root/search(q='a:b')", "/me/drive/search(q='a:b')"):
         answer = graph.get(url)
         assert answer.status_code == 200, answer.text
+
+
+def test_a_time_token_reports_a_rename_and_a_move_made_after_it(mock_drive, graph):
+    """A PATCH (rename, move) is a change like any other: made after the time, it is reported,
+    also when it is the first change of its second."""
+    renamed = mock_drive.add_file("/old.txt", "o")
+    moved = mock_drive.add_file("/m.txt", "m")
+    folder = mock_drive.add_folder("/F")
+    mock_drive.clock.advance(hours=1)
+    since = time_token(mock_drive.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+    mock_drive.clock.advance(hours=1)
+    assert graph.patch(f"/me/drive/items/{renamed.id}", json={"name": "new.txt"}).ok
+    mock_drive.clock.advance(hours=1)
+    into_folder = {"parentReference": {"id": folder.id}}
+    assert graph.patch(f"/me/drive/items/{moved.id}", json=into_folder).ok
+    changes, _ = follow_delta(graph, since)
+    assert {entry["id"]: entry["name"] for entry in changes} == {
+        renamed.id: "new.txt", moved.id: "m.txt"}  # fmt: skip
+    mock_drive.load(mock_drive.export())
+    assert len(follow_delta(graph, since)[0]) == 2

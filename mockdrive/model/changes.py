@@ -80,7 +80,7 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
     item.modified = state.clock.now()
     item.modified_by = caller.id
     # renamed, moved or changed: delta reports it (a move out of a caller's view as a removal)
-    state.changes.record(store, item, moved_from=moved_from)
+    state.changed(item, moved_from=moved_from)  # with the second it was made at
     return item
 
 
