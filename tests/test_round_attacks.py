@@ -178,3 +178,33 @@ def test_a_time_token_reports_a_rename_and_a_move_made_after_it(mock_drive, grap
         renamed.id: "new.txt", moved.id: "m.txt"}  # fmt: skip
     mock_drive.load(mock_drive.export())
     assert len(follow_delta(graph, since)[0]) == 2
+
+
+# -- fileSystemInfo a client sets ----------------------------------------------------------------
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                   "0001-01-01T00:00:00Z", "1899-12-31T23:59:59Z"])  # fmt: skip
+def test_a_file_system_time_out_of_range_is_refused_and_changes_nothing(mock_drive, graph, stamp):
+    """Times out of the years a scenario holds (1900 to the clock's last) were stored, so the
+    export no longer loaded, or overflowed into a 500."""
+    mock_drive.add_file("/a.txt", "a")
+    before = mock_drive.digest()
+    info = {"fileSystemInfo": {"lastModifiedDateTime": stamp}}
+    assert_graph_error(graph.patch("/me/drive/root:/a.txt", json=info), 400, "invalidRequest")
+    opened = graph.post("/me/drive/root:/b.txt:/createUploadSession", json={"item": info})
+    assert_graph_error(opened, 400, "invalidRequest")
+    assert mock_drive.digest() == before
+
+
+def test_a_file_system_time_is_kept_in_the_form_an_export_reloads(mock_drive, graph):
+    """An offset or fractions are read as the time they name and kept to the second in UTC,
+    by PATCH and by an upload session alike; the export reloads to the same answer."""
+    mock_drive.add_file("/a.txt", "a")
+    info = {"fileSystemInfo": {"lastModifiedDateTime": "2021-03-04T13:06:07.123456789+08:00"}}
+    patched = graph.patch("/me/drive/root:/a.txt", json=info).json()
+    url = graph.post("/me/drive/root:/b.txt:/createUploadSession", json={"item": info})
+    made = put_range(url.json()["uploadUrl"], b"b", 0, 1).json()
+    for item in (patched, made):
+        assert item["fileSystemInfo"]["lastModifiedDateTime"] == "2021-03-04T05:06:07Z"
+    mock_drive.load(mock_drive.export())
+    again = graph.get("/me/drive/root:/b.txt").json()
+    assert again["fileSystemInfo"]["lastModifiedDateTime"] == "2021-03-04T05:06:07Z"
