@@ -208,3 +208,22 @@ def test_a_file_system_time_is_kept_in_the_form_an_export_reloads(mock_drive, gr
     mock_drive.load(mock_drive.export())
     again = graph.get("/me/drive/root:/b.txt").json()
     assert again["fileSystemInfo"]["lastModifiedDateTime"] == "2021-03-04T05:06:07Z"
+
+
+def test_a_rename_of_a_name_at_the_length_limit_keeps_it_within_the_limit(mock_drive, graph):
+    """``name 1`` of a 255-character name was 257 characters: stored, and the export no longer
+    loaded. The numbered name is shortened before its number instead."""
+    name = "n" * 251 + ".txt"
+    mock_drive.add_file("/A/" + name, "a")
+    mock_drive.add_file("/" + name, "b")
+    root = mock_drive.item("/").id
+    copied = graph.post(f"/me/drive/root:/A/{name}:/copy" + RENAME,
+                        json={"parentReference": {"id": root}})  # fmt: skip
+    assert copied.status_code == 202, copied.text
+    put = graph.put(f"/me/drive/root:/{name}:/content" + RENAME, data=b"c")
+    assert put.status_code == 201, put.text
+    names = sorted(c["name"] for c in graph.get("/me/drive/root/children").json()["value"])
+    assert [len(n) for n in names] == [1, 255, 255, 255]
+    assert sorted(n[-7:] for n in names[1:]) == ["n 1.txt", "n 2.txt", "nnn.txt"]
+    mock_drive.load(mock_drive.export())
+    assert graph.get("/me/drive/root:/" + "n" * 249 + " 2.txt").status_code == 200

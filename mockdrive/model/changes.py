@@ -19,7 +19,7 @@ from .errors import InvalidRequest, NameConflict, NotFound
 from .identity import User
 from .permissions import can_read, require_removable, require_role
 from .state import CONFLICT_BEHAVIORS, State
-from .tree import Item, is_within, relink, split_extension, validate_name
+from .tree import Item, is_within, numbered_name, relink, split_extension, validate_name
 from .view import visible_below
 
 
@@ -215,7 +215,7 @@ def _free_name_beside(state: State, folder: Item, name: str, taken: set[str]) ->
     stem, dot, ext = split_extension(name)
     number = 1
     while True:
-        candidate = f"{stem} {number}{dot}{ext}"
+        candidate = numbered_name(stem, number, dot, ext)
         if candidate.casefold() not in taken and state.store.child(folder, candidate) is None:
             return candidate
         number += 1

@@ -138,6 +138,14 @@ def split_extension(name: str) -> tuple[str, str, str]:
     return stem, dot, ext
 
 
+def numbered_name(stem: str, number: int, dot: str, ext: str) -> str:
+    """``stem number.ext``, the stem shortened so that the name stays within the limit."""
+    suffix = f" {number}{dot}{ext}"
+    if len(suffix) < MAX_NAME_LENGTH:
+        return stem[: MAX_NAME_LENGTH - len(suffix)] + suffix
+    return (stem + dot + ext)[: MAX_NAME_LENGTH - len(f" {number}")] + f" {number}"
+
+
 def split_path(path: str) -> list[str]:
     """Split a drive-relative path such as ``/a/b/`` into names; refuses ``.`` and ``..``."""
     names = [part for part in path.split("/") if part]
@@ -284,12 +292,12 @@ class DriveStore:
         stem, dot, ext = split_extension(name)
         hint = self.rename_hints.setdefault(folder.id, {}).setdefault(name.casefold(), [1, []])
         while hint[1]:  # numbers freed below the end, lowest first (some may be taken again)
-            candidate = f"{stem} {heapq.heappop(hint[1])}{dot}{ext}"
+            candidate = numbered_name(stem, heapq.heappop(hint[1]), dot, ext)
             if self.child(folder, candidate) is None:
                 return candidate
         n = hint[0]
         while True:
-            candidate = f"{stem} {n}{dot}{ext}"
+            candidate = numbered_name(stem, n, dot, ext)
             if self.child(folder, candidate) is None:
                 hint[0] = n  # every number below n is in use, or in the freed list
                 return candidate
