@@ -227,3 +227,26 @@ def test_a_rename_of_a_name_at_the_length_limit_keeps_it_within_the_limit(mock_d
     assert sorted(n[-7:] for n in names[1:]) == ["n 1.txt", "n 2.txt", "nnn.txt"]
     mock_drive.load(mock_drive.export())
     assert graph.get("/me/drive/root:/" + "n" * 249 + " 2.txt").status_code == 200
+
+
+def test_children_only_into_the_folder_itself_or_below_it(mock_drive, graph):
+    """Into itself: under fail each child meets itself (409), under replace a child would
+    replace its own source (400), under rename each is copied beside itself; into one of its
+    own children: that child would go into itself (400). Refusals copy nothing."""
+    mock_drive.add_file("/A/a.txt", "1")
+    mock_drive.add_file("/A/Sub/deep.txt", "2")
+    a, sub = mock_drive.item("/A"), mock_drive.item("/A/Sub")
+    before = mock_drive.digest()
+    for query, target, status, code in (
+        ("", a, 409, "nameAlreadyExists"),
+        ("?@microsoft.graph.conflictBehavior=replace", a, 400, "invalidRequest"),
+        (RENAME, sub, 400, "invalidRequest"),
+    ):
+        body = {"parentReference": {"id": target.id}, "childrenOnly": True}
+        assert_graph_error(graph.post("/me/drive/root:/A:/copy" + query, json=body), status, code)
+        assert mock_drive.digest() == before
+    body = {"parentReference": {"id": a.id}, "childrenOnly": True}
+    assert graph.post("/me/drive/root:/A:/copy" + RENAME, json=body).status_code == 202
+    assert children_names(graph, "/A") == ["Sub", "Sub 1", "a 1.txt", "a.txt"]
+    assert graph.get("/me/drive/root:/A/Sub 1/deep.txt:/content").text == "2"
+    assert children_names(graph, "/A/Sub 1") == ["deep.txt"]  # not a copy of itself inside
