@@ -250,3 +250,33 @@ def test_children_only_into_the_folder_itself_or_below_it(mock_drive, graph):
     assert children_names(graph, "/A") == ["Sub", "Sub 1", "a 1.txt", "a.txt"]
     assert graph.get("/me/drive/root:/A/Sub 1/deep.txt:/content").text == "2"
     assert children_names(graph, "/A/Sub 1") == ["deep.txt"]  # not a copy of itself inside
+
+
+def test_children_only_copies_no_child_the_caller_cannot_see(mock_drive):
+    """A child hidden from the caller (it stops inheriting) is neither copied nor named."""
+    mock_drive.load({"users": [{"displayName": "Ada", "email": "ada@contoso.example",
+                                "token": "ada-token"},
+                               {"displayName": "Bob", "email": "bob@contoso.example",
+                                "token": "bob-token"}],
+                     "drives": [{"owner": "ada@contoso.example", "driveType": "business",
+                                 "root": {"children": [
+                                     {"name": "A", "folder": {}, "permissions": [
+                                         {"user": "bob@contoso.example", "roles": ["write"]}],
+                                      "children": [
+                                          {"name": "open.txt", "file": {}, "content": "o"},
+                                          {"name": "Secret", "folder": {}, "inherits": False,
+                                           "children": [{"name": "s.txt", "file": {},
+                                                         "content": "s"}]}]},
+                                     {"name": "B", "folder": {}, "permissions": [
+                                         {"user": "bob@contoso.example",
+                                          "roles": ["write"]}]}]}}]})  # fmt: skip
+    bob = mock_drive.session_for("bob@contoso.example")
+    drive = f"/drives/{mock_drive.drive.id}"
+    body = {"parentReference": {"id": mock_drive.item("/B").id}, "childrenOnly": True}
+    answer = bob.post(f"{drive}/items/{mock_drive.item('/A').id}/copy", json=body)
+    assert answer.status_code == 202, answer.text
+    listed = bob.get(f"{drive}/root:/B:/children").json()["value"]
+    assert [c["name"] for c in listed] == ["open.txt"]
+    assert [c.name for c in mock_drive.server.call(
+        lambda: [mock_drive.state.store.items[i] for i in mock_drive.item("/B").children.values()]
+    )] == ["open.txt"]  # fmt: skip
