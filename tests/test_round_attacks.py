@@ -280,3 +280,16 @@ def test_children_only_copies_no_child_the_caller_cannot_see(mock_drive):
     assert [c.name for c in mock_drive.server.call(
         lambda: [mock_drive.state.store.items[i] for i in mock_drive.item("/B").children.values()]
     )] == ["open.txt"]  # fmt: skip
+
+
+def test_an_export_names_the_state_generation_only_once_a_token_names_it(mock_drive, graph):
+    """The change log goes along with any change, but the generation (how many states the
+    server has had) only once a token was handed out: the same steps export the same bytes
+    whichever test, or server, runs them."""
+    mock_drive.add_file("/a.txt", "a")
+    exported = mock_drive.export()
+    assert "generation" not in exported["changes"] and exported["changes"]["times"]
+    mock_drive.load(exported)
+    assert mock_drive.export() == exported
+    assert graph.get("/me/drive/root/delta?token=latest").status_code == 200
+    assert mock_drive.export()["changes"]["generation"] > 0

@@ -453,7 +453,8 @@ def log_from_data(log: ChangeLog, data: object) -> None:
         change = Change(number, item_id, drive_id, above, kind, name, parent_id)
         log.append(_with_extra(change, extra, chains, item_id))
         last = number
-    log.generation, log.serial, log.issued = generation, serial, True
+    # an export names the state's generation once a token was handed out (scenario/export.py)
+    log.generation, log.serial, log.issued = generation, serial, "generation" in data
     log.marks = _marks_from_data(_list_in(data, "times"), serial)
 
 
