@@ -184,11 +184,14 @@ def delta_changes(drive: MockDriveFixture) -> Arranged:
 
 @arrangement
 def delta_since_time(drive: MockDriveFixture) -> Arranged:
-    """The same changes, asked for since a time instead of a token."""
+    """The same changes, asked for since a time instead of a token; early.txt, changed half an
+    hour before that time, is not among them (the example's value list is exact)."""
     _, own, client = ryan(drive)
     folder = drive.add_folder("/folder2", drive=own)
     drive.add_file("/file.txt", "text", drive=own)
-    drive.clock.advance(hours=1)
+    drive.clock.advance(minutes=30)
+    drive.add_file("/early.txt", "early", drive=own)
+    drive.clock.advance(minutes=30)
     since = drive.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     drive.clock.advance(hours=1)
     ok(client.delete(f"/me/drive/items/{folder.id}"), 204)

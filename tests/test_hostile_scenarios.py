@@ -57,6 +57,19 @@ CORPUS = {
         "users:\n" + "".join(f"  - displayName: U{n}\n    email: bad{n}\n" for n in range(20_000)),
         "is not an e-mail address",
     ),
+    "changes-times-true": (
+        USERS + "changes: {serial: 1, times: true}\n",
+        "changes.times must be a list",
+    ),
+    "changes-log-true": (USERS + "changes: {serial: 1, log: true}\n", "changes.log must be a list"),
+    "changes-times-backwards": (
+        USERS + "changes: {serial: 3, times: [[1704067300, 1], [1704067200, 2]]}\n",
+        "must increase in both time and position",
+    ),
+    "changes-folder-flag": (
+        USERS + "changes: {serial: 1, log: [[1, i, d, item, n, null, -1, {folder: 1}]]}\n",
+        "folder are true or false",
+    ),
     "empty": ("", "the scenario is empty"),
     "null": ("null\n", "the scenario is empty"),
 }

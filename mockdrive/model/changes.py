@@ -19,7 +19,7 @@ from .errors import InvalidRequest, NameConflict, NotFound
 from .identity import User
 from .permissions import can_read, require_removable, require_role
 from .state import CONFLICT_BEHAVIORS, State
-from .tree import Item, is_within, relink, validate_name
+from .tree import Item, is_within, numbered_name, relink, split_extension, validate_name
 from .view import visible_below
 
 
@@ -80,7 +80,7 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
     item.modified = state.clock.now()
     item.modified_by = caller.id
     # renamed, moved or changed: delta reports it (a move out of a caller's view as a removal)
-    state.changes.record(store, item, moved_from=moved_from)
+    state.changed(item, moved_from=moved_from)  # with the second it was made at
     return item
 
 
@@ -152,8 +152,9 @@ def copy_children(
 ) -> list[Item]:
     """``childrenOnly``: copy each child of the folder ``source`` that the caller sees (with
     what it sees below it) into ``target`` under its own name, but not ``source`` itself.
-    Every child is checked before the first is copied, so a refusal copies nothing; with
-    ``rename`` each later child is named against the copies made before it."""
+    Every child is checked, under the name it will take, before the first is copied, so a
+    refusal copies nothing; with ``rename`` each later child is named against the copies
+    made before it."""
     store = state.store
     roles = require_role(store, caller, source, "read")
     if not source.is_folder:
@@ -161,13 +162,12 @@ def copy_children(
     children = [item for item, _ in visible_below(store, caller, source, roles)
                 if item.parent_id == source.id]  # fmt: skip
     planned = [(child, require_role(store, caller, child, "read")) for child in children]
+    plans, taken = [], set()  # taken: the names the earlier children's copies will have
     for child, child_roles in planned:
-        _check_copy(state, caller, child, child_roles, target, None, conflict)
-    copies = []
-    for child, child_roles in planned:  # names settled again: a rename counts earlier copies
-        plan = _check_copy(state, caller, child, child_roles, target, None, conflict)
-        copies.append(_apply_copy(state, caller, target, *plan))
-    return copies
+        plan = _check_copy(state, caller, child, child_roles, target, None, conflict, taken)
+        taken.add(plan[0].casefold())
+        plans.append(plan)
+    return [_apply_copy(state, caller, target, *plan) for plan in plans]
 
 
 def _check_copy(
@@ -178,9 +178,11 @@ def _check_copy(
     target: Item,
     name: object | None,
     conflict: str,
+    taken: set[str] | None = None,
 ) -> tuple[str, Item | None, list[Item]]:
     """Every check of a copy, changing nothing: (its name, the item it replaces, the items it
-    copies: ``source`` first, each item after its parent)."""
+    copies: ``source`` first, each item after its parent). ``taken``: case-folded names that
+    copies made before this one will hold in ``target`` (a rename avoids them too)."""
     store = state.store
     require_role(store, caller, target, "write")
     if source.parent_id is None:
@@ -198,11 +200,25 @@ def _check_copy(
     new_name = validate_name(source.name if name is None else name, drive.drive_type,
                              source.is_folder)  # fmt: skip
     new_name, doomed = settle_conflict(state, caller, target, new_name, conflict, None)
+    if taken and new_name.casefold() in taken:  # only under rename: the children's names differ
+        new_name = _free_name_beside(state, target, source.name, taken)
     if doomed is not None and is_within(store, source, doomed):
         raise InvalidRequest("a copy cannot replace the folder that holds its source")
     seen = [item for item, _ in visible_below(store, caller, source, roles)]
     store.check_path_length(target, len(new_name) + 1 + _longest_below(seen))
     return new_name, doomed, seen
+
+
+def _free_name_beside(state: State, folder: Item, name: str, taken: set[str]) -> str:
+    """The lowest numbered form of ``name`` (``name 1``, ``name 2``... before the extension)
+    free in ``folder`` and not in ``taken``: ``free_name``'s answer once those are made."""
+    stem, dot, ext = split_extension(name)
+    number = 1
+    while True:
+        candidate = numbered_name(stem, number, dot, ext)
+        if candidate.casefold() not in taken and state.store.child(folder, candidate) is None:
+            return candidate
+        number += 1
 
 
 def _apply_copy(

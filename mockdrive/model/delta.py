@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from bisect import bisect_right
 from collections import deque
@@ -230,7 +231,7 @@ def read_token(state: State, token: str) -> tuple[int, int]:
 
 
 _TIME_TOKEN = re.compile(
-    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,7})?(Z|[+-]\d{1,2}:\d{2})", re.ASCII
+    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,7})?(Z|[+-]\d{1,2}:[0-5]\d)", re.ASCII
 )
 
 
@@ -252,12 +253,15 @@ def time_token(token: str) -> datetime | None:
 
 def position_at_time(state: State, when: datetime) -> int:
     """The log position a time names (changes after it came later), or ResyncRequired when
-    the changes since then are no longer kept or the time is beyond the retention."""
+    the changes since then are no longer kept or the time is beyond the retention. The log
+    knows changes to the second, so those made within the time's own second count as later:
+    one made after the time is never left out. A time yet to come names the log's end."""
     log = state.changes
     now = state.clock.moment()
     if now - when > timedelta(days=TOKEN_RETENTION_DAYS):
         raise ResyncRequired(f"the time is more than {TOKEN_RETENTION_DAYS} days ago")
-    position = log.position_at(int(min(when, now).timestamp()))
+    second = min(math.floor(when.timestamp()) - 1, int(now.timestamp()))  # the one before
+    position = log.position_at(second)
     if position + 1 < log.oldest_kept:
         raise ResyncRequired("the changes since this time are no longer kept")
     return position
@@ -422,7 +426,7 @@ def log_from_data(log: ChangeLog, data: object) -> None:
         if type(value) is not int or not 0 <= value < 2**53:
             raise InvalidRequest(f"changes.{name} must be a whole number from 0 to 2^53")
     chains: list[tuple[str, ...]] = []
-    for entry in data.get("chains") or []:
+    for entry in _list_in(data, "chains"):
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
             raise InvalidRequest("each of changes.chains is [folder id, chain index]")
         above = entry[1]
@@ -430,7 +434,7 @@ def log_from_data(log: ChangeLog, data: object) -> None:
             raise InvalidRequest("a change chain names a chain after it")
         chains.append((entry[0], *(chains[above] if above >= 0 else ())))
     last = 0
-    for entry in data.get("log") or []:
+    for entry in _list_in(data, "log"):
         if not (isinstance(entry, list) and len(entry) in (7, 8)):
             raise InvalidRequest("each of changes.log is [serial, item, drive, kind, name, "
                                  "parent, chain] and what else it records")  # fmt: skip
@@ -449,14 +453,23 @@ def log_from_data(log: ChangeLog, data: object) -> None:
         change = Change(number, item_id, drive_id, above, kind, name, parent_id)
         log.append(_with_extra(change, extra, chains, item_id))
         last = number
-    log.generation, log.serial, log.issued = generation, serial, True
-    log.marks = _marks_from_data(data.get("times") or [], serial)
+    # an export names the state's generation once a token was handed out (scenario/export.py)
+    log.generation, log.serial, log.issued = generation, serial, "generation" in data
+    log.marks = _marks_from_data(_list_in(data, "times"), serial)
 
 
-def _marks_from_data(times: object, serial: int) -> list[tuple[int, int]]:
+def _list_in(data: dict, key: str) -> list:
+    """``changes[key]``, a list (missing or null: empty); anything else is refused."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest(f"changes.{key} must be a list")
+    return value
+
+
+def _marks_from_data(times: list, serial: int) -> list[tuple[int, int]]:
     """``changes.times``: [second, serial] pairs, both increasing."""
-    if not isinstance(times, list):
-        raise InvalidRequest("changes.times is a list of [second, serial]")
     marks: list[tuple[int, int]] = []
     for mark in times:
         if not (isinstance(mark, list) and len(mark) == 2 and all(type(v) is int for v in mark)):

@@ -64,15 +64,17 @@ class State:
         broke: bool = False,
         lost: tuple[Permission, ...] = (),
         granted: tuple[str, ...] = (),
+        moved_from: str | None = None,
     ) -> None:
-        """Note a change for ``delta``: ``item`` (created, renamed, new content, moved),
+        """Note a change for ``delta``: ``item`` (created, renamed, new content, moved: from
+        the folder ``moved_from``),
         ``deleted`` (call before removing it) or ``sharing`` (its permissions changed). What
         a change took away (``lost`` permissions, ``broke`` inheritance) or gave (``granted``
         permission ids, ``{permission id}/{member}`` of a link) and whether it ``created``
         the item let delta tell what a caller saw before it (``model/delta.py``)."""
         self.changes.record(
             self.store, item, kind, created=created, broke=broke, lost=lost, granted=granted,
-            at=int(self.clock.moment().timestamp()),
+            moved_from=moved_from, at=int(self.clock.moment().timestamp()),
         )  # fmt: skip
 
     def track(self, permission: Permission) -> None:

@@ -130,12 +130,20 @@ def validate_name(name: object, drive_type: str, is_folder: bool) -> str:
     return name
 
 
-def _split_extension(name: str) -> tuple[str, str, str]:
+def split_extension(name: str) -> tuple[str, str, str]:
     """``("Plan", ".", "docx")``; a name without one (or a dot file) is all stem."""
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
         return name, "", ""
     return stem, dot, ext
+
+
+def numbered_name(stem: str, number: int, dot: str, ext: str) -> str:
+    """``stem number.ext``, the stem shortened so that the name stays within the limit."""
+    suffix = f" {number}{dot}{ext}"
+    if len(suffix) < MAX_NAME_LENGTH:
+        return stem[: MAX_NAME_LENGTH - len(suffix)] + suffix
+    return (stem + dot + ext)[: MAX_NAME_LENGTH - len(f" {number}")] + f" {number}"
 
 
 def split_path(path: str) -> list[str]:
@@ -281,15 +289,15 @@ class DriveStore:
         """
         if self.child(folder, name) is None:
             return name
-        stem, dot, ext = _split_extension(name)
+        stem, dot, ext = split_extension(name)
         hint = self.rename_hints.setdefault(folder.id, {}).setdefault(name.casefold(), [1, []])
         while hint[1]:  # numbers freed below the end, lowest first (some may be taken again)
-            candidate = f"{stem} {heapq.heappop(hint[1])}{dot}{ext}"
+            candidate = numbered_name(stem, heapq.heappop(hint[1]), dot, ext)
             if self.child(folder, candidate) is None:
                 return candidate
         n = hint[0]
         while True:
-            candidate = f"{stem} {n}{dot}{ext}"
+            candidate = numbered_name(stem, n, dot, ext)
             if self.child(folder, candidate) is None:
                 hint[0] = n  # every number below n is in use, or in the freed list
                 return candidate
@@ -301,7 +309,7 @@ class DriveStore:
         hints = self.rename_hints.get(folder.id)
         if not hints:
             return
-        stem, dot, ext = _split_extension(name)
+        stem, dot, ext = split_extension(name)
         base, space, number = stem.rpartition(" ")
         if space and base and number.isascii() and number.isdigit():
             hint = hints.get(f"{base}{dot}{ext}".casefold())

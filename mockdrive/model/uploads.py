@@ -22,7 +22,7 @@ from .errors import DomainError, InvalidRequest, NameConflict, NotFound, Precond
 from .hashes import ContentHasher
 from .identity import User
 from .ids import format_time
-from .permissions import require_role
+from .permissions import can_read, require_role
 from .scopes import app_caller
 from .tree import Item, split_path, validate_name
 
@@ -165,13 +165,15 @@ def repeat_last_fragment(
 ) -> Item:
     """The file a completed session made, for a repeat of the fragment that completed it: the
     same range with the same bytes (``data``), or with none (``None``: msgraph-core repeats a
-    single-fragment file with an empty body). Anything else finds no session, as before."""
+    single-fragment file with an empty body). Anything else finds no session, as before; a
+    file its uploader can no longer read is gone to them, as it is to a GET by id."""
     if (start, end, total) != (last.start, last.end, last.total) or (
         data is not None and fragment_digest(data) != last.digest
     ):
         raise NotFound("the upload session was not found or has expired", "uploadSessionNotFound")
     item = state.store.items.get(last.item_id)
-    if item is None:
+    caller = caller_by_id(state, last.owner_id)
+    if item is None or caller is None or not can_read(state.store, caller, item):
         raise NotFound("the uploaded file no longer exists")
     return item
 

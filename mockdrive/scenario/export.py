@@ -59,8 +59,13 @@ def export_scenario(state: State) -> dict[str, Any]:
     numbering = _export_onehub(state)
     if numbering:
         scenario["onehub"] = numbering
-    if state.changes.issued:  # delta tokens handed out continue on the reloaded copy
-        scenario["changes"] = delta.log_to_data(state.changes)
+    # delta tokens handed out, and a time as the token (which needs none), continue on the
+    # reloaded copy: the log goes along once a token was issued or anything changed
+    log = state.changes
+    if log.issued or log.marks:
+        scenario["changes"] = delta.log_to_data(log)
+        if not log.issued:  # no token names this state: a reload takes a number of its own
+            del scenario["changes"]["generation"]
     sessions = uploads.sessions_to_data(state)
     if sessions:  # half-done uploads continue on the reloaded copy
         scenario["uploadSessions"] = sessions

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ...model import changes
+from ...model.clock import parse_time
 from ...model.errors import InvalidRequest, NotFound
 from ...model.identity import User
 from ...model.ids import format_time
@@ -75,6 +76,8 @@ async def patch_item(request: web.Request, call: Call, item: Item) -> web.Stream
 
 
 def timestamp(container: dict[str, Any], key: str) -> str | None:
+    """A time a client sets (``fileSystemInfo``), kept to the second in UTC; it must name its
+    zone and lie in the years a scenario holds, so that an export of it loads again."""
     value = optional(container, key, str, "an ISO 8601 date and time")
     if value is None:
         return None
@@ -84,7 +87,7 @@ def timestamp(container: dict[str, Any], key: str) -> str | None:
         raise InvalidRequest(f"{key} must be an ISO 8601 date and time") from None
     if moment.tzinfo is None:
         raise InvalidRequest(f"{key} needs a time zone (e.g. 'Z')")
-    return format_time(moment)
+    return format_time(parse_time(value, key))  # the range, and no overflow past year 9999
 
 
 def destination(

@@ -16,6 +16,9 @@ from ...model.errors import InvalidRequest
 from .gaps import DRIVE_SEGMENTS, bad_segment, function_name, not_implemented
 
 _COLON_FORM = re.compile(r"^(?P<head>[^:]*):(?P<path>[^:]*)(?::(?P<tail>.*))?$")
+# a function call's quoted argument (``delta(token='2024-01-01T00:00:00Z')``, ``search(q='a:b')``):
+# a ':' in it is text, not the ':' of a path address
+_QUOTED_ARGUMENT = re.compile(r"\((?:[A-Za-z]+=)?'(?:[^']|'')*'\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +86,13 @@ def parse_graph_path(logical: str) -> GraphPath:
     """Parse a decoded path after the version prefix, e.g. ``/me/drive/root:/a:/children``."""
     item_path: str | None = None
     tail: str | None = None
-    match = _COLON_FORM.match(logical)
+    masked = logical  # as long as logical, the colons of quoted arguments hidden
+    if "'" in logical:
+        masked = _QUOTED_ARGUMENT.sub(lambda m: "(" + "_" * (len(m[0]) - 2) + ")", logical)
+    match = _COLON_FORM.match(masked)
     if match:
-        head, item_path, tail = match["head"], match["path"], match["tail"]
+        head, item_path = logical[slice(*match.span("head"))], logical[slice(*match.span("path"))]
+        tail = None if match["tail"] is None else logical[slice(*match.span("tail"))]
         if item_path and not item_path.startswith("/"):
             raise InvalidRequest("a path after ':' must start with '/'", "invalidPath")
     else:

@@ -27,6 +27,7 @@ from ..errors import ApiError
 from ..jsonio import fast_json_response, optional, read_optional_json_object
 from ..routing import ExpectHandler
 from .addressing import resolve_base
+from .changes import timestamp
 from .downloads import DOWNLOAD_PREFIX, Downloads
 from .items import CONFLICT_KEYS
 from .paths import GraphPath
@@ -82,14 +83,8 @@ async def create_upload_session(
     name = optional(item_body, "name", str, "a string")
     file_size = optional(item_body, "fileSize", int, "a whole number of bytes")
     info = optional(item_body, "fileSystemInfo", dict, "an object") or {}
-    fs_created = optional(info, "createdDateTime", str, "a date and time")
-    fs_modified = optional(info, "lastModifiedDateTime", str, "a date and time")
-    for stamp in (fs_created, fs_modified):
-        if stamp is not None:
-            try:
-                uploads.parse_time(stamp)
-            except ValueError:
-                raise InvalidRequest(f"{stamp!r} is not a date and time") from None
+    fs_created = timestamp(info, "createdDateTime")  # read as PATCH reads them
+    fs_modified = timestamp(info, "lastModifiedDateTime")
     base = resolve_base(state, caller, drive, path)
     if path.item_path is None or path.item_path.strip("/") == "":
         item_path = None
