@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..backend import Backend
 from ..model.entra import EntraError
-from ..model.errors import InvalidRequest, Unauthenticated
+from ..model.errors import DomainError, InvalidRequest, Unauthenticated
 from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
@@ -308,7 +308,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         response = render_error(request, gone, request_id)
     except Exception as error:
         api_error = as_api_error(error)
-        if api_error.status >= 500 and not isinstance(error, ApiError):
+        if api_error.status >= 500 and not isinstance(error, ApiError | DomainError):
             log.exception("unexpected error serving %s %s", request.method, path)
         response = render_error(request, api_error, request_id)
     headers = response.headers
