@@ -77,6 +77,8 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
         item.fs_created = change.fs_created
     if change.fs_modified is not None:
         item.fs_modified = change.fs_modified
+    elif item.fs_modified is None:  # the client's time stays: only the item's own one moves
+        item.fs_modified = item.modified
     item.version += 1
     item.modified = state.clock.now()
     item.modified_by = caller.id

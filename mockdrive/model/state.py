@@ -349,6 +349,8 @@ class State:
         parent.version += 1
         item.name = new_name
         item.version += 1
+        if item.fs_modified is None:  # fileSystemInfo (the client's time) stays as it was
+            item.fs_modified = item.modified
         item.modified = self.clock.now()
         item.modified_by = caller.id
         self.changed(item)
