@@ -433,3 +433,16 @@ def test_a_rename_or_move_keeps_the_files_own_time(tree, mock_drive, graph):
         graph.get(f"/me/drive/items/{moved['id']}").json()["fileSystemInfo"]
         == (uploaded["fileSystemInfo"])
     )
+
+
+def test_the_journal_records_a_poll_of_the_copy_monitor(tree, graph):
+    """The monitor is journaled as upload and download URLs are, so a test can assert a
+    client polled it; an unknown monitor is Graph's 404, journaled too."""
+    response = graph.post("/me/drive/root:/A/a.txt:/copy", json={"name": "c.txt"})
+    follow_monitor(response)
+    path = response.headers["Location"].split("//", 1)[1].partition("/")[2]
+    entries = tree.requests.find("GET", "/" + path)
+    assert [(e.status, e.caller) for e in entries] == [(200, "anonymous")]
+    gone = requests.get(response.headers["Location"] + "x", timeout=10)
+    assert_graph_error(gone, 404, "itemNotFound")
+    assert tree.requests.find("GET", "/" + path + "x")[0].status == 404
