@@ -28,6 +28,10 @@ T = TypeVar("T")
 # port and inside the proxy's tunnels, must also finish within it. A body is not timed: once the
 # head is complete, a slow upload is the client's own work and holds only its own connection.
 HEADER_TIMEOUT = 15.0
+# How long a stop waits for a request still being served before cancelling it. aiohttp's own
+# default is 60 s, and a connection whose body was refused unread (a 413) lingers reading it
+# for up to 10 s: a stop right after such a refusal would wait that long.
+STOP_GRACE = 0.5
 
 
 def _owner_token_of(state: State) -> str:
@@ -151,6 +155,7 @@ class MockDrive:
         # pyproject.toml) and when an answer is sent, and only a complete request head disarms
         # it: a half-sent head never keeps a connection.
         options["keepalive_timeout"] = self.header_timeout
+        options["shutdown_timeout"] = STOP_GRACE
         self._runner = web.AppRunner(build_app(self.backend, self.middlewares), **options)
         await self._runner.setup()
         if self.proxy:  # a front door to the same application (mockdrive/proxy.py)

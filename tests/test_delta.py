@@ -441,3 +441,18 @@ def test_a_token_whose_round_begins_after_its_page_is_invalid(arranged, graph):
     forged = base64.urlsafe_b64encode(f"{raw}.999999".encode()).decode().rstrip("=")
     assert_graph_error(graph.get("/me/drive/root/delta", params={"token": forged}), 400,
                        "invalidRequest")  # fmt: skip
+
+
+def test_select_shapes_every_delta_entry_and_its_links(arranged, graph):
+    """``$select`` (or ``select``, as the Debian client sends it) on delta, as on any item; a
+    removal keeps ``deleted`` even where it is not selected."""
+    base = arranged.graph_url + "/me/drive/root/delta?select=id,name,file,folder"
+    everything, link = follow_delta(graph, base)
+    assert everything and all(set(e) <= {"id", "name", "file", "folder"} for e in everything)
+    assert "$select=id" in link
+    assert graph.put("/me/drive/root:/Notes.txt:/content", data=b"new").status_code == 200
+    changes, link = follow_delta(graph, link)
+    assert [set(e) for e in changes] == [{"id", "name", "file"}]
+    assert graph.delete("/me/drive/root:/Notes.txt").status_code == 204
+    changes, link = follow_delta(graph, link)
+    assert set(changes[0]) == {"id", "name", "file", "deleted"}

@@ -413,3 +413,36 @@ def test_the_copy_monitor_needs_no_token_even_with_an_admin_token(worker_server)
     status = follow_monitor(response)
     assert status["resourceId"]
     assert requests.get(server.url + "/_mockdrive/journal", timeout=10).status_code == 401
+
+
+def test_a_rename_or_move_keeps_the_files_own_time(tree, mock_drive, graph):
+    """``fileSystemInfo`` is the client's time: a rename or a move leaves it as it was (the
+    Debian onedrive client re-uploads a file whose time changed); the item's own
+    ``lastModifiedDateTime`` is the service's, and moves."""
+    uploaded = graph.put("/me/drive/root:/A/up.txt:/content", data=b"x").json()
+    mock_drive.clock.advance(hours=1)
+    renamed = graph.patch("/me/drive/root:/A/up.txt", json={"name": "up2.txt"}).json()
+    assert renamed["fileSystemInfo"] == uploaded["fileSystemInfo"]
+    assert renamed["lastModifiedDateTime"] > uploaded["lastModifiedDateTime"]
+    mock_drive.clock.advance(hours=1)
+    folder = {"id": tree.item("/B").id}
+    moved = graph.patch("/me/drive/root:/A/up2.txt", json={"parentReference": folder}).json()
+    assert moved["fileSystemInfo"] == uploaded["fileSystemInfo"]
+    assert moved["lastModifiedDateTime"] > renamed["lastModifiedDateTime"]
+    assert (
+        graph.get(f"/me/drive/items/{moved['id']}").json()["fileSystemInfo"]
+        == (uploaded["fileSystemInfo"])
+    )
+
+
+def test_the_journal_records_a_poll_of_the_copy_monitor(tree, graph):
+    """The monitor is journaled as upload and download URLs are, so a test can assert a
+    client polled it; an unknown monitor is Graph's 404, journaled too."""
+    response = graph.post("/me/drive/root:/A/a.txt:/copy", json={"name": "c.txt"})
+    follow_monitor(response)
+    path = response.headers["Location"].split("//", 1)[1].partition("/")[2]
+    entries = tree.requests.find("GET", "/" + path)
+    assert [(e.status, e.caller) for e in entries] == [(200, "anonymous")]
+    gone = requests.get(response.headers["Location"] + "x", timeout=10)
+    assert_graph_error(gone, 404, "itemNotFound")
+    assert tree.requests.find("GET", "/" + path + "x")[0].status == 404

@@ -187,3 +187,27 @@ def test_an_unimplemented_action_on_a_path_that_does_not_exist_yet_is_501(graph)
     item."""
     response = graph.post("/me/drive/root:/new.bin:/checkin", json={})
     assert_graph_error(response, 501, "notImplemented")
+
+
+def test_a_drive_search_also_finds_what_others_shared(mock_drive, graph):
+    """``/me/drive/search(q=…)`` includes items of other drives shared with the caller (and
+    what they see below them), as ``remoteItem``s, as the docs' sample does; ``root/search``
+    and a search of someone else's drive keep to that drive."""
+    mock_drive.add_file("/My plan.txt", "mine")
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    theirs = mock_drive.add_drive(bob, drive_type="business", name="OneDrive")
+    mock_drive.add_file("/Plans/Q3 plan.txt", "q3", drive=theirs)
+    mock_drive.add_file("/Private plan.txt", "no", drive=theirs)
+    mock_drive.grant("/Plans", mock_drive.owner, ["read"], drive=theirs)
+    found = graph.get("/me/drive/search(q='plan')").json()["value"]
+    assert sorted(hit["name"] for hit in found) == ["My plan.txt", "Plans", "Q3 plan.txt"]
+    remote = {hit["name"]: hit for hit in found if "remoteItem" in hit}
+    assert sorted(remote) == ["Plans", "Q3 plan.txt"]
+    assert remote["Q3 plan.txt"]["remoteItem"]["parentReference"]["driveId"] == theirs.id
+    assert all(hit["searchResult"] == {} for hit in found)
+    own = graph.get("/me/drive/root/search(q='plan')").json()["value"]
+    assert [hit["name"] for hit in own] == ["My plan.txt"]
+    mock_drive.grant("/", bob, ["read"])  # bob reads the owner's drive: its search is its own
+    as_bob = as_user(graph, "bob-token")
+    bobs = as_bob.get(f"/drives/{mock_drive.drive.id}/search(q='plan')").json()["value"]
+    assert [(hit["name"], "remoteItem" in hit) for hit in bobs] == [("My plan.txt", False)]

@@ -164,3 +164,20 @@ def test_created_items_carry_location_and_etag(mock_drive, graph):
     location = response.headers["Location"]
     assert location == f"{mock_drive.graph_url}/drives/{mock_drive.drive.id}/items/{body['id']}"
     assert graph.get(location).ok
+
+
+def test_system_options_without_their_dollar(folder, graph):
+    """The Debian onedrive client sends ``?select=…``: the prefix is optional."""
+    body = graph.get("/me/drive/root:/F/a.txt?select=name,size").json()
+    assert set(body) == {"@odata.context", "id", "name", "size"}
+    listing = graph.get("/me/drive/root:/F:/children?select=name&top=2&orderby=name").json()
+    assert [set(c) for c in listing["value"]] == [{"id", "name"}] * 2
+    assert [c["name"] for c in listing["value"]] == ["a.txt", "b.txt"]
+    assert "$select=name" in listing["@odata.nextLink"]
+    assert graph.get(listing["@odata.nextLink"]).json()["value"][0]["name"] == "C.txt"
+    expanded = graph.get("/me/drive/root:/F?expand=children(select=name)").json()
+    assert len(expanded["children"]) == 4
+    assert_graph_error(graph.get("/me/drive/root:/F:/children?filter=x"), 501, "notSupported")
+    # the $ form wins over a bare name sent beside it
+    both = graph.get("/me/drive/root:/F/a.txt?$select=name&select=size").json()
+    assert set(both) == {"@odata.context", "id", "name"}

@@ -234,3 +234,22 @@ def test_shares_and_shared_with_me_after_an_empty_segment(arranged):
 )
 def test_one_normal_form(raw, normal):
     assert normalize_path(raw) == normal
+
+
+@pytest.mark.parametrize(
+    ("qualified", "plain"),
+    [
+        ("/me/drive/root/microsoft.graph.delta()", "/me/drive/root/delta()"),
+        ("/me/drive/root/microsoft.graph.delta", "/me/drive/root/delta"),
+        ("/me/drive/root:/Projects:/microsoft.graph.delta()", "/me/drive/root:/Projects:/delta()"),
+        ("/me/drive/root/microsoft.graph.search(q='plan')", "/me/drive/root/search(q='plan')"),
+        ("/me/drive/microsoft.graph.search(q='plan')", "/me/drive/search(q='plan')"),
+    ],
+)
+def test_functions_named_with_their_namespace(arranged, qualified, plain):
+    """``microsoft.graph.delta()`` and ``microsoft.graph.search(q='…')``, as some SDKs name
+    them, answer as the plain names do (their links too)."""
+    expected = send(arranged, "GET", "/v1.0" + quote(plain, safe="/:()'=!"))
+    assert expected[0] == 200, expected
+    got = send(arranged, "GET", "/v1.0" + quote(qualified, safe="/:()'=!"))
+    assert (got[0], VOLATILE.sub(b"", got[1])) == (200, VOLATILE.sub(b"", expected[1]))

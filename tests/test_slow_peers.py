@@ -236,3 +236,24 @@ def test_a_stalled_body_is_not_timed_and_holds_only_its_own_connection(direct):
     assert statistics.median(during) <= 3 * baseline + LIMIT / 4, (baseline, during)
     listing = requests.get(direct.graph_url + "/me/drive/root:/slow-body.txt", headers=AUTH)
     assert listing.json()["size"] == len(body)
+
+
+@pytest.mark.parametrize("sent", [0, 1024 * 1024], ids=["no-body", "part-of-the-body"])
+def test_a_stop_right_after_a_refused_big_upload_is_prompt(sent):
+    """A simple upload over 4 MiB is refused (413) before its body is read; aiohttp then
+    lingers reading it for up to 10 s, which a stop must not wait for."""
+    server = MockDrive(default_state(TOKEN)).start()
+    try:
+        peer = socket.create_connection((server.host, server.port), timeout=10)
+        size = 4 * 1024 * 1024 + 1
+        peer.sendall(
+            b"PUT /v1.0/me/drive/root:/big.bin:/content HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {size}\r\n\r\n".encode()
+            + b"x" * sent
+        )
+        assert peer.recv(64).startswith(b"HTTP/1.1 413")
+        started = time.monotonic()
+    finally:
+        server.stop()
+    assert time.monotonic() - started < 2.5
+    peer.close()

@@ -390,3 +390,29 @@ def test_a_repeat_after_the_session_would_have_lapsed_finds_nothing(mock_drive, 
     assert put_range(url, data, 0, len(data)).status_code == 201
     mock_drive.clock.advance(seconds=UPLOAD_SESSION_LIFETIME.total_seconds() + 1)
     assert_graph_error(put_range(url, data, 0, len(data)), 404, "itemNotFound")
+
+
+def test_a_full_drive_refuses_simple_uploads_and_copies_as_sessions(mock_drive, graph):
+    """``507 quotaLimitReached`` for what the new bytes add, whichever way they come; a refused
+    request changes nothing, and what frees room or adds nothing still works."""
+    mock_drive.add_file("/F/a.bin", b"a" * 300)
+    used = graph.get("/me/drive").json()["quota"]["used"]
+
+    def fill() -> None:
+        mock_drive.drive.quota_total = used + 100
+
+    mock_drive.server.call(fill)
+    root = {"id": mock_drive.item("/").id}
+    for response in (
+        graph.put("/me/drive/root:/new.bin:/content", data=b"n" * 101),
+        graph.put("/me/drive/root:/F/a.bin:/content", data=b"a" * 401),
+        graph.post("/me/drive/root:/F/a.bin:/copy", json={"name": "b.bin"}),
+        graph.post("/me/drive/root:/F:/copy", json={"name": "G"}),
+        graph.post("/me/drive/root:/F:/copy", json={"childrenOnly": True, "parentReference": root}),
+    ):
+        assert_graph_error(response, 507, "quotaLimitReached")
+    assert graph.get("/me/drive").json()["quota"]["used"] == used
+    assert graph.put("/me/drive/root:/F/a.bin:/content", data=b"a" * 400).status_code == 200
+    assert graph.put("/me/drive/root:/F/a.bin:/content", data=b"a").status_code == 200
+    assert graph.put("/me/drive/root:/empty.bin:/content", data=b"").status_code == 201
+    assert graph.post("/me/drive/root:/F/a.bin:/copy", json={"name": "c.bin"}).status_code == 202

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..backend import Backend
 from ..model.entra import EntraError
-from ..model.errors import InvalidRequest, Unauthenticated
+from ..model.errors import DomainError, InvalidRequest, Unauthenticated
 from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
@@ -48,7 +48,12 @@ GRAPH_STARTS = tuple(p + "/" for p in GRAPH_PREFIXES)
 GRAPH_PREFIX_LENGTH = len(GRAPH_PREFIXES[0])
 assert all(len(p) == GRAPH_PREFIX_LENGTH for p in GRAPH_PREFIXES)
 # upload and download URLs: authenticated by their own token, not a bearer (api/graph/uploads.py)
-PRE_AUTHENTICATED = tuple(p.rstrip("/") for p in graph_uploads.PRE_AUTHENTICATED_PREFIXES)
+# URLs handed out that carry their own authority: upload, download and preview URLs (a token
+# in the URL) and copy monitors (none needed, as in Graph); authenticated, faulted and
+# journaled like the API, so a test sees a client follow them
+PRE_AUTHENTICATED = tuple(
+    p.rstrip("/") for p in (*graph_uploads.PRE_AUTHENTICATED_PREFIXES, MONITOR_PREFIX)
+)
 API_PREFIXES = GRAPH_PREFIXES + onehub.PREFIXES + PRE_AUTHENTICATED
 JOURNALED_HEADERS = ("Content-Type", "Accept", "client-request-id", "If-Match", "If-None-Match")
 # Uploads stream their body themselves (with their own limit); everything else is read whole.
@@ -208,6 +213,8 @@ def authenticate(state: State, request: web.Request, anonymous_ok: bool = False)
     malformed, expired, for another audience or badly signed."""
     if request.path.startswith(graph_uploads.PRE_AUTHENTICATED_PREFIXES):
         return Principal.static(graph_uploads.pre_authenticated_caller(state, request.path))
+    if request.path.startswith(MONITOR_PREFIX):  # a copy monitor: anyone may poll it
+        return Principal.static(ANONYMOUS)
     header = request.headers.get("Authorization", "")
     if anonymous_ok and not header:
         return Principal.static(ANONYMOUS)
@@ -308,7 +315,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         response = render_error(request, gone, request_id)
     except Exception as error:
         api_error = as_api_error(error)
-        if api_error.status >= 500 and not isinstance(error, ApiError):
+        if api_error.status >= 500 and not isinstance(error, ApiError | DomainError):
             log.exception("unexpected error serving %s %s", request.method, path)
         response = render_error(request, api_error, request_id)
     headers = response.headers
@@ -358,7 +365,7 @@ def check_admin_token(backend: Backend, request: web.Request) -> None:
     path = request.path
     if backend.admin_token is None or path in ("/", "/_mockdrive/health"):
         return
-    if path == "/_mockdrive/ui" or path.startswith(("/_mockdrive/ui/", MONITOR_PREFIX)):
+    if path == "/_mockdrive/ui" or path.startswith("/_mockdrive/ui/"):
         return
     given = request.headers.get(ADMIN_TOKEN_HEADER)
     if given is None:

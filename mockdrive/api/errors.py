@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..model import errors as model_errors
-from ..model import scopes
+from ..model import scopes, uploads
 from .jsonio import json_response
 
 
@@ -36,6 +36,7 @@ GRAPH_STATUS: dict[type[model_errors.DomainError], tuple[int, str]] = {
     model_errors.NotAllowed: (403, "notAllowed"),
     model_errors.NameConflict: (409, "nameAlreadyExists"),
     model_errors.PreconditionFailed: (412, "resourceModified"),
+    uploads.QuotaExceeded: (507, "quotaLimitReached"),  # a full drive
     scopes.DelegatedOnly: (400, "BadRequest"),  # Graph's gateway, not OneDrive
     scopes.DirectoryDenied: (403, "Authorization_RequestDenied"),  # the directory's
 }

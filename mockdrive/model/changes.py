@@ -20,6 +20,7 @@ from .identity import User
 from .permissions import can_read, require_removable, require_role
 from .state import CONFLICT_BEHAVIORS, State
 from .tree import Item, is_within, numbered_name, relink, split_extension, validate_name
+from .uploads import check_quota
 from .view import visible_below
 
 
@@ -76,6 +77,8 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
         item.fs_created = change.fs_created
     if change.fs_modified is not None:
         item.fs_modified = change.fs_modified
+    elif item.fs_modified is None:  # the client's time stays: only the item's own one moves
+        item.fs_modified = item.modified
     item.version += 1
     item.modified = state.clock.now()
     item.modified_by = caller.id
@@ -144,6 +147,7 @@ def copy_item(
     """
     roles = require_role(state.store, caller, source, "read")
     plan = _check_copy(state, caller, source, roles, target, name, conflict)
+    check_quota(state, target, _added_bytes(plan))
     return _apply_copy(state, caller, target, *plan)
 
 
@@ -167,6 +171,7 @@ def copy_children(
         plan = _check_copy(state, caller, child, child_roles, target, None, conflict, taken)
         taken.add(plan[0].casefold())
         plans.append(plan)
+    check_quota(state, target, sum(_added_bytes(plan) for plan in plans))
     return [_apply_copy(state, caller, target, *plan) for plan in plans]
 
 
@@ -207,6 +212,14 @@ def _check_copy(
     seen = [item for item, _ in visible_below(store, caller, source, roles)]
     store.check_path_length(target, len(new_name) + 1 + _longest_below(seen))
     return new_name, doomed, seen
+
+
+def _added_bytes(plan: tuple[str, Item | None, list[Item]]) -> int:
+    """What a planned copy adds to its target's drive: the files it copies, less the item it
+    replaces."""
+    _, doomed, seen = plan
+    copied = sum(item.size for item in seen if not item.is_folder)
+    return copied - (doomed.size if doomed is not None else 0)
 
 
 def _free_name_beside(state: State, folder: Item, name: str, taken: set[str]) -> str:

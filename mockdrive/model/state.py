@@ -25,7 +25,7 @@ from .outbox import Outbox
 from .permissions import Permission, require_removable, require_role, roles_down
 from .policy import SharingPolicy
 from .tree import DRIVE_TYPES, Drive, DriveStore, Item, split_path, validate_name
-from .uploads import UploadSessions
+from .uploads import UploadSessions, check_quota
 
 CONFLICT_BEHAVIORS = ("fail", "replace", "rename")
 WEB_BASE = "https://mockdrive.example"
@@ -297,6 +297,8 @@ class State:
             and (conflict == "fail" or existing.is_folder)
         ):
             raise NameConflict(f"an item named {names[-1]!r} already exists")
+        replaced = existing is not None and conflict == "replace"
+        check_quota(self, start, len(content) - (existing.size if replaced and existing else 0))
         if existing is not None and conflict == "replace":
             self.replace_content(caller, existing, content, mime_type)
             return existing, False
@@ -319,6 +321,7 @@ class State:
         require_role(self.store, caller, item, "write")
         if item.is_folder:
             raise InvalidRequest("a folder has no content")
+        check_quota(self, item, len(content) - item.size)  # what the new bytes add
         self.store.set_file_content(item, content, mime_type)
         item.modified = self.clock.now()
         item.modified_by = caller.id
@@ -346,6 +349,8 @@ class State:
         parent.version += 1
         item.name = new_name
         item.version += 1
+        if item.fs_modified is None:  # fileSystemInfo (the client's time) stays as it was
+            item.fs_modified = item.modified
         item.modified = self.clock.now()
         item.modified_by = caller.id
         self.changed(item)

@@ -268,9 +268,11 @@ def check_size(size: int) -> None:
 
 
 def check_quota(state: State, item: Item, size: int) -> None:
+    """Refuse ``size`` more bytes in ``item``'s drive where they do not fit (the service's
+    ``507 quotaLimitReached``): upload sessions, simple uploads and copies alike."""
     drive = state.store.drives[item.drive_id]
     used = state.store.root(drive).size
-    if size > drive.quota_total - used:
+    if size > 0 and size > drive.quota_total - used:
         raise QuotaExceeded(
             "the file does not fit in the drive's remaining quota", "quotaLimitReached"
         )

@@ -20,7 +20,7 @@ its own gets its parent's set): read them, never change them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from .permissions import held_candidates, owns_drive, roles_down, roles_of
@@ -126,12 +126,15 @@ def roles_within(store: DriveStore, caller: User, top: Item, item: Item) -> set[
     return found[-1] if all(found) else set()
 
 
-def search(store: DriveStore, caller: User, start: Item, query: str) -> Iterator[Item]:
+def search(
+    store: DriveStore, caller: User, start: Item, query: str, also: Iterable[Item] = ()
+) -> Iterator[Item]:
     """Items below ``start`` whose name contains ``query`` (case-insensitive) that the caller
-    can see: the caller's view below ``start``, then, as the service's
-    search includes what was shared with the caller, the view below each item shared with them
-    inside parts of it they cannot see. O(items the caller can see + their hidden children +
-    depth x items shared in the drive)."""
+    can see: the view below each of ``also`` (items of other drives shared with the caller,
+    for a drive-wide search; first, as the docs' sample lists them), the caller's view below
+    ``start``, then, as the service's search includes what was shared with the caller, the
+    view below each item shared with them inside parts of it they cannot see. O(items the
+    caller can see + their hidden children + depth x items shared in the drive)."""
     needle = query.casefold()
     visited: set[str] = set()
 
@@ -141,6 +144,9 @@ def search(store: DriveStore, caller: User, start: Item, query: str) -> Iterator
             if item is not start and needle in item.name.casefold():
                 yield item
 
+    for item in also:  # items of other drives shared with the caller (a drive-wide search)
+        if item.id not in visited:
+            yield from walk(item)
     yield from walk(start)
     shared = []  # grants held by the caller below start, inside parts not walked yet
     for item_id in store.drives[start.drive_id].shared_item_ids:

@@ -44,7 +44,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response
 from . import paging
-from .envelope import own_url
+from .envelope import own_url, shape
 from .items import page_params
 from .render import render_item
 
@@ -97,7 +97,8 @@ def _enumerate(
         return (item for item, _ in visible_below(state.store, caller, folder, roles))
 
     page, more = paging.page(state, (caller.id, "delta", folder.id), offset, top, walk)
-    value = [render_item(state, call, item) for item in page]
+    select = _select(call)
+    value = [shape(render_item(state, call, item), select) for item in page]
     if more:
         query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
@@ -165,7 +166,7 @@ def _report(
     if item is not None and last.kind != "deleted" and roles_within(store, caller, folder, item):
         if kinds == {"sharing"} and not show_sharing:
             return None
-        rendered = render_item(state, call, item)
+        rendered = shape(render_item(state, call, item), _select(call))
         if "sharing" in kinds and show_sharing:
             rendered[SHARED_CHANGED] = "True"
         return rendered
@@ -178,8 +179,16 @@ def _report(
         and parent is not None
         and roles_within(store, caller, folder, parent)
     ):
-        return _deleted(state, last)
-    return _removed(state, last)
+        removal = _deleted(state, last)
+    else:
+        removal = _removed(state, last)
+    select = _select(call)  # a removal keeps ``deleted`` whatever is selected
+    return removal if select is None else shape(removal, select | {"deleted"})
+
+
+def _select(call: Call) -> frozenset[str] | None:
+    """``$select``, as on any item: only those properties (and ``id``) of each entry."""
+    return None if call.options is None else call.options.select
 
 
 def _deleted(call_state: Any, change: delta.Change) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from multidict import MultiDict
+
 from ...model.errors import InvalidRequest
 from ...model.ranges import whole_number_text
 from ..errors import ApiError
@@ -54,6 +56,25 @@ def parse_options(query: Mapping[str, str]) -> Options:
         expand=_expand(query.get("$expand")),
         orderby=_orderby(query.get("$orderby")),
     )
+
+
+# The system query options mockdrive reads, as a client may send them without their ``$``
+# (the Debian ``onedrive`` client asks ``?select=id,name,…``): the query parameters page says
+# the prefix is optional on beta and, on v1.0, for a subset of APIs the drive APIs are in.
+BARE_OPTIONS = ("select", "expand", "top", "orderby", "filter", "skiptoken", "skipToken")
+
+
+def with_dollars(query: Mapping[str, str]) -> MultiDict[str] | None:
+    """The query with each bare system option spelled with its ``$`` (a bare name the client
+    also sent with its ``$`` stays as it is, a custom option); None if it has none."""
+    if not any(name in query for name in BARE_OPTIONS):
+        return None
+    spelled: MultiDict[str] = MultiDict()
+    for key, value in query.items():
+        if key in BARE_OPTIONS and "$" + key not in query:
+            key = "$" + key
+        spelled.add(key, value)
+    return spelled
 
 
 def skip_token(query: Mapping[str, str]) -> str | None:
@@ -111,6 +132,7 @@ def _expand(raw: str | None) -> dict[str, Options]:
                 raise InvalidRequest(f"$expand={part!r} is malformed")
             for option in _split_top_level(inner[:-1], ";"):
                 key, equals, value = option.partition("=")
+                key = key if key.startswith("$") else "$" + key  # the $ is optional here too
                 if not equals or key not in ("$select", "$top"):
                     raise not_implemented(f"the nested option {option!r} in $expand")
                 nested[key] = value

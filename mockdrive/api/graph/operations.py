@@ -4,9 +4,11 @@ row of ``routes.ROUTES``: ``(request, call, item, *values)`` as the row's path s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from aiohttp import web
 
+from ...model import links as link_model
 from ...model import sharing
 from ...model.errors import NotFound
 from ...model.permissions import (
@@ -22,13 +24,14 @@ from ..context import Call
 from ..jsonio import fast_json_response, read_json_object
 from . import links, odata, paging
 from .addressing import check_if_match, drive_not_found, not_modified
-from .envelope import context_url, item_context, next_link, shape
+from .envelope import context_url, item_context, next_link, own_url, shape
 from .items import list_children, page_params, page_top
 from .ordering import ordered_page
 from .paths import GraphPath
 from .permissions import permission_patch, render_permission_for
 from .relations import expand_item, versions_of
 from .render import render_drive, render_item, render_permission
+from .shares import remote_item
 from .special import search_hit
 
 NO_OPTIONS = odata.Options()  # a HEAD's: the dispatch parses a GET's into ``call.options``
@@ -135,18 +138,34 @@ def search_items(request: web.Request, call: Call, item: Item, segment: str) -> 
     assert match is not None
     top, offset = page_params(request)
     state, caller, text = call.state, call.caller, match[1].replace("''", "'")
-    key = (caller.id, "search", item.id, text)
-    page, more = paging.page(
-        state, key, offset, top, lambda: search(state.store, caller, item, text)
-    )
+    drive = state.store.drives[item.drive_id]
+    # ``/me/drive/search(q=…)`` on the caller's own drive also finds what others shared with
+    # them, as the service does (``root/search`` and a folder's search keep to the drive)
+    wide = drive.owner_id == caller.id and _drive_wide(request)
+    key = (caller.id, "search" if not wide else "search-wide", item.id, text)
+
+    def hits() -> Iterator[Item]:
+        shared = (shared for shared, _ in link_model.shared_with(state, caller)) if wide else ()
+        return search(state.store, caller, item, text, shared)
+
+    page, more = paging.page(state, key, offset, top, hits)
     select = (call.options or NO_OPTIONS).select
-    body = {
-        "@odata.context": context_url(request, "Collection(driveItem)"),
-        "value": [shape(search_hit(state, call, hit), select) for hit in page],
-    }
+    value = [
+        shape(search_hit(state, call, hit) if hit.drive_id == drive.id
+              else {**remote_item(call, hit), "searchResult": {}}, select)
+        for hit in page
+    ]  # fmt: skip
+    body = {"@odata.context": context_url(request, "Collection(driveItem)"), "value": value}
     if more:
         body["@odata.nextLink"] = next_link(request, top, str(offset + top))
     return fast_json_response(body)
+
+
+def _drive_wide(request: web.Request) -> bool:
+    """Is this the drive's own search (``/me/drive/search(…)``, ``/drives/{id}/search(…)``),
+    not an item's (``root/search(…)``)?"""
+    parts = own_url(request).raw_path.split("/")  # in its normal form: a '/' in q is %2F
+    return parts[-2] == "drive" or parts[-3] == "drives"
 
 
 def thumbnails(request: web.Request, call: Call, item: Item) -> web.StreamResponse:

@@ -99,6 +99,8 @@ def parse_graph_path(logical: str) -> GraphPath:
         head = logical
     segments = [s for s in head.split("/") if s]
     drive_kind, drive_key, rest = _drive_part(segments)
+    if rest:  # ``/drive/microsoft.graph.search(q='…')``
+        rest[0] = _unqualified(rest[0])
 
     item_base: str | None = None
     if rest:
@@ -122,8 +124,19 @@ def parse_graph_path(logical: str) -> GraphPath:
         action = tuple(rest)
     if item_base is None and action:
         raise bad_segment(action[0])
+    action = tuple(_unqualified(segment) for segment in action)
     action, item_path = _fold_child_keys(action, item_path)
     return GraphPath(drive_kind, drive_key, item_base, item_path, action)
+
+
+_NAMESPACE = "microsoft.graph."
+
+
+def _unqualified(segment: str) -> str:
+    """A bound function or action named with its namespace, as some SDKs send it
+    (``microsoft.graph.delta()``, ``microsoft.graph.search(q='x')``), is the same segment
+    without it, as OData allows."""
+    return segment[len(_NAMESPACE) :] if segment.startswith(_NAMESPACE) else segment
 
 
 _CHILD_KEY = re.compile(r"^children\('((?:[^']|'')*)'\)$")

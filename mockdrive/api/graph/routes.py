@@ -222,6 +222,10 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
     the version, read in its one normal form from here on)."""
     rest = normalize_path(rest)
+    if request.method in ("GET", "HEAD"):  # query options apply to reads, which have no body
+        query = odata.with_dollars(request.query)
+        if query is not None:  # ``?select=…``: read as ``?$select=…`` from here on
+            request = request.clone(rel_url=request.rel_url.with_query(query))
     call = authorize.enter(call, rest)  # the token's kind and scopes (model/scopes.py)
     call = call.viewed_by(call.caller.id)  # rendered for the caller, no downloads yet
     response = await dispatch(request, call, rest)
