@@ -61,13 +61,13 @@ def parse_options(query: Mapping[str, str]) -> Options:
 # The system query options mockdrive reads, as a client may send them without their ``$``
 # (the Debian ``onedrive`` client asks ``?select=id,name,…``): the query parameters page says
 # the prefix is optional on beta and, on v1.0, for a subset of APIs the drive APIs are in.
-BARE_OPTIONS = ("select", "expand", "top", "orderby", "filter", "skiptoken", "skipToken")
+BARE_OPTIONS = frozenset(("select", "expand", "top", "orderby", "filter", "skiptoken", "skipToken"))
 
 
 def with_dollars(query: Mapping[str, str]) -> MultiDict[str] | None:
     """The query with each bare system option spelled with its ``$`` (a bare name the client
     also sent with its ``$`` stays as it is, a custom option); None if it has none."""
-    if not any(name in query for name in BARE_OPTIONS):
+    if BARE_OPTIONS.isdisjoint(query):  # one C-level pass over the names
         return None
     spelled: MultiDict[str] = MultiDict()
     for key, value in query.items():

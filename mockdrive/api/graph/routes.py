@@ -222,7 +222,7 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
     the version, read in its one normal form from here on)."""
     rest = normalize_path(rest)
-    if request.method in ("GET", "HEAD"):  # query options apply to reads, which have no body
+    if request.query_string and request.method in ("GET", "HEAD"):  # reads have no body
         query = odata.with_dollars(request.query)
         if query is not None:  # ``?select=…``: read as ``?$select=…`` from here on
             request = request.clone(rel_url=request.rel_url.with_query(query))
