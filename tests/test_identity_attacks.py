@@ -416,3 +416,47 @@ def test_authorize_sends_the_browser_to_a_percent_encoded_location(mock_drive):
     form = {"grant_type": "authorization_code", "client_id": "any-client", "code": code,
             "redirect_uri": uri}  # fmt: skip
     assert requests.post(token_url(mock_drive), data=form, timeout=10).status_code == 200
+
+
+# -- PKCE: a verifier is unreserved ASCII, 43 to 128 characters (RFC 7636) ----------------------
+def s256(verifier: str) -> str:
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(verifier.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def test_a_non_ascii_pkce_verifier_is_refused_not_reduced(mock_drive):
+    """The verifier was hashed as ASCII with ``?`` for every other letter: ``é`` then stood
+    for ``ü`` and for ``?`` itself, so a verifier that is not the client's redeemed the code."""
+    right = "?" * 43  # what a non-ASCII verifier was reduced to (itself no verifier RFC 7636 has)
+    code = code_of(authorize(mock_drive, client_id="pkce-ascii", code_challenge=s256(right),
+                             code_challenge_method="S256"))  # fmt: skip
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "client_id": "pkce-ascii"}  # fmt: skip
+    for verifier in ("é" * 43, "ü" * 43, right, "a" * 42, "a" * 129, "a b" + "c" * 41):
+        answer = requests.post(token_url(mock_drive), data={**form, "code_verifier": verifier},
+                               timeout=10)  # fmt: skip
+        assert answer.status_code == 400, (verifier, answer.text)
+        assert (answer.json()["error"], answer.json()["error_codes"]) == (
+            "invalid_grant", [501481]), verifier  # fmt: skip
+    good = "a-Z.0_~" * 6 + "x"
+    code = code_of(authorize(mock_drive, client_id="pkce-ascii", code_challenge=s256(good),
+                             code_challenge_method="S256"))  # fmt: skip
+    answer = requests.post(token_url(mock_drive), data={**form, "code": code,
+                           "code_verifier": good}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+def test_authorize_refuses_a_code_challenge_pkce_cannot_have(mock_drive):
+    """A challenge no RFC 7636 verifier can match (plain: the verifier's own grammar; S256: 43
+    base64url characters) is Entra's 501491 at authorize, back to the redirect URI."""
+    for method, challenge in (("S256", "é" * 43), ("S256", "a" * 44), ("plain", "a" * 42),
+                              ("plain", "é" * 43)):  # fmt: skip
+        answer = authorize(mock_drive, client_id="pkce-ascii", code_challenge=challenge,
+                           code_challenge_method=method)  # fmt: skip
+        assert answer.status_code == 302, answer.text
+        query = parse_qs(urlsplit(answer.headers["Location"]).query)
+        assert "code" not in query, (method, challenge)
+        assert query["error_codes"] == ["501491"], (method, challenge, query)

@@ -519,6 +519,8 @@ async def authorize(request: web.Request) -> web.StreamResponse:
             raise model.invalid_request(
                 "The code_challenge_method is not valid: use 'S256' or 'plain'.", 501491
             )
+        if challenge is not None:
+            model.check_challenge(challenge, method)
         code = AuthCode(user.id, app.client_id, scopes, state.clock.moment(), redirect_uri,
                         challenge, method, query.get("nonce"))  # fmt: skip
         answer["code"] = entra.issue_code(state.clock.moment(), code)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -70,6 +71,10 @@ WELL_KNOWN_CLIENTS = {
     "de8bc8b5-d9f9-48b1-a8ad-b748da725064": "Graph Explorer",
 }
 DEVICE_OUTCOMES = ("approve", "decline", "expire")
+# RFC 7636: a PKCE verifier (and a plain challenge) is 43-128 unreserved ASCII characters; an
+# S256 challenge is the 43 base64url characters of a SHA-256 digest
+PKCE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+PKCE_S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class EntraError(Exception):
@@ -474,7 +479,9 @@ class Entra:
         if code.challenge is not None:
             if not verifier:
                 raise missing("code_verifier")
-            if pkce(verifier, code.challenge_method) != code.challenge:
+            if not PKCE_VERIFIER.fullmatch(verifier) or (
+                pkce(verifier, code.challenge_method) != code.challenge
+            ):
                 raise EntraError(
                     400,
                     "invalid_grant",
@@ -636,10 +643,18 @@ def invalid_scope(word: str) -> EntraError:
 
 
 def pkce(verifier: str, method: str) -> str:
-    """The code challenge of ``verifier`` (RFC 7636: ``S256`` or ``plain``)."""
+    """The code challenge of ``verifier`` (RFC 7636: ``S256`` or ``plain``); ``verifier`` is
+    ASCII (``PKCE_VERIFIER``)."""
     if method == "S256":
-        return _b64(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+        return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
     return verifier
+
+
+def check_challenge(challenge: str, method: str) -> None:
+    """A code challenge some RFC 7636 verifier can match, or Entra's 501491."""
+    grammar = PKCE_S256_CHALLENGE if method == "S256" else PKCE_VERIFIER
+    if not grammar.fullmatch(challenge):
+        raise invalid_request("Invalid size of Code_Challenge parameter.", 501491)
 
 
 def _keep(table: dict, key: str, value: Any) -> None:
