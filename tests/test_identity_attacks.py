@@ -460,3 +460,20 @@ def test_authorize_refuses_a_code_challenge_pkce_cannot_have(mock_drive):
         query = parse_qs(urlsplit(answer.headers["Location"]).query)
         assert "code" not in query, (method, challenge)
         assert query["error_codes"] == ["501491"], (method, challenge, query)
+
+
+def test_a_declared_app_with_no_redirect_uri_sends_the_browser_nowhere(mock_drive):
+    """Entra refuses a sign-in for an app that registered no reply address (500113): the
+    declared app took any redirect URI, an attacker's included, and handed it the code."""
+    mock_drive.app("no-reply-app", secret="s")
+    answer = authorize(mock_drive, client_id="no-reply-app", redirect_uri="https://evil.example/")
+    assert answer.status_code == 400, answer.headers.get("Location")
+    assert "Location" not in answer.headers
+    body = answer.json()
+    assert (body["error"], body["error_codes"]) == ("invalid_request", [500113])
+    assert "No reply address is registered for the application" in body["error_description"]
+    mock_drive.app("with-reply", redirect_uris=[REDIRECT])
+    assert authorize(mock_drive, client_id="with-reply").status_code == 302
+    rclone = "b15665d9-eda6-4092-8539-0eec376afd59"  # well known, undeclared: any redirect URI
+    assert authorize(mock_drive, client_id=rclone, redirect_uri="http://127.0.0.1:53682/"
+                     ).status_code == 302  # fmt: skip

@@ -489,7 +489,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     entra = state.entra
     app = entra.app(require(query, "client_id"))
     redirect_uri = require(query, "redirect_uri")
-    if app.declared and app.redirect_uris and redirect_uri not in app.redirect_uris:
+    if app.declared and not app.redirect_uris:
+        raise model.invalid_request("No reply address is registered for the application.", 500113)
+    if app.declared and redirect_uri not in app.redirect_uris:
         raise EntraError(
             400,
             "invalid_request",
