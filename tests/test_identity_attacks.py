@@ -477,3 +477,34 @@ def test_a_declared_app_with_no_redirect_uri_sends_the_browser_nowhere(mock_driv
     rclone = "b15665d9-eda6-4092-8539-0eec376afd59"  # well known, undeclared: any redirect URI
     assert authorize(mock_drive, client_id=rclone, redirect_uri="http://127.0.0.1:53682/"
                      ).status_code == 302  # fmt: skip
+
+
+# -- the access log keeps no secret either --------------------------------------------------------
+def test_the_access_log_redacts_secrets_in_a_sign_in_query_string(caplog):
+    """``--log-level info`` logs each request line: a secret a client sent in the query string
+    (Entra reads the token endpoint's fields from either) was written out whole."""
+    import logging
+
+    secrets_sent = {"client_secret": "query-secret", "password": "pass-word",
+                    "refresh_token": "rt-value", "code": "code-value",
+                    "code_verifier": "verifier-value", "device_code": "device-value",
+                    "client_assertion": "assertion-value"}  # fmt: skip
+    with (
+        caplog.at_level(logging.INFO, logger="aiohttp.access"),
+        MockDrive(default_state("access-log-owner"), access_log=True) as server,
+    ):
+        url = f"{server.url}/common/oauth2/v2.0/token"
+        form = {"grant_type": "client_credentials", "client_id": "c1", "client_secret": "s",
+                "scope": "https://graph.microsoft.com/.default"}  # fmt: skip
+        answer = requests.post(url, params={**secrets_sent, "grant_type": "client_credentials"},
+                               data=form, timeout=10)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        authorize_url = f"{server.url}/common/oauth2/v2.0/authorize"
+        requests.get(authorize_url, params={"client_id": "c1", "code": "code-in-authorize"},
+                     allow_redirects=False, timeout=10)  # fmt: skip
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert any("/oauth2/v2.0/token?" in line for line in lines), lines
+    text = "\n".join(lines)
+    for value in (*secrets_sent.values(), "code-in-authorize"):
+        assert value not in text, value
+    assert "grant_type=client_credentials" in text and "client_id=c1" in text
