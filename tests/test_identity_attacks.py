@@ -508,3 +508,53 @@ def test_the_access_log_redacts_secrets_in_a_sign_in_query_string(caplog):
     for value in (*secrets_sent.values(), "code-in-authorize"):
         assert value not in text, value
     assert "grant_type=client_credentials" in text and "client_id=c1" in text
+
+
+# -- what a sign-in keeps is bounded --------------------------------------------------------------
+def test_a_scope_no_graph_permission_could_have_is_refused_where_it_would_be_kept(mock_drive):
+    """Any word was a scope: a 60 KB one was kept in each refresh token, code and device code
+    (10,000 of each). Entra refuses a scope it does not know (70011)."""
+    owner = mock_drive.owner.email
+    for scope in ("F" * 60_000, "Files.Read " + "x" * 101, "Files.Read <script>", "a\x00b",
+                  " ".join(f"Scope.{n}" for n in range(51))):  # fmt: skip
+        forms = ({"grant_type": "password", "username": owner, "password": "x", "scope": scope},)
+        for form in forms:
+            answer = requests.post(token_url(mock_drive), data={**form, "client_id": "c"},
+                                   timeout=10)  # fmt: skip
+            assert (answer.status_code, answer.json()["error"]) == (400, "invalid_scope"), scope
+            assert answer.json()["error_codes"] == [70011]
+        device = requests.post(f"{mock_drive.url}/common/oauth2/v2.0/devicecode",
+                               data={"client_id": "c", "scope": scope}, timeout=10)  # fmt: skip
+        assert device.json().get("error_codes") == [70011], scope[:40]
+        if len(scope) < 4000:  # what fits in a request line
+            answer = authorize(mock_drive, client_id="c", scope=scope)
+            assert "code" not in parse_qs(urlsplit(answer.headers["Location"]).query), scope
+    entra = mock_drive.state.entra
+    assert not entra.refresh_tokens and not entra.auth_codes and not entra.device_codes
+    fine = " ".join(f"https://graph.microsoft.com/Scope.{n}" for n in range(49))
+    answer = requests.post(token_url(mock_drive), data={"grant_type": "password", "client_id": "c",
+                           "username": owner, "password": "x",
+                           "scope": fine + " offline_access"}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_sign_ins_kept_are_bounded_in_text_as_well_as_in_number(mock_drive):
+    """Codes kept their redirect URI (up to a request line, 8 KB) and refresh tokens their
+    client id (up to a form, 64 KB), 10,000 of each: the oldest now go once a table holds a
+    million characters, and a made-up client id is at most 128 characters."""
+    kept_chars = 1_000_000  # docs/number-ranges.md
+    long_client = "c" * 129
+    answer = requests.post(token_url(mock_drive), data={"grant_type": "password",
+                           "client_id": long_client, "username": mock_drive.owner.email,
+                           "password": "x", "scope": "offline_access"}, timeout=10)  # fmt: skip
+    assert (answer.status_code, answer.json()["error_codes"]) == (400, [700016])
+    redirect = "http://localhost/" + "r" * 7000
+    first = code_of(authorize(mock_drive, client_id="any-client", redirect_uri=redirect))
+    for _ in range(kept_chars // 7000 + 5):
+        authorize(mock_drive, client_id="any-client", redirect_uri=redirect)
+    codes = mock_drive.state.entra.auth_codes
+    assert sum(len(k) + len(c.redirect_uri) for k, c in list(codes.items())) <= kept_chars
+    form = {"grant_type": "authorization_code", "client_id": "any-client", "code": first,
+            "redirect_uri": redirect}  # fmt: skip
+    answer = requests.post(token_url(mock_drive), data=form, timeout=10)
+    assert (answer.status_code, answer.json()["error_codes"]) == (400, [70008])  # the oldest

@@ -567,11 +567,8 @@ async def devicecode(request: web.Request) -> web.StreamResponse:
     client_id, _ = client_of(request, fields)
     entra = state.entra
     app = entra.app(client_id)
-    scope = require(fields, "scope")
-    for word in scope.split():
-        if model.graph_scope(word) is None:
-            raise model.invalid_scope(word)
-    value, device = entra.start_device_flow(state.clock.moment(), app.client_id, scope.split())
+    words = model.scope_words(require(fields, "scope"))
+    value, device = entra.start_device_flow(state.clock.moment(), app.client_id, words)
     return json_response(
         {
             "user_code": device.user_code,

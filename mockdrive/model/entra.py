@@ -50,6 +50,12 @@ AUTH_CODE_SECONDS = 600
 DEVICE_CODE_SECONDS = 900
 DEVICE_POLL_INTERVAL = 5
 MAX_PENDING = 10_000  # codes and refresh tokens kept per kind; the oldest go first
+MAX_KEPT_CHARS = 1_000_000  # and the characters of text each kind keeps, at most
+MAX_SCOPES = 50  # distinct scopes one request may name (Entra: 70011 past it)
+MAX_CLIENT_ID = 128  # characters of a client id the tenant makes an app of (a GUID is 36)
+# a scope's name, its resource prefix taken off: letters, digits and . _ - (Graph's are
+# ``Files.ReadWrite.All``; ``.default``; the OpenID ones)
+SCOPE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 TENANT_ALIASES = ("common", "organizations", "consumers")
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 DEFAULT_DELEGATED_SCOPES = (
@@ -173,14 +179,15 @@ class Entra:
         self.apps: dict[str, App] = {}  # declared apps by client id
         self.passwords: dict[str, str] = {}  # user id -> password
         self.consent: dict[str, tuple[str, ...]] = {}  # user id -> delegated scopes consented
-        self.refresh_tokens: dict[str, Grant] = {}
-        self.auth_codes: dict[str, AuthCode] = {}
-        self.device_codes: dict[str, DeviceCode] = {}
+        self.refresh_tokens: SignIns[Grant] = SignIns()
+        self.auth_codes: SignIns[AuthCode] = SignIns()
+        self.device_codes: SignIns[DeviceCode] = SignIns()
         self.device_pending = 0  # polls each new device code stays pending
         self.device_outcome = "approve"  # then: approve, decline or expire
         self.device_user_id: str | None = None  # who approves (None: the default user)
         self.device_interval = DEVICE_POLL_INTERVAL  # seconds a client waits between polls
         self.holders: dict[tuple[str, str, str], Holder] = {}  # (who, client, kind)
+        self._holder_chars = 0  # the text the holders keep (at most MAX_KEPT_CHARS)
         self._made: dict[str, App] = {}  # undeclared apps met so far
         self._by_object_id: dict[str, App] = {}  # every app above, by service principal id
         self._signer: SigningKey | None = None  # the server's; made on first use
@@ -236,7 +243,7 @@ class Entra:
             return found
         if client_id in WELL_KNOWN_CLIENTS:
             made = App(client_id, WELL_KNOWN_CLIENTS[client_id], declared=False)
-        elif not self.apps:
+        elif not self.apps and len(client_id) <= MAX_CLIENT_ID:
             made = App(client_id, f"App {client_id[:8]}", roles=list(DEFAULT_APP_ROLES))
             made.declared = False
         else:
@@ -281,12 +288,7 @@ class Entra:
         """The scopes a user's sign-in for ``app`` grants: Graph's (the token's ``scp``) then
         the OpenID ones asked for; or 65001 if the user has not consented to one of them.
         ``requested`` is the request's ``scope`` parameter."""
-        wanted: list[str] = []
-        for word in requested.split():
-            name = graph_scope(word)
-            if name is None:
-                raise invalid_scope(word)
-            wanted.append(name)
+        wanted = [graph_scope(word) or "" for word in scope_words(requested)]
         consented = self.consent.get(user.id)
         asked = [s for s in wanted if s not in OIDC_SCOPES and s != ".default"]
         if ".default" in wanted or not asked:
@@ -397,9 +399,16 @@ class Entra:
         return sign(claims, self.key)
 
     def _hold(self, holder: Holder) -> None:
+        """Remember who holds tokens (the dashboard's list): the first MAX_PENDING holders, as
+        long as their text stays within MAX_KEPT_CHARS."""
         key = (holder.who, holder.client_id, holder.kind)
-        if key in self.holders or len(self.holders) < MAX_PENDING:
-            self.holders[key] = holder
+        earlier = self.holders.get(key)
+        chars = self._holder_chars + kept_chars(holder)
+        chars -= kept_chars(earlier) if earlier is not None else 0
+        if earlier is None and (len(self.holders) >= MAX_PENDING or chars > MAX_KEPT_CHARS):
+            return
+        self.holders[key] = holder
+        self._holder_chars = chars
 
     def client_info(self, user: User) -> str:
         """MSAL's ``client_info``: base64url of ``{"uid", "utid"}``."""
@@ -413,7 +422,7 @@ class Entra:
     ) -> str:
         value = "0.AmockRT." + secrets.token_urlsafe(48)
         expires = now + timedelta(seconds=REFRESH_TOKEN_SECONDS)
-        _keep(self.refresh_tokens, value, Grant(user.id, client_id, tuple(scopes), expires))
+        self.refresh_tokens.keep(value, Grant(user.id, client_id, tuple(scopes), expires))
         return value
 
     def redeem_refresh_token(self, now: datetime, value: str, client_id: str) -> Grant:
@@ -451,7 +460,7 @@ class Entra:
     def issue_code(self, now: datetime, code: AuthCode) -> str:
         value = "0.AmockAC." + secrets.token_urlsafe(32)
         code.expires = now + timedelta(seconds=AUTH_CODE_SECONDS)
-        _keep(self.auth_codes, value, code)
+        self.auth_codes.keep(value, code)
         return value
 
     def redeem_code(
@@ -507,7 +516,7 @@ class Entra:
             self.device_outcome,
             self.device_pending,
         )
-        _keep(self.device_codes, value, device)
+        self.device_codes.keep(value, device)
         return value, device
 
     def poll_device_code(self, now: datetime, value: str, client_id: str) -> DeviceCode:
@@ -626,13 +635,27 @@ def check_secret(app: App, secret: str | None) -> None:
 
 def graph_scope(word: str) -> str | None:
     """``https://graph.microsoft.com/Files.Read`` → ``Files.Read``; ``.default`` stays; None
-    for another resource's scope."""
+    for another resource's scope, or a name no scope has (``SCOPE_NAME``)."""
     for prefix in (GRAPH_RESOURCE + "/", GRAPH_APP_ID + "/"):
         if word.startswith(prefix):
-            return word[len(prefix) :] or None  # the resource, but no scope of it
-    if "/" in word or ":" in word:
-        return None
-    return word
+            word = word[len(prefix) :]  # "" (the resource, but no scope of it) is no name
+            break
+    return word if SCOPE_NAME.fullmatch(word) else None
+
+
+def scope_words(requested: str) -> list[str]:
+    """The words of a ``scope`` parameter, each a Graph scope (``graph_scope``) and at most
+    MAX_SCOPES of them, or Entra's 70011."""
+    words = requested.split()
+    for word in words:
+        if graph_scope(word) is None:
+            raise invalid_scope(word)
+    if len(set(words)) > MAX_SCOPES:
+        raise EntraError(
+            400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' "
+            f"is not valid: it names more than {MAX_SCOPES} scopes.",
+        )  # fmt: skip
+    return words
 
 
 def invalid_scope(word: str) -> EntraError:
@@ -657,11 +680,41 @@ def check_challenge(challenge: str, method: str) -> None:
         raise invalid_request("Invalid size of Code_Challenge parameter.", 501491)
 
 
-def _keep(table: dict, key: str, value: Any) -> None:
-    """Insert, dropping the oldest entry while the table is full."""
-    while len(table) >= MAX_PENDING:
-        del table[next(iter(table))]
-    table[key] = value
+def kept_chars(entry: Any) -> int:
+    """The text an entry of the sign-in tables keeps: what its memory grows with."""
+    total = sum(len(scope) for scope in entry.scopes)
+    for name in ("user_id", "client_id", "redirect_uri", "challenge", "nonce", "who"):
+        text = getattr(entry, name, None)
+        total += len(text) if isinstance(text, str) else 0
+    return total
+
+
+class SignIns(dict[str, Any]):
+    """What sign-ins left of one kind (refresh tokens, codes, device codes), by value; the
+    oldest go first once it holds MAX_PENDING entries or MAX_KEPT_CHARS characters of text.
+    Entries come in by ``keep`` only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chars = 0
+
+    def keep(self, key: str, value: Any) -> None:
+        cost = len(key) + kept_chars(value)
+        while self and (len(self) >= MAX_PENDING or self.chars + cost > MAX_KEPT_CHARS):
+            del self[next(iter(self))]
+        super().__setitem__(key, value)
+        self.chars += cost
+
+    def __delitem__(self, key: str) -> None:
+        self.chars -= len(key) + kept_chars(self[key])
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key not in self:
+            return default[0] if default else super().pop(key)
+        value = self[key]
+        del self[key]
+        return value
 
 
 def _b64(data: bytes) -> str:
