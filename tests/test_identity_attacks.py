@@ -558,3 +558,94 @@ def test_the_sign_ins_kept_are_bounded_in_text_as_well_as_in_number(mock_drive):
             "redirect_uri": redirect}  # fmt: skip
     answer = requests.post(token_url(mock_drive), data=form, timeout=10)
     assert (answer.status_code, answer.json()["error_codes"]) == (400, [70008])  # the oldest
+
+
+# -- what sign-ins left, and the device-code switch, outlive an export and reload ---------------
+def sign_in_answers(server, refresh: str, code: str, verifier: str, device: str) -> list:
+    """Each pending sign-in presented again, then a new device code polled to its end: the
+    status, error codes and scopes of every answer, and the device-code switch."""
+    url = f"{server.url}/common/oauth2/v2.0/token"
+    device_grant = "urn:ietf:params:oauth:grant-type:device_code"
+    forms = [
+        {"grant_type": "refresh_token", "client_id": "sync-client", "refresh_token": refresh},
+        {"grant_type": "refresh_token", "client_id": "sync-client", "refresh_token": refresh},
+        {"grant_type": "authorization_code", "client_id": "web-client", "code": code,
+         "redirect_uri": REDIRECT, "code_verifier": verifier},
+        *[{"grant_type": device_grant, "client_id": "cli", "device_code": device}] * 3,
+    ]  # fmt: skip
+    started = requests.post(
+        f"{server.url}/common/oauth2/v2.0/devicecode",
+        data={"client_id": "cli", "scope": "Files.Read"},
+        timeout=10,
+    )
+    forms += [{"grant_type": device_grant, "client_id": "cli",
+               "device_code": started.json()["device_code"]}] * 4  # fmt: skip
+    answers: list = [started.json()["interval"]]
+    for form in forms:
+        body = requests.post(url, data=form, timeout=10).json()
+        answers.append((body.get("error"), body.get("error_codes"), body.get("scope")))
+        if "access_token" in body:
+            claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+            answers.append(claims["upn"])
+    answers.append(requests.get(server.url + "/_mockdrive/identity", timeout=10
+                                ).json()["deviceFlow"])  # fmt: skip
+    return answers
+
+
+def test_sign_ins_and_the_device_flow_switch_answer_the_same_after_an_export_and_reload(
+    mock_drive,
+):
+    """A refresh token (rclone's, the onedrive client's), a code not yet redeemed, a device code
+    half-way through its polls and the device-code switch were forgotten by a reload of the
+    export: the next refresh failed with 9002313, and device codes were approved at once."""
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    owner = mock_drive.owner.email
+    sign_in = requests.post(token_url(mock_drive), data={"grant_type": "password",
+                            "client_id": "sync-client", "username": owner, "password": "x",
+                            "scope": "Files.ReadWrite offline_access"}, timeout=10)  # fmt: skip
+    refresh = sign_in.json()["refresh_token"]
+    verifier = "v" * 43
+    code = code_of(authorize(mock_drive, client_id="web-client", code_challenge=s256(verifier),
+                             code_challenge_method="S256", nonce="n-1"))  # fmt: skip
+    switch = {"pending": 2, "outcome": "decline", "user": bob.email, "interval": 0}
+    assert requests.put(mock_drive.url + "/_mockdrive/identity/device-flow", json=switch,
+                        timeout=10).status_code == 200  # fmt: skip
+    device = requests.post(
+        f"{mock_drive.url}/common/oauth2/v2.0/devicecode",
+        data={"client_id": "cli", "scope": "Files.Read"},
+        timeout=10,
+    )
+    device_code = device.json()["device_code"]
+    poll = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "client_id": "cli",
+            "device_code": device_code}  # fmt: skip
+    assert requests.post(token_url(mock_drive), data=poll, timeout=10).json()["error"] == (
+        "authorization_pending")  # fmt: skip
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).content
+    for secret in (refresh, code, device_code):
+        assert secret.encode() in exported  # as client secrets and passwords are
+    with MockDrive(default_state("reloaded-owner")) as other:
+        loaded = requests.put(other.url + "/_mockdrive/state", data=exported,
+                              headers={"Content-Type": "application/json"}, timeout=10)  # fmt: skip
+        assert loaded.status_code == 200, loaded.text
+        again = requests.get(other.url + "/_mockdrive/state", timeout=10).content
+        assert again == exported
+        after = sign_in_answers(other, refresh, code, verifier, device_code)
+    before = sign_in_answers(mock_drive, refresh, code, verifier, device_code)
+    assert after == before
+    assert before[1] == (None, None, "Files.ReadWrite offline_access")  # redeemed, then spent
+    assert ("invalid_grant", [9002313], None) in before
+    assert before[0] == 0 and before[-1]["pending"] == 2 and before[-1]["outcome"] == "decline"
+
+
+def test_a_loaded_sign_in_names_its_user_by_id_and_upn_together(mock_drive):
+    """A refresh token is its user's: a scenario whose user id now belongs to someone else
+    (another e-mail) is refused, as an access token for that pair is."""
+    owner = mock_drive.owner
+    refresh = mock_drive.refresh_token_for(owner, "sync-client")
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
+    assert [t["value"] for t in exported["signIns"]["refreshTokens"]] == [refresh]
+    exported["signIns"]["refreshTokens"][0]["upn"] = "someone-else@contoso.example"
+    loaded = requests.put(mock_drive.url + "/_mockdrive/state", json=exported, timeout=10)
+    assert loaded.status_code == 400, loaded.text
+    form = {"grant_type": "refresh_token", "client_id": "sync-client", "refresh_token": refresh}
+    assert requests.post(token_url(mock_drive), data=form, timeout=10).status_code == 200

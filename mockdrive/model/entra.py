@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .clock import parse_time
+from .errors import InvalidRequest
 from .identity import Directory, User
+from .ids import format_time
 from .principal import APPLICATION, DELEGATED, Principal
 from .tokens import (
     EXPIRED,
@@ -228,8 +231,6 @@ class Entra:
 
     # -- apps ---------------------------------------------------------------------------------
     def add_app(self, app: App) -> App:
-        from .errors import InvalidRequest
-
         if app.client_id in self.apps:
             raise InvalidRequest(f"an app with clientId {app.client_id!r} already exists")
         self.apps[app.client_id] = app
@@ -560,8 +561,6 @@ class Entra:
         """How later device codes answer their polls: ``pending`` polls pending, then
         ``outcome`` (approve, decline or expire), approved by ``user_id`` (None: the default
         user); ``interval`` is the wait between polls the device-code answer asks for."""
-        from .errors import InvalidRequest
-
         if outcome not in DEVICE_OUTCOMES:
             raise InvalidRequest(f"outcome must be one of {', '.join(DEVICE_OUTCOMES)}")
         for name, value in (("pending", pending), ("interval", interval)):
@@ -578,6 +577,68 @@ class Entra:
             "userId": self.device_user_id,
             "interval": self.device_interval,
         }
+
+    # -- export and load ------------------------------------------------------------------------
+    def sign_ins_to_data(self, directory: Directory) -> dict[str, Any]:
+        """What sign-ins left that a client may still present (refresh tokens, codes, device
+        codes) and the device-code switch, as scenario data (``signIns``); each names its
+        user by id and e-mail (``oid`` and ``upn``), which a load checks together."""
+        data: dict[str, Any] = {}
+        if self.device_flow() != DEFAULT_DEVICE_FLOW:
+            data["deviceFlow"] = {
+                "pending": self.device_pending,
+                "outcome": self.device_outcome,
+                "interval": self.device_interval,
+                **_user_data(directory, self.device_user_id),
+            }
+        tables = (
+            ("refreshTokens", self.refresh_tokens, _grant_data),
+            ("codes", self.auth_codes, _code_data),
+            ("deviceCodes", self.device_codes, _device_data),
+        )
+        for key, table, write in tables:
+            entries = [
+                {"value": value, **_user_data(directory, entry.user_id), **write(entry)}
+                for value, entry in table.items()
+                if entry.user_id is None or entry.user_id in directory.users
+            ]
+            if entries:
+                data[key] = entries
+        return data
+
+    def sign_ins_from_data(self, directory: Directory, data: object) -> None:
+        """``signIns`` as ``sign_ins_to_data`` wrote it; InvalidRequest says what is wrong."""
+        if not isinstance(data, dict) or not set(data) <= set(SIGN_IN_KEYS):
+            raise InvalidRequest(f"signIns holds only {', '.join(SIGN_IN_KEYS)}")
+        flow = data.get("deviceFlow")
+        if flow is not None:
+            if not isinstance(flow, dict) or not set(flow) <= {*DEFAULT_DEVICE_FLOW, "upn"}:
+                raise InvalidRequest("deviceFlow has pending, outcome, interval, userId, upn")
+            self.set_device_flow(
+                pending=flow.get("pending", 0),
+                outcome=flow.get("outcome", "approve"),
+                user_id=_user_of(directory, flow),
+                interval=flow.get("interval", DEVICE_POLL_INTERVAL),
+            )
+        tables = (
+            ("refreshTokens", self.refresh_tokens, _grant_from),
+            ("codes", self.auth_codes, _code_from),
+            ("deviceCodes", self.device_codes, _device_from),
+        )
+        for key, table, read in tables:
+            entries = data.get(key) or []
+            if not isinstance(entries, list):
+                raise InvalidRequest(f"signIns.{key} is a list")
+            for raw in entries:
+                if not isinstance(raw, dict) or not isinstance(raw.get("value"), str):
+                    raise InvalidRequest(f"each of signIns.{key} has a value (text)")
+                if not raw["value"] or raw["value"] in table:
+                    raise InvalidRequest(f"signIns.{key} has an empty or repeated value")
+                try:
+                    entry = read(raw, _user_of(directory, raw))
+                except (KeyError, TypeError, ValueError, EntraError):
+                    raise InvalidRequest(f"an entry of signIns.{key} is not valid") from None
+                table.keep(raw["value"], entry)
 
     # -- the token's way back ------------------------------------------------------------------
     def resolve(self, directory: Directory, now: datetime, token: str) -> Principal:
@@ -678,6 +739,103 @@ def check_challenge(challenge: str, method: str) -> None:
     grammar = PKCE_S256_CHALLENGE if method == "S256" else PKCE_VERIFIER
     if not grammar.fullmatch(challenge):
         raise invalid_request("Invalid size of Code_Challenge parameter.", 501491)
+
+
+DEFAULT_DEVICE_FLOW = {
+    "pending": 0,
+    "outcome": "approve",
+    "userId": None,
+    "interval": DEVICE_POLL_INTERVAL,
+}
+SIGN_IN_KEYS = ("deviceFlow", "refreshTokens", "codes", "deviceCodes")
+
+
+def _user_data(directory: Directory, user_id: str | None) -> dict[str, Any]:
+    """A user as an export names it: ``userId`` and ``upn`` (nothing for no user)."""
+    if user_id is None:
+        return {}
+    return {"userId": user_id, "upn": directory.users[user_id].email}
+
+
+def _user_of(directory: Directory, raw: dict) -> str | None:
+    """The user ``userId`` and ``upn`` name together (a loaded state may give an id to
+    someone else: the pair must still match), or None when neither is given."""
+    if "userId" not in raw and "upn" not in raw:
+        return None
+    user = directory.by_id(str(raw.get("userId")))
+    if user is None or user.email != raw.get("upn"):
+        raise InvalidRequest(f"no user has the id {raw.get('userId')!r} and the e-mail "
+                             f"{raw.get('upn')!r}")  # fmt: skip
+    return user.id
+
+
+def _scopes_from(raw: dict) -> tuple[str, ...]:
+    scopes = raw["scopes"]
+    if not isinstance(scopes, list) or not all(isinstance(w, str) for w in scopes):
+        raise TypeError("scopes")
+    return tuple(scope_words(" ".join(scopes)))
+
+
+def _grant_data(grant: Grant) -> dict[str, Any]:
+    return {
+        "clientId": grant.client_id,
+        "scopes": list(grant.scopes),
+        "expires": format_time(grant.expires),
+    }
+
+
+def _grant_from(raw: dict, user_id: str | None) -> Grant:
+    if user_id is None or not isinstance(raw["clientId"], str):
+        raise TypeError("a grant is a user's, for a client")
+    return Grant(user_id, raw["clientId"], _scopes_from(raw), parse_time(raw["expires"]))
+
+
+def _code_data(code: AuthCode) -> dict[str, Any]:
+    data = {**_grant_data(code), "redirectUri": code.redirect_uri}
+    if code.challenge is not None:
+        data["challenge"], data["challengeMethod"] = code.challenge, code.challenge_method
+    if code.nonce is not None:
+        data["nonce"] = code.nonce
+    return data
+
+
+def _code_from(raw: dict, user_id: str | None) -> AuthCode:
+    grant = _grant_from(raw, user_id)
+    challenge, method = raw.get("challenge"), raw.get("challengeMethod", "plain")
+    nonce = raw.get("nonce")
+    if not isinstance(raw["redirectUri"], str) or not isinstance(nonce, str | None):
+        raise TypeError("redirectUri and nonce are text")
+    if challenge is not None:
+        if method not in ("S256", "plain") or not isinstance(challenge, str):
+            raise ValueError("challengeMethod")
+        check_challenge(challenge, method)
+    return AuthCode(grant.user_id, grant.client_id, grant.scopes, grant.expires,
+                    raw["redirectUri"], challenge, method, nonce)  # fmt: skip
+
+
+def _device_data(device: DeviceCode) -> dict[str, Any]:
+    return {
+        "clientId": device.client_id,
+        "scopes": list(device.scopes),
+        "expires": format_time(device.expires),
+        "userCode": device.user_code,
+        "outcome": device.outcome,
+        "pending": device.pending,
+    }
+
+
+def _device_from(raw: dict, user_id: str | None) -> DeviceCode:
+    texts = (raw["clientId"], raw["userCode"])
+    numbers = (raw["pending"],)
+    if not all(isinstance(t, str) and 0 < len(t) <= 200 for t in texts):
+        raise TypeError("clientId and userCode are text")
+    if not all(type(n) is int and 0 <= n <= 10**9 for n in numbers):
+        raise ValueError("pending is a whole number")
+    if raw["outcome"] not in DEVICE_OUTCOMES:
+        raise ValueError("outcome")
+    return DeviceCode(raw["clientId"], _scopes_from(raw), raw["userCode"],
+                      parse_time(raw["expires"]), user_id, raw["outcome"],
+                      raw["pending"])  # fmt: skip
 
 
 def kept_chars(entry: Any) -> int:
