@@ -649,3 +649,21 @@ def test_a_loaded_sign_in_names_its_user_by_id_and_upn_together(mock_drive):
     assert loaded.status_code == 400, loaded.text
     form = {"grant_type": "refresh_token", "client_id": "sync-client", "refresh_token": refresh}
     assert requests.post(token_url(mock_drive), data=form, timeout=10).status_code == 200
+
+
+def test_a_malformed_sign_in_in_a_loaded_state_is_a_400(mock_drive):
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
+    user = exported["users"][0]
+    grant = {"value": "rt", "userId": user["id"], "upn": user["email"], "clientId": "c",
+             "scopes": ["Files.Read"], "expires": "2024-01-01T00:00:00Z"}  # fmt: skip
+    for bad in ([], {"other": 1}, {"deviceFlow": {"pending": -1}}, {"refreshTokens": [5]},
+                {"refreshTokens": [{**grant, "scopes": ["x" * 200]}]},
+                {"refreshTokens": [{**grant, "expires": "nope"}]},
+                {"refreshTokens": [grant, grant]},
+                {"codes": [{**grant, "redirectUri": REDIRECT, "challenge": "é"}]},
+                {"deviceCodes": [{**grant, "userCode": "X", "outcome": "approve",
+                                  "pending": True}]}):  # fmt: skip
+        answer = requests.put(mock_drive.url + "/_mockdrive/state",
+                              json={**exported, "signIns": bad}, timeout=10)  # fmt: skip
+        assert answer.status_code == 400, (bad, answer.text)
+        assert answer.json()["error"]["code"] == "invalidRequest"
