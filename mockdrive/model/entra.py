@@ -182,9 +182,9 @@ class Entra:
         self.apps: dict[str, App] = {}  # declared apps by client id
         self.passwords: dict[str, str] = {}  # user id -> password
         self.consent: dict[str, tuple[str, ...]] = {}  # user id -> delegated scopes consented
-        self.refresh_tokens: SignIns[Grant] = SignIns()
-        self.auth_codes: SignIns[AuthCode] = SignIns()
-        self.device_codes: SignIns[DeviceCode] = SignIns()
+        self.refresh_tokens: SignIns = SignIns()
+        self.auth_codes: SignIns = SignIns()
+        self.device_codes: SignIns = SignIns()
         self.device_pending = 0  # polls each new device code stays pending
         self.device_outcome = "approve"  # then: approve, decline or expire
         self.device_user_id: str | None = None  # who approves (None: the default user)
