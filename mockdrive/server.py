@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
+from multidict import MultiDict
 
 from .api.app import build_app
+from .api.entra import REDACTED, SECRET_FIELDS
 from .backend import WALL, Backend
 from .model.state import State
 from .testing.clients import ReadyClients
@@ -32,6 +34,32 @@ HEADER_TIMEOUT = 15.0
 # default is 60 s, and a connection whose body was refused unread (a 413) lingers reading it
 # for up to 10 s: a stop right after such a refusal would wait that long.
 STOP_GRACE = 0.5
+
+
+class RedactingAccessLogger(web.AccessLogger):
+    """aiohttp's access log (``--log-level info``), with the sign-in secrets a query string may
+    carry (``client_secret``, ``code``, ``refresh_token``...) shown as the journal shows them."""
+
+    def log(self, request: Any, response: Any, time: float) -> None:
+        if request is not None and request.query_string:
+            query = request.query
+            if not SECRET_FIELDS.isdisjoint(query):
+                shown = MultiDict(
+                    (k, REDACTED if k in SECRET_FIELDS else v) for k, v in query.items()
+                )
+                request = _LoggedAs(request, str(request.rel_url.with_query(shown)))
+        super().log(request, response, time)
+
+
+class _LoggedAs:
+    """A request as the access log shows it: itself, but for its path and query."""
+
+    def __init__(self, request: web.BaseRequest, path_qs: str) -> None:
+        self._request = request
+        self.path_qs = path_qs
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
 
 
 def _owner_token_of(state: State) -> str:
@@ -150,7 +178,9 @@ class MockDrive:
     # -- in the caller's loop -----------------------------------------------------------------
     async def start_async(self) -> MockDrive:
         self._loop = asyncio.get_running_loop()
-        options: dict = {} if self.access_log else {"access_log": None}
+        options: dict = (
+            {"access_log_class": RedactingAccessLogger} if self.access_log else {"access_log": None}
+        )
         # aiohttp arms this timer when a connection opens (since 3.14.4: the floor in
         # pyproject.toml) and when an answer is sent, and only a complete request head disarms
         # it: a half-sent head never keeps a connection.

@@ -416,3 +416,254 @@ def test_authorize_sends_the_browser_to_a_percent_encoded_location(mock_drive):
     form = {"grant_type": "authorization_code", "client_id": "any-client", "code": code,
             "redirect_uri": uri}  # fmt: skip
     assert requests.post(token_url(mock_drive), data=form, timeout=10).status_code == 200
+
+
+# -- PKCE: a verifier is unreserved ASCII, 43 to 128 characters (RFC 7636) ----------------------
+def s256(verifier: str) -> str:
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(verifier.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def test_a_non_ascii_pkce_verifier_is_refused_not_reduced(mock_drive):
+    """The verifier was hashed as ASCII with ``?`` for every other letter: ``é`` then stood
+    for ``ü`` and for ``?`` itself, so a verifier that is not the client's redeemed the code."""
+    right = "?" * 43  # what a non-ASCII verifier was reduced to (itself no verifier RFC 7636 has)
+    code = code_of(authorize(mock_drive, client_id="pkce-ascii", code_challenge=s256(right),
+                             code_challenge_method="S256"))  # fmt: skip
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "client_id": "pkce-ascii"}  # fmt: skip
+    for verifier in ("é" * 43, "ü" * 43, right, "a" * 42, "a" * 129, "a b" + "c" * 41):
+        answer = requests.post(token_url(mock_drive), data={**form, "code_verifier": verifier},
+                               timeout=10)  # fmt: skip
+        assert answer.status_code == 400, (verifier, answer.text)
+        assert (answer.json()["error"], answer.json()["error_codes"]) == (
+            "invalid_grant", [501481]), verifier  # fmt: skip
+    good = "a-Z.0_~" * 6 + "x"
+    code = code_of(authorize(mock_drive, client_id="pkce-ascii", code_challenge=s256(good),
+                             code_challenge_method="S256"))  # fmt: skip
+    answer = requests.post(token_url(mock_drive), data={**form, "code": code,
+                           "code_verifier": good}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+def test_authorize_refuses_a_code_challenge_pkce_cannot_have(mock_drive):
+    """A challenge no RFC 7636 verifier can match (plain: the verifier's own grammar; S256: 43
+    base64url characters) is Entra's 501491 at authorize, back to the redirect URI."""
+    for method, challenge in (("S256", "é" * 43), ("S256", "a" * 44), ("plain", "a" * 42),
+                              ("plain", "é" * 43)):  # fmt: skip
+        answer = authorize(mock_drive, client_id="pkce-ascii", code_challenge=challenge,
+                           code_challenge_method=method)  # fmt: skip
+        assert answer.status_code == 302, answer.text
+        query = parse_qs(urlsplit(answer.headers["Location"]).query)
+        assert "code" not in query, (method, challenge)
+        assert query["error_codes"] == ["501491"], (method, challenge, query)
+
+
+def test_a_declared_app_with_no_redirect_uri_sends_the_browser_nowhere(mock_drive):
+    """Entra refuses a sign-in for an app that registered no reply address (500113): the
+    declared app took any redirect URI, an attacker's included, and handed it the code."""
+    mock_drive.app("no-reply-app", secret="s")
+    answer = authorize(mock_drive, client_id="no-reply-app", redirect_uri="https://evil.example/")
+    assert answer.status_code == 400, answer.headers.get("Location")
+    assert "Location" not in answer.headers
+    body = answer.json()
+    assert (body["error"], body["error_codes"]) == ("invalid_request", [500113])
+    assert "No reply address is registered for the application" in body["error_description"]
+    mock_drive.app("with-reply", redirect_uris=[REDIRECT])
+    assert authorize(mock_drive, client_id="with-reply").status_code == 302
+    rclone = "b15665d9-eda6-4092-8539-0eec376afd59"  # well known, undeclared: any redirect URI
+    assert authorize(mock_drive, client_id=rclone, redirect_uri="http://127.0.0.1:53682/"
+                     ).status_code == 302  # fmt: skip
+
+
+# -- the access log keeps no secret either --------------------------------------------------------
+def test_the_access_log_redacts_secrets_in_a_sign_in_query_string(caplog):
+    """``--log-level info`` logs each request line: a secret a client sent in the query string
+    (Entra reads the token endpoint's fields from either) was written out whole."""
+    import logging
+
+    secrets_sent = {"client_secret": "query-secret", "password": "pass-word",
+                    "refresh_token": "rt-value", "code": "code-value",
+                    "code_verifier": "verifier-value", "device_code": "device-value",
+                    "client_assertion": "assertion-value"}  # fmt: skip
+    with (
+        caplog.at_level(logging.INFO, logger="aiohttp.access"),
+        MockDrive(default_state("access-log-owner"), access_log=True) as server,
+    ):
+        url = f"{server.url}/common/oauth2/v2.0/token"
+        form = {"grant_type": "client_credentials", "client_id": "c1", "client_secret": "s",
+                "scope": "https://graph.microsoft.com/.default"}  # fmt: skip
+        answer = requests.post(url, params={**secrets_sent, "grant_type": "client_credentials"},
+                               data=form, timeout=10)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        authorize_url = f"{server.url}/common/oauth2/v2.0/authorize"
+        requests.get(authorize_url, params={"client_id": "c1", "code": "code-in-authorize"},
+                     allow_redirects=False, timeout=10)  # fmt: skip
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert any("/oauth2/v2.0/token?" in line for line in lines), lines
+    text = "\n".join(lines)
+    for value in (*secrets_sent.values(), "code-in-authorize"):
+        assert value not in text, value
+    assert "grant_type=client_credentials" in text and "client_id=c1" in text
+
+
+# -- what a sign-in keeps is bounded --------------------------------------------------------------
+def test_a_scope_no_graph_permission_could_have_is_refused_where_it_would_be_kept(mock_drive):
+    """Any word was a scope: a 60 KB one was kept in each refresh token, code and device code
+    (10,000 of each). Entra refuses a scope it does not know (70011)."""
+    owner = mock_drive.owner.email
+    for scope in ("F" * 60_000, "Files.Read " + "x" * 101, "Files.Read <script>", "a\x00b",
+                  " ".join(f"Scope.{n}" for n in range(51))):  # fmt: skip
+        forms = ({"grant_type": "password", "username": owner, "password": "x", "scope": scope},)
+        for form in forms:
+            answer = requests.post(token_url(mock_drive), data={**form, "client_id": "c"},
+                                   timeout=10)  # fmt: skip
+            assert (answer.status_code, answer.json()["error"]) == (400, "invalid_scope"), scope
+            assert answer.json()["error_codes"] == [70011]
+        device = requests.post(f"{mock_drive.url}/common/oauth2/v2.0/devicecode",
+                               data={"client_id": "c", "scope": scope}, timeout=10)  # fmt: skip
+        assert device.json().get("error_codes") == [70011], scope[:40]
+        if len(scope) < 4000:  # what fits in a request line
+            answer = authorize(mock_drive, client_id="c", scope=scope)
+            assert "code" not in parse_qs(urlsplit(answer.headers["Location"]).query), scope
+    entra = mock_drive.state.entra
+    assert not entra.refresh_tokens and not entra.auth_codes and not entra.device_codes
+    fine = " ".join(f"https://graph.microsoft.com/Scope.{n}" for n in range(49))
+    answer = requests.post(token_url(mock_drive), data={"grant_type": "password", "client_id": "c",
+                           "username": owner, "password": "x",
+                           "scope": fine + " offline_access"}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_sign_ins_kept_are_bounded_in_text_as_well_as_in_number(mock_drive):
+    """Codes kept their redirect URI (up to a request line, 8 KB) and refresh tokens their
+    client id (up to a form, 64 KB), 10,000 of each: the oldest now go once a table holds a
+    million characters, and a made-up client id is at most 128 characters."""
+    kept_chars = 1_000_000  # docs/number-ranges.md
+    long_client = "c" * 129
+    answer = requests.post(token_url(mock_drive), data={"grant_type": "password",
+                           "client_id": long_client, "username": mock_drive.owner.email,
+                           "password": "x", "scope": "offline_access"}, timeout=10)  # fmt: skip
+    assert (answer.status_code, answer.json()["error_codes"]) == (400, [700016])
+    redirect = "http://localhost/" + "r" * 7000
+    first = code_of(authorize(mock_drive, client_id="any-client", redirect_uri=redirect))
+    for _ in range(kept_chars // 7000 + 5):
+        authorize(mock_drive, client_id="any-client", redirect_uri=redirect)
+    codes = mock_drive.state.entra.auth_codes
+    assert sum(len(k) + len(c.redirect_uri) for k, c in list(codes.items())) <= kept_chars
+    form = {"grant_type": "authorization_code", "client_id": "any-client", "code": first,
+            "redirect_uri": redirect}  # fmt: skip
+    answer = requests.post(token_url(mock_drive), data=form, timeout=10)
+    assert (answer.status_code, answer.json()["error_codes"]) == (400, [70008])  # the oldest
+
+
+# -- what sign-ins left, and the device-code switch, outlive an export and reload ---------------
+def sign_in_answers(server, refresh: str, code: str, verifier: str, device: str) -> list:
+    """Each pending sign-in presented again, then a new device code polled to its end: the
+    status, error codes and scopes of every answer, and the device-code switch."""
+    url = f"{server.url}/common/oauth2/v2.0/token"
+    device_grant = "urn:ietf:params:oauth:grant-type:device_code"
+    forms = [
+        {"grant_type": "refresh_token", "client_id": "sync-client", "refresh_token": refresh},
+        {"grant_type": "refresh_token", "client_id": "sync-client", "refresh_token": refresh},
+        {"grant_type": "authorization_code", "client_id": "web-client", "code": code,
+         "redirect_uri": REDIRECT, "code_verifier": verifier},
+        *[{"grant_type": device_grant, "client_id": "cli", "device_code": device}] * 3,
+    ]  # fmt: skip
+    started = requests.post(
+        f"{server.url}/common/oauth2/v2.0/devicecode",
+        data={"client_id": "cli", "scope": "Files.Read"},
+        timeout=10,
+    )
+    forms += [{"grant_type": device_grant, "client_id": "cli",
+               "device_code": started.json()["device_code"]}] * 4  # fmt: skip
+    answers: list = [started.json()["interval"]]
+    for form in forms:
+        body = requests.post(url, data=form, timeout=10).json()
+        answers.append((body.get("error"), body.get("error_codes"), body.get("scope")))
+        if "access_token" in body:
+            claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+            answers.append(claims["upn"])
+    answers.append(requests.get(server.url + "/_mockdrive/identity", timeout=10
+                                ).json()["deviceFlow"])  # fmt: skip
+    return answers
+
+
+def test_sign_ins_and_the_device_flow_switch_answer_the_same_after_an_export_and_reload(
+    mock_drive,
+):
+    """A refresh token (rclone's, the onedrive client's), a code not yet redeemed, a device code
+    half-way through its polls and the device-code switch were forgotten by a reload of the
+    export: the next refresh failed with 9002313, and device codes were approved at once."""
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    owner = mock_drive.owner.email
+    sign_in = requests.post(token_url(mock_drive), data={"grant_type": "password",
+                            "client_id": "sync-client", "username": owner, "password": "x",
+                            "scope": "Files.ReadWrite offline_access"}, timeout=10)  # fmt: skip
+    refresh = sign_in.json()["refresh_token"]
+    verifier = "v" * 43
+    code = code_of(authorize(mock_drive, client_id="web-client", code_challenge=s256(verifier),
+                             code_challenge_method="S256", nonce="n-1"))  # fmt: skip
+    switch = {"pending": 2, "outcome": "decline", "user": bob.email, "interval": 0}
+    assert requests.put(mock_drive.url + "/_mockdrive/identity/device-flow", json=switch,
+                        timeout=10).status_code == 200  # fmt: skip
+    device = requests.post(
+        f"{mock_drive.url}/common/oauth2/v2.0/devicecode",
+        data={"client_id": "cli", "scope": "Files.Read"},
+        timeout=10,
+    )
+    device_code = device.json()["device_code"]
+    poll = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "client_id": "cli",
+            "device_code": device_code}  # fmt: skip
+    assert requests.post(token_url(mock_drive), data=poll, timeout=10).json()["error"] == (
+        "authorization_pending")  # fmt: skip
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).content
+    for secret in (refresh, code, device_code):
+        assert secret.encode() in exported  # as client secrets and passwords are
+    with MockDrive(default_state("reloaded-owner")) as other:
+        loaded = requests.put(other.url + "/_mockdrive/state", data=exported,
+                              headers={"Content-Type": "application/json"}, timeout=10)  # fmt: skip
+        assert loaded.status_code == 200, loaded.text
+        again = requests.get(other.url + "/_mockdrive/state", timeout=10).content
+        assert again == exported
+        after = sign_in_answers(other, refresh, code, verifier, device_code)
+    before = sign_in_answers(mock_drive, refresh, code, verifier, device_code)
+    assert after == before
+    assert before[1] == (None, None, "Files.ReadWrite offline_access")  # redeemed, then spent
+    assert ("invalid_grant", [9002313], None) in before
+    assert before[0] == 0 and before[-1]["pending"] == 2 and before[-1]["outcome"] == "decline"
+
+
+def test_a_loaded_sign_in_names_its_user_by_id_and_upn_together(mock_drive):
+    """A refresh token is its user's: a scenario whose user id now belongs to someone else
+    (another e-mail) is refused, as an access token for that pair is."""
+    owner = mock_drive.owner
+    refresh = mock_drive.refresh_token_for(owner, "sync-client")
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
+    assert [t["value"] for t in exported["signIns"]["refreshTokens"]] == [refresh]
+    exported["signIns"]["refreshTokens"][0]["upn"] = "someone-else@contoso.example"
+    loaded = requests.put(mock_drive.url + "/_mockdrive/state", json=exported, timeout=10)
+    assert loaded.status_code == 400, loaded.text
+    form = {"grant_type": "refresh_token", "client_id": "sync-client", "refresh_token": refresh}
+    assert requests.post(token_url(mock_drive), data=form, timeout=10).status_code == 200
+
+
+def test_a_malformed_sign_in_in_a_loaded_state_is_a_400(mock_drive):
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
+    user = exported["users"][0]
+    grant = {"value": "rt", "userId": user["id"], "upn": user["email"], "clientId": "c",
+             "scopes": ["Files.Read"], "expires": "2024-01-01T00:00:00Z"}  # fmt: skip
+    for bad in ([], {"other": 1}, {"deviceFlow": {"pending": -1}}, {"refreshTokens": [5]},
+                {"refreshTokens": [{**grant, "scopes": ["x" * 200]}]},
+                {"refreshTokens": [{**grant, "expires": "nope"}]},
+                {"refreshTokens": [grant, grant]},
+                {"codes": [{**grant, "redirectUri": REDIRECT, "challenge": "é"}]},
+                {"deviceCodes": [{**grant, "userCode": "X", "outcome": "approve",
+                                  "pending": True}]}):  # fmt: skip
+        answer = requests.put(mock_drive.url + "/_mockdrive/state",
+                              json={**exported, "signIns": bad}, timeout=10)  # fmt: skip
+        assert answer.status_code == 400, (bad, answer.text)
+        assert answer.json()["error"]["code"] == "invalidRequest"

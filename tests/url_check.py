@@ -151,7 +151,8 @@ def _allowed(request: web.Request, status: int, moved: list[str], body: Any) -> 
     """
     if moved == ["onehub"]:
         return True
-    if moved == ["entra"] and isinstance(body, dict):  # a device code's poll counts down its
+    # (the sign-ins are in the export too, as ``signIns``)
+    if moved and set(moved) <= {"entra", "signIns"} and isinstance(body, dict):
         return body.get("error") in DEVICE_POLL_ANSWERS or body.get("error_codes") == [700082]
     if request.path.startswith("/up/") and status in (409, 507):
         return moved == ["uploads"]

@@ -489,7 +489,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     entra = state.entra
     app = entra.app(require(query, "client_id"))
     redirect_uri = require(query, "redirect_uri")
-    if app.declared and app.redirect_uris and redirect_uri not in app.redirect_uris:
+    if app.declared and not app.redirect_uris:
+        raise model.invalid_request("No reply address is registered for the application.", 500113)
+    if app.declared and redirect_uri not in app.redirect_uris:
         raise EntraError(
             400,
             "invalid_request",
@@ -519,6 +521,8 @@ async def authorize(request: web.Request) -> web.StreamResponse:
             raise model.invalid_request(
                 "The code_challenge_method is not valid: use 'S256' or 'plain'.", 501491
             )
+        if challenge is not None:
+            model.check_challenge(challenge, method)
         code = AuthCode(user.id, app.client_id, scopes, state.clock.moment(), redirect_uri,
                         challenge, method, query.get("nonce"))  # fmt: skip
         answer["code"] = entra.issue_code(state.clock.moment(), code)
@@ -563,11 +567,8 @@ async def devicecode(request: web.Request) -> web.StreamResponse:
     client_id, _ = client_of(request, fields)
     entra = state.entra
     app = entra.app(client_id)
-    scope = require(fields, "scope")
-    for word in scope.split():
-        if model.graph_scope(word) is None:
-            raise model.invalid_scope(word)
-    value, device = entra.start_device_flow(state.clock.moment(), app.client_id, scope.split())
+    words = model.scope_words(require(fields, "scope"))
+    value, device = entra.start_device_flow(state.clock.moment(), app.client_id, words)
     return json_response(
         {
             "user_code": device.user_code,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -26,7 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .clock import parse_time
+from .errors import InvalidRequest
 from .identity import Directory, User
+from .ids import format_time
 from .principal import APPLICATION, DELEGATED, Principal
 from .tokens import (
     EXPIRED,
@@ -49,6 +53,12 @@ AUTH_CODE_SECONDS = 600
 DEVICE_CODE_SECONDS = 900
 DEVICE_POLL_INTERVAL = 5
 MAX_PENDING = 10_000  # codes and refresh tokens kept per kind; the oldest go first
+MAX_KEPT_CHARS = 1_000_000  # and the characters of text each kind keeps, at most
+MAX_SCOPES = 50  # distinct scopes one request may name (Entra: 70011 past it)
+MAX_CLIENT_ID = 128  # characters of a client id the tenant makes an app of (a GUID is 36)
+# a scope's name, its resource prefix taken off: letters, digits and . _ - (Graph's are
+# ``Files.ReadWrite.All``; ``.default``; the OpenID ones)
+SCOPE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 TENANT_ALIASES = ("common", "organizations", "consumers")
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 DEFAULT_DELEGATED_SCOPES = (
@@ -70,6 +80,10 @@ WELL_KNOWN_CLIENTS = {
     "de8bc8b5-d9f9-48b1-a8ad-b748da725064": "Graph Explorer",
 }
 DEVICE_OUTCOMES = ("approve", "decline", "expire")
+# RFC 7636: a PKCE verifier (and a plain challenge) is 43-128 unreserved ASCII characters; an
+# S256 challenge is the 43 base64url characters of a SHA-256 digest
+PKCE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+PKCE_S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class EntraError(Exception):
@@ -168,14 +182,15 @@ class Entra:
         self.apps: dict[str, App] = {}  # declared apps by client id
         self.passwords: dict[str, str] = {}  # user id -> password
         self.consent: dict[str, tuple[str, ...]] = {}  # user id -> delegated scopes consented
-        self.refresh_tokens: dict[str, Grant] = {}
-        self.auth_codes: dict[str, AuthCode] = {}
-        self.device_codes: dict[str, DeviceCode] = {}
+        self.refresh_tokens: SignIns = SignIns()
+        self.auth_codes: SignIns = SignIns()
+        self.device_codes: SignIns = SignIns()
         self.device_pending = 0  # polls each new device code stays pending
         self.device_outcome = "approve"  # then: approve, decline or expire
         self.device_user_id: str | None = None  # who approves (None: the default user)
         self.device_interval = DEVICE_POLL_INTERVAL  # seconds a client waits between polls
         self.holders: dict[tuple[str, str, str], Holder] = {}  # (who, client, kind)
+        self._holder_chars = 0  # the text the holders keep (at most MAX_KEPT_CHARS)
         self._made: dict[str, App] = {}  # undeclared apps met so far
         self._by_object_id: dict[str, App] = {}  # every app above, by service principal id
         self._signer: SigningKey | None = None  # the server's; made on first use
@@ -216,8 +231,6 @@ class Entra:
 
     # -- apps ---------------------------------------------------------------------------------
     def add_app(self, app: App) -> App:
-        from .errors import InvalidRequest
-
         if app.client_id in self.apps:
             raise InvalidRequest(f"an app with clientId {app.client_id!r} already exists")
         self.apps[app.client_id] = app
@@ -231,7 +244,7 @@ class Entra:
             return found
         if client_id in WELL_KNOWN_CLIENTS:
             made = App(client_id, WELL_KNOWN_CLIENTS[client_id], declared=False)
-        elif not self.apps:
+        elif not self.apps and len(client_id) <= MAX_CLIENT_ID:
             made = App(client_id, f"App {client_id[:8]}", roles=list(DEFAULT_APP_ROLES))
             made.declared = False
         else:
@@ -276,12 +289,7 @@ class Entra:
         """The scopes a user's sign-in for ``app`` grants: Graph's (the token's ``scp``) then
         the OpenID ones asked for; or 65001 if the user has not consented to one of them.
         ``requested`` is the request's ``scope`` parameter."""
-        wanted: list[str] = []
-        for word in requested.split():
-            name = graph_scope(word)
-            if name is None:
-                raise invalid_scope(word)
-            wanted.append(name)
+        wanted = [graph_scope(word) or "" for word in scope_words(requested)]
         consented = self.consent.get(user.id)
         asked = [s for s in wanted if s not in OIDC_SCOPES and s != ".default"]
         if ".default" in wanted or not asked:
@@ -392,9 +400,16 @@ class Entra:
         return sign(claims, self.key)
 
     def _hold(self, holder: Holder) -> None:
+        """Remember who holds tokens (the dashboard's list): the first MAX_PENDING holders, as
+        long as their text stays within MAX_KEPT_CHARS."""
         key = (holder.who, holder.client_id, holder.kind)
-        if key in self.holders or len(self.holders) < MAX_PENDING:
-            self.holders[key] = holder
+        earlier = self.holders.get(key)
+        chars = self._holder_chars + kept_chars(holder)
+        chars -= kept_chars(earlier) if earlier is not None else 0
+        if earlier is None and (len(self.holders) >= MAX_PENDING or chars > MAX_KEPT_CHARS):
+            return
+        self.holders[key] = holder
+        self._holder_chars = chars
 
     def client_info(self, user: User) -> str:
         """MSAL's ``client_info``: base64url of ``{"uid", "utid"}``."""
@@ -408,7 +423,7 @@ class Entra:
     ) -> str:
         value = "0.AmockRT." + secrets.token_urlsafe(48)
         expires = now + timedelta(seconds=REFRESH_TOKEN_SECONDS)
-        _keep(self.refresh_tokens, value, Grant(user.id, client_id, tuple(scopes), expires))
+        self.refresh_tokens.keep(value, Grant(user.id, client_id, tuple(scopes), expires))
         return value
 
     def redeem_refresh_token(self, now: datetime, value: str, client_id: str) -> Grant:
@@ -446,7 +461,7 @@ class Entra:
     def issue_code(self, now: datetime, code: AuthCode) -> str:
         value = "0.AmockAC." + secrets.token_urlsafe(32)
         code.expires = now + timedelta(seconds=AUTH_CODE_SECONDS)
-        _keep(self.auth_codes, value, code)
+        self.auth_codes.keep(value, code)
         return value
 
     def redeem_code(
@@ -474,7 +489,9 @@ class Entra:
         if code.challenge is not None:
             if not verifier:
                 raise missing("code_verifier")
-            if pkce(verifier, code.challenge_method) != code.challenge:
+            if not PKCE_VERIFIER.fullmatch(verifier) or (
+                pkce(verifier, code.challenge_method) != code.challenge
+            ):
                 raise EntraError(
                     400,
                     "invalid_grant",
@@ -500,7 +517,7 @@ class Entra:
             self.device_outcome,
             self.device_pending,
         )
-        _keep(self.device_codes, value, device)
+        self.device_codes.keep(value, device)
         return value, device
 
     def poll_device_code(self, now: datetime, value: str, client_id: str) -> DeviceCode:
@@ -544,8 +561,6 @@ class Entra:
         """How later device codes answer their polls: ``pending`` polls pending, then
         ``outcome`` (approve, decline or expire), approved by ``user_id`` (None: the default
         user); ``interval`` is the wait between polls the device-code answer asks for."""
-        from .errors import InvalidRequest
-
         if outcome not in DEVICE_OUTCOMES:
             raise InvalidRequest(f"outcome must be one of {', '.join(DEVICE_OUTCOMES)}")
         for name, value in (("pending", pending), ("interval", interval)):
@@ -562,6 +577,68 @@ class Entra:
             "userId": self.device_user_id,
             "interval": self.device_interval,
         }
+
+    # -- export and load ------------------------------------------------------------------------
+    def sign_ins_to_data(self, directory: Directory) -> dict[str, Any]:
+        """What sign-ins left that a client may still present (refresh tokens, codes, device
+        codes) and the device-code switch, as scenario data (``signIns``); each names its
+        user by id and e-mail (``oid`` and ``upn``), which a load checks together."""
+        data: dict[str, Any] = {}
+        if self.device_flow() != DEFAULT_DEVICE_FLOW:
+            data["deviceFlow"] = {
+                "pending": self.device_pending,
+                "outcome": self.device_outcome,
+                "interval": self.device_interval,
+                **_user_data(directory, self.device_user_id),
+            }
+        tables = (
+            ("refreshTokens", self.refresh_tokens, _grant_data),
+            ("codes", self.auth_codes, _code_data),
+            ("deviceCodes", self.device_codes, _device_data),
+        )
+        for key, table, write in tables:
+            entries = [
+                {"value": value, **_user_data(directory, entry.user_id), **write(entry)}
+                for value, entry in table.items()
+                if entry.user_id is None or entry.user_id in directory.users
+            ]
+            if entries:
+                data[key] = entries
+        return data
+
+    def sign_ins_from_data(self, directory: Directory, data: object) -> None:
+        """``signIns`` as ``sign_ins_to_data`` wrote it; InvalidRequest says what is wrong."""
+        if not isinstance(data, dict) or not set(data) <= set(SIGN_IN_KEYS):
+            raise InvalidRequest(f"signIns holds only {', '.join(SIGN_IN_KEYS)}")
+        flow = data.get("deviceFlow")
+        if flow is not None:
+            if not isinstance(flow, dict) or not set(flow) <= {*DEFAULT_DEVICE_FLOW, "upn"}:
+                raise InvalidRequest("deviceFlow has pending, outcome, interval, userId, upn")
+            self.set_device_flow(
+                pending=flow.get("pending", 0),
+                outcome=flow.get("outcome", "approve"),
+                user_id=_user_of(directory, flow),
+                interval=flow.get("interval", DEVICE_POLL_INTERVAL),
+            )
+        tables = (
+            ("refreshTokens", self.refresh_tokens, _grant_from),
+            ("codes", self.auth_codes, _code_from),
+            ("deviceCodes", self.device_codes, _device_from),
+        )
+        for key, table, read in tables:
+            entries = data.get(key) or []
+            if not isinstance(entries, list):
+                raise InvalidRequest(f"signIns.{key} is a list")
+            for raw in entries:
+                if not isinstance(raw, dict) or not isinstance(raw.get("value"), str):
+                    raise InvalidRequest(f"each of signIns.{key} has a value (text)")
+                if not raw["value"] or raw["value"] in table:
+                    raise InvalidRequest(f"signIns.{key} has an empty or repeated value")
+                try:
+                    entry = read(raw, _user_of(directory, raw))
+                except (KeyError, TypeError, ValueError, EntraError):
+                    raise InvalidRequest(f"an entry of signIns.{key} is not valid") from None
+                table.keep(raw["value"], entry)
 
     # -- the token's way back ------------------------------------------------------------------
     def resolve(self, directory: Directory, now: datetime, token: str) -> Principal:
@@ -619,13 +696,27 @@ def check_secret(app: App, secret: str | None) -> None:
 
 def graph_scope(word: str) -> str | None:
     """``https://graph.microsoft.com/Files.Read`` → ``Files.Read``; ``.default`` stays; None
-    for another resource's scope."""
+    for another resource's scope, or a name no scope has (``SCOPE_NAME``)."""
     for prefix in (GRAPH_RESOURCE + "/", GRAPH_APP_ID + "/"):
         if word.startswith(prefix):
-            return word[len(prefix) :] or None  # the resource, but no scope of it
-    if "/" in word or ":" in word:
-        return None
-    return word
+            word = word[len(prefix) :]  # "" (the resource, but no scope of it) is no name
+            break
+    return word if SCOPE_NAME.fullmatch(word) else None
+
+
+def scope_words(requested: str) -> list[str]:
+    """The words of a ``scope`` parameter, each a Graph scope (``graph_scope``) and at most
+    MAX_SCOPES of them, or Entra's 70011."""
+    words = requested.split()
+    for word in words:
+        if graph_scope(word) is None:
+            raise invalid_scope(word)
+    if len(set(words)) > MAX_SCOPES:
+        raise EntraError(
+            400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' "
+            f"is not valid: it names more than {MAX_SCOPES} scopes.",
+        )  # fmt: skip
+    return words
 
 
 def invalid_scope(word: str) -> EntraError:
@@ -636,17 +727,152 @@ def invalid_scope(word: str) -> EntraError:
 
 
 def pkce(verifier: str, method: str) -> str:
-    """The code challenge of ``verifier`` (RFC 7636: ``S256`` or ``plain``)."""
+    """The code challenge of ``verifier`` (RFC 7636: ``S256`` or ``plain``); ``verifier`` is
+    ASCII (``PKCE_VERIFIER``)."""
     if method == "S256":
-        return _b64(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+        return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
     return verifier
 
 
-def _keep(table: dict, key: str, value: Any) -> None:
-    """Insert, dropping the oldest entry while the table is full."""
-    while len(table) >= MAX_PENDING:
-        del table[next(iter(table))]
-    table[key] = value
+def check_challenge(challenge: str, method: str) -> None:
+    """A code challenge some RFC 7636 verifier can match, or Entra's 501491."""
+    grammar = PKCE_S256_CHALLENGE if method == "S256" else PKCE_VERIFIER
+    if not grammar.fullmatch(challenge):
+        raise invalid_request("Invalid size of Code_Challenge parameter.", 501491)
+
+
+DEFAULT_DEVICE_FLOW = {
+    "pending": 0,
+    "outcome": "approve",
+    "userId": None,
+    "interval": DEVICE_POLL_INTERVAL,
+}
+SIGN_IN_KEYS = ("deviceFlow", "refreshTokens", "codes", "deviceCodes")
+
+
+def _user_data(directory: Directory, user_id: str | None) -> dict[str, Any]:
+    """A user as an export names it: ``userId`` and ``upn`` (nothing for no user)."""
+    if user_id is None:
+        return {}
+    return {"userId": user_id, "upn": directory.users[user_id].email}
+
+
+def _user_of(directory: Directory, raw: dict) -> str | None:
+    """The user ``userId`` and ``upn`` name together (a loaded state may give an id to
+    someone else: the pair must still match), or None when neither is given."""
+    if "userId" not in raw and "upn" not in raw:
+        return None
+    user = directory.by_id(str(raw.get("userId")))
+    if user is None or user.email != raw.get("upn"):
+        raise InvalidRequest(f"no user has the id {raw.get('userId')!r} and the e-mail "
+                             f"{raw.get('upn')!r}")  # fmt: skip
+    return user.id
+
+
+def _scopes_from(raw: dict) -> tuple[str, ...]:
+    scopes = raw["scopes"]
+    if not isinstance(scopes, list) or not all(isinstance(w, str) for w in scopes):
+        raise TypeError("scopes")
+    return tuple(scope_words(" ".join(scopes)))
+
+
+def _grant_data(grant: Grant) -> dict[str, Any]:
+    return {
+        "clientId": grant.client_id,
+        "scopes": list(grant.scopes),
+        "expires": format_time(grant.expires),
+    }
+
+
+def _grant_from(raw: dict, user_id: str | None) -> Grant:
+    if user_id is None or not isinstance(raw["clientId"], str):
+        raise TypeError("a grant is a user's, for a client")
+    return Grant(user_id, raw["clientId"], _scopes_from(raw), parse_time(raw["expires"]))
+
+
+def _code_data(code: AuthCode) -> dict[str, Any]:
+    data = {**_grant_data(code), "redirectUri": code.redirect_uri}
+    if code.challenge is not None:
+        data["challenge"], data["challengeMethod"] = code.challenge, code.challenge_method
+    if code.nonce is not None:
+        data["nonce"] = code.nonce
+    return data
+
+
+def _code_from(raw: dict, user_id: str | None) -> AuthCode:
+    grant = _grant_from(raw, user_id)
+    challenge, method = raw.get("challenge"), raw.get("challengeMethod", "plain")
+    nonce = raw.get("nonce")
+    if not isinstance(raw["redirectUri"], str) or not isinstance(nonce, str | None):
+        raise TypeError("redirectUri and nonce are text")
+    if challenge is not None:
+        if method not in ("S256", "plain") or not isinstance(challenge, str):
+            raise ValueError("challengeMethod")
+        check_challenge(challenge, method)
+    return AuthCode(grant.user_id, grant.client_id, grant.scopes, grant.expires,
+                    raw["redirectUri"], challenge, method, nonce)  # fmt: skip
+
+
+def _device_data(device: DeviceCode) -> dict[str, Any]:
+    return {
+        "clientId": device.client_id,
+        "scopes": list(device.scopes),
+        "expires": format_time(device.expires),
+        "userCode": device.user_code,
+        "outcome": device.outcome,
+        "pending": device.pending,
+    }
+
+
+def _device_from(raw: dict, user_id: str | None) -> DeviceCode:
+    texts = (raw["clientId"], raw["userCode"])
+    numbers = (raw["pending"],)
+    if not all(isinstance(t, str) and 0 < len(t) <= 200 for t in texts):
+        raise TypeError("clientId and userCode are text")
+    if not all(type(n) is int and 0 <= n <= 10**9 for n in numbers):
+        raise ValueError("pending is a whole number")
+    if raw["outcome"] not in DEVICE_OUTCOMES:
+        raise ValueError("outcome")
+    return DeviceCode(raw["clientId"], _scopes_from(raw), raw["userCode"],
+                      parse_time(raw["expires"]), user_id, raw["outcome"],
+                      raw["pending"])  # fmt: skip
+
+
+def kept_chars(entry: Any) -> int:
+    """The text an entry of the sign-in tables keeps: what its memory grows with."""
+    total = sum(len(scope) for scope in entry.scopes)
+    for name in ("user_id", "client_id", "redirect_uri", "challenge", "nonce", "who"):
+        text = getattr(entry, name, None)
+        total += len(text) if isinstance(text, str) else 0
+    return total
+
+
+class SignIns(dict[str, Any]):
+    """What sign-ins left of one kind (refresh tokens, codes, device codes), by value; the
+    oldest go first once it holds MAX_PENDING entries or MAX_KEPT_CHARS characters of text.
+    Entries come in by ``keep`` only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chars = 0
+
+    def keep(self, key: str, value: Any) -> None:
+        cost = len(key) + kept_chars(value)
+        while self and (len(self) >= MAX_PENDING or self.chars + cost > MAX_KEPT_CHARS):
+            del self[next(iter(self))]
+        super().__setitem__(key, value)
+        self.chars += cost
+
+    def __delitem__(self, key: str) -> None:
+        self.chars -= len(key) + kept_chars(self[key])
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key not in self:
+            return default[0] if default else super().pop(key)
+        value = self[key]
+        del self[key]
+        return value
 
 
 def _b64(data: bytes) -> str:

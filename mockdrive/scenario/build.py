@@ -116,6 +116,8 @@ class Builder:
         self._each("uploadSessions", self._add_upload_session)
         if "copyJobs" in self.data:
             self._guard(self._set_copy_jobs, ("copyJobs",))
+        if "signIns" in self.data:
+            self._guard(self._set_sign_ins, ("signIns",))
         if "clock" in self.data and not self.found:
             self._guard(self._set_clock, ("clock",))
         if self.found:
@@ -157,6 +159,13 @@ class Builder:
         if not all(isinstance(v, str) for v in jobs.values()):
             raise self.fail(where, "each copy job names the id of the item it made")
         self.state.copy_jobs.update(jobs)
+
+    def _set_sign_ins(self, where: PathParts) -> None:
+        """What sign-ins left (``Entra.sign_ins_to_data``) and the device-code switch."""
+        try:
+            self.state.entra.sign_ins_from_data(self.state.directory, self.data["signIns"])
+        except InvalidRequest as error:
+            raise self.fail(where, error.message) from None
 
     def _set_onehub(self, where: PathParts) -> None:
         """Onehub's numbering as exported (``OnehubIds.numbered``)."""

@@ -71,6 +71,9 @@ def export_scenario(state: State) -> dict[str, Any]:
         scenario["uploadSessions"] = sessions
     if state.copy_jobs:  # and copy monitors answer as before
         scenario["copyJobs"] = dict(state.copy_jobs)
+    sign_ins = state.entra.sign_ins_to_data(directory)
+    if sign_ins:  # refresh tokens, codes and device codes redeem as before; device codes poll
+        scenario["signIns"] = sign_ins  # as the switch says
     return scenario
 
 
@@ -121,8 +124,8 @@ def _export_user(state: State, user: Any) -> dict[str, Any]:
 
 
 def _export_identity(state: State, scenario: dict[str, Any]) -> None:
-    """The tenant (when not the default one) and its declared apps; sign-ins (codes, refresh
-    tokens) are not exported: they belong to the run, as access tokens do."""
+    """The tenant (when not the default one) and its declared apps (what sign-ins left is
+    ``signIns``, written last)."""
     entra = state.entra
     tenant = {}
     if entra.tenant_id != DEFAULT_TENANT_ID:
