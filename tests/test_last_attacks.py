@@ -1,0 +1,56 @@
+"""Attacks on the last merged surface: query options without ``$``, the drive search's shared
+part, the copy and upload quota, exported sign-ins. Each test talks HTTP to a real mockdrive."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from conftest import as_user
+
+
+def _bobs_plans(mock_drive):
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    theirs = mock_drive.add_drive(bob, drive_type="business", name="OneDrive")
+    mock_drive.add_file("/Plans/Sub plan/inner plan.txt", "x", drive=theirs)
+    return bob, theirs
+
+
+def test_a_drive_search_lists_a_nested_share_once(mock_drive, graph):
+    """A folder shared after a folder inside it (both with the caller): each hit once."""
+    _bobs_plans(mock_drive)
+    as_bob = as_user(graph, "bob-token")
+    recipient = {"recipients": [{"email": mock_drive.owner.email}], "roles": ["read"],
+                 "requireSignIn": True, "sendInvitation": False}  # fmt: skip
+    for path in ("/Plans/Sub plan", "/Plans"):  # the inner folder shared first
+        response = as_bob.post(f"/me/drive/root:{path}:/invite", json=recipient)
+        assert response.status_code == 200, response.text
+        mock_drive.clock.advance(seconds=5)
+    found = [hit["name"] for hit in graph.get("/me/drive/search(q='plan')").json()["value"]]
+    assert Counter(found) == {"Plans": 1, "Sub plan": 1, "inner plan.txt": 1}, found
+
+
+def test_a_drive_search_shows_nothing_the_caller_cannot_see(mock_drive, graph):
+    """Unshared, link-only, a group left, a child that stops inheriting: none is a hit."""
+    _, theirs = _bobs_plans(mock_drive)
+    mock_drive.add_file("/Gone plan.txt", "x", drive=theirs)
+    mock_drive.add_file("/Link plan.txt", "x", drive=theirs)
+    mock_drive.add_file("/Group plan.txt", "x", drive=theirs)
+    as_bob = as_user(graph, "bob-token")
+    gone = mock_drive.grant("/Gone plan.txt", mock_drive.owner, ["read"], drive=theirs)
+    mock_drive.grant("/Plans", mock_drive.owner, ["read"], drive=theirs)
+    mock_drive.stop_inheriting("/Plans/Sub plan", drive=theirs)
+    group = mock_drive.add_group("Planners", [mock_drive.owner])
+    mock_drive.grant("/Group plan.txt", group, ["read"], drive=theirs)
+    link = as_bob.post("/me/drive/root:/Link plan.txt:/createLink", json={"type": "view"})
+    assert link.status_code in (200, 201), link.text
+    item = as_bob.get("/me/drive/root:/Gone plan.txt:").json()
+    deleted = as_bob.delete(f"/me/drive/items/{item['id']}/permissions/{gone.id}")
+    assert deleted.status_code == 204, deleted.text
+
+    def leave() -> None:  # the directory has no route for it: the member leaves in place
+        group.member_ids.clear()
+        mock_drive.state.directory.users[mock_drive.owner.id].group_ids.discard(group.id)
+
+    mock_drive.server.call(leave)
+    found = [hit["name"] for hit in graph.get("/me/drive/search(q='plan')").json()["value"]]
+    assert found == ["Plans"], found
