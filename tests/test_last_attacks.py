@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import requests
 from conftest import as_user
 
 
@@ -54,3 +55,34 @@ def test_a_drive_search_shows_nothing_the_caller_cannot_see(mock_drive, graph):
     mock_drive.server.call(leave)
     found = [hit["name"] for hit in graph.get("/me/drive/search(q='plan')").json()["value"]]
     assert found == ["Plans"], found
+
+
+def _grant(exported: dict, value: str, **extra) -> dict:
+    user = exported["users"][0]
+    return {"value": value, "userId": user["id"], "upn": user["email"], "clientId": "c",
+            "scopes": ["Files.Read"], "expires": "2030-01-01T00:00:00Z", **extra}  # fmt: skip
+
+
+def _load_sign_ins(mock_drive, exported: dict, sign_ins: dict) -> requests.Response:
+    return requests.put(mock_drive.url + "/_mockdrive/state",
+                        json={**exported, "signIns": sign_ins}, timeout=60)  # fmt: skip
+
+
+def test_a_loaded_state_keeps_every_sign_in_it_was_given_or_is_refused(mock_drive):
+    """More refresh tokens than the table keeps (or more text) is a 400 with nothing changed,
+    not a 200 that silently dropped the oldest; a scope entry holding two words is refused, not
+    stored as two (the export would no longer be what was loaded)."""
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
+    many = [_grant(exported, f"rt{n}") for n in range(10_001)]
+    wide = [_grant(exported, "wide", clientId="c" * 1_000_001)]
+    two = [_grant(exported, "two", scopes=["Files.Read Files.ReadWrite"])]
+    for bad in (many, wide, two):
+        answer = _load_sign_ins(mock_drive, exported, {"refreshTokens": bad})
+        assert answer.status_code == 400, answer.text[:300]
+        assert answer.json()["error"]["code"] == "invalidRequest"
+    after = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
+    assert after == exported
+    fits = [_grant(exported, f"rt{n}") for n in range(10_000)]
+    assert _load_sign_ins(mock_drive, exported, {"refreshTokens": fits}).status_code == 200
+    again = requests.get(mock_drive.url + "/_mockdrive/state", timeout=30).json()
+    assert [t["value"] for t in again["signIns"]["refreshTokens"]] == [t["value"] for t in fits]
