@@ -71,12 +71,14 @@ def _load_sign_ins(mock_drive, exported: dict, sign_ins: dict) -> requests.Respo
 def test_a_loaded_state_keeps_every_sign_in_it_was_given_or_is_refused(mock_drive):
     """More refresh tokens than the table keeps (or more text) is a 400 with nothing changed,
     not a 200 that silently dropped the oldest; a scope entry holding two words is refused, not
-    stored as two (the export would no longer be what was loaded)."""
+    stored as two, nor one named twice stored once (the export would no longer be what
+    was loaded)."""
     exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
     many = [_grant(exported, f"rt{n}") for n in range(10_001)]
     wide = [_grant(exported, "wide", clientId="c" * 1_000_001)]
     two = [_grant(exported, "two", scopes=["Files.Read Files.ReadWrite"])]
-    for bad in (many, wide, two):
+    twice = [_grant(exported, "twice", scopes=["Files.Read", "Files.Read"])]
+    for bad in (many, wide, two, twice):
         answer = _load_sign_ins(mock_drive, exported, {"refreshTokens": bad})
         assert answer.status_code == 400, answer.text[:300]
         assert answer.json()["error"]["code"] == "invalidRequest"
@@ -86,3 +88,27 @@ def test_a_loaded_state_keeps_every_sign_in_it_was_given_or_is_refused(mock_driv
     assert _load_sign_ins(mock_drive, exported, {"refreshTokens": fits}).status_code == 200
     again = requests.get(mock_drive.url + "/_mockdrive/state", timeout=30).json()
     assert [t["value"] for t in again["signIns"]["refreshTokens"]] == [t["value"] for t in fits]
+
+
+def test_a_drive_search_drops_a_shared_item_its_owner_deleted(mock_drive, graph):
+    """A shared folder its owner deleted (to the recycle bin) is no hit, nor what was in it."""
+    _, theirs = _bobs_plans(mock_drive)
+    mock_drive.grant("/Plans", mock_drive.owner, ["read"], drive=theirs)
+    as_bob = as_user(graph, "bob-token")
+    assert as_bob.delete("/me/drive/root:/Plans:").status_code == 204
+    found = [hit["name"] for hit in graph.get("/me/drive/search(q='plan')").json()["value"]]
+    assert found == [], found
+    shared = graph.get("/me/drive/sharedWithMe").json()["value"]
+    assert shared == []
+
+
+def test_a_scope_word_repeated_is_kept_once(mock_drive):
+    """At most 50 scopes a request: the same word 5,000 times is not 5,000 words kept in a
+    device code (and its export)."""
+    answer = requests.post(f"{mock_drive.url}/common/oauth2/v2.0/devicecode",
+                           data={"client_id": "cli", "scope": "Files.Read " * 5_000},
+                           timeout=10)  # fmt: skip
+    assert answer.status_code in (200, 400), answer.text[:300]
+    exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
+    kept = exported.get("signIns", {}).get("deviceCodes", [])
+    assert all(len(device["scopes"]) <= 50 for device in kept), [len(d["scopes"]) for d in kept]

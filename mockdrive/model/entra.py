@@ -711,8 +711,8 @@ def graph_scope(word: str) -> str | None:
 
 
 def scope_words(requested: str) -> list[str]:
-    """The words of a ``scope`` parameter, each a Graph scope (``graph_scope``) and at most
-    MAX_SCOPES of them, or Entra's 70011."""
+    """The words of a ``scope`` parameter, each a Graph scope (``graph_scope``), each once and
+    at most MAX_SCOPES of them, or Entra's 70011."""
     words = requested.split()
     for word in words:
         if graph_scope(word) is None:
@@ -722,7 +722,7 @@ def scope_words(requested: str) -> list[str]:
             400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' "
             f"is not valid: it names more than {MAX_SCOPES} scopes.",
         )  # fmt: skip
-    return words
+    return list(dict.fromkeys(words))  # each once: a word repeated is one scope
 
 
 def invalid_scope(word: str) -> EntraError:
@@ -781,7 +781,10 @@ def _scopes_from(raw: dict) -> tuple[str, ...]:
         isinstance(w, str) and graph_scope(w) is not None for w in scopes
     ):  # each entry one scope name: "A B" would be kept (and exported) as two
         raise TypeError("scopes")
-    return tuple(scope_words(" ".join(scopes)))
+    words = tuple(scope_words(" ".join(scopes)))
+    if len(words) != len(scopes):
+        raise ValueError("a scope named twice")  # kept once, it would export otherwise
+    return words
 
 
 def _grant_data(grant: Grant) -> dict[str, Any]:
