@@ -112,3 +112,16 @@ def test_a_scope_word_repeated_is_kept_once(mock_drive):
     exported = requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
     kept = exported.get("signIns", {}).get("deviceCodes", [])
     assert all(len(device["scopes"]) <= 50 for device in kept), [len(d["scopes"]) for d in kept]
+
+
+def test_a_folder_search_keeps_to_the_folder_whatever_its_path_spells(mock_drive, graph):
+    """A folder at the path ``/drives/x`` or ``/drive`` is searched as a folder: only what is
+    below it, not the drive-wide search with what others shared."""
+    _, theirs = _bobs_plans(mock_drive)
+    mock_drive.grant("/Plans", mock_drive.owner, ["read"], drive=theirs)
+    mock_drive.add_file("/drives/x/my plan.txt", "x")
+    mock_drive.add_file("/drive/our plan.txt", "x")
+    for path, mine in (("/drives/x", "my plan.txt"), ("/drive", "our plan.txt")):
+        answer = graph.get(f"/me/drive/root:{path}:/search(q='plan')")
+        assert answer.status_code == 200, answer.text
+        assert [hit["name"] for hit in answer.json()["value"]] == [mine]
