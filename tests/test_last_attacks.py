@@ -125,3 +125,15 @@ def test_a_folder_search_keeps_to_the_folder_whatever_its_path_spells(mock_drive
         answer = graph.get(f"/me/drive/root:{path}:/search(q='plan')")
         assert answer.status_code == 200, answer.text
         assert [hit["name"] for hit in answer.json()["value"]] == [mine]
+
+
+def test_a_skip_token_sent_with_its_dollar_wins_over_a_bare_one_in_either_case(mock_drive, graph):
+    """``$skipToken`` and ``$skiptoken`` are one option: a bare ``skiptoken`` beside the
+    client's ``$skipToken`` stays a custom option, as any bare name beside its ``$`` form."""
+    for n in range(3):
+        mock_drive.add_file(f"/F/f{n}.txt", "x")
+    answer = graph.get("/me/drive/root:/F:/children?$top=1&$skipToken=2&skiptoken=0")
+    assert answer.status_code == 200, answer.text
+    assert [hit["name"] for hit in answer.json()["value"]] == ["f2.txt"]
+    bare = graph.get("/me/drive/root:/F:/children?$top=1&$skiptoken=2&skipToken=0")
+    assert [hit["name"] for hit in bare.json()["value"]] == ["f2.txt"]
