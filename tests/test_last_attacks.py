@@ -137,3 +137,22 @@ def test_a_skip_token_sent_with_its_dollar_wins_over_a_bare_one_in_either_case(m
     assert [hit["name"] for hit in answer.json()["value"]] == ["f2.txt"]
     bare = graph.get("/me/drive/root:/F:/children?$top=1&$skiptoken=2&skipToken=0")
     assert [hit["name"] for hit in bare.json()["value"]] == ["f2.txt"]
+
+
+def test_a_next_link_keeps_the_option_value_the_page_was_read_with(mock_drive, graph):
+    """An option given twice is read by its first value (``select=name&select=size``, as the
+    bare forms make easy to send): the nextLink and the deltaLink carry that value too, so each
+    page is shaped as the first."""
+    for n in range(3):
+        mock_drive.add_file(f"/F/f{n}.txt", "x")
+    first = graph.get("/me/drive/root:/F:/children?select=name&select=size&top=1").json()
+    second = graph.get(first["@odata.nextLink"]).json()
+    assert set(first["value"][0]) == set(second["value"][0]) == {"id", "name"}
+    delta = graph.get("/me/drive/root/delta?select=name&select=size&top=1").json()
+    after = graph.get(delta["@odata.nextLink"]).json()
+    assert set(after["value"][0]) == {"id", "name"}, after
+    while "@odata.nextLink" in after:
+        after = graph.get(after["@odata.nextLink"]).json()
+    mock_drive.add_file("/F/new.txt", "x")
+    changed = graph.get(after["@odata.deltaLink"]).json()["value"]
+    assert changed and all(set(entry) <= {"id", "name"} for entry in changed), changed
