@@ -156,3 +156,19 @@ def test_a_next_link_keeps_the_option_value_the_page_was_read_with(mock_drive, g
     mock_drive.add_file("/F/new.txt", "x")
     changed = graph.get(after["@odata.deltaLink"]).json()["value"]
     assert changed and all(set(entry) <= {"id", "name"} for entry in changed), changed
+
+
+def test_a_drive_search_pages_across_what_others_shared_and_the_drive(mock_drive, graph):
+    """One hit a page: every hit of the whole search once, the shared part then the drive."""
+    _, theirs = _bobs_plans(mock_drive)
+    mock_drive.grant("/Plans", mock_drive.owner, ["read"], drive=theirs)
+    mock_drive.grant("/Plans/Sub plan", mock_drive.owner, ["write"], drive=theirs)
+    mock_drive.add_file("/My plan.txt", "x")
+    whole = [hit["name"] for hit in graph.get("/me/drive/search(q='plan')").json()["value"]]
+    paged, url = [], "/me/drive/search(q='plan')?top=1"
+    while url:
+        answer = graph.get(url).json()
+        paged += [hit["name"] for hit in answer["value"]]
+        url = answer.get("@odata.nextLink")
+    assert paged == whole
+    assert Counter(whole) == {"Plans": 1, "Sub plan": 1, "inner plan.txt": 1, "My plan.txt": 1}
