@@ -629,6 +629,8 @@ class Entra:
             entries = data.get(key) or []
             if not isinstance(entries, list):
                 raise InvalidRequest(f"signIns.{key} is a list")
+            if len(entries) > MAX_PENDING:  # the table would drop the oldest: refused instead
+                raise InvalidRequest(f"signIns.{key} holds at most {MAX_PENDING:,} entries")
             for raw in entries:
                 if not isinstance(raw, dict) or not isinstance(raw.get("value"), str):
                     raise InvalidRequest(f"each of signIns.{key} has a value (text)")
@@ -638,6 +640,10 @@ class Entra:
                     entry = read(raw, _user_of(directory, raw))
                 except (KeyError, TypeError, ValueError, EntraError):
                     raise InvalidRequest(f"an entry of signIns.{key} is not valid") from None
+                if table.chars + len(raw["value"]) + kept_chars(entry) > MAX_KEPT_CHARS:
+                    raise InvalidRequest(
+                        f"signIns.{key} holds at most {MAX_KEPT_CHARS:,} characters of text"
+                    )
                 table.keep(raw["value"], entry)
 
     # -- the token's way back ------------------------------------------------------------------
@@ -705,8 +711,8 @@ def graph_scope(word: str) -> str | None:
 
 
 def scope_words(requested: str) -> list[str]:
-    """The words of a ``scope`` parameter, each a Graph scope (``graph_scope``) and at most
-    MAX_SCOPES of them, or Entra's 70011."""
+    """The words of a ``scope`` parameter, each a Graph scope (``graph_scope``), each once and
+    at most MAX_SCOPES of them, or Entra's 70011."""
     words = requested.split()
     for word in words:
         if graph_scope(word) is None:
@@ -716,7 +722,7 @@ def scope_words(requested: str) -> list[str]:
             400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' "
             f"is not valid: it names more than {MAX_SCOPES} scopes.",
         )  # fmt: skip
-    return words
+    return list(dict.fromkeys(words))  # each once: a word repeated is one scope
 
 
 def invalid_scope(word: str) -> EntraError:
@@ -771,9 +777,14 @@ def _user_of(directory: Directory, raw: dict) -> str | None:
 
 def _scopes_from(raw: dict) -> tuple[str, ...]:
     scopes = raw["scopes"]
-    if not isinstance(scopes, list) or not all(isinstance(w, str) for w in scopes):
+    if not isinstance(scopes, list) or not all(
+        isinstance(w, str) and graph_scope(w) is not None for w in scopes
+    ):  # each entry one scope name: "A B" would be kept (and exported) as two
         raise TypeError("scopes")
-    return tuple(scope_words(" ".join(scopes)))
+    words = tuple(scope_words(" ".join(scopes)))
+    if len(words) != len(scopes):
+        raise ValueError("a scope named twice")  # kept once, it would export otherwise
+    return words
 
 
 def _grant_data(grant: Grant) -> dict[str, Any]:

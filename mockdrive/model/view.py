@@ -137,9 +137,13 @@ def search(
     caller can see + their hidden children + depth x items shared in the drive)."""
     needle = query.casefold()
     visited: set[str] = set()
+    tops: set[str] = set()  # the items walked from: a later walk stops at them
 
     def walk(top: Item) -> Iterator[Item]:
-        for item, _ in visible_below(store, caller, top):
+        tops.add(top.id)
+        for item, _ in visible_below(store, caller, top, prune=tops):
+            if item.id in visited:  # an earlier walk's top (a share inside a later one)
+                continue
             visited.add(item.id)
             if item is not start and needle in item.name.casefold():
                 yield item

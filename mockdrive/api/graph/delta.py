@@ -44,7 +44,7 @@ from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response
 from . import paging
-from .envelope import own_url, shape
+from .envelope import first_values, own_url, shape
 from .items import page_params
 from .render import render_item
 
@@ -100,7 +100,7 @@ def _enumerate(
     select = _select(call)
     value = [shape(render_item(state, call, item), select) for item in page]
     if more:
-        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        query = first_values(request.query, "$skiptoken")
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         return fast_json_response(
             {"value": value, "@odata.nextLink": str(own_url(request).with_query(query))}
@@ -227,7 +227,7 @@ def _facet(change: delta.Change) -> dict[str, Any]:
 
 
 def _respond(request: web.Request, value: list[dict[str, Any]], token: str, more: bool):
-    query = {k: v for k, v in request.query.items() if k not in ("token", "$skiptoken")}
+    query = first_values(request.query, "token", "$skiptoken")
     query["token"] = token
     url = own_url(request)
     if not url.path.endswith("/delta"):  # delta() / delta(token='…'): link to the plain form

@@ -3,7 +3,7 @@ applied (O(page))."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -51,8 +51,18 @@ def own_url(request: web.Request) -> URL:
     return request.url.with_path(normal, encoded=True).with_query(request.query)
 
 
+def first_values(query: Mapping[str, str], *dropped: str) -> dict[str, str]:
+    """The query's options, each by its first value (as ``query.get`` reads it, and so the
+    answer was made), less ``dropped``: what a link to the next page or delta carries."""
+    kept: dict[str, str] = {}
+    for key, value in query.items():
+        if key not in dropped:
+            kept.setdefault(key, value)
+    return kept
+
+
 def next_link(request: web.Request, top: int, token: str) -> str:
     """``@odata.nextLink``: the request's own URL with the next page's ``$top`` and token."""
-    query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$skipToken")}
+    query = first_values(request.query, "$skiptoken", "$skipToken")
     query.update({"$top": str(top), "$skiptoken": token})
     return str(own_url(request).with_query(query))

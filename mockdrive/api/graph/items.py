@@ -15,7 +15,7 @@ from ...model.view import visible_children
 from ..context import Call
 from ..jsonio import fast_json_response, optional, read_json_object
 from . import paging
-from .envelope import context_url, item_context, shape
+from .envelope import context_url, first_values, item_context, shape
 from .odata import parse_select, skip_token
 from .render import render_item
 
@@ -59,7 +59,7 @@ def list_children(request: web.Request, call: Call, folder: Item):
         else [shape(render_item(state, call, c, folder_path), select) for c in page],
     }
     if more:
-        query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$skipToken")}
+        query = first_values(request.query, "$skiptoken", "$skipToken")
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         body["@odata.nextLink"] = str(request.url.with_query(query))
     return fast_json_response(body)

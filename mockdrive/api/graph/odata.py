@@ -62,6 +62,11 @@ def parse_options(query: Mapping[str, str]) -> Options:
 # (the Debian ``onedrive`` client asks ``?select=id,name,…``): the query parameters page says
 # the prefix is optional on beta and, on v1.0, for a subset of APIs the drive APIs are in.
 BARE_OPTIONS = frozenset(("select", "expand", "top", "orderby", "filter", "skiptoken", "skipToken"))
+# each bare name's ``$`` forms (the skip token is read in either case: ``skip_token``)
+DOLLAR_FORMS = {name: ("$" + name,) for name in BARE_OPTIONS} | {
+    "skiptoken": ("$skiptoken", "$skipToken"),
+    "skipToken": ("$skiptoken", "$skipToken"),
+}
 
 
 def with_dollars(query: Mapping[str, str]) -> MultiDict[str] | None:
@@ -71,7 +76,7 @@ def with_dollars(query: Mapping[str, str]) -> MultiDict[str] | None:
         return None
     spelled: MultiDict[str] = MultiDict()
     for key, value in query.items():
-        if key in BARE_OPTIONS and "$" + key not in query:
+        if key in BARE_OPTIONS and not any(form in query for form in DOLLAR_FORMS[key]):
             key = "$" + key
         spelled.add(key, value)
     return spelled

@@ -141,7 +141,7 @@ def search_items(request: web.Request, call: Call, item: Item, segment: str) -> 
     drive = state.store.drives[item.drive_id]
     # ``/me/drive/search(q=…)`` on the caller's own drive also finds what others shared with
     # them, as the service does (``root/search`` and a folder's search keep to the drive)
-    wide = drive.owner_id == caller.id and _drive_wide(request)
+    wide = drive.owner_id == caller.id and item.parent_id is None and _drive_wide(request)
     key = (caller.id, "search" if not wide else "search-wide", item.id, text)
 
     def hits() -> Iterator[Item]:
@@ -163,7 +163,8 @@ def search_items(request: web.Request, call: Call, item: Item, segment: str) -> 
 
 def _drive_wide(request: web.Request) -> bool:
     """Is this the drive's own search (``/me/drive/search(…)``, ``/drives/{id}/search(…)``),
-    not an item's (``root/search(…)``)?"""
+    not an item's (``root/search(…)``)? Asked of the root only: a folder's path may spell
+    ``…/drives/x:/search(…)``."""
     parts = own_url(request).raw_path.split("/")  # in its normal form: a '/' in q is %2F
     return parts[-2] == "drive" or parts[-3] == "drives"
 

@@ -33,6 +33,7 @@ from ...model.tree import DriveStore, Item, content_of, is_within
 from ..context import Call
 from ..jsonio import fast_json_response, read_json_object
 from . import authorize, paging
+from .envelope import first_values
 from .items import DEFAULT_PAGE_SIZE as PAGE
 from .items import page_params
 from .links import grant_response, parse_grant_body
@@ -244,7 +245,7 @@ def children_answer(request: web.Request, call: Call, item: Item) -> web.StreamR
     path = state.store.path_of(item)
     body: dict[str, Any] = {"value": [render_item(state, call, c, path) for c in page]}
     if more:
-        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        query = first_values(request.query, "$skiptoken")
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         body["@odata.nextLink"] = str(request.url.with_query(query))
     return fast_json_response(body)
@@ -288,7 +289,7 @@ def shared_with_me(request: web.Request, call: Call, drive_key: str | None) -> w
     )
     body: dict[str, Any] = {"value": [remote_item(call, item) for item, _ in page]}
     if more:
-        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        query = first_values(request.query, "$skiptoken")
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
         body["@odata.nextLink"] = str(request.url.with_query(query))
     return fast_json_response(body)
