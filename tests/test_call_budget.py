@@ -29,6 +29,7 @@ from mockdrive.api import jsonio
 from mockdrive.api.aiohttp_internals import inner_request, serve
 from mockdrive.api.app import build_app
 from mockdrive.backend import Backend
+from mockdrive.model.entra import DEFAULT_DELEGATED_SCOPES, TEST_CLIENT_ID
 from mockdrive.model.state import State
 
 # Python function calls per request (frames entered, coroutine and generator resumptions
@@ -36,14 +37,18 @@ from mockdrive.model.state import State
 # why in its commit message; one that lowers a count should lower its budget. aiohttp's own
 # calls are counted too (CPython 3.11, aiohttp 3.14 here): a new aiohttp may move them.
 BUDGETS = {
-    "GET item": 139,
-    "GET children, a page of 50": 894,
-    "list permissions, depth 10": 196,
-    "invite, 2 recipients": 218,
-    "$batch of 5 GET item": 1105,
+    "GET item": 121,
+    "GET children, a page of 50": 871,
+    "list permissions, depth 10": 174,
+    "invite, 2 recipients": 216,
+    "$batch of 5 GET item": 1014,
+    # the same GET with a delegated JWT (verified once per token, then remembered)
+    "GET item with a JWT (delegated)": 126,
 }
 # The counts before the hot paths were reworked (plain json, as installed then):
-# GET item 172, children 1,174, permissions 317, invite 240, $batch 1,251.
+# GET item 172, children 1,174, permissions 317, invite 240, $batch 1,251. Before one roles
+# walk per request (with identity): GET item 139, children 894, permissions 196, invite 218,
+# $batch 1,105.
 
 # the requests' protocol and writer are aiohttp's test mocks: their calls are no server work
 MOCKED_TRANSPORT = "unittest/mock.py"
@@ -78,6 +83,11 @@ def arranged() -> tuple[State, dict[str, str]]:
     steps = [
         {"id": str(n), "method": "GET", "url": f"/me/drive/items/{files[n].id}"} for n in range(5)
     ]
+    # a delegated JWT for the owner, as the fixture's ``token_for`` issues it
+    app = state.entra.app(TEST_CLIENT_ID)
+    jwt = state.entra.access_token(
+        state.clock.moment(), app, user=owner, scopes=DEFAULT_DELEGATED_SCOPES
+    )
     # pinned: a clock following the wall would move the download URLs' expiry (and so sign
     # new tokens) whenever a second passes between two counts
     state.clock.pin()
@@ -87,12 +97,13 @@ def arranged() -> tuple[State, dict[str, str]]:
         "permissions": f"/v1.0/me/drive/items/{deep.id}/permissions",
         "invite": f"/v1.0/me/drive/items/{target.id}/invite",
         "batch_body": json.dumps({"requests": steps}),
+        "jwt": jwt,
     }
 
 
 def request_maker(app: web.Application, name: str, paths: dict[str, str]) -> Callable[[], Any]:
-    def get(path: str) -> Callable[[], web.Request]:
-        return lambda: make_mocked_request("GET", path, headers=HEADERS, app=app)
+    def get(path: str, headers: dict[str, str] = HEADERS) -> Callable[[], web.Request]:
+        return lambda: make_mocked_request("GET", path, headers=headers, app=app)
 
     def post(path: str, body: bytes) -> Callable[[], web.Request]:
         headers = {**HEADERS, "Content-Type": "application/json"}
@@ -109,6 +120,9 @@ def request_maker(app: web.Application, name: str, paths: dict[str, str]) -> Cal
         "list permissions, depth 10": get(paths["permissions"]),
         "invite, 2 recipients": post(paths["invite"], json.dumps(INVITE).encode()),
         "$batch of 5 GET item": post("/v1.0/$batch", paths["batch_body"].encode()),
+        "GET item with a JWT (delegated)": get(
+            paths["item"], {**HEADERS, "Authorization": f"Bearer {paths['jwt']}"}
+        ),
     }[name]
 
 

@@ -261,3 +261,29 @@ def test_a_server_follows_the_wall_unless_pinned():
     pinned = build_state({"clock": "2025-02-03T04:05:06Z"})
     with MockDrive(pinned) as server:  # the scenario's clock: wins over the default
         assert server.state.clock.peek() == "2025-02-03T04:05:06Z"
+
+
+def test_epoch_seconds_read_what_the_moment_reads():
+    """The download URLs' expiry reads the clock in epoch seconds: the same second as the
+    moment, however the clock was started, set, moved or left to follow a wall."""
+    wall = [100.0]  # a wall that moves only when the test moves it
+    clock = Clock()
+    readings = []
+    for move in (
+        lambda: None,
+        clock.now,
+        lambda: clock.advance(days=3, seconds=5),
+        lambda: clock.set("1969-07-20T20:17:40Z"),
+        clock.tick,
+        lambda: clock.set(datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)),
+        lambda: clock.follow_wall(lambda: wall[0]),
+        lambda: wall.__setitem__(0, 163.5),
+        clock.now,
+        lambda: clock.advance(hours=2),
+    ):
+        move()
+        readings.append((clock.epoch_seconds(), int(clock.moment().timestamp())))
+    assert all(seconds == expected for seconds, expected in readings), readings
+    late = Clock(datetime(2024, 1, 1, 0, 0, 0, 500_000, tzinfo=timezone.utc))  # a fraction
+    late.now()
+    assert late.epoch_seconds() == int(late.moment().timestamp())

@@ -15,6 +15,7 @@ from ..backend import Backend
 from ..model.identity import User
 from ..model.principal import Principal
 from ..model.state import State
+from ..model.tree import Item
 from .graph.downloads import Downloads
 from .graph.odata import Options
 
@@ -34,16 +35,19 @@ class Call:
     principal: Principal | None = None
     # a Graph GET's OData query options, parsed by the dispatch before its handler runs
     options: Options | None = None
+    # the caller's roles on the item the dispatch found readable (``addressing.resolve_visible``):
+    # (caller, item, roles), handed to the handler's read check instead of a second walk
+    seen: tuple[User, Item, set[str]] | None = None
 
     def viewed_by(self, viewer_id: str | None) -> Call:
         """This call rendering for ``viewer_id`` (``dataclasses.replace``, without its cost)."""
         return Call(self.state, self.caller, self.request_id, self.fired_faults, viewer_id,
-                    self.downloads, self.principal, self.options)  # fmt: skip
+                    self.downloads, self.principal, self.options, self.seen)  # fmt: skip
 
     def with_downloads(self, downloads: Downloads | None) -> Call:
         """This call rendering files with the download URLs of ``downloads``."""
         return Call(self.state, self.caller, self.request_id, self.fired_faults, self.viewer_id,
-                    downloads, self.principal, self.options)  # fmt: skip
+                    downloads, self.principal, self.options, self.seen)  # fmt: skip
 
 
 def _key(name: str, kind: type) -> Any:

@@ -72,6 +72,8 @@ class Clock(LogicalClock):
         # readings, advances and sets: what moves the clock other than the wall passing (a
         # listing paused between pages is still good while this and the change log stand)
         self.version = 0
+        self._epoch_start: datetime | None = None  # the start whose timestamp _epoch is
+        self._epoch = 0
 
     @property
     def follows_wall(self) -> bool:
@@ -112,6 +114,17 @@ class Clock(LogicalClock):
         """The current time as a datetime, without advancing."""
         self._catch_up()
         return self._start + timedelta(seconds=self._ticks)
+
+    def epoch_seconds(self) -> int:
+        """``int(moment().timestamp())`` without building the datetime: the start's timestamp
+        is kept per start (a start in whole seconds, as every start but a constructor's is)."""
+        self._catch_up()
+        start = self._start
+        if start.microsecond:
+            return int(self.moment().timestamp())
+        if start is not self._epoch_start:
+            self._epoch_start, self._epoch = start, int(start.timestamp())
+        return self._epoch + self._ticks
 
     def advance(
         self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0

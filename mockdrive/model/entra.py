@@ -52,6 +52,7 @@ REFRESH_TOKEN_SECONDS = 90 * 24 * 3600  # Entra's inactivity limit
 AUTH_CODE_SECONDS = 600
 DEVICE_CODE_SECONDS = 900
 DEVICE_POLL_INTERVAL = 5
+RESOLVED_KEPT = 4096  # delegated access tokens remembered, resolved (then forgotten at once)
 MAX_PENDING = 10_000  # codes and refresh tokens kept per kind; the oldest go first
 MAX_KEPT_CHARS = 1_000_000  # and the characters of text each kind keeps, at most
 MAX_SCOPES = 50  # distinct scopes one request may name (Entra: 70011 past it)
@@ -194,6 +195,9 @@ class Entra:
         self._made: dict[str, App] = {}  # undeclared apps met so far
         self._by_object_id: dict[str, App] = {}  # every app above, by service principal id
         self._signer: SigningKey | None = None  # the server's; made on first use
+        # delegated tokens resolved lately: token -> (signer, tenant, nbf, exp, upn, principal);
+        # each use checks again what may have moved since (the time, the user, the tenant)
+        self._resolved: dict[str, tuple[SigningKey, str, int, int, str, Principal]] = {}
 
     @property
     def key(self) -> SigningKey:
@@ -647,10 +651,32 @@ class Entra:
                 table.keep(raw["value"], entry)
 
     # -- the token's way back ------------------------------------------------------------------
+    def remembered(self, directory: Directory, seconds: int, token: str) -> Principal | None:
+        """What ``resolve`` gave for a delegated ``token`` met before, at ``seconds`` (the
+        clock's epoch seconds), while its signer, tenant and user are the same and it is within
+        its lifetime: what ``resolve`` would give again. None: resolve it in full."""
+        known = self._resolved.get(token)
+        if known is None:
+            return None
+        signer, tenant, nbf, exp, upn, principal = known
+        user = principal.user
+        if (
+            signer is self._signer
+            and tenant == self.tenant_id
+            and nbf <= seconds + 300
+            and exp > seconds
+            and user is not None
+            and directory.by_id(user.id) is user
+            and user.email == upn
+        ):
+            return principal
+        return None
+
     def resolve(self, directory: Directory, now: datetime, token: str) -> Principal:
-        """The Principal a bearer JWT stands for, or TokenRefused with Graph's message."""
-        found: Verified = verify(token, self.key)
+        """The Principal a bearer JWT stands for, or TokenRefused with Graph's message; a
+        delegated one is remembered (``remembered``)."""
         moment = now.timestamp()
+        found: Verified = verify(token, self.key)
         if found.exp <= moment:
             raise TokenRefused(EXPIRED)
         if found.nbf > moment + 300:  # Graph allows five minutes of clock skew
@@ -668,7 +694,12 @@ class Entra:
         user = directory.by_id(str(claims.get("oid")))
         if user is None or claims.get("upn") != user.email:  # ids repeat across loaded states
             raise TokenRefused(VALIDATION_FAILURE)
-        return Principal(DELEGATED, user, app_id, found.scopes, frozenset(), uti)
+        principal = Principal(DELEGATED, user, app_id, found.scopes, frozenset(), uti)
+        if len(self._resolved) >= RESOLVED_KEPT:
+            self._resolved.clear()
+        entry = (self.key, self.tenant_id, found.nbf, found.exp, user.email, principal)
+        self._resolved[token] = entry
+        return principal
 
     def caller_of(self, principal: Principal) -> User:
         """The User a request acts as: the signed-in user, or one standing for the app."""

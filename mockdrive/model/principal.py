@@ -23,9 +23,19 @@ class Principal:
 
     @classmethod
     def static(cls, user: User) -> Principal:
-        """A scenario's opaque token (or an upload URL's own): the user, with every scope."""
-        return cls(STATIC, user, None, frozenset(), frozenset())
+        """A scenario's opaque token (or an upload URL's own): the user, with every scope.
+        Immutable and the same for every request of ``user``, so made once per user."""
+        made = _STATIC.get(user.id)
+        if made is None or made.user is not user:
+            if len(_STATIC) >= STATIC_KEPT:
+                _STATIC.clear()
+            made = _STATIC[user.id] = cls(STATIC, user, None, frozenset(), frozenset())
+        return made
 
     @property
     def is_app_only(self) -> bool:
         return self.kind == APPLICATION
+
+
+_STATIC: dict[str, Principal] = {}  # user id -> the static principal of that very User
+STATIC_KEPT = 4096

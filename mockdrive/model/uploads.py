@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # state.py holds the sessions: import it only for the annotat
 # The service extends a session's expiry with every fragment it accepts; an idle session lapses.
 UPLOAD_SESSION_LIFETIME = timedelta(hours=1)
 DOWNLOAD_URL_LIFETIME = timedelta(hours=1)  # "valid for an hour", as the service's are
+DOWNLOAD_URL_SECONDS = int(DOWNLOAD_URL_LIFETIME.total_seconds())
 MAX_FRAGMENT_BYTES = 60 * 1024 * 1024  # "less than 60 MiB" in any one request
 FRAGMENT_MULTIPLE = 320 * 1024  # every fragment but the last: a multiple of 320 KiB (327,680)
 MAX_FILE_BYTES = 250 * 1024**3  # the service's largest file (250 GB)
@@ -425,7 +426,8 @@ class DownloadSigner:
 
     def __init__(self, state: State, user_id: str) -> None:
         self.key = state.uploads.download_key
-        self.suffix = f".{user_id}.{int((clock_now(state) + DOWNLOAD_URL_LIFETIME).timestamp())}"
+        expires = state.clock.epoch_seconds() + DOWNLOAD_URL_SECONDS
+        self.suffix = f".{user_id}.{expires}"
 
     def token(self, item: Item) -> str:
         return _sign(self.key, item.id + self.suffix)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from ...model.errors import NotFound, PreconditionFailed
 from ...model.identity import User
-from ...model.permissions import can_read, can_see_drive
+from ...model.permissions import can_see_drive, require_role, roles_of
 from ...model.state import State
 from ...model.tree import Drive, Item
 from .paths import GraphPath
+
+if TYPE_CHECKING:
+    from ..context import Call
 
 
 def resolve_drive(state: State, caller: User, path: GraphPath) -> Drive:
@@ -82,13 +87,37 @@ def resolve_visible_item(state: State, caller: User, drive: Drive, path: GraphPa
     """The addressed item, if ``caller`` may read it; else the 404 of a missing one. Every
     item route calls this first, before preconditions or parameters that depend on the item,
     so a caller without access learns nothing about what exists."""
+    return resolve_visible(state, caller, drive, path)[0]
+
+
+def resolve_visible(
+    state: State, caller: User, drive: Drive, path: GraphPath
+) -> tuple[Item, set[str]]:
+    """``resolve_visible_item`` with the caller's (non-empty) roles on the item it found."""
     try:
         item = resolve_item(state, caller, drive, path)
     except NotFound:
         raise hidden(state, caller, drive, path) from None
-    if not can_read(state.store, caller, item):
+    roles = roles_of(state.store, caller, item)
+    if not roles:
         raise hidden(state, caller, drive, path)
-    return item
+    return item, roles
+
+
+def require_read(call: Call, item: Item) -> set[str]:
+    """``require_role(…, "read")`` for the call's caller on ``item``: the roles the dispatch
+    found for this caller on this very item (``Call.seen``) when a read handler runs right
+    after it, with nothing changed in between, else a walk. The item is then readable for the
+    request's download URLs too (``Downloads.readable``)."""
+    seen = call.seen
+    if seen is not None and seen[1] is item and seen[0] is call.caller:
+        roles = seen[2]
+    else:
+        roles = require_role(call.state.store, call.caller, item, "read")
+    downloads = call.downloads
+    if downloads is not None and downloads.user_id == call.caller.id:
+        downloads.readable.add(item.id)
+    return roles
 
 
 def check_if_match(request: web.Request, item: Item) -> None:

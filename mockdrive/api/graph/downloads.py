@@ -29,8 +29,9 @@ class Downloads:
         self.user_id = user_id
         self.origin = ""  # with the signer, on first use: most requests render no file
         self.signer: uploads.DownloadSigner | None = None
-        # folders the user is known to read: a file that inherits from one is readable too,
-        # so a listing pays for one walk up per folder, not one per file
+        # items the user is known to read (``addressing.require_read`` adds the one a handler
+        # checked): a file that inherits from a folder here is readable too, so a listing
+        # pays for one walk up per folder, not one per file
         self.readable: set[str] = set()
 
 
@@ -39,8 +40,11 @@ def download_url(state: State, downloads: Downloads | None, item: Item) -> str |
     if it renders them and its user may read the file."""
     if downloads is None or item.is_folder:
         return None
-    if not (item.inherits and item.parent_id in downloads.readable) and not _may_read(
-        state, downloads, item
+    readable = downloads.readable
+    if (
+        not (item.inherits and item.parent_id in readable)
+        and item.id not in readable
+        and not _may_read(state, downloads, item)
     ):  # (the first test: a file of a folder already found readable, as most of a page)
         return None
     if downloads.signer is None:

@@ -8,13 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from ...model.errors import InvalidRequest
-from ...model.permissions import require_role
 from ...model.ranges import LARGEST_OFFSET, whole_number_text
 from ...model.tree import Item
 from ...model.view import visible_children
 from ..context import Call
 from ..jsonio import fast_json_response, optional, read_json_object
 from . import paging
+from .addressing import require_read
 from .envelope import context_url, first_values, item_context, shape
 from .odata import parse_select, skip_token
 from .render import render_item
@@ -39,7 +39,7 @@ def page_top(request: web.Request) -> int:
 
 def list_children(request: web.Request, call: Call, folder: Item):
     state, caller = call.state, call.caller
-    roles = require_role(state.store, caller, folder, "read")  # access before parameters
+    roles = require_read(call, folder)  # access before parameters
     top, offset = page_params(request)
     if not folder.is_folder:
         return fast_json_response({"value": []})

@@ -16,14 +16,13 @@ from ...model.permissions import (
     can_see_drive,
     find_effective,
     highest_role,
-    require_role,
 )
 from ...model.tree import Drive, Item
 from ...model.view import search
 from ..context import Call
 from ..jsonio import fast_json_response, read_json_object
 from . import links, odata, paging
-from .addressing import check_if_match, drive_not_found, not_modified
+from .addressing import check_if_match, drive_not_found, not_modified, require_read
 from .envelope import context_url, item_context, next_link, own_url, shape
 from .items import list_children, page_params, page_top
 from .ordering import ordered_page
@@ -50,7 +49,7 @@ def get_drive(request: web.Request, call: Call, drive: Drive, path: GraphPath):
 
 def get_item(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
     state = call.state
-    require_role(state.store, call.caller, item, "read")
+    require_read(call, item)
     if not_modified(request, item):
         return web.Response(status=304)
     options = call.options or NO_OPTIONS
@@ -68,7 +67,7 @@ def delete_item(request: web.Request, call: Call, item: Item) -> web.StreamRespo
 
 
 def get_children(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
-    require_role(call.state.store, call.caller, item, "read")
+    require_read(call, item)
     if not_modified(request, item):
         return web.Response(status=304)
     options = call.options or NO_OPTIONS
@@ -81,7 +80,7 @@ def ordered_children(
     request: web.Request, call: Call, folder: Item, options: odata.Options
 ) -> web.StreamResponse:
     state, caller = call.state, call.caller
-    require_role(state.store, caller, folder, "read")
+    require_read(call, folder)
     top = page_top(request)
     assert options.orderby is not None
     page, token = ordered_page(
@@ -101,7 +100,7 @@ def get_permission(
     request: web.Request, call: Call, item: Item, permission_id: str
 ) -> web.StreamResponse:
     state, caller = call.state, call.caller
-    roles = require_role(state.store, caller, item, "read")
+    roles = require_read(call, item)
     entry = find_effective(state.store, item, permission_id)
     reader = caller if highest_role(roles) == "read" else None
     if reader is not None and not entry.permission.holds(reader):
@@ -170,13 +169,13 @@ def _drive_wide(request: web.Request) -> bool:
 
 
 def thumbnails(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
-    require_role(call.state.store, call.caller, item, "read")
+    require_read(call, item)
     context = item_context(request, item, "thumbnails")
     return fast_json_response({"@odata.context": context, "value": []})
 
 
 def versions(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
-    require_role(call.state.store, call.caller, item, "read")
+    require_read(call, item)
     context = item_context(request, item, "versions")
     select = (call.options or NO_OPTIONS).select
     value = [shape(v, select) for v in versions_of(call.state, item)]
@@ -184,7 +183,7 @@ def versions(request: web.Request, call: Call, item: Item) -> web.StreamResponse
 
 
 def version(request: web.Request, call: Call, item: Item, version_id: str) -> web.StreamResponse:
-    require_role(call.state.store, call.caller, item, "read")
+    require_read(call, item)
     for entry in versions_of(call.state, item):
         if entry["id"] == version_id:
             context = item_context(request, item, "versions/$entity")

@@ -12,13 +12,12 @@ from ...model.permissions import (
     EffectivePermission,
     effective_permissions,
     highest_role,
-    require_role,
 )
 from ...model.state import State
 from ...model.tree import Item
 from ..context import Call
 from ..jsonio import fast_json_response
-from .addressing import not_modified
+from .addressing import not_modified, require_read
 from .envelope import item_context
 from .render import View, render_permission
 from .viewer import root_prefix
@@ -97,7 +96,7 @@ def render_permission_for(
 
 def list_permissions_response(request: web.Request, call: Call, item: Item) -> web.Response:
     state, caller = call.state, call.caller
-    roles = require_role(state.store, caller, item, "read")
+    roles = require_read(call, item)
     if not_modified(request, item):
         return web.Response(status=304)
     reader = caller if highest_role(roles) == "read" else None  # readers see only their own

@@ -35,7 +35,7 @@ from ..errors import ApiError
 from ..invites import graph_invite
 from ..routing import GraphRoute
 from . import authorize, changes, delta, directory, links, odata, operations, shares
-from .addressing import hidden, resolve_drive, resolve_visible_item
+from .addressing import hidden, resolve_drive, resolve_visible, resolve_visible_item
 from .content import MAX_UPLOAD_BYTES, get_content, put_content, too_large
 from .downloads import Downloads
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
@@ -311,7 +311,8 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
             raise hidden(state, caller, drive, path) from None
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
         raise unserved(action, method, matched is not None)
-    item = resolve_visible_item(state, caller, drive, path)
+    item, roles = resolve_visible(state, caller, drive, path)
+    call.seen = (caller, item, roles)  # the handler's read check (``require_read``) reuses them
     if method == "GET":  # options are refused before anything is served
         call.options = odata.parse_options(request.query)
     if row is None:
