@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -197,9 +197,12 @@ def modify_a_file(client: Client) -> None:
     top = client.mock.item("/top.txt")
     edited = client.syncdir / "top.txt"
     edited.write_bytes(b"at the top, edited locally\n")
-    # the client sees a local edit by its modification time, to the second; this test may run
-    # within the second the file was made in, so the edit is dated a few seconds on
-    later = time.time() + 5
+    # the client sees a local edit by its modification time, to the second, against the time
+    # the mock gave the file. The mock's clock reads one second per write and keeps up with the
+    # wall, so after a burst of writes it runs ahead of the wall: the edit is dated a minute
+    # after the mock's time, not after the wall's
+    remote_time = client.mock.item_json("/top.txt")["fileSystemInfo"]["lastModifiedDateTime"]
+    later = datetime.fromisoformat(remote_time.replace("Z", "+00:00")).timestamp() + 60
     os.utime(edited, (later, later))
     client.sync()
     after = client.mock.item("/top.txt")
