@@ -21,7 +21,7 @@ from ..model.errors import DomainError, InvalidRequest, Unauthenticated
 from ..model.identity import User
 from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
-from ..model.principal import APPLICATION, Principal
+from ..model.principal import Principal
 from ..model.state import State
 from ..model.tokens import GRAPH_APP_ID, TokenRefused, looks_like_jwt
 from . import admin, dashboard, entra, onedrive_v1, onehub
@@ -185,18 +185,6 @@ async def login_host_fallback(request: web.Request) -> web.StreamResponse:
     raise ApiError(404, "invalid_request", f"no endpoint at {request.path!r}")
 
 
-ME_NEEDS_A_USER = "/me request is only valid with delegated authentication flow."
-
-
-def addresses_me(raw_path: str) -> bool:
-    """Is this ``/me`` or below it, in any form the Graph routes accept?"""
-    prefix = next((p for p in GRAPH_PREFIXES if raw_path.startswith(p + "/")), None)
-    if prefix is None:
-        return False
-    path = normalize_path(raw_path[len(prefix) :])
-    return path == "/me" or path.startswith("/me/")
-
-
 def addresses_shares(raw_path: str) -> bool:
     """Is this ``/shares/…`` in any form the Graph routes accept (``/v1.0//shares/…``)?"""
     if "shares" not in raw_path and "%" not in raw_path:  # most paths: no need to normalize
@@ -292,8 +280,6 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
             principal = request[PRINCIPAL] = authenticate(
                 state, request, addresses_shares(request.rel_url.raw_path)
             )
-            if principal.kind == APPLICATION and addresses_me(request.rel_url.raw_path):
-                raise ApiError(400, "BadRequest", ME_NEEDS_A_USER)
             caller = request[CALLER] = principal.user or state.entra.caller_of(principal)
             if state.faults.rules:
                 await apply_faults(request, state, caller.email, fired)

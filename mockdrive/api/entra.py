@@ -306,6 +306,15 @@ def client_of(request: web.Request, fields: dict[str, str]) -> tuple[str, str | 
     return client_id, secret
 
 
+def public_client_presented_secret() -> EntraError:
+    return EntraError(
+        401,
+        "invalid_client",
+        700025,
+        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+    )
+
+
 def authenticate_client(
     app: App, secret: str | None, confidential_grant: bool, assertion: bool = False
 ) -> None:
@@ -314,24 +323,12 @@ def authenticate_client(
     one shows neither."""
     if assertion:
         if app.declared and app.secret is None:
-            raise EntraError(
-                401,
-                "invalid_client",
-                700025,
-                "Client is public so neither 'client_assertion' nor 'client_secret' should be "
-                "presented.",
-            )
+            raise public_client_presented_secret()
         return
     if app.secret is not None or confidential_grant:
         model.check_secret(app, secret)
     elif secret and app.declared:
-        raise EntraError(
-            401,
-            "invalid_client",
-            700025,
-            "Client is public so neither 'client_assertion' nor 'client_secret' should be "
-            "presented.",
-        )
+        raise public_client_presented_secret()
 
 
 async def token(request: web.Request) -> web.StreamResponse:
