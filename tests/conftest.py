@@ -132,6 +132,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist: unknown under -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """For ``--dist load`` (what ``-n`` uses): one test at a time, in collection order, but a
     module of ``SHARED_MODULE_FIXTURES`` as one unit."""
