@@ -63,6 +63,10 @@ class _CheckedServers:
 
 CHECKER = RuleChecker()
 
+# For a pytest run inside a test: two installed plugins its tests never use, whose imports are
+# most of a pytest process's start (1.1 s of 2 s).
+UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest")
+
 
 class WorkerServers:
     """This worker's servers for ``worker_server``: one per distinct set of options."""
