@@ -112,6 +112,12 @@ LONGEST_FIRST = (
     "tests/test_scale.py::test_invite_on_100k_descendants",
     "tests/test_layering.py::",
     "tests/test_demo.py::test_one_hundred_thousand_items",
+    # modules run as one unit (below): a late one would be a long tail
+    "tests/test_slow_peers.py::",
+    "tests/test_dashboard.py::",
+    "tests/test_rclone_steps.py::",
+    "tests/test_identity_clients_more.py::",
+    "tests/test_url_rules.py::",
 )
 SHARED_MODULE_FIXTURES = frozenset(
     f"tests/test_{name}.py"
