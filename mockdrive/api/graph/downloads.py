@@ -34,6 +34,13 @@ class Downloads:
         # pays for one walk up per folder, not one per file
         self.readable: set[str] = set()
 
+    def signer_for(self, state: State) -> uploads.DownloadSigner:
+        """The request's signer (and ``origin``), made on first use."""
+        if self.signer is None:
+            self.origin = download_origin(self.request.scheme, self.request.host)
+            self.signer = uploads.DownloadSigner(state, self.user_id)
+        return self.signer
+
 
 def download_url(state: State, downloads: Downloads | None, item: Item) -> str | None:
     """The pre-authenticated URL of a file's bytes for the request ``downloads`` belongs to,
@@ -44,17 +51,14 @@ def download_url(state: State, downloads: Downloads | None, item: Item) -> str |
     if (
         not (item.inherits and item.parent_id in readable)
         and item.id not in readable
-        and not _may_read(state, downloads, item)
+        and not may_read(state, downloads, item)
     ):  # (the first test: a file of a folder already found readable, as most of a page)
         return None
-    if downloads.signer is None:
-        request = downloads.request
-        downloads.origin = download_origin(request.scheme, request.host)
-        downloads.signer = uploads.DownloadSigner(state, downloads.user_id)
-    return downloads.origin + downloads.signer.token(item)
+    signer = downloads.signer or downloads.signer_for(state)
+    return downloads.origin + signer.token(item)
 
 
-def _may_read(state: State, context: Downloads, item: Item) -> bool:
+def may_read(state: State, context: Downloads, item: Item) -> bool:
     """Does the context's user hold a role on ``item``? O(1) for a file that inherits from a
     folder already found readable in this request, else O(depth)."""
     parent_id = item.parent_id
