@@ -142,7 +142,7 @@ class ItemRenderer:
         self.state = state
         self.drive_id = drive.id
         self.drive_type = drive.drive_type
-        self.people: dict[str, dict[str, str]] = {}
+        self.people: dict[str, dict[str, dict[str, str]]] = {}
         self.downloads = view.downloads
         self.signer: DownloadSigner | None = None  # with the origin, on the first file
         self.url_origin = ""
@@ -164,9 +164,10 @@ class ItemRenderer:
             reference["path"] = prefix
         self.parent_reference = reference
 
-    def person(self, user_id: str) -> dict[str, str]:
-        """``identity``, once per person a page names."""
-        found = self.people[user_id] = identity(self.state, user_id)
+    def person(self, user_id: str) -> dict[str, dict[str, str]]:
+        """``{"user": identity}`` (``createdBy``, ``lastModifiedBy``), once per person a page
+        names."""
+        found = self.people[user_id] = {"user": identity(self.state, user_id)}
         return found
 
     def render(self, item: Item) -> dict[str, Any]:
@@ -190,8 +191,8 @@ class ItemRenderer:
             "createdDateTime": item.created,
             "lastModifiedDateTime": item.modified,
             "webUrl": self.url_base + "/" if is_root else self.url_base + "/" + _quote(item.name),
-            "createdBy": {"user": created},
-            "lastModifiedBy": {"user": modified},
+            "createdBy": created,
+            "lastModifiedBy": modified,
             "parentReference": self.parent_reference,
             "fileSystemInfo": {
                 "createdDateTime": item.fs_created or item.created,
