@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, Protocol
@@ -103,9 +104,25 @@ def render_children(
     state: State, view: View, parent: Item, items: Iterable[Item], parent_path: str | None = None
 ) -> list[dict[str, Any]]:
     """``render_item`` of each of ``items``, children of ``parent``, for one page: what they
-    share is worked out once (``ItemRenderer``)."""
+    share is worked out once (``ItemRenderer``), and what each item shows whoever asks is taken
+    from the last page that rendered it while everything it was made from is unchanged
+    (``ItemRenderer.render``). The entries may share objects with each other and with later
+    pages: serialise them, never change them."""
     renderer = ItemRenderer(state, view, state.store.drives[parent.drive_id], parent, parent_path)
+    fragments = _FRAGMENTS.get(state)
+    if fragments is None:
+        fragments = _FRAGMENTS[state] = {}
+    renderer.fragments = fragments
     return [renderer.render(item) for item in items]
+
+
+# What listings rendered lately, per state: item id -> (everything the fragment was rendered
+# from, the item's fields up to its file or folder facet). A fragment is used only when each of
+# those inputs is equal now, so no change to an item, its parent's path, the people it names
+# or the view's root can leave a page showing an old one (and nothing needs to forget it).
+_FRAGMENTS: weakref.WeakKeyDictionary[State, dict[str, tuple[tuple, dict[str, Any]]]]
+_FRAGMENTS = weakref.WeakKeyDictionary()
+FRAGMENTS_KEPT = 10_000  # then forgotten at once (a page renders a few hundred at most)
 
 
 class ItemRenderer:
@@ -119,9 +136,11 @@ class ItemRenderer:
     ``parentReference``): they are rendered to be serialised at once, never changed."""
 
     __slots__ = (
+        "context",
         "downloads",
         "drive_id",
         "drive_type",
+        "fragments",
         "parent_id",
         "parent_reference",
         "people",
@@ -163,6 +182,10 @@ class ItemRenderer:
                 self.url_base += _quote(parent_path)
             reference["path"] = prefix
         self.parent_reference = reference
+        # what, beside the item, a fragment depends on (``render``)
+        self.context = (drive.drive_type, self.url_base, reference.get("path"), self.parent_id)
+        # fragments of earlier pages (``render_children``); None: render all afresh
+        self.fragments: dict[str, tuple[tuple, dict[str, Any]]] | None = None
 
     def person(self, user_id: str) -> dict[str, dict[str, str]]:
         """``{"user": identity}`` (``createdBy``, ``lastModifiedBy``), once per person a page
@@ -171,7 +194,10 @@ class ItemRenderer:
         return found
 
     def render(self, item: Item) -> dict[str, Any]:
-        """The driveItem ``item`` (a child of the parent, or the root)."""
+        """The driveItem ``item`` (a child of the parent, or the root). With ``fragments``,
+        the fields up to the file or folder facet come from there when every input they were
+        made from is equal now (the key below), and go there otherwise; the download URL and
+        ``shared`` are worked out each time (the caller, the clock, sharing)."""
         item_id = item.id
         created_by = item.created_by
         people = self.people
@@ -181,33 +207,64 @@ class ItemRenderer:
             modified = created
         else:
             modified = people.get(modified_by) or self.person(modified_by)
-        is_root = item.parent_id is None
-        data: dict[str, Any] = {
-            "id": item_id,
-            "name": item.name,
-            "eTag": f'"{{{item_id}}},{item.version}"',  # Item.etag and Item.ctag
-            "cTag": f'"c:{{{item_id}}},{item.content_version}"',
-            "size": item.size,
-            "createdDateTime": item.created,
-            "lastModifiedDateTime": item.modified,
-            "webUrl": self.url_base + "/" if is_root else self.url_base + "/" + _quote(item.name),
-            "createdBy": created,
-            "lastModifiedBy": modified,
-            "parentReference": self.parent_reference,
-            "fileSystemInfo": {
-                "createdDateTime": item.fs_created or item.created,
-                "lastModifiedDateTime": item.fs_modified or item.modified,
-            },
-        }
-        if item.description is not None:
-            data["description"] = item.description
-        if item.is_folder:
-            data["folder"] = {"childCount": len(item.children or ())}
-        else:
-            data["file"] = {
-                "mimeType": item.mime_type,
-                "hashes": file_hashes(item, self.drive_type),
+        is_folder = item.is_folder
+        hashes = None if is_folder else file_hashes(item, self.drive_type)
+        fragments = self.fragments
+        data = key = None
+        if fragments is not None:
+            children = item.children
+            key = (
+                item.name,
+                item.version,
+                item.content_version,
+                item.size,
+                item.created,
+                item.modified,
+                item.fs_created,
+                item.fs_modified,
+                item.description,
+                item.parent_id,
+                item.mime_type,
+                -1 if children is None else len(children),
+                hashes,
+                created,
+                modified,
+                self.context,
+            )
+            cached = fragments.get(item_id)
+            if cached is not None and cached[0] == key:
+                data = cached[1].copy()
+        if data is None:
+            data = {
+                "id": item_id,
+                "name": item.name,
+                "eTag": f'"{{{item_id}}},{item.version}"',  # Item.etag and Item.ctag
+                "cTag": f'"c:{{{item_id}}},{item.content_version}"',
+                "size": item.size,
+                "createdDateTime": item.created,
+                "lastModifiedDateTime": item.modified,
+                "webUrl": self.url_base + "/"
+                if item.parent_id is None
+                else self.url_base + "/" + _quote(item.name),
+                "createdBy": created,
+                "lastModifiedBy": modified,
+                "parentReference": self.parent_reference,
+                "fileSystemInfo": {
+                    "createdDateTime": item.fs_created or item.created,
+                    "lastModifiedDateTime": item.fs_modified or item.modified,
+                },
             }
+            if item.description is not None:
+                data["description"] = item.description
+            if is_folder:
+                data["folder"] = {"childCount": len(item.children or ())}
+            else:
+                data["file"] = {"mimeType": item.mime_type, "hashes": hashes}
+            if fragments is not None:
+                if len(fragments) >= FRAGMENTS_KEPT:
+                    fragments.clear()
+                fragments[item_id] = (key, data.copy())
+        if not is_folder:
             downloads = self.downloads
             if downloads is not None and (
                 (item.inherits and item.parent_id in downloads.readable)
@@ -219,7 +276,7 @@ class ItemRenderer:
                     signer = self.signer = downloads.signer_for(self.state)
                     self.url_origin = downloads.origin
                 data["@microsoft.graph.downloadUrl"] = self.url_origin + signer.token(item)
-        if is_root:
+        if item.parent_id is None:
             data["root"] = {}
         if item.permissions.any_shared():
             data["shared"] = {"scope": "users"}
