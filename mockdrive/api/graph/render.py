@@ -113,6 +113,12 @@ def render_children(
     if fragments is None:
         fragments = _FRAGMENTS[state] = {}
     renderer.fragments = fragments
+    renderer.context = (
+        renderer.drive_type,
+        renderer.url_base,
+        renderer.parent_reference.get("path"),
+        renderer.parent_id,
+    )
     return [renderer.render(item) for item in items]
 
 
@@ -182,10 +188,10 @@ class ItemRenderer:
                 self.url_base += _quote(parent_path)
             reference["path"] = prefix
         self.parent_reference = reference
-        # what, beside the item, a fragment depends on (``render``)
-        self.context = (drive.drive_type, self.url_base, reference.get("path"), self.parent_id)
-        # fragments of earlier pages (``render_children``); None: render all afresh
+        # fragments of earlier pages, and what beside the item they depend on (set by
+        # ``render_children``); None: render all afresh
         self.fragments: dict[str, tuple[tuple, dict[str, Any]]] | None = None
+        self.context: tuple = ()
 
     def person(self, user_id: str) -> dict[str, dict[str, str]]:
         """``{"user": identity}`` (``createdBy``, ``lastModifiedBy``), once per person a page
