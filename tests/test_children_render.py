@@ -344,3 +344,27 @@ def test_pages_rendered_from_fragments_match_the_plain_rendering_under_random_ed
         page = render_children(state, OWNER_VIEW, folder, children)
         path = state.store.path_of(folder)
         assert page == [render_item(state, OWNER_VIEW, child, path) for child in children]
+
+
+def test_a_download_url_is_issued_for_the_host_and_the_caller_of_each_request(mock_drive):
+    """Download URLs are remembered by item, for one origin, user and expiry at a time: a
+    request on another host, by another user, or after the clock moved gets its own."""
+    arrange(mock_drive)
+    folder_id = mock_drive.item(FOLDER).id
+    url = f"{mock_drive.graph_url}/drives/{mock_drive.drive.id}/items/{folder_id}/children"
+    port = mock_drive.graph_url.split("://")[1].split("/")[0].rsplit(":", 1)[1]
+
+    def urls(token: str, host: str) -> list[str]:
+        headers = {"Authorization": f"Bearer {token}", "Host": f"{host}:{port}"}
+        page = requests.get(url, headers=headers, timeout=10).json()["value"]
+        return [e[URL_KEY] for e in page if URL_KEY in e]
+
+    bob = mock_drive.user("bob@contoso.example")
+    for _ in range(2):  # the second round from what the first remembered
+        for user in (mock_drive.owner, bob):
+            for host in ("127.0.0.1", "localhost"):
+                issued = urls(user.token, host)
+                assert issued and all(
+                    u.startswith(f"http://{host}:{port}/download/") for u in issued
+                )
+                assert {u.split("/download/")[1].split(".")[1] for u in issued} == {user.id}

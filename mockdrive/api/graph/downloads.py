@@ -41,6 +41,26 @@ class Downloads:
             self.signer = uploads.DownloadSigner(state, self.user_id)
         return self.signer
 
+    def issued(self, state: State) -> dict[str, str]:
+        """The URLs issued lately with this request's origin and signer (the state's key, the
+        user, the expiry), by item id: a URL is a function of those and the item's id alone,
+        so a listing read again within the same second of state time signs nothing."""
+        global _ISSUED
+        signer = self.signer_for(state)
+        key = (signer.key, self.origin, signer.suffix)
+        issued = _ISSUED  # read once: a server on another thread may replace it meanwhile
+        if issued[0] != key:  # another state, host, user or second: start afresh
+            issued = _ISSUED = (key, {})
+        elif len(issued[1]) >= ISSUED_KEPT:
+            issued[1].clear()
+        return issued[1]
+
+
+# The URLs issued for the last (key, origin, user and expiry) seen: one at a time, so a clock
+# that follows the wall (a new expiry each second) keeps no more than a page's worth.
+_ISSUED: tuple[tuple, dict[str, str]] = ((), {})
+ISSUED_KEPT = 16_384
+
 
 def download_url(state: State, downloads: Downloads | None, item: Item) -> str | None:
     """The pre-authenticated URL of a file's bytes for the request ``downloads`` belongs to,

@@ -13,7 +13,6 @@ from ...model.hashes import file_hashes
 from ...model.permissions import EffectivePermission, Permission
 from ...model.state import WEB_BASE, State
 from ...model.tree import Drive, Item
-from ...model.uploads import DownloadSigner
 from .downloads import Downloads, may_read
 from .viewer import root_prefix
 
@@ -134,7 +133,7 @@ FRAGMENTS_KEPT = 10_000  # then forgotten at once (a page renders a few hundred 
 class ItemRenderer:
     """Renders driveItems of one parent (or the root, ``parent`` None) for one view. What
     every child of the parent shares (the drive's facets, ``parentReference``, the start of
-    ``webUrl``, the people met so far, the download signer) is worked out once, so a page pays
+    ``webUrl``, the people met so far, the download URLs issued) is worked out once, so a page pays
     per item only for the item's own fields. Made per page (or per item): never kept across
     requests, as what it holds is only true now.
 
@@ -147,13 +146,12 @@ class ItemRenderer:
         "drive_id",
         "drive_type",
         "fragments",
+        "issued",
         "parent_id",
         "parent_reference",
         "people",
-        "signer",
         "state",
         "url_base",
-        "url_origin",
     )
 
     def __init__(
@@ -169,8 +167,7 @@ class ItemRenderer:
         self.drive_type = drive.drive_type
         self.people: dict[str, dict[str, dict[str, str]]] = {}
         self.downloads = view.downloads
-        self.signer: DownloadSigner | None = None  # with the origin, on the first file
-        self.url_origin = ""
+        self.issued: dict[str, str] | None = None  # the download URLs, on the first file
         # webUrl is the quoted drive id and path: quoting goes character by character, so
         # the parent's part is quoted once and each child adds "/" and its quoted name
         self.url_base = f"{WEB_BASE}/{_quote(drive.id)}"
@@ -277,11 +274,14 @@ class ItemRenderer:
                 or item_id in downloads.readable
                 or may_read(self.state, downloads, item)
             ):  # (the first test: a file of a folder already found readable, as most of a page)
-                signer = self.signer
-                if signer is None:
-                    signer = self.signer = downloads.signer_for(self.state)
-                    self.url_origin = downloads.origin
-                data["@microsoft.graph.downloadUrl"] = self.url_origin + signer.token(item)
+                issued = self.issued
+                if issued is None:
+                    issued = self.issued = downloads.issued(self.state)
+                url = issued.get(item_id)
+                if url is None:
+                    signer = downloads.signer_for(self.state)
+                    url = issued[item_id] = downloads.origin + signer.token(item)
+                data["@microsoft.graph.downloadUrl"] = url
         if item.parent_id is None:
             data["root"] = {}
         if item.permissions.any_shared():
