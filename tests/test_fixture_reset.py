@@ -83,3 +83,23 @@ def test_a_token_issued_before_the_first_request_of_a_state_is_good_after_it(moc
     for used in (token, again):
         answer = mock_drive.session.get("/me", headers={"Authorization": f"Bearer {used}"})
         assert answer.status_code == 200, answer.text
+
+
+def test_a_request_in_flight_during_a_reset_ends_in_the_state_it_began_with(server):
+    first = server.state
+    rule = server.call(lambda: first.faults.add({"effect": "latency", "latencyMs": 500,
+                                                 "path": "/me$"}))  # fmt: skip
+    answers: list[int] = []
+    held = threading.Thread(target=lambda: answers.append(get(server, "/me", "ada-token")[0]))
+    held.start()
+    waited = threading.Event()
+    while not server.call(lambda: rule.fired) and not waited.wait(0.01):
+        pass  # until the held request has begun (its latency fired)
+    fresh = default_state("zed-token")
+    server.reset(fresh)
+    assert get(server, "/me", "zed-token")[0] == 200  # served at once, from the new state
+    held.join(10)
+    assert answers == [200]  # ada's token: the state the held request began with
+    paths = server.call(lambda: [(e.path, e.status) for e in first.journal.entries])
+    assert paths == [("/v1.0/me", 200)]
+    assert server.call(lambda: [e.path for e in fresh.journal.entries]) == ["/v1.0/me"]
