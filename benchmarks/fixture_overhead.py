@@ -305,10 +305,11 @@ def per_test_parts(count: int) -> dict[str, float]:
         "mock_drive.session GET /me/drive": lambda: session.get("/me/drive"),
         "the same session class on a bare aiohttp handler": lambda: plain.get(bare_url),
         "http.client GET /me/drive (no requests)": raw_get,
-        "reset: build the default State and swap it in": lambda: server.reset(
+        "reset: build the default State and hand it over": lambda: server.reset(
             default_state(OWNER_TOKEN)
         ),
         "build the default State alone": lambda: default_state(OWNER_TOKEN),
+        "one hop onto the server loop (server.call)": lambda: server.call(int),
     }
     best: dict[str, float] = {}
     try:

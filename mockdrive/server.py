@@ -273,8 +273,8 @@ class MockDrive:
         except RuntimeError:
             pass
 
-        # A plain callback and a concurrent Future: no coroutine or Task to build (this hop is
-        # on every test's path: the fixture's reset)
+        # A plain callback and a concurrent Future: no coroutine or Task to build (every helper
+        # of the fixture that arranges or inspects takes this hop)
         future: Future[T] = Future()
 
         def run() -> None:
