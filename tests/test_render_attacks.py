@@ -23,10 +23,21 @@ def children(session: requests.Session, folder_id: str, base: str = "/me/drive")
     return got.json()["value"]
 
 
-def assert_page_is_fresh(session: requests.Session, page: list[dict], base: str) -> None:
+def assert_page_is_fresh(
+    session: requests.Session,
+    page: list[dict],
+    base: str,
+    user_id: str | None = None,
+    expires: int | None = None,
+) -> None:
     """Each entry is exactly GET of the item for the same caller (download URL included: the
-    clock is pinned, so the same caller gets the same URL)."""
+    clock is pinned, so the same caller gets the same URL). GET goes through the same memo of
+    download URLs, so with ``user_id`` and ``expires`` each URL is also checked to name that
+    caller and to expire then (an hour after the server's clock)."""
     for entry in page:
+        if user_id is not None and URL_KEY in entry:
+            item_id, user, expiry, _ = token_of(entry)
+            assert (item_id, user, int(expiry)) == (entry["id"], user_id, expires)
         got = session.get(f"{base}/items/{entry['id']}")
         assert got.status_code == 200, got.text
         item = got.json()
@@ -331,3 +342,102 @@ def test_a_reader_who_loses_a_file_loses_it_from_the_page_and_its_url(mock_drive
     assert [e["name"] for e in expanded["children"]] == ["two.txt"]
     assert rita.get(f"{base}/items/{one_id}").status_code in (403, 404)
     assert_page_is_fresh(rita, again, base)
+
+
+def test_random_writes_and_callers_in_turn_every_page_is_fresh(mock_drive):
+    """Differential through HTTP: 300 random steps, each a change (a rename, a move, new bytes,
+    a description, a grant, a file that stops inheriting, a person's new name, the clock) or a
+    listing (children, $orderby, $expand=children, $top pages) by one of three callers in turn;
+    each listed entry must be GET of the item for that caller."""
+    import random
+
+    bob = mock_drive.add_user("Bob Writer", "bob@contoso.example", token="bob-token")
+    mock_drive.add_user("Rita Reader", "rita@contoso.example", token="rita-token")
+    for path in ("/W/A/C/c1.txt", "/W/A/a1.txt", "/W/A/a2.txt", "/W/B/b1.txt", "/W/w1.txt"):
+        mock_drive.add_file(path, path)
+    mock_drive.grant("/W", "bob@contoso.example", ["write"])
+    mock_drive.grant("/W/A", "rita@contoso.example", ["read"])
+    base = f"/drives/{mock_drive.drive.id}"
+    owner = mock_drive.session
+    callers = {
+        "owner": owner,
+        "bob": mock_drive.session_for("bob@contoso.example"),
+        "rita": mock_drive.session_for("rita@contoso.example"),
+    }
+    ids = {name: mock_drive.user(f"{name}@contoso.example").id for name in ("bob", "rita")}
+    ids["owner"] = mock_drive.owner.id
+    folders = [mock_drive.item(p).id for p in ("/W", "/W/A", "/W/B", "/W/A/C")]
+    files = [mock_drive.item(p).id for p in ("/W/A/C/c1.txt", "/W/A/a1.txt", "/W/A/a2.txt")]
+    files += [mock_drive.item(p).id for p in ("/W/B/b1.txt", "/W/w1.txt")]
+    rng = random.Random(11)
+
+    def change() -> None:
+        kind = rng.choice(["rename", "move", "write", "describe", "grant", "stop", "name", "clock"])
+        target = rng.choice(files + folders[1:])
+        if kind == "rename":
+            got = owner.patch(f"{base}/items/{target}", json={"name": f"n{rng.randrange(99)} ü"})
+        elif kind == "move":
+            dest = rng.choice(folders)
+            got = owner.patch(f"{base}/items/{target}", json={"parentReference": {"id": dest}})
+        elif kind == "write":
+            writer = callers[rng.choice(["owner", "bob"])]
+            got = writer.put(
+                f"{base}/items/{rng.choice(files)}/content", data=b"x" * rng.randrange(9)
+            )
+        elif kind == "describe":
+            got = owner.patch(f"{base}/items/{target}", json={"description": str(rng.random())})
+        elif kind == "grant":
+            got = owner.post(
+                f"{base}/items/{target}/invite",
+                json={
+                    "recipients": [{"email": "rita@contoso.example"}],
+                    "roles": ["read"],
+                    "requireSignIn": True,
+                    "sendInvitation": False,
+                },
+            )
+        elif kind == "stop":
+            mock_drive.server.call(
+                lambda: setattr(mock_drive.state.store.items[target], "inherits", False)
+            )
+            return
+        elif kind == "name":
+            person = rng.choice([bob, mock_drive.owner])  # the owner is named by every item
+            name = f"{person.email[:3]} {rng.randrange(5)}"
+            mock_drive.server.call(lambda: setattr(person, "display_name", name))
+            return
+        else:
+            mock_drive.clock.advance(minutes=rng.choice([1, 30, 61]))
+            return
+        # a move into its own subtree or a name taken is refused: the page must still be fresh
+        assert got.status_code < 500, got.text
+
+    def listing() -> None:
+        name = rng.choice(list(callers))
+        session = callers[name]
+        folder = rng.choice(folders)
+        url = rng.choice(
+            [
+                f"{base}/items/{folder}/children",
+                f"{base}/items/{folder}/children?$orderby=name desc",
+                f"{base}/items/{folder}?$expand=children",
+                f"{base}/items/{folder}/children?$top=2",
+            ]
+        )
+        got = session.get(url)
+        if got.status_code in (403, 404):  # that caller may not read the folder (now)
+            return
+        assert got.status_code == 200, got.text
+        body = got.json()
+        entries = body.get("value", body.get("children", []))
+        while "@odata.nextLink" in body:
+            body = session.get(body["@odata.nextLink"]).json()
+            entries += body["value"]
+        expires = int(mock_drive.clock.now().timestamp()) + 3600
+        assert_page_is_fresh(session, entries, base, ids[name], expires)
+        compared.append(len(entries))
+
+    compared: list[int] = []
+    for _ in range(300):
+        (change if rng.random() < 0.4 else listing)()
+    assert len(compared) > 100 and sum(compared) > 150, compared
