@@ -86,7 +86,7 @@ class Journal:
                 escape_non_unicode(k): escape_non_unicode(v) for k, v in entry.query.items()
             }
         headers = entry.headers
-        if not "".join(headers.values()).isascii():
+        if headers and not "".join(headers.values()).isascii():
             entry.headers = {k: escape_non_unicode(v) for k, v in headers.items()}
         if entry.caller is not None and not entry.caller.isascii():
             entry.caller = escape_non_unicode(entry.caller)
@@ -98,8 +98,9 @@ class Journal:
             self.bytes -= cost(entries[0])
         entries.append(entry)
         self.bytes += cost(entry)
-        while self.bytes > self.max_bytes and len(entries) > 1:
-            self.bytes -= cost(self.entries.popleft())
+        if self.bytes > self.max_bytes:
+            while self.bytes > self.max_bytes and len(entries) > 1:
+                self.bytes -= cost(entries.popleft())
 
     def clear(self) -> None:
         self.entries.clear()

@@ -17,9 +17,12 @@ ROLE_RANK = {"read": 1, "write": 2, "owner": 3}
 GRANTABLE_ROLES = ("read", "write")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EffectivePermission:
-    """A permission as seen from one item: ``holder`` is the ancestor it is inherited from."""
+    """A permission as seen from one item: ``holder`` is the ancestor it is inherited from.
+
+    Read-only by convention, not frozen: one is built for every entry of every permission
+    listing, and a frozen dataclass costs five times as much to build."""
 
     permission: Permission
     holder: Item | None = None
