@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from multidict import istr
 
 from ..backend import Backend
@@ -204,7 +204,7 @@ def authenticate(state: State, request: web.Request, anonymous_ok: bool = False)
         return Principal.static(graph_uploads.pre_authenticated_caller(state, request.path))
     if request.path.startswith(MONITOR_PREFIX):  # a copy monitor: anyone may poll it
         return Principal.static(ANONYMOUS)
-    header = request.headers.get("Authorization", "")
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
     if anonymous_ok and not header:
         return Principal.static(ANONYMOUS)
     scheme, _, token = header.partition(" ")
@@ -272,7 +272,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         get = request_headers.get
         journaled = {name: value for name, key in _JOURNALED if (value := get(key)) is not None}
     caller: User | None = None
-    host = request_headers.get("Host", "")
+    host = request_headers.get(hdrs.HOST, "")
     if host[:6].lower() == "login." and on_login_host(request):  # most requests: one slice
         api, identity = False, True
         if not is_identity(request):
@@ -300,7 +300,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         else:
             check_admin_token(backend, request)
         # refused before reading (and before 100 Continue); no length announced on most
-        if "Content-Length" in request_headers and announces_too_much(request):
+        if hdrs.CONTENT_LENGTH in request_headers and announces_too_much(request):
             raise refusal_of_body(request)
         response = await handler(request)
     except web.HTTPException as error:  # aiohttp's own: body too large, bad method on admin
