@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import hdrs, web
 from multidict import istr
+from yarl import URL
 
 from ..backend import Backend
 from ..model.entra import EntraError
@@ -41,7 +43,7 @@ from .graph.paths import normalize_path
 from .graph.routes import body_row as graph_body_row
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
-from .routing import GraphRoute, Route, add_table, route_of
+from .routing import GraphRoute, Handler, Route, add_table, route_of
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
@@ -63,30 +65,34 @@ CLIENT_MAX_SIZE = MAX_JSON_BODY
 
 def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
     """The application; ``middlewares`` run outside the pipeline, around every request and
-    every ``$batch`` step (a test harness observing answers, for instance)."""
-    app = web.Application(
-        middlewares=[*middlewares, pipeline],
-        client_max_size=CLIENT_MAX_SIZE,
-    )
+    every ``$batch`` step (a test harness observing answers, for instance).
+
+    The pipeline is not an aiohttp middleware: every route's handler is registered wrapped in
+    it (``through_pipeline``), which spares each request aiohttp's middleware chain. What the
+    router cannot match at all reaches it too, through ``Unrouted``, registered last."""
+    app = web.Application(middlewares=list(middlewares), client_max_size=CLIENT_MAX_SIZE)
     app[BACKEND] = backend
     app[admin.OPENAPI_DOCUMENT] = openapi_document
-    add_table(app, admin.ROUTES, expect_continue)
-    add_table(app, dashboard.ROUTES, expect_continue)
-    add_table(app, entra.ADMIN_ROUTES, expect_continue)
+    piped = through_pipeline
+    add_table(app, admin.ROUTES, expect_continue, piped)
+    add_table(app, dashboard.ROUTES, expect_continue, piped)
+    add_table(app, entra.ADMIN_ROUTES, expect_continue, piped)
 
     async def copy_monitor(request: web.Request) -> web.StreamResponse:
         return await monitor(request, backend.state)
 
     # no token, as in Graph
-    app.router.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor, expect_handler=expect_continue)
+    app.router.add_get(
+        MONITOR_PREFIX + "{jobId}", piped(copy_monitor), expect_handler=expect_continue
+    )
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         # routed here under one of GRAPH_PREFIXES, all of one length
         raw = request.rel_url.raw_path
         return await handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
 
-    add_table(app, onehub.ROUTES, expect_continue)
-    graph_uploads.add_routes(app, call_of, expect_continue)
+    add_table(app, onehub.ROUTES, expect_continue, piped)
+    graph_uploads.add_routes(app, call_of, expect_continue, piped)
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
@@ -99,10 +105,70 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
 
     for prefix in GRAPH_PREFIXES:
         for path, handler in (("/$batch", batch_entry), ("/{rest:.*}", graph_entry)):
-            app.router.add_route("*", prefix + path, handler, expect_handler=expect_continue)
-    add_table(app, entra.ROUTES, expect_continue)  # after Graph's: /v1.0/... is never a tenant
-    app.router.add_route("*", "/{tail:.*}", unknown_route, expect_handler=expect_continue)
+            app.router.add_route("*", prefix + path, piped(handler), expect_handler=expect_continue)
+    add_table(app, entra.ROUTES, expect_continue, piped)  # after Graph's: /v1.0/... is no tenant
+    app.router.add_route("*", "/{tail:.*}", piped(unknown_route), expect_handler=expect_continue)
+    app.router.register_resource(Unrouted(piped(unrouted)))
     return app
+
+
+def through_pipeline(handler: Handler) -> Handler:
+    """``handler`` served inside the pipeline: what the router is given for it."""
+    return partial(pipeline, handler=handler)
+
+
+def handler_of(route_handler: Handler) -> Handler:
+    """The handler a route serves inside the pipeline (the one its table row names)."""
+    assert isinstance(route_handler, partial) and route_handler.func is pipeline
+    return route_handler.keywords["handler"]
+
+
+class Unrouted(web.AbstractResource):
+    """Every request that no route matches (a path with a newline, which no ``{name:.*}``
+    matches; ``OPTIONS *``), so that the pipeline answers it as it answers any other: in the
+    dialect's JSON, authenticated and journaled where the path is an API's. Registered last,
+    under the router's index key that every request's look-up ends with (``/``)."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__()
+        self._route = web.ResourceRoute("*", handler, self)
+
+    @property
+    def canonical(self) -> str:
+        return "/{tail}"  # the catch-all's, whose rest this is
+
+    def url_for(self, **kwargs: str) -> URL:
+        raise RuntimeError("a request that no route matches has no URL")
+
+    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo, set[str]]:
+        return web.UrlMappingMatchInfo({}, self._route), set()
+
+    def add_prefix(self, prefix: str) -> None:
+        raise RuntimeError("the application is not mounted under a prefix")
+
+    def get_info(self) -> dict[str, Any]:
+        return {}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[web.AbstractRoute]:
+        return iter((self._route,))
+
+
+async def unrouted(request: web.Request) -> web.StreamResponse:
+    """aiohttp's own answer to a request its router matches to no route: 405 where some route
+    serves the path with other methods, else 404 (the pipeline words them as the dialect)."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if not isinstance(resource, Unrouted):  # none of them matches: the router tried them
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
 
 
 def openapi_document(state: State, server_url: str) -> dict[str, Any]:
@@ -244,9 +310,8 @@ _JOURNALED_KEYS = tuple(istr(name) for name in JOURNALED_HEADERS)
 _JOURNALED = tuple(zip(JOURNALED_HEADERS, _JOURNALED_KEYS, strict=True))
 
 
-@web.middleware
-async def pipeline(request: web.Request, handler) -> web.StreamResponse:
-    """Around every request, in one place (one middleware is measurably cheaper than three):
+async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Around every request's handler (``through_pipeline``), in one place:
 
     1. give it a request id; for API routes authenticate the caller and apply the fault rules
        that fire (delay, throttle, fail); for the mock's own routes check the admin token;
