@@ -283,6 +283,46 @@ async def test_what_no_route_matches_is_answered_by_the_pipeline():
         assert len(state.journal.entries) == journaled + api, (method, path)
 
 
+GRAPH_PATHS = [
+    "/v1.0/me/drive/items/01ABC",
+    "/v1.0/",
+    "/v1.0",
+    "/v1.0x/me",
+    "/beta/me/drive/root:/a%2Fb%25c:/children",
+    "/v1.0/me/drive/root:/a%0Ab:",
+    "/v1.0/me/drive/root:/a%0Db:",
+    "/v1.0/drives/b%21x/items/%2541",
+    "/v1.0//me/./drive",
+    "/beta/shares/u!aHR0cHM6Ly9leGFtcGxlLmNvbS8_Pz8/driveItem",
+    "/v1.0/me/drive/root:/%E2%82%AC%20euro.txt:",
+]
+
+
+@pytest.mark.parametrize("path", GRAPH_PATHS)
+async def test_graph_prefix_matches_what_aiohttp_would(path):
+    """``app.GraphVersion`` finds what aiohttp's own resource for ``{prefix}/{rest:.*}`` finds,
+    with the same ``rest``, for every spelling (escapes, newlines, the bare prefix)."""
+    from aiohttp import web
+
+    from mockdrive.api.app import GraphVersion, handler_of
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    reference = web.Application()
+    for prefix in ("/v1.0", "/beta"):
+        reference.router.add_route("*", prefix + "/{rest:.*}", handler)
+    app = build_app(Backend())
+    for method in ("GET", "PATCH"):
+        expected = await reference.router.resolve(make_mocked_request(method, path))
+        found = await app.router.resolve(make_mocked_request(method, path, app=app))
+        graph = isinstance(found.route.resource, GraphVersion)
+        assert graph == (expected.http_exception is None), (method, path)
+        if graph:
+            assert dict(found) == dict(expected), path
+            assert handler_of(found.handler).__name__ == "graph_entry"
+
+
 def test_a_template_is_documented_without_its_patterns():
     assert plain_template("/workspaces/{id:[0-9]{1,18}}/folders/{folderId:[0-9]{1,18}}") == (
         "/workspaces/{id}/folders/{folderId}"

@@ -43,7 +43,7 @@ from .graph.paths import normalize_path
 from .graph.routes import body_row as graph_body_row
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
-from .routing import GraphRoute, Handler, Route, add_table, route_of
+from .routing import ExpectHandler, GraphRoute, Handler, Route, add_table, route_of
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
@@ -104,8 +104,10 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         return await graph_batch.handle_batch(request, version, request[EXCHANGE].request_id)
 
     for prefix in GRAPH_PREFIXES:
-        for path, handler in (("/$batch", batch_entry), ("/{rest:.*}", graph_entry)):
-            app.router.add_route("*", prefix + path, piped(handler), expect_handler=expect_continue)
+        app.router.add_route(
+            "*", prefix + "/$batch", piped(batch_entry), expect_handler=expect_continue
+        )
+        app.router.register_resource(GraphVersion(prefix, piped(graph_entry), expect_continue))
     add_table(app, entra.ROUTES, expect_continue, piped)  # after Graph's: /v1.0/... is no tenant
     app.router.add_route("*", "/{tail:.*}", piped(unknown_route), expect_handler=expect_continue)
     app.router.register_resource(Unrouted(piped(unrouted)))
@@ -123,31 +125,27 @@ def handler_of(route_handler: Handler) -> Handler:
     return route_handler.keywords["handler"]
 
 
-class Unrouted(web.AbstractResource):
-    """Every request that no route matches (a path with a newline, which no ``{name:.*}``
-    matches; ``OPTIONS *``), so that the pipeline answers it as it answers any other: in the
-    dialect's JSON, authenticated and journaled where the path is an API's. Registered last,
-    under the router's index key that every request's look-up ends with (``/``)."""
+class OneRoute(web.AbstractResource):
+    """A resource of one route, for any method, that matches as ``resolve`` decides (public
+    ``AbstractResource`` API): nothing in it is reversed or mounted under a prefix."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, canonical: str, handler: Handler, expect: ExpectHandler | None) -> None:
         super().__init__()
-        self._route = web.ResourceRoute("*", handler, self)
+        self._canonical = canonical
+        self._route = web.ResourceRoute("*", handler, self, expect_handler=expect)
 
     @property
     def canonical(self) -> str:
-        return "/{tail}"  # the catch-all's, whose rest this is
+        return self._canonical
 
     def url_for(self, **kwargs: str) -> URL:
-        raise RuntimeError("a request that no route matches has no URL")
-
-    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo, set[str]]:
-        return web.UrlMappingMatchInfo({}, self._route), set()
+        raise RuntimeError(f"{self._canonical} is not reversed into a URL")
 
     def add_prefix(self, prefix: str) -> None:
         raise RuntimeError("the application is not mounted under a prefix")
 
     def get_info(self) -> dict[str, Any]:
-        return {}
+        return {"formatter": self._canonical}
 
     def raw_match(self, path: str) -> bool:
         return False
@@ -157,6 +155,39 @@ class Unrouted(web.AbstractResource):
 
     def __iter__(self) -> Iterator[web.AbstractRoute]:
         return iter((self._route,))
+
+
+class GraphVersion(OneRoute):
+    """Every path under one of ``GRAPH_PREFIXES``, for Graph's own dispatch: what aiohttp's
+    resource for ``/v1.0/{rest:.*}`` matches (the prefix, then anything but a newline) and the
+    ``rest`` it gives, found without a regular expression."""
+
+    def __init__(self, prefix: str, handler: Handler, expect: ExpectHandler) -> None:
+        super().__init__(prefix + "/{rest}", handler, expect)
+        self._start = prefix + "/"
+        self._allowed = {"*"}  # what the router reads of a resource that matched: nothing
+
+    async def resolve(self, request: web.Request) -> tuple[Any, set[str]]:
+        path = request.rel_url.path_safe
+        if not path.startswith(self._start) or "\n" in path:  # ``.`` takes all but a newline
+            return None, set()
+        rest = path[len(self._start) :]
+        if "%" in rest:  # as aiohttp unquotes a value: the two escapes path_safe keeps
+            rest = rest.replace("%2F", "/").replace("%25", "%")
+        return web.UrlMappingMatchInfo({"rest": rest}, self._route), self._allowed
+
+
+class Unrouted(OneRoute):
+    """Every request that no route matches (a path with a newline, which no ``{name:.*}``
+    matches; ``OPTIONS *``), so that the pipeline answers it as it answers any other: in the
+    dialect's JSON, authenticated and journaled where the path is an API's. Registered last,
+    under the router's index key that every request's look-up ends with (``/``)."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__("/{tail}", handler, None)  # the catch-all's, whose rest this is
+
+    async def resolve(self, request: web.Request) -> tuple[Any, set[str]]:
+        return web.UrlMappingMatchInfo({}, self._route), set()
 
 
 async def unrouted(request: web.Request) -> web.StreamResponse:
