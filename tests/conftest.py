@@ -63,6 +63,10 @@ class _CheckedServers:
 
 CHECKER = RuleChecker()
 
+# For a pytest run inside a test: two installed plugins its tests never use, whose imports are
+# most of a pytest process's start (1.1 s of 2 s).
+UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest")
+
 
 class WorkerServers:
     """This worker's servers for ``worker_server``: one per distinct set of options."""
@@ -84,6 +88,75 @@ class WorkerServers:
     def stop(self) -> None:
         for server in self.started.values():
             server.stop()
+
+
+# How ``pytest -n 2`` spreads the suite: one test at a time to whichever worker is free, the
+# longest first (``LONGEST_FIRST``, from ``pytest -n 2 --durations=40``), so that no long test is
+# left for the end while the other worker idles. The tests of a module whose module-scoped
+# fixture is costly to make (a server, a browser, a built wheel) go to one worker together
+# (``SHARED_MODULE_FIXTURES``), so the fixture is made once.
+LONGEST_FIRST = (
+    "tests/test_stateful_model.py::test_model_state_machine_full",
+    "tests/test_fuzz.py::test_generated_requests_find_no_server_error_and_conform",
+    "tests/test_packaging.py::",
+    "tests/test_view_invariant.py::",
+    "tests/test_reload_differential.py::",
+    "tests/test_concurrency.py::",
+    "tests/test_scenario_speed.py::test_quick_and_full_schema_checks_agree_on_every_one_place",
+    "tests/test_readme.py::test_every_python_test_block_runs_in_a_fresh_project",
+    "tests/test_plugin.py::test_isolation_under_xdist",
+    "tests/test_scenario_validate.py::test_fixture_load_and_marker_find_paths_alike",
+    "tests/test_stateful_model.py::test_model_state_machine",
+    "tests/test_stateful_http.py::",
+    "tests/test_hostile_scenarios.py::",
+    "tests/test_scale.py::test_invite_on_100k_descendants",
+    "tests/test_layering.py::",
+    "tests/test_demo.py::test_one_hundred_thousand_items",
+    # modules run as one unit (below): a late one would be a long tail
+    "tests/test_slow_peers.py::",
+    "tests/test_dashboard.py::",
+    "tests/test_rclone_steps.py::",
+    "tests/test_identity_clients_more.py::",
+    "tests/test_url_rules.py::",
+)
+SHARED_MODULE_FIXTURES = frozenset(
+    f"tests/test_{name}.py"
+    for name in (
+        "dashboard", "entra_clients", "hostile_scenarios", "identity_clients_more",
+        "js_identity", "layering", "msgraph_sdk_proxy", "onedrive_client", "packaging",
+        "proxy", "rclone", "rclone_steps", "reload_differential", "slow_peers",
+        "stateful_http", "url_rules", "view_invariant",
+    )
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest first (``LONGEST_FIRST``); the rest keep their order."""
+
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (n for n, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist: unknown under -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """For ``--dist load`` (what ``-n`` uses): one test at a time, in collection order, but a
+    module of ``SHARED_MODULE_FIXTURES`` as one unit."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneAtATime(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in SHARED_MODULE_FIXTURES else nodeid
+
+    config.option.loadscopereorder = False  # the collection's order: the longest first
+    return OneAtATime(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import textwrap
 import aiohttp
 import pytest
 import requests
+from conftest import UNUSED_PLUGINS
 
 from mockdrive.cli import default_state
 from mockdrive.pytest_plugin import OWNER_TOKEN
@@ -211,7 +212,7 @@ def test_isolation_under_xdist(pytester):
     )
     record = pytester.path / "record.jsonl"
     pytester._monkeypatch.setenv("RECORD", str(record))
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", *UNUSED_PLUGINS)
     result.assert_outcomes(passed=40)
     seen = {tuple(json.loads(line)) for line in record.read_text().splitlines()}
     workers = {worker for worker, _ in seen}

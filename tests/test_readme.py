@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import UNUSED_PLUGINS
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
@@ -157,8 +158,9 @@ def test_every_python_test_block_runs_in_a_fresh_project(tmp_path):
         module = re.sub(r"\W", "_", page.stem.lower())
         (tmp_path / f"test_{module}_{number}.py").write_text(block)
         tests += len(re.findall(r"^(?:async )?def test_", block, re.M))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        [*command, *UNUSED_PLUGINS],
         capture_output=True,
         text=True,
         timeout=300,

@@ -7,6 +7,7 @@ import sys
 import warnings
 
 import pytest
+from conftest import UNUSED_PLUGINS
 from test_msgraph_sdk import invite_body
 
 
@@ -116,7 +117,9 @@ def test_reused_across_tests(pytester):
             assert SEEN == [id(mock_drive.session)]
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:xdist", "-p", "no:cacheprovider", *UNUSED_PLUGINS
+    )
     result.assert_outcomes(passed=2)
 
 

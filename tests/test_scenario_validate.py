@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+from conftest import UNUSED_PLUGINS
+
 BROKEN = """\
 users:
   - displayName: Ada
@@ -127,7 +129,9 @@ def test_fixture_load_and_marker_find_paths_alike_and_refuse_empty_files(pyteste
             )
         }
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:xdist", *UNUSED_PLUGINS
+    )
     result.assert_outcomes(passed=3, errors=2)
     output = result.stdout.str()
     root, sub = pytester.path, pytester.path / "sub"

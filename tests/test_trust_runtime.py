@@ -305,7 +305,9 @@ def test_a_delayed_request_never_reaches_a_state_swapped_in_meanwhile(server, sw
     authenticate against the old state and then run against the new one, unjournaled."""
     admin = server.admin_url
     exported = requests.get(admin + "/state", timeout=TIMEOUT).content
-    rule = {"effect": "latency", "method": "POST", "path": "/invite$", "latencyMs": 3000}
+    # held for a second: the swap below takes milliseconds, and the test checks that the invite
+    # was still held when the swap was done (else it would prove nothing)
+    rule = {"effect": "latency", "method": "POST", "path": "/invite$", "latencyMs": 1000}
     assert requests.post(admin + "/faults", json=rule, timeout=TIMEOUT).status_code == 201
     old_state = server.state
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -321,6 +323,7 @@ def test_a_delayed_request_never_reaches_a_state_swapped_in_meanwhile(server, sw
         else:
             loaded = requests.put(admin + "/state", data=exported, timeout=TIMEOUT)
             assert loaded.status_code == 200, loaded.text
+        assert not pending.done(), "the invite was answered before the swap: nothing tested"
         new_state = server.state
         assert new_state is not old_state
         new_before = requests.get(admin + "/state", timeout=TIMEOUT).json()

@@ -34,6 +34,33 @@ class Downloads:
         # pays for one walk up per folder, not one per file
         self.readable: set[str] = set()
 
+    def signer_for(self, state: State) -> uploads.DownloadSigner:
+        """The request's signer (and ``origin``), made on first use."""
+        if self.signer is None:
+            self.origin = download_origin(self.request.scheme, self.request.host)
+            self.signer = uploads.DownloadSigner(state, self.user_id)
+        return self.signer
+
+    def issued(self, state: State) -> dict[str, str]:
+        """The URLs issued lately with this request's origin and signer (the state's key, the
+        user, the expiry), by item id: a URL is a function of those and the item's id alone,
+        so a listing read again within the same second of state time signs nothing."""
+        global _ISSUED
+        signer = self.signer_for(state)
+        key = (signer.key, self.origin, signer.suffix)
+        issued = _ISSUED  # read once: a server on another thread may replace it meanwhile
+        if issued[0] != key:  # another state, host, user or second: start afresh
+            issued = _ISSUED = (key, {})
+        elif len(issued[1]) >= ISSUED_KEPT:
+            issued[1].clear()
+        return issued[1]
+
+
+# The URLs issued for the last (key, origin, user and expiry) seen: one at a time, so a clock
+# that follows the wall (a new expiry each second) keeps no more than a page's worth.
+_ISSUED: tuple[tuple, dict[str, str]] = ((), {})
+ISSUED_KEPT = 16_384
+
 
 def download_url(state: State, downloads: Downloads | None, item: Item) -> str | None:
     """The pre-authenticated URL of a file's bytes for the request ``downloads`` belongs to,
@@ -44,17 +71,14 @@ def download_url(state: State, downloads: Downloads | None, item: Item) -> str |
     if (
         not (item.inherits and item.parent_id in readable)
         and item.id not in readable
-        and not _may_read(state, downloads, item)
+        and not may_read(state, downloads, item)
     ):  # (the first test: a file of a folder already found readable, as most of a page)
         return None
-    if downloads.signer is None:
-        request = downloads.request
-        downloads.origin = download_origin(request.scheme, request.host)
-        downloads.signer = uploads.DownloadSigner(state, downloads.user_id)
-    return downloads.origin + downloads.signer.token(item)
+    signer = downloads.signer or downloads.signer_for(state)
+    return downloads.origin + signer.token(item)
 
 
-def _may_read(state: State, context: Downloads, item: Item) -> bool:
+def may_read(state: State, context: Downloads, item: Item) -> bool:
     """Does the context's user hold a role on ``item``? O(1) for a file that inherits from a
     folder already found readable in this request, else O(depth)."""
     parent_id = item.parent_id

@@ -10,14 +10,14 @@ from aiohttp import web
 from ...model.errors import InvalidRequest
 from ...model.ranges import LARGEST_OFFSET, whole_number_text
 from ...model.tree import Item
-from ...model.view import visible_children
+from ...model.view import visible_child_items
 from ..context import Call
 from ..jsonio import fast_json_response, optional, read_json_object
 from . import paging
 from .addressing import require_read
 from .envelope import context_url, first_values, item_context, shape
 from .odata import parse_select, skip_token
-from .render import render_item
+from .render import render_children, render_item
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
@@ -46,17 +46,15 @@ def list_children(request: web.Request, call: Call, folder: Item):
     store = state.store
 
     def walk() -> Iterator[Item]:
-        return (child for child, _ in visible_children(store, caller, folder, roles))
+        return visible_child_items(store, caller, folder, roles)
 
     key = (caller.id, "children", folder.id)  # resumed while the folder is unchanged
     page, more = paging.page(state, key, offset, top, walk, extra=folder.version)
-    folder_path = store.path_of(folder)
     select = parse_select(request.query.get("$select"))
+    value = render_children(state, call, folder, page)
     body: dict[str, Any] = {
         "@odata.context": item_context(request, folder, "children"),
-        "value": [render_item(state, call, c, folder_path) for c in page]
-        if select is None
-        else [shape(render_item(state, call, c, folder_path), select) for c in page],
+        "value": value if select is None else [shape(entry, select) for entry in value],
     }
     if more:
         query = first_values(request.query, "$skiptoken", "$skipToken")

@@ -29,7 +29,7 @@ from .ordering import ordered_page
 from .paths import GraphPath
 from .permissions import permission_patch, render_permission_for
 from .relations import expand_item, versions_of
-from .render import render_drive, render_item, render_permission
+from .render import render_children, render_drive, render_item, render_permission
 from .shares import remote_item
 from .special import search_hit
 
@@ -86,10 +86,10 @@ def ordered_children(
     page, token = ordered_page(
         state, caller, folder, options.orderby, top, odata.skip_token(request.query)
     )
-    folder_path = state.store.path_of(folder)
+    value = render_children(state, call, folder, page)
     body = {
         "@odata.context": item_context(request, folder, "children"),
-        "value": [shape(render_item(state, call, c, folder_path), options.select) for c in page],
+        "value": [shape(entry, options.select) for entry in value],
     }
     if token is not None:
         body["@odata.nextLink"] = next_link(request, top, token)

@@ -13,12 +13,12 @@ from ...model.identity import User
 from ...model.permissions import highest_role, require_role, roles_of
 from ...model.state import State
 from ...model.tree import DriveStore, Item
-from ...model.view import visible_children
+from ...model.view import visible_child_items
 from ..context import Call
 from .envelope import shape
 from .odata import INLINE_CHILDREN, Options
 from .permissions import list_permissions
-from .render import identity, render_item
+from .render import identity, render_children
 
 
 def children_seen(store: DriveStore, caller: User, folder: Item) -> Iterator[Item]:
@@ -27,7 +27,7 @@ def children_seen(store: DriveStore, caller: User, folder: Item) -> Iterator[Ite
     roles = roles_of(store, caller, folder)
     if not roles:
         return iter(())
-    return (child for child, _ in visible_children(store, caller, folder, roles))
+    return visible_child_items(store, caller, folder, roles)
 
 
 def expand_item(
@@ -46,9 +46,8 @@ def expand_item(
                 continue
             limit = options.top or INLINE_CHILDREN
             page = list(islice(children_seen(store, caller, item), limit + 1))
-            path = store.path_of(item)
-            data["children"] = [shape(render_item(state, call, c, path), options.select)
-                                for c in page[:limit]]  # fmt: skip
+            rendered = render_children(state, call, item, page[:limit])
+            data["children"] = [shape(entry, options.select) for entry in rendered]
             if len(page) > limit:
                 version = "/beta" if request.path.startswith("/beta") else "/v1.0"
                 data["children@odata.nextLink"] = (

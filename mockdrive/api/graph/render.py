@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from ...model.faults import NOTIFICATION_CODES
 from ...model.hashes import file_hashes
 from ...model.permissions import EffectivePermission, Permission
-from ...model.state import State
+from ...model.state import WEB_BASE, State
 from ...model.tree import Drive, Item
-from .downloads import Downloads, download_url
+from .downloads import Downloads, may_read
 from .viewer import root_prefix
 
 DEPRECATED_GRANTED_TO = "GrantedTo has been deprecated. Refer to GrantedToV2"
+# the quoted names and paths of webUrl (``State.web_url``), each quoted once
+_quote = lru_cache(maxsize=16384)(quote)
 
 
 class View(Protocol):
@@ -83,62 +89,204 @@ def render_item(
     state: State, view: View, item: Item, parent_path: str | None = None
 ) -> dict[str, Any]:
     """``parent_path`` is ``store.path_of`` the parent when the caller knows it (children).
-
-    Paid once per item of every page: one pass, each lookup made once (the creator's identity
-    serves ``lastModifiedBy`` too when they are the same user)."""
+    Every object in the answer is its own (``lastModifiedBy`` is a copy even when the creator
+    modified it last): a caller may change it."""
     store = state.store
-    drive = store.drives[item.drive_id]
-    parent_id = item.parent_id
-    if parent_id is None:
-        path = "/"
-    else:  # one walk up the tree serves both webUrl and parentReference.path
-        if parent_path is None:
-            parent_path = store.path_of(store.items[parent_id])
-        path = "/" + item.name if parent_path == "/" else parent_path + "/" + item.name
-    created_by = identity(state, item.created_by)
-    modified_by = (
-        created_by if item.modified_by == item.created_by else identity(state, item.modified_by)
-    )
-    data: dict[str, Any] = {
-        "id": item.id,
-        "name": item.name,
-        "eTag": item.etag,
-        "cTag": item.ctag,
-        "size": item.size,
-        "createdDateTime": item.created,
-        "lastModifiedDateTime": item.modified,
-        "webUrl": state.web_url(item, path),
-        "createdBy": {"user": created_by},
-        "lastModifiedBy": {"user": dict(modified_by)},
-    }
-    if parent_id is None:
-        data["parentReference"] = {"driveId": drive.id, "driveType": drive.drive_type}
-    else:
-        prefix = root_prefix(state, view.viewer_id, drive.id)
-        data["parentReference"] = {
-            "driveId": drive.id,
-            "driveType": drive.drive_type,
-            "id": parent_id,
-            "path": prefix if parent_path == "/" else prefix + parent_path,
-        }
-    data["fileSystemInfo"] = {
-        "createdDateTime": item.fs_created or item.created,
-        "lastModifiedDateTime": item.fs_modified or item.modified,
-    }
-    if item.description is not None:
-        data["description"] = item.description
-    if item.is_folder:
-        data["folder"] = {"childCount": len(item.children or ())}
-    else:
-        data["file"] = {"mimeType": item.mime_type, "hashes": file_hashes(item, drive.drive_type)}
-        url = download_url(state, view.downloads, item)
-        if url is not None:
-            data["@microsoft.graph.downloadUrl"] = url
-    if parent_id is None:
-        data["root"] = {}
-    if item.permissions.any_shared():
-        data["shared"] = {"scope": "users"}
+    parent = None if item.parent_id is None else store.items[item.parent_id]
+    data = ItemRenderer(state, view, store.drives[item.drive_id], parent, parent_path).render(item)
+    if item.modified_by == item.created_by:
+        data["lastModifiedBy"] = {"user": dict(data["createdBy"]["user"])}
     return data
+
+
+def render_children(
+    state: State, view: View, parent: Item, items: Iterable[Item], parent_path: str | None = None
+) -> list[dict[str, Any]]:
+    """``render_item`` of each of ``items``, children of ``parent``, for one page: what they
+    share is worked out once (``ItemRenderer``), and what each item shows whoever asks is taken
+    from the last page that rendered it while everything it was made from is unchanged
+    (``ItemRenderer.render``). The entries may share objects with each other and with later
+    pages: serialise them, never change them."""
+    renderer = ItemRenderer(state, view, state.store.drives[parent.drive_id], parent, parent_path)
+    fragments = _FRAGMENTS.get(state)
+    if fragments is None:
+        fragments = _FRAGMENTS[state] = {}
+    renderer.fragments = fragments
+    renderer.context = (
+        renderer.drive_type,
+        renderer.url_base,
+        renderer.parent_reference.get("path"),
+        renderer.parent_id,
+    )
+    return [renderer.render(item) for item in items]
+
+
+# What listings rendered lately, per state: item id -> (everything the fragment was rendered
+# from, the item's fields up to its file or folder facet). A fragment is used only when each of
+# those inputs is equal now, so no change to an item, its parent's path, the people it names
+# or the view's root can leave a page showing an old one (and nothing needs to forget it).
+_FRAGMENTS: weakref.WeakKeyDictionary[State, dict[str, tuple[tuple, dict[str, Any]]]]
+_FRAGMENTS = weakref.WeakKeyDictionary()
+FRAGMENTS_KEPT = 10_000  # then forgotten at once (a page renders a few hundred at most)
+
+
+class ItemRenderer:
+    """Renders driveItems of one parent (or the root, ``parent`` None) for one view. What
+    every child of the parent shares (the drive's facets, ``parentReference``, the start of
+    ``webUrl``, the people met so far, the download URLs issued) is worked out once, so a page pays
+    per item only for the item's own fields. Made per page (or per item): never kept across
+    requests, as what it holds is only true now.
+
+    The entries it renders may share objects (the same person's identity, the same
+    ``parentReference``): they are rendered to be serialised at once, never changed."""
+
+    __slots__ = (
+        "context",
+        "downloads",
+        "drive_id",
+        "drive_type",
+        "fragments",
+        "issued",
+        "parent_id",
+        "parent_reference",
+        "people",
+        "state",
+        "url_base",
+    )
+
+    def __init__(
+        self,
+        state: State,
+        view: View,
+        drive: Drive,
+        parent: Item | None,
+        parent_path: str | None = None,
+    ) -> None:
+        self.state = state
+        self.drive_id = drive.id
+        self.drive_type = drive.drive_type
+        self.people: dict[str, dict[str, dict[str, str]]] = {}
+        self.downloads = view.downloads
+        self.issued: dict[str, str] | None = None  # the download URLs, on the first file
+        # webUrl is the quoted drive id and path: quoting goes character by character, so
+        # the parent's part is quoted once and each child adds "/" and its quoted name
+        self.url_base = f"{WEB_BASE}/{_quote(drive.id)}"
+        reference: dict[str, Any] = {"driveId": drive.id, "driveType": drive.drive_type}
+        if parent is None:
+            self.parent_id = None
+        else:
+            self.parent_id = parent.id
+            if parent_path is None:
+                parent_path = state.store.path_of(parent)
+            prefix = root_prefix(state, view.viewer_id, drive.id)
+            reference["id"] = parent.id
+            if parent_path != "/":
+                prefix += parent_path
+                self.url_base += _quote(parent_path)
+            reference["path"] = prefix
+        self.parent_reference = reference
+        # fragments of earlier pages, and what beside the item they depend on (set by
+        # ``render_children``); None: render all afresh
+        self.fragments: dict[str, tuple[tuple, dict[str, Any]]] | None = None
+        self.context: tuple = ()
+
+    def person(self, user_id: str) -> dict[str, dict[str, str]]:
+        """``{"user": identity}`` (``createdBy``, ``lastModifiedBy``), once per person a page
+        names."""
+        found = self.people[user_id] = {"user": identity(self.state, user_id)}
+        return found
+
+    def render(self, item: Item) -> dict[str, Any]:
+        """The driveItem ``item`` (a child of the parent, or the root). With ``fragments``,
+        the fields up to the file or folder facet come from there when every input they were
+        made from is equal now (the key below), and go there otherwise; the download URL and
+        ``shared`` are worked out each time (the caller, the clock, sharing)."""
+        item_id = item.id
+        created_by = item.created_by
+        people = self.people
+        created = people.get(created_by) or self.person(created_by)
+        modified_by = item.modified_by
+        if modified_by == created_by:
+            modified = created
+        else:
+            modified = people.get(modified_by) or self.person(modified_by)
+        is_folder = item.is_folder
+        hashes = None if is_folder else file_hashes(item, self.drive_type)
+        fragments = self.fragments
+        data = key = None
+        if fragments is not None:
+            children = item.children
+            key = (
+                item.name,
+                item.version,
+                item.content_version,
+                item.size,
+                item.created,
+                item.modified,
+                item.fs_created,
+                item.fs_modified,
+                item.description,
+                item.parent_id,
+                item.mime_type,
+                -1 if children is None else len(children),
+                hashes,
+                created,
+                modified,
+                self.context,
+            )
+            cached = fragments.get(item_id)
+            if cached is not None and cached[0] == key:
+                data = cached[1].copy()
+        if data is None:
+            data = {
+                "id": item_id,
+                "name": item.name,
+                "eTag": f'"{{{item_id}}},{item.version}"',  # Item.etag and Item.ctag
+                "cTag": f'"c:{{{item_id}}},{item.content_version}"',
+                "size": item.size,
+                "createdDateTime": item.created,
+                "lastModifiedDateTime": item.modified,
+                "webUrl": self.url_base + "/"
+                if item.parent_id is None
+                else self.url_base + "/" + _quote(item.name),
+                "createdBy": created,
+                "lastModifiedBy": modified,
+                "parentReference": self.parent_reference,
+                "fileSystemInfo": {
+                    "createdDateTime": item.fs_created or item.created,
+                    "lastModifiedDateTime": item.fs_modified or item.modified,
+                },
+            }
+            if item.description is not None:
+                data["description"] = item.description
+            if is_folder:
+                data["folder"] = {"childCount": len(item.children or ())}
+            else:
+                data["file"] = {"mimeType": item.mime_type, "hashes": hashes}
+            if fragments is not None:
+                if len(fragments) >= FRAGMENTS_KEPT:
+                    fragments.clear()
+                fragments[item_id] = (key, data.copy())
+        if not is_folder:
+            downloads = self.downloads
+            if downloads is not None and (
+                (item.inherits and item.parent_id in downloads.readable)
+                or item_id in downloads.readable
+                or may_read(self.state, downloads, item)
+            ):  # (the first test: a file of a folder already found readable, as most of a page)
+                issued = self.issued
+                if issued is None:
+                    issued = self.issued = downloads.issued(self.state)
+                url = issued.get(item_id)
+                if url is None:
+                    signer = downloads.signer_for(self.state)
+                    url = issued[item_id] = downloads.origin + signer.token(item)
+                data["@microsoft.graph.downloadUrl"] = url
+        if item.parent_id is None:
+            data["root"] = {}
+        if item.permissions.any_shared():
+            data["shared"] = {"scope": "users"}
+        return data
 
 
 def render_permission(

@@ -39,7 +39,7 @@ from .items import page_params
 from .links import grant_response, parse_grant_body
 from .paths import decode_path
 from .permissions import render_permission_for
-from .render import identity, render_item
+from .render import identity, render_children, render_item
 
 
 def wants_redeem(request: web.Request) -> bool:
@@ -223,9 +223,8 @@ def item_answer(request: web.Request, call: Call, item: Item) -> web.StreamRespo
     state = call.state
     data = render_item(state, call, item)
     if "children" in request.query.get("$expand", "") and item.is_folder:  # first page
-        path = state.store.path_of(item)
         reached = reached_children(call, item)
-        data["children"] = [render_item(state, call, c, path) for c in islice(reached, PAGE)]
+        data["children"] = render_children(state, call, item, islice(reached, PAGE))
     return fast_json_response(data)
 
 
@@ -242,8 +241,7 @@ def children_answer(request: web.Request, call: Call, item: Item) -> web.StreamR
     page, more = paging.page(
         state, key, offset, top, lambda: reached_children(call, item), extra=item.version
     )
-    path = state.store.path_of(item)
-    body: dict[str, Any] = {"value": [render_item(state, call, c, path) for c in page]}
+    body: dict[str, Any] = {"value": render_children(state, call, item, page)}
     if more:
         query = first_values(request.query, "$skiptoken")
         query.update({"$top": str(top), "$skiptoken": str(offset + top)})
