@@ -186,6 +186,19 @@ def test_json_bodies_hold_no_nan_infinity_or_unbounded_depth(literal):
         parse_json_object(('{"a": ' + literal + "}").encode())
 
 
+def test_a_json_body_is_read_as_json_loads_reads_it():
+    """One decoder serves every body: it refuses what ``json.loads`` refuses (a leading BOM,
+    kept as text by the UTF-8 decode), with the same message, and reads the rest alike."""
+    with pytest.raises(InvalidRequest, match="Unexpected UTF-8 BOM"):
+        parse_json_object(b'\xef\xbb\xbf{"a": 1}')
+    assert parse_json_object(b'{"a": 1.5, "b": [1, "x", null, true], "a": 2}') == {
+        "a": 2,
+        "b": [1, "x", None, True],
+    }
+    with pytest.raises(InvalidRequest, match="Expecting value: line 1 column 7"):
+        parse_json_object(b'{"a": }')
+
+
 @settings(max_examples=30, deadline=None)
 @given(short_of_the_end=st.integers(0, 10**6), writes=st.integers(0, 30))
 @example(short_of_the_end=0, writes=30)

@@ -6,6 +6,7 @@ table, ``graph.routes.ROUTES``, once the path is in its normal form)."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import socket
 
@@ -13,7 +14,8 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from mockdrive.api import admin, dashboard, entra, onedrive_v1, onehub
-from mockdrive.api.app import build_app
+from mockdrive.api.aiohttp_internals import serve
+from mockdrive.api.app import build_app, handler_of
 from mockdrive.api.graph import routes as graph_routes
 from mockdrive.api.openapi import DRIVE_PATHS, ITEM_BASES, USER_PATHS, openapi_document
 from mockdrive.api.routing import Route, plain_template
@@ -38,7 +40,8 @@ GRAPH_RESOURCES = {
     "/download/{token}",
     "/preview/{token}",
     "/_api/v2.0/monitor/{jobId}",
-    "/{tail}",  # the catch-all: Graph's 404 envelope for any other path
+    "/{tail}",  # the catch-all: Graph's 404 envelope for any other path (and, in the same
+    # place, whatever the router matches to no route: ``app.Unrouted``)
 }
 GRAPH_DOCUMENTED = ("/v1.0/", "/up/", "/download/", "/preview/", "/_api/")
 # Request bodies for rows that read one, by (method, plain path).
@@ -118,7 +121,7 @@ async def test_the_router_gives_each_row_to_its_handler(row):
     }
     request = make_mocked_request(row.method, concrete(row, values), app=app)
     match = await app.router.resolve(request)
-    assert match.handler is row.handler, (row, match)
+    assert handler_of(match.handler) is row.handler, (row, match)
 
 
 @pytest.fixture
@@ -239,13 +242,85 @@ def test_no_route_is_registered_outside_a_table():
     for route in app.router.routes():
         canonical = route.resource.canonical if route.resource is not None else ""
         if canonical not in GRAPH_RESOURCES:
-            registered.append((route.method, canonical, route.handler))
+            registered.append((route.method, canonical, handler_of(route.handler)))
     expected = [
         (method, row.plain_path, row.handler)
         for row in ROWS
         for method in (("HEAD", "GET") if row.method == "GET" else (row.method,))
     ]
     assert sorted(registered, key=repr) == sorted(expected, key=repr)
+
+
+# Requests the router matches to no route: no ``{name:.*}`` matches a newline, nor any path
+# ``OPTIONS *``. (method, path, with the token?) -> status, error code
+UNROUTED = {
+    ("GET", "/v1.0/me/drive/root:/a%0Ab:", True): (404, "invalidRequest"),
+    ("GET", "/v1.0/me/drive/root:/a%0Ab:", False): (401, "unauthenticated"),
+    ("GET", "/_mockdrive/x%0Ay", False): (404, "invalidRequest"),
+    ("OPTIONS", "*", False): (404, "invalidRequest"),
+    ("GET", "/_mockdrive/faults/a%0Ab", False): (405, "notSupported"),  # a DELETE route's path
+    ("PUT", "/t%0A/oauth2/v2.0/token", False): (405, "notSupported"),
+}
+
+
+async def test_what_no_route_matches_is_answered_by_the_pipeline():
+    """aiohttp's own 404 or 405, in Graph's envelope with a request id, after the token check
+    and into the journal on an API's path: never aiohttp's plain-text page."""
+    from mockdrive.model.state import State
+
+    state = State(seed=1)
+    state.add_drive(state.add_user("Ada", "ada@contoso.example", token="t"))
+    app = build_app(Backend(state))
+    app.freeze()
+    for (method, path, token), (status, code) in UNROUTED.items():
+        headers = {"Host": "127.0.0.1", **({"Authorization": "Bearer t"} if token else {})}
+        journaled = len(state.journal.entries)
+        response = await serve(app, make_mocked_request(method, path, headers=headers, app=app))
+        assert (response.status, response.content_type) == (status, "application/json"), path
+        assert json.loads(response.body)["error"]["code"] == code, (method, path)
+        assert response.headers["request-id"]
+        api = path.startswith("/v1.0/")
+        assert len(state.journal.entries) == journaled + api, (method, path)
+
+
+GRAPH_PATHS = [
+    "/v1.0/me/drive/items/01ABC",
+    "/v1.0/",
+    "/v1.0",
+    "/v1.0x/me",
+    "/beta/me/drive/root:/a%2Fb%25c:/children",
+    "/v1.0/me/drive/root:/a%0Ab:",
+    "/v1.0/me/drive/root:/a%0Db:",
+    "/v1.0/drives/b%21x/items/%2541",
+    "/v1.0//me/./drive",
+    "/beta/shares/u!aHR0cHM6Ly9leGFtcGxlLmNvbS8_Pz8/driveItem",
+    "/v1.0/me/drive/root:/%E2%82%AC%20euro.txt:",
+]
+
+
+@pytest.mark.parametrize("path", GRAPH_PATHS)
+async def test_graph_prefix_matches_what_aiohttp_would(path):
+    """``app.GraphVersion`` finds what aiohttp's own resource for ``{prefix}/{rest:.*}`` finds,
+    with the same ``rest``, for every spelling (escapes, newlines, the bare prefix)."""
+    from aiohttp import web
+
+    from mockdrive.api.app import GraphVersion, handler_of
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    reference = web.Application()
+    for prefix in ("/v1.0", "/beta"):
+        reference.router.add_route("*", prefix + "/{rest:.*}", handler)
+    app = build_app(Backend())
+    for method in ("GET", "PATCH"):
+        expected = await reference.router.resolve(make_mocked_request(method, path))
+        found = await app.router.resolve(make_mocked_request(method, path, app=app))
+        graph = isinstance(found.route.resource, GraphVersion)
+        assert graph == (expected.http_exception is None), (method, path)
+        if graph:
+            assert dict(found) == dict(expected), path
+            assert handler_of(found.handler).__name__ == "graph_entry"
 
 
 def test_a_template_is_documented_without_its_patterns():

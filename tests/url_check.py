@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 import requests
 from aiohttp import web
 
-from mockdrive.api.app import BACKEND, FIRED_FAULTS, is_api
+from mockdrive.api.app import BACKEND, is_api
+from mockdrive.api.context import exchange_of
 from mockdrive.api.graph.batch import BATCH_OF
 from mockdrive.api.graph.special import SPECIAL_PATHS
 from mockdrive.api.graph.uploads import GRAPH_HOSTS, UPLOAD_HOST
@@ -299,7 +300,9 @@ class RuleChecker:
     @staticmethod
     def _is_refusal(request: web.Request, response: web.StreamResponse) -> bool:
         status = response.status
-        return status >= 400 and status != CLIENT_CLOSED_REQUEST and not request.get(FIRED_FAULTS)
+        exchange = exchange_of(request)
+        fired = exchange is not None and exchange.fired_faults
+        return status >= 400 and status != CLIENT_CLOSED_REQUEST and not fired
 
     def _collect(
         self, request: web.Request, response: web.StreamResponse, state: State, answer: str

@@ -1,12 +1,13 @@
 """Every aiohttp name mockdrive uses that aiohttp does not offer as public API, in one place.
 
 A ``$batch`` step is served by the application like a request that arrived on the batch's
-connection, so it passes the whole pipeline (routing, the expect handler, the middleware).
-aiohttp has no public way to serve a request that did not come from a socket: ``Request.clone``
-keeps the batch's own body (and refuses once that body has been read), and the application's
-handler is reachable publicly only through the runner (``runner.server.request_handler``), which
-a handler never sees, or the deprecated ``Application.make_handler``. So this module touches,
-and only this module may touch (``tests/test_layering.py`` holds every other module to it):
+connection, so it passes the whole pipeline (routing, the expect handler, any middleware, the
+pipeline around its handler). aiohttp has no public way to serve a request that did not come
+from a socket: ``Request.clone`` keeps the batch's own body (and refuses once that body has
+been read), and the application's handler is reachable publicly only through the runner
+(``runner.server.request_handler``), which a handler never sees, or the deprecated
+``Application.make_handler``. So this module touches, and only this module may touch
+(``tests/test_layering.py`` holds every other module to it):
 
 - ``web.Application._handle``: the application's request handler, the one the runner's
   ``Server`` calls for every request that comes off a socket.

@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import istr
+from yarl import URL
 
 from ..backend import Backend
 from ..model.entra import EntraError
@@ -25,7 +28,7 @@ from ..model.principal import Principal
 from ..model.state import State
 from ..model.tokens import GRAPH_APP_ID, TokenRefused, looks_like_jwt
 from . import admin, dashboard, entra, onedrive_v1, onehub
-from .context import BACKEND, CALLER, FIRED_FAULTS, PRINCIPAL, REQUEST_ID, STATE, call_of
+from .context import BACKEND, EXCHANGE, Exchange, call_of, exchange_of
 from .errors import (
     ApiError,
     as_api_error,
@@ -40,7 +43,7 @@ from .graph.paths import normalize_path
 from .graph.routes import body_row as graph_body_row
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
-from .routing import GraphRoute, Route, add_table, route_of
+from .routing import ExpectHandler, GraphRoute, Handler, Route, add_table, route_of
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
@@ -62,30 +65,34 @@ CLIENT_MAX_SIZE = MAX_JSON_BODY
 
 def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
     """The application; ``middlewares`` run outside the pipeline, around every request and
-    every ``$batch`` step (a test harness observing answers, for instance)."""
-    app = web.Application(
-        middlewares=[*middlewares, pipeline],
-        client_max_size=CLIENT_MAX_SIZE,
-    )
+    every ``$batch`` step (a test harness observing answers, for instance).
+
+    The pipeline is not an aiohttp middleware: every route's handler is registered wrapped in
+    it (``through_pipeline``), which spares each request aiohttp's middleware chain. What the
+    router cannot match at all reaches it too, through ``Unrouted``, registered last."""
+    app = web.Application(middlewares=list(middlewares), client_max_size=CLIENT_MAX_SIZE)
     app[BACKEND] = backend
     app[admin.OPENAPI_DOCUMENT] = openapi_document
-    add_table(app, admin.ROUTES, expect_continue)
-    add_table(app, dashboard.ROUTES, expect_continue)
-    add_table(app, entra.ADMIN_ROUTES, expect_continue)
+    piped = through_pipeline
+    add_table(app, admin.ROUTES, expect_continue, piped)
+    add_table(app, dashboard.ROUTES, expect_continue, piped)
+    add_table(app, entra.ADMIN_ROUTES, expect_continue, piped)
 
     async def copy_monitor(request: web.Request) -> web.StreamResponse:
         return await monitor(request, backend.state)
 
     # no token, as in Graph
-    app.router.add_get(MONITOR_PREFIX + "{jobId}", copy_monitor, expect_handler=expect_continue)
+    app.router.add_get(
+        MONITOR_PREFIX + "{jobId}", piped(copy_monitor), expect_handler=expect_continue
+    )
 
     async def graph_entry(request: web.Request) -> web.StreamResponse:
         # routed here under one of GRAPH_PREFIXES, all of one length
         raw = request.rel_url.raw_path
         return await handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
 
-    add_table(app, onehub.ROUTES, expect_continue)
-    graph_uploads.add_routes(app, call_of, expect_continue)
+    add_table(app, onehub.ROUTES, expect_continue, piped)
+    graph_uploads.add_routes(app, call_of, expect_continue, piped)
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
@@ -94,14 +101,105 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         if request.method != "POST":
             raise ApiError(405, "notSupported", "a batch is sent with POST")
         version = next(p for p in GRAPH_PREFIXES if request.path.startswith(p))
-        return await graph_batch.handle_batch(request, version, request[REQUEST_ID])
+        return await graph_batch.handle_batch(request, version, request[EXCHANGE].request_id)
 
     for prefix in GRAPH_PREFIXES:
-        for path, handler in (("/$batch", batch_entry), ("/{rest:.*}", graph_entry)):
-            app.router.add_route("*", prefix + path, handler, expect_handler=expect_continue)
-    add_table(app, entra.ROUTES, expect_continue)  # after Graph's: /v1.0/... is never a tenant
-    app.router.add_route("*", "/{tail:.*}", unknown_route, expect_handler=expect_continue)
+        app.router.add_route(
+            "*", prefix + "/$batch", piped(batch_entry), expect_handler=expect_continue
+        )
+        app.router.register_resource(GraphVersion(prefix, piped(graph_entry), expect_continue))
+    add_table(app, entra.ROUTES, expect_continue, piped)  # after Graph's: /v1.0/... is no tenant
+    app.router.add_route("*", "/{tail:.*}", piped(unknown_route), expect_handler=expect_continue)
+    app.router.register_resource(Unrouted(piped(unrouted)))
     return app
+
+
+def through_pipeline(handler: Handler) -> Handler:
+    """``handler`` served inside the pipeline: what the router is given for it."""
+    return partial(pipeline, handler=handler)
+
+
+def handler_of(route_handler: Handler) -> Handler:
+    """The handler a route serves inside the pipeline (the one its table row names)."""
+    assert isinstance(route_handler, partial) and route_handler.func is pipeline
+    return route_handler.keywords["handler"]
+
+
+class OneRoute(web.AbstractResource):
+    """A resource of one route, for any method, that matches as ``resolve`` decides (public
+    ``AbstractResource`` API): nothing in it is reversed or mounted under a prefix."""
+
+    def __init__(self, canonical: str, handler: Handler, expect: ExpectHandler | None) -> None:
+        super().__init__()
+        self._canonical = canonical
+        self._route = web.ResourceRoute("*", handler, self, expect_handler=expect)
+
+    @property
+    def canonical(self) -> str:
+        return self._canonical
+
+    def url_for(self, **kwargs: str) -> URL:
+        raise RuntimeError(f"{self._canonical} is not reversed into a URL")
+
+    def add_prefix(self, prefix: str) -> None:
+        raise RuntimeError("the application is not mounted under a prefix")
+
+    def get_info(self) -> dict[str, Any]:
+        return {"formatter": self._canonical}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[web.AbstractRoute]:
+        return iter((self._route,))
+
+
+class GraphVersion(OneRoute):
+    """Every path under one of ``GRAPH_PREFIXES``, for Graph's own dispatch: what aiohttp's
+    resource for ``/v1.0/{rest:.*}`` matches (the prefix, then anything but a newline) and the
+    ``rest`` it gives, found without a regular expression."""
+
+    def __init__(self, prefix: str, handler: Handler, expect: ExpectHandler) -> None:
+        super().__init__(prefix + "/{rest}", handler, expect)
+        self._start = prefix + "/"
+        self._allowed = {"*"}  # what the router reads of a resource that matched: nothing
+
+    async def resolve(self, request: web.Request) -> tuple[Any, set[str]]:
+        path = request.rel_url.path_safe
+        if not path.startswith(self._start) or "\n" in path:  # ``.`` takes all but a newline
+            return None, set()
+        rest = path[len(self._start) :]
+        if "%" in rest:  # as aiohttp unquotes a value: the two escapes path_safe keeps
+            rest = rest.replace("%2F", "/").replace("%25", "%")
+        return web.UrlMappingMatchInfo({"rest": rest}, self._route), self._allowed
+
+
+class Unrouted(OneRoute):
+    """Every request that no route matches (a path with a newline, which no ``{name:.*}``
+    matches; ``OPTIONS *``), so that the pipeline answers it as it answers any other: in the
+    dialect's JSON, authenticated and journaled where the path is an API's. Registered last,
+    under the router's index key that every request's look-up ends with (``/``)."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__("/{tail}", handler, None)  # the catch-all's, whose rest this is
+
+    async def resolve(self, request: web.Request) -> tuple[Any, set[str]]:
+        return web.UrlMappingMatchInfo({}, self._route), set()
+
+
+async def unrouted(request: web.Request) -> web.StreamResponse:
+    """aiohttp's own answer to a request its router matches to no route: 405 where some route
+    serves the path with other methods, else 404 (the pipeline words them as the dialect)."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if not isinstance(resource, Unrouted):  # none of them matches: the router tried them
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
 
 
 def openapi_document(state: State, server_url: str) -> dict[str, Any]:
@@ -203,7 +301,7 @@ def authenticate(state: State, request: web.Request, anonymous_ok: bool = False)
         return Principal.static(graph_uploads.pre_authenticated_caller(state, request.path))
     if request.path.startswith(MONITOR_PREFIX):  # a copy monitor: anyone may poll it
         return Principal.static(ANONYMOUS)
-    header = request.headers.get("Authorization", "")
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
     if anonymous_ok and not header:
         return Principal.static(ANONYMOUS)
     scheme, _, token = header.partition(" ")
@@ -236,51 +334,60 @@ CHALLENGE = (
 
 
 ADMIN_TOKEN_HEADER = "X-Mockdrive-Admin-Token"
-IDENTITY = web.RequestKey("identity", bool) if hasattr(web, "RequestKey") else "identity"
-# what ``pipeline`` stores on an API request (the caller once authenticated)
-PIPELINE_KEYS = (STATE, REQUEST_ID, FIRED_FAULTS, PRINCIPAL, CALLER)
 CLIENT_CLOSED_REQUEST = 499  # as nginx logs it: journaled, never sent (nobody is listening)
+# each journaled header's name, and the same as multidict's case-insensitive key (a look-up by
+# istr skips folding the name's case each time; the journal keeps plain strings)
+_JOURNALED_KEYS = tuple(istr(name) for name in JOURNALED_HEADERS)
+_JOURNALED = tuple(zip(JOURNALED_HEADERS, _JOURNALED_KEYS, strict=True))
 
 
-@web.middleware
-async def pipeline(request: web.Request, handler) -> web.StreamResponse:
-    """Around every request, in one place (one middleware is measurably cheaper than three):
+async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Around every request's handler (``through_pipeline``), in one place:
 
     1. give it a request id; for API routes authenticate the caller and apply the fault rules
        that fire (delay, throttle, fail); for the mock's own routes check the admin token;
     2. turn every failure into the dialect's JSON envelope, never an aiohttp HTML page;
     3. journal API requests with their answer.
+
+    What it resolves is kept on the request under one key (``context.EXCHANGE``).
     """
     backend: Backend = request.app[BACKEND]
     # The request runs start to finish against the state it began with: authentication, the
     # handler (through ``call_of``) and the journal. A reset or a state load while it waits
     # (on a latency rule, on its body) swaps in a new state for later requests only.
-    state = request[STATE] = backend.state
-    request_id = request[REQUEST_ID] = backend.next_request_id()
+    state = backend.state
+    request_id = backend.next_request_id()
     fired: list[dict[str, Any]] = []
-    request[FIRED_FAULTS] = fired
+    exchange = request[EXCHANGE] = Exchange(state, request_id, fired)
     path = request.path
+    request_headers = request.headers
+    # the headers the journal keeps (and checks): none at all on many requests
+    if request_headers.keys().isdisjoint(_JOURNALED_KEYS):
+        journaled: dict[str, str] = {}
+    else:
+        get = request_headers.get
+        journaled = {name: value for name, key in _JOURNALED if (value := get(key)) is not None}
     caller: User | None = None
-    host = request.headers.get("Host", "")
+    host = request_headers.get(hdrs.HOST, "")
     if host[:6].lower() == "login." and on_login_host(request):  # most requests: one slice
         api, identity = False, True
         if not is_identity(request):
             handler = login_host_fallback
     else:
-        api = is_api(path)
+        api = path.startswith(_API_STARTS) or path in API_PREFIXES  # ``is_api``
         identity = not api and is_identity(request)
-    if identity:
-        request[IDENTITY] = True
+    exchange.identity = identity
     started = time.perf_counter()
     try:
-        check_text(request)
+        check_text(request.rel_url.raw_query_string, journaled)
         if api:
             if len(state.expirations):  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
-            principal = request[PRINCIPAL] = authenticate(
-                state, request, addresses_shares(request.rel_url.raw_path)
-            )
-            caller = request[CALLER] = principal.user or state.entra.caller_of(principal)
+            raw_path = request.rel_url.raw_path
+            # ``addresses_shares``, asked only of a path that may spell ``/shares``
+            shares = ("shares" in raw_path or "%" in raw_path) and addresses_shares(raw_path)
+            principal = exchange.principal = authenticate(state, request, shares)
+            caller = exchange.caller = principal.user or state.entra.caller_of(principal)
             if state.faults.rules:
                 await apply_faults(request, state, caller.email, fired)
         elif identity:
@@ -288,7 +395,8 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
                 await apply_faults(request, state, None, fired)
         else:
             check_admin_token(backend, request)
-        if announces_too_much(request):  # refused before reading (and before 100 Continue)
+        # refused before reading (and before 100 Continue); no length announced on most
+        if hdrs.CONTENT_LENGTH in request_headers and announces_too_much(request):
             raise refusal_of_body(request)
         response = await handler(request)
     except web.HTTPException as error:  # aiohttp's own: body too large, bad method on admin
@@ -311,31 +419,30 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         response = render_error(request, api_error, request_id)
     headers = response.headers
     headers["request-id"] = request_id
-    client_request_id = client_request_id_of(request)
-    if client_request_id:
+    client_request_id = journaled.get("client-request-id")  # ``client_request_id_of``
+    if client_request_id and is_unicode(client_request_id):
         headers["client-request-id"] = client_request_id
     if api or identity:
-        request_headers = request.headers
-        # what a handler or a ``$batch`` step stored beside the pipeline's own keys (a body
+        # what a handler or a ``$batch`` step stored beside the pipeline's own key (a body
         # read, the batch a step runs in); none at all on most requests, whose look-ups
         # would each raise and catch a KeyError
-        own_keys = len(PIPELINE_KEYS) - (0 if caller is not None else 2) + identity
-        extra = len(request) > own_keys
-        state.journal.record(
+        extra = len(request) > 1
+        journal = state.journal
+        journal.record(
             JournalEntry(
-                id=state.journal.next_id(),
-                request_id=request_id,
-                method=request.method,
-                path=path,
-                query=journaled_query(request, identity) if request.query_string else {},
-                headers={h: request_headers[h] for h in JOURNALED_HEADERS if h in request_headers},
-                status=response.status,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                caller=caller.email if caller else None,
-                body=request.get(PARSED_BODY) if extra else None,
-                body_bytes=request.get(BODY_BYTES, 0) if extra else 0,
-                faults=fired,
-                batch=request.get(graph_batch.BATCH_OF) if extra else None,
+                journal.next_id(),
+                request_id,
+                request.method,
+                path,
+                journaled_query(request, identity) if request.query_string else {},
+                journaled,
+                response.status,
+                (time.perf_counter() - started) * 1000,
+                caller.email if caller else None,
+                request.get(PARSED_BODY) if extra else None,
+                fired,
+                request.get(graph_batch.BATCH_OF) if extra else None,
+                request.get(BODY_BYTES, 0) if extra else 0,
             )
         )
     return response
@@ -408,7 +515,8 @@ def dialect_of(request: web.Request) -> str:
 
 
 def render_error(request: web.Request, error: ApiError, request_id: str) -> web.Response:
-    if request.get(IDENTITY):
+    exchange = exchange_of(request)
+    if exchange is not None and exchange.identity:
         refusal = entra.as_entra_error(error.status, error.message)
         return entra.entra_error_response(refusal, request, error.headers)
     dialect = dialect_of(request)
@@ -416,7 +524,7 @@ def render_error(request: web.Request, error: ApiError, request_id: str) -> web.
         return onehub_error_response(error)
     if dialect == "onedrive":
         return onedrive_error_response(error)
-    state = request.get(STATE) or request.app[BACKEND].state
+    state = exchange.state if exchange is not None else request.app[BACKEND].state
     date = state.clock.peek()
     return graph_error_response(error, request_id, date, client_request_id_of(request))
 
@@ -427,19 +535,16 @@ def client_request_id_of(request: web.Request) -> str | None:
     return value if value and is_unicode(value) else None
 
 
-def check_text(request: web.Request) -> None:
+def check_text(raw_query: str, journaled: dict[str, str]) -> None:
     """Refuse a query string or journaled header that is not valid UTF-8 (aiohttp decodes
     header bytes with surrogate escapes, and yarl query bytes with U+FFFD, silently)."""
-    raw_query = request.rel_url.raw_query_string
     if "%" in raw_query or not raw_query.isascii():
         try:
             unquote_to_bytes(raw_query).decode("utf-8")
         except UnicodeDecodeError:
             raise ApiError(400, "invalidRequest", "the query string is not valid UTF-8") from None
-    headers = request.headers
-    for name in JOURNALED_HEADERS:
-        value = headers.get(name)
-        if value is not None and not is_unicode(value):
+    for name, value in journaled.items():
+        if not is_unicode(value):
             raise ApiError(400, "invalidRequest", f"the {name} header is not valid UTF-8")
 
 

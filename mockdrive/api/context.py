@@ -39,15 +39,21 @@ class Call:
     # (caller, item, roles), handed to the handler's read check instead of a second walk
     seen: tuple[User, Item, set[str]] | None = None
 
-    def viewed_by(self, viewer_id: str | None) -> Call:
-        """This call rendering for ``viewer_id`` (``dataclasses.replace``, without its cost)."""
-        return Call(self.state, self.caller, self.request_id, self.fired_faults, viewer_id,
-                    self.downloads, self.principal, self.options, self.seen)  # fmt: skip
 
-    def with_downloads(self, downloads: Downloads | None) -> Call:
-        """This call rendering files with the download URLs of ``downloads``."""
-        return Call(self.state, self.caller, self.request_id, self.fired_faults, self.viewer_id,
-                    downloads, self.principal, self.options, self.seen)  # fmt: skip
+class Exchange:
+    """What the pipeline resolves for one request, kept under one request key (``EXCHANGE``):
+    the state it runs against, its id, the faults fired, and for an API request who it acts
+    for; ``identity``: one of Entra's endpoints (its errors in Entra's words)."""
+
+    __slots__ = ("caller", "fired_faults", "identity", "principal", "request_id", "state")
+
+    def __init__(self, state: State, request_id: str, fired_faults: list[dict[str, Any]]) -> None:
+        self.state = state
+        self.request_id = request_id
+        self.fired_faults = fired_faults
+        self.principal: Principal | None = None
+        self.caller: User | None = None
+        self.identity = False
 
 
 def _key(name: str, kind: type) -> Any:
@@ -55,22 +61,22 @@ def _key(name: str, kind: type) -> Any:
 
 
 BACKEND = web.AppKey("backend", Backend)
-REQUEST_ID = _key("request_id", str)
-STATE = _key("state", State)
-CALLER = _key("caller", User)
-PRINCIPAL = _key("principal", Principal)
-FIRED_FAULTS = _key("fired_faults", list)
+EXCHANGE = _key("exchange", Exchange)
 
 
 def call_of(request: web.Request) -> Call:
-    """The request's own state (captured when it started), caller and bookkeeping."""
-    return Call(
-        request[STATE],
-        request[CALLER],
-        request[REQUEST_ID],
-        request[FIRED_FAULTS],
-        principal=request.get(PRINCIPAL),
-    )
+    """The request's own state (captured when it started), caller and bookkeeping: a new
+    ``Call``, the handler's to complete (viewer, downloads, options)."""
+    exchange: Exchange = request[EXCHANGE]
+    caller = exchange.caller
+    assert caller is not None, "an API request's caller is authenticated by the pipeline"
+    return Call(exchange.state, caller, exchange.request_id, exchange.fired_faults, None, None,
+                exchange.principal)  # fmt: skip
+
+
+def exchange_of(request: web.Request) -> Exchange | None:
+    """What the pipeline resolved for ``request``; None before it ran (or outside it)."""
+    return request.get(EXCHANGE)
 
 
 def backend_of(request: web.Request) -> Backend:

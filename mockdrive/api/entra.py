@@ -28,7 +28,7 @@ from ..model.errors import InvalidRequest
 from ..model.identity import User
 from ..model.state import State
 from ..model.tokens import jwks
-from .context import REQUEST_ID, STATE, backend_of
+from .context import EXCHANGE, backend_of, exchange_of
 from .jsonio import PARSED_BODY, json_response, read_json_object
 from .routing import Route
 
@@ -61,9 +61,10 @@ def entra_error_response(
 ) -> web.Response:
     """Entra's error body for ``error``; the trace id is the request id, the correlation id
     the client's ``client-request-id`` when it sent one."""
-    state: State = request.get(STATE) or backend_of(request).state
+    exchange = exchange_of(request)
+    state: State = exchange.state if exchange is not None else backend_of(request).state
     moment = state.clock.moment()
-    trace = request.get(REQUEST_ID, "")
+    trace = exchange.request_id if exchange is not None else ""
     correlation = request.headers.get("client-request-id") or trace
     when = moment.strftime("%Y-%m-%d %H:%M:%SZ")
     description = (
@@ -105,7 +106,7 @@ def origin_of(request: web.Request) -> str:
 
 
 def state_of(request: web.Request) -> State:
-    return request[STATE]
+    return request[EXCHANGE].state
 
 
 def tenant_of(request: web.Request) -> str:

@@ -114,10 +114,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# ``json.loads`` with these options builds a decoder per call: one serves every body
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def loads(text: str) -> Any:
     """``json.loads`` without NaN and the infinities (Python would take ``NaN``, ``Infinity``
     and ``1e400`` as floats that no range check compares sensibly)."""
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    if text.startswith("\ufeff"):  # as ``json.loads`` refuses a str that starts with one
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

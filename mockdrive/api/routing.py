@@ -106,16 +106,21 @@ def plain_template(path: str) -> str:
 TABLE_ROUTES = web.AppKey("table_routes", dict)
 
 
-def add_table(app: web.Application, table: Iterable[Route], expect_handler: ExpectHandler) -> None:
+def add_table(
+    app: web.Application,
+    table: Iterable[Route],
+    expect_handler: ExpectHandler,
+    through: Callable[[Handler], Handler] = lambda handler: handler,
+) -> None:
     """Register every row on the app's router, in the table's order (aiohttp tries resources in
-    the order they were added). A GET row also answers HEAD, as ``add_get`` does."""
+    the order they were added), its handler served ``through`` what wraps every handler (the
+    pipeline). A GET row also answers HEAD, as ``add_get`` does."""
     rows = app.setdefault(TABLE_ROUTES, {})
     for row in table:
         methods = ("HEAD", "GET") if row.method == "GET" else (row.method,)
+        handler = through(row.handler)
         for method in methods:
-            added = app.router.add_route(
-                method, row.path, row.handler, expect_handler=expect_handler
-            )
+            added = app.router.add_route(method, row.path, handler, expect_handler=expect_handler)
             rows[added] = row
 
 

@@ -86,7 +86,7 @@ class Journal:
                 escape_non_unicode(k): escape_non_unicode(v) for k, v in entry.query.items()
             }
         headers = entry.headers
-        if not "".join(headers.values()).isascii():
+        if headers and not "".join(headers.values()).isascii():
             entry.headers = {k: escape_non_unicode(v) for k, v in headers.items()}
         if entry.caller is not None and not entry.caller.isascii():
             entry.caller = escape_non_unicode(entry.caller)
@@ -94,12 +94,15 @@ class Journal:
             entry.body = truncated(entry.body, entry.body_bytes)
             entry.body_bytes = MAX_BODY_BYTES
         entries = self.entries
+        size = entry.body_bytes  # ``cost``, without its call (here on every request)
+        size = ENTRY_OVERHEAD + (size if size < MAX_BODY_BYTES else MAX_BODY_BYTES)
         if len(entries) == entries.maxlen:
-            self.bytes -= cost(entries[0])
+            size -= cost(entries[0])
         entries.append(entry)
-        self.bytes += cost(entry)
-        while self.bytes > self.max_bytes and len(entries) > 1:
-            self.bytes -= cost(self.entries.popleft())
+        self.bytes += size
+        if self.bytes > self.max_bytes:
+            while self.bytes > self.max_bytes and len(entries) > 1:
+                self.bytes -= cost(entries.popleft())
 
     def clear(self) -> None:
         self.entries.clear()

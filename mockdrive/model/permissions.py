@@ -17,9 +17,12 @@ ROLE_RANK = {"read": 1, "write": 2, "owner": 3}
 GRANTABLE_ROLES = ("read", "write")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EffectivePermission:
-    """A permission as seen from one item: ``holder`` is the ancestor it is inherited from."""
+    """A permission as seen from one item: ``holder`` is the ancestor it is inherited from.
+
+    Read-only by convention, not frozen: one is built for every entry of every permission
+    listing, and a frozen dataclass costs five times as much to build."""
 
     permission: Permission
     holder: Item | None = None
@@ -78,7 +81,10 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
     if user.app is not None:
         role = user.app.role_on(item.drive_id)
         return {role} if role is not None else set()
-    roles: set[str] = {"owner"} if owns_drive(store, user, item) else set()
+    owner_id = store.drives[item.drive_id].owner_id  # ``owns_drive``, without a call
+    owns = owner_id == user.id or owner_id in user.group_ids
+    roles: set[str] = {"owner"} if owns else set()
+    items = store.items
     current = item  # the walk of effective_permissions, without building its entries
     while True:
         for permission in current.permissions.candidates(user):
@@ -86,7 +92,7 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
                 roles.update(permission.roles)
         if not current.inherits or current.parent_id is None:
             return roles
-        current = store.items[current.parent_id]
+        current = items[current.parent_id]
 
 
 def held_candidates(item: Item, user: User) -> Sequence[Permission]:

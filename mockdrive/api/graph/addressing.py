@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ...model.errors import NotFound, PreconditionFailed
 from ...model.identity import User
@@ -121,11 +121,11 @@ def require_read(call: Call, item: Item) -> set[str]:
 
 
 def check_if_match(request: web.Request, item: Item) -> None:
-    expected = request.headers.get("If-Match")
+    expected = request.headers.get(hdrs.IF_MATCH)
     if expected is not None and expected.strip() not in ("*", item.etag, item.ctag):
         raise PreconditionFailed("the item has changed since that eTag", "entityTagDoesNotMatch")
 
 
 def not_modified(request: web.Request, item: Item) -> bool:
-    tag = request.headers.get("If-None-Match")
+    tag = request.headers.get(hdrs.IF_NONE_MATCH)
     return tag is not None and tag in (item.etag, item.ctag)

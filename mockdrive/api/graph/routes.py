@@ -220,14 +220,15 @@ def address_of(rest: str) -> tuple:
 
 async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
-    the version, read in its one normal form from here on)."""
+    the version, read in its one normal form from here on). ``call`` is this request's own
+    (``call_of``): the dispatch completes it (viewer, downloads, options) in place."""
     rest = normalize_path(rest)
     if request.query_string and request.method in ("GET", "HEAD"):  # reads have no body
         query = odata.with_dollars(request.query)
         if query is not None:  # ``?select=…``: read as ``?$select=…`` from here on
             request = request.clone(rel_url=request.rel_url.with_query(query))
     call = authorize.enter(call, rest)  # the token's kind and scopes (model/scopes.py)
-    call = call.viewed_by(call.caller.id)  # rendered for the caller, no downloads yet
+    call.viewer_id = call.caller.id  # rendered for the caller, no downloads yet
     response = await dispatch(request, call, rest)
     response.headers["OData-Version"] = "4.0"
     return response
@@ -286,7 +287,7 @@ async def serve_share(
 async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
     """A drive (``/me/drive``) or anything addressed through one."""
     path = parse_raw_path(rest)
-    call = call.with_downloads(Downloads(request, call.caller.id))  # files carry theirs
+    call.downloads = Downloads(request, call.caller.id)  # files carry theirs
     state, caller, method = call.state, call.caller, request.method
     drive = resolve_drive(state, caller, path)
     authorize.check_drive(call, method, path.action, drive)  # the token's scopes
@@ -314,7 +315,8 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
     item, roles = resolve_visible(state, caller, drive, path)
     call.seen = (caller, item, roles)  # the handler's read check (``require_read``) reuses them
     if method == "GET":  # options are refused before anything is served
-        call.options = odata.parse_options(request.query)
+        query = request.query if request.query_string else None  # most GETs: none
+        call.options = odata.NO_OPTIONS if query is None else odata.parse_options(query)
     if row is None:
         raise unserved(action, method, matched is not None)
     result = row.handler(request, call, item, *values)

@@ -25,7 +25,7 @@ from ...model.tree import Drive
 from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response, optional, read_optional_json_object
-from ..routing import ExpectHandler
+from ..routing import ExpectHandler, Handler
 from .addressing import resolve_base
 from .changes import timestamp
 from .downloads import DOWNLOAD_PREFIX, Downloads
@@ -214,9 +214,10 @@ def add_routes(
     app: web.Application,
     call_of: Callable[[web.Request], Call],
     expect_handler: ExpectHandler,
+    through: Callable[[Handler], Handler],
 ) -> None:
-    """The pre-authenticated routes; the pipeline resolves their caller with
-    ``pre_authenticated_caller`` instead of a bearer token."""
+    """The pre-authenticated routes, each handler served ``through`` the pipeline, which
+    resolves their caller with ``pre_authenticated_caller`` instead of a bearer token."""
 
     async def upload_url(request: web.Request) -> web.StreamResponse:
         call = call_of(request)  # the completed item carries a download URL
@@ -251,17 +252,17 @@ def add_routes(
 
     route = UPLOAD_PREFIX + "{session}"
     for method in ("GET", "PUT", "POST", "DELETE"):
-        app.router.add_route(method, route, upload_url, expect_handler=expect_handler)
+        app.router.add_route(method, route, through(upload_url), expect_handler=expect_handler)
     for method in ("GET", "HEAD"):
         app.router.add_route(
-            method, DOWNLOAD_PREFIX + "{token}", download, expect_handler=expect_handler
+            method, DOWNLOAD_PREFIX + "{token}", through(download), expect_handler=expect_handler
         )
 
     async def preview(request: web.Request) -> web.StreamResponse:
         return await serve_preview(request, call_of(request).state, request.match_info["token"])
 
     for method in ("GET", "POST"):
-        app.router.add_route(method, PREVIEW_PREFIX + "{token}", preview)
+        app.router.add_route(method, PREVIEW_PREFIX + "{token}", through(preview))
 
 
 def pre_authenticated_caller(state: State, path: str) -> User:
