@@ -10,7 +10,8 @@ the same keep-alive session (the floor for any in-process server and this client
 ``mock_drive`` tests with one Graph request, sent with
 ``requests.get`` and with the fixture's ready ``mock_drive.session``. Prints milliseconds per
 test (wall and the process's CPU), the overhead over bare, ``mock_drive``'s distance above the
-floor (target: 0.2 ms) and above ``httpserver``; then times the Faker demo generation of 100,000
+floor (target: 0.2 ms) and above ``httpserver``, and the median CPU of a test's set-up, call
+and teardown beside the floor's; then times the Faker demo generation of 100,000
 items (skipped under ``--quick``; see scaling.py).
 Usage: ``python benchmarks/fixture_overhead.py [--quick]``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -147,10 +149,15 @@ FLOOR_MARGIN_MS = 0.2  # mock_drive + its ready session, over the floor (a bare 
 # the process's CPU time: every server here (mockdrive, the floor's handler, pytest-httpserver)
 # runs on a thread of the test process, so CPU per test is the whole work of a test, client and
 # server, and moves far less than wall time when other processes load the machine.
+# It also reads the CPU time of each test's phases (set-up, call, teardown; their medians say
+# where a suite's per-test time goes, and are steadier than its mean under load).
 TIMING_PLUGIN = """
 import json, os, time
 
+import pytest
+
 _STARTS, _FINISHES = [], []
+_PHASES = {"setup": [], "call": [], "teardown": []}
 
 
 def pytest_runtest_logstart(nodeid, location):
@@ -161,15 +168,38 @@ def pytest_runtest_logfinish(nodeid, location):
     _FINISHES.append((time.perf_counter(), time.process_time()))
 
 
+def _phase(name):
+    started = time.process_time()
+    yield
+    _PHASES[name].append(time.process_time() - started)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _phase("setup"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _phase("call"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item):
+    return (yield from _phase("teardown"))
+
+
 def pytest_sessionfinish(session, exitstatus):
     with open(os.environ["FIXTURE_OVERHEAD_OUT"], "w") as out:
-        json.dump({"starts": _STARTS, "finishes": _FINISHES}, out)
+        json.dump({"starts": _STARTS, "finishes": _FINISHES, "phases": _PHASES}, out)
 """
+PHASES = ("setup", "call", "teardown")
 
 
-def run_suite(directory: Path, name: str, tests: int) -> tuple[float, float, float]:
+def run_suite(directory: Path, name: str, tests: int) -> tuple[float, ...]:
     """One run of the suite ``name``: (wall ms per test from the second test to the end, CPU
-    ms per test over the same span, whole process wall ms)."""
+    ms per test over the same span, whole process wall ms, then the median CPU ms of each
+    test's set-up, call and teardown, the first test left out)."""
     path = directory / f"test_{name}.py"
     if not path.exists():
         path.write_text(textwrap.dedent(SUITES[name].format(tests=tests)))
@@ -205,17 +235,18 @@ def run_suite(directory: Path, name: str, tests: int) -> tuple[float, float, flo
     (first_wall, first_cpu), (last_wall, last_cpu) = timing["starts"][1], timing["finishes"][-1]
     per_test = (last_wall - first_wall) * 1000 / (tests - 1)
     cpu_per_test = (last_cpu - first_cpu) * 1000 / (tests - 1)
-    return per_test, cpu_per_test, wall
+    phases = [statistics.median(timing["phases"][phase][1:]) * 1000 for phase in PHASES]
+    return (per_test, cpu_per_test, wall, *phases)
 
 
-def run_suites(directory: Path, tests: int, repeats: int) -> dict[str, tuple[float, float, float]]:
+def run_suites(directory: Path, tests: int, repeats: int) -> dict[str, tuple[float, ...]]:
     """Best of ``repeats`` rounds for every suite; the rounds are interleaved (every suite once,
     then every suite again), so a change of load on the machine falls on all suites alike."""
-    best: dict[str, tuple[float, float, float]] = {}
+    best: dict[str, tuple[float, ...]] = {}
     for _ in range(repeats):
         for name in SUITES:
             measured = run_suite(directory, name, tests)
-            old = best.get(name, (float("inf"),) * 3)
+            old = best.get(name, (float("inf"),) * len(measured))
             best[name] = tuple(min(a, b) for a, b in zip(old, measured, strict=True))  # type: ignore[assignment]
     return best
 
@@ -274,10 +305,11 @@ def per_test_parts(count: int) -> dict[str, float]:
         "mock_drive.session GET /me/drive": lambda: session.get("/me/drive"),
         "the same session class on a bare aiohttp handler": lambda: plain.get(bare_url),
         "http.client GET /me/drive (no requests)": raw_get,
-        "reset: build the default State and swap it in": lambda: server.reset(
+        "reset: build the default State and hand it over": lambda: server.reset(
             default_state(OWNER_TOKEN)
         ),
         "build the default State alone": lambda: default_state(OWNER_TOKEN),
+        "one hop onto the server loop (server.call)": lambda: server.call(int),
     }
     best: dict[str, float] = {}
     try:
@@ -368,6 +400,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(
             f"  mock_drive + session, {what}: {above:+.3f} ms/test against the floor "
             f"(target ≤ +{FLOOR_MARGIN_MS}), {versus:+.3f} against httpserver + session"
+        )
+    phases = {name: dict(zip(PHASES, measured[name][3:], strict=True)) for name in SUITES}
+    for name in ("bare", floor, "mock_drive_session"):
+        print(
+            f"  {name:<19} median CPU per test: "
+            + ", ".join(f"{phase} {phases[name][phase]:.3f}" for phase in PHASES)
+            + " ms"
+        )
+    for phase in PHASES:
+        above = phases["mock_drive_session"][phase] - phases[floor][phase]
+        rows.append(
+            common.row(
+                f"`mock_drive` + session above the floor: median CPU of a test's {phase}",
+                above,
+                "ms/test",
+                floor_ms=phases[floor][phase],
+                mock_drive_ms=phases["mock_drive_session"][phase],
+            )
         )
     parts = per_test_parts(300 if args.quick else 3000)
     for label, micros in parts.items():

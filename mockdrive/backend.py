@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -25,23 +26,73 @@ class Backend:
         self.admin_token = admin_token  # when set, /_mockdrive/* (but health) requires it
         self.request_serial = 0
         self.generation = 0
+        self._state: State | None = None
+        # a state handed over by ``reset_soon``, ready, served from the next read of ``state``
+        self._pending: State | None = None
+        self._handover = threading.Lock()
         self.reset(state)
 
+    @property
+    def state(self) -> State:
+        """The state served now. A state handed over with ``reset_soon`` takes over at the first
+        read after it: on the server's loop, the next request's (before it captures its state)."""
+        if self._pending is not None:
+            self._take_over()
+        return self._state  # type: ignore[return-value]
+
+    @state.setter
+    def state(self, state: State) -> None:
+        """Serve ``state`` as it is (no reset: its clock, key and request ids stay)."""
+        with self._handover:
+            self._pending = None
+            self._state = state
+
+    @property
+    def upcoming(self) -> State:
+        """The state the next request is served: the one handed over, else the current one.
+        Reading it changes nothing (for other threads, which leave the swap to the loop)."""
+        pending = self._pending
+        return pending if pending is not None else self._state  # type: ignore[return-value]
+
     def reset(self, state: State | None = None) -> State:
-        """Swap in a fresh state (or the one given); requests in flight keep the old one."""
-        earlier = getattr(self, "state", None)
-        self.state = state if state is not None else self._factory()
+        """Swap in a fresh state (or the one given) now; requests in flight keep the old one."""
+        with self._handover:
+            self._state = self._prepare(state)
+            self._pending = None
+            self.request_serial = 0
+        return self._state
+
+    def reset_soon(self, state: State) -> State:
+        """The reset of ``reset(state)``, for a caller on another thread than the server's loop:
+        ``state`` is made ready here and served from the loop's next read of ``state`` on (the
+        next request's: requests in flight keep theirs), so the caller needs no hop onto the
+        loop and waits for nothing."""
+        with self._handover:
+            self._pending = self._prepare(state)
+        return state
+
+    def _prepare(self, state: State | None) -> State:
+        """Ready ``state`` (or a fresh one) to be served next: the server's signing key, its
+        clock, its generation. Called with ``_handover`` held."""
+        earlier = self._pending or self._state
+        fresh = state if state is not None else self._factory()
         if earlier is not None:  # the server's signing key: its tokens outlive a reset
-            self.state.entra.keep_key(earlier.entra)
-        start_clock(self.state, self.clock)
-        self.request_serial = 0
+            fresh.entra.keep_key(earlier.entra)
+        start_clock(fresh, self.clock)
         self.generation += 1  # delta tokens of an earlier state answer 410 resyncRequired
-        changes = self.state.changes
+        changes = fresh.changes
         if changes.generation:  # a loaded export: its own tokens continue; no later state
             self.generation = max(self.generation, changes.generation)  # here takes its number
         else:
             changes.generation = self.generation
-        return self.state
+        return fresh
+
+    def _take_over(self) -> None:
+        with self._handover:
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                self._state = pending
+                self.request_serial = 0
 
     def next_request_id(self) -> str:
         """Deterministic request ids, so two runs of the same requests answer identically."""

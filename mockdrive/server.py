@@ -129,24 +129,30 @@ class MockDrive:
 
     @property
     def state(self) -> State:
-        return self.backend.state
+        """The state served now, or the one a ``reset`` handed over for the next request."""
+        return self.backend.upcoming
 
     def reset(self, state: State | None = None) -> State:
-        """Serve ``state`` (or a fresh one from the factory) from now on: one hop onto the
-        loop, which also looks up the owner's token the ready clients will send."""
+        """Serve ``state`` (or a fresh one from the factory) from now on. A given state is made
+        ready on the caller's thread and handed over: the loop serves it from its next request
+        on, with no hop onto the loop (the fixture's reset, once per test). A fresh one from
+        the factory is built on the loop: one hop."""
+        if state is None:
 
-        def swap() -> tuple[State, str]:
-            served = self.backend.reset(state)
-            return served, _owner_token_of(served)
+            def swap() -> tuple[State, str]:
+                served = self.backend.reset()
+                return served, _owner_token_of(served)
 
-        served, token = self.call(swap)
+            served, token = self.call(swap)
+        else:  # nobody else holds it yet: its owner's token is read here
+            served, token = self.backend.reset_soon(state), _owner_token_of(state)
         self._owner_token = (served, token)
         return served
 
     # -- ready clients ------------------------------------------------------------------------
     def owner_token(self) -> str:
         """The bearer token of the first drive's owner in the state served now."""
-        state = self.backend.state
+        state = self.backend.upcoming
         cached = self._owner_token
         if cached is None or cached[0] is not state:
             token = self.call(lambda: _owner_token_of(state))
@@ -267,8 +273,8 @@ class MockDrive:
         except RuntimeError:
             pass
 
-        # A plain callback and a concurrent Future: no coroutine or Task to build (this hop is
-        # on every test's path: the fixture's reset)
+        # A plain callback and a concurrent Future: no coroutine or Task to build (every helper
+        # of the fixture that arranges or inspects takes this hop)
         future: Future[T] = Future()
 
         def run() -> None:

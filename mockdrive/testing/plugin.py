@@ -105,6 +105,9 @@ def _scenario_dirs(request: pytest.FixtureRequest) -> list[Path]:
 
 def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State], bool]:
     """How to build this test's state (from its marker), and whether it needs TLS."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:  # most tests: the default state, pinned (see _default_state)
+        return _default_state, False
     from ..scenario.defaults import OWNER_TOKEN, default_state
     from .scenarios import scenario_file, scenario_state
 
@@ -133,6 +136,15 @@ def _state_factory(request: pytest.FixtureRequest) -> tuple[Callable[[], State],
         return state
 
     return build_with_clock, bool(options.get("tls"))
+
+
+def _default_state() -> State:
+    """A test's state without a marker: the default one (seed 0), its clock pinned."""
+    from ..scenario.defaults import OWNER_TOKEN, default_state
+
+    state = default_state(OWNER_TOKEN)
+    state.clock.pin()
+    return state
 
 
 class _Servers:

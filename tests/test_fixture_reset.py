@@ -1,0 +1,105 @@
+"""The fixture's reset hands a ready state over to the server without waiting for its loop.
+
+``MockDrive.reset(state)`` readies the state on the caller's thread; the loop serves it from its
+next request on (requests in flight keep theirs). So a reset costs the test no hop onto the loop,
+and what a test sees is what it saw when the reset waited: the new state at once for the
+fixture's helpers, its first request id, the server's signing key, the delta generation.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+
+import pytest
+
+from mockdrive.cli import default_state
+from mockdrive.model.ids import EPOCH
+
+
+def get(server, path: str, token: str) -> tuple[int, dict, dict]:
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        connection.request("GET", "/v1.0" + path, headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def server(worker_server):
+    return worker_server(default_state("ada-token"), clock=EPOCH)
+
+
+def test_a_reset_returns_while_the_loop_is_busy_and_the_next_request_gets_the_new_state(server):
+    busy, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # keeps the server's loop from running anything else until released
+        busy.set()
+        release.wait(10)
+
+    holder = threading.Thread(target=server.call, args=(hold,))
+    holder.start()
+    timer = threading.Timer(3, release.set)  # a reset that waits for the loop ends in 3 s
+    timer.start()
+    try:
+        assert busy.wait(10)
+        fresh = default_state("zed-token")
+        assert server.reset(fresh) is fresh
+        assert not release.is_set(), "the reset waited for the server's loop"
+        assert server.state is fresh  # what the fixture's helpers work on, at once
+    finally:
+        release.set()
+        timer.cancel()
+        holder.join(10)
+    assert get(server, "/me", "zed-token")[0] == 200
+    assert get(server, "/me", "ada-token")[0] == 401
+    assert server.backend.state is fresh
+
+
+def test_request_ids_start_again_and_delta_tokens_of_the_earlier_state_expire(server):
+    server.reset(default_state("ada-token"))
+    status, headers, _ = get(server, "/me", "ada-token")
+    assert (status, headers["request-id"]) == (200, "00000000-0000-4000-8000-000000000001")
+    status, _, body = get(server, "/me/drive/root/delta", "ada-token")
+    delta_link = body["@odata.deltaLink"]
+    assert status == 200
+    server.reset(default_state("ada-token"))
+    status, headers, _ = get(server, "/me", "ada-token")
+    assert (status, headers["request-id"]) == (200, "00000000-0000-4000-8000-000000000001")
+    status, _, body = get(server, delta_link.split("/v1.0", 1)[1], "ada-token")
+    assert (status, body["error"]["code"]) == (410, "resyncRequired")
+
+
+def test_a_token_issued_before_the_first_request_of_a_state_is_good_after_it(mock_drive):
+    """The server's signing key passes to the new state as the reset hands it over, so a token
+    from the fixture (before any request) verifies on the requests that follow."""
+    token = mock_drive.token_for(mock_drive.owner)
+    assert mock_drive.session.get("/me", headers={"Authorization": f"Bearer {token}"}).ok
+    mock_drive.server.reset(default_state("owner-token"))
+    again = mock_drive.token_for(mock_drive.owner)
+    for used in (token, again):
+        answer = mock_drive.session.get("/me", headers={"Authorization": f"Bearer {used}"})
+        assert answer.status_code == 200, answer.text
+
+
+def test_a_request_in_flight_during_a_reset_ends_in_the_state_it_began_with(server):
+    first = server.state
+    rule = server.call(lambda: first.faults.add({"effect": "latency", "latencyMs": 500,
+                                                 "path": "/me$"}))  # fmt: skip
+    answers: list[int] = []
+    held = threading.Thread(target=lambda: answers.append(get(server, "/me", "ada-token")[0]))
+    held.start()
+    waited = threading.Event()
+    while not server.call(lambda: rule.fired) and not waited.wait(0.01):
+        pass  # until the held request has begun (its latency fired)
+    fresh = default_state("zed-token")
+    server.reset(fresh)
+    assert get(server, "/me", "zed-token")[0] == 200  # served at once, from the new state
+    held.join(10)
+    assert answers == [200]  # ada's token: the state the held request began with
+    paths = server.call(lambda: [(e.path, e.status) for e in first.journal.entries])
+    assert paths == [("/v1.0/me", 200)]
+    assert server.call(lambda: [e.path for e in fresh.journal.entries]) == ["/v1.0/me"]
