@@ -247,18 +247,53 @@ def test_resets_racing_requests_never_fail_a_request(server):
                 if answer.status_code not in (200, 401) or "request-id" not in answer.headers:
                     failures.append(answer.text)
 
-    worker = threading.Thread(target=hammer)
-    worker.start()
+    workers = [threading.Thread(target=hammer) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    served = []
     try:
         for round_ in range(60):
             token = "ada-token" if round_ % 2 else "bob-token"
-            server.reset(default_state(token))
+            served.append(server.reset(default_state(token)))
             time.sleep(0.005)
     finally:
         stop.set()
-        worker.join(10)
+        for worker in workers:
+            worker.join(10)
     assert statuses and not failures, failures[:3]
+    for state in served:  # each state's requests numbered from 1, once each, in order
+        ids = [int(entry.request_id.rsplit("-", 1)[1], 16) for entry in state.journal.entries]
+        assert ids == list(range(1, len(ids) + 1)), ids
     final = server.reset(default_state("ada-token"))
     answer = requests.get(server.url + "/v1.0/me", headers={"Authorization": "Bearer ada-token"})
     assert answer.headers["request-id"] == "00000000-0000-4000-8000-000000000001"
     assert [e.path for e in final.journal.entries] == ["/v1.0/me"]
+
+
+def test_clock_outbox_and_journal_after_a_reset_are_the_new_states(server):
+    """What an earlier test moved or filled (the clock, the outbox, the journal) is gone after
+    the reset, for the fixture's helpers at once and for the next request."""
+    fresh_now = requests.get(server.url + "/_mockdrive/clock").json()["now"]
+    moved = requests.post(server.url + "/_mockdrive/clock", json={"days": 3})
+    assert moved.json()["now"] != fresh_now
+    auth = {"Authorization": "Bearer ada-token"}
+    body = {"recipients": [{"email": "x@example.com"}], "roles": ["read"], "sendInvitation": True}
+    invite = requests.post(server.url + "/v1.0/me/drive/root/invite", json=body, headers=auth)
+    assert invite.status_code == 200, invite.text
+    assert server.state.outbox.to_list() and server.state.journal.entries
+    fresh = server.reset(default_state("ada-token"))
+    assert not fresh.outbox.to_list() and not fresh.journal.entries  # before any request
+    assert requests.get(server.url + "/_mockdrive/clock").json()["now"] == fresh_now
+    assert requests.get(server.url + "/_mockdrive/outbox").json() == {"value": []}
+    assert requests.get(server.url + "/v1.0/me", headers=auth).status_code == 200
+    assert [e.path for e in fresh.journal.entries] == ["/v1.0/me"]
+
+
+def test_the_fixture_helpers_see_the_handed_over_state_before_any_request(mock_drive):
+    """A helper called before the test's first request works on the state the test's requests
+    will be served (not the previous test's, still served until that first request)."""
+    folder = mock_drive.add_folder("Reports")
+    answer = mock_drive.session.get("/me/drive/root:/Reports")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == folder.id
+    assert [e.path for e in mock_drive.state.journal.entries] == ["/v1.0/me/drive/root:/Reports"]
