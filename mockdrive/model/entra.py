@@ -666,7 +666,7 @@ class Entra:
             and nbf <= seconds + 300
             and exp > seconds
             and user is not None
-            and directory.by_id(user.id) is user
+            and directory.users.get(user.id) is user  # ``by_id``, without a call
             and user.email == upn
         ):
             return principal

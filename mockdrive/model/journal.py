@@ -94,10 +94,12 @@ class Journal:
             entry.body = truncated(entry.body, entry.body_bytes)
             entry.body_bytes = MAX_BODY_BYTES
         entries = self.entries
+        size = entry.body_bytes  # ``cost``, without its call (here on every request)
+        size = ENTRY_OVERHEAD + (size if size < MAX_BODY_BYTES else MAX_BODY_BYTES)
         if len(entries) == entries.maxlen:
-            self.bytes -= cost(entries[0])
+            size -= cost(entries[0])
         entries.append(entry)
-        self.bytes += cost(entry)
+        self.bytes += size
         if self.bytes > self.max_bytes:
             while self.bytes > self.max_bytes and len(entries) > 1:
                 self.bytes -= cost(entries.popleft())
