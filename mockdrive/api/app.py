@@ -550,4 +550,6 @@ def check_text(raw_query: str, journaled: dict[str, str]) -> None:
 
 def _from_http(error: web.HTTPException) -> ApiError:
     codes = {405: "notSupported", 413: "invalidRequest"}
-    return ApiError(error.status, codes.get(error.status, "invalidRequest"), error.reason)
+    allow = error.headers.get(hdrs.ALLOW)  # a 405's methods, as aiohttp names them
+    return ApiError(error.status, codes.get(error.status, "invalidRequest"), error.reason, None,
+                    {hdrs.ALLOW: allow} if allow is not None else None)  # fmt: skip
