@@ -17,6 +17,10 @@ been read), and the application's handler is reachable publicly only through the
   as not for user code; every argument is taken from the batch's public attributes.
 - ``aiohttp.http.HttpProcessingError``: what ``request.post()`` raises for broken multipart
   part headers (neither ``aiohttp`` nor ``aiohttp.web`` exports it).
+- ``aiohttp.web_urldispatcher.MatchedSubAppResource``: the one kind of resource the router
+  tries for a request with no path at all (``CONNECT host:443``, an absolute-form target
+  without a path), whose look-up by path never starts; ``PathlessRequests`` is one that
+  matches only those and hands them to a route of ours, so the pipeline answers them.
 
 All of them are the same from aiohttp 3.9 to 3.14 (the floor in ``pyproject.toml`` is set by the
 server's head timer, not by these). ``.ci/oldest-aiohttp`` runs the batch, expect and server
@@ -29,10 +33,44 @@ import asyncio
 
 from aiohttp import EMPTY_PAYLOAD, StreamReader, hdrs, web
 from aiohttp.http import HttpProcessingError, RawRequestMessage
+from aiohttp.web_urldispatcher import MatchedSubAppResource
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-__all__ = ["HttpProcessingError", "inner_request", "serve"]
+__all__ = ["HttpProcessingError", "PathlessRequests", "inner_request", "serve"]
+
+
+class PathlessRequests(MatchedSubAppResource):
+    """Requests with no path, resolved by ``resource`` (a catch-all of ours, registered too):
+    aiohttp's router walks a request's path from its end back to ``/``, and an empty path never
+    enters that walk, so without this it answers such a request itself, in plain text. The
+    router tries this resource first on every request: a test of the path, nothing more."""
+
+    def __init__(self, resource: web.AbstractResource) -> None:
+        web.AbstractResource.__init__(self)  # not a sub-application: none is mounted
+        self._prefix = ""
+        self._resource = resource
+
+    @property
+    def canonical(self) -> str:
+        return ""
+
+    def get_info(self) -> dict[str, str]:
+        return {}
+
+    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo | None, set]:
+        if request.rel_url.path_safe:
+            return None, set()
+        return await self._resource.resolve(request)
+
+    def __len__(self) -> int:
+        return 0  # its routes are the resource's, listed there
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(())
+
+    def __repr__(self) -> str:
+        return f"<PathlessRequests -> {self._resource!r}>"
 
 
 def inner_request(

@@ -28,6 +28,7 @@ from ..model.principal import Principal
 from ..model.state import State
 from ..model.tokens import GRAPH_APP_ID, TokenRefused, looks_like_jwt
 from . import admin, dashboard, entra, onedrive_v1, onehub
+from .aiohttp_internals import PathlessRequests
 from .context import BACKEND, EXCHANGE, Exchange, call_of, exchange_of
 from .errors import (
     ApiError,
@@ -110,7 +111,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         app.router.register_resource(GraphVersion(prefix, piped(graph_entry), expect_continue))
     add_table(app, entra.ROUTES, expect_continue, piped)  # after Graph's: /v1.0/... is no tenant
     app.router.add_route("*", "/{tail:.*}", piped(unknown_route), expect_handler=expect_continue)
-    app.router.register_resource(Unrouted(piped(unrouted)))
+    unrouted_resource = Unrouted(piped(unrouted))
+    app.router.register_resource(unrouted_resource)
+    app.router.register_resource(PathlessRequests(unrouted_resource))
     return app
 
 
@@ -195,7 +198,8 @@ async def unrouted(request: web.Request) -> web.StreamResponse:
     serves the path with other methods, else 404 (the pipeline words them as the dialect)."""
     allowed: set[str] = set()
     for resource in request.app.router.resources():
-        if not isinstance(resource, Unrouted):  # none of them matches: the router tried them
+        # none of the others matches: the router tried them
+        if not isinstance(resource, Unrouted | PathlessRequests):
             allowed |= (await resource.resolve(request))[1]
     if allowed:
         raise web.HTTPMethodNotAllowed(request.method, allowed)
