@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .model.clock import parse_time
@@ -27,8 +28,10 @@ from .scenario import (
     read_scenario,
 )
 from .scenario.defaults import DEFAULT_TOKEN, default_state
-from .server import MockDrive
 from .shipped import find_scenario, shipped_names
+
+if TYPE_CHECKING:  # the server (aiohttp) loads only to serve: validate, export, help and
+    from .server import MockDrive  # usage errors answer without it
 
 DEFAULT_PORT = 8000
 BANNER_TOKENS = 25  # a demo with thousands of users lists only the first tokens
@@ -227,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
+    from .server import MockDrive
+
     server = MockDrive(
         state,
         host=args.host,

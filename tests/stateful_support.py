@@ -214,13 +214,18 @@ def naive_holds(state: State, permission: Any, user: User) -> bool:
     return email is not None and email.casefold() == user.email.casefold()
 
 
-def naive_roles(state: State, user: User, item: Item) -> set[str]:
-    roles: set[str] = set()
-    for holder in naive_chain(state, item):
-        for permission in holder.permissions:
-            if naive_holds(state, permission, user):
-                roles.update(permission.roles)
-    return roles
+def naive_held(state: State, user: User, chain: list[Item]) -> list[list[Any]]:
+    """For each item of ``chain`` (a ``naive_chain``), the permissions on it ``user`` holds."""
+    return [[p for p in holder.permissions if naive_holds(state, p, user)] for holder in chain]
+
+
+def naive_roles(
+    state: State, user: User, item: Item, held: list[list[Any]] | None = None
+) -> set[str]:
+    """``held``: the ``naive_held`` of the item's chain, when the caller has it already."""
+    if held is None:
+        held = naive_held(state, user, naive_chain(state, item))
+    return {role for permissions in held for permission in permissions for role in permission.roles}
 
 
 def naive_role_name(state: State, permission: Any) -> str:
@@ -235,19 +240,22 @@ def naive_role_name(state: State, permission: Any) -> str:
     return "Access Denied"
 
 
-def naive_onehub_role(state: State, user: User, item: Item) -> str | None:
+def naive_onehub_role(
+    state: State, user: User, item: Item, held: list[list[Any]] | None = None
+) -> str | None:
     """Onehub: the drive's owner is Administrator everywhere in it (the owner always
     reaches everything in their drive); else the nearest rolemap wins, except that
-    Administrator anywhere above wins."""
+    Administrator anywhere above wins. ``held`` as for ``naive_roles``."""
     if state.store.drives[item.drive_id].owner_id == user.id:
         return "Administrator"
+    if held is None:
+        held = naive_held(state, user, naive_chain(state, item))
     nearest = None
-    for holder in naive_chain(state, item):
-        held = [naive_role_name(state, p) for p in holder.permissions
-                if naive_holds(state, p, user)]  # fmt: skip
-        if not held:
+    for permissions in held:
+        names = [naive_role_name(state, p) for p in permissions]
+        if not names:
             continue
-        best = max(held, key=onehub.RANK.__getitem__)
+        best = max(names, key=onehub.RANK.__getitem__)
         if best == "Administrator":
             return best
         nearest = nearest or best
@@ -332,11 +340,12 @@ def check_state(state: State, owner_keeps_access: bool = True) -> None:
         assert model_entries == naive_entries, f"effective permissions of {item.id} differ"
         drive = store.drives[item.drive_id]
         for user in users:
-            naive = naive_roles(state, user, item)
+            held = naive_held(state, user, chain)  # once for both naive answers
+            naive = naive_roles(state, user, item, held)
             assert roles_of(store, user, item) == naive, f"roles of {user.email} on {item.id}"
             oracle = access(state, user, item)
             assert set(oracle.roles) == naive, f"oracle disagrees for {user.email} on {item.id}"
-            assert oracle.onehub_role == naive_onehub_role(state, user, item), (
+            assert oracle.onehub_role == naive_onehub_role(state, user, item, held), (
                 f"oracle's Onehub role for {user.email} on {item.id}: {oracle.onehub_role}"
             )
             if owner_keeps_access and user.id == drive.owner_id:

@@ -328,7 +328,8 @@ def test_help_shows_the_defaults_and_help_is_a_subcommand():
                     "(default 500)", "(default mockdrive-token)", "(default warning)"):  # fmt: skip
         assert default in text, default
     assert "partial-failure, quickstart, team, throttling" in text
-    assert run("help").stdout == shown.stdout and run("help").returncode == 0
+    again = run("help")
+    assert again.stdout == shown.stdout and again.returncode == 0
     assert run("help", "validate").stdout.startswith("usage: mockdrive validate")
     assert run("help", "export").stdout.startswith("usage: mockdrive export")
     wrong = run("help", "serve")

@@ -37,6 +37,14 @@ def test_the_pytest_plugin_loads_nothing_of_the_server() -> None:
     assert not modules & set(HEAVY)
 
 
+def test_the_command_loads_the_server_only_to_serve() -> None:
+    """``mockdrive validate``, ``export``, ``help``, ``--version`` and usage errors start
+    without aiohttp (half of a start-up's CPU)."""
+    modules = loaded_after("import mockdrive.cli")
+    assert "mockdrive.server" not in modules
+    assert "aiohttp" not in modules
+
+
 def test_the_server_loads_no_yaml_schema_or_openapi_until_used() -> None:
     modules = loaded_after("import mockdrive.server")
     assert not modules & set(HEAVY)

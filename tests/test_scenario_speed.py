@@ -192,14 +192,20 @@ def _paths(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
 
 
 def _changed(data: Any, path: tuple[Any, ...], change: Any) -> Any:
-    copy = json.loads(json.dumps(data))
+    """``data`` with the value at ``path`` changed; ``data`` itself is left as it was (the
+    containers on the path are copied, the rest is shared: the checks only read)."""
     if not path:
-        return change(copy)
-    holder = copy
+        return change(data)
+    copy = holder = _shallow(data)
     for part in path[:-1]:
+        holder[part] = _shallow(holder[part])
         holder = holder[part]
     holder[path[-1]] = change(holder[path[-1]])
     return copy
+
+
+def _shallow(container: Any) -> Any:
+    return dict(container) if isinstance(container, dict) else list(container)
 
 
 def _variants(data: Any) -> Any:
