@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from functools import partial
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -74,7 +74,10 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     app = web.Application(middlewares=list(middlewares), client_max_size=CLIENT_MAX_SIZE)
     app[BACKEND] = backend
     app[admin.OPENAPI_DOCUMENT] = openapi_document
-    piped = through_pipeline
+
+    def piped(handler: Handler) -> Handler:
+        return through_pipeline(handler, backend)
+
     add_table(app, admin.ROUTES, expect_continue, piped)
     add_table(app, dashboard.ROUTES, expect_continue, piped)
     add_table(app, entra.ADMIN_ROUTES, expect_continue, piped)
@@ -87,10 +90,11 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         MONITOR_PREFIX + "{jobId}", piped(copy_monitor), expect_handler=expect_continue
     )
 
-    async def graph_entry(request: web.Request) -> web.StreamResponse:
-        # routed here under one of GRAPH_PREFIXES, all of one length
+    def graph_entry(request: web.Request) -> Awaitable[web.StreamResponse]:
+        # routed here under one of GRAPH_PREFIXES, all of one length; Graph's dispatch is
+        # the coroutine the pipeline awaits (no frame of this one's around it)
         raw = request.rel_url.raw_path
-        return await handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
+        return handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
 
     add_table(app, onehub.ROUTES, expect_continue, piped)
     graph_uploads.add_routes(app, call_of, expect_continue, piped)
@@ -117,9 +121,10 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     return app
 
 
-def through_pipeline(handler: Handler) -> Handler:
-    """``handler`` served inside the pipeline: what the router is given for it."""
-    return partial(pipeline, handler=handler)
+def through_pipeline(handler: Handler, backend: Backend) -> Handler:
+    """``handler`` served inside the pipeline of ``backend``'s application: what the router is
+    given for it."""
+    return partial(pipeline, handler=handler, backend=backend)
 
 
 def handler_of(route_handler: Handler) -> Handler:
@@ -343,9 +348,10 @@ CLIENT_CLOSED_REQUEST = 499  # as nginx logs it: journaled, never sent (nobody i
 # istr skips folding the name's case each time; the journal keeps plain strings)
 _JOURNALED_KEYS = tuple(istr(name) for name in JOURNALED_HEADERS)
 _JOURNALED = tuple(zip(JOURNALED_HEADERS, _JOURNALED_KEYS, strict=True))
+_REQUEST_ID, _CLIENT_REQUEST_ID = istr("request-id"), istr("client-request-id")
 
 
-async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> web.StreamResponse:
     """Around every request's handler (``through_pipeline``), in one place:
 
     1. give it a request id; for API routes authenticate the caller and apply the fault rules
@@ -353,9 +359,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     2. turn every failure into the dialect's JSON envelope, never an aiohttp HTML page;
     3. journal API requests with their answer.
 
-    What it resolves is kept on the request under one key (``context.EXCHANGE``).
+    What it resolves is kept on the request under one key (``context.EXCHANGE``). ``backend``
+    is the application's (``request.app[BACKEND]``), bound when the route was registered.
     """
-    backend: Backend = request.app[BACKEND]
     # The request runs start to finish against the state it began with: authentication, the
     # handler (through ``call_of``) and the journal. A reset or a state load while it waits
     # (on a latency rule, on its body) swaps in a new state for later requests only.
@@ -383,7 +389,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     exchange.identity = identity
     started = time.perf_counter()
     try:
-        check_text(request.rel_url.raw_query_string, journaled)
+        raw_query = request.rel_url.raw_query_string
+        if raw_query or journaled:  # most requests: nothing to check
+            check_text(raw_query, journaled)
         if api:
             if len(state.expirations):  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
@@ -422,10 +430,10 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             log.exception("unexpected error serving %s %s", request.method, path)
         response = render_error(request, api_error, request_id)
     headers = response.headers
-    headers["request-id"] = request_id
+    headers[_REQUEST_ID] = request_id
     client_request_id = journaled.get("client-request-id")  # ``client_request_id_of``
     if client_request_id and is_unicode(client_request_id):
-        headers["client-request-id"] = client_request_id
+        headers[_CLIENT_REQUEST_ID] = client_request_id
     if api or identity:
         # what a handler or a ``$batch`` step stored beside the pipeline's own key (a body
         # read, the batch a step runs in); none at all on most requests, whose look-ups
