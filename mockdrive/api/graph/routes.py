@@ -29,6 +29,7 @@ from types import CoroutineType
 from typing import Any
 
 from aiohttp import web
+from multidict import istr
 
 from ...model import links as link_model
 from ...model.errors import InvalidRequest, NotFound, Unauthenticated
@@ -240,8 +241,11 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     response = dispatch(request, call, rest)
     if type(response) is CoroutineType:  # (not isinstance: an ABC's check costs a call)
         response = await response
-    response.headers["OData-Version"] = "4.0"
+    response.headers[ODATA_VERSION] = "4.0"
     return response
+
+
+ODATA_VERSION = istr("OData-Version")  # (a key whose case multidict need not fold each time)
 
 
 # What the dispatch gives: a row's answer, or the coroutine of a handler that reads a body
