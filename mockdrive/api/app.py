@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
+from types import CoroutineType
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -41,6 +42,7 @@ from .graph import batch as graph_batch
 from .graph import uploads as graph_uploads
 from .graph.changes import MONITOR_PREFIX, monitor
 from .graph.paths import normalize_path
+from .graph.routes import Answer
 from .graph.routes import body_row as graph_body_row
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
@@ -90,9 +92,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         MONITOR_PREFIX + "{jobId}", piped(copy_monitor), expect_handler=expect_continue
     )
 
-    def graph_entry(request: web.Request) -> Awaitable[web.StreamResponse]:
-        # routed here under one of GRAPH_PREFIXES, all of one length; Graph's dispatch is
-        # the coroutine the pipeline awaits (no frame of this one's around it)
+    def graph_entry(request: web.Request) -> Answer:
+        # routed here under one of GRAPH_PREFIXES, all of one length; Graph's dispatch
+        # answers at once, or gives the coroutine of a body-reading handler to await
         raw = request.rel_url.raw_path
         return handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
 
@@ -361,6 +363,7 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
 
     What it resolves is kept on the request under one key (``context.EXCHANGE``). ``backend``
     is the application's (``request.app[BACKEND]``), bound when the route was registered.
+    ``handler`` is a coroutine function, or (Graph's entry) answers at once where it can.
     """
     # The request runs start to finish against the state it began with: authentication, the
     # handler (through ``call_of``) and the journal. A reset or a state load while it waits
@@ -410,7 +413,9 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
         # refused before reading (and before 100 Continue); no length announced on most
         if hdrs.CONTENT_LENGTH in request_headers and announces_too_much(request):
             raise refusal_of_body(request)
-        response = await handler(request)
+        response = handler(request)
+        if type(response) is CoroutineType:  # all but Graph's answers made at once
+            response = await response
     except web.HTTPException as error:  # aiohttp's own: body too large, bad method on admin
         if error.status < 400:
             raise

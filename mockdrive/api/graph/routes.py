@@ -225,12 +225,12 @@ def address_of(rest: str) -> tuple:
     return ("none", segments)
 
 
-async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+def handle(request: web.Request, call: Call, rest: str) -> Answer:
     """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
     the version, read in its one normal form from here on). ``call`` is this request's own
-    (``call_of``): the dispatch completes it (viewer, downloads, options) in place. The one
-    coroutine of the dispatch: what it calls answers at once (``Answer``), or gives the
-    coroutine of a handler that reads a body, awaited here."""
+    (``call_of``): the dispatch completes it (viewer, downloads, options) in place. No step of
+    the dispatch is a coroutine: a row's handler answers at once, or (one that reads a body)
+    gives a coroutine, which the pipeline awaits (``Answer``)."""
     rest = normalize_path(rest)
     if request.query_string and request.method in ("GET", "HEAD"):  # reads have no body
         query = odata.with_dollars(request.query)
@@ -240,7 +240,14 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
     call.viewer_id = call.caller.id  # rendered for the caller, no downloads yet
     response = dispatch(request, call, rest)
     if type(response) is CoroutineType:  # (not isinstance: an ABC's check costs a call)
-        response = await response
+        return _versioned(response)
+    response.headers[ODATA_VERSION] = "4.0"
+    return response
+
+
+async def _versioned(answer: Coroutine[Any, Any, web.StreamResponse]) -> web.StreamResponse:
+    """The answer of a handler that reads a body, with the header ``handle`` adds to all."""
+    response = await answer
     response.headers[ODATA_VERSION] = "4.0"
     return response
 
@@ -249,7 +256,7 @@ ODATA_VERSION = istr("OData-Version")  # (a key whose case multidict need not fo
 
 
 # What the dispatch gives: a row's answer, or the coroutine of a handler that reads a body
-# (``_ASYNC``), for ``handle`` to await
+# (``_ASYNC``), for the pipeline to await
 Answer = web.StreamResponse | Coroutine[Any, Any, web.StreamResponse]
 
 
