@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from functools import partial
+from types import CoroutineType
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -41,6 +42,7 @@ from .graph import batch as graph_batch
 from .graph import uploads as graph_uploads
 from .graph.changes import MONITOR_PREFIX, monitor
 from .graph.paths import normalize_path
+from .graph.routes import Answer
 from .graph.routes import body_row as graph_body_row
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
@@ -74,7 +76,10 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     app = web.Application(middlewares=list(middlewares), client_max_size=CLIENT_MAX_SIZE)
     app[BACKEND] = backend
     app[admin.OPENAPI_DOCUMENT] = openapi_document
-    piped = through_pipeline
+
+    def piped(handler: Handler) -> Handler:
+        return through_pipeline(handler, backend)
+
     add_table(app, admin.ROUTES, expect_continue, piped)
     add_table(app, dashboard.ROUTES, expect_continue, piped)
     add_table(app, entra.ADMIN_ROUTES, expect_continue, piped)
@@ -87,10 +92,11 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         MONITOR_PREFIX + "{jobId}", piped(copy_monitor), expect_handler=expect_continue
     )
 
-    async def graph_entry(request: web.Request) -> web.StreamResponse:
-        # routed here under one of GRAPH_PREFIXES, all of one length
+    def graph_entry(request: web.Request) -> Answer:
+        # routed here under one of GRAPH_PREFIXES, all of one length; Graph's dispatch
+        # answers at once, or gives the coroutine of a body-reading handler to await
         raw = request.rel_url.raw_path
-        return await handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
+        return handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
 
     add_table(app, onehub.ROUTES, expect_continue, piped)
     graph_uploads.add_routes(app, call_of, expect_continue, piped)
@@ -117,9 +123,10 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     return app
 
 
-def through_pipeline(handler: Handler) -> Handler:
-    """``handler`` served inside the pipeline: what the router is given for it."""
-    return partial(pipeline, handler=handler)
+def through_pipeline(handler: Handler, backend: Backend) -> Handler:
+    """``handler`` served inside the pipeline of ``backend``'s application: what the router is
+    given for it."""
+    return partial(pipeline, handler=handler, backend=backend)
 
 
 def handler_of(route_handler: Handler) -> Handler:
@@ -343,9 +350,10 @@ CLIENT_CLOSED_REQUEST = 499  # as nginx logs it: journaled, never sent (nobody i
 # istr skips folding the name's case each time; the journal keeps plain strings)
 _JOURNALED_KEYS = tuple(istr(name) for name in JOURNALED_HEADERS)
 _JOURNALED = tuple(zip(JOURNALED_HEADERS, _JOURNALED_KEYS, strict=True))
+_REQUEST_ID, _CLIENT_REQUEST_ID = istr("request-id"), istr("client-request-id")
 
 
-async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> web.StreamResponse:
     """Around every request's handler (``through_pipeline``), in one place:
 
     1. give it a request id; for API routes authenticate the caller and apply the fault rules
@@ -353,9 +361,10 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     2. turn every failure into the dialect's JSON envelope, never an aiohttp HTML page;
     3. journal API requests with their answer.
 
-    What it resolves is kept on the request under one key (``context.EXCHANGE``).
+    What it resolves is kept on the request under one key (``context.EXCHANGE``). ``backend``
+    is the application's (``request.app[BACKEND]``), bound when the route was registered.
+    ``handler`` is a coroutine function, or (Graph's entry) answers at once where it can.
     """
-    backend: Backend = request.app[BACKEND]
     # The request runs start to finish against the state it began with: authentication, the
     # handler (through ``call_of``) and the journal. A reset or a state load while it waits
     # (on a latency rule, on its body) swaps in a new state for later requests only.
@@ -383,7 +392,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     exchange.identity = identity
     started = time.perf_counter()
     try:
-        check_text(request.rel_url.raw_query_string, journaled)
+        raw_query = request.rel_url.raw_query_string
+        if raw_query or journaled:  # most requests: nothing to check
+            check_text(raw_query, journaled)
         if api:
             if len(state.expirations):  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
@@ -402,7 +413,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         # refused before reading (and before 100 Continue); no length announced on most
         if hdrs.CONTENT_LENGTH in request_headers and announces_too_much(request):
             raise refusal_of_body(request)
-        response = await handler(request)
+        response = handler(request)
+        if type(response) is CoroutineType:  # all but Graph's answers made at once
+            response = await response
     except web.HTTPException as error:  # aiohttp's own: body too large, bad method on admin
         if error.status < 400:
             raise
@@ -422,10 +435,10 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             log.exception("unexpected error serving %s %s", request.method, path)
         response = render_error(request, api_error, request_id)
     headers = response.headers
-    headers["request-id"] = request_id
+    headers[_REQUEST_ID] = request_id
     client_request_id = journaled.get("client-request-id")  # ``client_request_id_of``
     if client_request_id and is_unicode(client_request_id):
-        headers["client-request-id"] = client_request_id
+        headers[_CLIENT_REQUEST_ID] = client_request_id
     if api or identity:
         # what a handler or a ``$batch`` step stored beside the pipeline's own key (a body
         # read, the batch a step runs in); none at all on most requests, whose look-ups

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ..model.errors import InvalidRequest
 from ..model.text import is_unicode
@@ -45,14 +45,14 @@ def fast_json_response(data: Any, status: int = 200, headers: dict[str, str] | N
         except TypeError:
             pass
         else:
-            return web.Response(
-                body=body,
-                status=status,
-                content_type="application/json",
-                charset="utf-8",
-                headers=headers,
-            )
+            # the headers as ``content_type="application/json", charset="utf-8"`` make them
+            # (after the given ones), in the one dict the response copies
+            given = _JSON_HEADERS if headers is None else {**headers, **_JSON_HEADERS}
+            return web.Response(body=body, status=status, headers=given)
     return json_response(data, status, headers)
+
+
+_JSON_HEADERS = {hdrs.CONTENT_TYPE: "application/json; charset=utf-8"}  # copied, never changed
 
 
 PARSED_BODY = web.RequestKey("parsed_body", object) if hasattr(web, "RequestKey") else "body"

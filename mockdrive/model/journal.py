@@ -96,8 +96,9 @@ class Journal:
         entries = self.entries
         size = entry.body_bytes  # ``cost``, without its call (here on every request)
         size = ENTRY_OVERHEAD + (size if size < MAX_BODY_BYTES else MAX_BODY_BYTES)
-        if len(entries) == entries.maxlen:
-            size -= cost(entries[0])
+        if len(entries) == entries.maxlen:  # the oldest goes: its ``cost`` back
+            dropped = entries[0].body_bytes
+            size -= ENTRY_OVERHEAD + (dropped if dropped < MAX_BODY_BYTES else MAX_BODY_BYTES)
         entries.append(entry)
         self.bytes += size
         if self.bytes > self.max_bytes:

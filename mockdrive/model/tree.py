@@ -207,9 +207,13 @@ class DriveStore:
 
     def path_of(self, item: Item) -> str:
         """Drive-relative path: ``/`` for the root, ``/Projects/Plan.docx`` below it."""
-        names = [item.name] if item.parent_id is not None else []
-        names.extend(a.name for a in self.ancestors(item) if a.parent_id is not None)
-        return "/" + "/".join(reversed(names))
+        names = []
+        items, current = self.items, item
+        while current.parent_id is not None:  # (``ancestors``, without its generator: hot)
+            names.append(current.name)
+            current = items[current.parent_id]
+        names.reverse()
+        return "/" + "/".join(names)
 
     def check_path_length(self, parent: Item, added: int) -> None:
         """Refuse (400 pathIsTooLong) ``added`` more characters below ``parent``'s path if

@@ -424,9 +424,11 @@ class DownloadSigner:
 
     __slots__ = ("key", "suffix")
 
-    def __init__(self, state: State, user_id: str) -> None:
+    def __init__(self, state: State, user_id: str, expires: int | None = None) -> None:
+        """``expires``: the epoch second the tokens expire at (None: an hour from now)."""
         self.key = state.uploads.download_key
-        expires = state.clock.epoch_seconds() + DOWNLOAD_URL_SECONDS
+        if expires is None:
+            expires = state.clock.epoch_seconds() + DOWNLOAD_URL_SECONDS
         self.suffix = f".{user_id}.{expires}"
 
     def token(self, item: Item) -> str:

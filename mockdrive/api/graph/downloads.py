@@ -22,13 +22,14 @@ class Downloads:
     Made once per request that renders them and carried by its ``Call``: a ``$batch`` step
     has its own, and a request made with none (``/shares/…``, ``sharedWithMe``) renders none."""
 
-    __slots__ = ("origin", "readable", "request", "signer", "user_id")
+    __slots__ = ("expires", "origin", "readable", "request", "signer", "user_id")
 
     def __init__(self, request: web.Request, user_id: str) -> None:
         self.request = request
         self.user_id = user_id
-        self.origin = ""  # with the signer, on first use: most requests render no file
+        self.origin = ""  # with the expiry, on first use: most requests render no file
         self.signer: uploads.DownloadSigner | None = None
+        self.expires: int | None = None  # the signer's expiry, read once (``issued``)
         # items the user is known to read (``addressing.require_read`` adds the one a handler
         # checked): a file that inherits from a folder here is readable too, so a listing
         # pays for one walk up per folder, not one per file
@@ -37,17 +38,25 @@ class Downloads:
     def signer_for(self, state: State) -> uploads.DownloadSigner:
         """The request's signer (and ``origin``), made on first use."""
         if self.signer is None:
-            self.origin = download_origin(self.request.scheme, self.request.host)
-            self.signer = uploads.DownloadSigner(state, self.user_id)
+            self._start(state)
+            self.signer = uploads.DownloadSigner(state, self.user_id, self.expires)
         return self.signer
+
+    def _start(self, state: State) -> None:
+        """The expiry (one clock reading a request) and ``origin`` of every URL it issues."""
+        if self.expires is None:
+            self.expires = state.clock.epoch_seconds() + uploads.DOWNLOAD_URL_SECONDS
+            self.origin = download_origin(self.request.scheme, self.request.host)
 
     def issued(self, state: State) -> dict[str, str]:
         """The URLs issued lately with this request's origin and signer (the state's key, the
         user, the expiry), by item id: a URL is a function of those and the item's id alone,
-        so a listing read again within the same second of state time signs nothing."""
+        so a listing read again within the same second of state time signs nothing. The
+        signer itself is made only when a URL is not found here (``signer_for``)."""
         global _ISSUED
-        signer = self.signer_for(state)
-        key = (signer.key, self.origin, signer.suffix)
+        if self.expires is None:
+            self._start(state)
+        key = (state.uploads.download_key, self.origin, self.user_id, self.expires)
         issued = _ISSUED  # read once: a server on another thread may replace it meanwhile
         if issued[0] != key:  # another state, host, user or second: start afresh
             issued = _ISSUED = (key, {})

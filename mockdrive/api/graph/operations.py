@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ...model import links as link_model
 from ...model import sharing
@@ -50,13 +50,15 @@ def get_drive(request: web.Request, call: Call, drive: Drive, path: GraphPath):
 def get_item(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
     state = call.state
     require_read(call, item)
-    if not_modified(request, item):
+    if hdrs.IF_NONE_MATCH in request.headers and not_modified(request, item):
         return web.Response(status=304)
     options = call.options or NO_OPTIONS
     data = render_item(state, call, item)
-    data = expand_item(request, call, item, data, options.expand)
-    shaped = shape(data, options.select, also=options.expand)
-    body = {"@odata.context": item_context(request, item), **shaped}
+    if options.expand:
+        data = expand_item(request, call, item, data, options.expand)
+    if options.select is not None:  # (``shape`` gives ``data`` itself without one)
+        data = shape(data, options.select, also=options.expand)
+    body = {"@odata.context": item_context(request, item), **data}
     return fast_json_response(body, headers={"ETag": item.etag})
 
 

@@ -23,12 +23,19 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Coroutine
 from functools import lru_cache
+from types import CoroutineType
+from typing import Any
 
 from aiohttp import web
+from multidict import istr
 
 from ...model import links as link_model
 from ...model.errors import InvalidRequest, NotFound, Unauthenticated
+from ...model.identity import User
+from ...model.state import State
+from ...model.tree import Drive
 from .. import onedrive_v1  # its rows are served here, on Graph's item addresses
 from ..context import Call
 from ..errors import ApiError
@@ -40,7 +47,7 @@ from .content import MAX_UPLOAD_BYTES, get_content, put_content, too_large
 from .downloads import Downloads
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
 from .items import create_child
-from .paths import decode_path, normalize_path, parse_raw_path
+from .paths import GraphPath, decode_path, normalize_path, parse_raw_path
 from .permissions import list_permissions_response
 from .preview import preview_item
 from .uploads import create_upload_session
@@ -218,10 +225,12 @@ def address_of(rest: str) -> tuple:
     return ("none", segments)
 
 
-async def handle(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+def handle(request: web.Request, call: Call, rest: str) -> Answer:
     """Entry point for everything under ``/v1.0`` and ``/beta`` (``rest``: the raw path after
     the version, read in its one normal form from here on). ``call`` is this request's own
-    (``call_of``): the dispatch completes it (viewer, downloads, options) in place."""
+    (``call_of``): the dispatch completes it (viewer, downloads, options) in place. No step of
+    the dispatch is a coroutine: a row's handler answers at once, or (one that reads a body)
+    gives a coroutine, which the pipeline awaits (``Answer``)."""
     rest = normalize_path(rest)
     if request.query_string and request.method in ("GET", "HEAD"):  # reads have no body
         query = odata.with_dollars(request.query)
@@ -229,40 +238,53 @@ async def handle(request: web.Request, call: Call, rest: str) -> web.StreamRespo
             request = request.clone(rel_url=request.rel_url.with_query(query))
     call = authorize.enter(call, rest)  # the token's kind and scopes (model/scopes.py)
     call.viewer_id = call.caller.id  # rendered for the caller, no downloads yet
-    response = await dispatch(request, call, rest)
-    response.headers["OData-Version"] = "4.0"
+    response = dispatch(request, call, rest)
+    if type(response) is CoroutineType:  # (not isinstance: an ABC's check costs a call)
+        return _versioned(response)
+    response.headers[ODATA_VERSION] = "4.0"
     return response
 
 
-async def dispatch(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+async def _versioned(answer: Coroutine[Any, Any, web.StreamResponse]) -> web.StreamResponse:
+    """The answer of a handler that reads a body, with the header ``handle`` adds to all."""
+    response = await answer
+    response.headers[ODATA_VERSION] = "4.0"
+    return response
+
+
+ODATA_VERSION = istr("OData-Version")  # (a key whose case multidict need not fold each time)
+
+
+# What the dispatch gives: a row's answer, or the coroutine of a handler that reads a body
+# (``_ASYNC``), for the pipeline to await
+Answer = web.StreamResponse | Coroutine[Any, Any, web.StreamResponse]
+
+
+def dispatch(request: web.Request, call: Call, rest: str) -> Answer:
     """The row of ``rest`` (in its normal form) for the request's method, once its target is
     resolved. Each target is resolved in one place: a check every request to it needs goes
     right after (a user here, a link in ``serve_share``, a drive in ``serve_drive``)."""
     address, method = address_of(rest), request.method
     kind = address[0]
     if kind == "drive":
-        return await serve_drive(request, call, rest)
+        return serve_drive(request, call, rest)
     if kind == "share":
-        return await serve_share(request, call, address[1], address[2])
+        return serve_share(request, call, address[1], address[2])
     if kind == "resource":
         row = address[1].get(method)
         if row is None:
             raise method_not_allowed(method)
-        result = row.handler(request, call, *address[2])
-        return await result if row.handler in _ASYNC else result
+        return row.handler(request, call, *address[2])
     if kind == "user":
         user = directory.resolve_user(call, address[1])  # missing: a 404 whatever the method
         row = address[2].get(method)
         if row is None:
             raise method_not_allowed(method)
-        result = row.handler(request, call, user, *address[3])
-        return await result if row.handler in _ASYNC else result
+        return row.handler(request, call, user, *address[3])
     raise directory.unserved(address[1])
 
 
-async def serve_share(
-    request: web.Request, call: Call, share_id: str, tail: tuple[str, ...]
-) -> web.StreamResponse:
+def serve_share(request: web.Request, call: Call, share_id: str, tail: tuple[str, ...]) -> Answer:
     """``/shares/{shareId}/…``: what a sharing link reaches."""
     method = request.method
     matched = lookup(_SHARES, tail)
@@ -280,11 +302,10 @@ async def serve_share(
         link_model.redeem(call.state, shares.link_user(call), item, permission)
     if row is None:
         raise shares.unserved(call, item, tail)
-    result = row.handler(request, call, item, permission, *values)
-    return await result if row.handler in _ASYNC else result
+    return row.handler(request, call, item, permission, *values)
 
 
-async def serve_drive(request: web.Request, call: Call, rest: str) -> web.StreamResponse:
+def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
     """A drive (``/me/drive``) or anything addressed through one."""
     path = parse_raw_path(rest)
     call.downloads = Downloads(request, call.caller.id)  # files carry theirs
@@ -295,8 +316,7 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         row = (lookup(_DRIVES, ()) or NONE)[0].get(method)
         if row is None:
             raise method_not_allowed(method)
-        result = row.handler(request, call, drive, path)
-        return await result if row.handler in _ASYNC else result
+        return row.handler(request, call, drive, path)
 
     action = path.action
     matched = lookup(_ITEMS, action)
@@ -307,9 +327,11 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
             resolve_visible_item(state, caller, drive, path)
         try:
             result = row.handler(request, call, drive, path, *values)
-            return await result if row.handler in _ASYNC else result
         except NotFound:  # nothing readable on the way: the same 404 as a missing item
             raise hidden(state, caller, drive, path) from None
+        if row.handler in _ASYNC:
+            return _hiding(result, state, caller, drive, path)
+        return result
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
         raise unserved(action, method, matched is not None)
     item, roles = resolve_visible(state, caller, drive, path)
@@ -319,8 +341,22 @@ async def serve_drive(request: web.Request, call: Call, rest: str) -> web.Stream
         call.options = odata.NO_OPTIONS if query is None else odata.parse_options(query)
     if row is None:
         raise unserved(action, method, matched is not None)
-    result = row.handler(request, call, item, *values)
-    return await result if row.handler in _ASYNC else result
+    return row.handler(request, call, item, *values)
+
+
+async def _hiding(
+    answer: Coroutine[Any, Any, web.StreamResponse],
+    state: State,
+    caller: User,
+    drive: Drive,
+    path: GraphPath,
+) -> web.StreamResponse:
+    """``answer`` awaited, its ``NotFound`` (nothing readable on the way to an item that need
+    not exist yet) the same 404 as a missing item."""
+    try:
+        return await answer
+    except NotFound:
+        raise hidden(state, caller, drive, path) from None
 
 
 def unserved(action: tuple[str, ...], method: str, known: bool) -> Exception:
