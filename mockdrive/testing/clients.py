@@ -81,6 +81,9 @@ class ReadyClients:
         self._httpx: dict[str | None, httpx.Client] = {}
         self._async_httpx: dict[tuple[int, str | None], httpx.AsyncClient] = {}
         self._graph: dict[tuple[int, str | None], Any] = {}
+        # The sessions reach a plain-http server without its socket (inprocess.py): the same
+        # bytes through the same server protocol, minus the kernel's round trip.
+        self.in_process = True
 
     @property
     def verify(self) -> str | bool:
@@ -95,6 +98,10 @@ class ReadyClients:
         if session is None:
             session_class = _graph_session_class()
             session = session_class(self._server.graph_url, self._token_of(token), self.verify)
+            if self.in_process:
+                from .inprocess import mount_in_process  # urllib3 comes with requests
+
+                mount_in_process(session, self._server)
             self._sessions[token] = session
         return session
 
