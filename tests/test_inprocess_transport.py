@@ -339,3 +339,20 @@ def test_a_session_shared_between_threads_has_a_connection_per_request_in_flight
             break
         time.sleep(0.01)
     assert server.call(lambda: len(server.protocol_factory()[1].connections)) == 0  # hung up
+
+
+def test_an_answer_still_being_read_keeps_its_connection(server: MockDrive) -> None:
+    """A second request, from another thread say, while the first answer is unread (requests
+    reads a body after the adapter returns) takes another connection, and the first answer
+    reads whole."""
+    server.reset(_hostile_state())
+    session = _session(server, in_process=True)
+    adapter = session.get_adapter(server.url + "/")
+    first = session.prepare_request(
+        requests.Request("GET", server.url + "/v1.0/me/drive/root:/Big.bin", headers=AUTH)
+    )
+    unread = adapter.send(first)
+    second = adapter.send(first.copy())
+    assert second.content == unread.content  # read after the second was sent
+    assert json.loads(unread.content)["size"] == 3_072_000
+    session.close()

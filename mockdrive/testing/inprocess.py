@@ -241,9 +241,13 @@ class _InProcessConnection(HTTPConnection):
         sock = self.sock
         return sock is not None and not sock.readable_now()
 
+    def finished(self) -> bool:
+        """Its last answer read to the end (or none asked yet)."""
+        return self.last is None or self.last.closed
+
     def reusable(self) -> bool:
         """Idle and open: its last answer read to the end, the server has not hung up."""
-        return (self.last is None or self.last.closed) and self.is_connected
+        return self.finished() and self.is_connected
 
 
 # What urllib3 sends as it is (``_encode_target`` changes nothing in it): unreserved, sub-delims,
@@ -266,6 +270,7 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
             super().__init__()
             self._idle: list[_InProcessConnection] = []
             self._lock = threading.Lock()
+            self._made = 0  # connections opened, for urllib3's log line
 
         def send(  # type: ignore[override]
             self,
@@ -312,6 +317,7 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
                     ) from error
                 raise
             conn.last = raw
+            raw.retries = self.max_retries  # as urllib3's pool sets it
             self._give_back(conn)
             _POOL_LOG.debug(
                 '%s://%s:%s "%s %s %s" %s %s', "http", server.host, server.port,
@@ -321,21 +327,36 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
             return self.build_response(request, raw)
 
         def _take(self) -> _InProcessConnection:
+            """An idle connection whose last answer has been read, or a new one. A connection
+            whose answer another thread is still reading stays where it is; one the server
+            ended is closed (its answer was read to the end: nobody needs it)."""
             with self._lock:
-                while self._idle:
-                    conn = self._idle.pop()
-                    if conn.reusable():
-                        return conn
-                    conn.close()
+                found = None
+                for conn in list(self._idle):
+                    if found is None and conn.reusable():
+                        found = conn
+                        self._idle.remove(conn)
+                    elif conn.finished() and not conn.is_connected:
+                        self._idle.remove(conn)
+                        conn.close()
+                if found is not None:
+                    return found
+                self._made += 1
+                made = self._made
+            _POOL_LOG.debug(
+                "Starting new HTTP connection (%d): %s:%s", made, server.host, server.port
+            )
             return _InProcessConnection(server)
 
         def _give_back(self, conn: _InProcessConnection) -> None:
-            """Kept for the next request, which takes it once this answer is read."""
+            """Kept for the next request, which takes it once this answer is read; past
+            ``_IDLE_KEPT``, an idle connection whose answer was read is closed."""
             with self._lock:
-                if len(self._idle) < _IDLE_KEPT:
-                    self._idle.append(conn)
-                    return
-            conn.close()
+                self._idle.append(conn)
+                spare = [c for c in self._idle if c is not conn and c.reusable()]
+                for extra in spare[: max(0, len(self._idle) - _IDLE_KEPT)]:
+                    self._idle.remove(extra)
+                    extra.close()
 
         def close(self) -> None:
             super().close()
