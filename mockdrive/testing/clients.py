@@ -4,7 +4,9 @@
 ``async_httpx_client`` and ``graph_client``) hands these out. Each is created once per server
 and reused by every test that asks, so a test pays for a request, not for a new connection or
 for the SDK's set-up. A token is looked up when a request is sent, so a client stays right
-after the fixture swaps in another state with another owner.
+after the fixture swaps in another state with another owner. The requests sessions of a
+plain-http server skip the socket for the requests that cannot tell (inprocess.py); setting
+``in_process = False`` before the first ``session()`` keeps every request on the socket.
 """
 
 from __future__ import annotations
