@@ -222,6 +222,8 @@ HOSTILE: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", ITEM, {"headers": {"X-Latin": "caf\u00e9"}}),  # a latin-1 header value
     ("GET", ITEM, {"headers": {"X-Bad": "a\r\nInjected: yes"}}),  # refused by http.client
     ("GET", ITEM, {"headers": {"Bad Name": "x"}}),
+    ("GET", ITEM, {"headers": {"X-Snow": "\u2603"}}),  # not latin-1: http.client refuses it
+    ("GET", ITEM, {}),
     ("HEAD", ITEM, {}),
     ("HEAD", ITEM + ":/content", {}),
     ("HEAD", "/v1.0/me/drive/root:/Missing", {}),

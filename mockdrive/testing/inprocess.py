@@ -294,6 +294,7 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
             ):
                 return super().send(request, stream, timeout, verify, cert, proxies)
             conn = self._take()
+            sent_before = conn.sock.sent if conn.sock is not None else 0
             try:
                 conn.request(
                     request.method,
@@ -307,7 +308,7 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
                 )
                 raw = conn.getresponse()
             except Exception as error:
-                sent = conn.sock is not None and conn.sock.sent > 0
+                sent = conn.sock is not None and conn.sock.sent > sent_before
                 conn.close()
                 if not sent:  # refused before a byte left (a bad header...): the socket
                     return super().send(request, stream, timeout, verify, cert, proxies)
