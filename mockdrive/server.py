@@ -159,6 +159,14 @@ class MockDrive:
             self._owner_token = cached = (state, token)
         return cached[1]
 
+    def protocol_factory(self) -> tuple[asyncio.AbstractEventLoop, web.Server] | None:
+        """The server's loop and the protocol factory every accepted connection gets (aiohttp's
+        low-level ``Server``), for a connection that is not a socket (testing/inprocess.py);
+        None when it is not running."""
+        if self._loop is None or self._runner is None or self._runner.server is None:
+            return None
+        return self._loop, self._runner.server
+
     @property
     def clients(self) -> ReadyClients:
         """Clients wired to this server (base URL, token, CA), built once and kept."""

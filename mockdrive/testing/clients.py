@@ -4,7 +4,9 @@
 ``async_httpx_client`` and ``graph_client``) hands these out. Each is created once per server
 and reused by every test that asks, so a test pays for a request, not for a new connection or
 for the SDK's set-up. A token is looked up when a request is sent, so a client stays right
-after the fixture swaps in another state with another owner.
+after the fixture swaps in another state with another owner. The requests sessions of a
+plain-http server skip the socket for the requests that cannot tell (inprocess.py); setting
+``in_process = False`` before the first ``session()`` keeps every request on the socket.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ class ReadyClients:
         self._httpx: dict[str | None, httpx.Client] = {}
         self._async_httpx: dict[tuple[int, str | None], httpx.AsyncClient] = {}
         self._graph: dict[tuple[int, str | None], Any] = {}
+        # The sessions reach a plain-http server without its socket (inprocess.py): the same
+        # bytes through the same server protocol, minus the kernel's round trip.
+        self.in_process = True
 
     @property
     def verify(self) -> str | bool:
@@ -95,6 +100,10 @@ class ReadyClients:
         if session is None:
             session_class = _graph_session_class()
             session = session_class(self._server.graph_url, self._token_of(token), self.verify)
+            if self.in_process:
+                from .inprocess import mount_in_process  # urllib3 comes with requests
+
+                mount_in_process(session, self._server)
             self._sessions[token] = session
         return session
 
