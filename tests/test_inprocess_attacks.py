@@ -8,6 +8,7 @@ behave differently in process than over a real socket.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -235,3 +236,35 @@ def test_a_download_redirect_is_followed_as_over_the_socket(mock_drive, redirect
         theirs.url,
     )
     assert [r.status_code for r in mine.history] == [r.status_code for r in theirs.history]
+
+
+def _raise_for_status(response: requests.Response, *args, **kwargs) -> None:
+    response.raise_for_status()
+
+
+def _open_after_raising_hook(mock_drive, session: requests.Session, **headers: str) -> int:
+    """Connections the server still holds after 200 answers a raising hook never read."""
+    server = mock_drive.server.protocol_factory()[1]  # aiohttp's Server: its open connections
+    before = len(server.connections)
+    session.hooks["response"].append(_raise_for_status)
+    try:
+        for _ in range(200):
+            with pytest.raises(requests.HTTPError):
+                session.get(mock_drive.server.graph_url + "/me/drive/root:/nope", headers=headers)
+    finally:
+        session.hooks["response"].remove(_raise_for_status)
+    gc.collect()
+    time.sleep(0.3)
+    return len(server.connections) - before
+
+
+def test_a_raise_for_status_hook_leaves_no_connection_open(mock_drive):
+    """``session.hooks["response"].append(lambda r, *a, **k: r.raise_for_status())`` is a common
+    pattern; the hook raises before the session reads the body. Over the socket the unread
+    answer's connection goes with the response; in process the adapter keeps every such
+    connection in its idle list forever (its last answer is never read, so it is neither
+    reused nor closed): the server holds one connection per failed request, and every later
+    request scans them all."""
+    plain, auth = _plain(mock_drive)
+    assert _open_after_raising_hook(mock_drive, plain, **auth) <= 1
+    assert _open_after_raising_hook(mock_drive, mock_drive.session) <= 1
