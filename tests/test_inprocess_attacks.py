@@ -268,3 +268,39 @@ def test_a_raise_for_status_hook_leaves_no_connection_open(mock_drive):
     plain, auth = _plain(mock_drive)
     assert _open_after_raising_hook(mock_drive, plain, **auth) <= 1
     assert _open_after_raising_hook(mock_drive, mock_drive.session) <= 1
+
+
+def _status_retry() -> Retry:
+    return Retry(
+        total=2,
+        status_forcelist=[503],
+        backoff_factor=0,
+        respect_retry_after_header=False,
+        allowed_methods=None,
+        raise_on_status=False,
+    )
+
+
+def test_a_retry_policy_set_on_the_sessions_adapter_is_honoured(mock_drive):
+    """``session.get_adapter(url).max_retries = Retry(status_forcelist=[503])``: over a socket
+    urllib3 retries the 503; the in-process adapter only copies ``max_retries`` onto the
+    answer and hands the 503 back."""
+    plain, auth = _plain(mock_drive)
+    url = mock_drive.server.graph_url + "/me/drive"
+    plain.get_adapter(url).max_retries = _status_retry()
+    mock_drive.faults.add(
+        effect="error", status=503, code="serviceNotAvailable", times=1, path="/me/drive$"
+    )
+    assert plain.get(url, headers=auth).status_code == 200  # the socket: retried
+
+    adapter = mock_drive.session.get_adapter(url)
+    kept = adapter.max_retries
+    adapter.max_retries = _status_retry()
+    try:
+        mock_drive.faults.add(
+            effect="error", status=503, code="serviceNotAvailable", times=1, path="/me/drive$"
+        )
+        response = mock_drive.session.get(url)
+        assert response.status_code == 200, response.text
+    finally:
+        adapter.max_retries = kept
