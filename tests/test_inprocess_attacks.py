@@ -304,3 +304,50 @@ def test_a_retry_policy_set_on_the_sessions_adapter_is_honoured(mock_drive):
         assert response.status_code == 200, response.text
     finally:
         adapter.max_retries = kept
+
+
+BODIES = {
+    "json": {"json": {"name": "é ü 😀.txt", "file": {}}},
+    "form": {"data": {"name": "a b&c=d", "x": "é"}},
+    "multipart": {"files": {"file": ("a.txt", b"\x00\xff" * 1000)}},
+    "generator": {},  # made per request: a generator is used up by the first
+    "str": {
+        "data": '{"name": "é € str", "folder": {}}',
+        "headers": {"Content-Type": "application/json"},
+    },
+    "big": {"data": b"x" * (4 * 1024 * 1024 - 1)},
+}
+
+
+@pytest.mark.parametrize("kind", list(BODIES))
+def test_bodies_answer_as_over_the_socket(mock_drive, kind):
+    """The same body in process and over the socket gets the same status and error code."""
+    plain, auth = _plain(mock_drive)
+    answers = []
+    for side, session, headers in (("s", plain, auth), ("p", mock_drive.session, {})):
+        kwargs = dict(BODIES[kind])
+        if kind == "generator":
+            kwargs["data"] = iter([b'{"name":', b' "gen%s", "folder": {}}' % side.encode()])
+        if kind == "str":
+            kwargs["data"] = kwargs["data"].replace("str", f"str {side}")
+            kwargs["headers"] = {**headers, **kwargs["headers"]}
+            headers = kwargs.pop("headers")
+        if kind == "json":
+            kwargs["json"] = {**kwargs["json"], "name": f"é ü 😀 {side}.txt"}
+        if kind == "big":
+            path = f"/me/drive/root:/big{side}.bin:/content"
+            response = session.put(
+                mock_drive.server.graph_url + path, headers=headers, params={"q": "é"}, **kwargs
+            )
+        else:
+            response = session.post(
+                mock_drive.server.graph_url + "/me/drive/root/children",
+                headers=headers,
+                params={"q": "é €"},
+                **kwargs,
+            )
+        body = response.json()
+        answers.append((response.status_code, body.get("error", {}).get("code"), body.get("size")))
+    assert answers[0][:2] == answers[1][:2]
+    if kind == "big":
+        assert answers[0][2] == answers[1][2] == 4 * 1024 * 1024 - 1
