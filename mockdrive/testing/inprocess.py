@@ -45,7 +45,9 @@ class _ServerSide(asyncio.Transport):
 
     def __init__(self, client: _ClientSocket, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
-        self._client = client
+        # the client's buffer, not the client: a client socket nobody holds any more is
+        # collected, and hangs up as a socket does when it is
+        self._incoming = client.incoming
         self._loop = loop
         self.ended = False
         self._extra = {
@@ -61,7 +63,7 @@ class _ServerSide(asyncio.Transport):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self.ended and data:
-            self._client.incoming.put(bytes(data))
+            self._incoming.put(bytes(data))
 
     def writelines(self, chunks: Any) -> None:
         self.write(b"".join(chunks))
@@ -77,7 +79,7 @@ class _ServerSide(asyncio.Transport):
         if self.ended:
             return
         self.ended = True
-        self._client.incoming.put(_EOF)
+        self._incoming.put(_EOF)
         if self.protocol is not None:
             self._loop.call_soon(self.protocol.connection_lost, None)
 
@@ -210,6 +212,13 @@ class _ClientSocket:
         if self._io_refs <= 0:
             self._hang_up()
 
+    def __del__(self) -> None:
+        # dropped unclosed (an answer nobody read, its response gone): the server sees the
+        # connection lost, as the kernel tells it when a socket object is collected
+        if not self.closed:
+            self.closed = True
+            self._hang_up()
+
     def _hang_up(self) -> None:
         transport = self._transport
 
@@ -232,9 +241,16 @@ class _InProcessConnection(HTTPConnection):
         super().__init__(server.host, server.port)
         self.mockdrive = server
         self.last: BaseHTTPResponse | None = None  # the answer read last on this connection
+        # its socket, kept here too: http.client forgets it (``sock = None``) when it fails
+        self.client_socket: _ClientSocket | None = None
 
     def _new_conn(self) -> Any:
-        return _ClientSocket(self.mockdrive)
+        self.client_socket = _ClientSocket(self.mockdrive)
+        return self.client_socket
+
+    def bytes_sent(self) -> int:
+        """What its socket has handed to the server so far (0 before it has one)."""
+        return self.client_socket.sent if self.client_socket is not None else 0
 
     @property
     def is_connected(self) -> bool:
@@ -262,6 +278,8 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
     from requests.exceptions import ConnectionError
     from requests.utils import select_proxy
 
+    origin = server.url + "/"
+
     class InProcessAdapter(HTTPAdapter):
         """Sends what it can prove the socket would carry the same way through
         :class:`_InProcessConnection`; anything else goes over the socket, as before."""
@@ -271,6 +289,8 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
             self._idle: list[_InProcessConnection] = []
             self._lock = threading.Lock()
             self._made = 0  # connections opened, for urllib3's log line
+            # no retries, as requests makes it; a policy set on it afterwards takes the socket
+            self._own_retries = self.max_retries
 
         def send(  # type: ignore[override]
             self,
@@ -283,7 +303,9 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
         ) -> Response:
             body = request.body
             if (
-                stream
+                not request.url.startswith(origin)  # mounted for "http://": any other host
+                or self.max_retries is not self._own_retries
+                or stream
                 or timeout is not None
                 or cert is not None
                 or not (body is None or isinstance(body, (bytes, str)))
@@ -294,7 +316,7 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
             ):
                 return super().send(request, stream, timeout, verify, cert, proxies)
             conn = self._take()
-            sent_before = conn.sock.sent if conn.sock is not None else 0
+            sent_before = conn.bytes_sent()
             try:
                 conn.request(
                     request.method,
@@ -308,7 +330,7 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
                 )
                 raw = conn.getresponse()
             except Exception as error:
-                sent = conn.sock is not None and conn.sock.sent > sent_before
+                sent = conn.bytes_sent() > sent_before
                 conn.close()
                 if not sent:  # refused before a byte left (a bad header...): the socket
                     return super().send(request, stream, timeout, verify, cert, proxies)
@@ -358,6 +380,10 @@ def _in_process_adapter(server: MockDrive) -> type[HTTPAdapter]:
                 for extra in spare[: max(0, len(self._idle) - _IDLE_KEPT)]:
                     self._idle.remove(extra)
                     extra.close()
+                # another connection whose answer is still unread (a response hook raised before
+                # requests read it, or another thread reads it now) is let go: it goes with its
+                # response, as urllib3 leaves an unread answer's socket to its response
+                self._idle = [c for c in self._idle if c is conn or c.finished()]
 
         def close(self) -> None:
             super().close()
@@ -374,7 +400,9 @@ def mount_in_process(session: requests.Session, server: MockDrive) -> bool:
     (nothing mounted) for a server that must keep the socket (TLS, the proxy front door)."""
     if server.tls or server.proxy or server.protocol_factory() is None:
         return False
-    session.mount(server.url + "/", _in_process_adapter(server)())
+    # in place of requests' own adapter for "http://", so that an adapter the user mounts (for
+    # "http://", for the server's URL) takes precedence over it as it would over requests' own
+    session.mount("http://", _in_process_adapter(server)())
     return True
 
 
