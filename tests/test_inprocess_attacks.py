@@ -12,6 +12,7 @@ import gc
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -37,18 +38,29 @@ class CountingAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+_OPENED: list[requests.Session] = []  # the plain sessions of a test, closed after it
+
+
+@pytest.fixture(autouse=True)
+def _close_plain_sessions() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def _plain(mock_drive) -> tuple[requests.Session, dict[str, str]]:
     """A requests session over the socket, and the ready session's Authorization header."""
     plain = requests.Session()
     plain.trust_env = False
+    _OPENED.append(plain)
     return plain, {"Authorization": f"Bearer {mock_drive.server.owner_token()}"}
 
 
 def test_an_adapter_the_user_mounts_on_the_server_url_sends_the_request(mock_drive):
     """``session.mount(mock_drive.url, adapter)`` is the longest prefix a user has for the
-    server; over a socket every request to the server goes through it. In process, the
-    session's own adapter at ``url + "/"`` is longer and takes the request: the user's adapter
-    (retries, logging, a recorder) is silently skipped."""
+    server; over a socket every request to the server goes through it, and so it must in
+    process (an in-process adapter mounted at ``url + "/"`` once took the request: the user's
+    adapter, with its retries, logging or recorder, was silently skipped)."""
     plain, auth = _plain(mock_drive)
     theirs = CountingAdapter()
     plain.mount(mock_drive.url, theirs)
@@ -63,7 +75,7 @@ def test_an_adapter_the_user_mounts_on_the_server_url_sends_the_request(mock_dri
         assert response.status_code == 200
         assert mine.sent == 1, f"the user's adapter was skipped for {response.connection!r}"
     finally:
-        del session.adapters[mock_drive.url]
+        session.adapters.pop(mock_drive.url).close()
 
 
 def test_an_adapter_the_user_mounts_for_http_sends_the_request(mock_drive):
@@ -79,6 +91,7 @@ def test_an_adapter_the_user_mounts_for_http_sends_the_request(mock_drive):
         assert mine.sent == 1
     finally:
         session.mount("http://", original)
+        mine.close()
 
 
 def test_a_retry_adapter_on_the_server_url_retries_a_throttled_request(mock_drive):
@@ -109,7 +122,7 @@ def test_a_retry_adapter_on_the_server_url_retries_a_throttled_request(mock_driv
         response = session.get("/me/drive")
         assert response.status_code == 200, response.text
     finally:
-        del session.adapters[mock_drive.url]
+        session.adapters.pop(mock_drive.url).close()
 
 
 def _cut_off_by_stop(in_process: bool) -> BaseException:
