@@ -307,11 +307,13 @@ def test_a_paused_walk_does_not_keep_a_replaced_state_alive(big, graph, listing)
     old = weakref.ref(big.state)
     assert big.server.call(lambda: paging.paused_walks(big.state)) == 1
     big.server.reset()
-    for user in (graph, client):  # the connections' last requests name the state
+    # a connection's last request names the state it was served in until the connection
+    # ends: end the clients' connections (a closed session opens new ones when used again),
+    # let the server's loop hear them hang up, and collect what they held
+    for user in (graph, client):
         user.get("/me/drive")
+        user.close()
     gc.collect()
-    # an in-process connection collected just now tells the server on its loop that it hung
-    # up (as the kernel does for a socket): let the loop hear it, then collect what it held
     big.server.call(lambda: None)
     gc.collect()
     alive = old()
