@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,15 @@ from url_check import RuleChecker
 from mockdrive.pytest_plugin import OWNER_TOKEN, MockDriveFixture
 
 pytest_plugins = ["pytester"]  # tests/test_plugin.py runs an inner suite under xdist
+
+# The suite starts many Python processes (each xdist worker, every CLI, proxy and client
+# subprocess, the packaging tests' venvs). Where the environment asks for no bytecode files
+# (PYTHONDONTWRITEBYTECODE), each of them compiles every module it imports from source again and
+# pytest rewrites every test module's asserts again: ~5 s of a worker's ~9 s collection here. The
+# caches go to the git-ignored __pycache__ folders, so the suite writes them (workers and
+# subprocesses inherit this environment).
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # Every request of every test that uses ``mock_drive`` is checked against two rules (see
 # tests/url_check.py): a refusal changes nothing, and every URL handed out works when followed.
