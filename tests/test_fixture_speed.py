@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import random
 
 import pytest
 
+from mockdrive.cli import default_state
 from mockdrive.model.ids import _BASE32, _URLSAFE, IdFactory, draw
 from mockdrive.scenario import ScenarioError, dump_yaml, export_scenario, load_scenario_text
 from mockdrive.scenario.load import collector_paused
@@ -50,6 +52,24 @@ def test_an_id_factory_hands_out_the_ids_it_always_did():
 
 
 # -- scenario I/O pauses the cyclic collector, and always resumes it -----------------------------
+def test_a_deep_copy_of_a_state_generates_the_same_ids_and_asks_its_own_store():
+    """``IdFactory.__deepcopy__`` hands the generator's state over whole (copying a
+    ``random.Random`` word by word was most of a small state's copy): the twin draws the ids
+    the original draws next, and its ``taken`` and reservations are its own."""
+    state = default_state("t")
+    state.ids.reserve(["reserved-id"])
+    for _ in range(3):
+        state.ids.item_id()
+    twin = copy.deepcopy(state)
+    assert twin.ids is not state.ids and twin.ids.position() == state.ids.position()
+    assert [twin.ids.guid() for _ in range(3)] == [state.ids.guid() for _ in range(3)]
+    owner = twin.directory.by_token("t")
+    item = twin.make_path(twin.default_drive(owner.id), "/Only in the twin", is_folder=True)
+    assert twin.ids.in_use(item.id) and not state.ids.in_use(item.id)
+    twin.ids.reserve(["twin-only-id"])
+    assert twin.ids.in_use("reserved-id") and not state.ids.in_use("twin-only-id")
+
+
 def test_the_collector_is_on_again_after_a_load_an_export_and_a_refused_scenario():
     state = load_scenario_text("users: [{displayName: A, email: a@x.example}]\ndrives: []\n")
     assert gc.isenabled()

@@ -9,6 +9,7 @@ unlikely, so the skip costs nothing in practice and the ids of an ordinary run d
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -111,6 +112,19 @@ class IdFactory:
 
     def _token(self) -> str:
         return draw(self._rng, _URLSAFE, 32)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> IdFactory:
+        """A twin at the same position. ``copy.deepcopy`` of a ``random.Random`` copies its
+        625-word state one word at a time (~370 µs, most of a small state's copy); this hands
+        the state over in one C call."""
+        twin = IdFactory.__new__(IdFactory)
+        memo[id(self)] = twin
+        for name, value in vars(self).items():
+            if name != "_rng":
+                setattr(twin, name, copy.deepcopy(value, memo))
+        twin._rng = random.Random()
+        twin._rng.setstate(self._rng.getstate())
+        return twin
 
     def position(self) -> tuple[object, int]:
         """Where the generator is: equal positions hand out the same ids next."""
