@@ -253,6 +253,13 @@ class MockDrive:
             started.set_result(None)
             loop.run_forever()
             loop.run_until_complete(self.stop_async())
+            # what the runner's clean-up leaves, as ``asyncio.run`` ends: e.g. a connection
+            # still lingering to drain a refused body its client never sent (aiohttp waits up
+            # to 10 s) would otherwise be destroyed pending, with a warning at exit
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="mockdrive", daemon=True)

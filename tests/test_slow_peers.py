@@ -17,6 +17,8 @@ when its last byte arrives, however late.
 
 from __future__ import annotations
 
+import gc
+import logging
 import socket
 import ssl
 import statistics
@@ -257,3 +259,27 @@ def test_a_stop_right_after_a_refused_big_upload_is_prompt(sent):
         server.stop()
     assert time.monotonic() - started < 2.5
     peer.close()
+
+
+@pytest.mark.parametrize("expect", [False, True], ids=["plain", "expect-100-continue"])
+def test_a_stop_leaves_no_task_to_be_destroyed_pending(caplog, expect):
+    """The connection left lingering after a refused big upload, whose client then hangs up, is
+    cancelled and awaited at stop: not destroyed pending ("Task was destroyed but it is
+    pending!" at a test run's exit)."""
+    server = MockDrive(default_state(TOKEN)).start()
+    try:
+        with socket.create_connection((server.host, server.port), timeout=10) as peer:
+            head = (
+                "PUT /v1.0/me/drive/root:/big.bin:/content HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {TOKEN}\r\nContent-Length: {5 * 1024 * 1024}\r\n"
+                + ("Expect: 100-continue\r\n" if expect else "")
+                + "\r\n"
+            )
+            peer.sendall(head.encode())
+            assert peer.recv(64).startswith(b"HTTP/1.1 413")
+    finally:
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            server.stop()
+            gc.collect()
+    destroyed = [r.getMessage() for r in caplog.records if "destroyed" in r.getMessage()]
+    assert not destroyed, destroyed
