@@ -95,13 +95,16 @@ def schemathesis_command(url: str, group: str, har: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def child_environment(url: str) -> dict[str, str]:
-    """Ours, with the server's host added to ``no_proxy``: a request to it never goes through a
-    proxy the environment names, and requests decides so from ``no_proxy`` alone instead of
-    scanning the whole environment for proxy settings on every request."""
+def child_environment(url: str, tmp_path: Path) -> dict[str, str]:
+    """Ours, with what requests would otherwise look up in the environment on every request
+    settled for the server: its host in ``no_proxy`` (no proxy the environment names takes
+    loopback calls, and the whole environment is not scanned for proxies each time), and
+    ``NETRC`` naming a file that does not exist (a ~/.netrc entry would replace the bearer
+    token with basic auth; looking for one was two file lookups a request)."""
     host = urlsplit(url).hostname or ""
     bypass = os.environ.get("no_proxy") or os.environ.get("NO_PROXY")
-    return {**os.environ, "no_proxy": ",".join(filter(None, [host, bypass]))}
+    no_netrc = str(tmp_path / "no-netrc")  # never made
+    return {**os.environ, "no_proxy": ",".join(filter(None, [host, bypass])), "NETRC": no_netrc}
 
 
 def arrange(server: MockDrive) -> None:
@@ -147,10 +150,11 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path, gro
         # this group's share of the run's minimum
         minimum = MIN_REQUESTS * len(mine) // len([op for op in every if group_of(op[1])])
         har = tmp_path / "run.har"
+        command = schemathesis_command(server.url, group, har)
+        environment = child_environment(server.url, tmp_path)
         result = subprocess.run(
-            schemathesis_command(server.url, group, har), env=child_environment(server.url),
-            capture_output=True, text=True, timeout=900, cwd=tmp_path,
-        )  # fmt: skip
+            command, env=environment, capture_output=True, text=True, timeout=900, cwd=tmp_path
+        )
         broken_rules = checker.finish_test()
     checker.stop()
     entries = json.loads(har.read_text())["log"]["entries"]
