@@ -24,6 +24,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -73,6 +74,39 @@ def operations(document: dict) -> list[tuple[str, str]]:
     return [(m, path) for path, ops in document["paths"].items() for m in ops if m in METHODS]
 
 
+def schemathesis_command(url: str, group: str, har: Path) -> list[str]:
+    """The schemathesis run that fuzzes ``group`` on the server at ``url``, its HAR in ``har``."""
+    return [
+        str(Path(sys.executable).parent / "schemathesis"), "run",
+        f"{url}/_mockdrive/openapi.json",
+        "--header", "Authorization: Bearer fuzz-token",
+        "--checks", CHECKS,
+        "--max-examples", str(EXAMPLES),
+        "--phases", "examples,coverage,fuzzing",
+        *group_filters(group),
+        "--report", "har", "--report-har-path", str(har),
+        # one worker: with two, CPython 3.11's ast.parse is not thread-safe under
+        # schemathesis and the run failed now and then; one worker plus the seed also
+        # sends the same requests in the same order every run
+        "--workers", "1", "--seed", "1",
+        # CI shares two cores with the other tests: allow a slow answer, and retry a
+        # request whose connection failed (network level only; a 5xx is never retried)
+        "--request-timeout", "30", "--request-retries", "2",
+    ]  # fmt: skip
+
+
+def child_environment(url: str, tmp_path: Path) -> dict[str, str]:
+    """Ours, with what requests would otherwise look up in the environment on every request
+    settled for the server: its host in ``no_proxy`` (no proxy the environment names takes
+    loopback calls, and the whole environment is not scanned for proxies each time), and
+    ``NETRC`` naming a file that does not exist (a ~/.netrc entry would replace the bearer
+    token with basic auth; looking for one was two file lookups a request)."""
+    host = urlsplit(url).hostname or ""
+    bypass = os.environ.get("no_proxy") or os.environ.get("NO_PROXY")
+    no_netrc = str(tmp_path / "no-netrc")  # never made
+    return {**os.environ, "no_proxy": ",".join(filter(None, [host, bypass])), "NETRC": no_netrc}
+
+
 def arrange(server: MockDrive) -> None:
     """A file, an open upload session and a sharing link: the document's examples name them,
     so generated requests reach fragment ranges, /shares and grants, not only their 404s."""
@@ -116,24 +150,11 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path, gro
         # this group's share of the run's minimum
         minimum = MIN_REQUESTS * len(mine) // len([op for op in every if group_of(op[1])])
         har = tmp_path / "run.har"
-        command = [
-            str(Path(sys.executable).parent / "schemathesis"), "run",
-            f"{server.url}/_mockdrive/openapi.json",
-            "--header", "Authorization: Bearer fuzz-token",
-            "--checks", CHECKS,
-            "--max-examples", str(EXAMPLES),
-            "--phases", "examples,coverage,fuzzing",
-            *group_filters(group),
-            "--report", "har", "--report-har-path", str(har),
-            # one worker: with two, CPython 3.11's ast.parse is not thread-safe under
-            # schemathesis and the run failed now and then; one worker plus the seed also
-            # sends the same requests in the same order every run
-            "--workers", "1", "--seed", "1",
-            # CI shares two cores with the other tests: allow a slow answer, and retry a
-            # request whose connection failed (network level only; a 5xx is never retried)
-            "--request-timeout", "30", "--request-retries", "2",
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+        command = schemathesis_command(server.url, group, har)
+        environment = child_environment(server.url, tmp_path)
+        result = subprocess.run(
+            command, env=environment, capture_output=True, text=True, timeout=900, cwd=tmp_path
+        )
         broken_rules = checker.finish_test()
     checker.stop()
     entries = json.loads(har.read_text())["log"]["entries"]

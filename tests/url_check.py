@@ -24,10 +24,12 @@ import hashlib
 import json
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from aiohttp import web
 
@@ -64,6 +66,7 @@ SPECIAL_FOLDER_PARTS = {"changes", "clock", "drives", "ids", "versions"}
 STRANGER_TOKEN = "url-check-stranger-token"
 DEVICE_POLL_ANSWERS = ("authorization_pending", "authorization_declined", "expired_token")
 _ID_LIKE = re.compile(r"[0-9!]|^.{17,}$")
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def state_digest(state: State) -> str:
@@ -101,7 +104,29 @@ def state_parts(state: State) -> dict[str, str]:
         [app.client_id for app in entra.known_apps()],
         sorted(map(str, entra.holders.values())),
     ]
-    return {key: json.dumps(value, sort_keys=True, default=str) for key, value in data.items()}
+    return {key: _sorted_json(value) for key, value in data.items()}
+
+
+def _sorted_json(value: Any) -> str:
+    """``value`` as JSON with sorted keys (anything else as its ``str``), through orjson (a
+    digest is taken around every write; the plain encoder was most of its cost), or json where
+    orjson refuses it (a lone surrogate, an int past 64 bits)."""
+    try:
+        return orjson.dumps(value, default=str, option=_SORTED).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str)
+
+
+def snapshot_of(state: State) -> State:
+    """A deep copy of ``state`` whose journal shares its entries with the original's.
+
+    An entry is not changed once recorded, so sharing them is a copy as faithful as a deep one;
+    the snapshot's journal is a deque of its own (what is followed on it is recorded there,
+    never in the test's journal). A full journal's headers and bodies were most of a copy's cost.
+    """
+    journal = copy.copy(state.journal)
+    journal.entries = deque(state.journal.entries, maxlen=state.journal.entries.maxlen)
+    return copy.deepcopy(state, {id(state.journal): journal})
 
 
 @dataclass
@@ -167,6 +192,10 @@ def json_body(response: web.StreamResponse) -> Any:
         raw = response.body
         if isinstance(raw, bytes | bytearray) and raw:
             try:
+                return orjson.loads(raw)
+            except ValueError:
+                pass
+            try:  # what orjson refuses that json reads: NaN, a number past its range
                 return json.loads(raw)
             except ValueError:
                 return None
@@ -315,7 +344,7 @@ class RuleChecker:
             return
         try:
             started = time.perf_counter()
-            snapshot = copy.deepcopy(state)
+            snapshot = snapshot_of(state)
             self.seconds["copy"] += time.perf_counter() - started
         except Exception as error:  # a state that cannot be copied cannot be checked
             self.failures.append(f"the state cannot be copied after {answer}: {error!r}")
