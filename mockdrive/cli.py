@@ -6,7 +6,6 @@ Subcommands: ``validate FILE`` checks scenario files; ``export`` prints a state 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
 import logging
 import signal
@@ -243,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         proxy=args.proxy,
         clock=args.clock,
     )
+    import asyncio  # only to serve: validate, export, help and usage errors start without it
+
     return asyncio.run(_serve(server))
 
 
@@ -341,6 +342,8 @@ def banner(server: MockDrive) -> list[str]:
 
 
 async def _serve(server: MockDrive) -> int:
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

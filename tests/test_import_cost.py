@@ -43,6 +43,7 @@ def test_the_command_loads_the_server_only_to_serve() -> None:
     modules = loaded_after("import mockdrive.cli")
     assert "mockdrive.server" not in modules
     assert "aiohttp" not in modules
+    assert "asyncio" not in modules  # with ssl and concurrent.futures: a third of what is left
 
 
 def test_the_server_loads_no_yaml_schema_or_openapi_until_used() -> None:

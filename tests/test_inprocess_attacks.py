@@ -205,7 +205,8 @@ def test_threads_share_the_session_in_process_and_over_the_socket(mock_drive):
 
 
 def _held_then_reset(mock_drive, session: requests.Session, **headers: str) -> int:
-    mock_drive.faults.add(effect="latency", latencyMs=1500, path="/me/drive$")
+    # held for a second: sent within the first half (milliseconds), reset in the second
+    mock_drive.faults.add(effect="latency", latencyMs=1000, path="/me/drive$")
     status: list[int] = []
     sender = threading.Thread(
         target=lambda: status.append(
