@@ -8,6 +8,7 @@ fixture's helpers, its first request id, the server's signing key, the delta gen
 
 from __future__ import annotations
 
+import copy
 import gc
 import http.client
 import json
@@ -190,3 +191,21 @@ def test_a_state_let_go_of_is_freed_without_the_cycle_collector():
     finally:
         if enabled:
             gc.enable()
+
+
+def test_a_copied_state_draws_and_expires_against_itself():
+    """A deep copy (tests arrange once and reset to copies) checks its new ids against its own
+    items and expires its own permissions, whether or not the original is still there."""
+    original = default_state("t")
+    original.clock.pin()
+    state = copy.deepcopy(original)
+    drive = next(iter(state.store.drives.values()))
+    item = state.make_path(drive, "/Shared/a.txt", is_folder=False)
+    assert state.ids.in_use(item.id) and not original.ids.in_use(item.id)
+    permission = state.grant(item, state.add_user("Guest", "guest@example.com"), ["read"])
+    permission.expiration = "2024-01-02T00:00:00Z"
+    state.track(permission)
+    del original
+    state.clock.advance(days=2)
+    assert state.expirations.sweep(state.clock.moment()) == 1
+    assert permission not in item.permissions

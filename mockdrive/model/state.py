@@ -6,6 +6,7 @@ one place. The API layer never edits the dicts directly.
 
 from __future__ import annotations
 
+import copy
 import mimetypes
 import weakref
 from collections.abc import Callable
@@ -60,6 +61,17 @@ class State:
         self.uploads = UploadSessions()  # open upload sessions (model/uploads.py)
         self.entra = Entra()  # the tenant's identity service: apps, sign-ins (model/entra.py)
         install_expiry(self)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> State:
+        """A copy whose id generator and expiry handlers work on the copy (a function is copied
+        as itself: theirs would still reach this state)."""
+        copied = State.__new__(State)
+        memo[id(self)] = copied
+        for name, value in self.__dict__.items():
+            setattr(copied, name, copy.deepcopy(value, memo))
+        copied.ids._taken = _taken_in(weakref.ref(copied))
+        install_expiry(copied)
+        return copied
 
     def changed(
         self,
