@@ -62,11 +62,14 @@ class LoopSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if timeout is not None and timeout <= 0:  # callbacks ready or timers due: not settled
             return super().select(timeout)
-        events = super().select(0)
-        if events:
-            return events
-        while self._when_settled:
-            self._when_settled.pop(0)()
+        if self._when_settled:  # only then is it worth a look before waiting
+            events = super().select(0)
+            if events:
+                return events
+            while self._when_settled:
+                self._when_settled.pop(0)()
+        # ``settled`` looks for anything readable itself: a wait that returns at once (events
+        # came meanwhile) counts a wake-up, which tells it the loop was not settled after all
         self.waiting = True
         try:
             return super().select(timeout)
