@@ -39,7 +39,7 @@ __all__ = [
     "mock_drive_server",
     "mock_drive_servers",
     "pytest_configure",
-    "pytest_runtest_setup",
+    "pytest_runtest_protocol",
 ]
 
 
@@ -69,17 +69,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
 
 
-# The test being set up. ``mock_drive`` reads its marker and path here instead of asking for
+# The test being run. ``mock_drive`` reads its marker and path here instead of asking for
 # pytest's ``request``: that argument alone cost a test ~20 us of set-up (pytest builds a
-# fixture definition for it twice per use), a tenth of what the fixture costs.
+# fixture definition for it twice per use), a fifth of what the fixture costs.
 _item: pytest.Item | None = None
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Note the test whose fixtures are set up next (before any of them is)."""
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Name the test being run, from before its set-up to after its teardown; a pytest run
+    inside it (pytester, in process) names its own tests and then this one again."""
     global _item
-    _item = item
+    outer, _item = _item, item
+    try:
+        return (yield)
+    finally:
+        _item = outer
 
 
 def _marker_options(node: pytest.Item) -> dict[str, Any]:
@@ -203,7 +208,7 @@ def mock_drive(mock_drive_servers: _Servers) -> MockDriveFixture:
     what the ``mock_drive`` marker asks for. Resetting swaps in a new State (no restart)."""
     item = _item
     if item is None:
-        raise RuntimeError("mock_drive is set up for a test: pytest_runtest_setup names it")
+        raise RuntimeError("mock_drive is set up for a test (pytest_runtest_protocol names it)")
     factory, tls = _state_factory(item)
     server = mock_drive_servers.get(tls)
     server.reset(factory())
