@@ -4,12 +4,14 @@ the caller's loop (``await start_async()``); arranging code reaches the state th
 from __future__ import annotations
 
 import asyncio
+import selectors
 import shutil
 import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +36,55 @@ HEADER_TIMEOUT = 15.0
 # default is 60 s, and a connection whose body was refused unread (a 413) lingers reading it
 # for up to 10 s: a stop right after such a refusal would wait that long.
 STOP_GRACE = 0.5
+# How long a reset from another thread waits for the server's loop to have handled what was sent
+# before it (``MockDrive.reset``). It takes microseconds to milliseconds; a loop that is kept busy
+# longer (a test holding it on purpose) gets the state handed over without waiting, as before.
+SETTLE_WAIT = 0.25
+
+
+class LoopSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The selector of the loop a server runs on its own thread (``MockDrive.start``).
+
+    Only the selector sees the moment the loop has nothing left to do: asyncio asks it to wait
+    (a timeout that is not zero) only when no callback is ready, and when nothing is readable
+    then either, every byte sent to the server so far has been read and every request in it has
+    begun (and captured its state), or is waiting on something outside (a timer, the rest of
+    its body). ``settled`` tells another thread whether the loop is at that point now;
+    ``when_settled`` runs a function on the loop when it next gets there, before it waits.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = False  # in a select that waits, with nothing ready or readable
+        self.wakeups = 0  # how many such selects have returned
+        self._when_settled: list[Callable[[], None]] = []
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None and timeout <= 0:  # callbacks ready or timers due: not settled
+            return super().select(timeout)
+        if self._when_settled:  # only then is it worth a look before waiting
+            events = super().select(0)
+            if events:
+                return events
+            while self._when_settled:
+                self._when_settled.pop(0)()
+        # ``settled`` looks for anything readable itself: a wait that returns at once (events
+        # came meanwhile) counts a wake-up, which tells it the loop was not settled after all
+        self.waiting = True
+        try:
+            return super().select(timeout)
+        finally:
+            self.waiting = False
+            self.wakeups += 1
+
+    def settled(self) -> bool:
+        """From another thread: is the loop waiting with nothing ready and nothing unread?"""
+        wakeups = self.wakeups
+        return self.waiting and not super().select(0) and self.wakeups == wakeups
+
+    def when_settled(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the loop once it has handled what it has (the caller wakes the loop)."""
+        self._when_settled.append(fn)
 
 
 class RedactingAccessLogger(web.AccessLogger):
@@ -110,6 +161,7 @@ class MockDrive:
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._selector: LoopSelector | None = None  # of the loop start() runs on its thread
         self._clients: ReadyClients | None = None
         self._owner_token: tuple[State, str] | None = None  # (state, its owner's token)
 
@@ -133,19 +185,60 @@ class MockDrive:
         return self.backend.upcoming
 
     def reset(self, state: State | None = None) -> State:
-        """Serve ``state`` (or a fresh one from the factory) from now on. A given state is made
-        ready on the caller's thread and handed over: the loop serves it from its next request
-        on, with no hop onto the loop (the fixture's reset, once per test). A fresh one from
-        the factory is built on the loop: one hop."""
+        """Serve ``state`` (or a fresh one from the factory) from now on; requests in flight keep
+        theirs, and a request sent before the reset is never served in the new state.
+
+        From another thread than the server's loop (the fixture's reset, once per test): when
+        the loop has handled everything sent to it so far (``LoopSelector.settled``: nearly
+        always), a given state is made ready on the caller's thread and handed over, with no hop
+        onto the loop; the loop serves it from its next request on. Otherwise (a request the
+        loop has not read yet, say of a client that hung up) the state is swapped in on the loop
+        once it has read and begun those requests, so they are served and journaled in the state
+        they were sent to; a loop kept busy longer than ``SETTLE_WAIT`` gets it handed over as
+        above. A fresh state from the factory is built on the loop."""
+        selector = self._selector
+        if selector is not None and threading.current_thread() is not self._thread:
+            if state is not None and selector.settled():
+                return self._served(self.backend.reset_soon(state), _owner_token_of(state))
+            served = self._reset_when_settled(selector, state)
+            if served is not None:
+                return served
         if state is None:
 
             def swap() -> tuple[State, str]:
                 served = self.backend.reset()
                 return served, _owner_token_of(served)
 
-            served, token = self.call(swap)
-        else:  # nobody else holds it yet: its owner's token is read here
-            served, token = self.backend.reset_soon(state), _owner_token_of(state)
+            return self._served(*self.call(swap))
+        # nobody else holds it yet: its owner's token is read here
+        return self._served(self.backend.reset_soon(state), _owner_token_of(state))
+
+    def _reset_when_settled(self, selector: LoopSelector, state: State | None) -> State | None:
+        """Swap ``state`` in on the loop once it has handled what was sent before; None when the
+        loop stays busy longer than ``SETTLE_WAIT`` (nothing was swapped then)."""
+        loop = self._loop
+        assert loop is not None
+        done: Future[tuple[State, str]] = Future()
+
+        def swap() -> None:
+            if not done.set_running_or_notify_cancel():  # the caller stopped waiting
+                return
+            try:
+                served = self.backend.reset(state)
+                done.set_result((served, _owner_token_of(served)))
+            except BaseException as error:  # handed to the caller, raised there
+                done.set_exception(error)
+
+        selector.when_settled(swap)
+        loop.call_soon_threadsafe(_wake)  # a loop waiting in select comes round to it
+        try:
+            return self._served(*done.result(timeout=SETTLE_WAIT))
+        except FutureTimeout:
+            if done.cancel():
+                return None
+            return self._served(*done.result(timeout=30))  # it began meanwhile
+
+    def _served(self, served: State, token: str) -> State:
         self._owner_token = (served, token)
         return served
 
@@ -241,7 +334,8 @@ class MockDrive:
     def start(self) -> MockDrive:
         """Start on a background thread; returns once the port is listening."""
         started: Future[None] = Future()
-        loop = asyncio.new_event_loop()
+        selector = LoopSelector()
+        loop = asyncio.SelectorEventLoop(selector)
 
         def run() -> None:
             asyncio.set_event_loop(loop)
@@ -250,8 +344,10 @@ class MockDrive:
             except BaseException as error:  # report a bind failure to the starting thread
                 started.set_exception(error)
                 return
+            self._selector = selector
             started.set_result(None)
             loop.run_forever()
+            self._selector = None
             loop.run_until_complete(self.stop_async())
             # what the runner's clean-up leaves, as ``asyncio.run`` ends: e.g. a connection
             # still lingering to drain a refused body its client never sent (aiohttp waits up
@@ -306,3 +402,7 @@ class MockDrive:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _wake() -> None:
+    """A callback that does nothing: scheduling it makes a waiting loop come round."""

@@ -337,6 +337,15 @@ def test_marker_prefers_an_existing_file_over_a_shipped_name(pytester):
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.mock_drive(scenario="team")
+def test_a_fixture_asked_for_after_an_inner_run_follows_the_outer_tests_marker(pytester, request):
+    pytester.makepyfile(
+        "def test_inner(mock_drive):\n    assert mock_drive.token == 'owner-token'\n"
+    )
+    pytester.runpytest_inprocess(*INNER).assert_outcomes(passed=1)
+    assert request.getfixturevalue("mock_drive").token == "ada-token"  # the team scenario's
+
+
 def test_item_json_is_the_item_as_graph_renders_it_to_the_owner(projects):
     item = projects.item("/Projects/Plan.docx")
     rendered = projects.item_json("/Projects/Plan.docx")

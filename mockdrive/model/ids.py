@@ -65,11 +65,33 @@ class IdFactory:
     scenario, before any id is generated for it).
     """
 
-    def __init__(self, seed: int = 0, taken: Callable[[str], bool] | None = None) -> None:
-        self._rng = random.Random(seed)
-        self._serial = 0
+    def __init__(
+        self,
+        seed: int = 0,
+        taken: Callable[[str], bool] | None = None,
+        start: tuple[object, int] | None = None,
+    ) -> None:
+        # The generator is made on the first id drawn (seeding it is most of what a fresh state
+        # costs, and many states draw none): from ``seed``, or from ``start``, a ``position()``
+        # of a generator of the same seed (the default state's, which draws the same ids).
+        self._seed = seed
+        self._start = start
+        self._random: random.Random | None = None
+        self._serial = 0 if start is None else start[1]
         self._taken = taken
         self._reserved: set[str] = set()
+
+    @property
+    def _rng(self) -> random.Random:
+        rng = self._random
+        if rng is None:
+            if self._start is None:
+                rng = random.Random(self._seed)
+            else:
+                rng = random.Random.__new__(random.Random)
+                rng.setstate(self._start[0])  # type: ignore[arg-type]
+            self._random = rng
+        return rng
 
     def reserve(self, ids: Iterable[str]) -> None:
         """Never hand out any of ``ids`` (compared as given and upper-cased, the two forms

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import weakref
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -485,10 +486,13 @@ def _is_pending_invitation(permission: Permission) -> bool:
 
 
 def install_expiry(state: State) -> None:
-    """Register what happens when each kind of deadline passes."""
+    """Register what happens when each kind of deadline passes. The handlers hold the state
+    weakly: a state its server has let go of is freed at once, not by the cycle collector."""
+    ref = weakref.ref(state)
 
     def permission_due(key: tuple[str, ...], when: datetime) -> bool:
-        _, permission = _own_permission(state, key)
+        state = ref()
+        _, permission = _own_permission(state, key) if state is not None else (None, None)
         return (
             permission is not None
             and permission.expiration is not None
@@ -496,13 +500,17 @@ def install_expiry(state: State) -> None:
         )
 
     def invitation_due(key: tuple[str, ...], when: datetime) -> bool:
-        _, permission = _own_permission(state, key)
-        if permission is None or not _is_pending_invitation(permission):
+        state = ref()
+        _, permission = _own_permission(state, key) if state is not None else (None, None)
+        if state is None or permission is None or not _is_pending_invitation(permission):
             return False
         shared = state.shared_at.get(permission.id)
         return shared is not None and shared + timedelta(days=INVITATION_LIFETIME_DAYS) == when
 
     def expire_permission(key: tuple[str, ...], when: datetime) -> bool:
+        state = ref()
+        if state is None:
+            return False
         item, permission = _own_permission(state, key)
         if permission is not None and state.clock.is_past(permission.expiration):
             _remove(state, item, permission)
@@ -510,16 +518,20 @@ def install_expiry(state: State) -> None:
         return False
 
     def expire_invitation(key: tuple[str, ...], when: datetime) -> bool:
+        state = ref()
+        if state is None:
+            return False
         item, permission = _own_permission(state, key)
         if permission is not None and _is_pending_invitation(permission):
             _remove(state, item, permission)
             return True
         return False
 
-    state.expirations.handlers["permission"] = expire_permission
-    state.expirations.handlers["invitation"] = expire_invitation
-    state.expirations.live["permission"] = permission_due
-    state.expirations.live["invitation"] = invitation_due
+    expirations = state.expirations
+    expirations.handlers["permission"] = expire_permission
+    expirations.handlers["invitation"] = expire_invitation
+    expirations.live["permission"] = permission_due
+    expirations.live["invitation"] = invitation_due
 
 
 def _own_permission(state: State, key: tuple[str, ...]) -> tuple[Item | None, Permission | None]:

@@ -6,7 +6,10 @@ one place. The API layer never edits the dicts directly.
 
 from __future__ import annotations
 
+import copy
 import mimetypes
+import weakref
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import quote
@@ -35,9 +38,13 @@ _quote = lru_cache(maxsize=16384)(quote)
 
 
 class State:
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, ids_from: tuple[object, int] | None = None) -> None:
+        """An empty state. ``ids_from``: where its id generator starts (``IdFactory.position()``
+        of one of the same seed; the default state's, scenario/defaults.py)."""
         self.seed = seed
-        self.ids = IdFactory(seed, taken=self._id_taken)
+        # the generator asks the state which ids it holds, through a weak reference: the
+        # state is freed by reference counting once unused, not by the cycle collector
+        self.ids = IdFactory(seed, taken=_taken_in(weakref.ref(self)), start=ids_from)
         self.clock = Clock()
         self.expirations = Expirations()  # what expires against the clock (model/links.py)
         self.links = LinkIndex()
@@ -54,6 +61,17 @@ class State:
         self.uploads = UploadSessions()  # open upload sessions (model/uploads.py)
         self.entra = Entra()  # the tenant's identity service: apps, sign-ins (model/entra.py)
         install_expiry(self)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> State:
+        """A copy whose id generator and expiry handlers work on the copy (a function is copied
+        as itself: theirs would still reach this state)."""
+        copied = State.__new__(State)
+        memo[id(self)] = copied
+        for name, value in self.__dict__.items():
+            setattr(copied, name, copy.deepcopy(value, memo))
+        copied.ids._taken = _taken_in(weakref.ref(copied))
+        install_expiry(copied)
+        return copied
 
     def changed(
         self,
@@ -129,11 +147,13 @@ class State:
         name: str = "OneDrive",
         drive_id: str | None = None,
         also_default_for: tuple[str, ...] = (),
+        root_id: str | None = None,
     ) -> Drive:
         """A new drive with its root folder; the owner holds an ``owner`` permission on the root.
 
         The first drive of a user becomes their default drive (``/me/drive``);
-        ``also_default_for`` names group or site ids whose ``/drive`` this is.
+        ``also_default_for`` names group or site ids whose ``/drive`` this is; ``drive_id`` and
+        ``root_id`` are drawn from the id generator unless given.
         """
         if drive_type not in DRIVE_TYPES:
             raise InvalidRequest(f"driveType must be one of {', '.join(DRIVE_TYPES)}")
@@ -143,7 +163,7 @@ class State:
                 self.ids.drive_id() if drive_type != "personal" else self.ids.personal_drive_id()
             )
         root = Item(
-            id=self.ids.item_id(),
+            id=root_id or self.ids.item_id(),
             drive_id=drive_id,
             name="root",
             parent_id=None,
@@ -400,6 +420,14 @@ class State:
         """The item's webUrl; ``path`` is its ``store.path_of`` when the caller has it already."""
         path = self.store.path_of(item) if path is None else path
         return f"{WEB_BASE}/{_quote(item.drive_id)}{_quote(path)}"
+
+
+def _taken_in(state: weakref.ReferenceType[State]) -> Callable[[str], bool]:
+    def taken(candidate: str) -> bool:
+        held = state()
+        return held is not None and held._id_taken(candidate)
+
+    return taken
 
 
 def is_root_owner_permission(drive: Drive, permission: Permission) -> bool:
