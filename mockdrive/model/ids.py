@@ -142,10 +142,12 @@ class IdFactory:
         twin = IdFactory.__new__(IdFactory)
         memo[id(self)] = twin
         for name, value in vars(self).items():
-            if name != "_rng":
+            if name != "_random":
                 setattr(twin, name, copy.deepcopy(value, memo))
-        twin._rng = random.Random()
-        twin._rng.setstate(self._rng.getstate())
+        twin._random = None  # one not made yet is made by the twin as by this one
+        if self._random is not None:
+            twin._random = random.Random.__new__(random.Random)
+            twin._random.setstate(self._random.getstate())
         return twin
 
     def position(self) -> tuple[object, int]:
