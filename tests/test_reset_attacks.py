@@ -4,6 +4,7 @@ ids, the weakly held state and the ``mock_drive`` fixture that names its test fr
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 
 import pytest
@@ -141,3 +142,49 @@ def test_the_marker_is_read_wherever_pytest_puts_it(pytester):
     result = pytester.runpytest_inprocess(*INNER, "-rE")
     result.assert_outcomes(passed=8, errors=1)
     assert "ScopeMismatch" in result.stdout.str()
+
+
+# -- a request sent just before a reset, by a client that hangs up, over every way in ---------
+HEAD = (
+    "POST {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer ada-token\r\n"
+    'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"na'
+)
+WAYS = {
+    "tls": ({"tls": True}, "/v1.0/me/drive/root/children", "x"),
+    "proxy, absolute form": (
+        {"proxy": True},
+        "http://graph.microsoft.com/v1.0/me/drive/root/children",
+        "graph.microsoft.com",
+    ),
+    "keep-alive, second request": ({}, "/v1.0/me/drive/root/children", "x"),
+}
+
+
+def statuses(server, state) -> list[int]:
+    return server.call(lambda: [entry.status for entry in state.journal.entries])
+
+
+@pytest.mark.parametrize(("options", "target", "host"), WAYS.values(), ids=WAYS)
+def test_a_hung_up_request_stays_in_the_state_it_was_sent_to(worker_server, options, target, host):
+    server = worker_server(default_state("ada-token"), clock=EPOCH, **options)
+    request = HEAD.format(target=target, host=host).encode()
+    for _ in range(10):
+        before = server.state
+        sock = socket.create_connection((server.host, server.port), timeout=10)
+        if options.get("tls"):
+            context = ssl.create_default_context(cafile=server.ca_path)
+            context.check_hostname = False
+            sock = context.wrap_socket(sock)
+        with sock:
+            if not options:  # keep-alive: the connection has been answered once already
+                ask = b"GET /v1.0/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ada-token\r\n\r\n"
+                sock.sendall(ask)
+                assert read_answers(sock, 1) == [200]
+            sock.sendall(request)
+        after = default_state("ada-token")
+        server.reset(after)
+        deadline = time.monotonic() + 10
+        while 499 not in statuses(server, before) + statuses(server, after):
+            assert time.monotonic() < deadline, "the hung-up request was never journaled"
+            time.sleep(0.005)
+        assert (statuses(server, before)[-1:], statuses(server, after)) == ([499], [])
