@@ -139,10 +139,12 @@ class IdFactory:
         """A twin at the same position. ``copy.deepcopy`` of a ``random.Random`` copies its
         625-word state one word at a time (~370 µs, most of a small state's copy); this hands
         the state over in one C call."""
-        twin = IdFactory.__new__(IdFactory)
+        twin = type(self).__new__(type(self))
         memo[id(self)] = twin
         for name, value in vars(self).items():
-            if name != "_random":
+            if name == "_start":  # a position: immutable, so shared (a copy walks its 625 words)
+                twin._start = value
+            elif name != "_random":
                 setattr(twin, name, copy.deepcopy(value, memo))
         twin._random = None  # one not made yet is made by the twin as by this one
         if self._random is not None:
