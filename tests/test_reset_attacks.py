@@ -4,8 +4,11 @@ ids, the weakly held state and the ``mock_drive`` fixture that names its test fr
 from __future__ import annotations
 
 import copy
+import http.client
+import json
 import socket
 import ssl
+import threading
 import time
 
 import pytest
@@ -255,3 +258,107 @@ def test_an_inner_run_without_the_plugin_never_takes_the_outer_tests_marker(pyte
     )
     result = pytester.runpytest_inprocess(*INNER, "-p", "no:mockdrive")
     result.assert_outcomes(passed=1)
+
+
+# -- resets from everywhere at once; what outlives a reset --------------------------------------
+def get(server, path: str, token: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_resets_from_many_threads_and_the_loop_while_requests_flow(server):
+    failures: list[str] = []
+    done = threading.Event()
+
+    def ask() -> None:
+        while not done.is_set():
+            status, _ = get(server, "/v1.0/me", "anyone")
+            if status not in (200, 401):
+                failures.append(f"status {status}")
+
+    def resets(number: int) -> None:
+        for round_ in range(15):
+            given = default_state(f"t{number}.{round_}") if round_ % 3 else None
+            try:
+                if number == 0:  # on the server's loop, as a handler would
+                    served = server.call(lambda given=given: server.reset(given))
+                else:
+                    served = server.reset(given)
+            except Exception as error:  # reported below
+                failures.append(repr(error))
+                continue
+            if given is not None and served is not given:
+                failures.append(f"reset({number}.{round_}) served another state")
+
+    askers = [threading.Thread(target=ask) for _ in range(2)]
+    resetters = [threading.Thread(target=resets, args=(n,)) for n in range(6)]
+    for thread in askers + resetters:
+        thread.start()
+    for thread in resetters:
+        thread.join(30)
+    done.set()
+    for thread in askers:
+        thread.join(10)
+    assert failures == []
+    last = default_state("last-token")
+    assert server.reset(last) is last and server.state is last
+    assert get(server, "/v1.0/me", "last-token")[0] == 200
+    assert server.owner_token() == "last-token"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="documented trade-off: a loop kept busy longer than SETTLE_WAIT gets the state handed "
+    "over at once, and a request sent before the reset but not read yet is served in the new one",
+)
+def test_a_request_sent_while_the_loop_is_held_stays_in_the_state_it_was_sent_to(server):
+    before = server.state
+    held = threading.Event()
+
+    def hold() -> None:
+        held.set()
+        time.sleep(0.6)  # longer than SETTLE_WAIT
+
+    holder = threading.Thread(target=server.call, args=(hold,))
+    holder.start()
+    assert held.wait(10)
+    request = HEAD.format(target="/v1.0/me/drive/root/children", host="x").encode()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(request)
+    after = default_state("ada-token")
+    server.reset(after)
+    holder.join(10)
+    deadline = time.monotonic() + 10
+    while 499 not in statuses(server, before) + statuses(server, after):
+        assert time.monotonic() < deadline, "the hung-up request was never journaled"
+        time.sleep(0.005)
+    assert statuses(server, after) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the same before these changes: a delta walk's nextLink names an offset only, so one "
+    "paused across a reset goes on in the new state (an empty page and a deltaLink of that state) "
+    "instead of 410 resyncRequired as its deltaLink would",
+)
+def test_a_delta_walk_paused_across_a_reset_is_told_to_start_again(server):
+    for number in range(4):
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        connection.request(
+            "POST",
+            "/v1.0/me/drive/root/children",
+            body=json.dumps({"name": f"f{number}", "folder": {}}),
+            headers={"Authorization": "Bearer ada-token", "Content-Type": "application/json"},
+        )
+        assert connection.getresponse().status == 201
+        connection.close()
+    status, body = get(server, "/v1.0/me/drive/root/delta?$top=2", "ada-token")
+    next_link = json.loads(body)["@odata.nextLink"]
+    server.reset(default_state("ada-token"))
+    status, body = get(server, next_link.split(str(server.port), 1)[1], "ada-token")
+    assert status == 410, body
