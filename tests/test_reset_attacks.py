@@ -16,6 +16,7 @@ import pytest
 from mockdrive.cli import default_state
 from mockdrive.model.ids import EPOCH, IdFactory
 from mockdrive.model.state import State
+from mockdrive.server import MockDrive
 
 
 @pytest.fixture
@@ -362,3 +363,33 @@ def test_a_delta_walk_paused_across_a_reset_is_told_to_start_again(server):
     server.reset(default_state("ada-token"))
     status, body = get(server, next_link.split(str(server.port), 1)[1], "ada-token")
     assert status == 410, body
+
+
+def test_a_reset_racing_a_stop_hands_the_state_over_without_an_error():
+    """A reset on another thread that saw the loop running when ``stop`` closed it asked the
+    closed selector (EBADF) or the closed loop ('Event loop is closed'); the reset before the
+    settle wait handed the state over. Each round starts and stops a server of its own."""
+    failures: dict[str, int] = {}
+    for _ in range(20):
+        server = MockDrive(default_state("a"), clock=EPOCH).start()
+        stopped = threading.Event()
+        last: list[State] = []
+
+        def resets(server=server, stopped=stopped, last=last) -> None:
+            while not stopped.is_set():
+                given = default_state("b")
+                try:
+                    assert server.reset(given) is given
+                    last[:] = [given]
+                except Exception as error:  # counted below
+                    failures[repr(error)] = failures.get(repr(error), 0) + 1
+
+        thread = threading.Thread(target=resets)
+        thread.start()
+        time.sleep(0.01)
+        server.stop()
+        time.sleep(0.01)
+        stopped.set()
+        thread.join(30)
+        assert server.state is last[0]
+    assert failures == {}
