@@ -4,12 +4,15 @@ ids, the weakly held state and the ``mock_drive`` fixture that names its test fr
 from __future__ import annotations
 
 import copy
+import gc
 import http.client
 import json
 import socket
 import ssl
 import threading
 import time
+import types
+import weakref
 
 import pytest
 
@@ -17,6 +20,8 @@ from mockdrive.cli import default_state
 from mockdrive.model.ids import EPOCH, IdFactory
 from mockdrive.model.state import State
 from mockdrive.server import MockDrive
+from mockdrive.shipped import shipped_scenario
+from mockdrive.testing.scenarios import scenario_state
 
 
 @pytest.fixture
@@ -393,3 +398,33 @@ def test_a_reset_racing_a_stop_hands_the_state_over_without_an_error():
         thread.join(30)
         assert server.state is last[0]
     assert failures == {}
+
+
+def reaches(root: object, targets: set[int]) -> bool:
+    """Does anything reachable from ``root`` (weak references followed) have an id in
+    ``targets``? Classes and modules are not walked."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (type, types.ModuleType)):
+            continue
+        seen.add(id(obj))
+        if id(obj) in targets:
+            return True
+        stack.extend(gc.get_referents(obj))
+        if isinstance(obj, weakref.ref) and obj() is not None:
+            stack.append(obj())
+    return False
+
+
+@pytest.mark.parametrize("scenario", ["default", "team"])
+def test_a_copied_state_reaches_nothing_of_the_original(scenario):
+    """Every function a state keeps (id generator, expiry handlers) is copied as itself: one
+    that reached its state would make the copy draw and expire against the original."""
+    team = shipped_scenario("team")
+    original = default_state("t") if scenario == "default" else scenario_state(team)
+    original.ids.guid()
+    twin = copy.deepcopy(original)
+    parts = [value for value in vars(original).values() if not isinstance(value, (int, str))]
+    assert not reaches(twin, {id(original), *map(id, parts)})
