@@ -428,3 +428,32 @@ def test_a_copied_state_reaches_nothing_of_the_original(scenario):
     twin = copy.deepcopy(original)
     parts = [value for value in vars(original).values() if not isinstance(value, (int, str))]
     assert not reaches(twin, {id(original), *map(id, parts)})
+
+
+def test_an_upload_whose_body_is_in_flight_at_a_reset_ends_in_the_state_it_began_in(server):
+    """The request began (its head read) before the reset: the rest of its body, sent after,
+    lands in that state; the new one gets nothing of it."""
+    before = server.state
+    body = b"x" * 200_000
+    head = (
+        "PUT /v1.0/me/drive/root:/big.bin:/content HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer ada-token\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(head + body[:1000])
+        deadline = time.monotonic() + 10
+        while not _begun(server, before):  # its head read, its state captured
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        after = default_state("ada-token")
+        server.reset(after)
+        sock.sendall(body[1000:])
+        assert read_answers(sock, 1) == [201]
+    assert journal(server, before) == [("/v1.0/me/drive/root:/big.bin:/content", 201)]
+    assert journal(server, after) == []
+    assert server.call(lambda: [i.name for i in after.store.items.values()]) == ["root"]
+
+
+def _begun(server, state) -> bool:
+    """Has the server begun a request in ``state`` (drawn its request id)?"""
+    return server.call(lambda: server.backend.request_serial > 0 and server.state is state)
