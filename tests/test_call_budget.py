@@ -197,3 +197,25 @@ def test_call_budget(name: str) -> None:
         f"{name}: {total} Python calls, over its budget of {budget}. Most called: {top}. "
         "If the extra work is meant, raise BUDGETS and say why in the commit."
     )
+
+
+def test_a_journaled_request_keeps_no_container_it_does_not_need() -> None:
+    """Each journal entry lives for the next thousand requests, long enough for the garbage
+    collector to move it to its oldest generation, where every container it holds is walked by
+    each full collection: a GET item's entry holds none but itself (no list for the faults
+    that did not fire, no dict for a query or headers that were not sent)."""
+    state, paths = arranged()
+    app = build_app(Backend(state))
+    app.freeze()
+    make = request_maker(app, "GET item", paths)
+
+    async def run() -> None:
+        for _ in range(2):
+            await serve(app, make())
+
+    asyncio.run(run())
+    entry = state.journal.entries[-1]
+    assert entry.path == paths["item"]
+    held = [gc.is_tracked(value) for value in (entry.query, entry.headers, entry.faults)]
+    assert held == [False, False, False]
+    assert entry.body is None and entry.batch is None
