@@ -34,7 +34,7 @@ PATHS = [
 
 
 def _front_door(app):
-    return next(r for r in app.router._matched_sub_app_resources if isinstance(r, PathlessRequests))
+    return next(r for r in app.router.resources() if isinstance(r, PathlessRequests))
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -148,6 +148,11 @@ class OneRoute(web.AbstractResource):
     def canonical(self) -> str:
         return self._canonical
 
+    @property
+    def route(self) -> web.ResourceRoute:
+        """Its one route."""
+        return self._route
+
     def url_for(self, **kwargs: str) -> URL:
         raise RuntimeError(f"{self._canonical} is not reversed into a URL")
 
@@ -205,7 +210,7 @@ def graph_ahead(router: web.UrlDispatcher) -> Callable[[str], web.UrlMappingMatc
         if resource.canonical.startswith(GRAPH_STARTS) and not isinstance(resource, GraphVersion)
     )
 
-    routes = {prefix: version._route for prefix, version in versions.items()}
+    routes = {prefix: version.route for prefix, version in versions.items()}
     start = GRAPH_PREFIX_LENGTH + 1
 
     def ahead(path: str) -> web.UrlMappingMatchInfo | None:
