@@ -434,7 +434,7 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
         if raw_query or journaled:  # most requests: nothing to check
             check_text(raw_query, journaled)
         if api:
-            if len(state.expirations):  # what the virtual clock expired (reading it costs)
+            if state.expirations.heap:  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
             raw_path = request.rel_url.raw_path
             # ``addresses_shares``, asked only of a path that may spell ``/shares``
