@@ -375,17 +375,24 @@ def log_to_data(log: ChangeLog) -> dict:
     by_above: dict[tuple[str, ...], int] = {}
 
     def chain_of(above: tuple[str, ...]) -> int:
+        if not above:
+            return -1
         chain = by_above.get(above)
-        if chain is None:
-            chain = -1
-            for folder in reversed(above):  # the root first
-                key = (folder, chain)
-                found = index.get(key)
-                if found is None:
-                    found = index[key] = len(chains)
-                    chains.append([folder, chain])
-                chain = found
-            by_above[above] = chain
+        if chain is not None:
+            return chain
+        # The nearest known tail (every tail met so far is known): a folder and its children
+        # share theirs, so a deep tree costs one step per new folder, not one per level.
+        start = 1
+        while start < len(above) and above[start:] not in by_above:
+            start += 1
+        chain = by_above[above[start:]] if start < len(above) else -1
+        for position in range(start - 1, -1, -1):  # the root first
+            key = (above[position], chain)
+            found = index.get(key)
+            if found is None:
+                found = index[key] = len(chains)
+                chains.append([above[position], chain])
+            chain = by_above[above[position:]] = found
         return chain
 
     entries = []
