@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from .clock import LAST_YEAR
+from .copying import deepcopy_slots
 from .errors import DomainError, InvalidRequest
 from .grants import Permission, SharingLink
 from .permissions import held_candidates, owns_drive
@@ -57,6 +58,8 @@ class ResyncRequired(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Change:
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
+
     serial: int
     item_id: str
     drive_id: str

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .copying import deepcopy_slots
+
 READ = "read"
 WRITE = "write"
 
@@ -27,6 +29,8 @@ class AppAccess:
 
 @dataclass(slots=True)
 class User:
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
+
     id: str
     display_name: str
     email: str
@@ -40,6 +44,8 @@ class User:
 @dataclass(slots=True)
 class Group:
     """A security or Microsoft 365 group: permissions granted to it apply to every member."""
+
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
 
     id: str
     display_name: str
