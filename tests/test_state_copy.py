@@ -103,3 +103,10 @@ def test_a_change_to_the_copy_leaves_the_original() -> None:
     sharing.invite(copied, owner, folder, kim)
     copied.rename_item(owner, folder, "G")
     assert json.dumps(export_scenario(state)) == before
+
+
+def test_the_copy_hands_out_the_ids_the_original_would() -> None:
+    state = shared_state()
+    copied = copy.deepcopy(state)
+    assert copied.ids is not state.ids
+    assert [copied.ids.guid() for _ in range(5)] == [state.ids.guid() for _ in range(5)]

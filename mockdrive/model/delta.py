@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from .clock import LAST_YEAR
-from .copying import deepcopy_slots
+from .copying import deepcopy_attrs, deepcopy_slots
 from .errors import DomainError, InvalidRequest
 from .grants import Permission, SharingLink
 from .permissions import held_candidates, owns_drive
@@ -78,6 +78,8 @@ class Change:
 
 
 class ChangeLog:
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
+
     def __init__(self) -> None:
         self.changes: deque[Change] = deque(maxlen=MAX_CHANGES)
         self.by_item: dict[str, list[Change]] = {}  # the same changes, per item, oldest first

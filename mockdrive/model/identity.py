@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .copying import deepcopy_slots
+from .copying import deepcopy_attrs, deepcopy_slots
 
 READ = "read"
 WRITE = "write"
@@ -55,6 +55,8 @@ class Group:
 
 class Directory:
     """All users, indexed by id, case-folded e-mail, alias and token."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         self.users: dict[str, User] = {}

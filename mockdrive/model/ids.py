@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .copying import deepcopy_attrs
+
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -63,6 +65,8 @@ class IdFactory:
     groups); ``reserve`` adds ids the state is about to hold (e.g. every explicit id of a
     scenario, before any id is generated for it).
     """
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self, seed: int = 0, taken: Callable[[str], bool] | None = None) -> None:
         self._rng = random.Random(seed)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .copying import deepcopy_slots
+from .copying import deepcopy_attrs, deepcopy_slots
 from .errors import InvalidRequest, NameConflict, NotFound
 from .grants import PermissionList
 from .ids import DuplicateId
@@ -162,6 +162,8 @@ def split_path(path: str) -> list[str]:
 
 class DriveStore:
     """Every drive and every item, items in one dict by id."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         self.drives: dict[str, Drive] = {}
