@@ -217,3 +217,27 @@ def test_the_roots_etag_header_is_its_body_etag(graph):
     _header_is_body(graph, "/me/drive/root")
     graph.put("/me/drive/root:/child.txt:/content", data=b"c")
     _header_is_body(graph, "/me/drive/root")
+
+
+# the journal: an entry of a request that fired no fault shows as it did
+
+
+def test_an_entry_without_faults_shows_none_as_before(mock_drive, graph):
+    graph.get("/me/drive/root")
+    (entry,) = mock_drive.requests.find("GET", "/v1.0/me/drive/root")
+    assert entry.faults == []  # as every entry's faults compared before
+    assert all("faults" not in listed for listed in mock_drive.requests)
+    journal = mock_drive.session.get(mock_drive.url + "/_mockdrive/journal")
+    assert journal.status_code == 200, journal.text
+    assert all("faults" not in listed for listed in journal.json()["value"])
+
+
+def test_an_entry_with_faults_shows_them(mock_drive, graph):
+    with mock_drive.faults.active(effect="error", status=503, path="/v1.0/me/drive/root"):
+        assert graph.get("/me/drive/root").status_code == 503
+    assert graph.get("/me/drive/root").status_code == 200
+    fired, clean = mock_drive.requests.find("GET", "/v1.0/me/drive/root")
+    assert [f["effect"] for f in fired.faults] == ["error"]
+    assert clean.faults == []
+    listed = [e for e in mock_drive.requests if e["path"] == "/v1.0/me/drive/root"]
+    assert [len(e.get("faults", [])) for e in listed] == [1, 0]
