@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -196,6 +197,29 @@ def state_factory(args: argparse.Namespace) -> Callable[[], State]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mockdrive`` command; returns the exit code."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a reader gone away is reported as below
+    except BrokenPipeError:
+        # the reader stopped early (``mockdrive export | head``): no traceback, and nothing
+        # more written to it (the interpreter flushes stdout again at exit); not all was
+        # delivered, so 1, as Python's own recipe for this does
+        _discard_stdout()
+        return 1
+    return status
+
+
+def _discard_stdout() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a test's capture: nothing to do
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "validate":
         return validate(validate_parser().parse_args(argv[1:]))
