@@ -23,7 +23,7 @@ from ..backend import Backend
 from ..model.entra import EntraError
 from ..model.errors import DomainError, InvalidRequest, Unauthenticated
 from ..model.identity import User
-from ..model.journal import NO_FAULTS, JournalEntry
+from ..model.journal import JournalEntry
 from ..model.links import ANONYMOUS
 from ..model.principal import Principal
 from ..model.state import State
@@ -495,7 +495,7 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
                 (time.perf_counter() - started) * 1000,
                 caller.email if caller else None,
                 request.get(PARSED_BODY) if extra else None,
-                fired or NO_FAULTS,  # (most: none, and no list kept alive for it)
+                fired,
                 request.get(graph_batch.BATCH_OF) if extra else None,
                 request.get(BODY_BYTES, 0) if extra else 0,
             )

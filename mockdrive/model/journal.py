@@ -22,9 +22,6 @@ MAX_BODY_BYTES = 16 * 1024  # a larger body is journaled as TRUNCATED_KEY: {byte
 MAX_JOURNAL_BYTES = 8 * 1024 * 1024  # bodies (and a fixed cost per entry) held at most
 ENTRY_OVERHEAD = 512  # what an entry costs besides its body, as counted against the budget
 TRUNCATED_KEY = "@mockdrive.truncated"
-# the faults of a request that fired none: one empty tuple for every such entry (the garbage
-# collector looks at a list in each entry held; it never looks at this)
-NO_FAULTS: tuple[()] = ()
 
 
 @dataclass(slots=True)
@@ -39,7 +36,7 @@ class JournalEntry:
     duration_ms: float
     caller: str | None = None
     body: Any = None
-    faults: list[dict[str, Any]] | tuple[()] = field(default_factory=list)  # or NO_FAULTS
+    faults: list[dict[str, Any]] = field(default_factory=list)
     batch: dict[str, str] | None = None  # {"requestId", "id"} of the $batch this step ran in
     body_bytes: int = 0  # the size of the body as it arrived (0: unknown or none)
 
