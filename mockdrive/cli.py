@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -197,15 +198,44 @@ def state_factory(args: argparse.Namespace) -> Callable[[], State]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mockdrive`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "validate":
+    if argv and argv[0] in SUBCOMMANDS:
+        try:
+            status = subcommand(argv)
+            sys.stdout.flush()  # here, not at exit: a reader gone away is reported as below
+        except BrokenPipeError:
+            # the reader stopped early (``mockdrive export | head``): no traceback, and nothing
+            # more written to it (the interpreter flushes stdout again at exit); not all was
+            # delivered, so 1, as Python's own recipe for this does
+            _discard_stdout()
+            return 1
+        return status
+    return serve(argv)
+
+
+def _discard_stdout() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a test's capture: nothing to do
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def subcommand(argv: list[str]) -> int:
+    """``validate``, ``export`` or ``help`` (``argv[0]``), with its arguments."""
+    if argv[0] == "validate":
         return validate(validate_parser().parse_args(argv[1:]))
-    if argv and argv[0] == "export":
+    if argv[0] == "export":
         parser = export_parser()
         args = parser.parse_args(argv[1:])
         check_source_options(parser, args)
         return export(args)
-    if argv and argv[0] == "help":
-        return print_help(argv[1:])
+    return print_help(argv[1:])
+
+
+def serve(argv: list[str]) -> int:
+    """The server, until SIGINT or SIGTERM."""
     parser = server_parser()
     args = parser.parse_args(argv)
     check_source_options(parser, args)

@@ -10,6 +10,7 @@ import re
 import struct
 import subprocess
 import zlib
+from itertools import accumulate
 from pathlib import Path
 
 import pytest
@@ -64,35 +65,73 @@ def read_png(data: bytes) -> tuple[int, int, list[bytes]]:
     raw = zlib.decompress(b"".join(chunks))
     stride = width * channels
     rows: list[bytes] = []
-    previous = bytearray(stride)
+    previous = bytes(stride)
     for y in range(height):
         start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-        for i in range(stride):
-            left = line[i - channels] if i >= channels else 0
-            up, corner = previous[i], previous[i - channels] if i >= channels else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                guess = left + up - corner
-                near = min((abs(guess - left), 0), (abs(guess - up), 1), (abs(guess - corner), 2))
-                line[i] = (line[i] + (left, up, corner)[near[1]]) & 0xFF
+        kind, line = raw[start], raw[start + 1 : start + 1 + stride]
+        if kind == 1:  # sub: each channel is a running sum of its own bytes
+            whole = bytearray(stride)
+            for c in range(channels):
+                whole[c::channels] = bytes(map(BYTE.__and__, accumulate(line[c::channels])))
+            line = bytes(whole)
+        elif kind == 2:  # up
+            line = add_bytes(line, previous)
+        elif kind in (3, 4):
+            line = unfilter_in_order(kind, bytearray(line), previous, channels)
         previous = line
-        rgb = bytes(line) if channels == 3 else bytes(b for i, b in enumerate(line) if i % 4 != 3)
-        rows.append(rgb)
+        if channels == 4:
+            rgb = bytearray(width * 3)
+            for c in range(3):
+                rgb[c::3] = line[c::4]
+            line = bytes(rgb)
+        rows.append(line)
     return width, height, rows
+
+
+BYTE = 0xFF
+
+
+def add_bytes(a: bytes, b: bytes) -> bytes:
+    """Each byte of ``a`` plus the byte of ``b`` at its place, modulo 256, all at once: the low
+    seven bits of every byte add without reaching the next byte, the top bit is their xor."""
+    n = len(a)
+    low, high = int.from_bytes(b"\x7f" * n, "big"), int.from_bytes(b"\x80" * n, "big")
+    x, z = int.from_bytes(a, "big"), int.from_bytes(b, "big")
+    return (((x & low) + (z & low)) ^ ((x ^ z) & high)).to_bytes(n, "big")
+
+
+def unfilter_in_order(kind: int, line: bytearray, up: bytes, channels: int) -> bytes:
+    """Undo the average (3) or Paeth (4) filter of a row, byte by byte, as each byte's
+    prediction depends on the byte decoded before it."""
+    for i in range(channels):  # no pixel to the left: average is up // 2, Paeth is up
+        line[i] = (line[i] + (up[i] // 2 if kind == 3 else up[i])) & BYTE
+    for i in range(channels, len(line)):
+        left, above, corner = line[i - channels], up[i], up[i - channels]
+        if kind == 3:
+            line[i] = (line[i] + (left + above) // 2) & BYTE
+            continue
+        to_left, to_above = abs(above - corner), abs(left - corner)
+        to_corner = abs(left + above - corner - corner)
+        if to_left <= to_above and to_left <= to_corner:
+            line[i] = (line[i] + left) & BYTE
+        elif to_above <= to_corner:
+            line[i] = (line[i] + above) & BYTE
+        else:
+            line[i] = (line[i] + corner) & BYTE
+    return bytes(line)
 
 
 def bands(rows: list[bytes], color: tuple[int, int, int], at_least: int) -> int:
     """How many separate bands of pixel rows hold ``at_least`` pixels of exactly ``color``."""
-    needle = bytes(color)
+    # per channel, a table mapping the wanted value to 1 and any other to 0: a pixel is a hit
+    # where the three channels' marks are all 1
+    marks = [bytes(int(value == wanted) for value in range(256)) for wanted in color]
     count, inside = 0, False
     for row in rows:
-        hits = sum(1 for x in range(0, len(row), 3) if row[x : x + 3] == needle)
+        hit = -1
+        for c, mark in enumerate(marks):
+            hit &= int.from_bytes(row[c::3].translate(mark), "big")
+        hits = hit.bit_count()
         if hits >= at_least and not inside:
             count += 1
         inside = hits >= at_least

@@ -24,6 +24,7 @@ import requests
 
 from mockdrive.api.openapi import openapi_document
 from mockdrive.cli import default_state
+from mockdrive.model.state import State
 from mockdrive.pytest_plugin import OWNER_TOKEN
 
 CALLERS = ("none", "unknown", "stranger", "reader", "writer", "owner", "other_owner")
@@ -137,6 +138,20 @@ def arrange(mock_drive) -> dict[str, Any]:
     return {"ada": ada, "olga": olga}
 
 
+_ARRANGED: list[tuple[dict[str, Any], State]] = []  # arrange's targets and state, built once
+
+
+def arranged(mock_drive) -> tuple[dict[str, Any], State]:
+    """``arrange``'s targets, and a copy of the state it leaves to copy from. Arranging is
+    deterministic (a seeded id source, a pinned clock: the same ids, numbers and share ids
+    every time), so it is done once per process, not once per route."""
+    if not _ARRANGED:
+        targets = arrange(mock_drive)
+        server = mock_drive.server
+        _ARRANGED.append((targets, server.call(lambda: copy.deepcopy(server.state))))
+    return _ARRANGED[0]
+
+
 def fill(path: str, target: dict[str, Any], hidden_drive: str, exists: bool) -> tuple[str, str]:
     """The URL for a hidden (``exists``) or missing target, and the target's text in it.
     ``hidden_drive``: a drive in which the caller sees nothing at all."""
@@ -230,18 +245,17 @@ def test_a_hidden_target_answers_as_a_missing_one(mock_drive, method: str, path:
     session = requests.Session()
     session.trust_env = False
     mismatches = []
-    reads_only = method == "GET"  # a refused or served GET changes nothing: arrange once
-    targets = arrange(mock_drive)
+    reads_only = method == "GET"  # a refused or served GET changes nothing: one copy
+    targets, template = arranged(mock_drive)
     server = mock_drive.server
     # any other request may change the state: each one gets a copy of the arrangement as it
     # stood before the first request (the same state arrange builds, without building it again)
-    arranged = server.call(lambda: copy.deepcopy(server.state))
     first = True
     for caller in CALLERS:
         answers = []
         for exists in (True, False):
-            if not reads_only and not first:
-                server.reset(copy.deepcopy(arranged))
+            if first or not reads_only:
+                server.reset(copy.deepcopy(template))
             first = False
             target = targets["olga" if caller == "owner" else "ada"]
             # Rita and Walt hold something in Ada's drive: it is not hidden from them

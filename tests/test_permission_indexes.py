@@ -78,6 +78,44 @@ def plain_direct_for(permissions: list, grantee_id: str | None, address: str):
 
 
 # -- arranging a state ---------------------------------------------------------------------------
+# Strategies are built once (per module, or per example for those over its users and groups):
+# hypothesis validates each new strategy object on its first draw, which cost more than the
+# draws themselves when every permission built its own. The same strategies, the same draws.
+BOOLEANS = st.booleans()
+DEPTHS = st.integers(1, 3)
+KINDS = st.sampled_from(["user", "group", "invitation", "pending", "owner", "link"])
+ROLES = st.sampled_from(["read", "write"])
+LINK_TYPES = st.sampled_from(["view", "edit"])
+SCOPES = st.sampled_from(LINK_SCOPES)
+MEMBER_ADDRESSES = st.lists(st.sampled_from([*OUTSIDERS, "USER3@contoso.example"]))
+
+
+class Drawn:
+    """The strategies over one example's users and groups, each built on first use."""
+
+    def __init__(self, users: list[User], groups: list[Group]) -> None:
+        self.users, self.groups = users, groups
+        self._built: dict[object, st.SearchStrategy] = {}
+
+    def strategy(self, key: object, build) -> st.SearchStrategy:
+        found = self._built.get(key)
+        if found is None:
+            found = self._built[key] = build()
+        return found
+
+
+_DRAWN: dict[tuple[int, int], Drawn] = {}  # by (id(users), id(groups)): the example's own
+
+
+def drawn_for(users: list[User], groups: list[Group]) -> Drawn:
+    key = (id(users), id(groups))
+    found = _DRAWN.get(key)
+    if found is None or found.users is not users or found.groups is not groups:
+        _DRAWN.clear()  # one example at a time
+        found = _DRAWN[key] = Drawn(users, groups)
+    return found
+
+
 @st.composite
 def states(draw):
     state = State()
@@ -93,11 +131,11 @@ def states(draw):
     drive = state.add_drive(owner)
     root = state.store.root(drive)
     chain = [root]
-    for depth in range(draw(st.integers(1, 3))):
+    for depth in range(draw(DEPTHS)):
         folder = state.make_path(drive, "/" + "/".join(f"f{d}" for d in range(depth + 1)))
-        folder.inherits = draw(st.booleans())
+        folder.inherits = draw(BOOLEANS)
         chain.append(folder)
-    if draw(st.booleans()):  # a drive owned through a group
+    if draw(BOOLEANS):  # a drive owned through a group
         drive.owner_id = groups[0].id
     for item in chain:
         for _ in range(draw(COUNTS)):
@@ -106,20 +144,19 @@ def states(draw):
 
 
 def add_permission(state: State, draw, item, users: list[User], groups: list[Group]) -> None:
-    kind = draw(st.sampled_from(["user", "group", "invitation", "pending", "owner", "link"]))
-    role = draw(st.sampled_from(["read", "write"]))
+    strategies = drawn_for(users, groups)
+    kind = draw(KINDS)
+    role = draw(ROLES)
     new_id = state.ids.guid()
-    user = draw(st.sampled_from(users))
+    user = draw(strategies.strategy("user", lambda: st.sampled_from(users)))
     if kind == "link":
-        link = SharingLink(
-            draw(st.sampled_from(["view", "edit"])),
-            draw(st.sampled_from(LINK_SCOPES)),
-            state.ids.token(),
-            users[0].id,
+        link = SharingLink(draw(LINK_TYPES), draw(SCOPES), state.ids.token(), users[0].id)
+        members = strategies.strategy(
+            "members", lambda: st.lists(st.sampled_from([*users, *groups]), max_size=4)
         )
-        for member in draw(st.lists(st.sampled_from([*users, *groups]), max_size=4)):
+        for member in draw(members):
             link.add_member_id(member.id)
-        for address in draw(st.lists(st.sampled_from([*OUTSIDERS, "USER3@contoso.example"]))):
+        for address in draw(MEMBER_ADDRESSES):
             link.add_member_email(address)
         permission = Permission(new_id, item.id, [role], link=link)
         add_link_permission(state, item, permission)
@@ -127,12 +164,18 @@ def add_permission(state: State, draw, item, users: list[User], groups: list[Gro
     permission = Permission(new_id, item.id, [role])
     if kind in ("user", "owner"):
         permission.grantee_id = user.id
-        permission.invitation_email = user.email if draw(st.booleans()) else None
+        permission.invitation_email = user.email if draw(BOOLEANS) else None
         permission.roles = ["owner"] if kind == "owner" else [role]
     elif kind == "group":
-        permission.grantee_id = draw(st.sampled_from(groups)).id
+        permission.grantee_id = draw(
+            strategies.strategy("group", lambda: st.sampled_from(groups))
+        ).id
     else:
-        address = draw(st.sampled_from([*OUTSIDERS, user.email, user.email.upper()]))
+        addresses = strategies.strategy(
+            ("address", user.id),
+            lambda: st.sampled_from([*OUTSIDERS, user.email, user.email.upper()]),
+        )
+        address = draw(addresses)
         permission.invitation_email = address
         permission.pending = kind == "pending"
     item.permissions.append(permission)

@@ -9,6 +9,7 @@ PATCH on items (branch ``items``).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import shutil
@@ -86,6 +87,7 @@ def rclone(server: MockDrive, tmp_path: Path) -> Rclone:
     return Rclone(server, tmp_path)
 
 
+@functools.cache  # the installed rclone does not change during a run
 def sends_token_with_fragments() -> bool:
     """rclone before 1.65 sends its bearer token with upload fragments, which the service may
     refuse and strict upload sessions do (rclone issue 7405; fixed with an unauthenticated

@@ -129,9 +129,13 @@ def test_fixture_load_and_marker_find_paths_alike_and_refuse_empty_files(pyteste
             )
         }
     )
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "no:xdist", *UNUSED_PLUGINS
-    )
+    # in this process, as test_plugin's inner runs: the same plugin, hooks and fixtures, without
+    # a second interpreter's start-up (a pytest process costs ~1 s); pytester isolates sys.path,
+    # sys.modules and the working directory of the inner run
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-p", "no:xdist", *UNUSED_PLUGINS,
+        "-o", "asyncio_default_fixture_loop_scope=function",
+    )  # fmt: skip
     result.assert_outcomes(passed=3, errors=2)
     output = result.stdout.str()
     root, sub = pytester.path, pytester.path / "sub"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from types import CoroutineType
 from typing import Any
@@ -119,7 +119,7 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     app.router.add_route("*", "/{tail:.*}", piped(unknown_route), expect_handler=expect_continue)
     unrouted_resource = Unrouted(piped(unrouted))
     app.router.register_resource(unrouted_resource)
-    app.router.register_resource(PathlessRequests(unrouted_resource))
+    app.router.register_resource(PathlessRequests(unrouted_resource, graph_ahead(app.router)))
     return app
 
 
@@ -147,6 +147,11 @@ class OneRoute(web.AbstractResource):
     @property
     def canonical(self) -> str:
         return self._canonical
+
+    @property
+    def route(self) -> web.ResourceRoute:
+        """Its one route."""
+        return self._route
 
     def url_for(self, **kwargs: str) -> URL:
         raise RuntimeError(f"{self._canonical} is not reversed into a URL")
@@ -178,13 +183,46 @@ class GraphVersion(OneRoute):
         self._allowed = {"*"}  # what the router reads of a resource that matched: nothing
 
     async def resolve(self, request: web.Request) -> tuple[Any, set[str]]:
-        path = request.rel_url.path_safe
+        found = self.match(request.rel_url.path_safe)
+        return (None, set()) if found is None else (found, self._allowed)
+
+    def match(self, path: str) -> web.UrlMappingMatchInfo | None:
+        """The match for ``path`` (aiohttp's ``path_safe``), or None."""
         if not path.startswith(self._start) or "\n" in path:  # ``.`` takes all but a newline
-            return None, set()
+            return None
         rest = path[len(self._start) :]
         if "%" in rest:  # as aiohttp unquotes a value: the two escapes path_safe keeps
             rest = rest.replace("%2F", "/").replace("%25", "%")
-        return web.UrlMappingMatchInfo({"rest": rest}, self._route), self._allowed
+        return web.UrlMappingMatchInfo({"rest": rest}, self._route)
+
+
+def graph_ahead(router: web.UrlDispatcher) -> Callable[[str], web.UrlMappingMatchInfo | None]:
+    """For ``PathlessRequests``: a path under one of ``GRAPH_PREFIXES``, matched by its
+    ``GraphVersion`` before the router's walk, which would end there too unless a resource of
+    a longer path under the prefix (``/v1.0/$batch``) comes first. A path that starts as such
+    a resource's does (up to its first ``{name}``) is left to the walk."""
+    versions = {r.canonical[:GRAPH_PREFIX_LENGTH]: r for r in router.resources()
+                if isinstance(r, GraphVersion)}  # fmt: skip
+    assert set(versions) == set(GRAPH_PREFIXES)
+    shadowing = tuple(
+        resource.canonical.partition("{")[0]
+        for resource in router.resources()
+        if resource.canonical.startswith(GRAPH_STARTS) and not isinstance(resource, GraphVersion)
+    )
+
+    routes = {prefix: version.route for prefix, version in versions.items()}
+    start = GRAPH_PREFIX_LENGTH + 1
+
+    def ahead(path: str) -> web.UrlMappingMatchInfo | None:
+        # ``GraphVersion.match``, without its call, for a path that is not shadowed
+        if not path.startswith(GRAPH_STARTS) or path.startswith(shadowing) or "\n" in path:
+            return None
+        rest = path[start:]
+        if "%" in rest:
+            rest = rest.replace("%2F", "/").replace("%25", "%")
+        return web.UrlMappingMatchInfo({"rest": rest}, routes[path[:GRAPH_PREFIX_LENGTH]])
+
+    return ahead
 
 
 class Unrouted(OneRoute):
@@ -396,7 +434,7 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
         if raw_query or journaled:  # most requests: nothing to check
             check_text(raw_query, journaled)
         if api:
-            if len(state.expirations):  # what the virtual clock expired (reading it costs)
+            if state.expirations.heap:  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
             raw_path = request.rel_url.raw_path
             # ``addresses_shares``, asked only of a path that may spell ``/shares``

@@ -177,19 +177,21 @@ class Expirations:
     the deadlines that stand, counts the same)."""
 
     def __init__(self) -> None:
-        self._heap: list[_Deadline] = []
+        # the deadlines, soonest first (a heap); empty: nothing to sweep (the pipeline asks
+        # this on every request, without a call)
+        self.heap: list[_Deadline] = []
         self.handlers: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
         self.live: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
 
     def schedule(self, when: datetime | str, kind: str, *key: str) -> None:
         moment = parse_time(when) if isinstance(when, str) else when
-        heapq.heappush(self._heap, _Deadline(moment, kind, key))
+        heapq.heappush(self.heap, _Deadline(moment, kind, key))
 
     def sweep(self, now: datetime) -> int:
         """Run the handler of every deadline reached; how many withdrew something."""
         fired = 0
-        while self._heap and self._heap[0].when <= now:
-            deadline = heapq.heappop(self._heap)
+        while self.heap and self.heap[0].when <= now:
+            deadline = heapq.heappop(self.heap)
             handler = self.handlers.get(deadline.kind)
             if handler is not None and handler(deadline.key, deadline.when):
                 fired += 1
@@ -199,7 +201,7 @@ class Expirations:
         """How many distinct deadlines still stand for something (O(deadlines): for the admin
         clock route, not for every request)."""
         standing = set()
-        for deadline in self._heap:
+        for deadline in self.heap:
             entry = (deadline.kind, deadline.key, deadline.when)
             if entry in standing:
                 continue
@@ -209,4 +211,4 @@ class Expirations:
         return len(standing)
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self.heap)

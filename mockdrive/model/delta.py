@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from .clock import LAST_YEAR
+from .copying import deepcopy_attrs, deepcopy_slots
 from .errors import DomainError, InvalidRequest
 from .grants import Permission, SharingLink
 from .permissions import held_candidates, owns_drive
@@ -57,6 +58,8 @@ class ResyncRequired(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Change:
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
+
     serial: int
     item_id: str
     drive_id: str
@@ -75,6 +78,8 @@ class Change:
 
 
 class ChangeLog:
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
+
     def __init__(self) -> None:
         self.changes: deque[Change] = deque(maxlen=MAX_CHANGES)
         self.by_item: dict[str, list[Change]] = {}  # the same changes, per item, oldest first
@@ -375,17 +380,24 @@ def log_to_data(log: ChangeLog) -> dict:
     by_above: dict[tuple[str, ...], int] = {}
 
     def chain_of(above: tuple[str, ...]) -> int:
+        if not above:
+            return -1
         chain = by_above.get(above)
-        if chain is None:
-            chain = -1
-            for folder in reversed(above):  # the root first
-                key = (folder, chain)
-                found = index.get(key)
-                if found is None:
-                    found = index[key] = len(chains)
-                    chains.append([folder, chain])
-                chain = found
-            by_above[above] = chain
+        if chain is not None:
+            return chain
+        # The nearest known tail (every tail met so far is known): a folder and its children
+        # share theirs, so a deep tree costs one step per new folder, not one per level.
+        start = 1
+        while start < len(above) and above[start:] not in by_above:
+            start += 1
+        chain = by_above[above[start:]] if start < len(above) else -1
+        for position in range(start - 1, -1, -1):  # the root first
+            key = (above[position], chain)
+            found = index.get(key)
+            if found is None:
+                found = index[key] = len(chains)
+                chains.append([above[position], chain])
+            chain = by_above[above[position:]] = found
         return chain
 
     entries = []

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .copying import deepcopy_slots
+
 if TYPE_CHECKING:
     from .identity import User
 
@@ -22,6 +24,8 @@ class SharingLink:
     """A link's facet. Its members are kept in grant order (``member_ids``, ``member_emails``:
     read them, add through ``add_member_id`` / ``add_member_email``) and in sets, so that
     ``holds`` and adding a member cost O(1) however many members the link has."""
+
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
 
     type: str
     scope: str
@@ -82,6 +86,8 @@ class SharingLink:
 
 @dataclass(slots=True, eq=False)
 class Permission:
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
+
     id: str
     item_id: str
     roles: list[str]
@@ -129,6 +135,8 @@ class PermissionList:
     indexed lookups. A permission's ``grantee_id``, ``invitation_email`` and ``link`` must be
     set before it is added.
     """
+
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
 
     __slots__ = ("_by_address", "_by_grantee", "_items", "_others")
 

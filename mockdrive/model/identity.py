@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .copying import deepcopy_attrs, deepcopy_slots
+
 READ = "read"
 WRITE = "write"
 
@@ -27,6 +29,8 @@ class AppAccess:
 
 @dataclass(slots=True)
 class User:
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
+
     id: str
     display_name: str
     email: str
@@ -41,6 +45,8 @@ class User:
 class Group:
     """A security or Microsoft 365 group: permissions granted to it apply to every member."""
 
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
+
     id: str
     display_name: str
     member_ids: list[str] = field(default_factory=list)
@@ -49,6 +55,8 @@ class Group:
 
 class Directory:
     """All users, indexed by id, case-folded e-mail, alias and token."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         self.users: dict[str, User] = {}

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .copying import deepcopy_attrs, deepcopy_slots
 from .errors import InvalidRequest, NameConflict, NotFound
 from .grants import PermissionList
 from .ids import DuplicateId
@@ -34,6 +35,8 @@ _ILLEGAL_BUSINESS_SEARCH = _any_of(_ILLEGAL_BUSINESS)
 
 @dataclass(slots=True, eq=False)
 class Item:
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
+
     id: str
     drive_id: str
     name: str
@@ -92,6 +95,8 @@ def content_of(item: Item) -> bytes:
 
 @dataclass(slots=True, eq=False)
 class Drive:
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
+
     id: str
     drive_type: str
     name: str
@@ -157,6 +162,8 @@ def split_path(path: str) -> list[str]:
 
 class DriveStore:
     """Every drive and every item, items in one dict by id."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         self.drives: dict[str, Drive] = {}

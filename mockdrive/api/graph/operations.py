@@ -54,12 +54,13 @@ def get_item(request: web.Request, call: Call, item: Item) -> web.StreamResponse
         return web.Response(status=304)
     options = call.options or NO_OPTIONS
     data = render_item(state, call, item)
+    etag = data["eTag"]  # ``item.etag``, made once
     if options.expand:
         data = expand_item(request, call, item, data, options.expand)
     if options.select is not None:  # (``shape`` gives ``data`` itself without one)
         data = shape(data, options.select, also=options.expand)
     body = {"@odata.context": item_context(request, item), **data}
-    return fast_json_response(body, headers={"ETag": item.etag})
+    return fast_json_response(body, headers={"ETag": etag})
 
 
 def delete_item(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
