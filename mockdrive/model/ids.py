@@ -71,6 +71,7 @@ class IdFactory:
         immutable, and deepcopy would walk its 625 words one by one (~5x this copy)."""
         if self._start is not None:
             memo[id(self._start)] = self._start
+            memo.setdefault(id(memo), []).append(self._start)  # kept alive, as deepcopy does
         twin: IdFactory = deepcopy_attrs(self, memo)
         return twin
 
