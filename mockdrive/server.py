@@ -80,7 +80,10 @@ class LoopSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
     def settled(self) -> bool:
         """From another thread: is the loop waiting with nothing ready and nothing unread?"""
         wakeups = self.wakeups
-        return self.waiting and not super().select(0) and self.wakeups == wakeups
+        try:
+            return self.waiting and not super().select(0) and self.wakeups == wakeups
+        except (OSError, ValueError):  # closed meanwhile: the loop ended (a stop on its thread)
+            return False
 
     def when_settled(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the loop once it has handled what it has (the caller wakes the loop)."""
@@ -230,7 +233,11 @@ class MockDrive:
                 done.set_exception(error)
 
         selector.when_settled(swap)
-        loop.call_soon_threadsafe(_wake)  # a loop waiting in select comes round to it
+        try:
+            loop.call_soon_threadsafe(_wake)  # a loop waiting in select comes round to it
+        except RuntimeError:  # closed meanwhile (a stop): the swap will never run there
+            done.cancel()
+            return None
         try:
             return self._served(*done.result(timeout=SETTLE_WAIT))
         except FutureTimeout:

@@ -65,7 +65,7 @@ class State:
     def __deepcopy__(self, memo: dict[int, object]) -> State:
         """A copy whose id generator and expiry handlers work on the copy (a function is copied
         as itself: theirs would still reach this state)."""
-        copied = State.__new__(State)
+        copied = type(self).__new__(type(self))  # a subclass's copy keeps its class
         memo[id(self)] = copied
         for name, value in self.__dict__.items():
             setattr(copied, name, copy.deepcopy(value, memo))

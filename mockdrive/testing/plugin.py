@@ -202,13 +202,21 @@ def mock_drive_server(mock_drive_servers: _Servers) -> MockDrive:
     return mock_drive_servers.get(tls=False)
 
 
+NOT_REGISTERED = (
+    "mock_drive reads the test being set up from the mockdrive plugin's pytest_runtest_protocol "
+    "hook, which is not registered in this run (its fixtures were imported rather than the "
+    "plugin loaded?): with plugin autoloading off, load it with -p mockdrive.pytest_plugin or "
+    "pytest_plugins = ['mockdrive.pytest_plugin'] in a conftest.py"
+)
+
+
 @pytest.fixture
 def mock_drive(mock_drive_servers: _Servers) -> MockDriveFixture:
     """A running mockdrive with a fresh state: one owner (``token``) and an empty drive, or
     what the ``mock_drive`` marker asks for. Resetting swaps in a new State (no restart)."""
     item = _item
     if item is None:
-        raise RuntimeError("mock_drive is set up for a test (pytest_runtest_protocol names it)")
+        raise RuntimeError(NOT_REGISTERED)
     factory, tls = _state_factory(item)
     server = mock_drive_servers.get(tls)
     server.reset(factory())
