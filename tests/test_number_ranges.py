@@ -56,6 +56,20 @@ def test_a_skiptoken_past_its_range_is_a_400(arranged, graph, listing, token):
     assert arranged.digest() == before
 
 
+@pytest.mark.parametrize("offset", [HUGE, "-1", ARABIC, "", " 1", "1e3"])
+def test_a_delta_walks_skiptoken_with_its_offset_past_its_range_is_a_400(arranged, graph, offset):
+    """A first delta round's ``$skiptoken`` is a token of the state, a dot and the offset: the
+    offset has the range of every other listing's."""
+    link = URL(graph.get("/me/drive/root/delta", params={"$top": "1"}).json()["@odata.nextLink"])
+    token = link.query["$skiptoken"].rpartition(".")[0]
+    before = arranged.digest()
+    response = graph.get(
+        "/me/drive/root/delta", params={"$top": "1", "$skiptoken": f"{token}.{offset}"}
+    )
+    assert_graph_error(response, 400, "invalidRequest")
+    assert arranged.digest() == before
+
+
 @pytest.mark.parametrize("token", ["o:" + HUGE, "o:-1", "o:" + ARABIC])
 def test_an_ordered_listings_offset_token_past_its_range_is_a_400(arranged, graph, token):
     response = graph.get(

@@ -410,3 +410,40 @@ def test_a_link_made_after_a_reload_gets_a_token_of_its_own(mock_drive, graph):
         shared = graph.get(f"/shares/{made.json()['shareId']}/driveItem")
         assert shared.status_code == 200 and shared.json()["name"] == name, shared.text
     _reload(mock_drive)  # the export holds two distinct tokens, so it loads
+
+
+def test_a_delta_walks_next_page_continues_after_a_reload_and_resyncs_in_another_state(
+    mock_drive, graph
+):
+    """A first round's nextLink names its state as the deltaLink does: it goes on after an
+    export and reload of that state (the same page as before), and in another state loaded
+    through ``PUT /_mockdrive/state`` it answers what the deltaLink answers: 410
+    resyncRequired."""
+    for name in ("a", "b", "c", "d", "e"):
+        assert graph.post("/me/drive/root/children", json={"name": name, "folder": {}}).ok
+    next_link = graph.get("/me/drive/root/delta?$top=2").json()["@odata.nextLink"]
+    delta_link = graph.get("/me/drive/root/delta?token=latest").json()["@odata.deltaLink"]
+    before = graph.get(next_link)
+    assert before.status_code == 200, before.text
+    exported = _export(mock_drive)
+    _load(mock_drive, exported)
+    after = graph.get(next_link)
+    assert after.status_code == 200, after.text
+    assert _unsigned(after.json()) == _unsigned(before.json())
+    another = json.loads(exported)
+    del another["changes"]  # the same items, but another state: its tokens are not these
+    _load(mock_drive, json.dumps(another).encode())
+    stale = graph.get(delta_link)
+    assert stale.status_code == 410, stale.text
+    assert stale.json()["error"]["code"] == "resyncRequired"
+    gone = graph.get(next_link)
+    assert _without_request_id(gone) == _without_request_id(stale)
+
+
+def _without_request_id(answer: requests.Response) -> tuple[int, dict[str, str], Any]:
+    """The status, headers and body of ``answer``, less the ids and time of its request."""
+    body = answer.json()
+    body["error"]["innerError"].pop("request-id")
+    varying = {"date", "request-id", "client-request-id"}
+    headers = {k.lower(): v for k, v in answer.headers.items() if k.lower() not in varying}
+    return answer.status_code, headers, body

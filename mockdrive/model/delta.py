@@ -32,7 +32,7 @@ from .copying import deepcopy_attrs, deepcopy_slots
 from .errors import DomainError, InvalidRequest
 from .grants import Permission, SharingLink
 from .permissions import held_candidates, owns_drive
-from .ranges import whole_number_text
+from .ranges import LARGEST_OFFSET, whole_number_text
 
 if TYPE_CHECKING:
     from .identity import User
@@ -233,6 +233,24 @@ def read_token(state: State, token: str) -> tuple[int, int]:
     if origin + 1 < log.oldest_kept:
         raise ResyncRequired("the changes since this delta token are no longer kept")
     return serial, origin
+
+
+def make_walk_token(state: State, offset: int) -> str:
+    """The ``$skiptoken`` of a first round's next page: the walk's ``offset`` after a token of
+    this state, so that the page asked for in another state (after a reset or a load) resyncs
+    as that state's deltaLink would."""
+    return f"{make_token(state)}.{offset}"
+
+
+def read_walk_token(state: State, text: str) -> int:
+    """The offset a ``make_walk_token`` names, or ResyncRequired (checked as ``read_token``
+    checks a deltaLink's token) / InvalidRequest."""
+    token, dot, offset = text.rpartition(".")
+    if not dot or not token:
+        raise InvalidRequest(f"the $skiptoken {text!r} is not valid")
+    number = whole_number_text(offset, "$skiptoken", 0, LARGEST_OFFSET)
+    read_token(state, token)
+    return number
 
 
 _TIME_TOKEN = re.compile(

@@ -44,8 +44,9 @@ from ..context import Call
 from ..errors import ApiError
 from ..jsonio import fast_json_response
 from . import paging
-from .envelope import first_values, own_url, shape
-from .items import page_params
+from .envelope import first_values, next_link, own_url, shape
+from .items import page_top
+from .odata import skip_token
 from .render import render_item
 
 _CALL_FORM = re.compile(r"^delta\((?:token=(?P<quote>'?)(?P<token>[^')]*)(?P=quote))?\)$")
@@ -65,10 +66,12 @@ def serve(request: web.Request, call: Call, folder: Item, segment: str) -> web.R
         if match is None:
             raise InvalidRequest(f"unsupported segment {segment!r}")
         token = match["token"] or token
-    top, offset = page_params(request)
+    top = page_top(request)
     prefer = ",".join(request.headers.getall("Prefer", [])).casefold()
     show_sharing = "deltashowsharingchanges" in prefer
     try:
+        skip = skip_token(request.query)  # a first round's page: its offset, in this state
+        offset = 0 if skip is None else delta.read_walk_token(state, skip)
         if token is None:
             return _enumerate(request, call, folder, roles, top, offset)
         if token == "latest":
@@ -100,11 +103,8 @@ def _enumerate(
     select = _select(call)
     value = [shape(render_item(state, call, item), select) for item in page]
     if more:
-        query = first_values(request.query, "$skiptoken")
-        query.update({"$top": str(top), "$skiptoken": str(offset + top)})
-        return fast_json_response(
-            {"value": value, "@odata.nextLink": str(own_url(request).with_query(query))}
-        )
+        link = next_link(request, top, delta.make_walk_token(state, offset + top))
+        return fast_json_response({"value": value, "@odata.nextLink": link})
     return _respond(request, value, delta.make_token(state), more=False)
 
 
