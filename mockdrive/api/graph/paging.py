@@ -2,8 +2,9 @@
 
 A ``$skiptoken`` of a listing is an offset (mockdrive's links write ``str(offset)``; a first
 delta round's carries the state's delta token before it, ``model.delta.make_walk_token``, so a
-reset or a state load answers 410 as a stale deltaLink does), and the answer to a page is defined as items ``offset…offset+top`` of the listing computed now. Computing
-that from the start costs O(offset + page), so reading a listing to its end cost O(n² / page).
+reset or a state load answers 410 as a stale deltaLink does), and the answer to a page is
+defined as items ``offset…offset+top`` of the listing computed now. Computing that from the
+start costs O(offset + page), so reading a listing to its end cost O(n² / page).
 Here, after serving a page, the walk that produced it is kept paused, keyed by who asked, which
 listing and the offset where it stopped; the next page's request (the ``@odata.nextLink`` just
 handed out, directly or inside ``$batch``) resumes it in O(page).
