@@ -247,3 +247,22 @@ def test_another_folder_s_or_user_s_skiptoken_pages_only_what_the_caller_sees(mo
     answer = graph.get(f"/me/drive/items/{many.id}/delta", params={"$top": "2", "$skiptoken": skip})
     assert answer.status_code == 200, answer.text
     assert all(e["name"].startswith("f") for e in answer.json()["value"])
+
+
+def test_a_subclass_of_a_slotted_class_keeps_what_its_dict_holds(mock_drive):
+    """A slotted model class subclassed without ``__slots__`` (a test's own kind of item)
+    holds more in a ``__dict__``: the copy has it too, copied, as plain deepcopy gives it."""
+    from mockdrive.model.tree import Item
+
+    class Tagged(Item):
+        pass
+
+    item = mock_drive.item("/")
+    tagged = Tagged.__new__(Tagged)
+    for name in Item.__slots__:
+        if hasattr(item, name):
+            object.__setattr__(tagged, name, getattr(item, name))
+    tagged.tags = ["a"]
+    twin = copy.deepcopy(tagged)
+    assert type(twin) is Tagged and twin.id == item.id
+    assert twin.tags == ["a"] and twin.tags is not tagged.tags
