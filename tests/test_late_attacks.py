@@ -266,3 +266,36 @@ def test_a_subclass_of_a_slotted_class_keeps_what_its_dict_holds(mock_drive):
     twin = copy.deepcopy(tagged)
     assert type(twin) is Tagged and twin.id == item.id
     assert twin.tags == ["a"] and twin.tags is not tagged.tags
+
+
+def test_a_demo_organisation_s_copy_shares_nothing_mutable_and_exports_alike():
+    """The CLI's demo data (Faker people, many items, links): the quick copy exports as the
+    state does and shares no dict, list, set, deque, bytearray or model object with it."""
+    from test_state_copy import objects
+
+    from mockdrive.demo import demo_scenario
+    from mockdrive.scenario import build_state
+
+    state = build_state(demo_scenario(3, 12, 150))
+    state.changes.issued = True  # the log goes along in the export
+    twin = copy.deepcopy(state)
+    assert _export(twin) == _export(state)
+    copying = {type(o) for o in objects(state).values() if hasattr(type(o), "__deepcopy__")}
+    mutable = (dict, list, set, bytearray, *copying)
+    original = {i for i, o in objects(state).items() if isinstance(o, mutable)}
+    shared = [o for i, o in objects(twin).items() if i in original]
+    assert not shared, shared[:3]
+
+
+def test_a_deltalink_token_with_a_stray_character_is_refused(mock_drive, graph):
+    """base64 drops what is not in its alphabet: a token with a dot or a ``!`` inside was read
+    as the token it was made from. Both forms of asking are refused with Graph's 400."""
+    link = graph.get("/me/drive/root/delta", params={"token": "latest"}).json()
+    token = link["@odata.deltaLink"].split("token=")[1]
+    assert graph.get("/me/drive/root/delta", params={"token": token}).status_code == 200
+    middle = len(token) // 2
+    for bad in (f"{token[:middle]}.{token[middle:]}", f"{token[:middle]}!{token[middle:]}"):
+        answer = graph.get("/me/drive/root/delta", params={"token": bad})
+        assert_graph_error(answer, 400, "invalidRequest")
+        answer = graph.get(f"/me/drive/root/delta(token='{bad}')")
+        assert_graph_error(answer, 400, "invalidRequest")
