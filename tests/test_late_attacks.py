@@ -72,6 +72,10 @@ def test_a_copy_and_its_original_served_in_turn_leave_each_other_alone(mock_driv
     graph = mock_drive.session
     graph.get("/me/drive/root/delta?$top=1")  # a token issued: the log is exported
     opened = graph.post("/me/drive/root:/both.bin:/createUploadSession", json={}).json()
+    assert graph.put("/me/drive/root:/expiring.txt:/content", data=b"e").status_code == 201
+    expiring = {"type": "view", "scope": "anonymous", "expirationDateTime": "2024-01-02T00:00:00Z"}
+    made = graph.post("/me/drive/root:/expiring.txt:/createLink", json=expiring)
+    assert made.status_code in (200, 201), made.text
     twin = copy.deepcopy(original)
     assert _export(twin) == _export(original)
     served, kept = (twin, original) if changed == "copy" else (original, twin)
@@ -93,9 +97,13 @@ def test_a_copy_and_its_original_served_in_turn_leave_each_other_alone(mock_driv
         headers={"Content-Range": "bytes 0-327679/655360"}, timeout=30,
     )  # fmt: skip
     assert part.status_code == 202, part.text
-    _change_through_http(mock_drive)
+    _change_through_http(mock_drive)  # three days on: the link has expired in this state
+    mock_drive.onehub_id("/copied.txt")
+    left = graph.get("/me/drive/root:/expiring.txt:/permissions").json()["value"]
+    assert made.json()["id"] not in {p["id"] for p in left}
     assert _export(served) != before[0]
     assert snapshot() == before
+    assert made.json()["id"] in before[0]  # not expired in the state left alone
 
 
 def test_the_quick_copy_is_the_copy_plain_deepcopy_makes(mock_drive):
