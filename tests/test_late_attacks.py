@@ -246,7 +246,7 @@ def test_walks_left_half_read_do_not_grow_the_export(mock_drive, graph):
     assert len(_export(mock_drive.state)) == size
 
 
-def test_another_folder_s_or_user_s_skiptoken_pages_only_what_the_caller_sees(mock_drive, graph):
+def test_another_folder_s_skiptoken_pages_only_what_the_caller_sees_here(mock_drive, graph):
     """A skiptoken carries an offset, not a caller or a folder: used elsewhere it pages that
     walk, never more than the caller may see there."""
     _many(mock_drive)
