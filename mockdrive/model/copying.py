@@ -74,7 +74,8 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
 
 
 def deepcopy_slots(self: Any, memo: dict[int, Any]) -> Any:
-    """``__deepcopy__`` for a class whose instances hold everything in ``__slots__``."""
+    """``__deepcopy__`` for a class whose instances hold everything in ``__slots__`` (and for
+    a subclass of one that adds a ``__dict__``: that is copied too)."""
     cls = type(self)
     new = cls.__new__(cls)
     memo[id(self)] = new
@@ -85,6 +86,8 @@ def deepcopy_slots(self: Any, memo: dict[int, Any]) -> Any:
         except AttributeError:  # a slot never set stays unset
             continue
         object.__setattr__(new, name, value if type(value) in scalars else _copied(value, memo))
+    if cls.__dictoffset__:  # a subclass without __slots__ keeps more in its __dict__
+        new.__dict__.update(_copied(self.__dict__, memo))
     return new
 
 

@@ -206,10 +206,15 @@ def make_token(state: State, serial: int | None = None, origin: int | None = Non
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+={0,2}", re.ASCII)  # what make_token writes, padded or not
+
+
 def read_token(state: State, token: str) -> tuple[int, int]:
     """(the log position a token names, the position of the round it continues), or
     ResyncRequired / InvalidRequest."""
     try:
+        if not _TOKEN_TEXT.fullmatch(token):  # base64 would drop a stray character unseen
+            raise ValueError("not URL-safe base64")
         padded = token + "=" * (-len(token) % 4)
         parts = base64.urlsafe_b64decode(padded).decode().split(".")
         if len(parts) == 3:  # a token that starts its round (the round's origin is itself)
