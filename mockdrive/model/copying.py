@@ -47,7 +47,7 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
     if kind is random.Random:  # what its __reduce__ leads deepcopy to, without copying
         found = memo.get(id(value), _MISSING)  # the 625 numbers of its state one by one
         if found is _MISSING:
-            found = memo[id(value)] = random.Random()
+            found = memo[id(value)] = random.Random.__new__(random.Random)  # not seeded
             found.setstate(value.getstate())
             memo.setdefault(id(memo), []).append(value)
         return found

@@ -66,15 +66,6 @@ class IdFactory:
     scenario, before any id is generated for it).
     """
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> IdFactory:
-        """A state's copy (model/copying.py). The start position is shared, not copied: it is
-        immutable, and deepcopy would walk its 625 words one by one (~5x this copy)."""
-        if self._start is not None:
-            memo[id(self._start)] = self._start
-            memo.setdefault(id(memo), []).append(self._start)  # kept alive, as deepcopy does
-        twin: IdFactory = deepcopy_attrs(self, memo)
-        return twin
-
     def __init__(
         self,
         seed: int = 0,
@@ -90,6 +81,15 @@ class IdFactory:
         self._serial = 0 if start is None else start[1]
         self._taken = taken
         self._reserved: set[str] = set()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> IdFactory:
+        """A state's copy (model/copying.py). The start position is shared, not copied: it is
+        immutable, and deepcopy would walk its 625 words one by one (~5x this copy)."""
+        if self._start is not None:
+            memo[id(self._start)] = self._start
+            memo.setdefault(id(memo), []).append(self._start)  # kept alive, as deepcopy does
+        twin: IdFactory = deepcopy_attrs(self, memo)
+        return twin
 
     @property
     def _rng(self) -> random.Random:
