@@ -29,10 +29,12 @@ from stateful_support import (
     GRAPH_ROLES,
     OWNER,
     RunStats,
+    as_json,
     canonical,
     check_state,
     contents,
     differences,
+    flat_export,
     initial_state,
     machine_settings,
     names,
@@ -60,13 +62,13 @@ PATH_LIMIT_DEPTH = 200  # "d/" * 200 = the 400-character path limit of OneDrive 
 def fingerprint(state: State) -> str:
     """Everything a refused operation must leave alone (Onehub numbers are handed out on
     first sight, even by reads, so they are not part of it)."""
-    data = export_scenario(state)
+    data = flat_export(export_scenario(state))
     data.pop("onehub", None)  # the numbering handed out so far (exported to survive a reload)
     data["versions"] = sorted(
         (i.id, i.version, i.content_version, i.modified) for i in state.store.items.values()
     )
     data["outbox"] = len(state.outbox.to_list())
-    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+    return as_json(data, sort_keys=True)
 
 
 ItemKey = tuple[int, tuple[str, ...]]  # (drive index, names from its root)
@@ -415,7 +417,7 @@ class ModelMachine(RuleBasedStateMachine):
     def twins_export_the_same(self) -> None:
         if len(self.twins) < 2:
             return
-        exports = [canonical(export_scenario(s)) for s in self.twins]
+        exports = [canonical(flat_export(export_scenario(s))) for s in self.twins]
         for index, other in enumerate(exports[1:], 1):
             assert other == exports[0], f"twin {index} drifted {differences(exports[0], other)}"
 
