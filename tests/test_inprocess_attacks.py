@@ -205,8 +205,8 @@ def test_threads_share_the_session_in_process_and_over_the_socket(mock_drive):
 
 
 def _held_then_reset(mock_drive, session: requests.Session, **headers: str) -> int:
-    # held for a second: sent within the first half (milliseconds), reset in the second
-    mock_drive.faults.add(effect="latency", latencyMs=1000, path="/me/drive$")
+    # held for half a second: reset as soon as the rule holds it (milliseconds)
+    rule = mock_drive.faults.add(effect="latency", latencyMs=500, path="/me/drive$")
     status: list[int] = []
     sender = threading.Thread(
         target=lambda: status.append(
@@ -215,8 +215,12 @@ def _held_then_reset(mock_drive, session: requests.Session, **headers: str) -> i
         daemon=True,
     )
     sender.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while not mock_drive.server.call(lambda: rule.fired):
+        assert time.monotonic() < deadline, "the latency rule never fired"
+        time.sleep(0.005)
     mock_drive.server.reset()
+    assert sender.is_alive(), "the request was answered before the reset: nothing tested"
     sender.join(10)
     assert not sender.is_alive()
     return status[0]
