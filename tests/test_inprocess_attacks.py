@@ -134,7 +134,7 @@ def _cut_off_by_stop(in_process: bool) -> BaseException:
     if in_process:
         assert mount_in_process(session, server)
     assert session.get(server.graph_url + "/me/drive").status_code == 200
-    server.call(lambda: server.state.faults.add({"effect": "latency", "latencyMs": 3000}))
+    rule = server.call(lambda: server.state.faults.add({"effect": "latency", "latencyMs": 3000}))
     caught: list[BaseException] = []
 
     def send() -> None:
@@ -145,12 +145,10 @@ def _cut_off_by_stop(in_process: bool) -> BaseException:
 
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
-    deadline = time.monotonic() + 5
-    while (
-        not len(server.call(lambda: server.state.journal.entries)) and time.monotonic() < deadline
-    ):
-        time.sleep(0.02)
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while not server.call(lambda: rule.fired):  # until the server holds the request
+        assert time.monotonic() < deadline, "the latency rule never fired"
+        time.sleep(0.005)
     server.stop()
     sender.join(15)
     assert not sender.is_alive(), "the request never came back"
