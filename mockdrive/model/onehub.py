@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .copying import deepcopy_attrs
 from .errors import AccessDenied, DomainError, InvalidRequest, NotFound
 from .grants import Permission
 from .permissions import (
@@ -38,6 +39,8 @@ FROM_TIER = {"owner": "Moderator", "write": "Collaborator", "read": "Downloader"
 class OnehubIds:
     """Integer ids for Onehub: given on first sight, stable afterwards, one sequence per kind
     (folders and files share ``node``; ``workspace``, ``rolemap``, ``user``)."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         self._numbers: dict[tuple[str, str], int] = {}
