@@ -74,14 +74,20 @@ async def read_body(
     """The whole body, read until the end of the stream (``content.read(n)`` returns only what
     has arrived so far). Past ``limit`` bytes, announced or counted while reading (chunked
     bodies announce nothing), raise ``too_large()`` without reading the rest."""
-    refuse = too_large or (lambda: body_too_large(limit))
-    if request.content_length is not None and request.content_length > limit:
-        raise refuse()
+    length = request.content_length
+    if length is not None and length > limit:
+        raise too_large() if too_large is not None else body_too_large(limit)
+    content = request.content
+    if content.is_eof():  # all of it has arrived (most bodies): taken at once, no wait
+        whole = content.read_nowait()
+        if len(whole) > limit:
+            raise too_large() if too_large is not None else body_too_large(limit)
+        return whole if type(whole) is bytes else bytes(whole)
     body = bytearray()
-    async for chunk in request.content.iter_any():
+    async for chunk in content.iter_any():
         body += chunk
         if len(body) > limit:
-            raise refuse()
+            raise too_large() if too_large is not None else body_too_large(limit)
     return bytes(body)
 
 

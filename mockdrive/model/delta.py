@@ -109,11 +109,13 @@ class ChangeLog:
         self.serial += 1
         if at is not None and (not self.marks or at > self.marks[-1][0]):
             self.marks.append((at, self.serial))
-        above = tuple(a.id for a in store.ancestors(item))
+        items = store.items
+        above = _ids_above(items, item)
         left_above: tuple[str, ...] = ()
-        left = store.items.get(moved_from or "")
-        if left is not None:
-            left_above = tuple(a.id for a in store.ancestors(left))
+        if moved_from is not None:
+            left = items.get(moved_from)
+            if left is not None:
+                left_above = _ids_above(items, left)
         if kind == "deleted":
             lost = (*lost, *item.permissions)
         change = Change(
@@ -188,6 +190,17 @@ class ChangeLog:
         O(log marks)."""
         later = bisect_right(self.marks, second, key=lambda mark: mark[0])
         return self.marks[later][1] - 1 if later < len(self.marks) else self.serial
+
+
+def _ids_above(items: dict[str, Item], item: Item) -> tuple[str, ...]:
+    """The ids of the folders above ``item``, its parent first (``DriveStore.ancestors``'
+    ids, without a generator: once per change)."""
+    above = []
+    parent_id = item.parent_id
+    while parent_id is not None:
+        above.append(parent_id)
+        parent_id = items[parent_id].parent_id
+    return tuple(above)
 
 
 def _serial(change: Change) -> int:
