@@ -13,7 +13,7 @@ from ..model.permissions import EffectivePermission
 from ..model.tree import Item
 from .context import Call
 from .graph.render import render_notification_error, render_permission
-from .jsonio import fast_json_response, optional, read_json_object
+from .jsonio import fast_json_response, json_object_arrived, optional, read_json_object
 
 
 def parse_invite_body(body: dict[str, Any]) -> sharing.InviteRequest:
@@ -103,9 +103,11 @@ def run_invite(
 ) -> sharing.InviteResult:
     """One invite through the model (Graph and OneDrive), noting for the journal which fault
     rules fired. ``roles``: the caller's on ``item``, when known (``sharing.invite``)."""
-    context = sharing.RequestContext(request.method, request.path)
+    # what fault rules match on (without rules, nothing reads it)
+    state = call.state
+    context = sharing.RequestContext(request.method, request.path) if state.faults.rules else None
     try:
-        result = sharing.invite(call.state, call.caller, item, invite_request, context, roles)
+        result = sharing.invite(state, call.caller, item, invite_request, context, roles)
     except InjectedFault as fault:
         call.fired_faults.append({"rule": fault.rule_id, "effect": "error"})
         raise
@@ -126,11 +128,12 @@ def roles_seen(call: Call, item: Item) -> set[str] | None:
 
 
 async def graph_invite(request: web.Request, call: Call, item: Item):
-    # a body that has all arrived is read without waiting (``read_body``): no other request
-    # runs in between, so the roles the dispatch found still hold
-    roles = roles_seen(call, item) if request.content.is_eof() else None
-    invite_request = parse_invite_body(await read_json_object(request))
-    result = run_invite(request, call, item, invite_request, roles)
+    body = json_object_arrived(request)
+    if body is None:  # more to come: after the wait, the dispatch's roles may not hold
+        body, roles = await read_json_object(request), None
+    else:  # read without waiting: nothing ran since the dispatch, whose roles still hold
+        roles = roles_seen(call, item)
+    result = run_invite(request, call, item, parse_invite_body(body), roles)
     value = []
     for outcome in result.outcomes:
         entry = render_permission(call.state, call, EffectivePermission(outcome.permission))

@@ -93,7 +93,26 @@ async def read_body(
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """Read and parse the body as a JSON object, keeping it on the request for the journal."""
-    raw = await read_body(request, MAX_JSON_BODY)
+    return _kept(request, await read_body(request, MAX_JSON_BODY))
+
+
+def json_object_arrived(request: web.Request) -> dict[str, Any] | None:
+    """``read_json_object`` without waiting, when the whole body has arrived (a handler then
+    runs on with nothing else run in between); None when more is to come."""
+    content = request.content
+    if not content.is_eof():
+        return None
+    length = request.content_length  # ``read_body``'s checks, on what is at hand
+    if length is not None and length > MAX_JSON_BODY:
+        raise body_too_large()
+    raw = content.read_nowait()
+    if len(raw) > MAX_JSON_BODY:
+        raise body_too_large()
+    return _kept(request, raw if type(raw) is bytes else bytes(raw))
+
+
+def _kept(request: web.Request, raw: bytes) -> dict[str, Any]:
+    """The body parsed as a JSON object, kept on the request for the journal."""
     data = parse_json_object(raw)
     request[PARSED_BODY] = data
     request[BODY_BYTES] = len(raw)

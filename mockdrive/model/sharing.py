@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .tree import Item
 
 MAX_MESSAGE_LENGTH = 2000
-WRITE_RANK = ROLE_RANK["write"]
 EMAIL_PATTERN = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
 
 
@@ -55,6 +54,9 @@ class RequestContext:
 
     method: str = "POST"
     path: str = ""
+
+
+NO_CONTEXT = RequestContext()  # what fault rules match when no request is at hand
 
 
 @dataclass(slots=True)
@@ -115,8 +117,14 @@ def validate_invite(request: InviteRequest) -> None:
         if key in seen:
             raise InvalidRequest(f"recipients[{index}] repeats recipients[{seen[key]}]")
         seen[key] = index
-    request.roles = check_roles(request.roles)
-    check_message(request.message)
+    roles = request.roles
+    if type(roles) is list and len(roles) == 1 and roles[0] in GRANTABLE_ROLES:
+        request.roles = [roles[0]]  # the common case of ``check_roles``, without its call
+    else:
+        request.roles = check_roles(roles)
+    message = request.message
+    if message is not None and len(message) > MAX_MESSAGE_LENGTH:
+        check_message(message)  # says what is wrong
 
 
 def check_message(message: str | None) -> None:
@@ -215,7 +223,7 @@ def _check_shareable(
     again."""
     if roles is None:
         roles = require_role(state.store, caller, item, "write")
-    elif ROLE_RANK[highest_role(roles)] < WRITE_RANK:  # ``require_role``'s check, without a walk
+    elif "owner" not in roles and "write" not in roles:  # ``require_role``'s rank check
         raise AccessDenied("the caller needs the write role on this item")
     drive = state.store.drives[item.drive_id]
     if drive.drive_type == "personal" and item.parent_id is None:
@@ -238,7 +246,7 @@ def invite(
     ``roles``: the caller's roles on ``item`` when already known (see ``_check_shareable``).
     O(depth + recipients): each recipient is resolved once and looked up once on the item.
     """
-    context = context or RequestContext()
+    context = context or NO_CONTEXT
     _check_shareable(state, caller, item, roles)
     validate_invite(request)
     expiration = check_expiration(state, request.expiration)
@@ -268,8 +276,9 @@ def invite(
     result = InviteResult()
     outcomes = result.outcomes
     granted: list[str] = []
-    asked = highest_role(request.roles)  # what a permission the recipient holds may rise to
-    asked_rank = ROLE_RANK.get(asked)
+    # what a permission the recipient holds may rise to (the roles are grantable ones)
+    asked = "write" if "write" in request.roles else "read"
+    asked_rank = ROLE_RANK[asked]
     permissions = item.permissions
     send = request.send_invitation
     for grantee_id, address in resolved:
