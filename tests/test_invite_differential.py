@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
+import time
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -325,3 +327,36 @@ def test_the_change_log_names_the_folders_above_as_the_tree_does() -> None:
     assert change.item_id == deep.id and change.kind == "sharing"
     assert change.above == tuple(a.id for a in state.store.ancestors(deep))
     assert len(change.above) == 3
+
+
+def test_roles_found_before_a_body_that_trickles_in_are_found_again_after_it(mock_drive) -> None:
+    """An invite whose body arrives after its headers waits for it; meanwhile its caller may
+    lose access. The roles the dispatch found before the wait are not used after it: the
+    invite walks them again and is refused, granting nothing."""
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    mock_drive.add_folder("/Team")
+    held = mock_drive.grant("/Team", bob, ["write"])
+    team = mock_drive.item("/Team")
+    # first, with the whole body at once, bob may invite (his roles found once)
+    invited = mock_drive.session_for(bob).post(
+        f"/drives/{team.drive_id}/items/{team.id}/invite",
+        json={"recipients": [{"email": "y@contoso.example"}], "roles": ["read"]},
+    )
+    assert invited.status_code == 200, invited.text
+    body = json.dumps({"recipients": [{"email": "x@contoso.example"}], "roles": ["read"]})
+    head = (
+        f"POST /v1.0/drives/{team.drive_id}/items/{team.id}/invite HTTP/1.1\r\nHost: x\r\n"
+        "Authorization: Bearer bob-token\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    server = mock_drive.server
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body[:12].encode())
+        time.sleep(0.3)  # the dispatch has found bob's roles; his invite waits for the rest
+        removed = mock_drive.session.delete(f"/me/drive/items/{team.id}/permissions/{held.id}")
+        assert removed.status_code == 204, removed.text
+        sock.sendall(body[12:].encode())
+        answer = sock.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 404"), answer[:200]
+    emails = [p.get("invitation", {}).get("email") for p in mock_drive.permissions("/Team")]
+    assert "x@contoso.example" not in emails
