@@ -271,7 +271,7 @@ def invite(
                 )
 
     # Everything is valid: from here on nothing raises, so the request applies atomically.
-    if not item.permissions and item.inherits and not request.retain_inherited_permissions:
+    if not request.retain_inherited_permissions and item.inherits and not item.permissions:
         _break_inheritance(state, item)
     result = InviteResult()
     outcomes = result.outcomes
