@@ -184,6 +184,8 @@ def world(policy: int, rules: int) -> tuple[State, dict[str, Any]]:
         state.policy.allowed_domains = ["fabrikam.example"]
     elif policy == 3:
         state.policy.blocked_domains = ["fabrikam.example"]
+    elif policy == 4:
+        state.policy.max_recipients = 2
     if rules & 1:
         state.faults.add({"effect": "error", "recipient": "x@fabrikam.example", "status": 409})
     if rules & 2:
@@ -272,7 +274,7 @@ def everything(state: State) -> str:
     body=BODY,
     caller=st.sampled_from(["ada", "ada", "ada", "bob", *NAMES[2:]]),
     target=st.sampled_from(["root", "team", "deep", "deep", "deep"]),
-    policy=st.sampled_from([0, 0, 0, 1, 2, 3]),
+    policy=st.sampled_from([0, 0, 0, 1, 2, 3, 4]),
     rules=st.sampled_from([0, 0, 0, 1, 2, 3]),
     seen=st.booleans(),
     before=st.one_of(st.none(), st.sampled_from(["same", "other case", "other case"]), GOOD_BODY),

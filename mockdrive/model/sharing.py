@@ -249,13 +249,14 @@ def invite(
     context = context or NO_CONTEXT
     _check_shareable(state, caller, item, roles)
     validate_invite(request)
-    expiration = check_expiration(state, request.expiration)
+    expiration = None if request.expiration is None else check_expiration(state, request.expiration)
     recipients = request.recipients
-    state.policy.check_count(len(recipients))
+    policy = state.policy
+    if len(recipients) > policy.max_recipients:
+        policy.check_count(len(recipients))  # says what is wrong
     resolved = []  # (grantee id or None, address), in the recipients' order
     for index, recipient in enumerate(recipients):
         resolved.append(_resolve(state, recipient, index))
-    policy = state.policy
     if not (policy.external_sharing and policy.allowed_domains is None) or policy.blocked_domains:
         for grantee_id, address in resolved:  # (an open policy refuses no address)
             if grantee_id is None:
