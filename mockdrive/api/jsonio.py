@@ -165,7 +165,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"the request body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object")
-    if _SURROGATE_ESCAPE.search(raw):
+    if b"\\u" in raw and _SURROGATE_ESCAPE.search(raw):  # (most bodies: no escape to look at)
         require_unicode(data)
     return data
 
