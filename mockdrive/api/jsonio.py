@@ -151,12 +151,31 @@ def loads(text: str) -> Any:
     return _DECODER.decode(text)
 
 
+_SCAN = _DECODER.scan_once  # the decoder's own scanner (C), without its two wrappers
+
+
+def _object_at_once(text: str) -> Any:
+    """The value of a text that is one JSON object with nothing around it (most bodies), read
+    by the decoder's scanner alone; None for any other text or any error (``loads`` then
+    reads it again and words the error)."""
+    if text[:1] != "{" or text[-1:] != "}":
+        return None
+    try:
+        value, end = _SCAN(text, 0)
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    return value if end == len(text) else None
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Decode a request body that must be a JSON object, or raise InvalidRequest."""
     if not raw.strip():
         raise InvalidRequest("the request body is empty; a JSON object is required")
     try:
-        data = loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = _object_at_once(text)
+        if data is None:
+            data = loads(text)
     except UnicodeDecodeError:
         raise InvalidRequest("the request body is not valid UTF-8") from None
     except RecursionError:
