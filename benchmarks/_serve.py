@@ -45,9 +45,15 @@ async def bare_handler(request: web.Request) -> web.Response:
     return web.json_response(BARE_ITEM)
 
 
+async def bare_echo_handler(request: web.Request) -> web.Response:
+    """A POST's baseline: read the JSON body and answer it back."""
+    return web.json_response(await request.json())
+
+
 def bare_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/item", bare_handler)
+    app.router.add_post("/echo", bare_echo_handler)
     return app
 
 
@@ -94,7 +100,7 @@ async def serve(kind: str) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         info["port"] = runner.addresses[0][1]
-        info["paths"] = {"bare": "/item"}
+        info["paths"] = {"bare": "/item", "echo": "/echo"}
         stopper = runner.cleanup
     else:
         from mockdrive.server import MockDrive

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mockdrive.model import delta
 from mockdrive.scenario import (
     ScenarioError,
     export_scenario,
@@ -332,3 +333,15 @@ def test_the_schema_check_agrees_with_jsonschema(path):
         assert ours == theirs, (variant, check_schema(variant))
         checked += 1
     assert checked > 100
+
+
+def test_an_export_without_the_change_log_is_the_export_less_its_changes():
+    state = load_scenario(FIXTURES / "quickstart.yaml")
+    owner = next(iter(state.directory.users.values()))
+    state.make_path(state.default_drive(owner.id), "/new.txt", is_folder=False, content=b"x")
+    delta.make_token(state)  # a token handed out: the export carries the log for it
+    whole = export_scenario(state)
+    assert whole["changes"]
+    assert export_scenario(state, change_log=False) == {
+        key: value for key, value in whole.items() if key != "changes"
+    }

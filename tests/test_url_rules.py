@@ -122,6 +122,12 @@ async def vandal(request: web.Request, handler) -> web.StreamResponse:
         state.ids.guid()
     elif what == "clock":
         state.clock.tick()
+    elif what == "quietly-ids":  # a change the answer does not refuse
+        state.ids.guid()
+        return await handler(request)
+    elif what == "deadline":  # due at once: the next request's sweep draws an id
+        state.expirations.handlers["vandal"] = lambda key, when: bool(state.ids.guid())
+        state.expirations.schedule(state.clock.moment(), "vandal", "key")
     elif what == "dead-link":
         origin = str(request.url.origin())
         return web.json_response({"value": [], "@odata.nextLink": origin + "/v1.0/nowhere"})
@@ -142,6 +148,25 @@ def vandalised() -> Iterator[tuple[MockDrive, RuleChecker]]:
     ) as server:
         yield server, checker
     checker.stop()
+
+
+@pytest.fixture(scope="module")
+def vandalised_by_requests() -> Iterator[tuple[MockDrive, RuleChecker]]:
+    """As ``vandalised``, the checker told that only requests change the state."""
+    checker = RuleChecker(requests_only=True)
+    with MockDrive(
+        default_state(TOKEN), middlewares=[checker.middleware, vandal], clock=PINNED
+    ) as server:
+        yield server, checker
+    checker.stop()
+
+
+def refuse(server: MockDrive, vandal: str | None = None) -> None:
+    """A write the service refuses (a folder under an item that does not exist)."""
+    headers = {"Authorization": f"Bearer {TOKEN}", **({"X-Vandal": vandal} if vandal else {})}
+    url = server.graph_url + "/me/drive/items/nothing/children"
+    answer = requests.post(url, json={"name": "x", "folder": {}}, headers=headers, timeout=10)
+    assert answer.status_code in (400, 404), answer.text
 
 
 @pytest.mark.parametrize("what", ["ids", "clock"])
@@ -181,3 +206,40 @@ def test_the_checker_fails_a_download_url_that_a_forgery_also_opens(vandalised):
     requests.get(server.graph_url + "/me/drive/root/children", headers=auth, timeout=10)
     failures = checker.finish_test()
     assert len(failures) == 1 and "tampered copy still answers" in failures[0], failures
+
+
+# -- when only requests change the state: one digest per refusal of a run ---------------------
+def test_a_run_of_refusals_takes_one_digest_each_and_still_fails_one_that_moved_the_state(
+    vandalised_by_requests,
+):
+    server, checker = vandalised_by_requests
+    checker.start_test()
+    digests = checker.digests
+    for _ in range(3):
+        refuse(server)
+    assert checker.digests - digests == 4  # before the first, and after each
+    assert checker.finish_test() == []
+    checker.start_test()
+    refuse(server)
+    refuse(server, "ids")  # its digest before is the last one's after
+    failures = checker.finish_test()
+    assert len(failures) == 1 and "refused, yet ids changed" in failures[0], failures
+
+
+@pytest.mark.parametrize("between", ["quietly-ids", "deadline"])
+def test_a_change_between_two_refusals_is_not_blamed_on_the_second(vandalised_by_requests, between):
+    """What a request between them changed, or a deadline the second one's sweep reached, is
+    in the second one's digest before: it is taken anew, not reused."""
+    server, checker = vandalised_by_requests
+    checker.start_test()
+    refuse(server)
+    if between == "quietly-ids":  # a read that changes the state
+        auth = {"Authorization": f"Bearer {TOKEN}", "X-Vandal": between}
+        answer = requests.get(server.graph_url + "/me/drive/root", headers=auth, timeout=10)
+        assert answer.status_code == 200
+    else:  # refused, changing nothing the digest holds: the deadline is due at once
+        refuse(server, between)
+    digests = checker.digests
+    refuse(server)
+    assert checker.digests - digests == 2
+    assert checker.finish_test() == []

@@ -78,8 +78,9 @@ def state_parts(state: State) -> dict[str, str]:
     """A hash of everything a refused request must leave alone: the export, plus what an export
     leaves out (each item's versions and times, the outbox, the clock reading, the id
     generator's position, open upload sessions, the change log, copy monitors). The journal is
-    left out: it records refusals too."""
-    data: dict[str, Any] = export_scenario(state)
+    left out: it records refusals too. The change log is told by its serial (a change logged
+    moves it), so the export's copy of the log is not made."""
+    data: dict[str, Any] = export_scenario(state, change_log=False)
     data["clock"] = [state.clock.peek(), state.clock.moved]
     data["ids"] = hash(state.ids.position())
     messages = state.outbox.messages  # a new message, or one dropped: the ends move
@@ -250,9 +251,19 @@ def shape_of(kind: str, url: str, detail: dict[str, Any]) -> tuple[Any, ...]:
 class RuleChecker:
     """The middleware that watches every answer, and the follower that runs after each test."""
 
-    def __init__(self, *, budget: bool = True) -> None:
-        """``budget=False``: digest every request whatever it costs (a fuzzer's small state)."""
+    def __init__(self, *, budget: bool = True, requests_only: bool = False) -> None:
+        """``budget=False``: digest every request whatever it costs (a fuzzer's small state).
+
+        ``requests_only``: while a test runs, nothing but requests to the server changes its
+        state (the test calls no model code, its clock follows no wall). A refusal's digest
+        after is then the next write's digest before, when no request ran between them and
+        the expiry sweep found nothing due: one digest per refusal of a run of them, not two.
+        """
         self.budget = budget
+        self.requests_only = requests_only
+        self.digests = 0  # states digested
+        # (events, state, parts): the digest after the last refusal, while nothing ran since
+        self._settled: tuple[int, State, dict[str, str]] | None = None
         self.active = False
         self.failures: list[str] = []
         self.handed: list[Handed] = []
@@ -273,6 +284,7 @@ class RuleChecker:
     def start_test(self) -> None:
         self.active = True
         self.failures, self.handed, self.shapes = [], [], set()
+        self._settled = None  # the test may have changed the state since
         self._spent = self._served = 0.0
 
     @web.middleware
@@ -281,17 +293,24 @@ class RuleChecker:
             return await handler(request)
         backend = request.app[BACKEND]
         state = backend.state
-        if is_api(request.path) and len(state.expirations):
-            state.expirations.sweep(state.clock.moment())  # what the pipeline does first
+        due = state.expirations
+        if is_api(request.path) and len(due):
+            pending = len(due)
+            due.sweep(state.clock.moment())  # what the pipeline does first
+            if len(due) != pending:  # a deadline came: the digest before is taken anew
+                self._settled = None
         # a verdict only for a request that runs alone (a $batch step inside its batch)
-        others = self._in_flight - (1 if request.get(BATCH_OF) is not None else 0)
+        step = request.get(BATCH_OF) is not None
+        others = self._in_flight - (1 if step else 0)
+        quiet = self._events if self._in_flight == 0 else None  # the count, if none is running
         self._in_flight += 1
         self._events += 1
         mark = self._events
         before = None
         if others == 0 and request.method not in READS and self._affordable():
             started = time.perf_counter()
-            before = state_parts(state)
+            settled = self._settled_parts(state, quiet)
+            before = settled if settled is not None else self._digest(state)
             self._spent += time.perf_counter() - started
             self.seconds["digest"] += time.perf_counter() - started
         started = time.perf_counter()
@@ -306,9 +325,11 @@ class RuleChecker:
         if alone and before is not None and self._is_refusal(request, response):
             self.refusals_checked += 1
             started = time.perf_counter()
-            after = state_parts(state)
+            after = self._digest(state)
             self._spent += time.perf_counter() - started
             self.seconds["digest"] += time.perf_counter() - started
+            if self.requests_only and not step:
+                self._settled = (self._events, state, after)
             moved = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
             if "/special/" in request.path and set(moved) <= SPECIAL_FOLDER_PARTS:
                 moved = [] if _special_folders_made(state, before, after) else moved
@@ -317,6 +338,19 @@ class RuleChecker:
         if backend.state is state:  # the URLs of an answer hold in the state it left
             self._collect(request, response, state, answer)
         return response
+
+    def _digest(self, state: State) -> dict[str, str]:
+        self.digests += 1
+        return state_parts(state)
+
+    def _settled_parts(self, state: State, events: int | None) -> dict[str, str] | None:
+        """The digest after the last refusal if it is still the state's: taken at ``events``
+        (the count when this request began, None if another was running), of the same state,
+        whose clock follows no wall."""
+        settled = self._settled
+        if settled is None or settled[0] != events or settled[1] is not state:
+            return None
+        return None if state.clock.follows_wall else settled[2]
 
     def _affordable(self) -> bool:
         """Whether the digests stay within budget: a test of many requests over a big state

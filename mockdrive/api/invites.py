@@ -13,12 +13,40 @@ from ..model.permissions import EffectivePermission
 from ..model.tree import Item
 from .context import Call
 from .graph.render import render_notification_error, render_permission
-from .jsonio import fast_json_response, optional, read_json_object
+from .jsonio import fast_json_response, json_object_arrived, optional, read_json_object
 
 
 def parse_invite_body(body: dict[str, Any]) -> sharing.InviteRequest:
     """Graph's invite body → the model's request. Types are checked here, rules in the model."""
     recipients = parse_recipients(body.get("recipients"))
+    get = body.get
+    roles, message, password = get("roles"), get("message"), get("password")
+    sign_in, send = get("requireSignIn"), get("sendInvitation")
+    # the common case (every value given is of its type, no expiration to read) without a
+    # call per key; ``_checked_invite`` says what is wrong otherwise, key by key, in order
+    if (
+        type(roles) is list
+        and (message is None or type(message) is str)
+        and (password is None or type(password) is str)
+        and (sign_in is None or type(sign_in) is bool)
+        and (send is None or type(send) is bool)
+        and get("expirationDateTime") is None
+        and get("retainInheritedPermissions") is None
+    ):
+        for role in roles:
+            if type(role) is not str:
+                break
+        else:
+            return sharing.InviteRequest(
+                recipients, roles, message, sign_in is True, send is True, True, None, password
+            )
+    return _checked_invite(body, recipients)
+
+
+def _checked_invite(
+    body: dict[str, Any], recipients: list[sharing.Recipient]
+) -> sharing.InviteRequest:
+    """``parse_invite_body`` past its recipients, each key checked in turn."""
     roles = body.get("roles")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise InvalidRequest("roles must be an array of strings")
@@ -67,25 +95,45 @@ def check_datetime(value: str) -> None:
 
 
 def run_invite(
-    request: web.Request, call: Call, item: Item, invite_request: sharing.InviteRequest
+    request: web.Request,
+    call: Call,
+    item: Item,
+    invite_request: sharing.InviteRequest,
+    roles: set[str] | None = None,
 ) -> sharing.InviteResult:
     """One invite through the model (Graph and OneDrive), noting for the journal which fault
-    rules fired."""
-    context = sharing.RequestContext(request.method, request.path)
+    rules fired. ``roles``: the caller's on ``item``, when known (``sharing.invite``)."""
+    # what fault rules match on (without rules, nothing reads it)
+    state = call.state
+    context = sharing.RequestContext(request.method, request.path) if state.faults.rules else None
     try:
-        result = sharing.invite(call.state, call.caller, item, invite_request, context)
+        result = sharing.invite(state, call.caller, item, invite_request, context, roles)
     except InjectedFault as fault:
         call.fired_faults.append({"rule": fault.rule_id, "effect": "error"})
         raise
-    call.fired_faults.extend(
-        {"rule": r, "effect": "notificationFailure"} for r in result.fired_rules
-    )
+    if result.fired_rules:
+        call.fired_faults.extend(
+            {"rule": r, "effect": "notificationFailure"} for r in result.fired_rules
+        )
     return result
 
 
+def roles_seen(call: Call, item: Item) -> set[str] | None:
+    """The caller's roles on ``item`` as the dispatch found them (``Call.seen``), or None.
+    Good only while nothing else has run since: before the handler first waits."""
+    seen = call.seen
+    if seen is not None and seen[1] is item and seen[0] is call.caller:
+        return seen[2]
+    return None
+
+
 async def graph_invite(request: web.Request, call: Call, item: Item):
-    invite_request = parse_invite_body(await read_json_object(request))
-    result = run_invite(request, call, item, invite_request)
+    body = json_object_arrived(request)
+    if body is None:  # more to come: after the wait, the dispatch's roles may not hold
+        body, roles = await read_json_object(request), None
+    else:  # read without waiting: nothing ran since the dispatch, whose roles still hold
+        roles = roles_seen(call, item)
+    result = run_invite(request, call, item, parse_invite_body(body), roles)
     value = []
     for outcome in result.outcomes:
         entry = render_permission(call.state, call, EffectivePermission(outcome.permission))

@@ -74,20 +74,45 @@ async def read_body(
     """The whole body, read until the end of the stream (``content.read(n)`` returns only what
     has arrived so far). Past ``limit`` bytes, announced or counted while reading (chunked
     bodies announce nothing), raise ``too_large()`` without reading the rest."""
-    refuse = too_large or (lambda: body_too_large(limit))
-    if request.content_length is not None and request.content_length > limit:
-        raise refuse()
+    length = request.content_length
+    if length is not None and length > limit:
+        raise too_large() if too_large is not None else body_too_large(limit)
+    content = request.content
+    if content.is_eof():  # all of it has arrived (most bodies): taken at once, no wait
+        whole = content.read_nowait()
+        if len(whole) > limit:
+            raise too_large() if too_large is not None else body_too_large(limit)
+        return whole if type(whole) is bytes else bytes(whole)
     body = bytearray()
-    async for chunk in request.content.iter_any():
+    async for chunk in content.iter_any():
         body += chunk
         if len(body) > limit:
-            raise refuse()
+            raise too_large() if too_large is not None else body_too_large(limit)
     return bytes(body)
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """Read and parse the body as a JSON object, keeping it on the request for the journal."""
-    raw = await read_body(request, MAX_JSON_BODY)
+    return _kept(request, await read_body(request, MAX_JSON_BODY))
+
+
+def json_object_arrived(request: web.Request) -> dict[str, Any] | None:
+    """``read_json_object`` without waiting, when the whole body has arrived (a handler then
+    runs on with nothing else run in between); None when more is to come."""
+    content = request.content
+    if not content.is_eof():
+        return None
+    length = request.content_length  # ``read_body``'s checks, on what is at hand
+    if length is not None and length > MAX_JSON_BODY:
+        raise body_too_large()
+    raw = content.read_nowait()
+    if len(raw) > MAX_JSON_BODY:
+        raise body_too_large()
+    return _kept(request, raw if type(raw) is bytes else bytes(raw))
+
+
+def _kept(request: web.Request, raw: bytes) -> dict[str, Any]:
+    """The body parsed as a JSON object, kept on the request for the journal."""
     data = parse_json_object(raw)
     request[PARSED_BODY] = data
     request[BODY_BYTES] = len(raw)
@@ -126,12 +151,31 @@ def loads(text: str) -> Any:
     return _DECODER.decode(text)
 
 
+_SCAN = _DECODER.scan_once  # the decoder's own scanner (C), without its two wrappers
+
+
+def _object_at_once(text: str) -> Any:
+    """The value of a text that is one JSON object with nothing around it (most bodies), read
+    by the decoder's scanner alone; None for any other text or any error (``loads`` then
+    reads it again and words the error)."""
+    if text[:1] != "{" or text[-1:] != "}":
+        return None
+    try:
+        value, end = _SCAN(text, 0)
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    return value if end == len(text) else None
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Decode a request body that must be a JSON object, or raise InvalidRequest."""
     if not raw.strip():
         raise InvalidRequest("the request body is empty; a JSON object is required")
     try:
-        data = loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = _object_at_once(text)
+        if data is None:
+            data = loads(text)
     except UnicodeDecodeError:
         raise InvalidRequest("the request body is not valid UTF-8") from None
     except RecursionError:
@@ -140,7 +184,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"the request body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object")
-    if _SURROGATE_ESCAPE.search(raw):
+    if b"\\u" in raw and _SURROGATE_ESCAPE.search(raw):  # (most bodies: no escape to look at)
         require_unicode(data)
     return data
 

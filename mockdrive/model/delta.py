@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .tree import DriveStore, Item
 
 MAX_CHANGES = 100_000  # the log keeps this many; older tokens resync
+SHORT_HISTORY = 32  # an item's changes: a list this short drops its oldest by a shift
 CHANGE_KINDS = ("item", "deleted", "sharing")
 TOKEN_RETENTION_DAYS = 30  # a delta token older than this (virtual time) resyncs
 # generation, serial, issued (seconds since 1970, within the clock's years)
@@ -56,8 +57,12 @@ class ResyncRequired(DomainError):
     """The token cannot be followed: start again without one (Graph: 410 resyncRequired)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Change:
+    """One entry of the log. Read-only by convention, not frozen: one is built for every
+    change (every invite, upload, rename...), and a frozen dataclass of this many fields costs
+    several times as much to build. Equal and hashed by its fields, as a frozen one is."""
+
     __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
 
     serial: int
@@ -83,6 +88,9 @@ class ChangeLog:
     def __init__(self) -> None:
         self.changes: deque[Change] = deque(maxlen=MAX_CHANGES)
         self.by_item: dict[str, list[Change]] = {}  # the same changes, per item, oldest first
+        # how many of the first changes in a long ``by_item`` list the log has dropped: they
+        # go in one cut once they are half of it, not one shift of the whole list per drop
+        self.stale: dict[str, int] = {}
         self.serial = 0
         self.generation = 0  # which state this is (set by the backend on every reset)
         self.issued = False  # a token was handed out: an export carries the log for it
@@ -109,11 +117,13 @@ class ChangeLog:
         self.serial += 1
         if at is not None and (not self.marks or at > self.marks[-1][0]):
             self.marks.append((at, self.serial))
-        above = tuple(a.id for a in store.ancestors(item))
+        items = store.items
+        above = _ids_above(items, item)
         left_above: tuple[str, ...] = ()
-        left = store.items.get(moved_from or "")
-        if left is not None:
-            left_above = tuple(a.id for a in store.ancestors(left))
+        if moved_from is not None:
+            left = items.get(moved_from)
+            if left is not None:
+                left_above = _ids_above(items, left)
         if kind == "deleted":
             lost = (*lost, *item.permissions)
         change = Change(
@@ -127,12 +137,15 @@ class ChangeLog:
         per-item index, dropping the oldest from both when the log is full."""
         changes = self.changes
         if len(changes) == changes.maxlen:  # the oldest is about to drop out of the log
-            oldest = changes[0]
-            kept = self.by_item[oldest.item_id]
-            if len(kept) == 1:
-                del self.by_item[oldest.item_id]
+            item_id = changes[0].item_id
+            kept = self.by_item[item_id]
+            stale = self.stale.pop(item_id, 0) + 1
+            if stale == len(kept):
+                del self.by_item[item_id]
+            elif len(kept) <= SHORT_HISTORY or stale * 2 >= len(kept):
+                del kept[:stale]  # amortised O(1): each cut is paid for by its drops
             else:
-                del kept[0]
+                self.stale[item_id] = stale
         changes.append(change)
         self.by_item.setdefault(change.item_id, []).append(change)
         marks = self.marks
@@ -144,7 +157,8 @@ class ChangeLog:
         kept = self.by_item.get(item_id)
         if not kept:
             return []
-        return kept[bisect_right(kept, serial, key=_serial) :]
+        start = bisect_right(kept, serial, lo=self.stale.get(item_id, 0), key=_serial)
+        return kept[start:]
 
     def since(self, serial: int) -> Iterator[Change]:
         """Changes after ``serial``, oldest first, read lazily: O(log n) to find the first (by
@@ -188,6 +202,17 @@ class ChangeLog:
         O(log marks)."""
         later = bisect_right(self.marks, second, key=lambda mark: mark[0])
         return self.marks[later][1] - 1 if later < len(self.marks) else self.serial
+
+
+def _ids_above(items: dict[str, Item], item: Item) -> tuple[str, ...]:
+    """The ids of the folders above ``item``, its parent first (``DriveStore.ancestors``'
+    ids, without a generator: once per change)."""
+    above = []
+    parent_id = item.parent_id
+    while parent_id is not None:
+        above.append(parent_id)
+        parent_id = items[parent_id].parent_id
+    return tuple(above)
 
 
 def _serial(change: Change) -> int:

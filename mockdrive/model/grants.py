@@ -229,18 +229,21 @@ class PermissionList:
 
     def direct_for(self, grantee_id: str | None, address: str) -> Permission | None:
         """The first non-owner permission for that grantee, or for that invited address."""
-        if len(self._items) < INDEX_FROM:
-            for permission in self._items:
-                if permission.is_owner:
+        items = self._items
+        if len(items) < INDEX_FROM:  # once per invited recipient: no call per permission
+            folded = None
+            for permission in items:
+                if "owner" in permission.roles:  # ``is_owner``
                     continue
-                if grantee_id is not None and permission.grantee_id == grantee_id:
-                    return permission
-                if (
-                    permission.grantee_id is None
-                    and permission.invitation_email
-                    and permission.invitation_email.casefold() == address.casefold()
-                ):
-                    return permission
+                held_by = permission.grantee_id
+                if held_by is not None:
+                    if held_by == grantee_id:
+                        return permission
+                elif permission.invitation_email:
+                    if folded is None:
+                        folded = address.casefold()
+                    if permission.invitation_email.casefold() == folded:
+                        return permission
             return None
         by_grantee, by_address = self._index()
         found = list(by_grantee.get(grantee_id, ())) if grantee_id is not None else []

@@ -56,6 +56,9 @@ class RequestContext:
     path: str = ""
 
 
+NO_CONTEXT = RequestContext()  # what fault rules match when no request is at hand
+
+
 @dataclass(slots=True)
 class InviteOutcome:
     """What happened for one recipient: the permission it now holds, and its notification.
@@ -78,7 +81,10 @@ class InviteResult:
     @property
     def partial(self) -> bool:
         """Did any notification fail (Graph: 207 Multi-Status)?"""
-        return any(o.notification_error for o in self.outcomes)
+        for outcome in self.outcomes:  # noqa: SIM110 (a loop: no generator on every invite)
+            if outcome.notification_error:
+                return True
+        return False
 
 
 def check_roles(roles: object) -> list[str]:
@@ -96,19 +102,29 @@ def validate_invite(request: InviteRequest) -> None:
         raise InvalidRequest("recipients must contain at least one recipient")
     seen: dict[str, int] = {}
     for index, recipient in enumerate(request.recipients):
-        given = [
-            v for v in (recipient.email, recipient.alias, recipient.object_id) if v is not None
-        ]
-        if len(given) != 1:
+        email, alias, object_id = recipient.email, recipient.alias, recipient.object_id
+        if email is not None:  # the one given, or None when two or more are
+            given = email if alias is None and object_id is None else None
+        elif alias is not None:
+            given = alias if object_id is None else None
+        else:
+            given = object_id
+        if given is None:
             raise InvalidRequest(
                 f"recipients[{index}] must have exactly one of email, alias or objectId"
             )
-        key = given[0].casefold()
+        key = given.casefold()
         if key in seen:
             raise InvalidRequest(f"recipients[{index}] repeats recipients[{seen[key]}]")
         seen[key] = index
-    request.roles = check_roles(request.roles)
-    check_message(request.message)
+    roles = request.roles
+    if type(roles) is list and len(roles) == 1 and roles[0] in GRANTABLE_ROLES:
+        request.roles = [roles[0]]  # the common case of ``check_roles``, without its call
+    else:
+        request.roles = check_roles(roles)
+    message = request.message
+    if message is not None and len(message) > MAX_MESSAGE_LENGTH:
+        check_message(message)  # says what is wrong
 
 
 def check_message(message: str | None) -> None:
@@ -125,6 +141,8 @@ def check_expiration(
     """An ``expirationDateTime`` of an invite or a link, normalised (UTC, to the second): in
     the future and, with ``limit_days``, within that many days (which is then also the default
     when none is given). One rule for every sharing request."""
+    if expiration is None and not limit_days:  # nothing to compare: no clock reading
+        return None
     now = state.clock.moment()
     limit = None
     if limit_days:
@@ -185,6 +203,8 @@ def _resolve(state: State, recipient: Recipient, index: int) -> tuple[str | None
     user = directory.by_email(email)
     if user is not None:
         return user.id, user.email
+    if not directory.groups:  # (most tenants: no group to scan for the address)
+        return None, email
     group = directory.group_by_email(email)
     return (group.id if group else None), email
 
@@ -195,8 +215,16 @@ def direct_permission_for(item: Item, grantee_id: str | None, address: str) -> P
     return item.permissions.direct_for(grantee_id, address)
 
 
-def _check_shareable(state: State, caller: User, item: Item) -> set[str]:
-    roles = require_role(state.store, caller, item, "write")
+def _check_shareable(
+    state: State, caller: User, item: Item, roles: set[str] | None = None
+) -> set[str]:
+    """The caller's roles on ``item`` if they may share it. ``roles``: those roles, found
+    already (the dispatch's own walk, with nothing changed since), so they are not walked
+    again."""
+    if roles is None:
+        roles = require_role(state.store, caller, item, "write")
+    elif "owner" not in roles and "write" not in roles:  # ``require_role``'s rank check
+        raise AccessDenied("the caller needs the write role on this item")
     drive = state.store.drives[item.drive_id]
     if drive.drive_type == "personal" and item.parent_id is None:
         raise AccessDenied("permissions cannot be changed on the root of a personal drive")
@@ -209,36 +237,53 @@ def invite(
     item: Item,
     request: InviteRequest,
     context: RequestContext | None = None,
+    roles: set[str] | None = None,
 ) -> InviteResult:
     """Grant ``request.roles`` on ``item`` to every recipient, or change nothing and raise.
 
     Grant-level failures (bad address, policy, an ``error`` fault rule for a recipient) fail
     the whole request; notification failures are per recipient and leave the grant in place.
+    ``roles``: the caller's roles on ``item`` when already known (see ``_check_shareable``).
+    O(depth + recipients): each recipient is resolved once and looked up once on the item.
     """
-    context = context or RequestContext()
-    _check_shareable(state, caller, item)
+    context = context or NO_CONTEXT
+    _check_shareable(state, caller, item, roles)
     validate_invite(request)
-    expiration = check_expiration(state, request.expiration)
-    state.policy.check_count(len(request.recipients))
-    resolved = [_resolve(state, r, i) for i, r in enumerate(request.recipients)]
-    for grantee_id, address in resolved:
-        if grantee_id is None:
-            state.policy.check_external(address)
-    for _, address in resolved:
-        rule = state.faults.for_recipient(
-            context.method, context.path, caller.email, address, "error"
-        )
-        if rule is not None:
-            raise InjectedFault(rule.status or 400, rule.code or "", rule.message or "", rule.id)
+    expiration = None if request.expiration is None else check_expiration(state, request.expiration)
+    recipients = request.recipients
+    policy = state.policy
+    if len(recipients) > policy.max_recipients:
+        policy.check_count(len(recipients))  # says what is wrong
+    resolved = []  # (grantee id or None, address), in the recipients' order
+    for index, recipient in enumerate(recipients):
+        resolved.append(_resolve(state, recipient, index))
+    if not (policy.external_sharing and policy.allowed_domains is None) or policy.blocked_domains:
+        for grantee_id, address in resolved:  # (an open policy refuses no address)
+            if grantee_id is None:
+                policy.check_external(address)
+    if state.faults.rules:
+        for _, address in resolved:
+            rule = state.faults.for_recipient(
+                context.method, context.path, caller.email, address, "error"
+            )
+            if rule is not None:
+                raise InjectedFault(
+                    rule.status or 400, rule.code or "", rule.message or "", rule.id
+                )
 
     # Everything is valid: from here on nothing raises, so the request applies atomically.
-    if not item.permissions and item.inherits and not request.retain_inherited_permissions:
+    if not request.retain_inherited_permissions and item.inherits and not item.permissions:
         _break_inheritance(state, item)
     result = InviteResult()
+    outcomes = result.outcomes
     granted: list[str] = []
+    # what a permission the recipient holds may rise to (the roles are grantable ones)
+    asked = "write" if "write" in request.roles else "read"
+    asked_rank = ROLE_RANK[asked]
+    permissions = item.permissions
+    send = request.send_invitation
     for grantee_id, address in resolved:
-        permission = direct_permission_for(item, grantee_id, address)
-        created = permission is None
+        permission = permissions.direct_for(grantee_id, address)  # ``direct_permission_for``
         if permission is None:
             permission = Permission(
                 id=state.ids.guid().upper(),
@@ -251,16 +296,18 @@ def invite(
                 expiration=expiration,
                 has_password=request.password is not None,
             )
-            item.permissions.append(permission)
+            permissions.append(permission)
             granted.append(permission.id)
             state.track(permission)  # its expiration, or an invitation's lifetime
+            outcome = InviteOutcome(address, permission, True)
         else:
-            best = max(
-                highest_role(permission.roles), highest_role(request.roles), key=ROLE_RANK.get
-            )
+            held = permission.roles  # the higher of its role and the one asked for
+            best = held[0] if len(held) == 1 and held[0] in ROLE_RANK else highest_role(held)
+            if asked_rank > ROLE_RANK.get(best):  # (as ``max`` keeps the first of equals)
+                best = asked
             set_roles(permission, [best])
-        outcome = InviteOutcome(address=address, permission=permission, created=created)
-        if request.send_invitation:
+            outcome = InviteOutcome(address, permission, False)
+        if send:
             outcome.notification = notify(
                 state, caller, item, address, list(permission.roles), request.message,
                 request.require_sign_in, context,
@@ -268,7 +315,7 @@ def invite(
             if outcome.notification.rule_id is not None:
                 outcome.notification_error = outcome.notification.error_code
                 result.fired_rules.append(outcome.notification.rule_id)
-        result.outcomes.append(outcome)
+        outcomes.append(outcome)
     state.store.drives[item.drive_id].shared_item_ids.add(item.id)
     state.changed(item, "sharing", granted=tuple(granted))
     return result

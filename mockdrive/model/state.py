@@ -92,7 +92,7 @@ class State:
         the item let delta tell what a caller saw before it (``model/delta.py``)."""
         self.changes.record(
             self.store, item, kind, created=created, broke=broke, lost=lost, granted=granted,
-            moved_from=moved_from, at=int(self.clock.moment().timestamp()),
+            moved_from=moved_from, at=self.clock.epoch_seconds(),
         )  # fmt: skip
 
     def track(self, permission: Permission) -> None:

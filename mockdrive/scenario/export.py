@@ -28,10 +28,12 @@ from .load import collector_paused
 
 
 @collector_paused()
-def export_scenario(state: State) -> dict[str, Any]:
+def export_scenario(state: State, *, change_log: bool = True) -> dict[str, Any]:
     """The whole state as scenario data (ids included), in a stable order.
 
     Loading the result and exporting again gives the same data, byte for byte once dumped.
+    ``change_log=False`` leaves out the change log (``changes``: every change it holds, for
+    delta tokens), for a caller that tells two moments of one state apart by its serial.
     """
     directory = state.directory
     users = [_drop_none(_export_user(state, u)) for u in directory.users.values()]
@@ -62,7 +64,7 @@ def export_scenario(state: State) -> dict[str, Any]:
     # delta tokens handed out, and a time as the token (which needs none), continue on the
     # reloaded copy: the log goes along once a token was issued or anything changed
     log = state.changes
-    if log.issued or log.marks:
+    if change_log and (log.issued or log.marks):
         scenario["changes"] = delta.log_to_data(log)
         if not log.issued:  # no token names this state: a reload takes a number of its own
             del scenario["changes"]["generation"]

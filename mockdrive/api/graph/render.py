@@ -300,7 +300,8 @@ def render_permission(
     data: dict[str, Any] = {"id": permission.id, "roles": list(permission.roles)}
     if permission.link is not None:
         data.update(render_link(state, permission))
-    group = state.directory.groups.get(permission.grantee_id or "")
+    groups = state.directory.groups  # (most tenants: none to look the grantee up in)
+    group = groups.get(permission.grantee_id or "") if groups else None
     if group is not None:  # a group grant: grantedToV2.group (identitySet has no group)
         data["grantedToV2"] = {"group": {
             k: v for k, v in (("id", group.id), ("displayName", group.display_name),

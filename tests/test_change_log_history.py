@@ -1,0 +1,55 @@
+"""The change log's per-item index against the plain computation: an item's history is the
+log's changes of that item, whatever the log has dropped, and the index holds no more than
+about twice what the log keeps of an item, however long its history."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mockdrive.model.delta import SHORT_HISTORY
+from mockdrive.model.state import State
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    kept=st.integers(1, 80),
+    which=st.lists(st.integers(0, 3), max_size=400),
+)
+def test_each_items_history_is_the_logs_changes_of_it(kept: int, which: list[int]) -> None:
+    state = State(seed=1)
+    log = state.changes
+    log.changes = deque(maxlen=kept)  # before the first change
+    owner = state.add_user("Ada", "ada@contoso.example")
+    drive = state.add_drive(owner)
+    items = [state.make_path(drive, f"/f{n}.txt", is_folder=False, content=b"x") for n in range(4)]
+    for index in which:
+        state.changed(items[index], "sharing")
+        serials = [c.serial for c in log.changes]
+        for item in items:
+            plain = [c for c in log.changes if c.item_id == item.id]
+            for since in (0, serials[0] - 1, serials[len(serials) // 2], log.serial):
+                assert log.history(item.id, since) == [c for c in plain if c.serial > since]
+            held = log.by_item.get(item.id, [])
+            assert len(held) <= max(2 * len(plain), SHORT_HISTORY), (len(held), len(plain))
+            assert held[len(held) - len(plain) :] == plain
+
+
+def test_one_items_long_history_stays_bounded_and_right_with_the_log_full() -> None:
+    """An item changed over and over with the log full (its dropped head cut in halves, not
+    shifted out one change at a time) holds at most twice what the log keeps of it."""
+    state = State(seed=1)
+    log = state.changes
+    log.changes = deque(maxlen=1000)
+    owner = state.add_user("Ada", "ada@contoso.example")
+    item = state.make_path(state.add_drive(owner), "/a.txt", is_folder=False, content=b"x")
+    for _ in range(1000):  # the log full of this item's changes
+        state.changed(item, "sharing")
+    lengths = set()
+    for _ in range(5000):
+        state.changed(item, "sharing")
+        lengths.add(len(log.by_item[item.id]))
+    assert max(lengths) <= 2000 and min(lengths) >= 1000
+    assert log.history(item.id, 0) == list(log.changes)
