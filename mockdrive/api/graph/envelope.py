@@ -35,8 +35,10 @@ def context_url(request: web.Request, fragment: str) -> str:
 
 def item_context(request: web.Request, item: Item, suffix: str = "") -> str:
     """The context of an item (``suffix`` empty) or of one of its collections."""
-    if not suffix:
-        return context_url(request, f"drives('{item.drive_id}')/items/$entity")
+    if not suffix:  # (``context_url``, without its call: on every GET item)
+        version = "/beta" if request.path.startswith("/beta") else "/v1.0"
+        entity = f"drives('{item.drive_id}')/items/$entity"
+        return f"{request.scheme}://{request.host}{version}/$metadata#{entity}"
     return context_url(request, f"drives('{item.drive_id}')/items('{item.id}')/{suffix}")
 
 
