@@ -428,9 +428,9 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
         api = path.startswith(_API_STARTS) or path in API_PREFIXES  # ``is_api``
         identity = not api and is_identity(request)
     exchange.identity = identity
+    raw_query = request.rel_url.raw_query_string  # (empty as ``query_string``, without its call)
     started = time.perf_counter()
     try:
-        raw_query = request.rel_url.raw_query_string
         if raw_query or journaled:  # most requests: nothing to check
             check_text(raw_query, journaled)
         if api:
@@ -489,7 +489,7 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
                 request_id,
                 request.method,
                 path,
-                journaled_query(request, identity) if request.query_string else {},
+                journaled_query(request, identity) if raw_query else {},
                 journaled,
                 response.status,
                 (time.perf_counter() - started) * 1000,

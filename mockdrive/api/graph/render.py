@@ -119,8 +119,15 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
         parent_path = store.path_of(parent)
         prefix = root_prefix(state, view.viewer_id, drive.id)
     created_by, modified_by = item.created_by, item.modified_by
-    created = {"user": identity(state, created_by)}
-    modified = created if modified_by == created_by else {"user": identity(state, modified_by)}
+    users = state.directory.users
+    # the people as ``identity`` renders them: who (by id) and what of them it shows
+    creator, modifier = users.get(created_by), users.get(modified_by)
+    people = (
+        created_by,
+        None if creator is None else _IDENTITY_FIELDS(creator),
+        modified_by,
+        None if modifier is None else _IDENTITY_FIELDS(modifier),
+    )
     is_folder = item.is_folder
     hashes = None if is_folder else file_hashes(item, drive.drive_type)
     children = item.children
@@ -130,8 +137,7 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
         _FRAGMENT_FIELDS(item),
         -1 if children is None else len(children),
         hashes,
-        created,
-        modified,
+        people,
         drive.id,
         drive.drive_type,
         prefix,
@@ -149,6 +155,8 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
         fields = cached[1]
     else:
         renderer = ItemRenderer(state, view, drive, parent, parent_path)
+        created = renderer.person(created_by)
+        modified = created if modified_by == created_by else renderer.person(modified_by)
         whole = encode(renderer.fragment(item, created, modified, hashes))
         if whole is None:
             return None
@@ -208,6 +216,7 @@ _FRAGMENTS = weakref.WeakKeyDictionary()
 _ENCODED: tuple[weakref.ref[State] | Callable[[], None], dict[str, tuple[tuple, bytes]]]
 _ENCODED = (lambda: None, {})
 _CONTEXTS: dict[str, bytes] = {}
+_IDENTITY_FIELDS = attrgetter("id", "display_name", "email")  # what ``identity`` shows
 CONTEXTS_KEPT = 1024
 # the item's own fields a fragment is made from (one tuple, built without a Python call)
 _FRAGMENT_FIELDS = attrgetter(

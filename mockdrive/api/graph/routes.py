@@ -233,7 +233,8 @@ def handle(request: web.Request, call: Call, rest: str) -> Answer:
     the dispatch is a coroutine: a row's handler answers at once, or (one that reads a body)
     gives a coroutine, which the pipeline awaits (``Answer``)."""
     rest = normalize_path(rest)
-    if request.query_string and request.method in ("GET", "HEAD"):  # reads have no body
+    # (``raw_query_string`` is empty as ``query_string`` is, without a call: most have none)
+    if request.rel_url.raw_query_string and request.method in ("GET", "HEAD"):  # no body
         query = odata.with_dollars(request.query)
         if query is not None:  # ``?select=…``: read as ``?$select=…`` from here on
             request = request.clone(rel_url=request.rel_url.with_query(query))
@@ -241,7 +242,10 @@ def handle(request: web.Request, call: Call, rest: str) -> Answer:
     if principal is not None and principal.kind != STATIC:  # (a static token: every scope)
         call = authorize.enter(call, rest)  # the token's kind and scopes (model/scopes.py)
     call.viewer_id = call.caller.id  # rendered for the caller, no downloads yet
-    response = dispatch(request, call, rest)
+    if address_of(rest)[0] == "drive":  # most requests: ``dispatch``'s first case, at once
+        response = serve_drive(request, call, rest)
+    else:
+        response = dispatch(request, call, rest)
     if type(response) is CoroutineType:  # (not isinstance: an ABC's check costs a call)
         return _versioned(response)
     response.headers[ODATA_VERSION] = "4.0"
@@ -342,7 +346,7 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
     item, roles = resolve_visible(state, caller, drive, path)
     call.seen = (caller, item, roles)  # the handler's read check (``require_read``) reuses them
     if method == "GET":  # options are refused before anything is served
-        query = request.query if request.query_string else None  # most GETs: none
+        query = request.query if request.rel_url.raw_query_string else None  # most: none
         call.options = odata.NO_OPTIONS if query is None else odata.parse_options(query)
     if row is None:
         raise unserved(action, method, matched is not None)
