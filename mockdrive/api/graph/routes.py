@@ -34,7 +34,7 @@ from multidict import istr
 from ...model import links as link_model
 from ...model.errors import InvalidRequest, NotFound, Unauthenticated
 from ...model.identity import User
-from ...model.scopes import STATIC
+from ...model.scopes import APPLICATION, STATIC
 from ...model.state import State
 from ...model.tree import Drive
 from .. import onedrive_v1  # its rows are served here, on Graph's item addresses
@@ -239,7 +239,7 @@ def handle(request: web.Request, call: Call, rest: str) -> Answer:
         if query is not None:  # ``?select=…``: read as ``?$select=…`` from here on
             request = request.clone(rel_url=request.rel_url.with_query(query))
     principal = call.principal
-    if principal is not None and principal.kind != STATIC:  # (a static token: every scope)
+    if principal is not None and principal.kind == APPLICATION:  # (``enter`` changes no other)
         call = authorize.enter(call, rest)  # the token's kind and scopes (model/scopes.py)
     call.viewer_id = call.caller.id  # rendered for the caller, no downloads yet
     if address_of(rest)[0] == "drive":  # most requests: ``dispatch``'s first case, at once
