@@ -5,7 +5,6 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from operator import attrgetter
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -124,17 +123,28 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
     creator, modifier = users.get(created_by), users.get(modified_by)
     people = (
         created_by,
-        None if creator is None else _IDENTITY_FIELDS(creator),
+        None if creator is None else (creator.id, creator.display_name, creator.email),
         modified_by,
-        None if modifier is None else _IDENTITY_FIELDS(modifier),
+        None if modifier is None else (modifier.id, modifier.display_name, modifier.email),
     )
     is_folder = item.is_folder
     hashes = None if is_folder else file_hashes(item, drive.drive_type)
     children = item.children
-    # everything the fields are made from: the item's own, its people, and where it sits
-    # (``ItemRenderer``'s parentReference and webUrl come from the drive and the parent's path)
+    # everything the fields are made from: the item's own (those ``ItemRenderer.render``'s key
+    # reads), its people, and where it sits (``ItemRenderer``'s parentReference and webUrl come
+    # from the drive and the parent's path)
     key = (
-        _FRAGMENT_FIELDS(item),
+        item.name,
+        item.version,
+        item.content_version,
+        item.size,
+        item.created,
+        item.modified,
+        item.fs_created,
+        item.fs_modified,
+        item.description,
+        item.parent_id,
+        item.mime_type,
         -1 if children is None else len(children),
         hashes,
         people,
@@ -216,22 +226,7 @@ _FRAGMENTS = weakref.WeakKeyDictionary()
 _ENCODED: tuple[weakref.ref[State] | Callable[[], None], dict[str, tuple[tuple, bytes]]]
 _ENCODED = (lambda: None, {})
 _CONTEXTS: dict[str, bytes] = {}
-_IDENTITY_FIELDS = attrgetter("id", "display_name", "email")  # what ``identity`` shows
 CONTEXTS_KEPT = 1024
-# the item's own fields a fragment is made from (one tuple, built without a Python call)
-_FRAGMENT_FIELDS = attrgetter(
-    "name",
-    "version",
-    "content_version",
-    "size",
-    "created",
-    "modified",
-    "fs_created",
-    "fs_modified",
-    "description",
-    "parent_id",
-    "mime_type",
-)
 FRAGMENTS_KEPT = 10_000  # then forgotten at once (a page renders a few hundred at most)
 
 
@@ -322,7 +317,17 @@ class ItemRenderer:
         if fragments is not None:
             children = item.children
             key = (
-                _FRAGMENT_FIELDS(item),
+                item.name,
+                item.version,
+                item.content_version,
+                item.size,
+                item.created,
+                item.modified,
+                item.fs_created,
+                item.fs_modified,
+                item.description,
+                item.parent_id,
+                item.mime_type,
                 -1 if children is None else len(children),
                 hashes,
                 created,
