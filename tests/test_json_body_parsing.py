@@ -5,10 +5,15 @@ nesting). The answer or the error's words must be the same."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import socket
+import time
+import zlib
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,3 +95,67 @@ def test_deep_and_out_of_range_bodies_are_refused_in_the_same_words() -> None:
     big = b'{"n":123456789012345678901234567890,"f":0.1,"z":-0}'
     assert parse_json_object(big) == {"n": 123456789012345678901234567890, "f": 0.1, "z": 0}
     assert math.copysign(1, parse_json_object(b'{"z":-0.0}')["z"]) == -1
+
+
+# -- over HTTP: however the body travels, it is read alike ---------------------------------
+FORMS = ("whole", "chunked", "gzip", "deflate", "expect", "pieces")
+
+
+def send(server: Any, path: str, token: str, body: bytes, form: str) -> bytes:
+    """POST ``body`` to ``path`` as ``form`` says it travels; the whole answer, as sent."""
+    headers = [f"POST {path} HTTP/1.1", "Host: x", f"Authorization: Bearer {token}",
+               "Content-Type: application/json", "Connection: close"]  # fmt: skip
+    if form == "gzip":
+        body, form = gzip.compress(body), "whole"
+        headers.append("Content-Encoding: gzip")
+    elif form == "deflate":
+        body, form = zlib.compress(body), "whole"
+        headers.append("Content-Encoding: deflate")
+    if form == "chunked":
+        headers.append("Transfer-Encoding: chunked")
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks(body, 5)) + b"0\r\n\r\n"
+    else:
+        headers.append(f"Content-Length: {len(body)}")
+        payload = body
+    head = ("\r\n".join(headers) + "\r\n").encode()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        if form == "expect":
+            sock.sendall(head + b"Expect: 100-continue\r\n\r\n")
+            assert sock.recv(25) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            sock.sendall(payload)
+        elif form == "pieces":  # the handler starts before the rest has arrived
+            sock.sendall(head + b"\r\n" + payload[:3])
+            for piece in chunks(payload[3:], max(1, len(payload) // 3)):
+                time.sleep(0.05)
+                sock.sendall(piece)
+        else:
+            sock.sendall(head + b"\r\n" + payload)
+        return sock.makefile("rb").read()
+
+
+def chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_an_invite_body_is_read_alike_however_it_travels(mock_drive, form: str) -> None:
+    """The body read at once where it has all arrived, or waited for: decompressed, de-chunked
+    or trickled in, the invite grants the same, and the journal holds the body and its size
+    as it was read; a body with a lone surrogate is refused the same way and grants nothing."""
+    folder = mock_drive.add_folder(f"/{form}")
+    path = f"/v1.0/drives/{folder.drive_id}/items/{folder.id}/invite"
+    sent = {"recipients": [{"email": f"{form}@contoso.example"}], "roles": ["write"]}
+    body = json.dumps(sent).encode()
+    answer = send(mock_drive.server, path, mock_drive.token, body, form)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+    granted = json.loads(answer.partition(b"\r\n\r\n")[2])["value"]
+    assert [p["roles"] for p in granted] == [["write"]], granted
+    (entry,) = mock_drive.requests.find("POST", path)
+    assert entry.body == sent and entry.body_bytes == len(body), (entry.body, entry.body_bytes)
+
+    lone = b'{"recipients":[{"email":"a\\ud800@contoso.example"}],"roles":["read"]}'
+    refused = send(mock_drive.server, path, mock_drive.token, lone, form)
+    assert refused.startswith(b"HTTP/1.1 400 "), refused[:300]
+    assert b'"invalidRequest"' in refused, refused[-300:]
+    emails = [p.get("invitation", {}).get("email") for p in mock_drive.permissions(f"/{form}")]
+    assert f"{form}@contoso.example" in emails and not any("a\ud800" in (e or "") for e in emails)

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 from aiohttp import web
-from url_check import PINNED, RuleChecker, follow_on
+from url_check import PINNED, RuleChecker, follow_on, state_parts
 
 from mockdrive.api.app import BACKEND
 from mockdrive.cli import default_state
+from mockdrive.model.state import State
 from mockdrive.server import MockDrive
 
 TOKEN = "rules-token"
@@ -243,3 +244,74 @@ def test_a_change_between_two_refusals_is_not_blamed_on_the_second(vandalised_by
     refuse(server)
     assert checker.digests - digests == 2
     assert checker.finish_test() == []
+
+
+class VerifiedChecker(RuleChecker):
+    """A ``requests_only`` checker that also digests the state afresh wherever it reuses a
+    refusal's digest, noting every part in which the two differ."""
+
+    def __init__(self) -> None:
+        super().__init__(requests_only=True)
+        self.reused = 0
+        self.stale: list[list[str]] = []
+
+    def _settled_parts(self, state: State, events: int | None) -> dict[str, str] | None:
+        parts = super()._settled_parts(state, events)
+        if parts is not None:
+            self.reused += 1
+            fresh = state_parts(state)
+            if fresh != parts:
+                self.stale.append(
+                    sorted(k for k in fresh.keys() | parts if fresh.get(k) != parts.get(k))
+                )
+        return parts
+
+
+def test_a_reused_digest_is_the_one_taken_afresh_as_time_and_deadlines_pass():
+    """Between two refusals with no request between them nothing moves: not the clock, nor a
+    link's expiry, an upload session's or an invitation's, nor a copy. Each digest reused as
+    the next write's before is the digest taken anew, whatever ran before the pair."""
+    checker = VerifiedChecker()
+    checker.start_test()
+    with MockDrive(
+        default_state(TOKEN), middlewares=[checker.middleware], clock=PINNED
+    ) as server, requests.Session() as session:  # fmt: skip
+        session.trust_env = False
+        graph, auth = server.graph_url, {"Authorization": f"Bearer {TOKEN}"}
+
+        def post(path: str, body: dict) -> requests.Response:
+            return session.post(graph + path, json=body, headers=auth, timeout=10)
+
+        def advance(**moved: int) -> None:
+            answer = session.post(f"{server.url}/_mockdrive/clock", json=moved, timeout=10)
+            assert answer.status_code == 200, answer.text
+
+        def refusals() -> None:
+            for _ in range(2):
+                refuse(server)
+
+        exercise(session, graph, auth)
+        refusals()
+        soon = "2024-01-01T00:10:00Z"  # past within the minutes the clock is moved below
+        link = post("/me/drive/root:/a.txt:/createLink",
+                    {"type": "view", "scope": "anonymous", "expirationDateTime": soon})  # fmt: skip
+        assert link.status_code == 201, link.text
+        invite = post("/me/drive/root:/b.txt:/invite",
+                      {"recipients": [{"email": "guest@outside.example"}], "roles": ["read"],
+                       "expirationDateTime": soon})  # fmt: skip
+        assert invite.status_code == 200, invite.text
+        session_answer = post("/me/drive/root:/big.bin:/createUploadSession", {})
+        assert session_answer.status_code == 200, session_answer.text
+        refusals()
+        advance(minutes=30)  # the link and the grant are due: the next request sweeps them
+        refusals()
+        advance(days=40)  # the upload session and the invitation run out too
+        refusals()
+        copied = post("/me/drive/root:/a.txt:/copy", {"name": "later.txt"})
+        assert copied.status_code == 202, copied.text
+        refusals()
+        failures = checker.finish_test()
+    checker.stop()
+    assert checker.reused >= 6, checker.reused
+    assert checker.stale == []
+    assert failures == [], failures

@@ -340,15 +340,20 @@ def addresses_shares(raw_path: str) -> bool:
     return prefix is not None and normalize_path(raw_path[len(prefix) :]).startswith("/shares/")
 
 
-def authenticate(state: State, request: web.Request, anonymous_ok: bool = False) -> Principal:
+def authenticate(
+    state: State, request: web.Request, anonymous_ok: bool = False, path: str | None = None
+) -> Principal:
     """Who an API request acts for; ``anonymous_ok`` (``/shares``): no token is ANONYMOUS.
+    ``path`` is ``request.path``, where the caller has it.
 
     A scenario's opaque token is its user with every scope; a JWT this server issued (model/
     entra.py) is a delegated or app-only principal, refused with Graph's 401 when it is
     malformed, expired, for another audience or badly signed."""
-    if request.path.startswith(graph_uploads.PRE_AUTHENTICATED_PREFIXES):
-        return Principal.static(graph_uploads.pre_authenticated_caller(state, request.path))
-    if request.path.startswith(MONITOR_PREFIX):  # a copy monitor: anyone may poll it
+    if path is None:
+        path = request.path
+    if path.startswith(graph_uploads.PRE_AUTHENTICATED_PREFIXES):
+        return Principal.static(graph_uploads.pre_authenticated_caller(state, path))
+    if path.startswith(MONITOR_PREFIX):  # a copy monitor: anyone may poll it
         return Principal.static(ANONYMOUS)
     header = request.headers.get(hdrs.AUTHORIZATION, "")
     if anonymous_ok and not header:
@@ -360,7 +365,7 @@ def authenticate(state: State, request: web.Request, anonymous_ok: bool = False)
     user = state.directory.by_token(token)
     if user is not None:
         return Principal.static(user)
-    if not request.path.startswith(GRAPH_PREFIXES):
+    if not path.startswith(GRAPH_PREFIXES):
         raise Unauthenticated("the bearer token is not valid")  # Onehub keeps its own tokens
     known = state.entra.remembered(state.directory, state.clock.epoch_seconds(), token)
     if known is not None:
@@ -410,7 +415,11 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
     request_id = backend.next_request_id()
     fired: list[dict[str, Any]] = []
     exchange = request[EXCHANGE] = Exchange(state, request_id, fired)
-    path = request.path
+    rel_url = request.rel_url
+    raw_path = rel_url.raw_path
+    # ``request.path``: the raw path decoded, which is the raw path itself without a ``%``
+    # (most requests; a request off a socket pays two calls and a decoding for it)
+    path = raw_path if "%" not in raw_path else request.path
     request_headers = request.headers
     # the headers the journal keeps (and checks): none at all on many requests
     if request_headers.keys().isdisjoint(_JOURNALED_KEYS):
@@ -428,18 +437,17 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
         api = path.startswith(_API_STARTS) or path in API_PREFIXES  # ``is_api``
         identity = not api and is_identity(request)
     exchange.identity = identity
+    raw_query = rel_url.raw_query_string  # (empty as ``query_string``, without its call)
     started = time.perf_counter()
     try:
-        raw_query = request.rel_url.raw_query_string
         if raw_query or journaled:  # most requests: nothing to check
             check_text(raw_query, journaled)
         if api:
             if state.expirations.heap:  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
-            raw_path = request.rel_url.raw_path
             # ``addresses_shares``, asked only of a path that may spell ``/shares``
             shares = ("shares" in raw_path or "%" in raw_path) and addresses_shares(raw_path)
-            principal = exchange.principal = authenticate(state, request, shares)
+            principal = exchange.principal = authenticate(state, request, shares, path)
             caller = exchange.caller = principal.user or state.entra.caller_of(principal)
             if state.faults.rules:
                 await apply_faults(request, state, caller.email, fired)
@@ -489,7 +497,7 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
                 request_id,
                 request.method,
                 path,
-                journaled_query(request, identity) if request.query_string else {},
+                journaled_query(request, identity) if raw_query else {},
                 journaled,
                 response.status,
                 (time.perf_counter() - started) * 1000,

@@ -56,11 +56,6 @@ def resolve_base(state: State, caller: User, drive: Drive, path: GraphPath) -> I
     return item
 
 
-def resolve_item(state: State, caller: User, drive: Drive, path: GraphPath) -> Item:
-    base = resolve_base(state, caller, drive, path)
-    return state.store.resolve(base, path.item_path) if path.item_path else base
-
-
 def drive_not_found(path: GraphPath) -> NotFound:
     """What a missing drive answers; a drive the caller may not see answers the same."""
     return NotFound(f"drive {path.drive_key!r} was not found")
@@ -95,7 +90,9 @@ def resolve_visible(
 ) -> tuple[Item, set[str]]:
     """``resolve_visible_item`` with the caller's (non-empty) roles on the item it found."""
     try:
-        item = resolve_item(state, caller, drive, path)
+        item = resolve_base(state, caller, drive, path)
+        if path.item_path:
+            item = state.store.resolve(item, path.item_path)
     except NotFound:
         raise hidden(state, caller, drive, path) from None
     roles = roles_of(state.store, caller, item)

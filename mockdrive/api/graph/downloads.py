@@ -83,8 +83,11 @@ def download_url(state: State, downloads: Downloads | None, item: Item) -> str |
         and not may_read(state, downloads, item)
     ):  # (the first test: a file of a folder already found readable, as most of a page)
         return None
-    signer = downloads.signer or downloads.signer_for(state)
-    return downloads.origin + signer.token(item)
+    issued = downloads.issued(state)
+    url = issued.get(item.id)
+    if url is None:
+        url = issued[item.id] = downloads.origin + downloads.signer_for(state).token(item)
+    return url
 
 
 def may_read(state: State, context: Downloads, item: Item) -> bool:

@@ -28,15 +28,19 @@ def shape(
 
 
 def context_url(request: web.Request, fragment: str) -> str:
-    """``@odata.context``: ``{base}/v1.0/$metadata#{fragment}`` on the host that was called."""
-    version = "/beta" if request.path.startswith("/beta") else "/v1.0"
+    """``@odata.context``: ``{base}/v1.0/$metadata#{fragment}`` on the host that was called.
+    (The version is read from ``path_safe``, which the router decoded already: it starts as
+    ``request.path`` does, as only ``%2F`` and ``%25`` stay encoded in it.)"""
+    version = "/beta" if request.rel_url.path_safe.startswith("/beta") else "/v1.0"
     return f"{request.scheme}://{request.host}{version}/$metadata#{fragment}"
 
 
 def item_context(request: web.Request, item: Item, suffix: str = "") -> str:
     """The context of an item (``suffix`` empty) or of one of its collections."""
-    if not suffix:
-        return context_url(request, f"drives('{item.drive_id}')/items/$entity")
+    if not suffix:  # (``context_url``, without its call: on every GET item)
+        version = "/beta" if request.rel_url.path_safe.startswith("/beta") else "/v1.0"
+        entity = f"drives('{item.drive_id}')/items/$entity"
+        return f"{request.scheme}://{request.host}{version}/$metadata#{entity}"
     return context_url(request, f"drives('{item.drive_id}')/items('{item.id}')/{suffix}")
 
 

@@ -20,7 +20,7 @@ from ...model.permissions import (
 from ...model.tree import Drive, Item
 from ...model.view import search
 from ..context import Call
-from ..jsonio import fast_json_response, read_json_object
+from ..jsonio import encoded_json_response, fast_json_response, read_json_object
 from . import links, odata, paging
 from .addressing import check_if_match, drive_not_found, not_modified, require_read
 from .envelope import context_url, item_context, next_link, own_url, shape
@@ -29,7 +29,13 @@ from .ordering import ordered_page
 from .paths import GraphPath
 from .permissions import permission_patch, render_permission_for
 from .relations import expand_item, versions_of
-from .render import render_children, render_drive, render_item, render_permission
+from .render import (
+    encode_item,
+    render_children,
+    render_drive,
+    render_item,
+    render_permission,
+)
 from .shares import remote_item
 from .special import search_hit
 
@@ -53,6 +59,11 @@ def get_item(request: web.Request, call: Call, item: Item) -> web.StreamResponse
     if hdrs.IF_NONE_MATCH in request.headers and not_modified(request, item):
         return web.Response(status=304)
     options = call.options or NO_OPTIONS
+    if options.select is None and not options.expand:  # most GETs: the whole item
+        body = encode_item(state, call, item, item_context(request, item))
+        if body is not None:
+            etag = f'"{{{item.id}}},{item.version}"'  # ``item.etag``, without its call
+            return encoded_json_response(body, headers={"ETag": etag})
     data = render_item(state, call, item)
     etag = data["eTag"]  # ``item.etag``, made once
     if options.expand:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -13,7 +13,8 @@ from ...model.hashes import file_hashes
 from ...model.permissions import EffectivePermission, Permission
 from ...model.state import WEB_BASE, State
 from ...model.tree import Drive, Item
-from .downloads import Downloads, may_read
+from ..jsonio import encode
+from .downloads import Downloads, download_url, may_read
 from .viewer import root_prefix
 
 DEPRECATED_GRANTED_TO = "GrantedTo has been deprecated. Refer to GrantedToV2"
@@ -99,6 +100,104 @@ def render_item(
     return data
 
 
+def encode_item(state: State, view: View, item: Item, context: str) -> bytes | None:
+    """The JSON of ``{"@odata.context": context, **render_item(state, view, item)}``, byte for
+    byte what ``jsonio.encode`` makes of it, or None where that gives None (no orjson, or a
+    value it refuses): the caller then renders and encodes as usual.
+
+    The fields up to the file or folder facet are encoded once and kept per state while every
+    input they are made from is equal (as ``render_children`` keeps its fragments); what follows
+    them (the download URL, ``root``, ``shared``) is worked out each time."""
+    store = state.store
+    drive = store.drives[item.drive_id]
+    parent_id = item.parent_id
+    if parent_id is None:
+        parent, parent_path, prefix = None, None, None
+    else:
+        parent = store.items[parent_id]
+        parent_path = store.path_of(parent)
+        prefix = root_prefix(state, view.viewer_id, drive.id)
+    created_by, modified_by = item.created_by, item.modified_by
+    users = state.directory.users
+    # the people as ``identity`` renders them: who (by id) and what of them it shows
+    creator, modifier = users.get(created_by), users.get(modified_by)
+    people = (
+        created_by,
+        None if creator is None else (creator.id, creator.display_name, creator.email),
+        modified_by,
+        None if modifier is None else (modifier.id, modifier.display_name, modifier.email),
+    )
+    is_folder = item.is_folder
+    hashes = None if is_folder else file_hashes(item, drive.drive_type)
+    children = item.children
+    # everything the fields are made from: the item's own (those ``ItemRenderer.render``'s key
+    # reads), its people, and where it sits (``ItemRenderer``'s parentReference and webUrl come
+    # from the drive and the parent's path)
+    key = (
+        item.name,
+        item.version,
+        item.content_version,
+        item.size,
+        item.created,
+        item.modified,
+        item.fs_created,
+        item.fs_modified,
+        item.description,
+        item.parent_id,
+        item.mime_type,
+        -1 if children is None else len(children),
+        hashes,
+        people,
+        drive.id,
+        drive.drive_type,
+        prefix,
+        parent_path,
+    )
+    global _ENCODED
+    last = _ENCODED  # read once: a server on another thread may replace it meanwhile
+    if last[0]() is state:
+        encoded = last[1]
+    else:  # another state: start afresh
+        encoded = {}
+        _ENCODED = (weakref.ref(state), encoded)
+    cached = encoded.get(item.id)
+    if cached is not None and cached[0] == key:
+        fields = cached[1]
+    else:
+        renderer = ItemRenderer(state, view, drive, parent, parent_path)
+        created = renderer.person(created_by)
+        modified = created if modified_by == created_by else renderer.person(modified_by)
+        whole = encode(renderer.fragment(item, created, modified, hashes))
+        if whole is None:
+            return None
+        fields = whole[1:-1]  # ``"id":…,"file":{…}``, without the braces
+        if len(encoded) >= FRAGMENTS_KEPT:
+            encoded.clear()
+        encoded[item.id] = (key, fields)
+    head = _CONTEXTS.get(context)
+    if head is None:
+        head = encode(context)
+        if head is None:
+            return None
+        if len(_CONTEXTS) >= CONTEXTS_KEPT:
+            _CONTEXTS.clear()
+        _CONTEXTS[context] = head
+    parts = [b'{"@odata.context":', head, b",", fields]
+    if not is_folder:
+        url = download_url(state, view.downloads, item)
+        if url is not None:
+            text = encode(url)
+            if text is None:
+                return None
+            parts += (b',"@microsoft.graph.downloadUrl":', text)
+    if parent_id is None:
+        parts.append(b',"root":{}')
+    if item.permissions.any_shared():
+        parts.append(b',"shared":{"scope":"users"}')
+    parts.append(b"}")
+    return b"".join(parts)
+
+
 def render_children(
     state: State, view: View, parent: Item, items: Iterable[Item], parent_path: str | None = None
 ) -> list[dict[str, Any]]:
@@ -112,12 +211,6 @@ def render_children(
     if fragments is None:
         fragments = _FRAGMENTS[state] = {}
     renderer.fragments = fragments
-    renderer.context = (
-        renderer.drive_type,
-        renderer.url_base,
-        renderer.parent_reference.get("path"),
-        renderer.parent_id,
-    )
     return [renderer.render(item) for item in items]
 
 
@@ -127,6 +220,13 @@ def render_children(
 # or the view's root can leave a page showing an old one (and nothing needs to forget it).
 _FRAGMENTS: weakref.WeakKeyDictionary[State, dict[str, tuple[tuple, dict[str, Any]]]]
 _FRAGMENTS = weakref.WeakKeyDictionary()
+# The same fields encoded (``encode_item``, for GET item), by item id: (key, JSON), for the
+# last state that encoded any (a weak reference: a state replaced is freed at once), and the
+# JSON of the ``@odata.context`` strings met (one per drive and host, a handful)
+_ENCODED: tuple[weakref.ref[State] | Callable[[], None], dict[str, tuple[tuple, bytes]]]
+_ENCODED = (lambda: None, {})
+_CONTEXTS: dict[str, bytes] = {}
+CONTEXTS_KEPT = 1024
 FRAGMENTS_KEPT = 10_000  # then forgotten at once (a page renders a few hundred at most)
 
 
@@ -185,10 +285,10 @@ class ItemRenderer:
                 self.url_base += _quote(parent_path)
             reference["path"] = prefix
         self.parent_reference = reference
-        # fragments of earlier pages, and what beside the item they depend on (set by
-        # ``render_children``); None: render all afresh
+        # fragments of earlier pages (set by ``render_children``; None: render all afresh), and
+        # what beside the item they depend on
         self.fragments: dict[str, tuple[tuple, dict[str, Any]]] | None = None
-        self.context: tuple = ()
+        self.context = (self.drive_type, self.url_base, reference.get("path"), self.parent_id)
 
     def person(self, user_id: str) -> dict[str, dict[str, str]]:
         """``{"user": identity}`` (``createdBy``, ``lastModifiedBy``), once per person a page
@@ -238,31 +338,7 @@ class ItemRenderer:
             if cached is not None and cached[0] == key:
                 data = cached[1].copy()
         if data is None:
-            data = {
-                "id": item_id,
-                "name": item.name,
-                "eTag": f'"{{{item_id}}},{item.version}"',  # Item.etag and Item.ctag
-                "cTag": f'"c:{{{item_id}}},{item.content_version}"',
-                "size": item.size,
-                "createdDateTime": item.created,
-                "lastModifiedDateTime": item.modified,
-                "webUrl": self.url_base + "/"
-                if item.parent_id is None
-                else self.url_base + "/" + _quote(item.name),
-                "createdBy": created,
-                "lastModifiedBy": modified,
-                "parentReference": self.parent_reference,
-                "fileSystemInfo": {
-                    "createdDateTime": item.fs_created or item.created,
-                    "lastModifiedDateTime": item.fs_modified or item.modified,
-                },
-            }
-            if item.description is not None:
-                data["description"] = item.description
-            if is_folder:
-                data["folder"] = {"childCount": len(item.children or ())}
-            else:
-                data["file"] = {"mimeType": item.mime_type, "hashes": hashes}
+            data = self.fragment(item, created, modified, hashes)
             if fragments is not None:
                 if len(fragments) >= FRAGMENTS_KEPT:
                     fragments.clear()
@@ -286,6 +362,43 @@ class ItemRenderer:
             data["root"] = {}
         if item.permissions.any_shared():
             data["shared"] = {"scope": "users"}
+        return data
+
+    def fragment(
+        self,
+        item: Item,
+        created: dict[str, dict[str, str]],
+        modified: dict[str, dict[str, str]],
+        hashes: dict[str, str] | None,
+    ) -> dict[str, Any]:
+        """The fields of ``item`` up to its file or folder facet: what ``render`` keeps in
+        ``fragments`` (everything else it adds depends on the caller, the clock or sharing)."""
+        item_id = item.id
+        data = {
+            "id": item_id,
+            "name": item.name,
+            "eTag": f'"{{{item_id}}},{item.version}"',  # Item.etag and Item.ctag
+            "cTag": f'"c:{{{item_id}}},{item.content_version}"',
+            "size": item.size,
+            "createdDateTime": item.created,
+            "lastModifiedDateTime": item.modified,
+            "webUrl": self.url_base + "/"
+            if item.parent_id is None
+            else self.url_base + "/" + _quote(item.name),
+            "createdBy": created,
+            "lastModifiedBy": modified,
+            "parentReference": self.parent_reference,
+            "fileSystemInfo": {
+                "createdDateTime": item.fs_created or item.created,
+                "lastModifiedDateTime": item.fs_modified or item.modified,
+            },
+        }
+        if item.description is not None:
+            data["description"] = item.description
+        if item.is_folder:
+            data["folder"] = {"childCount": len(item.children or ())}
+        else:
+            data["file"] = {"mimeType": item.mime_type, "hashes": hashes}
         return data
 
 

@@ -34,6 +34,7 @@ from multidict import istr
 from ...model import links as link_model
 from ...model.errors import InvalidRequest, NotFound, Unauthenticated
 from ...model.identity import User
+from ...model.scopes import APPLICATION, STATIC
 from ...model.state import State
 from ...model.tree import Drive
 from .. import onedrive_v1  # its rows are served here, on Graph's item addresses
@@ -232,13 +233,19 @@ def handle(request: web.Request, call: Call, rest: str) -> Answer:
     the dispatch is a coroutine: a row's handler answers at once, or (one that reads a body)
     gives a coroutine, which the pipeline awaits (``Answer``)."""
     rest = normalize_path(rest)
-    if request.query_string and request.method in ("GET", "HEAD"):  # reads have no body
+    # (``raw_query_string`` is empty as ``query_string`` is, without a call: most have none)
+    if request.rel_url.raw_query_string and request.method in ("GET", "HEAD"):  # no body
         query = odata.with_dollars(request.query)
         if query is not None:  # ``?select=…``: read as ``?$select=…`` from here on
             request = request.clone(rel_url=request.rel_url.with_query(query))
-    call = authorize.enter(call, rest)  # the token's kind and scopes (model/scopes.py)
+    principal = call.principal
+    if principal is not None and principal.kind == APPLICATION:  # (``enter`` changes no other)
+        call = authorize.enter(call, rest)  # the token's kind and scopes (model/scopes.py)
     call.viewer_id = call.caller.id  # rendered for the caller, no downloads yet
-    response = dispatch(request, call, rest)
+    if address_of(rest)[0] == "drive":  # most requests: ``dispatch``'s first case, at once
+        response = serve_drive(request, call, rest)
+    else:
+        response = dispatch(request, call, rest)
     if type(response) is CoroutineType:  # (not isinstance: an ABC's check costs a call)
         return _versioned(response)
     response.headers[ODATA_VERSION] = "4.0"
@@ -311,7 +318,9 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
     call.downloads = Downloads(request, call.caller.id)  # files carry theirs
     state, caller, method = call.state, call.caller, request.method
     drive = resolve_drive(state, caller, path)
-    authorize.check_drive(call, method, path.action, drive)  # the token's scopes
+    principal = call.principal
+    if principal is not None and principal.kind != STATIC:
+        authorize.check_drive(call, method, path.action, drive)  # the token's scopes
     if path.item_base is None:
         row = (lookup(_DRIVES, ()) or NONE)[0].get(method)
         if row is None:
@@ -337,7 +346,7 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
     item, roles = resolve_visible(state, caller, drive, path)
     call.seen = (caller, item, roles)  # the handler's read check (``require_read``) reuses them
     if method == "GET":  # options are refused before anything is served
-        query = request.query if request.query_string else None  # most GETs: none
+        query = request.query if request.rel_url.raw_query_string else None  # most: none
         call.options = odata.NO_OPTIONS if query is None else odata.parse_options(query)
     if row is None:
         raise unserved(action, method, matched is not None)
