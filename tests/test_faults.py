@@ -194,7 +194,7 @@ def test_503_throttle(projects, graph):
 
 
 async def test_latency_does_not_block_other_requests(projects):
-    projects.faults.add(effect="latency", path="/root/children$", latencyMs=600)
+    projects.faults.add(effect="latency", path="/root/children$", latencyMs=300)
     headers = projects.headers()
     async with aiohttp.ClientSession(headers=headers) as session:
         finished = []
@@ -207,7 +207,7 @@ async def test_latency_does_not_block_other_requests(projects):
             return time.perf_counter() - started
 
         slow, _ = await asyncio.gather(fetch("/me/drive/root/children"), fetch("/me/drive"))
-    assert slow >= 0.6  # the delay was applied...
+    assert slow >= 0.3  # the delay was applied...
     assert finished == ["/me/drive", "/me/drive/root/children"]  # ...while the other was served
 
 

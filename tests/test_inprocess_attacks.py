@@ -134,7 +134,7 @@ def _cut_off_by_stop(in_process: bool) -> BaseException:
     if in_process:
         assert mount_in_process(session, server)
     assert session.get(server.graph_url + "/me/drive").status_code == 200
-    server.call(lambda: server.state.faults.add({"effect": "latency", "latencyMs": 3000}))
+    rule = server.call(lambda: server.state.faults.add({"effect": "latency", "latencyMs": 3000}))
     caught: list[BaseException] = []
 
     def send() -> None:
@@ -145,12 +145,10 @@ def _cut_off_by_stop(in_process: bool) -> BaseException:
 
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
-    deadline = time.monotonic() + 5
-    while (
-        not len(server.call(lambda: server.state.journal.entries)) and time.monotonic() < deadline
-    ):
-        time.sleep(0.02)
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while not server.call(lambda: rule.fired):  # until the server holds the request
+        assert time.monotonic() < deadline, "the latency rule never fired"
+        time.sleep(0.005)
     server.stop()
     sender.join(15)
     assert not sender.is_alive(), "the request never came back"
@@ -205,8 +203,8 @@ def test_threads_share_the_session_in_process_and_over_the_socket(mock_drive):
 
 
 def _held_then_reset(mock_drive, session: requests.Session, **headers: str) -> int:
-    # held for a second: sent within the first half (milliseconds), reset in the second
-    mock_drive.faults.add(effect="latency", latencyMs=1000, path="/me/drive$")
+    # held for half a second: reset as soon as the rule holds it (milliseconds)
+    rule = mock_drive.faults.add(effect="latency", latencyMs=500, path="/me/drive$")
     status: list[int] = []
     sender = threading.Thread(
         target=lambda: status.append(
@@ -215,8 +213,12 @@ def _held_then_reset(mock_drive, session: requests.Session, **headers: str) -> i
         daemon=True,
     )
     sender.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while not mock_drive.server.call(lambda: rule.fired):
+        assert time.monotonic() < deadline, "the latency rule never fired"
+        time.sleep(0.005)
     mock_drive.server.reset()
+    assert sender.is_alive(), "the request was answered before the reset: nothing tested"
     sender.join(10)
     assert not sender.is_alive()
     return status[0]

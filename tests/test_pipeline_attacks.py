@@ -190,9 +190,9 @@ def test_a_client_that_hangs_up_mid_body_is_journaled_as_499(server):
 def test_a_request_held_across_a_reset_keeps_its_state_and_the_next_starts_the_new_one(server):
     """A request waiting on a latency rule when the state is reset: it answers and journals in
     the state it began with; the new state starts with an empty journal and request id 1."""
-    server.call(
+    rule = server.call(
         lambda: server.backend.state.faults.add(
-            {"effect": "latency", "path": "/me$", "latencyMs": 800}
+            {"effect": "latency", "path": "/me$", "latencyMs": 500}
         )
     )
     old = server.state
@@ -202,8 +202,12 @@ def test_a_request_held_across_a_reset_keeps_its_state_and_the_next_starts_the_n
         target=lambda: answers.append(requests.get(server.url + "/v1.0/me", headers=auth))
     )
     held.start()
-    time.sleep(0.3)  # the request is waiting on its latency
+    deadline = time.monotonic() + 10
+    while not server.call(lambda: rule.fired):  # until the request waits on its latency
+        assert time.monotonic() < deadline, "the latency rule never fired"
+        time.sleep(0.005)
     fresh = server.reset(default_state("zed-token"))
+    assert held.is_alive(), "the request was answered before the reset: nothing tested"
     held.join(10)
     assert answers[0].status_code == 200, answers[0].text
     assert [e.path for e in old.journal.entries] == ["/v1.0/me"]

@@ -346,13 +346,19 @@ class ViewMachine(RuleBasedStateMachine):
         self.tokens: dict[tuple[int, str], tuple[str, dict[str, str], set[str]]] = {}
         self.ever_seen: dict[int, set[str]] = {i: set() for i in range(len(CALLERS))}
         self.steps = 0
+        self._drive_id: str | None = None
 
     # -- helpers ------------------------------------------------------------------------------
     def oracle_call(self, fn):
         return self.server.call(lambda: fn(Oracle(self.server.state)))
 
     def drive_id(self) -> str:
-        return self.server.call(lambda: next(iter(self.server.state.store.drives)))
+        """The tenant's one drive, looked up once per sequence (every URL names it, and each
+        look-up is a hop onto the server's loop). No step adds or removes a drive, and the
+        export → load step keeps every id."""
+        if self._drive_id is None:
+            self._drive_id = self.server.call(lambda: next(iter(self.server.state.store.drives)))
+        return self._drive_id
 
     def item_id(self, index: int, folders: bool = False) -> str:
         def find(o: Oracle) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from .copying import deepcopy_attrs
 from .errors import InvalidRequest
 from .ids import EPOCH, LogicalClock, format_time
 
@@ -175,6 +176,8 @@ class Expirations:
     something: a deadline of a thing since deleted or changed stays in the heap until due, and
     is counted by neither ``sweep`` nor ``pending`` (so a reloaded state, which schedules only
     the deadlines that stand, counts the same)."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         # the deadlines, soonest first (a heap); empty: nothing to sweep (the pipeline asks

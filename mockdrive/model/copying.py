@@ -51,6 +51,12 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
             found.setstate(value.getstate())
             memo.setdefault(id(memo), []).append(value)
         return found
+    if kind is set and all(type(v) in scalars for v in value):  # ids, addresses
+        found = memo.get(id(value), _MISSING)
+        if found is _MISSING:
+            found = memo[id(value)] = set(value)
+            memo.setdefault(id(memo), []).append(value)  # copy's keep-alive
+        return found
     if kind is not list and kind is not dict:
         return copy.deepcopy(value, memo)
     found = memo.get(id(value), _MISSING)

@@ -434,18 +434,24 @@ def log_to_data(log: ChangeLog) -> dict:
         if chain is not None:
             return chain
         # The nearest known tail (every tail met so far is known): a folder and its children
-        # share theirs, so a deep tree costs one step per new folder, not one per level.
-        start = 1
-        while start < len(above) and above[start:] not in by_above:
-            start += 1
-        chain = by_above[above[start:]] if start < len(above) else -1
-        for position in range(start - 1, -1, -1):  # the root first
+        # share theirs, so a deep tree costs one step per new folder, not one per level. Each
+        # tail is sliced and hashed once (a tuple does not keep its hash).
+        tails: list[tuple[str, ...]] = []  # above[1:], above[2:] ... up to the known one
+        chain = -1
+        for start in range(1, len(above)):
+            tail = above[start:]
+            known = by_above.get(tail)
+            if known is not None:
+                chain = known
+                break
+            tails.append(tail)
+        for position in range(len(tails), -1, -1):  # the root first
             key = (above[position], chain)
             found = index.get(key)
             if found is None:
                 found = index[key] = len(chains)
                 chains.append([above[position], chain])
-            chain = by_above[above[position:]] = found
+            chain = by_above[tails[position - 1] if position else above] = found
         return chain
 
     entries = []

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .clock import parse_time
+from .copying import deepcopy_attrs
 from .errors import InvalidRequest
 from .identity import Directory, User
 from .ids import format_time
@@ -176,6 +177,8 @@ class Holder:
 
 class Entra:
     """The tenant: its id and domain, apps, passwords, consents and what sign-ins left."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         self.tenant_id = DEFAULT_TENANT_ID

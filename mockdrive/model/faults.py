@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .copying import deepcopy_attrs
 from .errors import InvalidRequest
 
 EFFECTS = ("notificationFailure", "error", "throttle", "latency")
@@ -335,6 +336,8 @@ class FaultRules:
     a throttle's ``Retry-After`` window is measured on it. A test that would otherwise sleep
     through a window sets it to a clock of its own (``mock_drive.state.faults.time_source``).
     """
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self, seed: int = 0, time_source: Callable[[], float] = time.monotonic) -> None:
         self.seed = seed

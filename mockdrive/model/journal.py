@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .copying import deepcopy_attrs, deepcopy_slots
 from .text import escape_non_unicode
 
 DEFAULT_JOURNAL_SIZE = 1000
@@ -26,6 +27,7 @@ TRUNCATED_KEY = "@mockdrive.truncated"
 
 @dataclass(slots=True)
 class JournalEntry:
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
     id: int
     request_id: str
     method: str
@@ -64,6 +66,8 @@ class JournalEntry:
 
 
 class Journal:
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
+
     def __init__(
         self, size: int = DEFAULT_JOURNAL_SIZE, max_bytes: int = MAX_JOURNAL_BYTES
     ) -> None:

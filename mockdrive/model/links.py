@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import sharing
 from .clock import parse_time
+from .copying import deepcopy_attrs
 from .errors import InvalidRequest, NotAllowed, NotFound
 from .grants import LINK_BASE, Permission, SharingLink
 from .identity import User
@@ -35,6 +36,8 @@ ANONYMOUS = User(id="anonymous", display_name="Anyone with the link", email="ano
 
 class LinkIndex:
     """Link token → (item id, permission id): ``/shares/{id}`` finds a link in O(1)."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         self.by_token: dict[str, tuple[str, str]] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .copying import deepcopy_attrs
 from .errors import AccessDenied, DomainError, InvalidRequest, NotFound
 from .grants import Permission
 from .permissions import (
@@ -38,6 +39,8 @@ FROM_TIER = {"owner": "Moderator", "write": "Collaborator", "read": "Downloader"
 class OnehubIds:
     """Integer ids for Onehub: given on first sight, stable afterwards, one sequence per kind
     (folders and files share ``node``; ``workspace``, ``rolemap``, ``user``)."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         self._numbers: dict[tuple[str, str], int] = {}
@@ -112,10 +115,19 @@ def onehub_access(state: State, user: User, item: Item) -> Access | None:
         owner = drive_owner_permission(state.store, item)
         return Access("Administrator", owner, state.store.items[owner.item_id])
     nearest: Access | None = None
-    current: Item | None = item
-    while current is not None:
-        held = [p for p in held_candidates(current, user) if p.holds(user)]
-        if held:
+    items = state.store.items
+    current = item
+    while True:
+        # no list built per level: most items on the way up hold nothing, and the oracle
+        # walks every level of a tree as deep as the path limit allows
+        held: list[Permission] | None = None
+        for permission in held_candidates(current, user):
+            if permission.holds(user):
+                if held is None:
+                    held = [permission]
+                else:
+                    held.append(permission)
+        if held is not None:
             best = max(held, key=lambda p: RANK[role_name(state, p)])
             access = Access(role_name(state, best), best, current)
             if access.role == "Administrator":
@@ -123,7 +135,7 @@ def onehub_access(state: State, user: User, item: Item) -> Access | None:
             nearest = nearest or access
         if not current.inherits or current.parent_id is None:
             break
-        current = state.store.items[current.parent_id]
+        current = items[current.parent_id]
     if nearest is None or nearest.role == "Access Denied":
         return None
     return nearest

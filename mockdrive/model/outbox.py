@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import asdict, dataclass
 
+from .copying import deepcopy_attrs
+
 
 @dataclass(slots=True)
 class OutboxMessage:
@@ -38,6 +40,8 @@ DEFAULT_OUTBOX_SIZE = 10_000
 
 class Outbox:
     """The newest ``size`` messages (a ring buffer: a long soak cannot grow it without bound)."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self, size: int = DEFAULT_OUTBOX_SIZE) -> None:
         self.messages: deque[OutboxMessage] = deque(maxlen=size)

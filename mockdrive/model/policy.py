@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .copying import deepcopy_slots
 from .errors import InvalidRequest, NotAllowed
 from .ranges import whole_number
 
@@ -19,6 +20,7 @@ LINK_SCOPES = ("anonymous", "organization", "users")
 
 @dataclass(slots=True)
 class SharingPolicy:
+    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
     external_sharing: bool = True
     allowed_domains: list[str] | None = None  # None: any outside domain
     blocked_domains: list[str] = field(default_factory=list)

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .clock import parse_time as read_time
+from .copying import deepcopy_attrs
 from .errors import DomainError, InvalidRequest, NameConflict, NotFound, PreconditionFailed
 from .hashes import ContentHasher
 from .identity import User
@@ -120,6 +121,8 @@ class LastFragment:
 class UploadSessions:
     """The open upload sessions of one state, by id, the last fragments of the sessions that
     completed, and the key its download URLs are signed with."""
+
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
         self.sessions: dict[str, UploadSession] = {}
