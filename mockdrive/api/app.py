@@ -96,6 +96,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         # routed here under one of GRAPH_PREFIXES, all of one length; Graph's dispatch
         # answers at once, or gives the coroutine of a body-reading handler to await
         raw = request.rel_url.raw_path
+        if "%" in raw[:GRAPH_PREFIX_LENGTH]:  # the version spelt with escapes (``/%62eta``):
+            # the router matched it decoded, up to a ``/`` that no escape spells
+            return handle_graph(request, call_of(request), raw[raw.index("/", 1) :])
         return handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
 
     add_table(app, onehub.ROUTES, expect_continue, piped)
@@ -442,6 +445,8 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
     try:
         if raw_query or journaled:  # most requests: nothing to check
             check_text(raw_query, journaled)
+        if not host.isascii() and not is_unicode(host):  # every URL an answer names has it
+            raise ApiError(400, "invalidRequest", "the Host header is not valid UTF-8")
         if api:
             if state.expirations.heap:  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
