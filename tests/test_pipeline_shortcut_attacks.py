@@ -49,6 +49,16 @@ def test_a_host_header_that_is_not_utf8_is_refused_not_a_500(mock_drive, target)
     assert "http://é.example/" in json.loads(body).get("@odata.context", "http://é.example/")
 
 
+def test_a_host_header_that_is_not_utf8_is_entras_400_on_its_endpoints(mock_drive):
+    """The identity endpoints name the host in every URL they give (a 500 before)."""
+    target = b"/common/v2.0/.well-known/openid-configuration"
+    status, _, body = exchange(mock_drive.server, request_line(mock_drive, target, b"\xff"))
+    assert status == 400, body
+    assert json.loads(body)["error"] == "invalid_request"
+    status, _, body = exchange(mock_drive.server, request_line(mock_drive, target))
+    assert status == 200 and json.loads(body)["issuer"], body
+
+
 @pytest.mark.parametrize("escaped", [b"/%62eta", b"/b%65ta", b"/v1%2E0", b"/%76%31%2E%30"])
 def test_a_version_spelt_with_escapes_is_served_as_the_version(mock_drive, escaped):
     """The router decodes the path before matching ``/beta/``; the dispatch then took the rest
