@@ -445,8 +445,8 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
     try:
         if raw_query or journaled:  # most requests: nothing to check
             check_text(raw_query, journaled)
-        if not host.isascii() and not is_unicode(host):  # every URL an answer names has it
-            raise ApiError(400, "invalidRequest", "the Host header is not valid UTF-8")
+        if host not in _HOSTS_MET:  # (most requests: a host met before, a look-up)
+            check_host(host)
         if api:
             if state.expirations.heap:  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
@@ -614,6 +614,25 @@ def check_text(raw_query: str, journaled: dict[str, str]) -> None:
     for name, value in journaled.items():
         if not is_unicode(value):
             raise ApiError(400, "invalidRequest", f"the {name} header is not valid UTF-8")
+
+
+# Host headers ``check_host`` found valid (forgotten all at once past ``HOSTS_KEPT``)
+_HOSTS_MET: set[str] = set()
+HOSTS_KEPT = 1024
+
+
+def check_host(host: str) -> None:
+    """Refuse (400, as the service's front end does) a Host header that names no host: every
+    URL an answer gives is made on it (``@odata.context``, download and upload URLs, next
+    links), and one that yarl cannot build (bytes that are not UTF-8, a port that is not one,
+    a name IDNA refuses) was a 500 there."""
+    try:
+        URL.build(scheme="http", authority=host)
+    except ValueError:  # UnicodeError included
+        raise ApiError(400, "invalidRequest", "the Host header is not a valid host") from None
+    if len(_HOSTS_MET) >= HOSTS_KEPT:
+        _HOSTS_MET.clear()
+    _HOSTS_MET.add(host)
 
 
 def _from_http(error: web.HTTPException) -> ApiError:
