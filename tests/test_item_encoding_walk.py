@@ -4,6 +4,7 @@ every property, rendered afresh) gives, for every caller, address form and versi
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -11,15 +12,16 @@ import time
 import pytest
 import requests
 
+from mockdrive.api.graph import render
 from tests.test_item_encoding import EVERY_PROPERTY
 
 # (``WALK_STEPS`` and ``WALK_SEEDS`` in the environment make a longer hunt)
 WALK_STEPS = int(os.environ.get("WALK_STEPS", "120"))
 
 
-def fresh_pair(session, url: str) -> tuple[int, bytes, bytes]:
-    quick = session.get(url)
-    plain = session.get(url, params={"$select": EVERY_PROPERTY})
+def fresh_pair(session, url: str, **options) -> tuple[int, bytes, bytes]:
+    quick = session.get(url, **options)
+    plain = session.get(url, params={"$select": EVERY_PROPERTY}, **options)
     assert quick.status_code == plain.status_code, (url, quick.text, plain.text)
     if quick.status_code == 200:
         assert quick.headers["ETag"] == plain.headers["ETag"], url
@@ -202,3 +204,28 @@ def test_a_random_walk_of_writes_never_shows_a_stale_item(mock_drive, seed):
     for _ in range(WALK_STEPS):
         read_all(write())
     assert compared.count(200) > WALK_STEPS  # (the walk read what it wrote)
+
+
+def test_past_the_bounds_of_what_is_kept_every_answer_is_still_fresh(mock_drive, monkeypatch):
+    """With room for 3 items' fields and 2 contexts, reads of 8 items on 3 hosts, each renamed
+    between rounds, forget and re-encode without ever mixing two items or two hosts."""
+    monkeypatch.setattr(render, "FRAGMENTS_KEPT", 3)
+    monkeypatch.setattr(render, "CONTEXTS_KEPT", 2)
+    ids = [mock_drive.add_file(f"/F/f{n}.txt", "x" * n).id for n in range(8)]
+    hosts = ("a.example", "b.example:8443", "c.example")  # (the Host header alone differs)
+    session = mock_drive.session
+    for round_ in range(3):
+        for n, item_id in enumerate(ids):
+            for host in hosts:
+                url = f"/me/drive/items/{item_id}"
+                status, quick, plain = fresh_pair(session, url, headers={"Host": host})
+                assert status == 200 and quick == plain
+                got = json.loads(quick)
+                assert got["name"] == f"f{n}{'-' * round_}.txt"
+                assert got["@odata.context"].startswith(f"http://{host}/v1.0/")
+            assert len(render._ENCODED[1]) <= 3 and len(render._CONTEXTS) <= 2
+        for n, item_id in enumerate(ids):
+            renamed = session.patch(
+                f"/me/drive/items/{item_id}", json={"name": f"f{n}{'-' * (round_ + 1)}.txt"}
+            )
+            assert renamed.status_code == 200, renamed.text
