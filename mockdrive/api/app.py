@@ -96,6 +96,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         # routed here under one of GRAPH_PREFIXES, all of one length; Graph's dispatch
         # answers at once, or gives the coroutine of a body-reading handler to await
         raw = request.rel_url.raw_path
+        if "%" in raw[:GRAPH_PREFIX_LENGTH]:  # the version spelt with escapes (``/%62eta``):
+            # the router matched it decoded, up to a ``/`` that no escape spells
+            return handle_graph(request, call_of(request), raw[raw.index("/", 1) :])
         return handle_graph(request, call_of(request), raw[GRAPH_PREFIX_LENGTH:])
 
     add_table(app, onehub.ROUTES, expect_continue, piped)
@@ -442,6 +445,8 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
     try:
         if raw_query or journaled:  # most requests: nothing to check
             check_text(raw_query, journaled)
+        if host not in _HOSTS_MET:  # (most requests: a host met before, a look-up)
+            check_host(host)
         if api:
             if state.expirations.heap:  # what the virtual clock expired (reading it costs)
                 state.expirations.sweep(state.clock.moment())
@@ -609,6 +614,25 @@ def check_text(raw_query: str, journaled: dict[str, str]) -> None:
     for name, value in journaled.items():
         if not is_unicode(value):
             raise ApiError(400, "invalidRequest", f"the {name} header is not valid UTF-8")
+
+
+# Host headers ``check_host`` found valid (forgotten all at once past ``HOSTS_KEPT``)
+_HOSTS_MET: set[str] = set()
+HOSTS_KEPT = 1024
+
+
+def check_host(host: str) -> None:
+    """Refuse (400, as the service's front end does) a Host header that names no host: every
+    URL an answer gives is made on it (``@odata.context``, download and upload URLs, next
+    links), and one that yarl cannot build (bytes that are not UTF-8, a port that is not one,
+    a name IDNA refuses) was a 500 there."""
+    try:
+        URL.build(scheme="http", authority=host)
+    except ValueError:  # UnicodeError included
+        raise ApiError(400, "invalidRequest", "the Host header is not a valid host") from None
+    if len(_HOSTS_MET) >= HOSTS_KEPT:
+        _HOSTS_MET.clear()
+    _HOSTS_MET.add(host)
 
 
 def _from_http(error: web.HTTPException) -> ApiError:

@@ -157,9 +157,9 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
     last = _ENCODED  # read once: a server on another thread may replace it meanwhile
     if last[0]() is state:
         encoded = last[1]
-    else:  # another state: start afresh
+    else:  # another state: start afresh (and forget it all once that state is freed)
         encoded = {}
-        _ENCODED = (weakref.ref(state), encoded)
+        _ENCODED = (weakref.ref(state, lambda _, kept=encoded: kept.clear()), encoded)
     cached = encoded.get(item.id)
     if cached is not None and cached[0] == key:
         fields = cached[1]
@@ -221,8 +221,8 @@ def render_children(
 _FRAGMENTS: weakref.WeakKeyDictionary[State, dict[str, tuple[tuple, dict[str, Any]]]]
 _FRAGMENTS = weakref.WeakKeyDictionary()
 # The same fields encoded (``encode_item``, for GET item), by item id: (key, JSON), for the
-# last state that encoded any (a weak reference: a state replaced is freed at once), and the
-# JSON of the ``@odata.context`` strings met (one per drive and host, a handful)
+# last state that encoded any (a weak reference: a state replaced is freed at once, and its
+# JSON with it), and the JSON of the ``@odata.context`` strings met (one per drive and host)
 _ENCODED: tuple[weakref.ref[State] | Callable[[], None], dict[str, tuple[tuple, bytes]]]
 _ENCODED = (lambda: None, {})
 _CONTEXTS: dict[str, bytes] = {}

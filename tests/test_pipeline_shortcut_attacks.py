@@ -1,0 +1,101 @@
+"""Attacks on the pipeline's and GET item's shortcuts from the request line and headers: the
+Host header every ``@odata.context`` and download URL is made from, a Graph version spelt with
+escapes, and what GET item keeps of a state once the state is gone."""
+
+from __future__ import annotations
+
+import gc
+import json
+
+import pytest
+
+from mockdrive.api.graph import render
+from tests.test_pipeline_attacks import exchange
+
+TOKEN_HEADER = b"Authorization: Bearer %s\r\n"
+
+
+def request_line(mock_drive, target: bytes, host: bytes = b"graph.example") -> bytes:
+    token = mock_drive.token.encode()
+    return (
+        b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\n" + TOKEN_HEADER % token
+        + b"Connection: close\r\n\r\n"
+    )  # fmt: skip
+
+
+TARGETS = (
+    b"/v1.0/me/drive/root",
+    b"/v1.0/me/drive/root:/T:/children",
+    b"/v1.0/me/drive",
+    b"/beta/me/drive/root:/T/doc.txt:",
+    b"/v1.0/me/drive/root:/T/doc.txt:?$select=name",
+)
+
+
+@pytest.mark.parametrize("host", [b"\xff\xfe", b"x:99999999", b"x:port", "\u00ad.example".encode()])
+def test_a_host_header_that_names_no_host_is_refused_not_a_500(mock_drive, host):
+    """Every ``@odata.context`` and download URL is made on the Host header. One of bytes that
+    are not UTF-8 (aiohttp reads them with surrogate escapes), or with a port that is not one,
+    or a name IDNA refuses, made them unencodable or unbuildable: a 500 on Graph's reads."""
+    mock_drive.add_file("/T/doc.txt", "d")
+    before = mock_drive.digest()
+    for target in TARGETS:
+        status, headers, body = exchange(mock_drive.server, request_line(mock_drive, target, host))
+        assert status == 400, (target, body)
+        error = json.loads(body)["error"]
+        assert error["code"] == "invalidRequest"
+        assert error["message"] == "the Host header is not a valid host"
+        assert headers["request-id"]
+    assert mock_drive.digest() == before
+
+
+def test_a_host_of_utf8_outside_ascii_is_served_on_that_host(mock_drive):
+    """An IDN as typed (UTF-8) is a host: served as before, its answers naming it."""
+    mock_drive.add_file("/T/doc.txt", "d")
+    for target in TARGETS:
+        host = "é.example".encode()
+        status, _, body = exchange(mock_drive.server, request_line(mock_drive, target, host))
+        assert status == 200, body
+        assert json.loads(body)["@odata.context"].startswith("http://é.example/")
+
+
+def test_a_host_header_that_is_not_utf8_is_entras_400_on_its_endpoints(mock_drive):
+    """The identity endpoints name the host in every URL they give (a 500 before)."""
+    target = b"/common/v2.0/.well-known/openid-configuration"
+    status, _, body = exchange(mock_drive.server, request_line(mock_drive, target, b"\xff"))
+    assert status == 400, body
+    assert json.loads(body)["error"] == "invalid_request"
+    status, _, body = exchange(mock_drive.server, request_line(mock_drive, target))
+    assert status == 200 and json.loads(body)["issuer"], body
+
+
+@pytest.mark.parametrize("escaped", [b"/%62eta", b"/b%65ta", b"/v1%2E0", b"/%76%31%2E%30"])
+def test_a_version_spelt_with_escapes_is_served_as_the_version(mock_drive, escaped):
+    """The router decodes the path before matching ``/beta/``; the dispatch then took the rest
+    five characters into the raw path (``/%62eta/me`` dispatched ``ta/me``: a 400)."""
+    mock_drive.add_file("/T/doc.txt", "d")
+    plain_version = b"/beta" if b"eta" in escaped or b"%65" in escaped else b"/v1.0"
+    for tail in (b"/me/drive/root:/T/doc.txt:", b"/me/drive/root/children", b"/me"):
+        status, _, body = exchange(mock_drive.server, request_line(mock_drive, escaped + tail))
+        plain_status, _, plain = exchange(
+            mock_drive.server, request_line(mock_drive, plain_version + tail)
+        )
+        assert (status, plain_status) == (200, 200), body
+        assert json.loads(body) == json.loads(plain)
+
+
+def test_a_dropped_state_leaves_no_encoded_item_behind(mock_drive):
+    """GET item keeps its encoded fields for the last state only, by a weak reference: once
+    that state is freed, its items' JSON goes with it (not held until another state's GET)."""
+    for n in range(20):
+        mock_drive.add_file(f"/K/f{n}.txt", "x" * n)
+    session = mock_drive.session
+    for n in range(20):
+        assert session.get(f"/me/drive/root:/K/f{n}.txt:").status_code == 200
+    assert mock_drive.server.call(lambda: len(render._ENCODED[1])) >= 20
+    mock_drive.load(mock_drive.export())  # a new state (of the same ids)
+    for _ in range(2):  # served by the new state (no item read): the old one is let go of
+        assert mock_drive.session.get("/me").status_code == 200
+    gc.collect()
+    assert render._ENCODED[0]() is None  # the old state is gone, and nothing has been read since
+    assert len(render._ENCODED[1]) == 0
