@@ -21,11 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockdrive.api.invites import check_datetime, parse_invite_body, parse_recipients
-from mockdrive.api.jsonio import optional
+from mockdrive.api.jsonio import optional, parse_json_object
 from mockdrive.model import sharing
 from mockdrive.model.errors import InjectedFault, InvalidRequest
 from mockdrive.model.grants import Permission
 from mockdrive.model.identity import Group
+from mockdrive.model.journal import parse_arrived
 from mockdrive.model.permissions import ROLE_RANK, highest_role, roles_of
 from mockdrive.model.state import State
 from mockdrive.scenario import export_scenario
@@ -362,3 +363,35 @@ def test_roles_found_before_a_body_that_trickles_in_are_found_again_after_it(moc
     assert answer.startswith(b"HTTP/1.1 404"), answer[:200]
     emails = [p.get("invitation", {}).get("email") for p in mock_drive.permissions("/Team")]
     assert "x@contoso.example" not in emails
+
+
+# Invite bodies the handler accepts, in forms whose parsed values are easy to get subtly wrong:
+# floats (``-0.0`` and ``1e-05`` compare equal to other spellings, so values are compared by
+# ``repr``), big integers, escapes, surrogate pairs, a repeated key, whitespace, nesting.
+ARRIVED_BODIES = [
+    b'{"recipients":[{"email":"a@contoso.example"}],"roles":["read"]}',
+    b' \r\n{"roles":["write"], "recipients" : [ {"email":"\\u00e9@contoso.example"} ]}\n\t',
+    b'{"recipients":[{"email":"\\ud83d\\ude00@x.example"}],"roles":["read"],"roles":["write"]}',
+    '{"recipients":[{"email":"zoë@x.example","alias":null}],"roles":["read"],"x":"😀"}'.encode(),
+    b'{"recipients":[],"roles":["read"],"n":[-0.0,1e-05,0.1,1E300,-1e-300,12345678901234567890]}',
+    b'{"recipients":[{"email":"b@x.example"}],"roles":["read"],"deep":[[[{"a":[{}]}]]],"t":true}',
+    b'{"recipients":[{"email":"c@x.example"}],"roles":["read"],"s":"\\"\\\\\\/\\b\\f\\n\\r\\t"}',
+]
+
+
+def test_the_journal_reads_an_arrived_body_as_the_handler_parsed_it(mock_drive) -> None:
+    """An invite's journal entry keeps the bytes that arrived and parses them when read: to
+    the value, and the type of every number, the handler's own parse gave (that parse is the
+    journal's value before the bytes were kept instead)."""
+    item = mock_drive.add_file("/Shared.txt", b"s")
+    path = f"/me/drive/items/{item.id}/invite"
+    for raw in ARRIVED_BODIES:
+        answer = mock_drive.session.post(
+            path, data=raw, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code in (200, 400), answer.text  # (no recipients: refused)
+        journaled = mock_drive.state.journal.entries[-1]
+        assert journaled.path == "/v1.0" + path and journaled.body_bytes == len(raw)
+        expected = parse_json_object(raw)
+        assert repr(journaled.body) == repr(expected), (raw, journaled.body)
+        assert repr(parse_arrived(raw)) == repr(expected)
