@@ -92,7 +92,21 @@ def reference_direct_for(item: Any, grantee_id: str | None, address: str) -> Per
 
 def reference_resolve(state: State, recipient: sharing.Recipient, index: int) -> tuple:
     email = recipient.email
-    if recipient.object_id is not None or recipient.alias is not None or email is None:
+    groups = state.directory.groups.values()
+    if recipient.object_id is None and recipient.alias is not None:  # groups scanned
+        key = recipient.alias
+        user = state.directory.by_alias(key)
+        folded = key.casefold()
+        local = (g for g in groups if g.email and g.email.split("@")[0].casefold() == folded)
+        group = next(local, None)
+        if user is not None:
+            return user.id, user.email
+        if group is not None:
+            return group.id, group.email or group.display_name
+        raise InvalidRequest(
+            f"recipients[{index}]: no directory object has alias {key!r}", "invalidRecipients"
+        )
+    if recipient.object_id is not None or email is None:
         return sharing._resolve(state, recipient, index)  # (not changed)
     if not sharing.EMAIL_PATTERN.match(email):
         raise InvalidRequest(
@@ -101,7 +115,8 @@ def reference_resolve(state: State, recipient: sharing.Recipient, index: int) ->
     user = state.directory.by_email(email)
     if user is not None:
         return user.id, user.email
-    group = state.directory.group_by_email(email)
+    folded = email.casefold()
+    group = next((g for g in groups if g.email and g.email.casefold() == folded), None)
     return (group.id if group else None), email
 
 
@@ -179,6 +194,10 @@ def world(policy: int, rules: int) -> tuple[State, dict[str, Any]]:
     state.grant(team, users["carol"], ["read"])
     state.grant(deep, users["dave"], ["read"])
     state.directory.add_group(Group("g-1", "Crew", [users["erin"].id], "crew@contoso.example"))
+    # the same address again (the first group has it), an outside one, none at all
+    state.directory.add_group(Group("g-2", "Crew too", [users["bob"].id], "CREW@Contoso.example"))
+    state.directory.add_group(Group("g-3", "Guests", [], "guests@fabrikam.example"))
+    state.directory.add_group(Group("g-4", "Unaddressed", [users["dave"].id]))
     if policy == 1:
         state.policy.external_sharing = False
     elif policy == 2:
@@ -198,11 +217,14 @@ def world(policy: int, rules: int) -> tuple[State, dict[str, Any]]:
 
 ADDRESSES = ["bob@contoso.example", "not-an-address", "dave@contoso.example",
              "crew@contoso.example", "x@fabrikam.example", "y@fabrikam.example",
-             "X@Fabrikam.Example", "Dave@Contoso.Example"]  # fmt: skip
+             "X@Fabrikam.Example", "Dave@Contoso.Example", "Crew@contoso.EXAMPLE",
+             "guests@fabrikam.example", "GUESTS@fabrikam.example"]  # fmt: skip
 ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-1, 1), st.text(max_size=3))
 RECIPIENT = st.one_of(
     st.fixed_dictionaries({"email": st.sampled_from(ADDRESSES)}),
-    st.fixed_dictionaries({"alias": st.sampled_from(["bob", "Carol", "crew", "nobody"])}),
+    st.fixed_dictionaries(
+        {"alias": st.sampled_from(["bob", "Carol", "crew", "nobody", "CREW", "guests", "g-4"])}
+    ),
     st.fixed_dictionaries({"objectId": st.sampled_from(["g-1", "nope"])}),
     st.dictionaries(st.sampled_from(["email", "alias", "objectId"]), ANY_VALUE, max_size=3),
     ANY_VALUE,
@@ -224,7 +246,7 @@ OPTIONAL = {
 }
 GOOD_RECIPIENT = st.one_of(
     st.fixed_dictionaries({"email": st.sampled_from(ADDRESSES[2:])}),
-    st.fixed_dictionaries({"alias": st.sampled_from(["bob", "Carol", "crew"])}),
+    st.fixed_dictionaries({"alias": st.sampled_from(["bob", "Carol", "crew", "Guests"])}),
     st.fixed_dictionaries({"objectId": st.just("g-1")}),
 )
 # mostly bodies a client sends (so that most runs apply), some with anything anywhere
@@ -395,3 +417,17 @@ def test_the_journal_reads_an_arrived_body_as_the_handler_parsed_it(mock_drive) 
         expected = parse_json_object(raw)
         assert repr(journaled.body) == repr(expected), (raw, journaled.body)
         assert repr(parse_arrived(raw)) == repr(expected)
+
+
+def test_a_group_added_after_a_look_up_is_found_by_address_and_alias() -> None:
+    """The directory's group index follows groups added after it was first used."""
+    state = State(seed=3)
+    directory = state.directory
+    directory.add_group(Group("g-1", "One", [], "one@contoso.example"))
+    assert directory.group_by_email("ONE@contoso.example").id == "g-1"
+    assert directory.group_by_email("two@contoso.example") is None
+    directory.add_group(Group("g-2", "Two", [], "Two@Contoso.Example"))
+    directory.add_group(Group("g-3", "One again", [], "one@CONTOSO.example"))
+    assert directory.group_by_email("two@contoso.example").id == "g-2"
+    assert directory.group_by_alias("TWO").id == "g-2"
+    assert directory.group_by_email("one@contoso.example").id == "g-1"  # the first still
