@@ -21,11 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockdrive.api.invites import check_datetime, parse_invite_body, parse_recipients
-from mockdrive.api.jsonio import optional
+from mockdrive.api.jsonio import optional, parse_json_object
 from mockdrive.model import sharing
 from mockdrive.model.errors import InjectedFault, InvalidRequest
 from mockdrive.model.grants import Permission
 from mockdrive.model.identity import Group
+from mockdrive.model.journal import parse_arrived
 from mockdrive.model.permissions import ROLE_RANK, highest_role, roles_of
 from mockdrive.model.state import State
 from mockdrive.scenario import export_scenario
@@ -91,7 +92,21 @@ def reference_direct_for(item: Any, grantee_id: str | None, address: str) -> Per
 
 def reference_resolve(state: State, recipient: sharing.Recipient, index: int) -> tuple:
     email = recipient.email
-    if recipient.object_id is not None or recipient.alias is not None or email is None:
+    groups = state.directory.groups.values()
+    if recipient.object_id is None and recipient.alias is not None:  # groups scanned
+        key = recipient.alias
+        user = state.directory.by_alias(key)
+        folded = key.casefold()
+        local = (g for g in groups if g.email and g.email.split("@")[0].casefold() == folded)
+        group = next(local, None)
+        if user is not None:
+            return user.id, user.email
+        if group is not None:
+            return group.id, group.email or group.display_name
+        raise InvalidRequest(
+            f"recipients[{index}]: no directory object has alias {key!r}", "invalidRecipients"
+        )
+    if recipient.object_id is not None or email is None:
         return sharing._resolve(state, recipient, index)  # (not changed)
     if not sharing.EMAIL_PATTERN.match(email):
         raise InvalidRequest(
@@ -100,7 +115,8 @@ def reference_resolve(state: State, recipient: sharing.Recipient, index: int) ->
     user = state.directory.by_email(email)
     if user is not None:
         return user.id, user.email
-    group = state.directory.group_by_email(email)
+    folded = email.casefold()
+    group = next((g for g in groups if g.email and g.email.casefold() == folded), None)
     return (group.id if group else None), email
 
 
@@ -178,6 +194,10 @@ def world(policy: int, rules: int) -> tuple[State, dict[str, Any]]:
     state.grant(team, users["carol"], ["read"])
     state.grant(deep, users["dave"], ["read"])
     state.directory.add_group(Group("g-1", "Crew", [users["erin"].id], "crew@contoso.example"))
+    # the same address again (the first group has it), an outside one, none at all
+    state.directory.add_group(Group("g-2", "Crew too", [users["bob"].id], "CREW@Contoso.example"))
+    state.directory.add_group(Group("g-3", "Guests", [], "guests@fabrikam.example"))
+    state.directory.add_group(Group("g-4", "Unaddressed", [users["dave"].id]))
     if policy == 1:
         state.policy.external_sharing = False
     elif policy == 2:
@@ -197,11 +217,14 @@ def world(policy: int, rules: int) -> tuple[State, dict[str, Any]]:
 
 ADDRESSES = ["bob@contoso.example", "not-an-address", "dave@contoso.example",
              "crew@contoso.example", "x@fabrikam.example", "y@fabrikam.example",
-             "X@Fabrikam.Example", "Dave@Contoso.Example"]  # fmt: skip
+             "X@Fabrikam.Example", "Dave@Contoso.Example", "Crew@contoso.EXAMPLE",
+             "guests@fabrikam.example", "GUESTS@fabrikam.example"]  # fmt: skip
 ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-1, 1), st.text(max_size=3))
 RECIPIENT = st.one_of(
     st.fixed_dictionaries({"email": st.sampled_from(ADDRESSES)}),
-    st.fixed_dictionaries({"alias": st.sampled_from(["bob", "Carol", "crew", "nobody"])}),
+    st.fixed_dictionaries(
+        {"alias": st.sampled_from(["bob", "Carol", "crew", "nobody", "CREW", "guests", "g-4"])}
+    ),
     st.fixed_dictionaries({"objectId": st.sampled_from(["g-1", "nope"])}),
     st.dictionaries(st.sampled_from(["email", "alias", "objectId"]), ANY_VALUE, max_size=3),
     ANY_VALUE,
@@ -223,7 +246,7 @@ OPTIONAL = {
 }
 GOOD_RECIPIENT = st.one_of(
     st.fixed_dictionaries({"email": st.sampled_from(ADDRESSES[2:])}),
-    st.fixed_dictionaries({"alias": st.sampled_from(["bob", "Carol", "crew"])}),
+    st.fixed_dictionaries({"alias": st.sampled_from(["bob", "Carol", "crew", "Guests"])}),
     st.fixed_dictionaries({"objectId": st.just("g-1")}),
 )
 # mostly bodies a client sends (so that most runs apply), some with anything anywhere
@@ -362,3 +385,49 @@ def test_roles_found_before_a_body_that_trickles_in_are_found_again_after_it(moc
     assert answer.startswith(b"HTTP/1.1 404"), answer[:200]
     emails = [p.get("invitation", {}).get("email") for p in mock_drive.permissions("/Team")]
     assert "x@contoso.example" not in emails
+
+
+# Invite bodies the handler accepts, in forms whose parsed values are easy to get subtly wrong:
+# floats (``-0.0`` and ``1e-05`` compare equal to other spellings, so values are compared by
+# ``repr``), big integers, escapes, surrogate pairs, a repeated key, whitespace, nesting.
+ARRIVED_BODIES = [
+    b'{"recipients":[{"email":"a@contoso.example"}],"roles":["read"]}',
+    b' \r\n{"roles":["write"], "recipients" : [ {"email":"\\u00e9@contoso.example"} ]}\n\t',
+    b'{"recipients":[{"email":"\\ud83d\\ude00@x.example"}],"roles":["read"],"roles":["write"]}',
+    '{"recipients":[{"email":"zoë@x.example","alias":null}],"roles":["read"],"x":"😀"}'.encode(),
+    b'{"recipients":[],"roles":["read"],"n":[-0.0,1e-05,0.1,1E300,-1e-300,12345678901234567890]}',
+    b'{"recipients":[{"email":"b@x.example"}],"roles":["read"],"deep":[[[{"a":[{}]}]]],"t":true}',
+    b'{"recipients":[{"email":"c@x.example"}],"roles":["read"],"s":"\\"\\\\\\/\\b\\f\\n\\r\\t"}',
+]
+
+
+def test_the_journal_reads_an_arrived_body_as_the_handler_parsed_it(mock_drive) -> None:
+    """An invite's journal entry keeps the bytes that arrived and parses them when read: to
+    the value, and the type of every number, the handler's own parse gave (that parse is the
+    journal's value before the bytes were kept instead)."""
+    item = mock_drive.add_file("/Shared.txt", b"s")
+    path = f"/me/drive/items/{item.id}/invite"
+    for raw in ARRIVED_BODIES:
+        answer = mock_drive.session.post(
+            path, data=raw, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code in (200, 400), answer.text  # (no recipients: refused)
+        journaled = mock_drive.state.journal.entries[-1]
+        assert journaled.path == "/v1.0" + path and journaled.body_bytes == len(raw)
+        expected = parse_json_object(raw)
+        assert repr(journaled.body) == repr(expected), (raw, journaled.body)
+        assert repr(parse_arrived(raw)) == repr(expected)
+
+
+def test_a_group_added_after_a_look_up_is_found_by_address_and_alias() -> None:
+    """The directory's group index follows groups added after it was first used."""
+    state = State(seed=3)
+    directory = state.directory
+    directory.add_group(Group("g-1", "One", [], "one@contoso.example"))
+    assert directory.group_by_email("ONE@contoso.example").id == "g-1"
+    assert directory.group_by_email("two@contoso.example") is None
+    directory.add_group(Group("g-2", "Two", [], "Two@Contoso.Example"))
+    directory.add_group(Group("g-3", "One again", [], "one@CONTOSO.example"))
+    assert directory.group_by_email("two@contoso.example").id == "g-2"
+    assert directory.group_by_alias("TWO").id == "g-2"
+    assert directory.group_by_email("one@contoso.example").id == "g-1"  # the first still

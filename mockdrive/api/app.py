@@ -39,6 +39,7 @@ from .errors import (
     onehub_error_response,
 )
 from .graph import batch as graph_batch
+from .graph import routes as graph_routes
 from .graph import uploads as graph_uploads
 from .graph.changes import MONITOR_PREFIX, monitor
 from .graph.paths import normalize_path
@@ -46,7 +47,7 @@ from .graph.routes import Answer
 from .graph.routes import body_row as graph_body_row
 from .graph.routes import handle as handle_graph
 from .jsonio import BODY_BYTES, MAX_JSON_BODY, PARSED_BODY, body_too_large, is_unicode
-from .routing import ExpectHandler, GraphRoute, Handler, Route, add_table, route_of
+from .routing import TABLE_ROUTES, ExpectHandler, GraphRoute, Handler, Route, add_table, route_of
 
 log = logging.getLogger("mockdrive")
 GRAPH_PREFIXES = ("/v1.0", "/beta")
@@ -64,6 +65,8 @@ API_PREFIXES = GRAPH_PREFIXES + onehub.PREFIXES + PRE_AUTHENTICATED
 JOURNALED_HEADERS = ("Content-Type", "Accept", "client-request-id", "If-Match", "If-None-Match")
 # Uploads stream their body themselves (with their own limit); everything else is read whole.
 CLIENT_MAX_SIZE = MAX_JSON_BODY
+# what every route takes at least (Entra's forms take the least; ``check_body_limits``)
+SMALLEST_BODY_LIMIT = 64 * 1024
 
 
 def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
@@ -123,7 +126,18 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     unrouted_resource = Unrouted(piped(unrouted))
     app.router.register_resource(unrouted_resource)
     app.router.register_resource(PathlessRequests(unrouted_resource, graph_ahead(app.router)))
+    check_body_limits(app)
     return app
+
+
+def check_body_limits(app: web.Application) -> None:
+    """Every route takes a body of ``SMALLEST_BODY_LIMIT`` at least, which lets the pipeline
+    pass an announced length without looking up the route's limit where it is not larger
+    (``announces_too_much``): a table row that took less would be refused here."""
+    rows = [*app.get(TABLE_ROUTES, {}).values(), *graph_routes.ROUTES]
+    smaller = [row for row in rows if row.max_body < SMALLEST_BODY_LIMIT]
+    if smaller:
+        raise RuntimeError(f"a body limit below SMALLEST_BODY_LIMIT: {smaller}")
 
 
 def through_pipeline(handler: Handler, backend: Backend) -> Handler:
@@ -280,7 +294,7 @@ def body_row_of(request: web.Request) -> Route | GraphRoute | None:
 
 def announces_too_much(request: web.Request) -> bool:
     length = request.content_length
-    if length is None:  # most requests: no body announced, no limit to look up
+    if length is None or length <= SMALLEST_BODY_LIMIT:  # most requests: no limit to look up
         return False
     limit = body_limit(request)
     return limit is not None and length > limit
@@ -492,9 +506,18 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
         headers[_CLIENT_REQUEST_ID] = client_request_id
     if api or identity:
         # what a handler or a ``$batch`` step stored beside the pipeline's own key (a body
-        # read, the batch a step runs in); none at all on most requests, whose look-ups
-        # would each raise and catch a KeyError
-        extra = len(request) > 1
+        # read, the batch a step runs in): none at all on most requests; on the others, only
+        # the keys stored are looked up (a look-up of an absent one raises and catches a
+        # KeyError)
+        body, batch, body_bytes = None, None, 0
+        if len(request) > 1:
+            stored = tuple(request)
+            if PARSED_BODY in stored:
+                body = request[PARSED_BODY]
+            if graph_batch.BATCH_OF in stored:
+                batch = request[graph_batch.BATCH_OF]
+            if BODY_BYTES in stored:
+                body_bytes = request[BODY_BYTES]
         journal = state.journal
         journal.record(
             JournalEntry(
@@ -507,10 +530,10 @@ async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> 
                 response.status,
                 (time.perf_counter() - started) * 1000,
                 caller.email if caller else None,
-                request.get(PARSED_BODY) if extra else None,
+                body,
                 fired,
-                request.get(graph_batch.BATCH_OF) if extra else None,
-                request.get(BODY_BYTES, 0) if extra else 0,
+                batch,
+                body_bytes,
             )
         )
     return response

@@ -128,9 +128,10 @@ def roles_seen(call: Call, item: Item) -> set[str] | None:
 
 
 async def graph_invite(request: web.Request, call: Call, item: Item):
-    body = json_object_arrived(request)
+    # (the body is only read here: the journal may keep the bytes that arrived)
+    body = json_object_arrived(request, unchanged=True)
     if body is None:  # more to come: after the wait, the dispatch's roles may not hold
-        body, roles = await read_json_object(request), None
+        body, roles = await read_json_object(request, unchanged=True), None
     else:  # read without waiting: nothing ran since the dispatch, whose roles still hold
         roles = roles_seen(call, item)
     result = run_invite(request, call, item, parse_invite_body(body), roles)

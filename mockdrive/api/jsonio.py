@@ -110,12 +110,14 @@ async def read_body(
     return bytes(body)
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """Read and parse the body as a JSON object, keeping it on the request for the journal."""
-    return _kept(request, await read_body(request, MAX_JSON_BODY))
+async def read_json_object(request: web.Request, unchanged: bool = False) -> dict[str, Any]:
+    """Read and parse the body as a JSON object, keeping it on the request for the journal.
+    ``unchanged``: the handler never changes the value it is given, so the journal may keep
+    the bytes that arrived and parse them when read (``model.journal.parse_arrived``)."""
+    return _kept(request, await read_body(request, MAX_JSON_BODY), unchanged)
 
 
-def json_object_arrived(request: web.Request) -> dict[str, Any] | None:
+def json_object_arrived(request: web.Request, unchanged: bool = False) -> dict[str, Any] | None:
     """``read_json_object`` without waiting, when the whole body has arrived (a handler then
     runs on with nothing else run in between); None when more is to come."""
     content = request.content
@@ -127,13 +129,14 @@ def json_object_arrived(request: web.Request) -> dict[str, Any] | None:
     raw = content.read_nowait()
     if len(raw) > MAX_JSON_BODY:
         raise body_too_large()
-    return _kept(request, raw if type(raw) is bytes else bytes(raw))
+    return _kept(request, raw if type(raw) is bytes else bytes(raw), unchanged)
 
 
-def _kept(request: web.Request, raw: bytes) -> dict[str, Any]:
-    """The body parsed as a JSON object, kept on the request for the journal."""
+def _kept(request: web.Request, raw: bytes, unchanged: bool = False) -> dict[str, Any]:
+    """The body parsed as a JSON object, kept on the request for the journal (as it arrived,
+    where the handler leaves it ``unchanged``)."""
     data = parse_json_object(raw)
-    request[PARSED_BODY] = data
+    request[PARSED_BODY] = raw if unchanged else data
     request[BODY_BYTES] = len(raw)
     return data
 

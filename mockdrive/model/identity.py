@@ -64,6 +64,10 @@ class Directory:
         self._by_alias: dict[str, User] = {}
         self._by_token: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
+        # groups by case-folded address and by the address's local part (an alias), the first
+        # group of each in ``groups``' order; rebuilt when ``groups`` has grown since (a group
+        # is never removed, nor its address changed)
+        self._group_index: tuple[int, dict[str, Group], dict[str, Group]] = (0, {}, {})
 
     def add(self, user: User) -> User:
         from .errors import InvalidRequest
@@ -115,11 +119,24 @@ class Directory:
         return self._by_email.get(email.casefold())
 
     def group_by_email(self, email: str) -> Group | None:
-        """The group with this address (case-folded); groups are few, so a scan."""
-        folded = email.casefold()
-        return next(
-            (g for g in self.groups.values() if g.email and g.email.casefold() == folded), None
-        )
+        """The first group with this address (case-folded). O(1)."""
+        return self._groups_indexed()[1].get(email.casefold())
+
+    def group_by_alias(self, alias: str) -> Group | None:
+        """The first group whose address's local part is ``alias`` (case-folded). O(1)."""
+        return self._groups_indexed()[2].get(alias.casefold())
+
+    def _groups_indexed(self) -> tuple[int, dict[str, Group], dict[str, Group]]:
+        index = self._group_index
+        if index[0] != len(self.groups):
+            by_email: dict[str, Group] = {}
+            by_alias: dict[str, Group] = {}
+            for group in self.groups.values():
+                if group.email:
+                    by_email.setdefault(group.email.casefold(), group)
+                    by_alias.setdefault(group.email.split("@")[0].casefold(), group)
+            index = self._group_index = (len(self.groups), by_email, by_alias)
+        return index
 
     def by_alias(self, alias: str) -> User | None:
         return self._by_alias.get(alias.casefold())

@@ -65,6 +65,33 @@ class JournalEntry:
         return data
 
 
+# ``body`` read through a property over its slot. A handler that never changes the body it
+# read journals the bytes that arrived (``jsonio``'s ``unchanged``): plain bytes are not walked
+# by the garbage collector, while the parsed form (dicts and lists) would be, by every
+# collection, for as long as the entry lives. They are parsed on first read and the value kept
+# in their place (every reader, ``__eq__`` and ``__repr__`` included, sees the parsed body);
+# the dataclass's ``__init__`` stores through the property as before.
+_body_slot = JournalEntry.body
+
+
+def _read_body(entry: JournalEntry) -> Any:
+    body = _body_slot.__get__(entry, JournalEntry)
+    if type(body) is bytes:
+        body = parse_arrived(body)
+        _body_slot.__set__(entry, body)
+    return body
+
+
+JournalEntry.body = property(_read_body, _body_slot.__set__)  # type: ignore[assignment]
+
+
+def parse_arrived(raw: bytes) -> Any:
+    """A journaled body that arrived as ``raw``, which the handler's own parse accepted (UTF-8,
+    one JSON object, no NaN, Infinity or number out of a float's range): for such text
+    ``json.loads`` gives the value that parse gave."""
+    return json.loads(raw.decode("utf-8"))
+
+
 class Journal:
     __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
@@ -94,7 +121,7 @@ class Journal:
             entry.headers = {k: escape_non_unicode(v) for k, v in headers.items()}
         if entry.caller is not None and not entry.caller.isascii():
             entry.caller = escape_non_unicode(entry.caller)
-        if entry.body is not None and entry.body_bytes > MAX_BODY_BYTES:
+        if entry.body_bytes > MAX_BODY_BYTES and entry.body is not None:
             entry.body = truncated(entry.body, entry.body_bytes)
             entry.body_bytes = MAX_BODY_BYTES
         entries = self.entries

@@ -182,11 +182,7 @@ def _resolve(state: State, recipient: Recipient, index: int) -> tuple[str | None
             user, group = directory.by_id(key), directory.groups.get(key)
         else:
             user = directory.by_alias(key)
-            group = next(
-                (g for g in directory.groups.values()
-                 if g.email and g.email.split("@")[0].casefold() == key.casefold()),
-                None,
-            )  # fmt: skip
+            group = directory.group_by_alias(key)
         if user is not None:
             return user.id, user.email
         if group is not None:
