@@ -258,3 +258,32 @@ def test_a_slotted_parts_subclass_keeps_a_slot_named_by_a_string_or_a_private_na
     private.hide([7])
     twin = copy.deepcopy(private)
     assert twin.secret() == [7] and twin.secret() is not private.secret()
+
+
+def _without_changes(state: State) -> str:
+    whole = export_scenario(state)
+    return json.dumps({key: value for key, value in whole.items() if key != "changes"})
+
+
+def test_an_export_without_the_change_log_is_the_whole_export_less_its_changes(mock_drive):
+    """For an empty state, the default one, one whose log holds changes but no token, and one
+    used everywhere: the same keys in the same order, and neither export moves the other."""
+    empty = State()
+    default = mock_drive.server.call(lambda: copy.deepcopy(mock_drive.state))
+    untokened = mock_drive.server.call(lambda: copy.deepcopy(mock_drive.state))
+    owner = mock_drive.owner
+    mock_drive.server.call(
+        lambda: untokened.make_path(
+            untokened.default_drive(owner.id), "/n.txt", is_folder=False, content=b"n"
+        )
+    )
+    used = used_state(mock_drive)
+    for state in (empty, default, untokened, used):
+        lean = mock_drive.server.call(
+            lambda state=state: json.dumps(export_scenario(state, change_log=False))
+        )
+        assert lean == mock_drive.server.call(lambda state=state: _without_changes(state))
+        assert lean == mock_drive.server.call(
+            lambda state=state: json.dumps(export_scenario(state, change_log=False))
+        )
+    assert mock_drive.server.call(lambda: "changes" in export_scenario(used))
