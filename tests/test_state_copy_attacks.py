@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from mockdrive.model import onehub, sharing
 from mockdrive.model.journal import Journal
 from mockdrive.model.outbox import Outbox
 from mockdrive.model.policy import SharingPolicy
@@ -133,6 +134,11 @@ def used_state(mock_drive: Any) -> State:
     first = graph.get(url + "/me/drive/root/delta").json()
     assert graph.get(first["@odata.deltaLink"]).ok
     mock_drive.set_policy(maxRecipients=5, blockedDomains=["blocked.example"])
+    folder = mock_drive.item("/F")
+    mock_drive.server.call(
+        lambda: onehub.invite_emails(mock_drive.state, mock_drive.owner, folder,
+                                     "dan@outside.example", "Viewer", sharing.RequestContext())
+    )  # fmt: skip
     mock_drive.clock.advance(days=1)
     mock_drive.server.call(lambda: [mock_drive.state.ids.guid() for _ in range(3)])
     return mock_drive.state
@@ -174,6 +180,7 @@ def test_what_a_served_copy_does_leaves_the_original(mock_drive):
               "sendInvitation": True}  # fmt: skip
     assert graph.post(url + "/me/drive/root:/F:/invite", json=invite).ok
     mock_drive.set_policy(maxRecipients=2)
+    assert mock_drive.accept_invitations("dan@outside.example") == 1  # Onehub's, on the copy
     mock_drive.clock.advance(days=365 * 100)  # every grant, link and invitation runs out
     mock_drive.faults.clear()
     mock_drive.server.call(lambda: [copied.ids.guid() for _ in range(7)])
