@@ -19,14 +19,16 @@ from typing import Any
 
 import pytest
 import requests
+from url_check import state_digest
 
-from mockdrive.model import onehub, sharing
+from mockdrive.model import delta, onehub, sharing
 from mockdrive.model.journal import Journal
 from mockdrive.model.outbox import Outbox
 from mockdrive.model.policy import SharingPolicy
 from mockdrive.model.state import State
 from mockdrive.model.uploads import UploadSessions
 from mockdrive.scenario import export_scenario
+from mockdrive.scenario.defaults import default_state
 
 # what a copy may share with its original: immutable, or (a key) an opaque immutable handle
 IMMUTABLE = (str, int, float, bool, bytes, type(None), complex, type, range, re.Pattern,
@@ -294,3 +296,15 @@ def test_an_export_without_the_change_log_is_the_whole_export_less_its_changes(m
             lambda state=state: json.dumps(export_scenario(state, change_log=False))
         )
     assert mock_drive.server.call(lambda: "changes" in export_scenario(used))
+
+
+def test_the_refusal_digest_tells_a_handed_out_delta_token_apart():
+    """The digest reads the change log by its serial, not from the export: a first delta token
+    moves no serial, but it makes the export carry the log (``issued``), which the full
+    export's digest saw."""
+    state = copy.deepcopy(default_state())
+    before = state_digest(state)
+    assert "changes" not in export_scenario(state)
+    delta.make_token(state)
+    assert "changes" in export_scenario(state)  # what a reload of it now carries
+    assert state_digest(state) != before
