@@ -384,11 +384,17 @@ class MockDrive:
         clients, self._clients = self._clients, None  # (two stops at once: one closes them)
         if clients is not None:
             clients.close()
-        thread, loop = self._thread, self._loop
+        thread, loop, selector = self._thread, self._loop, self._selector
         if thread is None or loop is None:
             return
-        with contextlib.suppress(RuntimeError):  # closed: another stop got there first
-            loop.call_soon_threadsafe(loop.stop)
+
+        def halt() -> None:  # only while it serves: a second stop's, run once it cleans up,
+            if self._selector is selector:  # would stop the loop under ``stop_async``
+                loop.stop()
+
+        if selector is not None:  # (None: past serving already, another stop got there)
+            with contextlib.suppress(RuntimeError):  # closed: another stop got there first
+                loop.call_soon_threadsafe(halt)
         thread.join(timeout=30)
         self._thread = None
 

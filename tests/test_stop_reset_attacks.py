@@ -5,8 +5,11 @@ past the bounds (``SETTLE_WAIT``, ``STOP_GRACE``), no thread or descriptor left 
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
+
+import pytest
 
 from mockdrive.cli import default_state
 from mockdrive.model.ids import EPOCH
@@ -54,8 +57,8 @@ def test_resets_of_either_kind_racing_a_stop_end_without_an_error_or_a_long_wait
         assert isinstance(fresh, State) and server.state is fresh
     assert failures == {}
     assert slowest < 2  # a settle wait or two, a stop's grace: never the 30 s of a lost hop
-    assert threading.active_count() == threads
-    assert open_descriptors() == descriptors
+    assert threading.active_count() <= threads  # (one an earlier test left may end meanwhile)
+    assert open_descriptors() <= descriptors
 
 
 def test_a_reset_and_a_hop_in_the_moment_a_stop_is_in_run_here():
@@ -77,7 +80,8 @@ def test_a_reset_and_a_hop_in_the_moment_a_stop_is_in_run_here():
 
 def test_stops_from_several_threads_at_once_with_resets_between():
     """Two stops at once: the second found the loop closed by the first ('Event loop is
-    closed'), or its thread let go of (None has no join)."""
+    closed'), or its thread let go of (None has no join), or its stop ran while the loop
+    cleaned up ('Event loop stopped before Future completed': port and loop left open)."""
     failures: dict[str, int] = {}
     for _ in range(25):
         server = MockDrive(default_state("a"), clock=EPOCH).start()
@@ -99,4 +103,7 @@ def test_stops_from_several_threads_at_once_with_resets_between():
             thread.join(60)
             assert not thread.is_alive()
         assert server._thread is None
+        assert server._loop is not None and server._loop.is_closed()  # the stop ran through
+        with pytest.raises(ConnectionRefusedError):  # its port closed by the runner's clean-up
+            socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
     assert failures == {}
