@@ -4,11 +4,13 @@ the caller's loop (``await start_async()``); arranging code reaches the state th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import selectors
 import shutil
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -379,19 +381,30 @@ class MockDrive:
         return self
 
     def stop(self) -> None:
-        if self._clients is not None:
-            self._clients.close()
-            self._clients = None
-        if self._thread is None or self._loop is None:
+        clients, self._clients = self._clients, None  # (two stops at once: one closes them)
+        if clients is not None:
+            clients.close()
+        thread, loop, selector = self._thread, self._loop, self._selector
+        if thread is None or loop is None:
             return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
+
+        def halt() -> None:  # only while it serves: a second stop's, run once it cleans up,
+            if self._selector is selector:  # would stop the loop under ``stop_async``
+                loop.stop()
+
+        if selector is not None:  # (None: past serving already, another stop got there)
+            with contextlib.suppress(RuntimeError):  # closed: another stop got there first
+                loop.call_soon_threadsafe(halt)
+        thread.join(timeout=30)
         self._thread = None
 
     def call(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the server's loop and return its result: never races a request."""
+        """Run ``fn`` on the server's loop and return its result: never races a request. A loop
+        that ends (a stop on another thread) before running it: run here once its thread is
+        done, as on a stopped server, not an error or a wait of 30 s for a callback never run."""
         loop = self._loop
-        if loop is None or self._thread is None or threading.current_thread() is self._thread:
+        thread = self._thread
+        if loop is None or thread is None or threading.current_thread() is thread:
             return fn()
         try:
             if asyncio.get_running_loop() is loop:
@@ -404,13 +417,27 @@ class MockDrive:
         future: Future[T] = Future()
 
         def run() -> None:
+            if not future.set_running_or_notify_cancel():  # the caller ran it (the loop ended)
+                return
             try:
                 future.set_result(fn())
             except BaseException as error:  # handed to the caller, raised there
                 future.set_exception(error)
 
-        loop.call_soon_threadsafe(run)
-        return future.result(timeout=30)
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # closed meanwhile (a stop): nothing runs there any more
+            thread.join(timeout=30)
+            return fn()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return future.result(timeout=0.05 if thread.is_alive() else 0)
+            except FutureTimeout:
+                if not thread.is_alive() and future.cancel():  # the loop ended without it
+                    return fn()
+                if time.monotonic() > deadline:
+                    raise
 
     def __enter__(self) -> MockDrive:
         return self.start()

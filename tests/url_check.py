@@ -79,7 +79,8 @@ def state_parts(state: State) -> dict[str, str]:
     leaves out (each item's versions and times, the outbox, the clock reading, the id
     generator's position, open upload sessions, the change log, copy monitors). The journal is
     left out: it records refusals too. The change log is told by its serial (a change logged
-    moves it), so the export's copy of the log is not made."""
+    moves it), whether a token was handed out and its generation, so the export's copy of the
+    log is not made."""
     data: dict[str, Any] = export_scenario(state, change_log=False)
     data["clock"] = [state.clock.peek(), state.clock.moved]
     data["ids"] = hash(state.ids.position())
@@ -95,7 +96,8 @@ def state_parts(state: State) -> dict[str, str]:
         for s in state.uploads.sessions.values()
         if not is_expired(state, s.expires)  # an expired one is dropped when it is next named
     )
-    data["changes"] = state.changes.serial
+    log = state.changes  # a token handed out moves no serial, but the export then has the log
+    data["changes"] = [log.serial, log.issued, log.generation]
     data["copyJobs"] = sorted(state.copy_jobs.items())
     entra = state.entra  # the sign-ins: what a code, a refresh token or a device code left
     data["entra"] = [

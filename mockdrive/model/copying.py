@@ -27,8 +27,14 @@ def _slots_of(cls: type) -> tuple[str, ...]:
     if names is None:
         found: list[str] = []
         for klass in reversed(cls.__mro__):
-            for name in klass.__dict__.get("__slots__", ()):
-                if name not in ("__weakref__", "__dict__") and name not in found:
+            slots = klass.__dict__.get("__slots__", ())
+            for name in (slots,) if isinstance(slots, str) else slots:
+                if name in ("__weakref__", "__dict__"):
+                    continue
+                if name.startswith("__") and not name.endswith("__"):  # a private name
+                    owner = klass.__name__.lstrip("_")
+                    name = f"_{owner}{name}" if owner else name
+                if name not in found:
                     found.append(name)
         names = _SLOTS[cls] = tuple(found)
     return names
@@ -98,7 +104,8 @@ def deepcopy_slots(self: Any, memo: dict[int, Any]) -> Any:
 
 
 def deepcopy_attrs(self: Any, memo: dict[int, Any]) -> Any:
-    """``__deepcopy__`` for a plain class whose instances hold everything in ``__dict__``."""
+    """``__deepcopy__`` for a plain class whose instances hold everything in ``__dict__`` (and
+    for a subclass of one that adds ``__slots__``: those are copied too)."""
     cls = type(self)
     new = cls.__new__(cls)
     memo[id(self)] = new
@@ -106,4 +113,10 @@ def deepcopy_attrs(self: Any, memo: dict[int, Any]) -> Any:
     target = new.__dict__
     for name, value in self.__dict__.items():
         target[name] = value if type(value) in scalars else _copied(value, memo)
+    for name in _slots_of(cls):  # a subclass that adds ``__slots__`` keeps those beside
+        try:
+            value = getattr(self, name)
+        except AttributeError:  # a slot never set stays unset
+            continue
+        object.__setattr__(new, name, value if type(value) in scalars else _copied(value, memo))
     return new

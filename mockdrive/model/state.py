@@ -6,7 +6,6 @@ one place. The API layer never edits the dicts directly.
 
 from __future__ import annotations
 
-import copy
 import mimetypes
 import weakref
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from .clock import Clock, Expirations
+from .copying import deepcopy_attrs
 from .delta import ChangeLog
 from .entra import Entra
 from .errors import InvalidRequest, NameConflict, NotFound
@@ -65,10 +65,7 @@ class State:
     def __deepcopy__(self, memo: dict[int, object]) -> State:
         """A copy whose id generator and expiry handlers work on the copy (a function is copied
         as itself: theirs would still reach this state)."""
-        copied = type(self).__new__(type(self))  # a subclass's copy keeps its class
-        memo[id(self)] = copied
-        for name, value in self.__dict__.items():
-            setattr(copied, name, copy.deepcopy(value, memo))
+        copied: State = deepcopy_attrs(self, memo)  # a subclass's copy keeps its class, slots
         copied.ids._taken = _taken_in(weakref.ref(copied))
         install_expiry(copied)
         return copied
