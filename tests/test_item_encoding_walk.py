@@ -11,9 +11,9 @@ import time
 
 import pytest
 import requests
+from test_item_encoding import EVERY_PROPERTY
 
 from mockdrive.api.graph import render
-from tests.test_item_encoding import EVERY_PROPERTY
 
 # (``WALK_STEPS`` and ``WALK_SEEDS`` in the environment make a longer hunt)
 WALK_STEPS = int(os.environ.get("WALK_STEPS", "120"))

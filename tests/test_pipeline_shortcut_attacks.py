@@ -8,9 +8,9 @@ import gc
 import json
 
 import pytest
+from test_pipeline_attacks import exchange
 
 from mockdrive.api.graph import render
-from tests.test_pipeline_attacks import exchange
 
 TOKEN_HEADER = b"Authorization: Bearer %s\r\n"
 
