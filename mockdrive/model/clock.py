@@ -118,8 +118,12 @@ class Clock(LogicalClock):
 
     def epoch_seconds(self) -> int:
         """``int(moment().timestamp())`` without building the datetime: the start's timestamp
-        is kept per start (a start in whole seconds, as every start but a constructor's is)."""
-        self._catch_up()
+        is kept per start (a start in whole seconds, as every start but a constructor's is).
+        Read on every request or two: ``_catch_up`` inline."""
+        if self._wall is not None:
+            real = int(self._wall() - self._origin) + self._advanced
+            if real > self._ticks:
+                self._ticks = real
         start = self._start
         if start.microsecond:
             return int(self.moment().timestamp())

@@ -54,6 +54,10 @@ AUTH_CODE_SECONDS = 600
 DEVICE_CODE_SECONDS = 900
 DEVICE_POLL_INTERVAL = 5
 RESOLVED_KEPT = 4096  # delegated access tokens remembered, resolved (then forgotten at once)
+# the characters that end a token, which key those remembered: a JWT ends with its signature,
+# so no two tokens of this server share them, and a key is hashed in a blink where the whole
+# token (a thousand characters and more) is not; a token found is compared in full
+RESOLVED_KEY = 32
 MAX_PENDING = 10_000  # codes and refresh tokens kept per kind; the oldest go first
 MAX_KEPT_CHARS = 1_000_000  # and the characters of text each kind keeps, at most
 MAX_SCOPES = 50  # distinct scopes one request may name (Entra: 70011 past it)
@@ -198,9 +202,10 @@ class Entra:
         self._made: dict[str, App] = {}  # undeclared apps met so far
         self._by_object_id: dict[str, App] = {}  # every app above, by service principal id
         self._signer: SigningKey | None = None  # the server's; made on first use
-        # delegated tokens resolved lately: token -> (signer, tenant, nbf, exp, upn, principal);
-        # each use checks again what may have moved since (the time, the user, the tenant)
-        self._resolved: dict[str, tuple[SigningKey, str, int, int, str, Principal]] = {}
+        # delegated tokens resolved lately, by their last RESOLVED_KEY characters: (token,
+        # signer, tenant, nbf, exp, upn, principal); each use checks again what may have moved
+        # since (the time, the user, the tenant)
+        self._resolved: dict[str, tuple[str, SigningKey, str, int, int, str, Principal]] = {}
 
     @property
     def key(self) -> SigningKey:
@@ -658,13 +663,14 @@ class Entra:
         """What ``resolve`` gave for a delegated ``token`` met before, at ``seconds`` (the
         clock's epoch seconds), while its signer, tenant and user are the same and it is within
         its lifetime: what ``resolve`` would give again. None: resolve it in full."""
-        known = self._resolved.get(token)
+        known = self._resolved.get(token[-RESOLVED_KEY:])
         if known is None:
             return None
-        signer, tenant, nbf, exp, upn, principal = known
+        whole, signer, tenant, nbf, exp, upn, principal = known
         user = principal.user
         if (
-            signer is self._signer
+            whole == token
+            and signer is self._signer
             and tenant == self.tenant_id
             and nbf <= seconds + 300
             and exp > seconds
@@ -700,8 +706,8 @@ class Entra:
         principal = Principal(DELEGATED, user, app_id, found.scopes, frozenset(), uti)
         if len(self._resolved) >= RESOLVED_KEPT:
             self._resolved.clear()
-        entry = (self.key, self.tenant_id, found.nbf, found.exp, user.email, principal)
-        self._resolved[token] = entry
+        entry = (token, self.key, self.tenant_id, found.nbf, found.exp, user.email, principal)
+        self._resolved[token[-RESOLVED_KEY:]] = entry
         return principal
 
     def caller_of(self, principal: Principal) -> User:

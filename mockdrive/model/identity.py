@@ -63,6 +63,9 @@ class Directory:
         self._by_email: dict[str, User] = {}
         self._by_alias: dict[str, User] = {}
         self._by_token: dict[str, User] = {}
+        # no token longer than this was ever given (``by_token`` of a longer one is None): a
+        # JWT, a thousand characters or more, is told from a scenario's token without hashing it
+        self.longest_token = 0
         self.groups: dict[str, Group] = {}
         # groups by case-folded address and by the address's local part (an alias), the first
         # group of each in ``groups``' order; rebuilt when ``groups`` has grown since (a group
@@ -84,6 +87,7 @@ class Directory:
             self._by_alias[user.alias.casefold()] = user
         if user.token:
             self._by_token[user.token] = user
+            self.longest_token = max(self.longest_token, len(user.token))
         return user
 
     def add_group(self, group: Group) -> Group:
@@ -111,6 +115,7 @@ class Directory:
             self._by_token.pop(user.token, None)
         user.token = token
         self._by_token[token] = user
+        self.longest_token = max(self.longest_token, len(token))
 
     def by_id(self, user_id: str) -> User | None:
         return self.users.get(user_id)
