@@ -135,3 +135,24 @@ def test_the_fixture_refuses_a_token_for_an_app_the_tenant_does_not_know(mock_dr
             options={"verify_signature": False},
         )["scp"]
     )
+
+
+@pytest.mark.parametrize("used_before", [True, False], ids=["remembered", "first-use"])
+def test_a_jwt_is_served_until_its_exp_second_and_refused_from_it(mock_drive, used_before):
+    """A token the server has verified once is remembered; the remembered one must expire on
+    the virtual clock at exactly the second a first verification would refuse it."""
+    from datetime import datetime, timedelta, timezone
+
+    token = mock_drive.token_for(mock_drive.owner, lifetime=60)
+    expires = datetime.fromtimestamp(
+        jwt.decode(token, options={"verify_signature": False})["exp"], timezone.utc
+    )
+    if used_before:
+        assert get(mock_drive, "/me/drive", token).status_code == 200
+    mock_drive.clock.set(expires - timedelta(seconds=1))
+    assert get(mock_drive, "/me/drive", token).status_code == 200
+    mock_drive.clock.set(expires)
+    assert_refused(
+        get(mock_drive, "/me/drive", token), "Lifetime validation failed, the token is expired."
+    )
+    assert get(mock_drive, "/me/drive", token).status_code == 401  # and stays refused
