@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from ..model.errors import InvalidRequest
+from ..model.journal import MAX_BODY_BYTES
 from ..model.text import is_unicode
 
 try:  # optional speed-up (pip install orjson): 5-15x faster encoding of large listings
@@ -136,7 +137,8 @@ def _kept(request: web.Request, raw: bytes, unchanged: bool = False) -> dict[str
     """The body parsed as a JSON object, kept on the request for the journal (as it arrived,
     where the handler leaves it ``unchanged``)."""
     data = parse_json_object(raw)
-    request[PARSED_BODY] = raw if unchanged else data
+    # (a body the journal truncates is kept parsed: the journal writes it out at once)
+    request[PARSED_BODY] = raw if unchanged and len(raw) <= MAX_BODY_BYTES else data
     request[BODY_BYTES] = len(raw)
     return data
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .copying import deepcopy_attrs, deepcopy_slots
 
 READ = "read"
 WRITE = "write"
+# counts every address given to a group (one made, one re-addressed) and every group added: a
+# directory's index of groups by address (``Directory._groups_indexed``) is rebuilt when this
+# has moved since, as when its ``groups`` changed size
+_group_addresses = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,12 @@ class Group:
     member_ids: list[str] = field(default_factory=list)
     email: str | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "email":  # the directories' indexes by address are out of date
+            global _group_addresses
+            _group_addresses += 1
+        object.__setattr__(self, name, value)
+
 
 class Directory:
     """All users, indexed by id, case-folded e-mail, alias and token."""
@@ -68,9 +79,9 @@ class Directory:
         self.longest_token = 0
         self.groups: dict[str, Group] = {}
         # groups by case-folded address and by the address's local part (an alias), the first
-        # group of each in ``groups``' order; rebuilt when ``groups`` has grown since (a group
-        # is never removed, nor its address changed)
-        self._group_index: tuple[int, dict[str, Group], dict[str, Group]] = (0, {}, {})
+        # group of each in ``groups``' order; rebuilt when ``groups`` has changed size or any
+        # group was added or given an address since (``_group_addresses``)
+        self._group_index: tuple[int, int, dict[str, Group], dict[str, Group]] = (0, 0, {}, {})
 
     def add(self, user: User) -> User:
         from .errors import InvalidRequest
@@ -100,6 +111,8 @@ class Directory:
             if member_id not in self.users:
                 raise InvalidRequest(f"group member {member_id!r} is not a user")
         self.groups[group.id] = group
+        global _group_addresses
+        _group_addresses += 1  # (a group made before the index, put where one was removed)
         for member_id in group.member_ids:
             self.users[member_id].group_ids.add(group.id)
         return group
@@ -125,22 +138,24 @@ class Directory:
 
     def group_by_email(self, email: str) -> Group | None:
         """The first group with this address (case-folded). O(1)."""
-        return self._groups_indexed()[1].get(email.casefold())
+        return self._groups_indexed()[2].get(email.casefold())
 
     def group_by_alias(self, alias: str) -> Group | None:
         """The first group whose address's local part is ``alias`` (case-folded). O(1)."""
-        return self._groups_indexed()[2].get(alias.casefold())
+        return self._groups_indexed()[3].get(alias.casefold())
 
-    def _groups_indexed(self) -> tuple[int, dict[str, Group], dict[str, Group]]:
+    def _groups_indexed(self) -> tuple[int, int, dict[str, Group], dict[str, Group]]:
         index = self._group_index
-        if index[0] != len(self.groups):
+        if index[0] != len(self.groups) or index[1] != _group_addresses:
+            seen = _group_addresses  # (read first: an address given during the scan is seen)
             by_email: dict[str, Group] = {}
             by_alias: dict[str, Group] = {}
             for group in self.groups.values():
                 if group.email:
                     by_email.setdefault(group.email.casefold(), group)
                     by_alias.setdefault(group.email.split("@")[0].casefold(), group)
-            index = self._group_index = (len(self.groups), by_email, by_alias)
+            index = (len(self.groups), seen, by_email, by_alias)
+            self._group_index = index
         return index
 
     def by_alias(self, alias: str) -> User | None:

@@ -10,9 +10,10 @@ journal can always be rendered.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .copying import deepcopy_attrs, deepcopy_slots
@@ -27,7 +28,7 @@ TRUNCATED_KEY = "@mockdrive.truncated"
 
 @dataclass(slots=True)
 class JournalEntry:
-    __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
+    __deepcopy__ = deepcopy_slots  # a state's copy (model/copying.py): ``_copy_entry`` below
     id: int
     request_id: str
     method: str
@@ -83,6 +84,26 @@ def _read_body(entry: JournalEntry) -> Any:
 
 
 JournalEntry.body = property(_read_body, _body_slot.__set__)  # type: ignore[assignment]
+_ENTRY_FIELDS = tuple(f.name for f in fields(JournalEntry))
+
+
+def _copy_entry(entry: JournalEntry, memo: dict[int, Any]) -> JournalEntry:
+    """A state's copy of ``entry``, its body as it is held: bytes not yet read stay bytes, in
+    the copy and in ``entry`` (``deepcopy_slots`` reads through the property, parsing them)."""
+    cls = type(entry)
+    if cls is not JournalEntry:  # a subclass's own slots or __dict__: the general copy
+        return deepcopy_slots(entry, memo)
+    new = cls.__new__(cls)
+    memo[id(entry)] = new
+    for name in _ENTRY_FIELDS:
+        if name == "body":
+            _body_slot.__set__(new, copy.deepcopy(_body_slot.__get__(entry, cls), memo))
+        else:
+            object.__setattr__(new, name, copy.deepcopy(getattr(entry, name), memo))
+    return new
+
+
+JournalEntry.__deepcopy__ = _copy_entry  # type: ignore[method-assign]
 
 
 def parse_arrived(raw: bytes) -> Any:
