@@ -19,6 +19,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_permission_indexes import plain_direct_for
 
 from mockdrive.api.invites import check_datetime, parse_invite_body, parse_recipients
 from mockdrive.api.jsonio import optional, parse_json_object
@@ -76,18 +77,8 @@ def reference_validate(request: sharing.InviteRequest) -> None:
 
 
 def reference_direct_for(item: Any, grantee_id: str | None, address: str) -> Permission | None:
-    for permission in item.permissions:
-        if permission.is_owner:
-            continue
-        if grantee_id is not None and permission.grantee_id == grantee_id:
-            return permission
-        if (
-            permission.grantee_id is None
-            and permission.invitation_email
-            and permission.invitation_email.casefold() == address.casefold()
-        ):
-            return permission
-    return None
+    """``grants.direct_for`` as it was: a scan of every permission, a call each."""
+    return plain_direct_for(item.permissions, grantee_id, address)
 
 
 def reference_resolve(state: State, recipient: sharing.Recipient, index: int) -> tuple:
