@@ -96,6 +96,12 @@ class WireSession:
                 answer._next = next(follow, None)
         return answer
 
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", url, **kwargs)
+
     def send(self, prepared: requests.PreparedRequest, **options: Any) -> requests.Response:
         """One request as prepared, one answer: no redirect followed."""
         parts = urlsplit(prepared.url)
