@@ -251,6 +251,28 @@ def test_what_it_does_not_do_it_refuses(raw_server: RawServer) -> None:
     wire.close()
 
 
+def test_what_is_not_plain_http_is_sent_by_requests() -> None:
+    """An https URL on a plain-http port fails as it fails through requests (a handed-out URL
+    that does not reach the server is a finding the machines report, not a crash)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_plainly() -> None:
+        for _ in range(2):
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=answer_plainly, daemon=True).start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/a"
+    with listener:
+        with requests.Session() as reference, pytest.raises(requests.exceptions.SSLError):
+            reference.request("GET", url, timeout=10)
+        with WireSession() as wire, pytest.raises(requests.exceptions.SSLError):
+            wire.request("GET", url, timeout=10)
+    with WireSession() as wire, pytest.raises(requests.exceptions.InvalidSchema):
+        wire.request("GET", "ftp://127.0.0.1/a", timeout=10)
+
+
 def test_a_refused_connection_is_requests_connection_error() -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]

@@ -10,7 +10,8 @@ reads one (headers joined as its ``HTTPHeaderDict`` joins them, gzip and deflate
 decoder), so ``.status_code``, ``.headers``, ``.content``, ``.text`` and ``.json()`` are the
 same. ``tests/test_wire_client.py`` proves both against a raw socket.
 
-Only what those tests use is supported: plain http, ``headers``, ``json``, ``data`` (bytes or
+A URL that is not plain http (TLS, or a scheme requests refuses) is sent by requests itself.
+Only what those tests use is supported: ``headers``, ``json``, ``data`` (bytes or
 text), ``params``, ``timeout`` and ``allow_redirects`` (redirects are followed by requests' own
 rules). A cookie or a streamed body raises instead of being handled differently from requests.
 """
@@ -44,6 +45,8 @@ class WireSession:
     def __init__(self) -> None:
         self._connections: dict[tuple[str, int], http.client.HTTPConnection] = {}
         self._redirects = _Redirects(self)
+        self._fallback = requests.Session()
+        self._fallback.trust_env = False
 
     def prepare(
         self,
@@ -105,8 +108,8 @@ class WireSession:
     def send(self, prepared: requests.PreparedRequest, **options: Any) -> requests.Response:
         """One request as prepared, one answer: no redirect followed."""
         parts = urlsplit(prepared.url)
-        if parts.scheme != "http":
-            raise ValueError(f"WireSession speaks plain http only, not {prepared.url}")
+        if parts.scheme != "http":  # TLS, or a scheme requests refuses: requests itself
+            return self._fallback.send(prepared, allow_redirects=False, **options)
         target = _encode_target(prepared.path_url)
         body = prepared.body.encode("utf-8") if isinstance(prepared.body, str) else prepared.body
         key = (parts.hostname or "", parts.port or 80)
@@ -170,6 +173,7 @@ class WireSession:
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()
+        self._fallback.close()
 
     def __enter__(self) -> WireSession:
         return self
