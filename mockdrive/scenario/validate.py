@@ -135,81 +135,98 @@ def is_valid(data: Any) -> bool:
 
 
 def schema_problems(data: Any, limit: int = MAX_REPORTED_PROBLEMS) -> list[Found]:
-    """What ``check_schema`` reports, worked out in full (any depth, messages and paths)."""
+    """What ``check_schema`` reports, worked out in full (any depth, messages and paths).
+
+    Paths are kept as links ``(parent link, key)`` while walking and made into tuples only
+    for a problem found: a walk over valid parts builds none."""
     compiled = _compiled()
     defs, patterns = compiled["defs"], compiled["patterns"]
     found: list[Found] = []
-    stack: list[tuple[dict[str, Any], Any, PathParts, str | None]] = [
-        (scenario_schema(), data, (), None)
+    stack: list[tuple[dict[str, Any], Any, _Link, str | None]] = [
+        (scenario_schema(), data, None, None)
     ]
     while stack and len(found) < limit:
-        schema, value, path, noun = stack.pop()
+        schema, value, link, noun = stack.pop()
         while "$ref" in schema:
             name = schema["$ref"].rsplit("/", 1)[-1]
             noun = _NOUNS.get(name, noun)
             schema = defs[name]
         expected = schema.get("type")
         if expected is not None and not _type_ok(value, expected):
-            found.append((path, f"must be {_TYPE_WORDS[expected]}, not {describe(value)}", False))
+            found.append(
+                (_parts(link), f"must be {_TYPE_WORDS[expected]}, not {describe(value)}", False)
+            )
             continue
         if "enum" in schema:
             options = schema["enum"]
             if isinstance(value, bool | dict | list) or value not in options:
                 shown = ", ".join(str(o) for o in options)
-                found.append((path, f"{value!r} is not one of: {shown}", False))
+                found.append((_parts(link), f"{value!r} is not one of: {shown}", False))
             continue
         if isinstance(value, str):
             if not is_unicode(value):
-                found.append((path, "not valid Unicode text (a lone surrogate)", False))
+                found.append((_parts(link), "not valid Unicode text (a lone surrogate)", False))
             elif len(value) < schema.get("minLength", 0):
-                found.append((path, "must not be empty", False))
+                found.append((_parts(link), "must not be empty", False))
             elif "pattern" in schema:
                 regex, name = patterns[schema["pattern"]]
                 if not regex.search(value):
                     words = _PATTERN_WORDS.get(name or "", f"does not match {schema['pattern']}")
-                    found.append((path, f"{value!r} is {words}", False))
+                    found.append((_parts(link), f"{value!r} is {words}", False))
             continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             if "minimum" in schema and value < schema["minimum"]:
-                found.append((path, f"must be at least {schema['minimum']}", False))
+                found.append((_parts(link), f"must be at least {schema['minimum']}", False))
             elif "maximum" in schema and value > schema["maximum"]:
-                found.append((path, f"must be at most {schema['maximum']}", False))
+                found.append((_parts(link), f"must be at most {schema['maximum']}", False))
             continue
         if isinstance(value, list):
             if len(value) < schema.get("minItems", 0):
-                found.append((path, "needs at least one entry", False))
+                found.append((_parts(link), "needs at least one entry", False))
             items = schema.get("items")
             if items is not None:
                 for index in range(len(value) - 1, -1, -1):
-                    stack.append((items, value[index], (*path, index), noun))
+                    stack.append((items, value[index], (link, index), noun))
             continue
         if isinstance(value, dict):
-            _check_mapping(schema, value, path, noun or "the scenario", found, stack)
+            _check_mapping(schema, value, link, noun or "the scenario", found, stack)
     return found[:limit]
+
+
+_Link = tuple[Any, Any] | None  # (parent link, key); None: the document itself
+
+
+def _parts(link: _Link) -> PathParts:
+    """A link's path as a tuple, from the document down."""
+    keys = []
+    while link is not None:
+        link, key = link
+        keys.append(key)
+    return tuple(reversed(keys))
 
 
 def _check_mapping(
     schema: dict[str, Any],
     value: dict[Any, Any],
-    path: PathParts,
+    link: _Link,
     noun: str,
     found: list[Found],
-    stack: list[tuple[dict[str, Any], Any, PathParts, str | None]],
+    stack: list[tuple[dict[str, Any], Any, _Link, str | None]],
 ) -> None:
     properties = schema.get("properties", {})
     for key in schema.get("required", ()):
         if key not in value:
-            found.append((path, f"{noun} needs '{key}'", False))
+            found.append((_parts(link), f"{noun} needs '{key}'", False))
     alternatives = schema.get("anyOf")
     if alternatives and not any(all(k in value for k in a["required"]) for a in alternatives):
         names = " or ".join(f"'{k}'" for a in alternatives for k in a["required"])
-        found.append((path, f"{noun} needs {names}", False))
+        found.append((_parts(link), f"{noun} needs {names}", False))
     children = []
     for key, child in value.items():
         if key in properties:
-            children.append((properties[key], child, (*path, key), None))
+            children.append((properties[key], child, (link, key), None))
         elif schema.get("additionalProperties") is False:
-            found.append((_key_path(path, key), _unknown_key(key, properties), True))
+            found.append((_key_path(_parts(link), key), _unknown_key(key, properties), True))
     stack.extend(reversed(children))
 
 
