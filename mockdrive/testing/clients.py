@@ -266,6 +266,7 @@ def _graph_service_client(
             DEFAULT_REQUEST_TIMEOUT,
         )
         from msgraph import GraphRequestAdapter, GraphServiceClient
+        from msgraph.graph_request_adapter import options
         from msgraph_core import GraphClientFactory
     except ImportError:
         raise ModuleNotFoundError(
@@ -280,10 +281,11 @@ def _graph_service_client(
             return AllowedHostsValidator([])  # any host: the mock's own
 
     auth = BaseBearerTokenAuthenticationProvider(FixedToken())
-    # the SDK's own client, but over the loops' pools (which trust the mock's CA)
+    # The client the SDK makes itself (its timeouts, middleware and options: ``me`` is sent as
+    # /me), over the loops' pools, which trust the mock's CA.
     timeout = httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, connect=DEFAULT_CONNECTION_TIMEOUT)
     http = httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False)
-    http_client = GraphClientFactory.create_with_default_middleware(client=http)
+    http_client = GraphClientFactory.create_with_default_middleware(client=http, options=options)
     adapter = GraphRequestAdapter(auth, client=http_client)
     adapter.base_url = base_url
     return GraphServiceClient(request_adapter=adapter)
