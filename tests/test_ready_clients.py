@@ -163,9 +163,10 @@ async def test_async_and_sdk_clients_under_tls_warn_nothing(mock_drive):
     assert drive.id == mock_drive.drive.id
 
 
-def client_connections(port: int) -> set[str]:
+def client_connections(port: int, end: int = 2) -> set[str]:
     """The sockets this process holds open to ``port`` (the client ends of its connections to
-    a server listening there), by inode, read from /proc."""
+    a server listening there), by inode, read from /proc; ``end=1``: those on ``port`` (the
+    server's own ends, and the socket it listens on)."""
     import os
 
     held = set()
@@ -182,8 +183,8 @@ def client_connections(port: int) -> set[str]:
             next(lines)  # the heading
             for line in lines:
                 fields = line.split()
-                remote_port, inode = int(fields[2].rsplit(":", 1)[1], 16), fields[9]
-                if remote_port == port and inode in held:
+                address_port, inode = int(fields[end].rsplit(":", 1)[1], 16), fields[9]
+                if address_port == port and inode in held:
                     found.add(inode)
     return found
 
@@ -262,3 +263,25 @@ def test_then_nothing_is_left(mock_drive):
         "-o", "asyncio_mode=auto", *UNUSED_PLUGINS,
     )  # fmt: skip
     result.assert_outcomes(passed=2)
+
+
+@linux_only
+def test_a_stop_closes_the_tls_connections_its_clients_keep_alive():
+    """A TLS close waits for the client's answer, which an idle keep-alive client never sends:
+    the server's end of such a connection is closed all the same when the server stops, not
+    left to be collected later with a ResourceWarning."""
+    import requests
+
+    from mockdrive.cli import default_state
+    from mockdrive.server import MockDrive
+
+    server = MockDrive(default_state("stop-token"), tls=True).start()
+    port = server.port
+    with requests.Session() as client:
+        client.trust_env = False
+        answer = client.get(server.graph_url + "/me", verify=server.ca_path,
+                            headers={"Authorization": "Bearer stop-token"})  # fmt: skip
+        assert answer.status_code == 200
+        assert client_connections(port, end=1)  # the server's end, kept alive
+        server.stop()
+        assert client_connections(port, end=1) == set()
