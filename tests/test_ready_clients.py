@@ -80,6 +80,15 @@ async def test_async_httpx_client(projects):
     assert followed.status_code == 200 and followed.content == b"plan"
 
 
+async def test_a_closed_async_client_is_replaced_in_its_loop(projects):
+    """``async with`` closes the test's own client; the connections it shared stay usable."""
+    async with projects.async_httpx_client() as client:
+        assert (await client.get("/me")).status_code == 200
+    again = projects.async_httpx_client()
+    assert again is not client and (await again.get("/me")).status_code == 200
+    assert (await projects.graph_client().me.get()).mail == projects.owner.email
+
+
 async def test_graph_client_invites(projects):
     client = projects.graph_client()
     folder = (

@@ -153,7 +153,7 @@ class ReadyClients:
         ``async with client:`` closes its own); its connections close with the loop."""
         on_loop = self._on_running_loop("async_httpx_client()")
         client = on_loop.clients.get(token)
-        if client is None:
+        if client is None or client.is_closed:
             httpx = _require("httpx", "clients", "async_httpx_client()")
             client = on_loop.clients[token] = httpx.AsyncClient(
                 base_url=self._server.graph_url,
