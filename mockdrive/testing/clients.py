@@ -50,7 +50,7 @@ def _verify(ca_path: str | None) -> ssl.SSLContext | bool:
 @cache
 def _loop_transport_class() -> type[httpx.AsyncBaseTransport]:
     """Defined on first use: httpx is a dependency of tests, not of the server."""
-    httpx = _require("httpx", "clients", "async_httpx_client()")
+    httpx = _require("httpx", "clients", "an async ready client")
 
     class LoopTransport(httpx.AsyncBaseTransport):
         """Sends each request over the connection pool of the running loop."""
@@ -151,10 +151,10 @@ class ReadyClients:
     def async_httpx_client(self, token: str | None = None) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` for the running event loop (one per loop, so a test's
         ``async with client:`` closes its own); its connections close with the loop."""
+        httpx = _require("httpx", "clients", "async_httpx_client()")
         on_loop = self._on_running_loop("async_httpx_client()")
         client = on_loop.clients.get(token)
         if client is None or client.is_closed:
-            httpx = _require("httpx", "clients", "async_httpx_client()")
             client = on_loop.clients[token] = httpx.AsyncClient(
                 base_url=self._server.graph_url,
                 auth=_bearer(self._token_of(token)),
