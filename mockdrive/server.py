@@ -341,7 +341,15 @@ class MockDrive:
             self._listener.close()
             self._listener = None
         if self._runner is not None:
+            server = self._runner.server
+            handlers = server.connections if server is not None else []
+            transports = [h.transport for h in handlers if h.transport is not None]
             await self._runner.cleanup()
+            # Closing a TLS connection waits for the client's close_notify (up to 30 s), which
+            # an idle keep-alive client never sends; the loop would close first and leave the
+            # socket to be collected later, with a ResourceWarning in whatever runs then.
+            for transport in transports:
+                transport.abort()
             self._runner = None
         if self._tls_dir is not None:
             shutil.rmtree(self._tls_dir, ignore_errors=True)

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import requests
 from conftest import as_user, assert_graph_error
-from test_msgraph_sdk import sdk_client
+from test_msgraph_sdk import SdkClients
 from test_uploads import advance_clock
 
 from mockdrive.model.hashes import quick_xor_hash
@@ -199,10 +199,11 @@ def test_file_system_info_is_rendered(mock_drive, graph, plan):
 async def test_msgraph_sdk_reads_content_through_the_redirect(mock_drive):
     mock_drive.add_file("/Docs/plan.bin", DATA)
     item = mock_drive.item("/Docs/plan.bin")
-    client = sdk_client(mock_drive)
-    content = (
-        await client.drives.by_drive_id(mock_drive.drive.id)
-        .items.by_drive_item_id(item.id)
-        .content.get()
-    )
+    async with SdkClients(mock_drive.graph_url, mock_drive.token) as sdk:
+        content = (
+            await sdk()
+            .drives.by_drive_id(mock_drive.drive.id)
+            .items.by_drive_item_id(item.id)
+            .content.get()
+        )
     assert content == DATA

@@ -17,6 +17,7 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from test_msgraph_sdk import SdkClients
 
 from mockdrive.cli import default_state
 from mockdrive.server import MockDrive
@@ -56,9 +57,9 @@ async def test_client_secret_credential_and_the_graph_client_at_their_default_ur
     tenant = through_proxy.call(lambda: through_proxy.state.entra.tenant_id)
     owner = through_proxy.call(lambda: through_proxy.state.user("ada@contoso.example"))
     credential = ClientSecretCredential(tenant, BACKUP_JOB, "backup-secret")
-    client = GraphServiceClient(credential, scopes=GRAPH_DEFAULT)
-
-    user = await client.users.by_user_id(owner.id).get()
+    async with SdkClients() as sdk:
+        client = sdk.own(GraphServiceClient(credential, scopes=GRAPH_DEFAULT))
+        user = await client.users.by_user_id(owner.id).get()
 
     assert user is not None and user.display_name == owner.display_name
     entries = journal(through_proxy)

@@ -43,6 +43,7 @@ try:
         InvitePostRequestBody,
     )
     from msgraph.generated.models.drive_recipient import DriveRecipient
+    from test_msgraph_sdk import SdkClients
 except ImportError:
     if os.environ.get("CI"):
         raise  # CI installs the test extra: a missing client fails there
@@ -195,10 +196,13 @@ async def list_and_invite(client: GraphServiceClient, drive_id: str) -> tuple[li
 
 def aio_client_secret_with_the_sdk(run: Run) -> None:
     async def go() -> tuple[list[str], Any]:
-        async with identity_aio.ClientSecretCredential(
-            run.tls.tenant_id, APP, "any secret", **run.at_the_mock(), **run.aiohttp_trust()
-        ) as credential:
-            client = GraphServiceClient(credential, [GRAPH_DEFAULT])
+        async with (
+            identity_aio.ClientSecretCredential(
+                run.tls.tenant_id, APP, "any secret", **run.at_the_mock(), **run.aiohttp_trust()
+            ) as credential,
+            SdkClients() as sdk,
+        ):
+            client = sdk.own(GraphServiceClient(credential, [GRAPH_DEFAULT]))
             client.request_adapter.base_url = run.tls.graph_url
             drive = await client.users.by_user_id("ada@contoso.example").drive.get()
             return await list_and_invite(client, drive.id)
@@ -214,10 +218,13 @@ def aio_authorization_code_with_the_sdk(run: Run) -> None:
     code = run.code("Files.ReadWrite.All", "ada@contoso.example")
 
     async def go() -> list[str]:
-        async with identity_aio.AuthorizationCodeCredential(
-            run.tls.tenant_id, CLI, code, REDIRECT, **run.at_the_mock(), **run.aiohttp_trust()
-        ) as credential:
-            client = GraphServiceClient(credential, ["Files.ReadWrite.All"])
+        async with (
+            identity_aio.AuthorizationCodeCredential(
+                run.tls.tenant_id, CLI, code, REDIRECT, **run.at_the_mock(), **run.aiohttp_trust()
+            ) as credential,
+            SdkClients() as sdk,
+        ):
+            client = sdk.own(GraphServiceClient(credential, ["Files.ReadWrite.All"]))
             client.request_adapter.base_url = run.tls.graph_url
             me = await client.me.get()
             children = (

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from kiota_abstractions.authentication import (
     AccessTokenProvider,
     AllowedHostsValidator,
+    AuthenticationProvider,
     BaseBearerTokenAuthenticationProvider,
 )
 from msgraph import GraphRequestAdapter, GraphServiceClient
@@ -16,6 +19,8 @@ from msgraph.generated.drives.item.items.item.invite.invite_post_request_body im
 )
 from msgraph.generated.models.drive_recipient import DriveRecipient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.graph_request_adapter import options as SDK_OPTIONS
+from msgraph_core import GraphClientFactory
 
 from mockdrive.pytest_plugin import MockDriveFixture
 
@@ -37,11 +42,57 @@ class FixedToken(AccessTokenProvider):
         return AllowedHostsValidator([])
 
 
-def sdk_client(mock_drive: MockDriveFixture) -> GraphServiceClient:
-    auth = BaseBearerTokenAuthenticationProvider(FixedToken(mock_drive.token))
-    adapter = GraphRequestAdapter(auth)
-    adapter.base_url = mock_drive.graph_url
-    return GraphServiceClient(request_adapter=adapter)
+class SdkClients:
+    """msgraph-sdk clients as an application builds them, each on the httpx client the SDK
+    makes for itself when given none (its middleware and options), made here so that ``aclose``
+    (or the end of ``async with``) can close their connections: the SDK has no close of its
+    own, and a connection left open is collected later, warning in whatever test runs then."""
+
+    def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
+        self.base_url = base_url  # None: Graph's own
+        self.token = token  # whom ``sdk()`` calls as
+        self.opened: list[httpx.AsyncClient] = []
+
+    def __call__(self, auth: AuthenticationProvider | str | None = None) -> GraphServiceClient:
+        """A client with ``auth``: a Kiota provider, a bearer token, or None for ``token``."""
+        if not isinstance(auth, AuthenticationProvider):
+            auth = BaseBearerTokenAuthenticationProvider(FixedToken(auth or self.token))
+        http = GraphClientFactory.create_with_default_middleware(options=SDK_OPTIONS)
+        self.opened.append(http)
+        adapter = GraphRequestAdapter(auth, client=http)
+        if self.base_url is not None:
+            adapter.base_url = self.base_url
+        return GraphServiceClient(request_adapter=adapter)
+
+    def own(self, client: GraphServiceClient) -> GraphServiceClient:
+        """A client the SDK built itself (``GraphServiceClient(credential, scopes)``), closed
+        with the others: its httpx client is reachable only as its adapter's private field."""
+        self.opened.append(client.request_adapter._http_client)
+        return client
+
+    async def aclose(self) -> None:
+        for http in self.opened:
+            # msgraph-core's transport (the middleware it puts in front of httpx's own, for the
+            # client and each proxy mount) has no aclose of its own, so closing the client
+            # leaves the connections open: close the transports it wraps.
+            for outer in (http._transport, *http._mounts.values()):
+                if outer is not None:
+                    await getattr(outer, "transport", outer).aclose()
+            await http.aclose()
+        self.opened.clear()
+
+    async def __aenter__(self) -> SdkClients:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+
+@pytest.fixture
+async def sdk_client(mock_drive: MockDriveFixture) -> AsyncIterator[SdkClients]:
+    """``sdk_client()``: a client at the mock as its owner; closed before the test's loop is."""
+    async with SdkClients(mock_drive.graph_url, mock_drive.token) as clients:
+        yield clients
 
 
 def invite_body(emails: list[str], roles: list[str]) -> InvitePostRequestBody:
@@ -54,12 +105,14 @@ def invite_body(emails: list[str], roles: list[str]) -> InvitePostRequestBody:
     )
 
 
-async def test_invite_list_and_revoke_through_the_sdk(mock_drive: MockDriveFixture):
+async def test_invite_list_and_revoke_through_the_sdk(
+    mock_drive: MockDriveFixture, sdk_client: SdkClients
+):
     mock_drive.add_user("Carol", "carol@contoso.example")
     mock_drive.add_user("Bob", "bob@contoso.example")
     projects = mock_drive.add_folder("/Projects")
     plan = mock_drive.add_file("/Projects/Plan.docx", "draft")
-    client = sdk_client(mock_drive)
+    client = sdk_client()
 
     drive = await client.me.drive.get()
     assert drive is not None and drive.id == mock_drive.drive.id
@@ -106,10 +159,12 @@ async def test_invite_list_and_revoke_through_the_sdk(mock_drive: MockDriveFixtu
     assert all(m["itemId"] == folder.id and m["message"] == "Plan for Q3" for m in sent)
 
 
-async def test_errors_reach_the_sdk_as_odata_errors(mock_drive: MockDriveFixture):
+async def test_errors_reach_the_sdk_as_odata_errors(
+    mock_drive: MockDriveFixture, sdk_client: SdkClients
+):
     mock_drive.add_user("Carol", "carol@contoso.example")
     mock_drive.add_folder("/Projects")
-    client = sdk_client(mock_drive)
+    client = sdk_client()
     items = client.drives.by_drive_id(mock_drive.drive.id).items
 
     with pytest.raises(ODataError) as missing:
@@ -127,14 +182,14 @@ async def test_errors_reach_the_sdk_as_odata_errors(mock_drive: MockDriveFixture
 
 
 async def test_a_207_reaches_the_sdk_as_a_normal_result_with_the_error_in_additional_data(
-    mock_drive: MockDriveFixture,
+    mock_drive: MockDriveFixture, sdk_client: SdkClients
 ):
     mock_drive.add_user("Carol", "carol@contoso.example")
     mock_drive.add_folder("/Projects")
     mock_drive.faults.add(
         effect="notificationFailure", recipient="x@ext.example", innerCode="exchangeInvalidUser"
     )
-    items = sdk_client(mock_drive).drives.by_drive_id(mock_drive.drive.id).items
+    items = sdk_client().drives.by_drive_id(mock_drive.drive.id).items
     body = invite_body(["carol@contoso.example", "x@ext.example"], ["read"])
     result = await items.by_drive_item_id("root:/Projects:").invite.post(body)
     # msgraph-sdk treats 207 as success; the permission model has no `error` property, so the
@@ -148,9 +203,11 @@ async def test_a_207_reaches_the_sdk_as_a_normal_result_with_the_error_in_additi
     )
 
 
-async def test_a_429_is_retried_by_the_sdk_after_retry_after(mock_drive: MockDriveFixture):
+async def test_a_429_is_retried_by_the_sdk_after_retry_after(
+    mock_drive: MockDriveFixture, sdk_client: SdkClients
+):
     mock_drive.faults.add(effect="throttle", path="/me/drive$", times=1, retryAfter=1)
-    drive = await sdk_client(mock_drive).me.drive.get()
+    drive = await sdk_client().me.drive.get()
     assert drive.id == mock_drive.drive.id  # the SDK waited, retried and got the 200
     statuses = [e["status"] for e in mock_drive.requests]
     assert statuses == [429, 200]
@@ -158,18 +215,20 @@ async def test_a_429_is_retried_by_the_sdk_after_retry_after(mock_drive: MockDri
 
 
 async def test_a_persistent_429_surfaces_as_odata_error_after_the_sdk_gives_up(
-    mock_drive: MockDriveFixture,
+    mock_drive: MockDriveFixture, sdk_client: SdkClients
 ):
     mock_drive.faults.add(effect="throttle", path="/me/drive$", retryAfter=1)
     with pytest.raises(ODataError) as throttled:
-        await sdk_client(mock_drive).me.drive.get()
+        await sdk_client().me.drive.get()
     assert throttled.value.response_status_code == 429
     assert throttled.value.error.code == "activityLimitReached"
     assert len(mock_drive.requests) == 4  # the first try and the SDK's three retries
 
 
 @pytest.mark.mock_drive(clock="wall")
-async def test_the_sdks_upload_task_takes_our_upload_session_as_live(mock_drive: MockDriveFixture):
+async def test_the_sdks_upload_task_takes_our_upload_session_as_live(
+    mock_drive: MockDriveFixture, sdk_client: SdkClients
+):
     """msgraph-core's LargeFileUploadTask compares expirationDateTime with its own wall clock
     before sending a byte: with the clock following the wall, the session is live to it."""
     from msgraph.generated.drives.item.items.item.create_upload_session.create_upload_session_post_request_body import (  # noqa: E501
@@ -178,7 +237,7 @@ async def test_the_sdks_upload_task_takes_our_upload_session_as_live(mock_drive:
     from msgraph.generated.models.drive_item import DriveItem
     from msgraph_core.tasks.large_file_upload import LargeFileUploadTask
 
-    client = sdk_client(mock_drive)
+    client = sdk_client()
     drive = mock_drive.drive
     session = (
         await client.drives.by_drive_id(drive.id)

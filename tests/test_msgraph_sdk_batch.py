@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from msgraph.generated.drives.item.items.item.invite.invite_post_response import (
     InvitePostResponse,
@@ -9,7 +11,7 @@ from msgraph.generated.drives.item.items.item.invite.invite_post_response import
 from msgraph.generated.models.drive_item import DriveItem
 from msgraph_core.requests.batch_request_content import BatchRequestContent
 from msgraph_core.requests.batch_request_item import BatchRequestItem
-from test_msgraph_sdk import invite_body, sdk_client
+from test_msgraph_sdk import SdkClients, invite_body
 
 from mockdrive.pytest_plugin import MockDriveFixture
 
@@ -19,12 +21,20 @@ pytestmark = [
 ]
 
 
-async def test_a_batch_of_invites_with_one_made_to_fail(mock_drive: MockDriveFixture):
+@pytest.fixture
+async def sdk_client(mock_drive: MockDriveFixture) -> AsyncIterator[SdkClients]:
+    async with SdkClients(mock_drive.graph_url, mock_drive.token) as clients:
+        yield clients
+
+
+async def test_a_batch_of_invites_with_one_made_to_fail(
+    mock_drive: MockDriveFixture, sdk_client: SdkClients
+):
     mock_drive.add_user("Carol", "carol@contoso.example")
     folders = {name: mock_drive.add_folder(f"/{name}") for name in ("Alpha", "Beta", "Gamma")}
     mock_drive.faults.add(effect="throttle", path=f"/items/{folders['Beta'].id}/invite$",
                           retryAfter=5)  # fmt: skip
-    client = sdk_client(mock_drive)
+    client = sdk_client()
     items = client.drives.by_drive_id(mock_drive.drive.id).items
 
     content = BatchRequestContent()

@@ -4,14 +4,11 @@ and with none, granted to a user, and refused once the virtual clock passes its 
 from __future__ import annotations
 
 import datetime
+from collections.abc import AsyncIterator
 
 import pytest
-from kiota_abstractions.authentication import (
-    AnonymousAuthenticationProvider,
-    BaseBearerTokenAuthenticationProvider,
-)
+from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.drives.item.items.item.create_link.create_link_post_request_body import (
     CreateLinkPostRequestBody,
 )
@@ -21,7 +18,7 @@ from msgraph.generated.shares.item.permission.grant.grant_post_request_body impo
     GrantPostRequestBody,
 )
 from msgraph.generated.shares.item.root.root_request_builder import RootRequestBuilder
-from test_msgraph_sdk import FixedToken
+from test_msgraph_sdk import SdkClients
 
 from mockdrive.pytest_plugin import MockDriveFixture
 
@@ -32,21 +29,21 @@ pytestmark = [
 ]
 
 
-def client(mock_drive: MockDriveFixture, token: str | None) -> GraphServiceClient:
-    if token is None:
-        auth = AnonymousAuthenticationProvider()
-    else:
-        auth = BaseBearerTokenAuthenticationProvider(FixedToken(token))
-    adapter = GraphRequestAdapter(auth)
-    adapter.base_url = mock_drive.graph_url
-    return GraphServiceClient(request_adapter=adapter)
+@pytest.fixture
+async def client(mock_drive: MockDriveFixture) -> AsyncIterator[SdkClients]:
+    """``client(token)``, ``client(ANONYMOUS)``: closed before the test's loop is."""
+    async with SdkClients(mock_drive.graph_url) as clients:
+        yield clients
 
 
-async def test_link_lifecycle_through_the_sdk(mock_drive: MockDriveFixture):
+ANONYMOUS = AnonymousAuthenticationProvider()
+
+
+async def test_link_lifecycle_through_the_sdk(mock_drive: MockDriveFixture, client: SdkClients):
     mock_drive.add_file("/Finance/Q3.xlsx", "numbers")
     mock_drive.add_user("Bob", "bob@contoso.example")
     mock_drive.add_user("Carol", "carol@contoso.example")
-    owner = client(mock_drive, mock_drive.token)
+    owner = client(mock_drive.token)
     drive_id = mock_drive.drive.id
     folder_id = mock_drive.item("/Finance").id
     items = owner.drives.by_drive_id(drive_id).items
@@ -57,14 +54,14 @@ async def test_link_lifecycle_through_the_sdk(mock_drive: MockDriveFixture):
     assert link.link.scope == "anonymous" and link.link.type == "view"
     assert link.roles == ["read"] and link.share_id.startswith("s!")
 
-    reader = client(mock_drive, "bob-token")
+    reader = client("bob-token")
     shared = await reader.shares.by_shared_drive_item_id(link.share_id).drive_item.get()
     assert shared.id == folder_id and shared.name == "Finance"
     expand = RequestConfiguration(query_parameters=ExpandChildren(expand=["children"]))
     root = await reader.shares.by_shared_drive_item_id(link.share_id).root.get(expand)
     assert [c.name for c in root.children] == ["Q3.xlsx"]
     # a business drive: the Shares API needs a signed-in caller, even for an anonymous link
-    nobody = client(mock_drive, None).shares.by_shared_drive_item_id(link.share_id)
+    nobody = client(ANONYMOUS).shares.by_shared_drive_item_id(link.share_id)
     with pytest.raises(ODataError) as refused:
         await nobody.drive_item.get()
     assert refused.value.response_status_code == 401
@@ -84,11 +81,7 @@ async def test_link_lifecycle_through_the_sdk(mock_drive: MockDriveFixture):
 
     mock_drive.clock.advance(days=8)
     with pytest.raises(ODataError) as refused:
-        await (
-            client(mock_drive, "bob-token")
-            .shares.by_shared_drive_item_id(link.share_id)
-            .drive_item.get()
-        )
+        await client("bob-token").shares.by_shared_drive_item_id(link.share_id).drive_item.get()
     assert refused.value.response_status_code == 404
     assert refused.value.error.code == "itemNotFound"
     listed = await items.by_drive_item_id(folder_id).permissions.get()

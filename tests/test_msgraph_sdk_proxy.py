@@ -30,7 +30,7 @@ try:
     from kiota_http.middleware.options.headers_inspection_handler_option import (
         HeadersInspectionHandlerOption,
     )
-    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph import GraphServiceClient
     from msgraph.generated.drives.item.items.item.copy.copy_post_request_body import (
         CopyPostRequestBody,
     )
@@ -56,6 +56,7 @@ try:
     from msgraph_core.requests.batch_request_content import BatchRequestContent
     from msgraph_core.requests.batch_request_item import BatchRequestItem
     from msgraph_core.tasks.large_file_upload import LargeFileUploadTask
+    from test_msgraph_sdk import SdkClients
 except ImportError:
     if os.environ.get("CI"):
         raise  # CI installs the test extra: a missing SDK fails there
@@ -94,10 +95,9 @@ class StaticToken(AccessTokenProvider):
         return self.hosts
 
 
-def default_client(token: str) -> GraphServiceClient:
+def default_client(sdk: SdkClients, token: str) -> GraphServiceClient:
     """The SDK as an application builds it: no base URL, so Graph's own."""
-    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken(token)))
-    return GraphServiceClient(request_adapter=adapter)
+    return sdk(BaseBearerTokenAuthenticationProvider(StaticToken(token)))
 
 
 @dataclass
@@ -353,16 +353,18 @@ def outcomes() -> Iterator[dict[str, str | None]]:
         # the task's repeat of a single fragment comes with an empty body, which the service
         # refuses (400) and the lenient upload policy answers with the file
         mock.set_policy(lenientUploadSessions=True)
-        run = Run(mock, default_client(TOKEN), default_client(BOB_TOKEN))
+        sdk = SdkClients()  # no base URL: Graph's own
+        run = Run(mock, default_client(sdk, TOKEN), default_client(sdk, BOB_TOKEN))
         results: dict[str, str | None] = {}
 
         async def all_steps() -> None:
-            for name, step in STEPS:  # a step after a failed one runs, and says what it lacks
-                try:
-                    await step(run)
-                    results[name] = None
-                except Exception:  # reported by the step's own test
-                    results[name] = traceback.format_exc()
+            async with sdk:  # their connections closed before the loop is
+                for name, step in STEPS:  # a step after a failed one runs, says what it lacks
+                    try:
+                        await step(run)
+                        results[name] = None
+                    except Exception:  # reported by the step's own test
+                        results[name] = traceback.format_exc()
 
         asyncio.run(all_steps())
         yield results

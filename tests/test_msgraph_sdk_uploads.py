@@ -18,7 +18,6 @@ from kiota_abstractions.authentication import (
     AllowedHostsValidator,
     BaseBearerTokenAuthenticationProvider,
 )
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.drives.item.items.item.create_upload_session.create_upload_session_post_request_body import (  # noqa: E501
     CreateUploadSessionPostRequestBody,
 )
@@ -27,6 +26,7 @@ from msgraph.generated.models.drive_item_uploadable_properties import (
     DriveItemUploadableProperties,
 )
 from msgraph_core.tasks.large_file_upload import LargeFileUploadTask
+from test_msgraph_sdk import SdkClients
 
 from mockdrive.model.hashes import quick_xor_hash
 from mockdrive.pytest_plugin import MockDriveFixture
@@ -54,14 +54,6 @@ class GraphOnlyToken(AccessTokenProvider):
         return AllowedHostsValidator([])
 
 
-def sdk_client(mock_drive: MockDriveFixture) -> GraphServiceClient:
-    adapter = GraphRequestAdapter(
-        BaseBearerTokenAuthenticationProvider(GraphOnlyToken(mock_drive.token))
-    )
-    adapter.base_url = mock_drive.graph_url
-    return GraphServiceClient(request_adapter=adapter)
-
-
 def bring_clock_to_wall_time(mock_drive: MockDriveFixture) -> None:
     """The task compares the session's expirationDateTime with its own wall clock and refuses a
     session it thinks expired before sending a byte. Move the mock's clock forward to the
@@ -87,26 +79,27 @@ async def sdk_upload(
     if lenient:
         mock_drive.set_policy(lenientUploadSessions=True)
     bring_clock_to_wall_time(mock_drive)
-    client = sdk_client(mock_drive)
-    body = CreateUploadSessionPostRequestBody(
-        item=DriveItemUploadableProperties(
-            additional_data={"@microsoft.graph.conflictBehavior": "replace"}
+    async with SdkClients(mock_drive.graph_url) as sdk:
+        client = sdk(BaseBearerTokenAuthenticationProvider(GraphOnlyToken(mock_drive.token)))
+        body = CreateUploadSessionPostRequestBody(
+            item=DriveItemUploadableProperties(
+                additional_data={"@microsoft.graph.conflictBehavior": "replace"}
+            )
         )
-    )
-    items = client.drives.by_drive_id(mock_drive.drive.id).items
-    session = await items.by_drive_item_id(f"root:{path}:").create_upload_session.post(body)
-    assert session is not None and session.next_expected_ranges == ["0-"]
-    task = LargeFileUploadTask(
-        session, client.request_adapter, io.BytesIO(data), DriveItem, max_chunk_size=chunk
-    )
-    refused = len(data) <= chunk and not lenient  # the empty repeat, as the service answers it
-    if refused:
-        with pytest.raises(APIError) as error:
-            await task.upload()
-        assert error.value.response_status_code == 400
-    else:
-        result = await task.upload()
-        assert result.item_response.id == mock_drive.item(path).id
+        items = client.drives.by_drive_id(mock_drive.drive.id).items
+        session = await items.by_drive_item_id(f"root:{path}:").create_upload_session.post(body)
+        assert session is not None and session.next_expected_ranges == ["0-"]
+        task = LargeFileUploadTask(
+            session, client.request_adapter, io.BytesIO(data), DriveItem, max_chunk_size=chunk
+        )
+        refused = len(data) <= chunk and not lenient  # the empty repeat, as the service answers it
+        if refused:
+            with pytest.raises(APIError) as error:
+                await task.upload()
+            assert error.value.response_status_code == 400
+        else:
+            result = await task.upload()
+            assert result.item_response.id == mock_drive.item(path).id
     statuses = [e["status"] for e in mock_drive.requests if e["path"].startswith("/up/")]
     completed = statuses.index(201)  # the fragment that completed the file
     assert set(statuses[:completed]) <= {202}, statuses  # every fragment before it accepted

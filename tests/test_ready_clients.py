@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 import warnings
@@ -77,6 +78,15 @@ async def test_async_httpx_client(projects):
     assert response.status_code == 302  # httpx follows no redirect unless asked
     followed = await client.get(response.headers["Location"])
     assert followed.status_code == 200 and followed.content == b"plan"
+
+
+async def test_a_closed_async_client_is_replaced_in_its_loop(projects):
+    """``async with`` closes the test's own client; the connections it shared stay usable."""
+    async with projects.async_httpx_client() as client:
+        assert (await client.get("/me")).status_code == 200
+    again = projects.async_httpx_client()
+    assert again is not client and (await again.get("/me")).status_code == 200
+    assert (await projects.graph_client().me.get()).mail == projects.owner.email
 
 
 async def test_graph_client_invites(projects):
@@ -160,3 +170,127 @@ async def test_async_and_sdk_clients_under_tls_warn_nothing(mock_drive):
     assert (await client.get("/me")).status_code == 200
     drive = await sdk.drives.by_drive_id(mock_drive.drive.id).get()
     assert drive.id == mock_drive.drive.id
+
+
+def client_connections(port: int, end: int = 2) -> set[str]:
+    """The sockets this process holds open to ``port`` (the client ends of its connections to
+    a server listening there), by inode, read from /proc; ``end=1``: those on ``port`` (the
+    server's own ends, and the socket it listens on)."""
+    import os
+
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile (the listing's own descriptor, say)
+            continue
+        if target.startswith("socket:["):
+            held.add(target[len("socket:[") : -1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)  # the heading
+            for line in lines:
+                fields = line.split()
+                address_port, inode = int(fields[end].rsplit(":", 1)[1], 16), fields[9]
+                if address_port == port and inode in held:
+                    found.add(inode)
+    return found
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+@linux_only
+def test_the_async_clients_close_their_connections_as_asyncio_run_ends(mock_drive):
+    """A sync test's own ``asyncio.run``: what the async clients opened in it is closed when it
+    returns, and a GraphServiceClient made outside any loop works in the next one too."""
+    import asyncio
+
+    port = mock_drive.server.port
+    before = client_connections(port)
+    sdk = mock_drive.graph_client()  # made outside a loop, used in two
+
+    async def use() -> set[str]:
+        assert (await mock_drive.async_httpx_client().get("/me")).status_code == 200
+        assert (await sdk.drives.by_drive_id(mock_drive.drive.id).get()).id == mock_drive.drive.id
+        return client_connections(port) - before
+
+    opened = asyncio.run(use())
+    assert opened  # keep-alive connections, while the loop runs
+    assert client_connections(port) & opened == set()
+    opened = asyncio.run(use())
+    assert opened and client_connections(port) & opened == set()
+
+
+@pytest.mark.mock_drive(tls=True)
+async def test_the_sdk_client_under_tls_sends_me_as_the_sdk_does(mock_drive):
+    """The SDK's own options come with its client: ``me`` goes out as /me, not as a user id."""
+    drive = await mock_drive.graph_client().me.drive.get()
+    assert drive.id == mock_drive.drive.id
+
+
+@linux_only
+def test_an_async_test_leaves_no_connection_and_nothing_to_collect(pytester):
+    """The ready async clients of an async test are closed before its loop is: once it is
+    over, this process holds no connection of theirs and a collection warns nothing."""
+    pytester.makepyfile(
+        inspect.getsource(client_connections)
+        + """
+
+import gc
+import sys
+import warnings
+
+OPENED = set()
+
+
+async def test_uses_the_ready_async_clients(mock_drive):
+    before = client_connections(mock_drive.server.port)
+    assert (await mock_drive.async_httpx_client().get("/me")).status_code == 200
+    assert (await mock_drive.graph_client().me.drive.get()).id == mock_drive.drive.id
+    OPENED.update(client_connections(mock_drive.server.port) - before)
+    assert OPENED
+
+
+def test_then_nothing_is_left(mock_drive):
+    unraisable = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert client_connections(mock_drive.server.port) & OPENED == set()
+    assert [str(w.message) for w in caught] == []
+    assert [repr(u.exc_value) for u in unraisable] == []
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:xdist", "-p", "no:cacheprovider", "-W", "error::ResourceWarning",
+        "-o", "asyncio_mode=auto", *UNUSED_PLUGINS,
+    )  # fmt: skip
+    result.assert_outcomes(passed=2)
+
+
+@linux_only
+def test_a_stop_closes_the_tls_connections_its_clients_keep_alive():
+    """A TLS close waits for the client's answer, which an idle keep-alive client never sends:
+    the server's end of such a connection is closed all the same when the server stops, not
+    left to be collected later with a ResourceWarning."""
+    import requests
+
+    from mockdrive.cli import default_state
+    from mockdrive.server import MockDrive
+
+    server = MockDrive(default_state("stop-token"), tls=True).start()
+    port = server.port
+    with requests.Session() as client:
+        client.trust_env = False
+        answer = client.get(server.graph_url + "/me", verify=server.ca_path,
+                            headers={"Authorization": "Bearer stop-token"})  # fmt: skip
+        assert answer.status_code == 200
+        assert client_connections(port, end=1)  # the server's end, kept alive
+        server.stop()
+        assert client_connections(port, end=1) == set()

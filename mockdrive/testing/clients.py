@@ -7,6 +7,12 @@ for the SDK's set-up. A token is looked up when a request is sent, so a client s
 after the fixture swaps in another state with another owner. The requests sessions of a
 plain-http server skip the socket for the requests that cannot tell (inprocess.py); setting
 ``in_process = False`` before the first ``session()`` keeps every request on the socket.
+
+The async clients (``async_httpx_client`` and ``graph_client``) send over one connection pool
+per event loop, made on the loop's first request and closed as that loop shuts down: a task
+left waiting on the loop closes it when ``asyncio.run``, ``asyncio.Runner`` or pytest-asyncio's
+loop teardown cancels the tasks left, while the loop still runs. So no connection outlives its
+loop, to be collected later with a ResourceWarning in whatever test runs then.
 """
 
 from __future__ import annotations
@@ -39,6 +45,27 @@ def _verify(ca_path: str | None) -> ssl.SSLContext | bool:
     """What httpx takes as ``verify``: a context trusting the server's own CA (a path string
     is deprecated there), or ``True`` for a server without TLS."""
     return True if ca_path is None else ssl.create_default_context(cafile=ca_path)
+
+
+@cache
+def _loop_transport_class() -> type[httpx.AsyncBaseTransport]:
+    """Defined on first use: httpx is a dependency of tests, not of the server."""
+    httpx = _require("httpx", "clients", "an async ready client")
+
+    class LoopTransport(httpx.AsyncBaseTransport):
+        """Sends each request over the connection pool of the running loop."""
+
+        def __init__(self, pool: Callable[[], httpx.AsyncBaseTransport]) -> None:
+            self._pool = pool
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return await self._pool().handle_async_request(request)
+
+        async def aclose(self) -> None:
+            """Nothing to close: the pool is every ready client's, and closes with its loop
+            (a test's ``async with client:`` closes the client only)."""
+
+    return LoopTransport
 
 
 @cache
@@ -81,8 +108,9 @@ class ReadyClients:
         self._owner_token = owner_token
         self._sessions: dict[str | None, requests.Session] = {}
         self._httpx: dict[str | None, httpx.Client] = {}
-        self._async_httpx: dict[tuple[int, str | None], httpx.AsyncClient] = {}
-        self._graph: dict[tuple[int, str | None], Any] = {}
+        self._loops: dict[asyncio.AbstractEventLoop, _OnLoop] = {}
+        self._graph: dict[str | None, Any] = {}
+        self._ssl: ssl.SSLContext | bool | None = None  # made once: loading the CA costs
         # The sessions reach a plain-http server without its socket (inprocess.py): the same
         # bytes through the same server protocol, minus the kernel's round trip.
         self.in_process = True
@@ -107,43 +135,76 @@ class ReadyClients:
             self._sessions[token] = session
         return session
 
-    def _httpx_options(self, token: str | None) -> dict[str, Any]:
-        """What both httpx clients are made with: the Graph URL, the token, the mock's CA."""
-        return {
-            "base_url": self._server.graph_url,
-            "auth": _bearer(self._token_of(token)),
-            "verify": _verify(self._server.ca_path),
-            "trust_env": False,  # loopback and its own CA, as the requests session
-        }
-
     def httpx_client(self, token: str | None = None) -> httpx.Client:
         client = self._httpx.get(token)
         if client is None:
             httpx = _require("httpx", "clients", "httpx_client()")
-            client = httpx.Client(**self._httpx_options(token))
+            client = httpx.Client(
+                base_url=self._server.graph_url,
+                auth=_bearer(self._token_of(token)),
+                verify=_verify(self._server.ca_path),
+                trust_env=False,  # loopback and its own CA, as the requests session
+            )
             self._httpx[token] = client
         return client
 
     def async_httpx_client(self, token: str | None = None) -> httpx.AsyncClient:
-        """An ``httpx.AsyncClient`` for the running event loop (one per loop: an async client's
-        connections belong to the loop that opened them)."""
-        key = (id(_running_loop()), token)
-        client = self._async_httpx.get(key)
-        if client is None:
-            httpx = _require("httpx", "clients", "async_httpx_client()")
-            client = httpx.AsyncClient(**self._httpx_options(token))
-            self._async_httpx[key] = client
+        """An ``httpx.AsyncClient`` for the running event loop (one per loop, so a test's
+        ``async with client:`` closes its own); its connections close with the loop."""
+        httpx = _require("httpx", "clients", "async_httpx_client()")
+        on_loop = self._on_running_loop("async_httpx_client()")
+        client = on_loop.clients.get(token)
+        if client is None or client.is_closed:
+            client = on_loop.clients[token] = httpx.AsyncClient(
+                base_url=self._server.graph_url,
+                auth=_bearer(self._token_of(token)),
+                transport=self._loop_transport(),  # which trusts the mock's CA
+                trust_env=False,
+            )
         return client
 
     def graph_client(self, token: str | None = None) -> Any:
-        """A msgraph-sdk ``GraphServiceClient`` pointed at this server, for the running loop."""
-        key = (id(_running_loop(required=False)), token)
-        client = self._graph.get(key)
+        """A msgraph-sdk ``GraphServiceClient`` pointed at this server; it may be made outside
+        a loop, and used in any: its connections belong to the loop that opened them."""
+        client = self._graph.get(token)
         if client is None:
-            client = self._graph[key] = _graph_service_client(
-                self._server.graph_url, self._token_of(token), self._server.ca_path
+            client = self._graph[token] = _graph_service_client(
+                self._server.graph_url, self._token_of(token), self._loop_transport()
             )
         return client
+
+    def _loop_transport(self) -> httpx.AsyncBaseTransport:
+        return _loop_transport_class()(self._running_loop_pool)
+
+    def _running_loop_pool(self) -> httpx.AsyncBaseTransport:
+        return self._on_running_loop("a ready async client").pool
+
+    def _on_running_loop(self, what: str) -> _OnLoop:
+        """What the running loop holds, made on its first use together with the task that
+        closes it as the loop shuts down."""
+        loop = _running_loop(what)
+        on_loop = self._loops.get(loop)
+        if on_loop is None:
+            import httpx
+
+            if self._ssl is None:
+                self._ssl = _verify(self._server.ca_path)
+            pool = httpx.AsyncHTTPTransport(verify=self._ssl, trust_env=False)
+            on_loop = self._loops[loop] = _OnLoop(pool)
+            closer = loop.create_task(self._close_at_shutdown(loop, on_loop), name=CLOSER_NAME)
+            _CLOSERS.add(closer)  # a task nothing refers to would be collected, never run
+            closer.add_done_callback(_CLOSERS.discard)
+        return on_loop
+
+    async def _close_at_shutdown(self, loop: asyncio.AbstractEventLoop, on_loop: _OnLoop) -> None:
+        """Wait until cancelled (the loop shuts down, or the test cancelled every task), then
+        close the loop's connections while it still runs; a later use starts afresh."""
+        try:
+            await loop.create_future()  # never done
+        finally:
+            if self._loops.get(loop) is on_loop:
+                del self._loops[loop]
+            await on_loop.pool.aclose()
 
     def close(self) -> None:
         for session in self._sessions.values():
@@ -152,17 +213,32 @@ class ReadyClients:
             client.close()
         self._sessions.clear()
         self._httpx.clear()
-        self._async_httpx.clear()  # their loops are gone by now; nothing left to await
+        # The loops' pools are their closing tasks' to close, as each loop shuts down (a
+        # session-scoped loop may outlive the server); nothing here can await on them.
+        self._loops.clear()
         self._graph.clear()
 
 
-def _running_loop(required: bool = True) -> asyncio.AbstractEventLoop | None:
+CLOSER_NAME = "mockdrive: close the ready clients' connections as the loop shuts down"
+_CLOSERS: set[asyncio.Task[None]] = set()  # every loop's, kept until it has run
+
+
+class _OnLoop:
+    """What the ready clients hold on one event loop."""
+
+    __slots__ = ("clients", "pool")
+
+    def __init__(self, pool: httpx.AsyncBaseTransport) -> None:
+        self.pool = pool  # every async ready client's connections on this loop
+        self.clients: dict[str | None, httpx.AsyncClient] = {}  # async_httpx_client's
+
+
+def _running_loop(what: str) -> asyncio.AbstractEventLoop:
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
-        if required:
-            raise RuntimeError("async_httpx_client() is for async tests: call it in one") from None
-        return None
+        message = f"{what} needs a running asyncio event loop: use it in an async test"
+        raise RuntimeError(message) from None
 
 
 def _bearer(token: Callable[[], str]) -> Callable[[httpx.Request], httpx.Request]:
@@ -175,14 +251,22 @@ def _bearer(token: Callable[[], str]) -> Callable[[httpx.Request], httpx.Request
     return auth
 
 
-def _graph_service_client(base_url: str, token: Callable[[], str], ca_path: str | None) -> Any:
+def _graph_service_client(
+    base_url: str, token: Callable[[], str], transport: httpx.AsyncBaseTransport
+) -> Any:
     try:
+        import httpx
         from kiota_abstractions.authentication import (
             AccessTokenProvider,
             AllowedHostsValidator,
             BaseBearerTokenAuthenticationProvider,
         )
+        from kiota_http.kiota_client_factory import (
+            DEFAULT_CONNECTION_TIMEOUT,
+            DEFAULT_REQUEST_TIMEOUT,
+        )
         from msgraph import GraphRequestAdapter, GraphServiceClient
+        from msgraph.graph_request_adapter import options
         from msgraph_core import GraphClientFactory
     except ImportError:
         raise ModuleNotFoundError(
@@ -197,13 +281,11 @@ def _graph_service_client(base_url: str, token: Callable[[], str], ca_path: str 
             return AllowedHostsValidator([])  # any host: the mock's own
 
     auth = BaseBearerTokenAuthenticationProvider(FixedToken())
-    http_client = None
-    if ca_path is not None:
-        import httpx
-
-        http_client = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(verify=_verify(ca_path))
-        )
+    # The client the SDK makes itself (its timeouts, middleware and options: ``me`` is sent as
+    # /me), over the loops' pools, which trust the mock's CA.
+    timeout = httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, connect=DEFAULT_CONNECTION_TIMEOUT)
+    http = httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False)
+    http_client = GraphClientFactory.create_with_default_middleware(client=http, options=options)
     adapter = GraphRequestAdapter(auth, client=http_client)
     adapter.base_url = base_url
     return GraphServiceClient(request_adapter=adapter)

@@ -106,12 +106,14 @@ class MockDriveFixture:
         return self.server.clients.httpx_client(self._token_of(user))
 
     def async_httpx_client(self, user: User | str | None = None) -> httpx.AsyncClient:
-        """An ``httpx.AsyncClient`` for the running loop, as the owner or ``user``."""
+        """An ``httpx.AsyncClient`` for the running loop, as the owner or ``user``; its
+        connections close as the loop shuts down (the end of the test, or of ``asyncio.run``)."""
         return self.server.clients.async_httpx_client(self._token_of(user))
 
     def graph_client(self, user: User | str | None = None) -> Any:
         """A msgraph-sdk ``GraphServiceClient`` pointed at the mock (token, base URL, allowed
-        hosts and CA done), as the owner or ``user``. Needs msgraph-sdk installed."""
+        hosts and CA done), as the owner or ``user``. Needs msgraph-sdk installed. It may be made
+        outside a loop; its connections close as the loop that opened them shuts down."""
         return self.server.clients.graph_client(self._token_of(user))
 
     def _token_of(self, user: User | str | None) -> str | None:
