@@ -22,7 +22,8 @@ def resolve_drive(state: State, caller: User, path: GraphPath) -> Drive:
     ``/groups/{id}``, ``/sites/{id}``), a missing drive, user, group or site all answer alike
     (``drive_not_found``), as must a drive the caller may not see (checked by the caller)."""
     if path.drive_kind == "me":
-        return state.default_drive(caller.id)
+        drive_id = state.store.default_drive.get(caller.id)  # ``default_drive``, without its call
+        return state.default_drive(caller.id) if drive_id is None else state.store.drives[drive_id]
     try:
         if path.drive_kind == "drives":
             drive = state.store.drives.get(path.drive_key or "")
@@ -92,12 +93,18 @@ def resolve_visible(
     ``walk`` False, the drive's owner (not an app-only caller) gets None instead: they hold
     ``owner`` on everything in their drive, so the item is readable without walking its grants
     (``require_read`` walks them if a handler asks for the roles)."""
-    try:
-        item = resolve_base(state, caller, drive, path)
-        if path.item_path:
-            item = state.store.resolve(item, path.item_path)
-    except NotFound:
-        raise hidden(state, caller, drive, path) from None
+    item_id = path.item_id
+    if item_id is not None and not path.item_path:  # ``resolve_base`` by id, without its call
+        item = state.store.items.get(item_id)
+        if item is None or item.drive_id != drive.id:
+            raise hidden(state, caller, drive, path)
+    else:
+        try:
+            item = resolve_base(state, caller, drive, path)
+            if path.item_path:
+                item = state.store.resolve(item, path.item_path)
+        except NotFound:
+            raise hidden(state, caller, drive, path) from None
     if not walk and caller.app is None:
         owner_id = drive.owner_id  # ``owns_drive``, for the drive the item was found in
         if owner_id == caller.id or owner_id in caller.group_ids:
