@@ -5,6 +5,7 @@ item's ETag header against the eTag it renders, and the journal's entries withou
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from mockdrive.api.aiohttp_internals import PathlessRequests
-from mockdrive.api.app import GraphVersion, build_app
+from mockdrive.api.app import GraphVersion, build_app, handler_of
 from mockdrive.backend import Backend
 
 # pieces of paths a client or an attacker sends: escapes of every kind, dot segments, colons,
@@ -65,7 +66,7 @@ def _plain(function):
 def _what_serves(route):
     """The handler a route runs (inside the pipeline, bound to its own application's backend)."""
     handler = route.handler
-    handler = _plain(handler.keywords["handler"] if hasattr(handler, "keywords") else handler)
+    handler = _plain(handler_of(handler) if isinstance(handler, partial) else handler)
     return handler.__qualname__  # (a closure of each application's own)
 
 

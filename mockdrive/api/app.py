@@ -143,13 +143,13 @@ def check_body_limits(app: web.Application) -> None:
 def through_pipeline(handler: Handler, backend: Backend) -> Handler:
     """``handler`` served inside the pipeline of ``backend``'s application: what the router is
     given for it."""
-    return partial(pipeline, handler=handler, backend=backend)
+    return partial(pipeline, handler, backend)  # (positional: a keyword copies a dict a call)
 
 
 def handler_of(route_handler: Handler) -> Handler:
     """The handler a route serves inside the pipeline (the one its table row names)."""
     assert isinstance(route_handler, partial) and route_handler.func is pipeline
-    return route_handler.keywords["handler"]
+    return route_handler.args[0]
 
 
 class OneRoute(web.AbstractResource):
@@ -415,7 +415,7 @@ _JOURNALED = tuple(zip(JOURNALED_HEADERS, _JOURNALED_KEYS, strict=True))
 _REQUEST_ID, _CLIENT_REQUEST_ID = istr("request-id"), istr("client-request-id")
 
 
-async def pipeline(request: web.Request, handler: Handler, backend: Backend) -> web.StreamResponse:
+async def pipeline(handler: Handler, backend: Backend, request: web.Request) -> web.StreamResponse:
     """Around every request's handler (``through_pipeline``), in one place:
 
     1. give it a request id; for API routes authenticate the caller and apply the fault rules

@@ -36,8 +36,9 @@ class Call:
     # a Graph GET's OData query options, parsed by the dispatch before its handler runs
     options: Options | None = None
     # the caller's roles on the item the dispatch found readable (``addressing.resolve_visible``):
-    # (caller, item, roles), handed to the handler's read check instead of a second walk
-    seen: tuple[User, Item, set[str]] | None = None
+    # (caller, item, roles), handed to the handler's read check instead of a second walk;
+    # roles None: a read by the drive's owner, whose roles are walked only if asked for
+    seen: tuple[User, Item, set[str] | None] | None = None
 
 
 class Exchange:

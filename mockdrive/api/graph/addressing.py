@@ -22,7 +22,8 @@ def resolve_drive(state: State, caller: User, path: GraphPath) -> Drive:
     ``/groups/{id}``, ``/sites/{id}``), a missing drive, user, group or site all answer alike
     (``drive_not_found``), as must a drive the caller may not see (checked by the caller)."""
     if path.drive_kind == "me":
-        return state.default_drive(caller.id)
+        drive_id = state.store.default_drive.get(caller.id)  # ``default_drive``, without its call
+        return state.default_drive(caller.id) if drive_id is None else state.store.drives[drive_id]
     try:
         if path.drive_kind == "drives":
             drive = state.store.drives.get(path.drive_key or "")
@@ -86,15 +87,28 @@ def resolve_visible_item(state: State, caller: User, drive: Drive, path: GraphPa
 
 
 def resolve_visible(
-    state: State, caller: User, drive: Drive, path: GraphPath
-) -> tuple[Item, set[str]]:
-    """``resolve_visible_item`` with the caller's (non-empty) roles on the item it found."""
-    try:
-        item = resolve_base(state, caller, drive, path)
-        if path.item_path:
-            item = state.store.resolve(item, path.item_path)
-    except NotFound:
-        raise hidden(state, caller, drive, path) from None
+    state: State, caller: User, drive: Drive, path: GraphPath, walk: bool = True
+) -> tuple[Item, set[str] | None]:
+    """``resolve_visible_item`` with the caller's (non-empty) roles on the item it found. With
+    ``walk`` False, the drive's owner (not an app-only caller) gets None instead: they hold
+    ``owner`` on everything in their drive, so the item is readable without walking its grants
+    (``require_read`` walks them if a handler asks for the roles)."""
+    item_id = path.item_id
+    if item_id is not None and not path.item_path:  # ``resolve_base`` by id, without its call
+        item = state.store.items.get(item_id)
+        if item is None or item.drive_id != drive.id:
+            raise hidden(state, caller, drive, path)
+    else:
+        try:
+            item = resolve_base(state, caller, drive, path)
+            if path.item_path:
+                item = state.store.resolve(item, path.item_path)
+        except NotFound:
+            raise hidden(state, caller, drive, path) from None
+    if not walk and caller.app is None:
+        owner_id = drive.owner_id  # ``owns_drive``, for the drive the item was found in
+        if owner_id == caller.id or owner_id in caller.group_ids:
+            return item, None
     roles = roles_of(state.store, caller, item)
     if not roles:
         raise hidden(state, caller, drive, path)
@@ -107,14 +121,29 @@ def require_read(call: Call, item: Item) -> set[str]:
     after it, with nothing changed in between, else a walk. The item is then readable for the
     request's download URLs too (``Downloads.readable``)."""
     seen = call.seen
-    if seen is not None and seen[1] is item and seen[0] is call.caller:
+    caller = call.caller
+    if seen is not None and seen[1] is item and seen[0] is caller:
         roles = seen[2]
+        if roles is None:  # the drive's owner, found readable without a walk: walked now
+            roles = roles_of(call.state.store, caller, item)
     else:
-        roles = require_role(call.state.store, call.caller, item, "read")
+        roles = require_role(call.state.store, caller, item, "read")
     downloads = call.downloads
-    if downloads is not None and downloads.user_id == call.caller.id:
+    if downloads is not None and downloads.user_id == caller.id:
         downloads.readable.add(item.id)
     return roles
+
+
+def check_read(call: Call, item: Item) -> None:
+    """``require_read`` for a handler that needs no roles: what the dispatch found for this
+    caller on this very item (``Call.seen``) is enough, with no walk."""
+    seen = call.seen
+    caller = call.caller
+    if seen is None or seen[1] is not item or seen[0] is not caller:
+        require_role(call.state.store, caller, item, "read")
+    downloads = call.downloads
+    if downloads is not None and downloads.user_id == caller.id:
+        downloads.readable.add(item.id)
 
 
 def check_if_match(request: web.Request, item: Item) -> None:

@@ -36,17 +36,13 @@ class Downloads:
         self.readable: set[str] = set()
 
     def signer_for(self, state: State) -> uploads.DownloadSigner:
-        """The request's signer (and ``origin``), made on first use."""
+        """The request's signer, made on first use (after ``issued``, which starts the
+        request's expiry and origin)."""
         if self.signer is None:
-            self._start(state)
+            if self.expires is None:
+                self.issued(state)
             self.signer = uploads.DownloadSigner(state, self.user_id, self.expires)
         return self.signer
-
-    def _start(self, state: State) -> None:
-        """The expiry (one clock reading a request) and ``origin`` of every URL it issues."""
-        if self.expires is None:
-            self.expires = state.clock.epoch_seconds() + uploads.DOWNLOAD_URL_SECONDS
-            self.origin = download_origin(self.request.scheme, self.request.host)
 
     def issued(self, state: State) -> dict[str, str]:
         """The URLs issued lately with this request's origin and signer (the state's key, the
@@ -54,9 +50,12 @@ class Downloads:
         so a listing read again within the same second of state time signs nothing. The
         signer itself is made only when a URL is not found here (``signer_for``)."""
         global _ISSUED
-        if self.expires is None:
-            self._start(state)
-        key = (state.uploads.download_key, self.origin, self.user_id, self.expires)
+        expires = self.expires
+        if expires is None:  # the first use: the expiry (one clock reading) and the origin
+            expires = self.expires = state.clock.epoch_seconds() + uploads.DOWNLOAD_URL_SECONDS
+            request = self.request
+            self.origin = download_origin(request.scheme, request.host)
+        key = (state.uploads.download_key, self.origin, self.user_id, expires)
         issued = _ISSUED  # read once: a server on another thread may replace it meanwhile
         if issued[0] != key:  # another state, host, user or second: start afresh
             issued = _ISSUED = (key, {})

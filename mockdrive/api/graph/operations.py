@@ -22,7 +22,13 @@ from ...model.view import search
 from ..context import Call
 from ..jsonio import encoded_json_response, fast_json_response, read_json_object
 from . import links, odata, paging
-from .addressing import check_if_match, drive_not_found, not_modified, require_read
+from .addressing import (
+    check_if_match,
+    check_read,
+    drive_not_found,
+    not_modified,
+    require_read,
+)
 from .envelope import context_url, item_context, next_link, own_url, shape
 from .items import list_children, page_params, page_top
 from .ordering import ordered_page
@@ -55,7 +61,7 @@ def get_drive(request: web.Request, call: Call, drive: Drive, path: GraphPath):
 
 def get_item(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
     state = call.state
-    require_read(call, item)
+    check_read(call, item)
     if hdrs.IF_NONE_MATCH in request.headers and not_modified(request, item):
         return web.Response(status=304)
     options = call.options or NO_OPTIONS
@@ -81,7 +87,7 @@ def delete_item(request: web.Request, call: Call, item: Item) -> web.StreamRespo
 
 
 def get_children(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
-    require_read(call, item)
+    check_read(call, item)
     if not_modified(request, item):
         return web.Response(status=304)
     options = call.options or NO_OPTIONS
@@ -94,7 +100,7 @@ def ordered_children(
     request: web.Request, call: Call, folder: Item, options: odata.Options
 ) -> web.StreamResponse:
     state, caller = call.state, call.caller
-    require_read(call, folder)
+    check_read(call, folder)
     top = page_top(request)
     assert options.orderby is not None
     page, token = ordered_page(
@@ -183,13 +189,13 @@ def _drive_wide(request: web.Request) -> bool:
 
 
 def thumbnails(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
-    require_read(call, item)
+    check_read(call, item)
     context = item_context(request, item, "thumbnails")
     return fast_json_response({"@odata.context": context, "value": []})
 
 
 def versions(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
-    require_read(call, item)
+    check_read(call, item)
     context = item_context(request, item, "versions")
     select = (call.options or NO_OPTIONS).select
     value = [shape(v, select) for v in versions_of(call.state, item)]
@@ -197,7 +203,7 @@ def versions(request: web.Request, call: Call, item: Item) -> web.StreamResponse
 
 
 def version(request: web.Request, call: Call, item: Item, version_id: str) -> web.StreamResponse:
-    require_read(call, item)
+    check_read(call, item)
     for entry in versions_of(call.state, item):
         if entry["id"] == version_id:
             context = item_context(request, item, "versions/$entity")

@@ -8,7 +8,7 @@ Names cannot contain ``/`` or ``:``, so re-joining the decoded segments is unamb
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote, unquote
 
@@ -28,6 +28,13 @@ class GraphPath:
     item_base: str | None  # None: the drive itself; "root", "special/{name}" or an item id
     item_path: str | None  # path relative to item_base (the text between the colons)
     action: tuple[str, ...]  # e.g. (), ("children",), ("permissions", "ID"), ("invite",)
+    # ``item_base`` where it is an item id (neither ``root`` nor ``special/…``), else None
+    item_id: str | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        base = self.item_base
+        by_id = base is not None and base != "root" and not base.startswith("special/")
+        object.__setattr__(self, "item_id", base if by_id else None)
 
 
 def decode_path(raw_path: str) -> str:

@@ -112,21 +112,26 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
     drive = store.drives[item.drive_id]
     parent_id = item.parent_id
     if parent_id is None:
-        parent, parent_path, prefix = None, None, None
+        parent, parent_path, own_drive = None, None, None
     else:
         parent = store.items[parent_id]
         parent_path = store.path_of(parent)
-        prefix = root_prefix(state, view.viewer_id, drive.id)
+        # what ``root_prefix`` depends on beside the drive: is it the viewer's default drive?
+        viewer_id = view.viewer_id
+        if viewer_id is None:
+            viewer_id = drive.owner_id
+        own_drive = store.default_drive.get(viewer_id) == drive.id
     created_by, modified_by = item.created_by, item.modified_by
     users = state.directory.users
     # the people as ``identity`` renders them: who (by id) and what of them it shows
-    creator, modifier = users.get(created_by), users.get(modified_by)
-    people = (
-        created_by,
-        None if creator is None else (creator.id, creator.display_name, creator.email),
-        modified_by,
-        None if modifier is None else (modifier.id, modifier.display_name, modifier.email),
-    )
+    creator = users.get(created_by)
+    shown = None if creator is None else (creator.id, creator.display_name, creator.email)
+    if modified_by == created_by:
+        people = (created_by, shown, modified_by, shown)
+    else:
+        modifier = users.get(modified_by)
+        also = None if modifier is None else (modifier.id, modifier.display_name, modifier.email)
+        people = (created_by, shown, modified_by, also)
     is_folder = item.is_folder
     hashes = None if is_folder else file_hashes(item, drive.drive_type)
     children = item.children
@@ -150,7 +155,7 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
         people,
         drive.id,
         drive.drive_type,
-        prefix,
+        own_drive,
         parent_path,
     )
     global _ENCODED
