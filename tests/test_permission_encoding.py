@@ -43,8 +43,12 @@ def arranged() -> tuple[State, list[Permission]]:
         state.make_path(business, "/Shared/Plan.docx", is_folder=False, content=b"p"),
         state.make_path(personal, "/Mine/Notes.txt", is_folder=False, content=b"n"),
     ]
-    permissions = [
-        Permission(id=f"PERM{n}", item_id=items[n % 2].id, roles=["read"]) for n in range(4)
+    inviter = users[0].id
+    permissions = [  # as invites leave them: a user, a group, an outside address, a personal drive
+        Permission("PERM0", items[0].id, ["read"], users[1].id, users[1].email, invited_by=inviter),
+        Permission("PERM1", items[0].id, ["write"], "group-a", "a@contoso.example", True, inviter),
+        Permission("PERM2", items[0].id, ["read"], None, "x@fabrikam.example", invited_by=inviter),
+        Permission("PERM3", items[1].id, ["read"], users[2].id, users[2].email, invited_by=inviter),
     ]
     return state, permissions
 
@@ -153,7 +157,7 @@ def apply(state: State, permissions: list[Permission], step: tuple) -> State:
     return state
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(STEP, max_size=25))
 def test_a_kept_permission_encoding_is_the_rendering_of_now(steps: list[tuple]) -> None:
     assert jsonio._orjson is not None, "orjson is a dependency"
