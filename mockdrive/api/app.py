@@ -67,6 +67,7 @@ JOURNALED_HEADERS = ("Content-Type", "Accept", "client-request-id", "If-Match", 
 CLIENT_MAX_SIZE = MAX_JSON_BODY
 # what every route takes at least (Entra's forms take the least; ``check_body_limits``)
 SMALLEST_BODY_LIMIT = 64 * 1024
+assert SMALLEST_BODY_LIMIT > 9999  # (the pipeline passes a length of 4 digits without a look-up)
 
 
 def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
@@ -477,8 +478,14 @@ async def pipeline(handler: Handler, backend: Backend, request: web.Request) -> 
                 await apply_faults(request, state, None, fired)
         else:
             check_admin_token(backend, request)
-        # refused before reading (and before 100 Continue); no length announced on most
-        if hdrs.CONTENT_LENGTH in request_headers and announces_too_much(request):
+        # refused before reading (and before 100 Continue); no length announced on most, and
+        # one of at most 4 digits is under ``SMALLEST_BODY_LIMIT`` (no limit to look up)
+        announced = request_headers.get(hdrs.CONTENT_LENGTH)
+        if (
+            announced is not None
+            and not (len(announced) < 5 and announced.isdecimal())
+            and announces_too_much(request)
+        ):
             raise refusal_of_body(request)
         response = handler(request)
         if type(response) is CoroutineType:  # all but Graph's answers made at once
@@ -520,6 +527,8 @@ async def pipeline(handler: Handler, backend: Backend, request: web.Request) -> 
                 batch = request[graph_batch.BATCH_OF]
             if BODY_BYTES in stored:
                 body_bytes = request[BODY_BYTES]
+            elif type(body) is bytes:  # kept as it arrived (``jsonio``'s ``unchanged``)
+                body_bytes = len(body)
         journal = state.journal
         journal.record(
             JournalEntry(

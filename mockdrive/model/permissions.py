@@ -85,11 +85,25 @@ def roles_of(store: DriveStore, user: User, item: Item) -> set[str]:
     owns = owner_id == user.id or owner_id in user.group_ids
     roles: set[str] = {"owner"} if owns else set()
     items = store.items
+    user_id, group_ids, folded = user.id, user.group_ids, None
     current = item  # the walk of effective_permissions, without building its entries
     while True:
         for permission in current.permissions.candidates(user):
-            if permission.holds(user):
-                roles.update(permission.roles)
+            # ``permission.holds(user)``, without a call for a grant to an account or a group
+            if permission.pending:
+                continue
+            grantee_id = permission.grantee_id
+            if permission.link is not None:
+                if permission.link.holds(user):
+                    roles.update(permission.roles)
+            elif grantee_id is not None:
+                if grantee_id == user_id or grantee_id in group_ids:
+                    roles.update(permission.roles)
+            elif permission.invitation_email is not None:
+                if folded is None:
+                    folded = user.email.casefold()
+                if permission.invitation_email.casefold() == folded:
+                    roles.update(permission.roles)
         if not current.inherits or current.parent_id is None:
             return roles
         current = items[current.parent_id]

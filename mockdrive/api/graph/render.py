@@ -230,6 +230,10 @@ _FRAGMENTS = weakref.WeakKeyDictionary()
 # JSON with it), and the JSON of the ``@odata.context`` strings met (one per drive and host)
 _ENCODED: tuple[weakref.ref[State] | Callable[[], None], dict[str, tuple[tuple, bytes]]]
 _ENCODED = (lambda: None, {})
+# An item's own permissions encoded (``encode_permission``, for invite), by permission id:
+# (key, JSON), for the last state that encoded any, as ``_ENCODED``
+_PERMISSIONS: tuple[weakref.ref[State] | Callable[[], None], dict[str, tuple[tuple, bytes]]]
+_PERMISSIONS = (lambda: None, {})
 _CONTEXTS: dict[str, bytes] = {}
 CONTEXTS_KEPT = 1024
 FRAGMENTS_KEPT = 10_000  # then forgotten at once (a page renders a few hundred at most)
@@ -459,6 +463,58 @@ def render_permission(
                 path = holder_paths[holder.id] = api_path(state, view, holder)
         data["inheritedFrom"] = {"driveId": holder.drive_id, "id": holder.id, "path": path}
     return data
+
+
+def encode_permission(state: State, view: View, permission: Permission) -> bytes | None:
+    """The JSON of ``render_permission`` for an item's own permission (not inherited, not a
+    link), byte for byte what ``jsonio.encode`` makes of it, or None where that gives None: the
+    caller then renders and encodes as usual. Encoded once and kept per state while every
+    input of the rendering is equal (``encode_item``'s way)."""
+    if permission.link is not None:
+        return None
+    users = state.directory.users
+    grantee_id, invited_by = permission.grantee_id, permission.invited_by
+    grantee = None if grantee_id is None else users.get(grantee_id)
+    inviter = None if invited_by is None else users.get(invited_by)
+    groups = state.directory.groups
+    group = groups.get(grantee_id or "") if groups else None
+    store = state.store
+    item = store.items.get(permission.item_id)
+    if item is None:
+        return None
+    # everything ``render_permission`` reads for such a permission: its fields, the grantee
+    # (a group or a user, as ``identity`` shows them), the inviter, the item's drive's type
+    key = (
+        tuple(permission.roles),
+        grantee_id,
+        permission.pending,
+        None if group is None else (group.id, group.display_name, group.email),
+        None if grantee is None else (grantee.id, grantee.display_name, grantee.email),
+        store.drives[item.drive_id].drive_type,
+        permission.invitation_email,
+        permission.sign_in_required,
+        invited_by,
+        None if inviter is None else (inviter.id, inviter.display_name, inviter.email),
+        permission.expiration,
+        permission.has_password,
+    )
+    global _PERMISSIONS
+    last = _PERMISSIONS  # read once: a server on another thread may replace it meanwhile
+    if last[0]() is state:
+        encoded = last[1]
+    else:  # another state: start afresh (and forget it all once that state is freed)
+        encoded = {}
+        _PERMISSIONS = (weakref.ref(state, lambda _, kept=encoded: kept.clear()), encoded)
+    cached = encoded.get(permission.id)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    whole = encode(render_permission(state, view, EffectivePermission(permission)))
+    if whole is None:
+        return None
+    if len(encoded) >= FRAGMENTS_KEPT:
+        encoded.clear()
+    encoded[permission.id] = (key, whole)
+    return whole
 
 
 def render_link(state: State, permission: Permission) -> dict[str, Any]:
