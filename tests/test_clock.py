@@ -8,8 +8,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import requests
 from conftest import as_user
+from hypothesis import given
+from hypothesis import strategies as st
 
-from mockdrive.model.clock import Clock
+from mockdrive.model.clock import Clock, Expirations
 from mockdrive.model.links import INVITATION_LIFETIME_DAYS
 from mockdrive.scenario import build_state, export_scenario
 from mockdrive.server import MockDrive
@@ -217,6 +219,37 @@ def test_clock_set_expires_what_falls_due(mock_drive, graph):
     assert any("link" in p for p in graph.get(permissions).json()["value"])
     mock_drive.clock.set(datetime(2024, 1, 6, tzinfo=timezone.utc))
     assert not any("link" in p for p in graph.get(permissions).json()["value"])
+
+
+def test_a_deadline_falls_due_at_its_instant(mock_drive, graph):
+    """The pipeline asks whether anything may be due in whole epoch seconds (cheaper than the
+    clock's datetime), then sweeps at the instant: a link is there a second before its
+    expiration and gone at it."""
+    mock_drive.add_file("/a.txt", "a")
+    expiry = {"type": "view", "expirationDateTime": "2024-01-05T00:00:00Z"}
+    link = graph.post("/me/drive/root:/a.txt:/createLink", json=expiry)
+    assert link.status_code in (200, 201), link.text
+    permissions = "/me/drive/root:/a.txt:/permissions"
+    mock_drive.clock.set(datetime(2024, 1, 4, 23, 59, 59, tzinfo=timezone.utc))
+    assert any("link" in p for p in graph.get(permissions).json()["value"])
+    mock_drive.clock.set(datetime(2024, 1, 5, tzinfo=timezone.utc))
+    assert not any("link" in p for p in graph.get(permissions).json()["value"])
+
+
+@given(
+    when=st.datetimes(max_value=datetime(9990, 1, 1), timezones=st.just(timezone.utc)),
+    after=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)),
+)
+def test_a_reached_deadline_is_never_after_the_clocks_epoch_second(when, after):
+    """What the pipeline's whole-second test relies on: once a deadline is reached (``when`` at
+    or before the clock's moment), its ``due`` is at most ``epoch_seconds()``, whatever the
+    deadline's and the clock's fractions of a second, before 1970 too."""
+    expirations = Expirations()
+    expirations.schedule(when, "permission", "x")
+    now = when + after
+    for clock in (Clock(now), Clock(now.replace(microsecond=0))):
+        if clock.moment() >= when:
+            assert expirations.heap[0].due <= clock.epoch_seconds()
 
 
 @pytest.mark.mock_drive(clock="wall")

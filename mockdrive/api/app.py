@@ -465,7 +465,8 @@ async def pipeline(handler: Handler, backend: Backend, request: web.Request) -> 
         if host not in _HOSTS_MET:  # (most requests: a host met before, a look-up)
             check_host(host)
         if api:
-            if state.expirations.heap:  # what the virtual clock expired (reading it costs)
+            deadlines = state.expirations.heap  # what the virtual clock expired: a deadline
+            if deadlines and deadlines[0].due <= state.clock.epoch_seconds():  # may be due
                 state.expirations.sweep(state.clock.moment())
             # ``addresses_shares``, asked only of a path that may spell ``/shares``
             shares = ("shares" in raw_path or "%" in raw_path) and addresses_shares(raw_path)

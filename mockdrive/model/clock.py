@@ -13,10 +13,11 @@ request costs O(1) when nothing expires and O(log n) per thing that does.
 from __future__ import annotations
 
 import heapq
+import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .copying import deepcopy_attrs
@@ -170,6 +171,9 @@ class _Deadline:
     when: datetime
     kind: str
     key: tuple[str, ...]
+    # ``when`` in whole epoch seconds, rounded down: once ``when`` is reached, ``due`` is at most
+    # the clock's ``epoch_seconds()``, which is cheaper to read than its ``moment()``
+    due: int = field(default=0, compare=False)
 
 
 class Expirations:
@@ -184,15 +188,15 @@ class Expirations:
     __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
     def __init__(self) -> None:
-        # the deadlines, soonest first (a heap); empty: nothing to sweep (the pipeline asks
-        # this on every request, without a call)
+        # the deadlines, soonest first (a heap); empty, or the first one's ``due`` after the
+        # clock's ``epoch_seconds()``: nothing to sweep (the pipeline asks this on every request)
         self.heap: list[_Deadline] = []
         self.handlers: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
         self.live: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
 
     def schedule(self, when: datetime | str, kind: str, *key: str) -> None:
         moment = parse_time(when) if isinstance(when, str) else when
-        heapq.heappush(self.heap, _Deadline(moment, kind, key))
+        heapq.heappush(self.heap, _Deadline(moment, kind, key, math.floor(moment.timestamp())))
 
     def sweep(self, now: datetime) -> int:
         """Run the handler of every deadline reached; how many withdrew something."""
