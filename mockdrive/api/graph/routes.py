@@ -34,7 +34,7 @@ from multidict import istr
 from ...model import links as link_model
 from ...model.errors import InvalidRequest, NotFound, Unauthenticated
 from ...model.identity import User
-from ...model.scopes import APPLICATION, STATIC
+from ...model.scopes import APPLICATION, READ, STATIC, allows
 from ...model.state import State
 from ...model.tree import Drive
 from .. import onedrive_v1  # its rows are served here, on Graph's item addresses
@@ -320,8 +320,13 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
     state, caller, method = call.state, call.caller, request.method
     drive = resolve_drive(state, caller, path)
     principal = call.principal
-    if principal is not None and principal.kind != STATIC:
-        authorize.check_drive(call, method, path.action, drive)  # the token's scopes
+    # the token's scopes (a read they allow, most of a token's requests, without the call)
+    if (
+        principal is not None
+        and principal.kind != STATIC
+        and (method not in ("GET", "HEAD") or not allows(principal, READ, drive, caller))
+    ):
+        authorize.check_drive(call, method, path.action, drive)
     if path.item_base is None:
         row = (lookup(_DRIVES, ()) or NONE)[0].get(method)
         if row is None:
