@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from .tree import Item
 
 MAX_MESSAGE_LENGTH = 2000
-EMAIL_PATTERN = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
+# (ends in ``\Z``: ``$`` would also match before a final newline)
+EMAIL_PATTERN = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+\Z")
 # addresses ``EMAIL_PATTERN`` matched (a match costs ~8 look-ups), forgotten all at once when full
 _VALID_ADDRESSES: set[str] = set()
 ADDRESSES_KEPT = 4096
