@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from conftest import assert_graph_error
 
+from mockdrive.model import sharing
 from mockdrive.model.sharing import EMAIL_PATTERN
 from mockdrive.scenario import ScenarioError, load_scenario_text
 
@@ -74,3 +75,23 @@ drives:
 """
     with pytest.raises(ScenarioError, match="is no user, group or address"):
         load_scenario_text(scenario)
+
+
+def test_the_addresses_remembered_across_states_are_bounded_in_size(mock_drive, graph, projects):
+    """Addresses found valid are remembered for the process (a pure function of the string), so
+    what is kept must stay small whatever the invites hold: a few long addresses may not pin
+    megabytes after their states are gone."""
+    long_addresses = [f"{letter * 200_000}@out.example" for letter in "xyz"]
+    for address in long_addresses:
+        body = {"recipients": [{"email": address}], "roles": ["read"]}
+        assert graph.post("/me/drive/root:/Projects:/invite", json=body).status_code == 200
+    assert not any(address in sharing._VALID_ADDRESSES for address in long_addresses)
+    # at most so many addresses, none longer than an address may be (RFC 3696: 320 characters)
+    assert len(sharing._VALID_ADDRESSES) <= sharing.ADDRESSES_KEPT
+    assert max(map(len, sharing._VALID_ADDRESSES), default=0) <= 320
+    # and a long address is still checked (and served) each time it comes back
+    body = {"recipients": [{"email": long_addresses[0]}], "roles": ["write"]}
+    assert graph.post("/me/drive/root:/Projects:/invite", json=body).status_code == 200
+    body = {"recipients": [{"email": long_addresses[0] + "\n"}], "roles": ["write"]}
+    assert_graph_error(graph.post("/me/drive/root:/Projects:/invite", json=body), 400,
+                       "invalidRequest")  # fmt: skip
