@@ -26,10 +26,14 @@ if TYPE_CHECKING:
     from .tree import Item
 
 MAX_MESSAGE_LENGTH = 2000
-EMAIL_PATTERN = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
-# addresses ``EMAIL_PATTERN`` matched (a match costs ~8 look-ups), forgotten all at once when full
+# (ends in ``\Z``: ``$`` would also match before a final newline)
+EMAIL_PATTERN = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+\Z")
+# addresses ``EMAIL_PATTERN`` matched (a match costs ~8 look-ups), forgotten all at once when full;
+# kept for the process, so only those no longer than an address may be (RFC 3696): a body's
+# longer ones are matched each time rather than pinned after their state is gone
 _VALID_ADDRESSES: set[str] = set()
 ADDRESSES_KEPT = 4096
+ADDRESS_LENGTH_KEPT = 320
 
 
 @dataclass(slots=True)
@@ -201,9 +205,10 @@ def _resolve(state: State, recipient: Recipient, index: int) -> tuple[str | None
                 f"recipients[{index}]: {email!r} is not a valid e-mail address",
                 "invalidRecipients",
             )
-        if len(_VALID_ADDRESSES) >= ADDRESSES_KEPT:
-            _VALID_ADDRESSES.clear()
-        _VALID_ADDRESSES.add(email)
+        if len(email) <= ADDRESS_LENGTH_KEPT:
+            if len(_VALID_ADDRESSES) >= ADDRESSES_KEPT:
+                _VALID_ADDRESSES.clear()
+            _VALID_ADDRESSES.add(email)
     user = directory.by_email(email)
     if user is not None:
         return user.id, user.email
