@@ -138,6 +138,15 @@ def _owner_token_of(state: State) -> str:
     return OWNER_TOKEN
 
 
+def _unsent(transport: asyncio.BaseTransport) -> int:
+    """The bytes ``transport`` still holds to send (0 for a TLS one closed already: asyncio's
+    forgets its protocol, and with it the count)."""
+    try:
+        return transport.get_write_buffer_size()  # type: ignore[attr-defined]
+    except AttributeError:
+        return 0
+
+
 class MockDrive:
     """A mockdrive server: ``start()`` on its own thread, or ``await start_async()`` in a loop.
 
@@ -347,9 +356,12 @@ class MockDrive:
             await self._runner.cleanup()
             # Closing a TLS connection waits for the client's close_notify (up to 30 s), which
             # an idle keep-alive client never sends; the loop would close first and leave the
-            # socket to be collected later, with a ResourceWarning in whatever runs then.
+            # socket to be collected later, with a ResourceWarning in whatever runs then. A
+            # connection with an answer still to send is left to its close, which sends it
+            # first: aborting it would cut the answer off.
             for transport in transports:
-                transport.abort()
+                if not _unsent(transport):
+                    transport.abort()
             self._runner = None
         if self._tls_dir is not None:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
