@@ -34,11 +34,11 @@ async def test_a_test_that_waits_for_its_loops_other_tasks_is_not_kept_waiting(m
 def test_a_stopped_server_is_not_kept_by_a_loop_closed_without_cancelling_its_tasks():
     server = MockDrive(default_state("loop-token")).start()
 
-    async def use() -> int:
+    async def use(server: MockDrive) -> int:
         return (await server.clients.async_httpx_client().get("/me")).status_code
 
     with loop_context() as loop:
-        assert loop.run_until_complete(use()) == 200
+        assert loop.run_until_complete(use(server)) == 200
     server.stop()
     gone = weakref.ref(server)
     del server
