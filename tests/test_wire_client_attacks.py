@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import partial
+from typing import Any
 
 import pytest
 import requests
+from aiohttp import web
 from wire_client import WireSession
 
+from mockdrive.api.app import PRE_AUTHENTICATED
 from mockdrive.cli import default_state
 from mockdrive.server import MockDrive
 
@@ -37,3 +41,64 @@ def test_a_kept_alive_connection_is_reused_in_a_process_holding_many_descriptors
     finally:
         for descriptor in held:
             os.close(descriptor)
+
+
+def test_the_view_machine_still_catches_a_leak_through_the_wire_session(monkeypatch):
+    """A server that lists a folder's children with the owner's eyes for every caller: the
+    machine, sending through ``WireSession``, reports the items it should not see."""
+    import test_view_invariant as view
+    from stateful_support import machine_settings
+
+    owner = f"Bearer {view.CALLERS[0]}"
+
+    @web.middleware
+    async def owners_children(request: web.Request, handler: Any) -> web.StreamResponse:
+        caller = request.headers.get("Authorization")
+        if request.path.endswith("/children") and caller is not None and caller != owner:
+            request = request.clone(headers={**request.headers, "Authorization": owner})
+        return await handler(request)
+
+    monkeypatch.setattr(view, "MockDrive", partial(MockDrive, middlewares=[owners_children]))
+    leaking = view.Server()
+    assert isinstance(leaking.session, WireSession)
+    monkeypatch.setattr(view.ViewMachine, "server", leaking, raising=False)
+    run = view.ViewMachine.TestCase
+    monkeypatch.setattr(run, "settings", machine_settings(examples=14, steps=12, shrink=False))
+    try:
+        with pytest.raises(view.Violation, match="extra"):
+            run().runTest()
+    finally:
+        leaking.session.close()
+        leaking.server.stop()
+
+
+def test_the_url_follower_still_catches_a_download_url_that_fails(server):
+    """The rule checker follows a handed-out downloadUrl through ``WireSession``: a server that
+    answers it 404 is reported."""
+    import url_check
+
+    @web.middleware
+    async def broken_downloads(request: web.Request, handler: Any) -> web.StreamResponse:
+        answer = await handler(request)
+        if request.path.startswith(PRE_AUTHENTICATED) and request.query.get("break") == "404":
+            return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
+        return answer
+
+    wrong = MockDrive(default_state("wire-token"), middlewares=[broken_downloads]).start()
+    try:
+        drive = wrong.call(lambda: next(iter(wrong.state.store.drives.values())))
+        item = wrong.call(lambda: wrong.state.make_path(drive, "F.bin", is_folder=False,
+                                                        content=b"bytes"))  # fmt: skip
+        with WireSession() as session:
+            item_url = f"{wrong.graph_url}/drives/{drive.id}/items/{item.id}"
+            answer = session.get(item_url, headers={"Authorization": "Bearer wire-token"})
+            url = answer.json()["@microsoft.graph.downloadUrl"]
+            problems = []
+            for broken in ("", "&break=404"):
+                handed = url_check.Handed("downloadUrl", url + broken, None, wrong.url, "GET",
+                                          wrong.state, {})  # fmt: skip
+                problems.append(url_check.follow_on(wrong, session, wrong.url, handed))
+        assert problems[0] is None
+        assert problems[1] is not None and "answers 404" in problems[1]
+    finally:
+        wrong.stop()
