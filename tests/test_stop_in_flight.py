@@ -1,13 +1,16 @@
-"""A server stopping while answers are still on their way: an answer the handler has written
-reaches its client whole, as a plain close delivers it, rather than being cut off by the stop
-(only the idle keep-alive connections are aborted)."""
+"""A server stopping while an answer is still on its way: what the handler has written reaches
+its client whole, as a plain close delivers it, rather than being cut off by the stop (only the
+idle keep-alive connections are aborted), on plain http and under TLS."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
+
+import pytest
 
 from mockdrive.cli import default_state
 from mockdrive.server import MockDrive
@@ -15,13 +18,16 @@ from mockdrive.server import MockDrive
 SIZE = 8_000_000  # more than the kernel's socket buffers hold on loopback: some waits in ours
 
 
-def read_slowly(port: int, request: bytes, got: list[bytes], pause: float = 0.0) -> None:
+def read_slowly(
+    port: int, tls: ssl.SSLContext | None, request: bytes, got: list[bytes], pause: float = 0.0
+) -> None:
     """Send ``request`` and read the answer to its end, ``pause`` seconds before the first read
     and ``pause / 75`` between reads."""
-    with socket.socket() as client:
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # before the hand-shake
-        client.settimeout(30)
-        client.connect(("127.0.0.1", port))
+    with socket.socket() as plain:
+        plain.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # before the hand-shake
+        plain.settimeout(30)
+        plain.connect(("127.0.0.1", port))
+        client = tls.wrap_socket(plain, server_hostname="127.0.0.1") if tls else plain
         client.sendall(request)
         time.sleep(pause)
         pause /= 75
@@ -30,30 +36,37 @@ def read_slowly(port: int, request: bytes, got: list[bytes], pause: float = 0.0)
             time.sleep(pause)
 
 
-async def test_a_download_in_flight_as_a_start_async_server_stops_arrives_whole():
-    server = await MockDrive(default_state("stop-token"), host="127.0.0.1").start_async()
+def body_of(answer: bytes) -> bytes:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return body
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "tls"])
+async def test_a_download_in_flight_as_a_start_async_server_stops_arrives_whole(tls: bool):
+    server = MockDrive(default_state("stop-token"), host="127.0.0.1", tls=tls)
+    await server.start_async()
+    context = ssl.create_default_context(cafile=server.ca_path) if tls else None
     state = server.state
     drive = next(iter(state.store.drives.values()))
     item = state.make_path(drive, "Big.bin", is_folder=False, content=b"x" * SIZE)
+    loop = asyncio.get_running_loop()
+    head: list[bytes] = []
     request = (
         f"GET /v1.0/drives/{drive.id}/items/{item.id}/content HTTP/1.1\r\nHost: mock\r\n"
         "Authorization: Bearer stop-token\r\nConnection: close\r\n\r\n"
     ).encode()
-    loop = asyncio.get_running_loop()
-    head: list[bytes] = []
-    await loop.run_in_executor(None, read_slowly, server.port, request, head)
+    await loop.run_in_executor(None, read_slowly, server.port, context, request, head)
     fields = b"".join(head).partition(b"\r\n\r\n")[0].decode().split("\r\n")
     location = next(f.split(":", 1)[1].strip() for f in fields if f.lower().startswith("location:"))
-    path = location[location.index("/", len("http://")) :]
+    path = location[location.index("/", len("https://")) :]
     got: list[bytes] = []
     download = f"GET {path} HTTP/1.1\r\nHost: mock\r\n\r\n".encode()
-    # a client that reads as the answer comes: its handler is done within the stop's grace,
-    # with the answer's tail still in the transport's buffer
-    reader = threading.Thread(target=read_slowly, args=(server.port, download, got, 0.3))
+    # a client that reads as the answer comes: when the stop is done, the answer's tail is
+    # still in the server's buffers, for the connection's close to send
+    reader = threading.Thread(target=read_slowly, args=(server.port, context, download, got, 0.3))
     reader.start()
     await asyncio.sleep(0.4)
     await server.stop_async()
     await loop.run_in_executor(None, reader.join, 30)
-    answer = b"".join(got)
-    assert answer.startswith(b"HTTP/1.1 200")
-    assert len(answer.partition(b"\r\n\r\n")[2]) == SIZE
+    assert len(body_of(b"".join(got))) == SIZE
