@@ -9,9 +9,11 @@ import weakref
 
 import pytest
 from aiohttp.test_utils import loop_context
+from test_ready_clients import client_connections, linux_only
 
 from mockdrive.cli import default_state
 from mockdrive.server import MockDrive
+from mockdrive.testing.clients import CLOSER_NAME
 
 
 @pytest.mark.xfail(
@@ -44,3 +46,24 @@ def test_a_stopped_server_is_not_kept_by_a_loop_closed_without_cancelling_its_ta
     del server
     gc.collect()
     assert gone() is None
+
+
+@linux_only
+async def test_a_loop_that_goes_on_keeps_neither_a_stopped_server_nor_its_connections():
+    """A session-scoped loop, or one ``asyncio.run`` around many servers: each server's async
+    clients close their connections when it stops, not when the loop ends, and let it go."""
+    for _ in range(3):
+        server = MockDrive(default_state("loop-token")).start()
+        assert (await server.clients.async_httpx_client().get("/me")).status_code == 200
+        port = server.port
+        await asyncio.to_thread(server.stop)
+        for _ in range(100):  # the closing task's turn on this loop
+            if not any(task.get_name() == CLOSER_NAME for task in asyncio.all_tasks()):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # and its done callbacks'
+        gone = weakref.ref(server)
+        del server
+        gc.collect()
+        assert gone() is None
+        assert client_connections(port) == set()
