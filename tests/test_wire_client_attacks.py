@@ -102,3 +102,46 @@ def test_the_url_follower_still_catches_a_download_url_that_fails(server):
         assert problems[1] is not None and "answers 404" in problems[1]
     finally:
         wrong.stop()
+
+
+def test_more_shapes_go_out_and_come_back_as_requests_sends_and_reads_them() -> None:
+    """Beyond the machines' own shapes: bodies on OPTIONS/DELETE/GET/HEAD, params as lists,
+    None, text and pairs, headers overriding the defaults in another casing or removing them,
+    bytes values, a lone surrogate in JSON, a lower-case method, a fragment, an empty path."""
+    from test_wire_client import RawServer, run
+
+    raw = RawServer()
+    base = f"http://127.0.0.1:{raw.port}"
+    sent: list[tuple[str, str, dict[str, Any]]] = [
+        ("OPTIONS", f"{base}/v1.0/me", {}),
+        ("DELETE", f"{base}/v1.0/x", {"json": {"a": 1}}),
+        ("DELETE", f"{base}/v1.0/x", {"data": b""}),
+        ("GET", f"{base}/v1.0/x", {"json": {"q": "\u00e9"}}),
+        ("HEAD", f"{base}/v1.0/x", {"data": b"abc"}),
+        ("GET", f"{base}/v1.0/x?a=1",
+         {"params": {"b": ["1", "2"], "c": None, "d": "\u00e9 &=/", "e": ""}}),
+        ("GET", f"{base}/v1.0/x", {"params": [("a", None), ("a", "1"), ("$filter", "n eq 'x'")]}),
+        ("GET", f"{base}/v1.0/x", {"params": "raw=1&x"}),
+        ("GET", f"{base}/v1.0/x", {"headers": {"accept": "application/json", "user-agent": "me",
+                                               "Content-Type": "text/plain"}}),
+        ("GET", f"{base}/v1.0/x",
+         {"headers": {"Accept-Encoding": None, "Connection": None, "Accept": None}}),
+        ("GET", f"{base}/v1.0/x", {"headers": {"X-B": b"bytes", "X-E": ""}}),
+        ("POST", f"{base}/v1.0/x", {"data": "\u212a text", "headers": {"content-length": "6"}}),
+        ("PUT", f"{base}/v1.0/x", {"data": b"x", "headers": {"Host": "graph.microsoft.com"}}),
+        ("POST", f"{base}/v1.0/x", {"json": [1, "\ud800"]}),
+        ("get", f"{base}/v1.0/a%2Fb/%E2%82%AC/c d/[x]/{{y}}|z", {}),
+        ("GET", f"{base}/v1.0/x#frag", {}),
+        ("GET", base, {}),
+    ]  # fmt: skip
+    try:
+        reference = requests.Session()
+        reference.trust_env = False
+        expected = run(reference, raw, sent)
+        on_the_wire = list(raw.received)
+        with WireSession() as wire:
+            got = run(wire, raw, sent)
+        assert raw.received == on_the_wire
+        assert got == expected
+    finally:
+        raw.close()
