@@ -11,8 +11,10 @@ plain-http server skip the socket for the requests that cannot tell (inprocess.p
 The async clients (``async_httpx_client`` and ``graph_client``) send over one connection pool
 per event loop, made on the loop's first request and closed as that loop shuts down: a task
 left waiting on the loop closes it when ``asyncio.run``, ``asyncio.Runner`` or pytest-asyncio's
-loop teardown cancels the tasks left, while the loop still runs. So no connection outlives its
-loop, to be collected later with a ResourceWarning in whatever test runs then.
+loop teardown cancels the tasks left, while the loop still runs, or when the server stops (a
+loop that goes on, session-scoped say, keeps neither the server nor a connection to it). So no
+connection outlives its loop, to be collected later with a ResourceWarning in whatever test runs
+then.
 """
 
 from __future__ import annotations
