@@ -180,6 +180,7 @@ class MockDrive:
         self._listener: asyncio.AbstractServer | None = None  # --tls and --proxy listen here
         self.ca_path: str | None = None  # PEM bundle of the CA that signed the server certificate
         self._tls_dir: str | None = None
+        self._sending: list[asyncio.BaseTransport] = []  # closing once the answer is sent
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -362,6 +363,7 @@ class MockDrive:
             for transport in transports:
                 if not _unsent(transport):
                     transport.abort()
+            self._sending = [t for t in transports if _unsent(t)]
             self._runner = None
         if self._tls_dir is not None:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
@@ -386,6 +388,9 @@ class MockDrive:
             loop.run_forever()
             self._selector = None
             loop.run_until_complete(self.stop_async())
+            for transport in self._sending:  # the loop ends: nothing more will be sent
+                transport.abort()
+            self._sending = []
             # what the runner's clean-up leaves, as ``asyncio.run`` ends: e.g. a connection
             # still lingering to drain a refused body its client never sent (aiohttp waits up
             # to 10 s) would otherwise be destroyed pending, with a warning at exit

@@ -5,10 +5,12 @@ idle keep-alive connections are aborted), on plain http and under TLS."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import ssl
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -70,3 +72,35 @@ async def test_a_download_in_flight_as_a_start_async_server_stops_arrives_whole(
     await server.stop_async()
     await loop.run_in_executor(None, reader.join, 30)
     assert len(body_of(b"".join(got))) == SIZE
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "tls"])
+def test_a_threaded_server_stopping_mid_answer_leaves_no_socket_to_collect(tls: bool):
+    """Its loop ends with the stop: the connection still sending is closed before it, not
+    left to be collected later with a ResourceWarning."""
+    server = MockDrive(default_state("stop-token"), host="127.0.0.1", tls=tls).start()
+    context = ssl.create_default_context(cafile=server.ca_path) if tls else None
+
+    def arrange() -> str:
+        drive = next(iter(server.state.store.drives.values()))
+        item = server.state.make_path(drive, "Big.bin", is_folder=False, content=b"x" * SIZE)
+        return f"/v1.0/drives/{drive.id}/items/{item.id}/content"
+
+    first = server.call(arrange)
+    head: list[bytes] = []
+    request = (f"GET {first} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer stop-token\r\n"
+               "Connection: close\r\n\r\n").encode()  # fmt: skip
+    read_slowly(server.port, context, request, head)
+    fields = b"".join(head).partition(b"\r\n\r\n")[0].decode().split("\r\n")
+    location = next(f.split(":", 1)[1].strip() for f in fields if f.lower().startswith("location:"))
+    path = location[location.index("/", len("https://")) :]
+    download = f"GET {path} HTTP/1.1\r\nHost: mock\r\n\r\n".encode()
+    reader = threading.Thread(target=read_slowly, args=(server.port, context, download, [], 0.3))
+    reader.start()
+    time.sleep(0.4)
+    server.stop()
+    reader.join(30)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [str(warning.message) for warning in caught] == []
