@@ -138,6 +138,15 @@ def _owner_token_of(state: State) -> str:
     return OWNER_TOKEN
 
 
+def _unsent(transport: asyncio.BaseTransport) -> int:
+    """The bytes ``transport`` still holds to send (0 for a TLS one closed already: asyncio's
+    forgets its protocol, and with it the count)."""
+    try:
+        return transport.get_write_buffer_size()  # type: ignore[attr-defined]
+    except AttributeError:
+        return 0
+
+
 class MockDrive:
     """A mockdrive server: ``start()`` on its own thread, or ``await start_async()`` in a loop.
 
@@ -171,6 +180,7 @@ class MockDrive:
         self._listener: asyncio.AbstractServer | None = None  # --tls and --proxy listen here
         self.ca_path: str | None = None  # PEM bundle of the CA that signed the server certificate
         self._tls_dir: str | None = None
+        self._sending: list[asyncio.BaseTransport] = []  # closing once the answer is sent
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -347,9 +357,13 @@ class MockDrive:
             await self._runner.cleanup()
             # Closing a TLS connection waits for the client's close_notify (up to 30 s), which
             # an idle keep-alive client never sends; the loop would close first and leave the
-            # socket to be collected later, with a ResourceWarning in whatever runs then.
+            # socket to be collected later, with a ResourceWarning in whatever runs then. A
+            # connection with an answer still to send is left to its close, which sends it
+            # first: aborting it would cut the answer off.
             for transport in transports:
-                transport.abort()
+                if not _unsent(transport):
+                    transport.abort()
+            self._sending = [t for t in transports if _unsent(t)]
             self._runner = None
         if self._tls_dir is not None:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
@@ -374,6 +388,9 @@ class MockDrive:
             loop.run_forever()
             self._selector = None
             loop.run_until_complete(self.stop_async())
+            for transport in self._sending:  # the loop ends: nothing more will be sent
+                transport.abort()
+            self._sending = []
             # what the runner's clean-up leaves, as ``asyncio.run`` ends: e.g. a connection
             # still lingering to drain a refused body its client never sent (aiohttp waits up
             # to 10 s) would otherwise be destroyed pending, with a warning at exit

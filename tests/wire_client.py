@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import select
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ from urllib3 import HTTPResponse as Urllib3Response
 from urllib3.connection import _get_default_user_agent as _urllib3_user_agent
 from urllib3.util.request import _METHODS_NOT_EXPECTING_BODY
 from urllib3.util.url import _encode_target
+from urllib3.util.wait import wait_for_read
 
 _DEFAULT_HEADERS = default_headers()  # requests.Session's own headers, in its order
 
@@ -205,8 +205,7 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     """The server closed the kept-alive connection (urllib3 checks the same before reuse)."""
     if connection.sock is None:
         return True
-    readable, _, _ = select.select([connection.sock], [], [], 0)
-    return bool(readable)
+    return wait_for_read(connection.sock, timeout=0.0)  # poll(): select() ends at fd 1024
 
 
 def _response(

@@ -11,13 +11,16 @@ plain-http server skip the socket for the requests that cannot tell (inprocess.p
 The async clients (``async_httpx_client`` and ``graph_client``) send over one connection pool
 per event loop, made on the loop's first request and closed as that loop shuts down: a task
 left waiting on the loop closes it when ``asyncio.run``, ``asyncio.Runner`` or pytest-asyncio's
-loop teardown cancels the tasks left, while the loop still runs. So no connection outlives its
-loop, to be collected later with a ResourceWarning in whatever test runs then.
+loop teardown cancels the tasks left, while the loop still runs, or when the server stops (a
+loop that goes on, session-scoped say, keeps neither the server nor a connection to it). So no
+connection outlives its loop, to be collected later with a ResourceWarning in whatever test runs
+then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import ssl
 from collections.abc import Callable
@@ -194,6 +197,7 @@ class ReadyClients:
             closer = loop.create_task(self._close_at_shutdown(loop, on_loop), name=CLOSER_NAME)
             _CLOSERS.add(closer)  # a task nothing refers to would be collected, never run
             closer.add_done_callback(_CLOSERS.discard)
+            on_loop.closer = closer
         return on_loop
 
     async def _close_at_shutdown(self, loop: asyncio.AbstractEventLoop, on_loop: _OnLoop) -> None:
@@ -213,9 +217,14 @@ class ReadyClients:
             client.close()
         self._sessions.clear()
         self._httpx.clear()
-        # The loops' pools are their closing tasks' to close, as each loop shuts down (a
-        # session-scoped loop may outlive the server); nothing here can await on them.
-        self._loops.clear()
+        # The loops' pools are their closing tasks' to close (nothing here can await on them):
+        # now, on a loop that goes on after the server (a session-scoped one), which would
+        # otherwise keep this server and a connection to it until it ends.
+        loops, self._loops = self._loops, {}  # (a closing task may end meanwhile, on its loop)
+        for loop, on_loop in loops.items():
+            if on_loop.closer is not None:
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nothing runs
+                    loop.call_soon_threadsafe(on_loop.closer.cancel)
         self._graph.clear()
 
 
@@ -226,11 +235,12 @@ _CLOSERS: set[asyncio.Task[None]] = set()  # every loop's, kept until it has run
 class _OnLoop:
     """What the ready clients hold on one event loop."""
 
-    __slots__ = ("clients", "pool")
+    __slots__ = ("clients", "closer", "pool")
 
     def __init__(self, pool: httpx.AsyncBaseTransport) -> None:
         self.pool = pool  # every async ready client's connections on this loop
         self.clients: dict[str | None, httpx.AsyncClient] = {}  # async_httpx_client's
+        self.closer: asyncio.Task[None] | None = None  # closes the pool as the loop shuts down
 
 
 def _running_loop(what: str) -> asyncio.AbstractEventLoop:

@@ -1,0 +1,69 @@
+"""The ready async clients against the ways users run their event loops: what their
+connection-closing leaves on a loop, and what it keeps once the server is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+
+import pytest
+from aiohttp.test_utils import loop_context
+from test_ready_clients import client_connections, linux_only
+
+from mockdrive.cli import default_state
+from mockdrive.server import MockDrive
+from mockdrive.testing.clients import CLOSER_NAME
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the task that closes the pools at loop shutdown is one of the loop's tasks: a test "
+    "that waits for every other task of its loop waits for it for ever",
+)
+async def test_a_test_that_waits_for_its_loops_other_tasks_is_not_kept_waiting(mock_drive):
+    assert (await mock_drive.async_httpx_client().get("/me")).status_code == 200
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    pending = (await asyncio.wait(others, timeout=1))[1] if others else set()
+    assert [task.get_name() for task in pending] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="on a loop closed without cancelling its tasks (aiohttp's loop_context), the closing "
+    "task stays in a module-level set for ever, holding the stopped server and its state",
+)
+def test_a_stopped_server_is_not_kept_by_a_loop_closed_without_cancelling_its_tasks():
+    server = MockDrive(default_state("loop-token")).start()
+
+    async def use(server: MockDrive) -> int:
+        return (await server.clients.async_httpx_client().get("/me")).status_code
+
+    with loop_context() as loop:
+        assert loop.run_until_complete(use(server)) == 200
+    server.stop()
+    gone = weakref.ref(server)
+    del server
+    gc.collect()
+    assert gone() is None
+
+
+@linux_only
+async def test_a_loop_that_goes_on_keeps_neither_a_stopped_server_nor_its_connections():
+    """A session-scoped loop, or one ``asyncio.run`` around many servers: each server's async
+    clients close their connections when it stops, not when the loop ends, and let it go."""
+    for _ in range(3):
+        server = MockDrive(default_state("loop-token")).start()
+        assert (await server.clients.async_httpx_client().get("/me")).status_code == 200
+        port = server.port
+        await asyncio.to_thread(server.stop)
+        for _ in range(100):  # the closing task's turn on this loop
+            if not any(task.get_name() == CLOSER_NAME for task in asyncio.all_tasks()):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # and its done callbacks'
+        gone = weakref.ref(server)
+        del server
+        gc.collect()
+        assert gone() is None
+        assert client_connections(port) == set()
