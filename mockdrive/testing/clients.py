@@ -9,12 +9,15 @@ plain-http server skip the socket for the requests that cannot tell (inprocess.p
 ``in_process = False`` before the first ``session()`` keeps every request on the socket.
 
 The async clients (``async_httpx_client`` and ``graph_client``) send over one connection pool
-per event loop, made on the loop's first request and closed as that loop shuts down: a task
-left waiting on the loop closes it when ``asyncio.run``, ``asyncio.Runner`` or pytest-asyncio's
-loop teardown cancels the tasks left, while the loop still runs, or when the server stops (a
-loop that goes on, session-scoped say, keeps neither the server nor a connection to it). So no
-connection outlives its loop, to be collected later with a ResourceWarning in whatever test runs
-then.
+per event loop, made on the loop's first request and closed as that loop shuts down: an async
+generator suspended on the loop closes it when ``asyncio.run``, ``asyncio.Runner`` or
+pytest-asyncio's loop teardown finalizes the loop's async generators
+(``loop.shutdown_asyncgens()``), while the loop still runs, or when the server stops (a loop
+that goes on, session-scoped say, keeps neither the server nor a connection to it). It is not a
+task, so a test that waits for its loop's other tasks does not wait for it. So no connection
+outlives its loop, to be collected later with a ResourceWarning in whatever test runs then; a
+loop closed without finalizing its async generators (``loop.close()`` alone) leaves its
+connections to the collector, as before.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import asyncio
 import contextlib
 import importlib
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -183,8 +186,8 @@ class ReadyClients:
         return self._on_running_loop("a ready async client").pool
 
     def _on_running_loop(self, what: str) -> _OnLoop:
-        """What the running loop holds, made on its first use together with the task that
-        closes it as the loop shuts down."""
+        """What the running loop holds, made on its first use together with the async
+        generator that closes it as the loop shuts down."""
         loop = _running_loop(what)
         on_loop = self._loops.get(loop)
         if on_loop is None:
@@ -194,21 +197,9 @@ class ReadyClients:
                 self._ssl = _verify(self._server.ca_path)
             pool = httpx.AsyncHTTPTransport(verify=self._ssl, trust_env=False)
             on_loop = self._loops[loop] = _OnLoop(pool)
-            closer = loop.create_task(self._close_at_shutdown(loop, on_loop), name=CLOSER_NAME)
-            _CLOSERS.add(closer)  # a task nothing refers to would be collected, never run
-            closer.add_done_callback(_CLOSERS.discard)
-            on_loop.closer = closer
+            on_loop.closing = _closing(self._loops, loop, on_loop)
+            _start(on_loop.closing)  # now known to the loop, which finalizes it at shutdown
         return on_loop
-
-    async def _close_at_shutdown(self, loop: asyncio.AbstractEventLoop, on_loop: _OnLoop) -> None:
-        """Wait until cancelled (the loop shuts down, or the test cancelled every task), then
-        close the loop's connections while it still runs; a later use starts afresh."""
-        try:
-            await loop.create_future()  # never done
-        finally:
-            if self._loops.get(loop) is on_loop:
-                del self._loops[loop]
-            await on_loop.pool.aclose()
 
     def close(self) -> None:
         for session in self._sessions.values():
@@ -217,30 +208,67 @@ class ReadyClients:
             client.close()
         self._sessions.clear()
         self._httpx.clear()
-        # The loops' pools are their closing tasks' to close (nothing here can await on them):
-        # now, on a loop that goes on after the server (a session-scoped one), which would
-        # otherwise keep this server and a connection to it until it ends.
-        loops, self._loops = self._loops, {}  # (a closing task may end meanwhile, on its loop)
-        for loop, on_loop in loops.items():
-            if on_loop.closer is not None:
+        # The loops' pools are closed on their loops (nothing here can await on them): now, on
+        # a loop that goes on after the server (a session-scoped one), which would otherwise
+        # keep a connection to this server until it ends.
+        # (a list at once: a loop finalizing its generator meanwhile takes its entry out)
+        loops, self._loops = list(self._loops.items()), {}
+        for loop, on_loop in loops:
+            if on_loop.closing is not None:
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nothing runs
-                    loop.call_soon_threadsafe(on_loop.closer.cancel)
+                    loop.call_soon_threadsafe(_close_on, loop, on_loop.closing)
         self._graph.clear()
 
 
-CLOSER_NAME = "mockdrive: close the ready clients' connections as the loop shuts down"
-_CLOSERS: set[asyncio.Task[None]] = set()  # every loop's, kept until it has run
+CLOSER_NAME = "mockdrive: close the ready clients' connections as their server stops"
+_CLOSERS: set[asyncio.Task[None]] = set()  # kept until they have run (the loop keeps weakly)
+
+
+async def _closing(
+    loops: dict[asyncio.AbstractEventLoop, _OnLoop],
+    loop: asyncio.AbstractEventLoop,
+    on_loop: _OnLoop,
+) -> AsyncGenerator[None, None]:
+    """Suspended at its ``yield`` while its loop runs; finalized (``aclose``) by the loop's
+    ``shutdown_asyncgens`` or by ``close``, it closes the loop's connections; a later use on
+    that loop starts afresh."""
+    try:
+        yield
+    finally:
+        if loops.get(loop) is on_loop:
+            del loops[loop]
+        await on_loop.pool.aclose()
+
+
+def _start(generator: AsyncGenerator[None, None]) -> None:
+    """Run ``generator`` to its first ``yield`` now, on the running loop, whose first-iteration
+    hook makes it one of the loop's async generators (finalized at its shutdown)."""
+    step = generator.asend(None)
+    try:
+        step.send(None)
+    except StopIteration:  # at its ``yield``
+        return
+    step.close()
+    raise RuntimeError("the closing generator awaited before its yield")
+
+
+def _close_on(loop: asyncio.AbstractEventLoop, generator: AsyncGenerator[None, None]) -> None:
+    """On ``loop``: finalize ``generator`` (a no-op if the loop did already)."""
+    task = loop.create_task(generator.aclose(), name=CLOSER_NAME)
+    _CLOSERS.add(task)
+    task.add_done_callback(_CLOSERS.discard)
 
 
 class _OnLoop:
     """What the ready clients hold on one event loop."""
 
-    __slots__ = ("clients", "closer", "pool")
+    __slots__ = ("clients", "closing", "pool")
 
     def __init__(self, pool: httpx.AsyncBaseTransport) -> None:
         self.pool = pool  # every async ready client's connections on this loop
         self.clients: dict[str | None, httpx.AsyncClient] = {}  # async_httpx_client's
-        self.closer: asyncio.Task[None] | None = None  # closes the pool as the loop shuts down
+        # closes the pool as the loop shuts down (``_closing``)
+        self.closing: AsyncGenerator[None, None] | None = None
 
 
 def _running_loop(what: str) -> asyncio.AbstractEventLoop:
