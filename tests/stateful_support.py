@@ -39,7 +39,7 @@ from mockdrive.model.permissions import (
 )
 from mockdrive.model.state import State
 from mockdrive.model.tree import Item
-from mockdrive.testing.oracle import access
+from mockdrive.testing.oracle import access, describe_path
 
 # -- how long to run ------------------------------------------------------------------------------
 EXAMPLES = int(os.environ.get("MOCKDRIVE_STATEFUL_EXAMPLES", "0"))
@@ -336,17 +336,16 @@ def check_state(state: State, owner_keeps_access: bool = True) -> None:
         holders = [h for h in chain if len(h.permissions)]  # walked once per user below
         naive_entries = [(p.id, h.id if h is not item else None) for h in chain
                          for p in h.permissions]  # fmt: skip
-        model_entries = [
-            (e.permission.id, e.holder.id if e.holder else None)
-            for e in effective_permissions(store, item)
-        ]
+        effective = effective_permissions(store, item)
+        model_entries = [(e.permission.id, e.holder.id if e.holder else None) for e in effective]
         assert model_entries == naive_entries, f"effective permissions of {item.id} differ"
         drive = store.drives[item.drive_id]
+        path = describe_path(state, item)  # the oracle's, the same for every user
         for user in users:
             held = naive_held(state, user, holders)  # once for both naive answers
             naive = naive_roles(state, user, item, held)
             assert roles_of(store, user, item) == naive, f"roles of {user.email} on {item.id}"
-            oracle = access(state, user, item)
+            oracle = access(state, user, item, path=path, effective=effective)
             assert set(oracle.roles) == naive, f"oracle disagrees for {user.email} on {item.id}"
             assert oracle.onehub_role == naive_onehub_role(state, user, item, held), (
                 f"oracle's Onehub role for {user.email} on {item.id}: {oracle.onehub_role}"

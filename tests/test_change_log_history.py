@@ -4,12 +4,13 @@ about twice what the log keeps of an item, however long its history."""
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockdrive.model.delta import SHORT_HISTORY
+from mockdrive.model.delta import SHORT_HISTORY, log_to_data
 from mockdrive.model.state import State
 
 
@@ -53,3 +54,28 @@ def test_one_items_long_history_stays_bounded_and_right_with_the_log_full() -> N
         lengths.add(len(log.by_item[item.id]))
     assert max(lengths) <= 2000 and min(lengths) >= 1000
     assert log.history(item.id, 0) == list(log.changes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kept=st.integers(2, 40),
+    steps=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 12)), max_size=100),
+)
+def test_an_export_after_each_change_is_the_export_of_a_fresh_copy(
+    kept: int, steps: list[tuple[int, int]]
+) -> None:
+    """An export keeps the log's chains for its next one, which walks only the changes since:
+    after every change (moves among them, the log full and dropping its oldest too), it is
+    the export of a copy of the log, which walks every change anew."""
+    state = State(seed=1)
+    log = state.changes
+    log.changes = deque(maxlen=kept)
+    drive = state.add_drive(state.add_user("Ada", "ada@contoso.example"))
+    deep = [state.make_path(drive, "".join(f"/d{k}" for k in range(n + 1))) for n in range(6)]
+    wide = [state.make_path(drive, f"/e{n}/x{n}") for n in range(6)]
+    folders = deep + wide
+    assert log_to_data(log) == log_to_data(copy.deepcopy(log))
+    for which, left in steps:
+        moved_from = folders[left].id if left < len(folders) else None
+        state.changed(folders[which], moved_from=moved_from)
+        assert log_to_data(log) == log_to_data(copy.deepcopy(log))

@@ -241,7 +241,9 @@ def answer_of(response: requests.Response, marker: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
-def test_a_hidden_target_answers_as_a_missing_one(mock_drive, method: str, path: str) -> None:
+def test_a_hidden_target_answers_as_a_missing_one(
+    mock_drive, rule_checker, method: str, path: str
+) -> None:
     """For every caller kind: hidden and missing are indistinguishable."""
     session = wire_client.WireSession()  # requests' bytes, cheaper (tests/wire_client.py)
     mismatches = []
@@ -255,7 +257,10 @@ def test_a_hidden_target_answers_as_a_missing_one(mock_drive, method: str, path:
         answers = []
         for exists in (True, False):
             if first or not reads_only:
-                server.reset(copy.deepcopy(template))
+                fresh = copy.deepcopy(template)
+                server.reset(fresh)
+                # the refusal check's digest before: the first copy's, not taken per copy
+                rule_checker.copied(fresh, template)
             first = False
             target = targets["olga" if caller == "owner" else "ada"]
             # Rita and Walt hold something in Ada's drive: it is not hidden from them

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 import requests
 
+from mockdrive.model.access import access, describe_path, outside_caller
 from mockdrive.model.errors import NotFound
+from mockdrive.model.permissions import effective_permissions
 from mockdrive.pytest_plugin import MockDriveFixture
 
 GUEST = "guest@partner.example"
@@ -143,3 +145,20 @@ def test_a_pending_invitation_to_an_address_grants_nothing_and_says_so(mock_driv
     assert "is not in the directory: this is what the API gives it once it signs in" in explained
     mock_drive.add_user("Guest", GUEST)
     assert as_guest(mock_drive, "GET", "/Folder/Plan.docx").status_code == 404
+
+
+def test_the_oracle_given_an_items_path_and_permissions_answers_as_when_it_finds_them(folder):
+    """``access`` with the item's path and effective permissions handed in (one item asked
+    about for many users) answers exactly as when it computes them itself."""
+    invite(folder, "/Folder", GUEST, "read")
+    rita = folder.add_user("Rita", "rita@contoso.example")
+    folder.grant("/Folder", rita, ["write"])
+    folder.stop_inheriting("/Other")
+    state = folder.state
+    callers = [folder.owner, rita, outside_caller(GUEST)]
+    for path in ("/", "/Folder", "/Folder/Plan.docx", "/Other", "/Other/Budget.xlsx"):
+        item = folder.item(path)
+        shown, effective = describe_path(state, item), effective_permissions(state.store, item)
+        for user in callers:
+            given = access(state, user, item, path=shown, effective=effective)
+            assert given == access(state, user, item), f"{user.email} on {path}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mockdrive.model.errors import NotFound
 from mockdrive.model.grants import INDEX_FROM, PermissionList
 from mockdrive.model.identity import Group, User
 from mockdrive.model.links import SharingLink, add_link_permission
@@ -21,6 +22,7 @@ from mockdrive.model.permissions import (
     Permission,
     can_see_drive,
     effective_permissions,
+    find_effective,
     owns_drive,
     roles_down,
     roles_of,
@@ -203,6 +205,18 @@ def check_item(state: State, users: list[User], item) -> None:
         )
     for permission in permissions:
         assert permissions.contains(permission)
+    effective = effective_permissions(state.store, item)  # by id: the first entry, or none
+    for permission_id in {e.permission.id for e in effective} | {"no-such-permission"}:
+        plain = next((e for e in effective if e.permission.id == permission_id), None)
+        try:
+            found = find_effective(state.store, item, permission_id)
+        except NotFound:
+            found = None
+        if plain is None:
+            assert found is None, permission_id
+        else:
+            assert found is not None and found.permission is plain.permission, permission_id
+            assert found.holder is plain.holder, permission_id
     stranger = Permission("x", item.id, ["read"], grantee_id=users[1].id)
     assert not permissions.contains(stranger)
 

@@ -267,6 +267,8 @@ class RuleChecker:
         self.digests = 0  # states digested
         # (events, state, parts): the digest after the last refusal, while nothing ran since
         self._settled: tuple[int, State, dict[str, str]] | None = None
+        # id of a state copied from (``copied``) → (it, the digest of its first copy served)
+        self._copies: dict[int, tuple[State, dict[str, str]]] = {}
         self.active = False
         self.failures: list[str] = []
         self.handed: list[Handed] = []
@@ -341,6 +343,16 @@ class RuleChecker:
         if backend.state is state:  # the URLs of an answer hold in the state it left
             self._collect(request, response, state, answer)
         return response
+
+    def copied(self, state: State, source: State) -> None:
+        """``state``, a copy of ``source`` just served (``reset``), is what the next request
+        meets, nothing run on it before: that request's digest before is the one of the first
+        copy of ``source`` served, taken once. A copy that differs from it in what is digested
+        shows as a change after a refusal: a failure, never a change missed."""
+        known = self._copies.get(id(source))
+        if known is None or known[0] is not source:
+            known = self._copies[id(source)] = (source, self._digest(state))
+        self._settled = (self._events, state, known[1])
 
     def _digest(self, state: State) -> dict[str, str]:
         self.digests += 1

@@ -18,6 +18,7 @@ from .identity import User
 from .links import in_organization
 from .permissions import (
     ROLE_RANK,
+    EffectivePermission,
     Permission,
     drive_owner_permission,
     effective_permissions,
@@ -144,12 +145,25 @@ def _invited(permission: Permission, user: User) -> bool:
     return address is not None and address.casefold() == user.email.casefold()
 
 
-def access(state: State, user: User, item: Item) -> Access:
+def access(
+    state: State,
+    user: User,
+    item: Item,
+    *,
+    path: str | None = None,
+    effective: list[EffectivePermission] | None = None,
+) -> Access:
     """Every grant that gives ``user`` a role on ``item``, nearest first; ``user`` may be an
-    ``outside_caller``."""
+    ``outside_caller``. ``path`` and ``effective``: the item's ``describe_path`` and
+    ``effective_permissions`` in this state, from a caller asking about one item for many
+    users (they do not depend on the user)."""
     guest = state.directory.users.get(user.id) is None
-    result = Access(who=user.email, path=describe_path(state, item), guest=guest)
-    for entry in effective_permissions(state.store, item):
+    if path is None:
+        path = describe_path(state, item)
+    if effective is None:
+        effective = effective_permissions(state.store, item)
+    result = Access(who=user.email, path=path, guest=guest)
+    for entry in effective:
         holder = entry.holder or item
         if entry.permission.pending and (
             entry.permission.grantee_id == user.id or _invited(entry.permission, user)

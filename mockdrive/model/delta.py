@@ -23,9 +23,11 @@ import re
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from .clock import LAST_YEAR
 from .copying import deepcopy_attrs, deepcopy_slots
@@ -414,22 +416,32 @@ def _held_then(permission: Permission, caller: User, granted: set[str]) -> bool:
 
 
 # -- export and load ----------------------------------------------------------------------------
-def log_to_data(log: ChangeLog) -> dict:
-    """The log as scenario data (a reload answers every delta token as before): which state
-    it is, its position, and each change ``[serial, item, drive, kind, name, parent, chain]``,
-    with an eighth element holding what ``ViewThen`` reads when it is not the default
-    (``inherits``, ``movedFrom``, ``leftChain``, ``created``, ``broke``, ``granted``, and
-    ``lost``: each lost permission as ``[id, grantee, address, pending, link member ids or
-    null, link member addresses]``). The folders above each change are shared: ``chains``
-    holds ``[folder, chain above it]`` pairs (-1: none), and a change names the chain of the
-    folder it was in."""
-    chains: list[list] = []
-    index: dict[tuple[str, int], int] = {}
-    by_above: dict[tuple[str, ...], int] = {}
+@dataclass(slots=True)
+class _Chains:
+    """``log_to_data``'s chain table for a log's first changes, kept for its next export (an
+    export after each step re-reads the same changes: only the changes since are walked). It
+    holds while the log keeps the same deque with the same first and last of those changes:
+    a full log drops its oldest, and everything is walked anew."""
 
-    def chain_of(above: tuple[str, ...]) -> int:
+    changes: deque[Change]
+    first: Change | None = None
+    last: Change | None = None
+    pairs: list[tuple[str, int]] = field(default_factory=list)  # [folder, chain above it]
+    index: dict[tuple[str, int], int] = field(default_factory=dict)
+    by_above: dict[tuple[str, ...], int] = field(default_factory=dict)
+    of: list[int] = field(default_factory=list)  # each change's chain
+    left: list[int] = field(default_factory=list)  # each move's chain it left (-1: none)
+
+    def holds_for(self, changes: deque[Change]) -> bool:
+        done = len(self.of)
+        if changes is not self.changes or done > len(changes):
+            return False
+        return done == 0 or (changes[0] is self.first and changes[done - 1] is self.last)
+
+    def chain_of(self, above: tuple[str, ...]) -> int:
         if not above:
             return -1
+        by_above = self.by_above
         chain = by_above.get(above)
         if chain is not None:
             return chain
@@ -445,25 +457,54 @@ def log_to_data(log: ChangeLog) -> dict:
                 chain = known
                 break
             tails.append(tail)
+        index, pairs = self.index, self.pairs
         for position in range(len(tails), -1, -1):  # the root first
             key = (above[position], chain)
             found = index.get(key)
             if found is None:
-                found = index[key] = len(chains)
-                chains.append([above[position], chain])
+                found = index[key] = len(pairs)
+                pairs.append(key)
             chain = by_above[tails[position - 1] if position else above] = found
         return chain
 
+    def extend(self, changes: deque[Change]) -> None:
+        """Walk the changes after those already walked."""
+        of, left = self.of, self.left
+        for change in islice(changes, len(of), None):
+            of.append(self.chain_of(change.above))
+            left.append(-1 if change.moved_from is None else self.chain_of(change.left_above))
+        if changes:
+            self.first, self.last = changes[0], changes[-1]
+
+
+# a log's chains as its last export left them (not copied with a state: a copy walks anew)
+_CHAINS: WeakKeyDictionary[ChangeLog, _Chains] = WeakKeyDictionary()
+
+
+def log_to_data(log: ChangeLog) -> dict:
+    """The log as scenario data (a reload answers every delta token as before): which state
+    it is, its position, and each change ``[serial, item, drive, kind, name, parent, chain]``,
+    with an eighth element holding what ``ViewThen`` reads when it is not the default
+    (``inherits``, ``movedFrom``, ``leftChain``, ``created``, ``broke``, ``granted``, and
+    ``lost``: each lost permission as ``[id, grantee, address, pending, link member ids or
+    null, link member addresses]``). The folders above each change are shared: ``chains``
+    holds ``[folder, chain above it]`` pairs (-1: none), and a change names the chain of the
+    folder it was in. O(changes since the last export of the same log, + changes)."""
+    known = _CHAINS.get(log)
+    if known is None or not known.holds_for(log.changes):
+        known = _CHAINS[log] = _Chains(log.changes)
+    known.extend(log.changes)
+    chains = [list(pair) for pair in known.pairs]
     entries = []
-    for change in log.changes:
+    for change, chain, left in zip(log.changes, known.of, known.left, strict=True):
         entry = [change.serial, change.item_id, change.drive_id, change.kind, change.name,
-                 change.parent_id, chain_of(change.above)]  # fmt: skip
+                 change.parent_id, chain]  # fmt: skip
         extra: dict = {}
         if not change.inherits:
             extra["inherits"] = False
         if change.moved_from is not None:
             extra["movedFrom"] = change.moved_from
-            extra["leftChain"] = chain_of(change.left_above)
+            extra["leftChain"] = left
         if change.created:
             extra["created"] = True
         if change.broke:

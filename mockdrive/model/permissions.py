@@ -191,7 +191,15 @@ def can_see_drive(store: DriveStore, user: User, drive_id: str) -> bool:
 
 
 def find_effective(store: DriveStore, item: Item, permission_id: str) -> EffectivePermission:
-    for entry in effective_permissions(store, item):
-        if entry.permission.id == permission_id:
-            return entry
+    """The first entry of ``effective_permissions`` with this id, found on the same walk up
+    without building an entry for every permission passed (an item may hold thousands)."""
+    items = store.items
+    current, holder = item, None
+    while True:
+        for permission in current.permissions:
+            if permission.id == permission_id:
+                return EffectivePermission(permission, holder)
+        if not current.inherits or current.parent_id is None:
+            break
+        current = holder = items[current.parent_id]
     raise NotFound(f"permission {permission_id!r} was not found on this item")
