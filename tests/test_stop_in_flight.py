@@ -21,10 +21,16 @@ SIZE = 8_000_000  # more than the kernel's socket buffers hold on loopback: some
 
 
 def read_slowly(
-    port: int, tls: ssl.SSLContext | None, request: bytes, got: list[bytes], pause: float = 0.0
+    port: int,
+    tls: ssl.SSLContext | None,
+    request: bytes,
+    got: list[bytes],
+    pause: float = 0.0,
+    stopped: threading.Event | None = None,
 ) -> None:
     """Send ``request`` and read the answer to its end, ``pause`` seconds before the first read
-    and ``pause / 75`` between reads."""
+    and ``pause / 75`` between reads until ``stopped`` is set (the server's stop is done), at
+    once from then on."""
     with socket.socket() as plain:
         plain.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # before the hand-shake
         plain.settimeout(30)
@@ -35,7 +41,8 @@ def read_slowly(
         pause /= 75
         while chunk := client.recv(16384):
             got.append(chunk)
-            time.sleep(pause)
+            if stopped is None or not stopped.is_set():
+                time.sleep(pause)
 
 
 def body_of(answer: bytes) -> bytes:
@@ -66,10 +73,14 @@ async def test_a_download_in_flight_as_a_start_async_server_stops_arrives_whole(
     download = f"GET {path} HTTP/1.1\r\nHost: mock\r\n\r\n".encode()
     # a client that reads as the answer comes: when the stop is done, the answer's tail is
     # still in the server's buffers, for the connection's close to send
-    reader = threading.Thread(target=read_slowly, args=(server.port, context, download, got, 0.3))
+    stopped = threading.Event()
+    reader = threading.Thread(
+        target=read_slowly, args=(server.port, context, download, got, 0.3, stopped)
+    )
     reader.start()
     await asyncio.sleep(0.4)
     await server.stop_async()
+    stopped.set()
     await loop.run_in_executor(None, reader.join, 30)
     assert len(body_of(b"".join(got))) == SIZE
 
@@ -95,10 +106,14 @@ def test_a_threaded_server_stopping_mid_answer_leaves_no_socket_to_collect(tls: 
     location = next(f.split(":", 1)[1].strip() for f in fields if f.lower().startswith("location:"))
     path = location[location.index("/", len("https://")) :]
     download = f"GET {path} HTTP/1.1\r\nHost: mock\r\n\r\n".encode()
-    reader = threading.Thread(target=read_slowly, args=(server.port, context, download, [], 0.3))
+    stopped = threading.Event()
+    reader = threading.Thread(
+        target=read_slowly, args=(server.port, context, download, [], 0.3, stopped)
+    )
     reader.start()
     time.sleep(0.4)
     server.stop()
+    stopped.set()
     reader.join(30)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
