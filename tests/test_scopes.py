@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import copy
 import re
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 from wire_client import WireSession
 
 from mockdrive.api.openapi import openapi_document
@@ -593,3 +596,32 @@ def test_a_copy_needs_the_scope_of_the_drive_it_writes_into(mock_drive) -> None:
     copied = requests.post(url, json=body, headers=bearer(wide), timeout=10)
     assert copied.status_code == 202, copied.text
     assert mock_drive.item_json("/Team/Plan.docx", drive=library)["size"] == 4
+
+
+# -- the table's reading, kept per set of scopes, against the table read in full -----------------
+def allows_as_read_in_full(names: frozenset[str], operation: str, in_reach: bool) -> bool:
+    """``scopes.allows`` for a delegated token, as it read the table before it kept each set's
+    widest reaches: any scope of the access asked for whose reach covers the drive."""
+    for name in names:
+        allowance = scopes.DELEGATED.get(name)
+        if allowance is None or (operation == scopes.WRITE and allowance.access != scopes.WRITE):
+            continue
+        if allowance.reach == scopes.REACHABLE or in_reach:
+            return True
+    return False
+
+
+@given(
+    names=st.frozensets(st.sampled_from([*scopes.DELEGATED, "User.Read", "openid", "Mail.Read"])),
+    operation=st.sampled_from([scopes.READ, scopes.WRITE]),
+    own=st.booleans(),
+    drive_type=st.sampled_from(["personal", "business", "documentLibrary"]),
+)
+def test_the_kept_reaches_allow_what_the_whole_table_allows(names, operation, own, drive_type):
+    caller = types.SimpleNamespace(id="walt", app=None)
+    drive = types.SimpleNamespace(owner_id="walt" if own else "olga", drive_type=drive_type)
+    principal = types.SimpleNamespace(kind="delegated", scopes=names, roles=frozenset())
+    in_reach = own or drive_type in scopes.ONEDRIVE_TYPES
+    expected = allows_as_read_in_full(names, operation, in_reach)
+    assert scopes.allows(principal, operation, drive, caller) is expected
+    assert scopes.allows(principal, operation, drive, caller) is expected  # now from the kept

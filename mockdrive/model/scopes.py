@@ -134,14 +134,34 @@ def allows(principal: TokenHolder, operation: str, drive: Drive, caller: User) -
         return role == WRITE or (role == READ and operation == READ)
     if principal.kind == APPLICATION:  # an app token whose caller lacks its reach: nothing
         return False
-    in_reach = drive.owner_id == caller.id or drive.drive_type in ONEDRIVE_TYPES
-    for name in principal.scopes:
+    reaches = _REACHES.get(principal.scopes)
+    if reaches is None:
+        reaches = _remember_reaches(principal.scopes)
+    reach = reaches[operation == WRITE]
+    if reach == ONEDRIVE:
+        return drive.owner_id == caller.id or drive.drive_type in ONEDRIVE_TYPES
+    return reach == REACHABLE
+
+
+# The widest reach a set of delegated scopes allows, to read and to write (None: none), kept
+# per set: a token's scopes are one frozenset, asked on each of its requests.
+_REACHES: dict[frozenset[str], tuple[str | None, str | None]] = {}
+_REACHES_KEPT = 1024  # forgotten all at once past this: a token may name any scopes
+
+
+def _remember_reaches(names: frozenset[str]) -> tuple[str | None, str | None]:
+    read = write = None
+    for name in names:
         allowance = DELEGATED.get(name)
-        if allowance is None or (operation == WRITE and allowance.access != WRITE):
+        if allowance is None:
             continue
-        if allowance.reach == REACHABLE or in_reach:
-            return True
-    return False
+        read = REACHABLE if REACHABLE in (read, allowance.reach) else allowance.reach
+        if allowance.access == WRITE:
+            write = REACHABLE if REACHABLE in (write, allowance.reach) else allowance.reach
+    if len(_REACHES) >= _REACHES_KEPT:
+        _REACHES.clear()
+    _REACHES[names] = reaches = (read, write)
+    return reaches
 
 
 def require_scope(principal: TokenHolder, operation: str, drive: Drive, caller: User) -> None:
