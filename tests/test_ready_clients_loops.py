@@ -86,3 +86,20 @@ def test_a_server_stopped_just_before_its_loop_shuts_down_closes_its_connections
         server.stop()
     assert [context["message"] for context in heard] == []
     assert client_connections(port) == set()
+
+
+@linux_only
+def test_a_server_stopped_on_its_clients_loop_closes_their_connections_as_the_loop_ends():
+    """A stop from inside the loop's own thread, its last step: the closing it queues on the
+    loop is a task that the loop's shutdown cancels before it finalizes its async generators,
+    which close the connections all the same."""
+    server = MockDrive(default_state("loop-token")).start()
+    port = server.port
+
+    async def use_then_stop() -> int:
+        status = (await server.clients.async_httpx_client().get("/me")).status_code
+        server.stop()
+        return status
+
+    assert asyncio.run(use_then_stop()) == 200
+    assert client_connections(port) == set()

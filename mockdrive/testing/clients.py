@@ -230,14 +230,19 @@ async def _closing(
     on_loop: _OnLoop,
 ) -> AsyncGenerator[None, None]:
     """Suspended at its ``yield`` while its loop runs; finalized (``aclose``) by the loop's
-    ``shutdown_asyncgens`` (or collected), it waits for the loop's connections to close; a
-    later use on that loop starts afresh."""
+    ``shutdown_asyncgens`` (or collected), it closes the loop's connections, or waits for the
+    stop's task closing them; a later use on that loop starts afresh."""
     try:
         yield
     finally:
         if loops.get(loop) is on_loop:
             del loops[loop]
-        await _close_pool(loop, on_loop)
+        closing = on_loop.closed  # the stop's task, if it came first
+        if closing is not None and not closing.done():
+            await asyncio.wait([closing])  # (not a second close at once)
+        # (a no-op once closed; the close itself when the stop's task was cancelled before it
+        # ran: a loop's shutdown cancels the tasks left before it finalizes its generators)
+        await on_loop.pool.aclose()
 
 
 def _start(generator: AsyncGenerator[None, None]) -> None:
