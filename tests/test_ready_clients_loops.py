@@ -63,3 +63,43 @@ async def test_a_loop_that_goes_on_keeps_neither_a_stopped_server_nor_its_connec
         gc.collect()
         assert gone() is None
         assert client_connections(port) == set()
+
+
+@linux_only
+def test_a_server_stopped_just_before_its_loop_shuts_down_closes_its_connections_once():
+    """A stop between a loop's last run and its shutdown (a session-scoped loop outliving the
+    server's fixture, ``asyncio.Runner`` around a stop) leaves the connections' closing queued
+    on the loop, which its shutdown then runs beside the finalization of its async generators:
+    both close the connections, and neither fails (the loop's exception handler hears nothing)."""
+    server = MockDrive(default_state("loop-token")).start()
+    port = server.port
+    heard: list[dict] = []
+
+    async def use() -> int:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: heard.append(context)
+        )
+        return (await server.clients.async_httpx_client().get("/me")).status_code
+
+    with asyncio.Runner() as runner:
+        assert runner.run(use()) == 200
+        server.stop()
+    assert [context["message"] for context in heard] == []
+    assert client_connections(port) == set()
+
+
+@linux_only
+def test_a_server_stopped_on_its_clients_loop_closes_their_connections_as_the_loop_ends():
+    """A stop from inside the loop's own thread, its last step: the closing it queues on the
+    loop is a task that the loop's shutdown cancels before it finalizes its async generators,
+    which close the connections all the same."""
+    server = MockDrive(default_state("loop-token")).start()
+    port = server.port
+
+    async def use_then_stop() -> int:
+        status = (await server.clients.async_httpx_client().get("/me")).status_code
+        server.stop()
+        return status
+
+    assert asyncio.run(use_then_stop()) == 200
+    assert client_connections(port) == set()

@@ -216,7 +216,7 @@ class ReadyClients:
         for loop, on_loop in loops:
             if on_loop.closing is not None:
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nothing runs
-                    loop.call_soon_threadsafe(_close_on, loop, on_loop.closing)
+                    loop.call_soon_threadsafe(_close_pool, loop, on_loop)
         self._graph.clear()
 
 
@@ -230,13 +230,18 @@ async def _closing(
     on_loop: _OnLoop,
 ) -> AsyncGenerator[None, None]:
     """Suspended at its ``yield`` while its loop runs; finalized (``aclose``) by the loop's
-    ``shutdown_asyncgens`` or by ``close``, it closes the loop's connections; a later use on
-    that loop starts afresh."""
+    ``shutdown_asyncgens`` (or collected), it closes the loop's connections, or waits for the
+    stop's task closing them; a later use on that loop starts afresh."""
     try:
         yield
     finally:
         if loops.get(loop) is on_loop:
             del loops[loop]
+        closing = on_loop.closed  # the stop's task, if it came first
+        if closing is not None and not closing.done():
+            await asyncio.wait([closing])  # (not a second close at once)
+        # (a no-op once closed; the close itself when the stop's task was cancelled before it
+        # ran: a loop's shutdown cancels the tasks left before it finalizes its generators)
         await on_loop.pool.aclose()
 
 
@@ -252,23 +257,29 @@ def _start(generator: AsyncGenerator[None, None]) -> None:
     raise RuntimeError("the closing generator awaited before its yield")
 
 
-def _close_on(loop: asyncio.AbstractEventLoop, generator: AsyncGenerator[None, None]) -> None:
-    """On ``loop``: finalize ``generator`` (a no-op if the loop did already)."""
-    task = loop.create_task(generator.aclose(), name=CLOSER_NAME)
-    _CLOSERS.add(task)
-    task.add_done_callback(_CLOSERS.discard)
+def _close_pool(loop: asyncio.AbstractEventLoop, on_loop: _OnLoop) -> asyncio.Task[None]:
+    """On ``loop``: the one task that closes its connections, made on the first call (the
+    server's stop, or the closing generator's finalization, whichever comes first). The
+    generator is never finalized from here: a stop just before the loop's shutdown would
+    finalize it twice at once, and the second ``aclose`` fails."""
+    if on_loop.closed is None:
+        task = on_loop.closed = loop.create_task(on_loop.pool.aclose(), name=CLOSER_NAME)
+        _CLOSERS.add(task)
+        task.add_done_callback(_CLOSERS.discard)
+    return on_loop.closed
 
 
 class _OnLoop:
     """What the ready clients hold on one event loop."""
 
-    __slots__ = ("clients", "closing", "pool")
+    __slots__ = ("clients", "closed", "closing", "pool")
 
     def __init__(self, pool: httpx.AsyncBaseTransport) -> None:
         self.pool = pool  # every async ready client's connections on this loop
         self.clients: dict[str | None, httpx.AsyncClient] = {}  # async_httpx_client's
         # closes the pool as the loop shuts down (``_closing``)
         self.closing: AsyncGenerator[None, None] | None = None
+        self.closed: asyncio.Task[None] | None = None  # the pool's closing (``_close_pool``)
 
 
 def _running_loop(what: str) -> asyncio.AbstractEventLoop:
