@@ -347,6 +347,9 @@ class MockDrive:
         return self
 
     async def stop_async(self) -> None:
+        clients, self._clients = self._clients, None  # as ``stop`` does (None after it)
+        if clients is not None:
+            clients.close()
         if self._listener is not None:
             self._listener.close()
             self._listener = None

@@ -103,3 +103,28 @@ def test_a_server_stopped_on_its_clients_loop_closes_their_connections_as_the_lo
 
     assert asyncio.run(use_then_stop()) == 200
     assert client_connections(port) == set()
+
+
+@linux_only
+async def test_a_start_async_servers_stop_closes_its_ready_clients():
+    """As ``stop`` does for a server on its own thread: the sessions and clients it handed out
+    hold no connection to it once ``stop_async`` returns."""
+    server = MockDrive(default_state("loop-token"))
+    await server.start_async()
+    port = server.port
+
+    def use() -> list[int]:  # the sync clients block: off the loop that serves them
+        return [
+            server.clients.session().get("/me").status_code,
+            server.clients.httpx_client().get("/me").status_code,
+        ]
+
+    assert await asyncio.to_thread(use) == [200, 200]
+    assert (await server.clients.async_httpx_client().get("/me")).status_code == 200
+    assert client_connections(port)
+    await server.stop_async()
+    for _ in range(100):  # the async pool's closing task's turn on this loop
+        if not client_connections(port):
+            break
+        await asyncio.sleep(0.01)
+    assert client_connections(port) == set()
