@@ -242,22 +242,28 @@ def test_call_budget(name: str) -> None:
     )
 
 
-def test_a_journaled_request_keeps_no_container_it_does_not_need() -> None:
-    """Each journal entry lives for the next thousand requests, long enough for the garbage
-    collector to move it to its oldest generation, where every container it holds is walked by
-    each full collection: a GET item's entry holds no dict for a query or headers that were not
-    sent. (Its faults stay a list of their own, empty, as ``entry.faults == []`` has always
-    held for users of ``mock_drive.requests``.)"""
+def served_twice(name: str) -> tuple[State, dict[str, str]]:
+    """A fresh arrangement that served two ``name`` requests in process, and its paths."""
     state, paths = arranged()
     app = build_app(Backend(state))
     app.freeze()
-    make = request_maker(app, "GET item", paths)
+    make = request_maker(app, name, paths)
 
     async def run() -> None:
         for _ in range(2):
             await serve(app, make())
 
     asyncio.run(run())
+    return state, paths
+
+
+def test_a_journaled_request_keeps_no_container_it_does_not_need() -> None:
+    """Each journal entry lives for the next thousand requests, long enough for the garbage
+    collector to move it to its oldest generation, where every container it holds is walked by
+    each full collection: a GET item's entry holds no dict for a query or headers that were not
+    sent. (Its faults stay a list of their own, empty, as ``entry.faults == []`` has always
+    held for users of ``mock_drive.requests``.)"""
+    state, paths = served_twice("GET item")
     entry = state.journal.entries[-1]
     assert entry.path == paths["item"]
     held = [gc.is_tracked(value) for value in (entry.query, entry.headers)]
@@ -269,16 +275,7 @@ def test_an_invites_journaled_body_is_kept_as_bytes_until_read() -> None:
     """An invite's entry keeps its body as the bytes that arrived (the handler only reads
     it), not as dicts and lists for every collection to walk while the entry lives; read, it
     is the body that was sent, in every form the journal gives it."""
-    state, paths = arranged()
-    app = build_app(Backend(state))
-    app.freeze()
-    make = request_maker(app, "invite, 2 recipients", paths)
-
-    async def run() -> None:
-        for _ in range(2):
-            await serve(app, make())
-
-    asyncio.run(run())
+    state, paths = served_twice("invite, 2 recipients")
     entry = state.journal.entries[-1]
     assert entry.path == paths["invite"] and entry.status == 200
     held = [r for r in gc.get_referents(entry) if gc.is_tracked(r) and not isinstance(r, type)]
