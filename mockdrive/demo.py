@@ -10,6 +10,8 @@ inheriting, and pending invitations to outside addresses.
 from __future__ import annotations
 
 import base64
+import bisect
+import itertools
 import random
 import re
 from typing import Any
@@ -62,6 +64,10 @@ FILE_TYPES = {
     "zip": ("application/zip", 100_000, 80_000_000),
 }
 FILE_WEIGHTS = [22, 18, 8, 16, 7, 7, 6, 5, 4, 2, 5]
+# ``rng.choices(extensions, FILE_WEIGHTS)[0]`` drawn as it draws it (its running sums, one
+# ``random()``, a bisection): the same extension, ~5x cheaper once per generated file
+_FILE_SUMS = list(itertools.accumulate(FILE_WEIGHTS))
+_FILE_TOTAL = _FILE_SUMS[-1] + 0.0
 MAX_DEPTH = 6
 
 
@@ -229,7 +235,8 @@ class _Organisation:
                     name = self.topics[rng.randrange(len(self.topics))]
                 folders.append(self._add(parent, names, self._folder(name), depth + 1))
             else:
-                ext = rng.choices(extensions, FILE_WEIGHTS)[0]
+                at = bisect.bisect(_FILE_SUMS, rng.random() * _FILE_TOTAL, 0, len(extensions) - 1)
+                ext = extensions[at]
                 self._add(parent, names, self._file(ext), depth + 1)
         return folders[1:]
 

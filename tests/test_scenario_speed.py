@@ -3,15 +3,19 @@ compared with the plain implementation it replaced, on arbitrary input (no timin
 
 from __future__ import annotations
 
+import functools
 import json
+import zoneinfo
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import _zoneinfo as zoneinfo_python  # the pure-Python reader: shows a file
 
 import pytest
 import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from hypothesis.strategies._internal import datetime as hypothesis_datetime
 
 from mockdrive.demo import demo_scenario
 from mockdrive.model.clock import LAST_YEAR, parse_time
@@ -112,6 +116,138 @@ def test_validate_name_answers_as_before(name: object, drive_type: str, is_folde
     assert outcome(validate_name, name, drive_type, is_folder) == outcome(
         reference_validate_name, name, drive_type, is_folder
     )
+
+
+# -- Hypothesis's scan of each drawn zone, told where to look ---------------------------------
+# For every zone it draws, ``st.datetimes`` scans 1800-2050 in six-day steps for the instants
+# where the zone's (offset, dst, name) changes (~23 ms a zone, most of these tests' time). The
+# same scan, made here, steps over every stretch in which the zone's file says nothing can
+# change, and scans as Hypothesis does where it may: the same transitions, so the same
+# examples (``test_the_quicker_zone_scan_finds_what_hypothesis_finds`` compares them).
+_DAY = timedelta(days=1)
+_hypothesis_transitions = getattr(hypothesis_datetime, "_transitions", None)
+_SCAN = (
+    getattr(hypothesis_datetime, "_SCAN_LO", None),
+    getattr(hypothesis_datetime, "_SCAN_HI", None),
+)
+_STEP = getattr(hypothesis_datetime, "_PROBE_STEP", None)
+_SECOND = timedelta(seconds=1)
+
+
+def _may_change(tz: object) -> list[tuple[datetime, datetime]] | None:
+    """The stretches of naive UTC time, in order, within which ``tz``'s state may change: its
+    file's transitions, and two days either side of each change its closing rule makes (the
+    rule speaks in local time); None where the zone is not one read from a file."""
+    key = getattr(tz, "key", None)
+    if type(tz) is not zoneinfo.ZoneInfo or not isinstance(key, str):
+        return None
+    try:
+        twin = zoneinfo_python.ZoneInfo.no_cache(key)
+    except Exception:  # not readable as the pure-Python reader reads it
+        return None
+    epoch = datetime(1970, 1, 1)
+    lo, hi = ((moment - epoch) // _SECOND for moment in _SCAN)  # in seconds since the epoch
+    stretches = [
+        (epoch + timedelta(seconds=s),) * 2 for s in twin._trans_utc if lo - 86400 < s < hi + 86400
+    ]
+    rule = twin._tz_after
+    if isinstance(rule, zoneinfo_python._TZStr):
+        first = stretches[-1][0].year - 1 if stretches else _SCAN[0].year - 1
+        for year in range(first, _SCAN[1].year + 2):
+            for local in rule.transitions(year):
+                at = epoch + timedelta(seconds=local)
+                stretches.append((at - 2 * _DAY, at + 2 * _DAY))
+    elif not isinstance(rule, zoneinfo_python._ttinfo):
+        return None
+    return sorted(stretches)
+
+
+@functools.lru_cache(maxsize=2048)
+def _quicker_transitions(tz: Any) -> tuple[datetime, ...]:
+    """``hypothesis``'s ``_probe_transitions(tz, _SCAN_LO, _SCAN_HI)``, stepping over the six-day
+    steps that end before the next stretch where ``tz`` may change."""
+    stretches = _may_change(tz)
+    if stretches is None:
+        return _hypothesis_transitions(tz)
+    state_of, step, second = hypothesis_datetime._tz_state, _STEP, _SECOND
+    lo, hi = _SCAN
+    transitions: list[datetime] = []
+    at, state = lo, state_of(lo, tz)
+    index = 0
+    while at < hi:
+        while index < len(stretches) and stretches[index][1] <= at:
+            index += 1  # over, and already in ``state``
+        if index == len(stretches):
+            break  # nothing changes any more
+        start = stretches[index][0]
+        if start > at:  # whole steps that stay before it see ``state``
+            steps = (start - at) // step
+            if at + steps * step >= start:
+                steps -= 1
+            if steps > 0:
+                at += steps * step
+                if at >= hi:
+                    break
+        # one step as Hypothesis takes it
+        try:
+            probe = min(at + step, hi)
+        except OverflowError:
+            probe = hi
+        probed = state_of(probe, tz)
+        if probed == state:
+            at, state = probe, probed
+            continue
+        low, high = at, probe
+        while high - low > second:
+            mid = (low + (high - low) / 2).replace(microsecond=0)
+            if mid <= low:
+                mid = low + (high - low) / 2
+            if state_of(mid, tz) == state:
+                low = mid
+            else:
+                high = mid
+        transitions.append(high)
+        at, state = high, state_of(high, tz)
+    return tuple(transitions)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quicker_zone_scan() -> Any:
+    """Hypothesis scans the zones it draws with ``_quicker_transitions`` while this module
+    runs (a Hypothesis whose scan is not the one this module knows keeps its own)."""
+    known = (_hypothesis_transitions, hypothesis_datetime.__dict__.get("_tz_state"), _STEP, *_SCAN)
+    if any(part is None for part in known):
+        yield
+        return
+    hypothesis_datetime._transitions = _quicker_transitions
+    try:
+        yield
+    finally:
+        hypothesis_datetime._transitions = _hypothesis_transitions
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "America/New_York",  # transitions listed to 2037, then its rule
+        "Australia/Lord_Howe",  # a half-hour of daylight saving
+        "Europe/Dublin",  # negative daylight saving
+        "Africa/Casablanca",  # transitions weeks apart
+        "Asia/Kolkata",  # no change since 1945
+        "Antarctica/Troll",
+        "posix/America/Santiago",  # a prefixed key, a southern rule
+        "EST5EDT",
+    ],
+)
+def test_the_quicker_zone_scan_finds_what_hypothesis_finds(key: str) -> None:
+    if _hypothesis_transitions is None or _STEP is None or None in _SCAN:
+        pytest.skip("this Hypothesis scans zones otherwise")
+    try:
+        zone = zoneinfo.ZoneInfo(key)
+    except zoneinfo.ZoneInfoNotFoundError:
+        pytest.skip(f"no zone {key} here")
+    assert _may_change(zone) is not None
+    assert _quicker_transitions.__wrapped__(zone) == _hypothesis_transitions.__wrapped__(zone)
 
 
 DIGIT = st.sampled_from("0123456789")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
+import random
+import weakref
 from typing import Any
 
 from stateful_support import initial_state
 
-from mockdrive.model import links, onehub, sharing
+from mockdrive.model import copying, links, onehub, sharing
 from mockdrive.model.state import State
 from mockdrive.scenario import export_scenario
 
@@ -110,3 +112,71 @@ def test_the_copy_hands_out_the_ids_the_original_would() -> None:
     copied = copy.deepcopy(state)
     assert copied.ids is not state.ids
     assert [copied.ids.guid() for _ in range(5)] == [state.ids.guid() for _ in range(5)]
+
+
+def reference_deepcopy_slots(self: Any, memo: dict[int, Any]) -> Any:
+    """``deepcopy_slots`` as it was, one slot at a time in a loop."""
+    cls = type(self)
+    new = cls.__new__(cls)
+    memo[id(self)] = new
+    for name in copying._slots_of(cls):
+        try:
+            value = getattr(self, name)
+        except AttributeError:
+            continue
+        kept = value if type(value) in copying._SCALARS else copying._copied(value, memo)
+        object.__setattr__(new, name, kept)
+    return new
+
+
+def same_graph(one: Any, two: Any) -> None:
+    """``one`` and ``two`` hold the same values in the same shape, sharing alike."""
+    pairs: dict[int, Any] = {}
+    stack = [(one, two, "state")]
+    while stack:
+        left, right, where = stack.pop()
+        assert type(left) is type(right), where
+        if isinstance(left, SCALARS):
+            assert left == right, where
+            continue
+        if id(left) in pairs:
+            assert pairs[id(left)] is right, f"{where}: shared in one copy, not in the other"
+            continue
+        pairs[id(left)] = right
+        if isinstance(left, dict):
+            assert list(left) == list(right), where
+            stack.extend((left[k], right[k], f"{where}[{k!r}]") for k in left)
+        elif isinstance(left, (list, tuple)) or type(left).__name__ == "deque":
+            assert len(left) == len(right), where
+            stack.extend(
+                (a, b, f"{where}[{n}]") for n, (a, b) in enumerate(zip(left, right, strict=True))
+            )
+        elif isinstance(left, (set, frozenset)):
+            assert left == right, where
+        elif isinstance(left, random.Random):
+            assert left.getstate() == right.getstate(), where
+        elif callable(left) or isinstance(left, weakref.ref):
+            continue  # the expiry handlers and the id source's look-up: made per copy
+        else:
+            for name in copying._slots_of(type(left)):
+                assert hasattr(left, name) == hasattr(right, name), f"{where}.{name}"
+                if hasattr(left, name):
+                    stack.append((getattr(left, name), getattr(right, name), f"{where}.{name}"))
+            if hasattr(left, "__dict__"):
+                stack.append((vars(left), vars(right), f"{where}.__dict__"))
+
+
+def test_the_written_out_slot_copiers_copy_as_the_loop_did(monkeypatch) -> None:
+    state = shared_state()
+    slotted = {
+        type(o)
+        for o in objects(state).values()
+        if getattr(type(o), "__deepcopy__", None) is copying.deepcopy_slots
+    }
+    assert len(slotted) >= 6, slotted  # items, permissions, lists of them, users, changes ...
+    written_out = copy.deepcopy(state)
+    for cls in slotted:
+        monkeypatch.setitem(copying._SLOTS_COPIERS, cls, reference_deepcopy_slots)
+    looped = copy.deepcopy(state)
+    same_graph(written_out, looped)
+    assert json.dumps(export_scenario(written_out)) == json.dumps(export_scenario(looped))

@@ -128,7 +128,8 @@ class PermissionList:
     O(the user's groups + links on the item), not O(permissions): an invite is O(recipients).
     A permission whose holders no key names (a sharing link, held by its members) sits in a
     third bucket that every lookup scans. The index is built on first use and kept up to date
-    by ``append``; ``remove`` drops it.
+    by ``append`` and ``remove``; its entries carry a number in grant order (the position at
+    the build, then counting on), which orders what a lookup finds.
 
     It holds a plain list and offers only what the model does with an item's permissions:
     add (``append``), withdraw (``remove``), read (iterate, ``len``, truth, ``[i]``) and the
@@ -138,13 +139,14 @@ class PermissionList:
 
     __deepcopy__ = deepcopy_slots  # a state's copy: see model/copying.py
 
-    __slots__ = ("_by_address", "_by_grantee", "_items", "_others")
+    __slots__ = ("_by_address", "_by_grantee", "_items", "_next", "_others")
 
     def __init__(self, permissions: Iterable[Permission] = ()) -> None:
         self._items: list[Permission] = list(permissions)
         self._by_grantee: dict[str, list[tuple[int, Permission]]] | None = None
         self._by_address: dict[str, list[tuple[int, Permission]]] | None = None
         self._others: list[tuple[int, Permission]] | None = None
+        self._next = 0  # the number of the next permission indexed
 
     def __iter__(self) -> Iterator[Permission]:
         return iter(self._items)
@@ -174,30 +176,41 @@ class PermissionList:
             self._by_grantee, self._by_address, self._others = {}, {}, []
             for position, permission in enumerate(self._items):
                 self._add(position, permission)
+            self._next = len(self._items)
         return self._by_grantee, self._by_address
 
-    def _add(self, position: int, permission: Permission) -> None:
+    def _bucket(self, permission: Permission) -> list[tuple[int, Permission]]:
+        """The index's list that holds (or is to hold) ``permission``'s entry."""
         assert self._by_grantee is not None and self._by_address is not None
         assert self._others is not None
         if permission.link is not None:
-            self._others.append((position, permission))
-        elif permission.grantee_id is not None:
-            self._by_grantee.setdefault(permission.grantee_id, []).append((position, permission))
-        elif permission.invitation_email is not None:
-            key = permission.invitation_email.casefold()
-            self._by_address.setdefault(key, []).append((position, permission))
-        else:
-            self._others.append((position, permission))
+            return self._others
+        if permission.grantee_id is not None:
+            return self._by_grantee.setdefault(permission.grantee_id, [])
+        if permission.invitation_email is not None:
+            return self._by_address.setdefault(permission.invitation_email.casefold(), [])
+        return self._others
+
+    def _add(self, number: int, permission: Permission) -> None:
+        self._bucket(permission).append((number, permission))
 
     def append(self, permission: Permission) -> None:
         self._items.append(permission)
         if self._by_grantee is not None:
-            self._add(len(self._items) - 1, permission)
+            self._add(self._next, permission)
+            self._next += 1
 
     def remove(self, permission: Permission) -> None:
-        """Withdraw ``permission`` (ValueError if it is not here); the index is rebuilt on the
-        next lookup, as the positions after it have moved."""
+        """Withdraw ``permission`` (ValueError if it is not here), and its index entry (the
+        index is built anew on the next lookup where its entry is not where it would be put)."""
         self._items.remove(permission)
+        if self._by_grantee is None:
+            return
+        bucket = self._bucket(permission)
+        for index, (_, indexed) in enumerate(bucket):
+            if indexed is permission:
+                del bucket[index]
+                return
         self._by_grantee = None
 
     def candidates(self, user: User) -> Sequence[Permission]:
