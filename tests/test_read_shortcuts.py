@@ -1,13 +1,15 @@
 """Graph's addressing short cuts against the plain code they replaced.
 
-A read (GET, HEAD) by the drive's owner is served without walking their roles
-(``resolve_visible(…, walk=False)`` gives None; ``require_read`` walks them if a handler asks),
+A request by the drive's owner is served without walking their roles
+(``resolve_visible(…, walk=False)`` gives None; ``require_read`` walks them if a handler asks,
+and an invite takes ``{"owner"}`` for them, ``roles_seen``),
 an item addressed by id is found without ``resolve_base`` (``GraphPath.item_id``), and
 ``/me/drive`` without ``State.default_drive``. The reference below is the code as it stood
 before, kept verbatim; over generated states, callers (owners, a group drive's member, grantees,
 strangers, an app-only caller, a user without a drive) and every address form, both run on
 copies of one state and must agree: the item found or the error (type and message), and the
-roles ``require_read`` hands a handler.
+roles ``require_read`` hands a handler, and whether sharing lets the caller share the item
+(``_check_shareable``) with the roles an invite is handed (``roles_seen``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from mockdrive.api.graph.addressing import (
     resolve_visible,
 )
 from mockdrive.api.graph.paths import parse_raw_path
+from mockdrive.api.invites import roles_seen
+from mockdrive.model import sharing
 from mockdrive.model.errors import NotFound
 from mockdrive.model.identity import AppAccess, User
 from mockdrive.model.permissions import roles_of
@@ -120,20 +124,35 @@ def outcome(run, state: State, caller: User, raw: str):
 def reference_run(state: State, caller: User, path):
     drive = reference_resolve_drive(state, caller, path)
     item, roles = reference_resolve_visible(state, caller, drive, path)
-    return item.id, roles
+    return item.id, roles, shareable(state, caller, item, roles)
+
+
+def shareable(state: State, caller: User, item, roles: set[str] | None) -> str:
+    """Whether sharing lets ``caller`` share ``item``, given these roles: "yes" or the error."""
+    try:
+        sharing._check_shareable(state, caller, item, roles)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return "yes"
 
 
 def run_as(method: str, unwalked: list[str]):
     def run(state: State, caller: User, path):
         drive = resolve_drive(state, caller, path)
-        item, roles = resolve_visible(state, caller, drive, path, method not in ("GET", "HEAD"))
+        # as the dispatch (``serve_drive``) asks, whatever the method
+        item, roles = resolve_visible(state, caller, drive, path, False)
         if roles is None:  # only for the drive's owner, who holds owner on all of it
             owner = drive.owner_id
             assert caller.app is None and (owner == caller.id or owner in caller.group_ids)
             unwalked.append(caller.id)
         call = Call(state, caller, "request-id", seen=(caller, item, roles))
         check_read(call, item)  # readable: nothing raised
-        return item.id, require_read(call, item)  # the roles a handler is handed
+        # what an invite is handed (before ``require_read``, as ``graph_invite`` asks)
+        share = shareable(state, caller, item, roles_seen(call, item)) if method == "POST" else None
+        handed = require_read(call, item)  # the roles a handler is handed
+        if share is None:  # a GET shares nothing: the reference's answer, to compare the rest
+            share = shareable(state, caller, item, handed)
+        return item.id, handed, share
 
     return run
 
@@ -153,10 +172,9 @@ def test_addressing_agrees_with_the_plain_code(seed: int) -> None:
                 assert found == expected, (method, raw, caller)
             compared += 1
     assert compared > 100
-    # a read by an owner (Ada's drive, and Cat's group's) was served without the walk
+    # a request by an owner (Ada's drive, and Cat's group's) was served without the walk
     ada, cat = callers[0].id, callers[2].id
-    assert {ada, cat} <= set(unwalked["GET"])
-    assert not unwalked["POST"]
+    assert {ada, cat} <= set(unwalked["GET"]) and {ada, cat} <= set(unwalked["POST"])
 
 
 def test_an_item_id_is_the_base_only_where_resolve_base_reads_one() -> None:

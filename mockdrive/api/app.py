@@ -442,11 +442,13 @@ async def pipeline(handler: Handler, backend: Backend, request: web.Request) -> 
     path = raw_path if "%" not in raw_path else request.path
     request_headers = request.headers
     # the headers the journal keeps (and checks): none at all on many requests
-    if request_headers.keys().isdisjoint(_JOURNALED_KEYS):
-        journaled: dict[str, str] = {}
-    else:
+    journaled: dict[str, str] = {}
+    if not request_headers.keys().isdisjoint(_JOURNALED_KEYS):
         get = request_headers.get
-        journaled = {name: value for name, key in _JOURNALED if (value := get(key)) is not None}
+        for name, key in _JOURNALED:  # (a loop, not a comprehension: no frame of its own)
+            value = get(key)
+            if value is not None:
+                journaled[name] = value
     caller: User | None = None
     host = request_headers.get(hdrs.HOST, "")
     if host[:6].lower() == "login." and on_login_host(request):  # most requests: one slice
@@ -460,7 +462,8 @@ async def pipeline(handler: Handler, backend: Backend, request: web.Request) -> 
     raw_query = rel_url.raw_query_string  # (empty as ``query_string``, without its call)
     started = time.perf_counter()
     try:
-        if raw_query or journaled:  # most requests: nothing to check
+        # most requests: nothing to check, or only ASCII headers (which ``check_text`` passes)
+        if raw_query or (journaled and not "".join(journaled.values()).isascii()):
             check_text(raw_query, journaled)
         if host not in _HOSTS_MET:  # (most requests: a host met before, a look-up)
             check_host(host)

@@ -126,11 +126,22 @@ def run_invite(
 
 def roles_seen(call: Call, item: Item) -> set[str] | None:
     """The caller's roles on ``item`` as the dispatch found them (``Call.seen``), or None.
-    Good only while nothing else has run since: before the handler first waits."""
+    Good only while nothing else has run since: before the handler first waits.
+
+    The dispatch walks no roles for the owner of the item's drive (``resolve_visible``): they
+    hold ``owner`` there whatever else their roles add, which is all sharing asks of them
+    (``sharing._check_shareable``: ``owner`` or ``write``), so ``{"owner"}`` stands for the
+    walk's answer."""
     seen = call.seen
-    if seen is not None and seen[1] is item and seen[0] is call.caller:
-        return seen[2]
-    return None
+    caller = call.caller
+    if seen is None or seen[1] is not item or seen[0] is not caller:
+        return None
+    roles = seen[2]
+    if roles is None:
+        owner_id = call.state.store.drives[item.drive_id].owner_id  # ``owns_drive``, inline
+        if caller.app is None and (owner_id == caller.id or owner_id in caller.group_ids):
+            return {"owner"}
+    return roles
 
 
 async def graph_invite(request: web.Request, call: Call, item: Item):

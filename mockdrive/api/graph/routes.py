@@ -201,7 +201,6 @@ _ITEMS = Rows([row for row in ROUTES if row.target in ("{item}", "{address}")])
 # handlers that read a body are coroutines; the others answer at once
 _ASYNC = frozenset(row.handler for row in ROUTES if inspect.iscoroutinefunction(row.handler))
 NONE: tuple[dict[str, GraphRoute], tuple[str, ...]] = ({}, ())  # no row, with any method
-_READS = frozenset(("GET", "HEAD"))
 
 
 @lru_cache(maxsize=4096)
@@ -349,8 +348,9 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
         return result
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
         raise unserved(action, method, matched is not None)
-    # a read by the drive's owner needs no roles walked to be served (``resolve_visible``)
-    item, roles = resolve_visible(state, caller, drive, path, method not in _READS)
+    # a request by the drive's owner needs no roles walked to be served (``resolve_visible``):
+    # a handler that asks for them walks them then (``require_read``, ``roles_seen``)
+    item, roles = resolve_visible(state, caller, drive, path, False)
     call.seen = (caller, item, roles)  # the handler's read check (``require_read``) reuses them
     if method == "GET":  # options are refused before anything is served
         query = request.query if request.rel_url.raw_query_string else None  # most: none
