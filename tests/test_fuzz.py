@@ -31,6 +31,7 @@ import pytest
 import requests
 from url_check import PINNED, RuleChecker
 
+from mockdrive.api.openapi import COMMON_REFUSALS
 from mockdrive.cli import default_state
 from mockdrive.server import MockDrive
 
@@ -174,6 +175,23 @@ def test_the_groups_cover_every_operation_once():
     assert set(groups) == {*GROUPS, REST, None}, groups
     assert groups[None] == sum(bool(re.search(EXCLUDED, p)) for _, p in operations(document))
     assert min(groups[name] for name in [*GROUPS, REST]) >= 20, groups
+
+
+def test_a_refusal_by_code_is_the_4xx_response():
+    """The common refusals are named by code (schemathesis finds a code by key, a range code by
+    code) and are the 4XX range's own response: the document accepts and refuses the same
+    answers as with the range alone. Every response reference resolves."""
+    with MockDrive(default_state("fuzz-token"), clock=PINNED) as server:
+        document = requests.get(f"{server.url}/_mockdrive/openapi.json", timeout=30).json()
+    shared = document["components"]["responses"]
+    for method, path in operations(document):
+        answers = document["paths"][path][method]["responses"]
+        assert "4XX" in answers, (method, path)
+        for code in COMMON_REFUSALS:
+            assert answers[code] == answers["4XX"], (method, path, code)
+        for answer in answers.values():
+            name = answer.get("$ref", "#/components/responses/").rpartition("/")[2]
+            assert not name or name in shared, (method, path, answer)
 
 
 @pytest.mark.parametrize("group", [*GROUPS, REST])
