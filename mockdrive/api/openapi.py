@@ -62,9 +62,28 @@ def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {JSON: {"schema": schema}}}
 
 
+# The refusals most answers are, named by their code as well as by the 4XX range: a client that
+# matches an answer to its response finds these by key, where a range is tried code by code
+# (schemathesis expands 4XX into its 100 codes for each of the four look-ups of every answer).
+COMMON_REFUSALS = ("400", "401", "403", "404", "405")
+# each dialect's refusal, one shared response (components/responses) that every code names
+ERROR_SCHEMAS = ("GraphError", "OneDriveError", "OnehubError", "EntraError")
+
+
+def refusal_responses() -> dict[str, Any]:
+    """components/responses: each dialect's refusal, in its error envelope."""
+    return {
+        f"{name}Refusal": {"description": "refused", "content": {JSON: {"schema": ref(name)}}}
+        for name in ERROR_SCHEMAS
+    }
+
+
 def responses(ok: dict[str, Any], error: str) -> dict[str, Any]:
-    """Success responses plus every 4xx in the dialect's error envelope."""
-    return {**ok, "4XX": {"description": "refused", "content": {JSON: {"schema": ref(error)}}}}
+    """Success responses plus every 4xx in the dialect's error envelope (the common ones by code,
+    the same response as the 4XX range)."""
+    refused = {"$ref": f"#/components/responses/{error}Refusal"}
+    by_code = {code: dict(refused) for code in COMMON_REFUSALS if code not in ok}
+    return {**ok, **by_code, "4XX": dict(refused)}
 
 
 def returns(schema: dict[str, Any], status: str = "200") -> dict[str, Any]:
@@ -761,6 +780,7 @@ def openapi_document(state: State | None = None, server_url: str | None = None) 
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
+            "responses": refusal_responses(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
