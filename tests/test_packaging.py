@@ -328,7 +328,8 @@ def downstream(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     (project / "test_sharing.py").write_text(USER_DAY_TEST)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONPATH"))}
     result = subprocess.run(
-        [venv / "bin" / "python", "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider"],
+        [venv / "bin" / "python", "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider",
+         f"--basetemp={tmp_path_factory.mktemp('downstream-basetemp')}"],  # as test_readme's
         capture_output=True, text=True, cwd=project, timeout=300, env=env,
     )  # fmt: skip
     return project, result.stdout + result.stderr
