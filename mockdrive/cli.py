@@ -6,32 +6,23 @@ Subcommands: ``validate FILE`` checks scenario files; ``export`` prints a state 
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .model.clock import parse_time
-from .model.errors import InvalidRequest
-from .model.state import State
-from .scenario import (
-    Problem,
-    ScenarioError,
-    build_state,
-    dump_yaml,
-    export_scenario,
-    read_scenario,
-)
-from .scenario.defaults import DEFAULT_TOKEN, default_state
+from .constants import DEFAULT_TOKEN
 from .shipped import find_scenario, shipped_names
 
-if TYPE_CHECKING:  # the server (aiohttp) loads only to serve: validate, export, help and
-    from .server import MockDrive  # usage errors answer without it
+# What a command needs loads when it runs: the server (aiohttp) only to serve, the model and the
+# scenario reader only to build a state, so help, --version and usage errors start with none of
+# them (0.12 s of CPU down to 0.04 s for ``--help``).
+if TYPE_CHECKING:
+    from .model.state import State
+    from .server import MockDrive
 
 DEFAULT_PORT = 8000
 BANNER_TOKENS = 25  # a demo with thousands of users lists only the first tokens
@@ -164,6 +155,8 @@ def check_source_options(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 def scenario_path(spec: str) -> Path:
     """A scenario given on the command line: an existing path first, then a shipped name."""
+    from .scenario import Problem, ScenarioError
+
     found, tried = find_scenario(spec)
     if found is None:
         reason = "no such file or shipped scenario; tried " + ", ".join(tried)
@@ -177,6 +170,9 @@ def state_factory(args: argparse.Namespace) -> Callable[[], State]:
     The scenario is read and validated once here; each call rebuilds from the parsed data.
     ``--seed`` overrides a scenario's own seed, as the marker's ``seed=`` does.
     """
+    from .scenario import build_state, read_scenario
+    from .scenario.defaults import default_state
+
     if args.scenario:
         document = read_scenario(scenario_path(args.scenario))
         if args.seed is not None:
@@ -242,6 +238,10 @@ def serve(argv: list[str]) -> int:
     if args.proxy and args.tls:  # the proxy's port speaks plain http; it does TLS in tunnels
         parser.error("give --proxy or --tls, not both: the proxy's port speaks plain http and "
                      "terminates TLS itself inside CONNECT tunnels")  # fmt: skip
+    import logging
+
+    from .scenario import ScenarioError
+
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
@@ -292,6 +292,9 @@ def clock_argument(text: str) -> str:
     """``--clock``: ``wall`` or an ISO date-time with a zone (argparse reports the rest)."""
     if text == "wall":
         return text
+    from .model.clock import parse_time
+    from .model.errors import InvalidRequest
+
     try:
         parse_time(text, "--clock")
     except InvalidRequest as error:
@@ -318,6 +321,8 @@ def print_help(topics: list[str]) -> int:
 
 def validate(args: argparse.Namespace) -> int:
     """``mockdrive validate FILE...``: one line per file, problems on stderr."""
+    from .scenario import ScenarioError, build_state, read_scenario
+
     status = 0
     for path in args.files:
         try:
@@ -336,6 +341,8 @@ def validate(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     """``mockdrive export ...``: the initial state as scenario YAML on stdout."""
+    from .scenario import ScenarioError, dump_yaml, export_scenario
+
     try:
         state = state_factory(args)()
     except ScenarioError as error:
@@ -346,6 +353,8 @@ def export(args: argparse.Namespace) -> int:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -388,3 +397,12 @@ async def _serve(server: MockDrive) -> int:
     await stop.wait()
     await server.stop_async()
     return 0
+
+
+def __getattr__(name: str) -> Any:
+    """``default_state`` (the default drive, what tests build servers from), loaded on use."""
+    if name == "default_state":
+        from .scenario.defaults import default_state
+
+        return default_state
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

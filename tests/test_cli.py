@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -82,22 +83,6 @@ def test_bad_scenario_exits_2_naming_the_file(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_port_in_use_is_a_clear_error():
-    process, url = start()
-    try:
-        port = url.rsplit(":", 1)[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "mockdrive", "--port", port],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert result.returncode == 1 and "cannot listen" in result.stderr
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
-
-
 # -- every flag and subcommand -------------------------------------------------------------------
 MOCKDRIVE = [sys.executable, "-m", "mockdrive"]
 
@@ -133,6 +118,24 @@ class Served:
     def __exit__(self, *exc: object) -> None:
         if self.process.poll() is None:
             self.stop()
+
+
+# Tests that only read from a server of the same options share one (a start costs ~0.3 s of CPU);
+# it must still stop cleanly when they are done.
+@pytest.fixture(scope="module")
+def plain() -> Iterator[Served]:
+    with Served() as served:
+        yield served
+        code, stderr = served.stop()
+    assert code == 0 and stderr == ""
+
+
+@pytest.fixture(scope="module")
+def admin_guarded() -> Iterator[Served]:
+    with Served("--admin-token", "s3cret") as served:
+        yield served
+        code, stderr = served.stop()
+    assert code == 0 and stderr == ""
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -276,15 +279,24 @@ def test_admin_state_put_get_reset_over_http(tmp_path):
         assert [u["email"] for u in after["users"]] == ["ada@contoso.example"]
 
 
-def test_admin_token_guards_the_admin_api_and_is_printed_for_the_dashboard():
-    with Served("--admin-token", "s3cret") as served:
-        assert f"  Dashboard: {served.url}/_mockdrive/ui#token=s3cret" in served.banner
-        state = served.url + "/_mockdrive/state"
-        assert requests.get(state, timeout=5).status_code == 401
-        ok = requests.get(state, headers={"X-Mockdrive-Admin-Token": "s3cret"}, timeout=5)
-        assert ok.status_code == 200
-        code, _ = served.stop()
-    assert code == 0
+def test_admin_token_guards_the_admin_api_and_is_printed_for_the_dashboard(admin_guarded):
+    served = admin_guarded
+    assert f"  Dashboard: {served.url}/_mockdrive/ui#token=s3cret" in served.banner
+    state = served.url + "/_mockdrive/state"
+    assert requests.get(state, timeout=5).status_code == 401
+    ok = requests.get(state, headers={"X-Mockdrive-Admin-Token": "s3cret"}, timeout=5)
+    assert ok.status_code == 200
+
+
+def test_port_in_use_is_a_clear_error(plain):
+    port = plain.url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "mockdrive", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1 and "cannot listen" in result.stderr
 
 
 # -- what a newcomer tries first ----------------------------------------------------------------
@@ -357,24 +369,24 @@ def test_shipped_scenarios_by_name_and_a_path_first(tmp_path):
         assert "  token for bob@contoso.example: bob-token" in served.banner
 
 
-def test_the_banners_admin_url_answers_with_an_index_of_the_admin_routes():
+def test_the_banners_admin_url_answers_with_an_index_of_the_admin_routes(admin_guarded):
     from mockdrive.api.openapi import admin_paths
 
-    with Served("--admin-token", "s3cret") as served:
-        admin_url = next(line.split(": ", 1)[1] for line in served.banner if "Admin API" in line)
-        assert requests.get(admin_url, timeout=5).status_code == 401  # guarded like the rest
-        token = {"X-Mockdrive-Admin-Token": "s3cret"}
-        index = requests.get(admin_url, headers=token, timeout=5)
-        assert index.status_code == 200, index.text
-        assert index.headers["Content-Type"].startswith("application/json")
-        listed = {route["path"]: route["methods"] for route in index.json()["routes"]}
-        for path, operations in admin_paths().items():
-            if path.startswith("/_mockdrive") and path != "/_mockdrive/":
-                assert listed[path] == sorted(m.upper() for m in operations), path
-        assert index.json()["graph"] == served.url + "/v1.0"
-        page = requests.get(admin_url + "/", headers={**token, "Accept": "text/html"}, timeout=5)
-        assert page.headers["Content-Type"].startswith("text/html")
-        assert '<a href="/_mockdrive/outbox">/_mockdrive/outbox</a>' in page.text
+    served = admin_guarded
+    admin_url = next(line.split(": ", 1)[1] for line in served.banner if "Admin API" in line)
+    assert requests.get(admin_url, timeout=5).status_code == 401  # guarded like the rest
+    token = {"X-Mockdrive-Admin-Token": "s3cret"}
+    index = requests.get(admin_url, headers=token, timeout=5)
+    assert index.status_code == 200, index.text
+    assert index.headers["Content-Type"].startswith("application/json")
+    listed = {route["path"]: route["methods"] for route in index.json()["routes"]}
+    for path, operations in admin_paths().items():
+        if path.startswith("/_mockdrive") and path != "/_mockdrive/":
+            assert listed[path] == sorted(m.upper() for m in operations), path
+    assert index.json()["graph"] == served.url + "/v1.0"
+    page = requests.get(admin_url + "/", headers={**token, "Accept": "text/html"}, timeout=5)
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert '<a href="/_mockdrive/outbox">/_mockdrive/outbox</a>' in page.text
 
 
 def test_a_user_without_a_drive_is_named_by_e_mail():
@@ -388,9 +400,8 @@ def test_a_user_without_a_drive_is_named_by_e_mail():
     assert error["message"] == "bob@contoso.example has no drive"
 
 
-def test_the_clock_follows_the_wall_unless_the_clock_flag_pins_it():
-    with Served() as served:
-        state = requests.get(served.url + "/_mockdrive/clock", timeout=5).json()
+def test_the_clock_follows_the_wall_unless_the_clock_flag_pins_it(plain):
+    state = requests.get(plain.url + "/_mockdrive/clock", timeout=5).json()
     now = datetime.now(timezone.utc)
     read = datetime.fromisoformat(state["now"].replace("Z", "+00:00"))
     assert abs(read - now) < timedelta(minutes=1), state

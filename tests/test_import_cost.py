@@ -44,6 +44,8 @@ def test_the_command_loads_the_server_only_to_serve() -> None:
     assert "mockdrive.server" not in modules
     assert "aiohttp" not in modules
     assert "asyncio" not in modules  # with ssl and concurrent.futures: a third of what is left
+    # nor the model or the scenario reader: help, --version and usage errors need neither
+    assert not {m for m in modules if m.startswith(("mockdrive.model", "mockdrive.scenario"))}
 
 
 def test_the_server_loads_no_yaml_schema_or_openapi_until_used() -> None:

@@ -17,6 +17,7 @@ import weakref
 from typing import Any
 
 import pytest
+from conftest import UNUSED_PLUGINS
 
 from mockdrive.cli import default_state
 from mockdrive.model.ids import EPOCH, IdFactory
@@ -255,7 +256,9 @@ def test_fixtures_imported_without_the_plugin_fail_saying_how_to_load_it(pyteste
     fixture asked for pytest's request; now it needs the plugin's hook, and says so."""
     pytester.makeconftest(IMPORTED)
     pytester.makepyfile("def test_a(mock_drive):\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:mockdrive")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:mockdrive", "-p", "no:xdist", *UNUSED_PLUGINS
+    )  # fmt: skip
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*-p mockdrive.pytest_plugin*"])
 

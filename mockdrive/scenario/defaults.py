@@ -3,13 +3,12 @@ owner tokens it uses when none is given."""
 
 from __future__ import annotations
 
+from ..constants import DEFAULT_TOKEN
 from ..model.state import State
 
 # The owner's token in the pytest fixture's default state, and what the ready clients send for
 # a state whose first drive's owner has no token of its own.
 OWNER_TOKEN = "owner-token"
-# The owner's token in the default state of ``mockdrive serve`` (``--token`` replaces it).
-DEFAULT_TOKEN = "mockdrive-token"
 
 
 OWNER_NAME, OWNER_EMAIL = "Ada Owner", "ada@contoso.example"
