@@ -203,8 +203,8 @@ def test_threads_share_the_session_in_process_and_over_the_socket(mock_drive):
 
 
 def _held_then_reset(mock_drive, session: requests.Session, **headers: str) -> int:
-    # held for half a second: reset as soon as the rule holds it (milliseconds)
-    rule = mock_drive.faults.add(effect="latency", latencyMs=500, path="/me/drive$")
+    # held for a quarter of a second: reset as soon as the rule holds it (milliseconds)
+    rule = mock_drive.faults.add(effect="latency", latencyMs=250, path="/me/drive$")
     status: list[int] = []
     sender = threading.Thread(
         target=lambda: status.append(
