@@ -270,7 +270,9 @@ def _open_after_raising_hook(mock_drive, session: requests.Session, **headers: s
     finally:
         session.hooks["response"].remove(_raise_for_status)
     gc.collect()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 5  # the server sees the closed ones within milliseconds
+    while len(server.connections) - before > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     return len(server.connections) - before
 
 
