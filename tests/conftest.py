@@ -17,11 +17,13 @@ itself, or whose server could be left unusable on purpose, starts its own ``Mock
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,6 +194,50 @@ def worker_server(worker_servers: WorkerServers) -> Any:
     """``worker_server(state, **MockDrive options)``: this worker's server for those options,
     serving ``state`` (see the module's docstring)."""
     return worker_servers.get
+
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def chromium_session() -> Iterator[tuple[Any, asyncio.AbstractEventLoop]]:
+    """Debian's headless Chromium driven by Playwright (never ``playwright install``), started
+    once per worker by its first browser test, and the loop Playwright drives it on."""
+    # Read when the fixture runs, not at import: a meta-test sets them for an inner run.
+    chromium = os.environ.get("MOCKDRIVE_CHROMIUM", "/usr/bin/chromium")  # Debian's package
+    in_ci = os.environ.get("CI", "").lower() in ("true", "1", "yes")
+    if not Path(chromium).exists():
+        reason = f"{chromium} is missing: sudo apt-get install chromium (.ci/run installs it)"
+        if in_ci:
+            pytest.fail(f"{reason}; CI=true requires the browser tests to run", pytrace=False)
+        pytest.skip(f"{reason}; CI=true turns this skip into a failure")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        loop = asyncio._get_running_loop()
+        try:
+            yield launched, loop
+        finally:
+            asyncio._set_running_loop(loop)
+            launched.close()
+
+
+@pytest.fixture
+def browser(chromium_session: tuple[Any, asyncio.AbstractEventLoop]) -> Iterator[Any]:
+    """The worker's Chromium, for one test. Between two of its calls Playwright's sync API
+    leaves its own loop marked as the thread's running loop (its driver runs on that loop in a
+    greenlet), and an asyncio test would then refuse to start its loop: the mark is taken off
+    when the test ends and put back when the next browser test begins."""
+    launched, loop = chromium_session
+    asyncio._set_running_loop(loop)
+    try:
+        yield launched
+    finally:
+        asyncio._set_running_loop(None)
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,6 @@ from conftest import raw
 from mockdrive.pytest_plugin import MockDriveFixture
 
 ROOT = Path(__file__).parent.parent
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SCREENSHOT_ENV = "MOCKDRIVE_SCREENSHOT"  # set to a path to save the README screenshot there
 
 
@@ -232,27 +228,6 @@ def test_bad_queries_get_an_error_envelope_not_a_500(mock_drive, path, params, s
 
 
 # -- in a real browser --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright (never ``playwright install``)."""
-    # Read when the fixture runs, not at import: the meta-test below sets them for an inner run.
-    chromium = os.environ.get("MOCKDRIVE_CHROMIUM", "/usr/bin/chromium")  # Debian's package
-    in_ci = os.environ.get("CI", "").lower() in ("true", "1", "yes")
-    if not Path(chromium).exists():
-        reason = f"{chromium} is missing: sudo apt-get install chromium (.ci/run installs it)"
-        if in_ci:
-            pytest.fail(f"{reason}; CI=true requires the browser tests to run", pytrace=False)
-        pytest.skip(f"{reason}; CI=true turns this skip into a failure")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1440, "height": 1000})

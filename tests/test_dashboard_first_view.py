@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_dashboard import CHROMIUM_ARGS, browser, node, page  # noqa: F401 (fixtures)
+from conftest import CHROMIUM_ARGS
+from test_dashboard import node, page  # noqa: F401 (fixtures)
 
 from mockdrive.pytest_plugin import MockDriveFixture
 

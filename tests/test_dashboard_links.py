@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import requests
-from test_dashboard import browser, child, node, page, tree  # noqa: F401 (fixtures)
+from test_dashboard import child, node, page, tree  # noqa: F401 (fixtures)
 
 
 def make_link(mock_drive, path: str, body: dict) -> dict:

@@ -94,7 +94,8 @@ def test_a_token_issued_before_the_first_request_of_a_state_is_good_after_it(moc
 
 def test_a_request_in_flight_during_a_reset_ends_in_the_state_it_began_with(server):
     first = server.state
-    rule = server.call(lambda: first.faults.add({"effect": "latency", "latencyMs": 500,
+    # held for a quarter of a second: the reset and the request after it take milliseconds
+    rule = server.call(lambda: first.faults.add({"effect": "latency", "latencyMs": 250,
                                                  "path": "/me$"}))  # fmt: skip
     answers: list[int] = []
     held = threading.Thread(target=lambda: answers.append(get(server, "/me", "ada-token")[0]))
@@ -105,6 +106,7 @@ def test_a_request_in_flight_during_a_reset_ends_in_the_state_it_began_with(serv
     fresh = default_state("zed-token")
     server.reset(fresh)
     assert get(server, "/me", "zed-token")[0] == 200  # served at once, from the new state
+    assert held.is_alive(), "the held request was answered before the reset: nothing tested"
     held.join(10)
     assert answers == [200]  # ada's token: the state the held request began with
     paths = server.call(lambda: [(e.path, e.status) for e in first.journal.entries])

@@ -203,8 +203,8 @@ def test_threads_share_the_session_in_process_and_over_the_socket(mock_drive):
 
 
 def _held_then_reset(mock_drive, session: requests.Session, **headers: str) -> int:
-    # held for half a second: reset as soon as the rule holds it (milliseconds)
-    rule = mock_drive.faults.add(effect="latency", latencyMs=500, path="/me/drive$")
+    # held for a quarter of a second: reset as soon as the rule holds it (milliseconds)
+    rule = mock_drive.faults.add(effect="latency", latencyMs=250, path="/me/drive$")
     status: list[int] = []
     sender = threading.Thread(
         target=lambda: status.append(
@@ -270,7 +270,9 @@ def _open_after_raising_hook(mock_drive, session: requests.Session, **headers: s
     finally:
         session.hooks["response"].remove(_raise_for_status)
     gc.collect()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 5  # the server sees the closed ones within milliseconds
+    while len(server.connections) - before > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     return len(server.connections) - before
 
 

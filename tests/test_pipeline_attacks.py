@@ -192,7 +192,7 @@ def test_a_request_held_across_a_reset_keeps_its_state_and_the_next_starts_the_n
     the state it began with; the new state starts with an empty journal and request id 1."""
     rule = server.call(
         lambda: server.backend.state.faults.add(
-            {"effect": "latency", "path": "/me$", "latencyMs": 500}
+            {"effect": "latency", "path": "/me$", "latencyMs": 250}  # the reset takes ms
         )
     )
     old = server.state

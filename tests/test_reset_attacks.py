@@ -22,7 +22,7 @@ from conftest import UNUSED_PLUGINS
 from mockdrive.cli import default_state
 from mockdrive.model.ids import EPOCH, IdFactory
 from mockdrive.model.state import State
-from mockdrive.server import MockDrive
+from mockdrive.server import SETTLE_WAIT, MockDrive
 from mockdrive.shipped import shipped_scenario
 from mockdrive.testing.scenarios import scenario_state
 
@@ -340,7 +340,7 @@ def test_a_request_sent_while_the_loop_is_held_stays_in_the_state_it_was_sent_to
 
     def hold() -> None:
         held.set()
-        time.sleep(0.6)  # longer than SETTLE_WAIT
+        time.sleep(SETTLE_WAIT + 0.2)  # the send and the reset before it take milliseconds
 
     holder = threading.Thread(target=server.call, args=(hold,))
     holder.start()
