@@ -319,7 +319,9 @@ class MockDrive:
         # pyproject.toml) and when an answer is sent, and only a complete request head disarms
         # it: a half-sent head never keeps a connection.
         options["keepalive_timeout"] = self.header_timeout
-        options["shutdown_timeout"] = STOP_GRACE
+        # aiohttp waits this long twice for a request in progress: for its handler, then again
+        # after cancelling the request's reading; half each makes STOP_GRACE the whole wait.
+        options["shutdown_timeout"] = STOP_GRACE / 2
         self._runner = web.AppRunner(build_app(self.backend, self.middlewares), **options)
         await self._runner.setup()
         if self.proxy:  # a front door to the same application (mockdrive/proxy.py)

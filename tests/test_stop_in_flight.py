@@ -15,7 +15,7 @@ import warnings
 import pytest
 
 from mockdrive.cli import default_state
-from mockdrive.server import MockDrive
+from mockdrive.server import STOP_GRACE, MockDrive
 
 SIZE = 8_000_000  # more than the kernel's socket buffers hold on loopback: some waits in ours
 
@@ -119,3 +119,26 @@ def test_a_threaded_server_stopping_mid_answer_leaves_no_socket_to_collect(tls: 
         warnings.simplefilter("always")
         gc.collect()
     assert [str(warning.message) for warning in caught] == []
+
+
+def test_a_stop_waits_its_grace_for_a_held_request_once_not_twice():
+    """``STOP_GRACE`` is the whole wait a stop gives a request still being served: aiohttp waits
+    its shutdown timeout for the handler, then again after cancelling the request's reading,
+    so a stop that handed it the grace whole took twice as long."""
+    server = MockDrive(default_state("stop-token"), host="127.0.0.1").start()
+    rule = server.call(lambda: server.state.faults.add({"effect": "latency", "latencyMs": 30_000}))
+    request = (
+        b"GET /v1.0/me/drive HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer stop-token\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+        client.sendall(request)
+        deadline = time.monotonic() + 10
+        while not server.call(lambda: rule.fired):  # until the server holds the request
+            assert time.monotonic() < deadline, "the latency rule never fired"
+            time.sleep(0.005)
+        began = time.monotonic()
+        server.stop()
+        took = time.monotonic() - began
+        assert client.recv(16384) == b""  # hung up on, with no answer
+    # timers, not work: a loaded machine adds scheduling delays of milliseconds, not a grace
+    assert STOP_GRACE * 0.9 <= took < STOP_GRACE * 1.5, took
