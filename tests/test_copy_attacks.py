@@ -159,3 +159,20 @@ def test_a_subclass_adding_slots_or_a_dict(with_dict: bool) -> None:
     original.b = {"x": [2]}
     copied = as_the_loop_copies(original)
     assert copied.b == {"x": [2]} and copied.b is not original.b
+
+
+def test_a_new_given_to_the_class_later_makes_the_copy() -> None:
+    """The loop made each copy with the class's ``__new__`` as it is at the copy."""
+    cls = slotted("LaterNew", ("a",))
+    original = cls()
+    original.a = "kept"
+    copy.deepcopy(original)  # the copier is made now, with object's ``__new__``
+    made: list[type] = []
+
+    def counted_new(klass: type) -> Any:
+        made.append(klass)
+        return object.__new__(klass)
+
+    cls.__new__ = counted_new  # type: ignore[method-assign]
+    copied = as_the_loop_copies(original)
+    assert copied.a == "kept" and made == [cls, cls]  # the reference's copy, then this one
