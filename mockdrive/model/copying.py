@@ -14,6 +14,7 @@ the change log, the id source).
 from __future__ import annotations
 
 import copy
+import keyword
 import random
 from typing import Any
 
@@ -85,15 +86,31 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
     return result
 
 
+def _written_name(name: str) -> bool:
+    """Can ``self.<name>`` in source code reach the slot ``name``? Not for a keyword (a syntax
+    error), nor for a name that is not ASCII: the parser folds an identifier to its NFKC form
+    (``\ufb01le`` is read as ``file``), which a slot's name is not."""
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
+
+
 def _slots_copier(cls: type) -> Any:
-    """A function ``(self, memo) -> copy`` that does what ``deepcopy_slots``'s loop does for
-    an instance of ``cls``, written out slot by slot (no loop, no ``getattr`` call per slot):
-    the model's states copy thousands of these objects."""
-    plain = cls.__setattr__ is object.__setattr__  # else set as the loop does, around it
-    lines = ["def copier(self, memo):", "    new = new_(cls)", "    memo[id(self)] = new"]
-    for name in _slots_of(cls):
-        assert name.isidentifier(), name
-        target = f"new.{name} = " if plain else f"setattr_(new, {name!r}, "
+    """A function ``(self, memo) -> copy`` that does what ``_looped_copy`` does for an
+    instance of ``cls``, written out slot by slot (no loop, no ``getattr`` call per slot):
+    the model's states copy thousands of these objects. ``_looped_copy`` itself where a slot's
+    name cannot be written out."""
+    names = _slots_of(cls)
+    if not all(_written_name(name) for name in names):
+        return _looped_copy
+    # a slot set as ``new.name = …`` goes through the class's ``__setattr__``: only while
+    # that is object's own (checked on each copy: a class may be given one later); the loop
+    # sets each slot with object's, whatever the class's
+    plain = cls.__setattr__ is object.__setattr__
+    lines = ["def copier(self, memo):"]
+    if plain:
+        lines.append("    if cls.__setattr__ is not object_setattr: return looped(self, memo)")
+    lines += ["    new = cls.__new__(cls)", "    memo[id(self)] = new"]
+    for name in names:
+        target = f"new.{name} = " if plain else f"object_setattr(new, {name!r}, "
         close = "" if plain else ")"
         lines += [
             "    try:",
@@ -104,9 +121,9 @@ def _slots_copier(cls: type) -> Any:
             f"        {target}value if type(value) in scalars else copied(value, memo){close}",
         ]
     lines.append("    return new")
-    namespace = {"cls": cls, "new_": cls.__new__, "setattr_": object.__setattr__,
+    namespace = {"cls": cls, "object_setattr": object.__setattr__, "looped": _looped_copy,
                  "scalars": _SCALARS, "copied": _copied}  # fmt: skip
-    exec("\n".join(lines), namespace)  # code made of slot names only
+    exec("\n".join(lines), namespace)  # code made of slot names only (``_written_name``)
     return namespace["copier"]
 
 
@@ -117,11 +134,18 @@ def deepcopy_slots(self: Any, memo: dict[int, Any]) -> Any:
     """``__deepcopy__`` for a class whose instances hold everything in ``__slots__`` (and for
     a subclass of one that adds a ``__dict__``: that is copied too)."""
     cls = type(self)
-    if not cls.__dictoffset__:
-        copier = _SLOTS_COPIERS.get(cls)
-        if copier is None:
-            copier = _SLOTS_COPIERS[cls] = _slots_copier(cls)
-        return copier(self, memo)
+    if cls.__dictoffset__:
+        return _looped_copy(self, memo)
+    copier = _SLOTS_COPIERS.get(cls)
+    if copier is None:
+        copier = _SLOTS_COPIERS[cls] = _slots_copier(cls)
+    return copier(self, memo)
+
+
+def _looped_copy(self: Any, memo: dict[int, Any]) -> Any:
+    """``deepcopy_slots``, one slot at a time (and the ``__dict__`` of a subclass that has
+    one)."""
+    cls = type(self)
     new = cls.__new__(cls)
     memo[id(self)] = new
     scalars = _SCALARS
