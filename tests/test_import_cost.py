@@ -53,6 +53,41 @@ def test_the_server_loads_no_yaml_schema_or_openapi_until_used() -> None:
     assert not modules & set(HEAVY)
 
 
+def test_serving_the_default_drive_loads_no_scenario_reader() -> None:
+    """The default drive's server starts without YAML, the schema checks or the builder."""
+    modules = loaded_after(
+        "from mockdrive import cli, server\n"
+        "args = cli.server_parser().parse_args([])\n"
+        "cli.state_factory(args)()"
+    )
+    assert {"mockdrive.scenario.defaults", "mockdrive.server"} <= modules  # the probe ran
+    assert not modules & {"yaml", "jsonschema", "difflib"}
+    assert {m for m in modules if m.startswith("mockdrive.scenario.")} == {
+        "mockdrive.scenario.defaults"
+    }
+
+
+def test_every_public_scenario_name_resolves_on_use() -> None:
+    modules = loaded_after(
+        "import mockdrive.scenario as s\n"
+        "assert all(getattr(s, name) is not None for name in s.__all__)\n"
+        "from mockdrive.scenario import ScenarioError, dump_yaml, parse, scenario_schema\n"
+        "assert s._Document is s.Document and set(s.__all__) <= set(dir(s))"
+    )
+    assert {"yaml", "mockdrive.scenario.load", "mockdrive.scenario.validate"} <= modules
+    from mockdrive import scenario
+    from mockdrive.scenario import load, validate
+
+    assert scenario.ScenarioError is load.ScenarioError
+    assert scenario.SCHEMA_FILE is validate.SCHEMA_FILE
+    try:
+        scenario.no_such_name  # noqa: B018
+    except AttributeError as error:
+        assert "no_such_name" in str(error)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")
+
+
 def test_public_names_still_resolve() -> None:
     assert mockdrive.MockDrive is server.MockDrive
     assert callable(mockdrive.load_scenario) and callable(mockdrive.export_scenario)
