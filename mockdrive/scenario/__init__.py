@@ -61,13 +61,13 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """A public name of a submodule, imported on first use and kept here."""
+    """A public name of a submodule, imported on first use. Looked up each time, not kept here:
+    a test runner that drops the modules an in-process run imported (pytester) may import the
+    submodule afresh, and the names given out then stay those its functions raise and return."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name.lstrip("_"))
-    globals()[name] = value
-    return value
+    return getattr(import_module(f".{module}", __name__), name.lstrip("_"))
 
 
 def __dir__() -> list[str]:
