@@ -170,10 +170,9 @@ def state_factory(args: argparse.Namespace) -> Callable[[], State]:
     The scenario is read and validated once here; each call rebuilds from the parsed data.
     ``--seed`` overrides a scenario's own seed, as the marker's ``seed=`` does.
     """
-    from .scenario import build_state, read_scenario
-    from .scenario.defaults import default_state
-
     if args.scenario:
+        from .scenario import build_state, read_scenario
+
         document = read_scenario(scenario_path(args.scenario))
         if args.seed is not None:
             document = document.with_data({**document.data, "seed": args.seed})
@@ -181,12 +180,15 @@ def state_factory(args: argparse.Namespace) -> Callable[[], State]:
     seed = args.seed or 0
     if args.demo:
         from .demo import demo_scenario
+        from .scenario import build_state
 
         users = DEMO_USERS if args.users is None else args.users
         items = DEMO_ITEMS if args.items is None else args.items
         data = demo_scenario(seed, users, items)
         source = f"<demo seed={seed}>"
         return lambda: build_state(data, source)
+    from .scenario.defaults import default_state
+
     token = args.token or DEFAULT_TOKEN
     return lambda: default_state(token, seed)
 
@@ -240,15 +242,13 @@ def serve(argv: list[str]) -> int:
                      "terminates TLS itself inside CONNECT tunnels")  # fmt: skip
     import logging
 
-    from .scenario import ScenarioError
-
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
     try:
         factory = state_factory(args)
         state = factory()
-    except ScenarioError as error:
+    except scenario_errors(args) as error:
         print(f"mockdrive: {error}", file=sys.stderr)
         return EXIT_SCENARIO_ERROR
     if not _is_loopback(args.host):
@@ -275,6 +275,16 @@ def serve(argv: list[str]) -> int:
     import asyncio  # only to serve: validate, export, help and usage errors start without it
 
     return asyncio.run(_serve(server))
+
+
+def scenario_errors(args: argparse.Namespace) -> tuple[type[Exception], ...]:
+    """What building the initial state may raise to report: ScenarioError for a scenario or
+    the demo; nothing for the default drive, which is served without the scenario reader."""
+    if not (args.scenario or args.demo):
+        return ()
+    from .scenario import ScenarioError
+
+    return (ScenarioError,)
 
 
 def port_argument(text: str) -> int:

@@ -112,27 +112,6 @@ def test_ready_clients_trust_the_mock_ca(mock_drive):
     assert mock_drive.httpx_client().get("/me/drive").status_code == 200
 
 
-def test_reused_across_tests(pytester):
-    """Two tests in one process get the very same session object."""
-    pytester.makepyfile(
-        """
-        SEEN = []
-
-        def test_one(mock_drive):
-            SEEN.append(id(mock_drive.session))
-            assert mock_drive.session.get("/me/drive").status_code == 200
-
-        def test_two(mock_drive):
-            assert mock_drive.session.get("/me/drive").status_code == 200
-            assert SEEN == [id(mock_drive.session)]
-        """
-    )
-    result = pytester.runpytest_subprocess(
-        "-p", "no:xdist", "-p", "no:cacheprovider", *UNUSED_PLUGINS
-    )
-    result.assert_outcomes(passed=2)
-
-
 def test_a_missing_extra_is_named(projects, monkeypatch):
     """Without requests or httpx installed, a ready client says which extra installs it."""
     from functools import cache
@@ -223,6 +202,33 @@ def test_the_async_clients_close_their_connections_as_asyncio_run_ends(mock_driv
     assert opened and client_connections(port) & opened == set()
 
 
+def test_the_async_clients_of_a_server_without_tls_read_the_ca_bundle_once(mock_drive, monkeypatch):
+    """Each loop gets a connection pool of its own, but not a TLS context of its own: building
+    httpx's default one reads certifi's whole bundle (~20 ms of CPU), for a server that speaks
+    plain http, once for every async test that used a ready client."""
+    import asyncio
+    import ssl
+
+    built = []
+    real = ssl.create_default_context
+
+    def counted(*args, **kwargs):
+        built.append(args or kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+
+    async def use(number: int) -> None:
+        assert (await mock_drive.async_httpx_client().get("/me")).status_code == 200
+        newcomer = mock_drive.add_user(f"New Comer {number}", f"n{number}@x.example")
+        assert (await mock_drive.async_httpx_client(newcomer).get("/me")).status_code == 200
+
+    for number in range(3):  # three loops, each with its pool
+        asyncio.run(use(number))
+    assert mock_drive.httpx_client().get("/me").status_code == 200
+    assert len(built) <= 1, built  # none when an earlier test of this process built it
+
+
 @pytest.mark.mock_drive(tls=True)
 async def test_the_sdk_client_under_tls_sends_me_as_the_sdk_does(mock_drive):
     """The SDK's own options come with its client: ``me`` goes out as /me, not as a user id."""
@@ -230,13 +236,19 @@ async def test_the_sdk_client_under_tls_sends_me_as_the_sdk_does(mock_drive):
     assert drive.id == mock_drive.drive.id
 
 
-@linux_only
-def test_an_async_test_leaves_no_connection_and_nothing_to_collect(pytester):
-    """The ready async clients of an async test are closed before its loop is: once it is
-    over, this process holds no connection of theirs and a collection warns nothing."""
-    pytester.makepyfile(
-        inspect.getsource(client_connections)
-        + """
+REUSED_ACROSS_TESTS = """
+SEEN = []
+
+def test_one(mock_drive):
+    SEEN.append(id(mock_drive.session))
+    assert mock_drive.session.get("/me/drive").status_code == 200
+
+def test_two(mock_drive):
+    assert mock_drive.session.get("/me/drive").status_code == 200
+    assert SEEN == [id(mock_drive.session)]
+"""
+
+ASYNC_TEST_LEAVES_NOTHING = """
 
 import gc
 import sys
@@ -266,12 +278,32 @@ def test_then_nothing_is_left(mock_drive):
     assert [str(w.message) for w in caught] == []
     assert [repr(u.exc_value) for u in unraisable] == []
 """
-    )
+
+
+def test_reused_across_tests_and_an_async_test_leaves_no_connection(pytester):
+    """One pytest process (a start is ~1 s of CPU) runs two projects' worth of inner tests:
+
+    - ``test_reuse``: two tests in one process get the very same session object;
+    - ``test_async`` (Linux: it reads /proc): the ready async clients of an async test are
+      closed before its loop is: once it is over, this process holds no connection of theirs
+      and a collection warns nothing (ResourceWarnings are errors in this run).
+    """
+    files = {"test_reuse": REUSED_ACROSS_TESTS}
+    expected = ["test_reuse.py::test_one", "test_reuse.py::test_two"]
+    if sys.platform.startswith("linux"):
+        files["test_async"] = inspect.getsource(client_connections) + ASYNC_TEST_LEAVES_NOTHING
+        expected += [
+            "test_async.py::test_uses_the_ready_async_clients",
+            "test_async.py::test_then_nothing_is_left",
+        ]
+    pytester.makepyfile(**files)
     result = pytester.runpytest_subprocess(
         "-p", "no:xdist", "-p", "no:cacheprovider", "-W", "error::ResourceWarning",
-        "-o", "asyncio_mode=auto", *UNUSED_PLUGINS,
+        "-o", "asyncio_mode=auto", "-v", *UNUSED_PLUGINS,
     )  # fmt: skip
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=len(expected))
+    for nodeid in expected:  # each inner test ran and passed, by name
+        assert any(line.startswith(f"{nodeid} PASSED") for line in result.outlines), nodeid
 
 
 @linux_only

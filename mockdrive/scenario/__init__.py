@@ -16,25 +16,63 @@ Every problem is reported as ``file:line: path: reason``.
 from __future__ import annotations
 
 import contextlib
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..model.state import State
-from .build import Builder
-from .export import dump_yaml, export_scenario, export_yaml
-from .load import (
-    MAX_ALIAS_ELEMENTS,
-    MAX_DEPTH,
-    MAX_ELEMENTS,
-    MAX_REPORTED_PROBLEMS,
-    Document,
-    PathParts,
-    Problem,
-    ScenarioError,
-    format_path,
-    parse,
-)
-from .validate import SCHEMA_FILE, check_schema, scenario_schema
+if TYPE_CHECKING:
+    from ..model.state import State
+    from .export import dump_yaml, export_scenario, export_yaml
+    from .load import (
+        MAX_ALIAS_ELEMENTS,
+        MAX_DEPTH,
+        MAX_ELEMENTS,
+        MAX_REPORTED_PROBLEMS,
+        Document,
+        PathParts,
+        Problem,
+        ScenarioError,
+        format_path,
+        parse,
+    )
+    from .validate import SCHEMA_FILE, scenario_schema
+
+# The public names the submodules define, loaded on first use: the server of the default drive
+# (``scenario.defaults``) starts without YAML, the schema checks or the scenario builder.
+_LAZY = {
+    "dump_yaml": "export",
+    "export_scenario": "export",
+    "export_yaml": "export",
+    "MAX_ALIAS_ELEMENTS": "load",
+    "MAX_DEPTH": "load",
+    "MAX_ELEMENTS": "load",
+    "MAX_REPORTED_PROBLEMS": "load",
+    "Document": "load",
+    "_Document": "load",
+    "PathParts": "load",
+    "Problem": "load",
+    "ScenarioError": "load",
+    "format_path": "load",
+    "parse": "load",
+    "SCHEMA_FILE": "validate",
+    "check_schema": "validate",
+    "scenario_schema": "validate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name of a submodule, imported on first use. Looked up each time, not kept here:
+    a test runner that drops the modules an in-process run imported (pytester) may import the
+    submodule afresh, and the names given out then stay those its functions raise and return."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name.lstrip("_"))
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "MAX_ALIAS_ELEMENTS",
@@ -60,7 +98,6 @@ __all__ = [
     "validate_document",
 ]
 
-_Document = Document  # the old name
 EMPTY_REASON = "the scenario is empty (write {} for a state with nothing in it)"
 
 
@@ -70,6 +107,10 @@ def validate_document(document: Document) -> None:
     When the schema check fails, the references are checked as well (leniently), so one run
     names every problem of the file, up to ``MAX_REPORTED_PROBLEMS``.
     """
+    from .build import Builder
+    from .load import MAX_REPORTED_PROBLEMS, ScenarioError
+    from .validate import check_schema
+
     if document.data is None:
         raise document.error([((), EMPTY_REASON, False)])
     found = check_schema(document.data)
@@ -94,6 +135,8 @@ def validate_document(document: Document) -> None:
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Document:
     """Parse and validate scenario text; build it with ``build_state``."""
+    from .load import parse
+
     document = parse(text, source)
     validate_document(document)
     return document
@@ -101,6 +144,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Document:
 
 def read_scenario(path: str | Path) -> Document:
     """Read and validate (but do not build) a scenario file; cache this to rebuild cheaply."""
+    from .load import Problem, ScenarioError
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -122,6 +167,9 @@ def load_scenario_text(text: str, source: str = "<scenario>") -> State:
 
 def build_state(document: Document | dict[str, Any], source: str = "<scenario>") -> State:
     """A fresh State from scenario data (a parsed document, or a dict checked here)."""
+    from .build import Builder
+    from .load import Document
+
     if not isinstance(document, Document):
         document = Document(document, None, source)
     if not getattr(document, "validated", False):
