@@ -4,7 +4,7 @@ wall to follow and copies it reads what the clock's moment, written out afresh, 
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -49,3 +49,19 @@ def test_peek_reads_the_moment_written_out_afresh(steps):
             case ("set", when):
                 clock.set(when)
         assert clock.peek() == format_time(clock.moment())
+
+
+ZONES = st.sampled_from(
+    [timezone.utc, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-11))]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30), timezones=ZONES), ZONES)
+def test_a_moment_is_written_out_as_strftime_writes_it_each_time(moment, zone):
+    """``format_time`` remembers what it wrote out for each moment in UTC; the same instant
+    in another zone, or read again, is written out the same."""
+    expected = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for _ in range(2):
+        assert format_time(moment) == expected
+        assert format_time(moment.astimezone(zone)) == expected

@@ -211,9 +211,28 @@ class LogicalClock:
         return shown
 
 
+# moments in UTC ``format_time`` wrote out (an equal one is the same instant, written the same),
+# forgotten all at once past ``TIMES_KEPT``: exports and listings write the same few moments
+# (when each permission was shared, each item made) again and again
+_WRITTEN: dict[datetime, str] = {}
+TIMES_KEPT = 4096
+
+
 def format_time(moment: datetime) -> str:
     """``2024-01-01T00:00:05Z``: the moment in UTC, to the second."""
-    utc = moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+    if moment.tzinfo is timezone.utc:
+        shown = _WRITTEN.get(moment)
+        if shown is not None:
+            return shown
+        shown = _written(moment)
+        if len(_WRITTEN) >= TIMES_KEPT:
+            _WRITTEN.clear()
+        _WRITTEN[moment] = shown
+        return shown
+    return _written(moment.astimezone(timezone.utc))
+
+
+def _written(utc: datetime) -> str:
     year = utc.year
     if year < 1000:  # strftime writes such a year without leading zeros
         return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
