@@ -272,7 +272,7 @@ def browser_processes() -> list[int]:
     while pending:
         for pid, command in parents.get(pending.pop(), []):
             pending.append(pid)
-            if b"chrom" in command and b"--type=" not in command:
+            if b"--remote-debugging-pipe" in command and b"--type=" not in command:
                 found.append(pid)
     return found
 
