@@ -22,6 +22,7 @@ from .shipped import find_scenario, shipped_names
 # them (0.12 s of CPU down to 0.04 s for ``--help``).
 if TYPE_CHECKING:
     from .model.state import State
+    from .scenario.defaults import default_state  # loaded on use: ``__getattr__``
     from .server import MockDrive
 
 DEFAULT_PORT = 8000
@@ -416,3 +417,8 @@ def __getattr__(name: str) -> Any:
 
         return default_state
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ``from mockdrive.cli import *`` names what it did before the model loaded on use: every public
+# name of this module, and ``default_state`` (which ``__getattr__`` loads when the import asks).
+__all__ = [name for name in list(globals()) if not name.startswith("_")] + ["default_state"]

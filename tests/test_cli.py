@@ -144,6 +144,21 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     )
 
 
+def test_a_star_import_of_the_cli_names_default_state_as_an_attribute_import_does():
+    """``default_state`` loads on first use; a star import asks for it too, in a fresh process."""
+    code = (
+        "from mockdrive.cli import *\n"
+        "from mockdrive.scenario.defaults import default_state as loaded\n"
+        "assert default_state is loaded and callable(main) and callable(serve)\n"
+        "print(DEFAULT_TOKEN)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=FIXTURES
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "mockdrive-token\n"
+
+
 def test_version_flag_and_console_script():
     from mockdrive import __version__
 

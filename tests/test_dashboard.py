@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,48 @@ def next_poll(page: Any) -> None:
     The page's clock must be installed (``page.clock.install()``) before it loads; its time
     still flows as it would, this only jumps it ahead, so the poll runs as it would have."""
     page.clock.fast_forward(POLL_MS)
+
+
+def browser_processes() -> list[int]:
+    """The Chromium browser processes (not their renderers) this test process started."""
+    parents: dict[int, list[tuple[int, bytes]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # a process that has ended
+        parent = int(status.split("PPid:", 1)[1].split()[0])
+        parents.setdefault(parent, []).append((int(entry.name), command))
+    found, pending = [], [os.getpid()]
+    while pending:
+        for pid, command in parents.get(pending.pop(), []):
+            pending.append(pid)
+            if b"--remote-debugging-pipe" in command and b"--type=" not in command:
+                found.append(pid)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="finds Chromium in /proc")
+def test_a_crash_of_the_workers_chromium_costs_only_the_test_it_happened_in(
+    chromium_session, browser, mock_drive
+):
+    """The browser tests of a worker share one Chromium: after it crashed, the next browser
+    test gets one launched anew, not a browser that is gone."""
+    chromium, _ = chromium_session
+    (crashed,) = browser_processes()
+    os.kill(crashed, signal.SIGKILL)
+    relaunched = chromium.get()  # what the browser fixture hands the next test
+    assert relaunched is not browser and relaunched.is_connected()
+    context = relaunched.new_context()
+    try:
+        opened = context.new_page()
+        opened.goto(mock_drive.url + "/_mockdrive/ui")
+        assert opened.title()
+    finally:
+        context.close()
 
 
 def test_browser_shows_inherited_permissions_and_an_invite_without_reloading(shared_folder, page):

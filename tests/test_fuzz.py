@@ -25,10 +25,12 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from aiohttp import web
 from url_check import PINNED, RuleChecker
 
 from mockdrive.api.openapi import COMMON_REFUSALS
@@ -239,3 +241,43 @@ def test_generated_requests_find_no_server_error_and_conform(tmp_path: Path, gro
     spent = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in checker.seconds.items())
     print(f"CPU: schemathesis {child:.2f} s; the rule checks: {spent} ({checker.digests} digests)")
     assert broken_rules == [], "\n".join(broken_rules[:40])
+
+
+# -- the run can fail ------------------------------------------------------------------------------
+def broken_refusals(kind: str) -> Any:
+    """A middleware that breaks each 404 and 400 answer: its body out of the dialect's envelope
+    (``body``) or its content type (``type``), the status kept."""
+
+    @web.middleware
+    async def breaking(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        if response.status not in (400, 404) or request.path == "/_mockdrive/openapi.json":
+            return response
+        if kind == "body":
+            return web.json_response({"error": "refused"}, status=response.status)
+        return web.Response(status=response.status, text="refused", content_type="text/plain")
+
+    return breaking
+
+
+@pytest.mark.parametrize("kind", ["body", "type"])
+def test_the_run_fails_on_a_refusal_the_document_does_not_describe(tmp_path: Path, kind: str):
+    """The checks reach the refusals the document names by code: one operation's run fails
+    when its 400s and 404s leave their envelope or their content type."""
+    with MockDrive(
+        default_state("fuzz-token"), middlewares=[broken_refusals(kind)], clock=PINNED
+    ) as server:
+        command = schemathesis_command(server.url, "me", tmp_path / "run.har")
+        at = command.index("--include-path-regex") + 1
+        command[at] = r"^/v1\.0/me/drive/items/\{itemId\}$"
+        result = subprocess.run(
+            command,
+            env=child_environment(server.url, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    reason = "Response violates schema" if kind == "body" else "Undocumented Content-Type"
+    assert reason in result.stdout, result.stdout[-3000:]
