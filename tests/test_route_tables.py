@@ -496,3 +496,42 @@ def test_every_graph_row_is_served(mock_drive, graph_ids, row):
     path, options = graph_request(row, graph_ids)
     response = mock_drive.session.request(row.method, mock_drive.url + "/v1.0" + path, **options)
     assert 200 <= response.status_code < 400, (row, path, response.status_code, response.text)
+
+
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def test_every_405_names_in_allow_the_methods_its_path_is_served_with(mock_drive, graph_ids, ids):
+    """HTTP asks every 405 for an ``Allow`` header: at each path of every table, each method no
+    row serves there is refused with one that names exactly the methods the rows serve."""
+
+    def resource(row) -> tuple[str, str]:  # a target's action, or a whole path of its own
+        return (row.target, row.path if row.target == "/" else row.action)
+
+    served: dict[str, set[str]] = {}  # a concrete URL: the methods its rows serve
+    for row in graph_routes.ROUTES:
+        path, _ = graph_request(row, graph_ids)
+        served.setdefault("/v1.0" + path, set()).update(
+            other.method for other in graph_routes.ROUTES if resource(other) == resource(row)
+        )
+    for row in ROWS:
+        if row.plain_path.startswith("/_mockdrive/ui") or row.plain_path == "/":
+            continue  # the dashboard's pages and files: aiohttp's static routes
+        methods = {other.method for other in ROWS if other.plain_path == row.plain_path}
+        served.setdefault(concrete(row, values_for(row, ids)), set()).update(methods)
+    refused = 0
+    for path, methods in served.items():
+        for method in ALL_METHODS:
+            if method in methods:
+                continue
+            response = mock_drive.session.request(method, mock_drive.url + path)
+            if response.status_code != 405:
+                continue
+            refused += 1
+            allow = set(response.headers.get("Allow", "").replace(" ", "").split(","))
+            assert allow == methods, (method, path, allow, methods)
+            assert method not in allow, (method, path, allow)
+    batch = mock_drive.session.get(mock_drive.url + "/v1.0/$batch")
+    assert (batch.status_code, batch.headers.get("Allow")) == (405, "POST")
+    print(f"{refused} refusals at {len(served)} paths")
+    assert refused >= len(served), refused  # most paths refuse several methods

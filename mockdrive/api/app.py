@@ -113,7 +113,8 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
 
     async def batch_entry(request: web.Request) -> web.StreamResponse:
         if request.method != "POST":
-            raise ApiError(405, "notSupported", "a batch is sent with POST")
+            raise ApiError(405, "notSupported", "a batch is sent with POST", None,
+                           {hdrs.ALLOW: "POST"})  # fmt: skip
         version = next(p for p in GRAPH_PREFIXES if request.path.startswith(p))
         return await graph_batch.handle_batch(request, version, request[EXCHANGE].request_id)
 

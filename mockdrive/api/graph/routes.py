@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from functools import lru_cache
 from types import CoroutineType
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from multidict import istr
 
 from ...model import links as link_model
@@ -280,13 +280,13 @@ def dispatch(request: web.Request, call: Call, rest: str) -> Answer:
     if kind == "resource":
         row = address[1].get(method)
         if row is None:
-            raise method_not_allowed(method)
+            raise method_not_allowed(method, address[1])
         return row.handler(request, call, *address[2])
     if kind == "user":
         user = directory.resolve_user(call, address[1])  # missing: a 404 whatever the method
         row = address[2].get(method)
         if row is None:
-            raise method_not_allowed(method)
+            raise method_not_allowed(method, address[2])
         return row.handler(request, call, user, *address[3])
     raise directory.unserved(address[1])
 
@@ -298,7 +298,7 @@ def serve_share(request: web.Request, call: Call, share_id: str, tail: tuple[str
     by_method, values = NONE if matched is None else matched
     row = by_method.get(method)
     if row is None and (matched is not None or method != "GET"):  # all but the grant: GET
-        raise method_not_allowed(method)
+        raise method_not_allowed(method, by_method if matched is not None else ("GET",))
     if row is not None and row.method != "GET" and shares.link_user(call) is None:
         # before the link is looked up: the answer says nothing about it
         raise Unauthenticated("granting a link needs a signed-in user")
@@ -327,9 +327,10 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
     ):
         authorize.check_drive(call, method, path.action, drive)
     if path.item_base is None:
-        row = (lookup(_DRIVES, ()) or NONE)[0].get(method)
+        rows = (lookup(_DRIVES, ()) or NONE)[0]
+        row = rows.get(method)
         if row is None:
-            raise method_not_allowed(method)
+            raise method_not_allowed(method, rows)
         return row.handler(request, call, drive, path)
 
     action = path.action
@@ -347,7 +348,7 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
             return _hiding(result, state, caller, drive, path)
         return result
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
-        raise unserved(action, method, matched is not None)
+        raise unserved(action, method, by_method if matched is not None else None)
     # a request by the drive's owner needs no roles walked to be served (``resolve_visible``):
     # a handler that asks for them walks them then (``require_read``, ``roles_seen``)
     item, roles = resolve_visible(state, caller, drive, path, False)
@@ -356,7 +357,7 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
         query = request.query if request.rel_url.raw_query_string else None  # most: none
         call.options = odata.NO_OPTIONS if query is None else odata.parse_options(query)
     if row is None:
-        raise unserved(action, method, matched is not None)
+        raise unserved(action, method, by_method if matched is not None else None)
     return row.handler(request, call, item, *values)
 
 
@@ -375,12 +376,12 @@ async def _hiding(
         raise hidden(state, caller, drive, path) from None
 
 
-def unserved(action: tuple[str, ...], method: str, known: bool) -> Exception:
-    """405 for a method the resource lacks (``known``: a row serves the action with another),
+def unserved(action: tuple[str, ...], method: str, served: Collection[str] | None) -> Exception:
+    """405 for a method the resource lacks (``served``: the methods rows serve the action with),
     501 for a Graph feature mockdrive lacks, and the gateway's 400 for a segment Graph does not
     have."""
-    if known:
-        return method_not_allowed(method)
+    if served is not None:
+        return method_not_allowed(method, served)
     head = function_name(action[0])
     if head == "search":
         return InvalidRequest("search takes one parameter: search(q='text')")
@@ -447,5 +448,8 @@ def body_row(method: str, rest: str) -> GraphRoute | None:
     return rows[0]
 
 
-def method_not_allowed(method: str) -> ApiError:
-    return ApiError(405, "notSupported", f"the method {method} is not supported on this resource")
+def method_not_allowed(method: str, served: Collection[str]) -> ApiError:
+    """The 405 for ``method`` where rows serve the resource with the ``served`` methods, named
+    in its ``Allow`` header as HTTP asks of every 405."""
+    return ApiError(405, "notSupported", f"the method {method} is not supported on this resource",
+                    None, {hdrs.ALLOW: ", ".join(sorted(served))})  # fmt: skip
