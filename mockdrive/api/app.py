@@ -109,6 +109,10 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     graph_uploads.add_routes(app, call_of, expect_continue, piped)
 
     async def unknown_route(request: web.Request) -> web.StreamResponse:
+        # mockdrive's own API answers a method its path is not served with as HTTP says; the
+        # dialects it imitates keep their own answer (Onehub's Rails routes: a 404)
+        if request.path.startswith("/_mockdrive") and (allowed := await served_with(request)):
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
 
     async def batch_entry(request: web.Request) -> web.StreamResponse:
@@ -257,15 +261,22 @@ class Unrouted(OneRoute):
         return web.UrlMappingMatchInfo({}, self._route), set()
 
 
+async def served_with(request: web.Request) -> set[str]:
+    """The methods the routes whose path the request's is serve it with (none: no route has
+    its path), for a request that the router gave to a catch-all."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if not isinstance(resource, Unrouted | PathlessRequests):
+            match, methods = await resource.resolve(request)
+            if match is None:  # a catch-all matches every path, with every method
+                allowed |= methods
+    return allowed
+
+
 async def unrouted(request: web.Request) -> web.StreamResponse:
     """aiohttp's own answer to a request its router matches to no route: 405 where some route
     serves the path with other methods, else 404 (the pipeline words them as the dialect)."""
-    allowed: set[str] = set()
-    for resource in request.app.router.resources():
-        # none of the others matches: the router tried them
-        if not isinstance(resource, Unrouted | PathlessRequests):
-            allowed |= (await resource.resolve(request))[1]
-    if allowed:
+    if allowed := await served_with(request):  # none of the others matches: the router tried
         raise web.HTTPMethodNotAllowed(request.method, allowed)
     raise web.HTTPNotFound()
 

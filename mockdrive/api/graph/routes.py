@@ -452,4 +452,4 @@ def method_not_allowed(method: str, served: Collection[str]) -> ApiError:
     """The 405 for ``method`` where rows serve the resource with the ``served`` methods, named
     in its ``Allow`` header as HTTP asks of every 405."""
     return ApiError(405, "notSupported", f"the method {method} is not supported on this resource",
-                    None, {hdrs.ALLOW: ", ".join(sorted(served))})  # fmt: skip
+                    None, {hdrs.ALLOW: ",".join(sorted(served))})  # fmt: skip
