@@ -119,6 +119,8 @@ def test_a_newline_path_with_expect_continue_is_invited_and_answered_in_json(ser
         answer = reader.read()
     assert b"application/json" in answer and b"request-id:" in answer.lower()
     assert answer.split(b"\r\n", 1)[0].split()[1] == b"404"
+    # the code Graph pairs with a 404, as any path no route serves gets (not invalidRequest)
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == "itemNotFound"
 
 
 def test_unmatched_and_batch_steps_are_journaled_with_their_faults(server):

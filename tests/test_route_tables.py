@@ -254,10 +254,11 @@ def test_no_route_is_registered_outside_a_table():
 # Requests the router matches to no route: no ``{name:.*}`` matches a newline, nor any path
 # ``OPTIONS *``. (method, path, with the token?) -> status, error code
 UNROUTED = {
-    ("GET", "/v1.0/me/drive/root:/a%0Ab:", True): (404, "invalidRequest"),
+    # a 404 carries the code Graph pairs with it, as every path no route serves gets
+    ("GET", "/v1.0/me/drive/root:/a%0Ab:", True): (404, "itemNotFound"),
     ("GET", "/v1.0/me/drive/root:/a%0Ab:", False): (401, "unauthenticated"),
-    ("GET", "/_mockdrive/x%0Ay", False): (404, "invalidRequest"),
-    ("OPTIONS", "*", False): (404, "invalidRequest"),
+    ("GET", "/_mockdrive/x%0Ay", False): (404, "itemNotFound"),
+    ("OPTIONS", "*", False): (404, "itemNotFound"),
     ("GET", "/_mockdrive/faults/a%0Ab", False): (405, "notSupported"),  # a DELETE route's path
     ("PUT", "/t%0A/oauth2/v2.0/token", False): (405, "notSupported"),
 }

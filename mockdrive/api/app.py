@@ -278,7 +278,7 @@ async def unrouted(request: web.Request) -> web.StreamResponse:
     serves the path with other methods, else 404 (the pipeline words them as the dialect)."""
     if allowed := await served_with(request):  # none of the others matches: the router tried
         raise web.HTTPMethodNotAllowed(request.method, allowed)
-    raise web.HTTPNotFound()
+    raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")  # as the catch-all
 
 
 def openapi_document(state: State, server_url: str) -> dict[str, Any]:
