@@ -607,13 +607,14 @@ def throttled(status: int, retry_after: int) -> ApiError:
 def dialect_of(request: web.Request) -> str:
     """Which API's error envelope a request gets: ``graph``, ``onedrive`` (a path of one of
     ``onedrive_v1.ROUTES``' actions, in any form Graph's routes accept) or ``onehub``."""
-    if request.path.startswith(onehub.PREFIXES):
-        return "onehub"
     raw = request.rel_url.raw_path
-    prefix = next((p for p in GRAPH_PREFIXES if raw.startswith(p + "/")), None)
-    if prefix is not None:
-        try:
-            if normalize_path(raw[len(prefix) :]).endswith(onedrive_v1.ACTION_SUFFIXES):
+    # ``request.path`` is the raw path itself without a ``%`` (as the pipeline reads it)
+    if (raw if "%" not in raw else request.path).startswith(onehub.PREFIXES):
+        return "onehub"
+    if raw.startswith(GRAPH_STARTS):
+        tail = raw[GRAPH_PREFIX_LENGTH:]
+        try:  # (``normalize_path`` gives a path it has nothing to change as it is)
+            if normalize_path(tail).endswith(onedrive_v1.ACTION_SUFFIXES):
                 return "onedrive"
         except InvalidRequest:  # not UTF-8: refused as Graph refuses it
             pass

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..model import errors as model_errors
 from ..model import scopes, uploads
-from .jsonio import json_response
+from .jsonio import fast_json_response
 
 
 class ApiError(Exception):
@@ -57,15 +57,15 @@ def onedrive_error_response(error: ApiError) -> web.Response:
     """The older OneDrive API's envelope: ``{"error": {code, message, innererror {code}}}``."""
     inner = {"code": error.inner_code or error.code}
     body = {"error": {"code": error.code, "message": error.message, "innererror": inner}}
-    return json_response(body, status=error.status, headers=error.headers)
+    return fast_json_response(body, status=error.status, headers=error.headers)
 
 
 def onehub_error_response(error: ApiError) -> web.Response:
     """Onehub's: ``{"error": "invalid_token"}`` for 401, else a Rails ``errors`` hash."""
     if error.status == 401:
-        return json_response({"error": "invalid_token"}, status=401, headers=error.headers)
+        return fast_json_response({"error": "invalid_token"}, status=401, headers=error.headers)
     message = "Not found" if error.status == 404 else error.message
-    return json_response(
+    return fast_json_response(
         {"errors": {"base": [message]}}, status=error.status, headers=error.headers
     )
 
@@ -80,4 +80,4 @@ def graph_error_response(
     if error.inner_code:
         inner["code"] = error.inner_code
     body = {"error": {"code": error.code, "message": error.message, "innerError": inner}}
-    return json_response(body, status=error.status, headers=error.headers)
+    return fast_json_response(body, status=error.status, headers=error.headers)

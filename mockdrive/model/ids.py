@@ -195,14 +195,44 @@ class LogicalClock:
         """Advance one second, as ``now()`` does, when the time itself is not needed."""
         self._ticks += 1
 
+    # the last reading ``peek`` wrote out, and the start and ticks it is of (read on every
+    # refusal and most answers, often at one reading: written out once a reading)
+    _shown_start: datetime | None = None
+    _shown_ticks = -1
+    _shown = ""
+
     def peek(self) -> str:
         """The current time, without advancing (for response metadata that changes nothing)."""
-        return format_time(self._start + timedelta(seconds=self._ticks))
+        start, ticks = self._start, self._ticks
+        if ticks == self._shown_ticks and start is self._shown_start:
+            return self._shown
+        shown = format_time(start + timedelta(seconds=ticks))
+        self._shown_start, self._shown_ticks, self._shown = start, ticks, shown
+        return shown
+
+
+# moments in UTC ``format_time`` wrote out (an equal one is the same instant, written the same),
+# forgotten all at once past ``TIMES_KEPT``: exports and listings write the same few moments
+# (when each permission was shared, each item made) again and again
+_WRITTEN: dict[datetime, str] = {}
+TIMES_KEPT = 4096
 
 
 def format_time(moment: datetime) -> str:
     """``2024-01-01T00:00:05Z``: the moment in UTC, to the second."""
-    utc = moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+    if moment.tzinfo is timezone.utc:
+        shown = _WRITTEN.get(moment)
+        if shown is not None:
+            return shown
+        shown = _written(moment)
+        if len(_WRITTEN) >= TIMES_KEPT:
+            _WRITTEN.clear()
+        _WRITTEN[moment] = shown
+        return shown
+    return _written(moment.astimezone(timezone.utc))
+
+
+def _written(utc: datetime) -> str:
     year = utc.year
     if year < 1000:  # strftime writes such a year without leading zeros
         return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
