@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def test_the_submodules_are_attributes_of_the_package_in_a_fresh_interpreter() -> None:
     probe = (
@@ -27,3 +29,20 @@ def test_the_submodules_are_attributes_of_the_package_in_a_fresh_interpreter() -
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_top_level_scenario_error_follows_a_reader_imported_afresh(monkeypatch) -> None:
+    """pytester's in-process runs drop from sys.modules what was first imported inside them:
+    ``mockdrive.ScenarioError`` then is the class the reader imported afresh raises, as the
+    scenario package's own name is (not the one a first use kept)."""
+    import importlib
+
+    import mockdrive
+    from mockdrive import scenario
+
+    assert mockdrive.ScenarioError is scenario.ScenarioError  # used once (kept, were it kept)
+    monkeypatch.setattr(scenario, "load", importlib.import_module("mockdrive.scenario.load"))
+    monkeypatch.delitem(sys.modules, "mockdrive.scenario.load")
+    with pytest.raises(mockdrive.ScenarioError, match="the scenario is empty"):
+        scenario.parse_scenario("", "<empty>")
+    assert mockdrive.ScenarioError is sys.modules["mockdrive.scenario.load"].ScenarioError
