@@ -46,3 +46,32 @@ def test_the_top_level_scenario_error_follows_a_reader_imported_afresh(monkeypat
     with pytest.raises(mockdrive.ScenarioError, match="the scenario is empty"):
         scenario.parse_scenario("", "<empty>")
     assert mockdrive.ScenarioError is sys.modules["mockdrive.scenario.load"].ScenarioError
+
+
+def test_the_loaders_annotations_evaluate() -> None:
+    """``mockdrive.load_scenario`` and ``load_scenario_text`` name only the State they return:
+    tools that read annotations (``typing.get_type_hints``, ``inspect.signature(eval_str=True)``,
+    documentation generators) find it in the package."""
+    import inspect
+    import typing
+
+    import mockdrive
+    from mockdrive import scenario
+    from mockdrive.model.state import State
+
+    assert typing.get_type_hints(scenario.load_scenario_text)["return"] is State
+    assert inspect.signature(mockdrive.load_scenario, eval_str=True).return_annotation is State
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the scenario package loads its submodules on first use, so Document (in load, with "
+    "YAML) is not among its globals, where annotations are evaluated",
+)
+def test_the_readers_annotations_evaluate() -> None:
+    import typing
+
+    from mockdrive import scenario
+
+    for function in (scenario.read_scenario, scenario.parse_scenario, scenario.build_state):
+        typing.get_type_hints(function)

@@ -20,8 +20,9 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..model.state import State  # (the default drive's server has it loaded already)
+
 if TYPE_CHECKING:
-    from ..model.state import State
     from .export import dump_yaml, export_scenario, export_yaml
     from .load import (
         MAX_ALIAS_ELEMENTS,
