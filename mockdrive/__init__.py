@@ -38,7 +38,8 @@ def __getattr__(name: str) -> Any:
     from importlib import import_module
 
     value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
+    if module != ".scenario":  # the scenario package's names are looked up on each use there
+        globals()[name] = value
     return value
 
 

@@ -74,8 +74,9 @@ class Clock(LogicalClock):
         # readings, advances and sets: what moves the clock other than the wall passing (a
         # listing paused between pages is still good while this and the change log stand)
         self.version = 0
-        self._epoch_start: datetime | None = None  # the start whose timestamp _epoch is
-        self._epoch = 0
+        # a start and its timestamp, as one tuple: a thread reading between two separate
+        # writes would add the ticks to the previous start's timestamp
+        self._epoch: tuple[datetime | None, int] = (None, 0)
 
     @property
     def follows_wall(self) -> bool:
@@ -128,9 +129,11 @@ class Clock(LogicalClock):
         start = self._start
         if start.microsecond:
             return int(self.moment().timestamp())
-        if start is not self._epoch_start:
-            self._epoch_start, self._epoch = start, int(start.timestamp())
-        return self._epoch + self._ticks
+        kept, epoch = self._epoch
+        if start is not kept:
+            epoch = int(start.timestamp())
+            self._epoch = (start, epoch)
+        return epoch + self._ticks
 
     def advance(
         self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0

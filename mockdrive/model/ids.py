@@ -195,19 +195,19 @@ class LogicalClock:
         """Advance one second, as ``now()`` does, when the time itself is not needed."""
         self._ticks += 1
 
-    # the last reading ``peek`` wrote out, and the start and ticks it is of (read on every
-    # refusal and most answers, often at one reading: written out once a reading)
-    _shown_start: datetime | None = None
-    _shown_ticks = -1
-    _shown = ""
+    # the last reading ``peek`` wrote out with the start and ticks it is of (read on every
+    # refusal and most answers, often at one reading: written out once a reading), kept as one
+    # tuple: a thread reading between separate writes would get an older reading's text
+    _shown: tuple[datetime | None, int, str] = (None, -1, "")
 
     def peek(self) -> str:
         """The current time, without advancing (for response metadata that changes nothing)."""
         start, ticks = self._start, self._ticks
-        if ticks == self._shown_ticks and start is self._shown_start:
-            return self._shown
+        shown_start, shown_ticks, shown = self._shown
+        if ticks == shown_ticks and start is shown_start:
+            return shown
         shown = format_time(start + timedelta(seconds=ticks))
-        self._shown_start, self._shown_ticks, self._shown = start, ticks, shown
+        self._shown = (start, ticks, shown)
         return shown
 
 

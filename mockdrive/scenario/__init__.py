@@ -20,8 +20,9 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..model.state import State  # (the default drive's server has it loaded already)
+
 if TYPE_CHECKING:
-    from ..model.state import State
     from .export import dump_yaml, export_scenario, export_yaml
     from .load import (
         MAX_ALIAS_ELEMENTS,
@@ -59,11 +60,16 @@ _LAZY = {
     "scenario_schema": "validate",
 }
 
+# the submodules importing the package imported when it loaded them all: attributes of it then
+_SUBMODULES = frozenset({"build", "export", "links", "load", "validate"})
+
 
 def __getattr__(name: str) -> Any:
     """A public name of a submodule, imported on first use. Looked up each time, not kept here:
     a test runner that drops the modules an in-process run imported (pytester) may import the
     submodule afresh, and the names given out then stay those its functions raise and return."""
+    if name in _SUBMODULES:  # importing it makes it an attribute here, as Python does
+        return import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -71,7 +77,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
 
 
 __all__ = [
