@@ -202,33 +202,6 @@ def test_the_async_clients_close_their_connections_as_asyncio_run_ends(mock_driv
     assert opened and client_connections(port) & opened == set()
 
 
-def test_the_async_clients_of_a_server_without_tls_read_the_ca_bundle_once(mock_drive, monkeypatch):
-    """Each loop gets a connection pool of its own, but not a TLS context of its own: building
-    httpx's default one reads certifi's whole bundle (~20 ms of CPU), for a server that speaks
-    plain http, once for every async test that used a ready client."""
-    import asyncio
-    import ssl
-
-    built = []
-    real = ssl.create_default_context
-
-    def counted(*args, **kwargs):
-        built.append(args or kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ssl, "create_default_context", counted)
-
-    async def use(number: int) -> None:
-        assert (await mock_drive.async_httpx_client().get("/me")).status_code == 200
-        newcomer = mock_drive.add_user(f"New Comer {number}", f"n{number}@x.example")
-        assert (await mock_drive.async_httpx_client(newcomer).get("/me")).status_code == 200
-
-    for number in range(3):  # three loops, each with its pool
-        asyncio.run(use(number))
-    assert mock_drive.httpx_client().get("/me").status_code == 200
-    assert len(built) <= 1, built  # none when an earlier test of this process built it
-
-
 @pytest.mark.mock_drive(tls=True)
 async def test_the_sdk_client_under_tls_sends_me_as_the_sdk_does(mock_drive):
     """The SDK's own options come with its client: ``me`` goes out as /me, not as a user id."""

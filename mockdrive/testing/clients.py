@@ -47,19 +47,10 @@ def _require(module: str, extra: str, what: str) -> Any:
         ) from None
 
 
-def _verify(ca_path: str | None) -> ssl.SSLContext:
+def _verify(ca_path: str | None) -> ssl.SSLContext | bool:
     """What httpx takes as ``verify``: a context trusting the server's own CA (a path string
-    is deprecated there), or for a server without TLS what ``verify=True`` builds, made once."""
-    return _default_verify() if ca_path is None else ssl.create_default_context(cafile=ca_path)
-
-
-@cache
-def _default_verify() -> ssl.SSLContext:
-    """httpx's context for ``verify=True`` (certifi's CAs; the clients ignore the environment):
-    each build reads the whole CA bundle, ~20 ms of CPU, and every loop's pool made one."""
-    import httpx
-
-    return httpx.create_ssl_context(verify=True, trust_env=False)
+    is deprecated there), or ``True`` for a server without TLS."""
+    return True if ca_path is None else ssl.create_default_context(cafile=ca_path)
 
 
 @cache
@@ -125,7 +116,7 @@ class ReadyClients:
         self._httpx: dict[str | None, httpx.Client] = {}
         self._loops: dict[asyncio.AbstractEventLoop, _OnLoop] = {}
         self._graph: dict[str | None, Any] = {}
-        self._ssl: ssl.SSLContext | None = None  # made once: loading the CA costs
+        self._ssl: ssl.SSLContext | bool | None = None  # made once: loading the CA costs
         # The sessions reach a plain-http server without its socket (inprocess.py): the same
         # bytes through the same server protocol, minus the kernel's round trip.
         self.in_process = True
