@@ -1,7 +1,7 @@
 """``deepcopy_slots``'s written-out copiers (model/copying.py) against odd slotted classes.
 
-Each class below is copied with ``deepcopy_slots`` and with the loop it replaced (kept here
-verbatim as the reference); both copies must hold the same values in the same shape, with
+Each class below is copied with ``deepcopy_slots`` and with the loop it replaced (kept in
+test_state_copy.py as the reference); both copies must hold the same values in the same shape, with
 what the original shares shared alike, and leave the original as it was.
 """
 
@@ -11,26 +11,10 @@ import copy
 from typing import Any
 
 import pytest
+from test_state_copy import reference_deepcopy_slots
 
 from mockdrive.model import copying
 from mockdrive.model.copying import deepcopy_slots
-
-
-def reference_deepcopy_slots(self: Any, memo: dict[int, Any]) -> Any:
-    """``deepcopy_slots`` as it was: one slot at a time in a loop, set with object's own."""
-    cls = type(self)
-    new = cls.__new__(cls)
-    memo[id(self)] = new
-    for name in copying._slots_of(cls):
-        try:
-            value = getattr(self, name)
-        except AttributeError:
-            continue
-        kept = value if type(value) in copying._SCALARS else copying._copied(value, memo)
-        object.__setattr__(new, name, kept)
-    if cls.__dictoffset__:
-        new.__dict__.update(copying._copied(self.__dict__, memo))
-    return new
 
 
 def slots_of(value: Any) -> dict[str, Any]:

@@ -115,7 +115,8 @@ def test_the_copy_hands_out_the_ids_the_original_would() -> None:
 
 
 def reference_deepcopy_slots(self: Any, memo: dict[int, Any]) -> Any:
-    """``deepcopy_slots`` as it was, one slot at a time in a loop."""
+    """``deepcopy_slots`` as it was: one slot at a time in a loop, set with object's own (and
+    a subclass's ``__dict__`` after them)."""
     cls = type(self)
     new = cls.__new__(cls)
     memo[id(self)] = new
@@ -126,6 +127,8 @@ def reference_deepcopy_slots(self: Any, memo: dict[int, Any]) -> Any:
             continue
         kept = value if type(value) in copying._SCALARS else copying._copied(value, memo)
         object.__setattr__(new, name, kept)
+    if cls.__dictoffset__:
+        new.__dict__.update(copying._copied(self.__dict__, memo))
     return new
 
 
