@@ -529,6 +529,26 @@ def probe(side: Side, run: Run, probes: dict[str, Any]) -> None:
     record("state", send("GET", "/_mockdrive/state", None))
 
 
+def kept_beside_permissions(state: State) -> tuple[Any, ...]:
+    """What a state keeps beside its permissions (when each was shared, the link tokens, the
+    deadlines that stand) and whether its deadlines all name permissions that exist. A reload
+    keeps these for the permissions that stand alone: the original must keep no more, or a
+    state that shares and unshares for ever grows for ever."""
+    expirations = state.expirations
+    standing = sorted(
+        (deadline.when, deadline.kind, deadline.key)
+        for deadline in expirations.heap
+        if expirations.live[deadline.kind](deadline.key, deadline.when)
+    )
+    existing = {
+        (item.id, permission.id)
+        for item in state.store.items.values()
+        for permission in item.permissions
+    }
+    orphans = sorted(key for _, key in expirations.latest if key not in existing)
+    return dict(state.shared_at), dict(state.links.by_token), sorted(set(standing)), orphans
+
+
 def differences(one: list[Any], two: list[Any]) -> str:
     for left, right in zip(one, two, strict=False):
         if left != right:
@@ -564,6 +584,8 @@ def test_a_reloaded_copy_answers_as_the_original(servers, operations, probes) ->
     assert loaded.status_code == 200, f"the export does not load: {loaded.text}\n{run.ops}"
     again = b.send("GET", "/_mockdrive/state", None)
     assert again.content == exported.content, f"export → load → export differs\n{run.ops}"
+    kept = a.look(kept_beside_permissions), b.look(kept_beside_permissions)
+    assert kept[0] == kept[1], f"the original keeps more than its reload\n{run.ops}"
     sides = (Side(a), Side(b))
     for side in sides:
         probe(side, run, probes)

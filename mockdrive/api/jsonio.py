@@ -64,6 +64,13 @@ def encode(data: Any) -> bytes | None:
         return None
 
 
+def encode_kept(data: Any) -> bytes | None:
+    """``encode``, for JSON kept past the request (a cache): orjson's result holds a buffer of
+    at least 4 KB whatever its length, so a kept one is copied to its own size."""
+    whole = encode(data)
+    return None if whole is None else bytes(memoryview(whole))
+
+
 def encoded_json_response(
     body: bytes, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:

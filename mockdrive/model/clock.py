@@ -166,6 +166,9 @@ class Clock(LogicalClock):
         return when is not None and parse_time(when) <= self.moment()
 
 
+COMPACT_FROM = 64  # entries a heap may hold beyond twice its standing deadlines
+
+
 @dataclass(order=True, slots=True)
 class _Deadline:
     """Deadlines that fall together are swept by kind and key, not in the order they were
@@ -186,7 +189,14 @@ class Expirations:
     says whether it withdrew it. ``live`` tells, per kind, whether a deadline still stands for
     something: a deadline of a thing since deleted or changed stays in the heap until due, and
     is counted by neither ``sweep`` nor ``pending`` (so a reloaded state, which schedules only
-    the deadlines that stand, counts the same)."""
+    the deadlines that stand, counts the same).
+
+    Such a deadline is dropped early where that is certain to change nothing: one that a later
+    ``schedule`` of the same kind and key replaced (a thing has one deadline of each kind), and
+    one of a key ``withdraw`` was told is gone for good. The heap is rebuilt without them once
+    it holds twice as many entries as there are deadlines that may stand, as asyncio drops
+    cancelled timers: O(1) a ``schedule`` amortized, and a state that shares and unshares for
+    ever keeps a bounded heap."""
 
     __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
 
@@ -196,16 +206,43 @@ class Expirations:
         self.heap: list[_Deadline] = []
         self.handlers: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
         self.live: dict[str, Callable[[tuple[str, ...], datetime], bool]] = {}
+        # (kind, key) -> the last deadline scheduled for it and not yet swept or withdrawn:
+        # the only one of that kind and key that may still stand
+        self.latest: dict[tuple[str, tuple[str, ...]], datetime] = {}
 
     def schedule(self, when: datetime | str, kind: str, *key: str) -> None:
         moment = parse_time(when) if isinstance(when, str) else when
         heapq.heappush(self.heap, _Deadline(moment, kind, key, math.floor(moment.timestamp())))
+        self.latest[(kind, key)] = moment
+        if len(self.heap) > 2 * len(self.latest) + COMPACT_FROM:
+            self._compact()
+
+    def withdraw(self, *key: str) -> None:
+        """The thing ``key`` names is gone for good (its id is never given again): none of its
+        deadlines stands (they leave the heap at its next rebuild)."""
+        latest = self.latest
+        for kind in self.handlers:
+            latest.pop((kind, key), None)
+
+    def _compact(self) -> None:
+        """The heap without the deadlines that cannot stand (replaced, withdrawn, repeated)."""
+        latest = self.latest
+        kept: dict[tuple[str, tuple[str, ...]], _Deadline] = {}
+        for deadline in self.heap:
+            entry = (deadline.kind, deadline.key)
+            if latest.get(entry) == deadline.when:
+                kept.setdefault(entry, deadline)
+        self.heap = list(kept.values())
+        heapq.heapify(self.heap)
 
     def sweep(self, now: datetime) -> int:
         """Run the handler of every deadline reached; how many withdrew something."""
         fired = 0
         while self.heap and self.heap[0].when <= now:
             deadline = heapq.heappop(self.heap)
+            entry = (deadline.kind, deadline.key)
+            if self.latest.get(entry) == deadline.when:
+                del self.latest[entry]
             handler = self.handlers.get(deadline.kind)
             if handler is not None and handler(deadline.key, deadline.when):
                 fired += 1

@@ -548,8 +548,6 @@ def _remove(state: State, item: Item | None, permission: Permission) -> None:
     assert item is not None
     item.permissions.remove(permission)
     state.changed(item, "sharing", lost=(permission,))  # delta: who saw it through this
-    if permission.link is not None:
-        state.links.by_token.pop(permission.link.token, None)
     if not item.permissions:
         state.store.drives[item.drive_id].shared_item_ids.discard(item.id)
 

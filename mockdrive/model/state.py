@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import quote
@@ -91,6 +91,26 @@ class State:
             self.store, item, kind, created=created, broke=broke, lost=lost, granted=granted,
             moved_from=moved_from, at=self.clock.epoch_seconds(),
         )  # fmt: skip
+        if lost:
+            self._forget(lost)
+        if kind == "deleted":  # O(subtree), as the deletion itself
+            for gone in self.store.iter_subtree(item):
+                self._forget(gone.permissions)
+
+    def _forget(self, permissions: Iterable[Permission]) -> None:
+        """What the state keeps beside ``permissions``, withdrawn for good (their ids are never
+        given again): their link tokens, when they were shared, their deadlines. What a reload
+        of the state would not have either, so a state that shares and unshares for ever stays
+        bounded."""
+        shared_at = self.shared_at
+        for permission in permissions:
+            shared_at.pop(permission.id, None)
+            link = permission.link
+            if link is not None:
+                self.links.by_token.pop(link.token, None)
+                for member in link.member_ids:
+                    shared_at.pop(f"{permission.id}/{member}", None)
+            self.expirations.withdraw(permission.item_id, permission.id)
 
     def track(self, permission: Permission) -> None:
         """Schedule ``permission``'s expiry (its expirationDateTime; a pending invitation's

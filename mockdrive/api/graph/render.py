@@ -13,7 +13,7 @@ from ...model.hashes import file_hashes
 from ...model.permissions import EffectivePermission, Permission
 from ...model.state import WEB_BASE, State
 from ...model.tree import Drive, Item
-from ..jsonio import encode
+from ..jsonio import encode, encode_kept
 from .downloads import Downloads, download_url, may_read
 from .viewer import root_prefix
 
@@ -181,7 +181,7 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
         encoded[item.id] = (key, fields)
     head = _CONTEXTS.get(context)
     if head is None:
-        head = encode(context)
+        head = encode_kept(context)
         if head is None:
             return None
         if len(_CONTEXTS) >= CONTEXTS_KEPT:
@@ -508,7 +508,7 @@ def encode_permission(state: State, view: View, permission: Permission) -> bytes
     cached = encoded.get(permission.id)
     if cached is not None and cached[0] == key:
         return cached[1]
-    whole = encode(render_permission(state, view, EffectivePermission(permission)))
+    whole = encode_kept(render_permission(state, view, EffectivePermission(permission)))
     if whole is None:
         return None
     if len(encoded) >= FRAGMENTS_KEPT:
