@@ -32,6 +32,7 @@ EXIT_USAGE = 2  # what argparse uses
 SUBCOMMANDS = ("validate", "export", "help")
 DEMO_USERS = 25
 DEMO_ITEMS = 500
+DEMO_LEAST_USERS = 2  # an owner and someone to share with (demo.py makes no fewer)
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -52,10 +53,12 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         "scenario's own seed)",
     )
     source.add_argument(
-        "--users", type=int, help=f"people in the --demo directory (default {DEMO_USERS})"
+        "--users",
+        type=at_least(DEMO_LEAST_USERS),
+        help=f"people in the --demo directory (default {DEMO_USERS}, at least {DEMO_LEAST_USERS})",
     )
     source.add_argument(
-        "--items", type=int, help=f"drive items in the --demo data (default {DEMO_ITEMS})"
+        "--items", type=at_least(0), help=f"drive items in the --demo data (default {DEMO_ITEMS})"
     )
     source.add_argument(
         "--token",
@@ -297,6 +300,22 @@ def port_argument(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 to 65535")
     return port
+
+
+def at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, ``least`` or more (the demo takes fewer as ``least``:
+    a command line asking for fewer is refused, not silently changed)."""
+
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is too few: at least {least}")
+        return value
+
+    return number
 
 
 def clock_argument(text: str) -> str:

@@ -338,6 +338,9 @@ def test_seed_with_a_scenario_seeds_its_generated_ids(tmp_path):
         (["--scenario", "team", "--demo"], "give --scenario or --demo, not both"),
         (["--proxy", "--tls"], "give --proxy or --tls, not both"),
         (["export", "--scenario", "team", "--users", "3"], "--users only applies to --demo"),
+        (["--demo", "--users", "-1"], "argument --users: -1 is too few: at least 2"),
+        (["export", "--demo", "--items", "-5"], "argument --items: -5 is too few: at least 0"),
+        (["--demo", "--users", "many"], "argument --users: not a whole number: 'many'"),
     ],
 )
 def test_options_a_scenario_would_ignore_are_refused(args, message):

@@ -134,3 +134,27 @@ async def test_a_start_async_servers_stop_closes_its_ready_clients():
             break
         await asyncio.sleep(0.01)
     assert client_connections(port) == set()
+
+
+@pytest.mark.parametrize("kind", ["session", "httpx_client", "graph_client"])
+def test_threads_asking_for_a_ready_client_at_once_get_the_same_one(mock_drive, kind):
+    """A client built twice by a race would be one given out and never closed (or two
+    sessions holding different cookies for one caller)."""
+    clients = mock_drive.server.clients
+    tokens = [f"token-{n}" for n in range(4)]
+    threads = 4
+    start = threading.Barrier(threads)
+    got: list[list[object]] = [[] for _ in range(threads)]
+
+    def ask(index: int) -> None:
+        start.wait()
+        got[index].extend(getattr(clients, kind)(token) for token in tokens)
+
+    workers = [threading.Thread(target=ask, args=(index,)) for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for position, token in enumerate(tokens):
+        given = {id(answers[position]) for answers in got}
+        assert len(given) == 1, f"{kind}({token!r}) gave {len(given)} different clients"

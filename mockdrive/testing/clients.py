@@ -138,7 +138,10 @@ class ReadyClients:
                 from .inprocess import mount_in_process  # urllib3 comes with requests
 
                 mount_in_process(session, self._server)
-            self._sessions[token] = session
+            kept = self._sessions.setdefault(token, session)  # another thread's, if it won
+            if kept is not session:
+                session.close()
+                session = kept
         return session
 
     def httpx_client(self, token: str | None = None) -> httpx.Client:
@@ -151,7 +154,10 @@ class ReadyClients:
                 verify=_verify(self._server.ca_path),
                 trust_env=False,  # loopback and its own CA, as the requests session
             )
-            self._httpx[token] = client
+            kept = self._httpx.setdefault(token, client)  # another thread's, if it won
+            if kept is not client:
+                client.close()
+                client = kept
         return client
 
     def async_httpx_client(self, token: str | None = None) -> httpx.AsyncClient:
@@ -174,9 +180,10 @@ class ReadyClients:
         a loop, and used in any: its connections belong to the loop that opened them."""
         client = self._graph.get(token)
         if client is None:
-            client = self._graph[token] = _graph_service_client(
+            made = _graph_service_client(
                 self._server.graph_url, self._token_of(token), self._loop_transport()
-            )
+            )  # holds no connection of its own (its loop's pool does): nothing to close
+            client = self._graph.setdefault(token, made)  # another thread's, if it won
         return client
 
     def _loop_transport(self) -> httpx.AsyncBaseTransport:
