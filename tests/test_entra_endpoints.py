@@ -552,3 +552,20 @@ def test_the_documented_curl_flows_run_as_written(tmp_path: Path):
     assert process.returncode == 0, out
     shown = re.findall(r"\|\s*field \w+.*?#\s*(.+)$", script, flags=re.M)
     assert out.splitlines() == [answer.strip() for answer in shown], out
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("endpoint", ["token", "devicecode"])
+def test_a_token_endpoint_asked_without_post_answers_as_entra_does(mock_drive, method, endpoint):
+    """AADSTS900561 in Entra's envelope (a browser's GET of the token URL, a client that
+    lost its POST behind a redirect), not a Graph 404; nothing is issued or journaled as a
+    sign-in."""
+    before = mock_drive.digest()
+    answer = requests.request(
+        method, f"{mock_drive.url}/organizations/oauth2/v2.0/{endpoint}", timeout=10
+    )
+    assert_entra_error(answer, 400, "invalid_request", 900561)
+    assert answer.json()["error_description"].startswith(
+        f"AADSTS900561: The endpoint only accepts POST requests. Received a {method} request."
+    )
+    assert mock_drive.digest() == before

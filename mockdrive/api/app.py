@@ -111,8 +111,11 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         # mockdrive's own API answers a method its path is not served with as HTTP says; the
         # dialects it imitates keep their own answer (Onehub's Rails routes: a 404)
-        if request.path.startswith("/_mockdrive") and (allowed := await served_with(request)):
+        allowed = await served_with(request)
+        if allowed and request.path.startswith("/_mockdrive"):
             raise web.HTTPMethodNotAllowed(request.method, allowed)
+        if allowed == {"POST"} and request.path.endswith(entra.POST_ONLY_ENDS):
+            raise entra.post_only(request.method)  # Entra's own answer, as its envelope
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
 
     async def batch_entry(request: web.Request) -> web.StreamResponse:

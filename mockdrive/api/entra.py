@@ -93,6 +93,14 @@ def as_entra_error(status: int, message: str) -> EntraError:
     return EntraError(status, "invalid_request", 90100, message or "The request is not valid.")
 
 
+def post_only(method: str) -> EntraError:
+    """What Entra answers a request to its token or device-code endpoint made without POST."""
+    return EntraError(
+        400, "invalid_request", 900561,
+        f"The endpoint only accepts POST requests. Received a {method} request.",
+    )  # fmt: skip
+
+
 def no_store(data: dict[str, Any]) -> web.Response:
     """A token answer: never cached, as Entra sends it."""
     headers = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
@@ -654,6 +662,8 @@ ROUTES = (
     Route("POST", TENANT + "/oauth2/v2.0/devicecode", devicecode,
           "Entra: start a device-code sign-in", MAX_FORM_BODY),
 )  # fmt: skip
+# the endpoints only a POST reaches: another method gets Entra's 400 (AADSTS900561), not a 404
+POST_ONLY_ENDS = tuple(row.path.removeprefix(TENANT) for row in ROUTES if row.method == "POST")
 ADMIN_ROUTES = (
     Route("GET", "/_mockdrive/identity", get_identity,
           "the tenant, its apps, and who holds tokens with which scopes"),
