@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import heapq
+import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 from unittest.mock import patch
 
-from hypothesis import given, settings
+import requests
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mockdrive.model import clock
 from mockdrive.model.clock import COMPACT_FROM
+from mockdrive.model.state import State
+from mockdrive.scenario.defaults import default_state
 
 SHARING = {"Prefer": "deltashowsharingchanges"}
 
@@ -86,6 +92,9 @@ OPERATIONS = st.lists(
     ),
     max_size=60,
 )
+
+
+ALWAYS, NEVER = -(10**9), 10**9  # COMPACT_FROM: the heap is rebuilt at every schedule, or never
 
 
 class ReferenceHeap:
@@ -166,7 +175,7 @@ class World:
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(OPERATIONS)
 def test_a_rebuilt_heap_withdraws_what_a_heap_never_rebuilt_withdraws(operations):
-    with patch.object(clock, "COMPACT_FROM", 0):  # rebuilt as often as it may be
+    with patch.object(clock, "COMPACT_FROM", ALWAYS):
         rebuilt, reference = World(clock.Expirations()), World(ReferenceHeap())
         now = EPOCH
         for operation in operations:
@@ -176,5 +185,172 @@ def test_a_rebuilt_heap_withdraws_what_a_heap_never_rebuilt_withdraws(operations
             assert rebuilt.withdrawn == reference.withdrawn
             assert rebuilt.deadlines.pending() == reference.deadlines.pending()
             heap = rebuilt.deadlines
-            if operation[0] == "schedule":  # the heap is rebuilt when a schedule overfills it
-                assert len(heap) <= 2 * len(heap.latest), "the heap was not rebuilt"
+            if operation[0] == "schedule":  # rebuilt: one deadline at most of each that stands
+                assert len(heap) <= len(heap.latest), "the heap was not rebuilt"
+
+
+# -- over HTTP: a server whose heap is rebuilt as often as it may be, against one never rebuilt ---
+PINNED = "2024-01-01T00:00:00Z"
+OWNER, BOB, CAROL = "ada-token", "bob-token", "carol-token"
+ITEMS = ["/F", "/F/a.txt", "/F/Sub", "/G", "/G/b.txt", "/F/Sub/c.txt"]
+ADDRESSES = ["bob@contoso.example", "carol@contoso.example", "eve@outside.example"]
+HOURS = st.none() | st.sampled_from([1, 20, 30, 24 * 40])
+HTTP_OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("invite"), st.sampled_from(ITEMS), st.sampled_from(ADDRESSES), HOURS),
+        st.tuples(
+            st.just("link"),
+            st.sampled_from(ITEMS),
+            st.sampled_from(["anonymous", "organization", "users"]),
+            HOURS,
+        ),
+        st.tuples(st.just("expire"), st.sampled_from(ITEMS), st.integers(0, 3), HOURS),
+        st.tuples(st.just("unshare"), st.sampled_from(ITEMS), st.integers(0, 3)),
+        st.tuples(st.just("delete"), st.sampled_from(ITEMS)),
+        st.tuples(st.just("replace"), st.sampled_from(ITEMS)),
+        st.tuples(st.just("upload"), st.sampled_from(["/F/a.txt", "/G/b.txt"])),
+        st.tuples(st.just("redeem"), st.sampled_from([BOB, CAROL, None]), st.integers(0, 3)),
+        st.tuples(st.just("clock"), st.sampled_from([1, 10, 25, 24 * 41, 24 * 91])),
+        st.tuples(st.just("look"), st.sampled_from([OWNER, BOB, CAROL])),
+    ),
+    min_size=1,
+    max_size=14,
+)
+SIGNED = re.compile(r"(/download/[A-Za-z0-9._-]*\.)[0-9a-f]{24}")
+DELTA_TOKEN = re.compile(r"(delta\?token=)[A-Za-z0-9_-]+")  # it names the server's reset too
+
+
+def http_initial_state() -> State:
+    """Ada's drive: /F/a.txt, /F/Sub/c.txt, /G/b.txt; Bob and Carol are members."""
+    state = default_state(OWNER)
+    owner = next(iter(state.directory.users.values()))
+    for name, token in (("Bob", BOB), ("Carol", CAROL)):
+        state.add_user(name, f"{name.lower()}@contoso.example", token=token)
+    root = state.store.root(next(iter(state.store.drives.values())))
+    for path in ("/F/a.txt", "/F/Sub/c.txt", "/G/b.txt"):
+        state.upload(owner, root, path, path.encode())
+    return state
+
+
+class Recorder:
+    """One run of the operations on ``server``: every answer, normalised."""
+
+    def __init__(self, server: Any) -> None:
+        self.server, self.answers = server, []
+        self.session = requests.Session()
+        self.links: list[str] = []
+
+    def send(self, method: str, path: str, token: str | None = OWNER, **kwargs: Any) -> Any:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = path if path.startswith("http") else self.server.url + path
+        response = self.session.request(method, url, headers=headers, timeout=30, **kwargs)
+        assert response.status_code < 500, f"{method} {path}: {response.text}"
+        text = SIGNED.sub(r"\1SIGNED", response.text.replace(self.server.url, "ORIGIN"))
+        text = DELTA_TOKEN.sub(r"\1TOKEN", text)
+        body = json.loads(text) if text.startswith(("{", "[")) else text
+        if isinstance(body, dict):
+            body.pop("request-id", None)
+            body.get("changes", {}).pop("generation", None)  # the server's resets
+            body.get("error", {}).get("innerError", {}).pop("request-id", None)
+        self.answers.append((method, path, response.status_code, body))
+        return body if response.status_code < 300 else None
+
+    def own(self, path: str, links_only: bool = False) -> list[str]:
+        listed = self.send("GET", f"{item(path)}/permissions") or {"value": []}
+        return [p["id"] for p in listed["value"]
+                if "inheritedFrom" not in p and "owner" not in p["roles"]
+                and (not links_only or "link" in p)]  # fmt: skip
+
+    def do(self, operation: tuple[Any, ...]) -> None:
+        name, *args = operation
+        if name == "invite":
+            path, address, hours = args
+            body = {"recipients": [{"email": address}], "roles": ["read"],
+                    "sendInvitation": False}  # fmt: skip
+            if hours is not None:
+                body["expirationDateTime"] = later(hours)
+            self.send("POST", f"{item(path)}/invite", json=body)
+        elif name == "link":
+            path, scope, hours = args
+            body = {"type": "view", "scope": scope}
+            if scope == "users":
+                body["recipients"] = [{"email": ADDRESSES[len(self.links) % 2]}]
+            if hours is not None:
+                body["expirationDateTime"] = later(hours)
+            made = self.send("POST", f"{item(path)}/createLink", json=body)
+            if made is not None:
+                self.links.append(made["link"]["webUrl"])
+        elif name == "expire":
+            path, index, hours = args
+            own = self.own(path, links_only=True)
+            if own:
+                change = {"expirationDateTime": None if hours is None else later(hours)}
+                chosen = own[index % len(own)]
+                self.send("PATCH", f"{item(path)}/permissions/{chosen}", json=change)
+        elif name == "unshare":
+            path, index = args
+            own = self.own(path)
+            if own:
+                self.send("DELETE", f"{item(path)}/permissions/{own[index % len(own)]}")
+        elif name == "delete":
+            self.send("DELETE", item(args[0]))
+        elif name == "replace":  # a new item takes the place (and the name) of the old one
+            parent, _, leaf = args[0].rpartition("/")
+            body = {"name": leaf, "@microsoft.graph.conflictBehavior": "replace"}
+            body["file" if "." in leaf else "folder"] = {}
+            self.send("POST", f"{item(parent or '/')}/children", json=body)
+        elif name == "upload":  # new content: the same item
+            self.send("PUT", f"{item(args[0])}/content", data=b"new")
+        elif name == "redeem":
+            who, index = args
+            if self.links:
+                share = "u!" + base64.urlsafe_b64encode(
+                    self.links[index % len(self.links)].encode()
+                ).decode().rstrip("=")
+                self.send("GET", f"/v1.0/shares/{share}/driveItem", who,
+                          headers={"Prefer": "redeemSharingLink"})  # fmt: skip
+        elif name == "clock":
+            self.send("POST", "/_mockdrive/clock", None, json={"hours": args[0]})
+        elif name == "look":
+            self.send("GET", "/v1.0/me/drive/sharedWithMe", args[0])
+            self.send("GET", "/v1.0/me/drive/root/delta", OWNER, headers=SHARING)
+
+    def finish(self) -> None:
+        self.send("GET", "/_mockdrive/clock", None)
+        self.send("GET", "/_mockdrive/state", None)
+        for who in (BOB, CAROL):
+            self.send("GET", "/v1.0/me/drive/sharedWithMe", who)
+
+
+def item(path: str) -> str:
+    return "/v1.0/me/drive/root" + ("" if path == "/" else f":{path}:")
+
+
+def later(hours: int) -> str:
+    return at(datetime(2024, 1, 1, tzinfo=timezone.utc), hours)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))  # fmt: skip
+@given(HTTP_OPERATIONS)
+@example([  # a's deadline moves past b's, and one advance passes both
+    ("link", "/F/a.txt", "anonymous", 1), ("link", "/G/b.txt", "organization", 20),
+    ("expire", "/F/a.txt", 0, 30), ("clock", 24 * 41), ("look", BOB),
+])  # fmt: skip
+def test_a_server_whose_heap_is_rebuilt_answers_as_one_whose_heap_never_is(
+    worker_server, operations
+):
+    runs = []
+    for compact_from in (ALWAYS, NEVER):
+        with patch.object(clock, "COMPACT_FROM", compact_from):
+            server = worker_server(http_initial_state(), clock=PINNED)
+            run = Recorder(server)
+            for operation in operations:
+                run.do(operation)
+                run.send("POST", "/_mockdrive/clock", None, json={"seconds": 1})
+            run.finish()
+            runs.append(run.answers)
+    for rebuilt, never in zip(*runs, strict=True):
+        assert rebuilt == never, f"after {operations}"
