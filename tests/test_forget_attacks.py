@@ -354,3 +354,38 @@ def test_a_server_whose_heap_is_rebuilt_answers_as_one_whose_heap_never_is(
             runs.append(run.answers)
     for rebuilt, never in zip(*runs, strict=True):
         assert rebuilt == never, f"after {operations}"
+
+
+# -- Onehub's rolemaps -------------------------------------------------------------------------
+def test_rolemaps_listed_then_withdrawn_are_not_kept(mock_drive, graph):
+    """Onehub keeps every rolemap it rendered to find it again by its number: one withdrawn
+    (through Graph, Onehub or its item's deletion) must not stay there for ever."""
+    ok(graph.post("/me/drive/root/children", json={"name": "Shared", "folder": {}}))
+    headers = {"Authorization": f"Bearer {mock_drive.token}", "Accept": "application/json"}
+
+    def onehub(method: str, path: str, **kwargs: Any) -> dict:
+        answer = requests.request(method, mock_drive.url + path, headers=headers, timeout=10,
+                                  **kwargs)  # fmt: skip
+        return ok(answer)
+
+    def kept() -> int:
+        return mock_drive.server.call(lambda: len(mock_drive.state.onehub.rolemaps))
+
+    folder = mock_drive.onehub_id("/Shared")
+    before = kept()
+    for n in range(30):
+        invitation = {"emails": f"guest{n}@fabrikam.example", "role_name": "Viewer"}
+        onehub("POST", f"/folders/{folder}/invitations", json={"invitation": invitation})
+        listed = onehub("GET", f"/folders/{folder}/rolemaps")["items"]
+        guest = next(r["rolemap"] for r in listed if r["rolemap"]["state"] == "pending")
+        if n % 3 == 0:
+            onehub("DELETE", f"/rolemaps/{guest['id']}")
+        elif n % 3 == 1:
+            own = ok(graph.get("/me/drive/root:/Shared:/permissions"))["value"]
+            invited = next(p for p in own if "owner" not in p["roles"])
+            ok(graph.delete(f"/me/drive/root:/Shared:/permissions/{invited['id']}"))
+        else:
+            ok(graph.delete("/me/drive/root:/Shared:"))
+            ok(graph.post("/me/drive/root/children", json={"name": "Shared", "folder": {}}))
+            folder = mock_drive.onehub_id("/Shared")
+    assert kept() <= before + 2, "withdrawn rolemaps are kept"
