@@ -389,3 +389,23 @@ def test_rolemaps_listed_then_withdrawn_are_not_kept(mock_drive, graph):
             ok(graph.post("/me/drive/root/children", json={"name": "Shared", "folder": {}}))
             folder = mock_drive.onehub_id("/Shared")
     assert kept() <= before + 2, "withdrawn rolemaps are kept"
+
+
+# -- one permission id, one permission -----------------------------------------------------------
+def test_a_state_giving_one_permission_id_to_two_grants_is_refused(mock_drive, graph):
+    """When a permission was shared and its Onehub number are kept by its id: two grants of one
+    id would share them, and withdrawing one (its item deleted) would take the other's sharing
+    time, so the other's invitation would never expire."""
+    for name in ("a.txt", "b.txt"):
+        ok(graph.put(f"/me/drive/root:/{name}:/content", data=name.encode()))
+        ok(graph.post(f"/me/drive/root:/{name}:/invite", json={
+            "recipients": [{"email": "eve@outside.example"}], "roles": ["read"],
+        }))  # fmt: skip
+    exported = requests.get(f"{mock_drive.url}/_mockdrive/state", timeout=10).json()
+    for child in exported["drives"][0]["root"]["children"]:
+        for permission in child.get("permissions", []):
+            if "email" in permission:
+                permission["id"] = "P1"
+    loaded = requests.put(f"{mock_drive.url}/_mockdrive/state", json=exported, timeout=10)
+    assert loaded.status_code == 400, loaded.text
+    assert "duplicate permission id 'P1'" in loaded.json()["error"]["message"]
