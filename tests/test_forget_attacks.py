@@ -409,3 +409,24 @@ def test_a_state_giving_one_permission_id_to_two_grants_is_refused(mock_drive, g
     loaded = requests.put(f"{mock_drive.url}/_mockdrive/state", json=exported, timeout=10)
     assert loaded.status_code == 400, loaded.text
     assert "duplicate permission id 'P1'" in loaded.json()["error"]["message"]
+
+
+# -- a refused replace -----------------------------------------------------------------------------
+def test_a_replace_refused_for_its_path_length_keeps_the_item_and_its_link(mock_drive, graph):
+    """``ß`` and ``SS`` are one name to the folder (case-folded), but ``SS`` is longer: a create
+    that would replace the shared folder and is refused for the new path's length must leave
+    the folder, and its link, as they were."""
+    deep = "f" * 250
+    ok(graph.post("/me/drive/root/children", json={"name": deep, "folder": {}}))
+    old = ok(
+        graph.post(f"/me/drive/root:/{deep}:/children", json={"name": "ß" * 100, "folder": {}})
+    )
+    link = ok(graph.post(f"/me/drive/items/{old['id']}/createLink",
+                         json={"type": "view", "scope": "anonymous"}))  # fmt: skip
+    body = {"name": "SS" * 100, "folder": {}, "@microsoft.graph.conflictBehavior": "replace"}
+    refused = graph.post(f"/me/drive/root:/{deep}:/children", json=body)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["innerError"]["code"] == "pathIsTooLong"
+    assert ok(graph.get(f"/me/drive/items/{old['id']}"))["name"] == "ß" * 100
+    share = "u!" + base64.urlsafe_b64encode(link["link"]["webUrl"].encode()).decode().rstrip("=")
+    assert ok(graph.get(f"/shares/{share}/driveItem"))["id"] == old["id"]

@@ -246,6 +246,9 @@ class State:
                 name = self.store.free_name(parent, name)
             else:  # never replace what the caller could not delete (or cannot even see)
                 require_removable(self.store, caller, existing, name)
+                # the name may be longer than the one it replaces (``SS`` for ``ß``): refused
+                # before the replaced item goes
+                self.store.check_path_length(parent, len(name) + 1)
                 self.changed(existing, "deleted")  # delta reports it (before it is gone)
                 self.store.remove(existing)
         return self._new_item(caller, parent, name, is_folder, content, mime_type)
