@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from mockdrive.model import clock
 from mockdrive.model.clock import COMPACT_FROM
+from mockdrive.model.errors import DomainError
 from mockdrive.model.state import State
 from mockdrive.scenario.defaults import default_state
 
@@ -212,6 +213,11 @@ HTTP_OPERATIONS = st.lists(
         st.tuples(st.just("redeem"), st.sampled_from([BOB, CAROL, None]), st.integers(0, 3)),
         st.tuples(st.just("clock"), st.sampled_from([1, 10, 25, 24 * 41, 24 * 91])),
         st.tuples(st.just("look"), st.sampled_from([OWNER, BOB, CAROL])),
+        st.tuples(
+            st.just("grant"), st.sampled_from(ITEMS), st.integers(0, 3), st.sampled_from(ADDRESSES)
+        ),
+        st.tuples(st.just("onehub"), st.sampled_from(ITEMS), st.sampled_from(ADDRESSES)),
+        st.tuples(st.just("rolemap"), st.sampled_from(ITEMS), st.integers(0, 3)),
     ),
     min_size=1,
     max_size=14,
@@ -252,10 +258,16 @@ class Recorder:
         body = json.loads(text) if text.startswith(("{", "[")) else text
         if isinstance(body, dict):
             body.pop("request-id", None)
-            body.get("changes", {}).pop("generation", None)  # the server's resets
+            body.pop("stateId", None)  # the server's resets
+            body.get("changes", {}).pop("generation", None)
             body.get("error", {}).get("innerError", {}).pop("request-id", None)
         self.answers.append((method, path, response.status_code, body))
         return body if response.status_code < 300 else None
+
+    def node(self, path: str) -> str:
+        """The item's Onehub path (its number is given on first sight: both runs alike)."""
+        found = self.server.call(lambda: _onehub_node(self.server.state, path))
+        return "/folders/0" if found is None else found
 
     def own(self, path: str, links_only: bool = False) -> list[str]:
         listed = self.send("GET", f"{item(path)}/permissions") or {"value": []}
@@ -313,15 +325,43 @@ class Recorder:
                           headers={"Prefer": "redeemSharingLink"})  # fmt: skip
         elif name == "clock":
             self.send("POST", "/_mockdrive/clock", None, json={"hours": args[0]})
+        elif name == "grant":  # members added to a link
+            path, index, address = args
+            own = self.own(path, links_only=True)
+            if own:
+                body = {"recipients": [{"email": address}], "roles": ["read"]}
+                chosen = own[index % len(own)]
+                self.send("POST", f"{item(path)}/permissions/{chosen}/grant", json=body)
+        elif name == "onehub":
+            path, address = args
+            invitation = {"emails": address, "role_name": "Viewer"}
+            self.send("POST", f"{self.node(path)}/invitations", json={"invitation": invitation})
+        elif name == "rolemap":  # Onehub lists an item's rolemaps and revokes one
+            path, index = args
+            listed = self.send("GET", f"{self.node(path)}/rolemaps") or {"items": []}
+            numbers = [entry["rolemap"]["id"] for entry in listed["items"]]  # the owner's: refused
+            if numbers:
+                self.send("DELETE", f"/rolemaps/{numbers[index % len(numbers)]}")
         elif name == "look":
             self.send("GET", "/v1.0/me/drive/sharedWithMe", args[0])
             self.send("GET", "/v1.0/me/drive/root/delta", OWNER, headers=SHARING)
 
     def finish(self) -> None:
         self.send("GET", "/_mockdrive/clock", None)
+        self.send("GET", "/_mockdrive/dashboard/overview", None)
         self.send("GET", "/_mockdrive/state", None)
         for who in (BOB, CAROL):
             self.send("GET", "/v1.0/me/drive/sharedWithMe", who)
+
+
+def _onehub_node(state: State, path: str) -> str | None:
+    store = state.store
+    try:
+        found = store.resolve(store.root(next(iter(store.drives.values()))), path)
+    except DomainError:
+        return None
+    kind = "folders" if found.is_folder else "files"
+    return f"/{kind}/{state.onehub.number('node', found.id)}"
 
 
 def item(path: str) -> str:
