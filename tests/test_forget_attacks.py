@@ -1,4 +1,8 @@
-"""Attacks on what a state forgets when a permission goes, and on the clock's heap rebuild."""
+"""Attacks on what a state forgets when a permission goes (its sharing times, link token,
+deadlines, Onehub's memory of it) and on the clock's heap, rebuilt without the deadlines that
+cannot stand: a rebuilt heap must withdraw what one never rebuilt withdraws, in the same order
+(a seeded differential on ``Expirations`` alone, and one over HTTP on two runs of a server);
+whatever a withdrawal leaves must not grow for ever; a refusal must not withdraw anything."""
 
 from __future__ import annotations
 
@@ -71,10 +75,13 @@ def run_late_expiry(mock_drive, graph, rebuild: bool) -> list[str]:
 
 
 def test_a_link_whose_expiry_moved_later_expires_after_one_due_before_it(mock_drive, graph):
+    """The deadline a's expiration moved away from must not withdraw a at its own place in the
+    sweep (before b), as a heap that kept it did, and a rebuilt or reloaded one did not."""
     assert run_late_expiry(mock_drive, graph, rebuild=False) == ["b.txt", "a.txt"]
 
 
 def test_rebuilt_heap_expires_in_the_same_order(mock_drive, graph):
+    """The same, once a rebuild dropped a's replaced deadline."""
     assert run_late_expiry(mock_drive, graph, rebuild=True) == ["b.txt", "a.txt"]
 
 
