@@ -510,25 +510,26 @@ def install_expiry(state: State) -> None:
         shared = state.shared_at.get(permission.id)
         return shared is not None and shared + timedelta(days=INVITATION_LIFETIME_DAYS) == when
 
+    # A deadline withdraws only what it still stands for: one since replaced (an expiration
+    # moved later) would withdraw at its own place in the sweep, not at the deadline that
+    # stands, and the clock's heap drops such deadlines when it is rebuilt (model/clock.py).
     def expire_permission(key: tuple[str, ...], when: datetime) -> bool:
         state = ref()
-        if state is None:
+        if state is None or not permission_due(key, when):
             return False
         item, permission = _own_permission(state, key)
-        if permission is not None and state.clock.is_past(permission.expiration):
-            _remove(state, item, permission)
-            return True
-        return False
+        assert permission is not None
+        _remove(state, item, permission)
+        return True
 
     def expire_invitation(key: tuple[str, ...], when: datetime) -> bool:
         state = ref()
-        if state is None:
+        if state is None or not invitation_due(key, when):
             return False
         item, permission = _own_permission(state, key)
-        if permission is not None and _is_pending_invitation(permission):
-            _remove(state, item, permission)
-            return True
-        return False
+        assert permission is not None
+        _remove(state, item, permission)
+        return True
 
     expirations = state.expirations
     expirations.handlers["permission"] = expire_permission

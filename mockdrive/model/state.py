@@ -99,12 +99,14 @@ class State:
 
     def _forget(self, permissions: Iterable[Permission]) -> None:
         """What the state keeps beside ``permissions``, withdrawn for good (their ids are never
-        given again): their link tokens, when they were shared, their deadlines. What a reload
-        of the state would not have either, so a state that shares and unshares for ever stays
-        bounded."""
-        shared_at = self.shared_at
+        given again): their link tokens, when they were shared, their deadlines, Onehub's
+        memory of them as rolemaps. What a reload of the state would not have either, so a
+        state that shares and unshares for ever stays bounded."""
+        shared_at, rolemaps = self.shared_at, self.onehub.rolemaps
         for permission in permissions:
             shared_at.pop(permission.id, None)
+            if rolemaps.get(permission.id) is permission:
+                del rolemaps[permission.id]
             link = permission.link
             if link is not None:
                 self.links.by_token.pop(link.token, None)
@@ -244,6 +246,9 @@ class State:
                 name = self.store.free_name(parent, name)
             else:  # never replace what the caller could not delete (or cannot even see)
                 require_removable(self.store, caller, existing, name)
+                # the name may be longer than the one it replaces (``SS`` for ``ß``): refused
+                # before the replaced item goes
+                self.store.check_path_length(parent, len(name) + 1)
                 self.changed(existing, "deleted")  # delta reports it (before it is gone)
                 self.store.remove(existing)
         return self._new_item(caller, parent, name, is_folder, content, mime_type)

@@ -69,6 +69,9 @@ class Builder:
         if isinstance(jobs, dict):
             self.state.ids.reserve(k for k in jobs if isinstance(k, str))
         self.groups_by_name: dict[str, Group] = {}
+        # permission ids given so far: one names one permission in the tenant (when it was
+        # shared, its Onehub rolemap number are kept by its id alone)
+        self.permission_ids: set[str] = set()
 
     def fail(self, path: PathParts, reason: str, at_key: bool = False) -> _Skip:
         self.found.append((path, reason, at_key))
@@ -443,6 +446,11 @@ class Builder:
         return None
 
     def _grant(self, drive: Drive, item: Item, grant: dict, where: PathParts) -> None:
+        given = grant.get("id")
+        if isinstance(given, str):
+            if given in self.permission_ids:
+                raise self.fail((*where, "id"), f"duplicate permission id {given!r}")
+            self.permission_ids.add(given)
         if "link" in grant:  # a sharing link (scenario/links.py)
             try:
                 link_from_data(self.state, item, grant)
