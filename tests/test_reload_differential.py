@@ -286,8 +286,9 @@ class Run:
             headers = {"Prefer": "redeemSharingLink"}
             self.a.send("GET", f"/v1.0/shares/{share_id(url)}/driveItem", who, headers=headers)
 
-    def permission(self, who: str, path: str, index: int, role: str | None) -> None:
-        """Change or remove one of the item's own permissions (not the drive owner's)."""
+    def permission(self, who: str, path: str, index: int, role: str | int | None) -> None:
+        """Change or remove one of the item's own permissions (not the drive owner's): its
+        role, or its expiration (days from now: a link's deadline replaced by another)."""
 
         def own(state: State) -> list[str]:
             item = state.store.items.get(self.a.item_id(path) or "")
@@ -299,6 +300,8 @@ class Run:
         target = item_path(self.a, path) + "/permissions/" + found[index % len(found)]
         if role is None:
             self.a.send("DELETE", target, who)
+        elif isinstance(role, int):
+            self.a.send("PATCH", target, who, json={"expirationDateTime": self.later(role)})
         else:
             self.a.send("PATCH", target, who, json={"roles": [role]})
 
@@ -422,7 +425,9 @@ OPERATION = st.one_of(
         EXPIRES,
     ),
     st.tuples(st.just("redeem"), st.sampled_from([BOB, CAROL, ANONYMOUS]), SMALL),
-    st.tuples(st.just("permission"), WHO, PATH, SMALL, st.sampled_from([None, "read", "write"])),
+    st.tuples(
+        st.just("permission"), WHO, PATH, SMALL, st.sampled_from([None, "read", "write", 1, 40])
+    ),
     st.tuples(
         st.just("session"),
         WHO,
