@@ -101,6 +101,11 @@ def post_only(method: str) -> EntraError:
     )  # fmt: skip
 
 
+async def not_posted(request: web.Request) -> web.StreamResponse:
+    """The token or device-code endpoint asked with another method than POST."""
+    raise post_only(request.method)
+
+
 def no_store(data: dict[str, Any]) -> web.Response:
     """A token answer: never cached, as Entra sends it."""
     headers = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
@@ -662,12 +667,17 @@ ROUTES = (
     Route("POST", TENANT + "/oauth2/v2.0/devicecode", devicecode,
           "Entra: start a device-code sign-in", MAX_FORM_BODY),
 )  # fmt: skip
-# the endpoints only a POST reaches: another method gets Entra's 400 (AADSTS900561), not a 404
-POST_ONLY_ENDS = tuple(row.path.removeprefix(TENANT) for row in ROUTES if row.method == "POST")
+# the endpoints only a POST reaches: every other method, on the same paths as the router
+# matches them, is Entra's 400 (AADSTS900561), on the mock's origin and the login host alike
+NOT_POSTED = tuple(
+    Route("*", row.path, not_posted, "Entra: any other method than POST", row.max_body)
+    for row in ROUTES
+    if row.method == "POST"
+)
 ADMIN_ROUTES = (
     Route("GET", "/_mockdrive/identity", get_identity,
           "the tenant, its apps, and who holds tokens with which scopes"),
     Route("PUT", "/_mockdrive/identity/device-flow", put_device_flow,
           "how device codes answer their polls: pending N polls, then approve/decline/expire"),
 )  # fmt: skip
-HANDLERS = frozenset(row.handler for row in ROUTES)
+HANDLERS = frozenset(row.handler for row in (*ROUTES, *NOT_POSTED))

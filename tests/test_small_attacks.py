@@ -1,0 +1,71 @@
+"""Attacks on small changes: Entra's answer to a method other than POST on its token and
+device-code endpoints in every form that reaches them; the CLI's bounds on the demo's sizes;
+the ready clients built once."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from mockdrive.cli import default_state
+
+LOGIN = "https://login.microsoftonline.com"
+
+
+def assert_not_posted(answer: requests.Response, method: str) -> None:
+    """Entra's 400 AADSTS900561 in its own envelope (a HEAD: its status and type only)."""
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json")
+    if method == "HEAD":
+        return
+    body = answer.json()
+    assert (body["error"], body["error_codes"]) == ("invalid_request", [900561]), body
+    assert body["error_description"].startswith(
+        f"AADSTS900561: The endpoint only accepts POST requests. Received a {method} request."
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("OPTIONS", "/common/oauth2/v2.0/token"),
+        ("HEAD", "/consumers/oauth2/v2.0/devicecode"),
+        ("GET", "/organizations/oauth2/v2.0/%74oken"),
+        ("PUT", "/t%0A/oauth2/v2.0/token"),  # a tenant the catch-all's ``.*`` cannot match
+    ],
+)
+def test_every_form_of_the_token_paths_gets_entras_answer_and_is_journaled(
+    mock_drive, method, path
+):
+    """Whatever path the POST reaches, another method gets Entra's 400; the refusal is an
+    identity request's: journaled with its status, the state unchanged."""
+    before = mock_drive.digest()
+    answer = requests.request(method, mock_drive.url + path, timeout=10)
+    assert_not_posted(answer, method)
+    assert mock_drive.digest() == before
+    entries = [e for e in mock_drive.requests if e["method"] == method]
+    assert [e["status"] for e in entries] == [400], entries
+
+
+def test_the_refusal_is_entras_under_an_admin_token(worker_server):
+    """The sign-in routes stay open under an admin token: another method than POST gets
+    Entra's 400, not the admin API's 401 in Graph's envelope."""
+    server = worker_server(default_state("owner-token"), admin_token="adm")
+    for endpoint in ("token", "devicecode"):
+        answer = requests.get(f"{server.url}/common/oauth2/v2.0/{endpoint}", timeout=10)
+        assert_not_posted(answer, "GET")
+
+
+def test_the_login_host_answers_another_method_as_entra_does(worker_server):
+    """Through the proxy, as clients reach Entra: not the login host's plain probe page (a
+    GET) nor its 404 (the rest)."""
+    server = worker_server(default_state("owner-token"), proxy=True)
+    with requests.Session() as http:
+        http.trust_env = False
+        http.proxies = {"https": server.url, "http": server.url}
+        http.verify = server.ca_path
+        for method in ("GET", "HEAD", "PUT", "OPTIONS"):
+            answer = http.request(method, f"{LOGIN}/organizations/oauth2/v2.0/token", timeout=10)
+            assert_not_posted(answer, method)
+        probe = http.get(f"{LOGIN}/organizations/oauth2/v2.0/elsewhere", timeout=10)
+        assert probe.status_code == 200 and probe.text.startswith("mockdrive")
