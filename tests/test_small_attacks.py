@@ -12,8 +12,9 @@ from mockdrive.cli import default_state
 LOGIN = "https://login.microsoftonline.com"
 
 
-def assert_not_posted(answer: requests.Response, method: str) -> None:
-    """Entra's 400 AADSTS900561 in its own envelope (a HEAD: its status and type only)."""
+def assert_not_posted(answer: requests.Response, method: str, accepted: str = "POST") -> None:
+    """Entra's 400 AADSTS900561 in its own envelope, naming what the endpoint ``accepted``
+    (a HEAD: its status and type only)."""
     assert answer.status_code == 400, answer.text
     assert answer.headers["Content-Type"].startswith("application/json")
     if method == "HEAD":
@@ -21,27 +22,28 @@ def assert_not_posted(answer: requests.Response, method: str) -> None:
     body = answer.json()
     assert (body["error"], body["error_codes"]) == ("invalid_request", [900561]), body
     assert body["error_description"].startswith(
-        f"AADSTS900561: The endpoint only accepts POST requests. Received a {method} request."
+        f"AADSTS900561: The endpoint only accepts {accepted} requests. Received a {method} request."
     )
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "accepted"),
     [
-        ("OPTIONS", "/common/oauth2/v2.0/token"),
-        ("HEAD", "/consumers/oauth2/v2.0/devicecode"),
-        ("GET", "/organizations/oauth2/v2.0/%74oken"),
-        ("PUT", "/t%0A/oauth2/v2.0/token"),  # a tenant the catch-all's ``.*`` cannot match
+        ("OPTIONS", "/common/oauth2/v2.0/devicecode", "POST"),
+        ("HEAD", "/consumers/oauth2/v2.0/devicecode", "POST"),
+        ("GET", "/organizations/oauth2/v2.0/%74oken", "POST, OPTIONS"),
+        # a tenant the catch-all's ``.*`` cannot match
+        ("PUT", "/t%0A/oauth2/v2.0/token", "POST, OPTIONS"),
     ],
 )
 def test_every_form_of_the_token_paths_gets_entras_answer_and_is_journaled(
-    mock_drive, method, path
+    mock_drive, method, path, accepted
 ):
     """Whatever path the POST reaches, another method gets Entra's 400; the refusal is an
     identity request's: journaled with its status, the state unchanged."""
     before = mock_drive.digest()
     answer = requests.request(method, mock_drive.url + path, timeout=10)
-    assert_not_posted(answer, method)
+    assert_not_posted(answer, method, accepted)
     assert mock_drive.digest() == before
     entries = [e for e in mock_drive.requests if e["method"] == method]
     assert [e["status"] for e in entries] == [400], entries
@@ -51,9 +53,9 @@ def test_the_refusal_is_entras_under_an_admin_token(worker_server):
     """The sign-in routes stay open under an admin token: another method than POST gets
     Entra's 400, not the admin API's 401 in Graph's envelope."""
     server = worker_server(default_state("owner-token"), admin_token="adm")
-    for endpoint in ("token", "devicecode"):
+    for endpoint, accepted in (("token", "POST, OPTIONS"), ("devicecode", "POST")):
         answer = requests.get(f"{server.url}/common/oauth2/v2.0/{endpoint}", timeout=10)
-        assert_not_posted(answer, "GET")
+        assert_not_posted(answer, "GET", accepted)
 
 
 def test_the_login_host_answers_another_method_as_entra_does(worker_server):
@@ -64,8 +66,20 @@ def test_the_login_host_answers_another_method_as_entra_does(worker_server):
         http.trust_env = False
         http.proxies = {"https": server.url, "http": server.url}
         http.verify = server.ca_path
-        for method in ("GET", "HEAD", "PUT", "OPTIONS"):
+        for method in ("GET", "HEAD", "PUT"):
             answer = http.request(method, f"{LOGIN}/organizations/oauth2/v2.0/token", timeout=10)
-            assert_not_posted(answer, method)
+            assert_not_posted(answer, method, "POST, OPTIONS")
+        answer = http.options(f"{LOGIN}/organizations/oauth2/v2.0/devicecode", timeout=10)
+        assert_not_posted(answer, "OPTIONS")
         probe = http.get(f"{LOGIN}/organizations/oauth2/v2.0/elsewhere", timeout=10)
         assert probe.status_code == 200 and probe.text.startswith("mockdrive")
+
+
+def test_the_token_endpoint_takes_a_preflight_as_entra_does(mock_drive):
+    """Entra's token endpoint serves single-page apps: it accepts OPTIONS (its refusal of a GET
+    says "only accepts POST, OPTIONS"), so a preflight is not refused; nothing changes."""
+    before = mock_drive.digest()
+    url = f"{mock_drive.url}/{mock_drive.tenant_id}/oauth2/v2.0/token"
+    answer = requests.options(url, timeout=10)
+    assert (answer.status_code, answer.headers["Allow"], answer.text) == (200, "POST, OPTIONS", "")
+    assert mock_drive.digest() == before

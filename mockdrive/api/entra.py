@@ -93,17 +93,24 @@ def as_entra_error(status: int, message: str) -> EntraError:
     return EntraError(status, "invalid_request", 90100, message or "The request is not valid.")
 
 
-def post_only(method: str) -> EntraError:
-    """What Entra answers a request to its token or device-code endpoint made without POST."""
+def post_only(method: str, accepted: str = "POST") -> EntraError:
+    """What Entra answers a request to its token or device-code endpoint made without POST;
+    ``accepted`` is what the endpoint names as taken (the token endpoint: ``POST, OPTIONS``)."""
     return EntraError(
         400, "invalid_request", 900561,
-        f"The endpoint only accepts POST requests. Received a {method} request.",
+        f"The endpoint only accepts {accepted} requests. Received a {method} request.",
     )  # fmt: skip
 
 
 async def not_posted(request: web.Request) -> web.StreamResponse:
-    """The token or device-code endpoint asked with another method than POST."""
-    raise post_only(request.method)
+    """The token or device-code endpoint asked with another method than POST. The token
+    endpoint takes OPTIONS too (a browser's preflight: it serves single-page apps) and names
+    both in its refusal, as Entra does."""
+    if not request.path.endswith("/token"):
+        raise post_only(request.method)
+    if request.method == "OPTIONS":
+        return web.Response(headers={"Allow": "POST, OPTIONS"})
+    raise post_only(request.method, "POST, OPTIONS")
 
 
 def no_store(data: dict[str, Any]) -> web.Response:
