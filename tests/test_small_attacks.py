@@ -83,3 +83,13 @@ def test_the_token_endpoint_takes_a_preflight_as_entra_does(mock_drive):
     answer = requests.options(url, timeout=10)
     assert (answer.status_code, answer.headers["Allow"], answer.text) == (200, "POST, OPTIONS", "")
     assert mock_drive.digest() == before
+
+
+def test_a_ready_httpx_client_its_user_closed_is_made_again(mock_drive):
+    """The ready clients outlive a test (they are the server's): one closed by ``with`` in one
+    test is not handed to the next, which could not send a request with it."""
+    with mock_drive.httpx_client() as client:
+        assert client.get("/me").status_code == 200
+    again = mock_drive.httpx_client()
+    assert again is not client and again.get("/me").status_code == 200
+    assert mock_drive.httpx_client() is again
