@@ -40,13 +40,17 @@ def test_every_form_of_the_token_paths_gets_entras_answer_and_is_journaled(
     mock_drive, method, path, accepted
 ):
     """Whatever path the POST reaches, another method gets Entra's 400; the refusal is an
-    identity request's: journaled with its status, the state unchanged."""
+    identity request's: journaled with its status and without the secret in its query, the
+    state unchanged."""
     before = mock_drive.digest()
-    answer = requests.request(method, mock_drive.url + path, timeout=10)
+    secret = {"client_secret": "s3cret"}
+    answer = requests.request(method, mock_drive.url + path, params=secret, timeout=10)
     assert_not_posted(answer, method, accepted)
     assert mock_drive.digest() == before
     entries = [e for e in mock_drive.requests if e["method"] == method]
-    assert [e["status"] for e in entries] == [400], entries
+    assert [(e["status"], e["query"]) for e in entries] == [
+        (400, {"client_secret": "[redacted]"})
+    ], entries
 
 
 def test_the_refusal_is_entras_under_an_admin_token(worker_server):
