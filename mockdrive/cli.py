@@ -55,7 +55,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--users",
         type=at_least(DEMO_LEAST_USERS),
-        help=f"people in the --demo directory (default {DEMO_USERS}, at least {DEMO_LEAST_USERS})",
+        help=f"people in the --demo directory, at least {DEMO_LEAST_USERS} (default {DEMO_USERS})",
     )
     source.add_argument(
         "--items", type=at_least(0), help=f"drive items in the --demo data (default {DEMO_ITEMS})"
