@@ -109,3 +109,21 @@ def test_the_soak_judges_its_second_half_only_once_the_caps_are_full():
     assert second_half_check(150_000, 20_000, FILL_REQUESTS - 1).startswith("not made: ")
     assert second_half_check(150_000, 7_500, FILL_REQUESTS) == "levelled"
     assert second_half_check(150_000, 7_501, FILL_REQUESTS) == "grew"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/workspaces/oauth2/v2.0/token",
+        "/files/oauth2/v2.0/devicecode",
+        "/%66olders/oauth2/v2.0/token",  # an escape the router decodes
+    ],
+)
+def test_a_onehub_path_ending_as_entras_endpoints_answers_as_onehub(mock_drive, method, path):
+    """Onehub's first segments are no tenant: its 404, not Entra's refusal (AADSTS900561 or
+    an unknown tenant) after Onehub's own authentication."""
+    answer = mock_drive.session.request(
+        method, mock_drive.url + path, data={"client_id": "x"}, timeout=10
+    )
+    assert (answer.status_code, answer.json()) == (404, {"errors": {"base": ["Not found"]}})

@@ -28,6 +28,7 @@ from ..model.errors import InvalidRequest
 from ..model.identity import User
 from ..model.state import State
 from ..model.tokens import jwks
+from . import onehub
 from .context import EXCHANGE, backend_of, exchange_of
 from .jsonio import PARSED_BODY, json_response, read_json_object
 from .routing import Route
@@ -657,7 +658,9 @@ async def put_device_flow(request: web.Request) -> web.StreamResponse:
     return json_response(state.entra.device_flow())
 
 
-TENANT = "/{tenant:[^/]+}"
+# a tenant is any one segment but the first of Onehub's paths, which answer as Onehub does
+ONEHUB_FIRST = "|".join(prefix.strip("/") for prefix in onehub.PREFIXES)
+TENANT = "/{tenant:(?!(?:" + ONEHUB_FIRST + ")/)[^/]+}"
 ROUTES = (
     Route("GET", TENANT + "/v2.0/.well-known/openid-configuration", openid_configuration,
           "Entra: the tenant's OpenID configuration"),
