@@ -111,11 +111,8 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     async def unknown_route(request: web.Request) -> web.StreamResponse:
         # mockdrive's own API answers a method its path is not served with as HTTP says; the
         # dialects it imitates keep their own answer (Onehub's Rails routes: a 404)
-        allowed = await served_with(request)
-        if allowed and request.path.startswith("/_mockdrive"):
+        if request.path.startswith("/_mockdrive") and (allowed := await served_with(request)):
             raise web.HTTPMethodNotAllowed(request.method, allowed)
-        if allowed == {"POST"} and request.path.endswith(entra.POST_ONLY_ENDS):
-            raise entra.post_only(request.method)  # Entra's own answer, as its envelope
         raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
 
     async def batch_entry(request: web.Request) -> web.StreamResponse:
@@ -131,6 +128,7 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         )
         app.router.register_resource(GraphVersion(prefix, piped(graph_entry), expect_continue))
     add_table(app, entra.ROUTES, expect_continue, piped)  # after Graph's: /v1.0/... is no tenant
+    add_table(app, entra.NOT_POSTED, expect_continue, piped)  # (after the POST rows they shadow)
     app.router.add_route("*", "/{tail:.*}", piped(unknown_route), expect_handler=expect_continue)
     unrouted_resource = Unrouted(piped(unrouted))
     app.router.register_resource(unrouted_resource)

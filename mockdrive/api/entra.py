@@ -28,6 +28,7 @@ from ..model.errors import InvalidRequest
 from ..model.identity import User
 from ..model.state import State
 from ..model.tokens import jwks
+from . import onehub
 from .context import EXCHANGE, backend_of, exchange_of
 from .jsonio import PARSED_BODY, json_response, read_json_object
 from .routing import Route
@@ -93,12 +94,24 @@ def as_entra_error(status: int, message: str) -> EntraError:
     return EntraError(status, "invalid_request", 90100, message or "The request is not valid.")
 
 
-def post_only(method: str) -> EntraError:
-    """What Entra answers a request to its token or device-code endpoint made without POST."""
+def post_only(method: str, accepted: str = "POST") -> EntraError:
+    """What Entra answers a request to its token or device-code endpoint made without POST;
+    ``accepted`` is what the endpoint names as taken (the token endpoint: ``POST, OPTIONS``)."""
     return EntraError(
         400, "invalid_request", 900561,
-        f"The endpoint only accepts POST requests. Received a {method} request.",
+        f"The endpoint only accepts {accepted} requests. Received a {method} request.",
     )  # fmt: skip
+
+
+async def not_posted(request: web.Request) -> web.StreamResponse:
+    """The token or device-code endpoint asked with another method than POST. The token
+    endpoint takes OPTIONS too (a browser's preflight: it serves single-page apps) and names
+    both in its refusal, as Entra does."""
+    if not request.path.endswith("/token"):
+        raise post_only(request.method)
+    if request.method == "OPTIONS":
+        return web.Response(headers={"Allow": "POST, OPTIONS"})
+    raise post_only(request.method, "POST, OPTIONS")
 
 
 def no_store(data: dict[str, Any]) -> web.Response:
@@ -645,7 +658,9 @@ async def put_device_flow(request: web.Request) -> web.StreamResponse:
     return json_response(state.entra.device_flow())
 
 
-TENANT = "/{tenant:[^/]+}"
+# a tenant is any one segment but the first of Onehub's paths, which answer as Onehub does
+ONEHUB_FIRST = "|".join(prefix.strip("/") for prefix in onehub.PREFIXES)
+TENANT = "/{tenant:(?!(?:" + ONEHUB_FIRST + ")/)[^/]+}"
 ROUTES = (
     Route("GET", TENANT + "/v2.0/.well-known/openid-configuration", openid_configuration,
           "Entra: the tenant's OpenID configuration"),
@@ -662,12 +677,17 @@ ROUTES = (
     Route("POST", TENANT + "/oauth2/v2.0/devicecode", devicecode,
           "Entra: start a device-code sign-in", MAX_FORM_BODY),
 )  # fmt: skip
-# the endpoints only a POST reaches: another method gets Entra's 400 (AADSTS900561), not a 404
-POST_ONLY_ENDS = tuple(row.path.removeprefix(TENANT) for row in ROUTES if row.method == "POST")
+# the endpoints only a POST reaches: every other method, on the same paths as the router
+# matches them, is Entra's 400 (AADSTS900561), on the mock's origin and the login host alike
+NOT_POSTED = tuple(
+    Route("*", row.path, not_posted, "Entra: any other method than POST", row.max_body)
+    for row in ROUTES
+    if row.method == "POST"
+)
 ADMIN_ROUTES = (
     Route("GET", "/_mockdrive/identity", get_identity,
           "the tenant, its apps, and who holds tokens with which scopes"),
     Route("PUT", "/_mockdrive/identity/device-flow", put_device_flow,
           "how device codes answer their polls: pending N polls, then approve/decline/expire"),
 )  # fmt: skip
-HANDLERS = frozenset(row.handler for row in ROUTES)
+HANDLERS = frozenset(row.handler for row in (*ROUTES, *NOT_POSTED))

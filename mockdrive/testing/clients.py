@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import importlib
 import ssl
+import threading
 from collections.abc import AsyncGenerator, Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -116,6 +117,7 @@ class ReadyClients:
         self._httpx: dict[str | None, httpx.Client] = {}
         self._loops: dict[asyncio.AbstractEventLoop, _OnLoop] = {}
         self._graph: dict[str | None, Any] = {}
+        self._httpx_lock = threading.Lock()  # a closed client is replaced by one thread only
         self._ssl: ssl.SSLContext | bool | None = None  # made once: loading the CA costs
         # The sessions reach a plain-http server without its socket (inprocess.py): the same
         # bytes through the same server protocol, minus the kernel's round trip.
@@ -145,8 +147,10 @@ class ReadyClients:
         return session
 
     def httpx_client(self, token: str | None = None) -> httpx.Client:
+        """The ``httpx.Client`` of the owner (``token=None``) or of one token; one its user
+        closed (``with mock_drive.httpx_client() as client:``) is made again."""
         client = self._httpx.get(token)
-        if client is None:
+        if client is None or client.is_closed:
             httpx = _require("httpx", "clients", "httpx_client()")
             client = httpx.Client(
                 base_url=self._server.graph_url,
@@ -154,7 +158,10 @@ class ReadyClients:
                 verify=_verify(self._server.ca_path),
                 trust_env=False,  # loopback and its own CA, as the requests session
             )
-            kept = self._httpx.setdefault(token, client)  # another thread's, if it won
+            with self._httpx_lock:
+                kept = self._httpx.get(token)  # another thread's, if it won
+                if kept is None or kept.is_closed:
+                    self._httpx[token] = kept = client
             if kept is not client:
                 client.close()
                 client = kept
