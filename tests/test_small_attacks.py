@@ -93,10 +93,12 @@ def test_the_token_endpoint_takes_a_preflight_as_entra_does(mock_drive):
 
 
 def test_a_ready_httpx_client_its_user_closed_is_made_again(mock_drive):
-    """The ready clients outlive a test (they are the server's): one closed by ``with`` in one
-    test is not handed to the next, which could not send a request with it."""
-    with mock_drive.httpx_client() as client:
-        assert client.get("/me").status_code == 200
+    """The ready clients outlive a test (they are the server's): one closed in one test is not
+    handed to the next, which could not send a request with it. (Closed by ``close``: httpx
+    lets ``with`` open only a client never used, and an earlier test may have used it.)"""
+    client = mock_drive.httpx_client()
+    assert client.get("/me").status_code == 200
+    client.close()
     again = mock_drive.httpx_client()
     assert again is not client and again.get("/me").status_code == 200
     assert mock_drive.httpx_client() is again

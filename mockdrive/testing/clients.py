@@ -148,7 +148,7 @@ class ReadyClients:
 
     def httpx_client(self, token: str | None = None) -> httpx.Client:
         """The ``httpx.Client`` of the owner (``token=None``) or of one token; one its user
-        closed (``with mock_drive.httpx_client() as client:``) is made again."""
+        closed (``close()``) is made again."""
         client = self._httpx.get(token)
         if client is None or client.is_closed:
             httpx = _require("httpx", "clients", "httpx_client()")
