@@ -31,8 +31,8 @@ import aiohttp
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOKEN = "soak-token"
-# the requests of this mix after which every cap is reached (the change log fills its 100,000
-# changes after ~280,000 of them, its per-item index levels off with it)
+# the requests of this mix after which every cap is reached, with a margin (the change log
+# fills its 100,000 changes, and its per-item index levels off with it, after ~170,000)
 FILL_REQUESTS = 300_000
 LEVELLED_SHARE = 0.05  # what the second half may add to the server's memory at half-time
 

@@ -10,7 +10,7 @@ from collections import deque
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockdrive.model.delta import SHORT_HISTORY, log_to_data
+from mockdrive.model.delta import CUT_SHARE, SHORT_HISTORY, log_to_data
 from mockdrive.model.state import State
 
 
@@ -34,13 +34,15 @@ def test_each_items_history_is_the_logs_changes_of_it(kept: int, which: list[int
             for since in (0, serials[0] - 1, serials[len(serials) // 2], log.serial):
                 assert log.history(item.id, since) == [c for c in plain if c.serial > since]
             held = log.by_item.get(item.id, [])
-            assert len(held) <= max(2 * len(plain), SHORT_HISTORY), (len(held), len(plain))
+            most = len(plain) * CUT_SHARE // (CUT_SHARE - 1) + 1  # dropped but not yet cut
+            assert len(held) <= max(most, SHORT_HISTORY), (len(held), len(plain))
             assert held[len(held) - len(plain) :] == plain
 
 
 def test_one_items_long_history_stays_bounded_and_right_with_the_log_full() -> None:
-    """An item changed over and over with the log full (its dropped head cut in halves, not
-    shifted out one change at a time) holds at most twice what the log keeps of it."""
+    """An item changed over and over with the log full (its dropped head cut once it is an
+    eighth of the list, not shifted out one change at a time) holds at most 8/7 of what the log
+    keeps of it."""
     state = State(seed=1)
     log = state.changes
     log.changes = deque(maxlen=1000)
@@ -52,7 +54,7 @@ def test_one_items_long_history_stays_bounded_and_right_with_the_log_full() -> N
     for _ in range(5000):
         state.changed(item, "sharing")
         lengths.add(len(log.by_item[item.id]))
-    assert max(lengths) <= 2000 and min(lengths) >= 1000
+    assert max(lengths) <= 1000 * CUT_SHARE // (CUT_SHARE - 1) + 1 and min(lengths) >= 1000
     assert log.history(item.id, 0) == list(log.changes)
 
 

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 
 MAX_CHANGES = 100_000  # the log keeps this many; older tokens resync
 SHORT_HISTORY = 32  # an item's changes: a list this short drops its oldest by a shift
+# a longer one drops them in one cut once they are this share of it (1/8): each cut moves at
+# most 7 kept changes per dropped one (amortised O(1)), and what is dropped but not yet cut
+# (kept alive with the permissions a change carries) is at most 1/7 of what the log holds
+CUT_SHARE = 8
 CHANGE_KINDS = ("item", "deleted", "sharing")
 TOKEN_RETENTION_DAYS = 30  # a delta token older than this (virtual time) resyncs
 # generation, serial, issued (seconds since 1970, within the clock's years)
@@ -91,7 +95,7 @@ class ChangeLog:
         self.changes: deque[Change] = deque(maxlen=MAX_CHANGES)
         self.by_item: dict[str, list[Change]] = {}  # the same changes, per item, oldest first
         # how many of the first changes in a long ``by_item`` list the log has dropped: they
-        # go in one cut once they are half of it, not one shift of the whole list per drop
+        # go in one cut once they are 1/``CUT_SHARE`` of it, not one shift of the list per drop
         self.stale: dict[str, int] = {}
         self.serial = 0
         self.generation = 0  # which state this is (set by the backend on every reset)
@@ -144,7 +148,7 @@ class ChangeLog:
             stale = self.stale.pop(item_id, 0) + 1
             if stale == len(kept):
                 del self.by_item[item_id]
-            elif len(kept) <= SHORT_HISTORY or stale * 2 >= len(kept):
+            elif len(kept) <= SHORT_HISTORY or stale * CUT_SHARE >= len(kept):
                 del kept[:stale]  # amortised O(1): each cut is paid for by its drops
             else:
                 self.stale[item_id] = stale
