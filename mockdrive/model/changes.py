@@ -60,8 +60,7 @@ def update_item(state: State, caller: User, item: Item, change: ItemChange) -> I
         store.check_path_after_move(item, parent, name)
     # Every check has passed: change the state.
     if doomed is not None:
-        state.changed(doomed, "deleted")  # delta reports it (before it is gone)
-        store.remove(doomed)
+        state.remove_item(doomed)
     moved_from = item.parent_id if target is not None else None
     if target is not None:
         relink(store, item, target, name)
@@ -240,8 +239,7 @@ def _apply_copy(
     """Make the copy ``_check_copy`` planned (every check has passed)."""
     store = state.store
     if doomed is not None:
-        state.changed(doomed, "deleted")
-        store.remove(doomed)
+        state.remove_item(doomed)
     copy = _clone(state, caller, seen, target, name)
     for made in store.iter_subtree(copy):  # O(size of the copy), like the copy itself
         state.changed(made, created=True)

@@ -83,7 +83,7 @@ class State:
     ) -> None:
         """Note a change for ``delta``: ``item`` (created, renamed, new content, moved: from
         the folder ``moved_from``),
-        ``deleted`` (call before removing it) or ``sharing`` (its permissions changed). What
+        ``deleted`` (``remove_item`` logs it) or ``sharing`` (its permissions changed). What
         a change took away (``lost`` permissions, ``broke`` inheritance) or gave (``granted``
         permission ids, ``{permission id}/{member}`` of a link) and whether it ``created``
         the item let delta tell what a caller saw before it (``model/delta.py``)."""
@@ -93,9 +93,14 @@ class State:
         )  # fmt: skip
         if lost:
             self._forget(lost)
-        if kind == "deleted":  # O(subtree), as the deletion itself
-            for gone in self.store.iter_subtree(item):
-                self._forget(gone.permissions)
+
+    def remove_item(self, item: Item) -> None:
+        """Delete ``item`` and its subtree, every check passed: delta logs it (before it goes)
+        and what its permissions leave beside them is forgotten. O(subtree)."""
+        self.changed(item, "deleted")
+        for gone in self.store.iter_subtree(item):
+            self._forget(gone.permissions)
+        self.store.remove(item)
 
     def _forget(self, permissions: Iterable[Permission]) -> None:
         """What the state keeps beside ``permissions``, withdrawn for good (their ids are never
@@ -249,8 +254,7 @@ class State:
                 # the name may be longer than the one it replaces (``SS`` for ``ß``): refused
                 # before the replaced item goes
                 self.store.check_path_length(parent, len(name) + 1)
-                self.changed(existing, "deleted")  # delta reports it (before it is gone)
-                self.store.remove(existing)
+                self.remove_item(existing)
         return self._new_item(caller, parent, name, is_folder, content, mime_type)
 
     def _new_item(
@@ -403,8 +407,7 @@ class State:
         if item.parent_id is None:
             raise InvalidRequest("the root of a drive cannot be deleted")
         require_removable(self.store, caller, item)  # 403 if the subtree holds what they can't
-        self.changed(item, "deleted")
-        self.store.remove(item)
+        self.remove_item(item)
 
     # -- arranging (fixture, scenarios): the drive owner acts -------------------------------------
     def make_path(self, drive: Drive, path: str, *, is_folder: bool = True, **file: object) -> Item:
