@@ -22,7 +22,7 @@ from conftest import UNUSED_PLUGINS
 from mockdrive.cli import default_state
 from mockdrive.model.ids import EPOCH, IdFactory
 from mockdrive.model.state import State
-from mockdrive.server import SETTLE_WAIT, MockDrive
+from mockdrive.server import MockDrive
 from mockdrive.shipped import shipped_scenario
 from mockdrive.testing.scenarios import scenario_state
 
@@ -60,8 +60,9 @@ def journal(server, state) -> list[tuple[str, int]]:
 )
 def test_a_pipelined_request_sent_before_a_reset_is_served_in_the_state_before_it(server):
     before = server.state
+    after = default_state("zed-token")  # built first: only the reset itself runs under the delay
     rule = server.call(
-        lambda: before.faults.add({"effect": "latency", "latencyMs": 300, "path": "/me/drive$"})
+        lambda: before.faults.add({"effect": "latency", "latencyMs": 1000, "path": "/me/drive$"})
     )
     pipelined = b"".join(
         f"GET /v1.0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ada-token\r\n\r\n".encode()
@@ -73,7 +74,6 @@ def test_a_pipelined_request_sent_before_a_reset_is_served_in_the_state_before_i
         while not server.call(lambda: rule.fired):
             assert time.monotonic() < deadline
             time.sleep(0.005)
-        after = default_state("zed-token")
         server.reset(after)
         statuses = read_answers(sock, 2)
     assert journal(server, after) == []
@@ -336,11 +336,15 @@ def test_resets_from_many_threads_and_the_loop_while_requests_flow(server):
 )
 def test_a_request_sent_while_the_loop_is_held_stays_in_the_state_it_was_sent_to(server):
     before = server.state
+    after = default_state("ada-token")
     held = threading.Event()
+    reset_returned = threading.Event()
 
     def hold() -> None:
+        """Keep the loop busy until the reset has given up waiting for it (SETTLE_WAIT), however
+        slowly this thread gets there on a loaded machine."""
         held.set()
-        time.sleep(SETTLE_WAIT + 0.2)  # the send and the reset before it take milliseconds
+        reset_returned.wait(10)
 
     holder = threading.Thread(target=server.call, args=(hold,))
     holder.start()
@@ -348,8 +352,8 @@ def test_a_request_sent_while_the_loop_is_held_stays_in_the_state_it_was_sent_to
     request = HEAD.format(target="/v1.0/me/drive/root/children", host="x").encode()
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
         sock.sendall(request)
-    after = default_state("ada-token")
-    server.reset(after)
+    server.reset(after)  # gives up on the held loop after SETTLE_WAIT
+    reset_returned.set()
     holder.join(10)
     deadline = time.monotonic() + 10
     while 499 not in statuses(server, before) + statuses(server, after):
