@@ -510,6 +510,35 @@ def test_the_access_log_redacts_secrets_in_a_sign_in_query_string(caplog):
     assert "grant_type=client_credentials" in text and "client_id=c1" in text
 
 
+def test_a_request_head_refused_unparsed_leaves_no_secret_in_the_log(mock_drive, caplog):
+    """aiohttp refuses a request line or a header over 8,190 bytes, or a header holding a NUL,
+    before any route, and logged the start of the line it refused with its traceback: a query's
+    ``client_secret`` or a bearer token reached the log whole."""
+    import logging
+    import socket
+
+    token_path = "/common/oauth2/v2.0/token?client_secret=line-secret&pad=" + "a" * 9000
+    heads = [
+        f"GET {token_path} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /v1.0/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer long-token"
+        + "b" * 9000
+        + "\r\n\r\n",
+        "GET /v1.0/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nul-token\x00\r\n\r\n",
+    ]
+    address = (mock_drive.server.host, mock_drive.server.port)
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+        for head in heads:
+            with socket.create_connection(address, timeout=10) as sock:
+                sock.sendall(head.encode("latin-1"))
+                assert sock.recv(65536).startswith(b"HTTP/1.0 400 "), head[:60]
+    refused = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(refused) == 3, [r.getMessage() for r in refused]
+    assert "LineTooLong 400" in refused[0].getMessage()
+    assert caplog.text.count("the refused bytes are not logged") == 3, caplog.text
+    for secret in ("line-secret", "long-token", "nul-token"):
+        assert secret not in caplog.text, secret
+
+
 # -- what a sign-in keeps is bounded --------------------------------------------------------------
 def test_a_scope_no_graph_permission_could_have_is_refused_where_it_would_be_kept(mock_drive):
     """Any word was a scope: a 60 KB one was kept in each refresh token, code and device code
