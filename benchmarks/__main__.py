@@ -9,7 +9,16 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import batch, coldstart, fixture_overhead, growth, scaling, throughput, uploads
+from . import (
+    batch,
+    coldstart,
+    export_hold,
+    fixture_overhead,
+    growth,
+    scaling,
+    throughput,
+    uploads,
+)
 
 BENCHMARKS = {
     "throughput": throughput.main,
@@ -19,6 +28,7 @@ BENCHMARKS = {
     "batch": batch.main,
     "uploads": uploads.main,
     "growth": growth.main,
+    "export_hold": export_hold.main,
 }
 
 

@@ -18,7 +18,7 @@ from ..model.state import State
 from . import admin_clock, admin_faults, dashboard, entra, onehub
 from .context import backend_of
 from .errors import ApiError
-from .jsonio import json_response
+from .jsonio import dumps_in_pieces, json_response
 from .routing import Route
 
 MAX_SCENARIO_BODY = 64 * 1024 * 1024
@@ -137,7 +137,8 @@ async def export_state(request: web.Request) -> web.Response:
     """The state as a scenario: JSON by default, YAML on request.
 
     The data is taken on the loop (consistent with the state); the text is written in a
-    thread, so a large export does not hold up other requests.
+    thread, so a large export does not hold up other requests (JSON in many short pieces:
+    ``dumps_in_pieces``).
     """
     from ..scenario import dump_yaml, export_scenario  # YAML loads on first use
 
@@ -145,7 +146,8 @@ async def export_state(request: web.Request) -> web.Response:
     if wants_yaml(request):
         text = await asyncio.to_thread(dump_yaml, scenario)
         return web.Response(text=text, content_type="application/yaml")
-    return json_response(scenario)
+    text = await asyncio.to_thread(dumps_in_pieces, scenario)
+    return web.Response(text=text, content_type="application/json")
 
 
 def scenario_too_large() -> ApiError:

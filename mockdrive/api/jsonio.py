@@ -26,6 +26,95 @@ def dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+def dumps_in_pieces(data: Any, split: str = "children", depth: int = 3) -> str:
+    """``dumps(data)``, the same text, written as many short calls of the C encoder: a dict
+    whose last key is ``split`` (an exported folder and its children) is written without that
+    list, then each of its elements in turn, and the containers of the first ``depth`` levels
+    (an export's drives) are written element by element. One call of the encoder holds the
+    interpreter until it returns, so a thread writing a tree of 100,000 items in one call would
+    stop the server's loop as long as writing it on the loop; in pieces, the loop takes turns
+    with it. The tree is walked with an explicit stack, so any depth the state holds is
+    written."""
+    pieces: list[str] = []
+    # each entry: (a value still to write, its level), or (_Text, -1): text to write as it is
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, level = stack.pop()
+        kind = type(node)
+        if kind is _Text:
+            pieces.append(node.text)
+        elif kind is dict and node and next(reversed(node)) == split and type(node[split]) is list:
+            children = node[split]
+            head = dumps({key: value for key, value in node.items() if key != split})
+            pieces.append(f'{head[:-1]}{"," if len(node) > 1 else ""}"{split}":[')
+            stack.append(_CLOSE_SPLIT)
+            # runs of children that hold no children (files) are written a run at a time
+            segments: list[tuple[Any, int]] = []
+            run: list[Any] = []
+            for child in children:
+                if type(child) is dict and child and next(reversed(child)) == split:
+                    if run:
+                        segments.append((_Run(run), -1))
+                        run = []
+                    segments.append((child, level + 1))
+                else:
+                    run.append(child)
+                    if len(run) == _RUN:
+                        segments.append((_Run(run), -1))
+                        run = []
+            if run:
+                segments.append((_Run(run), -1))
+            for index in range(len(segments) - 1, -1, -1):
+                stack.append(segments[index])
+                if index:
+                    stack.append(_COMMA)
+        elif kind is _Run:
+            pieces.append(dumps(node.values)[1:-1])
+        elif kind is dict and level < depth and node:
+            pieces.append("{")
+            stack.append(_CLOSE_DICT)
+            entries = list(node.items())
+            for index in range(len(entries) - 1, -1, -1):
+                key, value = entries[index]
+                stack.append((value, level + 1))
+                stack.append((_Text(f"{',' if index else ''}{dumps(key)}:"), -1))
+        elif kind is list and level < depth and node:
+            pieces.append("[")
+            stack.append(_CLOSE_LIST)
+            for index in range(len(node) - 1, -1, -1):
+                stack.append((node[index], level + 1))
+                if index:
+                    stack.append(_COMMA)
+        else:
+            pieces.append(dumps(node))
+    return "".join(pieces)
+
+
+class _Run:
+    """Elements of a list ``dumps_in_pieces`` writes in one call, without their brackets."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = values
+
+
+_RUN = 256  # elements written by one call: a few hundred microseconds at most
+
+
+class _Text:
+    """Text ``dumps_in_pieces`` writes as it is (not a value to encode)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_COMMA, _CLOSE_SPLIT = (_Text(","), -1), (_Text("]}"), -1)
+_CLOSE_DICT, _CLOSE_LIST = (_Text("}"), -1), (_Text("]"), -1)
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None):
     return web.Response(
         text=dumps(data), status=status, content_type="application/json", headers=headers
