@@ -29,8 +29,8 @@ def _reload(mock_drive, leave_out: tuple[str, ...] = ()) -> None:
 
 def _twice(mock_drive, make, withdraw, leave_out: tuple[str, ...] = ()) -> tuple[Any, Any]:
     """What ``make()`` gives in two rounds, each after a reload, the first withdrawn before the
-    second reload (which leaves ``leave_out`` out of the export). Both rounds follow a load,
-    so that before the fix both drew from the seed's start."""
+    second reload (which leaves ``leave_out`` out of the export). Both rounds follow a load:
+    a generator that started again from the seed at each load drew both from one place."""
     _reload(mock_drive)
     first = make()
     withdraw(first)
