@@ -13,7 +13,7 @@
 
 What is known to be wrong, or was when the machines were written, is switched off in the green
 machines by class attributes (``hostile``, ``to_the_limit``, ``owner_check``, ``fidelity``,
-``fresh_ids_after_load``, ``access_denied_rolemaps``); the ``*_full`` machines turn every
+``access_denied_rolemaps``); the ``*_full`` machines turn every
 switch on and are strict xfails, so they turn red the day everything they hit is fixed.
 """
 

@@ -19,8 +19,8 @@ link and clock step the probes use is drawn with the operations.
 Answers are compared with each server's origin replaced, request ids (a per-server counter that
 a load restarts) left out, download URL signatures (each state signs with its own secret) left
 out, and ids the two servers generate after the load relabelled in order of appearance (a
-loaded state's id source restarts from the seed). Every download URL is also followed, on its
-own server, and must give the same bytes.
+loaded state draws its ids from a sequence of its own, model/ids.py). Every download URL is
+also followed, on its own server, and must give the same bytes.
 
 CI runs 1,000 seeded runs; the long run (random seeds) is::
 

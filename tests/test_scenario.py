@@ -212,7 +212,7 @@ def test_several_problems_are_all_reported_in_line_order(tmp_path):
     lines = message.splitlines()
     assert [line.split(":")[1] for line in lines] == ["2", "4", "5"], message
     known = (
-        "apps, changes, clock, copyJobs, drives, faults, groups, onehub, policy, seed, "
+        "apps, changes, clock, copyJobs, drives, faults, groups, ids, onehub, policy, seed, "
         "signIns, tenant, uploadSessions, users, workspaces"
     )
     assert lines[2] == f"FILE:5: extra: unknown key (expected one of: {known})"

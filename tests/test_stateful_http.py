@@ -23,7 +23,6 @@ CI runs a quick seeded set; the long run (random seeds, the machine with every s
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -53,7 +52,6 @@ from url_check import RuleChecker
 from wire_client import WireSession
 
 from mockdrive.model import onehub
-from mockdrive.model.ids import IdFactory
 from mockdrive.model.tree import Item
 from mockdrive.server import MockDrive
 from mockdrive.testing.oracle import access
@@ -175,7 +173,6 @@ class HttpMachine(RuleBasedStateMachine):
     hostile = False  # surrogates, C1 controls, noncharacters
     to_the_limit = False  # trees deeper than 150
     fidelity = False  # times, eTags, Onehub numbers, spellings
-    fresh_ids_after_load = True  # re-seed the twin's id source after a load
     access_denied_rolemaps = False  # an Access Denied rolemap does not export
     owner_check = False  # the drive owner keeps write everywhere
     stats = RunStats()
@@ -459,9 +456,6 @@ class HttpMachine(RuleBasedStateMachine):
         assert again.content == exported.content, (
             f"export → load → export differs {differences(exported.text, again.text)}"
         )
-        if self.fresh_ids_after_load:  # see test_stateful_model.py
-            seed = random.Random(self.seq).getrandbits(64)
-            self.twin.call(lambda: setattr(self.twin.state, "ids", IdFactory(seed)))
         self.seq += 1
         self.twin_live = True
         self.stats["reloads"] += 1
@@ -542,7 +536,6 @@ class FullHttpMachine(HttpMachine):
     hostile = True
     to_the_limit = True
     fidelity = True
-    fresh_ids_after_load = False
     access_denied_rolemaps = True
     owner_check = True
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gc
 import json
-import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -46,7 +45,6 @@ from stateful_support import (
 from mockdrive.api.jsonio import dumps
 from mockdrive.model import onehub, sharing
 from mockdrive.model.errors import DomainError
-from mockdrive.model.ids import IdFactory
 from mockdrive.model.permissions import effective_permissions
 from mockdrive.model.state import State
 from mockdrive.model.tree import Item
@@ -95,7 +93,6 @@ class ModelMachine(RuleBasedStateMachine):
     to_the_limit = False  # trees deeper than 150 (up to the 400-character path)
     owner_check = False  # the drive owner keeps write everywhere
     fidelity = False  # eTags, times, Onehub numbers, spellings survive a reload
-    fresh_ids_after_load = True  # re-seed a loaded copy's id source
     access_denied_rolemaps = False  # rolemaps set to Access Denied did not export
 
     stats = RunStats()
@@ -405,10 +402,6 @@ class ModelMachine(RuleBasedStateMachine):
         again = export_scenario(loaded)
         first, second = json.dumps(data, ensure_ascii=False), json.dumps(again, ensure_ascii=False)
         assert first == second, f"export → load → export differs {differences(first, second)}"
-        if self.fresh_ids_after_load:
-            # A loaded state's id source restarts
-            # and hands out ids that exist. Until then, give the copy a fresh id source.
-            loaded.ids = IdFactory(random.Random(len(self.twins) + self.steps).getrandbits(64))
         self.twins = [self.twins[0], *self.twins[1:][-(MAX_TWINS - 2) :], loaded]
         self.stats["reloads"] += 1
 
@@ -442,7 +435,6 @@ class FullModelMachine(ModelMachine):
     to_the_limit = True
     owner_check = True
     fidelity = True
-    fresh_ids_after_load = False
     access_denied_rolemaps = True
 
     @initialize(name=names(False), depth=st.integers(SAFE_DEPTH, PATH_LIMIT_DEPTH))

@@ -1,10 +1,15 @@
 """Deterministic ids and timestamps: the same seed and the same operations give the same values.
 
-A fresh id never collides with one in use. A loaded state (an export, a scenario with explicit
-ids) holds ids that this seed's generator hands out again, because the generator restarts with
-the seed; so the generator skips every candidate that is reserved (ids the loaded data names)
-or taken (an id the state's own indexes hold). Collisions are otherwise astronomically
-unlikely, so the skip costs nothing in practice and the ids of an ordinary run do not change.
+A fresh id never collides with one in use. A loaded scenario may name ids that this seed's
+generator hands out (explicit ids copied from a run, an export without its ``ids``); so the
+generator skips every candidate that is reserved (ids the loaded data names) or taken (an id
+the state's own indexes hold). Collisions are otherwise astronomically unlikely, so the skip
+costs nothing in practice and the ids of an ordinary run do not change.
+
+An id handed out once is never handed out again in the same history, even after it was
+withdrawn (a revoked link's token, a deleted item's id) and the state exported and loaded: an
+export writes how many ids its state drew (``ids: {drawn}``), and a load of it draws from a
+sequence of its own for the seed and that count (``IdFactory.resume``), not the seed's again.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 # A candidate repeats only after a restart of the generator, and then each reserved id costs
 # at most one skip; far more attempts than this means the generator is broken, not unlucky.
 _MAX_ATTEMPTS = 10_000
+# the largest ``drawn`` and ``serial`` an export may carry (JSON-safe; no run comes near it)
+MAX_COUNT = 2**53 - 1
 
 
 def _high_byte_table(alphabet: str) -> bytes:
@@ -70,7 +77,7 @@ class IdFactory:
         self,
         seed: int = 0,
         taken: Callable[[str], bool] | None = None,
-        start: tuple[object, int] | None = None,
+        start: tuple[object, int, int] | None = None,
     ) -> None:
         # The generator is made on the first id drawn (seeding it is most of what a fresh state
         # costs, and many states draw none): from ``seed``, or from ``start``, a ``position()``
@@ -79,6 +86,10 @@ class IdFactory:
         self._start = start
         self._random: random.Random | None = None
         self._serial = 0 if start is None else start[1]
+        # candidates drawn in this state's history, those of the state it was exported from
+        # included; and how many of them came before this generator's sequence (``resume``)
+        self.drawn = 0 if start is None else start[2]
+        self._resumed_at = 0
         self._taken = taken
         self._reserved: set[str] = set()
 
@@ -96,12 +107,26 @@ class IdFactory:
         rng = self._random
         if rng is None:
             if self._start is None:
-                rng = random.Random(self._seed)
+                after = self._resumed_at
+                rng = random.Random(f"ids of {self._seed} after {after}" if after else self._seed)
             else:
                 rng = random.Random.__new__(random.Random)
                 rng.setstate(self._start[0])  # type: ignore[arg-type]
             self._random = rng
         return rng
+
+    def resume(self, drawn: int, serial: int) -> None:
+        """Go on with the history of an exported state, whose generator had drawn ``drawn``
+        candidates and numbered up to ``serial`` (the export's ``ids``); before any id is
+        drawn here. With ``drawn`` above 0 the ids come from a sequence of their own for the
+        seed and ``drawn`` instead of the seed's, so none the exported state (or any state
+        before it) handed out comes back, withdrawn or not; the same export loaded twice draws
+        the same ids. (Every later export of this history has a larger ``drawn`` once an id
+        was drawn here, so its load takes yet another sequence.)"""
+        if self._random is not None or self._start is not None:
+            raise RuntimeError("resume() must come before the first id is drawn")
+        self.drawn = self._resumed_at = drawn
+        self._serial = serial
 
     def reserve(self, ids: Iterable[str]) -> None:
         """Never hand out any of ``ids`` (compared as given and upper-cased, the two forms
@@ -117,6 +142,7 @@ class IdFactory:
 
     def _fresh(self, make: Callable[[], str]) -> str:
         for _ in range(_MAX_ATTEMPTS):
+            self.drawn += 1
             candidate = make()
             if not self.in_use(candidate):
                 return candidate
@@ -145,12 +171,18 @@ class IdFactory:
     def _token(self) -> str:
         return draw(self._rng, _URLSAFE, 32)
 
-    def position(self) -> tuple[object, int]:
+    def position(self) -> tuple[object, int, int]:
         """Where the generator is: equal positions hand out the same ids next."""
-        return self._rng.getstate(), self._serial
+        return self._rng.getstate(), self._serial, self.drawn
+
+    def to_data(self) -> dict[str, int]:
+        """What an export writes as ``ids`` (what ``resume`` takes): the candidates drawn and
+        the last number ``serial`` gave, each left out when 0."""
+        counts = {"drawn": self.drawn, "serial": self._serial}
+        return {key: value for key, value in counts.items() if value}
 
     def serial(self) -> int:
-        """A strictly increasing integer (Onehub-style ids, skiptokens)."""
+        """A strictly increasing integer (the outbox's message ids)."""
         self._serial += 1
         return self._serial
 

@@ -38,7 +38,7 @@ _quote = lru_cache(maxsize=16384)(quote)
 
 
 class State:
-    def __init__(self, seed: int = 0, ids_from: tuple[object, int] | None = None) -> None:
+    def __init__(self, seed: int = 0, ids_from: tuple[object, int, int] | None = None) -> None:
         """An empty state. ``ids_from``: where its id generator starts (``IdFactory.position()``
         of one of the same seed; the default state's, scenario/defaults.py)."""
         self.seed = seed
@@ -126,7 +126,7 @@ class State:
 
     def _id_taken(self, candidate: str) -> bool:
         """Does the state hold this id (or link token) already (the generator then skips it)?
-        After a load the generator starts again from the seed, so it meets what it made before."""
+        A loaded scenario may hold ids the seed's generator makes (model/ids.py)."""
         store, directory = self.store, self.directory
         return (
             candidate in store.items

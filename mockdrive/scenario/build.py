@@ -17,7 +17,7 @@ from ..model.clock import CANONICAL_TIME, format_time, parse_time
 from ..model.entra import App
 from ..model.errors import DomainError, InvalidRequest
 from ..model.identity import Group, User
-from ..model.ids import DuplicateId, ids_in
+from ..model.ids import MAX_COUNT, DuplicateId, ids_in
 from ..model.permissions import Permission
 from ..model.policy import SharingPolicy
 from ..model.state import State, guess_mime_type
@@ -53,6 +53,11 @@ class Builder:
         self.tolerant = tolerant
         seed = self.data.get("seed", 0)
         self.state = State(seed=seed if isinstance(seed, int) else 0)
+        counts = self.data.get("ids")  # an export's: its history's ids are not drawn again
+        if isinstance(counts, dict):
+            drawn, serial = counts.get("drawn", 0), counts.get("serial", 0)
+            if all(type(n) is int and 0 <= n <= MAX_COUNT for n in (drawn, serial)):
+                self.state.ids.resume(drawn, serial)  # (else the schema check reported it)
         self.state.ids.reserve(ids_in(self.data))  # generated ids must miss the explicit ones
         numbering = self.data.get("onehub")
         # and the keys of deleted objects Onehub has numbered (items, drives, permissions,
@@ -316,12 +321,14 @@ class Builder:
         if drive_type not in DRIVE_TYPES:  # the schema's problem: check the tree as business
             self.fail((*where, "driveType"), f"driveType must be one of {', '.join(DRIVE_TYPES)}")
             drive_type = "business"
+        root_id = node.get("id")
         drive = self.state.add_drive(
             owner,
             drive_type=drive_type,
             name=raw.get("name", "OneDrive"),
             drive_id=raw.get("id"),
             also_default_for=tuple(raw.get("defaultFor", ())),
+            root_id=root_id if isinstance(root_id, str) else None,  # (else the schema said so)
         )
         if "createdDateTime" in raw:
             try:
@@ -329,22 +336,8 @@ class Builder:
             except InvalidRequest as error:
                 raise self.fail((*where, "createdDateTime"), error.message) from None
         root = self.state.store.root(drive)
-        if "id" in node:
-            self._rekey(drive, root, node["id"])
         self._fill(drive, root, node, (*where, "root"))
         self._set_history(root, node, (*where, "root"))
-
-    def _rekey(self, drive: Drive, item: Item, new_id: str) -> None:
-        """Give a just-created root the id the scenario asks for."""
-        store = self.state.store
-        del store.items[item.id]
-        drive.shared_item_ids.discard(item.id)
-        item.id = new_id
-        store.items[new_id] = item
-        drive.root_id = new_id
-        drive.shared_item_ids.add(new_id)
-        for permission in item.permissions:
-            permission.item_id = new_id
 
     def _fill(self, drive: Drive, folder: Item, node: dict, where: PathParts) -> None:
         for index, grant in enumerate(node.get("permissions") or []):

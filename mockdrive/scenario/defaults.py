@@ -35,10 +35,10 @@ def built_default_state(token: str = DEFAULT_TOKEN, seed: int = 0) -> State:
     return state
 
 
-_DRAWN: dict[int, tuple[str, str, str, tuple[object, int]]] = {}
+_DRAWN: dict[int, tuple[str, str, str, tuple[object, int, int]]] = {}
 
 
-def _drawn(seed: int) -> tuple[str, str, str, tuple[object, int]]:
+def _drawn(seed: int) -> tuple[str, str, str, tuple[object, int, int]]:
     """The owner's, the drive's and its root's ids in the default state of ``seed``, and where
     its id generator is after them (a few seeds are used in a run: kept per seed)."""
     drawn = _DRAWN.get(seed)

@@ -37,7 +37,11 @@ def export_scenario(state: State, *, change_log: bool = True) -> dict[str, Any]:
     """
     directory = state.directory
     users = [_drop_none(_export_user(state, u)) for u in directory.users.values()]
-    scenario: dict[str, Any] = {"seed": state.seed, "users": users}
+    scenario: dict[str, Any] = {"seed": state.seed}
+    counts = state.ids.to_data()
+    if counts:  # a reload draws none of the ids this history drew
+        scenario["ids"] = counts
+    scenario["users"] = users
     if directory.groups:
         scenario["groups"] = [
             _drop_none(
