@@ -33,6 +33,10 @@ SUBCOMMANDS = ("validate", "export", "help")
 DEMO_USERS = 25
 DEMO_ITEMS = 500
 DEMO_LEAST_USERS = 2  # an owner and someone to share with (demo.py makes no fewer)
+# the most a command line may ask the demo for (1,000,000 items build in ~30 s and ~1 GB; a
+# typo with three more zeros would fill the machine's memory before anything is served)
+DEMO_MOST_USERS = 10_000
+DEMO_MOST_ITEMS = 1_000_000
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -54,11 +58,14 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     )
     source.add_argument(
         "--users",
-        type=at_least(DEMO_LEAST_USERS),
-        help=f"people in the --demo directory, at least {DEMO_LEAST_USERS} (default {DEMO_USERS})",
+        type=whole_number(DEMO_LEAST_USERS, DEMO_MOST_USERS),
+        help=f"people in the --demo directory, {DEMO_LEAST_USERS} to {DEMO_MOST_USERS:,} "
+        f"(default {DEMO_USERS})",
     )
     source.add_argument(
-        "--items", type=at_least(0), help=f"drive items in the --demo data (default {DEMO_ITEMS})"
+        "--items",
+        type=whole_number(0, DEMO_MOST_ITEMS),
+        help=f"drive items in the --demo data, 0 to {DEMO_MOST_ITEMS:,} (default {DEMO_ITEMS})",
     )
     source.add_argument(
         "--token",
@@ -302,9 +309,9 @@ def port_argument(text: str) -> int:
     return port
 
 
-def at_least(least: int) -> Callable[[str], int]:
-    """An argparse type: a whole number, ``least`` or more (the demo takes fewer as ``least``:
-    a command line asking for fewer is refused, not silently changed)."""
+def whole_number(least: int, most: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``least`` to ``most`` (the demo takes fewer as
+    ``least``: a command line asking for fewer is refused, not silently changed)."""
 
     def number(text: str) -> int:
         try:
@@ -313,6 +320,8 @@ def at_least(least: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
         if value < least:
             raise argparse.ArgumentTypeError(f"{value} is too few: at least {least}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{value} is too many: at most {most:,}")
         return value
 
     return number

@@ -341,6 +341,11 @@ def test_seed_with_a_scenario_seeds_its_generated_ids(tmp_path):
         (["--demo", "--users", "-1"], "argument --users: -1 is too few: at least 2"),
         (["export", "--demo", "--items", "-5"], "argument --items: -5 is too few: at least 0"),
         (["--demo", "--users", "many"], "argument --users: not a whole number: 'many'"),
+        (["--demo", "--users", "10001"], "argument --users: 10001 is too many: at most 10,000"),
+        (
+            ["export", "--demo", "--items", "1" + "0" * 9],
+            "argument --items: 1000000000 is too many: at most 1,000,000",
+        ),
     ],
 )
 def test_options_a_scenario_would_ignore_are_refused(args, message):
@@ -354,8 +359,9 @@ def test_help_shows_the_defaults_and_help_is_a_subcommand():
     shown = run("--help")
     assert shown.returncode == 0
     text = " ".join(shown.stdout.split())  # argparse wraps lines
-    for default in ("(default 127.0.0.1)", "(default 8000;", "(default 0;", "(default 25)",
-                    "(default 500)", "(default mockdrive-token)", "(default warning)"):  # fmt: skip
+    for default in ("(default 127.0.0.1)", "(default 8000;", "(default 0;",
+                    "2 to 10,000 (default 25)", "0 to 1,000,000 (default 500)",
+                    "(default mockdrive-token)", "(default warning)"):  # fmt: skip
         assert default in text, default
     assert "partial-failure, quickstart, team, throttling" in text
     again = run("help")

@@ -309,6 +309,7 @@ def test_the_documented_ranges_are_the_enforced_ones():
     from mockdrive.api.graph.items import MAX_PAGE_SIZE
     from mockdrive.api.graph.odata import INLINE_CHILDREN
     from mockdrive.api.graph.preview import LARGEST_PAGE, MAX_PAGE_NAME, MAX_ZOOM
+    from mockdrive.cli import DEMO_MOST_ITEMS, DEMO_MOST_USERS
     from mockdrive.model import clock, entra, faults, ids, policy, ranges
 
     page = (Path(__file__).parent.parent / "docs" / "number-ranges.md").read_text()
@@ -318,6 +319,7 @@ def test_the_documented_ranges_are_the_enforced_ones():
                    faults.LIMITS["latencyMs"][1], clock.CLOCK_LAST_YEAR,
                    clock.LOADED_CLOCK_LAST_YEAR, clock.LAST_YEAR, MAX_ZOOM, LARGEST_PAGE,
                    MAX_PAGE_NAME, entra.MAX_PENDING, entra.MAX_KEPT_CHARS, entra.MAX_SCOPES,
-                   entra.MAX_CLIENT_ID, ids.MAX_COUNT):  # fmt: skip
+                   entra.MAX_CLIENT_ID, ids.MAX_COUNT, DEMO_MOST_USERS,
+                   DEMO_MOST_ITEMS):  # fmt: skip
         forms = (f"{number:,}", f"**{number}**", f"\u2013 {number} ")  # as the table writes them
         assert any(form in page for form in forms), number
