@@ -33,8 +33,9 @@ SUBCOMMANDS = ("validate", "export", "help")
 DEMO_USERS = 25
 DEMO_ITEMS = 500
 DEMO_LEAST_USERS = 2  # an owner and someone to share with (demo.py makes no fewer)
-# the most a command line may ask the demo for (1,000,000 items build in ~30 s and ~1 GB; a
-# typo with three more zeros would fill the machine's memory before anything is served)
+# the most a command line may ask the demo for (BENCHMARKS.md: 100,000 items are built in
+# ~3 s, and an item holds ~0.7 KB; a typo with three zeros too many would fill the machine's
+# memory before anything is served)
 DEMO_MOST_USERS = 10_000
 DEMO_MOST_ITEMS = 1_000_000
 
