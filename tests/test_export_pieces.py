@@ -4,6 +4,7 @@ one does not hold up other requests: the pieces make the very text one ``dumps``
 
 from __future__ import annotations
 
+import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,16 @@ JSON_LIKE = st.recursive(
 @given(data=JSON_LIKE, depth=st.integers(min_value=0, max_value=4))
 def test_the_pieces_make_the_text_one_call_makes(data, depth):
     assert dumps_in_pieces(data, depth=depth) == dumps(data)
+
+
+def test_keys_that_are_not_text_are_written_as_one_call_writes_them():
+    """JSON keys are text: ``dumps`` writes ``1`` as ``"1"`` and ``None`` as ``"null"``, and
+    refuses a tuple; the pieces wrote the bare value, which is not JSON at all."""
+    data = {"drives": [{1: "a", None: "b", False: "c", 1.5: "d", "id": {2: "e"}}]}
+    assert dumps_in_pieces(data) == dumps(data)
+    assert dumps_in_pieces({0: {"children": [], -1: 0}}) == dumps({0: {"children": [], -1: 0}})
+    with pytest.raises(TypeError):
+        dumps_in_pieces({("a",): 1})
 
 
 def test_a_long_run_of_files_and_folders_between_them():
