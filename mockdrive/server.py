@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import selectors
 import shutil
 import ssl
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict
 
 from .api.app import build_app
@@ -115,25 +113,6 @@ class RedactingAccessLogger(web.AccessLogger):
                 )
                 request = _LoggedAs(request, str(request.rel_url.with_query(shown)))
         super().log(request, response, time)
-
-
-class RefusedHeadLogFilter(logging.Filter):
-    """aiohttp logs each request head it cannot parse (a line over 8,190 bytes, a byte no header
-    may hold) with the start of the offending line, and a query's ``client_secret`` or a bearer
-    token would reach the log that way, where the access log redacts them: the record keeps the
-    error and its status, not the bytes or the parser's traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, HttpProcessingError):
-            record.exc_info = None
-            record.exc_text = None
-            name = type(error).__name__
-            record.msg = f"{record.msg}: {name} {error.code} (the refused bytes are not logged)"
-        return True
-
-
-REFUSED_HEAD_LOG_FILTER = RefusedHeadLogFilter()
 
 
 class _LoggedAs:
@@ -343,9 +322,6 @@ class MockDrive:
         # aiohttp waits this long twice for a request in progress: for its handler, then again
         # after cancelling the request's reading; half each makes STOP_GRACE the whole wait.
         options["shutdown_timeout"] = STOP_GRACE / 2
-        logging.getLogger("aiohttp.server").addFilter(
-            REFUSED_HEAD_LOG_FILTER
-        )  # kept once, however many servers start
         self._runner = web.AppRunner(build_app(self.backend, self.middlewares), **options)
         await self._runner.setup()
         if self.proxy:  # a front door to the same application (mockdrive/proxy.py)

@@ -539,6 +539,47 @@ def test_a_request_head_refused_unparsed_leaves_no_secret_in_the_log(mock_drive,
         assert secret not in caplog.text, secret
 
 
+def test_the_application_served_by_an_embedder_logs_no_refused_head_either(caplog):
+    """``build_app`` served by someone else's runner (``mock_drive_app`` with aiohttp's test
+    client, an embedding program) logs on the same aiohttp logger: only ``MockDrive``'s start
+    put the filter there, so in a process that never started one the token reached the log."""
+    import asyncio
+    import logging
+
+    from aiohttp import web
+
+    from mockdrive.api.app import build_app
+
+    logger = logging.getLogger("aiohttp.server")
+    kept = list(logger.filters)
+    for kept_filter in kept:  # as in a process where no MockDrive ever started
+        logger.removeFilter(kept_filter)
+
+    async def refused_once() -> bytes:
+        runner = web.AppRunner(build_app(MockDrive(default_state()).backend))
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            port = runner.addresses[0][1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /v1.0/me HTTP/1.1\r\nHost: x\r\n")
+            writer.write(b"Authorization: Bearer embedded-token\x01\r\n\r\n")
+            answer = await reader.read(100)
+            writer.close()
+            return answer
+        finally:
+            await runner.cleanup()
+
+    try:
+        with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+            assert asyncio.run(refused_once()).startswith(b"HTTP/1.0 400 ")
+    finally:
+        for kept_filter in kept:
+            logger.addFilter(kept_filter)
+    assert "the refused bytes are not logged" in caplog.text, caplog.text
+    assert "embedded-token" not in caplog.text
+
+
 # -- what a sign-in keeps is bounded --------------------------------------------------------------
 def test_a_scope_no_graph_permission_could_have_is_refused_where_it_would_be_kept(mock_drive):
     """Any word was a scope: a 60 KB one was kept in each refresh token, code and device code

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import istr
 from yarl import URL
 
@@ -70,6 +71,25 @@ SMALLEST_BODY_LIMIT = 64 * 1024
 assert SMALLEST_BODY_LIMIT > 9999  # (the pipeline passes a length of 4 digits without a look-up)
 
 
+class RefusedHeadLogFilter(logging.Filter):
+    """aiohttp logs each request head it cannot parse (a line over 8,190 bytes, a byte no header
+    may hold) with the start of the offending line, and a query's ``client_secret`` or a bearer
+    token would reach the log that way, where the access log redacts them: the record keeps the
+    error and its status, not the bytes or the parser's traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.exc_info = None
+            record.exc_text = None
+            name = type(error).__name__
+            record.msg = f"{record.msg}: {name} {error.code} (the refused bytes are not logged)"
+        return True
+
+
+REFUSED_HEAD_LOG_FILTER = RefusedHeadLogFilter()
+
+
 def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
     """The application; ``middlewares`` run outside the pipeline, around every request and
     every ``$batch`` step (a test harness observing answers, for instance).
@@ -77,6 +97,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     The pipeline is not an aiohttp middleware: every route's handler is registered wrapped in
     it (``through_pipeline``), which spares each request aiohttp's middleware chain. What the
     router cannot match at all reaches it too, through ``Unrouted``, registered last."""
+    # on aiohttp's logger, however the application is served (kept once: a logger's filters
+    # are a list without repeats)
+    logging.getLogger("aiohttp.server").addFilter(REFUSED_HEAD_LOG_FILTER)
     app = web.Application(middlewares=list(middlewares), client_max_size=CLIENT_MAX_SIZE)
     app[BACKEND] = backend
     app[admin.OPENAPI_DOCUMENT] = openapi_document
