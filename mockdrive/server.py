@@ -18,8 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiohttp import web
-from multidict import MultiDict
+from aiohttp import hdrs, web
+from multidict import CIMultiDict, MultiDict
+from yarl import URL
 
 from .api.app import build_app
 from .api.entra import REDACTED, SECRET_FIELDS
@@ -102,25 +103,43 @@ class LoopSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
 
 class RedactingAccessLogger(web.AccessLogger):
     """aiohttp's access log (``--log-level info``), with the sign-in secrets a query string may
-    carry (``client_secret``, ``code``, ``refresh_token``...) shown as the journal shows them."""
+    carry (``client_secret``, ``code``, ``refresh_token``...) shown as the journal shows them,
+    in the request line and in the ``Referer`` it logs too (the page a browser came from)."""
 
     def log(self, request: Any, response: Any, time: float) -> None:
-        if request is not None and request.query_string:
-            query = request.query
-            if not SECRET_FIELDS.isdisjoint(query):
-                shown = MultiDict(
-                    (k, REDACTED if k in SECRET_FIELDS else v) for k, v in query.items()
-                )
-                request = _LoggedAs(request, str(request.rel_url.with_query(shown)))
+        if request is not None:
+            path_qs = _redacted(request.rel_url) if request.query_string else None
+            referer = request.headers.get(hdrs.REFERER)
+            if referer is not None and "?" in referer:
+                try:
+                    referer = _redacted(URL(referer))
+                except ValueError:  # not a URL: its query cannot be told apart
+                    referer = REDACTED
+            if path_qs is not None or referer is not None:
+                request = _LoggedAs(request, path_qs, referer)
         super().log(request, response, time)
 
 
-class _LoggedAs:
-    """A request as the access log shows it: itself, but for its path and query."""
+def _redacted(url: URL) -> str | None:
+    """``url`` with the value of each secret of its query redacted; None if it has none."""
+    query = url.query
+    if SECRET_FIELDS.isdisjoint(query):
+        return None
+    return str(url.with_query(MultiDict((k, REDACTED if k in SECRET_FIELDS else v)
+                                        for k, v in query.items())))  # fmt: skip
 
-    def __init__(self, request: web.BaseRequest, path_qs: str) -> None:
+
+class _LoggedAs:
+    """A request as the access log shows it: itself, but for its path and query and its
+    ``Referer`` where they are given."""
+
+    def __init__(self, request: web.BaseRequest, path_qs: str | None, referer: str | None) -> None:
         self._request = request
-        self.path_qs = path_qs
+        self.path_qs = request.path_qs if path_qs is None else path_qs
+        self.headers = request.headers
+        if referer is not None:
+            self.headers = CIMultiDict(request.headers)
+            self.headers[hdrs.REFERER] = referer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._request, name)

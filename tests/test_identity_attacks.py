@@ -510,6 +510,29 @@ def test_the_access_log_redacts_secrets_in_a_sign_in_query_string(caplog):
     assert "grant_type=client_credentials" in text and "client_id=c1" in text
 
 
+def test_the_access_log_redacts_secrets_in_the_referer_it_logs(caplog):
+    """The access log writes each request's ``Referer`` too: the page a browser came from, such
+    as a redirect URI holding its ``code``, was written out whole."""
+    import logging
+
+    with (
+        caplog.at_level(logging.INFO, logger="aiohttp.access"),
+        MockDrive(default_state("referer-owner"), access_log=True) as server,
+    ):
+        referers = ["http://localhost/cb?state=s1&code=referer-code",
+                    "http://localhost/cb?client%5Fsecret=referer-secret"]  # fmt: skip
+        for referer in referers:
+            answer = requests.get(f"{server.url}/_mockdrive/health",
+                                  headers={"Referer": referer}, timeout=10)  # fmt: skip
+            assert answer.status_code == 200
+        requests.get(f"{server.url}/_mockdrive/health?code=line-code",
+                     headers={"Referer": "http://localhost/plain?page=2"}, timeout=10)  # fmt: skip
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "aiohttp.access")
+    for value in ("referer-code", "referer-secret", "line-code"):
+        assert value not in text, text
+    assert "state=s1" in text and "http://localhost/plain?page=2" in text, text
+
+
 def test_a_request_head_refused_unparsed_leaves_no_secret_in_the_log(mock_drive, caplog):
     """aiohttp refuses a request line or a header over 8,190 bytes, or a header holding a NUL,
     before any route, and logged the start of the line it refused with its traceback: a query's
