@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import hdrs, web
-from aiohttp.http_exceptions import HttpProcessingError
 from multidict import istr
 from yarl import URL
 
@@ -30,7 +29,7 @@ from ..model.principal import Principal
 from ..model.state import State
 from ..model.tokens import GRAPH_APP_ID, TokenRefused, looks_like_jwt
 from . import admin, dashboard, entra, onedrive_v1, onehub
-from .aiohttp_internals import PathlessRequests
+from .aiohttp_internals import HttpProcessingError, PathlessRequests
 from .context import BACKEND, EXCHANGE, Exchange, call_of, exchange_of
 from .errors import (
     ApiError,
