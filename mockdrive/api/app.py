@@ -701,7 +701,9 @@ def check_host(host: str) -> None:
     links), and one that yarl cannot build (bytes that are not UTF-8, a port that is not one,
     a name IDNA refuses) was a 500 there."""
     try:
-        URL.build(scheme="http", authority=host)
+        # built, then its name decoded: yarl decodes a name given in ASCII (``xn--a``) only
+        # when it is read, where an upload URL reads it
+        _ = URL.build(scheme="http", authority=host).host
     except ValueError:  # UnicodeError included
         raise ApiError(400, "invalidRequest", "the Host header is not a valid host") from None
     if len(_HOSTS_MET) >= HOSTS_KEPT:
