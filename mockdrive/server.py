@@ -22,6 +22,7 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict, MultiDict
 from yarl import URL
 
+from .api.aiohttp_internals import answer_unreadable_targets
 from .api.app import build_app
 from .api.entra import REDACTED, SECRET_FIELDS
 from .backend import WALL, Backend
@@ -343,6 +344,7 @@ class MockDrive:
         options["shutdown_timeout"] = STOP_GRACE / 2
         self._runner = web.AppRunner(build_app(self.backend, self.middlewares), **options)
         await self._runner.setup()
+        answer_unreadable_targets(self._runner.server)
         if self.proxy:  # a front door to the same application (mockdrive/proxy.py)
             from .proxy import start_proxy
 
