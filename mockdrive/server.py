@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import selectors
 import shutil
 import ssl
@@ -19,10 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
-from multidict import MultiDict
+from aiohttp import hdrs, web
+from multidict import CIMultiDict, MultiDict
+from yarl import URL
 
+from .api.aiohttp_internals import answer_unreadable_targets
 from .api.app import build_app
 from .api.entra import REDACTED, SECRET_FIELDS
 from .backend import WALL, Backend
@@ -104,44 +104,43 @@ class LoopSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
 
 class RedactingAccessLogger(web.AccessLogger):
     """aiohttp's access log (``--log-level info``), with the sign-in secrets a query string may
-    carry (``client_secret``, ``code``, ``refresh_token``...) shown as the journal shows them."""
+    carry (``client_secret``, ``code``, ``refresh_token``...) shown as the journal shows them,
+    in the request line and in the ``Referer`` it logs too (the page a browser came from)."""
 
     def log(self, request: Any, response: Any, time: float) -> None:
-        if request is not None and request.query_string:
-            query = request.query
-            if not SECRET_FIELDS.isdisjoint(query):
-                shown = MultiDict(
-                    (k, REDACTED if k in SECRET_FIELDS else v) for k, v in query.items()
-                )
-                request = _LoggedAs(request, str(request.rel_url.with_query(shown)))
+        if request is not None:
+            path_qs = _redacted(request.rel_url) if request.query_string else None
+            referer = request.headers.get(hdrs.REFERER)
+            if referer is not None and "?" in referer:
+                try:
+                    referer = _redacted(URL(referer))
+                except ValueError:  # not a URL: its query cannot be told apart
+                    referer = REDACTED
+            if path_qs is not None or referer is not None:
+                request = _LoggedAs(request, path_qs, referer)
         super().log(request, response, time)
 
 
-class RefusedHeadLogFilter(logging.Filter):
-    """aiohttp logs each request head it cannot parse (a line over 8,190 bytes, a byte no header
-    may hold) with the start of the offending line, and a query's ``client_secret`` or a bearer
-    token would reach the log that way, where the access log redacts them: the record keeps the
-    error and its status, not the bytes or the parser's traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, HttpProcessingError):
-            record.exc_info = None
-            record.exc_text = None
-            name = type(error).__name__
-            record.msg = f"{record.msg}: {name} {error.code} (the refused bytes are not logged)"
-        return True
-
-
-REFUSED_HEAD_LOG_FILTER = RefusedHeadLogFilter()
+def _redacted(url: URL) -> str | None:
+    """``url`` with the value of each secret of its query redacted; None if it has none."""
+    query = url.query
+    if SECRET_FIELDS.isdisjoint(query):
+        return None
+    return str(url.with_query(MultiDict((k, REDACTED if k in SECRET_FIELDS else v)
+                                        for k, v in query.items())))  # fmt: skip
 
 
 class _LoggedAs:
-    """A request as the access log shows it: itself, but for its path and query."""
+    """A request as the access log shows it: itself, but for its path and query and its
+    ``Referer`` where they are given."""
 
-    def __init__(self, request: web.BaseRequest, path_qs: str) -> None:
+    def __init__(self, request: web.BaseRequest, path_qs: str | None, referer: str | None) -> None:
         self._request = request
-        self.path_qs = path_qs
+        self.path_qs = request.path_qs if path_qs is None else path_qs
+        self.headers = request.headers
+        if referer is not None:
+            self.headers = CIMultiDict(request.headers)
+            self.headers[hdrs.REFERER] = referer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._request, name)
@@ -343,11 +342,9 @@ class MockDrive:
         # aiohttp waits this long twice for a request in progress: for its handler, then again
         # after cancelling the request's reading; half each makes STOP_GRACE the whole wait.
         options["shutdown_timeout"] = STOP_GRACE / 2
-        logging.getLogger("aiohttp.server").addFilter(
-            REFUSED_HEAD_LOG_FILTER
-        )  # kept once, however many servers start
         self._runner = web.AppRunner(build_app(self.backend, self.middlewares), **options)
         await self._runner.setup()
+        answer_unreadable_targets(self._runner.server)
         if self.proxy:  # a front door to the same application (mockdrive/proxy.py)
             from .proxy import start_proxy
 

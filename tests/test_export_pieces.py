@@ -4,6 +4,10 @@ one does not hold up other requests: the pieces make the very text one ``dumps``
 
 from __future__ import annotations
 
+import gc
+import types
+
+import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +28,16 @@ JSON_LIKE = st.recursive(
 @given(data=JSON_LIKE, depth=st.integers(min_value=0, max_value=4))
 def test_the_pieces_make_the_text_one_call_makes(data, depth):
     assert dumps_in_pieces(data, depth=depth) == dumps(data)
+
+
+def test_keys_that_are_not_text_are_written_as_one_call_writes_them():
+    """JSON keys are text: ``dumps`` writes ``1`` as ``"1"`` and ``None`` as ``"null"``, and
+    refuses a tuple; the pieces wrote the bare value, which is not JSON at all."""
+    data = {"drives": [{1: "a", None: "b", False: "c", 1.5: "d", "id": {2: "e"}}]}
+    assert dumps_in_pieces(data) == dumps(data)
+    assert dumps_in_pieces({0: {"children": [], -1: 0}}) == dumps({0: {"children": [], -1: 0}})
+    with pytest.raises(TypeError):
+        dumps_in_pieces({("a",): 1})
 
 
 def test_a_long_run_of_files_and_folders_between_them():
@@ -50,3 +64,90 @@ def test_the_served_export_is_the_text_of_the_state_taken_on_the_loop(mock_drive
     assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
     assert answer.text == expected
     assert '"children":[' in expected
+
+
+def _containers_reachable_from(root: object) -> set[int]:
+    """The ids of the lists, dicts and sets reachable from ``root`` through its own objects
+    (not through modules, classes or functions, which reach everything)."""
+    skipped = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, str, bytes,
+               types.MethodType, types.CodeType, types.FrameType, int, float)  # fmt: skip
+    seen: set[int] = set()
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        value = stack.pop()
+        if id(value) in seen or isinstance(value, skipped):
+            continue
+        seen.add(id(value))
+        if isinstance(value, list | dict | set):
+            found.add(id(value))
+        stack.extend(gc.get_referents(value))
+    return found
+
+
+def test_the_data_the_thread_writes_shares_nothing_the_state_changes(mock_drive, graph):
+    """The thread writes the export while the loop serves other requests: no list, dict or set
+    of the data taken may be one the state holds (a request changing it under the thread would
+    give a 500, "changed size during iteration", or an export of two moments), whichever part
+    of the export it is in. Each part is filled, then every container of the data is looked
+    for in the state's objects, and the state changed in each part: the text stays the same."""
+    bob = mock_drive.add_user("Bob", "bob@contoso.example")
+    group = mock_drive.add_group("Team", [bob])
+    assert graph.post("/me/drive/root/children", json={"name": "F", "folder": {}}).ok
+    mock_drive.add_file("/F/a.txt", "a")
+    mock_drive.grant("/F", group, ["read"])
+    mock_drive.grant("/F/a.txt", bob, ["write"])
+    link = {"type": "view", "scope": "users", "recipients": [{"email": "bob@contoso.example"}]}
+    assert graph.post("/me/drive/root:/F:/createLink", json=link).status_code in (200, 201)
+    mock_drive.app("app1", secret="s", roles=["Files.Read.All"], redirect_uris=["http://x/cb"],
+                   drives=[mock_drive.drive])  # fmt: skip
+    mock_drive.refresh_token_for(bob, "app1")
+    mock_drive.set_policy(blockedDomains=["evil.example"], allowedDomains=["contoso.example"])
+    mock_drive.faults.add(effect="error", status=503, path="/nothing-matches", times=2)
+    mock_drive.clock.advance(seconds=5)
+    mock_drive.onehub_id("/F")
+    assert graph.get("/me/drive/root/delta").status_code == 200
+    assert graph.post("/me/drive/root:/F:/copy", json={"name": "G"}).status_code == 202
+    opened = graph.post("/me/drive/root:/F/big.bin:/createUploadSession", json={})
+    assert opened.status_code == 200, opened.text
+
+    def taken() -> tuple[dict, set[int]]:
+        return export_scenario(mock_drive.state), _containers_reachable_from(mock_drive.state)
+
+    data, held = mock_drive.server.call(taken)
+    expected = {"users", "groups", "drives", "policy", "apps", "faults", "clock", "onehub",
+                "changes", "uploadSessions", "copyJobs", "signIns"}  # fmt: skip
+    assert expected <= set(data), sorted(data)
+    shared = [path for path, value in _containers_of(data) if id(value) in held]
+    assert not shared, shared
+    mock_drive.export()["apps"][0]["roles"].append("Sites.FullControl.All")  # a test's edit
+    assert mock_drive.export()["apps"][0]["roles"] == ["Files.Read.All"]
+    text = dumps(data)
+    carol = mock_drive.add_user("Carol", "carol@contoso.example")
+    mock_drive.server.call(lambda: group.member_ids.append(carol.id))
+    mock_drive.grant("/F", "carol@contoso.example", ["read"])
+    assert graph.post("/me/drive/root:/F:/createLink", json=link).status_code in (200, 201)
+    assert graph.patch("/me/drive/root:/F/a.txt", json={"name": "b.txt"}).ok
+    mock_drive.refresh_token_for(bob, "app1")
+    mock_drive.set_policy(blockedDomains=["other.example"])
+    mock_drive.faults.add(effect="error", status=503, path="/nothing-matches-either")
+    mock_drive.clock.advance(seconds=5)
+    url = opened.json()["uploadUrl"]
+    headers = {"Content-Range": f"bytes 0-{320 * 1024 - 1}/{640 * 1024}"}
+    assert requests.put(url, data=b"a" * 320 * 1024, headers=headers, timeout=10).ok
+    assert dumps(data) == text
+
+
+def _containers_of(data: object) -> list[tuple[str, object]]:
+    """Every list, dict and set in ``data``, with where it is."""
+    found = []
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            found.append((path, value))
+            stack.extend((f"{path}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list | set):
+            found.append((path, value))
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return found

@@ -510,6 +510,29 @@ def test_the_access_log_redacts_secrets_in_a_sign_in_query_string(caplog):
     assert "grant_type=client_credentials" in text and "client_id=c1" in text
 
 
+def test_the_access_log_redacts_secrets_in_the_referer_it_logs(caplog):
+    """The access log writes each request's ``Referer`` too: the page a browser came from, such
+    as a redirect URI holding its ``code``, was written out whole."""
+    import logging
+
+    with (
+        caplog.at_level(logging.INFO, logger="aiohttp.access"),
+        MockDrive(default_state("referer-owner"), access_log=True) as server,
+    ):
+        referers = ["http://localhost/cb?state=s1&code=referer-code",
+                    "http://localhost/cb?client%5Fsecret=referer-secret"]  # fmt: skip
+        for referer in referers:
+            answer = requests.get(f"{server.url}/_mockdrive/health",
+                                  headers={"Referer": referer}, timeout=10)  # fmt: skip
+            assert answer.status_code == 200
+        requests.get(f"{server.url}/_mockdrive/health?code=line-code",
+                     headers={"Referer": "http://localhost/plain?page=2"}, timeout=10)  # fmt: skip
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "aiohttp.access")
+    for value in ("referer-code", "referer-secret", "line-code"):
+        assert value not in text, text
+    assert "state=s1" in text and "http://localhost/plain?page=2" in text, text
+
+
 def test_a_request_head_refused_unparsed_leaves_no_secret_in_the_log(mock_drive, caplog):
     """aiohttp refuses a request line or a header over 8,190 bytes, or a header holding a NUL,
     before any route, and logged the start of the line it refused with its traceback: a query's
@@ -537,6 +560,47 @@ def test_a_request_head_refused_unparsed_leaves_no_secret_in_the_log(mock_drive,
     assert caplog.text.count("the refused bytes are not logged") == 3, caplog.text
     for secret in ("line-secret", "long-token", "nul-token"):
         assert secret not in caplog.text, secret
+
+
+def test_the_application_served_by_an_embedder_logs_no_refused_head_either(caplog):
+    """``build_app`` served by someone else's runner (``mock_drive_app`` with aiohttp's test
+    client, an embedding program) logs on the same aiohttp logger: only ``MockDrive``'s start
+    put the filter there, so in a process that never started one the token reached the log."""
+    import asyncio
+    import logging
+
+    from aiohttp import web
+
+    from mockdrive.api.app import build_app
+
+    logger = logging.getLogger("aiohttp.server")
+    kept = list(logger.filters)
+    for kept_filter in kept:  # as in a process where no MockDrive ever started
+        logger.removeFilter(kept_filter)
+
+    async def refused_once() -> bytes:
+        runner = web.AppRunner(build_app(MockDrive(default_state()).backend))
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            port = runner.addresses[0][1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /v1.0/me HTTP/1.1\r\nHost: x\r\n")
+            writer.write(b"Authorization: Bearer embedded-token\x01\r\n\r\n")
+            answer = await reader.read(100)
+            writer.close()
+            return answer
+        finally:
+            await runner.cleanup()
+
+    try:
+        with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+            assert asyncio.run(refused_once()).startswith(b"HTTP/1.0 400 ")
+    finally:
+        for kept_filter in kept:
+            logger.addFilter(kept_filter)
+    assert "the refused bytes are not logged" in caplog.text, caplog.text
+    assert "embedded-token" not in caplog.text
 
 
 # -- what a sign-in keeps is bounded --------------------------------------------------------------

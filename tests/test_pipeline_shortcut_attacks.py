@@ -49,6 +49,40 @@ def test_a_host_header_that_names_no_host_is_refused_not_a_500(mock_drive, host)
     assert mock_drive.digest() == before
 
 
+def test_a_host_header_idna_cannot_decode_is_refused_not_a_500(mock_drive):
+    """A name in ASCII that IDNA cannot decode (``xn--a``) passed the check, which builds the
+    URL without decoding its name: the upload URL reads it decoded, and createUploadSession
+    was a 500."""
+    before = mock_drive.digest()
+    token = mock_drive.token.encode()
+    for host in (b"xn--a", b"ok.xn--a.example"):
+        raw = (
+            b"POST /v1.0/me/drive/root:/up.bin:/createUploadSession HTTP/1.1\r\nHost: " + host
+            + b"\r\n" + TOKEN_HEADER % token + b"Content-Type: application/json\r\n"
+            + b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+        )  # fmt: skip
+        status, _, body = exchange(mock_drive.server, raw)
+        assert status == 400, body
+        assert json.loads(body)["error"]["message"] == "the Host header is not a valid host"
+    assert mock_drive.digest() == before
+
+
+def test_an_absolute_target_whose_host_idna_cannot_decode_is_answered(mock_drive):
+    """aiohttp builds a request in absolute form (``GET http://xn--a/...``) with the target's
+    host decoded, before any handler: the error ended the connection's task, and the client
+    waited for an answer that never came on a connection left open."""
+    before = mock_drive.digest()
+    for target in (b"http://xn--a/v1.0/me/drive/root", b"http://ok.xn--a.example:80/v1.0/me"):
+        raw = request_line(mock_drive, target)
+        status, headers, body = exchange(mock_drive.server, raw, timeout=3)
+        assert status == 400, body
+        assert json.loads(body)["error"]["message"] == "the Host header is not a valid host"
+        assert headers["request-id"]
+    status, _, body = exchange(mock_drive.server, request_line(mock_drive, b"http://x/v1.0/me"))
+    assert status == 200, body  # a host it can decode: served as before
+    assert mock_drive.digest() == before
+
+
 def test_a_host_of_utf8_outside_ascii_is_served_on_that_host(mock_drive):
     """An IDN as typed (UTF-8) is a host: served as before, its answers naming it."""
     mock_drive.add_file("/T/doc.txt", "d")

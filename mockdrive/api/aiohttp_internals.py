@@ -12,7 +12,8 @@ been read), and the application's handler is reachable publicly only through the
 - ``web.Application._handle``: the application's request handler, the one the runner's
   ``Server`` calls for every request that comes off a socket.
 - ``aiohttp.http.RawRequestMessage``: the parsed request head a request is built from (a named
-  tuple that neither ``aiohttp`` nor ``aiohttp.web`` exports).
+  tuple that neither ``aiohttp`` nor ``aiohttp.web`` exports); ``answer_unreadable_targets``
+  rebuilds one (``_replace``) for the runner's ``Server.request_factory``.
 - the ``web.Request`` constructor (message, payload, protocol, writer, task, loop): documented
   as not for user code; every argument is taken from the batch's public attributes.
 - ``aiohttp.http.HttpProcessingError``: what ``request.post()`` raises for broken multipart
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import EMPTY_PAYLOAD, StreamReader, hdrs, web
 from aiohttp.http import HttpProcessingError, RawRequestMessage
@@ -38,7 +40,13 @@ from aiohttp.web_urldispatcher import MatchedSubAppResource
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-__all__ = ["HttpProcessingError", "PathlessRequests", "inner_request", "serve"]
+__all__ = [
+    "HttpProcessingError",
+    "PathlessRequests",
+    "answer_unreadable_targets",
+    "inner_request",
+    "serve",
+]
 
 _NO_METHODS: frozenset[str] = frozenset()  # what the router adds up of resources that missed
 
@@ -129,3 +137,38 @@ async def serve(app: web.Application, request: web.Request) -> web.StreamRespons
     """The application's answer to ``request``, through its whole pipeline, as for any request
     that comes off a socket; the answer is returned, not sent."""
     return await app._handle(request)
+
+
+def answer_unreadable_targets(server: web.Server) -> None:
+    """aiohttp builds a request whose target is in absolute form (``GET http://host/path``)
+    with the target's host decoded, outside any handler: one that IDNA cannot decode
+    (``http://xn--a/``) raised in the connection's task, which ended without an answer and
+    left the connection open. Such a request is built as its origin form with that host as its
+    ``Host``, which the pipeline refuses as it refuses that Host header (a 400 in the dialect's
+    envelope). ``server.request_factory`` is the public attribute the runner's server builds
+    each request with; the message is rebuilt here."""
+    make = server.request_factory
+
+    def made(
+        message: RawRequestMessage, payload: StreamReader, protocol: Any, writer: Any, task: Any
+    ) -> web.BaseRequest:
+        try:
+            return make(message, payload, protocol, writer, task)
+        except ValueError:  # UnicodeError included
+            url = message.url
+            if not url.absolute:
+                raise
+        authority = url.raw_authority
+        origin = URL.build(path=url.raw_path, query_string=url.raw_query_string, encoded=True)
+        headers = CIMultiDict(message.headers)
+        headers[hdrs.HOST] = authority
+        raw_headers = (
+            *((k, v) for k, v in message.raw_headers if k.lower() != b"host"),
+            (b"Host", authority.encode("utf-8", "surrogateescape")),
+        )
+        origin_form = message._replace(
+            path=str(origin), url=origin, headers=CIMultiDictProxy(headers), raw_headers=raw_headers
+        )
+        return make(origin_form, payload, protocol, writer, task)
+
+    server.request_factory = made

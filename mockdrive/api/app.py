@@ -29,7 +29,7 @@ from ..model.principal import Principal
 from ..model.state import State
 from ..model.tokens import GRAPH_APP_ID, TokenRefused, looks_like_jwt
 from . import admin, dashboard, entra, onedrive_v1, onehub
-from .aiohttp_internals import PathlessRequests
+from .aiohttp_internals import HttpProcessingError, PathlessRequests
 from .context import BACKEND, EXCHANGE, Exchange, call_of, exchange_of
 from .errors import (
     ApiError,
@@ -70,6 +70,25 @@ SMALLEST_BODY_LIMIT = 64 * 1024
 assert SMALLEST_BODY_LIMIT > 9999  # (the pipeline passes a length of 4 digits without a look-up)
 
 
+class RefusedHeadLogFilter(logging.Filter):
+    """aiohttp logs each request head it cannot parse (a line over 8,190 bytes, a byte no header
+    may hold) with the start of the offending line, and a query's ``client_secret`` or a bearer
+    token would reach the log that way, where the access log redacts them: the record keeps the
+    error and its status, not the bytes or the parser's traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.exc_info = None
+            record.exc_text = None
+            name = type(error).__name__
+            record.msg = f"{record.msg}: {name} {error.code} (the refused bytes are not logged)"
+        return True
+
+
+REFUSED_HEAD_LOG_FILTER = RefusedHeadLogFilter()
+
+
 def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Application:
     """The application; ``middlewares`` run outside the pipeline, around every request and
     every ``$batch`` step (a test harness observing answers, for instance).
@@ -77,6 +96,9 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
     The pipeline is not an aiohttp middleware: every route's handler is registered wrapped in
     it (``through_pipeline``), which spares each request aiohttp's middleware chain. What the
     router cannot match at all reaches it too, through ``Unrouted``, registered last."""
+    # on aiohttp's logger, however the application is served (kept once: a logger's filters
+    # are a list without repeats)
+    logging.getLogger("aiohttp.server").addFilter(REFUSED_HEAD_LOG_FILTER)
     app = web.Application(middlewares=list(middlewares), client_max_size=CLIENT_MAX_SIZE)
     app[BACKEND] = backend
     app[admin.OPENAPI_DOCUMENT] = openapi_document
@@ -679,7 +701,9 @@ def check_host(host: str) -> None:
     links), and one that yarl cannot build (bytes that are not UTF-8, a port that is not one,
     a name IDNA refuses) was a 500 there."""
     try:
-        URL.build(scheme="http", authority=host)
+        # built, then its name decoded: yarl decodes a name given in ASCII (``xn--a``) only
+        # when it is read, where an upload URL reads it
+        _ = URL.build(scheme="http", authority=host).host
     except ValueError:  # UnicodeError included
         raise ApiError(400, "invalidRequest", "the Host header is not a valid host") from None
     if len(_HOSTS_MET) >= HOSTS_KEPT:

@@ -77,7 +77,7 @@ def dumps_in_pieces(data: Any, split: str = "children", depth: int = 3) -> str:
             for index in range(len(entries) - 1, -1, -1):
                 key, value = entries[index]
                 stack.append((value, level + 1))
-                stack.append((_Text(f"{',' if index else ''}{dumps(key)}:"), -1))
+                stack.append((_Text(f"{',' if index else ''}{_key(key)}:"), -1))
         elif kind is list and level < depth and node:
             pieces.append("[")
             stack.append(_CLOSE_LIST)
@@ -88,6 +88,12 @@ def dumps_in_pieces(data: Any, split: str = "children", depth: int = 3) -> str:
         else:
             pieces.append(dumps(node))
     return "".join(pieces)
+
+
+def _key(key: Any) -> str:
+    """A dict's key as ``dumps`` writes it: text, as JSON keys are (``1`` is ``"1"``, ``None``
+    is ``"null"``), or the same TypeError for a key JSON cannot hold (a tuple)."""
+    return dumps(key) if type(key) is str else dumps({key: 0})[1:-3]
 
 
 class _Run:

@@ -147,9 +147,10 @@ def _export_identity(state: State, scenario: dict[str, Any]) -> None:
                     "clientId": app.client_id,
                     "displayName": app.display_name,
                     "clientSecret": app.secret,
-                    "redirectUris": app.redirect_uris or None,
-                    "roles": app.roles or None,
-                    "drives": app.drives or None,
+                    # copies: the data is written in a thread while the state goes on
+                    "redirectUris": list(app.redirect_uris) or None,
+                    "roles": list(app.roles) or None,
+                    "drives": list(app.drives) or None,
                 }
             )
             for app in entra.apps.values()
