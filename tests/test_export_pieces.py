@@ -48,6 +48,27 @@ def test_a_long_run_of_files_and_folders_between_them():
     assert dumps_in_pieces({"drives": [{"root": tree}]}) == dumps({"drives": [{"root": tree}]})
 
 
+def test_no_call_of_the_encoder_writes_much_more_than_one_file(monkeypatch):
+    """A run of files is written in one call up to 256 files or ~64 KB of their content: 256
+    files of 256 KB each were one call of ~64 MB, holding the interpreter ~190 ms."""
+    from mockdrive.api import jsonio
+
+    written: list[int] = []
+
+    def counted(data):
+        text = dumps(data)
+        written.append(len(text))
+        return text
+
+    monkeypatch.setattr(jsonio, "dumps", counted)
+    big = [{"id": str(n), "file": {}, "content": "x" * 262_144} for n in range(256)]
+    small = [{"id": str(n), "file": {}} for n in range(1000)]
+    tree = {"id": "root", "children": [*big, *small]}
+    assert dumps_in_pieces(tree) == dumps(tree)
+    assert max(written) < 262_144 + 100  # one big file a call
+    assert len(written) < 256 + 1000 // 100  # the small ones in runs
+
+
 def test_the_served_export_is_the_text_of_the_state_taken_on_the_loop(mock_drive):
     session = mock_drive.session
     for path in ("/A", "/A/B", "/A/B/C", "/Ünïcode"):
