@@ -10,10 +10,13 @@ must be new, and the withdrawn URL must still answer as for nothing.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import requests
 from conftest import as_user
+
+from mockdrive.scenario import build_state, export_scenario
 
 VIEW_LINK = {"type": "view", "scope": "anonymous"}
 
@@ -172,3 +175,34 @@ def test_bad_ids_counts_are_refused_and_change_nothing(mock_drive):
         assert mock_drive.export() == exported
     largest = {**exported, "ids": {"drawn": 2**53 - 1, "serial": 2**53 - 1}}
     assert requests.put(url, json=largest, timeout=30).status_code == 200
+
+
+# a scenario naming its root's id, as an export written before exports carried ``ids`` does
+ROOT_NAMED = {
+    "seed": 4,
+    "users": [{"displayName": "Ada", "email": "ada@contoso.example", "token": "ada-token"}],
+    "drives": [
+        {
+            "owner": "ada@contoso.example",
+            "root": {
+                "id": "01ROOTOFADASDRIVE00000000000000000",
+                "children": [{"name": "a.txt", "file": {}, "content": "a"}],
+            },
+        }
+    ],
+}
+
+
+def test_a_scenario_without_ids_generates_the_ids_it_always_did():
+    """The root took a drawn id before the scenario's replaced it; given its id at once, it
+    drew none, and every id generated after such a scenario (the demo's, an older export's)
+    changed. The ids pinned here are the ones the version before ``ids`` generated."""
+    state = build_state(ROOT_NAMED)
+    drive = next(iter(state.store.drives.values()))
+    made = state.make_path(drive, "/new.txt", is_folder=False, content=b"x")
+    assert (made.id, state.ids.guid()) == (
+        "01XXSG4N3NHDDDKJC7PUCHS2M6MP427CO2",
+        "e3a9312c-a5be-57d9-3fa3-549b71895aa3",
+    )
+    exported = json.dumps(export_scenario(state))  # and its export reloads as it was
+    assert json.dumps(export_scenario(build_state(json.loads(exported)))) == exported
