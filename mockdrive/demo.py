@@ -107,6 +107,7 @@ class _Organisation:
         self.users: list[dict[str, Any]] = []
         self.guests: list[dict[str, Any]] = []
         self._emails: set[str] = set()
+        self._tokens: set[str] = set()
         self._serial = 0
 
     # -- ids --------------------------------------------------------------------------------
@@ -126,18 +127,17 @@ class _Organisation:
     def _person(self, domain: str, guest: bool) -> dict[str, Any]:
         first, last = self.fake.first_name(), self.fake.last_name()
         local = _slug(first) + "." + _slug(last)
-        email, n = f"{local}@{domain}", 1
-        while email.casefold() in self._emails:
+        suffix = "-guest-token" if guest else "-token"
+        # the token is made of the address's local part only: guests of two partner domains
+        # with one name would share it, so the number goes on until both are new
+        email, token, n = f"{local}@{domain}", local + suffix, 1
+        while email.casefold() in self._emails or token in self._tokens:
             n += 1
-            email = f"{local}{n}@{domain}"
+            email, token = f"{local}{n}@{domain}", f"{local}{n}{suffix}"
         self._emails.add(email.casefold())
+        self._tokens.add(token)
         name = f"{first} {last}" + (" (Guest)" if guest else "")
-        return {
-            "id": self._guid(),
-            "displayName": name,
-            "email": email,
-            "token": email.split("@")[0] + ("-guest" if guest else "") + "-token",
-        }
+        return {"id": self._guid(), "displayName": name, "email": email, "token": token}
 
     def scenario(self) -> dict[str, Any]:
         guests = max(1, self.user_count // 5)

@@ -83,6 +83,44 @@ def test_an_absolute_target_whose_host_idna_cannot_decode_is_answered(mock_drive
     assert mock_drive.digest() == before
 
 
+@pytest.mark.parametrize("authority", [b"[::1]:8080", b"[::1]", b"localhost:8080"])
+def test_an_absolute_target_is_served_on_its_host_and_port(mock_drive, authority):
+    """An absolute-form target's host and port stand for the Host header, as RFC 9112 has it.
+    aiohttp took the bare name as the request's host: an IPv6 literal lost its brackets and
+    every URL an answer made was unbuildable (a 500 on a listing, a download, delta), and a
+    port was dropped from the URLs it gave."""
+    mock_drive.add_file("/T/a.txt", "a")
+    mock_drive.add_file("/T/b.txt", "b")
+    origin = "http://" + authority.decode() + "/"
+    target = b"http://user:secret@" + authority
+    page = b"/v1.0/me/drive/root:/T:/children?$top=1"
+    status, _, body = exchange(mock_drive.server, request_line(mock_drive, target + page))
+    assert status == 200, body
+    listing = json.loads(body)
+    assert listing["@odata.context"].startswith(origin)
+    assert listing["@odata.nextLink"].startswith(origin)
+    assert listing["value"][0]["@microsoft.graph.downloadUrl"].startswith(origin)
+    content = b"/v1.0/me/drive/root:/T/a.txt:/content"
+    status, headers, body = exchange(mock_drive.server, request_line(mock_drive, target + content))
+    assert status == 302, body
+    assert headers["location"].startswith(origin)
+    status, _, body = exchange(mock_drive.server, request_line(mock_drive, target + b"/v1.0/me"))
+    assert status == 200, body
+    assert b"secret" not in body  # the userinfo is no part of the host
+
+
+def test_an_absolute_targets_host_is_checked_as_a_host_header_is(mock_drive):
+    """A name in capitals that IDNA cannot decode (``XN--A``) is refused as a Host header; as
+    an absolute-form target's host aiohttp did not decode it, and it was served."""
+    for host in (b"XN--A", b"Xn--a.example"):
+        status, _, body = exchange(mock_drive.server, request_line(mock_drive, b"/v1.0/me", host))
+        assert status == 400, body
+        target = b"http://" + host + b"/v1.0/me"
+        status, _, body = exchange(mock_drive.server, request_line(mock_drive, target))
+        assert status == 400, body
+        assert json.loads(body)["error"]["message"] == "the Host header is not a valid host"
+
+
 def test_a_host_of_utf8_outside_ascii_is_served_on_that_host(mock_drive):
     """An IDN as typed (UTF-8) is a host: served as before, its answers naming it."""
     mock_drive.add_file("/T/doc.txt", "d")

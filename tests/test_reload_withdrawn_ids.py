@@ -10,10 +10,14 @@ must be new, and the withdrawn URL must still answer as for nothing.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
 import requests
 from conftest import as_user
+
+from mockdrive.scenario import build_state, export_scenario
 
 VIEW_LINK = {"type": "view", "scope": "anonymous"}
 
@@ -172,3 +176,70 @@ def test_bad_ids_counts_are_refused_and_change_nothing(mock_drive):
         assert mock_drive.export() == exported
     largest = {**exported, "ids": {"drawn": 2**53 - 1, "serial": 2**53 - 1}}
     assert requests.put(url, json=largest, timeout=30).status_code == 200
+
+
+# a scenario naming its root's id, as an export written before exports carried ``ids`` does
+ROOT_NAMED = {
+    "seed": 4,
+    "users": [{"displayName": "Ada", "email": "ada@contoso.example", "token": "ada-token"}],
+    "drives": [
+        {
+            "owner": "ada@contoso.example",
+            "root": {
+                "id": "01ROOTOFADASDRIVE00000000000000000",
+                "children": [{"name": "a.txt", "file": {}, "content": "a"}],
+            },
+        }
+    ],
+}
+
+
+def test_a_scenario_without_ids_generates_the_ids_it_always_did():
+    """The root took a drawn id before the scenario's replaced it; given its id at once, it
+    drew none, and every id generated after such a scenario (the demo's, an older export's)
+    changed. The ids pinned here are the ones the version before ``ids`` generated."""
+    state = build_state(ROOT_NAMED)
+    drive = next(iter(state.store.drives.values()))
+    made = state.make_path(drive, "/new.txt", is_folder=False, content=b"x")
+    assert (made.id, state.ids.guid()) == (
+        "01XXSG4N3NHDDDKJC7PUCHS2M6MP427CO2",
+        "e3a9312c-a5be-57d9-3fa3-549b71895aa3",
+    )
+    exported = json.dumps(export_scenario(state))  # and its export reloads as it was
+    assert json.dumps(export_scenario(build_state(json.loads(exported)))) == exported
+
+
+def _delta_names(graph, link: str) -> tuple[list[str], str]:
+    """The names a delta round from ``link`` reports, and its deltaLink."""
+    names: list[str] = []
+    while True:
+        page = graph.get(link)
+        assert page.status_code == 200, page.text
+        data = page.json()
+        names += [entry["name"] for entry in data["value"]]
+        if "@odata.deltaLink" in data:
+            return names, data["@odata.deltaLink"]
+        link = data["@odata.nextLink"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a reload keeps the export's delta generation and serial numbers: a token of changes "
+    "made after the export is read as the loaded state's own (known, not fixed)",
+)
+def test_a_delta_link_of_changes_made_after_the_export_resyncs_after_a_reload(mock_drive, graph):
+    """The holder of a deltaLink that already covers a change the reload undid (and not the
+    change made since) was told nothing changed: its view keeps a file that is gone and never
+    gets the new one."""
+    _, before = _delta_names(graph, "/me/drive/root/delta")
+    exported = mock_drive.export()  # names the changes' generation: a token was handed out
+    assert graph.put("/me/drive/root:/undone.txt:/content", data=b"x").status_code == 201
+    names, after = _delta_names(graph, before)
+    assert names == ["undone.txt"]
+    mock_drive.load(exported)
+    assert graph.put("/me/drive/root:/new.txt:/content", data=b"y").status_code == 201
+    answer = graph.get(after)
+    if answer.status_code == 200:  # a round from it must at least report the new file
+        assert "new.txt" in [entry["name"] for entry in answer.json()["value"]], answer.text
+    else:
+        assert answer.status_code == 410, answer.text  # resyncRequired

@@ -140,35 +140,43 @@ async def serve(app: web.Application, request: web.Request) -> web.StreamRespons
 
 
 def answer_unreadable_targets(server: web.Server) -> None:
-    """aiohttp builds a request whose target is in absolute form (``GET http://host/path``)
-    with the target's host decoded, outside any handler: one that IDNA cannot decode
-    (``http://xn--a/``) raised in the connection's task, which ended without an answer and
-    left the connection open. Such a request is built as its origin form with that host as its
-    ``Host``, which the pipeline refuses as it refuses that Host header (a 400 in the dialect's
-    envelope). ``server.request_factory`` is the public attribute the runner's server builds
-    each request with; the message is rebuilt here."""
+    """Build every request whose target is in absolute form (``GET http://host/path``, and
+    ``CONNECT host:443``) as its origin form with the target's host and port as its ``Host``
+    (userinfo left out), as RFC 9112 has a server use the target's authority over the Host
+    header; the path and query are the ones aiohttp would have given it.
+
+    aiohttp builds such a request with the target's host decoded, outside any handler: one that
+    IDNA cannot decode (``http://xn--a/``) raised in the connection's task, which ended without
+    an answer and left the connection open; and its ``request.host`` was the bare name, with
+    neither port nor an IPv6 literal's brackets, which every URL an answer makes is built on
+    (``http://[::1]:8080/...`` was a 500 where a download URL was made). As origin form, the
+    pipeline checks and uses that host as it does a Host header. ``server.request_factory`` is
+    the public attribute the runner's server builds each request with; the message is rebuilt
+    here (``_replace``)."""
     make = server.request_factory
 
     def made(
         message: RawRequestMessage, payload: StreamReader, protocol: Any, writer: Any, task: Any
     ) -> web.BaseRequest:
-        try:
-            return make(message, payload, protocol, writer, task)
-        except ValueError:  # UnicodeError included
-            url = message.url
-            if not url.absolute:
-                raise
-        authority = url.raw_authority
-        origin = URL.build(path=url.raw_path, query_string=url.raw_query_string, encoded=True)
-        headers = CIMultiDict(message.headers)
-        headers[hdrs.HOST] = authority
-        raw_headers = (
-            *((k, v) for k, v in message.raw_headers if k.lower() != b"host"),
-            (b"Host", authority.encode("utf-8", "surrogateescape")),
-        )
-        origin_form = message._replace(
-            path=str(origin), url=origin, headers=CIMultiDictProxy(headers), raw_headers=raw_headers
-        )
-        return make(origin_form, payload, protocol, writer, task)
+        url = message.url
+        if url.absolute:  # (a target in origin form, nearly every request: served as is)
+            message = _origin_form(message, url)
+        return make(message, payload, protocol, writer, task)
 
     server.request_factory = made
+
+
+def _origin_form(message: RawRequestMessage, url: URL) -> RawRequestMessage:
+    """``message``, whose target ``url`` is absolute, with its target in origin form and the
+    target's authority, without userinfo, as its only ``Host``."""
+    authority = url.raw_authority.rpartition("@")[2]
+    origin = url.relative()  # what aiohttp takes as the request's path and query
+    headers = CIMultiDict(message.headers)
+    headers[hdrs.HOST] = authority
+    raw_headers = (
+        *((k, v) for k, v in message.raw_headers if k.lower() != b"host"),
+        (b"Host", authority.encode("utf-8", "surrogateescape")),
+    )
+    return message._replace(
+        path=str(origin), url=origin, headers=CIMultiDictProxy(headers), raw_headers=raw_headers
+    )

@@ -335,6 +335,12 @@ class Builder:
                 drive.created = _time_text(raw["createdDateTime"], "createdDateTime")
             except InvalidRequest as error:
                 raise self.fail((*where, "createdDateTime"), error.message) from None
+        if isinstance(root_id, str) and root_id and "ids" not in self.data:
+            # a scenario without ``ids`` (written by hand, or exported before exports wrote
+            # them) draws as it always did: a candidate for each root whose id it names (the
+            # root took one before the scenario's id replaced it), so that the ids generated
+            # after it are the ones earlier versions generated
+            self.state.ids.item_id()
         root = self.state.store.root(drive)
         self._fill(drive, root, node, (*where, "root"))
         self._set_history(root, node, (*where, "root"))
