@@ -142,7 +142,9 @@ def _slots_copier(cls: type) -> Any:
             "    except AttributeError:",  # a slot never set stays unset
             "        pass",
             "    else:",
-            f"        {target}value if type(value) in scalars else copied(value, memo){close}",
+            "        kind = type(value)",
+            f"        {target}value if kind in scalars or kind is tuple and"
+            f" scalars.issuperset(map(type, value)) else copied(value, memo){close}",
         ]
     lines.append("    return new")
     namespace = {"cls": cls, "object_setattr": object.__setattr__, "looped": _looped_copy,
