@@ -109,7 +109,7 @@ def test_a_copy_and_its_original_served_in_turn_leave_each_other_alone(mock_driv
 def test_the_quick_copy_is_the_copy_plain_deepcopy_makes(mock_drive):
     """The model's ``__deepcopy__`` methods, taken away, leave ``copy.deepcopy`` to copy the
     state the slow way: both copies export alike and draw the same ids."""
-    from mockdrive.model import delta, grants, identity, tree
+    from mockdrive.model import clock, delta, entra, grants, identity, tree
     from mockdrive.model.ids import IdFactory
 
     state = mock_drive.load("team")
@@ -117,7 +117,7 @@ def test_the_quick_copy_is_the_copy_plain_deepcopy_makes(mock_drive):
     quick = copy.deepcopy(state)
     classes = [tree.Item, tree.Drive, tree.DriveStore, grants.SharingLink, grants.Permission,
                grants.PermissionList, identity.User, identity.Group, identity.Directory,
-               delta.Change, delta.ChangeLog, IdFactory]  # fmt: skip
+               delta.Change, delta.ChangeLog, IdFactory, clock.Clock, entra.SignIns]  # fmt: skip
     saved = {cls: cls.__dict__["__deepcopy__"] for cls in classes}
     try:
         for cls in classes:
@@ -128,6 +128,11 @@ def test_the_quick_copy_is_the_copy_plain_deepcopy_makes(mock_drive):
             cls.__deepcopy__ = method
     assert _export(quick) == _export(slow) == _export(state)
     assert [quick.ids.guid() for _ in range(3)] == [slow.ids.guid() for _ in range(3)]
+    assert quick.clock.moment() == slow.clock.moment() and quick.clock.moved == slow.clock.moved
+    for kind in ("refresh_tokens", "auth_codes", "device_codes"):
+        ours, theirs = getattr(quick.entra, kind), getattr(slow.entra, kind)
+        assert type(ours) is type(theirs) and ours == theirs and ours.chars == theirs.chars
+    assert quick.entra.refresh_tokens  # the sign-ins of _change_through_http were copied
     assert quick.uploads.sessions.keys() == slow.uploads.sessions.keys()
     for key, session in quick.uploads.sessions.items():
         assert bytes(session.data) == bytes(slow.uploads.sessions[key].data)

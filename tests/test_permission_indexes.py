@@ -38,11 +38,21 @@ SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[Heal
 
 
 # -- the plain computations ----------------------------------------------------------------------
-def plain_holds(state: State, permission: Permission, user: User) -> bool:
-    """Does ``permission`` apply to ``user``? From the stored lists only, no sets or indexes."""
+def plain_groups(state: State, user: User) -> set[str]:
+    """The groups whose stored member list names ``user`` (not ``user.group_ids``)."""
+    return {g.id for g in state.directory.groups.values() if user.id in g.member_ids}
+
+
+def plain_holds(
+    state: State, permission: Permission, user: User, groups: set[str] | None = None
+) -> bool:
+    """Does ``permission`` apply to ``user``? From the stored lists only, no sets or indexes.
+    ``groups``: ``plain_groups(state, user)``, if a caller asking of many permissions found
+    them once."""
     if permission.pending:
         return False
-    groups = {g.id for g in state.directory.groups.values() if user.id in g.member_ids}
+    if groups is None:
+        groups = plain_groups(state, user)
     email = user.email.casefold()
     link = permission.link
     if link is not None:
@@ -58,8 +68,9 @@ def plain_holds(state: State, permission: Permission, user: User) -> bool:
 
 def plain_roles(state: State, user: User, item) -> set[str]:
     roles = {"owner"} if owns_drive(state.store, user, item) else set()
+    groups = plain_groups(state, user)
     for entry in effective_permissions(state.store, item):
-        if plain_holds(state, entry.permission, user):
+        if plain_holds(state, entry.permission, user, groups):
             roles.update(entry.permission.roles)
     return roles
 
@@ -189,7 +200,8 @@ def check_item(state: State, users: list[User], item) -> None:
     assert isinstance(permissions, PermissionList)
     for user in users:
         fast = [p for p in permissions.candidates(user) if p.holds(user)]
-        assert fast == [p for p in permissions if plain_holds(state, p, user)]
+        groups = plain_groups(state, user)
+        assert fast == [p for p in permissions if plain_holds(state, p, user, groups)]
         assert roles_of(state.store, user, item) == plain_roles(state, user, item)
         for grantee_id, address in ((user.id, user.email), (None, user.email.upper())):
             assert permissions.direct_for(grantee_id, address) is plain_direct_for(

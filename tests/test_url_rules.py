@@ -7,10 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import orjson
 import pytest
 import requests
 from aiohttp import web
-from url_check import PINNED, RuleChecker, follow_on, state_parts
+from url_check import (
+    PINNED,
+    RuleChecker,
+    _may_name_urls,
+    follow_on,
+    json_body,
+    state_parts,
+    urls_in,
+)
 
 from mockdrive.api.app import BACKEND
 from mockdrive.cli import default_state
@@ -315,3 +324,29 @@ def test_a_reused_digest_is_the_one_taken_afresh_as_time_and_deadlines_pass():
     assert checker.reused >= 6, checker.reused
     assert checker.stale == []
     assert failures == [], failures
+
+
+def test_an_answer_is_parsed_for_urls_unless_no_key_of_one_can_be_in_it():
+    """The checker reads an answer's body for URLs only where one of the keys it looks for may
+    be written in it: every body in which ``urls_in`` finds a URL is read (a key of each kind,
+    in a ``$batch`` step, escaped), and one told apart unread holds none."""
+    url = "http://x.example/a"
+    holding = [
+        {"@odata.nextLink": url}, {"@odata.deltaLink": url}, {"value": [{"uploadUrl": url}]},
+        {"@microsoft.graph.downloadUrl": url}, {"@content.downloadUrl": url},
+        {"children@odata.nextLink": url}, {"link": {"webUrl": url, "scope": "users"}},
+        {"responses": [{"id": "1", "status": 202, "headers": {"Location": url}, "body": {}}]},
+        {"responses": [{"id": "1", "status": 200, "body": {"@odata.nextLink": url}}]},
+    ]  # fmt: skip
+    bodies = [orjson.dumps(body) for body in holding]
+    bodies.append(b'{"@odata.next\\u004cink": "http://x.example/a"}')  # the L escaped
+    bodies.append(
+        b'{"responses": [{"id": "1", "status": 201, "headers": {"Loc\\u0061tion": "u"}}]}'
+    )
+    for raw in bodies:
+        answer = web.Response(body=raw, content_type="application/json")
+        assert urls_in(json_body(answer), {}, 200), raw
+        assert _may_name_urls(answer), raw
+    for body in ({"id": "1", "name": "a.txt", "roles": ["read"]}, {"error": {"code": "x"}}):
+        answer = web.Response(body=orjson.dumps(body), content_type="application/json")
+        assert not _may_name_urls(answer) and not urls_in(json_body(answer), {}, 200)

@@ -163,12 +163,18 @@ class Oracle:
         self.store = state.store
         self.items = state.store.items
         self.now = state.clock.moment()
+        self._groups: dict[str, set[str]] = {}  # by user id: the state stands still meanwhile
 
     def user(self, token: str | None):
         return self.state.directory.by_token(token) if token else None
 
     def groups_of(self, user) -> set[str]:
-        return {g.id for g in self.state.directory.groups.values() if user.id in g.member_ids}
+        """The groups whose member list names ``user`` (read only by the caller)."""
+        found = self._groups.get(user.id)
+        if found is None:
+            groups = self.state.directory.groups.values()
+            found = self._groups[user.id] = {g.id for g in groups if user.id in g.member_ids}
+        return found
 
     def holds(self, permission, user) -> bool:
         if user is None or permission.pending:

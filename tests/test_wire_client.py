@@ -239,6 +239,31 @@ def test_the_same_bytes_on_the_wire_and_the_same_answers(raw_server: RawServer) 
     assert hops == {301, 302, 303, 307}  # and every redirect followed
 
 
+def test_a_url_and_headers_prepared_before_go_out_the_same(raw_server: RawServer) -> None:
+    """The URL and headers of a request are prepared once and reused: every request sent a
+    second time (each URL and set of headers then known) goes out as requests sends it, and a
+    header requests refuses is refused every time."""
+    base = f"http://127.0.0.1:{raw_server.port}"
+    sent = requests_of_the_machines(base)
+    reference = requests.Session()
+    reference.trust_env = False
+    expected = run(reference, raw_server, sent)
+    wire_expected = list(raw_server.received)
+    wire = WireSession()
+    run(wire, raw_server, sent)
+    got = run(wire, raw_server, sent)  # all of it prepared before
+    assert raw_server.received == wire_expected
+    assert got == expected
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.InvalidHeader):
+            wire.request("GET", f"{base}/a", headers={"Prefer": "a\nb"}, timeout=10)
+        with pytest.raises(requests.exceptions.InvalidHeader):
+            wire.request("GET", f"{base}/a", headers={"Prefer": 7}, timeout=10)
+        with pytest.raises(requests.exceptions.MissingSchema):
+            wire.request("GET", "/no/scheme", timeout=10)
+    wire.close()
+
+
 def test_what_it_does_not_do_it_refuses(raw_server: RawServer) -> None:
     """A cookie it would have to keep, or a form it would have to encode, raises."""
     base = f"http://127.0.0.1:{raw_server.port}"

@@ -206,6 +206,17 @@ def json_body(response: web.StreamResponse) -> Any:
     return None
 
 
+def _may_name_urls(response: web.StreamResponse) -> bool:
+    """Whether ``urls_in`` could find a URL in the answer's body, told without parsing it:
+    each key it reads (``URL_KEYS``, ``…@odata.nextLink``, a link's ``webUrl``, a ``$batch``
+    step's ``Location``) has ``Url``, ``Link`` or ``Location`` in it, and JSON shows a key as
+    it is unless a character of it is escaped (``\\u``)."""
+    raw = response.body if isinstance(response, web.Response) else None
+    if not isinstance(raw, bytes | bytearray):
+        return True
+    return any(part in raw for part in (b"Url", b"Link", b"Location", b"\\u"))
+
+
 def urls_in(body: Any, headers: Any, status: int) -> list[tuple[str, str, dict[str, Any]]]:
     """(kind, url, detail) for every URL an answer hands out, ``$batch`` steps included."""
     found: list[tuple[str, str, dict[str, Any]]] = []
@@ -387,7 +398,8 @@ class RuleChecker:
     ) -> None:
         if request.path.endswith("/oauth2/v2.0/authorize"):
             return  # Entra sends the browser back to the client's own redirect_uri
-        found = urls_in(json_body(response), response.headers, response.status)
+        body = json_body(response) if _may_name_urls(response) else None
+        found = urls_in(body, response.headers, response.status)
         fresh = [f for f in found if shape_of(*f) not in self.shapes]
         if not fresh:
             return

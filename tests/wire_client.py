@@ -38,6 +38,49 @@ from urllib3.util.wait import wait_for_read
 _DEFAULT_HEADERS = default_headers()  # requests.Session's own headers, in its order
 
 
+# What requests prepares depends on the URL and the headers given alone: each is prepared by
+# requests once (so an invalid one raises as requests raises) and its outcome reused. Bounded: a
+# machine's run names many URLs.
+_URLS: dict[str, str] = {}
+_HEADERS: dict[tuple[tuple[Any, Any], ...], CaseInsensitiveDict] = {}
+_KEPT = 4096
+
+
+def _prepared_url(url: str) -> str:
+    """``PreparedRequest.prepare_url(url, None)``'s URL."""
+    found = _URLS.get(url)
+    if found is None:
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(url, None)
+        if len(_URLS) >= _KEPT:
+            _URLS.clear()
+        found = _URLS[url] = prepared.url
+    return found
+
+
+def _prepared_headers(headers: dict[str, Any] | None) -> CaseInsensitiveDict:
+    """A copy of the headers ``requests.Session`` prepares from its own and ``headers`` (one
+    set to None taken out), as ``PreparedRequest.prepare_headers`` prepares them."""
+    try:
+        key = tuple(headers.items()) if headers else ()
+        found = _HEADERS.get(key)
+    except TypeError:  # a value that cannot be a key: prepared each time
+        key, found = None, None
+    if found is None:
+        merged = CaseInsensitiveDict(_DEFAULT_HEADERS)
+        merged.update(headers or {})
+        for name in [k for k, v in merged.items() if v is None]:
+            del merged[name]
+        prepared = requests.PreparedRequest()
+        prepared.prepare_headers(merged)
+        found = prepared.headers
+        if key is not None:
+            if len(_HEADERS) >= _KEPT:
+                _HEADERS.clear()
+            _HEADERS[key] = found
+    return found.copy()
+
+
 class WireSession:
     """A ``requests.Session(trust_env=False)`` for plain-http loopback servers, cheaper: one
     kept-alive ``http.client`` connection per host and port."""
@@ -61,14 +104,13 @@ class WireSession:
         cookies: a trust_env=False session that has received none)."""
         if data is not None and not isinstance(data, (bytes, str)):
             raise TypeError(f"WireSession sends bytes or text data, not {type(data).__name__}")
-        merged = CaseInsensitiveDict(_DEFAULT_HEADERS)
-        merged.update(headers or {})
-        for key in [k for k, v in merged.items() if v is None]:
-            del merged[key]
         prepared = requests.PreparedRequest()
         prepared.prepare_method(method.upper())
-        prepared.prepare_url(url, params)
-        prepared.prepare_headers(merged)
+        if params is None and type(url) is str:
+            prepared.url = _prepared_url(url)
+        else:
+            prepared.prepare_url(url, params)
+        prepared.headers = _prepared_headers(headers)
         prepared.prepare_body(data, None, json)
         prepared._cookies = RequestsCookieJar()  # empty: no Cookie header, as requests sends
         prepared.hooks = {"response": []}

@@ -64,6 +64,8 @@ def parse_time(value: object, name: str = "expirationDateTime") -> datetime:
 class Clock(LogicalClock):
     """The logical clock (one second per reading) that tests can also move forward."""
 
+    __deepcopy__ = deepcopy_attrs  # a state's copy: see model/copying.py
+
     def __init__(self, start: datetime = EPOCH) -> None:
         super().__init__(start)
         self.moved = False  # set or advanced: exports then say what it reads

@@ -6,7 +6,10 @@ snapshot kept for later). ``copy.deepcopy`` reaches a slotted object through
 number in it: most of a state's copy. ``deepcopy_slots`` makes the same copy (every slot that
 is set, each value deep-copied with the same memo, so what was shared stays shared) but takes
 immutable scalars (and tuples of them) as they are, as ``copy.deepcopy`` does, without a call
-each; a plain list or dict is copied here, element by element in the same way.
+each; a plain list, dict or deque is copied here, element by element in the same way, and an
+object whose ``__deepcopy__`` is one of these is copied by it directly (as deepcopy would,
+without its dispatch). A moment, a duration or a zone is taken as it is (immutable: deepcopy
+would rebuild it through ``__reduce_ex__`` for a copy equal in every way).
 ``deepcopy_attrs`` does the same for a plain class's ``__dict__`` (the store, the directory,
 the change log, the id source).
 """
@@ -16,9 +19,15 @@ from __future__ import annotations
 import copy
 import keyword
 import random
+from collections import deque
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})  # deepcopy returns these as is
+# deepcopy returns these as is; and immutable values it would rebuild to no end (a moment, a
+# duration, a zone: their copy equals them and nothing can change either), taken as they are too
+_SCALARS = frozenset(
+    {str, int, float, bool, bytes, type(None), datetime, date, timedelta, timezone}
+)
 _SLOTS: dict[type, tuple[str, ...]] = {}
 _MISSING = object()
 
@@ -48,7 +57,7 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
     kind = type(value)
     scalars = _SCALARS
     if kind is tuple:
-        if all(type(v) in scalars for v in value):
+        if scalars.issuperset(map(type, value)):
             return value
         return copy.deepcopy(value, memo)
     if kind is random.Random:  # what its __reduce__ leads deepcopy to, without copying
@@ -58,13 +67,28 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
             found.setstate(value.getstate())
             memo.setdefault(id(memo), []).append(value)
         return found
-    if kind is set and all(type(v) in scalars for v in value):  # ids, addresses
+    if kind is set and scalars.issuperset(map(type, value)):  # ids, addresses
         found = memo.get(id(value), _MISSING)
         if found is _MISSING:
             found = memo[id(value)] = set(value)
             memo.setdefault(id(memo), []).append(value)  # copy's keep-alive
         return found
+    if kind is deque:  # the change log's, the journal's, the outbox's: as deepcopy makes it
+        found = memo.get(id(value), _MISSING)
+        if found is _MISSING:
+            found = memo[id(value)] = deque(maxlen=value.maxlen)
+            for item in value:
+                found.append(item if type(item) in scalars else _copied(item, memo))
+            memo.setdefault(id(memo), []).append(value)  # copy's keep-alive
+        return found
     if kind is not list and kind is not dict:
+        method = getattr(kind, "__deepcopy__", None)
+        if method is deepcopy_slots or method is deepcopy_attrs:  # what deepcopy would call
+            found = memo.get(id(value), _MISSING)
+            if found is _MISSING:
+                found = method(value, memo)  # registers itself in ``memo``
+                memo.setdefault(id(memo), []).append(value)  # copy's keep-alive
+            return found
         return copy.deepcopy(value, memo)
     found = memo.get(id(value), _MISSING)
     if found is not _MISSING:
@@ -118,7 +142,9 @@ def _slots_copier(cls: type) -> Any:
             "    except AttributeError:",  # a slot never set stays unset
             "        pass",
             "    else:",
-            f"        {target}value if type(value) in scalars else copied(value, memo){close}",
+            "        kind = type(value)",
+            f"        {target}value if kind in scalars or kind is tuple and"
+            f" scalars.issuperset(map(type, value)) else copied(value, memo){close}",
         ]
     lines.append("    return new")
     namespace = {"cls": cls, "object_setattr": object.__setattr__, "looped": _looped_copy,

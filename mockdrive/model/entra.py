@@ -18,6 +18,7 @@ The defaults are permissive, as a mock's users expect (Dev Proxy's Entra mock is
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import re
 import secrets
@@ -906,6 +907,14 @@ class SignIns(dict[str, Any]):
     def __init__(self) -> None:
         super().__init__()
         self.chars = 0
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SignIns:
+        """The copy deepcopy makes through ``__reduce_ex__`` (its attributes, then its
+        entries), without the reduction: a state's copy holds three (model/copying.py)."""
+        copied = deepcopy_attrs(self, memo)
+        for key, value in self.items():
+            dict.__setitem__(copied, copy.deepcopy(key, memo), copy.deepcopy(value, memo))
+        return copied
 
     def keep(self, key: str, value: Any) -> None:
         cost = len(key) + kept_chars(value)
