@@ -215,13 +215,20 @@ def run(client: Any, server: RawServer, sent: list[tuple[str, str, dict[str, Any
     return answers
 
 
+def run_by_requests(server: RawServer, sent: list[tuple[str, str, dict[str, Any]]]) -> tuple:
+    """What a ``requests.Session(trust_env=False)`` reads of ``sent`` (``run``), and the
+    requests the server received from it, byte for byte: what ``WireSession`` must match."""
+    reference = requests.Session()
+    reference.trust_env = False
+    with reference:
+        answers = run(reference, server, sent)
+    return answers, list(server.received)
+
+
 def test_the_same_bytes_on_the_wire_and_the_same_answers(raw_server: RawServer) -> None:
     base = f"http://127.0.0.1:{raw_server.port}"
     sent = requests_of_the_machines(base)
-    reference = requests.Session()
-    reference.trust_env = False
-    expected = run(reference, raw_server, sent)
-    wire_expected = list(raw_server.received)
+    expected, wire_expected = run_by_requests(raw_server, sent)
     module_level = run(requests, raw_server, sent)  # requests.request: a session each call
     assert raw_server.received == wire_expected
     assert module_level == expected
@@ -245,10 +252,7 @@ def test_a_url_and_headers_prepared_before_go_out_the_same(raw_server: RawServer
     header requests refuses is refused every time."""
     base = f"http://127.0.0.1:{raw_server.port}"
     sent = requests_of_the_machines(base)
-    reference = requests.Session()
-    reference.trust_env = False
-    expected = run(reference, raw_server, sent)
-    wire_expected = list(raw_server.received)
+    expected, wire_expected = run_by_requests(raw_server, sent)
     wire = WireSession()
     run(wire, raw_server, sent)
     got = run(wire, raw_server, sent)  # all of it prepared before

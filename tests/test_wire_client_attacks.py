@@ -108,7 +108,7 @@ def test_more_shapes_go_out_and_come_back_as_requests_sends_and_reads_them() -> 
     """Beyond the machines' own shapes: bodies on OPTIONS/DELETE/GET/HEAD, params as lists,
     None, text and pairs, headers overriding the defaults in another casing or removing them,
     bytes values, a lone surrogate in JSON, a lower-case method, a fragment, an empty path."""
-    from test_wire_client import RawServer, run
+    from test_wire_client import RawServer, run, run_by_requests
 
     raw = RawServer()
     base = f"http://127.0.0.1:{raw.port}"
@@ -135,10 +135,7 @@ def test_more_shapes_go_out_and_come_back_as_requests_sends_and_reads_them() -> 
         ("GET", base, {}),
     ]  # fmt: skip
     try:
-        reference = requests.Session()
-        reference.trust_env = False
-        expected = run(reference, raw, sent)
-        on_the_wire = list(raw.received)
+        expected, on_the_wire = run_by_requests(raw, sent)
         with WireSession() as wire:
             got = run(wire, raw, sent)
         assert raw.received == on_the_wire
