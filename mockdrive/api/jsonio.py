@@ -70,10 +70,7 @@ def dumps_in_pieces(data: Any, split: str = "children", depth: int = 3) -> str:
                         run, weight = [], 0
             if run:
                 segments.append((_Run(run), -1))
-            for index in range(len(segments) - 1, -1, -1):
-                stack.append(segments[index])
-                if index:
-                    stack.append(_COMMA)
+            _push_separated(stack, segments)
         elif kind is _Run:
             pieces.append(dumps(node.values)[1:-1])
         elif kind is dict and level < depth and node:
@@ -87,13 +84,18 @@ def dumps_in_pieces(data: Any, split: str = "children", depth: int = 3) -> str:
         elif kind is list and level < depth and node:
             pieces.append("[")
             stack.append(_CLOSE_LIST)
-            for index in range(len(node) - 1, -1, -1):
-                stack.append((node[index], level + 1))
-                if index:
-                    stack.append(_COMMA)
+            _push_separated(stack, [(value, level + 1) for value in node])
         else:
             pieces.append(dumps(node))
     return "".join(pieces)
+
+
+def _push_separated(stack: list[tuple[Any, int]], entries: list[tuple[Any, int]]) -> None:
+    """Put ``entries`` on ``stack`` to be written in their order, with commas between."""
+    for index in range(len(entries) - 1, -1, -1):
+        stack.append(entries[index])
+        if index:
+            stack.append(_COMMA)
 
 
 def _key(key: Any) -> str:
