@@ -159,3 +159,19 @@ def test_an_invite_body_is_read_alike_however_it_travels(mock_drive, form: str) 
     assert b'"invalidRequest"' in refused, refused[-300:]
     emails = [p.get("invitation", {}).get("email") for p in mock_drive.permissions(f"/{form}")]
     assert f"{form}@contoso.example" in emails and not any("a\ud800" in (e or "") for e in emails)
+
+
+@pytest.mark.parametrize("key", ["\\ud800", "a\\udfffb"])
+def test_a_refusal_quoting_a_key_with_a_lone_surrogate_is_a_400_not_a_500(mock_drive, key):
+    """A scenario's unknown key is named in the refusal; one holding a lone surrogate (sent as
+    its JSON escape) made a message UTF-8 cannot encode, and the answer was aiohttp's 500."""
+    import requests
+
+    before = requests.get(f"{mock_drive.url}/_mockdrive/state", timeout=10).content
+    body = '{"' + key + '": 1}'
+    answer = requests.put(f"{mock_drive.url}/_mockdrive/state", data=body.encode(), timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
+    message = answer.json()["error"]["message"]
+    assert "unknown key" in message and json.loads(f'"{key}"') in message
+    assert requests.get(f"{mock_drive.url}/_mockdrive/state", timeout=10).content == before

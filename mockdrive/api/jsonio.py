@@ -133,9 +133,15 @@ _CLOSE_DICT, _CLOSE_LIST = (_Text("}"), -1), (_Text("]"), -1)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None):
+    text = dumps(data)
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a refusal quoting a key it was sent)
+        body = json.dumps(data, separators=(",", ":")).encode("ascii")  # as \u escapes
     return web.Response(
-        text=dumps(data), status=status, content_type="application/json", headers=headers
-    )
+        body=body, status=status, content_type="application/json", charset="utf-8",
+        headers=headers,
+    )  # fmt: skip
 
 
 def fast_json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None):
