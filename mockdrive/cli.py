@@ -312,10 +312,14 @@ def port_argument(text: str) -> int:
 
 def whole_number(least: int, most: int) -> Callable[[str], int]:
     """An argparse type: a whole number from ``least`` to ``most`` (the demo takes fewer as
-    ``least``: a command line asking for fewer is refused, not silently changed)."""
+    ``least``: a command line asking for fewer is refused, not silently changed), written in
+    ASCII digits as every number mockdrive reads as text (model/ranges.py): ``int()`` alone
+    would also take ``1_000``, ``+5``, `` 5`` and other scripts' digits."""
 
     def number(text: str) -> int:
         try:
+            if not (text.isascii() and text.removeprefix("-").isdigit()):
+                raise ValueError(text)
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None

@@ -341,6 +341,10 @@ def test_seed_with_a_scenario_seeds_its_generated_ids(tmp_path):
         (["--demo", "--users", "-1"], "argument --users: -1 is too few: at least 2"),
         (["export", "--demo", "--items", "-5"], "argument --items: -5 is too few: at least 0"),
         (["--demo", "--users", "many"], "argument --users: not a whole number: 'many'"),
+        (["--demo", "--users", "1_000"], "argument --users: not a whole number: '1_000'"),
+        (["--demo", "--users", "+5"], "argument --users: not a whole number: '+5'"),
+        (["--demo", "--users", " 5"], "argument --users: not a whole number: ' 5'"),
+        (["export", "--demo", "--items", "\u0663"], "--items: not a whole number: '\u0663'"),
         (["--demo", "--users", "10001"], "argument --users: 10001 is too many: at most 10,000"),
         (
             ["export", "--demo", "--items", "1" + "0" * 9],
