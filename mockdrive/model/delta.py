@@ -508,7 +508,8 @@ _CHAINS: WeakKeyDictionary[ChangeLog, _Chains] = WeakKeyDictionary()
 
 def log_to_data(log: ChangeLog) -> dict:
     """The log as scenario data (a reload answers every delta token as before): which state
-    it is, its position, and each change ``[serial, item, drive, kind, name, parent, chain]``,
+    it is, its position, the states it forked from (``ancestors``, only when there are any:
+    ``ChangeLog.fork``), and each change ``[serial, item, drive, kind, name, parent, chain]``,
     with an eighth element holding what ``ViewThen`` reads when it is not the default
     (``inherits``, ``movedFrom``, ``leftChain``, ``created``, ``broke``, ``granted``, and
     ``lost``: each lost permission as ``[id, grantee, address, pending, link member ids or
