@@ -82,7 +82,12 @@ class Backend:
         self.generation += 1  # delta tokens of an earlier state answer 410 resyncRequired
         changes = fresh.changes
         if changes.generation:  # a loaded export: its own tokens continue; no later state
-            self.generation = max(self.generation, changes.generation)  # here takes its number
+            # here takes its number (nor an ancestor's), and its first change takes a number
+            # of its own, reserved here: the original, or another load of the export, may
+            # make other changes under the same serials (model/delta.py, ``ChangeLog.fork``)
+            named = (changes.generation, *(generation for generation, _ in changes.ancestors))
+            self.generation = max(self.generation, *named) + 1
+            changes.successor = self.generation
         else:
             changes.generation = self.generation
         return fresh

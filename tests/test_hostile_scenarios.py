@@ -70,6 +70,10 @@ CORPUS = {
         USERS + "changes: {serial: 1, log: [[1, i, d, item, n, null, -1, {folder: 1}]]}\n",
         "folder are true or false",
     ),
+    "changes-ancestors-huge": (
+        USERS + "changes: {generation: 2, serial: 1, ancestors: [[1, 1" + "0" * 400 + "]]}\n",
+        "each of changes.ancestors is [generation, serial]",
+    ),
     "empty": ("", "the scenario is empty"),
     "null": ("null\n", "the scenario is empty"),
 }

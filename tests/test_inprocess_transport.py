@@ -133,12 +133,20 @@ def _outcome(send: Callable[..., requests.Response], *args: Any, **kwargs: Any) 
         return {"raised": type(error).__name__, "args": repr(error.args)}
 
 
-def _replay(
-    server: MockDrive, state: State, sent: list[dict[str, Any]], in_process: bool
-) -> list[dict[str, Any]]:
-    """Every answer to ``sent`` from a copy of ``state`` (its download key too), and the state
-    they left."""
+def _serve_copy(server: MockDrive, state: State, generation: int) -> None:
+    """Serve a copy of ``state`` as the server's state number ``generation``: a reset numbers
+    each state anew and delta tokens carry the number, so both runs of a comparison are given
+    the same one (the server's count is set back for it)."""
+    server.backend.generation = generation - 1
     server.reset(copy.deepcopy(state))
+
+
+def _replay(
+    server: MockDrive, state: State, sent: list[dict[str, Any]], in_process: bool, generation: int
+) -> list[dict[str, Any]]:
+    """Every answer to ``sent`` from a copy of ``state`` (its download key too) served as state
+    number ``generation``, and the state they left."""
+    _serve_copy(server, state, generation)
     session = _session(server, in_process)
     answers = []
     for entry in sent:
@@ -170,12 +178,10 @@ def test_recorded_requests_answer_the_same_in_process(
     server: MockDrive, counted: _Counted, test: str, state_data: dict, sent: list
 ) -> None:
     state = build_state(state_data)
-    # one generation for both copies (a reset numbers each state anew, and delta tokens carry
-    # the number): as a loaded export that has its own
-    state.changes.generation = server.backend.generation + 1
-    over_socket = _replay(server, state, sent, in_process=False)
+    generation = server.backend.generation + 1
+    over_socket = _replay(server, state, sent, in_process=False, generation=generation)
     assert counted.count == 0
-    in_process = _replay(server, state, sent, in_process=True)
+    in_process = _replay(server, state, sent, in_process=True, generation=generation)
     assert counted.count > 0
     assert _differences(over_socket, in_process, sent) == []
 
@@ -295,10 +301,10 @@ def _send_hostile(
 
 def test_hostile_requests_answer_the_same_in_process(server: MockDrive, counted: _Counted) -> None:
     state = _hostile_state()
-    state.changes.generation = server.backend.generation + 1
+    generation = server.backend.generation + 1
     answers = {}
     for in_process in (False, True):
-        server.reset(copy.deepcopy(state))
+        _serve_copy(server, state, generation)
         session = _session(server, in_process)
         answers[in_process] = [
             _outcome(_send_hostile, session, server.url, method, path, options)

@@ -10,8 +10,9 @@ export must be the same bytes. Then the same next requests go to both, and their
 agree: delta tokens taken before the export, a member's sharedWithMe (before and after the
 clock passes share delays, link and invitation deadlines), children and permissions for the
 owner, a member or anonymous, a link used anonymously and by a member (redeeming), the
-half-done uploads continued, a new Onehub folder (the sequences), the clock; last, both whole
-states (items, permissions, links and their members, policy, fault rules and their counters).
+half-done uploads continued, a new Onehub folder (the sequences), the clock, the delta tokens
+again (now that the copy has changed); last, both whole states (items, permissions, links and
+their members, policy, fault rules and their counters).
 The tenant a run starts from already holds a grant, a group grant, a pending invitation, a
 link and a Onehub rolemap, so that a short run reaches them. Which member, viewer, folder,
 link and clock step the probes use is drawn with the operations.
@@ -19,8 +20,12 @@ link and clock step the probes use is drawn with the operations.
 Answers are compared with each server's origin replaced, request ids (a per-server counter that
 a load restarts) left out, download URL signatures (each state signs with its own secret) left
 out, and ids the two servers generate after the load relabelled in order of appearance (a
-loaded state draws its ids from a sequence of its own, model/ids.py). Every download URL is
-also followed, on its own server, and must give the same bytes.
+loaded state draws its ids from a sequence of its own, model/ids.py). At its first change the
+reloaded copy's change log forks (model/delta.py, ``ChangeLog.fork``): from then on its delta
+tokens name the generation reserved for it where the original's name the original's, and its
+export names that generation and the original's [generation, serial at the export] as an
+ancestor; exactly that is mapped back before comparing. Every download URL is also followed,
+on its own server, and must give the same bytes.
 
 CI runs 1,000 seeded runs; the long run (random seeds) is::
 
@@ -38,6 +43,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -459,13 +465,53 @@ PROBES = st.fixed_dictionaries(
 # -- comparing answers ------------------------------------------------------------------------
 SIGNATURE = re.compile(r"(/download/[A-Za-z0-9._-]*\.)[0-9a-f]{24}")
 DOWNLOAD_URL = re.compile(r'"(https?://[^"]*/download/[^"]*)"')
+DELTA_TOKEN = re.compile(r"(?<=[?&])(token=|\$skiptoken=)([A-Za-z0-9_-]+)")
+
+
+@dataclass(frozen=True)
+class Fork:
+    """What the reloaded copy's first change does to its change log: it takes generation
+    ``own`` where the original goes on with ``original``, exported at ``serial``."""
+
+    own: int
+    original: int
+    serial: int
+
+    def token(self, match: re.Match[str]) -> str:
+        """A delta token (a link's ``token=`` or ``$skiptoken=``) of ``own``, as ``original``'s."""
+        text = match.group(2)
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            generation, rest = raw.split(b".", 1)
+            if int(generation) != self.own:
+                return match.group(0)
+        except ValueError:  # not a token mockdrive wrote: left as it is
+            return match.group(0)
+        STATS["tokens mapped"] += 1
+        raw = str(self.original).encode() + b"." + rest
+        return match.group(1) + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def export(self, body: Any) -> None:
+        """The copy's export as the original's, in place: its generation, and the one ancestor
+        the fork added."""
+        changes = body.get("changes") if isinstance(body, dict) else None
+        if not isinstance(changes, dict) or changes.get("generation") != self.own:
+            return
+        changes["generation"] = self.original
+        ancestors = changes.get("ancestors")
+        if isinstance(ancestors, list) and [self.original, self.serial] in ancestors:
+            ancestors.remove([self.original, self.serial])
+            if not ancestors:
+                del changes["ancestors"]
 
 
 class Side:
-    """One server's answers, normalised as they arrive (ids relabelled in order)."""
+    """One server's answers, normalised as they arrive (ids relabelled in order; on the
+    reloaded copy, what its ``fork`` changes mapped back)."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, fork: Fork | None = None) -> None:
         self.server = server
+        self.fork = fork
         self.canon = Canon()
         self.answers: list[Any] = []
         self.followed: dict[str, tuple[int, bytes]] = {}  # download URL -> what it gave
@@ -479,6 +525,9 @@ class Side:
                 self.followed[url] = (followed.status_code, followed.content)
             downloads.append(self.followed[url])
         text = SIGNATURE.sub(r"\1SIGNED", text)
+        fork = self.fork
+        if fork is not None and "token=" in text:
+            text = DELTA_TOKEN.sub(fork.token, text)
         try:
             body: Any = orjson.loads(text)
         except ValueError:
@@ -487,6 +536,8 @@ class Side:
             except ValueError:
                 body = text
         _drop_request_ids(body)
+        if fork is not None and label == "state":
+            fork.export(body)
         location = answer.headers.get("Location", "").replace(self.server.url, "ORIGIN")
         self.answers.append(
             (label, answer.status_code, self.canon(body), self.canon(location), downloads)
@@ -508,9 +559,9 @@ def _drop_request_ids(data: Any) -> None:
 def probe(side: Side, run: Run, probes: dict[str, Any]) -> None:
     """The same next requests, on one server."""
     server, send, record = side.server, side.server.send, side.record
+    sharing_changes = {"Prefer": "deltashowsharingchanges"}
     for link in run.delta_links:
-        headers = {"Prefer": "deltashowsharingchanges"}
-        record("delta", send("GET", link, OWNER, headers=headers))
+        record("delta", send("GET", link, OWNER, headers=sharing_changes))
     member = probes["member"]
     record("sharedWithMe", send("GET", "/v1.0/me/drive/sharedWithMe", member))
     folder = item_path(server, probes["folder"])
@@ -530,6 +581,8 @@ def probe(side: Side, run: Run, probes: dict[str, Any]) -> None:
                                  json={"folder": {"filename": "probe"}}))  # fmt: skip
     record("clock", send("POST", "/_mockdrive/clock", None, json=probes["clock"]))
     record("sharedWithMe later", send("GET", "/v1.0/me/drive/sharedWithMe", member))
+    for link in run.delta_links:  # again, once the copy has changed (its change log forked)
+        record("delta later", send("GET", link, OWNER, headers=sharing_changes))
     # what the clock withdrew, Onehub's sequences, the policy and the fault rules' counters
     record("state", send("GET", "/_mockdrive/state", None))
 
@@ -561,7 +614,7 @@ def differences(one: list[Any], two: list[Any]) -> str:
     return f"{len(one)} answers against {len(two)}"
 
 
-STATS = {"runs": 0, "operations": 0, "requests": 0, "seconds": 0.0}
+STATS = {"runs": 0, "operations": 0, "requests": 0, "tokens mapped": 0, "seconds": 0.0}
 OPERATIONS: Counter[str] = Counter()  # by kind: how many were sent, and how many succeeded
 SUCCEEDED: Counter[str] = Counter()
 
@@ -591,7 +644,10 @@ def test_a_reloaded_copy_answers_as_the_original(servers, operations, probes) ->
     assert again.content == exported.content, f"export → load → export differs\n{run.ops}"
     kept = a.look(kept_beside_permissions), b.look(kept_beside_permissions)
     assert kept[0] == kept[1], f"the original keeps more than its reload\n{run.ops}"
-    sides = (Side(a), Side(b))
+    # the generation B's first change will take, and the original's it forks from
+    own = b.look(lambda state: state.changes.successor)
+    original, serial = a.look(lambda state: (state.changes.generation, state.changes.serial))
+    sides = (Side(a), Side(b, Fork(own, original, serial) if own else None))
     for side in sides:
         probe(side, run, probes)
     assert sides[0].answers == sides[1].answers, (

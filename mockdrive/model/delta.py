@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .tree import DriveStore, Item
 
 MAX_CHANGES = 100_000  # the log keeps this many; older tokens resync
+MAX_ANCESTORS = 16  # forks a log remembers (``ChangeLog.fork``); tokens of older ones resync
 SHORT_HISTORY = 32  # an item's changes: a list this short drops its oldest by a shift
 # a longer one drops them in one cut once they are this share of it (1/8): each cut moves at
 # most 7 kept changes per dropped one (amortised O(1)), and what is dropped but not yet cut
@@ -100,6 +101,11 @@ class ChangeLog:
         self.serial = 0
         self.generation = 0  # which state this is (set by the backend on every reset)
         self.issued = False  # a token was handed out: an export carries the log for it
+        # a loaded export that named its generation: the generation its first change takes
+        # (reserved by the backend; 0: none), and the (generation, serial) of the states whose
+        # history this one shares up to that serial, oldest first (``fork``)
+        self.successor = 0
+        self.ancestors: tuple[tuple[int, int], ...] = ()
         # (second, serial): the first change recorded at each clock reading that moved, so a
         # time stands for a log position (delta's ?token=<timestamp>); bounded like the log
         self.marks: list[tuple[int, int]] = []
@@ -120,6 +126,8 @@ class ChangeLog:
         """Log a change of ``item``; a deletion (recorded before the item goes) keeps the
         item's own permissions as ``lost``; ``at``: the clock's reading in whole seconds.
         O(depth + what is lost or granted)."""
+        if self.successor:
+            self.fork()
         self.serial += 1
         if at is not None and (not self.marks or at > self.marks[-1][0]):
             self.marks.append((at, self.serial))
@@ -137,6 +145,15 @@ class ChangeLog:
             item.inherits, moved_from, left_above, created, broke, lost, granted, item.is_folder,
         )  # fmt: skip
         self.append(change)
+
+    def fork(self) -> None:
+        """Take the successor generation, before the first change of a loaded state: the
+        state it was loaded from (or another load of the same export) may have made other
+        changes under the same numbers, so a token of its generation names this state's
+        history only up to here. The last ``MAX_ANCESTORS`` forks are kept."""
+        kept = self.ancestors[1 - MAX_ANCESTORS :]  # the last MAX_ANCESTORS - 1 (or fewer)
+        self.ancestors = (*kept, (self.generation, self.serial))
+        self.generation, self.successor = self.successor, 0
 
     def append(self, change: Change) -> None:
         """Add a change made by ``record`` (or read back from an export) to the log and its
@@ -261,7 +278,11 @@ def read_token(state: State, token: str) -> tuple[int, int]:
     except (ValueError, binascii.Error, UnicodeDecodeError, InvalidRequest):
         raise InvalidRequest(f"the delta token {token!r} is not valid") from None
     log = state.changes
-    if generation != log.generation or serial > log.serial:
+    if generation == log.generation:
+        last = log.serial
+    else:  # a state this one was loaded from: their histories agree up to its fork
+        last = next((fork for gen, fork in log.ancestors if gen == generation), -1)
+    if serial > last:
         raise ResyncRequired("the delta token is from another state (reset); resync", "resync")
     issued_at = datetime.fromtimestamp(issued, timezone.utc)
     if state.clock.moment() - issued_at > timedelta(days=TOKEN_RETENTION_DAYS):
@@ -487,7 +508,8 @@ _CHAINS: WeakKeyDictionary[ChangeLog, _Chains] = WeakKeyDictionary()
 
 def log_to_data(log: ChangeLog) -> dict:
     """The log as scenario data (a reload answers every delta token as before): which state
-    it is, its position, and each change ``[serial, item, drive, kind, name, parent, chain]``,
+    it is, its position, the states it forked from (``ancestors``, only when there are any:
+    ``ChangeLog.fork``), and each change ``[serial, item, drive, kind, name, parent, chain]``,
     with an eighth element holding what ``ViewThen`` reads when it is not the default
     (``inherits``, ``movedFrom``, ``leftChain``, ``created``, ``broke``, ``granted``, and
     ``lost``: each lost permission as ``[id, grantee, address, pending, link member ids or
@@ -522,7 +544,10 @@ def log_to_data(log: ChangeLog) -> dict:
         if extra:
             entry.append(extra)
         entries.append(entry)
-    data = {"generation": log.generation, "serial": log.serial, "chains": chains, "log": entries}
+    data: dict = {"generation": log.generation, "serial": log.serial}
+    if log.ancestors:  # a loaded state that changed since (``ChangeLog.fork``)
+        data["ancestors"] = [list(fork) for fork in log.ancestors]
+    data["chains"], data["log"] = chains, entries
     if log.marks:
         data["times"] = [list(mark) for mark in log.marks]
     return data
@@ -530,12 +555,15 @@ def log_to_data(log: ChangeLog) -> dict:
 
 def log_from_data(log: ChangeLog, data: object) -> None:
     """Restore what ``log_to_data`` wrote; InvalidRequest names what is wrong."""
-    if not isinstance(data, dict) or set(data) - {"generation", "serial", "chains", "log", "times"}:
-        raise InvalidRequest("changes must hold generation, serial, chains, log and times")
+    if not isinstance(data, dict) or set(data) - _CHANGES_KEYS:
+        raise InvalidRequest(
+            "changes must hold generation, serial, ancestors, chains, log and times"
+        )
     generation, serial = data.get("generation", 0), data.get("serial", 0)
     for name, value in (("generation", generation), ("serial", serial)):
-        if type(value) is not int or not 0 <= value < 2**53:
+        if not _whole(value):
             raise InvalidRequest(f"changes.{name} must be a whole number from 0 to 2^53")
+    ancestors = _ancestors_from_data(_list_in(data, "ancestors"), data, generation, serial)
     chains: list[tuple[str, ...]] = []
     for entry in _list_in(data, "chains"):
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
@@ -566,7 +594,42 @@ def log_from_data(log: ChangeLog, data: object) -> None:
         last = number
     # an export names the state's generation once a token was handed out (scenario/export.py)
     log.generation, log.serial, log.issued = generation, serial, "generation" in data
+    log.ancestors = ancestors
     log.marks = _marks_from_data(_list_in(data, "times"), serial)
+
+
+_CHANGES_KEYS = {"generation", "serial", "ancestors", "chains", "log", "times"}
+
+
+def _whole(value: object) -> bool:
+    """A whole number from 0 to 2^53 (not a boolean), as JSON keeps one exactly."""
+    return type(value) is int and 0 <= value < 2**53
+
+
+def _ancestors_from_data(
+    forks: list, data: dict, generation: int, serial: int
+) -> tuple[tuple[int, int], ...]:
+    """``changes.ancestors``: at most ``MAX_ANCESTORS`` [generation, serial] pairs, each
+    generation once (and not the state's own), the serials increasing up to the state's."""
+    if forks and "generation" not in data:
+        raise InvalidRequest("changes.ancestors needs changes.generation")
+    if len(forks) > MAX_ANCESTORS:
+        raise InvalidRequest(f"changes.ancestors holds at most {MAX_ANCESTORS} entries")
+    ancestors: list[tuple[int, int]] = []
+    seen = {generation}
+    for fork in forks:
+        if not (isinstance(fork, list) and len(fork) == 2 and all(map(_whole, fork))):
+            raise InvalidRequest(
+                "each of changes.ancestors is [generation, serial], whole numbers from 0 to 2^53"
+            )
+        named, at = fork
+        if named in seen:
+            raise InvalidRequest("changes.ancestors names a generation twice")
+        if at > serial or (ancestors and at <= ancestors[-1][1]):
+            raise InvalidRequest("changes.ancestors' serials must increase up to changes.serial")
+        seen.add(named)
+        ancestors.append((named, at))
+    return tuple(ancestors)
 
 
 def _list_in(data: dict, key: str) -> list:
