@@ -12,6 +12,7 @@ so must every answer as the tests read it.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
@@ -122,7 +123,13 @@ ANSWERS = [
 
 class RawServer:
     """A loopback socket that records each request's bytes and answers with ``ANSWERS`` in
-    turn (a HEAD gets the answer's head only)."""
+    turn (a HEAD gets the answer's head only).
+
+    ``close`` ends every thread of it before the listener is closed. A thread left blocked in
+    ``accept()`` on a closed listener is not woken by the close (Linux), and when a signal or a
+    profiler's ptrace stop (``py-spy record``) restarts that call, it runs on the same
+    descriptor number, which by then names the next server's listener: the old server took
+    one of the next test's connections and answered it from its own ``ANSWERS`` and count."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -130,48 +137,83 @@ class RawServer:
         self.received: list[bytes] = []
         self.turn = 0
         self.next_answer: bytes | None = None  # instead of ``ANSWERS``' next, once
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._closing = False
+        self._lock = threading.Lock()  # guards _open: a connection is closed only under it
+        self._open: set[socket.socket] = set()
+        self._serving: list[threading.Thread] = []
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
 
     def _accept(self) -> None:
         while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
+            connection, _ = self.listener.accept()
+            if self._closing:  # the connection ``close`` makes to wake this thread
+                connection.close()
                 return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+            with self._lock:
+                self._open.add(connection)
+            serving = threading.Thread(target=self._serve, args=(connection,), daemon=True)
+            self._serving.append(serving)
+            serving.start()
 
     def _serve(self, connection: socket.socket) -> None:
+        try:
+            self._answer_each(connection)
+        except OSError:
+            if not self._closing:  # a connection ``close`` shut down ends here
+                raise
+        finally:
+            with self._lock:
+                self._open.discard(connection)
+                connection.close()
+
+    def _answer_each(self, connection: socket.socket) -> None:
         buffered = b""
-        with connection:
-            while True:
-                while b"\r\n\r\n" not in buffered:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        return
-                    buffered += chunk
-                head, _, rest = buffered.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(rest) < length:
-                    rest += connection.recv(65536)
-                self.received.append(head + b"\r\n\r\n" + rest[:length])
-                buffered = rest[length:]
-                answer = self.next_answer or ANSWERS[self.turn % len(ANSWERS)]
-                answer = (answer.replace(b"{base}", b"http://127.0.0.1:%d" % self.port)
-                          .replace(b"{other}", b"http://localhost:%d" % self.port)
-                          .replace(b"{port}", b"%d" % self.port))  # fmt: skip
-                self.next_answer = None
-                self.turn += 1
-                if head.startswith(b"HEAD "):
-                    answer = answer.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
-                connection.sendall(answer)
-                if b"Connection: close" in answer:
+        while True:
+            while b"\r\n\r\n" not in buffered:
+                chunk = connection.recv(65536)
+                if not chunk:
                     return
+                buffered += chunk
+            head, _, rest = buffered.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(rest) < length:
+                chunk = connection.recv(65536)
+                if not chunk:  # the client hung up inside a body
+                    return
+                rest += chunk
+            self.received.append(head + b"\r\n\r\n" + rest[:length])
+            buffered = rest[length:]
+            answer = self.next_answer or ANSWERS[self.turn % len(ANSWERS)]
+            answer = (answer.replace(b"{base}", b"http://127.0.0.1:%d" % self.port)
+                      .replace(b"{other}", b"http://localhost:%d" % self.port)
+                      .replace(b"{port}", b"%d" % self.port))  # fmt: skip
+            self.next_answer = None
+            self.turn += 1
+            if head.startswith(b"HEAD "):
+                answer = answer.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+            connection.sendall(answer)
+            if b"Connection: close" in answer:
+                return
 
     def close(self) -> None:
+        """Stop accepting, end every connection, and close the listener once no thread of the
+        server is left blocked on it."""
+        self._closing = True
+        socket.create_connection(("127.0.0.1", self.port), timeout=10).close()  # wakes accept()
+        self._accepting.join(10)
+        with self._lock:
+            for connection in self._open:
+                with contextlib.suppress(OSError):  # one the client has reset already
+                    connection.shutdown(socket.SHUT_RDWR)  # its thread's recv() reads the end
+        for serving in self._serving:
+            serving.join(10)
+        left = [t for t in (self._accepting, *self._serving) if t.is_alive()]
+        assert not left, f"RawServer threads still running after close: {left}"
         self.listener.close()
 
 
@@ -291,13 +333,16 @@ def test_what_is_not_plain_http_is_sent_by_requests() -> None:
             with connection:
                 connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 
-    threading.Thread(target=answer_plainly, daemon=True).start()
+    answering = threading.Thread(target=answer_plainly, daemon=True)
+    answering.start()
     url = f"https://127.0.0.1:{listener.getsockname()[1]}/a"
     with listener:
         with requests.Session() as reference, pytest.raises(requests.exceptions.SSLError):
             reference.request("GET", url, timeout=10)
         with WireSession() as wire, pytest.raises(requests.exceptions.SSLError):
             wire.request("GET", url, timeout=10)
+        answering.join(10)  # both answered: not left in accept() on a listener closed (RawServer)
+        assert not answering.is_alive()
     with WireSession() as wire, pytest.raises(requests.exceptions.InvalidSchema):
         wire.request("GET", "ftp://127.0.0.1/a", timeout=10)
 
