@@ -240,3 +240,18 @@ def test_ancestors_without_a_generation_are_refused(mock_drive, graph):
     assert_graph_error(answer, 400, "invalidRequest")
     assert "changes.ancestors needs changes.generation" in answer.text
     assert _export(mock_drive.url) == before
+
+
+@pytest.mark.parametrize("taken", [1, 2, 3])
+def test_ancestors_with_generation_zero_are_refused(mock_drive, graph, taken):
+    """Generation 0 asks the server for a number of its own, as a missing one does, so the
+    ancestors cannot be kept apart from it: the number taken could be one of them (the state's
+    export then names a generation twice and its load is refused) or come after them."""
+    scenario = _forked(mock_drive, graph)
+    scenario["changes"]["generation"] = 0
+    scenario["changes"]["ancestors"] = [[taken, 1]]
+    before = _export(mock_drive.url)
+    answer = requests.put(_state_url(mock_drive.url), data=json.dumps(scenario), timeout=30)
+    assert_graph_error(answer, 400, "invalidRequest")
+    assert "changes.ancestors needs changes.generation" in answer.text
+    assert _export(mock_drive.url) == before

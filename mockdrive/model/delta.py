@@ -563,7 +563,7 @@ def log_from_data(log: ChangeLog, data: object) -> None:
     for name, value in (("generation", generation), ("serial", serial)):
         if not _whole(value):
             raise InvalidRequest(f"changes.{name} must be a whole number from 0 to 2^53")
-    ancestors = _ancestors_from_data(_list_in(data, "ancestors"), data, generation, serial)
+    ancestors = _ancestors_from_data(_list_in(data, "ancestors"), generation, serial)
     chains: list[tuple[str, ...]] = []
     for entry in _list_in(data, "chains"):
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
@@ -606,13 +606,12 @@ def _whole(value: object) -> bool:
     return type(value) is int and 0 <= value < 2**53
 
 
-def _ancestors_from_data(
-    forks: list, data: dict, generation: int, serial: int
-) -> tuple[tuple[int, int], ...]:
+def _ancestors_from_data(forks: list, generation: int, serial: int) -> tuple[tuple[int, int], ...]:
     """``changes.ancestors``: at most ``MAX_ANCESTORS`` [generation, serial] pairs, each
-    generation once (and not the state's own), the serials increasing up to the state's."""
-    if forks and "generation" not in data:
-        raise InvalidRequest("changes.ancestors needs changes.generation")
+    generation once (and not the state's own, which is not 0), the serials increasing up to the
+    state's."""
+    if forks and not generation:  # 0 (or none): the server takes a number, maybe one of them
+        raise InvalidRequest("changes.ancestors needs changes.generation (not 0)")
     if len(forks) > MAX_ANCESTORS:
         raise InvalidRequest(f"changes.ancestors holds at most {MAX_ANCESTORS} entries")
     ancestors: list[tuple[int, int]] = []
