@@ -215,6 +215,9 @@ HOSTILE_ANCESTORS = {
     "a generation twice": lambda c: [[c["generation"] + 1, 1], [c["generation"] + 1, 2]],
     "serials out of order": lambda c: [[c["generation"] + 1, 2], [c["generation"] + 2, 1]],
     "past the state's serial": lambda c: [[c["generation"] + 1, c["serial"] + 1]],
+    # a fork is followed by a change: at the state's serial, its own fork would come at the
+    # same serial, and the export after its first change would be refused
+    "at the state's serial": lambda c: [[c["generation"] + 1, c["serial"]]],
     "too many": lambda c: [[c["generation"] + n, n] for n in range(1, MAX_ANCESTORS + 2)],
 }
 

@@ -608,8 +608,8 @@ def _whole(value: object) -> bool:
 
 def _ancestors_from_data(forks: list, generation: int, serial: int) -> tuple[tuple[int, int], ...]:
     """``changes.ancestors``: at most ``MAX_ANCESTORS`` [generation, serial] pairs, each
-    generation once (and not the state's own, which is not 0), the serials increasing up to the
-    state's."""
+    generation once (and not the state's own, which is not 0), the serials increasing and below
+    the state's."""
     if forks and not generation:  # 0 (or none): the server takes a number, maybe one of them
         raise InvalidRequest("changes.ancestors needs changes.generation (not 0)")
     if len(forks) > MAX_ANCESTORS:
@@ -624,8 +624,10 @@ def _ancestors_from_data(forks: list, generation: int, serial: int) -> tuple[tup
         named, at = fork
         if named in seen:
             raise InvalidRequest("changes.ancestors names a generation twice")
-        if at > serial or (ancestors and at <= ancestors[-1][1]):
-            raise InvalidRequest("changes.ancestors' serials must increase up to changes.serial")
+        # below the state's serial: a fork is followed by its change (and this state's own
+        # fork, at its serial, must come after them)
+        if at >= serial or (ancestors and at <= ancestors[-1][1]):
+            raise InvalidRequest("changes.ancestors' serials must increase, below changes.serial")
         seen.add(named)
         ancestors.append((named, at))
     return tuple(ancestors)
