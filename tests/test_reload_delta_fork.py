@@ -258,3 +258,41 @@ def test_ancestors_with_generation_zero_are_refused(mock_drive, graph, taken):
     assert_graph_error(answer, 400, "invalidRequest")
     assert "changes.ancestors needs changes.generation" in answer.text
     assert _export(mock_drive.url) == before
+
+
+@pytest.mark.parametrize("named", [2**53 - 2, 2**53 - 1])
+def test_a_state_loaded_at_the_largest_generations_forks_into_an_export_that_loads(
+    mock_drive, graph, named
+):
+    """A scenario may name any generation below 2^53 (what JSON keeps). The server took the
+    number after the largest one named, for the fork and for every later state: at the top it
+    was 2^53 or more, and the export of the changed copy (or of any state after a reset) was
+    refused by the load. Every state the server makes must reload, and the tokens of the
+    generations named keep working through the fork."""
+    _upload(graph, "a.txt")
+    _, before = _delta_names(graph, "/me/drive/root/delta")
+    scenario = mock_drive.export()
+    changes = scenario["changes"]
+    token = before.rsplit("token=", 1)[1]
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(".")
+    raw[0] = str(named)  # the deltaLink, as the state that named it would have written it
+    named_link = before.replace(
+        token, base64.urlsafe_b64encode(".".join(raw).encode()).decode().rstrip("=")
+    )
+    changes["ancestors"] = [[2**53 - 3, changes["serial"] - 1]]  # a fork near the top, too
+    changes["generation"] = named
+    _reload(mock_drive.url, json.dumps(scenario).encode())
+    _upload(graph, "new.txt")
+    names, after = _delta_names(graph, named_link)
+    assert names == ["new.txt"]
+    forked = _export(mock_drive.url)
+    assert json.loads(forked)["changes"]["ancestors"][-1] == [named, changes["serial"]]
+    _reload(mock_drive.url, forked)
+    assert _export(mock_drive.url) == forked
+    _upload(graph, "newer.txt")
+    assert _delta_names(graph, after)[0] == ["newer.txt"]
+    _reload(mock_drive.url, _export(mock_drive.url))
+    # a state loaded next, without a generation of its own, takes the server's next number
+    mock_drive.load({key: value for key, value in scenario.items() if key != "changes"})
+    _delta_names(graph, "/me/drive/root/delta")  # a token: the export names the generation
+    _reload(mock_drive.url, _export(mock_drive.url))
