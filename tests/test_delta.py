@@ -430,6 +430,19 @@ def test_a_role_changed_through_onehub_is_a_sharing_change(finance):
     assert [e.get("name") for e in dan_round(SHARING)] == ["Payroll"]
 
 
+def test_the_fixtures_grant_and_stop_inheriting_are_changes_delta_reports(finance):
+    """Arranged after a token was taken, they change what a caller sees as the Graph calls
+    do (``add_folder`` and ``add_file`` are logged too): Dan is given Payroll, then loses
+    Plans."""
+    _, dan_round = rounds(finance, "dan@contoso.example")
+    _, ada_round = rounds(finance, "ada@contoso.example")
+    finance.grant("/Finance/Payroll", "dan@contoso.example", ["read"])
+    assert [e.get("name") for e in dan_round(SHARING)] == ["Payroll"]
+    finance.stop_inheriting("/Finance/Plans")
+    assert dan_round() == [removal(finance, finance.item("/Finance/Plans").id)]
+    assert [e.get("name") for e in ada_round(SHARING)] == ["Payroll", "Plans"]
+
+
 def test_a_permission_granted_and_removed_since_the_token_is_not_reported(finance):
     """The log cannot tell whether Dan saw Payroll in between: mockdrive leaves it out rather
     than name an item he may never have seen (documented in the README)."""
