@@ -130,11 +130,13 @@ def test_the_originals_token_of_changes_after_the_export_resyncs_on_the_copy(
         def on_copy(link: str) -> requests.Response:
             return session.get(link.replace(mock_drive.url, url), timeout=30)
 
-        assert_graph_error(on_copy(after), 410, "resyncRequired")
+        error = assert_graph_error(on_copy(after), 410, "resyncRequired")
+        assert "changes this state does not have" in error["message"]  # not "a reset"
         for name in ("new.txt", "other.txt"):
             made = session.put(f"{url}/v1.0/me/drive/root:/{name}:/content", data=b"n", timeout=30)
             assert made.status_code == 201, made.text
-        assert_graph_error(on_copy(after), 410, "resyncRequired")
+        error = assert_graph_error(on_copy(after), 410, "resyncRequired")
+        assert "changes this state does not have" in error["message"]  # forked: an ancestor's
         assert_graph_error(on_copy(first_page), 410, "resyncRequired")
         shared = on_copy(before)
         assert shared.status_code == 200, shared.text

@@ -283,7 +283,13 @@ def read_token(state: State, token: str) -> tuple[int, int]:
     else:  # a state this one was loaded from: their histories agree up to its fork
         last = next((fork for gen, fork in log.ancestors if gen == generation), -1)
     if serial > last:
-        raise ResyncRequired("the delta token is from another state (reset); resync", "resync")
+        if last < 0:
+            raise ResyncRequired("the delta token is from another state (reset); resync", "resync")
+        raise ResyncRequired(
+            "the delta token names changes this state does not have (made after the export it "
+            "was loaded from, or by another copy of it); resync",
+            "resync",
+        )
     issued_at = datetime.fromtimestamp(issued, timezone.utc)
     if state.clock.moment() - issued_at > timedelta(days=TOKEN_RETENTION_DAYS):
         raise ResyncRequired(f"the delta token is older than {TOKEN_RETENTION_DAYS} days")
