@@ -10,6 +10,11 @@ from .model.clock import parse_time
 from .model.ids import EPOCH
 from .model.state import State
 
+# A scenario may name any generation below 2^53 (what an export writes, JSON-safe), and a load
+# moves the server's count past those it names. Not past one at or above this: the count would
+# leave no number below 2^53 for the loaded state's fork or the states after it, whose exports
+# the load would then refuse. Such numbers are stepped over (a count from 1 never comes near).
+GENERATION_CEILING = 2**52
 WALL = "wall"  # a clock that starts at the wall time of the state's start and keeps up with it
 
 
@@ -86,7 +91,10 @@ class Backend:
             # of its own, reserved here: the original, or another load of the export, may
             # make other changes under the same serials (model/delta.py, ``ChangeLog.fork``)
             named = (changes.generation, *(generation for generation, _ in changes.ancestors))
-            self.generation = max(self.generation, *named) + 1
+            below = (generation for generation in named if generation < GENERATION_CEILING)
+            self.generation = max((self.generation, *below)) + 1
+            while self.generation in named:  # one at or above the ceiling: stepped over
+                self.generation += 1
             changes.successor = self.generation
         else:
             changes.generation = self.generation

@@ -398,6 +398,51 @@ def test_a_grant_revoked_through_onehub_is_reported_too(finance):
     assert dan_round() == [removal(finance, payroll.id)]
 
 
+def test_a_role_changed_through_onehub_is_a_sharing_change(finance):
+    """A rolemap's new role is a sharing change as a Graph permission's new roles are; set to
+    Access Denied it takes the item out of the grantee's view, a removal their round reports
+    (they saw it), and given back it is theirs again."""
+    _, dan_round = rounds(finance, "dan@contoso.example")
+    hub = {"Authorization": "Bearer ada-token", "Accept": "application/json"}
+    payroll = finance.item("/Finance/Payroll")
+    node = finance.onehub_id("/Finance/Payroll")
+    invitation = {"invitation": {"emails": "dan@contoso.example", "role_name": "Viewer"}}
+    invited = requests.post(f"{finance.url}/folders/{node}/invitations", json=invitation,
+                            headers=hub, timeout=10)  # fmt: skip
+    assert invited.status_code == 201, invited.text
+    assert [e.get("name") for e in dan_round(SHARING)] == ["Payroll"]
+    rolemaps = requests.get(f"{finance.url}/folders/{node}/rolemaps", headers=hub, timeout=10)
+    dan_map = next(r["rolemap"] for r in rolemaps.json()["items"]
+                   if r["rolemap"]["user"]["email"] == "dan@contoso.example")  # fmt: skip
+
+    def set_role(role: str) -> None:
+        changed = requests.put(f"{finance.url}/rolemaps/{dan_map['id']}", headers=hub,
+                               json={"rolemap": {"role_name": role}}, timeout=10)  # fmt: skip
+        assert changed.status_code == 200, changed.text
+
+    set_role("Collaborator")
+    assert [(e.get("name"), "@microsoft.graph.sharedChanged" in e) for e in dan_round(SHARING)] == [
+        ("Payroll", True)
+    ]
+    set_role("Access Denied")
+    assert dan_round() == [removal(finance, payroll.id)]
+    set_role("Viewer")
+    assert [e.get("name") for e in dan_round(SHARING)] == ["Payroll"]
+
+
+def test_the_fixtures_grant_and_stop_inheriting_are_changes_delta_reports(finance):
+    """Arranged after a token was taken, they change what a caller sees as the Graph calls
+    do (``add_folder`` and ``add_file`` are logged too): Dan is given Payroll, then loses
+    Plans."""
+    _, dan_round = rounds(finance, "dan@contoso.example")
+    _, ada_round = rounds(finance, "ada@contoso.example")
+    finance.grant("/Finance/Payroll", "dan@contoso.example", ["read"])
+    assert [e.get("name") for e in dan_round(SHARING)] == ["Payroll"]
+    finance.stop_inheriting("/Finance/Plans")
+    assert dan_round() == [removal(finance, finance.item("/Finance/Plans").id)]
+    assert [e.get("name") for e in ada_round(SHARING)] == ["Payroll", "Plans"]
+
+
 def test_a_permission_granted_and_removed_since_the_token_is_not_reported(finance):
     """The log cannot tell whether Dan saw Payroll in between: mockdrive leaves it out rather
     than name an item he may never have seen (documented in the README)."""

@@ -130,11 +130,13 @@ def test_the_originals_token_of_changes_after_the_export_resyncs_on_the_copy(
         def on_copy(link: str) -> requests.Response:
             return session.get(link.replace(mock_drive.url, url), timeout=30)
 
-        assert_graph_error(on_copy(after), 410, "resyncRequired")
+        error = assert_graph_error(on_copy(after), 410, "resyncRequired")
+        assert "changes this state does not have" in error["message"]  # not "a reset"
         for name in ("new.txt", "other.txt"):
             made = session.put(f"{url}/v1.0/me/drive/root:/{name}:/content", data=b"n", timeout=30)
             assert made.status_code == 201, made.text
-        assert_graph_error(on_copy(after), 410, "resyncRequired")
+        error = assert_graph_error(on_copy(after), 410, "resyncRequired")
+        assert "changes this state does not have" in error["message"]  # forked: an ancestor's
         assert_graph_error(on_copy(first_page), 410, "resyncRequired")
         shared = on_copy(before)
         assert shared.status_code == 200, shared.text
@@ -215,6 +217,9 @@ HOSTILE_ANCESTORS = {
     "a generation twice": lambda c: [[c["generation"] + 1, 1], [c["generation"] + 1, 2]],
     "serials out of order": lambda c: [[c["generation"] + 1, 2], [c["generation"] + 2, 1]],
     "past the state's serial": lambda c: [[c["generation"] + 1, c["serial"] + 1]],
+    # a fork is followed by a change: at the state's serial, its own fork would come at the
+    # same serial, and the export after its first change would be refused
+    "at the state's serial": lambda c: [[c["generation"] + 1, c["serial"]]],
     "too many": lambda c: [[c["generation"] + n, n] for n in range(1, MAX_ANCESTORS + 2)],
 }
 
@@ -240,3 +245,56 @@ def test_ancestors_without_a_generation_are_refused(mock_drive, graph):
     assert_graph_error(answer, 400, "invalidRequest")
     assert "changes.ancestors needs changes.generation" in answer.text
     assert _export(mock_drive.url) == before
+
+
+@pytest.mark.parametrize("taken", [1, 2, 3])
+def test_ancestors_with_generation_zero_are_refused(mock_drive, graph, taken):
+    """Generation 0 asks the server for a number of its own, as a missing one does, so the
+    ancestors cannot be kept apart from it: the number taken could be one of them (the state's
+    export then names a generation twice and its load is refused) or come after them."""
+    scenario = _forked(mock_drive, graph)
+    scenario["changes"]["generation"] = 0
+    scenario["changes"]["ancestors"] = [[taken, 1]]
+    before = _export(mock_drive.url)
+    answer = requests.put(_state_url(mock_drive.url), data=json.dumps(scenario), timeout=30)
+    assert_graph_error(answer, 400, "invalidRequest")
+    assert "changes.ancestors needs changes.generation" in answer.text
+    assert _export(mock_drive.url) == before
+
+
+@pytest.mark.parametrize("named", [2**53 - 2, 2**53 - 1])
+def test_a_state_loaded_at_the_largest_generations_forks_into_an_export_that_loads(
+    mock_drive, graph, named
+):
+    """A scenario may name any generation below 2^53 (what JSON keeps). The server took the
+    number after the largest one named, for the fork and for every later state: at the top it
+    was 2^53 or more, and the export of the changed copy (or of any state after a reset) was
+    refused by the load. Every state the server makes must reload, and the tokens of the
+    generations named keep working through the fork."""
+    _upload(graph, "a.txt")
+    _, before = _delta_names(graph, "/me/drive/root/delta")
+    scenario = mock_drive.export()
+    changes = scenario["changes"]
+    token = before.rsplit("token=", 1)[1]
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(".")
+    raw[0] = str(named)  # the deltaLink, as the state that named it would have written it
+    named_link = before.replace(
+        token, base64.urlsafe_b64encode(".".join(raw).encode()).decode().rstrip("=")
+    )
+    changes["ancestors"] = [[2**53 - 3, changes["serial"] - 1]]  # a fork near the top, too
+    changes["generation"] = named
+    _reload(mock_drive.url, json.dumps(scenario).encode())
+    _upload(graph, "new.txt")
+    names, after = _delta_names(graph, named_link)
+    assert names == ["new.txt"]
+    forked = _export(mock_drive.url)
+    assert json.loads(forked)["changes"]["ancestors"][-1] == [named, changes["serial"]]
+    _reload(mock_drive.url, forked)
+    assert _export(mock_drive.url) == forked
+    _upload(graph, "newer.txt")
+    assert _delta_names(graph, after)[0] == ["newer.txt"]
+    _reload(mock_drive.url, _export(mock_drive.url))
+    # a state loaded next, without a generation of its own, takes the server's next number
+    mock_drive.load({key: value for key, value in scenario.items() if key != "changes"})
+    _delta_names(graph, "/me/drive/root/delta")  # a token: the export names the generation
+    _reload(mock_drive.url, _export(mock_drive.url))

@@ -283,7 +283,13 @@ def read_token(state: State, token: str) -> tuple[int, int]:
     else:  # a state this one was loaded from: their histories agree up to its fork
         last = next((fork for gen, fork in log.ancestors if gen == generation), -1)
     if serial > last:
-        raise ResyncRequired("the delta token is from another state (reset); resync", "resync")
+        if last < 0:
+            raise ResyncRequired("the delta token is from another state (reset); resync", "resync")
+        raise ResyncRequired(
+            "the delta token names changes this state does not have (made after the export it "
+            "was loaded from, or by another copy of it); resync",
+            "resync",
+        )
     issued_at = datetime.fromtimestamp(issued, timezone.utc)
     if state.clock.moment() - issued_at > timedelta(days=TOKEN_RETENTION_DAYS):
         raise ResyncRequired(f"the delta token is older than {TOKEN_RETENTION_DAYS} days")
@@ -563,7 +569,7 @@ def log_from_data(log: ChangeLog, data: object) -> None:
     for name, value in (("generation", generation), ("serial", serial)):
         if not _whole(value):
             raise InvalidRequest(f"changes.{name} must be a whole number from 0 to 2^53")
-    ancestors = _ancestors_from_data(_list_in(data, "ancestors"), data, generation, serial)
+    ancestors = _ancestors_from_data(_list_in(data, "ancestors"), generation, serial)
     chains: list[tuple[str, ...]] = []
     for entry in _list_in(data, "chains"):
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
@@ -606,13 +612,12 @@ def _whole(value: object) -> bool:
     return type(value) is int and 0 <= value < 2**53
 
 
-def _ancestors_from_data(
-    forks: list, data: dict, generation: int, serial: int
-) -> tuple[tuple[int, int], ...]:
+def _ancestors_from_data(forks: list, generation: int, serial: int) -> tuple[tuple[int, int], ...]:
     """``changes.ancestors``: at most ``MAX_ANCESTORS`` [generation, serial] pairs, each
-    generation once (and not the state's own), the serials increasing up to the state's."""
-    if forks and "generation" not in data:
-        raise InvalidRequest("changes.ancestors needs changes.generation")
+    generation once (and not the state's own, which is not 0), the serials increasing and below
+    the state's."""
+    if forks and not generation:  # 0 (or none): the server takes a number, maybe one of them
+        raise InvalidRequest("changes.ancestors needs changes.generation (not 0)")
     if len(forks) > MAX_ANCESTORS:
         raise InvalidRequest(f"changes.ancestors holds at most {MAX_ANCESTORS} entries")
     ancestors: list[tuple[int, int]] = []
@@ -625,8 +630,10 @@ def _ancestors_from_data(
         named, at = fork
         if named in seen:
             raise InvalidRequest("changes.ancestors names a generation twice")
-        if at > serial or (ancestors and at <= ancestors[-1][1]):
-            raise InvalidRequest("changes.ancestors' serials must increase up to changes.serial")
+        # below the state's serial: a fork is followed by its change (and this state's own
+        # fork, at its serial, must come after them)
+        if at >= serial or (ancestors and at <= ancestors[-1][1]):
+            raise InvalidRequest("changes.ancestors' serials must increase, below changes.serial")
         seen.add(named)
         ancestors.append((named, at))
     return tuple(ancestors)

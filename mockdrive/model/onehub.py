@@ -340,8 +340,13 @@ def set_role(state: State, caller: User, number: int, requested: object) -> Perm
         raise AccessDenied(f"A {access.role} cannot give or change a role above their own")
     if permission.grantee_id == caller.id and RANK[role] > RANK[current]:
         raise AccessDenied("Nobody can raise their own role")
+    had_roles = bool(permission.roles)
     permission.native_role = role
     permission.roles = tier_roles(role)
+    # delta: a sharing change, as a Graph permission's new roles; one that gives a role after
+    # Access Denied grants it (the grantee did not see the item through it before)
+    granted = (permission.id,) if permission.roles and not had_roles else ()
+    state.changed(item, "sharing", granted=granted)
     return permission
 
 

@@ -198,25 +198,28 @@ class MockDriveFixture:
         ``who`` is a User or Group, or a string: a user's e-mail or id, a group's id or display
         name, or an address outside the directory (a pending invitation). ``roles`` are among
         ``read``, ``write``, ``owner``. Anything else raises ValueError saying what is allowed.
-        Folders pass the permission on to everything below them."""
+        Folders pass the permission on to everything below them. Delta reports it as a
+        sharing change."""
         checked = _check_roles(roles)
 
         def apply() -> Permission:
             item = self.item(path, drive=drive)
             grantee = self._grantee(who)
             if isinstance(grantee, User):
-                return self.state.grant(item, grantee, checked)
-            holder = self.state.store.drives[item.drive_id]
-            permission = Permission(
-                id=self.state.ids.guid().upper(),
-                item_id=item.id,
-                roles=checked,
-                grantee_id=grantee.id if isinstance(grantee, Group) else None,
-                invitation_email=None if isinstance(grantee, Group) else grantee,
-                invited_by=holder.owner_id,
-            )
-            item.permissions.append(permission)
-            holder.shared_item_ids.add(item.id)
+                permission = self.state.grant(item, grantee, checked)
+            else:
+                holder = self.state.store.drives[item.drive_id]
+                permission = Permission(
+                    id=self.state.ids.guid().upper(),
+                    item_id=item.id,
+                    roles=checked,
+                    grantee_id=grantee.id if isinstance(grantee, Group) else None,
+                    invitation_email=None if isinstance(grantee, Group) else grantee,
+                    invited_by=holder.owner_id,
+                )
+                item.permissions.append(permission)
+                holder.shared_item_ids.add(item.id)
+            self.state.changed(item, "sharing", granted=(permission.id,))
             return permission
 
         return self.server.call(apply)
@@ -247,11 +250,14 @@ class MockDriveFixture:
         )
 
     def stop_inheriting(self, path: str, *, drive: Drive | None = None) -> Item:
-        """``inherits: false``: the item no longer gets its folders' permissions."""
+        """``inherits: false``: the item no longer gets its folders' permissions (delta reports
+        it as a sharing change, and as a removal to those who saw the item through them)."""
 
         def apply() -> Item:
             item = self.item(path, drive=drive)
-            item.inherits = False
+            if item.inherits:
+                item.inherits = False
+                self.state.changed(item, "sharing", broke=True)
             return item
 
         return self.server.call(apply)
