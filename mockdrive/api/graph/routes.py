@@ -69,6 +69,12 @@ ROUTES: tuple[GraphRoute, ...] = (
         shares.drive_shared_with_me,
         pattern=shares.SHARED_WITH_ME,
     ),
+    GraphRoute(  # the same drive through /me, as python-o365 addresses a drive it has read
+        "GET",
+        "/me/drives/{driveId}/sharedWithMe",
+        shares.drive_shared_with_me,
+        pattern=shares.SHARED_WITH_ME,
+    ),
     # -- a sharing link in use: /shares/{shareId} ---------------------------------------------
     GraphRoute("GET", "{share}", shares.share_summary),
     GraphRoute("GET", "{share}/driveItem", shares.shared_item),
