@@ -55,6 +55,17 @@ def test_content_redirects_to_the_download_url(mock_drive, graph, plan):
     assert [r.status_code for r in followed.history] == [302]
 
 
+def test_a_conversion_mockdrive_cannot_make_is_501_not_the_original_bytes(graph, plan):
+    """``…/content?format=pdf`` is the file converted (python-o365's ``convert_to_pdf``):
+    mockdrive converts nothing, so it says so instead of sending the file's own bytes as if they
+    were the PDF."""
+    for spelled in (f"/me/drive/items/{plan.id}/content", "/me/drive/root:/Docs/plan.bin:/content"):
+        answer = graph.get(spelled, params={"format": "pdf"}, allow_redirects=False)
+        assert_graph_error(answer, 501, "notImplemented")
+        assert "format=pdf" in answer.json()["error"]["message"]
+    assert graph.get(f"/me/drive/items/{plan.id}/content").content == DATA
+
+
 def test_download_urls_expire_and_cannot_be_forged(mock_drive, graph, plan):
     url = graph.get(f"/me/drive/items/{plan.id}").json()["@microsoft.graph.downloadUrl"]
     token = url.rsplit("/", 1)[1]

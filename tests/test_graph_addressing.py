@@ -28,6 +28,8 @@ def test_drive_forms_all_answer_with_the_callers_drive(mock_drive, graph):
         f"/me/drives/{drive.id}",
         f"/users/{owner.id}/drive",
         f"/users/{owner.email}/drive",
+        f"/users/{owner.id}/drives/{drive.id}",
+        f"/users/{owner.email}/drives/{drive.id}",  # python-o365's form for a user's drive
     ]
     for form in forms:
         response = graph.get(form)
@@ -37,6 +39,34 @@ def test_drive_forms_all_answer_with_the_callers_drive(mock_drive, graph):
     team = graph.get("/groups/group-1/drive").json()
     assert team["name"] == "Team"
     assert graph.get("/sites/site-1/drive").json()["id"] == team["id"]
+
+
+def test_a_users_drive_by_id_is_one_the_user_owns(projects, graph):
+    """``/users/{user}/drives/{id}/…`` (what python-o365 sends for a user's drive once it knows
+    the id) addresses the drive and what is in it, as ``/drives/{id}/…`` does, when the drive is
+    that user's; another user's drive, an unknown user or drive is not found there."""
+    drive, owner = projects.drive, projects.owner
+    bob = projects.user("bob@contoso.example")
+    projects.add_drive(bob)
+    base = f"/users/{owner.email}/drives/{drive.id}"
+    assert graph.get(f"{base}/root:/Projects/Plan.docx").json()["id"] == (
+        projects.item("/Projects/Plan.docx").id
+    )
+    made = graph.post(f"{base}/root/children", json={"name": "New", "folder": {}})
+    assert made.status_code == 201, made.text
+    assert projects.item("/New").id == made.json()["id"]
+    for wrong in (
+        f"/users/{bob.email}/drives/{drive.id}",  # a drive Bob does not own
+        f"/users/nobody@contoso.example/drives/{drive.id}",
+        f"/users/{owner.email}/drives/b!nope",
+    ):
+        assert_graph_error(graph.get(wrong + "/root/children"), 404, "itemNotFound")
+        assert_graph_error(graph.post(wrong + "/root/children", json={"name": "X", "folder": {}}),
+                           404, "itemNotFound")  # fmt: skip
+    assert [c["name"] for c in graph.get("/me/drive/root/children").json()["value"]] == [
+        "Projects",
+        "New",
+    ]
 
 
 def test_drive_resource_shape(mock_drive, graph):

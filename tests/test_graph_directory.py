@@ -122,6 +122,22 @@ def test_thumbnails_and_versions(mock_drive, graph):
     assert_graph_error(restore, 501, "notImplemented")
 
 
+def test_the_current_version_has_no_content_of_its_own(mock_drive, graph):
+    """The service refuses ``versions/{id}/content`` for the current version ("You cannot get
+    the content of the current version."): its bytes are the item's own ``/content``. An older
+    version's content is not kept here (501)."""
+    mock_drive.add_file("/a.txt", "one")
+    first = graph.get("/me/drive/root:/a.txt:/versions").json()["value"][0]["id"]
+    graph.put("/me/drive/root:/a.txt:/content", data=b"two!")
+    current = graph.get("/me/drive/root:/a.txt:/versions").json()["value"][0]["id"]
+    refused = graph.get(f"/me/drive/root:/a.txt:/versions/{current}/content")
+    assert_graph_error(refused, 400, "invalidRequest")
+    assert "current version" in refused.json()["error"]["message"]
+    older = graph.get(f"/me/drive/root:/a.txt:/versions/{first}/content")
+    assert_graph_error(older, 501, "notImplemented")
+    assert graph.get("/me/drive/root:/a.txt:/content").content == b"two!"
+
+
 @pytest.mark.parametrize(
     "method, path",
     [

@@ -107,3 +107,17 @@ def test_readme_example_share_shows_up_later(mock_drive):
     assert requests.get(mine, headers=bob, timeout=10).json()["value"] == []
     mock_drive.clock.advance(minutes=5)
     assert len(requests.get(mine, headers=bob, timeout=10).json()["value"]) == 1
+
+
+def test_a_drive_addressed_through_me_answers_its_shared_with_me(arranged, graph):
+    """``/me/drives/{id}`` is the drive of ``/drives/{id}``, so its sharedWithMe is served there
+    too (python-o365 lists it so once it has read the drive), with the docs' ``allowexternal``."""
+    bob = as_user(graph, "bob-token")
+    invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
+    assert graph.post("/me/drive/root:/Projects:/invite", json=invite).status_code == 200
+    own = bob.get("/me/drive").json()["id"]
+    listed = bob.get(f"/me/drives/{own}/sharedWithMe", params={"allowexternal": "False"})
+    assert names(listed) == names(bob.get("/me/drive/sharedWithMe")) == ["Projects"]
+    assert names(bob.get(f"/me/drives/{own}/sharedWithMe()")) == ["Projects"]
+    assert_graph_error(bob.get("/me/drives/nope/sharedWithMe"), 404, "itemNotFound")
+    assert_graph_error(bob.post(f"/me/drives/{own}/sharedWithMe", json={}), 405, "notSupported")

@@ -49,6 +49,7 @@ DRIVE_PATHS = (
     "/me/drives/{driveId}",
     "/drives/{driveId}",
     "/users/{userId}/drive",
+    "/users/{userId}/drives/{driveId}",
     "/groups/{groupId}/drive",
     "/sites/{siteId}/drive",
 )

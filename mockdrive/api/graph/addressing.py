@@ -29,6 +29,12 @@ def resolve_drive(state: State, caller: User, path: GraphPath) -> Drive:
             drive = state.store.drives.get(path.drive_key or "")
             if drive is None:
                 raise drive_not_found(path)
+            if path.user_key is not None:  # ``/users/{key}/drives/{id}``: one of the user's
+                user = state.directory.by_id(path.user_key) or state.directory.by_email(
+                    path.user_key
+                )
+                if user is None or drive.owner_id != user.id:
+                    raise drive_not_found(path)
         elif path.drive_kind == "users":
             key = path.drive_key or ""
             user = state.directory.by_id(key) or state.directory.by_email(key)

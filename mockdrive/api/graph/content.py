@@ -15,6 +15,7 @@ from ..errors import ApiError
 from ..jsonio import fast_json_response, read_body
 from .addressing import check_if_match, not_modified, resolve_base
 from .downloads import download_url
+from .gaps import not_implemented
 from .items import CONFLICT_KEYS
 from .paths import GraphPath
 from .render import render_item
@@ -50,6 +51,9 @@ def get_content(request: web.Request, call: Call, item: Item) -> web.StreamRespo
     require_role(call.state.store, call.caller, item, "read")
     if item.is_folder:
         raise InvalidRequest("a folder has no content")
+    if request.rel_url.raw_query_string and "format" in request.query:
+        # the service converts (``?format=pdf``); the file's own bytes would be wrong data
+        raise not_implemented(f"converting a file's content (?format={request.query['format']})")
     if not_modified(request, item):
         return web.Response(status=304, headers={"ETag": item.ctag})
     location = download_url(call.state, call.downloads, item)

@@ -57,7 +57,7 @@ def addresses_drive(segments: tuple[str, ...]) -> bool:
     match list(segments):
         case ["me", "drive", *_] | ["me", "drives", _, *_] | ["drive", *_] | ["drives", _, *_]:
             return True
-        case [("users" | "groups" | "sites"), _, "drive", *_]:
+        case [("users" | "groups" | "sites"), _, "drive", *_] | ["users", _, "drives", _, *_]:
             return True
     return False
 

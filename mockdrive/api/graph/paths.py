@@ -28,6 +28,8 @@ class GraphPath:
     item_base: str | None  # None: the drive itself; "root", "special/{name}" or an item id
     item_path: str | None  # path relative to item_base (the text between the colons)
     action: tuple[str, ...]  # e.g. (), ("children",), ("permissions", "ID"), ("invite",)
+    # ``/users/{key}/drives/{id}``: the user whose drive ``drive_key`` must be, else None
+    user_key: str | None = None
     # ``item_base`` where it is an item id (neither ``root`` nor ``special/…``), else None
     item_id: str | None = field(init=False, compare=False, repr=False)
 
@@ -105,7 +107,7 @@ def parse_graph_path(logical: str) -> GraphPath:
     else:
         head = logical
     segments = [s for s in head.split("/") if s]
-    drive_kind, drive_key, rest = _drive_part(segments)
+    drive_kind, drive_key, rest, user_key = _drive_part(segments)
     if rest:  # ``/drive/microsoft.graph.search(q='…')``
         rest[0] = _unqualified(rest[0])
 
@@ -133,7 +135,7 @@ def parse_graph_path(logical: str) -> GraphPath:
         raise bad_segment(action[0])
     action = tuple(_unqualified(segment) for segment in action)
     action, item_path = _fold_child_keys(action, item_path)
-    return GraphPath(drive_kind, drive_key, item_base, item_path, action)
+    return GraphPath(drive_kind, drive_key, item_base, item_path, action, user_key)
 
 
 _NAMESPACE = "microsoft.graph."
@@ -162,13 +164,16 @@ def _fold_child_keys(
     return action, item_path
 
 
-def _drive_part(segments: list[str]) -> tuple[str, str | None, list[str]]:
+def _drive_part(segments: list[str]) -> tuple[str, str | None, list[str], str | None]:
+    """(kind, key, the segments after the drive, the user of ``/users/{key}/drives/{id}``)."""
     match segments:
         case ["me", "drive", *rest] | ["drive", *rest] | ["drives", "me", *rest]:
-            return "me", None, rest  # /drives/me: what the OneDrive SDK sends
+            return "me", None, rest, None  # /drives/me: what the OneDrive SDK sends
         case ["me", "drives", key, *rest] | ["drives", key, *rest]:
-            return "drives", key, rest
+            return "drives", key, rest, None
+        case ["users", user_key, "drives", key, *rest]:  # python-o365's form for a user's drive
+            return "drives", key, rest, user_key
         case [("users" | "groups" | "sites") as kind, key, "drive", *rest]:
-            return kind, key, rest
+            return kind, key, rest, None
     shown = "/" + "/".join(segments[:3])
     raise InvalidRequest(f"no drive is addressed by {shown!r}")

@@ -66,12 +66,17 @@ def expand_item(
     return data
 
 
+def current_version_id(item: Item) -> str | None:
+    """The id of the file's current version (the one ``versions_of`` lists); None for a folder."""
+    return None if item.is_folder else f"{item.content_version}.0"
+
+
 def versions_of(state: State, item: Item) -> list[dict[str, Any]]:
     """The versions mockdrive keeps: the current one only."""
     if item.is_folder:
         return []
     return [{
-        "id": f"{item.content_version}.0",
+        "id": current_version_id(item),
         "lastModifiedDateTime": item.modified,
         "lastModifiedBy": {"user": identity(state, item.modified_by)},
         "size": item.size,

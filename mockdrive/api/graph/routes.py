@@ -51,6 +51,7 @@ from .items import create_child
 from .paths import GraphPath, decode_path, normalize_path, parse_raw_path
 from .permissions import list_permissions_response
 from .preview import preview_item
+from .relations import current_version_id
 from .uploads import create_upload_session
 
 ROUTES: tuple[GraphRoute, ...] = (
@@ -66,6 +67,12 @@ ROUTES: tuple[GraphRoute, ...] = (
     GraphRoute(
         "GET",
         "/drives/{driveId}/sharedWithMe",
+        shares.drive_shared_with_me,
+        pattern=shares.SHARED_WITH_ME,
+    ),
+    GraphRoute(  # the same drive through /me, as python-o365 addresses a drive it has read
+        "GET",
+        "/me/drives/{driveId}/sharedWithMe",
         shares.drive_shared_with_me,
         pattern=shares.SHARED_WITH_ME,
     ),
@@ -357,7 +364,8 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
         query = request.query if request.rel_url.raw_query_string else None  # most: none
         call.options = odata.NO_OPTIONS if query is None else odata.parse_options(query)
     if row is None:
-        raise unserved(action, method, by_method if matched is not None else None)
+        current = current_version_id(item) if action[:1] == ("versions",) else None
+        raise unserved(action, method, by_method if matched is not None else None, current)
     return row.handler(request, call, item, *values)
 
 
@@ -376,12 +384,17 @@ async def _hiding(
         raise hidden(state, caller, drive, path) from None
 
 
-def unserved(action: tuple[str, ...], method: str, served: Collection[str] | None) -> Exception:
+def unserved(
+    action: tuple[str, ...], method: str, served: Collection[str] | None, current: str | None = None
+) -> Exception:
     """405 for a method the resource lacks (``served``: the methods rows serve the action with),
     501 for a Graph feature mockdrive lacks, and the gateway's 400 for a segment Graph does not
-    have."""
+    have. ``current``: the item's current version id, where the action is under ``versions``."""
     if served is not None:
         return method_not_allowed(method, served)
+    if current is not None and action == ("versions", current, "content") and method == "GET":
+        # the service's answer: the current version's bytes are the item's own ``…/content``
+        return InvalidRequest("You cannot get the content of the current version.")
     head = function_name(action[0])
     if head == "search":
         return InvalidRequest("search takes one parameter: search(q='text')")

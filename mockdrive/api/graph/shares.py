@@ -261,7 +261,8 @@ def my_shared_with_me(request: web.Request, call: Call, segment: str) -> web.Res
 def drive_shared_with_me(
     request: web.Request, call: Call, drive_key: str, segment: str
 ) -> web.Response:
-    """``GET /drives/{driveId}/sharedWithMe``: a drive the caller cannot see is missing."""
+    """``GET /drives/{driveId}/sharedWithMe`` (or ``/me/drives/{driveId}/…``): a drive the caller
+    cannot see is missing."""
     return shared_with_me(request, call, drive_key)
 
 
