@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from .clock import parse_time as read_time
 from .copying import deepcopy_attrs
-from .errors import DomainError, InvalidRequest, NameConflict, NotFound, PreconditionFailed
+from .errors import DomainError, InvalidRequest, NotFound, PreconditionFailed
 from .hashes import ContentHasher
 from .identity import User
 from .ids import format_time
 from .permissions import can_read, require_role
 from .scopes import app_caller
-from .tree import Item, split_path, validate_name
+from .tree import Item, split_path
 
 if TYPE_CHECKING:  # state.py holds the sessions: import it only for the annotations
     from .state import State
@@ -213,27 +213,11 @@ def create_session(
     target: Item | None = base
     if path is not None:
         names = split_path(path)
-        if not names:
-            raise InvalidRequest("an upload needs a file name", "invalidPath")
-        if name is not None and name != names[-1]:
+        if name is not None and names and name != names[-1]:
             raise InvalidRequest("item.name must be the name in the path", "invalidPath")
-        for index, part in enumerate(names):
-            validate_name(part, drive.drive_type, is_folder=index < len(names) - 1)
-        parent = base
-        target = None
-        for index, part in enumerate(names):
-            found = store.child(parent, part)
-            if found is None:
-                break
-            if index == len(names) - 1:
-                target = found
-            elif not found.is_folder:
-                raise InvalidRequest(f"{found.name!r} is a file, not a folder", "invalidPath")
-            else:
-                parent = found
-        require_role(store, caller, target or parent, "write")
-        if target is not None and conflict != "rename" and (conflict == "fail" or target.is_folder):
-            raise NameConflict(f"an item named {target.name!r} already exists")
+        # refused as the simple upload of the path would be: what the caller cannot see
+        # answers alike whatever it is, and a path too long is refused now, not at the end
+        _, target, _, _ = state.upload_target(caller, base, path, conflict)
     else:
         require_role(store, caller, base, "write")
     tag = None if if_match is None else if_match.strip()

@@ -1,0 +1,73 @@
+"""Attacks from outside, over HTTP: what a black-box caller found, each kept as a test."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from mockdrive.model.tree import MAX_PATH_LENGTH
+
+CONFLICTS = ("fail", "replace", "rename")
+
+
+@pytest.fixture
+def hidden_payroll(mock_drive):
+    """/Finance/Payroll/Salaries.xlsx, Payroll stopping inheritance; Bob writes /Finance, Erin
+    reads /Audit only: neither can see Payroll or what it holds."""
+    mock_drive.add_file("/Finance/Payroll/Salaries.xlsx", "secret")
+    mock_drive.add_folder("/Audit")
+    mock_drive.stop_inheriting("/Finance/Payroll")
+    mock_drive.add_user("Bob", "bob@contoso.example")
+    mock_drive.add_user("Erin", "erin@auditors.example")
+    mock_drive.grant("/Finance", "bob@contoso.example", ["write"])
+    mock_drive.grant("/Audit", "erin@auditors.example", ["read"])
+    return mock_drive
+
+
+UPLOAD_PATHS = (
+    "/Finance/Payroll/Salaries.xlsx/x.bin",  # through a hidden file
+    "/Finance/payroll/Salaries.xlsx/x.bin",
+    "/Finance/Payroll/new.bin",  # into a hidden folder
+    "/Finance/PAYROLL",  # onto a hidden folder
+    "/Finance/Payroll/Salaries.xlsx",  # onto a hidden file
+)
+
+
+@pytest.mark.parametrize("path", UPLOAD_PATHS)
+@pytest.mark.parametrize("token", ["bob-token", "erin-token"])
+def test_an_upload_session_through_a_hidden_item_answers_as_a_simple_upload(
+    hidden_payroll, path, token
+):
+    """createUploadSession refuses a path running through what the caller cannot see exactly
+    as the simple upload to the same path does (``409`` for a name taken by a hidden item, a
+    404 where they see nothing), never naming a hidden item or telling a file from a folder."""
+    mock_drive = hidden_payroll
+    drive = f"{mock_drive.graph_url}/drives/{mock_drive.drive.id}/root:{path}:"
+    headers = mock_drive.headers(token)
+    for conflict in CONFLICTS:
+        before = mock_drive.export()
+        body = {"item": {"@microsoft.graph.conflictBehavior": conflict}}
+        session = requests.post(f"{drive}/createUploadSession", json=body, headers=headers)
+        simple = requests.put(f"{drive}/content?@microsoft.graph.conflictBehavior={conflict}",
+                              data=b"x", headers=headers)  # fmt: skip
+        if simple.status_code < 400:  # rename beside a hidden item: both go ahead
+            assert session.status_code == 200, (conflict, session.text)
+            continue
+        assert session.status_code == simple.status_code, (conflict, session.text, simple.text)
+        assert session.json()["error"]["code"] == simple.json()["error"]["code"]
+        message = session.json()["error"]["message"]
+        assert message == simple.json()["error"]["message"]
+        assert "Salaries" not in message.replace(path, ""), message  # only what was typed
+        assert mock_drive.export() == before
+
+
+def test_an_upload_session_on_a_path_past_the_limit_is_refused_when_opened(mock_drive, graph):
+    """A session whose file could never be made (its path too long) is refused at once, as
+    the simple upload is, instead of handing out an uploadUrl whose last fragment fails."""
+    half = (MAX_PATH_LENGTH - 2) // 2
+    path = "/" + "a" * half + "/" + "b" * (MAX_PATH_LENGTH - half) + ".bin"
+    before = mock_drive.export()
+    session = graph.post(f"/me/drive/root:{path}:/createUploadSession", json={})
+    assert session.status_code == 400, session.text
+    assert session.json()["error"]["innerError"]["code"] == "pathIsTooLong"
+    assert mock_drive.export() == before
