@@ -71,3 +71,36 @@ def test_an_upload_session_on_a_path_past_the_limit_is_refused_when_opened(mock_
     assert session.status_code == 400, session.text
     assert session.json()["error"]["innerError"]["code"] == "pathIsTooLong"
     assert mock_drive.export() == before
+
+
+@pytest.mark.parametrize("action", ["action%2Einvite", "action%2einvite", "%61ction.invite"])
+def test_a_percent_encoded_onedrive_action_in_a_batch_is_not_run(mock_drive, graph, action):
+    """The older OneDrive API's ``action.*`` routes answer 501 inside a batch, also when the
+    step's URL spells the route with percent-escapes the server decodes: the invite is not
+    sent, nothing changes."""
+    mock_drive.add_folder("/Audit")
+    body = {"recipients": ["zz@outside.example"], "roles": ["read"]}
+    step = {"id": "1", "method": "POST", "url": f"/me/drive/root:/Audit:/{action}",
+            "headers": {"Content-Type": "application/json"}, "body": body}  # fmt: skip
+    before = mock_drive.export()
+    answer = graph.post("/$batch", json={"requests": [step]})
+    assert answer.status_code == 200, answer.text
+    [item] = answer.json()["responses"]
+    assert item["status"] == 501, item
+    assert item["body"]["error"]["code"] == "notImplemented"
+    assert mock_drive.outbox == []
+    assert mock_drive.export() == before
+
+
+def test_a_file_named_like_an_action_is_reachable_in_a_batch(mock_drive, graph):
+    """Only the ``action.*`` routes themselves are refused inside a batch: a file whose name
+    starts with ``action.`` is read and written there as alone."""
+    mock_drive.add_file("/Logs/action.log", "one")
+    read = {"id": "1", "method": "GET", "url": "/me/drive/root:/Logs/action.log"}
+    write = {"id": "2", "method": "PUT", "url": "/me/drive/root:/Logs/action.log:/content",
+             "headers": {"Content-Type": "text/plain"}, "body": "dHdv"}  # fmt: skip
+    steps = [read, write]
+    answer = graph.post("/$batch", json={"requests": steps})
+    statuses = [item["status"] for item in answer.json()["responses"]]
+    assert statuses == [200, 200], answer.text
+    assert graph.get("/me/drive/root:/Logs/action.log:/content").content == b"two"

@@ -26,6 +26,8 @@ from yarl import URL
 from ...model.errors import InvalidRequest
 from ..aiohttp_internals import inner_request, serve
 from ..jsonio import PARSED_BODY, fast_json_response, read_json_object
+from ..onedrive_v1 import ACTION_SUFFIXES
+from .paths import normalize_path
 
 MAX_BATCH_REQUESTS = 20  # the service's limit
 BATCH_OF = web.RequestKey("batch_of", dict) if hasattr(web, "RequestKey") else "batch_of"
@@ -193,8 +195,13 @@ async def handle_batch(request: web.Request, version: str, batch_id: str) -> web
 
 def _is_legacy_onedrive(url: str) -> bool:
     """The older OneDrive API's ``action.*`` routes: that API batched with multipart, never
-    inside a Graph JSON batch."""
-    return "/action." in url.partition("?")[0]
+    inside a Graph JSON batch. Told as the server tells them (``dialect_of``): the path, in
+    the one form the routes read, ends with an action (``action%2Einvite`` is one; a file
+    named ``action.log`` is not)."""
+    try:
+        return normalize_path(url.partition("?")[0]).endswith(ACTION_SUFFIXES)
+    except InvalidRequest:  # not UTF-8: the step is refused as the same request alone is
+        return False
 
 
 def _sub_request(batch: web.Request, version: str, step: BatchStep, batch_id: str) -> web.Request:
