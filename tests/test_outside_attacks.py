@@ -104,3 +104,49 @@ def test_a_file_named_like_an_action_is_reachable_in_a_batch(mock_drive, graph):
     statuses = [item["status"] for item in answer.json()["responses"]]
     assert statuses == [200, 200], answer.text
     assert graph.get("/me/drive/root:/Logs/action.log:/content").content == b"two"
+
+
+def _open_session_export(mock_drive, graph) -> dict:
+    """The state with one open upload session, as ``GET /_mockdrive/state`` writes it."""
+    mock_drive.add_file("/Docs/Plan.docx", "plan")
+    opened = graph.post("/me/drive/root:/Docs/big.bin:/createUploadSession", json={})
+    assert opened.status_code == 200, opened.text
+    return requests.get(mock_drive.url + "/_mockdrive/state", timeout=10).json()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"base": "01NOSUCHITEMAAAAAAAAAAAAAAAAAAAAAA"}, id="a base that is not there"),
+        pytest.param({"path": "/Docs/a:b.bin"}, id="a name no drive takes"),
+        pytest.param({"path": "/../x.bin"}, id="a path climbing out"),
+        pytest.param({"path": "/"}, id="no file name"),
+        pytest.param({"path": "/" + "a" * 250 + "/" + "b" * 250}, id="a path past the limit"),
+        pytest.param({"path": None}, id="new content for a folder"),
+    ],
+)
+def test_a_scenario_upload_session_that_cannot_complete_is_refused(mock_drive, graph, change):
+    """``PUT /_mockdrive/state`` checks an upload session's target as createUploadSession
+    does: one whose last fragment could only fail (its base gone, a name no drive takes, a
+    folder's 'new content') is a 400 that leaves the state as it was, not a session whose
+    uploadUrl takes bytes it can never store."""
+    exported = _open_session_export(mock_drive, graph)
+    exported["uploadSessions"][0].update(change)
+    before = mock_drive.export()
+    answer = requests.put(mock_drive.url + "/_mockdrive/state", json=exported, timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert "uploadSessions[0]" in answer.json()["error"]["message"]
+    assert mock_drive.export() == before
+
+
+def test_a_scenario_upload_session_of_an_item_of_another_drive_is_refused(mock_drive, graph):
+    """A session's base is an item of the session's own drive."""
+    mock_drive.add_drive(mock_drive.add_user("Bob", "bob@contoso.example"))
+    exported = _open_session_export(mock_drive, graph)
+    session = exported["uploadSessions"][0]
+    drives = [d["id"] for d in exported["drives"]]
+    session["drive"] = next(d for d in drives if d != session["drive"])
+    before = mock_drive.export()
+    answer = requests.put(mock_drive.url + "/_mockdrive/state", json=exported, timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert mock_drive.export() == before

@@ -25,7 +25,7 @@ from .identity import User
 from .ids import format_time
 from .permissions import can_read, require_role
 from .scopes import app_caller
-from .tree import Item, split_path
+from .tree import Drive, Item, split_path, validate_name
 
 if TYPE_CHECKING:  # state.py holds the sessions: import it only for the annotations
     from .state import State
@@ -485,6 +485,26 @@ def sessions_to_data(state: State) -> list[dict]:
     return found
 
 
+def check_session_target(state: State, drive: Drive, base_id: str, path: str | None) -> None:
+    """Refuse a loaded session whose last fragment could only fail whoever sends it: its base
+    is not an item of its drive, it gives new content to a folder, or its path is one
+    createUploadSession refuses (no file name, ``..``, a name the drive does not take, too
+    long). What depends on who acts and when (rights, names taken) is checked as it commits."""
+    base = state.store.items.get(base_id)
+    if base is None or base.drive_id != drive.id:
+        raise InvalidRequest("an upload session's base is not an item of its drive")
+    if path is None:
+        if base.is_folder:
+            raise InvalidRequest("an upload session without a path replaces a file, not a folder")
+        return
+    names = split_path(path)
+    if not names:
+        raise InvalidRequest("an upload session's path names no file", "invalidPath")
+    for index, name in enumerate(names):
+        validate_name(name, drive.drive_type, is_folder=index < len(names) - 1)
+    state.store.check_path_length(base, sum(len(name) + 1 for name in names))
+
+
 def session_from_data(state: State, raw: object) -> UploadSession:
     """An upload session as ``sessions_to_data`` wrote it; InvalidRequest says what is wrong."""
     if not isinstance(raw, dict) or set(raw) != set(_SESSION_KEYS):
@@ -502,6 +522,7 @@ def session_from_data(state: State, raw: object) -> UploadSession:
         raise InvalidRequest("an upload session names a drive or owner that does not exist")
     if raw["conflictBehavior"] not in ("fail", "replace", "rename"):
         raise InvalidRequest("conflictBehavior must be one of fail, replace, rename")
+    check_session_target(state, drive, raw["base"], raw["path"])
     size = raw["fileSize"]
     if size is not None and (type(size) is not int or not 0 <= size <= MAX_FILE_BYTES):
         raise InvalidRequest("fileSize must be a whole number of bytes or null")
