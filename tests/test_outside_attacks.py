@@ -150,3 +150,27 @@ def test_a_scenario_upload_session_of_an_item_of_another_drive_is_refused(mock_d
     answer = requests.put(mock_drive.url + "/_mockdrive/state", json=exported, timeout=10)
     assert answer.status_code == 400, answer.text
     assert mock_drive.export() == before
+
+
+def test_an_upload_session_replacing_a_file_counts_the_bytes_it_frees(mock_drive, graph):
+    """In a drive with less room left than a file's size, new content of that size for the
+    file fits (the old content goes), as the simple upload of it does: the session opens,
+    takes its fragment and replaces the file, instead of ``507 quotaLimitReached``."""
+    big = 250 * 1024**3  # the largest file; four of them nearly fill the 1 TiB drive
+    for number in range(4):
+        mock_drive.add_file(f"/big{number}.bin", size=big)
+    mock_drive.add_file("/note.txt", "x" * 100)
+    remaining = graph.get("/me/drive").json()["quota"]["remaining"]
+    mock_drive.add_file("/filler.bin", size=remaining - 150)  # 150 bytes left
+    declared = {"item": {"fileSize": big}}
+    assert (
+        graph.post("/me/drive/root:/new.bin:/createUploadSession", json=declared).status_code == 507
+    )
+    opened = graph.post("/me/drive/root:/big0.bin:/createUploadSession", json=declared)
+    assert opened.status_code == 200, opened.text
+    # a session that learns the size from its only fragment: 200 bytes for 100 fit in 150
+    opened = graph.post("/me/drive/root:/note.txt:/createUploadSession", json={})
+    answer = requests.put(opened.json()["uploadUrl"], data=b"y" * 200,
+                          headers={"Content-Range": "bytes 0-199/200"})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert graph.get("/me/drive/root:/note.txt:/content").content == b"y" * 200

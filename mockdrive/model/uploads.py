@@ -224,7 +224,7 @@ def create_session(
     if tag not in (None, "*") and (target is None or tag not in (target.etag, target.ctag)):
         raise PreconditionFailed("the item has changed since that eTag", "entityTagDoesNotMatch")
     if file_size is not None:
-        check_quota(state, base, file_size)
+        check_quota(state, base, file_size - replaced_bytes(state, base, path, conflict))
     sessions = state.uploads
     sessions.drop_expired(state)
     if len(sessions.sessions) >= MAX_OPEN_SESSIONS:
@@ -264,6 +264,20 @@ def check_quota(state: State, item: Item, size: int) -> None:
         raise QuotaExceeded(
             "the file does not fit in the drive's remaining quota", "quotaLimitReached"
         )
+
+
+def replaced_bytes(state: State, base: Item, path: str | None, conflict: str) -> int:
+    """What the file an upload replaces holds now (its content goes; the drive gets that room
+    back), as the simple upload counts it: 0 when the upload makes a new file."""
+    if path is None:
+        return 0 if base.is_folder else base.size
+    if conflict != "replace":
+        return 0
+    try:
+        target = state.store.resolve(base, path)
+    except DomainError:  # not there (yet): a new file
+        return 0
+    return 0 if target.is_folder else target.size
 
 
 def check_fragment_size(start: int, end: int, total: int) -> None:
@@ -315,7 +329,9 @@ def add_fragment(
         base = state.store.items.get(session.base_id)
         if base is None:
             raise NotFound("the upload target no longer exists")
-        check_quota(state, base, total)
+        check_quota(
+            state, base, total - replaced_bytes(state, base, session.path, session.conflict)
+        )
         session.size = total
     session.data += data
     session.hasher.update(data)
