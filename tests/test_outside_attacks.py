@@ -174,3 +174,16 @@ def test_an_upload_session_replacing_a_file_counts_the_bytes_it_frees(mock_drive
                           headers={"Content-Range": "bytes 0-199/200"})  # fmt: skip
     assert answer.status_code == 200, answer.text
     assert graph.get("/me/drive/root:/note.txt:/content").content == b"y" * 200
+
+
+def test_a_head_step_answers_no_body_as_a_head_alone(mock_drive, graph):
+    """``HEAD`` alone answers headers only; as a batch step it answered the item's whole body
+    (with a freshly minted download URL). Its body is empty there too; its headers stay."""
+    mock_drive.add_file("/Notes.txt", "notes")
+    alone = graph.head("/me/drive/root:/Notes.txt")
+    assert alone.status_code == 200 and alone.content == b""
+    steps = [{"id": "1", "method": "HEAD", "url": "/me/drive/root:/Notes.txt"}]
+    [item] = graph.post("/$batch", json={"requests": steps}).json()["responses"]
+    assert item["status"] == 200
+    assert item["body"] == {}
+    assert item["headers"]["ETag"] == alone.headers["ETag"]

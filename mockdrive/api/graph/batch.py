@@ -187,7 +187,7 @@ async def handle_batch(request: web.Request, version: str, batch_id: str) -> web
         else:
             sub = _sub_request(request, version, step, batch_id)
             response = await serve(request.app, sub)  # the whole pipeline, as for any request
-            item = _response_item(step.id, response)
+            item = _response_item(step.id, response, with_body=step.method != "HEAD")
         statuses[step.id.casefold()] = item["status"]
         responses.append(item)
     return fast_json_response({"responses": responses})
@@ -222,7 +222,11 @@ def _sub_request(batch: web.Request, version: str, step: BatchStep, batch_id: st
     return sub
 
 
-def _response_item(step_id: str, response: web.StreamResponse) -> dict[str, Any]:
+def _response_item(
+    step_id: str, response: web.StreamResponse, with_body: bool = True
+) -> dict[str, Any]:
+    """A step's answer as the batch lists it; ``with_body`` False for a ``HEAD``, whose body
+    alone never leaves the server (aiohttp leaves it out on the wire)."""
     headers = {
         name: value
         for name, value in response.headers.items()
@@ -230,7 +234,7 @@ def _response_item(step_id: str, response: web.StreamResponse) -> dict[str, Any]
     }
     if response.content_type and response.content_type != "application/octet-stream":
         headers.setdefault("Content-Type", response.headers.get("Content-Type", ""))
-    raw = response.body if isinstance(response, web.Response) else None
+    raw = response.body if isinstance(response, web.Response) and with_body else None
     body: Any = {}
     if isinstance(raw, (bytes, bytearray)) and raw:
         if response.content_type == "application/json":
