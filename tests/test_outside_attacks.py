@@ -187,3 +187,29 @@ def test_a_head_step_answers_no_body_as_a_head_alone(mock_drive, graph):
     assert item["status"] == 200
     assert item["body"] == {}
     assert item["headers"]["ETag"] == alone.headers["ETag"]
+
+
+def test_a_refused_rename_does_not_use_up_the_number_it_picked(mock_drive, graph):
+    """``rename`` picks the lowest free number. An upload refused after picking one (the
+    numbered name makes the path too long) must leave that number free: once the path is
+    short again, the next rename still picks it."""
+
+    def upload(folder: str) -> requests.Response:
+        url = f"/me/drive/root:/{folder}/x.txt:/content?@microsoft.graph.conflictBehavior=rename"
+        return graph.put(url, data=b"x")
+
+    mock_drive.add_file("/S/x.txt", "x")
+    assert [upload("S").json()["name"] for _ in range(2)] == ["x 1.txt", "x 2.txt"]
+    for name in ("x 1.txt", "x 2.txt"):
+        assert graph.delete(f"/me/drive/root:/S/{name}").status_code == 204
+    mock_drive.add_folder("/" + "a" * 200)
+    long_name = "b" * (MAX_PATH_LENGTH - len("/" + "a" * 200 + "//x.txt"))  # x.txt just fits
+    target = {"name": long_name, "parentReference": {"path": "/drive/root:/" + "a" * 200}}
+    assert graph.patch("/me/drive/root:/S", json=target).status_code == 200
+    before = mock_drive.export()
+    refused = upload("a" * 200 + "/" + long_name)
+    assert refused.status_code == 400, refused.text
+    assert mock_drive.export() == before
+    back = {"name": "S", "parentReference": {"path": "/drive/root:"}}
+    assert graph.patch(f"/me/drive/root:/{'a' * 200}/{long_name}", json=back).status_code == 200
+    assert upload("S").json()["name"] == "x 1.txt"
