@@ -213,3 +213,27 @@ def test_a_refused_rename_does_not_use_up_the_number_it_picked(mock_drive, graph
     back = {"name": "S", "parentReference": {"path": "/drive/root:"}}
     assert graph.patch(f"/me/drive/root:/{'a' * 200}/{long_name}", json=back).status_code == 200
     assert upload("S").json()["name"] == "x 1.txt"
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE", "POST", "PUT"])
+def test_a_method_a_drive_lacks_answers_a_drive_the_caller_cannot_see_as_a_missing_one(
+    mock_drive, method
+):
+    """``PATCH /drives/{id}`` (a method no drive route serves) answered 405 for a drive that
+    exists and 404 for one that does not: to a caller who cannot see the drive it told the
+    id was real. Both are the same 404 now; a drive the caller sees still answers 405."""
+    mock_drive.add_user("Dan", "dan@contoso.example")
+    hidden = mock_drive.drive.id
+    missing = "b!" + "A" * len(hidden[2:])
+    answers = []
+    for drive_id in (hidden, missing):
+        answer = requests.request(method, f"{mock_drive.graph_url}/drives/{drive_id}",
+                                  json={}, headers=mock_drive.headers("dan-token"))  # fmt: skip
+        error = answer.json()["error"]
+        message = error["message"].replace(drive_id, "ID")
+        answers.append((answer.status_code, error["code"], message))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 404
+    mine = requests.request(method, f"{mock_drive.graph_url}/drives/{hidden}", json={},
+                            headers=mock_drive.headers())  # fmt: skip
+    assert mine.status_code == 405, mine.text

@@ -34,6 +34,7 @@ from multidict import istr
 from ...model import links as link_model
 from ...model.errors import InvalidRequest, NotFound, Unauthenticated
 from ...model.identity import User
+from ...model.permissions import can_see_drive
 from ...model.scopes import APPLICATION, READ, STATIC, allows
 from ...model.state import State
 from ...model.tree import Drive
@@ -43,7 +44,13 @@ from ..errors import ApiError
 from ..invites import graph_invite
 from ..routing import GraphRoute
 from . import authorize, changes, delta, directory, links, odata, operations, shares
-from .addressing import hidden, resolve_drive, resolve_visible, resolve_visible_item
+from .addressing import (
+    drive_not_found,
+    hidden,
+    resolve_drive,
+    resolve_visible,
+    resolve_visible_item,
+)
 from .content import MAX_UPLOAD_BYTES, get_content, put_content, too_large
 from .downloads import Downloads
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
@@ -330,6 +337,8 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
         rows = (lookup(_DRIVES, ()) or NONE)[0]
         row = rows.get(method)
         if row is None:
+            if not can_see_drive(state.store, caller, drive.id):  # as get_drive: no such drive
+                raise drive_not_found(path)
             raise method_not_allowed(method, rows)
         return row.handler(request, call, drive, path)
 
