@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import hdrs, web
 
-from ...model.errors import NotFound, PreconditionFailed
+from ...model.errors import InvalidRequest, NotFound, PreconditionFailed
 from ...model.identity import User
 from ...model.permissions import can_see_drive, require_role, roles_of
 from ...model.state import State
 from ...model.tree import Drive, Item
+from ..errors import ApiError
 from .paths import GraphPath
 
 if TYPE_CHECKING:
@@ -50,7 +51,10 @@ def resolve_base(state: State, caller: User, drive: Drive, path: GraphPath) -> I
     if path.item_base and path.item_base.startswith("special/"):
         from .special import special_folder
 
-        return special_folder(state, caller, drive, path.item_base[len("special/") :])
+        try:
+            return special_folder(state, caller, drive, path.item_base[len("special/") :])
+        except (InvalidRequest, ApiError) as refused:  # a name that is not a special folder
+            raise before_any_item(state, caller, drive, path, refused) from None
     item = state.store.items.get(path.item_base or "")
     if item is None or item.drive_id != drive.id:
         raise NotFound(f"item {path.item_base!r} was not found")
@@ -77,6 +81,18 @@ def hidden(state: State, caller: User, drive: Drive, path: GraphPath) -> NotFoun
     if path.drive_kind != "me" and not can_see_drive(state.store, caller, drive.id):
         return drive_not_found(path)
     return item_not_found(path)
+
+
+def before_any_item(
+    state: State, caller: User, drive: Drive, path: GraphPath, error: Exception
+) -> Exception:
+    """``error``, a refusal that comes before any item is looked up (an operation mockdrive
+    does not have, a special folder name, a method no drive route serves); but a drive the
+    caller cannot see, addressed through anyone but themselves, answers as a missing one
+    does, so the refusal tells nobody that the id is real (checked on this failure path only)."""
+    if path.drive_kind != "me" and not can_see_drive(state.store, caller, drive.id):
+        return drive_not_found(path)
+    return error
 
 
 def resolve_visible_item(state: State, caller: User, drive: Drive, path: GraphPath) -> Item:

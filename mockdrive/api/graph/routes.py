@@ -34,7 +34,6 @@ from multidict import istr
 from ...model import links as link_model
 from ...model.errors import InvalidRequest, NotFound, Unauthenticated
 from ...model.identity import User
-from ...model.permissions import can_see_drive
 from ...model.scopes import APPLICATION, READ, STATIC, allows
 from ...model.state import State
 from ...model.tree import Drive
@@ -45,7 +44,7 @@ from ..invites import graph_invite
 from ..routing import GraphRoute
 from . import authorize, changes, delta, directory, links, odata, operations, shares
 from .addressing import (
-    drive_not_found,
+    before_any_item,
     hidden,
     resolve_drive,
     resolve_visible,
@@ -337,9 +336,7 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
         rows = (lookup(_DRIVES, ()) or NONE)[0]
         row = rows.get(method)
         if row is None:
-            if not can_see_drive(state.store, caller, drive.id):  # as get_drive: no such drive
-                raise drive_not_found(path)
-            raise method_not_allowed(method, rows)
+            raise before_any_item(state, caller, drive, path, method_not_allowed(method, rows))
         return row.handler(request, call, drive, path)
 
     action = path.action
@@ -357,7 +354,8 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
             return _hiding(result, state, caller, drive, path)
         return result
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
-        raise unserved(action, method, by_method if matched is not None else None)
+        refused = unserved(action, method, by_method if matched is not None else None)
+        raise before_any_item(state, caller, drive, path, refused)
     # a request by the drive's owner needs no roles walked to be served (``resolve_visible``):
     # a handler that asks for them walks them then (``require_read``, ``roles_seen``)
     item, roles = resolve_visible(state, caller, drive, path, False)
