@@ -249,3 +249,53 @@ def test_a_refusal_before_any_item_answers_a_hidden_drive_as_a_missing_one(
     mine = requests.request(method, f"{mock_drive.graph_url}/drives/{hidden}{tail}", json={},
                             headers=mock_drive.headers())  # fmt: skip
     assert mine.status_code in (400, 405, 501), mine.text
+
+
+BAD_INPUT = [
+    ("PUT", "/root:/a|b.txt:/content", {"data": b"x"}),
+    ("PUT", "/root:/a.txt:/content?@microsoft.graph.conflictBehavior=bogus", {"data": b"x"}),
+    ("PUT", "/root/children('a|b')/content", {"data": b"x"}),
+    ("POST", "/root:/a|b.bin:/createUploadSession", {"json": {}}),
+    ("POST", "/root:/a.bin:/createUploadSession", {"json": {"item": "bogus"}}),
+    ("POST", "/root:/a.bin:/createUploadSession", {"json": {"item": {"fileSize": -1}}}),
+    ("POST", "/root:/a.bin:/createUploadSession", {"json": {"item": {"name": "other.bin"}}}),
+    ("POST", "/root:/a.bin:/createUploadSession", {"json": {"deferCommit": "yes"}}),
+]
+
+
+@pytest.mark.parametrize(("method", "tail", "body"), BAD_INPUT)
+def test_bad_input_to_a_new_address_under_a_hidden_drive_or_item_is_a_missing_ones_404(
+    hidden_payroll, method, tail, body
+):
+    """An upload or upload session to a path that need not exist yet refused its input (a
+    name no drive takes, a malformed body) with 400 before it found the caller could see
+    nothing there, where a made-up drive or item id gave 404: the refusal told the caller
+    the id was real. With nothing readable on the way, it is the missing one's 404 now."""
+    mock_drive = hidden_payroll
+    mock_drive.add_user("Dan", "dan@contoso.example")  # sees nothing of the drive
+    drive, payroll = mock_drive.drive.id, mock_drive.item("/Finance/Payroll").id
+    on_payroll = (
+        tail.replace("/root:", f"/items/{payroll}:", 1)
+        if tail.startswith("/root:")
+        else tail.replace("/root", f"/items/{payroll}", 1)
+    )
+    made_up_drive, made_up_item = "b!" + "A" * len(drive[2:]), "01" + "A" * len(payroll[2:])
+    pairs = [  # (token, the real address, a made-up one, the id that differs)
+        ("dan-token", f"/drives/{drive}{tail}", f"/drives/{made_up_drive}{tail}", drive),
+        ("erin-token", f"/drives/{drive}{on_payroll}",
+         f"/drives/{drive}{on_payroll.replace(payroll, made_up_item)}", payroll),
+    ]  # fmt: skip
+    for token, real, made_up, key in pairs:
+        answers = []
+        for url in (real, made_up):
+            answer = requests.request(method, mock_drive.graph_url + url,
+                                      headers=mock_drive.headers(token), **body)  # fmt: skip
+            error = answer.json()["error"]
+            message = error["message"].replace(key, "ID")
+            message = message.replace(made_up_drive, "ID").replace(made_up_item, "ID")
+            answers.append((answer.status_code, error["code"], message))
+        assert answers[0] == answers[1], real
+        assert answers[0][0] == 404
+    own = requests.request(method, mock_drive.graph_url + f"/drives/{drive}{tail}",
+                           headers=mock_drive.headers(), **body)  # fmt: skip
+    assert own.status_code == 400, own.text  # the owner still hears what is wrong

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import hdrs, web
 
-from ...model.errors import InvalidRequest, NotFound, PreconditionFailed
+from ...model.errors import DomainError, InvalidRequest, NotFound, PreconditionFailed
 from ...model.identity import User
-from ...model.permissions import can_see_drive, require_role, roles_of
+from ...model.permissions import can_see_drive, require_role, roles_down, roles_of
 from ...model.state import State
-from ...model.tree import Drive, Item
+from ...model.tree import Drive, Item, split_path
 from ..errors import ApiError
 from .paths import GraphPath
 
@@ -93,6 +93,29 @@ def before_any_item(
     if path.drive_kind != "me" and not can_see_drive(state.store, caller, drive.id):
         return drive_not_found(path)
     return error
+
+
+def refused_on_the_way(
+    state: State, caller: User, drive: Drive, path: GraphPath, refused: Exception
+) -> Exception:
+    """The refusal of a request to an address that need not exist yet (an upload, a new item
+    by its path): ``refused`` when the caller can read the item the address starts from or
+    something on its path, else the 404 of a missing item (or drive), so a refusal of the
+    request's input (a name, a body, an option) tells nobody that the drive or the item is
+    real (checked on this failure path only)."""
+    store = state.store
+    try:
+        chain = [resolve_base(state, caller, drive, path)]
+        for name in split_path(path.item_path or ""):
+            found = store.child(chain[-1], name)
+            if found is None:
+                break
+            chain.append(found)
+    except (DomainError, ApiError):  # nothing to read on the way, or a path refused anyway
+        return hidden(state, caller, drive, path)
+    if any(roles_down(store, caller, chain)):
+        return refused
+    return hidden(state, caller, drive, path)
 
 
 def resolve_visible_item(state: State, caller: User, drive: Drive, path: GraphPath) -> Item:

@@ -32,7 +32,7 @@ from aiohttp import hdrs, web
 from multidict import istr
 
 from ...model import links as link_model
-from ...model.errors import InvalidRequest, NotFound, Unauthenticated
+from ...model.errors import DomainError, InvalidRequest, NotFound, Unauthenticated
 from ...model.identity import User
 from ...model.scopes import APPLICATION, READ, STATIC, allows
 from ...model.state import State
@@ -46,6 +46,7 @@ from . import authorize, changes, delta, directory, links, odata, operations, sh
 from .addressing import (
     before_any_item,
     hidden,
+    refused_on_the_way,
     resolve_drive,
     resolve_visible,
     resolve_visible_item,
@@ -350,6 +351,8 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
             result = row.handler(request, call, drive, path, *values)
         except NotFound:  # nothing readable on the way: the same 404 as a missing item
             raise hidden(state, caller, drive, path) from None
+        except (DomainError, ApiError) as refused:  # its input: a missing item's 404 if hidden
+            raise refused_on_the_way(state, caller, drive, path, refused) from None
         if row.handler in _ASYNC:
             return _hiding(result, state, caller, drive, path)
         return result
@@ -376,11 +379,14 @@ async def _hiding(
     path: GraphPath,
 ) -> web.StreamResponse:
     """``answer`` awaited, its ``NotFound`` (nothing readable on the way to an item that need
-    not exist yet) the same 404 as a missing item."""
+    not exist yet) the same 404 as a missing item, and so its other refusals where the caller
+    can read nothing on the way (``refused_on_the_way``)."""
     try:
         return await answer
     except NotFound:
         raise hidden(state, caller, drive, path) from None
+    except (DomainError, ApiError) as refused:
+        raise refused_on_the_way(state, caller, drive, path, refused) from None
 
 
 def unserved(action: tuple[str, ...], method: str, served: Collection[str] | None) -> Exception:
