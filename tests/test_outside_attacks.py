@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import http.client
+import json
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 
@@ -299,3 +304,29 @@ def test_bad_input_to_a_new_address_under_a_hidden_drive_or_item_is_a_missing_on
     own = requests.request(method, mock_drive.graph_url + f"/drives/{drive}{tail}",
                            headers=mock_drive.headers(), **body)  # fmt: skip
     assert own.status_code == 400, own.text  # the owner still hears what is wrong
+
+
+@pytest.mark.parametrize("content", [b"a" * 10, b"b" * 5000], ids=["shrinks", "grows"])
+def test_a_content_coded_fragment_is_refused_and_changes_nothing(mock_drive, graph, content):
+    """A fragment sent with ``Content-Encoding: gzip`` was read decoded against the range its
+    encoded length declared: one that decoded shorter was answered 499 "the client hung up"
+    (to a client waiting for the answer), one that decoded longer stored the first bytes of
+    the decoded stream as the file, which nobody sent. It is a 400 now, read nothing, and
+    the session stays as it was."""
+    opened = graph.post("/me/drive/root:/g.bin:/createUploadSession", json={})
+    url = urlsplit(opened.json()["uploadUrl"])
+    body = gzip.compress(content)
+    headers = {"Content-Range": f"bytes 0-{len(body) - 1}/{len(body)}",
+               "Content-Encoding": "gzip", "Content-Length": str(len(body))}  # fmt: skip
+    before = mock_drive.export()
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request("PUT", url.path, body=body, headers=headers)
+        answer = connection.getresponse()
+        status, error = answer.status, json.loads(answer.read())["error"]
+    finally:
+        connection.close()
+    assert status == 400, error
+    assert error["code"] == "invalidRequest"
+    assert mock_drive.export() == before
+    assert requests.get(url.geturl()).json()["nextExpectedRanges"] == ["0-"]
