@@ -330,3 +330,32 @@ def test_a_content_coded_fragment_is_refused_and_changes_nothing(mock_drive, gra
     assert error["code"] == "invalidRequest"
     assert mock_drive.export() == before
     assert requests.get(url.geturl()).json()["nextExpectedRanges"] == ["0-"]
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["seen", "hidden"])
+def test_an_upload_session_whose_renamed_file_would_not_fit_is_refused_when_opened(
+    mock_drive, graph, hidden
+):
+    """``rename`` onto a taken name whose numbered form (``x 1.txt``) makes the path too long:
+    the simple upload is refused, and so is the session, when it opens, not after its last
+    fragment (also where the name is taken by an item the caller cannot see)."""
+    folder = "/" + "d" * 200 + "/" + "e" * (MAX_PATH_LENGTH - 200 - 2 - len("/x.txt"))
+    mock_drive.add_file(folder + "/x.txt", "x")  # the path is exactly at the limit
+    headers = None
+    if hidden:
+        mock_drive.add_user("Bob", "bob@contoso.example")
+        mock_drive.grant(folder, "bob@contoso.example", ["write"])
+        mock_drive.stop_inheriting(folder + "/x.txt")
+        headers = mock_drive.headers("bob-token")
+    base = f"{mock_drive.graph_url}/drives/{mock_drive.drive.id}/root:{folder}/x.txt:"
+    simple = requests.put(base + "/content?@microsoft.graph.conflictBehavior=rename",
+                          data=b"y", headers=headers or mock_drive.headers())  # fmt: skip
+    assert simple.status_code == 400, simple.text
+    before = mock_drive.export()
+    body = {"item": {"@microsoft.graph.conflictBehavior": "rename"}}
+    session = requests.post(base + "/createUploadSession", json=body,
+                            headers=headers or mock_drive.headers())  # fmt: skip
+    assert session.status_code == 400, session.text
+    assert session.json()["error"]["innerError"]["code"] == "pathIsTooLong"
+    assert session.json()["error"]["message"] == simple.json()["error"]["message"]
+    assert mock_drive.export() == before

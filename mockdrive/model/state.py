@@ -339,6 +339,9 @@ class State:
             and (conflict == "fail" or existing.is_folder)
         ):
             raise NameConflict(f"an item named {names[-1]!r} already exists")
+        if conflict == "rename" and not missing and self.store.child(parent, names[-1]):
+            # the name is taken: the file gets the lowest free numbered one, which must fit
+            self.store.check_path_length(parent, len(self.store.free_name(parent, names[-1])) + 1)
         return names, existing, parent, missing
 
     def upload(
