@@ -292,17 +292,13 @@ class State:
         self.changed(item, created=True)
         return item
 
-    def upload(
-        self,
-        caller: User,
-        start: Item,
-        path: str,
-        content: bytes,
-        *,
-        conflict: str = "replace",
-        mime_type: str | None = None,
-    ) -> tuple[Item, bool]:
-        """Simple upload to ``path`` below ``start``: (item, created). Missing folders are made."""
+    def upload_target(
+        self, caller: User, start: Item, path: str, conflict: str
+    ) -> tuple[list[str], Item | None, Item, list[str]]:
+        """Where an upload of ``path`` below ``start`` lands, or the refusal (changing nothing)
+        of that upload: (its names, the file it replaces or None, the folder the new file goes
+        in, the names of the folders still to make). An upload session checks this as it
+        opens, so it is refused exactly as the simple upload of its path would be."""
         names = split_path(path)
         if not names:
             raise InvalidRequest("an upload needs a file name", "invalidPath")
@@ -343,6 +339,23 @@ class State:
             and (conflict == "fail" or existing.is_folder)
         ):
             raise NameConflict(f"an item named {names[-1]!r} already exists")
+        if conflict == "rename" and not missing and self.store.child(parent, names[-1]):
+            # the name is taken: the file gets the lowest free numbered one, which must fit
+            self.store.check_path_length(parent, len(self.store.free_name(parent, names[-1])) + 1)
+        return names, existing, parent, missing
+
+    def upload(
+        self,
+        caller: User,
+        start: Item,
+        path: str,
+        content: bytes,
+        *,
+        conflict: str = "replace",
+        mime_type: str | None = None,
+    ) -> tuple[Item, bool]:
+        """Simple upload to ``path`` below ``start``: (item, created). Missing folders are made."""
+        names, existing, parent, missing = self.upload_target(caller, start, path, conflict)
         replaced = existing is not None and conflict == "replace"
         check_quota(self, start, len(content) - (existing.size if replaced and existing else 0))
         if existing is not None and conflict == "replace":

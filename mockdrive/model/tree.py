@@ -303,9 +303,12 @@ class DriveStore:
         stem, dot, ext = split_extension(name)
         hint = self.rename_hints.setdefault(folder.id, {}).setdefault(name.casefold(), [1, []])
         while hint[1]:  # numbers freed below the end, lowest first (some may be taken again)
-            candidate = numbered_name(stem, heapq.heappop(hint[1]), dot, ext)
+            candidate = numbered_name(stem, hint[1][0], dot, ext)
             if self.child(folder, candidate) is None:
+                # kept until a name takes it: a request refused after picking it (a path
+                # too long with the number) leaves it free for the next rename
                 return candidate
+            heapq.heappop(hint[1])
         n = hint[0]
         while True:
             candidate = numbered_name(stem, n, dot, ext)

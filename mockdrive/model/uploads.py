@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from .clock import parse_time as read_time
 from .copying import deepcopy_attrs
-from .errors import DomainError, InvalidRequest, NameConflict, NotFound, PreconditionFailed
+from .errors import DomainError, InvalidRequest, NotFound, PreconditionFailed
 from .hashes import ContentHasher
 from .identity import User
 from .ids import format_time
 from .permissions import can_read, require_role
 from .scopes import app_caller
-from .tree import Item, split_path, validate_name
+from .tree import Drive, Item, split_path, validate_name
 
 if TYPE_CHECKING:  # state.py holds the sessions: import it only for the annotations
     from .state import State
@@ -213,34 +213,18 @@ def create_session(
     target: Item | None = base
     if path is not None:
         names = split_path(path)
-        if not names:
-            raise InvalidRequest("an upload needs a file name", "invalidPath")
-        if name is not None and name != names[-1]:
+        if name is not None and names and name != names[-1]:
             raise InvalidRequest("item.name must be the name in the path", "invalidPath")
-        for index, part in enumerate(names):
-            validate_name(part, drive.drive_type, is_folder=index < len(names) - 1)
-        parent = base
-        target = None
-        for index, part in enumerate(names):
-            found = store.child(parent, part)
-            if found is None:
-                break
-            if index == len(names) - 1:
-                target = found
-            elif not found.is_folder:
-                raise InvalidRequest(f"{found.name!r} is a file, not a folder", "invalidPath")
-            else:
-                parent = found
-        require_role(store, caller, target or parent, "write")
-        if target is not None and conflict != "rename" and (conflict == "fail" or target.is_folder):
-            raise NameConflict(f"an item named {target.name!r} already exists")
+        # refused as the simple upload of the path would be: what the caller cannot see
+        # answers alike whatever it is, and a path too long is refused now, not at the end
+        _, target, _, _ = state.upload_target(caller, base, path, conflict)
     else:
         require_role(store, caller, base, "write")
     tag = None if if_match is None else if_match.strip()
     if tag not in (None, "*") and (target is None or tag not in (target.etag, target.ctag)):
         raise PreconditionFailed("the item has changed since that eTag", "entityTagDoesNotMatch")
     if file_size is not None:
-        check_quota(state, base, file_size)
+        check_quota(state, base, file_size - replaced_bytes(state, base, path, conflict))
     sessions = state.uploads
     sessions.drop_expired(state)
     if len(sessions.sessions) >= MAX_OPEN_SESSIONS:
@@ -280,6 +264,20 @@ def check_quota(state: State, item: Item, size: int) -> None:
         raise QuotaExceeded(
             "the file does not fit in the drive's remaining quota", "quotaLimitReached"
         )
+
+
+def replaced_bytes(state: State, base: Item, path: str | None, conflict: str) -> int:
+    """What the file an upload replaces holds now (its content goes; the drive gets that room
+    back), as the simple upload counts it: 0 when the upload makes a new file."""
+    if path is None:
+        return 0 if base.is_folder else base.size
+    if conflict != "replace":
+        return 0
+    try:
+        target = state.store.resolve(base, path)
+    except DomainError:  # not there (yet): a new file
+        return 0
+    return 0 if target.is_folder else target.size
 
 
 def check_fragment_size(start: int, end: int, total: int) -> None:
@@ -331,7 +329,9 @@ def add_fragment(
         base = state.store.items.get(session.base_id)
         if base is None:
             raise NotFound("the upload target no longer exists")
-        check_quota(state, base, total)
+        check_quota(
+            state, base, total - replaced_bytes(state, base, session.path, session.conflict)
+        )
         session.size = total
     session.data += data
     session.hasher.update(data)
@@ -501,6 +501,26 @@ def sessions_to_data(state: State) -> list[dict]:
     return found
 
 
+def check_session_target(state: State, drive: Drive, base_id: str, path: str | None) -> None:
+    """Refuse a loaded session whose last fragment could only fail whoever sends it: its base
+    is not an item of its drive, it gives new content to a folder, or its path is one
+    createUploadSession refuses (no file name, ``..``, a name the drive does not take, too
+    long). What depends on who acts and when (rights, names taken) is checked as it commits."""
+    base = state.store.items.get(base_id)
+    if base is None or base.drive_id != drive.id:
+        raise InvalidRequest("an upload session's base is not an item of its drive")
+    if path is None:
+        if base.is_folder:
+            raise InvalidRequest("an upload session without a path replaces a file, not a folder")
+        return
+    names = split_path(path)
+    if not names:
+        raise InvalidRequest("an upload session's path names no file", "invalidPath")
+    for index, name in enumerate(names):
+        validate_name(name, drive.drive_type, is_folder=index < len(names) - 1)
+    state.store.check_path_length(base, sum(len(name) + 1 for name in names))
+
+
 def session_from_data(state: State, raw: object) -> UploadSession:
     """An upload session as ``sessions_to_data`` wrote it; InvalidRequest says what is wrong."""
     if not isinstance(raw, dict) or set(raw) != set(_SESSION_KEYS):
@@ -518,6 +538,7 @@ def session_from_data(state: State, raw: object) -> UploadSession:
         raise InvalidRequest("an upload session names a drive or owner that does not exist")
     if raw["conflictBehavior"] not in ("fail", "replace", "rename"):
         raise InvalidRequest("conflictBehavior must be one of fail, replace, rename")
+    check_session_target(state, drive, raw["base"], raw["path"])
     size = raw["fileSize"]
     if size is not None and (type(size) is not int or not 0 <= size <= MAX_FILE_BYTES):
         raise InvalidRequest("fileSize must be a whole number of bytes or null")

@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import hdrs, web
 
-from ...model.errors import NotFound, PreconditionFailed
+from ...model.errors import DomainError, InvalidRequest, NotFound, PreconditionFailed
 from ...model.identity import User
-from ...model.permissions import can_see_drive, require_role, roles_of
+from ...model.permissions import can_see_drive, require_role, roles_down, roles_of
 from ...model.state import State
-from ...model.tree import Drive, Item
+from ...model.tree import Drive, Item, split_path
+from ..errors import ApiError
 from .paths import GraphPath
 
 if TYPE_CHECKING:
@@ -56,7 +57,10 @@ def resolve_base(state: State, caller: User, drive: Drive, path: GraphPath) -> I
     if path.item_base and path.item_base.startswith("special/"):
         from .special import special_folder
 
-        return special_folder(state, caller, drive, path.item_base[len("special/") :])
+        try:
+            return special_folder(state, caller, drive, path.item_base[len("special/") :])
+        except (InvalidRequest, ApiError) as refused:  # a name that is not a special folder
+            raise before_any_item(state, caller, drive, path, refused) from None
     item = state.store.items.get(path.item_base or "")
     if item is None or item.drive_id != drive.id:
         raise NotFound(f"item {path.item_base!r} was not found")
@@ -83,6 +87,41 @@ def hidden(state: State, caller: User, drive: Drive, path: GraphPath) -> NotFoun
     if path.drive_kind != "me" and not can_see_drive(state.store, caller, drive.id):
         return drive_not_found(path)
     return item_not_found(path)
+
+
+def before_any_item(
+    state: State, caller: User, drive: Drive, path: GraphPath, error: Exception
+) -> Exception:
+    """``error``, a refusal that comes before any item is looked up (an operation mockdrive
+    does not have, a special folder name, a method no drive route serves); but a drive the
+    caller cannot see, addressed through anyone but themselves, answers as a missing one
+    does, so the refusal tells nobody that the id is real (checked on this failure path only)."""
+    if path.drive_kind != "me" and not can_see_drive(state.store, caller, drive.id):
+        return drive_not_found(path)
+    return error
+
+
+def refused_on_the_way(
+    state: State, caller: User, drive: Drive, path: GraphPath, refused: Exception
+) -> Exception:
+    """The refusal of a request to an address that need not exist yet (an upload, a new item
+    by its path): ``refused`` when the caller can read the item the address starts from or
+    something on its path, else the 404 of a missing item (or drive), so a refusal of the
+    request's input (a name, a body, an option) tells nobody that the drive or the item is
+    real (checked on this failure path only)."""
+    store = state.store
+    try:
+        chain = [resolve_base(state, caller, drive, path)]
+        for name in split_path(path.item_path or ""):
+            found = store.child(chain[-1], name)
+            if found is None:
+                break
+            chain.append(found)
+    except (DomainError, ApiError):  # nothing to read on the way, or a path refused anyway
+        return hidden(state, caller, drive, path)
+    if any(roles_down(store, caller, chain)):
+        return refused
+    return hidden(state, caller, drive, path)
 
 
 def resolve_visible_item(state: State, caller: User, drive: Drive, path: GraphPath) -> Item:

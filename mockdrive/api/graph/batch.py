@@ -26,6 +26,8 @@ from yarl import URL
 from ...model.errors import InvalidRequest
 from ..aiohttp_internals import inner_request, serve
 from ..jsonio import PARSED_BODY, fast_json_response, read_json_object
+from ..onedrive_v1 import ACTION_SUFFIXES
+from .paths import normalize_path
 
 MAX_BATCH_REQUESTS = 20  # the service's limit
 BATCH_OF = web.RequestKey("batch_of", dict) if hasattr(web, "RequestKey") else "batch_of"
@@ -185,7 +187,7 @@ async def handle_batch(request: web.Request, version: str, batch_id: str) -> web
         else:
             sub = _sub_request(request, version, step, batch_id)
             response = await serve(request.app, sub)  # the whole pipeline, as for any request
-            item = _response_item(step.id, response)
+            item = _response_item(step.id, response, with_body=step.method != "HEAD")
         statuses[step.id.casefold()] = item["status"]
         responses.append(item)
     return fast_json_response({"responses": responses})
@@ -193,8 +195,13 @@ async def handle_batch(request: web.Request, version: str, batch_id: str) -> web
 
 def _is_legacy_onedrive(url: str) -> bool:
     """The older OneDrive API's ``action.*`` routes: that API batched with multipart, never
-    inside a Graph JSON batch."""
-    return "/action." in url.partition("?")[0]
+    inside a Graph JSON batch. Told as the server tells them (``dialect_of``): the path, in
+    the one form the routes read, ends with an action (``action%2Einvite`` is one; a file
+    named ``action.log`` is not)."""
+    try:
+        return normalize_path(url.partition("?")[0]).endswith(ACTION_SUFFIXES)
+    except InvalidRequest:  # not UTF-8: the step is refused as the same request alone is
+        return False
 
 
 def _sub_request(batch: web.Request, version: str, step: BatchStep, batch_id: str) -> web.Request:
@@ -215,7 +222,11 @@ def _sub_request(batch: web.Request, version: str, step: BatchStep, batch_id: st
     return sub
 
 
-def _response_item(step_id: str, response: web.StreamResponse) -> dict[str, Any]:
+def _response_item(
+    step_id: str, response: web.StreamResponse, with_body: bool = True
+) -> dict[str, Any]:
+    """A step's answer as the batch lists it; ``with_body`` False for a ``HEAD``, whose body
+    alone never leaves the server (aiohttp leaves it out on the wire)."""
     headers = {
         name: value
         for name, value in response.headers.items()
@@ -223,7 +234,7 @@ def _response_item(step_id: str, response: web.StreamResponse) -> dict[str, Any]
     }
     if response.content_type and response.content_type != "application/octet-stream":
         headers.setdefault("Content-Type", response.headers.get("Content-Type", ""))
-    raw = response.body if isinstance(response, web.Response) else None
+    raw = response.body if isinstance(response, web.Response) and with_body else None
     body: Any = {}
     if isinstance(raw, (bytes, bytearray)) and raw:
         if response.content_type == "application/json":

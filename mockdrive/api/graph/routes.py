@@ -32,7 +32,7 @@ from aiohttp import hdrs, web
 from multidict import istr
 
 from ...model import links as link_model
-from ...model.errors import InvalidRequest, NotFound, Unauthenticated
+from ...model.errors import DomainError, InvalidRequest, NotFound, Unauthenticated
 from ...model.identity import User
 from ...model.scopes import APPLICATION, READ, STATIC, allows
 from ...model.state import State
@@ -43,7 +43,14 @@ from ..errors import ApiError
 from ..invites import graph_invite
 from ..routing import GraphRoute
 from . import authorize, changes, delta, directory, links, odata, operations, shares
-from .addressing import hidden, resolve_drive, resolve_visible, resolve_visible_item
+from .addressing import (
+    before_any_item,
+    hidden,
+    refused_on_the_way,
+    resolve_drive,
+    resolve_visible,
+    resolve_visible_item,
+)
 from .content import MAX_UPLOAD_BYTES, get_content, put_content, too_large
 from .downloads import Downloads
 from .gaps import ITEM_SEGMENTS, VERSION_SEGMENTS, bad_segment, function_name, not_implemented
@@ -337,7 +344,7 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
         rows = (lookup(_DRIVES, ()) or NONE)[0]
         row = rows.get(method)
         if row is None:
-            raise method_not_allowed(method, rows)
+            raise before_any_item(state, caller, drive, path, method_not_allowed(method, rows))
         return row.handler(request, call, drive, path)
 
     action = path.action
@@ -351,11 +358,14 @@ def serve_drive(request: web.Request, call: Call, rest: str) -> Answer:
             result = row.handler(request, call, drive, path, *values)
         except NotFound:  # nothing readable on the way: the same 404 as a missing item
             raise hidden(state, caller, drive, path) from None
+        except (DomainError, ApiError) as refused:  # its input: a missing item's 404 if hidden
+            raise refused_on_the_way(state, caller, drive, path, refused) from None
         if row.handler in _ASYNC:
             return _hiding(result, state, caller, drive, path)
         return result
     if action and function_name(action[0]) in ITEM_SEGMENTS:  # before the item must exist
-        raise unserved(action, method, by_method if matched is not None else None)
+        refused = unserved(action, method, by_method if matched is not None else None)
+        raise before_any_item(state, caller, drive, path, refused)
     # a request by the drive's owner needs no roles walked to be served (``resolve_visible``):
     # a handler that asks for them walks them then (``require_read``, ``roles_seen``)
     item, roles = resolve_visible(state, caller, drive, path, False)
@@ -377,11 +387,14 @@ async def _hiding(
     path: GraphPath,
 ) -> web.StreamResponse:
     """``answer`` awaited, its ``NotFound`` (nothing readable on the way to an item that need
-    not exist yet) the same 404 as a missing item."""
+    not exist yet) the same 404 as a missing item, and so its other refusals where the caller
+    can read nothing on the way (``refused_on_the_way``)."""
     try:
         return await answer
     except NotFound:
         raise hidden(state, caller, drive, path) from None
+    except (DomainError, ApiError) as refused:
+        raise refused_on_the_way(state, caller, drive, path, refused) from None
 
 
 def unserved(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ...model import uploads
 from ...model.errors import InvalidRequest, NotFound
@@ -123,6 +123,17 @@ def session_status(session: uploads.UploadSession) -> dict[str, Any]:
     }
 
 
+def refuse_content_coding(request: web.Request) -> None:
+    """A fragment's bytes travel as they are: with a ``Content-Encoding`` aiohttp would hand
+    over the decoded stream, which the range (counted in the bytes sent) does not describe."""
+    coding = request.headers.get(hdrs.CONTENT_ENCODING)
+    if coding is not None and coding.strip().lower() not in ("", "identity"):
+        raise InvalidRequest(
+            f"a fragment is sent without a Content-Encoding (got {coding!r}): its "
+            "Content-Range counts the file's own bytes"
+        )
+
+
 def parse_content_range(header: str | None) -> tuple[int, int, int]:
     match = _CONTENT_RANGE.match((header or "").strip())
     if match is None:
@@ -142,6 +153,7 @@ async def put_fragment(request: web.Request, call: Call, session_id: str) -> web
         return await repeat_last_fragment(request, call, last)
     session = state.uploads.get(state, session_id)
     start, end, total = parse_content_range(request.headers.get("Content-Range"))
+    refuse_content_coding(request)
     length = end - start + 1
     if length > uploads.MAX_FRAGMENT_BYTES:
         raise ApiError(413, "invalidRequest", "a fragment must be smaller than 60 MiB",
@@ -180,6 +192,7 @@ async def repeat_last_fragment(
     repeat so the unchanged task finishes without an exception."""
     state = call.state
     start, end, total = parse_content_range(request.headers.get("Content-Range"))
+    refuse_content_coding(request)
     length = end - start + 1
     data: bytes | None = None
     if request.content_length is None:
