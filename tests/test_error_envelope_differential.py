@@ -4,9 +4,11 @@ headers of an envelope (encoded as other answers are, through orjson where it is
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
@@ -87,12 +89,21 @@ def answer(make):
 
 
 def plain(body, status, headers):
-    """An envelope as ``json_response`` made it before: ``dumps`` sent as text."""
+    """An envelope as ``json_response`` made it before: ``dumps`` sent as text; text UTF-8
+    cannot encode (a message quoting a lone surrogate it was sent) as the standard library's
+    JSON writes it in ASCII, the surrogate as its ``\\u`` escape."""
+    text = dumps(body)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
     return lambda: web.Response(
-        text=dumps(body), status=status, content_type="application/json", headers=headers
+        text=text, status=status, content_type="application/json", headers=headers
     )
 
 
+@example(400, "badRequest", "quoting \ud800", None, None)  # text UTF-8 cannot encode
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from([400, 401, 403, 404, 429, 500, 503]),
@@ -124,3 +135,27 @@ def test_error_envelopes_are_the_bytes_and_headers_plain_json_gives(
     ]
     for make, body in cases:
         assert answer(make) == answer(plain(body, status, given_headers))
+
+
+@example(status=400, code="badRequest", message="quoting \ud800", inner_code=None, headers=None)
+@settings(max_examples=20, deadline=None)
+@given(
+    st.sampled_from([400, 404]),
+    MESSAGES,
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF).map("quoting {}".format),
+    st.none(),
+    st.none(),
+)
+def test_an_envelope_quoting_a_lone_surrogate_is_ascii_json_that_reads_back_as_sent(
+    status, code, message, inner_code, headers
+):
+    """Text UTF-8 cannot encode is written as JSON escapes: the envelope reads back as the
+    error it was made from, and the answer is not a 500."""
+    error = ApiError(status, code, message, inner_code, headers)
+    for response in (
+        graph_error_response(error, "r1", "2024-01-01T00:00:00Z", "c"),
+        onedrive_error_response(error),
+    ):
+        assert response.status == status
+        assert response.body.isascii()
+        assert json.loads(response.body)["error"]["message"] == message
