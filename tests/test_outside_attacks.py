@@ -157,6 +157,23 @@ def test_a_scenario_upload_session_of_an_item_of_another_drive_is_refused(mock_d
     assert mock_drive.export() == before
 
 
+def test_a_scenario_upload_session_whose_path_starts_from_a_file_is_refused(mock_drive, graph):
+    """A session's path is made below its base, so a base that is a file (as
+    ``/items/{file id}:/x.bin:/createUploadSession`` would be, which is refused) makes a
+    session whose last fragment could only fail: the load refuses it and changes nothing."""
+    exported = _open_session_export(mock_drive, graph)
+    session = exported["uploadSessions"][0]
+    session["base"] = mock_drive.item("/Docs/Plan.docx").id
+    session["path"] = "x.bin"
+    opened = graph.post(f"/me/drive/items/{session['base']}:/x.bin:/createUploadSession", json={})
+    assert opened.status_code == 400, opened.text  # what the session's own request answers
+    before = mock_drive.export()
+    answer = requests.put(mock_drive.url + "/_mockdrive/state", json=exported, timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert "uploadSessions[0]" in answer.json()["error"]["message"]
+    assert mock_drive.export() == before
+
+
 def test_an_upload_session_replacing_a_file_counts_the_bytes_it_frees(mock_drive, graph):
     """In a drive with less room left than a file's size, new content of that size for the
     file fits (the old content goes), as the simple upload of it does: the session opens,
