@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from conftest import assert_graph_error
 
 from mockdrive.model.tree import MAX_PATH_LENGTH
 
@@ -196,6 +197,44 @@ def test_an_upload_session_replacing_a_file_counts_the_bytes_it_frees(mock_drive
                           headers={"Content-Range": "bytes 0-199/200"})  # fmt: skip
     assert answer.status_code == 200, answer.text
     assert graph.get("/me/drive/root:/note.txt:/content").content == b"y" * 200
+
+
+@pytest.mark.parametrize(
+    ("method", "address", "body"),
+    [
+        ("POST", "/special/approot:/x.bin:/createUploadSession", {"item": 5}),
+        ("POST", "/special/documents:/x.bin:/createUploadSession", {"item": 5}),
+    ],
+)
+def test_a_refused_upload_below_a_special_folder_does_not_make_it(
+    mock_drive, graph, method, address, body
+):
+    """A special folder is made on first use; an upload below one that is refused for its
+    input (a malformed body, a bad conflictBehavior) is not a use: the refusal made the folder
+    (and logged it for delta) while it looked for what the caller could read on the way."""
+    before = mock_drive.export()
+    if body is None:
+        answer = graph.request(method, "/me/drive" + address, data=b"x")
+    else:
+        answer = graph.request(method, "/me/drive" + address, json=body)
+    assert_graph_error(answer, 400, "invalidRequest")
+    assert mock_drive.export() == before
+
+
+def test_the_owners_upload_to_a_path_with_dot_dot_is_refused_as_the_path(mock_drive, graph):
+    """A path naming ``..`` is 400 invalidPath for a caller who can read the drive's root, for
+    an upload or upload session as for a read: it was a missing item's 404 there, as if the
+    owner could read nothing on the way."""
+    path = "/me/drive/root:/a/..%2Fb/x.txt:"
+    assert_graph_error(graph.get(path), 400, "invalidRequest")
+    before = mock_drive.export()
+    for answer in (
+        graph.put(path + "/content", data=b"x"),
+        graph.post(path + "/createUploadSession", json={}),
+    ):
+        error = assert_graph_error(answer, 400, "invalidRequest")
+        assert error["innerError"]["code"] == "invalidPath"
+    assert mock_drive.export() == before
 
 
 def test_a_head_step_answers_no_body_as_a_head_alone(mock_drive, graph):
