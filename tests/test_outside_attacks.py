@@ -199,25 +199,26 @@ def test_an_upload_session_replacing_a_file_counts_the_bytes_it_frees(mock_drive
     assert graph.get("/me/drive/root:/note.txt:/content").content == b"y" * 200
 
 
-@pytest.mark.parametrize(
-    ("method", "address", "body"),
-    [
-        ("POST", "/special/approot:/x.bin:/createUploadSession", {"item": 5}),
-        ("POST", "/special/documents:/x.bin:/createUploadSession", {"item": 5}),
-    ],
-)
-def test_a_refused_upload_below_a_special_folder_does_not_make_it(
-    mock_drive, graph, method, address, body
-):
-    """A special folder is made on first use; an upload below one that is refused for its
-    input (a malformed body, a bad conflictBehavior) is not a use: the refusal made the folder
-    (and logged it for delta) while it looked for what the caller could read on the way."""
+def test_an_upload_below_a_name_no_special_folder_has_is_refused_as_a_read_is(mock_drive, graph):
+    """``special/{name}`` with a name that is not a special folder is 400 for whoever can see the
+    drive, an upload or upload session below it too (it was a missing item's 404 there, as if
+    the owner could read nothing on the way); for whoever cannot see the drive, the 404 a
+    made-up drive id gets."""
+    mock_drive.add_user("Bob", "bob@contoso.example")
+    address = "/special/bogus:/x.bin:"
+    read = assert_graph_error(graph.get("/me/drive" + address), 400, "invalidRequest")
     before = mock_drive.export()
-    if body is None:
-        answer = graph.request(method, "/me/drive" + address, data=b"x")
-    else:
-        answer = graph.request(method, "/me/drive" + address, json=body)
-    assert_graph_error(answer, 400, "invalidRequest")
+    for answer in (
+        graph.put("/me/drive" + address + "/content", data=b"x"),
+        graph.post("/me/drive" + address + "/createUploadSession", json={}),
+    ):
+        assert assert_graph_error(answer, 400, "invalidRequest")["message"] == read["message"]
+    bob = mock_drive.session_for("bob@contoso.example")
+    real, made_up = mock_drive.drive.id, "b!" + "x" * 40
+    for drive in (real, made_up):
+        answer = bob.put(f"/drives/{drive}{address}/content", data=b"x")
+        error = assert_graph_error(answer, 404, "itemNotFound")
+        assert error["message"] == f"drive {drive!r} was not found"
     assert mock_drive.export() == before
 
 

@@ -113,8 +113,8 @@ def refused_on_the_way(
     below = path.item_path or ""
     try:
         if path.item_base and path.item_base.startswith("special/"):
-            # from the root, through where the folder is: looking makes nothing (a special
-            # folder is made on first use, and a refused request is none)
+            # from the root, through where the folder is: a name that is no special folder
+            # is refused as before any item, and looking makes nothing
             from .special import special_path
 
             try:
