@@ -66,6 +66,19 @@ def test_a_conversion_mockdrive_cannot_make_is_501_not_the_original_bytes(graph,
     assert graph.get(f"/me/drive/items/{plan.id}/content").content == DATA
 
 
+def test_a_conversion_through_a_sharing_link_is_501_too(graph, plan):
+    """``/shares/{id}/driveItem/content?format=pdf`` (and the other contents a link reaches)
+    asks for the same conversion: 501, not the file's own bytes as if they were the PDF."""
+    link = graph.post(f"/me/drive/items/{plan.id}/createLink", json={"type": "view"}).json()
+    web_url = link["link"]["webUrl"].encode()
+    share = "/shares/u!" + base64.urlsafe_b64encode(web_url).decode().rstrip("=")
+    for tail in ("/driveItem/content", "/root/content", f"/items/{plan.id}/content"):
+        answer = graph.get(share + tail, params={"format": "pdf"}, allow_redirects=False)
+        assert_graph_error(answer, 501, "notImplemented")
+        assert "format=pdf" in answer.json()["error"]["message"]
+        assert graph.get(share + tail).content == DATA  # without it, the file's own bytes
+
+
 def test_download_urls_expire_and_cannot_be_forged(mock_drive, graph, plan):
     url = graph.get(f"/me/drive/items/{plan.id}").json()["@microsoft.graph.downloadUrl"]
     token = url.rsplit("/", 1)[1]

@@ -136,6 +136,9 @@ def test_the_current_version_has_no_content_of_its_own(mock_drive, graph):
     older = graph.get(f"/me/drive/root:/a.txt:/versions/{first}/content")
     assert_graph_error(older, 501, "notImplemented")
     assert graph.get("/me/drive/root:/a.txt:/content").content == b"two!"
+    # HEAD answers as GET does, without the body
+    assert graph.head(f"/me/drive/root:/a.txt:/versions/{current}/content").status_code == 400
+    assert graph.head(f"/me/drive/root:/a.txt:/versions/{first}/content").status_code == 501
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from conftest import assert_graph_error
 
 from mockdrive.model.tree import MAX_PATH_LENGTH
 
@@ -157,6 +158,23 @@ def test_a_scenario_upload_session_of_an_item_of_another_drive_is_refused(mock_d
     assert mock_drive.export() == before
 
 
+def test_a_scenario_upload_session_whose_path_starts_from_a_file_is_refused(mock_drive, graph):
+    """A session's path is made below its base, so a base that is a file (as
+    ``/items/{file id}:/x.bin:/createUploadSession`` would be, which is refused) makes a
+    session whose last fragment could only fail: the load refuses it and changes nothing."""
+    exported = _open_session_export(mock_drive, graph)
+    session = exported["uploadSessions"][0]
+    session["base"] = mock_drive.item("/Docs/Plan.docx").id
+    session["path"] = "x.bin"
+    opened = graph.post(f"/me/drive/items/{session['base']}:/x.bin:/createUploadSession", json={})
+    assert opened.status_code == 400, opened.text  # what the session's own request answers
+    before = mock_drive.export()
+    answer = requests.put(mock_drive.url + "/_mockdrive/state", json=exported, timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert "uploadSessions[0]" in answer.json()["error"]["message"]
+    assert mock_drive.export() == before
+
+
 def test_an_upload_session_replacing_a_file_counts_the_bytes_it_frees(mock_drive, graph):
     """In a drive with less room left than a file's size, new content of that size for the
     file fits (the old content goes), as the simple upload of it does: the session opens,
@@ -179,6 +197,45 @@ def test_an_upload_session_replacing_a_file_counts_the_bytes_it_frees(mock_drive
                           headers={"Content-Range": "bytes 0-199/200"})  # fmt: skip
     assert answer.status_code == 200, answer.text
     assert graph.get("/me/drive/root:/note.txt:/content").content == b"y" * 200
+
+
+def test_an_upload_below_a_name_no_special_folder_has_is_refused_as_a_read_is(mock_drive, graph):
+    """``special/{name}`` with a name that is not a special folder is 400 for whoever can see the
+    drive, an upload or upload session below it too (it was a missing item's 404 there, as if
+    the owner could read nothing on the way); for whoever cannot see the drive, the 404 a
+    made-up drive id gets."""
+    mock_drive.add_user("Bob", "bob@contoso.example")
+    address = "/special/bogus:/x.bin:"
+    read = assert_graph_error(graph.get("/me/drive" + address), 400, "invalidRequest")
+    before = mock_drive.export()
+    for answer in (
+        graph.put("/me/drive" + address + "/content", data=b"x"),
+        graph.post("/me/drive" + address + "/createUploadSession", json={}),
+    ):
+        assert assert_graph_error(answer, 400, "invalidRequest")["message"] == read["message"]
+    bob = mock_drive.session_for("bob@contoso.example")
+    real, made_up = mock_drive.drive.id, "b!" + "x" * 40
+    for drive in (real, made_up):
+        answer = bob.put(f"/drives/{drive}{address}/content", data=b"x")
+        error = assert_graph_error(answer, 404, "itemNotFound")
+        assert error["message"] == f"drive {drive!r} was not found"
+    assert mock_drive.export() == before
+
+
+def test_the_owners_upload_to_a_path_with_dot_dot_is_refused_as_the_path(mock_drive, graph):
+    """A path naming ``..`` is 400 invalidPath for a caller who can read the drive's root, for
+    an upload or upload session as for a read: it was a missing item's 404 there, as if the
+    owner could read nothing on the way."""
+    path = "/me/drive/root:/a/..%2Fb/x.txt:"
+    assert_graph_error(graph.get(path), 400, "invalidRequest")
+    before = mock_drive.export()
+    for answer in (
+        graph.put(path + "/content", data=b"x"),
+        graph.post(path + "/createUploadSession", json={}),
+    ):
+        error = assert_graph_error(answer, 400, "invalidRequest")
+        assert error["innerError"]["code"] == "invalidPath"
+    assert mock_drive.export() == before
 
 
 def test_a_head_step_answers_no_body_as_a_head_alone(mock_drive, graph):

@@ -503,9 +503,10 @@ def sessions_to_data(state: State) -> list[dict]:
 
 def check_session_target(state: State, drive: Drive, base_id: str, path: str | None) -> None:
     """Refuse a loaded session whose last fragment could only fail whoever sends it: its base
-    is not an item of its drive, it gives new content to a folder, or its path is one
-    createUploadSession refuses (no file name, ``..``, a name the drive does not take, too
-    long). What depends on who acts and when (rights, names taken) is checked as it commits."""
+    is not an item of its drive, it gives new content to a folder, its path starts from a
+    file, or its path is one createUploadSession refuses (no file name, ``..``, a name the
+    drive does not take, too long). What depends on who acts and when (rights, names taken)
+    is checked as it commits."""
     base = state.store.items.get(base_id)
     if base is None or base.drive_id != drive.id:
         raise InvalidRequest("an upload session's base is not an item of its drive")
@@ -513,6 +514,8 @@ def check_session_target(state: State, drive: Drive, base_id: str, path: str | N
         if base.is_folder:
             raise InvalidRequest("an upload session without a path replaces a file, not a folder")
         return
+    if not base.is_folder:  # a file never becomes a folder: the path could never be made
+        raise InvalidRequest("an upload session's path starts from a file, not a folder")
     names = split_path(path)
     if not names:
         raise InvalidRequest("an upload session's path names no file", "invalidPath")

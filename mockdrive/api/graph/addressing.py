@@ -10,7 +10,7 @@ from ...model.errors import DomainError, InvalidRequest, NotFound, PreconditionF
 from ...model.identity import User
 from ...model.permissions import can_see_drive, require_role, roles_down, roles_of
 from ...model.state import State
-from ...model.tree import Drive, Item, split_path
+from ...model.tree import Drive, Item
 from ..errors import ApiError
 from .paths import GraphPath
 
@@ -110,15 +110,27 @@ def refused_on_the_way(
     request's input (a name, a body, an option) tells nobody that the drive or the item is
     real (checked on this failure path only)."""
     store = state.store
+    below = path.item_path or ""
     try:
-        chain = [resolve_base(state, caller, drive, path)]
-        for name in split_path(path.item_path or ""):
-            found = store.child(chain[-1], name)
-            if found is None:
-                break
-            chain.append(found)
-    except (DomainError, ApiError):  # nothing to read on the way, or a path refused anyway
+        if path.item_base and path.item_base.startswith("special/"):
+            # from the root, through where the folder is: a name that is no special folder
+            # is refused as before any item, and looking makes nothing
+            from .special import special_path
+
+            try:
+                below = special_path(path.item_base[len("special/") :]) + "/" + below
+            except (InvalidRequest, ApiError) as error:  # not a special folder name
+                return before_any_item(state, caller, drive, path, error)
+            chain = [store.root(drive)]
+        else:
+            chain = [resolve_base(state, caller, drive, path)]
+    except (DomainError, ApiError):  # nothing to read on the way
         return hidden(state, caller, drive, path)
+    for name in filter(None, below.split("/")):  # as far as it goes (``..`` is no child)
+        found = store.child(chain[-1], name)
+        if found is None:
+            break
+        chain.append(found)
     if any(roles_down(store, caller, chain)):
         return refused
     return hidden(state, caller, drive, path)

@@ -45,15 +45,21 @@ def too_large() -> ApiError:
     )
 
 
+def refuse_conversion(request: web.Request) -> None:
+    """``…/content?format=pdf`` asks the service to convert the file: mockdrive converts
+    nothing, and the file's own bytes would be wrong data, so it is 501 wherever content is
+    read (an item, or one a sharing link reaches)."""
+    if request.rel_url.raw_query_string and "format" in request.query:
+        raise not_implemented(f"converting a file's content (?format={request.query['format']})")
+
+
 def get_content(request: web.Request, call: Call, item: Item) -> web.StreamResponse:
     """``GET``/``HEAD …/content``: ``302 Found`` to the file's pre-authenticated download URL, as
     the service answers (clients follow it; the ``Range`` header goes along)."""
     require_role(call.state.store, call.caller, item, "read")
     if item.is_folder:
         raise InvalidRequest("a folder has no content")
-    if request.rel_url.raw_query_string and "format" in request.query:
-        # the service converts (``?format=pdf``); the file's own bytes would be wrong data
-        raise not_implemented(f"converting a file's content (?format={request.query['format']})")
+    refuse_conversion(request)
     if not_modified(request, item):
         return web.Response(status=304, headers={"ETag": item.ctag})
     location = download_url(call.state, call.downloads, item)

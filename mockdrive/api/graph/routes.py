@@ -405,7 +405,8 @@ def unserved(
     have. ``current``: the item's current version id, where the action is under ``versions``."""
     if served is not None:
         return method_not_allowed(method, served)
-    if current is not None and action == ("versions", current, "content") and method == "GET":
+    current_content = ("versions", current, "content")
+    if current is not None and action == current_content and method in ("GET", "HEAD"):
         # the service's answer: the current version's bytes are the item's own ``…/content``
         return InvalidRequest("You cannot get the content of the current version.")
     head = function_name(action[0])

@@ -33,6 +33,7 @@ from ...model.tree import DriveStore, Item, content_of, is_within
 from ..context import Call
 from ..jsonio import fast_json_response, read_json_object
 from . import authorize, paging
+from .content import refuse_conversion
 from .envelope import first_values
 from .items import DEFAULT_PAGE_SIZE as PAGE
 from .items import page_params
@@ -132,7 +133,7 @@ def shared_children(
 def shared_content(
     request: web.Request, call: Call, item: Item, permission: Permission
 ) -> web.StreamResponse:
-    return content_answer(item)
+    return content_answer(request, item)
 
 
 def item_by_id(
@@ -150,7 +151,7 @@ def children_by_id(
 def content_by_id(
     request: web.Request, call: Call, item: Item, permission: Permission, item_id: str
 ) -> web.StreamResponse:
-    return content_answer(reached_item(call, item, item_id))
+    return content_answer(request, reached_item(call, item, item_id))
 
 
 def reached_item(call: Call, link_item: Item, item_id: str) -> Item:
@@ -228,9 +229,10 @@ def item_answer(request: web.Request, call: Call, item: Item) -> web.StreamRespo
     return fast_json_response(data)
 
 
-def content_answer(item: Item) -> web.StreamResponse:
+def content_answer(request: web.Request, item: Item) -> web.StreamResponse:
     if item.is_folder:
         raise InvalidRequest("a folder has no content")
+    refuse_conversion(request)
     return web.Response(body=content_of(item), content_type=item.mime_type)
 
 

@@ -22,14 +22,21 @@ SPECIAL_PATHS = {
 }
 
 
-def special_folder(state: State, caller: User, drive: Drive, name: str) -> Item:
-    """The special folder, created on first use (as the service does) when the caller may
-    write the drive's root; otherwise it must exist already."""
+def special_path(name: str) -> str:
+    """Where the special folder ``name`` is below the drive's root; the refusal of a name that
+    is not one mockdrive keeps."""
     path = SPECIAL_PATHS.get(name)
     if path is None:
         if name in SPECIAL_FOLDERS:
             raise not_implemented(f"the special folder {name!r}")
         raise InvalidRequest(f"{name!r} is not a special folder name")
+    return path
+
+
+def special_folder(state: State, caller: User, drive: Drive, name: str) -> Item:
+    """The special folder, created on first use (as the service does) when the caller may
+    write the drive's root; otherwise it must exist already."""
+    path = special_path(name)
     store = state.store
     root = store.root(drive)
     try:
