@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,6 +54,8 @@ except ImportError:  # the test extra has it; elsewhere its steps are skipped
     if os.environ.get("CI"):
         raise
     GraphClient = None
+
+from step_table import outcome_of
 
 from mockdrive.scenario import build_state
 from mockdrive.server import MockDrive
@@ -357,13 +358,9 @@ def outcomes() -> Iterator[dict[str, str | None]]:
                 ca = str(proxied.ca_path)
             env.setenv("REQUESTS_CA_BUNDLE", ca)  # requests: azure-core, MSAL, office365
             env.setenv("SSL_CERT_FILE", ca)  # httpx (msgraph-sdk)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    step(run)
-                results[name] = None
-            except Exception:  # reported by the step's own test
-                results[name] = traceback.format_exc()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                results[name] = outcome_of(step, run)
         yield results
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import os
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,8 @@ except ImportError:
     if os.environ.get("CI"):
         raise  # CI installs the test extra: a missing client fails there
     pytest.skip("python-o365 is not installed (pip install -e '.[test]')", allow_module_level=True)
+
+from step_table import outcome_of
 
 from mockdrive.model.errors import NotFound
 from mockdrive.scenario import build_state
@@ -467,11 +468,7 @@ def outcomes(worker_servers: Any, tmp_path_factory: pytest.TempPathFactory) -> I
             if step is client_credentials_through_the_proxy:
                 env.setenv("HTTPS_PROXY", proxied.url)  # from here on, as a deployed app
                 env.setenv("REQUESTS_CA_BUNDLE", str(proxied.ca_path))  # requests and MSAL
-            try:
-                step(run)
-                results[name] = None
-            except Exception:  # reported by the step's own test
-                results[name] = traceback.format_exc()
+            results[name] = outcome_of(step, run)
     yield results
 
 

@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from step_table import outcome_of
 from test_rclone import TOKEN, Rclone, item_at, sends_token_with_fragments
 
 from mockdrive.cli import default_state
@@ -242,11 +242,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         run = Run(server, Rclone(server, home), home)
         results: dict[str, str | None] = {}
         for name, step in STEPS:  # a step after a failed one runs, and says what it lacks
-            try:
-                step(run)
-                results[name] = None
-            except Exception:  # reported by the step's own test
-                results[name] = traceback.format_exc()
+            results[name] = outcome_of(step, run)
         yield results
 
 
