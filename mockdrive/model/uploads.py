@@ -224,7 +224,7 @@ def create_session(
     if tag not in (None, "*") and (target is None or tag not in (target.etag, target.ctag)):
         raise PreconditionFailed("the item has changed since that eTag", "entityTagDoesNotMatch")
     if file_size is not None:
-        check_quota(state, base, file_size - replaced_bytes(state, base, path, conflict))
+        check_quota(state, base, file_size - replaced_bytes(target, path is not None, conflict))
     sessions = state.uploads
     sessions.drop_expired(state)
     if len(sessions.sessions) >= MAX_OPEN_SESSIONS:
@@ -266,18 +266,24 @@ def check_quota(state: State, item: Item, size: int) -> None:
         )
 
 
-def replaced_bytes(state: State, base: Item, path: str | None, conflict: str) -> int:
+def replaced_bytes(target: Item | None, by_path: bool, conflict: str) -> int:
     """What the file an upload replaces holds now (its content goes; the drive gets that room
-    back), as the simple upload counts it: 0 when the upload makes a new file."""
+    back), as the simple upload counts it: 0 when the upload makes a new file. ``target``: the
+    item at the upload's address (None: nothing there yet); ``by_path``: addressed by a path
+    below a folder, where only ``replace`` replaces, not as the file itself."""
+    if target is None or target.is_folder or (by_path and conflict != "replace"):
+        return 0
+    return target.size
+
+
+def _at_address(state: State, base: Item, path: str | None) -> Item | None:
+    """The item an upload session's address names now: ``base`` itself without a path."""
     if path is None:
-        return 0 if base.is_folder else base.size
-    if conflict != "replace":
-        return 0
+        return base
     try:
-        target = state.store.resolve(base, path)
+        return state.store.resolve(base, path)
     except DomainError:  # not there (yet): a new file
-        return 0
-    return 0 if target.is_folder else target.size
+        return None
 
 
 def check_fragment_size(start: int, end: int, total: int) -> None:
@@ -329,9 +335,9 @@ def add_fragment(
         base = state.store.items.get(session.base_id)
         if base is None:
             raise NotFound("the upload target no longer exists")
-        check_quota(
-            state, base, total - replaced_bytes(state, base, session.path, session.conflict)
-        )
+        target = _at_address(state, base, session.path)
+        by_path = session.path is not None
+        check_quota(state, base, total - replaced_bytes(target, by_path, session.conflict))
         session.size = total
     session.data += data
     session.hasher.update(data)
