@@ -12,6 +12,7 @@ import requests
 from conftest import as_user, assert_graph_error, follow_delta
 
 from mockdrive.model.delta import TOKEN_RETENTION_DAYS
+from mockdrive.testing.fixture import MockDriveFixture
 
 SHARING = {"Prefer": "deltashowsharingchanges, hierarchicalsharing"}
 
@@ -378,22 +379,29 @@ def test_the_owner_sees_every_change_and_every_deletion(finance):
     assert changes[1]["parentReference"]["id"] == finance.item("/Finance/Payroll").id
 
 
-def test_a_grant_revoked_through_onehub_is_reported_too(finance):
-    """Onehub's invitations and revoked rolemaps are sharing changes of the same items."""
-    _, dan_round = rounds(finance, "dan@contoso.example")
-    hub = {"Authorization": "Bearer ada-token", "Accept": "application/json"}
-    payroll = finance.item("/Finance/Payroll")
+HUB = {"Authorization": "Bearer ada-token", "Accept": "application/json"}  # Ada, on Onehub
+
+
+def invite_dan_to_payroll_through_onehub(finance: MockDriveFixture) -> str:
+    """Ada invites Dan to Payroll as a Viewer through Onehub: the id of his rolemap."""
     node = finance.onehub_id("/Finance/Payroll")
     invitation = {"invitation": {"emails": "dan@contoso.example", "role_name": "Viewer"}}
     invited = requests.post(f"{finance.url}/folders/{node}/invitations", json=invitation,
-                            headers=hub, timeout=10)  # fmt: skip
+                            headers=HUB, timeout=10)  # fmt: skip
     assert invited.status_code == 201, invited.text
+    rolemaps = requests.get(f"{finance.url}/folders/{node}/rolemaps", headers=HUB, timeout=10)
+    return next(r["rolemap"]["id"] for r in rolemaps.json()["items"]
+                if r["rolemap"]["user"]["email"] == "dan@contoso.example")  # fmt: skip
+
+
+def test_a_grant_revoked_through_onehub_is_reported_too(finance):
+    """Onehub's invitations and revoked rolemaps are sharing changes of the same items."""
+    _, dan_round = rounds(finance, "dan@contoso.example")
+    payroll = finance.item("/Finance/Payroll")
+    dan_map = invite_dan_to_payroll_through_onehub(finance)
     shared = dan_round(SHARING)  # Payroll is his now
     assert [e.get("name") for e in shared] == ["Payroll"]
-    rolemaps = requests.get(f"{finance.url}/folders/{node}/rolemaps", headers=hub, timeout=10)
-    dan_map = next(r["rolemap"] for r in rolemaps.json()["items"]
-                   if r["rolemap"]["user"]["email"] == "dan@contoso.example")  # fmt: skip
-    revoked = requests.delete(f"{finance.url}/rolemaps/{dan_map['id']}", headers=hub, timeout=10)
+    revoked = requests.delete(f"{finance.url}/rolemaps/{dan_map}", headers=HUB, timeout=10)
     assert revoked.status_code == 204, revoked.text
     assert dan_round() == [removal(finance, payroll.id)]
 
@@ -403,20 +411,12 @@ def test_a_role_changed_through_onehub_is_a_sharing_change(finance):
     Access Denied it takes the item out of the grantee's view, a removal their round reports
     (they saw it), and given back it is theirs again."""
     _, dan_round = rounds(finance, "dan@contoso.example")
-    hub = {"Authorization": "Bearer ada-token", "Accept": "application/json"}
     payroll = finance.item("/Finance/Payroll")
-    node = finance.onehub_id("/Finance/Payroll")
-    invitation = {"invitation": {"emails": "dan@contoso.example", "role_name": "Viewer"}}
-    invited = requests.post(f"{finance.url}/folders/{node}/invitations", json=invitation,
-                            headers=hub, timeout=10)  # fmt: skip
-    assert invited.status_code == 201, invited.text
+    dan_map = invite_dan_to_payroll_through_onehub(finance)
     assert [e.get("name") for e in dan_round(SHARING)] == ["Payroll"]
-    rolemaps = requests.get(f"{finance.url}/folders/{node}/rolemaps", headers=hub, timeout=10)
-    dan_map = next(r["rolemap"] for r in rolemaps.json()["items"]
-                   if r["rolemap"]["user"]["email"] == "dan@contoso.example")  # fmt: skip
 
     def set_role(role: str) -> None:
-        changed = requests.put(f"{finance.url}/rolemaps/{dan_map['id']}", headers=hub,
+        changed = requests.put(f"{finance.url}/rolemaps/{dan_map}", headers=HUB,
                                json={"rolemap": {"role_name": role}}, timeout=10)  # fmt: skip
         assert changed.status_code == 200, changed.text
 
