@@ -199,6 +199,7 @@ FIELD_CHANGES: dict[str, Callable[[Item, State], None]] = {
     "fs_modified": _set("fs_modified", "2019-02-03T04:05:06Z"),
     "content_hashes": _set("content_hashes", None),
     "filler": _set("filler", "a seed"),
+    "special": _set("special", "documents"),
 }
 FIELDS_NOT_CHANGED = {
     "id": "another id is another item",

@@ -88,8 +88,9 @@ CLOCK_STEPS = [{"seconds": 30}, {"hours": 2}, {"days": 8}, {"days": 31}, {"days"
 
 
 def initial_state() -> State:
-    """Ada owns the drive: /F/a.txt, /F/Sub/, /G/b.txt; Bob and Carol are members, Bob is
-    in the group Team."""
+    """Ada owns the drive: /F/a.txt, /F/Sub/, /G/b.txt (G is her documents special folder,
+    so that renames, moves and deletes reach one); Bob and Carol are members, Bob is in the
+    group Team."""
     state = State()
     users = [state.add_user(name, email, token=token) for name, email, token in PEOPLE]
     drive = state.add_drive(users[0])
@@ -108,6 +109,7 @@ def initial_state() -> State:
         [sharing.Recipient("bob@contoso.example"), sharing.Recipient("team@contoso.example")],
         ["write"]))  # fmt: skip
     other = state.store.child(root, "G")
+    other.special, drive.special["documents"] = "documents", other.id
     sharing.invite(state, owner, other, sharing.InviteRequest(
         [sharing.Recipient("eve@outside.example")], ["read"], require_sign_in=True))  # fmt: skip
     beta = state.store.child(other, "b.txt")
@@ -379,6 +381,10 @@ class Run:
     def clock(self, step: dict[str, int]) -> None:
         self.a.send("POST", "/_mockdrive/clock", None, json=step)
 
+    def special(self, who: str, name: str) -> None:
+        # the folder taken as it, or made at its place on first use by a writer of the root
+        self.a.send("GET", f"/v1.0/drives/{self.a.drive}/special/{name}", who)
+
 
 WHO = st.sampled_from(CALLERS)
 PATH = st.sampled_from(PATHS)
@@ -450,6 +456,7 @@ OPERATION = st.one_of(
     st.tuples(st.just("policy"), POLICIES),
     st.tuples(st.just("fault"), FAULTS),
     st.tuples(st.just("clock"), st.sampled_from(CLOCK_STEPS)),
+    st.tuples(st.just("special"), WHO, st.sampled_from(["documents", "photos"])),
 )
 PROBES = st.fixed_dictionaries(
     {
@@ -567,6 +574,8 @@ def probe(side: Side, run: Run, probes: dict[str, Any]) -> None:
     folder = item_path(server, probes["folder"])
     record("children", send("GET", folder + "/children", probes["viewer"]))
     record("permissions", send("GET", folder + "/permissions", probes["viewer"]))
+    special = f"/v1.0/drives/{server.drive}/special/"
+    record("special", send("GET", special + "documents", probes["viewer"]))
     if run.link_urls:  # one link: used anonymously, then redeemed by a member
         item = f"/v1.0/shares/{share_id(run.link_urls[probes['link'] % len(run.link_urls)])}"
         record("link anonymous", send("GET", item + "/driveItem", ANONYMOUS))

@@ -147,14 +147,25 @@ class Handed:
 
 
 def _special_folders_made(state: State, before: dict[str, str], after: dict[str, str]) -> bool:
-    """Whether every item the request added is a special folder (or a folder on its path)."""
+    """Whether the request only made special folders (every item it added is one, or a folder
+    on one's path), or only took folders at their places as them (the drives differ in nothing
+    but ``specialFolder`` marks)."""
     old = {entry[0] for entry in json.loads(before["versions"])}
     new = [entry[0] for entry in json.loads(after["versions"]) if entry[0] not in old]
+    if not new:
+        return _unmarked(json.loads(before["drives"])) == _unmarked(json.loads(after["drives"]))
     wanted = {p for path in SPECIAL_PATHS.values() for p in _prefixes(path)}
     items = state.store.items
-    return bool(new) and all(
-        items[i].is_folder and state.store.path_of(items[i]) in wanted for i in new
-    )
+    return all(items[i].is_folder and state.store.path_of(items[i]) in wanted for i in new)
+
+
+def _unmarked(data: Any) -> Any:
+    """Exported drives without their items' ``specialFolder`` marks."""
+    if isinstance(data, dict):
+        return {k: _unmarked(v) for k, v in data.items() if k != "specialFolder"}
+    if isinstance(data, list):
+        return [_unmarked(v) for v in data]
+    return data
 
 
 def _prefixes(path: str) -> list[str]:

@@ -428,8 +428,20 @@ class Builder:
                 store.attach(parent, item)
             except DomainError as error:
                 raise self.fail((*where, "name"), error.message) from None
+        if "specialFolder" in node:
+            self._mark_special(drive, item, node["specialFolder"]["name"], where)
         self._fill(drive, item, node, where)
         self._set_history(item, node, where)
+
+    def _mark_special(self, drive: Drive, item: Item, name: str, where: PathParts) -> None:
+        """``item`` is the drive's special folder ``name`` (the schema checked the name)."""
+        where = (*where, "specialFolder", "name")
+        if not item.is_folder:
+            raise self.fail(where, "only a folder can be a special folder")
+        if name in drive.special:
+            raise self.fail(where, f"the drive has another {name!r} special folder")
+        item.special = name
+        drive.special[name] = item.id
 
     def _content_of(self, node: dict, where: PathParts) -> bytes | None:
         if "content" in node:

@@ -216,6 +216,8 @@ def _export_item(state: State, drive: Drive, item: Item) -> dict[str, Any]:
                 node["contentBase64"] = base64.b64encode(item.content).decode("ascii")
         else:
             node["size"] = item.size
+    if item.special is not None:
+        node["specialFolder"] = {"name": item.special}
     if not item.inherits:
         node["inherits"] = False
     if item.permissions:

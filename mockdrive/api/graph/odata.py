@@ -26,7 +26,7 @@ INLINE_CHILDREN = 200
 # Other driveItem properties (for telling a property mockdrive cannot order by from a typo).
 DRIVE_ITEM_PROPERTIES = frozenset(
     ("createdDateTime", "createdBy", "cTag", "description", "eTag", "file", "fileSystemInfo",
-     "folder", "id", "lastModifiedBy", "parentReference", "webUrl", "shared")
+     "folder", "id", "lastModifiedBy", "parentReference", "webUrl", "shared", "specialFolder")
 )  # fmt: skip  # children expanded inline; more are linked with children@odata.nextLink
 
 

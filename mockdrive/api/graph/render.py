@@ -107,7 +107,7 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
 
     The fields up to the file or folder facet are encoded once and kept per state while every
     input they are made from is equal (as ``render_children`` keeps its fragments); what follows
-    them (the download URL, ``root``, ``shared``) is worked out each time."""
+    them (the download URL, ``root``, ``shared``, ``specialFolder``) is worked out each time."""
     store = state.store
     drive = store.drives[item.drive_id]
     parent_id = item.parent_id
@@ -199,6 +199,8 @@ def encode_item(state: State, view: View, item: Item, context: str) -> bytes | N
         parts.append(b',"root":{}')
     if item.permissions.any_shared():
         parts.append(b',"shared":{"scope":"users"}')
+    if item.special is not None:  # a SPECIAL_PATHS name: nothing to escape
+        parts += (b',"specialFolder":{"name":"', item.special.encode(), b'"}')
     parts.append(b"}")
     return b"".join(parts)
 
@@ -308,8 +310,9 @@ class ItemRenderer:
     def render(self, item: Item) -> dict[str, Any]:
         """The driveItem ``item`` (a child of the parent, or the root). With ``fragments``,
         the fields up to the file or folder facet come from there when every input they were
-        made from is equal now (the key below), and go there otherwise; the download URL and
-        ``shared`` are worked out each time (the caller, the clock, sharing)."""
+        made from is equal now (the key below), and go there otherwise; the download URL,
+        ``shared`` and ``specialFolder`` are worked out each time (the caller, the clock,
+        sharing, a folder taken as a special one)."""
         item_id = item.id
         created_by = item.created_by
         people = self.people
@@ -371,6 +374,8 @@ class ItemRenderer:
             data["root"] = {}
         if item.permissions.any_shared():
             data["shared"] = {"scope": "users"}
+        if item.special is not None:
+            data["specialFolder"] = {"name": item.special}
         return data
 
     def fragment(
