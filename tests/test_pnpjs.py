@@ -8,8 +8,10 @@ as it has run; each is reported as its own test (``test_step[...]``). The server
 that @azure/identity may sign in at the mock's Entra endpoints (one step), node trusting the CA
 through NODE_EXTRA_CA_CERTS. PnPjs's own behaviour is asserted as it is, and said so where it
 is not what the service documents: it asks ``/shares/{id}/driveitem`` (the segment is
-``driveItem``), reads ``delta``'s ``next()`` as a plain page of items, and its ``BearerToken``
-behaviour (a header at the ``pre`` moment) is copied onto an upload session's ``uploadUrl``.
+``driveItem``), encodes a sharing URL with one ``/`` replaced, reads ``delta``'s ``next()`` as a
+plain page of items, makes ``root:/Reports::/name:/createUploadSession`` of an item addressed by
+path, and its ``BearerToken`` behaviour (a header at the ``pre`` moment) is copied onto an upload
+session's ``uploadUrl``.
 Install with ``npm ci`` in tests/js; without it the module is skipped, except under CI=true.
 """
 
@@ -141,7 +143,8 @@ def small_upload(run: Run) -> None:
 def large_upload(run: Run) -> None:
     """``createUploadSession`` and ``resumableUpload.upload`` per fragment. The token is added at
     the auth moment, which the upload session's queryable does not copy: the fragments go
-    without one, and the strict rule takes them."""
+    without one, and the strict rule takes them. On an item addressed by path PnPjs builds
+    ``root:/Reports::/figures.bin:/createUploadSession``, no documented address: refused."""
     assert run.result["answer"]["size"] == LARGE
     data = bytes(i % 251 for i in range(LARGE))
     assert run.item("/Reports/figures.bin").content == data
@@ -150,6 +153,8 @@ def large_upload(run: Run) -> None:
                  e["path"].startswith("/up/")]  # fmt: skip
     assert [e["status"] for e in fragments] == [202, 201]  # with a token: 401
     run.seen["figures"] = run.result["answer"]["id"]
+    refused(run.result["byPath"], 400, "BadRequest")
+    assert len(run.journal("POST", "/root:/Reports::/figures.bin:/createUploadSession")) == 1
 
 
 def read_content(run: Run) -> None:
@@ -157,6 +162,23 @@ def read_content(run: Run) -> None:
     assert run.result == {"notes": "q3 notes, v2\n", "figuresMatch": True, "figuresSize": LARGE}
     downloads = [e for e in run.mock.requests if e["path"].startswith("/download/")]
     assert [e["status"] for e in downloads] == [200, 200]
+
+
+def children_in_pages(run: Run) -> None:
+    """A collection is async-iterable: each page through its ``@odata.nextLink``."""
+    assert run.result == [["todo.txt", "notes.txt"], ["figures.bin"]]
+    pages = run.journal("GET", f"/items/{run.seen['folder']}/children")
+    assert [e["query"].get("$top") for e in pages] == ["2", "2"]
+    assert "$skiptoken" in pages[1]["query"]
+
+
+def copy(run: Run) -> None:
+    """``copyItem`` answers the monitor's URL (the ``Location`` of the 202)."""
+    assert run.result["location"].startswith(run.mock.url + "/_api/v2.0/monitor/")
+    copied = run.item("/Reports/figures-copy.bin")
+    assert run.result["monitor"]["status"] == "completed"
+    assert run.result["monitor"]["resourceId"] == copied.id
+    assert copied.content == run.item("/Reports/figures.bin").content
 
 
 def rename(run: Run) -> None:
@@ -337,6 +359,8 @@ STEPS: list[tuple[str, Check | None, Check]] = [  # (step, arrange before it, ch
     ("small upload", None, small_upload),
     ("large upload (upload session)", None, large_upload),
     ("read content", None, read_content),
+    ("children in pages", None, children_in_pages),
+    ("copy", None, copy),
     ("rename", None, rename),
     ("move", None, move),
     ("invite", None, invite),

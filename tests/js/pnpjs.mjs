@@ -130,7 +130,10 @@ const steps = {
         end - start, data.subarray(start, end), `bytes ${start}-${end - 1}/${data.length}`);
     }
     seen.figures = answer.id;
-    return { session, answer };
+    // on an item addressed by path, PnPjs makes `root:/Reports::/figures.bin:/createUploadSession`
+    const byPath = await refusal(graph.me.drive.getItemByPath("Reports")
+      .createUploadSession({ item: { name: "figures.bin" } }));
+    return { session, answer, byPath };
   },
   "read content": async () => {
     const blob = await graph.me.drive.getItemById(seen.notes).getContent();
@@ -138,6 +141,21 @@ const steps = {
     const bytes = Buffer.from(await figures.arrayBuffer());
     return { notes: await blob.text(), figuresMatch: bytes.equals(pattern(bytes.length)),
              figuresSize: bytes.length };
+  },
+  "children in pages": async () => {
+    const pages = [];
+    for await (const page of graph.me.drive.getItemById(seen.folder).children.top(2)) {
+      pages.push(page.map((i) => i.name));
+    }
+    return pages;
+  },
+  "copy": async () => {
+    const location = await graph.me.drive.getItemById(seen.figures).copyItem({
+      parentReference: { id: seen.folder },
+      name: "figures-copy.bin",
+    });
+    const monitor = await (await fetch(location)).json();
+    return { location, monitor };
   },
   "rename": async () => {
     return await graph.me.drive.getItemById(seen.notes).update({ name: "summary.txt" });
