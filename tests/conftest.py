@@ -146,7 +146,7 @@ SHARED_MODULE_FIXTURES = frozenset(
     f"tests/test_{name}.py"
     for name in (
         "dashboard", "entra_clients", "hostile_scenarios", "identity_clients_more",
-        "js_identity", "layering", "msgraph_sdk_proxy", "o365_client", "onedrive_client",
+        "js_identity", "layering", "pnpjs", "msgraph_sdk_proxy", "o365_client", "onedrive_client",
         "packaging", "proxy", "rclone", "rclone_steps", "reload_differential", "slow_peers",
         "stateful_http", "url_rules", "view_invariant",
     )
