@@ -51,6 +51,10 @@ def test_a_new_file_in_fragments(mock_drive, graph):
     body = session.json()
     assert body["nextExpectedRanges"] == ["0-"]
     assert body["expirationDateTime"].endswith("Z")
+    # the host that was called, as every other answer's context
+    assert body["@odata.context"] == (
+        mock_drive.url + "/v1.0/$metadata#microsoft.graph.uploadSession"
+    )
     url = body["uploadUrl"]
     assert url.startswith(mock_drive.url + "/up/")
 

@@ -29,6 +29,7 @@ from ..routing import ExpectHandler, Handler
 from .addressing import resolve_base
 from .changes import timestamp
 from .downloads import DOWNLOAD_PREFIX, Downloads
+from .envelope import context_url
 from .items import CONFLICT_KEYS
 from .paths import GraphPath
 from .preview import PREVIEW_PREFIX, serve_preview
@@ -37,7 +38,6 @@ from .render import render_item
 UPLOAD_PREFIX = "/up/"
 PRE_AUTHENTICATED_PREFIXES = (UPLOAD_PREFIX, DOWNLOAD_PREFIX, PREVIEW_PREFIX)
 _CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})$")  # ASCII digits
-UPLOAD_SESSION_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.uploadSession"
 
 
 # Graph's own hosts (proxy mode serves them). The service's uploadUrl is never on Graph's host
@@ -107,7 +107,7 @@ async def create_upload_session(
     except uploads.QuotaExceeded as error:
         raise ApiError(507, "quotaLimitReached", error.message, error.inner_code) from None
     body = {
-        "@odata.context": UPLOAD_SESSION_CONTEXT,
+        "@odata.context": context_url(request, "microsoft.graph.uploadSession"),
         "uploadUrl": upload_origin(request) + UPLOAD_PREFIX + session.id,
         "expirationDateTime": session.expires,
         "nextExpectedRanges": session.next_expected_ranges,
