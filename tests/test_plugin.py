@@ -181,6 +181,14 @@ async def test_the_in_loop_apps_admin_reset_goes_back_to_the_tests_scenario(
     mock_drive_app.assert_can("bob@contoso.example", "write", "/Finance")
 
 
+def test_a_state_without_drives_has_no_owner_and_says_what_gives_one(mock_drive):
+    mock_drive.load({"users": [{"displayName": "Ada", "email": "ada@contoso.example"}]})
+    with pytest.raises(LookupError, match=r"no drive, so no owner: add_drive\(owner\)"):
+        mock_drive.owner  # noqa: B018
+    mock_drive.add_drive(mock_drive.user("ada@contoso.example"))
+    assert mock_drive.owner.email == "ada@contoso.example"
+
+
 async def test_threaded_fixture_from_an_async_test(mock_drive):
     mock_drive.add_file("/a.txt", "x")
     async with (
