@@ -313,7 +313,7 @@ GRAPH_SEGMENTS = frozenset(
 def no_resource_message(path: str) -> str:
     """The 404 of a path nothing serves; a Graph path sent without its version says so."""
     message = f"no resource at {path!r}"
-    if path.split("/")[1] in GRAPH_SEGMENTS:  # aiohttp's path always starts with "/"
+    if path.lstrip("/").split("/", 1)[0] in GRAPH_SEGMENTS:  # (a request line's "*" too)
         message += f": Graph paths start with the version, as in '/v1.0{path}'"
     return message
 
