@@ -26,7 +26,9 @@ class Backend:
         admin_token: str | None = None,
         clock: datetime | str = WALL,
     ):
-        self._factory = state_factory or State
+        # what ``reset()`` builds: POST /_mockdrive/reset serves a fresh one (the pytest
+        # fixture points it at each test's own starting state)
+        self.state_factory: Callable[[], State] = state_factory or State
         self.clock = clock  # what a state's clock reads from, unless its scenario pins it
         self.admin_token = admin_token  # when set, /_mockdrive/* (but health) requires it
         self.request_serial = 0
@@ -80,7 +82,7 @@ class Backend:
         """Ready ``state`` (or a fresh one) to be served next: the server's signing key, its
         clock, its generation. Called with ``_handover`` held."""
         earlier = self._pending or self._state
-        fresh = state if state is not None else self._factory()
+        fresh = state if state is not None else self.state_factory()
         if earlier is not None:  # the server's signing key: its tokens outlive a reset
             fresh.entra.keep_key(earlier.entra)
         start_clock(fresh, self.clock)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+import requests
 from conftest import assert_graph_error, raw
 
 from mockdrive.api.graph.paths import decode_path, parse_graph_path
@@ -205,3 +206,18 @@ def test_parser_keeps_encoded_slashes_inside_one_segment():
     assert (plain.item_path, plain.action) == ("/a b+c", ("permissions", "P1"))
     with pytest.raises(InvalidRequest):
         decode_path("/a%C3%28")
+
+
+@pytest.mark.parametrize("path", ["/me/drive", "/drives/x/root/children", "/shares/s!x/driveItem"])
+def test_a_graph_path_sent_without_its_version_says_where_the_version_goes(mock_drive, path):
+    response = requests.get(mock_drive.url + path, headers=mock_drive.headers())
+    error = assert_graph_error(response, 404, "itemNotFound")
+    assert error["message"] == (
+        f"no resource at {path!r}: Graph paths start with the version, as in '/v1.0{path}'"
+    )
+
+
+def test_a_path_that_is_no_graph_path_is_only_not_found(mock_drive):
+    response = requests.get(mock_drive.url + "/nothing/here", headers=mock_drive.headers())
+    error = assert_graph_error(response, 404, "itemNotFound")
+    assert error["message"] == "no resource at '/nothing/here'"

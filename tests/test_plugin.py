@@ -151,6 +151,44 @@ def test_load_replaces_the_state_from_a_file(mock_drive):
     mock_drive.assert_can("bob@contoso.example", "read", "/Projects/Plan.docx")
 
 
+def test_the_admin_reset_goes_back_to_the_state_the_test_started_with(mock_drive):
+    start = mock_drive.export()
+    mock_drive.add_file("/Projects/Plan.docx", "draft")
+    assert requests.post(f"{mock_drive.url}/_mockdrive/reset").status_code == 204
+    assert mock_drive.export() == start
+    listing = mock_drive.session.get("/me/drive/root/children")
+    assert listing.status_code == 200 and listing.json()["value"] == []
+
+
+@pytest.mark.mock_drive(scenario=TEAM)
+def test_the_admin_reset_goes_back_to_the_tests_scenario(mock_drive):
+    start = mock_drive.export()
+    mock_drive.session.delete("/me/drive/root:/Finance")
+    assert requests.post(f"{mock_drive.url}/_mockdrive/reset").status_code == 204
+    assert mock_drive.export() == start
+    mock_drive.assert_can("bob@contoso.example", "write", "/Finance/Q3.xlsx")
+
+
+@pytest.mark.mock_drive(scenario=TEAM)
+async def test_the_in_loop_apps_admin_reset_goes_back_to_the_tests_scenario(
+    aiohttp_client, mock_drive_app
+):
+    client = await aiohttp_client(mock_drive_app.app)
+    mock_drive_app.add_file("/Inbox/new.txt", "hi")
+    assert (await client.post("/_mockdrive/reset")).status == 204
+    response = await client.get("/v1.0/me/drive/root:/Finance:", headers=bearer("ada-token"))
+    assert response.status == 200
+    mock_drive_app.assert_can("bob@contoso.example", "write", "/Finance")
+
+
+def test_a_state_without_drives_has_no_owner_and_says_what_gives_one(mock_drive):
+    mock_drive.load({"users": [{"displayName": "Ada", "email": "ada@contoso.example"}]})
+    with pytest.raises(LookupError, match=r"no drive, so no owner: add_drive\(owner\)"):
+        mock_drive.owner  # noqa: B018
+    mock_drive.add_drive(mock_drive.user("ada@contoso.example"))
+    assert mock_drive.owner.email == "ada@contoso.example"
+
+
 async def test_threaded_fixture_from_an_async_test(mock_drive):
     mock_drive.add_file("/a.txt", "x")
     async with (

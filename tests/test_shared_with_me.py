@@ -3,7 +3,10 @@ a link granted or redeemed) as remoteItems, with the policy's visibility delay."
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
+import requests
 from conftest import as_user, assert_graph_error
 
 
@@ -121,3 +124,55 @@ def test_a_drive_addressed_through_me_answers_its_shared_with_me(arranged, graph
     assert names(bob.get(f"/me/drives/{own}/sharedWithMe()")) == ["Projects"]
     assert_graph_error(bob.get("/me/drives/nope/sharedWithMe"), 404, "itemNotFound")
     assert_graph_error(bob.post(f"/me/drives/{own}/sharedWithMe", json={}), 405, "notSupported")
+
+
+def test_what_a_scenario_with_a_clock_shares_is_listed_at_once(mock_drive):
+    """The shares a scenario declares without their own sharedDateTime were shared when it
+    loaded: at its clock:, which the clock reads once loaded, not in the clock's future."""
+    mock_drive.load(
+        {
+            "clock": "2024-06-01T00:00:00Z",
+            "users": [
+                {"displayName": "Ada", "email": "ada@contoso.example", "token": "ada-token"},
+                {"displayName": "Bob", "email": "bob@contoso.example", "token": "bob-token"},
+                {"displayName": "Cy", "email": "cy@contoso.example", "token": "cy-token"},
+            ],
+            "groups": [{"id": "eng", "displayName": "Eng", "members": ["bob@contoso.example"]}],
+            "drives": [
+                {
+                    "owner": "ada@contoso.example",
+                    "root": {
+                        "children": [
+                            {
+                                "name": "Projects",
+                                "folder": {},
+                                "permissions": [{"group": "eng", "roles": ["write"]}],
+                            },
+                            {
+                                "name": "Plan.docx",
+                                "file": {},
+                                "content": "draft",
+                                "permissions": [
+                                    {
+                                        "link": {
+                                            "type": "view",
+                                            "scope": "users",
+                                            "members": ["cy@contoso.example"],
+                                        }
+                                    },
+                                ],
+                            },
+                        ]
+                    },
+                }
+            ],
+        }
+    )
+    assert mock_drive.clock.now() == datetime(2024, 6, 1, tzinfo=timezone.utc)
+    session = requests.Session()
+    url = f"{mock_drive.graph_url}/me/drive/sharedWithMe"
+    bob = session.get(url, headers=mock_drive.headers("bob-token"))
+    assert names(bob) == ["Projects"]
+    assert names(session.get(url, headers=mock_drive.headers("cy-token"))) == ["Plan.docx"]
+    shared = mock_drive.export()["drives"][0]["root"]["children"][0]["permissions"][0]
+    assert shared["sharedDateTime"] == "2024-06-01T00:00:00Z"

@@ -135,7 +135,7 @@ def build_app(backend: Backend, middlewares: Sequence[Any] = ()) -> web.Applicat
         # dialects it imitates keep their own answer (Onehub's Rails routes: a 404)
         if request.path.startswith("/_mockdrive") and (allowed := await served_with(request)):
             raise web.HTTPMethodNotAllowed(request.method, allowed)
-        raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")
+        raise ApiError(404, "itemNotFound", no_resource_message(request.path))
 
     async def batch_entry(request: web.Request) -> web.StreamResponse:
         if request.method != "POST":
@@ -301,7 +301,21 @@ async def unrouted(request: web.Request) -> web.StreamResponse:
     serves the path with other methods, else 404 (the pipeline words them as the dialect)."""
     if allowed := await served_with(request):  # none of the others matches: the router tried
         raise web.HTTPMethodNotAllowed(request.method, allowed)
-    raise ApiError(404, "itemNotFound", f"no resource at {request.path!r}")  # as the catch-all
+    raise ApiError(404, "itemNotFound", no_resource_message(request.path))  # as the catch-all
+
+
+# first segments of Graph paths, sent without the version in front of them
+GRAPH_SEGMENTS = frozenset(
+    ("me", "drive", "drives", "users", "groups", "sites", "shares", "$batch")
+)
+
+
+def no_resource_message(path: str) -> str:
+    """The 404 of a path nothing serves; a Graph path sent without its version says so."""
+    message = f"no resource at {path!r}"
+    if path.lstrip("/").split("/", 1)[0] in GRAPH_SEGMENTS:  # (a request line's "*" too)
+        message += f": Graph paths start with the version, as in '/v1.0{path}'"
+    return message
 
 
 def openapi_document(state: State, server_url: str) -> dict[str, Any]:

@@ -48,6 +48,11 @@ class Builder:
         self.document = document
         self.data: dict[str, Any] = document.data
         self.found: list[Found] = []
+        # when a share without its own sharedDateTime was shared: the scenario's ``clock:``,
+        # which the clock reads once loaded (the load's ticks past it are set back), so that
+        # nothing the scenario shares lies in the clock's future (sharedWithMe lists a share
+        # once the clock has reached it); without ``clock:``, the clock's reading as it loads
+        self.shared_at_load: datetime = links.SHARED_NOW
         # tolerant: the schema check already failed, so entries may be malformed; an entry
         # that breaks the builder is skipped (its problem is among those already reported)
         self.tolerant = tolerant
@@ -107,6 +112,8 @@ class Builder:
         """The State; raises ScenarioError naming every problem found."""
         if "clock" in self.data:  # before the items (invitations expire from it) and after
             self._guard(self._set_clock, ("clock",))
+            if not self.found:
+                self.shared_at_load = self.state.clock.moment()
         self._each("users", self._add_user)
         self._each("groups", self._add_group)
         self._each("drives", self._add_drive)
@@ -464,9 +471,11 @@ class Builder:
             self.permission_ids.add(given)
         if "link" in grant:  # a sharing link (scenario/links.py)
             try:
-                link_from_data(self.state, item, grant)
+                link = link_from_data(self.state, item, grant)
             except InvalidRequest as error:
                 raise self.fail(where, error.message) from None
+            if grant.get("sharedDateTime") is None and self.shared_at_load is not links.SHARED_NOW:
+                self.state.shared_at[link.id] = self.shared_at_load
             return
         kinds = [k for k in ("user", "group", "email") if k in grant]
         if len(kinds) != 1:
@@ -507,7 +516,7 @@ class Builder:
             raise self.fail((*where, "id"), f"duplicate permission id {permission.id!r}")
         item.permissions.append(permission)
         drive.shared_item_ids.add(item.id)
-        shared: datetime | None = links.SHARED_NOW  # when the scenario loads
+        shared: datetime | None = self.shared_at_load
         if "sharedDateTime" in grant:  # an export's: when it was shared, or null (unknown)
             try:
                 raw_time = grant["sharedDateTime"]

@@ -69,7 +69,12 @@ class MockDriveFixture:
         """The owner of the first drive (``ada@contoso.example`` without a scenario)."""
 
         def find() -> User:
-            first = next(iter(self.state.store.drives.values()))
+            first = next(iter(self.state.store.drives.values()), None)
+            if first is None:
+                raise LookupError(
+                    "the state served has no drive, so no owner: add_drive(owner) makes one, "
+                    "or load a scenario with drives"
+                )
             return self.state.directory.users[first.owner_id]
 
         return self.server.call(find)

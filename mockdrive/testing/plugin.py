@@ -219,6 +219,7 @@ def mock_drive(mock_drive_servers: _Servers) -> MockDriveFixture:
         raise RuntimeError(NOT_REGISTERED)
     factory, tls = _state_factory(item)
     server = mock_drive_servers.get(tls)
+    server.backend.state_factory = factory  # POST /_mockdrive/reset: back to this test's start
     server.reset(factory())
     handle = (_fixture_class or _load_fixture_class())(server)
     handle.scenario_dirs = _scenario_dirs(item)
@@ -245,6 +246,6 @@ def mock_drive_app(request: pytest.FixtureRequest) -> MockDriveApp:
     from .fixture import MockDriveApp
 
     factory, _tls = _state_factory(request.node)
-    handle = MockDriveApp(MockDrive(factory()))
+    handle = MockDriveApp(MockDrive(factory(), state_factory=factory))
     handle.scenario_dirs = _scenario_dirs(request.node)
     return handle
