@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import requests
-from test_dashboard import child, node, page, tree  # noqa: F401 (fixtures)
+from test_dashboard import effective, node, page, tree  # noqa: F401 (fixtures)
 
 
 def make_link(mock_drive, path: str, body: dict) -> dict:
@@ -27,16 +27,15 @@ def test_tree_and_overview_show_links_and_the_clock(mock_drive):
         "/Finance",
         {"type": "view", "scope": "users", "recipients": [{"email": "bob@contoso.example"}]},
     )
-    finance = child(tree(mock_drive), "Finance")
-    shown = next(p for p in finance["permissions"] if p["id"] == link["id"])
+    shown = next(p for p in effective(tree(mock_drive), "Finance") if p["id"] == link["id"])
     assert shown["grantee"] == {
         "kind": "link",
         "name": "users view link",
         "email": link["link"]["webUrl"],
     }
     assert shown["link"]["members"] == ["bob@contoso.example"] and "pending" not in shown
-    below = child(tree(mock_drive, item=mock_drive.item("/Finance").id), "Q3.xlsx")
-    inherited = next(p for p in below["permissions"] if p["id"] == link["id"])
+    below = tree(mock_drive, item=mock_drive.item("/Finance").id)
+    inherited = next(p for p in effective(below, "Q3.xlsx") if p["id"] == link["id"])
     assert inherited["inheritedFrom"]["path"] == "/Finance"
     overview = requests.get(mock_drive.url + "/_mockdrive/dashboard/overview", timeout=10).json()
     assert overview["linkCount"] == 1 and overview["clock"].startswith("2024-01-01T")

@@ -10,6 +10,7 @@ that is not one with 400; mockdrive's own rule is the same for every form that n
 from __future__ import annotations
 
 import pytest
+import requests
 from conftest import assert_graph_error
 
 from mockdrive.model import sharing
@@ -95,3 +96,36 @@ def test_the_addresses_remembered_across_states_are_bounded_in_size(mock_drive, 
     body = {"recipients": [{"email": long_addresses[0] + "\n"}], "roles": ["write"]}
     assert_graph_error(graph.post("/me/drive/root:/Projects:/invite", json=body), 400,
                        "invalidRequest")  # fmt: skip
+
+
+# an address with a control character inside it (not whitespace: ``\s`` already refused those)
+CONTROL_ADDRESSES = ["x\x00@out.example", "x@out\x01.example", "x\x1b@out.example",
+                     "x@out.exam\x7fple"]  # fmt: skip
+
+
+@pytest.mark.parametrize("address", CONTROL_ADDRESSES)
+def test_an_address_with_a_control_character_is_no_address(address) -> None:
+    assert EMAIL_PATTERN.match(address) is None
+
+
+@pytest.mark.parametrize("address", CONTROL_ADDRESSES)
+def test_an_invite_to_an_address_with_a_control_character_is_refused_in_every_dialect(
+    mock_drive, graph, projects, address
+) -> None:
+    """Graph's invite and the older API's ``action.invite`` answered 200 and stored an external
+    invitation for it (and e-mailed it); Onehub invited it (201)."""
+    before = mock_drive.digest()
+    body = {"recipients": [{"email": address}], "roles": ["read"], "sendInvitation": True}
+    assert_graph_error(graph.post("/me/drive/root:/Projects:/invite", json=body), 400,
+                       "invalidRequest")  # fmt: skip
+    legacy = graph.post("/me/drive/root:/Projects:/action.invite", json=body)
+    assert legacy.status_code == 400 and legacy.json()["error"]["code"] == "invalidRequest"
+    node = mock_drive.onehub_id("/Projects")
+    onehub = requests.post(f"{mock_drive.url}/folders/{node}/invitations", timeout=10,
+                           headers=mock_drive.headers(),
+                           json={"invitation": {"emails": address}})  # fmt: skip
+    assert onehub.status_code == 422, onehub.text
+    share = onehub.json()["share"]
+    assert share["invited_emails"] == [] and share["emails"] == address
+    assert share["email_errors"] == [f"{address} is not a valid email address"]
+    assert mock_drive.digest() == before

@@ -7,9 +7,11 @@ screenshot) shows them. Its script then takes over and polls these admin routes,
 read the state:
 
 - ``GET /_mockdrive/dashboard/overview``: state id (changes on reset), drives, users, groups;
-- ``GET /_mockdrive/dashboard/tree?item=ID&limit=N&as=USER``: one folder and its children, each
-  with its effective permissions (and, with ``as``, that user's roles and why). Lazy: one folder
-  per call, so a 100k-item drive costs what its open folders cost;
+- ``GET /_mockdrive/dashboard/tree?item=ID&limit=N&as=USER``: one folder with its effective
+  permissions, its children each with their own, and once what every child that inherits gets
+  from above (``inherited``); with ``as``, that user's roles and why. Lazy: one folder per call,
+  so a 100k-item drive costs what its open folders cost, and a page costs its children plus the
+  grants above them, never their product;
 - ``GET /_mockdrive/dashboard/access?user=USER``: what a user can see and do: every item where a
   permission applies to them, their roles there, and where inheritance stops below it;
 - ``GET /_mockdrive/dashboard/journal?after=ID``: journal entries newer than ``ID``.
@@ -47,6 +49,9 @@ from .routing import Route
 DEFAULT_CHILDREN = 200
 FIRST_VIEW_ROWS = 200  # journal and outbox rows drawn on the server (the script shows more)
 MAX_CHILDREN = 5000
+# inherited permissions a row of the tree draws as chips (then one "+N inherited" chip): a row
+# under a thousand grants draws a few; the details pane lists them all
+INHERITED_CHIPS = 10
 ABILITIES = {
     "read": ["view", "download", "see own permissions"],
     "write": ["edit", "upload", "rename", "delete", "invite others", "change shares"],
@@ -176,8 +181,15 @@ def ui_access(state: State, user: User, item: Item) -> dict[str, Any]:
 
 
 def ui_item(
-    state: State, item: Item, as_user: User | None = None, *, permissions: bool = True
+    state: State,
+    item: Item,
+    as_user: User | None = None,
+    *,
+    permissions: bool = True,
+    own_only: bool = False,
 ) -> dict[str, Any]:
+    """An item as the page shows it: with its effective permissions, or (``own_only``) only
+    those granted on it, as a folder's children are listed (``inherited_by_children``)."""
     node: dict[str, Any] = {
         "id": item.id,
         "driveId": item.drive_id,
@@ -191,13 +203,27 @@ def ui_item(
         node["childCount"] = len(item.children or {})
     else:
         node["mimeType"] = item.mime_type
-    if permissions:
+    if permissions and own_only:
+        node["permissions"] = [
+            ui_permission(state, EffectivePermission(p)) for p in item.permissions
+        ]
+    elif permissions:
         node["permissions"] = [
             ui_permission(state, e) for e in effective_permissions(state.store, item)
         ]
     if as_user is not None:
         node["access"] = ui_access(state, as_user, item)
     return node
+
+
+def inherited_by_children(state: State, folder: Item) -> list[dict[str, Any]]:
+    """What a child of ``folder`` that inherits gets from above, as a child's effective list
+    shows it after its own: the folder's own permissions (inherited from the folder), then those
+    the folder inherits. Listed once per folder, not once per child."""
+    return [
+        ui_permission(state, EffectivePermission(e.permission, e.holder or folder))
+        for e in effective_permissions(state.store, folder)
+    ]
 
 
 def is_onehub_workspace(state: State, drive: Drive) -> bool:
@@ -392,9 +418,12 @@ def _tree(state: State, drives: list[dict[str, Any]]) -> str:
 
 def _folder_list(state: State, folder: Item) -> str:
     children = children_of(state, folder)
+    inherited = inherited_by_children(state, folder)
     items = []
     for child in children[:DEFAULT_CHILDREN]:
-        node = ui_item(state, child)
+        node = ui_item(state, child, own_only=True)
+        if child.inherits:  # as the script completes a listing's children
+            node["permissions"] = node["permissions"] + inherited
         meta = _count(node["childCount"], "item") if child.is_folder else _size(child.size)
         row = _item_row(node, "item-row", child.name, _el("span", {"class": "meta"}, meta), False)
         attrs = {"class": "node", "data-path": node["path"], "data-id": child.id}
@@ -434,7 +463,7 @@ def _item_row(node: dict[str, Any], kind: str, label: str, extras: str, is_open:
     )
     icon = "drive" if kind == "drive-row" else "folder" if node["folder"] else "file"
     stop = "" if node["inherits"] else _el("span", {"class": "badge stop"}, "stops inheriting")
-    chips = "".join(_permission_chip(p) for p in node.get("permissions", ()))
+    chips = _permission_chips(node.get("permissions", ()))
     return _el(
         "div",
         {"class": f"row {kind}"},
@@ -445,6 +474,18 @@ def _item_row(node: dict[str, Any], kind: str, label: str, extras: str, is_open:
         stop,
         _el("span", {"class": "perms"}, chips),
     )
+
+
+def _permission_chips(permissions: list[dict[str, Any]]) -> str:
+    """A row's chips: every permission granted on the item, the first ``INHERITED_CHIPS`` of
+    those it inherits, and how many more it inherits (as the script's ``permissionChips``)."""
+    own = [p for p in permissions if not p["inherited"]]
+    inherited = [p for p in permissions if p["inherited"]]
+    chips = "".join(_permission_chip(p) for p in own + inherited[:INHERITED_CHIPS])
+    rest = len(inherited) - INHERITED_CHIPS
+    if rest > 0:
+        chips += _el("span", {"class": "badge perm more"}, _text(f"+{rest} inherited"))
+    return chips
 
 
 def _permission_chip(p: dict[str, Any]) -> str:
@@ -612,7 +653,8 @@ async def get_tree(request: web.Request) -> web.Response:
         {
             "stateId": state_id(state),
             "item": ui_item(state, item, as_user),
-            "children": [ui_item(state, c, as_user) for c in children[:limit]],
+            "children": [ui_item(state, c, as_user, own_only=True) for c in children[:limit]],
+            "inherited": inherited_by_children(state, item),
             "total": len(children),
             "limit": limit,
         }

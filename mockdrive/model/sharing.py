@@ -26,8 +26,11 @@ if TYPE_CHECKING:
     from .tree import Item
 
 MAX_MESSAGE_LENGTH = 2000
-# (ends in ``\Z``: ``$`` would also match before a final newline)
-EMAIL_PATTERN = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+\Z")
+# (ends in ``\Z``: ``$`` would also match before a final newline; no control character anywhere:
+# ``\s`` leaves NUL, ESC, DEL and the like to match)
+EMAIL_PATTERN = re.compile(
+    r"^[^@\s,;<>\"\x00-\x1f\x7f]+@[^@\s,;<>\"\x00-\x1f\x7f]+\.[^@\s,;<>\".\x00-\x1f\x7f]+\Z"
+)
 # addresses ``EMAIL_PATTERN`` matched (a match costs ~8 look-ups), forgotten all at once when full;
 # kept for the process, so only those no longer than an address may be (RFC 3696): a body's
 # longer ones are matched each time rather than pinned after their state is gone

@@ -5,6 +5,7 @@
 const ADMIN = "/_mockdrive";
 const POLL_MS = 1000;
 const CHILD_PAGE = 200;
+const INHERITED_CHIPS = 10; // inherited permissions a tree row draws (the details list them all)
 const JOURNAL_KEEP = 1000;
 
 const view = {
@@ -95,7 +96,12 @@ async function fetchFolder(id) {
   const query = new URLSearchParams({ item: id, limit: view.expanded.get(id) || CHILD_PAGE });
   if (view.asUser) query.set("as", view.asUser);
   try {
-    view.folders.set(id, await api("GET", `/dashboard/tree?${query}`));
+    const listing = await api("GET", `/dashboard/tree?${query}`);
+    // a child comes with its own permissions; what it inherits is listed once for them all
+    for (const child of listing.children) {
+      if (child.inherits) child.permissions = child.permissions.concat(listing.inherited);
+    }
+    view.folders.set(id, listing);
   } catch (error) {
     if (error.status !== 404) throw error;
     view.folders.delete(id); // gone (deleted, or the state was reset)
@@ -221,6 +227,16 @@ function permissionLabel(p) {
   return `${p.grantee.name} · ${role}`;
 }
 
+/** A row's chips: its own permissions, a few of those it inherits, and how many more. */
+function permissionChips(permissions) {
+  const inherited = permissions.filter((p) => p.inherited);
+  const shown = permissions.filter((p) => !p.inherited).concat(inherited.slice(0, INHERITED_CHIPS));
+  const chips = shown.map(permissionChip);
+  const rest = inherited.length - INHERITED_CHIPS;
+  if (rest > 0) chips.push(el("span", { class: "badge perm more", text: `+${rest} inherited` }));
+  return chips;
+}
+
 function permissionChip(p) {
   const classes = ["badge", "perm", `role-${p.role || "none"}`];
   if (p.inherited) classes.push("inherited");
@@ -285,7 +301,7 @@ function itemRow(node, extraClass, label, extras) {
       toggleFolder(node.id);
     },
   });
-  const permissions = (node.permissions || []).map(permissionChip);
+  const permissions = permissionChips(node.permissions || []);
   return el(
     "div",
     {
