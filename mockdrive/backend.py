@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import Any
 
 from .model.clock import parse_time
-from .model.ids import EPOCH
+from .model.ids import EPOCH, format_time
 from .model.state import State
 
 # A scenario may name any generation below 2^53 (what an export writes, JSON-safe), and a load
@@ -114,6 +115,20 @@ class Backend:
         self.request_serial += 1
         # (``{n:012x}``, without a format spec's width: a third of the cost, on every request)
         return "00000000-0000-4000-8000-" + f"{self.request_serial:x}".zfill(12)
+
+
+def loaded_at(data: Any, clock: datetime | str) -> Any:
+    """Scenario ``data`` as a server (or a test) whose clock is ``clock`` loads it: at that
+    moment, given as its ``clock:`` when it names none, so that what the load dates (shares
+    without a sharedDateTime) is not in the clock's future, where sharedWithMe leaves it out
+    (``start_clock`` would set the clock only once the state is built, at EPOCH). The wall, or
+    EPOCH (where a fresh clock starts), leaves ``data`` as it is."""
+    if clock == WALL or not isinstance(data, dict) or "clock" in data:
+        return data
+    moment = parse_time(clock, "clock") if isinstance(clock, str) else clock
+    if moment == EPOCH:
+        return data
+    return {**data, "clock": format_time(moment.astimezone(timezone.utc))}
 
 
 def start_clock(state: State, clock: datetime | str) -> None:

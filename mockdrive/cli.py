@@ -180,14 +180,20 @@ def state_factory(args: argparse.Namespace) -> Callable[[], State]:
     """A function building the initial state afresh (what ``/_mockdrive/reset`` goes back to).
 
     The scenario is read and validated once here; each call rebuilds from the parsed data.
-    ``--seed`` overrides a scenario's own seed, as the marker's ``seed=`` does.
+    ``--seed`` overrides a scenario's own seed, as the marker's ``seed=`` does; a scenario
+    without ``clock:`` loads at ``--clock`` (``loaded_at``).
     """
+    from .backend import WALL, loaded_at
+
+    clock = getattr(args, "clock", WALL)  # (``export`` has no --clock)
     if args.scenario:
         from .scenario import build_state, read_scenario
 
         document = read_scenario(scenario_path(args.scenario))
+        data = loaded_at(document.data, clock)
         if args.seed is not None:
-            document = document.with_data({**document.data, "seed": args.seed})
+            data = {**data, "seed": args.seed}
+        document = document.with_data(data)
         return lambda: build_state(document)
     seed = args.seed or 0
     if args.demo:
@@ -196,7 +202,7 @@ def state_factory(args: argparse.Namespace) -> Callable[[], State]:
 
         users = DEMO_USERS if args.users is None else args.users
         items = DEMO_ITEMS if args.items is None else args.items
-        data = demo_scenario(seed, users, items)
+        data = loaded_at(demo_scenario(seed, users, items), clock)
         source = f"<demo seed={seed}>"
         return lambda: build_state(data, source)
     from .scenario.defaults import default_state

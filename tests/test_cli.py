@@ -445,3 +445,25 @@ def test_a_port_out_of_range_is_a_usage_error(port):
     result = run("--port", port)
     assert result.returncode == 2, result.stderr
     assert "argument --port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_scenario_served_at_an_earlier_clock_flag_lists_its_shares():
+    """--clock is the moment a scenario without clock: loads at (at start, at a reset and at a
+    PUT of the state): its shares are not in the clock's future, which sharedWithMe leaves
+    out."""
+    team = (FIXTURES / "team.yaml").read_text()
+    with Served("--scenario", "team", "--clock", "2023-06-01T00:00:00Z") as served:
+        admin, url = served.url + "/_mockdrive", served.url + "/v1.0/me/drive/sharedWithMe"
+        dan = {"Authorization": "Bearer dan-token"}
+        for load in (
+            lambda: None,
+            lambda: requests.post(admin + "/reset", timeout=5),
+            lambda: requests.put(admin + "/state", data=team, timeout=5),
+        ):
+            load()
+            listed = requests.get(url, headers=dan, timeout=5)
+            assert [e["name"] for e in listed.json()["value"]] == ["Q3.xlsx"], listed.text
+            state = requests.get(admin + "/state", timeout=5).json()
+            assert state["clock"] == "2023-06-01T00:00:00Z"
+            finance = state["drives"][0]["root"]["children"][0]
+            assert finance["permissions"][0]["sharedDateTime"] == "2023-06-01T00:00:00Z"

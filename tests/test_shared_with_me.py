@@ -176,3 +176,15 @@ def test_what_a_scenario_with_a_clock_shares_is_listed_at_once(mock_drive):
     assert names(session.get(url, headers=mock_drive.headers("cy-token"))) == ["Plan.docx"]
     shared = mock_drive.export()["drives"][0]["root"]["children"][0]["permissions"][0]
     assert shared["sharedDateTime"] == "2024-06-01T00:00:00Z"
+
+
+@pytest.mark.mock_drive(scenario="team", clock="2023-06-01T00:00:00Z")
+def test_a_scenario_served_at_an_earlier_marker_clock_lists_its_shares(mock_drive):
+    """The marker's clock= is the moment the scenario loads at: its shares (dated at the load)
+    are not in the clock's future, which sharedWithMe would leave out."""
+    assert mock_drive.clock.now() == datetime(2023, 6, 1, tzinfo=timezone.utc)
+    dan = mock_drive.session_for("dan@contoso.example")
+    assert names(dan.get("/me/drive/sharedWithMe")) == ["Q3.xlsx"]
+    drive = mock_drive.export()["drives"][0]
+    shared = drive["root"]["children"][0]["children"][0]["permissions"][0]
+    assert shared["sharedDateTime"] == "2023-06-01T00:00:00Z"

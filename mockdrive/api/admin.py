@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import __version__
-from ..backend import Backend
+from ..backend import Backend, loaded_at
 from ..model.state import State
 from . import admin_clock, admin_faults, dashboard, entra, onehub
 from .context import backend_of
@@ -161,7 +161,11 @@ async def import_state(request: web.Request) -> web.Response:
     the new state is swapped in on the loop, in one step. An empty body is refused: ``{}``
     is the explicit empty scenario.
     """
-    from ..scenario import ScenarioError, load_scenario_text  # YAML loads on first use
+    from ..scenario import ScenarioError, build_state, parse_scenario  # YAML loads on first use
+
+    def load(text: str) -> State:  # a scenario without clock: loads at the server's clock
+        document = parse_scenario(text, "<request body>")
+        return build_state(document.with_data(loaded_at(document.data, backend.clock)))
 
     backend = backend_of(request)
     if request.content_length and request.content_length > MAX_SCENARIO_BODY:
@@ -180,7 +184,7 @@ async def import_state(request: web.Request) -> web.Response:
         raise ApiError(400, "invalidRequest", reason)
     try:
         async with scenario_lock(backend):
-            state = await asyncio.to_thread(load_scenario_text, text, "<request body>")
+            state = await asyncio.to_thread(load, text)
     except ScenarioError as error:
         raise ApiError(400, "invalidRequest", str(error)) from None
     backend.reset(state)

@@ -12,7 +12,7 @@ wall time, and a date-time (or ISO text) pins it there. pytest finds these throu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,17 +132,24 @@ def _state_factory(node: pytest.Item) -> tuple[Callable[[], State], bool]:
 
     options = _marker_options(node)
     seed = options.get("seed")
+    clock = options.get("clock")
+    # a pinned clock= is the scenario's clock: (it wins over the scenario's own): the moment the
+    # load dates what it shares at, which a clock set only afterwards would leave in its future
+    loaded_at = None if clock is None or clock == "wall" else _clock_text(clock)
     if options.get("scenario"):
         path = scenario_file(options["scenario"], _scenario_dirs(node))
-        build = lambda: scenario_state(path, seed)  # noqa: E731
+        build = lambda: scenario_state(path, seed, loaded_at)  # noqa: E731
     elif options.get("demo"):
-        from ..demo import demo_state
+        from ..demo import demo_scenario
+        from ..scenario import build_state
 
         users, items = options.get("users", 25), options.get("items", 500)
-        build = lambda: demo_state(seed or 0, users, items)  # noqa: E731
+        clock_data = {} if loaded_at is None else {"clock": loaded_at}
+        build = lambda: build_state(  # noqa: E731
+            {**demo_scenario(seed or 0, users, items), **clock_data}, f"<demo seed={seed or 0}>"
+        )
     else:
         build = lambda: default_state(OWNER_TOKEN, seed or 0)  # noqa: E731
-    clock = options.get("clock")
 
     def build_with_clock() -> State:
         state = build()
@@ -155,6 +162,15 @@ def _state_factory(node: pytest.Item) -> tuple[Callable[[], State], bool]:
         return state
 
     return build_with_clock, bool(options.get("tls"))
+
+
+def _clock_text(clock: str | datetime) -> str:
+    """The marker's clock= as a scenario's ``clock:`` (ISO text, to the second, in UTC)."""
+    from ..model.clock import parse_time
+    from ..model.ids import format_time
+
+    moment = parse_time(clock, "clock") if isinstance(clock, str) else clock
+    return format_time(moment.astimezone(timezone.utc))
 
 
 def _default_state() -> State:

@@ -23,12 +23,15 @@ def scenario_file(spec: str | Path, bases: Sequence[Path] = ()) -> Path:
     return found
 
 
-def scenario_state(path: str | Path, seed: int | None = None) -> State:
-    """A fresh State from a scenario file parsed once per process."""
+def scenario_state(path: str | Path, seed: int | None = None, clock: str | None = None) -> State:
+    """A fresh State from a scenario file parsed once per process; ``seed`` and ``clock`` (ISO
+    text: the marker's) in place of the scenario's own."""
     resolved = Path(path).resolve()
     document = DOCUMENTS.get(resolved)
     if document is None:
         document = DOCUMENTS[resolved] = read_scenario(path)
     if seed is not None:
         document = document.with_data({**document.data, "seed": seed})
+    if clock is not None:
+        document = document.with_data({**document.data, "clock": clock})
     return build_state(document)
