@@ -30,7 +30,7 @@ Business drives offer delta only on the root in the service; mockdrive serves it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -85,7 +85,8 @@ def serve(request: web.Request, call: Call, folder: Item, segment: str) -> web.R
             since = origin = delta.position_at_time(state, when)
     except delta.ResyncRequired as error:
         raise ApiError(410, "resyncRequired", error.message, "resyncRequired") from None
-    return _changes(request, call, folder, since, origin, top, show_sharing)
+    with_parents = "deltaExcludeParent" not in request.headers  # the documented header
+    return _changes(request, call, folder, since, origin, top, show_sharing, with_parents)
 
 
 def _enumerate(
@@ -116,6 +117,7 @@ def _changes(
     origin: int,
     top: int,
     show_sharing: bool,
+    with_parents: bool,
 ):
     """What changed below ``folder`` after log position ``since``, as the caller sees it now:
     each item once, as it is now (or ``deleted``, or removed from the view), oldest change
@@ -139,13 +141,41 @@ def _changes(
             seen[change.item_id] = (entry[0], change)
         last_serial = change.serial
     then = delta.ViewThen(state.store, state.changes, call.caller, folder, origin)
-    value = []
+    value: list[dict[str, Any]] = []
+    placed: dict[str, int] = {}  # item id → its place in ``value``: each item once a page
     for item_id, (kinds, last) in seen.items():
         reported = _report(call, folder, then, item_id, kinds, last, show_sharing)
-        if reported is not None:
-            value.append(reported)
+        if reported is None:
+            continue
+        if item_id in placed:  # listed above an earlier item: its own entry takes that place
+            value[placed[item_id]] = reported
+            continue
+        if with_parents and "deleted" not in reported:  # in the view now: so is its way down
+            for above in _folders_above(state.store, folder, state.store.items[item_id], placed):
+                placed[above.id] = len(value)
+                value.append(shape(render_item(state, call, above), _select(call)))
+        placed[item_id] = len(value)
+        value.append(reported)
     token = delta.make_token(state, last_serial, origin) if more else delta.make_token(state)
     return _respond(request, value, token, more)
+
+
+def _folders_above(store: Any, folder: Item, item: Item, placed: Container[str]) -> list[Item]:
+    """The folders from ``folder`` down to ``item``'s parent not in ``placed`` yet, top first:
+    the service reports a changed item's ancestors with it, as they are now (their size,
+    childCount and tags moved with it), each before what is below it, so that a client can
+    place the item. Above a folder already placed everything is placed (it came with its own
+    ancestors). ``roles_within`` found ``item`` in the view from ``folder``, so every folder on
+    the way is in it too. O(depth)."""
+    chain = []
+    current = item
+    while current.id != folder.id and current.parent_id is not None:
+        current = store.items[current.parent_id]
+        if current.id in placed:
+            break
+        chain.append(current)
+    chain.reverse()
+    return chain
 
 
 def _report(
