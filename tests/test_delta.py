@@ -514,3 +514,141 @@ def test_select_shapes_every_delta_entry_and_its_links(arranged, graph):
     assert graph.delete("/me/drive/root:/Notes.txt").status_code == 204
     changes, link = follow_delta(graph, link)
     assert set(changes[0]) == {"id", "name", "file", "deleted"}
+
+
+# -- a change comes with the folders above it ----------------------------------------------------
+# The service lists a changed item's ancestors with it, from the delta's folder down, each before
+# what is below it, as they are now, so that a client can place the item (a file shared at
+# root/folder/sub-folder/sample.jpg comes as four entries). A deletion needs no placing.
+
+
+@pytest.fixture
+def deep(mock_drive):
+    """/A/B/C, and a deltaLink of the root taken after them."""
+    mock_drive.add_folder("/A/B/C")
+    link = follow_delta(mock_drive.session, "/me/drive/root/delta")[1]
+    return mock_drive, link
+
+
+def ids_of(team, *paths: str) -> list[str]:
+    return [team.item(path).id for path in paths]
+
+
+def test_a_file_added_deep_comes_after_the_root_and_each_folder_above_it(deep):
+    team, link = deep
+    graph = team.session
+    assert graph.put("/me/drive/root:/A/B/C/deep.txt:/content", data=b"12345").status_code == 201
+    changes, _ = follow_delta(graph, link)
+    chain = ids_of(team, "/", "/A", "/A/B", "/A/B/C", "/A/B/C/deep.txt")
+    assert [e["id"] for e in changes] == chain
+    folder_c = changes[3]  # as it is now: the new file counted in it
+    assert folder_c["folder"]["childCount"] == 1 and folder_c["size"] == 5
+    assert changes[0]["size"] == 5 and "root" in changes[0]
+    assert all("@microsoft.graph.sharedChanged" not in e for e in changes)
+
+
+def test_a_folder_that_changed_with_its_child_is_listed_once_above_it(deep):
+    """Whichever changed first, the folder comes once, as it is now, before its child."""
+    team, link = deep
+    graph = team.session
+    b = team.item("/A/B").id
+    assert graph.put("/me/drive/root:/A/B/x.txt:/content", data=b"x").status_code == 201
+    assert graph.patch(f"/me/drive/items/{b}", json={"name": "B2"}).ok  # after its child
+    changes, link = follow_delta(graph, link)
+    assert [e["name"] for e in changes] == ["root", "A", "B2", "x.txt"]
+    assert changes[2]["id"] == b
+    a = team.item("/A").id
+    assert graph.patch(f"/me/drive/items/{a}", json={"name": "A2"}).ok  # before its child
+    assert graph.put("/me/drive/root:/A2/B2/C/y.txt:/content", data=b"y").status_code == 201
+    changes, _ = follow_delta(graph, link)
+    assert [e["name"] for e in changes] == ["root", "A2", "B2", "C", "y.txt"]
+    assert len({e["id"] for e in changes}) == len(changes)
+
+
+def test_a_sharing_change_deep_down_marks_the_item_only(deep):
+    """With ``Prefer: deltashowsharingchanges`` the file shared comes after its folders, and
+    only it carries ``@microsoft.graph.sharedChanged``; without the header nothing comes."""
+    team, link = deep
+    graph = team.session
+    team.add_user("Bob", "bob@contoso.example")
+    file = team.add_file("/A/B/C/sample.jpg", "jpg")
+    changes, link = follow_delta(graph, link)
+    assert [e["name"] for e in changes] == ["root", "A", "B", "C", "sample.jpg"]
+    invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
+    assert graph.post(f"/me/drive/items/{file.id}/invite", json=invite).status_code == 200
+    assert follow_delta(graph, link)[0] == []  # a sharing change alone: not without the header
+    assert graph.post(f"/me/drive/items/{file.id}/invite", json=invite).status_code == 200
+    shared, _ = follow_delta(graph, link, SHARING)
+    assert [e["name"] for e in shared] == ["root", "A", "B", "C", "sample.jpg"]
+    marked = [e["name"] for e in shared if e.get("@microsoft.graph.sharedChanged") == "True"]
+    assert marked == ["sample.jpg"]
+
+
+def test_select_shapes_the_folders_above_a_change_too(deep):
+    team, link = deep
+    graph = team.session
+    assert graph.put("/me/drive/root:/A/B/x.txt:/content", data=b"x").status_code == 201
+    changes, _ = follow_delta(graph, link.replace("delta?", "delta?$select=id,size&"))
+    assert [e["id"] for e in changes] == ids_of(team, "/", "/A", "/A/B", "/A/B/x.txt")
+    assert all(set(e) == {"id", "size"} for e in changes)
+
+
+def test_each_page_names_the_folders_above_its_own_changes_once(deep):
+    """``$top`` counts changed items; the folders above them come on top, once a page, and
+    again on a later page that needs them (a client keeps the last occurrence)."""
+    team, link = deep
+    graph = team.session
+    for name in ("one", "two", "three"):
+        assert graph.put(f"/me/drive/root:/A/B/{name}.txt:/content", data=b"1").status_code == 201
+    pages, url = [], link.replace("delta?", "delta?$top=2&")
+    while url:
+        body = graph.get(url).json()
+        pages.append([e["name"] for e in body["value"]])
+        url = body.get("@odata.nextLink")
+    assert pages == [["root", "A", "B", "one.txt", "two.txt"], ["root", "A", "B", "three.txt"]]
+
+
+def test_a_deletion_comes_without_the_folders_above_it(deep):
+    team, link = deep
+    graph = team.session
+    gone = team.add_file("/A/B/C/gone.txt", "g")
+    link = follow_delta(graph, link)[1]
+    assert graph.delete(f"/me/drive/items/{gone.id}").status_code == 204
+    changes, link = follow_delta(graph, link)
+    assert [(e["id"], "deleted" in e) for e in changes] == [(gone.id, True)]
+    c = team.item("/A/B/C").id
+    assert graph.delete(f"/me/drive/items/{c}").status_code == 204
+    assert [e["id"] for e in follow_delta(graph, link)[0]] == [c]
+
+
+def test_the_delta_exclude_parent_header_leaves_the_folders_out(deep):
+    """The documented ``deltaExcludeParent`` request header: only what changed. Sent as a
+    ``Prefer`` value instead it is reported to change nothing, so it changes nothing here."""
+    team, link = deep
+    graph = team.session
+    assert graph.put("/me/drive/root:/A/B/x.txt:/content", data=b"x").status_code == 201
+    alone = follow_delta(graph, link, {"deltaExcludeParent": "true"})[0]
+    assert [e["name"] for e in alone] == ["x.txt"]
+    preferred = follow_delta(graph, link, {"Prefer": "deltaExcludeParent"})[0]
+    assert [e["name"] for e in preferred] == ["root", "A", "B", "x.txt"]
+
+
+def test_the_folders_above_a_change_stay_in_the_callers_view(finance):
+    """Kim is granted a folder deep below Payroll and Finance, which she cannot read: her
+    delta is on that folder, and its changes name it and what is below it, nothing above.
+    Dan reads Finance but not Payroll: a change below Payroll is not in his view at all."""
+    finance.add_folder("/Finance/Payroll/Deep/Sub")
+    finance.grant("/Finance/Payroll/Deep", "kim@contoso.example", ["read"])
+    _, kim_round = rounds(finance, "kim@contoso.example", "/Finance/Payroll/Deep")
+    _, dan_round = rounds(finance, "dan@contoso.example")
+    kim = finance.session_for("kim@contoso.example")
+    root = finance.item("/")
+    assert_graph_error(kim.get(f"/drives/{root.drive_id}/items/{root.id}/delta"), 404,
+                       "itemNotFound")  # fmt: skip
+    ada = finance.session
+    assert ada.put("/me/drive/root:/Finance/Payroll/Deep/Sub/x.txt:/content", data=b"x").ok
+    changes = kim_round()
+    assert [e["name"] for e in changes] == ["Deep", "Sub", "x.txt"]
+    hidden = ids_of(finance, "/", "/Finance", "/Finance/Payroll")
+    assert not {e["id"] for e in changes} & set(hidden)  # no entry of a folder she cannot see
+    assert dan_round() == []
