@@ -7,21 +7,30 @@ otherwise too.
 
 What each caller gets is their view (``model/view.py``): the first round lists what they see
 below the folder, pruned at what they cannot see; later rounds report a changed item that is in
-that view now, as it is now. A changed item that is not in the view now is reported exactly
-when it was in the caller's view at the token's time (``delta.ViewThen``, rebuilt from the
-log): it was deleted, moved out of the folder or below a folder the caller cannot see, or lost
-through a permission removed or expired or a break of inheritance. Such an item is reported as
-the service reports removals: with the ``deleted`` facet and only ``id``, ``parentReference``
-(``driveId``, ``driveType``) and an empty ``file`` or ``folder`` facet, never its name or where
-it went; OneDrive for Business omits ``name`` from deletions too. Every removal keeps its
-``file``/``folder`` facet, as the service's do: sync clients (the Debian ``onedrive`` client)
-skip an entry with neither as an unsupported item and so never delete their copy. mockdrive
-reports such removals whether or not ``Prefer: deltashowremovedasdeleted`` is sent (a client
-that never learns of a removal keeps a stale copy). A real deletion of an item the caller saw,
-whose folder is in the view and which inherited from it, keeps its name and parent id. An item
-the caller never saw is never named, not even by id; where the log cannot tell (a permission
-granted and removed since the token), mockdrive leaves the item out rather than name one the
-caller may never have seen.
+that view now, as it is now, after the folders above it from the delta's folder down (the root
+included for ``root/delta``), as they are now: the service lists a changed item's ancestors with
+it (their size, childCount and tags moved with it) so that a client can place it, and marks only
+the item itself ``sharedChanged``. The view holds every folder between the delta's folder and an
+item in it, so no folder the caller cannot see is listed. Each item comes once a page, at its
+first place (a folder that changed itself takes the place it got above an earlier item);
+``$top`` counts changed items, their folders come on top, and a later page lists them again. The
+documented ``deltaExcludeParent`` request header leaves the folders out; as a ``Prefer`` value
+it is reported to change nothing on the service, and changes nothing here. Deletions and
+removals come alone: they need no placing. A changed item that is not in the view now is
+reported exactly when it was in the caller's view at the token's time (``delta.ViewThen``,
+rebuilt from the log): it was deleted, moved out of the folder or below a folder the caller
+cannot see, or lost through a permission removed or expired or a break of inheritance. Such an
+item is reported as the service reports removals: with the ``deleted`` facet and only ``id``,
+``parentReference`` (``driveId``, ``driveType``) and an empty ``file`` or ``folder`` facet,
+never its name or where it went; OneDrive for Business omits ``name`` from deletions too. Every
+removal keeps its ``file``/``folder`` facet, as the service's do: sync clients (the Debian
+``onedrive`` client) skip an entry with neither as an unsupported item and so never delete their
+copy. mockdrive reports such removals whether or not ``Prefer: deltashowremovedasdeleted`` is
+sent (a client that never learns of a removal keeps a stale copy). A real deletion of an item
+the caller saw, whose folder is in the view and which inherited from it, keeps its name and
+parent id. An item the caller never saw is never named, not even by id; where the log cannot
+tell (a permission granted and removed since the token), mockdrive leaves the item out rather
+than name one the caller may never have seen.
 
 Business drives offer delta only on the root in the service; mockdrive serves it on any folder
 (a scoped delta is a documented personal-drive feature and costs nothing to allow).
@@ -38,7 +47,7 @@ from aiohttp import web
 from ...model import delta
 from ...model.errors import InvalidRequest
 from ...model.permissions import require_role
-from ...model.tree import Item
+from ...model.tree import DriveStore, Item
 from ...model.view import roles_within, visible_below
 from ..context import Call
 from ..errors import ApiError
@@ -160,7 +169,9 @@ def _changes(
     return _respond(request, value, token, more)
 
 
-def _folders_above(store: Any, folder: Item, item: Item, placed: Container[str]) -> list[Item]:
+def _folders_above(
+    store: DriveStore, folder: Item, item: Item, placed: Container[str]
+) -> list[Item]:
     """The folders from ``folder`` down to ``item``'s parent not in ``placed`` yet, top first:
     the service reports a changed item's ancestors with it, as they are now (their size,
     childCount and tags moved with it), each before what is below it, so that a client can
