@@ -34,27 +34,29 @@ def test_a_sequence_of_changes_then_410_after_a_reset(arranged, graph):
     assert created.status_code == 201
     assert graph.put("/me/drive/root:/Notes.txt:/content", data=b"new").status_code == 200
     changes, link = follow_delta(graph, link)
-    assert [e["name"] for e in changes] == ["Budget.xlsx", "Notes.txt"]
-    assert "deleted" not in changes[0] and changes[1]["size"] == 3
+    # each changed item comes after the folders above it, each once
+    assert [e["name"] for e in changes] == ["root", "Projects", "Budget.xlsx", "Notes.txt"]
+    assert "deleted" not in changes[2] and changes[3]["size"] == 3
 
     plan = arranged.item("/Projects/Plan.docx")
     arranged.server.call(lambda: arranged.state.rename_item(arranged.owner, plan, "Plan v2.docx"))
     assert graph.delete("/me/drive/root:/Notes.txt").status_code == 204
     changes, link = follow_delta(graph, link)
-    assert [e["name"] for e in changes] == ["Plan v2.docx", "Notes.txt"]
-    assert changes[0]["id"] == plan.id and "deleted" not in changes[0]
-    assert changes[1]["deleted"] == {"state": "deleted"}
+    assert [e["name"] for e in changes] == ["root", "Projects", "Plan v2.docx", "Notes.txt"]
+    assert changes[2]["id"] == plan.id and "deleted" not in changes[2]
+    assert changes[3]["deleted"] == {"state": "deleted"}
 
     # a permission change shows only to clients that ask for sharing changes
     invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
     assert graph.post("/me/drive/root:/Projects:/invite", json=invite).status_code == 200
     assert follow_delta(graph, link)[0] == []
     shared, link = follow_delta(graph, link, SHARING)
-    assert [e["name"] for e in shared] == ["Projects"]
-    assert shared[0]["@microsoft.graph.sharedChanged"] == "True"
+    assert [e["name"] for e in shared] == ["root", "Projects"]
+    assert shared[1]["@microsoft.graph.sharedChanged"] == "True"
+    assert "@microsoft.graph.sharedChanged" not in shared[0]  # only the item that changed
     graph.post("/me/drive/root:/Projects:/createLink", json={"type": "view"})
     shared, link = follow_delta(graph, link, SHARING)
-    assert [e["name"] for e in shared] == ["Projects"]
+    assert [e["name"] for e in shared] == ["root", "Projects"]
 
     token = arranged.token
     assert requests.post(arranged.url + "/_mockdrive/reset", timeout=10).status_code == 204
@@ -73,9 +75,12 @@ def test_token_latest_and_a_folder_scope(arranged, graph):
     assert sorted(e["name"] for e in scoped) == ["Plan.docx", "Projects"]
     graph.put("/me/drive/root:/Outside.txt:/content", data=b"x")
     graph.put("/me/drive/root:/Projects/Inside.txt:/content", data=b"y")
-    assert [e["name"] for e in follow_delta(graph, scoped_link)[0]] == ["Inside.txt"]
+    # the folders above a change reach up to the delta's own folder, never past it
+    assert [e["name"] for e in follow_delta(graph, scoped_link)[0]] == ["Projects", "Inside.txt"]
     assert [e["name"] for e in follow_delta(graph, latest["@odata.deltaLink"])[0]] == [
+        "root",
         "Outside.txt",
+        "Projects",
         "Inside.txt",
     ]
 
@@ -87,7 +92,7 @@ def test_the_function_call_forms_msgraph_sdk_sends(arranged, graph):
     token = first.json()["@odata.deltaLink"].split("token=")[1]
     graph.put("/me/drive/root:/New.txt:/content", data=b"n")
     again = graph.get(f"/drives/{drive}/items/root/delta(token='{token}')")
-    assert [e["name"] for e in again.json()["value"]] == ["New.txt"]
+    assert [e["name"] for e in again.json()["value"]] == ["root", "New.txt"]
 
 
 def test_pages_of_the_first_round_and_of_changes(arranged, graph):
@@ -98,7 +103,12 @@ def test_pages_of_the_first_round_and_of_changes(arranged, graph):
     for n in range(5):
         graph.put(f"/me/drive/root:/Many/f{n}.txt:/content", data=b"changed")
     changes, _ = follow_delta(graph, link.replace("delta?", "delta?$top=2&"))
-    assert [e["name"] for e in changes] == [f"f{n}.txt" for n in range(5)]
+    # $top counts changed items; each page names the folders above its own, once
+    assert [e["name"] for e in changes] == [
+        *("root", "Many", "f0.txt", "f1.txt"),
+        *("root", "Many", "f2.txt", "f3.txt"),
+        *("root", "Many", "f4.txt"),
+    ]
 
 
 def test_a_token_older_than_the_retention_resyncs(arranged, graph):
@@ -118,9 +128,9 @@ def test_a_time_as_the_token_gives_the_changes_made_after_it(arranged, graph):
     arranged.clock.advance(hours=1)
     arranged.add_file("/Later.txt", "later")
     changes, link = follow_delta(graph, f"/me/drive/root/delta?token={since}")
-    assert [entry["name"] for entry in changes] == ["Later.txt"]
+    assert [entry["name"] for entry in changes] == ["root", "Later.txt"]
     arranged.add_file("/Later2.txt", "later")
-    assert [entry["name"] for entry in follow_delta(graph, link)[0]] == ["Later2.txt"]
+    assert [entry["name"] for entry in follow_delta(graph, link)[0]] == ["root", "Later2.txt"]
     future = "2099-01-01T00:00:00Z"
     assert follow_delta(graph, f"/me/drive/root/delta?token={future}")[0] == []
     arranged.clock.advance(days=TOKEN_RETENTION_DAYS + 1)
@@ -142,7 +152,7 @@ def test_a_time_token_on_a_loaded_scenario_counts_what_the_scenario_made_as_earl
     mock_drive.clock.advance(hours=1)
     assert ada.put("/me/drive/root:/New.txt:/content", data=b"new").status_code == 201
     changes = follow_delta(ada, f"/me/drive/root/delta?token={since}")[0]
-    assert [entry["name"] for entry in changes] == ["New.txt"]
+    assert [entry["name"] for entry in changes] == ["root", "New.txt"]
 
 
 def test_a_time_as_the_token_is_refused_on_a_personal_drive(mock_drive, graph):
@@ -322,7 +332,7 @@ def test_a_page_of_a_later_round_asks_about_the_round_s_own_token(finance):
     payroll = finance.item("/Finance/Payroll").id
     moved = ada.patch(f"/me/drive/items/{made}", json={"parentReference": {"id": payroll}})
     assert moved.status_code == 200, moved.text
-    assert [e.get("name") for e in dan_round()] == ["Other.txt"]
+    assert [e.get("name") for e in dan_round()] == ["Finance", "Other.txt"]
 
 
 def test_what_dan_saw_and_lost_is_reported_deleted_with_its_id_only(finance):
@@ -373,10 +383,12 @@ def test_the_owner_sees_every_change_and_every_deletion(finance):
     assert ada.delete(f"/me/drive/items/{salaries.id}").status_code == 204
     changes = ada_round()
     assert [(e.get("name"), "deleted" in e) for e in changes] == [
+        ("Finance", False),
+        ("Payroll", False),
         ("Bonus.xlsx", False),
         ("Salaries.xlsx", True),
     ]
-    assert changes[1]["parentReference"]["id"] == finance.item("/Finance/Payroll").id
+    assert changes[3]["parentReference"]["id"] == finance.item("/Finance/Payroll").id
 
 
 HUB = {"Authorization": "Bearer ada-token", "Accept": "application/json"}  # Ada, on Onehub
@@ -400,7 +412,7 @@ def test_a_grant_revoked_through_onehub_is_reported_too(finance):
     payroll = finance.item("/Finance/Payroll")
     dan_map = invite_dan_to_payroll_through_onehub(finance)
     shared = dan_round(SHARING)  # Payroll is his now
-    assert [e.get("name") for e in shared] == ["Payroll"]
+    assert [e.get("name") for e in shared] == ["Finance", "Payroll"]
     revoked = requests.delete(f"{finance.url}/rolemaps/{dan_map}", headers=HUB, timeout=10)
     assert revoked.status_code == 204, revoked.text
     assert dan_round() == [removal(finance, payroll.id)]
@@ -413,7 +425,7 @@ def test_a_role_changed_through_onehub_is_a_sharing_change(finance):
     _, dan_round = rounds(finance, "dan@contoso.example")
     payroll = finance.item("/Finance/Payroll")
     dan_map = invite_dan_to_payroll_through_onehub(finance)
-    assert [e.get("name") for e in dan_round(SHARING)] == ["Payroll"]
+    assert [e.get("name") for e in dan_round(SHARING)] == ["Finance", "Payroll"]
 
     def set_role(role: str) -> None:
         changed = requests.put(f"{finance.url}/rolemaps/{dan_map}", headers=HUB,
@@ -422,12 +434,13 @@ def test_a_role_changed_through_onehub_is_a_sharing_change(finance):
 
     set_role("Collaborator")
     assert [(e.get("name"), "@microsoft.graph.sharedChanged" in e) for e in dan_round(SHARING)] == [
-        ("Payroll", True)
+        ("Finance", False),
+        ("Payroll", True),
     ]
     set_role("Access Denied")
     assert dan_round() == [removal(finance, payroll.id)]
     set_role("Viewer")
-    assert [e.get("name") for e in dan_round(SHARING)] == ["Payroll"]
+    assert [e.get("name") for e in dan_round(SHARING)] == ["Finance", "Payroll"]
 
 
 def test_the_fixtures_grant_and_stop_inheriting_are_changes_delta_reports(finance):
@@ -437,10 +450,10 @@ def test_the_fixtures_grant_and_stop_inheriting_are_changes_delta_reports(financ
     _, dan_round = rounds(finance, "dan@contoso.example")
     _, ada_round = rounds(finance, "ada@contoso.example")
     finance.grant("/Finance/Payroll", "dan@contoso.example", ["read"])
-    assert [e.get("name") for e in dan_round(SHARING)] == ["Payroll"]
+    assert [e.get("name") for e in dan_round(SHARING)] == ["Finance", "Payroll"]
     finance.stop_inheriting("/Finance/Plans")
     assert dan_round() == [removal(finance, finance.item("/Finance/Plans").id)]
-    assert [e.get("name") for e in ada_round(SHARING)] == ["Payroll", "Plans"]
+    assert [e.get("name") for e in ada_round(SHARING)] == ["Finance", "Payroll", "Plans"]
 
 
 def test_a_permission_granted_and_removed_since_the_token_is_not_reported(finance):
@@ -497,7 +510,145 @@ def test_select_shapes_every_delta_entry_and_its_links(arranged, graph):
     assert "$select=id" in link
     assert graph.put("/me/drive/root:/Notes.txt:/content", data=b"new").status_code == 200
     changes, link = follow_delta(graph, link)
-    assert [set(e) for e in changes] == [{"id", "name", "file"}]
+    assert [set(e) for e in changes] == [{"id", "name", "folder"}, {"id", "name", "file"}]
     assert graph.delete("/me/drive/root:/Notes.txt").status_code == 204
     changes, link = follow_delta(graph, link)
     assert set(changes[0]) == {"id", "name", "file", "deleted"}
+
+
+# -- a change comes with the folders above it ----------------------------------------------------
+# The service lists a changed item's ancestors with it, from the delta's folder down, each before
+# what is below it, as they are now, so that a client can place the item (a file shared at
+# root/folder/sub-folder/sample.jpg comes as four entries). A deletion needs no placing.
+
+
+@pytest.fixture
+def deep(mock_drive):
+    """/A/B/C, and a deltaLink of the root taken after them."""
+    mock_drive.add_folder("/A/B/C")
+    link = follow_delta(mock_drive.session, "/me/drive/root/delta")[1]
+    return mock_drive, link
+
+
+def ids_of(team, *paths: str) -> list[str]:
+    return [team.item(path).id for path in paths]
+
+
+def test_a_file_added_deep_comes_after_the_root_and_each_folder_above_it(deep):
+    team, link = deep
+    graph = team.session
+    assert graph.put("/me/drive/root:/A/B/C/deep.txt:/content", data=b"12345").status_code == 201
+    changes, _ = follow_delta(graph, link)
+    chain = ids_of(team, "/", "/A", "/A/B", "/A/B/C", "/A/B/C/deep.txt")
+    assert [e["id"] for e in changes] == chain
+    folder_c = changes[3]  # as it is now: the new file counted in it
+    assert folder_c["folder"]["childCount"] == 1 and folder_c["size"] == 5
+    assert changes[0]["size"] == 5 and "root" in changes[0]
+    assert all("@microsoft.graph.sharedChanged" not in e for e in changes)
+
+
+def test_a_folder_that_changed_with_its_child_is_listed_once_above_it(deep):
+    """Whichever changed first, the folder comes once, as it is now, before its child."""
+    team, link = deep
+    graph = team.session
+    b = team.item("/A/B").id
+    assert graph.put("/me/drive/root:/A/B/x.txt:/content", data=b"x").status_code == 201
+    assert graph.patch(f"/me/drive/items/{b}", json={"name": "B2"}).ok  # after its child
+    changes, link = follow_delta(graph, link)
+    assert [e["name"] for e in changes] == ["root", "A", "B2", "x.txt"]
+    assert changes[2]["id"] == b
+    a = team.item("/A").id
+    assert graph.patch(f"/me/drive/items/{a}", json={"name": "A2"}).ok  # before its child
+    assert graph.put("/me/drive/root:/A2/B2/C/y.txt:/content", data=b"y").status_code == 201
+    changes, _ = follow_delta(graph, link)
+    assert [e["name"] for e in changes] == ["root", "A2", "B2", "C", "y.txt"]
+    assert len({e["id"] for e in changes}) == len(changes)
+
+
+def test_a_sharing_change_deep_down_marks_the_item_only(deep):
+    """With ``Prefer: deltashowsharingchanges`` the file shared comes after its folders, and
+    only it carries ``@microsoft.graph.sharedChanged``; without the header nothing comes."""
+    team, link = deep
+    graph = team.session
+    team.add_user("Bob", "bob@contoso.example")
+    file = team.add_file("/A/B/C/sample.jpg", "jpg")
+    changes, link = follow_delta(graph, link)
+    assert [e["name"] for e in changes] == ["root", "A", "B", "C", "sample.jpg"]
+    invite = {"recipients": [{"email": "bob@contoso.example"}], "roles": ["read"]}
+    assert graph.post(f"/me/drive/items/{file.id}/invite", json=invite).status_code == 200
+    assert follow_delta(graph, link)[0] == []  # a sharing change alone: not without the header
+    assert graph.post(f"/me/drive/items/{file.id}/invite", json=invite).status_code == 200
+    shared, _ = follow_delta(graph, link, SHARING)
+    assert [e["name"] for e in shared] == ["root", "A", "B", "C", "sample.jpg"]
+    marked = [e["name"] for e in shared if e.get("@microsoft.graph.sharedChanged") == "True"]
+    assert marked == ["sample.jpg"]
+
+
+def test_select_shapes_the_folders_above_a_change_too(deep):
+    team, link = deep
+    graph = team.session
+    assert graph.put("/me/drive/root:/A/B/x.txt:/content", data=b"x").status_code == 201
+    changes, _ = follow_delta(graph, link.replace("delta?", "delta?$select=id,size&"))
+    assert [e["id"] for e in changes] == ids_of(team, "/", "/A", "/A/B", "/A/B/x.txt")
+    assert all(set(e) == {"id", "size"} for e in changes)
+
+
+def test_each_page_names_the_folders_above_its_own_changes_once(deep):
+    """``$top`` counts changed items; the folders above them come on top, once a page, and
+    again on a later page that needs them (a client keeps the last occurrence)."""
+    team, link = deep
+    graph = team.session
+    for name in ("one", "two", "three"):
+        assert graph.put(f"/me/drive/root:/A/B/{name}.txt:/content", data=b"1").status_code == 201
+    pages, url = [], link.replace("delta?", "delta?$top=2&")
+    while url:
+        body = graph.get(url).json()
+        pages.append([e["name"] for e in body["value"]])
+        url = body.get("@odata.nextLink")
+    assert pages == [["root", "A", "B", "one.txt", "two.txt"], ["root", "A", "B", "three.txt"]]
+
+
+def test_a_deletion_comes_without_the_folders_above_it(deep):
+    team, link = deep
+    graph = team.session
+    gone = team.add_file("/A/B/C/gone.txt", "g")
+    link = follow_delta(graph, link)[1]
+    assert graph.delete(f"/me/drive/items/{gone.id}").status_code == 204
+    changes, link = follow_delta(graph, link)
+    assert [(e["id"], "deleted" in e) for e in changes] == [(gone.id, True)]
+    c = team.item("/A/B/C").id
+    assert graph.delete(f"/me/drive/items/{c}").status_code == 204
+    assert [e["id"] for e in follow_delta(graph, link)[0]] == [c]
+
+
+def test_the_delta_exclude_parent_header_leaves_the_folders_out(deep):
+    """The documented ``deltaExcludeParent`` request header: only what changed. Sent as a
+    ``Prefer`` value instead it is reported to change nothing, so it changes nothing here."""
+    team, link = deep
+    graph = team.session
+    assert graph.put("/me/drive/root:/A/B/x.txt:/content", data=b"x").status_code == 201
+    alone = follow_delta(graph, link, {"deltaExcludeParent": "true"})[0]
+    assert [e["name"] for e in alone] == ["x.txt"]
+    preferred = follow_delta(graph, link, {"Prefer": "deltaExcludeParent"})[0]
+    assert [e["name"] for e in preferred] == ["root", "A", "B", "x.txt"]
+
+
+def test_the_folders_above_a_change_stay_in_the_callers_view(finance):
+    """Kim is granted a folder deep below Payroll and Finance, which she cannot read: her
+    delta is on that folder, and its changes name it and what is below it, nothing above.
+    Dan reads Finance but not Payroll: a change below Payroll is not in his view at all."""
+    finance.add_folder("/Finance/Payroll/Deep/Sub")
+    finance.grant("/Finance/Payroll/Deep", "kim@contoso.example", ["read"])
+    _, kim_round = rounds(finance, "kim@contoso.example", "/Finance/Payroll/Deep")
+    _, dan_round = rounds(finance, "dan@contoso.example")
+    kim = finance.session_for("kim@contoso.example")
+    root = finance.item("/")
+    assert_graph_error(kim.get(f"/drives/{root.drive_id}/items/{root.id}/delta"), 404,
+                       "itemNotFound")  # fmt: skip
+    ada = finance.session
+    assert ada.put("/me/drive/root:/Finance/Payroll/Deep/Sub/x.txt:/content", data=b"x").ok
+    changes = kim_round()
+    assert [e["name"] for e in changes] == ["Deep", "Sub", "x.txt"]
+    hidden = ids_of(finance, "/", "/Finance", "/Finance/Payroll")
+    assert not {e["id"] for e in changes} & set(hidden)  # no entry of a folder she cannot see
+    assert dan_round() == []

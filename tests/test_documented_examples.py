@@ -413,6 +413,9 @@ class Comparison:
     exact: set[str]
     problems: list[str]
     missing: set[str] = field(default_factory=set)  # documented elements mockdrive lacks
+    # list path → elements the answer has beyond the documented ones (each matched as a
+    # documented element is; an exact list counts them too)
+    extra: dict[str, list[Any]] = field(default_factory=dict)
 
     def compare(self, documented: Any, answered: Any, path: str) -> None:
         if path in self.divergences:
@@ -439,10 +442,13 @@ class Comparison:
 
     def compare_list(self, documented: list, answered: list, path: str) -> None:
         """Each documented element must match an element of the answer of its own (the docs'
-        samples are truncated: more elements may follow); an ``exact`` list must be equal."""
-        if path in self.exact and len(documented) != len(answered):
-            self.problems.append(f"{path}: documented {len(documented)} elements, "
-                                 f"answered {len(answered)}: {answered!r}")  # fmt: skip
+        samples are truncated: more elements may follow); an ``exact`` list must be equal, but
+        for the elements recorded in ``extra``, each of which must be in the answer."""
+        extras = self.extra.get(path, [])
+        if path in self.exact and len(documented) + len(extras) != len(answered):
+            self.problems.append(f"{path}: documented {len(documented)} elements and "
+                                 f"{len(extras)} recorded extra, answered {len(answered)}: "
+                                 f"{answered!r}")  # fmt: skip
             return
         if all(not isinstance(value, dict | list) for value in documented):
             if path not in self.vary and sorted(map(repr, documented)) != sorted(
@@ -451,6 +457,13 @@ class Comparison:
                 self.problems.append(f"{path}: documented {documented!r}, answered {answered!r}")
             return
         free = list(answered)
+        for extra in extras:
+            found = next((c for c in free if self.matches(extra, c, path)), None)
+            if found is None:
+                self.problems.append(f"{path}: the recorded extra element {extra!r} is not in "
+                                     "the answer: drop the record")  # fmt: skip
+            else:
+                free.remove(found)
         for number, element in enumerate(documented):
             if f"{path}[{number}]" in self.missing:  # recorded: no element may match it
                 if any(self.matches(element, candidate, path) for candidate in answered):
@@ -524,8 +537,11 @@ def test_documented_example(mock_drive: MockDriveFixture, example: dict[str, Any
     documented = example["response"]
     divergences = {d["path"]: d["mock"] for d in example.get("divergences", [])}
     missing = {entry["path"] for entry in example.get("missing_from_answer", [])}
+    extra: dict[str, list[Any]] = {}
+    for entry in example.get("extra_in_answer", []):
+        extra.setdefault(entry["path"], []).append(entry["element"])
     comparison = Comparison(set(example.get("vary", [])), divergences,
-                            set(example.get("exact", [])), [], missing)  # fmt: skip
+                            set(example.get("exact", [])), [], missing, extra)  # fmt: skip
     comparison.compare(documented["status"], response.status_code, "status")
     answer = answer_of(response)
     for name, value in documented.get("headers", {}).items():
@@ -566,6 +582,9 @@ def test_every_example_names_its_source_and_an_arrangement() -> None:
         for missing in example.get("missing_from_answer", []):
             assert documented_at(response["body"], missing["path"]), (example["id"], missing)
             assert len(missing["reason"]) > 20, missing
+        for extra in example.get("extra_in_answer", []):
+            assert isinstance(documented_at(response["body"], extra["path"])[0], list), extra
+            assert len(extra["reason"]) > 20, extra
 
 
 def test_a_url_encoded_as_the_docs_encode_it_is_read_as_a_share_id(mock_drive) -> None:

@@ -41,7 +41,7 @@ async def test_bob_syncs_finance_with_delta_and_never_sees_payroll(mock_drive: M
     assert ada.put("/me/drive/root:/Finance/Payroll/Bonus.xlsx:/content", data=b"b").ok
     assert ada.put("/me/drive/root:/Finance/Q4.xlsx:/content", data=b"q4").ok
     items, link = await all_pages(delta, await delta.with_url(link).get())
-    assert [i.name for i in items] == ["Q4.xlsx"]
+    assert [i.name for i in items] == ["Finance", "Q4.xlsx"]  # Q4 after the folder above it
 
     q4 = mock_drive.item("/Finance/Q4.xlsx").id
     payroll = mock_drive.item("/Finance/Payroll").id

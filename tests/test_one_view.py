@@ -256,8 +256,9 @@ def test_delta_later_rounds_say_nothing_of_hidden_changes(team):
     assert ada.delete("/me/drive/root:/Finance/Payroll/Bonus.xlsx").status_code == 204
     assert ada.put("/me/drive/root:/Finance/Q4.xlsx:/content", data=b"q4").ok
     changes, link = follow_delta(session, link)
-    assert [e["name"] for e in changes] == ["Q4.xlsx"]
+    assert [e["name"] for e in changes] == ["Finance", "Q4.xlsx"]  # Q4 and the folder above it
     assert "Salaries" not in str(changes) and "Bonus" not in str(changes)
+    assert team.item("/Finance/Payroll").id not in str(changes)  # nor the folder above them
 
 
 def test_delta_reports_an_item_leaving_the_view_as_deleted_with_its_id_only(team):

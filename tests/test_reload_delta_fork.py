@@ -71,7 +71,7 @@ def test_a_delta_link_of_changes_made_after_the_export_resyncs_after_a_reload(mo
     exported = mock_drive.export()  # names the changes' generation: a token was handed out
     assert graph.put("/me/drive/root:/undone.txt:/content", data=b"x").status_code == 201
     names, after = _delta_names(graph, before)
-    assert names == ["undone.txt"]
+    assert names == ["root", "undone.txt"]  # each change after the folder above it
     mock_drive.load(exported)
     assert graph.put("/me/drive/root:/new.txt:/content", data=b"y").status_code == 201
     answer = graph.get(after)
@@ -90,10 +90,10 @@ def test_a_token_taken_after_the_load_reports_the_loaded_states_first_change(moc
     _, taken = _delta_names(graph, "/me/drive/root/delta")
     _upload(graph, "b.txt")
     names, after = _delta_names(graph, taken)
-    assert names == ["b.txt"]
+    assert names == ["root", "b.txt"]
     assert _generation(after) != _generation(taken)  # the loaded state's own from now on
     _upload(graph, "c.txt")
-    assert _delta_names(graph, after)[0] == ["c.txt"]
+    assert _delta_names(graph, after)[0] == ["root", "c.txt"]
 
 
 def test_a_token_taken_before_the_export_reports_the_changes_on_both_sides_of_it(mock_drive, graph):
@@ -102,7 +102,7 @@ def test_a_token_taken_before_the_export_reports_the_changes_on_both_sides_of_it
     mock_drive.load(mock_drive.export())
     _upload(graph, "new.txt")
     names, _ = _delta_names(graph, before)
-    assert sorted(names) == ["kept.txt", "new.txt"]
+    assert sorted(names) == ["kept.txt", "new.txt", "root"]
 
 
 @pytest.mark.parametrize("where", ["the same server", "another server"])
@@ -143,6 +143,7 @@ def test_the_originals_token_of_changes_after_the_export_resyncs_on_the_copy(
         assert sorted(entry["name"] for entry in shared.json()["value"]) == [
             "new.txt",
             "other.txt",
+            "root",
         ]
     finally:
         if other is not None:
@@ -170,8 +171,8 @@ def test_a_forked_state_reloads_byte_for_byte_and_its_ancestors_stay_honoured(mo
     assert _export(mock_drive.url) == forked
     _upload(graph, "two.txt")
     _upload(graph, "three.txt")
-    assert sorted(_delta_names(graph, first)[0]) == ["one.txt", "three.txt", "two.txt"]
-    assert sorted(_delta_names(graph, second)[0]) == ["three.txt", "two.txt"]
+    assert sorted(_delta_names(graph, first)[0]) == ["one.txt", "root", "three.txt", "two.txt"]
+    assert sorted(_delta_names(graph, second)[0]) == ["root", "three.txt", "two.txt"]
     assert_graph_error(graph.get(undone), 410, "resyncRequired")
     twice = json.loads(_export(mock_drive.url))["changes"]
     assert twice["ancestors"] == [*changes["ancestors"], [changes["generation"], changes["serial"]]]
@@ -190,7 +191,8 @@ def test_a_state_forked_more_often_than_the_ancestors_kept_resyncs_the_oldest(mo
     assert len(changes["ancestors"]) == MAX_ANCESTORS
     assert_graph_error(graph.get(oldest), 410, "resyncRequired")
     kept = _delta_names(graph, links[1])[0]  # forked at the second load, still kept
-    assert sorted(kept) == sorted(f"{number}.txt" for number in range(1, MAX_ANCESTORS + 1))
+    made = [f"{number}.txt" for number in range(1, MAX_ANCESTORS + 1)]
+    assert sorted(kept) == sorted([*made, "root"])  # and the folder above them, once
 
 
 def _forked(mock_drive, graph) -> dict[str, Any]:
@@ -286,13 +288,13 @@ def test_a_state_loaded_at_the_largest_generations_forks_into_an_export_that_loa
     _reload(mock_drive.url, json.dumps(scenario).encode())
     _upload(graph, "new.txt")
     names, after = _delta_names(graph, named_link)
-    assert names == ["new.txt"]
+    assert names == ["root", "new.txt"]
     forked = _export(mock_drive.url)
     assert json.loads(forked)["changes"]["ancestors"][-1] == [named, changes["serial"]]
     _reload(mock_drive.url, forked)
     assert _export(mock_drive.url) == forked
     _upload(graph, "newer.txt")
-    assert _delta_names(graph, after)[0] == ["newer.txt"]
+    assert _delta_names(graph, after)[0] == ["root", "newer.txt"]
     _reload(mock_drive.url, _export(mock_drive.url))
     # a state loaded next, without a generation of its own, takes the server's next number
     mock_drive.load({key: value for key, value in scenario.items() if key != "changes"})

@@ -300,7 +300,7 @@ def test_a_delta_token_taken_before_a_reload_continues_after_it(mock_drive, grap
         answer = graph.get(link)
         assert answer.status_code == 200, answer.text
         answers.append(answer.json())
-    assert [e["name"] for e in answers[0]["value"]] == ["b.txt", "a.txt"]
+    assert [e["name"] for e in answers[0]["value"]] == ["root", "F", "b.txt", "a.txt"]
     assert _unsigned(answers[1]) == _unsigned(answers[0])  # each state signs with its own key
     another = json.loads(exported)
     del another["changes"]  # the same items, but another state: its tokens are not these
@@ -325,7 +325,7 @@ def test_a_time_as_the_delta_token_names_the_same_changes_after_a_reload(mock_dr
         answer = graph.get(f"/me/drive/root/delta?token={since}")
         assert answer.status_code == 200, answer.text
         answers.append([(e["name"], "folder" in e, "deleted" in e) for e in answer.json()["value"]])
-    assert answers[0] == [("b.txt", False, False), ("F", True, True)]
+    assert answers[0] == [("root", True, False), ("b.txt", False, False), ("F", True, True)]
     assert answers[1] == answers[0]
 
 
@@ -388,7 +388,7 @@ def test_permissions_expiring_at_the_same_moment_go_in_the_same_order_after_a_re
         changed = graph.get(delta, headers={"Prefer": "deltashowsharingchanges"})
         assert changed.status_code == 200, changed.text
         answers.append([e["name"] for e in changed.json()["value"]])
-    assert sorted(answers[0]) == ["F", "a.txt"]
+    assert sorted(answers[0]) == ["F", "a.txt", "root"]  # the root: above both
     assert answers[1] == answers[0]
 
 

@@ -7,21 +7,30 @@ otherwise too.
 
 What each caller gets is their view (``model/view.py``): the first round lists what they see
 below the folder, pruned at what they cannot see; later rounds report a changed item that is in
-that view now, as it is now. A changed item that is not in the view now is reported exactly
-when it was in the caller's view at the token's time (``delta.ViewThen``, rebuilt from the
-log): it was deleted, moved out of the folder or below a folder the caller cannot see, or lost
-through a permission removed or expired or a break of inheritance. Such an item is reported as
-the service reports removals: with the ``deleted`` facet and only ``id``, ``parentReference``
-(``driveId``, ``driveType``) and an empty ``file`` or ``folder`` facet, never its name or where
-it went; OneDrive for Business omits ``name`` from deletions too. Every removal keeps its
-``file``/``folder`` facet, as the service's do: sync clients (the Debian ``onedrive`` client)
-skip an entry with neither as an unsupported item and so never delete their copy. mockdrive
-reports such removals whether or not ``Prefer: deltashowremovedasdeleted`` is sent (a client
-that never learns of a removal keeps a stale copy). A real deletion of an item the caller saw,
-whose folder is in the view and which inherited from it, keeps its name and parent id. An item
-the caller never saw is never named, not even by id; where the log cannot tell (a permission
-granted and removed since the token), mockdrive leaves the item out rather than name one the
-caller may never have seen.
+that view now, as it is now, after the folders above it from the delta's folder down (the root
+included for ``root/delta``), as they are now: the service lists a changed item's ancestors with
+it (their size, childCount and tags moved with it) so that a client can place it, and marks only
+the item itself ``sharedChanged``. The view holds every folder between the delta's folder and an
+item in it, so no folder the caller cannot see is listed. Each item comes once a page, at its
+first place (a folder that changed itself takes the place it got above an earlier item);
+``$top`` counts changed items, their folders come on top, and a later page lists them again. The
+documented ``deltaExcludeParent`` request header leaves the folders out; as a ``Prefer`` value
+it is reported to change nothing on the service, and changes nothing here. Deletions and
+removals come alone: they need no placing. A changed item that is not in the view now is
+reported exactly when it was in the caller's view at the token's time (``delta.ViewThen``,
+rebuilt from the log): it was deleted, moved out of the folder or below a folder the caller
+cannot see, or lost through a permission removed or expired or a break of inheritance. Such an
+item is reported as the service reports removals: with the ``deleted`` facet and only ``id``,
+``parentReference`` (``driveId``, ``driveType``) and an empty ``file`` or ``folder`` facet,
+never its name or where it went; OneDrive for Business omits ``name`` from deletions too. Every
+removal keeps its ``file``/``folder`` facet, as the service's do: sync clients (the Debian
+``onedrive`` client) skip an entry with neither as an unsupported item and so never delete their
+copy. mockdrive reports such removals whether or not ``Prefer: deltashowremovedasdeleted`` is
+sent (a client that never learns of a removal keeps a stale copy). A real deletion of an item
+the caller saw, whose folder is in the view and which inherited from it, keeps its name and
+parent id. An item the caller never saw is never named, not even by id; where the log cannot
+tell (a permission granted and removed since the token), mockdrive leaves the item out rather
+than name one the caller may never have seen.
 
 Business drives offer delta only on the root in the service; mockdrive serves it on any folder
 (a scoped delta is a documented personal-drive feature and costs nothing to allow).
@@ -30,7 +39,7 @@ Business drives offer delta only on the root in the service; mockdrive serves it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -38,7 +47,7 @@ from aiohttp import web
 from ...model import delta
 from ...model.errors import InvalidRequest
 from ...model.permissions import require_role
-from ...model.tree import Item
+from ...model.tree import DriveStore, Item
 from ...model.view import roles_within, visible_below
 from ..context import Call
 from ..errors import ApiError
@@ -85,7 +94,8 @@ def serve(request: web.Request, call: Call, folder: Item, segment: str) -> web.R
             since = origin = delta.position_at_time(state, when)
     except delta.ResyncRequired as error:
         raise ApiError(410, "resyncRequired", error.message, "resyncRequired") from None
-    return _changes(request, call, folder, since, origin, top, show_sharing)
+    with_parents = "deltaExcludeParent" not in request.headers  # the documented header
+    return _changes(request, call, folder, since, origin, top, show_sharing, with_parents)
 
 
 def _enumerate(
@@ -116,6 +126,7 @@ def _changes(
     origin: int,
     top: int,
     show_sharing: bool,
+    with_parents: bool,
 ):
     """What changed below ``folder`` after log position ``since``, as the caller sees it now:
     each item once, as it is now (or ``deleted``, or removed from the view), oldest change
@@ -139,13 +150,43 @@ def _changes(
             seen[change.item_id] = (entry[0], change)
         last_serial = change.serial
     then = delta.ViewThen(state.store, state.changes, call.caller, folder, origin)
-    value = []
+    value: list[dict[str, Any]] = []
+    placed: dict[str, int] = {}  # item id → its place in ``value``: each item once a page
     for item_id, (kinds, last) in seen.items():
         reported = _report(call, folder, then, item_id, kinds, last, show_sharing)
-        if reported is not None:
-            value.append(reported)
+        if reported is None:
+            continue
+        if item_id in placed:  # listed above an earlier item: its own entry takes that place
+            value[placed[item_id]] = reported
+            continue
+        if with_parents and "deleted" not in reported:  # in the view now: so is its way down
+            for above in _folders_above(state.store, folder, state.store.items[item_id], placed):
+                placed[above.id] = len(value)
+                value.append(shape(render_item(state, call, above), _select(call)))
+        placed[item_id] = len(value)
+        value.append(reported)
     token = delta.make_token(state, last_serial, origin) if more else delta.make_token(state)
     return _respond(request, value, token, more)
+
+
+def _folders_above(
+    store: DriveStore, folder: Item, item: Item, placed: Container[str]
+) -> list[Item]:
+    """The folders from ``folder`` down to ``item``'s parent not in ``placed`` yet, top first:
+    the service reports a changed item's ancestors with it, as they are now (their size,
+    childCount and tags moved with it), each before what is below it, so that a client can
+    place the item. Above a folder already placed everything is placed (it came with its own
+    ancestors). ``roles_within`` found ``item`` in the view from ``folder``, so every folder on
+    the way is in it too. O(depth)."""
+    chain = []
+    current = item
+    while current.id != folder.id and current.parent_id is not None:
+        current = store.items[current.parent_id]
+        if current.id in placed:
+            break
+        chain.append(current)
+    chain.reverse()
+    return chain
 
 
 def _report(
