@@ -21,6 +21,7 @@ import asyncio
 import http.client
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -363,6 +364,21 @@ def assert_item(response: requests.Response, drive: MockDriveFixture, path: str)
     body = response.json()
     assert body["id"] == drive.item(path).id, body
     return body
+
+
+JS = Path(__file__).parent / "js"  # the npm packages the JS tests run (``npm ci`` there)
+
+
+def node_with(package: str, what: str) -> str:
+    """The node binary, once tests/js holds ``package`` (``@azure/identity``); else skip, or
+    fail under CI=true (CI installs it)."""
+    node = shutil.which("node")
+    if node is None or not (JS / "node_modules" / package).is_dir():
+        message = f"{what} is not installed: run `npm ci` in tests/js (and install node)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return node
 
 
 def assert_graph_error(response: requests.Response, status: int, code: str) -> dict:

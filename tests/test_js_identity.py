@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import JS, node_with
 
 from mockdrive.scenario import build_state
 from mockdrive.server import MockDrive
 from mockdrive.testing.fixture import MockDriveFixture
 
-JS = Path(__file__).parent / "js"
 APP = "backup-job"
 CLI = "3f2e1d0c-b9a8-4765-8432-10fedcba9876"
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
@@ -43,17 +41,6 @@ SCENARIO = {
         }
     ],
 }  # fmt: skip
-
-
-def node_with_identity() -> str:
-    """node, once tests/js holds @azure/identity; else skip (fail under CI=true)."""
-    node = shutil.which("node")
-    if node is None or not (JS / "node_modules" / "@azure" / "identity").is_dir():
-        message = "@azure/identity is not installed: run `npm ci` in tests/js (and install node)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return node
 
 
 def grants(mock: MockDriveFixture) -> list[str]:
@@ -147,7 +134,7 @@ CHECKS: dict[str, Callable[[MockDriveFixture, Any], None]] = {
 @pytest.fixture(scope="module")
 def outcomes() -> Iterator[dict[str, str | None]]:
     """Run signin.cjs once against a TLS server: {step: None, or why it failed}."""
-    node = node_with_identity()
+    node = node_with("@azure/identity", "@azure/identity")
     with MockDrive(build_state(SCENARIO), tls=True) as server:
         mock = MockDriveFixture(server)
         mock.device_flow(pending=1, interval=0)  # the first device code waits one poll

@@ -12,30 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from conftest import JS, node_with
 
-JS = Path(__file__).parent / "js"
 pytestmark = pytest.mark.mock_drive(tls=True)
-
-
-def node_with_sdk() -> str:
-    """The node binary, once the SDK is installed in tests/js; else skip (fail under CI=true)."""
-    node = shutil.which("node")
-    if node is None or not (JS / "node_modules" / "@microsoft").is_dir():
-        message = "the JS SDK is not installed: run `npm ci` in tests/js (and install node)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return node
 
 
 def run_steps(mock_drive, steps: str) -> dict[str, dict]:
     """Run the named steps of walkthrough.cjs against the fixture's server: {step: result}."""
-    node = node_with_sdk()
+    node = node_with("@microsoft/microsoft-graph-client", "the JS SDK")
     mock_drive.add_user("Bob", "bob@contoso.example")
     env = {
         **os.environ,

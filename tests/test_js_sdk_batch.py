@@ -12,12 +12,12 @@ import os
 import subprocess
 
 import pytest
-from test_js_sdk import JS, node_with_sdk
+from conftest import JS, node_with
 
 
 @pytest.mark.mock_drive(tls=True)
 def test_js_batch_of_invites_with_one_failing(mock_drive):
-    node = node_with_sdk()
+    node = node_with("@microsoft/microsoft-graph-client", "the JS SDK")
     mock_drive.add_user("Carol Jones", "carol@contoso.example")
     folders = ["Alpha", "Beta", "Gamma"]
     for name in folders:

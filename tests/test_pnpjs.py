@@ -21,22 +21,20 @@ import base64
 import json
 import os
 import select
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import JS, node_with
 from step_table import outcome_of
 
 from mockdrive.model.errors import NotFound
 from mockdrive.scenario import build_state
 from mockdrive.testing.fixture import MockDriveFixture
 
-JS = Path(__file__).parent / "js"
 STEP_SECONDS = 30  # a step that takes longer has hung
 SCENARIO = {
     "users": [
@@ -56,17 +54,6 @@ SCENARIO = {
     ],
 }  # fmt: skip
 LARGE = 3 * 327680 + 1000  # the script's upload session: a fragment of 640 KiB, then the rest
-
-
-def node_with_pnpjs() -> str:
-    """node, once tests/js holds @pnp/graph; else skip (fail under CI=true)."""
-    node = shutil.which("node")
-    if node is None or not (JS / "node_modules" / "@pnp" / "graph").is_dir():
-        message = "PnPjs is not installed: run `npm ci` in tests/js (and install node)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return node
 
 
 @dataclass
@@ -402,7 +389,7 @@ def ask(process: subprocess.Popen[str], step: str) -> dict[str, Any]:
 def outcomes(worker_servers: Any) -> Iterator[dict[str, str | None]]:
     """Run every step once, in order, each checked as soon as it has run: {step: None, or why
     it failed}."""
-    node = node_with_pnpjs()
+    node = node_with("@pnp/graph", "PnPjs")
     server = worker_servers.get(build_state(SCENARIO), tls=True)
     run = Run(MockDriveFixture(server))
     env = {**os.environ, "MOCKDRIVE_URL": run.mock.url, "MOCKDRIVE_GRAPH": run.mock.graph_url,
