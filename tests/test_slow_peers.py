@@ -91,8 +91,13 @@ def median_latency(server: MockDrive, times: int = 5) -> float:
 
 
 # -- stalled peers, one per kind of port ---------------------------------------------------------
-# Each opener returns the connection and the moment from which the server's limit runs.
-Opener = Callable[[MockDrive], tuple[socket.socket, float]]
+# Each opener returns the connection, the moment from which the server's limit runs, and the
+# moment the connection was opened. They differ where a TLS hand-shake comes first: the head's
+# timer starts once the server has finished the hand-shake, which on a loaded machine may be well
+# after the client has (its loop reads the client's last hand-shake message late); until then the
+# hand-shake's own limit, from the opening, holds the connection, and closes it at the limit from
+# there. So a close is early only before the limit from the opening.
+Opener = Callable[[MockDrive], tuple[socket.socket, float, float]]
 
 
 def connect(server: MockDrive) -> socket.socket:
@@ -104,14 +109,14 @@ def tls_client(sock: socket.socket, ca_path: str | None, host: str) -> ssl.SSLSo
     return context.wrap_socket(sock, server_hostname=host)
 
 
-def half_head(server: MockDrive) -> tuple[socket.socket, float]:
+def half_head(server: MockDrive) -> tuple[socket.socket, float, float]:
     started = time.monotonic()
     sock = connect(server)
     sock.sendall(HALF_HEAD)
-    return sock, started
+    return sock, started, started
 
 
-def half_head_after_an_answer(server: MockDrive) -> tuple[socket.socket, float]:
+def half_head_after_an_answer(server: MockDrive) -> tuple[socket.socket, float, float]:
     """A keep-alive connection: one whole request answered, then half of the next head."""
     sock = connect(server)
     sock.sendall(b"GET /_mockdrive/health HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -121,27 +126,28 @@ def half_head_after_an_answer(server: MockDrive) -> tuple[socket.socket, float]:
     assert answer.startswith(b"HTTP/1.1 200")
     started = time.monotonic()  # roughly when the answer left the server: the timer restarts
     sock.sendall(HALF_HEAD)
-    return sock, started
+    return sock, started, started
 
 
-def silent_tls_handshake(server: MockDrive) -> tuple[socket.socket, float]:
+def silent_tls_handshake(server: MockDrive) -> tuple[socket.socket, float, float]:
     """A TCP connection to the TLS port that never sends its ClientHello."""
     started = time.monotonic()
-    return connect(server), started
+    return connect(server), started, started
 
 
-def tls_half_head(server: MockDrive) -> tuple[socket.socket, float]:
+def tls_half_head(server: MockDrive) -> tuple[socket.socket, float, float]:
+    opened = time.monotonic()
     sock = tls_client(connect(server), server.ca_path, "localhost")
     started = time.monotonic()  # the head's timer starts when the hand-shake is done
     sock.sendall(HALF_HEAD)
-    return sock, started
+    return sock, started, opened
 
 
-def proxy_half_connect(server: MockDrive) -> tuple[socket.socket, float]:
+def proxy_half_connect(server: MockDrive) -> tuple[socket.socket, float, float]:
     started = time.monotonic()
     sock = connect(server)
     sock.sendall(b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\nHost: graph.micro")
-    return sock, started
+    return sock, started, started
 
 
 def tunnel(server: MockDrive) -> socket.socket:
@@ -154,17 +160,18 @@ def tunnel(server: MockDrive) -> socket.socket:
     return sock
 
 
-def proxy_silent_tunnel(server: MockDrive) -> tuple[socket.socket, float]:
+def proxy_silent_tunnel(server: MockDrive) -> tuple[socket.socket, float, float]:
     """CONNECT answered, then no TLS hand-shake: the CONNECT head's deadline covers it."""
     started = time.monotonic()
-    return tunnel(server), started
+    return tunnel(server), started, started
 
 
-def proxy_tunnel_half_head(server: MockDrive) -> tuple[socket.socket, float]:
+def proxy_tunnel_half_head(server: MockDrive) -> tuple[socket.socket, float, float]:
+    opened = time.monotonic()
     sock = tls_client(tunnel(server), server.ca_path, "graph.microsoft.com")
     started = time.monotonic()
     sock.sendall(HALF_HEAD)
-    return sock, started
+    return sock, started, opened
 
 
 def closed_after(sock: socket.socket, started: float) -> float | None:
@@ -203,12 +210,17 @@ def test_a_stalled_head_is_closed_within_the_limit_and_costs_others_nothing(
     slow = [open_slow(server) for _ in range(SLOW_PEERS)]
     try:
         during = median_latency(server)
-        closes = [closed_after(sock, started) for sock, started in slow]
+        closes = [closed_after(sock, started) for sock, started, _ in slow]
     finally:
-        for sock, _ in slow:
+        for sock, _, _ in slow:
             sock.close()
     assert None not in closes, f"still open {LIMIT + MARGIN:.0f} s after opening: {closes}"
-    assert min(closes) >= LIMIT * 0.9, f"closed before the limit: {closes}"  # type: ignore[type-var]
+    # from the opening: a hand-shake the server finished late was still within its own limit
+    since_opening = [
+        close + started - opened  # type: ignore[operator]
+        for close, (_, started, opened) in zip(closes, slow, strict=True)
+    ]
+    assert min(since_opening) >= LIMIT * 0.9, f"closed before the limit: {since_opening}"
     # a blocked loop would make the ordinary requests wait about LIMIT for the slow ones
     assert during <= 3 * baseline + SLOWER, (baseline, during)
     assert median_latency(server, 3) <= 3 * baseline + SLOWER  # and after them
