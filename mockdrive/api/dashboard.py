@@ -422,10 +422,11 @@ def _folder_list(state: State, folder: Item) -> str:
     items = []
     for child in children[:DEFAULT_CHILDREN]:
         node = ui_item(state, child, own_only=True)
-        if child.inherits:  # as the script completes a listing's children
-            node["permissions"] = node["permissions"] + inherited
         meta = _count(node["childCount"], "item") if child.is_folder else _size(child.size)
-        row = _item_row(node, "item-row", child.name, _el("span", {"class": "meta"}, meta), False)
+        extras = _el("span", {"class": "meta"}, meta)
+        # as the script completes a listing's children: their own, then what they inherit
+        row = _item_row(node, "item-row", child.name, extras, False,
+                        inherited if child.inherits else [])  # fmt: skip
         attrs = {"class": "node", "data-path": node["path"], "data-id": child.id}
         items.append(_el("li", attrs, row))
     rest = len(children) - DEFAULT_CHILDREN
@@ -449,7 +450,16 @@ def _size(size: int) -> str:
     return f"{value:.1f} {units[unit]}" if unit else f"{int(value)} B"
 
 
-def _item_row(node: dict[str, Any], kind: str, label: str, extras: str, is_open: bool) -> str:
+def _item_row(
+    node: dict[str, Any],
+    kind: str,
+    label: str,
+    extras: str,
+    is_open: bool,
+    inherited: list[dict[str, Any]] | None = None,
+) -> str:
+    """A row of the tree; ``inherited``: what the item inherits, given apart from its own
+    ``permissions`` (a folder's children share one list), else told from them."""
     toggle = _el(
         "button",
         {
@@ -463,7 +473,7 @@ def _item_row(node: dict[str, Any], kind: str, label: str, extras: str, is_open:
     )
     icon = "drive" if kind == "drive-row" else "folder" if node["folder"] else "file"
     stop = "" if node["inherits"] else _el("span", {"class": "badge stop"}, "stops inheriting")
-    chips = _permission_chips(node.get("permissions", ()))
+    chips = _permission_chips(node.get("permissions", []), inherited)
     return _el(
         "div",
         {"class": f"row {kind}"},
@@ -476,11 +486,18 @@ def _item_row(node: dict[str, Any], kind: str, label: str, extras: str, is_open:
     )
 
 
-def _permission_chips(permissions: list[dict[str, Any]]) -> str:
+def _permission_chips(
+    permissions: list[dict[str, Any]], inherited: list[dict[str, Any]] | None = None
+) -> str:
     """A row's chips: every permission granted on the item, the first ``INHERITED_CHIPS`` of
-    those it inherits, and how many more it inherits (as the script's ``permissionChips``)."""
-    own = [p for p in permissions if not p["inherited"]]
-    inherited = [p for p in permissions if p["inherited"]]
+    those it inherits, and how many more it inherits (as the script's ``permissionChips``).
+    With ``inherited`` given, ``permissions`` are the item's own: a row costs its own grants,
+    not every grant above it."""
+    if inherited is None:
+        own = [p for p in permissions if not p["inherited"]]
+        inherited = [p for p in permissions if p["inherited"]]
+    else:
+        own = permissions
     chips = "".join(_permission_chip(p) for p in own + inherited[:INHERITED_CHIPS])
     rest = len(inherited) - INHERITED_CHIPS
     if rest > 0:
