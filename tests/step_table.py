@@ -7,6 +7,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from mockdrive.model.errors import NotFound
+
 
 def outcome_of(step: Callable[[Any], object], run: Any) -> str | None:
     """None when ``step(run)`` passes, else its traceback (for the step's own test to show)."""
@@ -15,3 +17,11 @@ def outcome_of(step: Callable[[Any], object], run: Any) -> str | None:
     except Exception:  # reported by the step's own test
         return traceback.format_exc()
     return None
+
+
+def item_or_none(mock: Any, path: str) -> Any:
+    """The fixture's model item at ``path`` (``mock.item``), or None where there is none."""
+    try:
+        return mock.item(path)
+    except NotFound:
+        return None

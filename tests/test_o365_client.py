@@ -32,9 +32,8 @@ except ImportError:
         raise  # CI installs the test extra: a missing client fails there
     pytest.skip("python-o365 is not installed (pip install -e '.[test]')", allow_module_level=True)
 
-from step_table import outcome_of
+from step_table import item_or_none, outcome_of
 
-from mockdrive.model.errors import NotFound
 from mockdrive.scenario import build_state
 from mockdrive.testing.fixture import MockDriveFixture
 
@@ -86,10 +85,7 @@ class Run:
 
     def item(self, path: str) -> Any:
         """The model's item at ``path`` in the owner's drive, or None."""
-        try:
-            return self.mock.item(path)
-        except NotFound:
-            return None
+        return item_or_none(self.mock, path)
 
     def permission(self, path: str, permission_id: str) -> dict[str, Any] | None:
         return next((p for p in self.mock.permissions(path) if p["id"] == permission_id), None)

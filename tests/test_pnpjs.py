@@ -29,9 +29,8 @@ from typing import Any
 
 import pytest
 from conftest import JS, node_with
-from step_table import outcome_of
+from step_table import item_or_none, outcome_of
 
-from mockdrive.model.errors import NotFound
 from mockdrive.scenario import build_state
 from mockdrive.testing.fixture import MockDriveFixture
 
@@ -66,10 +65,7 @@ class Run:
 
     def item(self, path: str) -> Any:
         """The model's item at ``path`` in Ada's drive, or None."""
-        try:
-            return self.mock.item(path)
-        except NotFound:
-            return None
+        return item_or_none(self.mock, path)
 
     def journal(self, method: str, path_end: str) -> list[dict[str, Any]]:
         """The journal's requests of ``method`` whose path ends with ``path_end``."""
