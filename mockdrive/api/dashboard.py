@@ -27,7 +27,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ..model.access import access, describe_path, drive_label, entries, pending_invitations
+from ..model.access import (
+    access,
+    bears_on,
+    describe_path,
+    drive_label,
+    entries,
+    pending_invitations,
+)
 from ..model.errors import InvalidRequest, NotFound
 from ..model.identity import User
 from ..model.permissions import (
@@ -166,9 +173,12 @@ def ui_link(state: State, permission: Permission) -> dict[str, Any]:
     }
 
 
-def ui_access(state: State, user: User, item: Item) -> dict[str, Any]:
-    """One user's roles on one item, with the grants behind them (from the access oracle)."""
-    result = access(state, user, item)
+def ui_access(
+    state: State, user: User, item: Item, effective: list[EffectivePermission] | None = None
+) -> dict[str, Any]:
+    """One user's roles on one item, with the grants behind them (from the access oracle);
+    ``effective``: the item's effective permissions, or those of them that bear on ``user``."""
+    result = access(state, user, item, effective=effective)
     data: dict[str, Any] = {
         "roles": result.roles,
         "highest": result.highest,
@@ -187,9 +197,11 @@ def ui_item(
     *,
     permissions: bool = True,
     own_only: bool = False,
+    bearing: list[EffectivePermission] | None = None,
 ) -> dict[str, Any]:
     """An item as the page shows it: with its effective permissions, or (``own_only``) only
-    those granted on it, as a folder's children are listed (``inherited_by_children``)."""
+    those granted on it, as a folder's children are listed (``inherited_by_children``).
+    ``bearing``: those of its effective permissions that bear on ``as_user`` (``bears_on``)."""
     node: dict[str, Any] = {
         "id": item.id,
         "driveId": item.drive_id,
@@ -212,7 +224,7 @@ def ui_item(
             ui_permission(state, e) for e in effective_permissions(state.store, item)
         ]
     if as_user is not None:
-        node["access"] = ui_access(state, as_user, item)
+        node["access"] = ui_access(state, as_user, item, bearing)
     return node
 
 
@@ -292,6 +304,26 @@ def children_of(state: State, folder: Item) -> list[Item]:
     return sorted(
         state.store.iter_children(folder), key=lambda c: (not c.is_folder, c.name.lower())
     )
+
+
+def bearing_on_children(
+    state: State, folder: Item, children: list[Item], user: User | None
+) -> list[list[EffectivePermission] | None]:
+    """For each child, those of its effective permissions that bear on ``user`` (``bears_on``):
+    what it inherits is sorted out once for the folder, not once for every child. None for
+    every child without a ``user``."""
+    if user is None:
+        return [None] * len(children)
+    above = [
+        EffectivePermission(e.permission, e.holder or folder)
+        for e in effective_permissions(state.store, folder)
+        if bears_on(e.permission, user)
+    ]
+    return [
+        [EffectivePermission(p) for p in child.permissions if bears_on(p, user)]
+        + (above if child.inherits else [])
+        for child in children
+    ]
 
 
 def user_access(state: State, user: User) -> dict[str, Any]:
@@ -666,11 +698,17 @@ async def get_tree(request: web.Request) -> web.Response:
         raise NotFound("the state has no drive")
     limit = int_param(request, "limit", DEFAULT_CHILDREN, 1, MAX_CHILDREN)
     children = children_of(state, item)
+    shown = children[:limit]
     return json_response(
         {
             "stateId": state_id(state),
             "item": ui_item(state, item, as_user),
-            "children": [ui_item(state, c, as_user, own_only=True) for c in children[:limit]],
+            "children": [
+                ui_item(state, c, as_user, own_only=True, bearing=bearing)
+                for c, bearing in zip(
+                    shown, bearing_on_children(state, item, shown, as_user), strict=True
+                )
+            ],
             "inherited": inherited_by_children(state, item),
             "total": len(children),
             "limit": limit,

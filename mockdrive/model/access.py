@@ -145,6 +145,13 @@ def _invited(permission: Permission, user: User) -> bool:
     return address is not None and address.casefold() == user.email.casefold()
 
 
+def bears_on(permission: Permission, user: User) -> bool:
+    """Can ``permission`` change what ``access`` says of ``user``: one they hold, a pending
+    invitation or a link. ``access`` passes over every other, so a caller asking about many
+    items under one folder may set those aside once (the dashboard's listing ``as`` a user)."""
+    return permission.pending or permission.link is not None or permission.holds(user)
+
+
 def access(
     state: State,
     user: User,
