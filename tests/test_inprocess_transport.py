@@ -149,6 +149,7 @@ def _replay(
     _serve_copy(server, state, generation)
     session = _session(server, in_process)
     answers = []
+    handed: dict[str, str] = {}  # an upload session id's drawn half -> the id this run handed out
     for entry in sent:
         body, path = entry["body"], entry["path"]
         answers.append(
@@ -162,9 +163,36 @@ def _replay(
                 stream=entry["stream"],
             )
         )
+        if b"/up/" in answers[-1].get("body", b""):
+            for match in _UPLOAD_ID.finditer(answers[-1]["body"].decode("utf-8", "replace")):
+                handed[match.group(1)] = match.group(0)
     answers.append({"state": server.call(lambda: _digest(server))})
     session.close()
-    return answers
+    ids = {full.encode(): drawn.encode() + b"~" for drawn, full in handed.items()}
+    return [_with_ids_drawn(answer, ids) for answer in answers]
+
+
+# An upload session's id: its first half drawn from the state's ids, its second at random (each
+# run its own, model/uploads.py): both runs' answers are compared by the drawn half. (No
+# recording sends to an upload URL: the recorder sees the ready session's requests only.)
+_UPLOAD_ID = re.compile(r"(?<=/up/)([A-Za-z0-9_-]{32})[A-Za-z0-9_-]{32}")
+
+
+def _with_ids_drawn(value: Any, ids: dict[bytes, bytes]) -> Any:
+    """``value`` with each upload session id in ``ids`` replaced by its drawn half."""
+    if not ids:
+        return value
+    if isinstance(value, bytes):
+        for full, drawn in ids.items():
+            value = value.replace(full, drawn)
+        return value
+    if isinstance(value, str):
+        return _with_ids_drawn(value.encode(), ids).decode()
+    if isinstance(value, dict):
+        return {key: _with_ids_drawn(item, ids) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_with_ids_drawn(item, ids) for item in value)
+    return value
 
 
 def _digest(server: MockDrive) -> str:

@@ -20,10 +20,11 @@ from mockdrive.api.graph.routes import ITEM_OPERATIONS
 
 # what differs between any two requests: the answer's own request id and date, and the token
 # of a deltaLink (a new one for every delta answer), the signature of a download or preview URL
-# (salted; a preview's also carries its expiry, read from the ticking clock)
+# (salted; a preview's also carries its expiry, read from the ticking clock), and the random
+# half of an upload URL's session id
 VOLATILE = re.compile(
     rb'"(request-id|client-request-id|date)": ?"[^"]*"|token=[^"&]*|(?<=/download/)[^"]*'
-    rb'|(?<=/preview/)[^"]*'
+    rb'|(?<=/preview/)[^"]*|(?<=/up/[A-Za-z0-9_-]{32})[^"]*'
 )
 ID_PARAMETERS = ("driveId", "itemId", "userId", "permissionId", "shareId", "versionId")
 

@@ -406,6 +406,43 @@ def test_a_delta_walk_paused_across_a_reset_is_told_to_start_again(server):
     assert stale_answer(server, next_link, "ada-token") == stale
 
 
+def test_an_upload_url_issued_before_a_reset_reaches_no_session_of_the_new_state(server):
+    """A session opened after a reset by the same calls gets the same id from the same seed:
+    the URL handed out before the reset found it and wrote into it. An uploadUrl is now as
+    unguessable as the service's, so the stale one finds no session, and the new one is
+    untouched."""
+    states = [default_state("ada-token"), default_state("ada-token")]
+    urls = []
+    for state in states:
+        server.reset(state)
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        connection.request(
+            "POST",
+            "/v1.0/me/drive/root:/Big.bin:/createUploadSession",
+            body=b"{}",
+            headers={"Authorization": "Bearer ada-token", "Content-Type": "application/json"},
+        )
+        answer = connection.getresponse()
+        assert answer.status == 200
+        urls.append(json.loads(answer.read())["uploadUrl"])
+        connection.close()
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    stale = urls[0].split(str(server.port), 1)[1]
+    connection.request("PUT", stale, body=b"old", headers={"Content-Range": "bytes 0-2/3"})
+    answer = connection.getresponse()
+    body = json.loads(answer.read())
+    connection.close()
+    assert answer.status == 404 and body["error"]["code"] == "itemNotFound", body
+    opened = server.call(
+        lambda: [(len(s.data), s.size) for s in states[1].uploads.sessions.values()]
+    )
+    assert opened == [(0, None)]
+    made = server.call(
+        lambda: [i.id for i in states[1].store.items.values() if i.name == "Big.bin"]
+    )
+    assert made == []
+
+
 def test_a_reset_racing_a_stop_hands_the_state_over_without_an_error():
     """A reset on another thread that saw the loop running when ``stop`` closed it asked the
     closed selector (EBADF) or the closed loop ('Event loop is closed'); the reset before the

@@ -230,7 +230,7 @@ def create_session(
     if len(sessions.sessions) >= MAX_OPEN_SESSIONS:
         raise InvalidRequest("too many open upload sessions; complete or cancel some first")
     session = UploadSession(
-        id=state.ids.token() + state.ids.token(),
+        id=session_id(state),
         owner_id=caller.id,
         drive_id=drive.id,
         base_id=base.id,
@@ -245,6 +245,17 @@ def create_session(
     )
     sessions.sessions[session.id] = session
     return session
+
+
+def session_id(state: State) -> str:
+    """A new session's id, its upload URL's last segment: half drawn from the state's ids, half
+    at random, as download URLs are signed with a key of each state's own. The same calls after
+    a reset (the same seed) open a session that a URL handed out before it does not reach; an
+    export keeps the whole id. Two ids are drawn, as before the random half, so the ids drawn
+    after it are still those that recordings and saved scenarios name."""
+    drawn = state.ids.token()
+    state.ids.token()
+    return drawn + secrets.token_urlsafe(24)
 
 
 def check_size(size: int) -> None:
