@@ -20,7 +20,7 @@ import base64
 import binascii
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -242,24 +242,50 @@ def _serial(change: Change) -> int:
     return change.serial
 
 
-def make_token(state: State, serial: int | None = None, origin: int | None = None) -> str:
+# A page of a later round lists what changed in its window of the log as it was when the page
+# was served; a later page of the round reports gone what an earlier one listed. The pages served
+# so far, as ((window end, log position when served), ...): consecutive windows served at one
+# position are one entry, and the last entry's end is the token's own position.
+Served = tuple[tuple[int, int], ...]
+MAX_SERVED = 32  # entries a token carries; beyond, the oldest two are one (``served_after``)
+
+
+def make_token(
+    state: State, serial: int | None = None, origin: int | None = None, served: Served = ()
+) -> str:
     """A token for log position ``serial`` (default: now). ``origin``: a page of a later round
-    goes on from ``serial`` but still answers "was it in the view" for the round's own token."""
+    goes on from ``serial`` but still answers "was it in the view" for the round's own token;
+    ``served``: when its pages so far were served (their last window ends at ``serial``)."""
     state.changes.issued = True
     issued = int(state.clock.moment().timestamp())
     position = state.changes.serial if serial is None else serial
     raw = f"{state.changes.generation}.{position}.{issued}"
-    if origin is not None and origin != position:
+    if origin is not None and (origin != position or served):
         raw += f".{origin}"
+    for index, (end, served_at) in enumerate(served):
+        raw += f".{served_at}" if index == len(served) - 1 else f".{served_at}.{end}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def served_after(served: Served, end: int, served_at: int) -> Served:
+    """``served`` with one more page: its window ends at ``end``, served at log position
+    ``served_at``. Past ``MAX_SERVED`` entries the oldest two become one, served at the later
+    position: an item is then asked about at a position after the page that listed it, so a
+    removal may go unreported, but nothing the caller was never shown is named."""
+    if served and served[-1][1] == served_at:
+        return (*served[:-1], (end, served_at))
+    served = (*served, (end, served_at))
+    if len(served) > MAX_SERVED:
+        served = (served[1], *served[2:])
+    return served
 
 
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+={0,2}", re.ASCII)  # what make_token writes, padded or not
 
 
-def read_token(state: State, token: str) -> tuple[int, int]:
-    """(the log position a token names, the position of the round it continues), or
-    ResyncRequired / InvalidRequest."""
+def read_token(state: State, token: str) -> tuple[int, int, Served]:
+    """(the log position a token names, the position of the round it continues, when the
+    round's pages so far were served), or ResyncRequired / InvalidRequest."""
     try:
         if not _TOKEN_TEXT.fullmatch(token):  # base64 would drop a stray character unseen
             raise ValueError("not URL-safe base64")
@@ -267,14 +293,27 @@ def read_token(state: State, token: str) -> tuple[int, int]:
         parts = base64.urlsafe_b64decode(padded).decode().split(".")
         if len(parts) == 3:  # a token that starts its round (the round's origin is itself)
             parts.append(parts[1])
+        pages = parts[4:]
+        if len(pages) > 2 * MAX_SERVED or (pages and len(pages) % 2 == 0):
+            raise ValueError("not a list of pages served")
         # each part within its range (ASCII digits; a time the clock can read), so a forged
         # token is refused here rather than overflowing datetime below
         generation, serial, issued, origin = (
             whole_number_text(part, "a delta token's part", low, high)
-            for part, (low, high) in zip(parts, _TOKEN_PART_RANGES, strict=True)
+            for part, (low, high) in zip(parts[:4], _TOKEN_PART_RANGES, strict=True)
         )
         if not 0 <= origin <= serial:
             raise ValueError("a round cannot begin after its page")
+        numbers = [whole_number_text(part, "a delta token's part", 0, 2**63 - 1) for part in pages]
+        ends = [*numbers[1::2], serial] if numbers else []
+        served = tuple(zip(ends, numbers[0::2], strict=True))
+        # windows follow one another from the round's origin, each served when it ended or
+        # after, each entry later than the one before
+        previous_end, previous_at = origin, -1
+        for end, served_at in served:
+            if not (previous_end < end <= served_at and served_at > previous_at):
+                raise ValueError("pages served out of order")
+            previous_end, previous_at = end, served_at
     except (ValueError, binascii.Error, UnicodeDecodeError, InvalidRequest):
         raise InvalidRequest(f"the delta token {token!r} is not valid") from None
     log = state.changes
@@ -282,7 +321,7 @@ def read_token(state: State, token: str) -> tuple[int, int]:
         last = log.serial
     else:  # a state this one was loaded from: their histories agree up to its fork
         last = next((fork for gen, fork in log.ancestors if gen == generation), -1)
-    if serial > last:
+    if max(serial, served[-1][1] if served else 0) > last:
         if last < 0:
             raise ResyncRequired("the delta token is from another state (reset); resync", "resync")
         raise ResyncRequired(
@@ -295,7 +334,7 @@ def read_token(state: State, token: str) -> tuple[int, int]:
         raise ResyncRequired(f"the delta token is older than {TOKEN_RETENTION_DAYS} days")
     if origin + 1 < log.oldest_kept:
         raise ResyncRequired("the changes since this delta token are no longer kept")
-    return serial, origin
+    return serial, origin, served
 
 
 def make_walk_token(state: State, offset: int) -> str:
@@ -434,6 +473,59 @@ class ViewThen:
             _held_then(p, caller, granted) for p in lost
         )
         return parent, visible
+
+
+class ShownInRound:
+    """Has ``caller`` been shown an item by this round of ``scope``'s delta: was it in their
+    view at the round's token (``origin``), or did an earlier page of the round list it? A
+    page listed an item when one of its changes in that page's window was in scope and was
+    more than a sharing change (unless the caller asks for those), and the item was in the view
+    when the page was served (``served``). An item made after the token, listed by a page and
+    gone before the next is so reported gone, and one no page listed is still never named.
+    O(the item's changes in the round x depth), the views at each position memoised."""
+
+    def __init__(
+        self,
+        store: DriveStore,
+        log: ChangeLog,
+        caller: User,
+        scope: Item,
+        origin: int,
+        served: Served = (),
+        sharing_listed: bool = False,
+    ):
+        self.store, self.log, self.caller, self.scope = store, log, caller, scope
+        self.origin, self.served, self.sharing_listed = origin, served, sharing_listed
+        self.at_origin = ViewThen(store, log, caller, scope, origin)
+        self.views: dict[int, ViewThen] = {}  # log position served at → the view then
+        self.ends = [end for end, _ in served]
+
+    def __call__(self, item_id: str) -> bool:
+        if self.at_origin(item_id):
+            return True
+        if not self.served:
+            return False
+        round_end = self.ends[-1]
+        asked: set[int] = set()
+        for change in self.log.history(item_id, self.origin):
+            if change.serial > round_end:
+                break
+            if (change.kind == "sharing" and not self.sharing_listed) or not in_scope(
+                change, self.scope
+            ):
+                continue
+            served_at = self.served[bisect_left(self.ends, change.serial)][1]
+            if served_at in asked:
+                continue
+            asked.add(served_at)
+            view = self.views.get(served_at)
+            if view is None:
+                view = self.views[served_at] = ViewThen(
+                    self.store, self.log, self.caller, self.scope, served_at
+                )
+            if view(item_id):
+                return True
+        return False
 
 
 def _held_then(permission: Permission, caller: User, granted: set[str]) -> bool:

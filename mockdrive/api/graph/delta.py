@@ -18,19 +18,20 @@ documented ``deltaExcludeParent`` request header leaves the folders out; as a ``
 it is reported to change nothing on the service, and changes nothing here. Deletions and
 removals come alone: they need no placing. A changed item that is not in the view now is
 reported exactly when it was in the caller's view at the token's time (``delta.ViewThen``,
-rebuilt from the log): it was deleted, moved out of the folder or below a folder the caller
-cannot see, or lost through a permission removed or expired or a break of inheritance. Such an
-item is reported as the service reports removals: with the ``deleted`` facet and only ``id``,
-``parentReference`` (``driveId``, ``driveType``) and an empty ``file`` or ``folder`` facet,
-never its name or where it went; OneDrive for Business omits ``name`` from deletions too. Every
-removal keeps its ``file``/``folder`` facet, as the service's do: sync clients (the Debian
-``onedrive`` client) skip an entry with neither as an unsupported item and so never delete their
-copy. mockdrive reports such removals whether or not ``Prefer: deltashowremovedasdeleted`` is
-sent (a client that never learns of a removal keeps a stale copy). A real deletion of an item
-the caller saw, whose folder is in the view and which inherited from it, keeps its name and
-parent id. An item the caller never saw is never named, not even by id; where the log cannot
-tell (a permission granted and removed since the token), mockdrive leaves the item out rather
-than name one the caller may never have seen.
+rebuilt from the log) or an earlier page of the round listed it (``delta.ShownInRound``: a
+``nextLink`` carries when the round's pages were served): it was deleted, moved out of the
+folder or below a folder the caller cannot see, or lost through a permission removed or expired
+or a break of inheritance. Such an item is reported as the service reports removals: with the
+``deleted`` facet and only ``id``, ``parentReference`` (``driveId``, ``driveType``) and an empty
+``file`` or ``folder`` facet, never its name or where it went; OneDrive for Business omits
+``name`` from deletions too. Every removal keeps its ``file``/``folder`` facet, as the service's
+do: sync clients (the Debian ``onedrive`` client) skip an entry with neither as an unsupported
+item and so never delete their copy. mockdrive reports such removals whether or not ``Prefer:
+deltashowremovedasdeleted`` is sent (a client that never learns of a removal keeps a stale
+copy). A real deletion of an item the caller saw, whose folder is in the view and which
+inherited from it, keeps its name and parent id. An item the caller never saw is never named,
+not even by id; where the log cannot tell (a permission granted and removed since the token),
+mockdrive leaves the item out rather than name one the caller may never have seen.
 
 Business drives offer delta only on the root in the service; mockdrive serves it on any folder
 (a scoped delta is a documented personal-drive feature and costs nothing to allow).
@@ -81,13 +82,14 @@ def serve(request: web.Request, call: Call, folder: Item, segment: str) -> web.R
     try:
         skip = skip_token(request.query)  # a first round's page: its offset, in this state
         offset = 0 if skip is None else delta.read_walk_token(state, skip)
+        served: delta.Served = ()
         if token is None:
             return _enumerate(request, call, folder, roles, top, offset)
         if token == "latest":
             return _respond(request, [], delta.make_token(state), more=False)
         when = delta.time_token(token)
         if when is None:
-            since, origin = delta.read_token(state, token)
+            since, origin, served = delta.read_token(state, token)
         elif state.store.drives[folder.drive_id].drive_type == "personal":
             raise InvalidRequest("a time as the delta token works on business drives only")
         else:  # the docs' ?token=<time>: the changes made after that time
@@ -95,7 +97,7 @@ def serve(request: web.Request, call: Call, folder: Item, segment: str) -> web.R
     except delta.ResyncRequired as error:
         raise ApiError(410, "resyncRequired", error.message, "resyncRequired") from None
     with_parents = "deltaExcludeParent" not in request.headers  # the documented header
-    return _changes(request, call, folder, since, origin, top, show_sharing, with_parents)
+    return _changes(request, call, folder, since, origin, served, top, show_sharing, with_parents)
 
 
 def _enumerate(
@@ -124,6 +126,7 @@ def _changes(
     folder: Item,
     since: int,
     origin: int,
+    served: delta.Served,
     top: int,
     show_sharing: bool,
     with_parents: bool,
@@ -132,7 +135,8 @@ def _changes(
     each item once, as it is now (or ``deleted``, or removed from the view), oldest change
     first; more than a page continues with a nextLink. ``origin``: the position of the token
     that began this round (a page goes on from ``since``), the time "did the caller see it"
-    is asked for."""
+    is asked for; ``served``: when the round's earlier pages were served, so that what they
+    listed is reported gone (``delta.ShownInRound``)."""
     state = call.state
     seen: dict[str, tuple[set[str], delta.Change]] = {}  # item id → (kinds, its last change)
     last_serial, more = since, False
@@ -149,7 +153,9 @@ def _changes(
             entry[0].add(change.kind)
             seen[change.item_id] = (entry[0], change)
         last_serial = change.serial
-    then = delta.ViewThen(state.store, state.changes, call.caller, folder, origin)
+    then = delta.ShownInRound(
+        state.store, state.changes, call.caller, folder, origin, served, show_sharing
+    )
     value: list[dict[str, Any]] = []
     placed: dict[str, int] = {}  # item id → its place in ``value``: each item once a page
     for item_id, (kinds, last) in seen.items():
@@ -165,7 +171,11 @@ def _changes(
                 value.append(shape(render_item(state, call, above), _select(call)))
         placed[item_id] = len(value)
         value.append(reported)
-    token = delta.make_token(state, last_serial, origin) if more else delta.make_token(state)
+    if more:
+        served = delta.served_after(served, last_serial, state.changes.serial)
+        token = delta.make_token(state, last_serial, origin, served)
+    else:
+        token = delta.make_token(state)
     return _respond(request, value, token, more)
 
 
@@ -192,14 +202,15 @@ def _folders_above(
 def _report(
     call: Call,
     folder: Item,
-    then: delta.ViewThen,
+    then: delta.ShownInRound,
     item_id: str,
     kinds: set[str],
     last: delta.Change,
     show_sharing: bool,
 ) -> dict[str, Any] | None:
     """One item's entry for this caller: the item as it is now if it is in their view, else
-    a deletion or a removal if it was in their view at the token's time, else nothing.
+    a deletion or a removal if it was in their view at the token's time or an earlier page of
+    the round listed it, else nothing.
     O(depth x the changes of the items on the way since the token)."""
     state, caller = call.state, call.caller
     store = state.store
