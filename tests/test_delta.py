@@ -795,6 +795,9 @@ def test_the_delta_exclude_parent_header_leaves_the_folders_out(deep):
     assert [e["name"] for e in alone] == ["x.txt"]
     preferred = follow_delta(graph, link, {"Prefer": "deltaExcludeParent"})[0]
     assert [e["name"] for e in preferred] == ["root", "A", "B", "x.txt"]
+    for kept in ("false", "False"):  # a boolean header: false keeps the folders
+        assert follow_delta(graph, link, {"deltaExcludeParent": kept})[0] == preferred
+    assert follow_delta(graph, link, {"deltaExcludeParent": "TRUE"})[0] == alone
 
 
 def test_the_folders_above_a_change_stay_in_the_callers_view(finance):

@@ -14,9 +14,10 @@ the item itself ``sharedChanged``. The view holds every folder between the delta
 item in it, so no folder the caller cannot see is listed. Each item comes once a page, at its
 first place (a folder that changed itself takes the place it got above an earlier item);
 ``$top`` counts changed items, their folders come on top, and a later page lists them again. The
-documented ``deltaExcludeParent`` request header leaves the folders out; as a ``Prefer`` value
-it is reported to change nothing on the service, and changes nothing here. Deletions and
-removals come alone: they need no placing. A changed item that is not in the view now is
+documented ``deltaExcludeParent: true`` request header leaves the folders out (``false`` keeps
+them); as a ``Prefer`` value it is reported to change nothing on the service, and changes
+nothing here. Deletions and removals come alone: they need no placing. A changed item that is
+not in the view now is
 reported exactly when it was in the caller's view at the token's time (``delta.ViewThen``,
 rebuilt from the log) or an earlier page of the round listed it (``delta.ShownInRound``: a
 ``nextLink`` carries when the round's pages were served): it was deleted, moved out of the
@@ -96,7 +97,8 @@ def serve(request: web.Request, call: Call, folder: Item, segment: str) -> web.R
             since = origin = delta.position_at_time(state, when)
     except delta.ResyncRequired as error:
         raise ApiError(410, "resyncRequired", error.message, "resyncRequired") from None
-    with_parents = "deltaExcludeParent" not in request.headers  # the documented header
+    # the documented boolean header: "true" leaves the folders out, "false" keeps them
+    with_parents = request.headers.get("deltaExcludeParent", "").strip().lower() != "true"
     return _changes(request, call, folder, since, origin, served, top, show_sharing, with_parents)
 
 
