@@ -123,6 +123,42 @@ def test_a_newline_path_with_expect_continue_is_invited_and_answered_in_json(ser
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == "itemNotFound"
 
 
+@pytest.mark.parametrize(
+    ("path", "envelope"),
+    [
+        ("/v1.0/me/drive/root:/a.txt:/content", "innerError"),  # Graph
+        ("/v1.0/me/drive/items/x/action.invite", "innererror"),  # the OneDrive API's
+        ("/_mockdrive/clock", "innerError"),  # the mock's own routes
+        ("/v1.0/nowhere", "innerError"),  # no route
+    ],
+)
+def test_an_unknown_expectation_is_a_417_in_the_dialects_envelope_and_changes_nothing(
+    server, path, envelope
+):
+    """Only ``100-continue`` is an expectation HTTP/1.1 knows: any other is refused with 417
+    (RFC 9110), in JSON with a request id, as every refusal is (it was aiohttp's plain text),
+    journaled on an API route, and the body is never read or stored."""
+    before = server.call(lambda: len(server.backend.state.journal.entries))
+    answer = requests.put(
+        server.url + path,
+        data=b"abc",
+        headers={"Authorization": "Bearer ada-token", "Expect": "bogus"},
+        timeout=10,
+    )
+    assert answer.status_code == 417, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json")
+    error = answer.json()["error"]
+    assert error["code"] == "expectationFailed" and envelope in error
+    assert "bogus" in error["message"] and answer.headers["request-id"]
+    journal = server.call(
+        lambda: [(e.path, e.status) for e in server.backend.state.journal.entries]
+    )
+    if path.startswith("/v1.0"):
+        assert journal[before:] == [(path, 417)]
+    names = server.call(lambda: [i.name for i in server.backend.state.store.items.values()])
+    assert "a.txt" not in names
+
+
 def test_unmatched_and_batch_steps_are_journaled_with_their_faults(server):
     """A fault rule on a newline path fires on the request no route matches and on a ``$batch``
     step to it; both are journaled with their caller."""

@@ -358,17 +358,26 @@ def refusal_of_body(request: web.Request) -> Exception:
     return body_too_large(body_limit(request) or 0)
 
 
-async def expect_continue(request: web.Request) -> None:
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     """``Expect: 100-continue``: invite the body only if it may be sent. An announced body over
-    the route's limit gets no ``100 Continue``; the pipeline answers 413 without reading it."""
+    the route's limit gets no ``100 Continue``; the pipeline answers 413 without reading it.
+    Any other expectation is answered 417 by the route's pipeline (its dialect's envelope, a
+    request id, the journal), as any refusal is."""
     expect = request.headers.get("Expect", "")
     if expect.lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+        route_handler = request.match_info.handler
+        backend = route_handler.args[1]  # ``through_pipeline``'s, as ``handler_of`` reads it
+        return await pipeline(_expectation_failed, backend, request)
     if request.version < (1, 1) or announces_too_much(request):
         return None
     await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     request.writer.output_size = 0  # the 100 is not part of the answer
     return None
+
+
+async def _expectation_failed(request: web.Request) -> web.StreamResponse:
+    expect = request.headers.get("Expect", "")
+    raise ApiError(417, "expectationFailed", f"the expectation {expect!r} is not supported")
 
 
 _API_STARTS = tuple(p + "/" for p in API_PREFIXES)
