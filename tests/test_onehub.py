@@ -227,6 +227,38 @@ def test_rolemaps_list_get_update_delete(hub, mock_drive):
     assert_onehub_error(hub.get(f"/rolemaps/{bob_map['id']}"), 404, "Not found")
 
 
+@pytest.mark.parametrize("body", [{"folder": {}}, {"folder": {"filename": 5}}, [], b"{not json"])
+def test_a_folder_by_a_viewer_is_refused_for_the_role_whatever_the_body(hub, mock_drive, body):
+    """Without the role to create, the answer is the 403 whatever the body holds: what the
+    body lacks is not told to a caller who may not create anything there."""
+    hub.invite("folders", hub.node("/Finance"), "bob@contoso.example", role="Viewer")
+    bob_hub = Onehub(mock_drive, "bob-token")
+    path = f"/workspaces/{hub.workspace()}/folders/{hub.node('/Finance')}/folders"
+    sent = {"data": body} if isinstance(body, bytes) else {"json": body}
+    assert_onehub_error(bob_hub.post(path, **sent), 403)
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("", "can't be blank"),
+        ("   ", "can't be blank"),
+        ("a\x00b", "is invalid"),
+        ("bell\x07", "is invalid"),
+        ("x" * 256, "is too long (maximum is 255 characters)"),
+    ],
+)
+def test_a_workspace_name_is_checked_as_names_are(hub, mock_drive, name, error):
+    """A workspace's name is refused as a folder's would be: blank, with a control character,
+    longer than 255 characters; 422 with Onehub's field errors, and no workspace made."""
+    before = hub.get("/workspaces").json()["total_entries"]
+    answer = hub.post("/workspaces", json={"workspace": {"name": name}})
+    assert answer.status_code == 422, answer.text
+    assert answer.json() == {"workspace": {"errors": {"name": [error]}}}
+    assert hub.get("/workspaces").json()["total_entries"] == before
+    assert hub.post("/workspaces", json={"workspace": {"name": "x" * 255}}).status_code == 201
+
+
 def test_nearest_rolemap_wins_in_onehub_while_graph_adds_up(hub, mock_drive):
     bob = mock_drive.state.user("bob@contoso.example")
     hub.invite("workspaces", hub.workspace(), "bob@contoso.example", role="Collaborator")

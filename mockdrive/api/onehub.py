@@ -19,7 +19,8 @@ from ..model.permissions import Permission, effective_permissions, owns_drive
 from ..model.ranges import LARGEST_OFFSET, whole_number_text
 from ..model.sharing import RequestContext
 from ..model.state import State
-from ..model.tree import Drive, Item
+from ..model.text import is_unicode
+from ..model.tree import MAX_NAME_LENGTH, Drive, Item
 from .aiohttp_internals import HttpProcessingError
 from .context import Call, backend_of, call_of
 from .jsonio import json_response, read_json_object
@@ -217,10 +218,23 @@ async def create_workspace(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     fields = body.get("workspace", body)
     name = fields.get("name") if isinstance(fields, dict) else None
-    if not isinstance(name, str) or not name.strip():
-        return json_response({"workspace": {"errors": {"name": ["can't be blank"]}}}, 422)
+    error = workspace_name_error(name)
+    if error is not None:
+        return json_response({"workspace": {"errors": {"name": [error]}}}, 422)
     drive = call.state.add_drive(call.caller, drive_type="documentLibrary", name=name.strip())
     return json_response(render_workspace(call.state, drive, call.caller), 201)
+
+
+def workspace_name_error(name: object) -> str | None:
+    """What is wrong with a new workspace's name, as Onehub (Rails) words a field's error: the
+    limits of an item's name (``validate_name``) that a workspace's shares."""
+    if not isinstance(name, str) or not name.strip():
+        return "can't be blank"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"is too long (maximum is {MAX_NAME_LENGTH} characters)"
+    if not is_unicode(name) or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "is invalid"
+    return None
 
 
 async def get_workspace(request: web.Request) -> web.Response:
@@ -236,12 +250,13 @@ async def workspace_root(request: web.Request) -> web.Response:
 
 
 async def create_folder(request: web.Request, parent: Item, call: Call) -> web.Response:
+    # the role first: a caller who may not create here learns nothing from the body's checks
+    onehub.require_onehub_role(call.state, call.caller, parent, "Creator")
     body = await read_json_object(request)
     fields = body.get("folder", body)
     name = fields.get("filename") if isinstance(fields, dict) else None
     if not isinstance(name, str) or not name.strip():
         return json_response({"folder": {"errors": {"filename": ["can't be blank"]}}}, 422)
-    onehub.require_onehub_role(call.state, call.caller, parent, "Creator")
     name = name.strip().replace("/", "-")
     if call.state.store.child(parent, name) is not None:
         errors = {"filename": ["has already been taken"]}
