@@ -4,11 +4,20 @@ found as the marker finds them."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import pytest
 from conftest import UNUSED_PLUGINS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mockdrive.model.sharing import EMAIL_PATTERN
+from mockdrive.scenario import ScenarioError, build_state
 
 BROKEN = """\
 users:
@@ -240,3 +249,30 @@ def test_validate_says_when_it_stopped_at_its_limit(tmp_path):
     lines = validate(str(path)).stderr.replace(str(path), "FILE").splitlines()
     assert len(lines) == 20 and lines[0].endswith("'a' already exists in this folder")
     assert lines[-1] == "FILE: and more problems (the first 19 are shown); fix these and run again"
+
+
+SCHEMA_EMAIL = json.loads(
+    (Path(__file__).parent.parent / "mockdrive" / "scenario.schema.json").read_text()
+)["$defs"]["email"]["pattern"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.tuples(st.text(max_size=4), st.text(max_size=4), st.text(max_size=4)).map(
+            lambda parts: "{}@{}.{}".format(*parts)
+        ),
+        st.text(max_size=12),
+    )
+)
+def test_a_scenario_takes_exactly_the_addresses_the_api_takes(address):
+    """The schema's e-mail pattern (read by jsonschema and by the quick check alike) and the
+    API's ``EMAIL_PATTERN`` agree on every address: a scenario took a NUL, a control
+    character, a comma or a trailing newline that every invitation refuses."""
+    assert bool(re.search(SCHEMA_EMAIL, address)) == bool(EMAIL_PATTERN.match(address))
+
+
+@pytest.mark.parametrize("address", ["a\x00b@x.example", "a\x1b@x.example", "a@x.example\n"])
+def test_a_scenario_user_whose_address_the_api_refuses_is_refused(address):
+    with pytest.raises(ScenarioError, match="is not an e-mail address"):
+        build_state({"users": [{"displayName": "A", "email": address}]})
