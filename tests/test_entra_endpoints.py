@@ -111,6 +111,42 @@ def test_instance_discovery_points_msal_at_the_authoritys_configuration(mock_dri
     assert "login.microsoftonline.com" in answer["metadata"][0]["aliases"]
 
 
+def test_the_sign_in_endpoints_answer_with_a_trailing_slash_as_without(mock_drive):
+    """MSAL with an Azure region rewrites the token and authorize endpoints through its URL
+    canonicalization, which ends them with ``/`` (``…/oauth2/v2.0/token/?allowestsrnonmsi=
+    true``), and scripts write ``…/token/`` by hand: Entra serves them, so each sign-in
+    endpoint answers with one ``/`` after it as without, never Graph's 404."""
+    base = f"{mock_drive.url}/contoso.example"
+    form = {"grant_type": "client_credentials", "client_id": JOB, "client_secret": "s",
+            "scope": GRAPH_DEFAULT}  # fmt: skip
+    token = requests.post(base + "/oauth2/v2.0/token/?allowestsrnonmsi=true", data=form,
+                          timeout=10)  # fmt: skip
+    assert token.status_code == 200, token.text
+    assert claims_of(token.json()["access_token"])["appid"] == JOB
+    no_grant = requests.post(base + "/oauth2/v2.0/token/", timeout=10)
+    assert_entra_error(no_grant, 400, "invalid_request", 900144)  # Entra's own refusals
+    not_posted = requests.get(base + "/oauth2/v2.0/token/", timeout=10)
+    assert_entra_error(not_posted, 400, "invalid_request", 900561)
+    device = requests.post(base + "/oauth2/v2.0/devicecode/", timeout=10,
+                           data={"client_id": RCLONE, "scope": "Files.Read"})  # fmt: skip
+    assert device.status_code == 200 and device.json()["interval"] == 5, device.text
+    signed_in = requests.get(
+        base + "/oauth2/v2.0/authorize/",
+        params={"client_id": ONEDRIVE_CLIENT, "response_type": "code",
+                "redirect_uri": "http://localhost:8400/", "scope": "Files.Read"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    assert signed_in.status_code == 302, signed_in.text
+    assert "code" in parse_qs(urlsplit(signed_in.headers["Location"]).query)
+    for path in ("/contoso.example/v2.0/.well-known/openid-configuration",
+                 "/contoso.example/discovery/v2.0/keys", "/common/discovery/instance",
+                 "/common/userrealm/ada@contoso.example"):  # fmt: skip
+        plain = requests.get(mock_drive.url + path, timeout=10)
+        slashed = requests.get(mock_drive.url + path + "/", timeout=10)
+        assert (slashed.status_code, slashed.json()) == (plain.status_code, plain.json()), path
+
+
 # -- grants -------------------------------------------------------------------------------------
 def test_client_credentials_of_a_declared_app(mock_drive):
     mock_drive.load(SCENARIO)

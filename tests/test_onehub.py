@@ -238,6 +238,34 @@ def test_a_folder_by_a_viewer_is_refused_for_the_role_whatever_the_body(hub, moc
     assert_onehub_error(bob_hub.post(path, **sent), 403)
 
 
+@pytest.mark.parametrize("body", [{"folder": {}}, {"invitation": 5}, [], b"{not json"])
+def test_renaming_inviting_and_changing_a_role_refuse_the_role_before_the_body(
+    hub, mock_drive, body
+):
+    """Renaming, inviting and changing a rolemap are refused for the caller's role (403) or
+    because the caller cannot see the rolemap (404) whatever the body holds, as creating a
+    folder is: a caller without the role learns nothing from the body's checks."""
+    finance, budget = hub.node("/Finance"), hub.node("/Finance/Q3/Budget.xlsx")
+    hub.invite("folders", finance, "bob@contoso.example", role="Viewer")
+    listed = hub.get(f"/folders/{finance}/rolemaps").json()["items"]
+    rolemaps = {r["rolemap"]["user"]["email"]: r["rolemap"]["id"] for r in listed}
+    mock_drive.add_user("Stranger", "st@contoso.example")
+    bob, stranger = Onehub(mock_drive, "bob-token"), Onehub(mock_drive, "st-token")
+    sent = {"data": body} if isinstance(body, bytes) else {"json": body}
+    before = mock_drive.digest()
+    assert_onehub_error(bob.request("PUT", f"/folders/{finance}", **sent), 403)
+    assert_onehub_error(bob.request("PUT", f"/files/{budget}", **sent), 403)
+    assert_onehub_error(bob.post(f"/folders/{finance}/invitations", **sent), 403)
+    own = rolemaps["bob@contoso.example"]
+    assert_onehub_error(bob.request("PUT", f"/rolemaps/{own}", **sent), 403)
+    owners = rolemaps["ada@contoso.example"]
+    assert_onehub_error(bob.request("PUT", f"/rolemaps/{owners}", **sent), 404, "Not found")
+    assert_onehub_error(stranger.request("PUT", f"/folders/{finance}", **sent), 404)
+    assert_onehub_error(stranger.post(f"/folders/{finance}/invitations", **sent), 404)
+    assert_onehub_error(stranger.request("PUT", f"/rolemaps/{own}", **sent), 404)
+    assert mock_drive.digest() == before
+
+
 @pytest.mark.parametrize(
     ("name", "error"),
     [

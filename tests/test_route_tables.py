@@ -236,7 +236,8 @@ def test_the_document_lists_exactly_the_tables_routes():
 
 def test_no_route_is_registered_outside_a_table():
     """Every route on the router is a table row (GET rows answer HEAD too), registered once
-    with the row's handler, or one of Graph's; Entra's POST-only paths answer every other
+    with the row's handler (and once more with a ``/`` after its path where the row says
+    ``trailing_slash``), or one of Graph's; Entra's POST-only paths answer every other
     method through a row of ``entra.NOT_POSTED`` (Entra's 400, not an operation to document)."""
     app = build_app(Backend())
     registered: list[tuple[str, str, object]] = []
@@ -245,8 +246,9 @@ def test_no_route_is_registered_outside_a_table():
         if canonical not in GRAPH_RESOURCES:
             registered.append((route.method, canonical, handler_of(route.handler)))
     expected = [
-        (method, row.plain_path, row.handler)
+        (method, path, row.handler)
         for row in (*ROWS, *entra.NOT_POSTED)
+        for path in (row.plain_path, row.plain_path + "/")[: 2 if row.trailing_slash else 1]
         for method in (("HEAD", "GET") if row.method == "GET" else (row.method,))
     ]
     assert sorted(registered, key=repr) == sorted(expected, key=repr)

@@ -407,7 +407,7 @@ class RuleChecker:
     def _collect(
         self, request: web.Request, response: web.StreamResponse, state: State, answer: str
     ) -> None:
-        if request.path.endswith("/oauth2/v2.0/authorize"):
+        if request.path.endswith(("/oauth2/v2.0/authorize", "/oauth2/v2.0/authorize/")):
             return  # Entra sends the browser back to the client's own redirect_uri
         body = json_body(response) if _may_name_urls(response) else None
         found = urls_in(body, response.headers, response.status)

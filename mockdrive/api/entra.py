@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -661,7 +662,10 @@ async def put_device_flow(request: web.Request) -> web.StreamResponse:
 # a tenant is any one segment but the first of Onehub's paths, which answer as Onehub does
 ONEHUB_FIRST = "|".join(prefix.strip("/") for prefix in onehub.PREFIXES)
 TENANT = "/{tenant:(?!(?:" + ONEHUB_FIRST + ")/)[^/]+}"
-ROUTES = (
+# Entra serves each endpoint with a "/" after its path as without: MSAL with an Azure region
+# sends its token and authorize requests so (its URL canonicalization ends them with "/"), and
+# scripts write ".../token/" by hand
+ROUTES = tuple(replace(row, trailing_slash=True) for row in (
     Route("GET", TENANT + "/v2.0/.well-known/openid-configuration", openid_configuration,
           "Entra: the tenant's OpenID configuration"),
     Route("GET", TENANT + "/discovery/v2.0/keys", keys, "Entra: the JWKS that verifies tokens"),
@@ -676,11 +680,11 @@ ROUTES = (
           "Entra: sign in at once and redirect with a code"),
     Route("POST", TENANT + "/oauth2/v2.0/devicecode", devicecode,
           "Entra: start a device-code sign-in", MAX_FORM_BODY),
-)  # fmt: skip
+))  # fmt: skip
 # the endpoints only a POST reaches: every other method, on the same paths as the router
 # matches them, is Entra's 400 (AADSTS900561), on the mock's origin and the login host alike
 NOT_POSTED = tuple(
-    Route("*", row.path, not_posted, "Entra: any other method than POST", row.max_body)
+    replace(row, method="*", handler=not_posted, summary="Entra: any other method than POST")
     for row in ROUTES
     if row.method == "POST"
 )

@@ -323,13 +323,14 @@ async def rename(request: web.Request) -> web.Response:
     call = call_of(request)
     kind_name = request.match_info["kind"]
     item = find_node(call.state, call.caller, request.match_info["id"], kind_name == "folders")
+    # the role first, as for every write: the body's checks tell a caller without it nothing
+    onehub.require_onehub_role(call.state, call.caller, item, "Collaborator")
     body = await read_json_object(request)
     fields = body.get(kind_name[:-1], body)
     name = fields.get("filename") if isinstance(fields, dict) else None
     if not isinstance(name, str) or not name.strip():
         errors = {"filename": ["can't be blank"]}
         return json_response({kind_name[:-1]: {"errors": errors}}, 422)
-    onehub.require_onehub_role(call.state, call.caller, item, "Collaborator")
     call.state.rename_item(call.caller, item, name.strip().replace("/", "-"))
     return json_response(render_node(call.state, item))
 
@@ -347,6 +348,7 @@ async def invite(request: web.Request) -> web.Response:
     call = call_of(request)
     kind_name, number_text = request.match_info["kind"], request.match_info["id"]
     item = find_object(call.state, call.caller, kind_name, number_text)
+    onehub.require_onehub_role(call.state, call.caller, item, onehub.INVITER_ROLE)  # the role first
     body = await read_json_object(request)
     invitation = body.get("invitation", {})
     if not isinstance(invitation, dict):
@@ -399,11 +401,13 @@ async def get_rolemap(request: web.Request) -> web.Response:
 
 async def update_rolemap(request: web.Request) -> web.Response:
     call = call_of(request)
+    rolemap_id = int(request.match_info["id"])
+    # a rolemap the caller cannot see (404), then the role to change it (403), then the body
+    permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
+    onehub.require_onehub_role(call.state, call.caller, holder, onehub.INVITER_ROLE)
     body = await read_json_object(request)
     fields = body.get("rolemap", body)
     requested = fields.get("role_name") if isinstance(fields, dict) else None
-    rolemap_id = int(request.match_info["id"])
-    permission, holder = onehub.visible_rolemap(call.state, call.caller, rolemap_id)
     try:
         onehub.set_role(call.state, call.caller, rolemap_id, requested)
     except InvalidRequest as refused:

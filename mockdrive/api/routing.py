@@ -37,7 +37,9 @@ class Route:
 
     ``summary`` is the line the admin index and the OpenAPI document show. ``max_body`` is the
     most body bytes the route takes (an announced larger body gets no ``100 Continue`` and a
-    413); ``too_large`` makes that 413 when the route words it its own way.
+    413); ``too_large`` makes that 413 when the route words it its own way. ``trailing_slash``
+    serves the path with one ``/`` after it too, as the same row (the OpenAPI document lists
+    the path once), where the service does.
     """
 
     method: str
@@ -46,6 +48,7 @@ class Route:
     summary: str = ""
     max_body: int = MAX_JSON_BODY
     too_large: Callable[[], Exception] | None = None
+    trailing_slash: bool = False
 
     @property
     def plain_path(self) -> str:
@@ -114,14 +117,17 @@ def add_table(
 ) -> None:
     """Register every row on the app's router, in the table's order (aiohttp tries resources in
     the order they were added), its handler served ``through`` what wraps every handler (the
-    pipeline). A GET row also answers HEAD, as ``add_get`` does."""
+    pipeline). A GET row also answers HEAD, as ``add_get`` does; a row with ``trailing_slash``
+    is registered at its path and at its path with ``/`` after it."""
     rows = app.setdefault(TABLE_ROUTES, {})
     for row in table:
         methods = ("HEAD", "GET") if row.method == "GET" else (row.method,)
+        paths = (row.path, row.path + "/") if row.trailing_slash else (row.path,)
         handler = through(row.handler)
-        for method in methods:
-            added = app.router.add_route(method, row.path, handler, expect_handler=expect_handler)
-            rows[added] = row
+        for path in paths:
+            for method in methods:
+                added = app.router.add_route(method, path, handler, expect_handler=expect_handler)
+                rows[added] = row
 
 
 def route_of(request: web.Request) -> Route | None:
