@@ -287,6 +287,38 @@ def test_a_workspace_name_is_checked_as_names_are(hub, mock_drive, name, error):
     assert hub.post("/workspaces", json={"workspace": {"name": "x" * 255}}).status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("a:b", "contains characters that are not allowed: ':'"),
+        ("nul\x00", "contains characters that are not allowed: '\\x00'"),
+        ("x" * 256, "is longer than 255 characters"),
+    ],
+)
+def test_a_name_the_drive_refuses_is_onehubs_422_field_error_and_changes_nothing(
+    hub, mock_drive, name, error
+):
+    """A folder made, a file uploaded or renamed under a name the drive does not take: 422 with
+    the resource's envelope and the filename's error, as a blank or taken name gets (it was a
+    400 with a general error), and nothing made or renamed."""
+    workspace, q3 = hub.workspace(), hub.node("/Finance/Q3")
+    before = mock_drive.digest()
+    answers = {
+        "folder": hub.post(f"/workspaces/{workspace}/folders", json={"folder": {"filename": name}}),
+    }
+    if "\x00" not in name:  # (a NUL in a multipart header: the body cannot be read, a 400)
+        answers["file"] = hub.post(f"/folders/{q3}/files", files={"file": (name, b"x")})
+    budget = hub.node("/Finance/Q3/Budget.xlsx")
+    answers["renamed file"] = hub.request(
+        "PUT", f"/files/{budget}", json={"file": {"filename": name}}
+    )
+    for kind, answer in answers.items():
+        assert answer.status_code == 422, (kind, answer.text)
+        envelope = "folder" if kind == "folder" else "file"
+        assert answer.json() == {envelope: {"filename": name, "errors": {"filename": [error]}}}
+    assert mock_drive.digest() == before
+
+
 def test_nearest_rolemap_wins_in_onehub_while_graph_adds_up(hub, mock_drive):
     bob = mock_drive.state.user("bob@contoso.example")
     hub.invite("workspaces", hub.workspace(), "bob@contoso.example", role="Collaborator")

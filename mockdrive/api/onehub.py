@@ -20,7 +20,7 @@ from ..model.ranges import LARGEST_OFFSET, whole_number_text
 from ..model.sharing import RequestContext
 from ..model.state import State
 from ..model.text import is_unicode
-from ..model.tree import MAX_NAME_LENGTH, Drive, Item
+from ..model.tree import MAX_NAME_LENGTH, Drive, Item, validate_name
 from .aiohttp_internals import HttpProcessingError
 from .context import Call, backend_of, call_of
 from .jsonio import json_response, read_json_object
@@ -258,11 +258,27 @@ async def create_folder(request: web.Request, parent: Item, call: Call) -> web.R
     if not isinstance(name, str) or not name.strip():
         return json_response({"folder": {"errors": {"filename": ["can't be blank"]}}}, 422)
     name = name.strip().replace("/", "-")
+    refused = refused_name(call.state, "folder", parent, name, is_folder=True)
+    if refused is not None:
+        return refused
     if call.state.store.child(parent, name) is not None:
         errors = {"filename": ["has already been taken"]}
         return json_response({"folder": {"filename": name, "errors": errors}}, 422)
     created = call.state.create_item(call.caller, parent, name, is_folder=True)
     return json_response(render_node(call.state, created), 201)
+
+
+def refused_name(
+    state: State, kind: str, within: Item, name: str, is_folder: bool
+) -> web.Response | None:
+    """A name the drive refuses (``validate_name``), as Onehub answers a field it refuses: 422
+    with the resource's envelope and the field's error, as for a blank or a taken name."""
+    try:
+        validate_name(name, state.store.drives[within.drive_id].drive_type, is_folder)
+    except InvalidRequest as error:
+        message = error.message.removeprefix("name ")
+        return json_response({kind: {"filename": name, "errors": {"filename": [message]}}}, 422)
+    return None
 
 
 async def create_root_folder(request: web.Request) -> web.Response:
@@ -315,6 +331,9 @@ async def upload_file(request: web.Request) -> web.Response:
     if not isinstance(upload, web.FileField):
         raise InvalidRequest("the multipart field 'file' is missing")
     name = (upload.filename or "upload").replace("/", "-")
+    refused = refused_name(call.state, "file", folder, name, is_folder=False)
+    if refused is not None:
+        return refused
     item, _ = call.state.upload(call.caller, folder, "/" + name, upload.file.read())
     return json_response(render_node(call.state, item), 201)
 
@@ -331,7 +350,11 @@ async def rename(request: web.Request) -> web.Response:
     if not isinstance(name, str) or not name.strip():
         errors = {"filename": ["can't be blank"]}
         return json_response({kind_name[:-1]: {"errors": errors}}, 422)
-    call.state.rename_item(call.caller, item, name.strip().replace("/", "-"))
+    name = name.strip().replace("/", "-")
+    refused = refused_name(call.state, kind_name[:-1], item, name, item.is_folder)
+    if refused is not None:
+        return refused
+    call.state.rename_item(call.caller, item, name)
     return json_response(render_node(call.state, item))
 
 
