@@ -462,6 +462,105 @@ def test_a_round_of_many_pages_served_at_many_moments_keeps_its_token_short(fina
     assert max(parts) == 4 + 2 * 32 - 1 == parts[-1], parts  # 32 moments, no more
 
 
+Entries = dict[str, tuple[str, str | None]]  # what a client keeps: item id → (name, parent id)
+
+
+def client_view(entries: list[dict]) -> Entries:
+    """A first round's entries as a sync client keeps them."""
+    kept: Entries = {}
+    apply_page(kept, set(), entries)
+    return kept
+
+
+def apply_page(kept: Entries, shown: set[str], entries: list[dict]) -> list[str]:
+    """What a sync client does with a page of a round: it keeps each item listed, with its
+    name and parent, and drops one reported gone with what it kept below it. A removal must
+    name an item a page showed (``shown`` grows with each listed); the ids removed."""
+    removed = []
+    for entry in entries:
+        if "deleted" not in entry:
+            kept[entry["id"]] = (entry["name"], entry.get("parentReference", {}).get("id"))
+            shown.add(entry["id"])
+            continue
+        assert entry["id"] in shown, ("named but never shown", entry)
+        removed.append(entry["id"])
+        gone = {entry["id"]}
+        for item in list(kept):  # and whatever it held, at any depth
+            parent = kept[item][1]
+            while parent is not None and parent not in gone and parent in kept:
+                parent = kept[parent][1]
+            if parent in gone:
+                gone.add(item)
+        for item in gone:
+            kept.pop(item, None)
+    return removed
+
+
+def fresh_view(session, url: str) -> Entries:
+    return client_view(follow_delta(session, url)[0])
+
+
+@pytest.mark.parametrize("who", ["ada@contoso.example", "dan@contoso.example"])
+def test_each_page_of_a_round_reports_gone_what_any_earlier_page_listed(finance, who):
+    """Eight files made after the token, a page of one file each: between every two pages the
+    file listed by the page before the last is moved out of the view (below Payroll for Dan,
+    out of /Finance for Ada) or deleted, a file is made, and another made that is deleted
+    once the next page is served. Each listed file that went is reported gone by a later page
+    of the same round (the log reaches those changes after the eight files: nine pages on);
+    none of those made and deleted is named, though each was in the view when a page was
+    served."""
+    session = finance.session_for(who)
+    folder = finance.item("/Finance")
+    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
+    start, link = follow_delta(session, url)
+    kept, shown = client_view(start), set(client_view(start))
+    ada = finance.session
+    away = finance.item("/Finance/Payroll").id
+    if who == "ada@contoso.example":  # the owner sees Payroll: out of the delta's folder
+        away = ada.get("/me/drive/root").json()["id"]
+
+    def make(name: str) -> str:
+        answer = ada.put(f"/me/drive/root:/Finance/{name}:/content", data=b"x")
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    files = [make(f"N{number}.txt") for number in range(8)]
+    page = session.get(link.replace("delta?", "delta?$top=1&")).json()
+    listed: list[str] = []  # the files in the order the pages listed them
+    gone: set[str] = set()
+    never_listed: set[str] = set()
+    removed: list[str] = []
+    pages = 0
+    while True:
+        pages += 1
+        removed += apply_page(kept, shown, page["value"])
+        listed += [e["id"] for e in page["value"] if e["id"] in files and "deleted" not in e]
+        if "@odata.deltaLink" in page:
+            break
+        if 2 <= pages <= 7:  # the file the page before this one listed
+            item = listed[pages - 2]
+            if pages % 2:
+                assert ada.delete(f"/me/drive/items/{item}").status_code == 204
+            else:
+                moved = ada.patch(f"/me/drive/items/{item}", json={"parentReference": {"id": away}})
+                assert moved.status_code == 200, moved.text
+            gone.add(item)
+        brief = None
+        if pages <= 8:
+            files.append(make(f"M{pages}.txt"))
+            brief = make(f"Brief{pages}.txt")  # in the view as the next page is served
+            never_listed.add(brief)
+        answer = session.get(page["@odata.nextLink"])
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        if brief is not None:
+            assert ada.delete(f"/me/drive/items/{brief}").status_code == 204
+    assert pages >= 9 and len(gone) == 6
+    assert gone <= set(removed)
+    assert not never_listed & shown
+    assert kept == fresh_view(session, url)
+
+
 def test_what_dan_saw_and_lost_is_reported_deleted_with_its_id_only(finance):
     """Lost through an inheritance break, a permission removed, a move below a folder he
     cannot read: each reported once, by id, without name or parent."""
