@@ -561,6 +561,39 @@ def test_each_page_of_a_round_reports_gone_what_any_earlier_page_listed(finance,
     assert kept == fresh_view(session, url)
 
 
+def test_past_the_moments_a_token_keeps_no_page_names_what_it_did_not_list(finance):
+    """A file of Payroll changed after the token is in a page's window while Dan cannot see it;
+    moved into /Finance before the next page and back out forty pages later (each page served
+    at a moment of its own), it is in the view at many moments no page lists it at. The token
+    forgets its oldest pages past 32 moments: the round never names the file."""
+    session = finance.session_for("dan@contoso.example")
+    folder = finance.item("/Finance")
+    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
+    start, link = follow_delta(session, url)
+    kept, shown = client_view(start), set(client_view(start))
+    ada = finance.session
+    salaries = finance.item("/Finance/Payroll/Salaries.xlsx").id
+    payroll = finance.item("/Finance/Payroll").id
+    assert ada.patch(f"/me/drive/items/{salaries}", json={"name": "S.xlsx"}).status_code == 200
+    for number in range(40):
+        assert ada.put(f"/me/drive/root:/Finance/S{number}.txt:/content", data=b"s").ok
+    page = session.get(link.replace("delta?", "delta?$top=1&")).json()
+    for number in range(100):
+        apply_page(kept, shown, page["value"])
+        if "@odata.deltaLink" in page:
+            break
+        if number in (0, 38):  # into the view, and out of it before its own window
+            into = {"parentReference": {"id": folder.id if number == 0 else payroll}}
+            moved = ada.patch(f"/me/drive/items/{salaries}", json=into)
+            assert moved.status_code == 200, moved.text
+        else:  # a change outside the delta's folder: the next page is served at a new moment
+            assert ada.put(f"/me/drive/root:/Other{number}.txt:/content", data=b"o").ok
+        page = session.get(page["@odata.nextLink"]).json()
+    assert "@odata.deltaLink" in page and number > 40
+    assert salaries not in shown
+    assert kept == fresh_view(session, url)
+
+
 def test_what_dan_saw_and_lost_is_reported_deleted_with_its_id_only(finance):
     """Lost through an inheritance break, a permission removed, a move below a folder he
     cannot read: each reported once, by id, without name or parent."""
@@ -739,6 +772,9 @@ def test_a_token_whose_round_begins_after_its_page_is_invalid(arranged, graph):
         "".join(f".{n + 10}.{n + 1}" for n in range(40)) + ".99",  # more than a token keeps
         ".99999999999",  # served at a moment the log has not reached
         ".x",
+        ".5.1.0",  # the last entry forgotten (only the oldest is)
+        ".0.1.0.2.5",  # two forgotten entries (the oldest are one)
+        ".0.0.5",  # a forgotten window that ends where the round began
     ],
 )
 def test_a_page_token_whose_pages_served_do_not_add_up_is_invalid_or_resyncs(
@@ -762,6 +798,22 @@ def test_a_page_token_whose_pages_served_do_not_add_up_is_invalid_or_resyncs(
         assert_graph_error(answer, 400, "invalidRequest")
     made = base64.urlsafe_b64encode(f"{generation}.3.{issued}.0.5".encode()).decode().rstrip("=")
     assert graph.get("/me/drive/root/delta", params={"token": made}).status_code == 200
+
+
+@pytest.mark.parametrize("pages", [".5", ".0.1.5", ".4.1.5", ".0.2.5"])
+def test_a_page_token_that_forgot_its_oldest_pages_is_followed(arranged, graph, pages):
+    """What a later page's token may say: the oldest pages forgotten (served at 0)."""
+    for number in range(4):
+        arranged.add_file(f"/T{number}.txt", "t")
+    link = graph.get("/me/drive/root/delta", params={"token": "latest"}).json()["@odata.deltaLink"]
+    token = link.split("token=")[1]
+    generation, _, issued = (
+        base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(".")
+    )
+    raw = f"{generation}.3.{issued}.0{pages}"
+    made = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    answer = graph.get("/me/drive/root/delta", params={"token": made})
+    assert answer.status_code == 200, answer.text
 
 
 def test_select_shapes_every_delta_entry_and_its_links(arranged, graph):

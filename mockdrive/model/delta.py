@@ -245,9 +245,11 @@ def _serial(change: Change) -> int:
 # A page of a later round lists what changed in its window of the log as it was when the page
 # was served; a later page of the round reports gone what an earlier one listed. The pages served
 # so far, as ((window end, log position when served), ...): consecutive windows served at one
-# position are one entry, and the last entry's end is the token's own position.
+# position are one entry, and the last entry's end is the token's own position. The first entry
+# may be forgotten (served at ``FORGOTTEN``): what its windows listed is no longer known.
 Served = tuple[tuple[int, int], ...]
-MAX_SERVED = 32  # entries a token carries; beyond, the oldest two are one (``served_after``)
+MAX_SERVED = 32  # entries a token carries; beyond, the oldest two are one forgotten entry
+FORGOTTEN = 0  # a forgotten entry's position (a page is served at or after its window's end > 0)
 
 
 def make_token(
@@ -269,14 +271,15 @@ def make_token(
 
 def served_after(served: Served, end: int, served_at: int) -> Served:
     """``served`` with one more page: its window ends at ``end``, served at log position
-    ``served_at``. Past ``MAX_SERVED`` entries the oldest two become one, served at the later
-    position: an item is then asked about at a position after the page that listed it, so a
-    removal may go unreported, but nothing the caller was never shown is named."""
+    ``served_at``. Past ``MAX_SERVED`` entries the oldest two become one forgotten entry: what
+    their pages listed is then taken as never listed, so a removal of it may go unreported,
+    but nothing the caller was never shown is named (asking at another position could: an item
+    out of the view when its page was served may be in it at another page's)."""
     if served and served[-1][1] == served_at:
         return (*served[:-1], (end, served_at))
     served = (*served, (end, served_at))
     if len(served) > MAX_SERVED:
-        served = (served[1], *served[2:])
+        served = ((served[1][0], FORGOTTEN), *served[2:])
     return served
 
 
@@ -308,10 +311,13 @@ def read_token(state: State, token: str) -> tuple[int, int, Served]:
         ends = [*numbers[1::2], serial] if numbers else []
         served = tuple(zip(ends, numbers[0::2], strict=True))
         # windows follow one another from the round's origin, each served when it ended or
-        # after, each entry later than the one before
+        # after (or forgotten: only the first entry, and not the last), each entry later than
+        # the one before
         previous_end, previous_at = origin, -1
-        for end, served_at in served:
-            if not (previous_end < end <= served_at and served_at > previous_at):
+        for index, (end, served_at) in enumerate(served):
+            forgotten = served_at == FORGOTTEN and index == 0 and len(served) > 1
+            in_order = previous_end < end and (end <= served_at or forgotten)
+            if not in_order or served_at <= previous_at:
                 raise ValueError("pages served out of order")
             previous_end, previous_at = end, served_at
     except (ValueError, binascii.Error, UnicodeDecodeError, InvalidRequest):
@@ -480,8 +486,9 @@ class ShownInRound:
     view at the round's token (``origin``), or did an earlier page of the round list it? A
     page listed an item when one of its changes in that page's window was in scope and was
     more than a sharing change (unless the caller asks for those), and the item was in the view
-    when the page was served (``served``). An item made after the token, listed by a page and
-    gone before the next is so reported gone, and one no page listed is still never named.
+    when the page was served (``served``; not at all for a forgotten entry's windows). An item
+    made after the token, listed by a page and gone before the next is so reported gone, and
+    one no page listed is still never named.
     O(the item's changes in the round x depth), the views at each position memoised."""
 
     def __init__(
@@ -515,7 +522,7 @@ class ShownInRound:
             ):
                 continue
             served_at = self.served[bisect_left(self.ends, change.serial)][1]
-            if served_at in asked:
+            if served_at == FORGOTTEN or served_at in asked:
                 continue
             asked.add(served_at)
             view = self.views.get(served_at)
