@@ -462,6 +462,304 @@ def test_a_round_of_many_pages_served_at_many_moments_keeps_its_token_short(fina
     assert max(parts) == 4 + 2 * 32 - 1 == parts[-1], parts  # 32 moments, no more
 
 
+Entries = dict[str, tuple[str, str | None]]  # what a client keeps: item id → (name, parent id)
+
+
+def client_view(entries: list[dict]) -> Entries:
+    """A first round's entries as a sync client keeps them."""
+    kept: Entries = {}
+    apply_page(kept, set(), entries)
+    return kept
+
+
+def apply_page(kept: Entries, shown: set[str], entries: list[dict]) -> list[str]:
+    """What a sync client does with a page of a round: it keeps each item listed, with its
+    name and parent, and drops one reported gone with what it kept below it. A removal must
+    name an item a page showed (``shown`` grows with each listed); the ids removed."""
+    removed = []
+    for entry in entries:
+        if "deleted" not in entry:
+            kept[entry["id"]] = (entry["name"], entry.get("parentReference", {}).get("id"))
+            shown.add(entry["id"])
+            continue
+        assert entry["id"] in shown, ("named but never shown", entry)
+        removed.append(entry["id"])
+        gone = {entry["id"]}
+        for item in list(kept):  # and whatever it held, at any depth
+            parent = kept[item][1]
+            while parent is not None and parent not in gone and parent in kept:
+                parent = kept[parent][1]
+            if parent in gone:
+                gone.add(item)
+        for item in gone:
+            kept.pop(item, None)
+    return removed
+
+
+def fresh_view(session, url: str) -> Entries:
+    return client_view(follow_delta(session, url)[0])
+
+
+@pytest.mark.parametrize(
+    ("who", "arrives", "leaves", "reloaded"),
+    [
+        *(
+            (who, arrives, leaves, False)
+            for who in ("ada@contoso.example", "dan@contoso.example")
+            for arrives in ("made", "moved in")
+            for leaves in ("deleted", "moved out")
+        ),
+        ("dan@contoso.example", "made", "deleted", True),
+        ("ada@contoso.example", "moved in", "moved out", True),
+    ],
+)
+def test_a_folder_a_page_listed_above_an_item_and_gone_before_the_next_page_is_reported_gone(
+    finance, who, arrives, leaves, reloaded
+):
+    """A folder that came into the view after a page's window (made in /Finance, or moved in
+    from the root), with the item of that window moved into it before the page was served: the
+    page lists the folder above the item. Deleted or moved back out before the next page, it is
+    reported gone (the client drops what it holds), though the log shows no change of the
+    folder's own in a window before the page that sees it go; also when the state was exported
+    and loaded again in between (the nextLink names the log's positions)."""
+    session = finance.session_for(who)
+    folder = finance.item("/Finance")
+    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
+    start, link = follow_delta(session, url)
+    kept, shown = client_view(start), set(client_view(start))
+    ada = finance.session
+    q3 = finance.item("/Finance/Q3.xlsx").id
+    root = ada.get("/me/drive/root").json()["id"]
+    new = {"name": "G", "folder": {}}
+    if arrives == "moved in":  # made outside /Finance: no change in the delta's scope
+        made = ada.post(f"/me/drive/items/{root}/children", json=new)
+    renamed = ada.patch(f"/me/drive/items/{q3}", json={"name": "Q3 v2.xlsx"})
+    assert renamed.status_code == 200, renamed.text
+    if arrives == "made":
+        made = ada.post(f"/me/drive/items/{folder.id}/children", json=new)
+    assert made.status_code == 201, made.text
+    g = made.json()["id"]
+    if arrives == "moved in":
+        moved = ada.patch(f"/me/drive/items/{g}", json={"parentReference": {"id": folder.id}})
+        assert moved.status_code == 200, moved.text
+    into = ada.patch(f"/me/drive/items/{q3}", json={"parentReference": {"id": g}})
+    assert into.status_code == 200, into.text
+    first = session.get(link.replace("delta?", "delta?$top=1&")).json()
+    assert [e["name"] for e in first["value"]] == ["Finance", "G", "Q3 v2.xlsx"]
+    apply_page(kept, shown, first["value"])
+    if reloaded:
+        finance.load(finance.export())
+    if leaves == "deleted":
+        assert ada.delete(f"/me/drive/items/{g}").status_code == 204
+    else:
+        away = ada.patch(f"/me/drive/items/{g}", json={"parentReference": {"id": root}})
+        assert away.status_code == 200, away.text
+    rest, _ = follow_delta(session, first["@odata.nextLink"])
+    assert g in apply_page(kept, shown, rest)
+    assert kept == fresh_view(session, url)
+
+
+def test_folders_a_page_listed_above_items_changed_in_any_order_are_reported_gone(finance):
+    """One page lists two items below folders made after its window, the first item changed
+    before and after the second: the nextLink names both changes (in the log's order), and
+    both folders are reported gone once deleted."""
+    session = finance.session_for("dan@contoso.example")
+    folder = finance.item("/Finance")
+    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
+    start, link = follow_delta(session, url)
+    kept, shown = client_view(start), set(client_view(start))
+    ada = finance.session
+    q3, plan = finance.item("/Finance/Q3.xlsx").id, finance.item("/Finance/Plans/Plan.docx").id
+    for item, name in ((q3, "Q3 v2.xlsx"), (plan, "Plan v2.docx"), (q3, "Q3 v3.xlsx")):
+        assert ada.patch(f"/me/drive/items/{item}", json={"name": name}).status_code == 200
+    made = []
+    for item, name in ((q3, "G1"), (plan, "G2")):
+        answer = ada.post(
+            f"/me/drive/items/{folder.id}/children", json={"name": name, "folder": {}}
+        )
+        assert answer.status_code == 201, answer.text
+        made.append(answer.json()["id"])
+        into = {"parentReference": {"id": made[-1]}}
+        assert ada.patch(f"/me/drive/items/{item}", json=into).status_code == 200
+    first = session.get(link.replace("delta?", "delta?$top=2&")).json()
+    names = [e["name"] for e in first["value"]]
+    assert names == ["Finance", "G1", "Q3 v3.xlsx", "G2", "Plan v2.docx"], names
+    apply_page(kept, shown, first["value"])
+    for gone in made:
+        assert ada.delete(f"/me/drive/items/{gone}").status_code == 204
+    rest, _ = follow_delta(session, first["@odata.nextLink"])
+    assert set(made) <= set(apply_page(kept, shown, rest))
+    assert kept == fresh_view(session, url)
+
+
+@pytest.mark.parametrize("who", ["ada@contoso.example", "dan@contoso.example"])
+def test_each_page_of_a_round_reports_gone_what_any_earlier_page_listed(finance, who):
+    """Eight files made after the token, a page of one file each: between every two pages the
+    file listed by the page before the last is moved out of the view (below Payroll for Dan,
+    out of /Finance for Ada) or deleted, a file is made, and another made that is deleted
+    once the next page is served. Each listed file that went is reported gone by a later page
+    of the same round (the log reaches those changes after the eight files: nine pages on);
+    none of those made and deleted is named, though each was in the view when a page was
+    served."""
+    session = finance.session_for(who)
+    folder = finance.item("/Finance")
+    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
+    start, link = follow_delta(session, url)
+    kept, shown = client_view(start), set(client_view(start))
+    ada = finance.session
+    away = finance.item("/Finance/Payroll").id
+    if who == "ada@contoso.example":  # the owner sees Payroll: out of the delta's folder
+        away = ada.get("/me/drive/root").json()["id"]
+
+    def make(name: str) -> str:
+        answer = ada.put(f"/me/drive/root:/Finance/{name}:/content", data=b"x")
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    files = [make(f"N{number}.txt") for number in range(8)]
+    page = session.get(link.replace("delta?", "delta?$top=1&")).json()
+    listed: list[str] = []  # the files in the order the pages listed them
+    gone: set[str] = set()
+    never_listed: set[str] = set()
+    removed: list[str] = []
+    pages = 0
+    while True:
+        pages += 1
+        removed += apply_page(kept, shown, page["value"])
+        listed += [e["id"] for e in page["value"] if e["id"] in files and "deleted" not in e]
+        if "@odata.deltaLink" in page:
+            break
+        if 2 <= pages <= 7:  # the file the page before this one listed
+            item = listed[pages - 2]
+            if pages % 2:
+                assert ada.delete(f"/me/drive/items/{item}").status_code == 204
+            else:
+                moved = ada.patch(f"/me/drive/items/{item}", json={"parentReference": {"id": away}})
+                assert moved.status_code == 200, moved.text
+            gone.add(item)
+        brief = None
+        if pages <= 8:
+            files.append(make(f"M{pages}.txt"))
+            brief = make(f"Brief{pages}.txt")  # in the view as the next page is served
+            never_listed.add(brief)
+        answer = session.get(page["@odata.nextLink"])
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        if brief is not None:
+            assert ada.delete(f"/me/drive/items/{brief}").status_code == 204
+    assert pages >= 9 and len(gone) == 6
+    assert gone <= set(removed)
+    assert not never_listed & shown
+    assert kept == fresh_view(session, url)
+
+
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("who", ["ada@contoso.example", "dan@contoso.example"])
+def test_a_round_paged_while_folders_come_and_go_leaves_the_client_with_the_view(
+    finance, who, seed
+):
+    """Like the round paged while files change, with folders: between every two pages
+    (``$top=2``) folders are made in
+    /Finance, moved below Payroll or out of /Finance (never back: a folder moved into the
+    view comes without what it holds) or deleted, and files are made, renamed, deleted and
+    moved between /Finance, those folders, Payroll and the root. A client that drops what a
+    removed folder held holds exactly what a fresh enumeration lists, and no removal names an
+    item no page showed."""
+    chance = random.Random(seed)
+    session = finance.session_for(who)
+    folder = finance.item("/Finance")
+    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
+    start, link = follow_delta(session, url)
+    kept, shown = client_view(start), set(client_view(start))
+    ada = finance.session
+    payroll = finance.item("/Finance/Payroll").id
+    root = ada.get("/me/drive/root").json()["id"]
+    files: list[str] = []
+    folders: list[str] = []
+
+    def change() -> None:
+        roll = chance.random()
+        if roll < 0.2 or not folders:
+            new = {"name": f"D{chance.randrange(10**6)}", "folder": {}}
+            made = ada.post(f"/me/drive/items/{folder.id}/children", json=new)
+            assert made.status_code == 201, made.text
+            folders.append(made.json()["id"])
+        elif roll < 0.35 or not files:
+            where = chance.choice([folder.id, *folders])
+            new = {"name": f"F{chance.randrange(10**6)}.txt", "file": {}}
+            made = ada.post(f"/me/drive/items/{where}/children", json=new)
+            assert made.status_code < 500, made.text
+            if made.status_code == 201:
+                files.append(made.json()["id"])
+        elif roll < 0.45:
+            item = chance.choice(folders)
+            if chance.random() < 0.5:
+                assert ada.delete(f"/me/drive/items/{item}").status_code in (204, 404)
+            else:
+                away = {"parentReference": {"id": chance.choice([payroll, root])}}
+                assert ada.patch(f"/me/drive/items/{item}", json=away).status_code < 500
+            folders.remove(item)
+        elif roll < 0.5:
+            assert ada.delete(f"/me/drive/items/{chance.choice(files)}").status_code in (204, 404)
+        elif roll < 0.55:
+            name = {"name": f"R{chance.randrange(10**6)}.txt"}
+            assert ada.patch(f"/me/drive/items/{chance.choice(files)}", json=name).status_code < 500
+        else:  # often into the newest folder, which the log may not have reached yet
+            where = folders[-1] if roll < 0.85 else chance.choice([folder.id, payroll, root])
+            into = {"parentReference": {"id": where}}
+            moved = ada.patch(f"/me/drive/items/{chance.choice(files)}", json=into)
+            assert moved.status_code < 500, moved.text
+
+    for _ in range(30):
+        change()
+    page = session.get(link.replace("delta?", "delta?$top=2&")).json()
+    pages = 1
+    while True:
+        apply_page(kept, shown, page["value"])
+        if "@odata.deltaLink" in page:
+            break
+        for _ in range(chance.randrange(5) if pages < 20 else 0):
+            change()
+        answer = session.get(page["@odata.nextLink"])
+        assert answer.status_code == 200, answer.text
+        page, pages = answer.json(), pages + 1
+    assert pages >= 3
+    assert kept == fresh_view(session, url)
+
+
+def test_past_the_moments_a_token_keeps_no_page_names_what_it_did_not_list(finance):
+    """A file of Payroll changed after the token is in a page's window while Dan cannot see it;
+    moved into /Finance before the next page and back out forty pages later (each page served
+    at a moment of its own), it is in the view at many moments no page lists it at. The token
+    forgets its oldest pages past 32 moments: the round never names the file."""
+    session = finance.session_for("dan@contoso.example")
+    folder = finance.item("/Finance")
+    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
+    start, link = follow_delta(session, url)
+    kept, shown = client_view(start), set(client_view(start))
+    ada = finance.session
+    salaries = finance.item("/Finance/Payroll/Salaries.xlsx").id
+    payroll = finance.item("/Finance/Payroll").id
+    assert ada.patch(f"/me/drive/items/{salaries}", json={"name": "S.xlsx"}).status_code == 200
+    for number in range(40):
+        assert ada.put(f"/me/drive/root:/Finance/S{number}.txt:/content", data=b"s").ok
+    page = session.get(link.replace("delta?", "delta?$top=1&")).json()
+    for number in range(100):
+        apply_page(kept, shown, page["value"])
+        if "@odata.deltaLink" in page:
+            break
+        if number in (0, 38):  # into the view, and out of it before its own window
+            into = {"parentReference": {"id": folder.id if number == 0 else payroll}}
+            moved = ada.patch(f"/me/drive/items/{salaries}", json=into)
+            assert moved.status_code == 200, moved.text
+        else:  # a change outside the delta's folder: the next page is served at a new moment
+            assert ada.put(f"/me/drive/root:/Other{number}.txt:/content", data=b"o").ok
+        page = session.get(page["@odata.nextLink"]).json()
+    assert "@odata.deltaLink" in page and number > 40
+    assert salaries not in shown
+    assert kept == fresh_view(session, url)
+
+
 def test_what_dan_saw_and_lost_is_reported_deleted_with_its_id_only(finance):
     """Lost through an inheritance break, a permission removed, a move below a folder he
     cannot read: each reported once, by id, without name or parent."""
@@ -640,6 +938,19 @@ def test_a_token_whose_round_begins_after_its_page_is_invalid(arranged, graph):
         "".join(f".{n + 10}.{n + 1}" for n in range(40)) + ".99",  # more than a token keeps
         ".99999999999",  # served at a moment the log has not reached
         ".x",
+        ".5.1.0",  # the last entry forgotten (only the oldest is)
+        ".0.1.0.2.5",  # two forgotten entries (the oldest are one)
+        ".0.0.5",  # a forgotten window that ends where the round began
+        "~2",  # changes listed above, but no page served
+        ".5~0",  # a change listed above before the round began
+        ".5~4",  # after the token's position
+        ".0.1.5~1",  # in a forgotten window
+        ".5~2.2",  # twice
+        ".5~2.1",  # out of order
+        ".5~",
+        ".5~x",
+        ".5~1~2",
+        ".5~" + ".".join(["1"] * 33),  # more than a token keeps
     ],
 )
 def test_a_page_token_whose_pages_served_do_not_add_up_is_invalid_or_resyncs(
@@ -663,6 +974,27 @@ def test_a_page_token_whose_pages_served_do_not_add_up_is_invalid_or_resyncs(
         assert_graph_error(answer, 400, "invalidRequest")
     made = base64.urlsafe_b64encode(f"{generation}.3.{issued}.0.5".encode()).decode().rstrip("=")
     assert graph.get("/me/drive/root/delta", params={"token": made}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "pages", [".5", ".0.1.5", ".4.1.5", ".0.2.5", ".5~1.3", ".0.1.5~2.3", ".4.1.5~1"]
+)
+def test_a_page_token_that_forgot_pages_or_names_changes_listed_above_is_followed(
+    arranged, graph, pages
+):
+    """What a later page's token may say: the oldest pages forgotten (served at 0), the changes
+    whose folders above a page listed (after ``~``)."""
+    for number in range(4):
+        arranged.add_file(f"/T{number}.txt", "t")
+    link = graph.get("/me/drive/root/delta", params={"token": "latest"}).json()["@odata.deltaLink"]
+    token = link.split("token=")[1]
+    generation, _, issued = (
+        base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(".")
+    )
+    raw = f"{generation}.3.{issued}.0{pages}"
+    made = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    answer = graph.get("/me/drive/root/delta", params={"token": made})
+    assert answer.status_code == 200, answer.text
 
 
 def test_select_shapes_every_delta_entry_and_its_links(arranged, graph):

@@ -183,6 +183,15 @@ class ChangeLog:
         start = bisect_right(kept, serial, lo=self.stale.get(item_id, 0), key=_serial)
         return kept[start:]
 
+    def last_until(self, item_id: str, serial: int) -> Change | None:
+        """The last change of one item up to ``serial`` the log keeps (O(log its changes))."""
+        kept = self.by_item.get(item_id)
+        if not kept:
+            return None
+        stale = self.stale.get(item_id, 0)
+        end = bisect_right(kept, serial, lo=stale, key=_serial)
+        return kept[end - 1] if end > stale else None
+
     def since(self, serial: int) -> Iterator[Change]:
         """Changes after ``serial``, oldest first, read lazily: O(log n) to find the first (by
         binary search on the serials, which increase), then O(1) per change read, so a reader
@@ -245,17 +254,28 @@ def _serial(change: Change) -> int:
 # A page of a later round lists what changed in its window of the log as it was when the page
 # was served; a later page of the round reports gone what an earlier one listed. The pages served
 # so far, as ((window end, log position when served), ...): consecutive windows served at one
-# position are one entry, and the last entry's end is the token's own position.
+# position are one entry, and the last entry's end is the token's own position. The first entry
+# may be forgotten (served at ``FORGOTTEN``): what its windows listed is no longer known.
 Served = tuple[tuple[int, int], ...]
-MAX_SERVED = 32  # entries a token carries; beyond, the oldest two are one (``served_after``)
+MAX_SERVED = 32  # entries a token carries; beyond, the oldest two are one forgotten entry
+FORGOTTEN = 0  # a forgotten entry's position (a page is served at or after its window's end > 0)
+# A page also lists the folders above each item it lists; where the log alone cannot tell that
+# a page listed such a folder (it came into the view after the page's window, or with a folder
+# above it), the token names the change whose item they were listed above: at most this many.
+MAX_ABOVE = 32
 
 
 def make_token(
-    state: State, serial: int | None = None, origin: int | None = None, served: Served = ()
+    state: State,
+    serial: int | None = None,
+    origin: int | None = None,
+    served: Served = (),
+    above: tuple[int, ...] = (),
 ) -> str:
     """A token for log position ``serial`` (default: now). ``origin``: a page of a later round
     goes on from ``serial`` but still answers "was it in the view" for the round's own token;
-    ``served``: when its pages so far were served (their last window ends at ``serial``)."""
+    ``served``: when its pages so far were served (their last window ends at ``serial``);
+    ``above``: the changes whose folders above a page listed (``ShownInRound``)."""
     state.changes.issued = True
     issued = int(state.clock.moment().timestamp())
     position = state.changes.serial if serial is None else serial
@@ -264,33 +284,46 @@ def make_token(
         raw += f".{origin}"
     for index, (end, served_at) in enumerate(served):
         raw += f".{served_at}" if index == len(served) - 1 else f".{served_at}.{end}"
+    if above:
+        raw += "~" + ".".join(map(str, above))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def served_after(served: Served, end: int, served_at: int) -> Served:
     """``served`` with one more page: its window ends at ``end``, served at log position
-    ``served_at``. Past ``MAX_SERVED`` entries the oldest two become one, served at the later
-    position: an item is then asked about at a position after the page that listed it, so a
-    removal may go unreported, but nothing the caller was never shown is named."""
+    ``served_at``. Past ``MAX_SERVED`` entries the oldest two become one forgotten entry: what
+    their pages listed is then taken as never listed, so a removal of it may go unreported,
+    but nothing the caller was never shown is named (asking at another position could: an item
+    out of the view when its page was served may be in it at another page's)."""
     if served and served[-1][1] == served_at:
         return (*served[:-1], (end, served_at))
     served = (*served, (end, served_at))
     if len(served) > MAX_SERVED:
-        served = (served[1], *served[2:])
+        served = ((served[1][0], FORGOTTEN), *served[2:])
     return served
+
+
+def above_after(above: tuple[int, ...], served: Served, more: list[int]) -> tuple[int, ...]:
+    """``above`` and ``more`` (changes of the page after them, in any order), less those in a
+    forgotten entry's windows, the newest ``MAX_ABOVE``, in order: an older one dropped may
+    leave a removal unreported, never names anything."""
+    floor = served[0][0] if served and served[0][1] == FORGOTTEN else -1
+    return tuple(serial for serial in (*above, *sorted(more)) if serial > floor)[-MAX_ABOVE:]
 
 
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+={0,2}", re.ASCII)  # what make_token writes, padded or not
 
 
-def read_token(state: State, token: str) -> tuple[int, int, Served]:
+def read_token(state: State, token: str) -> tuple[int, int, Served, tuple[int, ...]]:
     """(the log position a token names, the position of the round it continues, when the
-    round's pages so far were served), or ResyncRequired / InvalidRequest."""
+    round's pages so far were served, the changes whose folders above they listed), or
+    ResyncRequired / InvalidRequest."""
     try:
         if not _TOKEN_TEXT.fullmatch(token):  # base64 would drop a stray character unseen
             raise ValueError("not URL-safe base64")
         padded = token + "=" * (-len(token) % 4)
-        parts = base64.urlsafe_b64decode(padded).decode().split(".")
+        numbers_text, tilde, above_text = base64.urlsafe_b64decode(padded).decode().partition("~")
+        parts = numbers_text.split(".")
         if len(parts) == 3:  # a token that starts its round (the round's origin is itself)
             parts.append(parts[1])
         pages = parts[4:]
@@ -308,12 +341,27 @@ def read_token(state: State, token: str) -> tuple[int, int, Served]:
         ends = [*numbers[1::2], serial] if numbers else []
         served = tuple(zip(ends, numbers[0::2], strict=True))
         # windows follow one another from the round's origin, each served when it ended or
-        # after, each entry later than the one before
+        # after (or forgotten: only the first entry, and not the last), each entry later than
+        # the one before
         previous_end, previous_at = origin, -1
-        for end, served_at in served:
-            if not (previous_end < end <= served_at and served_at > previous_at):
+        for index, (end, served_at) in enumerate(served):
+            forgotten = served_at == FORGOTTEN and index == 0 and len(served) > 1
+            in_order = previous_end < end and (end <= served_at or forgotten)
+            if not in_order or served_at <= previous_at:
                 raise ValueError("pages served out of order")
             previous_end, previous_at = end, served_at
+        above = tuple(
+            whole_number_text(part, "a delta token's part", 0, 2**63 - 1)
+            for part in (above_text.split(".") if tilde else ())
+        )
+        # changes of the round's pages after any forgotten one, each once, oldest first
+        floor = served[0][0] if served and served[0][1] == FORGOTTEN else origin
+        if tilde and not (
+            served
+            and len(above) <= MAX_ABOVE
+            and all(a < b for a, b in zip((floor, *above), (*above, serial + 1), strict=True))
+        ):
+            raise ValueError("not a list of changes listed above")
     except (ValueError, binascii.Error, UnicodeDecodeError, InvalidRequest):
         raise InvalidRequest(f"the delta token {token!r} is not valid") from None
     log = state.changes
@@ -334,7 +382,7 @@ def read_token(state: State, token: str) -> tuple[int, int, Served]:
         raise ResyncRequired(f"the delta token is older than {TOKEN_RETENTION_DAYS} days")
     if origin + 1 < log.oldest_kept:
         raise ResyncRequired("the changes since this delta token are no longer kept")
-    return serial, origin, served
+    return serial, origin, served, above
 
 
 def make_walk_token(state: State, offset: int) -> str:
@@ -406,24 +454,28 @@ def in_scope(change: Change, scope: Item) -> bool:
 class ViewThen:
     """Was an item in ``caller``'s view from ``scope`` at log position ``since`` (the token's
     time)? Rebuilt from the log: the item existed then (not created since), its parent then
-    (where its first move since took it from, else its parent now, or when deleted) was in the
-    view then, and it was visible given that parent: the caller owns the drive, or the item
-    inherited then (not broken since), or a permission it held then applies to the caller. Its
-    permissions then are those it holds now plus those lost since, less those granted since;
-    a link's members then are those now less those granted since. ``scope`` itself counts as
-    in the view then (the caller read it for the token).
+    (where its first move since took it from, else its parent now, or when deleted, or, gone
+    with a folder since, where its last change before left it) was in the view then, and it
+    was visible given that parent: the caller owns the drive, or the item inherited then (not
+    broken since), or a permission it held then applies to the caller. Its permissions then are
+    those it holds now plus those lost since, less those granted since; a link's members then
+    are those now less those granted since. ``scope`` itself counts as in the view then (the
+    caller read it for the token).
 
     Where the log cannot tell, the answer is no: a permission granted and removed since the
-    token, an ancestor gone with its folder and no change of its own. A caller is then not
-    told of an item they may have seen, rather than told of one they never saw. O(depth x
-    changes of each item on the way since the token) per item, memoised per request.
+    token, an item gone with its folder that did not inherit (its permissions went with it) or
+    whose last change the log no longer keeps. A caller is then not told of an item they may
+    have seen, rather than told of one they never saw. O(depth x changes of each item on the
+    way since the token) per item, memoised per request.
     """
 
     def __init__(self, store: DriveStore, log: ChangeLog, caller: User, scope: Item, since: int):
         self.store, self.log, self.caller, self.since = store, log, caller, since
         # the drive's owner, or an app-only caller (the same roles all through the drive)
         self.owner = owns_drive(store, caller, scope) or caller.app is not None
+        self.scope_id = scope.id
         self.known: dict[str, bool] = {scope.id: True}
+        self.parents: dict[str, str | None] = {}  # each item asked about → its parent then
 
     def __call__(self, item_id: str) -> bool:
         known = self.known
@@ -441,11 +493,25 @@ class ViewThen:
                 break
             parent_then, visible = step
             pending.append((current, visible))
+            self.parents[current] = parent_then
             current = parent_then
         for seen, visible in reversed(pending):
             answer = answer and visible
             known[seen] = answer
         return known.get(item_id, False)
+
+    def folders_above(self, item_id: str) -> list[str]:
+        """The folders from ``scope`` down to the item's parent then, if the item was in the
+        view then (else none): what a page served then listed above it. O(depth)."""
+        if item_id == self.scope_id or not self(item_id):
+            return []
+        folders = []
+        current = self.parents[item_id]
+        while current is not None and current != self.scope_id:
+            folders.append(current)
+            current = self.parents[current]
+        folders.append(self.scope_id)
+        return folders
 
     def _then(self, item_id: str) -> tuple[str | None, bool] | None:
         """(its parent then, was it visible given a visible parent then); None: it did not
@@ -461,8 +527,11 @@ class ViewThen:
             parent = move.moved_from if move is not None else first.parent_id
         elif item is not None:
             inherits, parent = item.inherits, item.parent_id
-        else:
-            return None  # gone with a folder, no change of its own: unknown
+        else:  # gone with a folder since, no change of its own: as its last change left it
+            before = self.log.last_until(item_id, self.since)
+            if before is None or before.kind == "deleted":
+                return None  # the log cannot tell, or it was gone already
+            inherits, parent = before.inherits, before.parent_id
         if self.owner or inherits:
             return parent, True
         granted = {key for change in history for key in change.granted}
@@ -477,12 +546,19 @@ class ViewThen:
 
 class ShownInRound:
     """Has ``caller`` been shown an item by this round of ``scope``'s delta: was it in their
-    view at the round's token (``origin``), or did an earlier page of the round list it? A
-    page listed an item when one of its changes in that page's window was in scope and was
-    more than a sharing change (unless the caller asks for those), and the item was in the view
-    when the page was served (``served``). An item made after the token, listed by a page and
-    gone before the next is so reported gone, and one no page listed is still never named.
-    O(the item's changes in the round x depth), the views at each position memoised."""
+    view at the round's token (``origin``), or did an earlier page of the round list it?
+
+    A page lists each item with a change in its window of the log that is in scope and more
+    than a sharing change (unless the caller asks for those), when the item is in the view as
+    the page is served (``served`` says when), and the folders from ``scope`` down to each such
+    item. An item is so shown when one of its own changes in a page's window passes that test
+    at the page's position; a folder listed above an item is known from the log that way too
+    when it was in the view at the token or had a change of its own in that window or an
+    earlier page's; otherwise the token names the change of the item it was listed above
+    (``above``), whose folders then are those listed. An item made after the token, listed by
+    a page and gone before the next is so reported gone, and one no page listed is never named.
+    O(the item's changes in the round x depth), plus, once a request, the folders above
+    ``above``'s items; the views at each position memoised."""
 
     def __init__(
         self,
@@ -493,16 +569,21 @@ class ShownInRound:
         origin: int,
         served: Served = (),
         sharing_listed: bool = False,
+        above: tuple[int, ...] = (),
     ):
         self.store, self.log, self.caller, self.scope = store, log, caller, scope
         self.origin, self.served, self.sharing_listed = origin, served, sharing_listed
+        self.above = above
+        self.listed_above: set[str] | None = None  # the folders above ``above``'s items
         self.at_origin = ViewThen(store, log, caller, scope, origin)
         self.views: dict[int, ViewThen] = {}  # log position served at → the view then
         self.ends = [end for end, _ in served]
 
     def __call__(self, item_id: str) -> bool:
-        if self.at_origin(item_id):
-            return True
+        return self.at_origin(item_id) or self.listed(item_id) or self.listed_as_above(item_id)
+
+    def listed(self, item_id: str) -> bool:
+        """Did a page of the round list the item for a change of its own?"""
         if not self.served:
             return False
         round_end = self.ends[-1]
@@ -514,18 +595,37 @@ class ShownInRound:
                 change, self.scope
             ):
                 continue
-            served_at = self.served[bisect_left(self.ends, change.serial)][1]
-            if served_at in asked:
+            served_at = self._served_at(change.serial)
+            if served_at == FORGOTTEN or served_at in asked:
                 continue
             asked.add(served_at)
-            view = self.views.get(served_at)
-            if view is None:
-                view = self.views[served_at] = ViewThen(
-                    self.store, self.log, self.caller, self.scope, served_at
-                )
-            if view(item_id):
+            if self._view(served_at)(item_id):
                 return True
         return False
+
+    def listed_as_above(self, item_id: str) -> bool:
+        """Did a page list the item above one of ``above``'s items?"""
+        if self.listed_above is None:
+            self.listed_above = set()
+            for serial in self.above:
+                served_at = self._served_at(serial)
+                change = next(self.log.since(serial - 1), None)
+                if served_at == FORGOTTEN or change is None or change.serial != serial:
+                    continue
+                self.listed_above.update(self._view(served_at).folders_above(change.item_id))
+        return item_id in self.listed_above
+
+    def _served_at(self, serial: int) -> int:
+        """When the page whose window holds log position ``serial`` was served."""
+        return self.served[bisect_left(self.ends, serial)][1]
+
+    def _view(self, served_at: int) -> ViewThen:
+        view = self.views.get(served_at)
+        if view is None:
+            view = self.views[served_at] = ViewThen(
+                self.store, self.log, self.caller, self.scope, served_at
+            )
+        return view
 
 
 def _held_then(permission: Permission, caller: User, granted: set[str]) -> bool:

@@ -19,8 +19,10 @@ them); as a ``Prefer`` value it is reported to change nothing on the service, an
 nothing here. Deletions and removals come alone: they need no placing. A changed item that is
 not in the view now is
 reported exactly when it was in the caller's view at the token's time (``delta.ViewThen``,
-rebuilt from the log) or an earlier page of the round listed it (``delta.ShownInRound``: a
-``nextLink`` carries when the round's pages were served): it was deleted, moved out of the
+rebuilt from the log) or an earlier page of the round listed it, for a change of its own or
+above another item (``delta.ShownInRound``: a ``nextLink`` carries when the round's pages were
+served, and the changes whose items a page listed folders above that the log alone does not
+show listed): it was deleted, moved out of the
 folder or below a folder the caller cannot see, or lost through a permission removed or expired
 or a break of inheritance. Such an item is reported as the service reports removals: with the
 ``deleted`` facet and only ``id``, ``parentReference`` (``driveId``, ``driveType``) and an empty
@@ -84,13 +86,14 @@ def serve(request: web.Request, call: Call, folder: Item, segment: str) -> web.R
         skip = skip_token(request.query)  # a first round's page: its offset, in this state
         offset = 0 if skip is None else delta.read_walk_token(state, skip)
         served: delta.Served = ()
+        above: tuple[int, ...] = ()
         if token is None:
             return _enumerate(request, call, folder, roles, top, offset)
         if token == "latest":
             return _respond(request, [], delta.make_token(state), more=False)
         when = delta.time_token(token)
         if when is None:
-            since, origin, served = delta.read_token(state, token)
+            since, origin, served, above = delta.read_token(state, token)
         elif state.store.drives[folder.drive_id].drive_type == "personal":
             raise InvalidRequest("a time as the delta token works on business drives only")
         else:  # the docs' ?token=<time>: the changes made after that time
@@ -99,7 +102,8 @@ def serve(request: web.Request, call: Call, folder: Item, segment: str) -> web.R
         raise ApiError(410, "resyncRequired", error.message, "resyncRequired") from None
     # the documented boolean header: "true" leaves the folders out, "false" keeps them
     with_parents = request.headers.get("deltaExcludeParent", "").strip().lower() != "true"
-    return _changes(request, call, folder, since, origin, served, top, show_sharing, with_parents)
+    pages = (origin, served, above)
+    return _changes(request, call, folder, since, pages, top, show_sharing, with_parents)
 
 
 def _enumerate(
@@ -127,19 +131,20 @@ def _changes(
     call: Call,
     folder: Item,
     since: int,
-    origin: int,
-    served: delta.Served,
+    pages: tuple[int, delta.Served, tuple[int, ...]],
     top: int,
     show_sharing: bool,
     with_parents: bool,
 ):
     """What changed below ``folder`` after log position ``since``, as the caller sees it now:
     each item once, as it is now (or ``deleted``, or removed from the view), oldest change
-    first; more than a page continues with a nextLink. ``origin``: the position of the token
-    that began this round (a page goes on from ``since``), the time "did the caller see it"
-    is asked for; ``served``: when the round's earlier pages were served, so that what they
-    listed is reported gone (``delta.ShownInRound``)."""
+    first; more than a page continues with a nextLink. ``pages``: what the round's token says
+    of it (``delta.ShownInRound``): the position of the token that began it (a page goes on
+    from ``since``), the time "did the caller see it" is asked for; when its earlier pages
+    were served and the changes whose folders above them they listed, so that what they listed
+    is reported gone."""
     state = call.state
+    origin, served, above = pages
     seen: dict[str, tuple[set[str], delta.Change]] = {}  # item id → (kinds, its last change)
     last_serial, more = since, False
     for change in state.changes.since(since):
@@ -156,10 +161,11 @@ def _changes(
             seen[change.item_id] = (entry[0], change)
         last_serial = change.serial
     then = delta.ShownInRound(
-        state.store, state.changes, call.caller, folder, origin, served, show_sharing
+        state.store, state.changes, call.caller, folder, origin, served, show_sharing, above
     )
     value: list[dict[str, Any]] = []
     placed: dict[str, int] = {}  # item id → its place in ``value``: each item once a page
+    placed_above: list[tuple[int, list[str]]] = []  # (a change, the folders placed above it)
     for item_id, (kinds, last) in seen.items():
         reported = _report(call, folder, then, item_id, kinds, last, show_sharing)
         if reported is None:
@@ -168,17 +174,40 @@ def _changes(
             value[placed[item_id]] = reported
             continue
         if with_parents and "deleted" not in reported:  # in the view now: so is its way down
-            for above in _folders_above(state.store, folder, state.store.items[item_id], placed):
-                placed[above.id] = len(value)
-                value.append(shape(render_item(state, call, above), _select(call)))
+            folders = _folders_above(state.store, folder, state.store.items[item_id], placed)
+            for parent in folders:
+                placed[parent.id] = len(value)
+                value.append(shape(render_item(state, call, parent), _select(call)))
+            if folders:
+                placed_above.append((last.serial, [parent.id for parent in folders]))
         placed[item_id] = len(value)
         value.append(reported)
     if more:
         served = delta.served_after(served, last_serial, state.changes.serial)
-        token = delta.make_token(state, last_serial, origin, served)
+        listed = delta.ShownInRound(
+            state.store, state.changes, call.caller, folder, origin, served, show_sharing, above
+        )
+        above = delta.above_after(above, served, _unknown_above(listed, placed_above))
+        token = delta.make_token(state, last_serial, origin, served, above)
     else:
         token = delta.make_token(state)
     return _respond(request, value, token, more)
+
+
+def _unknown_above(
+    listed: delta.ShownInRound, placed_above: list[tuple[int, list[str]]]
+) -> list[int]:
+    """Of the changes whose items this page listed folders above, those the token must name
+    for a later page to know the folders were listed: a folder the log alone does not show
+    listed (``listed``, which counts this page as served), one change for each. O(the folders
+    placed x their changes in the round x depth)."""
+    named: list[int] = []
+    known: set[str] = set()
+    for serial, folders in placed_above:
+        if any(f not in known and not listed(f) for f in folders):
+            named.append(serial)
+        known.update(folders)
+    return named
 
 
 def _folders_above(
