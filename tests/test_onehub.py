@@ -287,6 +287,20 @@ def test_a_workspace_name_is_checked_as_names_are(hub, mock_drive, name, error):
     assert hub.post("/workspaces", json={"workspace": {"name": "x" * 255}}).status_code == 201
 
 
+@pytest.mark.parametrize("name", [" " + "x" * 255, "x" * 255 + "\n", "\x1fBudgets\x1f"])
+def test_a_workspace_name_is_judged_as_stored_with_its_edges_trimmed_as_a_folders_is(
+    hub, mock_drive, name
+):
+    """A folder's name is trimmed, then checked; a workspace's was checked untrimmed, so a
+    name a folder takes (255 characters and a space; a separator at either end) was refused
+    as too long or invalid, though what is stored is trimmed."""
+    folder = hub.post(f"/workspaces/{hub.workspace()}/folders", json={"folder": {"filename": name}})
+    assert folder.status_code == 201, folder.text
+    answer = hub.post("/workspaces", json={"workspace": {"name": name}})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["workspace"]["name"] == name.strip() == folder.json()["folder"]["filename"]
+
+
 @pytest.mark.parametrize(
     ("name", "error"),
     [

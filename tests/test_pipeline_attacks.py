@@ -159,6 +159,51 @@ def test_an_unknown_expectation_is_a_417_in_the_dialects_envelope_and_changes_no
     assert "a.txt" not in names
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"100-continue", b"bogus"],  # two lines: one list, "100-continue, bogus" (RFC 9110)
+        [b"bogus", b"100-continue"],
+        [b"100-continue, bogus"],
+        [b"100-Continue", b"100-continue; x=1"],
+    ],
+)
+def test_an_expectation_sent_on_several_lines_is_refused_as_on_one(server, lines):
+    """A field sent on several lines is one comma-separated list: an unknown member on any of
+    them is the 417 a single line gets, before the body is invited or read; the first line
+    alone decided (100-continue first: invited, and the file stored)."""
+    expect = b"".join(b"Expect: " + line + b"\r\n" for line in lines)
+    head = (
+        b"PUT /v1.0/me/drive/root:/several.txt:/content HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer ada-token\r\nContent-Length: 3\r\n" + expect
+        + b"Connection: close\r\n\r\n"
+    )  # fmt: skip
+    status, headers, body = exchange(server, head + b"abc")
+    assert status == 417, body
+    assert assert_json_error(status, headers, body)["error"]["code"] == "expectationFailed"
+    names = server.call(lambda: [i.name for i in server.backend.state.store.items.values()])
+    assert "several.txt" not in names
+
+
+def test_expect_continue_on_one_line_or_several_invites_the_body(server):
+    """``100-continue`` alone, in any case, once or repeated, is still invited."""
+    for number, expect in enumerate(
+        [b"Expect: 100-Continue\r\n", b"Expect: 100-continue\r\nExpect: 100-CONTINUE\r\n"]
+    ):
+        head = (
+            f"PUT /v1.0/me/drive/root:/c{number}.txt:/content HTTP/1.1\r\nHost: x\r\n".encode()
+            + b"Authorization: Bearer ada-token\r\nContent-Length: 3\r\n" + expect
+            + b"Connection: close\r\n\r\n"
+        )  # fmt: skip
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            sock.sendall(head)
+            reader = sock.makefile("rb")
+            assert reader.readline().startswith(b"HTTP/1.1 100")
+            assert reader.readline() == b"\r\n"
+            sock.sendall(b"abc")
+            assert reader.readline().split()[1] == b"201"
+
+
 def test_unmatched_and_batch_steps_are_journaled_with_their_faults(server):
     """A fault rule on a newline path fires on the request no route matches and on a ``$batch``
     step to it; both are journaled with their caller."""

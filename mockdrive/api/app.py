@@ -362,9 +362,9 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     """``Expect: 100-continue``: invite the body only if it may be sent. An announced body over
     the route's limit gets no ``100 Continue``; the pipeline answers 413 without reading it.
     Any other expectation is answered 417 by the route's pipeline (its dialect's envelope, a
-    request id, the journal), as any refusal is."""
-    expect = request.headers.get("Expect", "")
-    if expect.lower() != "100-continue":
+    request id, the journal), as any refusal is. A field on several lines is one list (RFC
+    9110), every member of it counted."""
+    if expectations(request) != {"100-continue"}:
         route_handler = request.match_info.handler
         backend = route_handler.args[1]  # ``through_pipeline``'s, as ``handler_of`` reads it
         return await pipeline(_expectation_failed, backend, request)
@@ -375,8 +375,14 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     return None
 
 
+def expectations(request: web.Request) -> set[str]:
+    """The members of the request's ``Expect`` field, all its lines, in lower case."""
+    lines = request.headers.getall(hdrs.EXPECT, ())
+    return {member.strip().lower() for line in lines for member in line.split(",")} - {""}
+
+
 async def _expectation_failed(request: web.Request) -> web.StreamResponse:
-    expect = request.headers.get("Expect", "")
+    expect = ", ".join(request.headers.getall(hdrs.EXPECT, ()))
     raise ApiError(417, "expectationFailed", f"the expectation {expect!r} is not supported")
 
 

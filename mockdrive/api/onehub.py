@@ -227,9 +227,11 @@ async def create_workspace(request: web.Request) -> web.Response:
 
 def workspace_name_error(name: object) -> str | None:
     """What is wrong with a new workspace's name, as Onehub (Rails) words a field's error: the
-    limits of an item's name (``validate_name``) that a workspace's shares."""
+    limits of an item's name (``validate_name``) that a workspace's shares, on the name as
+    stored, its edges trimmed (as a folder's is before it is checked)."""
     if not isinstance(name, str) or not name.strip():
         return "can't be blank"
+    name = name.strip()
     if len(name) > MAX_NAME_LENGTH:
         return f"is too long (maximum is {MAX_NAME_LENGTH} characters)"
     if not is_unicode(name) or any(ord(c) < 32 or ord(c) == 127 for c in name):
