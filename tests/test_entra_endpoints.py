@@ -147,7 +147,11 @@ def test_client_credentials_of_a_declared_app(mock_drive):
 
 
 @pytest.mark.parametrize("client_id", [ONEDRIVE_CLIENT, RCLONE])
-def test_refresh_tokens_rotate_and_expire_for_the_public_clients(mock_drive, client_id):
+def test_refresh_tokens_renew_and_expire_for_the_public_clients(mock_drive, client_id):
+    """Each redemption answers a new refresh token and revokes none: the identity platform
+    "doesn't revoke old refresh tokens when used to fetch new access tokens", and a client
+    that presents the same one on every run (duplicity's OAUTH2_REFRESH_TOKEN) keeps working
+    until it expires or its user's sessions are revoked."""
     first = mock_drive.refresh_token_for(mock_drive.owner, client_id)
     redeemed = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
                           refresh_token=first)  # fmt: skip
@@ -158,13 +162,25 @@ def test_refresh_tokens_rotate_and_expire_for_the_public_clients(mock_drive, cli
     drive = requests.get(mock_drive.graph_url + "/me/drive", timeout=10,
                          headers={"Authorization": f"Bearer {body['access_token']}"})  # fmt: skip
     assert drive.status_code == 200, drive.text
-    spent = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
+    again = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
                        refresh_token=first)  # fmt: skip
-    assert_entra_error(spent, 400, "invalid_grant", 9002313)
+    assert again.status_code == 200, again.text
+    assert again.json()["refresh_token"] not in (first, body["refresh_token"])
     mock_drive.clock.advance(days=91)
     expired = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
                          refresh_token=body["refresh_token"])  # fmt: skip
     assert_entra_error(expired, 400, "invalid_grant", 700082)
+
+
+def test_revoking_a_users_sessions_revokes_every_refresh_token_redeemed_or_not(mock_drive):
+    owner = mock_drive.owner
+    first = mock_drive.refresh_token_for(owner, RCLONE)
+    form = {"grant_type": "refresh_token", "client_id": RCLONE}
+    renewed = post_token(mock_drive, **form, refresh_token=first).json()["refresh_token"]
+    assert mock_drive.server.call(lambda: mock_drive.state.entra.revoke(owner.id)) == 2
+    for value in (first, renewed):
+        answer = post_token(mock_drive, **form, refresh_token=value)
+        assert_entra_error(answer, 400, "invalid_grant", 9002313)
 
 
 def pkce_pair() -> tuple[str, str]:

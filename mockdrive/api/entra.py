@@ -385,9 +385,9 @@ async def token(request: web.Request) -> web.StreamResponse:
                 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             )
         wanted = fields.get("scope") or " ".join(held.scopes)
-        answer = signed_in(state, app, user, wanted, now, fields, refresh=True, issuer=issuer)
-        entra.spend_refresh_token(value)  # only now: a refused redemption keeps it
-        return no_store(answer)
+        # the one redeemed stays good (Entra does not revoke it): a client may present it again
+        return no_store(signed_in(state, app, user, wanted, now, fields, refresh=True,
+                                  issuer=issuer))  # fmt: skip
     if grant == "authorization_code":
         code = entra.redeem_code(
             now,
