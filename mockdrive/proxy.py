@@ -34,13 +34,15 @@ from pathlib import Path
 log = logging.getLogger("mockdrive.proxy")
 
 # The hosts mockdrive answers for: Graph (global and national clouds), the older OneDrive API,
-# Onehub, and Entra's sign-in hosts (which reach only the identity routes: api/entra.py).
+# Onehub, and Entra's and Microsoft account's sign-in hosts (which reach only the identity
+# routes: api/entra.py).
 # Upload and download URLs are issued on the host the client used, so they are covered.
 SERVED_HOSTS = frozenset(
     {
         "graph.microsoft.com",
         "login.microsoftonline.com",
         "login.microsoft.com",
+        "login.live.com",
         "graph.microsoft.us",
         "dod-graph.microsoft.us",
         "microsoftgraph.chinacloudapi.cn",

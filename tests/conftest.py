@@ -140,13 +140,14 @@ LONGEST_FIRST = (
     "tests/test_slow_peers.py::",
     "tests/test_dashboard.py::",
     "tests/test_rclone_steps.py::",
+    "tests/test_duplicity.py::",
     "tests/test_identity_clients_more.py::",
     "tests/test_url_rules.py::",
 )
 SHARED_MODULE_FIXTURES = frozenset(
     f"tests/test_{name}.py"
     for name in (
-        "dashboard", "entra_clients", "hostile_scenarios", "identity_clients_more",
+        "dashboard", "duplicity", "entra_clients", "hostile_scenarios", "identity_clients_more",
         "js_identity", "layering", "pnpjs", "msgraph_sdk_proxy", "o365_client", "onedrive_client",
         "packaging", "proxy", "rclone", "rclone_steps", "reload_differential", "slow_peers",
         "stateful_http", "url_rules", "view_invariant",

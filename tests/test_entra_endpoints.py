@@ -26,6 +26,7 @@ import requests
 from mockdrive.cli import default_state
 from mockdrive.model.entra import DEFAULT_TENANT_ID
 from mockdrive.server import MockDrive
+from mockdrive.testing.fixture import MockDriveFixture
 
 ONEDRIVE_CLIENT = "d50ca740-c83f-4d1b-b616-12c519384f0c"
 RCLONE = "b15665d9-eda6-4092-8539-0eec376afd59"
@@ -183,7 +184,11 @@ def test_client_credentials_of_a_declared_app(mock_drive):
 
 
 @pytest.mark.parametrize("client_id", [ONEDRIVE_CLIENT, RCLONE])
-def test_refresh_tokens_rotate_and_expire_for_the_public_clients(mock_drive, client_id):
+def test_refresh_tokens_renew_and_expire_for_the_public_clients(mock_drive, client_id):
+    """Each redemption answers a new refresh token and revokes none: the identity platform
+    "doesn't revoke old refresh tokens when used to fetch new access tokens", and a client
+    that presents the same one on every run (duplicity's OAUTH2_REFRESH_TOKEN) keeps working
+    until it expires or its user's sessions are revoked."""
     first = mock_drive.refresh_token_for(mock_drive.owner, client_id)
     redeemed = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
                           refresh_token=first)  # fmt: skip
@@ -194,13 +199,25 @@ def test_refresh_tokens_rotate_and_expire_for_the_public_clients(mock_drive, cli
     drive = requests.get(mock_drive.graph_url + "/me/drive", timeout=10,
                          headers={"Authorization": f"Bearer {body['access_token']}"})  # fmt: skip
     assert drive.status_code == 200, drive.text
-    spent = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
+    again = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
                        refresh_token=first)  # fmt: skip
-    assert_entra_error(spent, 400, "invalid_grant", 9002313)
+    assert again.status_code == 200, again.text
+    assert again.json()["refresh_token"] not in (first, body["refresh_token"])
     mock_drive.clock.advance(days=91)
     expired = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
                          refresh_token=body["refresh_token"])  # fmt: skip
     assert_entra_error(expired, 400, "invalid_grant", 700082)
+
+
+def test_revoking_a_users_sessions_revokes_every_refresh_token_redeemed_or_not(mock_drive):
+    owner = mock_drive.owner
+    first = mock_drive.refresh_token_for(owner, RCLONE)
+    form = {"grant_type": "refresh_token", "client_id": RCLONE}
+    renewed = post_token(mock_drive, **form, refresh_token=first).json()["refresh_token"]
+    assert mock_drive.server.call(lambda: mock_drive.state.entra.revoke(owner.id)) == 2
+    for value in (first, renewed):
+        answer = post_token(mock_drive, **form, refresh_token=value)
+        assert_entra_error(answer, 400, "invalid_grant", 9002313)
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -605,4 +622,137 @@ def test_a_token_endpoint_asked_without_post_answers_as_entra_does(mock_drive, m
     assert answer.json()["error_description"].startswith(
         f"AADSTS900561: The endpoint only accepts {accepted} requests. Received a {method} request."
     )
+    assert mock_drive.digest() == before
+
+
+# -- Microsoft account's token endpoint (login.live.com) ------------------------------------------
+LIVE_CLIENT = "000000004C12E85D"  # duplicity's Live SDK client id
+
+
+def post_live(mock_drive, **form: str) -> requests.Response:
+    return requests.post(f"{mock_drive.url}/oauth20_token.srf", data=form, timeout=10)
+
+
+def assert_live_error(answer: requests.Response, status: int, error: str, says: str) -> None:
+    """login.live.com's refusal: only ``error`` and ``error_description``, no AADSTS number."""
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert set(body) == {"error", "error_description"}, body
+    assert body["error"] == error and says in body["error_description"], body
+    assert "AADSTS" not in body["error_description"]
+
+
+def test_login_live_redeems_a_refresh_token_as_microsoft_account_answers(mock_drive):
+    """Live SDK-era clients (Debian's duplicity) redeem a refresh token at
+    login.live.com/oauth20_token.srf: ``token_type`` ``bearer``, ``user_id``, no id token; the
+    access token works at Graph, and the refresh token redeemed stays good."""
+    first = mock_drive.refresh_token_for(mock_drive.owner, LIVE_CLIENT)
+    answer = post_live(mock_drive, grant_type="refresh_token", client_id=LIVE_CLIENT,
+                       refresh_token=first)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Cache-Control"] == "no-store, no-cache"
+    body = answer.json()
+    assert set(body) == {"token_type", "expires_in", "scope", "access_token", "refresh_token",
+                         "user_id"}  # fmt: skip
+    assert (body["token_type"], body["expires_in"]) == ("bearer", 3600)
+    assert body["user_id"] == mock_drive.owner.id and body["refresh_token"] != first
+    assert "Files.ReadWrite.All" in body["scope"].split()
+    claims = claims_of(body["access_token"])
+    assert (claims["upn"], claims["appid"]) == (mock_drive.owner.email, LIVE_CLIENT)
+    drive = requests.get(mock_drive.graph_url + "/me/drive", timeout=10,
+                         headers={"Authorization": f"Bearer {body['access_token']}"})  # fmt: skip
+    assert drive.status_code == 200, drive.text
+    narrower = post_live(mock_drive, grant_type="refresh_token", client_id=LIVE_CLIENT,
+                         refresh_token=first, scope="Files.Read User.Read")  # fmt: skip
+    assert narrower.status_code == 200, narrower.text
+    assert claims_of(narrower.json()["access_token"])["scp"] == "Files.Read User.Read"
+    entry = next(e for e in mock_drive.requests if e["path"] == "/oauth20_token.srf")
+    assert entry["body"] == {"grant_type": "refresh_token", "client_id": LIVE_CLIENT,
+                             "refresh_token": "[redacted]"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "error", "says"),
+    [
+        ({}, 400, "invalid_request", "must include a 'grant_type' input parameter"),
+        ({"grant_type": "magic"}, 400, "unsupported_grant_type", "'grant_type' is not valid"),
+        ({"grant_type": "authorization_code", "code": "c"}, 501, "not_implemented",
+         "'authorization_code' grant"),
+        ({"grant_type": "refresh_token", "refresh_token": "x"}, 400, "invalid_request",
+         "must include a 'client_id' input parameter"),
+        ({"grant_type": "refresh_token", "client_id": LIVE_CLIENT}, 400, "invalid_request",
+         "must include a 'refresh_token' input parameter"),
+        ({"grant_type": "refresh_token", "client_id": LIVE_CLIENT, "refresh_token": "nope"},
+         400, "invalid_grant", "'refresh_token' is not valid"),
+        ({"grant_type": "refresh_token", "client_id": "another-client", "refresh_token": ""},
+         400, "invalid_request", "'refresh_token' input parameter"),
+    ],
+)  # fmt: skip
+def test_login_live_refuses_as_microsoft_account_does(mock_drive, form, status, error, says):
+    before = mock_drive.digest()
+    assert_live_error(post_live(mock_drive, **form), status, error, says)
+    assert mock_drive.digest() == before
+
+
+def test_login_live_refuses_another_clients_an_expired_or_a_revoked_refresh_token(mock_drive):
+    owner = mock_drive.owner
+    refresh = mock_drive.refresh_token_for(owner, LIVE_CLIENT)
+    form = {"grant_type": "refresh_token", "refresh_token": refresh}
+    other = post_live(mock_drive, **form, client_id="another-client")
+    assert_live_error(other, 400, "invalid_grant", "'refresh_token' is not valid")
+    mock_drive.clock.advance(days=91)
+    expired = post_live(mock_drive, **form, client_id=LIVE_CLIENT)
+    assert_live_error(expired, 400, "invalid_grant", "the grant is expired")
+    revoked = mock_drive.refresh_token_for(owner, LIVE_CLIENT)
+    mock_drive.server.call(lambda: mock_drive.state.entra.revoke(owner.id))
+    gone = post_live(mock_drive, grant_type="refresh_token", client_id=LIVE_CLIENT,
+                     refresh_token=revoked)  # fmt: skip
+    assert_live_error(gone, 400, "invalid_grant", "'refresh_token' is not valid")
+
+
+def test_login_live_refuses_a_client_the_tenant_does_not_know(mock_drive):
+    mock_drive.load(SCENARIO)  # apps declared: only they sign in
+    refresh = mock_drive.refresh_token_for("ada@fabrikam.example", JOB)
+    answer = post_live(mock_drive, grant_type="refresh_token", client_id=LIVE_CLIENT,
+                       refresh_token=refresh)  # fmt: skip
+    assert_live_error(answer, 400, "unauthorized_client", "not enabled for consumers")
+    wrong_secret = post_live(mock_drive, grant_type="refresh_token", client_id=JOB,
+                             client_secret="not-it", refresh_token=refresh)  # fmt: skip
+    assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
+    assert set(wrong_secret.json()) == {"error", "error_description"}
+
+
+def test_login_live_is_its_own_host_through_the_proxy():
+    """login.live.com serves its token endpoint and none of Entra's; Entra's hosts do not serve
+    login.live.com's. Refusals there take login.live.com's envelope."""
+    with MockDrive(default_state("owner-token"), proxy=True) as server, requests.Session() as http:
+        http.trust_env = False
+        http.proxies = {"https": server.url, "http": server.url}
+        http.verify = server.ca_path
+        mock = MockDriveFixture(server)
+        refresh = mock.refresh_token_for(mock.owner, LIVE_CLIENT)
+        form = {"grant_type": "refresh_token", "client_id": LIVE_CLIENT, "refresh_token": refresh}
+        live = http.post("https://login.live.com/oauth20_token.srf", data=form, timeout=10)
+        assert live.status_code == 200 and live.json()["token_type"] == "bearer", live.text
+        auth = {"Authorization": f"Bearer {live.json()['access_token']}"}
+        me = http.get("https://graph.microsoft.com/v1.0/me", headers=auth, timeout=10)
+        assert me.status_code == 200 and me.json()["userPrincipalName"] == mock.owner.email
+        entra_there = http.post("https://login.live.com/common/oauth2/v2.0/token", data=form,
+                                timeout=10)  # fmt: skip
+        assert entra_there.status_code == 404, entra_there.text
+        assert set(entra_there.json()) == {"error", "error_description"}
+        config = http.get("https://login.live.com/common/v2.0/.well-known/openid-configuration",
+                          timeout=10)  # fmt: skip
+        assert "token_endpoint" not in config.text
+        for host in ("login.microsoftonline.com", "login.microsoft.com"):
+            there = http.post(f"https://{host}/oauth20_token.srf", data=form, timeout=10)
+            assert there.status_code == 404 and "error_codes" in there.json(), there.text
+
+
+def test_login_live_refuses_a_body_too_large_and_another_method_in_its_envelope(mock_drive):
+    before = mock_drive.digest()
+    big = {"grant_type": "refresh_token", "client_id": LIVE_CLIENT, "refresh_token": "r" * 70_000}
+    assert_live_error(post_live(mock_drive, **big), 413, "invalid_request", "")
+    got = requests.get(f"{mock_drive.url}/oauth20_token.srf", timeout=10)
+    assert_live_error(got, 400, "invalid_request", "only accepts POST requests")
     assert mock_drive.digest() == before

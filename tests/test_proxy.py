@@ -76,7 +76,7 @@ def test_other_hosts_are_refused_and_never_forwarded(proxied):
     plain = raw_exchange(proxied, b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n")
     assert plain.startswith(b"HTTP/1.1 403 ")
     with pytest.raises(requests.exceptions.ProxyError):
-        session_through(proxied).get("https://login.live.com/", timeout=10)  # not Entra
+        session_through(proxied).get("https://login.windows.net/", timeout=10)  # not served
     port_scan = raw_exchange(proxied, b"CONNECT 127.0.0.1:22 HTTP/1.1\r\n\r\n")
     assert port_scan.startswith(b"HTTP/1.1 403 ")  # only the mock's own port is local
     garbage = raw_exchange(proxied, b"NONSENSE\r\n\r\n")

@@ -182,6 +182,10 @@ def test_every_row_is_served(mock_drive, ids, row):
         kwargs["json"] = BODIES[row.method, row.plain_path]
     elif (row.method, row.plain_path) in FORMS:
         kwargs["data"] = FORMS[row.method, row.plain_path]
+    elif row.handler is entra.live_token:  # redeems a refresh token the mock issued
+        refresh = mock_drive.refresh_token_for(mock_drive.owner, CLIENT)
+        kwargs["data"] = {"grant_type": "refresh_token", "client_id": CLIENT,
+                          "refresh_token": refresh}  # fmt: skip
     kwargs["params"] = QUERIES.get((row.method, row.plain_path))
     if row.handler is dashboard.get_access:
         kwargs["params"] = {"user": mock_drive.owner.email}

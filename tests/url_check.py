@@ -36,6 +36,7 @@ from wire_client import WireSession
 
 from mockdrive.api.app import BACKEND, is_api
 from mockdrive.api.context import exchange_of
+from mockdrive.api.entra import LIVE_TOKEN
 from mockdrive.api.graph.batch import BATCH_OF
 from mockdrive.api.graph.special import SPECIAL_PATHS
 from mockdrive.api.graph.uploads import GRAPH_HOSTS, UPLOAD_HOST
@@ -183,7 +184,8 @@ def _allowed(request: web.Request, status: int, moved: list[str], body: Any) -> 
       (a per-recipient outcome, like Graph's 207);
     * a device code's poll that is pending, declined or expired (it counts down the switch
       or ends the code, as the passing of time does in Entra), and a refresh token refused for
-      its age (Entra forgets it);
+      its age (Entra forgets it; so does login.live.com's endpoint, which has no AADSTS
+      number to tell it by);
     * Onehub numbers given, on display, to objects that already existed (a 422 that shows a
       rolemap numbers its user as a GET would): a look, not a change.
 
@@ -194,6 +196,8 @@ def _allowed(request: web.Request, status: int, moved: list[str], body: Any) -> 
         return True
     # (the sign-ins are in the export too, as ``signIns``)
     if moved and set(moved) <= {"entra", "signIns"} and isinstance(body, dict):
+        if request.path == LIVE_TOKEN:
+            return "the grant is expired" in str(body.get("error_description"))
         return body.get("error") in DEVICE_POLL_ANSWERS or body.get("error_codes") == [700082]
     if request.path.startswith("/up/") and status in (409, 507):
         return moved == ["uploads"]

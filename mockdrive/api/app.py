@@ -517,7 +517,7 @@ async def pipeline(handler: Handler, backend: Backend, request: web.Request) -> 
     host = request_headers.get(hdrs.HOST, "")
     if host[:6].lower() == "login." and on_login_host(request):  # most requests: one slice
         api, identity = False, True
-        if not is_identity(request):
+        if not is_identity(request) or not entra.serves(host.partition(":")[0].lower(), request):
             handler = login_host_fallback
     else:
         api = path.startswith(_API_STARTS) or path in API_PREFIXES  # ``is_api``

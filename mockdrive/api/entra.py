@@ -8,6 +8,12 @@ password), the authorize endpoint (no UI: it redirects at once) and the device-c
 
 Refusals are Entra's: ``{error, error_description, error_codes, timestamp, trace_id,
 correlation_id, error_uri}``, with the AADSTS number in the description.
+
+Microsoft account's older token endpoint, ``login.live.com/oauth20_token.srf``, which Live
+SDK-era clients still call (Debian's duplicity), redeems the same refresh tokens for the same
+access tokens; it answers as that host does (``{token_type: "bearer", ..., user_id}``) and
+refuses as it does: ``{error, error_description}``, no AADSTS number. The live host serves
+only that endpoint, the Entra hosts never serve it.
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ from .context import EXCHANGE, backend_of, exchange_of
 from .jsonio import PARSED_BODY, json_response, read_json_object
 from .routing import Route
 
-LOGIN_HOSTS = frozenset({"login.microsoftonline.com", "login.microsoft.com"})
+LIVE_HOST = "login.live.com"  # Microsoft account's own sign-in host: ``LIVE_TOKEN`` only
+LOGIN_HOSTS = frozenset({"login.microsoftonline.com", "login.microsoft.com", LIVE_HOST})
+LIVE_TOKEN = "/oauth20_token.srf"
 DEVICE_LOGIN = "https://microsoft.com/devicelogin"
 # what the journal shows of these form fields: never the secret itself
 SECRET_FIELDS = frozenset(
@@ -62,7 +70,11 @@ def entra_error_response(
     error: EntraError, request: web.Request, headers: Mapping[str, str] | None = None
 ) -> web.Response:
     """Entra's error body for ``error``; the trace id is the request id, the correlation id
-    the client's ``client-request-id`` when it sent one."""
+    the client's ``client-request-id`` when it sent one. On login.live.com, or its token
+    endpoint on the mock's own origin, that host's body instead (``live_error_response``)."""
+    host = request.host.partition(":")[0].lower()
+    if host == LIVE_HOST or (request.path == LIVE_TOKEN and host not in LOGIN_HOSTS):
+        return live_error_response(error, headers)
     exchange = exchange_of(request)
     state: State = exchange.state if exchange is not None else backend_of(request).state
     moment = state.clock.moment()
@@ -83,6 +95,20 @@ def entra_error_response(
         "error_uri": f"https://login.microsoftonline.com/error?code={error.code}",
     }
     return json_response(body, status=error.status, headers=dict(headers or {}))
+
+
+def live_error_response(
+    error: EntraError, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """login.live.com's refusal: ``{error, error_description}``, no AADSTS number."""
+    body = {"error": error.error, "error_description": error.description}
+    return json_response(body, status=error.status, headers=dict(headers or {}))
+
+
+def serves(host: str, request: web.Request) -> bool:
+    """Does the login ``host`` (lower case, no port) serve this identity route? The live host
+    only its token endpoint, Entra's hosts everything else."""
+    return (host == LIVE_HOST) == (request.path == LIVE_TOKEN)
 
 
 def as_entra_error(status: int, message: str) -> EntraError:
@@ -386,9 +412,9 @@ async def token(request: web.Request) -> web.StreamResponse:
                 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             )
         wanted = fields.get("scope") or " ".join(held.scopes)
-        answer = signed_in(state, app, user, wanted, now, fields, refresh=True, issuer=issuer)
-        entra.spend_refresh_token(value)  # only now: a refused redemption keeps it
-        return no_store(answer)
+        # the one redeemed stays good (Entra does not revoke it): a client may present it again
+        return no_store(signed_in(state, app, user, wanted, now, fields, refresh=True,
+                                  issuer=issuer))  # fmt: skip
     if grant == "authorization_code":
         code = entra.redeem_code(
             now,
@@ -485,6 +511,97 @@ def signed_in(
     if fields.get("client_info") == "1":
         answer["client_info"] = entra.client_info(user)
     return answer
+
+
+# -- Microsoft account's token endpoint (login.live.com) -----------------------------------------
+LIVE_GRANTS = frozenset({"refresh_token"})  # the rest of GRANTS: 501 (see ``live_token``)
+
+
+def live_invalid(parameter: str, error: str = "invalid_grant") -> EntraError:
+    """login.live.com's words for a value it does not take."""
+    return EntraError(
+        400, error, 0, f"The provided value for the input parameter '{parameter}' is not valid."
+    )
+
+
+def live_missing(parameter: str) -> EntraError:
+    return EntraError(
+        400, "invalid_request", 0,
+        f"The provided request must include a '{parameter}' input parameter.",
+    )  # fmt: skip
+
+
+def as_live_error(error: EntraError) -> EntraError:
+    """An Entra refusal of the shared sign-in logic, as login.live.com words it."""
+    if error.code == 700016:  # no such app
+        return EntraError(
+            400, "unauthorized_client", 0,
+            "The client does not exist or is not enabled for consumers. If you are the "
+            "application developer, configure a new application through the App Registrations "
+            "in the Azure Portal at https://go.microsoft.com/fwlink/?linkid=2083908.",
+        )  # fmt: skip
+    if error.code == 9002313:  # unknown, revoked, or another client's
+        return live_invalid("refresh_token")
+    if error.code == 700082:  # expired
+        return EntraError(
+            400, "invalid_grant", 0,
+            "The user could not be authenticated or the grant is expired. The user must first "
+            "sign in and if needed grant the client application access to the requested scope.",
+        )  # fmt: skip
+    if error.code == 70011:
+        return live_invalid("scope", error="invalid_scope")
+    return error
+
+
+async def live_token(request: web.Request) -> web.StreamResponse:
+    """``POST login.live.com/oauth20_token.srf``: a refresh token redeemed for an access token
+    (the grant Live SDK-era clients use unattended). The other grants answer 501: the mock has
+    no ``oauth20_authorize.srf`` to issue a code from."""
+    state = state_of(request)
+    try:
+        if request.content_type not in ("application/x-www-form-urlencoded", ""):
+            raise live_missing("grant_type")
+        fields = await read_form(request)
+        grant = fields.get("grant_type", "")
+        if not grant.strip():
+            raise live_missing("grant_type")
+        if grant not in GRANTS:
+            raise live_invalid("grant_type", error="unsupported_grant_type")
+        if grant not in LIVE_GRANTS:
+            raise EntraError(
+                501, "not_implemented", 0,
+                f"mockdrive does not implement the {grant!r} grant at login.live.com: sign in "
+                "with a refresh token here, or use the Entra endpoints for the other grants.",
+            )  # fmt: skip
+        try:  # in the form, or as HTTP Basic
+            client_id, secret = client_of(request, fields)
+        except EntraError as error:
+            raise live_missing("client_id") if error.code == 900144 else error from None
+        value = fields.get("refresh_token", "")
+        if not value.strip():
+            raise live_missing("refresh_token")
+        entra = state.entra
+        app = entra.app(client_id)
+        authenticate_client(app, secret, False)
+        now = state.clock.moment()
+        held = entra.redeem_refresh_token(now, value, client_id)
+        user = state.directory.by_id(held.user_id)
+        if user is None:
+            raise live_invalid("refresh_token")
+        wanted = fields.get("scope") or " ".join(held.scopes)
+        answer = signed_in(state, app, user, wanted, now, fields, refresh=True)
+    except EntraError as error:
+        raise as_live_error(error) from None
+    return no_store(
+        {
+            "token_type": "bearer",
+            "expires_in": answer["expires_in"],
+            "scope": answer["scope"],
+            "access_token": answer["access_token"],
+            "refresh_token": answer["refresh_token"],
+            "user_id": user.id,
+        }
+    )
 
 
 # -- authorize and device code ------------------------------------------------------------------
@@ -665,7 +782,7 @@ TENANT = "/{tenant:(?!(?:" + ONEHUB_FIRST + ")/)[^/]+}"
 # Entra serves each endpoint with a "/" after its path as without: MSAL with an Azure region
 # sends its token and authorize requests so (its URL canonicalization ends them with "/"), and
 # scripts write ".../token/" by hand
-ROUTES = tuple(replace(row, trailing_slash=True) for row in (
+SIGN_IN_ROUTES = tuple(replace(row, trailing_slash=True) for row in (
     Route("GET", TENANT + "/v2.0/.well-known/openid-configuration", openid_configuration,
           "Entra: the tenant's OpenID configuration"),
     Route("GET", TENANT + "/discovery/v2.0/keys", keys, "Entra: the JWKS that verifies tokens"),
@@ -681,6 +798,11 @@ ROUTES = tuple(replace(row, trailing_slash=True) for row in (
     Route("POST", TENANT + "/oauth2/v2.0/devicecode", devicecode,
           "Entra: start a device-code sign-in", MAX_FORM_BODY),
 ))  # fmt: skip
+ROUTES = (
+    *SIGN_IN_ROUTES,
+    Route("POST", LIVE_TOKEN, live_token,
+          "Microsoft account (login.live.com): a refresh token redeemed", MAX_FORM_BODY),
+)  # fmt: skip
 # the endpoints only a POST reaches: every other method, on the same paths as the router
 # matches them, is Entra's 400 (AADSTS900561), on the mock's origin and the login host alike
 NOT_POSTED = tuple(

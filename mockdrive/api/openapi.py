@@ -68,7 +68,7 @@ def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
 # (schemathesis expands 4XX into its 100 codes for each of the four look-ups of every answer).
 COMMON_REFUSALS = ("400", "401", "403", "404", "405")
 # each dialect's refusal, one shared response (components/responses) that every code names
-ERROR_SCHEMAS = ("GraphError", "OneDriveError", "OnehubError", "EntraError")
+ERROR_SCHEMAS = ("GraphError", "OneDriveError", "OnehubError", "EntraError", "LiveError")
 
 
 def refusal_responses() -> dict[str, Any]:
@@ -686,6 +686,7 @@ def entra_paths() -> dict[str, dict[str, Any]]:
         entra.token: op(returns(ref("EntraToken")), "EntraTokenRequest"),
         entra.authorize: {**op(redirect), "parameters": authorize_query},
         entra.devicecode: op(returns(ref("DeviceCode")), "DeviceCodeRequest"),
+        entra.live_token: op(returns(ref("LiveToken")), "LiveTokenRequest", error="LiveError"),
         entra.get_identity: op(returns(OBJECT), error="GraphError"),  # the mock's own
         entra.put_device_flow: {
             **op(returns(ref("DeviceFlow")), error="GraphError"),

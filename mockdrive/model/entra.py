@@ -440,8 +440,10 @@ class Entra:
         return value
 
     def redeem_refresh_token(self, now: datetime, value: str, client_id: str) -> Grant:
-        """The grant a refresh token stands for. It is spent (``spend_refresh_token``) only once
-        the new tokens are issued: a refused redemption leaves it as it was."""
+        """The grant a refresh token stands for. Redeeming it revokes nothing: the answer carries
+        a new one, and this one stays good until it expires or is revoked (``revoke``), as the
+        identity platform documents ("doesn't revoke old refresh tokens when used to fetch new
+        access tokens"); a client that keeps presenting the one it was given works."""
         grant = self.refresh_tokens.get(value)
         if grant is None or grant.client_id != client_id:
             raise EntraError(
@@ -458,10 +460,6 @@ class Entra:
                 f"{_iso(issued)} and was inactive for 90.00:00:00.",
             )
         return grant
-
-    def spend_refresh_token(self, value: str) -> None:
-        """A refresh token redeemed: rotated, never good again."""
-        self.refresh_tokens.pop(value, None)
 
     def revoke(self, user_id: str) -> int:
         """Revoke every refresh token of a user (``revokeSignInSessions``); how many."""
