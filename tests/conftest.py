@@ -18,10 +18,15 @@ itself, or whose server could be left unusable on purpose, starts its own ``Mock
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
+import re
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -407,3 +412,38 @@ def follow_delta(
             return entries, body["@odata.deltaLink"]
         link = body["@odata.nextLink"]
     raise AssertionError("no deltaLink after 100 pages")
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+
+
+def run_documented_example(heading: str, tmp_path: Path) -> tuple[int, str]:
+    """docs/clients.md's ```bash block under ``## {heading}``, run as written by bash -e in
+    ``tmp_path`` (its HOME) with this venv first on the PATH, its port 8080 a free one and no
+    proxy of the environment: (its exit code, what it printed). The server it starts, sharing
+    its process group, is killed at the end."""
+    page = (Path(__file__).parent.parent / "docs" / "clients.md").read_text()
+    section = page.split(f"\n## {heading}\n", 1)[1]
+    script = re.search(r"^```bash\n(.*?)^```$", section, flags=re.M | re.S).group(1)
+    with socket.socket() as probe:  # a free port for the example's 8080
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # mockdrive, python
+    env["HOME"] = str(tmp_path)
+    log = tmp_path / "script.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            ["bash", "-e", "-c", script.replace("8080", str(port))],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # the server it starts shares its process group
+        )
+        try:
+            process.wait(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # the server, if the script stopped early
+    return process.returncode, log.read_text()

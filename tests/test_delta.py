@@ -926,6 +926,20 @@ def test_a_token_whose_round_begins_after_its_page_is_invalid(arranged, graph):
                        "invalidRequest")  # fmt: skip
 
 
+def page_token(arranged, graph, pages: str, files: int = 4) -> str:
+    """A later page's token of this state (position 3, its round begun at 0) that says
+    ``pages`` of the pages served before it, after ``files`` files are made."""
+    for number in range(files):
+        arranged.add_file(f"/T{number}.txt", "t")
+    link = graph.get("/me/drive/root/delta", params={"token": "latest"}).json()["@odata.deltaLink"]
+    token = link.split("token=")[1]
+    generation, _, issued = (
+        base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(".")
+    )
+    raw = f"{generation}.3.{issued}.0{pages}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
     "pages",
     [
@@ -958,21 +972,12 @@ def test_a_page_token_whose_pages_served_do_not_add_up_is_invalid_or_resyncs(
 ):
     """A later page's token says when the round's earlier pages were served; a list that
     could not have come from the pages of a round (forged, cut, edited) is refused."""
-    for number in range(4):
-        arranged.add_file(f"/T{number}.txt", "t")
-    link = graph.get("/me/drive/root/delta", params={"token": "latest"}).json()["@odata.deltaLink"]
-    token = link.split("token=")[1]
-    generation, _, issued = (
-        base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(".")
-    )
-    raw = f"{generation}.3.{issued}.0{pages}"
-    forged = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    forged, made = page_token(arranged, graph, pages), page_token(arranged, graph, ".5", 0)
     answer = graph.get("/me/drive/root/delta", params={"token": forged})
     if pages == ".99999999999":
         assert_graph_error(answer, 410, "resyncRequired")
     else:
         assert_graph_error(answer, 400, "invalidRequest")
-    made = base64.urlsafe_b64encode(f"{generation}.3.{issued}.0.5".encode()).decode().rstrip("=")
     assert graph.get("/me/drive/root/delta", params={"token": made}).status_code == 200
 
 
@@ -984,16 +989,7 @@ def test_a_page_token_that_forgot_pages_or_names_changes_listed_above_is_followe
 ):
     """What a later page's token may say: the oldest pages forgotten (served at 0), the changes
     whose folders above a page listed (after ``~``)."""
-    for number in range(4):
-        arranged.add_file(f"/T{number}.txt", "t")
-    link = graph.get("/me/drive/root/delta", params={"token": "latest"}).json()["@odata.deltaLink"]
-    token = link.split("token=")[1]
-    generation, _, issued = (
-        base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(".")
-    )
-    raw = f"{generation}.3.{issued}.0{pages}"
-    made = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-    answer = graph.get("/me/drive/root/delta", params={"token": made})
+    answer = graph.get("/me/drive/root/delta", params={"token": page_token(arranged, graph, pages)})
     assert answer.status_code == 200, answer.text
 
 

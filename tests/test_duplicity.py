@@ -22,17 +22,12 @@ output.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import json
 import os
-import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PROXY_VARIABLES, run_documented_example
 from step_table import item_or_none, outcome_of
 
 from mockdrive.cli import default_state
@@ -56,7 +52,6 @@ FOLDER = "/Backups/duplicity"
 TARGET = "onedrive://Backups/duplicity"
 FRAGMENT = 32 * 327_680  # the backend's fragment: 10 MiB, 32 times the 320 KiB multiple
 START = 1_700_000_000  # the first run's --current-time; each later run a minute on
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
 TOKEN_FILE = ".duplicity_onedrive_oauthtoken.json"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # how list-current-files starts a line
 
@@ -496,31 +491,7 @@ def test_step(outcomes: dict[str, str | None], name: str) -> None:
 def test_the_documented_example_runs_as_written(tmp_path: Path) -> None:
     """docs/clients.md's duplicity example: a shell script that serves, signs in, backs up,
     restores and lists."""
-    page = (Path(__file__).parent.parent / "docs" / "clients.md").read_text()
-    section = page.split("\n## duplicity (Debian, onedrive backend)\n", 1)[1]
-    script = re.search(r"^```bash\n(.*?)^```$", section, flags=re.M | re.S).group(1)
-    with socket.socket() as probe:  # a free port for the example's 8080
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # mockdrive
-    env["HOME"] = str(tmp_path)
-    log = tmp_path / "script.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            ["bash", "-e", "-c", script.replace("8080", str(port))],
-            cwd=tmp_path,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # the server it starts shares its process group
-        )
-        try:
-            process.wait(timeout=60)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # the server, if the script stopped early
-    out = log.read_text()
-    assert process.returncode == 0, out[-3000:]
+    returncode, out = run_documented_example("duplicity (Debian, onedrive backend)", tmp_path)
+    assert returncode == 0, out[-3000:]
     assert (tmp_path / "restored" / "hello.txt").read_text() == "hello from duplicity\n"
     assert out.split()[-1] == "hello.txt", out[-3000:]

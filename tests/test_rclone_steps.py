@@ -7,14 +7,7 @@ is reported as its own test (``test_step[...]``), so the log lists every step.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -22,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_documented_example
 from step_table import outcome_of
 from test_rclone import TOKEN, Rclone, item_at, sends_token_with_fragments
 
 from mockdrive.cli import default_state
 from mockdrive.model.policy import SharingPolicy
 from mockdrive.server import MockDrive
-
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
 
 
 @dataclass
@@ -253,32 +245,8 @@ def test_step(outcomes: dict[str, str | None], name: str):
 
 def test_the_documented_example_runs_as_written(tmp_path: Path):
     """docs/clients.md's rclone example: a shell script that serves, configures and runs."""
-    page = (Path(__file__).parent.parent / "docs" / "clients.md").read_text()
-    section = page.split("\n## rclone\n", 1)[1]
-    script = re.search(r"^```bash\n(.*?)^```$", section, flags=re.M | re.S).group(1)
-    with socket.socket() as probe:  # a free port for the example's 8080
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # mockdrive, python
-    env["HOME"] = str(tmp_path)
-    log = tmp_path / "script.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            ["bash", "-e", "-c", script.replace("8080", str(port))],
-            cwd=tmp_path,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # the server it starts shares its process group
-        )
-        try:
-            process.wait(timeout=60)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # the server, if the script stopped early
-    out = log.read_text()
-    assert process.returncode == 0, out[-3000:]
+    returncode, out = run_documented_example("rclone", tmp_path)
+    assert returncode == 0, out[-3000:]
     lines = out.split()
     assert lines[-2:] == ["Docs/", "Docs/hello.txt"], out
     assert any(line.startswith("https://") for line in lines), out
