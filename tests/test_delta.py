@@ -275,12 +275,20 @@ def finance(mock_drive):
     return mock_drive
 
 
-def rounds(team, who: str, path: str = "/Finance", top: int | None = None):
-    """(the caller's session, a function that returns one later round's entries each call)."""
+def first_round(team, who: str, path: str = "/Finance", top: int | None = None):
+    """``who``'s delta on ``path``, followed to its deltaLink: (their session, the delta's URL,
+    the round's entries, the deltaLink)."""
     session = team.session_for(who)
     item = team.item(path)
     url = f"/drives/{item.drive_id}/items/{item.id}/delta" + (f"?$top={top}" if top else "")
-    state = {"link": follow_delta(session, url)[1]}
+    entries, link = follow_delta(session, url)
+    return session, url, entries, link
+
+
+def rounds(team, who: str, path: str = "/Finance", top: int | None = None):
+    """(the caller's session, a function that returns one later round's entries each call)."""
+    session, _, _, link = first_round(team, who, path, top)
+    state = {"link": link}
 
     def next_round(headers: dict | None = None) -> list[dict]:
         entries, state["link"] = follow_delta(session, state["link"], headers)
@@ -342,10 +350,7 @@ def test_an_item_a_page_listed_and_gone_before_the_next_page_is_reported_gone(fi
     before the next pages are asked for: a later page reports it gone, or the client keeps it.
     (Whether a page listed it depends on when that page was served, not only on where it goes
     on from: the existing test above needs the same item left out when it was gone before.)"""
-    session = finance.session_for(who)
-    folder = finance.item("/Finance")
-    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
-    link = follow_delta(session, url)[1]
+    session, url, _, link = first_round(finance, who)
     ada = finance.session
     made = ada.put("/me/drive/root:/Finance/New.txt:/content", data=b"n").json()["id"]
     moved = ada.put("/me/drive/root:/Finance/Moved.txt:/content", data=b"m").json()["id"]
@@ -379,12 +384,9 @@ def test_a_round_paged_while_the_drive_changes_leaves_the_client_with_the_view(f
     round's view and then the pages in order holds exactly what a fresh enumeration lists, and
     no removal names an item it was never shown."""
     chance = random.Random(seed)
-    session = finance.session_for(who)
+    session, url, start, link = first_round(finance, who)
     folder = finance.item("/Finance")
-    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
-    start, link = follow_delta(session, url)
-    kept = {e["id"]: e["name"] for e in start}
-    shown = set(kept)
+    kept, shown = client_view(start), set(client_view(start))
     ada = finance.session
     payroll = finance.item("/Finance/Payroll").id
     made: list[str] = []
@@ -411,13 +413,7 @@ def test_a_round_paged_while_the_drive_changes_leaves_the_client_with_the_view(f
     page = session.get(link.replace("delta?", "delta?$top=2&")).json()
     pages = 1
     while True:
-        for entry in page["value"]:
-            if "deleted" in entry:
-                assert entry["id"] in shown, ("named but never shown", entry)
-                kept.pop(entry["id"], None)
-            else:
-                kept[entry["id"]] = entry["name"]
-                shown.add(entry["id"])
+        apply_page(kept, shown, page["value"])
         if "@odata.deltaLink" in page:
             break
         for _ in range(chance.randrange(3)):
@@ -425,18 +421,14 @@ def test_a_round_paged_while_the_drive_changes_leaves_the_client_with_the_view(f
         page = session.get(page["@odata.nextLink"]).json()
         pages += 1
     assert pages >= 3
-    fresh = {e["id"]: e["name"] for e in follow_delta(session, url)[0]}
-    assert kept == fresh
+    assert kept == fresh_view(session, url)
 
 
 def test_a_round_of_many_pages_served_at_many_moments_keeps_its_token_short(finance):
     """Forty-odd pages of one file each, a file made and the one made before deleted between
     every two: the nextLink keeps at most 32 moments, and past them no removal names an item
     no page showed."""
-    session = finance.session_for("dan@contoso.example")
-    folder = finance.item("/Finance")
-    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
-    start, link = follow_delta(session, url)
+    session, _, start, link = first_round(finance, "dan@contoso.example")
     shown = {e["id"] for e in start}
     ada = finance.session
     for number in range(40):
@@ -522,10 +514,8 @@ def test_a_folder_a_page_listed_above_an_item_and_gone_before_the_next_page_is_r
     reported gone (the client drops what it holds), though the log shows no change of the
     folder's own in a window before the page that sees it go; also when the state was exported
     and loaded again in between (the nextLink names the log's positions)."""
-    session = finance.session_for(who)
+    session, url, start, link = first_round(finance, who)
     folder = finance.item("/Finance")
-    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
-    start, link = follow_delta(session, url)
     kept, shown = client_view(start), set(client_view(start))
     ada = finance.session
     q3 = finance.item("/Finance/Q3.xlsx").id
@@ -563,10 +553,8 @@ def test_folders_a_page_listed_above_items_changed_in_any_order_are_reported_gon
     """One page lists two items below folders made after its window, the first item changed
     before and after the second: the nextLink names both changes (in the log's order), and
     both folders are reported gone once deleted."""
-    session = finance.session_for("dan@contoso.example")
+    session, url, start, link = first_round(finance, "dan@contoso.example")
     folder = finance.item("/Finance")
-    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
-    start, link = follow_delta(session, url)
     kept, shown = client_view(start), set(client_view(start))
     ada = finance.session
     q3, plan = finance.item("/Finance/Q3.xlsx").id, finance.item("/Finance/Plans/Plan.docx").id
@@ -601,10 +589,7 @@ def test_each_page_of_a_round_reports_gone_what_any_earlier_page_listed(finance,
     of the same round (the log reaches those changes after the eight files: nine pages on);
     none of those made and deleted is named, though each was in the view when a page was
     served."""
-    session = finance.session_for(who)
-    folder = finance.item("/Finance")
-    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
-    start, link = follow_delta(session, url)
+    session, url, start, link = first_round(finance, who)
     kept, shown = client_view(start), set(client_view(start))
     ada = finance.session
     away = finance.item("/Finance/Payroll").id
@@ -666,10 +651,8 @@ def test_a_round_paged_while_folders_come_and_go_leaves_the_client_with_the_view
     removed folder held holds exactly what a fresh enumeration lists, and no removal names an
     item no page showed."""
     chance = random.Random(seed)
-    session = finance.session_for(who)
+    session, url, start, link = first_round(finance, who)
     folder = finance.item("/Finance")
-    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
-    start, link = follow_delta(session, url)
     kept, shown = client_view(start), set(client_view(start))
     ada = finance.session
     payroll = finance.item("/Finance/Payroll").id
@@ -732,10 +715,8 @@ def test_past_the_moments_a_token_keeps_no_page_names_what_it_did_not_list(finan
     moved into /Finance before the next page and back out forty pages later (each page served
     at a moment of its own), it is in the view at many moments no page lists it at. The token
     forgets its oldest pages past 32 moments: the round never names the file."""
-    session = finance.session_for("dan@contoso.example")
+    session, url, start, link = first_round(finance, "dan@contoso.example")
     folder = finance.item("/Finance")
-    url = f"/drives/{folder.drive_id}/items/{folder.id}/delta"
-    start, link = follow_delta(session, url)
     kept, shown = client_view(start), set(client_view(start))
     ada = finance.session
     salaries = finance.item("/Finance/Payroll/Salaries.xlsx").id
