@@ -104,19 +104,25 @@ def test_a_newline_path_of_a_route_with_other_methods_is_405_with_allow_in_json(
     assert assert_json_error(status, headers, body)["error"]["code"]
 
 
+def sent_once_invited(server, head: bytes, body: bytes) -> bytes:
+    """Send ``head`` (with ``Expect: 100-continue`` and ``Connection: close``), assert the
+    server answers ``100 Continue`` before the body, send ``body``: the final answer, whole."""
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(head)
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"HTTP/1.1 100")
+        assert reader.readline() == b"\r\n"
+        sock.sendall(body)
+        return reader.read()
+
+
 def test_a_newline_path_with_expect_continue_is_invited_and_answered_in_json(server):
     head = (
         b"POST /v1.0/me%0A HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ada-token\r\n"
         b"Content-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n"
         b"Connection: close\r\n\r\n"
     )
-    with socket.create_connection((server.host, server.port), timeout=10) as sock:
-        sock.sendall(head)
-        reader = sock.makefile("rb")
-        assert reader.readline().startswith(b"HTTP/1.1 100")
-        assert reader.readline() == b"\r\n"
-        sock.sendall(b"{}")
-        answer = reader.read()
+    answer = sent_once_invited(server, head, b"{}")
     assert b"application/json" in answer and b"request-id:" in answer.lower()
     assert answer.split(b"\r\n", 1)[0].split()[1] == b"404"
     # the code Graph pairs with a 404, as any path no route serves gets (not invalidRequest)
@@ -195,13 +201,7 @@ def test_expect_continue_on_one_line_or_several_invites_the_body(server):
             + b"Authorization: Bearer ada-token\r\nContent-Length: 3\r\n" + expect
             + b"Connection: close\r\n\r\n"
         )  # fmt: skip
-        with socket.create_connection((server.host, server.port), timeout=10) as sock:
-            sock.sendall(head)
-            reader = sock.makefile("rb")
-            assert reader.readline().startswith(b"HTTP/1.1 100")
-            assert reader.readline() == b"\r\n"
-            sock.sendall(b"abc")
-            assert reader.readline().split()[1] == b"201"
+        assert sent_once_invited(server, head, b"abc").split()[1] == b"201"
 
 
 def test_unmatched_and_batch_steps_are_journaled_with_their_faults(server):
