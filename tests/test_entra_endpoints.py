@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from mockdrive.cli import default_state
-from mockdrive.model.entra import DEFAULT_TENANT_ID
+from mockdrive.model.entra import DEFAULT_TENANT_ID, MAX_KEPT_CHARS, MAX_PENDING, kept_chars
 from mockdrive.server import MockDrive
 from mockdrive.testing.fixture import MockDriveFixture
 
@@ -207,6 +207,34 @@ def test_refresh_tokens_renew_and_expire_for_the_public_clients(mock_drive, clie
     expired = post_token(mock_drive, grant_type="refresh_token", client_id=client_id,
                          refresh_token=body["refresh_token"])  # fmt: skip
     assert_entra_error(expired, 400, "invalid_grant", 700082)
+
+
+def test_a_refresh_token_presented_again_and_again_outlives_the_ones_its_redemptions_issue(
+    mock_drive,
+):
+    """A redemption keeps the token redeemed and issues one more; what sign-ins left is bounded
+    (``MAX_PENDING`` entries, ``MAX_KEPT_CHARS`` characters), the oldest going first. The token
+    a client presents on every run is in use, so it is kept as the newest: after thousands of
+    runs it still works, where it was the oldest and went first (three redemptions with the
+    store nearly full were enough)."""
+    first = mock_drive.refresh_token_for(mock_drive.owner, RCLONE)
+    entra = mock_drive.state.entra
+    filler = next(iter(entra.refresh_tokens.values()))
+
+    def fill() -> None:  # up to two entries short of either bound
+        kept = entra.refresh_tokens
+        cost = len("filler-0000") + kept_chars(filler)
+        for number in range(min(MAX_PENDING - 2, (MAX_KEPT_CHARS - kept.chars) // cost - 2)):
+            kept.keep(f"filler-{number:04}", filler)
+        assert first in kept
+
+    mock_drive.server.call(fill)
+    for _ in range(10):
+        renewed = post_token(mock_drive, grant_type="refresh_token", client_id=RCLONE,
+                             refresh_token=first)  # fmt: skip
+        assert renewed.status_code == 200, renewed.text
+    kept = mock_drive.server.call(lambda: (len(entra.refresh_tokens), entra.refresh_tokens.chars))
+    assert kept[0] <= MAX_PENDING and kept[1] <= MAX_KEPT_CHARS
 
 
 def test_revoking_a_users_sessions_revokes_every_refresh_token_redeemed_or_not(mock_drive):

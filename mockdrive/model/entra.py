@@ -459,6 +459,7 @@ class Entra:
                 f"The refresh token has expired due to inactivity. The token was issued on "
                 f"{_iso(issued)} and was inactive for 90.00:00:00.",
             )
+        self.refresh_tokens.touch(value)  # in use: the bound drops the others first
         return grant
 
     def revoke(self, user_id: str) -> int:
@@ -924,6 +925,10 @@ class SignIns(dict[str, Any]):
     def __delitem__(self, key: str) -> None:
         self.chars -= len(key) + kept_chars(self[key])
         super().__delitem__(key)
+
+    def touch(self, key: str) -> None:
+        """``key`` (kept) counts as the newest: the bound drops every other first."""
+        super().__setitem__(key, super().pop(key))
 
     def pop(self, key: str, *default: Any) -> Any:
         if key not in self:
